@@ -1,0 +1,210 @@
+"""Service configuration from ``PEONY_*`` environment variables, validated once at start.
+
+Every setting is read here and nowhere else, so a misconfigured pod fails at start with one
+message that lists every bad variable instead of failing on the first request.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+DEFAULT_GRPC_PORTS: dict[str, int] = {"members": 50051, "wallet": 50052, "booking": 50053, "notify": 50054}
+DEFAULT_GATEWAY_ADDR = "127.0.0.1:8080"
+DEV_JWT_SECRET = "peony-development-secret-do-not-use-in-production"  # noqa: S105 - dev only, refused in prod
+
+
+class ConfigError(Exception):
+    """Raised at start when the environment does not describe a runnable service."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    issuer: str
+    audience: str
+    algorithms: tuple[str, ...]
+    hs256_secret: str | None
+    jwks_url: str | None
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    service: str
+    env: str
+    version: str
+    grpc_host: str
+    grpc_port: int
+    database_url: str
+    nats_url: str
+    auth: AuthConfig
+    pii_master_key: bytes
+    log_level: str
+    log_format: str
+    max_message_bytes: int
+    shutdown_grace_seconds: float
+    migrate_on_start: bool
+    service_addrs: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def grpc_addr(self) -> str:
+        return f"{self.grpc_host}:{self.grpc_port}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "prod"
+
+
+def service_database_url(base_url: str, service: str) -> str:
+    """The database a service owns on the server named by ``base_url``: ``peony_<service>``.
+
+    One PostgreSQL server can host every service's database in development; in production each
+    service usually gets ``PEONY_<SVC>_DATABASE_URL`` pointing at its own database.
+    """
+    parts = urlsplit(base_url)
+    scheme = parts.scheme
+    if scheme in ("postgresql", "postgres"):
+        scheme = "postgresql+asyncpg"
+    return urlunsplit((scheme, parts.netloc, f"/peony_{service}", parts.query, parts.fragment))
+
+
+def to_async_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme in ("postgresql", "postgres"):
+        return urlunsplit(("postgresql+asyncpg", *parts[1:]))
+    return url
+
+
+def load_config(service: str, environ: Mapping[str, str] | None = None) -> ServiceConfig:
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+
+    def get(name: str, default: str | None = None) -> str | None:
+        value = env.get(name)
+        return default if value in (None, "") else value
+
+    def get_int(name: str, default: int, lo: int, hi: int) -> int:
+        raw = get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            problems.append(f"{name}={raw!r} is not an integer")
+            return default
+        if not lo <= value <= hi:
+            problems.append(f"{name}={value} is outside {lo}..{hi}")
+        return value
+
+    mode = get("PEONY_ENV", "dev")
+    if mode not in ("dev", "test", "prod"):
+        problems.append(f"PEONY_ENV={mode!r} must be one of dev, test, prod")
+    prod = mode == "prod"
+    svc = service.upper()
+
+    db_url = get(f"PEONY_{svc}_DATABASE_URL")
+    if db_url:
+        db_url = to_async_url(db_url)
+    else:
+        base = get("PEONY_DATABASE_URL")
+        if base is None:
+            db_url = ""
+            if service != "gateway":
+                problems.append(
+                    f"PEONY_DATABASE_URL (or PEONY_{svc}_DATABASE_URL) is required, "
+                    "e.g. postgresql://peony@127.0.0.1:5432/ - `peony up` sets it for you"
+                )
+        else:
+            db_url = service_database_url(base, service)
+    if db_url and not db_url.startswith("postgresql"):
+        problems.append(f"database URL for {service} must be a postgresql:// URL")
+
+    nats_url = get("PEONY_NATS_URL", "nats://127.0.0.1:4222" if not prod else None)
+    if nats_url is None:
+        problems.append("PEONY_NATS_URL is required in production")
+        nats_url = ""
+
+    secret = get("PEONY_JWT_SECRET")
+    jwks = get("PEONY_JWKS_URL")
+    algorithms = tuple(a.strip() for a in (get("PEONY_JWT_ALGORITHMS") or "").split(",") if a.strip())
+    if not algorithms:
+        algorithms = ("RS256",) if jwks else ("HS256",)
+    bad_algs = [a for a in algorithms if a not in ("HS256", "RS256", "ES256")]
+    if bad_algs:
+        problems.append(f"PEONY_JWT_ALGORITHMS has unsupported algorithms {bad_algs}; allowed: HS256, RS256, ES256")
+    if "HS256" in algorithms and secret is None:
+        if prod:
+            problems.append("PEONY_JWT_SECRET is required for HS256 in production (or use PEONY_JWKS_URL)")
+        secret = DEV_JWT_SECRET
+    if prod and secret == DEV_JWT_SECRET:
+        problems.append("PEONY_JWT_SECRET must not be the development secret in production")
+    if any(a != "HS256" for a in algorithms) and jwks is None:
+        problems.append("PEONY_JWKS_URL is required for RS256/ES256 tokens")
+
+    pii_raw = get("PEONY_PII_KEY")
+    pii_key = b""
+    if pii_raw is None:
+        if prod:
+            problems.append("PEONY_PII_KEY (base64 of 32 random bytes) is required in production")
+        # A fixed development key keeps `peony serve` usable on its own; never used with PEONY_ENV=prod.
+        pii_key = b"peony-dev-pii-master-key-32bytes"
+    else:
+        try:
+            pii_key = base64.b64decode(pii_raw, validate=True)
+        except ValueError:
+            problems.append("PEONY_PII_KEY is not valid base64")
+        if pii_key and len(pii_key) != 32:
+            problems.append(f"PEONY_PII_KEY must decode to 32 bytes, got {len(pii_key)}")
+
+    log_level = (get("PEONY_LOG_LEVEL", "INFO") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        problems.append(f"PEONY_LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING or ERROR")
+    log_format = get("PEONY_LOG_FORMAT", "json") or "json"
+    if log_format not in ("json", "console"):
+        problems.append("PEONY_LOG_FORMAT must be json or console")
+
+    default_port = DEFAULT_GRPC_PORTS.get(service, 0)
+    grpc_port = get_int(f"PEONY_{svc}_GRPC_PORT", get_int("PEONY_GRPC_PORT", default_port, 0, 65535), 0, 65535)
+    grace = get_int("PEONY_SHUTDOWN_GRACE_SECONDS", 20, 1, 600)
+
+    addrs = {
+        name: get(f"PEONY_{name.upper()}_ADDR", f"127.0.0.1:{port}") or ""
+        for name, port in DEFAULT_GRPC_PORTS.items()
+    }
+    addrs["gateway"] = get("PEONY_GATEWAY_ADDR", DEFAULT_GATEWAY_ADDR) or DEFAULT_GATEWAY_ADDR
+
+    extra = {k: v for k, v in env.items() if k.startswith(f"PEONY_{svc}_")}
+
+    if problems:
+        raise ConfigError(problems)
+    return ServiceConfig(
+        service=service,
+        env=mode or "dev",
+        version=get("PEONY_VERSION", "0.1.0") or "0.1.0",
+        grpc_host=get("PEONY_GRPC_HOST", "127.0.0.1") or "127.0.0.1",
+        grpc_port=grpc_port,
+        database_url=db_url,
+        nats_url=nats_url,
+        auth=AuthConfig(
+            issuer=get("PEONY_JWT_ISSUER", "peony") or "peony",
+            audience=get("PEONY_JWT_AUDIENCE", "peony") or "peony",
+            algorithms=algorithms,
+            hs256_secret=secret if "HS256" in algorithms else None,
+            jwks_url=jwks,
+        ),
+        pii_master_key=pii_key,
+        log_level=log_level,
+        log_format=log_format,
+        max_message_bytes=get_int("PEONY_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+        shutdown_grace_seconds=float(grace),
+        migrate_on_start=(get("PEONY_MIGRATE_ON_START", "true") or "true").lower() in ("1", "true", "yes"),
+        service_addrs=addrs,
+        extra=extra,
+    )
