@@ -1,0 +1,91 @@
+"""The `peony` command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from kit.config import DEFAULT_GRPC_PORTS
+
+# Services that exist today, and the module whose `main()` runs each one.
+SERVICE_MODULES = {
+    "members": "services.members.entrypoints.app",
+    "notify": "services.notify.entrypoints.app",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="peony", description="Peony: membership, wallet, booking and notify for chains")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start PostgreSQL, NATS, every service and the gateway (development)")
+    up.add_argument("--var-dir", default="var", help="where embedded servers keep data and logs (default ./var)")
+    up.add_argument("--services", nargs="*", default=None, help="services to start (default: all)")
+    up.add_argument("--no-gateway", action="store_true", help="do not start the REST gateway")
+
+    serve = sub.add_parser("serve", help="run one service in the foreground (as a Kubernetes pod does)")
+    serve.add_argument("service", choices=sorted(SERVICE_MODULES))
+
+    sub.add_parser("gateway", help="run the REST/JSON gateway in the foreground")
+
+    migrate = sub.add_parser("migrate", help="apply a service's database migrations and exit")
+    migrate.add_argument("service", choices=sorted(SERVICE_MODULES))
+
+    token = sub.add_parser("token", help="mint a development JWT (HS256, PEONY_JWT_SECRET or the dev secret)")
+    token.add_argument("--tenant", default="demo")
+    token.add_argument("--subject", default="user:dev-admin")
+    token.add_argument("--role", action="append", dest="roles", help="repeatable; default hq_admin")
+    token.add_argument("--store", action="append", dest="stores", help="store scope (stores/<id>), repeatable")
+    token.add_argument("--ttl", type=int, default=86400, help="lifetime in seconds")
+
+    demo = sub.add_parser("demo", help="load a demo chain (3 stores in two time zones, 200 members)")
+    demo.add_argument("--tenant", default="demo")
+    demo.add_argument("--members", type=int, default=200)
+    demo.add_argument("--addr", default=f"127.0.0.1:{DEFAULT_GRPC_PORTS['members']}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "up":
+        from cli.up import run_up
+
+        return run_up(args)
+    if args.command == "serve":
+        return importlib.import_module(SERVICE_MODULES[args.service]).main()
+    if args.command == "gateway":
+        from gateway.app import main as gateway_main
+
+        return gateway_main() or 0
+    if args.command == "migrate":
+        from kit.service import migrate
+
+        return migrate(args.service)
+    if args.command == "token":
+        import os
+
+        from kit.auth import mint_dev_token
+
+        print(
+            mint_dev_token(
+                tenant=args.tenant,
+                subject=args.subject,
+                roles=args.roles or ["hq_admin"],
+                stores=args.stores,
+                ttl_seconds=args.ttl,
+                secret=os.environ.get("PEONY_JWT_SECRET") or None,
+                issuer=os.environ.get("PEONY_JWT_ISSUER", "peony"),
+                audience=os.environ.get("PEONY_JWT_AUDIENCE", "peony"),
+            )
+        )
+        return 0
+    if args.command == "demo":
+        from cli.demo import run_demo
+
+        return run_demo(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

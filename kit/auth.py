@@ -1,0 +1,247 @@
+"""Bearer-token authentication and role permissions.
+
+Every RPC carries a JWT with the caller's tenant, subject, roles and store scope. The server
+interceptor verifies it (algorithm allow-list, `iss`, `aud`, `exp`) and publishes a `Principal`
+in a context variable; handlers read it with `current_principal()` and scope every query to
+`principal.tenant`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import jwt
+
+from kit.config import DEV_JWT_SECRET, AuthConfig
+from kit.errors import PermissionDenied, Unauthenticated
+
+# Permissions are named by what they allow; roles are bundles of them.
+MEMBERS_READ = "members.read"
+MEMBERS_WRITE = "members.write"
+MEMBERS_PII_READ = "members.pii.read"
+MEMBERS_TIER_OVERRIDE = "members.tier.override"
+MEMBERS_CARDS_MANAGE = "members.cards.manage"
+STORES_READ = "stores.read"
+STORES_MANAGE = "stores.manage"
+TIERS_MANAGE = "tiers.manage"
+NOTIFY_READ = "notify.read"
+
+ALL_PERMISSIONS = frozenset(
+    {
+        MEMBERS_READ,
+        MEMBERS_WRITE,
+        MEMBERS_PII_READ,
+        MEMBERS_TIER_OVERRIDE,
+        MEMBERS_CARDS_MANAGE,
+        STORES_READ,
+        STORES_MANAGE,
+        TIERS_MANAGE,
+        NOTIFY_READ,
+    }
+)
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "hq_admin": ALL_PERMISSIONS,
+    "finance": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ}),
+    "marketing": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ}),
+    "store_manager": frozenset(
+        {MEMBERS_READ, MEMBERS_WRITE, MEMBERS_PII_READ, MEMBERS_TIER_OVERRIDE, MEMBERS_CARDS_MANAGE, STORES_READ,
+         NOTIFY_READ}
+    ),
+    "front_desk": frozenset({MEMBERS_READ, MEMBERS_WRITE, MEMBERS_PII_READ, MEMBERS_CARDS_MANAGE, STORES_READ}),
+    "beautician": frozenset({MEMBERS_READ, STORES_READ}),
+    "consultant": frozenset({MEMBERS_READ, MEMBERS_WRITE, STORES_READ}),
+    # A member using the mini-program: the handlers restrict them to their own record.
+    "member": frozenset({MEMBERS_READ, MEMBERS_PII_READ}),
+    # Peony's own services calling each other.
+    "service": frozenset({MEMBERS_READ, MEMBERS_PII_READ, STORES_READ, NOTIFY_READ}),
+}
+# Roles whose access is limited to the stores listed in the token's `stores` claim.
+STORE_BOUND_ROLES = frozenset({"store_manager", "front_desk", "beautician", "consultant"})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    tenant: str
+    subject: str
+    roles: frozenset[str]
+    permissions: frozenset[str]
+    # None means every store of the tenant; otherwise the stores (`stores/{id}`) the caller may act for.
+    stores: frozenset[str] | None
+    expires_at: float
+
+    @property
+    def is_member_self_service(self) -> bool:
+        """A member using the mini-program with their own token (`sub` = `members/{id}`)."""
+        return self.roles == frozenset({"member"})
+
+    def has(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def require(self, permission: str) -> None:
+        if permission not in self.permissions:
+            raise PermissionDenied(
+                f"caller lacks permission {permission}",
+                reason="MISSING_PERMISSION",
+                metadata={"permission": permission},
+            )
+
+    def require_store(self, store: str) -> None:
+        if self.stores is not None and store not in self.stores:
+            raise PermissionDenied(
+                f"caller is not scoped to {store}", reason="STORE_OUT_OF_SCOPE", metadata={"store": store}
+            )
+
+    def require_member(self, member: str) -> None:
+        """A member's own token may only touch that member."""
+        if self.is_member_self_service and self.subject != member:
+            raise PermissionDenied("members may only access their own record", reason="NOT_OWN_RECORD")
+
+
+_current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("peony_principal", default=None)
+
+
+def current_principal() -> Principal:
+    principal = _current.get()
+    if principal is None:
+        raise Unauthenticated("no authenticated caller", reason="MISSING_CREDENTIALS")
+    return principal
+
+
+def set_principal(principal: Principal | None) -> contextvars.Token:
+    return _current.set(principal)
+
+
+def reset_principal(token: contextvars.Token) -> None:
+    _current.reset(token)
+
+
+class TokenVerifier:
+    """Verifies bearer JWTs; caches successful verifications until they expire.
+
+    The cache matters on the hot path: signature checks cost tens of microseconds per call and
+    the same token arrives on every call of a session.
+    """
+
+    LEEWAY_SECONDS = 30
+    CACHE_SIZE = 4096
+
+    def __init__(self, config: AuthConfig):
+        self._config = config
+        self._algorithms = list(config.algorithms)
+        self._jwks = jwt.PyJWKClient(config.jwks_url, cache_keys=True) if config.jwks_url else None
+        self._cache: OrderedDict[str, Principal] = OrderedDict()
+
+    def verify_header(self, authorization: str | None) -> Principal:
+        if not authorization:
+            raise Unauthenticated("missing bearer token", reason="MISSING_CREDENTIALS")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthenticated("authorization must be 'Bearer <token>'", reason="MALFORMED_CREDENTIALS")
+        return self.verify(token.strip())
+
+    def verify(self, token: str) -> Principal:
+        now = time.time()
+        cached = self._cache.get(token)
+        if cached is not None:
+            if cached.expires_at + self.LEEWAY_SECONDS > now:
+                return cached
+            self._cache.pop(token, None)
+        principal = self._decode(token)
+        self._cache[token] = principal
+        if len(self._cache) > self.CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return principal
+
+    def _decode(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("malformed token", reason="INVALID_TOKEN") from exc
+        alg = header.get("alg")
+        if alg not in self._algorithms:
+            raise Unauthenticated(f"token algorithm {alg!r} is not allowed", reason="INVALID_TOKEN")
+        if alg == "HS256":
+            key: object = self._config.hs256_secret
+        else:
+            assert self._jwks is not None  # config validation guarantees a JWKS for asymmetric algorithms
+            try:
+                key = self._jwks.get_signing_key_from_jwt(token).key
+            except jwt.PyJWKClientError as exc:
+                raise Unauthenticated("token signing key not found", reason="INVALID_TOKEN") from exc
+        try:
+            claims = jwt.decode(
+                token,
+                key=key,  # type: ignore[arg-type]
+                algorithms=[alg],
+                audience=self._config.audience,
+                issuer=self._config.issuer,
+                leeway=self.LEEWAY_SECONDS,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("token expired", reason="TOKEN_EXPIRED") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"invalid token: {exc}", reason="INVALID_TOKEN") from exc
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict) -> Principal:
+    tenant = claims.get("tenant")
+    if not isinstance(tenant, str) or not tenant:
+        raise Unauthenticated("token has no tenant claim", reason="INVALID_TOKEN")
+    roles = claims.get("roles") or []
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise Unauthenticated("roles claim must be a list of strings", reason="INVALID_TOKEN")
+    unknown = [r for r in roles if r not in ROLE_PERMISSIONS]
+    if unknown:
+        raise Unauthenticated(f"unknown roles {unknown}", reason="INVALID_TOKEN")
+    permissions: set[str] = set()
+    for role in roles:
+        permissions |= ROLE_PERMISSIONS[role]
+    stores_claim = claims.get("stores")
+    stores: frozenset[str] | None = None
+    if set(roles) & STORE_BOUND_ROLES and not set(roles) - STORE_BOUND_ROLES - {"member"}:
+        # Purely store-bound staff: the claim limits them (an empty claim means no store at all).
+        stores = frozenset(s if s.startswith("stores/") else f"stores/{s}" for s in (stores_claim or []))
+    return Principal(
+        tenant=tenant,
+        subject=str(claims["sub"]),
+        roles=frozenset(roles),
+        permissions=frozenset(permissions),
+        stores=stores,
+        expires_at=float(claims["exp"]),
+    )
+
+
+def mint_dev_token(
+    *,
+    tenant: str,
+    subject: str,
+    roles: list[str],
+    stores: list[str] | None = None,
+    ttl_seconds: int = 86400,
+    secret: str | None = None,
+    issuer: str = "peony",
+    audience: str = "peony",
+) -> str:
+    """An HS256 token for development and tests (`peony token`). Production uses an IdP + JWKS."""
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": subject,
+        "iat": now,
+        "nbf": now - 5,
+        "exp": now + ttl_seconds,
+        "jti": uuid.uuid4().hex,
+        "tenant": tenant,
+        "roles": roles,
+    }
+    if stores is not None:
+        claims["stores"] = stores
+    return jwt.encode(claims, secret or DEV_JWT_SECRET, algorithm="HS256")

@@ -1,0 +1,85 @@
+"""PostgreSQL access for every service: async engine, the kit's own tables, transaction retry."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy import Column, DateTime, LargeBinary, MetaData, PrimaryKeyConstraint, Table, Text, func
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from kit.messaging.tables import inbox_table, outbox_table
+
+T = TypeVar("T")
+
+# Serialization failure and deadlock: the whole transaction is safe to run again.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def create_engine(url: str, *, service: str, pool_size: int = 10, max_overflow: int = 20) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_recycle=1800,
+        connect_args={
+            # JIT compilation only slows short OLTP queries down.
+            "server_settings": {"application_name": f"peony-{service}", "jit": "off"},
+        },
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def idempotency_table(metadata: MetaData) -> Table:
+    if "idempotency_keys" in metadata.tables:
+        return metadata.tables["idempotency_keys"]
+    return Table(
+        "idempotency_keys",
+        metadata,
+        Column("tenant_id", Text, nullable=False),
+        Column("method", Text, nullable=False),
+        Column("request_id", Text, nullable=False),
+        Column("request_hash", LargeBinary, nullable=False),
+        # The original response, sealed: it may hold personal data the caller was allowed to see.
+        Column("response", LargeBinary, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("tenant_id", "method", "request_id", name="pk_idempotency_keys"),
+    )
+
+
+def kit_metadata_tables(metadata: MetaData) -> None:
+    """Adds the kit's tables (idempotency keys, outbox, inbox) to a service's metadata."""
+    idempotency_table(metadata)
+    outbox_table(metadata)
+    inbox_table(metadata)
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None), exc):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if code:
+            return str(code)
+    return None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and sqlstate(exc) in RETRYABLE_SQLSTATES
+
+
+async def retry_transaction(fn: Callable[[], Awaitable[T]], *, attempts: int = 6) -> T:
+    """Runs `fn` (which opens, does and commits one whole transaction) again on 40001/40P01."""
+    for attempt in range(attempts):
+        try:
+            return await fn()
+        except DBAPIError as exc:
+            if not is_retryable(exc) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(min(0.5, 0.005 * 2**attempt) * (0.5 + random.random()))
+    raise AssertionError("unreachable")

@@ -1,0 +1,227 @@
+"""The gRPC server every Peony service runs on.
+
+One interceptor does the per-call cross-cutting work in a single wrapper (each extra Python
+interceptor layer costs measurable throughput): a SERVER span continuing the caller's W3C
+trace, bearer-token authentication, domain errors → `google.rpc.Status`, and RED metrics.
+
+`GrpcServiceRunner` adds health (`grpc.health.v1`) and reflection to every service, enforces
+the max message size, and on SIGTERM turns health to NOT_SERVING, drains in-flight calls within
+the grace period, then stops background workers (outbox relay, consumers) and closes resources.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from kit.auth import TokenVerifier, reset_principal, set_principal
+from kit.config import ServiceConfig
+from kit.errors import INTERNAL_STATUS, DomainError, grpc_trailers
+from kit.logging import get_logger
+from kit.telemetry import rpc_metrics
+
+log = get_logger("peony.grpc")
+_tracer = trace.get_tracer("peony.grpc.server")
+
+# Infrastructure services answer without a token (probes, grpcurl discovery).
+PUBLIC_SERVICE_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+class _MetadataGetter:
+    """Reads W3C headers straight from gRPC invocation metadata."""
+
+    @staticmethod
+    def get(carrier: Sequence[tuple[str, Any]], key: str) -> list[str] | None:
+        values = [v for k, v in carrier if k == key]
+        return values or None
+
+    @staticmethod
+    def keys(carrier: Sequence[tuple[str, Any]]) -> list[str]:
+        return [k for k, _ in carrier]
+
+
+_getter = _MetadataGetter()
+
+
+def _metadata_value(metadata: Sequence[tuple[str, Any]] | None, key: str) -> str | None:
+    for k, v in metadata or ():
+        if k == key:
+            return v if isinstance(v, str) else v.decode()
+    return None
+
+
+class KitServerInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, verifier: TokenVerifier):
+        self._verifier = verifier
+        self._metrics = rpc_metrics()
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+
+    async def intercept_service(self, continuation, handler_call_details):
+        method: str = handler_call_details.method
+        if method.startswith(PUBLIC_SERVICE_PREFIXES):
+            return await continuation(handler_call_details)
+        cached = self._wrapped.get(method)
+        if cached is not None:
+            return cached
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            # Streaming RPCs are not used by Peony's APIs yet; pass them through unwrapped.
+            return handler
+        wrapped = grpc.unary_unary_rpc_method_handler(
+            self._wrap(method, handler.unary_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+        self._wrapped[method] = wrapped
+        return wrapped
+
+    def _wrap(self, method: str, behaviour: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]):
+        _, service_name, method_name = method.split("/")
+        verifier = self._verifier
+        metrics = self._metrics
+
+        async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            metadata = context.invocation_metadata() or ()
+            parent = propagate.extract(metadata, getter=_getter)
+            code = grpc.StatusCode.OK
+            principal_token = None
+            with _tracer.start_as_current_span(
+                method[1:],
+                context=parent,
+                kind=SpanKind.SERVER,
+                attributes={"rpc.system": "grpc", "rpc.service": service_name, "rpc.method": method_name},
+                record_exception=False,
+                set_status_on_exception=False,
+            ) as span:
+                try:
+                    principal = verifier.verify_header(_metadata_value(metadata, "authorization"))
+                    principal_token = set_principal(principal)
+                    span.set_attribute("peony.tenant", principal.tenant)
+                    return await behaviour(request, context)
+                except DomainError as err:
+                    code = err.code
+                    status = err.to_status()
+                    span.set_attribute("peony.error.reason", err.reason)
+                    if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
+                        span.set_status(Status(StatusCode.ERROR))
+                    await context.abort(code, err.message, trailing_metadata=grpc_trailers(status))
+                except grpc.aio.AbortError:
+                    code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+                    raise
+                except asyncio.CancelledError:
+                    code = grpc.StatusCode.CANCELLED
+                    raise
+                except Exception as exc:
+                    code = grpc.StatusCode.INTERNAL
+                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                    log.exception("unhandled error in handler", rpc_method=method)
+                    await context.abort(code, INTERNAL_STATUS.message, trailing_metadata=grpc_trailers(INTERNAL_STATUS))
+                finally:
+                    if principal_token is not None:
+                        reset_principal(principal_token)
+                    span.set_attribute("rpc.grpc.status_code", code.value[0])
+                    metrics.record(service_name, method_name, code.name, time.perf_counter() - started)
+
+        return handle
+
+
+class BackgroundWorker(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class ServiceRegistration:
+    """A servicer and the generated function that adds it to a server."""
+
+    full_name: str  # e.g. "peony.members.v1.MembersService"
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    servicer: Any
+
+
+@dataclass
+class GrpcServiceRunner:
+    config: ServiceConfig
+    registrations: list[ServiceRegistration]
+    verifier: TokenVerifier
+    workers: list[BackgroundWorker] = field(default_factory=list)
+    on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    server: grpc.aio.Server | None = None
+    health: health.aio.HealthServicer | None = None
+    port: int = 0
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self) -> int:
+        opts = [
+            ("grpc.max_receive_message_length", self.config.max_message_bytes),
+            ("grpc.max_send_message_length", self.config.max_message_bytes),
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.http2.max_pings_without_data", 0),
+            ("grpc.so_reuseport", 0),
+        ]
+        self.server = grpc.aio.server(interceptors=[KitServerInterceptor(self.verifier)], options=opts)
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        names = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
+        for reg in self.registrations:
+            reg.add_to_server(reg.servicer, self.server)
+            names.append(reg.full_name)
+        reflection.enable_server_reflection(names, self.server)
+        self.port = self.server.add_insecure_port(self.config.grpc_addr)
+        if self.port == 0:
+            raise RuntimeError(f"could not bind gRPC port {self.config.grpc_addr}")
+        await self.server.start()
+        for worker in self.workers:
+            await worker.start()
+        for reg in self.registrations:
+            await self.health.set(reg.full_name, health_pb2.HealthCheckResponse.SERVING)
+        await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        log.info("grpc server started", address=self.config.grpc_addr, port=self.port, services=names)
+        return self.port
+
+    async def stop(self) -> None:
+        """Graceful stop: NOT_SERVING, drain in-flight calls, stop workers, close resources."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        grace = self.config.shutdown_grace_seconds
+        started = time.monotonic()
+        assert self.server is not None and self.health is not None
+        await self.health.enter_graceful_shutdown()
+        # Give load balancers a moment to see NOT_SERVING before we refuse new calls.
+        await asyncio.sleep(min(1.0, grace / 10))
+        await self.server.stop(max(1.0, grace - (time.monotonic() - started) - 2))
+        for worker in reversed(self.workers):
+            try:
+                await asyncio.wait_for(worker.stop(), timeout=max(1.0, grace - (time.monotonic() - started)))
+            except Exception:
+                log.exception("background worker did not stop cleanly", worker=type(worker).__name__)
+        for close in self.on_close:
+            try:
+                await close()
+            except Exception:
+                log.exception("error while closing resources")
+        log.info("grpc server stopped", drained_in_s=round(time.monotonic() - started, 3))
+
+    async def run_until_signalled(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop_requested = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop_requested.set)
+        await self.start()
+        await stop_requested.wait()
+        log.info("shutdown requested; draining")
+        await self.stop()
+

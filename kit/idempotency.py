@@ -1,0 +1,98 @@
+"""AIP-155 request ids: a mutation runs once per `(tenant, method, request_id)`.
+
+The key row and the original response are written in the same transaction as the effect, so a
+crash can never leave an effect without its key (or a key without its effect). A transaction-
+scoped advisory lock on the key makes a concurrent duplicate fail fast with ABORTED instead of
+queueing behind the first; once the first commits, retries replay its response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from google.protobuf.message import Message
+from sqlalchemy import MetaData, func, insert, select
+
+from kit.crypto import PiiCipher
+from kit.db import idempotency_table
+from kit.errors import Aborted, InvalidArgument
+from kit.ids import is_request_id
+from kit.uow import UnitOfWork, UnitOfWorkFactory
+
+R = TypeVar("R", bound=Message)
+U = TypeVar("U", bound=UnitOfWork)
+
+
+def request_fingerprint(request: Message) -> bytes:
+    """Hash of the request without its request_id: what "the same request" means."""
+    copy = type(request)()
+    copy.CopyFrom(request)
+    copy.ClearField("request_id")  # type: ignore[arg-type]
+    return hashlib.sha256(copy.SerializeToString(deterministic=True)).digest()
+
+
+def _lock_key(tenant: str, method: str, request_id: str) -> int:
+    digest = hashlib.blake2b(f"{tenant}\x00{method}\x00{request_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class Idempotency:
+    def __init__(self, cipher: PiiCipher, metadata: MetaData):
+        self._cipher = cipher
+        self._table = idempotency_table(metadata)
+
+    async def run(
+        self,
+        uows: UnitOfWorkFactory[U],
+        *,
+        tenant: str,
+        method: str,
+        request: Message,
+        response_type: type[R],
+        effect: Callable[[U], Awaitable[R]],
+    ) -> R:
+        request_id: str = request.request_id  # type: ignore[attr-defined]
+        if not request_id:
+            raise InvalidArgument([("request_id", "is required on every mutation (a UUID is recommended)")])
+        if not is_request_id(request_id):
+            raise InvalidArgument([("request_id", "must be 1-64 characters of A-Z a-z 0-9 _ . : -")])
+        fingerprint = request_fingerprint(request)
+        table = self._table
+
+        async def attempt(uow: U) -> R:
+            session = uow.session
+            locked = await session.scalar(select(func.pg_try_advisory_xact_lock(_lock_key(tenant, method, request_id))))
+            if not locked:
+                raise Aborted(
+                    "a request with this request_id is still being processed; retry shortly",
+                    reason="REQUEST_IN_FLIGHT",
+                )
+            row = (
+                await session.execute(
+                    select(table.c.request_hash, table.c.response).where(
+                        table.c.tenant_id == tenant, table.c.method == method, table.c.request_id == request_id
+                    )
+                )
+            ).first()
+            if row is not None:
+                if bytes(row.request_hash) != fingerprint:
+                    raise InvalidArgument(
+                        [("request_id", "was already used for a different request")], reason="REQUEST_ID_REUSED"
+                    )
+                return response_type.FromString(self._cipher.open(tenant, "idempotency", row.response))
+            response = await effect(uow)
+            await session.execute(
+                insert(table).values(
+                    tenant_id=tenant,
+                    method=method,
+                    request_id=request_id,
+                    request_hash=fingerprint,
+                    response=self._cipher.seal(tenant, "idempotency", response.SerializeToString()),
+                )
+            )
+            return response
+
+        return await uows.run(tenant, attempt)
+

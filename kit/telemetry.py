@@ -1,0 +1,596 @@
+"""OpenTelemetry for every Peony process: providers, propagation, gRPC client spans, RED metrics.
+
+Configuration is by environment, as in the OpenTelemetry demo:
+
+- ``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` /
+  ``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT``: when set, spans (``BatchSpanProcessor``) and metrics
+  (``PeriodicExportingMetricReader``) are exported over OTLP/gRPC (plaintext for ``http://``).
+  Without an endpoint an SDK ``TracerProvider`` is still installed, so trace ids exist for logs
+  and for W3C propagation, but nothing is exported.
+- ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` override the resource defaults
+  (``service.name=peony-<service>``, ``service.version``, ``service.namespace=peony``,
+  ``deployment.environment`` from ``PEONY_ENV``).
+- Everything the SDK reads itself keeps working: ``OTEL_BSP_*``, ``OTEL_METRIC_EXPORT_*``,
+  ``OTEL_TRACES_SAMPLER[_ARG]``, ``OTEL_EXPORTER_OTLP_HEADERS``/``_TIMEOUT``/``_INSECURE``/
+  ``_CERTIFICATE``/``_COMPRESSION``, ``OTEL_SDK_DISABLED``.
+
+The server-side interceptor lives in ``kit.grpc_server`` and uses ``rpc_metrics()`` from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+import weakref
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+import grpc
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+__all__ = [
+    "RpcMetrics",
+    "TelemetryHandle",
+    "build_telemetry",
+    "client_interceptors",
+    "configure_telemetry",
+    "current_traceparent",
+    "extract_context",
+    "inject_context",
+    "instrument_sqlalchemy",
+    "rpc_metrics",
+    "tracer",
+]
+
+# Seconds; the SDK's default buckets are tuned for milliseconds.
+RPC_DURATION_BUCKETS_S: tuple[float, ...] = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0,
+)  # fmt: skip
+
+_TRACECONTEXT = TraceContextTextMapPropagator()
+
+
+# --------------------------------------------------------------------------------------------
+# Providers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TelemetryHandle:
+    """What ``configure_telemetry`` installed; ``shutdown()`` flushes and stops it (on SIGTERM)."""
+
+    service: str
+    resource: Resource
+    tracer_provider: TracerProvider | None
+    meter_provider: MeterProvider | None
+    exporting_traces: bool = False
+    exporting_metrics: bool = False
+    _closed: bool = field(default=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def force_flush(self, timeout_s: float = 10.0) -> bool:
+        millis = int(timeout_s * 1000)
+        ok = True
+        if self.tracer_provider is not None:
+            ok = self.tracer_provider.force_flush(millis) and ok
+        if self.meter_provider is not None:
+            ok = self.meter_provider.force_flush(millis) and ok
+        return ok
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Export what is buffered, then stop the providers. Safe to call more than once."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        deadline = time.monotonic() + timeout_s
+        if self.tracer_provider is not None:
+            self.tracer_provider.force_flush(int(timeout_s * 1000))
+            self.tracer_provider.shutdown()
+        if self.meter_provider is not None:
+            remaining = max(0.5, deadline - time.monotonic())
+            self.meter_provider.shutdown(timeout_millis=remaining * 1000)
+
+
+def _env(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name, "").strip()
+    return value or None
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def build_resource(service: str, version: str, environ: Mapping[str, str] | None = None) -> Resource:
+    """Peony's resource; ``OTEL_RESOURCE_ATTRIBUTES`` and ``OTEL_SERVICE_NAME`` win over it."""
+    env = os.environ if environ is None else environ
+    defaults = {
+        "service.name": f"peony-{service}",
+        "service.version": version,
+        "service.namespace": "peony",
+        "deployment.environment": _env(env, "PEONY_ENV") or "dev",
+    }
+    # Resource.create() adds the SDK defaults (telemetry.sdk.*) and reads the OTEL_* variables,
+    # but lets our attributes override them; merge the environment on top so operators win.
+    resource = Resource.create(defaults)
+    overrides: dict[str, str] = {}
+    for item in (_env(env, "OTEL_RESOURCE_ATTRIBUTES") or "").split(","):
+        key, sep, value = item.partition("=")
+        if sep and key.strip():
+            overrides[key.strip()] = unquote(value.strip())
+    if name := _env(env, "OTEL_SERVICE_NAME"):
+        overrides["service.name"] = name
+    return resource.merge(Resource(overrides))
+
+
+def _otlp_kwargs(endpoint: str) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"endpoint": endpoint}
+    if endpoint.startswith("http://"):
+        kwargs["insecure"] = True
+    return kwargs
+
+
+def build_telemetry(
+    service: str,
+    version: str,
+    *,
+    endpoint: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    span_processors: Sequence[SpanProcessor] = (),
+    metric_readers: Sequence[MetricReader] = (),
+) -> TelemetryHandle:
+    """Create (but do not install globally) the providers ``configure_telemetry`` would install.
+
+    ``endpoint`` overrides the ``OTEL_EXPORTER_OTLP_*ENDPOINT`` variables (tests pass the
+    in-process receiver's address). Extra processors/readers are added as given.
+    """
+    env = os.environ if environ is None else environ
+    resource = build_resource(service, version, env)
+
+    traces_endpoint = (
+        endpoint
+        or _env(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        or _env(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+    metrics_endpoint = (
+        endpoint
+        or _env(env, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+        or _env(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+
+    tracer_provider = TracerProvider(resource=resource)  # sampler from OTEL_TRACES_SAMPLER
+    if traces_endpoint:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        # BatchSpanProcessor reads OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_MAX_QUEUE_SIZE, ...
+        tracer_provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(**_otlp_kwargs(traces_endpoint)))
+        )
+    for processor in span_processors:
+        tracer_provider.add_span_processor(processor)
+
+    readers: list[MetricReader] = list(metric_readers)
+    if metrics_endpoint:
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+        # PeriodicExportingMetricReader reads OTEL_METRIC_EXPORT_INTERVAL / _TIMEOUT.
+        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter(**_otlp_kwargs(metrics_endpoint))))
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+
+    return TelemetryHandle(
+        service=service,
+        resource=resource,
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        exporting_traces=bool(traces_endpoint),
+        exporting_metrics=bool(metrics_endpoint),
+    )
+
+
+_configure_lock = threading.Lock()
+_handle: TelemetryHandle | None = None
+
+
+def configure_telemetry(service: str, version: str) -> TelemetryHandle:
+    """Install the process-wide tracer/meter providers and W3C propagators (once per process).
+
+    Later calls return the first handle unchanged.
+    """
+    global _handle
+    with _configure_lock:
+        if _handle is not None:
+            return _handle
+        propagate.set_global_textmap(
+            CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
+        )
+        if _truthy(os.environ.get("OTEL_SDK_DISABLED")):
+            _handle = TelemetryHandle(
+                service=service,
+                resource=build_resource(service, version),
+                tracer_provider=None,
+                meter_provider=None,
+            )
+            return _handle
+        handle = build_telemetry(service, version)
+        trace.set_tracer_provider(handle.tracer_provider)  # type: ignore[arg-type]
+        metrics.set_meter_provider(handle.meter_provider)  # type: ignore[arg-type]
+        _handle = handle
+        return handle
+
+
+def tracer(name: str = "peony") -> trace.Tracer:
+    """A tracer from the global provider (a proxy until ``configure_telemetry`` has run)."""
+    return trace.get_tracer(name)
+
+
+# --------------------------------------------------------------------------------------------
+# Propagation
+# --------------------------------------------------------------------------------------------
+
+
+def inject_context(
+    carrier: MutableMapping[str, str], context: otel_context.Context | None = None
+) -> MutableMapping[str, str]:
+    """Write the W3C ``traceparent``/``tracestate``/``baggage`` of ``context`` (default: the current
+    context) into ``carrier`` and return it."""
+    propagate.inject(carrier, context=context)
+    return carrier
+
+
+def extract_context(
+    carrier: Mapping[str, str], context: otel_context.Context | None = None
+) -> otel_context.Context:
+    """The context described by W3C headers in ``carrier`` (use as ``parent`` / ``context=``)."""
+    return propagate.extract(carrier, context=context)
+
+
+def current_traceparent() -> tuple[str, str]:
+    """``(traceparent, tracestate)`` of the current span; ``("", "")`` when there is none."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return "", ""
+    carrier: dict[str, str] = {}
+    _TRACECONTEXT.inject(carrier)
+    return carrier.get("traceparent", ""), carrier.get("tracestate", "")
+
+
+# --------------------------------------------------------------------------------------------
+# SQLAlchemy
+# --------------------------------------------------------------------------------------------
+
+_instrumented_engines: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_instrument_lock = threading.Lock()
+
+
+def instrument_sqlalchemy(engine: Any, *, tracer_provider: trace.TracerProvider | None = None) -> None:
+    """Trace every statement of ``engine`` (an ``AsyncEngine`` or a sync ``Engine``); idempotent per engine.
+
+    Spans carry the SQL text with placeholders (``db.statement``), never bound parameter values,
+    and no sqlcommenter comment is added to queries.
+
+    ``SQLAlchemyInstrumentor().instrument(engine=...)`` is a process-wide singleton: it works for
+    the first engine only (later calls are ignored with a warning) and monkey-patches
+    ``create_engine``/``Engine.connect`` globally. We attach the instrumentation's ``EngineTracer``
+    to each engine instead, which is exactly what that call does for its ``engine`` argument.
+    """
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sa_instr_version
+
+    sync_engine = getattr(engine, "sync_engine", engine)
+    with _instrument_lock:
+        if sync_engine in _instrumented_engines:
+            return
+        scope = "opentelemetry.instrumentation.sqlalchemy"
+        otel_tracer = trace.get_tracer(scope, sa_instr_version, tracer_provider)
+        meter = metrics.get_meter(scope, sa_instr_version)
+        connections_usage = meter.create_up_down_counter(
+            name="db.client.connections.usage",
+            unit="connections",
+            description="Connections currently in the state given by the state attribute.",
+        )
+        _instrumented_engines[sync_engine] = EngineTracer(
+            otel_tracer, sync_engine, connections_usage, enable_commenter=False
+        )
+        _redact_db_errors(sync_engine)
+
+
+def _redact_db_errors(sync_engine: Any) -> None:
+    """Replace the instrumentation's ``handle_error`` listener with one that scrubs the message.
+
+    It puts ``str(original_exception)`` in the span status, and asyncpg appends the server's
+    ``DETAIL`` line (``Key (phone)=(...) already exists``) to that text.
+    """
+    from opentelemetry.instrumentation.sqlalchemy import engine as sa_engine_module
+    from sqlalchemy import event
+
+    upstream = getattr(sa_engine_module, "_handle_error", None)
+    if upstream is None or not event.contains(sync_engine, "handle_error", upstream):
+        return  # instrumentation changed shape; keep its behaviour rather than break
+    event.remove(sync_engine, "handle_error", upstream)
+    event.listen(sync_engine, "handle_error", _handle_db_error)
+
+
+def _handle_db_error(context: Any) -> None:
+    from kit.logging import redact
+
+    span = getattr(context.execution_context, "_otel_span", None)
+    if span is None:
+        return
+    if span.is_recording():
+        exc = context.original_exception
+        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {redact(str(exc))}"[:1000]))
+    span.end()
+
+
+# --------------------------------------------------------------------------------------------
+# RED metrics
+# --------------------------------------------------------------------------------------------
+
+_STATUS_BY_NAME: dict[str, grpc.StatusCode] = {code.name: code for code in grpc.StatusCode}
+_STATUS_BY_INT: dict[int, grpc.StatusCode] = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def _status(code: str | int | grpc.StatusCode) -> grpc.StatusCode:
+    if isinstance(code, grpc.StatusCode):
+        return code
+    if isinstance(code, int):
+        return _STATUS_BY_INT.get(code, grpc.StatusCode.UNKNOWN)
+    return _STATUS_BY_NAME.get(code.upper().removeprefix("STATUSCODE."), grpc.StatusCode.UNKNOWN)
+
+
+class RpcMetrics:
+    """gRPC server RED metrics with OpenTelemetry semantic-convention names and attributes.
+
+    - ``rpc.server.duration`` histogram (s): ``rpc.system``, ``rpc.service``, ``rpc.method``,
+      ``rpc.grpc.status_code`` (int)
+    - ``rpc.server.requests`` counter: the same plus ``status`` (the code's name, e.g. ``NOT_FOUND``)
+    - ``rpc.server.active_requests`` up-down counter: ``rpc.system``, ``rpc.service``, ``rpc.method``
+
+    Attribute dicts are cached per (service, method[, code]) so the hot path allocates nothing.
+    """
+
+    _MAX_CACHED = 4096  # bound the caches if a client probes many unknown method names
+
+    def __init__(self, meter_provider: metrics.MeterProvider | None = None) -> None:
+        meter = metrics.get_meter("peony.rpc", meter_provider=meter_provider)
+        self.duration = meter.create_histogram(
+            "rpc.server.duration",
+            unit="s",
+            description="Duration of inbound RPCs",
+            explicit_bucket_boundaries_advisory=list(RPC_DURATION_BUCKETS_S),
+        )
+        self.requests = meter.create_counter(
+            "rpc.server.requests", unit="{request}", description="Inbound RPCs by status"
+        )
+        self.in_flight = meter.create_up_down_counter(
+            "rpc.server.active_requests", unit="{request}", description="Inbound RPCs in progress"
+        )
+        self._done_attrs: dict[tuple[str, str, Any], tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._method_attrs: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def _attrs_for_method(self, rpc_service: str, rpc_method: str) -> dict[str, Any]:
+        key = (rpc_service, rpc_method)
+        attrs = self._method_attrs.get(key)
+        if attrs is None:
+            attrs = {"rpc.system": "grpc", "rpc.service": rpc_service, "rpc.method": rpc_method}
+            if len(self._method_attrs) < self._MAX_CACHED:
+                self._method_attrs[key] = attrs
+        return attrs
+
+    def _attrs_for_result(
+        self, rpc_service: str, rpc_method: str, code: str | int | grpc.StatusCode
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        key = (rpc_service, rpc_method, code)
+        pair = self._done_attrs.get(key)
+        if pair is None:
+            status = _status(code)
+            hist = {
+                **self._attrs_for_method(rpc_service, rpc_method),
+                "rpc.grpc.status_code": status.value[0],
+            }
+            pair = (hist, {**hist, "status": status.name})
+            if len(self._done_attrs) < self._MAX_CACHED:
+                self._done_attrs[key] = pair
+        return pair
+
+    def record(
+        self, rpc_service: str, rpc_method: str, code: str | int | grpc.StatusCode, duration_s: float
+    ) -> None:
+        """Record one finished RPC; ``code`` is a status name such as ``"OK"`` (or a ``grpc.StatusCode``)."""
+        hist, counter = self._attrs_for_result(rpc_service, rpc_method, code)
+        self.duration.record(duration_s, hist)
+        self.requests.add(1, counter)
+
+    def start(self, rpc_service: str, rpc_method: str) -> None:
+        self.in_flight.add(1, self._attrs_for_method(rpc_service, rpc_method))
+
+    def end(self, rpc_service: str, rpc_method: str) -> None:
+        self.in_flight.add(-1, self._attrs_for_method(rpc_service, rpc_method))
+
+
+_rpc_metrics: RpcMetrics | None = None
+_rpc_metrics_lock = threading.Lock()
+
+
+def rpc_metrics() -> RpcMetrics:
+    """The process-wide ``RpcMetrics`` on the global meter provider (created on first use)."""
+    global _rpc_metrics
+    if _rpc_metrics is None:
+        with _rpc_metrics_lock:
+            if _rpc_metrics is None:
+                _rpc_metrics = RpcMetrics()
+    return _rpc_metrics
+
+
+# --------------------------------------------------------------------------------------------
+# gRPC client interceptors
+# --------------------------------------------------------------------------------------------
+
+
+def _split_method(method: str | bytes) -> tuple[str, str, str]:
+    """``/peony.members.v1.MembersService/GetMember`` -> (span name, rpc.service, rpc.method)."""
+    full = method.decode() if isinstance(method, bytes) else method
+    full = full.lstrip("/")
+    service, _, name = full.rpartition("/")
+    return full, service, name
+
+
+def _with_trace_metadata(metadata: Any, ctx: otel_context.Context) -> grpc.aio.Metadata:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=ctx)
+    out = grpc.aio.Metadata()
+    for key, value in metadata or ():
+        if key.lower() not in carrier:
+            out.add(key, value)
+    for key, value in carrier.items():
+        out.add(key, value)
+    return out
+
+
+class _ClientTracing:
+    def __init__(self, target: str | None, tracer_provider: trace.TracerProvider | None) -> None:
+        self._tracer_provider = tracer_provider
+        self._tracer: trace.Tracer | None = None
+        self._peer: dict[str, Any] = {}
+        if target:
+            host, _, port = target.rpartition(":")
+            if host and port.isdigit():
+                self._peer = {"server.address": host.strip("[]"), "server.port": int(port)}
+            else:
+                self._peer = {"server.address": target}
+
+    def _start(self, client_call_details: grpc.aio.ClientCallDetails) -> tuple[trace.Span, Any]:
+        if self._tracer is None:
+            self._tracer = trace.get_tracer("peony.grpc.client", tracer_provider=self._tracer_provider)
+        name, service, method = _split_method(client_call_details.method)
+        span = self._tracer.start_span(
+            name,
+            kind=SpanKind.CLIENT,
+            attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": method, **self._peer},
+        )
+        ctx = trace.set_span_in_context(span)
+        details = grpc.aio.ClientCallDetails(
+            method=client_call_details.method,
+            timeout=client_call_details.timeout,
+            metadata=_with_trace_metadata(client_call_details.metadata, ctx),
+            credentials=client_call_details.credentials,
+            wait_for_ready=client_call_details.wait_for_ready,
+        )
+        return span, details
+
+
+def _finish(span: trace.Span, code: grpc.StatusCode) -> None:
+    span.set_attribute("rpc.grpc.status_code", code.value[0])
+    if code is not grpc.StatusCode.OK:
+        span.set_status(Status(StatusCode.ERROR, code.name))
+    span.end()
+
+
+def _fail(span: trace.Span, exc: BaseException) -> None:
+    from kit.logging import redact  # local import: kit.logging is optional for telemetry users
+
+    code = exc.code() if isinstance(exc, grpc.aio.AioRpcError) else None
+    if code is None and isinstance(exc, asyncio.CancelledError):
+        code = grpc.StatusCode.CANCELLED
+    span.set_attribute("rpc.grpc.status_code", (code or grpc.StatusCode.UNKNOWN).value[0])
+    span.set_attribute("error.type", code.name if code else type(exc).__qualname__)
+    span.set_status(Status(StatusCode.ERROR, redact(str(exc))[:500] if code is None else code.name))
+    span.end()
+
+
+_background: set[asyncio.Future[None]] = set()
+
+
+class _UnaryUnaryClientInterceptor(_ClientTracing, grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        span, details = self._start(client_call_details)
+        try:
+            call = await continuation(details, request)
+            code = await call.code()  # waits for the RPC to finish; the caller still gets the call
+        except BaseException as exc:
+            _fail(span, exc)
+            raise
+        _finish(span, code)
+        return call
+
+
+async def _start_streaming(
+    tracing: _ClientTracing, continuation: Any, client_call_details: Any, request: Any
+) -> Any:
+    """Start the call and end its span when the call is done (read to the end, failed or cancelled).
+
+    The interceptor must return the call before it completes (the caller reads/writes the
+    stream), so the span is closed from the call's done callback.
+    """
+    span, details = tracing._start(client_call_details)
+    try:
+        call = await continuation(details, request)
+    except BaseException as exc:
+        _fail(span, exc)
+        raise
+
+    def done(finished: Any) -> None:
+        async def close() -> None:
+            try:
+                code = await finished.code()  # already known: returns at once
+            except BaseException as exc:  # pragma: no cover - defensive
+                _fail(span, exc)
+                return
+            _finish(span, code)
+
+        task = asyncio.ensure_future(close())
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    call.add_done_callback(done)
+    return call
+
+
+class _UnaryStreamClientInterceptor(_ClientTracing, grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        return await _start_streaming(self, continuation, client_call_details, request)
+
+
+class _StreamUnaryClientInterceptor(_ClientTracing, grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(
+        self, continuation: Any, client_call_details: Any, request_iterator: Any
+    ) -> Any:
+        return await _start_streaming(self, continuation, client_call_details, request_iterator)
+
+
+class _StreamStreamClientInterceptor(_ClientTracing, grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(
+        self, continuation: Any, client_call_details: Any, request_iterator: Any
+    ) -> Any:
+        return await _start_streaming(self, continuation, client_call_details, request_iterator)
+
+
+def client_interceptors(
+    target: str | None = None, *, tracer_provider: trace.TracerProvider | None = None
+) -> list[grpc.aio.ClientInterceptor]:
+    """grpc.aio client interceptors: a CLIENT span per RPC and W3C context in the outgoing metadata.
+
+    Use as ``grpc.aio.insecure_channel(addr, interceptors=client_interceptors(addr))``; ``target``
+    only adds ``server.address``/``server.port`` to the spans. Existing metadata (e.g.
+    ``authorization``) is kept; a non-OK status sets the span status to ERROR.
+    """
+    return [
+        _UnaryUnaryClientInterceptor(target, tracer_provider),
+        _UnaryStreamClientInterceptor(target, tracer_provider),
+        _StreamUnaryClientInterceptor(target, tracer_provider),
+        _StreamStreamClientInterceptor(target, tracer_provider),
+    ]

@@ -1,0 +1,89 @@
+"""Unit of work: one database transaction that commits a change together with its events.
+
+Handlers never commit by hand. They get a unit of work, change state through its repositories,
+`emit()` integration events, and the unit of work writes those events to the outbox in the same
+transaction on commit — so an event exists exactly when its change does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from google.protobuf.message import Message
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kit.db import retry_transaction
+from kit.messaging.envelope import new_envelope
+from kit.messaging.outbox import add_to_outbox
+
+T = TypeVar("T")
+U = TypeVar("U", bound="UnitOfWork")
+
+
+class UnitOfWork:
+    """Base class; services subclass it to attach their repositories in `_bind()`."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, service: str, tenant: str, **deps: Any):
+        self._sessions = sessions
+        self.deps = deps
+        self.service = service
+        self.tenant = tenant
+        self._pending: list[tuple[Message, str, str]] = []
+        self.session: AsyncSession
+
+    def _bind(self) -> None:
+        """Create repositories on `self.session` (using `self.deps`); override in subclasses."""
+
+    async def __aenter__(self: U) -> U:
+        self.session = self._sessions()
+        await self.session.begin()
+        self._pending = []
+        self._bind()
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self.session.in_transaction():
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    def emit(self, event: Message, *, aggregate_type: str, aggregate_id: str) -> None:
+        self._pending.append((event, aggregate_type, aggregate_id))
+
+    async def commit(self) -> None:
+        for event, aggregate_type, aggregate_id in self._pending:
+            envelope = new_envelope(
+                event, tenant=self.tenant, aggregate_type=aggregate_type, aggregate_id=aggregate_id
+            )
+            await add_to_outbox(self.session, self.service, envelope)
+        self._pending = []
+        await self.session.commit()
+
+
+class UnitOfWorkFactory(Generic[U]):
+    """Makes units of work for one service; `deps` (e.g. the PII cipher) reach every one."""
+
+    def __init__(self, cls: type[U], sessions: async_sessionmaker[AsyncSession], *, service: str, **deps: Any):
+        self._cls = cls
+        self._sessions = sessions
+        self.service = service
+        self._deps = deps
+
+    def __call__(self, tenant: str) -> U:
+        return self._cls(self._sessions, service=self.service, tenant=tenant, **self._deps)
+
+    async def run(self, tenant: str, fn: Callable[[U], Awaitable[T]], *, read_only: bool = False) -> T:
+        """Runs `fn` in a fresh unit of work, committing on success, re-running on 40001/40P01."""
+
+        async def attempt() -> T:
+            async with self(tenant) as uow:
+                result = await fn(uow)
+                if read_only:
+                    await uow.session.rollback()
+                else:
+                    await uow.commit()
+                return result
+
+        return await retry_transaction(attempt)

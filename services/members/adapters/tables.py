@@ -1,0 +1,158 @@
+"""The members database schema.
+
+SQLAlchemy Core tables rather than ORM-mapped classes: repositories translate rows to the plain
+domain dataclasses themselves, which keeps the domain free of persistence and the hot read path
+free of ORM identity-map overhead. Uniqueness rules (phone per tenant, card numbers, one live
+card per member) are constraints here, so concurrent requests cannot break them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Sequence,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+
+from kit.db import kit_metadata_tables
+
+metadata = MetaData()
+kit_metadata_tables(metadata)
+
+# Member numbers come from one sequence: unique (per tenant and globally) with no row lock to
+# serialise registrations; gaps after a rollback are harmless.
+member_number_seq = Sequence("member_number_seq", metadata=metadata, start=1)
+
+stores = Table(
+    "stores",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("store_id", Text, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("address", Text, nullable=False, server_default=""),
+    Column("time_zone", Text, nullable=False),
+    Column("opening_hours", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "store_id", name="pk_stores"),
+)
+
+tenant_settings = Table(
+    "tenant_settings",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("tier_ladder", JSONB, nullable=False),
+    Column("ladder_version", Integer, nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("member_number", Text, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("gender", Text, nullable=False),
+    Column("email", Text, nullable=False, server_default=""),
+    Column("address", Text, nullable=False, server_default=""),
+    Column("photo_uri", Text, nullable=False, server_default=""),
+    Column("home_store_id", Text, nullable=False),
+    Column("registration_channel", Text, nullable=False),
+    Column("agreement_version", Text, nullable=False, server_default=""),
+    Column("consent", JSONB, nullable=False),
+    Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("custom_attributes", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("care_profile", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("referral_code", Text, nullable=False),
+    Column("referrer_id", UUID(as_uuid=False), nullable=True),
+    Column("tier_id", Text, nullable=False),
+    Column("tier_since", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("tier_override", Boolean, nullable=False, server_default=text("false")),
+    Column("tier_override_reason", Text, nullable=False, server_default=""),
+    Column("state", Text, nullable=False, server_default="active"),
+    # Personal data: a per-member data key wrapped by the tenant key, and the fields under it.
+    Column("dek_wrapped", LargeBinary, nullable=True),
+    Column("phone_ct", LargeBinary, nullable=True),
+    Column("phone_bidx", LargeBinary, nullable=True),
+    Column("birthday_ct", LargeBinary, nullable=True),
+    Column("id_number_ct", LargeBinary, nullable=True),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "member_id", name="pk_members"),
+    UniqueConstraint("tenant_id", "phone_bidx", name="uq_members_phone"),
+    UniqueConstraint("tenant_id", "member_number", name="uq_members_number"),
+    UniqueConstraint("tenant_id", "referral_code", name="uq_members_referral_code"),
+    Index("ix_members_home_store", "tenant_id", "home_store_id", "member_id"),
+    Index("ix_members_tier", "tenant_id", "tier_id", "member_id"),
+    Index(
+        "ix_members_display_name",
+        "tenant_id",
+        text("display_name text_pattern_ops"),
+        "member_id",
+    ),
+)
+
+cards = Table(
+    "cards",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("card_id", UUID(as_uuid=False), nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("card_number", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("replaced_by", UUID(as_uuid=False), nullable=True),
+    Column("replaces", UUID(as_uuid=False), nullable=True),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "card_id", name="pk_cards"),
+    Index("ix_cards_member", "tenant_id", "member_id", "card_id"),
+    # A member holds at most one live (active or frozen) card at a time.
+    Index(
+        "uq_cards_one_live_per_member",
+        "tenant_id",
+        "member_id",
+        unique=True,
+        postgresql_where=text("state IN ('active', 'frozen')"),
+    ),
+)
+
+# Every number that finds a card, current or legacy (一卡通号), unique per tenant.
+card_numbers = Table(
+    "card_numbers",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("number", Text, nullable=False),
+    Column("card_id", UUID(as_uuid=False), nullable=False),
+    Column("kind", Text, nullable=False),  # 'card' or 'legacy'
+    PrimaryKeyConstraint("tenant_id", "number", name="pk_card_numbers"),
+    Index("ix_card_numbers_card", "tenant_id", "card_id"),
+)
+
+tier_changes = Table(
+    "tier_changes",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("change_id", UUID(as_uuid=False), nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("from_tier_id", Text, nullable=False),
+    Column("to_tier_id", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("staff_override", Boolean, nullable=False),
+    Column("change_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "change_id", name="pk_tier_changes"),
+    Index("ix_tier_changes_member", "tenant_id", "member_id", "change_id"),
+)

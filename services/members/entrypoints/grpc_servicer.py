@@ -1,0 +1,302 @@
+"""gRPC entrypoint of the members service: translates requests into handler calls and back."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from google.protobuf.message import Message
+
+from kit.auth import current_principal
+from kit.errors import InvalidArgument
+from kit.idempotency import Idempotency
+from kit.ids import is_resource_id, new_id
+from kit.pagination import PageTokens, page_size
+from kit.uow import UnitOfWorkFactory
+from peony.members.v1 import members_service_pb2 as pb
+from peony.members.v1 import members_service_pb2_grpc as pb_grpc
+from services.members.domain.member import Member
+from services.members.domain.values import normalise_phone
+from services.members.entrypoints import mapping as mp
+from services.members.service_layer import handlers
+from services.members.service_layer.queries import MembersQueries
+from services.members.service_layer.unit_of_work import MembersUnitOfWork
+
+R = TypeVar("R", bound=Message)
+
+
+def _mask_paths(mask, message: Message, allowed: tuple[str, ...]) -> list[str]:
+    """AIP-134: an empty mask means every populated field the caller may set."""
+    if mask.paths:
+        return list(dict.fromkeys(mask.paths))
+    return [f.name for f, _ in message.ListFields() if f.name in allowed]
+
+
+class MembersServicer(pb_grpc.MembersServiceServicer):
+    def __init__(
+        self,
+        uows: UnitOfWorkFactory[MembersUnitOfWork],
+        queries: MembersQueries,
+        idempotency: Idempotency,
+        page_tokens: PageTokens,
+    ):
+        self._uows = uows
+        self._queries = queries
+        self._idem = idempotency
+        self._tokens = page_tokens
+
+    async def _mutate(
+        self, method: str, request: Message, response_type: type[R], effect: Callable[[MembersUnitOfWork], Awaitable[R]]
+    ) -> R:
+        caller = current_principal()
+        return await self._idem.run(
+            self._uows, tenant=caller.tenant, method=method, request=request, response_type=response_type, effect=effect
+        )
+
+    def _page(self, request, binding: str) -> tuple[int, str | None]:
+        size = page_size(request.page_size)
+        cursor = self._tokens.decode(request.page_token, binding=binding)
+        return size, (cursor or {}).get("after")
+
+    def _next_token(self, items: list, size: int, last_id: str, binding: str) -> str:
+        return self._tokens.encode({"after": last_id}, binding=binding) if len(items) == size else ""
+
+    # --- stores ------------------------------------------------------------------------------
+    async def CreateStore(self, request: pb.CreateStoreRequest, context) -> pb.CreateStoreResponse:
+        if request.store_id and not is_resource_id(request.store_id):
+            raise InvalidArgument([("store_id", "must match [a-z0-9][a-z0-9-]{0,62}")])
+        caller = current_principal()
+
+        async def effect(uow: MembersUnitOfWork) -> pb.CreateStoreResponse:
+            store = mp.store_from_proto(request.store, request.store_id or new_id())
+            created = await handlers.create_store(uow, caller, store)
+            return pb.CreateStoreResponse(store=mp.store_to_proto(created))
+
+        return await self._mutate("CreateStore", request, pb.CreateStoreResponse, effect)
+
+    async def GetStore(self, request: pb.GetStoreRequest, context) -> pb.GetStoreResponse:
+        store_id = mp.require_id(request.name, "stores", "name")
+        return pb.GetStoreResponse(store=mp.store_to_proto(await self._queries.get_store(current_principal(), store_id)))
+
+    async def UpdateStore(self, request: pb.UpdateStoreRequest, context) -> pb.UpdateStoreResponse:
+        store_id = mp.require_id(request.store.name, "stores", "store.name")
+        paths = _mask_paths(request.update_mask, request.store, handlers.STORE_MUTABLE)
+        caller = current_principal()
+
+        async def effect(uow: MembersUnitOfWork) -> pb.UpdateStoreResponse:
+            patch = mp.store_from_proto(request.store, store_id)
+            updated = await handlers.update_store(uow, caller, store_id, patch, paths)
+            return pb.UpdateStoreResponse(store=mp.store_to_proto(updated))
+
+        return await self._mutate("UpdateStore", request, pb.UpdateStoreResponse, effect)
+
+    async def ListStores(self, request: pb.ListStoresRequest, context) -> pb.ListStoresResponse:
+        caller = current_principal()
+        binding = f"{caller.tenant}|stores"
+        size, after = self._page(request, binding)
+        stores = await self._queries.list_stores(caller, limit=size, after=after)
+        return pb.ListStoresResponse(
+            stores=[mp.store_to_proto(s) for s in stores],
+            next_page_token=self._next_token(stores, size, stores[-1].store_id if stores else "", binding),
+        )
+
+    # --- members -----------------------------------------------------------------------------
+    async def RegisterMember(self, request: pb.RegisterMemberRequest, context) -> pb.RegisterMemberResponse:
+        caller = current_principal()
+        if request.member.home_store:
+            mp.require_id(request.member.home_store, "stores", "member.home_store")
+
+        async def effect(uow: MembersUnitOfWork) -> pb.RegisterMemberResponse:
+            member = await handlers.register_member(
+                uow, caller, mp.member_from_proto(request.member), request.referral_code
+            )
+            ladder = await uow.settings.ladder()
+            reveal = self._queries.reveal_pii(caller, member.member_id)
+            return pb.RegisterMemberResponse(member=mp.member_to_proto(member, ladder, reveal_pii=reveal))
+
+        return await self._mutate("RegisterMember", request, pb.RegisterMemberResponse, effect)
+
+    async def GetMember(self, request: pb.GetMemberRequest, context) -> pb.GetMemberResponse:
+        member_id = mp.require_id(request.name, "members", "name")
+        caller = current_principal()
+        member, ladder = await self._queries.get_member(caller, member_id)
+        reveal = self._queries.reveal_pii(caller, member_id)
+        return pb.GetMemberResponse(member=mp.member_to_proto(member, ladder, reveal_pii=reveal))
+
+    async def UpdateMember(self, request: pb.UpdateMemberRequest, context) -> pb.UpdateMemberResponse:
+        member_id = mp.require_id(request.member.name, "members", "member.name")
+        paths = _mask_paths(request.update_mask, request.member, Member.MUTABLE_FIELDS)
+        home_store_id = mp.optional_store_id(request.member.home_store, "member.home_store")
+        caller = current_principal()
+
+        async def effect(uow: MembersUnitOfWork) -> pb.UpdateMemberResponse:
+            patch = mp.member_from_proto(request.member)
+            member = await handlers.update_member(uow, caller, member_id, patch, paths, home_store_id or None)
+            ladder = await uow.settings.ladder()
+            reveal = self._queries.reveal_pii(caller, member_id)
+            return pb.UpdateMemberResponse(member=mp.member_to_proto(member, ladder, reveal_pii=reveal))
+
+        return await self._mutate("UpdateMember", request, pb.UpdateMemberResponse, effect)
+
+    async def ListMembers(self, request: pb.ListMembersRequest, context) -> pb.ListMembersResponse:
+        caller = current_principal()
+        home_store_id = mp.optional_store_id(request.home_store, "home_store")
+        binding = f"{caller.tenant}|members|{home_store_id}|{request.tier_id}|{request.display_name_prefix}"
+        size, after = self._page(request, binding)
+        members, ladder = await self._queries.list_members(
+            caller,
+            limit=size,
+            after=after,
+            home_store_id=home_store_id,
+            tier_id=request.tier_id,
+            name_prefix=request.display_name_prefix,
+        )
+        # Lists never reveal personal data: a full unmasked export is not a front-desk operation.
+        return pb.ListMembersResponse(
+            members=[mp.member_to_proto(m, ladder, reveal_pii=False) for m in members],
+            next_page_token=self._next_token(members, size, members[-1].member_id if members else "", binding),
+        )
+
+    async def FindMemberByPhone(self, request: pb.FindMemberByPhoneRequest, context) -> pb.FindMemberByPhoneResponse:
+        phone = normalise_phone(request.phone)
+        if phone is None:
+            raise InvalidArgument([("phone", "must be a mobile number such as 13812345678 or +8613812345678")])
+        caller = current_principal()
+        member, ladder = await self._queries.find_member_by_phone(caller, phone)
+        reveal = self._queries.reveal_pii(caller, member.member_id)
+        return pb.FindMemberByPhoneResponse(member=mp.member_to_proto(member, ladder, reveal_pii=reveal))
+
+    async def FindMemberByCardNumber(
+        self, request: pb.FindMemberByCardNumberRequest, context
+    ) -> pb.FindMemberByCardNumberResponse:
+        if not request.card_number.strip():
+            raise InvalidArgument([("card_number", "is required")])
+        caller = current_principal()
+        member, ladder, resolved = await self._queries.find_member_by_card_number(caller, request.card_number.strip())
+        reveal = self._queries.reveal_pii(caller, member.member_id)
+        return pb.FindMemberByCardNumberResponse(
+            member=mp.member_to_proto(member, ladder, reveal_pii=reveal),
+            card=mp.card_to_proto(resolved.card),
+            resolved_via_replacement=resolved.via_replacement,
+            resolved_via_legacy_alias=resolved.via_legacy_alias,
+        )
+
+    # --- cards -------------------------------------------------------------------------------
+    async def IssueCard(self, request: pb.IssueCardRequest, context) -> pb.IssueCardResponse:
+        member_id = mp.require_id(request.parent, "members", "parent")
+        caller = current_principal()
+
+        async def effect(uow: MembersUnitOfWork) -> pb.IssueCardResponse:
+            card = await handlers.issue_card(uow, caller, member_id, request.card_number.strip())
+            return pb.IssueCardResponse(card=mp.card_to_proto(card))
+
+        return await self._mutate("IssueCard", request, pb.IssueCardResponse, effect)
+
+    async def ListCards(self, request: pb.ListCardsRequest, context) -> pb.ListCardsResponse:
+        member_id = mp.require_id(request.parent, "members", "parent")
+        caller = current_principal()
+        binding = f"{caller.tenant}|cards|{member_id}"
+        size, after = self._page(request, binding)
+        found = await self._queries.list_cards(caller, member_id, limit=size, after=after)
+        return pb.ListCardsResponse(
+            cards=[mp.card_to_proto(c) for c in found],
+            next_page_token=self._next_token(found, size, found[-1].card_id if found else "", binding),
+        )
+
+    async def ReportCardLost(self, request: pb.ReportCardLostRequest, context) -> pb.ReportCardLostResponse:
+        member_id, card_id = mp.card_ids(request.name)
+        caller = current_principal()
+
+        async def effect(uow: MembersUnitOfWork) -> pb.ReportCardLostResponse:
+            card = await handlers.report_card_lost(uow, caller, member_id, card_id)
+            return pb.ReportCardLostResponse(card=mp.card_to_proto(card))
+
+        return await self._mutate("ReportCardLost", request, pb.ReportCardLostResponse, effect)
+
+    async def ReplaceCard(self, request: pb.ReplaceCardRequest, context) -> pb.ReplaceCardResponse:
+        member_id, card_id = mp.card_ids(request.name)
+        caller = current_principal()
+
+        async def effect(uow: MembersUnitOfWork) -> pb.ReplaceCardResponse:
+            old, new = await handlers.replace_card(uow, caller, member_id, card_id, request.new_card_number.strip())
+            return pb.ReplaceCardResponse(old_card=mp.card_to_proto(old), new_card=mp.card_to_proto(new))
+
+        return await self._mutate("ReplaceCard", request, pb.ReplaceCardResponse, effect)
+
+    async def FreezeCard(self, request: pb.FreezeCardRequest, context) -> pb.FreezeCardResponse:
+        member_id, card_id = mp.card_ids(request.name)
+        caller = current_principal()
+
+        async def effect(uow: MembersUnitOfWork) -> pb.FreezeCardResponse:
+            card = await handlers.freeze_card(uow, caller, member_id, card_id, request.reason)
+            return pb.FreezeCardResponse(card=mp.card_to_proto(card))
+
+        return await self._mutate("FreezeCard", request, pb.FreezeCardResponse, effect)
+
+    async def UnfreezeCard(self, request: pb.UnfreezeCardRequest, context) -> pb.UnfreezeCardResponse:
+        member_id, card_id = mp.card_ids(request.name)
+        caller = current_principal()
+
+        async def effect(uow: MembersUnitOfWork) -> pb.UnfreezeCardResponse:
+            card = await handlers.unfreeze_card(uow, caller, member_id, card_id)
+            return pb.UnfreezeCardResponse(card=mp.card_to_proto(card))
+
+        return await self._mutate("UnfreezeCard", request, pb.UnfreezeCardResponse, effect)
+
+    async def AddLegacyCardNumber(
+        self, request: pb.AddLegacyCardNumberRequest, context
+    ) -> pb.AddLegacyCardNumberResponse:
+        member_id, card_id = mp.card_ids(request.name)
+        caller = current_principal()
+
+        async def effect(uow: MembersUnitOfWork) -> pb.AddLegacyCardNumberResponse:
+            card = await handlers.add_legacy_card_number(uow, caller, member_id, card_id, request.legacy_number.strip())
+            return pb.AddLegacyCardNumberResponse(card=mp.card_to_proto(card))
+
+        return await self._mutate("AddLegacyCardNumber", request, pb.AddLegacyCardNumberResponse, effect)
+
+    # --- tiers -------------------------------------------------------------------------------
+    async def GetTierLadder(self, request: pb.GetTierLadderRequest, context) -> pb.GetTierLadderResponse:
+        if request.name not in ("", "tierLadder"):
+            raise InvalidArgument([("name", "must be tierLadder")])
+        ladder, update_time = await self._queries.get_tier_ladder(current_principal())
+        return pb.GetTierLadderResponse(tier_ladder=mp.ladder_to_proto(ladder, update_time))  # type: ignore[arg-type]
+
+    async def UpdateTierLadder(self, request: pb.UpdateTierLadderRequest, context) -> pb.UpdateTierLadderResponse:
+        if request.tier_ladder.name not in ("", "tierLadder"):
+            raise InvalidArgument([("tier_ladder.name", "must be tierLadder")])
+        paths = _mask_paths(request.update_mask, request.tier_ladder, handlers.LADDER_MUTABLE)
+        caller = current_principal()
+
+        async def effect(uow: MembersUnitOfWork) -> pb.UpdateTierLadderResponse:
+            ladder = await handlers.update_tier_ladder(uow, caller, mp.ladder_from_proto(request.tier_ladder), paths)
+            update_time = await uow.settings.ladder_update_time()
+            return pb.UpdateTierLadderResponse(tier_ladder=mp.ladder_to_proto(ladder, update_time))
+
+        return await self._mutate("UpdateTierLadder", request, pb.UpdateTierLadderResponse, effect)
+
+    async def SetMemberTier(self, request: pb.SetMemberTierRequest, context) -> pb.SetMemberTierResponse:
+        member_id = mp.require_id(request.name, "members", "name")
+        caller = current_principal()
+
+        async def effect(uow: MembersUnitOfWork) -> pb.SetMemberTierResponse:
+            member, change = await handlers.set_member_tier(uow, caller, member_id, request.tier_id, request.reason)
+            ladder = await uow.settings.ladder()
+            reveal = self._queries.reveal_pii(caller, member_id)
+            return pb.SetMemberTierResponse(
+                member=mp.member_to_proto(member, ladder, reveal_pii=reveal),
+                tier_change=mp.tier_change_to_proto(member_id, change),
+            )
+
+        return await self._mutate("SetMemberTier", request, pb.SetMemberTierResponse, effect)
+
+    async def ListTierChanges(self, request: pb.ListTierChangesRequest, context) -> pb.ListTierChangesResponse:
+        member_id = mp.require_id(request.parent, "members", "parent")
+        caller = current_principal()
+        binding = f"{caller.tenant}|tierChanges|{member_id}"
+        size, after = self._page(request, binding)
+        rows = await self._queries.list_tier_changes(caller, member_id, limit=size, after=after)
+        return pb.ListTierChangesResponse(
+            tier_changes=[mp.tier_change_to_proto(member_id, r) for r in rows],
+            next_page_token=self._next_token(rows, size, str(rows[-1].change_id) if rows else "", binding),
+        )

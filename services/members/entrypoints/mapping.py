@@ -1,0 +1,262 @@
+"""Protobuf <-> domain translation for the members API. No rules live here, only shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from kit.errors import InvalidArgument
+from kit.ids import parse_name
+from peony.members.v1 import card_pb2, member_pb2, store_pb2, tier_pb2
+from services.members.domain import values
+from services.members.domain.cards import Card
+from services.members.domain.member import CHANNELS, GENDERS, CareProfile, Consent, Member
+from services.members.domain.stores import DEFAULT_TIME_ZONE, OpeningHours, Store
+from services.members.domain.tiers import DOWNGRADE_AUTOMATIC, DOWNGRADE_NEVER, Tier, TierBenefits, TierLadder
+from services.members.service_layer.handlers import card_name, member_name, store_name
+
+_CARD_STATE = {
+    "active": card_pb2.CARD_STATE_ACTIVE,
+    "frozen": card_pb2.CARD_STATE_FROZEN,
+    "lost": card_pb2.CARD_STATE_LOST,
+    "replaced": card_pb2.CARD_STATE_REPLACED,
+    "closed": card_pb2.CARD_STATE_CLOSED,
+}
+_MEMBER_STATE = {"active": member_pb2.MEMBER_STATE_ACTIVE, "erased": member_pb2.MEMBER_STATE_ERASED}
+_DOWNGRADE = {DOWNGRADE_NEVER: tier_pb2.DOWNGRADE_POLICY_NEVER, DOWNGRADE_AUTOMATIC: tier_pb2.DOWNGRADE_POLICY_AUTOMATIC}
+_DOWNGRADE_BACK = {v: k for k, v in _DOWNGRADE.items()}
+
+
+def ts(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    out = Timestamp()
+    out.FromDatetime(value)
+    return out
+
+
+def require_id(name: str, collection: str, field: str) -> str:
+    """`members/abc` -> `abc`, or INVALID_ARGUMENT naming the field."""
+    resource_id = parse_name(name, collection)
+    if resource_id is None:
+        raise InvalidArgument([(field, f"must be a resource name of the form {collection}/{{id}}")])
+    return resource_id
+
+
+def optional_store_id(name: str, field: str) -> str:
+    return require_id(name, "stores", field) if name else ""
+
+
+def card_ids(name: str, field: str = "name") -> tuple[str, str]:
+    parts = name.split("/")
+    if len(parts) != 4 or parts[0] != "members" or parts[2] != "cards" or not parts[1] or not parts[3]:
+        raise InvalidArgument([(field, "must be a resource name of the form members/{member}/cards/{card}")])
+    return parts[1], parts[3]
+
+
+# --- stores ----------------------------------------------------------------------------------
+def store_from_proto(p: store_pb2.Store, store_id: str) -> Store:
+    return Store(
+        store_id=store_id,
+        display_name=p.display_name,
+        address=p.address,
+        time_zone=p.time_zone or DEFAULT_TIME_ZONE,
+        opening_hours=[OpeningHours(h.day_of_week, h.open_time, h.close_time) for h in p.opening_hours],
+    )
+
+
+def store_to_proto(s: Store) -> store_pb2.Store:
+    return store_pb2.Store(
+        name=store_name(s.store_id),
+        display_name=s.display_name,
+        address=s.address,
+        time_zone=s.time_zone,
+        opening_hours=[
+            store_pb2.OpeningHours(day_of_week=h.day_of_week, open_time=h.open_time, close_time=h.close_time)
+            for h in s.opening_hours
+        ],
+        create_time=ts(s.create_time),
+        update_time=ts(s.update_time),
+    )
+
+
+# --- members ---------------------------------------------------------------------------------
+def member_from_proto(p: member_pb2.Member) -> Member:
+    """The caller-settable fields of a Member message; output-only fields are ignored (AIP-203)."""
+    cp = p.care_profile
+    return Member(
+        member_id="",
+        display_name=p.display_name.strip(),
+        phone=p.phone.strip(),
+        home_store_id=parse_name(p.home_store, "stores") or "",
+        gender=GENDERS[p.gender] if 0 <= p.gender < len(GENDERS) else "invalid",
+        email=p.email.strip(),
+        address=p.address,
+        birthday=p.birthday.strip(),
+        id_number=p.id_number.strip(),
+        photo_uri=p.photo_uri,
+        registration_channel=CHANNELS[p.registration_channel]
+        if 0 <= p.registration_channel < len(CHANNELS)
+        else "invalid",
+        agreement_version=p.agreement_version,
+        consent=Consent(
+            marketing_sms=p.consent.marketing_sms,
+            marketing_wechat=p.consent.marketing_wechat,
+            marketing_email=p.consent.marketing_email,
+        ),
+        tags=[t.strip() for t in p.tags],
+        custom_attributes=dict(p.custom_attributes),
+        care_profile=CareProfile(
+            skin_type=cp.skin_type,
+            allergies=list(cp.allergies),
+            past_treatments=list(cp.past_treatments),
+            favourite_staff=cp.favourite_staff,
+            massage_style=cp.massage_style,
+            notes=cp.notes,
+        ),
+    )
+
+
+def member_to_proto(m: Member, ladder: TierLadder, *, reveal_pii: bool) -> member_pb2.Member:
+    phone, birthday, id_number = m.phone, m.birthday, m.id_number
+    if not reveal_pii:
+        phone = values.mask_phone(phone) if phone else ""
+        birthday = values.mask_birthday(birthday) if birthday else ""
+        id_number = values.mask_id_number(id_number) if id_number else ""
+    tier_msg = None
+    if m.tier is not None:
+        tier = ladder.get(m.tier.tier_id)
+        tier_msg = member_pb2.MemberTier(
+            tier_id=m.tier.tier_id,
+            display_name=tier.display_name if tier else m.tier.tier_id,
+            benefits=benefits_to_proto(tier.benefits) if tier else None,
+            since=ts(m.tier.since),
+            staff_override=m.tier.staff_override,
+            override_reason=m.tier.override_reason,
+        )
+    cp = m.care_profile
+    return member_pb2.Member(
+        name=member_name(m.member_id),
+        member_number=m.member_number,
+        display_name=m.display_name,
+        gender=GENDERS.index(m.gender),  # type: ignore[arg-type]
+        phone=phone,
+        email=m.email,
+        address=m.address,
+        birthday=birthday,
+        id_number=id_number,
+        photo_uri=m.photo_uri,
+        home_store=store_name(m.home_store_id),
+        registration_channel=CHANNELS.index(m.registration_channel),  # type: ignore[arg-type]
+        agreement_version=m.agreement_version,
+        consent=member_pb2.Consent(
+            marketing_sms=m.consent.marketing_sms,
+            marketing_wechat=m.consent.marketing_wechat,
+            marketing_email=m.consent.marketing_email,
+            update_time=ts(m.consent.update_time),
+        ),
+        tags=m.tags,
+        custom_attributes=m.custom_attributes,
+        care_profile=member_pb2.CareProfile(
+            skin_type=cp.skin_type,
+            allergies=cp.allergies,
+            past_treatments=cp.past_treatments,
+            favourite_staff=cp.favourite_staff,
+            massage_style=cp.massage_style,
+            notes=cp.notes,
+        ),
+        referral_code=m.referral_code,
+        referrer=member_name(m.referrer_id) if m.referrer_id else "",
+        tier=tier_msg,
+        pii_masked=not reveal_pii,
+        state=_MEMBER_STATE.get(m.state, member_pb2.MEMBER_STATE_UNSPECIFIED),
+        create_time=ts(m.create_time),
+        update_time=ts(m.update_time),
+    )
+
+
+# --- cards -----------------------------------------------------------------------------------
+def card_to_proto(c: Card) -> card_pb2.MemberCard:
+    return card_pb2.MemberCard(
+        name=card_name(c.member_id, c.card_id),
+        card_number=c.card_number,
+        state=_CARD_STATE.get(c.state, card_pb2.CARD_STATE_UNSPECIFIED),
+        replaced_by=card_name(c.member_id, c.replaced_by) if c.replaced_by else "",
+        replaces=card_name(c.member_id, c.replaces) if c.replaces else "",
+        legacy_numbers=c.legacy_numbers,
+        create_time=ts(c.create_time),
+        update_time=ts(c.update_time),
+    )
+
+
+# --- tiers -----------------------------------------------------------------------------------
+def benefits_to_proto(b: TierBenefits) -> tier_pb2.TierBenefits:
+    return tier_pb2.TierBenefits(
+        discount_bps=b.discount_bps,
+        points_multiplier_permille=b.points_multiplier_permille,
+        free_care_per_month=b.free_care_per_month,
+        booking_window_days=b.booking_window_days,
+    )
+
+
+def ladder_to_proto(ladder: TierLadder, update_time: datetime | None) -> tier_pb2.TierLadder:
+    return tier_pb2.TierLadder(
+        name="tierLadder",
+        tiers=[
+            tier_pb2.Tier(
+                tier_id=t.tier_id,
+                display_name=t.display_name,
+                rank=t.rank,
+                qualifying_spend_minor=t.qualifying_spend_minor,
+                qualifying_visits=t.qualifying_visits,
+                qualifying_points=t.qualifying_points,
+                benefits=benefits_to_proto(t.benefits),
+            )
+            for t in ladder.tiers
+        ],
+        currency_code=ladder.currency_code,
+        qualification_window_days=ladder.qualification_window_days,
+        downgrade_policy=_DOWNGRADE[ladder.downgrade_policy],
+        downgrade_grace_days=ladder.downgrade_grace_days,
+        update_time=ts(update_time),
+    )
+
+
+def ladder_from_proto(p: tier_pb2.TierLadder) -> TierLadder:
+    return TierLadder(
+        tiers=tuple(
+            Tier(
+                tier_id=t.tier_id,
+                display_name=t.display_name,
+                rank=t.rank,
+                qualifying_spend_minor=t.qualifying_spend_minor,
+                qualifying_visits=t.qualifying_visits,
+                qualifying_points=t.qualifying_points,
+                benefits=TierBenefits(
+                    discount_bps=t.benefits.discount_bps,
+                    points_multiplier_permille=t.benefits.points_multiplier_permille or 1000,
+                    free_care_per_month=t.benefits.free_care_per_month,
+                    booking_window_days=t.benefits.booking_window_days or 7,
+                ),
+            )
+            for t in p.tiers
+        ),
+        currency_code=p.currency_code or "CNY",
+        qualification_window_days=p.qualification_window_days or 365,
+        downgrade_policy=_DOWNGRADE_BACK.get(p.downgrade_policy, "invalid"),  # type: ignore[call-overload]
+        downgrade_grace_days=p.downgrade_grace_days,
+    )
+
+
+def tier_change_to_proto(member_id: str, change) -> tier_pb2.TierChange:
+    """From a handler's TierChangeRecord or a tier_changes row (same attribute names)."""
+    return tier_pb2.TierChange(
+        name=f"members/{member_id}/tierChanges/{change.change_id}",
+        from_tier_id=change.from_tier_id,
+        to_tier_id=change.to_tier_id,
+        reason=change.reason,
+        actor=change.actor,
+        staff_override=change.staff_override,
+        change_time=ts(change.change_time),
+    )
