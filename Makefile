@@ -1,0 +1,65 @@
+# Peony developer entry points. GNU make. Every target installs the virtualenv first when
+# pyproject.toml is newer than the last install, so `make up` / `make test` work on a fresh clone
+# with nothing but python3 (>= 3.11).
+
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help install up test lint fmt gen gen-check bench clean
+
+help:
+	@echo "make up         run the whole platform locally (PostgreSQL, NATS, services, gateway)"
+	@echo "make test       run the test suite (PYTEST_ARGS='-k foo' to narrow it)"
+	@echo "make lint       ruff check, ruff format --check, buf lint"
+	@echo "make fmt        ruff fix + format"
+	@echo "make gen        regenerate gen/peony from protos/"
+	@echo "make gen-check  fail when gen/peony is stale"
+	@echo "make bench      run bench/bench_*.py one after the other"
+	@echo "make clean      remove var/ and caches"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+up: $(STAMP)
+	$(BIN)/peony up
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/buf lint
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+gen: $(STAMP)
+	$(BIN)/python tools/genproto.py
+
+gen-check: $(STAMP)
+	$(BIN)/python tools/genproto.py --check
+
+bench: $(STAMP)
+	@set -e; found=0; for f in bench/bench_*.py; do \
+		[ -e "$$f" ] || continue; found=1; \
+		echo "==> $$f"; $(BIN)/python "$$f"; \
+	done; [ $$found = 1 ] || echo "no bench/bench_*.py scripts"
+
+# No venv needed to clean. Refuses while `peony up` still runs PostgreSQL out of var/.
+clean:
+	@if [ -f var/postgres/postmaster.pid ] && kill -0 "$$(head -n 1 var/postgres/postmaster.pid)" 2>/dev/null; then \
+		echo "PostgreSQL is still running from var/postgres: stop 'peony up' first"; exit 1; fi
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,426 @@
+"""``peony up``: the whole platform on one machine, for development.
+
+Starts PostgreSQL and NATS JetStream from the pip wheels (or uses ``PEONY_DATABASE_URL`` /
+``PEONY_NATS_URL``), creates each service's database, runs every service and the REST gateway
+as child processes (``peony serve <svc>`` / ``peony gateway``), waits until they are healthy,
+prints where everything is and a development token, and then stays in the foreground.
+
+Ctrl-C (or SIGTERM) stops everything in order: gateway, services, NATS, PostgreSQL.
+State lives under ``var/`` (``postgres/``, ``nats/``, ``log/``, ``notify/``, ``pii.key``).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from kit.config import DEFAULT_GATEWAY_ADDR, DEFAULT_GRPC_PORTS
+from kit.devstack import (
+    DevStack,
+    DevStackError,
+    ensure_database,
+    parent_death_signal,
+    port_is_free,
+    run_coro_sync,
+    tail,
+)
+
+# The services `peony up` runs by default. Adding wallet/booking is a one-line change here.
+SERVICES: tuple[str, ...] = ("members", "notify")
+
+STARTUP_TIMEOUT_SECONDS = 90.0
+STOP_GRACE_SECONDS = 25.0
+LOG_TAIL_LINES = 20
+DEV_TENANT = "demo"
+DEV_SUBJECT = "user:dev-admin"
+DEV_ROLES = ("hq_admin",)
+# The REST call the banner suggests (adjust when the members HTTP routes change).
+EXAMPLE_PATH = "/v1/members?page_size=10"
+
+
+def service_command(svc: str) -> list[str]:
+    """How a service process is started (same interpreter, so the same venv)."""
+    return [sys.executable, "-m", "cli.main", "serve", svc]
+
+
+def gateway_command() -> list[str]:
+    return [sys.executable, "-m", "cli.main", "gateway"]
+
+
+class UpError(Exception):
+    """Startup failed; the message says what and where to look."""
+
+
+class _Stop(BaseException):
+    """SIGTERM/SIGHUP: leave the wait loop and shut down like Ctrl-C."""
+
+
+@dataclass
+class _Child:
+    name: str
+    kind: str  # "service" | "gateway"
+    addr: str  # host:port
+    cmd: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    log_file: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return self.name if self.kind == "service" else "gateway"
+
+    def log_tail(self) -> str:
+        return f"last {LOG_TAIL_LINES} lines of {self.log_path}:\n{tail(self.log_path, LOG_TAIL_LINES)}"
+
+
+def _split_addr(addr: str) -> tuple[str, int]:
+    host, _, port = addr.rpartition(":")
+    return (host or "127.0.0.1"), int(port)
+
+
+def _say(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+def _pii_key(var_dir: Path) -> str:
+    """``var/pii.key``: created once (base64 of 32 random bytes, mode 0600), then reused.
+
+    Development data in ``var/postgres`` is encrypted with it, so it must not change between runs.
+    """
+    path = var_dir / "pii.key"
+    if not path.exists():
+        key = base64.b64encode(secrets.token_bytes(32)).decode()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another `peony up` wrote it first: use theirs
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(key + "\n")
+    value = path.read_text().strip()
+    try:
+        if len(base64.b64decode(value, validate=True)) != 32:
+            raise ValueError("not 32 bytes")
+    except ValueError as exc:
+        raise UpError(f"{path} is not base64 of 32 bytes ({exc}); delete it to generate a new key") from None
+    return value
+
+
+def _child_env(
+    stack: DevStack,
+    var_dir: Path,
+    pii_key: str,
+    services: list[str],
+    ports: dict[str, int],
+    gateway_addr: str,
+) -> dict[str, str]:
+    """The user's environment (PATH, OTEL_*, PEONY_LOG_LEVEL, ...) plus what `peony up` decides."""
+    env = dict(os.environ)
+    env.pop("PEONY_GRPC_PORT", None)  # one port for every service cannot work here
+    env.update(
+        {
+            "PEONY_ENV": "dev",
+            "PEONY_DATABASE_URL": stack.database_url,
+            "PEONY_NATS_URL": stack.nats_url,
+            "PEONY_PII_KEY": pii_key,
+            "PEONY_NOTIFY_SINK": str(var_dir / "notify" / "outbox.jsonl"),
+            "PEONY_GATEWAY_ADDR": gateway_addr,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    for svc in services:
+        env[f"PEONY_{svc.upper()}_GRPC_PORT"] = str(ports[svc])
+        env[f"PEONY_{svc.upper()}_ADDR"] = f"127.0.0.1:{ports[svc]}"
+    return env
+
+
+def _start_child(child: _Child, env: dict[str, str]) -> None:
+    child.log_path.parent.mkdir(parents=True, exist_ok=True)
+    child.log_file = open(child.log_path, "wb")  # noqa: SIM115 - lives as long as the child
+    child.process = subprocess.Popen(
+        child.cmd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=child.log_file,
+        stderr=subprocess.STDOUT,
+        # Own session: a terminal Ctrl-C reaches only us; we stop the children in order.
+        start_new_session=True,
+        # If we are killed outright, the kernel sends the child SIGTERM.
+        preexec_fn=parent_death_signal(signal.SIGTERM),
+    )
+
+
+def _grpc_serving(addr: str, cache: dict[str, Any]) -> bool:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    if addr not in cache:
+        channel = grpc.insecure_channel(addr)
+        cache[addr] = (channel, health_pb2_grpc.HealthStub(channel))
+    _, stub = cache[addr]
+    try:
+        resp = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+    except grpc.RpcError:
+        return False
+    return bool(resp.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as resp:  # noqa: S310 - local http URL we built
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _wait_healthy(children: list[_Child], timeout: float) -> None:
+    pending = list(children)
+    channels: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while pending:
+            for child in list(pending):
+                assert child.process is not None
+                code = child.process.poll()
+                if code is not None:
+                    raise UpError(f"{child.label} exited with code {code} while starting; {child.log_tail()}")
+                if child.kind == "service":
+                    ok = _grpc_serving(child.addr, channels)
+                else:
+                    ok = _http_ok(f"http://{child.addr}/healthz")
+                if ok:
+                    pending.remove(child)
+                    _say(f"peony up: {child.label} is ready on {child.addr}")
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                child = pending[0]
+                check = (
+                    "grpc.health.v1.Health/Check did not answer SERVING"
+                    if child.kind == "service"
+                    else "GET /healthz did not answer 200"
+                )
+                raise UpError(
+                    f"{child.label} did not become healthy within {timeout:.0f}s on {child.addr} ({check}); "
+                    f"{child.log_tail()}"
+                )
+            time.sleep(0.5)
+    finally:
+        for channel, _ in channels.values():
+            channel.close()
+
+
+def _stop_children(children: list[_Child], grace: float) -> None:
+    """SIGTERM, wait up to ``grace`` seconds, SIGKILL. Started children only."""
+    running = [c for c in children if c.process is not None and c.process.poll() is None]
+    for child in running:
+        assert child.process is not None
+        _say(f"peony up: stopping {child.label} (pid {child.process.pid})")
+        with contextlib.suppress(ProcessLookupError):
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in running:
+        assert child.process is not None
+        try:
+            child.process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _say(f"peony up: {child.label} did not stop within {grace:.0f}s, killing it")
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                child.process.kill()
+            child.process.wait(10)
+    for child in children:
+        if child.log_file is not None:
+            child.log_file.close()
+            child.log_file = None
+
+
+def _banner(
+    stack: DevStack, services: list[_Child], gateway: _Child | None, var_dir: Path, env: dict[str, str]
+) -> None:
+    from kit.auth import mint_dev_token
+
+    token = mint_dev_token(
+        tenant=DEV_TENANT,
+        subject=DEV_SUBJECT,
+        roles=list(DEV_ROLES),
+        secret=env.get("PEONY_JWT_SECRET") or None,
+        issuer=env.get("PEONY_JWT_ISSUER") or "peony",
+        audience=env.get("PEONY_JWT_AUDIENCE") or "peony",
+    )
+    dbs = ", ".join(f"peony_{c.name}" for c in services)
+    width = max([len(c.name) for c in services] + [8])
+    lines = ["", "Peony is up (PEONY_ENV=dev). Press Ctrl-C to stop everything.", ""]
+    for c in services:
+        lines.append(f"  {c.name:<{width}}  grpc   {c.addr}")
+    if gateway is not None:
+        lines.append(f"  {'gateway':<{width}}  http   http://{gateway.addr}")
+    own = " (embedded)"
+    lines += [
+        f"  {'postgres':<{width}}  {stack.database_url}{own if stack.started_postgres else ''}  [{dbs}]",
+        f"  {'nats':<{width}}  {stack.nats_url}{own if stack.started_nats else ''}",
+        f"  {'logs':<{width}}  {var_dir / 'log'}/",
+        f"  {'notify':<{width}}  {env['PEONY_NOTIFY_SINK']}",
+        "",
+        f"Development token (tenant {DEV_TENANT}, {DEV_SUBJECT}, roles {','.join(DEV_ROLES)}, valid 24 h):",
+        f"  export TOKEN={token}",
+        "",
+    ]
+    if gateway is not None:
+        lines += [
+            "Try:",
+            f'  curl -s -H "Authorization: Bearer $TOKEN" "http://{gateway.addr}{EXAMPLE_PATH}"',
+            "",
+        ]
+    _say("\n".join(lines))
+
+
+def _install_signal_handlers() -> dict[int, Any]:
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        raise _Stop(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        previous[sig] = signal.signal(sig, _on_signal)
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
+    return previous
+
+
+def _ignore_signals_during_shutdown() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def _note(_signum: int, _frame: object) -> None:
+        _say("peony up: already shutting down, please wait")
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _note)
+
+
+def _restore_signal_handlers(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def run_up(args: Any) -> int:
+    """Body of ``peony up``. ``args``: ``var_dir`` (default ``var``), ``services`` (default
+    :data:`SERVICES`), ``no_gateway`` (default False). Returns the process exit code."""
+    var_dir = Path(getattr(args, "var_dir", None) or "var").absolute()
+    services = list(getattr(args, "services", None) or SERVICES)
+    no_gateway = bool(getattr(args, "no_gateway", False))
+
+    unknown = [s for s in services if s not in DEFAULT_GRPC_PORTS]
+    if unknown:
+        _say(f"peony up: unknown service(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_GRPC_PORTS)}")
+        return 2
+
+    ports = {
+        svc: int(os.environ.get(f"PEONY_{svc.upper()}_GRPC_PORT") or DEFAULT_GRPC_PORTS[svc])
+        for svc in services
+    }
+    gateway_addr = os.environ.get("PEONY_GATEWAY_ADDR") or DEFAULT_GATEWAY_ADDR
+    busy = [f"{svc} ({port})" for svc, port in ports.items() if not port_is_free(port)]
+    if not no_gateway and not port_is_free(_split_addr(gateway_addr)[1], _split_addr(gateway_addr)[0]):
+        busy.append(f"gateway ({gateway_addr})")
+    if busy:
+        _say(
+            f"peony up: port(s) already in use: {', '.join(busy)}. Is another `peony up` running? "
+            "Stop it, or set PEONY_<SVC>_GRPC_PORT / PEONY_GATEWAY_ADDR."
+        )
+        return 1
+
+    for sub in ("log", "notify"):
+        (var_dir / sub).mkdir(parents=True, exist_ok=True)
+
+    stack = DevStack(var_dir)
+    children: list[_Child] = [
+        _Child(
+            name=svc,
+            kind="service",
+            addr=f"127.0.0.1:{ports[svc]}",
+            cmd=service_command(svc),
+            log_path=var_dir / "log" / f"{svc}.log",
+        )
+        for svc in services
+    ]
+    gateway: _Child | None = None
+    if not no_gateway:
+        gateway = _Child(
+            name="gateway",
+            kind="gateway",
+            addr=gateway_addr,
+            cmd=gateway_command(),
+            log_path=var_dir / "log" / "gateway.log",
+        )
+
+    previous = _install_signal_handlers()
+    exit_code = 0
+    try:
+        what = []
+        if not os.environ.get("PEONY_DATABASE_URL"):
+            what.append(f"PostgreSQL ({var_dir / 'postgres'})")
+        if not os.environ.get("PEONY_NATS_URL"):
+            what.append(f"NATS JetStream ({var_dir / 'nats'})")
+        if what:
+            _say(f"peony up: starting {' and '.join(what)}")
+        stack.start()
+        _say(f"peony up: PostgreSQL at {stack.database_url}, NATS at {stack.nats_url}")
+        for svc in services:
+            run_coro_sync(lambda s=svc: ensure_database(stack.database_url, f"peony_{s}"))
+        env = _child_env(stack, var_dir, _pii_key(var_dir), services, ports, gateway_addr)
+
+        everything = children + ([gateway] if gateway is not None else [])
+        for child in everything:
+            _say(f"peony up: starting {child.label}: {' '.join(child.cmd[1:])} (log {child.log_path})")
+            _start_child(child, env)
+        _wait_healthy(everything, STARTUP_TIMEOUT_SECONDS)
+        _banner(stack, children, gateway, var_dir, env)
+
+        while True:
+            for child in everything:
+                assert child.process is not None
+                code = child.process.poll()
+                if code is not None:
+                    raise UpError(
+                        f"{child.label} exited unexpectedly with code {code}; {child.log_tail()}\n"
+                        "shutting everything down"
+                    )
+            time.sleep(0.5)
+    except (KeyboardInterrupt, _Stop):
+        _say("\npeony up: shutting down")
+        exit_code = 0
+    except (UpError, DevStackError) as exc:
+        _say(f"peony up: {exc}")
+        exit_code = 1
+    finally:
+        _ignore_signals_during_shutdown()
+        try:
+            if gateway is not None:
+                _stop_children([gateway], STOP_GRACE_SECONDS)
+            _stop_children(children, STOP_GRACE_SECONDS)
+        finally:
+            stopping = [
+                n for n, on in (("NATS", stack.started_nats), ("PostgreSQL", stack.started_postgres)) if on
+            ]
+            if stopping:
+                _say(f"peony up: stopping {' and '.join(stopping)}")
+            stack.stop()
+            _restore_signal_handlers(previous)
+    _say("peony up: stopped")
+    return exit_code

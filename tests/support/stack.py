@@ -1,0 +1,82 @@
+"""Real PostgreSQL + NATS JetStream for the test session.
+
+``PEONY_DATABASE_URL`` / ``PEONY_NATS_URL`` point the tests at existing servers (CI services,
+a running ``peony up``); otherwise an embedded PostgreSQL (``fast=True``) and a nats-server are
+started once per pytest session in a temporary directory and removed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kit.devstack import DevStack, database_url, drop_database, ensure_database, free_port, run_coro_sync
+
+
+@dataclass
+class Infra:
+    """What integration tests get from the ``infra`` fixture."""
+
+    server_url: str
+    """Server-level ``postgresql://`` URL (database ``postgres``); a superuser role."""
+    nats_url: str
+    """``nats://`` URL of a JetStream-enabled server."""
+    _created: list[str] = field(default_factory=list, repr=False)
+
+    @staticmethod
+    def _new_name(prefix: str) -> str:
+        clean = re.sub(r"[^a-z0-9_]", "_", prefix.lower())[:40]
+        return f"t_{clean}_{uuid.uuid4().hex[:12]}"
+
+    def new_database(self, prefix: str) -> str:
+        """Create a fresh, uniquely named database and return its ``postgresql://`` URL.
+
+        Works from sync and async code (inside a running loop it runs on a helper thread);
+        async code may prefer :meth:`anew_database`.
+        """
+        name = self._new_name(prefix)
+        run_coro_sync(lambda: ensure_database(self.server_url, name))
+        self._created.append(name)
+        return database_url(self.server_url, name)
+
+    async def anew_database(self, prefix: str) -> str:
+        name = self._new_name(prefix)
+        await ensure_database(self.server_url, name)
+        self._created.append(name)
+        return database_url(self.server_url, name)
+
+    def drop_created_databases(self) -> None:
+        """Best effort: drop every database this object created (used with external servers)."""
+        names, self._created = self._created, []
+        for name in names:
+            try:
+                run_coro_sync(lambda n=name: drop_database(self.server_url, n))
+            except Exception as exc:  # a test may still hold a connection; not worth failing for
+                print(f"infra: could not drop test database {name}: {exc}")
+
+
+@contextmanager
+def start_infra() -> Iterator[Infra]:
+    """Start (or attach to) PostgreSQL + NATS for one test session."""
+    external_db = bool(os.environ.get("PEONY_DATABASE_URL"))
+    base = Path(tempfile.mkdtemp(prefix="peony-infra-"))
+    # Tests never take the well-known ports 5432/4222: a developer's `peony up` may want them.
+    stack = DevStack(base, fast=True, pg_port=free_port(), nats_port=free_port())
+    try:
+        stack.start()
+        infra = Infra(server_url=stack.database_url, nats_url=stack.nats_url)
+        try:
+            yield infra
+        finally:
+            if external_db:
+                infra.drop_created_databases()
+    finally:
+        stack.stop()
+        shutil.rmtree(base, ignore_errors=True)
