@@ -8,9 +8,9 @@ import random
 import uuid
 
 import grpc
+from peony.members.v1 import member_pb2, members_service_pb2, members_service_pb2_grpc, store_pb2
 
 from kit.auth import mint_dev_token
-from peony.members.v1 import member_pb2, members_service_pb2, members_service_pb2_grpc, store_pb2
 
 STORES = [
     ("shanghai-jingan", "Peony 静安店", "Asia/Shanghai", "上海市静安区南京西路 1 号"),
@@ -27,7 +27,10 @@ def _hours() -> list[store_pb2.OpeningHours]:
 
 async def _load(addr: str, tenant: str, count: int) -> tuple[int, int]:
     token = mint_dev_token(
-        tenant=tenant, subject="user:demo-loader", roles=["hq_admin"], secret=os.environ.get("PEONY_JWT_SECRET")
+        tenant=tenant,
+        subject="user:demo-loader",
+        roles=["hq_admin"],
+        secret=os.environ.get("PEONY_JWT_SECRET"),
     )
     metadata = (("authorization", f"Bearer {token}"),)
     rng = random.Random(20261123)
@@ -38,7 +41,9 @@ async def _load(addr: str, tenant: str, count: int) -> tuple[int, int]:
                 await stub.CreateStore(
                     members_service_pb2.CreateStoreRequest(
                         store_id=store_id,
-                        store=store_pb2.Store(display_name=name, time_zone=tz, address=address, opening_hours=_hours()),
+                        store=store_pb2.Store(
+                            display_name=name, time_zone=tz, address=address, opening_hours=_hours()
+                        ),
                         request_id=f"demo-store-{store_id}",
                     ),
                     metadata=metadata,
@@ -62,7 +67,8 @@ async def _load(addr: str, tenant: str, count: int) -> tuple[int, int]:
             try:
                 await stub.RegisterMember(
                     members_service_pb2.RegisterMemberRequest(
-                        member=member, request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"peony-demo/{tenant}/{i}"))
+                        member=member,
+                        request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"peony-demo/{tenant}/{i}")),
                     ),
                     metadata=metadata,
                 )
@@ -76,5 +82,6 @@ async def _load(addr: str, tenant: str, count: int) -> tuple[int, int]:
 
 def run_demo(args) -> int:
     created, existing = asyncio.run(_load(args.addr, args.tenant, args.members))
-    print(f"demo tenant {args.tenant!r}: {len(STORES)} stores, {created} members registered ({existing} already there)")
+    summary = f"{len(STORES)} stores, {created} members registered ({existing} already there)"
+    print(f"demo tenant {args.tenant!r}: {summary}")
     return 0

@@ -16,11 +16,15 @@ SERVICE_MODULES = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="peony", description="Peony: membership, wallet, booking and notify for chains")
+    p = argparse.ArgumentParser(
+        prog="peony", description="Peony: membership, wallet, booking and notify for chains"
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="start PostgreSQL, NATS, every service and the gateway (development)")
-    up.add_argument("--var-dir", default="var", help="where embedded servers keep data and logs (default ./var)")
+    up.add_argument(
+        "--var-dir", default="var", help="where embedded servers keep data and logs (default ./var)"
+    )
     up.add_argument("--services", nargs="*", default=None, help="services to start (default: all)")
     up.add_argument("--no-gateway", action="store_true", help="do not start the REST gateway")
 
@@ -36,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--tenant", default="demo")
     token.add_argument("--subject", default="user:dev-admin")
     token.add_argument("--role", action="append", dest="roles", help="repeatable; default hq_admin")
-    token.add_argument("--store", action="append", dest="stores", help="store scope (stores/<id>), repeatable")
+    token.add_argument(
+        "--store", action="append", dest="stores", help="store scope (stores/<id>), repeatable"
+    )
     token.add_argument("--ttl", type=int, default=86400, help="lifetime in seconds")
 
     demo = sub.add_parser("demo", help="load a demo chain (3 stores in two time zones, 200 members)")

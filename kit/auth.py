@@ -49,10 +49,19 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "finance": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ}),
     "marketing": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ}),
     "store_manager": frozenset(
-        {MEMBERS_READ, MEMBERS_WRITE, MEMBERS_PII_READ, MEMBERS_TIER_OVERRIDE, MEMBERS_CARDS_MANAGE, STORES_READ,
-         NOTIFY_READ}
+        {
+            MEMBERS_READ,
+            MEMBERS_WRITE,
+            MEMBERS_PII_READ,
+            MEMBERS_TIER_OVERRIDE,
+            MEMBERS_CARDS_MANAGE,
+            STORES_READ,
+            NOTIFY_READ,
+        }
     ),
-    "front_desk": frozenset({MEMBERS_READ, MEMBERS_WRITE, MEMBERS_PII_READ, MEMBERS_CARDS_MANAGE, STORES_READ}),
+    "front_desk": frozenset(
+        {MEMBERS_READ, MEMBERS_WRITE, MEMBERS_PII_READ, MEMBERS_CARDS_MANAGE, STORES_READ}
+    ),
     "beautician": frozenset({MEMBERS_READ, STORES_READ}),
     "consultant": frozenset({MEMBERS_READ, MEMBERS_WRITE, STORES_READ}),
     # A member using the mini-program: the handlers restrict them to their own record.

@@ -138,7 +138,9 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
         algorithms = ("RS256",) if jwks else ("HS256",)
     bad_algs = [a for a in algorithms if a not in ("HS256", "RS256", "ES256")]
     if bad_algs:
-        problems.append(f"PEONY_JWT_ALGORITHMS has unsupported algorithms {bad_algs}; allowed: HS256, RS256, ES256")
+        problems.append(
+            f"PEONY_JWT_ALGORITHMS has unsupported algorithms {bad_algs}; allowed: HS256, RS256, ES256"
+        )
     if "HS256" in algorithms and secret is None:
         if prod:
             problems.append("PEONY_JWT_SECRET is required for HS256 in production (or use PEONY_JWKS_URL)")
@@ -171,7 +173,9 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
         problems.append("PEONY_LOG_FORMAT must be json or console")
 
     default_port = DEFAULT_GRPC_PORTS.get(service, 0)
-    grpc_port = get_int(f"PEONY_{svc}_GRPC_PORT", get_int("PEONY_GRPC_PORT", default_port, 0, 65535), 0, 65535)
+    grpc_port = get_int(
+        f"PEONY_{svc}_GRPC_PORT", get_int("PEONY_GRPC_PORT", default_port, 0, 65535), 0, 65535
+    )
     grace = get_int("PEONY_SHUTDOWN_GRACE_SECONDS", 20, 1, 600)
 
     addrs = {

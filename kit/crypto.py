@@ -60,7 +60,9 @@ class PiiCipher:
         return self._open(dek, bytes(blob), aad.encode()).decode()
 
     def blind_index(self, tenant: str, purpose: str, normalised_value: str) -> bytes:
-        return hmac.new(self._derive(tenant, f"bidx/{purpose}"), normalised_value.encode(), hashlib.sha256).digest()
+        return hmac.new(
+            self._derive(tenant, f"bidx/{purpose}"), normalised_value.encode(), hashlib.sha256
+        ).digest()
 
     # --- opaque blobs (e.g. stored idempotent responses that may contain PII) -------------
     def seal(self, tenant: str, purpose: str, data: bytes) -> bytes:

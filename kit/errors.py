@@ -30,7 +30,9 @@ class DomainError(Exception):
 
     def details(self) -> list[any_pb2.Any]:
         info = any_pb2.Any()
-        info.Pack(error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN, metadata=self.metadata))
+        info.Pack(
+            error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN, metadata=self.metadata)
+        )
         return [info]
 
     def to_status(self) -> status_pb2.Status:

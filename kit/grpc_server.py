@@ -126,7 +126,9 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
                     code = grpc.StatusCode.INTERNAL
                     span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                     log.exception("unhandled error in handler", rpc_method=method)
-                    await context.abort(code, INTERNAL_STATUS.message, trailing_metadata=grpc_trailers(INTERNAL_STATUS))
+                    await context.abort(
+                        code, INTERNAL_STATUS.message, trailing_metadata=grpc_trailers(INTERNAL_STATUS)
+                    )
                 finally:
                     if principal_token is not None:
                         reset_principal(principal_token)
@@ -224,4 +226,3 @@ class GrpcServiceRunner:
         await stop_requested.wait()
         log.info("shutdown requested; draining")
         await self.stop()
-

@@ -63,7 +63,9 @@ class Idempotency:
 
         async def attempt(uow: U) -> R:
             session = uow.session
-            locked = await session.scalar(select(func.pg_try_advisory_xact_lock(_lock_key(tenant, method, request_id))))
+            locked = await session.scalar(
+                select(func.pg_try_advisory_xact_lock(_lock_key(tenant, method, request_id)))
+            )
             if not locked:
                 raise Aborted(
                     "a request with this request_id is still being processed; retry shortly",
@@ -72,14 +74,17 @@ class Idempotency:
             row = (
                 await session.execute(
                     select(table.c.request_hash, table.c.response).where(
-                        table.c.tenant_id == tenant, table.c.method == method, table.c.request_id == request_id
+                        table.c.tenant_id == tenant,
+                        table.c.method == method,
+                        table.c.request_id == request_id,
                     )
                 )
             ).first()
             if row is not None:
                 if bytes(row.request_hash) != fingerprint:
                     raise InvalidArgument(
-                        [("request_id", "was already used for a different request")], reason="REQUEST_ID_REUSED"
+                        [("request_id", "was already used for a different request")],
+                        reason="REQUEST_ID_REUSED",
                     )
                 return response_type.FromString(self._cipher.open(tenant, "idempotency", row.response))
             response = await effect(uow)
@@ -95,4 +100,3 @@ class Idempotency:
             return response
 
         return await uows.run(tenant, attempt)
-

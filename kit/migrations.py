@@ -34,7 +34,9 @@ def alembic_config(service: str, url: str | None = None) -> Config:
 
 
 def _lock_id(service: str) -> int:
-    return int.from_bytes(hashlib.blake2b(f"migrate:{service}".encode(), digest_size=8).digest(), "big", signed=True)
+    return int.from_bytes(
+        hashlib.blake2b(f"migrate:{service}".encode(), digest_size=8).digest(), "big", signed=True
+    )
 
 
 async def upgrade(service: str, database_url: str, revision: str = "head") -> None:

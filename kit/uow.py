@@ -65,7 +65,9 @@ class UnitOfWork:
 class UnitOfWorkFactory(Generic[U]):
     """Makes units of work for one service; `deps` (e.g. the PII cipher) reach every one."""
 
-    def __init__(self, cls: type[U], sessions: async_sessionmaker[AsyncSession], *, service: str, **deps: Any):
+    def __init__(
+        self, cls: type[U], sessions: async_sessionmaker[AsyncSession], *, service: str, **deps: Any
+    ):
         self._cls = cls
         self._sessions = sessions
         self.service = service

@@ -16,7 +16,9 @@ from kit.errors import InvalidArgument, NotFound, PermissionDenied, Unauthentica
 from kit.ids import is_request_id, parse_name, uuid7
 from kit.pagination import PageTokens, page_size
 
-AUTH = AuthConfig(issuer="peony", audience="peony", algorithms=("HS256",), hs256_secret=DEV_JWT_SECRET, jwks_url=None)
+AUTH = AuthConfig(
+    issuer="peony", audience="peony", algorithms=("HS256",), hs256_secret=DEV_JWT_SECRET, jwks_url=None
+)
 
 
 # --- config ----------------------------------------------------------------------------------
@@ -24,21 +26,34 @@ def test_config_derives_one_database_per_service():
     cfg = load_config("members", {"PEONY_DATABASE_URL": "postgresql://peony@db:5432/postgres"})
     assert cfg.database_url == "postgresql+asyncpg://peony@db:5432/peony_members"
     assert cfg.grpc_port == 50051 and cfg.service_addrs["notify"] == "127.0.0.1:50054"
-    assert service_database_url("postgres://u@h/x?sslmode=require", "notify").endswith("/peony_notify?sslmode=require")
+    assert service_database_url("postgres://u@h/x?sslmode=require", "notify").endswith(
+        "/peony_notify?sslmode=require"
+    )
 
 
 def test_config_lists_every_problem_and_refuses_dev_secrets_in_prod():
     with pytest.raises(ConfigError) as err:
         load_config("members", {"PEONY_ENV": "prod", "PEONY_GRPC_PORT": "x", "PEONY_PII_KEY": "@@"})
     text = str(err.value)
-    for needle in ("PEONY_DATABASE_URL", "PEONY_NATS_URL", "PEONY_JWT_SECRET", "PEONY_GRPC_PORT", "PEONY_PII_KEY"):
+    for needle in (
+        "PEONY_DATABASE_URL",
+        "PEONY_NATS_URL",
+        "PEONY_JWT_SECRET",
+        "PEONY_GRPC_PORT",
+        "PEONY_PII_KEY",
+    ):
         assert needle in text
     key = base64.b64encode(b"k" * 32).decode()
     with pytest.raises(ConfigError, match="development secret"):
         load_config(
             "members",
-            {"PEONY_ENV": "prod", "PEONY_DATABASE_URL": "postgresql://h/", "PEONY_NATS_URL": "nats://n:4222",
-             "PEONY_JWT_SECRET": DEV_JWT_SECRET, "PEONY_PII_KEY": key},
+            {
+                "PEONY_ENV": "prod",
+                "PEONY_DATABASE_URL": "postgresql://h/",
+                "PEONY_NATS_URL": "nats://n:4222",
+                "PEONY_JWT_SECRET": DEV_JWT_SECRET,
+                "PEONY_PII_KEY": key,
+            },
         )
 
 
@@ -57,13 +72,33 @@ def test_valid_token_yields_principal_with_role_permissions_and_store_scope():
 @pytest.mark.parametrize(
     ("make", "reason"),
     [
-        (lambda: mint_dev_token(tenant="t", subject="s", roles=["hq_admin"], ttl_seconds=-120), "TOKEN_EXPIRED"),
-        (lambda: mint_dev_token(tenant="t", subject="s", roles=["hq_admin"], secret="not-the-secret-but-long-enough-for-hs256!!"), "INVALID_TOKEN"),
-        (lambda: mint_dev_token(tenant="t", subject="s", roles=["hq_admin"], audience="other"), "INVALID_TOKEN"),
+        (
+            lambda: mint_dev_token(tenant="t", subject="s", roles=["hq_admin"], ttl_seconds=-120),
+            "TOKEN_EXPIRED",
+        ),
+        (
+            lambda: mint_dev_token(
+                tenant="t",
+                subject="s",
+                roles=["hq_admin"],
+                secret="not-the-secret-but-long-enough-for-hs256!!",
+            ),
+            "INVALID_TOKEN",
+        ),
+        (
+            lambda: mint_dev_token(tenant="t", subject="s", roles=["hq_admin"], audience="other"),
+            "INVALID_TOKEN",
+        ),
         (lambda: mint_dev_token(tenant="t", subject="s", roles=["hq_admin"], issuer="evil"), "INVALID_TOKEN"),
         (lambda: mint_dev_token(tenant="t", subject="s", roles=["superuser"]), "INVALID_TOKEN"),
-        (lambda: jwt.encode({"sub": "s", "tenant": "t", "iss": "peony", "aud": "peony", "exp": time.time() + 60},
-                            None, algorithm="none"), "INVALID_TOKEN"),
+        (
+            lambda: jwt.encode(
+                {"sub": "s", "tenant": "t", "iss": "peony", "aud": "peony", "exp": time.time() + 60},
+                None,
+                algorithm="none",
+            ),
+            "INVALID_TOKEN",
+        ),
         (lambda: "not-a-jwt", "INVALID_TOKEN"),
     ],
 )

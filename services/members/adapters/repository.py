@@ -49,7 +49,11 @@ class MemberCodec:
             dek = self.cipher.unwrap(self.tenant, wrapped_dek)
 
         def enc(field: str, value: str) -> bytes | None:
-            return self.cipher.encrypt_field(dek, value, _aad(self.tenant, m.member_id, field)) if value else None
+            return (
+                self.cipher.encrypt_field(dek, value, _aad(self.tenant, m.member_id, field))
+                if value
+                else None
+            )
 
         return {
             "dek_wrapped": wrapped_dek,
@@ -116,7 +120,9 @@ class MemberCodec:
                 marketing_sms=bool(consent.get("marketing_sms")),
                 marketing_wechat=bool(consent.get("marketing_wechat")),
                 marketing_email=bool(consent.get("marketing_email")),
-                update_time=datetime.fromisoformat(consent["update_time"]) if consent.get("update_time") else None,
+                update_time=datetime.fromisoformat(consent["update_time"])
+                if consent.get("update_time")
+                else None,
             ),
             tags=list(r.tags or []),
             custom_attributes=dict(r.custom_attributes or {}),
@@ -186,7 +192,9 @@ class MemberRepository:
 
     async def find_by_referral_code(self, code: str) -> Member | None:
         row = (
-            await self.session.execute(select(t.members).where(self._where(t.members.c.referral_code == code)))
+            await self.session.execute(
+                select(t.members).where(self._where(t.members.c.referral_code == code))
+            )
         ).first()
         return self.codec.from_row(row) if row else None
 
@@ -237,7 +245,8 @@ class MemberReader:
 
     async def find_by_phone(self, normalised_phone: str) -> Member | None:
         stmt = select(t.members).where(
-            t.members.c.tenant_id == self.tenant, t.members.c.phone_bidx == self.codec.phone_index(normalised_phone)
+            t.members.c.tenant_id == self.tenant,
+            t.members.c.phone_bidx == self.codec.phone_index(normalised_phone),
         )
         row = (await self.conn.execute(stmt)).first()
         return self.codec.from_row(row) if row else None
@@ -311,7 +320,9 @@ class StoreRepository:
         return self._from_row(row) if row else None
 
     async def exists(self, store_id: str) -> bool:
-        stmt = select(t.stores.c.store_id).where(t.stores.c.tenant_id == self.tenant, t.stores.c.store_id == store_id)
+        stmt = select(t.stores.c.store_id).where(
+            t.stores.c.tenant_id == self.tenant, t.stores.c.store_id == store_id
+        )
         return (await self.db.execute(stmt)).first() is not None
 
     async def save(self, s: Store) -> None:
@@ -348,9 +359,7 @@ def ladder_to_json(ladder: TierLadder) -> dict[str, Any]:
 
 
 def ladder_from_json(data: dict[str, Any], version: int) -> TierLadder:
-    tiers = tuple(
-        Tier(**{**tier, "benefits": TierBenefits(**tier["benefits"])}) for tier in data["tiers"]
-    )
+    tiers = tuple(Tier(**{**tier, "benefits": TierBenefits(**tier["benefits"])}) for tier in data["tiers"])
     return TierLadder(
         tiers=tiers,
         currency_code=data["currency_code"],
@@ -381,8 +390,11 @@ class SettingsRepository:
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=[t.tenant_settings.c.tenant_id],
-            set_={"tier_ladder": stmt.excluded.tier_ladder, "ladder_version": stmt.excluded.ladder_version,
-                  "update_time": func.now()},
+            set_={
+                "tier_ladder": stmt.excluded.tier_ladder,
+                "ladder_version": stmt.excluded.ladder_version,
+                "update_time": func.now(),
+            },
         ).returning(t.tenant_settings.c.update_time)
         return (await self.db.execute(stmt)).scalar_one()
 
@@ -465,7 +477,9 @@ class CardRepository:
             raise
         card.create_time, card.update_time = row.create_time, row.update_time
 
-    async def get(self, card_id: str, *, member_id: str | None = None, for_update: bool = False) -> Card | None:
+    async def get(
+        self, card_id: str, *, member_id: str | None = None, for_update: bool = False
+    ) -> Card | None:
         clauses = [t.cards.c.tenant_id == self.tenant, t.cards.c.card_id == card_id]
         if member_id is not None:
             clauses.append(t.cards.c.member_id == member_id)
@@ -481,7 +495,9 @@ class CardRepository:
         stmt = (
             update(t.cards)
             .where(t.cards.c.tenant_id == self.tenant, t.cards.c.card_id == card.card_id)
-            .values(state=card.state, replaced_by=card.replaced_by, replaces=card.replaces, update_time=func.now())
+            .values(
+                state=card.state, replaced_by=card.replaced_by, replaces=card.replaces, update_time=func.now()
+            )
             .returning(t.cards.c.update_time)
         )
         card.update_time = (await self.db.execute(stmt)).scalar_one()
@@ -490,7 +506,9 @@ class CardRepository:
         clauses = [t.cards.c.tenant_id == self.tenant, t.cards.c.member_id == member_id]
         if after_card_id:
             clauses.append(t.cards.c.card_id > after_card_id)
-        rows = (await self.db.execute(select(t.cards).where(*clauses).order_by(t.cards.c.card_id).limit(limit))).all()
+        rows = (
+            await self.db.execute(select(t.cards).where(*clauses).order_by(t.cards.c.card_id).limit(limit))
+        ).all()
         legacy = await self._legacy_numbers([r.card_id for r in rows])
         return [self._from_row(r, legacy.get(r.card_id, [])) for r in rows]
 
@@ -508,8 +526,17 @@ class TierChangeRepository:
         self.db = db
         self.tenant = tenant
 
-    async def add(self, *, change_id: str, member_id: str, from_tier_id: str, to_tier_id: str, reason: str,
-                  actor: str, staff_override: bool) -> datetime:
+    async def add(
+        self,
+        *,
+        change_id: str,
+        member_id: str,
+        from_tier_id: str,
+        to_tier_id: str,
+        reason: str,
+        actor: str,
+        staff_override: bool,
+    ) -> datetime:
         stmt = (
             insert(t.tier_changes)
             .values(
@@ -531,4 +558,10 @@ class TierChangeRepository:
         clauses = [c.tenant_id == self.tenant, c.member_id == member_id]
         if after_change_id:
             clauses.append(c.change_id > after_change_id)
-        return list((await self.db.execute(select(t.tier_changes).where(*clauses).order_by(c.change_id).limit(limit))).all())
+        return list(
+            (
+                await self.db.execute(
+                    select(t.tier_changes).where(*clauses).order_by(c.change_id).limit(limit)
+                )
+            ).all()
+        )

@@ -123,11 +123,13 @@ def validate_profile(m: Member, v: Violations, prefix: str = "member") -> None:
         if not values.valid_attribute_key(key):
             v.add(f"{prefix}.custom_attributes[{key}]", "keys must match [a-z][a-z0-9_]{0,39}")
         if len(value) > values.MAX_TEXT:
-            v.add(f"{prefix}.custom_attributes[{key}]", f"values must be at most {values.MAX_TEXT} characters")
+            v.add(
+                f"{prefix}.custom_attributes[{key}]", f"values must be at most {values.MAX_TEXT} characters"
+            )
     cp = m.care_profile
-    if any(len(x) > values.MAX_TEXT for x in (cp.skin_type, cp.favourite_staff, cp.massage_style, cp.notes)) or any(
-        len(x) > 200 for x in (*cp.allergies, *cp.past_treatments)
-    ):
+    if any(
+        len(x) > values.MAX_TEXT for x in (cp.skin_type, cp.favourite_staff, cp.massage_style, cp.notes)
+    ) or any(len(x) > 200 for x in (*cp.allergies, *cp.past_treatments)):
         v.add(f"{prefix}.care_profile", "a care profile entry is too long")
 
 

@@ -46,6 +46,10 @@ class Store:
                 v.add(f"{p}.open_time", "must be HH:MM")
             if not valid_hhmm(hours.close_time):
                 v.add(f"{p}.close_time", "must be HH:MM")
-            if valid_hhmm(hours.open_time) and valid_hhmm(hours.close_time) and hours.open_time >= hours.close_time:
+            if (
+                valid_hhmm(hours.open_time)
+                and valid_hhmm(hours.close_time)
+                and hours.open_time >= hours.close_time
+            ):
                 v.add(p, "must open before it closes")
         v.raise_if_any()

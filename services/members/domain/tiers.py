@@ -53,9 +53,11 @@ class TierLadder:
         """The highest tier any one qualification measure reaches (spend, visits or points)."""
         best = self.entry_tier
         for tier in self.tiers:
-            reached = (tier.qualifying_spend_minor > 0 and spend_minor >= tier.qualifying_spend_minor) or (
-                tier.qualifying_visits > 0 and visits >= tier.qualifying_visits
-            ) or (tier.qualifying_points > 0 and points >= tier.qualifying_points)
+            reached = (
+                (tier.qualifying_spend_minor > 0 and spend_minor >= tier.qualifying_spend_minor)
+                or (tier.qualifying_visits > 0 and visits >= tier.qualifying_visits)
+                or (tier.qualifying_points > 0 and points >= tier.qualifying_points)
+            )
             if reached and tier.rank > best.rank:
                 best = tier
         return best

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+from peony.members.v1 import members_service_pb2, members_service_pb2_grpc
+
 from kit.auth import TokenVerifier
 from kit.config import ServiceConfig
 from kit.crypto import PiiCipher
@@ -15,7 +17,6 @@ from kit.pagination import PageTokens
 from kit.service import run_service
 from kit.telemetry import instrument_sqlalchemy
 from kit.uow import UnitOfWorkFactory
-from peony.members.v1 import members_service_pb2, members_service_pb2_grpc
 from services.members.adapters.tables import metadata
 from services.members.entrypoints.grpc_servicer import MembersServicer
 from services.members.service_layer.queries import MembersQueries
@@ -45,7 +46,9 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     return GrpcServiceRunner(
         config=config,
         registrations=[
-            ServiceRegistration(FULL_NAME, members_service_pb2_grpc.add_MembersServiceServicer_to_server, servicer)
+            ServiceRegistration(
+                FULL_NAME, members_service_pb2_grpc.add_MembersServiceServicer_to_server, servicer
+            )
         ],
         verifier=TokenVerifier(config.auth),
         workers=[relay],

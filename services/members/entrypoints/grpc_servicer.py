@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from google.protobuf.message import Message
+from peony.members.v1 import members_service_pb2 as pb
+from peony.members.v1 import members_service_pb2_grpc as pb_grpc
 
 from kit.auth import current_principal
 from kit.errors import InvalidArgument
@@ -13,8 +15,6 @@ from kit.idempotency import Idempotency
 from kit.ids import is_resource_id, new_id
 from kit.pagination import PageTokens, page_size
 from kit.uow import UnitOfWorkFactory
-from peony.members.v1 import members_service_pb2 as pb
-from peony.members.v1 import members_service_pb2_grpc as pb_grpc
 from services.members.domain.member import Member
 from services.members.domain.values import normalise_phone
 from services.members.entrypoints import mapping as mp
@@ -46,11 +46,20 @@ class MembersServicer(pb_grpc.MembersServiceServicer):
         self._tokens = page_tokens
 
     async def _mutate(
-        self, method: str, request: Message, response_type: type[R], effect: Callable[[MembersUnitOfWork], Awaitable[R]]
+        self,
+        method: str,
+        request: Message,
+        response_type: type[R],
+        effect: Callable[[MembersUnitOfWork], Awaitable[R]],
     ) -> R:
         caller = current_principal()
         return await self._idem.run(
-            self._uows, tenant=caller.tenant, method=method, request=request, response_type=response_type, effect=effect
+            self._uows,
+            tenant=caller.tenant,
+            method=method,
+            request=request,
+            response_type=response_type,
+            effect=effect,
         )
 
     def _page(self, request, binding: str) -> tuple[int, str | None]:
@@ -76,7 +85,9 @@ class MembersServicer(pb_grpc.MembersServiceServicer):
 
     async def GetStore(self, request: pb.GetStoreRequest, context) -> pb.GetStoreResponse:
         store_id = mp.require_id(request.name, "stores", "name")
-        return pb.GetStoreResponse(store=mp.store_to_proto(await self._queries.get_store(current_principal(), store_id)))
+        return pb.GetStoreResponse(
+            store=mp.store_to_proto(await self._queries.get_store(current_principal(), store_id))
+        )
 
     async def UpdateStore(self, request: pb.UpdateStoreRequest, context) -> pb.UpdateStoreResponse:
         store_id = mp.require_id(request.store.name, "stores", "store.name")
@@ -154,13 +165,19 @@ class MembersServicer(pb_grpc.MembersServiceServicer):
         # Lists never reveal personal data: a full unmasked export is not a front-desk operation.
         return pb.ListMembersResponse(
             members=[mp.member_to_proto(m, ladder, reveal_pii=False) for m in members],
-            next_page_token=self._next_token(members, size, members[-1].member_id if members else "", binding),
+            next_page_token=self._next_token(
+                members, size, members[-1].member_id if members else "", binding
+            ),
         )
 
-    async def FindMemberByPhone(self, request: pb.FindMemberByPhoneRequest, context) -> pb.FindMemberByPhoneResponse:
+    async def FindMemberByPhone(
+        self, request: pb.FindMemberByPhoneRequest, context
+    ) -> pb.FindMemberByPhoneResponse:
         phone = normalise_phone(request.phone)
         if phone is None:
-            raise InvalidArgument([("phone", "must be a mobile number such as 13812345678 or +8613812345678")])
+            raise InvalidArgument(
+                [("phone", "must be a mobile number such as 13812345678 or +8613812345678")]
+            )
         caller = current_principal()
         member, ladder = await self._queries.find_member_by_phone(caller, phone)
         reveal = self._queries.reveal_pii(caller, member.member_id)
@@ -172,7 +189,9 @@ class MembersServicer(pb_grpc.MembersServiceServicer):
         if not request.card_number.strip():
             raise InvalidArgument([("card_number", "is required")])
         caller = current_principal()
-        member, ladder, resolved = await self._queries.find_member_by_card_number(caller, request.card_number.strip())
+        member, ladder, resolved = await self._queries.find_member_by_card_number(
+            caller, request.card_number.strip()
+        )
         reveal = self._queries.reveal_pii(caller, member.member_id)
         return pb.FindMemberByCardNumberResponse(
             member=mp.member_to_proto(member, ladder, reveal_pii=reveal),
@@ -218,7 +237,9 @@ class MembersServicer(pb_grpc.MembersServiceServicer):
         caller = current_principal()
 
         async def effect(uow: MembersUnitOfWork) -> pb.ReplaceCardResponse:
-            old, new = await handlers.replace_card(uow, caller, member_id, card_id, request.new_card_number.strip())
+            old, new = await handlers.replace_card(
+                uow, caller, member_id, card_id, request.new_card_number.strip()
+            )
             return pb.ReplaceCardResponse(old_card=mp.card_to_proto(old), new_card=mp.card_to_proto(new))
 
         return await self._mutate("ReplaceCard", request, pb.ReplaceCardResponse, effect)
@@ -250,7 +271,9 @@ class MembersServicer(pb_grpc.MembersServiceServicer):
         caller = current_principal()
 
         async def effect(uow: MembersUnitOfWork) -> pb.AddLegacyCardNumberResponse:
-            card = await handlers.add_legacy_card_number(uow, caller, member_id, card_id, request.legacy_number.strip())
+            card = await handlers.add_legacy_card_number(
+                uow, caller, member_id, card_id, request.legacy_number.strip()
+            )
             return pb.AddLegacyCardNumberResponse(card=mp.card_to_proto(card))
 
         return await self._mutate("AddLegacyCardNumber", request, pb.AddLegacyCardNumberResponse, effect)
@@ -262,14 +285,18 @@ class MembersServicer(pb_grpc.MembersServiceServicer):
         ladder, update_time = await self._queries.get_tier_ladder(current_principal())
         return pb.GetTierLadderResponse(tier_ladder=mp.ladder_to_proto(ladder, update_time))  # type: ignore[arg-type]
 
-    async def UpdateTierLadder(self, request: pb.UpdateTierLadderRequest, context) -> pb.UpdateTierLadderResponse:
+    async def UpdateTierLadder(
+        self, request: pb.UpdateTierLadderRequest, context
+    ) -> pb.UpdateTierLadderResponse:
         if request.tier_ladder.name not in ("", "tierLadder"):
             raise InvalidArgument([("tier_ladder.name", "must be tierLadder")])
         paths = _mask_paths(request.update_mask, request.tier_ladder, handlers.LADDER_MUTABLE)
         caller = current_principal()
 
         async def effect(uow: MembersUnitOfWork) -> pb.UpdateTierLadderResponse:
-            ladder = await handlers.update_tier_ladder(uow, caller, mp.ladder_from_proto(request.tier_ladder), paths)
+            ladder = await handlers.update_tier_ladder(
+                uow, caller, mp.ladder_from_proto(request.tier_ladder), paths
+            )
             update_time = await uow.settings.ladder_update_time()
             return pb.UpdateTierLadderResponse(tier_ladder=mp.ladder_to_proto(ladder, update_time))
 
@@ -280,7 +307,9 @@ class MembersServicer(pb_grpc.MembersServiceServicer):
         caller = current_principal()
 
         async def effect(uow: MembersUnitOfWork) -> pb.SetMemberTierResponse:
-            member, change = await handlers.set_member_tier(uow, caller, member_id, request.tier_id, request.reason)
+            member, change = await handlers.set_member_tier(
+                uow, caller, member_id, request.tier_id, request.reason
+            )
             ladder = await uow.settings.ladder()
             reveal = self._queries.reveal_pii(caller, member_id)
             return pb.SetMemberTierResponse(
@@ -290,7 +319,9 @@ class MembersServicer(pb_grpc.MembersServiceServicer):
 
         return await self._mutate("SetMemberTier", request, pb.SetMemberTierResponse, effect)
 
-    async def ListTierChanges(self, request: pb.ListTierChangesRequest, context) -> pb.ListTierChangesResponse:
+    async def ListTierChanges(
+        self, request: pb.ListTierChangesRequest, context
+    ) -> pb.ListTierChangesResponse:
         member_id = mp.require_id(request.parent, "members", "parent")
         caller = current_principal()
         binding = f"{caller.tenant}|tierChanges|{member_id}"

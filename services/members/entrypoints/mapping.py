@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from peony.members.v1 import card_pb2, member_pb2, store_pb2, tier_pb2
 
 from kit.errors import InvalidArgument
 from kit.ids import parse_name
-from peony.members.v1 import card_pb2, member_pb2, store_pb2, tier_pb2
 from services.members.domain import values
 from services.members.domain.cards import Card
 from services.members.domain.member import CHANNELS, GENDERS, CareProfile, Consent, Member
@@ -24,7 +24,10 @@ _CARD_STATE = {
     "closed": card_pb2.CARD_STATE_CLOSED,
 }
 _MEMBER_STATE = {"active": member_pb2.MEMBER_STATE_ACTIVE, "erased": member_pb2.MEMBER_STATE_ERASED}
-_DOWNGRADE = {DOWNGRADE_NEVER: tier_pb2.DOWNGRADE_POLICY_NEVER, DOWNGRADE_AUTOMATIC: tier_pb2.DOWNGRADE_POLICY_AUTOMATIC}
+_DOWNGRADE = {
+    DOWNGRADE_NEVER: tier_pb2.DOWNGRADE_POLICY_NEVER,
+    DOWNGRADE_AUTOMATIC: tier_pb2.DOWNGRADE_POLICY_AUTOMATIC,
+}
 _DOWNGRADE_BACK = {v: k for k, v in _DOWNGRADE.items()}
 
 

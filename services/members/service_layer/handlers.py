@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from peony.members.v1 import events_pb2, member_pb2
+
 from kit import auth
 from kit.auth import Principal
 from kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Violations
 from kit.ids import new_id
-from peony.members.v1 import events_pb2, member_pb2
 from services.members.adapters.repository import CardRepository
 from services.members.domain import cards as card_rules
 from services.members.domain.cards import Card, generate_card_number, valid_card_number
@@ -93,7 +94,9 @@ async def _require_store(uow: UoW, store_id: str, field: str) -> None:
     if not store_id:
         raise InvalidArgument([(field, "is required")])
     if not await uow.stores.exists(store_id):
-        raise NotFound(f"{store_name(store_id)} not found", reason="STORE_NOT_FOUND", metadata={"field": field})
+        raise NotFound(
+            f"{store_name(store_id)} not found", reason="STORE_NOT_FOUND", metadata={"field": field}
+        )
 
 
 async def _load_member(uow: UoW, member_id: str, *, for_update: bool = True) -> Member:
@@ -131,7 +134,9 @@ async def register_member(uow: UoW, caller: Principal, member: Member, referral_
     member.consent = replace(member.consent, update_time=datetime.now(UTC))
     if not await uow.members.add(member):
         # The phone's blind index is unique per tenant: a known phone cannot register (or be referred) again.
-        raise AlreadyExists("a member with this phone is already registered", reason="PHONE_ALREADY_REGISTERED")
+        raise AlreadyExists(
+            "a member with this phone is already registered", reason="PHONE_ALREADY_REGISTERED"
+        )
     uow.emit(
         events_pb2.MemberRegistered(
             member=member_name(member.member_id),
@@ -194,7 +199,9 @@ async def issue_card(uow: UoW, caller: Principal, member_id: str, card_number: s
     await uow.cards.add(card)
     uow.emit(
         events_pb2.CardIssued(
-            member=member_name(member_id), card=card_name(member_id, card.card_id), card_number=card.card_number
+            member=member_name(member_id),
+            card=card_name(member_id, card.card_id),
+            card_number=card.card_number,
         ),
         aggregate_type="member",
         aggregate_id=member_id,
@@ -286,7 +293,9 @@ async def replace_card(
     return old, new
 
 
-async def add_legacy_card_number(uow: UoW, caller: Principal, member_id: str, card_id: str, number: str) -> Card:
+async def add_legacy_card_number(
+    uow: UoW, caller: Principal, member_id: str, card_id: str, number: str
+) -> Card:
     caller.require(auth.MEMBERS_CARDS_MANAGE)
     if not valid_card_number(number):
         raise InvalidArgument([("legacy_number", "must be 4-32 letters, digits or '-'")])
@@ -334,7 +343,13 @@ class TierChangeRecord:
     change_time: datetime
 
 
-LADDER_MUTABLE = ("tiers", "currency_code", "qualification_window_days", "downgrade_policy", "downgrade_grace_days")
+LADDER_MUTABLE = (
+    "tiers",
+    "currency_code",
+    "qualification_window_days",
+    "downgrade_policy",
+    "downgrade_grace_days",
+)
 
 
 async def update_tier_ladder(uow: UoW, caller: Principal, patch: TierLadder, paths: list[str]) -> TierLadder:
@@ -390,4 +405,6 @@ async def set_member_tier(
         aggregate_type="member",
         aggregate_id=member_id,
     )
-    return member, TierChangeRecord(change_id, from_tier, tier_id, reason.strip(), caller.subject, True, change_time)
+    return member, TierChangeRecord(
+        change_id, from_tier, tier_id, reason.strip(), caller.subject, True, change_time
+    )

@@ -70,7 +70,14 @@ class MembersQueries:
             return member, ladder
 
     async def list_members(
-        self, caller: Principal, *, limit: int, after: str | None, home_store_id: str, tier_id: str, name_prefix: str
+        self,
+        caller: Principal,
+        *,
+        limit: int,
+        after: str | None,
+        home_store_id: str,
+        tier_id: str,
+        name_prefix: str,
     ) -> tuple[list[Member], TierLadder]:
         caller.require(auth.MEMBERS_READ)
         if caller.is_member_self_service:
@@ -98,13 +105,20 @@ class MembersQueries:
         async with self._engine.connect() as conn:
             return await StoreRepository(conn, caller.tenant).list(limit=limit, after_store_id=after)
 
-    async def list_cards(self, caller: Principal, member_id: str, *, limit: int, after: str | None) -> list[Card]:
+    async def list_cards(
+        self, caller: Principal, member_id: str, *, limit: int, after: str | None
+    ) -> list[Card]:
         caller.require(auth.MEMBERS_READ)
         caller.require_member(member_name(member_id))
         async with self._engine.connect() as conn:
-            if await MemberReader(conn, caller.tenant, self._cipher).get_with_ladder_version(member_id) is None:
+            if (
+                await MemberReader(conn, caller.tenant, self._cipher).get_with_ladder_version(member_id)
+                is None
+            ):
                 raise NotFound(f"{member_name(member_id)} not found", reason="MEMBER_NOT_FOUND")
-            return await CardRepository(conn, caller.tenant).list_for_member(member_id, limit=limit, after_card_id=after)
+            return await CardRepository(conn, caller.tenant).list_for_member(
+                member_id, limit=limit, after_card_id=after
+            )
 
     async def find_member_by_card_number(
         self, caller: Principal, number: str
@@ -129,4 +143,6 @@ class MembersQueries:
         caller.require(auth.MEMBERS_READ)
         caller.require_member(member_name(member_id))
         async with self._engine.connect() as conn:
-            return await TierChangeRepository(conn, caller.tenant).list(member_id, limit=limit, after_change_id=after)
+            return await TierChangeRepository(conn, caller.tenant).list(
+                member_id, limit=limit, after_change_id=after
+            )

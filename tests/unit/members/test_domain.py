@@ -6,7 +6,15 @@ import pytest
 
 from kit.errors import FailedPrecondition, InvalidArgument, Violations
 from services.members.domain import values
-from services.members.domain.cards import ACTIVE, FROZEN, LOST, REPLACED, Card, generate_card_number, luhn_digit
+from services.members.domain.cards import (
+    ACTIVE,
+    FROZEN,
+    LOST,
+    REPLACED,
+    Card,
+    generate_card_number,
+    luhn_digit,
+)
 from services.members.domain.member import CareProfile, Consent, Member, apply_update, validate_profile
 from services.members.domain.stores import OpeningHours, Store
 from services.members.domain.tiers import DEFAULT_LADDER, Tier, TierBenefits, TierLadder
@@ -43,7 +51,9 @@ def _member(**kw) -> Member:
 
 
 def test_validate_profile_collects_every_problem_and_normalises_phone():
-    m = _member(display_name=" ", phone="12", email="x", birthday="2999-01-01", custom_attributes={"Bad Key": "v"})
+    m = _member(
+        display_name=" ", phone="12", email="x", birthday="2999-01-01", custom_attributes={"Bad Key": "v"}
+    )
     v = Violations()
     validate_profile(m, v)
     fields = {f for f, _ in v.items}
@@ -65,7 +75,10 @@ def test_apply_update_honours_mask_and_sub_paths():
         care_profile=CareProfile(skin_type="oily", notes="ignored"),
     )
     changed = apply_update(
-        current, patch, ["display_name", "consent.marketing_sms", "care_profile.skin_type"], home_store_id=None
+        current,
+        patch,
+        ["display_name", "consent.marketing_sms", "care_profile.skin_type"],
+        home_store_id=None,
     )
     assert changed == ["display_name", "consent", "care_profile"]
     assert current.display_name == "王静怡"
@@ -74,7 +87,9 @@ def test_apply_update_honours_mask_and_sub_paths():
     assert current.care_profile.skin_type == "oily" and current.care_profile.notes == ""
 
 
-@pytest.mark.parametrize("path", ["member_number", "referral_code", "tier", "consent.update_time", "phone.x", "nope"])
+@pytest.mark.parametrize(
+    "path", ["member_number", "referral_code", "tier", "consent.update_time", "phone.x", "nope"]
+)
 def test_apply_update_refuses_output_only_and_unknown_paths(path):
     with pytest.raises(InvalidArgument) as err:
         apply_update(_member(), _member(), [path], home_store_id=None)
@@ -144,8 +159,17 @@ def test_ladder_validation_rejects_bad_ladders():
 
 
 def test_store_validation():
-    Store("s1", "静安店", time_zone="America/New_York", opening_hours=[OpeningHours(1, "09:00", "21:00")]).validate()
+    Store(
+        "s1", "静安店", time_zone="America/New_York", opening_hours=[OpeningHours(1, "09:00", "21:00")]
+    ).validate()
     with pytest.raises(InvalidArgument) as err:
-        Store("s1", "", time_zone="Mars/Olympus", opening_hours=[OpeningHours(8, "21:00", "09:00")]).validate()
+        Store(
+            "s1", "", time_zone="Mars/Olympus", opening_hours=[OpeningHours(8, "21:00", "09:00")]
+        ).validate()
     fields = {f for f, _ in err.value.violations}
-    assert {"store.display_name", "store.time_zone", "store.opening_hours[0].day_of_week", "store.opening_hours[0]"} <= fields
+    assert {
+        "store.display_name",
+        "store.time_zone",
+        "store.opening_hours[0].day_of_week",
+        "store.opening_hours[0]",
+    } <= fields
