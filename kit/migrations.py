@@ -27,6 +27,7 @@ def alembic_config(service: str, url: str | None = None) -> Config:
         raise FileNotFoundError(f"no migrations for service {service!r} at {root}")
     cfg = Config()
     cfg.set_main_option("script_location", str(root))
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", str(root / "versions"))
     if url:
         cfg.set_main_option("sqlalchemy.url", url)

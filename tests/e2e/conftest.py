@@ -1,0 +1,158 @@
+"""The stack as it runs in production: each service and the gateway its own process.
+
+PostgreSQL and NATS come from the session `infra` fixture; every process exports its spans to
+an in-test OTLP receiver so tests can follow one trace across process boundaries.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from kit.config import to_async_url
+from kit.devstack import free_port
+from tests.support.otlp_receiver import OtlpReceiver
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    log_path: Path
+    health: str  # "grpc:<addr>" or "http:<url>"
+    proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60.0) -> ServiceProcess:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            self.command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if self._healthy():
+                return self
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} not healthy after {timeout}s:\n{self.log_tail()}")
+
+    def _healthy(self) -> bool:
+        kind, _, target = self.health.partition(":")
+        try:
+            if kind == "grpc":
+                with grpc.insecure_channel(target) as channel:
+                    resp = health_pb2_grpc.HealthStub(channel).Check(
+                        health_pb2.HealthCheckRequest(), timeout=1
+                    )
+                    return resp.status == health_pb2.HealthCheckResponse.SERVING
+            with urllib.request.urlopen(target, timeout=1) as resp:  # noqa: S310 - loopback URL built here
+                return resp.status == 200
+        except Exception:
+            return False
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    members: ServiceProcess
+    notify: ServiceProcess
+    gateway: ServiceProcess
+    gateway_url: str
+    members_addr: str
+    sink: Path
+    logs: Path
+    otlp: OtlpReceiver
+    extra: list[ServiceProcess] = field(default_factory=list)
+
+    def all_logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in self.logs.glob("*.log"))
+
+
+def _service(name: str, env: dict[str, str], logs: Path, health: str, *args: str) -> ServiceProcess:
+    return ServiceProcess(name, [sys.executable, "-m", "cli.main", *args], env, logs / f"{name}.log", health)
+
+
+@pytest.fixture(scope="module")
+def stack(infra, tmp_path_factory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("e2e")
+    otlp = OtlpReceiver()
+    endpoint = otlp.start()
+    members_port, notify_port, gateway_port = free_port(), free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PEONY_", "OTEL_"))}
+    env.update(
+        {
+            "PEONY_ENV": "test",
+            "PEONY_MEMBERS_DATABASE_URL": to_async_url(infra.new_database("e2e_members")),
+            "PEONY_NOTIFY_DATABASE_URL": to_async_url(infra.new_database("e2e_notify")),
+            "PEONY_NATS_URL": infra.nats_url,
+            "PEONY_MEMBERS_GRPC_PORT": str(members_port),
+            "PEONY_NOTIFY_GRPC_PORT": str(notify_port),
+            "PEONY_MEMBERS_ADDR": f"127.0.0.1:{members_port}",
+            "PEONY_NOTIFY_ADDR": f"127.0.0.1:{notify_port}",
+            "PEONY_GATEWAY_ADDR": f"127.0.0.1:{gateway_port}",
+            "PEONY_NOTIFY_SINK": str(tmp / "sink.jsonl"),
+            "PEONY_SHUTDOWN_GRACE_SECONDS": "10",
+            "PEONY_LOG_LEVEL": "INFO",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+            "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+        }
+    )
+    logs = tmp / "logs"
+    logs.mkdir()
+    members = _service("members", env, logs, f"grpc:127.0.0.1:{members_port}", "serve", "members")
+    notify = _service("notify", env, logs, f"grpc:127.0.0.1:{notify_port}", "serve", "notify")
+    gateway = _service("gateway", env, logs, f"http:http://127.0.0.1:{gateway_port}/healthz", "gateway")
+    started: list[ServiceProcess] = []
+    try:
+        for proc in (members, notify, gateway):
+            started.append(proc.start())
+        yield Stack(
+            env,
+            members,
+            notify,
+            gateway,
+            f"http://127.0.0.1:{gateway_port}",
+            f"127.0.0.1:{members_port}",
+            tmp / "sink.jsonl",
+            logs,
+            otlp,
+        )
+    finally:
+        for proc in reversed(started):
+            proc.stop()
+        otlp.stop()
