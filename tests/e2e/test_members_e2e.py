@@ -69,7 +69,7 @@ async def test_register_through_gateway_fetch_over_grpc_one_welcome_one_trace(st
         assert status == 200, first
         status, again = await register(session, stack, store, mobile, request_id)  # a client retry
         assert status == 200 and again == first
-        name = first["name"] if "name" in first else first["member"]["name"]
+        name = first["member"]["name"]
 
         async with session.get(f"{stack.gateway_url}/v1/{name}", headers=HEADERS) as resp:
             assert resp.status == 200
@@ -117,9 +117,8 @@ async def test_register_through_gateway_fetch_over_grpc_one_welcome_one_trace(st
         return None
 
     trace = await wait_until(hops, timeout=30)
-    assert trace, (
-        f"no complete trace; spans seen: {sorted({(s.service_name, s.kind, s.name) for s in stack.otlp.spans()})}"
-    )
+    seen = sorted({(s.service_name, s.kind, s.name) for s in stack.otlp.spans()})
+    assert trace, f"no complete trace; spans seen: {seen}"
 
     # The phone never leaves the members database unencrypted: not in spans, not in logs.
     for span in stack.otlp.spans():
