@@ -1,0 +1,493 @@
+"""The REST/JSON gateway: aiohttp in front, one ``grpc.aio`` channel per backend behind.
+
+Per request: find the route (generated from ``google.api.http``), transcode path/query/body into
+the request message, call the backend with a deadline and the caller's ``authorization`` and
+``x-request-id``, and render the response (or the error) as JSON. The gateway is the root of
+every trace: a SERVER span per request (continuing an incoming ``traceparent``), the backend call
+as a CLIENT span inside it (``kit.telemetry.client_interceptors``), and ``traceparent`` /
+``x-trace-id`` response headers so a caller can find the trace.
+
+``/healthz`` is liveness (always 200 while the process serves); ``/readyz`` is 200 only when every
+backend answers ``grpc.health.v1.Health/Check`` with SERVING (and the gateway is not draining).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from aiohttp import web
+from grpc_health.v1 import health_pb2
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from gateway.errors import GatewayError, error_body, rpc_error_to_http
+from gateway.routing import MethodNotAllowed, Route, Router, compile_routes
+from gateway.services import EXPOSED_SERVICES, load_services
+from gateway.transcode import build_request, render_response, response_json
+
+try:
+    from kit.logging import get_logger
+except ImportError:  # pragma: no cover - kit.logging is part of the repository
+    import structlog
+
+    def get_logger(name: str | None = None, **initial_values: Any) -> Any:
+        return structlog.get_logger(name, **initial_values)
+
+
+try:
+    from kit.telemetry import client_interceptors
+except ImportError:  # pragma: no cover - kit.telemetry is part of the repository
+    client_interceptors = None  # type: ignore[assignment]
+
+__all__ = ["Gateway", "build_app", "main", "serve"]
+
+log = get_logger("peony.gateway")
+
+DEFAULT_TIMEOUT_S = 10.0
+MAX_TIMEOUT_S = 60.0
+READY_TIMEOUT_S = 2.0
+TIMEOUT_HEADER = "X-Request-Timeout"
+JSON_TYPE = "application/json"
+GATEWAY_KEY: web.AppKey[Gateway] = web.AppKey("peony_gateway")
+
+_HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+
+
+def _channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
+    return [
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.keepalive_time_ms", 60_000),
+        ("grpc.keepalive_timeout_ms", 20_000),
+        ("grpc.keepalive_permit_without_calls", 0),
+        ("grpc.http2.max_pings_without_data", 0),
+    ]
+
+
+def _json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status, body=response_json(payload), content_type=JSON_TYPE, charset="utf-8", headers=headers
+    )
+
+
+def _traceparent(span_context: trace.SpanContext) -> str:
+    return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"
+
+
+def _request_timeout(request: web.Request) -> float:
+    raw = request.headers.get(TIMEOUT_HEADER)
+    if raw is None:
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise GatewayError.bad_request([(TIMEOUT_HEADER, "must be a positive number of seconds")])
+    return min(value, MAX_TIMEOUT_S)
+
+
+@dataclass
+class _Backend:
+    key: str
+    target: str
+    channel: grpc.aio.Channel | None = None
+    owned: bool = False
+
+
+@dataclass
+class Gateway:
+    """State shared by the handlers of one application."""
+
+    config: Any
+    router: Router
+    backends: dict[str, _Backend]
+    tracer: trace.Tracer = field(default_factory=lambda: trace.get_tracer("peony.gateway"))
+    draining: bool = False
+    _callables: dict[int, Any] = field(default_factory=dict)
+    methods: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        standard = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+        self.methods = frozenset(standard | {r.http_method for r in self.router.routes})
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def open(self, _app: web.Application | None = None) -> None:
+        for backend in self.backends.values():
+            if backend.channel is None:
+                interceptors = client_interceptors(backend.target) if client_interceptors else None
+                backend.channel = grpc.aio.insecure_channel(
+                    backend.target,
+                    options=_channel_options(self.config.max_message_bytes),
+                    interceptors=interceptors,
+                )
+                backend.owned = True
+        for route in self.router.routes:
+            channel = self.backends[route.backend].channel
+            assert channel is not None
+            self._callables[id(route)] = channel.unary_unary(
+                route.grpc_path,
+                request_serializer=route.request_class.SerializeToString,
+                response_deserializer=route.response_class.FromString,
+            )
+        log.info(
+            "gateway.routes",
+            routes=len(self.router.routes),
+            backends={k: b.target for k, b in self.backends.items()},
+        )
+
+    async def close(self, _app: web.Application | None = None) -> None:
+        self._callables.clear()
+        for backend in self.backends.values():
+            if backend.owned and backend.channel is not None:
+                await backend.channel.close(grace=1.0)
+                backend.channel = None
+                backend.owned = False
+
+    # -- the proxy handler ----------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        method = request.method
+        # Span/log attributes must stay low-cardinality: unknown methods are "_OTHER" (semconv).
+        known_method = method if method in self.methods else "_OTHER"
+        template = ""
+        error_type = ""
+        with self.tracer.start_as_current_span(
+            known_method,
+            context=propagate.extract(request.headers),
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": known_method},
+        ) as span:
+            try:
+                try:
+                    found = self.router.match(method, request.rel_url.raw_path)
+                except MethodNotAllowed as exc:
+                    template = exc.template
+                    raise GatewayError(
+                        405,
+                        grpc.StatusCode.UNIMPLEMENTED,
+                        f"method {method} is not allowed on this path",
+                        reason="METHOD_NOT_ALLOWED",
+                        metadata={"allowed": ",".join(exc.allowed)},
+                        headers={"Allow": ", ".join(exc.allowed)},
+                    ) from None
+                except UnicodeDecodeError:
+                    raise GatewayError.bad_request([("path", "path variables are not valid UTF-8")]) from None
+                if found is None:
+                    raise GatewayError(
+                        404, grpc.StatusCode.NOT_FOUND, "no route for this path", reason="NO_ROUTE"
+                    )
+                template = found.route.path_template
+                span.update_name(f"{method} {template}")
+                response, error_type = await self._proxy(request, found.route, found.path_params)
+            except GatewayError as exc:
+                error_type = exc.code.name
+                response = _json_response(exc.http_status, exc.body(), exc.headers)
+            except web.HTTPRequestEntityTooLarge:
+                error_type = "REQUEST_TOO_LARGE"
+                response = self._too_large()
+            except asyncio.CancelledError:
+                # The client went away; aiohttp cancels the handler (and with it the backend call).
+                span.set_attribute("http.response.status_code", 499)
+                span.set_status(Status(StatusCode.ERROR, "CANCELLED"))
+                self._access_log(known_method, template, 499, started, span)
+                raise
+            except Exception as exc:
+                error_type = type(exc).__qualname__
+                log.exception("gateway.unhandled_error", route=template or "(unmatched)", method=known_method)
+                span.record_exception(exc)
+                response = _json_response(500, error_body(500, grpc.StatusCode.INTERNAL, "internal error"))
+            status = response.status
+            if template:
+                span.set_attribute("http.route", template)
+                span.set_attribute("url.path", template)  # the template: no ids/PII, low cardinality
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(Status(StatusCode.ERROR, error_type or str(status)))
+                span.set_attribute("error.type", error_type or str(status))
+            ctx = span.get_span_context()
+            if ctx.is_valid:
+                response.headers["traceparent"] = _traceparent(ctx)
+                response.headers["X-Trace-Id"] = f"{ctx.trace_id:032x}"
+            request_id = request.headers.get("X-Request-Id")
+            if request_id:
+                response.headers["X-Request-Id"] = request_id
+            self._access_log(known_method, template, status, started, span)
+        return response
+
+    def _too_large(self) -> web.Response:
+        limit = self.config.max_message_bytes
+        exc = GatewayError(
+            413,
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"request body is larger than {limit} bytes",
+            reason="REQUEST_TOO_LARGE",
+            metadata={"maxBytes": str(limit)},
+        )
+        return _json_response(413, exc.body())
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        if not request.body_exists:
+            return b""
+        limit = self.config.max_message_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+        return await request.read()  # aiohttp enforces client_max_size for chunked bodies
+
+    async def _proxy(
+        self, request: web.Request, route: Route, path_params: dict[str, str]
+    ) -> tuple[web.Response, str]:
+        body = await self._read_body(request)
+        message = build_request(route, path_params, request.rel_url.query.items(), body)
+        timeout = _request_timeout(request)
+        metadata: list[tuple[str, str]] = []
+        auth = request.headers.get("Authorization")
+        if auth is not None:
+            metadata.append(("authorization", auth))
+        request_id = request.headers.get("X-Request-Id")
+        if request_id is not None:
+            metadata.append(("x-request-id", request_id))
+        if client_interceptors is None:  # pragma: no cover - fallback without kit.telemetry
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            metadata.extend(carrier.items())
+        call = self._callables[id(route)]
+        try:
+            reply = await call(message, timeout=timeout, metadata=tuple(metadata))
+        except grpc.aio.AioRpcError as exc:
+            http, payload = rpc_error_to_http(exc, backend=route.backend)
+            if http >= 500:
+                log.warning(
+                    "gateway.backend_error", backend=route.backend, rpc=route.grpc_path, code=exc.code().name
+                )
+            return _json_response(http, payload), exc.code().name
+        return _json_response(200, render_response(route, reply)), ""
+
+    # -- probes ---------------------------------------------------------------------------------
+
+    async def healthz(self, _request: web.Request) -> web.Response:
+        return _json_response(200, {"status": "ok"})
+
+    async def _check(self, backend: _Backend) -> str:
+        if backend.channel is None:
+            return "NO_CHANNEL"
+        check = backend.channel.unary_unary(
+            _HEALTH_CHECK,
+            request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+            response_deserializer=health_pb2.HealthCheckResponse.FromString,
+        )
+        # Probes run every few seconds: give them an unsampled parent so that they do not each
+        # become a trace (the client interceptor and the backend follow the parent's decision).
+        unsampled = trace.NonRecordingSpan(
+            trace.SpanContext(
+                trace_id=random.getrandbits(128) or 1,
+                span_id=random.getrandbits(64) or 1,
+                is_remote=False,
+                trace_flags=trace.TraceFlags(0),
+            )
+        )
+        token = otel_context.attach(trace.set_span_in_context(unsampled))
+        try:
+            reply = await check(health_pb2.HealthCheckRequest(service=""), timeout=READY_TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            return exc.code().name
+        finally:
+            otel_context.detach(token)
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+    async def readyz(self, _request: web.Request) -> web.Response:
+        keys = list(self.backends)
+        states = await asyncio.gather(*(self._check(self.backends[k]) for k in keys))
+        backends = dict(zip(keys, states, strict=True))
+        not_ready = [k for k, s in backends.items() if s != "SERVING"]
+        if self.draining:
+            return _json_response(503, {"status": "draining", "backends": backends, "notReady": not_ready})
+        if not self.router.routes:
+            return _json_response(503, {"status": "no_routes", "backends": backends, "notReady": not_ready})
+        if not_ready:
+            return _json_response(503, {"status": "unavailable", "backends": backends, "notReady": not_ready})
+        return _json_response(200, {"status": "ok", "backends": backends})
+
+    # -- logging --------------------------------------------------------------------------------
+
+    def _access_log(self, method: str, template: str, status: int, started: float, span: trace.Span) -> None:
+        ctx = span.get_span_context()
+        log.info(
+            "http.access",
+            method=method,
+            route=template or "(unmatched)",
+            status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            trace_id=f"{ctx.trace_id:032x}" if ctx.is_valid else None,
+        )
+
+
+_HTTP_CODES = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    404: grpc.StatusCode.NOT_FOUND,
+    405: grpc.StatusCode.UNIMPLEMENTED,
+    413: grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+
+
+@web.middleware
+async def _json_http_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """aiohttp's own refusals (e.g. ``POST /healthz``) in the gateway's JSON error shape."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, grpc.StatusCode.UNKNOWN)
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return _json_response(exc.status, error_body(exc.status, code, exc.reason), headers)
+
+
+def build_app(
+    config: Any,
+    *,
+    channels: Mapping[str, grpc.aio.Channel] | None = None,
+    services: list[tuple[Any, str]] | None = None,
+) -> web.Application:
+    """The gateway application.
+
+    ``services`` is ``[(ServiceDescriptor, backend key)]`` (default: the registry in
+    :mod:`gateway.services`; a registered service whose generated code is missing is an error in
+    production and skipped with a warning otherwise). ``channels`` maps backend keys to ready
+    ``grpc.aio`` channels (the caller owns them and their interceptors); channels for the other
+    backends are created at startup from ``config.service_addrs`` with
+    ``kit.telemetry.client_interceptors`` and closed at cleanup.
+    """
+    if services is None:
+        # In production a registered service without generated code is a broken build: fail at
+        # start. Elsewhere skip it (protos are often mid-edit in development) and say so.
+        strict = bool(getattr(config, "is_production", False))
+        services, missing = load_services(EXPOSED_SERVICES, strict=strict)
+        for problem in missing:
+            log.warning("gateway.service_missing", problem=problem)
+    router = compile_routes(services)
+    backends: dict[str, _Backend] = {}
+    for _, key in services:
+        if key in backends:
+            continue
+        given = (channels or {}).get(key)
+        target = config.service_addrs.get(key, "") if given is None else "(provided)"
+        if given is None and not target:
+            raise ValueError(f"no address for backend {key!r} (set PEONY_{key.upper()}_ADDR)")
+        backends[key] = _Backend(key=key, target=target, channel=given)
+    gateway = Gateway(config=config, router=router, backends=backends)
+
+    app = web.Application(
+        client_max_size=config.max_message_bytes,
+        handler_args={"max_field_size": 16 * 1024},
+        middlewares=[_json_http_errors],
+    )
+    app[GATEWAY_KEY] = gateway
+    app.router.add_get("/healthz", gateway.healthz, allow_head=False)
+    app.router.add_get("/readyz", gateway.readyz, allow_head=False)
+    app.router.add_route("*", "/{tail:.*}", _handler(gateway))
+    app.on_startup.append(gateway.open)
+    app.on_cleanup.append(gateway.close)
+    return app
+
+
+def _handler(gateway: Gateway) -> Any:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await gateway.handle(request)
+
+    return handle
+
+
+def _split_addr(addr: str) -> tuple[str, int]:
+    host, _, port = addr.rpartition(":")
+    return (host.strip("[]") or "127.0.0.1"), int(port)
+
+
+async def serve(
+    config: Any,
+    *,
+    services: list[tuple[Any, str]] | None = None,
+    stop: asyncio.Event | None = None,
+    started: asyncio.Event | None = None,
+) -> None:
+    """Serve on ``config.service_addrs["gateway"]`` until SIGTERM/SIGINT (or ``stop`` is set).
+
+    Then drain: stop accepting connections, let in-flight requests finish (up to
+    ``config.shutdown_grace_seconds``), and close the backend channels. ``/readyz`` answers 503
+    while draining. ``services``/``stop``/``started`` exist for tests and embedding.
+    """
+    app = build_app(config, services=services)
+    gateway = app[GATEWAY_KEY]
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=config.shutdown_grace_seconds
+    )
+    await runner.setup()
+    host, port = _split_addr(config.service_addrs.get("gateway") or "127.0.0.1:8080")
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, stop.set)
+                installed.append(sig)
+        log.info("gateway.started", addr=f"{host}:{port}")
+        if started is not None:
+            started.set()
+        await stop.wait()
+    finally:
+        gateway.draining = True
+        log.info("gateway.stopping", grace_s=config.shutdown_grace_seconds)
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()  # stop listening, wait for in-flight requests, then close channels
+        log.info("gateway.stopped")
+
+
+def main() -> None:
+    """``peony gateway``: configuration from the environment, logs, telemetry, then serve."""
+    from kit.config import ConfigError, load_config
+
+    try:
+        config = load_config("gateway")
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        from kit.logging import configure_logging
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        configure_logging("gateway", config.log_level, config.log_format)
+    handle = None
+    try:
+        from kit.telemetry import configure_telemetry
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        handle = configure_telemetry("gateway", config.version)
+    try:
+        asyncio.run(serve(config))
+    except KeyboardInterrupt:  # pragma: no cover - signal handlers normally catch it
+        pass
+    finally:
+        if handle is not None:
+            handle.shutdown()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
