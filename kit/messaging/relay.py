@@ -1,0 +1,332 @@
+"""The outbox relay: publishes every committed outbox row to JetStream, forever, in per-aggregate order.
+
+How it stays correct with several replicas and with failures:
+
+* One transaction selects a batch with ``FOR UPDATE SKIP LOCKED``, restricted to each aggregate's
+  *head* (its oldest unpublished row). A batch therefore holds at most one row per aggregate, and
+  an aggregate's next row only becomes selectable once its head is marked published, i.e. after
+  the head's JetStream ack. Two replicas can never reorder one aggregate, and rows of different
+  aggregates in one batch can be published concurrently.
+* Every message carries ``Nats-Msg-Id`` = event id. A crash (or lost commit) between the ack and
+  the ``published_at`` update makes the row go out again; the stream's duplicate window drops the
+  copy and acks it as a duplicate, which the relay counts as success.
+* A failed publish bumps ``attempts`` and pushes ``next_attempt_at`` back (exponential, jittered,
+  capped at ``max_backoff``); the aggregate's later rows wait behind it. Nothing is ever given up.
+
+It wakes on ``LISTEN peony_outbox_<service>`` (``add_to_outbox`` notifies on commit), every
+``poll_interval`` seconds as a fallback, and loops immediately while it is making progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import structlog
+from nats.js import JetStreamContext
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from peony.events.v1.envelope_pb2 import EventEnvelope
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from kit.messaging.outbox import HEADER_EVENT_TYPE, HEADER_MSG_ID, HEADER_TENANT, notify_channel
+from kit.messaging.streams import stream_name
+
+__all__ = ["OutboxRelay", "backoff_delay"]
+
+_log = structlog.get_logger("kit.messaging.relay")
+_tracer = trace.get_tracer("kit.messaging")
+
+_MAX_ERROR_CHARS = 1000
+_OWN_HEADERS = frozenset(
+    h.lower()
+    for h in (HEADER_MSG_ID, HEADER_EVENT_TYPE, HEADER_TENANT, "traceparent", "tracestate", "baggage")
+) | {"nats-expected-stream"}
+
+_SELECT_BATCH = text(
+    """
+    SELECT o.seq, o.event_id, o.subject, o.event_type, o.tenant_id, o.payload, o.headers, o.attempts
+    FROM outbox o
+    WHERE o.published_at IS NULL
+      AND o.next_attempt_at <= now()
+      AND NOT EXISTS (
+          SELECT 1 FROM outbox p
+          WHERE p.aggregate_id = o.aggregate_id AND p.published_at IS NULL AND p.seq < o.seq
+      )
+    ORDER BY o.seq
+    LIMIT :n
+    FOR UPDATE SKIP LOCKED
+    """
+)
+# clock_timestamp(), not now(): the batch's transaction began before the publishes (and their timeouts).
+_MARK_PUBLISHED = text(
+    "UPDATE outbox SET published_at = clock_timestamp(), last_error = NULL"
+    " WHERE seq = ANY(CAST(:seqs AS bigint[]))"
+)
+_MARK_FAILED = text(
+    """
+    UPDATE outbox
+    SET attempts = attempts + 1,
+        next_attempt_at = clock_timestamp() + make_interval(secs => :delay),
+        last_error = :error
+    WHERE seq = :seq
+    """
+)
+
+
+def backoff_delay(attempts: int, *, base: float = 0.5, cap: float = 30.0) -> float:
+    """Seconds before retry number ``attempts`` (1 = first retry): exponential, jittered, capped.
+
+    "Equal jitter": half the exponential step is fixed, half is random, so retries of many rows
+    that failed together spread out but none comes back sooner than half its step.
+    """
+    step = min(cap, base * 2 ** max(0, min(attempts - 1, 30)))
+    return min(cap, step / 2 + random.uniform(0, step / 2))
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    seq: int
+    attempts: int
+    error: str | None
+
+
+class OutboxRelay:
+    """Publishes ``service``'s outbox to its JetStream stream. ``start()`` / ``stop()`` run the loop;
+    ``run_once()`` publishes one batch (tests, tools)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        js: JetStreamContext,
+        service: str,
+        *,
+        batch_size: int = 100,
+        poll_interval: float = 1.0,
+        max_backoff: float = 30.0,
+        base_backoff: float = 0.5,
+        publish_timeout: float = 5.0,
+        listen: bool = True,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._engine = engine
+        self._js = js
+        self.service = service
+        self.channel = notify_channel(service)
+        self._stream = stream_name(service)
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
+        self.base_backoff = base_backoff
+        self.publish_timeout = publish_timeout
+        self._listen = listen
+        self._wake = asyncio.Event()
+        self._listening = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._listen_task: asyncio.Task[None] | None = None
+        self._log = _log.bind(service=service)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @property
+    def listening(self) -> bool:
+        """True while the LISTEN connection is up (notifications wake the relay)."""
+        return self._listening.is_set()
+
+    async def wait_listening(self, within: float = 10.0) -> None:
+        """Wait until the LISTEN connection is up (tests)."""
+        await asyncio.wait_for(self._listening.wait(), within)
+
+    async def start(self) -> None:
+        if self._task is not None:
+            return
+        self._stopping = False
+        self._wake.set()  # first sweep right away
+        if self._listen:
+            self._listen_task = asyncio.create_task(self._listen_loop(), name=f"outbox-listen-{self.service}")
+        self._task = asyncio.create_task(self._run_loop(), name=f"outbox-relay-{self.service}")
+        self._log.info("outbox.relay_started")
+
+    async def stop(self) -> None:
+        """Stop polling; the batch in flight is finished (published and marked) before this returns."""
+        self._stopping = True
+        self._wake.set()
+        task, self._task = self._task, None
+        listen_task, self._listen_task = self._listen_task, None
+        if listen_task is not None:
+            listen_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listen_task
+        if task is not None:
+            await task
+            self._log.info("outbox.relay_stopped")
+
+    async def _run_loop(self) -> None:
+        failures = 0
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                published = await self.run_once()
+                failures = 0
+            except Exception as exc:  # the database is unreachable, say: keep trying
+                failures += 1
+                delay = backoff_delay(failures, base=self.base_backoff, cap=self.max_backoff)
+                self._log.warning(
+                    "outbox.relay_batch_failed", error=f"{type(exc).__name__}: {exc}", retry_in_s=delay
+                )
+                await self._sleep(delay)
+                continue
+            if published:
+                # Progress: the aggregates' next rows are selectable now; go again at once.
+                await asyncio.sleep(0)
+                continue
+            await self._sleep(self.poll_interval)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep until ``seconds`` pass, a notification arrives or ``stop()`` is called."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    # ---------------------------------------------------------------- LISTEN
+
+    def _listen_dsn(self) -> str:
+        return self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def _on_notify(self, *_args: Any) -> None:
+        self._wake.set()
+
+    async def _listen_loop(self) -> None:
+        delay = 0.5
+        while not self._stopping:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(
+                    self._listen_dsn(),
+                    timeout=10,
+                    server_settings={"application_name": f"peony-{self.service}-outbox-listen"},
+                )
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _conn, ev=lost: ev.set())
+                await conn.add_listener(self.channel, self._on_notify)
+                self._listening.set()
+                self._wake.set()  # rows committed while we were not listening
+                delay = 0.5
+                while not self._stopping and not lost.is_set():
+                    try:
+                        await asyncio.wait_for(lost.wait(), 30)
+                    except TimeoutError:
+                        # A connection dropped without a FIN is only noticed by using it.
+                        await conn.fetchval("SELECT 1", timeout=10)
+                if lost.is_set() and not self._stopping:
+                    self._log.warning("outbox.listen_connection_lost")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._log.warning(
+                    "outbox.listen_failed", error=f"{type(exc).__name__}: {exc}", retry_in_s=delay
+                )
+            finally:
+                self._listening.clear()
+                if conn is not None:
+                    conn.terminate()
+            if not self._stopping:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    # ---------------------------------------------------------------- one batch
+
+    async def run_once(self) -> int:
+        """Publish one batch of aggregate heads; returns how many were published (acked)."""
+        async with self._engine.connect() as conn, conn.begin():
+            rows = (await conn.execute(_SELECT_BATCH, {"n": self.batch_size})).all()
+            if not rows:
+                return 0
+            outcomes = await asyncio.gather(*(self._publish(row) for row in rows))
+            await self._record(conn, outcomes)
+        return sum(1 for o in outcomes if o.error is None)
+
+    async def _record(self, conn: AsyncConnection, outcomes: Sequence[_Outcome]) -> None:
+        """Mark the batch's rows published or failed (committed with the batch's transaction)."""
+        done = [o.seq for o in outcomes if o.error is None]
+        failed = [o for o in outcomes if o.error is not None]
+        if done:
+            await conn.execute(_MARK_PUBLISHED, {"seqs": done})
+        if failed:
+            await conn.execute(
+                _MARK_FAILED,
+                [
+                    {
+                        "seq": o.seq,
+                        "delay": backoff_delay(o.attempts + 1, base=self.base_backoff, cap=self.max_backoff),
+                        "error": o.error,
+                    }
+                    for o in failed
+                ],
+            )
+            self._log.warning(
+                "outbox.publish_failed", failed=len(failed), published=len(done), error=failed[0].error
+            )
+
+    async def _publish(self, row: Any) -> _Outcome:
+        event_id = str(row.event_id)
+        parent = propagate.extract(_trace_carrier(row.payload))
+        with _tracer.start_as_current_span(
+            f"{row.subject} publish",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "publish",
+                "messaging.operation.name": "publish",
+                "messaging.destination.name": row.subject,
+                "messaging.message.id": event_id,
+            },
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            # Extra headers the producer stored are kept; trace and identity headers are ours.
+            headers = {
+                str(k): str(v) for k, v in (row.headers or {}).items() if str(k).lower() not in _OWN_HEADERS
+            }
+            headers[HEADER_MSG_ID] = event_id
+            headers[HEADER_EVENT_TYPE] = row.event_type
+            headers[HEADER_TENANT] = row.tenant_id
+            propagate.inject(headers)  # this PRODUCER span's context
+            try:
+                ack = await self._js.publish(
+                    row.subject,
+                    bytes(row.payload),
+                    timeout=self.publish_timeout,
+                    stream=self._stream,
+                    headers=headers,
+                )
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                span.set_attribute("error.type", type(exc).__name__)
+                return _Outcome(row.seq, row.attempts, error or type(exc).__name__)
+            if ack.duplicate:
+                span.set_attribute("peony.messaging.duplicate", True)
+            return _Outcome(row.seq, row.attempts, None)
+
+
+def _trace_carrier(payload: bytes) -> dict[str, str]:
+    """The W3C context stored in the envelope (the request that wrote the event)."""
+    carrier: dict[str, str] = {}
+    try:
+        envelope = EventEnvelope.FromString(bytes(payload))
+    except Exception:  # a corrupt row is still published; consumers dead-letter it
+        return carrier
+    if envelope.trace_parent:
+        carrier["traceparent"] = envelope.trace_parent
+    if envelope.trace_state:
+        carrier["tracestate"] = envelope.trace_state
+    return carrier

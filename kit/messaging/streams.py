@@ -1,0 +1,93 @@
+"""JetStream streams: one per service, ``PEONY_<SERVICE>`` over ``peony.<service>.>``."""
+
+from __future__ import annotations
+
+import structlog
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+
+__all__ = [
+    "DEFAULT_DUPLICATE_WINDOW_S",
+    "DEFAULT_MAX_AGE_S",
+    "dlq_subject",
+    "ensure_stream",
+    "stream_name",
+    "stream_subjects",
+]
+
+DEFAULT_DUPLICATE_WINDOW_S = 2 * 3600.0
+DEFAULT_MAX_AGE_S = 30 * 86400.0
+_STREAM_NAME_IN_USE = 10058
+
+_log = structlog.get_logger("kit.messaging.streams")
+
+
+def stream_name(service: str) -> str:
+    return f"PEONY_{service.upper()}"
+
+
+def stream_subjects(service: str) -> list[str]:
+    return [f"peony.{service}.>"]
+
+
+def dlq_subject(service: str, durable: str) -> str:
+    """Where consumer ``durable`` of ``service`` dead-letters: ``peony.<service>.dlq.<durable>``."""
+    return f"peony.{service}.dlq.{durable}"
+
+
+async def ensure_stream(
+    js: JetStreamContext,
+    service: str,
+    *,
+    duplicate_window_s: float = DEFAULT_DUPLICATE_WINDOW_S,
+    max_age_s: float = DEFAULT_MAX_AGE_S,
+) -> None:
+    """Create the service's stream, or bring the settings we own up to date. Idempotent.
+
+    File storage, limits retention, ``max_age_s`` retention and a ``duplicate_window_s`` dedupe
+    window (longer than the relay's retry horizon for a message it may already have sent). Settings
+    we do not own (replicas, placement, limits set by operators) are kept as they are.
+    """
+    name = stream_name(service)
+    wanted = StreamConfig(
+        name=name,
+        description=f"Peony {service} events",
+        subjects=stream_subjects(service),
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.OLD,
+        max_age=max_age_s,
+        duplicate_window=duplicate_window_s,
+    )
+    try:
+        info = await js.stream_info(name)
+    except NotFoundError:
+        try:
+            await js.add_stream(wanted)
+            _log.info("nats.stream_created", stream=name)
+            return
+        except BadRequestError as exc:  # created concurrently by another replica
+            if exc.err_code != _STREAM_NAME_IN_USE:
+                raise
+        info = await js.stream_info(name)
+
+    current = info.config
+    changed = (
+        sorted(current.subjects or []) != sorted(wanted.subjects or [])
+        or current.max_age != wanted.max_age
+        or current.duplicate_window != wanted.duplicate_window
+    )
+    if current.storage != StorageType.FILE or current.retention != RetentionPolicy.LIMITS:
+        # JetStream cannot change either in place.
+        raise RuntimeError(
+            f"stream {name} has {current.storage} storage and {current.retention} retention; "
+            "it must be file storage with limits retention (recreate it)"
+        )
+    if not changed:
+        return
+    current.subjects = wanted.subjects
+    current.max_age = wanted.max_age
+    current.duplicate_window = wanted.duplicate_window
+    await js.update_stream(current)
+    _log.info("nats.stream_updated", stream=name)
