@@ -1,0 +1,128 @@
+from peony.members.v1 import member_pb2 as _member_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class MemberRegistered(_message.Message):
+    __slots__ = ("member", "member_number", "display_name", "home_store", "registration_channel", "referrer", "tier_id", "consent")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    HOME_STORE_FIELD_NUMBER: _ClassVar[int]
+    REGISTRATION_CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    REFERRER_FIELD_NUMBER: _ClassVar[int]
+    TIER_ID_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    member_number: str
+    display_name: str
+    home_store: str
+    registration_channel: _member_pb2.RegistrationChannel
+    referrer: str
+    tier_id: str
+    consent: _member_pb2.Consent
+    def __init__(self, member: _Optional[str] = ..., member_number: _Optional[str] = ..., display_name: _Optional[str] = ..., home_store: _Optional[str] = ..., registration_channel: _Optional[_Union[_member_pb2.RegistrationChannel, str]] = ..., referrer: _Optional[str] = ..., tier_id: _Optional[str] = ..., consent: _Optional[_Union[_member_pb2.Consent, _Mapping]] = ...) -> None: ...
+
+class MemberUpdated(_message.Message):
+    __slots__ = ("member", "updated_fields")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    updated_fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, member: _Optional[str] = ..., updated_fields: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CardIssued(_message.Message):
+    __slots__ = ("member", "card", "card_number")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    CARD_FIELD_NUMBER: _ClassVar[int]
+    CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    card: str
+    card_number: str
+    def __init__(self, member: _Optional[str] = ..., card: _Optional[str] = ..., card_number: _Optional[str] = ...) -> None: ...
+
+class CardReportedLost(_message.Message):
+    __slots__ = ("member", "card", "card_number")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    CARD_FIELD_NUMBER: _ClassVar[int]
+    CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    card: str
+    card_number: str
+    def __init__(self, member: _Optional[str] = ..., card: _Optional[str] = ..., card_number: _Optional[str] = ...) -> None: ...
+
+class CardReplaced(_message.Message):
+    __slots__ = ("member", "old_card", "old_card_number", "new_card", "new_card_number")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    OLD_CARD_FIELD_NUMBER: _ClassVar[int]
+    OLD_CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    NEW_CARD_FIELD_NUMBER: _ClassVar[int]
+    NEW_CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    old_card: str
+    old_card_number: str
+    new_card: str
+    new_card_number: str
+    def __init__(self, member: _Optional[str] = ..., old_card: _Optional[str] = ..., old_card_number: _Optional[str] = ..., new_card: _Optional[str] = ..., new_card_number: _Optional[str] = ...) -> None: ...
+
+class CardFrozen(_message.Message):
+    __slots__ = ("member", "card", "card_number", "reason")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    CARD_FIELD_NUMBER: _ClassVar[int]
+    CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    card: str
+    card_number: str
+    reason: str
+    def __init__(self, member: _Optional[str] = ..., card: _Optional[str] = ..., card_number: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CardUnfrozen(_message.Message):
+    __slots__ = ("member", "card", "card_number")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    CARD_FIELD_NUMBER: _ClassVar[int]
+    CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    card: str
+    card_number: str
+    def __init__(self, member: _Optional[str] = ..., card: _Optional[str] = ..., card_number: _Optional[str] = ...) -> None: ...
+
+class TierChanged(_message.Message):
+    __slots__ = ("member", "from_tier_id", "to_tier_id", "reason", "staff_override")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    FROM_TIER_ID_FIELD_NUMBER: _ClassVar[int]
+    TO_TIER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    STAFF_OVERRIDE_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    from_tier_id: str
+    to_tier_id: str
+    reason: str
+    staff_override: bool
+    def __init__(self, member: _Optional[str] = ..., from_tier_id: _Optional[str] = ..., to_tier_id: _Optional[str] = ..., reason: _Optional[str] = ..., staff_override: _Optional[bool] = ...) -> None: ...
+
+class StoreCreated(_message.Message):
+    __slots__ = ("store", "display_name", "time_zone")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    display_name: str
+    time_zone: str
+    def __init__(self, store: _Optional[str] = ..., display_name: _Optional[str] = ..., time_zone: _Optional[str] = ...) -> None: ...
+
+class StoreUpdated(_message.Message):
+    __slots__ = ("store", "display_name", "time_zone", "updated_fields")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    display_name: str
+    time_zone: str
+    updated_fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, store: _Optional[str] = ..., display_name: _Optional[str] = ..., time_zone: _Optional[str] = ..., updated_fields: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -1,0 +1,349 @@
+from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import resource_pb2 as _resource_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from peony.members.v1 import card_pb2 as _card_pb2
+from peony.members.v1 import member_pb2 as _member_pb2
+from peony.members.v1 import store_pb2 as _store_pb2
+from peony.members.v1 import tier_pb2 as _tier_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CreateStoreRequest(_message.Message):
+    __slots__ = ("store", "store_id", "request_id")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    store: _store_pb2.Store
+    store_id: str
+    request_id: str
+    def __init__(self, store: _Optional[_Union[_store_pb2.Store, _Mapping]] = ..., store_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateStoreResponse(_message.Message):
+    __slots__ = ("store",)
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    store: _store_pb2.Store
+    def __init__(self, store: _Optional[_Union[_store_pb2.Store, _Mapping]] = ...) -> None: ...
+
+class GetStoreRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetStoreResponse(_message.Message):
+    __slots__ = ("store",)
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    store: _store_pb2.Store
+    def __init__(self, store: _Optional[_Union[_store_pb2.Store, _Mapping]] = ...) -> None: ...
+
+class UpdateStoreRequest(_message.Message):
+    __slots__ = ("store", "update_mask", "request_id")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    store: _store_pb2.Store
+    update_mask: _field_mask_pb2.FieldMask
+    request_id: str
+    def __init__(self, store: _Optional[_Union[_store_pb2.Store, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class UpdateStoreResponse(_message.Message):
+    __slots__ = ("store",)
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    store: _store_pb2.Store
+    def __init__(self, store: _Optional[_Union[_store_pb2.Store, _Mapping]] = ...) -> None: ...
+
+class ListStoresRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListStoresResponse(_message.Message):
+    __slots__ = ("stores", "next_page_token")
+    STORES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    stores: _containers.RepeatedCompositeFieldContainer[_store_pb2.Store]
+    next_page_token: str
+    def __init__(self, stores: _Optional[_Iterable[_Union[_store_pb2.Store, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RegisterMemberRequest(_message.Message):
+    __slots__ = ("member", "referral_code", "request_id")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    REFERRAL_CODE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    member: _member_pb2.Member
+    referral_code: str
+    request_id: str
+    def __init__(self, member: _Optional[_Union[_member_pb2.Member, _Mapping]] = ..., referral_code: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RegisterMemberResponse(_message.Message):
+    __slots__ = ("member",)
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    member: _member_pb2.Member
+    def __init__(self, member: _Optional[_Union[_member_pb2.Member, _Mapping]] = ...) -> None: ...
+
+class GetMemberRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetMemberResponse(_message.Message):
+    __slots__ = ("member",)
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    member: _member_pb2.Member
+    def __init__(self, member: _Optional[_Union[_member_pb2.Member, _Mapping]] = ...) -> None: ...
+
+class UpdateMemberRequest(_message.Message):
+    __slots__ = ("member", "update_mask", "request_id")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    member: _member_pb2.Member
+    update_mask: _field_mask_pb2.FieldMask
+    request_id: str
+    def __init__(self, member: _Optional[_Union[_member_pb2.Member, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class UpdateMemberResponse(_message.Message):
+    __slots__ = ("member",)
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    member: _member_pb2.Member
+    def __init__(self, member: _Optional[_Union[_member_pb2.Member, _Mapping]] = ...) -> None: ...
+
+class ListMembersRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "home_store", "tier_id", "display_name_prefix")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    HOME_STORE_FIELD_NUMBER: _ClassVar[int]
+    TIER_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    home_store: str
+    tier_id: str
+    display_name_prefix: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., home_store: _Optional[str] = ..., tier_id: _Optional[str] = ..., display_name_prefix: _Optional[str] = ...) -> None: ...
+
+class ListMembersResponse(_message.Message):
+    __slots__ = ("members", "next_page_token")
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    members: _containers.RepeatedCompositeFieldContainer[_member_pb2.Member]
+    next_page_token: str
+    def __init__(self, members: _Optional[_Iterable[_Union[_member_pb2.Member, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class FindMemberByPhoneRequest(_message.Message):
+    __slots__ = ("phone",)
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    phone: str
+    def __init__(self, phone: _Optional[str] = ...) -> None: ...
+
+class FindMemberByPhoneResponse(_message.Message):
+    __slots__ = ("member",)
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    member: _member_pb2.Member
+    def __init__(self, member: _Optional[_Union[_member_pb2.Member, _Mapping]] = ...) -> None: ...
+
+class FindMemberByCardNumberRequest(_message.Message):
+    __slots__ = ("card_number",)
+    CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    card_number: str
+    def __init__(self, card_number: _Optional[str] = ...) -> None: ...
+
+class FindMemberByCardNumberResponse(_message.Message):
+    __slots__ = ("member", "card", "resolved_via_replacement", "resolved_via_legacy_alias")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    CARD_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_VIA_REPLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_VIA_LEGACY_ALIAS_FIELD_NUMBER: _ClassVar[int]
+    member: _member_pb2.Member
+    card: _card_pb2.MemberCard
+    resolved_via_replacement: bool
+    resolved_via_legacy_alias: bool
+    def __init__(self, member: _Optional[_Union[_member_pb2.Member, _Mapping]] = ..., card: _Optional[_Union[_card_pb2.MemberCard, _Mapping]] = ..., resolved_via_replacement: _Optional[bool] = ..., resolved_via_legacy_alias: _Optional[bool] = ...) -> None: ...
+
+class IssueCardRequest(_message.Message):
+    __slots__ = ("parent", "card_number", "request_id")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    card_number: str
+    request_id: str
+    def __init__(self, parent: _Optional[str] = ..., card_number: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class IssueCardResponse(_message.Message):
+    __slots__ = ("card",)
+    CARD_FIELD_NUMBER: _ClassVar[int]
+    card: _card_pb2.MemberCard
+    def __init__(self, card: _Optional[_Union[_card_pb2.MemberCard, _Mapping]] = ...) -> None: ...
+
+class ListCardsRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListCardsResponse(_message.Message):
+    __slots__ = ("cards", "next_page_token")
+    CARDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    cards: _containers.RepeatedCompositeFieldContainer[_card_pb2.MemberCard]
+    next_page_token: str
+    def __init__(self, cards: _Optional[_Iterable[_Union[_card_pb2.MemberCard, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ReportCardLostRequest(_message.Message):
+    __slots__ = ("name", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ReportCardLostResponse(_message.Message):
+    __slots__ = ("card",)
+    CARD_FIELD_NUMBER: _ClassVar[int]
+    card: _card_pb2.MemberCard
+    def __init__(self, card: _Optional[_Union[_card_pb2.MemberCard, _Mapping]] = ...) -> None: ...
+
+class ReplaceCardRequest(_message.Message):
+    __slots__ = ("name", "new_card_number", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NEW_CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    new_card_number: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., new_card_number: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ReplaceCardResponse(_message.Message):
+    __slots__ = ("old_card", "new_card")
+    OLD_CARD_FIELD_NUMBER: _ClassVar[int]
+    NEW_CARD_FIELD_NUMBER: _ClassVar[int]
+    old_card: _card_pb2.MemberCard
+    new_card: _card_pb2.MemberCard
+    def __init__(self, old_card: _Optional[_Union[_card_pb2.MemberCard, _Mapping]] = ..., new_card: _Optional[_Union[_card_pb2.MemberCard, _Mapping]] = ...) -> None: ...
+
+class FreezeCardRequest(_message.Message):
+    __slots__ = ("name", "reason", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    reason: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class FreezeCardResponse(_message.Message):
+    __slots__ = ("card",)
+    CARD_FIELD_NUMBER: _ClassVar[int]
+    card: _card_pb2.MemberCard
+    def __init__(self, card: _Optional[_Union[_card_pb2.MemberCard, _Mapping]] = ...) -> None: ...
+
+class UnfreezeCardRequest(_message.Message):
+    __slots__ = ("name", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class UnfreezeCardResponse(_message.Message):
+    __slots__ = ("card",)
+    CARD_FIELD_NUMBER: _ClassVar[int]
+    card: _card_pb2.MemberCard
+    def __init__(self, card: _Optional[_Union[_card_pb2.MemberCard, _Mapping]] = ...) -> None: ...
+
+class AddLegacyCardNumberRequest(_message.Message):
+    __slots__ = ("name", "legacy_number", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LEGACY_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    legacy_number: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., legacy_number: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class AddLegacyCardNumberResponse(_message.Message):
+    __slots__ = ("card",)
+    CARD_FIELD_NUMBER: _ClassVar[int]
+    card: _card_pb2.MemberCard
+    def __init__(self, card: _Optional[_Union[_card_pb2.MemberCard, _Mapping]] = ...) -> None: ...
+
+class GetTierLadderRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetTierLadderResponse(_message.Message):
+    __slots__ = ("tier_ladder",)
+    TIER_LADDER_FIELD_NUMBER: _ClassVar[int]
+    tier_ladder: _tier_pb2.TierLadder
+    def __init__(self, tier_ladder: _Optional[_Union[_tier_pb2.TierLadder, _Mapping]] = ...) -> None: ...
+
+class UpdateTierLadderRequest(_message.Message):
+    __slots__ = ("tier_ladder", "update_mask", "request_id")
+    TIER_LADDER_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    tier_ladder: _tier_pb2.TierLadder
+    update_mask: _field_mask_pb2.FieldMask
+    request_id: str
+    def __init__(self, tier_ladder: _Optional[_Union[_tier_pb2.TierLadder, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class UpdateTierLadderResponse(_message.Message):
+    __slots__ = ("tier_ladder",)
+    TIER_LADDER_FIELD_NUMBER: _ClassVar[int]
+    tier_ladder: _tier_pb2.TierLadder
+    def __init__(self, tier_ladder: _Optional[_Union[_tier_pb2.TierLadder, _Mapping]] = ...) -> None: ...
+
+class SetMemberTierRequest(_message.Message):
+    __slots__ = ("name", "tier_id", "reason", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TIER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    tier_id: str
+    reason: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., tier_id: _Optional[str] = ..., reason: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class SetMemberTierResponse(_message.Message):
+    __slots__ = ("member", "tier_change")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    TIER_CHANGE_FIELD_NUMBER: _ClassVar[int]
+    member: _member_pb2.Member
+    tier_change: _tier_pb2.TierChange
+    def __init__(self, member: _Optional[_Union[_member_pb2.Member, _Mapping]] = ..., tier_change: _Optional[_Union[_tier_pb2.TierChange, _Mapping]] = ...) -> None: ...
+
+class ListTierChangesRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListTierChangesResponse(_message.Message):
+    __slots__ = ("tier_changes", "next_page_token")
+    TIER_CHANGES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    tier_changes: _containers.RepeatedCompositeFieldContainer[_tier_pb2.TierChange]
+    next_page_token: str
+    def __init__(self, tier_changes: _Optional[_Iterable[_Union[_tier_pb2.TierChange, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
