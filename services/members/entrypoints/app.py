@@ -14,6 +14,7 @@ from kit.grpc_server import GrpcServiceRunner, ServiceRegistration
 from kit.idempotency import Idempotency
 from kit.messaging import OutboxRelay, connect, ensure_stream
 from kit.pagination import PageTokens
+from kit.retention import RetentionWorker
 from kit.service import run_service
 from kit.telemetry import instrument_sqlalchemy
 from kit.uow import UnitOfWorkFactory
@@ -51,7 +52,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             )
         ],
         verifier=TokenVerifier(config.auth),
-        workers=[relay],
+        workers=[relay, RetentionWorker(engine)],
         on_close=[close_nats, engine.dispose],
     )
 
