@@ -260,6 +260,7 @@ async def test_authentication_failures(members):
 async def test_other_tenants_cannot_see_or_touch_a_member(members):
     store = await members.create_store("acme")
     created = await register(members, store, "acme")
+    before = await counts(members)
     for call in (
         members.stub.GetMember(pb.GetMemberRequest(name=created.name), metadata=members.auth("rival")),
         members.stub.UpdateMember(
