@@ -171,7 +171,15 @@ def build_telemetry(
         or _env(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
     )
 
-    tracer_provider = TracerProvider(resource=resource)  # sampler from OTEL_TRACES_SAMPLER
+    if traces_endpoint or span_processors or _env(env, "OTEL_TRACES_SAMPLER"):
+        tracer_provider = TracerProvider(resource=resource)  # sampler from OTEL_TRACES_SAMPLER
+    else:
+        # Nothing here would ever read a recorded span: start no traces of our own. Spans still get
+        # ids (log lines keep their trace_id), and a sampled caller's decision is kept (ParentBased)
+        # so a trace started upstream still reaches services that do export.
+        from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
+
+        tracer_provider = TracerProvider(resource=resource, sampler=ParentBased(root=ALWAYS_OFF))
     if traces_endpoint:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.trace.export import BatchSpanProcessor

@@ -20,16 +20,29 @@ from kit.messaging.outbox import add_to_outbox
 T = TypeVar("T")
 U = TypeVar("U", bound="UnitOfWork")
 
+# (event, aggregate_type, aggregate_id) as emitted by a handler
+Emitted = tuple[Message, str, str]
+AfterCommit = Callable[[str, list[Emitted]], None]
+
 
 class UnitOfWork:
     """Base class; services subclass it to attach their repositories in `_bind()`."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, service: str, tenant: str, **deps: Any):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        service: str,
+        tenant: str,
+        after_commit: AfterCommit | None = None,
+        **deps: Any,
+    ):
         self._sessions = sessions
+        self._after_commit = after_commit
         self.deps = deps
         self.service = service
         self.tenant = tenant
-        self._pending: list[tuple[Message, str, str]] = []
+        self._pending: list[Emitted] = []
         self.session: AsyncSession
 
     def _bind(self) -> None:
@@ -53,28 +66,40 @@ class UnitOfWork:
         self._pending.append((event, aggregate_type, aggregate_id))
 
     async def commit(self) -> None:
-        for event, aggregate_type, aggregate_id in self._pending:
+        committed, self._pending = self._pending, []
+        for event, aggregate_type, aggregate_id in committed:
             envelope = new_envelope(
                 event, tenant=self.tenant, aggregate_type=aggregate_type, aggregate_id=aggregate_id
             )
             await add_to_outbox(self.session, self.service, envelope)
-        self._pending = []
         await self.session.commit()
+        if committed and self._after_commit is not None:
+            # e.g. evict read caches at once, so this replica reads its own writes
+            self._after_commit(self.tenant, committed)
 
 
 class UnitOfWorkFactory(Generic[U]):
     """Makes units of work for one service; `deps` (e.g. the PII cipher) reach every one."""
 
     def __init__(
-        self, cls: type[U], sessions: async_sessionmaker[AsyncSession], *, service: str, **deps: Any
+        self,
+        cls: type[U],
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        service: str,
+        after_commit: AfterCommit | None = None,
+        **deps: Any,
     ):
         self._cls = cls
         self._sessions = sessions
         self.service = service
+        self._after_commit = after_commit
         self._deps = deps
 
     def __call__(self, tenant: str) -> U:
-        return self._cls(self._sessions, service=self.service, tenant=tenant, **self._deps)
+        return self._cls(
+            self._sessions, service=self.service, tenant=tenant, after_commit=self._after_commit, **self._deps
+        )
 
     async def run(self, tenant: str, fn: Callable[[U], Awaitable[T]], *, read_only: bool = False) -> T:
         """Runs `fn` in a fresh unit of work, committing on success, re-running on 40001/40P01."""

@@ -9,9 +9,11 @@ card per member) are constraints here, so concurrent requests cannot break them.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -100,8 +102,9 @@ members = Table(
     Index(
         "ix_members_display_name",
         "tenant_id",
-        text("display_name text_pattern_ops"),
+        "display_name",
         "member_id",
+        postgresql_ops={"display_name": "text_pattern_ops"},  # prefix LIKE under any collation
     ),
 )
 
@@ -155,4 +158,20 @@ tier_changes = Table(
     Column("change_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("tenant_id", "change_id", name="pk_tier_changes"),
     Index("ix_tier_changes_member", "tenant_id", "member_id", "change_id"),
+)
+
+# Every read of unmasked personal data (who, which member, through which call). Appended in
+# batches by PiiAuditTrail; never updated.
+pii_access_log = Table(
+    "pii_access_log",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("rpc", Text, nullable=False),
+    Column("trace_id", Text, nullable=False),
+    Column("read_at", DateTime(timezone=True), nullable=False),
+    Index("ix_pii_access_log_member", "tenant_id", "member_id", "read_at"),
+    Index("ix_pii_access_log_actor", "tenant_id", "actor", "read_at"),
 )

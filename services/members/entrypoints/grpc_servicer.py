@@ -122,7 +122,7 @@ class MembersServicer(pb_grpc.MembersServiceServicer):
                 uow, caller, mp.member_from_proto(request.member), request.referral_code
             )
             ladder = await uow.settings.ladder()
-            reveal = self._queries.reveal_pii(caller, member.member_id)
+            reveal = self._queries.reveal_pii(caller, member.member_id, "RegisterMember")
             return pb.RegisterMemberResponse(member=mp.member_to_proto(member, ladder, reveal_pii=reveal))
 
         return await self._mutate("RegisterMember", request, pb.RegisterMemberResponse, effect)
@@ -130,9 +130,14 @@ class MembersServicer(pb_grpc.MembersServiceServicer):
     async def GetMember(self, request: pb.GetMemberRequest, context) -> pb.GetMemberResponse:
         member_id = mp.require_id(request.name, "members", "name")
         caller = current_principal()
-        member, ladder = await self._queries.get_member(caller, member_id)
-        reveal = self._queries.reveal_pii(caller, member_id)
-        return pb.GetMemberResponse(member=mp.member_to_proto(member, ladder, reveal_pii=reveal))
+        view, ladder = await self._queries.get_member(caller, member_id)
+        reveal = self._queries.reveal_pii(caller, member_id, "GetMember")
+        # Memoised on the cached view: responses are never mutated after they are built.
+        response = view.rendered.get((reveal, ladder.version))
+        if response is None:
+            response = pb.GetMemberResponse(member=mp.member_to_proto(view.member, ladder, reveal_pii=reveal))
+            view.rendered[(reveal, ladder.version)] = response
+        return response
 
     async def UpdateMember(self, request: pb.UpdateMemberRequest, context) -> pb.UpdateMemberResponse:
         member_id = mp.require_id(request.member.name, "members", "member.name")
@@ -144,7 +149,7 @@ class MembersServicer(pb_grpc.MembersServiceServicer):
             patch = mp.member_from_proto(request.member)
             member = await handlers.update_member(uow, caller, member_id, patch, paths, home_store_id or None)
             ladder = await uow.settings.ladder()
-            reveal = self._queries.reveal_pii(caller, member_id)
+            reveal = self._queries.reveal_pii(caller, member_id, "UpdateMember")
             return pb.UpdateMemberResponse(member=mp.member_to_proto(member, ladder, reveal_pii=reveal))
 
         return await self._mutate("UpdateMember", request, pb.UpdateMemberResponse, effect)
@@ -180,7 +185,7 @@ class MembersServicer(pb_grpc.MembersServiceServicer):
             )
         caller = current_principal()
         member, ladder = await self._queries.find_member_by_phone(caller, phone)
-        reveal = self._queries.reveal_pii(caller, member.member_id)
+        reveal = self._queries.reveal_pii(caller, member.member_id, "FindMemberByPhone")
         return pb.FindMemberByPhoneResponse(member=mp.member_to_proto(member, ladder, reveal_pii=reveal))
 
     async def FindMemberByCardNumber(
@@ -192,7 +197,7 @@ class MembersServicer(pb_grpc.MembersServiceServicer):
         member, ladder, resolved = await self._queries.find_member_by_card_number(
             caller, request.card_number.strip()
         )
-        reveal = self._queries.reveal_pii(caller, member.member_id)
+        reveal = self._queries.reveal_pii(caller, member.member_id, "FindMemberByCardNumber")
         return pb.FindMemberByCardNumberResponse(
             member=mp.member_to_proto(member, ladder, reveal_pii=reveal),
             card=mp.card_to_proto(resolved.card),
@@ -311,7 +316,7 @@ class MembersServicer(pb_grpc.MembersServiceServicer):
                 uow, caller, member_id, request.tier_id, request.reason
             )
             ladder = await uow.settings.ladder()
-            reveal = self._queries.reveal_pii(caller, member_id)
+            reveal = self._queries.reveal_pii(caller, member_id, "SetMemberTier")
             return pb.SetMemberTierResponse(
                 member=mp.member_to_proto(member, ladder, reveal_pii=reveal),
                 tier_change=mp.tier_change_to_proto(member_id, change),

@@ -364,6 +364,11 @@ async def update_tier_ladder(uow: UoW, caller: Principal, patch: TierLadder, pat
     updated = replace(current, **{p: getattr(patch, p) for p in paths}).bumped()
     updated.validate()
     await uow.settings.save_ladder(updated)
+    uow.emit(
+        events_pb2.TierLadderUpdated(tier_ladder="tierLadder", version=updated.version, updated_fields=paths),
+        aggregate_type="tier_ladder",
+        aggregate_id=uow.tenant,
+    )
     return updated
 
 

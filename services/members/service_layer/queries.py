@@ -3,13 +3,19 @@ is a single statement, so it sees one consistent snapshot anyway."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit import auth
 from kit.auth import Principal
+from kit.cache import ReadCache
 from kit.crypto import PiiCipher
 from kit.errors import NotFound
-from kit.logging import get_logger
+from kit.messaging.envelope import EventEnvelope
+from kit.uow import Emitted
+from services.members.adapters.audit import PiiAuditTrail
 from services.members.adapters.repository import (
     CardRepository,
     MemberReader,
@@ -20,44 +26,90 @@ from services.members.adapters.repository import (
 from services.members.domain.cards import Card
 from services.members.domain.member import Member
 from services.members.domain.stores import Store
-from services.members.domain.tiers import DEFAULT_LADDER, TierLadder
+from services.members.domain.tiers import TierLadder
 from services.members.service_layer.handlers import ResolvedCard, member_name, resolve_card_number
 
-audit = get_logger("peony.audit")
+
+@dataclass
+class MemberView:
+    """A decoded member as cached; `rendered` memoises its wire form per (reveal_pii, ladder version)
+    for the entrypoint, so a cache hit does not rebuild the response message."""
+
+    member: Member
+    rendered: dict[tuple[bool, int], Any] = field(default_factory=dict)
 
 
 class MembersQueries:
-    def __init__(self, engine: AsyncEngine, cipher: PiiCipher):
+    """Reads, with read-through caches of decoded members and ladders.
+
+    GetMember is the hottest call in the platform (every checkout, booking and front-desk lookup
+    starts with it). Cached entries are evicted at commit on this replica (read-your-writes) and
+    from every other replica's own-stream events (`invalidate_from_event`); a TTL bounds anything
+    an invalidation might miss.
+    """
+
+    def __init__(
+        self, engine: AsyncEngine, cipher: PiiCipher, audit: PiiAuditTrail, *, cache_ttl_s: float = 30.0
+    ):
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._cipher = cipher
-        # Parsed ladders by (tenant, version): a read only reloads when the version it sees moved.
-        self._ladders: dict[str, TierLadder] = {}
+        self._audit = audit
+        self.members_cache: ReadCache[tuple[str, str], MemberView] = ReadCache(
+            max_entries=100_000, ttl_s=cache_ttl_s
+        )
+        self.ladders: ReadCache[str, TierLadder] = ReadCache(max_entries=10_000, ttl_s=cache_ttl_s)
 
-    async def _ladder(self, conn, tenant: str, version: int) -> TierLadder:
-        if version == 0:
-            return DEFAULT_LADDER
-        cached = self._ladders.get(tenant)
-        if cached is None or cached.version != version:
-            cached = await SettingsRepository(conn, tenant).ladder()
-            self._ladders[tenant] = cached
-        return cached
+    # --- invalidation ------------------------------------------------------------------------
+    def invalidate(self, tenant: str, aggregate_type: str, aggregate_id: str) -> None:
+        if aggregate_type == "member":
+            self.members_cache.invalidate((tenant, aggregate_id))
+        elif aggregate_type == "tier_ladder":
+            self.ladders.invalidate(tenant)
 
-    def reveal_pii(self, caller: Principal, member_id: str) -> bool:
+    def invalidate_committed(self, tenant: str, emitted: list[Emitted]) -> None:
+        for _event, aggregate_type, aggregate_id in emitted:
+            self.invalidate(tenant, aggregate_type, aggregate_id)
+
+    def invalidate_from_event(self, envelope: EventEnvelope) -> None:
+        self.invalidate(envelope.tenant, envelope.aggregate_type, envelope.aggregate_id)
+
+    def reset_caches(self) -> None:
+        self.members_cache.clear()
+        self.ladders.clear()
+
+    async def _ladder(self, conn, tenant: str, version: int | None = None) -> TierLadder:
+        cached = self.ladders.get(tenant)
+        if cached is not None and (version is None or cached.version == version):
+            return cached
+        token = self.ladders.token()
+        ladder = await SettingsRepository(conn, tenant).ladder()
+        self.ladders.put(tenant, ladder, token)
+        return ladder
+
+    def reveal_pii(self, caller: Principal, member_id: str, rpc: str) -> bool:
+        """Whether the caller sees personal data unmasked; every such read is audited."""
         reveal = caller.has(auth.MEMBERS_PII_READ)
         if reveal:
-            # Every read of unmasked personal data is audited (who, which member) - never the data itself.
-            audit.info("pii.read", actor=caller.subject, tenant=caller.tenant, member=member_name(member_id))
+            self._audit.record(tenant=caller.tenant, actor=caller.subject, member_id=member_id, rpc=rpc)
         return reveal
 
-    async def get_member(self, caller: Principal, member_id: str) -> tuple[Member, TierLadder]:
+    async def get_member(self, caller: Principal, member_id: str) -> tuple[MemberView, TierLadder]:
         caller.require(auth.MEMBERS_READ)
         caller.require_member(member_name(member_id))
+        key = (caller.tenant, member_id)
+        view = self.members_cache.get(key)
+        ladder = self.ladders.get(caller.tenant)
+        if view is not None and ladder is not None:
+            return view, ladder
+        token = self.members_cache.token()
         async with self._engine.connect() as conn:
             found = await MemberReader(conn, caller.tenant, self._cipher).get_with_ladder_version(member_id)
             if found is None:
                 raise NotFound(f"{member_name(member_id)} not found", reason="MEMBER_NOT_FOUND")
             member, version = found
-            return member, await self._ladder(conn, caller.tenant, version)
+            view = MemberView(member)
+            self.members_cache.put(key, view, token)
+            return view, await self._ladder(conn, caller.tenant, version)
 
     async def find_member_by_phone(self, caller: Principal, phone: str) -> tuple[Member, TierLadder]:
         caller.require(auth.MEMBERS_READ)
@@ -66,8 +118,7 @@ class MembersQueries:
             if member is None:
                 raise NotFound("no member has that phone", reason="MEMBER_NOT_FOUND")
             caller.require_member(member_name(member.member_id))
-            ladder = await SettingsRepository(conn, caller.tenant).ladder()
-            return member, ladder
+            return member, await self._ladder(conn, caller.tenant)
 
     async def list_members(
         self,
@@ -90,7 +141,7 @@ class MembersQueries:
                 tier_id=tier_id or None,
                 name_prefix=name_prefix or None,
             )
-            return rows, await SettingsRepository(conn, caller.tenant).ladder()
+            return rows, await self._ladder(conn, caller.tenant)
 
     async def get_store(self, caller: Principal, store_id: str) -> Store:
         caller.require(auth.STORES_READ)

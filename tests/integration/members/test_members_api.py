@@ -275,6 +275,7 @@ async def test_other_tenants_cannot_see_or_touch_a_member(members):
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await call
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert await counts(members) == before
     listed = await members.stub.ListMembers(
         pb.ListMembersRequest(page_size=500), metadata=members.auth("rival")
     )
@@ -565,3 +566,33 @@ async def test_health_and_reflection_answer_without_a_token(members):
         names = {s.name for s in resp.list_services_response.service}
         assert {"peony.members.v1.MembersService", "grpc.health.v1.Health"} <= names
         break
+
+
+async def test_unmasked_reads_are_audited_and_masked_reads_are_not(members):
+    store = await members.create_store("audit")
+    created = await register(members, store, "audit")
+    member_id = created.name.split("/")[1]
+    await members.stub.GetMember(
+        pb.GetMemberRequest(name=created.name), metadata=members.auth("audit", subject="user:amy")
+    )
+    await members.stub.GetMember(
+        pb.GetMemberRequest(name=created.name),
+        metadata=members.auth("audit", subject="user:bob", roles=["beautician"]),
+    )
+
+    async def audit_rows():
+        async with members.db.connect() as conn:
+            return (
+                await conn.execute(
+                    text("SELECT actor, rpc FROM pii_access_log WHERE member_id = :m ORDER BY id"),
+                    {"m": member_id},
+                )
+            ).all()
+
+    rows = []
+    for _ in range(50):  # the trail is flushed in the background every 0.5 s
+        rows = await audit_rows()
+        if len(rows) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    assert [tuple(r) for r in rows] == [("user:test", "RegisterMember"), ("user:amy", "GetMember")]

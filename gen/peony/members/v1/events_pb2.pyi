@@ -126,3 +126,13 @@ class StoreUpdated(_message.Message):
     time_zone: str
     updated_fields: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, store: _Optional[str] = ..., display_name: _Optional[str] = ..., time_zone: _Optional[str] = ..., updated_fields: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TierLadderUpdated(_message.Message):
+    __slots__ = ("tier_ladder", "version", "updated_fields")
+    TIER_LADDER_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    tier_ladder: str
+    version: int
+    updated_fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tier_ladder: _Optional[str] = ..., version: _Optional[int] = ..., updated_fields: _Optional[_Iterable[str]] = ...) -> None: ...

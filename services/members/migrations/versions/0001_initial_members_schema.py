@@ -122,8 +122,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_members_display_name",
         "members",
-        ["tenant_id", sa.literal_column("display_name text_pattern_ops"), "member_id"],
+        ["tenant_id", "display_name", "member_id"],
         unique=False,
+        postgresql_ops={"display_name": "text_pattern_ops"},
     )
     op.create_index(
         "ix_members_home_store", "members", ["tenant_id", "home_store_id", "member_id"], unique=False
