@@ -9,8 +9,6 @@ replicas can run this at once without blocking each other or the hot path.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import timedelta
 
 from sqlalchemy import text
@@ -18,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit.logging import get_logger
 from kit.messaging.outbox import purge_inbox, purge_published
+from kit.workers import PeriodicWorker
 
 log = get_logger("peony.retention")
 
@@ -39,11 +38,15 @@ async def purge_idempotency_keys(engine: AsyncEngine, *, older_than: timedelta, 
         return int(result.rowcount or 0)
 
 
-class RetentionWorker:
+class RetentionWorker(PeriodicWorker):
+    name = "retention"
+
     def __init__(self, engine: AsyncEngine, *, interval_s: float = 3600.0):
+        super().__init__(interval_s=interval_s)
         self._engine = engine
-        self._interval = interval_s
-        self._task: asyncio.Task[None] | None = None
+
+    async def tick(self) -> dict[str, int]:
+        return await self.run_once()
 
     async def run_once(self) -> dict[str, int]:
         removed = {"outbox": 0, "inbox": 0, "idempotency_keys": 0}
@@ -60,20 +63,3 @@ class RetentionWorker:
         if any(removed.values()):
             log.info("retention purge", **removed)
         return removed
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("retention purge failed; will retry")
-            await asyncio.sleep(self._interval)
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="retention")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

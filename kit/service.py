@@ -3,16 +3,57 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit.config import ConfigError, ServiceConfig, load_config
+from kit.db import create_engine
 from kit.grpc_server import GrpcServiceRunner
 from kit.logging import configure_logging, get_logger
+from kit.messaging import OutboxRelay, connect, ensure_stream
 from kit.migrations import upgrade
-from kit.telemetry import configure_telemetry
+from kit.pagination import PageTokens
+from kit.retention import RetentionWorker
+from kit.telemetry import configure_telemetry, instrument_sqlalchemy
 
 Builder = Callable[[ServiceConfig], Awaitable[GrpcServiceRunner]]
+
+
+@dataclass
+class Backbone:
+    """What every service process opens: its database, NATS JetStream with its own stream, the
+    outbox relay that publishes its events, and retention of the kit's bookkeeping tables."""
+
+    engine: AsyncEngine
+    nc: NATS
+    js: JetStreamContext
+    relay: OutboxRelay
+    retention: RetentionWorker
+
+    async def close(self) -> None:
+        await self.nc.drain()
+        await self.engine.dispose()
+
+
+async def open_backbone(config: ServiceConfig, service: str, *, pool_size: int = 10) -> Backbone:
+    engine = create_engine(config.database_url, service=service, pool_size=pool_size)
+    instrument_sqlalchemy(engine)
+    nc, js = await connect(config.nats_url, name=f"peony-{service}")
+    await ensure_stream(js, service)
+    return Backbone(engine, nc, js, OutboxRelay(engine, js, service), RetentionWorker(engine))
+
+
+def page_tokens(config: ServiceConfig, service: str) -> PageTokens:
+    """Page-token signer for one service, keyed off the deployment's master secret."""
+    return PageTokens(
+        hashlib.sha256(f"peony-page-tokens|{service}|".encode() + config.pii_master_key).digest()
+    )
 
 
 def run_service(service: str, build: Builder) -> int:

@@ -7,8 +7,6 @@ last interval's records — the trade we make to keep an audit row write off eve
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 import uuid
 from datetime import UTC, datetime
@@ -16,23 +14,22 @@ from datetime import UTC, datetime
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kit.logging import get_logger
+from kit.workers import PeriodicWorker
 from services.members.adapters.tables import pii_access_log
-
-log = get_logger("peony.audit")
-
 
 COLUMNS = ["tenant_id", "actor", "member_id", "rpc", "trace_id", "read_at"]
 
 
-class PiiAuditTrail:
+class PiiAuditTrail(PeriodicWorker):
+    name = "pii-audit"
+    final_tick = True  # flush what is buffered when the service stops
+
     def __init__(self, engine: AsyncEngine, *, flush_interval_s: float = 0.5, max_batch: int = 20_000):
+        super().__init__(interval_s=flush_interval_s)
         self._engine = engine
-        self._interval = flush_interval_s
         self._max_batch = max_batch
         # Raw tuples: the read path pays for an append, the flush for everything else.
         self._pending: list[tuple[str, str, str, str, int, float]] = []
-        self._task: asyncio.Task[None] | None = None
 
     def record(self, *, tenant: str, actor: str, member_id: str, rpc: str) -> None:
         ctx = trace.get_current_span().get_span_context()
@@ -67,20 +64,5 @@ class PiiAuditTrail:
             written += len(batch)
         return written
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("could not write the PII audit trail; will retry", pending=len(self._pending))
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="pii-audit")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.flush()
+    async def tick(self) -> int:
+        return await self.flush()

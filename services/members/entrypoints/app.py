@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from peony.members.v1 import members_service_pb2, members_service_pb2_grpc
 
 from kit.auth import TokenVerifier
 from kit.config import ServiceConfig
 from kit.crypto import PiiCipher
-from kit.db import create_engine, session_factory
+from kit.db import session_factory
 from kit.grpc_server import GrpcServiceRunner, ServiceRegistration
 from kit.idempotency import Idempotency
-from kit.messaging import OutboxRelay, connect, ensure_stream
 from kit.messaging.invalidation import StreamInvalidator
-from kit.pagination import PageTokens
-from kit.retention import RetentionWorker
-from kit.service import run_service
-from kit.telemetry import instrument_sqlalchemy
+from kit.service import open_backbone, page_tokens, run_service
 from kit.uow import UnitOfWorkFactory
 from services.members.adapters.audit import PiiAuditTrail
 from services.members.adapters.tables import metadata
@@ -30,32 +24,22 @@ FULL_NAME = members_service_pb2.DESCRIPTOR.services_by_name["MembersService"].fu
 
 
 async def build(config: ServiceConfig) -> GrpcServiceRunner:
-    engine = create_engine(config.database_url, service=SERVICE, pool_size=20)
-    instrument_sqlalchemy(engine)
+    backbone = await open_backbone(config, SERVICE, pool_size=20)
     cipher = PiiCipher(config.pii_master_key)
-    audit = PiiAuditTrail(engine)
-    queries = MembersQueries(engine, cipher, audit)
+    audit = PiiAuditTrail(backbone.engine)
+    queries = MembersQueries(backbone.engine, cipher, audit)
     uows = UnitOfWorkFactory(
         MembersUnitOfWork,
-        session_factory(engine),
+        session_factory(backbone.engine),
         service=SERVICE,
-        after_commit=queries.invalidate_committed,
+        after_commit=queries.invalidate_committed,  # this replica reads its own writes at once
         cipher=cipher,
     )
-    page_secret = hashlib.sha256(b"peony-page-tokens|" + config.pii_master_key).digest()
-    servicer = MembersServicer(uows, queries, Idempotency(cipher, metadata), PageTokens(page_secret))
-
-    nc, js = await connect(config.nats_url, name=f"peony-{SERVICE}")
-    await ensure_stream(js, SERVICE)
-    relay = OutboxRelay(engine, js, SERVICE)
+    servicer = MembersServicer(uows, queries, Idempotency(cipher, metadata), page_tokens(config, SERVICE))
     # Other replicas' writes evict this replica's read caches through our own event stream.
     invalidator = StreamInvalidator(
-        js, SERVICE, on_event=queries.invalidate_from_event, on_reset=queries.reset_caches
+        backbone.js, SERVICE, on_event=queries.invalidate_from_event, on_reset=queries.reset_caches
     )
-
-    async def close_nats() -> None:
-        await nc.drain()
-
     return GrpcServiceRunner(
         config=config,
         registrations=[
@@ -64,8 +48,8 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             )
         ],
         verifier=TokenVerifier(config.auth),
-        workers=[invalidator, relay, audit, RetentionWorker(engine)],
-        on_close=[close_nats, engine.dispose],
+        workers=[invalidator, backbone.relay, audit, backbone.retention],
+        on_close=[backbone.close],
     )
 
 

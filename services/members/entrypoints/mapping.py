@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from peony.members.v1 import card_pb2, member_pb2, store_pb2, tier_pb2
 
 from kit.errors import InvalidArgument
 from kit.ids import parse_name
+from kit.proto import ts
 from services.members.domain import values
 from services.members.domain.cards import Card
 from services.members.domain.member import CHANNELS, GENDERS, CareProfile, Consent, Member
@@ -29,14 +29,6 @@ _DOWNGRADE = {
     DOWNGRADE_AUTOMATIC: tier_pb2.DOWNGRADE_POLICY_AUTOMATIC,
 }
 _DOWNGRADE_BACK = {v: k for k, v in _DOWNGRADE.items()}
-
-
-def ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
 
 
 def require_id(name: str, collection: str, field: str) -> str:

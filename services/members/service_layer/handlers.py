@@ -6,9 +6,11 @@ idempotency key and the outbox rows together, or nothing at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from google.protobuf.message import Message
 from peony.members.v1 import events_pb2, member_pb2
 
 from kit import auth
@@ -218,52 +220,49 @@ async def _load_card(uow: UoW, member_id: str, card_id: str) -> Card:
     return card
 
 
-async def report_card_lost(uow: UoW, caller: Principal, member_id: str, card_id: str) -> Card:
+async def _transition_card(
+    uow: UoW, caller: Principal, member_id: str, card_id: str, change: Callable[[Card], Message]
+) -> Card:
+    """Load (locked) -> apply one state change -> save -> emit the event `change` returns."""
     caller.require(auth.MEMBERS_CARDS_MANAGE)
     card = await _load_card(uow, member_id, card_id)
-    card.report_lost()
+    event = change(card)
     await uow.cards.save_state(card)
-    uow.emit(
-        events_pb2.CardReportedLost(
-            member=member_name(member_id), card=card_name(member_id, card_id), card_number=card.card_number
-        ),
-        aggregate_type="member",
-        aggregate_id=member_id,
-    )
+    uow.emit(event, aggregate_type="member", aggregate_id=member_id)
     return card
 
 
+async def report_card_lost(uow: UoW, caller: Principal, member_id: str, card_id: str) -> Card:
+    def lost(card: Card) -> Message:
+        card.report_lost()
+        return events_pb2.CardReportedLost(
+            member=member_name(member_id), card=card_name(member_id, card_id), card_number=card.card_number
+        )
+
+    return await _transition_card(uow, caller, member_id, card_id, lost)
+
+
 async def freeze_card(uow: UoW, caller: Principal, member_id: str, card_id: str, reason: str) -> Card:
-    caller.require(auth.MEMBERS_CARDS_MANAGE)
-    card = await _load_card(uow, member_id, card_id)
-    card.freeze()
-    await uow.cards.save_state(card)
-    uow.emit(
-        events_pb2.CardFrozen(
+    def frozen(card: Card) -> Message:
+        card.freeze()
+        return events_pb2.CardFrozen(
             member=member_name(member_id),
             card=card_name(member_id, card_id),
             card_number=card.card_number,
             reason=reason,
-        ),
-        aggregate_type="member",
-        aggregate_id=member_id,
-    )
-    return card
+        )
+
+    return await _transition_card(uow, caller, member_id, card_id, frozen)
 
 
 async def unfreeze_card(uow: UoW, caller: Principal, member_id: str, card_id: str) -> Card:
-    caller.require(auth.MEMBERS_CARDS_MANAGE)
-    card = await _load_card(uow, member_id, card_id)
-    card.unfreeze()
-    await uow.cards.save_state(card)
-    uow.emit(
-        events_pb2.CardUnfrozen(
+    def unfrozen(card: Card) -> Message:
+        card.unfreeze()
+        return events_pb2.CardUnfrozen(
             member=member_name(member_id), card=card_name(member_id, card_id), card_number=card.card_number
-        ),
-        aggregate_type="member",
-        aggregate_id=member_id,
-    )
-    return card
+        )
+
+    return await _transition_card(uow, caller, member_id, card_id, unfrozen)
 
 
 async def replace_card(

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from peony.notify.v1 import message_pb2
 
 from kit.errors import InvalidArgument
 from kit.ids import parse_name
+from kit.proto import ts
 from services.notify.domain.message import Message
 from services.notify.service_layer.handlers import channel_to_proto, state_to_proto
-
-
-def ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
 
 
 def require_message_id(name: str, field: str = "name") -> str:
