@@ -596,3 +596,43 @@ async def test_unmasked_reads_are_audited_and_masked_reads_are_not(members):
             break
         await asyncio.sleep(0.1)
     assert [tuple(r) for r in rows] == [("user:test", "RegisterMember"), ("user:amy", "GetMember")]
+
+
+async def test_referral_code_links_the_referee_to_the_referrer(members):
+    store = await members.create_store("referrals")
+    referrer = await register(members, store, "referrals")
+    resp = await members.stub.RegisterMember(
+        pb.RegisterMemberRequest(
+            member=member_pb2.Member(display_name="新朋友", phone=new_phone(), home_store=store),
+            referral_code=referrer.referral_code.lower(),  # codes are read out loud: case does not matter
+            request_id=rid(),
+        ),
+        metadata=members.auth("referrals"),
+    )
+    assert resp.member.referrer == referrer.name
+    assert resp.member.registration_channel == member_pb2.REGISTRATION_CHANNEL_REFERRAL
+    before = await counts(members)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await members.stub.RegisterMember(
+            pb.RegisterMemberRequest(
+                member=member_pb2.Member(display_name="x", phone=new_phone(), home_store=store),
+                referral_code="NOSUCHCD",
+                request_id=rid(),
+            ),
+            metadata=members.auth("referrals"),
+        )
+    assert (
+        err.value.code() == grpc.StatusCode.NOT_FOUND and details(err.value)[0] == "REFERRAL_CODE_NOT_FOUND"
+    )
+    # A phone the tenant already knows cannot be "referred" again.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await members.stub.RegisterMember(
+            pb.RegisterMemberRequest(
+                member=member_pb2.Member(display_name="again", phone=referrer.phone, home_store=store),
+                referral_code=referrer.referral_code,
+                request_id=rid(),
+            ),
+            metadata=members.auth("referrals"),
+        )
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert await counts(members) == before
