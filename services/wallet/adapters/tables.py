@@ -1,0 +1,202 @@
+"""The wallet database schema: the ledger (accounts, transactions, postings) and the records the
+ledger's money rules need (holds, points lots and their movements, bonus release schedules,
+payment PINs, plans and settings).
+
+The database guards the money: member-owned accounts carry a CHECK that they are never
+overdrawn, postings are append-only, and a transaction can be reversed at most once (unique
+`reverses`). Balances change only together with their postings, in one transaction.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+
+from kit.db import kit_metadata_tables
+from services.wallet.domain.ledger import KINDS
+
+metadata = MetaData()
+kit_metadata_tables(metadata)
+
+_GUARDED = ", ".join(f"'{k.code}'" for k in KINDS.values() if k.guarded)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("account_id", UUID(as_uuid=False), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("owner", Text, nullable=False),
+    Column("unit", Text, nullable=False),
+    # Sum of the account's postings (debit +, credit -).
+    Column("balance", BigInteger, nullable=False, server_default=text("0")),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "account_id", name="pk_accounts"),
+    # Every member-owned account is credit-normal: it may never hold less than nothing.
+    CheckConstraint(f"kind NOT IN ({_GUARDED}) OR balance <= 0", name="ck_accounts_member_not_overdrawn"),
+    Index("ix_accounts_owner", "tenant_id", "owner", "kind"),
+)
+
+ledger_transactions = Table(
+    "ledger_transactions",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("transaction_id", UUID(as_uuid=False), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=True),
+    Column("store_id", Text, nullable=True),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("reverses", UUID(as_uuid=False), nullable=True),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "transaction_id", name="pk_ledger_transactions"),
+    Index(
+        "uq_ledger_transactions_reverses",
+        "tenant_id",
+        "reverses",
+        unique=True,
+        postgresql_where=text("reverses IS NOT NULL"),
+    ),
+    Index("ix_ledger_transactions_member", "tenant_id", "member_id", "create_time"),
+    Index("ix_ledger_transactions_store", "tenant_id", "store_id", "create_time"),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("posting_id", BigInteger, Identity(always=True), primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("transaction_id", UUID(as_uuid=False), nullable=False),
+    Column("account_id", UUID(as_uuid=False), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("unit", Text, nullable=False),
+    CheckConstraint("amount <> 0", name="ck_postings_nonzero"),
+    Index("ix_postings_transaction", "tenant_id", "transaction_id"),
+    Index("ix_postings_account", "tenant_id", "account_id"),
+)
+
+wallet_settings = Table(
+    "wallet_settings",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("settings", JSONB, nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+payment_pins = Table(
+    "payment_pins",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("pin_hash", LargeBinary, nullable=False),  # scrypt with a per-member salt
+    Column("salt", LargeBinary, nullable=False),
+    Column("failed_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("locked_until", DateTime(timezone=True), nullable=True),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "member_id", name="pk_payment_pins"),
+)
+
+top_up_plans = Table(
+    "top_up_plans",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("plan_id", Text, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("pay_minor", BigInteger, nullable=False),
+    Column("bonus_minor", BigInteger, nullable=False),
+    Column("bonus_release", Text, nullable=False),  # immediate | monthly
+    Column("release_months", Integer, nullable=False, server_default=text("1")),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("stores", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "plan_id", name="pk_top_up_plans"),
+)
+
+# Bonus promised by a monthly plan, released by the scheduler when due (or voided by a refund).
+bonus_releases = Table(
+    "bonus_releases",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("release_id", UUID(as_uuid=False), nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("store_id", Text, nullable=False),
+    Column("top_up_transaction_id", UUID(as_uuid=False), nullable=False),
+    Column("due_time", DateTime(timezone=True), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("state", Text, nullable=False),  # scheduled | released | voided
+    Column("transaction_id", UUID(as_uuid=False), nullable=True),
+    PrimaryKeyConstraint("tenant_id", "release_id", name="pk_bonus_releases"),
+    Index("ix_bonus_releases_due", "due_time", postgresql_where=text("state = 'scheduled'")),
+    Index("ix_bonus_releases_member", "tenant_id", "member_id"),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("hold_id", UUID(as_uuid=False), nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("store_id", Text, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("principal_minor", BigInteger, nullable=False),  # how the held amount was funded,
+    Column("bonus_minor", BigInteger, nullable=False),  # so a void returns it exactly
+    Column("state", Text, nullable=False),  # authorized | captured | voided | expired
+    Column("reference", Text, nullable=False, server_default=""),
+    Column("expire_time", DateTime(timezone=True), nullable=False),
+    Column("authorize_transaction_id", UUID(as_uuid=False), nullable=False),
+    Column("settle_transaction_id", UUID(as_uuid=False), nullable=True),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "hold_id", name="pk_holds"),
+    Index("ix_holds_expiring", "expire_time", postgresql_where=text("state = 'authorized'")),
+    Index("ix_holds_member", "tenant_id", "member_id"),
+)
+
+point_lots = Table(
+    "point_lots",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("lot_id", UUID(as_uuid=False), nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("original", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("earned_time", DateTime(timezone=True), nullable=False),
+    Column("expire_time", DateTime(timezone=True), nullable=True),
+    Column("pending_until", DateTime(timezone=True), nullable=True),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("transaction_id", UUID(as_uuid=False), nullable=False),  # the transaction that granted it
+    Column("expiring_notified", Boolean, nullable=False, server_default=text("false")),
+    PrimaryKeyConstraint("tenant_id", "lot_id", name="pk_point_lots"),
+    CheckConstraint("remaining >= 0 AND remaining <= original", name="ck_point_lots_remaining"),
+    Index("ix_point_lots_member", "tenant_id", "member_id", "expire_time"),
+    Index("ix_point_lots_expiry", "expire_time", postgresql_where=text("remaining > 0")),
+)
+
+# Which lots a transaction took points from (negative) or gave back to (positive): a refund
+# restores exactly these.
+lot_movements = Table(
+    "lot_movements",
+    metadata,
+    Column("movement_id", BigInteger, Identity(always=True), primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("transaction_id", UUID(as_uuid=False), nullable=False),
+    Column("lot_id", UUID(as_uuid=False), nullable=False),
+    Column("delta", BigInteger, nullable=False),
+    Index("ix_lot_movements_transaction", "tenant_id", "transaction_id"),
+)
