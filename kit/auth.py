@@ -29,6 +29,11 @@ STORES_READ = "stores.read"
 STORES_MANAGE = "stores.manage"
 TIERS_MANAGE = "tiers.manage"
 NOTIFY_READ = "notify.read"
+WALLET_READ = "wallet.read"
+WALLET_WRITE = "wallet.write"  # top-ups, holds, checkout: front-desk money movements
+WALLET_ADJUST = "wallet.adjust"  # staff point adjustments and reversals (audited)
+WALLET_ADMIN = "wallet.admin"  # settings, plans, products, catalog
+WALLET_FINANCE = "wallet.finance"  # liability and clearing views
 
 ALL_PERMISSIONS = frozenset(
     {
@@ -41,13 +46,18 @@ ALL_PERMISSIONS = frozenset(
         STORES_MANAGE,
         TIERS_MANAGE,
         NOTIFY_READ,
+        WALLET_READ,
+        WALLET_WRITE,
+        WALLET_ADJUST,
+        WALLET_ADMIN,
+        WALLET_FINANCE,
     }
 )
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "hq_admin": ALL_PERMISSIONS,
-    "finance": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ}),
-    "marketing": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ}),
+    "finance": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ, WALLET_READ, WALLET_FINANCE}),
+    "marketing": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ, WALLET_READ}),
     "store_manager": frozenset(
         {
             MEMBERS_READ,
@@ -57,17 +67,30 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             MEMBERS_CARDS_MANAGE,
             STORES_READ,
             NOTIFY_READ,
+            WALLET_READ,
+            WALLET_WRITE,
+            WALLET_ADJUST,
         }
     ),
     "front_desk": frozenset(
-        {MEMBERS_READ, MEMBERS_WRITE, MEMBERS_PII_READ, MEMBERS_CARDS_MANAGE, STORES_READ}
+        {
+            MEMBERS_READ,
+            MEMBERS_WRITE,
+            MEMBERS_PII_READ,
+            MEMBERS_CARDS_MANAGE,
+            STORES_READ,
+            WALLET_READ,
+            WALLET_WRITE,
+        }
     ),
     "beautician": frozenset({MEMBERS_READ, STORES_READ}),
     "consultant": frozenset({MEMBERS_READ, MEMBERS_WRITE, STORES_READ}),
     # A member using the mini-program: the handlers restrict them to their own record.
-    "member": frozenset({MEMBERS_READ, MEMBERS_PII_READ}),
-    # Peony's own services calling each other.
-    "service": frozenset({MEMBERS_READ, MEMBERS_PII_READ, STORES_READ, NOTIFY_READ}),
+    "member": frozenset({MEMBERS_READ, MEMBERS_PII_READ, WALLET_READ}),
+    # Peony's own services calling each other (booking places and settles holds).
+    "service": frozenset(
+        {MEMBERS_READ, MEMBERS_PII_READ, STORES_READ, NOTIFY_READ, WALLET_READ, WALLET_WRITE}
+    ),
 }
 # Roles whose access is limited to the stores listed in the token's `stores` claim.
 STORE_BOUND_ROLES = frozenset({"store_manager", "front_desk", "beautician", "consultant"})

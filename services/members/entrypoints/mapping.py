@@ -14,7 +14,7 @@ from services.members.domain.cards import Card
 from services.members.domain.member import CHANNELS, GENDERS, CareProfile, Consent, Member
 from services.members.domain.stores import DEFAULT_TIME_ZONE, OpeningHours, Store
 from services.members.domain.tiers import DOWNGRADE_AUTOMATIC, DOWNGRADE_NEVER, Tier, TierBenefits, TierLadder
-from services.members.service_layer.handlers import card_name, member_name, store_name
+from services.members.service_layer.handlers import benefits_message, card_name, member_name, store_name
 
 _CARD_STATE = {
     "active": card_pb2.CARD_STATE_ACTIVE,
@@ -187,12 +187,7 @@ def card_to_proto(c: Card) -> card_pb2.MemberCard:
 
 # --- tiers -----------------------------------------------------------------------------------
 def benefits_to_proto(b: TierBenefits) -> tier_pb2.TierBenefits:
-    return tier_pb2.TierBenefits(
-        discount_bps=b.discount_bps,
-        points_multiplier_permille=b.points_multiplier_permille,
-        free_care_per_month=b.free_care_per_month,
-        booking_window_days=b.booking_window_days,
-    )
+    return benefits_message(b)
 
 
 def ladder_to_proto(ladder: TierLadder, update_time: datetime | None) -> tier_pb2.TierLadder:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from google.protobuf.message import Message
-from peony.members.v1 import events_pb2, member_pb2
+from peony.members.v1 import events_pb2, member_pb2, tier_pb2
 
 from kit import auth
 from kit.auth import Principal
@@ -29,10 +29,19 @@ from services.members.domain.member import (
     validate_profile,
 )
 from services.members.domain.stores import Store
-from services.members.domain.tiers import TierLadder
+from services.members.domain.tiers import TierBenefits, TierLadder
 from services.members.service_layer.unit_of_work import MembersUnitOfWork as UoW
 
 _CHANNEL_ENUM = {name: i for i, name in enumerate(CHANNELS)}
+
+
+def benefits_message(b: TierBenefits) -> tier_pb2.TierBenefits:
+    return tier_pb2.TierBenefits(
+        discount_bps=b.discount_bps,
+        points_multiplier_permille=b.points_multiplier_permille,
+        free_care_per_month=b.free_care_per_month,
+        booking_window_days=b.booking_window_days,
+    )
 
 
 def store_name(store_id: str) -> str:
@@ -148,6 +157,7 @@ async def register_member(uow: UoW, caller: Principal, member: Member, referral_
             registration_channel=_CHANNEL_ENUM[member.registration_channel],  # type: ignore[arg-type]
             referrer=member_name(member.referrer_id) if member.referrer_id else "",
             tier_id=member.tier.tier_id,
+            tier_benefits=benefits_message(ladder.entry_tier.benefits),
             consent=member_pb2.Consent(
                 marketing_sms=member.consent.marketing_sms,
                 marketing_wechat=member.consent.marketing_wechat,
@@ -364,7 +374,23 @@ async def update_tier_ladder(uow: UoW, caller: Principal, patch: TierLadder, pat
     updated.validate()
     await uow.settings.save_ladder(updated)
     uow.emit(
-        events_pb2.TierLadderUpdated(tier_ladder="tierLadder", version=updated.version, updated_fields=paths),
+        events_pb2.TierLadderUpdated(
+            tier_ladder="tierLadder",
+            version=updated.version,
+            updated_fields=paths,
+            tiers=[
+                tier_pb2.Tier(
+                    tier_id=t.tier_id,
+                    display_name=t.display_name,
+                    rank=t.rank,
+                    qualifying_spend_minor=t.qualifying_spend_minor,
+                    qualifying_visits=t.qualifying_visits,
+                    qualifying_points=t.qualifying_points,
+                    benefits=benefits_message(t.benefits),
+                )
+                for t in updated.tiers
+            ],
+        ),
         aggregate_type="tier_ladder",
         aggregate_id=uow.tenant,
     )
@@ -405,6 +431,7 @@ async def set_member_tier(
             to_tier_id=tier_id,
             reason=reason.strip(),
             staff_override=True,
+            benefits=benefits_message(ladder.get(tier_id).benefits),  # type: ignore[union-attr]
         ),
         aggregate_type="member",
         aggregate_id=member_id,

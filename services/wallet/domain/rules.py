@@ -60,6 +60,7 @@ END_OF_MONTH_AFTER_MONTHS = "end_of_month_after_months"
 DAYS = "days"
 YEAR_END = "year_end"
 NEVER = "never"
+EXPIRY_POLICIES = (END_OF_MONTH_AFTER_MONTHS, DAYS, YEAR_END, NEVER)
 
 
 def end_of_month(moment: datetime) -> datetime:

@@ -1,4 +1,5 @@
 from peony.members.v1 import member_pb2 as _member_pb2
+from peony.members.v1 import tier_pb2 as _tier_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -8,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class MemberRegistered(_message.Message):
-    __slots__ = ("member", "member_number", "display_name", "home_store", "registration_channel", "referrer", "tier_id", "consent")
+    __slots__ = ("member", "member_number", "display_name", "home_store", "registration_channel", "referrer", "tier_id", "consent", "tier_benefits")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     MEMBER_NUMBER_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -17,6 +18,7 @@ class MemberRegistered(_message.Message):
     REFERRER_FIELD_NUMBER: _ClassVar[int]
     TIER_ID_FIELD_NUMBER: _ClassVar[int]
     CONSENT_FIELD_NUMBER: _ClassVar[int]
+    TIER_BENEFITS_FIELD_NUMBER: _ClassVar[int]
     member: str
     member_number: str
     display_name: str
@@ -25,7 +27,8 @@ class MemberRegistered(_message.Message):
     referrer: str
     tier_id: str
     consent: _member_pb2.Consent
-    def __init__(self, member: _Optional[str] = ..., member_number: _Optional[str] = ..., display_name: _Optional[str] = ..., home_store: _Optional[str] = ..., registration_channel: _Optional[_Union[_member_pb2.RegistrationChannel, str]] = ..., referrer: _Optional[str] = ..., tier_id: _Optional[str] = ..., consent: _Optional[_Union[_member_pb2.Consent, _Mapping]] = ...) -> None: ...
+    tier_benefits: _tier_pb2.TierBenefits
+    def __init__(self, member: _Optional[str] = ..., member_number: _Optional[str] = ..., display_name: _Optional[str] = ..., home_store: _Optional[str] = ..., registration_channel: _Optional[_Union[_member_pb2.RegistrationChannel, str]] = ..., referrer: _Optional[str] = ..., tier_id: _Optional[str] = ..., consent: _Optional[_Union[_member_pb2.Consent, _Mapping]] = ..., tier_benefits: _Optional[_Union[_tier_pb2.TierBenefits, _Mapping]] = ...) -> None: ...
 
 class MemberUpdated(_message.Message):
     __slots__ = ("member", "updated_fields")
@@ -92,18 +95,20 @@ class CardUnfrozen(_message.Message):
     def __init__(self, member: _Optional[str] = ..., card: _Optional[str] = ..., card_number: _Optional[str] = ...) -> None: ...
 
 class TierChanged(_message.Message):
-    __slots__ = ("member", "from_tier_id", "to_tier_id", "reason", "staff_override")
+    __slots__ = ("member", "from_tier_id", "to_tier_id", "reason", "staff_override", "benefits")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     FROM_TIER_ID_FIELD_NUMBER: _ClassVar[int]
     TO_TIER_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     STAFF_OVERRIDE_FIELD_NUMBER: _ClassVar[int]
+    BENEFITS_FIELD_NUMBER: _ClassVar[int]
     member: str
     from_tier_id: str
     to_tier_id: str
     reason: str
     staff_override: bool
-    def __init__(self, member: _Optional[str] = ..., from_tier_id: _Optional[str] = ..., to_tier_id: _Optional[str] = ..., reason: _Optional[str] = ..., staff_override: _Optional[bool] = ...) -> None: ...
+    benefits: _tier_pb2.TierBenefits
+    def __init__(self, member: _Optional[str] = ..., from_tier_id: _Optional[str] = ..., to_tier_id: _Optional[str] = ..., reason: _Optional[str] = ..., staff_override: _Optional[bool] = ..., benefits: _Optional[_Union[_tier_pb2.TierBenefits, _Mapping]] = ...) -> None: ...
 
 class StoreCreated(_message.Message):
     __slots__ = ("store", "display_name", "time_zone")
@@ -128,11 +133,13 @@ class StoreUpdated(_message.Message):
     def __init__(self, store: _Optional[str] = ..., display_name: _Optional[str] = ..., time_zone: _Optional[str] = ..., updated_fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TierLadderUpdated(_message.Message):
-    __slots__ = ("tier_ladder", "version", "updated_fields")
+    __slots__ = ("tier_ladder", "version", "updated_fields", "tiers")
     TIER_LADDER_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     UPDATED_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    TIERS_FIELD_NUMBER: _ClassVar[int]
     tier_ladder: str
     version: int
     updated_fields: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, tier_ladder: _Optional[str] = ..., version: _Optional[int] = ..., updated_fields: _Optional[_Iterable[str]] = ...) -> None: ...
+    tiers: _containers.RepeatedCompositeFieldContainer[_tier_pb2.Tier]
+    def __init__(self, tier_ladder: _Optional[str] = ..., version: _Optional[int] = ..., updated_fields: _Optional[_Iterable[str]] = ..., tiers: _Optional[_Iterable[_Union[_tier_pb2.Tier, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,63 @@
+"""Per-tenant wallet settings with the defaults of domain.md §3."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from kit.errors import Violations
+from services.wallet.domain import rules
+
+
+@dataclass(frozen=True)
+class WalletSettings:
+    currency_code: str = "CNY"
+    spend_order: str = rules.PROPORTIONAL
+    pin_max_attempts: int = 5
+    pin_lockout_minutes: int = 30
+    hold_default_ttl_minutes: int = 24 * 60
+    # points
+    points_per_yuan: int = 1
+    expiry_policy: str = rules.END_OF_MONTH_AFTER_MONTHS
+    expiry_months: int = 12
+    expiry_days: int = 365
+    pending_days: int = 0
+    redemption_points_per_yuan: int = 100  # 100 points = ¥1
+    min_redeem_points: int = 100
+    max_redeem_bps: int = 5000  # at most 50 % of a bill
+    expiring_notice_days: int = 30
+    check_in_points: int = 5
+    check_in_streak_days: int = 7
+    check_in_streak_bonus: int = 20
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> WalletSettings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def validate(self, prefix: str = "settings") -> None:
+        v = Violations()
+        if len(self.currency_code) != 3 or not self.currency_code.isupper():
+            v.add(f"{prefix}.currency_code", "must be an ISO 4217 code such as CNY")
+        if self.spend_order not in rules.SPEND_ORDERS:
+            v.add(f"{prefix}.spend_order", f"must be one of {', '.join(rules.SPEND_ORDERS)}")
+        if self.expiry_policy not in rules.EXPIRY_POLICIES:
+            v.add(f"{prefix}.expiry_policy", "unknown policy")
+        for name, lo, hi in (
+            ("pin_max_attempts", 1, 20),
+            ("pin_lockout_minutes", 1, 7 * 24 * 60),
+            ("hold_default_ttl_minutes", 1, 90 * 24 * 60),
+            ("points_per_yuan", 0, 1000),
+            ("expiry_months", 1, 120),
+            ("expiry_days", 1, 3650),
+            ("pending_days", 0, 365),
+            ("redemption_points_per_yuan", 1, 100_000),
+            ("min_redeem_points", 0, 10**9),
+            ("max_redeem_bps", 0, 10_000),
+            ("expiring_notice_days", 0, 365),
+        ):
+            if not lo <= getattr(self, name) <= hi:
+                v.add(f"{prefix}.{name}", f"must be within {lo}..{hi}")
+        v.raise_if_any()
