@@ -200,3 +200,31 @@ lot_movements = Table(
     Column("delta", BigInteger, nullable=False),
     Index("ix_lot_movements_transaction", "tenant_id", "transaction_id"),
 )
+
+# --- projection of members (fed by members' events; see services/wallet/adapters/member_directory.py)
+# Checkout needs each member's tier benefits on every call: reading them from our own database
+# keeps the wallet working (and fast) when the members service is slow or down.
+member_directory = Table(
+    "member_directory",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("home_store_id", Text, nullable=False),
+    Column("tier_id", Text, nullable=False),
+    # Benefits carried by the member's last MemberRegistered / TierChanged event; a tenant ladder
+    # row (below), when present, is authoritative for the tier's current benefits.
+    Column("discount_bps", Integer, nullable=False),
+    Column("points_multiplier_permille", Integer, nullable=False),
+    Column("registered_time", DateTime(timezone=True), nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "member_id", name="pk_member_directory"),
+)
+
+tier_ladders = Table(
+    "tier_ladders",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("tiers", JSONB, nullable=False),  # [{tier_id, discount_bps, points_multiplier_permille, ...}]
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
