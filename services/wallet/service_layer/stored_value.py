@@ -1,0 +1,361 @@
+"""Stored value (储值): top-ups with bonus plans, PIN, holds, refunds, and the wallet snapshot.
+
+Each command is one balanced ledger transaction plus the records its rules need, committed
+together by the unit of work (with the idempotency key and the outbox event).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from kit import auth
+from kit.auth import Principal
+from kit.errors import FailedPrecondition, InvalidArgument, NotFound, Violations
+from kit.ids import new_id
+from services.wallet.adapters.ledger_repository import PostedTransaction
+from services.wallet.domain import ledger, rules
+from services.wallet.domain.ledger import AccountKey, TransactionDraft
+from services.wallet.domain.pin import check_pin, hash_pin, validate_new_pin
+from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
+
+EXTERNAL_TENDERS = ("cash", "bank_card", "wechat_pay", "alipay")
+
+
+@dataclass(frozen=True)
+class MemberAccounts:
+    principal: AccountKey
+    bonus: AccountKey
+    held: AccountKey
+    points: AccountKey
+
+    @classmethod
+    def of(cls, member_id: str, currency: str) -> MemberAccounts:
+        return cls(
+            AccountKey(ledger.SV_PRINCIPAL, member_id, currency),
+            AccountKey(ledger.SV_BONUS, member_id, currency),
+            AccountKey(ledger.SV_HELD, member_id, currency),
+            AccountKey(ledger.MEMBER_POINTS, member_id, ledger.POINTS),
+        )
+
+
+def tender_account(store_id: str, tender: str, currency: str) -> AccountKey:
+    return AccountKey(ledger.TENDER, f"{store_id}:{tender}", currency)
+
+
+def store_account(kind: ledger.AccountKind, store_id: str, currency: str) -> AccountKey:
+    return AccountKey(kind, store_id, currency)
+
+
+def validate_money(v: Violations, field: str, amount: int) -> None:
+    if amount <= 0:
+        v.add(field, "must be greater than zero")
+    elif amount > ledger.MAX_AMOUNT:
+        v.add(field, f"must be at most {ledger.MAX_AMOUNT}")
+
+
+def require_currency(currency: str, expected: str, field: str = "currency_code") -> None:
+    if currency and currency != expected:
+        raise InvalidArgument([(field, f"this tenant's wallet is in {expected}")], reason="CURRENCY_MISMATCH")
+
+
+# --- snapshot ---------------------------------------------------------------------------------
+@dataclass
+class WalletSnapshot:
+    member_id: str
+    currency: str
+    principal: int
+    bonus: int
+    held: int
+    locked_bonus: int  # promised by monthly plans, not yet released
+    points_available: int
+    points_pending: int
+    points_expiring: int
+    pin_set: bool
+    pin_locked_until: datetime | None
+
+
+async def snapshot(uow: UoW, member_id: str, now: datetime | None = None) -> WalletSnapshot:
+    now = now or datetime.now(UTC)
+    settings = await uow.settings.get()
+    accts = MemberAccounts.of(member_id, settings.currency_code)
+    bal = await uow.ledger.balances([accts.principal, accts.bonus, accts.held])
+    lots = uow.lots.as_lots(await uow.lots.for_member(member_id))
+    horizon = now + timedelta(days=settings.expiring_notice_days)
+    usable = [lot for lot in lots if rules.usable(lot, now)]
+    pending = sum(lot.remaining for lot in lots if lot.pending_until is not None and lot.pending_until > now)
+    pin = await uow.pins.get(member_id)
+    locked_bonus = sum(r.amount_minor for r in await uow.releases.pending_for_member(member_id))
+    return WalletSnapshot(
+        member_id=member_id,
+        currency=settings.currency_code,
+        principal=-bal[accts.principal],
+        bonus=-bal[accts.bonus],
+        held=-bal[accts.held],
+        locked_bonus=locked_bonus,
+        points_available=sum(lot.remaining for lot in usable),
+        points_pending=pending,
+        points_expiring=sum(
+            lot.remaining for lot in usable if lot.expire_time and lot.expire_time <= horizon
+        ),
+        pin_set=pin is not None,
+        pin_locked_until=pin.locked_until if pin and pin.locked_until and pin.locked_until > now else None,
+    )
+
+
+# --- PIN --------------------------------------------------------------------------------------
+async def set_pin(uow: UoW, caller: Principal, member_id: str, pin: str) -> None:
+    caller.require(auth.WALLET_WRITE)
+    validate_new_pin(pin)
+    await uow.members.require(member_id)
+    pin_hash, salt = hash_pin(pin)
+    await uow.pins.set(member_id, pin_hash, salt)
+
+
+async def verify_pin(uow: UoW, member_id: str, pin: str) -> bool:
+    """One PIN attempt in its OWN unit of work: the attempt counter must persist even though
+    the payment it guards is refused (that is the lockout). Returns whether the PIN matched."""
+    if not pin:
+        raise InvalidArgument([("payment_pin", "is required to pay with stored value")])
+    settings = await uow.settings.get()
+    record = await uow.pins.get(member_id, for_update=True)
+    if record is None:
+        raise FailedPrecondition("the member has not set a payment PIN", reason="PIN_NOT_SET")
+    outcome = check_pin(
+        pin,
+        pin_hash=record.pin_hash,
+        salt=record.salt,
+        failed_attempts=record.failed_attempts,
+        locked_until=record.locked_until,
+        now=datetime.now(UTC),
+        max_attempts=settings.pin_max_attempts,
+        lockout=timedelta(minutes=settings.pin_lockout_minutes),
+    )
+    if outcome.failed_attempts != record.failed_attempts or outcome.locked_until != record.locked_until:
+        await uow.pins.record_attempt(member_id, outcome.failed_attempts, outcome.locked_until)
+    return outcome.ok
+
+
+def wrong_pin(remaining: int) -> FailedPrecondition:
+    return FailedPrecondition(
+        "wrong payment PIN", reason="WRONG_PIN", metadata={"attempts_left": str(max(remaining, 0))}
+    )
+
+
+# --- top-up -----------------------------------------------------------------------------------
+@dataclass
+class TopUpResult:
+    transaction: PostedTransaction
+    bonus_now: int
+    bonus_scheduled: int
+
+
+async def top_up(
+    uow: UoW,
+    caller: Principal,
+    *,
+    member_id: str,
+    store_id: str,
+    amount: int,
+    currency: str,
+    tender: str,
+    plan_id: str,
+) -> TopUpResult:
+    caller.require(auth.WALLET_WRITE)
+    v = Violations()
+    validate_money(v, "amount_minor", amount)
+    if tender not in EXTERNAL_TENDERS:
+        v.add("tender", "must be cash, bank card, WeChat Pay or Alipay")
+    v.require("store", store_id)
+    v.raise_if_any()
+    caller.require_store(f"stores/{store_id}")
+    settings = await uow.settings.get()
+    require_currency(currency, settings.currency_code)
+    await uow.members.require(member_id)
+
+    bonus, months, release = 0, 1, "immediate"
+    if plan_id:
+        plan = await uow.plans.get(plan_id)
+        if plan is None or not plan.active:
+            raise NotFound(f"topUpPlans/{plan_id} not found or inactive", reason="PLAN_NOT_FOUND")
+        if plan.stores and store_id not in plan.stores:
+            raise FailedPrecondition("the plan is not offered at this store", reason="PLAN_NOT_AT_STORE")
+        if amount != plan.pay_minor:
+            raise InvalidArgument(
+                [("amount_minor", f"the plan {plan_id} is a top-up of exactly {plan.pay_minor}")]
+            )
+        bonus, months, release = plan.bonus_minor, plan.release_months, plan.bonus_release
+
+    cur = settings.currency_code
+    accts = MemberAccounts.of(member_id, cur)
+    parts = rules.instalments(bonus, months) if release == "monthly" and bonus else [bonus]
+    draft = TransactionDraft("top_up", member_id=member_id, store_id=store_id, description=plan_id or "")
+    draft.move(amount, debit=tender_account(store_id, tender, cur), credit=accts.principal)
+    draft.move(parts[0], debit=store_account(ledger.BONUS_EXPENSE, store_id, cur), credit=accts.bonus)
+    posted = await uow.ledger.post(draft)
+    now = posted.create_time
+    await uow.releases.schedule(
+        [
+            {
+                "release_id": new_id(),
+                "member_id": member_id,
+                "store_id": store_id,
+                "top_up_transaction_id": posted.transaction_id,
+                "due_time": rules.add_months(now, i),
+                "amount_minor": part,
+                "state": "scheduled",
+            }
+            for i, part in enumerate(parts[1:], start=1)
+            if part
+        ]
+    )
+    return TopUpResult(posted, parts[0], sum(parts[1:]))
+
+
+async def release_due_bonus(uow: UoW, release_row) -> PostedTransaction:
+    """One scheduled monthly bonus instalment (the scheduler locks the row with SKIP LOCKED)."""
+    settings = await uow.settings.get()
+    cur = settings.currency_code
+    draft = TransactionDraft(
+        "bonus_release",
+        member_id=release_row.member_id,
+        store_id=release_row.store_id,
+        description=f"instalment of {release_row.top_up_transaction_id}",
+    ).move(
+        release_row.amount_minor,
+        debit=store_account(ledger.BONUS_EXPENSE, release_row.store_id, cur),
+        credit=MemberAccounts.of(release_row.member_id, cur).bonus,
+    )
+    posted = await uow.ledger.post(draft)
+    await uow.releases.mark([release_row.release_id], "released", posted.transaction_id)
+    return posted
+
+
+# --- refund -----------------------------------------------------------------------------------
+@dataclass
+class RefundResult:
+    transaction: PostedTransaction
+    principal_refunded: int
+    bonus_voided: int
+    scheduled_bonus_voided: int
+
+
+async def refund_stored_value(
+    uow: UoW, caller: Principal, *, member_id: str, store_id: str, tender: str
+) -> RefundResult:
+    """Pays back all remaining principal and voids every bonus, released or promised (domain.md §3)."""
+    caller.require(auth.WALLET_WRITE)
+    if tender not in EXTERNAL_TENDERS:
+        raise InvalidArgument([("tender", "must be cash, bank card, WeChat Pay or Alipay")])
+    caller.require_store(f"stores/{store_id}")
+    await uow.members.require(member_id)
+    settings = await uow.settings.get()
+    cur = settings.currency_code
+    accts = MemberAccounts.of(member_id, cur)
+    pending = await uow.releases.pending_for_member(member_id, for_update=True)
+    bal = await uow.ledger.lock_balances([accts.principal, accts.bonus, accts.held])
+    if bal[accts.held]:
+        raise FailedPrecondition("settle or void the member's holds first", reason="HOLDS_OUTSTANDING")
+    principal, bonus = -bal[accts.principal], -bal[accts.bonus]
+    if principal == 0 and bonus == 0:
+        raise FailedPrecondition("nothing to refund", reason="NOTHING_TO_REFUND")
+    draft = TransactionDraft(
+        "refund", member_id=member_id, store_id=store_id, description="stored value refund"
+    )
+    draft.move(principal, debit=accts.principal, credit=tender_account(store_id, tender, cur))
+    draft.move(bonus, debit=accts.bonus, credit=store_account(ledger.BONUS_EXPENSE, store_id, cur))
+    posted = await uow.ledger.post(draft)
+    await uow.releases.mark([r.release_id for r in pending], "voided", posted.transaction_id)
+    return RefundResult(posted, principal, bonus, sum(r.amount_minor for r in pending))
+
+
+# --- holds ------------------------------------------------------------------------------------
+async def authorize_hold(
+    uow: UoW,
+    caller: Principal,
+    *,
+    member_id: str,
+    store_id: str,
+    amount: int,
+    reference: str,
+    ttl_minutes: int,
+):
+    """Reserve stored value (e.g. a booking deposit): it leaves the spendable balances for the
+    member's held account until it is captured, voided or expires."""
+    caller.require(auth.WALLET_WRITE)
+    v = Violations()
+    validate_money(v, "amount_minor", amount)
+    v.require("store", store_id)
+    if ttl_minutes < 0 or ttl_minutes > 90 * 24 * 60:
+        v.add("ttl_minutes", "must be within 0..129600")
+    v.raise_if_any()
+    await uow.members.require(member_id)
+    settings = await uow.settings.get()
+    cur = settings.currency_code
+    accts = MemberAccounts.of(member_id, cur)
+    bal = await uow.ledger.lock_balances([accts.principal, accts.bonus, accts.held])
+    principal, bonus = -bal[accts.principal], -bal[accts.bonus]
+    if amount > principal + bonus:
+        raise FailedPrecondition(
+            "insufficient stored value",
+            reason="INSUFFICIENT_BALANCE",
+            metadata={"available": str(principal + bonus)},
+        )
+    from_principal, from_bonus = rules.split_spend(amount, principal, bonus, settings.spend_order)
+    draft = TransactionDraft("hold", member_id=member_id, store_id=store_id, description=reference)
+    draft.move(from_principal, debit=accts.principal, credit=accts.held)
+    draft.move(from_bonus, debit=accts.bonus, credit=accts.held)
+    posted = await uow.ledger.post(draft)
+    hold = await uow.holds.add(
+        hold_id=new_id(),
+        member_id=member_id,
+        store_id=store_id,
+        amount_minor=amount,
+        principal_minor=from_principal,
+        bonus_minor=from_bonus,
+        state="authorized",
+        reference=reference,
+        expire_time=posted.create_time + timedelta(minutes=ttl_minutes or settings.hold_default_ttl_minutes),
+        authorize_transaction_id=posted.transaction_id,
+    )
+    return hold, posted
+
+
+async def _load_authorized_hold(uow: UoW, hold_id: str):
+    hold = await uow.holds.get(hold_id, for_update=True)  # domain row first, then accounts
+    if hold is None:
+        raise NotFound(f"holds/{hold_id} not found", reason="HOLD_NOT_FOUND")
+    if hold.state != "authorized":
+        raise FailedPrecondition(
+            f"the hold is {hold.state}", reason="HOLD_NOT_AUTHORIZED", metadata={"state": hold.state}
+        )
+    return hold
+
+
+async def capture_hold(uow: UoW, caller: Principal, hold_id: str):
+    caller.require(auth.WALLET_WRITE)
+    hold = await _load_authorized_hold(uow, hold_id)
+    cur = (await uow.settings.get()).currency_code
+    accts = MemberAccounts.of(hold.member_id, cur)
+    draft = TransactionDraft(
+        "capture", member_id=hold.member_id, store_id=hold.store_id, description=hold.reference
+    )
+    draft.move(hold.amount_minor, debit=accts.held, credit=store_account(ledger.REVENUE, hold.store_id, cur))
+    posted = await uow.ledger.post(draft)
+    return await uow.holds.settle(hold_id, "captured", posted.transaction_id), posted
+
+
+async def void_hold(uow: UoW, caller: Principal | None, hold_id: str, *, state: str = "voided"):
+    """Release a hold back exactly as it was funded. `caller` is None for the expiry job."""
+    if caller is not None:
+        caller.require(auth.WALLET_WRITE)
+    hold = await _load_authorized_hold(uow, hold_id)
+    cur = (await uow.settings.get()).currency_code
+    accts = MemberAccounts.of(hold.member_id, cur)
+    draft = TransactionDraft(
+        "void", member_id=hold.member_id, store_id=hold.store_id, description=hold.reference
+    )
+    draft.move(hold.principal_minor, debit=accts.held, credit=accts.principal)
+    draft.move(hold.bonus_minor, debit=accts.held, credit=accts.bonus)
+    posted = await uow.ledger.post(draft)
+    return await uow.holds.settle(hold_id, state, posted.transaction_id), posted
