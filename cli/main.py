@@ -12,6 +12,7 @@ from kit.config import DEFAULT_GRPC_PORTS
 SERVICE_MODULES = {
     "members": "services.members.entrypoints.app",
     "notify": "services.notify.entrypoints.app",
+    "wallet": "services.wallet.entrypoints.app",
 }
 
 

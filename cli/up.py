@@ -38,7 +38,7 @@ from kit.devstack import (
 )
 
 # The services `peony up` runs by default. Adding wallet/booking is a one-line change here.
-SERVICES: tuple[str, ...] = ("members", "notify")
+SERVICES: tuple[str, ...] = ("members", "wallet", "notify")
 
 STARTUP_TIMEOUT_SECONDS = 90.0
 STOP_GRACE_SECONDS = 25.0

@@ -9,10 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from peony.wallet.v1 import events_pb2, ledger_pb2
+
 from kit import auth
 from kit.auth import Principal
 from kit.errors import FailedPrecondition, InvalidArgument, NotFound, Violations
 from kit.ids import new_id
+from kit.proto import ts as _ts
 from services.wallet.adapters.ledger_repository import PostedTransaction
 from services.wallet.domain import ledger, rules
 from services.wallet.domain.ledger import AccountKey, TransactionDraft
@@ -20,6 +23,45 @@ from services.wallet.domain.pin import check_pin, hash_pin, validate_new_pin
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
 EXTERNAL_TENDERS = ("cash", "bank_card", "wechat_pay", "alipay")
+TENDER_ENUM = {
+    "cash": ledger_pb2.TENDER_CASH,
+    "bank_card": ledger_pb2.TENDER_BANK_CARD,
+    "wechat_pay": ledger_pb2.TENDER_WECHAT_PAY,
+    "alipay": ledger_pb2.TENDER_ALIPAY,
+}
+
+
+def member_name(member_id: str) -> str:
+    return f"members/{member_id}"
+
+
+def transaction_name(posted: PostedTransaction) -> str:
+    return (
+        f"members/{posted.member_id}/transactions/{posted.transaction_id}"
+        if posted.member_id
+        else (f"transactions/{posted.transaction_id}")
+    )
+
+
+def emit_balance_changed(uow: UoW, posted: PostedTransaction, accts: MemberAccounts, reason: int) -> None:
+    """The balance-change notice (消费提醒) after every stored-value movement."""
+    principal = -posted.balances.get(accts.principal, 0) if accts.principal in posted.balances else None
+    bonus = -posted.balances.get(accts.bonus, 0) if accts.bonus in posted.balances else None
+    delta = sum(-p.amount for p in posted.postings if p.account in (accts.principal, accts.bonus))
+    uow.emit(
+        events_pb2.BalanceChanged(
+            member=member_name(accts.principal.owner),
+            principal_minor=principal or 0,
+            bonus_minor=bonus or 0,
+            reason=reason,  # type: ignore[arg-type]
+            transaction=transaction_name(posted),
+            delta_minor=delta,
+            store=f"stores/{posted.store_id}" if posted.store_id else "",
+            currency_code=accts.principal.unit,
+        ),
+        aggregate_type="wallet",
+        aggregate_id=accts.principal.owner,
+    )
 
 
 @dataclass(frozen=True)
@@ -209,6 +251,22 @@ async def top_up(
             if part
         ]
     )
+    uow.emit(
+        events_pb2.TopUpCompleted(
+            member=member_name(member_id),
+            store=f"stores/{store_id}",
+            transaction=transaction_name(posted),
+            amount_minor=amount,
+            bonus_released_minor=parts[0],
+            bonus_locked_minor=sum(parts[1:]),
+            plan=f"topUpPlans/{plan_id}" if plan_id else "",
+            tender=TENDER_ENUM[tender],
+            currency_code=cur,
+        ),
+        aggregate_type="wallet",
+        aggregate_id=member_id,
+    )
+    emit_balance_changed(uow, posted, accts, ledger_pb2.TRANSACTION_KIND_TOP_UP)
     return TopUpResult(posted, parts[0], sum(parts[1:]))
 
 
@@ -228,6 +286,19 @@ async def release_due_bonus(uow: UoW, release_row) -> PostedTransaction:
     )
     posted = await uow.ledger.post(draft)
     await uow.releases.mark([release_row.release_id], "released", posted.transaction_id)
+    remaining = sum(r.amount_minor for r in await uow.releases.pending_for_member(release_row.member_id))
+    uow.emit(
+        events_pb2.BonusReleased(
+            member=member_name(release_row.member_id),
+            transaction=transaction_name(posted),
+            amount_minor=release_row.amount_minor,
+            remaining_locked_minor=remaining,
+            top_up_transaction=f"members/{release_row.member_id}/transactions/{release_row.top_up_transaction_id}",
+            currency_code=cur,
+        ),
+        aggregate_type="wallet",
+        aggregate_id=release_row.member_id,
+    )
     return posted
 
 
@@ -266,6 +337,20 @@ async def refund_stored_value(
     draft.move(bonus, debit=accts.bonus, credit=store_account(ledger.BONUS_EXPENSE, store_id, cur))
     posted = await uow.ledger.post(draft)
     await uow.releases.mark([r.release_id for r in pending], "voided", posted.transaction_id)
+    uow.emit(
+        events_pb2.StoredValueRefunded(
+            member=member_name(member_id),
+            store=f"stores/{store_id}",
+            transaction=transaction_name(posted),
+            principal_refunded_minor=principal,
+            bonus_voided_minor=bonus + sum(r.amount_minor for r in pending),
+            tender=TENDER_ENUM[tender],
+            currency_code=cur,
+        ),
+        aggregate_type="wallet",
+        aggregate_id=member_id,
+    )
+    emit_balance_changed(uow, posted, accts, ledger_pb2.TRANSACTION_KIND_REFUND)
     return RefundResult(posted, principal, bonus, sum(r.amount_minor for r in pending))
 
 
@@ -318,6 +403,17 @@ async def authorize_hold(
         expire_time=posted.create_time + timedelta(minutes=ttl_minutes or settings.hold_default_ttl_minutes),
         authorize_transaction_id=posted.transaction_id,
     )
+    uow.emit(
+        events_pb2.HoldAuthorized(
+            hold=f"holds/{hold.hold_id}",
+            member=member_name(member_id),
+            amount_minor=amount,
+            reference=reference,
+            expire_time=_ts(hold.expire_time),
+        ),
+        aggregate_type="wallet",
+        aggregate_id=member_id,
+    )
     return hold, posted
 
 
@@ -342,6 +438,17 @@ async def capture_hold(uow: UoW, caller: Principal, hold_id: str):
     )
     draft.move(hold.amount_minor, debit=accts.held, credit=store_account(ledger.REVENUE, hold.store_id, cur))
     posted = await uow.ledger.post(draft)
+    uow.emit(
+        events_pb2.HoldCaptured(
+            hold=f"holds/{hold_id}",
+            member=member_name(hold.member_id),
+            captured_minor=hold.amount_minor,
+            transaction=transaction_name(posted),
+            reference=hold.reference,
+        ),
+        aggregate_type="wallet",
+        aggregate_id=hold.member_id,
+    )
     return await uow.holds.settle(hold_id, "captured", posted.transaction_id), posted
 
 
@@ -358,4 +465,15 @@ async def void_hold(uow: UoW, caller: Principal | None, hold_id: str, *, state: 
     draft.move(hold.principal_minor, debit=accts.held, credit=accts.principal)
     draft.move(hold.bonus_minor, debit=accts.held, credit=accts.bonus)
     posted = await uow.ledger.post(draft)
+    uow.emit(
+        events_pb2.HoldVoided(
+            hold=f"holds/{hold_id}",
+            member=member_name(hold.member_id),
+            expired=state == "expired",
+            transaction=transaction_name(posted),
+            reference=hold.reference,
+        ),
+        aggregate_type="wallet",
+        aggregate_id=hold.member_id,
+    )
     return await uow.holds.settle(hold_id, state, posted.transaction_id), posted

@@ -1,0 +1,51 @@
+"""Composition root of the wallet service: wires the ledger, handlers, consumers and gRPC server."""
+
+from __future__ import annotations
+
+from peony.wallet.v1 import wallet_service_pb2, wallet_service_pb2_grpc
+
+from kit.auth import TokenVerifier
+from kit.config import ServiceConfig
+from kit.crypto import PiiCipher
+from kit.db import session_factory
+from kit.grpc_server import GrpcServiceRunner, ServiceRegistration
+from kit.idempotency import Idempotency
+from kit.messaging import ensure_stream
+from kit.service import open_backbone, page_tokens, run_service
+from kit.uow import UnitOfWorkFactory
+from services.wallet.adapters.tables import metadata
+from services.wallet.entrypoints.consumers import members_events_consumer
+from services.wallet.entrypoints.grpc_servicer import WalletServicer
+from services.wallet.entrypoints.jobs import WalletJobs
+from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
+
+SERVICE = "wallet"
+FULL_NAME = wallet_service_pb2.DESCRIPTOR.services_by_name["WalletService"].full_name
+
+
+async def build(config: ServiceConfig) -> GrpcServiceRunner:
+    backbone = await open_backbone(config, SERVICE, pool_size=20)
+    cipher = PiiCipher(config.pii_master_key)  # seals idempotent responses
+    uows = UnitOfWorkFactory(WalletUnitOfWork, session_factory(backbone.engine), service=SERVICE)
+    servicer = WalletServicer(
+        uows, backbone.engine, Idempotency(cipher, metadata), page_tokens(config, SERVICE)
+    )
+    # The members stream is members' own; creating it here (idempotent, same settings) lets the
+    # wallet start first without its projection consumer failing on a missing stream.
+    await ensure_stream(backbone.js, "members")
+    consumer = members_events_consumer(backbone.engine, backbone.js)
+    return GrpcServiceRunner(
+        config=config,
+        registrations=[
+            ServiceRegistration(
+                FULL_NAME, wallet_service_pb2_grpc.add_WalletServiceServicer_to_server, servicer
+            )
+        ],
+        verifier=TokenVerifier(config.auth),
+        workers=[backbone.relay, consumer, WalletJobs(backbone.engine, uows), backbone.retention],
+        on_close=[backbone.close],
+    )
+
+
+def main() -> int:
+    return run_service(SERVICE, build)

@@ -1,0 +1,266 @@
+"""The wallet API over real gRPC, PostgreSQL and NATS JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from peony.wallet.v1 import ledger_pb2, stored_value_pb2
+from peony.wallet.v1 import wallet_service_pb2 as pb
+from peony.wallet.v1 import wallet_service_pb2_grpc as pb_grpc
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from kit.auth import mint_dev_token
+from kit.config import load_config, to_async_url
+from kit.db import session_factory
+from kit.migrations import upgrade
+from kit.uow import UnitOfWorkFactory
+from services.wallet.entrypoints.app import build
+from services.wallet.entrypoints.jobs import WalletJobs
+from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
+
+pytestmark = pytest.mark.integration
+TENANT = "wallet-api"
+
+
+def md(tenant: str = TENANT, roles=("hq_admin",)):
+    return (
+        ("authorization", f"Bearer {mint_dev_token(tenant=tenant, subject='user:t', roles=list(roles))}"),
+    )
+
+
+def reason_of(err: grpc.aio.AioRpcError) -> str:
+    raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
+    for any_ in status_pb2.Status.FromString(raw).details:
+        info = error_details_pb2.ErrorInfo()
+        if any_.Unpack(info):
+            return info.reason
+    return ""
+
+
+@pytest.fixture(scope="module")
+async def wallet(infra):
+    url = to_async_url(await infra.anew_database("wallet_api"))
+    await upgrade("wallet", url)
+    config = load_config(
+        "wallet",
+        {
+            "PEONY_WALLET_DATABASE_URL": url,
+            "PEONY_NATS_URL": infra.nats_url,
+            "PEONY_WALLET_GRPC_PORT": "0",
+            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
+        },
+    )
+    runner = await build(config)
+    port = await runner.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    engine = create_async_engine(url)
+    try:
+        yield pb_grpc.WalletServiceStub(channel), engine
+    finally:
+        await channel.close()
+        await engine.dispose()
+        await runner.stop()
+
+
+async def member(engine, tenant: str = TENANT) -> str:
+    member_id = str(uuid.uuid4())
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO member_directory (tenant_id, member_id, home_store_id, tier_id, discount_bps,"
+                " points_multiplier_permille, registered_time)"
+                " VALUES (:t, :m, 's1', 'regular', 0, 1000, now())"
+            ),
+            {"t": tenant, "m": member_id},
+        )
+    return f"members/{member_id}"
+
+
+async def postings(engine) -> int:
+    async with engine.connect() as conn:
+        return (await conn.execute(text("SELECT count(*) FROM postings"))).scalar_one()
+
+
+async def test_top_up_is_idempotent_and_the_wallet_shows_it(wallet):
+    stub, engine = wallet
+    m = await member(engine)
+    request = pb.TopUpRequest(
+        member=m,
+        amount_minor=50_000,
+        currency_code="CNY",
+        tender=ledger_pb2.TENDER_WECHAT_PAY,
+        store="stores/s1",
+        request_id=str(uuid.uuid4()),
+    )
+    first = await stub.TopUp(request, metadata=md())
+    before = await postings(engine)
+    assert await stub.TopUp(request, metadata=md()) == first  # a retried call replays, posts nothing
+    assert await postings(engine) == before
+    assert first.wallet.principal_minor == 50_000
+    got = await stub.GetWallet(pb.GetWalletRequest(name=f"{m}/wallet"), metadata=md())
+    assert got.wallet.principal_minor == 50_000
+    tx = await stub.GetTransaction(pb.GetTransactionRequest(name=first.transaction.name), metadata=md())
+    assert sum(p.amount for p in tx.transaction.postings) == 0 and len(tx.transaction.postings) == 2
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "tender", "store", "code", "reason"),
+    [
+        (0, "CNY", ledger_pb2.TENDER_CASH, "stores/s1", grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT"),
+        (
+            -5,
+            "CNY",
+            ledger_pb2.TENDER_CASH,
+            "stores/s1",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            2**62,
+            "CNY",
+            ledger_pb2.TENDER_CASH,
+            "stores/s1",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            100,
+            "USD",
+            ledger_pb2.TENDER_CASH,
+            "stores/s1",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "CURRENCY_MISMATCH",
+        ),
+        (
+            100,
+            "CNY",
+            ledger_pb2.TENDER_STORED_VALUE,
+            "stores/s1",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "INVALID_ARGUMENT",
+        ),
+        (100, "CNY", ledger_pb2.TENDER_CASH, "nowhere", grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT"),
+    ],
+)
+async def test_bad_top_ups_get_clear_statuses_and_write_nothing(
+    wallet, amount, currency, tender, store, code, reason
+):
+    stub, engine = wallet
+    m = await member(engine)
+    before = await postings(engine)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.TopUp(
+            pb.TopUpRequest(
+                member=m,
+                amount_minor=amount,
+                currency_code=currency,
+                tender=tender,
+                store=store,
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=md(),
+        )
+    assert err.value.code() == code and reason_of(err.value) == reason
+    assert await postings(engine) == before
+
+
+async def test_unknown_member_and_other_tenant(wallet):
+    stub, engine = wallet
+    m = await member(engine)
+    for name, metadata in ((f"members/{uuid.uuid4()}", md()), (m, md("another-chain"))):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.GetWallet(pb.GetWalletRequest(name=f"{name}/wallet"), metadata=metadata)
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND and reason_of(err.value) == "MEMBER_NOT_FOUND"
+
+
+async def test_hold_needs_the_pin_and_five_wrong_pins_lock_payment(wallet):
+    stub, engine = wallet
+    m = await member(engine)
+    await stub.TopUp(
+        pb.TopUpRequest(
+            member=m,
+            amount_minor=20_000,
+            currency_code="CNY",
+            tender=ledger_pb2.TENDER_CASH,
+            store="stores/s1",
+            request_id=str(uuid.uuid4()),
+        ),
+        metadata=md(),
+    )
+    await stub.SetPaymentPin(
+        pb.SetPaymentPinRequest(member=m, pin="204816", request_id=str(uuid.uuid4())), metadata=md()
+    )
+
+    def hold(pin: str) -> pb.AuthorizeHoldRequest:
+        return pb.AuthorizeHoldRequest(
+            hold=ledger_pb2.Hold(member=m, amount_minor=5_000, store="stores/s1", reference="appointments/x"),
+            payment_pin=pin,
+            request_id=str(uuid.uuid4()),
+        )
+
+    ok = await stub.AuthorizeHold(hold("204816"), metadata=md())
+    assert ok.hold.state == ledger_pb2.HOLD_STATE_AUTHORIZED and ok.wallet.held_minor == 5_000
+    voided = await stub.VoidHold(
+        pb.VoidHoldRequest(name=ok.hold.name, request_id=str(uuid.uuid4())), metadata=md()
+    )
+    assert voided.wallet.principal_minor == 20_000 and voided.wallet.held_minor == 0
+    reasons = []
+    for _ in range(5):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.AuthorizeHold(hold("000000"), metadata=md())
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        reasons.append(reason_of(err.value))
+    assert reasons == ["WRONG_PIN"] * 5
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.AuthorizeHold(hold("204816"), metadata=md())
+    assert reason_of(err.value) == "PIN_LOCKED"
+    wallet_now = (await stub.GetWallet(pb.GetWalletRequest(name=f"{m}/wallet"), metadata=md())).wallet
+    assert wallet_now.held_minor == 0 and wallet_now.HasField("pin_locked_until")
+
+
+async def test_jobs_release_each_instalment_exactly_once_with_two_runners(wallet, infra):
+    stub, engine = wallet
+    m = await member(engine)
+    await stub.CreateTopUpPlan(
+        pb.CreateTopUpPlanRequest(
+            top_up_plan_id="monthly-12",
+            top_up_plan=stored_value_pb2.TopUpPlan(
+                display_name="1000 + 120 over 12 months",
+                pay_minor=100_000,
+                bonus_minor=12_000,
+                bonus_release=stored_value_pb2.BONUS_RELEASE_MONTHLY,
+                release_months=12,
+            ),
+            request_id=str(uuid.uuid4()),
+        ),
+        metadata=md(),
+    )
+    await stub.TopUp(
+        pb.TopUpRequest(
+            member=m,
+            amount_minor=100_000,
+            currency_code="CNY",
+            plan="topUpPlans/monthly-12",
+            tender=ledger_pb2.TENDER_CASH,
+            store="stores/s1",
+            request_id=str(uuid.uuid4()),
+        ),
+        metadata=md(),
+    )
+    async with engine.begin() as conn:  # make every instalment due now
+        await conn.execute(
+            text("UPDATE bonus_releases SET due_time = now() WHERE member_id = :m"), {"m": m.split("/")[1]}
+        )
+    uows = UnitOfWorkFactory(WalletUnitOfWork, session_factory(engine), service="wallet")
+    runners = [WalletJobs(engine, uows), WalletJobs(engine, uows)]
+    now = datetime.now(UTC)
+    released = await asyncio.gather(*(r.release_bonuses(now) for r in runners))
+    assert sum(released) == 11
+    got = (await stub.GetWallet(pb.GetWalletRequest(name=f"{m}/wallet"), metadata=md())).wallet
+    assert (got.bonus_minor, got.locked_bonus_minor) == (12_000, 0)
