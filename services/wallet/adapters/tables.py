@@ -228,3 +228,7 @@ tier_ladders = Table(
     Column("tiers", JSONB, nullable=False),  # [{tier_id, discount_bps, points_multiplier_permille, ...}]
     Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# Areas keep their tables in their own modules on this MetaData; importing them here makes one
+# schema (and one Alembic history) for the whole wallet database.
+from services.wallet.adapters import checkout_tables, package_tables, voucher_tables  # noqa: E402, F401

@@ -29,6 +29,9 @@ from kit.proto import ts
 from kit.uow import UnitOfWorkFactory
 from services.wallet.adapters.repository import TopUpPlan
 from services.wallet.domain import rules
+from services.wallet.entrypoints.grpc_checkout import CheckoutRpc
+from services.wallet.entrypoints.grpc_packages import PackagesRpc
+from services.wallet.entrypoints.grpc_vouchers import VouchersRpc
 from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
@@ -172,7 +175,7 @@ def plan_to_proto(p: TopUpPlan, currency: str) -> stored_value_pb2.TopUpPlan:
     )
 
 
-class WalletServicer(pb_grpc.WalletServiceServicer):
+class WalletServicer(PackagesRpc, VouchersRpc, CheckoutRpc, pb_grpc.WalletServiceServicer):
     def __init__(
         self,
         uows: UnitOfWorkFactory[WalletUnitOfWork],

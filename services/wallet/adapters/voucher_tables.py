@@ -1,0 +1,5 @@
+"""Tables of the wallet's voucher records (registered on the wallet's shared MetaData)."""
+
+from __future__ import annotations
+
+from services.wallet.adapters.tables import metadata  # noqa: F401  (tables below register on it)
