@@ -143,3 +143,15 @@ class TierLadderUpdated(_message.Message):
     updated_fields: _containers.RepeatedScalarFieldContainer[str]
     tiers: _containers.RepeatedCompositeFieldContainer[_tier_pb2.Tier]
     def __init__(self, tier_ladder: _Optional[str] = ..., version: _Optional[int] = ..., updated_fields: _Optional[_Iterable[str]] = ..., tiers: _Optional[_Iterable[_Union[_tier_pb2.Tier, _Mapping]]] = ...) -> None: ...
+
+class ReferralRewardEarned(_message.Message):
+    __slots__ = ("referrer", "referee", "qualifying_spend_minor", "currency_code")
+    REFERRER_FIELD_NUMBER: _ClassVar[int]
+    REFEREE_FIELD_NUMBER: _ClassVar[int]
+    QUALIFYING_SPEND_MINOR_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
+    referrer: str
+    referee: str
+    qualifying_spend_minor: int
+    currency_code: str
+    def __init__(self, referrer: _Optional[str] = ..., referee: _Optional[str] = ..., qualifying_spend_minor: _Optional[int] = ..., currency_code: _Optional[str] = ...) -> None: ...
