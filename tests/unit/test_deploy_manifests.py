@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from cli.main import SERVICE_MODULES
 from kit.config import DEFAULT_GRPC_PORTS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -286,7 +287,7 @@ def test_grpc_services_match_default_ports() -> None:
         (sp,) = [p for p in service["spec"]["ports"] if p["name"] == "grpc"]
         assert sp["port"] == port and sp["targetPort"] in (port, "grpc") and sp["appProtocol"] == "grpc"
         assert dep["spec"]["replicas"] == 2
-    assert served == {"members", "notify"}
+    assert served == set(SERVICE_MODULES)  # every service `peony serve` runs is deployed
 
     (gateway,) = deployments["gateway"]["spec"]["template"]["spec"]["containers"]
     assert gateway["args"] == ["gateway"]
@@ -310,8 +311,8 @@ def test_each_served_service_has_a_migration_job_pdb_and_the_right_hpas() -> Non
         assert job["spec"]["ttlSecondsAfterFinished"] > 0
         assert job["spec"]["template"]["spec"]["restartPolicy"] in ("Never", "OnFailure")
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert migrated == {"members", "notify"}
-    assert set(_by_name("PodDisruptionBudget")) >= {"members", "notify", "gateway"}
+    assert migrated == set(SERVICE_MODULES)
+    assert set(_by_name("PodDisruptionBudget")) >= {*SERVICE_MODULES, "gateway"}
     hpas = _by_name("HorizontalPodAutoscaler")
     assert set(hpas) == {"members", "gateway"}
     for hpa in hpas.values():
