@@ -175,3 +175,6 @@ pii_access_log = Table(
     Index("ix_pii_access_log_member", "tenant_id", "member_id", "read_at"),
     Index("ix_pii_access_log_actor", "tenant_id", "actor", "read_at"),
 )
+
+# Spend and referral tables live in their own module; importing it here puts them on `metadata`.
+from services.members.adapters import spend_tables  # noqa: E402, F401

@@ -10,11 +10,13 @@ from kit.crypto import PiiCipher
 from kit.db import session_factory
 from kit.grpc_server import GrpcServiceRunner, ServiceRegistration
 from kit.idempotency import Idempotency
+from kit.messaging import ensure_stream
 from kit.messaging.invalidation import StreamInvalidator
 from kit.service import open_backbone, page_tokens, run_service
 from kit.uow import UnitOfWorkFactory
 from services.members.adapters.audit import PiiAuditTrail
 from services.members.adapters.tables import metadata
+from services.members.entrypoints.consumers import WALLET_STREAM_SERVICE, wallet_events_consumer
 from services.members.entrypoints.grpc_servicer import MembersServicer
 from services.members.service_layer.queries import MembersQueries
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
@@ -40,6 +42,10 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     invalidator = StreamInvalidator(
         backbone.js, SERVICE, on_event=queries.invalidate_from_event, on_reset=queries.reset_caches
     )
+    # Checkouts drive tier upgrades and referral rewards. The wallet stream is the wallet's own;
+    # creating it here (idempotent, same settings) lets members start first.
+    await ensure_stream(backbone.js, WALLET_STREAM_SERVICE)
+    wallet_consumer = wallet_events_consumer(backbone.engine, backbone.js)
     return GrpcServiceRunner(
         config=config,
         registrations=[
@@ -48,7 +54,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             )
         ],
         verifier=TokenVerifier(config.auth),
-        workers=[invalidator, backbone.relay, audit, backbone.retention],
+        workers=[invalidator, backbone.relay, wallet_consumer, audit, backbone.retention],
         on_close=[backbone.close],
     )
 
