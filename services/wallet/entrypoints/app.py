@@ -17,6 +17,7 @@ from services.wallet.adapters.tables import metadata
 from services.wallet.entrypoints.consumers import members_events_consumer
 from services.wallet.entrypoints.grpc_servicer import WalletServicer
 from services.wallet.entrypoints.jobs import WalletJobs
+from services.wallet.entrypoints.referral_consumer import referral_consumer
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
 
 SERVICE = "wallet"
@@ -42,7 +43,13 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             )
         ],
         verifier=TokenVerifier(config.auth),
-        workers=[backbone.relay, consumer, WalletJobs(backbone.engine, uows), backbone.retention],
+        workers=[
+            backbone.relay,
+            consumer,
+            referral_consumer(backbone.engine, backbone.js),  # grants ReferralRewardEarned
+            WalletJobs(backbone.engine, uows),
+            backbone.retention,
+        ],
         on_close=[backbone.close],
     )
 

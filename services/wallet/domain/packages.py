@@ -1,0 +1,174 @@
+"""Package cards (计次卡 / 疗程卡 / 套餐): product terms, price allocation and session values.
+Pure rules, no I/O.
+
+Valuing sessions exactly. On sale the price is allocated over the items in proportion to their
+list value (sessions x list price) by the largest-remainder method, so the shares add up to the
+price to the fen. Each item then has a per-session value `base = share // sessions`; the item's
+remaining deferred value is tracked on the card (`deferred`). Consuming `k` of `r` remaining
+sessions recognises `base * k`, except the consumption that takes the last sessions, which
+recognises everything still deferred (the "last session takes the remainder"). So every
+consumption, restore, transfer and refund moves an exact integer and the sum over all of an
+item's sessions is its share exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from kit.errors import FailedPrecondition, Violations
+from services.wallet.domain.ledger import MAX_AMOUNT
+
+ACTIVE = "active"
+FROZEN = "frozen"
+REFUNDED = "refunded"
+EXHAUSTED = "exhausted"
+STATES = (ACTIVE, FROZEN, REFUNDED, EXHAUSTED)
+
+MAX_SESSIONS = 10_000
+MAX_VALIDITY_DAYS = 36_500
+MAX_EXTEND_DAYS = 3_650
+
+
+@dataclass(frozen=True)
+class ProductItem:
+    service: str
+    display_name: str
+    sessions: int
+    list_price_minor: int
+    validity_days: int = 0
+
+    @property
+    def list_value(self) -> int:
+        return self.sessions * self.list_price_minor
+
+    def to_json(self) -> dict:
+        return {
+            "service": self.service,
+            "display_name": self.display_name,
+            "sessions": self.sessions,
+            "list_price_minor": self.list_price_minor,
+            "validity_days": self.validity_days,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> ProductItem:
+        return cls(
+            d["service"],
+            d.get("display_name", ""),
+            d["sessions"],
+            d["list_price_minor"],
+            d.get("validity_days", 0),
+        )
+
+
+def validate_product(
+    v: Violations, prefix: str, display_name: str, price: int, items: list[ProductItem]
+) -> None:
+    """Adds a violation per problem of a product's terms."""
+    v.require(f"{prefix}.display_name", display_name.strip())
+    if price <= 0 or price > MAX_AMOUNT:
+        v.add(f"{prefix}.price_minor", f"must be within 1..{MAX_AMOUNT}")
+    if not items:
+        v.add(f"{prefix}.items", "a product needs at least one item")
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        f = f"{prefix}.items[{i}]"
+        if not item.service.startswith("services/") or len(item.service) <= len("services/"):
+            v.add(f"{f}.service", "must be a resource name of the form services/{service}")
+        elif item.service in seen:
+            v.add(f"{f}.service", "each service may appear once in a product")
+        seen.add(item.service)
+        if not 1 <= item.sessions <= MAX_SESSIONS:
+            v.add(f"{f}.sessions", f"must be within 1..{MAX_SESSIONS}")
+        if item.list_price_minor < 0 or item.list_price_minor > MAX_AMOUNT:
+            v.add(f"{f}.list_price_minor", f"must be within 0..{MAX_AMOUNT}")
+        if not 0 <= item.validity_days <= MAX_VALIDITY_DAYS:
+            v.add(f"{f}.validity_days", f"must be within 0..{MAX_VALIDITY_DAYS} (0 = never expires)")
+    if items and all(i.list_price_minor == 0 for i in items):
+        v.add(
+            f"{prefix}.items", "at least one item needs a list price (the price is allocated by list value)"
+        )
+
+
+def allocate(total: int, weights: list[int]) -> list[int]:
+    """Splits `total` in proportion to `weights` (largest remainder): exact integers that add up
+    to `total`; ties go to the earlier weight."""
+    if total < 0 or any(w < 0 for w in weights) or not weights:
+        raise ValueError("allocate needs total >= 0 and non-negative weights")
+    w_sum = sum(weights)
+    if w_sum == 0:
+        raise ValueError("allocate needs a positive weight")
+    shares = [total * w // w_sum for w in weights]
+    left = total - sum(shares)
+    order = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % w_sum), i))
+    for i in order[:left]:
+        shares[i] += 1
+    return shares
+
+
+@dataclass(frozen=True)
+class ItemAllocation:
+    service: str
+    display_name: str
+    sessions: int
+    allocated_minor: int
+    session_value_minor: int  # base value of one session; the last one takes the remainder
+    expire_time: datetime | None
+
+
+def allocate_sale(price: int, items: list[ProductItem], purchase_time: datetime) -> list[ItemAllocation]:
+    shares = allocate(price, [i.list_value for i in items])
+    return [
+        ItemAllocation(
+            service=item.service,
+            display_name=item.display_name,
+            sessions=item.sessions,
+            allocated_minor=share,
+            session_value_minor=share // item.sessions,
+            expire_time=purchase_time + timedelta(days=item.validity_days) if item.validity_days else None,
+        )
+        for item, share in zip(items, shares, strict=True)
+    ]
+
+
+def consumption_value(remaining: int, deferred: int, session_value: int, sessions: int) -> int:
+    """Revenue recognised by consuming `sessions` of `remaining`, with `deferred` left on the item."""
+    if sessions <= 0 or sessions > remaining:
+        raise ValueError("consume 1..remaining sessions")
+    return deferred if sessions == remaining else min(session_value * sessions, deferred)
+
+
+def effective_state(state: str, frozen_until: datetime | None, now: datetime) -> str:
+    """A card frozen until a time that has passed is active again."""
+    if state == FROZEN and frozen_until is not None and frozen_until <= now:
+        return ACTIVE
+    return state
+
+
+def require_usable(state: str, *, action: str = "use") -> None:
+    if state == FROZEN:
+        raise FailedPrecondition("the package card is frozen", reason="PACKAGE_FROZEN")
+    if state != ACTIVE:
+        raise FailedPrecondition(
+            f"the package card is {state}; it cannot {action}",
+            reason="PACKAGE_NOT_ACTIVE",
+            metadata={"state": state},
+        )
+
+
+def require_item_usable(
+    service: str, remaining: int, expire_time: datetime | None, sessions: int, now: datetime
+) -> None:
+    if expire_time is not None and expire_time <= now:
+        raise FailedPrecondition(
+            f"the sessions for {service} expired",
+            reason="PACKAGE_ITEM_EXPIRED",
+            metadata={"service": service},
+        )
+    if remaining < sessions:
+        raise FailedPrecondition(
+            f"not enough sessions left for {service}",
+            reason="NO_SESSIONS_LEFT",
+            metadata={"service": service, "sessions_remaining": str(remaining)},
+        )

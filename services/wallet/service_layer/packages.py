@@ -1,0 +1,688 @@
+"""Package cards (计次卡 / 疗程卡 / 套餐): products, sale, consumption (核销), freeze / extend,
+transfer, refund, and the hooks checkout uses to pay lines with sessions.
+
+Ledger side (one balanced transaction per command, posted only through `LedgerRepository.post`):
+
+- sale: money Dr tender(store, tender) / Dr member stored value  →  Cr deferred_package_revenue
+  (store sold); sessions Dr sessions_issued / Cr package_item(`{package}:{service}`) per item;
+  the member's own money (external tenders + principal) earns points in the same transaction;
+- consume: sessions Dr package_item / Cr sessions_consumed; money Dr deferred_package_revenue
+  (store sold) / Cr revenue (store used) by the exact session value (see domain/packages.py);
+- transfer: sessions Dr package_item(source) / Cr package_item(new card); deferred revenue stays;
+- refund: money Dr deferred_package_revenue(store sold) / Cr tender (or stored-value principal);
+  sessions Dr package_item / Cr sessions_refunded.
+
+Lock order: the card rows first (`for_update`), then the ledger's accounts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from peony.wallet.v1 import events_pb2, ledger_pb2
+
+from kit import auth
+from kit.auth import Principal
+from kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Violations
+from kit.ids import new_id
+from services.wallet.adapters.ledger_repository import PostedTransaction
+from services.wallet.adapters.package_repository import (
+    MemberPackage,
+    PackageItemRow,
+    PackageProduct,
+    PackageRepository,
+)
+from services.wallet.domain import ledger, rules
+from services.wallet.domain import packages as dp
+from services.wallet.domain.ledger import AccountKey, TransactionDraft
+from services.wallet.service_layer import points as pts
+from services.wallet.service_layer import stored_value as sv
+from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
+
+STORED_VALUE = "stored_value"
+SESSIONS_ISSUED = AccountKey(ledger.SESSIONS_ISSUED, "", ledger.SESSIONS)
+SESSIONS_CONSUMED = AccountKey(ledger.SESSIONS_CONSUMED, "", ledger.SESSIONS)
+SESSIONS_REFUNDED = AccountKey(ledger.SESSIONS_REFUNDED, "", ledger.SESSIONS)
+
+
+def repo(uow: UoW) -> PackageRepository:
+    return PackageRepository(uow.session, uow.tenant)
+
+
+def item_account(package_id: str, service: str) -> AccountKey:
+    return AccountKey(ledger.PACKAGE_ITEM, f"{package_id}:{service}", ledger.SESSIONS)
+
+
+def deferred_account(store_id: str, currency: str) -> AccountKey:
+    return sv.store_account(ledger.DEFERRED_PACKAGE_REVENUE, store_id, currency)
+
+
+def revenue_account(store_id: str, currency: str) -> AccountKey:
+    return sv.store_account(ledger.REVENUE, store_id, currency)
+
+
+def package_name(member_id: str, package_id: str) -> str:
+    return f"members/{member_id}/packages/{package_id}"
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
+
+
+async def _load(
+    uow: UoW, member_id: str | None, package_id: str, *, for_update: bool = True
+) -> MemberPackage:
+    pkg = await repo(uow).get_package(package_id, for_update=for_update) if _is_uuid(package_id) else None
+    if pkg is None or (member_id is not None and pkg.member_id != member_id):
+        name = package_name(member_id, package_id) if member_id else f"packages/{package_id}"
+        raise NotFound(f"{name} not found", reason="PACKAGE_NOT_FOUND")
+    return pkg
+
+
+async def _current_state(uow: UoW, pkg: MemberPackage, now: datetime) -> str:
+    """The card's state, thawing (and saving) a freeze whose `frozen_until` has passed."""
+    state = dp.effective_state(pkg.state, pkg.frozen_until, now)
+    if state != pkg.state:
+        await repo(uow).update_package(pkg.package_id, state=state, frozen_until=None)
+        pkg.state, pkg.frozen_until = state, None
+    return state
+
+
+# --- products ---------------------------------------------------------------------------------
+async def create_product(
+    uow: UoW, caller: Principal, product: PackageProduct, currency: str
+) -> PackageProduct:
+    caller.require(auth.WALLET_ADMIN)
+    v = Violations()
+    dp.validate_product(v, "package_product", product.display_name, product.price_minor, product.items)
+    v.raise_if_any()
+    sv.require_currency(currency, (await uow.settings.get()).currency_code, "package_product.currency_code")
+    if not await repo(uow).add_product(product):
+        raise AlreadyExists(
+            f"packageProducts/{product.product_id} already exists", reason="PACKAGE_PRODUCT_EXISTS"
+        )
+    return product
+
+
+async def update_product(uow: UoW, caller: Principal, product_id: str, changes: dict) -> PackageProduct:
+    """`changes`: any of display_name, price_minor, items, active. Cards already sold keep their terms."""
+    caller.require(auth.WALLET_ADMIN)
+    current = await repo(uow).get_product(product_id, for_update=True)
+    if current is None:
+        raise NotFound(f"packageProducts/{product_id} not found", reason="PACKAGE_PRODUCT_NOT_FOUND")
+    for key, value in changes.items():
+        setattr(current, key, value)
+    v = Violations()
+    dp.validate_product(v, "package_product", current.display_name, current.price_minor, current.items)
+    v.raise_if_any()
+    return await repo(uow).save_product(current)
+
+
+# --- sale -------------------------------------------------------------------------------------
+@dataclass
+class SaleResult:
+    package: MemberPackage
+    transaction: PostedTransaction
+    points_earned: int
+
+
+def _check_tenders(tenders: list[tuple[str, int]], price: int) -> None:
+    v = Violations()
+    if not tenders:
+        v.add("tenders", "name at least one tender")
+    for i, (tender, amount) in enumerate(tenders):
+        if tender not in (*sv.EXTERNAL_TENDERS, STORED_VALUE):
+            v.add(f"tenders[{i}].tender", "must be cash, bank card, WeChat Pay, Alipay or stored value")
+        sv.validate_money(v, f"tenders[{i}].amount_minor", amount)
+    if sum(1 for t, _ in tenders if t == STORED_VALUE) > 1:
+        v.add("tenders", "stored value may appear once")
+    v.raise_if_any()
+    paid = sum(a for _, a in tenders)
+    if paid != price:
+        raise InvalidArgument(
+            [("tenders", f"the tenders add up to {paid}, the price is {price}")], reason="TENDERS_MISMATCH"
+        )
+
+
+async def sell(
+    uow: UoW,
+    caller: Principal,
+    *,
+    member_id: str,
+    product_id: str,
+    store_id: str,
+    tenders: list[tuple[str, int]],
+    sold_by: str = "",
+) -> SaleResult:
+    """Sells a card. The PIN for a stored-value tender is checked by the caller beforehand (in its
+    own transaction, so wrong attempts count)."""
+    caller.require(auth.WALLET_WRITE)
+    caller.require_store(f"stores/{store_id}")
+    member = await uow.members.require(member_id)
+    product = await repo(uow).get_product(product_id)
+    if product is None or not product.active:
+        raise NotFound(
+            f"packageProducts/{product_id} not found or inactive", reason="PACKAGE_PRODUCT_NOT_FOUND"
+        )
+    _check_tenders(tenders, product.price_minor)
+    settings = await uow.settings.get()
+    cur = settings.currency_code
+    deferred = deferred_account(store_id, cur)
+    package_id = new_id()
+    draft = TransactionDraft(
+        "package_sale", member_id=member_id, store_id=store_id, description=f"packageProducts/{product_id}"
+    )
+    own_money = 0
+    accts = sv.MemberAccounts.of(member_id, cur)
+    paid_with_sv = False
+    for tender, amount in tenders:
+        if tender == STORED_VALUE:
+            paid_with_sv = True
+            bal = await uow.ledger.lock_balances([accts.principal, accts.bonus])
+            principal, bonus = -bal[accts.principal], -bal[accts.bonus]
+            if amount > principal + bonus:
+                raise FailedPrecondition(
+                    "insufficient stored value",
+                    reason="INSUFFICIENT_BALANCE",
+                    metadata={"available": str(principal + bonus)},
+                )
+            from_principal, from_bonus = rules.split_spend(amount, principal, bonus, settings.spend_order)
+            draft.move(from_principal, debit=accts.principal, credit=deferred)
+            draft.move(from_bonus, debit=accts.bonus, credit=deferred)
+            own_money += from_principal
+        else:
+            draft.move(amount, debit=sv.tender_account(store_id, tender, cur), credit=deferred)
+            own_money += amount
+    now = datetime.now(UTC)
+    allocations = dp.allocate_sale(product.price_minor, product.items, now)
+    for a in allocations:
+        draft.move(a.sessions, debit=SESSIONS_ISSUED, credit=item_account(package_id, a.service))
+    earned = rules.points_for_spend(own_money, settings.points_per_yuan, member.points_multiplier_permille)
+    lot = None
+    if earned:
+        _, lot = await pts.grant(
+            uow,
+            member_id=member_id,
+            points=earned,
+            source="purchase",
+            reason=f"package {package_name(member_id, package_id)}",
+            store_id=store_id,
+            draft=draft,
+        )
+    posted = await uow.ledger.post(draft)
+    if lot is not None:
+        await pts.record_grant(uow, posted, lot)
+    pkg = MemberPackage(
+        package_id=package_id,
+        member_id=member_id,
+        product_id=product_id,
+        display_name=product.display_name,
+        state=dp.ACTIVE,
+        price_minor=product.price_minor,
+        store_sold=store_id,
+        purchase_time=posted.create_time,
+        frozen_until=None,
+        transferred_from=None,
+        transferred_to=None,
+        sale_transaction_id=posted.transaction_id,
+        update_time=posted.create_time,
+        items=[
+            PackageItemRow(
+                a.service,
+                a.display_name,
+                a.sessions,
+                a.sessions,
+                a.allocated_minor,
+                a.session_value_minor,
+                a.allocated_minor,
+                # validity counts from the sale's commit-side clock
+                posted.create_time + (a.expire_time - now) if a.expire_time else None,
+            )
+            for a in allocations
+        ],
+    )
+    await repo(uow).add_package(pkg)
+    uow.emit(
+        events_pb2.PackageSold(
+            member=sv.member_name(member_id),
+            package=package_name(member_id, package_id),
+            product=f"packageProducts/{product_id}",
+            store=f"stores/{store_id}",
+            price_minor=product.price_minor,
+            transaction=sv.transaction_name(posted),
+            currency_code=cur,
+        ),
+        aggregate_type="wallet",
+        aggregate_id=member_id,
+    )
+    if paid_with_sv:
+        sv.emit_balance_changed(uow, posted, accts, ledger_pb2.TRANSACTION_KIND_PACKAGE_SALE)
+    return SaleResult(pkg, posted, earned)
+
+
+# --- consumption ------------------------------------------------------------------------------
+@dataclass
+class PackageUse:
+    package_id: str
+    service: str
+    sessions: int
+    value_minor: int  # revenue recognised for these sessions
+    store_sold: str
+
+
+def _pending(draft: TransactionDraft, key: AccountKey) -> int:
+    """Sessions of an item already taken (net) by earlier postings of the same draft."""
+    return sum(p.amount for p in draft.postings if p.account == key)
+
+
+def _add_consumption(
+    draft: TransactionDraft,
+    pkg: MemberPackage,
+    state: str,
+    service: str,
+    sessions: int,
+    store_used: str,
+    currency: str,
+    now: datetime,
+) -> PackageUse:
+    """Checks the card can give `sessions` of `service` now and adds the postings to `draft`."""
+    dp.require_usable(state)
+    item = pkg.item(service)
+    if item is None:
+        raise FailedPrecondition(
+            f"the card has no sessions for {service}",
+            reason="NO_SESSIONS_LEFT",
+            metadata={"service": service},
+        )
+    key = item_account(pkg.package_id, service)
+    pending = _pending(draft, key)
+    remaining = item.sessions_remaining - pending
+    deferred = item.deferred_minor - item.session_value_minor * max(pending, 0)
+    dp.require_item_usable(service, remaining, item.expire_time, sessions, now)
+    value = dp.consumption_value(remaining, deferred, item.session_value_minor, sessions)
+    draft.move(sessions, debit=key, credit=SESSIONS_CONSUMED)
+    draft.move(
+        value, debit=deferred_account(pkg.store_sold, currency), credit=revenue_account(store_used, currency)
+    )
+    return PackageUse(pkg.package_id, service, sessions, value, pkg.store_sold)
+
+
+async def _record_uses(
+    uow: UoW, transaction_id: str, uses: list[PackageUse], store_id: str, *, sign: int, checkout: str = ""
+) -> None:
+    """Applies posted uses (sign -1) or restores (sign +1) to the cards and the consumption rows."""
+    r = repo(uow)
+    cur = (await uow.settings.get()).currency_code
+    rows = []
+    for use in uses:
+        await r.move_item(
+            use.package_id, use.service, sessions=sign * use.sessions, value=sign * use.value_minor
+        )
+        pkg = await _load(uow, None, use.package_id)
+        if sign < 0 and pkg.sessions_remaining == 0 and pkg.state in (dp.ACTIVE, dp.FROZEN):
+            await r.update_package(pkg.package_id, state=dp.EXHAUSTED)
+        if sign > 0 and pkg.state == dp.EXHAUSTED and pkg.transferred_to is None:
+            await r.update_package(pkg.package_id, state=dp.ACTIVE)
+        rows.append(
+            {
+                "package_id": use.package_id,
+                "member_id": pkg.member_id,
+                "service": use.service,
+                "sessions": -sign * use.sessions,
+                "store_sold": use.store_sold,
+                "store_used": store_id,
+                "value_minor": -sign * use.value_minor,
+                "transaction_id": transaction_id,
+            }
+        )
+        if sign < 0:
+            item = pkg.item(use.service)
+            uow.emit(
+                events_pb2.PackageSessionConsumed(
+                    member=sv.member_name(pkg.member_id),
+                    package=package_name(pkg.member_id, pkg.package_id),
+                    service=use.service,
+                    sessions=use.sessions,
+                    sessions_remaining=item.sessions_remaining if item else 0,
+                    store=f"stores/{store_id}",
+                    recognized_minor=use.value_minor,
+                    transaction=f"members/{pkg.member_id}/transactions/{transaction_id}",
+                    checkout=checkout,
+                    currency_code=cur,
+                ),
+                aggregate_type="wallet",
+                aggregate_id=pkg.member_id,
+            )
+    await r.add_consumptions(rows)
+
+
+async def consume(
+    uow: UoW,
+    caller: Principal,
+    *,
+    member_id: str,
+    package_id: str,
+    service: str,
+    store_id: str,
+    sessions: int,
+    serving_staff: str = "",
+) -> tuple[MemberPackage, PostedTransaction, PackageUse]:
+    """核销 outside a checkout: revenue is recognised at the consuming store."""
+    caller.require(auth.WALLET_WRITE)
+    v = Violations()
+    if not 1 <= sessions <= dp.MAX_SESSIONS:
+        v.add("sessions", f"must be within 1..{dp.MAX_SESSIONS}")
+    v.require("service", service)
+    v.raise_if_any()
+    caller.require_store(f"stores/{store_id}")
+    pkg = await _load(uow, member_id, package_id)
+    now = datetime.now(UTC)
+    state = await _current_state(uow, pkg, now)
+    if pkg.item(service) is None:
+        raise NotFound(f"the card has no item {service}", reason="PACKAGE_ITEM_NOT_FOUND")
+    cur = (await uow.settings.get()).currency_code
+    draft = TransactionDraft(
+        "package_consume", member_id=member_id, store_id=store_id, description=serving_staff or service
+    )
+    use = _add_consumption(draft, pkg, state, service, sessions, store_id, cur, now)
+    posted = await uow.ledger.post(draft)
+    await _record_uses(uow, posted.transaction_id, [use], store_id, sign=-1)
+    return await _load(uow, member_id, package_id), posted, use
+
+
+async def consume_for_checkout(
+    uow: UoW,
+    draft: TransactionDraft,
+    *,
+    member_id: str,
+    store_id: str,
+    service: str,
+    quantity: int,
+    package_id: str | None,
+) -> PackageUse:
+    """Adds the postings of using `quantity` sessions of `service` to `draft` (does not post).
+
+    Without `package_id`, picks the member's usable card with that service whose item expires
+    soonest (never-expiring last, then the oldest card). Raises FailedPrecondition
+    (NO_SESSIONS_LEFT, PACKAGE_FROZEN, PACKAGE_ITEM_EXPIRED, PACKAGE_NOT_ACTIVE) or NotFound.
+    After posting, call `record_checkout_uses`.
+    """
+    if not 1 <= quantity <= dp.MAX_SESSIONS:
+        raise InvalidArgument([("quantity", f"must be within 1..{dp.MAX_SESSIONS}")])
+    cur = (await uow.settings.get()).currency_code
+    now = datetime.now(UTC)
+    if package_id:
+        pkg = await _load(uow, member_id, package_id)
+        state = await _current_state(uow, pkg, now)
+        return _add_consumption(draft, pkg, state, service, quantity, store_id, cur, now)
+    cards = await repo(uow).for_member(member_id, states=[dp.ACTIVE, dp.FROZEN], for_update=True)
+    candidates = []
+    for pkg in cards:
+        item = pkg.item(service)
+        if item is not None and item.sessions_remaining > 0:
+            candidates.append((item.expire_time is None, item.expire_time or now, pkg.purchase_time, pkg))
+    candidates.sort(key=lambda c: c[:3])
+    first_error: FailedPrecondition | None = None
+    for *_, pkg in candidates:
+        state = dp.effective_state(pkg.state, pkg.frozen_until, now)
+        try:
+            use = _add_consumption(draft, pkg, state, service, quantity, store_id, cur, now)
+        except FailedPrecondition as e:
+            first_error = first_error or e
+            continue
+        await _current_state(uow, pkg, now)
+        return use
+    if first_error is not None:
+        raise first_error
+    raise FailedPrecondition(
+        f"the member has no package sessions for {service}",
+        reason="NO_SESSIONS_LEFT",
+        metadata={"service": service},
+    )
+
+
+async def record_checkout_uses(
+    uow: UoW, transaction_id: str, uses: list[PackageUse], store_id: str, *, checkout: str = ""
+) -> None:
+    """After the checkout transaction is posted: decrements the cards, writes the consumption
+    rows (store sold / store used) and emits `PackageSessionConsumed` per use."""
+    await _record_uses(uow, transaction_id, uses, store_id, sign=-1, checkout=checkout)
+
+
+async def restore_for_refund(
+    uow: UoW, draft: TransactionDraft, *, member_id: str, uses: list[PackageUse]
+) -> None:
+    """Adds the exact mirror postings of `uses` to a refund `draft` (does not post). Revenue is
+    taken back from `draft.store_id` (the store of the refunded checkout). After posting, call
+    `record_refund_restores`."""
+    if not draft.store_id:
+        raise ValueError("restore_for_refund needs draft.store_id (the store that recognised the revenue)")
+    cur = (await uow.settings.get()).currency_code
+    for use in uses:
+        pkg = await _load(uow, member_id, use.package_id)
+        if pkg.state == dp.REFUNDED or pkg.transferred_to is not None:
+            raise FailedPrecondition(
+                "the package card was refunded or transferred since; its sessions cannot be restored",
+                reason="PACKAGE_CLOSED",
+                metadata={"package": package_name(member_id, use.package_id)},
+            )
+        draft.move(use.sessions, debit=SESSIONS_CONSUMED, credit=item_account(use.package_id, use.service))
+        draft.move(
+            use.value_minor,
+            debit=revenue_account(draft.store_id, cur),
+            credit=deferred_account(use.store_sold, cur),
+        )
+
+
+async def record_refund_restores(
+    uow: UoW, transaction_id: str, uses: list[PackageUse], *, store_id: str | None = None
+) -> None:
+    """After the refund transaction is posted: gives the sessions and their deferred value back to
+    the cards and writes negative consumption rows."""
+    if store_id is None:
+        store_id = (await uow.ledger.get(transaction_id)).store_id or ""
+    await _record_uses(uow, transaction_id, uses, store_id, sign=+1)
+
+
+# --- freeze / extend --------------------------------------------------------------------------
+async def freeze(
+    uow: UoW, caller: Principal, *, member_id: str, package_id: str, frozen_until: datetime | None
+) -> MemberPackage:
+    caller.require(auth.WALLET_WRITE)
+    now = datetime.now(UTC)
+    if frozen_until is not None and frozen_until <= now:
+        raise InvalidArgument([("frozen_until", "must be in the future")])
+    pkg = await _load(uow, member_id, package_id)
+    dp.require_usable(await _current_state(uow, pkg, now), action="be frozen")
+    await repo(uow).update_package(package_id, state=dp.FROZEN, frozen_until=frozen_until)
+    return await _load(uow, member_id, package_id, for_update=False)
+
+
+async def unfreeze(uow: UoW, caller: Principal, *, member_id: str, package_id: str) -> MemberPackage:
+    caller.require(auth.WALLET_WRITE)
+    pkg = await _load(uow, member_id, package_id)
+    if await _current_state(uow, pkg, datetime.now(UTC)) != dp.FROZEN:
+        raise FailedPrecondition("the package card is not frozen", reason="PACKAGE_NOT_FROZEN")
+    await repo(uow).update_package(package_id, state=dp.ACTIVE, frozen_until=None)
+    return await _load(uow, member_id, package_id, for_update=False)
+
+
+async def extend(
+    uow: UoW, caller: Principal, *, member_id: str, package_id: str, days: int, service: str
+) -> MemberPackage:
+    caller.require(auth.WALLET_WRITE)
+    if not 1 <= days <= dp.MAX_EXTEND_DAYS:
+        raise InvalidArgument([("days", f"must be within 1..{dp.MAX_EXTEND_DAYS}")])
+    pkg = await _load(uow, member_id, package_id)
+    state = await _current_state(uow, pkg, datetime.now(UTC))
+    if state not in (dp.ACTIVE, dp.FROZEN):
+        raise FailedPrecondition(
+            f"the package card is {state}", reason="PACKAGE_NOT_ACTIVE", metadata={"state": state}
+        )
+    if service and pkg.item(service) is None:
+        raise NotFound(f"the card has no item {service}", reason="PACKAGE_ITEM_NOT_FOUND")
+    for item in pkg.items:
+        if (not service or item.service == service) and item.expire_time is not None:
+            await repo(uow).update_item(
+                package_id, item.service, expire_time=item.expire_time + timedelta(days=days)
+            )
+    await repo(uow).update_package(package_id)
+    return await _load(uow, member_id, package_id, for_update=False)
+
+
+# --- transfer ---------------------------------------------------------------------------------
+async def transfer(
+    uow: UoW, caller: Principal, *, member_id: str, package_id: str, to_member_id: str
+) -> tuple[MemberPackage, MemberPackage, PostedTransaction]:
+    """Moves every remaining session to a new card of `to_member_id`, with the same expiry and
+    session values; the deferred revenue stays with the store that sold the card."""
+    caller.require(auth.WALLET_WRITE)
+    if to_member_id == member_id:
+        raise InvalidArgument([("to_member", "must be another member than the card's owner")])
+    pkg = await _load(uow, member_id, package_id)
+    dp.require_usable(await _current_state(uow, pkg, datetime.now(UTC)), action="be transferred")
+    await uow.members.require(to_member_id)
+    moving = [i for i in pkg.items if i.sessions_remaining > 0]
+    if not moving:
+        raise FailedPrecondition("the card has no sessions left", reason="NO_SESSIONS_LEFT")
+    new_package_id = new_id()
+    draft = TransactionDraft(
+        "package_transfer",
+        member_id=member_id,
+        store_id=pkg.store_sold,
+        description=f"to {package_name(to_member_id, new_package_id)}",
+    )
+    for i in moving:
+        draft.move(
+            i.sessions_remaining,
+            debit=item_account(package_id, i.service),
+            credit=item_account(new_package_id, i.service),
+        )
+    posted = await uow.ledger.post(draft)
+    r = repo(uow)
+    for i in moving:
+        await r.update_item(package_id, i.service, sessions_remaining=0, deferred_minor=0)
+    await r.update_package(package_id, state=dp.EXHAUSTED, transferred_to=new_package_id, frozen_until=None)
+    target = MemberPackage(
+        package_id=new_package_id,
+        member_id=to_member_id,
+        product_id=pkg.product_id,
+        display_name=pkg.display_name,
+        state=dp.ACTIVE,
+        price_minor=sum(i.deferred_minor for i in moving),
+        store_sold=pkg.store_sold,
+        purchase_time=posted.create_time,
+        frozen_until=None,
+        transferred_from=package_id,
+        transferred_from_member=member_id,
+        transferred_to=None,
+        sale_transaction_id=posted.transaction_id,
+        update_time=posted.create_time,
+        items=[
+            PackageItemRow(
+                i.service,
+                i.display_name,
+                i.sessions_remaining,
+                i.sessions_remaining,
+                i.deferred_minor,
+                i.session_value_minor,
+                i.deferred_minor,
+                i.expire_time,
+            )
+            for i in moving
+        ],
+    )
+    await r.add_package(target)
+    uow.emit(
+        events_pb2.PackageTransferred(
+            from_member=sv.member_name(member_id),
+            from_package=package_name(member_id, package_id),
+            to_member=sv.member_name(to_member_id),
+            to_package=package_name(to_member_id, new_package_id),
+            sessions=sum(i.sessions_remaining for i in moving),
+            transaction=sv.transaction_name(posted),
+        ),
+        aggregate_type="wallet",
+        aggregate_id=member_id,
+    )
+    source = await _load(uow, member_id, package_id, for_update=False)
+    return source, await _load(uow, to_member_id, new_package_id, for_update=False), posted
+
+
+# --- refund -----------------------------------------------------------------------------------
+@dataclass
+class PackageRefundResult:
+    package: MemberPackage
+    transaction: PostedTransaction
+    refund_minor: int
+    sessions_refunded: int
+
+
+async def refund(
+    uow: UoW,
+    caller: Principal,
+    *,
+    member_id: str,
+    package_id: str,
+    store_id: str,
+    tender: str,
+    reason: str = "",
+) -> PackageRefundResult:
+    """Pays back the value still deferred on the card (its unused sessions, pro rata to the price
+    paid) with `tender` (an external tender, or `stored_value` to the member's principal)."""
+    caller.require(auth.WALLET_WRITE)
+    if tender not in (*sv.EXTERNAL_TENDERS, STORED_VALUE):
+        raise InvalidArgument([("tender", "must be cash, bank card, WeChat Pay, Alipay or stored value")])
+    caller.require_store(f"stores/{store_id}")
+    pkg = await _load(uow, member_id, package_id)
+    state = await _current_state(uow, pkg, datetime.now(UTC))
+    if state not in (dp.ACTIVE, dp.FROZEN):
+        raise FailedPrecondition(
+            f"the package card is {state}", reason="PACKAGE_NOT_ACTIVE", metadata={"state": state}
+        )
+    sessions = pkg.sessions_remaining
+    if sessions == 0:
+        raise FailedPrecondition("the card has no unused sessions", reason="NOTHING_TO_REFUND")
+    cur = (await uow.settings.get()).currency_code
+    value = pkg.deferred_minor
+    accts = sv.MemberAccounts.of(member_id, cur)
+    pay_to = accts.principal if tender == STORED_VALUE else sv.tender_account(store_id, tender, cur)
+    draft = TransactionDraft(
+        "package_refund",
+        member_id=member_id,
+        store_id=store_id,
+        description=reason or f"refund of {package_name(member_id, package_id)}",
+    )
+    draft.move(value, debit=deferred_account(pkg.store_sold, cur), credit=pay_to)
+    for i in pkg.items:
+        draft.move(i.sessions_remaining, debit=item_account(package_id, i.service), credit=SESSIONS_REFUNDED)
+    posted = await uow.ledger.post(draft)
+    r = repo(uow)
+    for i in pkg.items:
+        await r.update_item(package_id, i.service, sessions_remaining=0, deferred_minor=0)
+    await r.update_package(package_id, state=dp.REFUNDED, frozen_until=None)
+    uow.emit(
+        events_pb2.PackageRefunded(
+            member=sv.member_name(member_id),
+            package=package_name(member_id, package_id),
+            store=f"stores/{store_id}",
+            sessions=sessions,
+            refund_minor=value,
+            tender=ledger_pb2.TENDER_STORED_VALUE if tender == STORED_VALUE else sv.TENDER_ENUM[tender],
+            transaction=sv.transaction_name(posted),
+            currency_code=cur,
+        ),
+        aggregate_type="wallet",
+        aggregate_id=member_id,
+    )
+    if tender == STORED_VALUE and value:
+        sv.emit_balance_changed(uow, posted, accts, ledger_pb2.TRANSACTION_KIND_PACKAGE_REFUND)
+    return PackageRefundResult(
+        await _load(uow, member_id, package_id, for_update=False), posted, value, sessions
+    )
