@@ -21,7 +21,6 @@ from kit.db import session_factory
 from kit.errors import FailedPrecondition
 from kit.migrations import upgrade
 from kit.uow import UnitOfWorkFactory
-from services.wallet.adapters.tables import metadata
 from services.wallet.domain.ledger import TransactionDraft
 from services.wallet.entrypoints.app import build
 from services.wallet.service_layer import packages as pk
@@ -56,8 +55,6 @@ async def wallet(infra):
     url = to_async_url(await infra.anew_database("wallet_pkg"))
     await upgrade("wallet", url)
     engine = create_async_engine(url)
-    async with engine.begin() as c:
-        await c.run_sync(metadata.create_all)
     config = load_config(
         "wallet",
         {

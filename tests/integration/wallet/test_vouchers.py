@@ -26,7 +26,6 @@ from kit.errors import FailedPrecondition, NotFound
 from kit.messaging import connect, ensure_stream, new_envelope
 from kit.migrations import upgrade
 from kit.uow import UnitOfWorkFactory
-from services.wallet.adapters.tables import metadata
 from services.wallet.domain import vouchers as dv
 from services.wallet.entrypoints.referral_consumer import (
     REFERRAL_DURABLE,
@@ -49,8 +48,6 @@ async def migrated(infra, prefix: str) -> str:
     url = to_async_url(await infra.anew_database(prefix))
     await upgrade("wallet", url)
     engine = create_async_engine(url)
-    async with engine.begin() as conn:  # the voucher tables, until their migration exists
-        await conn.run_sync(metadata.create_all)
     await engine.dispose()
     return url
 

@@ -1,0 +1,146 @@
+"""Staff commission (员工提成): rules, per-line records written with each checkout, clawbacks
+written with each refund, and the per-staff report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from kit import auth
+from kit.auth import Principal
+from kit.errors import AlreadyExists, InvalidArgument, Violations
+from kit.ids import is_resource_id, new_id
+from services.wallet.adapters.checkout_repository import CheckoutRepository
+from services.wallet.domain import checkout as pricing
+from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
+
+CUSTOMER_TYPES = ("", "new", "member")
+RULE_TENDERS = (
+    "",
+    "cash",
+    "bank_card",
+    "wechat_pay",
+    "alipay",
+    "stored_value",
+    "points",
+    "package",
+    "voucher",
+)
+BASES = ("percent", "fixed")
+
+
+def repo(uow: UoW) -> CheckoutRepository:
+    return CheckoutRepository(uow.session, uow.tenant)
+
+
+def rule_from_row(r, order: int = 0) -> pricing.CommissionRule:
+    return pricing.CommissionRule(
+        rule_id=r.rule_id,
+        item=r.item,
+        category=r.category,
+        store_id=r.store_id,
+        staff_position=r.staff_position,
+        customer_type=r.customer_type,
+        tender=r.tender,
+        basis=r.basis,
+        percent_bps=r.percent_bps,
+        fixed_minor=r.fixed_minor,
+        priority=r.priority,
+        active=r.active,
+        order=order,
+    )
+
+
+async def create_rule(uow: UoW, caller: Principal, *, rule_id: str, values: dict):
+    caller.require(auth.WALLET_ADMIN)
+    v = Violations()
+    if rule_id and not (is_resource_id(rule_id) and len(rule_id) <= 40):
+        v.add("commission_rule_id", "must match [a-z0-9-]{1,40}")
+    if values["basis"] not in BASES:
+        v.add("commission_rule.basis", "must be PERCENT or FIXED")
+    if values["basis"] == "percent" and not 0 <= values["percent_bps"] <= 10_000:
+        v.add("commission_rule.percent_bps", "must be within 0..10000")
+    if values["basis"] == "fixed" and not 0 <= values["fixed_minor"] <= pricing.MAX_AMOUNT:
+        v.add("commission_rule.fixed_minor", f"must be within 0..{pricing.MAX_AMOUNT}")
+    if values["customer_type"] not in CUSTOMER_TYPES:
+        v.add("commission_rule.customer_type", "unknown customer type")
+    if values["tender"] not in RULE_TENDERS:
+        v.add("commission_rule.tender", "unknown tender")
+    if not -1_000_000 <= values["priority"] <= 1_000_000:
+        v.add("commission_rule.priority", "must be within -1000000..1000000")
+    v.raise_if_any()
+    row = await repo(uow).add_rule(rule_id=rule_id or new_id(), active=True, **values)
+    if row is None:
+        raise AlreadyExists(f"commissionRules/{rule_id} already exists", reason="COMMISSION_RULE_EXISTS")
+    return row
+
+
+def compute_records(
+    rules: list[pricing.CommissionRule],
+    *,
+    lines: list[pricing.Line],
+    priced: pricing.Priced,
+    package_values: list[int],
+    store_id: str,
+    customer_type: str,
+) -> list[dict]:
+    """One record per line with serving staff and a matching rule (not yet stored)."""
+    out = []
+    for i, (line, price) in enumerate(zip(lines, priced.lines, strict=True)):
+        if not line.serving_staff:
+            continue
+        parts = pricing.line_tender_parts(price, package_values[i])
+        rule = pricing.choose_rule(
+            rules, line=line, store_id=store_id, customer_type=customer_type, tender_parts=parts
+        )
+        if rule is None:
+            continue
+        base, amount = pricing.commission(
+            rule, base=price.net + package_values[i], quantity=line.quantity, tender_parts=parts
+        )
+        out.append(
+            {
+                "line_index": i,
+                "staff": line.serving_staff,
+                "amount_minor": amount,
+                "base_minor": base,
+                "rule_id": rule.rule_id,
+                "item": line.item,
+            }
+        )
+    return out
+
+
+def clawbacks(records, units: dict[int, tuple[int, int, int]]) -> list[dict]:
+    """Negative records for the refunded units: `units[line] = (before, after, quantity)`."""
+    out = []
+    for r in records:
+        if r.refund_id is not None or r.line_index not in units:
+            continue
+        before, after, quantity = units[r.line_index]
+        amount = pricing.share_of_units(r.amount_minor, after, quantity) - pricing.share_of_units(
+            r.amount_minor, before, quantity
+        )
+        base = pricing.share_of_units(r.base_minor, after, quantity) - pricing.share_of_units(
+            r.base_minor, before, quantity
+        )
+        if amount or base:
+            out.append(
+                {
+                    "line_index": r.line_index,
+                    "staff": r.staff,
+                    "amount_minor": -amount,
+                    "base_minor": -base,
+                    "rule_id": r.rule_id,
+                    "item": r.item,
+                }
+            )
+    return out
+
+
+async def report(
+    uow: UoW, caller: Principal, *, staff: str, store_id: str | None, start: datetime, end: datetime
+):
+    caller.require(auth.WALLET_READ)
+    if end <= start:
+        raise InvalidArgument([("end_time", "must be after start_time")])
+    return await repo(uow).report(staff=staff, store_id=store_id, start=start, end=end)
