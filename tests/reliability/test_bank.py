@@ -7,9 +7,10 @@ run: every account balance equals the sum of its postings, every transaction bal
 balance is negative, no effect happened twice, and every outbox event reached JetStream exactly
 once (by event id).
 
-Operations today: top-ups (plain, immediate-bonus and monthly plans), hold authorise/capture/void
-(stored-value payments), point grants and deductions, stored-value refunds. Checkout, package
-consumption and transfer join this mix when those RPCs land (issue 3 is still open for them).
+Operations: top-ups (plain, immediate-bonus and monthly plans), checkouts funded by points,
+stored value and every external tender, full checkout refunds, hold authorise/capture/void,
+point grants and deductions, package-session consumption and package transfers, stored-value
+refunds.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 import grpc
 import nats
 import pytest
-from peony.wallet.v1 import ledger_pb2, points_pb2
+from peony.wallet.v1 import checkout_pb2, ledger_pb2, packages_pb2, points_pb2
 from peony.wallet.v1 import wallet_service_pb2 as pb
 from peony.wallet.v1 import wallet_service_pb2_grpc as pb_grpc
 from sqlalchemy import text
@@ -58,7 +59,18 @@ REFUSALS = {
     "HOLD_NOT_AUTHORIZED",
     "NOTHING_TO_REFUND",
     "HOLDS_OUTSTANDING",
+    "POINTS_ALREADY_SPENT",
+    "REFUND_EXCEEDS_CHECKOUT",
+    "PACKAGE_NOT_ACTIVE",
+    "NO_SESSIONS_LEFT",
+    "PACKAGE_CLOSED",
 }
+TENDERS = [
+    ledger_pb2.TENDER_CASH,
+    ledger_pb2.TENDER_BANK_CARD,
+    ledger_pb2.TENDER_WECHAT_PAY,
+    ledger_pb2.TENDER_ALIPAY,
+]
 
 
 def reason_of(err: grpc.aio.AioRpcError) -> str:
@@ -103,7 +115,15 @@ class Client:
             return response
 
 
-async def run_client(i: int, addr: str, members: list[str], holds: list[str], stats: dict) -> None:
+async def run_client(
+    i: int,
+    addr: str,
+    members: list[str],
+    holds: list[str],
+    checkouts: list[str],
+    packages: dict[str, str],
+    stats: dict,
+) -> None:
     rng = random.Random(1000 + i)
     client = Client(addr, rng)
     try:
@@ -111,7 +131,7 @@ async def run_client(i: int, addr: str, members: list[str], holds: list[str], st
             m = rng.choice(members)
             roll = rng.random()
             rid = str(uuid.uuid4())
-            if roll < 0.30:
+            if roll < 0.18:
                 plan = rng.choice(["", "topUpPlans/imm", "topUpPlans/mon"])
                 amount = 100_000 if plan else rng.randint(100, 30_000)
                 out = await client.call(
@@ -122,18 +142,52 @@ async def run_client(i: int, addr: str, members: list[str], holds: list[str], st
                         currency_code="CNY",
                         plan=plan,
                         store=f"stores/s{rng.randint(1, 3)}",
-                        tender=rng.choice(
-                            [
-                                ledger_pb2.TENDER_CASH,
-                                ledger_pb2.TENDER_BANK_CARD,
-                                ledger_pb2.TENDER_WECHAT_PAY,
-                                ledger_pb2.TENDER_ALIPAY,
-                            ]
-                        ),
+                        tender=rng.choice(TENDERS),
                         request_id=rid,
                     ),
                 )
-            elif roll < 0.55:
+            elif roll < 0.40:
+                # A checkout paid with points, stored value and an external tender, covering it exactly.
+                quantity, price = rng.randint(1, 2), rng.randint(50, 200) * 100
+                total = quantity * price
+                points = rng.choice([0, 0, 100, 200])
+                stored_value = rng.randint(0, (total - points) // 2)
+                tender_amount = total - points - stored_value
+                out = await client.call(
+                    "Checkout",
+                    pb.CheckoutRequest(
+                        member=m,
+                        store=f"stores/s{rng.randint(1, 3)}",
+                        lines=[
+                            checkout_pb2.CheckoutLine(
+                                item="services/massage",
+                                category="care",
+                                quantity=quantity,
+                                list_price_minor=price,
+                                serving_staff="staff/ann",
+                            )
+                        ],
+                        points_to_redeem=points,
+                        stored_value_minor=stored_value,
+                        payment_pin="246810",
+                        tenders=[
+                            checkout_pb2.TenderAmount(tender=rng.choice(TENDERS), amount_minor=tender_amount)
+                        ]
+                        if tender_amount
+                        else [],
+                        request_id=rid,
+                    ),
+                )
+                if isinstance(out, pb.CheckoutResponse):
+                    checkouts.append(out.checkout.name)
+            elif roll < 0.46 and checkouts:
+                out = await client.call(
+                    "RefundCheckout",
+                    pb.RefundCheckoutRequest(
+                        checkout=rng.choice(checkouts), full=True, reason="bank", request_id=rid
+                    ),
+                )
+            elif roll < 0.58:
                 out = await client.call(
                     "AuthorizeHold",
                     pb.AuthorizeHoldRequest(
@@ -149,12 +203,12 @@ async def run_client(i: int, addr: str, members: list[str], holds: list[str], st
                 )
                 if isinstance(out, pb.AuthorizeHoldResponse):
                     holds.append(out.hold.name)
-            elif roll < 0.70 and holds:
+            elif roll < 0.66 and holds:
                 name = holds.pop(rng.randrange(len(holds)))
                 method = rng.choice(["CaptureHold", "VoidHold"])
                 req_cls = pb.CaptureHoldRequest if method == "CaptureHold" else pb.VoidHoldRequest
                 out = await client.call(method, req_cls(name=name, request_id=rid))
-            elif roll < 0.82:
+            elif roll < 0.74:
                 out = await client.call(
                     "GrantPoints",
                     pb.GrantPointsRequest(
@@ -165,12 +219,29 @@ async def run_client(i: int, addr: str, members: list[str], holds: list[str], st
                         request_id=rid,
                     ),
                 )
-            elif roll < 0.94:
+            elif roll < 0.80:
                 out = await client.call(
                     "AdjustPoints",
                     pb.AdjustPointsRequest(
                         member=m, delta=-rng.randint(1, 400), reason="bank redemption", request_id=rid
                     ),
+                )
+            elif roll < 0.92:
+                out = await client.call(
+                    "ConsumePackageSession",
+                    pb.ConsumePackageSessionRequest(
+                        package=packages[m],
+                        service="services/facial",
+                        store=f"stores/s{rng.randint(1, 3)}",
+                        sessions=1,
+                        request_id=rid,
+                    ),
+                )
+            elif roll < 0.95:
+                target = rng.choice([x for x in members if x != m])
+                out = await client.call(
+                    "TransferPackage",
+                    pb.TransferPackageRequest(package=packages[m], to_member=target, request_id=rid),
                 )
             else:
                 out = await client.call(
@@ -244,15 +315,52 @@ async def test_bank(infra, tmp_path):
     try:
         setup = Client(addr, random.Random(0))
         setup.rng.random = lambda: 1.0  # no dropped replies while seeding
+        await setup.call(
+            "CreatePackageProduct",
+            pb.CreatePackageProductRequest(
+                package_product_id="facial-10",
+                package_product=packages_pb2.PackageProduct(
+                    display_name="Facial x10",
+                    price_minor=200_000,
+                    items=[
+                        packages_pb2.PackageItem(
+                            service="services/facial",
+                            display_name="Facial",
+                            sessions=10,
+                            list_price_minor=30_000,
+                            validity_days=365,
+                        )
+                    ],
+                ),
+                request_id=str(uuid.uuid4()),
+            ),
+        )
+        packages: dict[str, str] = {}
         for m in members:
             await setup.call(
                 "SetPaymentPin", pb.SetPaymentPinRequest(member=m, pin="246810", request_id=str(uuid.uuid4()))
             )
+            sold = await setup.call(
+                "SellPackage",
+                pb.SellPackageRequest(
+                    member=m,
+                    product="packageProducts/facial-10",
+                    store="stores/s1",
+                    tenders=[checkout_pb2.TenderAmount(tender=ledger_pb2.TENDER_CASH, amount_minor=200_000)],
+                    request_id=str(uuid.uuid4()),
+                ),
+            )
+            assert isinstance(sold, pb.SellPackageResponse), sold
+            packages[m] = sold.member_package.name
         await setup.channel.close()
 
         stats = {"ok": 0, "refused": 0, "replayed": 0}
         holds: list[str] = []
-        clients = [asyncio.create_task(run_client(i, addr, members, holds, stats)) for i in range(CLIENTS)]
+        checkouts: list[str] = []
+        clients = [
+            asyncio.create_task(run_client(i, addr, members, holds, checkouts, packages, stats))
+            for i in range(CLIENTS)
+        ]
         await asyncio.sleep(2.0)
         wallet.signal(signal.SIGKILL)  # mid-run, no chance to finish anything
         wallet.wait(10)
@@ -316,6 +424,23 @@ async def test_bank(infra, tmp_path):
         ).scalar()
         assert lots_vs_points == 0
         event_ids = {str(r[0]) for r in (await q("SELECT event_id FROM outbox")).all()}
+        kinds = dict((await q("SELECT kind, count(*) FROM ledger_transactions GROUP BY kind")).all())
+    # The run really exercised the whole mix (and not only refusals).
+    for kind in (
+        "top_up",
+        "checkout",
+        "reversal",
+        "hold",
+        "capture",
+        "void",
+        "points_earn",
+        "points_adjust",
+        "package_sale",
+        "package_consume",
+        "package_transfer",
+        "refund",
+    ):
+        assert kinds.get(kind, 0) > 0, (kind, kinds)
     await engine.dispose()
 
     # Every outbox event is in the wallet stream exactly once.
