@@ -114,6 +114,17 @@ def ratio(a: float, b: float) -> float | None:
     return round(a / b, 3) if b else None
 
 
+def show_figures(name: str, fig: dict[str, Any]) -> None:
+    """One progress line (stderr) for the figures of a :func:`run_load` window."""
+    cpu = ", ".join(f"{k}={v}" for k, v in fig.get("cpu", {}).items())
+    log(
+        f"{name:16s} {fig['rps']:9.1f} calls/s  p50 {fig['p50_ms']} ms  p99 {fig['p99_ms']} ms  "
+        f"errors {fig['errors']} {fig.get('errors_by_code', '')} [{cpu}]"
+    )
+    for sample in fig.get("error_samples", []):
+        log(f"    error: {sample}")
+
+
 # --------------------------------------------------------------------------------------------
 # statistics
 # --------------------------------------------------------------------------------------------
@@ -162,6 +173,17 @@ def process_cpu_seconds(pid: int) -> float | None:
         return None
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def reaped_children_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds of the children ``pid`` has waited for (cutime+cstime), e.g. the backends a
+    postmaster reaped: short-lived connections (pgbench's) leave no trace in the live tree."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[13]) + int(fields[14])) / _CLK_TCK
 
 
 def process_tree_cpu_seconds(root_pid: int) -> float | None:
@@ -386,6 +408,50 @@ async def wait_for_echo(addr: str, child: Child | None = None, limit_s: float = 
 
 
 # --------------------------------------------------------------------------------------------
+# PostgreSQL
+# --------------------------------------------------------------------------------------------
+
+
+def plain_pg_url(url: str) -> str:
+    """``url`` with a libpq/asyncpg scheme (``postgresql://``), whatever driver suffix it had."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]
+    return urlunsplit(("postgresql" if scheme == "postgres" else scheme, *parts[1:]))
+
+
+async def pg_settings(url: str) -> dict[str, str]:
+    """What the server really runs with: ``fsync``, ``synchronous_commit``, ``server_version``."""
+    import asyncpg
+
+    conn = await asyncpg.connect(plain_pg_url(url), timeout=10)
+    try:
+        return {
+            k: await conn.fetchval(f"SHOW {k}") for k in ("fsync", "synchronous_commit", "server_version")
+        }
+    finally:
+        await conn.close()
+
+
+async def wait_outbox_drained(url: str, limit_s: float = 120.0) -> int:
+    """Until a service's relay has published every outbox row (so it does not run during a
+    measurement); returns the rows still pending when ``limit_s`` ran out (0 = drained)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(plain_pg_url(url), timeout=10)
+    try:
+        deadline = time.monotonic() + limit_s
+        while True:
+            pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            if pending == 0 or time.monotonic() > deadline:
+                return int(pending)
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+
+
+# --------------------------------------------------------------------------------------------
 # the echo baseline server
 # --------------------------------------------------------------------------------------------
 
@@ -440,6 +506,7 @@ async def _load_worker(args: argparse.Namespace, spec: dict[str, Any]) -> dict[s
     errors = 0
     warmup_errors = 0
     samples: list[str] = []
+    codes: dict[str, int] = {}  # measured-window errors by gRPC status code
 
     async with grpc.aio.insecure_channel(args.target, options=CLIENT_OPTIONS) as channel:
         await asyncio.wait_for(channel.channel_ready(), 30)
@@ -458,19 +525,22 @@ async def _load_worker(args: argparse.Namespace, spec: dict[str, Any]) -> dict[s
                 t0 = perf()
                 if t0 >= measure_to:
                     return
+                code = ""
                 try:
                     await call(ci)
                     ok = True
                 except grpc.aio.AioRpcError as exc:
                     ok = False
+                    code = exc.code().name
                     if len(samples) < 5:
-                        samples.append(f"{exc.code().name}: {exc.details()}")
+                        samples.append(f"{code}: {exc.details()}")
                 t1 = perf()
                 if measure_from <= t1 < measure_to:
                     if ok:
                         record(int((t1 - t0) * 1e6))
                     else:
                         errors += 1
+                        codes[code] = codes.get(code, 0) + 1
                 elif not ok and t1 < measure_from:
                     warmup_errors += 1
 
@@ -481,6 +551,7 @@ async def _load_worker(args: argparse.Namespace, spec: dict[str, Any]) -> dict[s
         "errors": errors,
         "warmup_errors": warmup_errors,
         "error_samples": samples,
+        "errors_by_code": codes,
     }
 
 
@@ -567,6 +638,7 @@ def run_load(
     latencies: list[int] = []
     errors = warmup_errors = 0
     samples: list[str] = []
+    by_code: dict[str, int] = {}
     for child, out in workers:
         rc = child.process.wait(timeout=duration + warmup + 60)
         children.stop(child)
@@ -577,7 +649,11 @@ def run_load(
         errors += res["errors"]
         warmup_errors += res["warmup_errors"]
         samples.extend(res["error_samples"])
+        for code, n in res.get("errors_by_code", {}).items():
+            by_code[code] = by_code.get(code, 0) + n
     figures = summarize(latencies, errors, duration)
+    if by_code:
+        figures["errors_by_code"] = dict(sorted(by_code.items()))
     if warmup_errors:
         figures["warmup_errors"] = warmup_errors
     if samples:

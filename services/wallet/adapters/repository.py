@@ -14,6 +14,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.wallet.adapters import tables as t
+from services.wallet.adapters.ledger_repository import PostedTransaction
 from services.wallet.domain.rules import Lot
 from services.wallet.domain.settings import WalletSettings
 
@@ -166,6 +167,14 @@ class PlanRepository:
         ).all()
         return [self._from_row(r) for r in rows]
 
+    async def update(self, plan_id: str, values: dict) -> bool:
+        result = await self.db.execute(
+            update(t.top_up_plans)
+            .where(t.top_up_plans.c.tenant_id == self.tenant, t.top_up_plans.c.plan_id == plan_id)
+            .values(**values)
+        )
+        return bool(result.rowcount)
+
 
 class BonusReleaseRepository:
     def __init__(self, db: Db, tenant: str):
@@ -289,3 +298,93 @@ class LotRepository:
             )
         ).all()
         return [(r.lot_id, r.delta) for r in rows]
+
+
+class StatementRepository:
+    """A member's ledger transactions, newest first, with their postings (the statement)."""
+
+    def __init__(self, db: Db, tenant: str):
+        self.db, self.tenant = db, tenant
+
+    async def page(
+        self,
+        member_id: str,
+        *,
+        limit: int,
+        before: tuple[datetime, str] | None,
+        store_id: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        kinds: list[str],
+    ) -> list[PostedTransaction]:
+        from sqlalchemy import DateTime, and_, cast, literal, tuple_
+        from sqlalchemy.dialects.postgresql import UUID
+
+        from services.wallet.domain.ledger import KINDS, AccountKey, Posting
+
+        c = t.ledger_transactions.c
+        clauses = [c.tenant_id == self.tenant, c.member_id == member_id]
+        if before is not None:
+            at, transaction_id = before
+            clauses.append(
+                tuple_(c.create_time, c.transaction_id)
+                < tuple_(literal(at, DateTime(timezone=True)), cast(transaction_id, UUID(as_uuid=False)))
+            )
+        if store_id:
+            clauses.append(c.store_id == store_id)
+        if start:
+            clauses.append(c.create_time >= start)
+        if end:
+            clauses.append(c.create_time < end)
+        if kinds:
+            clauses.append(c.kind.in_(kinds))
+        rows = (
+            await self.db.execute(
+                select(t.ledger_transactions)
+                .where(and_(*clauses))
+                .order_by(c.create_time.desc(), c.transaction_id.desc())
+                .limit(limit)
+            )
+        ).all()
+        if not rows:
+            return []
+        ids = [r.transaction_id for r in rows]
+        posting_rows = (
+            await self.db.execute(
+                select(
+                    t.postings.c.transaction_id,
+                    t.postings.c.amount,
+                    t.accounts.c.kind,
+                    t.accounts.c.owner,
+                    t.accounts.c.unit,
+                )
+                .join(
+                    t.accounts,
+                    and_(
+                        t.accounts.c.tenant_id == t.postings.c.tenant_id,
+                        t.accounts.c.account_id == t.postings.c.account_id,
+                    ),
+                )
+                .where(t.postings.c.tenant_id == self.tenant, t.postings.c.transaction_id.in_(ids))
+                .order_by(t.postings.c.posting_id)
+            )
+        ).all()
+        by_txn: dict[str, list[Posting]] = {}
+        for p in posting_rows:
+            by_txn.setdefault(p.transaction_id, []).append(
+                Posting(AccountKey(KINDS[p.kind], p.owner, p.unit), p.amount)
+            )
+        return [
+            PostedTransaction(
+                transaction_id=r.transaction_id,
+                kind=r.kind,
+                member_id=r.member_id,
+                store_id=r.store_id,
+                description=r.description,
+                reverses=r.reverses,
+                create_time=r.create_time,
+                postings=by_txn.get(r.transaction_id, []),
+                balances={},
+            )
+            for r in rows
+        ]

@@ -1,9 +1,8 @@
 """gRPC entrypoint of the wallet: translates requests into handler calls and back.
 
-Implemented so far: wallet snapshot and statement, settings, payment PIN, top-up plans, top-up,
-stored-value refund, holds (stored value), points lots and grants/adjustments. Every other RPC
-of `WalletService` (packages, vouchers, checkout, commission, finance views, rewards, check-in)
-is not built yet and answers UNIMPLEMENTED from the generated base class.
+This class holds the wallet, stored-value, hold and points RPCs; packages, vouchers/rewards/
+check-in, checkout/commission and finance live in the mixins it inherits (grpc_*.py). RPCs not
+built yet would answer UNIMPLEMENTED from the generated base class (today: none).
 """
 
 from __future__ import annotations
@@ -27,9 +26,10 @@ from kit.ids import is_resource_id, new_id, parse_name
 from kit.pagination import PageTokens, page_size
 from kit.proto import ts
 from kit.uow import UnitOfWorkFactory
-from services.wallet.adapters.repository import TopUpPlan
+from services.wallet.adapters.repository import StatementRepository, TopUpPlan
 from services.wallet.domain import rules
 from services.wallet.entrypoints.grpc_checkout import CheckoutRpc
+from services.wallet.entrypoints.grpc_finance import FinanceRpc
 from services.wallet.entrypoints.grpc_packages import PackagesRpc
 from services.wallet.entrypoints.grpc_vouchers import VouchersRpc
 from services.wallet.service_layer import points as pts
@@ -63,6 +63,12 @@ _LOT_SOURCE = {
     name.removeprefix("LOT_SOURCE_").lower(): value for name, value in points_pb2.LotSource.items()
 }
 _LOT_SOURCE_BACK = {v: k for k, v in _LOT_SOURCE.items()}
+_EXPIRY = {
+    rules.END_OF_MONTH_AFTER_MONTHS: points_pb2.POINTS_EXPIRY_POLICY_END_OF_MONTH_AFTER_MONTHS,
+    rules.DAYS: points_pb2.POINTS_EXPIRY_POLICY_DAYS,
+    rules.YEAR_END: points_pb2.POINTS_EXPIRY_POLICY_YEAR_END,
+    rules.NEVER: points_pb2.POINTS_EXPIRY_POLICY_NEVER,
+}
 
 
 def member_id_of(name: str, field: str) -> str:
@@ -175,7 +181,7 @@ def plan_to_proto(p: TopUpPlan, currency: str) -> stored_value_pb2.TopUpPlan:
     )
 
 
-class WalletServicer(PackagesRpc, VouchersRpc, CheckoutRpc, pb_grpc.WalletServiceServicer):
+class WalletServicer(FinanceRpc, PackagesRpc, VouchersRpc, CheckoutRpc, pb_grpc.WalletServiceServicer):
     def __init__(
         self,
         uows: UnitOfWorkFactory[WalletUnitOfWork],
@@ -592,3 +598,151 @@ class WalletServicer(PackagesRpc, VouchersRpc, CheckoutRpc, pb_grpc.WalletServic
             )
 
         return await self._mutate("AdjustPoints", request, pb.AdjustPointsResponse, effect)
+
+    # --- statement, plan updates, points policy -----------------------------------------------
+    async def ListTransactions(
+        self, request: pb.ListTransactionsRequest, context
+    ) -> pb.ListTransactionsResponse:
+        member_id = member_id_of(request.parent, "parent")
+        store_id = parse_name(request.store, "stores") if request.store else None
+        if request.store and not store_id:
+            raise InvalidArgument([("store", "must be stores/{store}")])
+        kinds = [k for k, v in _KIND.items() if v in set(request.kinds) and v]
+        caller = current_principal()
+        caller.require(auth.WALLET_READ)
+        caller.require_member(f"members/{member_id}")
+        start = request.start_time.ToDatetime(UTC) if request.HasField("start_time") else None
+        end = request.end_time.ToDatetime(UTC) if request.HasField("end_time") else None
+        binding = f"{caller.tenant}|statement|{member_id}|{store_id}|{start}|{end}|{sorted(kinds)}"
+        size = page_size(request.page_size)
+        cursor = self._tokens.decode(request.page_token, binding=binding)
+        before = (datetime.fromisoformat(cursor["t"]), cursor["id"]) if cursor else None
+
+        async def read(uow: WalletUnitOfWork) -> pb.ListTransactionsResponse:
+            await uow.members.require(member_id)
+            rows = await StatementRepository(uow.session, uow.tenant).page(
+                member_id, limit=size, before=before, store_id=store_id, start=start, end=end, kinds=kinds
+            )
+            token = ""
+            if len(rows) == size:
+                token = self._tokens.encode(
+                    {"t": rows[-1].create_time.isoformat(), "id": rows[-1].transaction_id}, binding=binding
+                )
+            return pb.ListTransactionsResponse(
+                transactions=[transaction_to_proto(r, caller.tenant) for r in rows], next_page_token=token
+            )
+
+        return await self._read(read)
+
+    async def UpdateTopUpPlan(
+        self, request: pb.UpdateTopUpPlanRequest, context
+    ) -> pb.UpdateTopUpPlanResponse:
+        caller = current_principal()
+        caller.require(auth.WALLET_ADMIN)
+        plan_id = parse_name(request.top_up_plan.name, "topUpPlans")
+        if plan_id is None:
+            raise InvalidArgument([("top_up_plan.name", "must be topUpPlans/{plan}")])
+        # Terms that change what a top-up is worth are not editable: create a new plan instead, so
+        # past top-ups keep pointing at the terms they were sold under.
+        allowed = ("display_name", "active", "stores")
+        paths = list(request.update_mask.paths)
+        bad = [p for p in paths if p not in allowed]
+        if bad or not paths:
+            raise InvalidArgument(
+                [("update_mask", f"{p!r} cannot be updated (create a new plan)") for p in bad]
+                or [("update_mask", "name at least one of display_name, active, stores")]
+            )
+        p = request.top_up_plan
+        values: dict = {}
+        v = Violations()
+        if "display_name" in paths:
+            v.require("top_up_plan.display_name", p.display_name.strip())
+            values["display_name"] = p.display_name.strip()
+        if "active" in paths:
+            values["active"] = p.active
+        if "stores" in paths:
+            stores = [parse_name(s, "stores") for s in p.stores]
+            if any(s is None for s in stores):
+                v.add("top_up_plan.stores", "each must be stores/{store}")
+            values["stores"] = [s for s in stores if s]
+        v.raise_if_any()
+
+        async def effect(uow: WalletUnitOfWork) -> pb.UpdateTopUpPlanResponse:
+            if not await uow.plans.update(plan_id, values):
+                raise NotFound(f"topUpPlans/{plan_id} not found", reason="PLAN_NOT_FOUND")
+            plan = await uow.plans.get(plan_id)
+            assert plan is not None
+            currency = (await uow.settings.get()).currency_code
+            return pb.UpdateTopUpPlanResponse(top_up_plan=plan_to_proto(plan, currency))
+
+        return await self._mutate("UpdateTopUpPlan", request, pb.UpdateTopUpPlanResponse, effect)
+
+    @staticmethod
+    def _points_policy_proto(s) -> points_pb2.PointsPolicy:
+        return points_pb2.PointsPolicy(
+            name="pointsPolicy",
+            points_per_yuan=s.points_per_yuan,
+            expiry_policy=_EXPIRY[s.expiry_policy],
+            expiry_months=s.expiry_months,
+            expiry_days=s.expiry_days,
+            pending_days=s.pending_days,
+            redemption_rate_points_per_yuan=s.redemption_points_per_yuan,
+            min_redeem_points=s.min_redeem_points,
+            max_redeem_bps=s.max_redeem_bps,
+            expiring_notice_days=s.expiring_notice_days,
+            check_in_points=s.check_in_points,
+            check_in_streak_days=s.check_in_streak_days,
+            check_in_streak_bonus_points=s.check_in_streak_bonus,
+        )
+
+    async def GetPointsPolicy(
+        self, request: pb.GetPointsPolicyRequest, context
+    ) -> pb.GetPointsPolicyResponse:
+        current_principal().require(auth.WALLET_READ)
+        settings = await self._read(lambda uow: uow.settings.get())
+        return pb.GetPointsPolicyResponse(points_policy=self._points_policy_proto(settings))
+
+    async def UpdatePointsPolicy(
+        self, request: pb.UpdatePointsPolicyRequest, context
+    ) -> pb.UpdatePointsPolicyResponse:
+        caller = current_principal()
+        caller.require(auth.WALLET_ADMIN)
+        # proto field -> WalletSettings attribute
+        fields = {
+            "points_per_yuan": "points_per_yuan",
+            "expiry_policy": "expiry_policy",
+            "expiry_months": "expiry_months",
+            "expiry_days": "expiry_days",
+            "pending_days": "pending_days",
+            "redemption_rate_points_per_yuan": "redemption_points_per_yuan",
+            "min_redeem_points": "min_redeem_points",
+            "max_redeem_bps": "max_redeem_bps",
+            "expiring_notice_days": "expiring_notice_days",
+            "check_in_points": "check_in_points",
+            "check_in_streak_days": "check_in_streak_days",
+            "check_in_streak_bonus_points": "check_in_streak_bonus",
+        }
+        paths = list(request.update_mask.paths)
+        bad = [p for p in paths if p not in fields]
+        if bad or not paths:
+            raise InvalidArgument(
+                [("update_mask", f"{p!r} is not a field you can update") for p in bad]
+                or [("update_mask", "name at least one field to update")]
+            )
+        patch = request.points_policy
+        expiry_back = {v: k for k, v in _EXPIRY.items()}
+
+        async def effect(uow: WalletUnitOfWork) -> pb.UpdatePointsPolicyResponse:
+            current = await uow.settings.get()
+            values = {}
+            for path in paths:
+                value = getattr(patch, path)
+                if path == "expiry_policy":
+                    value = expiry_back.get(value, "invalid")
+                values[fields[path]] = value
+            updated = replace(current, **values)
+            updated.validate("points_policy")
+            await uow.settings.save(updated)
+            return pb.UpdatePointsPolicyResponse(points_policy=self._points_policy_proto(updated))
+
+        return await self._mutate("UpdatePointsPolicy", request, pb.UpdatePointsPolicyResponse, effect)

@@ -264,3 +264,117 @@ async def test_jobs_release_each_instalment_exactly_once_with_two_runners(wallet
     assert sum(released) == 11
     got = (await stub.GetWallet(pb.GetWalletRequest(name=f"{m}/wallet"), metadata=md())).wallet
     assert (got.bonus_minor, got.locked_bonus_minor) == (12_000, 0)
+
+
+async def test_statement_pages_newest_first_with_filters(wallet):
+    stub, engine = wallet
+    m = await member(engine)
+    for i, store in enumerate(["stores/s1", "stores/s2", "stores/s1", "stores/s2", "stores/s1"]):
+        await stub.TopUp(
+            pb.TopUpRequest(
+                member=m,
+                amount_minor=1_000 + i,
+                currency_code="CNY",
+                store=store,
+                tender=ledger_pb2.TENDER_CASH,
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=md(),
+        )
+    seen, token = [], ""
+    while True:
+        page = await stub.ListTransactions(
+            pb.ListTransactionsRequest(parent=m, page_size=2, page_token=token), metadata=md()
+        )
+        seen += [t for t in page.transactions]
+        token = page.next_page_token
+        if not token:
+            break
+    amounts = [-sum(p.amount for p in t.postings if p.amount < 0) for t in seen]
+    assert amounts == [1_004, 1_003, 1_002, 1_001, 1_000]  # newest first, each exactly once
+    only_s2 = await stub.ListTransactions(
+        pb.ListTransactionsRequest(parent=m, store="stores/s2"), metadata=md()
+    )
+    assert {t.store for t in only_s2.transactions} == {"stores/s2"} and len(only_s2.transactions) == 2
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.ListTransactions(
+            pb.ListTransactionsRequest(
+                parent=m,
+                store="stores/s1",
+                page_token=page_token_of(
+                    await stub.ListTransactions(
+                        pb.ListTransactionsRequest(parent=m, page_size=1), metadata=md()
+                    )
+                ),
+            ),
+            metadata=md(),
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def page_token_of(response) -> str:
+    return response.next_page_token
+
+
+async def test_points_policy_and_plan_updates(wallet):
+    stub, _engine = wallet
+    from google.protobuf import field_mask_pb2
+    from peony.wallet.v1 import points_pb2
+
+    policy = (
+        await stub.GetPointsPolicy(pb.GetPointsPolicyRequest(name="pointsPolicy"), metadata=md())
+    ).points_policy
+    assert (policy.points_per_yuan, policy.redemption_rate_points_per_yuan, policy.max_redeem_bps) == (
+        1,
+        100,
+        5000,
+    )
+    updated = await stub.UpdatePointsPolicy(
+        pb.UpdatePointsPolicyRequest(
+            points_policy=points_pb2.PointsPolicy(expiry_policy=points_pb2.POINTS_EXPIRY_POLICY_YEAR_END),
+            update_mask=field_mask_pb2.FieldMask(paths=["expiry_policy"]),
+            request_id=str(uuid.uuid4()),
+        ),
+        metadata=md("policy-tenant"),
+    )
+    assert updated.points_policy.expiry_policy == points_pb2.POINTS_EXPIRY_POLICY_YEAR_END
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.UpdatePointsPolicy(
+            pb.UpdatePointsPolicyRequest(
+                points_policy=points_pb2.PointsPolicy(max_redeem_bps=20_000),
+                update_mask=field_mask_pb2.FieldMask(paths=["max_redeem_bps"]),
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=md("policy-tenant"),
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    await stub.CreateTopUpPlan(
+        pb.CreateTopUpPlanRequest(
+            top_up_plan_id="spring",
+            top_up_plan=stored_value_pb2.TopUpPlan(
+                display_name="Spring", pay_minor=50_000, bonus_minor=5_000
+            ),
+            request_id=str(uuid.uuid4()),
+        ),
+        metadata=md("policy-tenant"),
+    )
+    retired = await stub.UpdateTopUpPlan(
+        pb.UpdateTopUpPlanRequest(
+            top_up_plan=stored_value_pb2.TopUpPlan(name="topUpPlans/spring", active=False),
+            update_mask=field_mask_pb2.FieldMask(paths=["active"]),
+            request_id=str(uuid.uuid4()),
+        ),
+        metadata=md("policy-tenant"),
+    )
+    assert not retired.top_up_plan.active
+    with pytest.raises(grpc.aio.AioRpcError) as err:  # terms are not editable: a new plan is
+        await stub.UpdateTopUpPlan(
+            pb.UpdateTopUpPlanRequest(
+                top_up_plan=stored_value_pb2.TopUpPlan(name="topUpPlans/spring", bonus_minor=50_000),
+                update_mask=field_mask_pb2.FieldMask(paths=["bonus_minor"]),
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=md("policy-tenant"),
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT

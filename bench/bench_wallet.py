@@ -1,0 +1,669 @@
+"""Wallet service throughput and latency against pgbench (tpcb-like) on the same PostgreSQL.
+
+    .venv/bin/python bench/bench_wallet.py [--duration 10] [--warmup 2] [--clients 32] [--procs 2]
+    .venv/bin/python -m bench.bench_wallet ...
+
+Progress goes to stderr; stdout gets exactly one JSON line with every figure (see bench/README.md).
+
+Steps:
+1. PostgreSQL + NATS: ``PEONY_DATABASE_URL`` / ``PEONY_NATS_URL`` when set, else embedded servers
+   (``kit.devstack.DevStack``, *not* fast mode: fsync on, as in production) in a temp dir. A fresh
+   database, migrated with ``kit.migrations.upgrade("wallet", ...)``.
+2. ``--members`` members inserted straight into the wallet's ``member_directory`` projection (what
+   the members service's events would have written); then the real wallet service as a separate
+   process (``python -m cli.main serve wallet``) gives each of them, through the API, one TopUp,
+   a payment PIN (SetPaymentPin) and points (GrantPoints); the outbox drained; the service stopped.
+3. Baseline: ``pgbench`` (builtin tpcb-like, ``-M prepared``, ``--clients`` connections, 2 threads)
+   on a separate ``-s 10`` database of the SAME PostgreSQL server, then that database dropped and
+   a CHECKPOINT taken.
+4. The wallet service started again; GetWallet on random members, TopUp (cash, a fresh
+   ``request_id`` per call), then Checkout (one service line, paid with 100 points and stored value
+   with the PIN); stopped. Checkout is probed first: UNIMPLEMENTED skips that workload.
+
+The load comes from ``--procs`` separate processes sharing ``--clients`` coroutines, one channel per
+process (``bench._common.run_load``, as bench_members). Requests are serialized up front
+(GetWallet) or per call (TopUp, Checkout: unique ``request_id``) and responses are not parsed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import re
+import resource
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `bench`, `kit`, `peony` importable
+    _root = Path(__file__).resolve().parent.parent
+    sys.path[:0] = [str(_root), str(_root / "gen")]
+
+from bench._common import (
+    Children,
+    busy_cores,
+    child_env,
+    claim_stdout,
+    emit_result,
+    log,
+    machine_cpu_ticks,
+    machine_info,
+    pg_settings,
+    plain_pg_url,
+    process_tree_cpu_seconds,
+    raise_on_sigterm,
+    ratio,
+    reaped_children_cpu_seconds,
+    run_load,
+    show_figures,
+    wait_for_health,
+    wait_outbox_drained,
+)
+
+TENANT = "bench"
+STORE = "stores/bench-store"
+CURRENCY = "CNY"
+CALL_TIMEOUT_S = 30.0
+TARGET_CHECKOUT_VS_PGBENCH = 0.4
+WALLET_SERVICE = "peony.wallet.v1.WalletService"
+GET_WALLET = f"/{WALLET_SERVICE}/GetWallet"
+TOP_UP = f"/{WALLET_SERVICE}/TopUp"
+CHECKOUT = f"/{WALLET_SERVICE}/Checkout"
+
+# The seeded population: every member in one tier (5 % off, x1 points), ¥10,000 of stored value,
+# 10,000 points and the same 6-digit PIN.
+TIER_ID, TIER_DISCOUNT_BPS, TIER_MULTIPLIER_PERMILLE = "bench-gold", 500, 1000
+SEED_TOP_UP_MINOR = 1_000_000
+SEED_POINTS = 10_000
+PIN = "135790"
+# The TopUp workload: ¥100 cash per call.
+TOP_UP_MINOR = 10_000
+# The Checkout workload: one ¥298 facial; 100 points (= ¥1 at the default 100 points per yuan),
+# the rest from stored value.
+LINE = {
+    "item": "services/facial",
+    "category": "facial",
+    "quantity": 1,
+    "list_price_minor": 29_800,
+    "serving_staff": "staff/bench",
+    "staff_position": "beautician",
+    "display_name": "Hydrating facial",
+}
+POINTS_TO_REDEEM = 100
+DEFAULT_REDEMPTION_POINTS_PER_YUAN = 100  # services/wallet/domain/settings.py
+
+PGBENCH_SCALE = 10
+PGBENCH_JOBS = 2
+_TPS = re.compile(r"^tps = ([0-9.]+) \(without initial connection time\)", re.M)
+_LATENCY = re.compile(r"^latency average = ([0-9.]+) ms", re.M)
+_FAILED = re.compile(r"^number of failed transactions: (\d+)", re.M)
+
+
+# --------------------------------------------------------------------------------------------
+# workloads (run inside the load-generator processes, see bench._common.run_load)
+# --------------------------------------------------------------------------------------------
+
+
+def _metadata(spec: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {spec['token']}"),)
+
+
+async def get_wallet_workload(channel: Any, spec: dict[str, Any], worker_index: int):
+    from peony.wallet.v1 import wallet_service_pb2 as pb
+
+    method = channel.unary_unary(GET_WALLET)  # pre-serialized request, response left unparsed
+    requests = [pb.GetWalletRequest(name=f"{m}/wallet").SerializeToString() for m in spec["members"]]
+    metadata = _metadata(spec)
+    choice = random.Random(worker_index).choice
+
+    async def call(client_index: int) -> Any:
+        return await method(choice(requests), metadata=metadata, timeout=CALL_TIMEOUT_S)
+
+    return call
+
+
+async def top_up_workload(channel: Any, spec: dict[str, Any], worker_index: int):
+    from peony.wallet.v1 import ledger_pb2
+    from peony.wallet.v1 import wallet_service_pb2 as pb
+
+    method = channel.unary_unary(TOP_UP)
+    metadata = _metadata(spec)
+    members = spec["members"]
+    choice = random.Random(2000 + worker_index).choice
+
+    async def call(client_index: int) -> Any:
+        request = pb.TopUpRequest(
+            member=choice(members),
+            store=spec["store"],
+            amount_minor=TOP_UP_MINOR,
+            currency_code=CURRENCY,
+            tender=ledger_pb2.TENDER_CASH,
+            request_id=str(uuid.uuid4()),
+        )
+        return await method(request.SerializeToString(), metadata=metadata, timeout=CALL_TIMEOUT_S)
+
+    return call
+
+
+def _checkout_request(spec: dict[str, Any], member: str, *, validate_only: bool = False):
+    from peony.wallet.v1 import checkout_pb2
+    from peony.wallet.v1 import wallet_service_pb2 as pb
+
+    return pb.CheckoutRequest(
+        member=member,
+        store=spec["store"],
+        lines=[checkout_pb2.CheckoutLine(**LINE)],
+        points_to_redeem=POINTS_TO_REDEEM,
+        stored_value_minor=spec["stored_value_minor"],
+        payment_pin=PIN,
+        request_id=str(uuid.uuid4()),
+        validate_only=validate_only,
+    )
+
+
+async def checkout_workload(channel: Any, spec: dict[str, Any], worker_index: int):
+    method = channel.unary_unary(CHECKOUT)
+    metadata = _metadata(spec)
+    members = spec["members"]
+    choice = random.Random(3000 + worker_index).choice
+
+    async def call(client_index: int) -> Any:
+        request = _checkout_request(spec, choice(members))
+        return await method(request.SerializeToString(), metadata=metadata, timeout=CALL_TIMEOUT_S)
+
+    return call
+
+
+# --------------------------------------------------------------------------------------------
+# orchestration (the benchmark's own process)
+# --------------------------------------------------------------------------------------------
+
+
+def _expected_total_due() -> int:
+    """What the checkout line costs after the tier discount and the points (default policy)."""
+    subtotal = LINE["quantity"] * LINE["list_price_minor"]
+    after_tier = subtotal - subtotal * TIER_DISCOUNT_BPS // 10_000
+    return after_tier - POINTS_TO_REDEEM * 100 // DEFAULT_REDEMPTION_POINTS_PER_YUAN
+
+
+async def _seed_directory(db_url: str, count: int) -> list[str]:
+    """``count`` members in the wallet's member_directory, as the members events would put them."""
+    import asyncpg
+
+    now = datetime.now(UTC)
+    ids = [str(uuid.UUID(int=random.Random(20261124 + i).getrandbits(128), version=4)) for i in range(count)]
+    store_id = STORE.split("/", 1)[1]
+    conn = await asyncpg.connect(plain_pg_url(db_url), timeout=10)
+    try:
+        await conn.executemany(
+            "INSERT INTO member_directory (tenant_id, member_id, home_store_id, tier_id, discount_bps,"
+            " points_multiplier_permille, registered_time, update_time)"
+            " VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $7)",
+            [
+                (TENANT, mid, store_id, TIER_ID, TIER_DISCOUNT_BPS, TIER_MULTIPLIER_PERMILLE, now)
+                for mid in ids
+            ],
+        )
+    finally:
+        await conn.close()
+    return [f"members/{mid}" for mid in ids]
+
+
+async def _fund_members(addr: str, token: str, members: list[str], concurrency: int = 16) -> None:
+    """Through the API: one TopUp, a payment PIN and points for every member."""
+    import grpc
+    from peony.wallet.v1 import ledger_pb2, points_pb2
+    from peony.wallet.v1 import wallet_service_pb2 as pb
+    from peony.wallet.v1 import wallet_service_pb2_grpc as pb_grpc
+
+    metadata = (("authorization", f"Bearer {token}"),)
+    pending = iter(members)
+    done = 0
+    started = time.monotonic()
+    async with grpc.aio.insecure_channel(addr) as channel:
+        stub = pb_grpc.WalletServiceStub(channel)
+
+        async def fund_some() -> None:
+            nonlocal done
+            for member in pending:
+                await stub.TopUp(
+                    pb.TopUpRequest(
+                        member=member,
+                        store=STORE,
+                        amount_minor=SEED_TOP_UP_MINOR,
+                        currency_code=CURRENCY,
+                        tender=ledger_pb2.TENDER_CASH,
+                        request_id=str(uuid.uuid4()),
+                    ),
+                    metadata=metadata,
+                    timeout=CALL_TIMEOUT_S,
+                )
+                await stub.SetPaymentPin(
+                    pb.SetPaymentPinRequest(member=member, pin=PIN, request_id=str(uuid.uuid4())),
+                    metadata=metadata,
+                    timeout=CALL_TIMEOUT_S,
+                )
+                await stub.GrantPoints(
+                    pb.GrantPointsRequest(
+                        member=member,
+                        points=SEED_POINTS,
+                        source=points_pb2.LOT_SOURCE_ACTIVITY,
+                        reason="bench seed",
+                        request_id=str(uuid.uuid4()),
+                    ),
+                    metadata=metadata,
+                    timeout=CALL_TIMEOUT_S,
+                )
+                done += 1
+                if done % 500 == 0:
+                    log(f"  funded {done}/{len(members)} ({time.monotonic() - started:.0f}s)")
+
+        await asyncio.gather(*(fund_some() for _ in range(concurrency)))
+    elapsed = time.monotonic() - started
+    log(f"population: {len(members)} members topped up, PIN set, points granted in {elapsed:.1f}s")
+
+
+async def _probe_checkout(addr: str, token: str, spec: dict[str, Any], server: Any) -> dict[str, Any]:
+    """Whether Checkout is implemented, and the bill's total due (``validate_only`` when it works).
+
+    Returns ``{"skipped": "UNIMPLEMENTED"}``, or ``{"total_due_minor": n, ...}`` plus a ``probe_note``
+    when ``validate_only`` did not price the bill (the local figure is used then). An RPC the
+    servicer does not override raises the generated base class's NotImplementedError, which
+    ``kit.grpc_server`` answers as INTERNAL: that (seen in the server's log) counts as UNIMPLEMENTED.
+    """
+    import grpc
+    from peony.wallet.v1 import wallet_service_pb2 as pb
+
+    metadata = (("authorization", f"Bearer {token}"),)
+    member = spec["members"][0]
+    out: dict[str, Any] = {"total_due_minor": _expected_total_due()}
+    probe = {**spec, "stored_value_minor": out["total_due_minor"]}
+
+    def unimplemented(exc: grpc.aio.AioRpcError) -> bool:
+        if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+            return True
+        if exc.code() != grpc.StatusCode.INTERNAL or server.log_path is None:
+            return False
+        text = server.log_path.read_text(errors="replace")
+        return CHECKOUT in text and "NotImplementedError: Method not implemented!" in text
+
+    async with grpc.aio.insecure_channel(addr) as channel:
+        method = channel.unary_unary(
+            CHECKOUT,
+            request_serializer=pb.CheckoutRequest.SerializeToString,
+            response_deserializer=pb.CheckoutResponse.FromString,
+        )
+        try:
+            resp = await method(
+                _checkout_request(probe, member, validate_only=True),
+                metadata=metadata,
+                timeout=CALL_TIMEOUT_S,
+            )
+            if resp.checkout.total_due_minor > 0:
+                out["total_due_minor"] = resp.checkout.total_due_minor
+            else:
+                out["probe_note"] = "validate_only answered without total_due_minor"
+        except grpc.aio.AioRpcError as exc:
+            out["probe_note"] = f"validate_only: {exc.code().name}: {exc.details()}"
+            if unimplemented(exc):
+                # Confirm with a real call before skipping (validate_only alone might be unsupported).
+                try:
+                    await method(_checkout_request(probe, member), metadata=metadata, timeout=CALL_TIMEOUT_S)
+                except grpc.aio.AioRpcError as exc2:
+                    if unimplemented(exc2):
+                        return {"skipped": "UNIMPLEMENTED"}
+    return out
+
+
+def _start_wallet(
+    children: Children, db_url: str, nats_url: str, extra_env: dict[str, str]
+) -> tuple[Any, str]:
+    from kit.devstack import free_port
+
+    port = free_port()
+    env = child_env(
+        {
+            "PEONY_WALLET_DATABASE_URL": db_url,
+            "PEONY_NATS_URL": nats_url,
+            "PEONY_WALLET_GRPC_PORT": str(port),
+            "PEONY_LOG_LEVEL": "WARNING",
+            "PEONY_MIGRATE_ON_START": "false",
+            "PEONY_SHUTDOWN_GRACE_SECONDS": "5",
+        }
+    )
+    # No collector listens in a benchmark: exporting would only add retries.
+    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    env.update(extra_env)
+    child = children.spawn("wallet", [sys.executable, "-m", "cli.main", "serve", "wallet"], env)
+    addr = f"127.0.0.1:{port}"
+    asyncio.run(wait_for_health(addr, child))
+    log(f"wallet service up at {addr} (pid {child.pid})")
+    return child, addr
+
+
+def _pgbench(
+    children: Children, server_url: str, db_name: str, args: argparse.Namespace, postgres_pid: int | None
+) -> dict[str, Any]:
+    """pgbench -i -s 10 on ``db_name``, then the builtin tpcb-like with ``--clients`` connections."""
+    from kit.devstack import database_url, postgres_bin_dir
+
+    exe = str(postgres_bin_dir() / "pgbench")
+    url = plain_pg_url(database_url(server_url, db_name))
+    env = child_env({"PGAPPNAME": "peony-bench-pgbench"})
+
+    def run(name: str, argv: list[str], limit_s: float) -> str:
+        child = children.spawn(name, [exe, *argv, url], env)
+        try:
+            rc = child.process.wait(timeout=limit_s)
+        finally:
+            children.stop(child)
+        text = child.log_path.read_text(errors="replace") if child.log_path else ""
+        if rc != 0:
+            raise RuntimeError(f"{name} failed (exit {rc}):\n{child.log_tail()}")
+        return text
+
+    started = time.monotonic()
+    run("pgbench-init", ["-i", "-s", str(PGBENCH_SCALE), "-q"], 900)
+    log(f"pgbench -i -s {PGBENCH_SCALE}: {time.monotonic() - started:.1f}s")
+    seconds = max(1, round(args.duration))
+    common = ["-c", str(args.clients), "-j", str(PGBENCH_JOBS), "-M", "prepared"]
+    if args.warmup >= 1:
+        run("pgbench-warmup", [*common, "-T", str(round(args.warmup))], args.warmup + 120)
+
+    def pg_cpu() -> float | None:
+        if not postgres_pid:
+            return None
+        live, reaped = process_tree_cpu_seconds(postgres_pid), reaped_children_cpu_seconds(postgres_pid)
+        return None if live is None or reaped is None else live + reaped
+
+    before_pg = pg_cpu()
+    before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    mach_before = machine_cpu_ticks()
+    t0 = time.monotonic()
+    text = run("pgbench", [*common, "-T", str(seconds)], seconds + 120)
+    wall = time.monotonic() - t0
+    cpu: dict[str, Any] = {}
+    after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = (after_children.ru_utime + after_children.ru_stime) - (
+        before_children.ru_utime + before_children.ru_stime
+    )
+    cpu["pgbench_client_cores"] = round(used / wall, 2)
+    if before_pg is not None:
+        now = pg_cpu()
+        if now is not None:
+            cpu["postgres_cores"] = round((now - before_pg) / wall, 2)
+    mach_after = machine_cpu_ticks()
+    if mach_before and mach_after and mach_after[1] > mach_before[1]:
+        busy = (mach_after[0] - mach_before[0]) / (mach_after[1] - mach_before[1])
+        cpu["machine_busy_cores"] = round(busy * (os.cpu_count() or 1), 2)
+    tps = _TPS.search(text)
+    if tps is None:
+        raise RuntimeError(f"no tps line in pgbench's output:\n{text[-2000:]}")
+    latency = _LATENCY.search(text)
+    failed = _FAILED.search(text)
+    return {
+        "tps": round(float(tps.group(1)), 1),
+        "latency_avg_ms": float(latency.group(1)) if latency else None,
+        "failed_transactions": int(failed.group(1)) if failed else None,
+        "scale": PGBENCH_SCALE,
+        "clients": args.clients,
+        "jobs": PGBENCH_JOBS,
+        "duration_s": seconds,
+        "mode": "tpcb-like, -M prepared",
+        "cpu": cpu,
+    }
+
+
+def _profile(args: argparse.Namespace, pid: int, workload: str) -> tuple[int, Path, str] | None:
+    if not args.py_spy:
+        return None
+    out_dir = Path(args.py_spy)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ext = {"flamegraph": "svg", "raw": "folded", "speedscope": "json"}[args.py_spy_format]
+    return pid, out_dir / f"wallet-{workload}.{ext}", args.py_spy_format
+
+
+def _with_codes(fig: dict[str, Any]) -> dict[str, Any]:
+    fig.setdefault("errors_by_code", {})
+    return fig
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import asyncpg
+
+    from kit.auth import mint_dev_token
+    from kit.config import to_async_url
+    from kit.devstack import DevStack, database_url, drop_database, ensure_database, free_port
+    from kit.migrations import upgrade
+
+    server_env = dict(item.split("=", 1) for item in args.server_env)
+    idle_busy = busy_cores()
+    if idle_busy is not None and idle_busy > 0.3:
+        log(f"warning: {idle_busy} cores already busy before starting: figures will be noisy")
+
+    tmp = Path(tempfile.mkdtemp(prefix="peony-bench-wallet-"))
+    children = Children(log_dir=tmp / "logs")
+    children.log_dir.mkdir()
+    stack = DevStack(tmp / "stack", fast=False, pg_port=free_port(), nats_port=free_port())
+    stamp = f"{int(time.time())}_{os.getpid()}"
+    db_name, pgbench_db = f"peony_bench_wallet_{stamp}", f"peony_bench_pgbench_{stamp}"
+    server_url: str | None = None
+    created: list[str] = []
+    try:
+        log(
+            "starting PostgreSQL (fsync on) and NATS"
+            if not os.environ.get("PEONY_DATABASE_URL")
+            else "using PEONY_DATABASE_URL"
+        )
+        stack.start()
+        server_url = plain_pg_url(stack.database_url)
+        asyncio.run(ensure_database(server_url, db_name))
+        created.append(db_name)
+        db_url = database_url(server_url, db_name)
+        asyncio.run(upgrade("wallet", to_async_url(db_url)))
+        pg = asyncio.run(pg_settings(db_url))
+        log(f"database {db_name} migrated (PostgreSQL {pg['server_version']}, fsync={pg['fsync']})")
+
+        token = mint_dev_token(
+            tenant=TENANT,
+            subject="user:bench",
+            roles=["hq_admin"],
+            secret=os.environ.get("PEONY_JWT_SECRET") or None,
+            issuer=os.environ.get("PEONY_JWT_ISSUER", "peony"),
+            audience=os.environ.get("PEONY_JWT_AUDIENCE", "peony"),
+        )
+
+        # -- population ------------------------------------------------------------------------
+        members = asyncio.run(_seed_directory(db_url, args.members))
+        log(f"member_directory: {len(members)} members inserted")
+        wallet, addr = _start_wallet(children, db_url, stack.nats_url, server_env)
+        asyncio.run(_fund_members(addr, token, members))
+        pending = asyncio.run(wait_outbox_drained(db_url))
+        if pending:
+            log(f"warning: {pending} outbox rows still unpublished")
+        children.stop(wallet)
+        log("wallet service stopped")
+
+        # -- pgbench baseline on the same server -----------------------------------------------
+        postgres_pid = stack.postgres.pid if stack.postgres is not None else None
+        asyncio.run(ensure_database(server_url, pgbench_db))
+        created.append(pgbench_db)
+        log(f"pgbench: -i -s {PGBENCH_SCALE}, then {args.clients} clients for {round(args.duration)}s")
+        pgb = _pgbench(children, server_url, pgbench_db, args, postgres_pid)
+        log(f"pgbench tpcb-like: {pgb['tps']} tps, latency avg {pgb['latency_avg_ms']} ms, cpu {pgb['cpu']}")
+        asyncio.run(drop_database(server_url, pgbench_db))
+        created.remove(pgbench_db)
+
+        async def checkpoint() -> None:
+            conn = await asyncpg.connect(server_url, timeout=10)
+            try:
+                await conn.execute("CHECKPOINT")
+            finally:
+                await conn.close()
+
+        with contextlib.suppress(Exception):  # needs superuser/pg_checkpoint on an external server
+            asyncio.run(checkpoint())
+
+        # -- wallet ----------------------------------------------------------------------------
+        common: dict[str, Any] = {
+            "clients": args.clients,
+            "procs": args.procs,
+            "warmup": args.warmup,
+            "duration": args.duration,
+        }
+        trees = {}
+        if stack.postgres is not None:
+            trees["postgres"] = stack.postgres.pid
+        if stack.nats is not None:
+            trees["nats"] = stack.nats.pid
+        common["watch_trees"] = trees
+        spec: dict[str, Any] = {"token": token, "members": members, "store": STORE}
+
+        wallet, addr = _start_wallet(children, db_url, stack.nats_url, server_env)
+        time.sleep(1.0)
+        figures: dict[str, Any] = {}
+        for key, workload in (("get_wallet", "get_wallet_workload"), ("top_up", "top_up_workload")):
+            log(f"{key}: {args.warmup:g}s warm-up + {args.duration:g}s")
+            figures[key] = _with_codes(
+                run_load(
+                    children,
+                    target=addr,
+                    workload=f"bench.bench_wallet:{workload}",
+                    spec=spec,
+                    watch_pids={"server": wallet.pid},
+                    profile=_profile(args, wallet.pid, key),
+                    **common,
+                )
+            )
+            show_figures(key, figures[key])
+            time.sleep(1.0)
+
+        probe = asyncio.run(_probe_checkout(addr, token, spec, wallet))
+        if "skipped" in probe:
+            log("checkout: Checkout answers UNIMPLEMENTED, skipped")
+            figures["checkout"] = probe
+        else:
+            if "probe_note" in probe:
+                log(f"checkout probe: {probe['probe_note']} (using the computed total)")
+            spec["stored_value_minor"] = probe["total_due_minor"]
+            log(
+                f"checkout (total due {probe['total_due_minor']}, {POINTS_TO_REDEEM} points + stored value):"
+                f" {args.warmup:g}s warm-up + {args.duration:g}s"
+            )
+            fig = _with_codes(
+                run_load(
+                    children,
+                    target=addr,
+                    workload="bench.bench_wallet:checkout_workload",
+                    spec=spec,
+                    watch_pids={"server": wallet.pid},
+                    profile=_profile(args, wallet.pid, "checkout"),
+                    **common,
+                )
+            )
+            fig["total_due_minor"] = probe["total_due_minor"]
+            if "probe_note" in probe:
+                fig["probe_note"] = probe["probe_note"]
+            figures["checkout"] = fig
+            show_figures("checkout", fig)
+        children.stop(wallet)
+
+        checkout = figures["checkout"]
+        checkout_rps = checkout.get("rps")
+        ratios = {
+            "checkout_vs_pgbench": ratio(checkout_rps, pgb["tps"]) if checkout_rps is not None else None,
+            "top_up_vs_pgbench": ratio(figures["top_up"]["rps"], pgb["tps"]),
+            "get_wallet_vs_pgbench": ratio(figures["get_wallet"]["rps"], pgb["tps"]),
+        }
+        machine = machine_info()
+        machine["busy_cores_before"] = idle_busy
+        return {
+            "benchmark": "wallet",
+            "clients": args.clients,
+            "load_procs": args.procs,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "population": len(members),
+            "pg_fsync": pg["fsync"] == "on",
+            "pg_synchronous_commit": pg["synchronous_commit"],
+            "pg_embedded": stack.started_postgres,
+            "profiled": bool(args.py_spy),
+            "server_env": server_env,
+            "pgbench_tpcb_tps": pgb["tps"],
+            "pgbench": pgb,
+            "get_wallet": figures["get_wallet"],
+            "top_up": figures["top_up"],
+            "checkout": checkout,
+            "ratios": ratios,
+            "target": {"checkout_vs_pgbench": TARGET_CHECKOUT_VS_PGBENCH},
+            "meets_target": (ratios["checkout_vs_pgbench"] or 0) >= TARGET_CHECKOUT_VS_PGBENCH,
+            "errors_total": sum(f.get("errors", 0) for f in figures.values()),
+            "machine": machine,
+        }
+    finally:
+        children.stop_all()
+        if server_url and not stack.started_postgres:
+            # An external server keeps no benchmark leftovers.
+            for name in created:
+                with contextlib.suppress(Exception):
+                    asyncio.run(drop_database(server_url, name))
+        stack.stop()
+        if args.keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description="Wallet service (GetWallet, TopUp, Checkout) vs pgbench tpcb-like, same PostgreSQL.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--duration", type=float, default=10.0, help="measured seconds per workload (and pgbench)")
+    p.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds before each measurement")
+    p.add_argument("--clients", type=int, default=32, help="concurrent clients in total (and pgbench -c)")
+    p.add_argument("--procs", type=int, default=2, help="load-generator processes sharing the clients")
+    p.add_argument("--members", type=int, default=2000, help="members seeded before the workloads")
+    p.add_argument(
+        "--py-spy",
+        metavar="DIR",
+        help="profile the wallet server with py-spy during each window (figures then not quotable)",
+    )
+    p.add_argument("--py-spy-format", choices=("flamegraph", "raw", "speedscope"), default="flamegraph")
+    p.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the wallet server, for what-if runs (repeatable)",
+    )
+    p.add_argument("--keep", action="store_true", help="keep the temp dir (server, pgbench and load logs)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.procs < 1 or args.clients < args.procs or args.procs > 9 or args.members < 1:
+        print("need 1 <= --procs <= 9, --clients >= --procs and --members >= 1", file=sys.stderr)
+        return 2
+    claim_stdout()
+    raise_on_sigterm()
+    try:
+        result = run(args)
+    except KeyboardInterrupt:
+        log("interrupted; every process started by the benchmark was stopped")
+        return 130
+    emit_result(result)
+    return 0 if result["errors_total"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
