@@ -122,6 +122,10 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
                 except asyncio.CancelledError:
                     code = grpc.StatusCode.CANCELLED
                     raise
+                except NotImplementedError:
+                    # The generated base servicer's answer for an RPC the service does not offer.
+                    code = grpc.StatusCode.UNIMPLEMENTED
+                    await context.abort(code, f"{method_name} is not implemented")
                 except Exception as exc:
                     code = grpc.StatusCode.INTERNAL
                     span.set_status(Status(StatusCode.ERROR, type(exc).__name__))

@@ -387,7 +387,7 @@ async def test_bank(infra, tmp_path):
         q = lambda sql: conn.execute(text(sql))  # noqa: E731
         assert (
             await q(
-                "SELECT count(*) FROM accounts a WHERE balance <> COALESCE("
+                "SELECT count(*) FROM account_balances a WHERE balance <> COALESCE("
                 "(SELECT sum(amount) FROM postings p"
                 " WHERE p.tenant_id = a.tenant_id AND p.account_id = a.account_id), 0)"
             )

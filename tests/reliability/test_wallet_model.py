@@ -254,7 +254,7 @@ class WalletModel(RuleBasedStateMachine):
                 drift = (
                     await conn.execute(
                         text(
-                            "SELECT count(*) FROM accounts a"
+                            "SELECT count(*) FROM account_balances a"
                             " WHERE a.tenant_id = :t AND a.balance <> COALESCE("
                             "(SELECT sum(amount) FROM postings p WHERE p.tenant_id = a.tenant_id"
                             " AND p.account_id = a.account_id), 0)"

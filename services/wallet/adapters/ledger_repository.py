@@ -1,10 +1,15 @@
 """Posting balanced transactions to PostgreSQL.
 
-Concurrency: every account a transaction touches is locked with `SELECT … FOR UPDATE` in
-account-id order (one fixed global order, so two postings can never deadlock on accounts), the
-new balances are checked, and balances and postings are written in the caller's transaction.
-Callers that also lock domain rows (holds, lots, packages) lock those first — the wallet's lock
-order is always: domain rows, then accounts.
+Concurrency: the member-owned accounts a transaction touches — the only ones that may never be
+overdrawn — are locked with `SELECT … FOR UPDATE` in account-id order, their new balances are
+checked, and balances and postings are written in the caller's transaction. Callers that also
+lock domain rows (holds, lots, packages) lock those first: domain rows, then member accounts.
+
+Tenant-side accounts (tenders, revenue, expenses, deferred revenue, issuance counters) are never
+locked and their `balance` column is not maintained: every top-up at a store would otherwise
+queue on that store's tender row, and locking them alongside member accounts is how lock-order
+cycles (deadlocks) appear. Their balance is, by definition, the sum of their postings (what the
+finance views compute); postings remain the single source of truth for every account.
 """
 
 from __future__ import annotations
@@ -35,13 +40,51 @@ class PostedTransaction:
     balances: dict[AccountKey, int]  # after the transaction, for every account it touched
 
 
+# (database, tenant, account id) of account rows known to exist, so a posting only inserts rows
+# it needs.
+_KNOWN_ACCOUNTS: set[tuple[str, str, str]] = set()
+
+
 class LedgerRepository:
     def __init__(self, db: AsyncSession | AsyncConnection, tenant: str):
         self.db = db
         self.tenant = tenant
+        self._created: list[tuple[str, str, str]] = []
+        engine = getattr(db, "bind", None) or getattr(db, "engine", None)
+        self._database = str(engine.url) if engine is not None else ""
+
+    async def _insert(self, keys: list[AccountKey]) -> None:
+        await self.db.execute(
+            pg_insert(t.accounts)
+            .values(
+                [
+                    {
+                        "tenant_id": self.tenant,
+                        "account_id": k.account_id(self.tenant),
+                        "kind": k.kind.code,
+                        "owner": k.owner,
+                        "unit": k.unit,
+                    }
+                    for k in sorted(keys, key=lambda k: k.account_id(self.tenant))
+                ]
+            )
+            .on_conflict_do_nothing()
+        )
+
+    async def _ensure(self, keys: list[AccountKey]) -> None:
+        """Create tenant-side account rows not known to exist yet (a few per store, cached)."""
+        missing = [
+            k for k in keys if (self._database, self.tenant, k.account_id(self.tenant)) not in _KNOWN_ACCOUNTS
+        ]
+        if missing:
+            await self._insert(missing)
+            self._created.extend((self._database, self.tenant, k.account_id(self.tenant)) for k in missing)
 
     async def _lock(self, keys: list[AccountKey]) -> dict[AccountKey, int]:
+        """Lock member-owned accounts in id order (creating missing ones) and read their balances."""
         by_id = {k.account_id(self.tenant): k for k in keys}
+        if not by_id:
+            return {}
         stmt = (
             select(t.accounts.c.account_id, t.accounts.c.balance)
             .where(t.accounts.c.tenant_id == self.tenant, t.accounts.c.account_id.in_(sorted(by_id)))
@@ -51,31 +94,23 @@ class LedgerRepository:
         rows = (await self.db.execute(stmt)).all()
         if len(rows) < len(by_id):
             missing = set(by_id) - {r.account_id for r in rows}
-            await self.db.execute(
-                pg_insert(t.accounts)
-                .values(
-                    [
-                        {
-                            "tenant_id": self.tenant,
-                            "account_id": aid,
-                            "kind": by_id[aid].kind.code,
-                            "owner": by_id[aid].owner,
-                            "unit": by_id[aid].unit,
-                        }
-                        for aid in sorted(missing)
-                    ]
-                )
-                .on_conflict_do_nothing()
-            )
+            await self._insert([by_id[aid] for aid in missing])
             rows = (await self.db.execute(stmt)).all()
         return {by_id[r.account_id]: r.balance for r in rows}
 
+    def mark_committed(self) -> None:
+        """Called after commit: the account rows this transaction created now surely exist."""
+        _KNOWN_ACCOUNTS.update(self._created)
+        self._created = []
+
     async def lock_balances(self, keys: list[AccountKey]) -> dict[AccountKey, int]:
-        """Lock accounts (creating them empty if new) and return their balances."""
-        return await self._lock(list(dict.fromkeys(keys)))
+        """Lock member-owned accounts (creating them empty if new) and return their balances."""
+        keys = list(dict.fromkeys(keys))
+        assert all(k.kind.guarded for k in keys), "only member-owned accounts are locked"
+        return await self._lock(keys)
 
     async def balances(self, keys: list[AccountKey]) -> dict[AccountKey, int]:
-        """Current balances without locking; accounts that do not exist yet read as 0."""
+        """Current balances of member-owned accounts without locking (new accounts read as 0)."""
         by_id = {k.account_id(self.tenant): k for k in keys}
         rows = (
             await self.db.execute(
@@ -90,11 +125,13 @@ class LedgerRepository:
     async def post(self, draft: TransactionDraft) -> PostedTransaction:
         draft.validate()
         keys = list(dict.fromkeys(p.account for p in draft.postings))
-        current = await self._lock(keys)
+        guarded = [k for k in keys if k.kind.guarded]
+        await self._ensure([k for k in keys if not k.kind.guarded])
+        current = await self._lock(guarded)
         deltas: dict[AccountKey, int] = {}
         for p in draft.postings:
             deltas[p.account] = deltas.get(p.account, 0) + p.amount
-        after = {k: current[k] + deltas.get(k, 0) for k in keys}
+        after = {k: current[k] + deltas.get(k, 0) for k in guarded}
         for key, balance in after.items():
             check_not_overdrawn(key, balance)
 
@@ -127,7 +164,7 @@ class LedgerRepository:
                 for p in draft.postings
             ],
         )
-        changed = [(k, d) for k, d in deltas.items() if d]
+        changed = [(k, d) for k, d in deltas.items() if d and k.kind.guarded]
         if changed:
             await self.db.execute(
                 update(t.accounts)

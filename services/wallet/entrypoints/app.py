@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from peony.wallet.v1 import wallet_service_pb2, wallet_service_pb2_grpc
 
 from kit.auth import TokenVerifier
@@ -27,7 +29,10 @@ FULL_NAME = wallet_service_pb2.DESCRIPTOR.services_by_name["WalletService"].full
 async def build(config: ServiceConfig) -> GrpcServiceRunner:
     backbone = await open_backbone(config, SERVICE, pool_size=20)
     cipher = PiiCipher(config.pii_master_key)  # seals idempotent responses
-    uows = UnitOfWorkFactory(WalletUnitOfWork, session_factory(backbone.engine), service=SERVICE)
+    pin_pepper = hashlib.sha256(b"peony-payment-pin-pepper|" + config.pii_master_key).digest()
+    uows = UnitOfWorkFactory(
+        WalletUnitOfWork, session_factory(backbone.engine), service=SERVICE, pin_pepper=pin_pepper
+    )
     servicer = WalletServicer(
         uows, backbone.engine, Idempotency(cipher, metadata), page_tokens(config, SERVICE)
     )

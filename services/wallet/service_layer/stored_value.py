@@ -146,11 +146,16 @@ async def snapshot(uow: UoW, member_id: str, now: datetime | None = None) -> Wal
 
 
 # --- PIN --------------------------------------------------------------------------------------
+def pin_pepper(uow: UoW) -> bytes:
+    """The deployment's PIN pepper (wired by the composition root; tests may run without one)."""
+    return uow.deps.get("pin_pepper", b"")
+
+
 async def set_pin(uow: UoW, caller: Principal, member_id: str, pin: str) -> None:
     caller.require(auth.WALLET_WRITE)
     validate_new_pin(pin)
     await uow.members.require(member_id)
-    pin_hash, salt = hash_pin(pin)
+    pin_hash, salt = hash_pin(pin, pin_pepper(uow))
     await uow.pins.set(member_id, pin_hash, salt)
 
 
@@ -165,6 +170,7 @@ async def verify_pin(uow: UoW, member_id: str, pin: str) -> bool:
         raise FailedPrecondition("the member has not set a payment PIN", reason="PIN_NOT_SET")
     outcome = check_pin(
         pin,
+        pepper=pin_pepper(uow),
         pin_hash=record.pin_hash,
         salt=record.salt,
         failed_attempts=record.failed_attempts,

@@ -34,3 +34,7 @@ class WalletUnitOfWork(UnitOfWork):
         self.holds = HoldRepository(self.session, self.tenant)
         self.lots = LotRepository(self.session, self.tenant)
         self.members = MemberDirectory(self.session, self.tenant)
+
+    async def commit(self) -> None:
+        await super().commit()
+        self.ledger.mark_committed()

@@ -124,7 +124,7 @@ async def invariants(engine) -> None:
         drift = (
             await conn.execute(
                 text(
-                    "SELECT a.account_id FROM accounts a LEFT JOIN postings p"
+                    "SELECT a.account_id FROM account_balances a LEFT JOIN postings p"
                     " ON p.tenant_id = a.tenant_id AND p.account_id = a.account_id"
                     " GROUP BY a.account_id, a.balance HAVING a.balance <> COALESCE(sum(p.amount), 0)"
                 )
@@ -218,7 +218,8 @@ async def test_checkout_with_every_tender_stored_value_and_points(wallet):
         revenue = (
             await conn.execute(
                 text(
-                    "SELECT -balance FROM accounts WHERE tenant_id = :t AND kind = 'revenue' AND owner = 's1'"
+                    "SELECT -balance FROM account_balances"
+                    " WHERE tenant_id = :t AND kind = 'revenue' AND owner = 's1'"
                 ),
                 {"t": TENANT},
             )

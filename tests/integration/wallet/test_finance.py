@@ -194,7 +194,7 @@ async def assert_ledger_invariants(engine) -> None:
         drift = (
             await conn.execute(
                 text(
-                    "SELECT count(*) FROM accounts a WHERE balance <>"
+                    "SELECT count(*) FROM account_balances a WHERE balance <>"
                     " (SELECT coalesce(sum(amount), 0) FROM postings p"
                     " WHERE p.tenant_id = a.tenant_id AND p.account_id = a.account_id)"
                 )

@@ -124,7 +124,8 @@ async def writes(engine) -> tuple:
 async def account(engine, kind: str, owner: str) -> int:
     return await scalar(
         engine,
-        "SELECT coalesce(sum(balance), 0) FROM accounts WHERE tenant_id = :t AND kind = :k AND owner = :o",
+        "SELECT coalesce(sum(balance), 0) FROM account_balances"
+        " WHERE tenant_id = :t AND kind = :k AND owner = :o",
         t=TENANT,
         k=kind,
         o=owner,
@@ -135,7 +136,7 @@ async def assert_ledger_invariants(engine) -> None:
     assert (
         await scalar(
             engine,
-            "SELECT count(*) FROM accounts a WHERE balance <>"
+            "SELECT count(*) FROM account_balances a WHERE balance <>"
             " (SELECT coalesce(sum(amount), 0) FROM postings p"
             " WHERE p.tenant_id = a.tenant_id AND p.account_id = a.account_id)",
         )
