@@ -90,6 +90,7 @@ class Stack:
     env: dict[str, str]
     members: ServiceProcess
     notify: ServiceProcess
+    wallet: ServiceProcess
     gateway: ServiceProcess
     gateway_url: str
     members_addr: str
@@ -111,13 +112,16 @@ def stack(infra, tmp_path_factory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("e2e")
     otlp = OtlpReceiver()
     endpoint = otlp.start()
-    members_port, notify_port, gateway_port = free_port(), free_port(), free_port()
+    members_port, notify_port, wallet_port, gateway_port = free_port(), free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PEONY_", "OTEL_"))}
     env.update(
         {
             "PEONY_ENV": "test",
             "PEONY_MEMBERS_DATABASE_URL": to_async_url(infra.new_database("e2e_members")),
             "PEONY_NOTIFY_DATABASE_URL": to_async_url(infra.new_database("e2e_notify")),
+            "PEONY_WALLET_DATABASE_URL": to_async_url(infra.new_database("e2e_wallet")),
+            "PEONY_WALLET_GRPC_PORT": str(wallet_port),
+            "PEONY_WALLET_ADDR": f"127.0.0.1:{wallet_port}",
             "PEONY_NATS_URL": infra.nats_url,
             "PEONY_MEMBERS_GRPC_PORT": str(members_port),
             "PEONY_NOTIFY_GRPC_PORT": str(notify_port),
@@ -136,15 +140,17 @@ def stack(infra, tmp_path_factory) -> Iterator[Stack]:
     logs.mkdir()
     members = _service("members", env, logs, f"grpc:127.0.0.1:{members_port}", "serve", "members")
     notify = _service("notify", env, logs, f"grpc:127.0.0.1:{notify_port}", "serve", "notify")
+    wallet = _service("wallet", env, logs, f"grpc:127.0.0.1:{wallet_port}", "serve", "wallet")
     gateway = _service("gateway", env, logs, f"http:http://127.0.0.1:{gateway_port}/healthz", "gateway")
     started: list[ServiceProcess] = []
     try:
-        for proc in (members, notify, gateway):
+        for proc in (members, notify, wallet, gateway):
             started.append(proc.start())
         yield Stack(
             env,
             members,
             notify,
+            wallet,
             gateway,
             f"http://127.0.0.1:{gateway_port}",
             f"127.0.0.1:{members_port}",

@@ -144,9 +144,11 @@ def _check_tenders(tenders: list[tuple[str, int]], price: int) -> None:
         v.add("tenders", "stored value may appear once")
     v.raise_if_any()
     paid = sum(a for _, a in tenders)
-    if paid != price:
-        raise InvalidArgument(
-            [("tenders", f"the tenders add up to {paid}, the price is {price}")], reason="TENDERS_MISMATCH"
+    if paid != price:  # the same refusal as Checkout's (documented in wallet_service.proto)
+        raise FailedPrecondition(
+            f"the tenders add up to {paid}, the price is {price}",
+            reason="TENDERS_MISMATCH",
+            metadata={"total_due_minor": str(price), "paid_minor": str(paid)},
         )
 
 

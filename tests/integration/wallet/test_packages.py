@@ -379,7 +379,7 @@ async def test_bad_requests_get_clear_statuses_and_write_nothing(wallet):
     cash = ledger_pb2.TENDER_CASH
     await refused(
         sell(stub, m, [checkout_pb2.TenderAmount(tender=cash, amount_minor=PRICE - 1)]),
-        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.FAILED_PRECONDITION,
         "TENDERS_MISMATCH",
     )
     await refused(
