@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit.db import retry_transaction
 from kit.messaging.envelope import new_envelope
-from kit.messaging.outbox import add_to_outbox
+from kit.messaging.outbox import add_all_to_outbox
 
 T = TypeVar("T")
 U = TypeVar("U", bound="UnitOfWork")
@@ -67,11 +67,16 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         committed, self._pending = self._pending, []
-        for event, aggregate_type, aggregate_id in committed:
-            envelope = new_envelope(
-                event, tenant=self.tenant, aggregate_type=aggregate_type, aggregate_id=aggregate_id
-            )
-            await add_to_outbox(self.session, self.service, envelope)
+        await add_all_to_outbox(
+            self.session,
+            self.service,
+            [
+                new_envelope(
+                    event, tenant=self.tenant, aggregate_type=aggregate_type, aggregate_id=aggregate_id
+                )
+                for event, aggregate_type, aggregate_id in committed
+            ],
+        )
         await self.session.commit()
         if committed and self._after_commit is not None:
             # e.g. evict read caches at once, so this replica reads its own writes

@@ -22,18 +22,24 @@ Db = AsyncSession | AsyncConnection
 
 
 class SettingsRepository:
+    """The tenant's wallet settings, read at most once per transaction (a checkout asks ~5 times)."""
+
     def __init__(self, db: Db, tenant: str):
         self.db, self.tenant = db, tenant
+        self._memo: WalletSettings | None = None
 
     async def get(self) -> WalletSettings:
-        row = (
-            await self.db.execute(
-                select(t.wallet_settings.c.settings).where(t.wallet_settings.c.tenant_id == self.tenant)
-            )
-        ).first()
-        return WalletSettings.from_json(row.settings) if row else WalletSettings()
+        if self._memo is None:
+            row = (
+                await self.db.execute(
+                    select(t.wallet_settings.c.settings).where(t.wallet_settings.c.tenant_id == self.tenant)
+                )
+            ).first()
+            self._memo = WalletSettings.from_json(row.settings) if row else WalletSettings()
+        return self._memo
 
     async def save(self, settings: WalletSettings) -> None:
+        self._memo = settings
         stmt = pg_insert(t.wallet_settings).values(tenant_id=self.tenant, settings=settings.to_json())
         await self.db.execute(
             stmt.on_conflict_do_update(

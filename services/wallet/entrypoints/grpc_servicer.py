@@ -217,6 +217,8 @@ class WalletServicer(FinanceRpc, PackagesRpc, VouchersRpc, CheckoutRpc, pb_grpc.
     async def _check_pin(self, member_id: str, pin: str) -> None:
         """A separate, committed transaction: a wrong PIN must count even though the call fails."""
         caller = current_principal()
+        if await self._read(lambda uow: sv.pin_is_plainly_right(uow, member_id, pin)):
+            return
         ok = await self._uows.run(caller.tenant, lambda uow: sv.verify_pin(uow, member_id, pin))
         if not ok:
             record = await self._read(lambda uow: uow.pins.get(member_id))

@@ -6,6 +6,7 @@ together by the unit of work (with the idempotency key and the outbox event).
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -182,6 +183,15 @@ async def verify_pin(uow: UoW, member_id: str, pin: str) -> bool:
     if outcome.failed_attempts != record.failed_attempts or outcome.locked_until != record.locked_until:
         await uow.pins.record_attempt(member_id, outcome.failed_attempts, outcome.locked_until)
     return outcome.ok
+
+
+async def pin_is_plainly_right(uow: UoW, member_id: str, pin: str) -> bool:
+    """The common case in one read and no write: a PIN set, not locked, no failed attempts on
+    record, and this one matches. Anything else goes through the counted `verify_pin`."""
+    record = await uow.pins.get(member_id)
+    if record is None or record.failed_attempts or record.locked_until is not None or not pin:
+        return False
+    return hmac.compare_digest(hash_pin(pin, pin_pepper(uow), record.salt)[0], record.pin_hash)
 
 
 def wrong_pin(remaining: int) -> FailedPrecondition:
