@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from google.protobuf.message import Message
@@ -14,6 +13,7 @@ from kit.errors import InvalidArgument
 from kit.idempotency import Idempotency
 from kit.ids import is_resource_id, new_id
 from kit.pagination import PageTokens, page_size
+from kit.servicer import ServicerKit
 from kit.uow import UnitOfWorkFactory
 from services.members.domain.member import Member
 from services.members.domain.values import normalise_phone
@@ -32,7 +32,7 @@ def _mask_paths(mask, message: Message, allowed: tuple[str, ...]) -> list[str]:
     return [f.name for f, _ in message.ListFields() if f.name in allowed]
 
 
-class MembersServicer(pb_grpc.MembersServiceServicer):
+class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServicer):
     def __init__(
         self,
         uows: UnitOfWorkFactory[MembersUnitOfWork],
@@ -40,27 +40,8 @@ class MembersServicer(pb_grpc.MembersServiceServicer):
         idempotency: Idempotency,
         page_tokens: PageTokens,
     ):
-        self._uows = uows
+        super().__init__(uows, idempotency, page_tokens)
         self._queries = queries
-        self._idem = idempotency
-        self._tokens = page_tokens
-
-    async def _mutate(
-        self,
-        method: str,
-        request: Message,
-        response_type: type[R],
-        effect: Callable[[MembersUnitOfWork], Awaitable[R]],
-    ) -> R:
-        caller = current_principal()
-        return await self._idem.run(
-            self._uows,
-            tenant=caller.tenant,
-            method=method,
-            request=request,
-            response_type=response_type,
-            effect=effect,
-        )
 
     def _page(self, request, binding: str) -> tuple[int, str | None]:
         size = page_size(request.page_size)

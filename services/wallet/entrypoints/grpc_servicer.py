@@ -7,7 +7,6 @@ built yet would answer UNIMPLEMENTED from the generated base class (today: none)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -25,6 +24,7 @@ from kit.idempotency import Idempotency
 from kit.ids import is_resource_id, new_id, parse_name
 from kit.pagination import PageTokens, page_size
 from kit.proto import ts
+from kit.servicer import ServicerKit
 from kit.uow import UnitOfWorkFactory
 from services.wallet.adapters.repository import StatementRepository, TopUpPlan
 from services.wallet.domain import rules
@@ -181,7 +181,14 @@ def plan_to_proto(p: TopUpPlan, currency: str) -> stored_value_pb2.TopUpPlan:
     )
 
 
-class WalletServicer(FinanceRpc, PackagesRpc, VouchersRpc, CheckoutRpc, pb_grpc.WalletServiceServicer):
+class WalletServicer(
+    FinanceRpc,
+    PackagesRpc,
+    VouchersRpc,
+    CheckoutRpc,
+    ServicerKit[WalletUnitOfWork],
+    pb_grpc.WalletServiceServicer,
+):
     def __init__(
         self,
         uows: UnitOfWorkFactory[WalletUnitOfWork],
@@ -189,30 +196,8 @@ class WalletServicer(FinanceRpc, PackagesRpc, VouchersRpc, CheckoutRpc, pb_grpc.
         idempotency: Idempotency,
         page_tokens: PageTokens,
     ):
-        self._uows = uows
+        super().__init__(uows, idempotency, page_tokens)
         self._engine = engine
-        self._idem = idempotency
-        self._tokens = page_tokens
-
-    async def _mutate(
-        self,
-        method: str,
-        request: Message,
-        response_type: type[R],
-        effect: Callable[[WalletUnitOfWork], Awaitable[R]],
-    ) -> R:
-        caller = current_principal()
-        return await self._idem.run(
-            self._uows,
-            tenant=caller.tenant,
-            method=method,
-            request=request,
-            response_type=response_type,
-            effect=effect,
-        )
-
-    async def _read(self, fn: Callable[[WalletUnitOfWork], Awaitable[R]]) -> R:
-        return await self._uows.run(current_principal().tenant, fn, read_only=True)
 
     async def _check_pin(self, member_id: str, pin: str) -> None:
         """A separate, committed transaction: a wrong PIN must count even though the call fails."""

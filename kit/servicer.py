@@ -1,0 +1,41 @@
+"""What every service's gRPC servicer shares: mutations run once per request_id, reads in a
+read-only unit of work, both for the calling tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+from google.protobuf.message import Message
+
+from kit.auth import current_principal
+from kit.idempotency import Idempotency
+from kit.pagination import PageTokens
+from kit.uow import UnitOfWork, UnitOfWorkFactory
+
+R = TypeVar("R", bound=Message)
+T = TypeVar("T")
+U = TypeVar("U", bound=UnitOfWork)
+
+
+class ServicerKit(Generic[U]):
+    def __init__(self, uows: UnitOfWorkFactory[U], idempotency: Idempotency, page_tokens: PageTokens):
+        self._uows = uows
+        self._idem = idempotency
+        self._tokens = page_tokens
+
+    async def _mutate(
+        self, method: str, request: Message, response_type: type[R], effect: Callable[[U], Awaitable[R]]
+    ) -> R:
+        """Runs `effect` once per (tenant, method, request_id); a retry replays the first response."""
+        return await self._idem.run(
+            self._uows,
+            tenant=current_principal().tenant,
+            method=method,
+            request=request,
+            response_type=response_type,
+            effect=effect,
+        )
+
+    async def _read(self, fn: Callable[[U], Awaitable[T]]) -> T:
+        return await self._uows.run(current_principal().tenant, fn, read_only=True)
