@@ -15,7 +15,7 @@ from kit.migrations import upgrade
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("service", ["members", "notify", "wallet"])
+@pytest.mark.parametrize("service", ["members", "notify", "wallet", "booking"])
 async def test_migrations_match_the_declared_schema(infra, service):
     url = to_async_url(await infra.anew_database(f"drift_{service}"))
     await upgrade(service, url)

@@ -1,0 +1,162 @@
+"""The booking database schema: the service menu, stores' time zones, staff, rooms, equipment,
+appointments and the resource reservations that guard against double booking.
+
+The database decides who gets a slot: every reservation of a staff member, room seat or piece
+of equipment is a row of `appointment_resources` whose `during` range (buffers included) may not
+overlap another active row of the same resource and seat (a GiST exclusion constraint added by
+hand in migration 0001, which autogenerate does not emit). A room of capacity N has seats 1..N;
+a booking takes the first free seat.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSTZRANGE, UUID
+
+from kit.db import kit_metadata_tables
+
+metadata = MetaData()
+kit_metadata_tables(metadata)
+
+# Store -> IANA zone. Filled by the members-events projection (next step); for now through
+# `StoreRepository.put_zone`.
+store_zones = Table(
+    "store_zones",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("store_id", Text, nullable=False),
+    Column("time_zone", Text, nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "store_id", name="pk_store_zones"),
+)
+
+services = Table(
+    "services",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("service_id", Text, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("category", Text, nullable=False, server_default=""),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("duration_minutes", Integer, nullable=False),
+    Column("buffer_before_minutes", Integer, nullable=False, server_default=text("0")),
+    Column("buffer_after_minutes", Integer, nullable=False, server_default=text("0")),
+    Column("skill", Text, nullable=True),
+    Column("room_type", Text, nullable=True),
+    Column("equipment_kind", Text, nullable=True),
+    Column("list_price_minor", BigInteger, nullable=False),
+    Column("currency_code", Text, nullable=False),
+    Column("online_bookable", Boolean, nullable=False, server_default=text("true")),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "service_id", name="pk_services"),
+    CheckConstraint("duration_minutes > 0", name="ck_services_duration_positive"),
+    CheckConstraint("list_price_minor >= 0", name="ck_services_price_not_negative"),
+)
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("store_id", Text, nullable=False),
+    Column("staff_id", Text, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("skills", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    # [{"day": 1..7, "start": "HH:MM", "end": "HH:MM"}], local wall time of the store
+    Column("weekly_hours", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "store_id", "staff_id", name="pk_staff"),
+)
+
+rooms = Table(
+    "rooms",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("store_id", Text, nullable=False),
+    Column("room_id", Text, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("room_type", Text, nullable=False),
+    Column("capacity", Integer, nullable=False, server_default=text("1")),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "store_id", "room_id", name="pk_rooms"),
+    CheckConstraint("capacity >= 1", name="ck_rooms_capacity_positive"),
+)
+
+equipment = Table(
+    "equipment",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("store_id", Text, nullable=False),
+    Column("equipment_id", Text, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "store_id", "equipment_id", name="pk_equipment"),
+)
+
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("appointment_id", UUID(as_uuid=False), nullable=False),
+    Column("member_id", Text, nullable=False),
+    Column("store_id", Text, nullable=False),
+    Column("state", Text, nullable=False),  # booked | cancelled
+    Column("channel", Integer, nullable=False),  # BookingChannel value
+    Column("start_time", DateTime(timezone=True), nullable=False),
+    Column("end_time", DateTime(timezone=True), nullable=False),
+    Column("local_start", Text, nullable=False),
+    Column("local_end", Text, nullable=False),
+    Column("time_zone", Text, nullable=False),
+    # the request as booked: [{"service", "display_name", "staff", "room", "equipment", "start", "end",
+    # "reserved_start", "reserved_end"}]
+    Column("services", JSONB, nullable=False),
+    Column("list_price_minor", BigInteger, nullable=False),
+    Column("currency_code", Text, nullable=False),
+    Column("notes", Text, nullable=False, server_default=""),
+    Column("cancel_reason", Text, nullable=True),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "appointment_id", name="pk_appointments"),
+    CheckConstraint("start_time < end_time", name="ck_appointments_start_before_end"),
+    Index("ix_appointments_member", "tenant_id", "member_id", "start_time"),
+    Index("ix_appointments_store", "tenant_id", "store_id", "start_time"),
+)
+
+appointment_resources = Table(
+    "appointment_resources",
+    metadata,
+    Column("id", BigInteger, Identity(), nullable=False),
+    Column("tenant_id", Text, nullable=False),
+    Column("appointment_id", UUID(as_uuid=False), nullable=False),
+    # the resource name, e.g. stores/s1/staff/anna, stores/s1/rooms/r1
+    Column("resource_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # staff | room | equipment
+    Column("seat", Integer, nullable=False, server_default=text("1")),
+    Column("during", TSTZRANGE, nullable=False),  # reserved time, buffers included, '[)'
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    PrimaryKeyConstraint("id", name="pk_appointment_resources"),
+    CheckConstraint("seat >= 1", name="ck_appointment_resources_seat_positive"),
+    CheckConstraint("NOT isempty(during)", name="ck_appointment_resources_during_not_empty"),
+    Index("ix_appointment_resources_appointment", "tenant_id", "appointment_id"),
+    # EXCLUDE USING gist (tenant_id WITH =, resource_id WITH =, seat WITH =, during WITH &&)
+    # WHERE (active): hand-written in migration 0001.
+)

@@ -1,0 +1,15 @@
+"""The booking unit of work: one transaction with every booking repository bound to it."""
+
+from __future__ import annotations
+
+from kit.uow import UnitOfWork
+from services.booking.adapters.repository import AppointmentRepository, CatalogRepository
+
+
+class BookingUnitOfWork(UnitOfWork):
+    catalog: CatalogRepository
+    appointments: AppointmentRepository
+
+    def _bind(self) -> None:
+        self.catalog = CatalogRepository(self.session, self.tenant)
+        self.appointments = AppointmentRepository(self.session, self.tenant)

@@ -1,0 +1,278 @@
+"""Booking over real gRPC and PostgreSQL: the exclusion constraints, not a read, decide who gets
+a slot under contention; a refused booking writes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from google.rpc import error_details_pb2, status_pb2
+from peony.booking.v1 import appointments_pb2, catalog_pb2, resources_pb2
+from peony.booking.v1 import booking_service_pb2 as pb
+from peony.booking.v1 import booking_service_pb2_grpc as pb_grpc
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from kit.auth import mint_dev_token
+from kit.config import load_config, to_async_url
+from kit.db import session_factory
+from kit.migrations import upgrade
+from kit.uow import UnitOfWorkFactory
+from services.booking.entrypoints.app import build
+from services.booking.service_layer.unit_of_work import BookingUnitOfWork
+
+pytestmark = pytest.mark.integration
+TENANT = "booking-race"
+STORE = "s1"
+TZ = "Asia/Shanghai"
+ZONE = ZoneInfo(TZ)
+STAFF = f"stores/{STORE}/staff/anna"
+CLIENTS, SLOTS = 100, 20
+
+
+def md(tenant: str = TENANT, roles=("hq_admin",)):
+    return (
+        ("authorization", f"Bearer {mint_dev_token(tenant=tenant, subject='user:t', roles=list(roles))}"),
+    )
+
+
+def reason_of(err: grpc.aio.AioRpcError) -> str:
+    raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
+    for any_ in status_pb2.Status.FromString(raw).details:
+        info = error_details_pb2.ErrorInfo()
+        if any_.Unpack(info):
+            return info.reason
+    return ""
+
+
+def stamp(value: datetime) -> Timestamp:
+    out = Timestamp()
+    out.FromDatetime(value)
+    return out
+
+
+def local_instant(day: date, hh: int, mm: int = 0) -> datetime:
+    return datetime.combine(day, time(hh, mm), ZONE).astimezone(UTC)
+
+
+@pytest.fixture(scope="module")
+async def booking(infra):
+    url = to_async_url(await infra.anew_database("booking_race"))
+    await upgrade("booking", url)
+    config = load_config(
+        "booking",
+        {
+            "PEONY_BOOKING_DATABASE_URL": url,
+            "PEONY_NATS_URL": infra.nats_url,
+            "PEONY_BOOKING_GRPC_PORT": "0",
+            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
+        },
+    )
+    engine = create_async_engine(url)
+    # Stores come from the members service's events (next step); register the zone directly.
+    uows = UnitOfWorkFactory(BookingUnitOfWork, session_factory(engine), service="booking")
+
+    async def zone(uow: BookingUnitOfWork) -> None:
+        await uow.catalog.put_store_zone(STORE, TZ)
+
+    await uows.run(TENANT, zone)
+    runner = await build(config)
+    port = await runner.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    stub = pb_grpc.BookingServiceStub(channel)
+    await stub.CreateService(
+        pb.CreateServiceRequest(
+            service=catalog_pb2.Service(
+                display_name="Facial",
+                category="face",
+                duration_minutes=25,
+                buffer_after_minutes=5,
+                list_price_minor=28_800,
+                currency_code="CNY",
+                requirements=catalog_pb2.ResourceRequirements(skill="facial", room_type="bed"),
+            ),
+            service_id="facial",
+            request_id=str(uuid.uuid4()),
+        ),
+        metadata=md(),
+    )
+    await stub.CreateStaff(
+        pb.CreateStaffRequest(
+            parent=f"stores/{STORE}",
+            staff=resources_pb2.Staff(
+                display_name="Anna",
+                skills=["facial"],
+                weekly_hours=[
+                    resources_pb2.WeeklyInterval(day_of_week=d, start_time="09:00", end_time="21:00")
+                    for d in range(1, 8)
+                ],
+            ),
+            staff_id="anna",
+            request_id=str(uuid.uuid4()),
+        ),
+        metadata=md(),
+    )
+    await stub.CreateRoom(
+        pb.CreateRoomRequest(
+            parent=f"stores/{STORE}",
+            room=resources_pb2.Room(display_name="Bed 1", room_type="bed", capacity=1),
+            room_id="bed-1",
+            request_id=str(uuid.uuid4()),
+        ),
+        metadata=md(),
+    )
+    try:
+        yield stub, engine
+    finally:
+        await channel.close()
+        await engine.dispose()
+        await runner.stop()
+
+
+def book(start: datetime, *, services=("services/facial",), staff: str = STAFF) -> pb.BookAppointmentRequest:
+    return pb.BookAppointmentRequest(
+        member=f"members/{uuid.uuid4()}",
+        store=f"stores/{STORE}",
+        services=list(services),
+        start_time=stamp(start),
+        preferred_staff=staff,
+        channel=appointments_pb2.BOOKING_CHANNEL_STORE,
+        request_id=str(uuid.uuid4()),
+    )
+
+
+async def counts(engine) -> tuple[int, int]:
+    async with engine.connect() as conn:
+        appointments = (await conn.execute(text("SELECT count(*) FROM appointments"))).scalar_one()
+        reservations = (await conn.execute(text("SELECT count(*) FROM appointment_resources"))).scalar_one()
+    return appointments, reservations
+
+
+async def overlaps(engine) -> int:
+    async with engine.connect() as conn:
+        return (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM appointment_resources a JOIN appointment_resources b"
+                    " ON a.tenant_id = b.tenant_id AND a.resource_id = b.resource_id AND a.seat = b.seat"
+                    " AND a.id < b.id AND a.during && b.during WHERE a.active AND b.active"
+                )
+            )
+        ).scalar_one()
+
+
+async def test_concurrent_clients_get_exactly_one_winner_per_slot(booking):
+    stub, engine = booking
+    day = datetime.now(ZONE).date() + timedelta(days=2)
+    # 20 back-to-back 30-minute blocks (25 min + 5 min cleaning) from 10:00, each wanted by 5
+    # clients at once, all for the same staff member and the store's only bed.
+    starts = [local_instant(day, 10) + timedelta(minutes=30 * i) for i in range(SLOTS)]
+    requests = [book(starts[k % SLOTS]) for k in range(CLIENTS)]
+    before = await counts(engine)
+
+    async def attempt(request):
+        try:
+            return await stub.BookAppointment(request, metadata=md(), timeout=60)
+        except grpc.aio.AioRpcError as err:
+            return err
+
+    results = await asyncio.gather(*(attempt(r) for r in requests))
+    winners = [
+        (req, res) for req, res in zip(requests, results, strict=True) if not isinstance(res, Exception)
+    ]
+    losers = [res for res in results if isinstance(res, Exception)]
+    assert Counter(req.start_time.ToDatetime(tzinfo=UTC) for req, _ in winners) == Counter(
+        {s: 1 for s in starts}
+    )
+    assert len(losers) == CLIENTS - SLOTS
+    for err in losers:
+        assert err.code() == grpc.StatusCode.ABORTED, err
+        assert reason_of(err) == "SLOT_TAKEN"
+    for _, res in winners:
+        a = res.appointment
+        assert a.state == appointments_pb2.APPOINTMENT_STATE_BOOKED
+        assert a.services[0].staff == STAFF and a.services[0].room == f"stores/{STORE}/rooms/bed-1"
+    assert await overlaps(engine) == 0
+    # Losers wrote nothing: one appointment and two reservations (staff, bed) per winner.
+    assert await counts(engine) == (before[0] + SLOTS, before[1] + 2 * SLOTS)
+
+    # Cancelling frees the slot for the next booking.
+    victim = winners[0][1].appointment
+    cancelled = await stub.CancelAppointment(
+        pb.CancelAppointmentRequest(name=victim.name, request_id=str(uuid.uuid4())), metadata=md()
+    )
+    assert cancelled.appointment.state == appointments_pb2.APPOINTMENT_STATE_CANCELLED
+    again = await stub.BookAppointment(book(victim.start_time.ToDatetime(tzinfo=UTC)), metadata=md())
+    got = await stub.GetAppointment(pb.GetAppointmentRequest(name=again.appointment.name), metadata=md())
+    assert got.appointment.state == appointments_pb2.APPOINTMENT_STATE_BOOKED
+    assert await overlaps(engine) == 0
+
+
+async def test_availability_leaves_out_taken_slots(booking):
+    stub, _ = booking
+    day = datetime.now(ZONE).date() + timedelta(days=3)
+    taken = local_instant(day, 12)
+    await stub.BookAppointment(book(taken), metadata=md())
+    reply = await stub.QueryAvailability(
+        pb.QueryAvailabilityRequest(
+            store=f"stores/{STORE}",
+            start_date=day.isoformat(),
+            end_date=day.isoformat(),
+            services=["services/facial"],
+            preferred_staff=STAFF,
+            page_size=1000,
+        ),
+        metadata=md(),
+    )
+    offered = {s.start_time.ToDatetime(tzinfo=UTC) for s in reply.slots}
+    assert reply.time_zone == TZ
+    assert local_instant(day, 9) in offered and local_instant(day, 20, 30) in offered
+    assert taken not in offered and local_instant(day, 11, 45) not in offered
+    assert local_instant(day, 12, 30) in offered
+
+
+@pytest.mark.parametrize(
+    ("make", "code", "reason"),
+    [
+        (
+            lambda day: book(local_instant(day, 10), services=("services/nope",)),
+            grpc.StatusCode.NOT_FOUND,
+            "SERVICE_NOT_FOUND",
+        ),
+        (
+            lambda day: book(local_instant(day, 10), staff=f"stores/{STORE}/staff/ghost"),
+            grpc.StatusCode.NOT_FOUND,
+            "STAFF_NOT_FOUND",
+        ),
+        (
+            lambda day: book(datetime.now(UTC) - timedelta(hours=1)),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "SLOT_IN_PAST",
+        ),
+        (
+            lambda day: book(local_instant(day, 20, 45)),  # runs past 21:00
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "OUTSIDE_WORKING_HOURS",
+        ),
+        (
+            lambda day: book(local_instant(day, 7)),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "OUTSIDE_WORKING_HOURS",
+        ),
+    ],
+)
+async def test_bad_bookings_are_refused_and_write_nothing(booking, make, code, reason):
+    stub, engine = booking
+    day = datetime.now(ZONE).date() + timedelta(days=4)
+    before = await counts(engine)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.BookAppointment(make(day), metadata=md())
+    assert info.value.code() == code
+    assert reason_of(info.value) == reason
+    assert await counts(engine) == before
