@@ -34,6 +34,7 @@ WALLET_WRITE = "wallet.write"  # top-ups, holds, checkout: front-desk money move
 WALLET_ADJUST = "wallet.adjust"  # staff point adjustments and reversals (audited)
 WALLET_ADMIN = "wallet.admin"  # settings, plans, products, catalog
 WALLET_FINANCE = "wallet.finance"  # liability and clearing views
+BOOKING_OVERRIDE = "booking.override"  # book past a member's window, cap or restriction (recorded)
 
 ALL_PERMISSIONS = frozenset(
     {
@@ -51,6 +52,7 @@ ALL_PERMISSIONS = frozenset(
         WALLET_ADJUST,
         WALLET_ADMIN,
         WALLET_FINANCE,
+        BOOKING_OVERRIDE,
     }
 )
 
@@ -70,6 +72,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             WALLET_READ,
             WALLET_WRITE,
             WALLET_ADJUST,
+            BOOKING_OVERRIDE,
         }
     ),
     "front_desk": frozenset(
@@ -81,6 +84,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             STORES_READ,
             WALLET_READ,
             WALLET_WRITE,
+            BOOKING_OVERRIDE,
         }
     ),
     "beautician": frozenset({MEMBERS_READ, STORES_READ}),

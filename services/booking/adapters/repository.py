@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
@@ -70,8 +70,8 @@ class CatalogRepository:
 
     # --- stores -----------------------------------------------------------------------------
     async def put_store_zone(self, store_id: str, time_zone: str) -> None:
-        """Stores come from the members service; until its events are projected (next step),
-        tests and tools register a store's zone here."""
+        """Stores come from the members service's events (``MemberProjection.apply_store``);
+        tools and tests may register a store's zone directly here."""
         stmt = pg_insert(t.store_zones).values(tenant_id=self.tenant, store_id=store_id, time_zone=time_zone)
         await self.db.execute(
             stmt.on_conflict_do_update(
@@ -177,6 +177,18 @@ class AppointmentRepository:
 
     async def add(self, **values) -> None:
         await self.db.execute(insert(t.appointments).values(tenant_id=self.tenant, **values))
+
+    async def count_open(self, member_id: str, now: datetime) -> int:
+        """The member's open future appointments: booked and not yet ended at `now`."""
+        a = t.appointments
+        return await self.db.scalar(
+            select(func.count()).where(
+                a.c.tenant_id == self.tenant,
+                a.c.member_id == member_id,
+                a.c.state == "booked",
+                a.c.end_time > now,
+            )
+        )
 
     async def get(self, appointment_id: str, *, for_update: bool = False) -> Row | None:
         stmt = select(t.appointments).where(

@@ -33,8 +33,9 @@ from kit.db import kit_metadata_tables
 metadata = MetaData()
 kit_metadata_tables(metadata)
 
-# Store -> IANA zone. Filled by the members-events projection (next step); for now through
-# `StoreRepository.put_zone`.
+# Store -> IANA zone, projected from the members service's StoreCreated / StoreUpdated
+# (`update_time` = the event's occurred-at, so a late StoreCreated never undoes a StoreUpdated).
+# `CatalogRepository.put_store_zone` writes it directly for tools and tests.
 store_zones = Table(
     "store_zones",
     metadata,
@@ -133,6 +134,9 @@ appointments = Table(
     Column("currency_code", Text, nullable=False),
     Column("notes", Text, nullable=False, server_default=""),
     Column("cancel_reason", Text, nullable=True),
+    # reason codes of the member rules staff overrode (`staff_override`), and why
+    Column("overridden_rules", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("override_reason", Text, nullable=True),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("tenant_id", "appointment_id", name="pk_appointments"),
@@ -159,4 +163,34 @@ appointment_resources = Table(
     Index("ix_appointment_resources_appointment", "tenant_id", "appointment_id"),
     # EXCLUDE USING gist (tenant_id WITH =, resource_id WITH =, seat WITH =, during WITH &&)
     # WHERE (active): hand-written in migration 0001.
+)
+
+# The booking's projection of members (from the members service's events): the member's tier and
+# the booking window it carries. Also the row a booking locks (`SELECT ... FOR UPDATE`) to count the
+# member's open appointments, so a booking of a member the projection has not seen yet inserts a
+# placeholder (`registered_time` NULL, no tier) that the registration fills in later.
+member_windows = Table(
+    "member_windows",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("member_id", Text, nullable=False),
+    Column("tier_id", Text, nullable=True),
+    # TierBenefits.booking_window_days as carried by the member's last event; 0 = the tier sets none
+    Column("booking_window_days", Integer, nullable=True),
+    Column("registered_time", DateTime(timezone=True), nullable=True),
+    # occurred-at of the last member event applied (= registered_time while only the registration is)
+    Column("update_time", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("tenant_id", "member_id", name="pk_member_windows"),
+)
+
+# The tenant's newest tier ladder (TierLadderUpdated; the highest `version` wins): authoritative
+# for the booking window of every tier it lists.
+tier_ladders = Table(
+    "tier_ladders",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("tiers", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", name="pk_tier_ladders"),
 )

@@ -1,8 +1,5 @@
-"""Composition root of the booking service: wires the catalogue, appointments and gRPC server.
-
-Store time zones are registered through `CatalogRepository.put_store_zone` for now; projecting
-the members service's store events into `store_zones` is the next step.
-"""
+"""Composition root of the booking service: wires the catalogue, appointments, the members-events
+projection (stores' time zones, members' booking windows) and the gRPC server."""
 
 from __future__ import annotations
 
@@ -14,9 +11,11 @@ from kit.crypto import PiiCipher
 from kit.db import session_factory
 from kit.grpc_server import GrpcServiceRunner, ServiceRegistration
 from kit.idempotency import Idempotency
+from kit.messaging import ensure_stream
 from kit.service import open_backbone, page_tokens, run_service
 from kit.uow import UnitOfWorkFactory
 from services.booking.adapters.tables import metadata
+from services.booking.entrypoints.consumers import members_events_consumer
 from services.booking.entrypoints.grpc_servicer import BookingServicer
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 
@@ -29,6 +28,8 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     cipher = PiiCipher(config.pii_master_key)  # seals idempotent responses
     uows = UnitOfWorkFactory(BookingUnitOfWork, session_factory(backbone.engine), service=SERVICE)
     servicer = BookingServicer(uows, Idempotency(cipher, metadata), page_tokens(config, SERVICE))
+    # The members stream may not exist yet when booking starts first.
+    await ensure_stream(backbone.js, "members")
     return GrpcServiceRunner(
         config=config,
         registrations=[
@@ -37,7 +38,11 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             )
         ],
         verifier=TokenVerifier(config.auth),
-        workers=[backbone.relay, backbone.retention],
+        workers=[
+            backbone.relay,
+            members_events_consumer(backbone.engine, backbone.js),
+            backbone.retention,
+        ],
         on_close=[backbone.close],
     )
 

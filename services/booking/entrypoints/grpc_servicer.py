@@ -12,8 +12,9 @@ from peony.booking.v1 import appointments_pb2, availability_pb2, catalog_pb2, re
 from peony.booking.v1 import booking_service_pb2 as pb
 from peony.booking.v1 import booking_service_pb2_grpc as pb_grpc
 
+from kit import auth
 from kit.auth import current_principal
-from kit.errors import InvalidArgument, NotFound, Violations
+from kit.errors import InvalidArgument, NotFound, PermissionDenied, Violations
 from kit.ids import is_resource_id, new_id, parse_name
 from kit.proto import ts
 from kit.servicer import ServicerKit
@@ -130,6 +131,8 @@ def appointment_to_proto(a: dict) -> appointments_pb2.Appointment:
         list_price_minor=a["list_price_minor"],
         currency_code=a["currency_code"],
         notes=a["notes"],
+        overridden_rules=a.get("overridden_rules") or [],
+        override_reason=a.get("override_reason") or "",
     )
 
 
@@ -334,6 +337,15 @@ class BookingServicer(ServicerKit[BookingUnitOfWork], pb_grpc.BookingServiceServ
             raise InvalidArgument([("start_time", "is required")])
         start_utc = request.start_time.ToDatetime(tzinfo=UTC)
         channel = request.channel or appointments_pb2.BOOKING_CHANNEL_ONLINE
+        if request.staff_override:
+            if not caller.has(auth.BOOKING_OVERRIDE):
+                raise PermissionDenied(
+                    "only staff allowed to override booking rules may do so",
+                    reason="OVERRIDE_NOT_ALLOWED",
+                    metadata={"permission": auth.BOOKING_OVERRIDE},
+                )
+            if not request.override_reason.strip():
+                raise InvalidArgument([("override_reason", "is required with staff_override")])
 
         async def effect(uow: BookingUnitOfWork) -> pb.BookAppointmentResponse:
             row = await appts.book_appointment(
@@ -345,6 +357,8 @@ class BookingServicer(ServicerKit[BookingUnitOfWork], pb_grpc.BookingServiceServ
                 start_utc=start_utc,
                 channel=channel,
                 notes=request.notes,
+                staff_override=request.staff_override,
+                override_reason=request.override_reason.strip(),
             )
             return pb.BookAppointmentResponse(appointment=appointment_to_proto(row))
 

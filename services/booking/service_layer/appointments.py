@@ -7,9 +7,16 @@ candidate fails the booking with ABORTED `SLOT_TAKEN` and the whole transaction 
 
 Scope today: one staff member does every service of a booking (the requested one, or the first
 qualified staff member, by id, who is working then and still free); one room per room type and one
-piece of equipment per kind serve every service that needs them. Member rules (booking window,
-no-show restriction, open-appointment cap), lead time, wallet holds and explicit `assignments`
-are not applied yet.
+piece of equipment per kind serve every service that needs them.
+
+Member rules: the tier booking window (the start must fall before the end of the store-local day
+`booking_window_days` after today; the window comes from the members projection, the policy's
+default when the member or their tier sets none) and the cap on open future appointments. The cap
+is race-free: the member's projection row is locked (`SELECT ... FOR UPDATE`, a placeholder row
+inserted when missing) before counting, so concurrent bookings of one member count one after the
+other. Staff may override both (`staff_override`); the appointment records which rules were
+overridden. Not applied yet: no-show restriction, lead time, wallet holds, explicit `assignments`;
+there is no BookingPolicy table yet, so the policy defaults below apply to every tenant.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from peony.booking.v1 import appointments_pb2, events_pb2
 
@@ -31,6 +38,58 @@ from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 
 Span = tuple[datetime, datetime]
 BOOKED, CANCELLED = "booked", "cancelled"
+
+# BookingPolicy defaults (appointments.proto): `default_booking_window_days`, `max_open_appointments`.
+DEFAULT_BOOKING_WINDOW_DAYS = 7
+DEFAULT_MAX_OPEN_APPOINTMENTS = 3
+BEYOND_BOOKING_WINDOW = "BEYOND_BOOKING_WINDOW"
+TOO_MANY_OPEN_APPOINTMENTS = "TOO_MANY_OPEN_APPOINTMENTS"
+
+
+def bookable_until(now: datetime, zone, window_days: int) -> datetime:
+    """End of the store-local day `window_days` after today (exclusive), as a UTC instant."""
+    last_day = now.astimezone(zone).date() + timedelta(days=window_days)
+    return datetime.combine(last_day + timedelta(days=1), time(0), zone).astimezone(UTC)
+
+
+async def member_rules(
+    uow: BookingUnitOfWork,
+    member: str,
+    start_utc: datetime,
+    zone,
+    now: datetime,
+    *,
+    staff_override: bool,
+    max_open: int = DEFAULT_MAX_OPEN_APPOINTMENTS,
+) -> list[str]:
+    """Applies the member rules under the member's row lock; returns the reason codes of the rules
+    staff overrode (none without `staff_override`, which raises FAILED_PRECONDITION instead)."""
+    window = await uow.members.lock(member)
+    days = window.booking_window_days or DEFAULT_BOOKING_WINDOW_DAYS
+    broken: list[tuple[str, str, dict[str, str]]] = []
+    until = bookable_until(now, zone, days)
+    if start_utc >= until:
+        broken.append(
+            (
+                BEYOND_BOOKING_WINDOW,
+                f"the member may book at most {days} days ahead",
+                {"booking_window_days": str(days), "bookable_until": until.isoformat()},
+            )
+        )
+    if max_open > 0:
+        open_now = await uow.appointments.count_open(member, now)
+        if open_now >= max_open:
+            broken.append(
+                (
+                    TOO_MANY_OPEN_APPOINTMENTS,
+                    f"the member already holds {open_now} open appointments (at most {max_open})",
+                    {"open_appointments": str(open_now), "max_open_appointments": str(max_open)},
+                )
+            )
+    if broken and not staff_override:
+        reason, message, metadata = broken[0]
+        raise FailedPrecondition(message, reason=reason, metadata=metadata)
+    return [reason for reason, _, _ in broken]
 
 
 @dataclass(frozen=True)
@@ -90,10 +149,13 @@ async def book_appointment(
     start_utc: datetime,
     channel: int,
     notes: str = "",
+    staff_override: bool = False,
+    override_reason: str = "",
     now: datetime | None = None,
 ) -> dict:
     """Books `service_ids` back to back from `start_utc` at `store`; returns the appointment row
-    (as a dict). `member`, `store` are ids; `staff` a resource name or None."""
+    (as a dict). `member`, `store` are ids; `staff` a resource name or None. `staff_override`
+    (staff only, checked by the caller) books past the member rules, recording which."""
     now = now or datetime.now(UTC)
     if not service_ids or len(service_ids) > MAX_SERVICES:
         raise InvalidArgument([("services", f"must list 1 .. {MAX_SERVICES} services")])
@@ -134,6 +196,9 @@ async def book_appointment(
             "the slot is outside the staff member's working hours", reason="OUTSIDE_WORKING_HOURS"
         )
 
+    # Member rules last before writing: the member's row lock is held to the commit.
+    overridden = await member_rules(uow, member, start_utc, zone, now, staff_override=staff_override)
+
     appointment_id = new_id()
     end_utc = planned[-1].end
     # The appointment row first (the reservations are its children); a failed booking rolls back both.
@@ -169,6 +234,8 @@ async def book_appointment(
         list_price_minor=total,
         currency_code=records[0].currency_code,
         notes=notes,
+        overridden_rules=overridden,
+        override_reason=(override_reason or None) if staff_override else None,
     )
     staff_id = await claim("staff", [(s.staff_id, 1) for s in working], blocks)
     for needed, pool, kind, chosen_map in (

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from kit.uow import UnitOfWork
+from services.booking.adapters.member_projection import MemberProjection
 from services.booking.adapters.repository import AppointmentRepository, CatalogRepository
 
 
 class BookingUnitOfWork(UnitOfWork):
     catalog: CatalogRepository
     appointments: AppointmentRepository
+    members: MemberProjection
 
     def _bind(self) -> None:
         self.catalog = CatalogRepository(self.session, self.tenant)
         self.appointments = AppointmentRepository(self.session, self.tenant)
+        self.members = MemberProjection(self.session, self.tenant)

@@ -1,0 +1,192 @@
+"""The booking's projection of the members service: stores' time zones, members' booking windows
+and the tenant's tier ladder. Same rules as the wallet's member directory
+(``services.wallet.adapters.member_directory``), which is the pattern:
+
+- ``apply_store`` upserts ``store_zones``; among events of one store the later occurred-at wins,
+  so a StoreCreated redelivered after a StoreUpdated does not take the zone back;
+- ``apply_registered`` inserts the member (or fills in the placeholder a booking inserted to lock
+  on); a second copy refreshes the tier fields only while no TierChanged has been applied;
+- ``apply_tier_changed`` needs the registration: when it overtook MemberRegistered it raises
+  :class:`MemberNotYetRegistered`, the consumer rolls back and naks and the change is applied on a
+  later delivery. A tier change supersedes the registration; among changes the later occurred-at
+  wins;
+- ``apply_ladder`` keeps the highest ladder ``version`` only; the newest ladder is authoritative for
+  the booking window of every tier it lists.
+
+``lock`` is the booking side: the member's row ``FOR UPDATE`` (inserted as a placeholder when the
+projection has not seen the member), so concurrent bookings of one member count their open
+appointments one after the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from services.booking.adapters.tables import member_windows as mw
+from services.booking.adapters.tables import store_zones as sz
+from services.booking.adapters.tables import tier_ladders as tl
+
+__all__ = ["MemberNotYetRegistered", "MemberProjection", "MemberWindow"]
+
+Db = AsyncSession | AsyncConnection
+
+
+class MemberNotYetRegistered(RuntimeError):
+    """A member event arrived before the member's registration; retry it later (the consumer naks)."""
+
+
+@dataclass(frozen=True)
+class MemberWindow:
+    member_id: str
+    tier_id: str | None
+    # the tier's booking window in days; None when the member is unknown or the tier sets none
+    booking_window_days: int | None
+
+
+class MemberProjection:
+    def __init__(self, db: Db, tenant: str):
+        if not tenant:
+            raise ValueError("a member projection needs a tenant")
+        self.db, self.tenant = db, tenant
+
+    # ---------------------------------------------------------------- writes (from events)
+
+    async def apply_store(self, store_id: str, time_zone: str, occurred_at: datetime) -> bool:
+        """Record a store's zone; False when a later event of the store is applied already."""
+        stmt = pg_insert(sz).values(
+            tenant_id=self.tenant, store_id=store_id, time_zone=time_zone, update_time=occurred_at
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[sz.c.tenant_id, sz.c.store_id],
+            set_={"time_zone": stmt.excluded.time_zone, "update_time": stmt.excluded.update_time},
+            where=sz.c.update_time <= stmt.excluded.update_time,
+        ).returning(sz.c.store_id)
+        return (await self.db.execute(stmt)).first() is not None
+
+    async def apply_registered(
+        self, member_id: str, tier_id: str, booking_window_days: int, registered_time: datetime
+    ) -> bool:
+        """Record a registration; True when the row was written."""
+        stmt = pg_insert(mw).values(
+            tenant_id=self.tenant,
+            member_id=member_id,
+            tier_id=tier_id,
+            booking_window_days=booking_window_days,
+            registered_time=registered_time,
+            update_time=registered_time,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[mw.c.tenant_id, mw.c.member_id],
+            set_={
+                "tier_id": stmt.excluded.tier_id,
+                "booking_window_days": stmt.excluded.booking_window_days,
+                "registered_time": stmt.excluded.registered_time,
+                "update_time": stmt.excluded.update_time,
+            },
+            # A booking's placeholder, or a row still holding only the registration.
+            where=or_(mw.c.registered_time.is_(None), mw.c.update_time == mw.c.registered_time),
+        ).returning(mw.c.member_id)
+        return (await self.db.execute(stmt)).first() is not None
+
+    async def apply_tier_changed(
+        self,
+        member_id: str,
+        tier_id: str,
+        booking_window_days: int,
+        *,
+        changed_time: datetime | None = None,
+    ) -> bool:
+        """Move the member to ``tier_id``; False when a newer change is applied already.
+
+        Raises :class:`MemberNotYetRegistered` when the registration has not been applied yet.
+        """
+        stmt = (
+            update(mw)
+            .where(
+                mw.c.tenant_id == self.tenant,
+                mw.c.member_id == member_id,
+                mw.c.registered_time.is_not(None),
+            )
+            .values(
+                tier_id=tier_id,
+                booking_window_days=booking_window_days,
+                update_time=changed_time if changed_time is not None else func.now(),
+            )
+            .returning(mw.c.member_id)
+        )
+        if changed_time is not None:
+            stmt = stmt.where(or_(mw.c.update_time == mw.c.registered_time, mw.c.update_time <= changed_time))
+        if (await self.db.execute(stmt)).first() is not None:
+            return True
+        registered = await self.db.execute(
+            select(mw.c.member_id).where(
+                and_(
+                    mw.c.tenant_id == self.tenant,
+                    mw.c.member_id == member_id,
+                    mw.c.registered_time.is_not(None),
+                )
+            )
+        )
+        if registered.first() is None:
+            raise MemberNotYetRegistered(f"member {member_id} of tenant {self.tenant} is not registered yet")
+        return False  # stale: a newer change of this member was applied first
+
+    async def apply_ladder(self, version: int, tiers: list[dict[str, Any]]) -> bool:
+        """Store the ladder when ``version`` is newer than the stored one; True when stored."""
+        stmt = pg_insert(tl).values(tenant_id=self.tenant, version=version, tiers=list(tiers))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[tl.c.tenant_id],
+            set_={"version": stmt.excluded.version, "tiers": stmt.excluded.tiers, "update_time": func.now()},
+            where=tl.c.version < stmt.excluded.version,
+        ).returning(tl.c.version)
+        return (await self.db.execute(stmt)).first() is not None
+
+    # ---------------------------------------------------------------- reads
+
+    async def _ladder(self) -> list[dict[str, Any]]:
+        tiers = await self.db.scalar(select(tl.c.tiers).where(tl.c.tenant_id == self.tenant))
+        return list(tiers or [])
+
+    async def _view(self, member_id: str, tier_id: str | None, carried: int | None) -> MemberWindow:
+        days = carried
+        if tier_id is not None:
+            entry = next((t for t in await self._ladder() if t.get("tier_id") == tier_id), None)
+            if entry is not None and "booking_window_days" in entry:
+                days = int(entry["booking_window_days"])
+        return MemberWindow(member_id, tier_id, days or None)
+
+    async def find(self, member_id: str) -> MemberWindow:
+        """The member's booking window (a read; a booking uses :meth:`lock`)."""
+        row = (
+            await self.db.execute(
+                select(mw.c.tier_id, mw.c.booking_window_days).where(
+                    mw.c.tenant_id == self.tenant, mw.c.member_id == member_id
+                )
+            )
+        ).first()
+        if row is None:
+            return MemberWindow(member_id, None, None)
+        return await self._view(member_id, row.tier_id, row.booking_window_days)
+
+    async def lock(self, member_id: str) -> MemberWindow:
+        """Lock the member's row for the rest of the transaction (inserting a placeholder when the
+        projection has not seen the member) and return the member's booking window."""
+        await self.db.execute(
+            pg_insert(mw)
+            .values(tenant_id=self.tenant, member_id=member_id)
+            .on_conflict_do_nothing(index_elements=[mw.c.tenant_id, mw.c.member_id])
+        )
+        row = (
+            await self.db.execute(
+                select(mw.c.tier_id, mw.c.booking_window_days)
+                .where(mw.c.tenant_id == self.tenant, mw.c.member_id == member_id)
+                .with_for_update()
+            )
+        ).one()
+        return await self._view(member_id, row.tier_id, row.booking_window_days)
