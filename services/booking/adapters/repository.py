@@ -253,6 +253,58 @@ class AppointmentRepository:
             )
         ).one()
 
+    # --- reminders --------------------------------------------------------------------------
+    async def schedule_reminders(self, appointment_id: str, reminders: Sequence[dict]) -> None:
+        """Inserts the appointment's reminder rows (state scheduled); each dict carries kind,
+        minutes_before, due_utc, start_time, local_start, time_zone."""
+        if reminders:
+            await self.db.execute(
+                insert(t.scheduled_reminders),
+                [
+                    {"tenant_id": self.tenant, "appointment_id": appointment_id, "state": "scheduled", **r}
+                    for r in reminders
+                ],
+            )
+
+    async def cancel_reminders(self, appointment_id: str) -> int:
+        """Cancels the appointment's reminders not fired yet; returns how many."""
+        r = t.scheduled_reminders
+        result = await self.db.execute(
+            update(r)
+            .where(
+                r.c.tenant_id == self.tenant,
+                r.c.appointment_id == appointment_id,
+                r.c.state == "scheduled",
+            )
+            .values(state="cancelled")
+        )
+        return result.rowcount
+
+    async def lock_due_reminder(self, appointment_id: str, kind: str) -> Row | None:
+        """The reminder, locked, if it is still scheduled and no other transaction holds it
+        (`FOR UPDATE SKIP LOCKED`): None means another replica has it, or it is done."""
+        r = t.scheduled_reminders
+        return (
+            await self.db.execute(
+                select(r)
+                .where(
+                    r.c.tenant_id == self.tenant,
+                    r.c.appointment_id == appointment_id,
+                    r.c.kind == kind,
+                    r.c.state == "scheduled",
+                )
+                .with_for_update(skip_locked=True)
+            )
+        ).first()
+
+    async def mark_reminder_fired(self, appointment_id: str, kind: str, fired_at: datetime) -> None:
+        r = t.scheduled_reminders
+        await self.db.execute(
+            update(r)
+            .where(r.c.tenant_id == self.tenant, r.c.appointment_id == appointment_id, r.c.kind == kind)
+            .values(state="fired", fired_at=fired_at)
+        )
+
     async def busy(self, resource_ids: Sequence[str], start: datetime, end: datetime) -> list[Busy]:
         """Active reservations of these resources overlapping [start, end) (a read for
         availability only; booking never relies on it)."""

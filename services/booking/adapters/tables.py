@@ -194,3 +194,28 @@ tier_ladders = Table(
     Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("tenant_id", name="pk_tier_ladders"),
 )
+
+# Appointment reminders (ReminderDue), kept in the database so they survive restarts: one row per
+# reminder offset, written with the booking, cancelled with the appointment and fired once by
+# `BookingJobs` (state scheduled -> fired | cancelled). `due_utc` is an exact UTC instant
+# (start - minutes_before); `local_start` / `time_zone` are the appointment's store-local wall time
+# and zone at booking, carried by the event.
+scheduled_reminders = Table(
+    "scheduled_reminders",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("appointment_id", UUID(as_uuid=False), nullable=False),
+    Column("kind", Text, nullable=False),  # 24h | 2h
+    Column("minutes_before", Integer, nullable=False),
+    Column("due_utc", DateTime(timezone=True), nullable=False),
+    Column("start_time", DateTime(timezone=True), nullable=False),
+    Column("local_start", Text, nullable=False),
+    Column("time_zone", Text, nullable=False),
+    Column("state", Text, nullable=False),  # scheduled | fired | cancelled
+    Column("fired_at", DateTime(timezone=True), nullable=True),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "appointment_id", "kind", name="pk_scheduled_reminders"),
+    CheckConstraint("state IN ('scheduled', 'fired', 'cancelled')", name="ck_scheduled_reminders_state"),
+    # the job's scan of what is due
+    Index("ix_scheduled_reminders_due", "due_utc", postgresql_where=text("state = 'scheduled'")),
+)

@@ -45,6 +45,9 @@ DEFAULT_MAX_OPEN_APPOINTMENTS = 3
 BEYOND_BOOKING_WINDOW = "BEYOND_BOOKING_WINDOW"
 TOO_MANY_OPEN_APPOINTMENTS = "TOO_MANY_OPEN_APPOINTMENTS"
 
+# Appointment reminders (ReminderDue): kind -> minutes before the start.
+REMINDERS = (("24h", 24 * 60), ("2h", 2 * 60))
+
 
 def bookable_until(now: datetime, zone, window_days: int) -> datetime:
     """End of the store-local day `window_days` after today (exclusive), as a UTC instant."""
@@ -137,6 +140,29 @@ def works_through(staff: Staff, zone, blocks: Sequence[Span]) -> bool:
 
 def local(value: datetime, zone) -> str:
     return value.astimezone(zone).strftime(LOCAL_FORMAT)
+
+
+def reminders_for(start_utc: datetime, zone, tz: str, now: datetime) -> list[dict]:
+    """The reminder rows of an appointment starting at `start_utc`: each due an exact number of
+    minutes before the start, as a UTC instant (across a DST change the reminder keeps the exact
+    interval, not the wall time); reminders already in the past are skipped."""
+    start = start_utc.astimezone(UTC)
+    out = []
+    for kind, minutes in REMINDERS:
+        due = start - timedelta(minutes=minutes)
+        if due < now:
+            continue
+        out.append(
+            {
+                "kind": kind,
+                "minutes_before": minutes,
+                "due_utc": due,
+                "start_time": start,
+                "local_start": local(start, zone),
+                "time_zone": tz,
+            }
+        )
+    return out
 
 
 async def book_appointment(
@@ -277,6 +303,7 @@ async def book_appointment(
         for p in planned
     ]
     row = await uow.appointments.set_state(appointment_id, BOOKED, services=booked)
+    await uow.appointments.schedule_reminders(appointment_id, reminders_for(start_utc, zone, tz, now))
     uow.emit(
         events_pb2.AppointmentBooked(
             appointment=f"appointments/{appointment_id}",
@@ -317,6 +344,7 @@ async def cancel_appointment(uow: BookingUnitOfWork, appointment_id: str, *, rea
             metadata={"state": row.state},
         )
     await uow.appointments.release(appointment_id)
+    await uow.appointments.cancel_reminders(appointment_id)
     updated = await uow.appointments.set_state(appointment_id, CANCELLED, cancel_reason=reason or None)
     uow.emit(
         events_pb2.AppointmentCancelled(
@@ -334,3 +362,44 @@ async def cancel_appointment(uow: BookingUnitOfWork, appointment_id: str, *, rea
         aggregate_id=appointment_id,
     )
     return updated._asdict()
+
+
+async def fire_reminder(uow: BookingUnitOfWork, appointment_id: str, kind: str, now: datetime) -> bool:
+    """Fires one due reminder: marks it fired and emits `ReminderDue` in the same transaction, so
+    the event is written exactly once. The appointment row is locked first (the order cancelling
+    takes, and it serialises the appointment's outbox events); the reminder is then re-locked with
+    `SKIP LOCKED` and its state re-checked. False when another runner has it or it is done."""
+    appointment = await uow.appointments.get(appointment_id, for_update=True)
+    reminder = await uow.appointments.lock_due_reminder(appointment_id, kind)
+    if reminder is None or reminder.due_utc > now:
+        return False
+    if appointment is None or appointment.state != BOOKED:
+        await uow.appointments.cancel_reminders(appointment_id)
+        return False
+    await uow.appointments.mark_reminder_fired(appointment_id, kind, now)
+    uow.emit(
+        events_pb2.ReminderDue(
+            appointment=f"appointments/{appointment_id}",
+            member=f"members/{appointment.member_id}",
+            store=f"stores/{appointment.store_id}",
+            services=[
+                events_pb2.AppointmentServiceSummary(
+                    service=f"services/{b['service']}",
+                    display_name=b["display_name"],
+                    staff=b["staff"],
+                    room=b["room"],
+                    equipment=b["equipment"],
+                    start_time=ts(datetime.fromisoformat(b["start"])),
+                    end_time=ts(datetime.fromisoformat(b["end"])),
+                )
+                for b in appointment.services
+            ],
+            start_time=ts(reminder.start_time),
+            local_start=reminder.local_start,
+            time_zone=reminder.time_zone,
+            minutes_before=reminder.minutes_before,
+        ),
+        aggregate_type="appointment",
+        aggregate_id=appointment_id,
+    )
+    return True

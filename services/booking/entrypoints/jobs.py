@@ -1,0 +1,61 @@
+"""The booking's scheduled work, kept in the database (no in-memory timers): appointment
+reminders (`ReminderDue`).
+
+Each due reminder is handled in its own transaction that re-locks it with `FOR UPDATE SKIP LOCKED`
+and re-checks its state, so several replicas can run the jobs at once and every reminder fires
+exactly once, across restarts too: marking it fired commits together with its outbox event.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from kit.logging import get_logger
+from kit.uow import UnitOfWorkFactory
+from kit.workers import PeriodicWorker
+from services.booking.adapters import tables as t
+from services.booking.service_layer.appointments import fire_reminder
+from services.booking.service_layer.unit_of_work import BookingUnitOfWork
+
+log = get_logger("peony.booking.jobs")
+BATCH = 200
+
+
+class BookingJobs(PeriodicWorker):
+    name = "booking-jobs"
+
+    def __init__(
+        self, engine: AsyncEngine, uows: UnitOfWorkFactory[BookingUnitOfWork], *, interval_s: float = 1.0
+    ):
+        super().__init__(interval_s=interval_s)
+        self._engine = engine
+        self._uows = uows
+
+    async def tick(self) -> dict[str, int]:
+        done = {"reminders_fired": await self.fire_reminders(datetime.now(UTC))}
+        if any(done.values()):
+            log.info("booking jobs", **done)
+        return done
+
+    async def fire_reminders(self, now: datetime) -> int:
+        c = t.scheduled_reminders.c
+        async with self._engine.connect() as conn:
+            due = (
+                await conn.execute(
+                    select(c.tenant_id, c.appointment_id, c.kind)
+                    .where(c.state == "scheduled", c.due_utc <= now)
+                    .order_by(c.due_utc)
+                    .limit(BATCH)
+                )
+            ).all()
+        count = 0
+        for tenant, appointment_id, kind in due:
+
+            async def one(uow: BookingUnitOfWork, appointment_id=appointment_id, kind=kind) -> bool:
+                return await fire_reminder(uow, appointment_id, kind, now)
+
+            count += await self._uows.run(tenant, one)
+        return count

@@ -1,0 +1,305 @@
+"""Appointment reminders from the durable scheduler, over real PostgreSQL and NATS: due instants
+are exact UTC offsets from the start (DST included); concurrent job runners fire each reminder
+exactly once; a booking process SIGKILLed mid-run and restarted still fires every reminder once
+and publishes each `ReminderDue` once; cancelled appointments' reminders never fire."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time as clock
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import nats
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from kit.config import to_async_url
+from kit.db import session_factory
+from kit.devstack import free_port
+from kit.migrations import upgrade
+from kit.uow import UnitOfWorkFactory
+from services.booking.entrypoints.jobs import BookingJobs
+from services.booking.service_layer.appointments import book_appointment, cancel_appointment
+from services.booking.service_layer.unit_of_work import BookingUnitOfWork
+from tests.e2e.conftest import ServiceProcess
+
+pytestmark = pytest.mark.integration
+TENANT = "reminders"
+REMINDER_DUE = "peony.booking.v1.ReminderDue"
+ALL_WEEK = [{"day": d, "start": "08:00", "end": "20:00"} for d in range(1, 8)]
+
+
+async def new_db(infra, name: str):
+    url = to_async_url(await infra.anew_database(name))
+    await upgrade("booking", url)
+    engine = create_async_engine(url)
+    return url, engine, UnitOfWorkFactory(BookingUnitOfWork, session_factory(engine), service="booking")
+
+
+async def seed(uows, stores: dict[str, str]) -> None:
+    async def go(uow: BookingUnitOfWork) -> None:
+        await uow.catalog.add_service(
+            service_id="cut",
+            display_name="Cut",
+            duration_minutes=30,
+            list_price_minor=10_000,
+            currency_code="CNY",
+        )
+        for store, tz in stores.items():
+            await uow.catalog.put_store_zone(store, tz)
+            await uow.catalog.add_staff(
+                store_id=store, staff_id="anna", display_name="Anna", weekly_hours=ALL_WEEK
+            )
+
+    await uows.run(TENANT, go)
+
+
+async def book(uows, store: str, start_utc: datetime, now: datetime | None = None) -> dict:
+    async def go(uow: BookingUnitOfWork) -> dict:
+        return await book_appointment(
+            uow,
+            member=str(uuid.uuid4()),
+            store=store,
+            service_ids=["cut"],
+            staff=None,
+            start_utc=start_utc,
+            channel=1,
+            staff_override=True,
+            now=now,
+        )
+
+    return await uows.run(TENANT, go)
+
+
+async def cancel(uows, appointment_id: str) -> None:
+    async def go(uow: BookingUnitOfWork) -> None:
+        await cancel_appointment(uow, appointment_id, reason="test")
+
+    await uows.run(TENANT, go)
+
+
+async def rows(engine, sql: str, **params) -> list:
+    async with engine.connect() as conn:
+        return list((await conn.execute(text(sql), params)).all())
+
+
+def local_slots(zone: ZoneInfo, n: int) -> list[datetime]:
+    day = datetime.now(zone).date() + timedelta(days=2)
+    return [
+        datetime.combine(day, time(9), zone).astimezone(UTC) + timedelta(minutes=30 * i) for i in range(n)
+    ]
+
+
+async def test_due_instants_are_exact_utc_offsets_across_dst(infra):
+    _, engine, uows = await new_db(infra, "reminders_time")
+    try:
+        await seed(uows, {"ny": "America/New_York", "sh": "Asia/Shanghai"})
+        now = datetime(2026, 3, 5, tzinfo=UTC)
+        ny_start = datetime.combine(date(2026, 3, 9), time(10), ZoneInfo("America/New_York"))
+        assert ny_start.astimezone(UTC) == datetime(2026, 3, 9, 14, tzinfo=UTC)  # 10:00 EDT
+        ny = await book(uows, "ny", ny_start.astimezone(UTC), now)
+        sh_start = datetime.combine(date(2026, 3, 9), time(10), ZoneInfo("Asia/Shanghai"))
+        sh = await book(uows, "sh", sh_start.astimezone(UTC), now)
+        # starts 3 hours after `now`: the 24 h reminder is already past and skipped
+        soon = await book(uows, "sh", datetime(2026, 3, 5, 3, tzinfo=UTC), now)
+
+        got = {
+            (r.aid, r.kind): r
+            for r in await rows(
+                engine,
+                "SELECT *, appointment_id::text AS aid FROM scheduled_reminders WHERE tenant_id = :t",
+                t=TENANT,
+            )
+        }
+        assert set(got) == {
+            (ny["appointment_id"], "24h"),
+            (ny["appointment_id"], "2h"),
+            (sh["appointment_id"], "24h"),
+            (sh["appointment_id"], "2h"),
+            (soon["appointment_id"], "2h"),
+        }
+        ny24 = got[(ny["appointment_id"], "24h")]
+        # 24 h before 14:00Z on the 9th is 14:00Z on the 8th: 10:00 EDT again (DST began 02:00 that day)
+        assert ny24.due_utc == datetime(2026, 3, 8, 14, tzinfo=UTC)
+        assert ny24.due_utc.astimezone(ZoneInfo("America/New_York")).hour == 10
+        assert got[(ny["appointment_id"], "2h")].due_utc == datetime(2026, 3, 9, 12, tzinfo=UTC)
+        assert (ny24.local_start, ny24.time_zone, ny24.minutes_before) == (
+            "2026-03-09T10:00",
+            "America/New_York",
+            1440,
+        )
+        sh24 = got[(sh["appointment_id"], "24h")]
+        assert sh["start_time"] == datetime(2026, 3, 9, 2, tzinfo=UTC)  # 10:00 CST = 02:00Z
+        assert sh24.due_utc == datetime(2026, 3, 8, 2, tzinfo=UTC)
+        assert got[(sh["appointment_id"], "2h")].due_utc == datetime(2026, 3, 9, 0, tzinfo=UTC)
+        assert (sh24.local_start, sh24.time_zone) == ("2026-03-09T10:00", "Asia/Shanghai")
+        assert {r.state for r in got.values()} == {"scheduled"}
+
+        await cancel(uows, sh["appointment_id"])
+        states = await rows(
+            engine,
+            "SELECT kind, state FROM scheduled_reminders WHERE appointment_id = :a",
+            a=sh["appointment_id"],
+        )
+        assert sorted(states) == [("24h", "cancelled"), ("2h", "cancelled")]
+    finally:
+        await engine.dispose()
+
+
+async def test_concurrent_runners_fire_each_reminder_exactly_once(infra):
+    url, engine, uows = await new_db(infra, "reminders_once")
+    other = create_async_engine(url)
+    try:
+        await seed(uows, {"s1": "Asia/Shanghai"})
+        booked = [await book(uows, "s1", s) for s in local_slots(ZoneInfo("Asia/Shanghai"), 10)]
+        cancelled = booked[0]["appointment_id"]
+        await cancel(uows, cancelled)
+        async with engine.begin() as conn:  # everything is due now
+            await conn.execute(text("UPDATE scheduled_reminders SET due_utc = now() - interval '1 second'"))
+        other_uows = UnitOfWorkFactory(BookingUnitOfWork, session_factory(other), service="booking")
+        runners = [BookingJobs(engine, uows), BookingJobs(other, other_uows)]
+        fired = 0
+        for _ in range(3):
+            now = datetime.now(UTC)
+            fired += sum(await asyncio.gather(*(r.fire_reminders(now) for r in runners for _ in range(2))))
+        assert fired == 18
+
+        states = await rows(
+            engine, "SELECT appointment_id::text, state, fired_at FROM scheduled_reminders ORDER BY 1"
+        )
+        assert len(states) == 20
+        for appointment_id, state, fired_at in states:
+            if appointment_id == cancelled:
+                assert (state, fired_at) == ("cancelled", None)
+            else:
+                assert state == "fired" and fired_at is not None
+        per_appointment = dict(
+            await rows(
+                engine,
+                "SELECT aggregate_id, count(*) FROM outbox WHERE event_type = :e GROUP BY aggregate_id",
+                e=REMINDER_DUE,
+            )
+        )
+        assert per_appointment == {b["appointment_id"]: 2 for b in booked[1:]}
+    finally:
+        await other.dispose()
+        await engine.dispose()
+
+
+async def test_sigkill_mid_run_fires_every_reminder_once(infra, tmp_path):
+    url, engine, uows = await new_db(infra, "reminders_kill")
+    await seed(uows, {"s1": "Asia/Shanghai"})
+    booked = [await book(uows, "s1", s) for s in local_slots(ZoneInfo("Asia/Shanghai"), 16)]
+    cancelled = {booked[3]["appointment_id"], booked[9]["appointment_id"]}
+    for appointment_id in cancelled:
+        await cancel(uows, appointment_id)
+    live = [b["appointment_id"] for b in booked if b["appointment_id"] not in cancelled]
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PEONY_", "OTEL_"))}
+    env.update(
+        {
+            "PEONY_ENV": "test",
+            "PEONY_BOOKING_DATABASE_URL": url,
+            "PEONY_NATS_URL": infra.nats_url,
+            "PEONY_BOOKING_GRPC_PORT": str(port),
+            "PEONY_BOOKING_JOBS_INTERVAL_SECONDS": "0.2",
+            "PEONY_LOG_LEVEL": "WARNING",
+            "PEONY_MIGRATE_ON_START": "false",
+            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
+        }
+    )
+    booking = ServiceProcess(
+        "booking",
+        [
+            sys.executable,
+            "-c",
+            "import sys; from services.booking.entrypoints.app import main; sys.exit(main())",
+        ],
+        env,
+        tmp_path / "booking.log",
+        f"grpc:127.0.0.1:{port}",
+    )
+    booking.start()
+    try:
+        # 32 reminders (28 live) come due one every 0.15 s from now, over ~5 s
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE scheduled_reminders r SET due_utc = now() + x.n * interval '150 milliseconds'"
+                    " FROM (SELECT appointment_id, kind,"
+                    " row_number() OVER (ORDER BY appointment_id, kind) AS n FROM scheduled_reminders) x"
+                    " WHERE r.appointment_id = x.appointment_id AND r.kind = x.kind"
+                )
+            )
+        await asyncio.sleep(2.0)
+        booking.signal(signal.SIGKILL)  # mid-run
+        booking.wait(10)
+        fired_before = (await rows(engine, "SELECT count(*) FROM scheduled_reminders WHERE state = 'fired'"))[
+            0
+        ][0]
+        assert 0 < fired_before < 2 * len(live), fired_before
+        await asyncio.sleep(0.5)
+        booking.start()
+
+        deadline = clock.monotonic() + 30
+        while clock.monotonic() < deadline:
+            pending = (
+                await rows(
+                    engine,
+                    "SELECT (SELECT count(*) FROM scheduled_reminders WHERE state = 'scheduled')"
+                    " + (SELECT count(*) FROM outbox WHERE published_at IS NULL)",
+                )
+            )[0][0]
+            if pending == 0:
+                break
+            await asyncio.sleep(0.3)
+        assert pending == 0, booking.log_tail()
+    finally:
+        booking.stop()
+
+    try:
+        reminders = await rows(
+            engine, "SELECT appointment_id::text, kind, state, fired_at FROM scheduled_reminders"
+        )
+        assert len(reminders) == 2 * len(booked)
+        for appointment_id, _, state, fired_at in reminders:
+            if appointment_id in cancelled:
+                assert (state, fired_at) == ("cancelled", None)
+            else:
+                assert state == "fired" and fired_at is not None
+        outbox = await rows(
+            engine, "SELECT event_id, aggregate_id FROM outbox WHERE event_type = :e", e=REMINDER_DUE
+        )
+        per_appointment: dict[str, int] = {}
+        for _, aggregate_id in outbox:
+            per_appointment[aggregate_id] = per_appointment.get(aggregate_id, 0) + 1
+        assert per_appointment == {a: 2 for a in live}
+        event_ids = {str(event_id) for event_id, _ in outbox}
+    finally:
+        await engine.dispose()
+
+    # every ReminderDue reached the booking stream exactly once (by event id)
+    nc = await nats.connect(infra.nats_url)
+    try:
+        sub = await nc.jetstream().pull_subscribe("peony.booking.>", durable=None)
+        seen: dict[str, int] = {}
+        while True:
+            try:
+                msgs = await sub.fetch(500, timeout=1.5)
+            except nats.errors.TimeoutError:
+                break
+            for msg in msgs:
+                msg_id = msg.headers.get("Nats-Msg-Id") if msg.headers else None
+                if msg_id in event_ids:
+                    seen[msg_id] = seen.get(msg_id, 0) + 1
+                await msg.ack()
+    finally:
+        await nc.close()
+    assert set(seen) == event_ids and set(seen.values()) == {1}
