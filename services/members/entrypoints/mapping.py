@@ -14,7 +14,13 @@ from services.members.domain.cards import Card
 from services.members.domain.member import CHANNELS, GENDERS, CareProfile, Consent, Member
 from services.members.domain.stores import DEFAULT_TIME_ZONE, OpeningHours, Store
 from services.members.domain.tiers import DOWNGRADE_AUTOMATIC, DOWNGRADE_NEVER, Tier, TierBenefits, TierLadder
-from services.members.service_layer.handlers import benefits_message, card_name, member_name, store_name
+from services.members.service_layer.handlers import (
+    benefits_message,
+    card_name,
+    member_name,
+    store_name,
+    tier_message,
+)
 
 _CARD_STATE = {
     "active": card_pb2.CARD_STATE_ACTIVE,
@@ -193,18 +199,7 @@ def benefits_to_proto(b: TierBenefits) -> tier_pb2.TierBenefits:
 def ladder_to_proto(ladder: TierLadder, update_time: datetime | None) -> tier_pb2.TierLadder:
     return tier_pb2.TierLadder(
         name="tierLadder",
-        tiers=[
-            tier_pb2.Tier(
-                tier_id=t.tier_id,
-                display_name=t.display_name,
-                rank=t.rank,
-                qualifying_spend_minor=t.qualifying_spend_minor,
-                qualifying_visits=t.qualifying_visits,
-                qualifying_points=t.qualifying_points,
-                benefits=benefits_to_proto(t.benefits),
-            )
-            for t in ladder.tiers
-        ],
+        tiers=[tier_message(t) for t in ladder.tiers],
         currency_code=ladder.currency_code,
         qualification_window_days=ladder.qualification_window_days,
         downgrade_policy=_DOWNGRADE[ladder.downgrade_policy],

@@ -29,7 +29,7 @@ from services.members.domain.member import (
     validate_profile,
 )
 from services.members.domain.stores import Store
-from services.members.domain.tiers import TierBenefits, TierLadder
+from services.members.domain.tiers import Tier, TierBenefits, TierLadder
 from services.members.service_layer.unit_of_work import MembersUnitOfWork as UoW
 
 _CHANNEL_ENUM = {name: i for i, name in enumerate(CHANNELS)}
@@ -41,6 +41,18 @@ def benefits_message(b: TierBenefits) -> tier_pb2.TierBenefits:
         points_multiplier_permille=b.points_multiplier_permille,
         free_care_per_month=b.free_care_per_month,
         booking_window_days=b.booking_window_days,
+    )
+
+
+def tier_message(t: Tier) -> tier_pb2.Tier:
+    return tier_pb2.Tier(
+        tier_id=t.tier_id,
+        display_name=t.display_name,
+        rank=t.rank,
+        qualifying_spend_minor=t.qualifying_spend_minor,
+        qualifying_visits=t.qualifying_visits,
+        qualifying_points=t.qualifying_points,
+        benefits=benefits_message(t.benefits),
     )
 
 
@@ -378,18 +390,7 @@ async def update_tier_ladder(uow: UoW, caller: Principal, patch: TierLadder, pat
             tier_ladder="tierLadder",
             version=updated.version,
             updated_fields=paths,
-            tiers=[
-                tier_pb2.Tier(
-                    tier_id=t.tier_id,
-                    display_name=t.display_name,
-                    rank=t.rank,
-                    qualifying_spend_minor=t.qualifying_spend_minor,
-                    qualifying_visits=t.qualifying_visits,
-                    qualifying_points=t.qualifying_points,
-                    benefits=benefits_message(t.benefits),
-                )
-                for t in updated.tiers
-            ],
+            tiers=[tier_message(t) for t in updated.tiers],
         ),
         aggregate_type="tier_ladder",
         aggregate_id=uow.tenant,
