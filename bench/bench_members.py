@@ -52,11 +52,15 @@ from bench._common import (
     emit_result,
     log,
     machine_info,
+    pg_settings,
+    plain_pg_url,
     raise_on_sigterm,
     ratio,
     run_load,
+    show_figures,
     wait_for_echo,
     wait_for_health,
+    wait_outbox_drained,
 )
 
 TENANT = "bench"
@@ -164,43 +168,9 @@ async def register_member_workload(channel: Any, spec: dict[str, Any], worker_in
 # --------------------------------------------------------------------------------------------
 
 
-def _plain_pg(url: str) -> str:
-    parts = urlsplit(url)
-    scheme = parts.scheme.split("+", 1)[0]
-    return urlunsplit(("postgresql" if scheme == "postgres" else scheme, *parts[1:]))
-
-
 def _with_db(url: str, name: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-async def _pg_settings(url: str) -> dict[str, str]:
-    import asyncpg
-
-    conn = await asyncpg.connect(url, timeout=10)
-    try:
-        return {
-            k: await conn.fetchval(f"SHOW {k}") for k in ("fsync", "synchronous_commit", "server_version")
-        }
-    finally:
-        await conn.close()
-
-
-async def _wait_outbox_drained(url: str, limit_s: float = 120.0) -> int:
-    """Until the relay has published every outbox row (so it does not run during a measurement)."""
-    import asyncpg
-
-    conn = await asyncpg.connect(url, timeout=10)
-    try:
-        deadline = time.monotonic() + limit_s
-        while True:
-            pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-            if pending == 0 or time.monotonic() > deadline:
-                return int(pending)
-            await asyncio.sleep(0.5)
-    finally:
-        await conn.close()
 
 
 async def _populate(addr: str, token: str, count: int, concurrency: int = 16) -> tuple[list[str], str, int]:
@@ -294,16 +264,6 @@ def _settle(seconds: float = 1.0) -> None:
     time.sleep(seconds)
 
 
-def _show(name: str, fig: dict[str, Any]) -> None:
-    cpu = ", ".join(f"{k}={v}" for k, v in fig.get("cpu", {}).items())
-    log(
-        f"{name:16s} {fig['rps']:9.1f} calls/s  p50 {fig['p50_ms']} ms  p99 {fig['p99_ms']} ms  "
-        f"errors {fig['errors']}  [{cpu}]"
-    )
-    for sample in fig.get("error_samples", []):
-        log(f"    error: {sample}")
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from kit.auth import mint_dev_token
     from kit.config import to_async_url
@@ -329,12 +289,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             else "using PEONY_DATABASE_URL"
         )
         stack.start()
-        server_url = _plain_pg(stack.database_url)
+        server_url = plain_pg_url(stack.database_url)
         asyncio.run(ensure_database(server_url, db_name))
         db_created = True
         db_url = _with_db(server_url, db_name)
         asyncio.run(upgrade("members", to_async_url(db_url)))
-        pg = asyncio.run(_pg_settings(db_url))
+        pg = asyncio.run(pg_settings(db_url))
         log(f"database {db_name} migrated (PostgreSQL {pg['server_version']}, fsync={pg['fsync']})")
 
         token = mint_dev_token(
@@ -349,7 +309,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # -- population ------------------------------------------------------------------------
         members, addr = _start_members(children, db_url, stack.nats_url, server_env)
         names, store, response_bytes = asyncio.run(_populate(addr, token, args.members))
-        pending = asyncio.run(_wait_outbox_drained(db_url))
+        pending = asyncio.run(wait_outbox_drained(db_url))
         if pending:
             log(f"warning: {pending} outbox rows still unpublished")
         children.stop(members)
@@ -385,7 +345,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             children, target=echo_addr, workload="bench.bench_members:echo_workload", spec=spec,
             watch_pids={"server": echo.pid}, **common,
         )  # fmt: skip
-        _show("echo", echo_fig)
+        show_figures("echo", echo_fig)
         children.stop(echo)
 
         # -- members ---------------------------------------------------------------------------
@@ -396,7 +356,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             children, target=addr, workload="bench.bench_members:get_member_workload", spec=spec,
             watch_pids={"server": members.pid}, profile=_profile(args, members.pid, "get_member"), **common,
         )  # fmt: skip
-        _show("get_member", get_fig)
+        show_figures("get_member", get_fig)
         _settle()
         log(f"RegisterMember: {args.warmup:g}s warm-up + {args.duration:g}s")
         reg_fig = run_load(
@@ -404,7 +364,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             watch_pids={"server": members.pid}, profile=_profile(args, members.pid, "register_member"),
             **common,
         )  # fmt: skip
-        _show("register_member", reg_fig)
+        show_figures("register_member", reg_fig)
         children.stop(members)
 
         ratios = {
