@@ -219,3 +219,13 @@ scheduled_reminders = Table(
     # the job's scan of what is due
     Index("ix_scheduled_reminders_due", "due_utc", postgresql_where=text("state = 'scheduled'")),
 )
+
+# Each area's tables live in a module of their own, on this same metadata; importing them here
+# registers them with it (for Alembic and the drift test).
+from services.booking.adapters import (  # noqa: E402, F401
+    aftercare_tables,
+    catalog_tables,
+    hold_tables,
+    policy_tables,
+    waitlist_tables,
+)

@@ -1,5 +1,7 @@
-"""The booking's scheduled work, kept in the database (no in-memory timers): appointment
-reminders (`ReminderDue`).
+"""The booking's scheduled work, kept in the database (no in-memory timers).
+
+Each step of `BookingJobs` is a function `(engine, uows, now) -> how many it did`, run once per
+tick: appointment reminders (`ReminderDue`) here; the other areas' steps live with their area.
 
 Each due reminder is handled in its own transaction that re-locks it with `FOR UPDATE SKIP LOCKED`
 and re-checks its state, so several replicas can run the jobs at once and every reminder fires
@@ -8,6 +10,7 @@ exactly once, across restarts too: marking it fired commits together with its ou
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -35,27 +38,39 @@ class BookingJobs(PeriodicWorker):
         self._uows = uows
 
     async def tick(self) -> dict[str, int]:
-        done = {"reminders_fired": await self.fire_reminders(datetime.now(UTC))}
+        now = datetime.now(UTC)
+        done = {name: await step(self._engine, self._uows, now) for name, step in STEPS}
         if any(done.values()):
             log.info("booking jobs", **done)
         return done
 
     async def fire_reminders(self, now: datetime) -> int:
-        c = t.scheduled_reminders.c
-        async with self._engine.connect() as conn:
-            due = (
-                await conn.execute(
-                    select(c.tenant_id, c.appointment_id, c.kind)
-                    .where(c.state == "scheduled", c.due_utc <= now)
-                    .order_by(c.due_utc)
-                    .limit(BATCH)
-                )
-            ).all()
-        count = 0
-        for tenant, appointment_id, kind in due:
+        return await fire_reminders(self._engine, self._uows, now)
 
-            async def one(uow: BookingUnitOfWork, appointment_id=appointment_id, kind=kind) -> bool:
-                return await fire_reminder(uow, appointment_id, kind, now)
 
-            count += await self._uows.run(tenant, one)
-        return count
+async def fire_reminders(
+    engine: AsyncEngine, uows: UnitOfWorkFactory[BookingUnitOfWork], now: datetime
+) -> int:
+    c = t.scheduled_reminders.c
+    async with engine.connect() as conn:
+        due = (
+            await conn.execute(
+                select(c.tenant_id, c.appointment_id, c.kind)
+                .where(c.state == "scheduled", c.due_utc <= now)
+                .order_by(c.due_utc)
+                .limit(BATCH)
+            )
+        ).all()
+    count = 0
+    for tenant, appointment_id, kind in due:
+
+        async def one(uow: BookingUnitOfWork, appointment_id=appointment_id, kind=kind) -> bool:
+            return await fire_reminder(uow, appointment_id, kind, now)
+
+        count += await uows.run(tenant, one)
+    return count
+
+
+Step = Callable[[AsyncEngine, UnitOfWorkFactory[BookingUnitOfWork], datetime], Awaitable[int]]
+# name (as logged and returned by `tick`) -> step, in the order they run
+STEPS: tuple[tuple[str, Step], ...] = (("reminders_fired", fire_reminders),)

@@ -24,75 +24,24 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 from peony.booking.v1 import appointments_pb2, events_pb2
 
 from kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from kit.ids import new_id
 from kit.proto import ts
-from services.booking.adapters.repository import ServiceRecord
+from services.booking.adapters.catalog_repository import ServiceRecord
 from services.booking.domain.availability import LOCAL_FORMAT, MAX_SERVICES, store_zone, working_spans
 from services.booking.domain.schedule import Staff
+from services.booking.service_layer import policy
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 
 Span = tuple[datetime, datetime]
 BOOKED, CANCELLED = "booked", "cancelled"
 
-# BookingPolicy defaults (appointments.proto): `default_booking_window_days`, `max_open_appointments`.
-DEFAULT_BOOKING_WINDOW_DAYS = 7
-DEFAULT_MAX_OPEN_APPOINTMENTS = 3
-BEYOND_BOOKING_WINDOW = "BEYOND_BOOKING_WINDOW"
-TOO_MANY_OPEN_APPOINTMENTS = "TOO_MANY_OPEN_APPOINTMENTS"
-
 # Appointment reminders (ReminderDue): kind -> minutes before the start.
 REMINDERS = (("24h", 24 * 60), ("2h", 2 * 60))
-
-
-def bookable_until(now: datetime, zone, window_days: int) -> datetime:
-    """End of the store-local day `window_days` after today (exclusive), as a UTC instant."""
-    last_day = now.astimezone(zone).date() + timedelta(days=window_days)
-    return datetime.combine(last_day + timedelta(days=1), time(0), zone).astimezone(UTC)
-
-
-async def member_rules(
-    uow: BookingUnitOfWork,
-    member: str,
-    start_utc: datetime,
-    zone,
-    now: datetime,
-    *,
-    staff_override: bool,
-    max_open: int = DEFAULT_MAX_OPEN_APPOINTMENTS,
-) -> list[str]:
-    """Applies the member rules under the member's row lock; returns the reason codes of the rules
-    staff overrode (none without `staff_override`, which raises FAILED_PRECONDITION instead)."""
-    window = await uow.members.lock(member)
-    days = window.booking_window_days or DEFAULT_BOOKING_WINDOW_DAYS
-    broken: list[tuple[str, str, dict[str, str]]] = []
-    until = bookable_until(now, zone, days)
-    if start_utc >= until:
-        broken.append(
-            (
-                BEYOND_BOOKING_WINDOW,
-                f"the member may book at most {days} days ahead",
-                {"booking_window_days": str(days), "bookable_until": until.isoformat()},
-            )
-        )
-    if max_open > 0:
-        open_now = await uow.appointments.count_open(member, now)
-        if open_now >= max_open:
-            broken.append(
-                (
-                    TOO_MANY_OPEN_APPOINTMENTS,
-                    f"the member already holds {open_now} open appointments (at most {max_open})",
-                    {"open_appointments": str(open_now), "max_open_appointments": str(max_open)},
-                )
-            )
-    if broken and not staff_override:
-        reason, message, metadata = broken[0]
-        raise FailedPrecondition(message, reason=reason, metadata=metadata)
-    return [reason for reason, _, _ in broken]
 
 
 @dataclass(frozen=True)
@@ -223,7 +172,10 @@ async def book_appointment(
         )
 
     # Member rules last before writing: the member's row lock is held to the commit.
-    overridden = await member_rules(uow, member, start_utc, zone, now, staff_override=staff_override)
+    rules = await policy.load_policy(uow)
+    overridden = await policy.member_rules(
+        uow, member, start_utc, zone, now, rules, channel=channel, staff_override=staff_override
+    )
 
     appointment_id = new_id()
     end_utc = planned[-1].end

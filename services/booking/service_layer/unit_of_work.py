@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from kit.uow import UnitOfWork
+from services.booking.adapters.appointment_repository import AppointmentRepository
+from services.booking.adapters.catalog_repository import CatalogRepository
 from services.booking.adapters.member_projection import MemberProjection
-from services.booking.adapters.repository import AppointmentRepository, CatalogRepository
 
 
 class BookingUnitOfWork(UnitOfWork):

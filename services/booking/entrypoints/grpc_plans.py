@@ -1,0 +1,8 @@
+"""BookingService RPCs of service plans and follow-ups: a mixin of BookingServicer (grpc_servicer.py), which
+supplies `_mutate` and `_read` (kit.servicer)."""
+
+from __future__ import annotations
+
+
+class ServicePlanRpcs:
+    pass
