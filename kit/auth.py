@@ -35,6 +35,8 @@ WALLET_ADJUST = "wallet.adjust"  # staff point adjustments and reversals (audite
 WALLET_ADMIN = "wallet.admin"  # settings, plans, products, catalog
 WALLET_FINANCE = "wallet.finance"  # liability and clearing views
 BOOKING_OVERRIDE = "booking.override"  # book past a member's window, cap or restriction (recorded)
+BOOKING_STAFF = "booking.staff"  # front-desk work: check in, complete, no-show, waive, complaints
+BOOKING_ADMIN = "booking.admin"  # the service menu, resources, booking policy and service plans
 
 ALL_PERMISSIONS = frozenset(
     {
@@ -53,6 +55,8 @@ ALL_PERMISSIONS = frozenset(
         WALLET_ADMIN,
         WALLET_FINANCE,
         BOOKING_OVERRIDE,
+        BOOKING_STAFF,
+        BOOKING_ADMIN,
     }
 )
 
@@ -73,6 +77,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             WALLET_WRITE,
             WALLET_ADJUST,
             BOOKING_OVERRIDE,
+            BOOKING_STAFF,
+            BOOKING_ADMIN,
         }
     ),
     "front_desk": frozenset(
@@ -85,10 +91,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             WALLET_READ,
             WALLET_WRITE,
             BOOKING_OVERRIDE,
+            BOOKING_STAFF,
         }
     ),
-    "beautician": frozenset({MEMBERS_READ, STORES_READ}),
-    "consultant": frozenset({MEMBERS_READ, MEMBERS_WRITE, STORES_READ}),
+    "beautician": frozenset({MEMBERS_READ, STORES_READ, BOOKING_STAFF}),
+    "consultant": frozenset({MEMBERS_READ, MEMBERS_WRITE, STORES_READ, BOOKING_STAFF}),
     # A member using the mini-program: the handlers restrict them to their own record.
     "member": frozenset({MEMBERS_READ, MEMBERS_PII_READ, WALLET_READ}),
     # Peony's own services calling each other (booking places and settles holds).
