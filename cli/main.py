@@ -13,6 +13,7 @@ SERVICE_MODULES = {
     "members": "services.members.entrypoints.app",
     "notify": "services.notify.entrypoints.app",
     "wallet": "services.wallet.entrypoints.app",
+    "booking": "services.booking.entrypoints.app",
 }
 
 

@@ -37,8 +37,8 @@ from kit.devstack import (
     tail,
 )
 
-# The services `peony up` runs by default. Adding wallet/booking is a one-line change here.
-SERVICES: tuple[str, ...] = ("members", "wallet", "notify")
+# The services `peony up` runs by default.
+SERVICES: tuple[str, ...] = ("members", "wallet", "booking", "notify")
 
 STARTUP_TIMEOUT_SECONDS = 90.0
 STOP_GRACE_SECONDS = 25.0

@@ -28,7 +28,7 @@ EXPOSED_SERVICES: tuple[ExposedService, ...] = (
     ExposedService("peony.members.v1.MembersService", "members"),
     ExposedService("peony.notify.v1.NotifyService", "notify"),
     ExposedService("peony.wallet.v1.WalletService", "wallet"),
-    # ExposedService("peony.booking.v1.BookingService", "booking"),
+    ExposedService("peony.booking.v1.BookingService", "booking"),
 )
 
 

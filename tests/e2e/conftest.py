@@ -91,6 +91,7 @@ class Stack:
     members: ServiceProcess
     notify: ServiceProcess
     wallet: ServiceProcess
+    booking: ServiceProcess
     gateway: ServiceProcess
     gateway_url: str
     members_addr: str
@@ -113,6 +114,7 @@ def stack(infra, tmp_path_factory) -> Iterator[Stack]:
     otlp = OtlpReceiver()
     endpoint = otlp.start()
     members_port, notify_port, wallet_port, gateway_port = free_port(), free_port(), free_port(), free_port()
+    booking_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PEONY_", "OTEL_"))}
     env.update(
         {
@@ -122,6 +124,9 @@ def stack(infra, tmp_path_factory) -> Iterator[Stack]:
             "PEONY_WALLET_DATABASE_URL": to_async_url(infra.new_database("e2e_wallet")),
             "PEONY_WALLET_GRPC_PORT": str(wallet_port),
             "PEONY_WALLET_ADDR": f"127.0.0.1:{wallet_port}",
+            "PEONY_BOOKING_DATABASE_URL": to_async_url(infra.new_database("e2e_booking")),
+            "PEONY_BOOKING_GRPC_PORT": str(booking_port),
+            "PEONY_BOOKING_ADDR": f"127.0.0.1:{booking_port}",
             "PEONY_NATS_URL": infra.nats_url,
             "PEONY_MEMBERS_GRPC_PORT": str(members_port),
             "PEONY_NOTIFY_GRPC_PORT": str(notify_port),
@@ -141,16 +146,18 @@ def stack(infra, tmp_path_factory) -> Iterator[Stack]:
     members = _service("members", env, logs, f"grpc:127.0.0.1:{members_port}", "serve", "members")
     notify = _service("notify", env, logs, f"grpc:127.0.0.1:{notify_port}", "serve", "notify")
     wallet = _service("wallet", env, logs, f"grpc:127.0.0.1:{wallet_port}", "serve", "wallet")
+    booking = _service("booking", env, logs, f"grpc:127.0.0.1:{booking_port}", "serve", "booking")
     gateway = _service("gateway", env, logs, f"http:http://127.0.0.1:{gateway_port}/healthz", "gateway")
     started: list[ServiceProcess] = []
     try:
-        for proc in (members, notify, wallet, gateway):
+        for proc in (members, notify, wallet, booking, gateway):
             started.append(proc.start())
         yield Stack(
             env,
             members,
             notify,
             wallet,
+            booking,
             gateway,
             f"http://127.0.0.1:{gateway_port}",
             f"127.0.0.1:{members_port}",

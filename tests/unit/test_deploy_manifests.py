@@ -314,7 +314,7 @@ def test_each_served_service_has_a_migration_job_pdb_and_the_right_hpas() -> Non
     assert migrated == set(SERVICE_MODULES)
     assert set(_by_name("PodDisruptionBudget")) >= {*SERVICE_MODULES, "gateway"}
     hpas = _by_name("HorizontalPodAutoscaler")
-    assert set(hpas) == {"members", "wallet", "gateway"}  # the request-path services scale on CPU
+    assert set(hpas) == {"members", "wallet", "booking", "gateway"}  # request-path services scale on CPU
     for hpa in hpas.values():
         assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
 
