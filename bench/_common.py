@@ -30,6 +30,8 @@ import math
 import os
 import platform
 import random
+import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -59,6 +61,12 @@ CLIENT_OPTIONS: list[tuple[str, Any]] = [
 ]
 
 ECHO_METHOD = "/peony.bench.v1.Echo/Echo"
+
+PGBENCH_SCALE = 10
+PGBENCH_JOBS = 2
+_TPS = re.compile(r"^tps = ([0-9.]+) \(without initial connection time\)", re.M)
+_LATENCY = re.compile(r"^latency average = ([0-9.]+) ms", re.M)
+_FAILED = re.compile(r"^number of failed transactions: (\d+)", re.M)
 
 # A workload factory: ``async def factory(channel, spec, worker_index) -> call`` where
 # ``call(client_index)`` performs ONE unary call and raises ``grpc.aio.AioRpcError`` on failure.
@@ -660,6 +668,88 @@ def run_load(
         figures["error_samples"] = sorted(set(samples))[:5]
     figures["cpu"] = cpu
     return figures
+
+
+def run_pgbench(
+    children: Children,
+    server_url: str,
+    db_name: str,
+    *,
+    clients: int,
+    duration: float,
+    warmup: float,
+    postgres_pid: int | None,
+) -> dict[str, Any]:
+    """The baseline of every database-bound benchmark: ``pgbench -i -s 10`` on ``db_name`` (a
+    database of the same server the service uses), then the builtin tpcb-like with ``clients``
+    connections and 2 threads, ``-M prepared``, for ``duration`` seconds after ``warmup``."""
+    from kit.devstack import database_url, postgres_bin_dir
+
+    exe = str(postgres_bin_dir() / "pgbench")
+    url = plain_pg_url(database_url(server_url, db_name))
+    env = child_env({"PGAPPNAME": "peony-bench-pgbench"})
+
+    def run(name: str, argv: list[str], limit_s: float) -> str:
+        child = children.spawn(name, [exe, *argv, url], env)
+        try:
+            rc = child.process.wait(timeout=limit_s)
+        finally:
+            children.stop(child)
+        text = child.log_path.read_text(errors="replace") if child.log_path else ""
+        if rc != 0:
+            raise RuntimeError(f"{name} failed (exit {rc}):\n{child.log_tail()}")
+        return text
+
+    started = time.monotonic()
+    run("pgbench-init", ["-i", "-s", str(PGBENCH_SCALE), "-q"], 900)
+    log(f"pgbench -i -s {PGBENCH_SCALE}: {time.monotonic() - started:.1f}s")
+    seconds = max(1, round(duration))
+    common = ["-c", str(clients), "-j", str(PGBENCH_JOBS), "-M", "prepared"]
+    if warmup >= 1:
+        run("pgbench-warmup", [*common, "-T", str(round(warmup))], warmup + 120)
+
+    def pg_cpu() -> float | None:
+        if not postgres_pid:
+            return None
+        live, reaped = process_tree_cpu_seconds(postgres_pid), reaped_children_cpu_seconds(postgres_pid)
+        return None if live is None or reaped is None else live + reaped
+
+    before_pg = pg_cpu()
+    before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    mach_before = machine_cpu_ticks()
+    t0 = time.monotonic()
+    text = run("pgbench", [*common, "-T", str(seconds)], seconds + 120)
+    wall = time.monotonic() - t0
+    cpu: dict[str, Any] = {}
+    after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = (after_children.ru_utime + after_children.ru_stime) - (
+        before_children.ru_utime + before_children.ru_stime
+    )
+    cpu["pgbench_client_cores"] = round(used / wall, 2)
+    if before_pg is not None:
+        now = pg_cpu()
+        if now is not None:
+            cpu["postgres_cores"] = round((now - before_pg) / wall, 2)
+    mach_after = machine_cpu_ticks()
+    if mach_before and mach_after and mach_after[1] > mach_before[1]:
+        busy = (mach_after[0] - mach_before[0]) / (mach_after[1] - mach_before[1])
+        cpu["machine_busy_cores"] = round(busy * (os.cpu_count() or 1), 2)
+    tps = _TPS.search(text)
+    if tps is None:
+        raise RuntimeError(f"no tps line in pgbench's output:\n{text[-2000:]}")
+    latency = _LATENCY.search(text)
+    failed = _FAILED.search(text)
+    return {
+        "tps": round(float(tps.group(1)), 1),
+        "latency_avg_ms": float(latency.group(1)) if latency else None,
+        "failed_transactions": int(failed.group(1)) if failed else None,
+        "scale": PGBENCH_SCALE,
+        "clients": clients,
+        "jobs": PGBENCH_JOBS,
+        "duration_s": seconds,
+        "mode": "tpcb-like, -M prepared",
+        "cpu": cpu,
+    }
 
 
 def sleep_until_wall(t: float) -> None:

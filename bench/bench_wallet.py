@@ -32,8 +32,6 @@ import asyncio
 import contextlib
 import os
 import random
-import re
-import resource
 import shutil
 import sys
 import tempfile
@@ -54,15 +52,13 @@ from bench._common import (
     claim_stdout,
     emit_result,
     log,
-    machine_cpu_ticks,
     machine_info,
     pg_settings,
     plain_pg_url,
-    process_tree_cpu_seconds,
     raise_on_sigterm,
     ratio,
-    reaped_children_cpu_seconds,
     run_load,
+    run_pgbench,
     show_figures,
     wait_for_health,
     wait_outbox_drained,
@@ -99,12 +95,6 @@ LINE = {
 }
 POINTS_TO_REDEEM = 100
 DEFAULT_REDEMPTION_POINTS_PER_YUAN = 100  # services/wallet/domain/settings.py
-
-PGBENCH_SCALE = 10
-PGBENCH_JOBS = 2
-_TPS = re.compile(r"^tps = ([0-9.]+) \(without initial connection time\)", re.M)
-_LATENCY = re.compile(r"^latency average = ([0-9.]+) ms", re.M)
-_FAILED = re.compile(r"^number of failed transactions: (\d+)", re.M)
 
 
 # --------------------------------------------------------------------------------------------
@@ -349,79 +339,6 @@ def _start_wallet(
     return child, addr
 
 
-def _pgbench(
-    children: Children, server_url: str, db_name: str, args: argparse.Namespace, postgres_pid: int | None
-) -> dict[str, Any]:
-    """pgbench -i -s 10 on ``db_name``, then the builtin tpcb-like with ``--clients`` connections."""
-    from kit.devstack import database_url, postgres_bin_dir
-
-    exe = str(postgres_bin_dir() / "pgbench")
-    url = plain_pg_url(database_url(server_url, db_name))
-    env = child_env({"PGAPPNAME": "peony-bench-pgbench"})
-
-    def run(name: str, argv: list[str], limit_s: float) -> str:
-        child = children.spawn(name, [exe, *argv, url], env)
-        try:
-            rc = child.process.wait(timeout=limit_s)
-        finally:
-            children.stop(child)
-        text = child.log_path.read_text(errors="replace") if child.log_path else ""
-        if rc != 0:
-            raise RuntimeError(f"{name} failed (exit {rc}):\n{child.log_tail()}")
-        return text
-
-    started = time.monotonic()
-    run("pgbench-init", ["-i", "-s", str(PGBENCH_SCALE), "-q"], 900)
-    log(f"pgbench -i -s {PGBENCH_SCALE}: {time.monotonic() - started:.1f}s")
-    seconds = max(1, round(args.duration))
-    common = ["-c", str(args.clients), "-j", str(PGBENCH_JOBS), "-M", "prepared"]
-    if args.warmup >= 1:
-        run("pgbench-warmup", [*common, "-T", str(round(args.warmup))], args.warmup + 120)
-
-    def pg_cpu() -> float | None:
-        if not postgres_pid:
-            return None
-        live, reaped = process_tree_cpu_seconds(postgres_pid), reaped_children_cpu_seconds(postgres_pid)
-        return None if live is None or reaped is None else live + reaped
-
-    before_pg = pg_cpu()
-    before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    mach_before = machine_cpu_ticks()
-    t0 = time.monotonic()
-    text = run("pgbench", [*common, "-T", str(seconds)], seconds + 120)
-    wall = time.monotonic() - t0
-    cpu: dict[str, Any] = {}
-    after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    used = (after_children.ru_utime + after_children.ru_stime) - (
-        before_children.ru_utime + before_children.ru_stime
-    )
-    cpu["pgbench_client_cores"] = round(used / wall, 2)
-    if before_pg is not None:
-        now = pg_cpu()
-        if now is not None:
-            cpu["postgres_cores"] = round((now - before_pg) / wall, 2)
-    mach_after = machine_cpu_ticks()
-    if mach_before and mach_after and mach_after[1] > mach_before[1]:
-        busy = (mach_after[0] - mach_before[0]) / (mach_after[1] - mach_before[1])
-        cpu["machine_busy_cores"] = round(busy * (os.cpu_count() or 1), 2)
-    tps = _TPS.search(text)
-    if tps is None:
-        raise RuntimeError(f"no tps line in pgbench's output:\n{text[-2000:]}")
-    latency = _LATENCY.search(text)
-    failed = _FAILED.search(text)
-    return {
-        "tps": round(float(tps.group(1)), 1),
-        "latency_avg_ms": float(latency.group(1)) if latency else None,
-        "failed_transactions": int(failed.group(1)) if failed else None,
-        "scale": PGBENCH_SCALE,
-        "clients": args.clients,
-        "jobs": PGBENCH_JOBS,
-        "duration_s": seconds,
-        "mode": "tpcb-like, -M prepared",
-        "cpu": cpu,
-    }
-
-
 def _profile(args: argparse.Namespace, pid: int, workload: str) -> tuple[int, Path, str] | None:
     if not args.py_spy:
         return None
@@ -496,8 +413,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         postgres_pid = stack.postgres.pid if stack.postgres is not None else None
         asyncio.run(ensure_database(server_url, pgbench_db))
         created.append(pgbench_db)
-        log(f"pgbench: -i -s {PGBENCH_SCALE}, then {args.clients} clients for {round(args.duration)}s")
-        pgb = _pgbench(children, server_url, pgbench_db, args, postgres_pid)
+        log(f"pgbench: -i -s 10, then {args.clients} clients for {round(args.duration)}s")
+        pgb = run_pgbench(
+            children,
+            server_url,
+            pgbench_db,
+            clients=args.clients,
+            duration=args.duration,
+            warmup=args.warmup,
+            postgres_pid=postgres_pid,
+        )
         log(f"pgbench tpcb-like: {pgb['tps']} tps, latency avg {pgb['latency_avg_ms']} ms, cpu {pgb['cpu']}")
         asyncio.run(drop_database(server_url, pgbench_db))
         created.remove(pgbench_db)
