@@ -13,7 +13,7 @@ Steps:
    ``store_zones`` as the members service's StoreCreated event would.
 2. The real booking service as a separate process (``python -m cli.main serve booking``); through
    the API: two services (a 60-minute facial with 5-minute buffers that needs a facial room, a
-   30-minute massage that needs none), 40 staff working 09:00-22:00 every day, 20 facial rooms,
+   30-minute massage that needs none), 40 staff working 09:00-23:00 every day, 20 facial rooms,
    then **400 appointments on the measured day** (tomorrow, store-local): every staff member
    booked ten times back to back (75-minute pitch from 09:00), facials and massages alternating so
    that the 20 rooms are all taken at every facial start.
@@ -78,7 +78,7 @@ BOOKING_SERVICE = "peony.booking.v1.BookingService"
 BOOK = f"/{BOOKING_SERVICE}/BookAppointment"
 
 STAFF_COUNT, ROOM_COUNT = 40, 20
-OPEN, CLOSE = "09:00", "22:00"
+OPEN, CLOSE = "09:00", "23:00"
 FACIAL, MASSAGE = "bench-facial", "bench-massage"
 # The seeded day: every staff member ten appointments, 75 minutes apart from 09:00.
 SEED_PER_STAFF, SEED_PITCH_MIN = 10, 75
