@@ -3,10 +3,11 @@ exclusion constraint) and their reminders. Every query filters by the tenant it 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
@@ -17,26 +18,39 @@ from services.booking.adapters import tables as t
 from services.booking.domain.schedule import Busy
 
 EXCLUSION_VIOLATION = "23P01"
+OPEN_STATES = ("booked", "checked_in")
 
 
 class AppointmentRepository:
     def __init__(self, db: AsyncSession, tenant: str):
         self.db, self.tenant = db, tenant
+        self._not_counted: str | None = None
 
     async def add(self, **values) -> None:
         await self.db.execute(insert(t.appointments).values(tenant_id=self.tenant, **values))
 
+    @contextmanager
+    def not_counting(self, appointment_id: str) -> Iterator[None]:
+        """Leaves `appointment_id` out of `count_open` meanwhile: a reschedule moves an open
+        appointment, it does not add one to the member's cap."""
+        self._not_counted = appointment_id
+        try:
+            yield
+        finally:
+            self._not_counted = None
+
     async def count_open(self, member_id: str, now: datetime) -> int:
-        """The member's open future appointments: booked and not yet ended at `now`."""
+        """The member's open future appointments: booked or checked in, not yet ended at `now`."""
         a = t.appointments
-        return await self.db.scalar(
-            select(func.count()).where(
-                a.c.tenant_id == self.tenant,
-                a.c.member_id == member_id,
-                a.c.state == "booked",
-                a.c.end_time > now,
-            )
+        stmt = select(func.count()).where(
+            a.c.tenant_id == self.tenant,
+            a.c.member_id == member_id,
+            a.c.state.in_(OPEN_STATES),
+            a.c.end_time > now,
         )
+        if self._not_counted is not None:
+            stmt = stmt.where(a.c.appointment_id != self._not_counted)
+        return await self.db.scalar(stmt)
 
     async def get(self, appointment_id: str, *, for_update: bool = False) -> Row | None:
         stmt = select(t.appointments).where(
@@ -88,6 +102,56 @@ class AppointmentRepository:
             .values(active=False)
         )
 
+    async def list_page(
+        self,
+        *,
+        limit: int,
+        store_ids: Sequence[str] | None = None,
+        member_id: str | None = None,
+        staff: str | None = None,
+        states: Sequence[str] = (),
+        start_from: datetime | None = None,
+        start_to: datetime | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[Row]:
+        """Appointments by (start_time, appointment_id), after the keyset cursor `after`.
+        `store_ids` None means every store; `staff` matches any of the booked services."""
+        a = t.appointments
+        stmt = select(a).where(a.c.tenant_id == self.tenant)
+        if store_ids is not None:
+            stmt = stmt.where(a.c.store_id.in_(list(store_ids)))
+        if member_id is not None:
+            stmt = stmt.where(a.c.member_id == member_id)
+        if staff is not None:
+            stmt = stmt.where(a.c.services.contains([{"staff": staff}]))
+        if states:
+            stmt = stmt.where(a.c.state.in_(list(states)))
+        if start_from is not None:
+            stmt = stmt.where(a.c.start_time >= start_from)
+        if start_to is not None:
+            stmt = stmt.where(a.c.start_time < start_to)
+        if after is not None:
+            cursor = tuple_(
+                literal(after[0], a.c.start_time.type), literal(after[1], a.c.appointment_id.type)
+            )
+            stmt = stmt.where(tuple_(a.c.start_time, a.c.appointment_id) > cursor)
+        stmt = stmt.order_by(a.c.start_time, a.c.appointment_id).limit(limit)
+        return list((await self.db.execute(stmt)).all())
+
+    async def update(self, appointment_id: str, **values) -> Row:
+        """Changes the given columns (and update_time); returns the row after."""
+        return (
+            await self.db.execute(
+                update(t.appointments)
+                .where(
+                    t.appointments.c.tenant_id == self.tenant,
+                    t.appointments.c.appointment_id == appointment_id,
+                )
+                .values(update_time=func.now(), **values)
+                .returning(t.appointments)
+            )
+        ).one()
+
     async def set_state(self, appointment_id: str, state: str, **values) -> Row:
         return (
             await self.db.execute(
@@ -102,17 +166,44 @@ class AppointmentRepository:
         ).one()
 
     # --- reminders --------------------------------------------------------------------------
-    async def schedule_reminders(self, appointment_id: str, reminders: Sequence[dict]) -> None:
-        """Inserts the appointment's reminder rows (state scheduled); each dict carries kind,
-        minutes_before, due_utc, start_time, local_start, time_zone."""
+    async def schedule_reminders(
+        self, appointment_id: str, reminders: Sequence[dict], *, generation: int = 0
+    ) -> None:
+        """Inserts the appointment's reminder rows of one generation; each dict carries kind,
+        minutes_before, due_utc, start_time, local_start, time_zone and state (scheduled or
+        skipped)."""
         if reminders:
             await self.db.execute(
                 insert(t.scheduled_reminders),
                 [
-                    {"tenant_id": self.tenant, "appointment_id": appointment_id, "state": "scheduled", **r}
+                    {
+                        "tenant_id": self.tenant,
+                        "appointment_id": appointment_id,
+                        "generation": generation,
+                        **r,
+                    }
                     for r in reminders
                 ],
             )
+
+    async def reminders_of(self, appointments: Sequence[tuple[str, int]]) -> dict[str, list[Row]]:
+        """The reminders of each (appointment_id, generation), by due time."""
+        if not appointments:
+            return {}
+        wanted = {str(a): g for a, g in appointments}
+        r = t.scheduled_reminders
+        rows = (
+            await self.db.execute(
+                select(r)
+                .where(r.c.tenant_id == self.tenant, r.c.appointment_id.in_(list(wanted)))
+                .order_by(r.c.due_utc)
+            )
+        ).all()
+        out: dict[str, list[Row]] = {}
+        for row in rows:
+            if wanted[str(row.appointment_id)] == row.generation:
+                out.setdefault(str(row.appointment_id), []).append(row)
+        return out
 
     async def cancel_reminders(self, appointment_id: str) -> int:
         """Cancels the appointment's reminders not fired yet; returns how many."""
@@ -149,7 +240,12 @@ class AppointmentRepository:
         r = t.scheduled_reminders
         await self.db.execute(
             update(r)
-            .where(r.c.tenant_id == self.tenant, r.c.appointment_id == appointment_id, r.c.kind == kind)
+            .where(
+                r.c.tenant_id == self.tenant,
+                r.c.appointment_id == appointment_id,
+                r.c.kind == kind,
+                r.c.state == "scheduled",
+            )
             .values(state="fired", fired_at=fired_at)
         )
 

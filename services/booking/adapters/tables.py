@@ -64,7 +64,9 @@ services = Table(
     Column("currency_code", Text, nullable=False),
     Column("online_bookable", Boolean, nullable=False, server_default=text("true")),
     Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("display_order", Integer, nullable=False, server_default=text("0")),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("tenant_id", "service_id", name="pk_services"),
     CheckConstraint("duration_minutes > 0", name="ck_services_duration_positive"),
     CheckConstraint("list_price_minor >= 0", name="ck_services_price_not_negative"),
@@ -82,6 +84,13 @@ staff = Table(
     Column("weekly_hours", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("position", Text, nullable=False, server_default=""),
+    Column("level", Integer, nullable=False, server_default=text("0")),
+    # weekly breaks taken out of weekly_hours, same shape
+    Column("breaks", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("online_bookable", Boolean, nullable=False, server_default=text("true")),
+    Column("principal", Text, nullable=False, server_default=""),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("tenant_id", "store_id", "staff_id", name="pk_staff"),
 )
 
@@ -96,6 +105,7 @@ rooms = Table(
     Column("capacity", Integer, nullable=False, server_default=text("1")),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("tenant_id", "store_id", "room_id", name="pk_rooms"),
     CheckConstraint("capacity >= 1", name="ck_rooms_capacity_positive"),
 )
@@ -110,6 +120,7 @@ equipment = Table(
     Column("kind", Text, nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("tenant_id", "store_id", "equipment_id", name="pk_equipment"),
 )
 
@@ -120,7 +131,7 @@ appointments = Table(
     Column("appointment_id", UUID(as_uuid=False), nullable=False),
     Column("member_id", Text, nullable=False),
     Column("store_id", Text, nullable=False),
-    Column("state", Text, nullable=False),  # booked | cancelled
+    Column("state", Text, nullable=False),  # booked | checked_in | completed | cancelled | no_show
     Column("channel", Integer, nullable=False),  # BookingChannel value
     Column("start_time", DateTime(timezone=True), nullable=False),
     Column("end_time", DateTime(timezone=True), nullable=False),
@@ -137,10 +148,27 @@ appointments = Table(
     # reason codes of the member rules staff overrode (`staff_override`), and why
     Column("overridden_rules", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("override_reason", Text, nullable=True),
+    # the lifecycle (migration 0004): who booked it (the token's subject), the waitlist entry it
+    # came from (`waitlistEntries/{entry}`), and when and by whom (Actor value) it moved on
+    Column("booked_by", Text, nullable=False, server_default=""),
+    Column("waitlist_entry", Text, nullable=True),
+    Column("reschedule_count", Integer, nullable=False, server_default=text("0")),
+    Column("check_in_time", DateTime(timezone=True), nullable=True),
+    Column("complete_time", DateTime(timezone=True), nullable=True),
+    Column("cancel_time", DateTime(timezone=True), nullable=True),
+    Column("cancelled_by", Integer, nullable=True),
+    Column("late_cancel", Boolean, nullable=False, server_default=text("false")),
+    Column("late_cancel_waived", Boolean, nullable=False, server_default=text("false")),
+    Column("no_show_time", DateTime(timezone=True), nullable=True),
+    Column("hold", JSONB, nullable=True),  # the wallet hold (AppointmentHold as a dict; hold_tables.py)
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("tenant_id", "appointment_id", name="pk_appointments"),
     CheckConstraint("start_time < end_time", name="ck_appointments_start_before_end"),
+    CheckConstraint(
+        "state IN ('booked', 'checked_in', 'completed', 'cancelled', 'no_show')", name="ck_appointments_state"
+    ),
+    CheckConstraint("reschedule_count >= 0", name="ck_appointments_reschedule_count_not_negative"),
     Index("ix_appointments_member", "tenant_id", "member_id", "start_time"),
     Index("ix_appointments_store", "tenant_id", "store_id", "start_time"),
 )
@@ -196,26 +224,31 @@ tier_ladders = Table(
 )
 
 # Appointment reminders (ReminderDue), kept in the database so they survive restarts: one row per
-# reminder offset, written with the booking, cancelled with the appointment and fired once by
-# `BookingJobs` (state scheduled -> fired | cancelled). `due_utc` is an exact UTC instant
-# (start - minutes_before); `local_start` / `time_zone` are the appointment's store-local wall time
-# and zone at booking, carried by the event.
+# `BookingPolicy.reminder_minutes_before` offset, written with the booking, cancelled with the
+# appointment and fired once by `BookingJobs` (state scheduled -> fired | cancelled; `skipped` when
+# already due at booking). `due_utc` is an exact UTC instant (start - minutes_before);
+# `local_start` / `time_zone` are the appointment's store-local wall time and zone, carried by the
+# event. A reschedule cancels the scheduled rows and writes a new `generation` (= the
+# appointment's reschedule_count), so at most one row per kind is ever scheduled.
 scheduled_reminders = Table(
     "scheduled_reminders",
     metadata,
     Column("tenant_id", Text, nullable=False),
     Column("appointment_id", UUID(as_uuid=False), nullable=False),
-    Column("kind", Text, nullable=False),  # 24h | 2h
+    Column("generation", Integer, nullable=False, server_default=text("0")),
+    Column("kind", Text, nullable=False),  # "<minutes_before>m", e.g. 1440m, 120m
     Column("minutes_before", Integer, nullable=False),
     Column("due_utc", DateTime(timezone=True), nullable=False),
     Column("start_time", DateTime(timezone=True), nullable=False),
     Column("local_start", Text, nullable=False),
     Column("time_zone", Text, nullable=False),
-    Column("state", Text, nullable=False),  # scheduled | fired | cancelled
+    Column("state", Text, nullable=False),  # scheduled | fired | cancelled | skipped
     Column("fired_at", DateTime(timezone=True), nullable=True),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    PrimaryKeyConstraint("tenant_id", "appointment_id", "kind", name="pk_scheduled_reminders"),
-    CheckConstraint("state IN ('scheduled', 'fired', 'cancelled')", name="ck_scheduled_reminders_state"),
+    PrimaryKeyConstraint("tenant_id", "appointment_id", "generation", "kind", name="pk_scheduled_reminders"),
+    CheckConstraint(
+        "state IN ('scheduled', 'fired', 'cancelled', 'skipped')", name="ck_scheduled_reminders_state"
+    ),
     # the job's scan of what is due
     Index("ix_scheduled_reminders_due", "due_utc", postgresql_where=text("state = 'scheduled'")),
 )

@@ -188,14 +188,23 @@ def _subtract(ranges: list[tuple[int, int]], holes: list[tuple[int, int]]) -> li
     return out
 
 
-def local_working_minutes(staff: Staff, day: date) -> list[tuple[int, int]]:
-    """The staff member's working time on a local date: (weekly + extra shifts) - leave, in
-    minutes since local midnight, merged and sorted."""
-    ranges: list[tuple[int, int]] = []
-    for start, end in staff.weekly_hours.on(day.isoweekday()):
+def _minutes(intervals: Iterable[tuple[str, str]]) -> list[tuple[int, int]]:
+    out = []
+    for start, end in intervals:
         lo, hi = minute_of_day(start), minute_of_day(end, end=True)
         if lo is not None and hi is not None:
-            ranges.append((lo, hi))
+            out.append((lo, hi))
+    return out
+
+
+def local_working_minutes(staff: Staff, day: date) -> list[tuple[int, int]]:
+    """The staff member's working time on a local date: (weekly - breaks + extra shifts) - leave,
+    in minutes since local midnight, merged and sorted. Breaks cut the weekly hours only: an extra
+    shift over the lunch hour is worked."""
+    weekday = day.isoweekday()
+    ranges = _subtract(
+        _union(_minutes(staff.weekly_hours.on(weekday))), _union(_minutes(staff.breaks.on(weekday)))
+    )
     todays = [e for e in staff.exceptions if e.day == day]
     ranges.extend(e.minutes() for e in todays if e.kind == EXTRA_SHIFT)
     leave = _union(e.minutes() for e in todays if e.kind == LEAVE)

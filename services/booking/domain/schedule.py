@@ -168,10 +168,14 @@ class Service:
 
 @dataclass(frozen=True)
 class Staff:
+    """A bookable staff member. Working time on a local date is
+    (weekly_hours - breaks) + extra shifts - leave (`ScheduleException`s of that date)."""
+
     staff_id: str
     skills: frozenset[str] = frozenset()
     weekly_hours: WeeklyHours = field(default_factory=WeeklyHours)
     exceptions: tuple[ScheduleException, ...] = ()
+    breaks: WeeklyHours = field(default_factory=WeeklyHours)
 
     def can_do(self, service: Service) -> bool:
         return service.skill is None or service.skill in self.skills
@@ -179,6 +183,7 @@ class Staff:
     def validate(self, v: Violations, prefix: str) -> None:
         v.require(f"{prefix}.staff_id", self.staff_id)
         self.weekly_hours.validate(v, f"{prefix}.weekly_hours")
+        self.breaks.validate(v, f"{prefix}.breaks")
         for i, exception in enumerate(self.exceptions):
             exception.validate(v, f"{prefix}.exceptions[{i}]")
 

@@ -14,8 +14,10 @@ from kit.grpc_server import GrpcServiceRunner, ServiceRegistration
 from kit.idempotency import Idempotency
 from kit.messaging import ensure_stream
 from kit.service import open_backbone, page_tokens, run_service
+from kit.service_auth import ServiceCredentials
 from kit.uow import UnitOfWorkFactory
 from services.booking.adapters.tables import metadata
+from services.booking.adapters.wallet_client import DEFAULT_DEADLINE_S, WalletClient
 from services.booking.entrypoints.consumers import members_events_consumer
 from services.booking.entrypoints.grpc_servicer import BookingServicer
 from services.booking.entrypoints.jobs import BookingJobs
@@ -24,13 +26,23 @@ from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 SERVICE = "booking"
 # How often the durable scheduler looks for due reminders (seconds).
 JOBS_INTERVAL_VAR = "PEONY_BOOKING_JOBS_INTERVAL_SECONDS"
+# Deadline of each call to the wallet (holds), seconds.
+WALLET_DEADLINE_VAR = "PEONY_BOOKING_WALLET_DEADLINE_SECONDS"
 FULL_NAME = booking_service_pb2.DESCRIPTOR.services_by_name["BookingService"].full_name
 
 
 async def build(config: ServiceConfig) -> GrpcServiceRunner:
     backbone = await open_backbone(config, SERVICE, pool_size=20)
     cipher = PiiCipher(config.pii_master_key)  # seals idempotent responses
-    uows = UnitOfWorkFactory(BookingUnitOfWork, session_factory(backbone.engine), service=SERVICE)
+    # Holds: booking calls the wallet as itself (kit/service_auth.py), with the request's tenant.
+    wallet = WalletClient(
+        config.service_addrs["wallet"],
+        ServiceCredentials.from_config(config),
+        deadline_s=float(config.extra.get(WALLET_DEADLINE_VAR) or DEFAULT_DEADLINE_S),
+    )
+    uows = UnitOfWorkFactory(
+        BookingUnitOfWork, session_factory(backbone.engine), service=SERVICE, wallet=wallet
+    )
     servicer = BookingServicer(uows, Idempotency(cipher, metadata), page_tokens(config, SERVICE))
     jobs = BookingJobs(backbone.engine, uows, interval_s=float(config.extra.get(JOBS_INTERVAL_VAR) or 1.0))
     # The members stream may not exist yet when booking starts first.
@@ -49,7 +61,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             backbone.retention,
             jobs,
         ],
-        on_close=[backbone.close],
+        on_close=[backbone.close, wallet.close],
     )
 
 

@@ -1,51 +1,333 @@
-"""BookingService RPCs of the service menu, staff, rooms, equipment and availability: a mixin
-of BookingServicer (grpc_servicer.py), which supplies `_mutate` and `_read` (kit.servicer)."""
+"""BookingService RPCs of the service menu, the stores' overrides of it, staff and their schedule
+exceptions, rooms, equipment and availability: a mixin of BookingServicer (grpc_servicer.py),
+which supplies `_mutate`, `_read` and `_tokens` (kit.servicer).
+
+Permissions: the tenant-wide menu needs BOOKING_ADMIN and a caller not bound to stores (HQ);
+store-scoped configuration (overrides, staff, schedule exceptions, rooms, equipment) needs
+BOOKING_ADMIN and the store in the caller's scope. Reads need the store in scope; schedule
+exceptions (their reasons are staff-only) also need a staff permission."""
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from peony.booking.v1 import availability_pb2, resources_pb2
+from peony.booking.v1 import appointments_pb2, availability_pb2, catalog_pb2, resources_pb2
 from peony.booking.v1 import booking_service_pb2 as pb
 
+from kit import auth
 from kit.auth import current_principal
-from kit.errors import InvalidArgument, NotFound, Violations
+from kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Violations
+from kit.ids import new_id, parse_name
+from kit.pagination import page_size
 from kit.proto import ts
-from services.booking.adapters.catalog_repository import staff_name, weekly_hours_of
-from services.booking.domain.availability import find_slots, store_zone
-from services.booking.domain.schedule import Busy
+from services.booking.adapters.catalog_repository import (
+    EXTRA_SHIFT_KIND,
+    OVERRIDE_FIELDS,
+    SERVICE_NOT_OFFERED,
+    staff_name,
+    weekly_hours_of,
+)
+from services.booking.domain.availability import (
+    MAX_RANGE_DAYS,
+    MAX_SERVICES,
+    find_slots,
+    local_to_utc,
+    store_zone,
+    working_spans,
+)
+from services.booking.domain.schedule import Busy, minute_of_day
 from services.booking.entrypoints.grpc_common import (
-    MAX_PAGE,
     child_id,
-    service_ids_of,
+    equipment_to_proto,
+    menu_item_to_proto,
+    override_to_proto,
+    room_to_proto,
+    schedule_exception_to_proto,
     service_to_proto,
-    staff_of,
+    staff_to_proto,
     store_id_of,
 )
 from services.booking.service_layer import appointments as appts
+from services.booking.service_layer import policy
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
+
+MAX_MINUTES = 24 * 60
+MAX_BUFFER = 12 * 60
+MAX_EXCEPTION_DAYS = 366
+AVAILABILITY_PAGE, AVAILABILITY_MAX_PAGE = 100, 1000
+SELF_SERVICE_CHANNELS = (
+    appointments_pb2.BOOKING_CHANNEL_ONLINE,
+    appointments_pb2.BOOKING_CHANNEL_MINI_PROGRAM,
+)
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_CONFLICTS = "CONFLICTS_WITH_APPOINTMENTS"
+
+_SERVICE_FIELDS = (
+    "display_name",
+    "category",
+    "description",
+    "duration_minutes",
+    "buffer_before_minutes",
+    "buffer_after_minutes",
+    "list_price_minor",
+    "requirements",
+    "online_bookable",
+    "active",
+    "display_order",
+)
+_STAFF_FIELDS = (
+    "display_name",
+    "position",
+    "level",
+    "skills",
+    "weekly_hours",
+    "breaks",
+    "online_bookable",
+    "active",
+    "principal",
+)
+_ROOM_FIELDS = ("display_name", "room_type", "capacity", "active")
+_EQUIPMENT_FIELDS = ("display_name", "kind", "active")
+_EXCEPTION_KINDS = {
+    resources_pb2.SCHEDULE_EXCEPTION_KIND_LEAVE: "leave",
+    resources_pb2.SCHEDULE_EXCEPTION_KIND_SICK_LEAVE: "sick_leave",
+    resources_pb2.SCHEDULE_EXCEPTION_KIND_TRAINING: "training",
+    resources_pb2.SCHEDULE_EXCEPTION_KIND_BLOCKED: "blocked",
+    resources_pb2.SCHEDULE_EXCEPTION_KIND_EXTRA_SHIFT: EXTRA_SHIFT_KIND,
+}
+
+
+# --- permissions ----------------------------------------------------------------------------------
+
+
+def _require_hq_admin() -> None:
+    caller = current_principal()
+    caller.require(auth.BOOKING_ADMIN)
+    if caller.stores is not None:
+        raise PermissionDenied(
+            "the service menu is tenant-wide: only a caller not bound to stores may change it",
+            reason="HQ_SCOPE_REQUIRED",
+        )
+
+
+def _require_store_admin(store_id: str) -> None:
+    caller = current_principal()
+    caller.require(auth.BOOKING_ADMIN)
+    caller.require_store(f"stores/{store_id}")
+
+
+def _require_store_staff(store_id: str) -> None:
+    caller = current_principal()
+    if not (caller.has(auth.BOOKING_STAFF) or caller.has(auth.BOOKING_ADMIN)):
+        caller.require(auth.BOOKING_STAFF)
+    caller.require_store(f"stores/{store_id}")
+
+
+# --- request parsing ------------------------------------------------------------------------------
+
+
+def _child_of_store(name: str, collection: str, field: str) -> tuple[str, str]:
+    """`stores/{store}/{collection}/{id}` -> (store, id)."""
+    parts = name.split("/") if name else []
+    if len(parts) != 4 or parts[0] != "stores" or parts[2] != collection or not all(parts[1::2]):
+        raise InvalidArgument([(field, f"must be stores/{{store}}/{collection}/{{id}}")])
+    return parts[1], parts[3]
+
+
+def _service_id(name: str, field: str) -> str:
+    sid = parse_name(name, "services") if name else None
+    if not sid:
+        raise InvalidArgument([(field, "must be services/{service}")])
+    return sid
+
+
+def _mask(request, message, allowed: tuple[str, ...], *, set_fields: Callable[[], list[str]] | None = None):
+    """The paths to update (AIP-134): the mask, or the fields set in `message` when it is empty."""
+    paths = list(request.update_mask.paths)
+    if not paths:
+        paths = set_fields() if set_fields else [f.name for f, _ in message.ListFields() if f.name in allowed]
+    bad = [p for p in paths if p not in allowed]
+    if bad or not paths:
+        raise InvalidArgument(
+            [("update_mask", f"{p!r} is not a field you can update") for p in bad]
+            or [("update_mask", "name at least one field to update")]
+        )
+    return paths
+
+
+def _parse_date(value: str, field: str, v: Violations) -> date | None:
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value or ""):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    v.add(field, "must be a date YYYY-MM-DD")
+    return None
+
+
+def _check_service_values(v: Violations, prefix: str, values: dict[str, Any]) -> None:
+    if "display_name" in values and not values["display_name"].strip():
+        v.add(f"{prefix}.display_name", "is required")
+    duration = values.get("duration_minutes")
+    if duration is not None and not 0 < duration <= MAX_MINUTES:
+        v.add(f"{prefix}.duration_minutes", f"must be 1 .. {MAX_MINUTES}")
+    for f in ("buffer_before_minutes", "buffer_after_minutes"):
+        if f in values and values[f] is not None and not 0 <= values[f] <= MAX_BUFFER:
+            v.add(f"{prefix}.{f}", f"must be 0 .. {MAX_BUFFER}")
+    if (
+        "list_price_minor" in values
+        and values["list_price_minor"] is not None
+        and values["list_price_minor"] < 0
+    ):
+        v.add(f"{prefix}.list_price_minor", "must not be negative")
+
+
+def _requirements(req: catalog_pb2.ResourceRequirements) -> dict[str, str | None]:
+    return {
+        "skill": req.skill or None,
+        "room_type": req.room_type or None,
+        "equipment_kind": req.equipment_kind or None,
+    }
+
+
+def _service_values(s: catalog_pb2.Service, paths) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in paths:
+        if p == "requirements":
+            out.update(_requirements(s.requirements))
+        elif p == "display_name":
+            out[p] = s.display_name.strip()
+        else:
+            out[p] = getattr(s, p)
+    return out
+
+
+def _override_values(o: catalog_pb2.ServiceOverride, paths) -> dict[str, Any]:
+    """Column values of the named override fields; an unset field is NULL (inherit)."""
+    out: dict[str, Any] = {}
+    for p in paths:
+        if p == "requirements":
+            out[p] = _requirements(o.requirements) if o.HasField("requirements") else None
+        else:
+            out[p] = getattr(o, p) if o.HasField(p) else None
+    return out
+
+
+def _weekly(intervals, field: str, v: Violations) -> list[dict]:
+    hours = [{"day": w.day_of_week, "start": w.start_time, "end": w.end_time} for w in intervals]
+    weekly_hours_of(hours).validate(v, field)
+    return hours
+
+
+def _staff_values(s: resources_pb2.Staff, paths, v: Violations) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in paths:
+        if p in ("weekly_hours", "breaks"):
+            out[p] = _weekly(getattr(s, p), f"staff.{p}", v)
+        elif p == "skills":
+            out[p] = sorted({x.strip() for x in s.skills if x.strip()})
+        elif p == "display_name":
+            out[p] = s.display_name.strip()
+            if not out[p]:
+                v.add("staff.display_name", "is required")
+        elif p == "level":
+            out[p] = s.level
+            if s.level < 0:
+                v.add("staff.level", "must not be negative")
+        else:
+            out[p] = getattr(s, p)
+    return out
+
+
+def _names(ids) -> list[str]:
+    return [f"appointments/{a}" for a in sorted(set(ids))]
+
+
+def _conflict(ids: list[str], message: str):
+    return FailedPrecondition(message, reason=_CONFLICTS, metadata={"appointments": ",".join(_names(ids))})
+
+
+def _exception_spans(row_like: dict, zone) -> list[tuple[datetime, datetime]]:
+    """The UTC spans an exception covers on each of its local dates."""
+    spans = []
+    day = row_like["start_date"]
+    while day <= row_like["end_date"]:
+        if row_like["start_time"] is None:
+            lo, hi = 0, MAX_MINUTES
+        else:
+            lo = minute_of_day(row_like["start_time"]) or 0
+            hi = minute_of_day(row_like["end_time"], end=True) or MAX_MINUTES
+        midnight = datetime.combine(day, datetime.min.time())
+        start = local_to_utc(midnight + timedelta(minutes=lo), zone)
+        end = local_to_utc(midnight + timedelta(minutes=hi), zone)
+        if start < end:
+            spans.append((start, end))
+        day += timedelta(days=1)
+    return spans
+
+
+def _overlaps(during, spans) -> bool:
+    return any(during.lower < hi and lo < during.upper for lo, hi in spans)
+
+
+async def _uncovered(
+    uow: BookingUnitOfWork, row, zone, now: datetime, *, within: list | None = None, **changes: Any
+) -> list[str]:
+    """Booked appointments of a staff member from `now` on (overlapping the UTC spans `within`
+    when given) that the staff member with `changes` (and without `skip_exception`) does not
+    cover: outside working time or lacking a skill."""
+    store_id, staff_id = row.store_id, row.staff_id
+    reservations = await uow.catalog.reservations(staff_name(store_id, staff_id), now)
+    if within is not None:
+        reservations = [r for r in reservations if _overlaps(r.during, within)]
+    if not reservations:
+        return []
+    first = min(r.during.lower for r in reservations).astimezone(zone).date() - timedelta(days=1)
+    last = max(r.during.upper for r in reservations).astimezone(zone).date() + timedelta(days=1)
+    skip = changes.pop("skip_exception", None)
+    member = await uow.catalog.staff_schedule(row, first, last, skip_exception=skip, **changes)
+    spans = working_spans(member, zone, first, last)
+    name = staff_name(store_id, staff_id)
+    booked = {s["service"] for r in reservations for s in r.services}
+    records = await uow.catalog.services_at(store_id, sorted(booked))
+    active = changes.get("active", row.active)
+    out = []
+    for r in reservations:
+        # the services of the appointment this staff member does (others may do the rest)
+        needs = [
+            records[s["service"]].service
+            for s in r.services
+            if s["staff"] == name and s["service"] in records
+        ]
+        if (
+            not active
+            or not appts.covered(spans, r.during.lower, r.during.upper)
+            or not all(member.can_do(service) for service in needs)
+        ):
+            out.append(r.appointment_id)
+    return out
 
 
 class CatalogRpcs:
-    # --- catalogue --------------------------------------------------------------------------
+    # --- the service menu -------------------------------------------------------------------
     async def CreateService(self, request: pb.CreateServiceRequest, context) -> pb.CreateServiceResponse:
+        _require_hq_admin()
         s = request.service
         service_id = child_id(request.service_id, "service_id")
         v = Violations()
-        v.require("service.display_name", s.display_name)
-        if not 0 < s.duration_minutes <= 24 * 60:
-            v.add("service.duration_minutes", "must be 1 .. 1440")
-        for f in ("buffer_before_minutes", "buffer_after_minutes"):
-            if not 0 <= getattr(s, f) <= 12 * 60:
-                v.add(f"service.{f}", "must be 0 .. 720")
-        if s.list_price_minor < 0:
-            v.add("service.list_price_minor", "must not be negative")
+        _check_service_values(v, "service", _service_values(s, _SERVICE_FIELDS))
+        if s.currency_code and not _CURRENCY.match(s.currency_code):
+            v.add("service.currency_code", "must be an ISO 4217 code such as CNY")
         v.raise_if_any()
 
         async def effect(uow: BookingUnitOfWork) -> pb.CreateServiceResponse:
             row = await uow.catalog.add_service(
                 service_id=service_id,
-                display_name=s.display_name,
+                display_name=s.display_name.strip(),
                 category=s.category,
                 description=s.description,
                 duration_minutes=s.duration_minutes,
@@ -57,48 +339,416 @@ class CatalogRpcs:
                 list_price_minor=s.list_price_minor,
                 currency_code=s.currency_code or "CNY",
                 online_bookable=s.online_bookable,
+                display_order=s.display_order,
             )
             return pb.CreateServiceResponse(service=service_to_proto(row))
 
         return await self._mutate("CreateService", request, pb.CreateServiceResponse, effect)
 
+    async def GetService(self, request: pb.GetServiceRequest, context) -> pb.GetServiceResponse:
+        service_id = _service_id(request.name, "name")
+
+        async def read(uow: BookingUnitOfWork) -> pb.GetServiceResponse:
+            row = await uow.catalog.get_service(service_id)
+            if row is None:
+                raise NotFound(f"services/{service_id} not found", reason="SERVICE_NOT_FOUND")
+            return pb.GetServiceResponse(service=service_to_proto(row))
+
+        return await self._read(read)
+
+    async def ListServices(self, request: pb.ListServicesRequest, context) -> pb.ListServicesResponse:
+        caller = current_principal()
+        size = page_size(request.page_size)
+        binding = f"{caller.tenant}|services|{request.category}|{request.show_inactive}"
+        after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
+
+        async def read(uow: BookingUnitOfWork) -> pb.ListServicesResponse:
+            rows = await uow.catalog.list_services(
+                limit=size,
+                after=after,
+                category=request.category or None,
+                show_inactive=request.show_inactive,
+            )
+            token = ""
+            if len(rows) == size:
+                last = rows[-1]
+                token = self._tokens.encode(
+                    {"after": [last.category, last.display_order, last.service_id]}, binding=binding
+                )
+            return pb.ListServicesResponse(
+                services=[service_to_proto(r) for r in rows], next_page_token=token
+            )
+
+        return await self._read(read)
+
+    async def UpdateService(self, request: pb.UpdateServiceRequest, context) -> pb.UpdateServiceResponse:
+        _require_hq_admin()
+        s = request.service
+        service_id = _service_id(s.name, "service.name")
+        paths = _mask(request, s, _SERVICE_FIELDS)
+        changes = _service_values(s, paths)
+        v = Violations()
+        _check_service_values(v, "service", changes)
+        v.raise_if_any()
+
+        async def effect(uow: BookingUnitOfWork) -> pb.UpdateServiceResponse:
+            row = await uow.catalog.update_service(service_id, changes)
+            if row is None:
+                raise NotFound(f"services/{service_id} not found", reason="SERVICE_NOT_FOUND")
+            return pb.UpdateServiceResponse(service=service_to_proto(row))
+
+        return await self._mutate("UpdateService", request, pb.UpdateServiceResponse, effect)
+
+    # --- store overrides and menus ----------------------------------------------------------
+    async def CreateServiceOverride(
+        self, request: pb.CreateServiceOverrideRequest, context
+    ) -> pb.CreateServiceOverrideResponse:
+        store_id = store_id_of(request.parent, "parent")
+        _require_store_admin(store_id)
+        o = request.service_override
+        service_id = _service_id(o.service, "service_override.service")
+        values = _override_values(o, [f for f in OVERRIDE_FIELDS if o.HasField(f)])
+        v = Violations()
+        _check_service_values(v, "service_override", values)
+        v.raise_if_any()
+
+        async def effect(uow: BookingUnitOfWork) -> pb.CreateServiceOverrideResponse:
+            if await uow.catalog.store_zone(store_id) is None:
+                raise NotFound(f"stores/{store_id} not found", reason="STORE_NOT_FOUND")
+            if await uow.catalog.get_service(service_id) is None:
+                raise NotFound(f"services/{service_id} not found", reason="SERVICE_NOT_FOUND")
+            row = await uow.catalog.add_override(store_id, service_id, values)
+            return pb.CreateServiceOverrideResponse(service_override=override_to_proto(row))
+
+        return await self._mutate("CreateServiceOverride", request, pb.CreateServiceOverrideResponse, effect)
+
+    async def GetServiceOverride(
+        self, request: pb.GetServiceOverrideRequest, context
+    ) -> pb.GetServiceOverrideResponse:
+        store_id, service_id = _child_of_store(request.name, "serviceOverrides", "name")
+        current_principal().require_store(f"stores/{store_id}")
+
+        async def read(uow: BookingUnitOfWork) -> pb.GetServiceOverrideResponse:
+            row = await uow.catalog.get_override(store_id, service_id)
+            if row is None:
+                raise NotFound(f"{request.name} not found", reason="SERVICE_OVERRIDE_NOT_FOUND")
+            return pb.GetServiceOverrideResponse(service_override=override_to_proto(row))
+
+        return await self._read(read)
+
+    async def ListServiceOverrides(
+        self, request: pb.ListServiceOverridesRequest, context
+    ) -> pb.ListServiceOverridesResponse:
+        store_id = store_id_of(request.parent, "parent")
+        caller = current_principal()
+        caller.require_store(f"stores/{store_id}")
+        size = page_size(request.page_size)
+        binding = f"{caller.tenant}|serviceOverrides|{store_id}"
+        after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
+
+        async def read(uow: BookingUnitOfWork) -> pb.ListServiceOverridesResponse:
+            rows = await uow.catalog.list_overrides(store_id, limit=size, after=after)
+            token = (
+                self._tokens.encode({"after": rows[-1].service_id}, binding=binding)
+                if len(rows) == size
+                else ""
+            )
+            return pb.ListServiceOverridesResponse(
+                service_overrides=[override_to_proto(r) for r in rows], next_page_token=token
+            )
+
+        return await self._read(read)
+
+    async def UpdateServiceOverride(
+        self, request: pb.UpdateServiceOverrideRequest, context
+    ) -> pb.UpdateServiceOverrideResponse:
+        o = request.service_override
+        store_id, service_id = _child_of_store(o.name, "serviceOverrides", "service_override.name")
+        _require_store_admin(store_id)
+        if "service" in request.update_mask.paths:
+            raise InvalidArgument([("update_mask", "'service' cannot be changed")])
+        paths = _mask(
+            request, o, OVERRIDE_FIELDS, set_fields=lambda: [f for f in OVERRIDE_FIELDS if o.HasField(f)]
+        )
+        changes = _override_values(o, paths)
+        v = Violations()
+        _check_service_values(v, "service_override", changes)
+        v.raise_if_any()
+
+        async def effect(uow: BookingUnitOfWork) -> pb.UpdateServiceOverrideResponse:
+            row = await uow.catalog.update_override(store_id, service_id, changes)
+            if row is None:
+                raise NotFound(f"{o.name} not found", reason="SERVICE_OVERRIDE_NOT_FOUND")
+            return pb.UpdateServiceOverrideResponse(service_override=override_to_proto(row))
+
+        return await self._mutate("UpdateServiceOverride", request, pb.UpdateServiceOverrideResponse, effect)
+
+    async def DeleteServiceOverride(
+        self, request: pb.DeleteServiceOverrideRequest, context
+    ) -> pb.DeleteServiceOverrideResponse:
+        store_id, service_id = _child_of_store(request.name, "serviceOverrides", "name")
+        _require_store_admin(store_id)
+
+        async def effect(uow: BookingUnitOfWork) -> pb.DeleteServiceOverrideResponse:
+            if not await uow.catalog.delete_override(store_id, service_id):
+                raise NotFound(f"{request.name} not found", reason="SERVICE_OVERRIDE_NOT_FOUND")
+            service = await uow.catalog.get_service(service_id)
+            return pb.DeleteServiceOverrideResponse(menu_item=menu_item_to_proto(store_id, service, None))
+
+        return await self._mutate("DeleteServiceOverride", request, pb.DeleteServiceOverrideResponse, effect)
+
+    async def ListMenuItems(self, request: pb.ListMenuItemsRequest, context) -> pb.ListMenuItemsResponse:
+        store_id = store_id_of(request.parent, "parent")
+        caller = current_principal()
+        caller.require_store(f"stores/{store_id}")
+        online_only = request.online_bookable_only or caller.is_member_self_service
+        size = page_size(request.page_size)
+        binding = f"{caller.tenant}|menuItems|{store_id}|{request.category}|{online_only}"
+        after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
+
+        async def read(uow: BookingUnitOfWork) -> pb.ListMenuItemsResponse:
+            if await uow.catalog.store_zone(store_id) is None:
+                raise NotFound(f"stores/{store_id} not found", reason="STORE_NOT_FOUND")
+            items = await uow.catalog.menu_items(
+                store_id, limit=size, after=after, category=request.category or None, online_only=online_only
+            )
+            token = ""
+            if len(items) == size:
+                last = items[-1][0]
+                token = self._tokens.encode(
+                    {"after": [last.category, last.display_order, last.service_id]}, binding=binding
+                )
+            return pb.ListMenuItemsResponse(
+                menu_items=[menu_item_to_proto(store_id, s, o) for s, o in items], next_page_token=token
+            )
+
+        return await self._read(read)
+
+    # --- staff ------------------------------------------------------------------------------
     async def CreateStaff(self, request: pb.CreateStaffRequest, context) -> pb.CreateStaffResponse:
         store_id = store_id_of(request.parent, "parent")
-        current_principal().require_store(f"stores/{store_id}")
+        _require_store_admin(store_id)
         s = request.staff
         staff_id = child_id(request.staff_id, "staff_id")
         v = Violations()
-        v.require("staff.display_name", s.display_name)
-        hours = [{"day": w.day_of_week, "start": w.start_time, "end": w.end_time} for w in s.weekly_hours]
-        weekly_hours_of(hours).validate(v, "staff.weekly_hours")
+        values = _staff_values(s, [f for f in _STAFF_FIELDS if f != "active"], v)
         v.raise_if_any()
 
         async def effect(uow: BookingUnitOfWork) -> pb.CreateStaffResponse:
             if await uow.catalog.store_zone(store_id) is None:
                 raise NotFound(f"stores/{store_id} not found", reason="STORE_NOT_FOUND")
-            row = await uow.catalog.add_staff(
-                store_id=store_id,
-                staff_id=staff_id,
-                display_name=s.display_name,
-                skills=sorted(set(s.skills)),
-                weekly_hours=hours,
-            )
-            out = resources_pb2.Staff()
-            out.CopyFrom(s)
-            out.name = staff_name(store_id, row.staff_id)
-            out.active = True
-            out.create_time.CopyFrom(ts(row.create_time))
-            return pb.CreateStaffResponse(staff=out)
+            row = await uow.catalog.add_staff(store_id=store_id, staff_id=staff_id, **values)
+            return pb.CreateStaffResponse(staff=staff_to_proto(row))
 
         return await self._mutate("CreateStaff", request, pb.CreateStaffResponse, effect)
 
+    async def GetStaff(self, request: pb.GetStaffRequest, context) -> pb.GetStaffResponse:
+        store_id, staff_id = _child_of_store(request.name, "staff", "name")
+        current_principal().require_store(f"stores/{store_id}")
+
+        async def read(uow: BookingUnitOfWork) -> pb.GetStaffResponse:
+            row = await uow.catalog.get_staff(store_id, staff_id)
+            if row is None:
+                raise NotFound(f"{request.name} not found", reason="STAFF_NOT_FOUND")
+            return pb.GetStaffResponse(staff=staff_to_proto(row))
+
+        return await self._read(read)
+
+    async def ListStaff(self, request: pb.ListStaffRequest, context) -> pb.ListStaffResponse:
+        store_id = store_id_of(request.parent, "parent")
+        caller = current_principal()
+        caller.require_store(f"stores/{store_id}")
+        size = page_size(request.page_size)
+        binding = f"{caller.tenant}|staff|{store_id}|{request.skill}|{request.show_inactive}"
+        after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
+
+        async def read(uow: BookingUnitOfWork) -> pb.ListStaffResponse:
+            rows = await uow.catalog.list_staff(
+                store_id,
+                limit=size,
+                after=after,
+                skill=request.skill or None,
+                show_inactive=request.show_inactive,
+            )
+            token = (
+                self._tokens.encode({"after": rows[-1].staff_id}, binding=binding)
+                if len(rows) == size
+                else ""
+            )
+            return pb.ListStaffResponse(staff=[staff_to_proto(r) for r in rows], next_page_token=token)
+
+        return await self._read(read)
+
+    async def UpdateStaff(self, request: pb.UpdateStaffRequest, context) -> pb.UpdateStaffResponse:
+        s = request.staff
+        store_id, staff_id = _child_of_store(s.name, "staff", "staff.name")
+        _require_store_admin(store_id)
+        paths = _mask(request, s, _STAFF_FIELDS)
+        v = Violations()
+        changes = _staff_values(s, paths, v)
+        v.raise_if_any()
+
+        async def effect(uow: BookingUnitOfWork) -> pb.UpdateStaffResponse:
+            zone = store_zone(await uow.catalog.store_zone(store_id) or "")
+            row = await uow.catalog.get_staff(store_id, staff_id, for_update=True)
+            if row is None or zone is None:
+                raise NotFound(f"{s.name} not found", reason="STAFF_NOT_FOUND")
+            conflicts = await _uncovered(uow, row, zone, datetime.now(UTC), **changes)
+            updated = await uow.catalog.update_staff(store_id, staff_id, changes)
+            return pb.UpdateStaffResponse(
+                staff=staff_to_proto(updated), conflicting_appointments=_names(conflicts)
+            )
+
+        return await self._mutate("UpdateStaff", request, pb.UpdateStaffResponse, effect)
+
+    # --- schedule exceptions ----------------------------------------------------------------
+    async def CreateScheduleException(
+        self, request: pb.CreateScheduleExceptionRequest, context
+    ) -> pb.CreateScheduleExceptionResponse:
+        store_id, staff_id = _child_of_store(request.parent, "staff", "parent")
+        _require_store_admin(store_id)
+        caller = current_principal()
+        e = request.schedule_exception
+        v = Violations()
+        kind = _EXCEPTION_KINDS.get(e.kind)
+        if kind is None:
+            v.add("schedule_exception.kind", "is required")
+        start = _parse_date(e.start_date, "schedule_exception.start_date", v)
+        end = _parse_date(e.end_date, "schedule_exception.end_date", v) if e.end_date else start
+        times = (e.start_time or None, e.end_time or None)
+        if (times[0] is None) != (times[1] is None):
+            v.add("schedule_exception.end_time", "start_time and end_time go together")
+        elif times[0] is None and kind == EXTRA_SHIFT_KIND:
+            v.add("schedule_exception.start_time", "an extra shift needs start_time and end_time")
+        elif times[0] is not None:
+            if minute_of_day(times[0]) is None:
+                v.add("schedule_exception.start_time", "must be HH:MM")
+            if minute_of_day(times[1], end=True) is None:
+                v.add("schedule_exception.end_time", "must be HH:MM or 24:00")
+        v.raise_if_any()
+        if start and end and end < start:
+            raise InvalidArgument(
+                [("schedule_exception.end_date", "must not be before start_date")], reason="END_BEFORE_START"
+            )
+        if times[0] is not None and minute_of_day(times[0]) >= minute_of_day(times[1], end=True):
+            raise InvalidArgument(
+                [("schedule_exception.end_time", "must be after start_time")], reason="END_BEFORE_START"
+            )
+        if (end - start).days > MAX_EXCEPTION_DAYS:
+            raise InvalidArgument(
+                [("schedule_exception.end_date", f"at most {MAX_EXCEPTION_DAYS} days after start_date")],
+                reason="RANGE_TOO_LONG",
+            )
+        values = {
+            "store_id": store_id,
+            "staff_id": staff_id,
+            "kind": kind,
+            "start_date": start,
+            "end_date": end,
+            "start_time": times[0],
+            "end_time": times[1],
+        }
+
+        async def effect(uow: BookingUnitOfWork) -> pb.CreateScheduleExceptionResponse:
+            zone = store_zone(await uow.catalog.store_zone(store_id) or "")
+            # The staff row lock orders this against other schedule changes of the staff member.
+            row = await uow.catalog.get_staff(store_id, staff_id, for_update=True)
+            if row is None or zone is None:
+                raise NotFound(f"{request.parent} not found", reason="STAFF_NOT_FOUND")
+            conflicts: list[str] = []
+            if kind != EXTRA_SHIFT_KIND:
+                spans = _exception_spans(values, zone)
+                if spans:
+                    found = await uow.catalog.reservations(
+                        staff_name(store_id, staff_id), spans[0][0], spans[-1][1]
+                    )
+                    conflicts = [r.appointment_id for r in found if _overlaps(r.during, spans)]
+            if conflicts and not request.allow_conflicts:
+                raise _conflict(conflicts, "booked appointments overlap the absence")
+            created = await uow.catalog.add_exception(
+                exception_id=new_id(), reason=e.reason, actor=caller.subject, **values
+            )
+            return pb.CreateScheduleExceptionResponse(
+                schedule_exception=schedule_exception_to_proto(created),
+                conflicting_appointments=_names(conflicts),
+            )
+
+        return await self._mutate(
+            "CreateScheduleException", request, pb.CreateScheduleExceptionResponse, effect
+        )
+
+    async def ListScheduleExceptions(
+        self, request: pb.ListScheduleExceptionsRequest, context
+    ) -> pb.ListScheduleExceptionsResponse:
+        store_id, staff_id = _child_of_store(request.parent, "staff", "parent")
+        _require_store_staff(store_id)
+        caller = current_principal()
+        v = Violations()
+        first = _parse_date(request.from_date, "from_date", v) if request.from_date else None
+        last = _parse_date(request.to_date, "to_date", v) if request.to_date else None
+        v.raise_if_any()
+        if first and last and last < first:
+            raise InvalidArgument([("to_date", "must not be before from_date")], reason="END_BEFORE_START")
+        size = page_size(request.page_size)
+        binding = f"{caller.tenant}|scheduleExceptions|{store_id}|{staff_id}|{first}|{last}"
+        after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
+        who = None if staff_id == "-" else staff_id
+
+        async def read(uow: BookingUnitOfWork) -> pb.ListScheduleExceptionsResponse:
+            if who is not None and await uow.catalog.get_staff(store_id, who) is None:
+                raise NotFound(f"{request.parent} not found", reason="STAFF_NOT_FOUND")
+            rows = await uow.catalog.list_exceptions(
+                store_id, who, from_date=first, to_date=last, limit=size, after=after
+            )
+            token = ""
+            if len(rows) == size:
+                token = self._tokens.encode(
+                    {"after": [rows[-1].start_date.isoformat(), rows[-1].exception_id]}, binding=binding
+                )
+            return pb.ListScheduleExceptionsResponse(
+                schedule_exceptions=[schedule_exception_to_proto(r) for r in rows], next_page_token=token
+            )
+
+        return await self._read(read)
+
+    async def DeleteScheduleException(
+        self, request: pb.DeleteScheduleExceptionRequest, context
+    ) -> pb.DeleteScheduleExceptionResponse:
+        parts = request.name.split("/") if request.name else []
+        if len(parts) != 6 or parts[0] != "stores" or parts[2] != "staff" or parts[4] != "scheduleExceptions":
+            raise InvalidArgument([("name", "must be stores/{store}/staff/{staff}/scheduleExceptions/{id}")])
+        store_id, staff_id, exception_id = parts[1], parts[3], parts[5]
+        _require_store_admin(store_id)
+
+        async def effect(uow: BookingUnitOfWork) -> pb.DeleteScheduleExceptionResponse:
+            zone = store_zone(await uow.catalog.store_zone(store_id) or "")
+            row = await uow.catalog.get_staff(store_id, staff_id, for_update=True)
+            found = await uow.catalog.get_exception(store_id, staff_id, exception_id)
+            if row is None or found is None or zone is None:
+                raise NotFound(f"{request.name} not found", reason="SCHEDULE_EXCEPTION_NOT_FOUND")
+            conflicts: list[str] = []
+            if found.kind == EXTRA_SHIFT_KIND:
+                shift = _exception_spans(found._asdict(), zone)
+                conflicts = await _uncovered(
+                    uow, row, zone, datetime.now(UTC), within=shift, skip_exception=exception_id
+                )
+                if conflicts and not request.allow_conflicts:
+                    raise _conflict(conflicts, "booked appointments depend on the extra shift")
+            await uow.catalog.delete_exception(exception_id)
+            return pb.DeleteScheduleExceptionResponse(conflicting_appointments=_names(conflicts))
+
+        return await self._mutate(
+            "DeleteScheduleException", request, pb.DeleteScheduleExceptionResponse, effect
+        )
+
+    # --- rooms ------------------------------------------------------------------------------
     async def CreateRoom(self, request: pb.CreateRoomRequest, context) -> pb.CreateRoomResponse:
         store_id = store_id_of(request.parent, "parent")
-        current_principal().require_store(f"stores/{store_id}")
+        _require_store_admin(store_id)
         r = request.room
         room_id = child_id(request.room_id, "room_id")
         v = Violations()
-        v.require("room.display_name", r.display_name)
+        v.require("room.display_name", r.display_name.strip())
         v.require("room.room_type", r.room_type)
         if r.capacity < 0:
             v.add("room.capacity", "must be at least 1")
@@ -110,47 +760,257 @@ class CatalogRpcs:
             row = await uow.catalog.add_room(
                 store_id=store_id,
                 room_id=room_id,
-                display_name=r.display_name,
+                display_name=r.display_name.strip(),
                 room_type=r.room_type,
                 capacity=r.capacity or 1,
             )
-            return pb.CreateRoomResponse(
-                room=resources_pb2.Room(
-                    name=f"stores/{store_id}/rooms/{row.room_id}",
-                    display_name=row.display_name,
-                    room_type=row.room_type,
-                    capacity=row.capacity,
-                    active=row.active,
-                    create_time=ts(row.create_time),
-                )
-            )
+            return pb.CreateRoomResponse(room=room_to_proto(row))
 
         return await self._mutate("CreateRoom", request, pb.CreateRoomResponse, effect)
+
+    async def GetRoom(self, request: pb.GetRoomRequest, context) -> pb.GetRoomResponse:
+        store_id, room_id = _child_of_store(request.name, "rooms", "name")
+        current_principal().require_store(f"stores/{store_id}")
+
+        async def read(uow: BookingUnitOfWork) -> pb.GetRoomResponse:
+            row = await uow.catalog.get_room(store_id, room_id)
+            if row is None:
+                raise NotFound(f"{request.name} not found", reason="ROOM_NOT_FOUND")
+            return pb.GetRoomResponse(room=room_to_proto(row))
+
+        return await self._read(read)
+
+    async def ListRooms(self, request: pb.ListRoomsRequest, context) -> pb.ListRoomsResponse:
+        store_id = store_id_of(request.parent, "parent")
+        caller = current_principal()
+        caller.require_store(f"stores/{store_id}")
+        size = page_size(request.page_size)
+        binding = f"{caller.tenant}|rooms|{store_id}|{request.room_type}|{request.show_inactive}"
+        after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
+
+        async def read(uow: BookingUnitOfWork) -> pb.ListRoomsResponse:
+            rows = await uow.catalog.list_rooms(
+                store_id,
+                limit=size,
+                after=after,
+                room_type=request.room_type or None,
+                show_inactive=request.show_inactive,
+            )
+            token = (
+                self._tokens.encode({"after": rows[-1].room_id}, binding=binding) if len(rows) == size else ""
+            )
+            return pb.ListRoomsResponse(rooms=[room_to_proto(r) for r in rows], next_page_token=token)
+
+        return await self._read(read)
+
+    async def UpdateRoom(self, request: pb.UpdateRoomRequest, context) -> pb.UpdateRoomResponse:
+        r = request.room
+        store_id, room_id = _child_of_store(r.name, "rooms", "room.name")
+        _require_store_admin(store_id)
+        paths = _mask(request, r, _ROOM_FIELDS)
+        changes = {p: getattr(r, p) for p in paths}
+        v = Violations()
+        if "display_name" in changes:
+            changes["display_name"] = changes["display_name"].strip()
+            v.require("room.display_name", changes["display_name"])
+        if "room_type" in changes:
+            v.require("room.room_type", changes["room_type"])
+        if "capacity" in changes and changes["capacity"] < 1:
+            v.add("room.capacity", "must be at least 1")
+        v.raise_if_any()
+
+        async def effect(uow: BookingUnitOfWork) -> pb.UpdateRoomResponse:
+            row = await uow.catalog.get_room(store_id, room_id, for_update=True)
+            if row is None:
+                raise NotFound(f"{r.name} not found", reason="ROOM_NOT_FOUND")
+            if changes.get("capacity", row.capacity) < row.capacity:
+                # A room of capacity N has seats 1..N; a reservation of a seat the room would no
+                # longer have is an appointment that no longer fits.
+                taken = await uow.catalog.reservations(
+                    f"stores/{store_id}/rooms/{room_id}", datetime.now(UTC), min_seat=changes["capacity"] + 1
+                )
+                if taken:
+                    raise _conflict(
+                        [t.appointment_id for t in taken],
+                        "appointments already use the room beyond that capacity",
+                    )
+            updated = await uow.catalog.update_room(store_id, room_id, changes)
+            return pb.UpdateRoomResponse(room=room_to_proto(updated))
+
+        return await self._mutate("UpdateRoom", request, pb.UpdateRoomResponse, effect)
+
+    # --- equipment --------------------------------------------------------------------------
+    async def CreateEquipment(
+        self, request: pb.CreateEquipmentRequest, context
+    ) -> pb.CreateEquipmentResponse:
+        store_id = store_id_of(request.parent, "parent")
+        _require_store_admin(store_id)
+        e = request.equipment
+        equipment_id = child_id(request.equipment_id, "equipment_id")
+        v = Violations()
+        v.require("equipment.display_name", e.display_name.strip())
+        v.require("equipment.kind", e.kind)
+        v.raise_if_any()
+
+        async def effect(uow: BookingUnitOfWork) -> pb.CreateEquipmentResponse:
+            if await uow.catalog.store_zone(store_id) is None:
+                raise NotFound(f"stores/{store_id} not found", reason="STORE_NOT_FOUND")
+            row = await uow.catalog.add_equipment(
+                store_id=store_id, equipment_id=equipment_id, display_name=e.display_name.strip(), kind=e.kind
+            )
+            return pb.CreateEquipmentResponse(equipment=equipment_to_proto(row))
+
+        return await self._mutate("CreateEquipment", request, pb.CreateEquipmentResponse, effect)
+
+    async def GetEquipment(self, request: pb.GetEquipmentRequest, context) -> pb.GetEquipmentResponse:
+        store_id, equipment_id = _child_of_store(request.name, "equipment", "name")
+        current_principal().require_store(f"stores/{store_id}")
+
+        async def read(uow: BookingUnitOfWork) -> pb.GetEquipmentResponse:
+            row = await uow.catalog.get_equipment(store_id, equipment_id)
+            if row is None:
+                raise NotFound(f"{request.name} not found", reason="EQUIPMENT_NOT_FOUND")
+            return pb.GetEquipmentResponse(equipment=equipment_to_proto(row))
+
+        return await self._read(read)
+
+    async def ListEquipment(self, request: pb.ListEquipmentRequest, context) -> pb.ListEquipmentResponse:
+        store_id = store_id_of(request.parent, "parent")
+        caller = current_principal()
+        caller.require_store(f"stores/{store_id}")
+        size = page_size(request.page_size)
+        binding = f"{caller.tenant}|equipment|{store_id}|{request.kind}|{request.show_inactive}"
+        after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
+
+        async def read(uow: BookingUnitOfWork) -> pb.ListEquipmentResponse:
+            rows = await uow.catalog.list_equipment(
+                store_id,
+                limit=size,
+                after=after,
+                kind=request.kind or None,
+                show_inactive=request.show_inactive,
+            )
+            token = (
+                self._tokens.encode({"after": rows[-1].equipment_id}, binding=binding)
+                if len(rows) == size
+                else ""
+            )
+            return pb.ListEquipmentResponse(
+                equipment=[equipment_to_proto(r) for r in rows], next_page_token=token
+            )
+
+        return await self._read(read)
+
+    async def UpdateEquipment(
+        self, request: pb.UpdateEquipmentRequest, context
+    ) -> pb.UpdateEquipmentResponse:
+        e = request.equipment
+        store_id, equipment_id = _child_of_store(e.name, "equipment", "equipment.name")
+        _require_store_admin(store_id)
+        paths = _mask(request, e, _EQUIPMENT_FIELDS)
+        changes = {p: getattr(e, p) for p in paths}
+        v = Violations()
+        if "display_name" in changes:
+            changes["display_name"] = changes["display_name"].strip()
+            v.require("equipment.display_name", changes["display_name"])
+        if "kind" in changes:
+            v.require("equipment.kind", changes["kind"])
+        v.raise_if_any()
+
+        async def effect(uow: BookingUnitOfWork) -> pb.UpdateEquipmentResponse:
+            updated = await uow.catalog.update_equipment(store_id, equipment_id, changes)
+            if updated is None:
+                raise NotFound(f"{e.name} not found", reason="EQUIPMENT_NOT_FOUND")
+            return pb.UpdateEquipmentResponse(equipment=equipment_to_proto(updated))
+
+        return await self._mutate("UpdateEquipment", request, pb.UpdateEquipmentResponse, effect)
 
     # --- availability -----------------------------------------------------------------------
     async def QueryAvailability(
         self, request: pb.QueryAvailabilityRequest, context
     ) -> pb.QueryAvailabilityResponse:
+        caller = current_principal()
         store_id = store_id_of(request.store)
-        service_ids = service_ids_of(request.services)
-        preferred = staff_of(request.preferred_staff, store_id, "preferred_staff")
-        try:
-            start_date = date.fromisoformat(request.start_date)
-            end_date = date.fromisoformat(request.end_date)
-        except ValueError:
-            raise InvalidArgument([("start_date", "start_date and end_date must be YYYY-MM-DD")]) from None
-        size = min(request.page_size or 100, MAX_PAGE)
+        caller.require_store(f"stores/{store_id}")
+        v = Violations()
+        service_ids = []
+        for i, name in enumerate(request.services):
+            sid = parse_name(name, "services") if name else None
+            if not sid:
+                v.add(f"services[{i}]", "must be services/{service}")
+            service_ids.append(sid)
+        if not request.services:
+            v.add("services", "is required")
+        elif len(request.services) > MAX_SERVICES:
+            v.add("services", f"at most {MAX_SERVICES} services back to back")
+        preferred = request.preferred_staff or None
+        if preferred is not None:
+            p_store, _ = _child_of_store(preferred, "staff", "preferred_staff")
+            if p_store != store_id:
+                v.add("preferred_staff", f"must be a staff member of stores/{store_id}")
+        start_date = _parse_date(request.start_date, "start_date", v)
+        end_date = _parse_date(request.end_date, "end_date", v)
+        if request.page_size < 0:
+            v.add("page_size", "must not be negative")
+        member = request.member or (caller.subject if caller.is_member_self_service else "")
+        member_id = parse_name(member, "members") if member else None
+        if member and not member_id:
+            v.add("member", "must be members/{member}")
+        v.raise_if_any()
+        if end_date < start_date:
+            raise InvalidArgument([("end_date", "must not be before start_date")], reason="END_BEFORE_START")
+        if (end_date - start_date).days + 1 > MAX_RANGE_DAYS:
+            raise InvalidArgument(
+                [("end_date", f"at most {MAX_RANGE_DAYS - 1} days after start_date")], reason="RANGE_TOO_LONG"
+            )
+        if member_id:
+            caller.require_member(f"members/{member_id}")
+        channel = request.channel
+        if caller.is_member_self_service and channel not in SELF_SERVICE_CHANNELS:
+            channel = appointments_pb2.BOOKING_CHANNEL_ONLINE  # members book themselves
+        self_service = channel in SELF_SERVICE_CHANNELS
+        size = min(request.page_size or AVAILABILITY_PAGE, AVAILABILITY_MAX_PAGE)
+        binding = (
+            f"{caller.tenant}|availability|{store_id}|{start_date}|{end_date}|{','.join(service_ids)}"
+            f"|{preferred}|{member_id}|{channel}"
+        )
+        offset = int((self._tokens.decode(request.page_token, binding=binding) or {}).get("offset", 0))
 
         async def read(uow: BookingUnitOfWork) -> pb.QueryAvailabilityResponse:
             tz = await uow.catalog.store_zone(store_id)
             zone = store_zone(tz or "")
             if zone is None:
                 raise NotFound(f"stores/{store_id} not found", reason="STORE_NOT_FOUND")
-            found = await uow.catalog.services(service_ids)
+            found = await uow.catalog.services(service_ids, store_id=store_id)
             for sid in service_ids:
                 if sid not in found:
-                    raise NotFound(f"services/{sid} not found", reason="SERVICE_NOT_FOUND")
-            staff = await uow.catalog.staff(store_id)
+                    raise NotFound(
+                        f"services/{sid} not found",
+                        reason="SERVICE_NOT_FOUND",
+                        metadata={"service": f"services/{sid}"},
+                    )
+                if self_service and not found[sid].online_bookable:
+                    raise FailedPrecondition(
+                        f"services/{sid} cannot be booked online",
+                        reason=SERVICE_NOT_OFFERED,
+                        metadata={"service": f"services/{sid}"},
+                    )
+            if (
+                preferred is not None
+                and await uow.catalog.get_staff(store_id, preferred.rsplit("/", 1)[1]) is None
+            ):
+                raise NotFound(
+                    f"{preferred} not found", reason="STAFF_NOT_FOUND", metadata={"staff": preferred}
+                )
+            # Reserved blocks reach before the first date (buffers) and past the last one (the
+            # services back to back, night shifts): read schedules and bookings that far.
+            services = [found[s].service for s in service_ids]
+            reach = sum(
+                s.duration_minutes + s.buffer_before_minutes + s.buffer_after_minutes for s in services
+            )
+            ahead = timedelta(days=math.ceil(reach / MAX_MINUTES) + 2)
+            between = (start_date - timedelta(days=2), end_date + ahead)
+            staff = await uow.catalog.staff(store_id, between=between, online_bookable_only=self_service)
             rooms = await uow.catalog.rooms(store_id)
             equipment = await uow.catalog.equipment(store_id)
             ids = (
@@ -158,25 +1018,47 @@ class CatalogRpcs:
             )
             lo = datetime.combine(start_date, datetime.min.time(), UTC)
             hi = datetime.combine(end_date, datetime.max.time(), UTC)
-            busy: list[Busy] = await uow.appointments.busy(
-                ids, lo - timedelta(days=2), hi + timedelta(days=3)
-            )
+            busy: list[Busy] = await uow.appointments.busy(ids, lo - timedelta(days=2), hi + ahead)
+            rules = await policy.load_policy(uow)
+            now = datetime.now(UTC)
             slots = find_slots(
                 tz=tz,
                 start_date=start_date,
                 end_date=end_date,
-                services=[found[s].service for s in service_ids],
+                services=services,
                 staff=staff,
                 rooms=rooms,
                 equipment=equipment,
                 busy=busy,
                 preferred_staff=preferred,
-                now=datetime.now(UTC),
+                step_minutes=rules.slot_step_minutes,
+                now=now,
+                min_lead_minutes=rules.min_lead_minutes if self_service else 0,
             )
+            until = None
+            if member_id and self_service:
+                restricted = await policy.restricted_until(uow, member_id, now, rules)
+                if restricted is not None:
+                    raise FailedPrecondition(
+                        "the member may not book online after too many no-shows",
+                        reason=policy.MEMBER_RESTRICTED,
+                        metadata={"restricted_until": restricted.astimezone(UTC).isoformat()},
+                    )
+            if member_id:
+                window = await uow.members.find(member_id)
+                days = window.booking_window_days or rules.default_booking_window_days
+                until = policy.bookable_until(now, zone, days)
+                slots = [s for s in slots if s.start_utc < until]
+            page = slots[offset : offset + size]
+            token = ""
+            if offset + size < len(slots):
+                token = self._tokens.encode({"offset": offset + size}, binding=binding)
             price = sum(found[s].list_price_minor for s in service_ids)
             currency = found[service_ids[0]].currency_code
             return pb.QueryAvailabilityResponse(
                 time_zone=tz,
+                next_page_token=token,
+                bookable_until=ts(until),
                 slots=[
                     availability_pb2.Slot(
                         start_time=ts(slot.start_utc),
@@ -201,7 +1083,7 @@ class CatalogRpcs:
                         list_price_minor=price,
                         currency_code=currency,
                     )
-                    for slot in slots[:size]
+                    for slot in page
                 ],
             )
 

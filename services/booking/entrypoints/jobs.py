@@ -1,7 +1,8 @@
 """The booking's scheduled work, kept in the database (no in-memory timers).
 
 Each step of `BookingJobs` is a function `(engine, uows, now) -> how many it did`, run once per
-tick: appointment reminders (`ReminderDue`) here; the other areas' steps live with their area.
+tick: appointment reminders (`ReminderDue`) here; follow-ups, complaint SLAs, wallet-hold
+settlements and lapsed waitlist offers live with their area (see `STEPS`).
 
 Each due reminder is handled in its own transaction that re-locks it with `FOR UPDATE SKIP LOCKED`
 and re-checks its state, so several replicas can run the jobs at once and every reminder fires
@@ -21,7 +22,11 @@ from kit.uow import UnitOfWorkFactory
 from kit.workers import PeriodicWorker
 from services.booking.adapters import tables as t
 from services.booking.service_layer.appointments import fire_reminder
+from services.booking.service_layer.feedback import check_complaint_slas
+from services.booking.service_layer.holds import settle_pending as settle_pending_holds
+from services.booking.service_layer.plans import fire_follow_ups
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
+from services.booking.service_layer.waitlist import expire_waitlist
 
 log = get_logger("peony.booking.jobs")
 BATCH = 200
@@ -38,8 +43,16 @@ class BookingJobs(PeriodicWorker):
         self._uows = uows
 
     async def tick(self) -> dict[str, int]:
+        """Runs every step once. A step that fails is logged and counted as -1: the others still
+        run, and it is tried again next tick (each step's work is idempotent and re-checked)."""
         now = datetime.now(UTC)
-        done = {name: await step(self._engine, self._uows, now) for name, step in STEPS}
+        done: dict[str, int] = {}
+        for name, step in STEPS:
+            try:
+                done[name] = await step(self._engine, self._uows, now)
+            except Exception:
+                log.exception("booking job step failed", step=name)
+                done[name] = -1
         if any(done.values()):
             log.info("booking jobs", **done)
         return done
@@ -73,4 +86,10 @@ async def fire_reminders(
 
 Step = Callable[[AsyncEngine, UnitOfWorkFactory[BookingUnitOfWork], datetime], Awaitable[int]]
 # name (as logged and returned by `tick`) -> step, in the order they run
-STEPS: tuple[tuple[str, Step], ...] = (("reminders_fired", fire_reminders),)
+STEPS: tuple[tuple[str, Step], ...] = (
+    ("reminders_fired", fire_reminders),
+    ("follow_ups_fired", fire_follow_ups),
+    ("complaint_slas_breached", check_complaint_slas),
+    ("waitlist_offers_expired", expire_waitlist),
+    ("hold_settlements_ended", settle_pending_holds),
+)

@@ -1,31 +1,41 @@
-"""Booking and cancelling appointments.
+"""The appointment lifecycle: book, reschedule, cancel, check in, complete, mark a no-show.
+
+    BOOKED ──check in──▶ CHECKED_IN ──complete──▶ COMPLETED
+      │  └───────────────complete──────────────▶ COMPLETED
+      ├──cancel──▶ CANCELLED      (resources freed, offered to the waitlist)
+      └──no-show──▶ NO_SHOW       (resources freed, offered to the waitlist)
 
 Never check-then-insert: the working-hours check uses the domain engine's working spans, but
 whether a staff member, room seat or piece of equipment is free is decided by the database's
 exclusion constraint when the reservation rows are inserted. A collision (SQLSTATE 23P01) on every
-candidate fails the booking with ABORTED `SLOT_TAKEN` and the whole transaction rolls back.
+candidate fails the booking with ABORTED `SLOT_TAKEN` and the whole transaction rolls back. A
+reschedule releases the old reservations and inserts the new ones in one transaction, so a taken
+slot leaves the appointment as it was.
 
-Scope today: one staff member does every service of a booking (the requested one, or the first
-qualified staff member, by id, who is working then and still free); one room per room type and one
-piece of equipment per kind serve every service that needs them.
+Every change locks the appointment row first (`SELECT ... FOR UPDATE`) and re-checks its state
+under the lock, so two concurrent transitions of one appointment run one after the other and the
+second sees the first's result (`INVALID_APPOINTMENT_STATE`).
 
-Member rules: the tier booking window (the start must fall before the end of the store-local day
-`booking_window_days` after today; the window comes from the members projection, the policy's
-default when the member or their tier sets none) and the cap on open future appointments. The cap
-is race-free: the member's projection row is locked (`SELECT ... FOR UPDATE`, a placeholder row
-inserted when missing) before counting, so concurrent bookings of one member count one after the
-other. Staff may override both (`staff_override`); the appointment records which rules were
-overridden. Not applied yet: no-show restriction, lead time, wallet holds, explicit `assignments`;
-there is no BookingPolicy table yet, so the policy defaults below apply to every tenant.
+Staff: with explicit `assignments` each service gets the staff member, room and equipment named
+(validated against the service); otherwise one staff member does every service of a booking (the
+requested one, or the first qualified staff member, by id — the current one first on a
+reschedule — who is working then and still free), and one room per room type and one piece of
+equipment per kind serve every service that needs them.
+
+Member rules (`policy.member_rules`) run last before anything is written: they hold the member's
+row lock to the commit, so the cap on open appointments is race-free.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from google.protobuf import json_format
 from peony.booking.v1 import appointments_pb2, events_pb2
 
 from kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
@@ -34,14 +44,36 @@ from kit.proto import ts
 from services.booking.adapters.catalog_repository import ServiceRecord
 from services.booking.domain.availability import LOCAL_FORMAT, MAX_SERVICES, store_zone, working_spans
 from services.booking.domain.schedule import Staff
-from services.booking.service_layer import policy
+from services.booking.service_layer import holds, plans, policy, waitlist
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 
 Span = tuple[datetime, datetime]
-BOOKED, CANCELLED = "booked", "cancelled"
+BOOKED, CHECKED_IN, COMPLETED, CANCELLED, NO_SHOW = (
+    "booked",
+    "checked_in",
+    "completed",
+    "cancelled",
+    "no_show",
+)
+SELF_SERVICE = frozenset(
+    {appointments_pb2.BOOKING_CHANNEL_ONLINE, appointments_pb2.BOOKING_CHANNEL_MINI_PROGRAM}
+)
+ACTOR_MEMBER, ACTOR_STAFF, ACTOR_SYSTEM = (
+    appointments_pb2.ACTOR_MEMBER,
+    appointments_pb2.ACTOR_STAFF,
+    appointments_pb2.ACTOR_SYSTEM,
+)
 
-# Appointment reminders (ReminderDue): kind -> minutes before the start.
-REMINDERS = (("24h", 24 * 60), ("2h", 2 * 60))
+
+@dataclass(frozen=True)
+class Assignment:
+    """One entry of `assignments`: the service id and the resource names wanted for it (empty
+    room / equipment: assigned by the service)."""
+
+    service: str
+    staff: str
+    room: str = ""
+    equipment: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,29 +123,363 @@ def local(value: datetime, zone) -> str:
     return value.astimezone(zone).strftime(LOCAL_FORMAT)
 
 
-def reminders_for(start_utc: datetime, zone, tz: str, now: datetime) -> list[dict]:
-    """The reminder rows of an appointment starting at `start_utc`: each due an exact number of
-    minutes before the start, as a UTC instant (across a DST change the reminder keeps the exact
-    interval, not the wall time); reminders already in the past are skipped."""
+def reminder_kind(minutes_before: int) -> str:
+    return f"{minutes_before}m"
+
+
+def reminders_for(
+    start_utc: datetime, zone, tz: str, now: datetime, minutes_before: Sequence[int] = (1440, 120)
+) -> list[dict]:
+    """The reminder rows of an appointment starting at `start_utc`, one per offset: each due an
+    exact number of minutes before the start, as a UTC instant (across a DST change the reminder
+    keeps the exact interval, not the wall time); one already due is `skipped`."""
     start = start_utc.astimezone(UTC)
     out = []
-    for kind, minutes in REMINDERS:
+    for minutes in sorted(set(minutes_before), reverse=True):
         due = start - timedelta(minutes=minutes)
-        if due < now:
-            continue
         out.append(
             {
-                "kind": kind,
+                "kind": reminder_kind(minutes),
                 "minutes_before": minutes,
                 "due_utc": due,
                 "start_time": start,
                 "local_start": local(start, zone),
                 "time_zone": tz,
+                "state": "scheduled" if due >= now else "skipped",
             }
         )
     return out
 
 
+def field_of(a: Any, name: str, default: Any = None) -> Any:
+    """A column of an appointment given as a Row or a dict (None / default when absent)."""
+    if isinstance(a, Mapping):
+        return a.get(name, default)
+    return a._mapping.get(name, default)
+
+
+def hold_of(a: Any) -> appointments_pb2.AppointmentHold | None:
+    """The appointment's wallet hold (the `hold` JSONB written by holds.py), if it has one."""
+    raw = field_of(a, "hold")
+    if not isinstance(raw, dict):
+        return None
+    return json_format.ParseDict(raw, appointments_pb2.AppointmentHold(), ignore_unknown_fields=True)
+
+
+def summaries(booked: Sequence[dict]) -> list[events_pb2.AppointmentServiceSummary]:
+    return [
+        events_pb2.AppointmentServiceSummary(
+            service=f"services/{b['service']}",
+            display_name=b["display_name"],
+            staff=b["staff"],
+            room=b["room"],
+            equipment=b["equipment"],
+            start_time=ts(datetime.fromisoformat(b["start"])),
+            end_time=ts(datetime.fromisoformat(b["end"])),
+        )
+        for b in booked
+    ]
+
+
+# --- reading -------------------------------------------------------------------------------------
+async def with_reminders(uow: BookingUnitOfWork, rows: Sequence[Any]) -> list[dict]:
+    """Rows as dicts carrying their current reminders (`reminders`: the generation of their last
+    reschedule), as `appointment_to_proto` reads them."""
+    dicts = [r if isinstance(r, dict) else r._asdict() for r in rows]
+    found = await uow.appointments.reminders_of(
+        [(str(d["appointment_id"]), d.get("reschedule_count") or 0) for d in dicts]
+    )
+    out = []
+    for d in dicts:
+        reminders = [
+            {"minutes_before": r.minutes_before, "due_utc": r.due_utc, "state": r.state}
+            for r in found.get(str(d["appointment_id"]), [])
+        ]
+        out.append({**d, "reminders": sorted(reminders, key=lambda r: r["due_utc"])})
+    return out
+
+
+async def load(uow: BookingUnitOfWork, appointment_id: str, *, for_update: bool = False):
+    row = await uow.appointments.get(appointment_id, for_update=for_update)
+    if row is None:
+        raise NotFound(f"appointments/{appointment_id} not found", reason="APPOINTMENT_NOT_FOUND")
+    return row
+
+
+async def list_appointments(
+    uow: BookingUnitOfWork,
+    *,
+    limit: int,
+    store_ids: Sequence[str] | None,
+    member_id: str | None,
+    staff: str | None,
+    states: Sequence[str],
+    start_from: datetime | None,
+    start_to: datetime | None,
+    after: tuple[datetime, str] | None,
+) -> list[dict]:
+    rows = await uow.appointments.list_page(
+        limit=limit,
+        store_ids=store_ids,
+        member_id=member_id,
+        staff=staff,
+        states=states,
+        start_from=start_from,
+        start_to=start_to,
+        after=after,
+    )
+    return await with_reminders(uow, rows)
+
+
+# --- assigning and reserving resources -----------------------------------------------------------
+@dataclass
+class Reservation:
+    """What a booking or reschedule at `start_utc` needs, validated before anything is written."""
+
+    store: str
+    zone: ZoneInfo
+    tz: str
+    records: list[ServiceRecord]
+    planned: list[Planned]
+    # service index -> staff resource name, from `assignments`
+    staff_of: dict[int, str] = field(default_factory=dict)
+    # staff who may do every service without an explicit staff member, in preference order
+    candidates: list[str] = field(default_factory=list)
+    room_of: dict[int, str] = field(default_factory=dict)
+    equipment_of: dict[int, str] = field(default_factory=dict)
+    rooms: list = field(default_factory=list)
+    equipment: list = field(default_factory=list)
+
+    @property
+    def end(self) -> datetime:
+        return self.planned[-1].end
+
+    def blocks(self, indexes: Sequence[int]) -> list[Span]:
+        return merge([(self.planned[i].reserved_start, self.planned[i].reserved_end) for i in indexes])
+
+
+async def prepare(
+    uow: BookingUnitOfWork,
+    *,
+    store: str,
+    service_ids: Sequence[str],
+    staff: str | None,
+    assignments: Sequence[Assignment],
+    start_utc: datetime,
+    now: datetime,
+    self_service: bool,
+    lead_minutes: int = 0,
+    prefer: Sequence[str] = (),
+) -> Reservation:
+    """Validates a booking of `service_ids` back to back from `start_utc` at `store` and picks
+    who may serve it; raises the documented errors. `self_service` (online, mini program) allows
+    only online-bookable services and staff and enforces the minimum notice `lead_minutes`;
+    `prefer` orders the candidate staff (a reschedule keeps the current one)."""
+    if not service_ids or len(service_ids) > MAX_SERVICES:
+        raise InvalidArgument([("services", f"must list 1 .. {MAX_SERVICES} services")])
+    if assignments and [a.service for a in assignments] != list(service_ids):
+        raise InvalidArgument([("assignments", "must list the services in the order of `services`")])
+    tz = await uow.catalog.store_zone(store)
+    zone = store_zone(tz or "")
+    if zone is None:
+        raise NotFound(f"stores/{store} not found", reason="STORE_NOT_FOUND")
+    found = await uow.catalog.services(service_ids, store_id=store)
+    missing = [s for s in service_ids if s not in found]
+    if missing:
+        raise NotFound(
+            f"services/{missing[0]} not found",
+            reason="SERVICE_NOT_FOUND",
+            metadata={"service": f"services/{missing[0]}"},
+        )
+    records = [found[s] for s in service_ids]
+    if self_service:
+        for sid, rec in zip(service_ids, records, strict=True):
+            if not rec.online_bookable:
+                raise FailedPrecondition(
+                    f"services/{sid} cannot be booked online",
+                    reason="SERVICE_NOT_OFFERED",
+                    metadata={"service": f"services/{sid}"},
+                )
+    # Members book only the staff they may pick online (as availability offers them). The rows are
+    # locked FOR SHARE before their schedules are read, so a concurrent schedule change (which
+    # locks FOR UPDATE) and this booking are judged one after the other; only the named staff
+    # when every service names one, else the whole roster the candidates come from.
+    named = {a.staff for a in assignments if a.staff} | ({staff} if staff else set())
+    everyone_named = staff is not None or (bool(assignments) and all(a.staff for a in assignments))
+    roster = {
+        s.staff_id: s
+        for s in await uow.catalog.staff(
+            store,
+            online_bookable_only=self_service,
+            lock_shared=True,
+            only=sorted(named) if everyone_named else None,
+        )
+    }
+
+    def known(name: str) -> Staff:
+        if name not in roster:
+            raise NotFound(f"{name} not found", reason="STAFF_NOT_FOUND", metadata={"staff": name})
+        return roster[name]
+
+    def qualified(member: Staff, indexes: Sequence[int]) -> bool:
+        return all(member.can_do(records[i].service) for i in indexes)
+
+    staff_of = {i: a.staff for i, a in enumerate(assignments)}
+    for i, name in staff_of.items():
+        if not qualified(known(name), [i]):
+            raise FailedPrecondition(
+                f"{name} lacks a required skill", reason="STAFF_NOT_QUALIFIED", metadata={"staff": name}
+            )
+    common = [i for i in range(len(records)) if i not in staff_of]
+    if common and staff is not None:
+        if not qualified(known(staff), common):
+            raise FailedPrecondition(
+                f"{staff} lacks a required skill", reason="STAFF_NOT_QUALIFIED", metadata={"staff": staff}
+            )
+        candidates = [staff]
+    elif common:
+        rank = {name: k for k, name in enumerate(prefer)}
+        candidates = sorted(
+            (name for name, s in roster.items() if qualified(s, common)),
+            key=lambda name: (rank.get(name, len(rank)), name),
+        )
+    else:
+        candidates = []
+
+    if start_utc < now:
+        raise FailedPrecondition("the start is in the past", reason="SLOT_IN_PAST")
+    planned = plan(records, start_utc)
+    if min(p.reserved_start for p in planned) < now:
+        raise FailedPrecondition("the preparation time would start in the past", reason="SLOT_IN_PAST")
+    if self_service and lead_minutes > 0 and start_utc < now + timedelta(minutes=lead_minutes):
+        raise FailedPrecondition(
+            f"self-service bookings need {lead_minutes} minutes' notice",
+            reason="LEAD_TIME_TOO_SHORT",
+            metadata={"min_lead_minutes": str(lead_minutes)},
+        )
+    r = Reservation(store, zone, tz or "", records, planned, staff_of=staff_of)
+    for name in sorted(set(staff_of.values())):
+        mine = [i for i, n in staff_of.items() if n == name]
+        if not works_through(roster[name], zone, r.blocks(mine)):
+            raise FailedPrecondition(
+                f"the slot is outside {name}'s working hours",
+                reason="OUTSIDE_WORKING_HOURS",
+                metadata={"staff": name},
+            )
+    if common:
+        r.candidates = [c for c in candidates if works_through(roster[c], zone, r.blocks(common))]
+        if not r.candidates:
+            raise FailedPrecondition(
+                "the slot is outside the staff member's working hours", reason="OUTSIDE_WORKING_HOURS"
+            )
+
+    # FOR SHARE against a concurrent capacity change, when a room is needed at all.
+    r.rooms = await uow.catalog.rooms(store, lock_shared=any(rec.service.room_type for rec in records))
+    r.equipment = await uow.catalog.equipment(store)
+    bad: list[tuple[str, str]] = []
+    for i, a in enumerate(assignments):
+        service = records[i].service
+        for value, needed, pool, kind_of, target, what in (
+            (a.room, service.room_type, r.rooms, lambda x: x.room_type, r.room_of, "room"),
+            (a.equipment, service.equipment_kind, r.equipment, lambda x: x.kind, r.equipment_of, "equipment"),
+        ):
+            if not value:
+                continue
+            if needed is None:
+                bad.append((f"assignments[{i}].{what}", f"services/{a.service} needs no {what}"))
+                continue
+            match = [x for x in pool if (x.room_id if what == "room" else x.equipment_id) == value]
+            if not match:
+                raise NotFound(
+                    f"{value} not found", reason=f"{what.upper()}_NOT_FOUND", metadata={what: value}
+                )
+            if kind_of(match[0]) != needed:
+                bad.append(
+                    (f"assignments[{i}].{what}", f"services/{a.service} needs a {what} of type {needed}")
+                )
+                continue
+            target[i] = value
+    if bad:
+        raise InvalidArgument(bad)
+    for needed, pool, what in (("room_type", r.rooms, "room"), ("equipment_kind", r.equipment, "equipment")):
+        for requirement in {getattr(rec.service, needed) for rec in records} - {None}:
+            if not any((x.room_type if what == "room" else x.kind) == requirement for x in pool):
+                raise FailedPrecondition(
+                    f"the store has no active {what} of type {requirement}",
+                    reason="RESOURCE_UNAVAILABLE",
+                    metadata={what: requirement},
+                )
+    return r
+
+
+async def reserve(uow: BookingUnitOfWork, appointment_id: str, r: Reservation) -> list[dict]:
+    """Inserts the reservation rows (the exclusion constraint decides); returns the booked
+    services. ABORTED `SLOT_TAKEN` when every option of some resource is taken."""
+
+    async def claim(kind: str, options: list[tuple[str, int]], spans: list[Span]) -> str:
+        for resource_id, capacity in options:
+            for seat in range(1, capacity + 1):
+                if await uow.appointments.reserve(appointment_id, resource_id, kind, spans, seat):
+                    return resource_id
+        raise Aborted(
+            "the slot was just taken; query availability again",
+            reason="SLOT_TAKEN",
+            metadata={"resource": options[-1][0] if len(options) == 1 else kind},
+        )
+
+    n = len(r.records)
+    staff_of = dict(r.staff_of)
+    # Explicit staff first, in a fixed order; then the shared one among the candidates.
+    for name in sorted(set(r.staff_of.values())):
+        await claim("staff", [(name, 1)], r.blocks([i for i, s in r.staff_of.items() if s == name]))
+    common = [i for i in range(n) if i not in r.staff_of]
+    if common:
+        chosen = await claim("staff", [(c, 1) for c in r.candidates], r.blocks(common))
+        staff_of.update({i: chosen for i in common})
+
+    room_of, equipment_of = dict(r.room_of), dict(r.equipment_of)
+    for needed, pool, kind, explicit, out in (
+        ("room_type", r.rooms, "room", r.room_of, room_of),
+        ("equipment_kind", r.equipment, "equipment", r.equipment_of, equipment_of),
+    ):
+        for resource in sorted(set(explicit.values())):
+            capacity = next((x.capacity for x in pool if x.room_id == resource), 1) if kind == "room" else 1
+            await claim(
+                kind, [(resource, capacity)], r.blocks([i for i, v in explicit.items() if v == resource])
+            )
+        for requirement in sorted({getattr(rec.service, needed) for rec in r.records} - {None}):
+            wanting = [
+                i
+                for i in range(n)
+                if getattr(r.records[i].service, needed) == requirement and i not in explicit
+            ]
+            if not wanting:
+                continue
+            if kind == "room":
+                options = [(x.room_id, x.capacity) for x in pool if x.room_type == requirement]
+            else:
+                options = [(x.equipment_id, 1) for x in pool if x.kind == requirement]
+            chosen = await claim(kind, options, r.blocks(wanting))
+            out.update({i: chosen for i in wanting})
+
+    return [
+        {
+            "service": p.record.service.service_id,
+            "display_name": p.record.display_name,
+            "staff": staff_of[i],
+            "room": room_of.get(i, ""),
+            "equipment": equipment_of.get(i, ""),
+            "start": p.start.isoformat(),
+            "end": p.end.isoformat(),
+            "reserved_start": p.reserved_start.isoformat(),
+            "reserved_end": p.reserved_end.isoformat(),
+            "list_price_minor": p.record.list_price_minor,
+        }
+        for i, p in enumerate(r.planned)
+    ]
+
+
+# --- booking ---------------------------------------------------------------------------------------
 async def book_appointment(
     uow: BookingUnitOfWork,
     *,
@@ -127,76 +493,37 @@ async def book_appointment(
     staff_override: bool = False,
     override_reason: str = "",
     now: datetime | None = None,
+    assignments: Sequence[Assignment] = (),
+    wallet_hold: appointments_pb2.WalletHoldSpec | None = None,
+    request_key: str = "",
+    booked_by: str = "",
+    waitlist_entry: str | None = None,
 ) -> dict:
     """Books `service_ids` back to back from `start_utc` at `store`; returns the appointment row
-    (as a dict). `member`, `store` are ids; `staff` a resource name or None. `staff_override`
-    (staff only, checked by the caller) books past the member rules, recording which."""
+    (as a dict, with its reminders). `member`, `store` are ids; `staff` a resource name or None
+    (ignored for the services `assignments` names staff for). `staff_override` (staff only,
+    checked by the caller) books past the member rules, recording which. `booked_by` defaults to
+    the member; `waitlist_entry` (`waitlistEntries/{entry}`) records the offer it came from."""
     now = now or datetime.now(UTC)
-    if not service_ids or len(service_ids) > MAX_SERVICES:
-        raise InvalidArgument([("services", f"must list 1 .. {MAX_SERVICES} services")])
-    tz = await uow.catalog.store_zone(store)
-    zone = store_zone(tz or "")
-    if zone is None:
-        raise NotFound(f"stores/{store} not found", reason="STORE_NOT_FOUND")
-    found = await uow.catalog.services(service_ids)
-    missing = [s for s in service_ids if s not in found]
-    if missing:
-        raise NotFound(
-            f"services/{missing[0]} not found",
-            reason="SERVICE_NOT_FOUND",
-            metadata={"service": f"services/{missing[0]}"},
-        )
-    records = [found[s] for s in service_ids]
-    roster = await uow.catalog.staff(store)
-    if staff is not None:
-        chosen = [s for s in roster if s.staff_id == staff]
-        if not chosen:
-            raise NotFound(f"{staff} not found", reason="STAFF_NOT_FOUND", metadata={"staff": staff})
-        if not all(chosen[0].can_do(r.service) for r in records):
-            raise FailedPrecondition(
-                f"{staff} lacks a required skill", reason="STAFF_NOT_QUALIFIED", metadata={"staff": staff}
-            )
-        candidates = chosen
-    else:
-        candidates = [s for s in roster if all(s.can_do(r.service) for r in records)]
-    if start_utc < now:
-        raise FailedPrecondition("the start is in the past", reason="SLOT_IN_PAST")
-    planned = plan(records, start_utc)
-    if min(p.reserved_start for p in planned) < now:
-        raise FailedPrecondition("the preparation time would start in the past", reason="SLOT_IN_PAST")
-    blocks = merge([(p.reserved_start, p.reserved_end) for p in planned])
-    working = [s for s in candidates if works_through(s, zone, blocks)]
-    if not working:
-        raise FailedPrecondition(
-            "the slot is outside the staff member's working hours", reason="OUTSIDE_WORKING_HOURS"
-        )
-
-    # Member rules last before writing: the member's row lock is held to the commit.
     rules = await policy.load_policy(uow)
+    r = await prepare(
+        uow,
+        store=store,
+        service_ids=service_ids,
+        staff=staff,
+        assignments=assignments,
+        start_utc=start_utc,
+        now=now,
+        self_service=channel in SELF_SERVICE,
+        lead_minutes=rules.min_lead_minutes,
+    )
+    # Member rules last before writing: the member's row lock is held to the commit.
     overridden = await policy.member_rules(
-        uow, member, start_utc, zone, now, rules, channel=channel, staff_override=staff_override
+        uow, member, start_utc, r.zone, now, rules, channel=channel, staff_override=staff_override
     )
 
     appointment_id = new_id()
-    end_utc = planned[-1].end
     # The appointment row first (the reservations are its children); a failed booking rolls back both.
-    rooms = await uow.catalog.rooms(store)
-    equipment = await uow.catalog.equipment(store)
-    room_of: dict[str, str] = {}
-    equipment_of: dict[str, str] = {}
-
-    async def claim(kind: str, options: list[tuple[str, int]], spans: list[Span]) -> str:
-        for resource_id, capacity in options:
-            for seat in range(1, capacity + 1):
-                if await uow.appointments.reserve(appointment_id, resource_id, kind, spans, seat):
-                    return resource_id
-        raise Aborted(
-            "the slot was just taken; query availability again",
-            reason="SLOT_TAKEN",
-            metadata={"resource": options[-1][0] if len(options) == 1 else kind},
-        )
-
-    total = sum(r.list_price_minor for r in records)
     await uow.appointments.add(
         appointment_id=appointment_id,
         member_id=member,
@@ -204,100 +531,223 @@ async def book_appointment(
         state=BOOKED,
         channel=channel,
         start_time=start_utc,
-        end_time=end_utc,
-        local_start=local(start_utc, zone),
-        local_end=local(end_utc, zone),
-        time_zone=tz,
+        end_time=r.end,
+        local_start=local(start_utc, r.zone),
+        local_end=local(r.end, r.zone),
+        time_zone=r.tz,
         services=[],
-        list_price_minor=total,
-        currency_code=records[0].currency_code,
+        list_price_minor=sum(rec.list_price_minor for rec in r.records),
+        currency_code=r.records[0].currency_code,
         notes=notes,
         overridden_rules=overridden,
         override_reason=(override_reason or None) if staff_override else None,
+        booked_by=booked_by or f"members/{member}",
+        waitlist_entry=waitlist_entry,
     )
-    staff_id = await claim("staff", [(s.staff_id, 1) for s in working], blocks)
-    for needed, pool, kind, chosen_map in (
-        ("room_type", rooms, "room", room_of),
-        ("equipment_kind", equipment, "equipment", equipment_of),
-    ):
-        for requirement in sorted({getattr(r.service, needed) for r in records} - {None}):
-            if kind == "room":
-                options = [(x.room_id, x.capacity) for x in pool if x.room_type == requirement]
-            else:
-                options = [(x.equipment_id, 1) for x in pool if x.kind == requirement]
-            if not options:
-                raise FailedPrecondition(
-                    f"the store has no active {kind} of type {requirement}",
-                    reason="RESOURCE_UNAVAILABLE",
-                    metadata={kind: requirement},
-                )
-            spans = merge(
-                [
-                    (p.reserved_start, p.reserved_end)
-                    for p in planned
-                    if getattr(p.record.service, needed) == requirement
-                ]
-            )
-            chosen_map[requirement] = await claim(kind, options, spans)
-
-    booked = [
-        {
-            "service": p.record.service.service_id,
-            "display_name": p.record.display_name,
-            "staff": staff_id,
-            "room": room_of.get(p.record.service.room_type or "", ""),
-            "equipment": equipment_of.get(p.record.service.equipment_kind or "", ""),
-            "start": p.start.isoformat(),
-            "end": p.end.isoformat(),
-            "reserved_start": p.reserved_start.isoformat(),
-            "reserved_end": p.reserved_end.isoformat(),
-        }
-        for p in planned
-    ]
+    booked = await reserve(uow, appointment_id, r)
+    await holds.authorize(
+        uow,
+        appointment_id=appointment_id,
+        member_id=member,
+        store_id=store,
+        spec=wallet_hold,
+        end_utc=r.end,
+        policy=rules,
+        request_key=request_key,
+    )
     row = await uow.appointments.set_state(appointment_id, BOOKED, services=booked)
-    await uow.appointments.schedule_reminders(appointment_id, reminders_for(start_utc, zone, tz, now))
+    await uow.appointments.schedule_reminders(
+        appointment_id, reminders_for(start_utc, r.zone, r.tz, now, rules.reminder_minutes_before)
+    )
+    hold = hold_of(row)
     uow.emit(
         events_pb2.AppointmentBooked(
             appointment=f"appointments/{appointment_id}",
             member=f"members/{member}",
             store=f"stores/{store}",
             channel=channel,
-            services=[
-                events_pb2.AppointmentServiceSummary(
-                    service=f"services/{b['service']}",
-                    display_name=b["display_name"],
-                    staff=b["staff"],
-                    room=b["room"],
-                    equipment=b["equipment"],
-                    start_time=ts(datetime.fromisoformat(b["start"])),
-                    end_time=ts(datetime.fromisoformat(b["end"])),
-                )
-                for b in booked
-            ],
+            services=summaries(booked),
             start_time=ts(start_utc),
-            end_time=ts(end_utc),
+            end_time=ts(r.end),
             local_start=row.local_start,
-            time_zone=tz,
+            time_zone=r.tz,
+            wallet_hold=hold.hold if hold else "",
+            waitlist_entry=waitlist_entry or "",
+            overridden_rules=overridden,
         ),
         aggregate_type="appointment",
         aggregate_id=appointment_id,
     )
-    return row._asdict()
+    return (await with_reminders(uow, [row]))[0]
 
 
-async def cancel_appointment(uow: BookingUnitOfWork, appointment_id: str, *, reason: str = "") -> dict:
-    row = await uow.appointments.get(appointment_id, for_update=True)
-    if row is None:
-        raise NotFound(f"appointments/{appointment_id} not found", reason="APPOINTMENT_NOT_FOUND")
-    if row.state != BOOKED:
+async def reschedule_appointment(
+    uow: BookingUnitOfWork,
+    appointment_id: str,
+    *,
+    start_utc: datetime,
+    actor: int,
+    staff: str | None = None,
+    assignments: Sequence[Assignment] = (),
+    staff_override: bool = False,
+    override_reason: str = "",
+    request_key: str = "",
+    payment_pin: str = "",
+    now: datetime | None = None,
+) -> dict:
+    """Moves a BOOKED appointment to `start_utc` (same services), atomically: the old
+    reservations are released and the new ones inserted in this transaction, so a refusal leaves
+    it as it was. A member may do so only until the free-cancellation cut-off; staff until the
+    start. Reminders are re-issued (a new generation), the freed time goes to the waitlist, and a
+    wallet hold that would expire before the new end (+ grace) is replaced (holds.on_reschedule;
+    a deposit then needs `payment_pin`)."""
+    now = now or datetime.now(UTC)
+    before = await load(uow, appointment_id, for_update=True)
+    require_state(before, BOOKED)
+    rules = await policy.load_policy(uow)
+    cutoff = before.start_time - timedelta(minutes=rules.cancel_free_minutes_before)
+    if actor == ACTOR_MEMBER and now >= cutoff:
+        raise FailedPrecondition(
+            "members may change an appointment only until the free cancellation cut-off",
+            reason="CHANGE_CUTOFF_PASSED",
+            metadata={"cutoff": cutoff.isoformat()},
+        )
+    if now >= before.start_time:
+        raise FailedPrecondition(
+            "the appointment has started",
+            reason="CHANGE_CUTOFF_PASSED",
+            metadata={"cutoff": before.start_time.isoformat()},
+        )
+    channel = before.channel
+    if actor == ACTOR_MEMBER and channel not in SELF_SERVICE:
+        channel = appointments_pb2.BOOKING_CHANNEL_ONLINE  # the member acts through self-service
+    current = [s["staff"] for s in before.services]
+    r = await prepare(
+        uow,
+        store=before.store_id,
+        service_ids=[s["service"] for s in before.services],
+        staff=staff,
+        assignments=assignments,
+        start_utc=start_utc,
+        now=now,
+        self_service=actor == ACTOR_MEMBER,
+        lead_minutes=rules.min_lead_minutes,
+        prefer=list(dict.fromkeys(current)),
+    )
+    with uow.appointments.not_counting(appointment_id):
+        overridden = await policy.member_rules(
+            uow,
+            before.member_id,
+            start_utc,
+            r.zone,
+            now,
+            rules,
+            channel=channel,
+            staff_override=staff_override,
+        )
+    await uow.appointments.release(appointment_id)
+    booked = await reserve(uow, appointment_id, r)
+    # After the new slot is secured, so a taken slot never reaches the wallet.
+    await holds.on_reschedule(
+        uow,
+        appointment_id,
+        member_id=before.member_id,
+        store_id=before.store_id,
+        new_end_utc=r.end,
+        policy=rules,
+        request_key=request_key,
+        payment_pin=payment_pin,
+    )
+    generation = before.reschedule_count + 1
+    row = await uow.appointments.update(
+        appointment_id,
+        start_time=start_utc,
+        end_time=r.end,
+        local_start=local(start_utc, r.zone),
+        local_end=local(r.end, r.zone),
+        time_zone=r.tz,
+        services=booked,
+        reschedule_count=generation,
+        overridden_rules=sorted(set(before.overridden_rules) | set(overridden)),
+        override_reason=(override_reason or None)
+        if staff_override and overridden
+        else before.override_reason,
+    )
+    await uow.appointments.cancel_reminders(appointment_id)
+    await uow.appointments.schedule_reminders(
+        appointment_id,
+        reminders_for(start_utc, r.zone, r.tz, now, rules.reminder_minutes_before),
+        generation=generation,
+    )
+    await waitlist.on_time_freed(uow, before, now)
+    uow.emit(
+        events_pb2.AppointmentRescheduled(
+            appointment=f"appointments/{appointment_id}",
+            member=f"members/{before.member_id}",
+            store=f"stores/{before.store_id}",
+            previous_start_time=ts(before.start_time),
+            previous_local_start=before.local_start,
+            services=summaries(booked),
+            start_time=ts(start_utc),
+            end_time=ts(r.end),
+            local_start=row.local_start,
+            time_zone=r.tz,
+            actor=actor,
+        ),
+        aggregate_type="appointment",
+        aggregate_id=appointment_id,
+    )
+    return (await with_reminders(uow, [row]))[0]
+
+
+# --- the other transitions -----------------------------------------------------------------------
+def require_state(row, *states: str) -> None:
+    if row.state not in states:
         raise FailedPrecondition(
             f"the appointment is {row.state}",
             reason="INVALID_APPOINTMENT_STATE",
             metadata={"state": row.state},
         )
+
+
+async def cancel_appointment(
+    uow: BookingUnitOfWork,
+    appointment_id: str,
+    *,
+    reason: str = "",
+    actor: int = ACTOR_STAFF,
+    waive_late_cancel: bool = False,
+    now: datetime | None = None,
+) -> dict:
+    """Cancels a BOOKED appointment. After start - `cancel_free_minutes_before` it is a late
+    cancel unless staff waive it (the caller checks that only staff waive); a member may not
+    cancel once it has started (`SLOT_IN_PAST`). The hold is captured on a late cancel as the
+    policy says (holds.py decides per kind), else voided."""
+    now = now or datetime.now(UTC)
+    row = await load(uow, appointment_id, for_update=True)
+    require_state(row, BOOKED)
+    if actor == ACTOR_MEMBER and now >= row.start_time:
+        raise FailedPrecondition("the appointment has started", reason="SLOT_IN_PAST")
+    rules = await policy.load_policy(uow)
+    late = now >= row.start_time - timedelta(minutes=rules.cancel_free_minutes_before)
+    waived = late and waive_late_cancel
+    counted = late and not waived
     await uow.appointments.release(appointment_id)
     await uow.appointments.cancel_reminders(appointment_id)
-    updated = await uow.appointments.set_state(appointment_id, CANCELLED, cancel_reason=reason or None)
+    await holds.settle(uow, appointment_id, capture=counted, reason="late_cancel" if counted else "cancel")
+    updated = await uow.appointments.set_state(
+        appointment_id,
+        CANCELLED,
+        cancel_reason=reason or None,
+        cancel_time=now,
+        cancelled_by=actor,
+        late_cancel=counted,
+        late_cancel_waived=waived,
+    )
+    if counted:
+        await policy.on_late_cancel(uow, updated, now, rules)
+    await waitlist.on_time_freed(uow, row, now)
+    hold = hold_of(updated)
     uow.emit(
         events_pb2.AppointmentCancelled(
             appointment=f"appointments/{appointment_id}",
@@ -306,14 +756,148 @@ async def cancel_appointment(uow: BookingUnitOfWork, appointment_id: str, *, rea
             start_time=ts(row.start_time),
             local_start=row.local_start,
             time_zone=row.time_zone,
-            cancelled_by=appointments_pb2.ACTOR_STAFF,
+            cancelled_by=actor,
+            late_cancel=counted,
             staff=sorted({s["staff"] for s in row.services}),
             services=[f"services/{s['service']}" for s in row.services],
+            wallet_hold=hold.hold if hold else "",
+            hold_state=hold.state if hold else appointments_pb2.APPOINTMENT_HOLD_STATE_UNSPECIFIED,
         ),
         aggregate_type="appointment",
         aggregate_id=appointment_id,
     )
-    return updated._asdict()
+    return (await with_reminders(uow, [updated]))[0]
+
+
+def local_day_start(row) -> datetime:
+    zone = store_zone(row.time_zone) or UTC
+    return datetime.combine(row.start_time.astimezone(zone).date(), time(0), zone)
+
+
+async def check_in_appointment(
+    uow: BookingUnitOfWork, appointment_id: str, *, now: datetime | None = None
+) -> dict:
+    """BOOKED → CHECKED_IN, from the start of the appointment's store-local day. The reminders
+    not fired yet are cancelled: the member is here."""
+    now = now or datetime.now(UTC)
+    row = await load(uow, appointment_id, for_update=True)
+    require_state(row, BOOKED)
+    opens = local_day_start(row)
+    if now < opens:
+        raise FailedPrecondition(
+            "check-in opens on the appointment's day",
+            reason="TOO_EARLY_TO_CHECK_IN",
+            metadata={"check_in_from": opens.astimezone(UTC).isoformat()},
+        )
+    await uow.appointments.cancel_reminders(appointment_id)
+    updated = await uow.appointments.set_state(appointment_id, CHECKED_IN, check_in_time=now)
+    uow.emit(
+        events_pb2.AppointmentCheckedIn(
+            appointment=f"appointments/{appointment_id}",
+            member=f"members/{row.member_id}",
+            store=f"stores/{row.store_id}",
+            start_time=ts(row.start_time),
+            check_in_time=ts(now),
+        ),
+        aggregate_type="appointment",
+        aggregate_id=appointment_id,
+    )
+    return (await with_reminders(uow, [updated]))[0]
+
+
+async def complete_appointment(
+    uow: BookingUnitOfWork, appointment_id: str, *, capture_hold: bool = False, now: datetime | None = None
+) -> tuple[dict, list[appointments_pb2.FollowUp]]:
+    """CHECKED_IN (or BOOKED, checking in now) → COMPLETED once it has started; settles the hold
+    (captured with `capture_hold`, else voided) and schedules the service plans' follow-ups. The
+    reservations stay, for the record. Returns the row and the follow-ups plans.py reports."""
+    now = now or datetime.now(UTC)
+    row = await load(uow, appointment_id, for_update=True)
+    require_state(row, BOOKED, CHECKED_IN)
+    if now < row.start_time:
+        raise FailedPrecondition(
+            "the appointment has not started",
+            reason="NOT_STARTED",
+            metadata={"start_time": row.start_time.isoformat()},
+        )
+    rules = await policy.load_policy(uow)
+    await uow.appointments.cancel_reminders(appointment_id)
+    await holds.settle(uow, appointment_id, capture=capture_hold, reason="complete")
+    updated = await uow.appointments.set_state(
+        appointment_id, COMPLETED, complete_time=now, check_in_time=row.check_in_time or now
+    )
+    follow_ups = [
+        f if isinstance(f, appointments_pb2.FollowUp) else plans.follow_up_to_proto(f)
+        for f in await plans.on_completed(uow, updated, now, rules)
+    ]
+    hold = hold_of(updated)
+    uow.emit(
+        events_pb2.AppointmentCompleted(
+            appointment=f"appointments/{appointment_id}",
+            member=f"members/{row.member_id}",
+            store=f"stores/{row.store_id}",
+            services=summaries(row.services),
+            start_time=ts(row.start_time),
+            complete_time=ts(now),
+            wallet_hold=hold.hold if hold else "",
+            hold_state=hold.state if hold else appointments_pb2.APPOINTMENT_HOLD_STATE_UNSPECIFIED,
+            follow_ups=[f.name for f in follow_ups],
+        ),
+        aggregate_type="appointment",
+        aggregate_id=appointment_id,
+    )
+    return (await with_reminders(uow, [updated]))[0], follow_ups
+
+
+async def mark_no_show(
+    uow: BookingUnitOfWork, appointment_id: str, *, now: datetime | None = None
+) -> tuple[dict, appointments_pb2.BookingStanding | None]:
+    """BOOKED → NO_SHOW from start + `no_show_grace_minutes`: frees the resources (offered to the
+    waitlist), captures the hold as the policy says and counts it against the no-show policy.
+    Returns the row and the member's standing when policy.py reports it."""
+    now = now or datetime.now(UTC)
+    row = await load(uow, appointment_id, for_update=True)
+    require_state(row, BOOKED)
+    rules = await policy.load_policy(uow)
+    from_ = row.start_time + timedelta(minutes=rules.no_show_grace_minutes)
+    if now < from_:
+        raise FailedPrecondition(
+            "too early to mark a no-show",
+            reason="NO_SHOW_TOO_EARLY",
+            metadata={"no_show_from": from_.isoformat()},
+        )
+    await uow.appointments.release(appointment_id)
+    await uow.appointments.cancel_reminders(appointment_id)
+    await holds.settle(uow, appointment_id, capture=True, reason="no_show")
+    updated = await uow.appointments.set_state(appointment_id, NO_SHOW, no_show_time=now)
+    result = await policy.on_no_show(uow, updated, now, rules)
+    standing = result if isinstance(result, appointments_pb2.BookingStanding) else None
+    await waitlist.on_time_freed(uow, row, now)
+    hold = hold_of(updated)
+    uow.emit(
+        events_pb2.AppointmentNoShow(
+            appointment=f"appointments/{appointment_id}",
+            member=f"members/{row.member_id}",
+            store=f"stores/{row.store_id}",
+            start_time=ts(row.start_time),
+            no_shows_in_window=standing.no_shows_in_window if standing else 0,
+            restricted_until=(
+                standing.restricted_until if standing and standing.HasField("restricted_until") else None
+            ),
+            wallet_hold=hold.hold if hold else "",
+            hold_state=hold.state if hold else appointments_pb2.APPOINTMENT_HOLD_STATE_UNSPECIFIED,
+        ),
+        aggregate_type="appointment",
+        aggregate_id=appointment_id,
+    )
+    return (await with_reminders(uow, [updated]))[0], standing
+
+
+async def update_notes(uow: BookingUnitOfWork, appointment_id: str, notes: str) -> dict:
+    """Changes only the notes (staff-visible, never in events: no event)."""
+    await load(uow, appointment_id, for_update=True)
+    row = await uow.appointments.update(appointment_id, notes=notes)
+    return (await with_reminders(uow, [row]))[0]
 
 
 async def fire_reminder(uow: BookingUnitOfWork, appointment_id: str, kind: str, now: datetime) -> bool:
@@ -334,18 +918,7 @@ async def fire_reminder(uow: BookingUnitOfWork, appointment_id: str, kind: str, 
             appointment=f"appointments/{appointment_id}",
             member=f"members/{appointment.member_id}",
             store=f"stores/{appointment.store_id}",
-            services=[
-                events_pb2.AppointmentServiceSummary(
-                    service=f"services/{b['service']}",
-                    display_name=b["display_name"],
-                    staff=b["staff"],
-                    room=b["room"],
-                    equipment=b["equipment"],
-                    start_time=ts(datetime.fromisoformat(b["start"])),
-                    end_time=ts(datetime.fromisoformat(b["end"])),
-                )
-                for b in appointment.services
-            ],
+            services=summaries(appointment.services),
             start_time=ts(reminder.start_time),
             local_start=reminder.local_start,
             time_zone=reminder.time_zone,

@@ -41,6 +41,11 @@ class PackageItemRow:
     session_value_minor: int
     deferred_minor: int
     expire_time: datetime | None
+    sessions_held: int = 0  # of sessions_remaining, reserved by authorised holds
+
+    @property
+    def sessions_available(self) -> int:
+        return self.sessions_remaining - self.sessions_held
 
 
 @dataclass
@@ -71,6 +76,10 @@ class MemberPackage:
     @property
     def sessions_remaining(self) -> int:
         return sum(i.sessions_remaining for i in self.items)
+
+    @property
+    def sessions_held(self) -> int:
+        return sum(i.sessions_held for i in self.items)
 
 
 def _product(r: Row) -> PackageProduct:
@@ -218,6 +227,7 @@ class PackageRepository:
                     r.session_value_minor,
                     r.deferred_minor,
                     r.expire_time,
+                    r.sessions_held,
                 )
             )
         return out
@@ -302,6 +312,11 @@ class PackageRepository:
             sessions_remaining=c.sessions_remaining + sessions,
             deferred_minor=c.deferred_minor + value,
         )
+
+    async def move_held(self, package_id: str, service: str, sessions: int) -> None:
+        """Adds `sessions` (negative to release) to the item's sessions reserved by holds."""
+        c = pt.member_package_items.c
+        await self.update_item(package_id, service, sessions_held=c.sessions_held + sessions)
 
     async def add_consumptions(self, rows: list[dict]) -> None:
         if rows:

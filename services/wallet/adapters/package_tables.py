@@ -75,7 +75,9 @@ member_package_items = Table(
     Column("service", Text, nullable=False),
     Column("display_name", Text, nullable=False, server_default=""),
     Column("sessions_total", BigInteger, nullable=False),
-    Column("sessions_remaining", BigInteger, nullable=False),
+    Column("sessions_remaining", BigInteger, nullable=False),  # includes sessions_held
+    # sessions reserved by authorised holds (also on the item's package_item_held account)
+    Column("sessions_held", BigInteger, nullable=False, server_default=text("0")),
     Column("allocated_minor", BigInteger, nullable=False),  # the item's share of the price
     Column("session_value_minor", BigInteger, nullable=False),  # allocated // sessions_total
     Column("deferred_minor", BigInteger, nullable=False),  # value of the remaining sessions
@@ -86,6 +88,9 @@ member_package_items = Table(
         name="ck_member_package_items_remaining",
     ),
     CheckConstraint("deferred_minor >= 0", name="ck_member_package_items_deferred"),
+    CheckConstraint(
+        "sessions_held >= 0 AND sessions_held <= sessions_remaining", name="ck_member_package_items_held"
+    ),
 )
 
 # One row per consumption (and a negative one per restore by a checkout refund): finance clears

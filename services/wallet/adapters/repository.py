@@ -198,7 +198,7 @@ class BonusReleaseRepository:
                 t.bonus_releases.c.member_id == member_id,
                 t.bonus_releases.c.state == "scheduled",
             )
-            .order_by(t.bonus_releases.c.release_id)
+            .order_by(t.bonus_releases.c.due_time, t.bonus_releases.c.release_id)  # soonest first
         )
         if for_update:
             stmt = stmt.with_for_update()
@@ -231,12 +231,19 @@ class HoldRepository:
             stmt = stmt.with_for_update()
         return (await self.db.execute(stmt)).first()
 
-    async def settle(self, hold_id: str, state: str, transaction_id: str) -> Row:
+    async def settle(
+        self, hold_id: str, state: str, transaction_id: str, *, captured_sessions: int = 0
+    ) -> Row:
         return (
             await self.db.execute(
                 update(t.holds)
                 .where(t.holds.c.tenant_id == self.tenant, t.holds.c.hold_id == hold_id)
-                .values(state=state, settle_transaction_id=transaction_id, update_time=func.now())
+                .values(
+                    state=state,
+                    settle_transaction_id=transaction_id,
+                    captured_sessions=captured_sessions,
+                    update_time=func.now(),
+                )
                 .returning(t.holds)
             )
         ).one()

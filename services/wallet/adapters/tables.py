@@ -152,9 +152,14 @@ holds = Table(
     Column("hold_id", UUID(as_uuid=False), nullable=False),
     Column("member_id", UUID(as_uuid=False), nullable=False),
     Column("store_id", Text, nullable=False),
-    Column("amount_minor", BigInteger, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),  # 0 for a session hold
     Column("principal_minor", BigInteger, nullable=False),  # how the held amount was funded,
     Column("bonus_minor", BigInteger, nullable=False),  # so a void returns it exactly
+    # a session hold: `sessions` of the card item (package_id, service); none for stored value
+    Column("package_id", UUID(as_uuid=False), nullable=True),
+    Column("service", Text, nullable=True),
+    Column("sessions", BigInteger, nullable=False, server_default=text("0")),
+    Column("captured_sessions", BigInteger, nullable=False, server_default=text("0")),
     Column("state", Text, nullable=False),  # authorized | captured | voided | expired
     Column("reference", Text, nullable=False, server_default=""),
     Column("expire_time", DateTime(timezone=True), nullable=False),
@@ -163,6 +168,14 @@ holds = Table(
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("tenant_id", "hold_id", name="pk_holds"),
+    # a hold reserves stored value or package sessions, never both
+    CheckConstraint(
+        "(package_id IS NULL AND service IS NULL AND sessions = 0 AND amount_minor > 0)"
+        " OR (package_id IS NOT NULL AND service IS NOT NULL AND sessions > 0 AND amount_minor = 0"
+        " AND principal_minor = 0 AND bonus_minor = 0)",
+        name="ck_holds_kind",
+    ),
+    CheckConstraint("captured_sessions >= 0 AND captured_sessions <= sessions", name="ck_holds_captured"),
     Index("ix_holds_expiring", "expire_time", postgresql_where=text("state = 'authorized'")),
     Index("ix_holds_member", "tenant_id", "member_id"),
 )

@@ -53,6 +53,8 @@ SV_BONUS = _kind("sv_bonus", Normal.CREDIT, True)  # released top-up bonus
 SV_HELD = _kind("sv_held", Normal.CREDIT, True)  # stored value reserved by holds
 MEMBER_POINTS = _kind("points", Normal.CREDIT, True)
 PACKAGE_ITEM = _kind("package_item", Normal.CREDIT, True)  # sessions left of one package item
+# sessions of one package item reserved by session holds (still the member's until captured)
+PACKAGE_ITEM_HELD = _kind("package_item_held", Normal.CREDIT, True)
 # --- tenant accounts (per store where it matters for finance) ---------------------------------
 TENDER = _kind("tender", Normal.DEBIT)  # money received by method (cash, WeChat Pay, …)
 REVENUE = _kind("revenue", Normal.CREDIT)
@@ -74,6 +76,7 @@ KINDS: dict[str, AccountKind] = {
         SV_HELD,
         MEMBER_POINTS,
         PACKAGE_ITEM,
+        PACKAGE_ITEM_HELD,
         TENDER,
         REVENUE,
         BONUS_EXPENSE,

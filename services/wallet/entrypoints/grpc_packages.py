@@ -67,7 +67,7 @@ def package_to_proto(pkg: MemberPackage, currency: str) -> packages_pb2.MemberPa
                 display_name=i.display_name,
                 sessions_total=i.sessions_total,
                 sessions_remaining=i.sessions_remaining,
-                sessions_held=0,
+                sessions_held=i.sessions_held,
                 expire_time=ts(i.expire_time),
                 session_value_minor=i.session_value_minor,
             )

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit import auth
 from kit.auth import current_principal
-from kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Violations
+from kit.errors import AlreadyExists, InvalidArgument, NotFound, Violations
 from kit.idempotency import Idempotency
 from kit.ids import is_resource_id, new_id, parse_name
 from kit.pagination import PageTokens, page_size
@@ -32,6 +32,7 @@ from services.wallet.entrypoints.grpc_checkout import CheckoutRpc
 from services.wallet.entrypoints.grpc_finance import FinanceRpc
 from services.wallet.entrypoints.grpc_packages import PackagesRpc
 from services.wallet.entrypoints.grpc_vouchers import VouchersRpc
+from services.wallet.service_layer import packages as pk
 from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
@@ -137,9 +138,13 @@ def hold_to_proto(h, currency: str) -> ledger_pb2.Hold:
         expire_time=ts(h.expire_time),
         reference=h.reference,
         store=f"stores/{h.store_id}",
+        package=f"members/{h.member_id}/packages/{h.package_id}" if h.package_id else "",
+        service=h.service or "",
+        sessions=h.sessions,
         principal_minor=h.principal_minor,
         bonus_minor=h.bonus_minor,
         captured_minor=h.amount_minor if h.state == "captured" else 0,
+        captured_sessions=h.captured_sessions,
         authorize_transaction=f"members/{h.member_id}/transactions/{h.authorize_transaction_id}",
         captured_transaction=f"members/{h.member_id}/transactions/{h.settle_transaction_id}"
         if h.state == "captured"
@@ -431,14 +436,18 @@ class WalletServicer(
     # --- holds --------------------------------------------------------------------------------
     async def AuthorizeHold(self, request: pb.AuthorizeHoldRequest, context) -> pb.AuthorizeHoldResponse:
         h = request.hold
-        if h.package or h.sessions:
-            raise FailedPrecondition("package-session holds are not available yet", reason="NOT_IMPLEMENTED")
         member_id = member_id_of(h.member, "hold.member")
         store_id = store_id_of(h.store, "hold.store")
         caller = current_principal()
+        # The hold expires exactly when asked (e.g. an appointment's end + grace), within 90 days.
+        expire_time = h.expire_time.ToDatetime(UTC) if h.HasField("expire_time") else None
         ttl = 0
-        if h.HasField("expire_time"):
-            ttl = max(1, int((h.expire_time.ToDatetime(UTC) - datetime.now(UTC)).total_seconds() // 60))
+        if expire_time is not None:
+            ttl = max(1, int((expire_time - datetime.now(UTC)).total_seconds() // 60))
+            if expire_time <= datetime.now(UTC):
+                raise InvalidArgument([("hold.expire_time", "must be in the future")])
+        if h.package or h.service or h.sessions:
+            return await self._authorize_session_hold(request, member_id, store_id, ttl, expire_time)
         await self._check_pin(member_id, request.payment_pin)
 
         async def effect(uow: WalletUnitOfWork) -> pb.AuthorizeHoldResponse:
@@ -452,6 +461,54 @@ class WalletServicer(
                 amount=h.amount_minor,
                 reference=h.reference,
                 ttl_minutes=ttl,
+                expire_time=expire_time,
+            )
+            return pb.AuthorizeHoldResponse(
+                hold=hold_to_proto(hold, settings.currency_code),
+                wallet=wallet_to_proto(await sv.snapshot(uow, member_id)),
+            )
+
+        return await self._mutate("AuthorizeHold", request, pb.AuthorizeHoldResponse, effect)
+
+    async def _authorize_session_hold(
+        self,
+        request: pb.AuthorizeHoldRequest,
+        member_id: str,
+        store_id: str,
+        ttl: int,
+        expire_time: datetime | None,
+    ) -> pb.AuthorizeHoldResponse:
+        """Package sessions: no PIN (the card, not stored value, pays), never with an amount."""
+        h = request.hold
+        v = Violations()
+        parts = h.package.split("/")
+        package_id = parts[3] if len(parts) == 4 and parts[0] == "members" and parts[2] == "packages" else ""
+        if not package_id or not parts[3]:
+            v.add("hold.package", "must be members/{member}/packages/{package}")
+        elif parts[1] != member_id:
+            v.add("hold.package", "must be a card of hold.member")
+        if not h.service.startswith("services/") or len(h.service) <= len("services/"):
+            v.add("hold.service", "must be a resource name of the form services/{service}")
+        if h.sessions <= 0:
+            v.add("hold.sessions", "must be greater than zero")
+        if h.amount_minor:
+            v.add("hold.amount_minor", "a hold reserves stored value or package sessions, never both")
+        v.raise_if_any()
+        caller = current_principal()
+
+        async def effect(uow: WalletUnitOfWork) -> pb.AuthorizeHoldResponse:
+            settings = await uow.settings.get()
+            hold, _ = await pk.authorize_session_hold(
+                uow,
+                caller,
+                member_id=member_id,
+                package_id=package_id,
+                service=h.service,
+                sessions=h.sessions,
+                store_id=store_id,
+                reference=h.reference,
+                ttl_minutes=ttl,
+                expire_time=expire_time,
             )
             return pb.AuthorizeHoldResponse(
                 hold=hold_to_proto(hold, settings.currency_code),
@@ -470,11 +527,22 @@ class WalletServicer(
         hold_id = self._hold_id(request.name)
         caller = current_principal()
 
+        store_id = store_id_of(request.store) if request.store else ""
+        if request.sessions < 0:
+            raise InvalidArgument([("sessions", "must not be negative")])
+
         async def effect(uow: WalletUnitOfWork) -> pb.CaptureHoldResponse:
             held = await uow.holds.get(hold_id)
-            if held is not None and request.amount_minor and request.amount_minor != held.amount_minor:
-                raise InvalidArgument([("amount_minor", "partial capture is not supported yet; omit it")])
-            hold, posted = await sv.capture_hold(uow, caller, hold_id)
+            if held is not None and held.package_id is None:
+                if request.amount_minor and request.amount_minor != held.amount_minor:
+                    raise InvalidArgument([("amount_minor", "partial capture is not supported yet; omit it")])
+                if request.sessions:
+                    raise InvalidArgument([("sessions", "only for a hold of package sessions")])
+            if held is not None and held.package_id is not None and request.amount_minor:
+                raise InvalidArgument([("amount_minor", "only for a hold of stored value")])
+            hold, posted = await sv.capture_hold(
+                uow, caller, hold_id, sessions=request.sessions, store_id=store_id
+            )
             currency = (await uow.settings.get()).currency_code
             return pb.CaptureHoldResponse(
                 hold=hold_to_proto(hold, currency),

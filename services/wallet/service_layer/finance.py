@@ -175,7 +175,8 @@ _DEFERRED_BY_STORE = text(
     """
 )
 
-# package_item accounts are owned by "{package_id}:{service}"; the card row says who sold it.
+# package_item(_held) accounts are owned by "{package_id}:{service}"; the card row says who sold
+# it. Sessions reserved by holds are still owed to the member.
 _SESSIONS_BY_STORE = text(
     """
     SELECT mp.store_sold AS store_id, -sum(p.amount) AS sessions
@@ -184,7 +185,8 @@ _SESSIONS_BY_STORE = text(
     JOIN ledger_transactions lt ON lt.tenant_id = p.tenant_id AND lt.transaction_id = p.transaction_id
     JOIN member_packages mp
       ON mp.tenant_id = a.tenant_id AND mp.package_id::text = split_part(a.owner, ':', 1)
-    WHERE p.tenant_id = :t AND a.kind = 'package_item' AND lt.create_time <= :as_of
+    WHERE p.tenant_id = :t AND a.kind IN ('package_item', 'package_item_held')
+      AND lt.create_time <= :as_of
     GROUP BY mp.store_sold
     """
 )

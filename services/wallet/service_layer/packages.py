@@ -11,6 +11,12 @@ Ledger side (one balanced transaction per command, posted only through `LedgerRe
 - transfer: sessions Dr package_item(source) / Cr package_item(new card); deferred revenue stays;
 - refund: money Dr deferred_package_revenue(store sold) / Cr tender (or stored-value principal);
   sessions Dr package_item / Cr sessions_refunded.
+- session hold (a booked treatment's sessions): authorise Dr package_item / Cr package_item_held
+  (the item row counts them in `sessions_held`; they stay in `sessions_remaining` and in the
+  deferred value); capture Dr package_item_held / Cr sessions_consumed plus the consumption's
+  money (deferred → revenue at the store used, the same value as a plain consumption) and any
+  uncaptured rest back to package_item; void / expiry Dr package_item_held / Cr package_item.
+  A card with held sessions cannot be refunded or transferred (HOLDS_OUTSTANDING).
 
 Lock order: the card rows first (`for_update`), then the ledger's accounts.
 """
@@ -27,6 +33,7 @@ from kit import auth
 from kit.auth import Principal
 from kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Violations
 from kit.ids import new_id
+from kit.proto import ts as _ts
 from services.wallet.adapters.ledger_repository import PostedTransaction
 from services.wallet.adapters.package_repository import (
     MemberPackage,
@@ -83,6 +90,16 @@ async def _load(
         name = package_name(member_id, package_id) if member_id else f"packages/{package_id}"
         raise NotFound(f"{name} not found", reason="PACKAGE_NOT_FOUND")
     return pkg
+
+
+def _require_no_holds(pkg: MemberPackage) -> None:
+    """Refunds and transfers move every remaining session: held ones must be settled first."""
+    if pkg.sessions_held:
+        raise FailedPrecondition(
+            "capture or void the card's session holds first",
+            reason="HOLDS_OUTSTANDING",
+            metadata={"sessions_held": str(pkg.sessions_held)},
+        )
 
 
 async def _current_state(uow: UoW, pkg: MemberPackage, now: datetime) -> str:
@@ -306,7 +323,8 @@ def _add_consumption(
     pending = _pending(draft, key)
     remaining = item.sessions_remaining - pending
     deferred = item.deferred_minor - item.session_value_minor * max(pending, 0)
-    dp.require_item_usable(service, remaining, item.expire_time, sessions, now)
+    # sessions reserved by holds stay on the card (and in its deferred value) but are not usable
+    dp.require_item_usable(service, remaining - item.sessions_held, item.expire_time, sessions, now)
     value = dp.consumption_value(remaining, deferred, item.session_value_minor, sessions)
     draft.move(sessions, debit=key, credit=SESSIONS_CONSUMED)
     draft.move(
@@ -550,6 +568,7 @@ async def transfer(
     pkg = await _load(uow, member_id, package_id)
     dp.require_usable(await _current_state(uow, pkg, datetime.now(UTC)), action="be transferred")
     await uow.members.require(to_member_id)
+    _require_no_holds(pkg)
     moving = [i for i in pkg.items if i.sessions_remaining > 0]
     if not moving:
         raise FailedPrecondition("the card has no sessions left", reason="NO_SESSIONS_LEFT")
@@ -648,6 +667,7 @@ async def refund(
         raise FailedPrecondition(
             f"the package card is {state}", reason="PACKAGE_NOT_ACTIVE", metadata={"state": state}
         )
+    _require_no_holds(pkg)
     sessions = pkg.sessions_remaining
     if sessions == 0:
         raise FailedPrecondition("the card has no unused sessions", reason="NOTHING_TO_REFUND")
@@ -688,3 +708,155 @@ async def refund(
     return PackageRefundResult(
         await _load(uow, member_id, package_id, for_update=False), posted, value, sessions
     )
+
+
+# --- session holds ----------------------------------------------------------------------------
+def held_account(package_id: str, service: str) -> AccountKey:
+    return AccountKey(ledger.PACKAGE_ITEM_HELD, f"{package_id}:{service}", ledger.SESSIONS)
+
+
+MAX_HOLD_TTL_MINUTES = 90 * 24 * 60
+
+
+async def authorize_session_hold(
+    uow: UoW,
+    caller: Principal,
+    *,
+    member_id: str,
+    package_id: str,
+    service: str,
+    sessions: int,
+    store_id: str,
+    reference: str,
+    ttl_minutes: int,
+    expire_time: datetime | None = None,
+):
+    """Reserves `sessions` of a card item (e.g. a booked treatment's): they stay the member's and
+    on the card, but no consumption, transfer or refund can take them until the hold is captured,
+    voided or expires. Refused as a consumption would be: PACKAGE_FROZEN, PACKAGE_NOT_ACTIVE,
+    PACKAGE_ITEM_EXPIRED, NO_SESSIONS_LEFT (FAILED_PRECONDITION); PACKAGE_NOT_FOUND,
+    PACKAGE_ITEM_NOT_FOUND (NOT_FOUND)."""
+    caller.require(auth.WALLET_WRITE)
+    v = Violations()
+    if not 1 <= sessions <= dp.MAX_SESSIONS:
+        v.add("hold.sessions", f"must be within 1..{dp.MAX_SESSIONS}")
+    v.require("hold.service", service)
+    v.require("hold.store", store_id)
+    if not 0 <= ttl_minutes <= MAX_HOLD_TTL_MINUTES:
+        v.add("hold.expire_time", "must be within 90 days")
+    v.raise_if_any()
+    pkg = await _load(uow, member_id, package_id)  # card and items first, then the accounts
+    now = datetime.now(UTC)
+    dp.require_usable(await _current_state(uow, pkg, now), action="hold sessions")
+    item = pkg.item(service)
+    if item is None:
+        raise NotFound(f"the card has no item {service}", reason="PACKAGE_ITEM_NOT_FOUND")
+    dp.require_item_usable(service, item.sessions_available, item.expire_time, sessions, now)
+    settings = await uow.settings.get()
+    draft = TransactionDraft("hold", member_id=member_id, store_id=store_id, description=reference)
+    draft.move(sessions, debit=item_account(package_id, service), credit=held_account(package_id, service))
+    posted = await uow.ledger.post(draft)
+    await repo(uow).move_held(package_id, service, sessions)
+    await repo(uow).update_package(package_id)
+    hold = await uow.holds.add(
+        hold_id=new_id(),
+        member_id=member_id,
+        store_id=store_id,
+        amount_minor=0,
+        principal_minor=0,
+        bonus_minor=0,
+        package_id=package_id,
+        service=service,
+        sessions=sessions,
+        state="authorized",
+        reference=reference,
+        expire_time=expire_time
+        or posted.create_time + timedelta(minutes=ttl_minutes or settings.hold_default_ttl_minutes),
+        authorize_transaction_id=posted.transaction_id,
+    )
+    uow.emit(
+        events_pb2.HoldAuthorized(
+            hold=f"holds/{hold.hold_id}",
+            member=sv.member_name(member_id),
+            package=package_name(member_id, package_id),
+            service=service,
+            sessions=sessions,
+            reference=reference,
+            expire_time=_ts(hold.expire_time),
+        ),
+        aggregate_type="wallet",
+        aggregate_id=member_id,
+    )
+    return hold, posted
+
+
+async def capture_session_hold(uow: UoW, hold, *, sessions: int = 0, store_id: str = ""):
+    """Consumes `sessions` (0: all) of an authorised session hold, locked by the caller, exactly
+    like a consumption at `store_id` (the hold's store when empty): revenue recognised at that
+    store, a consumption row, `PackageSessionConsumed`. The uncaptured rest goes back to the card.
+    The reservation was made while the sessions were usable, so a later freeze or item expiry
+    does not stop the capture (the hold's own expiry does)."""
+    taken = sessions or hold.sessions
+    if not 1 <= taken <= hold.sessions:
+        raise InvalidArgument([("sessions", f"must be within 0..{hold.sessions} (the held sessions)")])
+    store_used = store_id or hold.store_id
+    pkg = await _load(uow, hold.member_id, hold.package_id)
+    item = pkg.item(hold.service)
+    assert item is not None and item.sessions_held >= hold.sessions, "a hold's sessions are on its item"
+    cur = (await uow.settings.get()).currency_code
+    held, own = held_account(pkg.package_id, hold.service), item_account(pkg.package_id, hold.service)
+    value = dp.consumption_value(
+        item.sessions_remaining, item.deferred_minor, item.session_value_minor, taken
+    )
+    draft = TransactionDraft(
+        "capture", member_id=hold.member_id, store_id=store_used, description=hold.reference
+    )
+    draft.move(taken, debit=held, credit=SESSIONS_CONSUMED)
+    draft.move(value, debit=deferred_account(pkg.store_sold, cur), credit=revenue_account(store_used, cur))
+    draft.move(hold.sessions - taken, debit=held, credit=own)
+    posted = await uow.ledger.post(draft)
+    # release the reservation before the consumption lowers sessions_remaining (CHECK held <= remaining)
+    await repo(uow).move_held(pkg.package_id, hold.service, -hold.sessions)
+    use = PackageUse(pkg.package_id, hold.service, taken, value, pkg.store_sold)
+    await _record_uses(uow, posted.transaction_id, [use], store_used, sign=-1)
+    uow.emit(
+        events_pb2.HoldCaptured(
+            hold=f"holds/{hold.hold_id}",
+            member=sv.member_name(hold.member_id),
+            captured_sessions=taken,
+            transaction=sv.transaction_name(posted),
+            reference=hold.reference,
+        ),
+        aggregate_type="wallet",
+        aggregate_id=hold.member_id,
+    )
+    settled = await uow.holds.settle(hold.hold_id, "captured", posted.transaction_id, captured_sessions=taken)
+    return settled, posted
+
+
+async def void_session_hold(uow: UoW, hold, *, state: str = "voided"):
+    """Gives an authorised session hold (locked by the caller) back to its card item."""
+    pkg = await _load(uow, hold.member_id, hold.package_id)
+    draft = TransactionDraft(
+        "void", member_id=hold.member_id, store_id=hold.store_id, description=hold.reference
+    )
+    draft.move(
+        hold.sessions,
+        debit=held_account(pkg.package_id, hold.service),
+        credit=item_account(pkg.package_id, hold.service),
+    )
+    posted = await uow.ledger.post(draft)
+    await repo(uow).move_held(pkg.package_id, hold.service, -hold.sessions)
+    await repo(uow).update_package(pkg.package_id)
+    uow.emit(
+        events_pb2.HoldVoided(
+            hold=f"holds/{hold.hold_id}",
+            member=sv.member_name(hold.member_id),
+            expired=state == "expired",
+            transaction=sv.transaction_name(posted),
+            reference=hold.reference,
+        ),
+        aggregate_type="wallet",
+        aggregate_id=hold.member_id,
+    )
+    return await uow.holds.settle(hold.hold_id, state, posted.transaction_id), posted

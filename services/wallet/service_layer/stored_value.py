@@ -380,9 +380,11 @@ async def authorize_hold(
     amount: int,
     reference: str,
     ttl_minutes: int,
+    expire_time: datetime | None = None,
 ):
     """Reserve stored value (e.g. a booking deposit): it leaves the spendable balances for the
-    member's held account until it is captured, voided or expires."""
+    member's held account until it is captured, voided or expires (at `expire_time` when given,
+    else `ttl_minutes` or the tenant's default after now)."""
     caller.require(auth.WALLET_WRITE)
     v = Violations()
     validate_money(v, "amount_minor", amount)
@@ -416,7 +418,8 @@ async def authorize_hold(
         bonus_minor=from_bonus,
         state="authorized",
         reference=reference,
-        expire_time=posted.create_time + timedelta(minutes=ttl_minutes or settings.hold_default_ttl_minutes),
+        expire_time=expire_time
+        or posted.create_time + timedelta(minutes=ttl_minutes or settings.hold_default_ttl_minutes),
         authorize_transaction_id=posted.transaction_id,
     )
     uow.emit(
@@ -444,9 +447,14 @@ async def _load_authorized_hold(uow: UoW, hold_id: str):
     return hold
 
 
-async def capture_hold(uow: UoW, caller: Principal, hold_id: str):
+async def capture_hold(uow: UoW, caller: Principal, hold_id: str, *, sessions: int = 0, store_id: str = ""):
+    """Captures a hold in full; a session hold may take fewer `sessions` (0: all) at `store_id`."""
     caller.require(auth.WALLET_WRITE)
     hold = await _load_authorized_hold(uow, hold_id)
+    if hold.package_id is not None:
+        from services.wallet.service_layer import packages  # packages builds on this module
+
+        return await packages.capture_session_hold(uow, hold, sessions=sessions, store_id=store_id)
     cur = (await uow.settings.get()).currency_code
     accts = MemberAccounts.of(hold.member_id, cur)
     draft = TransactionDraft(
@@ -473,6 +481,10 @@ async def void_hold(uow: UoW, caller: Principal | None, hold_id: str, *, state: 
     if caller is not None:
         caller.require(auth.WALLET_WRITE)
     hold = await _load_authorized_hold(uow, hold_id)
+    if hold.package_id is not None:
+        from services.wallet.service_layer import packages  # packages builds on this module
+
+        return await packages.void_session_hold(uow, hold, state=state)
     cur = (await uow.settings.get()).currency_code
     accts = MemberAccounts.of(hold.member_id, cur)
     draft = TransactionDraft(

@@ -113,31 +113,39 @@ async def test_due_instants_are_exact_utc_offsets_across_dst(infra):
             (r.aid, r.kind): r
             for r in await rows(
                 engine,
-                "SELECT *, appointment_id::text AS aid FROM scheduled_reminders WHERE tenant_id = :t",
+                "SELECT *, appointment_id::text AS aid FROM scheduled_reminders"
+                " WHERE tenant_id = :t AND state = 'scheduled'",
                 t=TENANT,
             )
         }
         assert set(got) == {
-            (ny["appointment_id"], "24h"),
-            (ny["appointment_id"], "2h"),
-            (sh["appointment_id"], "24h"),
-            (sh["appointment_id"], "2h"),
-            (soon["appointment_id"], "2h"),
+            (ny["appointment_id"], "1440m"),
+            (ny["appointment_id"], "120m"),
+            (sh["appointment_id"], "1440m"),
+            (sh["appointment_id"], "120m"),
+            (soon["appointment_id"], "120m"),
         }
-        ny24 = got[(ny["appointment_id"], "24h")]
+        # the past one is recorded as skipped, never fired
+        skipped = await rows(
+            engine,
+            "SELECT kind FROM scheduled_reminders WHERE state = 'skipped' AND tenant_id = :t",
+            t=TENANT,
+        )
+        assert skipped == [("1440m",)]
+        ny24 = got[(ny["appointment_id"], "1440m")]
         # 24 h before 14:00Z on the 9th is 14:00Z on the 8th: 10:00 EDT again (DST began 02:00 that day)
         assert ny24.due_utc == datetime(2026, 3, 8, 14, tzinfo=UTC)
         assert ny24.due_utc.astimezone(ZoneInfo("America/New_York")).hour == 10
-        assert got[(ny["appointment_id"], "2h")].due_utc == datetime(2026, 3, 9, 12, tzinfo=UTC)
+        assert got[(ny["appointment_id"], "120m")].due_utc == datetime(2026, 3, 9, 12, tzinfo=UTC)
         assert (ny24.local_start, ny24.time_zone, ny24.minutes_before) == (
             "2026-03-09T10:00",
             "America/New_York",
             1440,
         )
-        sh24 = got[(sh["appointment_id"], "24h")]
+        sh24 = got[(sh["appointment_id"], "1440m")]
         assert sh["start_time"] == datetime(2026, 3, 9, 2, tzinfo=UTC)  # 10:00 CST = 02:00Z
         assert sh24.due_utc == datetime(2026, 3, 8, 2, tzinfo=UTC)
-        assert got[(sh["appointment_id"], "2h")].due_utc == datetime(2026, 3, 9, 0, tzinfo=UTC)
+        assert got[(sh["appointment_id"], "120m")].due_utc == datetime(2026, 3, 9, 0, tzinfo=UTC)
         assert (sh24.local_start, sh24.time_zone) == ("2026-03-09T10:00", "Asia/Shanghai")
         assert {r.state for r in got.values()} == {"scheduled"}
 
@@ -147,7 +155,7 @@ async def test_due_instants_are_exact_utc_offsets_across_dst(infra):
             "SELECT kind, state FROM scheduled_reminders WHERE appointment_id = :a",
             a=sh["appointment_id"],
         )
-        assert sorted(states) == [("24h", "cancelled"), ("2h", "cancelled")]
+        assert sorted(states) == [("120m", "cancelled"), ("1440m", "cancelled")]
     finally:
         await engine.dispose()
 
@@ -293,7 +301,7 @@ async def test_sigkill_mid_run_fires_every_reminder_once(infra, tmp_path):
         while True:
             try:
                 msgs = await sub.fetch(500, timeout=1.5)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either
                 break
             for msg in msgs:
                 msg_id = msg.headers.get("Nats-Msg-Id") if msg.headers else None
