@@ -184,3 +184,142 @@ async def test_book_and_cancel_through_the_gateway(stack):
         {(s.service_name, s.kind, s.name) for s in stack.otlp.spans() if "booking" in s.service_name}
     )
     assert booked_trace(), f"no gateway->booking->outbox trace; booking spans seen: {seen}"
+
+
+async def test_deposit_hold_is_placed_in_the_wallet_and_released_on_cancel(stack):
+    """Booking -> wallet over gRPC as the booking service itself: the deposit leaves the member's
+    spendable balance with the booking, a wrong PIN refuses the booking (nothing written), and a
+    free cancellation gives the deposit back through the durable settlement job."""
+    base = stack.gateway_url
+    store_id = f"sh-{uuid.uuid4().hex[:8]}"
+    store = f"stores/{store_id}"
+    async with aiohttp.ClientSession() as s:
+        status, body = await call(
+            s,
+            "POST",
+            f"{base}/v1/stores?storeId={store_id}&requestId={uuid.uuid4()}",
+            {"displayName": "Jing'an", "timeZone": "Asia/Shanghai"},
+        )
+        assert status == 200, body
+        status, body = await call(
+            s,
+            "POST",
+            f"{base}/v1/members",
+            {
+                "member": {"displayName": "Lin", "phone": "13612345678", "homeStore": store},
+                "requestId": str(uuid.uuid4()),
+            },
+        )
+        assert status == 200, body
+        member = body["member"]["name"]
+
+        async def wallet_knows_member():
+            status, _ = await call(s, "GET", f"{base}/v1/{member}/wallet")
+            return status == 200
+
+        assert await eventually(wallet_knows_member), "the wallet never learned about the member"
+        status, body = await call(
+            s,
+            "POST",
+            f"{base}/v1/{member}/wallet:topUp",
+            {
+                "amountMinor": "100000",
+                "currencyCode": "CNY",
+                "tender": "TENDER_CASH",
+                "store": store,
+                "requestId": str(uuid.uuid4()),
+            },
+        )
+        assert status == 200, body
+        status, body = await call(
+            s,
+            "POST",
+            f"{base}/v1/{member}/wallet:setPaymentPin",
+            {"pin": "135790", "requestId": str(uuid.uuid4())},
+        )
+        assert status == 200, body
+
+        service_id = f"massage-{uuid.uuid4().hex[:6]}"
+        status, body = await call(
+            s,
+            "POST",
+            f"{base}/v1/services?serviceId={service_id}&requestId={uuid.uuid4()}",
+            {
+                "displayName": "Foot massage",
+                "category": "massage",
+                "durationMinutes": 45,
+                "listPriceMinor": "16800",
+                "currencyCode": "CNY",
+                "requirements": {"skill": "massage"},
+            },
+        )
+        assert status == 200, body
+
+        async def store_known():
+            status, _ = await call(
+                s,
+                "POST",
+                f"{base}/v1/{store}/staff?staffId=wei&requestId={uuid.uuid4()}",
+                {
+                    "displayName": "Wei",
+                    "skills": ["massage"],
+                    "weeklyHours": [
+                        {"dayOfWeek": d, "startTime": "10:00", "endTime": "22:00"} for d in range(1, 8)
+                    ],
+                },
+            )
+            return status == 200
+
+        assert await eventually(store_known), "booking never learned about the store"
+        day = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=2)
+        status, body = await call(
+            s,
+            "GET",
+            f"{base}/v1/{store}:queryAvailability?startDate={day}&endDate={day}&services=services/{service_id}",
+        )
+        assert status == 200, body
+        slot = body["slots"][0]
+        request = {
+            "member": member,
+            "store": store,
+            "services": [f"services/{service_id}"],
+            "startTime": slot["startTime"],
+            "channel": "BOOKING_CHANNEL_STORE",
+            "walletHold": {"deposit": {"amountMinor": "5000", "currencyCode": "CNY"}, "paymentPin": "000000"},
+        }
+
+        status, body = await call(
+            s, "POST", f"{base}/v1/appointments", {**request, "requestId": str(uuid.uuid4())}
+        )
+        assert status == 400, body  # FAILED_PRECONDITION
+        assert body["error"]["details"][0]["reason"] == "WALLET_HOLD_REFUSED", body
+        status, body = await call(s, "GET", f"{base}/v1/appointments?member={member}")
+        assert status == 200 and not body.get("appointments"), body
+
+        request["walletHold"]["paymentPin"] = "135790"
+        status, body = await call(
+            s, "POST", f"{base}/v1/appointments", {**request, "requestId": str(uuid.uuid4())}
+        )
+        assert status == 200, body
+        appointment = body["appointment"]
+        assert appointment["walletHold"]["state"] == "APPOINTMENT_HOLD_STATE_AUTHORIZED", appointment
+        assert appointment["walletHold"]["amountMinor"] == "5000"
+        status, body = await call(s, "GET", f"{base}/v1/{member}/wallet")
+        wallet = body["wallet"]
+        assert (wallet["heldMinor"], wallet["principalMinor"]) == ("5000", "95000"), wallet
+
+        status, body = await call(
+            s, "POST", f"{base}/v1/{appointment['name']}:cancel", {"requestId": str(uuid.uuid4())}
+        )
+        assert status == 200, body
+        assert not body["appointment"].get("lateCancel", False)  # days ahead: free
+        assert body["appointment"]["walletHold"]["state"] == "APPOINTMENT_HOLD_STATE_RELEASED", body
+
+        async def deposit_back():
+            status, body = await call(s, "GET", f"{base}/v1/{member}/wallet")
+            wallet = body.get("wallet", {})
+            return wallet if status == 200 and wallet.get("heldMinor", "0") == "0" else None
+
+        wallet = await eventually(deposit_back)
+        assert wallet, "the settlement job never voided the hold"
+        assert wallet["principalMinor"] == "100000", wallet
