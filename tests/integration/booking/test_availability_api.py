@@ -20,13 +20,13 @@ from google.protobuf import field_mask_pb2
 from peony.booking.v1 import appointments_pb2, availability_pb2, catalog_pb2, resources_pb2
 from peony.booking.v1 import booking_service_pb2 as pb
 
-from tests.integration.booking.test_catalog import (
+from tests.support.booking import (
     Harness,
     error_info,
     instant,
     local_instant,
     rid,
-    start_booking,
+    running_booking,
     weekly,
 )
 
@@ -39,19 +39,14 @@ FACIAL, NIGHT = "services/facial", "services/night-care"
 
 @pytest.fixture(scope="module")
 async def server(infra):
-    stub, engine, uows, channel, runner = await start_booking(infra, "booking_availability_api")
-    try:
-        yield stub, engine, uows
-    finally:
-        await channel.close()
-        await engine.dispose()
-        await runner.stop()
+    async with running_booking(infra, "booking_availability_api") as server:
+        yield server
 
 
 @pytest.fixture
 async def h(server) -> Harness:
     """Stores `ny` and `sh`, a 60-minute facial (bed needed) and a 60-minute night care."""
-    harness = Harness(*server)
+    harness = Harness.of(server)
     await harness.store("ny", "America/New_York")
     await harness.store("sh", "Asia/Shanghai")
     await harness.service(

@@ -6,133 +6,77 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import error_details_pb2, status_pb2
 from peony.booking.v1 import appointments_pb2, catalog_pb2, resources_pb2
 from peony.booking.v1 import booking_service_pb2 as pb
-from peony.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from kit.auth import mint_dev_token
-from kit.config import load_config, to_async_url
-from kit.db import session_factory
-from kit.migrations import upgrade
-from kit.uow import UnitOfWorkFactory
-from services.booking.entrypoints.app import build
-from services.booking.service_layer.unit_of_work import BookingUnitOfWork
+from tests.support.booking import (
+    booked_rows,
+    create_service,
+    create_staff,
+    local_instant,
+    put_store_zone,
+    reason_of,
+    rid,
+    running_booking,
+    stamp,
+    weekly,
+)
+from tests.support.booking import md as tenant_md
 
 pytestmark = pytest.mark.integration
 TENANT = "booking-race"
 STORE = "s1"
 TZ = "Asia/Shanghai"
-ZONE = ZoneInfo(TZ)
+ZONE = ZoneInfo(TZ)  # also the default zone of local_instant
 STAFF = f"stores/{STORE}/staff/anna"
 CLIENTS, SLOTS = 100, 20
 
 
-def md(tenant: str = TENANT, roles=("hq_admin",)):
-    return (
-        ("authorization", f"Bearer {mint_dev_token(tenant=tenant, subject='user:t', roles=list(roles))}"),
-    )
-
-
-def reason_of(err: grpc.aio.AioRpcError) -> str:
-    raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
-    for any_ in status_pb2.Status.FromString(raw).details:
-        info = error_details_pb2.ErrorInfo()
-        if any_.Unpack(info):
-            return info.reason
-    return ""
-
-
-def stamp(value: datetime) -> Timestamp:
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
-
-
-def local_instant(day: date, hh: int, mm: int = 0) -> datetime:
-    return datetime.combine(day, time(hh, mm), ZONE).astimezone(UTC)
+def md():
+    return tenant_md(TENANT)
 
 
 @pytest.fixture(scope="module")
 async def booking(infra):
-    url = to_async_url(await infra.anew_database("booking_race"))
-    await upgrade("booking", url)
-    config = load_config(
-        "booking",
-        {
-            "PEONY_BOOKING_DATABASE_URL": url,
-            "PEONY_NATS_URL": infra.nats_url,
-            "PEONY_BOOKING_GRPC_PORT": "0",
-            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
-        },
-    )
-    engine = create_async_engine(url)
-    # Stores come from the members service's events (next step); register the zone directly.
-    uows = UnitOfWorkFactory(BookingUnitOfWork, session_factory(engine), service="booking")
-
-    async def zone(uow: BookingUnitOfWork) -> None:
-        await uow.catalog.put_store_zone(STORE, TZ)
-
-    await uows.run(TENANT, zone)
-    runner = await build(config)
-    port = await runner.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    stub = pb_grpc.BookingServiceStub(channel)
-    await stub.CreateService(
-        pb.CreateServiceRequest(
-            service=catalog_pb2.Service(
-                display_name="Facial",
-                category="face",
-                duration_minutes=25,
-                buffer_after_minutes=5,
-                list_price_minor=28_800,
-                currency_code="CNY",
-                requirements=catalog_pb2.ResourceRequirements(skill="facial", room_type="bed"),
+    async with running_booking(infra, "booking_race") as server:
+        await put_store_zone(server.uows, TENANT, STORE, TZ)
+        await create_service(
+            server.stub,
+            md(),
+            "facial",
+            display_name="Facial",
+            category="face",
+            duration_minutes=25,
+            buffer_after_minutes=5,
+            list_price_minor=28_800,
+            currency_code="CNY",
+            requirements=catalog_pb2.ResourceRequirements(skill="facial", room_type="bed"),
+        )
+        await create_staff(
+            server.stub,
+            md(),
+            STORE,
+            "anna",
+            display_name="Anna",
+            skills=["facial"],
+            weekly_hours=weekly("09:00", "21:00"),
+        )
+        await server.stub.CreateRoom(
+            pb.CreateRoomRequest(
+                parent=f"stores/{STORE}",
+                room=resources_pb2.Room(display_name="Bed 1", room_type="bed", capacity=1),
+                room_id="bed-1",
+                request_id=rid(),
             ),
-            service_id="facial",
-            request_id=str(uuid.uuid4()),
-        ),
-        metadata=md(),
-    )
-    await stub.CreateStaff(
-        pb.CreateStaffRequest(
-            parent=f"stores/{STORE}",
-            staff=resources_pb2.Staff(
-                display_name="Anna",
-                skills=["facial"],
-                weekly_hours=[
-                    resources_pb2.WeeklyInterval(day_of_week=d, start_time="09:00", end_time="21:00")
-                    for d in range(1, 8)
-                ],
-            ),
-            staff_id="anna",
-            request_id=str(uuid.uuid4()),
-        ),
-        metadata=md(),
-    )
-    await stub.CreateRoom(
-        pb.CreateRoomRequest(
-            parent=f"stores/{STORE}",
-            room=resources_pb2.Room(display_name="Bed 1", room_type="bed", capacity=1),
-            room_id="bed-1",
-            request_id=str(uuid.uuid4()),
-        ),
-        metadata=md(),
-    )
-    try:
-        yield stub, engine
-    finally:
-        await channel.close()
-        await engine.dispose()
-        await runner.stop()
+            metadata=md(),
+        )
+        yield server.stub, server.engine
 
 
 def book(start: datetime, *, services=("services/facial",), staff: str = STAFF) -> pb.BookAppointmentRequest:
@@ -145,13 +89,6 @@ def book(start: datetime, *, services=("services/facial",), staff: str = STAFF) 
         channel=appointments_pb2.BOOKING_CHANNEL_STORE,
         request_id=str(uuid.uuid4()),
     )
-
-
-async def counts(engine) -> tuple[int, int]:
-    async with engine.connect() as conn:
-        appointments = (await conn.execute(text("SELECT count(*) FROM appointments"))).scalar_one()
-        reservations = (await conn.execute(text("SELECT count(*) FROM appointment_resources"))).scalar_one()
-    return appointments, reservations
 
 
 async def overlaps(engine) -> int:
@@ -174,7 +111,7 @@ async def test_concurrent_clients_get_exactly_one_winner_per_slot(booking):
     # clients at once, all for the same staff member and the store's only bed.
     starts = [local_instant(day, 10) + timedelta(minutes=30 * i) for i in range(SLOTS)]
     requests = [book(starts[k % SLOTS]) for k in range(CLIENTS)]
-    before = await counts(engine)
+    before = await booked_rows(engine)
 
     async def attempt(request):
         try:
@@ -200,7 +137,7 @@ async def test_concurrent_clients_get_exactly_one_winner_per_slot(booking):
         assert a.services[0].staff == STAFF and a.services[0].room == f"stores/{STORE}/rooms/bed-1"
     assert await overlaps(engine) == 0
     # Losers wrote nothing: one appointment and two reservations (staff, bed) per winner.
-    assert await counts(engine) == (before[0] + SLOTS, before[1] + 2 * SLOTS)
+    assert await booked_rows(engine) == (before[0] + SLOTS, before[1] + 2 * SLOTS)
 
     # Cancelling frees the slot for the next booking.
     victim = winners[0][1].appointment
@@ -270,9 +207,9 @@ async def test_availability_leaves_out_taken_slots(booking):
 async def test_bad_bookings_are_refused_and_write_nothing(booking, make, code, reason):
     stub, engine = booking
     day = datetime.now(ZONE).date() + timedelta(days=4)
-    before = await counts(engine)
+    before = await booked_rows(engine)
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stub.BookAppointment(make(day), metadata=md())
     assert info.value.code() == code
     assert reason_of(info.value) == reason
-    assert await counts(engine) == before
+    assert await booked_rows(engine) == before

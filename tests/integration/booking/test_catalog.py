@@ -2,16 +2,14 @@
 gRPC and PostgreSQL: permissions, paging, validation (a refused request writes nothing) and
 that overrides, breaks and schedule exceptions take effect in availability and booking.
 
-The first part is the harness the availability tests (test_availability_api.py) share: the
-booking server in-process on a database of its own, tokens of each role, error details and small
-builders. Every test uses a tenant of its own, so tests never see each other's rows."""
+The server, tokens, error details and builders are the shared ones of tests/support/booking.py.
+Every test uses a tenant of its own, so tests never see each other's rows."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
-import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import grpc
@@ -19,173 +17,20 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from google.protobuf import field_mask_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import error_details_pb2, status_pb2
-from peony.booking.v1 import appointments_pb2, catalog_pb2, resources_pb2
 from peony.booking.v1 import booking_service_pb2 as pb
-from peony.booking.v1 import booking_service_pb2_grpc as pb_grpc
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from peony.booking.v1 import catalog_pb2, resources_pb2
 
-from kit.auth import mint_dev_token
-from kit.config import load_config, to_async_url
-from kit.db import session_factory
-from kit.migrations import upgrade
-from kit.uow import UnitOfWorkFactory
-from services.booking.entrypoints.app import build
-from services.booking.service_layer.unit_of_work import BookingUnitOfWork
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
-
-
-def stamp(value: datetime) -> Timestamp:
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
-
-
-def instant(value: Timestamp) -> datetime:
-    return value.ToDatetime(tzinfo=UTC)
-
-
-def local_instant(day: date, hh: int, mm: int, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(hh, mm), zone).astimezone(UTC)
-
-
-def error_info(err: grpc.aio.AioRpcError) -> tuple[str, dict[str, str], list[str]]:
-    """(reason, metadata, fields with violations) of a refused call."""
-    raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
-    reason, metadata, fields = "", {}, []
-    for any_ in status_pb2.Status.FromString(raw).details if raw else []:
-        info, bad = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
-        if any_.Unpack(info):
-            reason, metadata = info.reason, dict(info.metadata)
-        elif any_.Unpack(bad):
-            fields = [v.field for v in bad.field_violations]
-    return reason, metadata, fields
-
-
-def weekly(start: str, end: str, days=range(1, 8)) -> list[resources_pb2.WeeklyInterval]:
-    return [resources_pb2.WeeklyInterval(day_of_week=d, start_time=start, end_time=end) for d in days]
-
-
-class Harness:
-    def __init__(self, stub, engine, uows):
-        self.stub, self.engine, self.uows = stub, engine, uows
-        self.tenant = f"t-{uuid.uuid4().hex[:10]}"
-
-    def md(self, roles=("hq_admin",), *, stores: list[str] | None = None, subject: str = "user:t"):
-        token = mint_dev_token(tenant=self.tenant, subject=subject, roles=list(roles), stores=stores)
-        return (("authorization", f"Bearer {token}"),)
-
-    @property
-    def hq(self):
-        return self.md()
-
-    async def store(self, store_id: str, tz: str) -> None:
-        async def put(uow: BookingUnitOfWork) -> None:
-            await uow.catalog.put_store_zone(store_id, tz)
-
-        await self.uows.run(self.tenant, put)
-
-    async def service(self, service_id: str, *, metadata=None, **fields) -> catalog_pb2.Service:
-        values = {
-            "display_name": service_id,
-            "category": "face",
-            "duration_minutes": 60,
-            "list_price_minor": 10_000,
-        } | fields
-        reply = await self.stub.CreateService(
-            pb.CreateServiceRequest(
-                service=catalog_pb2.Service(**values), service_id=service_id, request_id=rid()
-            ),
-            metadata=metadata or self.hq,
-        )
-        return reply.service
-
-    async def staff(self, store: str, staff_id: str, *, metadata=None, **fields) -> resources_pb2.Staff:
-        values = {"display_name": staff_id, "weekly_hours": weekly("09:00", "18:00")} | fields
-        reply = await self.stub.CreateStaff(
-            pb.CreateStaffRequest(
-                parent=f"stores/{store}",
-                staff=resources_pb2.Staff(**values),
-                staff_id=staff_id,
-                request_id=rid(),
-            ),
-            metadata=metadata or self.hq,
-        )
-        return reply.staff
-
-    async def slots(
-        self, store: str, services, first: date, last: date | None = None, *, metadata=None, **extra
-    ):
-        reply = await self.stub.QueryAvailability(
-            pb.QueryAvailabilityRequest(
-                store=f"stores/{store}",
-                services=list(services),
-                start_date=first.isoformat(),
-                end_date=(last or first).isoformat(),
-                page_size=1000,
-                **extra,
-            ),
-            metadata=metadata or self.hq,
-        )
-        return list(reply.slots)
-
-    def booking(self, store: str, services, start: datetime, **extra) -> pb.BookAppointmentRequest:
-        """A staff booking (store channel, a new member) past the member rules, which these
-        tests are not about."""
-        return pb.BookAppointmentRequest(
-            member=f"members/{uuid.uuid4()}",
-            store=f"stores/{store}",
-            services=list(services),
-            start_time=stamp(start),
-            channel=appointments_pb2.BOOKING_CHANNEL_STORE,
-            staff_override=True,
-            override_reason="catalogue test",
-            request_id=rid(),
-            **extra,
-        )
-
-    async def book(self, store: str, services, start: datetime, **extra):
-        reply = await self.stub.BookAppointment(
-            self.booking(store, services, start, **extra), metadata=self.hq
-        )
-        return reply.appointment
-
-    async def count(self, table: str) -> int:
-        assert table in (*CATALOG_TABLES, "appointments", "appointment_resources")
-        async with self.engine.connect() as conn:
-            sql = text(f"SELECT count(*) FROM {table} WHERE tenant_id = :t")  # noqa: S608 - known names
-            return (await conn.execute(sql, {"t": self.tenant})).scalar_one()
-
-    async def rows(self, sql: str, **params):
-        async with self.engine.connect() as conn:
-            return (await conn.execute(text(sql), {"t": self.tenant, **params})).all()
-
-
-async def start_booking(infra, database: str):
-    """The booking server on a fresh database; yields (stub, engine, uows)."""
-    url = to_async_url(await infra.anew_database(database))
-    await upgrade("booking", url)
-    config = load_config(
-        "booking",
-        {
-            "PEONY_BOOKING_DATABASE_URL": url,
-            "PEONY_NATS_URL": infra.nats_url,
-            "PEONY_BOOKING_GRPC_PORT": "0",
-            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
-        },
-    )
-    engine = create_async_engine(url)
-    uows = UnitOfWorkFactory(BookingUnitOfWork, session_factory(engine), service="booking")
-    runner = await build(config)
-    port = await runner.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    return pb_grpc.BookingServiceStub(channel), engine, uows, channel, runner
-
+from tests.support.booking import (
+    SH,
+    Harness,
+    booking_database,
+    error_info,
+    instant,
+    local_instant,
+    rid,
+    running_booking,
+    weekly,
+)
 
 pytestmark = pytest.mark.integration
 CATALOG_TABLES = (
@@ -197,23 +42,17 @@ CATALOG_TABLES = (
     "service_overrides",
     "schedule_exceptions",
 )
-SH = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture(scope="module")
 async def server(infra):
-    stub, engine, uows, channel, runner = await start_booking(infra, "booking_catalog")
-    try:
-        yield stub, engine, uows
-    finally:
-        await channel.close()
-        await engine.dispose()
-        await runner.stop()
+    async with running_booking(infra, "booking_catalog") as server:
+        yield server
 
 
 @pytest.fixture
 async def h(server) -> Harness:
-    harness = Harness(*server)
+    harness = Harness.of(server)
     await harness.store("s1", "Asia/Shanghai")
     await harness.store("s2", "Asia/Shanghai")
     return harness
@@ -1046,10 +885,8 @@ async def test_rooms_and_equipment(h):
 
 
 async def test_catalog_tables_match_their_migrations(infra):
-    url = to_async_url(await infra.anew_database("catalog_drift"))
-    await upgrade("booking", url)
+    _, engine, _ = await booking_database(infra, "catalog_drift")
     metadata = importlib.import_module("services.booking.adapters.tables").metadata
-    engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
             diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c), metadata))

@@ -12,33 +12,22 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
 from peony.booking.v1 import appointments_pb2, events_pb2, feedback_pb2
 from peony.booking.v1 import booking_service_pb2 as pb
-from peony.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from kit.config import load_config, to_async_url
-from kit.db import session_factory
-from kit.migrations import upgrade
-from kit.uow import UnitOfWorkFactory
-from services.booking.entrypoints.app import build
 from services.booking.service_layer import feedback as fb
 from services.booking.service_layer import policy as booking_policy
-from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 from tests.integration.booking.test_service_plans import (
     SH,
     local,
-    md,
-    member_md,
     outbox_events,
     refused,
-    rid,
-    rows,
     seed,
     visit,
 )
+from tests.support.booking import booking_uows, md, member_md, rid, rows, running_booking, stamp
 
 pytestmark = pytest.mark.integration
 FEEDBACK_SUBMITTED = "peony.booking.v1.FeedbackSubmitted"
@@ -49,35 +38,11 @@ SLA_BREACHED = "peony.booking.v1.ComplaintSlaBreached"
 
 @pytest.fixture(scope="module")
 async def server(infra):
-    url = to_async_url(await infra.anew_database("feedback_rpc"))
-    await upgrade("booking", url)
-    config = load_config(
-        "booking",
-        {
-            "PEONY_BOOKING_DATABASE_URL": url,
-            "PEONY_NATS_URL": infra.nats_url,
-            "PEONY_BOOKING_GRPC_PORT": "0",
-            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
-            "PEONY_BOOKING_JOBS_INTERVAL_SECONDS": "0.3",  # its own job runner races the tests'
-        },
-    )
-    engine = create_async_engine(url)
-    uows = UnitOfWorkFactory(BookingUnitOfWork, session_factory(engine), service="booking")
-    runner = await build(config)
-    port = await runner.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    try:
-        yield pb_grpc.BookingServiceStub(channel), engine, uows, url
-    finally:
-        await channel.close()
-        await runner.stop()
-        await engine.dispose()
-
-
-def stamp(value: datetime) -> Timestamp:
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
+    # its own job runner races the tests'
+    async with running_booking(
+        infra, "feedback_rpc", {"PEONY_BOOKING_JOBS_INTERVAL_SECONDS": "0.3"}
+    ) as server:
+        yield server.stub, server.engine, server.uows, server.url
 
 
 async def tenant_with_stores(uows) -> str:
@@ -517,7 +482,7 @@ async def test_sla_breach_is_raised_exactly_once(server):
     ).complaint
     other = create_async_engine(url)
     try:
-        other_uows = UnitOfWorkFactory(BookingUnitOfWork, session_factory(other), service="booking")
+        other_uows = booking_uows(other)
         now = datetime.now(UTC)
         for _ in range(2):
             await asyncio.gather(

@@ -18,25 +18,17 @@ from zoneinfo import ZoneInfo
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import error_details_pb2, status_pb2
 from peony.booking.v1 import appointments_pb2, availability_pb2, events_pb2
 from peony.booking.v1 import booking_service_pb2 as pb
-from peony.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from kit.auth import mint_dev_token
-from kit.config import load_config, to_async_url
-from kit.db import session_factory
 from kit.errors import FailedPrecondition
 from kit.messaging import EventEnvelope
 from kit.messaging.envelope import unpack
-from kit.migrations import upgrade
-from kit.uow import UnitOfWorkFactory
-from services.booking.entrypoints.app import build
 from services.booking.service_layer import appointments as appts
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
+from tests.support.booking import error_info, md, member_md, rows, running_booking, stamp
+from tests.support.booking import instant as at
 
 pytestmark = pytest.mark.integration
 # Stores in zones 6-7 hours apart: at any instant one of them is in its working day (see `store_at`).
@@ -51,39 +43,13 @@ BOOKED, CHECKED_IN, COMPLETED = (
 CANCELLED, NO_SHOW = S.APPOINTMENT_STATE_CANCELLED, S.APPOINTMENT_STATE_NO_SHOW
 
 
-def md(tenant: str, roles=("hq_admin",), *, subject: str = "user:t", stores=None):
-    token = mint_dev_token(tenant=tenant, subject=subject, roles=list(roles), stores=stores)
-    return (("authorization", f"Bearer {token}"),)
-
-
-def member_md(tenant: str, member: str):
-    return md(tenant, ("member",), subject=f"members/{member}")
-
-
 def desk_md(tenant: str, store: str = "sh"):
     return md(tenant, ("front_desk",), subject="user:desk", stores=[f"stores/{store}"])
 
 
 def error_of(err: grpc.aio.AioRpcError) -> tuple[grpc.StatusCode, str, list[str]]:
-    raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
-    reason, fields = "", []
-    for any_ in status_pb2.Status.FromString(raw).details:
-        info, bad = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
-        if any_.Unpack(info):
-            reason = info.reason
-        elif any_.Unpack(bad):
-            fields = [v.field for v in bad.field_violations]
+    reason, _, fields = error_info(err)
     return err.code(), reason, fields
-
-
-def stamp(value: datetime) -> Timestamp:
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
-
-
-def at(value: Timestamp) -> datetime:
-    return value.ToDatetime(tzinfo=UTC)
 
 
 def local(store: str, day: date, hh: int, mm: int = 0) -> datetime:
@@ -214,8 +180,7 @@ class Env:
         return error_of(info.value)
 
     async def sql(self, query: str, **params) -> list:
-        async with self.engine.connect() as conn:
-            return list((await conn.execute(text(query), params)).all())
+        return await rows(self.engine, query, **params)
 
     async def sql_write(self, query: str, **params) -> None:
         async with self.engine.begin() as conn:
@@ -255,28 +220,8 @@ class Env:
 
 @pytest.fixture(scope="module")
 async def env(infra):
-    url = to_async_url(await infra.anew_database("booking_lifecycle"))
-    await upgrade("booking", url)
-    config = load_config(
-        "booking",
-        {
-            "PEONY_BOOKING_DATABASE_URL": url,
-            "PEONY_NATS_URL": infra.nats_url,
-            "PEONY_BOOKING_GRPC_PORT": "0",
-            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
-        },
-    )
-    engine = create_async_engine(url)
-    uows = UnitOfWorkFactory(BookingUnitOfWork, session_factory(engine), service="booking")
-    runner = await build(config)
-    port = await runner.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    try:
-        yield Env(pb_grpc.BookingServiceStub(channel), engine, uows)
-    finally:
-        await channel.close()
-        await engine.dispose()
-        await runner.stop()
+    async with running_booking(infra, "booking_lifecycle") as server:
+        yield Env(server.stub, server.engine, server.uows)
 
 
 # --- reschedule --------------------------------------------------------------------------------------

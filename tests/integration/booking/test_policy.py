@@ -11,35 +11,37 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
-from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import error_details_pb2, status_pb2
-from peony.booking.v1 import appointments_pb2, catalog_pb2, events_pb2, resources_pb2
+from peony.booking.v1 import appointments_pb2, events_pb2
 from peony.booking.v1 import booking_service_pb2 as pb
-from peony.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from kit.auth import mint_dev_token
-from kit.config import load_config, to_async_url
-from kit.db import session_factory
 from kit.messaging import EventEnvelope
-from kit.migrations import upgrade
-from kit.uow import UnitOfWorkFactory
-from services.booking.entrypoints.app import build
 from services.booking.service_layer import policy
 from services.booking.service_layer.appointments import book_appointment
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
+from tests.support.booking import (
+    error_info,
+    facial_and_staff,
+    local_instant,
+    md,
+    member_md,
+    put_store_zone,
+    rid,
+    running_booking,
+    scalar,
+    stamp,
+)
 
 pytestmark = pytest.mark.integration
 STORE = "s1"
 TZ = "Asia/Shanghai"
-ZONE = ZoneInfo(TZ)
+ZONE = ZoneInfo(TZ)  # also the default zone of local_instant
 ONLINE = appointments_pb2.BOOKING_CHANNEL_ONLINE
 MINI = appointments_pb2.BOOKING_CHANNEL_MINI_PROGRAM
 STORE_CHANNEL = appointments_pb2.BOOKING_CHANNEL_STORE
@@ -47,31 +49,9 @@ PHONE = appointments_pb2.BOOKING_CHANNEL_PHONE
 RESTRICTED = "peony.booking.v1.BookingRestricted"
 
 
-def md(tenant: str, roles=("hq_admin",), *, subject: str = "user:t", stores=None):
-    token = mint_dev_token(tenant=tenant, subject=subject, roles=list(roles), stores=stores)
-    return (("authorization", f"Bearer {token}"),)
-
-
 def desk_md(tenant: str, subject: str = "user:desk"):
     """Front-desk staff of the store (they may override member rules)."""
     return md(tenant, ("front_desk",), subject=subject, stores=[f"stores/{STORE}"])
-
-
-def member_md(tenant: str, member: str):
-    return md(tenant, ("member",), subject=f"members/{member}")
-
-
-def error_info(err: grpc.aio.AioRpcError) -> tuple[str, dict[str, str], list[str]]:
-    """(reason, metadata, violated fields) of an error's status details."""
-    raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
-    reason, metadata, fields = "", {}, []
-    for any_ in status_pb2.Status.FromString(raw).details:
-        info, bad = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
-        if any_.Unpack(info):
-            reason, metadata = info.reason, dict(info.metadata)
-        elif any_.Unpack(bad):
-            fields = [v.field for v in bad.field_violations]
-    return reason, metadata, fields
 
 
 async def refused(call) -> tuple[grpc.StatusCode, str, dict[str, str], list[str]]:
@@ -80,23 +60,9 @@ async def refused(call) -> tuple[grpc.StatusCode, str, dict[str, str], list[str]
     return (info.value.code(), *error_info(info.value))
 
 
-def stamp(value: datetime) -> Timestamp:
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
-
-
-def local_instant(day: date, hh: int, mm: int = 0) -> datetime:
-    return datetime.combine(day, time(hh, mm), ZONE).astimezone(UTC)
-
-
 def until_of(standing) -> datetime | None:
     """`BookingStanding.restricted_until` as a datetime; None when unset."""
     return standing.restricted_until.ToDatetime(tzinfo=UTC) if standing.HasField("restricted_until") else None
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
 
 
 class Env:
@@ -105,50 +71,12 @@ class Env:
 
     async def open_tenant(self) -> str:
         tenant = f"t-{uuid.uuid4().hex[:10]}"
-
-        async def zone(uow: BookingUnitOfWork) -> None:
-            await uow.catalog.put_store_zone(STORE, TZ)
-
-        await self.uows.run(tenant, zone)
-        await self.stub.CreateService(
-            pb.CreateServiceRequest(
-                service=catalog_pb2.Service(
-                    display_name="Facial",
-                    duration_minutes=50,
-                    buffer_after_minutes=10,
-                    list_price_minor=28_800,
-                    currency_code="CNY",
-                    requirements=catalog_pb2.ResourceRequirements(skill="facial"),
-                    online_bookable=True,
-                ),
-                service_id="facial",
-                request_id=rid(),
-            ),
-            metadata=md(tenant),
-        )
-        for i in range(3):
-            await self.stub.CreateStaff(
-                pb.CreateStaffRequest(
-                    parent=f"stores/{STORE}",
-                    staff=resources_pb2.Staff(
-                        display_name=f"Staff {i}",
-                        skills=["facial"],
-                        online_bookable=True,
-                        weekly_hours=[
-                            resources_pb2.WeeklyInterval(day_of_week=d, start_time="09:00", end_time="21:00")
-                            for d in range(1, 8)
-                        ],
-                    ),
-                    staff_id=f"staff-{i}",
-                    request_id=rid(),
-                ),
-                metadata=md(tenant),
-            )
+        await put_store_zone(self.uows, tenant, STORE, TZ)
+        await facial_and_staff(self.stub, md(tenant), STORE, online_bookable=True)
         return tenant
 
     async def scalar(self, sql: str, **params):
-        async with self.engine.connect() as conn:
-            return (await conn.execute(text(sql), params)).scalar_one()
+        return await scalar(self.engine, sql, **params)
 
     async def appointments_of(self, tenant: str, member: str) -> int:
         return await self.scalar(
@@ -236,28 +164,8 @@ class Env:
 
 @pytest.fixture(scope="module")
 async def env(infra):
-    url = to_async_url(await infra.anew_database("booking_policy"))
-    await upgrade("booking", url)
-    config = load_config(
-        "booking",
-        {
-            "PEONY_BOOKING_DATABASE_URL": url,
-            "PEONY_NATS_URL": infra.nats_url,
-            "PEONY_BOOKING_GRPC_PORT": "0",
-            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
-        },
-    )
-    engine = create_async_engine(url)
-    uows = UnitOfWorkFactory(BookingUnitOfWork, session_factory(engine), service="booking")
-    runner = await build(config)
-    port = await runner.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    try:
-        yield Env(pb_grpc.BookingServiceStub(channel), engine, uows)
-    finally:
-        await channel.close()
-        await engine.dispose()
-        await runner.stop()
+    async with running_booking(infra, "booking_policy") as server:
+        yield Env(server.stub, server.engine, server.uows)
 
 
 # --- the policy ------------------------------------------------------------------------------

@@ -18,48 +18,28 @@ from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import error_details_pb2, status_pb2
-from peony.booking.v1 import appointments_pb2, catalog_pb2, resources_pb2
+from peony.booking.v1 import appointments_pb2
 from peony.booking.v1 import booking_service_pb2 as pb
-from peony.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from peony.members.v1 import events_pb2 as members_events
 from peony.members.v1 import tier_pb2
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from kit.auth import mint_dev_token
-from kit.config import load_config, to_async_url
 from kit.messaging import EventEnvelope, connect, new_envelope, short_name
-from kit.migrations import upgrade
 from services.booking.adapters.member_projection import MemberNotYetRegistered, MemberProjection
-from services.booking.entrypoints.app import build
 from services.booking.entrypoints.consumers import MEMBERS_DURABLE
+from tests.support.booking import (
+    booked_rows,
+    facial_and_staff,
+    md,
+    reason_of,
+    running_booking,
+    stamp,
+)
 
 pytestmark = pytest.mark.integration
 STORE = "s1"
 TZ = "Europe/Berlin"
 ZONE = ZoneInfo(TZ)
-
-
-def md(tenant: str, roles=("hq_admin",), subject: str = "user:t"):
-    token = mint_dev_token(tenant=tenant, subject=subject, roles=list(roles))
-    return (("authorization", f"Bearer {token}"),)
-
-
-def reason_of(err: grpc.aio.AioRpcError) -> str:
-    raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
-    for any_ in status_pb2.Status.FromString(raw).details:
-        info = error_details_pb2.ErrorInfo()
-        if any_.Unpack(info):
-            return info.reason
-    return ""
-
-
-def stamp(value: datetime) -> Timestamp:
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
 
 
 def local_instant(day: date, hh: int, mm: int = 0, zone: ZoneInfo = ZONE) -> datetime:
@@ -111,54 +91,12 @@ class Booking:
         await self.handled(*envelopes)
 
     async def counts(self, tenant: str) -> tuple[int, int]:
-        async with self.engine.connect() as conn:
-            appointments = (
-                await conn.execute(
-                    text("SELECT count(*) FROM appointments WHERE tenant_id = :t"), {"t": tenant}
-                )
-            ).scalar_one()
-            reservations = (
-                await conn.execute(
-                    text("SELECT count(*) FROM appointment_resources WHERE tenant_id = :t"), {"t": tenant}
-                )
-            ).scalar_one()
-        return appointments, reservations
+        return await booked_rows(self.engine, tenant)
 
     async def open_tenant(self, tenant: str, *, store: str = STORE, tz: str = TZ, staff: int = 3) -> None:
         """The store from a StoreCreated event, then a service and `staff` beauticians."""
         await self.deliver(store_created(tenant, store, tz))
-        await self.stub.CreateService(
-            pb.CreateServiceRequest(
-                service=catalog_pb2.Service(
-                    display_name="Facial",
-                    duration_minutes=50,
-                    buffer_after_minutes=10,
-                    list_price_minor=28_800,
-                    currency_code="CNY",
-                    requirements=catalog_pb2.ResourceRequirements(skill="facial"),
-                ),
-                service_id="facial",
-                request_id=str(uuid.uuid4()),
-            ),
-            metadata=md(tenant),
-        )
-        for i in range(staff):
-            await self.stub.CreateStaff(
-                pb.CreateStaffRequest(
-                    parent=f"stores/{store}",
-                    staff=resources_pb2.Staff(
-                        display_name=f"Staff {i}",
-                        skills=["facial"],
-                        weekly_hours=[
-                            resources_pb2.WeeklyInterval(day_of_week=d, start_time="09:00", end_time="21:00")
-                            for d in range(1, 8)
-                        ],
-                    ),
-                    staff_id=f"staff-{i}",
-                    request_id=str(uuid.uuid4()),
-                ),
-                metadata=md(tenant),
-            )
+        await facial_and_staff(self.stub, md(tenant), store, staff=staff)
 
     async def book(
         self, tenant: str, member: str, start: datetime, *, store: str = STORE, metadata=None, **extra
@@ -241,29 +179,13 @@ def ladder(tenant: str, version: int, windows: dict[str, int]) -> EventEnvelope:
 
 @pytest.fixture(scope="module")
 async def booking(infra):
-    url = to_async_url(await infra.anew_database("booking_rules"))
-    await upgrade("booking", url)
-    config = load_config(
-        "booking",
-        {
-            "PEONY_BOOKING_DATABASE_URL": url,
-            "PEONY_NATS_URL": infra.nats_url,
-            "PEONY_BOOKING_GRPC_PORT": "0",
-            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
-        },
-    )
-    engine = create_async_engine(url)
-    runner = await build(config)  # its workers run booking's members-events consumer
-    port = await runner.start()
-    nc, js = await connect(infra.nats_url, "booking-rules-tests")
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    try:
-        yield Booking(pb_grpc.BookingServiceStub(channel), engine, js)
-    finally:
-        await channel.close()
-        await nc.close()
-        await runner.stop()
-        await engine.dispose()
+    # the server's workers run booking's members-events consumer
+    async with running_booking(infra, "booking_rules") as server:
+        nc, js = await connect(infra.nats_url, "booking-rules-tests")
+        try:
+            yield Booking(server.stub, server.engine, js)
+        finally:
+            await nc.close()
 
 
 # --- tests ----------------------------------------------------------------------------------

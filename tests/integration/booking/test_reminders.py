@@ -6,40 +6,31 @@ and publishes each `ReminderDue` once; cancelled appointments' reminders never f
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
-import time as clock
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import nats
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from kit.config import to_async_url
-from kit.db import session_factory
-from kit.devstack import free_port
-from kit.migrations import upgrade
-from kit.uow import UnitOfWorkFactory
 from services.booking.entrypoints.jobs import BookingJobs
 from services.booking.service_layer.appointments import book_appointment, cancel_appointment
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
-from tests.e2e.conftest import ServiceProcess
+from tests.support.booking import (
+    booking_database,
+    booking_process,
+    booking_uows,
+    drained,
+    rows,
+    times_published,
+)
 
 pytestmark = pytest.mark.integration
 TENANT = "reminders"
 REMINDER_DUE = "peony.booking.v1.ReminderDue"
 ALL_WEEK = [{"day": d, "start": "08:00", "end": "20:00"} for d in range(1, 8)]
-
-
-async def new_db(infra, name: str):
-    url = to_async_url(await infra.anew_database(name))
-    await upgrade("booking", url)
-    engine = create_async_engine(url)
-    return url, engine, UnitOfWorkFactory(BookingUnitOfWork, session_factory(engine), service="booking")
 
 
 async def seed(uows, stores: dict[str, str]) -> None:
@@ -84,11 +75,6 @@ async def cancel(uows, appointment_id: str) -> None:
     await uows.run(TENANT, go)
 
 
-async def rows(engine, sql: str, **params) -> list:
-    async with engine.connect() as conn:
-        return list((await conn.execute(text(sql), params)).all())
-
-
 def local_slots(zone: ZoneInfo, n: int) -> list[datetime]:
     day = datetime.now(zone).date() + timedelta(days=2)
     return [
@@ -97,7 +83,7 @@ def local_slots(zone: ZoneInfo, n: int) -> list[datetime]:
 
 
 async def test_due_instants_are_exact_utc_offsets_across_dst(infra):
-    _, engine, uows = await new_db(infra, "reminders_time")
+    _, engine, uows = await booking_database(infra, "reminders_time")
     try:
         await seed(uows, {"ny": "America/New_York", "sh": "Asia/Shanghai"})
         now = datetime(2026, 3, 5, tzinfo=UTC)
@@ -160,8 +146,34 @@ async def test_due_instants_are_exact_utc_offsets_across_dst(infra):
         await engine.dispose()
 
 
+async def test_reminder_across_the_november_change_keeps_the_exact_interval(infra):
+    """New York falls back at 02:00 on 2026-11-01: an appointment at 10:00 EST that morning gets
+    its 24 h reminder exactly 24 h earlier, 15:00Z on 31 October = 11:00 EDT, not 10:00."""
+    _, engine, uows = await booking_database(infra, "reminders_november")
+    try:
+        await seed(uows, {"ny": "America/New_York"})
+        now = datetime(2026, 10, 28, tzinfo=UTC)
+        start = datetime.combine(date(2026, 11, 1), time(10), ZoneInfo("America/New_York"))
+        assert start.astimezone(UTC) == datetime(2026, 11, 1, 15, tzinfo=UTC)  # 10:00 EST
+        ny = await book(uows, "ny", start.astimezone(UTC), now)
+        due = {
+            r.kind: r
+            for r in await rows(
+                engine,
+                "SELECT * FROM scheduled_reminders WHERE appointment_id = :a",
+                a=ny["appointment_id"],
+            )
+        }
+        assert due["1440m"].due_utc == datetime(2026, 10, 31, 15, tzinfo=UTC)
+        assert due["1440m"].due_utc.astimezone(ZoneInfo("America/New_York")).hour == 11  # EDT
+        assert due["120m"].due_utc == datetime(2026, 11, 1, 13, tzinfo=UTC)  # 08:00 EST
+        assert due["1440m"].local_start == "2026-11-01T10:00"
+    finally:
+        await engine.dispose()
+
+
 async def test_concurrent_runners_fire_each_reminder_exactly_once(infra):
-    url, engine, uows = await new_db(infra, "reminders_once")
+    url, engine, uows = await booking_database(infra, "reminders_once")
     other = create_async_engine(url)
     try:
         await seed(uows, {"s1": "Asia/Shanghai"})
@@ -170,7 +182,7 @@ async def test_concurrent_runners_fire_each_reminder_exactly_once(infra):
         await cancel(uows, cancelled)
         async with engine.begin() as conn:  # everything is due now
             await conn.execute(text("UPDATE scheduled_reminders SET due_utc = now() - interval '1 second'"))
-        other_uows = UnitOfWorkFactory(BookingUnitOfWork, session_factory(other), service="booking")
+        other_uows = booking_uows(other)
         runners = [BookingJobs(engine, uows), BookingJobs(other, other_uows)]
         fired = 0
         for _ in range(3):
@@ -201,7 +213,7 @@ async def test_concurrent_runners_fire_each_reminder_exactly_once(infra):
 
 
 async def test_sigkill_mid_run_fires_every_reminder_once(infra, tmp_path):
-    url, engine, uows = await new_db(infra, "reminders_kill")
+    url, engine, uows = await booking_database(infra, "reminders_kill")
     await seed(uows, {"s1": "Asia/Shanghai"})
     booked = [await book(uows, "s1", s) for s in local_slots(ZoneInfo("Asia/Shanghai"), 16)]
     cancelled = {booked[3]["appointment_id"], booked[9]["appointment_id"]}
@@ -209,31 +221,7 @@ async def test_sigkill_mid_run_fires_every_reminder_once(infra, tmp_path):
         await cancel(uows, appointment_id)
     live = [b["appointment_id"] for b in booked if b["appointment_id"] not in cancelled]
 
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PEONY_", "OTEL_"))}
-    env.update(
-        {
-            "PEONY_ENV": "test",
-            "PEONY_BOOKING_DATABASE_URL": url,
-            "PEONY_NATS_URL": infra.nats_url,
-            "PEONY_BOOKING_GRPC_PORT": str(port),
-            "PEONY_BOOKING_JOBS_INTERVAL_SECONDS": "0.2",
-            "PEONY_LOG_LEVEL": "WARNING",
-            "PEONY_MIGRATE_ON_START": "false",
-            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
-        }
-    )
-    booking = ServiceProcess(
-        "booking",
-        [
-            sys.executable,
-            "-c",
-            "import sys; from services.booking.entrypoints.app import main; sys.exit(main())",
-        ],
-        env,
-        tmp_path / "booking.log",
-        f"grpc:127.0.0.1:{port}",
-    )
+    booking = booking_process(url, infra.nats_url, tmp_path / "booking.log")
     booking.start()
     try:
         # 32 reminders (28 live) come due one every 0.15 s from now, over ~5 s
@@ -256,18 +244,7 @@ async def test_sigkill_mid_run_fires_every_reminder_once(infra, tmp_path):
         await asyncio.sleep(0.5)
         booking.start()
 
-        deadline = clock.monotonic() + 30
-        while clock.monotonic() < deadline:
-            pending = (
-                await rows(
-                    engine,
-                    "SELECT (SELECT count(*) FROM scheduled_reminders WHERE state = 'scheduled')"
-                    " + (SELECT count(*) FROM outbox WHERE published_at IS NULL)",
-                )
-            )[0][0]
-            if pending == 0:
-                break
-            await asyncio.sleep(0.3)
+        pending = await drained(engine, "scheduled_reminders")
         assert pending == 0, booking.log_tail()
     finally:
         booking.stop()
@@ -294,20 +271,5 @@ async def test_sigkill_mid_run_fires_every_reminder_once(infra, tmp_path):
         await engine.dispose()
 
     # every ReminderDue reached the booking stream exactly once (by event id)
-    nc = await nats.connect(infra.nats_url)
-    try:
-        sub = await nc.jetstream().pull_subscribe("peony.booking.>", durable=None)
-        seen: dict[str, int] = {}
-        while True:
-            try:
-                msgs = await sub.fetch(500, timeout=1.5)
-            except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either
-                break
-            for msg in msgs:
-                msg_id = msg.headers.get("Nats-Msg-Id") if msg.headers else None
-                if msg_id in event_ids:
-                    seen[msg_id] = seen.get(msg_id, 0) + 1
-                await msg.ack()
-    finally:
-        await nc.close()
+    seen = await times_published(infra.nats_url, event_ids)
     assert set(seen) == event_ids and set(seen.values()) == {1}

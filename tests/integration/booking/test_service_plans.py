@@ -8,40 +8,39 @@ follow-up service already booked)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
-import time as clock
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import grpc
-import nats
 import pytest
 from google.protobuf import field_mask_pb2
-from google.rpc import error_details_pb2, status_pb2
 from peony.booking.v1 import appointments_pb2, events_pb2
 from peony.booking.v1 import booking_service_pb2 as pb
-from peony.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from kit.auth import mint_dev_token
-from kit.config import load_config, to_async_url
-from kit.db import session_factory
-from kit.devstack import free_port
 from kit.messaging import EventEnvelope
 from kit.messaging.envelope import unpack
-from kit.migrations import upgrade
-from kit.uow import UnitOfWorkFactory
-from services.booking.entrypoints.app import build
 from services.booking.service_layer import appointments as appts
 from services.booking.service_layer import plans
 from services.booking.service_layer import policy as booking_policy
 from services.booking.service_layer.policy import DEFAULTS
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
-from tests.e2e.conftest import ServiceProcess
+from tests.support.booking import (
+    booking_database,
+    booking_process,
+    booking_uows,
+    drained,
+    md,
+    member_md,
+    reason_of,
+    rid,
+    rows,
+    running_booking,
+    times_published,
+)
 
 pytestmark = pytest.mark.integration
 FOLLOW_UP_DUE = "peony.booking.v1.FollowUpDue"
@@ -52,44 +51,10 @@ NY, SH = ZoneInfo("America/New_York"), ZoneInfo("Asia/Shanghai")
 # --- helpers (test_feedback.py uses them too) ---------------------------------------------------
 
 
-def md(tenant: str, roles=("hq_admin",), subject: str = "user:t", stores: list[str] | None = None):
-    token = mint_dev_token(tenant=tenant, subject=subject, roles=list(roles), stores=stores)
-    return (("authorization", f"Bearer {token}"),)
-
-
-def member_md(tenant: str, member_id: str):
-    return md(tenant, roles=("member",), subject=f"members/{member_id}")
-
-
-def reason_of(err: grpc.aio.AioRpcError) -> str:
-    raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
-    for any_ in status_pb2.Status.FromString(raw).details:
-        info = error_details_pb2.ErrorInfo()
-        if any_.Unpack(info):
-            return info.reason
-    return ""
-
-
 async def refused(call) -> tuple[grpc.StatusCode, str]:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await call
     return info.value.code(), reason_of(info.value)
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
-
-
-async def rows(engine, sql: str, **params) -> list:
-    async with engine.connect() as conn:
-        return list((await conn.execute(text(sql), params)).all())
-
-
-async def new_db(infra, name: str):
-    url = to_async_url(await infra.anew_database(name))
-    await upgrade("booking", url)
-    engine = create_async_engine(url)
-    return url, engine, UnitOfWorkFactory(BookingUnitOfWork, session_factory(engine), service="booking")
 
 
 async def seed(uows, tenant: str, stores: dict[str, str]) -> None:
@@ -191,7 +156,7 @@ def test_remind_instant_keeps_the_local_wall_time_across_dst():
 
 
 async def test_follow_ups_fire_at_ten_local_across_dst_and_in_shanghai(infra):
-    _, engine, uows = await new_db(infra, "plans_time")
+    _, engine, uows = await booking_database(infra, "plans_time")
     tenant = "plans-time"
     try:
         await seed(uows, tenant, {"ny": "America/New_York", "sh": "Asia/Shanghai"})
@@ -267,7 +232,7 @@ async def test_follow_ups_fire_at_ten_local_across_dst_and_in_shanghai(infra):
 
 
 async def test_the_tenant_policy_sets_the_remind_time(infra):
-    _, engine, uows = await new_db(infra, "plans_policy")
+    _, engine, uows = await booking_database(infra, "plans_policy")
     tenant = "plans-policy"
     try:
         await seed(uows, tenant, {"ny": "America/New_York"})
@@ -291,7 +256,7 @@ async def test_the_tenant_policy_sets_the_remind_time(infra):
 
 
 async def test_on_completed_schedules_once_per_plan_and_skips(infra):
-    _, engine, uows = await new_db(infra, "plans_schedule")
+    _, engine, uows = await booking_database(infra, "plans_schedule")
     tenant = "plans-schedule"
     try:
         await seed(uows, tenant, {"sh": "Asia/Shanghai"})
@@ -346,7 +311,7 @@ async def test_on_completed_schedules_once_per_plan_and_skips(infra):
 
 
 async def test_concurrent_runners_fire_each_follow_up_exactly_once(infra):
-    url, engine, uows = await new_db(infra, "plans_once")
+    url, engine, uows = await booking_database(infra, "plans_once")
     other = create_async_engine(url)
     tenant = "plans-once"
     try:
@@ -357,7 +322,7 @@ async def test_concurrent_runners_fire_each_follow_up_exactly_once(infra):
         for i in range(8):
             at = start + timedelta(minutes=30 * i)
             await visit(uows, tenant, "sh", at, complete_at=at + timedelta(minutes=30))
-        other_uows = UnitOfWorkFactory(BookingUnitOfWork, session_factory(other), service="booking")
+        other_uows = booking_uows(other)
         now = datetime(2027, 1, 1, tzinfo=UTC)
         fired = 0
         for _ in range(2):
@@ -380,7 +345,7 @@ async def test_concurrent_runners_fire_each_follow_up_exactly_once(infra):
 
 
 async def test_sigkill_mid_run_fires_every_follow_up_once(infra, tmp_path):
-    url, engine, uows = await new_db(infra, "plans_kill")
+    url, engine, uows = await booking_database(infra, "plans_kill")
     tenant = "plans-kill"
     await seed(uows, tenant, {"sh": "Asia/Shanghai"})
     await add_plan(uows, tenant, "a")
@@ -391,31 +356,7 @@ async def test_sigkill_mid_run_fires_every_follow_up_once(infra, tmp_path):
         await visit(uows, tenant, "sh", at, complete_at=at + timedelta(minutes=30))
     total = 32
 
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PEONY_", "OTEL_"))}
-    env.update(
-        {
-            "PEONY_ENV": "test",
-            "PEONY_BOOKING_DATABASE_URL": url,
-            "PEONY_NATS_URL": infra.nats_url,
-            "PEONY_BOOKING_GRPC_PORT": str(port),
-            "PEONY_BOOKING_JOBS_INTERVAL_SECONDS": "0.2",
-            "PEONY_LOG_LEVEL": "WARNING",
-            "PEONY_MIGRATE_ON_START": "false",
-            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
-        }
-    )
-    booking = ServiceProcess(
-        "booking",
-        [
-            sys.executable,
-            "-c",
-            "import sys; from services.booking.entrypoints.app import main; sys.exit(main())",
-        ],
-        env,
-        tmp_path / "booking.log",
-        f"grpc:127.0.0.1:{port}",
-    )
+    booking = booking_process(url, infra.nats_url, tmp_path / "booking.log")
     booking.start()
     try:
         # 32 follow-ups come due one every 0.15 s from now, over ~5 s
@@ -435,18 +376,7 @@ async def test_sigkill_mid_run_fires_every_follow_up_once(infra, tmp_path):
         await asyncio.sleep(0.5)
         booking.start()
 
-        deadline = clock.monotonic() + 30
-        while clock.monotonic() < deadline:
-            pending = (
-                await rows(
-                    engine,
-                    "SELECT (SELECT count(*) FROM follow_ups WHERE state = 'scheduled')"
-                    " + (SELECT count(*) FROM outbox WHERE published_at IS NULL)",
-                )
-            )[0][0]
-            if pending == 0:
-                break
-            await asyncio.sleep(0.3)
+        pending = await drained(engine, "follow_ups")
         assert pending == 0, booking.log_tail()
     finally:
         booking.stop()
@@ -464,22 +394,7 @@ async def test_sigkill_mid_run_fires_every_follow_up_once(infra, tmp_path):
         await engine.dispose()
 
     # every FollowUpDue reached the booking stream exactly once (by event id)
-    nc = await nats.connect(infra.nats_url)
-    try:
-        sub = await nc.jetstream().pull_subscribe("peony.booking.>", durable=None)
-        seen: dict[str, int] = {}
-        while True:
-            try:
-                msgs = await sub.fetch(500, timeout=1.5)
-            except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either
-                break
-            for msg in msgs:
-                msg_id = msg.headers.get("Nats-Msg-Id") if msg.headers else None
-                if msg_id in event_ids:
-                    seen[msg_id] = seen.get(msg_id, 0) + 1
-                await msg.ack()
-    finally:
-        await nc.close()
+    seen = await times_published(infra.nats_url, event_ids)
     assert set(seen) == event_ids and set(seen.values()) == {1}
 
 
@@ -488,28 +403,8 @@ async def test_sigkill_mid_run_fires_every_follow_up_once(infra, tmp_path):
 
 @pytest.fixture(scope="module")
 async def server(infra):
-    url = to_async_url(await infra.anew_database("plans_rpc"))
-    await upgrade("booking", url)
-    config = load_config(
-        "booking",
-        {
-            "PEONY_BOOKING_DATABASE_URL": url,
-            "PEONY_NATS_URL": infra.nats_url,
-            "PEONY_BOOKING_GRPC_PORT": "0",
-            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
-        },
-    )
-    engine = create_async_engine(url)
-    uows = UnitOfWorkFactory(BookingUnitOfWork, session_factory(engine), service="booking")
-    runner = await build(config)
-    port = await runner.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    try:
-        yield pb_grpc.BookingServiceStub(channel), engine, uows
-    finally:
-        await channel.close()
-        await runner.stop()
-        await engine.dispose()
+    async with running_booking(infra, "plans_rpc") as server:
+        yield server.stub, server.engine, server.uows
 
 
 def plan_msg(**overrides) -> appointments_pb2.ServicePlan:

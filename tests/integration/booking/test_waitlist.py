@@ -11,24 +11,17 @@ from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import error_details_pb2, status_pb2
 from peony.booking.v1 import appointments_pb2, events_pb2, waitlist_pb2
 from peony.booking.v1 import booking_service_pb2 as pb
-from peony.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from peony.events.v1 import envelope_pb2
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from kit.auth import mint_dev_token
-from kit.config import load_config, to_async_url
-from kit.db import session_factory
-from kit.migrations import upgrade
-from kit.uow import UnitOfWorkFactory
-from services.booking.entrypoints.app import build
 from services.booking.service_layer import appointments as appts
 from services.booking.service_layer import waitlist as wl
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
+from tests.support.booking import md as tenant_md
+from tests.support.booking import member_md as tenant_member_md
+from tests.support.booking import reason_of, running_booking, scalar, stamp
 
 pytestmark = pytest.mark.integration
 TENANT = "waitlist"
@@ -41,27 +34,11 @@ S = waitlist_pb2
 
 
 def md(roles=("hq_admin",), subject="user:t"):
-    token = mint_dev_token(tenant=TENANT, subject=subject, roles=list(roles))
-    return (("authorization", f"Bearer {token}"),)
+    return tenant_md(TENANT, roles, subject=subject)
 
 
 def member_md(member_id: str):
-    return md(roles=("member",), subject=f"members/{member_id}")
-
-
-def reason_of(err: grpc.aio.AioRpcError) -> str:
-    raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
-    for any_ in status_pb2.Status.FromString(raw).details:
-        info = error_details_pb2.ErrorInfo()
-        if any_.Unpack(info):
-            return info.reason
-    return ""
-
-
-def stamp(value: datetime) -> Timestamp:
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
+    return tenant_member_md(TENANT, member_id)
 
 
 def at(day: date, hh: int, mm: int = 0) -> datetime:
@@ -74,43 +51,24 @@ def in_days(n: int) -> date:
 
 @pytest.fixture(scope="module")
 async def env(infra):
-    url = to_async_url(await infra.anew_database("booking_waitlist"))
-    await upgrade("booking", url)
-    config = load_config(
-        "booking",
-        {
-            "PEONY_BOOKING_DATABASE_URL": url,
-            "PEONY_NATS_URL": infra.nats_url,
-            "PEONY_BOOKING_GRPC_PORT": "0",
-            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
-            # the tests run the job step themselves, with the clock they need
-            "PEONY_BOOKING_JOBS_INTERVAL_SECONDS": "3600",
-        },
-    )
-    engine = create_async_engine(url)
-    uows = UnitOfWorkFactory(BookingUnitOfWork, session_factory(engine), service="booking")
+    # the tests run the job step themselves, with the clock they need
+    async with running_booking(
+        infra, "booking_waitlist", {"PEONY_BOOKING_JOBS_INTERVAL_SECONDS": "3600"}
+    ) as server:
 
-    async def seed(uow: BookingUnitOfWork) -> None:
-        for service_id, minutes in (("facial", 60), ("long", 120)):
-            await uow.catalog.add_service(
-                service_id=service_id,
-                display_name=service_id.title(),
-                duration_minutes=minutes,
-                list_price_minor=10_000,
-                currency_code="CNY",
-                skill="facial",
-            )
+        async def seed(uow: BookingUnitOfWork) -> None:
+            for service_id, minutes in (("facial", 60), ("long", 120)):
+                await uow.catalog.add_service(
+                    service_id=service_id,
+                    display_name=service_id.title(),
+                    duration_minutes=minutes,
+                    list_price_minor=10_000,
+                    currency_code="CNY",
+                    skill="facial",
+                )
 
-    await uows.run(TENANT, seed)
-    runner = await build(config)
-    port = await runner.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    try:
-        yield pb_grpc.BookingServiceStub(channel), engine, uows
-    finally:
-        await channel.close()
-        await engine.dispose()
-        await runner.stop()
+        await server.uows.run(TENANT, seed)
+        yield server.stub, server.engine, server.uows
 
 
 async def new_store(uows, store: str, *days: date) -> dict[tuple[date, str, int], str]:
@@ -199,11 +157,6 @@ async def decline(stub, name: str):
     return await stub.DeclineWaitlistOffer(
         pb.DeclineWaitlistOfferRequest(name=name, request_id=str(uuid.uuid4())), metadata=md()
     )
-
-
-async def scalar(engine, sql: str, **params):
-    async with engine.connect() as conn:
-        return (await conn.execute(text(sql), params)).scalar_one()
 
 
 async def offered_events(engine, entry_name: str) -> list[events_pb2.WaitlistOffered]:

@@ -16,11 +16,9 @@ from zoneinfo import ZoneInfo
 import grpc
 import jwt
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2, status_pb2
 from peony.booking.v1 import appointments_pb2
 from peony.booking.v1 import booking_service_pb2 as pb
-from peony.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from peony.wallet.v1 import checkout_pb2, ledger_pb2, packages_pb2
 from peony.wallet.v1 import wallet_service_pb2 as wpb
 from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
@@ -36,13 +34,13 @@ from kit.migrations import upgrade
 from kit.service_auth import ServiceCredentialError, ServiceCredentials
 from kit.uow import UnitOfWorkFactory
 from services.booking.adapters.wallet_client import WalletClient
-from services.booking.entrypoints.app import build as build_booking
 from services.booking.entrypoints.jobs import STEPS
 from services.booking.service_layer import appointments as appts
 from services.booking.service_layer import holds
 from services.booking.service_layer.policy import BookingPolicy
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 from services.wallet.entrypoints.app import build as build_wallet
+from tests.support.booking import booking_uows, md, rid, running_booking, scalar, stamp
 
 pytestmark = pytest.mark.integration
 STORE = "s1"
@@ -53,14 +51,6 @@ RELEASED = appointments_pb2.APPOINTMENT_HOLD_STATE_RELEASED
 EXPIRED = appointments_pb2.APPOINTMENT_HOLD_STATE_EXPIRED
 
 
-def md(tenant: str, roles=("hq_admin",), subject: str = "user:t"):
-    return (("authorization", f"Bearer {mint_dev_token(tenant=tenant, subject=subject, roles=list(roles))}"),)
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
-
-
 def error_info(err: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
     raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
     for any_ in status_pb2.Status.FromString(raw).details:
@@ -68,12 +58,6 @@ def error_info(err: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
         if any_.Unpack(info):
             return info
     return error_details_pb2.ErrorInfo()
-
-
-def stamp(value: datetime) -> Timestamp:
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
 
 
 def zone_at_noon() -> str:
@@ -234,8 +218,7 @@ class Env:
             )
 
     async def count(self, engine, sql: str, **params) -> int:
-        async with engine.connect() as conn:
-            return (await conn.execute(text(sql), params)).scalar_one()
+        return await scalar(engine, sql, **params)
 
     async def run_settlements(self, tenant: str, uows=None) -> int:
         """Runs the jobs step (over every tenant); returns how many of `tenant`'s pending
@@ -253,56 +236,50 @@ class Env:
 @pytest.fixture(scope="module")
 async def env(infra):
     wallet_url = to_async_url(await infra.anew_database("holds_wallet"))
-    booking_url = to_async_url(await infra.anew_database("holds_booking"))
     await upgrade("wallet", wallet_url)
-    await upgrade("booking", booking_url)
-    common = {"PEONY_NATS_URL": infra.nats_url, "PEONY_SHUTDOWN_GRACE_SECONDS": "2"}
     wallet_runner = await build_wallet(
         load_config(
-            "wallet", {**common, "PEONY_WALLET_DATABASE_URL": wallet_url, "PEONY_WALLET_GRPC_PORT": "0"}
+            "wallet",
+            {
+                "PEONY_NATS_URL": infra.nats_url,
+                "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
+                "PEONY_WALLET_DATABASE_URL": wallet_url,
+                "PEONY_WALLET_GRPC_PORT": "0",
+            },
         )
     )
     wallet_port = await wallet_runner.start()
-    booking_config = load_config(
-        "booking",
-        {
-            **common,
-            "PEONY_BOOKING_DATABASE_URL": booking_url,
-            "PEONY_BOOKING_GRPC_PORT": "0",
-            "PEONY_WALLET_ADDR": f"127.0.0.1:{wallet_port}",
-            # the tests run the settlement step themselves
-            "PEONY_BOOKING_JOBS_INTERVAL_SECONDS": "3600",
-        },
-    )
-    booking_runner = await build_booking(booking_config)
-    booking_port = await booking_runner.start()
-    wallet_engine, booking_engine = create_async_engine(wallet_url), create_async_engine(booking_url)
-    credentials = ServiceCredentials.from_config(booking_config, environ={})
-    client = WalletClient(f"127.0.0.1:{wallet_port}", credentials)
-    down = WalletClient(f"127.0.0.1:{free_port()}", credentials, deadline_s=1.0, attempts=2)
-    sessions_ = session_factory(booking_engine)
-    uows = UnitOfWorkFactory(BookingUnitOfWork, sessions_, service="booking", wallet=client)
-    down_uows = UnitOfWorkFactory(BookingUnitOfWork, sessions_, service="booking", wallet=down)
+    wallet_engine = create_async_engine(wallet_url)
     wallet_channel = grpc.aio.insecure_channel(f"127.0.0.1:{wallet_port}")
-    booking_channel = grpc.aio.insecure_channel(f"127.0.0.1:{booking_port}")
     try:
-        yield Env(
-            wpb_grpc.WalletServiceStub(wallet_channel),
-            pb_grpc.BookingServiceStub(booking_channel),
-            wallet_engine,
-            booking_engine,
-            uows,
-            down_uows,
-        )
+        async with running_booking(
+            infra,
+            "holds_booking",
+            {
+                "PEONY_WALLET_ADDR": f"127.0.0.1:{wallet_port}",
+                # the tests run the settlement step themselves
+                "PEONY_BOOKING_JOBS_INTERVAL_SECONDS": "3600",
+            },
+        ) as booking:
+            credentials = ServiceCredentials.from_config(booking.config, environ={})
+            client = WalletClient(f"127.0.0.1:{wallet_port}", credentials)
+            down = WalletClient(f"127.0.0.1:{free_port()}", credentials, deadline_s=1.0, attempts=2)
+            try:
+                yield Env(
+                    wpb_grpc.WalletServiceStub(wallet_channel),
+                    booking.stub,
+                    wallet_engine,
+                    booking.engine,
+                    booking_uows(booking.engine, wallet=client),
+                    booking_uows(booking.engine, wallet=down),
+                )
+            finally:
+                await client.close()
+                await down.close()
     finally:
         await wallet_channel.close()
-        await booking_channel.close()
-        await client.close()
-        await down.close()
-        await booking_runner.stop()
         await wallet_runner.stop()
         await wallet_engine.dispose()
-        await booking_engine.dispose()
 
 
 # --- authorising with the booking ----------------------------------------------------------------
