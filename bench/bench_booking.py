@@ -311,6 +311,14 @@ def _start_booking(children: Children, db_url: str, nats_url: str) -> tuple[Any,
     return child, addr
 
 
+def _profile(args: argparse.Namespace, pid: int) -> tuple[int, Path, str] | None:
+    if not args.py_spy:
+        return None
+    out_dir = Path(args.py_spy)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return pid, out_dir / "booking-book.folded", "raw"
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from kit.auth import mint_dev_token
     from kit.config import to_async_url
@@ -391,6 +399,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             duration=args.duration,
             watch_pids={"server": booking.pid},
             watch_trees=trees,
+            profile=_profile(args, booking.pid),
         )
         book.setdefault("errors_by_code", {})
         show_figures("book_appointment", book)
@@ -417,6 +426,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "pgbench": pgb,
             "book_appointment": book,
             "ratios": {"book_appointment_vs_pgbench": ratio(book["rps"], pgb["tps"])},
+            "profiled": bool(args.py_spy),
             "errors_total": book.get("errors", 0),
             "machine": machine,
         }
@@ -443,6 +453,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", type=int, default=32, help="concurrent booking clients (and pgbench -c)")
     p.add_argument("--procs", type=int, default=2, help="load-generator processes sharing the clients")
     p.add_argument("--queries", type=int, default=200, help="availability queries per shape")
+    p.add_argument(
+        "--py-spy",
+        metavar="DIR",
+        help="profile the booking server with py-spy while booking (figures then not quotable)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temp dir (server, pgbench and load logs)")
     return p
 
