@@ -9,10 +9,9 @@ exceptions (their reasons are staff-only) also need a staff permission."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from peony.booking.v1 import appointments_pb2, availability_pb2, catalog_pb2, resources_pb2
@@ -20,26 +19,13 @@ from peony.booking.v1 import booking_service_pb2 as pb
 
 from kit import auth
 from kit.auth import current_principal
-from kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Violations
-from kit.ids import new_id, parse_name
+from kit.errors import InvalidArgument, PermissionDenied, Violations
+from kit.ids import parse_name
 from kit.pagination import page_size
 from kit.proto import ts
-from services.booking.adapters.catalog_repository import (
-    EXTRA_SHIFT_KIND,
-    OVERRIDE_FIELDS,
-    SERVICE_NOT_OFFERED,
-    staff_name,
-    weekly_hours_of,
-)
-from services.booking.domain.availability import (
-    MAX_RANGE_DAYS,
-    MAX_SERVICES,
-    find_slots,
-    local_to_utc,
-    store_zone,
-    working_spans,
-)
-from services.booking.domain.schedule import Busy, minute_of_day
+from services.booking.adapters.catalog_repository import EXTRA_SHIFT_KIND, OVERRIDE_FIELDS, weekly_hours_of
+from services.booking.domain.availability import MAX_RANGE_DAYS, MAX_SERVICES
+from services.booking.domain.schedule import minute_of_day
 from services.booking.entrypoints.grpc_common import (
     child_id,
     equipment_to_proto,
@@ -52,7 +38,8 @@ from services.booking.entrypoints.grpc_common import (
     store_id_of,
 )
 from services.booking.service_layer import appointments as appts
-from services.booking.service_layer import policy
+from services.booking.service_layer import catalog
+from services.booking.service_layer.availability import query_availability
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 
 MAX_MINUTES = 24 * 60
@@ -64,7 +51,6 @@ SELF_SERVICE_CHANNELS = (
     appointments_pb2.BOOKING_CHANNEL_MINI_PROGRAM,
 )
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-_CONFLICTS = "CONFLICTS_WITH_APPOINTMENTS"
 
 _SERVICE_FIELDS = (
     "display_name",
@@ -243,75 +229,6 @@ def _staff_values(s: resources_pb2.Staff, paths, v: Violations) -> dict[str, Any
     return out
 
 
-def _names(ids) -> list[str]:
-    return [f"appointments/{a}" for a in sorted(set(ids))]
-
-
-def _conflict(ids: list[str], message: str):
-    return FailedPrecondition(message, reason=_CONFLICTS, metadata={"appointments": ",".join(_names(ids))})
-
-
-def _exception_spans(row_like: dict, zone) -> list[tuple[datetime, datetime]]:
-    """The UTC spans an exception covers on each of its local dates."""
-    spans = []
-    day = row_like["start_date"]
-    while day <= row_like["end_date"]:
-        if row_like["start_time"] is None:
-            lo, hi = 0, MAX_MINUTES
-        else:
-            lo = minute_of_day(row_like["start_time"]) or 0
-            hi = minute_of_day(row_like["end_time"], end=True) or MAX_MINUTES
-        midnight = datetime.combine(day, datetime.min.time())
-        start = local_to_utc(midnight + timedelta(minutes=lo), zone)
-        end = local_to_utc(midnight + timedelta(minutes=hi), zone)
-        if start < end:
-            spans.append((start, end))
-        day += timedelta(days=1)
-    return spans
-
-
-def _overlaps(during, spans) -> bool:
-    return any(during.lower < hi and lo < during.upper for lo, hi in spans)
-
-
-async def _uncovered(
-    uow: BookingUnitOfWork, row, zone, now: datetime, *, within: list | None = None, **changes: Any
-) -> list[str]:
-    """Booked appointments of a staff member from `now` on (overlapping the UTC spans `within`
-    when given) that the staff member with `changes` (and without `skip_exception`) does not
-    cover: outside working time or lacking a skill."""
-    store_id, staff_id = row.store_id, row.staff_id
-    reservations = await uow.catalog.reservations(staff_name(store_id, staff_id), now)
-    if within is not None:
-        reservations = [r for r in reservations if _overlaps(r.during, within)]
-    if not reservations:
-        return []
-    first = min(r.during.lower for r in reservations).astimezone(zone).date() - timedelta(days=1)
-    last = max(r.during.upper for r in reservations).astimezone(zone).date() + timedelta(days=1)
-    skip = changes.pop("skip_exception", None)
-    member = await uow.catalog.staff_schedule(row, first, last, skip_exception=skip, **changes)
-    spans = working_spans(member, zone, first, last)
-    name = staff_name(store_id, staff_id)
-    booked = {s["service"] for r in reservations for s in r.services}
-    records = await uow.catalog.services_at(store_id, sorted(booked))
-    active = changes.get("active", row.active)
-    out = []
-    for r in reservations:
-        # the services of the appointment this staff member does (others may do the rest)
-        needs = [
-            records[s["service"]].service
-            for s in r.services
-            if s["staff"] == name and s["service"] in records
-        ]
-        if (
-            not active
-            or not appts.covered(spans, r.during.lower, r.during.upper)
-            or not all(member.can_do(service) for service in needs)
-        ):
-            out.append(r.appointment_id)
-    return out
-
-
 class CatalogRpcs:
     # --- the service menu -------------------------------------------------------------------
     async def CreateService(self, request: pb.CreateServiceRequest, context) -> pb.CreateServiceResponse:
@@ -324,23 +241,24 @@ class CatalogRpcs:
             v.add("service.currency_code", "must be an ISO 4217 code such as CNY")
         v.raise_if_any()
 
+        values = {
+            "display_name": s.display_name.strip(),
+            "category": s.category,
+            "description": s.description,
+            "duration_minutes": s.duration_minutes,
+            "buffer_before_minutes": s.buffer_before_minutes,
+            "buffer_after_minutes": s.buffer_after_minutes,
+            "skill": s.requirements.skill or None,
+            "room_type": s.requirements.room_type or None,
+            "equipment_kind": s.requirements.equipment_kind or None,
+            "list_price_minor": s.list_price_minor,
+            "currency_code": s.currency_code or "CNY",
+            "online_bookable": s.online_bookable,
+            "display_order": s.display_order,
+        }
+
         async def effect(uow: BookingUnitOfWork) -> pb.CreateServiceResponse:
-            row = await uow.catalog.add_service(
-                service_id=service_id,
-                display_name=s.display_name.strip(),
-                category=s.category,
-                description=s.description,
-                duration_minutes=s.duration_minutes,
-                buffer_before_minutes=s.buffer_before_minutes,
-                buffer_after_minutes=s.buffer_after_minutes,
-                skill=s.requirements.skill or None,
-                room_type=s.requirements.room_type or None,
-                equipment_kind=s.requirements.equipment_kind or None,
-                list_price_minor=s.list_price_minor,
-                currency_code=s.currency_code or "CNY",
-                online_bookable=s.online_bookable,
-                display_order=s.display_order,
-            )
+            row = await catalog.create_service(uow, service_id, values)
             return pb.CreateServiceResponse(service=service_to_proto(row))
 
         return await self._mutate("CreateService", request, pb.CreateServiceResponse, effect)
@@ -349,9 +267,7 @@ class CatalogRpcs:
         service_id = _service_id(request.name, "name")
 
         async def read(uow: BookingUnitOfWork) -> pb.GetServiceResponse:
-            row = await uow.catalog.get_service(service_id)
-            if row is None:
-                raise NotFound(f"services/{service_id} not found", reason="SERVICE_NOT_FOUND")
+            row = await catalog.get_service(uow, service_id)
             return pb.GetServiceResponse(service=service_to_proto(row))
 
         return await self._read(read)
@@ -392,9 +308,7 @@ class CatalogRpcs:
         v.raise_if_any()
 
         async def effect(uow: BookingUnitOfWork) -> pb.UpdateServiceResponse:
-            row = await uow.catalog.update_service(service_id, changes)
-            if row is None:
-                raise NotFound(f"services/{service_id} not found", reason="SERVICE_NOT_FOUND")
+            row = await catalog.update_service(uow, service_id, changes)
             return pb.UpdateServiceResponse(service=service_to_proto(row))
 
         return await self._mutate("UpdateService", request, pb.UpdateServiceResponse, effect)
@@ -413,11 +327,7 @@ class CatalogRpcs:
         v.raise_if_any()
 
         async def effect(uow: BookingUnitOfWork) -> pb.CreateServiceOverrideResponse:
-            if await uow.catalog.store_zone(store_id) is None:
-                raise NotFound(f"stores/{store_id} not found", reason="STORE_NOT_FOUND")
-            if await uow.catalog.get_service(service_id) is None:
-                raise NotFound(f"services/{service_id} not found", reason="SERVICE_NOT_FOUND")
-            row = await uow.catalog.add_override(store_id, service_id, values)
+            row = await catalog.create_override(uow, store_id, service_id, values)
             return pb.CreateServiceOverrideResponse(service_override=override_to_proto(row))
 
         return await self._mutate("CreateServiceOverride", request, pb.CreateServiceOverrideResponse, effect)
@@ -429,9 +339,7 @@ class CatalogRpcs:
         current_principal().require_store(f"stores/{store_id}")
 
         async def read(uow: BookingUnitOfWork) -> pb.GetServiceOverrideResponse:
-            row = await uow.catalog.get_override(store_id, service_id)
-            if row is None:
-                raise NotFound(f"{request.name} not found", reason="SERVICE_OVERRIDE_NOT_FOUND")
+            row = await catalog.get_override(uow, store_id, service_id)
             return pb.GetServiceOverrideResponse(service_override=override_to_proto(row))
 
         return await self._read(read)
@@ -476,9 +384,7 @@ class CatalogRpcs:
         v.raise_if_any()
 
         async def effect(uow: BookingUnitOfWork) -> pb.UpdateServiceOverrideResponse:
-            row = await uow.catalog.update_override(store_id, service_id, changes)
-            if row is None:
-                raise NotFound(f"{o.name} not found", reason="SERVICE_OVERRIDE_NOT_FOUND")
+            row = await catalog.update_override(uow, store_id, service_id, changes)
             return pb.UpdateServiceOverrideResponse(service_override=override_to_proto(row))
 
         return await self._mutate("UpdateServiceOverride", request, pb.UpdateServiceOverrideResponse, effect)
@@ -490,9 +396,7 @@ class CatalogRpcs:
         _require_store_admin(store_id)
 
         async def effect(uow: BookingUnitOfWork) -> pb.DeleteServiceOverrideResponse:
-            if not await uow.catalog.delete_override(store_id, service_id):
-                raise NotFound(f"{request.name} not found", reason="SERVICE_OVERRIDE_NOT_FOUND")
-            service = await uow.catalog.get_service(service_id)
+            service = await catalog.delete_override(uow, store_id, service_id)
             return pb.DeleteServiceOverrideResponse(menu_item=menu_item_to_proto(store_id, service, None))
 
         return await self._mutate("DeleteServiceOverride", request, pb.DeleteServiceOverrideResponse, effect)
@@ -507,10 +411,13 @@ class CatalogRpcs:
         after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
 
         async def read(uow: BookingUnitOfWork) -> pb.ListMenuItemsResponse:
-            if await uow.catalog.store_zone(store_id) is None:
-                raise NotFound(f"stores/{store_id} not found", reason="STORE_NOT_FOUND")
-            items = await uow.catalog.menu_items(
-                store_id, limit=size, after=after, category=request.category or None, online_only=online_only
+            items = await catalog.menu_items(
+                uow,
+                store_id,
+                limit=size,
+                after=after,
+                category=request.category or None,
+                online_only=online_only,
             )
             token = ""
             if len(items) == size:
@@ -535,9 +442,7 @@ class CatalogRpcs:
         v.raise_if_any()
 
         async def effect(uow: BookingUnitOfWork) -> pb.CreateStaffResponse:
-            if await uow.catalog.store_zone(store_id) is None:
-                raise NotFound(f"stores/{store_id} not found", reason="STORE_NOT_FOUND")
-            row = await uow.catalog.add_staff(store_id=store_id, staff_id=staff_id, **values)
+            row = await catalog.create_staff(uow, store_id, staff_id, values)
             return pb.CreateStaffResponse(staff=staff_to_proto(row))
 
         return await self._mutate("CreateStaff", request, pb.CreateStaffResponse, effect)
@@ -547,9 +452,7 @@ class CatalogRpcs:
         current_principal().require_store(f"stores/{store_id}")
 
         async def read(uow: BookingUnitOfWork) -> pb.GetStaffResponse:
-            row = await uow.catalog.get_staff(store_id, staff_id)
-            if row is None:
-                raise NotFound(f"{request.name} not found", reason="STAFF_NOT_FOUND")
+            row = await catalog.get_staff(uow, store_id, staff_id)
             return pb.GetStaffResponse(staff=staff_to_proto(row))
 
         return await self._read(read)
@@ -589,15 +492,8 @@ class CatalogRpcs:
         v.raise_if_any()
 
         async def effect(uow: BookingUnitOfWork) -> pb.UpdateStaffResponse:
-            zone = store_zone(await uow.catalog.store_zone(store_id) or "")
-            row = await uow.catalog.get_staff(store_id, staff_id, for_update=True)
-            if row is None or zone is None:
-                raise NotFound(f"{s.name} not found", reason="STAFF_NOT_FOUND")
-            conflicts = await _uncovered(uow, row, zone, datetime.now(UTC), **changes)
-            updated = await uow.catalog.update_staff(store_id, staff_id, changes)
-            return pb.UpdateStaffResponse(
-                staff=staff_to_proto(updated), conflicting_appointments=_names(conflicts)
-            )
+            updated, conflicts = await catalog.update_staff(uow, store_id, staff_id, changes)
+            return pb.UpdateStaffResponse(staff=staff_to_proto(updated), conflicting_appointments=conflicts)
 
         return await self._mutate("UpdateStaff", request, pb.UpdateStaffResponse, effect)
 
@@ -639,38 +535,23 @@ class CatalogRpcs:
                 [("schedule_exception.end_date", f"at most {MAX_EXCEPTION_DAYS} days after start_date")],
                 reason="RANGE_TOO_LONG",
             )
-        values = {
-            "store_id": store_id,
-            "staff_id": staff_id,
-            "kind": kind,
-            "start_date": start,
-            "end_date": end,
-            "start_time": times[0],
-            "end_time": times[1],
-        }
 
         async def effect(uow: BookingUnitOfWork) -> pb.CreateScheduleExceptionResponse:
-            zone = store_zone(await uow.catalog.store_zone(store_id) or "")
-            # The staff row lock orders this against other schedule changes of the staff member.
-            row = await uow.catalog.get_staff(store_id, staff_id, for_update=True)
-            if row is None or zone is None:
-                raise NotFound(f"{request.parent} not found", reason="STAFF_NOT_FOUND")
-            conflicts: list[str] = []
-            if kind != EXTRA_SHIFT_KIND:
-                spans = _exception_spans(values, zone)
-                if spans:
-                    found = await uow.catalog.reservations(
-                        staff_name(store_id, staff_id), spans[0][0], spans[-1][1]
-                    )
-                    conflicts = [r.appointment_id for r in found if _overlaps(r.during, spans)]
-            if conflicts and not request.allow_conflicts:
-                raise _conflict(conflicts, "booked appointments overlap the absence")
-            created = await uow.catalog.add_exception(
-                exception_id=new_id(), reason=e.reason, actor=caller.subject, **values
+            created, conflicts = await catalog.create_schedule_exception(
+                uow,
+                store_id,
+                staff_id,
+                kind=kind,
+                start_date=start,
+                end_date=end,
+                start_time=times[0],
+                end_time=times[1],
+                reason=e.reason,
+                actor=caller.subject,
+                allow_conflicts=request.allow_conflicts,
             )
             return pb.CreateScheduleExceptionResponse(
-                schedule_exception=schedule_exception_to_proto(created),
-                conflicting_appointments=_names(conflicts),
+                schedule_exception=schedule_exception_to_proto(created), conflicting_appointments=conflicts
             )
 
         return await self._mutate(
@@ -695,10 +576,8 @@ class CatalogRpcs:
         who = None if staff_id == "-" else staff_id
 
         async def read(uow: BookingUnitOfWork) -> pb.ListScheduleExceptionsResponse:
-            if who is not None and await uow.catalog.get_staff(store_id, who) is None:
-                raise NotFound(f"{request.parent} not found", reason="STAFF_NOT_FOUND")
-            rows = await uow.catalog.list_exceptions(
-                store_id, who, from_date=first, to_date=last, limit=size, after=after
+            rows = await catalog.list_schedule_exceptions(
+                uow, store_id, who, from_date=first, to_date=last, limit=size, after=after
             )
             token = ""
             if len(rows) == size:
@@ -721,21 +600,10 @@ class CatalogRpcs:
         _require_store_admin(store_id)
 
         async def effect(uow: BookingUnitOfWork) -> pb.DeleteScheduleExceptionResponse:
-            zone = store_zone(await uow.catalog.store_zone(store_id) or "")
-            row = await uow.catalog.get_staff(store_id, staff_id, for_update=True)
-            found = await uow.catalog.get_exception(store_id, staff_id, exception_id)
-            if row is None or found is None or zone is None:
-                raise NotFound(f"{request.name} not found", reason="SCHEDULE_EXCEPTION_NOT_FOUND")
-            conflicts: list[str] = []
-            if found.kind == EXTRA_SHIFT_KIND:
-                shift = _exception_spans(found._asdict(), zone)
-                conflicts = await _uncovered(
-                    uow, row, zone, datetime.now(UTC), within=shift, skip_exception=exception_id
-                )
-                if conflicts and not request.allow_conflicts:
-                    raise _conflict(conflicts, "booked appointments depend on the extra shift")
-            await uow.catalog.delete_exception(exception_id)
-            return pb.DeleteScheduleExceptionResponse(conflicting_appointments=_names(conflicts))
+            conflicts = await catalog.delete_schedule_exception(
+                uow, store_id, staff_id, exception_id, allow_conflicts=request.allow_conflicts
+            )
+            return pb.DeleteScheduleExceptionResponse(conflicting_appointments=conflicts)
 
         return await self._mutate(
             "DeleteScheduleException", request, pb.DeleteScheduleExceptionResponse, effect
@@ -755,11 +623,10 @@ class CatalogRpcs:
         v.raise_if_any()
 
         async def effect(uow: BookingUnitOfWork) -> pb.CreateRoomResponse:
-            if await uow.catalog.store_zone(store_id) is None:
-                raise NotFound(f"stores/{store_id} not found", reason="STORE_NOT_FOUND")
-            row = await uow.catalog.add_room(
-                store_id=store_id,
-                room_id=room_id,
+            row = await catalog.create_room(
+                uow,
+                store_id,
+                room_id,
                 display_name=r.display_name.strip(),
                 room_type=r.room_type,
                 capacity=r.capacity or 1,
@@ -773,9 +640,7 @@ class CatalogRpcs:
         current_principal().require_store(f"stores/{store_id}")
 
         async def read(uow: BookingUnitOfWork) -> pb.GetRoomResponse:
-            row = await uow.catalog.get_room(store_id, room_id)
-            if row is None:
-                raise NotFound(f"{request.name} not found", reason="ROOM_NOT_FOUND")
+            row = await catalog.get_room(uow, store_id, room_id)
             return pb.GetRoomResponse(room=room_to_proto(row))
 
         return await self._read(read)
@@ -820,21 +685,7 @@ class CatalogRpcs:
         v.raise_if_any()
 
         async def effect(uow: BookingUnitOfWork) -> pb.UpdateRoomResponse:
-            row = await uow.catalog.get_room(store_id, room_id, for_update=True)
-            if row is None:
-                raise NotFound(f"{r.name} not found", reason="ROOM_NOT_FOUND")
-            if changes.get("capacity", row.capacity) < row.capacity:
-                # A room of capacity N has seats 1..N; a reservation of a seat the room would no
-                # longer have is an appointment that no longer fits.
-                taken = await uow.catalog.reservations(
-                    f"stores/{store_id}/rooms/{room_id}", datetime.now(UTC), min_seat=changes["capacity"] + 1
-                )
-                if taken:
-                    raise _conflict(
-                        [t.appointment_id for t in taken],
-                        "appointments already use the room beyond that capacity",
-                    )
-            updated = await uow.catalog.update_room(store_id, room_id, changes)
+            updated = await catalog.update_room(uow, store_id, room_id, changes)
             return pb.UpdateRoomResponse(room=room_to_proto(updated))
 
         return await self._mutate("UpdateRoom", request, pb.UpdateRoomResponse, effect)
@@ -853,10 +704,8 @@ class CatalogRpcs:
         v.raise_if_any()
 
         async def effect(uow: BookingUnitOfWork) -> pb.CreateEquipmentResponse:
-            if await uow.catalog.store_zone(store_id) is None:
-                raise NotFound(f"stores/{store_id} not found", reason="STORE_NOT_FOUND")
-            row = await uow.catalog.add_equipment(
-                store_id=store_id, equipment_id=equipment_id, display_name=e.display_name.strip(), kind=e.kind
+            row = await catalog.create_equipment(
+                uow, store_id, equipment_id, display_name=e.display_name.strip(), kind=e.kind
             )
             return pb.CreateEquipmentResponse(equipment=equipment_to_proto(row))
 
@@ -867,9 +716,7 @@ class CatalogRpcs:
         current_principal().require_store(f"stores/{store_id}")
 
         async def read(uow: BookingUnitOfWork) -> pb.GetEquipmentResponse:
-            row = await uow.catalog.get_equipment(store_id, equipment_id)
-            if row is None:
-                raise NotFound(f"{request.name} not found", reason="EQUIPMENT_NOT_FOUND")
+            row = await catalog.get_equipment(uow, store_id, equipment_id)
             return pb.GetEquipmentResponse(equipment=equipment_to_proto(row))
 
         return await self._read(read)
@@ -918,9 +765,7 @@ class CatalogRpcs:
         v.raise_if_any()
 
         async def effect(uow: BookingUnitOfWork) -> pb.UpdateEquipmentResponse:
-            updated = await uow.catalog.update_equipment(store_id, equipment_id, changes)
-            if updated is None:
-                raise NotFound(f"{e.name} not found", reason="EQUIPMENT_NOT_FOUND")
+            updated = await catalog.update_equipment(uow, store_id, equipment_id, changes)
             return pb.UpdateEquipmentResponse(equipment=equipment_to_proto(updated))
 
         return await self._mutate("UpdateEquipment", request, pb.UpdateEquipmentResponse, effect)
@@ -977,94 +822,30 @@ class CatalogRpcs:
         offset = int((self._tokens.decode(request.page_token, binding=binding) or {}).get("offset", 0))
 
         async def read(uow: BookingUnitOfWork) -> pb.QueryAvailabilityResponse:
-            tz = await uow.catalog.store_zone(store_id)
-            zone = store_zone(tz or "")
-            if zone is None:
-                raise NotFound(f"stores/{store_id} not found", reason="STORE_NOT_FOUND")
-            found = await uow.catalog.services(service_ids, store_id=store_id)
-            for sid in service_ids:
-                if sid not in found:
-                    raise NotFound(
-                        f"services/{sid} not found",
-                        reason="SERVICE_NOT_FOUND",
-                        metadata={"service": f"services/{sid}"},
-                    )
-                if self_service and not found[sid].online_bookable:
-                    raise FailedPrecondition(
-                        f"services/{sid} cannot be booked online",
-                        reason=SERVICE_NOT_OFFERED,
-                        metadata={"service": f"services/{sid}"},
-                    )
-            if (
-                preferred is not None
-                and await uow.catalog.get_staff(store_id, preferred.rsplit("/", 1)[1]) is None
-            ):
-                raise NotFound(
-                    f"{preferred} not found", reason="STAFF_NOT_FOUND", metadata={"staff": preferred}
-                )
-            # Reserved blocks reach before the first date (buffers) and past the last one (the
-            # services back to back, night shifts): read schedules and bookings that far.
-            services = [found[s].service for s in service_ids]
-            reach = sum(
-                s.duration_minutes + s.buffer_before_minutes + s.buffer_after_minutes for s in services
-            )
-            ahead = timedelta(days=math.ceil(reach / MAX_MINUTES) + 2)
-            between = (start_date - timedelta(days=2), end_date + ahead)
-            staff = await uow.catalog.staff(store_id, between=between, online_bookable_only=self_service)
-            rooms = await uow.catalog.rooms(store_id)
-            equipment = await uow.catalog.equipment(store_id)
-            ids = (
-                [s.staff_id for s in staff] + [r.room_id for r in rooms] + [e.equipment_id for e in equipment]
-            )
-            lo = datetime.combine(start_date, datetime.min.time(), UTC)
-            hi = datetime.combine(end_date, datetime.max.time(), UTC)
-            busy: list[Busy] = await uow.appointments.busy(ids, lo - timedelta(days=2), hi + ahead)
-            rules = await policy.load_policy(uow)
-            now = datetime.now(UTC)
-            slots = find_slots(
-                tz=tz,
+            available = await query_availability(
+                uow,
+                store_id=store_id,
+                service_ids=service_ids,
                 start_date=start_date,
                 end_date=end_date,
-                services=services,
-                staff=staff,
-                rooms=rooms,
-                equipment=equipment,
-                busy=busy,
                 preferred_staff=preferred,
-                step_minutes=rules.slot_step_minutes,
-                now=now,
-                min_lead_minutes=rules.min_lead_minutes if self_service else 0,
+                member_id=member_id,
+                self_service=self_service,
             )
-            until = None
-            if member_id and self_service:
-                restricted = await policy.restricted_until(uow, member_id, now, rules)
-                if restricted is not None:
-                    raise FailedPrecondition(
-                        "the member may not book online after too many no-shows",
-                        reason=policy.MEMBER_RESTRICTED,
-                        metadata={"restricted_until": restricted.astimezone(UTC).isoformat()},
-                    )
-            if member_id:
-                window = await uow.members.find(member_id)
-                days = window.booking_window_days or rules.default_booking_window_days
-                until = policy.bookable_until(now, zone, days)
-                slots = [s for s in slots if s.start_utc < until]
-            page = slots[offset : offset + size]
+            page = available.slots[offset : offset + size]
             token = ""
-            if offset + size < len(slots):
+            if offset + size < len(available.slots):
                 token = self._tokens.encode({"offset": offset + size}, binding=binding)
-            price = sum(found[s].list_price_minor for s in service_ids)
-            currency = found[service_ids[0]].currency_code
             return pb.QueryAvailabilityResponse(
-                time_zone=tz,
+                time_zone=available.tz,
                 next_page_token=token,
-                bookable_until=ts(until),
+                bookable_until=ts(available.bookable_until),
                 slots=[
                     availability_pb2.Slot(
                         start_time=ts(slot.start_utc),
                         end_time=ts(slot.end_utc),
                         local_start=slot.local_start,
-                        local_end=appts.local(slot.end_utc, zone),
+                        local_end=appts.local(slot.end_utc, available.zone),
                         time_zone=slot.tz,
                         staff=slot.staff_id,
                         assignments=[
@@ -1080,8 +861,8 @@ class CatalogRpcs:
                             )
                             for a in slot.assignments
                         ],
-                        list_price_minor=price,
-                        currency_code=currency,
+                        list_price_minor=available.list_price_minor,
+                        currency_code=available.currency_code,
                     )
                     for slot in page
                 ],
