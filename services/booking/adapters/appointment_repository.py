@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, insert, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.db import sqlstate
@@ -18,6 +18,7 @@ from services.booking.adapters import tables as t
 from services.booking.domain.schedule import Busy
 
 EXCLUSION_VIOLATION = "23P01"
+DEADLOCK_DETECTED = "40P01"
 OPEN_STATES = ("booked", "checked_in")
 
 
@@ -69,7 +70,12 @@ class AppointmentRepository:
         seat: int = 1,
     ) -> bool:
         """Reserves `spans` of one resource seat in a savepoint. False (and nothing written) when
-        the exclusion constraint finds an overlapping active reservation."""
+        the exclusion constraint finds an overlapping active reservation — or when this insert
+        lost a deadlock over the seat: PostgreSQL checks an exclusion constraint after inserting
+        the index entry, so two transactions inserting overlapping rows at the same moment each
+        wait for the other until the deadlock detector aborts one (after `deadlock_timeout`).
+        The other one holds the seat; re-running the whole transaction would only queue up for
+        the same deadlock again, so the loser moves on to the next option instead."""
         try:
             async with self.db.begin_nested():
                 await self.db.execute(
@@ -89,6 +95,10 @@ class AppointmentRepository:
             return True
         except IntegrityError as exc:
             if sqlstate(exc) == EXCLUSION_VIOLATION:
+                return False
+            raise
+        except DBAPIError as exc:
+            if sqlstate(exc) == DEADLOCK_DETECTED:
                 return False
             raise
 

@@ -459,7 +459,11 @@ async def reserve(uow: BookingUnitOfWork, appointment_id: str, r: Reservation) -
                 options = [(x.room_id, x.capacity) for x in pool if x.room_type == requirement]
             else:
                 options = [(x.equipment_id, 1) for x in pool if x.kind == requirement]
-            chosen = await claim(kind, options, r.blocks(wanting))
+            # Interchangeable rooms / equipment: each booking starts its search at its own place
+            # (from its id), so concurrent bookings spread out instead of all colliding on the
+            # first free one (each collision is a wait, or a deadlock, in the exclusion check).
+            start = int(appointment_id.replace("-", "")[-8:], 16) % len(options)
+            chosen = await claim(kind, options[start:] + options[:start], r.blocks(wanting))
             out.update({i: chosen for i in wanting})
 
     return [

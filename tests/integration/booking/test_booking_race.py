@@ -151,6 +151,85 @@ async def test_concurrent_clients_get_exactly_one_winner_per_slot(booking):
     assert await overlaps(engine) == 0
 
 
+async def test_a_pool_of_rooms_is_shared_out_under_contention_without_errors(booking):
+    """12 clients, each with their own staff member, want the same hour at a store with 6
+    interchangeable suites, three rounds over: exactly 6 get a suite each round, the others get
+    ABORTED SLOT_TAKEN — never INTERNAL, even though concurrent inserts into an exclusion
+    constraint can deadlock each other (the loser of a deadlock moves on to the next suite)."""
+    stub, engine = booking
+    store, rooms, clients = "s2", 6, 12
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO store_zones (tenant_id, store_id, time_zone) VALUES (:t, :s, :z)"
+                " ON CONFLICT DO NOTHING"
+            ),
+            {"t": TENANT, "s": store, "z": TZ},
+        )
+    await create_service(
+        stub,
+        md(),
+        "spa",
+        display_name="Spa",
+        category="body",
+        duration_minutes=50,
+        buffer_after_minutes=10,
+        list_price_minor=48_800,
+        currency_code="CNY",
+        requirements=catalog_pb2.ResourceRequirements(skill="spa", room_type="suite"),
+    )
+    for i in range(clients):
+        await create_staff(
+            stub,
+            md(),
+            store,
+            f"t{i:02d}",
+            display_name=f"T{i}",
+            skills=["spa"],
+            weekly_hours=weekly("09:00", "21:00"),
+        )
+    for i in range(rooms):
+        await stub.CreateRoom(
+            pb.CreateRoomRequest(
+                parent=f"stores/{store}",
+                room=resources_pb2.Room(display_name=f"Suite {i}", room_type="suite", capacity=1),
+                room_id=f"suite-{i}",
+                request_id=rid(),
+            ),
+            metadata=md(),
+        )
+    day = datetime.now(ZONE).date() + timedelta(days=4)
+    for hour in (10, 12, 14):
+        requests = [
+            pb.BookAppointmentRequest(
+                member=f"members/{uuid.uuid4()}",
+                store=f"stores/{store}",
+                services=["services/spa"],
+                start_time=stamp(local_instant(day, hour)),
+                preferred_staff=f"stores/{store}/staff/t{i:02d}",
+                channel=appointments_pb2.BOOKING_CHANNEL_STORE,
+                request_id=str(uuid.uuid4()),
+            )
+            for i in range(clients)
+        ]
+
+        async def attempt(request):
+            try:
+                return await stub.BookAppointment(request, metadata=md(), timeout=60)
+            except grpc.aio.AioRpcError as err:
+                return err
+
+        results = await asyncio.gather(*(attempt(r) for r in requests))
+        won = [r for r in results if not isinstance(r, Exception)]
+        lost = [r for r in results if isinstance(r, Exception)]
+        assert len(won) == rooms, [(e.code(), e.details()) for e in lost]
+        assert {w.appointment.services[0].room for w in won} == {
+            f"stores/{store}/rooms/suite-{i}" for i in range(rooms)
+        }
+        assert {(e.code(), reason_of(e)) for e in lost} == {(grpc.StatusCode.ABORTED, "SLOT_TAKEN")}
+    assert await overlaps(engine) == 0
+
+
 async def test_availability_leaves_out_taken_slots(booking):
     stub, _ = booking
     day = datetime.now(ZONE).date() + timedelta(days=3)
