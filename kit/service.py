@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import sys
 from collections.abc import Awaitable, Callable
@@ -71,6 +72,11 @@ def run_service(service: str, build: Builder) -> int:
         if config.migrate_on_start:
             await upgrade(service, config.database_url)
         runner = await build(config)
+        # What start-up built (modules, descriptors, compiled SQL, pools) lives as long as the
+        # process: moving it out of the collector's view keeps full collections short, instead
+        # of stalling every request in flight for tens of milliseconds each time one runs.
+        gc.collect()
+        gc.freeze()
 
         async def flush_telemetry() -> None:
             await asyncio.to_thread(telemetry.shutdown)
