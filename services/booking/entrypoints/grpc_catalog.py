@@ -19,7 +19,7 @@ from peony.booking.v1 import booking_service_pb2 as pb
 
 from kit import auth
 from kit.auth import current_principal
-from kit.errors import InvalidArgument, PermissionDenied, Violations
+from kit.errors import InvalidArgument, Violations
 from kit.ids import parse_name
 from kit.pagination import page_size
 from kit.proto import ts
@@ -31,6 +31,7 @@ from services.booking.entrypoints.grpc_common import (
     equipment_to_proto,
     menu_item_to_proto,
     override_to_proto,
+    require_hq_admin,
     room_to_proto,
     schedule_exception_to_proto,
     service_to_proto,
@@ -88,16 +89,6 @@ _EXCEPTION_KINDS = {
 
 
 # --- permissions ----------------------------------------------------------------------------------
-
-
-def _require_hq_admin() -> None:
-    caller = current_principal()
-    caller.require(auth.BOOKING_ADMIN)
-    if caller.stores is not None:
-        raise PermissionDenied(
-            "the service menu is tenant-wide: only a caller not bound to stores may change it",
-            reason="HQ_SCOPE_REQUIRED",
-        )
 
 
 def _require_store_admin(store_id: str) -> None:
@@ -232,7 +223,7 @@ def _staff_values(s: resources_pb2.Staff, paths, v: Violations) -> dict[str, Any
 class CatalogRpcs:
     # --- the service menu -------------------------------------------------------------------
     async def CreateService(self, request: pb.CreateServiceRequest, context) -> pb.CreateServiceResponse:
-        _require_hq_admin()
+        require_hq_admin("the service menu")
         s = request.service
         service_id = child_id(request.service_id, "service_id")
         v = Violations()
@@ -298,7 +289,7 @@ class CatalogRpcs:
         return await self._read(read)
 
     async def UpdateService(self, request: pb.UpdateServiceRequest, context) -> pb.UpdateServiceResponse:
-        _require_hq_admin()
+        require_hq_admin("the service menu")
         s = request.service
         service_id = _service_id(s.name, "service.name")
         paths = _mask(request, s, _SERVICE_FIELDS)

@@ -7,7 +7,9 @@ from datetime import datetime
 
 from peony.booking.v1 import appointments_pb2, catalog_pb2, resources_pb2
 
-from kit.errors import InvalidArgument
+from kit import auth
+from kit.auth import current_principal
+from kit.errors import InvalidArgument, PermissionDenied
 from kit.ids import is_resource_id, new_id, parse_name
 from kit.proto import ts
 from services.booking.service_layer import appointments as appts
@@ -27,6 +29,18 @@ _REMINDER_STATE = {
     "cancelled": appointments_pb2.REMINDER_STATE_CANCELLED,
 }
 MAX_PAGE = 1000
+
+
+def require_hq_admin(what: str) -> None:
+    """Tenant-wide booking configuration (`what`: the service menu, the booking policy, service
+    plans) is changed by booking admins not bound to stores, i.e. head office."""
+    caller = current_principal()
+    caller.require(auth.BOOKING_ADMIN)
+    if caller.stores is not None:
+        raise PermissionDenied(
+            f"only a caller not bound to stores may change {what}, which is tenant-wide",
+            reason="HQ_SCOPE_REQUIRED",
+        )
 
 
 def store_id_of(name: str, field: str = "store") -> str:

@@ -10,11 +10,11 @@ from peony.booking.v1 import booking_service_pb2 as pb
 
 from kit import auth
 from kit.auth import current_principal
-from kit.errors import InvalidArgument, PermissionDenied, Violations
+from kit.errors import InvalidArgument, Violations
 from kit.ids import parse_name
 from kit.pagination import page_size
 from kit.proto import ts
-from services.booking.entrypoints.grpc_common import child_id, member_id_of, store_id_of
+from services.booking.entrypoints.grpc_common import child_id, member_id_of, require_hq_admin, store_id_of
 from services.booking.service_layer import plans
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 
@@ -48,16 +48,6 @@ def plan_to_proto(r) -> appointments_pb2.ServicePlan:
     )
 
 
-def _require_hq_admin() -> None:
-    caller = current_principal()
-    caller.require(auth.BOOKING_ADMIN)
-    if caller.stores is not None:
-        raise PermissionDenied(
-            "service plans are tenant-wide: only a caller not bound to stores may change them",
-            reason="HQ_SCOPE_REQUIRED",
-        )
-
-
 def _plan_id_of(name: str, field: str) -> str:
     plan_id = parse_name(name, "servicePlans") if name else None
     if not plan_id:
@@ -83,7 +73,7 @@ class ServicePlanRpcs:
     async def CreateServicePlan(
         self, request: pb.CreateServicePlanRequest, context
     ) -> pb.CreateServicePlanResponse:
-        _require_hq_admin()
+        require_hq_admin("service plans")
         p = request.service_plan
         plan_id = child_id(request.service_plan_id, "service_plan_id")
         v = Violations()
@@ -147,7 +137,7 @@ class ServicePlanRpcs:
     async def UpdateServicePlan(
         self, request: pb.UpdateServicePlanRequest, context
     ) -> pb.UpdateServicePlanResponse:
-        _require_hq_admin()
+        require_hq_admin("service plans")
         p = request.service_plan
         plan_id = _plan_id_of(p.name, "service_plan.name")
         paths = list(request.update_mask.paths) or [

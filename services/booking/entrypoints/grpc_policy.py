@@ -21,8 +21,9 @@ from peony.booking.v1 import booking_service_pb2 as pb
 
 from kit import auth
 from kit.auth import current_principal
-from kit.errors import InvalidArgument, PermissionDenied, Violations
+from kit.errors import InvalidArgument, Violations
 from kit.proto import ts
+from services.booking.entrypoints.grpc_common import require_hq_admin
 from services.booking.service_layer import policy
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 
@@ -49,16 +50,6 @@ def standing_member_of(name: str) -> str:
     if not name.startswith(prefix) or not inner or "/" in inner or len(inner) > 64:
         raise InvalidArgument([("name", "must be members/{member}/bookingStanding")])
     return inner
-
-
-def _require_hq_admin() -> None:
-    caller = current_principal()
-    caller.require(auth.BOOKING_ADMIN)
-    if caller.stores is not None:
-        raise PermissionDenied(
-            "the booking policy is tenant-wide: only a caller not bound to stores may change it",
-            reason="HQ_SCOPE_REQUIRED",
-        )
 
 
 def _policy_changes(request: pb.UpdateBookingPolicyRequest) -> dict:
@@ -106,7 +97,7 @@ class PolicyRpcs:
     async def UpdateBookingPolicy(
         self, request: pb.UpdateBookingPolicyRequest, context
     ) -> pb.UpdateBookingPolicyResponse:
-        _require_hq_admin()
+        require_hq_admin("the booking policy")
         changes = _policy_changes(request)
 
         async def effect(uow: BookingUnitOfWork) -> pb.UpdateBookingPolicyResponse:
