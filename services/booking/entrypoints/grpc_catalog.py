@@ -10,7 +10,6 @@ exceptions (their reasons are staff-only) also need a staff permission."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -20,6 +19,7 @@ from peony.booking.v1 import booking_service_pb2 as pb
 from kit import auth
 from kit.auth import current_principal
 from kit.errors import InvalidArgument, Violations
+from kit.fieldmask import checked_paths
 from kit.ids import parse_name
 from kit.pagination import page_size
 from kit.proto import ts
@@ -120,20 +120,6 @@ def _service_id(name: str, field: str) -> str:
     if not sid:
         raise InvalidArgument([(field, "must be services/{service}")])
     return sid
-
-
-def _mask(request, message, allowed: tuple[str, ...], *, set_fields: Callable[[], list[str]] | None = None):
-    """The paths to update (AIP-134): the mask, or the fields set in `message` when it is empty."""
-    paths = list(request.update_mask.paths)
-    if not paths:
-        paths = set_fields() if set_fields else [f.name for f, _ in message.ListFields() if f.name in allowed]
-    bad = [p for p in paths if p not in allowed]
-    if bad or not paths:
-        raise InvalidArgument(
-            [("update_mask", f"{p!r} is not a field you can update") for p in bad]
-            or [("update_mask", "name at least one field to update")]
-        )
-    return paths
 
 
 def _parse_date(value: str, field: str, v: Violations) -> date | None:
@@ -292,7 +278,7 @@ class CatalogRpcs:
         require_hq_admin("the service menu")
         s = request.service
         service_id = _service_id(s.name, "service.name")
-        paths = _mask(request, s, _SERVICE_FIELDS)
+        paths = checked_paths(request.update_mask, s, _SERVICE_FIELDS)
         changes = _service_values(s, paths)
         v = Violations()
         _check_service_values(v, "service", changes)
@@ -366,8 +352,11 @@ class CatalogRpcs:
         _require_store_admin(store_id)
         if "service" in request.update_mask.paths:
             raise InvalidArgument([("update_mask", "'service' cannot be changed")])
-        paths = _mask(
-            request, o, OVERRIDE_FIELDS, set_fields=lambda: [f for f in OVERRIDE_FIELDS if o.HasField(f)]
+        paths = checked_paths(
+            request.update_mask,
+            o,
+            OVERRIDE_FIELDS,
+            populated=lambda: [f for f in OVERRIDE_FIELDS if o.HasField(f)],
         )
         changes = _override_values(o, paths)
         v = Violations()
@@ -477,7 +466,7 @@ class CatalogRpcs:
         s = request.staff
         store_id, staff_id = _child_of_store(s.name, "staff", "staff.name")
         _require_store_admin(store_id)
-        paths = _mask(request, s, _STAFF_FIELDS)
+        paths = checked_paths(request.update_mask, s, _STAFF_FIELDS)
         v = Violations()
         changes = _staff_values(s, paths, v)
         v.raise_if_any()
@@ -663,7 +652,7 @@ class CatalogRpcs:
         r = request.room
         store_id, room_id = _child_of_store(r.name, "rooms", "room.name")
         _require_store_admin(store_id)
-        paths = _mask(request, r, _ROOM_FIELDS)
+        paths = checked_paths(request.update_mask, r, _ROOM_FIELDS)
         changes = {p: getattr(r, p) for p in paths}
         v = Violations()
         if "display_name" in changes:
@@ -745,7 +734,7 @@ class CatalogRpcs:
         e = request.equipment
         store_id, equipment_id = _child_of_store(e.name, "equipment", "equipment.name")
         _require_store_admin(store_id)
-        paths = _mask(request, e, _EQUIPMENT_FIELDS)
+        paths = checked_paths(request.update_mask, e, _EQUIPMENT_FIELDS)
         changes = {p: getattr(e, p) for p in paths}
         v = Violations()
         if "display_name" in changes:

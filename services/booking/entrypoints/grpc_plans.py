@@ -11,6 +11,7 @@ from peony.booking.v1 import booking_service_pb2 as pb
 from kit import auth
 from kit.auth import current_principal
 from kit.errors import InvalidArgument, Violations
+from kit.fieldmask import checked_paths
 from kit.ids import parse_name
 from kit.pagination import page_size
 from kit.proto import ts
@@ -140,15 +141,7 @@ class ServicePlanRpcs:
         require_hq_admin("service plans")
         p = request.service_plan
         plan_id = _plan_id_of(p.name, "service_plan.name")
-        paths = list(request.update_mask.paths) or [
-            f.name for f, _ in p.ListFields() if f.name in _PLAN_COLUMNS
-        ]
-        bad = [path for path in paths if path not in _PLAN_COLUMNS]
-        if bad or not paths:
-            raise InvalidArgument(
-                [("update_mask", f"{path!r} is not a field you can update") for path in bad]
-                or [("update_mask", "name at least one field to update")]
-            )
+        paths = checked_paths(request.update_mask, p, _PLAN_COLUMNS)
         v = Violations()
         changes: dict = {}
         for path in paths:

@@ -10,6 +10,7 @@ from peony.members.v1 import members_service_pb2_grpc as pb_grpc
 
 from kit.auth import current_principal
 from kit.errors import InvalidArgument
+from kit.fieldmask import mask_paths
 from kit.idempotency import Idempotency
 from kit.ids import is_resource_id, new_id
 from kit.pagination import PageTokens, page_size
@@ -23,13 +24,6 @@ from services.members.service_layer.queries import MembersQueries
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
 R = TypeVar("R", bound=Message)
-
-
-def _mask_paths(mask, message: Message, allowed: tuple[str, ...]) -> list[str]:
-    """AIP-134: an empty mask means every populated field the caller may set."""
-    if mask.paths:
-        return list(dict.fromkeys(mask.paths))
-    return [f.name for f, _ in message.ListFields() if f.name in allowed]
 
 
 class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServicer):
@@ -72,7 +66,7 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
 
     async def UpdateStore(self, request: pb.UpdateStoreRequest, context) -> pb.UpdateStoreResponse:
         store_id = mp.require_id(request.store.name, "stores", "store.name")
-        paths = _mask_paths(request.update_mask, request.store, handlers.STORE_MUTABLE)
+        paths = mask_paths(request.update_mask, request.store, handlers.STORE_MUTABLE)
         caller = current_principal()
 
         async def effect(uow: MembersUnitOfWork) -> pb.UpdateStoreResponse:
@@ -122,7 +116,7 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
 
     async def UpdateMember(self, request: pb.UpdateMemberRequest, context) -> pb.UpdateMemberResponse:
         member_id = mp.require_id(request.member.name, "members", "member.name")
-        paths = _mask_paths(request.update_mask, request.member, Member.MUTABLE_FIELDS)
+        paths = mask_paths(request.update_mask, request.member, Member.MUTABLE_FIELDS)
         home_store_id = mp.optional_store_id(request.member.home_store, "member.home_store")
         caller = current_principal()
 
@@ -276,7 +270,7 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
     ) -> pb.UpdateTierLadderResponse:
         if request.tier_ladder.name not in ("", "tierLadder"):
             raise InvalidArgument([("tier_ladder.name", "must be tierLadder")])
-        paths = _mask_paths(request.update_mask, request.tier_ladder, handlers.LADDER_MUTABLE)
+        paths = mask_paths(request.update_mask, request.tier_ladder, handlers.LADDER_MUTABLE)
         caller = current_principal()
 
         async def effect(uow: MembersUnitOfWork) -> pb.UpdateTierLadderResponse:
