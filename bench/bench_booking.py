@@ -54,15 +54,13 @@ from bench._common import (
     Children,
     busy_cores,
     child_env,
-    claim_stdout,
-    emit_result,
     log,
     machine_info,
     percentile,
     pg_settings,
     plain_pg_url,
-    raise_on_sigterm,
     ratio,
+    run_benchmark,
     run_load,
     run_pgbench,
     show_figures,
@@ -467,15 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.procs < 1 or args.clients < args.procs or args.procs > 9 or args.queries < 1:
         print("need 1 <= --procs <= 9, --clients >= --procs and --queries >= 1", file=sys.stderr)
         return 2
-    claim_stdout()
-    raise_on_sigterm()
-    try:
-        result = run(args)
-    except KeyboardInterrupt:
-        log("interrupted; every process started by the benchmark was stopped")
-        return 130
-    emit_result(result)
-    return 0 if result["errors_total"] == 0 else 1
+    return run_benchmark(run, args)
 
 
 if __name__ == "__main__":
