@@ -54,10 +54,13 @@ SERVER_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.so_reuseport", 0),
 ]
-# Client channel options (identical for the baseline and for the service under test).
+# Client channel options (identical for the baseline and for the service under test). Round
+# robin spreads each channel's calls over every address of an ``ipv4:a,b`` target (several
+# replicas, as a headless Kubernetes Service would); with one address it is that one connection.
 CLIENT_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.max_receive_message_length", 4 * 1024 * 1024),
     ("grpc.max_send_message_length", 4 * 1024 * 1024),
+    ("grpc.lb_policy_name", "round_robin"),
 ]
 
 ECHO_METHOD = "/peony.bench.v1.Echo/Echo"
@@ -120,6 +123,18 @@ def machine_info() -> dict[str, Any]:
 
 def ratio(a: float, b: float) -> float | None:
     return round(a / b, 3) if b else None
+
+
+def cpu_ms_per_call(cpu: dict[str, Any], rate: float | None) -> dict[str, float]:
+    """``{"server": 1.2, "postgres": 0.4, …}``: CPU milliseconds per call (or per transaction) of
+    each ``*_cores`` figure in ``cpu``, at ``rate`` calls per second."""
+    if not rate:
+        return {}
+    return {
+        key.removesuffix("_cores"): round(cores / rate * 1000, 3)
+        for key, cores in cpu.items()
+        if key.endswith("_cores") and isinstance(cores, int | float)
+    }
 
 
 def show_figures(name: str, fig: dict[str, Any]) -> None:

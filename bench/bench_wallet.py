@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import os
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -46,9 +47,11 @@ if __package__ in (None, ""):  # run as a script: make `bench`, `kit`, `peony` i
     sys.path[:0] = [str(_root), str(_root / "gen")]
 
 from bench._common import (
+    ECHO_METHOD,
     Children,
     busy_cores,
     child_env,
+    cpu_ms_per_call,
     log,
     machine_info,
     pg_settings,
@@ -58,6 +61,7 @@ from bench._common import (
     run_load,
     run_pgbench,
     show_figures,
+    wait_for_echo,
     wait_for_health,
     wait_outbox_drained,
 )
@@ -155,6 +159,21 @@ def _checkout_request(spec: dict[str, Any], member: str, *, validate_only: bool 
         request_id=str(uuid.uuid4()),
         validate_only=validate_only,
     )
+
+
+async def echo_workload(channel: Any, spec: dict[str, Any], worker_index: int):
+    """The floor of one call: a checkout request (same size, same metadata) to the bare echo
+    server, which answers with as many bytes as a real checkout response."""
+    method = channel.unary_unary(ECHO_METHOD)
+    metadata = _metadata(spec)
+    members = spec["members"]
+    choice = random.Random(4000 + worker_index).choice
+
+    async def call(client_index: int) -> Any:
+        request = _checkout_request(spec, choice(members))
+        return await method(request.SerializeToString(), metadata=metadata, timeout=CALL_TIMEOUT_S)
+
+    return call
 
 
 async def checkout_workload(channel: Any, spec: dict[str, Any], worker_index: int):
@@ -295,6 +314,7 @@ async def _probe_checkout(addr: str, token: str, spec: dict[str, Any], server: A
                 metadata=metadata,
                 timeout=CALL_TIMEOUT_S,
             )
+            out["response_bytes"] = resp.ByteSize()
             if resp.checkout.total_due_minor > 0:
                 out["total_due_minor"] = resp.checkout.total_due_minor
             else:
@@ -312,7 +332,7 @@ async def _probe_checkout(addr: str, token: str, spec: dict[str, Any], server: A
 
 
 def _start_wallet(
-    children: Children, db_url: str, nats_url: str, extra_env: dict[str, str]
+    children: Children, db_url: str, nats_url: str, extra_env: dict[str, str], name: str = "wallet"
 ) -> tuple[Any, str]:
     from kit.devstack import free_port
 
@@ -330,11 +350,27 @@ def _start_wallet(
     # No collector listens in a benchmark: exporting would only add retries.
     env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
     env.update(extra_env)
-    child = children.spawn("wallet", [sys.executable, "-m", "cli.main", "serve", "wallet"], env)
+    child = children.spawn(name, [sys.executable, "-m", "cli.main", "serve", "wallet"], env)
     addr = f"127.0.0.1:{port}"
     asyncio.run(wait_for_health(addr, child))
     log(f"wallet service up at {addr} (pid {child.pid})")
     return child, addr
+
+
+def _start_replicas(
+    children: Children, db_url: str, nats_url: str, extra_env: dict[str, str], replicas: int
+) -> tuple[list[Any], str]:
+    """``replicas`` wallet processes, each on its own port, and the one gRPC target that spreads
+    calls over all of them (round robin, like clients of a headless Kubernetes Service)."""
+    started = [
+        _start_wallet(children, db_url, nats_url, extra_env, name=f"wallet-{i}") for i in range(replicas)
+    ]
+    addrs = [addr for _, addr in started]
+    return [child for child, _ in started], addrs[0] if replicas == 1 else "ipv4:" + ",".join(addrs)
+
+
+def _server_pids(servers: list[Any]) -> dict[str, int]:
+    return {f"server_{i}": child.pid for i, child in enumerate(servers)}
 
 
 def _profile(args: argparse.Namespace, pid: int, workload: str) -> tuple[int, Path, str] | None:
@@ -346,9 +382,45 @@ def _profile(args: argparse.Namespace, pid: int, workload: str) -> tuple[int, Pa
     return pid, out_dir / f"wallet-{workload}.{ext}", args.py_spy_format
 
 
-def _with_codes(fig: dict[str, Any]) -> dict[str, Any]:
+def _finish(fig: dict[str, Any]) -> dict[str, Any]:
+    """Every replica's CPU added up into ``server_cores``, and the CPU cost of one call."""
     fig.setdefault("errors_by_code", {})
+    cpu = fig.get("cpu", {})
+    replicas = sorted(k for k in cpu if re.fullmatch(r"server_\d+_cores", k))
+    if replicas:
+        total = round(sum(cpu[k] for k in replicas), 2)
+        fig["cpu"] = {"server_cores": total, **(cpu if len(replicas) > 1 else {})}
+        fig["cpu"].update({k: v for k, v in cpu.items() if k not in replicas})
+    totals = {k: v for k, v in fig.get("cpu", {}).items() if k not in replicas}
+    fig["cpu_ms_per_call"] = cpu_ms_per_call(totals, fig.get("rps"))
     return fig
+
+
+def _budget(tps: float, pgb_cpu: dict[str, Any], echo: dict[str, Any], checkout: dict[str, Any]):
+    """The CPU one checkout may cost for the target on this machine, against what it costs and
+    against a floor no gRPC service can go under: one bare gRPC call (client, server, kernel)
+    plus one tpcb-like transaction's worth of PostgreSQL."""
+    cores = os.cpu_count() or 1
+    target_rps = TARGET_CHECKOUT_VS_PGBENCH * tps
+    allowed = cores / target_rps * 1000 if target_rps else None
+    echo_ms = echo.get("cpu_ms_per_call", {}).get("machine_busy")
+    tpcb_pg_ms = cpu_ms_per_call(pgb_cpu, tps).get("postgres")
+    measured = checkout.get("cpu_ms_per_call", {}).get("machine_busy")
+    floor = round(echo_ms + tpcb_pg_ms, 3) if echo_ms is not None and tpcb_pg_ms is not None else None
+
+    def share(x: float | None) -> float | None:
+        return round(x / allowed, 2) if x is not None and allowed else None
+
+    return {
+        "machine_cores": cores,
+        "target_checkouts_per_s": round(target_rps, 1),
+        "allowed_cpu_ms_per_checkout": round(allowed, 3) if allowed else None,
+        "measured_cpu_ms_per_checkout": measured,
+        "floor_cpu_ms": floor,
+        "floor_parts_ms": {"bare_grpc_call": echo_ms, "tpcb_transaction_in_postgres": tpcb_pg_ms},
+        "measured_over_allowed": share(measured),
+        "floor_over_allowed": share(floor),
+    }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -450,45 +522,72 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         common["watch_trees"] = trees
         spec: dict[str, Any] = {"token": token, "members": members, "store": STORE}
 
+        # The probe runs first: the echo baseline answers with as many bytes as a checkout does.
         wallet, addr = _start_wallet(children, db_url, stack.nats_url, server_env)
+        probe = asyncio.run(_probe_checkout(addr, token, spec, wallet))
+        children.stop(wallet)
+        spec["stored_value_minor"] = probe.get("total_due_minor", _expected_total_due())
+
+        # -- echo baseline: what one bare gRPC call costs this machine -------------------------
+        echo_port = free_port()
+        echo = children.spawn(
+            "echo",
+            [sys.executable, "-m", "bench._common", "echo", "--port", str(echo_port),
+             "--payload-bytes", str(probe.get("response_bytes", 600))],
+        )  # fmt: skip
+        echo_addr = f"127.0.0.1:{echo_port}"
+        asyncio.run(wait_for_echo(echo_addr, echo))
+        log(f"echo baseline (pid {echo.pid}): {args.warmup:g}s warm-up + {args.duration:g}s")
+        echo_fig = _finish(
+            run_load(
+                children,
+                target=echo_addr,
+                workload="bench.bench_wallet:echo_workload",
+                spec=spec,
+                watch_pids={"server": echo.pid},
+                **common,
+            )
+        )
+        show_figures("echo", echo_fig)
+        children.stop(echo)
+
+        servers, addr = _start_replicas(children, db_url, stack.nats_url, server_env, args.replicas)
         time.sleep(1.0)
         figures: dict[str, Any] = {}
         for key, workload in (("get_wallet", "get_wallet_workload"), ("top_up", "top_up_workload")):
             log(f"{key}: {args.warmup:g}s warm-up + {args.duration:g}s")
-            figures[key] = _with_codes(
+            figures[key] = _finish(
                 run_load(
                     children,
                     target=addr,
                     workload=f"bench.bench_wallet:{workload}",
                     spec=spec,
-                    watch_pids={"server": wallet.pid},
-                    profile=_profile(args, wallet.pid, key),
+                    watch_pids=_server_pids(servers),
+                    profile=_profile(args, servers[0].pid, key),
                     **common,
                 )
             )
             show_figures(key, figures[key])
             time.sleep(1.0)
 
-        probe = asyncio.run(_probe_checkout(addr, token, spec, wallet))
         if "skipped" in probe:
             log("checkout: Checkout answers UNIMPLEMENTED, skipped")
             figures["checkout"] = probe
         else:
             if "probe_note" in probe:
                 log(f"checkout probe: {probe['probe_note']} (using the computed total)")
-            spec["stored_value_minor"] = probe["total_due_minor"]
             log(
                 f"checkout (total due {probe['total_due_minor']}, {POINTS_TO_REDEEM} points + stored value):"
                 f" {args.warmup:g}s warm-up + {args.duration:g}s"
             )
-            fig = _with_codes(
+            fig = _finish(
                 run_load(
                     children,
                     target=addr,
                     workload="bench.bench_wallet:checkout_workload",
                     spec=spec,
-                    watch_pids={"server": wallet.pid},
-                    profile=_profile(args, wallet.pid, "checkout"),
+                    watch_pids=_server_pids(servers),
+                    profile=_profile(args, servers[0].pid, "checkout"),
                     **common,
                 )
             )
@@ -497,7 +596,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 fig["probe_note"] = probe["probe_note"]
             figures["checkout"] = fig
             show_figures("checkout", fig)
-        children.stop(wallet)
+        for server in servers:
+            children.stop(server)
 
         checkout = figures["checkout"]
         checkout_rps = checkout.get("rps")
@@ -521,12 +621,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "profiled": bool(args.py_spy),
             "server_env": server_env,
             "pgbench_tpcb_tps": pgb["tps"],
-            "pgbench": pgb,
+            "pgbench": {**pgb, "cpu_ms_per_transaction": cpu_ms_per_call(pgb["cpu"], pgb["tps"])},
+            "replicas": args.replicas,
+            "echo": echo_fig,
             "get_wallet": figures["get_wallet"],
             "top_up": figures["top_up"],
             "checkout": checkout,
             "ratios": ratios,
             "target": {"checkout_vs_pgbench": TARGET_CHECKOUT_VS_PGBENCH},
+            "cpu_budget": (
+                _budget(pgb["tps"], pgb["cpu"], echo_fig, checkout) if checkout.get("rps") else None
+            ),
             "meets_target": (ratios["checkout_vs_pgbench"] or 0) >= TARGET_CHECKOUT_VS_PGBENCH,
             "errors_total": sum(f.get("errors", 0) for f in figures.values()),
             "machine": machine,
@@ -556,6 +661,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--procs", type=int, default=2, help="load-generator processes sharing the clients")
     p.add_argument("--members", type=int, default=2000, help="members seeded before the workloads")
     p.add_argument(
+        "--replicas", type=int, default=1, help="wallet processes sharing the measured load (round robin)"
+    )
+    p.add_argument(
         "--py-spy",
         metavar="DIR",
         help="profile the wallet server with py-spy during each window (figures then not quotable)",
@@ -574,8 +682,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.procs < 1 or args.clients < args.procs or args.procs > 9 or args.members < 1:
-        print("need 1 <= --procs <= 9, --clients >= --procs and --members >= 1", file=sys.stderr)
+    if args.procs < 1 or args.clients < args.procs or args.procs > 9 or args.members < 1 or args.replicas < 1:
+        print(
+            "need 1 <= --procs <= 9, --clients >= --procs, --members >= 1 and --replicas >= 1",
+            file=sys.stderr,
+        )
         return 2
     return run_benchmark(run, args)
 
