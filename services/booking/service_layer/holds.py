@@ -15,7 +15,7 @@ serialization failure) or retried by the client after a rollback authorises a ne
 replaying the answer for a hold that was voided or that belongs to a rolled-back appointment (its
 `reference` differs anyway, which the wallet's idempotency check would refuse). A
 refusal fails the booking with FAILED_PRECONDITION `WALLET_HOLD_REFUSED` (metadata
-`wallet_reason`: the wallet's reason, e.g. `INSUFFICIENT_BALANCE`, `WRONG_PIN`,
+`wallet_reason`: the wallet's reason, e.g. `INSUFFICIENT_BALANCE`, `PIN_INCORRECT`,
 `NO_SESSIONS_LEFT`, `PACKAGE_FROZEN`, `PIN_REQUIRED` for a deposit without a PIN); an
 unreachable wallet fails it with UNAVAILABLE (`WALLET_UNAVAILABLE`). Either way the booking's
 transaction writes nothing. A hold authorised in a transaction that then does not commit is

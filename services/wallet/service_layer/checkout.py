@@ -227,7 +227,7 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
         if value > cap:
             raise InvalidArgument(
                 [("points_to_redeem", f"may take at most {cap} minor units off this bill")],
-                reason="POINTS_OVER_LIMIT",
+                reason="POINTS_ABOVE_MAXIMUM",
             )
         movements = await pts.take(
             uow, member_id=member_id, points=inp.points_to_redeem, sink=POINTS_REDEEMED, draft=draft

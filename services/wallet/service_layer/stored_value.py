@@ -196,7 +196,7 @@ async def pin_is_plainly_right(uow: UoW, member_id: str, pin: str) -> bool:
 
 def wrong_pin(remaining: int) -> FailedPrecondition:
     return FailedPrecondition(
-        "wrong payment PIN", reason="WRONG_PIN", metadata={"attempts_left": str(max(remaining, 0))}
+        "wrong payment PIN", reason="PIN_INCORRECT", metadata={"attempts_left": str(max(remaining, 0))}
     )
 
 

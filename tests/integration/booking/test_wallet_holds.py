@@ -388,7 +388,7 @@ async def test_refusals_fail_the_booking_and_write_nothing(env: Env):
     code, reason, meta = await env.refused(tenant, member, start, deposit(200_000))
     assert (code, reason, meta["wallet_reason"]) == (fpc, refused, "INSUFFICIENT_BALANCE")
     code, reason, meta = await env.refused(tenant, member, start, deposit(pin="111111"))
-    assert (code, reason, meta["wallet_reason"]) == (fpc, refused, "WRONG_PIN")
+    assert (code, reason, meta["wallet_reason"]) == (fpc, refused, "PIN_INCORRECT")
     code, reason, meta = await env.refused(tenant, member, start, deposit(pin=""))
     assert (code, reason, meta["wallet_reason"]) == (fpc, refused, "PIN_REQUIRED")
     code, reason, meta = await env.refused(tenant, member, start, sessions(card, 6))

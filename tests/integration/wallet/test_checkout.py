@@ -255,7 +255,7 @@ async def test_bad_bills_write_nothing(wallet):
     cases = [
         (full_bill(m, tenders=[("cash", 44999)]), FailedPrecondition, "TENDERS_MISMATCH"),
         (full_bill(m, points_to_redeem=50), InvalidArgument, "POINTS_BELOW_MINIMUM"),
-        (full_bill(m, points_to_redeem=10**6), InvalidArgument, "POINTS_OVER_LIMIT"),
+        (full_bill(m, points_to_redeem=10**6), InvalidArgument, "POINTS_ABOVE_MAXIMUM"),
         (full_bill(m, lines=[Line("x", "", -1, 100)]), InvalidArgument, "INVALID_ARGUMENT"),
         (full_bill(m, lines=[Line("x", "", 10_000, 10**12)]), InvalidArgument, "INVALID_ARGUMENT"),
         (full_bill(str(uuid.uuid4())), Exception, "MEMBER_NOT_FOUND"),
@@ -644,7 +644,7 @@ async def test_checkout_refund_and_commission_over_grpc(api):
     before = await counts(engine)
     for request, code, reason in (
         (bill(10000, 16000), grpc.StatusCode.FAILED_PRECONDITION, "TENDERS_MISMATCH"),
-        (bill(10000, 17000, pin="999999"), grpc.StatusCode.FAILED_PRECONDITION, "WRONG_PIN"),
+        (bill(10000, 17000, pin="999999"), grpc.StatusCode.FAILED_PRECONDITION, "PIN_INCORRECT"),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.Checkout(request, metadata=_md())

@@ -216,7 +216,7 @@ async def test_hold_needs_the_pin_and_five_wrong_pins_lock_payment(wallet):
             await stub.AuthorizeHold(hold("000000"), metadata=md())
         assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         reasons.append(reason_of(err.value))
-    assert reasons == ["WRONG_PIN"] * 5
+    assert reasons == ["PIN_INCORRECT"] * 5
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.AuthorizeHold(hold("204816"), metadata=md())
     assert reason_of(err.value) == "PIN_LOCKED"

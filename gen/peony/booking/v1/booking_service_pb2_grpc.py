@@ -78,7 +78,7 @@ class BookingServiceStub:
     (metadata `booking_window_days`, `bookable_until`), `MEMBER_RESTRICTED` (metadata
     `restricted_until`), `TOO_MANY_OPEN_APPOINTMENTS` (metadata `max_open_appointments`),
     `INVALID_APPOINTMENT_STATE` (metadata `state`), `WALLET_HOLD_REFUSED` (the wallet refused
-    the hold; metadata `wallet_reason`, e.g. `INSUFFICIENT_BALANCE`, `PIN_REQUIRED`,
+    the hold; metadata `wallet_reason`, e.g. `INSUFFICIENT_BALANCE`, `PIN_NOT_SET`,
     `PIN_INCORRECT`, `PIN_LOCKED`, `PACKAGE_FROZEN`).
     - `UNAVAILABLE`: the wallet could not be reached for a hold; nothing was booked; retry.
     A rejected request writes nothing.
@@ -437,7 +437,7 @@ class BookingServiceServicer:
     (metadata `booking_window_days`, `bookable_until`), `MEMBER_RESTRICTED` (metadata
     `restricted_until`), `TOO_MANY_OPEN_APPOINTMENTS` (metadata `max_open_appointments`),
     `INVALID_APPOINTMENT_STATE` (metadata `state`), `WALLET_HOLD_REFUSED` (the wallet refused
-    the hold; metadata `wallet_reason`, e.g. `INSUFFICIENT_BALANCE`, `PIN_REQUIRED`,
+    the hold; metadata `wallet_reason`, e.g. `INSUFFICIENT_BALANCE`, `PIN_NOT_SET`,
     `PIN_INCORRECT`, `PIN_LOCKED`, `PACKAGE_FROZEN`).
     - `UNAVAILABLE`: the wallet could not be reached for a hold; nothing was booked; retry.
     A rejected request writes nothing.
@@ -1325,7 +1325,7 @@ class BookingService:
     (metadata `booking_window_days`, `bookable_until`), `MEMBER_RESTRICTED` (metadata
     `restricted_until`), `TOO_MANY_OPEN_APPOINTMENTS` (metadata `max_open_appointments`),
     `INVALID_APPOINTMENT_STATE` (metadata `state`), `WALLET_HOLD_REFUSED` (the wallet refused
-    the hold; metadata `wallet_reason`, e.g. `INSUFFICIENT_BALANCE`, `PIN_REQUIRED`,
+    the hold; metadata `wallet_reason`, e.g. `INSUFFICIENT_BALANCE`, `PIN_NOT_SET`,
     `PIN_INCORRECT`, `PIN_LOCKED`, `PACKAGE_FROZEN`).
     - `UNAVAILABLE`: the wallet could not be reached for a hold; nothing was booked; retry.
     A rejected request writes nothing.

@@ -42,11 +42,13 @@ class WalletServiceStub:
     with `INVALID_ARGUMENT` (reason `REQUEST_ID_REUSED`), and a duplicate still in flight fails
     with `ABORTED` (reason `REQUEST_IN_FLIGHT`), to be retried.
     Errors follow AIP-193: a `google.rpc.Status` with `ErrorInfo` (reason, domain, metadata) and,
-    for bad input, `BadRequest` field violations. Refusals by a money rule are
-    `FAILED_PRECONDITION` with a reason such as `INSUFFICIENT_BALANCE`, `PIN_REQUIRED`,
-    `PIN_INCORRECT`, `PIN_LOCKED`, `TENDERS_MISMATCH`, `VOUCHER_NOT_APPLICABLE`,
-    `POINTS_BELOW_MINIMUM`, `POINTS_ABOVE_MAXIMUM`, `PACKAGE_FROZEN`, `OUT_OF_STOCK`,
-    `HOLD_NOT_AUTHORIZED`, `ALREADY_REVERSED`. A rejected request writes nothing.
+    for bad input, `BadRequest` field violations (a missing `payment_pin` when stored value
+    pays is one; so are points outside the policy's bounds, with reason `POINTS_BELOW_MINIMUM`
+    or `POINTS_ABOVE_MAXIMUM`). Refusals by a money rule are `FAILED_PRECONDITION` with a
+    reason such as `INSUFFICIENT_BALANCE`, `PIN_NOT_SET`, `PIN_INCORRECT` (metadata
+    `attempts_left`), `PIN_LOCKED`, `TENDERS_MISMATCH`, `VOUCHER_NOT_APPLICABLE`,
+    `PACKAGE_FROZEN`, `OUT_OF_STOCK`, `HOLD_NOT_AUTHORIZED`, `ALREADY_REVERSED`. A rejected
+    request writes nothing.
     """
 
     @_typing.overload
@@ -237,11 +239,13 @@ class WalletServiceAsyncStub(WalletServiceStub):
     with `INVALID_ARGUMENT` (reason `REQUEST_ID_REUSED`), and a duplicate still in flight fails
     with `ABORTED` (reason `REQUEST_IN_FLIGHT`), to be retried.
     Errors follow AIP-193: a `google.rpc.Status` with `ErrorInfo` (reason, domain, metadata) and,
-    for bad input, `BadRequest` field violations. Refusals by a money rule are
-    `FAILED_PRECONDITION` with a reason such as `INSUFFICIENT_BALANCE`, `PIN_REQUIRED`,
-    `PIN_INCORRECT`, `PIN_LOCKED`, `TENDERS_MISMATCH`, `VOUCHER_NOT_APPLICABLE`,
-    `POINTS_BELOW_MINIMUM`, `POINTS_ABOVE_MAXIMUM`, `PACKAGE_FROZEN`, `OUT_OF_STOCK`,
-    `HOLD_NOT_AUTHORIZED`, `ALREADY_REVERSED`. A rejected request writes nothing.
+    for bad input, `BadRequest` field violations (a missing `payment_pin` when stored value
+    pays is one; so are points outside the policy's bounds, with reason `POINTS_BELOW_MINIMUM`
+    or `POINTS_ABOVE_MAXIMUM`). Refusals by a money rule are `FAILED_PRECONDITION` with a
+    reason such as `INSUFFICIENT_BALANCE`, `PIN_NOT_SET`, `PIN_INCORRECT` (metadata
+    `attempts_left`), `PIN_LOCKED`, `TENDERS_MISMATCH`, `VOUCHER_NOT_APPLICABLE`,
+    `PACKAGE_FROZEN`, `OUT_OF_STOCK`, `HOLD_NOT_AUTHORIZED`, `ALREADY_REVERSED`. A rejected
+    request writes nothing.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -428,11 +432,13 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
     with `INVALID_ARGUMENT` (reason `REQUEST_ID_REUSED`), and a duplicate still in flight fails
     with `ABORTED` (reason `REQUEST_IN_FLIGHT`), to be retried.
     Errors follow AIP-193: a `google.rpc.Status` with `ErrorInfo` (reason, domain, metadata) and,
-    for bad input, `BadRequest` field violations. Refusals by a money rule are
-    `FAILED_PRECONDITION` with a reason such as `INSUFFICIENT_BALANCE`, `PIN_REQUIRED`,
-    `PIN_INCORRECT`, `PIN_LOCKED`, `TENDERS_MISMATCH`, `VOUCHER_NOT_APPLICABLE`,
-    `POINTS_BELOW_MINIMUM`, `POINTS_ABOVE_MAXIMUM`, `PACKAGE_FROZEN`, `OUT_OF_STOCK`,
-    `HOLD_NOT_AUTHORIZED`, `ALREADY_REVERSED`. A rejected request writes nothing.
+    for bad input, `BadRequest` field violations (a missing `payment_pin` when stored value
+    pays is one; so are points outside the policy's bounds, with reason `POINTS_BELOW_MINIMUM`
+    or `POINTS_ABOVE_MAXIMUM`). Refusals by a money rule are `FAILED_PRECONDITION` with a
+    reason such as `INSUFFICIENT_BALANCE`, `PIN_NOT_SET`, `PIN_INCORRECT` (metadata
+    `attempts_left`), `PIN_LOCKED`, `TENDERS_MISMATCH`, `VOUCHER_NOT_APPLICABLE`,
+    `PACKAGE_FROZEN`, `OUT_OF_STOCK`, `HOLD_NOT_AUTHORIZED`, `ALREADY_REVERSED`. A rejected
+    request writes nothing.
     """
 
     @_abc_1.abstractmethod
