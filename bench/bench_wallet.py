@@ -1,6 +1,7 @@
 """Wallet service throughput and latency against pgbench (tpcb-like) on the same PostgreSQL.
 
     .venv/bin/python bench/bench_wallet.py [--duration 10] [--warmup 2] [--clients 32] [--procs 2]
+                                           [--replicas 1]
     .venv/bin/python -m bench.bench_wallet ...
 
 Progress goes to stderr; stdout gets exactly one JSON line with every figure (see bench/README.md).
@@ -16,9 +17,14 @@ Steps:
 3. Baseline: ``pgbench`` (builtin tpcb-like, ``-M prepared``, ``--clients`` connections, 2 threads)
    on a separate ``-s 10`` database of the SAME PostgreSQL server, then that database dropped and
    a CHECKPOINT taken.
-4. The wallet service started again; GetWallet on random members, TopUp (cash, a fresh
-   ``request_id`` per call), then Checkout (one service line, paid with 100 points and stored value
-   with the PIN); stopped. Checkout is probed first: UNIMPLEMENTED skips that workload.
+4. Checkout probed with ``validate_only`` (the total due and the response size; UNIMPLEMENTED
+   skips that workload), then the floor of one call: the bare grpc.aio echo server of
+   ``bench._common`` answering checkout-sized requests with checkout-sized responses.
+5. ``--replicas`` wallet processes (one port each, the load spread round robin); GetWallet on
+   random members, TopUp (cash, a fresh ``request_id`` per call), then Checkout (one service line,
+   paid with 100 points and stored value with the PIN); stopped.
+6. The CPU budget: what one checkout may cost the machine at the target rate, against what it
+   costs and against the floor (one bare gRPC call plus one tpcb-like transaction in PostgreSQL).
 
 The load comes from ``--procs`` separate processes sharing ``--clients`` coroutines, one channel per
 process (``bench._common.run_load``, as bench_members). Requests are serialized up front
