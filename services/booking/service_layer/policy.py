@@ -343,12 +343,24 @@ async def on_late_cancel(
 async def lift_restriction(
     uow: BookingUnitOfWork, member: str, *, lifted_by: str, reason: str, now: datetime, policy: BookingPolicy
 ) -> Standing:
-    """Lifts the member's restriction (audited: who, when, why); the no-shows counted before now no
-    longer count. FAILED_PRECONDITION `NOT_RESTRICTED` when the member is not restricted."""
+    """Lifts the member's restriction (audited: who, when, why; `BookingRestrictionLifted`); the
+    no-shows counted before now no longer count. FAILED_PRECONDITION `NOT_RESTRICTED` when the
+    member is not restricted."""
     await uow.members.lock(member)
     row = await uow.policy.standing(member)
     until = _enforced(row, now, policy)
     if until is None:
         raise FailedPrecondition(f"members/{member} is not restricted", reason=NOT_RESTRICTED)
     await uow.policy.lift(member, lifted_by=lifted_by, reason=reason, now=now, restricted_until=until)
+    uow.emit(
+        events_pb2.BookingRestrictionLifted(
+            member=f"members/{member}",
+            restricted_until=ts(until),
+            lift_time=ts(now),
+            lifted_by=lifted_by,
+            reason=reason,
+        ),
+        aggregate_type="member",
+        aggregate_id=member,
+    )
     return await standing(uow, member, now, policy)

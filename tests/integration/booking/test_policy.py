@@ -46,7 +46,6 @@ ONLINE = appointments_pb2.BOOKING_CHANNEL_ONLINE
 MINI = appointments_pb2.BOOKING_CHANNEL_MINI_PROGRAM
 STORE_CHANNEL = appointments_pb2.BOOKING_CHANNEL_STORE
 PHONE = appointments_pb2.BOOKING_CHANNEL_PHONE
-RESTRICTED = "peony.booking.v1.BookingRestricted"
 
 
 def desk_md(tenant: str, subject: str = "user:desk"):
@@ -84,17 +83,21 @@ class Env:
         )
 
     async def restricted_events(self, tenant: str, member: str) -> list[events_pb2.BookingRestricted]:
+        return await self.events(tenant, member, events_pb2.BookingRestricted)
+
+    async def events(self, tenant: str, member: str, kind):
+        """The `kind` events about `member` in the outbox, oldest first."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 text(
                     "SELECT payload FROM outbox WHERE tenant_id = :t AND event_type = :e"
                     " AND aggregate_id = :m ORDER BY seq"
                 ),
-                {"t": tenant, "e": RESTRICTED, "m": member},
+                {"t": tenant, "e": kind.DESCRIPTOR.full_name, "m": member},
             )
             out = []
             for (payload,) in rows:
-                event = events_pb2.BookingRestricted()
+                event = kind()
                 assert EventEnvelope.FromString(payload).payload.Unpack(event)
                 out.append(event)
             return out
@@ -625,6 +628,13 @@ async def test_lifting_a_restriction_is_audited_and_forgets_earlier_no_shows(env
     assert s.no_shows_in_window == 0  # the no-shows before the lift no longer count
     assert s.restriction_lift_reason == "doctor's note" and s.HasField("restriction_lift_time")
     assert await env.stub.LiftBookingRestriction(request, metadata=staff) == lifted  # replayed
+    [event] = await env.events(tenant, member, events_pb2.BookingRestrictionLifted)  # once, replay or not
+    assert (event.member, event.lifted_by, event.reason) == (
+        f"members/{member}",
+        "user:desk-1",
+        "doctor's note",
+    )
+    assert event.lift_time == s.restriction_lift_time
     async with env.engine.connect() as conn:
         audit = (
             await conn.execute(
@@ -639,6 +649,7 @@ async def test_lifting_a_restriction_is_audited_and_forgets_earlier_no_shows(env
     assert audit[0].lifted_by == "user:desk-1" and audit[0].reason == "doctor's note"
     assert audit[0].lift_time == s.restriction_lift_time.ToDatetime(tzinfo=UTC)
     assert audit[0].restricted_until > datetime.now(UTC)
+    assert event.restricted_until.ToDatetime(tzinfo=UTC) == audit[0].restricted_until
 
     # the member books online again
     tomorrow = datetime.now(ZONE).date() + timedelta(days=1)
@@ -666,6 +677,7 @@ async def test_lifting_a_restriction_is_audited_and_forgets_earlier_no_shows(env
     assert (
         await env.scalar("SELECT count(*) FROM booking_restriction_lifts WHERE tenant_id = :t", t=tenant) == 1
     )
+    assert len(await env.events(tenant, member, events_pb2.BookingRestrictionLifted)) == 1
 
     # a no-show after the lift counts from zero: one is not enough to restrict again
     row = await env.book_past(

@@ -796,8 +796,8 @@ class BookingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def LiftBookingRestriction(self, request, context):
-        """Lifts a member's no-show restriction (staff override, audited). No-shows before the lift
-        no longer count. Fails with `FAILED_PRECONDITION` (reason `NOT_RESTRICTED`) when the member
+        """Lifts a member's no-show restriction (staff override, audited) and publishes
+        `BookingRestrictionLifted`. No-shows before the lift no longer count. Fails with `FAILED_PRECONDITION` (reason `NOT_RESTRICTED`) when the member
         is not restricted.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -273,8 +273,8 @@ class BookingServiceStub:
     restriction, open appointments. A member may read only their own.
     """
     LiftBookingRestriction: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.LiftBookingRestrictionRequest, _booking_service_pb2.LiftBookingRestrictionResponse]
-    """Lifts a member's no-show restriction (staff override, audited). No-shows before the lift
-    no longer count. Fails with `FAILED_PRECONDITION` (reason `NOT_RESTRICTED`) when the member
+    """Lifts a member's no-show restriction (staff override, audited) and publishes
+    `BookingRestrictionLifted`. No-shows before the lift no longer count. Fails with `FAILED_PRECONDITION` (reason `NOT_RESTRICTED`) when the member
     is not restricted.
     """
     CreateServicePlan: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.CreateServicePlanRequest, _booking_service_pb2.CreateServicePlanResponse]
@@ -607,8 +607,8 @@ class BookingServiceAsyncStub(BookingServiceStub):
     restriction, open appointments. A member may read only their own.
     """
     LiftBookingRestriction: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.LiftBookingRestrictionRequest, _booking_service_pb2.LiftBookingRestrictionResponse]  # type: ignore[assignment]
-    """Lifts a member's no-show restriction (staff override, audited). No-shows before the lift
-    no longer count. Fails with `FAILED_PRECONDITION` (reason `NOT_RESTRICTED`) when the member
+    """Lifts a member's no-show restriction (staff override, audited) and publishes
+    `BookingRestrictionLifted`. No-shows before the lift no longer count. Fails with `FAILED_PRECONDITION` (reason `NOT_RESTRICTED`) when the member
     is not restricted.
     """
     CreateServicePlan: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.CreateServicePlanRequest, _booking_service_pb2.CreateServicePlanResponse]  # type: ignore[assignment]
@@ -1172,8 +1172,8 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _booking_service_pb2.LiftBookingRestrictionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_booking_service_pb2.LiftBookingRestrictionResponse, _abc.Awaitable[_booking_service_pb2.LiftBookingRestrictionResponse]]:
-        """Lifts a member's no-show restriction (staff override, audited). No-shows before the lift
-        no longer count. Fails with `FAILED_PRECONDITION` (reason `NOT_RESTRICTED`) when the member
+        """Lifts a member's no-show restriction (staff override, audited) and publishes
+        `BookingRestrictionLifted`. No-shows before the lift no longer count. Fails with `FAILED_PRECONDITION` (reason `NOT_RESTRICTED`) when the member
         is not restricted.
         """
 

@@ -179,6 +179,20 @@ class BookingRestricted(_message.Message):
     appointment: str
     def __init__(self, member: _Optional[str] = ..., restricted_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., no_shows_in_window: _Optional[int] = ..., appointment: _Optional[str] = ...) -> None: ...
 
+class BookingRestrictionLifted(_message.Message):
+    __slots__ = ("member", "restricted_until", "lift_time", "lifted_by", "reason")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    RESTRICTED_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    LIFT_TIME_FIELD_NUMBER: _ClassVar[int]
+    LIFTED_BY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    restricted_until: _timestamp_pb2.Timestamp
+    lift_time: _timestamp_pb2.Timestamp
+    lifted_by: str
+    reason: str
+    def __init__(self, member: _Optional[str] = ..., restricted_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lift_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lifted_by: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
 class ReminderDue(_message.Message):
     __slots__ = ("appointment", "member", "store", "services", "start_time", "local_start", "time_zone", "minutes_before")
     APPOINTMENT_FIELD_NUMBER: _ClassVar[int]
