@@ -430,6 +430,22 @@ async def wait_for_echo(addr: str, child: Child | None = None, limit_s: float = 
     raise TimeoutError(f"echo server at {addr} did not answer within {limit_s:.0f}s")
 
 
+def start_echo(children: Children, payload_bytes: int) -> tuple[Child, str]:
+    """The bare echo baseline server as a child process, answering ``payload_bytes`` per call;
+    returns it and its address once it answers."""
+    from kit.devstack import free_port
+
+    port = free_port()
+    echo = children.spawn(
+        "echo",
+        [sys.executable, "-m", "bench._common", "echo", "--port", str(port),
+         "--payload-bytes", str(payload_bytes)],
+    )  # fmt: skip
+    addr = f"127.0.0.1:{port}"
+    asyncio.run(wait_for_echo(addr, echo))
+    return echo, addr
+
+
 # --------------------------------------------------------------------------------------------
 # PostgreSQL
 # --------------------------------------------------------------------------------------------

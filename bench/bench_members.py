@@ -56,7 +56,7 @@ from bench._common import (
     run_benchmark,
     run_load,
     show_figures,
-    wait_for_echo,
+    start_echo,
     wait_for_health,
     wait_outbox_drained,
 )
@@ -329,14 +329,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         common["watch_trees"] = trees
 
         # -- echo baseline ---------------------------------------------------------------------
-        echo_port = free_port()
-        echo = children.spawn(
-            "echo",
-            [sys.executable, "-m", "bench._common", "echo", "--port", str(echo_port),
-             "--payload-bytes", str(response_bytes)],
-        )  # fmt: skip
-        echo_addr = f"127.0.0.1:{echo_port}"
-        asyncio.run(wait_for_echo(echo_addr, echo))
+        echo, echo_addr = start_echo(children, response_bytes)
         _settle()
         log(f"echo baseline (pid {echo.pid}): {args.warmup:g}s warm-up + {args.duration:g}s")
         echo_fig = run_load(

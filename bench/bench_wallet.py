@@ -67,7 +67,7 @@ from bench._common import (
     run_load,
     run_pgbench,
     show_figures,
-    wait_for_echo,
+    start_echo,
     wait_for_health,
     wait_outbox_drained,
 )
@@ -535,14 +535,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         spec["stored_value_minor"] = probe.get("total_due_minor", _expected_total_due())
 
         # -- echo baseline: what one bare gRPC call costs this machine -------------------------
-        echo_port = free_port()
-        echo = children.spawn(
-            "echo",
-            [sys.executable, "-m", "bench._common", "echo", "--port", str(echo_port),
-             "--payload-bytes", str(probe.get("response_bytes", 600))],
-        )  # fmt: skip
-        echo_addr = f"127.0.0.1:{echo_port}"
-        asyncio.run(wait_for_echo(echo_addr, echo))
+        echo, echo_addr = start_echo(children, probe.get("response_bytes", 600))
         log(f"echo baseline (pid {echo.pid}): {args.warmup:g}s warm-up + {args.duration:g}s")
         echo_fig = _finish(
             run_load(
