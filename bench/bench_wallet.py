@@ -167,32 +167,28 @@ def _checkout_request(spec: dict[str, Any], member: str, *, validate_only: bool 
     )
 
 
+def _checkout_calls(channel: Any, spec: dict[str, Any], path: str, seed: int):
+    """Calls ``path`` with a fresh checkout request (random member, unique ``request_id``)."""
+    method = channel.unary_unary(path)
+    metadata = _metadata(spec)
+    members = spec["members"]
+    choice = random.Random(seed).choice
+
+    async def call(client_index: int) -> Any:
+        request = _checkout_request(spec, choice(members))
+        return await method(request.SerializeToString(), metadata=metadata, timeout=CALL_TIMEOUT_S)
+
+    return call
+
+
 async def echo_workload(channel: Any, spec: dict[str, Any], worker_index: int):
     """The floor of one call: a checkout request (same size, same metadata) to the bare echo
     server, which answers with as many bytes as a real checkout response."""
-    method = channel.unary_unary(ECHO_METHOD)
-    metadata = _metadata(spec)
-    members = spec["members"]
-    choice = random.Random(4000 + worker_index).choice
-
-    async def call(client_index: int) -> Any:
-        request = _checkout_request(spec, choice(members))
-        return await method(request.SerializeToString(), metadata=metadata, timeout=CALL_TIMEOUT_S)
-
-    return call
+    return _checkout_calls(channel, spec, ECHO_METHOD, 4000 + worker_index)
 
 
 async def checkout_workload(channel: Any, spec: dict[str, Any], worker_index: int):
-    method = channel.unary_unary(CHECKOUT)
-    metadata = _metadata(spec)
-    members = spec["members"]
-    choice = random.Random(3000 + worker_index).choice
-
-    async def call(client_index: int) -> Any:
-        request = _checkout_request(spec, choice(members))
-        return await method(request.SerializeToString(), metadata=metadata, timeout=CALL_TIMEOUT_S)
-
-    return call
+    return _checkout_calls(channel, spec, CHECKOUT, 3000 + worker_index)
 
 
 # --------------------------------------------------------------------------------------------
