@@ -23,6 +23,7 @@ from kit.errors import PermissionDenied, Unauthenticated
 MEMBERS_READ = "members.read"
 MEMBERS_WRITE = "members.write"
 MEMBERS_PII_READ = "members.pii.read"
+MEMBERS_CARE_READ = "members.care.read"  # the care profile (skin type, allergies, treatments)
 MEMBERS_TIER_OVERRIDE = "members.tier.override"
 MEMBERS_CARDS_MANAGE = "members.cards.manage"
 STORES_READ = "stores.read"
@@ -43,6 +44,7 @@ ALL_PERMISSIONS = frozenset(
         MEMBERS_READ,
         MEMBERS_WRITE,
         MEMBERS_PII_READ,
+        MEMBERS_CARE_READ,
         MEMBERS_TIER_OVERRIDE,
         MEMBERS_CARDS_MANAGE,
         STORES_READ,
@@ -69,6 +71,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             MEMBERS_READ,
             MEMBERS_WRITE,
             MEMBERS_PII_READ,
+            MEMBERS_CARE_READ,
             MEMBERS_TIER_OVERRIDE,
             MEMBERS_CARDS_MANAGE,
             STORES_READ,
@@ -86,6 +89,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             MEMBERS_READ,
             MEMBERS_WRITE,
             MEMBERS_PII_READ,
+            MEMBERS_CARE_READ,
             MEMBERS_CARDS_MANAGE,
             STORES_READ,
             WALLET_READ,
@@ -94,10 +98,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             BOOKING_STAFF,
         }
     ),
-    "beautician": frozenset({MEMBERS_READ, STORES_READ, BOOKING_STAFF}),
-    "consultant": frozenset({MEMBERS_READ, MEMBERS_WRITE, STORES_READ, BOOKING_STAFF}),
+    "beautician": frozenset({MEMBERS_READ, MEMBERS_CARE_READ, STORES_READ, BOOKING_STAFF}),
+    "consultant": frozenset({MEMBERS_READ, MEMBERS_WRITE, MEMBERS_CARE_READ, STORES_READ, BOOKING_STAFF}),
     # A member using the mini-program: the handlers restrict them to their own record.
-    "member": frozenset({MEMBERS_READ, MEMBERS_PII_READ, WALLET_READ}),
+    "member": frozenset({MEMBERS_READ, MEMBERS_PII_READ, MEMBERS_CARE_READ, WALLET_READ}),
     # Peony's own services calling each other (booking places and settles holds).
     "service": frozenset(
         {MEMBERS_READ, MEMBERS_PII_READ, STORES_READ, NOTIFY_READ, WALLET_READ, WALLET_WRITE}

@@ -119,7 +119,10 @@ def member_from_proto(p: member_pb2.Member) -> Member:
     )
 
 
-def member_to_proto(m: Member, ladder: TierLadder, *, reveal_pii: bool) -> member_pb2.Member:
+def member_to_proto(
+    m: Member, ladder: TierLadder, *, reveal_pii: bool, reveal_care: bool
+) -> member_pb2.Member:
+    """``reveal_care``: the care profile is left unset for callers without ``members.care.read``."""
     phone, birthday, id_number = m.phone, m.birthday, m.id_number
     if not reveal_pii:
         phone = values.mask_phone(phone) if phone else ""
@@ -166,7 +169,9 @@ def member_to_proto(m: Member, ladder: TierLadder, *, reveal_pii: bool) -> membe
             favourite_staff=cp.favourite_staff,
             massage_style=cp.massage_style,
             notes=cp.notes,
-        ),
+        )
+        if reveal_care
+        else None,
         referral_code=m.referral_code,
         referrer=member_name(m.referrer_id) if m.referrer_id else "",
         tier=tier_msg,

@@ -190,6 +190,8 @@ async def update_member(
         raise InvalidArgument([("update_mask", "name at least one field to update")])
     if any(p.split(".")[0] in ("phone", "birthday", "id_number") for p in paths):
         caller.require(auth.MEMBERS_PII_READ)  # who cannot see personal data cannot overwrite it either
+    if any(p.split(".")[0] == "care_profile" for p in paths):
+        caller.require(auth.MEMBERS_CARE_READ)  # nor care data
     if "home_store" in paths:
         await _require_store(uow, home_store_id or "", "member.home_store")
         caller.require_store(store_name(home_store_id or ""))
