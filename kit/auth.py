@@ -111,6 +111,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 STORE_BOUND_ROLES = frozenset({"store_manager", "front_desk", "beautician", "consultant"})
 
 
+def is_store_scoped(roles: list[str] | frozenset[str]) -> bool:
+    """Purely store-bound staff: the token's `stores` claim limits them (no claim: no store at all)."""
+    return bool(set(roles) & STORE_BOUND_ROLES) and not set(roles) - STORE_BOUND_ROLES - {"member"}
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     tenant: str
@@ -252,8 +257,7 @@ def principal_from_claims(claims: dict) -> Principal:
         permissions |= ROLE_PERMISSIONS[role]
     stores_claim = claims.get("stores")
     stores: frozenset[str] | None = None
-    if set(roles) & STORE_BOUND_ROLES and not set(roles) - STORE_BOUND_ROLES - {"member"}:
-        # Purely store-bound staff: the claim limits them (an empty claim means no store at all).
+    if is_store_scoped(roles):
         stores = frozenset(s if s.startswith("stores/") else f"stores/{s}" for s in (stores_claim or []))
     return Principal(
         tenant=tenant,
