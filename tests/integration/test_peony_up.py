@@ -3,21 +3,27 @@ rotated by size), and only Ctrl-C / SIGTERM stops the stack."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import grpc
+import nats
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cli.supervisor import Backoff, Child, RotatingLog, Supervisor
-from kit.devstack import free_port
+from kit.devstack import DevStack, free_port
 from tests.support.stack import Infra
 
 pytestmark = pytest.mark.integration
@@ -266,3 +272,39 @@ def test_peony_up_restarts_a_killed_service_and_stops_on_sigterm(infra: Infra, t
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
+
+
+@pytest.fixture
+def server_dir() -> Iterator[Path]:
+    """Not under pytest's basetemp: that is root-only and shared by concurrent sessions, while the
+    embedded PostgreSQL runs as an unprivileged user that must reach its data directory."""
+    path = Path(tempfile.mkdtemp(prefix="peony-revive-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_devstack_revives_a_dead_postgres_and_nats_on_their_ports(server_dir: Path) -> None:
+    with DevStack(server_dir, environ={}, fast=True, pg_port=free_port(), nats_port=free_port()) as stack:
+        assert stack.revive() == []  # nothing died
+        pg_url, nats_url = stack.database_url, stack.nats_url
+        assert stack.postgres is not None and stack.nats is not None
+        os.kill(stack.postgres.pid, signal.SIGKILL)
+        os.kill(stack.nats.pid, signal.SIGKILL)
+        stack.postgres.process.wait(10)
+        stack.nats.process.wait(10)
+
+        assert stack.revive() == ["PostgreSQL", "NATS"]
+        assert (stack.database_url, stack.nats_url) == (pg_url, nats_url)
+
+        async def check() -> None:
+            conn = await asyncpg.connect(pg_url)
+            try:
+                assert await conn.fetchval("SELECT 1") == 1
+            finally:
+                await conn.close()
+            nc = await nats.connect(nats_url, connect_timeout=5)
+            await nc.close()
+
+        asyncio.run(check())
