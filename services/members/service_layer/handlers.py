@@ -387,6 +387,9 @@ async def update_tier_ladder(uow: UoW, caller: Principal, patch: TierLadder, pat
     updated = replace(current, **{p: getattr(patch, p) for p in paths}).bumped()
     updated.validate()
     await uow.settings.save_ladder(updated)
+    # Members are re-evaluated against the new ladder by a durable job, in bounded batches
+    # (service_layer/tier_reevaluation.py): a large tenant's members do not fit in one request.
+    await uow.tier_jobs.schedule(updated.version)
     uow.emit(
         events_pb2.TierLadderUpdated(
             tier_ladder="tierLadder",

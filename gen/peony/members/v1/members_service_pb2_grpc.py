@@ -306,7 +306,12 @@ class MembersServiceServicer:
 
     def UpdateTierLadder(self, request, context):
         """Updates the tenant's tier ladder (AIP-134: only the fields in `update_mask`). Members'
-        tiers are re-evaluated against the new ladder.
+        tiers are re-evaluated against the new ladder by a durable background job, in batches,
+        usually within seconds of the response: members who now qualify for a higher tier move up;
+        members on a tier no longer on the ladder move to the tier they qualify for; with
+        `DOWNGRADE_POLICY_AUTOMATIC`, members who no longer qualify move down once they have held
+        their tier a year plus `downgrade_grace_days` (never a tier staff set by hand). Each move is
+        a `TierChange` (actor `system`) and one `TierChanged` event.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

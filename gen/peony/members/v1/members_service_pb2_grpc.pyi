@@ -102,7 +102,12 @@ class MembersServiceStub:
     """Gets the tenant's tier ladder."""
     UpdateTierLadder: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.UpdateTierLadderRequest, _members_service_pb2.UpdateTierLadderResponse]
     """Updates the tenant's tier ladder (AIP-134: only the fields in `update_mask`). Members'
-    tiers are re-evaluated against the new ladder.
+    tiers are re-evaluated against the new ladder by a durable background job, in batches,
+    usually within seconds of the response: members who now qualify for a higher tier move up;
+    members on a tier no longer on the ladder move to the tier they qualify for; with
+    `DOWNGRADE_POLICY_AUTOMATIC`, members who no longer qualify move down once they have held
+    their tier a year plus `downgrade_grace_days` (never a tier staff set by hand). Each move is
+    a `TierChange` (actor `system`) and one `TierChanged` event.
     """
     SetMemberTier: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.SetMemberTierRequest, _members_service_pb2.SetMemberTierResponse]
     """Sets a member's tier by hand (staff override), records a `TierChange` and publishes
@@ -185,7 +190,12 @@ class MembersServiceAsyncStub(MembersServiceStub):
     """Gets the tenant's tier ladder."""
     UpdateTierLadder: _aio.UnaryUnaryMultiCallable[_members_service_pb2.UpdateTierLadderRequest, _members_service_pb2.UpdateTierLadderResponse]  # type: ignore[assignment]
     """Updates the tenant's tier ladder (AIP-134: only the fields in `update_mask`). Members'
-    tiers are re-evaluated against the new ladder.
+    tiers are re-evaluated against the new ladder by a durable background job, in batches,
+    usually within seconds of the response: members who now qualify for a higher tier move up;
+    members on a tier no longer on the ladder move to the tier they qualify for; with
+    `DOWNGRADE_POLICY_AUTOMATIC`, members who no longer qualify move down once they have held
+    their tier a year plus `downgrade_grace_days` (never a tier staff set by hand). Each move is
+    a `TierChange` (actor `system`) and one `TierChanged` event.
     """
     SetMemberTier: _aio.UnaryUnaryMultiCallable[_members_service_pb2.SetMemberTierRequest, _members_service_pb2.SetMemberTierResponse]  # type: ignore[assignment]
     """Sets a member's tier by hand (staff override), records a `TierChange` and publishes
@@ -379,7 +389,12 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_members_service_pb2.UpdateTierLadderResponse, _abc.Awaitable[_members_service_pb2.UpdateTierLadderResponse]]:
         """Updates the tenant's tier ladder (AIP-134: only the fields in `update_mask`). Members'
-        tiers are re-evaluated against the new ladder.
+        tiers are re-evaluated against the new ladder by a durable background job, in batches,
+        usually within seconds of the response: members who now qualify for a higher tier move up;
+        members on a tier no longer on the ladder move to the tier they qualify for; with
+        `DOWNGRADE_POLICY_AUTOMATIC`, members who no longer qualify move down once they have held
+        their tier a year plus `downgrade_grace_days` (never a tier staff set by hand). Each move is
+        a `TierChange` (actor `system`) and one `TierChanged` event.
         """
 
     @_abc_1.abstractmethod
