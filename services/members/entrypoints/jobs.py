@@ -37,6 +37,12 @@ class TierReevaluationWorker(PeriodicWorker):
             jobs = await pending_jobs(conn, limit=20)
         changed = 0
         for tenant, version in jobs:
-            outcome = await run_job(self._uows, tenant, version, batch_size=self._batch_size)
+            try:
+                outcome = await run_job(self._uows, tenant, version, batch_size=self._batch_size)
+            except Exception:
+                # One tenant's failing batch must not hold up the others; it is retried next tick
+                # from its last committed batch.
+                log.exception("tier re-evaluation batch failed", tenant=tenant, ladder_version=version)
+                continue
             changed += outcome.changed
         return changed
