@@ -308,3 +308,28 @@ def test_devstack_revives_a_dead_postgres_and_nats_on_their_ports(server_dir: Pa
             await nc.close()
 
         asyncio.run(check())
+
+
+def test_a_child_that_never_comes_up_fails_startup_with_its_log(tmp_path: Path) -> None:
+    """Restarts do not hide a broken service: crashing MAX_START_CRASHES times in a row before
+    ever answering its health check stops `peony up` with the child's last log lines."""
+    from cli.up import MAX_START_CRASHES, UpError, _Child, _wait_healthy
+
+    script = "import sys; print('PEONY_PII_KEY is not base64', flush=True); sys.exit(78)"
+    child = _Child(
+        "members",
+        [sys.executable, "-c", script],
+        tmp_path / "members.log",
+        kind="service",
+        addr=f"127.0.0.1:{free_port()}",
+    )
+    supervisor = Supervisor(dict(os.environ), backoff=Backoff(initial=0.1, maximum=0.2), say=lambda _m: None)
+    supervisor.start(child)
+    try:
+        with pytest.raises(UpError) as err:
+            _wait_healthy(supervisor, [child], timeout=60)
+    finally:
+        supervisor.stop([child], grace=5)
+    assert f"exited with code 78 while starting, {MAX_START_CRASHES} times in a row" in str(err.value)
+    assert "PEONY_PII_KEY is not base64" in str(err.value)
+    assert child.restarts == MAX_START_CRASHES - 1
