@@ -1,10 +1,14 @@
 """The roles a token may carry and what each allows, rendered from ``kit.auth.ROLE_PERMISSIONS``.
 
 One source for ``peony token --help`` and the README's role table (``python -m cli.roles``
-prints the table; a unit test keeps the README in step with it).
+prints the table, ``python -m cli.roles --write-readme`` rewrites it in README.md between its
+markers; a unit test keeps the README in step with ``kit.auth``).
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 from kit.auth import ALL_PERMISSIONS, ROLE_PERMISSIONS, STORE_BOUND_ROLES
 
@@ -19,7 +23,9 @@ ROLE_NOTES = {
     "consultant": "consultant: members and their care",
     "member": "a member's own token (mini-program): their own record only",
     "service": "Peony's services calling each other",
+    "notifier": "the notify service's identity: resolves members' addresses",
 }
+README_BEGIN, README_END = "<!-- roles:begin -->\n", "\n<!-- roles:end -->"
 
 
 def _scope(role: str) -> str:
@@ -58,5 +64,15 @@ def roles_markdown() -> str:
     return "\n".join(lines)
 
 
+def write_readme(path: Path) -> None:
+    text = path.read_text()
+    start = text.index(README_BEGIN) + len(README_BEGIN)
+    end = text.index(README_END, start)
+    path.write_text(text[:start] + roles_markdown() + text[end:])
+
+
 if __name__ == "__main__":
-    print(roles_markdown())
+    if sys.argv[1:] == ["--write-readme"]:
+        write_readme(Path(__file__).resolve().parents[1] / "README.md")
+    else:
+        print(roles_markdown())

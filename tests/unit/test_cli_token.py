@@ -70,7 +70,9 @@ def test_readme_role_table_is_generated_from_kit_auth() -> None:
     text = README.read_text()
     found = re.search(r"<!-- roles:begin -->\n(.*?)\n<!-- roles:end -->", text, re.S)
     assert found, "README lost its roles table markers"
-    assert found.group(1) == roles_markdown(), "README roles table is stale: run python -m cli.roles"
+    assert found.group(1) == roles_markdown(), (
+        "README roles table is stale: python -m cli.roles --write-readme"
+    )
 
 
 def _shell_blocks(text: str) -> str:
