@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 
+from cli.outbox import add_parser as add_outbox_parser
 from kit.config import DEFAULT_GRPC_PORTS
 
 # Services that exist today, and the module whose `main()` runs each one.
@@ -46,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
         "--store", action="append", dest="stores", help="store scope (stores/<id>), repeatable"
     )
     token.add_argument("--ttl", type=int, default=86400, help="lifetime in seconds")
+
+    add_outbox_parser(sub, SERVICE_MODULES)
 
     demo = sub.add_parser("demo", help="load a demo chain (3 stores in two time zones, 200 members)")
     demo.add_argument("--tenant", default="demo")
@@ -88,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         return 0
+    if args.command == "outbox":
+        from cli.outbox import run as run_outbox
+
+        return run_outbox(args)
     if args.command == "demo":
         from cli.demo import run_demo
 
