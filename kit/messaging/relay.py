@@ -236,7 +236,6 @@ class OutboxRelay:
         if self._task is not None:
             return
         self._stopping = False
-        self._metrics.watch(self.service, self.stats)
         self._wake.set()  # first sweep right away
         if self._listen:
             self._listen_task = asyncio.create_task(self._listen_loop(), name=f"outbox-listen-{self.service}")
@@ -433,6 +432,7 @@ class OutboxRelay:
         """Count what is waiting (pending, oldest pending, parked) for the gauges."""
         self._stats = await outbox_stats(self._engine)
         self._stats_at = time.monotonic()
+        self._metrics.watch(self.service, self.stats)  # the gauges report this relay's snapshots
         return self._stats
 
     def _check(self, row: Any, envelope: EventEnvelope | None, size: int) -> None:
