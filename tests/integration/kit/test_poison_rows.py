@@ -29,6 +29,7 @@ from kit.messaging.outbox import (
 )
 from kit.messaging.relay import is_rejection
 from tests.integration.kit.helpers import outbox_rows, stream_messages, write_events
+from tests.support.metrics import metric_points
 
 pytestmark = pytest.mark.integration
 
@@ -37,21 +38,6 @@ def envelope(value: str, aggregate_id: str = "agg") -> EventEnvelope:
     return new_envelope(
         StringValue(value=value), tenant="t1", aggregate_type="thing", aggregate_id=aggregate_id
     )
-
-
-def points(reader: InMemoryMetricReader, name: str, service: str) -> list:
-    data = reader.get_metrics_data()
-    if data is None:
-        return []
-    return [
-        p
-        for rm in data.resource_metrics
-        for sm in rm.scope_metrics
-        for m in sm.metrics
-        if m.name == name
-        for p in m.data.data_points
-        if p.attributes.get("peony.service") == service
-    ]
 
 
 async def drain(engine: AsyncEngine, relay: OutboxRelay, rounds: int = 200) -> None:
@@ -174,11 +160,12 @@ async def test_a_rejected_row_is_parked_and_its_aggregate_flows(
     assert [v for a, v in values if a == "X"] == ["before", "after-1", "after-2"]
     assert poison not in {m.headers["Nats-Msg-Id"] for m in await stream_messages(js, stream_name(service))}
 
-    (counted,) = points(reader, "peony.outbox.parked", service)
+    mine = {"peony.service": service}
+    (counted,) = metric_points(reader, "peony.outbox.parked", **mine)
     assert counted.value == 1 and counted.attributes["peony.event_type"] == "google.protobuf.StringValue"
     await relay.refresh_stats()
-    assert [p.value for p in points(reader, "peony.outbox.parked_rows", service)] == [1]
-    assert [p.value for p in points(reader, "peony.outbox.pending", service)] == [0]
+    assert [p.value for p in metric_points(reader, "peony.outbox.parked_rows", **mine)] == [1]
+    assert [p.value for p in metric_points(reader, "peony.outbox.pending", **mine)] == [0]
 
 
 async def test_transient_failures_are_never_rejections() -> None:
