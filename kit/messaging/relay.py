@@ -351,6 +351,8 @@ class OutboxRelay:
 
     async def _run_batch_counts(self) -> tuple[int, int]:
         """One batch: (rows published, rows parked)."""
+        if self._next_due is not None and self._next_due <= time.monotonic():
+            self._next_due = None  # this batch takes whatever was due
         async with self._engine.connect() as conn, conn.begin():
             rows = (await conn.execute(_SELECT_BATCH, {"n": self.batch_size})).all()
             if not rows:
@@ -379,7 +381,6 @@ class OutboxRelay:
         done = [o.seq for o in outcomes if o.error is None]
         failed = [o for o in outcomes if o.error is not None and not o.rejected]
         rejected = [o for o in outcomes if o.error is not None and o.rejected]
-        self._next_due = None
         delays: list[float] = []
         if done:
             await conn.execute(_MARK_PUBLISHED, {"seqs": done})
@@ -419,7 +420,9 @@ class OutboxRelay:
                     error=o.error,
                 )
         if delays:
-            self._next_due = time.monotonic() + min(delays)
+            # Measured after the UPDATEs, so the rows are due (by the database's clock) by then.
+            due = time.monotonic() + min(delays)
+            self._next_due = due if self._next_due is None else min(self._next_due, due)
         return parked
 
     # ---------------------------------------------------------------- backlog gauges

@@ -17,6 +17,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kit.config import ConfigError, load_config
 from kit.db import session_factory
 from kit.messaging import EventEnvelope, OutboxRelay, add_to_outbox, ensure_stream, new_envelope, stream_name
 from kit.messaging.admin import retry_parked
@@ -28,6 +29,7 @@ from kit.messaging.outbox import (
     set_max_event_bytes,
 )
 from kit.messaging.relay import is_rejection
+from kit.service import open_backbone
 from tests.integration.kit.helpers import outbox_rows, stream_messages, write_events
 from tests.support.metrics import metric_points
 
@@ -214,3 +216,19 @@ async def test_a_parked_row_is_published_after_retry(
     assert row["published_at"] is not None and row["parked_at"] is None
     (msg,) = await stream_messages(js, stream_name(service))
     assert msg.headers["Nats-Msg-Id"] == big.event_id
+
+
+# ------------------------------------------------------------------- configuration
+
+
+async def test_the_event_limit_is_configured_and_checked_against_the_nats_server(infra, engine) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    env = {"PEONY_MEMBERS_DATABASE_URL": url, "PEONY_NATS_URL": infra.nats_url}
+    assert load_config("members", env).max_event_bytes == 0  # the kit's default
+    assert load_config("members", {**env, "PEONY_MAX_EVENT_BYTES": "4096"}).max_event_bytes == 4096
+    with pytest.raises(ConfigError, match="PEONY_MAX_EVENT_BYTES=100 is outside"):
+        load_config("members", {**env, "PEONY_MAX_EVENT_BYTES": "100"})
+    # 2 MiB events cannot pass a server with the default 1 MiB max_payload: refuse to start.
+    too_big = load_config("members", {**env, "PEONY_MAX_EVENT_BYTES": str(2 * 1024 * 1024)})
+    with pytest.raises(ConfigError, match="max_payload"):
+        await open_backbone(too_big, "members")
