@@ -153,14 +153,15 @@ class _Outcome:
     size: int = 0
 
 
-class _Rejected(Exception):
-    """A row the relay will not send as it is (checked before publishing)."""
+class RowRejected(Exception):
+    """A row the relay will not send as it is (checked before publishing; the name shows in
+    ``last_error`` and ``peony outbox parked``)."""
 
 
 def is_rejection(exc: BaseException) -> bool:
     """True when a publish failed because of the message itself (retrying cannot help); False for
     transient failures (timeouts, disconnects, no responders, server errors, anything unknown)."""
-    if isinstance(exc, (_Rejected, *_REJECTING_NATS_ERRORS)):
+    if isinstance(exc, (RowRejected, *_REJECTING_NATS_ERRORS)):
         return True
     return isinstance(exc, APIError) and exc.err_code in _REJECTING_JS_ERRORS
 
@@ -443,12 +444,12 @@ class OutboxRelay:
         subject = str(row.subject)
         rest = subject.removeprefix(self._subject_prefix)
         if rest == subject or not rest or any(c in rest for c in " \t\r\n.*>"):
-            raise _Rejected(f"subject {subject[:200]!r} is not an event subject of stream {self._stream}")
+            raise RowRejected(f"subject {subject[:200]!r} is not an event subject of stream {self._stream}")
         if envelope is None:
-            raise _Rejected("payload is not a peony.events.v1.EventEnvelope")
+            raise RowRejected("payload is not a peony.events.v1.EventEnvelope")
         if size > self.max_payload:
             # Sending it would make the server close the connection ("Maximum Payload Violation").
-            raise _Rejected(
+            raise RowRejected(
                 f"message of {size} bytes exceeds the NATS server's max_payload {self.max_payload}"
             )
 
