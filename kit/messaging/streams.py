@@ -57,9 +57,10 @@ async def ensure_stream(
 
     File storage, limits retention, ``max_age_s`` retention and a ``duplicate_window_s`` dedupe
     window (longer than the relay's retry horizon for a message it may already have sent), and a
-    ``max_msg_size`` consistent with the outbox's event limit (default :func:`stream_max_msg_size`),
-    so the stream accepts every event ``add_to_outbox`` accepted. Settings
-    we do not own (replicas, placement, limits set by operators) are kept as they are.
+    ``max_msg_size`` consistent with the outbox's event limit (the owner passes it; a new stream
+    gets :func:`stream_max_msg_size`), so the stream accepts every event ``add_to_outbox``
+    accepted. Settings we do not own (replicas, placement, limits set by operators) are kept as
+    they are.
     """
     name = stream_name(service)
     wanted = StreamConfig(
@@ -73,6 +74,9 @@ async def ensure_stream(
         duplicate_window=duplicate_window_s,
         max_msg_size=stream_max_msg_size() if max_msg_size is None else max_msg_size,
     )
+    # Without an explicit max_msg_size (a service ensuring another service's stream exists, say)
+    # an existing stream keeps its own: only the owner, which knows its event limit, changes it.
+    own_max_msg_size = max_msg_size is not None
     try:
         info = await js.stream_info(name)
     except NotFoundError:
@@ -90,7 +94,7 @@ async def ensure_stream(
         sorted(current.subjects or []) != sorted(wanted.subjects or [])
         or current.max_age != wanted.max_age
         or current.duplicate_window != wanted.duplicate_window
-        or current.max_msg_size != wanted.max_msg_size
+        or (own_max_msg_size and current.max_msg_size != wanted.max_msg_size)
     )
     if current.storage != StorageType.FILE or current.retention != RetentionPolicy.LIMITS:
         # JetStream cannot change either in place.
@@ -103,6 +107,7 @@ async def ensure_stream(
     current.subjects = wanted.subjects
     current.max_age = wanted.max_age
     current.duplicate_window = wanted.duplicate_window
-    current.max_msg_size = wanted.max_msg_size
+    if own_max_msg_size:
+        current.max_msg_size = wanted.max_msg_size
     await js.update_stream(current)
     _log.info("nats.stream_updated", stream=name)

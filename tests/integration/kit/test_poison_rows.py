@@ -29,6 +29,7 @@ from kit.messaging.outbox import (
     set_max_event_bytes,
 )
 from kit.messaging.relay import is_rejection
+from kit.messaging.streams import stream_max_msg_size
 from kit.service import open_backbone
 from tests.integration.kit.helpers import outbox_rows, stream_messages, write_events
 from tests.support.metrics import metric_points
@@ -73,11 +74,22 @@ async def test_an_event_over_the_limit_is_refused_and_nothing_is_written(
     assert err.metadata["event_type"] == "google.protobuf.StringValue"
     assert await outbox_rows(engine) == []  # not even the small event of the same request
 
-    # Just under the limit is accepted, and the stream (default settings) and the NATS server take it.
-    await ensure_stream(js, service)
-    fits = envelope("y" * (DEFAULT_MAX_EVENT_BYTES - 1000))
+    # An event of exactly the limit is accepted, one byte more is not, and the stream (default
+    # settings) and the NATS server take the largest accepted one, with the relay's own headers.
+    async def size_of(value_length: int) -> int:
+        with pytest.raises(EventTooLarge) as probe:
+            async with sessions() as session, session.begin():
+                await add_to_outbox(session, service, envelope("y" * value_length), max_bytes=0)
+        return int(probe.value.metadata["size"])
+
+    overhead = await size_of(DEFAULT_MAX_EVENT_BYTES - 1000) - (DEFAULT_MAX_EVENT_BYTES - 1000)
+    fits = envelope("y" * (DEFAULT_MAX_EVENT_BYTES - overhead))
+    with pytest.raises(EventTooLarge):
+        async with sessions() as session, session.begin():
+            await add_to_outbox(session, service, envelope("y" * (DEFAULT_MAX_EVENT_BYTES - overhead + 1)))
     async with sessions() as session, session.begin():
         await add_to_outbox(session, service, fits)
+    await ensure_stream(js, service)
     relay = OutboxRelay(engine, js, service)
     assert await relay.run_once() == 1
     (msg,) = await stream_messages(js, stream_name(service))
@@ -208,7 +220,7 @@ async def test_a_parked_row_is_published_after_retry(
     assert row["parked_at"] is not None and row["published_at"] is None
 
     # The operator raises the stream's limit, then retries: the row is published.
-    await ensure_stream(js, service)
+    await ensure_stream(js, service, max_msg_size=stream_max_msg_size())
     assert await retry_parked(engine, service, big.event_id) == 1
     assert await retry_parked(engine, service, big.event_id) == 0  # no longer parked
     await drain(engine, relay)

@@ -44,6 +44,9 @@ async def test_ensure_stream_creates_then_updates_idempotently(js: JetStreamCont
     await ensure_stream(js, service, duplicate_window_s=600, max_msg_size=64 * 1024)
     config = (await js.stream_info(stream_name(service))).config
     assert (config.duplicate_window, config.max_msg_size) == (600, 64 * 1024)
+    # Another service making sure the stream exists does not change the owner's limit.
+    await ensure_stream(js, service, duplicate_window_s=600)
+    assert (await js.stream_info(stream_name(service))).config.max_msg_size == 64 * 1024
 
 
 def test_envelope_round_trip_and_subject() -> None:

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from google.protobuf import field_mask_pb2
 from nats.js.api import DeliverPolicy
 from peony.events.v1.envelope_pb2 import EventEnvelope
@@ -25,45 +23,10 @@ pytestmark = pytest.mark.integration
 MEMBERS = {"peony.service": "members"}
 
 
-@pytest_asyncio.fixture(scope="module")
-async def members(infra) -> AsyncIterator[MembersUnderTest]:
-    """The members service as deployed: default gRPC message limit (4 MiB) and event limit, and its
-    metrics on a global meter provider the test reads."""
-    import grpc as _grpc
-    from peony.members.v1 import members_service_pb2_grpc as pb_grpc
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from kit.config import load_config, to_async_url
-    from kit.migrations import upgrade
-    from services.members.entrypoints.app import build
-
-    global_metric_reader()
-    url = to_async_url(await infra.anew_database("members_poison"))
-    config = load_config(
-        "members",
-        {
-            "PEONY_MEMBERS_DATABASE_URL": url,
-            "PEONY_NATS_URL": infra.nats_url,
-            "PEONY_MEMBERS_GRPC_PORT": "0",
-            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
-        },
-    )
-    await upgrade("members", url)
-    runner = await build(config)
-    port = await runner.start()
-    addr = f"127.0.0.1:{port}"
-    channel = _grpc.aio.insecure_channel(addr, options=[("grpc.max_send_message_length", 4 * 1024 * 1024)])
-    db = create_async_engine(url)
-    try:
-        yield MembersUnderTest(addr, pb_grpc.MembersServiceStub(channel), channel, db, url, infra.nats_url)
-    finally:
-        await channel.close()
-        await db.dispose()
-        await runner.stop()
-
-
-async def test_a_poison_row_is_parked_and_the_members_next_event_arrives_within_2s(members) -> None:
-    reader = global_metric_reader()
+async def test_a_poison_row_is_parked_and_the_members_next_event_arrives_within_2s(
+    members: MembersUnderTest,
+) -> None:
+    reader = global_metric_reader()  # the service's relay records on the global meter provider
     parked_before = sum(p.value for p in metric_points(reader, "peony.outbox.parked", **MEMBERS))
     store = await members.create_store()
     member = (
