@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 
+from cli.outbox import add_parser as add_outbox_parser
 from cli.roles import roles_help
 from kit.auth import ROLE_PERMISSIONS
 from kit.config import DEFAULT_GRPC_PORTS
@@ -73,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--ttl", type=int, default=86400, help="lifetime in seconds")
 
+    add_outbox_parser(sub, SERVICE_MODULES)
+
     demo = sub.add_parser("demo", help="load a demo chain (3 stores in two time zones, 200 members)")
     demo.add_argument("--tenant", default="demo")
     demo.add_argument("--members", type=int, default=200)
@@ -121,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         return 0
+    if args.command == "outbox":
+        from cli.outbox import run as run_outbox
+
+        return run_outbox(args)
     if args.command == "demo":
         from cli.demo import run_demo
 
