@@ -120,8 +120,9 @@ class WechatTemplate:
             raise InvalidReceipt("unsigned WeChat push")
         if not hmac.compare_digest(signature, wechat_signature(self._callback_token, timestamp, nonce)):
             raise InvalidReceipt("bad WeChat signature")
-        if len(body) > MAX_RECEIPT_BYTES or b"<!" in body:  # no DTDs or entities: nothing to expand
-            raise InvalidReceipt("WeChat push malformed")
+        upper = body.upper()
+        if len(body) > MAX_RECEIPT_BYTES or b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
+            raise InvalidReceipt("WeChat push malformed")  # no DTDs or entities: nothing to expand
         try:
             root = ET.fromstring(body)  # noqa: S314 - signed by WeChat and DTD-free (checked above)
         except ET.ParseError:
