@@ -59,6 +59,24 @@ def gateway_command() -> list[str]:
     return [sys.executable, "-m", "cli.main", "gateway"]
 
 
+def dev_providers_child(var_dir: Path, gateway_addr: str) -> _Child | None:
+    """The local SMS/e-mail/WeChat/push provider servers notify's dev config points at, unless
+    ``PEONY_NOTIFY_PROVIDERS_FILE`` names real ones. Health-checked on ``/healthz`` like the gateway."""
+    if os.environ.get("PEONY_NOTIFY_PROVIDERS_FILE"):
+        return None
+    from services.notify.adapters.providers.config import DEV_PROVIDERS_URL, DEV_PROVIDERS_URL_VAR
+
+    url = os.environ.get(DEV_PROVIDERS_URL_VAR) or DEV_PROVIDERS_URL
+    receipts = f"http://{gateway_addr}/v1/notify/receipts/{{provider}}"
+    return _Child(
+        name="dev-providers",
+        kind="providers",
+        addr=url.removeprefix("http://").rstrip("/"),
+        cmd=[sys.executable, "-m", "cli.main", "dev-providers", "--receipt-url", receipts],
+        log_path=var_dir / "log" / "dev-providers.log",
+    )
+
+
 class UpError(Exception):
     """Startup failed; the message says what and where to look."""
 
@@ -79,7 +97,7 @@ class _Child:
 
     @property
     def label(self) -> str:
-        return self.name if self.kind == "service" else "gateway"
+        return "gateway" if self.kind == "gateway" else self.name
 
     def log_tail(self) -> str:
         return f"last {LOG_TAIL_LINES} lines of {self.log_path}:\n{tail(self.log_path, LOG_TAIL_LINES)}"
@@ -369,6 +387,7 @@ def run_up(args: Any) -> int:
             log_path=var_dir / "log" / "gateway.log",
         )
 
+    providers = dev_providers_child(var_dir, gateway_addr) if "notify" in services else None
     previous = _install_signal_handlers()
     exit_code = 0
     try:
@@ -386,11 +405,14 @@ def run_up(args: Any) -> int:
         env = _child_env(stack, var_dir, _pii_key(var_dir), services, ports, gateway_addr)
 
         everything = children + ([gateway] if gateway is not None else [])
+        everything += [providers] if providers is not None else []
         for child in everything:
             _say(f"peony up: starting {child.label}: {' '.join(child.cmd[1:])} (log {child.log_path})")
             _start_child(child, env)
         _wait_healthy(everything, STARTUP_TIMEOUT_SECONDS)
         _banner(stack, children, gateway, var_dir, env)
+        if providers is not None:
+            _say(f"Messages notify sends (SMS, e-mail, WeChat, push): http://{providers.addr}/\n")
 
         while True:
             for child in everything:
@@ -414,6 +436,8 @@ def run_up(args: Any) -> int:
             if gateway is not None:
                 _stop_children([gateway], STOP_GRACE_SECONDS)
             _stop_children(children, STOP_GRACE_SECONDS)
+            if providers is not None:
+                _stop_children([providers], STOP_GRACE_SECONDS)
         finally:
             stopping = [
                 n for n, on in (("NATS", stack.started_nats), ("PostgreSQL", stack.started_postgres)) if on

@@ -227,6 +227,7 @@ class DevProviders:
     def _build_app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 20)
         app.router.add_get("/", self.page)
+        app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/_sim/messages", self.list_messages)
         app.router.add_delete("/_sim/messages", self.clear_messages)
         app.router.add_get("/_sim/receipts", self.list_receipts)
@@ -259,6 +260,9 @@ class DevProviders:
             return await handler(self, name, request)
 
         return bound
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
 
     async def list_messages(self, request: web.Request) -> web.Response:
         provider = request.query.get("provider")
