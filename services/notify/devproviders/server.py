@@ -31,7 +31,7 @@ import json
 import secrets
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -55,6 +55,7 @@ TENCENT_CLOCK_SKEW_SECONDS = 300
 WEBHOOK_CLOCK_SKEW_SECONDS = 300
 TOKEN_LIFETIME_SECONDS = 7200
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+MAX_RECORDED = 200_000
 
 
 @dataclass
@@ -68,8 +69,9 @@ class Fault:
 
 @dataclass
 class SimState:
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    receipts: list[dict[str, Any]] = field(default_factory=list)
+    # Bounded so a long benchmark cannot exhaust memory; the oldest entries go first.
+    messages: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_RECORDED))
+    receipts: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_RECORDED))
     sends: Counter[str] = field(default_factory=Counter)
     token_requests: Counter[str] = field(default_factory=Counter)
     faults: dict[str, Fault] = field(default_factory=dict)
@@ -265,8 +267,19 @@ class DevProviders:
         return web.Response(text="ok")
 
     async def list_messages(self, request: web.Request) -> web.Response:
+        """Filters: ``provider``, ``message_id`` (notify's id as the provider saw it), ``since`` (a seq)."""
         provider = request.query.get("provider")
-        items = [m for m in self.state.messages if provider in (None, m["provider"])]
+        message_id = request.query.get("message_id")
+        since = request.query.get("since", "0")
+        if not since.isdigit():
+            return _json({"error": "since is a sequence number"}, 400)
+        items = [
+            m
+            for m in self.state.messages
+            if m["seq"] > int(since)
+            and provider in (None, m["provider"])
+            and message_id in (None, m.get("message_id"))
+        ]
         return _json({"messages": items})
 
     async def clear_messages(self, request: web.Request) -> web.Response:
@@ -275,7 +288,7 @@ class DevProviders:
         return _json({"ok": True})
 
     async def list_receipts(self, request: web.Request) -> web.Response:
-        return _json({"receipts": self.state.receipts})
+        return _json({"receipts": list(self.state.receipts)})
 
     async def stats(self, request: web.Request) -> web.Response:
         return _json({"sends": dict(self.state.sends), "token_requests": dict(self.state.token_requests)})
@@ -316,7 +329,7 @@ class DevProviders:
 
     async def page(self, request: web.Request) -> web.Response:
         rows = []
-        for m in reversed(self.state.messages[-500:]):
+        for m in list(reversed(self.state.messages))[:500]:
             rows.append(
                 "<tr>"
                 + "".join(

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -34,21 +32,15 @@ from services.notify.adapters.providers import (
 )
 from services.notify.adapters.providers.config import (
     ProvidersConfig,
-    dev_document,
     ensure_dev_service_account,
     parse_config,
 )
 from services.notify.adapters.providers.webhook import webhook_signature
 from services.notify.adapters.providers.wechat import wechat_signature
 from services.notify.devproviders.server import DevProviders
+from tests.support.providers import DevProvidersHandle, dev_providers
 
 PHONE = "+8613800138000"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -88,42 +80,40 @@ class Receiver:
 
 @dataclass
 class Env:
-    sim: DevProviders
+    dp: DevProvidersHandle
     registry: ProviderRegistry
     receiver: Receiver
-    doc: dict[str, Any]
-    tmp: Path
+
+    @property
+    def sim(self) -> DevProviders:
+        return self.dp.sim
+
+    @property
+    def tmp(self) -> Path:
+        return self.dp.tmp
 
     def client_config(self, **overrides: dict[str, Any]) -> ProvidersConfig:
-        """The same configuration with some provider settings changed (e.g. a wrong secret)."""
-        doc = json.loads(json.dumps(self.doc))
-        for name, changes in overrides.items():
-            doc["providers"][name].update(changes)
-        return parse_config(doc, {})
+        return self.dp.variant(**overrides)
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        return self.dp.document
 
     async def messages(self, provider: str) -> list[dict[str, Any]]:
-        async with (
-            aiohttp.ClientSession() as s,
-            s.get(f"{self.sim.url}/_sim/messages?provider={provider}") as r,
-        ):
-            return (await r.json())["messages"]
+        return await self.dp.messages(provider)
 
     async def fault(self, **body: Any) -> None:
-        async with aiohttp.ClientSession() as s, s.post(f"{self.sim.url}/_sim/faults", json=body) as r:
-            assert r.status == 200, await r.text()
+        await self.dp.fault(**body)
 
     async def clear_faults(self) -> None:
-        async with aiohttp.ClientSession() as s, s.delete(f"{self.sim.url}/_sim/faults") as r:
-            assert r.status == 200
+        await self.dp.clear_faults()
 
     async def stats(self) -> dict[str, Any]:
-        async with aiohttp.ClientSession() as s, s.get(f"{self.sim.url}/_sim/stats") as r:
-            return await r.json()
+        return await self.dp.stats()
 
 
 @pytest_asyncio.fixture(scope="module")
 async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
-    tmp = tmp_path_factory.mktemp("providers")
     receiver = Receiver()
     app = web.Application()
     app.router.add_post("/v1/notify/receipts/{provider}", receiver.handle)
@@ -132,20 +122,16 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     receipt_site = web.TCPSite(runner, "127.0.0.1", 0)
     await receipt_site.start()
     receipt_port = receipt_site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    http_port, smtp_port = _free_port(), _free_port()
-    account = ensure_dev_service_account(tmp / "fcm.json")
-    doc = dev_document(f"http://127.0.0.1:{http_port}", smtp_port, account)
-    cfg = parse_config(doc, {})
-    sim = DevProviders(cfg, receipt_url=f"http://127.0.0.1:{receipt_port}/v1/notify/receipts/{{provider}}")
-    await sim.start("127.0.0.1", http_port, smtp_port)
-    registry = load_registry(cfg)
-    receiver.registry = registry
+    receipt_url = f"http://127.0.0.1:{receipt_port}/v1/notify/receipts/{{provider}}"
     try:
-        yield Env(sim, registry, receiver, doc, tmp)
+        async with dev_providers(tmp_path_factory.mktemp("providers"), receipt_url) as dp:
+            registry = load_registry(dp.config)
+            receiver.registry = registry
+            try:
+                yield Env(dp, registry, receiver)
+            finally:
+                await registry.aclose()
     finally:
-        await registry.aclose()
-        await sim.stop()
         await runner.cleanup()
 
 
@@ -393,8 +379,7 @@ async def test_wechat_token_is_cached_and_refreshed_when_expired(env: Env):
         await provider.send(wechat())
         assert (await env.stats())["token_requests"]["wechat_oa"] == before + 1
 
-        async with aiohttp.ClientSession() as s:
-            await s.post(f"{env.sim.url}/_sim/expire-tokens", json={"provider": "wechat_oa"})
+        await env.dp.expire_tokens("wechat_oa")
         message = wechat()
         await provider.send(message)  # 42001 → refetch once → sent
         assert (await env.stats())["token_requests"]["wechat_oa"] == before + 2
@@ -460,8 +445,7 @@ async def test_fcm_oauth_token_from_a_service_account_jwt_is_cached(env: Env):
         await provider.send(push())
         assert (await env.stats())["token_requests"]["fcm"] == before + 1
 
-        async with aiohttp.ClientSession() as s:
-            await s.post(f"{env.sim.url}/_sim/expire-tokens", json={"provider": "fcm"})
+        await env.dp.expire_tokens("fcm")
         await provider.send(push())  # 401 → new JWT exchange → sent
         assert (await env.stats())["token_requests"]["fcm"] == before + 2
     finally:
