@@ -866,5 +866,6 @@ def record_email(sim: DevProviders, provider: str, envelope: Any, raw: bytes) ->
             "message_id": str(mail.get("Message-ID", "")),
             "provider_message_id": str(mail.get("Message-ID", "")),
             "auth_user": getattr(envelope, "_peony_auth_user", None),
+            "tls": getattr(envelope, "_peony_tls", False),
         },
     )

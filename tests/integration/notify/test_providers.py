@@ -336,7 +336,17 @@ async def test_smtp_sends_multipart_with_auth_and_a_stable_message_id(env: Env):
     assert got["to"] == "mei@example.com" and got["subject"] == "预约确认"
     assert got["content_type"] == "multipart/alternative"
     assert got["text"].strip() == "您的预约已确认" and "<b>确认</b>" in got["html"]
-    assert got["auth_user"] == "peony"
+    assert got["auth_user"] == "peony" and got["tls"] is False
+
+    # STARTTLS (the local server's certificate is self-signed, hence verify_tls off)
+    tls = env.client_config(smtp={"starttls": True, "verify_tls": False})
+    result = await _with_registry(tls, "smtp", message)
+    [got] = [m for m in await env.messages("smtp") if m["tls"]]
+    assert got["message_id"] == result.provider_message_id and got["auth_user"] == "peony"
+    verified = env.client_config(smtp={"starttls": True})
+    with pytest.raises(ProviderError) as err:  # a certificate nobody vouches for is refused
+        await _with_registry(verified, "smtp", message)
+    assert err.value.retryable is True
 
     cfg = env.client_config(smtp={"password": "wrong"})
     with pytest.raises(ProviderError) as err:
