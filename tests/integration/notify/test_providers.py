@@ -15,9 +15,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -527,3 +529,52 @@ async def test_no_address_reaches_an_exception_or_repr(env: Env):
     with pytest.raises(ProviderError) as err:
         await env.registry.by_name("aliyun_sms").send(message)
     assert "13912345678" not in str(err.value) and "13912345678" not in err.value.reason
+
+
+# --- the local servers refuse what the real services refuse ----------------------------------------
+
+
+async def test_unknown_provider_callbacks_are_invalid_receipts(env: Env):
+    with pytest.raises(InvalidReceipt):
+        env.registry.by_name("not_configured")
+
+
+async def test_aliyun_server_refuses_a_replayed_request(env: Env):
+    provider = env.registry.by_name("aliyun_sms")
+    params = provider.signed_params(sms())
+    async with aiohttp.ClientSession() as s:
+        async with s.post(provider.endpoint, data=params) as r:
+            assert (await r.json())["Code"] == "OK"
+        async with s.post(provider.endpoint, data=params) as r:  # same SignatureNonce
+            assert r.status == 400 and (await r.json())["Code"] == "SignatureNonceUsed"
+        tampered = {**params, "SignatureNonce": uuid.uuid4().hex, "PhoneNumbers": "13900000000"}
+        async with s.post(provider.endpoint, data=tampered) as r:
+            assert (await r.json())["Code"] == "SignatureDoesNotMatch"
+        stale = provider.signed_params(sms(), now=datetime.now(UTC) - timedelta(hours=1))
+        async with s.post(provider.endpoint, data=stale) as r:
+            assert (await r.json())["Code"] == "InvalidTimeStamp.Expired"
+
+
+async def test_tencent_server_refuses_a_tampered_body_and_an_old_timestamp(env: Env):
+    provider = env.registry.by_name("tencent_sms")
+    async with aiohttp.ClientSession() as s:
+        headers, payload = provider.request_parts(sms(template_code="1"))
+        async with s.post(provider.endpoint, data=payload.replace(b"+86", b"+85"), headers=headers) as r:
+            assert (await r.json())["Response"]["Error"]["Code"] == "AuthFailure.SignatureFailure"
+        headers, payload = provider.request_parts(sms(template_code="1"), timestamp=int(time.time()) - 3600)
+        async with s.post(provider.endpoint, data=payload, headers=headers) as r:
+            assert (await r.json())["Response"]["Error"]["Code"] == "AuthFailure.SignatureExpire"
+
+
+async def test_wechat_and_fcm_servers_refuse_unknown_tokens(env: Env):
+    wechat_provider = env.registry.by_name("wechat_oa")
+    fcm_provider = env.registry.by_name("fcm")
+    async with aiohttp.ClientSession() as s:
+        url = f"{wechat_provider.endpoint}/cgi-bin/message/template/send"
+        async with s.post(
+            url, params={"access_token": "forged"}, json=wechat_provider.payload(wechat())
+        ) as r:
+            assert (await r.json())["errcode"] == 40001
+        url = f"{fcm_provider.endpoint}/v1/projects/peony-dev/messages:send"
+        async with s.post(url, json=fcm_provider.payload(push()), headers={"Authorization": "Bearer x"}) as r:
+            assert r.status == 401 and (await r.json())["error"]["status"] == "UNAUTHENTICATED"
