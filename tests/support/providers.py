@@ -88,12 +88,17 @@ class DevProvidersHandle:
 
 
 @asynccontextmanager
-async def dev_providers(tmp: Path, receipt_url: str | None = None) -> AsyncIterator[DevProvidersHandle]:
-    """HTTP and SMTP servers on free loopback ports; receipts posted to ``receipt_url`` ({provider})."""
+async def dev_providers(
+    tmp: Path, receipt_url: str | None = None, receipt_delay_seconds: float = 0.05
+) -> AsyncIterator[DevProvidersHandle]:
+    """HTTP and SMTP servers on free loopback ports; receipts posted to ``receipt_url`` ({provider})
+    in batches gathered over ``receipt_delay_seconds``."""
     http_port, smtp_port = free_port(), free_port()
     account = ensure_dev_service_account(tmp / "fcm-service-account.json")
     document = dev_document(f"http://127.0.0.1:{http_port}", smtp_port, account)
-    sim = DevProviders(parse_config(document, {}), receipt_url=receipt_url)
+    sim = DevProviders(
+        parse_config(document, {}), receipt_url=receipt_url, receipt_delay_seconds=receipt_delay_seconds
+    )
     await sim.start("127.0.0.1", http_port, smtp_port)
     try:
         yield DevProvidersHandle(sim, document, tmp)

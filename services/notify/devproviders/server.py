@@ -56,6 +56,7 @@ WEBHOOK_CLOCK_SKEW_SECONDS = 300
 TOKEN_LIFETIME_SECONDS = 7200
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 MAX_RECORDED = 200_000
+MAX_RECEIPT_BATCH = 100
 
 
 @dataclass
@@ -107,6 +108,7 @@ class DevProviders:
         self._smtp: Any = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pending: dict[str, list[dict[str, Any]]] = {}
         self.url = ""
         self.smtp_port = 0
 
@@ -191,13 +193,14 @@ class DevProviders:
         body: bytes,
         headers: Mapping[str, str],
         query: Mapping[str, str] | None = None,
+        *,
+        delay: float | None = None,
     ) -> None:
         if not self.receipt_url:
             return
         url = self.receipt_url.replace("{provider}", provider)
-        task = asyncio.get_running_loop().create_task(self._post_receipt(provider, url, body, headers, query))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        wait = self.receipt_delay if delay is None else delay
+        self._spawn(self._post_receipt(provider, url, body, headers, query, wait))
 
     async def _post_receipt(
         self,
@@ -206,11 +209,18 @@ class DevProviders:
         body: bytes,
         headers: Mapping[str, str],
         query: Mapping[str, str] | None,
+        delay: float,
     ) -> None:
-        await asyncio.sleep(self.receipt_delay)
+        if delay:
+            await asyncio.sleep(delay)
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        entry: dict[str, Any] = {"provider": provider, "url": url, "posted_at": _now_iso()}
+        entry: dict[str, Any] = {
+            "provider": provider,
+            "url": url,
+            "posted_at": _now_iso(),
+            "bytes": len(body),
+        }
         try:
             async with self._session.post(url, data=body, headers=dict(headers), params=query) as resp:
                 entry["status"] = resp.status
@@ -218,6 +228,44 @@ class DevProviders:
         except (aiohttp.ClientError, TimeoutError) as exc:
             entry["error"] = type(exc).__name__
         self.state.receipts.append(entry)
+
+    def queue_report(self, provider: str, item: dict[str, Any]) -> None:
+        """Batch SMS reports as Alibaba, Tencent and the webhook push them: one JSON array per
+        ``receipt_delay`` (or per :data:`MAX_RECEIPT_BATCH` reports), not one callback per message."""
+        if not self.receipt_url:
+            return
+        batch = self._pending.setdefault(provider, [])
+        batch.append(item)
+        if len(batch) == 1:
+            self._spawn(self._flush_later(provider))
+        elif len(batch) >= MAX_RECEIPT_BATCH:
+            self._flush(provider, delay=0.0)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush_later(self, provider: str) -> None:
+        await asyncio.sleep(self.receipt_delay)
+        self._flush(provider, delay=0.0)
+
+    def _flush(self, provider: str, *, delay: float) -> None:
+        items = self._pending.pop(provider, [])
+        if not items:
+            return
+        if self.settings(provider)["type"] == "webhook_sms":
+            body = json.dumps({"receipts": items}).encode()
+            ts = str(int(time.time()))
+            headers = {
+                "Content-Type": "application/json",
+                "X-Peony-Timestamp": ts,
+                "X-Peony-Signature": _webhook_sign(self.settings(provider)["secret"], ts, body),
+            }
+        else:  # aliyun_sms, tencent_sms: a bare JSON array behind the callback's Basic credentials
+            body = json.dumps(items, ensure_ascii=False).encode()
+            headers = self.basic_auth(provider)
+        self.post_receipt(provider, body, headers, delay=delay)
 
     def basic_auth(self, provider: str) -> dict[str, str]:
         token = self.settings(provider)["receipt_token"]
@@ -439,7 +487,8 @@ async def aliyun_send(sim: DevProviders, name: str, request: web.Request) -> web
         },
     )
     status = sim.receipt_status(name)
-    report = [
+    sim.queue_report(
+        name,
         {
             "phone_number": phone,
             "send_time": sent_at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -450,9 +499,8 @@ async def aliyun_send(sim: DevProviders, name: str, request: web.Request) -> web
             "sms_size": "1",
             "biz_id": biz_id,
             "out_id": params.get("OutId", ""),
-        }
-    ]
-    sim.post_receipt(name, json.dumps(report, ensure_ascii=False).encode(), sim.basic_auth(name))
+        },
+    )
     return _json({"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": str(uuid.uuid4()).upper()})
 
 
@@ -571,7 +619,8 @@ async def tencent_send(sim: DevProviders, name: str, request: web.Request) -> we
             },
         )
         delivered = sim.receipt_status(name) == "delivered"
-        report = [
+        sim.queue_report(
+            name,
             {
                 "user_receive_time": datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
                 "nationcode": "86",
@@ -581,9 +630,8 @@ async def tencent_send(sim: DevProviders, name: str, request: web.Request) -> we
                 "description": "用户短信送达成功" if delivered else "用户短信未送达",
                 "sid": serial,
                 "ext": {"SessionContext": body.get("SessionContext", "")},
-            }
-        ]
-        sim.post_receipt(name, json.dumps(report, ensure_ascii=False).encode(), sim.basic_auth(name))
+            },
+        )
     return _json({"Response": {"SendStatusSet": results, "RequestId": str(uuid.uuid4())}})
 
 
@@ -639,26 +687,13 @@ async def webhook_send(sim: DevProviders, name: str, request: web.Request) -> we
         },
     )
     status = sim.receipt_status(name)
-    receipt = json.dumps(
-        {
-            "receipts": [
-                {
-                    "id": provider_id,
-                    "status": status,
-                    "reason": None if status == "delivered" else "UNDELIVERABLE",
-                    "occurred_at": _now_iso(),
-                }
-            ]
-        }
-    ).encode()
-    ts = str(int(time.time()))
-    sim.post_receipt(
+    sim.queue_report(
         name,
-        receipt,
         {
-            "Content-Type": "application/json",
-            "X-Peony-Timestamp": ts,
-            "X-Peony-Signature": _webhook_sign(s["secret"], ts, receipt),
+            "id": provider_id,
+            "status": status,
+            "reason": None if status == "delivered" else "UNDELIVERABLE",
+            "occurred_at": _now_iso(),
         },
     )
     return _json({"id": provider_id, "segments": _segments(text)})

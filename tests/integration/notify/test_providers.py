@@ -126,7 +126,8 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     receipt_port = receipt_site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     receipt_url = f"http://127.0.0.1:{receipt_port}/v1/notify/receipts/{{provider}}"
     try:
-        async with dev_providers(tmp_path_factory.mktemp("providers"), receipt_url) as dp:
+        # receipts gathered over 0.3 s, so a burst batches even on a busy machine
+        async with dev_providers(tmp_path_factory.mktemp("providers"), receipt_url, 0.3) as dp:
             registry = load_registry(dp.config)
             receiver.registry = registry
             try:
@@ -578,3 +579,14 @@ async def test_wechat_and_fcm_servers_refuse_unknown_tokens(env: Env):
         url = f"{fcm_provider.endpoint}/v1/projects/peony-dev/messages:send"
         async with s.post(url, json=fcm_provider.payload(push()), headers={"Authorization": "Bearer x"}) as r:
             assert r.status == 401 and (await r.json())["error"]["status"] == "UNAUTHENTICATED"
+
+
+async def test_sms_reports_are_batched_like_the_real_pushes(env: Env):
+    before = [r for r in await env.dp.receipts() if r["provider"] == "tencent_sms"]
+    provider = env.registry.by_name("tencent_sms")
+    results = await asyncio.gather(*(provider.send(sms(template_code="1")) for _ in range(8)))
+    for result in results:
+        assert (await env.receiver.wait_for(result.provider_message_id)).status == "delivered"
+    posts = [r for r in await env.dp.receipts() if r["provider"] == "tencent_sms"][len(before) :]
+    assert all(p["status"] == 200 for p in posts)
+    assert len(posts) < len(results)  # several reports per callback
