@@ -97,7 +97,7 @@ class _Child:
 
     @property
     def label(self) -> str:
-        return "gateway" if self.kind == "gateway" else self.name
+        return self.name
 
     def log_tail(self) -> str:
         return f"last {LOG_TAIL_LINES} lines of {self.log_path}:\n{tail(self.log_path, LOG_TAIL_LINES)}"
@@ -279,11 +279,14 @@ def _banner(
         issuer=env.get("PEONY_JWT_ISSUER") or "peony",
         audience=env.get("PEONY_JWT_AUDIENCE") or "peony",
     )
-    dbs = ", ".join(f"peony_{c.name}" for c in services)
+    dbs = ", ".join(f"peony_{c.name}" for c in services if c.kind == "service")
     width = max([len(c.name) for c in services] + [8])
     lines = ["", "Peony is up (PEONY_ENV=dev). Press Ctrl-C to stop everything.", ""]
     for c in services:
-        lines.append(f"  {c.name:<{width}}  grpc   {c.addr}")
+        if c.kind == "service":
+            lines.append(f"  {c.name:<{width}}  grpc   {c.addr}")
+        else:  # the dev provider servers: what notify "sent" is shown at their root page
+            lines.append(f"  {c.name:<{width}}  http   http://{c.addr}/  (messages notify sent)")
     if gateway is not None:
         lines.append(f"  {'gateway':<{width}}  http   http://{gateway.addr}")
     own = " (embedded)"
@@ -388,6 +391,9 @@ def run_up(args: Any) -> int:
         )
 
     providers = dev_providers_child(var_dir, gateway_addr) if "notify" in services else None
+    if providers is not None:
+        children.append(providers)  # started, health-checked and stopped with the services
+
     previous = _install_signal_handlers()
     exit_code = 0
     try:
@@ -405,14 +411,11 @@ def run_up(args: Any) -> int:
         env = _child_env(stack, var_dir, _pii_key(var_dir), services, ports, gateway_addr)
 
         everything = children + ([gateway] if gateway is not None else [])
-        everything += [providers] if providers is not None else []
         for child in everything:
             _say(f"peony up: starting {child.label}: {' '.join(child.cmd[1:])} (log {child.log_path})")
             _start_child(child, env)
         _wait_healthy(everything, STARTUP_TIMEOUT_SECONDS)
         _banner(stack, children, gateway, var_dir, env)
-        if providers is not None:
-            _say(f"Messages notify sends (SMS, e-mail, WeChat, push): http://{providers.addr}/\n")
 
         while True:
             for child in everything:
@@ -436,8 +439,6 @@ def run_up(args: Any) -> int:
             if gateway is not None:
                 _stop_children([gateway], STOP_GRACE_SECONDS)
             _stop_children(children, STOP_GRACE_SECONDS)
-            if providers is not None:
-                _stop_children([providers], STOP_GRACE_SECONDS)
         finally:
             stopping = [
                 n for n, on in (("NATS", stack.started_nats), ("PostgreSQL", stack.started_postgres)) if on
