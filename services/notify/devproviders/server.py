@@ -12,7 +12,8 @@ Operator endpoints:
 - ``GET /`` — an HTML page of what was "sent"; ``GET /_sim/messages[?provider=]`` — the same as JSON;
   ``DELETE /_sim/messages`` — forget them;
 - ``GET /_sim/receipts`` — the receipts posted back (and the callback's answer);
-- ``GET /_sim/stats`` — accepted sends and access-token requests per provider;
+- ``GET /_sim/stats`` — accepted sends, repeated sends of one notify message id, and access-token
+  requests, per provider;
 - ``POST /_sim/faults`` ``{"provider", "mode": "down"|"error"|"latency", "code", "latency_ms",
   "count", "receipt": "failed"}``; ``DELETE /_sim/faults`` clears them;
 - ``POST /_sim/expire-tokens`` ``{"provider"}`` — every issued access token becomes expired.
@@ -78,6 +79,8 @@ class SimState:
     faults: dict[str, Fault] = field(default_factory=dict)
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)  # token -> (provider, expires)
     nonces: set[str] = field(default_factory=set)
+    seen_ids: set[tuple[str, str]] = field(default_factory=set)  # (provider, notify message id)
+    duplicates: Counter[str] = field(default_factory=Counter)  # sends of a message id seen before
     seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
 
@@ -156,6 +159,11 @@ class DevProviders:
         }
         self.state.messages.append(entry)
         self.state.sends[provider] += 1
+        message_id = entry.get("message_id")
+        if message_id:
+            if (provider, message_id) in self.state.seen_ids:
+                self.state.duplicates[provider] += 1
+            self.state.seen_ids.add((provider, message_id))
         return entry
 
     def take_fault(self, provider: str) -> Fault | None:
@@ -333,13 +341,21 @@ class DevProviders:
     async def clear_messages(self, request: web.Request) -> web.Response:
         self.state.messages.clear()
         self.state.receipts.clear()
+        self.state.seen_ids.clear()
+        self.state.duplicates.clear()
         return _json({"ok": True})
 
     async def list_receipts(self, request: web.Request) -> web.Response:
         return _json({"receipts": list(self.state.receipts)})
 
     async def stats(self, request: web.Request) -> web.Response:
-        return _json({"sends": dict(self.state.sends), "token_requests": dict(self.state.token_requests)})
+        return _json(
+            {
+                "sends": dict(self.state.sends),
+                "duplicates": dict(self.state.duplicates),
+                "token_requests": dict(self.state.token_requests),
+            }
+        )
 
     async def set_fault(self, request: web.Request) -> web.Response:
         try:
