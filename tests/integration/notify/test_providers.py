@@ -233,6 +233,9 @@ async def test_aliyun_failed_report_and_forged_reports(env: Env):
         provider.parse_receipt({}, body)
     good = {"Authorization": "Basic " + base64.b64encode(f"aliyun_sms:{_dev_secret()}".encode()).decode()}
     assert provider.parse_receipt(good, body)[0].provider_message_id == "1^0"
+    assert provider.parse_receipt({}, body, {"token": _dev_secret()})[0].provider_message_id == "1^0"
+    with pytest.raises(InvalidReceipt):
+        provider.parse_receipt(good, body, {"token": "guess"})  # a wrong token is not saved by Basic
     for malformed in (b"{}", b"not json", b"[{}]", json.dumps([{"biz_id": "1", "success": "yes"}]).encode()):
         with pytest.raises(InvalidReceipt):
             provider.parse_receipt(good, malformed)
