@@ -306,6 +306,11 @@ class DevProviders:
                 app.router.add_post(
                     f"/{name}/cgi-bin/message/template/send", self._bind(wechat_template_send, name)
                 )
+            elif kind == "wechat_subscribe":
+                app.router.add_get(f"/{name}/cgi-bin/token", self._bind(wechat_token, name))
+                app.router.add_post(
+                    f"/{name}/cgi-bin/message/subscribe/send", self._bind(wechat_subscribe_send, name)
+                )
             elif kind == "fcm":
                 app.router.add_post(f"/{name}/token", self._bind(fcm_token, name))
                 app.router.add_post(
@@ -753,6 +758,40 @@ async def wechat_token(sim: DevProviders, name: str, request: web.Request) -> we
 
 
 async def wechat_template_send(sim: DevProviders, name: str, request: web.Request) -> web.Response:
+    return await _wechat_send(sim, name, request, subscribe=False)
+
+
+async def wechat_subscribe_send(sim: DevProviders, name: str, request: web.Request) -> web.Response:
+    return await _wechat_send(sim, name, request, subscribe=True)
+
+
+def _wechat_event(
+    app_id: str, openid: str, msg_id: int, template_id: str, delivered: bool, subscribe: bool
+) -> bytes:
+    head = (
+        f"<xml><ToUserName><![CDATA[gh_{app_id}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+    )
+    if subscribe:
+        status = "<ErrorCode>0</ErrorCode><ErrorStatus><![CDATA[success]]></ErrorStatus>"
+        if not delivered:
+            status = "<ErrorCode>10005</ErrorCode><ErrorStatus><![CDATA[failed:user block]]></ErrorStatus>"
+        return (
+            head + "<Event><![CDATA[subscribe_msg_sent_event]]></Event><SubscribeMsgSentEvent><List>"
+            f"<TemplateId><![CDATA[{template_id}]]></TemplateId><MsgID>{msg_id}</MsgID>{status}"
+            "</List></SubscribeMsgSentEvent></xml>"
+        ).encode()
+    return (
+        head + "<Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event>"
+        f"<MsgID>{msg_id}</MsgID>"
+        f"<Status><![CDATA[{'success' if delivered else 'failed:user block'}]]></Status></xml>"
+    ).encode()
+
+
+async def _wechat_send(
+    sim: DevProviders, name: str, request: web.Request, *, subscribe: bool
+) -> web.Response:
     s = sim.settings(name)
     state = _token_state(sim, name, request.query.get("access_token"))
     if state == "invalid":
@@ -773,6 +812,8 @@ async def wechat_template_send(sim: DevProviders, name: str, request: web.Reques
     data = doc.get("data")
     if not isinstance(data, dict) or not all(isinstance(v, dict) and "value" in v for v in data.values()):
         return _json({"errcode": 47001, "errmsg": "data format error"})
+    if subscribe and doc.get("lang", "zh_CN") not in ("zh_CN", "en_US", "zh_HK", "zh_TW"):
+        return _json({"errcode": 47001, "errmsg": "data format error: lang"})
     error_code, canned = await sim.apply_fault(name)
     if canned is not None:
         return canned
@@ -789,20 +830,14 @@ async def wechat_template_send(sim: DevProviders, name: str, request: web.Reques
             "body": doc,
             "to": doc["touser"],
             "message_id": doc.get("client_msg_id"),
+            "page": doc.get("page") if subscribe else doc.get("url"),
             "template_code": doc["template_id"],
             "template_params": {k: v["value"] for k, v in data.items()},
             "provider_message_id": str(msg_id),
         },
     )
     delivered = sim.receipt_status(name) == "delivered"
-    xml = (
-        f"<xml><ToUserName><![CDATA[gh_{s['app_id']}]]></ToUserName>"
-        f"<FromUserName><![CDATA[{doc['touser']}]]></FromUserName>"
-        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-        "<Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event>"
-        f"<MsgID>{msg_id}</MsgID>"
-        f"<Status><![CDATA[{'success' if delivered else 'failed:user block'}]]></Status></xml>"
-    ).encode()
+    xml = _wechat_event(s["app_id"], doc["touser"], msg_id, doc["template_id"], delivered, subscribe)
     ts, nonce = str(int(time.time())), secrets.token_hex(8)
     signature = hashlib.sha1("".join(sorted([s["callback_token"], ts, nonce])).encode()).hexdigest()  # noqa: S324
     sim.post_receipt(

@@ -596,3 +596,27 @@ async def test_sms_reports_are_batched_like_the_real_pushes(env: Env):
     posts = [r for r in await env.dp.receipts() if r["provider"] == "tencent_sms"][len(before) :]
     assert all(p["status"] == 200 for p in posts)
     assert len(posts) < len(results)  # several reports per callback
+
+
+async def test_wechat_subscribe_message_and_its_sent_event(env: Env):
+    provider = env.registry.by_name("wechat_mp")
+    message = wechat(locale="en", link="pages/appointment/detail?id=1")
+    result = await provider.send(message)
+    [got] = [
+        m for m in await env.messages("wechat_mp") if m["provider_message_id"] == result.provider_message_id
+    ]
+    assert got["path"].endswith("/cgi-bin/message/subscribe/send")
+    assert got["body"]["page"] == "pages/appointment/detail?id=1" and got["body"]["lang"] == "en_US"
+    assert got["body"]["data"]["thing1"] == {"value": "面部护理"}
+    assert "url" not in got["body"]
+    assert (await env.receiver.wait_for(result.provider_message_id)).status == "delivered"
+
+    await env.fault(provider="wechat_mp", mode="none", receipt="failed")
+    failed = await provider.send(wechat())
+    receipt = await env.receiver.wait_for(failed.provider_message_id)
+    assert (receipt.status, receipt.reason) == ("failed", "failed:user block")
+
+    await env.fault(provider="wechat_mp", mode="error", code="43101", count=1)  # member did not subscribe
+    with pytest.raises(ProviderError) as err:
+        await provider.send(wechat())
+    assert (err.value.reason, err.value.retryable) == ("errcode 43101", False)
