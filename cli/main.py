@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=sorted(SERVICE_MODULES))
 
     sub.add_parser("gateway", help="run the REST/JSON gateway in the foreground")
+    sub.add_parser(
+        "dev-providers",
+        help="run the local SMS/e-mail/WeChat/push provider servers (development; --help for options)",
+        add_help=False,
+    )
 
     migrate = sub.add_parser("migrate", help="apply a service's database migrations and exit")
     migrate.add_argument("service", choices=sorted(SERVICE_MODULES))
@@ -84,6 +89,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["dev-providers"]:  # its own options, parsed by its own parser
+        from services.notify.devproviders.__main__ import main as dev_providers_main
+
+        return dev_providers_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "up":
         from cli.up import run_up
