@@ -204,9 +204,17 @@ class WalletServicer(
         super().__init__(uows, idempotency, page_tokens)
         self._engine = engine
 
-    async def _check_pin(self, member_id: str, pin: str) -> None:
-        """A separate, committed transaction: a wrong PIN must count even though the call fails."""
+    async def _check_pin(self, member_id: str, pin: str, *, store_id: str | None) -> None:
+        """A separate, committed transaction: a wrong PIN must count even though the call fails.
+
+        The caller's authorization for paying at `store_id` for this member runs first: a caller
+        who may not make the payment must not be able to spend (and lock) the member's attempts.
+        `store_id` is None only where the call is not bound to a store (changing the PIN)."""
         caller = current_principal()
+        caller.require(auth.WALLET_WRITE)
+        if store_id is not None:
+            caller.require_store(f"stores/{store_id}")
+        caller.require_member(f"members/{member_id}")
         if await self._read(lambda uow: sv.pin_is_plainly_right(uow, member_id, pin)):
             return
         ok = await self._uows.run(caller.tenant, lambda uow: sv.verify_pin(uow, member_id, pin))
@@ -312,7 +320,7 @@ class WalletServicer(
         member_id = member_id_of(request.member, "member")
         caller = current_principal()
         if request.old_pin:
-            await self._check_pin(member_id, request.old_pin)
+            await self._check_pin(member_id, request.old_pin, store_id=None)
 
         async def effect(uow: WalletUnitOfWork) -> pb.SetPaymentPinResponse:
             await sv.set_pin(uow, caller, member_id, request.pin)
@@ -448,7 +456,7 @@ class WalletServicer(
                 raise InvalidArgument([("hold.expire_time", "must be in the future")])
         if h.package or h.service or h.sessions:
             return await self._authorize_session_hold(request, member_id, store_id, ttl, expire_time)
-        await self._check_pin(member_id, request.payment_pin)
+        await self._check_pin(member_id, request.payment_pin, store_id=store_id)
 
         async def effect(uow: WalletUnitOfWork) -> pb.AuthorizeHoldResponse:
             settings = await uow.settings.get()

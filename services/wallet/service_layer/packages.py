@@ -745,6 +745,7 @@ async def authorize_session_hold(
     if not 0 <= ttl_minutes <= MAX_HOLD_TTL_MINUTES:
         v.add("hold.expire_time", "must be within 90 days")
     v.raise_if_any()
+    caller.require_store(f"stores/{store_id}")
     pkg = await _load(uow, member_id, package_id)  # card and items first, then the accounts
     now = datetime.now(UTC)
     dp.require_usable(await _current_state(uow, pkg, now), action="hold sessions")

@@ -392,6 +392,8 @@ async def authorize_hold(
     if ttl_minutes < 0 or ttl_minutes > 90 * 24 * 60:
         v.add("ttl_minutes", "must be within 0..129600")
     v.raise_if_any()
+    caller.require_store(f"stores/{store_id}")
+    caller.require_member(f"members/{member_id}")
     await uow.members.require(member_id)
     settings = await uow.settings.get()
     cur = settings.currency_code
@@ -451,6 +453,7 @@ async def capture_hold(uow: UoW, caller: Principal, hold_id: str, *, sessions: i
     """Captures a hold in full; a session hold may take fewer `sessions` (0: all) at `store_id`."""
     caller.require(auth.WALLET_WRITE)
     hold = await _load_authorized_hold(uow, hold_id)
+    caller.require_store(f"stores/{hold.store_id}")
     if hold.package_id is not None:
         from services.wallet.service_layer import packages  # packages builds on this module
 
@@ -481,6 +484,8 @@ async def void_hold(uow: UoW, caller: Principal | None, hold_id: str, *, state: 
     if caller is not None:
         caller.require(auth.WALLET_WRITE)
     hold = await _load_authorized_hold(uow, hold_id)
+    if caller is not None:
+        caller.require_store(f"stores/{hold.store_id}")
     if hold.package_id is not None:
         from services.wallet.service_layer import packages  # packages builds on this module
 
