@@ -439,6 +439,7 @@ async def test_bank(infra, tmp_path):
         "package_consume",
         "package_transfer",
         "refund",
+        "checkout_refund",
     ):
         assert kinds.get(kind, 0) > 0, (kind, kinds)
     await engine.dispose()

@@ -64,6 +64,10 @@ ledger_transactions = Table(
     Column("description", Text, nullable=False, server_default=""),
     Column("reverses", UUID(as_uuid=False), nullable=True),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The request that wrote it ('' for the service's own jobs) and the resource it belongs to
+    # (`checkouts/{checkout}`, `holds/{hold}`, …; '' when none), as ledger.proto documents.
+    Column("request_id", Text, nullable=False, server_default=""),
+    Column("reference", Text, nullable=False, server_default=""),
     PrimaryKeyConstraint("tenant_id", "transaction_id", name="pk_ledger_transactions"),
     Index(
         "uq_ledger_transactions_reverses",

@@ -149,7 +149,6 @@ class FinanceRpc:
                 uow, caller, transaction_id=transaction_id, member_id=member_id, reason=request.reason
             )
             reversal = transaction_to_proto(result.reversal, caller.tenant)
-            reversal.request_id = request.request_id
             reversed_ = transaction_to_proto(result.original, caller.tenant)
             reversed_.reversed_by = sv.transaction_name(result.reversal)
             member = result.original.member_id

@@ -54,6 +54,10 @@ _KIND = {
     for name, value in ledger_pb2.TransactionKind.items()
 }
 _KIND["transfer"] = ledger_pb2.TRANSACTION_KIND_UNSPECIFIED
+# A refund of a checkout is stored apart from a stored-value refund ("refund") but, as
+# ledger.proto says, it is a CHECKOUT transaction (its `reverses` names the checkout when it
+# mirrors it exactly, and `reference` names the refund).
+_KIND["checkout_refund"] = ledger_pb2.TRANSACTION_KIND_CHECKOUT
 _HOLD_STATE = {
     "authorized": ledger_pb2.HOLD_STATE_AUTHORIZED,
     "captured": ledger_pb2.HOLD_STATE_CAPTURED,
@@ -109,22 +113,27 @@ def wallet_to_proto(s: sv.WalletSnapshot) -> stored_value_pb2.Wallet:
 
 
 def transaction_to_proto(posted, tenant: str) -> ledger_pb2.LedgerTransaction:
+    """As ledger.proto documents it: postings on `<kind>:<owner>`, the request and resource."""
     return ledger_pb2.LedgerTransaction(
         name=sv.transaction_name(posted),
         kind=_KIND.get(posted.kind, ledger_pb2.TRANSACTION_KIND_UNSPECIFIED),
         postings=[
             ledger_pb2.Posting(
-                account=f"accounts/{p.account.account_id(tenant)}:{p.account.kind.code}:{p.account.owner}",
-                amount=p.amount,
-                unit=p.account.unit,
+                account=f"{p.account.kind.code}:{p.account.owner}", amount=p.amount, unit=p.account.unit
             )
             for p in posted.postings
         ],
         member=f"members/{posted.member_id}" if posted.member_id else "",
         store=f"stores/{posted.store_id}" if posted.store_id else "",
         reverses=f"transactions/{posted.reverses}" if posted.reverses else "",
+        # named like ReverseTransaction names it (a reversal belongs to the original's member)
+        reversed_by=sv.transaction_name(replace(posted, transaction_id=posted.reversed_by))
+        if posted.reversed_by
+        else "",
+        request_id=posted.request_id,
         description=posted.description,
         create_time=ts(posted.create_time),
+        reference=posted.reference,
     )
 
 

@@ -195,7 +195,11 @@ async def sell(
     deferred = deferred_account(store_id, cur)
     package_id = new_id()
     draft = TransactionDraft(
-        "package_sale", member_id=member_id, store_id=store_id, description=f"packageProducts/{product_id}"
+        "package_sale",
+        member_id=member_id,
+        store_id=store_id,
+        description=f"packageProducts/{product_id}",
+        reference=package_name(member_id, package_id),
     )
     own_money = 0
     accts = sv.MemberAccounts.of(member_id, cur)
@@ -408,7 +412,11 @@ async def consume(
         raise NotFound(f"the card has no item {service}", reason="PACKAGE_ITEM_NOT_FOUND")
     cur = (await uow.settings.get()).currency_code
     draft = TransactionDraft(
-        "package_consume", member_id=member_id, store_id=store_id, description=serving_staff or service
+        "package_consume",
+        member_id=member_id,
+        store_id=store_id,
+        description=serving_staff or service,
+        reference=package_name(member_id, package_id),
     )
     use = _add_consumption(draft, pkg, state, service, sessions, store_id, cur, now)
     posted = await uow.ledger.post(draft)
@@ -578,6 +586,7 @@ async def transfer(
         member_id=member_id,
         store_id=pkg.store_sold,
         description=f"to {package_name(to_member_id, new_package_id)}",
+        reference=package_name(member_id, package_id),
     )
     for i in moving:
         draft.move(
@@ -680,6 +689,7 @@ async def refund(
         member_id=member_id,
         store_id=store_id,
         description=reason or f"refund of {package_name(member_id, package_id)}",
+        reference=package_name(member_id, package_id),
     )
     draft.move(value, debit=deferred_account(pkg.store_sold, cur), credit=pay_to)
     for i in pkg.items:
@@ -754,13 +764,16 @@ async def authorize_session_hold(
         raise NotFound(f"the card has no item {service}", reason="PACKAGE_ITEM_NOT_FOUND")
     dp.require_item_usable(service, item.sessions_available, item.expire_time, sessions, now)
     settings = await uow.settings.get()
-    draft = TransactionDraft("hold", member_id=member_id, store_id=store_id, description=reference)
+    hold_id = new_id()
+    draft = TransactionDraft(
+        "hold", member_id=member_id, store_id=store_id, description=reference, reference=f"holds/{hold_id}"
+    )
     draft.move(sessions, debit=item_account(package_id, service), credit=held_account(package_id, service))
     posted = await uow.ledger.post(draft)
     await repo(uow).move_held(package_id, service, sessions)
     await repo(uow).update_package(package_id)
     hold = await uow.holds.add(
-        hold_id=new_id(),
+        hold_id=hold_id,
         member_id=member_id,
         store_id=store_id,
         amount_minor=0,
@@ -810,7 +823,11 @@ async def capture_session_hold(uow: UoW, hold, *, sessions: int = 0, store_id: s
         item.sessions_remaining, item.deferred_minor, item.session_value_minor, taken
     )
     draft = TransactionDraft(
-        "capture", member_id=hold.member_id, store_id=store_used, description=hold.reference
+        "capture",
+        member_id=hold.member_id,
+        store_id=store_used,
+        description=hold.reference,
+        reference=f"holds/{hold.hold_id}",
     )
     draft.move(taken, debit=held, credit=SESSIONS_CONSUMED)
     draft.move(value, debit=deferred_account(pkg.store_sold, cur), credit=revenue_account(store_used, cur))
@@ -839,7 +856,11 @@ async def void_session_hold(uow: UoW, hold, *, state: str = "voided"):
     """Gives an authorised session hold (locked by the caller) back to its card item."""
     pkg = await _load(uow, hold.member_id, hold.package_id)
     draft = TransactionDraft(
-        "void", member_id=hold.member_id, store_id=hold.store_id, description=hold.reference
+        "void",
+        member_id=hold.member_id,
+        store_id=hold.store_id,
+        description=hold.reference,
+        reference=f"holds/{hold.hold_id}",
     )
     draft.move(
         hold.sessions,

@@ -34,6 +34,7 @@ _REVERSIBLE_GRANT_SOURCES = ("adjustment", "referral", "activity", "birthday")
 _USE_INSTEAD = {
     "checkout": "use RefundCheckout",
     "refund": "a refund cannot be reversed; top up or check out again",
+    "checkout_refund": "a checkout refund cannot be reversed; check out again",
     "hold": "release a hold with VoidHold",
     "capture": "refund the captured value through RefundCheckout or a new top-up",
     "void": "authorize a new hold with AuthorizeHold",
@@ -80,6 +81,7 @@ async def _post(uow: UoW, original: PostedTransaction, reason: str) -> PostedTra
         reverses=original.transaction_id,
         member_id=original.member_id,
         store_id=original.store_id,
+        reference=original.reference,  # a reversal belongs to what its original belonged to
     )
     draft.description = f"reversal of {original.kind}: {reason}"
     try:

@@ -247,7 +247,13 @@ async def top_up(
     cur = settings.currency_code
     accts = MemberAccounts.of(member_id, cur)
     parts = rules.instalments(bonus, months) if release == "monthly" and bonus else [bonus]
-    draft = TransactionDraft("top_up", member_id=member_id, store_id=store_id, description=plan_id or "")
+    draft = TransactionDraft(
+        "top_up",
+        member_id=member_id,
+        store_id=store_id,
+        description=plan_id or "",
+        reference=f"topUpPlans/{plan_id}" if plan_id else "",
+    )
     draft.move(amount, debit=tender_account(store_id, tender, cur), credit=accts.principal)
     draft.move(parts[0], debit=store_account(ledger.BONUS_EXPENSE, store_id, cur), credit=accts.bonus)
     posted = await uow.ledger.post(draft)
@@ -407,12 +413,15 @@ async def authorize_hold(
             metadata={"available": str(principal + bonus)},
         )
     from_principal, from_bonus = rules.split_spend(amount, principal, bonus, settings.spend_order)
-    draft = TransactionDraft("hold", member_id=member_id, store_id=store_id, description=reference)
+    hold_id = new_id()
+    draft = TransactionDraft(
+        "hold", member_id=member_id, store_id=store_id, description=reference, reference=f"holds/{hold_id}"
+    )
     draft.move(from_principal, debit=accts.principal, credit=accts.held)
     draft.move(from_bonus, debit=accts.bonus, credit=accts.held)
     posted = await uow.ledger.post(draft)
     hold = await uow.holds.add(
-        hold_id=new_id(),
+        hold_id=hold_id,
         member_id=member_id,
         store_id=store_id,
         amount_minor=amount,
@@ -461,7 +470,11 @@ async def capture_hold(uow: UoW, caller: Principal, hold_id: str, *, sessions: i
     cur = (await uow.settings.get()).currency_code
     accts = MemberAccounts.of(hold.member_id, cur)
     draft = TransactionDraft(
-        "capture", member_id=hold.member_id, store_id=hold.store_id, description=hold.reference
+        "capture",
+        member_id=hold.member_id,
+        store_id=hold.store_id,
+        description=hold.reference,
+        reference=f"holds/{hold_id}",
     )
     draft.move(hold.amount_minor, debit=accts.held, credit=store_account(ledger.REVENUE, hold.store_id, cur))
     posted = await uow.ledger.post(draft)
@@ -493,7 +506,11 @@ async def void_hold(uow: UoW, caller: Principal | None, hold_id: str, *, state: 
     cur = (await uow.settings.get()).currency_code
     accts = MemberAccounts.of(hold.member_id, cur)
     draft = TransactionDraft(
-        "void", member_id=hold.member_id, store_id=hold.store_id, description=hold.reference
+        "void",
+        member_id=hold.member_id,
+        store_id=hold.store_id,
+        description=hold.reference,
+        reference=f"holds/{hold_id}",
     )
     draft.move(hold.principal_minor, debit=accts.held, credit=accts.principal)
     draft.move(hold.bonus_minor, debit=accts.held, credit=accts.bonus)

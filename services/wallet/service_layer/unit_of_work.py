@@ -26,7 +26,7 @@ class WalletUnitOfWork(UnitOfWork):
     def _bind(self) -> None:
         from services.wallet.adapters.member_directory import MemberDirectory  # written alongside
 
-        self.ledger = LedgerRepository(self.session, self.tenant)
+        self.ledger = LedgerRepository(self.session, self.tenant, lambda: self.request_id)
         self.settings = SettingsRepository(self.session, self.tenant)
         self.pins = PinRepository(self.session, self.tenant)
         self.plans = PlanRepository(self.session, self.tenant)
