@@ -43,7 +43,9 @@ from services.wallet.adapters.package_repository import (
 )
 from services.wallet.domain import ledger, rules
 from services.wallet.domain import packages as dp
+from services.wallet.domain.checkout import is_staff_reference
 from services.wallet.domain.ledger import AccountKey, TransactionDraft
+from services.wallet.service_layer import commission as com
 from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
@@ -183,6 +185,7 @@ async def sell(
     own transaction, so wrong attempts count)."""
     caller.require(auth.WALLET_WRITE)
     caller.require_store(f"stores/{store_id}")
+    validate_sold_by(sold_by)
     member = await uow.members.require(member_id)
     product = await repo(uow).get_product(product_id)
     if product is None or not product.active:
@@ -271,6 +274,7 @@ async def sell(
         ],
     )
     await repo(uow).add_package(pkg)
+    await _record_sale_commission(uow, pkg, sold_by=sold_by, tenders=tenders, currency=cur)
     uow.emit(
         events_pb2.PackageSold(
             member=sv.member_name(member_id),
@@ -287,6 +291,70 @@ async def sell(
     if paid_with_sv:
         sv.emit_balance_changed(uow, posted, accts, ledger_pb2.TRANSACTION_KIND_PACKAGE_SALE)
     return SaleResult(pkg, posted, earned)
+
+
+def validate_sold_by(sold_by: str) -> None:
+    if sold_by and not is_staff_reference(sold_by):
+        raise InvalidArgument([("sold_by", "must be staff/{staff} or stores/{store}/staff/{staff}")])
+
+
+async def _record_sale_commission(
+    uow: UoW, pkg: MemberPackage, *, sold_by: str, tenders: list[tuple[str, int]], currency: str
+) -> None:
+    """The seller's commission (`sold_by`), by the same rules as a checkout line's."""
+    if not sold_by:
+        return
+    r = com.repo(uow)
+    rules_ = [com.rule_from_row(x, n) for n, x in enumerate(await r.rules())]
+    record = com.sale_record(
+        rules_,
+        sold_by=sold_by,
+        product_id=pkg.product_id,
+        price=pkg.price_minor,
+        tenders=tenders,
+        store_id=pkg.store_sold,
+        customer_type="member" if await r.has_checkouts(pkg.member_id) else "new",
+    )
+    if record is not None:
+        await r.add_records(
+            [
+                {
+                    **record,
+                    "record_id": new_id(),
+                    "package_id": pkg.package_id,
+                    "store_id": pkg.store_sold,
+                    "currency_code": currency,
+                }
+            ]
+        )
+
+
+async def _claw_back_sale_commission(uow: UoW, pkg: MemberPackage, *, refunded_minor: int) -> None:
+    """A card refunded pro rata takes back the same share of its seller's commission (a card is
+    refunded at most once, so this is the only clawback)."""
+    if not refunded_minor or not pkg.price_minor:
+        return
+    r = com.repo(uow)
+    clawbacks = []
+    for rec in await r.records_of_package(pkg.package_id):
+        amount = rec.amount_minor * refunded_minor // pkg.price_minor
+        base = rec.base_minor * refunded_minor // pkg.price_minor
+        if amount or base:
+            clawbacks.append(
+                {
+                    "record_id": new_id(),
+                    "package_id": pkg.package_id,
+                    "line_index": rec.line_index,
+                    "staff": rec.staff,
+                    "amount_minor": -amount,
+                    "base_minor": -base,
+                    "rule_id": rec.rule_id,
+                    "item": rec.item,
+                    "store_id": rec.store_id,
+                    "currency_code": rec.currency_code,
+                }
+            )
+    await r.add_records(clawbacks)
 
 
 # --- consumption ------------------------------------------------------------------------------
@@ -699,6 +767,7 @@ async def refund(
     for i in pkg.items:
         await r.update_item(package_id, i.service, sessions_remaining=0, deferred_minor=0)
     await r.update_package(package_id, state=dp.REFUNDED, frozen_until=None)
+    await _claw_back_sale_commission(uow, pkg, refunded_minor=value)
     uow.emit(
         events_pb2.PackageRefunded(
             member=sv.member_name(member_id),
