@@ -104,3 +104,31 @@ async def count_rows(engine: AsyncEngine, tenant: str, tables: tuple[str, ...]) 
                 await conn.execute(text(f"SELECT count(*) FROM {table} WHERE tenant_id = :t"), {"t": tenant})  # noqa: S608
             ).scalar_one()
     return out
+
+
+_LOTS_VS_LEDGER = """
+SELECT
+  (SELECT count(*) FROM accounts a
+    WHERE a.kind IN ('sv_principal', 'sv_bonus') AND (:t = '' OR a.tenant_id = :t)
+      AND -a.balance + coalesce((
+            SELECT sum(CASE WHEN a.kind = 'sv_principal' THEN h.principal_minor ELSE h.bonus_minor END)
+            FROM holds h
+            WHERE h.tenant_id = a.tenant_id AND h.member_id::text = a.owner AND h.state = 'authorized'), 0)
+        <> coalesce((
+            SELECT sum(CASE WHEN a.kind = 'sv_principal' THEN l.principal_minor ELSE l.bonus_minor END)
+            FROM stored_value_lots l WHERE l.tenant_id = a.tenant_id AND l.member_id::text = a.owner), 0))
+  +
+  (SELECT count(*) FROM stored_value_lots l
+    WHERE (:t = '' OR l.tenant_id = :t)
+      AND (l.principal_minor, l.bonus_minor) <> (
+            SELECT coalesce(sum(m.principal_minor), 0), coalesce(sum(m.bonus_minor), 0)
+            FROM stored_value_lot_movements m
+            WHERE m.tenant_id = l.tenant_id AND m.member_id = l.member_id AND m.store_id = l.store_id))
+"""
+
+
+async def sv_lot_disagreements(conn, tenant: str = "") -> int:
+    """Members whose stored-value lots per selling store disagree with their ledger accounts
+    (principal and bonus, plus what open holds reserve), and lots that disagree with their
+    movements; 0 when the attribution is sound. All tenants when `tenant` is empty."""
+    return (await conn.execute(text(_LOTS_VS_LEDGER), {"t": tenant})).scalar_one()

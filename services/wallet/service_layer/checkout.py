@@ -34,6 +34,7 @@ from services.wallet.domain.ledger import AccountKey, TransactionDraft
 from services.wallet.service_layer import commission as com
 from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import stored_value as sv
+from services.wallet.service_layer import sv_attribution
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
 CHECKOUT_REFUND = "checkout_refund"  # the ledger kind of a RefundCheckout transaction
@@ -370,6 +371,8 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
             draft=draft,
         )
     posted = await uow.ledger.post(draft)
+    if member_id:
+        await sv_attribution.spend(uow, posted, member_id=member_id, principal=principal, bonus=bonus)
     await uow.lots.move(posted.transaction_id, movements)
     if lot is not None:
         await pts.record_grant(uow, posted, lot)
@@ -671,6 +674,15 @@ async def refund(
     if not draft.postings:
         raise FailedPrecondition("the refunded units moved nothing to give back", reason="NOTHING_TO_REFUND")
     posted = await uow.ledger.post(draft)
+    if member_id:
+        await sv_attribution.restore(
+            uow,
+            posted,
+            member_id=member_id,
+            spend_transaction_id=row.transaction_id,
+            principal=principal,
+            bonus=bonus,
+        )
     await uow.lots.move(posted.transaction_id, lot_moves)
     if package_uses_back:
         record_restores = _hook("packages", "record_refund_restores", "package sessions")

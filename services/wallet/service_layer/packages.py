@@ -48,6 +48,7 @@ from services.wallet.domain.ledger import AccountKey, TransactionDraft
 from services.wallet.service_layer import commission as com
 from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import stored_value as sv
+from services.wallet.service_layer import sv_attribution
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
 STORED_VALUE = "stored_value"
@@ -204,7 +205,7 @@ async def sell(
         description=f"packageProducts/{product_id}",
         reference=package_name(member_id, package_id),
     )
-    own_money = 0
+    own_money = sv_principal = sv_bonus = 0
     accts = sv.MemberAccounts.of(member_id, cur)
     paid_with_sv = False
     for tender, amount in tenders:
@@ -222,6 +223,7 @@ async def sell(
             draft.move(from_principal, debit=accts.principal, credit=deferred)
             draft.move(from_bonus, debit=accts.bonus, credit=deferred)
             own_money += from_principal
+            sv_principal, sv_bonus = sv_principal + from_principal, sv_bonus + from_bonus
         else:
             draft.move(amount, debit=sv.tender_account(store_id, tender, cur), credit=deferred)
             own_money += amount
@@ -242,6 +244,7 @@ async def sell(
             draft=draft,
         )
     posted = await uow.ledger.post(draft)
+    await sv_attribution.spend(uow, posted, member_id=member_id, principal=sv_principal, bonus=sv_bonus)
     if lot is not None:
         await pts.record_grant(uow, posted, lot)
     pkg = MemberPackage(
@@ -763,6 +766,11 @@ async def refund(
     for i in pkg.items:
         draft.move(i.sessions_remaining, debit=item_account(package_id, i.service), credit=SESSIONS_REFUNDED)
     posted = await uow.ledger.post(draft)
+    if tender == STORED_VALUE:
+        # the card's deferred revenue is the selling store's: that store now owes the value
+        await sv_attribution.credit(
+            uow, posted, member_id=member_id, store_id=pkg.store_sold, principal=value, bonus=0
+        )
     r = repo(uow)
     for i in pkg.items:
         await r.update_item(package_id, i.service, sessions_remaining=0, deferred_minor=0)

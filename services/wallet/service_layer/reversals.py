@@ -28,6 +28,7 @@ from services.wallet.adapters import tables as t
 from services.wallet.adapters.ledger_repository import PostedTransaction
 from services.wallet.domain import ledger
 from services.wallet.service_layer import stored_value as sv
+from services.wallet.service_layer import sv_attribution
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
 _REVERSIBLE_GRANT_SOURCES = ("adjustment", "referral", "activity", "birthday")
@@ -170,6 +171,9 @@ async def _reverse_top_up(uow: UoW, original: PostedTransaction, reason: str) ->
     # The member must still hold what the top-up gave: the ledger refuses to overdraw
     # (INSUFFICIENT_BALANCE) when it was spent.
     reversal = await _post(uow, original, reason)
+    await sv_attribution.take_back_credit(
+        uow, reversal, member_id=original.member_id or "", credit_transaction_id=original.transaction_id
+    )
     cur = next(p.account.unit for p in original.postings)
     accts = sv.MemberAccounts.of(original.member_id or "", cur)
     sv.emit_balance_changed(uow, reversal, accts, ledger_pb2.TRANSACTION_KIND_REVERSAL)

@@ -21,6 +21,7 @@ from services.wallet.adapters.ledger_repository import PostedTransaction
 from services.wallet.domain import ledger, rules
 from services.wallet.domain.ledger import AccountKey, TransactionDraft
 from services.wallet.domain.pin import check_pin, hash_pin, validate_new_pin
+from services.wallet.service_layer import sv_attribution
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
 EXTERNAL_TENDERS = ("cash", "bank_card", "wechat_pay", "alipay")
@@ -257,6 +258,9 @@ async def top_up(
     draft.move(amount, debit=tender_account(store_id, tender, cur), credit=accts.principal)
     draft.move(parts[0], debit=store_account(ledger.BONUS_EXPENSE, store_id, cur), credit=accts.bonus)
     posted = await uow.ledger.post(draft)
+    await sv_attribution.credit(
+        uow, posted, member_id=member_id, store_id=store_id, principal=amount, bonus=parts[0]
+    )
     now = posted.create_time
     await uow.releases.schedule(
         [
@@ -307,6 +311,14 @@ async def release_due_bonus(uow: UoW, release_row) -> PostedTransaction:
         credit=MemberAccounts.of(release_row.member_id, cur).bonus,
     )
     posted = await uow.ledger.post(draft)
+    await sv_attribution.credit(
+        uow,
+        posted,
+        member_id=release_row.member_id,
+        store_id=release_row.store_id,
+        principal=0,
+        bonus=release_row.amount_minor,
+    )
     await uow.releases.mark([release_row.release_id], "released", posted.transaction_id)
     remaining = sum(r.amount_minor for r in await uow.releases.pending_for_member(release_row.member_id))
     uow.emit(
@@ -358,6 +370,8 @@ async def refund_stored_value(
     draft.move(principal, debit=accts.principal, credit=tender_account(store_id, tender, cur))
     draft.move(bonus, debit=accts.bonus, credit=store_account(ledger.BONUS_EXPENSE, store_id, cur))
     posted = await uow.ledger.post(draft)
+    # the member's stored value leaves at this store, whichever stores sold it
+    await sv_attribution.spend(uow, posted, member_id=member_id, principal=principal, bonus=bonus)
     await uow.releases.mark([r.release_id for r in pending], "voided", posted.transaction_id)
     uow.emit(
         events_pb2.StoredValueRefunded(
@@ -478,6 +492,10 @@ async def capture_hold(uow: UoW, caller: Principal, hold_id: str, *, sessions: i
     )
     draft.move(hold.amount_minor, debit=accts.held, credit=store_account(ledger.REVENUE, hold.store_id, cur))
     posted = await uow.ledger.post(draft)
+    # held value stays in its lots until captured: the capture is the spend
+    await sv_attribution.spend(
+        uow, posted, member_id=hold.member_id, principal=hold.principal_minor, bonus=hold.bonus_minor
+    )
     uow.emit(
         events_pb2.HoldCaptured(
             hold=f"holds/{hold_id}",
