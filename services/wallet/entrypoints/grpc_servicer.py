@@ -125,8 +125,10 @@ def transaction_to_proto(posted, tenant: str) -> ledger_pb2.LedgerTransaction:
         ],
         member=f"members/{posted.member_id}" if posted.member_id else "",
         store=f"stores/{posted.store_id}" if posted.store_id else "",
-        reverses=f"transactions/{posted.reverses}" if posted.reverses else "",
-        # named like ReverseTransaction names it (a reversal belongs to the original's member)
+        # full resource names, like `name` (a reversal belongs to its original's member)
+        reverses=sv.transaction_name(replace(posted, transaction_id=posted.reverses))
+        if posted.reverses
+        else "",
         reversed_by=sv.transaction_name(replace(posted, transaction_id=posted.reversed_by))
         if posted.reversed_by
         else "",

@@ -124,7 +124,7 @@ async def test_top_up_and_holds_carry_their_request_reference_and_accounts(walle
     tx_id = plain.transaction.name.rsplit("/", 1)[1]
     reversal_id = reversed_.reversal.name.rsplit("/", 1)[1]
     assert reversed_.reversal.request_id == reverse_request
-    assert reversed_.reversal.reverses == f"transactions/{tx_id}"
+    assert reversed_.reversal.reverses == plain.transaction.name == f"{m}/transactions/{tx_id}"
     assert reversed_.reversed.reversed_by == reversed_.reversal.name == f"{m}/transactions/{reversal_id}"
     assert (await get(w, plain.transaction.name)).reversed_by == reversed_.reversal.name
 
@@ -194,7 +194,7 @@ async def test_a_checkout_refund_is_a_checkout_transaction_naming_its_refund(wal
     ).refund
     tx = await get(w, refund.transaction)
     assert (tx.kind, tx.reference) == (ledger_pb2.TRANSACTION_KIND_CHECKOUT, refund.name)
-    assert tx.reverses == f"transactions/{second.transaction.rsplit('/', 1)[1]}"
+    assert tx.reverses == second.transaction
 
     listed = await w.stub.ListTransactions(
         pb.ListTransactionsRequest(parent=m, kinds=[ledger_pb2.TRANSACTION_KIND_CHECKOUT], page_size=50),
