@@ -171,9 +171,7 @@ async def _reverse_top_up(uow: UoW, original: PostedTransaction, reason: str) ->
     # The member must still hold what the top-up gave: the ledger refuses to overdraw
     # (INSUFFICIENT_BALANCE) when it was spent.
     reversal = await _post(uow, original, reason)
-    await sv_attribution.take_back_credit(
-        uow, reversal, member_id=original.member_id or "", credit_transaction_id=original.transaction_id
-    )
+    await sv_attribution.take_back_credit(uow, reversal, original, member_id=original.member_id or "")
     cur = next(p.account.unit for p in original.postings)
     accts = sv.MemberAccounts.of(original.member_id or "", cur)
     sv.emit_balance_changed(uow, reversal, accts, ledger_pb2.TRANSACTION_KIND_REVERSAL)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kit.errors import FailedPrecondition
 from services.wallet.adapters.ledger_repository import PostedTransaction
-from services.wallet.domain import sv_lots
+from services.wallet.domain import ledger, sv_lots
 from services.wallet.domain.sv_lots import Share
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
@@ -75,6 +75,12 @@ async def restore(
     if not (principal or bonus):
         return
     await uow.sv_lots.lock(member_id)
+    taken = await uow.sv_lots.moved_by(spend_transaction_id, "spend")
+    if not taken:  # a spend from before stored value was attributed (migration 0008)
+        await credit(
+            uow, posted, member_id=member_id, store_id=posted.store_id or "", principal=principal, bonus=bonus
+        )
+        return
     back = {s.store_id: s for s in await uow.sv_lots.restored_for(spend_transaction_id)}
     outstanding = [
         Share(
@@ -82,7 +88,7 @@ async def restore(
             -t.principal - (back[t.store_id].principal if t.store_id in back else 0),
             -t.bonus - (back[t.store_id].bonus if t.store_id in back else 0),
         )
-        for t in await uow.sv_lots.moved_by(spend_transaction_id, "spend")
+        for t in taken
     ]
     try:
         shares = sv_lots.give_back(outstanding, principal=principal, bonus=bonus)
@@ -98,12 +104,28 @@ async def restore(
 
 
 async def take_back_credit(
-    uow: UoW, posted: PostedTransaction, *, member_id: str, credit_transaction_id: str
+    uow: UoW, posted: PostedTransaction, original: PostedTransaction, *, member_id: str
 ) -> None:
     """A reversed top-up takes back exactly what it added to its store's lot: refused when that
     store's lot no longer holds it (it was spent), even if other stores' lots would cover it."""
-    lots = {lot.store_id: lot for lot in await uow.sv_lots.lock(member_id)}
+    credit_transaction_id = original.transaction_id
+    locked = await uow.sv_lots.lock(member_id)
+    lots = {lot.store_id: lot for lot in locked}
     added = await uow.sv_lots.moved_by(credit_transaction_id, "credit")
+    if not added:  # a top-up from before stored value was attributed (migration 0008): its store first
+        gave = {ledger.SV_PRINCIPAL.code: 0, ledger.SV_BONUS.code: 0}
+        for p in original.postings:
+            if p.account.owner == member_id and p.account.kind.code in gave:
+                gave[p.account.kind.code] -= p.amount
+        try:
+            added = sv_lots.take(
+                locked,
+                principal=gave[ledger.SV_PRINCIPAL.code],
+                bonus=gave[ledger.SV_BONUS.code],
+                at_store=original.store_id or "",
+            )
+        except sv_lots.LotsShort as e:  # the ledger allowed the reversal, so the lots must cover it
+            raise AssertionError(f"stored-value lots disagree with the ledger for {member_id}: {e}") from None
     for s in added:
         lot = lots.get(s.store_id)
         if lot is None or lot.principal < s.principal or lot.bonus < s.bonus:

@@ -308,3 +308,37 @@ async def test_the_migration_attributes_existing_stored_value_to_the_stores_that
         await engine.dispose()
     # ¥20 left + ¥10 held = ¥30 outstanding: all of it from B's ¥50, the most recent top-up.
     assert [tuple(r) for r in lots] == [("b", 3_000, 0)]
+
+
+async def test_refunds_and_reversals_of_money_moved_before_the_attribution_still_tie(wallet):
+    """Spends and top-ups from before migration 0008 have no movements of their own (only the
+    migration's `opening` ones): refunding or reversing them must still keep lots = ledger."""
+    day = Day(wallet, "attribution-legacy")
+    m = await day.member()
+    top_up = await day.top_up(m, 10_000, A)
+    await day.top_up(m, 5_000, B)
+    spent = await day.checkout(m, C, 3_000, 1_000)  # C has no lot: A's (the longest held) pays
+    async with wallet.engine.begin() as conn:  # what migration 0008 leaves: one opening movement per lot
+        await conn.execute(
+            text("DELETE FROM stored_value_lot_movements WHERE tenant_id = :t"), {"t": day.tenant}
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO stored_value_lot_movements (tenant_id, member_id, store_id, at_store_id, kind,"
+                " principal_minor, bonus_minor) SELECT tenant_id, member_id, store_id, store_id, 'opening',"
+                " principal_minor, bonus_minor FROM stored_value_lots WHERE tenant_id = :t"
+            ),
+            {"t": day.tenant},
+        )
+    assert await day.liability() == {A: (6_000, 0), B: (5_000, 0)}
+
+    await day.refund(spent.name, 1)  # ¥10 back, no record of whose it was: owed by C, who refunds it
+    assert await day.liability() == {A: (6_000, 0), B: (5_000, 0), C: (1_000, 0)}
+    # ¥100 reversed, no record of the lot it filled: A's own lot first, then the longest held.
+    await wallet.stub.ReverseTransaction(
+        pb.ReverseTransactionRequest(name=top_up.transaction.name, reason="typo", request_id=rid()),
+        metadata=day.md,
+    )
+    assert await day.liability() == {B: (1_000, 0), C: (1_000, 0)}
+    async with wallet.engine.connect() as conn:
+        assert await sv_lot_disagreements(conn, day.tenant) == 0
