@@ -51,7 +51,7 @@ def _dt(value, field: str) -> datetime | None:
 def record_to_proto(rec) -> commission_pb2.CommissionRecord:
     return commission_pb2.CommissionRecord(
         name=f"commissionRecords/{rec.record_id}",
-        checkout=f"checkouts/{rec.checkout_id}",
+        checkout=f"checkouts/{rec.checkout_id}" if rec.checkout_id else "",
         line_index=rec.line_index,
         staff=rec.staff,
         amount_minor=rec.amount_minor,
@@ -62,6 +62,7 @@ def record_to_proto(rec) -> commission_pb2.CommissionRecord:
         base_minor=rec.base_minor,
         refund=f"checkouts/{rec.checkout_id}/refunds/{rec.refund_id}" if rec.refund_id else "",
         currency_code=rec.currency_code,
+        package=f"members/{rec.package_member_id}/packages/{rec.package_id}" if rec.package_id else "",
     )
 
 
@@ -276,7 +277,7 @@ class CheckoutRpc:
         if request.validate_only:
             return await self._read(run)
         if request.stored_value_minor > 0 and member_id:
-            await self._check_pin(member_id, request.payment_pin)
+            await self._check_pin(member_id, request.payment_pin, store_id=store_id)
         return await self._mutate("Checkout", request, pb.CheckoutResponse, run)
 
     async def GetCheckout(self, request: pb.GetCheckoutRequest, context) -> pb.GetCheckoutResponse:

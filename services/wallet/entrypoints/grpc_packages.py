@@ -211,10 +211,11 @@ class PackagesRpc:
             (_tender_name(t.tender, f"tenders[{i}].tender"), t.amount_minor)
             for i, t in enumerate(request.tenders)
         ]
+        pk.validate_sold_by(request.sold_by)  # before the PIN: a bad request counts no attempt
         caller = current_principal()
         caller.require(auth.WALLET_WRITE)
         if any(t == pk.STORED_VALUE for t, _ in tenders):
-            await self._check_pin(member_id, request.payment_pin)
+            await self._check_pin(member_id, request.payment_pin, store_id=store_id)
 
         async def effect(uow) -> pb.SellPackageResponse:
             result = await pk.sell(
