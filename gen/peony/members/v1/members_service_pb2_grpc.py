@@ -5,7 +5,7 @@ import warnings
 
 from peony.members.v1 import members_service_pb2 as peony_dot_members_dot_v1_dot_members__service__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -37,6 +37,14 @@ class MembersServiceStub:
     with `ABORTED` (reason `REQUEST_IN_FLIGHT`), to be retried.
     Errors follow AIP-193: a `google.rpc.Status` with `ErrorInfo` (reason, domain, metadata) and,
     for bad input, `BadRequest` field violations.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     def __init__(self, channel):
@@ -164,6 +172,14 @@ class MembersServiceServicer:
     with `ABORTED` (reason `REQUEST_IN_FLIGHT`), to be retried.
     Errors follow AIP-193: a `google.rpc.Status` with `ErrorInfo` (reason, domain, metadata) and,
     for bad input, `BadRequest` field violations.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     def CreateStore(self, request, context):
@@ -455,6 +471,14 @@ class MembersService:
     with `ABORTED` (reason `REQUEST_IN_FLIGHT`), to be retried.
     Errors follow AIP-193: a `google.rpc.Status` with `ErrorInfo` (reason, domain, metadata) and,
     for bad input, `BadRequest` field violations.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     @staticmethod
