@@ -126,14 +126,16 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
                     principal = verifier.verify_header(_metadata_value(metadata, "authorization"))
                     principal_token = set_principal(principal)
                     span.set_attribute("peony.tenant", principal.tenant)
-                    try:
-                        request = deserialize(raw) if deserialize is not None else raw
-                    except DecodeError:
-                        raise InvalidArgument(
-                            message=f"the request is not a valid {method_name} request message",
-                            reason="MALFORMED_REQUEST",
-                        ) from None
-                    limits.validate(request)
+                    request = raw
+                    if deserialize is not None:  # a handler without one takes the raw bytes
+                        try:
+                            request = deserialize(raw)
+                        except DecodeError:
+                            raise InvalidArgument(
+                                message=f"the request is not a valid {method_name} request message",
+                                reason="MALFORMED_REQUEST",
+                            ) from None
+                        limits.validate(request)
                     return await behaviour(request, context)
                 except DomainError as err:
                     code = err.code
