@@ -14,7 +14,7 @@ from peony.wallet.v1 import wallet_service_pb2 as pb
 from kit import auth
 from kit.auth import current_principal
 from kit.errors import InvalidArgument, Violations
-from kit.ids import is_resource_id, new_id, parse_name
+from kit.ids import is_resource_id, new_id, parse_name, parse_path
 from kit.pagination import page_size
 from kit.proto import ts
 from services.wallet.adapters.package_repository import MemberPackage, PackageProduct
@@ -95,12 +95,12 @@ def _items_of(items) -> list[ProductItem]:
 
 
 def _package_of(name: str, field: str = "package") -> tuple[str, str]:
-    parts = name.split("/")
-    if len(parts) != 4 or parts[0] != "members" or parts[2] != "packages" or not parts[1] or not parts[3]:
+    ids = parse_path(name, "members/{uuid}/packages/{uuid}")
+    if ids is None:
         raise InvalidArgument(
             [(field, "must be a resource name of the form members/{member}/packages/{package}")]
         )
-    return parts[1], parts[3]
+    return ids[0], ids[1]
 
 
 def _tender_name(value: int, field: str) -> str:

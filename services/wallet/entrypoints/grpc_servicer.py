@@ -21,7 +21,7 @@ from kit import auth
 from kit.auth import current_principal
 from kit.errors import AlreadyExists, InvalidArgument, NotFound, Violations
 from kit.idempotency import Idempotency
-from kit.ids import is_resource_id, new_id, parse_name
+from kit.ids import is_resource_id, is_uuid, new_id, parse_name, parse_path
 from kit.pagination import PageTokens, page_size
 from kit.proto import ts
 from kit.servicer import ServicerKit
@@ -77,7 +77,7 @@ _EXPIRY = {
 
 
 def member_id_of(name: str, field: str) -> str:
-    member_id = parse_name(name, "members")
+    member_id = parse_name(name, "members", uuid=True)
     if member_id is None:
         raise InvalidArgument([(field, "must be a resource name of the form members/{member}")])
     return member_id
@@ -250,7 +250,7 @@ class WalletServicer(
 
     async def GetTransaction(self, request: pb.GetTransactionRequest, context) -> pb.GetTransactionResponse:
         parts = request.name.split("/")
-        if not parts or parts[-2:-1] != ["transactions"] or not parts[-1]:
+        if not parts or parts[-2:-1] != ["transactions"] or not is_uuid(parts[-1]):
             raise InvalidArgument(
                 [("name", "must be members/{member}/transactions/{id} or transactions/{id}")]
             )
@@ -500,11 +500,11 @@ class WalletServicer(
         """Package sessions: no PIN (the card, not stored value, pays), never with an amount."""
         h = request.hold
         v = Violations()
-        parts = h.package.split("/")
-        package_id = parts[3] if len(parts) == 4 and parts[0] == "members" and parts[2] == "packages" else ""
-        if not package_id or not parts[3]:
+        ids = parse_path(h.package, "members/{uuid}/packages/{uuid}")
+        package_id = ids[1] if ids else ""
+        if ids is None:
             v.add("hold.package", "must be members/{member}/packages/{package}")
-        elif parts[1] != member_id:
+        elif ids[0] != member_id:
             v.add("hold.package", "must be a card of hold.member")
         if not h.service.startswith("services/") or len(h.service) <= len("services/"):
             v.add("hold.service", "must be a resource name of the form services/{service}")
@@ -537,7 +537,7 @@ class WalletServicer(
         return await self._mutate("AuthorizeHold", request, pb.AuthorizeHoldResponse, effect)
 
     def _hold_id(self, name: str) -> str:
-        hold_id = parse_name(name, "holds")
+        hold_id = parse_name(name, "holds", uuid=True)
         if hold_id is None:
             raise InvalidArgument([("name", "must be holds/{hold}")])
         return hold_id

@@ -38,6 +38,14 @@ class MembersServiceStub:
     with `ABORTED` (reason `REQUEST_IN_FLIGHT`), to be retried.
     Errors follow AIP-193: a `google.rpc.Status` with `ErrorInfo` (reason, domain, metadata) and,
     for bad input, `BadRequest` field violations.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     @_typing.overload
@@ -129,6 +137,14 @@ class MembersServiceAsyncStub(MembersServiceStub):
     with `ABORTED` (reason `REQUEST_IN_FLIGHT`), to be retried.
     Errors follow AIP-193: a `google.rpc.Status` with `ErrorInfo` (reason, domain, metadata) and,
     for bad input, `BadRequest` field violations.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -216,6 +232,14 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
     with `ABORTED` (reason `REQUEST_IN_FLIGHT`), to be retried.
     Errors follow AIP-193: a `google.rpc.Status` with `ErrorInfo` (reason, domain, metadata) and,
     for bad input, `BadRequest` field violations.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     @_abc_1.abstractmethod

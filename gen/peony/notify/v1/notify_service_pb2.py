@@ -26,9 +26,10 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from peony.notify.v1 import message_pb2 as peony_dot_notify_dot_v1_dot_message__pb2
+from peony.options.v1 import limits_pb2 as peony_dot_options_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$peony/notify/v1/notify_service.proto\x12\x0fpeony.notify.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1dpeony/notify/v1/message.proto\"D\n\x11GetMessageRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18notify.peony.dev/Message\"?\n\x12GetMessageResponse\x12)\n\x07message\x18\x01 \x01(\x0b\x32\x18.peony.notify.v1.Message\"\x95\x01\n\x13ListMessagesRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x34\n\trecipient\x18\x03 \x01(\tB!\xe2\x41\x01\x01\xfa\x41\x1a\n\x18members.peony.dev/Member\x12\x15\n\x07trigger\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"[\n\x14ListMessagesResponse\x12*\n\x08messages\x18\x01 \x03(\x0b\x32\x18.peony.notify.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xf8\x01\n\rNotifyService\x12t\n\nGetMessage\x12\".peony.notify.v1.GetMessageRequest\x1a#.peony.notify.v1.GetMessageResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=messages/*}\x12q\n\x0cListMessages\x12$.peony.notify.v1.ListMessagesRequest\x1a%.peony.notify.v1.ListMessagesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/messagesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$peony/notify/v1/notify_service.proto\x12\x0fpeony.notify.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1dpeony/notify/v1/message.proto\x1a\x1dpeony/options/v1/limits.proto\"D\n\x11GetMessageRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18notify.peony.dev/Message\"?\n\x12GetMessageResponse\x12)\n\x07message\x18\x01 \x01(\x0b\x32\x18.peony.notify.v1.Message\"\x9a\x01\n\x13ListMessagesRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1d\n\npage_token\x18\x02 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\x80\x08\x12\x34\n\trecipient\x18\x03 \x01(\tB!\xe2\x41\x01\x01\xfa\x41\x1a\n\x18members.peony.dev/Member\x12\x15\n\x07trigger\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"[\n\x14ListMessagesResponse\x12*\n\x08messages\x18\x01 \x03(\x0b\x32\x18.peony.notify.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xf8\x01\n\rNotifyService\x12t\n\nGetMessage\x12\".peony.notify.v1.GetMessageRequest\x1a#.peony.notify.v1.GetMessageResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=messages/*}\x12q\n\x0cListMessages\x12$.peony.notify.v1.ListMessagesRequest\x1a%.peony.notify.v1.ListMessagesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/messagesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,7 +41,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTMESSAGESREQUEST'].fields_by_name['page_size']._loaded_options = None
   _globals['_LISTMESSAGESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
   _globals['_LISTMESSAGESREQUEST'].fields_by_name['page_token']._loaded_options = None
-  _globals['_LISTMESSAGESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTMESSAGESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001\310\363\030\200\010'
   _globals['_LISTMESSAGESREQUEST'].fields_by_name['recipient']._loaded_options = None
   _globals['_LISTMESSAGESREQUEST'].fields_by_name['recipient']._serialized_options = b'\342A\001\001\372A\032\n\030members.peony.dev/Member'
   _globals['_LISTMESSAGESREQUEST'].fields_by_name['trigger']._loaded_options = None
@@ -49,14 +50,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NOTIFYSERVICE'].methods_by_name['GetMessage']._serialized_options = b'\202\323\344\223\002\027\022\025/v1/{name=messages/*}'
   _globals['_NOTIFYSERVICE'].methods_by_name['ListMessages']._loaded_options = None
   _globals['_NOTIFYSERVICE'].methods_by_name['ListMessages']._serialized_options = b'\202\323\344\223\002\016\022\014/v1/messages'
-  _globals['_GETMESSAGEREQUEST']._serialized_start=178
-  _globals['_GETMESSAGEREQUEST']._serialized_end=246
-  _globals['_GETMESSAGERESPONSE']._serialized_start=248
-  _globals['_GETMESSAGERESPONSE']._serialized_end=311
-  _globals['_LISTMESSAGESREQUEST']._serialized_start=314
-  _globals['_LISTMESSAGESREQUEST']._serialized_end=463
-  _globals['_LISTMESSAGESRESPONSE']._serialized_start=465
-  _globals['_LISTMESSAGESRESPONSE']._serialized_end=556
-  _globals['_NOTIFYSERVICE']._serialized_start=559
-  _globals['_NOTIFYSERVICE']._serialized_end=807
+  _globals['_GETMESSAGEREQUEST']._serialized_start=209
+  _globals['_GETMESSAGEREQUEST']._serialized_end=277
+  _globals['_GETMESSAGERESPONSE']._serialized_start=279
+  _globals['_GETMESSAGERESPONSE']._serialized_end=342
+  _globals['_LISTMESSAGESREQUEST']._serialized_start=345
+  _globals['_LISTMESSAGESREQUEST']._serialized_end=499
+  _globals['_LISTMESSAGESRESPONSE']._serialized_start=501
+  _globals['_LISTMESSAGESRESPONSE']._serialized_end=592
+  _globals['_NOTIFYSERVICE']._serialized_start=595
+  _globals['_NOTIFYSERVICE']._serialized_end=843
 # @@protoc_insertion_point(module_scope)
