@@ -331,6 +331,7 @@ class Tally:
     matrix_rpcs: set[str] = field(default_factory=set)
     matrix_calls: int = 0
     matrix_unexpected: int = 0
+    matrix_unexercised: int = 0
     unauthorized_effects: int = 0
 
     def lines(self) -> list[str]:
@@ -342,12 +343,15 @@ class Tally:
             )
         if self.routes:
             out.append(
-                f"fuzz (gateway): {len(self.routes)} routes, {self.http_cases} cases, {self.http_500} HTTP 500"
+                f"fuzz (gateway): {len(self.routes)} routes, {self.http_cases} cases,"
+                f" {self.http_500} HTTP 500"
             )
         if self.matrix_rpcs:
             out.append(
                 f"authz matrix: {len(self.matrix_rpcs)} RPCs, {self.matrix_calls} calls,"
-                f" {self.matrix_unexpected} outcomes unlike the table, {self.unauthorized_effects} unauthorized effects"
+                f" {self.matrix_unexpected} outcomes unlike the table ({self.matrix_unexercised} denials"
+                " not exercised: the request is refused for every caller),"
+                f" {self.unauthorized_effects} unauthorized effects"
             )
         return out
 

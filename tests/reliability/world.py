@@ -1,0 +1,396 @@
+"""A tenant with real data in every service, for the checks that need references to resolve:
+two stores, two members (the first with a payment PIN and stored value), a booking service and a
+staff member, a package product. Built over the public gRPC API as a salon would, then left to
+settle (every outbox row published, every consumer idle) so a later change is the request's.
+
+`plausible(rpc, world)` fills any request from its descriptor with this tenant's names: every
+field annotated `google.api.resource_reference`, and the `name` of every nested resource, gets
+the world's store `s1`, member, staff, service...; `request_id` a fresh uuid.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
+from zoneinfo import ZoneInfo
+
+import grpc
+from google.api import field_behavior_pb2, resource_pb2
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from peony.booking.v1 import appointments_pb2, catalog_pb2, resources_pb2
+from peony.booking.v1 import booking_service_pb2 as bpb
+from peony.members.v1 import member_pb2, store_pb2
+from peony.members.v1 import members_service_pb2 as mpb
+from peony.wallet.v1 import checkout_pb2, ledger_pb2, packages_pb2
+from peony.wallet.v1 import wallet_service_pb2 as wpb
+
+from tests.reliability.contract import SERVICES, Rpc, fill_pattern, metadata_for, patterns_for
+
+PIN = "135790"
+PHONES = ("13500000001", "13500000002")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass
+class World:
+    tenant: str
+    stores: tuple[str, str] = ("s1", "s2")
+    member: str = ""
+    other_member: str = ""
+    service: str = ""
+    staff: str = "st1"
+    product: str = ""
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def id_for(self, var: str) -> str:
+        """The world's id for a `{var}` of a resource pattern (a fresh uuid for anything else)."""
+        return self.ids.get(var) or str(uuid.uuid4())
+
+    @property
+    def hq(self):
+        return metadata_for("hq_admin", self.tenant)
+
+
+def _rpc(platform, service: str, method: str, request: Message, metadata) -> Message:
+    """A typed call through the platform's channel (raises grpc.RpcError)."""
+    module = {"members": mpb, "wallet": wpb, "booking": bpb}[service]
+    svc = next(iter(module.DESCRIPTOR.services_by_name.values()))
+    response_cls = getattr(module, f"{method}Response")
+    stub = platform.channels[service].unary_unary(
+        f"/{svc.full_name}/{method}",
+        request_serializer=type(request).SerializeToString,
+        response_deserializer=response_cls.FromString,
+    )
+    return stub(request, metadata=metadata, timeout=30)
+
+
+def _retry(fn, what: str, timeout: float = 30.0):
+    """`fn()` until it stops failing with NOT_FOUND (a projection not yet fed by the owner's event)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return fn()
+        except grpc.RpcError as err:
+            if err.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
+                raise AssertionError(f"seeding the world: {what}: {err.code().name} {err.details()}") from err
+            time.sleep(0.2)
+
+
+def seed_world(platform, prefix: str) -> World:
+    world = World(tenant=f"{prefix}-{uuid.uuid4().hex[:8]}")
+    hq = world.hq
+    for sid in world.stores:
+        _rpc(
+            platform,
+            "members",
+            "CreateStore",
+            mpb.CreateStoreRequest(
+                store_id=sid,
+                store=store_pb2.Store(display_name=f"Store {sid}", time_zone="Asia/Shanghai"),
+                request_id=str(uuid.uuid4()),
+            ),
+            hq,
+        )
+    members = []
+    for phone in PHONES:
+        reply = _rpc(
+            platform,
+            "members",
+            "RegisterMember",
+            mpb.RegisterMemberRequest(
+                member=member_pb2.Member(display_name="Fuzz", phone=phone, home_store="stores/s1"),
+                request_id=str(uuid.uuid4()),
+            ),
+            hq,
+        )
+        members.append(reply.member.name.removeprefix("members/"))
+    world.member, world.other_member = members
+    m1 = f"members/{world.member}"
+    _retry(
+        lambda: _rpc(
+            platform,
+            "wallet",
+            "SetPaymentPin",
+            wpb.SetPaymentPinRequest(member=m1, pin=PIN, request_id=str(uuid.uuid4())),
+            hq,
+        ),
+        "SetPaymentPin",
+    )
+    _retry(
+        lambda: _rpc(
+            platform,
+            "wallet",
+            "TopUp",
+            wpb.TopUpRequest(
+                member=m1,
+                amount_minor=100_000,
+                currency_code="CNY",
+                tender=ledger_pb2.TENDER_WECHAT_PAY,
+                store="stores/s1",
+                request_id=str(uuid.uuid4()),
+            ),
+            hq,
+        ),
+        "TopUp",
+    )
+    product = _rpc(
+        platform,
+        "wallet",
+        "CreatePackageProduct",
+        wpb.CreatePackageProductRequest(
+            package_product=packages_pb2.PackageProduct(
+                display_name="Ten facials",
+                price_minor=90_000,
+                currency_code="CNY",
+                items=[
+                    packages_pb2.PackageItem(
+                        service="services/facial", sessions=10, list_price_minor=10_000, validity_days=365
+                    )
+                ],
+            ),
+            request_id=str(uuid.uuid4()),
+        ),
+        hq,
+    )
+    world.product = product.package_product.name.rpartition("/")[2]
+    world.service = "facial"
+    _rpc(
+        platform,
+        "booking",
+        "CreateService",
+        bpb.CreateServiceRequest(
+            service_id=world.service,
+            service=catalog_pb2.Service(
+                display_name="Facial", category="face", duration_minutes=60, list_price_minor=10_000
+            ),
+            request_id=str(uuid.uuid4()),
+        ),
+        hq,
+    )
+    _retry(
+        lambda: _rpc(
+            platform,
+            "booking",
+            "CreateStaff",
+            bpb.CreateStaffRequest(
+                parent="stores/s1",
+                staff_id=world.staff,
+                staff=resources_pb2.Staff(
+                    display_name="Lin",
+                    skills=["facial"],
+                    weekly_hours=[
+                        resources_pb2.WeeklyInterval(day_of_week=d, start_time="09:00", end_time="21:00")
+                        for d in range(1, 8)
+                    ],
+                ),
+                request_id=str(uuid.uuid4()),
+            ),
+            hq,
+        ),
+        "CreateStaff",
+    )
+    world.ids = {
+        "store": "s1",
+        "member": world.member,
+        "staff": world.staff,
+        "service": world.service,
+        "product": world.product,
+    }
+    settle(platform, world)
+    return world
+
+
+def settle(platform, world: World, quiet: float = 0.6, timeout: float = 30.0) -> None:
+    """Waits until every outbox row of the tenant is published and no consumer wrote anything
+    (inbox rows, the tenant's rows) for `quiet` seconds."""
+
+    def state():
+        return tuple(
+            (
+                platform.dbs.scalar(
+                    s,
+                    "SELECT count(*) FROM outbox WHERE tenant_id = $1 AND published_at IS NULL",
+                    world.tenant,
+                ),
+                platform.dbs.scalar(s, "SELECT count(*) FROM inbox"),
+                tuple(sorted(platform.dbs.fingerprint(s, world.tenant).items())),
+            )
+            for s in SERVICES
+        )
+
+    deadline = time.monotonic() + timeout
+    last = state()
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = state()
+        if now == last and all(unpublished == 0 for unpublished, _, _ in now):
+            return
+        last = now
+    raise AssertionError(f"tenant {world.tenant} did not settle within {timeout}s")
+
+
+# --- plausible requests --------------------------------------------------------------------------
+
+
+def _resource_pattern(desc: Descriptor) -> str | None:
+    options = desc.GetOptions()
+    if options.HasExtension(resource_pb2.resource):
+        patterns = options.Extensions[resource_pb2.resource].pattern
+        return patterns[0] if patterns else None
+    return None
+
+
+def _required(fd: FieldDescriptor) -> bool:
+    behaviors = fd.GetOptions().Extensions[field_behavior_pb2.field_behavior]
+    return field_behavior_pb2.REQUIRED in behaviors or field_behavior_pb2.IDENTIFIER in behaviors
+
+
+WORLD_FILTERS = ("stores/{store}", "members/{member}")
+"""Optional references set all the same: a store or member filter is what scopes a read."""
+
+
+def _is_own_message(fd: FieldDescriptor) -> bool:
+    """A singular Peony message field (not a well-known type)."""
+    return (
+        fd.type == FieldDescriptor.TYPE_MESSAGE
+        and not fd.is_repeated
+        and not fd.message_type.full_name.startswith("google.")
+    )
+
+
+def _fill(msg: Message, world: World, depth: int) -> None:
+    """Sets the required reference fields, resource names and request ids of `msg` (recursively)."""
+    desc = msg.DESCRIPTOR
+    own = _resource_pattern(desc)
+    for fd in desc.fields:
+        if fd.type == FieldDescriptor.TYPE_STRING:
+            patterns = patterns_for(fd)
+            if patterns and (_required(fd) or patterns[0] in WORLD_FILTERS):
+                value = fill_pattern(patterns[0], world.id_for)
+            elif fd.name == "name" and own:
+                value = fill_pattern(own, world.id_for)
+            elif fd.name == "request_id":
+                value = str(uuid.uuid4())
+            else:
+                continue
+            if fd.is_repeated:
+                getattr(msg, fd.name).append(value)
+            else:
+                setattr(msg, fd.name, value)
+        elif _required(fd) and _is_own_message(fd) and depth < 2:
+            _fill(getattr(msg, fd.name), world, depth + 1)
+
+
+def plausible(rpc: Rpc, world: World) -> Message:
+    """A request for `rpc` naming the world's resources (valid enough to reach authorization)."""
+    msg = rpc.request_class()
+    _fill(msg, world, 0)
+    override = OVERRIDES.get(rpc.id)
+    if override is not None:
+        override(msg, world)
+    return msg
+
+
+def _checkout(msg: wpb.CheckoutRequest, world: World) -> None:
+    # A stored-value checkout at s1 with a WRONG pin: example 1 of issue 9 when sent out of scope.
+    msg.member = f"members/{world.member}"
+    msg.lines.add(item="services/facial", category="care", quantity=1, list_price_minor=10_000)
+    msg.stored_value_minor = 10_000
+    msg.payment_pin = "000000"
+
+
+def _top_up(msg: wpb.TopUpRequest, world: World) -> None:
+    msg.amount_minor, msg.currency_code, msg.tender = 5_000, "CNY", ledger_pb2.TENDER_WECHAT_PAY
+
+
+def _set_pin(msg: wpb.SetPaymentPinRequest, world: World) -> None:
+    msg.pin, msg.old_pin = "246810", PIN
+
+
+def _find_by_phone(msg: mpb.FindMemberByPhoneRequest, world: World) -> None:
+    msg.phone = PHONES[0]
+
+
+OVERRIDES = {
+    "wallet.Checkout": _checkout,
+    "wallet.TopUp": _top_up,
+    "wallet.SetPaymentPin": _set_pin,
+    "members.FindMemberByPhone": _find_by_phone,
+}
+"""Requests the generic filler cannot make plausible on its own (amounts, lines, tenders)."""
+
+
+# --- valid key mutations (for the unknown-reference property) ------------------------------------
+
+
+def _tomorrow_at(hour: int) -> Timestamp:
+    day = datetime.now(SHANGHAI).date() + timedelta(days=2)
+    out = Timestamp()
+    out.FromDatetime(datetime.combine(day, dt_time(hour), SHANGHAI).astimezone(UTC))
+    return out
+
+
+def _rid() -> str:
+    return str(uuid.uuid4())
+
+
+def valid_mutations(world: World) -> dict[str, Callable[[], Message]]:
+    """rpc id -> a builder of a request the world accepts (fresh request id each time)."""
+    m1, s1 = f"members/{world.member}", "stores/s1"
+    return {
+        "members.RegisterMember": lambda: mpb.RegisterMemberRequest(
+            member=member_pb2.Member(
+                display_name="Ref", phone=f"135{uuid.uuid4().int % 10**8:08d}", home_store=s1
+            ),
+            request_id=_rid(),
+        ),
+        "members.IssueCard": lambda: mpb.IssueCardRequest(parent=m1, request_id=_rid()),
+        "wallet.TopUp": lambda: wpb.TopUpRequest(
+            member=m1,
+            amount_minor=1_000,
+            currency_code="CNY",
+            tender=ledger_pb2.TENDER_WECHAT_PAY,
+            store=s1,
+            request_id=_rid(),
+        ),
+        "wallet.Checkout": lambda: wpb.CheckoutRequest(
+            member=m1,
+            store=s1,
+            lines=[
+                checkout_pb2.CheckoutLine(
+                    item="services/facial", category="care", quantity=1, list_price_minor=500
+                )
+            ],
+            stored_value_minor=500,
+            payment_pin=PIN,
+            request_id=_rid(),
+        ),
+        "wallet.SellPackage": lambda: wpb.SellPackageRequest(
+            member=m1,
+            product=f"packageProducts/{world.product}",
+            store=s1,
+            tenders=[checkout_pb2.TenderAmount(tender=ledger_pb2.TENDER_WECHAT_PAY, amount_minor=90_000)],
+            request_id=_rid(),
+        ),
+        "wallet.CheckIn": lambda: wpb.CheckInRequest(member=m1, store=s1, request_id=_rid()),
+        "booking.CreateStaff": lambda: bpb.CreateStaffRequest(
+            parent=s1, staff=resources_pb2.Staff(display_name="New"), request_id=_rid()
+        ),
+        "booking.BookAppointment": lambda: bpb.BookAppointmentRequest(
+            member=m1,
+            store=s1,
+            services=[f"services/{world.service}"],
+            start_time=_tomorrow_at(10 + uuid.uuid4().int % 8),
+            preferred_staff=f"{s1}/staff/{world.staff}",
+            channel=appointments_pb2.BOOKING_CHANNEL_STORE,
+            staff_override=True,
+            override_reason="contract test",
+            request_id=_rid(),
+        ),
+    }
