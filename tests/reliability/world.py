@@ -10,6 +10,7 @@ the world's store `s1`, member, staff, service...; `request_id` a fresh uuid.
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Callable
@@ -310,7 +311,8 @@ def _top_up(msg: wpb.TopUpRequest, world: World) -> None:
 
 
 def _set_pin(msg: wpb.SetPaymentPinRequest, world: World) -> None:
-    msg.pin, msg.old_pin = "246810", PIN
+    # A WRONG old PIN: a denied caller must be refused before the PIN is checked (or counted).
+    msg.pin, msg.old_pin = "246810", "000000"
 
 
 def _find_by_phone(msg: mpb.FindMemberByPhoneRequest, world: World) -> None:
@@ -329,10 +331,14 @@ OVERRIDES = {
 # --- valid key mutations (for the unknown-reference property) ------------------------------------
 
 
-def _tomorrow_at(hour: int) -> Timestamp:
-    day = datetime.now(SHANGHAI).date() + timedelta(days=2)
+_slots = itertools.count()
+
+
+def _next_free_slot() -> Timestamp:
+    """10:00 on a day no earlier booking of this run took (days ahead, one per call)."""
+    day = datetime.now(SHANGHAI).date() + timedelta(days=2 + next(_slots))
     out = Timestamp()
-    out.FromDatetime(datetime.combine(day, dt_time(hour), SHANGHAI).astimezone(UTC))
+    out.FromDatetime(datetime.combine(day, dt_time(10), SHANGHAI).astimezone(UTC))
     return out
 
 
@@ -386,7 +392,7 @@ def valid_mutations(world: World) -> dict[str, Callable[[], Message]]:
             member=m1,
             store=s1,
             services=[f"services/{world.service}"],
-            start_time=_tomorrow_at(10 + uuid.uuid4().int % 8),
+            start_time=_next_free_slot(),
             preferred_staff=f"{s1}/staff/{world.staff}",
             channel=appointments_pb2.BOOKING_CHANNEL_STORE,
             staff_override=True,
