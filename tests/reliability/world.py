@@ -34,7 +34,7 @@ from peony.wallet.v1 import wallet_service_pb2 as wpb
 from tests.reliability.contract import SERVICES, Rpc, fill_pattern, metadata_for, patterns_for
 
 PIN = "135790"
-PHONES = ("13500000001", "13500000002")
+PHONES = ("13500000001", "13500000002", "13500000003")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -44,6 +44,9 @@ class World:
     stores: tuple[str, str] = ("s1", "s2")
     member: str = ""
     other_member: str = ""
+    pin_member: str = ""
+    """Has a PIN too, for the SetPaymentPin cases: their wrong old PINs count towards *this*
+    member's lockout, so the other rows still meet the first member's PIN unlocked."""
     service: str = ""
     staff: str = "st1"
     product: str = ""
@@ -111,18 +114,19 @@ def seed_world(platform, prefix: str) -> World:
             hq,
         )
         members.append(reply.member.name.removeprefix("members/"))
-    world.member, world.other_member = members
+    world.member, world.other_member, world.pin_member = members
     m1 = f"members/{world.member}"
-    _retry(
-        lambda: _rpc(
-            platform,
-            "wallet",
+    for member in (world.member, world.pin_member):
+        _retry(
+            lambda m=member: _rpc(
+                platform,
+                "wallet",
+                "SetPaymentPin",
+                wpb.SetPaymentPinRequest(member=f"members/{m}", pin=PIN, request_id=str(uuid.uuid4())),
+                hq,
+            ),
             "SetPaymentPin",
-            wpb.SetPaymentPinRequest(member=m1, pin=PIN, request_id=str(uuid.uuid4())),
-            hq,
-        ),
-        "SetPaymentPin",
-    )
+        )
     _retry(
         lambda: _rpc(
             platform,
@@ -312,7 +316,7 @@ def _top_up(msg: wpb.TopUpRequest, world: World) -> None:
 
 def _set_pin(msg: wpb.SetPaymentPinRequest, world: World) -> None:
     # A WRONG old PIN: a denied caller must be refused before the PIN is checked (or counted).
-    msg.pin, msg.old_pin = "246810", "000000"
+    msg.member, msg.pin, msg.old_pin = f"members/{world.pin_member}", "246810", "000000"
 
 
 def _find_by_phone(msg: mpb.FindMemberByPhoneRequest, world: World) -> None:
