@@ -141,11 +141,20 @@ def test_a_read_of_an_unknown_member_is_not_found(platform, world, rpc: Rpc):
     channel = platform.channels[rpc.service]
     known = call(channel, rpc, plausible(rpc, world).SerializeToString(), world.hq)
     assert known.code != grpc.StatusCode.NOT_FOUND, f"{rpc.id} of the world's own member: {known}"
-    stranger = World(tenant=world.tenant, ids={**world.ids, "member": str(uuid.uuid4())})
-    outcome = call(channel, rpc, plausible(rpc, stranger).SerializeToString(), world.hq)
-    TALLY.references += 1
-    TALLY.cases += 1
-    assert outcome.code == grpc.StatusCode.NOT_FOUND, f"{rpc.id} of an unknown member -> {outcome}"
+    problems = []
+    for member, allowed in (
+        (str(uuid.uuid4()), (grpc.StatusCode.NOT_FOUND,)),
+        ("not-a-uuid", (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)),
+    ):
+        stranger = World(tenant=world.tenant, ids={**world.ids, "member": member})
+        request = plausible(rpc, stranger)
+        outcome = call(channel, rpc, request.SerializeToString(), world.hq)
+        TALLY.references += 1
+        TALLY.cases += 1
+        if outcome.code not in allowed:
+            wanted = "/".join(c.name for c in allowed)
+            problems.append(f"{rpc.id} of members/{member} -> {outcome} (expected {wanted})")
+    assert not problems, "\n".join(problems)
 
 
 def test_a_replayed_request_id_is_authorized_like_the_first_call(platform, world):
