@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -144,11 +143,6 @@ def fill_pattern(pattern: str, value: Callable[[str], str]) -> str:
     return re.sub(r"\{([a-z_]+)\}", lambda m: value(m.group(1)), pattern)
 
 
-def unknown_name(pattern: str) -> str:
-    """A well-formed name for a resource that does not exist (uuid ids, which every service accepts)."""
-    return fill_pattern(pattern, lambda _var: str(uuid.uuid4()))
-
-
 # --- tokens --------------------------------------------------------------------------------------
 
 VALID_TOKENS = ("hq_admin", "front_desk@s1", "member-self")
@@ -260,9 +254,6 @@ class Databases:
         )
         return [r["table_name"] for r in rows]
 
-    def tables(self, service: str) -> list[str]:
-        return self._tables[service]
-
     def fingerprint(self, service: str, tenant: str) -> dict[str, tuple[int, int]]:
         """table -> (rows, sum of row hashes) of `tenant` in `service`'s database: exact for
         inserts and deletes, and for updates up to a hash collision. The outbox counts rows only:
@@ -303,16 +294,6 @@ def changed(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]
         if a != b:
             out.append(f"{table} rows {a[0]}->{b[0]}" if a[0] != b[0] else f"{table} updated")
     return out
-
-
-def eventually(probe: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:
-    """`probe()` until it returns something truthy (returned) or `timeout` passes (the last value)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 # --- the tally printed at the end of the run -----------------------------------------------------
