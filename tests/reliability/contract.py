@@ -314,6 +314,7 @@ class Tally:
     matrix_unexpected: int = 0
     matrix_unexercised: int = 0
     unauthorized_effects: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = []
@@ -334,7 +335,7 @@ class Tally:
                 " not exercised: the request is refused for every caller),"
                 f" {self.unauthorized_effects} unauthorized effects"
             )
-        return out
+        return out + self.notes
 
 
 TALLY = Tally()

@@ -146,7 +146,7 @@ def test_a_read_of_an_unknown_member_is_not_found(platform, world, rpc: Rpc):
         (str(uuid.uuid4()), (grpc.StatusCode.NOT_FOUND,)),
         ("not-a-uuid", (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)),
     ):
-        stranger = World(tenant=world.tenant, ids={**world.ids, "member": member})
+        stranger = World(tenant=world.tenant, ids={**world.ids, "members": member})
         request = plausible(rpc, stranger)
         outcome = call(channel, rpc, request.SerializeToString(), world.hq)
         TALLY.references += 1

@@ -11,6 +11,7 @@ the world's store `s1`, member, staff, service...; `request_id` a fresh uuid.
 from __future__ import annotations
 
 import itertools
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -24,14 +25,14 @@ from google.api import field_behavior_pb2, resource_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
-from peony.booking.v1 import appointments_pb2, catalog_pb2, resources_pb2
+from peony.booking.v1 import appointments_pb2, catalog_pb2, feedback_pb2, resources_pb2, waitlist_pb2
 from peony.booking.v1 import booking_service_pb2 as bpb
 from peony.members.v1 import member_pb2, store_pb2
 from peony.members.v1 import members_service_pb2 as mpb
-from peony.wallet.v1 import checkout_pb2, ledger_pb2, packages_pb2
+from peony.wallet.v1 import checkout_pb2, ledger_pb2, packages_pb2, points_pb2, stored_value_pb2, vouchers_pb2
 from peony.wallet.v1 import wallet_service_pb2 as wpb
 
-from tests.reliability.contract import SERVICES, Rpc, fill_pattern, metadata_for, patterns_for
+from tests.reliability.contract import SERVICES, Rpc, metadata_for, patterns_for
 
 PIN = "135790"
 PHONES = ("13500000001", "13500000002", "13500000003")
@@ -51,10 +52,23 @@ class World:
     staff: str = "st1"
     product: str = ""
     ids: dict[str, str] = field(default_factory=dict)
+    """collection ("stores", "appointments", ...) -> the id of the world's resource in it."""
+    seed_failures: list[str] = field(default_factory=list)
+    """Optional resources the world could not create (their rows then test less)."""
 
-    def id_for(self, var: str) -> str:
-        """The world's id for a `{var}` of a resource pattern (a fresh uuid for anything else)."""
-        return self.ids.get(var) or str(uuid.uuid4())
+    def name_for(self, pattern: str) -> str:
+        """`pattern` with the world's id in each `collection/{var}` (a fresh uuid when it has none)."""
+        return re.sub(
+            r"([A-Za-z]+)/\{[a-z_]+\}",
+            lambda m: f"{m.group(1)}/{self.ids.get(m.group(1)) or uuid.uuid4()}",
+            pattern,
+        )
+
+    def remember(self, name: str) -> None:
+        """Records the id of the resource `name` (its last `collection/id` pair)."""
+        parts = name.split("/")
+        if len(parts) >= 2 and parts[-1]:
+            self.ids.setdefault(parts[-2], parts[-1])
 
     @property
     def hq(self):
@@ -201,14 +215,163 @@ def seed_world(platform, prefix: str) -> World:
         "CreateStaff",
     )
     world.ids = {
-        "store": "s1",
-        "member": world.member,
+        "stores": "s1",
+        "members": world.member,
         "staff": world.staff,
-        "service": world.service,
-        "product": world.product,
+        "services": world.service,
+        "packageProducts": world.product,
     }
+    seed_more(platform, world)
     settle(platform, world)
     return world
+
+
+def _first_enum(message_cls, field_name: str) -> int:
+    """The first specified value of an enum field (whatever its name)."""
+    return message_cls.DESCRIPTOR.fields_by_name[field_name].enum_type.values[1].number
+
+
+def seed_more(platform, world: World) -> None:
+    """One of each other resource, so the matrix rows about them reach authorization. A failure
+    is recorded, not raised: the row then only tests less (and the summary says so)."""
+    hq, m1, s1 = world.hq, f"members/{world.member}", "stores/s1"
+    mutations = valid_mutations(world)
+    seeds: list[tuple[str, str, Callable[[], Message]]] = [
+        ("members", "IssueCard", mutations["members.IssueCard"]),
+        ("wallet", "TopUp", mutations["wallet.TopUp"]),
+        ("wallet", "Checkout", mutations["wallet.Checkout"]),
+        ("wallet", "SellPackage", mutations["wallet.SellPackage"]),
+        ("booking", "BookAppointment", mutations["booking.BookAppointment"]),
+        (
+            "booking",
+            "CreateRoom",
+            lambda: bpb.CreateRoomRequest(
+                parent=s1,
+                room_id="r1",
+                room=resources_pb2.Room(display_name="Room 1", room_type="facial", capacity=1),
+                request_id=_rid(),
+            ),
+        ),
+        (
+            "booking",
+            "CreateEquipment",
+            lambda: bpb.CreateEquipmentRequest(
+                parent=s1,
+                equipment_id="e1",
+                equipment=resources_pb2.Equipment(display_name="Steamer", kind="steamer"),
+                request_id=_rid(),
+            ),
+        ),
+        (
+            "booking",
+            "CreateServicePlan",
+            lambda: bpb.CreateServicePlanRequest(
+                service_plan=appointments_pb2.ServicePlan(
+                    display_name="Monthly facial",
+                    trigger_service=f"services/{world.service}",
+                    follow_up_service=f"services/{world.service}",
+                    follow_up_after_days=30,
+                ),
+                request_id=_rid(),
+            ),
+        ),
+        (
+            "wallet",
+            "CreateTopUpPlan",
+            lambda: wpb.CreateTopUpPlanRequest(
+                top_up_plan=stored_value_pb2.TopUpPlan(
+                    display_name="Pay 1000 get 100",
+                    pay_minor=100_000,
+                    bonus_minor=10_000,
+                    currency_code="CNY",
+                ),
+                request_id=_rid(),
+            ),
+        ),
+        (
+            "wallet",
+            "CreateReward",
+            lambda: wpb.CreateRewardRequest(
+                reward=points_pb2.Reward(
+                    display_name="Mask",
+                    points_cost=10,
+                    stock=100,
+                    kind=points_pb2.REWARD_KIND_SERVICE,
+                    item=f"services/{world.service}",
+                ),
+                request_id=_rid(),
+            ),
+        ),
+        (
+            "wallet",
+            "CreateVoucherTemplate",
+            lambda: wpb.CreateVoucherTemplateRequest(
+                voucher_template=vouchers_pb2.VoucherTemplate(
+                    display_name="10 off",
+                    kind=_first_enum(vouchers_pb2.VoucherTemplate, "kind"),
+                    amount_off_minor=1_000,
+                    valid_days=30,
+                    currency_code="CNY",
+                ),
+                request_id=_rid(),
+            ),
+        ),
+        (
+            "wallet",
+            "IssueVoucher",
+            lambda: wpb.IssueVoucherRequest(
+                member=m1, template=world.name_for("voucherTemplates/{template}"), request_id=_rid()
+            ),
+        ),
+        (
+            "wallet",
+            "AuthorizeHold",
+            lambda: wpb.AuthorizeHoldRequest(
+                hold=ledger_pb2.Hold(member=m1, amount_minor=100, currency_code="CNY", store=s1),
+                payment_pin=PIN,
+                request_id=_rid(),
+            ),
+        ),
+        (
+            "booking",
+            "OpenComplaint",
+            lambda: bpb.OpenComplaintRequest(
+                complaint=feedback_pb2.Complaint(
+                    member=m1,
+                    store=s1,
+                    appointment=world.name_for("appointments/{appointment}"),
+                    category=_first_enum(feedback_pb2.Complaint, "category"),
+                    description="The room was cold",
+                ),
+                request_id=_rid(),
+            ),
+        ),
+        (
+            "booking",
+            "JoinWaitlist",
+            lambda: bpb.JoinWaitlistRequest(
+                waitlist_entry=waitlist_pb2.WaitlistEntry(
+                    member=m1,
+                    store=s1,
+                    service=f"services/{world.service}",
+                    date=(datetime.now(SHANGHAI).date() + timedelta(days=3)).isoformat(),
+                    channel=appointments_pb2.BOOKING_CHANNEL_STORE,
+                ),
+                request_id=_rid(),
+            ),
+        ),
+    ]
+    for service, method, build in seeds:
+        try:
+            reply = _rpc(platform, service, method, build(), hq)
+        except grpc.RpcError as err:
+            world.seed_failures.append(f"{method}: {err.code().name} {err.details()}")
+            continue
+        # The created resource is the response's first message with a name (not the wallet).
+        for fd, value in reply.ListFields():
+            if fd.name != "wallet" and fd.message_type is not None and getattr(value, "name", ""):
+                world.remember(value.name)
+                break
 
 
 def settle(platform, world: World, quiet: float = 0.6, timeout: float = 30.0) -> None:
@@ -277,9 +440,9 @@ def _fill(msg: Message, world: World, depth: int) -> None:
         if fd.type == FieldDescriptor.TYPE_STRING:
             patterns = patterns_for(fd)
             if patterns and (_required(fd) or patterns[0] in WORLD_FILTERS):
-                value = fill_pattern(patterns[0], world.id_for)
+                value = world.name_for(patterns[0])
             elif fd.name == "name" and own:
-                value = fill_pattern(own, world.id_for)
+                value = world.name_for(own)
             elif fd.name == "request_id":
                 value = str(uuid.uuid4())
             else:
@@ -323,7 +486,12 @@ def _find_by_phone(msg: mpb.FindMemberByPhoneRequest, world: World) -> None:
     msg.phone = PHONES[0]
 
 
+def _reschedule(msg: bpb.RescheduleAppointmentRequest, world: World) -> None:
+    msg.start_time.CopyFrom(_next_free_slot())
+
+
 OVERRIDES = {
+    "booking.RescheduleAppointment": _reschedule,
     "wallet.Checkout": _checkout,
     "wallet.TopUp": _top_up,
     "wallet.SetPaymentPin": _set_pin,
