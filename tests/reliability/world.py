@@ -35,7 +35,7 @@ from peony.wallet.v1 import wallet_service_pb2 as wpb
 from tests.reliability.contract import SERVICES, Rpc, metadata_for, patterns_for
 
 PIN = "135790"
-PHONES = ("13500000001", "13500000002", "13500000003")
+PHONES = ("13500000001", "13500000002", "13500000003", "13500000004")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -46,8 +46,11 @@ class World:
     member: str = ""
     other_member: str = ""
     pin_member: str = ""
-    """Has a PIN too, for the SetPaymentPin cases: their wrong old PINs count towards *this*
-    member's lockout, so the other rows still meet the first member's PIN unlocked."""
+    hold_member: str = ""
+    """These two have a PIN too, for the SetPaymentPin and AuthorizeHold rows: their wrong PINs
+    count towards *their* lockouts, so the Checkout row still meets the first member's PIN
+    unlocked (each row stands on its own)."""
+    card_number: str = ""
     service: str = ""
     staff: str = "st1"
     product: str = ""
@@ -128,9 +131,9 @@ def seed_world(platform, prefix: str) -> World:
             hq,
         )
         members.append(reply.member.name.removeprefix("members/"))
-    world.member, world.other_member, world.pin_member = members
+    world.member, world.other_member, world.pin_member, world.hold_member = members
     m1 = f"members/{world.member}"
-    for member in (world.member, world.pin_member):
+    for member in (world.member, world.pin_member, world.hold_member):
         _retry(
             lambda m=member: _rpc(
                 platform,
@@ -186,7 +189,11 @@ def seed_world(platform, prefix: str) -> World:
         bpb.CreateServiceRequest(
             service_id=world.service,
             service=catalog_pb2.Service(
-                display_name="Facial", category="face", duration_minutes=60, list_price_minor=10_000
+                display_name="Facial",
+                category="face",
+                duration_minutes=60,
+                list_price_minor=10_000,
+                online_bookable=True,  # members book and join waitlists online
             ),
             request_id=str(uuid.uuid4()),
         ),
@@ -203,6 +210,7 @@ def seed_world(platform, prefix: str) -> World:
                 staff=resources_pb2.Staff(
                     display_name="Lin",
                     skills=["facial"],
+                    online_bookable=True,
                     weekly_hours=[
                         resources_pb2.WeeklyInterval(day_of_week=d, start_time="09:00", end_time="21:00")
                         for d in range(1, 8)
@@ -371,6 +379,7 @@ def seed_more(platform, world: World) -> None:
         for fd, value in reply.ListFields():
             if fd.name != "wallet" and fd.message_type is not None and getattr(value, "name", ""):
                 world.remember(value.name)
+                world.card_number = world.card_number or getattr(value, "card_number", "")
                 break
 
 
@@ -455,13 +464,15 @@ def _fill(msg: Message, world: World, depth: int) -> None:
             _fill(getattr(msg, fd.name), world, depth + 1)
 
 
-def plausible(rpc: Rpc, world: World) -> Message:
-    """A request for `rpc` naming the world's resources (valid enough to reach authorization)."""
+def plausible(rpc: Rpc, world: World, *, by_member: bool = False) -> Message:
+    """A request for `rpc` naming the world's resources (valid enough to reach authorization);
+    `by_member` when a member's own token sends it (members book and join online)."""
     msg = rpc.request_class()
     _fill(msg, world, 0)
-    override = OVERRIDES.get(rpc.id)
-    if override is not None:
-        override(msg, world)
+    for overrides in (OVERRIDES, MEMBER_OVERRIDES if by_member else {}):
+        override = overrides.get(rpc.id)
+        if override is not None:
+            override(msg, world)
     return msg
 
 
@@ -490,14 +501,102 @@ def _reschedule(msg: bpb.RescheduleAppointmentRequest, world: World) -> None:
     msg.start_time.CopyFrom(_next_free_slot())
 
 
+def _register(msg: mpb.RegisterMemberRequest, world: World) -> None:
+    msg.member.display_name, msg.member.phone = "New", f"135{uuid.uuid4().int % 10**8:08d}"
+
+
+def _window(msg, world: World) -> None:
+    """A reporting window: the last thirty days."""
+    now = datetime.now(UTC)
+    msg.start_time.FromDatetime(now - timedelta(days=30))
+    msg.end_time.FromDatetime(now)
+
+
+def _reason(msg, world: World) -> None:
+    msg.reason = "matrix"
+
+
+def _refund_stored_value(msg: wpb.RefundStoredValueRequest, world: World) -> None:
+    msg.tender, msg.reason = ledger_pb2.TENDER_WECHAT_PAY, "matrix"
+
+
+def _grant(msg: wpb.GrantPointsRequest, world: World) -> None:
+    msg.points, msg.source, msg.reason = 10, points_pb2.LOT_SOURCE_ACTIVITY, "matrix"
+
+
+def _adjust(msg: wpb.AdjustPointsRequest, world: World) -> None:
+    msg.delta, msg.reason = -1, "matrix"
+
+
+def _consume(msg: wpb.ConsumePackageSessionRequest, world: World) -> None:
+    msg.service, msg.sessions = f"services/{world.service}", 1
+
+
+def _refund_package(msg: wpb.RefundPackageRequest, world: World) -> None:
+    msg.tender, msg.reason = ledger_pb2.TENDER_WECHAT_PAY, "matrix"
+
+
+def _authorize_hold(msg: wpb.AuthorizeHoldRequest, world: World) -> None:
+    # A WRONG pin, as for Checkout: an unauthorized caller must not reach the PIN check.
+    msg.hold.member, msg.hold.store = f"members/{world.hold_member}", "stores/s1"
+    msg.hold.amount_minor, msg.hold.currency_code, msg.payment_pin = 100, "CNY", "000000"
+
+
+def _find_by_card(msg: mpb.FindMemberByCardNumberRequest, world: World) -> None:
+    msg.card_number = world.card_number
+
+
+def _join_waitlist(msg: bpb.JoinWaitlistRequest, world: World) -> None:
+    entry = msg.waitlist_entry
+    entry.member, entry.store, entry.service = (
+        f"members/{world.member}",
+        "stores/s1",
+        f"services/{world.service}",
+    )
+    entry.date = (datetime.now(SHANGHAI).date() + timedelta(days=4)).isoformat()
+    entry.channel = appointments_pb2.BOOKING_CHANNEL_STORE
+
+
+def _online(msg: bpb.JoinWaitlistRequest, world: World) -> None:
+    msg.waitlist_entry.channel = appointments_pb2.BOOKING_CHANNEL_ONLINE
+
+
+def _update_reward(msg: wpb.UpdateRewardRequest, world: World) -> None:
+    msg.reward.display_name = "Renamed"
+    msg.update_mask.paths.append("display_name")
+
+
+def _complaint_reply(msg, world: World) -> None:
+    for field_name in ("message", "resolution"):
+        if field_name in msg.DESCRIPTOR.fields_by_name:
+            setattr(msg, field_name, "We are sorry")
+
+
 OVERRIDES = {
     "booking.RescheduleAppointment": _reschedule,
+    "members.RegisterMember": _register,
+    "wallet.GetCommissionReport": _window,
+    "wallet.GetInterStoreClearing": _window,
+    "wallet.ReverseTransaction": _reason,
+    "wallet.RefundStoredValue": _refund_stored_value,
+    "wallet.GrantPoints": _grant,
+    "wallet.AdjustPoints": _adjust,
+    "wallet.ConsumePackageSession": _consume,
+    "wallet.RefundPackage": _refund_package,
+    "wallet.AuthorizeHold": _authorize_hold,
+    "booking.RespondToComplaint": _complaint_reply,
+    "booking.ResolveComplaint": _complaint_reply,
+    "members.FindMemberByCardNumber": _find_by_card,
+    "booking.JoinWaitlist": _join_waitlist,
+    "wallet.UpdateReward": _update_reward,
     "wallet.Checkout": _checkout,
     "wallet.TopUp": _top_up,
     "wallet.SetPaymentPin": _set_pin,
     "members.FindMemberByPhone": _find_by_phone,
 }
 """Requests the generic filler cannot make plausible on its own (amounts, lines, tenders)."""
+MEMBER_OVERRIDES = {"booking.JoinWaitlist": _online}
+"""What changes when a member sends the request themself."""
 
 
 # --- valid key mutations (for the unknown-reference property) ------------------------------------
