@@ -176,15 +176,16 @@ def check_sweep(platform, world: World, rpc: Rpc, what: str, msg: Message) -> li
     return []
 
 
-def grouped(problems: list[str]) -> str:
-    """Problems with the same status and complaint shown once, with a count."""
+def grouped(problems: list[str], shown: int = 4) -> str:
+    """Problems grouped by status and complaint: a few inputs of each, and how many more."""
     groups: dict[str, list[str]] = defaultdict(list)
     for p in problems:
         groups[p.split(" -> ", 1)[-1]].append(p)
     out = []
-    for tail, items in groups.items():
-        more = f"   (+{len(items) - 1} more like it)" if len(items) > 1 else ""
-        out.append(f"{items[0]}{more}" if tail else items[0])
+    for items in groups.values():
+        out += items[:shown]
+        if len(items) > shown:
+            out.append(f"    (+{len(items) - shown} more with the same status)")
     return "\n".join(out)
 
 

@@ -383,7 +383,7 @@ def seed_more(platform, world: World) -> None:
                 break
 
 
-def settle(platform, world: World, quiet: float = 0.6, timeout: float = 30.0) -> None:
+def settle(platform, world: World, quiet: float = 0.6, timeout: float = 60.0) -> None:
     """Waits until every outbox row of the tenant is published and no consumer wrote anything
     (inbox rows, the tenant's rows) for `quiet` seconds."""
 
