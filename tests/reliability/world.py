@@ -1,11 +1,14 @@
 """A tenant with real data in every service, for the checks that need references to resolve:
-two stores, two members (the first with a payment PIN and stored value), a booking service and a
-staff member, a package product. Built over the public gRPC API as a salon would, then left to
-settle (every outbox row published, every consumer idle) so a later change is the request's.
+two stores, four members (three with a payment PIN, the first with stored value), a booking
+service, a staff member, and one of most other resources (card, checkout, package, appointment,
+room, equipment, hold, voucher, reward, complaint, waitlist entry...). Built over the public gRPC
+API as a salon would, then left to settle (every outbox row published, every consumer idle) so a
+later change is the request's.
 
 `plausible(rpc, world)` fills any request from its descriptor with this tenant's names: every
-field annotated `google.api.resource_reference`, and the `name` of every nested resource, gets
-the world's store `s1`, member, staff, service...; `request_id` a fresh uuid.
+required field annotated `google.api.resource_reference` (and any store or member filter), and
+the `name` of every nested resource, gets the world's resource of that collection; `request_id`
+a fresh uuid. OVERRIDES add what a descriptor cannot say (amounts, lines, tenders, dates).
 """
 
 from __future__ import annotations
