@@ -229,6 +229,7 @@ async def top_up(
     caller.require_store(f"stores/{store_id}")
     settings = await uow.settings.get()
     require_currency(currency, settings.currency_code)
+    await uow.stores.require(store_id)
     await uow.members.require(member_id)
 
     bonus, months, release = 0, 1, "immediate"
@@ -335,6 +336,7 @@ async def refund_stored_value(
     if tender not in EXTERNAL_TENDERS:
         raise InvalidArgument([("tender", "must be cash, bank card, WeChat Pay or Alipay")])
     caller.require_store(f"stores/{store_id}")
+    await uow.stores.require(store_id)
     await uow.members.require(member_id)
     settings = await uow.settings.get()
     cur = settings.currency_code
@@ -392,6 +394,7 @@ async def authorize_hold(
     if ttl_minutes < 0 or ttl_minutes > 90 * 24 * 60:
         v.add("ttl_minutes", "must be within 0..129600")
     v.raise_if_any()
+    await uow.stores.require(store_id, "hold.store")
     await uow.members.require(member_id)
     settings = await uow.settings.get()
     cur = settings.currency_code

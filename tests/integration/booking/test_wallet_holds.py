@@ -41,6 +41,7 @@ from services.booking.service_layer.policy import BookingPolicy
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 from services.wallet.entrypoints.app import build as build_wallet
 from tests.support.booking import booking_uows, md, rid, running_booking, scalar, stamp
+from tests.support.wallet import seed_stores
 
 pytestmark = pytest.mark.integration
 STORE = "s1"
@@ -122,6 +123,7 @@ class Env:
                 ),
                 {"t": tenant, "m": member},
             )
+            await seed_stores(conn, tenant)
         w, admin = self.wallet, md(tenant)
         await w.TopUp(
             wpb.TopUpRequest(
@@ -244,6 +246,7 @@ async def env(infra):
                 "PEONY_NATS_URL": infra.nats_url,
                 "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
                 "PEONY_WALLET_DATABASE_URL": wallet_url,
+                "PEONY_WALLET_MEMBERS_READ_THROUGH": "off",  # no members service here
                 "PEONY_WALLET_GRPC_PORT": "0",
             },
         )

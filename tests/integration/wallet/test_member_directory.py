@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from kit.config import to_async_url
-from kit.errors import NotFound
+from kit.errors import InvalidArgument, NotFound
 from kit.messaging import EventConsumer, EventEnvelope, connect, ensure_stream, new_envelope, short_name
 from kit.migrations import upgrade
 from services.wallet.adapters.member_directory import MemberDirectory, MemberNotYetRegistered, MemberTierView
@@ -195,12 +195,13 @@ async def test_newer_ladder_is_authoritative_and_a_stale_one_is_ignored(wallet: 
     assert await lookup(wallet, tenant, member_id) == MemberTierView(member_id, "s1", "gold", 2000, 2000)
 
 
-async def test_unknown_member_is_not_found(wallet: Wallet):
+async def test_unknown_member_is_not_found_and_a_malformed_id_is_invalid(wallet: Wallet):
     tenant = _tenant()
-    for member_id in (str(uuid.uuid4()), "not-a-uuid"):
-        with pytest.raises(NotFound) as info:
-            await lookup(wallet, tenant, member_id)
-        assert info.value.reason == "MEMBER_NOT_FOUND"
+    with pytest.raises(NotFound) as info:
+        await lookup(wallet, tenant, str(uuid.uuid4()))
+    assert info.value.reason == "MEMBER_NOT_FOUND"
+    with pytest.raises(InvalidArgument):
+        await lookup(wallet, tenant, "not-a-uuid")
 
 
 async def test_another_tenants_member_and_ladder_are_not_visible(wallet: Wallet):

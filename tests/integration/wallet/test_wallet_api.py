@@ -23,6 +23,7 @@ from kit.uow import UnitOfWorkFactory
 from services.wallet.entrypoints.app import build
 from services.wallet.entrypoints.jobs import WalletJobs
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
+from tests.support.wallet import seed_stores
 
 pytestmark = pytest.mark.integration
 TENANT = "wallet-api"
@@ -51,6 +52,7 @@ async def wallet(infra):
         "wallet",
         {
             "PEONY_WALLET_DATABASE_URL": url,
+            "PEONY_WALLET_MEMBERS_READ_THROUGH": "off",  # no members service here
             "PEONY_NATS_URL": infra.nats_url,
             "PEONY_WALLET_GRPC_PORT": "0",
             "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
@@ -79,6 +81,7 @@ async def member(engine, tenant: str = TENANT) -> str:
             ),
             {"t": tenant, "m": member_id},
         )
+        await seed_stores(conn, tenant)
     return f"members/{member_id}"
 
 
