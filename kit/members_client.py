@@ -15,6 +15,7 @@ request that needs the lookup fails with a retryable UNAVAILABLE rather than a f
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -91,6 +92,10 @@ class MembersClient:
         await self._channel.close()
 
     async def get_member(self, tenant: str, member_id: str) -> MemberFacts | None:
+        try:
+            uuid.UUID(member_id)
+        except ValueError:
+            return None  # members issues UUIDs only: nothing to ask
         got = await self._call(
             "GetMember", self._stub.GetMember, tenant, mpb.GetMemberRequest(name=f"members/{member_id}")
         )

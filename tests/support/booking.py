@@ -245,6 +245,7 @@ async def running_booking(
             "PEONY_NATS_URL": infra.nats_url,
             "PEONY_BOOKING_GRPC_PORT": "0",
             "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
+            "PEONY_BOOKING_MEMBERS_READ_THROUGH": "off",  # no members service: seed the projection
             **(extra_env or {}),
         },
     )
@@ -277,6 +278,7 @@ def booking_process(url: str, nats_url: str, log_path: Path) -> ServiceProcess:
             "PEONY_NATS_URL": nats_url,
             "PEONY_BOOKING_GRPC_PORT": str(port),
             "PEONY_BOOKING_JOBS_INTERVAL_SECONDS": "0.2",
+            "PEONY_BOOKING_MEMBERS_READ_THROUGH": "off",
             "PEONY_LOG_LEVEL": "WARNING",
             "PEONY_MIGRATE_ON_START": "false",
             "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
