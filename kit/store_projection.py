@@ -98,5 +98,12 @@ class StoreProjection:
             raise InvalidArgument([(field, "must be a resource name of the form stores/{store}")])
         zone = await self.resolve(store_id)
         if zone is None:
-            raise NotFound(f"stores/{store_id} not found", reason="STORE_NOT_FOUND")
+            raise NotFound(
+                f"stores/{store_id} not found", reason="STORE_NOT_FOUND", metadata={"field": field}
+            )
         return zone
+
+    async def require_all(self, store_ids: list[str], field: str) -> None:
+        """:meth:`require` for each store of a list (e.g. where a plan or voucher may be used)."""
+        for store_id in dict.fromkeys(store_ids):
+            await self.require(store_id, field)

@@ -350,6 +350,7 @@ class WalletServicer(
         )
 
         async def effect(uow: WalletUnitOfWork) -> pb.CreateTopUpPlanResponse:
+            await uow.stores.require_all(plan.stores, "top_up_plan.stores")
             settings = await uow.settings.get()
             sv.require_currency(p.currency_code, settings.currency_code, "top_up_plan.currency_code")
             if not await uow.plans.add(plan):
@@ -723,6 +724,7 @@ class WalletServicer(
         v.raise_if_any()
 
         async def effect(uow: WalletUnitOfWork) -> pb.UpdateTopUpPlanResponse:
+            await uow.stores.require_all(values.get("stores", []), "top_up_plan.stores")
             if not await uow.plans.update(plan_id, values):
                 raise NotFound(f"topUpPlans/{plan_id} not found", reason="PLAN_NOT_FOUND")
             plan = await uow.plans.get(plan_id)

@@ -40,7 +40,7 @@ from services.booking.service_layer import holds
 from services.booking.service_layer.policy import BookingPolicy
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 from services.wallet.entrypoints.app import build as build_wallet
-from tests.support.booking import booking_uows, md, rid, running_booking, scalar, stamp
+from tests.support.booking import booking_uows, md, register_members, rid, running_booking, scalar, stamp
 from tests.support.wallet import seed_stores
 
 pytestmark = pytest.mark.integration
@@ -101,6 +101,7 @@ class Env:
         hours = [{"day": d, "start": "06:00", "end": "22:00"} for d in range(1, 8)]
 
         async def seed(uow: BookingUnitOfWork) -> None:
+            await register_members(uow, tenant, member)
             await uow.catalog.put_store_zone(STORE, zone_at_noon())
             await uow.catalog.add_service(
                 service_id="facial",

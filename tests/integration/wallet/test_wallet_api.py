@@ -180,6 +180,57 @@ async def test_unknown_member_and_other_tenant(wallet):
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.GetWallet(pb.GetWalletRequest(name=f"{name}/wallet"), metadata=metadata)
         assert err.value.code() == grpc.StatusCode.NOT_FOUND and reason_of(err.value) == "MEMBER_NOT_FOUND"
+        with pytest.raises(grpc.aio.AioRpcError) as err:  # not an empty list
+            await stub.ListVouchers(pb.ListVouchersRequest(parent=name), metadata=metadata)
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND and reason_of(err.value) == "MEMBER_NOT_FOUND"
+
+
+async def test_every_store_reference_is_resolved_and_a_refusal_writes_nothing(wallet):
+    """Issue 9, example 3: money at a store that does not exist was accepted and recorded."""
+    stub, engine = wallet
+    m = await member(engine)
+    before = await postings(engine)
+    for store, code, reason in (
+        ("stores/no-such-store", grpc.StatusCode.NOT_FOUND, "STORE_NOT_FOUND"),
+        ("stores/s1' OR '1'='1", grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.TopUp(
+                pb.TopUpRequest(
+                    member=m,
+                    amount_minor=10_000,
+                    currency_code="CNY",
+                    tender=ledger_pb2.TENDER_CASH,
+                    store=store,
+                    request_id=str(uuid.uuid4()),
+                ),
+                metadata=md(),
+            )
+        assert (err.value.code(), reason_of(err.value)) == (code, reason), store
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.CreateTopUpPlan(
+                pb.CreateTopUpPlanRequest(
+                    top_up_plan=stored_value_pb2.TopUpPlan(
+                        display_name="1000 get 100",
+                        pay_minor=100_000,
+                        bonus_minor=10_000,
+                        stores=["stores/s1", store],
+                    ),
+                    request_id=str(uuid.uuid4()),
+                ),
+                metadata=md(),
+            )
+        assert (err.value.code(), reason_of(err.value)) == (code, reason), store
+    assert await postings(engine) == before
+    async with engine.connect() as conn:
+        plans = await conn.execute(
+            text("SELECT count(*) FROM top_up_plans WHERE tenant_id = :t"), {"t": TENANT}
+        )
+        keys = await conn.execute(
+            text("SELECT count(*) FROM idempotency_keys WHERE tenant_id = :t AND method = 'CreateTopUpPlan'"),
+            {"t": TENANT},
+        )
+        assert (plans.scalar_one(), keys.scalar_one()) == (0, 0)
 
 
 async def test_hold_needs_the_pin_and_five_wrong_pins_lock_payment(wallet):
