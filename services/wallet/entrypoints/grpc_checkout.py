@@ -276,7 +276,7 @@ class CheckoutRpc:
         if request.validate_only:
             return await self._read(run)
         if request.stored_value_minor > 0 and member_id:
-            await self._check_pin(member_id, request.payment_pin)
+            await self._check_pin(member_id, request.payment_pin, store_id)
         return await self._mutate("Checkout", request, pb.CheckoutResponse, run)
 
     async def GetCheckout(self, request: pb.GetCheckoutRequest, context) -> pb.GetCheckoutResponse:

@@ -214,7 +214,7 @@ class PackagesRpc:
         caller = current_principal()
         caller.require(auth.WALLET_WRITE)
         if any(t == pk.STORED_VALUE for t, _ in tenders):
-            await self._check_pin(member_id, request.payment_pin)
+            await self._check_pin(member_id, request.payment_pin, store_id)
 
         async def effect(uow) -> pb.SellPackageResponse:
             result = await pk.sell(

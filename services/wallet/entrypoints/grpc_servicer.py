@@ -204,9 +204,21 @@ class WalletServicer(
         super().__init__(uows, idempotency, page_tokens)
         self._engine = engine
 
-    async def _check_pin(self, member_id: str, pin: str) -> None:
-        """A separate, committed transaction: a wrong PIN must count even though the call fails."""
+    async def _check_pin(
+        self, member_id: str, pin: str, store_id: str | None = None, store_field: str = "store"
+    ) -> None:
+        """A separate, committed transaction: a wrong PIN must count even though the call fails.
+
+        The references are resolved first: a payment refused for an unknown member or store is
+        refused before any attempt is counted."""
         caller = current_principal()
+
+        async def resolve(uow: WalletUnitOfWork) -> None:
+            if store_id is not None:
+                await uow.stores.require(store_id, store_field)
+            await uow.members.require(member_id)
+
+        await self._read(resolve)
         if await self._read(lambda uow: sv.pin_is_plainly_right(uow, member_id, pin)):
             return
         ok = await self._uows.run(caller.tenant, lambda uow: sv.verify_pin(uow, member_id, pin))
@@ -449,7 +461,7 @@ class WalletServicer(
                 raise InvalidArgument([("hold.expire_time", "must be in the future")])
         if h.package or h.service or h.sessions:
             return await self._authorize_session_hold(request, member_id, store_id, ttl, expire_time)
-        await self._check_pin(member_id, request.payment_pin)
+        await self._check_pin(member_id, request.payment_pin, store_id, "hold.store")
 
         async def effect(uow: WalletUnitOfWork) -> pb.AuthorizeHoldResponse:
             settings = await uow.settings.get()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
-from peony.wallet.v1 import ledger_pb2, stored_value_pb2
+from peony.wallet.v1 import checkout_pb2, ledger_pb2, stored_value_pb2
 from peony.wallet.v1 import wallet_service_pb2 as pb
 from peony.wallet.v1 import wallet_service_pb2_grpc as pb_grpc
 from sqlalchemy import text
@@ -231,6 +231,46 @@ async def test_every_store_reference_is_resolved_and_a_refusal_writes_nothing(wa
             {"t": TENANT},
         )
         assert (plans.scalar_one(), keys.scalar_one()) == (0, 0)
+
+
+async def test_a_payment_at_an_unknown_store_is_refused_before_the_pin_counts(wallet):
+    stub, engine = wallet
+    m = await member(engine)
+    await stub.SetPaymentPin(
+        pb.SetPaymentPinRequest(member=m, pin="204816", request_id=str(uuid.uuid4())), metadata=md()
+    )
+    for _ in range(6):  # more wrong PINs than the lockout allows: none of them may count
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.AuthorizeHold(
+                pb.AuthorizeHoldRequest(
+                    hold=ledger_pb2.Hold(member=m, amount_minor=5_000, store="stores/no-such-store"),
+                    payment_pin="000000",
+                    request_id=str(uuid.uuid4()),
+                ),
+                metadata=md(),
+            )
+        assert (err.value.code(), reason_of(err.value)) == (grpc.StatusCode.NOT_FOUND, "STORE_NOT_FOUND")
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.Checkout(
+                pb.CheckoutRequest(
+                    member=m,
+                    store="stores/no-such-store",
+                    lines=[checkout_pb2.CheckoutLine(item="Facial", quantity=1, list_price_minor=5_000)],
+                    stored_value_minor=5_000,
+                    payment_pin="000000",
+                    request_id=str(uuid.uuid4()),
+                ),
+                metadata=md(),
+            )
+        assert (err.value.code(), reason_of(err.value)) == (grpc.StatusCode.NOT_FOUND, "STORE_NOT_FOUND")
+    async with engine.connect() as conn:
+        attempts = await conn.execute(
+            text("SELECT failed_attempts FROM payment_pins WHERE tenant_id = :t AND member_id = :m"),
+            {"t": TENANT, "m": m.removeprefix("members/")},
+        )
+        assert attempts.scalar_one() == 0
+    got = await stub.GetWallet(pb.GetWalletRequest(name=f"{m}/wallet"), metadata=md())
+    assert not got.wallet.HasField("pin_locked_until")
 
 
 async def test_hold_needs_the_pin_and_five_wrong_pins_lock_payment(wallet):
