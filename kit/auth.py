@@ -154,6 +154,22 @@ class Principal:
                 f"caller is not scoped to {store}", reason="STORE_OUT_OF_SCOPE", metadata={"store": store}
             )
 
+    def require_store_scope(self, store: str | None) -> None:
+        """For a request that may name a store (`stores/{id}`, or None): a caller bound to stores
+        must name one of theirs — without a store it would act for (or read) every store."""
+        if self.stores is None:
+            return
+        if not store:
+            raise PermissionDenied(
+                "a store-scoped caller must name one of its stores", reason="STORE_REQUIRED"
+            )
+        self.require_store(store)
+
+    def require_staff(self) -> None:
+        """Staff data (commission, pay): never for a member's own token."""
+        if self.is_member_self_service:
+            raise PermissionDenied("members may not read staff data", reason="STAFF_ONLY")
+
     def require_member(self, member: str) -> None:
         """A member's own token may only touch that member."""
         if self.is_member_self_service and self.subject != member:

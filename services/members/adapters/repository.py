@@ -244,6 +244,12 @@ class MemberReader:
             return None
         return self.codec.from_row(row), row.ladder_version or 0
 
+    async def exists(self, member_id: str) -> bool:
+        stmt = select(t.members.c.member_id).where(
+            t.members.c.tenant_id == self.tenant, t.members.c.member_id == member_id
+        )
+        return (await self.conn.execute(stmt)).first() is not None
+
     async def find_by_phone(self, normalised_phone: str) -> Member | None:
         stmt = select(t.members).where(
             t.members.c.tenant_id == self.tenant,

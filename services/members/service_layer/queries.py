@@ -194,6 +194,14 @@ class MembersQueries:
         caller.require(auth.MEMBERS_READ)
         caller.require_member(member_name(member_id))
         async with self._engine.connect() as conn:
-            return await TierChangeRepository(conn, caller.tenant).list(
+            rows = await TierChangeRepository(conn, caller.tenant).list(
                 member_id, limit=limit, after_change_id=after
             )
+            # An empty first page is where an unknown member would hide: say NOT_FOUND instead.
+            if (
+                not rows
+                and after is None
+                and not await MemberReader(conn, caller.tenant, self._cipher).exists(member_id)
+            ):
+                raise NotFound(f"{member_name(member_id)} not found", reason="MEMBER_NOT_FOUND")
+            return rows
