@@ -25,6 +25,8 @@ MEMBERS_WRITE = "members.write"
 MEMBERS_PII_READ = "members.pii.read"
 MEMBERS_TIER_OVERRIDE = "members.tier.override"
 MEMBERS_CARDS_MANAGE = "members.cards.manage"
+# Unmasked addresses for sending; deliberately not in ALL_PERMISSIONS: no human role holds it.
+MEMBERS_CONTACT_RESOLVE = "members.contact.resolve"
 STORES_READ = "stores.read"
 STORES_MANAGE = "stores.manage"
 TIERS_MANAGE = "tiers.manage"
@@ -102,6 +104,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "service": frozenset(
         {MEMBERS_READ, MEMBERS_PII_READ, STORES_READ, NOTIFY_READ, WALLET_READ, WALLET_WRITE}
     ),
+    # Held, beside `service`, by the notify service's identity only: it resolves members' addresses.
+    "notifier": frozenset({MEMBERS_CONTACT_RESOLVE}),
 }
 # Roles whose access is limited to the stores listed in the token's `stores` claim.
 STORE_BOUND_ROLES = frozenset({"store_manager", "front_desk", "beautician", "consultant"})

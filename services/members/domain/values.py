@@ -12,6 +12,14 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _ID_NUMBER = re.compile(r"^[0-9A-Za-z-]{6,32}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _ATTR_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_PUSH_TOKEN = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces (FCM / APNs tokens)
+
+LOCALES = ("zh-CN", "en")
+DEFAULT_LOCALE = "zh-CN"
+MAX_PUSH_TOKENS = 5
+MAX_PUSH_TOKEN = 4096
+MAX_EMAIL = 254
 
 MAX_TAGS = 50
 MAX_CUSTOM_ATTRIBUTES = 50
@@ -64,7 +72,26 @@ def mask_id_number(value: str) -> str:
 
 
 def valid_email(raw: str) -> bool:
-    return bool(_EMAIL.match(raw))
+    return len(raw) <= MAX_EMAIL and bool(_EMAIL.match(raw))
+
+
+def mask_email(email: str) -> str:
+    """jing@example.com -> j***@example.com: enough to recognise it, not to write to it."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def valid_openid(raw: str) -> bool:
+    return bool(_OPENID.match(raw))
+
+
+def valid_push_token(raw: str) -> bool:
+    return len(raw) <= MAX_PUSH_TOKEN and bool(_PUSH_TOKEN.match(raw))
+
+
+def mask_secret(value: str) -> str:
+    """Openids and push tokens: the last 4 characters only."""
+    return "****" + value[-4:] if len(value) > 8 else "****"
 
 
 def valid_time_zone(name: str) -> bool:

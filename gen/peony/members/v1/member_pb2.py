@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from peony.members.v1 import tier_pb2 as peony_dot_members_dot_v1_dot_tier__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpeony/members/v1/member.proto\x12\x10peony.members.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bpeony/members/v1/tier.proto\"\x9c\x01\n\x07\x43onsent\x12\x1b\n\rmarketing_sms\x18\x01 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x1e\n\x10marketing_wechat\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x1d\n\x0fmarketing_email\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x35\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xaf\x01\n\x0b\x43\x61reProfile\x12\x17\n\tskin_type\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\tallergies\x18\x02 \x03(\tB\x04\xe2\x41\x01\x01\x12\x1d\n\x0fpast_treatments\x18\x03 \x03(\tB\x04\xe2\x41\x01\x01\x12\x1d\n\x0f\x66\x61vourite_staff\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1b\n\rmassage_style\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05notes\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\"\xe5\x01\n\nMemberTier\x12\x15\n\x07tier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x36\n\x08\x62\x65nefits\x18\x03 \x01(\x0b\x32\x1e.peony.members.v1.TierBenefitsB\x04\xe2\x41\x01\x03\x12/\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1c\n\x0estaff_override\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0foverride_reason\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\"\xbf\x08\n\x06Member\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1b\n\rmember_number\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12.\n\x06gender\x18\x04 \x01(\x0e\x32\x18.peony.members.v1.GenderB\x04\xe2\x41\x01\x01\x12\x13\n\x05phone\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05\x65mail\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07\x61\x64\x64ress\x18\x07 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08\x62irthday\x18\x08 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\tid_number\x18\t \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\tphoto_uri\x18\n \x01(\tB\x04\xe2\x41\x01\x01\x12\x34\n\nhome_store\x18\x0b \x01(\tB \xe2\x41\x01\x02\xfa\x41\x19\n\x17members.peony.dev/Store\x12I\n\x14registration_channel\x18\x0c \x01(\x0e\x32%.peony.members.v1.RegistrationChannelB\x04\xe2\x41\x01\x05\x12\x1f\n\x11\x61greement_version\x18\r \x01(\tB\x04\xe2\x41\x01\x01\x12\x30\n\x07\x63onsent\x18\x0e \x01(\x0b\x32\x19.peony.members.v1.ConsentB\x04\xe2\x41\x01\x01\x12\x12\n\x04tags\x18\x0f \x03(\tB\x04\xe2\x41\x01\x01\x12O\n\x11\x63ustom_attributes\x18\x10 \x03(\x0b\x32..peony.members.v1.Member.CustomAttributesEntryB\x04\xe2\x41\x01\x01\x12\x39\n\x0c\x63\x61re_profile\x18\x11 \x01(\x0b\x32\x1d.peony.members.v1.CareProfileB\x04\xe2\x41\x01\x01\x12\x1b\n\rreferral_code\x18\x12 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\x08referrer\x18\x13 \x01(\tB!\xe2\x41\x01\x03\xfa\x41\x1a\n\x18members.peony.dev/Member\x12\x30\n\x04tier\x18\x14 \x01(\x0b\x32\x1c.peony.members.v1.MemberTierB\x04\xe2\x41\x01\x03\x12\x18\n\npii_masked\x18\x15 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x32\n\x05state\x18\x16 \x01(\x0e\x32\x1d.peony.members.v1.MemberStateB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x17 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x18 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x1a\x37\n\x15\x43ustomAttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:@\xea\x41=\n\x18members.peony.dev/Member\x12\x10members/{member}*\x07members2\x06member*V\n\x06Gender\x12\x16\n\x12GENDER_UNSPECIFIED\x10\x00\x12\x11\n\rGENDER_FEMALE\x10\x01\x12\x0f\n\x0bGENDER_MALE\x10\x02\x12\x10\n\x0cGENDER_OTHER\x10\x03*\xc6\x01\n\x13RegistrationChannel\x12$\n REGISTRATION_CHANNEL_UNSPECIFIED\x10\x00\x12\x1e\n\x1aREGISTRATION_CHANNEL_STORE\x10\x01\x12\x1f\n\x1bREGISTRATION_CHANNEL_ONLINE\x10\x02\x12%\n!REGISTRATION_CHANNEL_MINI_PROGRAM\x10\x03\x12!\n\x1dREGISTRATION_CHANNEL_REFERRAL\x10\x04*]\n\x0bMemberState\x12\x1c\n\x18MEMBER_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13MEMBER_STATE_ACTIVE\x10\x01\x12\x17\n\x13MEMBER_STATE_ERASED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpeony/members/v1/member.proto\x12\x10peony.members.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bpeony/members/v1/tier.proto\"\xec\x02\n\x07\x43onsent\x12\x1b\n\rmarketing_sms\x18\x01 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x1e\n\x10marketing_wechat\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x1d\n\x0fmarketing_email\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x35\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12 \n\x12marketing_app_push\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\'\n\x19transactional_sms_opt_out\x18\x06 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12)\n\x1btransactional_email_opt_out\x18\x07 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12*\n\x1ctransactional_wechat_opt_out\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12,\n\x1etransactional_app_push_opt_out\x18\t \x01(\x08\x42\x04\xe2\x41\x01\x01\"\xaf\x01\n\x0b\x43\x61reProfile\x12\x17\n\tskin_type\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\tallergies\x18\x02 \x03(\tB\x04\xe2\x41\x01\x01\x12\x1d\n\x0fpast_treatments\x18\x03 \x03(\tB\x04\xe2\x41\x01\x01\x12\x1d\n\x0f\x66\x61vourite_staff\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1b\n\rmassage_style\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05notes\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\"\xe5\x01\n\nMemberTier\x12\x15\n\x07tier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x36\n\x08\x62\x65nefits\x18\x03 \x01(\x0b\x32\x1e.peony.members.v1.TierBenefitsB\x04\xe2\x41\x01\x03\x12/\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1c\n\x0estaff_override\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0foverride_reason\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\"\x8d\t\n\x06Member\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1b\n\rmember_number\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12.\n\x06gender\x18\x04 \x01(\x0e\x32\x18.peony.members.v1.GenderB\x04\xe2\x41\x01\x01\x12\x13\n\x05phone\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05\x65mail\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07\x61\x64\x64ress\x18\x07 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08\x62irthday\x18\x08 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\tid_number\x18\t \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\tphoto_uri\x18\n \x01(\tB\x04\xe2\x41\x01\x01\x12\x34\n\nhome_store\x18\x0b \x01(\tB \xe2\x41\x01\x02\xfa\x41\x19\n\x17members.peony.dev/Store\x12I\n\x14registration_channel\x18\x0c \x01(\x0e\x32%.peony.members.v1.RegistrationChannelB\x04\xe2\x41\x01\x05\x12\x1f\n\x11\x61greement_version\x18\r \x01(\tB\x04\xe2\x41\x01\x01\x12\x30\n\x07\x63onsent\x18\x0e \x01(\x0b\x32\x19.peony.members.v1.ConsentB\x04\xe2\x41\x01\x01\x12\x12\n\x04tags\x18\x0f \x03(\tB\x04\xe2\x41\x01\x01\x12O\n\x11\x63ustom_attributes\x18\x10 \x03(\x0b\x32..peony.members.v1.Member.CustomAttributesEntryB\x04\xe2\x41\x01\x01\x12\x39\n\x0c\x63\x61re_profile\x18\x11 \x01(\x0b\x32\x1d.peony.members.v1.CareProfileB\x04\xe2\x41\x01\x01\x12\x1b\n\rreferral_code\x18\x12 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\x08referrer\x18\x13 \x01(\tB!\xe2\x41\x01\x03\xfa\x41\x1a\n\x18members.peony.dev/Member\x12\x30\n\x04tier\x18\x14 \x01(\x0b\x32\x1c.peony.members.v1.MemberTierB\x04\xe2\x41\x01\x03\x12\x18\n\npii_masked\x18\x15 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x32\n\x05state\x18\x16 \x01(\x0e\x32\x1d.peony.members.v1.MemberStateB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x17 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x18 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1b\n\rwechat_openid\x18\x19 \x01(\tB\x04\xe2\x41\x01\x01\x12\x19\n\x0bpush_tokens\x18\x1a \x03(\tB\x04\xe2\x41\x01\x01\x12\x14\n\x06locale\x18\x1b \x01(\tB\x04\xe2\x41\x01\x01\x1a\x37\n\x15\x43ustomAttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:@\xea\x41=\n\x18members.peony.dev/Member\x12\x10members/{member}*\x07members2\x06member*V\n\x06Gender\x12\x16\n\x12GENDER_UNSPECIFIED\x10\x00\x12\x11\n\rGENDER_FEMALE\x10\x01\x12\x0f\n\x0bGENDER_MALE\x10\x02\x12\x10\n\x0cGENDER_OTHER\x10\x03*\xc6\x01\n\x13RegistrationChannel\x12$\n REGISTRATION_CHANNEL_UNSPECIFIED\x10\x00\x12\x1e\n\x1aREGISTRATION_CHANNEL_STORE\x10\x01\x12\x1f\n\x1bREGISTRATION_CHANNEL_ONLINE\x10\x02\x12%\n!REGISTRATION_CHANNEL_MINI_PROGRAM\x10\x03\x12!\n\x1dREGISTRATION_CHANNEL_REFERRAL\x10\x04*]\n\x0bMemberState\x12\x1c\n\x18MEMBER_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13MEMBER_STATE_ACTIVE\x10\x01\x12\x17\n\x13MEMBER_STATE_ERASED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,6 +43,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONSENT'].fields_by_name['marketing_email']._serialized_options = b'\342A\001\001'
   _globals['_CONSENT'].fields_by_name['update_time']._loaded_options = None
   _globals['_CONSENT'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_CONSENT'].fields_by_name['marketing_app_push']._loaded_options = None
+  _globals['_CONSENT'].fields_by_name['marketing_app_push']._serialized_options = b'\342A\001\001'
+  _globals['_CONSENT'].fields_by_name['transactional_sms_opt_out']._loaded_options = None
+  _globals['_CONSENT'].fields_by_name['transactional_sms_opt_out']._serialized_options = b'\342A\001\001'
+  _globals['_CONSENT'].fields_by_name['transactional_email_opt_out']._loaded_options = None
+  _globals['_CONSENT'].fields_by_name['transactional_email_opt_out']._serialized_options = b'\342A\001\001'
+  _globals['_CONSENT'].fields_by_name['transactional_wechat_opt_out']._loaded_options = None
+  _globals['_CONSENT'].fields_by_name['transactional_wechat_opt_out']._serialized_options = b'\342A\001\001'
+  _globals['_CONSENT'].fields_by_name['transactional_app_push_opt_out']._loaded_options = None
+  _globals['_CONSENT'].fields_by_name['transactional_app_push_opt_out']._serialized_options = b'\342A\001\001'
   _globals['_CAREPROFILE'].fields_by_name['skin_type']._loaded_options = None
   _globals['_CAREPROFILE'].fields_by_name['skin_type']._serialized_options = b'\342A\001\001'
   _globals['_CAREPROFILE'].fields_by_name['allergies']._loaded_options = None
@@ -117,22 +127,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEMBER'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_MEMBER'].fields_by_name['update_time']._loaded_options = None
   _globals['_MEMBER'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_MEMBER'].fields_by_name['wechat_openid']._loaded_options = None
+  _globals['_MEMBER'].fields_by_name['wechat_openid']._serialized_options = b'\342A\001\001'
+  _globals['_MEMBER'].fields_by_name['push_tokens']._loaded_options = None
+  _globals['_MEMBER'].fields_by_name['push_tokens']._serialized_options = b'\342A\001\001'
+  _globals['_MEMBER'].fields_by_name['locale']._loaded_options = None
+  _globals['_MEMBER'].fields_by_name['locale']._serialized_options = b'\342A\001\001'
   _globals['_MEMBER']._loaded_options = None
   _globals['_MEMBER']._serialized_options = b'\352A=\n\030members.peony.dev/Member\022\020members/{member}*\007members2\006member'
-  _globals['_GENDER']._serialized_start=1832
-  _globals['_GENDER']._serialized_end=1918
-  _globals['_REGISTRATIONCHANNEL']._serialized_start=1921
-  _globals['_REGISTRATIONCHANNEL']._serialized_end=2119
-  _globals['_MEMBERSTATE']._serialized_start=2121
-  _globals['_MEMBERSTATE']._serialized_end=2214
+  _globals['_GENDER']._serialized_start=2118
+  _globals['_GENDER']._serialized_end=2204
+  _globals['_REGISTRATIONCHANNEL']._serialized_start=2207
+  _globals['_REGISTRATIONCHANNEL']._serialized_end=2405
+  _globals['_MEMBERSTATE']._serialized_start=2407
+  _globals['_MEMBERSTATE']._serialized_end=2500
   _globals['_CONSENT']._serialized_start=174
-  _globals['_CONSENT']._serialized_end=330
-  _globals['_CAREPROFILE']._serialized_start=333
-  _globals['_CAREPROFILE']._serialized_end=508
-  _globals['_MEMBERTIER']._serialized_start=511
-  _globals['_MEMBERTIER']._serialized_end=740
-  _globals['_MEMBER']._serialized_start=743
-  _globals['_MEMBER']._serialized_end=1830
-  _globals['_MEMBER_CUSTOMATTRIBUTESENTRY']._serialized_start=1709
-  _globals['_MEMBER_CUSTOMATTRIBUTESENTRY']._serialized_end=1764
+  _globals['_CONSENT']._serialized_end=538
+  _globals['_CAREPROFILE']._serialized_start=541
+  _globals['_CAREPROFILE']._serialized_end=716
+  _globals['_MEMBERTIER']._serialized_start=719
+  _globals['_MEMBERTIER']._serialized_end=948
+  _globals['_MEMBER']._serialized_start=951
+  _globals['_MEMBER']._serialized_end=2116
+  _globals['_MEMBER_CUSTOMATTRIBUTESENTRY']._serialized_start=1995
+  _globals['_MEMBER_CUSTOMATTRIBUTESENTRY']._serialized_end=2050
 # @@protoc_insertion_point(module_scope)

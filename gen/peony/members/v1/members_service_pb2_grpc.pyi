@@ -77,6 +77,13 @@ class MembersServiceStub:
     number of a card that was replaced (resolved to the replacing card) or a legacy number
     attached to a card. Fails with `NOT_FOUND` when the number is unknown.
     """
+    ResolveContact: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ResolveContactRequest, _members_service_pb2.ResolveContactResponse]
+    """Internal: the addresses, locale, home store (and its time zone) and consents notify needs
+    to send a member a message, unmasked. Only a Peony service identity (role `service`) that
+    also holds the `members.contact.resolve` permission (role `notifier`) may call it; anyone
+    else gets `PERMISSION_DENIED`. Every call is recorded in the PII access log. Not exposed
+    through the REST gateway.
+    """
     IssueCard: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.IssueCardRequest, _members_service_pb2.IssueCardResponse]
     """Issues a new card to a member and publishes `CardIssued`."""
     ListCards: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ListCardsRequest, _members_service_pb2.ListCardsResponse]
@@ -159,6 +166,13 @@ class MembersServiceAsyncStub(MembersServiceStub):
     """Finds the member holding a card number. The number may be a current card's number, the
     number of a card that was replaced (resolved to the replacing card) or a legacy number
     attached to a card. Fails with `NOT_FOUND` when the number is unknown.
+    """
+    ResolveContact: _aio.UnaryUnaryMultiCallable[_members_service_pb2.ResolveContactRequest, _members_service_pb2.ResolveContactResponse]  # type: ignore[assignment]
+    """Internal: the addresses, locale, home store (and its time zone) and consents notify needs
+    to send a member a message, unmasked. Only a Peony service identity (role `service`) that
+    also holds the `members.contact.resolve` permission (role `notifier`) may call it; anyone
+    else gets `PERMISSION_DENIED`. Every call is recorded in the PII access log. Not exposed
+    through the REST gateway.
     """
     IssueCard: _aio.UnaryUnaryMultiCallable[_members_service_pb2.IssueCardRequest, _members_service_pb2.IssueCardResponse]  # type: ignore[assignment]
     """Issues a new card to a member and publishes `CardIssued`."""
@@ -299,6 +313,19 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
         """Finds the member holding a card number. The number may be a current card's number, the
         number of a card that was replaced (resolved to the replacing card) or a legacy number
         attached to a card. Fails with `NOT_FOUND` when the number is unknown.
+        """
+
+    @_abc_1.abstractmethod
+    def ResolveContact(
+        self,
+        request: _members_service_pb2.ResolveContactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.ResolveContactResponse, _abc.Awaitable[_members_service_pb2.ResolveContactResponse]]:
+        """Internal: the addresses, locale, home store (and its time zone) and consents notify needs
+        to send a member a message, unmasked. Only a Peony service identity (role `service`) that
+        also holds the `members.contact.resolve` permission (role `notifier`) may call it; anyone
+        else gets `PERMISSION_DENIED`. Every call is recorded in the PII access log. Not exposed
+        through the REST gateway.
         """
 
     @_abc_1.abstractmethod
