@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--ttl", type=int, default=86400, help="lifetime in seconds")
 
+    sub.add_parser(
+        "dev-providers",
+        help="run the local SMS/e-mail/WeChat/push provider servers (development; --help for options)",
+        add_help=False,
+    )
+
     demo = sub.add_parser("demo", help="load a demo chain (3 stores in two time zones, 200 members)")
     demo.add_argument("--tenant", default="demo")
     demo.add_argument("--members", type=int, default=200)
@@ -55,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["dev-providers"]:  # its own options, parsed by its own parser
+        from services.notify.devproviders.__main__ import main as dev_providers_main
+
+        return dev_providers_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "up":
         from cli.up import run_up

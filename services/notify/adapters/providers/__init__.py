@@ -1,4 +1,4 @@
-"""Notify's channel providers behind one adapter interface (see :mod:`.base`)."""
+"""Notify's channel providers behind one adapter interface (:mod:`.base`), configured by :mod:`.config`."""
 
 from services.notify.adapters.providers.base import (
     CHANNELS,
@@ -12,14 +12,7 @@ from services.notify.adapters.providers.base import (
     UnknownProvider,
     sms_segments,
 )
-
-
-def load_registry(config):
-    """The registry described by ``PEONY_NOTIFY_PROVIDERS_FILE`` (see :mod:`.config`)."""
-    from services.notify.adapters.providers.config import load_registry as _load
-
-    return _load(config)
-
+from services.notify.adapters.providers.config import load_registry
 
 __all__ = [
     "CHANNELS",

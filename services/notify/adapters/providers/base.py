@@ -83,11 +83,18 @@ class DeliveryReceipt:
 class Provider(Protocol):
     name: str
     channel: str
+    receipt_ack: tuple[str, bytes]
 
     async def send(self, message: OutgoingMessage) -> SendResult: ...
 
-    def parse_receipt(self, headers: Mapping[str, str], body: bytes) -> list[DeliveryReceipt]:
-        """The receipts in one provider callback; raises :class:`InvalidReceipt`."""
+    def parse_receipt(
+        self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None
+    ) -> list[DeliveryReceipt]:
+        """The receipts in one provider callback; raises :class:`InvalidReceipt`.
+
+        ``query`` is the callback's query string (WeChat signs its pushes there). The answer the
+        provider expects back is ``receipt_ack``: ``(content_type, body)``.
+        """
         ...
 
     async def aclose(self) -> None: ...
