@@ -31,6 +31,7 @@ STORES_READ = "stores.read"
 STORES_MANAGE = "stores.manage"
 TIERS_MANAGE = "tiers.manage"
 NOTIFY_READ = "notify.read"
+NOTIFY_ADMIN = "notify.admin"  # tenant templates, re-sending failed messages
 WALLET_READ = "wallet.read"
 WALLET_WRITE = "wallet.write"  # top-ups, holds, checkout: front-desk money movements
 WALLET_ADJUST = "wallet.adjust"  # staff point adjustments and reversals (audited)
@@ -51,6 +52,7 @@ ALL_PERMISSIONS = frozenset(
         STORES_MANAGE,
         TIERS_MANAGE,
         NOTIFY_READ,
+        NOTIFY_ADMIN,
         WALLET_READ,
         WALLET_WRITE,
         WALLET_ADJUST,
@@ -65,7 +67,7 @@ ALL_PERMISSIONS = frozenset(
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "hq_admin": ALL_PERMISSIONS,
     "finance": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ, WALLET_READ, WALLET_FINANCE}),
-    "marketing": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ, WALLET_READ}),
+    "marketing": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ, NOTIFY_ADMIN, WALLET_READ}),
     "store_manager": frozenset(
         {
             MEMBERS_READ,

@@ -6,6 +6,8 @@ import re
 from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from kit.masking import mask_email, mask_phone, mask_secret  # noqa: F401 - members' masks, shared with notify
+
 _CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -38,14 +40,6 @@ def normalise_phone(raw: str) -> str | None:
     return None
 
 
-def mask_phone(phone: str) -> str:
-    """+8613812345678 -> 138****5678 (the form front desks know); other numbers keep the last 4."""
-    national = phone[3:] if phone.startswith("+86") else phone
-    if len(national) >= 7:
-        return national[:3] + "****" + national[-4:]
-    return "****" + national[-2:]
-
-
 def parse_birthday(raw: str) -> date | None:
     try:
         value = date.fromisoformat(raw)
@@ -75,23 +69,12 @@ def valid_email(raw: str) -> bool:
     return len(raw) <= MAX_EMAIL and bool(_EMAIL.match(raw))
 
 
-def mask_email(email: str) -> str:
-    """jing@example.com -> j***@example.com: enough to recognise it, not to write to it."""
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}***@{domain}"
-
-
 def valid_openid(raw: str) -> bool:
     return bool(_OPENID.match(raw))
 
 
 def valid_push_token(raw: str) -> bool:
     return len(raw) <= MAX_PUSH_TOKEN and bool(_PUSH_TOKEN.match(raw))
-
-
-def mask_secret(value: str) -> str:
-    """Openids and push tokens: the last 4 characters only."""
-    return "****" + value[-4:] if len(value) > 8 else "****"
 
 
 def valid_time_zone(name: str) -> bool:

@@ -25,10 +25,11 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from peony.notify.v1 import message_pb2 as peony_dot_notify_dot_v1_dot_message__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$peony/notify/v1/notify_service.proto\x12\x0fpeony.notify.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1dpeony/notify/v1/message.proto\"D\n\x11GetMessageRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18notify.peony.dev/Message\"?\n\x12GetMessageResponse\x12)\n\x07message\x18\x01 \x01(\x0b\x32\x18.peony.notify.v1.Message\"\x95\x01\n\x13ListMessagesRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x34\n\trecipient\x18\x03 \x01(\tB!\xe2\x41\x01\x01\xfa\x41\x1a\n\x18members.peony.dev/Member\x12\x15\n\x07trigger\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"[\n\x14ListMessagesResponse\x12*\n\x08messages\x18\x01 \x03(\x0b\x32\x18.peony.notify.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xf8\x01\n\rNotifyService\x12t\n\nGetMessage\x12\".peony.notify.v1.GetMessageRequest\x1a#.peony.notify.v1.GetMessageResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=messages/*}\x12q\n\x0cListMessages\x12$.peony.notify.v1.ListMessagesRequest\x1a%.peony.notify.v1.ListMessagesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/messagesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$peony/notify/v1/notify_service.proto\x12\x0fpeony.notify.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1dpeony/notify/v1/message.proto\"D\n\x11GetMessageRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18notify.peony.dev/Message\"?\n\x12GetMessageResponse\x12)\n\x07message\x18\x01 \x01(\x0b\x32\x18.peony.notify.v1.Message\"\xac\x01\n\x13ListMessagesRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\trecipient\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07trigger\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x32\n\x05state\x18\x05 \x01(\x0e\x32\x1d.peony.notify.v1.MessageStateB\x04\xe2\x41\x01\x01\"[\n\x14ListMessagesResponse\x12*\n\x08messages\x18\x01 \x03(\x0b\x32\x18.peony.notify.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"`\n\x13RetryMessageRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18notify.peony.dev/Message\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"A\n\x14RetryMessageResponse\x12)\n\x07message\x18\x01 \x01(\x0b\x32\x18.peony.notify.v1.Message\"\xb3\x01\n\x15\x43reateTemplateRequest\x12\x32\n\x06parent\x18\x01 \x01(\tB\"\xe2\x41\x01\x02\xfa\x41\x1b\x12\x19notify.peony.dev/Template\x12\x19\n\x0btemplate_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x31\n\x08template\x18\x03 \x01(\x0b\x32\x19.peony.notify.v1.TemplateB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"E\n\x16\x43reateTemplateResponse\x12+\n\x08template\x18\x01 \x01(\x0b\x32\x19.peony.notify.v1.Template\"F\n\x12GetTemplateRequest\x12\x30\n\x04name\x18\x01 \x01(\tB\"\xe2\x41\x01\x02\xfa\x41\x1b\n\x19notify.peony.dev/Template\"B\n\x13GetTemplateResponse\x12+\n\x08template\x18\x01 \x01(\x0b\x32\x19.peony.notify.v1.Template\"J\n\x14ListTemplatesRequest\x12\x32\n\x06parent\x18\x01 \x01(\tB\"\xe2\x41\x01\x02\xfa\x41\x1b\x12\x19notify.peony.dev/Template\"E\n\x15ListTemplatesResponse\x12,\n\ttemplates\x18\x01 \x03(\x0b\x32\x19.peony.notify.v1.Template\"\x9b\x01\n\x15UpdateTemplateRequest\x12\x31\n\x08template\x18\x01 \x01(\x0b\x32\x19.peony.notify.v1.TemplateB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"E\n\x16UpdateTemplateResponse\x12+\n\x08template\x18\x01 \x01(\x0b\x32\x19.peony.notify.v1.Template\"c\n\x15\x44\x65leteTemplateRequest\x12\x30\n\x04name\x18\x01 \x01(\tB\"\xe2\x41\x01\x02\xfa\x41\x1b\n\x19notify.peony.dev/Template\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"\x18\n\x16\x44\x65leteTemplateResponse2\xda\x08\n\rNotifyService\x12t\n\nGetMessage\x12\".peony.notify.v1.GetMessageRequest\x1a#.peony.notify.v1.GetMessageResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=messages/*}\x12q\n\x0cListMessages\x12$.peony.notify.v1.ListMessagesRequest\x1a%.peony.notify.v1.ListMessagesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/messages\x12\x83\x01\n\x0cRetryMessage\x12$.peony.notify.v1.RetryMessageRequest\x1a%.peony.notify.v1.RetryMessageResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/{name=messages/*}:retry:\x01*\x12\x96\x01\n\x0e\x43reateTemplate\x12&.peony.notify.v1.CreateTemplateRequest\x1a\'.peony.notify.v1.CreateTemplateResponse\"3\x82\xd3\xe4\x93\x02-\"!/v1/{parent=triggers/*}/templates:\x08template\x12\x83\x01\n\x0bGetTemplate\x12#.peony.notify.v1.GetTemplateRequest\x1a$.peony.notify.v1.GetTemplateResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/{name=triggers/*/templates/*}\x12\x89\x01\n\rListTemplates\x12%.peony.notify.v1.ListTemplatesRequest\x1a&.peony.notify.v1.ListTemplatesResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/{parent=triggers/*}/templates\x12\x9f\x01\n\x0eUpdateTemplate\x12&.peony.notify.v1.UpdateTemplateRequest\x1a\'.peony.notify.v1.UpdateTemplateResponse\"<\x82\xd3\xe4\x93\x02\x36\x32*/v1/{template.name=triggers/*/templates/*}:\x08template\x12\x8c\x01\n\x0e\x44\x65leteTemplate\x12&.peony.notify.v1.DeleteTemplateRequest\x1a\'.peony.notify.v1.DeleteTemplateResponse\")\x82\xd3\xe4\x93\x02#*!/v1/{name=triggers/*/templates/*}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,21 +43,85 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTMESSAGESREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_LISTMESSAGESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
   _globals['_LISTMESSAGESREQUEST'].fields_by_name['recipient']._loaded_options = None
-  _globals['_LISTMESSAGESREQUEST'].fields_by_name['recipient']._serialized_options = b'\342A\001\001\372A\032\n\030members.peony.dev/Member'
+  _globals['_LISTMESSAGESREQUEST'].fields_by_name['recipient']._serialized_options = b'\342A\001\001'
   _globals['_LISTMESSAGESREQUEST'].fields_by_name['trigger']._loaded_options = None
   _globals['_LISTMESSAGESREQUEST'].fields_by_name['trigger']._serialized_options = b'\342A\001\001'
+  _globals['_LISTMESSAGESREQUEST'].fields_by_name['state']._loaded_options = None
+  _globals['_LISTMESSAGESREQUEST'].fields_by_name['state']._serialized_options = b'\342A\001\001'
+  _globals['_RETRYMESSAGEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_RETRYMESSAGEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\032\n\030notify.peony.dev/Message'
+  _globals['_RETRYMESSAGEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_RETRYMESSAGEREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\033\022\031notify.peony.dev/Template'
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['template_id']._loaded_options = None
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['template_id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['template']._loaded_options = None
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['template']._serialized_options = b'\342A\001\002'
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETTEMPLATEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETTEMPLATEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\033\n\031notify.peony.dev/Template'
+  _globals['_LISTTEMPLATESREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_LISTTEMPLATESREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\033\022\031notify.peony.dev/Template'
+  _globals['_UPDATETEMPLATEREQUEST'].fields_by_name['template']._loaded_options = None
+  _globals['_UPDATETEMPLATEREQUEST'].fields_by_name['template']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATETEMPLATEREQUEST'].fields_by_name['update_mask']._loaded_options = None
+  _globals['_UPDATETEMPLATEREQUEST'].fields_by_name['update_mask']._serialized_options = b'\342A\001\001'
+  _globals['_UPDATETEMPLATEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_UPDATETEMPLATEREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_DELETETEMPLATEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_DELETETEMPLATEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\033\n\031notify.peony.dev/Template'
+  _globals['_DELETETEMPLATEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_DELETETEMPLATEREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
   _globals['_NOTIFYSERVICE'].methods_by_name['GetMessage']._loaded_options = None
   _globals['_NOTIFYSERVICE'].methods_by_name['GetMessage']._serialized_options = b'\202\323\344\223\002\027\022\025/v1/{name=messages/*}'
   _globals['_NOTIFYSERVICE'].methods_by_name['ListMessages']._loaded_options = None
   _globals['_NOTIFYSERVICE'].methods_by_name['ListMessages']._serialized_options = b'\202\323\344\223\002\016\022\014/v1/messages'
-  _globals['_GETMESSAGEREQUEST']._serialized_start=178
-  _globals['_GETMESSAGEREQUEST']._serialized_end=246
-  _globals['_GETMESSAGERESPONSE']._serialized_start=248
-  _globals['_GETMESSAGERESPONSE']._serialized_end=311
-  _globals['_LISTMESSAGESREQUEST']._serialized_start=314
-  _globals['_LISTMESSAGESREQUEST']._serialized_end=463
-  _globals['_LISTMESSAGESRESPONSE']._serialized_start=465
-  _globals['_LISTMESSAGESRESPONSE']._serialized_end=556
-  _globals['_NOTIFYSERVICE']._serialized_start=559
-  _globals['_NOTIFYSERVICE']._serialized_end=807
+  _globals['_NOTIFYSERVICE'].methods_by_name['RetryMessage']._loaded_options = None
+  _globals['_NOTIFYSERVICE'].methods_by_name['RetryMessage']._serialized_options = b'\202\323\344\223\002 \"\033/v1/{name=messages/*}:retry:\001*'
+  _globals['_NOTIFYSERVICE'].methods_by_name['CreateTemplate']._loaded_options = None
+  _globals['_NOTIFYSERVICE'].methods_by_name['CreateTemplate']._serialized_options = b'\202\323\344\223\002-\"!/v1/{parent=triggers/*}/templates:\010template'
+  _globals['_NOTIFYSERVICE'].methods_by_name['GetTemplate']._loaded_options = None
+  _globals['_NOTIFYSERVICE'].methods_by_name['GetTemplate']._serialized_options = b'\202\323\344\223\002#\022!/v1/{name=triggers/*/templates/*}'
+  _globals['_NOTIFYSERVICE'].methods_by_name['ListTemplates']._loaded_options = None
+  _globals['_NOTIFYSERVICE'].methods_by_name['ListTemplates']._serialized_options = b'\202\323\344\223\002#\022!/v1/{parent=triggers/*}/templates'
+  _globals['_NOTIFYSERVICE'].methods_by_name['UpdateTemplate']._loaded_options = None
+  _globals['_NOTIFYSERVICE'].methods_by_name['UpdateTemplate']._serialized_options = b'\202\323\344\223\00262*/v1/{template.name=triggers/*/templates/*}:\010template'
+  _globals['_NOTIFYSERVICE'].methods_by_name['DeleteTemplate']._loaded_options = None
+  _globals['_NOTIFYSERVICE'].methods_by_name['DeleteTemplate']._serialized_options = b'\202\323\344\223\002#*!/v1/{name=triggers/*/templates/*}'
+  _globals['_GETMESSAGEREQUEST']._serialized_start=212
+  _globals['_GETMESSAGEREQUEST']._serialized_end=280
+  _globals['_GETMESSAGERESPONSE']._serialized_start=282
+  _globals['_GETMESSAGERESPONSE']._serialized_end=345
+  _globals['_LISTMESSAGESREQUEST']._serialized_start=348
+  _globals['_LISTMESSAGESREQUEST']._serialized_end=520
+  _globals['_LISTMESSAGESRESPONSE']._serialized_start=522
+  _globals['_LISTMESSAGESRESPONSE']._serialized_end=613
+  _globals['_RETRYMESSAGEREQUEST']._serialized_start=615
+  _globals['_RETRYMESSAGEREQUEST']._serialized_end=711
+  _globals['_RETRYMESSAGERESPONSE']._serialized_start=713
+  _globals['_RETRYMESSAGERESPONSE']._serialized_end=778
+  _globals['_CREATETEMPLATEREQUEST']._serialized_start=781
+  _globals['_CREATETEMPLATEREQUEST']._serialized_end=960
+  _globals['_CREATETEMPLATERESPONSE']._serialized_start=962
+  _globals['_CREATETEMPLATERESPONSE']._serialized_end=1031
+  _globals['_GETTEMPLATEREQUEST']._serialized_start=1033
+  _globals['_GETTEMPLATEREQUEST']._serialized_end=1103
+  _globals['_GETTEMPLATERESPONSE']._serialized_start=1105
+  _globals['_GETTEMPLATERESPONSE']._serialized_end=1171
+  _globals['_LISTTEMPLATESREQUEST']._serialized_start=1173
+  _globals['_LISTTEMPLATESREQUEST']._serialized_end=1247
+  _globals['_LISTTEMPLATESRESPONSE']._serialized_start=1249
+  _globals['_LISTTEMPLATESRESPONSE']._serialized_end=1318
+  _globals['_UPDATETEMPLATEREQUEST']._serialized_start=1321
+  _globals['_UPDATETEMPLATEREQUEST']._serialized_end=1476
+  _globals['_UPDATETEMPLATERESPONSE']._serialized_start=1478
+  _globals['_UPDATETEMPLATERESPONSE']._serialized_end=1547
+  _globals['_DELETETEMPLATEREQUEST']._serialized_start=1549
+  _globals['_DELETETEMPLATEREQUEST']._serialized_end=1648
+  _globals['_DELETETEMPLATERESPONSE']._serialized_start=1650
+  _globals['_DELETETEMPLATERESPONSE']._serialized_end=1674
+  _globals['_NOTIFYSERVICE']._serialized_start=1677
+  _globals['_NOTIFYSERVICE']._serialized_end=2791
 # @@protoc_insertion_point(module_scope)

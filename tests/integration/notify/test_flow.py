@@ -1,0 +1,507 @@
+"""Notify end to end on real PostgreSQL, NATS, members and the local provider servers.
+
+Upstream action -> event -> queued message -> contact from members -> policy -> rendered text ->
+provider server. Assertions are on what the provider servers received and on the message rows.
+"""
+
+# ruff: noqa: RUF001 - Chinese punctuation in expected message texts
+from __future__ import annotations
+
+import subprocess
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import grpc
+import pytest
+import pytest_asyncio
+from google.protobuf.timestamp_pb2 import Timestamp
+from peony.booking.v1 import events_pb2 as booking_events
+from peony.members.v1 import member_pb2
+from peony.members.v1 import members_service_pb2 as mpb
+from peony.notify.v1 import message_pb2
+from peony.notify.v1 import notify_service_pb2 as pb
+from peony.wallet.v1 import events_pb2 as wallet_events
+from sqlalchemy import text
+
+from kit.devstack import postgres_bin_dir
+from services.notify.domain.message import message_id_for
+from tests.integration.members.test_members_api import details
+from tests.integration.notify.conftest import Stack, auth, eventually, new_phone, new_tenant, rid
+
+pytestmark = pytest.mark.integration
+
+SPEND_CAPPED = new_tenant()  # a tenant with a tiny daily SMS budget (see the notify fixture)
+
+
+def zone_at_hour(hour: int) -> str:
+    """An IANA zone whose local hour is ``hour`` right now (Etc/GMT-N is UTC+N)."""
+    offset = (hour - datetime.now(UTC).hour) % 24
+    if offset > 14:
+        offset -= 24
+    return f"Etc/GMT{'-' if offset >= 0 else '+'}{abs(offset)}"
+
+
+DAY = zone_at_hour(12)  # a store where it is midday now: no quiet hours in the way
+NIGHT = zone_at_hour(23)  # a store where it is 23:00 now
+
+
+def _ts(dt: datetime) -> Timestamp:
+    out = Timestamp()
+    out.FromDatetime(dt)
+    return out
+
+
+@pytest_asyncio.fixture(scope="module")
+async def notify(stack: Stack) -> Stack:
+    await stack.start_notify(
+        PEONY_NOTIFY_QUIET_HOURS="21:00-09:00",
+        PEONY_NOTIFY_TENANT_SPEND_CAPS=f'{{"{SPEND_CAPPED}": 10}}',  # two SMS segments at 5 fen
+    )
+    return stack
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _no_faults(stack: Stack):
+    yield
+    await stack.clear_faults()
+
+
+async def _one_message(stack: Stack, tenant: str, trigger: str, *, states=("sent",), within=30.0) -> dict:
+    async def found():
+        rows = [r for r in await stack.rows(tenant, trigger) if r["state"] in states]
+        return rows or None
+
+    rows = await eventually(found, within=within, what=f"a {trigger} message in {states}")
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+async def _at_provider(stack: Stack, message_id: str) -> dict:
+    got = await eventually(lambda: stack.sent_for({message_id}), what=f"{message_id} at a provider")
+    assert len(got) == 1, got
+    return got[0]
+
+
+# --- triggers ------------------------------------------------------------------------------------
+async def test_welcome_in_the_members_locale_by_sms_exactly_once(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    zh_phone, en_phone = new_phone(), new_phone()
+    zh = await notify.member(tenant, store, name="小美", phone=zh_phone)
+    en = await notify.member(tenant, store, name="Amy", phone=en_phone, locale="en")
+
+    for member, phone, body in (
+        (zh, zh_phone, f"亲爱的小美，欢迎加入！您的会员号 {zh.member_number}。"),
+        (en, en_phone, f"Welcome, Amy! Your member number is {en.member_number}."),
+    ):
+        rows = [r for r in await _rows_for(notify, tenant, "welcome", member.name)]
+        row = rows[0]
+        assert (row["channel"], row["body"], row["state"]) == ("sms", body, "sent")
+        got = await _at_provider(notify, row["message_id"])
+        assert got["provider"] == "aliyun_sms" and got["to"] == phone.removeprefix("+86")
+        assert got["template_params"] == {"content": body}
+        assert row["address_masked"] == f"{phone[3:6]}****{phone[-4:]}"
+        assert phone not in str(row)
+
+    # Read back through the API: status per member.
+    listed = await notify.notify.ListMessages(
+        pb.ListMessagesRequest(recipient=en.name), metadata=auth(tenant)
+    )
+    [message] = listed.messages
+    assert message.state == message_pb2.MESSAGE_STATE_SENT and message.locale == "en"
+    assert message.provider == "aliyun_sms" and message.decision == "send on sms: ALLOWED"
+
+
+async def _rows_for(stack: Stack, tenant: str, trigger: str, recipient: str) -> list[dict]:
+    async def found():
+        rows = [
+            r
+            for r in await stack.rows(tenant, trigger)
+            if r["recipient"] == recipient and r["state"] == "sent"
+        ]
+        return rows or None
+
+    rows = await eventually(found, what=f"{trigger} for {recipient}")
+    assert len(rows) == 1, rows
+    return rows
+
+
+async def test_wallet_and_booking_events_become_one_message_each_with_the_right_text(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)  # quiet hours out of the way; times shown in the events' zone
+    member = await notify.member(tenant, store, name="王静怡")
+    start = datetime(2026, 12, 24, 6, 30, tzinfo=UTC)  # 14:30 in Shanghai
+    cases = [
+        (
+            wallet_events.BalanceChanged(
+                member=member.name, reason=1, delta_minor=50000, principal_minor=80000, currency_code="CNY"
+            ),
+            "top_up_notice",
+            "您的会员账户充值 ¥500.00 已到账，当前余额 ¥800.00。",
+        ),
+        (
+            wallet_events.BalanceChanged(
+                member=member.name,
+                reason=16,
+                delta_minor=-12800,
+                principal_minor=67200,
+                bonus_minor=0,
+                currency_code="CNY",
+            ),
+            "spend_notice",
+            "您的会员账户消费 ¥128.00，当前余额 ¥672.00。如有疑问请联系门店。",
+        ),
+        (
+            booking_events.ReminderDue(
+                member=member.name,
+                store=store,
+                services=[booking_events.AppointmentServiceSummary(display_name="深层补水护理")],
+                start_time=_ts(datetime.now(UTC) + timedelta(hours=2)),
+                time_zone="Asia/Shanghai",
+                minutes_before=120,
+            ),
+            "reminder",
+            None,  # time-dependent; checked below
+        ),
+        (
+            booking_events.AppointmentCancelled(
+                member=member.name, store=store, start_time=_ts(start), time_zone="Asia/Shanghai"
+            ),
+            "appointment_cancelled",
+            "您 12月24日周四 14:30 的预约已取消。",
+        ),
+        (
+            booking_events.WaitlistOffered(
+                member=member.name,
+                store=store,
+                start_time=_ts(start),
+                time_zone="Asia/Shanghai",
+                offer_expire_time=_ts(start - timedelta(hours=3)),
+            ),
+            "waitlist_offer",
+            "候补通知：12月24日周四 14:30 有空位，请在 12月24日周四 11:30 前确认预约，逾期将让给下一位。",
+        ),
+    ]
+    for event, _, _ in cases:
+        await notify.publish(tenant, event)
+    for _event, trigger, body in cases:
+        row = await _one_message(notify, tenant, trigger)
+        if body is not None:
+            assert row["body"] == body, trigger
+        got = await _at_provider(notify, row["message_id"])
+        assert got["template_params"] == {"content": row["body"]}
+    reminder = await _one_message(notify, tenant, "reminder")
+    assert reminder["body"].startswith("到店提醒：您预约的深层补水护理将于 ")
+    # A hold moves the balance too, but is not a spend the member is told about.
+    await notify.publish(tenant, wallet_events.BalanceChanged(member=member.name, reason=5, delta_minor=-100))
+    await notify.publish(
+        tenant, wallet_events.BalanceChanged(member=member.name, reason=16, delta_minor=-100)
+    )
+    await eventually(lambda: _count(notify, tenant, "spend_notice", 2), what="the second spend notice")
+    assert len(await notify.rows(tenant, "top_up_notice")) == 1
+
+
+async def _count(stack: Stack, tenant: str, trigger: str, n: int) -> bool:
+    return len([r for r in await stack.rows(tenant, trigger) if r["state"] == "sent"]) >= n
+
+
+async def test_the_same_event_twice_is_one_message(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store)
+    event = wallet_events.PointsEarned(member=member.name, points=120, points_available=520)
+    envelope = await notify.publish(tenant, event)
+    # The same event again under another NATS message id: the stream keeps both copies.
+    await notify.js.publish(
+        "peony.wallet.PointsEarned",
+        envelope.SerializeToString(),
+        headers={"Nats-Msg-Id": f"copy-{uuid.uuid4()}"},
+    )
+    row = await _one_message(notify, tenant, "points_earned")
+    assert row["message_id"] == message_id_for(tenant, envelope.event_id, "points_earned", member.name)
+    assert row["channel"] == "sms"  # WeChat and push come first for points, but this member has neither
+    await _at_provider(notify, row["message_id"])
+
+
+# --- consent ---------------------------------------------------------------------------------------
+async def test_consent_marketing_needs_opt_in_transactional_respects_opt_out(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    no_consent = await notify.member(tenant, store, name="甲")
+    opted_in = await notify.member(tenant, store, name="乙", consent=member_pb2.Consent(marketing_sms=True))
+    openid = f"oPeony{uuid.uuid4().hex[:20]}"
+    sms_out = await notify.member(
+        tenant,
+        store,
+        name="丙",
+        openid=openid,
+        consent=member_pb2.Consent(transactional_sms_opt_out=True),
+    )
+    expire = _ts(datetime.now(UTC) + timedelta(days=7))
+    for m in (no_consent, opted_in):
+        await notify.publish(
+            tenant, wallet_events.PointsExpiring(member=m.name, points=300, expire_time=expire)
+        )
+    await notify.publish(
+        tenant,
+        wallet_events.BalanceChanged(member=sms_out.name, reason=16, delta_minor=-5000, currency_code="CNY"),
+    )
+
+    async def settled():
+        rows = await notify.rows(tenant, "points_expiring")
+        return rows if len(rows) == 2 and all(r["state"] in ("sent", "suppressed") for r in rows) else None
+
+    rows = {r["recipient"]: r for r in await eventually(settled, what="both marketing messages decided")}
+    assert rows[no_consent.name]["state"] == "suppressed"
+    assert rows[no_consent.name]["decision"] == "suppressed: NO_CONSENT"
+    assert rows[opted_in.name]["state"] == "sent" and rows[opted_in.name]["channel"] == "sms"
+
+    spend = await _one_message(notify, tenant, "spend_notice")
+    assert spend["channel"] == "wechat"  # SMS opted out: the next channel in the trigger's order
+    got = await _at_provider(notify, spend["message_id"])
+    assert got["provider"] == "wechat_oa" and openid in str(got)
+    assert openid not in str(spend)
+
+
+# --- quiet hours -----------------------------------------------------------------------------------
+async def test_quiet_hours_in_the_store_zone_defer_normal_messages_but_not_urgent_ones(notify: Stack):
+    tenant = new_tenant()
+    night_store = await notify.store(tenant, NIGHT)
+    member = await notify.member(tenant, night_store, name="夜")
+    welcome = await _one_message(notify, tenant, "welcome", states=("deferred",))
+    local_due = welcome["due_time"].astimezone(ZoneInfo(NIGHT))
+    assert (local_due.hour, local_due.minute) == (9, 0)  # the end of quiet hours, store-local
+    assert timedelta(0) < welcome["due_time"] - datetime.now(UTC) <= timedelta(hours=11)
+    assert welcome["decision"] == f"deferred until {local_due.isoformat()}: QUIET_HOURS"
+    # An urgent notice (a spend) goes out at night all the same.
+    await notify.publish(
+        tenant, wallet_events.BalanceChanged(member=member.name, reason=16, delta_minor=-100)
+    )
+    spend = await _one_message(notify, tenant, "spend_notice")
+    await _at_provider(notify, spend["message_id"])
+    assert not await notify.sent_for({welcome["message_id"]})
+
+
+# --- frequency caps --------------------------------------------------------------------------------
+async def test_marketing_frequency_cap_three_a_day(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store, consent=member_pb2.Consent(marketing_sms=True))
+    expire = _ts(datetime.now(UTC) + timedelta(days=7))
+    for i in range(5):
+        await notify.publish(
+            tenant, wallet_events.PointsExpiring(member=member.name, points=10 + i, expire_time=expire)
+        )
+
+    async def settled():
+        rows = await notify.rows(tenant, "points_expiring")
+        return rows if len(rows) == 5 and all(r["state"] in ("sent", "suppressed") for r in rows) else None
+
+    rows = await eventually(settled, what="five marketing messages decided")
+    assert sorted(r["state"] for r in rows) == ["sent"] * 3 + ["suppressed"] * 2
+    assert {r["decision"] for r in rows if r["state"] == "suppressed"} == {"suppressed: FREQUENCY_CAP_DAY"}
+
+
+# --- spend cap -------------------------------------------------------------------------------------
+async def test_spend_cap_stops_marketing_sms_and_moves_transactional_to_free_channels(notify: Stack):
+    tenant = SPEND_CAPPED  # 10 fen a day; an SMS segment costs 5 at the local Alibaba provider
+    store = await notify.store(tenant, DAY)
+    openid = f"oCap{uuid.uuid4().hex[:20]}"
+    members = [
+        await notify.member(
+            tenant,
+            store,
+            name=f"会员{i}",
+            openid=f"{openid}{i}",
+            consent=member_pb2.Consent(marketing_sms=True),
+        )
+        for i in range(4)
+    ]
+    for m in members:  # transactional, SMS first
+        await notify.publish(tenant, wallet_events.BalanceChanged(member=m.name, reason=16, delta_minor=-100))
+    expire = _ts(datetime.now(UTC) + timedelta(days=7))
+    for m in members:  # marketing; SMS is the only channel these members opted in to
+        await notify.publish(
+            tenant, wallet_events.PointsExpiring(member=m.name, points=5, expire_time=expire)
+        )
+
+    async def settled():
+        rows = await notify.rows(tenant)
+        done = [r for r in rows if r["state"] in ("sent", "suppressed")]
+        return rows if len(rows) == 12 and len(done) == 12 else None
+
+    rows = await eventually(settled, what="welcomes, spend notices and marketing decided")
+    sms = [r for r in rows if r["channel"] == "sms" and r["state"] == "sent"]
+    assert len(sms) == 2 and sum(r["cost_minor"] for r in rows) == 10  # never past the cap
+    spend = [r for r in rows if r["trigger"] == "spend_notice"]
+    assert all(r["state"] == "sent" for r in spend)
+    assert sum(r["channel"] == "wechat" for r in spend) >= 2  # transactional moved to a free channel
+    marketing = [r for r in rows if r["trigger"] == "points_expiring"]
+    assert {r["decision"] for r in marketing} == {"suppressed: SPEND_CAP"}
+    assert len(await notify.sent_for({r["message_id"] for r in sms})) == 2
+    async with notify.notify_db.connect() as conn:
+        day = (
+            await conn.execute(text("SELECT * FROM spend_daily WHERE tenant_id = :t"), {"t": tenant})
+        ).one()
+        assert day.spent_minor == 10 and day.cap_reached_at is not None
+        caps = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM outbox WHERE tenant_id = :t"
+                    " AND event_type = 'peony.notify.v1.SpendCapReached'"
+                ),
+                {"t": tenant},
+            )
+        ).scalar_one()
+    assert caps == 1
+
+
+# --- providers: failover, retries, failure, re-send -------------------------------------------------
+async def test_provider_down_fails_over_both_down_fails_then_retry_sends(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store)
+    await _one_message(notify, tenant, "welcome")
+
+    await notify.fault(provider="aliyun_sms", mode="down")
+    await notify.publish(
+        tenant, wallet_events.BalanceChanged(member=member.name, reason=16, delta_minor=-100)
+    )
+    over = await _one_message(notify, tenant, "spend_notice")
+    assert over["provider"] == "tencent_sms"
+    assert (await _at_provider(notify, over["message_id"]))["provider"] == "tencent_sms"
+
+    await notify.fault(provider="tencent_sms", mode="down")
+    await notify.publish(tenant, wallet_events.PointsEarned(member=member.name, points=1, points_available=1))
+    failed = await _one_message(notify, tenant, "points_earned", states=("failed",))
+    assert failed["attempts"] == 3  # two retries with backoff, then given up
+    assert "aliyun_sms" in failed["last_error"] and "tencent_sms" in failed["last_error"]
+    assert not await notify.sent_for({failed["message_id"]})
+
+    await notify.clear_faults()
+    name = f"messages/{failed['message_id']}"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await notify.notify.RetryMessage(
+            pb.RetryMessageRequest(name=name, request_id=rid()), metadata=auth(tenant, ["beautician"])
+        )
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    retried = await notify.notify.RetryMessage(
+        pb.RetryMessageRequest(name=name, request_id=rid()), metadata=auth(tenant)
+    )
+    assert retried.message.state == message_pb2.MESSAGE_STATE_QUEUED
+    await _one_message(notify, tenant, "points_earned")
+    await _at_provider(notify, failed["message_id"])
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await notify.notify.RetryMessage(
+            pb.RetryMessageRequest(name=name, request_id=rid()), metadata=auth(tenant)
+        )
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+# --- staff audience ----------------------------------------------------------------------------------
+async def test_complaint_sla_breach_without_a_staff_contact_is_suppressed_not_lost(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store)
+    await notify.publish(
+        tenant,
+        booking_events.ComplaintSlaBreached(complaint="complaints/c1", member=member.name, store=store),
+    )
+    row = await _one_message(notify, tenant, "complaint_escalated", states=("suppressed",))
+    assert row["recipient"] == store and row["decision"] == "suppressed: RECIPIENT_NOT_FOUND"
+
+
+# --- templates -----------------------------------------------------------------------------------------
+async def test_tenant_template_overrides_the_default_and_bad_ones_are_refused(notify: Stack):
+    tenant = new_tenant()
+    parent = "triggers/points_earned"
+
+    async def create(body: str, template_id: str = "sms-zh-CN", roles=None):
+        return await notify.notify.CreateTemplate(
+            pb.CreateTemplateRequest(
+                parent=parent,
+                template_id=template_id,
+                template=message_pb2.Template(body=body),
+                request_id=rid(),
+            ),
+            metadata=auth(tenant, roles),
+        )
+
+    for body, template_id, field in [
+        ("{{ event.points ", "sms-zh-CN", "template.body"),
+        ("{{ event.phone }}", "sms-zh-CN", "template.body"),
+        ("{{ secret }}", "sms-zh-CN", "template.body"),
+        ("ok", "pigeon-zh-CN", "template_id"),
+        ("ok", "sms-fr", "template_id"),
+    ]:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await create(body, template_id)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, body
+        assert details(err.value)[1][:1] == [field], body
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await create("ok", roles=["beautician"])
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    async with notify.notify_db.connect() as conn:
+        stored = (
+            await conn.execute(text("SELECT count(*) FROM templates WHERE tenant_id = :t"), {"t": tenant})
+        ).scalar_one()
+    assert stored == 0  # nothing refused was written
+
+    created = await create(
+        "【{{ member.display_name }}】积分+{{ event.points }}，共 {{ event.points_available }}"
+    )
+    assert created.template.name == "triggers/points_earned/templates/sms-zh-CN"
+    listed = await notify.notify.ListTemplates(pb.ListTemplatesRequest(parent=parent), metadata=auth(tenant))
+    assert [(t.name, t.built_in) for t in listed.templates][:1] == [(created.template.name, False)]
+    assert {t.name for t in listed.templates if t.built_in} == {
+        "triggers/points_earned/templates/any-en",
+        "triggers/points_earned/templates/any-zh-CN",
+    }
+
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store, name="小美")
+    await notify.publish(
+        tenant, wallet_events.PointsEarned(member=member.name, points=88, points_available=388)
+    )
+    row = await _one_message(notify, tenant, "points_earned")
+    assert row["body"] == "【小美】积分+88，共 388"
+
+
+# --- privacy -------------------------------------------------------------------------------------------
+async def test_notify_database_holds_no_address(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    phone, email, openid = (
+        new_phone(),
+        f"pii-{uuid.uuid4().hex[:8]}@example.com",
+        f"oPii{uuid.uuid4().hex[:16]}",
+    )
+    member = await notify.member(tenant, store, phone=phone, email=email, openid=openid)
+    await _one_message(notify, tenant, "welcome")
+    await notify.publish(tenant, wallet_events.PointsEarned(member=member.name, points=1, points_available=1))
+    row = await _one_message(notify, tenant, "points_earned")
+    assert row["channel"] == "wechat"
+    dump = subprocess.run(
+        [
+            str(postgres_bin_dir() / "pg_dump"),
+            notify.notify_url.replace("postgresql+asyncpg://", "postgresql://"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert row["message_id"] in dump
+    for secret in (phone, phone[3:], email, openid):
+        assert secret not in dump
+
+
+async def test_members_refuses_contact_resolution_to_anyone_but_notify(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await notify.members.ResolveContact(
+            mpb.ResolveContactRequest(name=member.name), metadata=auth(tenant, ["service"])
+        )
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
