@@ -32,6 +32,8 @@ STORES_MANAGE = "stores.manage"
 TIERS_MANAGE = "tiers.manage"
 NOTIFY_READ = "notify.read"
 NOTIFY_ADMIN = "notify.admin"  # tenant templates, re-sending failed messages
+# Forwarding providers' delivery receipts to notify (the gateway); not in ALL_PERMISSIONS either.
+NOTIFY_RECEIPTS_RECORD = "notify.receipts.record"
 WALLET_READ = "wallet.read"
 WALLET_WRITE = "wallet.write"  # top-ups, holds, checkout: front-desk money movements
 WALLET_ADJUST = "wallet.adjust"  # staff point adjustments and reversals (audited)
@@ -108,6 +110,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     # Held, beside `service`, by the notify service's identity only: it resolves members' addresses.
     "notifier": frozenset({MEMBERS_CONTACT_RESOLVE}),
+    # Held, beside `service`, by the gateway only: it forwards providers' receipt callbacks.
+    "receipt_forwarder": frozenset({NOTIFY_RECEIPTS_RECORD}),
 }
 # Roles whose access is limited to the stores listed in the token's `stores` claim.
 STORE_BOUND_ROLES = frozenset({"store_manager", "front_desk", "beautician", "consultant"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, delete, func, select, tuple_, update
+from sqlalchemy import and_, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -355,3 +355,45 @@ class SpendRepository:
             )
         ).first()
         return (int(row.spent_minor), int(row.units)) if row else (0, 0)
+
+
+_e = t.early_receipts
+
+
+async def lock_provider_ids(session: AsyncSession, keys: list[tuple[str, str]]) -> None:
+    """Transaction-scoped advisory locks on (provider, provider message id), in a fixed order, in
+    one statement: taken by the dispatcher before it records sends and by receipts before they
+    look for them."""
+    if not keys:
+        return
+    names = sorted({f"receipt|{provider}|{pmid}" for provider, pmid in keys})
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
+            " FROM (SELECT unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS ordered"
+        ),
+        {"keys": names},
+    )
+
+
+async def keep_early_receipt(
+    session: AsyncSession, provider: str, pmid: str, status: str, reason: str, occurred_at: datetime
+) -> None:
+    await session.execute(
+        pg_insert(_e)
+        .values(
+            provider=provider, provider_message_id=pmid, status=status, reason=reason, occurred_at=occurred_at
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def take_early_receipts(session: AsyncSession, keys: list[tuple[str, str]]) -> list[Row]:
+    if not keys:
+        return []
+    stmt = (
+        delete(_e)
+        .where(tuple_(_e.c.provider, _e.c.provider_message_id).in_(keys))
+        .returning(_e.c.provider, _e.c.provider_message_id, _e.c.status, _e.c.reason, _e.c.occurred_at)
+    )
+    return list((await session.execute(stmt)).all())

@@ -114,3 +114,18 @@ spend_daily = Table(
     Column("cap_reached_at", DateTime(timezone=True), nullable=True),
     PrimaryKeyConstraint("tenant_id", "day", name="pk_spend_daily"),
 )
+
+# Receipts that arrived before the send that caused them committed (a fast provider): kept here
+# until the dispatcher records that send and applies them. An advisory lock on (provider,
+# provider message id), taken by both sides, makes "not found yet" and "recorded" exclusive.
+early_receipts = Table(
+    "early_receipts",
+    metadata,
+    Column("provider", Text, nullable=False),
+    Column("provider_message_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("provider", "provider_message_id", name="pk_early_receipts"),
+)

@@ -22,6 +22,7 @@ from services.notify.entrypoints.grpc_servicer import NotifyServicer
 from services.notify.entrypoints.jobs import DispatchWorker
 from services.notify.service_layer.dispatch import Dispatcher, contact_resolver
 from services.notify.service_layer.queries import NotifyQueries
+from services.notify.service_layer.receipts import Receipts
 from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
 from services.notify.settings import notify_settings
 
@@ -44,7 +45,11 @@ async def build(config: ServiceConfig, *, registry: ProviderRegistry | None = No
     )
     uows = UnitOfWorkFactory(NotifyUnitOfWork, session_factory(backbone.engine), service=SERVICE)
     servicer = NotifyServicer(
-        uows, Idempotency(cipher, metadata), page_tokens(config, SERVICE), NotifyQueries(backbone.engine)
+        uows,
+        Idempotency(cipher, metadata),
+        page_tokens(config, SERVICE),
+        NotifyQueries(backbone.engine),
+        Receipts(backbone.engine, registry),
     )
     dispatcher = Dispatcher(
         backbone.engine,

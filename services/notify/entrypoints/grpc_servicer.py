@@ -18,9 +18,12 @@ from kit.servicer import ServicerKit
 from services.notify.domain.default_templates import DEFAULT_TEMPLATES
 from services.notify.domain.message import TRIGGER_KEY
 from services.notify.entrypoints import mapping as mp
-from services.notify.service_layer import commands
+from services.notify.service_layer import commands, receipts
 from services.notify.service_layer.queries import NotifyQueries
+from services.notify.service_layer.receipts import Receipts
 from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
+
+MAX_RECEIPT_BYTES = 64 * 1024
 
 _STATES = {
     getattr(message_pb2, f"MESSAGE_STATE_{s.upper()}"): s
@@ -29,9 +32,10 @@ _STATES = {
 
 
 class NotifyServicer(ServicerKit[NotifyUnitOfWork], pb_grpc.NotifyServiceServicer):
-    def __init__(self, uows, idempotency, page_tokens, queries: NotifyQueries):
+    def __init__(self, uows, idempotency, page_tokens, queries: NotifyQueries, receipts: Receipts):
         super().__init__(uows, idempotency, page_tokens)
         self._queries = queries
+        self._receipts = receipts
 
     # --- messages ------------------------------------------------------------------------------
     async def GetMessage(self, request: pb.GetMessageRequest, context) -> pb.GetMessageResponse:
@@ -161,3 +165,22 @@ class NotifyServicer(ServicerKit[NotifyUnitOfWork], pb_grpc.NotifyServiceService
             return pb.DeleteTemplateResponse()
 
         return await self._mutate("DeleteTemplate", request, pb.DeleteTemplateResponse, effect)
+
+    # --- receipts ------------------------------------------------------------------------------
+    async def RecordReceipts(self, request: pb.RecordReceiptsRequest, context) -> pb.RecordReceiptsResponse:
+        caller = current_principal()
+        receipts.authorize(caller)  # before looking at anything the caller sent
+        problems = Violations()
+        if not request.provider:
+            problems.add("provider", "is required")
+        if len(request.body) > MAX_RECEIPT_BYTES:
+            problems.add("body", f"must be at most {MAX_RECEIPT_BYTES} bytes")
+        problems.raise_if_any()
+        applied, (content_type, ack) = await self._receipts.record(
+            caller,
+            request.provider,
+            {k.lower(): v for k, v in request.headers.items()},
+            request.body,
+            dict(request.query),
+        )
+        return pb.RecordReceiptsResponse(applied=applied, ack_content_type=content_type, ack_body=ack)

@@ -48,7 +48,7 @@ from services.notify.adapters.providers.base import (
     SendResult,
     sms_segments,
 )
-from services.notify.adapters.repository import lock_due
+from services.notify.adapters.repository import lock_due, lock_provider_ids, take_early_receipts
 from services.notify.domain.context import event_context
 from services.notify.domain.message import (
     CHANNEL_APP_PUSH,
@@ -69,6 +69,7 @@ from services.notify.domain.policy import (
 from services.notify.domain.templates import Template, TemplateBook
 from services.notify.domain.triggers import AUDIENCE_STAFF, BY_KEY, REMINDER, Trigger
 from services.notify.service_layer.handlers import channel_to_proto, decode_event
+from services.notify.service_layer.receipts import apply_receipt
 from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
 from services.notify.settings import NotifySettings
 
@@ -148,11 +149,21 @@ class Dispatcher:
                 await self._plan(uow, books[item.tenant], item, now, planned)
             sending = [item for item in items if item.outgoing is not None]
             await asyncio.gather(*(self._send(item) for item in sending))
+            taken = {
+                (i.result.provider, i.result.provider_message_id): i for i in sending if i.result is not None
+            }
+            # Receipts for these sends may already be here (a fast provider): with the same locks
+            # the receipts side takes, either it sees our sends committed or we see its receipts.
+            await lock_provider_ids(session, list(taken))
             for item in items:
                 uow = uows[item.tenant]
                 if item.outgoing is not None:
                     await self._record(uow, item, now)
-                await uow.messages.save(item.message)
+            for early in await take_early_receipts(session, list(taken)):
+                item = taken[(early.provider, early.provider_message_id)]
+                apply_receipt(uows[item.tenant], item.message, early.status, early.reason, early.occurred_at)
+            for item in items:
+                await uows[item.tenant].messages.save(item.message)
             for uow in uows.values():
                 await uow.commit()
         return len(items)

@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 import grpc
 import pytest_asyncio
+from aiohttp import web
 from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message as ProtoMessage
 from nats.aio.client import Client as NATS
@@ -35,6 +36,7 @@ from peony.notify.v1 import notify_service_pb2_grpc as pb_grpc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from gateway.app import build_app as build_gateway
 from kit.auth import mint_dev_token
 from kit.config import ServiceConfig, load_config, to_async_url
 from kit.grpc_server import GrpcServiceRunner
@@ -93,6 +95,7 @@ class Stack:
     infra: Any
     tmp: Path
     members_addr: str
+    gateway_url: str
     members: mpb_grpc.MembersServiceStub
     members_db: AsyncEngine
     sim: DevProviders
@@ -253,12 +256,31 @@ async def stack(infra, tmp_path_factory) -> AsyncIterator[Stack]:
     closers.append(members_channel.close)
     members_db = create_async_engine(members_url)
     closers.append(members_db.dispose)
-    # the local provider servers (receipts are not posted back in these tests: no gateway here)
+    # the gateway, in process: providers post their receipts to its public route, which forwards
+    # them to notify (on a port chosen now, so restarted notify instances keep it)
+    notify_port = _free_port()
+    gateway_config = load_config(
+        "gateway",
+        {
+            "PEONY_MEMBERS_ADDR": f"127.0.0.1:{members_port}",
+            "PEONY_NOTIFY_ADDR": f"127.0.0.1:{notify_port}",
+            "PEONY_WALLET_ADDR": "127.0.0.1:1",  # not used here
+            "PEONY_BOOKING_ADDR": "127.0.0.1:1",
+        },
+    )
+    gateway_runner = web.AppRunner(build_gateway(gateway_config), access_log=None)
+    await gateway_runner.setup()
+    gateway_site = web.TCPSite(gateway_runner, "127.0.0.1", 0)
+    await gateway_site.start()
+    gateway_port = gateway_site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    closers.append(gateway_runner.cleanup)
+    gateway_url = f"http://127.0.0.1:{gateway_port}"
+    # the local provider servers, posting receipts to the gateway
     http_port, smtp_port = _free_port(), _free_port()
     doc = dev_document(
         f"http://127.0.0.1:{http_port}", smtp_port, ensure_dev_service_account(tmp / "fcm.json")
     )
-    sim = DevProviders(parse_config(doc, {}), receipt_url=None)
+    sim = DevProviders(parse_config(doc, {}), receipt_url=f"{gateway_url}/v1/notify/receipts/{{provider}}")
     await sim.start("127.0.0.1", http_port, smtp_port)
     closers.append(sim.stop)
     # notify
@@ -267,7 +289,7 @@ async def stack(infra, tmp_path_factory) -> AsyncIterator[Stack]:
     env = {
         "PEONY_NOTIFY_DATABASE_URL": notify_url,
         "PEONY_NATS_URL": infra.nats_url,
-        "PEONY_NOTIFY_GRPC_PORT": "0",
+        "PEONY_NOTIFY_GRPC_PORT": str(notify_port),
         "PEONY_MEMBERS_ADDR": f"127.0.0.1:{members_port}",
         "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
         "PEONY_NOTIFY_DISPATCH_INTERVAL_SECONDS": "0.05",
@@ -285,6 +307,7 @@ async def stack(infra, tmp_path_factory) -> AsyncIterator[Stack]:
         infra=infra,
         tmp=tmp,
         members_addr=f"127.0.0.1:{members_port}",
+        gateway_url=gateway_url,
         members=mpb_grpc.MembersServiceStub(members_channel),
         members_db=members_db,
         sim=sim,

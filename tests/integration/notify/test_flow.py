@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import grpc
 import pytest
 import pytest_asyncio
@@ -32,6 +33,7 @@ from tests.integration.notify.conftest import Stack, auth, eventually, new_phone
 pytestmark = pytest.mark.integration
 
 SPEND_CAPPED = new_tenant()  # a tenant with a tiny daily SMS budget (see the notify fixture)
+SENT = ("sent", "delivered")  # a provider took it (the local servers post receipts at once)
 
 
 def zone_at_hour(hour: int) -> str:
@@ -67,7 +69,7 @@ async def _no_faults(stack: Stack):
     await stack.clear_faults()
 
 
-async def _one_message(stack: Stack, tenant: str, trigger: str, *, states=("sent",), within=30.0) -> dict:
+async def _one_message(stack: Stack, tenant: str, trigger: str, *, states=SENT, within=30.0) -> dict:
     async def found():
         rows = [r for r in await stack.rows(tenant, trigger) if r["state"] in states]
         return rows or None
@@ -97,7 +99,7 @@ async def test_welcome_in_the_members_locale_by_sms_exactly_once(notify: Stack):
     ):
         rows = [r for r in await _rows_for(notify, tenant, "welcome", member.name)]
         row = rows[0]
-        assert (row["channel"], row["body"], row["state"]) == ("sms", body, "sent")
+        assert (row["channel"], row["body"], row["state"] in SENT) == ("sms", body, True)
         got = await _at_provider(notify, row["message_id"])
         assert got["provider"] == "aliyun_sms" and got["to"] == phone.removeprefix("+86")
         assert got["template_params"] == {"content": body}
@@ -109,16 +111,15 @@ async def test_welcome_in_the_members_locale_by_sms_exactly_once(notify: Stack):
         pb.ListMessagesRequest(recipient=en.name), metadata=auth(tenant)
     )
     [message] = listed.messages
-    assert message.state == message_pb2.MESSAGE_STATE_SENT and message.locale == "en"
+    assert message.state in (message_pb2.MESSAGE_STATE_SENT, message_pb2.MESSAGE_STATE_DELIVERED)
+    assert message.locale == "en"
     assert message.provider == "aliyun_sms" and message.decision == "send on sms: ALLOWED"
 
 
 async def _rows_for(stack: Stack, tenant: str, trigger: str, recipient: str) -> list[dict]:
     async def found():
         rows = [
-            r
-            for r in await stack.rows(tenant, trigger)
-            if r["recipient"] == recipient and r["state"] == "sent"
+            r for r in await stack.rows(tenant, trigger) if r["recipient"] == recipient and r["state"] in SENT
         ]
         return rows or None
 
@@ -203,7 +204,7 @@ async def test_wallet_and_booking_events_become_one_message_each_with_the_right_
 
 
 async def _count(stack: Stack, tenant: str, trigger: str, n: int) -> bool:
-    return len([r for r in await stack.rows(tenant, trigger) if r["state"] == "sent"]) >= n
+    return len([r for r in await stack.rows(tenant, trigger) if r["state"] in SENT]) >= n
 
 
 async def test_the_same_event_twice_is_one_message(notify: Stack):
@@ -250,12 +251,12 @@ async def test_consent_marketing_needs_opt_in_transactional_respects_opt_out(not
 
     async def settled():
         rows = await notify.rows(tenant, "points_expiring")
-        return rows if len(rows) == 2 and all(r["state"] in ("sent", "suppressed") for r in rows) else None
+        return rows if len(rows) == 2 and all(r["state"] in (*SENT, "suppressed") for r in rows) else None
 
     rows = {r["recipient"]: r for r in await eventually(settled, what="both marketing messages decided")}
     assert rows[no_consent.name]["state"] == "suppressed"
     assert rows[no_consent.name]["decision"] == "suppressed: NO_CONSENT"
-    assert rows[opted_in.name]["state"] == "sent" and rows[opted_in.name]["channel"] == "sms"
+    assert rows[opted_in.name]["state"] in SENT and rows[opted_in.name]["channel"] == "sms"
 
     spend = await _one_message(notify, tenant, "spend_notice")
     assert spend["channel"] == "wechat"  # SMS opted out: the next channel in the trigger's order
@@ -296,10 +297,10 @@ async def test_marketing_frequency_cap_three_a_day(notify: Stack):
 
     async def settled():
         rows = await notify.rows(tenant, "points_expiring")
-        return rows if len(rows) == 5 and all(r["state"] in ("sent", "suppressed") for r in rows) else None
+        return rows if len(rows) == 5 and all(r["state"] in (*SENT, "suppressed") for r in rows) else None
 
     rows = await eventually(settled, what="five marketing messages decided")
-    assert sorted(r["state"] for r in rows) == ["sent"] * 3 + ["suppressed"] * 2
+    assert sorted(r["state"] in SENT for r in rows) == [False] * 2 + [True] * 3
     assert {r["decision"] for r in rows if r["state"] == "suppressed"} == {"suppressed: FREQUENCY_CAP_DAY"}
 
 
@@ -328,14 +329,14 @@ async def test_spend_cap_stops_marketing_sms_and_moves_transactional_to_free_cha
 
     async def settled():
         rows = await notify.rows(tenant)
-        done = [r for r in rows if r["state"] in ("sent", "suppressed")]
+        done = [r for r in rows if r["state"] in (*SENT, "suppressed")]
         return rows if len(rows) == 12 and len(done) == 12 else None
 
     rows = await eventually(settled, what="welcomes, spend notices and marketing decided")
-    sms = [r for r in rows if r["channel"] == "sms" and r["state"] == "sent"]
+    sms = [r for r in rows if r["channel"] == "sms" and r["state"] in SENT]
     assert len(sms) == 2 and sum(r["cost_minor"] for r in rows) == 10  # never past the cap
     spend = [r for r in rows if r["trigger"] == "spend_notice"]
-    assert all(r["state"] == "sent" for r in spend)
+    assert all(r["state"] in SENT for r in spend)
     assert sum(r["channel"] == "wechat" for r in spend) >= 2  # transactional moved to a free channel
     marketing = [r for r in rows if r["trigger"] == "points_expiring"]
     assert {r["decision"] for r in marketing} == {"suppressed: SPEND_CAP"}
@@ -503,5 +504,68 @@ async def test_members_refuses_contact_resolution_to_anyone_but_notify(notify: S
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await notify.members.ResolveContact(
             mpb.ResolveContactRequest(name=member.name), metadata=auth(tenant, ["service"])
+        )
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+# --- delivery receipts ---------------------------------------------------------------------------------
+async def test_receipts_through_the_gateway_mark_messages_delivered_or_failed(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store)
+    # The local Alibaba server posts a signed SmsReport to the gateway right after accepting.
+    delivered = await _one_message(notify, tenant, "welcome", states=("delivered",))
+    assert delivered["deliver_time"] is not None and delivered["provider"] == "aliyun_sms"
+    await notify.fault(provider="aliyun_sms", mode="none", receipt="failed")
+    spend = wallet_events.BalanceChanged(member=member.name, reason=16, delta_minor=-100)
+    await notify.publish(tenant, spend)
+    failed = await _one_message(notify, tenant, "spend_notice", states=("failed",))
+    assert failed["last_error"] == "aliyun_sms: MK:0001"
+    async with notify.notify_db.connect() as conn:
+        events = (
+            (
+                await conn.execute(
+                    text("SELECT event_type FROM outbox WHERE tenant_id = :t ORDER BY seq"), {"t": tenant}
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert events.count("peony.notify.v1.MessageDelivered") == 1
+    assert events.count("peony.notify.v1.MessageFailed") == 1
+
+
+async def test_forged_malformed_and_unknown_receipts_are_refused_and_change_nothing(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    await notify.member(tenant, store)
+    row = await _one_message(notify, tenant, "welcome", states=("delivered",))
+    url = f"{notify.gateway_url}/v1/notify/receipts"
+    forged = (
+        f'[{{"biz_id": "{row["provider_message_id"]}", "success": false, "err_code": "X",'
+        ' "report_time": "2026-12-07 10:00:00"}]'
+    )
+    async with aiohttp.ClientSession() as s:
+        # No signature (Alibaba authenticates its pushes with the configured token).
+        unsigned = {"Content-Type": "application/json"}
+        async with s.post(f"{url}/aliyun_sms", data=forged, headers=unsigned) as r:
+            assert r.status == 400 and (await r.json())["error"]["status"] == "INVALID_ARGUMENT"
+        # The right header scheme with a wrong token.
+        bad = {"Authorization": "Basic YWxpeXVuX3Ntczpub3Bl", "Content-Type": "application/json"}
+        async with s.post(f"{url}/aliyun_sms", data=forged, headers=bad) as r:
+            assert r.status == 400
+        async with s.post(f"{url}/aliyun_sms", data=b"\xff not json", headers=bad) as r:
+            assert r.status == 400
+        async with s.post(f"{url}/carrier_pigeon", data=b"[]") as r:
+            assert r.status == 404
+    after = [r for r in await notify.rows(tenant, "welcome")]
+    assert after[0]["state"] == "delivered" and after[0]["last_error"] == ""
+    async with notify.notify_db.connect() as conn:
+        early = (await conn.execute(text("SELECT count(*) FROM early_receipts"))).scalar_one()
+    assert early == 0  # refused receipts are not even parked
+    # Only the gateway's identity may forward receipts to notify.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await notify.notify.RecordReceipts(
+            pb.RecordReceiptsRequest(provider="aliyun_sms", body=forged.encode()), metadata=auth(tenant)
         )
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED

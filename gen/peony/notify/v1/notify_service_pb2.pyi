@@ -128,3 +128,39 @@ class DeleteTemplateRequest(_message.Message):
 class DeleteTemplateResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class RecordReceiptsRequest(_message.Message):
+    __slots__ = ("provider", "headers", "body", "query")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class QueryEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    provider: str
+    headers: _containers.ScalarMap[str, str]
+    body: bytes
+    query: _containers.ScalarMap[str, str]
+    def __init__(self, provider: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., body: _Optional[bytes] = ..., query: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class RecordReceiptsResponse(_message.Message):
+    __slots__ = ("applied", "ack_content_type", "ack_body")
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    ACK_CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ACK_BODY_FIELD_NUMBER: _ClassVar[int]
+    applied: int
+    ack_content_type: str
+    ack_body: bytes
+    def __init__(self, applied: _Optional[int] = ..., ack_content_type: _Optional[str] = ..., ack_body: _Optional[bytes] = ...) -> None: ...

@@ -79,6 +79,11 @@ class NotifyServiceStub:
                 request_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.DeleteTemplateRequest.SerializeToString,
                 response_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.DeleteTemplateResponse.FromString,
                 _registered_method=True)
+        self.RecordReceipts = channel.unary_unary(
+                '/peony.notify.v1.NotifyService/RecordReceipts',
+                request_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.RecordReceiptsRequest.SerializeToString,
+                response_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.RecordReceiptsResponse.FromString,
+                _registered_method=True)
 
 
 class NotifyServiceServicer:
@@ -149,6 +154,19 @@ class NotifyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordReceipts(self, request, context):
+        """Internal: one delivery-receipt callback of a provider, as the gateway received it on its
+        public route `POST /v1/notify/receipts/{provider}` (no JWT there: the provider's own
+        signature, checked here by the provider's adapter, is the authentication). Only a Peony
+        service holding `notify.receipts.record` (role `receipt_forwarder`: the gateway) may call
+        it; the receipts are matched to messages by the provider's message id, across tenants.
+        A receipt that fails verification or does not parse is `INVALID_ARGUMENT` (reason
+        `INVALID_RECEIPT`) and changes nothing; an unknown provider is `NOT_FOUND`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotifyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -191,6 +209,11 @@ def add_NotifyServiceServicer_to_server(servicer, server):
                     servicer.DeleteTemplate,
                     request_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.DeleteTemplateRequest.FromString,
                     response_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.DeleteTemplateResponse.SerializeToString,
+            ),
+            'RecordReceipts': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordReceipts,
+                    request_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.RecordReceiptsRequest.FromString,
+                    response_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.RecordReceiptsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -414,6 +437,33 @@ class NotifyService:
             '/peony.notify.v1.NotifyService/DeleteTemplate',
             peony_dot_notify_dot_v1_dot_notify__service__pb2.DeleteTemplateRequest.SerializeToString,
             peony_dot_notify_dot_v1_dot_notify__service__pb2.DeleteTemplateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordReceipts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.notify.v1.NotifyService/RecordReceipts',
+            peony_dot_notify_dot_v1_dot_notify__service__pb2.RecordReceiptsRequest.SerializeToString,
+            peony_dot_notify_dot_v1_dot_notify__service__pb2.RecordReceiptsResponse.FromString,
             options,
             channel_credentials,
             insecure,

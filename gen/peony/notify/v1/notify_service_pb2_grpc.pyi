@@ -60,6 +60,15 @@ class NotifyServiceStub:
     """Updates a tenant template (AIP-134), validated like `CreateTemplate`."""
     DeleteTemplate: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.DeleteTemplateRequest, _notify_service_pb2.DeleteTemplateResponse]
     """Deletes a tenant template; the built-in default applies again."""
+    RecordReceipts: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.RecordReceiptsRequest, _notify_service_pb2.RecordReceiptsResponse]
+    """Internal: one delivery-receipt callback of a provider, as the gateway received it on its
+    public route `POST /v1/notify/receipts/{provider}` (no JWT there: the provider's own
+    signature, checked here by the provider's adapter, is the authentication). Only a Peony
+    service holding `notify.receipts.record` (role `receipt_forwarder`: the gateway) may call
+    it; the receipts are matched to messages by the provider's message id, across tenants.
+    A receipt that fails verification or does not parse is `INVALID_ARGUMENT` (reason
+    `INVALID_RECEIPT`) and changes nothing; an unknown provider is `NOT_FOUND`.
+    """
 
 @_typing.type_check_only
 class NotifyServiceAsyncStub(NotifyServiceStub):
@@ -93,6 +102,15 @@ class NotifyServiceAsyncStub(NotifyServiceStub):
     """Updates a tenant template (AIP-134), validated like `CreateTemplate`."""
     DeleteTemplate: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.DeleteTemplateRequest, _notify_service_pb2.DeleteTemplateResponse]  # type: ignore[assignment]
     """Deletes a tenant template; the built-in default applies again."""
+    RecordReceipts: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.RecordReceiptsRequest, _notify_service_pb2.RecordReceiptsResponse]  # type: ignore[assignment]
+    """Internal: one delivery-receipt callback of a provider, as the gateway received it on its
+    public route `POST /v1/notify/receipts/{provider}` (no JWT there: the provider's own
+    signature, checked here by the provider's adapter, is the authentication). Only a Peony
+    service holding `notify.receipts.record` (role `receipt_forwarder`: the gateway) may call
+    it; the receipts are matched to messages by the provider's message id, across tenants.
+    A receipt that fails verification or does not parse is `INVALID_ARGUMENT` (reason
+    `INVALID_RECEIPT`) and changes nothing; an unknown provider is `NOT_FOUND`.
+    """
 
 class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
     """Notify: the record of notifications sent to members, and the templates they are written
@@ -171,5 +189,20 @@ class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_notify_service_pb2.DeleteTemplateResponse, _abc.Awaitable[_notify_service_pb2.DeleteTemplateResponse]]:
         """Deletes a tenant template; the built-in default applies again."""
+
+    @_abc_1.abstractmethod
+    def RecordReceipts(
+        self,
+        request: _notify_service_pb2.RecordReceiptsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.RecordReceiptsResponse, _abc.Awaitable[_notify_service_pb2.RecordReceiptsResponse]]:
+        """Internal: one delivery-receipt callback of a provider, as the gateway received it on its
+        public route `POST /v1/notify/receipts/{provider}` (no JWT there: the provider's own
+        signature, checked here by the provider's adapter, is the authentication). Only a Peony
+        service holding `notify.receipts.record` (role `receipt_forwarder`: the gateway) may call
+        it; the receipts are matched to messages by the provider's message id, across tenants.
+        A receipt that fails verification or does not parse is `INVALID_ARGUMENT` (reason
+        `INVALID_RECEIPT`) and changes nothing; an unknown provider is `NOT_FOUND`.
+        """
 
 def add_NotifyServiceServicer_to_server(servicer: NotifyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,4 +1,5 @@
-"""notify: messages become the durable send queue with policy decisions; tenant templates; spend
+"""notify: messages become the durable send queue with policy decisions; tenant templates; spend;
+receipts that arrive before their send committed
 
 Revision ID: 0002
 Revises: 0001
@@ -83,9 +84,20 @@ def upgrade() -> None:
         sa.Column("cap_reached_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("tenant_id", "day", name="pk_spend_daily"),
     )
+    op.create_table(
+        "early_receipts",
+        sa.Column("provider", sa.Text(), nullable=False),
+        sa.Column("provider_message_id", sa.Text(), nullable=False),
+        sa.Column("status", sa.Text(), nullable=False),
+        sa.Column("reason", sa.Text(), server_default="", nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("provider", "provider_message_id", name="pk_early_receipts"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("early_receipts")
     op.drop_table("spend_daily")
     op.drop_table("templates")
     op.drop_index("ix_messages_marketing", table_name="messages")
