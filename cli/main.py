@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
         add_help=False,
     )
 
+    from cli.notify import add_parser as add_notify_parser
+
+    add_notify_parser(sub)
+
     demo = sub.add_parser("demo", help="load a demo chain (3 stores in two time zones, 200 members)")
     demo.add_argument("--tenant", default="demo")
     demo.add_argument("--members", type=int, default=200)
@@ -99,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         return 0
+    if args.command == "notify":
+        from cli.notify import run as run_notify
+
+        return run_notify(args)
     if args.command == "demo":
         from cli.demo import run_demo
 

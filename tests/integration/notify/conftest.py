@@ -129,6 +129,10 @@ class Stack:
         self.runners.remove(runner)
 
     @property
+    def notify_addr(self) -> str:
+        return f"127.0.0.1:{self.env['PEONY_NOTIFY_GRPC_PORT']}"
+
+    @property
     def notify(self) -> pb_grpc.NotifyServiceStub:
         assert self.channel is not None
         return pb_grpc.NotifyServiceStub(self.channel)

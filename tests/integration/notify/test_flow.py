@@ -25,6 +25,8 @@ from peony.notify.v1 import notify_service_pb2 as pb
 from peony.wallet.v1 import events_pb2 as wallet_events
 from sqlalchemy import text
 
+from cli.notify import retry as cli_retry
+from kit.auth import mint_dev_token
 from kit.devstack import postgres_bin_dir
 from services.notify.domain.message import message_id_for
 from tests.integration.members.test_members_api import details
@@ -33,6 +35,7 @@ from tests.integration.notify.conftest import Stack, auth, eventually, new_phone
 pytestmark = pytest.mark.integration
 
 SPEND_CAPPED = new_tenant()  # a tenant with a tiny daily SMS budget (see the notify fixture)
+FLOOD = new_tenant()
 SENT = ("sent", "delivered")  # a provider took it (the local servers post receipts at once)
 
 
@@ -569,3 +572,104 @@ async def test_forged_malformed_and_unknown_receipts_are_refused_and_change_noth
             pb.RecordReceiptsRequest(provider="aliyun_sms", body=forged.encode()), metadata=auth(tenant)
         )
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_peony_notify_retry_all_failed_requeues_dead_lettered_messages(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store)
+    await _one_message(notify, tenant, "welcome")
+    await notify.fault(provider="aliyun_sms", mode="error", code="isv.BUSINESS_LIMIT_CONTROL")
+    await notify.fault(provider="tencent_sms", mode="down")
+    for points in (1, 2):
+        await notify.publish(tenant, wallet_events.PointsEarned(member=member.name, points=points))
+
+    async def both_failed():
+        rows = await notify.rows(tenant, "points_earned")
+        return rows if len(rows) == 2 and all(r["state"] == "failed" for r in rows) else None
+
+    failed = await eventually(both_failed, what="two failed messages")
+    await notify.clear_faults()
+    token = mint_dev_token(tenant=tenant, subject="user:ops", roles=["hq_admin"])
+    done = await cli_retry(notify.notify_addr, token, [], all_failed=True, trigger="points_earned")
+    assert sorted(done) == sorted(f"messages/{r['message_id']}" for r in failed)
+    await eventually(lambda: _count(notify, tenant, "points_earned", 2), what="both re-sent")
+    assert len(await notify.sent_for({r["message_id"] for r in failed})) == 2
+
+
+async def test_sms_flood_against_the_spend_cap_sends_at_most_the_budget(stack: Stack, notify: Stack):
+    """10,000 marketing SMS against a budget worth 500 segments: at most 500 go out, the rest are
+    recorded as suppressed (SPEND_CAP). Frequency caps are lifted for this run so that only the
+    spend cap stands between the flood and the bill."""
+    tenant = FLOOD
+    for runner in list(stack.runners):
+        await stack.stop_notify(runner)
+    await stack.start_notify(
+        PEONY_NOTIFY_QUIET_HOURS="off",
+        PEONY_NOTIFY_MARKETING_PER_DAY="1000",
+        PEONY_NOTIFY_MARKETING_PER_WEEK="10000",
+        PEONY_NOTIFY_TENANT_SPEND_CAPS=f'{{"{tenant}": 2500}}',  # 500 segments at 5 fen
+        PEONY_NOTIFY_DISPATCH_BATCH="200",
+    )
+    try:
+        store = await stack.store(tenant, DAY)
+        members = [
+            await stack.member(tenant, store, name=f"客{i}", consent=member_pb2.Consent(marketing_sms=True))
+            for i in range(20)
+        ]
+        expire = _ts(datetime.now(UTC) + timedelta(days=30))
+        total = 10_000
+        for i in range(total):
+            m = members[i % len(members)]
+            event = wallet_events.PointsExpiring(member=m.name, points=i + 1, expire_time=expire)
+            await stack.publish(tenant, event)
+
+        async def settled():
+            async with stack.notify_db.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        text(
+                            "SELECT state, count(*) AS n, coalesce(sum(billable_units), 0) AS units"
+                            " FROM messages WHERE tenant_id = :t AND trigger = 'points_expiring'"
+                            " GROUP BY state"
+                        ),
+                        {"t": tenant},
+                    )
+                ).all()
+            by_state = {r.state: (r.n, r.units) for r in rows}
+            pending = sum(n for s, (n, _) in by_state.items() if s in ("queued", "deferred"))
+            return by_state if sum(n for n, _ in by_state.values()) == total and not pending else None
+
+        by_state = await eventually(settled, within=600, what="the flood decided")
+        sent_units = sum(units for state, (_, units) in by_state.items() if state in SENT)
+        sent = sum(n for state, (n, _) in by_state.items() if state in SENT)
+        assert sent_units <= 500 and sent <= 500
+        assert sent >= 400  # the budget is used, not refused wholesale (welcomes took a few segments)
+        assert by_state["suppressed"][0] == total - sent
+        async with stack.notify_db.connect() as conn:
+            spent = (
+                await conn.execute(
+                    text("SELECT spent_minor FROM spend_daily WHERE tenant_id = :t"), {"t": tenant}
+                )
+            ).scalar_one()
+        assert spent <= 2500
+        flood_ids = {
+            str(r.message_id)
+            for r in (
+                await _query(
+                    stack,
+                    "SELECT message_id FROM messages WHERE tenant_id = :t AND trigger = 'points_expiring'"
+                    " AND state IN ('sent', 'delivered')",
+                    tenant,
+                )
+            )
+        }
+        assert len(await stack.sent_for(flood_ids)) == len(flood_ids)
+    finally:
+        for runner in list(stack.runners):
+            await stack.stop_notify(runner)
+
+
+async def _query(stack: Stack, sql: str, tenant: str) -> list:
+    async with stack.notify_db.connect() as conn:
+        return list((await conn.execute(text(sql), {"t": tenant})).all())
