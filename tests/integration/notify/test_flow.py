@@ -597,6 +597,34 @@ async def test_peony_notify_retry_all_failed_requeues_dead_lettered_messages(not
     assert len(await notify.sent_for({r["message_id"] for r in failed})) == 2
 
 
+async def test_rest_through_the_gateway_templates_and_message_status(notify: Stack):
+    tenant = new_tenant()
+    headers = {"Authorization": auth(tenant)[0][1]}
+    base = notify.gateway_url
+    async with aiohttp.ClientSession(headers=headers) as s:
+        url = f"{base}/v1/triggers/reminder/templates?templateId=sms-en&requestId={rid()}"
+        async with s.post(url, json={"body": "{{ event.start_time|datetime "}) as r:
+            body = await r.json()
+            assert r.status == 400, body
+            fields = [v["field"] for d in body["error"]["details"] for v in d.get("fieldViolations", [])]
+            assert fields == ["template.body"]
+        async with s.post(url, json={"body": "See you {{ event.start_time|datetime }}"}) as r:
+            assert r.status == 200, await r.text()
+            assert (await r.json())["template"]["name"] == "triggers/reminder/templates/sms-en"
+        async with s.get(f"{base}/v1/triggers/reminder/templates/sms-en") as r:
+            assert r.status == 200 and (await r.json())["template"]["body"].startswith("See you")
+        store = await notify.store(tenant, DAY)
+        member = await notify.member(tenant, store)
+        await _one_message(notify, tenant, "welcome")
+        async with s.get(f"{base}/v1/messages", params={"recipient": member.name}) as r:
+            listed = (await r.json())["messages"]
+            assert [m["trigger"] for m in listed] == ["welcome"]
+            assert listed[0]["state"] in ("MESSAGE_STATE_SENT", "MESSAGE_STATE_DELIVERED")
+        async with s.get(f"{base}/v1/messages", params={"trigger": "welcome"}) as r:
+            assert len((await r.json())["messages"]) == 1
+
+
+# Last in the module: it restarts notify with other settings and leaves it stopped.
 async def test_sms_flood_against_the_spend_cap_sends_at_most_the_budget(stack: Stack, notify: Stack):
     """10,000 marketing SMS against a budget worth 500 segments: at most 500 go out, the rest are
     recorded as suppressed (SPEND_CAP). Frequency caps are lifted for this run so that only the
