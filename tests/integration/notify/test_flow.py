@@ -23,12 +23,18 @@ from peony.members.v1 import members_service_pb2 as mpb
 from peony.notify.v1 import message_pb2
 from peony.notify.v1 import notify_service_pb2 as pb
 from peony.wallet.v1 import events_pb2 as wallet_events
+from peony.wallet.v1 import ledger_pb2
+from peony.wallet.v1 import wallet_service_pb2 as wpb
+from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
 from sqlalchemy import text
 
 from cli.notify import retry as cli_retry
 from kit.auth import mint_dev_token
+from kit.config import load_config, to_async_url
 from kit.devstack import postgres_bin_dir
+from kit.migrations import upgrade
 from services.notify.domain.message import message_id_for
+from services.wallet.entrypoints.app import build as build_wallet
 from tests.integration.members.test_members_api import details
 from tests.integration.notify.conftest import Stack, auth, eventually, new_phone, new_tenant, rid
 
@@ -622,6 +628,99 @@ async def test_rest_through_the_gateway_templates_and_message_status(notify: Sta
             assert listed[0]["state"] in ("MESSAGE_STATE_SENT", "MESSAGE_STATE_DELIVERED")
         async with s.get(f"{base}/v1/messages", params={"trigger": "welcome"}) as r:
             assert len((await r.json())["messages"]) == 1
+
+
+# --- upstream actions through the public APIs ------------------------------------------------------
+@pytest_asyncio.fixture(scope="module")
+async def wallet(stack: Stack):
+    """The wallet service in process (it learns members from members' events, as in production)."""
+    url = to_async_url(await stack.infra.anew_database("wallet"))
+    await upgrade("wallet", url)
+    runner = await build_wallet(
+        load_config(
+            "wallet",
+            {
+                "PEONY_WALLET_DATABASE_URL": url,
+                "PEONY_NATS_URL": stack.infra.nats_url,
+                "PEONY_WALLET_GRPC_PORT": "0",
+                "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
+            },
+        )
+    )
+    port = await runner.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        yield wpb_grpc.WalletServiceStub(channel)
+    finally:
+        await channel.close()
+        await runner.stop()
+
+
+async def test_top_up_through_the_wallet_api_sends_the_balance_in_the_members_locale(notify: Stack, wallet):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    zh = await notify.member(tenant, store, name="小美")
+    en = await notify.member(tenant, store, name="Amy", locale="en")
+    for member, amount in ((zh, 50_000), (en, 12_345)):
+
+        async def top_up(member=member, amount=amount):
+            try:
+                return await wallet.TopUp(
+                    wpb.TopUpRequest(
+                        member=member.name,
+                        amount_minor=amount,
+                        currency_code="CNY",
+                        tender=ledger_pb2.TENDER_WECHAT_PAY,
+                        store=store,
+                        request_id=f"topup-{member.name.split('/')[1]}",
+                    ),
+                    metadata=auth(tenant),
+                )
+            except grpc.aio.AioRpcError as err:  # the wallet has not seen the registration yet
+                if err.code() == grpc.StatusCode.NOT_FOUND:
+                    return None
+                raise
+
+        await eventually(top_up, what="the wallet accepts the top-up")
+    rows = {r["recipient"]: r for r in await _settled(notify, tenant, "top_up_notice", 2)}
+    assert rows[zh.name]["body"] == "您的会员账户充值 ¥500.00 已到账，当前余额 ¥500.00。"
+    assert rows[en.name]["body"] == "Your top-up of CN¥123.45 has arrived. Balance: CN¥123.45."
+    for row in rows.values():
+        await _at_provider(notify, row["message_id"])
+
+
+async def test_card_lost_and_tier_change_through_the_members_api(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store, name="小美")
+    card = (
+        await notify.members.IssueCard(
+            mpb.IssueCardRequest(parent=member.name, card_number="PEONY-0000-8888", request_id=rid()),
+            metadata=auth(tenant),
+        )
+    ).card
+    await notify.members.ReportCardLost(
+        mpb.ReportCardLostRequest(name=card.name, request_id=rid()), metadata=auth(tenant)
+    )
+    lost = await _one_message(notify, tenant, "card_lost")
+    assert lost["body"].startswith("【安全提醒】您尾号 8888 的会员卡已挂失")
+    assert lost["channel"] == "sms"
+    await notify.members.SetMemberTier(
+        mpb.SetMemberTierRequest(name=member.name, tier_id="gold", reason="VIP", request_id=rid()),
+        metadata=auth(tenant),
+    )
+    tier = await _one_message(notify, tenant, "tier_changed")
+    assert tier["body"].startswith("小美，您的会员等级已由 ") and tier["body"].endswith(" 变更为 gold。")
+
+
+async def _settled(stack: Stack, tenant: str, trigger: str, n: int) -> list[dict]:
+    async def found():
+        rows = [r for r in await stack.rows(tenant, trigger) if r["state"] in SENT]
+        return rows if len(rows) >= n else None
+
+    rows = await eventually(found, what=f"{n} {trigger} messages")
+    assert len(rows) == n, rows
+    return rows
 
 
 # Last in the module: it restarts notify with other settings and leaves it stopped.
