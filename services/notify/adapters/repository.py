@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, delete, func, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -172,6 +172,21 @@ class MessageRepository:
         )
         day, week = (await self.session.execute(stmt)).one()
         return int(day), int(week)
+
+
+_SAVE_MANY = (
+    update(_m)
+    .where(_m.c.tenant_id == bindparam("k_tenant"), _m.c.message_id == bindparam("k_message"))
+    .values({name: bindparam(name) for name in _values(Message("", "", "", "", ""))})
+)
+
+
+async def save_many(session: AsyncSession, rows: list[tuple[str, Message]]) -> None:
+    """Writes back many (tenant, message) in one executemany (pipelined by the driver)."""
+    if rows:
+        await session.execute(
+            _SAVE_MANY, [{"k_tenant": tenant, "k_message": m.message_id, **_values(m)} for tenant, m in rows]
+        )
 
 
 async def lock_due(

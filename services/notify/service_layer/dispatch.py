@@ -48,7 +48,12 @@ from services.notify.adapters.providers.base import (
     SendResult,
     sms_segments,
 )
-from services.notify.adapters.repository import lock_due, lock_provider_ids, take_early_receipts
+from services.notify.adapters.repository import (
+    lock_due,
+    lock_provider_ids,
+    save_many,
+    take_early_receipts,
+)
 from services.notify.domain.context import event_context
 from services.notify.domain.message import (
     CHANNEL_APP_PUSH,
@@ -162,8 +167,7 @@ class Dispatcher:
             for early in await take_early_receipts(session, list(taken)):
                 item = taken[(early.provider, early.provider_message_id)]
                 apply_receipt(uows[item.tenant], item.message, early.status, early.reason, early.occurred_at)
-            for item in items:
-                await uows[item.tenant].messages.save(item.message)
+            await save_many(session, [(item.tenant, item.message) for item in items])
             for uow in uows.values():
                 await uow.commit()
         return len(items)
