@@ -41,7 +41,7 @@ class NotifySettings:
     spend_currency: str = "CNY"
     spend_day_zone: str = "Asia/Shanghai"
     retry_backoff_s: tuple[float, ...] = (5, 30, 120, 600)
-    dispatch_interval_s: float = 0.2
+    dispatch_interval_s: float = 0.05
     dispatch_batch: int = 64
     send_timeout_s: float = 10.0
     members_deadline_s: float = 2.0
@@ -133,7 +133,7 @@ def notify_settings(config: ServiceConfig, environ: Mapping[str, str] | None = N
         spend_currency=get("PEONY_NOTIFY_SPEND_CURRENCY") or "CNY",
         spend_day_zone=zone,
         retry_backoff_s=backoff,
-        dispatch_interval_s=number("PEONY_NOTIFY_DISPATCH_INTERVAL_SECONDS", 0.2, 0.01, 60),
+        dispatch_interval_s=number("PEONY_NOTIFY_DISPATCH_INTERVAL_SECONDS", 0.05, 0.01, 60),
         dispatch_batch=int(number("PEONY_NOTIFY_DISPATCH_BATCH", 64, 1, 1000, integer=True)),
         send_timeout_s=number("PEONY_NOTIFY_SEND_TIMEOUT_SECONDS", 10.0, 0.1, 120),
         members_deadline_s=number("PEONY_NOTIFY_MEMBERS_DEADLINE_SECONDS", 2.0, 0.1, 60),
