@@ -147,8 +147,8 @@ class Stack:
             return [{**r._mapping, "message_id": str(r.message_id)} for r in result]
 
     # --- members -----------------------------------------------------------------------------
-    async def store(self, tenant: str, tz: str = "Asia/Shanghai") -> str:
-        store_id = f"s-{uuid.uuid4().hex[:8]}"
+    async def store(self, tenant: str, tz: str = "Asia/Shanghai", store_id: str = "") -> str:
+        store_id = store_id or f"s-{uuid.uuid4().hex[:8]}"
         await self.members.CreateStore(
             mpb.CreateStoreRequest(
                 store_id=store_id,

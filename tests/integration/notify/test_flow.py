@@ -7,6 +7,7 @@ provider server. Assertions are on what the provider servers received and on the
 # ruff: noqa: RUF001 - Chinese punctuation in expected message texts
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ import pytest
 import pytest_asyncio
 from google.protobuf.timestamp_pb2 import Timestamp
 from peony.booking.v1 import events_pb2 as booking_events
+from peony.members.v1 import events_pb2 as members_events
 from peony.members.v1 import member_pb2
 from peony.members.v1 import members_service_pb2 as mpb
 from peony.notify.v1 import message_pb2
@@ -63,11 +65,20 @@ def _ts(dt: datetime) -> Timestamp:
     return out
 
 
+STAFF_TENANT = new_tenant()  # its store has a manager's contact in the staff directory
+STAFF_EMAIL = "manager.shanghai@salon.example"
+
+
 @pytest_asyncio.fixture(scope="module")
 async def notify(stack: Stack) -> Stack:
+    staff = stack.tmp / "staff.json"
+    staff.write_text(
+        json.dumps({STAFF_TENANT: {"stores/s-hq": {"email": STAFF_EMAIL, "time_zone": "Asia/Shanghai"}}})
+    )
     await stack.start_notify(
         PEONY_NOTIFY_QUIET_HOURS="21:00-09:00",
         PEONY_NOTIFY_TENANT_SPEND_CAPS=f'{{"{SPEND_CAPPED}": 10}}',  # two SMS segments at 5 fen
+        PEONY_NOTIFY_STAFF_CONTACTS_FILE=str(staff),
     )
     return stack
 
@@ -420,6 +431,84 @@ async def test_complaint_sla_breach_without_a_staff_contact_is_suppressed_not_lo
     )
     row = await _one_message(notify, tenant, "complaint_escalated", states=("suppressed",))
     assert row["recipient"] == store and row["decision"] == "suppressed: RECIPIENT_NOT_FOUND"
+
+
+async def test_complaint_sla_breach_is_escalated_to_the_store_manager_by_email(notify: Stack):
+    tenant = STAFF_TENANT
+    store = await notify.store(tenant, DAY, store_id="s-hq")
+    member = await notify.member(tenant, store)
+    opened = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    await notify.publish(
+        tenant,
+        booking_events.ComplaintSlaBreached(
+            complaint="complaints/c-42",
+            member=member.name,
+            store=store,
+            open_time=_ts(opened),
+            first_response_due_time=_ts(opened + timedelta(hours=4)),
+        ),
+    )
+    row = await _one_message(notify, tenant, "complaint_escalated")
+    assert (row["recipient"], row["channel"], row["address_masked"]) == (store, "email", "m***@salon.example")
+    assert row["body"] == (
+        "【投诉超时】complaints/c-42 于 12月7日周一 10:00 提交，"
+        "首次回复期限 12月7日周一 14:00 已过，请立即处理。"
+    )
+    mails = await eventually(lambda: _mails_to(notify, STAFF_EMAIL), what="the e-mail at the SMTP server")
+    assert len(mails) == 1 and mails[0]["subject"] == "投诉超时未回复"
+    assert mails[0]["text"].strip() == row["body"] and "<p>" in mails[0]["html"]
+    # The member hears nothing of the escalation.
+    assert [r["recipient"] for r in await notify.rows(tenant, "complaint_escalated")] == [store]
+
+
+async def _mails_to(stack: Stack, address: str) -> list[dict]:
+    return [m for m in await stack.sent("smtp") if m.get("to") == address]
+
+
+async def test_every_trigger_turns_its_event_into_exactly_one_message(notify: Stack):
+    """One event of each trigger's type, for one member: one message each, in en for an en member."""
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store, name="Amy", locale="en")
+    await _one_message(notify, tenant, "welcome")
+    soon = _ts(datetime.now(UTC) + timedelta(hours=3))
+    svc = [booking_events.AppointmentServiceSummary(display_name="Facial")]
+    events = {
+        "tier_changed": members_events.TierChanged(
+            member=member.name, from_tier_id="silver", to_tier_id="gold"
+        ),
+        "referral_reward": members_events.ReferralRewardEarned(
+            referrer=member.name, referee="members/x", qualifying_spend_minor=30000, currency_code="CNY"
+        ),
+        "card_lost": members_events.CardReportedLost(member=member.name, card_number="C-12345678"),
+        "top_up_notice": wallet_events.BalanceChanged(member=member.name, reason=1, delta_minor=100),
+        "spend_notice": wallet_events.BalanceChanged(member=member.name, reason=3, delta_minor=-100),
+        "points_earned": wallet_events.PointsEarned(member=member.name, points=5, points_available=5),
+        "appointment_booked": booking_events.AppointmentBooked(
+            member=member.name, services=svc, start_time=soon
+        ),
+        "appointment_rescheduled": booking_events.AppointmentRescheduled(
+            member=member.name, start_time=soon, previous_start_time=soon
+        ),
+        "appointment_cancelled": booking_events.AppointmentCancelled(member=member.name, start_time=soon),
+        "reminder": booking_events.ReminderDue(member=member.name, services=svc, start_time=soon),
+        "waitlist_offer": booking_events.WaitlistOffered(
+            member=member.name, start_time=soon, offer_expire_time=soon
+        ),
+        "complaint_acknowledged": booking_events.ComplaintOpened(
+            member=member.name, first_response_due_time=soon
+        ),
+    }
+    for event in events.values():
+        await notify.publish(tenant, event)
+    for trigger in events:
+        row = await _one_message(notify, tenant, trigger)
+        assert row["locale"] == "en" and row["body"] and "{{" not in row["body"], trigger
+        await _at_provider(notify, row["message_id"])
+    # The marketing ones (points expiring, service-plan follow-ups) need consent: not this member.
+    await notify.publish(tenant, booking_events.FollowUpDue(member=member.name, due_date="2026-12-24"))
+    follow_up = await _one_message(notify, tenant, "follow_up", states=("suppressed",))
+    assert follow_up["decision"] == "suppressed: NO_CONSENT"
 
 
 # --- templates -----------------------------------------------------------------------------------------
