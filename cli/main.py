@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=sorted(SERVICE_MODULES))
 
     sub.add_parser("gateway", help="run the REST/JSON gateway in the foreground")
+    sub.add_parser(
+        "dev-providers",
+        help="run the local SMS/e-mail/WeChat/push provider servers (development; --help for options)",
+        add_help=False,
+    )
 
     migrate = sub.add_parser("migrate", help="apply a service's database migrations and exit")
     migrate.add_argument("service", choices=sorted(SERVICE_MODULES))
@@ -46,12 +51,6 @@ def _parser() -> argparse.ArgumentParser:
         "--store", action="append", dest="stores", help="store scope (stores/<id>), repeatable"
     )
     token.add_argument("--ttl", type=int, default=86400, help="lifetime in seconds")
-
-    sub.add_parser(
-        "dev-providers",
-        help="run the local SMS/e-mail/WeChat/push provider servers (development; --help for options)",
-        add_help=False,
-    )
 
     from cli.notify import add_parser as add_notify_parser
 

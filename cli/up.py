@@ -59,6 +59,24 @@ def gateway_command() -> list[str]:
     return [sys.executable, "-m", "cli.main", "gateway"]
 
 
+def dev_providers_child(var_dir: Path, gateway_addr: str) -> _Child | None:
+    """The local SMS/e-mail/WeChat/push provider servers notify's dev config points at, unless
+    ``PEONY_NOTIFY_PROVIDERS_FILE`` names real ones. Health-checked on ``/healthz`` like the gateway."""
+    if os.environ.get("PEONY_NOTIFY_PROVIDERS_FILE"):
+        return None
+    from services.notify.adapters.providers.config import DEV_PROVIDERS_URL, DEV_PROVIDERS_URL_VAR
+
+    url = os.environ.get(DEV_PROVIDERS_URL_VAR) or DEV_PROVIDERS_URL
+    receipts = f"http://{gateway_addr}/v1/notify/receipts/{{provider}}"
+    return _Child(
+        name="dev-providers",
+        kind="providers",
+        addr=url.removeprefix("http://").rstrip("/"),
+        cmd=[sys.executable, "-m", "cli.main", "dev-providers", "--receipt-url", receipts],
+        log_path=var_dir / "log" / "dev-providers.log",
+    )
+
+
 class UpError(Exception):
     """Startup failed; the message says what and where to look."""
 
@@ -79,7 +97,7 @@ class _Child:
 
     @property
     def label(self) -> str:
-        return self.name if self.kind == "service" else "gateway"
+        return self.name
 
     def log_tail(self) -> str:
         return f"last {LOG_TAIL_LINES} lines of {self.log_path}:\n{tail(self.log_path, LOG_TAIL_LINES)}"
@@ -261,11 +279,14 @@ def _banner(
         issuer=env.get("PEONY_JWT_ISSUER") or "peony",
         audience=env.get("PEONY_JWT_AUDIENCE") or "peony",
     )
-    dbs = ", ".join(f"peony_{c.name}" for c in services)
+    dbs = ", ".join(f"peony_{c.name}" for c in services if c.kind == "service")
     width = max([len(c.name) for c in services] + [8])
     lines = ["", "Peony is up (PEONY_ENV=dev). Press Ctrl-C to stop everything.", ""]
     for c in services:
-        lines.append(f"  {c.name:<{width}}  grpc   {c.addr}")
+        if c.kind == "service":
+            lines.append(f"  {c.name:<{width}}  grpc   {c.addr}")
+        else:  # the dev provider servers: what notify "sent" is shown at their root page
+            lines.append(f"  {c.name:<{width}}  http   http://{c.addr}/  (messages notify sent)")
     if gateway is not None:
         lines.append(f"  {'gateway':<{width}}  http   http://{gateway.addr}")
     own = " (embedded)"
@@ -368,6 +389,10 @@ def run_up(args: Any) -> int:
             cmd=gateway_command(),
             log_path=var_dir / "log" / "gateway.log",
         )
+
+    providers = dev_providers_child(var_dir, gateway_addr) if "notify" in services else None
+    if providers is not None:
+        children.append(providers)  # started, health-checked and stopped with the services
 
     previous = _install_signal_handlers()
     exit_code = 0

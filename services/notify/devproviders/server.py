@@ -12,7 +12,8 @@ Operator endpoints:
 - ``GET /`` — an HTML page of what was "sent"; ``GET /_sim/messages[?provider=]`` — the same as JSON;
   ``DELETE /_sim/messages`` — forget them;
 - ``GET /_sim/receipts`` — the receipts posted back (and the callback's answer);
-- ``GET /_sim/stats`` — accepted sends and access-token requests per provider;
+- ``GET /_sim/stats`` — accepted sends, repeated sends of one notify message id, and access-token
+  requests, per provider;
 - ``POST /_sim/faults`` ``{"provider", "mode": "down"|"error"|"latency", "code", "latency_ms",
   "count", "receipt": "failed"}``; ``DELETE /_sim/faults`` clears them;
 - ``POST /_sim/expire-tokens`` ``{"provider"}`` — every issued access token becomes expired.
@@ -31,7 +32,7 @@ import json
 import secrets
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -55,6 +56,8 @@ TENCENT_CLOCK_SKEW_SECONDS = 300
 WEBHOOK_CLOCK_SKEW_SECONDS = 300
 TOKEN_LIFETIME_SECONDS = 7200
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+MAX_RECORDED = 200_000
+MAX_RECEIPT_BATCH = 100
 
 
 @dataclass
@@ -68,13 +71,16 @@ class Fault:
 
 @dataclass
 class SimState:
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    receipts: list[dict[str, Any]] = field(default_factory=list)
+    # Bounded so a long benchmark cannot exhaust memory; the oldest entries go first.
+    messages: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_RECORDED))
+    receipts: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_RECORDED))
     sends: Counter[str] = field(default_factory=Counter)
     token_requests: Counter[str] = field(default_factory=Counter)
     faults: dict[str, Fault] = field(default_factory=dict)
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)  # token -> (provider, expires)
     nonces: set[str] = field(default_factory=set)
+    seen_ids: set[tuple[str, str]] = field(default_factory=set)  # (provider, notify message id)
+    duplicates: Counter[str] = field(default_factory=Counter)  # sends of a message id seen before
     seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
 
@@ -105,6 +111,7 @@ class DevProviders:
         self._smtp: Any = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pending: dict[str, list[dict[str, Any]]] = {}
         self.url = ""
         self.smtp_port = 0
 
@@ -152,6 +159,11 @@ class DevProviders:
         }
         self.state.messages.append(entry)
         self.state.sends[provider] += 1
+        message_id = entry.get("message_id")
+        if message_id:
+            if (provider, message_id) in self.state.seen_ids:
+                self.state.duplicates[provider] += 1
+            self.state.seen_ids.add((provider, message_id))
         return entry
 
     def take_fault(self, provider: str) -> Fault | None:
@@ -189,13 +201,14 @@ class DevProviders:
         body: bytes,
         headers: Mapping[str, str],
         query: Mapping[str, str] | None = None,
+        *,
+        delay: float | None = None,
     ) -> None:
         if not self.receipt_url:
             return
         url = self.receipt_url.replace("{provider}", provider)
-        task = asyncio.get_running_loop().create_task(self._post_receipt(provider, url, body, headers, query))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        wait = self.receipt_delay if delay is None else delay
+        self._spawn(self._post_receipt(provider, url, body, headers, query, wait))
 
     async def _post_receipt(
         self,
@@ -204,11 +217,18 @@ class DevProviders:
         body: bytes,
         headers: Mapping[str, str],
         query: Mapping[str, str] | None,
+        delay: float,
     ) -> None:
-        await asyncio.sleep(self.receipt_delay)
+        if delay:
+            await asyncio.sleep(delay)
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        entry: dict[str, Any] = {"provider": provider, "url": url, "posted_at": _now_iso()}
+        entry: dict[str, Any] = {
+            "provider": provider,
+            "url": url,
+            "posted_at": _now_iso(),
+            "bytes": len(body),
+        }
         try:
             async with self._session.post(url, data=body, headers=dict(headers), params=query) as resp:
                 entry["status"] = resp.status
@@ -216,6 +236,44 @@ class DevProviders:
         except (aiohttp.ClientError, TimeoutError) as exc:
             entry["error"] = type(exc).__name__
         self.state.receipts.append(entry)
+
+    def queue_report(self, provider: str, item: dict[str, Any]) -> None:
+        """Batch SMS reports as Alibaba, Tencent and the webhook push them: one JSON array per
+        ``receipt_delay`` (or per :data:`MAX_RECEIPT_BATCH` reports), not one callback per message."""
+        if not self.receipt_url:
+            return
+        batch = self._pending.setdefault(provider, [])
+        batch.append(item)
+        if len(batch) == 1:
+            self._spawn(self._flush_later(provider))
+        elif len(batch) >= MAX_RECEIPT_BATCH:
+            self._flush(provider, delay=0.0)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush_later(self, provider: str) -> None:
+        await asyncio.sleep(self.receipt_delay)
+        self._flush(provider, delay=0.0)
+
+    def _flush(self, provider: str, *, delay: float) -> None:
+        items = self._pending.pop(provider, [])
+        if not items:
+            return
+        if self.settings(provider)["type"] == "webhook_sms":
+            body = json.dumps({"receipts": items}).encode()
+            ts = str(int(time.time()))
+            headers = {
+                "Content-Type": "application/json",
+                "X-Peony-Timestamp": ts,
+                "X-Peony-Signature": _webhook_sign(self.settings(provider)["secret"], ts, body),
+            }
+        else:  # aliyun_sms, tencent_sms: a bare JSON array behind the callback's Basic credentials
+            body = json.dumps(items, ensure_ascii=False).encode()
+            headers = self.basic_auth(provider)
+        self.post_receipt(provider, body, headers, delay=delay)
 
     def basic_auth(self, provider: str) -> dict[str, str]:
         token = self.settings(provider)["receipt_token"]
@@ -227,6 +285,7 @@ class DevProviders:
     def _build_app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 20)
         app.router.add_get("/", self.page)
+        app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/_sim/messages", self.list_messages)
         app.router.add_delete("/_sim/messages", self.clear_messages)
         app.router.add_get("/_sim/receipts", self.list_receipts)
@@ -247,6 +306,11 @@ class DevProviders:
                 app.router.add_post(
                     f"/{name}/cgi-bin/message/template/send", self._bind(wechat_template_send, name)
                 )
+            elif kind == "wechat_subscribe":
+                app.router.add_get(f"/{name}/cgi-bin/token", self._bind(wechat_token, name))
+                app.router.add_post(
+                    f"/{name}/cgi-bin/message/subscribe/send", self._bind(wechat_subscribe_send, name)
+                )
             elif kind == "fcm":
                 app.router.add_post(f"/{name}/token", self._bind(fcm_token, name))
                 app.router.add_post(
@@ -260,21 +324,43 @@ class DevProviders:
 
         return bound
 
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
     async def list_messages(self, request: web.Request) -> web.Response:
+        """Filters: ``provider``, ``message_id`` (notify's id as the provider saw it), ``since`` (a seq)."""
         provider = request.query.get("provider")
-        items = [m for m in self.state.messages if provider in (None, m["provider"])]
+        message_id = request.query.get("message_id")
+        since = request.query.get("since", "0")
+        if not since.isdigit():
+            return _json({"error": "since is a sequence number"}, 400)
+        items = [
+            m
+            for m in self.state.messages
+            if m["seq"] > int(since)
+            and provider in (None, m["provider"])
+            and message_id in (None, m.get("message_id"))
+        ]
         return _json({"messages": items})
 
     async def clear_messages(self, request: web.Request) -> web.Response:
         self.state.messages.clear()
         self.state.receipts.clear()
+        self.state.seen_ids.clear()
+        self.state.duplicates.clear()
         return _json({"ok": True})
 
     async def list_receipts(self, request: web.Request) -> web.Response:
-        return _json({"receipts": self.state.receipts})
+        return _json({"receipts": list(self.state.receipts)})
 
     async def stats(self, request: web.Request) -> web.Response:
-        return _json({"sends": dict(self.state.sends), "token_requests": dict(self.state.token_requests)})
+        return _json(
+            {
+                "sends": dict(self.state.sends),
+                "duplicates": dict(self.state.duplicates),
+                "token_requests": dict(self.state.token_requests),
+            }
+        )
 
     async def set_fault(self, request: web.Request) -> web.Response:
         try:
@@ -312,7 +398,7 @@ class DevProviders:
 
     async def page(self, request: web.Request) -> web.Response:
         rows = []
-        for m in reversed(self.state.messages[-500:]):
+        for m in list(reversed(self.state.messages))[:500]:
             rows.append(
                 "<tr>"
                 + "".join(
@@ -422,7 +508,8 @@ async def aliyun_send(sim: DevProviders, name: str, request: web.Request) -> web
         },
     )
     status = sim.receipt_status(name)
-    report = [
+    sim.queue_report(
+        name,
         {
             "phone_number": phone,
             "send_time": sent_at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -433,9 +520,8 @@ async def aliyun_send(sim: DevProviders, name: str, request: web.Request) -> web
             "sms_size": "1",
             "biz_id": biz_id,
             "out_id": params.get("OutId", ""),
-        }
-    ]
-    sim.post_receipt(name, json.dumps(report, ensure_ascii=False).encode(), sim.basic_auth(name))
+        },
+    )
     return _json({"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": str(uuid.uuid4()).upper()})
 
 
@@ -554,7 +640,8 @@ async def tencent_send(sim: DevProviders, name: str, request: web.Request) -> we
             },
         )
         delivered = sim.receipt_status(name) == "delivered"
-        report = [
+        sim.queue_report(
+            name,
             {
                 "user_receive_time": datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
                 "nationcode": "86",
@@ -564,9 +651,8 @@ async def tencent_send(sim: DevProviders, name: str, request: web.Request) -> we
                 "description": "用户短信送达成功" if delivered else "用户短信未送达",
                 "sid": serial,
                 "ext": {"SessionContext": body.get("SessionContext", "")},
-            }
-        ]
-        sim.post_receipt(name, json.dumps(report, ensure_ascii=False).encode(), sim.basic_auth(name))
+            },
+        )
     return _json({"Response": {"SendStatusSet": results, "RequestId": str(uuid.uuid4())}})
 
 
@@ -622,26 +708,13 @@ async def webhook_send(sim: DevProviders, name: str, request: web.Request) -> we
         },
     )
     status = sim.receipt_status(name)
-    receipt = json.dumps(
-        {
-            "receipts": [
-                {
-                    "id": provider_id,
-                    "status": status,
-                    "reason": None if status == "delivered" else "UNDELIVERABLE",
-                    "occurred_at": _now_iso(),
-                }
-            ]
-        }
-    ).encode()
-    ts = str(int(time.time()))
-    sim.post_receipt(
+    sim.queue_report(
         name,
-        receipt,
         {
-            "Content-Type": "application/json",
-            "X-Peony-Timestamp": ts,
-            "X-Peony-Signature": _webhook_sign(s["secret"], ts, receipt),
+            "id": provider_id,
+            "status": status,
+            "reason": None if status == "delivered" else "UNDELIVERABLE",
+            "occurred_at": _now_iso(),
         },
     )
     return _json({"id": provider_id, "segments": _segments(text)})
@@ -685,6 +758,40 @@ async def wechat_token(sim: DevProviders, name: str, request: web.Request) -> we
 
 
 async def wechat_template_send(sim: DevProviders, name: str, request: web.Request) -> web.Response:
+    return await _wechat_send(sim, name, request, subscribe=False)
+
+
+async def wechat_subscribe_send(sim: DevProviders, name: str, request: web.Request) -> web.Response:
+    return await _wechat_send(sim, name, request, subscribe=True)
+
+
+def _wechat_event(
+    app_id: str, openid: str, msg_id: int, template_id: str, delivered: bool, subscribe: bool
+) -> bytes:
+    head = (
+        f"<xml><ToUserName><![CDATA[gh_{app_id}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+    )
+    if subscribe:
+        status = "<ErrorCode>0</ErrorCode><ErrorStatus><![CDATA[success]]></ErrorStatus>"
+        if not delivered:
+            status = "<ErrorCode>10005</ErrorCode><ErrorStatus><![CDATA[failed:user block]]></ErrorStatus>"
+        return (
+            head + "<Event><![CDATA[subscribe_msg_sent_event]]></Event><SubscribeMsgSentEvent><List>"
+            f"<TemplateId><![CDATA[{template_id}]]></TemplateId><MsgID>{msg_id}</MsgID>{status}"
+            "</List></SubscribeMsgSentEvent></xml>"
+        ).encode()
+    return (
+        head + "<Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event>"
+        f"<MsgID>{msg_id}</MsgID>"
+        f"<Status><![CDATA[{'success' if delivered else 'failed:user block'}]]></Status></xml>"
+    ).encode()
+
+
+async def _wechat_send(
+    sim: DevProviders, name: str, request: web.Request, *, subscribe: bool
+) -> web.Response:
     s = sim.settings(name)
     state = _token_state(sim, name, request.query.get("access_token"))
     if state == "invalid":
@@ -705,6 +812,8 @@ async def wechat_template_send(sim: DevProviders, name: str, request: web.Reques
     data = doc.get("data")
     if not isinstance(data, dict) or not all(isinstance(v, dict) and "value" in v for v in data.values()):
         return _json({"errcode": 47001, "errmsg": "data format error"})
+    if subscribe and doc.get("lang", "zh_CN") not in ("zh_CN", "en_US", "zh_HK", "zh_TW"):
+        return _json({"errcode": 47001, "errmsg": "data format error: lang"})
     error_code, canned = await sim.apply_fault(name)
     if canned is not None:
         return canned
@@ -721,20 +830,14 @@ async def wechat_template_send(sim: DevProviders, name: str, request: web.Reques
             "body": doc,
             "to": doc["touser"],
             "message_id": doc.get("client_msg_id"),
+            "page": doc.get("page") if subscribe else doc.get("url"),
             "template_code": doc["template_id"],
             "template_params": {k: v["value"] for k, v in data.items()},
             "provider_message_id": str(msg_id),
         },
     )
     delivered = sim.receipt_status(name) == "delivered"
-    xml = (
-        f"<xml><ToUserName><![CDATA[gh_{s['app_id']}]]></ToUserName>"
-        f"<FromUserName><![CDATA[{doc['touser']}]]></FromUserName>"
-        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-        "<Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event>"
-        f"<MsgID>{msg_id}</MsgID>"
-        f"<Status><![CDATA[{'success' if delivered else 'failed:user block'}]]></Status></xml>"
-    ).encode()
+    xml = _wechat_event(s["app_id"], doc["touser"], msg_id, doc["template_id"], delivered, subscribe)
     ts, nonce = str(int(time.time())), secrets.token_hex(8)
     signature = hashlib.sha1("".join(sorted([s["callback_token"], ts, nonce])).encode()).hexdigest()  # noqa: S324
     sim.post_receipt(
@@ -849,5 +952,6 @@ def record_email(sim: DevProviders, provider: str, envelope: Any, raw: bytes) ->
             "message_id": str(mail.get("Message-ID", "")),
             "provider_message_id": str(mail.get("Message-ID", "")),
             "auth_user": getattr(envelope, "_peony_auth_user", None),
+            "tls": getattr(envelope, "_peony_tls", False),
         },
     )

@@ -11,11 +11,11 @@ import asyncio
 import base64
 import contextlib
 import json
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +34,15 @@ from services.notify.adapters.providers import (
 )
 from services.notify.adapters.providers.config import (
     ProvidersConfig,
-    dev_document,
     ensure_dev_service_account,
     parse_config,
 )
 from services.notify.adapters.providers.webhook import webhook_signature
 from services.notify.adapters.providers.wechat import wechat_signature
 from services.notify.devproviders.server import DevProviders
+from tests.support.providers import DevProvidersHandle, dev_providers
 
 PHONE = "+8613800138000"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -88,42 +82,40 @@ class Receiver:
 
 @dataclass
 class Env:
-    sim: DevProviders
+    dp: DevProvidersHandle
     registry: ProviderRegistry
     receiver: Receiver
-    doc: dict[str, Any]
-    tmp: Path
+
+    @property
+    def sim(self) -> DevProviders:
+        return self.dp.sim
+
+    @property
+    def tmp(self) -> Path:
+        return self.dp.tmp
 
     def client_config(self, **overrides: dict[str, Any]) -> ProvidersConfig:
-        """The same configuration with some provider settings changed (e.g. a wrong secret)."""
-        doc = json.loads(json.dumps(self.doc))
-        for name, changes in overrides.items():
-            doc["providers"][name].update(changes)
-        return parse_config(doc, {})
+        return self.dp.variant(**overrides)
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        return self.dp.document
 
     async def messages(self, provider: str) -> list[dict[str, Any]]:
-        async with (
-            aiohttp.ClientSession() as s,
-            s.get(f"{self.sim.url}/_sim/messages?provider={provider}") as r,
-        ):
-            return (await r.json())["messages"]
+        return await self.dp.messages(provider)
 
     async def fault(self, **body: Any) -> None:
-        async with aiohttp.ClientSession() as s, s.post(f"{self.sim.url}/_sim/faults", json=body) as r:
-            assert r.status == 200, await r.text()
+        await self.dp.fault(**body)
 
     async def clear_faults(self) -> None:
-        async with aiohttp.ClientSession() as s, s.delete(f"{self.sim.url}/_sim/faults") as r:
-            assert r.status == 200
+        await self.dp.clear_faults()
 
     async def stats(self) -> dict[str, Any]:
-        async with aiohttp.ClientSession() as s, s.get(f"{self.sim.url}/_sim/stats") as r:
-            return await r.json()
+        return await self.dp.stats()
 
 
 @pytest_asyncio.fixture(scope="module")
 async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
-    tmp = tmp_path_factory.mktemp("providers")
     receiver = Receiver()
     app = web.Application()
     app.router.add_post("/v1/notify/receipts/{provider}", receiver.handle)
@@ -132,20 +124,17 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     receipt_site = web.TCPSite(runner, "127.0.0.1", 0)
     await receipt_site.start()
     receipt_port = receipt_site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    http_port, smtp_port = _free_port(), _free_port()
-    account = ensure_dev_service_account(tmp / "fcm.json")
-    doc = dev_document(f"http://127.0.0.1:{http_port}", smtp_port, account)
-    cfg = parse_config(doc, {})
-    sim = DevProviders(cfg, receipt_url=f"http://127.0.0.1:{receipt_port}/v1/notify/receipts/{{provider}}")
-    await sim.start("127.0.0.1", http_port, smtp_port)
-    registry = load_registry(cfg)
-    receiver.registry = registry
+    receipt_url = f"http://127.0.0.1:{receipt_port}/v1/notify/receipts/{{provider}}"
     try:
-        yield Env(sim, registry, receiver, doc, tmp)
+        # receipts gathered over 0.3 s, so a burst batches even on a busy machine
+        async with dev_providers(tmp_path_factory.mktemp("providers"), receipt_url, 0.3) as dp:
+            registry = load_registry(dp.config)
+            receiver.registry = registry
+            try:
+                yield Env(dp, registry, receiver)
+            finally:
+                await registry.aclose()
     finally:
-        await registry.aclose()
-        await sim.stop()
         await runner.cleanup()
 
 
@@ -244,6 +233,9 @@ async def test_aliyun_failed_report_and_forged_reports(env: Env):
         provider.parse_receipt({}, body)
     good = {"Authorization": "Basic " + base64.b64encode(f"aliyun_sms:{_dev_secret()}".encode()).decode()}
     assert provider.parse_receipt(good, body)[0].provider_message_id == "1^0"
+    assert provider.parse_receipt({}, body, {"token": _dev_secret()})[0].provider_message_id == "1^0"
+    with pytest.raises(InvalidReceipt):
+        provider.parse_receipt(good, body, {"token": "guess"})  # a wrong token is not saved by Basic
     for malformed in (b"{}", b"not json", b"[{}]", json.dumps([{"biz_id": "1", "success": "yes"}]).encode()):
         with pytest.raises(InvalidReceipt):
             provider.parse_receipt(good, malformed)
@@ -299,6 +291,9 @@ async def test_webhook_send_and_signed_receipt(env: Env):
     [got] = [m for m in await env.messages("webhook_sms") if m["message_id"] == message.message_id]
     assert got["headers"]["X-Peony-Signature"].startswith("sha256=")
     assert got["headers"]["Idempotency-Key"] == message.message_id
+    before = (await env.stats())["duplicates"].get("webhook_sms", 0)
+    await env.registry.by_name("webhook_sms").send(message)  # a retry of the same message
+    assert (await env.stats())["duplicates"]["webhook_sms"] == before + 1  # what exactly-once tests count
     assert got["body"]["to"] == PHONE and got["text"] == "Your balance is 120.00"
     assert result.billable_units == 1
     receipt = await env.receiver.wait_for(result.provider_message_id)
@@ -350,7 +345,17 @@ async def test_smtp_sends_multipart_with_auth_and_a_stable_message_id(env: Env):
     assert got["to"] == "mei@example.com" and got["subject"] == "预约确认"
     assert got["content_type"] == "multipart/alternative"
     assert got["text"].strip() == "您的预约已确认" and "<b>确认</b>" in got["html"]
-    assert got["auth_user"] == "peony"
+    assert got["auth_user"] == "peony" and got["tls"] is False
+
+    # STARTTLS (the local server's certificate is self-signed, hence verify_tls off)
+    tls = env.client_config(smtp={"starttls": True, "verify_tls": False})
+    result = await _with_registry(tls, "smtp", message)
+    [got] = [m for m in await env.messages("smtp") if m["tls"]]
+    assert got["message_id"] == result.provider_message_id and got["auth_user"] == "peony"
+    verified = env.client_config(smtp={"starttls": True})
+    with pytest.raises(ProviderError) as err:  # a certificate nobody vouches for is refused
+        await _with_registry(verified, "smtp", message)
+    assert err.value.retryable is True
 
     cfg = env.client_config(smtp={"password": "wrong"})
     with pytest.raises(ProviderError) as err:
@@ -393,8 +398,7 @@ async def test_wechat_token_is_cached_and_refreshed_when_expired(env: Env):
         await provider.send(wechat())
         assert (await env.stats())["token_requests"]["wechat_oa"] == before + 1
 
-        async with aiohttp.ClientSession() as s:
-            await s.post(f"{env.sim.url}/_sim/expire-tokens", json={"provider": "wechat_oa"})
+        await env.dp.expire_tokens("wechat_oa")
         message = wechat()
         await provider.send(message)  # 42001 → refetch once → sent
         assert (await env.stats())["token_requests"]["wechat_oa"] == before + 2
@@ -460,8 +464,7 @@ async def test_fcm_oauth_token_from_a_service_account_jwt_is_cached(env: Env):
         await provider.send(push())
         assert (await env.stats())["token_requests"]["fcm"] == before + 1
 
-        async with aiohttp.ClientSession() as s:
-            await s.post(f"{env.sim.url}/_sim/expire-tokens", json={"provider": "fcm"})
+        await env.dp.expire_tokens("fcm")
         await provider.send(push())  # 401 → new JWT exchange → sent
         assert (await env.stats())["token_requests"]["fcm"] == before + 2
     finally:
@@ -533,3 +536,87 @@ async def test_no_address_reaches_an_exception_or_repr(env: Env):
     with pytest.raises(ProviderError) as err:
         await env.registry.by_name("aliyun_sms").send(message)
     assert "13912345678" not in str(err.value) and "13912345678" not in err.value.reason
+
+
+# --- the local servers refuse what the real services refuse ----------------------------------------
+
+
+async def test_unknown_provider_callbacks_are_invalid_receipts(env: Env):
+    with pytest.raises(InvalidReceipt):
+        env.registry.by_name("not_configured")
+
+
+async def test_aliyun_server_refuses_a_replayed_request(env: Env):
+    provider = env.registry.by_name("aliyun_sms")
+    params = provider.signed_params(sms())
+    async with aiohttp.ClientSession() as s:
+        async with s.post(provider.endpoint, data=params) as r:
+            assert (await r.json())["Code"] == "OK"
+        async with s.post(provider.endpoint, data=params) as r:  # same SignatureNonce
+            assert r.status == 400 and (await r.json())["Code"] == "SignatureNonceUsed"
+        tampered = {**params, "SignatureNonce": uuid.uuid4().hex, "PhoneNumbers": "13900000000"}
+        async with s.post(provider.endpoint, data=tampered) as r:
+            assert (await r.json())["Code"] == "SignatureDoesNotMatch"
+        stale = provider.signed_params(sms(), now=datetime.now(UTC) - timedelta(hours=1))
+        async with s.post(provider.endpoint, data=stale) as r:
+            assert (await r.json())["Code"] == "InvalidTimeStamp.Expired"
+
+
+async def test_tencent_server_refuses_a_tampered_body_and_an_old_timestamp(env: Env):
+    provider = env.registry.by_name("tencent_sms")
+    async with aiohttp.ClientSession() as s:
+        headers, payload = provider.request_parts(sms(template_code="1"))
+        async with s.post(provider.endpoint, data=payload.replace(b"+86", b"+85"), headers=headers) as r:
+            assert (await r.json())["Response"]["Error"]["Code"] == "AuthFailure.SignatureFailure"
+        headers, payload = provider.request_parts(sms(template_code="1"), timestamp=int(time.time()) - 3600)
+        async with s.post(provider.endpoint, data=payload, headers=headers) as r:
+            assert (await r.json())["Response"]["Error"]["Code"] == "AuthFailure.SignatureExpire"
+
+
+async def test_wechat_and_fcm_servers_refuse_unknown_tokens(env: Env):
+    wechat_provider = env.registry.by_name("wechat_oa")
+    fcm_provider = env.registry.by_name("fcm")
+    async with aiohttp.ClientSession() as s:
+        url = f"{wechat_provider.endpoint}/cgi-bin/message/template/send"
+        async with s.post(
+            url, params={"access_token": "forged"}, json=wechat_provider.payload(wechat())
+        ) as r:
+            assert (await r.json())["errcode"] == 40001
+        url = f"{fcm_provider.endpoint}/v1/projects/peony-dev/messages:send"
+        async with s.post(url, json=fcm_provider.payload(push()), headers={"Authorization": "Bearer x"}) as r:
+            assert r.status == 401 and (await r.json())["error"]["status"] == "UNAUTHENTICATED"
+
+
+async def test_sms_reports_are_batched_like_the_real_pushes(env: Env):
+    before = [r for r in await env.dp.receipts() if r["provider"] == "tencent_sms"]
+    provider = env.registry.by_name("tencent_sms")
+    results = await asyncio.gather(*(provider.send(sms(template_code="1")) for _ in range(8)))
+    for result in results:
+        assert (await env.receiver.wait_for(result.provider_message_id)).status == "delivered"
+    posts = [r for r in await env.dp.receipts() if r["provider"] == "tencent_sms"][len(before) :]
+    assert all(p["status"] == 200 for p in posts)
+    assert len(posts) < len(results)  # several reports per callback
+
+
+async def test_wechat_subscribe_message_and_its_sent_event(env: Env):
+    provider = env.registry.by_name("wechat_mp")
+    message = wechat(locale="en", link="pages/appointment/detail?id=1")
+    result = await provider.send(message)
+    [got] = [
+        m for m in await env.messages("wechat_mp") if m["provider_message_id"] == result.provider_message_id
+    ]
+    assert got["path"].endswith("/cgi-bin/message/subscribe/send")
+    assert got["body"]["page"] == "pages/appointment/detail?id=1" and got["body"]["lang"] == "en_US"
+    assert got["body"]["data"]["thing1"] == {"value": "面部护理"}
+    assert "url" not in got["body"]
+    assert (await env.receiver.wait_for(result.provider_message_id)).status == "delivered"
+
+    await env.fault(provider="wechat_mp", mode="none", receipt="failed")
+    failed = await provider.send(wechat())
+    receipt = await env.receiver.wait_for(failed.provider_message_id)
+    assert (receipt.status, receipt.reason) == ("failed", "failed:user block")
+
+    await env.fault(provider="wechat_mp", mode="error", code="43101", count=1)  # member did not subscribe
+    with pytest.raises(ProviderError) as err:
+        await provider.send(wechat())
+    assert (err.value.reason, err.value.retryable) == ("errcode 43101", False)

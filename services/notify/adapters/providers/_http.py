@@ -51,7 +51,8 @@ class HttpClient:
 
 
 def json_body(provider: str, status: int, body: bytes) -> Any:
-    """The JSON a provider answered; anything else is a retryable error (a proxy's HTML error page)."""
+    """The JSON a provider answered. Anything else (a proxy's HTML error page) is an error, retryable
+    unless the status is a 4xx other than 408/429."""
     try:
         return json.loads(body)
     except ValueError:

@@ -25,12 +25,17 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def check_basic_token(headers: Mapping[str, str], user: str, token: str) -> None:
-    """The callback URL registered with the provider carries ``user:token@`` (HTTP Basic).
-
-    Alibaba's and Tencent's SMS status pushes are not signed, so the route is protected by a
-    secret only Peony and the provider console know; a missing or wrong one is refused.
-    """
+def check_callback_token(
+    headers: Mapping[str, str], query: Mapping[str, str] | None, user: str, token: str
+) -> None:
+    """Alibaba's and Tencent's SMS status pushes are not signed, so their callback URL carries a
+    secret only Peony and the provider console know: HTTP Basic ``user:token@`` in the URL, or
+    ``?token=`` for consoles that drop the user-info part. A missing or wrong one is refused."""
+    given_query = (query or {}).get("token")
+    if given_query is not None:
+        if not hmac.compare_digest(given_query.encode(), token.encode()):
+            raise InvalidReceipt("wrong callback credentials")
+        return
     value = header(headers, "authorization") or ""
     scheme, _, encoded = value.partition(" ")
     if scheme.lower() != "basic":

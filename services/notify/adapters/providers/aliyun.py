@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 
 from services.notify.adapters.providers._http import HttpClient, json_body, retryable_status
 from services.notify.adapters.providers._receipts import (
-    check_basic_token,
+    check_callback_token,
     china_time,
     load_json,
     required_str,
@@ -128,7 +128,7 @@ class AliyunSms:
         self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None
     ) -> list[DeliveryReceipt]:
         """Alibaba's ``SmsReport`` push: a JSON array of reports, matched on ``biz_id``."""
-        check_basic_token(headers, self.name, self._receipt_token)
+        check_callback_token(headers, query, self.name, self._receipt_token)
         reports = load_json(body)
         if not isinstance(reports, list) or not reports:
             raise InvalidReceipt("SmsReport must be a non-empty JSON array")

@@ -100,8 +100,8 @@ class Provider(Protocol):
     async def aclose(self) -> None: ...
 
 
-class UnknownProvider(LookupError):
-    """No provider of that name is configured (a receipt route for a provider we do not use)."""
+class UnknownProvider(InvalidReceipt, LookupError):
+    """No provider of that name is configured: a receipt callback for it is refused like a forged one."""
 
 
 class ProviderRegistry:

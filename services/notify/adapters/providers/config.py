@@ -4,7 +4,7 @@
 
     providers:                       # name -> one configured provider account
       aliyun_sms:
-        type: aliyun_sms             # aliyun_sms | tencent_sms | webhook_sms | smtp | wechat_oa | fcm
+        type: aliyun_sms  # aliyun_sms | tencent_sms | webhook_sms | smtp | wechat_oa | wechat_subscribe | fcm
         endpoint: https://dysmsapi.aliyuncs.com
         access_key_id: LTAI5t...
         access_key_secret: env:PEONY_ALIYUN_SMS_SECRET   # or file:/run/secrets/aliyun, or a literal
@@ -43,7 +43,7 @@ from services.notify.adapters.providers.fcm import FcmPush
 from services.notify.adapters.providers.smtp import SmtpEmail
 from services.notify.adapters.providers.tencent import TencentSms
 from services.notify.adapters.providers.webhook import WebhookSms
-from services.notify.adapters.providers.wechat import WechatTemplate
+from services.notify.adapters.providers.wechat import WechatSubscribe, WechatTemplate
 
 PROVIDERS_FILE_VAR = "PEONY_NOTIFY_PROVIDERS_FILE"
 DEV_PROVIDERS_URL_VAR = "PEONY_DEV_PROVIDERS_URL"
@@ -108,6 +108,12 @@ _SCHEMAS: dict[str, dict[str, _Field]] = {
         "app_secret": _Field("secret"),
         "callback_token": _Field("secret"),
     },
+    "wechat_subscribe": {
+        "endpoint": _Field("url", "https://api.weixin.qq.com"),
+        "app_id": _Field("str"),
+        "app_secret": _Field("secret"),
+        "callback_token": _Field("secret"),
+    },
     "fcm": {
         "endpoint": _Field("url", "https://fcm.googleapis.com"),
         "service_account": _Field("secret"),  # the service-account JSON (usually file:/path.json)
@@ -121,6 +127,7 @@ _CHANNEL_OF = {
     "webhook_sms": "sms",
     "smtp": "email",
     "wechat_oa": "wechat",
+    "wechat_subscribe": "wechat",
     "fcm": "push",
 }
 _MAX_PROVIDERS = 64
@@ -377,8 +384,9 @@ def _build_one(name: str, s: Mapping[str, Any]) -> Provider:
             message_id_domain=s["message_id_domain"],
             timeout_seconds=timeout,
         )
-    if kind == "wechat_oa":
-        return WechatTemplate(
+    if kind in ("wechat_oa", "wechat_subscribe"):
+        wechat = WechatTemplate if kind == "wechat_oa" else WechatSubscribe
+        return wechat(
             name,
             endpoint=s["endpoint"],
             app_id=s["app_id"],
@@ -487,6 +495,13 @@ def dev_document(
                 "type": "wechat_oa",
                 "endpoint": f"{base}/wechat_oa",
                 "app_id": "wxdevpeony",
+                "app_secret": DEV_SECRET,
+                "callback_token": DEV_SECRET,
+            },
+            "wechat_mp": {
+                "type": "wechat_subscribe",
+                "endpoint": f"{base}/wechat_mp",
+                "app_id": "wxdevpeonymp",
                 "app_secret": DEV_SECRET,
                 "callback_token": DEV_SECRET,
             },

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from services.notify.adapters.providers._http import HttpClient, json_body, retryable_status
 from services.notify.adapters.providers._receipts import (
-    check_basic_token,
+    check_callback_token,
     china_time,
     load_json,
     required_str,
@@ -167,7 +167,7 @@ class TencentSms:
         self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None
     ) -> list[DeliveryReceipt]:
         """Tencent's SMS status report push: a JSON array matched on ``sid`` (the SerialNo)."""
-        check_basic_token(headers, self.name, self._receipt_token)
+        check_callback_token(headers, query, self.name, self._receipt_token)
         reports = load_json(body)
         if not isinstance(reports, list) or not reports:
             raise InvalidReceipt("status report must be a non-empty JSON array")

@@ -1,5 +1,6 @@
-"""WeChat official-account template messages, with a cached ``access_token``, and the
-``TEMPLATESENDJOBFINISH`` event push as the receipt."""
+"""WeChat template messages (official account) and subscribe messages (mini-program / 订阅通知),
+with a cached ``access_token``; receipts are the ``TEMPLATESENDJOBFINISH`` and
+``subscribe_msg_sent_event`` event pushes."""
 
 from __future__ import annotations
 
@@ -32,7 +33,10 @@ def wechat_signature(token: str, timestamp: str, nonce: str) -> str:
 
 
 class WechatTemplate:
+    """Official-account template messages (模板消息)."""
+
     channel = "wechat"
+    SEND_PATH = "/cgi-bin/message/template/send"
 
     def __init__(
         self,
@@ -95,7 +99,7 @@ class WechatTemplate:
         for attempt in range(2):
             status, raw = await self._http.request(
                 "POST",
-                f"{self.endpoint}/cgi-bin/message/template/send",
+                f"{self.endpoint}{self.SEND_PATH}",
                 params={"access_token": token},
                 json=payload,
             )
@@ -127,23 +131,57 @@ class WechatTemplate:
             root = ET.fromstring(body)  # noqa: S314 - signed by WeChat and DTD-free (checked above)
         except ET.ParseError:
             raise InvalidReceipt("WeChat push is not XML") from None
-        if root.findtext("Event") != "TEMPLATESENDJOBFINISH":
-            return []  # other events (subscribe, menu clicks) carry no delivery status
-        msg_id, status, created = root.findtext("MsgID"), root.findtext("Status"), root.findtext("CreateTime")
-        if not msg_id or not status or not created or not created.isdigit():
-            raise InvalidReceipt("TEMPLATESENDJOBFINISH malformed")
-        delivered = status == "success"
-        return [
-            DeliveryReceipt(
-                provider=self.name,
-                provider_message_id=msg_id.strip()[:128],
-                status="delivered" if delivered else "failed",
-                reason=None if delivered else status[:128],
-                occurred_at=datetime.fromtimestamp(int(created), UTC),
+        created = root.findtext("CreateTime")
+        if not created or not created.strip().isdigit():
+            raise InvalidReceipt("WeChat push without CreateTime")
+        at = datetime.fromtimestamp(int(created), UTC)
+        event = root.findtext("Event")
+        if event == "TEMPLATESENDJOBFINISH":
+            results = [(root.findtext("MsgID"), root.findtext("Status"))]
+        elif event == "subscribe_msg_sent_event":
+            results = [
+                (
+                    item.findtext("MsgID"),
+                    "success" if item.findtext("ErrorCode") == "0" else item.findtext("ErrorStatus"),
+                )
+                for item in root.iter("List")
+            ]
+        else:
+            return []  # other events (follows, menu clicks) carry no delivery status
+        receipts = []
+        for msg_id, status in results:
+            if not msg_id or not status:
+                raise InvalidReceipt(f"{event} malformed")
+            delivered = status == "success"
+            receipts.append(
+                DeliveryReceipt(
+                    provider=self.name,
+                    provider_message_id=msg_id.strip()[:128],
+                    status="delivered" if delivered else "failed",
+                    reason=None if delivered else status[:128],
+                    occurred_at=at,
+                )
             )
-        ]
+        return receipts
 
     receipt_ack = ("text/plain", b"success")
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+class WechatSubscribe(WechatTemplate):
+    """Subscribe messages (订阅消息) of a mini-program, or of an official account's 订阅通知: the same
+    token and callback signature, its own send API; the member must have accepted the template
+    (errcode 43101 otherwise, permanent). ``link`` is the mini-program page to open."""
+
+    SEND_PATH = "/cgi-bin/message/subscribe/send"
+
+    def payload(self, message: OutgoingMessage) -> dict:
+        body = super().payload(message)
+        body.pop("url", None)
+        body.pop("client_msg_id", None)  # not part of the subscribe API
+        if message.link:
+            body["page"] = message.link
+        body["lang"] = "en_US" if message.locale == "en" else "zh_CN"
+        return body
