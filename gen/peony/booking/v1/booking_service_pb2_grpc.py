@@ -5,7 +5,7 @@ import warnings
 
 from peony.booking.v1 import booking_service_pb2 as peony_dot_booking_dot_v1_dot_booking__service__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
