@@ -6,6 +6,9 @@ import argparse
 import importlib
 import sys
 
+from cli.outbox import add_parser as add_outbox_parser
+from cli.roles import roles_help
+from kit.auth import ROLE_PERMISSIONS
 from kit.config import DEFAULT_GRPC_PORTS
 
 # Services that exist today, and the module whose `main()` runs each one.
@@ -15,6 +18,15 @@ SERVICE_MODULES = {
     "wallet": "services.wallet.entrypoints.app",
     "booking": "services.booking.entrypoints.app",
 }
+
+
+def _role(value: str) -> str:
+    """Validated when minting: the services reject a token with an unknown role anyway."""
+    if value not in ROLE_PERMISSIONS:
+        raise argparse.ArgumentTypeError(
+            f"unknown role {value!r}; valid roles: {', '.join(ROLE_PERMISSIONS)}"
+        )
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,18 +55,34 @@ def _parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply a service's database migrations and exit")
     migrate.add_argument("service", choices=sorted(SERVICE_MODULES))
 
-    token = sub.add_parser("token", help="mint a development JWT (HS256, PEONY_JWT_SECRET or the dev secret)")
+    token = sub.add_parser(
+        "token",
+        help="mint a development JWT (HS256, PEONY_JWT_SECRET or the dev secret)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=roles_help(),
+    )
     token.add_argument("--tenant", default="demo")
     token.add_argument("--subject", default="user:dev-admin")
-    token.add_argument("--role", action="append", dest="roles", help="repeatable; default hq_admin")
     token.add_argument(
-        "--store", action="append", dest="stores", help="store scope (stores/<id>), repeatable"
+        "--role",
+        action="append",
+        dest="roles",
+        type=_role,
+        metavar="ROLE",
+        help=f"repeatable; default hq_admin; one of: {', '.join(ROLE_PERMISSIONS)}",
+    )
+    token.add_argument(
+        "--store",
+        action="append",
+        dest="stores",
+        help="store scope (stores/<id>), repeatable; store-bound roles see only these stores",
     )
     token.add_argument("--ttl", type=int, default=86400, help="lifetime in seconds")
 
     from cli.notify import add_parser as add_notify_parser
 
     add_notify_parser(sub)
+    add_outbox_parser(sub, SERVICE_MODULES)
 
     demo = sub.add_parser("demo", help="load a demo chain (3 stores in two time zones, 200 members)")
     demo.add_argument("--tenant", default="demo")
@@ -87,13 +115,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "token":
         import os
 
-        from kit.auth import mint_dev_token
+        from kit.auth import is_store_scoped, mint_dev_token
 
+        roles = args.roles or ["hq_admin"]
+        if is_store_scoped(roles) and not args.stores:
+            print(
+                f"peony token: warning: role(s) {', '.join(roles)} are store-bound and no --store was "
+                "given; this token sees no store's data (add --store stores/<id>)",
+                file=sys.stderr,
+            )
         print(
             mint_dev_token(
                 tenant=args.tenant,
                 subject=args.subject,
-                roles=args.roles or ["hq_admin"],
+                roles=roles,
                 stores=args.stores,
                 ttl_seconds=args.ttl,
                 secret=os.environ.get("PEONY_JWT_SECRET") or None,
@@ -106,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         from cli.notify import run as run_notify
 
         return run_notify(args)
+    if args.command == "outbox":
+        from cli.outbox import run as run_outbox
+
+        return run_outbox(args)
     if args.command == "demo":
         from cli.demo import run_demo
 

@@ -5,33 +5,34 @@ Starts PostgreSQL and NATS JetStream from the pip wheels (or uses ``PEONY_DATABA
 as child processes (``peony serve <svc>`` / ``peony gateway``), waits until they are healthy,
 prints where everything is and a development token, and then stays in the foreground.
 
-Ctrl-C (or SIGTERM) stops everything in order: gateway, services, NATS, PostgreSQL.
+A child that exits is restarted with backoff and ``peony up`` says so, with its exit code (see
+``cli/supervisor.py``); an embedded PostgreSQL or NATS that dies is restarted too. Logs go to
+``var/log/<child>.log``, appended across restarts and runs, rotated at 10 MiB (3 old files kept).
+Only Ctrl-C (or SIGTERM) stops everything, in order: gateway, services, NATS, PostgreSQL.
 State lives under ``var/`` (``postgres/``, ``nats/``, ``log/``, ``notify/``, ``pii.key``).
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from cli.supervisor import Backoff, Child, Supervisor
 from kit.config import DEFAULT_GATEWAY_ADDR, DEFAULT_GRPC_PORTS
 from kit.devstack import (
     DevStack,
     DevStackError,
     ensure_database,
-    parent_death_signal,
     port_is_free,
     run_coro_sync,
     tail,
@@ -41,6 +42,11 @@ from kit.devstack import (
 SERVICES: tuple[str, ...] = ("members", "wallet", "booking", "notify")
 
 STARTUP_TIMEOUT_SECONDS = 90.0
+# A crashed child is restarted after 1, 2, 4, ... 30 s; a run of 60 s resets the backoff.
+RESTART_BACKOFF = Backoff(initial=1.0, factor=2.0, maximum=30.0, reset_after=60.0)
+# A child that crashes this many times in a row before it ever became healthy is broken: give up.
+MAX_START_CRASHES = 3
+REVIVE_RETRY_SECONDS = 5.0
 STOP_GRACE_SECONDS = 25.0
 LOG_TAIL_LINES = 20
 DEV_TENANT = "demo"
@@ -86,14 +92,10 @@ class _Stop(BaseException):
 
 
 @dataclass
-class _Child:
-    name: str
-    kind: str  # "service" | "gateway"
-    addr: str  # host:port
-    cmd: list[str]
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    log_file: IO[bytes] | None = field(default=None, repr=False)
+class _Child(Child):
+    kind: str = "service"  # "service" | "gateway"
+    addr: str = ""  # host:port
+    ready: bool = False  # answered its health check since it last (re)started
 
     @property
     def label(self) -> str:
@@ -163,22 +165,6 @@ def _child_env(
     return env
 
 
-def _start_child(child: _Child, env: dict[str, str]) -> None:
-    child.log_path.parent.mkdir(parents=True, exist_ok=True)
-    child.log_file = open(child.log_path, "wb")  # noqa: SIM115 - lives as long as the child
-    child.process = subprocess.Popen(
-        child.cmd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=child.log_file,
-        stderr=subprocess.STDOUT,
-        # Own session: a terminal Ctrl-C reaches only us; we stop the children in order.
-        start_new_session=True,
-        # If we are killed outright, the kernel sends the child SIGTERM.
-        preexec_fn=parent_death_signal(signal.SIGTERM),
-    )
-
-
 def _grpc_serving(addr: str, cache: dict[str, Any]) -> bool:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -202,22 +188,35 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _wait_healthy(children: list[_Child], timeout: float) -> None:
+def _healthy(child: _Child, channels: dict[str, Any]) -> bool:
+    if child.kind == "service":
+        return _grpc_serving(child.addr, channels)
+    return _http_ok(f"http://{child.addr}/healthz")
+
+
+def _close_channels(channels: dict[str, Any]) -> None:
+    for channel, _ in channels.values():
+        channel.close()
+    channels.clear()
+
+
+def _wait_healthy(supervisor: Supervisor, children: list[_Child], timeout: float) -> None:
+    """Until every child answers its health check. A child that crashes while starting is
+    restarted like any other, but one that crashed MAX_START_CRASHES times in a row without
+    becoming healthy is broken (bad config, bad code): give up and show its log."""
     pending = list(children)
     channels: dict[str, Any] = {}
     deadline = time.monotonic() + timeout
     try:
         while pending:
             for child in list(pending):
-                assert child.process is not None
-                code = child.process.poll()
-                if code is not None:
-                    raise UpError(f"{child.label} exited with code {code} while starting; {child.log_tail()}")
-                if child.kind == "service":
-                    ok = _grpc_serving(child.addr, channels)
-                else:
-                    ok = _http_ok(f"http://{child.addr}/healthz")
-                if ok:
+                if supervisor.check(child) is not None and child.failures >= MAX_START_CRASHES:
+                    raise UpError(
+                        f"{child.label} exited with code {child.last_exit_code} while starting, "
+                        f"{child.failures} times in a row; {child.log_tail()}"
+                    )
+                if child.running and _healthy(child, channels):
+                    child.ready = True
                     pending.remove(child)
                     _say(f"peony up: {child.label} is ready on {child.addr}")
             if not pending:
@@ -235,34 +234,34 @@ def _wait_healthy(children: list[_Child], timeout: float) -> None:
                 )
             time.sleep(0.5)
     finally:
-        for channel, _ in channels.values():
-            channel.close()
+        _close_channels(channels)
 
 
-def _stop_children(children: list[_Child], grace: float) -> None:
-    """SIGTERM, wait up to ``grace`` seconds, SIGKILL. Started children only."""
-    running = [c for c in children if c.process is not None and c.process.poll() is None]
-    for child in running:
-        assert child.process is not None
-        _say(f"peony up: stopping {child.label} (pid {child.process.pid})")
-        with contextlib.suppress(ProcessLookupError):
-            child.process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for child in running:
-        assert child.process is not None
-        try:
-            child.process.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            _say(f"peony up: {child.label} did not stop within {grace:.0f}s, killing it")
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(child.process.pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                child.process.kill()
-            child.process.wait(10)
-    for child in children:
-        if child.log_file is not None:
-            child.log_file.close()
-            child.log_file = None
+def _supervise(supervisor: Supervisor, children: list[_Child], stack: DevStack) -> None:
+    """Until Ctrl-C / SIGTERM: restart children that exit and say when they are back; revive an
+    embedded PostgreSQL or NATS that died (same port and data, so the children reconnect)."""
+    channels: dict[str, Any] = {}
+    next_revive = 0.0
+    try:
+        while True:
+            if time.monotonic() >= next_revive:
+                try:
+                    for name in stack.revive():
+                        _say(f"peony up: {name} had exited; restarted it on the same port")
+                except DevStackError as exc:
+                    _say(
+                        f"peony up: could not restart a server ({exc}); retry in {REVIVE_RETRY_SECONDS:.0f}s"
+                    )
+                    next_revive = time.monotonic() + REVIVE_RETRY_SECONDS
+            for child in children:
+                if supervisor.check(child) is not None:
+                    child.ready = False
+                elif not child.ready and child.running and _healthy(child, channels):
+                    child.ready = True
+                    _say(f"peony up: {child.label} is ready again on {child.addr} (restart {child.restarts})")
+            time.sleep(0.5)
+    finally:
+        _close_channels(channels)
 
 
 def _banner(
@@ -394,6 +393,7 @@ def run_up(args: Any) -> int:
 
     previous = _install_signal_handlers()
     exit_code = 0
+    supervisor: Supervisor | None = None
     try:
         what = []
         if not os.environ.get("PEONY_DATABASE_URL"):
@@ -408,23 +408,14 @@ def run_up(args: Any) -> int:
             run_coro_sync(lambda s=svc: ensure_database(stack.database_url, f"peony_{s}"))
         env = _child_env(stack, var_dir, _pii_key(var_dir), services, ports, gateway_addr)
 
+        supervisor = Supervisor(env, backoff=RESTART_BACKOFF, say=_say)
         everything = children + ([gateway] if gateway is not None else [])
         for child in everything:
             _say(f"peony up: starting {child.label}: {' '.join(child.cmd[1:])} (log {child.log_path})")
-            _start_child(child, env)
-        _wait_healthy(everything, STARTUP_TIMEOUT_SECONDS)
+            supervisor.start(child)
+        _wait_healthy(supervisor, everything, STARTUP_TIMEOUT_SECONDS)
         _banner(stack, children, gateway, var_dir, env)
-
-        while True:
-            for child in everything:
-                assert child.process is not None
-                code = child.process.poll()
-                if code is not None:
-                    raise UpError(
-                        f"{child.label} exited unexpectedly with code {code}; {child.log_tail()}\n"
-                        "shutting everything down"
-                    )
-            time.sleep(0.5)
+        _supervise(supervisor, everything, stack)
     except (KeyboardInterrupt, _Stop):
         _say("\npeony up: shutting down")
         exit_code = 0
@@ -434,9 +425,10 @@ def run_up(args: Any) -> int:
     finally:
         _ignore_signals_during_shutdown()
         try:
-            if gateway is not None:
-                _stop_children([gateway], STOP_GRACE_SECONDS)
-            _stop_children(children, STOP_GRACE_SECONDS)
+            if supervisor is not None:
+                if gateway is not None:
+                    supervisor.stop([gateway], STOP_GRACE_SECONDS)
+                supervisor.stop(list(children), STOP_GRACE_SECONDS)
         finally:
             stopping = [
                 n for n, on in (("NATS", stack.started_nats), ("PostgreSQL", stack.started_postgres)) if on

@@ -23,6 +23,7 @@ from kit.errors import PermissionDenied, Unauthenticated
 MEMBERS_READ = "members.read"
 MEMBERS_WRITE = "members.write"
 MEMBERS_PII_READ = "members.pii.read"
+MEMBERS_CARE_READ = "members.care.read"  # the care profile (skin type, allergies, treatments)
 MEMBERS_TIER_OVERRIDE = "members.tier.override"
 MEMBERS_CARDS_MANAGE = "members.cards.manage"
 # Unmasked addresses for sending; deliberately not in ALL_PERMISSIONS: no human role holds it.
@@ -48,6 +49,7 @@ ALL_PERMISSIONS = frozenset(
         MEMBERS_READ,
         MEMBERS_WRITE,
         MEMBERS_PII_READ,
+        MEMBERS_CARE_READ,
         MEMBERS_TIER_OVERRIDE,
         MEMBERS_CARDS_MANAGE,
         STORES_READ,
@@ -75,6 +77,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             MEMBERS_READ,
             MEMBERS_WRITE,
             MEMBERS_PII_READ,
+            MEMBERS_CARE_READ,
             MEMBERS_TIER_OVERRIDE,
             MEMBERS_CARDS_MANAGE,
             STORES_READ,
@@ -92,6 +95,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             MEMBERS_READ,
             MEMBERS_WRITE,
             MEMBERS_PII_READ,
+            MEMBERS_CARE_READ,
             MEMBERS_CARDS_MANAGE,
             STORES_READ,
             WALLET_READ,
@@ -100,10 +104,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             BOOKING_STAFF,
         }
     ),
-    "beautician": frozenset({MEMBERS_READ, STORES_READ, BOOKING_STAFF}),
-    "consultant": frozenset({MEMBERS_READ, MEMBERS_WRITE, STORES_READ, BOOKING_STAFF}),
+    "beautician": frozenset({MEMBERS_READ, MEMBERS_CARE_READ, STORES_READ, BOOKING_STAFF}),
+    "consultant": frozenset({MEMBERS_READ, MEMBERS_WRITE, MEMBERS_CARE_READ, STORES_READ, BOOKING_STAFF}),
     # A member using the mini-program: the handlers restrict them to their own record.
-    "member": frozenset({MEMBERS_READ, MEMBERS_PII_READ, WALLET_READ}),
+    "member": frozenset({MEMBERS_READ, MEMBERS_PII_READ, MEMBERS_CARE_READ, WALLET_READ}),
     # Peony's own services calling each other (booking places and settles holds).
     "service": frozenset(
         {MEMBERS_READ, MEMBERS_PII_READ, STORES_READ, NOTIFY_READ, WALLET_READ, WALLET_WRITE}
@@ -115,6 +119,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 }
 # Roles whose access is limited to the stores listed in the token's `stores` claim.
 STORE_BOUND_ROLES = frozenset({"store_manager", "front_desk", "beautician", "consultant"})
+
+
+def is_store_scoped(roles: list[str] | frozenset[str]) -> bool:
+    """Purely store-bound staff: the token's `stores` claim limits them (no claim: no store at all)."""
+    return bool(set(roles) & STORE_BOUND_ROLES) and not set(roles) - STORE_BOUND_ROLES - {"member"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,8 +267,7 @@ def principal_from_claims(claims: dict) -> Principal:
         permissions |= ROLE_PERMISSIONS[role]
     stores_claim = claims.get("stores")
     stores: frozenset[str] | None = None
-    if set(roles) & STORE_BOUND_ROLES and not set(roles) - STORE_BOUND_ROLES - {"member"}:
-        # Purely store-bound staff: the claim limits them (an empty claim means no store at all).
+    if is_store_scoped(roles):
         stores = frozenset(s if s.startswith("stores/") else f"stores/{s}" for s in (stores_claim or []))
     return Principal(
         tenant=tenant,

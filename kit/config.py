@@ -52,6 +52,8 @@ class ServiceConfig:
     migrate_on_start: bool
     service_addrs: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, str] = field(default_factory=dict)
+    # PEONY_MAX_EVENT_BYTES; 0 = the messaging kit's default (NATS's 1 MiB max_payload minus headroom)
+    max_event_bytes: int = 0
 
     @property
     def grpc_addr(self) -> str:
@@ -185,6 +187,7 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
     addrs["gateway"] = get("PEONY_GATEWAY_ADDR", DEFAULT_GATEWAY_ADDR) or DEFAULT_GATEWAY_ADDR
 
     extra = {k: v for k, v in env.items() if k.startswith(f"PEONY_{svc}_")}
+    max_event_bytes = get_int("PEONY_MAX_EVENT_BYTES", 0, 1024, 64 * 1024 * 1024)
 
     if problems:
         raise ConfigError(problems)
@@ -211,4 +214,5 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
         migrate_on_start=(get("PEONY_MIGRATE_ON_START", "true") or "true").lower() in ("1", "true", "yes"),
         service_addrs=addrs,
         extra=extra,
+        max_event_bytes=max_event_bytes,
     )

@@ -7,6 +7,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import asyncpg
 from sqlalchemy import Column, DateTime, LargeBinary, MetaData, PrimaryKeyConstraint, Table, Text, func
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -83,3 +84,19 @@ async def retry_transaction(fn: Callable[[], Awaitable[T]], *, attempts: int = 6
                 raise
             await asyncio.sleep(min(0.5, 0.005 * 2**attempt) * (0.5 + random.random()))
     raise AssertionError("unreachable")
+
+
+def is_invalid_input(exc: BaseException) -> bool:
+    """True when the database refused a value as data: SQLSTATE class 22 (invalid text
+    representation, character not in repertoire — NUL —, numeric out of range, ...) or asyncpg's
+    client-side DataError for a query argument it cannot encode (e.g. a malformed UUID)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    code = sqlstate(exc)
+    if code is not None:
+        return code.startswith("22")
+    orig = getattr(exc, "orig", None)
+    return any(
+        isinstance(candidate, asyncpg.exceptions.DataError)
+        for candidate in (orig, getattr(orig, "__cause__", None), exc.__cause__)
+    )

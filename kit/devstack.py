@@ -793,6 +793,23 @@ class DevStack:
                 pg.stop()
         self._started = False
 
+    def revive(self) -> list[str]:
+        """Restart an embedded server that exited, on the same port and data, so clients
+        reconnect (``peony up`` keeps the stack alive). Returns the names restarted; raises
+        DevStackError when a restart fails (the caller may try again later)."""
+        revived: list[str] = []
+        if self.postgres is not None and not self.postgres.is_running():
+            old = self.postgres
+            old.stop()  # reaps it and clears a stale postmaster.pid
+            self.postgres = start_postgres(old.data_dir, old.port, fast=self._fast)
+            revived.append("PostgreSQL")
+        if self.nats is not None and not self.nats.is_running():
+            old_nats = self.nats
+            old_nats.stop()
+            self.nats = start_nats(old_nats.store_dir, old_nats.port)
+            revived.append("NATS")
+        return revived
+
     def __enter__(self) -> DevStack:
         return self.start()
 

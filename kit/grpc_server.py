@@ -2,9 +2,12 @@
 
 One interceptor does the per-call cross-cutting work in a single wrapper (each extra Python
 interceptor layer costs measurable throughput): a SERVER span continuing the caller's W3C
-trace, bearer-token authentication, domain errors → `google.rpc.Status`, and RED metrics.
+trace, bearer-token authentication, decoding and bounding the request (undecodable bytes and
+fields past their limits are INVALID_ARGUMENT before any handler runs, see `kit.limits`), domain
+errors → `google.rpc.Status`, and RED metrics.
 
-`GrpcServiceRunner` adds health (`grpc.health.v1`) and reflection to every service, enforces
+`GrpcServiceRunner` adds health (`grpc.health.v1`) and reflection (`grpc.reflection.v1` and
+`v1alpha`) to every service, enforces
 the max message size, and on SIGTERM turns health to NOT_SERVING, drains in-flight calls within
 the grace period, then stops background workers (outbox relay, consumers) and closes resources.
 """
@@ -19,14 +22,18 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
+from grpc_reflection.v1alpha._async import ReflectionServicer
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from kit import limits
 from kit.auth import TokenVerifier, reset_principal, set_principal
 from kit.config import ServiceConfig
-from kit.errors import INTERNAL_STATUS, DomainError, grpc_trailers
+from kit.db import is_invalid_input
+from kit.errors import INTERNAL_STATUS, DomainError, InvalidArgument, grpc_trailers
 from kit.logging import get_logger
 from kit.telemetry import rpc_metrics
 
@@ -35,6 +42,10 @@ _tracer = trace.get_tracer("peony.grpc.server")
 
 # Infrastructure services answer without a token (probes, grpcurl discovery).
 PUBLIC_SERVICE_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+# grpcio-reflection (1.85) implements only v1alpha; v1 is the same protocol under a new package
+# (wire-identical messages), and grpcurl and newer clients ask for it first.
+REFLECTION_V1_SERVICE = "grpc.reflection.v1.ServerReflection"
 
 
 class _MetadataGetter:
@@ -77,20 +88,27 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
         if handler is None or handler.unary_unary is None:
             # Streaming RPCs are not used by Peony's APIs yet; pass them through unwrapped.
             return handler
+        # The wrapper receives the raw bytes and decodes them itself: a DecodeError raised by
+        # grpc's own deserializer would reach the caller as UNKNOWN with the exception's class.
         wrapped = grpc.unary_unary_rpc_method_handler(
-            self._wrap(method, handler.unary_unary),
-            request_deserializer=handler.request_deserializer,
+            self._wrap(method, handler.unary_unary, handler.request_deserializer),
+            request_deserializer=None,
             response_serializer=handler.response_serializer,
         )
         self._wrapped[method] = wrapped
         return wrapped
 
-    def _wrap(self, method: str, behaviour: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]):
+    def _wrap(
+        self,
+        method: str,
+        behaviour: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]],
+        deserialize: Callable[[bytes], Any] | None,
+    ):
         _, service_name, method_name = method.split("/")
         verifier = self._verifier
         metrics = self._metrics
 
-        async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def handle(raw: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             metadata = context.invocation_metadata() or ()
             parent = propagate.extract(metadata, getter=_getter)
@@ -108,6 +126,16 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
                     principal = verifier.verify_header(_metadata_value(metadata, "authorization"))
                     principal_token = set_principal(principal)
                     span.set_attribute("peony.tenant", principal.tenant)
+                    request = raw
+                    if deserialize is not None:  # a handler without one takes the raw bytes
+                        try:
+                            request = deserialize(raw)
+                        except DecodeError:
+                            raise InvalidArgument(
+                                message=f"the request is not a valid {method_name} request message",
+                                reason="MALFORMED_REQUEST",
+                            ) from None
+                        limits.validate(request)
                     return await behaviour(request, context)
                 except DomainError as err:
                     code = err.code
@@ -127,12 +155,26 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
                     code = grpc.StatusCode.UNIMPLEMENTED
                     await context.abort(code, f"{method_name} is not implemented")
                 except Exception as exc:
-                    code = grpc.StatusCode.INTERNAL
-                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-                    log.exception("unhandled error in handler", rpc_method=method)
-                    await context.abort(
-                        code, INTERNAL_STATUS.message, trailing_metadata=grpc_trailers(INTERNAL_STATUS)
-                    )
+                    if is_invalid_input(exc):
+                        # A safety net: input is validated before the database, but a value that
+                        # PostgreSQL (or asyncpg, encoding a parameter) still refuses as data is the
+                        # caller's mistake, not a bug. Logged without the value (it may be PII).
+                        code = grpc.StatusCode.INVALID_ARGUMENT
+                        log.warning("database refused a value as invalid input", rpc_method=method)
+                        err = InvalidArgument(
+                            message="a value in the request is not valid", reason="INVALID_VALUE"
+                        )
+                        span.set_attribute("peony.error.reason", err.reason)
+                        await context.abort(
+                            code, err.message, trailing_metadata=grpc_trailers(err.to_status())
+                        )
+                    else:
+                        code = grpc.StatusCode.INTERNAL
+                        span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                        log.exception("unhandled error in handler", rpc_method=method)
+                        await context.abort(
+                            code, INTERNAL_STATUS.message, trailing_metadata=grpc_trailers(INTERNAL_STATUS)
+                        )
                 finally:
                     if principal_token is not None:
                         reset_principal(principal_token)
@@ -140,6 +182,26 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
                     metrics.record(service_name, method_name, code.name, time.perf_counter() - started)
 
         return handle
+
+
+def _add_reflection(names: list[str], server: grpc.aio.Server) -> None:
+    """Server reflection as `grpc.reflection.v1alpha` and `grpc.reflection.v1`, one servicer."""
+    servicer = ReflectionServicer(names)
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                REFLECTION_V1_SERVICE,
+                {
+                    "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+                        servicer.ServerReflectionInfo,
+                        request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+                        response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+                    )
+                },
+            ),
+        )
+    )
 
 
 class BackgroundWorker(Protocol):
@@ -180,11 +242,15 @@ class GrpcServiceRunner:
         self.server = grpc.aio.server(interceptors=[KitServerInterceptor(self.verifier)], options=opts)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        names = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
+        names = [
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            REFLECTION_V1_SERVICE,
+            reflection.SERVICE_NAME,
+        ]
         for reg in self.registrations:
             reg.add_to_server(reg.servicer, self.server)
             names.append(reg.full_name)
-        reflection.enable_server_reflection(names, self.server)
+        _add_reflection(names, self.server)
         self.port = self.server.add_insecure_port(self.config.grpc_addr)
         if self.port == 0:
             raise RuntimeError(f"could not bind gRPC port {self.config.grpc_addr}")

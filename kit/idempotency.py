@@ -87,6 +87,7 @@ class Idempotency:
                         reason="REQUEST_ID_REUSED",
                     )
                 return response_type.FromString(self._cipher.open(tenant, "idempotency", row.response))
+            uow.request_id = request_id
             response = await effect(uow)
             await session.execute(
                 insert(table).values(

@@ -18,6 +18,8 @@ from kit.db import create_engine
 from kit.grpc_server import GrpcServiceRunner
 from kit.logging import configure_logging, get_logger
 from kit.messaging import OutboxRelay, connect, ensure_stream
+from kit.messaging.outbox import DEFAULT_MAX_EVENT_BYTES, set_max_event_bytes
+from kit.messaging.streams import stream_max_msg_size
 from kit.migrations import upgrade
 from kit.pagination import PageTokens
 from kit.retention import RetentionWorker
@@ -46,8 +48,22 @@ async def open_backbone(config: ServiceConfig, service: str, *, pool_size: int =
     engine = create_engine(config.database_url, service=service, pool_size=pool_size)
     instrument_sqlalchemy(engine)
     nc, js = await connect(config.nats_url, name=f"peony-{service}")
-    await ensure_stream(js, service)
-    return Backbone(engine, nc, js, OutboxRelay(engine, js, service), RetentionWorker(engine))
+    # No accepted request may produce an event its stream or the NATS server would refuse.
+    max_event = config.max_event_bytes or DEFAULT_MAX_EVENT_BYTES
+    max_msg = stream_max_msg_size(max_event)
+    if max_msg > nc.max_payload:
+        await nc.close()
+        await engine.dispose()
+        raise ConfigError(
+            [
+                f"PEONY_MAX_EVENT_BYTES={max_event} plus {max_msg - max_event} bytes of headroom exceeds "
+                f"the NATS server's max_payload ({nc.max_payload}); lower it or raise max_payload"
+            ]
+        )
+    set_max_event_bytes(service, max_event)
+    await ensure_stream(js, service, max_msg_size=max_msg)
+    relay = OutboxRelay(engine, js, service, max_payload=nc.max_payload)
+    return Backbone(engine, nc, js, relay, RetentionWorker(engine))
 
 
 def page_tokens(config: ServiceConfig, service: str) -> PageTokens:

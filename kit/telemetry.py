@@ -26,6 +26,7 @@ import time
 import weakref
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -442,6 +443,94 @@ def rpc_metrics() -> RpcMetrics:
             if _rpc_metrics is None:
                 _rpc_metrics = RpcMetrics()
     return _rpc_metrics
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    """What a service's outbox holds unpublished: its backlog and its parked (poison) rows."""
+
+    pending: int
+    oldest_pending_at: datetime | None
+    parked: int
+
+    def oldest_pending_age_s(self, now: datetime | None = None) -> float:
+        if self.oldest_pending_at is None:
+            return 0.0
+        return max(0.0, ((now or datetime.now(UTC)) - self.oldest_pending_at).total_seconds())
+
+
+class OutboxMetrics:
+    """The outbox relay's metrics (``peony.service`` attribute = the outbox's service):
+
+    - ``peony.outbox.parked`` counter: rows parked after repeated rejections (+ ``peony.event_type``)
+    - ``peony.outbox.parked_rows`` gauge: rows parked now
+    - ``peony.outbox.pending`` gauge: rows waiting to be published (parked ones excluded)
+    - ``peony.outbox.oldest_pending_age`` gauge (s): age of the oldest of those
+
+    The gauges read the snapshot each relay refreshes (a callback cannot query the database).
+    """
+
+    def __init__(self, meter_provider: metrics.MeterProvider | None = None) -> None:
+        meter = metrics.get_meter("peony.outbox", meter_provider=meter_provider)
+        self.parked = meter.create_counter(
+            "peony.outbox.parked", unit="{event}", description="Outbox rows parked as unpublishable"
+        )
+        self._sources: dict[str, Any] = {}
+        meter.create_observable_gauge(
+            "peony.outbox.parked_rows",
+            callbacks=[self._observe(lambda s: s.parked)],
+            unit="{event}",
+            description="Outbox rows parked now (waiting for `peony outbox retry`)",
+        )
+        meter.create_observable_gauge(
+            "peony.outbox.pending",
+            callbacks=[self._observe(lambda s: s.pending)],
+            unit="{event}",
+            description="Outbox rows not yet published (parked rows excluded)",
+        )
+        meter.create_observable_gauge(
+            "peony.outbox.oldest_pending_age",
+            callbacks=[self._observe(lambda s: s.oldest_pending_age_s())],
+            unit="s",
+            description="Age of the oldest outbox row not yet published",
+        )
+
+    def watch(self, service: str, source: Any) -> None:
+        """Report ``source()`` (an ``OutboxStats`` or None) for ``service`` in the gauges."""
+        self._sources[service] = source
+
+    def unwatch(self, service: str, source: Any) -> None:
+        if self._sources.get(service) == source:
+            del self._sources[service]
+
+    def _observe(self, value_of: Any) -> Any:
+        def callback(_options: metrics.CallbackOptions) -> list[metrics.Observation]:
+            out = []
+            for service, source in list(self._sources.items()):
+                stats = source()
+                if stats is not None:
+                    out.append(metrics.Observation(value_of(stats), {"peony.service": service}))
+            return out
+
+        return callback
+
+
+_outbox_metrics: weakref.WeakKeyDictionary[Any, OutboxMetrics] = weakref.WeakKeyDictionary()
+_global_outbox_metrics: OutboxMetrics | None = None
+
+
+def outbox_metrics(meter_provider: metrics.MeterProvider | None = None) -> OutboxMetrics:
+    """The ``OutboxMetrics`` of ``meter_provider`` (default: the global one), created once each."""
+    global _global_outbox_metrics
+    with _rpc_metrics_lock:
+        if meter_provider is None:
+            if _global_outbox_metrics is None:
+                _global_outbox_metrics = OutboxMetrics()
+            return _global_outbox_metrics
+        found = _outbox_metrics.get(meter_provider)
+        if found is None:
+            found = _outbox_metrics[meter_provider] = OutboxMetrics(meter_provider)
+        return found
 
 
 # --------------------------------------------------------------------------------------------

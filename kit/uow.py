@@ -44,6 +44,9 @@ class UnitOfWork:
         self.tenant = tenant
         self._pending: list[Emitted] = []
         self.session: AsyncSession
+        # The AIP-155 request_id of the mutation this unit of work runs (set by `Idempotency`);
+        # empty for reads and the service's own jobs. Records that name their request read it.
+        self.request_id = ""
 
     def _bind(self) -> None:
         """Create repositories on `self.session` (using `self.deps`); override in subclasses."""

@@ -11,7 +11,19 @@ How it stays correct with several replicas and with failures:
   the ``published_at`` update makes the row go out again; the stream's duplicate window drops the
   copy and acks it as a duplicate, which the relay counts as success.
 * A failed publish bumps ``attempts`` and pushes ``next_attempt_at`` back (exponential, jittered,
-  capped at ``max_backoff``); the aggregate's later rows wait behind it. Nothing is ever given up.
+  capped at ``max_backoff``); the aggregate's later rows wait behind it. A *transient* failure
+  (timeout, disconnect, no stream responding, anything not known to be the row's fault) is
+  retried forever: the row is fine, NATS will come back.
+* A *rejection* is a failure caused by the row itself, which no retry can fix: the message (payload
+  plus headers) is larger than the server's max_payload (checked before sending: NATS would close
+  the connection) or the stream's max_msg_size, the subject is not on the service's stream, the
+  headers or the payload are malformed (not an ``EventEnvelope``). A rejected row is retried
+  ``park_after`` times on a short schedule (in case the cause was a passing misconfiguration,
+  e.g. a stream being updated) and then **parked**: ``parked_at`` is set, it stops being its
+  aggregate's head, so the aggregate's later events flow again (consumers see them without the
+  parked one); it is counted (``peony.outbox.parked``), logged as an error and alerted on
+  (``PeonyOutboxParked``). ``peony outbox retry`` un-parks it once the cause is fixed; it is then
+  published after its aggregate's newer events.
 
 It wakes on ``LISTEN peony_outbox_<service>`` (``add_to_outbox`` notifies on commit), every
 ``poll_interval`` seconds as a fallback, and loops immediately while it is making progress.
@@ -22,23 +34,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import nats.errors
 import structlog
 from nats.js import JetStreamContext
-from opentelemetry import propagate, trace
+from nats.js.errors import APIError
+from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from peony.events.v1.envelope_pb2 import EventEnvelope
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kit.messaging.outbox import HEADER_EVENT_TYPE, HEADER_MSG_ID, HEADER_TENANT, notify_channel
+from kit.messaging.admin import outbox_stats
+from kit.messaging.outbox import (
+    HEADER_EVENT_TYPE,
+    HEADER_MSG_ID,
+    HEADER_TENANT,
+    NATS_DEFAULT_MAX_PAYLOAD,
+    message_size,
+    notify_channel,
+)
 from kit.messaging.streams import stream_name
+from kit.telemetry import OutboxStats, outbox_metrics
 
-__all__ = ["OutboxRelay", "backoff_delay"]
+__all__ = ["OutboxRelay", "backoff_delay", "is_rejection"]
 
 _log = structlog.get_logger("kit.messaging.relay")
 _tracer = trace.get_tracer("kit.messaging")
@@ -49,15 +73,29 @@ _OWN_HEADERS = frozenset(
     for h in (HEADER_MSG_ID, HEADER_EVENT_TYPE, HEADER_TENANT, "traceparent", "tracestate", "baggage")
 ) | {"nats-expected-stream"}
 
+# JetStream API errors that are the message's fault: larger than the stream's max_msg_size (10054),
+# its subject bound to another stream (10060), headers over the server's limit (10097).
+_REJECTING_JS_ERRORS = frozenset({10054, 10060, 10097})
+# Client-side refusals of the message itself (nats-py raises them before sending anything).
+_REJECTING_NATS_ERRORS = (
+    nats.errors.MaxPayloadError,
+    nats.errors.BadSubjectError,
+    nats.errors.BadHeaderError,
+)
+
+# Parked rows are not heads: an aggregate's head is its oldest row neither published nor parked.
 _SELECT_BATCH = text(
     """
-    SELECT o.seq, o.event_id, o.subject, o.event_type, o.tenant_id, o.payload, o.headers, o.attempts
+    SELECT o.seq, o.event_id, o.aggregate_id, o.subject, o.event_type, o.tenant_id, o.payload, o.headers,
+           o.attempts, o.rejections
     FROM outbox o
     WHERE o.published_at IS NULL
+      AND o.parked_at IS NULL
       AND o.next_attempt_at <= now()
       AND NOT EXISTS (
           SELECT 1 FROM outbox p
-          WHERE p.aggregate_id = o.aggregate_id AND p.published_at IS NULL AND p.seq < o.seq
+          WHERE p.aggregate_id = o.aggregate_id AND p.published_at IS NULL AND p.parked_at IS NULL
+            AND p.seq < o.seq
       )
     ORDER BY o.seq
     LIMIT :n
@@ -78,6 +116,18 @@ _MARK_FAILED = text(
     WHERE seq = :seq
     """
 )
+_MARK_REJECTED = text(
+    """
+    UPDATE outbox
+    SET attempts = attempts + 1,
+        rejections = rejections + 1,
+        next_attempt_at = clock_timestamp() + make_interval(secs => :delay),
+        last_error = :error,
+        parked_at = CASE WHEN rejections + 1 >= :park_after THEN clock_timestamp() END
+    WHERE seq = :seq
+    RETURNING seq, parked_at IS NOT NULL AS parked
+    """
+)
 
 
 def backoff_delay(attempts: int, *, base: float = 0.5, cap: float = 30.0) -> float:
@@ -95,6 +145,25 @@ class _Outcome:
     seq: int
     attempts: int
     error: str | None
+    rejected: bool = False  # the row itself is at fault (see the module docstring)
+    rejections: int = 0
+    event_type: str = ""
+    event_id: str = ""
+    aggregate_id: str = ""
+    size: int = 0
+
+
+class RowRejected(Exception):
+    """A row the relay will not send as it is (checked before publishing; the name shows in
+    ``last_error`` and ``peony outbox parked``)."""
+
+
+def is_rejection(exc: BaseException) -> bool:
+    """True when a publish failed because of the message itself (retrying cannot help); False for
+    transient failures (timeouts, disconnects, no responders, server errors, anything unknown)."""
+    if isinstance(exc, (RowRejected, *_REJECTING_NATS_ERRORS)):
+        return True
+    return isinstance(exc, APIError) and exc.err_code in _REJECTING_JS_ERRORS
 
 
 class OutboxRelay:
@@ -113,9 +182,19 @@ class OutboxRelay:
         base_backoff: float = 0.5,
         publish_timeout: float = 5.0,
         listen: bool = True,
+        park_after: int = 5,
+        rejection_backoff: float = 0.05,
+        max_payload: int = NATS_DEFAULT_MAX_PAYLOAD,
+        stats_interval: float = 15.0,
+        meter_provider: metrics.MeterProvider | None = None,
     ) -> None:
+        """``park_after``: rejections before a row is parked; ``rejection_backoff``: base delay of
+        their retries (capped at 1 s: a rejection is not a load problem); ``max_payload``: the NATS
+        server's (``nc.max_payload``); ``stats_interval``: how often the backlog gauges refresh."""
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if park_after < 1:
+            raise ValueError("park_after must be at least 1")
         self._engine = engine
         self._js = js
         self.service = service
@@ -126,6 +205,15 @@ class OutboxRelay:
         self.max_backoff = max_backoff
         self.base_backoff = base_backoff
         self.publish_timeout = publish_timeout
+        self.park_after = park_after
+        self.rejection_backoff = rejection_backoff
+        self.max_payload = max_payload
+        self.stats_interval = stats_interval
+        self._subject_prefix = f"peony.{service}."
+        self._metrics = outbox_metrics(meter_provider)
+        self._stats: OutboxStats | None = None
+        self._stats_at = -float("inf")
+        self._next_due: float | None = None  # monotonic time the earliest failed row is due again
         self._listen = listen
         self._wake = asyncio.Event()
         self._listening = asyncio.Event()
@@ -167,6 +255,7 @@ class OutboxRelay:
                 await listen_task
         if task is not None:
             await task
+            self._metrics.unwatch(self.service, self.stats)
             self._log.info("outbox.relay_stopped")
 
     async def _run_loop(self) -> None:
@@ -174,7 +263,9 @@ class OutboxRelay:
         while not self._stopping:
             self._wake.clear()
             try:
-                published = await self.run_once()
+                if time.monotonic() - self._stats_at >= self.stats_interval:
+                    await self.refresh_stats()
+                progressed = await self._run_batch()
                 failures = 0
             except Exception as exc:  # the database is unreachable, say: keep trying
                 failures += 1
@@ -184,11 +275,16 @@ class OutboxRelay:
                 )
                 await self._sleep(delay)
                 continue
-            if published:
+            if progressed:
                 # Progress: the aggregates' next rows are selectable now; go again at once.
                 await asyncio.sleep(0)
                 continue
-            await self._sleep(self.poll_interval)
+            # Idle until the earliest failed row is due again (rejections come back within a
+            # second), a notification, or the poll interval.
+            wait = self.poll_interval
+            if self._next_due is not None:
+                wait = max(0.0, min(wait, self._next_due - time.monotonic()))
+            await self._sleep(wait)
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep until ``seconds`` pass, a notification arrives or ``stop()`` is called."""
@@ -245,39 +341,122 @@ class OutboxRelay:
 
     async def run_once(self) -> int:
         """Publish one batch of aggregate heads; returns how many were published (acked)."""
+        published, _parked = await self._run_batch_counts()
+        return published
+
+    async def _run_batch(self) -> bool:
+        published, parked = await self._run_batch_counts()
+        if parked:
+            await self.refresh_stats()  # the parked gauge shows it now, not at the next refresh
+        return bool(published or parked)
+
+    async def _run_batch_counts(self) -> tuple[int, int]:
+        """One batch: (rows published, rows parked)."""
+        if self._next_due is not None and self._next_due <= time.monotonic():
+            self._next_due = None  # this batch takes whatever was due
         async with self._engine.connect() as conn, conn.begin():
             rows = (await conn.execute(_SELECT_BATCH, {"n": self.batch_size})).all()
             if not rows:
-                return 0
+                return 0, 0
             outcomes = await asyncio.gather(*(self._publish(row) for row in rows))
-            await self._record(conn, outcomes)
-        return sum(1 for o in outcomes if o.error is None)
+            parked = await self._record(conn, outcomes)
+        for o in parked:
+            # After the commit: the row really is parked.
+            self._metrics.parked.add(1, {"peony.service": self.service, "peony.event_type": o.event_type})
+            self._log.error(
+                "outbox.row_parked",
+                seq=o.seq,
+                event_id=o.event_id,
+                event_type=o.event_type,
+                aggregate_id=o.aggregate_id,
+                size=o.size,
+                rejections=o.rejections + 1,
+                error=o.error,
+                hint=f"peony outbox show {self.service} {o.event_id}",
+            )
+        return sum(1 for o in outcomes if o.error is None), len(parked)
 
-    async def _record(self, conn: AsyncConnection, outcomes: Sequence[_Outcome]) -> None:
-        """Mark the batch's rows published or failed (committed with the batch's transaction)."""
+    async def _record(self, conn: AsyncConnection, outcomes: Sequence[_Outcome]) -> list[_Outcome]:
+        """Mark the batch's rows published, failed or rejected (committed with the batch's
+        transaction); returns the rows this parked."""
         done = [o.seq for o in outcomes if o.error is None]
-        failed = [o for o in outcomes if o.error is not None]
+        failed = [o for o in outcomes if o.error is not None and not o.rejected]
+        rejected = [o for o in outcomes if o.error is not None and o.rejected]
+        delays: list[float] = []
         if done:
             await conn.execute(_MARK_PUBLISHED, {"seqs": done})
         if failed:
-            await conn.execute(
-                _MARK_FAILED,
-                [
-                    {
-                        "seq": o.seq,
-                        "delay": backoff_delay(o.attempts + 1, base=self.base_backoff, cap=self.max_backoff),
-                        "error": o.error,
-                    }
-                    for o in failed
-                ],
-            )
+            params = [
+                {
+                    "seq": o.seq,
+                    "delay": backoff_delay(o.attempts + 1, base=self.base_backoff, cap=self.max_backoff),
+                    "error": o.error,
+                }
+                for o in failed
+            ]
+            await conn.execute(_MARK_FAILED, params)
+            delays += [p["delay"] for p in params]
             self._log.warning(
                 "outbox.publish_failed", failed=len(failed), published=len(done), error=failed[0].error
+            )
+        parked: list[_Outcome] = []
+        for o in rejected:
+            delay = backoff_delay(o.rejections + 1, base=self.rejection_backoff, cap=1.0)
+            row = (
+                await conn.execute(
+                    _MARK_REJECTED,
+                    {"seq": o.seq, "delay": delay, "error": o.error, "park_after": self.park_after},
+                )
+            ).one()
+            if row.parked:
+                parked.append(o)
+            else:
+                delays.append(delay)
+                self._log.warning(
+                    "outbox.publish_rejected",
+                    seq=o.seq,
+                    event_id=o.event_id,
+                    rejections=o.rejections + 1,
+                    park_after=self.park_after,
+                    error=o.error,
+                )
+        if delays:
+            # Measured after the UPDATEs, so the rows are due (by the database's clock) by then.
+            due = time.monotonic() + min(delays)
+            self._next_due = due if self._next_due is None else min(self._next_due, due)
+        return parked
+
+    # ---------------------------------------------------------------- backlog gauges
+
+    def stats(self) -> OutboxStats | None:
+        """The last backlog snapshot (what the gauges report); None before the first refresh."""
+        return self._stats
+
+    async def refresh_stats(self) -> OutboxStats:
+        """Count what is waiting (pending, oldest pending, parked) for the gauges."""
+        self._stats = await outbox_stats(self._engine)
+        self._stats_at = time.monotonic()
+        self._metrics.watch(self.service, self.stats)  # the gauges report this relay's snapshots
+        return self._stats
+
+    def _check(self, row: Any, envelope: EventEnvelope | None, size: int) -> None:
+        """Refuse a row the stream or the server would refuse, or that is not an event."""
+        subject = str(row.subject)
+        rest = subject.removeprefix(self._subject_prefix)
+        if rest == subject or not rest or any(c in rest for c in " \t\r\n.*>"):
+            raise RowRejected(f"subject {subject[:200]!r} is not an event subject of stream {self._stream}")
+        if envelope is None:
+            raise RowRejected("payload is not a peony.events.v1.EventEnvelope")
+        if size > self.max_payload:
+            # Sending it would make the server close the connection ("Maximum Payload Violation").
+            raise RowRejected(
+                f"message of {size} bytes exceeds the NATS server's max_payload {self.max_payload}"
             )
 
     async def _publish(self, row: Any) -> _Outcome:
         event_id = str(row.event_id)
-        parent = propagate.extract(_trace_carrier(row.payload))
+        envelope = _parse(row.payload)
+        parent = propagate.extract(_trace_carrier(envelope))
         with _tracer.start_as_current_span(
             f"{row.subject} publish",
             context=parent,
@@ -300,7 +479,24 @@ class OutboxRelay:
             headers[HEADER_EVENT_TYPE] = row.event_type
             headers[HEADER_TENANT] = row.tenant_id
             propagate.inject(headers)  # this PRODUCER span's context
+            # As the server counts it: nats-py adds the expected-stream header.
+            size = message_size(bytes(row.payload), {**headers, "Nats-Expected-Stream": self._stream})
+
+            def outcome(error: str | None, rejected: bool = False) -> _Outcome:
+                return _Outcome(
+                    row.seq,
+                    row.attempts,
+                    error,
+                    rejected=rejected,
+                    rejections=row.rejections,
+                    event_type=row.event_type,
+                    event_id=event_id,
+                    aggregate_id=row.aggregate_id,
+                    size=size,
+                )
+
             try:
+                self._check(row, envelope, size)
                 ack = await self._js.publish(
                     row.subject,
                     bytes(row.payload),
@@ -312,18 +508,26 @@ class OutboxRelay:
                 error = f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                 span.set_attribute("error.type", type(exc).__name__)
-                return _Outcome(row.seq, row.attempts, error or type(exc).__name__)
+                rejected = is_rejection(exc)
+                span.set_attribute("peony.messaging.rejected", rejected)
+                return outcome(error or type(exc).__name__, rejected)
             if ack.duplicate:
                 span.set_attribute("peony.messaging.duplicate", True)
-            return _Outcome(row.seq, row.attempts, None)
+            return outcome(None)
 
 
-def _trace_carrier(payload: bytes) -> dict[str, str]:
-    """The W3C context stored in the envelope (the request that wrote the event)."""
-    carrier: dict[str, str] = {}
+def _parse(payload: bytes) -> EventEnvelope | None:
     try:
         envelope = EventEnvelope.FromString(bytes(payload))
-    except Exception:  # a corrupt row is still published; consumers dead-letter it
+    except Exception:  # not an envelope: the row is rejected (and parked), never published
+        return None
+    return envelope if envelope.event_id else None
+
+
+def _trace_carrier(envelope: EventEnvelope | None) -> dict[str, str]:
+    """The W3C context stored in the envelope (the request that wrote the event)."""
+    carrier: dict[str, str] = {}
+    if envelope is None:
         return carrier
     if envelope.trace_parent:
         carrier["traceparent"] = envelope.trace_parent

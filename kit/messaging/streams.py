@@ -7,11 +7,14 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
+from kit.messaging.outbox import DEFAULT_MAX_EVENT_BYTES, EVENT_HEADROOM_BYTES
+
 __all__ = [
     "DEFAULT_DUPLICATE_WINDOW_S",
     "DEFAULT_MAX_AGE_S",
     "dlq_subject",
     "ensure_stream",
+    "stream_max_msg_size",
     "stream_name",
     "stream_subjects",
 ]
@@ -31,6 +34,12 @@ def stream_subjects(service: str) -> list[str]:
     return [f"peony.{service}.>"]
 
 
+def stream_max_msg_size(max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> int:
+    """The stream's ``max_msg_size`` for events of at most ``max_event_bytes`` (as ``add_to_outbox``
+    counts them): the relay's additions at publish time fit in the headroom."""
+    return max_event_bytes + EVENT_HEADROOM_BYTES
+
+
 def dlq_subject(service: str, durable: str) -> str:
     """Where consumer ``durable`` of ``service`` dead-letters: ``peony.<service>.dlq.<durable>``."""
     return f"peony.{service}.dlq.{durable}"
@@ -42,12 +51,16 @@ async def ensure_stream(
     *,
     duplicate_window_s: float = DEFAULT_DUPLICATE_WINDOW_S,
     max_age_s: float = DEFAULT_MAX_AGE_S,
+    max_msg_size: int | None = None,
 ) -> None:
     """Create the service's stream, or bring the settings we own up to date. Idempotent.
 
     File storage, limits retention, ``max_age_s`` retention and a ``duplicate_window_s`` dedupe
-    window (longer than the relay's retry horizon for a message it may already have sent). Settings
-    we do not own (replicas, placement, limits set by operators) are kept as they are.
+    window (longer than the relay's retry horizon for a message it may already have sent), and a
+    ``max_msg_size`` consistent with the outbox's event limit (the owner passes it; a new stream
+    gets :func:`stream_max_msg_size`), so the stream accepts every event ``add_to_outbox``
+    accepted. Settings we do not own (replicas, placement, limits set by operators) are kept as
+    they are.
     """
     name = stream_name(service)
     wanted = StreamConfig(
@@ -59,7 +72,11 @@ async def ensure_stream(
         discard=DiscardPolicy.OLD,
         max_age=max_age_s,
         duplicate_window=duplicate_window_s,
+        max_msg_size=stream_max_msg_size() if max_msg_size is None else max_msg_size,
     )
+    # Without an explicit max_msg_size (a service ensuring another service's stream exists, say)
+    # an existing stream keeps its own: only the owner, which knows its event limit, changes it.
+    own_max_msg_size = max_msg_size is not None
     try:
         info = await js.stream_info(name)
     except NotFoundError:
@@ -77,6 +94,7 @@ async def ensure_stream(
         sorted(current.subjects or []) != sorted(wanted.subjects or [])
         or current.max_age != wanted.max_age
         or current.duplicate_window != wanted.duplicate_window
+        or (own_max_msg_size and current.max_msg_size != wanted.max_msg_size)
     )
     if current.storage != StorageType.FILE or current.retention != RetentionPolicy.LIMITS:
         # JetStream cannot change either in place.
@@ -89,5 +107,7 @@ async def ensure_stream(
     current.subjects = wanted.subjects
     current.max_age = wanted.max_age
     current.duplicate_window = wanted.duplicate_window
+    if own_max_msg_size:
+        current.max_msg_size = wanted.max_msg_size
     await js.update_stream(current)
     _log.info("nats.stream_updated", stream=name)

@@ -56,6 +56,11 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("attempts", Integer, nullable=False, server_default=text("0")),
         Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("last_error", Text, nullable=True),
+        # Publish failures caused by the row itself (too large, bad subject, ...), which retrying
+        # cannot fix; after the relay's park_after of them the row is parked: set aside so its
+        # aggregate's later rows flow, until an operator retries it (`peony outbox retry`).
+        Column("rejections", Integer, nullable=False, server_default=text("0")),
+        Column("parked_at", DateTime(timezone=True), nullable=True),
         UniqueConstraint("event_id", name="uq_outbox_event_id"),
         # The relay's "is this row its aggregate's head?" probe.
         Index(

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import shlex
 import signal
+import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -17,6 +21,7 @@ from peony.members.v1 import members_service_pb2 as pb
 from peony.members.v1 import members_service_pb2_grpc as pb_grpc
 
 from kit.auth import mint_dev_token
+from tests.e2e.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -128,6 +133,46 @@ async def test_register_through_gateway_fetch_over_grpc_one_welcome_one_trace(st
         for value in span.attributes.values():
             assert mobile not in str(value), (span.name, value)
     assert mobile not in stack.all_logs()
+
+
+def _readme_calls(gateway_url: str, tenant: str) -> str:
+    """The README's "Calling it" shell block, pointed at this stack and a tenant of its own."""
+    readme = (ROOT / "README.md").read_text()
+    block = next(b for b in re.findall(r"```sh\n(.*?)```", readme, re.S) if "curl " in b)
+    block = block.replace(".venv/bin/peony", f"{shlex.quote(sys.executable)} -m cli.main")
+    block = block.replace("--tenant demo", f"--tenant {tenant}")
+    block = block.replace("localhost:8080", gateway_url.removeprefix("http://"))
+    # `peony demo` loads 200 members over gRPC: not what this test is about.
+    return "\n".join(line for line in block.splitlines() if " demo " not in f"{line} ")
+
+
+async def test_readme_curl_examples_work_as_written(stack):
+    """Run with bash, plain curl and python3 only (no uuidgen, no curl >= 7.87 options)."""
+    tenant = f"readme-{uuid.uuid4().hex[:8]}"
+    script = _readme_calls(stack.gateway_url, tenant)
+    env = {k: v for k, v in stack.env.items() if not k.startswith("OTEL_")}
+    env["PATH"] = "/usr/bin:/bin"  # what a fresh machine has: no uuidgen from elsewhere
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    decoder, text, docs = json.JSONDecoder(), done.stdout.strip(), []
+    while text:
+        doc, end = decoder.raw_decode(text)
+        docs.append(doc)
+        text = text[end:].lstrip()
+    assert [("error" in d) for d in docs] == [False] * 4, docs
+    store, registered, listed, found = docs
+    assert store["store"]["name"] == "stores/jingan"
+    assert registered["member"]["homeStore"] == "stores/jingan"
+    assert [m["name"] for m in listed["members"]] == [registered["member"]["name"]]
+    assert found["member"]["name"] == registered["member"]["name"]
 
 
 async def test_welcome_exactly_once_when_notify_is_killed_mid_burst(stack):

@@ -26,6 +26,7 @@ from services.wallet.entrypoints.jobs import WalletJobs
 from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
+from tests.support.wallet import sv_lot_disagreements
 
 pytestmark = pytest.mark.integration
 STAFF_CLAIMS = {"sub": "user:model", "roles": ["hq_admin"], "exp": time.time() + 86400}
@@ -283,7 +284,8 @@ class WalletModel(RuleBasedStateMachine):
                         {"t": self.tenant},
                     )
                 ).scalar_one()
-            assert (drift, unbalanced, lots_vs_account) == (0, 0, 0)
+                sv_lots = await sv_lot_disagreements(conn, self.tenant)
+            assert (drift, unbalanced, lots_vs_account, sv_lots) == (0, 0, 0, 0)
 
         self.run(ledger_checks())
 

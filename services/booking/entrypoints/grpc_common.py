@@ -87,7 +87,7 @@ def child_id(value: str, field: str) -> str:
 
 
 def appointment_id_of(name: str) -> str:
-    aid = parse_name(name, "appointments")
+    aid = parse_name(name, "appointments", uuid=True)
     if not aid:
         raise InvalidArgument([("name", "must be appointments/{appointment}")])
     return aid

@@ -73,7 +73,7 @@ def complaint_to_proto(r) -> feedback_pb2.Complaint:
 
 
 def _appointment_of(name: str, field: str) -> str:
-    appointment_id = parse_name(name, "appointments") if name else None
+    appointment_id = parse_name(name, "appointments", uuid=True) if name else None
     if not appointment_id:
         raise InvalidArgument([(field, "must be appointments/{appointment}")])
     return appointment_id
@@ -81,14 +81,14 @@ def _appointment_of(name: str, field: str) -> str:
 
 def _feedback_appointment_of(name: str) -> str:
     inner = name.removesuffix(_FEEDBACK_SUFFIX) if name.endswith(_FEEDBACK_SUFFIX) else ""
-    appointment_id = parse_name(inner, "appointments") if inner else None
+    appointment_id = parse_name(inner, "appointments", uuid=True) if inner else None
     if not appointment_id:
         raise InvalidArgument([("name", "must be appointments/{appointment}/feedback")])
     return appointment_id
 
 
 def _complaint_of(name: str) -> str:
-    complaint_id = parse_name(name, "complaints") if name else None
+    complaint_id = parse_name(name, "complaints", uuid=True) if name else None
     if not complaint_id:
         raise InvalidArgument([("name", "must be complaints/{complaint}")])
     return complaint_id
@@ -219,7 +219,7 @@ class FeedbackRpcs:
         store_id = parse_name(c.store, "stores") if c.store else None
         if c.store and not store_id:
             v.add("complaint.store", "must be stores/{store}")
-        appointment_id = parse_name(c.appointment, "appointments") if c.appointment else None
+        appointment_id = parse_name(c.appointment, "appointments", uuid=True) if c.appointment else None
         if c.appointment and not appointment_id:
             v.add("complaint.appointment", "must be appointments/{appointment}")
         staff = c.staff or None

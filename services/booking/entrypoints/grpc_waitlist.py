@@ -5,7 +5,6 @@ A member token acts only on the member's own entries; other callers act within t
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime
 
 from peony.booking.v1 import appointments_pb2, availability_pb2, waitlist_pb2
@@ -35,11 +34,10 @@ _CHANNELS = frozenset(appointments_pb2.BookingChannel.values()) - {
 
 
 def entry_id_of(name: str, field: str = "name") -> str:
-    entry_id = parse_name(name, "waitlistEntries") if name else None
-    try:
-        return str(uuid.UUID(entry_id or ""))
-    except ValueError:
-        raise InvalidArgument([(field, "must be waitlistEntries/{entry}")]) from None
+    entry_id = parse_name(name, "waitlistEntries", uuid=True)
+    if entry_id is None:
+        raise InvalidArgument([(field, "must be waitlistEntries/{entry}")])
+    return entry_id
 
 
 def offer_to_proto(offer) -> waitlist_pb2.WaitlistOffer:

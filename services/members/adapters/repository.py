@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kit.crypto import PiiCipher
 from kit.errors import AlreadyExists
+from kit.ids import new_id
 from services.members.adapters import tables as t
 from services.members.domain.cards import Card
 from services.members.domain.member import CareProfile, Consent, Member, MemberTier
@@ -575,6 +576,34 @@ class TierChangeRepository:
             .returning(t.tier_changes.c.change_time)
         )
         return (await self.db.execute(stmt)).scalar_one()
+
+    async def move_member(
+        self, *, member_id: str, from_tier_id: str, to_tier_id: str, reason: str, actor: str
+    ) -> datetime:
+        """An earned (not staff-set) tier change: the history row and the member's new tier.
+        The caller holds the member's row lock and writes the ``TierChanged`` event."""
+        change_time = await self.add(
+            change_id=new_id(),
+            member_id=member_id,
+            from_tier_id=from_tier_id,
+            to_tier_id=to_tier_id,
+            reason=reason,
+            actor=actor,
+            staff_override=False,
+        )
+        m = t.members.c
+        await self.db.execute(
+            update(t.members)
+            .where(m.tenant_id == self.tenant, m.member_id == member_id)
+            .values(
+                tier_id=to_tier_id,
+                tier_since=change_time,
+                tier_override=False,
+                tier_override_reason="",
+                update_time=func.now(),
+            )
+        )
+        return change_time
 
     async def list(self, member_id: str, *, limit: int, after_change_id: str | None) -> list[Row]:
         c = t.tier_changes.c

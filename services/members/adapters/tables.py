@@ -180,5 +180,6 @@ pii_access_log = Table(
     Index("ix_pii_access_log_actor", "tenant_id", "actor", "read_at"),
 )
 
-# Spend and referral tables live in their own module; importing it here puts them on `metadata`.
-from services.members.adapters import spend_tables  # noqa: E402, F401
+# Spend and referral tables, and the tier re-evaluation jobs, live in modules of their own;
+# importing them here puts them on `metadata`.
+from services.members.adapters import spend_tables, tier_jobs  # noqa: E402, F401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from kit.errors import Violations
 
@@ -106,6 +107,52 @@ class TierLadder:
 
     def bumped(self) -> TierLadder:
         return replace(self, version=self.version + 1)
+
+
+# domain.md §2: a downgrade is evaluated on the member's tier anniversary, after the grace period.
+TIER_YEAR = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class TierMove:
+    to_tier: Tier
+    reason: str
+
+
+def reevaluate(
+    ladder: TierLadder,
+    *,
+    tier_id: str,
+    staff_override: bool,
+    tier_since: datetime,
+    spend_minor: int,
+    visits: int,
+    now: datetime,
+) -> TierMove | None:
+    """Where a member belongs on ``ladder`` (a new ladder, or new totals), or None to stay.
+
+    - the member's tier is gone from the ladder: to the tier they qualify for now;
+    - they qualify for a higher tier: up at once (staff-set tiers too, as a checkout would);
+    - they no longer qualify for their tier: down to the highest tier they still qualify for, but
+      only under the AUTOMATIC policy, never for a tier staff set by hand, and only once the tier
+      has been held a year (its anniversary) plus the grace period;
+    - otherwise they stay.
+    """
+    target = ladder.qualifying_tier(spend_minor=spend_minor, visits=visits)
+    current = ladder.get(tier_id)
+    label = f"tier ladder v{ladder.version}"
+    if current is None:
+        return TierMove(target, f"{label}: tier {tier_id!r} is no longer on the ladder")
+    if target.rank > current.rank:
+        return TierMove(target, f"{label}: qualifies for {target.tier_id}")
+    if (
+        target.rank < current.rank
+        and ladder.downgrade_policy == DOWNGRADE_AUTOMATIC
+        and not staff_override
+        and now >= tier_since + TIER_YEAR + timedelta(days=ladder.downgrade_grace_days)
+    ):
+        return TierMove(target, f"{label}: no longer qualifies for {current.tier_id}")
+    return None
 
 
 def _yuan(amount: int) -> int:

@@ -18,6 +18,7 @@ from services.members.adapters.audit import PiiAuditTrail
 from services.members.adapters.tables import metadata
 from services.members.entrypoints.consumers import WALLET_STREAM_SERVICE, wallet_events_consumer
 from services.members.entrypoints.grpc_servicer import MembersServicer
+from services.members.entrypoints.jobs import TierReevaluationWorker
 from services.members.service_layer.queries import MembersQueries
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
@@ -46,6 +47,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     # creating it here (idempotent, same settings) lets members start first.
     await ensure_stream(backbone.js, WALLET_STREAM_SERVICE)
     wallet_consumer = wallet_events_consumer(backbone.engine, backbone.js)
+    tier_jobs = TierReevaluationWorker(backbone.engine, uows)
     return GrpcServiceRunner(
         config=config,
         registrations=[
@@ -54,7 +56,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             )
         ],
         verifier=TokenVerifier(config.auth),
-        workers=[invalidator, backbone.relay, wallet_consumer, audit, backbone.retention],
+        workers=[invalidator, backbone.relay, wallet_consumer, tier_jobs, audit, backbone.retention],
         on_close=[backbone.close],
     )
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import TypeVar
 
 from google.protobuf.message import Message
+from peony.members.v1 import member_pb2
 from peony.members.v1 import members_service_pb2 as pb
 from peony.members.v1 import members_service_pb2_grpc as pb_grpc
 
-from kit.auth import current_principal
+from kit import auth
+from kit.auth import Principal, current_principal
 from kit.errors import InvalidArgument
 from kit.fieldmask import mask_paths
 from kit.idempotency import Idempotency
@@ -17,6 +19,7 @@ from kit.pagination import PageTokens, page_size
 from kit.servicer import ServicerKit
 from kit.uow import UnitOfWorkFactory
 from services.members.domain.member import Member
+from services.members.domain.tiers import TierLadder
 from services.members.domain.values import normalise_phone
 from services.members.entrypoints import mapping as mp
 from services.members.service_layer import handlers
@@ -24,6 +27,15 @@ from services.members.service_layer.queries import MembersQueries
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
 R = TypeVar("R", bound=Message)
+
+
+def _member_pb(
+    member: Member, ladder: TierLadder, caller: Principal, *, reveal_pii: bool
+) -> member_pb2.Member:
+    """Every member a response carries: care data only for callers allowed to read it."""
+    return mp.member_to_proto(
+        member, ladder, reveal_pii=reveal_pii, reveal_care=caller.has(auth.MEMBERS_CARE_READ)
+    )
 
 
 class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServicer):
@@ -98,7 +110,7 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
             )
             ladder = await uow.settings.ladder()
             reveal = self._queries.reveal_pii(caller, member.member_id, "RegisterMember")
-            return pb.RegisterMemberResponse(member=mp.member_to_proto(member, ladder, reveal_pii=reveal))
+            return pb.RegisterMemberResponse(member=_member_pb(member, ladder, caller, reveal_pii=reveal))
 
         return await self._mutate("RegisterMember", request, pb.RegisterMemberResponse, effect)
 
@@ -108,10 +120,11 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
         view, ladder = await self._queries.get_member(caller, member_id)
         reveal = self._queries.reveal_pii(caller, member_id, "GetMember")
         # Memoised on the cached view: responses are never mutated after they are built.
-        response = view.rendered.get((reveal, ladder.version))
+        key = (reveal, caller.has(auth.MEMBERS_CARE_READ), ladder.version)
+        response = view.rendered.get(key)
         if response is None:
-            response = pb.GetMemberResponse(member=mp.member_to_proto(view.member, ladder, reveal_pii=reveal))
-            view.rendered[(reveal, ladder.version)] = response
+            response = pb.GetMemberResponse(member=_member_pb(view.member, ladder, caller, reveal_pii=reveal))
+            view.rendered[key] = response
         return response
 
     async def UpdateMember(self, request: pb.UpdateMemberRequest, context) -> pb.UpdateMemberResponse:
@@ -125,7 +138,7 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
             member = await handlers.update_member(uow, caller, member_id, patch, paths, home_store_id or None)
             ladder = await uow.settings.ladder()
             reveal = self._queries.reveal_pii(caller, member_id, "UpdateMember")
-            return pb.UpdateMemberResponse(member=mp.member_to_proto(member, ladder, reveal_pii=reveal))
+            return pb.UpdateMemberResponse(member=_member_pb(member, ladder, caller, reveal_pii=reveal))
 
         return await self._mutate("UpdateMember", request, pb.UpdateMemberResponse, effect)
 
@@ -144,7 +157,7 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
         )
         # Lists never reveal personal data: a full unmasked export is not a front-desk operation.
         return pb.ListMembersResponse(
-            members=[mp.member_to_proto(m, ladder, reveal_pii=False) for m in members],
+            members=[_member_pb(m, ladder, caller, reveal_pii=False) for m in members],
             next_page_token=self._next_token(
                 members, size, members[-1].member_id if members else "", binding
             ),
@@ -161,7 +174,7 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
         caller = current_principal()
         member, ladder = await self._queries.find_member_by_phone(caller, phone)
         reveal = self._queries.reveal_pii(caller, member.member_id, "FindMemberByPhone")
-        return pb.FindMemberByPhoneResponse(member=mp.member_to_proto(member, ladder, reveal_pii=reveal))
+        return pb.FindMemberByPhoneResponse(member=_member_pb(member, ladder, caller, reveal_pii=reveal))
 
     async def FindMemberByCardNumber(
         self, request: pb.FindMemberByCardNumberRequest, context
@@ -174,7 +187,7 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
         )
         reveal = self._queries.reveal_pii(caller, member.member_id, "FindMemberByCardNumber")
         return pb.FindMemberByCardNumberResponse(
-            member=mp.member_to_proto(member, ladder, reveal_pii=reveal),
+            member=_member_pb(member, ladder, caller, reveal_pii=reveal),
             card=mp.card_to_proto(resolved.card),
             resolved_via_replacement=resolved.via_replacement,
             resolved_via_legacy_alias=resolved.via_legacy_alias,
@@ -297,7 +310,7 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
             ladder = await uow.settings.ladder()
             reveal = self._queries.reveal_pii(caller, member_id, "SetMemberTier")
             return pb.SetMemberTierResponse(
-                member=mp.member_to_proto(member, ladder, reveal_pii=reveal),
+                member=_member_pb(member, ladder, caller, reveal_pii=reveal),
                 tier_change=mp.tier_change_to_proto(member_id, change),
             )
 

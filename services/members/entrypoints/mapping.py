@@ -7,7 +7,7 @@ from datetime import datetime
 from peony.members.v1 import card_pb2, member_pb2, members_service_pb2, store_pb2, tier_pb2
 
 from kit.errors import InvalidArgument
-from kit.ids import parse_name
+from kit.ids import parse_name, parse_path
 from kit.proto import ts
 from services.members.domain import values
 from services.members.domain.cards import Card
@@ -38,9 +38,13 @@ _DOWNGRADE = {
 _DOWNGRADE_BACK = {v: k for k, v in _DOWNGRADE.items()}
 
 
+# Collections whose ids members stores as PostgreSQL uuid (stores are tenant-chosen text ids).
+UUID_COLLECTIONS = frozenset({"members"})
+
+
 def require_id(name: str, collection: str, field: str) -> str:
-    """`members/abc` -> `abc`, or INVALID_ARGUMENT naming the field."""
-    resource_id = parse_name(name, collection)
+    """`members/abc` -> `abc`, or INVALID_ARGUMENT naming the field. Member ids are UUIDs."""
+    resource_id = parse_name(name, collection, uuid=collection in UUID_COLLECTIONS)
     if resource_id is None:
         raise InvalidArgument([(field, f"must be a resource name of the form {collection}/{{id}}")])
     return resource_id
@@ -51,10 +55,10 @@ def optional_store_id(name: str, field: str) -> str:
 
 
 def card_ids(name: str, field: str = "name") -> tuple[str, str]:
-    parts = name.split("/")
-    if len(parts) != 4 or parts[0] != "members" or parts[2] != "cards" or not parts[1] or not parts[3]:
+    ids = parse_path(name, "members/{uuid}/cards/{uuid}")
+    if ids is None:
         raise InvalidArgument([(field, "must be a resource name of the form members/{member}/cards/{card}")])
-    return parts[1], parts[3]
+    return ids[0], ids[1]
 
 
 # --- stores ----------------------------------------------------------------------------------
@@ -119,7 +123,10 @@ def member_from_proto(p: member_pb2.Member) -> Member:
     )
 
 
-def member_to_proto(m: Member, ladder: TierLadder, *, reveal_pii: bool) -> member_pb2.Member:
+def member_to_proto(
+    m: Member, ladder: TierLadder, *, reveal_pii: bool, reveal_care: bool
+) -> member_pb2.Member:
+    """``reveal_care``: the care profile is left unset for callers without ``members.care.read``."""
     phone, birthday, id_number, email = m.phone, m.birthday, m.id_number, m.email
     openid, push_tokens = m.wechat_openid, m.push_tokens
     if not reveal_pii:
@@ -165,7 +172,9 @@ def member_to_proto(m: Member, ladder: TierLadder, *, reveal_pii: bool) -> membe
             favourite_staff=cp.favourite_staff,
             massage_style=cp.massage_style,
             notes=cp.notes,
-        ),
+        )
+        if reveal_care
+        else None,
         referral_code=m.referral_code,
         referrer=member_name(m.referrer_id) if m.referrer_id else "",
         tier=tier_msg,

@@ -190,6 +190,8 @@ async def update_member(
         raise InvalidArgument([("update_mask", "name at least one field to update")])
     if any(p.split(".")[0] in Member.PII_FIELDS for p in paths):
         caller.require(auth.MEMBERS_PII_READ)  # who cannot see personal data cannot overwrite it either
+    if any(p.split(".")[0] == "care_profile" for p in paths):
+        caller.require(auth.MEMBERS_CARE_READ)  # nor care data
     if "home_store" in paths:
         await _require_store(uow, home_store_id or "", "member.home_store")
         caller.require_store(store_name(home_store_id or ""))
@@ -385,6 +387,9 @@ async def update_tier_ladder(uow: UoW, caller: Principal, patch: TierLadder, pat
     updated = replace(current, **{p: getattr(patch, p) for p in paths}).bumped()
     updated.validate()
     await uow.settings.save_ladder(updated)
+    # Members are re-evaluated against the new ladder by a durable job, in bounded batches
+    # (service_layer/tier_reevaluation.py): a large tenant's members do not fit in one request.
+    await uow.tier_jobs.schedule(updated.version)
     uow.emit(
         events_pb2.TierLadderUpdated(
             tier_ladder="tierLadder",

@@ -32,11 +32,11 @@ from services.members.service_layer.handlers import ResolvedCard, member_name, r
 
 @dataclass
 class MemberView:
-    """A decoded member as cached; `rendered` memoises its wire form per (reveal_pii, ladder version)
-    for the entrypoint, so a cache hit does not rebuild the response message."""
+    """A decoded member as cached; `rendered` memoises its wire form per (reveal_pii, reveal_care,
+    ladder version) for the entrypoint, so a cache hit does not rebuild the response message."""
 
     member: Member
-    rendered: dict[tuple[bool, int], Any] = field(default_factory=dict)
+    rendered: dict[tuple[bool, bool, int], Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,10 @@ from datetime import datetime, timedelta
 
 from google.protobuf.message import Message
 from peony.members.v1 import events_pb2
-from sqlalchemy import and_, case, exists, func, select, update
+from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kit.ids import new_id
 from kit.logging import get_logger
 from kit.messaging import add_to_outbox, new_envelope
 from services.members.adapters import spend_tables as st
@@ -120,6 +119,12 @@ class SpendBook:
 
     async def window_totals(self, member_id: str, window_days: int) -> tuple[int, int]:
         """(qualifying spend, visits) over the rolling ``window_days`` ending now."""
+        return (await self.window_totals_of([member_id], window_days)).get(member_id, (0, 0))
+
+    async def window_totals_of(self, member_ids: list[str], window_days: int) -> dict[str, tuple[int, int]]:
+        """:meth:`window_totals` of several members in one query (members with no spend are absent)."""
+        if not member_ids:
+            return {}
         s = st.member_spend.c
         refunds = st.member_spend.alias("r")
         fully_refunded = exists().where(
@@ -129,17 +134,18 @@ class SpendBook:
             refunds.c.full_refund,
         )
         since = func.now() - timedelta(days=window_days)
-        row = (
-            await self.session.execute(
-                select(
-                    func.coalesce(func.sum(s.qualifying_spend_minor), 0).label("spend"),
-                    func.count(func.distinct(case((and_(s.visit, ~fully_refunded), s.checkout_id)))).label(
-                        "visits"
-                    ),
-                ).where(s.tenant_id == self.tenant, s.member_id == member_id, s.occurred_at > since)
+        rows = await self.session.execute(
+            select(
+                s.member_id,
+                func.coalesce(func.sum(s.qualifying_spend_minor), 0).label("spend"),
+                func.count(func.distinct(case((and_(s.visit, ~fully_refunded), s.checkout_id)))).label(
+                    "visits"
+                ),
             )
-        ).one()
-        return max(int(row.spend), 0), int(row.visits)
+            .where(s.tenant_id == self.tenant, s.member_id.in_(member_ids), s.occurred_at > since)
+            .group_by(s.member_id)
+        )
+        return {r.member_id: (max(int(r.spend), 0), int(r.visits)) for r in rows}
 
     async def lifetime_spend(self, member_id: str) -> int:
         s = st.member_spend.c
@@ -187,26 +193,12 @@ class SpendBook:
         )  # a tier gone from the ladder ranks as entry
         if target.rank <= current.rank:
             return None
-        change_time = await TierChangeRepository(self.session, self.tenant).add(
-            change_id=new_id(),
+        await TierChangeRepository(self.session, self.tenant).move_member(
             member_id=member.member_id,
             from_tier_id=member.tier_id,
             to_tier_id=target.tier_id,
             reason=UPGRADE_REASON,
             actor=SYSTEM_ACTOR,
-            staff_override=False,
-        )
-        m = t.members.c
-        await self.session.execute(
-            update(t.members)
-            .where(m.tenant_id == self.tenant, m.member_id == member.member_id)
-            .values(
-                tier_id=target.tier_id,
-                tier_since=change_time,
-                tier_override=False,
-                tier_override_reason="",
-                update_time=func.now(),
-            )
         )
         await self.emit(
             events_pb2.TierChanged(

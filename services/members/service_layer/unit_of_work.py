@@ -11,6 +11,7 @@ from services.members.adapters.repository import (
     StoreRepository,
     TierChangeRepository,
 )
+from services.members.adapters.tier_jobs import TierReevaluationRepository
 
 
 class MembersUnitOfWork(UnitOfWork):
@@ -19,6 +20,7 @@ class MembersUnitOfWork(UnitOfWork):
     settings: SettingsRepository
     cards: CardRepository
     tier_changes: TierChangeRepository
+    tier_jobs: TierReevaluationRepository
 
     def _bind(self) -> None:
         cipher: PiiCipher = self.deps["cipher"]
@@ -27,3 +29,4 @@ class MembersUnitOfWork(UnitOfWork):
         self.settings = SettingsRepository(self.session, self.tenant)
         self.cards = CardRepository(self.session, self.tenant)
         self.tier_changes = TierChangeRepository(self.session, self.tenant)
+        self.tier_jobs = TierReevaluationRepository(self.session, self.tenant)

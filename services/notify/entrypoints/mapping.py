@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from peony.notify.v1 import message_pb2
@@ -19,11 +18,10 @@ from services.notify.service_layer.handlers import channel_to_proto, state_to_pr
 
 def require_message_id(name: str, field: str = "name") -> str:
     """`messages/{uuid}` -> the uuid, or INVALID_ARGUMENT naming the field."""
-    raw = parse_name(name, "messages")
-    try:
-        return str(uuid.UUID(raw or ""))
-    except ValueError:
-        raise InvalidArgument([(field, "must be a resource name of the form messages/{id}")]) from None
+    message_id = parse_name(name, "messages", uuid=True)
+    if message_id is None:
+        raise InvalidArgument([(field, "must be a resource name of the form messages/{id}")])
+    return message_id
 
 
 def require_trigger(parent: str, field: str = "parent") -> str:

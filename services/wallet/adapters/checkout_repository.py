@@ -10,6 +10,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.wallet.adapters import checkout_tables as ct
+from services.wallet.adapters import package_tables as pt
 
 Db = AsyncSession | AsyncConnection
 
@@ -178,6 +179,15 @@ class CheckoutRepository:
             ).all()
         )
 
+    async def records_of_package(self, package_id: str) -> list[Row]:
+        c = ct.commission_records.c
+        stmt = (
+            select(ct.commission_records)
+            .where(c.tenant_id == self.tenant, c.package_id == package_id)
+            .order_by(c.create_time, c.record_id)
+        )
+        return list((await self.db.execute(stmt)).all())
+
     def _record_clauses(self, staff, store_id, start, end, checkout_id) -> list:
         c = ct.commission_records.c
         clauses = [c.tenant_id == self.tenant]
@@ -208,8 +218,13 @@ class CheckoutRepository:
         clauses = self._record_clauses(staff, store_id, start, end, checkout_id)
         if before:
             clauses.append(tuple_(c.create_time, c.record_id) < tuple_(before[0], before[1]))
+        mp = pt.member_packages.c
         stmt = (
-            select(ct.commission_records).where(*clauses).order_by(c.create_time.desc(), c.record_id.desc())
+            # a package card's record is named by its card, `members/{member}/packages/{package}`
+            select(ct.commission_records, mp.member_id.label("package_member_id"))
+            .outerjoin(pt.member_packages, (mp.tenant_id == c.tenant_id) & (mp.package_id == c.package_id))
+            .where(*clauses)
+            .order_by(c.create_time.desc(), c.record_id.desc())
         )
         return list((await self.db.execute(stmt.limit(limit))).all())
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Index,
@@ -118,8 +119,10 @@ commission_records = Table(
     metadata,
     Column("tenant_id", Text, nullable=False),
     Column("record_id", UUID(as_uuid=False), nullable=False),
-    Column("checkout_id", UUID(as_uuid=False), nullable=False),
-    Column("refund_id", UUID(as_uuid=False), nullable=True),  # set on a clawback
+    # A record belongs to a checkout line or to a package card sold (`SellPackage.sold_by`).
+    Column("checkout_id", UUID(as_uuid=False), nullable=True),
+    Column("package_id", UUID(as_uuid=False), nullable=True),
+    Column("refund_id", UUID(as_uuid=False), nullable=True),  # set on a checkout refund's clawback
     Column("line_index", Integer, nullable=False),
     Column("staff", Text, nullable=False),
     Column("amount_minor", BigInteger, nullable=False),
@@ -130,6 +133,8 @@ commission_records = Table(
     Column("currency_code", Text, nullable=False),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("tenant_id", "record_id", name="pk_commission_records"),
+    CheckConstraint("num_nonnulls(checkout_id, package_id) = 1", name="ck_commission_records_source"),
+    Index("ix_commission_records_package", "tenant_id", "package_id"),
     Index("ix_commission_records_time", "tenant_id", "create_time", "record_id"),
     Index("ix_commission_records_staff", "tenant_id", "staff", "create_time"),
     Index("ix_commission_records_checkout", "tenant_id", "checkout_id"),

@@ -14,6 +14,7 @@ finance views compute); postings remain the single source of truth for every acc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,6 +39,22 @@ class PostedTransaction:
     create_time: datetime
     postings: list[Posting]
     balances: dict[AccountKey, int]  # after the transaction, for every account it touched
+    request_id: str = ""
+    reference: str = ""
+    reversed_by: str | None = None  # filled by reads; a new transaction is not reversed
+
+
+def reversed_by_column():
+    """The id of the transaction reversing each `ledger_transactions` row (a correlated scalar)."""
+    r = t.ledger_transactions.alias("reversal")
+    return (
+        select(r.c.transaction_id)
+        .where(r.c.tenant_id == t.ledger_transactions.c.tenant_id)
+        .where(r.c.reverses == t.ledger_transactions.c.transaction_id)
+        .correlate(t.ledger_transactions)
+        .scalar_subquery()
+        .label("reversed_by")
+    )
 
 
 # (database, tenant, account id) of account rows known to exist, so a posting only inserts rows
@@ -46,9 +63,12 @@ _KNOWN_ACCOUNTS: set[tuple[str, str, str]] = set()
 
 
 class LedgerRepository:
-    def __init__(self, db: AsyncSession | AsyncConnection, tenant: str):
+    def __init__(
+        self, db: AsyncSession | AsyncConnection, tenant: str, request_id: Callable[[], str] = lambda: ""
+    ):
         self.db = db
         self.tenant = tenant
+        self._request_id = request_id  # of the mutation posting, read at post time
         self._created: list[tuple[str, str, str]] = []
         engine = getattr(db, "bind", None) or getattr(db, "engine", None)
         self._database = str(engine.url) if engine is not None else ""
@@ -136,6 +156,7 @@ class LedgerRepository:
             check_not_overdrawn(key, balance)
 
         transaction_id = new_id()
+        request_id = self._request_id()
         create_time = (
             await self.db.execute(
                 insert(t.ledger_transactions)
@@ -147,6 +168,8 @@ class LedgerRepository:
                     store_id=draft.store_id,
                     description=draft.description,
                     reverses=draft.reverses,
+                    request_id=request_id,
+                    reference=draft.reference,
                 )
                 .returning(t.ledger_transactions.c.create_time)
             )
@@ -182,10 +205,12 @@ class LedgerRepository:
             create_time=create_time,
             postings=list(draft.postings),
             balances=after,
+            request_id=request_id,
+            reference=draft.reference,
         )
 
     async def get(self, transaction_id: str, *, for_update: bool = False) -> PostedTransaction:
-        stmt = select(t.ledger_transactions).where(
+        stmt = select(t.ledger_transactions, reversed_by_column()).where(
             t.ledger_transactions.c.tenant_id == self.tenant,
             t.ledger_transactions.c.transaction_id == transaction_id,
         )
@@ -216,6 +241,9 @@ class LedgerRepository:
             create_time=row.create_time,
             postings=[Posting(AccountKey(KINDS[r.kind], r.owner, r.unit), r.amount) for r in posting_rows],
             balances={},
+            request_id=row.request_id,
+            reference=row.reference,
+            reversed_by=row.reversed_by,
         )
 
     async def reversed_by(self, transaction_id: str) -> str | None:

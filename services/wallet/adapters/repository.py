@@ -14,7 +14,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.wallet.adapters import tables as t
-from services.wallet.adapters.ledger_repository import PostedTransaction
+from services.wallet.adapters.ledger_repository import PostedTransaction, reversed_by_column
 from services.wallet.domain.rules import Lot
 from services.wallet.domain.settings import WalletSettings
 
@@ -353,7 +353,7 @@ class StatementRepository:
             clauses.append(c.kind.in_(kinds))
         rows = (
             await self.db.execute(
-                select(t.ledger_transactions)
+                select(t.ledger_transactions, reversed_by_column())
                 .where(and_(*clauses))
                 .order_by(c.create_time.desc(), c.transaction_id.desc())
                 .limit(limit)
@@ -398,6 +398,9 @@ class StatementRepository:
                 create_time=r.create_time,
                 postings=by_txn.get(r.transaction_id, []),
                 balances={},
+                request_id=r.request_id,
+                reference=r.reference,
+                reversed_by=r.reversed_by,
             )
             for r in rows
         ]

@@ -64,6 +64,10 @@ ledger_transactions = Table(
     Column("description", Text, nullable=False, server_default=""),
     Column("reverses", UUID(as_uuid=False), nullable=True),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The request that wrote it ('' for the service's own jobs) and the resource it belongs to
+    # (`checkouts/{checkout}`, `holds/{hold}`, …; '' when none), as ledger.proto documents.
+    Column("request_id", Text, nullable=False, server_default=""),
+    Column("reference", Text, nullable=False, server_default=""),
     PrimaryKeyConstraint("tenant_id", "transaction_id", name="pk_ledger_transactions"),
     Index(
         "uq_ledger_transactions_reverses",
@@ -212,6 +216,43 @@ lot_movements = Table(
     Column("lot_id", UUID(as_uuid=False), nullable=False),
     Column("delta", BigInteger, nullable=False),
     Index("ix_lot_movements_transaction", "tenant_id", "transaction_id"),
+)
+
+# Which selling store owes a member's stored value (services/wallet/domain/sv_lots.py): one lot
+# per (member, store), amounts reserved by holds included, and every change to a lot with the
+# ledger transaction that made it (the finance views read these as of a time).
+stored_value_lots = Table(
+    "stored_value_lots",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("store_id", Text, nullable=False),
+    Column("principal_minor", BigInteger, nullable=False, server_default=text("0")),
+    Column("bonus_minor", BigInteger, nullable=False, server_default=text("0")),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "member_id", "store_id", name="pk_stored_value_lots"),
+    CheckConstraint("principal_minor >= 0 AND bonus_minor >= 0", name="ck_stored_value_lots_not_negative"),
+)
+
+stored_value_lot_movements = Table(
+    "stored_value_lot_movements",
+    metadata,
+    Column("movement_id", BigInteger, Identity(always=True), primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    # NULL only for the opening attribution written by migration 0008
+    Column("transaction_id", UUID(as_uuid=False), nullable=True),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("store_id", Text, nullable=False),  # the lot's (selling) store
+    Column("at_store_id", Text, nullable=False),  # where it happened (the transaction's store)
+    Column("kind", Text, nullable=False),  # credit | spend | restore | opening
+    Column("principal_minor", BigInteger, nullable=False),  # change of the lot: + in, - out
+    Column("bonus_minor", BigInteger, nullable=False),
+    # for a restore: the spend transaction it gives back to (for a reversed top-up: the top-up)
+    Column("restores_transaction_id", UUID(as_uuid=False), nullable=True),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_stored_value_lot_movements_transaction", "tenant_id", "transaction_id"),
+    Index("ix_stored_value_lot_movements_restores", "tenant_id", "restores_transaction_id"),
+    Index("ix_stored_value_lot_movements_time", "tenant_id", "create_time"),
 )
 
 # --- projection of members (fed by members' events; see services/wallet/adapters/member_directory.py)

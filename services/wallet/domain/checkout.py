@@ -10,6 +10,7 @@ partial refunds, returns exactly what was taken.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from kit.errors import Violations
@@ -234,6 +235,15 @@ class CommissionRule:
                 self.tender,
             )
         )
+
+
+# A staff reference as the contract writes it: `staff/{staff}`, or booking's staff resource name
+# `stores/{store}/staff/{staff}` (ids of 1-64 printable characters, no slash).
+_STAFF_REFERENCE = re.compile(r"(stores/[!-.0-~]{1,64}/)?staff/[!-.0-~]{1,64}")
+
+
+def is_staff_reference(value: str) -> bool:
+    return _STAFF_REFERENCE.fullmatch(value) is not None
 
 
 def line_tender_parts(price: LinePrice, package_value: int) -> dict[str, int]:

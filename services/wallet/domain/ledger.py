@@ -121,6 +121,7 @@ class TransactionDraft:
     store_id: str | None = None
     description: str = ""
     reverses: str | None = None  # transaction id this one exactly reverses
+    reference: str = ""  # the resource the transaction belongs to, e.g. `checkouts/{checkout}`
 
     def move(self, amount: int, *, debit: AccountKey, credit: AccountKey) -> TransactionDraft:
         """Debit one account and credit another by `amount` (same unit); zero is a no-op."""
@@ -159,7 +160,13 @@ def check_not_overdrawn(key: AccountKey, new_balance: int) -> None:
 
 
 def reversal_of(
-    kind: str, postings: list[Posting], *, reverses: str, member_id: str | None, store_id: str | None
+    kind: str,
+    postings: list[Posting],
+    *,
+    reverses: str,
+    member_id: str | None,
+    store_id: str | None,
+    reference: str = "",
 ) -> TransactionDraft:
     """The exact mirror of a posted transaction: every posting negated."""
     return TransactionDraft(
@@ -169,4 +176,5 @@ def reversal_of(
         store_id=store_id,
         description=f"reversal of {kind}",
         reverses=reverses,
+        reference=reference,
     )

@@ -11,7 +11,7 @@ from peony.wallet.v1 import wallet_service_pb2 as pb
 from kit import auth
 from kit.auth import current_principal
 from kit.errors import InvalidArgument
-from kit.ids import parse_name
+from kit.ids import parse_name, parse_path
 from kit.pagination import page_size
 from kit.proto import ts
 from services.wallet.domain import checkout as pricing
@@ -51,7 +51,7 @@ def _dt(value, field: str) -> datetime | None:
 def record_to_proto(rec) -> commission_pb2.CommissionRecord:
     return commission_pb2.CommissionRecord(
         name=f"commissionRecords/{rec.record_id}",
-        checkout=f"checkouts/{rec.checkout_id}",
+        checkout=f"checkouts/{rec.checkout_id}" if rec.checkout_id else "",
         line_index=rec.line_index,
         staff=rec.staff,
         amount_minor=rec.amount_minor,
@@ -62,6 +62,7 @@ def record_to_proto(rec) -> commission_pb2.CommissionRecord:
         base_minor=rec.base_minor,
         refund=f"checkouts/{rec.checkout_id}/refunds/{rec.refund_id}" if rec.refund_id else "",
         currency_code=rec.currency_code,
+        package=f"members/{rec.package_member_id}/packages/{rec.package_id}" if rec.package_id else "",
     )
 
 
@@ -196,7 +197,7 @@ def checkout_to_proto(result) -> checkout_pb2.Checkout:
 
 
 def _checkout_id(name: str, field: str) -> str:
-    checkout_id = parse_name(name, "checkouts")
+    checkout_id = parse_name(name, "checkouts", uuid=True)
     if checkout_id is None:
         raise InvalidArgument([(field, "must be checkouts/{checkout}")])
     return checkout_id
@@ -219,16 +220,16 @@ class CheckoutRpc:
         for i, line in enumerate(request.lines):
             package_id = None
             if line.use_package:
-                parts = line.use_package.split("/")
-                if len(parts) != 4 or parts[0] != "members" or parts[2] != "packages" or not parts[3]:
+                ids = parse_path(line.use_package, "members/{uuid}/packages/{uuid}")
+                if ids is None:
                     raise InvalidArgument(
                         [(f"lines[{i}].use_package", "must be members/{member}/packages/{package}")]
                     )
-                if member_id is not None and parts[1] != member_id:
+                if member_id is not None and ids[0] != member_id:
                     raise InvalidArgument(
                         [(f"lines[{i}].use_package", "must be a package of the checkout's member")]
                     )
-                package_id = parts[3]
+                package_id = ids[1]
             package_ids.append(package_id)
             lines.append(
                 pricing.Line(
@@ -244,12 +245,12 @@ class CheckoutRpc:
             )
         voucher_ids = []
         for i, name in enumerate(request.vouchers):
-            parts = name.split("/")
-            if len(parts) != 4 or parts[0] != "members" or parts[2] != "vouchers" or parts[1] != member_id:
+            ids = parse_path(name, "members/{uuid}/vouchers/{uuid}")
+            if ids is None or ids[0] != member_id:
                 raise InvalidArgument(
                     [(f"vouchers[{i}]", "must be members/{member}/vouchers/{voucher} of the member")]
                 )
-            voucher_ids.append(parts[3])
+            voucher_ids.append(ids[1])
         inp = co.CheckoutInput(
             member_id=member_id,
             store_id=store_id,
@@ -276,7 +277,7 @@ class CheckoutRpc:
         if request.validate_only:
             return await self._read(run)
         if request.stored_value_minor > 0 and member_id:
-            await self._check_pin(member_id, request.payment_pin)
+            await self._check_pin(member_id, request.payment_pin, store_id=store_id)
         return await self._mutate("Checkout", request, pb.CheckoutResponse, run)
 
     async def GetCheckout(self, request: pb.GetCheckoutRequest, context) -> pb.GetCheckoutResponse:

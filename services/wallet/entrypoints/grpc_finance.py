@@ -3,8 +3,9 @@
 grpc_servicer are imported inside the methods (it imports this module).
 
 Attribution rules of the views are documented in services/wallet/service_layer/finance.py:
-stored value is attributed per posting to its transaction's store (rows sum exactly to the total
-owed; a row may be negative), and inter-store clearing covers package sessions only.
+stored value is owed by the store that sold it (lots per selling store; rows never negative and
+sum exactly to the total owed), and inter-store clearing covers package sessions and
+stored-value principal spent at another store than the one that sold it.
 """
 
 from __future__ import annotations
@@ -149,7 +150,6 @@ class FinanceRpc:
                 uow, caller, transaction_id=transaction_id, member_id=member_id, reason=request.reason
             )
             reversal = transaction_to_proto(result.reversal, caller.tenant)
-            reversal.request_id = request.request_id
             reversed_ = transaction_to_proto(result.original, caller.tenant)
             reversed_.reversed_by = sv.transaction_name(result.reversal)
             member = result.original.member_id

@@ -14,7 +14,7 @@ from peony.wallet.v1 import wallet_service_pb2 as pb
 from kit import auth
 from kit.auth import current_principal
 from kit.errors import InvalidArgument, Violations
-from kit.ids import is_resource_id, new_id, parse_name
+from kit.ids import is_resource_id, new_id, parse_name, parse_path
 from kit.pagination import page_size
 from kit.proto import ts
 from services.wallet.adapters.package_repository import MemberPackage, PackageProduct
@@ -95,12 +95,12 @@ def _items_of(items) -> list[ProductItem]:
 
 
 def _package_of(name: str, field: str = "package") -> tuple[str, str]:
-    parts = name.split("/")
-    if len(parts) != 4 or parts[0] != "members" or parts[2] != "packages" or not parts[1] or not parts[3]:
+    ids = parse_path(name, "members/{uuid}/packages/{uuid}")
+    if ids is None:
         raise InvalidArgument(
             [(field, "must be a resource name of the form members/{member}/packages/{package}")]
         )
-    return parts[1], parts[3]
+    return ids[0], ids[1]
 
 
 def _tender_name(value: int, field: str) -> str:
@@ -211,10 +211,11 @@ class PackagesRpc:
             (_tender_name(t.tender, f"tenders[{i}].tender"), t.amount_minor)
             for i, t in enumerate(request.tenders)
         ]
+        pk.validate_sold_by(request.sold_by)  # before the PIN: a bad request counts no attempt
         caller = current_principal()
         caller.require(auth.WALLET_WRITE)
         if any(t == pk.STORED_VALUE for t, _ in tenders):
-            await self._check_pin(member_id, request.payment_pin)
+            await self._check_pin(member_id, request.payment_pin, store_id=store_id)
 
         async def effect(uow) -> pb.SellPackageResponse:
             result = await pk.sell(

@@ -21,7 +21,7 @@ from kit import auth
 from kit.auth import current_principal
 from kit.errors import AlreadyExists, InvalidArgument, NotFound, Violations
 from kit.idempotency import Idempotency
-from kit.ids import is_resource_id, new_id, parse_name
+from kit.ids import is_resource_id, is_uuid, new_id, parse_name, parse_path
 from kit.pagination import PageTokens, page_size
 from kit.proto import ts
 from kit.servicer import ServicerKit
@@ -54,6 +54,10 @@ _KIND = {
     for name, value in ledger_pb2.TransactionKind.items()
 }
 _KIND["transfer"] = ledger_pb2.TRANSACTION_KIND_UNSPECIFIED
+# A refund of a checkout is stored apart from a stored-value refund ("refund") but, as
+# ledger.proto says, it is a CHECKOUT transaction (its `reverses` names the checkout when it
+# mirrors it exactly, and `reference` names the refund).
+_KIND["checkout_refund"] = ledger_pb2.TRANSACTION_KIND_CHECKOUT
 _HOLD_STATE = {
     "authorized": ledger_pb2.HOLD_STATE_AUTHORIZED,
     "captured": ledger_pb2.HOLD_STATE_CAPTURED,
@@ -73,7 +77,7 @@ _EXPIRY = {
 
 
 def member_id_of(name: str, field: str) -> str:
-    member_id = parse_name(name, "members")
+    member_id = parse_name(name, "members", uuid=True)
     if member_id is None:
         raise InvalidArgument([(field, "must be a resource name of the form members/{member}")])
     return member_id
@@ -109,22 +113,29 @@ def wallet_to_proto(s: sv.WalletSnapshot) -> stored_value_pb2.Wallet:
 
 
 def transaction_to_proto(posted, tenant: str) -> ledger_pb2.LedgerTransaction:
+    """As ledger.proto documents it: postings on `<kind>:<owner>`, the request and resource."""
     return ledger_pb2.LedgerTransaction(
         name=sv.transaction_name(posted),
         kind=_KIND.get(posted.kind, ledger_pb2.TRANSACTION_KIND_UNSPECIFIED),
         postings=[
             ledger_pb2.Posting(
-                account=f"accounts/{p.account.account_id(tenant)}:{p.account.kind.code}:{p.account.owner}",
-                amount=p.amount,
-                unit=p.account.unit,
+                account=f"{p.account.kind.code}:{p.account.owner}", amount=p.amount, unit=p.account.unit
             )
             for p in posted.postings
         ],
         member=f"members/{posted.member_id}" if posted.member_id else "",
         store=f"stores/{posted.store_id}" if posted.store_id else "",
-        reverses=f"transactions/{posted.reverses}" if posted.reverses else "",
+        # full resource names, like `name` (a reversal belongs to its original's member)
+        reverses=sv.transaction_name(replace(posted, transaction_id=posted.reverses))
+        if posted.reverses
+        else "",
+        reversed_by=sv.transaction_name(replace(posted, transaction_id=posted.reversed_by))
+        if posted.reversed_by
+        else "",
+        request_id=posted.request_id,
         description=posted.description,
         create_time=ts(posted.create_time),
+        reference=posted.reference,
     )
 
 
@@ -204,9 +215,17 @@ class WalletServicer(
         super().__init__(uows, idempotency, page_tokens)
         self._engine = engine
 
-    async def _check_pin(self, member_id: str, pin: str) -> None:
-        """A separate, committed transaction: a wrong PIN must count even though the call fails."""
+    async def _check_pin(self, member_id: str, pin: str, *, store_id: str | None) -> None:
+        """A separate, committed transaction: a wrong PIN must count even though the call fails.
+
+        The caller's authorization for paying at `store_id` for this member runs first: a caller
+        who may not make the payment must not be able to spend (and lock) the member's attempts.
+        `store_id` is None only where the call is not bound to a store (changing the PIN)."""
         caller = current_principal()
+        caller.require(auth.WALLET_WRITE)
+        if store_id is not None:
+            caller.require_store(f"stores/{store_id}")
+        caller.require_member(f"members/{member_id}")
         if await self._read(lambda uow: sv.pin_is_plainly_right(uow, member_id, pin)):
             return
         ok = await self._uows.run(caller.tenant, lambda uow: sv.verify_pin(uow, member_id, pin))
@@ -231,7 +250,7 @@ class WalletServicer(
 
     async def GetTransaction(self, request: pb.GetTransactionRequest, context) -> pb.GetTransactionResponse:
         parts = request.name.split("/")
-        if not parts or parts[-2:-1] != ["transactions"] or not parts[-1]:
+        if not parts or parts[-2:-1] != ["transactions"] or not is_uuid(parts[-1]):
             raise InvalidArgument(
                 [("name", "must be members/{member}/transactions/{id} or transactions/{id}")]
             )
@@ -312,7 +331,7 @@ class WalletServicer(
         member_id = member_id_of(request.member, "member")
         caller = current_principal()
         if request.old_pin:
-            await self._check_pin(member_id, request.old_pin)
+            await self._check_pin(member_id, request.old_pin, store_id=None)
 
         async def effect(uow: WalletUnitOfWork) -> pb.SetPaymentPinResponse:
             await sv.set_pin(uow, caller, member_id, request.pin)
@@ -448,7 +467,7 @@ class WalletServicer(
                 raise InvalidArgument([("hold.expire_time", "must be in the future")])
         if h.package or h.service or h.sessions:
             return await self._authorize_session_hold(request, member_id, store_id, ttl, expire_time)
-        await self._check_pin(member_id, request.payment_pin)
+        await self._check_pin(member_id, request.payment_pin, store_id=store_id)
 
         async def effect(uow: WalletUnitOfWork) -> pb.AuthorizeHoldResponse:
             settings = await uow.settings.get()
@@ -481,11 +500,11 @@ class WalletServicer(
         """Package sessions: no PIN (the card, not stored value, pays), never with an amount."""
         h = request.hold
         v = Violations()
-        parts = h.package.split("/")
-        package_id = parts[3] if len(parts) == 4 and parts[0] == "members" and parts[2] == "packages" else ""
-        if not package_id or not parts[3]:
+        ids = parse_path(h.package, "members/{uuid}/packages/{uuid}")
+        package_id = ids[1] if ids else ""
+        if ids is None:
             v.add("hold.package", "must be members/{member}/packages/{package}")
-        elif parts[1] != member_id:
+        elif ids[0] != member_id:
             v.add("hold.package", "must be a card of hold.member")
         if not h.service.startswith("services/") or len(h.service) <= len("services/"):
             v.add("hold.service", "must be a resource name of the form services/{service}")
@@ -518,7 +537,7 @@ class WalletServicer(
         return await self._mutate("AuthorizeHold", request, pb.AuthorizeHoldResponse, effect)
 
     def _hold_id(self, name: str) -> str:
-        hold_id = parse_name(name, "holds")
+        hold_id = parse_name(name, "holds", uuid=True)
         if hold_id is None:
             raise InvalidArgument([("name", "must be holds/{hold}")])
         return hold_id

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Row
 from kit import auth
 from kit.auth import current_principal
 from kit.errors import InvalidArgument
-from kit.ids import is_resource_id, new_id, parse_name
+from kit.ids import is_resource_id, new_id, parse_name, parse_path
 from kit.pagination import page_size
 from kit.proto import ts
 from services.wallet.domain import vouchers as dv
@@ -195,13 +195,13 @@ class VouchersRpc:
         return await self._mutate("IssueVoucher", request, pb.IssueVoucherResponse, effect)
 
     async def VoidVoucher(self, request, context) -> pb.VoidVoucherResponse:
-        parts = request.name.split("/")
-        if len(parts) != 4 or parts[0] != "members" or parts[2] != "vouchers" or not parts[1] or not parts[3]:
+        ids = parse_path(request.name, "members/{uuid}/vouchers/{uuid}")
+        if ids is None:
             raise InvalidArgument([("name", "must be members/{member}/vouchers/{voucher}")])
         caller = current_principal()
 
         async def effect(uow) -> pb.VoidVoucherResponse:
-            row = await vs.void_voucher(uow, caller, member_id=parts[1], voucher_id=parts[3])
+            row = await vs.void_voucher(uow, caller, member_id=ids[0], voucher_id=ids[1])
             return pb.VoidVoucherResponse(voucher=voucher_to_proto(row))
 
         return await self._mutate("VoidVoucher", request, pb.VoidVoucherResponse, effect)

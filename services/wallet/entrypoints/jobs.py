@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from peony.wallet.v1 import events_pb2
-from sqlalchemy import select, update
+from sqlalchemy import DateTime, cast, func, literal, select, tuple_, update
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit.logging import get_logger
@@ -19,6 +20,7 @@ from kit.proto import ts
 from kit.uow import UnitOfWorkFactory
 from kit.workers import PeriodicWorker
 from services.wallet.adapters import tables as t
+from services.wallet.domain.settings import WalletSettings
 from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
@@ -133,15 +135,49 @@ class WalletJobs(PeriodicWorker):
         return count
 
     async def notify_expiring(self, now: datetime) -> int:
-        """`PointsExpiring` once per lot, `expiring_notice_days` ahead (tenant setting; default 30)."""
+        """`PointsExpiring` once per lot, `expiring_notice_days` ahead (tenant setting; default 30).
+
+        Only lots due by their tenant's setting are selected, soonest-expiring first, and the job
+        pages through all of them (keyset on expiry, tenant, lot): lots not due yet can never fill
+        a batch and starve due ones, and a lot another replica holds is skipped, not re-read."""
+        total = 0
+        after: tuple[datetime, str, str] | None = None
+        while True:
+            due = await self._due(self._expiring_page(now, after))
+            total += await self._notify_lots(now, [(tenant, lot_id) for tenant, lot_id, _ in due])
+            if len(due) < BATCH:
+                return total
+            tenant, lot_id, expire_time = due[-1]
+            after = (expire_time, tenant, lot_id)
+
+    @staticmethod
+    def _expiring_page(now: datetime, after: tuple[datetime, str, str] | None):
         c = t.point_lots.c
-        due = await self._due(
-            select(c.tenant_id, c.lot_id)
+        notice_days = func.coalesce(
+            t.wallet_settings.c.settings["expiring_notice_days"].as_integer(),
+            WalletSettings().expiring_notice_days,
+        )
+        stmt = (
+            select(c.tenant_id, c.lot_id, c.expire_time)
+            .outerjoin(t.wallet_settings, t.wallet_settings.c.tenant_id == c.tenant_id)
             .where(
-                c.remaining > 0, c.expiring_notified.is_(False), c.expire_time <= now + timedelta(days=366)
+                c.remaining > 0,
+                c.expiring_notified.is_(False),
+                c.expire_time <= now + timedelta(days=366),  # the setting's maximum: uses the index
+                c.expire_time <= literal(now) + func.make_interval(0, 0, 0, notice_days),
             )
+            .order_by(c.expire_time, c.tenant_id, c.lot_id)
             .limit(BATCH)
         )
+        if after is not None:
+            stmt = stmt.where(
+                tuple_(c.expire_time, c.tenant_id, c.lot_id)
+                > tuple_(literal(after[0], DateTime(timezone=True)), literal(after[1]), cast(after[2], UUID))
+            )
+        return stmt
+
+    async def _notify_lots(self, now: datetime, due: list[tuple[str, str]]) -> int:
+        c = t.point_lots.c
         count = 0
         for tenant, lot_id in due:
 

@@ -34,8 +34,10 @@ from services.wallet.domain.ledger import AccountKey, TransactionDraft
 from services.wallet.service_layer import commission as com
 from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import stored_value as sv
+from services.wallet.service_layer import sv_attribution
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
+CHECKOUT_REFUND = "checkout_refund"  # the ledger kind of a RefundCheckout transaction
 POINTS_REDEEMED = AccountKey(ledger.POINTS_REDEEMED, "", ledger.POINTS)
 POINTS_ISSUED = AccountKey(ledger.POINTS_ISSUED, "", ledger.POINTS)
 
@@ -150,7 +152,11 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
     checkout_id = new_id()
     member_id, store_id = inp.member_id, inp.store_id
     draft = TransactionDraft(
-        "checkout", member_id=member_id, store_id=store_id, description=f"checkouts/{checkout_id}"
+        "checkout",
+        member_id=member_id,
+        store_id=store_id,
+        description=f"checkouts/{checkout_id}",
+        reference=f"checkouts/{checkout_id}",
     )
 
     # 1. package sessions
@@ -365,6 +371,8 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
             draft=draft,
         )
     posted = await uow.ledger.post(draft)
+    if member_id:
+        await sv_attribution.spend(uow, posted, member_id=member_id, principal=principal, bonus=bonus)
     await uow.lots.move(posted.transaction_id, movements)
     if lot is not None:
         await pts.record_grant(uow, posted, lot)
@@ -589,15 +597,30 @@ async def refund(
     cur = row.currency_code or settings.currency_code
     member_id, store_id = row.member_id, row.store_id
 
+    # A checkout refund is a CHECKOUT transaction in the contract (ledger.proto), stored as
+    # "checkout_refund" to tell it from a stored-value refund; a first full refund is the exact
+    # mirror of the checkout's transaction (`reverses` names it).
+    refund_id = new_id()
+    refund_ref = f"checkouts/{checkout_id}/refunds/{refund_id}"
     if mirror:
         original = await uow.ledger.get(row.transaction_id)
         draft = ledger.reversal_of(
-            "checkout", original.postings, reverses=row.transaction_id, member_id=member_id, store_id=store_id
+            "checkout",
+            original.postings,
+            reverses=row.transaction_id,
+            member_id=member_id,
+            store_id=store_id,
+            reference=refund_ref,
         )
+        draft.kind = CHECKOUT_REFUND
         draft.description = f"refund of checkouts/{checkout_id}"
     else:
         draft = TransactionDraft(
-            "refund", member_id=member_id, store_id=store_id, description=f"refund of checkouts/{checkout_id}"
+            CHECKOUT_REFUND,
+            member_id=member_id,
+            store_id=store_id,
+            description=f"refund of checkouts/{checkout_id}",
+            reference=refund_ref,
         )
         revenue = sv.store_account(ledger.REVENUE, store_id, cur)
         for tender, a in tender_back:
@@ -651,6 +674,15 @@ async def refund(
     if not draft.postings:
         raise FailedPrecondition("the refunded units moved nothing to give back", reason="NOTHING_TO_REFUND")
     posted = await uow.ledger.post(draft)
+    if member_id:
+        await sv_attribution.restore(
+            uow,
+            posted,
+            member_id=member_id,
+            spend_transaction_id=row.transaction_id,
+            principal=principal,
+            bonus=bonus,
+        )
     await uow.lots.move(posted.transaction_id, lot_moves)
     if package_uses_back:
         record_restores = _hook("packages", "record_refund_restores", "package sessions")
@@ -665,7 +697,6 @@ async def refund(
             for v in restored or []
         ]
 
-    refund_id = new_id()
     refund_row = await r.add_refund(
         refund_id=refund_id,
         checkout_id=checkout_id,
@@ -723,6 +754,6 @@ async def refund(
     )
     if member_id and (principal or bonus):
         sv.emit_balance_changed(
-            uow, posted, sv.MemberAccounts.of(member_id, cur), ledger_pb2.TRANSACTION_KIND_REFUND
+            uow, posted, sv.MemberAccounts.of(member_id, cur), ledger_pb2.TRANSACTION_KIND_CHECKOUT
         )
     return RefundResult(refund_row, dict(updated._mapping))

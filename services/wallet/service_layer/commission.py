@@ -86,28 +86,80 @@ def compute_records(
     """One record per line with serving staff and a matching rule (not yet stored)."""
     out = []
     for i, (line, price) in enumerate(zip(lines, priced.lines, strict=True)):
-        if not line.serving_staff:
-            continue
         parts = pricing.line_tender_parts(price, package_values[i])
-        rule = pricing.choose_rule(
-            rules, line=line, store_id=store_id, customer_type=customer_type, tender_parts=parts
+        rec = _record(
+            rules,
+            line,
+            index=i,
+            base=price.net + package_values[i],
+            parts=parts,
+            store_id=store_id,
+            customer_type=customer_type,
         )
-        if rule is None:
-            continue
-        base, amount = pricing.commission(
-            rule, base=price.net + package_values[i], quantity=line.quantity, tender_parts=parts
-        )
-        out.append(
-            {
-                "line_index": i,
-                "staff": line.serving_staff,
-                "amount_minor": amount,
-                "base_minor": base,
-                "rule_id": rule.rule_id,
-                "item": line.item,
-            }
-        )
+        if rec is not None:
+            out.append(rec)
     return out
+
+
+# A package card sold is matched by commission rules as one line of this category whose item
+# is the product (`packageProducts/{product}`).
+PACKAGE_SALE_CATEGORY = "package"
+
+
+def sale_record(
+    rules: list[pricing.CommissionRule],
+    *,
+    sold_by: str,
+    product_id: str,
+    price: int,
+    tenders: list[tuple[str, int]],
+    store_id: str,
+    customer_type: str,
+) -> dict | None:
+    """The commission of the staff member who sold a package card, as for a checkout line: the
+    rules see one unit of `packageProducts/{product}` (category `package`) at the price paid,
+    split over the sale's tenders (`stored_value` and the external ones)."""
+    parts: dict[str, int] = {}
+    for tender, amount in tenders:
+        parts[tender] = parts.get(tender, 0) + amount
+    line = pricing.Line(
+        item=f"packageProducts/{product_id}",
+        category=PACKAGE_SALE_CATEGORY,
+        quantity=1,
+        list_price=price,
+        serving_staff=sold_by,
+    )
+    return _record(
+        rules, line, index=0, base=price, parts=parts, store_id=store_id, customer_type=customer_type
+    )
+
+
+def _record(
+    rules: list[pricing.CommissionRule],
+    line: pricing.Line,
+    *,
+    index: int,
+    base: int,
+    parts: dict[str, int],
+    store_id: str,
+    customer_type: str,
+) -> dict | None:
+    if not line.serving_staff:
+        return None
+    rule = pricing.choose_rule(
+        rules, line=line, store_id=store_id, customer_type=customer_type, tender_parts=parts
+    )
+    if rule is None:
+        return None
+    base, amount = pricing.commission(rule, base=base, quantity=line.quantity, tender_parts=parts)
+    return {
+        "line_index": index,
+        "staff": line.serving_staff,
+        "amount_minor": amount,
+        "base_minor": base,
+        "rule_id": rule.rule_id,
+        "item": line.item,
+    }
 
 
 def clawbacks(records, units: dict[int, tuple[int, int, int]]) -> list[dict]:

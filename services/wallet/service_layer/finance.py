@@ -5,23 +5,19 @@ was funded, which points are still pending, which store consumed a session).
 
 `as_of` counts a posting when its ledger transaction's `create_time <= as_of`.
 
-Stored-value attribution (the simple, exact rule, chosen over FIFO by top-up store):
-every posting on a member's `sv_principal` / `sv_bonus` account is attributed to the `store_id`
-of its ledger transaction. A store's liability is therefore
+Stored-value attribution: each member's stored value is owed by the store that sold it (the
+top-up's store), kept as lots per selling store and their movements, written with every ledger
+transaction that moves stored value (services/wallet/domain/sv_lots.py). A store's liability is
+the sum of its lots' movements up to `as_of`: what it sold less what was spent, refunded or
+reversed out of it, wherever that happened. Value reserved by holds stays in its lots until
+captured, so the rows include held value as the proto says, never go negative, and add up to
+the total owed (sum of member `sv_principal` + `sv_bonus` + `sv_held` balances).
 
-    -(sum of member sv postings whose transaction's store is that store)
-
-i.e. what was topped up / released there minus what was spent or refunded there. Value reserved
-by a hold still outstanding at `as_of` is added back to the hold's store, split as the hold was
-funded (`holds.principal_minor` / `bonus_minor`), so the rows include held value as the proto
-says. Because every member sv posting lands on exactly one row, the rows add up exactly to the
-total owed (sum of member `sv_principal` + `sv_bonus` + `sv_held` balances). A store where
-members spent more than was topped up there shows a negative row: that is the store's net claim
-on the chain. Postings of transactions with no store land on the row with an empty store.
-
-Inter-store clearing covers package sessions only (from `package_consumptions`, refund rows
-netted): with the per-transaction attribution above, stored value has no per-store "sold" origin
-to clear against, so `stored_value_minor` is always 0.
+Inter-store clearing: package sessions (from `package_consumptions`, refund rows netted) plus
+stored-value principal taken from one store's lots at another store (checkout, package bought
+with stored value, captured hold, stored-value refund), less what refunds of those gave back —
+what the selling store owes the store that delivered (or paid out). Bonus is the selling store's
+own promotion and is not cleared (`ClearingEntry.stored_value_minor` is principal).
 """
 
 from __future__ import annotations
@@ -101,29 +97,13 @@ class ClearingRow:
         return self.package_minor + self.stored_value_minor
 
 
-_MEMBER_SV_BY_STORE = text(
+# Movements are written in their ledger transaction, so `create_time` is the transaction's.
+_SV_LOTS_BY_STORE = text(
     """
-    SELECT coalesce(lt.store_id, '') AS store_id, a.kind, -sum(p.amount) AS owed
-    FROM postings p
-    JOIN accounts a ON a.tenant_id = p.tenant_id AND a.account_id = p.account_id
-    JOIN ledger_transactions lt ON lt.tenant_id = p.tenant_id AND lt.transaction_id = p.transaction_id
-    WHERE p.tenant_id = :t AND a.kind IN ('sv_principal', 'sv_bonus') AND a.unit = :cur
-      AND lt.create_time <= :as_of
-    GROUP BY 1, 2
-    """
-)
-
-_HOLDS_OUTSTANDING_BY_STORE = text(
-    """
-    SELECT h.store_id, sum(h.principal_minor) AS principal, sum(h.bonus_minor) AS bonus
-    FROM holds h
-    JOIN ledger_transactions a
-      ON a.tenant_id = h.tenant_id AND a.transaction_id = h.authorize_transaction_id
-    LEFT JOIN ledger_transactions s
-      ON s.tenant_id = h.tenant_id AND s.transaction_id = h.settle_transaction_id
-    WHERE h.tenant_id = :t AND a.create_time <= :as_of
-      AND (s.transaction_id IS NULL OR s.create_time > :as_of)
-    GROUP BY h.store_id
+    SELECT store_id, sum(principal_minor) AS principal, sum(bonus_minor) AS bonus
+    FROM stored_value_lot_movements
+    WHERE tenant_id = :t AND create_time <= :as_of
+    GROUP BY store_id
     """
 )
 
@@ -202,6 +182,18 @@ _PACKAGE_CLEARING = text(
     """
 )
 
+# Principal taken from a lot at another store (spend), net of what refunds gave back (restore).
+_STORED_VALUE_CLEARING = text(
+    """
+    SELECT store_id AS store_sold, at_store_id AS store_used, -sum(principal_minor) AS value
+    FROM stored_value_lot_movements
+    WHERE tenant_id = :t AND kind IN ('spend', 'restore') AND store_id <> at_store_id
+      AND create_time >= :start AND create_time < :end
+    GROUP BY store_id, at_store_id
+    HAVING sum(principal_minor) <> 0
+    """
+)
+
 
 def _at(as_of: datetime | None) -> datetime:
     return as_of or datetime.now(UTC)
@@ -219,12 +211,7 @@ async def stored_value_liability(
     def row(store_id: str) -> StoreLiability:
         return rows.setdefault(store_id, StoreLiability(store_id))
 
-    for r in (await uow.session.execute(_MEMBER_SV_BY_STORE, params)).all():
-        if r.kind == "sv_principal":
-            row(r.store_id).principal += int(r.owed)
-        else:
-            row(r.store_id).bonus += int(r.owed)
-    for r in (await uow.session.execute(_HOLDS_OUTSTANDING_BY_STORE, params)).all():
+    for r in (await uow.session.execute(_SV_LOTS_BY_STORE, params)).all():
         row(r.store_id).principal += int(r.principal)
         row(r.store_id).bonus += int(r.bonus)
     for r in (await uow.session.execute(_LOCKED_BONUS_BY_STORE, params)).all():
@@ -267,5 +254,11 @@ async def inter_store_clearing(
     if end <= start:
         raise InvalidArgument([("end_time", "must be after start_time")])
     cur = (await uow.settings.get()).currency_code
-    rows = (await uow.session.execute(_PACKAGE_CLEARING, {"t": uow.tenant, "start": start, "end": end})).all()
-    return cur, [ClearingRow(r.store_sold, r.store_used, int(r.value)) for r in rows]
+    params = {"t": uow.tenant, "start": start, "end": end}
+    rows: dict[tuple[str, str], ClearingRow] = {}
+    for r in (await uow.session.execute(_PACKAGE_CLEARING, params)).all():
+        rows[(r.store_sold, r.store_used)] = ClearingRow(r.store_sold, r.store_used, int(r.value))
+    for r in (await uow.session.execute(_STORED_VALUE_CLEARING, params)).all():
+        pair = (r.store_sold, r.store_used)
+        rows.setdefault(pair, ClearingRow(*pair, package_minor=0)).stored_value_minor += int(r.value)
+    return cur, [rows[pair] for pair in sorted(rows)]

@@ -43,9 +43,12 @@ from services.wallet.adapters.package_repository import (
 )
 from services.wallet.domain import ledger, rules
 from services.wallet.domain import packages as dp
+from services.wallet.domain.checkout import is_staff_reference
 from services.wallet.domain.ledger import AccountKey, TransactionDraft
+from services.wallet.service_layer import commission as com
 from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import stored_value as sv
+from services.wallet.service_layer import sv_attribution
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
 STORED_VALUE = "stored_value"
@@ -183,6 +186,7 @@ async def sell(
     own transaction, so wrong attempts count)."""
     caller.require(auth.WALLET_WRITE)
     caller.require_store(f"stores/{store_id}")
+    validate_sold_by(sold_by)
     member = await uow.members.require(member_id)
     product = await repo(uow).get_product(product_id)
     if product is None or not product.active:
@@ -195,9 +199,13 @@ async def sell(
     deferred = deferred_account(store_id, cur)
     package_id = new_id()
     draft = TransactionDraft(
-        "package_sale", member_id=member_id, store_id=store_id, description=f"packageProducts/{product_id}"
+        "package_sale",
+        member_id=member_id,
+        store_id=store_id,
+        description=f"packageProducts/{product_id}",
+        reference=package_name(member_id, package_id),
     )
-    own_money = 0
+    own_money = sv_principal = sv_bonus = 0
     accts = sv.MemberAccounts.of(member_id, cur)
     paid_with_sv = False
     for tender, amount in tenders:
@@ -215,6 +223,7 @@ async def sell(
             draft.move(from_principal, debit=accts.principal, credit=deferred)
             draft.move(from_bonus, debit=accts.bonus, credit=deferred)
             own_money += from_principal
+            sv_principal, sv_bonus = sv_principal + from_principal, sv_bonus + from_bonus
         else:
             draft.move(amount, debit=sv.tender_account(store_id, tender, cur), credit=deferred)
             own_money += amount
@@ -235,6 +244,7 @@ async def sell(
             draft=draft,
         )
     posted = await uow.ledger.post(draft)
+    await sv_attribution.spend(uow, posted, member_id=member_id, principal=sv_principal, bonus=sv_bonus)
     if lot is not None:
         await pts.record_grant(uow, posted, lot)
     pkg = MemberPackage(
@@ -267,6 +277,7 @@ async def sell(
         ],
     )
     await repo(uow).add_package(pkg)
+    await _record_sale_commission(uow, pkg, sold_by=sold_by, tenders=tenders, currency=cur)
     uow.emit(
         events_pb2.PackageSold(
             member=sv.member_name(member_id),
@@ -283,6 +294,70 @@ async def sell(
     if paid_with_sv:
         sv.emit_balance_changed(uow, posted, accts, ledger_pb2.TRANSACTION_KIND_PACKAGE_SALE)
     return SaleResult(pkg, posted, earned)
+
+
+def validate_sold_by(sold_by: str) -> None:
+    if sold_by and not is_staff_reference(sold_by):
+        raise InvalidArgument([("sold_by", "must be staff/{staff} or stores/{store}/staff/{staff}")])
+
+
+async def _record_sale_commission(
+    uow: UoW, pkg: MemberPackage, *, sold_by: str, tenders: list[tuple[str, int]], currency: str
+) -> None:
+    """The seller's commission (`sold_by`), by the same rules as a checkout line's."""
+    if not sold_by:
+        return
+    r = com.repo(uow)
+    rules_ = [com.rule_from_row(x, n) for n, x in enumerate(await r.rules())]
+    record = com.sale_record(
+        rules_,
+        sold_by=sold_by,
+        product_id=pkg.product_id,
+        price=pkg.price_minor,
+        tenders=tenders,
+        store_id=pkg.store_sold,
+        customer_type="member" if await r.has_checkouts(pkg.member_id) else "new",
+    )
+    if record is not None:
+        await r.add_records(
+            [
+                {
+                    **record,
+                    "record_id": new_id(),
+                    "package_id": pkg.package_id,
+                    "store_id": pkg.store_sold,
+                    "currency_code": currency,
+                }
+            ]
+        )
+
+
+async def _claw_back_sale_commission(uow: UoW, pkg: MemberPackage, *, refunded_minor: int) -> None:
+    """A card refunded pro rata takes back the same share of its seller's commission (a card is
+    refunded at most once, so this is the only clawback)."""
+    if not refunded_minor or not pkg.price_minor:
+        return
+    r = com.repo(uow)
+    clawbacks = []
+    for rec in await r.records_of_package(pkg.package_id):
+        amount = rec.amount_minor * refunded_minor // pkg.price_minor
+        base = rec.base_minor * refunded_minor // pkg.price_minor
+        if amount or base:
+            clawbacks.append(
+                {
+                    "record_id": new_id(),
+                    "package_id": pkg.package_id,
+                    "line_index": rec.line_index,
+                    "staff": rec.staff,
+                    "amount_minor": -amount,
+                    "base_minor": -base,
+                    "rule_id": rec.rule_id,
+                    "item": rec.item,
+                    "store_id": rec.store_id,
+                    "currency_code": rec.currency_code,
+                }
+            )
+    await r.add_records(clawbacks)
 
 
 # --- consumption ------------------------------------------------------------------------------
@@ -408,7 +483,11 @@ async def consume(
         raise NotFound(f"the card has no item {service}", reason="PACKAGE_ITEM_NOT_FOUND")
     cur = (await uow.settings.get()).currency_code
     draft = TransactionDraft(
-        "package_consume", member_id=member_id, store_id=store_id, description=serving_staff or service
+        "package_consume",
+        member_id=member_id,
+        store_id=store_id,
+        description=serving_staff or service,
+        reference=package_name(member_id, package_id),
     )
     use = _add_consumption(draft, pkg, state, service, sessions, store_id, cur, now)
     posted = await uow.ledger.post(draft)
@@ -578,6 +657,7 @@ async def transfer(
         member_id=member_id,
         store_id=pkg.store_sold,
         description=f"to {package_name(to_member_id, new_package_id)}",
+        reference=package_name(member_id, package_id),
     )
     for i in moving:
         draft.move(
@@ -680,15 +760,22 @@ async def refund(
         member_id=member_id,
         store_id=store_id,
         description=reason or f"refund of {package_name(member_id, package_id)}",
+        reference=package_name(member_id, package_id),
     )
     draft.move(value, debit=deferred_account(pkg.store_sold, cur), credit=pay_to)
     for i in pkg.items:
         draft.move(i.sessions_remaining, debit=item_account(package_id, i.service), credit=SESSIONS_REFUNDED)
     posted = await uow.ledger.post(draft)
+    if tender == STORED_VALUE:
+        # the card's deferred revenue is the selling store's: that store now owes the value
+        await sv_attribution.credit(
+            uow, posted, member_id=member_id, store_id=pkg.store_sold, principal=value, bonus=0
+        )
     r = repo(uow)
     for i in pkg.items:
         await r.update_item(package_id, i.service, sessions_remaining=0, deferred_minor=0)
     await r.update_package(package_id, state=dp.REFUNDED, frozen_until=None)
+    await _claw_back_sale_commission(uow, pkg, refunded_minor=value)
     uow.emit(
         events_pb2.PackageRefunded(
             member=sv.member_name(member_id),
@@ -745,6 +832,7 @@ async def authorize_session_hold(
     if not 0 <= ttl_minutes <= MAX_HOLD_TTL_MINUTES:
         v.add("hold.expire_time", "must be within 90 days")
     v.raise_if_any()
+    caller.require_store(f"stores/{store_id}")
     pkg = await _load(uow, member_id, package_id)  # card and items first, then the accounts
     now = datetime.now(UTC)
     dp.require_usable(await _current_state(uow, pkg, now), action="hold sessions")
@@ -753,13 +841,16 @@ async def authorize_session_hold(
         raise NotFound(f"the card has no item {service}", reason="PACKAGE_ITEM_NOT_FOUND")
     dp.require_item_usable(service, item.sessions_available, item.expire_time, sessions, now)
     settings = await uow.settings.get()
-    draft = TransactionDraft("hold", member_id=member_id, store_id=store_id, description=reference)
+    hold_id = new_id()
+    draft = TransactionDraft(
+        "hold", member_id=member_id, store_id=store_id, description=reference, reference=f"holds/{hold_id}"
+    )
     draft.move(sessions, debit=item_account(package_id, service), credit=held_account(package_id, service))
     posted = await uow.ledger.post(draft)
     await repo(uow).move_held(package_id, service, sessions)
     await repo(uow).update_package(package_id)
     hold = await uow.holds.add(
-        hold_id=new_id(),
+        hold_id=hold_id,
         member_id=member_id,
         store_id=store_id,
         amount_minor=0,
@@ -809,7 +900,11 @@ async def capture_session_hold(uow: UoW, hold, *, sessions: int = 0, store_id: s
         item.sessions_remaining, item.deferred_minor, item.session_value_minor, taken
     )
     draft = TransactionDraft(
-        "capture", member_id=hold.member_id, store_id=store_used, description=hold.reference
+        "capture",
+        member_id=hold.member_id,
+        store_id=store_used,
+        description=hold.reference,
+        reference=f"holds/{hold.hold_id}",
     )
     draft.move(taken, debit=held, credit=SESSIONS_CONSUMED)
     draft.move(value, debit=deferred_account(pkg.store_sold, cur), credit=revenue_account(store_used, cur))
@@ -838,7 +933,11 @@ async def void_session_hold(uow: UoW, hold, *, state: str = "voided"):
     """Gives an authorised session hold (locked by the caller) back to its card item."""
     pkg = await _load(uow, hold.member_id, hold.package_id)
     draft = TransactionDraft(
-        "void", member_id=hold.member_id, store_id=hold.store_id, description=hold.reference
+        "void",
+        member_id=hold.member_id,
+        store_id=hold.store_id,
+        description=hold.reference,
+        reference=f"holds/{hold.hold_id}",
     )
     draft.move(
         hold.sessions,

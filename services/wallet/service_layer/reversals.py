@@ -28,12 +28,14 @@ from services.wallet.adapters import tables as t
 from services.wallet.adapters.ledger_repository import PostedTransaction
 from services.wallet.domain import ledger
 from services.wallet.service_layer import stored_value as sv
+from services.wallet.service_layer import sv_attribution
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
 _REVERSIBLE_GRANT_SOURCES = ("adjustment", "referral", "activity", "birthday")
 _USE_INSTEAD = {
     "checkout": "use RefundCheckout",
     "refund": "a refund cannot be reversed; top up or check out again",
+    "checkout_refund": "a checkout refund cannot be reversed; check out again",
     "hold": "release a hold with VoidHold",
     "capture": "refund the captured value through RefundCheckout or a new top-up",
     "void": "authorize a new hold with AuthorizeHold",
@@ -80,6 +82,7 @@ async def _post(uow: UoW, original: PostedTransaction, reason: str) -> PostedTra
         reverses=original.transaction_id,
         member_id=original.member_id,
         store_id=original.store_id,
+        reference=original.reference,  # a reversal belongs to what its original belonged to
     )
     draft.description = f"reversal of {original.kind}: {reason}"
     try:
@@ -168,6 +171,7 @@ async def _reverse_top_up(uow: UoW, original: PostedTransaction, reason: str) ->
     # The member must still hold what the top-up gave: the ledger refuses to overdraw
     # (INSUFFICIENT_BALANCE) when it was spent.
     reversal = await _post(uow, original, reason)
+    await sv_attribution.take_back_credit(uow, reversal, original, member_id=original.member_id or "")
     cur = next(p.account.unit for p in original.postings)
     accts = sv.MemberAccounts.of(original.member_id or "", cur)
     sv.emit_balance_changed(uow, reversal, accts, ledger_pb2.TRANSACTION_KIND_REVERSAL)

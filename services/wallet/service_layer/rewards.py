@@ -178,7 +178,11 @@ async def redeem_reward(
     if reward is None:
         raise FailedPrecondition(f"rewards/{reward_id} is out of stock", reason="OUT_OF_STOCK")
     draft = TransactionDraft(
-        "points_redeem", member_id=member_id, store_id=store_id, description=f"reward {reward.display_name}"
+        "points_redeem",
+        member_id=member_id,
+        store_id=store_id,
+        description=f"reward {reward.display_name}",
+        reference=f"rewards/{reward_id}",
     )
     movements = await pts.take(
         uow, member_id=member_id, points=reward.points_cost, sink=_REDEEMED, draft=draft

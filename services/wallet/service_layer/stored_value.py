@@ -21,6 +21,7 @@ from services.wallet.adapters.ledger_repository import PostedTransaction
 from services.wallet.domain import ledger, rules
 from services.wallet.domain.ledger import AccountKey, TransactionDraft
 from services.wallet.domain.pin import check_pin, hash_pin, validate_new_pin
+from services.wallet.service_layer import sv_attribution
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
 EXTERNAL_TENDERS = ("cash", "bank_card", "wechat_pay", "alipay")
@@ -247,10 +248,19 @@ async def top_up(
     cur = settings.currency_code
     accts = MemberAccounts.of(member_id, cur)
     parts = rules.instalments(bonus, months) if release == "monthly" and bonus else [bonus]
-    draft = TransactionDraft("top_up", member_id=member_id, store_id=store_id, description=plan_id or "")
+    draft = TransactionDraft(
+        "top_up",
+        member_id=member_id,
+        store_id=store_id,
+        description=plan_id or "",
+        reference=f"topUpPlans/{plan_id}" if plan_id else "",
+    )
     draft.move(amount, debit=tender_account(store_id, tender, cur), credit=accts.principal)
     draft.move(parts[0], debit=store_account(ledger.BONUS_EXPENSE, store_id, cur), credit=accts.bonus)
     posted = await uow.ledger.post(draft)
+    await sv_attribution.credit(
+        uow, posted, member_id=member_id, store_id=store_id, principal=amount, bonus=parts[0]
+    )
     now = posted.create_time
     await uow.releases.schedule(
         [
@@ -301,6 +311,14 @@ async def release_due_bonus(uow: UoW, release_row) -> PostedTransaction:
         credit=MemberAccounts.of(release_row.member_id, cur).bonus,
     )
     posted = await uow.ledger.post(draft)
+    await sv_attribution.credit(
+        uow,
+        posted,
+        member_id=release_row.member_id,
+        store_id=release_row.store_id,
+        principal=0,
+        bonus=release_row.amount_minor,
+    )
     await uow.releases.mark([release_row.release_id], "released", posted.transaction_id)
     remaining = sum(r.amount_minor for r in await uow.releases.pending_for_member(release_row.member_id))
     uow.emit(
@@ -352,6 +370,8 @@ async def refund_stored_value(
     draft.move(principal, debit=accts.principal, credit=tender_account(store_id, tender, cur))
     draft.move(bonus, debit=accts.bonus, credit=store_account(ledger.BONUS_EXPENSE, store_id, cur))
     posted = await uow.ledger.post(draft)
+    # the member's stored value leaves at this store, whichever stores sold it
+    await sv_attribution.spend(uow, posted, member_id=member_id, principal=principal, bonus=bonus)
     await uow.releases.mark([r.release_id for r in pending], "voided", posted.transaction_id)
     uow.emit(
         events_pb2.StoredValueRefunded(
@@ -392,6 +412,8 @@ async def authorize_hold(
     if ttl_minutes < 0 or ttl_minutes > 90 * 24 * 60:
         v.add("ttl_minutes", "must be within 0..129600")
     v.raise_if_any()
+    caller.require_store(f"stores/{store_id}")
+    caller.require_member(f"members/{member_id}")
     await uow.members.require(member_id)
     settings = await uow.settings.get()
     cur = settings.currency_code
@@ -405,12 +427,15 @@ async def authorize_hold(
             metadata={"available": str(principal + bonus)},
         )
     from_principal, from_bonus = rules.split_spend(amount, principal, bonus, settings.spend_order)
-    draft = TransactionDraft("hold", member_id=member_id, store_id=store_id, description=reference)
+    hold_id = new_id()
+    draft = TransactionDraft(
+        "hold", member_id=member_id, store_id=store_id, description=reference, reference=f"holds/{hold_id}"
+    )
     draft.move(from_principal, debit=accts.principal, credit=accts.held)
     draft.move(from_bonus, debit=accts.bonus, credit=accts.held)
     posted = await uow.ledger.post(draft)
     hold = await uow.holds.add(
-        hold_id=new_id(),
+        hold_id=hold_id,
         member_id=member_id,
         store_id=store_id,
         amount_minor=amount,
@@ -451,6 +476,7 @@ async def capture_hold(uow: UoW, caller: Principal, hold_id: str, *, sessions: i
     """Captures a hold in full; a session hold may take fewer `sessions` (0: all) at `store_id`."""
     caller.require(auth.WALLET_WRITE)
     hold = await _load_authorized_hold(uow, hold_id)
+    caller.require_store(f"stores/{hold.store_id}")
     if hold.package_id is not None:
         from services.wallet.service_layer import packages  # packages builds on this module
 
@@ -458,10 +484,18 @@ async def capture_hold(uow: UoW, caller: Principal, hold_id: str, *, sessions: i
     cur = (await uow.settings.get()).currency_code
     accts = MemberAccounts.of(hold.member_id, cur)
     draft = TransactionDraft(
-        "capture", member_id=hold.member_id, store_id=hold.store_id, description=hold.reference
+        "capture",
+        member_id=hold.member_id,
+        store_id=hold.store_id,
+        description=hold.reference,
+        reference=f"holds/{hold_id}",
     )
     draft.move(hold.amount_minor, debit=accts.held, credit=store_account(ledger.REVENUE, hold.store_id, cur))
     posted = await uow.ledger.post(draft)
+    # held value stays in its lots until captured: the capture is the spend
+    await sv_attribution.spend(
+        uow, posted, member_id=hold.member_id, principal=hold.principal_minor, bonus=hold.bonus_minor
+    )
     uow.emit(
         events_pb2.HoldCaptured(
             hold=f"holds/{hold_id}",
@@ -481,6 +515,8 @@ async def void_hold(uow: UoW, caller: Principal | None, hold_id: str, *, state: 
     if caller is not None:
         caller.require(auth.WALLET_WRITE)
     hold = await _load_authorized_hold(uow, hold_id)
+    if caller is not None:
+        caller.require_store(f"stores/{hold.store_id}")
     if hold.package_id is not None:
         from services.wallet.service_layer import packages  # packages builds on this module
 
@@ -488,7 +524,11 @@ async def void_hold(uow: UoW, caller: Principal | None, hold_id: str, *, state: 
     cur = (await uow.settings.get()).currency_code
     accts = MemberAccounts.of(hold.member_id, cur)
     draft = TransactionDraft(
-        "void", member_id=hold.member_id, store_id=hold.store_id, description=hold.reference
+        "void",
+        member_id=hold.member_id,
+        store_id=hold.store_id,
+        description=hold.reference,
+        reference=f"holds/{hold_id}",
     )
     draft.move(hold.principal_minor, debit=accts.held, credit=accts.principal)
     draft.move(hold.bonus_minor, debit=accts.held, credit=accts.bonus)

@@ -12,6 +12,7 @@ from services.wallet.adapters.repository import (
     PlanRepository,
     SettingsRepository,
 )
+from services.wallet.adapters.sv_lot_repository import StoredValueLotRepository
 
 
 class WalletUnitOfWork(UnitOfWork):
@@ -22,17 +23,19 @@ class WalletUnitOfWork(UnitOfWork):
     releases: BonusReleaseRepository
     holds: HoldRepository
     lots: LotRepository
+    sv_lots: StoredValueLotRepository
 
     def _bind(self) -> None:
         from services.wallet.adapters.member_directory import MemberDirectory  # written alongside
 
-        self.ledger = LedgerRepository(self.session, self.tenant)
+        self.ledger = LedgerRepository(self.session, self.tenant, lambda: self.request_id)
         self.settings = SettingsRepository(self.session, self.tenant)
         self.pins = PinRepository(self.session, self.tenant)
         self.plans = PlanRepository(self.session, self.tenant)
         self.releases = BonusReleaseRepository(self.session, self.tenant)
         self.holds = HoldRepository(self.session, self.tenant)
         self.lots = LotRepository(self.session, self.tenant)
+        self.sv_lots = StoredValueLotRepository(self.session, self.tenant)
         self.members = MemberDirectory(self.session, self.tenant)
 
     async def commit(self) -> None:

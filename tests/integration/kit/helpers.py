@@ -67,6 +67,7 @@ async def outbox_rows(engine: AsyncEngine) -> list[dict]:
         result = await conn.execute(
             text(
                 "SELECT seq, event_id::text AS event_id, aggregate_id, published_at, attempts, last_error, "
+                "rejections, parked_at, "
                 "extract(epoch FROM next_attempt_at - now()) AS due_in_s FROM outbox ORDER BY seq"
             )
         )

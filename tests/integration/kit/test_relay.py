@@ -183,6 +183,8 @@ async def test_nats_outage_backs_off_then_publishes(
         # Backing off: an immediate second pass does not retry them (and "a"'s 2nd waits behind its head).
         assert await relay.run_once() == 0
         assert [r["attempts"] for r in await outbox_rows(engine)] == [1, 0, 1]
+        # NATS being away is transient: never a rejection, never parked.
+        assert [(r["rejections"], r["parked_at"]) for r in await outbox_rows(engine)] == [(0, None)] * 3
 
         server = start_nats(tmp_path / "nats", port)
         await eventually(lambda: asyncio.sleep(0, nc.is_connected), within=10, what="client reconnected")

@@ -23,6 +23,8 @@ from kit.messaging import (
     subject_for,
     unpack,
 )
+from kit.messaging.outbox import DEFAULT_MAX_EVENT_BYTES
+from kit.messaging.streams import stream_max_msg_size
 
 
 @pytest.mark.integration
@@ -35,9 +37,16 @@ async def test_ensure_stream_creates_then_updates_idempotently(js: JetStreamCont
     assert info.config.retention == RetentionPolicy.LIMITS
     assert info.config.duplicate_window == 7200
     assert info.config.max_age == 30 * 86400
+    # Every event add_to_outbox accepts fits (the relay's headers included), within NATS's 1 MiB.
+    assert info.config.max_msg_size == stream_max_msg_size() == 1024 * 1024
+    assert stream_max_msg_size() - DEFAULT_MAX_EVENT_BYTES >= 4096
 
+    await ensure_stream(js, service, duplicate_window_s=600, max_msg_size=64 * 1024)
+    config = (await js.stream_info(stream_name(service))).config
+    assert (config.duplicate_window, config.max_msg_size) == (600, 64 * 1024)
+    # Another service making sure the stream exists does not change the owner's limit.
     await ensure_stream(js, service, duplicate_window_s=600)
-    assert (await js.stream_info(stream_name(service))).config.duplicate_window == 600
+    assert (await js.stream_info(stream_name(service))).config.max_msg_size == 64 * 1024
 
 
 def test_envelope_round_trip_and_subject() -> None:
@@ -80,6 +89,7 @@ def test_kit_tables_are_declared_once() -> None:
     assert {c.name for c in outbox.columns} == {
         "seq", "event_id", "tenant_id", "aggregate_type", "aggregate_id", "subject", "event_type",
         "payload", "headers", "created_at", "published_at", "attempts", "next_attempt_at", "last_error",
+        "rejections", "parked_at",
     }  # fmt: skip
     partial = {ix.name: [c.name for c in ix.columns] for ix in outbox.indexes}
     assert partial == {

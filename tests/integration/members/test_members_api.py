@@ -107,6 +107,33 @@ async def test_register_then_get_and_pii_masking_by_role(members):
     assert masked.birthday == "****-05-12" and masked.id_number == "1101**********1234"
 
 
+async def test_care_profile_only_for_callers_with_care_permission(members):
+    """member.proto: the care profile is returned only to callers allowed to read care data."""
+    store = await members.create_store()
+    created = await register(
+        members, store, care_profile=member_pb2.CareProfile(skin_type="oily", allergies=["lanolin"])
+    )
+
+    async def get(roles: list[str]) -> member_pb2.Member:
+        resp = await members.stub.GetMember(
+            pb.GetMemberRequest(name=created.name), metadata=members.auth(roles=roles)
+        )
+        return resp.member
+
+    # Allowed first, so a memoised response of an allowed caller cannot leak to the others.
+    for roles in (["hq_admin"], ["beautician"]):
+        seen = await get(roles)
+        assert seen.care_profile.skin_type == "oily" and list(seen.care_profile.allergies) == ["lanolin"]
+    for roles in (["finance"], ["marketing"]):
+        hidden = await get(roles)
+        assert hidden.name == created.name and not hidden.HasField("care_profile"), roles
+    listed = await members.stub.ListMembers(
+        pb.ListMembersRequest(home_store=store), metadata=members.auth(roles=["marketing"])
+    )
+    assert [m.name for m in listed.members] == [created.name]
+    assert not listed.members[0].HasField("care_profile")
+
+
 async def test_phone_is_never_stored_in_plaintext(members):
     store = await members.create_store()
     phone = new_phone()

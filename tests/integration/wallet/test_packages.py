@@ -415,7 +415,10 @@ async def test_bad_requests_get_clear_statuses_and_write_nothing(wallet):
     await refused(
         consume(stub, f"{m}/packages/{uuid.uuid4()}"), grpc.StatusCode.NOT_FOUND, "PACKAGE_NOT_FOUND"
     )
-    await refused(consume(stub, f"{m}/packages/not-a-uuid"), grpc.StatusCode.NOT_FOUND, "PACKAGE_NOT_FOUND")
+    # a malformed id is the caller's mistake, refused before any query
+    await refused(
+        consume(stub, f"{m}/packages/not-a-uuid"), grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT"
+    )
     other = await member(engine)
     await refused(  # someone else's card under another member's name
         consume(stub, f"{other}/packages/{card.rsplit('/', 1)[1]}"),

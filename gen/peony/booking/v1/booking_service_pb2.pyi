@@ -11,6 +11,7 @@ from peony.booking.v1 import catalog_pb2 as _catalog_pb2
 from peony.booking.v1 import feedback_pb2 as _feedback_pb2
 from peony.booking.v1 import resources_pb2 as _resources_pb2
 from peony.booking.v1 import waitlist_pb2 as _waitlist_pb2
+from peony.options.v1 import limits_pb2 as _limits_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message

@@ -82,6 +82,14 @@ class BookingServiceStub:
     `PIN_INCORRECT`, `PIN_LOCKED`, `PACKAGE_FROZEN`).
     - `UNAVAILABLE`: the wallet could not be reached for a hold; nothing was booked; retry.
     A rejected request writes nothing.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     -------------------------------------------------------------------------------------------
     Service menu
     """
@@ -441,6 +449,14 @@ class BookingServiceServicer:
     `PIN_INCORRECT`, `PIN_LOCKED`, `PACKAGE_FROZEN`).
     - `UNAVAILABLE`: the wallet could not be reached for a hold; nothing was booked; retry.
     A rejected request writes nothing.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     -------------------------------------------------------------------------------------------
     Service menu
     """
@@ -1329,6 +1345,14 @@ class BookingService:
     `PIN_INCORRECT`, `PIN_LOCKED`, `PACKAGE_FROZEN`).
     - `UNAVAILABLE`: the wallet could not be reached for a hold; nothing was booked; retry.
     A rejected request writes nothing.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     -------------------------------------------------------------------------------------------
     Service menu
     """

@@ -26,9 +26,10 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from peony.booking.v1 import appointments_pb2 as peony_dot_booking_dot_v1_dot_appointments__pb2
+from peony.options.v1 import limits_pb2 as peony_dot_options_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpeony/booking/v1/feedback.proto\x12\x10peony.booking.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#peony/booking/v1/appointments.proto\"\xa9\x03\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x15\n\x06rating\x18\x02 \x01(\x05\x42\x05\xe2\x41\x02\x02\x05\x12\x16\n\x07\x63omment\x18\x03 \x01(\tB\x05\xe2\x41\x02\x01\x05\x12\x31\n\x06member\x18\x04 \x01(\tB!\xe2\x41\x01\x03\xfa\x41\x1a\n\x18members.peony.dev/Member\x12/\n\x05store\x18\x05 \x01(\tB \xe2\x41\x01\x03\xfa\x41\x19\n\x17members.peony.dev/Store\x12/\n\x05staff\x18\x06 \x03(\tB \xe2\x41\x01\x03\xfa\x41\x19\n\x17\x62ooking.peony.dev/Staff\x12\x34\n\x08services\x18\x07 \x03(\tB\"\xe2\x41\x01\x03\xfa\x41\x1b\n\x19\x62ooking.peony.dev/Service\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:X\xea\x41U\n\x1a\x62ooking.peony.dev/Feedback\x12#appointments/{appointment}/feedback*\x08\x66\x65\x65\x64\x62\x61\x63k2\x08\x66\x65\x65\x64\x62\x61\x63k\"t\n\x0e\x43omplaintReply\x12\x15\n\x07message\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06\x61uthor\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xc1\x07\n\tComplaint\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x32\n\x06member\x18\x02 \x01(\tB\"\xe2\x41\x02\x02\x05\xfa\x41\x1a\n\x18members.peony.dev/Member\x12\x30\n\x05store\x18\x03 \x01(\tB!\xe2\x41\x02\x01\x05\xfa\x41\x19\n\x17members.peony.dev/Store\x12<\n\x0b\x61ppointment\x18\x04 \x01(\tB\'\xe2\x41\x02\x01\x05\xfa\x41\x1f\n\x1d\x62ooking.peony.dev/Appointment\x12\x30\n\x05staff\x18\x05 \x01(\tB!\xe2\x41\x02\x01\x05\xfa\x41\x19\n\x17\x62ooking.peony.dev/Staff\x12<\n\x08\x63\x61tegory\x18\x06 \x01(\x0e\x32#.peony.booking.v1.ComplaintCategoryB\x05\xe2\x41\x02\x01\x05\x12\x1a\n\x0b\x64\x65scription\x18\x07 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12\x38\n\x07\x63hannel\x18\x08 \x01(\x0e\x32 .peony.booking.v1.BookingChannelB\x05\xe2\x41\x02\x01\x05\x12\x35\n\x05state\x18\t \x01(\x0e\x32 .peony.booking.v1.ComplaintStateB\x04\xe2\x41\x01\x03\x12\x41\n\x17\x66irst_response_due_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12=\n\x13\x66irst_response_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1a\n\x0csla_breached\x18\x0c \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x37\n\x07replies\x18\r \x03(\x0b\x32 .peony.booking.v1.ComplaintReplyB\x04\xe2\x41\x01\x03\x12\x18\n\nresolution\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03\x12\x36\n\x0cresolve_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x17\n\topened_by\x18\x10 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:O\xea\x41L\n\x1b\x62ooking.peony.dev/Complaint\x12\x16\x63omplaints/{complaint}*\ncomplaints2\tcomplaint*\xac\x02\n\x11\x43omplaintCategory\x12\"\n\x1e\x43OMPLAINT_CATEGORY_UNSPECIFIED\x10\x00\x12&\n\"COMPLAINT_CATEGORY_SERVICE_QUALITY\x10\x01\x12$\n COMPLAINT_CATEGORY_STAFF_CONDUCT\x10\x02\x12\x1e\n\x1a\x43OMPLAINT_CATEGORY_HYGIENE\x10\x03\x12\x1e\n\x1a\x43OMPLAINT_CATEGORY_WAITING\x10\x04\x12\x1e\n\x1a\x43OMPLAINT_CATEGORY_BILLING\x10\x05\x12\'\n#COMPLAINT_CATEGORY_ADVERSE_REACTION\x10\x06\x12\x1c\n\x18\x43OMPLAINT_CATEGORY_OTHER\x10\x07*\x8a\x01\n\x0e\x43omplaintState\x12\x1f\n\x1b\x43OMPLAINT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43OMPLAINT_STATE_OPEN\x10\x01\x12\x1f\n\x1b\x43OMPLAINT_STATE_IN_PROGRESS\x10\x02\x12\x1c\n\x18\x43OMPLAINT_STATE_RESOLVED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpeony/booking/v1/feedback.proto\x12\x10peony.booking.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#peony/booking/v1/appointments.proto\x1a\x1dpeony/options/v1/limits.proto\"\xae\x03\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x15\n\x06rating\x18\x02 \x01(\x05\x42\x05\xe2\x41\x02\x02\x05\x12\x1b\n\x07\x63omment\x18\x03 \x01(\tB\n\xe2\x41\x02\x01\x05\xc8\xf3\x18\xd0\x0f\x12\x31\n\x06member\x18\x04 \x01(\tB!\xe2\x41\x01\x03\xfa\x41\x1a\n\x18members.peony.dev/Member\x12/\n\x05store\x18\x05 \x01(\tB \xe2\x41\x01\x03\xfa\x41\x19\n\x17members.peony.dev/Store\x12/\n\x05staff\x18\x06 \x03(\tB \xe2\x41\x01\x03\xfa\x41\x19\n\x17\x62ooking.peony.dev/Staff\x12\x34\n\x08services\x18\x07 \x03(\tB\"\xe2\x41\x01\x03\xfa\x41\x1b\n\x19\x62ooking.peony.dev/Service\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:X\xea\x41U\n\x1a\x62ooking.peony.dev/Feedback\x12#appointments/{appointment}/feedback*\x08\x66\x65\x65\x64\x62\x61\x63k2\x08\x66\x65\x65\x64\x62\x61\x63k\"y\n\x0e\x43omplaintReply\x12\x1a\n\x07message\x18\x01 \x01(\tB\t\xe2\x41\x01\x03\xc8\xf3\x18\xd0\x0f\x12\x14\n\x06\x61uthor\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xcb\x07\n\tComplaint\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x32\n\x06member\x18\x02 \x01(\tB\"\xe2\x41\x02\x02\x05\xfa\x41\x1a\n\x18members.peony.dev/Member\x12\x30\n\x05store\x18\x03 \x01(\tB!\xe2\x41\x02\x01\x05\xfa\x41\x19\n\x17members.peony.dev/Store\x12<\n\x0b\x61ppointment\x18\x04 \x01(\tB\'\xe2\x41\x02\x01\x05\xfa\x41\x1f\n\x1d\x62ooking.peony.dev/Appointment\x12\x30\n\x05staff\x18\x05 \x01(\tB!\xe2\x41\x02\x01\x05\xfa\x41\x19\n\x17\x62ooking.peony.dev/Staff\x12<\n\x08\x63\x61tegory\x18\x06 \x01(\x0e\x32#.peony.booking.v1.ComplaintCategoryB\x05\xe2\x41\x02\x01\x05\x12\x1f\n\x0b\x64\x65scription\x18\x07 \x01(\tB\n\xe2\x41\x02\x02\x05\xc8\xf3\x18\xa0\x1f\x12\x38\n\x07\x63hannel\x18\x08 \x01(\x0e\x32 .peony.booking.v1.BookingChannelB\x05\xe2\x41\x02\x01\x05\x12\x35\n\x05state\x18\t \x01(\x0e\x32 .peony.booking.v1.ComplaintStateB\x04\xe2\x41\x01\x03\x12\x41\n\x17\x66irst_response_due_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12=\n\x13\x66irst_response_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1a\n\x0csla_breached\x18\x0c \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x37\n\x07replies\x18\r \x03(\x0b\x32 .peony.booking.v1.ComplaintReplyB\x04\xe2\x41\x01\x03\x12\x1d\n\nresolution\x18\x0e \x01(\tB\t\xe2\x41\x01\x03\xc8\xf3\x18\xd0\x0f\x12\x36\n\x0cresolve_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x17\n\topened_by\x18\x10 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:O\xea\x41L\n\x1b\x62ooking.peony.dev/Complaint\x12\x16\x63omplaints/{complaint}*\ncomplaints2\tcomplaint*\xac\x02\n\x11\x43omplaintCategory\x12\"\n\x1e\x43OMPLAINT_CATEGORY_UNSPECIFIED\x10\x00\x12&\n\"COMPLAINT_CATEGORY_SERVICE_QUALITY\x10\x01\x12$\n COMPLAINT_CATEGORY_STAFF_CONDUCT\x10\x02\x12\x1e\n\x1a\x43OMPLAINT_CATEGORY_HYGIENE\x10\x03\x12\x1e\n\x1a\x43OMPLAINT_CATEGORY_WAITING\x10\x04\x12\x1e\n\x1a\x43OMPLAINT_CATEGORY_BILLING\x10\x05\x12\'\n#COMPLAINT_CATEGORY_ADVERSE_REACTION\x10\x06\x12\x1c\n\x18\x43OMPLAINT_CATEGORY_OTHER\x10\x07*\x8a\x01\n\x0e\x43omplaintState\x12\x1f\n\x1b\x43OMPLAINT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43OMPLAINT_STATE_OPEN\x10\x01\x12\x1f\n\x1b\x43OMPLAINT_STATE_IN_PROGRESS\x10\x02\x12\x1c\n\x18\x43OMPLAINT_STATE_RESOLVED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,7 +41,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FEEDBACK'].fields_by_name['rating']._loaded_options = None
   _globals['_FEEDBACK'].fields_by_name['rating']._serialized_options = b'\342A\002\002\005'
   _globals['_FEEDBACK'].fields_by_name['comment']._loaded_options = None
-  _globals['_FEEDBACK'].fields_by_name['comment']._serialized_options = b'\342A\002\001\005'
+  _globals['_FEEDBACK'].fields_by_name['comment']._serialized_options = b'\342A\002\001\005\310\363\030\320\017'
   _globals['_FEEDBACK'].fields_by_name['member']._loaded_options = None
   _globals['_FEEDBACK'].fields_by_name['member']._serialized_options = b'\342A\001\003\372A\032\n\030members.peony.dev/Member'
   _globals['_FEEDBACK'].fields_by_name['store']._loaded_options = None
@@ -54,7 +55,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FEEDBACK']._loaded_options = None
   _globals['_FEEDBACK']._serialized_options = b'\352AU\n\032booking.peony.dev/Feedback\022#appointments/{appointment}/feedback*\010feedback2\010feedback'
   _globals['_COMPLAINTREPLY'].fields_by_name['message']._loaded_options = None
-  _globals['_COMPLAINTREPLY'].fields_by_name['message']._serialized_options = b'\342A\001\003'
+  _globals['_COMPLAINTREPLY'].fields_by_name['message']._serialized_options = b'\342A\001\003\310\363\030\320\017'
   _globals['_COMPLAINTREPLY'].fields_by_name['author']._loaded_options = None
   _globals['_COMPLAINTREPLY'].fields_by_name['author']._serialized_options = b'\342A\001\003'
   _globals['_COMPLAINTREPLY'].fields_by_name['create_time']._loaded_options = None
@@ -72,7 +73,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMPLAINT'].fields_by_name['category']._loaded_options = None
   _globals['_COMPLAINT'].fields_by_name['category']._serialized_options = b'\342A\002\001\005'
   _globals['_COMPLAINT'].fields_by_name['description']._loaded_options = None
-  _globals['_COMPLAINT'].fields_by_name['description']._serialized_options = b'\342A\002\002\005'
+  _globals['_COMPLAINT'].fields_by_name['description']._serialized_options = b'\342A\002\002\005\310\363\030\240\037'
   _globals['_COMPLAINT'].fields_by_name['channel']._loaded_options = None
   _globals['_COMPLAINT'].fields_by_name['channel']._serialized_options = b'\342A\002\001\005'
   _globals['_COMPLAINT'].fields_by_name['state']._loaded_options = None
@@ -86,7 +87,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMPLAINT'].fields_by_name['replies']._loaded_options = None
   _globals['_COMPLAINT'].fields_by_name['replies']._serialized_options = b'\342A\001\003'
   _globals['_COMPLAINT'].fields_by_name['resolution']._loaded_options = None
-  _globals['_COMPLAINT'].fields_by_name['resolution']._serialized_options = b'\342A\001\003'
+  _globals['_COMPLAINT'].fields_by_name['resolution']._serialized_options = b'\342A\001\003\310\363\030\320\017'
   _globals['_COMPLAINT'].fields_by_name['resolve_time']._loaded_options = None
   _globals['_COMPLAINT'].fields_by_name['resolve_time']._serialized_options = b'\342A\001\003'
   _globals['_COMPLAINT'].fields_by_name['opened_by']._loaded_options = None
@@ -97,14 +98,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMPLAINT'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
   _globals['_COMPLAINT']._loaded_options = None
   _globals['_COMPLAINT']._serialized_options = b'\352AL\n\033booking.peony.dev/Complaint\022\026complaints/{complaint}*\ncomplaints2\tcomplaint'
-  _globals['_COMPLAINTCATEGORY']._serialized_start=1694
-  _globals['_COMPLAINTCATEGORY']._serialized_end=1994
-  _globals['_COMPLAINTSTATE']._serialized_start=1997
-  _globals['_COMPLAINTSTATE']._serialized_end=2135
-  _globals['_FEEDBACK']._serialized_start=184
-  _globals['_FEEDBACK']._serialized_end=609
-  _globals['_COMPLAINTREPLY']._serialized_start=611
-  _globals['_COMPLAINTREPLY']._serialized_end=727
-  _globals['_COMPLAINT']._serialized_start=730
-  _globals['_COMPLAINT']._serialized_end=1691
+  _globals['_COMPLAINTCATEGORY']._serialized_start=1745
+  _globals['_COMPLAINTCATEGORY']._serialized_end=2045
+  _globals['_COMPLAINTSTATE']._serialized_start=2048
+  _globals['_COMPLAINTSTATE']._serialized_end=2186
+  _globals['_FEEDBACK']._serialized_start=215
+  _globals['_FEEDBACK']._serialized_end=645
+  _globals['_COMPLAINTREPLY']._serialized_start=647
+  _globals['_COMPLAINTREPLY']._serialized_end=768
+  _globals['_COMPLAINT']._serialized_start=771
+  _globals['_COMPLAINT']._serialized_end=1742
 # @@protoc_insertion_point(module_scope)

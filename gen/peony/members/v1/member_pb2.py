@@ -26,9 +26,10 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from peony.members.v1 import tier_pb2 as peony_dot_members_dot_v1_dot_tier__pb2
+from peony.options.v1 import limits_pb2 as peony_dot_options_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpeony/members/v1/member.proto\x12\x10peony.members.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bpeony/members/v1/tier.proto\"\xec\x02\n\x07\x43onsent\x12\x1b\n\rmarketing_sms\x18\x01 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x1e\n\x10marketing_wechat\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x1d\n\x0fmarketing_email\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x35\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12 \n\x12marketing_app_push\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\'\n\x19transactional_sms_opt_out\x18\x06 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12)\n\x1btransactional_email_opt_out\x18\x07 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12*\n\x1ctransactional_wechat_opt_out\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12,\n\x1etransactional_app_push_opt_out\x18\t \x01(\x08\x42\x04\xe2\x41\x01\x01\"\xaf\x01\n\x0b\x43\x61reProfile\x12\x17\n\tskin_type\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\tallergies\x18\x02 \x03(\tB\x04\xe2\x41\x01\x01\x12\x1d\n\x0fpast_treatments\x18\x03 \x03(\tB\x04\xe2\x41\x01\x01\x12\x1d\n\x0f\x66\x61vourite_staff\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1b\n\rmassage_style\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05notes\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\"\xe5\x01\n\nMemberTier\x12\x15\n\x07tier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x36\n\x08\x62\x65nefits\x18\x03 \x01(\x0b\x32\x1e.peony.members.v1.TierBenefitsB\x04\xe2\x41\x01\x03\x12/\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1c\n\x0estaff_override\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0foverride_reason\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\"\x8d\t\n\x06Member\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1b\n\rmember_number\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12.\n\x06gender\x18\x04 \x01(\x0e\x32\x18.peony.members.v1.GenderB\x04\xe2\x41\x01\x01\x12\x13\n\x05phone\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05\x65mail\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07\x61\x64\x64ress\x18\x07 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08\x62irthday\x18\x08 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\tid_number\x18\t \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\tphoto_uri\x18\n \x01(\tB\x04\xe2\x41\x01\x01\x12\x34\n\nhome_store\x18\x0b \x01(\tB \xe2\x41\x01\x02\xfa\x41\x19\n\x17members.peony.dev/Store\x12I\n\x14registration_channel\x18\x0c \x01(\x0e\x32%.peony.members.v1.RegistrationChannelB\x04\xe2\x41\x01\x05\x12\x1f\n\x11\x61greement_version\x18\r \x01(\tB\x04\xe2\x41\x01\x01\x12\x30\n\x07\x63onsent\x18\x0e \x01(\x0b\x32\x19.peony.members.v1.ConsentB\x04\xe2\x41\x01\x01\x12\x12\n\x04tags\x18\x0f \x03(\tB\x04\xe2\x41\x01\x01\x12O\n\x11\x63ustom_attributes\x18\x10 \x03(\x0b\x32..peony.members.v1.Member.CustomAttributesEntryB\x04\xe2\x41\x01\x01\x12\x39\n\x0c\x63\x61re_profile\x18\x11 \x01(\x0b\x32\x1d.peony.members.v1.CareProfileB\x04\xe2\x41\x01\x01\x12\x1b\n\rreferral_code\x18\x12 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\x08referrer\x18\x13 \x01(\tB!\xe2\x41\x01\x03\xfa\x41\x1a\n\x18members.peony.dev/Member\x12\x30\n\x04tier\x18\x14 \x01(\x0b\x32\x1c.peony.members.v1.MemberTierB\x04\xe2\x41\x01\x03\x12\x18\n\npii_masked\x18\x15 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x32\n\x05state\x18\x16 \x01(\x0e\x32\x1d.peony.members.v1.MemberStateB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x17 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x18 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1b\n\rwechat_openid\x18\x19 \x01(\tB\x04\xe2\x41\x01\x01\x12\x19\n\x0bpush_tokens\x18\x1a \x03(\tB\x04\xe2\x41\x01\x01\x12\x14\n\x06locale\x18\x1b \x01(\tB\x04\xe2\x41\x01\x01\x1a\x37\n\x15\x43ustomAttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:@\xea\x41=\n\x18members.peony.dev/Member\x12\x10members/{member}*\x07members2\x06member*V\n\x06Gender\x12\x16\n\x12GENDER_UNSPECIFIED\x10\x00\x12\x11\n\rGENDER_FEMALE\x10\x01\x12\x0f\n\x0bGENDER_MALE\x10\x02\x12\x10\n\x0cGENDER_OTHER\x10\x03*\xc6\x01\n\x13RegistrationChannel\x12$\n REGISTRATION_CHANNEL_UNSPECIFIED\x10\x00\x12\x1e\n\x1aREGISTRATION_CHANNEL_STORE\x10\x01\x12\x1f\n\x1bREGISTRATION_CHANNEL_ONLINE\x10\x02\x12%\n!REGISTRATION_CHANNEL_MINI_PROGRAM\x10\x03\x12!\n\x1dREGISTRATION_CHANNEL_REFERRAL\x10\x04*]\n\x0bMemberState\x12\x1c\n\x18MEMBER_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13MEMBER_STATE_ACTIVE\x10\x01\x12\x17\n\x13MEMBER_STATE_ERASED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpeony/members/v1/member.proto\x12\x10peony.members.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bpeony/members/v1/tier.proto\x1a\x1dpeony/options/v1/limits.proto\"\xec\x02\n\x07\x43onsent\x12\x1b\n\rmarketing_sms\x18\x01 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x1e\n\x10marketing_wechat\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x1d\n\x0fmarketing_email\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x35\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12 \n\x12marketing_app_push\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\'\n\x19transactional_sms_opt_out\x18\x06 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12)\n\x1btransactional_email_opt_out\x18\x07 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12*\n\x1ctransactional_wechat_opt_out\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12,\n\x1etransactional_app_push_opt_out\x18\t \x01(\x08\x42\x04\xe2\x41\x01\x01\"\xcd\x01\n\x0b\x43\x61reProfile\x12\x1c\n\tskin_type\x18\x01 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\xf4\x03\x12\x1c\n\tallergies\x18\x02 \x03(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\xc8\x01\x12\"\n\x0fpast_treatments\x18\x03 \x03(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\xc8\x01\x12\"\n\x0f\x66\x61vourite_staff\x18\x04 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\xf4\x03\x12 \n\rmassage_style\x18\x05 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\xf4\x03\x12\x18\n\x05notes\x18\x06 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\xf4\x03\"\xea\x01\n\nMemberTier\x12\x15\n\x07tier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x36\n\x08\x62\x65nefits\x18\x03 \x01(\x0b\x32\x1e.peony.members.v1.TierBenefitsB\x04\xe2\x41\x01\x03\x12/\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1c\n\x0estaff_override\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\"\n\x0foverride_reason\x18\x06 \x01(\tB\t\xe2\x41\x01\x03\xc8\xf3\x18\xf4\x03\"\xb6\t\n\x06Member\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1b\n\rmember_number\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12.\n\x06gender\x18\x04 \x01(\x0e\x32\x18.peony.members.v1.GenderB\x04\xe2\x41\x01\x01\x12\x13\n\x05phone\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05\x65mail\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1a\n\x07\x61\x64\x64ress\x18\x07 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\xf4\x03\x12\x16\n\x08\x62irthday\x18\x08 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\tid_number\x18\t \x01(\tB\x04\xe2\x41\x01\x01\x12\x1c\n\tphoto_uri\x18\n \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\xf4\x03\x12\x34\n\nhome_store\x18\x0b \x01(\tB \xe2\x41\x01\x02\xfa\x41\x19\n\x17members.peony.dev/Store\x12I\n\x14registration_channel\x18\x0c \x01(\x0e\x32%.peony.members.v1.RegistrationChannelB\x04\xe2\x41\x01\x05\x12$\n\x11\x61greement_version\x18\r \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\xf4\x03\x12\x30\n\x07\x63onsent\x18\x0e \x01(\x0b\x32\x19.peony.members.v1.ConsentB\x04\xe2\x41\x01\x01\x12\x1a\n\x04tags\x18\x0f \x03(\tB\x0c\xe2\x41\x01\x01\xc8\xf3\x18(\xd0\xf3\x18\x32\x12X\n\x11\x63ustom_attributes\x18\x10 \x03(\x0b\x32..peony.members.v1.Member.CustomAttributesEntryB\r\xe2\x41\x01\x01\xc8\xf3\x18\xf4\x03\xd0\xf3\x18\x32\x12\x39\n\x0c\x63\x61re_profile\x18\x11 \x01(\x0b\x32\x1d.peony.members.v1.CareProfileB\x04\xe2\x41\x01\x01\x12\x1b\n\rreferral_code\x18\x12 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\x08referrer\x18\x13 \x01(\tB!\xe2\x41\x01\x03\xfa\x41\x1a\n\x18members.peony.dev/Member\x12\x30\n\x04tier\x18\x14 \x01(\x0b\x32\x1c.peony.members.v1.MemberTierB\x04\xe2\x41\x01\x03\x12\x18\n\npii_masked\x18\x15 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x32\n\x05state\x18\x16 \x01(\x0e\x32\x1d.peony.members.v1.MemberStateB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x17 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x18 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1b\n\rwechat_openid\x18\x19 \x01(\tB\x04\xe2\x41\x01\x01\x12\"\n\x0bpush_tokens\x18\x1a \x03(\tB\r\xe2\x41\x01\x01\xc8\xf3\x18\x80 \xd0\xf3\x18\x05\x12\x14\n\x06locale\x18\x1b \x01(\tB\x04\xe2\x41\x01\x01\x1a\x37\n\x15\x43ustomAttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:@\xea\x41=\n\x18members.peony.dev/Member\x12\x10members/{member}*\x07members2\x06member*V\n\x06Gender\x12\x16\n\x12GENDER_UNSPECIFIED\x10\x00\x12\x11\n\rGENDER_FEMALE\x10\x01\x12\x0f\n\x0bGENDER_MALE\x10\x02\x12\x10\n\x0cGENDER_OTHER\x10\x03*\xc6\x01\n\x13RegistrationChannel\x12$\n REGISTRATION_CHANNEL_UNSPECIFIED\x10\x00\x12\x1e\n\x1aREGISTRATION_CHANNEL_STORE\x10\x01\x12\x1f\n\x1bREGISTRATION_CHANNEL_ONLINE\x10\x02\x12%\n!REGISTRATION_CHANNEL_MINI_PROGRAM\x10\x03\x12!\n\x1dREGISTRATION_CHANNEL_REFERRAL\x10\x04*]\n\x0bMemberState\x12\x1c\n\x18MEMBER_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13MEMBER_STATE_ACTIVE\x10\x01\x12\x17\n\x13MEMBER_STATE_ERASED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -54,17 +55,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONSENT'].fields_by_name['transactional_app_push_opt_out']._loaded_options = None
   _globals['_CONSENT'].fields_by_name['transactional_app_push_opt_out']._serialized_options = b'\342A\001\001'
   _globals['_CAREPROFILE'].fields_by_name['skin_type']._loaded_options = None
-  _globals['_CAREPROFILE'].fields_by_name['skin_type']._serialized_options = b'\342A\001\001'
+  _globals['_CAREPROFILE'].fields_by_name['skin_type']._serialized_options = b'\342A\001\001\310\363\030\364\003'
   _globals['_CAREPROFILE'].fields_by_name['allergies']._loaded_options = None
-  _globals['_CAREPROFILE'].fields_by_name['allergies']._serialized_options = b'\342A\001\001'
+  _globals['_CAREPROFILE'].fields_by_name['allergies']._serialized_options = b'\342A\001\001\310\363\030\310\001'
   _globals['_CAREPROFILE'].fields_by_name['past_treatments']._loaded_options = None
-  _globals['_CAREPROFILE'].fields_by_name['past_treatments']._serialized_options = b'\342A\001\001'
+  _globals['_CAREPROFILE'].fields_by_name['past_treatments']._serialized_options = b'\342A\001\001\310\363\030\310\001'
   _globals['_CAREPROFILE'].fields_by_name['favourite_staff']._loaded_options = None
-  _globals['_CAREPROFILE'].fields_by_name['favourite_staff']._serialized_options = b'\342A\001\001'
+  _globals['_CAREPROFILE'].fields_by_name['favourite_staff']._serialized_options = b'\342A\001\001\310\363\030\364\003'
   _globals['_CAREPROFILE'].fields_by_name['massage_style']._loaded_options = None
-  _globals['_CAREPROFILE'].fields_by_name['massage_style']._serialized_options = b'\342A\001\001'
+  _globals['_CAREPROFILE'].fields_by_name['massage_style']._serialized_options = b'\342A\001\001\310\363\030\364\003'
   _globals['_CAREPROFILE'].fields_by_name['notes']._loaded_options = None
-  _globals['_CAREPROFILE'].fields_by_name['notes']._serialized_options = b'\342A\001\001'
+  _globals['_CAREPROFILE'].fields_by_name['notes']._serialized_options = b'\342A\001\001\310\363\030\364\003'
   _globals['_MEMBERTIER'].fields_by_name['tier_id']._loaded_options = None
   _globals['_MEMBERTIER'].fields_by_name['tier_id']._serialized_options = b'\342A\001\003'
   _globals['_MEMBERTIER'].fields_by_name['display_name']._loaded_options = None
@@ -76,7 +77,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEMBERTIER'].fields_by_name['staff_override']._loaded_options = None
   _globals['_MEMBERTIER'].fields_by_name['staff_override']._serialized_options = b'\342A\001\003'
   _globals['_MEMBERTIER'].fields_by_name['override_reason']._loaded_options = None
-  _globals['_MEMBERTIER'].fields_by_name['override_reason']._serialized_options = b'\342A\001\003'
+  _globals['_MEMBERTIER'].fields_by_name['override_reason']._serialized_options = b'\342A\001\003\310\363\030\364\003'
   _globals['_MEMBER_CUSTOMATTRIBUTESENTRY']._loaded_options = None
   _globals['_MEMBER_CUSTOMATTRIBUTESENTRY']._serialized_options = b'8\001'
   _globals['_MEMBER'].fields_by_name['name']._loaded_options = None
@@ -92,25 +93,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEMBER'].fields_by_name['email']._loaded_options = None
   _globals['_MEMBER'].fields_by_name['email']._serialized_options = b'\342A\001\001'
   _globals['_MEMBER'].fields_by_name['address']._loaded_options = None
-  _globals['_MEMBER'].fields_by_name['address']._serialized_options = b'\342A\001\001'
+  _globals['_MEMBER'].fields_by_name['address']._serialized_options = b'\342A\001\001\310\363\030\364\003'
   _globals['_MEMBER'].fields_by_name['birthday']._loaded_options = None
   _globals['_MEMBER'].fields_by_name['birthday']._serialized_options = b'\342A\001\001'
   _globals['_MEMBER'].fields_by_name['id_number']._loaded_options = None
   _globals['_MEMBER'].fields_by_name['id_number']._serialized_options = b'\342A\001\001'
   _globals['_MEMBER'].fields_by_name['photo_uri']._loaded_options = None
-  _globals['_MEMBER'].fields_by_name['photo_uri']._serialized_options = b'\342A\001\001'
+  _globals['_MEMBER'].fields_by_name['photo_uri']._serialized_options = b'\342A\001\001\310\363\030\364\003'
   _globals['_MEMBER'].fields_by_name['home_store']._loaded_options = None
   _globals['_MEMBER'].fields_by_name['home_store']._serialized_options = b'\342A\001\002\372A\031\n\027members.peony.dev/Store'
   _globals['_MEMBER'].fields_by_name['registration_channel']._loaded_options = None
   _globals['_MEMBER'].fields_by_name['registration_channel']._serialized_options = b'\342A\001\005'
   _globals['_MEMBER'].fields_by_name['agreement_version']._loaded_options = None
-  _globals['_MEMBER'].fields_by_name['agreement_version']._serialized_options = b'\342A\001\001'
+  _globals['_MEMBER'].fields_by_name['agreement_version']._serialized_options = b'\342A\001\001\310\363\030\364\003'
   _globals['_MEMBER'].fields_by_name['consent']._loaded_options = None
   _globals['_MEMBER'].fields_by_name['consent']._serialized_options = b'\342A\001\001'
   _globals['_MEMBER'].fields_by_name['tags']._loaded_options = None
-  _globals['_MEMBER'].fields_by_name['tags']._serialized_options = b'\342A\001\001'
+  _globals['_MEMBER'].fields_by_name['tags']._serialized_options = b'\342A\001\001\310\363\030(\320\363\0302'
   _globals['_MEMBER'].fields_by_name['custom_attributes']._loaded_options = None
-  _globals['_MEMBER'].fields_by_name['custom_attributes']._serialized_options = b'\342A\001\001'
+  _globals['_MEMBER'].fields_by_name['custom_attributes']._serialized_options = b'\342A\001\001\310\363\030\364\003\320\363\0302'
   _globals['_MEMBER'].fields_by_name['care_profile']._loaded_options = None
   _globals['_MEMBER'].fields_by_name['care_profile']._serialized_options = b'\342A\001\001'
   _globals['_MEMBER'].fields_by_name['referral_code']._loaded_options = None
@@ -130,25 +131,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEMBER'].fields_by_name['wechat_openid']._loaded_options = None
   _globals['_MEMBER'].fields_by_name['wechat_openid']._serialized_options = b'\342A\001\001'
   _globals['_MEMBER'].fields_by_name['push_tokens']._loaded_options = None
-  _globals['_MEMBER'].fields_by_name['push_tokens']._serialized_options = b'\342A\001\001'
+  _globals['_MEMBER'].fields_by_name['push_tokens']._serialized_options = b'\342A\001\001\310\363\030\200 \320\363\030\005'
   _globals['_MEMBER'].fields_by_name['locale']._loaded_options = None
   _globals['_MEMBER'].fields_by_name['locale']._serialized_options = b'\342A\001\001'
   _globals['_MEMBER']._loaded_options = None
   _globals['_MEMBER']._serialized_options = b'\352A=\n\030members.peony.dev/Member\022\020members/{member}*\007members2\006member'
-  _globals['_GENDER']._serialized_start=2118
-  _globals['_GENDER']._serialized_end=2204
-  _globals['_REGISTRATIONCHANNEL']._serialized_start=2207
-  _globals['_REGISTRATIONCHANNEL']._serialized_end=2405
-  _globals['_MEMBERSTATE']._serialized_start=2407
-  _globals['_MEMBERSTATE']._serialized_end=2500
-  _globals['_CONSENT']._serialized_start=174
-  _globals['_CONSENT']._serialized_end=538
-  _globals['_CAREPROFILE']._serialized_start=541
-  _globals['_CAREPROFILE']._serialized_end=716
-  _globals['_MEMBERTIER']._serialized_start=719
-  _globals['_MEMBERTIER']._serialized_end=948
-  _globals['_MEMBER']._serialized_start=951
-  _globals['_MEMBER']._serialized_end=2116
-  _globals['_MEMBER_CUSTOMATTRIBUTESENTRY']._serialized_start=1995
-  _globals['_MEMBER_CUSTOMATTRIBUTESENTRY']._serialized_end=2050
+  _globals['_GENDER']._serialized_start=2225
+  _globals['_GENDER']._serialized_end=2311
+  _globals['_REGISTRATIONCHANNEL']._serialized_start=2314
+  _globals['_REGISTRATIONCHANNEL']._serialized_end=2512
+  _globals['_MEMBERSTATE']._serialized_start=2514
+  _globals['_MEMBERSTATE']._serialized_end=2607
+  _globals['_CONSENT']._serialized_start=205
+  _globals['_CONSENT']._serialized_end=569
+  _globals['_CAREPROFILE']._serialized_start=572
+  _globals['_CAREPROFILE']._serialized_end=777
+  _globals['_MEMBERTIER']._serialized_start=780
+  _globals['_MEMBERTIER']._serialized_end=1014
+  _globals['_MEMBER']._serialized_start=1017
+  _globals['_MEMBER']._serialized_end=2223
+  _globals['_MEMBER_CUSTOMATTRIBUTESENTRY']._serialized_start=2102
+  _globals['_MEMBER_CUSTOMATTRIBUTESENTRY']._serialized_end=2157
 # @@protoc_insertion_point(module_scope)

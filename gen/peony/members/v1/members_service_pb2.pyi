@@ -6,6 +6,7 @@ from peony.members.v1 import card_pb2 as _card_pb2
 from peony.members.v1 import member_pb2 as _member_pb2
 from peony.members.v1 import store_pb2 as _store_pb2
 from peony.members.v1 import tier_pb2 as _tier_pb2
+from peony.options.v1 import limits_pb2 as _limits_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message

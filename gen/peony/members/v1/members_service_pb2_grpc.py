@@ -37,6 +37,14 @@ class MembersServiceStub:
     with `ABORTED` (reason `REQUEST_IN_FLIGHT`), to be retried.
     Errors follow AIP-193: a `google.rpc.Status` with `ErrorInfo` (reason, domain, metadata) and,
     for bad input, `BadRequest` field violations.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     def __init__(self, channel):
@@ -169,6 +177,14 @@ class MembersServiceServicer:
     with `ABORTED` (reason `REQUEST_IN_FLIGHT`), to be retried.
     Errors follow AIP-193: a `google.rpc.Status` with `ErrorInfo` (reason, domain, metadata) and,
     for bad input, `BadRequest` field violations.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     def CreateStore(self, request, context):
@@ -322,7 +338,12 @@ class MembersServiceServicer:
 
     def UpdateTierLadder(self, request, context):
         """Updates the tenant's tier ladder (AIP-134: only the fields in `update_mask`). Members'
-        tiers are re-evaluated against the new ladder.
+        tiers are re-evaluated against the new ladder by a durable background job, in batches,
+        usually within seconds of the response: members who now qualify for a higher tier move up;
+        members on a tier no longer on the ladder move to the tier they qualify for; with
+        `DOWNGRADE_POLICY_AUTOMATIC`, members who no longer qualify move down once they have held
+        their tier a year plus `downgrade_grace_days` (never a tier staff set by hand). Each move is
+        a `TierChange` (actor `system`) and one `TierChanged` event.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -476,6 +497,14 @@ class MembersService:
     with `ABORTED` (reason `REQUEST_IN_FLIGHT`), to be retried.
     Errors follow AIP-193: a `google.rpc.Status` with `ErrorInfo` (reason, domain, metadata) and,
     for bad input, `BadRequest` field violations.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     @staticmethod

@@ -38,6 +38,14 @@ class MembersServiceStub:
     with `ABORTED` (reason `REQUEST_IN_FLIGHT`), to be retried.
     Errors follow AIP-193: a `google.rpc.Status` with `ErrorInfo` (reason, domain, metadata) and,
     for bad input, `BadRequest` field violations.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     @_typing.overload
@@ -109,7 +117,12 @@ class MembersServiceStub:
     """Gets the tenant's tier ladder."""
     UpdateTierLadder: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.UpdateTierLadderRequest, _members_service_pb2.UpdateTierLadderResponse]
     """Updates the tenant's tier ladder (AIP-134: only the fields in `update_mask`). Members'
-    tiers are re-evaluated against the new ladder.
+    tiers are re-evaluated against the new ladder by a durable background job, in batches,
+    usually within seconds of the response: members who now qualify for a higher tier move up;
+    members on a tier no longer on the ladder move to the tier they qualify for; with
+    `DOWNGRADE_POLICY_AUTOMATIC`, members who no longer qualify move down once they have held
+    their tier a year plus `downgrade_grace_days` (never a tier staff set by hand). Each move is
+    a `TierChange` (actor `system`) and one `TierChanged` event.
     """
     SetMemberTier: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.SetMemberTierRequest, _members_service_pb2.SetMemberTierResponse]
     """Sets a member's tier by hand (staff override), records a `TierChange` and publishes
@@ -131,6 +144,14 @@ class MembersServiceAsyncStub(MembersServiceStub):
     with `ABORTED` (reason `REQUEST_IN_FLIGHT`), to be retried.
     Errors follow AIP-193: a `google.rpc.Status` with `ErrorInfo` (reason, domain, metadata) and,
     for bad input, `BadRequest` field violations.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -199,7 +220,12 @@ class MembersServiceAsyncStub(MembersServiceStub):
     """Gets the tenant's tier ladder."""
     UpdateTierLadder: _aio.UnaryUnaryMultiCallable[_members_service_pb2.UpdateTierLadderRequest, _members_service_pb2.UpdateTierLadderResponse]  # type: ignore[assignment]
     """Updates the tenant's tier ladder (AIP-134: only the fields in `update_mask`). Members'
-    tiers are re-evaluated against the new ladder.
+    tiers are re-evaluated against the new ladder by a durable background job, in batches,
+    usually within seconds of the response: members who now qualify for a higher tier move up;
+    members on a tier no longer on the ladder move to the tier they qualify for; with
+    `DOWNGRADE_POLICY_AUTOMATIC`, members who no longer qualify move down once they have held
+    their tier a year plus `downgrade_grace_days` (never a tier staff set by hand). Each move is
+    a `TierChange` (actor `system`) and one `TierChanged` event.
     """
     SetMemberTier: _aio.UnaryUnaryMultiCallable[_members_service_pb2.SetMemberTierRequest, _members_service_pb2.SetMemberTierResponse]  # type: ignore[assignment]
     """Sets a member's tier by hand (staff override), records a `TierChange` and publishes
@@ -220,6 +246,14 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
     with `ABORTED` (reason `REQUEST_IN_FLIGHT`), to be retried.
     Errors follow AIP-193: a `google.rpc.Status` with `ErrorInfo` (reason, domain, metadata) and,
     for bad input, `BadRequest` field violations.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     @_abc_1.abstractmethod
@@ -406,7 +440,12 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_members_service_pb2.UpdateTierLadderResponse, _abc.Awaitable[_members_service_pb2.UpdateTierLadderResponse]]:
         """Updates the tenant's tier ladder (AIP-134: only the fields in `update_mask`). Members'
-        tiers are re-evaluated against the new ladder.
+        tiers are re-evaluated against the new ladder by a durable background job, in batches,
+        usually within seconds of the response: members who now qualify for a higher tier move up;
+        members on a tier no longer on the ladder move to the tier they qualify for; with
+        `DOWNGRADE_POLICY_AUTOMATIC`, members who no longer qualify move down once they have held
+        their tier a year plus `downgrade_grace_days` (never a tier staff set by hand). Each move is
+        a `TierChange` (actor `system`) and one `TierChanged` event.
         """
 
     @_abc_1.abstractmethod

@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from peony.options.v1 import limits_pb2 as peony_dot_options_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpeony/members/v1/store.proto\x12\x10peony.members.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\\\n\x0cOpeningHours\x12\x19\n\x0b\x64\x61y_of_week\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x02\x12\x17\n\topen_time\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nclose_time\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"\xcf\x02\n\x05Store\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07\x61\x64\x64ress\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\ttime_zone\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12;\n\ropening_hours\x18\x05 \x03(\x0b\x32\x1e.peony.members.v1.OpeningHoursB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:;\xea\x41\x38\n\x17members.peony.dev/Store\x12\x0estores/{store}*\x06stores2\x05storeb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpeony/members/v1/store.proto\x12\x10peony.members.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpeony/options/v1/limits.proto\"\\\n\x0cOpeningHours\x12\x19\n\x0b\x64\x61y_of_week\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x02\x12\x17\n\topen_time\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nclose_time\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"\xd9\x02\n\x05Store\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1f\n\x0c\x64isplay_name\x18\x02 \x01(\tB\t\xe2\x41\x01\x02\xc8\xf3\x18\xc8\x01\x12\x1a\n\x07\x61\x64\x64ress\x18\x03 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\xf4\x03\x12\x17\n\ttime_zone\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12;\n\ropening_hours\x18\x05 \x03(\x0b\x32\x1e.peony.members.v1.OpeningHoursB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:;\xea\x41\x38\n\x17members.peony.dev/Store\x12\x0estores/{store}*\x06stores2\x05storeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,9 +44,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STORE'].fields_by_name['name']._loaded_options = None
   _globals['_STORE'].fields_by_name['name']._serialized_options = b'\342A\001\010'
   _globals['_STORE'].fields_by_name['display_name']._loaded_options = None
-  _globals['_STORE'].fields_by_name['display_name']._serialized_options = b'\342A\001\002'
+  _globals['_STORE'].fields_by_name['display_name']._serialized_options = b'\342A\001\002\310\363\030\310\001'
   _globals['_STORE'].fields_by_name['address']._loaded_options = None
-  _globals['_STORE'].fields_by_name['address']._serialized_options = b'\342A\001\001'
+  _globals['_STORE'].fields_by_name['address']._serialized_options = b'\342A\001\001\310\363\030\364\003'
   _globals['_STORE'].fields_by_name['time_zone']._loaded_options = None
   _globals['_STORE'].fields_by_name['time_zone']._serialized_options = b'\342A\001\001'
   _globals['_STORE'].fields_by_name['opening_hours']._loaded_options = None
@@ -56,8 +57,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STORE'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
   _globals['_STORE']._loaded_options = None
   _globals['_STORE']._serialized_options = b'\352A8\n\027members.peony.dev/Store\022\016stores/{store}*\006stores2\005store'
-  _globals['_OPENINGHOURS']._serialized_start=143
-  _globals['_OPENINGHOURS']._serialized_end=235
-  _globals['_STORE']._serialized_start=238
-  _globals['_STORE']._serialized_end=573
+  _globals['_OPENINGHOURS']._serialized_start=174
+  _globals['_OPENINGHOURS']._serialized_end=266
+  _globals['_STORE']._serialized_start=269
+  _globals['_STORE']._serialized_end=614
 # @@protoc_insertion_point(module_scope)

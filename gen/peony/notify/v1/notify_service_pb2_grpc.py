@@ -31,6 +31,14 @@ class NotifyServiceStub:
     table, see docs/architecture.md); this API reads them, re-sends failed ones and manages the
     tenant's templates. The tenant is taken from the caller's token; every resource name is
     relative to it. Mutations carry a `request_id` (AIP-155) like every Peony API.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     def __init__(self, channel):
@@ -92,6 +100,14 @@ class NotifyServiceServicer:
     table, see docs/architecture.md); this API reads them, re-sends failed ones and manages the
     tenant's templates. The tenant is taken from the caller's token; every resource name is
     relative to it. Mutations carry a `request_id` (AIP-155) like every Peony API.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     def GetMessage(self, request, context):
@@ -229,6 +245,14 @@ class NotifyService:
     table, see docs/architecture.md); this API reads them, re-sends failed ones and manages the
     tenant's templates. The tenant is taken from the caller's token; every resource name is
     relative to it. Mutations carry a `request_id` (AIP-155) like every Peony API.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     @staticmethod

@@ -5,6 +5,7 @@ from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from peony.options.v1 import limits_pb2 as _limits_pb2
 from peony.wallet.v1 import checkout_pb2 as _checkout_pb2
 from peony.wallet.v1 import commission_pb2 as _commission_pb2
 from peony.wallet.v1 import finance_pb2 as _finance_pb2

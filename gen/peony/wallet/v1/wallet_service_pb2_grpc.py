@@ -48,6 +48,14 @@ class WalletServiceStub:
     `attempts_left`), `PIN_LOCKED`, `TENDERS_MISMATCH`, `VOUCHER_NOT_APPLICABLE`,
     `PACKAGE_FROZEN`, `OUT_OF_STOCK`, `HOLD_NOT_AUTHORIZED`, `ALREADY_REVERSED`. A rejected
     request writes nothing.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     def __init__(self, channel):
@@ -351,6 +359,14 @@ class WalletServiceServicer:
     `attempts_left`), `PIN_LOCKED`, `TENDERS_MISMATCH`, `VOUCHER_NOT_APPLICABLE`,
     `PACKAGE_FROZEN`, `OUT_OF_STOCK`, `HOLD_NOT_AUTHORIZED`, `ALREADY_REVERSED`. A rejected
     request writes nothing.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     def GetWallet(self, request, context):
@@ -1073,6 +1089,14 @@ class WalletService:
     `attempts_left`), `PIN_LOCKED`, `TENDERS_MISMATCH`, `VOUCHER_NOT_APPLICABLE`,
     `PACKAGE_FROZEN`, `OUT_OF_STOCK`, `HOLD_NOT_AUTHORIZED`, `ALREADY_REVERSED`. A rejected
     request writes nothing.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     @staticmethod

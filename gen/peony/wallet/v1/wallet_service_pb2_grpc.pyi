@@ -49,6 +49,14 @@ class WalletServiceStub:
     `attempts_left`), `PIN_LOCKED`, `TENDERS_MISMATCH`, `VOUCHER_NOT_APPLICABLE`,
     `PACKAGE_FROZEN`, `OUT_OF_STOCK`, `HOLD_NOT_AUTHORIZED`, `ALREADY_REVERSED`. A rejected
     request writes nothing.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     @_typing.overload
@@ -246,6 +254,14 @@ class WalletServiceAsyncStub(WalletServiceStub):
     `attempts_left`), `PIN_LOCKED`, `TENDERS_MISMATCH`, `VOUCHER_NOT_APPLICABLE`,
     `PACKAGE_FROZEN`, `OUT_OF_STOCK`, `HOLD_NOT_AUTHORIZED`, `ALREADY_REVERSED`. A rejected
     request writes nothing.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -439,6 +455,14 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
     `attempts_left`), `PIN_LOCKED`, `TENDERS_MISMATCH`, `VOUCHER_NOT_APPLICABLE`,
     `PACKAGE_FROZEN`, `OUT_OF_STOCK`, `HOLD_NOT_AUTHORIZED`, `ALREADY_REVERSED`. A rejected
     request writes nothing.
+
+    Field limits: every request field is bounded, and the bounds are checked before any handler
+    runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
+    or `max_items` (and a "Limit:" line in its comment) states its own bound; any other string is
+    at most 256 characters and any repeated field or map at most 100 items. No string may contain
+    NUL or another control character except tab and newline. A request past a limit is refused
+    with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
+    writes nothing.
     """
 
     @_abc_1.abstractmethod

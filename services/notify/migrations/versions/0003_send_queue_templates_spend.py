@@ -1,8 +1,8 @@
 """notify: messages become the durable send queue with policy decisions; tenant templates; spend;
 receipts that arrive before their send committed
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003_send_queue
+Revises: 0002_outbox_parking
 Create Date: 2026-12-07 02:00:00
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | Sequence[str] | None = "0001"
+revision: str = "0003_send_queue"
+down_revision: str | Sequence[str] | None = "0002_outbox_parking"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

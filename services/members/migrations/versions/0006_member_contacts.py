@@ -1,7 +1,7 @@
 """member contacts for notifications: encrypted email, WeChat openid, push tokens; locale
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006_member_contacts
+Revises: 0005_outbox_parking
 Create Date: 2026-12-07 01:50:00
 
 The plaintext ``email`` column stays for rows written before this revision: the repository reads
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | Sequence[str] | None = "0003"
+revision: str = "0006_member_contacts"
+down_revision: str | Sequence[str] | None = "0005_outbox_parking"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
