@@ -26,15 +26,18 @@ MEMBERS_PII_READ = "members.pii.read"
 MEMBERS_CARE_READ = "members.care.read"  # the care profile (skin type, allergies, treatments)
 MEMBERS_TIER_OVERRIDE = "members.tier.override"
 MEMBERS_CARDS_MANAGE = "members.cards.manage"
-# Unmasked addresses for sending; deliberately not in ALL_PERMISSIONS: no human role holds it.
+# Unmasked addresses for sending (notify's identity only).
 MEMBERS_CONTACT_RESOLVE = "members.contact.resolve"
 STORES_READ = "stores.read"
 STORES_MANAGE = "stores.manage"
 TIERS_MANAGE = "tiers.manage"
 NOTIFY_READ = "notify.read"
 NOTIFY_ADMIN = "notify.admin"  # tenant templates, re-sending failed messages
-# Forwarding providers' delivery receipts to notify (the gateway); not in ALL_PERMISSIONS either.
+# Forwarding providers' delivery receipts to notify (the gateway's identity only).
 NOTIFY_RECEIPTS_RECORD = "notify.receipts.record"
+# Held only by the roles of Peony's own service identities (`notifier`, `receipt_forwarder`), never
+# by a person's role: not in ALL_PERMISSIONS, so not even hq_admin has them.
+SERVICE_ONLY_PERMISSIONS = frozenset({MEMBERS_CONTACT_RESOLVE, NOTIFY_RECEIPTS_RECORD})
 WALLET_READ = "wallet.read"
 WALLET_WRITE = "wallet.write"  # top-ups, holds, checkout: front-desk money movements
 WALLET_ADJUST = "wallet.adjust"  # staff point adjustments and reversals (audited)
@@ -108,10 +111,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "consultant": frozenset({MEMBERS_READ, MEMBERS_WRITE, MEMBERS_CARE_READ, STORES_READ, BOOKING_STAFF}),
     # A member using the mini-program: the handlers restrict them to their own record.
     "member": frozenset({MEMBERS_READ, MEMBERS_PII_READ, MEMBERS_CARE_READ, WALLET_READ}),
-    # Peony's own services calling each other (booking places and settles holds).
-    "service": frozenset(
-        {MEMBERS_READ, MEMBERS_PII_READ, STORES_READ, NOTIFY_READ, WALLET_READ, WALLET_WRITE}
-    ),
+    # Peony's own services calling each other (booking places and settles holds; wallet and
+    # booking read members and stores through on a projection miss). No personal data: no
+    # service needs it, so a service reads members masked.
+    "service": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ, WALLET_READ, WALLET_WRITE}),
     # Held, beside `service`, by the notify service's identity only: it resolves members' addresses.
     "notifier": frozenset({MEMBERS_CONTACT_RESOLVE}),
     # Held, beside `service`, by the gateway only: it forwards providers' receipt callbacks.

@@ -12,7 +12,7 @@ from kit import auth
 from kit.auth import Principal
 from kit.cache import ReadCache
 from kit.crypto import PiiCipher
-from kit.errors import NotFound, PermissionDenied
+from kit.errors import NotFound
 from kit.messaging.envelope import EventEnvelope
 from kit.uow import Emitted
 from services.members.adapters.audit import PiiAuditTrail
@@ -121,9 +121,7 @@ class MembersQueries:
 
     async def resolve_contact(self, caller: Principal, member_id: str) -> Contact:
         """Unmasked addresses for a Peony service that may send messages (notify); audited."""
-        if "service" not in caller.roles:
-            raise PermissionDenied("only Peony services may resolve contacts", reason="SERVICE_ONLY")
-        caller.require(auth.MEMBERS_CONTACT_RESOLVE)
+        caller.require(auth.MEMBERS_CONTACT_RESOLVE)  # only notify's identity (role notifier) has it
         async with self._engine.connect() as conn:
             found = await MemberReader(conn, caller.tenant, self._cipher).get_with_time_zone(member_id)
         if found is None:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kit import auth
 from kit.auth import Principal
 from kit.db import retry_transaction, session_factory
-from kit.errors import InvalidArgument, NotFound, PermissionDenied
+from kit.errors import InvalidArgument, NotFound
 from kit.logging import get_logger
 from services.notify.adapters.providers.base import InvalidReceipt, ProviderRegistry, UnknownProvider
 from services.notify.adapters.repository import find_by_provider_id, keep_early_receipt, lock_provider_ids
@@ -60,9 +60,7 @@ def apply_receipt(
 
 
 def authorize(caller: Principal) -> None:
-    if "service" not in caller.roles:
-        raise PermissionDenied("only the gateway forwards receipts", reason="SERVICE_ONLY")
-    caller.require(auth.NOTIFY_RECEIPTS_RECORD)
+    caller.require(auth.NOTIFY_RECEIPTS_RECORD)  # only the gateway's identity (receipt_forwarder)
 
 
 class Receipts:

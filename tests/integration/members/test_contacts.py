@@ -173,7 +173,7 @@ async def test_resolve_contact_for_notify_only_returns_addresses_zone_and_is_aud
     assert [r.actor for r in rows] == ["services/notify"]
 
     # Anyone else: another service without `notifier`, a human with every permission, a member.
-    for roles in (["service"], ["hq_admin"], ["notifier"], ["member"]):
+    for roles in (["service"], ["hq_admin"], ["member"], ["receipt_forwarder"]):
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await members.stub.ResolveContact(
                 pb.ResolveContactRequest(name=created.name),

@@ -83,7 +83,10 @@ class MembersServiceStub:
     FindMemberByCardNumber: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.FindMemberByCardNumberRequest, _members_service_pb2.FindMemberByCardNumberResponse]
     """Finds the member holding a card number. The number may be a current card's number, the
     number of a card that was replaced (resolved to the replacing card) or a legacy number
-    attached to a card. Fails with `NOT_FOUND` when the number is unknown.
+    attached to a card. Fails with `NOT_FOUND` when the number is unknown, and with
+    `FAILED_PRECONDITION` when the card it resolves to is not active: reason `CARD_LOST`,
+    `CARD_FROZEN` or `CARD_CLOSED` (the member is not named; only an active card identifies
+    its member at the till).
     """
     ResolveContact: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ResolveContactRequest, _members_service_pb2.ResolveContactResponse]
     """Internal: the addresses, locale, home store (and its time zone) and consents notify needs
@@ -186,7 +189,10 @@ class MembersServiceAsyncStub(MembersServiceStub):
     FindMemberByCardNumber: _aio.UnaryUnaryMultiCallable[_members_service_pb2.FindMemberByCardNumberRequest, _members_service_pb2.FindMemberByCardNumberResponse]  # type: ignore[assignment]
     """Finds the member holding a card number. The number may be a current card's number, the
     number of a card that was replaced (resolved to the replacing card) or a legacy number
-    attached to a card. Fails with `NOT_FOUND` when the number is unknown.
+    attached to a card. Fails with `NOT_FOUND` when the number is unknown, and with
+    `FAILED_PRECONDITION` when the card it resolves to is not active: reason `CARD_LOST`,
+    `CARD_FROZEN` or `CARD_CLOSED` (the member is not named; only an active card identifies
+    its member at the till).
     """
     ResolveContact: _aio.UnaryUnaryMultiCallable[_members_service_pb2.ResolveContactRequest, _members_service_pb2.ResolveContactResponse]  # type: ignore[assignment]
     """Internal: the addresses, locale, home store (and its time zone) and consents notify needs
@@ -346,7 +352,10 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_members_service_pb2.FindMemberByCardNumberResponse, _abc.Awaitable[_members_service_pb2.FindMemberByCardNumberResponse]]:
         """Finds the member holding a card number. The number may be a current card's number, the
         number of a card that was replaced (resolved to the replacing card) or a legacy number
-        attached to a card. Fails with `NOT_FOUND` when the number is unknown.
+        attached to a card. Fails with `NOT_FOUND` when the number is unknown, and with
+        `FAILED_PRECONDITION` when the card it resolves to is not active: reason `CARD_LOST`,
+        `CARD_FROZEN` or `CARD_CLOSED` (the member is not named; only an active card identifies
+        its member at the till).
         """
 
     @_abc_1.abstractmethod
