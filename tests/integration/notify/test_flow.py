@@ -478,7 +478,10 @@ async def test_every_trigger_turns_its_event_into_exactly_one_message(notify: St
             member=member.name, from_tier_id="silver", to_tier_id="gold"
         ),
         "referral_reward": members_events.ReferralRewardEarned(
-            referrer=member.name, referee="members/x", qualifying_spend_minor=30000, currency_code="CNY"
+            referrer=member.name,
+            referee=f"members/{uuid.uuid4()}",
+            qualifying_spend_minor=30000,
+            currency_code="CNY",
         ),
         "card_lost": members_events.CardReportedLost(member=member.name, card_number="C-12345678"),
         "top_up_notice": wallet_events.BalanceChanged(member=member.name, reason=1, delta_minor=100),
@@ -813,6 +816,7 @@ async def _settled(stack: Stack, tenant: str, trigger: str, n: int) -> list[dict
 
 
 # Last in the module: it restarts notify with other settings and leaves it stopped.
+@pytest.mark.timeout(900)  # 10,000 events through a shared 2-core machine
 async def test_sms_flood_against_the_spend_cap_sends_at_most_the_budget(stack: Stack, notify: Stack):
     """10,000 marketing SMS against a budget worth 500 segments: at most 500 go out, the rest are
     recorded as suppressed (SPEND_CAP). Frequency caps are lifted for this run so that only the
