@@ -1,6 +1,5 @@
 """WalletService RPCs for the finance views and ReverseTransaction: a mixin of WalletServicer
-(see grpc_servicer.py for the helpers it relies on: self._mutate, self._read). Helpers of
-grpc_servicer are imported inside the methods (it imports this module).
+(grpc_servicer.py), which supplies `_mutate` and `_read` (kit.servicer).
 
 Attribution rules of the views are documented in services/wallet/service_layer/finance.py:
 stored value is owed by the store that sold it (lots per selling store; rows never negative and
@@ -10,47 +9,22 @@ stored-value principal spent at another store than the one that sold it.
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC
-
 from peony.wallet.v1 import finance_pb2
 from peony.wallet.v1 import wallet_service_pb2 as pb
 
 from kit.auth import current_principal
 from kit.errors import InvalidArgument
 from kit.proto import ts
+from services.wallet.entrypoints.mapping import (
+    store_name,
+    time_of,
+    transaction_id_of,
+    transaction_to_proto,
+    wallet_to_proto,
+)
 from services.wallet.service_layer import finance as fin
 from services.wallet.service_layer import reversals as rev
 from services.wallet.service_layer import stored_value as sv
-
-
-def _as_of(request, field: str = "as_of"):
-    return getattr(request, field).ToDatetime(UTC) if request.HasField(field) else None
-
-
-def _store(store_id: str) -> str:
-    return f"stores/{store_id}" if store_id else ""
-
-
-def _transaction_id(name: str) -> tuple[str, str | None]:
-    """`members/{m}/transactions/{id}` or `transactions/{id}` → (id, member id or None)."""
-    parts = name.split("/")
-    member_id = None
-    if len(parts) == 4 and parts[0] == "members" and parts[2] == "transactions" and parts[1]:
-        member_id = parts[1]
-    elif not (len(parts) == 2 and parts[0] == "transactions"):
-        parts = []
-    try:
-        if not parts:
-            raise ValueError
-        tx = str(uuid.UUID(parts[-1]))
-        if member_id is not None:
-            member_id = str(uuid.UUID(member_id))
-    except ValueError:
-        raise InvalidArgument(
-            [("name", "must be members/{member}/transactions/{id} or transactions/{id}")]
-        ) from None
-    return tx, member_id
 
 
 class FinanceRpc:
@@ -59,12 +33,12 @@ class FinanceRpc:
         self, request: pb.GetStoredValueLiabilityRequest, context
     ) -> pb.GetStoredValueLiabilityResponse:
         caller = current_principal()
-        as_of = _as_of(request)
+        as_of = time_of(request, "as_of")
         result = await self._read(lambda uow: fin.stored_value_liability(uow, caller, as_of))
         return pb.GetStoredValueLiabilityResponse(
             rows=[
                 finance_pb2.StoredValueLiability(
-                    store=_store(r.store_id),
+                    store=store_name(r.store_id),
                     principal_minor=r.principal,
                     bonus_minor=r.bonus,
                     locked_bonus_minor=r.locked_bonus,
@@ -81,7 +55,7 @@ class FinanceRpc:
         self, request: pb.GetPointsLiabilityRequest, context
     ) -> pb.GetPointsLiabilityResponse:
         caller = current_principal()
-        as_of = _as_of(request)
+        as_of = time_of(request, "as_of")
         result = await self._read(lambda uow: fin.points_liability(uow, caller, as_of))
         return pb.GetPointsLiabilityResponse(
             points_liability=finance_pb2.PointsLiability(
@@ -97,12 +71,12 @@ class FinanceRpc:
         self, request: pb.GetPackageDeferredRevenueRequest, context
     ) -> pb.GetPackageDeferredRevenueResponse:
         caller = current_principal()
-        as_of = _as_of(request)
+        as_of = time_of(request, "as_of")
         result = await self._read(lambda uow: fin.package_deferred_revenue(uow, caller, as_of))
         return pb.GetPackageDeferredRevenueResponse(
             rows=[
                 finance_pb2.PackageDeferredRevenue(
-                    store=_store(r.store_id), deferred_minor=r.deferred, sessions_outstanding=r.sessions
+                    store=store_name(r.store_id), deferred_minor=r.deferred, sessions_outstanding=r.sessions
                 )
                 for r in result.rows
             ],
@@ -118,13 +92,13 @@ class FinanceRpc:
         missing = [(f, "is required") for f in ("start_time", "end_time") if not request.HasField(f)]
         if missing:
             raise InvalidArgument(missing)
-        start, end = _as_of(request, "start_time"), _as_of(request, "end_time")
+        start, end = time_of(request, "start_time"), time_of(request, "end_time")
         currency, rows = await self._read(lambda uow: fin.inter_store_clearing(uow, caller, start, end))
         return pb.GetInterStoreClearingResponse(
             entries=[
                 finance_pb2.ClearingEntry(
-                    sold_store=_store(r.sold_store),
-                    consumed_store=_store(r.consumed_store),
+                    sold_store=store_name(r.sold_store),
+                    consumed_store=store_name(r.consumed_store),
                     amount_minor=r.amount_minor,
                     stored_value_minor=r.stored_value_minor,
                     package_minor=r.package_minor,
@@ -138,9 +112,7 @@ class FinanceRpc:
     async def ReverseTransaction(
         self, request: pb.ReverseTransactionRequest, context
     ) -> pb.ReverseTransactionResponse:
-        from services.wallet.entrypoints.grpc_servicer import transaction_to_proto, wallet_to_proto
-
-        transaction_id, member_id = _transaction_id(request.name)
+        transaction_id, member_id = transaction_id_of(request.name)
         if not request.reason.strip():
             raise InvalidArgument([("reason", "a reversal needs a reason (it is audited)")])
         caller = current_principal()

@@ -1,114 +1,36 @@
-"""WalletService RPCs for packages: a mixin of WalletServicer (see grpc_servicer.py for the helpers
-it relies on: self._mutate, self._read, self._check_pin, self._tokens).
-
-Helpers of grpc_servicer.py are imported inside the methods: that module imports this one.
-"""
+"""WalletService RPCs for packages: a mixin of WalletServicer (grpc_servicer.py), which supplies
+`_mutate`, `_read`, `_tokens` (kit.servicer) and `_check_pin`."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from peony.wallet.v1 import ledger_pb2, packages_pb2
 from peony.wallet.v1 import wallet_service_pb2 as pb
 
 from kit import auth
 from kit.auth import current_principal
 from kit.errors import InvalidArgument, Violations
-from kit.ids import is_resource_id, new_id, parse_name, parse_path
+from kit.ids import is_resource_id, new_id, parse_name
 from kit.pagination import page_size
-from kit.proto import ts
-from services.wallet.adapters.package_repository import MemberPackage, PackageProduct
 from services.wallet.domain import packages as dp
-from services.wallet.domain.packages import ProductItem
+from services.wallet.entrypoints.mapping import (
+    member_id_of,
+    store_id_of,
+    transaction_to_proto,
+    wallet_to_proto,
+)
+from services.wallet.entrypoints.mapping_packages import (
+    items_of,
+    package_of,
+    package_state_of,
+    package_tender_of,
+    package_to_proto,
+    product_to_proto,
+)
 from services.wallet.service_layer import packages as pk
+from services.wallet.service_layer import stored_value as sv
 
-_STATE = {
-    dp.ACTIVE: packages_pb2.PACKAGE_STATE_ACTIVE,
-    dp.FROZEN: packages_pb2.PACKAGE_STATE_FROZEN,
-    dp.REFUNDED: packages_pb2.PACKAGE_STATE_REFUNDED,
-    dp.EXHAUSTED: packages_pb2.PACKAGE_STATE_EXHAUSTED,
-}
-_STATE_BACK = {v: k for k, v in _STATE.items()}
 _PRODUCT_FIELDS = ("display_name", "price_minor", "items", "active")
-
-
-def product_to_proto(p: PackageProduct, currency: str) -> packages_pb2.PackageProduct:
-    return packages_pb2.PackageProduct(
-        name=f"packageProducts/{p.product_id}",
-        display_name=p.display_name,
-        price_minor=p.price_minor,
-        items=[
-            packages_pb2.PackageItem(
-                service=i.service,
-                display_name=i.display_name,
-                sessions=i.sessions,
-                list_price_minor=i.list_price_minor,
-                validity_days=i.validity_days,
-            )
-            for i in p.items
-        ],
-        active=p.active,
-        currency_code=currency,
-        create_time=ts(p.create_time),
-        update_time=ts(p.update_time),
-    )
-
-
-def package_to_proto(pkg: MemberPackage, currency: str) -> packages_pb2.MemberPackage:
-    state = dp.effective_state(pkg.state, pkg.frozen_until, datetime.now(UTC))
-    return packages_pb2.MemberPackage(
-        name=pk.package_name(pkg.member_id, pkg.package_id),
-        product=f"packageProducts/{pkg.product_id}",
-        display_name=pkg.display_name,
-        state=_STATE[state],
-        items=[
-            packages_pb2.PackageItemBalance(
-                service=i.service,
-                display_name=i.display_name,
-                sessions_total=i.sessions_total,
-                sessions_remaining=i.sessions_remaining,
-                sessions_held=i.sessions_held,
-                expire_time=ts(i.expire_time),
-                session_value_minor=i.session_value_minor,
-            )
-            for i in pkg.items
-        ],
-        price_minor=pkg.price_minor,
-        currency_code=currency,
-        store_sold=f"stores/{pkg.store_sold}",
-        purchase_time=ts(pkg.purchase_time),
-        frozen_until=ts(pkg.frozen_until) if state == dp.FROZEN else None,
-        deferred_minor=pkg.deferred_minor,
-        transferred_from=pk.package_name(pkg.transferred_from_member, pkg.transferred_from)
-        if pkg.transferred_from and pkg.transferred_from_member
-        else "",
-        sale_transaction=f"members/{pkg.member_id}/transactions/{pkg.sale_transaction_id}",
-        update_time=ts(pkg.update_time),
-    )
-
-
-def _items_of(items) -> list[ProductItem]:
-    return [
-        ProductItem(i.service, i.display_name.strip(), i.sessions, i.list_price_minor, i.validity_days)
-        for i in items
-    ]
-
-
-def _package_of(name: str, field: str = "package") -> tuple[str, str]:
-    ids = parse_path(name, "members/{uuid}/packages/{uuid}")
-    if ids is None:
-        raise InvalidArgument(
-            [(field, "must be a resource name of the form members/{member}/packages/{package}")]
-        )
-    return ids[0], ids[1]
-
-
-def _tender_name(value: int, field: str) -> str:
-    from services.wallet.entrypoints.grpc_servicer import tender_of
-
-    if value == ledger_pb2.TENDER_STORED_VALUE:
-        return pk.STORED_VALUE
-    return tender_of(value, field)
 
 
 class PackagesRpc:
@@ -120,10 +42,10 @@ class PackagesRpc:
         v = Violations()
         if request.package_product_id and not is_resource_id(request.package_product_id):
             v.add("package_product_id", "must match [a-z0-9][a-z0-9-]{0,62}")
-        items = _items_of(p.items)
+        items = items_of(p.items)
         dp.validate_product(v, "package_product", p.display_name, p.price_minor, items)
         v.raise_if_any()
-        product = PackageProduct(
+        product = pk.PackageProduct(
             product_id=request.package_product_id or new_id(),
             display_name=p.display_name.strip(),
             price_minor=p.price_minor,
@@ -179,7 +101,7 @@ class PackagesRpc:
         changes: dict = {}
         for path in paths:
             if path == "items":
-                changes["items"] = _items_of(p.items)
+                changes["items"] = items_of(p.items)
             elif path == "display_name":
                 changes["display_name"] = p.display_name.strip()
             else:
@@ -194,21 +116,13 @@ class PackagesRpc:
 
     # --- cards --------------------------------------------------------------------------------
     async def SellPackage(self, request, context) -> pb.SellPackageResponse:
-        from services.wallet.entrypoints.grpc_servicer import (
-            member_id_of,
-            store_id_of,
-            transaction_to_proto,
-            wallet_to_proto,
-        )
-        from services.wallet.service_layer import stored_value as sv
-
         member_id = member_id_of(request.member, "member")
         store_id = store_id_of(request.store)
         product_id = parse_name(request.product, "packageProducts")
         if product_id is None:
             raise InvalidArgument([("product", "must be packageProducts/{product}")])
         tenders = [
-            (_tender_name(t.tender, f"tenders[{i}].tender"), t.amount_minor)
+            (package_tender_of(t.tender, f"tenders[{i}].tender"), t.amount_minor)
             for i, t in enumerate(request.tenders)
         ]
         pk.validate_sold_by(request.sold_by)  # before the PIN: a bad request counts no attempt
@@ -237,16 +151,14 @@ class PackagesRpc:
         return await self._mutate("SellPackage", request, pb.SellPackageResponse, effect)
 
     async def ListMemberPackages(self, request, context) -> pb.ListMemberPackagesResponse:
-        from services.wallet.entrypoints.grpc_servicer import member_id_of
-
         member_id = member_id_of(request.parent, "parent")
         caller = current_principal()
         caller.require(auth.WALLET_READ)
         caller.require_member(f"members/{member_id}")
-        bad = [s for s in request.states if s not in _STATE_BACK]
+        bad = [s for s in request.states if not package_state_of(s)]
         if bad:
             raise InvalidArgument([("states", "each must be a known package state")])
-        states = sorted({_STATE_BACK[s] for s in request.states})
+        states = sorted({package_state_of(s) for s in request.states})
         size = page_size(request.page_size)
         binding = f"{caller.tenant}|memberPackages|{member_id}|{','.join(states)}"
         after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
@@ -275,9 +187,7 @@ class PackagesRpc:
         return await self._read(read)
 
     async def ConsumePackageSession(self, request, context) -> pb.ConsumePackageSessionResponse:
-        from services.wallet.entrypoints.grpc_servicer import store_id_of, transaction_to_proto
-
-        member_id, package_id = _package_of(request.package)
+        member_id, package_id = package_of(request.package)
         store_id = store_id_of(request.store)
         caller = current_principal()
 
@@ -301,7 +211,7 @@ class PackagesRpc:
         return await self._mutate("ConsumePackageSession", request, pb.ConsumePackageSessionResponse, effect)
 
     async def FreezePackage(self, request, context) -> pb.FreezePackageResponse:
-        member_id, package_id = _package_of(request.package)
+        member_id, package_id = package_of(request.package)
         frozen_until = request.frozen_until.ToDatetime(UTC) if request.HasField("frozen_until") else None
         caller = current_principal()
 
@@ -315,7 +225,7 @@ class PackagesRpc:
         return await self._mutate("FreezePackage", request, pb.FreezePackageResponse, effect)
 
     async def UnfreezePackage(self, request, context) -> pb.UnfreezePackageResponse:
-        member_id, package_id = _package_of(request.package)
+        member_id, package_id = package_of(request.package)
         caller = current_principal()
 
         async def effect(uow) -> pb.UnfreezePackageResponse:
@@ -326,7 +236,7 @@ class PackagesRpc:
         return await self._mutate("UnfreezePackage", request, pb.UnfreezePackageResponse, effect)
 
     async def ExtendPackage(self, request, context) -> pb.ExtendPackageResponse:
-        member_id, package_id = _package_of(request.package)
+        member_id, package_id = package_of(request.package)
         caller = current_principal()
 
         async def effect(uow) -> pb.ExtendPackageResponse:
@@ -344,9 +254,7 @@ class PackagesRpc:
         return await self._mutate("ExtendPackage", request, pb.ExtendPackageResponse, effect)
 
     async def TransferPackage(self, request, context) -> pb.TransferPackageResponse:
-        from services.wallet.entrypoints.grpc_servicer import member_id_of, transaction_to_proto
-
-        member_id, package_id = _package_of(request.package)
+        member_id, package_id = package_of(request.package)
         to_member_id = member_id_of(request.to_member, "to_member")
         caller = current_principal()
 
@@ -364,16 +272,9 @@ class PackagesRpc:
         return await self._mutate("TransferPackage", request, pb.TransferPackageResponse, effect)
 
     async def RefundPackage(self, request, context) -> pb.RefundPackageResponse:
-        from services.wallet.entrypoints.grpc_servicer import (
-            store_id_of,
-            transaction_to_proto,
-            wallet_to_proto,
-        )
-        from services.wallet.service_layer import stored_value as sv
-
-        member_id, package_id = _package_of(request.package)
+        member_id, package_id = package_of(request.package)
         store_id = store_id_of(request.store)
-        tender = _tender_name(request.tender, "tender")
+        tender = package_tender_of(request.tender, "tender")
         caller = current_principal()
 
         async def effect(uow) -> pb.RefundPackageResponse:

@@ -1,125 +1,41 @@
 """WalletService RPCs for vouchers, the points rewards catalog and daily check-in: a mixin of
-WalletServicer (see grpc_servicer.py for the helpers it relies on: self._mutate, self._read,
-self._tokens). Helpers of grpc_servicer are imported inside the methods (it imports this module).
+WalletServicer (grpc_servicer.py), which supplies `_mutate`, `_read` and `_tokens` (kit.servicer).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from peony.wallet.v1 import points_pb2, vouchers_pb2
 from peony.wallet.v1 import wallet_service_pb2 as pb
-from sqlalchemy.engine import Row
 
 from kit import auth
 from kit.auth import current_principal
 from kit.errors import InvalidArgument
-from kit.ids import is_resource_id, new_id, parse_name, parse_path
+from kit.ids import parse_name, parse_path
 from kit.pagination import page_size
-from kit.proto import ts
 from services.wallet.domain import vouchers as dv
+from services.wallet.entrypoints.mapping import (
+    member_id_of,
+    optional_store_id_of,
+    store_id_of,
+    store_ids_of,
+    transaction_to_proto,
+    wallet_to_proto,
+)
+from services.wallet.entrypoints.mapping_vouchers import (
+    new_resource_id,
+    reward_kind_of,
+    reward_to_proto,
+    template_to_proto,
+    voucher_kind_of,
+    voucher_state_of,
+    voucher_to_proto,
+)
 from services.wallet.service_layer import rewards as rw
+from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer import vouchers as vs
 
-_VOUCHER_KIND = {
-    dv.AMOUNT_OFF: vouchers_pb2.VOUCHER_KIND_AMOUNT_OFF,
-    dv.PERCENT_OFF: vouchers_pb2.VOUCHER_KIND_PERCENT_OFF,
-    dv.FREE_SERVICE: vouchers_pb2.VOUCHER_KIND_FREE_SERVICE,
-}
-_VOUCHER_KIND_BACK = {v: k for k, v in _VOUCHER_KIND.items()}
-_VOUCHER_STATE = {
-    dv.ISSUED: vouchers_pb2.VOUCHER_STATE_ISSUED,
-    dv.REDEEMED: vouchers_pb2.VOUCHER_STATE_REDEEMED,
-    dv.VOIDED: vouchers_pb2.VOUCHER_STATE_VOIDED,
-    dv.EXPIRED: vouchers_pb2.VOUCHER_STATE_EXPIRED,
-}
-_VOUCHER_STATE_BACK = {v: k for k, v in _VOUCHER_STATE.items()}
-_REWARD_KIND = {
-    dv.PRODUCT: points_pb2.REWARD_KIND_PRODUCT,
-    dv.SERVICE: points_pb2.REWARD_KIND_SERVICE,
-    dv.VOUCHER: points_pb2.REWARD_KIND_VOUCHER,
-}
-_REWARD_KIND_BACK = {v: k for k, v in _REWARD_KIND.items()}
 _REWARD_UPDATABLE = ("display_name", "points_cost", "stock", "active", "item")
-
-
-def template_to_proto(r: Row) -> vouchers_pb2.VoucherTemplate:
-    return vouchers_pb2.VoucherTemplate(
-        name=f"voucherTemplates/{r.template_id}",
-        display_name=r.display_name,
-        kind=_VOUCHER_KIND[r.kind],
-        amount_off_minor=r.amount_off_minor,
-        percent_off_bps=r.percent_off_bps,
-        max_discount_minor=r.max_discount_minor,
-        free_service=r.free_service,
-        min_spend_minor=r.min_spend_minor,
-        stores=[f"stores/{s}" for s in r.stores],
-        valid_days=r.valid_days,
-        valid_from=ts(r.valid_from),
-        valid_until=ts(r.valid_until),
-        currency_code=r.currency_code,
-        active=r.active,
-        create_time=ts(r.create_time),
-    )
-
-
-def voucher_to_proto(r: Row, now: datetime | None = None) -> vouchers_pb2.Voucher:
-    state = dv.effective_state(r.state, r.valid_until, now or datetime.now(UTC))
-    return vouchers_pb2.Voucher(
-        name=vs.voucher_name(r),
-        template=f"voucherTemplates/{r.template_id}",
-        code=r.code,
-        state=_VOUCHER_STATE[state],
-        valid_from=ts(r.valid_from),
-        valid_until=ts(r.valid_until),
-        redeemed_checkout=f"checkouts/{r.redeemed_checkout_id}" if r.state == dv.REDEEMED else "",
-        display_name=r.display_name,
-        kind=_VOUCHER_KIND[r.kind],
-        amount_off_minor=r.amount_off_minor,
-        percent_off_bps=r.percent_off_bps,
-        max_discount_minor=r.max_discount_minor,
-        free_service=r.free_service,
-        min_spend_minor=r.min_spend_minor,
-        stores=[f"stores/{s}" for s in r.stores],
-        reason=r.reason,
-        create_time=ts(r.create_time),
-        update_time=ts(r.update_time),
-    )
-
-
-def reward_to_proto(r: Row) -> points_pb2.Reward:
-    return points_pb2.Reward(
-        name=f"rewards/{r.reward_id}",
-        display_name=r.display_name,
-        points_cost=r.points_cost,
-        stock=r.stock,
-        kind=_REWARD_KIND[r.kind],
-        item=r.item,
-        active=r.active,
-        create_time=ts(r.create_time),
-        update_time=ts(r.update_time),
-    )
-
-
-def _stores(names, field: str) -> list[str]:
-    stores = [parse_name(s, "stores") for s in names]
-    if any(s is None for s in stores):
-        raise InvalidArgument([(field, "each must be stores/{store}")])
-    return [s for s in stores if s]
-
-
-def _optional_store(name: str) -> str | None:
-    if not name:
-        return None
-    from services.wallet.entrypoints.grpc_servicer import store_id_of
-
-    return store_id_of(name)
-
-
-def _new_resource_id(value: str, field: str) -> str:
-    if value and not is_resource_id(value):
-        raise InvalidArgument([(field, "must match [a-z0-9][a-z0-9-]{0,62}")])
-    return value or new_id()
 
 
 class VouchersRpc:
@@ -127,16 +43,16 @@ class VouchersRpc:
     async def CreateVoucherTemplate(self, request, context) -> pb.CreateVoucherTemplateResponse:
         caller = current_principal()
         t = request.voucher_template
-        template_id = _new_resource_id(request.voucher_template_id, "voucher_template_id")
+        template_id = new_resource_id(request.voucher_template_id, "voucher_template_id")
         terms = dv.VoucherTerms(
             display_name=t.display_name.strip(),
-            kind=_VOUCHER_KIND_BACK.get(t.kind, ""),
+            kind=voucher_kind_of(t.kind),
             amount_off_minor=t.amount_off_minor,
             percent_off_bps=t.percent_off_bps,
             max_discount_minor=t.max_discount_minor,
             free_service=t.free_service,
             min_spend_minor=t.min_spend_minor,
-            stores=_stores(t.stores, "voucher_template.stores"),
+            stores=store_ids_of(t.stores, "voucher_template.stores"),
         )
         valid_from = t.valid_from.ToDatetime(UTC) if t.HasField("valid_from") else None
         valid_until = t.valid_until.ToDatetime(UTC) if t.HasField("valid_until") else None
@@ -178,8 +94,6 @@ class VouchersRpc:
 
     # --- vouchers -----------------------------------------------------------------------------
     async def IssueVoucher(self, request, context) -> pb.IssueVoucherResponse:
-        from services.wallet.entrypoints.grpc_servicer import member_id_of
-
         member_id = member_id_of(request.member, "member")
         template_id = parse_name(request.template, "voucherTemplates")
         if not template_id:
@@ -207,17 +121,16 @@ class VouchersRpc:
         return await self._mutate("VoidVoucher", request, pb.VoidVoucherResponse, effect)
 
     async def ListVouchers(self, request, context) -> pb.ListVouchersResponse:
-        from services.wallet.entrypoints.grpc_servicer import member_id_of, store_id_of
-
         member_id = member_id_of(request.parent, "parent")
         caller = current_principal()
         caller.require(auth.WALLET_READ)
         caller.require_member(f"members/{member_id}")
         states = set()
         for s in request.states:
-            if s not in _VOUCHER_STATE_BACK:
+            state = voucher_state_of(s)
+            if not state:
                 raise InvalidArgument([("states", "unknown voucher state")])
-            states.add(_VOUCHER_STATE_BACK[s])
+            states.add(state)
         cart = None
         if request.HasField("valid_for_cart"):
             cart = (
@@ -247,7 +160,7 @@ class VouchersRpc:
     async def CreateReward(self, request, context) -> pb.CreateRewardResponse:
         caller = current_principal()
         r = request.reward
-        reward_id = _new_resource_id(request.reward_id, "reward_id")
+        reward_id = new_resource_id(request.reward_id, "reward_id")
 
         async def effect(uow) -> pb.CreateRewardResponse:
             row = await rw.create_reward(
@@ -257,7 +170,7 @@ class VouchersRpc:
                 display_name=r.display_name,
                 points_cost=r.points_cost,
                 stock=r.stock,
-                kind=_REWARD_KIND_BACK.get(r.kind, ""),
+                kind=reward_kind_of(r.kind),
                 item=r.item,
             )
             return pb.CreateRewardResponse(reward=reward_to_proto(row))
@@ -309,18 +222,11 @@ class VouchersRpc:
         return await self._mutate("UpdateReward", request, pb.UpdateRewardResponse, effect)
 
     async def RedeemReward(self, request, context) -> pb.RedeemRewardResponse:
-        from services.wallet.entrypoints.grpc_servicer import (
-            member_id_of,
-            transaction_to_proto,
-            wallet_to_proto,
-        )
-        from services.wallet.service_layer import stored_value as sv
-
         member_id = member_id_of(request.member, "member")
         reward_id = parse_name(request.reward, "rewards")
         if not reward_id:
             raise InvalidArgument([("reward", "must be rewards/{reward}")])
-        store_id = _optional_store(request.store)
+        store_id = optional_store_id_of(request.store)
         caller = current_principal()
 
         async def effect(uow) -> pb.RedeemRewardResponse:
@@ -338,15 +244,8 @@ class VouchersRpc:
 
     # --- check-in -----------------------------------------------------------------------------
     async def CheckIn(self, request, context) -> pb.CheckInResponse:
-        from services.wallet.entrypoints.grpc_servicer import (
-            member_id_of,
-            transaction_to_proto,
-            wallet_to_proto,
-        )
-        from services.wallet.service_layer import stored_value as sv
-
         member_id = member_id_of(request.member, "member")
-        store_id = _optional_store(request.store)
+        store_id = optional_store_id_of(request.store)
         caller = current_principal()
 
         async def effect(uow) -> pb.CheckInResponse:
