@@ -1,9 +1,7 @@
 """The appointment lifecycle: book, reschedule, cancel, check in, complete, mark a no-show.
 
-    BOOKED ──check in──▶ CHECKED_IN ──complete──▶ COMPLETED
-      │  └───────────────complete──────────────▶ COMPLETED
-      ├──cancel──▶ CANCELLED      (resources freed, offered to the waitlist)
-      └──no-show──▶ NO_SHOW       (resources freed, offered to the waitlist)
+Which transition is allowed when, and what it produces, is decided by the domain model
+(`domain/appointment.py`); the handlers here load, lock, ask it, and carry out its effects.
 
 Never check-then-insert: the working-hours check uses the domain engine's working spans, but
 whether a staff member, room seat or piece of equipment is free is decided by the database's
@@ -29,9 +27,9 @@ row lock to the commit, so the cap on open appointments is race-free.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,6 +40,7 @@ from kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from kit.ids import new_id
 from kit.proto import ts
 from services.booking.adapters.catalog_repository import ServiceRecord
+from services.booking.domain import appointment as model
 from services.booking.domain.availability import LOCAL_FORMAT, MAX_SERVICES, store_zone, working_spans
 from services.booking.domain.schedule import Staff
 from services.booking.service_layer import holds, plans, policy, waitlist
@@ -49,11 +48,11 @@ from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 
 Span = tuple[datetime, datetime]
 BOOKED, CHECKED_IN, COMPLETED, CANCELLED, NO_SHOW = (
-    "booked",
-    "checked_in",
-    "completed",
-    "cancelled",
-    "no_show",
+    model.State.BOOKED.value,
+    model.State.CHECKED_IN.value,
+    model.State.COMPLETED.value,
+    model.State.CANCELLED.value,
+    model.State.NO_SHOW.value,
 )
 SELF_SERVICE = frozenset(
     {appointments_pb2.BOOKING_CHANNEL_ONLINE, appointments_pb2.BOOKING_CHANNEL_MINI_PROGRAM}
@@ -607,21 +606,15 @@ async def reschedule_appointment(
     a deposit then needs `payment_pin`)."""
     now = now or datetime.now(UTC)
     before = await load(uow, appointment_id, for_update=True)
-    require_state(before, BOOKED)
     rules = await policy.load_policy(uow)
-    cutoff = before.start_time - timedelta(minutes=rules.cancel_free_minutes_before)
-    if actor == ACTOR_MEMBER and now >= cutoff:
-        raise FailedPrecondition(
-            "members may change an appointment only until the free cancellation cut-off",
-            reason="CHANGE_CUTOFF_PASSED",
-            metadata={"cutoff": cutoff.isoformat()},
-        )
-    if now >= before.start_time:
-        raise FailedPrecondition(
-            "the appointment has started",
-            reason="CHANGE_CUTOFF_PASSED",
-            metadata={"cutoff": before.start_time.isoformat()},
-        )
+    change = decided(
+        model.decide_reschedule,
+        before.state,
+        start=before.start_time,
+        now=now,
+        by_member=actor == ACTOR_MEMBER,
+        free_minutes_before=rules.cancel_free_minutes_before,
+    )
     channel = before.channel
     if actor == ACTOR_MEMBER and channel not in SELF_SERVICE:
         channel = appointments_pb2.BOOKING_CHANNEL_ONLINE  # the member acts through self-service
@@ -649,7 +642,7 @@ async def reschedule_appointment(
             channel=channel,
             staff_override=staff_override,
         )
-    await uow.appointments.release(appointment_id)
+    await carry_out(uow, appointment_id, change)
     booked = await reserve(uow, appointment_id, r)
     # After the new slot is secured, so a taken slot never reaches the wallet.
     await holds.on_reschedule(
@@ -677,7 +670,6 @@ async def reschedule_appointment(
         if staff_override and overridden
         else before.override_reason,
     )
-    await uow.appointments.cancel_reminders(appointment_id)
     await uow.appointments.schedule_reminders(
         appointment_id,
         reminders_for(start_utc, r.zone, r.tz, now, rules.reminder_minutes_before),
@@ -705,13 +697,24 @@ async def reschedule_appointment(
 
 
 # --- the other transitions -----------------------------------------------------------------------
-def require_state(row, *states: str) -> None:
-    if row.state not in states:
-        raise FailedPrecondition(
-            f"the appointment is {row.state}",
-            reason="INVALID_APPOINTMENT_STATE",
-            metadata={"state": row.state},
-        )
+def decided(rule: Callable[..., model.Transition], *args: Any, **kwargs: Any) -> model.Transition:
+    """Asks the domain model; its refusal becomes FAILED_PRECONDITION with the same reason."""
+    try:
+        return rule(*args, **kwargs)
+    except model.Refused as refused:
+        raise FailedPrecondition(refused.message, reason=refused.reason, metadata=refused.metadata) from None
+
+
+async def carry_out(uow: BookingUnitOfWork, appointment_id: str, change: model.Transition) -> None:
+    """The effects of `change` on the appointment's own rows and its hold, in the order every
+    transition takes them (reservations, reminders, hold); the waitlist and the policy counters
+    follow once the new state is written."""
+    if change.releases_resources:
+        await uow.appointments.release(appointment_id)
+    if change.cancels_reminders:
+        await uow.appointments.cancel_reminders(appointment_id)
+    if change.settles_hold:
+        await holds.settle(uow, appointment_id, capture=change.capture_hold, reason=change.hold_reason)
 
 
 async def cancel_appointment(
@@ -729,28 +732,31 @@ async def cancel_appointment(
     policy says (holds.py decides per kind), else voided."""
     now = now or datetime.now(UTC)
     row = await load(uow, appointment_id, for_update=True)
-    require_state(row, BOOKED)
-    if actor == ACTOR_MEMBER and now >= row.start_time:
-        raise FailedPrecondition("the appointment has started", reason="SLOT_IN_PAST")
     rules = await policy.load_policy(uow)
-    late = now >= row.start_time - timedelta(minutes=rules.cancel_free_minutes_before)
-    waived = late and waive_late_cancel
-    counted = late and not waived
-    await uow.appointments.release(appointment_id)
-    await uow.appointments.cancel_reminders(appointment_id)
-    await holds.settle(uow, appointment_id, capture=counted, reason="late_cancel" if counted else "cancel")
+    change = decided(
+        model.decide_cancel,
+        row.state,
+        start=row.start_time,
+        now=now,
+        by_member=actor == ACTOR_MEMBER,
+        free_minutes_before=rules.cancel_free_minutes_before,
+        waive_late_cancel=waive_late_cancel,
+    )
+    counted = change.counts_late_cancel
+    await carry_out(uow, appointment_id, change)
     updated = await uow.appointments.set_state(
         appointment_id,
-        CANCELLED,
+        change.target,
         cancel_reason=reason or None,
         cancel_time=now,
         cancelled_by=actor,
         late_cancel=counted,
-        late_cancel_waived=waived,
+        late_cancel_waived=change.waived,
     )
     if counted:
         await policy.on_late_cancel(uow, updated, now, rules)
-    await waitlist.on_time_freed(uow, row, now)
+    if change.frees_time:
+        await waitlist.on_time_freed(uow, row, now)
     hold = hold_of(updated)
     uow.emit(
         events_pb2.AppointmentCancelled(
@@ -773,11 +779,6 @@ async def cancel_appointment(
     return (await with_reminders(uow, [updated]))[0]
 
 
-def local_day_start(row) -> datetime:
-    zone = store_zone(row.time_zone) or UTC
-    return datetime.combine(row.start_time.astimezone(zone).date(), time(0), zone)
-
-
 async def check_in_appointment(
     uow: BookingUnitOfWork, appointment_id: str, *, now: datetime | None = None
 ) -> dict:
@@ -785,16 +786,11 @@ async def check_in_appointment(
     not fired yet are cancelled: the member is here."""
     now = now or datetime.now(UTC)
     row = await load(uow, appointment_id, for_update=True)
-    require_state(row, BOOKED)
-    opens = local_day_start(row)
-    if now < opens:
-        raise FailedPrecondition(
-            "check-in opens on the appointment's day",
-            reason="TOO_EARLY_TO_CHECK_IN",
-            metadata={"check_in_from": opens.astimezone(UTC).isoformat()},
-        )
-    await uow.appointments.cancel_reminders(appointment_id)
-    updated = await uow.appointments.set_state(appointment_id, CHECKED_IN, check_in_time=now)
+    change = decided(
+        model.decide_check_in, row.state, start=row.start_time, zone=store_zone(row.time_zone) or UTC, now=now
+    )
+    await carry_out(uow, appointment_id, change)
+    updated = await uow.appointments.set_state(appointment_id, change.target, check_in_time=now)
     uow.emit(
         events_pb2.AppointmentCheckedIn(
             appointment=f"appointments/{appointment_id}",
@@ -817,18 +813,13 @@ async def complete_appointment(
     reservations stay, for the record. Returns the row and the follow-ups plans.py reports."""
     now = now or datetime.now(UTC)
     row = await load(uow, appointment_id, for_update=True)
-    require_state(row, BOOKED, CHECKED_IN)
-    if now < row.start_time:
-        raise FailedPrecondition(
-            "the appointment has not started",
-            reason="NOT_STARTED",
-            metadata={"start_time": row.start_time.isoformat()},
-        )
+    change = decided(
+        model.decide_complete, row.state, start=row.start_time, now=now, capture_hold=capture_hold
+    )
     rules = await policy.load_policy(uow)
-    await uow.appointments.cancel_reminders(appointment_id)
-    await holds.settle(uow, appointment_id, capture=capture_hold, reason="complete")
+    await carry_out(uow, appointment_id, change)
     updated = await uow.appointments.set_state(
-        appointment_id, COMPLETED, complete_time=now, check_in_time=row.check_in_time or now
+        appointment_id, change.target, complete_time=now, check_in_time=row.check_in_time or now
     )
     follow_ups = [
         f if isinstance(f, appointments_pb2.FollowUp) else plans.follow_up_to_proto(f)
@@ -861,22 +852,20 @@ async def mark_no_show(
     Returns the row and the member's standing when policy.py reports it."""
     now = now or datetime.now(UTC)
     row = await load(uow, appointment_id, for_update=True)
-    require_state(row, BOOKED)
     rules = await policy.load_policy(uow)
-    from_ = row.start_time + timedelta(minutes=rules.no_show_grace_minutes)
-    if now < from_:
-        raise FailedPrecondition(
-            "too early to mark a no-show",
-            reason="NO_SHOW_TOO_EARLY",
-            metadata={"no_show_from": from_.isoformat()},
-        )
-    await uow.appointments.release(appointment_id)
-    await uow.appointments.cancel_reminders(appointment_id)
-    await holds.settle(uow, appointment_id, capture=True, reason="no_show")
-    updated = await uow.appointments.set_state(appointment_id, NO_SHOW, no_show_time=now)
-    result = await policy.on_no_show(uow, updated, now, rules)
+    change = decided(
+        model.decide_no_show,
+        row.state,
+        start=row.start_time,
+        now=now,
+        grace_minutes=rules.no_show_grace_minutes,
+    )
+    await carry_out(uow, appointment_id, change)
+    updated = await uow.appointments.set_state(appointment_id, change.target, no_show_time=now)
+    result = await policy.on_no_show(uow, updated, now, rules) if change.counts_no_show else None
     standing = result if isinstance(result, appointments_pb2.BookingStanding) else None
-    await waitlist.on_time_freed(uow, row, now)
+    if change.frees_time:
+        await waitlist.on_time_freed(uow, row, now)
     hold = hold_of(updated)
     uow.emit(
         events_pb2.AppointmentNoShow(
