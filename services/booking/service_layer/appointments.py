@@ -27,6 +27,7 @@ row lock to the commit, so the cap on open appointments is race-free.
 from __future__ import annotations
 
 import bisect
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,7 @@ from peony.booking.v1 import appointments_pb2, events_pb2
 from kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from kit.ids import new_id
 from kit.proto import ts
+from services.booking.adapters.appointment_repository import SlotTaken
 from services.booking.adapters.catalog_repository import ServiceRecord
 from services.booking.domain import appointment as model
 from services.booking.domain.availability import LOCAL_FORMAT, MAX_SERVICES, store_zone, working_spans
@@ -411,41 +413,44 @@ async def prepare(
     return r
 
 
-async def reserve(uow: BookingUnitOfWork, appointment_id: str, r: Reservation) -> list[dict]:
-    """Inserts the reservation rows (the exclusion constraint decides); returns the booked
-    services. ABORTED `SLOT_TAKEN` when every option of some resource is taken."""
+@dataclass(frozen=True)
+class Claim:
+    """One resource a booking must reserve: the first free seat among `options` (resource name,
+    seats), in order, for `spans`; the chosen resource fills field `kind` (staff, room,
+    equipment) of the booked services at `services`."""
 
-    async def claim(kind: str, options: list[tuple[str, int]], spans: list[Span]) -> str:
-        for resource_id, capacity in options:
-            for seat in range(1, capacity + 1):
-                if await uow.appointments.reserve(appointment_id, resource_id, kind, spans, seat):
-                    return resource_id
-        raise Aborted(
-            "the slot was just taken; query availability again",
-            reason="SLOT_TAKEN",
-            metadata={"resource": options[-1][0] if len(options) == 1 else kind},
-        )
+    kind: str
+    options: tuple[tuple[str, int], ...]
+    spans: tuple[Span, ...]
+    services: tuple[int, ...]
 
+    @property
+    def taken(self) -> str:
+        """What SLOT_TAKEN names when no option is free: the resource, or the kind of several."""
+        return self.options[-1][0] if len(self.options) == 1 else self.kind
+
+
+def claims_for(appointment_id: str, r: Reservation) -> list[Claim]:
+    """The claims of a reservation, in the order they are taken (both appliers keep it): explicit
+    staff by name, then the shared staff member among the candidates, then rooms and equipment."""
     n = len(r.records)
-    staff_of = dict(r.staff_of)
-    # Explicit staff first, in a fixed order; then the shared one among the candidates.
+    out: list[Claim] = []
+
+    def add(kind: str, options: list[tuple[str, int]], indexes: Sequence[int]) -> None:
+        out.append(Claim(kind, tuple(options), tuple(r.blocks(indexes)), tuple(indexes)))
+
     for name in sorted(set(r.staff_of.values())):
-        await claim("staff", [(name, 1)], r.blocks([i for i, s in r.staff_of.items() if s == name]))
+        add("staff", [(name, 1)], [i for i, s in r.staff_of.items() if s == name])
     common = [i for i in range(n) if i not in r.staff_of]
     if common:
-        chosen = await claim("staff", [(c, 1) for c in r.candidates], r.blocks(common))
-        staff_of.update({i: chosen for i in common})
-
-    room_of, equipment_of = dict(r.room_of), dict(r.equipment_of)
-    for needed, pool, kind, explicit, out in (
-        ("room_type", r.rooms, "room", r.room_of, room_of),
-        ("equipment_kind", r.equipment, "equipment", r.equipment_of, equipment_of),
+        add("staff", [(c, 1) for c in r.candidates], common)
+    for needed, pool, kind, explicit in (
+        ("room_type", r.rooms, "room", r.room_of),
+        ("equipment_kind", r.equipment, "equipment", r.equipment_of),
     ):
         for resource in sorted(set(explicit.values())):
             capacity = next((x.capacity for x in pool if x.room_id == resource), 1) if kind == "room" else 1
-            await claim(
-                kind, [(resource, capacity)], r.blocks([i for i, v in explicit.items() if v == resource])
-            )
+            add(kind, [(resource, capacity)], [i for i, v in explicit.items() if v == resource])
         for requirement in sorted({getattr(rec.service, needed) for rec in r.records} - {None}):
             wanting = [
                 i
@@ -462,16 +467,20 @@ async def reserve(uow: BookingUnitOfWork, appointment_id: str, r: Reservation) -
             # (from its id), so concurrent bookings spread out instead of all colliding on the
             # first free one (each collision is a wait, or a deadlock, in the exclusion check).
             start = int(appointment_id.replace("-", "")[-8:], 16) % len(options)
-            chosen = await claim(kind, options[start:] + options[:start], r.blocks(wanting))
-            out.update({i: chosen for i in wanting})
+            add(kind, options[start:] + options[:start], wanting)
+    return out
 
+
+def booked_services(r: Reservation, chosen: Mapping[int, Mapping[str, str]]) -> list[dict]:
+    """The `services` column: each planned service with the resources `chosen` for it (by kind;
+    "" where none was, as the database function starts from)."""
     return [
         {
             "service": p.record.service.service_id,
             "display_name": p.record.display_name,
-            "staff": staff_of[i],
-            "room": room_of.get(i, ""),
-            "equipment": equipment_of.get(i, ""),
+            "staff": chosen.get(i, {}).get("staff", ""),
+            "room": chosen.get(i, {}).get("room", ""),
+            "equipment": chosen.get(i, {}).get("equipment", ""),
             "start": p.start.isoformat(),
             "end": p.end.isoformat(),
             "reserved_start": p.reserved_start.isoformat(),
@@ -480,6 +489,71 @@ async def reserve(uow: BookingUnitOfWork, appointment_id: str, r: Reservation) -
         }
         for i, p in enumerate(r.planned)
     ]
+
+
+def slot_taken(resource: str) -> Aborted:
+    return Aborted(
+        "the slot was just taken; query availability again",
+        reason="SLOT_TAKEN",
+        metadata={"resource": resource},
+    )
+
+
+async def reserve(uow: BookingUnitOfWork, appointment_id: str, r: Reservation) -> list[dict]:
+    """Inserts the reservation rows claim by claim, one savepoint per candidate seat (the
+    exclusion constraint decides); returns the booked services. ABORTED `SLOT_TAKEN` when every
+    option of some claim is taken. (A new booking applies the same claims in one database call:
+    `book_appointment`.)"""
+    chosen: dict[int, dict[str, str]] = {}
+    for claim in claims_for(appointment_id, r):
+        got = await first_free(uow, appointment_id, claim)
+        if got is None:
+            raise slot_taken(claim.taken)
+        for i in claim.services:
+            chosen.setdefault(i, {})[claim.kind] = got
+    return booked_services(r, chosen)
+
+
+async def first_free(uow: BookingUnitOfWork, appointment_id: str, claim: Claim) -> str | None:
+    for resource_id, capacity in claim.options:
+        for seat in range(1, capacity + 1):
+            if await uow.appointments.reserve(appointment_id, resource_id, claim.kind, claim.spans, seat):
+                return resource_id
+    return None
+
+
+def booking_plan(
+    tenant: str,
+    appointment: Mapping[str, Any],
+    services: Sequence[dict],
+    claims: Sequence[Claim],
+    reminders: Sequence[dict],
+) -> str:
+    """The JSON the database function `apply_booking` (migration 0011) applies: the appointment
+    row, the booked services with their resources still empty, the claims in the order they are
+    taken (each filling its services' field `kind`), the reminders."""
+
+    def instant(value: Any) -> Any:
+        return value.isoformat() if isinstance(value, datetime) else value
+
+    return json.dumps(
+        {
+            "tenant": tenant,
+            "appointment": {k: instant(v) for k, v in appointment.items()},
+            "services": list(services),
+            "claims": [
+                {
+                    "kind": c.kind,
+                    "options": [list(o) for o in c.options],
+                    "spans": [[s.isoformat(), e.isoformat()] for s, e in c.spans],
+                    "services": list(c.services),
+                    "taken": c.taken,
+                }
+                for c in claims
+            ],
+            "reminders": [{k: instant(v) for k, v in m.items()} for m in reminders],
+        }
+    )
 
 
 # --- booking ---------------------------------------------------------------------------------------
@@ -526,42 +600,48 @@ async def book_appointment(
     )
 
     appointment_id = new_id()
-    # The appointment row first (the reservations are its children); a failed booking rolls back both.
-    await uow.appointments.add(
-        appointment_id=appointment_id,
-        member_id=member,
-        store_id=store,
-        state=BOOKED,
-        channel=channel,
-        start_time=start_utc,
-        end_time=r.end,
-        local_start=local(start_utc, r.zone),
-        local_end=local(r.end, r.zone),
-        time_zone=r.tz,
-        services=[],
-        list_price_minor=sum(rec.list_price_minor for rec in r.records),
-        currency_code=r.records[0].currency_code,
-        notes=notes,
-        overridden_rules=overridden,
-        override_reason=(override_reason or None) if staff_override else None,
-        booked_by=booked_by or f"members/{member}",
-        waitlist_entry=waitlist_entry,
-    )
-    booked = await reserve(uow, appointment_id, r)
-    await holds.authorize(
-        uow,
-        appointment_id=appointment_id,
-        member_id=member,
-        store_id=store,
-        spec=wallet_hold,
-        end_utc=r.end,
-        policy=rules,
-        request_key=request_key,
-    )
-    row = await uow.appointments.set_state(appointment_id, BOOKED, services=booked)
-    await uow.appointments.schedule_reminders(
-        appointment_id, reminders_for(start_utc, r.zone, r.tz, now, rules.reminder_minutes_before)
-    )
+    reminders = reminders_for(start_utc, r.zone, r.tz, now, rules.reminder_minutes_before)
+    appointment = {
+        "appointment_id": appointment_id,
+        "member_id": member,
+        "store_id": store,
+        "channel": channel,
+        "start_time": start_utc,
+        "end_time": r.end,
+        "local_start": local(start_utc, r.zone),
+        "local_end": local(r.end, r.zone),
+        "time_zone": r.tz,
+        "list_price_minor": sum(rec.list_price_minor for rec in r.records),
+        "currency_code": r.records[0].currency_code,
+        "notes": notes,
+        "overridden_rules": overridden,
+        "override_reason": (override_reason or None) if staff_override else None,
+        "booked_by": booked_by or f"members/{member}",
+        "waitlist_entry": waitlist_entry,
+    }
+    # One round trip: the appointment, its reservations (the exclusion constraint deciding,
+    # candidates in order), its reminders; a taken slot rolls the whole transaction back.
+    try:
+        plan_json = booking_plan(
+            uow.tenant, appointment, booked_services(r, {}), claims_for(appointment_id, r), reminders
+        )
+        row = await uow.appointments.apply_booking(plan_json)
+    except SlotTaken as taken:
+        raise slot_taken(taken.resource) from None
+    booked = row.services
+    # After the slot is secured, so a taken slot never reaches the wallet.
+    if wallet_hold is not None:
+        await holds.authorize(
+            uow,
+            appointment_id=appointment_id,
+            member_id=member,
+            store_id=store,
+            spec=wallet_hold,
+            end_utc=r.end,
+            policy=rules,
+            request_key=request_key,
+        )
+        row = await load(uow, appointment_id)
     hold = hold_of(row)
     uow.emit(
         events_pb2.AppointmentBooked(
@@ -581,7 +661,17 @@ async def book_appointment(
         aggregate_type="appointment",
         aggregate_id=appointment_id,
     )
-    return (await with_reminders(uow, [row]))[0]
+    # The reminders are the ones just planned: no read back.
+    return {**row._asdict(), "reminders": reminder_view(reminders)}
+
+
+def reminder_view(reminders: Sequence[dict]) -> list[dict]:
+    """Planned reminder rows as `with_reminders` gives them."""
+    view = [
+        {"minutes_before": m["minutes_before"], "due_utc": m["due_utc"], "state": m["state"]}
+        for m in reminders
+    ]
+    return sorted(view, key=lambda m: m["due_utc"])
 
 
 async def reschedule_appointment(
