@@ -374,9 +374,15 @@ async def prepare(
                 "the slot is outside the staff member's working hours", reason="OUTSIDE_WORKING_HOURS"
             )
 
-    # FOR SHARE against a concurrent capacity change, when a room is needed at all.
-    r.rooms = await uow.catalog.rooms(store, lock_shared=any(rec.service.room_type for rec in records))
-    r.equipment = await uow.catalog.equipment(store)
+    # FOR SHARE against a concurrent capacity change, when a room is needed at all. A pool no
+    # service needs and no assignment names is not read (a round trip each): only a needed pool
+    # is ever consulted below (an unneeded room or equipment is refused before its lookup).
+    rooms_needed = any(rec.service.room_type for rec in records)
+    equipment_needed = any(rec.service.equipment_kind for rec in records)
+    if rooms_needed or any(a.room for a in assignments):
+        r.rooms = await uow.catalog.rooms(store, lock_shared=rooms_needed)
+    if equipment_needed or any(a.equipment for a in assignments):
+        r.equipment = await uow.catalog.equipment(store)
     bad: list[tuple[str, str]] = []
     for i, a in enumerate(assignments):
         service = records[i].service
