@@ -10,7 +10,8 @@ Steps:
 1. PostgreSQL + NATS: ``PEONY_DATABASE_URL`` / ``PEONY_NATS_URL`` when set, else embedded servers
    (``kit.devstack.DevStack``, fsync on) in a temp dir. A fresh database migrated with
    ``kit.migrations.upgrade("booking", ...)``; the store's time zone (Asia/Shanghai) inserted into
-   ``store_zones`` as the members service's StoreCreated event would.
+   ``store_zones`` and every member the benchmark books for into ``member_windows``, as the
+   members service's StoreCreated and MemberRegistered events would.
 2. The real booking service as a separate process (``python -m cli.main serve booking``); through
    the API: two services (a 60-minute facial with 5-minute buffers that needs a facial room, a
    30-minute massage that needs none), 40 staff working 09:00-23:00 every day, 20 facial rooms,
@@ -100,9 +101,9 @@ async def book_workload(channel: Any, spec: dict[str, Any], worker_index: int):
     slots = iter(spec["slots"][worker_index :: spec["procs"]])
 
     async def call(client_index: int) -> Any:
-        staff, start = next(slots)  # StopIteration = more calls than slots: raise --slots
+        staff, start, member = next(slots)  # StopIteration = more calls than slots
         request = pb.BookAppointmentRequest(
-            member=f"members/{uuid.uuid4()}",
+            member=f"members/{member}",
             store=spec["store"],
             services=[f"services/{MASSAGE}"],
             start_time=Timestamp(seconds=start),
@@ -129,7 +130,15 @@ def _instant(day: date, minutes_from_midnight: int) -> datetime:
     return (local + timedelta(minutes=minutes_from_midnight)).astimezone(UTC)
 
 
-async def _insert_store_zone(db_url: str) -> None:
+def _member(what: str) -> str:
+    """A member id of the benchmark, the same in every run (`what` names its booking)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"peony-bench-booking/{what}"))
+
+
+async def _insert_projections(db_url: str, member_ids: list[str]) -> None:
+    """The store's zone and the members, as the members service's StoreCreated and
+    MemberRegistered events would project them: booking refuses a member it does not know (and
+    the benchmark runs no members service to read through to)."""
     import asyncpg
 
     conn = await asyncpg.connect(plain_pg_url(db_url), timeout=10)
@@ -139,6 +148,12 @@ async def _insert_store_zone(db_url: str) -> None:
             TENANT,
             STORE_ID,
             TIME_ZONE,
+        )
+        await conn.execute(
+            "INSERT INTO member_windows (tenant_id, member_id, registered_time, update_time)"
+            " SELECT $1, unnest($2::text[]), now(), now()",
+            TENANT,
+            member_ids,
         )
     finally:
         await conn.close()
@@ -219,7 +234,7 @@ async def _seed(addr: str, token: str, day: date) -> int:
                 start = _instant(day, 9 * 60 + k * SEED_PITCH_MIN + 5)
                 await stub.BookAppointment(
                     pb.BookAppointmentRequest(
-                        member=f"members/{uuid.uuid4()}",
+                        member=f"members/{_member(f'seed-{i}-{k}')}",
                         store=STORE,
                         services=[f"services/{service}"],
                         start_time=Timestamp(seconds=int(start.timestamp())),
@@ -274,17 +289,26 @@ async def _availability(addr: str, token: str, day: date, queries: int) -> dict[
     return out
 
 
-def _throughput_slots(first_day: date, seed: int) -> list[tuple[str, int]]:
-    """Every 30-minute massage start of every staff member over the throughput days, shuffled."""
+def _throughput_slots(first_day: date, seed: int) -> list[tuple[str, int, str]]:
+    """Every 30-minute massage start of every staff member over the throughput days, shuffled,
+    each with a member of its own: (staff, start in epoch seconds, member id)."""
     per_day = (int(CLOSE[:2]) - int(OPEN[:2])) * 60 // MASSAGE_MINUTES
     slots = [
-        (_staff_name(i), int(_instant(first_day + timedelta(days=d), 540 + n * MASSAGE_MINUTES).timestamp()))
+        (
+            _staff_name(i),
+            int(_instant(first_day + timedelta(days=d), 540 + n * MASSAGE_MINUTES).timestamp()),
+            _member(f"slot-{d}-{i}-{n}"),
+        )
         for d in range(THROUGHPUT_DAYS)
         for i in range(STAFF_COUNT)
         for n in range(per_day)
     ]
     random.Random(seed).shuffle(slots)
     return slots
+
+
+def _seed_members() -> list[str]:
+    return [_member(f"seed-{i}-{k}") for k in range(SEED_PER_STAFF) for i in range(STAFF_COUNT)]
 
 
 def _start_booking(children: Children, db_url: str, nats_url: str) -> tuple[Any, str]:
@@ -341,7 +365,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         created.append(db_name)
         db_url = database_url(server_url, db_name)
         asyncio.run(upgrade("booking", to_async_url(db_url)))
-        asyncio.run(_insert_store_zone(db_url))
+        today = datetime.now(ZoneInfo(TIME_ZONE)).date()
+        seeded_day = today + timedelta(days=1)
+        slots = _throughput_slots(seeded_day + timedelta(days=1), seed=20261123)
+        asyncio.run(_insert_projections(db_url, _seed_members() + [m for _, _, m in slots]))
         pg = asyncio.run(pg_settings(db_url))
         log(f"database {db_name} migrated (PostgreSQL {pg['server_version']}, fsync={pg['fsync']})")
         token = mint_dev_token(
@@ -352,8 +379,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             issuer=os.environ.get("PEONY_JWT_ISSUER", "peony"),
             audience=os.environ.get("PEONY_JWT_AUDIENCE", "peony"),
         )
-        today = datetime.now(ZoneInfo(TIME_ZONE)).date()
-        seeded_day = today + timedelta(days=1)
 
         booking, addr = _start_booking(children, db_url, stack.nats_url)
         t0 = time.monotonic()
@@ -382,7 +407,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         booking, addr = _start_booking(children, db_url, stack.nats_url)
         time.sleep(1.0)
-        slots = _throughput_slots(seeded_day + timedelta(days=1), seed=20261123)
         spec = {"token": token, "store": STORE, "slots": slots, "procs": args.procs}
         trees = {"postgres": stack.postgres.pid} if stack.postgres is not None else {}
         log(f"booking: {args.clients} clients, {args.warmup:g}s warm-up + {args.duration:g}s")
