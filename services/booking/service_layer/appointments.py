@@ -6,7 +6,10 @@ Which transition is allowed when, and what it produces, is decided by the domain
 Never check-then-insert: the working-hours check uses the domain engine's working spans, but
 whether a staff member, room seat or piece of equipment is free is decided by the database's
 exclusion constraint when the reservation rows are inserted. A collision (SQLSTATE 23P01) on every
-candidate fails the booking with ABORTED `SLOT_TAKEN` and the whole transaction rolls back. A
+candidate fails the booking with ABORTED `SLOT_TAKEN` and the whole transaction rolls back. The
+resources to claim, with their candidates in order, are planned here (`claims_for`); a new booking
+has them applied, with its appointment row and reminders, by one database call (`apply_booking`,
+migration 0011), a reschedule by one savepoint per candidate seat (`reserve`). A
 reschedule releases the old reservations and inserts the new ones in one transaction, so a taken
 slot leaves the appointment as it was.
 
