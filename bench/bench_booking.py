@@ -289,6 +289,56 @@ async def _availability(addr: str, token: str, day: date, queries: int) -> dict[
     return out
 
 
+async def _single_client(
+    addr: str, token: str, slots: list[tuple[str, int, str]], calls: int
+) -> dict[str, Any]:
+    """Sequential BookAppointment calls (one client, nothing else in flight): the latency of one
+    booking, on slots the throughput step did not reach (the end of the shuffled list)."""
+    import grpc
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from peony.booking.v1 import appointments_pb2
+    from peony.booking.v1 import booking_service_pb2 as pb
+    from peony.booking.v1 import booking_service_pb2_grpc as pb_grpc
+
+    md = (("authorization", f"Bearer {token}"),)
+    latencies = []
+    async with grpc.aio.insecure_channel(addr) as channel:
+        stub = pb_grpc.BookingServiceStub(channel)
+        for n, (staff, start, member) in enumerate(reversed(slots[-(calls + 5) :])):
+            request = pb.BookAppointmentRequest(
+                member=f"members/{member}",
+                store=STORE,
+                services=[f"services/{MASSAGE}"],
+                start_time=Timestamp(seconds=start),
+                preferred_staff=staff,
+                channel=appointments_pb2.BOOKING_CHANNEL_STORE,
+                request_id=str(uuid.uuid4()),
+            )
+            t0 = time.perf_counter()
+            await stub.BookAppointment(request, metadata=md, timeout=CALL_TIMEOUT_S)
+            if n >= 5:  # the first five warm up
+                latencies.append((time.perf_counter() - t0) * 1000)
+    latencies.sort()
+    out = {
+        "calls": len(latencies),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+        "max_ms": round(latencies[-1], 2),
+    }
+    log(f"single-client booking: {out}")
+    return out
+
+
+def cpu_ms_per_call(figures: dict[str, Any]) -> float | None:
+    """CPU of the server, PostgreSQL and NATS per successful call, in ms (the load generator
+    left out: it is the client)."""
+    cpu, rps = figures.get("cpu") or {}, figures.get("rps") or 0
+    if not rps:
+        return None
+    cores = sum(cpu.get(k) or 0 for k in ("server_cores", "postgres_cores", "nats_cores"))
+    return round(cores / rps * 1000, 2)
+
+
 def _throughput_slots(first_day: date, seed: int) -> list[tuple[str, int, str]]:
     """Every 30-minute massage start of every staff member over the throughput days, shuffled,
     each with a member of its own: (staff, start in epoch seconds, member id)."""
@@ -425,6 +475,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         book.setdefault("errors_by_code", {})
         show_figures("book_appointment", book)
+        single = asyncio.run(_single_client(addr, token, slots, args.single_calls))
         children.stop(booking)
 
         machine = machine_info()
@@ -447,6 +498,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "pgbench_tpcb_tps": pgb["tps"],
             "pgbench": pgb,
             "book_appointment": book,
+            "book_appointment_single_client": single,
+            "book_appointment_cpu_ms": cpu_ms_per_call(book),
             "ratios": {"book_appointment_vs_pgbench": ratio(book["rps"], pgb["tps"])},
             "profiled": bool(args.py_spy),
             "errors_total": book.get("errors", 0),
@@ -475,6 +528,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", type=int, default=32, help="concurrent booking clients (and pgbench -c)")
     p.add_argument("--procs", type=int, default=2, help="load-generator processes sharing the clients")
     p.add_argument("--queries", type=int, default=200, help="availability queries per shape")
+    p.add_argument("--single-calls", type=int, default=100, help="sequential single-client bookings")
     p.add_argument(
         "--py-spy",
         metavar="DIR",
