@@ -10,7 +10,8 @@ Steps:
 1. PostgreSQL + NATS: ``PEONY_DATABASE_URL`` / ``PEONY_NATS_URL`` when set, else embedded servers
    (``kit.devstack.DevStack``, fsync on) in a temp dir. A fresh database migrated with
    ``kit.migrations.upgrade("booking", ...)``; the store's time zone (Asia/Shanghai) inserted into
-   ``store_zones`` as the members service's StoreCreated event would.
+   ``store_zones`` and every member the benchmark books for into ``member_windows``, as the
+   members service's StoreCreated and MemberRegistered events would.
 2. The real booking service as a separate process (``python -m cli.main serve booking``); through
    the API: two services (a 60-minute facial with 5-minute buffers that needs a facial room, a
    30-minute massage that needs none), 40 staff working 09:00-23:00 every day, 20 facial rooms,
@@ -100,9 +101,9 @@ async def book_workload(channel: Any, spec: dict[str, Any], worker_index: int):
     slots = iter(spec["slots"][worker_index :: spec["procs"]])
 
     async def call(client_index: int) -> Any:
-        staff, start = next(slots)  # StopIteration = more calls than slots: raise --slots
+        staff, start, member = next(slots)  # StopIteration = more calls than slots
         request = pb.BookAppointmentRequest(
-            member=f"members/{uuid.uuid4()}",
+            member=f"members/{member}",
             store=spec["store"],
             services=[f"services/{MASSAGE}"],
             start_time=Timestamp(seconds=start),
@@ -129,7 +130,15 @@ def _instant(day: date, minutes_from_midnight: int) -> datetime:
     return (local + timedelta(minutes=minutes_from_midnight)).astimezone(UTC)
 
 
-async def _insert_store_zone(db_url: str) -> None:
+def _member(what: str) -> str:
+    """A member id of the benchmark, the same in every run (`what` names its booking)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"peony-bench-booking/{what}"))
+
+
+async def _insert_projections(db_url: str, member_ids: list[str]) -> None:
+    """The store's zone and the members, as the members service's StoreCreated and
+    MemberRegistered events would project them: booking refuses a member it does not know (and
+    the benchmark runs no members service to read through to)."""
     import asyncpg
 
     conn = await asyncpg.connect(plain_pg_url(db_url), timeout=10)
@@ -139,6 +148,12 @@ async def _insert_store_zone(db_url: str) -> None:
             TENANT,
             STORE_ID,
             TIME_ZONE,
+        )
+        await conn.execute(
+            "INSERT INTO member_windows (tenant_id, member_id, registered_time, update_time)"
+            " SELECT $1, unnest($2::text[]), now(), now()",
+            TENANT,
+            member_ids,
         )
     finally:
         await conn.close()
@@ -219,7 +234,7 @@ async def _seed(addr: str, token: str, day: date) -> int:
                 start = _instant(day, 9 * 60 + k * SEED_PITCH_MIN + 5)
                 await stub.BookAppointment(
                     pb.BookAppointmentRequest(
-                        member=f"members/{uuid.uuid4()}",
+                        member=f"members/{_member(f'seed-{i}-{k}')}",
                         store=STORE,
                         services=[f"services/{service}"],
                         start_time=Timestamp(seconds=int(start.timestamp())),
@@ -274,17 +289,76 @@ async def _availability(addr: str, token: str, day: date, queries: int) -> dict[
     return out
 
 
-def _throughput_slots(first_day: date, seed: int) -> list[tuple[str, int]]:
-    """Every 30-minute massage start of every staff member over the throughput days, shuffled."""
+async def _single_client(
+    addr: str, token: str, slots: list[tuple[str, int, str]], calls: int
+) -> dict[str, Any]:
+    """Sequential BookAppointment calls (one client, nothing else in flight): the latency of one
+    booking, on slots the throughput step did not reach (the end of the shuffled list)."""
+    import grpc
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from peony.booking.v1 import appointments_pb2
+    from peony.booking.v1 import booking_service_pb2 as pb
+    from peony.booking.v1 import booking_service_pb2_grpc as pb_grpc
+
+    md = (("authorization", f"Bearer {token}"),)
+    latencies = []
+    async with grpc.aio.insecure_channel(addr) as channel:
+        stub = pb_grpc.BookingServiceStub(channel)
+        for n, (staff, start, member) in enumerate(reversed(slots[-(calls + 5) :])):
+            request = pb.BookAppointmentRequest(
+                member=f"members/{member}",
+                store=STORE,
+                services=[f"services/{MASSAGE}"],
+                start_time=Timestamp(seconds=start),
+                preferred_staff=staff,
+                channel=appointments_pb2.BOOKING_CHANNEL_STORE,
+                request_id=str(uuid.uuid4()),
+            )
+            t0 = time.perf_counter()
+            await stub.BookAppointment(request, metadata=md, timeout=CALL_TIMEOUT_S)
+            if n >= 5:  # the first five warm up
+                latencies.append((time.perf_counter() - t0) * 1000)
+    latencies.sort()
+    out = {
+        "calls": len(latencies),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+        "max_ms": round(latencies[-1], 2),
+    }
+    log(f"single-client booking: {out}")
+    return out
+
+
+def cpu_ms_per_call(figures: dict[str, Any]) -> float | None:
+    """CPU of the server, PostgreSQL and NATS per successful call, in ms (the load generator
+    left out: it is the client)."""
+    cpu, rps = figures.get("cpu") or {}, figures.get("rps") or 0
+    if not rps:
+        return None
+    cores = sum(cpu.get(k) or 0 for k in ("server_cores", "postgres_cores", "nats_cores"))
+    return round(cores / rps * 1000, 2)
+
+
+def _throughput_slots(first_day: date, seed: int) -> list[tuple[str, int, str]]:
+    """Every 30-minute massage start of every staff member over the throughput days, shuffled,
+    each with a member of its own: (staff, start in epoch seconds, member id)."""
     per_day = (int(CLOSE[:2]) - int(OPEN[:2])) * 60 // MASSAGE_MINUTES
     slots = [
-        (_staff_name(i), int(_instant(first_day + timedelta(days=d), 540 + n * MASSAGE_MINUTES).timestamp()))
+        (
+            _staff_name(i),
+            int(_instant(first_day + timedelta(days=d), 540 + n * MASSAGE_MINUTES).timestamp()),
+            _member(f"slot-{d}-{i}-{n}"),
+        )
         for d in range(THROUGHPUT_DAYS)
         for i in range(STAFF_COUNT)
         for n in range(per_day)
     ]
     random.Random(seed).shuffle(slots)
     return slots
+
+
+def _seed_members() -> list[str]:
+    return [_member(f"seed-{i}-{k}") for k in range(SEED_PER_STAFF) for i in range(STAFF_COUNT)]
 
 
 def _start_booking(children: Children, db_url: str, nats_url: str) -> tuple[Any, str]:
@@ -341,7 +415,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         created.append(db_name)
         db_url = database_url(server_url, db_name)
         asyncio.run(upgrade("booking", to_async_url(db_url)))
-        asyncio.run(_insert_store_zone(db_url))
+        today = datetime.now(ZoneInfo(TIME_ZONE)).date()
+        seeded_day = today + timedelta(days=1)
+        slots = _throughput_slots(seeded_day + timedelta(days=1), seed=20261123)
+        asyncio.run(_insert_projections(db_url, _seed_members() + [m for _, _, m in slots]))
         pg = asyncio.run(pg_settings(db_url))
         log(f"database {db_name} migrated (PostgreSQL {pg['server_version']}, fsync={pg['fsync']})")
         token = mint_dev_token(
@@ -352,8 +429,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             issuer=os.environ.get("PEONY_JWT_ISSUER", "peony"),
             audience=os.environ.get("PEONY_JWT_AUDIENCE", "peony"),
         )
-        today = datetime.now(ZoneInfo(TIME_ZONE)).date()
-        seeded_day = today + timedelta(days=1)
 
         booking, addr = _start_booking(children, db_url, stack.nats_url)
         t0 = time.monotonic()
@@ -382,7 +457,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         booking, addr = _start_booking(children, db_url, stack.nats_url)
         time.sleep(1.0)
-        slots = _throughput_slots(seeded_day + timedelta(days=1), seed=20261123)
         spec = {"token": token, "store": STORE, "slots": slots, "procs": args.procs}
         trees = {"postgres": stack.postgres.pid} if stack.postgres is not None else {}
         log(f"booking: {args.clients} clients, {args.warmup:g}s warm-up + {args.duration:g}s")
@@ -401,6 +475,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         book.setdefault("errors_by_code", {})
         show_figures("book_appointment", book)
+        single = asyncio.run(_single_client(addr, token, slots, args.single_calls))
         children.stop(booking)
 
         machine = machine_info()
@@ -423,6 +498,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "pgbench_tpcb_tps": pgb["tps"],
             "pgbench": pgb,
             "book_appointment": book,
+            "book_appointment_single_client": single,
+            "book_appointment_cpu_ms": cpu_ms_per_call(book),
             "ratios": {"book_appointment_vs_pgbench": ratio(book["rps"], pgb["tps"])},
             "profiled": bool(args.py_spy),
             "errors_total": book.get("errors", 0),
@@ -451,6 +528,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", type=int, default=32, help="concurrent booking clients (and pgbench -c)")
     p.add_argument("--procs", type=int, default=2, help="load-generator processes sharing the clients")
     p.add_argument("--queries", type=int, default=200, help="availability queries per shape")
+    p.add_argument("--single-calls", type=int, default=100, help="sequential single-client bookings")
     p.add_argument(
         "--py-spy",
         metavar="DIR",

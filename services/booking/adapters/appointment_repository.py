@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import func, insert, literal, select, tuple_, update
+from sqlalchemy import func, insert, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -19,16 +19,28 @@ from services.booking.domain.schedule import Busy
 
 EXCLUSION_VIOLATION = "23P01"
 DEADLOCK_DETECTED = "40P01"
+SLOT_TAKEN = "PB409"  # raised by apply_booking (migration 0011)
 OPEN_STATES = ("booked", "checked_in")
+
+# One statement, compiled once per process: the booking's plan applied by the database function.
+# The columns named, in the table object's order: `.columns()` matches them by position.
+_APPLY_BOOKING = text(
+    f"SELECT {', '.join(c.name for c in t.appointments.c)} FROM apply_booking(CAST(:plan AS jsonb))"  # noqa: S608
+).columns(*t.appointments.c)
+
+
+class SlotTaken(Exception):
+    """No candidate of a claim was free; `resource` names it (or its kind)."""
+
+    def __init__(self, resource: str):
+        super().__init__(resource)
+        self.resource = resource
 
 
 class AppointmentRepository:
     def __init__(self, db: AsyncSession, tenant: str):
         self.db, self.tenant = db, tenant
         self._not_counted: str | None = None
-
-    async def add(self, **values) -> None:
-        await self.db.execute(insert(t.appointments).values(tenant_id=self.tenant, **values))
 
     @contextmanager
     def not_counting(self, appointment_id: str) -> Iterator[None]:
@@ -100,6 +112,18 @@ class AppointmentRepository:
         except DBAPIError as exc:
             if sqlstate(exc) == DEADLOCK_DETECTED:
                 return False
+            raise
+
+    async def apply_booking(self, plan: str) -> Row:
+        """Applies a booking plan (JSON, appointments.BookingPlan) in one round trip: the
+        appointment, its reservations (each claim's candidates in order, the exclusion constraint
+        deciding), its reminders; returns the appointment row. `SlotTaken` when a claim has no
+        free candidate (the statement failed: the transaction must roll back)."""
+        try:
+            return (await self.db.execute(_APPLY_BOOKING, {"plan": plan})).one()
+        except DBAPIError as exc:
+            if sqlstate(exc) == SLOT_TAKEN:
+                raise SlotTaken(_hint(exc)) from None
             raise
 
     async def release(self, appointment_id: str) -> None:
@@ -274,3 +298,13 @@ class AppointmentRepository:
             )
         ).all()
         return [Busy(row.resource_id, row.during.lower, row.during.upper) for row in rows]
+
+
+def _hint(exc: DBAPIError) -> str:
+    """The HINT of the PostgreSQL error under a SQLAlchemy one (asyncpg keeps it as `.hint`)."""
+    orig = getattr(exc, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        hint = getattr(candidate, "hint", None)
+        if hint:
+            return str(hint)
+    return ""

@@ -1,14 +1,15 @@
 """The appointment lifecycle: book, reschedule, cancel, check in, complete, mark a no-show.
 
-    BOOKED ──check in──▶ CHECKED_IN ──complete──▶ COMPLETED
-      │  └───────────────complete──────────────▶ COMPLETED
-      ├──cancel──▶ CANCELLED      (resources freed, offered to the waitlist)
-      └──no-show──▶ NO_SHOW       (resources freed, offered to the waitlist)
+Which transition is allowed when, and what it produces, is decided by the domain model
+(`domain/appointment.py`); the handlers here load, lock, ask it, and carry out its effects.
 
 Never check-then-insert: the working-hours check uses the domain engine's working spans, but
 whether a staff member, room seat or piece of equipment is free is decided by the database's
 exclusion constraint when the reservation rows are inserted. A collision (SQLSTATE 23P01) on every
-candidate fails the booking with ABORTED `SLOT_TAKEN` and the whole transaction rolls back. A
+candidate fails the booking with ABORTED `SLOT_TAKEN` and the whole transaction rolls back. The
+resources to claim, with their candidates in order, are planned here (`claims_for`); a new booking
+has them applied, with its appointment row and reminders, by one database call (`apply_booking`,
+migration 0011), a reschedule by one savepoint per candidate seat (`reserve`). A
 reschedule releases the old reservations and inserts the new ones in one transaction, so a taken
 slot leaves the appointment as it was.
 
@@ -29,9 +30,10 @@ row lock to the commit, so the cap on open appointments is race-free.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,7 +43,9 @@ from peony.booking.v1 import appointments_pb2, events_pb2
 from kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from kit.ids import new_id
 from kit.proto import ts
+from services.booking.adapters.appointment_repository import SlotTaken
 from services.booking.adapters.catalog_repository import ServiceRecord
+from services.booking.domain import appointment as model
 from services.booking.domain.availability import LOCAL_FORMAT, MAX_SERVICES, store_zone, working_spans
 from services.booking.domain.schedule import Staff
 from services.booking.service_layer import holds, plans, policy, waitlist
@@ -49,11 +53,11 @@ from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 
 Span = tuple[datetime, datetime]
 BOOKED, CHECKED_IN, COMPLETED, CANCELLED, NO_SHOW = (
-    "booked",
-    "checked_in",
-    "completed",
-    "cancelled",
-    "no_show",
+    model.State.BOOKED.value,
+    model.State.CHECKED_IN.value,
+    model.State.COMPLETED.value,
+    model.State.CANCELLED.value,
+    model.State.NO_SHOW.value,
 )
 SELF_SERVICE = frozenset(
     {appointments_pb2.BOOKING_CHANNEL_ONLINE, appointments_pb2.BOOKING_CHANNEL_MINI_PROGRAM}
@@ -373,9 +377,15 @@ async def prepare(
                 "the slot is outside the staff member's working hours", reason="OUTSIDE_WORKING_HOURS"
             )
 
-    # FOR SHARE against a concurrent capacity change, when a room is needed at all.
-    r.rooms = await uow.catalog.rooms(store, lock_shared=any(rec.service.room_type for rec in records))
-    r.equipment = await uow.catalog.equipment(store)
+    # FOR SHARE against a concurrent capacity change, when a room is needed at all. A pool no
+    # service needs and no assignment names is not read (a round trip each): only a needed pool
+    # is ever consulted below (an unneeded room or equipment is refused before its lookup).
+    rooms_needed = any(rec.service.room_type for rec in records)
+    equipment_needed = any(rec.service.equipment_kind for rec in records)
+    if rooms_needed or any(a.room for a in assignments):
+        r.rooms = await uow.catalog.rooms(store, lock_shared=rooms_needed)
+    if equipment_needed or any(a.equipment for a in assignments):
+        r.equipment = await uow.catalog.equipment(store)
     bad: list[tuple[str, str]] = []
     for i, a in enumerate(assignments):
         service = records[i].service
@@ -412,41 +422,44 @@ async def prepare(
     return r
 
 
-async def reserve(uow: BookingUnitOfWork, appointment_id: str, r: Reservation) -> list[dict]:
-    """Inserts the reservation rows (the exclusion constraint decides); returns the booked
-    services. ABORTED `SLOT_TAKEN` when every option of some resource is taken."""
+@dataclass(frozen=True)
+class Claim:
+    """One resource a booking must reserve: the first free seat among `options` (resource name,
+    seats), in order, for `spans`; the chosen resource fills field `kind` (staff, room,
+    equipment) of the booked services at `services`."""
 
-    async def claim(kind: str, options: list[tuple[str, int]], spans: list[Span]) -> str:
-        for resource_id, capacity in options:
-            for seat in range(1, capacity + 1):
-                if await uow.appointments.reserve(appointment_id, resource_id, kind, spans, seat):
-                    return resource_id
-        raise Aborted(
-            "the slot was just taken; query availability again",
-            reason="SLOT_TAKEN",
-            metadata={"resource": options[-1][0] if len(options) == 1 else kind},
-        )
+    kind: str
+    options: tuple[tuple[str, int], ...]
+    spans: tuple[Span, ...]
+    services: tuple[int, ...]
 
+    @property
+    def taken(self) -> str:
+        """What SLOT_TAKEN names when no option is free: the resource, or the kind of several."""
+        return self.options[-1][0] if len(self.options) == 1 else self.kind
+
+
+def claims_for(appointment_id: str, r: Reservation) -> list[Claim]:
+    """The claims of a reservation, in the order they are taken (both appliers keep it): explicit
+    staff by name, then the shared staff member among the candidates, then rooms and equipment."""
     n = len(r.records)
-    staff_of = dict(r.staff_of)
-    # Explicit staff first, in a fixed order; then the shared one among the candidates.
+    out: list[Claim] = []
+
+    def add(kind: str, options: list[tuple[str, int]], indexes: Sequence[int]) -> None:
+        out.append(Claim(kind, tuple(options), tuple(r.blocks(indexes)), tuple(indexes)))
+
     for name in sorted(set(r.staff_of.values())):
-        await claim("staff", [(name, 1)], r.blocks([i for i, s in r.staff_of.items() if s == name]))
+        add("staff", [(name, 1)], [i for i, s in r.staff_of.items() if s == name])
     common = [i for i in range(n) if i not in r.staff_of]
     if common:
-        chosen = await claim("staff", [(c, 1) for c in r.candidates], r.blocks(common))
-        staff_of.update({i: chosen for i in common})
-
-    room_of, equipment_of = dict(r.room_of), dict(r.equipment_of)
-    for needed, pool, kind, explicit, out in (
-        ("room_type", r.rooms, "room", r.room_of, room_of),
-        ("equipment_kind", r.equipment, "equipment", r.equipment_of, equipment_of),
+        add("staff", [(c, 1) for c in r.candidates], common)
+    for needed, pool, kind, explicit in (
+        ("room_type", r.rooms, "room", r.room_of),
+        ("equipment_kind", r.equipment, "equipment", r.equipment_of),
     ):
         for resource in sorted(set(explicit.values())):
             capacity = next((x.capacity for x in pool if x.room_id == resource), 1) if kind == "room" else 1
-            await claim(
-                kind, [(resource, capacity)], r.blocks([i for i, v in explicit.items() if v == resource])
-            )
+            add(kind, [(resource, capacity)], [i for i, v in explicit.items() if v == resource])
         for requirement in sorted({getattr(rec.service, needed) for rec in r.records} - {None}):
             wanting = [
                 i
@@ -463,16 +476,20 @@ async def reserve(uow: BookingUnitOfWork, appointment_id: str, r: Reservation) -
             # (from its id), so concurrent bookings spread out instead of all colliding on the
             # first free one (each collision is a wait, or a deadlock, in the exclusion check).
             start = int(appointment_id.replace("-", "")[-8:], 16) % len(options)
-            chosen = await claim(kind, options[start:] + options[:start], r.blocks(wanting))
-            out.update({i: chosen for i in wanting})
+            add(kind, options[start:] + options[:start], wanting)
+    return out
 
+
+def booked_services(r: Reservation, chosen: Mapping[int, Mapping[str, str]]) -> list[dict]:
+    """The `services` column: each planned service with the resources `chosen` for it (by kind;
+    "" where none was, as the database function starts from)."""
     return [
         {
             "service": p.record.service.service_id,
             "display_name": p.record.display_name,
-            "staff": staff_of[i],
-            "room": room_of.get(i, ""),
-            "equipment": equipment_of.get(i, ""),
+            "staff": chosen.get(i, {}).get("staff", ""),
+            "room": chosen.get(i, {}).get("room", ""),
+            "equipment": chosen.get(i, {}).get("equipment", ""),
             "start": p.start.isoformat(),
             "end": p.end.isoformat(),
             "reserved_start": p.reserved_start.isoformat(),
@@ -481,6 +498,71 @@ async def reserve(uow: BookingUnitOfWork, appointment_id: str, r: Reservation) -
         }
         for i, p in enumerate(r.planned)
     ]
+
+
+def slot_taken(resource: str) -> Aborted:
+    return Aborted(
+        "the slot was just taken; query availability again",
+        reason="SLOT_TAKEN",
+        metadata={"resource": resource},
+    )
+
+
+async def reserve(uow: BookingUnitOfWork, appointment_id: str, r: Reservation) -> list[dict]:
+    """Inserts the reservation rows claim by claim, one savepoint per candidate seat (the
+    exclusion constraint decides); returns the booked services. ABORTED `SLOT_TAKEN` when every
+    option of some claim is taken. (A new booking applies the same claims in one database call:
+    `book_appointment`.)"""
+    chosen: dict[int, dict[str, str]] = {}
+    for claim in claims_for(appointment_id, r):
+        got = await first_free(uow, appointment_id, claim)
+        if got is None:
+            raise slot_taken(claim.taken)
+        for i in claim.services:
+            chosen.setdefault(i, {})[claim.kind] = got
+    return booked_services(r, chosen)
+
+
+async def first_free(uow: BookingUnitOfWork, appointment_id: str, claim: Claim) -> str | None:
+    for resource_id, capacity in claim.options:
+        for seat in range(1, capacity + 1):
+            if await uow.appointments.reserve(appointment_id, resource_id, claim.kind, claim.spans, seat):
+                return resource_id
+    return None
+
+
+def booking_plan(
+    tenant: str,
+    appointment: Mapping[str, Any],
+    services: Sequence[dict],
+    claims: Sequence[Claim],
+    reminders: Sequence[dict],
+) -> str:
+    """The JSON the database function `apply_booking` (migration 0011) applies: the appointment
+    row, the booked services with their resources still empty, the claims in the order they are
+    taken (each filling its services' field `kind`), the reminders."""
+
+    def instant(value: Any) -> Any:
+        return value.isoformat() if isinstance(value, datetime) else value
+
+    return json.dumps(
+        {
+            "tenant": tenant,
+            "appointment": {k: instant(v) for k, v in appointment.items()},
+            "services": list(services),
+            "claims": [
+                {
+                    "kind": c.kind,
+                    "options": [list(o) for o in c.options],
+                    "spans": [[s.isoformat(), e.isoformat()] for s, e in c.spans],
+                    "services": list(c.services),
+                    "taken": c.taken,
+                }
+                for c in claims
+            ],
+            "reminders": [{k: instant(v) for k, v in m.items()} for m in reminders],
+        }
+    )
 
 
 # --- booking ---------------------------------------------------------------------------------------
@@ -527,42 +609,48 @@ async def book_appointment(
     )
 
     appointment_id = new_id()
-    # The appointment row first (the reservations are its children); a failed booking rolls back both.
-    await uow.appointments.add(
-        appointment_id=appointment_id,
-        member_id=member,
-        store_id=store,
-        state=BOOKED,
-        channel=channel,
-        start_time=start_utc,
-        end_time=r.end,
-        local_start=local(start_utc, r.zone),
-        local_end=local(r.end, r.zone),
-        time_zone=r.tz,
-        services=[],
-        list_price_minor=sum(rec.list_price_minor for rec in r.records),
-        currency_code=r.records[0].currency_code,
-        notes=notes,
-        overridden_rules=overridden,
-        override_reason=(override_reason or None) if staff_override else None,
-        booked_by=booked_by or f"members/{member}",
-        waitlist_entry=waitlist_entry,
-    )
-    booked = await reserve(uow, appointment_id, r)
-    await holds.authorize(
-        uow,
-        appointment_id=appointment_id,
-        member_id=member,
-        store_id=store,
-        spec=wallet_hold,
-        end_utc=r.end,
-        policy=rules,
-        request_key=request_key,
-    )
-    row = await uow.appointments.set_state(appointment_id, BOOKED, services=booked)
-    await uow.appointments.schedule_reminders(
-        appointment_id, reminders_for(start_utc, r.zone, r.tz, now, rules.reminder_minutes_before)
-    )
+    reminders = reminders_for(start_utc, r.zone, r.tz, now, rules.reminder_minutes_before)
+    appointment = {
+        "appointment_id": appointment_id,
+        "member_id": member,
+        "store_id": store,
+        "channel": channel,
+        "start_time": start_utc,
+        "end_time": r.end,
+        "local_start": local(start_utc, r.zone),
+        "local_end": local(r.end, r.zone),
+        "time_zone": r.tz,
+        "list_price_minor": sum(rec.list_price_minor for rec in r.records),
+        "currency_code": r.records[0].currency_code,
+        "notes": notes,
+        "overridden_rules": overridden,
+        "override_reason": (override_reason or None) if staff_override else None,
+        "booked_by": booked_by or f"members/{member}",
+        "waitlist_entry": waitlist_entry,
+    }
+    # One round trip: the appointment, its reservations (the exclusion constraint deciding,
+    # candidates in order), its reminders; a taken slot rolls the whole transaction back.
+    try:
+        plan_json = booking_plan(
+            uow.tenant, appointment, booked_services(r, {}), claims_for(appointment_id, r), reminders
+        )
+        row = await uow.appointments.apply_booking(plan_json)
+    except SlotTaken as taken:
+        raise slot_taken(taken.resource) from None
+    booked = row.services
+    # After the slot is secured, so a taken slot never reaches the wallet.
+    if wallet_hold is not None:
+        await holds.authorize(
+            uow,
+            appointment_id=appointment_id,
+            member_id=member,
+            store_id=store,
+            spec=wallet_hold,
+            end_utc=r.end,
+            policy=rules,
+            request_key=request_key,
+        )
+        row = await load(uow, appointment_id)
     hold = hold_of(row)
     uow.emit(
         events_pb2.AppointmentBooked(
@@ -582,7 +670,17 @@ async def book_appointment(
         aggregate_type="appointment",
         aggregate_id=appointment_id,
     )
-    return (await with_reminders(uow, [row]))[0]
+    # The reminders are the ones just planned: no read back.
+    return {**row._asdict(), "reminders": reminder_view(reminders)}
+
+
+def reminder_view(reminders: Sequence[dict]) -> list[dict]:
+    """Planned reminder rows as `with_reminders` gives them."""
+    view = [
+        {"minutes_before": m["minutes_before"], "due_utc": m["due_utc"], "state": m["state"]}
+        for m in reminders
+    ]
+    return sorted(view, key=lambda m: m["due_utc"])
 
 
 async def reschedule_appointment(
@@ -607,21 +705,15 @@ async def reschedule_appointment(
     a deposit then needs `payment_pin`)."""
     now = now or datetime.now(UTC)
     before = await load(uow, appointment_id, for_update=True)
-    require_state(before, BOOKED)
     rules = await policy.load_policy(uow)
-    cutoff = before.start_time - timedelta(minutes=rules.cancel_free_minutes_before)
-    if actor == ACTOR_MEMBER and now >= cutoff:
-        raise FailedPrecondition(
-            "members may change an appointment only until the free cancellation cut-off",
-            reason="CHANGE_CUTOFF_PASSED",
-            metadata={"cutoff": cutoff.isoformat()},
-        )
-    if now >= before.start_time:
-        raise FailedPrecondition(
-            "the appointment has started",
-            reason="CHANGE_CUTOFF_PASSED",
-            metadata={"cutoff": before.start_time.isoformat()},
-        )
+    change = decided(
+        model.decide_reschedule,
+        before.state,
+        start=before.start_time,
+        now=now,
+        by_member=actor == ACTOR_MEMBER,
+        free_minutes_before=rules.cancel_free_minutes_before,
+    )
     channel = before.channel
     if actor == ACTOR_MEMBER and channel not in SELF_SERVICE:
         channel = appointments_pb2.BOOKING_CHANNEL_ONLINE  # the member acts through self-service
@@ -649,7 +741,7 @@ async def reschedule_appointment(
             channel=channel,
             staff_override=staff_override,
         )
-    await uow.appointments.release(appointment_id)
+    await carry_out(uow, appointment_id, change)
     booked = await reserve(uow, appointment_id, r)
     # After the new slot is secured, so a taken slot never reaches the wallet.
     await holds.on_reschedule(
@@ -677,7 +769,6 @@ async def reschedule_appointment(
         if staff_override and overridden
         else before.override_reason,
     )
-    await uow.appointments.cancel_reminders(appointment_id)
     await uow.appointments.schedule_reminders(
         appointment_id,
         reminders_for(start_utc, r.zone, r.tz, now, rules.reminder_minutes_before),
@@ -705,13 +796,24 @@ async def reschedule_appointment(
 
 
 # --- the other transitions -----------------------------------------------------------------------
-def require_state(row, *states: str) -> None:
-    if row.state not in states:
-        raise FailedPrecondition(
-            f"the appointment is {row.state}",
-            reason="INVALID_APPOINTMENT_STATE",
-            metadata={"state": row.state},
-        )
+def decided(rule: Callable[..., model.Transition], *args: Any, **kwargs: Any) -> model.Transition:
+    """Asks the domain model; its refusal becomes FAILED_PRECONDITION with the same reason."""
+    try:
+        return rule(*args, **kwargs)
+    except model.Refused as refused:
+        raise FailedPrecondition(refused.message, reason=refused.reason, metadata=refused.metadata) from None
+
+
+async def carry_out(uow: BookingUnitOfWork, appointment_id: str, change: model.Transition) -> None:
+    """The effects of `change` on the appointment's own rows and its hold, in the order every
+    transition takes them (reservations, reminders, hold); the waitlist and the policy counters
+    follow once the new state is written."""
+    if change.releases_resources:
+        await uow.appointments.release(appointment_id)
+    if change.cancels_reminders:
+        await uow.appointments.cancel_reminders(appointment_id)
+    if change.settles_hold:
+        await holds.settle(uow, appointment_id, capture=change.capture_hold, reason=change.hold_reason)
 
 
 async def cancel_appointment(
@@ -729,28 +831,31 @@ async def cancel_appointment(
     policy says (holds.py decides per kind), else voided."""
     now = now or datetime.now(UTC)
     row = await load(uow, appointment_id, for_update=True)
-    require_state(row, BOOKED)
-    if actor == ACTOR_MEMBER and now >= row.start_time:
-        raise FailedPrecondition("the appointment has started", reason="SLOT_IN_PAST")
     rules = await policy.load_policy(uow)
-    late = now >= row.start_time - timedelta(minutes=rules.cancel_free_minutes_before)
-    waived = late and waive_late_cancel
-    counted = late and not waived
-    await uow.appointments.release(appointment_id)
-    await uow.appointments.cancel_reminders(appointment_id)
-    await holds.settle(uow, appointment_id, capture=counted, reason="late_cancel" if counted else "cancel")
+    change = decided(
+        model.decide_cancel,
+        row.state,
+        start=row.start_time,
+        now=now,
+        by_member=actor == ACTOR_MEMBER,
+        free_minutes_before=rules.cancel_free_minutes_before,
+        waive_late_cancel=waive_late_cancel,
+    )
+    counted = change.counts_late_cancel
+    await carry_out(uow, appointment_id, change)
     updated = await uow.appointments.set_state(
         appointment_id,
-        CANCELLED,
+        change.target,
         cancel_reason=reason or None,
         cancel_time=now,
         cancelled_by=actor,
         late_cancel=counted,
-        late_cancel_waived=waived,
+        late_cancel_waived=change.waived,
     )
     if counted:
         await policy.on_late_cancel(uow, updated, now, rules)
-    await waitlist.on_time_freed(uow, row, now)
+    if change.frees_time:
+        await waitlist.on_time_freed(uow, row, now)
     hold = hold_of(updated)
     uow.emit(
         events_pb2.AppointmentCancelled(
@@ -773,11 +878,6 @@ async def cancel_appointment(
     return (await with_reminders(uow, [updated]))[0]
 
 
-def local_day_start(row) -> datetime:
-    zone = store_zone(row.time_zone) or UTC
-    return datetime.combine(row.start_time.astimezone(zone).date(), time(0), zone)
-
-
 async def check_in_appointment(
     uow: BookingUnitOfWork, appointment_id: str, *, now: datetime | None = None
 ) -> dict:
@@ -785,16 +885,11 @@ async def check_in_appointment(
     not fired yet are cancelled: the member is here."""
     now = now or datetime.now(UTC)
     row = await load(uow, appointment_id, for_update=True)
-    require_state(row, BOOKED)
-    opens = local_day_start(row)
-    if now < opens:
-        raise FailedPrecondition(
-            "check-in opens on the appointment's day",
-            reason="TOO_EARLY_TO_CHECK_IN",
-            metadata={"check_in_from": opens.astimezone(UTC).isoformat()},
-        )
-    await uow.appointments.cancel_reminders(appointment_id)
-    updated = await uow.appointments.set_state(appointment_id, CHECKED_IN, check_in_time=now)
+    change = decided(
+        model.decide_check_in, row.state, start=row.start_time, zone=store_zone(row.time_zone) or UTC, now=now
+    )
+    await carry_out(uow, appointment_id, change)
+    updated = await uow.appointments.set_state(appointment_id, change.target, check_in_time=now)
     uow.emit(
         events_pb2.AppointmentCheckedIn(
             appointment=f"appointments/{appointment_id}",
@@ -817,18 +912,13 @@ async def complete_appointment(
     reservations stay, for the record. Returns the row and the follow-ups plans.py reports."""
     now = now or datetime.now(UTC)
     row = await load(uow, appointment_id, for_update=True)
-    require_state(row, BOOKED, CHECKED_IN)
-    if now < row.start_time:
-        raise FailedPrecondition(
-            "the appointment has not started",
-            reason="NOT_STARTED",
-            metadata={"start_time": row.start_time.isoformat()},
-        )
+    change = decided(
+        model.decide_complete, row.state, start=row.start_time, now=now, capture_hold=capture_hold
+    )
     rules = await policy.load_policy(uow)
-    await uow.appointments.cancel_reminders(appointment_id)
-    await holds.settle(uow, appointment_id, capture=capture_hold, reason="complete")
+    await carry_out(uow, appointment_id, change)
     updated = await uow.appointments.set_state(
-        appointment_id, COMPLETED, complete_time=now, check_in_time=row.check_in_time or now
+        appointment_id, change.target, complete_time=now, check_in_time=row.check_in_time or now
     )
     follow_ups = [
         f if isinstance(f, appointments_pb2.FollowUp) else plans.follow_up_to_proto(f)
@@ -861,22 +951,20 @@ async def mark_no_show(
     Returns the row and the member's standing when policy.py reports it."""
     now = now or datetime.now(UTC)
     row = await load(uow, appointment_id, for_update=True)
-    require_state(row, BOOKED)
     rules = await policy.load_policy(uow)
-    from_ = row.start_time + timedelta(minutes=rules.no_show_grace_minutes)
-    if now < from_:
-        raise FailedPrecondition(
-            "too early to mark a no-show",
-            reason="NO_SHOW_TOO_EARLY",
-            metadata={"no_show_from": from_.isoformat()},
-        )
-    await uow.appointments.release(appointment_id)
-    await uow.appointments.cancel_reminders(appointment_id)
-    await holds.settle(uow, appointment_id, capture=True, reason="no_show")
-    updated = await uow.appointments.set_state(appointment_id, NO_SHOW, no_show_time=now)
-    result = await policy.on_no_show(uow, updated, now, rules)
+    change = decided(
+        model.decide_no_show,
+        row.state,
+        start=row.start_time,
+        now=now,
+        grace_minutes=rules.no_show_grace_minutes,
+    )
+    await carry_out(uow, appointment_id, change)
+    updated = await uow.appointments.set_state(appointment_id, change.target, no_show_time=now)
+    result = await policy.on_no_show(uow, updated, now, rules) if change.counts_no_show else None
     standing = result if isinstance(result, appointments_pb2.BookingStanding) else None
-    await waitlist.on_time_freed(uow, row, now)
+    if change.frees_time:
+        await waitlist.on_time_freed(uow, row, now)
     hold = hold_of(updated)
     uow.emit(
         events_pb2.AppointmentNoShow(
