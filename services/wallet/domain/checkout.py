@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 
 from kit.errors import Violations
 from services.wallet.domain.ledger import MAX_AMOUNT
+from services.wallet.domain.rules import BONUS, PRINCIPAL, qualifying_spend
 
 MAX_QUANTITY = 10_000
-PRINCIPAL = "principal"
-BONUS = "bonus"
 
 
 def allocate(total: int, weights: list[int]) -> list[int]:
@@ -116,7 +115,7 @@ class LinePrice:
 
     @property
     def qualifying(self) -> int:
-        return sum(v for k, v in self.funding.items() if k != BONUS)
+        return qualifying_spend(self.funding.items())
 
 
 @dataclass

@@ -245,6 +245,7 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
 
     tenders = _merge_tenders(inp.tenders)
     principal = bonus = 0
+    funding: list[tuple[str, int]] = []
     accts = sv.MemberAccounts.of(member_id, cur) if member_id else None
     if not inp.validate_only:
         paid = inp.stored_value + sum(a for _, a in tenders)
@@ -265,9 +266,10 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
                     metadata={"available": str(have_p + have_b)},
                 )
             principal, bonus = rules.split_spend(inp.stored_value, have_p, have_b, settings.spend_order)
-        pricing.apply_funding(priced, [(pricing.PRINCIPAL, principal), (pricing.BONUS, bonus), *tenders])
+        funding = [(pricing.PRINCIPAL, principal), (pricing.BONUS, bonus), *tenders]
+        pricing.apply_funding(priced, funding)
 
-    qualifying = principal + sum(a for _, a in tenders) if not inp.validate_only else 0
+    qualifying = rules.qualifying_spend(funding)
     earned = (
         rules.points_for_spend(qualifying, settings.points_per_yuan, view.points_multiplier_permille)
         if view and not inp.validate_only
@@ -663,14 +665,11 @@ async def refund(
             for prior in await r.refunds_of(checkout_id):
                 for lot_id, n in prior.lot_restores:
                     restored_before[lot_id] = restored_before.get(lot_id, 0) + n
-            left = points_restored
-            for lot_id, taken in row.redeemed_lots:
-                give = min(left, taken - restored_before.get(lot_id, 0))
-                if give > 0:
-                    lot_moves.append((lot_id, give))
-                    lot_restores.append([lot_id, give])
-                    left -= give
-            assert left == 0, "refund restores more points than the checkout redeemed"
+            given = rules.restore_lots(
+                [(lot_id, n) for lot_id, n in row.redeemed_lots], points_restored, restored_before
+            )
+            lot_moves += given
+            lot_restores += [[lot_id, n] for lot_id, n in given]
 
     if not draft.postings:
         raise FailedPrecondition("the refunded units moved nothing to give back", reason="NOTHING_TO_REFUND")
@@ -745,7 +744,9 @@ async def refund(
             principal_refunded_minor=principal,
             points_clawed_back=clawback,
             amount_minor=amount,
-            qualifying_spend_minor=principal + sum(a for _, a in tender_back),
+            qualifying_spend_minor=rules.qualifying_spend(
+                [(pricing.PRINCIPAL, principal), (pricing.BONUS, bonus), *tender_back]
+            ),
             full=all_done,
             store=f"stores/{store_id}",
             currency_code=cur,
