@@ -246,6 +246,7 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
     tenders = _merge_tenders(inp.tenders)
     principal = bonus = 0
     funding: list[tuple[str, int]] = []
+    assumed: dict[AccountKey, int] = {}  # the balances the stored-value split was planned on
     accts = sv.MemberAccounts.of(member_id, cur) if member_id else None
     if not inp.validate_only:
         paid = inp.stored_value + sum(a for _, a in tenders)
@@ -257,7 +258,10 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
             )
         if inp.stored_value:
             assert accts is not None
-            bal = await uow.ledger.lock_balances([accts.principal, accts.bonus])
+            # Planned on balances read without a lock: posting re-checks them under its lock and
+            # says "stale" (40001: the unit of work re-runs and re-plans) if they moved meanwhile.
+            bal = await uow.ledger.balances([accts.principal, accts.bonus])
+            assumed = dict(bal)
             have_p, have_b = -bal[accts.principal], -bal[accts.bonus]
             if inp.stored_value > have_p + have_b:
                 raise FailedPrecondition(
@@ -373,7 +377,7 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
             store_id=store_id,
             draft=draft,
         )
-    posted = await uow.ledger.post(draft)
+    posted = await uow.ledger.post(draft, assumed=assumed)
     if member_id:
         await sv_attribution.spend(uow, posted, member_id=member_id, principal=principal, bonus=bonus)
     await uow.lots.move(posted.transaction_id, movements)
