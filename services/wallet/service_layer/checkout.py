@@ -294,52 +294,41 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
     by_line = {rec["line_index"]: rec for rec in records}
     package_of = {i: u for i, u in uses}
 
-    line_results = []
-    for i, p in enumerate(priced.lines):
-        use = package_of.get(i)
-        line_results.append(
-            {
-                "gross": p.gross,
-                "package_covered": p.package_covered,
-                "tier_discount": p.tier_discount,
-                "voucher_discount": p.voucher_discount,
-                "points_deduction": p.points_deduction,
-                "funding": p.funding,
-                "points_redeemed": p.points_redeemed,
-                "points_earned": p.points_earned,
-                "sessions": sessions[i],
-                "package_value": package_values[i],
-                "package": f"members/{member_id}/packages/{use.package_id}" if use is not None else "",
-                "commission_base": p.net + package_values[i],
-            }
-        )
-    record: dict[str, Any] = {
-        "checkout_id": checkout_id,
-        "member_id": member_id,
-        "store_id": store_id,
-        "state": "completed",
-        "customer_type": customer_type,
-        "tier_id": view.tier_id if view else "",
-        "tier_discount_bps": tier_bps,
-        "currency_code": cur,
-        "lines": [dataclasses.asdict(line) for line in inp.lines],
-        "line_results": line_results,
-        "vouchers": [f"members/{member_id}/vouchers/{v}" for v in inp.voucher_ids],
-        "points_to_redeem": inp.points_to_redeem,
-        "tenders": [list(t) for t in tenders],
-        "subtotal_minor": priced.subtotal,
-        "package_covered_minor": priced.total("package_covered"),
-        "tier_discount_minor": priced.total("tier_discount"),
-        "voucher_discount_minor": priced.total("voucher_discount"),
-        "points_deduction_minor": priced.total("points_deduction"),
-        "total_due_minor": total_due,
-        "principal_funded_minor": principal,
-        "bonus_funded_minor": bonus,
-        "qualifying_spend_minor": qualifying,
-        "points_earned": earned,
-        "redeemed_lots": [[lot, -d] for lot, d in movements],
-        "package_uses": [_use_to_json(i, u) for i, u in uses],
-        "voucher_uses": [
+    record = pricing.CheckoutRecord(
+        checkout_id=checkout_id,
+        member_id=member_id,
+        store_id=store_id,
+        state="completed",
+        customer_type=customer_type,
+        tier_id=view.tier_id if view else "",
+        tier_discount_bps=tier_bps,
+        currency_code=cur,
+        lines=list(inp.lines),
+        line_results=[
+            pricing.LineResult.of(
+                p,
+                sessions=sessions[i],
+                package_value=package_values[i],
+                package=f"members/{member_id}/packages/{package_of[i].package_id}" if i in package_of else "",
+            )
+            for i, p in enumerate(priced.lines)
+        ],
+        vouchers=[f"members/{member_id}/vouchers/{v}" for v in inp.voucher_ids],
+        points_to_redeem=inp.points_to_redeem,
+        tenders=tenders,
+        subtotal_minor=priced.subtotal,
+        package_covered_minor=priced.total("package_covered"),
+        tier_discount_minor=priced.total("tier_discount"),
+        voucher_discount_minor=priced.total("voucher_discount"),
+        points_deduction_minor=priced.total("points_deduction"),
+        total_due_minor=total_due,
+        principal_funded_minor=principal,
+        bonus_funded_minor=bonus,
+        qualifying_spend_minor=qualifying,
+        points_earned=earned,
+        redeemed_lots=[(lot, -d) for lot, d in movements],
+        package_uses=[_use_to_json(i, u) for i, u in uses],
+        voucher_uses=[
             {
                 "voucher_id": str(u.voucher_id),
                 "discount_minor": int(u.discount_minor),
@@ -347,14 +336,11 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
             }
             for u in voucher_uses
         ],
-        "refunded_units": [0] * len(inp.lines),
-        "refunded_minor": 0,
-    }
-    if inp.validate_only:
-        record["checkout_id"] = ""
-        record["state"] = ""
-        record["commission_preview"] = records
-        return CheckoutResult(record, [], [])
+        refunded_units=[0] * len(inp.lines),
+    )
+    if inp.validate_only:  # a priced preview: nothing saved, no id
+        preview = dataclasses.replace(record, checkout_id="", state="").as_row()
+        return CheckoutResult({**preview, "commission_preview": records}, [], [])
 
     # 5. the ledger: money in, revenue out; points earned in the same transaction
     revenue = sv.store_account(ledger.REVENUE, store_id, cur)
@@ -390,7 +376,7 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
         )
 
     row = await r.add(
-        **{k: v for k, v in record.items() if k not in ("refunded_minor",)},
+        **{k: v for k, v in record.as_row().items() if k != "refunded_minor"},
         earned_lot_id=lot["lot_id"] if lot else None,
         transaction_id=posted.transaction_id,
     )
