@@ -258,10 +258,14 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
             )
         if inp.stored_value:
             assert accts is not None
-            # Planned on balances read without a lock: posting re-checks them under its lock and
-            # says "stale" (40001: the unit of work re-runs and re-plans) if they moved meanwhile.
-            bal = await uow.ledger.balances([accts.principal, accts.bonus])
-            assumed = dict(bal)
+            # First planned on balances read without a lock: posting re-checks them under its
+            # lock and says "stale" (40001) if they moved meanwhile. The unit of work then re-runs
+            # and re-plans under the accounts' locks, so a busy member costs one re-plan, not many.
+            if uow.attempt == 0:
+                bal = await uow.ledger.balances([accts.principal, accts.bonus])
+                assumed = dict(bal)
+            else:
+                bal = await uow.ledger.lock_balances([accts.principal, accts.bonus])
             have_p, have_b = -bal[accts.principal], -bal[accts.bonus]
             if inp.stored_value > have_p + have_b:
                 raise FailedPrecondition(

@@ -843,3 +843,25 @@ async def test_a_stale_stored_value_plan_is_re_planned_not_misapplied(wallet):
     s = await snap(uows, m)
     assert (s.principal, s.bonus) == (160000 - 21333, 20000 - 2667)
     await invariants(engine)
+
+
+async def test_concurrent_stored_value_checkouts_of_one_member_re_plan_at_most_once(wallet):
+    """A busy member's checkouts keep finding their optimistic plan stale; each re-plans once,
+    under the accounts' locks, instead of exhausting its retries."""
+    engine, uows = wallet
+    m = await new_member(engine)
+    await top_up(uows, m)  # 1000.00 + 200.00
+    bill = co.CheckoutInput(
+        member_id=m, store_id="s1", lines=[Line("services/facial", "facial", 1, 3000)], stored_value=3000
+    )
+    attempts: list[int] = []
+
+    async def checkout(uow):
+        attempts.append(uow.attempt)
+        return await co.checkout(uow, STAFF, bill)
+
+    results = await asyncio.gather(*(run(uows, checkout) for _ in range(16)))
+    assert len(results) == 16 and max(attempts) <= 1
+    s = await snap(uows, m)
+    assert s.principal + s.bonus == 120000 - 16 * 3000
+    await invariants(engine)
