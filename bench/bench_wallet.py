@@ -76,7 +76,7 @@ TENANT = "bench"
 STORE = "stores/bench-store"
 CURRENCY = "CNY"
 CALL_TIMEOUT_S = 30.0
-TARGET_CHECKOUT_VS_PGBENCH = 0.4
+TARGET_CHECKOUT_VS_PGBENCH = 0.12  # issue 15 (the moonshot is 0.2)
 WALLET_SERVICE = "peony.wallet.v1.WalletService"
 GET_WALLET = f"/{WALLET_SERVICE}/GetWallet"
 TOP_UP = f"/{WALLET_SERVICE}/TopUp"
@@ -204,7 +204,8 @@ def _expected_total_due() -> int:
 
 
 async def _seed_directory(db_url: str, count: int) -> list[str]:
-    """``count`` members in the wallet's member_directory, as the members events would put them."""
+    """``count`` members in the wallet's member_directory and the bench store in its
+    store_directory, as the members service's events would put them."""
     import asyncpg
 
     now = datetime.now(UTC)
@@ -220,6 +221,11 @@ async def _seed_directory(db_url: str, count: int) -> list[str]:
                 (TENANT, mid, store_id, TIER_ID, TIER_DISCOUNT_BPS, TIER_MULTIPLIER_PERMILLE, now)
                 for mid in ids
             ],
+        )
+        await conn.execute(
+            "INSERT INTO store_directory (tenant_id, store_id, time_zone) VALUES ($1, $2, 'Asia/Shanghai')",
+            TENANT,
+            store_id,
         )
     finally:
         await conn.close()

@@ -47,6 +47,9 @@ class UnitOfWork:
         # The AIP-155 request_id of the mutation this unit of work runs (set by `Idempotency`);
         # empty for reads and the service's own jobs. Records that name their request read it.
         self.request_id = ""
+        # 0 on the first run; n on the n-th re-run after 40001/40P01 (e.g. a plan found stale: an
+        # optimistic plan may re-plan under locks instead of hoping again).
+        self.attempt = 0
 
     def _bind(self) -> None:
         """Create repositories on `self.session` (using `self.deps`); override in subclasses."""
@@ -112,8 +115,12 @@ class UnitOfWorkFactory(Generic[U]):
     async def run(self, tenant: str, fn: Callable[[U], Awaitable[T]], *, read_only: bool = False) -> T:
         """Runs `fn` in a fresh unit of work, committing on success, re-running on 40001/40P01."""
 
+        attempts = 0
+
         async def attempt() -> T:
+            nonlocal attempts
             async with self(tenant) as uow:
+                uow.attempt, attempts = attempts, attempts + 1
                 result = await fn(uow)
                 if read_only:
                     await uow.session.rollback()

@@ -12,10 +12,12 @@ projection rows directly (`add_member`, `seed_stores`).
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
@@ -152,3 +154,15 @@ async def seed_stores(conn: AsyncConnection, tenant: str, stores: tuple[str, ...
         ),
         {"t": tenant, "s": list(stores)},
     )
+
+
+async def install_ledger_post(conn: AsyncConnection) -> None:
+    """Today's ledger code posts through the `ledger_post` function of migration 0010; a test that
+    writes history on an older schema with today's code installs the function first (the
+    migration's CREATE OR REPLACE then finds it in place)."""
+    path = Path(__file__).parents[2] / "services/wallet/migrations/versions/0010_ledger_post_function.py"
+    spec = importlib.util.spec_from_file_location("wallet_migration_0010", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    await conn.execute(text(migration.LEDGER_POST))

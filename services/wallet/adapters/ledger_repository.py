@@ -18,14 +18,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kit.errors import NotFound
 from kit.ids import new_id
 from services.wallet.adapters import tables as t
-from services.wallet.domain.ledger import KINDS, AccountKey, Posting, TransactionDraft, check_not_overdrawn
+from services.wallet.domain.ledger import (
+    KINDS,
+    AccountKey,
+    Normal,
+    Posting,
+    TransactionDraft,
+    check_not_overdrawn,
+)
 
 
 @dataclass
@@ -56,6 +63,13 @@ def reversed_by_column():
         .label("reversed_by")
     )
 
+
+_LEDGER_POST = text(
+    "SELECT create_time, overdrawn, overdrawn_balance, balance_ids, balances FROM ledger_post("
+    ":tenant, :transaction_id, :kind, :member_id, :store_id, :description, :reverses, :request_id,"
+    " :reference, :new_ids, :new_kinds, :new_owners, :new_units, :guarded_ids, :guarded_deltas,"
+    " :guarded_signs, :guarded_expected, :posting_ids, :posting_amounts, :posting_units)"
+)
 
 # (database, tenant, account id) of account rows known to exist, so a posting only inserts rows
 # it needs.
@@ -91,15 +105,6 @@ class LedgerRepository:
             .on_conflict_do_nothing()
         )
 
-    async def _ensure(self, keys: list[AccountKey]) -> None:
-        """Create tenant-side account rows not known to exist yet (a few per store, cached)."""
-        missing = [
-            k for k in keys if (self._database, self.tenant, k.account_id(self.tenant)) not in _KNOWN_ACCOUNTS
-        ]
-        if missing:
-            await self._insert(missing)
-            self._created.extend((self._database, self.tenant, k.account_id(self.tenant)) for k in missing)
-
     async def _lock(self, keys: list[AccountKey]) -> dict[AccountKey, int]:
         """Lock member-owned accounts in id order (creating missing ones) and read their balances."""
         by_id = {k.account_id(self.tenant): k for k in keys}
@@ -117,6 +122,9 @@ class LedgerRepository:
             await self._insert([by_id[aid] for aid in missing])
             rows = (await self.db.execute(stmt)).all()
         return {by_id[r.account_id]: r.balance for r in rows}
+
+    def _known(self, key: AccountKey) -> bool:
+        return (self._database, self.tenant, key.account_id(self.tenant)) in _KNOWN_ACCOUNTS
 
     def mark_committed(self) -> None:
         """Called after commit: the account rows this transaction created now surely exist."""
@@ -142,59 +150,62 @@ class LedgerRepository:
         found = {by_id[r.account_id]: r.balance for r in rows}
         return {k: found.get(k, 0) for k in keys}
 
-    async def post(self, draft: TransactionDraft) -> PostedTransaction:
+    async def post(
+        self, draft: TransactionDraft, *, assumed: dict[AccountKey, int] | None = None
+    ) -> PostedTransaction:
+        """Applies `draft` in one round trip (the `ledger_post` function, migration 0010).
+
+        `assumed`: the balances of member-owned accounts the draft was planned on, read without a
+        lock; if any changed since, the database raises 40001 and the unit of work re-runs (the
+        caller re-plans). Without it the caller holds those accounts' locks already, or the draft
+        does not depend on their balances."""
         draft.validate()
+        assumed = assumed or {}
         keys = list(dict.fromkeys(p.account for p in draft.postings))
-        guarded = [k for k in keys if k.kind.guarded]
-        await self._ensure([k for k in keys if not k.kind.guarded])
-        current = await self._lock(guarded)
         deltas: dict[AccountKey, int] = {}
         for p in draft.postings:
             deltas[p.account] = deltas.get(p.account, 0) + p.amount
-        after = {k: current[k] + deltas.get(k, 0) for k in guarded}
-        for key, balance in after.items():
-            check_not_overdrawn(key, balance)
-
+        guarded = sorted((k for k in keys if k.kind.guarded), key=lambda k: k.account_id(self.tenant))
+        tenant_side = [k for k in keys if not k.kind.guarded]
+        # Member accounts are always ensured (the lock needs the row); tenant-side ones once.
+        new = guarded + [k for k in tenant_side if not self._known(k)]
         transaction_id = new_id()
         request_id = self._request_id()
-        create_time = (
+        row = (
             await self.db.execute(
-                insert(t.ledger_transactions)
-                .values(
-                    tenant_id=self.tenant,
-                    transaction_id=transaction_id,
-                    kind=draft.kind,
-                    member_id=draft.member_id,
-                    store_id=draft.store_id,
-                    description=draft.description,
-                    reverses=draft.reverses,
-                    request_id=request_id,
-                    reference=draft.reference,
-                )
-                .returning(t.ledger_transactions.c.create_time)
-            )
-        ).scalar_one()
-        await self.db.execute(
-            insert(t.postings),
-            [
+                _LEDGER_POST,
                 {
-                    "tenant_id": self.tenant,
+                    "tenant": self.tenant,
                     "transaction_id": transaction_id,
-                    "account_id": p.account.account_id(self.tenant),
-                    "amount": p.amount,
-                    "unit": p.account.unit,
-                }
-                for p in draft.postings
-            ],
-        )
-        changed = [(k, d) for k, d in deltas.items() if d and k.kind.guarded]
-        if changed:
-            await self.db.execute(
-                update(t.accounts)
-                .where(t.accounts.c.tenant_id == self.tenant, t.accounts.c.account_id == bindparam("aid"))
-                .values(balance=t.accounts.c.balance + bindparam("delta")),
-                [{"aid": k.account_id(self.tenant), "delta": d} for k, d in changed],
+                    "kind": draft.kind,
+                    "member_id": draft.member_id,
+                    "store_id": draft.store_id,
+                    "description": draft.description,
+                    "reverses": draft.reverses,
+                    "request_id": request_id,
+                    "reference": draft.reference,
+                    "new_ids": [k.account_id(self.tenant) for k in new],
+                    "new_kinds": [k.kind.code for k in new],
+                    "new_owners": [k.owner for k in new],
+                    "new_units": [k.unit for k in new],
+                    "guarded_ids": [k.account_id(self.tenant) for k in guarded],
+                    "guarded_deltas": [deltas[k] for k in guarded],
+                    "guarded_signs": [-1 if k.kind.normal is Normal.CREDIT else 1 for k in guarded],
+                    "guarded_expected": [assumed.get(k) for k in guarded],
+                    "posting_ids": [p.account.account_id(self.tenant) for p in draft.postings],
+                    "posting_amounts": [p.amount for p in draft.postings],
+                    "posting_units": [p.account.unit for p in draft.postings],
+                },
             )
+        ).one()
+        self._created.extend(
+            (self._database, self.tenant, k.account_id(self.tenant)) for k in new if not k.kind.guarded
+        )
+        by_id = {k.account_id(self.tenant): k for k in guarded}
+        if row.overdrawn is not None:
+            check_not_overdrawn(by_id[str(row.overdrawn)], row.overdrawn_balance)
+            raise AssertionError("ledger_post refused a balance the ledger rules allow")  # a bug
+        after = {by_id[str(aid)]: balance for aid, balance in zip(row.balance_ids, row.balances, strict=True)}
         return PostedTransaction(
             transaction_id=transaction_id,
             kind=draft.kind,
@@ -202,7 +213,7 @@ class LedgerRepository:
             store_id=draft.store_id,
             description=draft.description,
             reverses=draft.reverses,
-            create_time=create_time,
+            create_time=row.create_time,
             postings=list(draft.postings),
             balances=after,
             request_id=request_id,

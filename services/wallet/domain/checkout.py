@@ -11,14 +11,13 @@ partial refunds, returns exactly what was taken.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from kit.errors import Violations
 from services.wallet.domain.ledger import MAX_AMOUNT
+from services.wallet.domain.rules import BONUS, PRINCIPAL, qualifying_spend
 
 MAX_QUANTITY = 10_000
-PRINCIPAL = "principal"
-BONUS = "bonus"
 
 
 def allocate(total: int, weights: list[int]) -> list[int]:
@@ -116,7 +115,7 @@ class LinePrice:
 
     @property
     def qualifying(self) -> int:
-        return sum(v for k, v in self.funding.items() if k != BONUS)
+        return qualifying_spend(self.funding.items())
 
 
 @dataclass
@@ -291,3 +290,82 @@ def commission(
     if rule.basis == "fixed":
         return base, rule.fixed_minor * quantity
     return base, base * rule.percent_bps // 10_000
+
+
+# --- the checkout's record ---------------------------------------------------------------------
+@dataclass
+class LineResult:
+    """What pricing did to one line (stored as JSON in `checkouts.line_results`; refunds read it)."""
+
+    gross: int
+    package_covered: int
+    tier_discount: int
+    voucher_discount: int
+    points_deduction: int
+    funding: dict[str, int]  # source -> minor (PRINCIPAL, BONUS, tenders)
+    points_redeemed: int
+    points_earned: int
+    sessions: int
+    package_value: int
+    package: str  # members/{member}/packages/{package}, or ""
+    commission_base: int
+
+    @classmethod
+    def of(cls, price: LinePrice, *, sessions: int, package_value: int, package: str) -> LineResult:
+        return cls(
+            gross=price.gross,
+            package_covered=price.package_covered,
+            tier_discount=price.tier_discount,
+            voucher_discount=price.voucher_discount,
+            points_deduction=price.points_deduction,
+            funding=price.funding,
+            points_redeemed=price.points_redeemed,
+            points_earned=price.points_earned,
+            sessions=sessions,
+            package_value=package_value,
+            package=package,
+            commission_base=price.net + package_value,
+        )
+
+
+@dataclass
+class CheckoutRecord:
+    """The checkout as planned: one `checkouts` row (the transaction and the earned lot are added
+    when it is written). JSON columns hold plain lists and dicts, as `as_row` gives them."""
+
+    checkout_id: str
+    member_id: str | None
+    store_id: str
+    state: str
+    customer_type: str  # "new" | "member"
+    tier_id: str
+    tier_discount_bps: int
+    currency_code: str
+    lines: list[Line]
+    line_results: list[LineResult]
+    vouchers: list[str]  # members/{member}/vouchers/{voucher}
+    points_to_redeem: int
+    tenders: list[tuple[str, int]]
+    subtotal_minor: int
+    package_covered_minor: int
+    tier_discount_minor: int
+    voucher_discount_minor: int
+    points_deduction_minor: int
+    total_due_minor: int
+    principal_funded_minor: int
+    bonus_funded_minor: int
+    qualifying_spend_minor: int
+    points_earned: int
+    redeemed_lots: list[tuple[str, int]]  # (lot, points taken)
+    package_uses: list[dict]  # the packages area's record of each use, with its line_index
+    voucher_uses: list[dict]  # {voucher_id, discount_minor, line_index}
+    refunded_units: list[int]
+    refunded_minor: int = 0
+
+    def as_row(self) -> dict:
+        row = {f.name: getattr(self, f.name) for f in fields(self)}
+        row["lines"] = [asdict(line) for line in self.lines]
+        row["line_results"] = [asdict(r) for r in self.line_results]
+        row["tenders"] = [list(t) for t in self.tenders]
+        row["redeemed_lots"] = [list(t) for t in self.redeemed_lots]
+        return row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -47,6 +48,19 @@ def add_months(moment: datetime, months: int) -> datetime:
     year, month = moment.year + month0 // 12, month0 % 12 + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
+
+
+# Where a payment's money came from: stored value is split into principal (the member's own
+# money) and bonus (the salon's gift); any other source is an external tender.
+PRINCIPAL = "principal"
+BONUS = "bonus"
+
+
+def qualifying_spend(funding: Iterable[tuple[str, int]]) -> int:
+    """The part of a payment that earns points and counts toward tiers: the member's own money,
+    i.e. every source but bonus (domain.md: spend funded by bonus earns nothing). The one place
+    this rule is decided; `funding` is (source, minor) with sources PRINCIPAL, BONUS or a tender."""
+    return sum(amount for source, amount in funding if source != BONUS)
 
 
 def points_for_spend(principal_funded_minor: int, points_per_yuan: int, multiplier_permille: int) -> int:
@@ -124,3 +138,29 @@ def consume_lots(lots: list[Lot], points: int, now: datetime) -> list[tuple[str,
     if left:
         raise ValueError("not enough usable points")
     return taken
+
+
+def restore_lots(
+    taken: Iterable[tuple[str, int]], points: int, restored_before: dict[str, int] | None = None
+) -> list[tuple[str, int]]:
+    """Where `points` given back go: to exactly the lots a redemption took them from (`taken`,
+    (lot_id, n > 0) in the order taken), each up to what was taken from it less what earlier
+    refunds already gave back (`restored_before`). Used by checkout refunds (partial, cumulative)
+    and by reversals (all of it); returns (lot_id, given). Raises ValueError when `points` is more
+    than is left to give back."""
+    left_in: dict[str, int] = {}
+    for lot_id, n in taken:
+        left_in[lot_id] = left_in.get(lot_id, 0) + n
+    for lot_id, n in (restored_before or {}).items():
+        if lot_id in left_in:
+            left_in[lot_id] -= n
+    given: list[tuple[str, int]] = []
+    left = points
+    for lot_id, room in left_in.items():
+        give = min(left, room)
+        if give > 0:
+            given.append((lot_id, give))
+            left -= give
+    if left:
+        raise ValueError("more points to give back than the redemption took")
+    return given

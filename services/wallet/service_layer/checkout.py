@@ -245,6 +245,8 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
 
     tenders = _merge_tenders(inp.tenders)
     principal = bonus = 0
+    funding: list[tuple[str, int]] = []
+    assumed: dict[AccountKey, int] = {}  # the balances the stored-value split was planned on
     accts = sv.MemberAccounts.of(member_id, cur) if member_id else None
     if not inp.validate_only:
         paid = inp.stored_value + sum(a for _, a in tenders)
@@ -256,7 +258,14 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
             )
         if inp.stored_value:
             assert accts is not None
-            bal = await uow.ledger.lock_balances([accts.principal, accts.bonus])
+            # First planned on balances read without a lock: posting re-checks them under its
+            # lock and says "stale" (40001) if they moved meanwhile. The unit of work then re-runs
+            # and re-plans under the accounts' locks, so a busy member costs one re-plan, not many.
+            if uow.attempt == 0:
+                bal = await uow.ledger.balances([accts.principal, accts.bonus])
+                assumed = dict(bal)
+            else:
+                bal = await uow.ledger.lock_balances([accts.principal, accts.bonus])
             have_p, have_b = -bal[accts.principal], -bal[accts.bonus]
             if inp.stored_value > have_p + have_b:
                 raise FailedPrecondition(
@@ -265,9 +274,10 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
                     metadata={"available": str(have_p + have_b)},
                 )
             principal, bonus = rules.split_spend(inp.stored_value, have_p, have_b, settings.spend_order)
-        pricing.apply_funding(priced, [(pricing.PRINCIPAL, principal), (pricing.BONUS, bonus), *tenders])
+        funding = [(pricing.PRINCIPAL, principal), (pricing.BONUS, bonus), *tenders]
+        pricing.apply_funding(priced, funding)
 
-    qualifying = principal + sum(a for _, a in tenders) if not inp.validate_only else 0
+    qualifying = rules.qualifying_spend(funding)
     earned = (
         rules.points_for_spend(qualifying, settings.points_per_yuan, view.points_multiplier_permille)
         if view and not inp.validate_only
@@ -288,52 +298,41 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
     by_line = {rec["line_index"]: rec for rec in records}
     package_of = {i: u for i, u in uses}
 
-    line_results = []
-    for i, p in enumerate(priced.lines):
-        use = package_of.get(i)
-        line_results.append(
-            {
-                "gross": p.gross,
-                "package_covered": p.package_covered,
-                "tier_discount": p.tier_discount,
-                "voucher_discount": p.voucher_discount,
-                "points_deduction": p.points_deduction,
-                "funding": p.funding,
-                "points_redeemed": p.points_redeemed,
-                "points_earned": p.points_earned,
-                "sessions": sessions[i],
-                "package_value": package_values[i],
-                "package": f"members/{member_id}/packages/{use.package_id}" if use is not None else "",
-                "commission_base": p.net + package_values[i],
-            }
-        )
-    record: dict[str, Any] = {
-        "checkout_id": checkout_id,
-        "member_id": member_id,
-        "store_id": store_id,
-        "state": "completed",
-        "customer_type": customer_type,
-        "tier_id": view.tier_id if view else "",
-        "tier_discount_bps": tier_bps,
-        "currency_code": cur,
-        "lines": [dataclasses.asdict(line) for line in inp.lines],
-        "line_results": line_results,
-        "vouchers": [f"members/{member_id}/vouchers/{v}" for v in inp.voucher_ids],
-        "points_to_redeem": inp.points_to_redeem,
-        "tenders": [list(t) for t in tenders],
-        "subtotal_minor": priced.subtotal,
-        "package_covered_minor": priced.total("package_covered"),
-        "tier_discount_minor": priced.total("tier_discount"),
-        "voucher_discount_minor": priced.total("voucher_discount"),
-        "points_deduction_minor": priced.total("points_deduction"),
-        "total_due_minor": total_due,
-        "principal_funded_minor": principal,
-        "bonus_funded_minor": bonus,
-        "qualifying_spend_minor": qualifying,
-        "points_earned": earned,
-        "redeemed_lots": [[lot, -d] for lot, d in movements],
-        "package_uses": [_use_to_json(i, u) for i, u in uses],
-        "voucher_uses": [
+    record = pricing.CheckoutRecord(
+        checkout_id=checkout_id,
+        member_id=member_id,
+        store_id=store_id,
+        state="completed",
+        customer_type=customer_type,
+        tier_id=view.tier_id if view else "",
+        tier_discount_bps=tier_bps,
+        currency_code=cur,
+        lines=list(inp.lines),
+        line_results=[
+            pricing.LineResult.of(
+                p,
+                sessions=sessions[i],
+                package_value=package_values[i],
+                package=f"members/{member_id}/packages/{package_of[i].package_id}" if i in package_of else "",
+            )
+            for i, p in enumerate(priced.lines)
+        ],
+        vouchers=[f"members/{member_id}/vouchers/{v}" for v in inp.voucher_ids],
+        points_to_redeem=inp.points_to_redeem,
+        tenders=tenders,
+        subtotal_minor=priced.subtotal,
+        package_covered_minor=priced.total("package_covered"),
+        tier_discount_minor=priced.total("tier_discount"),
+        voucher_discount_minor=priced.total("voucher_discount"),
+        points_deduction_minor=priced.total("points_deduction"),
+        total_due_minor=total_due,
+        principal_funded_minor=principal,
+        bonus_funded_minor=bonus,
+        qualifying_spend_minor=qualifying,
+        points_earned=earned,
+        redeemed_lots=[(lot, -d) for lot, d in movements],
+        package_uses=[_use_to_json(i, u) for i, u in uses],
+        voucher_uses=[
             {
                 "voucher_id": str(u.voucher_id),
                 "discount_minor": int(u.discount_minor),
@@ -341,14 +340,11 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
             }
             for u in voucher_uses
         ],
-        "refunded_units": [0] * len(inp.lines),
-        "refunded_minor": 0,
-    }
-    if inp.validate_only:
-        record["checkout_id"] = ""
-        record["state"] = ""
-        record["commission_preview"] = records
-        return CheckoutResult(record, [], [])
+        refunded_units=[0] * len(inp.lines),
+    )
+    if inp.validate_only:  # a priced preview: nothing saved, no id
+        preview = dataclasses.replace(record, checkout_id="", state="").as_row()
+        return CheckoutResult({**preview, "commission_preview": records}, [], [])
 
     # 5. the ledger: money in, revenue out; points earned in the same transaction
     revenue = sv.store_account(ledger.REVENUE, store_id, cur)
@@ -371,7 +367,7 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
             store_id=store_id,
             draft=draft,
         )
-    posted = await uow.ledger.post(draft)
+    posted = await uow.ledger.post(draft, assumed=assumed)
     if member_id:
         await sv_attribution.spend(uow, posted, member_id=member_id, principal=principal, bonus=bonus)
     await uow.lots.move(posted.transaction_id, movements)
@@ -384,7 +380,7 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
         )
 
     row = await r.add(
-        **{k: v for k, v in record.items() if k not in ("refunded_minor",)},
+        **{k: v for k, v in record.as_row().items() if k != "refunded_minor"},
         earned_lot_id=lot["lot_id"] if lot else None,
         transaction_id=posted.transaction_id,
     )
@@ -663,14 +659,11 @@ async def refund(
             for prior in await r.refunds_of(checkout_id):
                 for lot_id, n in prior.lot_restores:
                     restored_before[lot_id] = restored_before.get(lot_id, 0) + n
-            left = points_restored
-            for lot_id, taken in row.redeemed_lots:
-                give = min(left, taken - restored_before.get(lot_id, 0))
-                if give > 0:
-                    lot_moves.append((lot_id, give))
-                    lot_restores.append([lot_id, give])
-                    left -= give
-            assert left == 0, "refund restores more points than the checkout redeemed"
+            given = rules.restore_lots(
+                [(lot_id, n) for lot_id, n in row.redeemed_lots], points_restored, restored_before
+            )
+            lot_moves += given
+            lot_restores += [[lot_id, n] for lot_id, n in given]
 
     if not draft.postings:
         raise FailedPrecondition("the refunded units moved nothing to give back", reason="NOTHING_TO_REFUND")
@@ -745,7 +738,9 @@ async def refund(
             principal_refunded_minor=principal,
             points_clawed_back=clawback,
             amount_minor=amount,
-            qualifying_spend_minor=principal + sum(a for _, a in tender_back),
+            qualifying_spend_minor=rules.qualifying_spend(
+                [(pricing.PRINCIPAL, principal), (pricing.BONUS, bonus), *tender_back]
+            ),
             full=all_done,
             store=f"stores/{store_id}",
             currency_code=cur,

@@ -206,7 +206,8 @@ async def sell(
         description=f"packageProducts/{product_id}",
         reference=package_name(member_id, package_id),
     )
-    own_money = sv_principal = sv_bonus = 0
+    sv_principal = sv_bonus = 0
+    funding: list[tuple[str, int]] = []
     accts = sv.MemberAccounts.of(member_id, cur)
     paid_with_sv = False
     for tender, amount in tenders:
@@ -223,16 +224,18 @@ async def sell(
             from_principal, from_bonus = rules.split_spend(amount, principal, bonus, settings.spend_order)
             draft.move(from_principal, debit=accts.principal, credit=deferred)
             draft.move(from_bonus, debit=accts.bonus, credit=deferred)
-            own_money += from_principal
+            funding += [(rules.PRINCIPAL, from_principal), (rules.BONUS, from_bonus)]
             sv_principal, sv_bonus = sv_principal + from_principal, sv_bonus + from_bonus
         else:
             draft.move(amount, debit=sv.tender_account(store_id, tender, cur), credit=deferred)
-            own_money += amount
+            funding.append((tender, amount))
     now = datetime.now(UTC)
     allocations = dp.allocate_sale(product.price_minor, product.items, now)
     for a in allocations:
         draft.move(a.sessions, debit=SESSIONS_ISSUED, credit=item_account(package_id, a.service))
-    earned = rules.points_for_spend(own_money, settings.points_per_yuan, member.points_multiplier_permille)
+    earned = rules.points_for_spend(
+        rules.qualifying_spend(funding), settings.points_per_yuan, member.points_multiplier_permille
+    )
     lot = None
     if earned:
         _, lot = await pts.grant(

@@ -26,7 +26,7 @@ from kit.auth import Principal
 from kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.wallet.adapters import tables as t
 from services.wallet.adapters.ledger_repository import PostedTransaction
-from services.wallet.domain import ledger
+from services.wallet.domain import ledger, rules
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer import sv_attribution
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
@@ -202,5 +202,6 @@ async def _reverse_points(uow: UoW, original: PostedTransaction, reason: str) ->
     if original.member_id:
         await uow.lots.for_member(original.member_id, for_update=True)
     reversal = await _post(uow, original, reason)
-    await uow.lots.move(reversal.transaction_id, [(lot_id, -delta) for lot_id, delta in movements])
+    taken = [(lot_id, -delta) for lot_id, delta in movements]
+    await uow.lots.move(reversal.transaction_id, rules.restore_lots(taken, sum(n for _, n in taken)))
     return reversal

@@ -807,3 +807,61 @@ async def test_package_sessions_and_vouchers_in_checkout_and_full_refund(wallet)
     assert list(refund.refund.vouchers_restored) == [f"members/{m}/vouchers/{voucher.voucher_id}"]
     assert await remaining() == (10, "issued")
     await invariants(engine)
+
+
+async def test_a_stale_stored_value_plan_is_re_planned_not_misapplied(wallet):
+    """The stored-value split is planned on balances read without a lock; when another desk tops
+    the member up between that read and the posting, the posting says "stale" and the checkout is
+    planned again on the new balances (never applied with the old split)."""
+    engine, uows = wallet
+    m = await new_member(engine)
+    await top_up(uows, m)  # principal 1000.00, bonus 200.00
+    bill = co.CheckoutInput(
+        member_id=m, store_id="s1", lines=[Line("services/facial", "facial", 1, 24000)], stored_value=24000
+    )
+    attempts = 0
+
+    async def checkout_raced_by_a_top_up(uow):
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            read = uow.ledger.balances
+
+            async def read_then_race(keys):
+                seen = await read(keys)
+                await top_up(uows, m, amount=60000, plan="")  # committed meanwhile: principal 1600.00
+                return seen
+
+            uow.ledger.balances = read_then_race
+        return await co.checkout(uow, STAFF, bill)
+
+    result = await run(uows, checkout_raced_by_a_top_up)
+    assert attempts == 2
+    # proportional on 1600 : 200, not on the stale 1000 : 200 (which would be 200.00 / 40.00)
+    c = result.record
+    assert (c["principal_funded_minor"], c["bonus_funded_minor"]) == (21333, 2667)
+    s = await snap(uows, m)
+    assert (s.principal, s.bonus) == (160000 - 21333, 20000 - 2667)
+    await invariants(engine)
+
+
+async def test_concurrent_stored_value_checkouts_of_one_member_re_plan_at_most_once(wallet):
+    """A busy member's checkouts keep finding their optimistic plan stale; each re-plans once,
+    under the accounts' locks, instead of exhausting its retries."""
+    engine, uows = wallet
+    m = await new_member(engine)
+    await top_up(uows, m)  # 1000.00 + 200.00
+    bill = co.CheckoutInput(
+        member_id=m, store_id="s1", lines=[Line("services/facial", "facial", 1, 3000)], stored_value=3000
+    )
+    attempts: list[int] = []
+
+    async def checkout(uow):
+        attempts.append(uow.attempt)
+        return await co.checkout(uow, STAFF, bill)
+
+    results = await asyncio.gather(*(run(uows, checkout) for _ in range(16)))
+    assert len(results) == 16 and max(attempts) <= 1
+    s = await snap(uows, m)
+    assert s.principal + s.bonus == 120000 - 16 * 3000
+    await invariants(engine)

@@ -25,7 +25,15 @@ from services.wallet.domain import ledger
 from services.wallet.domain.ledger import TransactionDraft
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
-from tests.support.wallet import add_member, md, reason_of, rid, running_wallet, sv_lot_disagreements
+from tests.support.wallet import (
+    add_member,
+    install_ledger_post,
+    md,
+    reason_of,
+    rid,
+    running_wallet,
+    sv_lot_disagreements,
+)
 
 pytestmark = pytest.mark.integration
 PIN = "204816"
@@ -267,6 +275,8 @@ async def test_the_migration_attributes_existing_stored_value_to_the_stores_that
     url = to_async_url(await infra.anew_database("wallet_attribution_migration"))
     await upgrade("wallet", url, "0007")
     engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await install_ledger_post(conn)  # the history below is posted by today's ledger code
     tenant, member_id = "attribution-migration", str(uuid.uuid4())
     accts = sv.MemberAccounts.of(member_id, "CNY")
     cash = {s: sv.tender_account(s, "cash", "CNY") for s in ("a", "b")}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -165,3 +167,46 @@ def test_commission_rule_choice_and_amounts():
     assert pricing.commission(chosen, base=20000, quantity=2, tender_parts=parts) == (15000, 450)
     fixed = _rule("fixed", basis="fixed", fixed_minor=700)
     assert pricing.commission(fixed, base=20000, quantity=2, tender_parts=parts) == (20000, 1400)
+
+
+def test_the_checkout_record_is_one_checkouts_row_in_plain_json():
+    from services.wallet.adapters.checkout_tables import checkouts
+
+    priced = pricing.start([pricing.Line("services/facial", "facial", 2, 30000)], [0])
+    pricing.apply_funding(priced, [(pricing.PRINCIPAL, 50000), (pricing.BONUS, 10000)])
+    record = pricing.CheckoutRecord(
+        checkout_id="c",
+        member_id="m",
+        store_id="s1",
+        state="completed",
+        customer_type="new",
+        tier_id="",
+        tier_discount_bps=0,
+        currency_code="CNY",
+        lines=[pricing.Line("services/facial", "facial", 2, 30000)],
+        line_results=[pricing.LineResult.of(priced.lines[0], sessions=0, package_value=0, package="")],
+        vouchers=[],
+        points_to_redeem=0,
+        tenders=[("cash", 0)],
+        subtotal_minor=60000,
+        package_covered_minor=0,
+        tier_discount_minor=0,
+        voucher_discount_minor=0,
+        points_deduction_minor=0,
+        total_due_minor=60000,
+        principal_funded_minor=50000,
+        bonus_funded_minor=10000,
+        qualifying_spend_minor=50000,
+        points_earned=0,
+        redeemed_lots=[("lot", 100)],
+        package_uses=[],
+        voucher_uses=[],
+        refunded_units=[0],
+    )
+    row = record.as_row()
+    written_later = {"tenant_id", "earned_lot_id", "transaction_id", "create_time", "update_time"}
+    assert set(row) == {c.name for c in checkouts.columns} - written_later
+    assert json.loads(json.dumps(row)) == row  # JSON columns hold plain lists and dicts
+    assert row["line_results"][0]["funding"] == {"principal": 50000, "bonus": 10000}
+    assert row["line_results"][0]["commission_base"] == 60000
+    assert row["tenders"] == [["cash", 0]] and row["redeemed_lots"] == [["lot", 100]]

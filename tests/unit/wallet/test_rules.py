@@ -107,3 +107,45 @@ def test_reversal_mirrors_every_posting():
     mirror = ledger.reversal_of("top_up", original.postings, reverses="t0", member_id="m1", store_id="s1")
     assert [(p.account, p.amount) for p in mirror.postings] == [(a, -100), (b, 100)]
     mirror.validate()
+
+
+def test_bonus_never_qualifies_for_points_or_tiers():
+    # the member's own money (principal, any tender) qualifies; the salon's bonus never does
+    funding = [(rules.PRINCIPAL, 700), (rules.BONUS, 300), ("cash", 50), ("wechat_pay", 25)]
+    assert rules.qualifying_spend(funding) == 775
+    assert rules.qualifying_spend([(rules.BONUS, 1000)]) == 0
+    assert rules.qualifying_spend([]) == 0
+
+
+def test_restore_lots_gives_back_to_the_lots_taken_from_in_order():
+    taken = [("a", 30), ("b", 50), ("c", 20)]
+    assert rules.restore_lots(taken, 100) == taken  # a reversal: everything, lot by lot
+    assert rules.restore_lots(taken, 40) == [("a", 30), ("b", 10)]  # a first partial refund
+    # a second partial refund continues where the first stopped
+    assert rules.restore_lots(taken, 50, {"a": 30, "b": 10}) == [("b", 40), ("c", 10)]
+    assert rules.restore_lots(taken, 10, {"a": 30, "b": 50, "c": 10}) == [("c", 10)]
+    with pytest.raises(ValueError):
+        rules.restore_lots(taken, 11, {"a": 30, "b": 50, "c": 10})
+
+
+@given(
+    taken=st.lists(st.tuples(st.sampled_from("abcde"), st.integers(1, 500)), max_size=6),
+    cuts=st.lists(st.integers(0, 3000), max_size=5),
+)
+def test_restore_lots_in_any_number_of_refunds_restores_exactly_what_was_taken(taken, cuts):
+    total = sum(n for _, n in taken)
+    parts, left = [], total
+    for cut in cuts:
+        part = min(cut, left)
+        parts.append(part)
+        left -= part
+    parts.append(left)
+    restored: dict[str, int] = {}
+    for part in parts:
+        for lot_id, n in rules.restore_lots(taken, part, dict(restored)):
+            assert n > 0
+            restored[lot_id] = restored.get(lot_id, 0) + n
+    per_lot: dict[str, int] = {}
+    for lot_id, n in taken:
+        per_lot[lot_id] = per_lot.get(lot_id, 0) + n
+    assert restored == {k: v for k, v in per_lot.items() if v}
