@@ -575,7 +575,17 @@ def _complaint_reply(msg, world: World) -> None:
             setattr(msg, field_name, "We are sorry")
 
 
+def _template_name(msg, world: World) -> None:
+    msg.name = "triggers/welcome/templates/sms-zh-CN"  # a built-in default every tenant has
+
+
+def _template_parent(msg, world: World) -> None:
+    msg.parent = "triggers/welcome"
+
+
 OVERRIDES = {
+    "notify.GetTemplate": _template_name,
+    "notify.ListTemplates": _template_parent,
     "booking.RescheduleAppointment": _reschedule,
     "members.RegisterMember": _register,
     "wallet.GetCommissionReport": _window,
