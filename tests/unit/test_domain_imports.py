@@ -1,0 +1,34 @@
+"""Domain modules are plain Python: no gRPC, directly or through the kit they import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN_MODULES = sorted(
+    ".".join(p.relative_to(ROOT).with_suffix("").parts)
+    for p in ROOT.glob("services/*/domain/*.py")
+    if p.name != "__init__.py"
+)
+
+
+def test_every_service_has_domain_modules_to_check() -> None:
+    assert {m.split(".")[1] for m in DOMAIN_MODULES} >= {"members", "wallet", "booking"}
+
+
+@pytest.mark.parametrize("module", DOMAIN_MODULES)
+def test_a_domain_module_does_not_import_grpc(module: str) -> None:
+    # A fresh interpreter: this test session has imported grpc long ago.
+    probe = (
+        "import importlib, sys\n"
+        f"importlib.import_module({module!r})\n"
+        "print(sorted(m for m in sys.modules if m == 'grpc' or m.startswith('grpc.')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT, timeout=60
+    )
+    assert out.stdout.strip() == "[]", f"{module} pulls in gRPC: {out.stdout.strip()}"
