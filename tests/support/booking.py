@@ -33,10 +33,10 @@ from peony.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from cli.devstack import free_port
 from kit.auth import mint_dev_token
 from kit.config import ServiceConfig, load_config, to_async_url
 from kit.db import session_factory
-from kit.devstack import free_port
 from kit.grpc_server import GrpcServiceRunner
 from kit.migrations import upgrade
 from kit.uow import UnitOfWorkFactory

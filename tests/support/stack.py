@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kit.devstack import DevStack, database_url, drop_database, ensure_database, free_port, run_coro_sync
+from cli.devstack import DevStack, database_url, drop_database, ensure_database, free_port, run_coro_sync
 
 
 @dataclass

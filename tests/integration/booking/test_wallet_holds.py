@@ -25,10 +25,10 @@ from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from cli.devstack import free_port
 from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
 from kit.db import session_factory
-from kit.devstack import free_port
 from kit.errors import Aborted, DomainError
 from kit.migrations import upgrade
 from kit.service_auth import ServiceCredentialError, ServiceCredentials

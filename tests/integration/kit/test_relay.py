@@ -18,8 +18,8 @@ from nats.js import JetStreamContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cli.devstack import free_port, start_nats
 from kit.db import session_factory
-from kit.devstack import free_port, start_nats
 from kit.messaging import (
     EventEnvelope,
     OutboxRelay,
