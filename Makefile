@@ -17,7 +17,7 @@ help:
 	@echo "make test       run the test suite (PYTEST_ARGS='-k foo' to narrow it)"
 	@echo "make lint       ruff check, ruff format --check, buf lint"
 	@echo "make fmt        ruff fix + format"
-	@echo "make gen        regenerate gen/peony from protos/"
+	@echo "make gen        regenerate gen/peony from protos/ and docs/permissions.md"
 	@echo "make gen-check  fail when gen/peony is stale"
 	@echo "make bench      run bench/bench_*.py one after the other"
 	@echo "make clean      remove var/ and caches"
@@ -47,9 +47,11 @@ fmt: $(STAMP)
 
 gen: $(STAMP)
 	$(BIN)/python tools/genproto.py
+	$(BIN)/python tools/gen_permissions.py
 
 gen-check: $(STAMP)
 	$(BIN)/python tools/genproto.py --check
+	$(BIN)/python tools/gen_permissions.py --check
 
 bench: $(STAMP)
 	@set -e; found=0; for f in bench/bench_*.py; do \

@@ -102,10 +102,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "consultant": frozenset({MEMBERS_READ, MEMBERS_WRITE, MEMBERS_CARE_READ, STORES_READ, BOOKING_STAFF}),
     # A member using the mini-program: the handlers restrict them to their own record.
     "member": frozenset({MEMBERS_READ, MEMBERS_PII_READ, MEMBERS_CARE_READ, WALLET_READ}),
-    # Peony's own services calling each other (booking places and settles holds).
-    "service": frozenset(
-        {MEMBERS_READ, MEMBERS_PII_READ, STORES_READ, NOTIFY_READ, WALLET_READ, WALLET_WRITE}
-    ),
+    # Peony's own services calling each other (booking places and settles holds; wallet and
+    # booking read members and stores through on a projection miss). No personal data: no
+    # service needs it, so a service reads members masked.
+    "service": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ, WALLET_READ, WALLET_WRITE}),
 }
 # Roles whose access is limited to the stores listed in the token's `stores` claim.
 STORE_BOUND_ROLES = frozenset({"store_manager", "front_desk", "beautician", "consultant"})

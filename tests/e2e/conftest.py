@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,7 +111,13 @@ def _service(name: str, env: dict[str, str], logs: Path, health: str, *args: str
 
 @pytest.fixture(scope="module")
 def stack(infra, tmp_path_factory) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp("e2e")
+    with running_stack(infra, tmp_path_factory.mktemp("e2e")) as value:
+        yield value
+
+
+@contextmanager
+def running_stack(infra, tmp: Path) -> Iterator[Stack]:
+    """Every service and the gateway as processes of their own (also used by tests/reliability)."""
     otlp = OtlpReceiver()
     endpoint = otlp.start()
     members_port, notify_port, wallet_port, gateway_port = free_port(), free_port(), free_port(), free_port()

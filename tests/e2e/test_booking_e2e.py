@@ -133,14 +133,32 @@ async def test_book_and_cancel_through_the_gateway(stack):
         assert booked["appointment"]["state"] == "APPOINTMENT_STATE_BOOKED"
         assert booked["appointment"]["services"][0]["staff"] == f"{store}/staff/anna"
 
-        # A retry returns the same appointment; another member for the same slot loses it.
+        # A retry returns the same appointment; another member for the same slot loses it (a
+        # member nobody registered is not booked at all).
         status, again = await call(s, "POST", f"{base}/v1/appointments", booking_request)
         assert status == 200 and again["appointment"]["name"] == appointment
-        status, lost = await call(
+        status, body = await call(
             s,
             "POST",
             f"{base}/v1/appointments",
             {**booking_request, "member": f"members/{uuid.uuid4()}", "requestId": str(uuid.uuid4())},
+        )
+        assert status == 404 and body["error"]["details"][0]["reason"] == "MEMBER_NOT_FOUND", body
+        status, body = await call(
+            s,
+            "POST",
+            f"{base}/v1/members",
+            {
+                "member": {"displayName": "Bo", "phone": "13512340001", "homeStore": store},
+                "requestId": str(uuid.uuid4()),
+            },
+        )
+        assert status == 200, body
+        status, lost = await call(
+            s,
+            "POST",
+            f"{base}/v1/appointments",
+            {**booking_request, "member": body["member"]["name"], "requestId": str(uuid.uuid4())},
         )
         assert status == 409, lost  # ABORTED
         assert lost["error"]["status"] == "ABORTED"

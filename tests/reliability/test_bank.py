@@ -38,7 +38,7 @@ from kit.auth import mint_dev_token
 from kit.config import to_async_url
 from kit.migrations import upgrade
 from tests.e2e.conftest import ServiceProcess
-from tests.support.wallet import sv_lot_disagreements
+from tests.support.wallet import seed_stores, sv_lot_disagreements
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -291,12 +291,14 @@ async def test_bank(infra, tmp_path):
                 ),
                 {"t": TENANT, "m": member_id},
             )
+            await seed_stores(conn, TENANT)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PEONY_", "OTEL_"))}
     env.update(
         {
             "PEONY_ENV": "test",
             "PEONY_WALLET_DATABASE_URL": url,
+            "PEONY_WALLET_MEMBERS_READ_THROUGH": "off",  # no members service here
             "PEONY_NATS_URL": infra.nats_url,
             "PEONY_WALLET_GRPC_PORT": str(port),
             "PEONY_LOG_LEVEL": "WARNING",

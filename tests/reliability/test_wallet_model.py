@@ -26,7 +26,7 @@ from services.wallet.entrypoints.jobs import WalletJobs
 from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
-from tests.support.wallet import sv_lot_disagreements
+from tests.support.wallet import seed_stores, sv_lot_disagreements
 
 pytestmark = pytest.mark.integration
 STAFF_CLAIMS = {"sub": "user:model", "roles": ["hq_admin"], "exp": time.time() + 86400}
@@ -82,6 +82,7 @@ class WalletModel(RuleBasedStateMachine):
                         ),
                         {"t": self.tenant, "m": member_id},
                     )
+                    await seed_stores(conn, self.tenant)
                     self.members.append(member_id)
                     self.model[member_id] = {"principal": 0, "bonus": 0, "locked": 0, "held": 0, "points": 0}
 

@@ -148,6 +148,27 @@ async def put_store_zone(uows: UnitOfWorkFactory, tenant: str, store: str, tz: s
     await uows.run(tenant, put)
 
 
+_REGISTER_MEMBERS = text(
+    "INSERT INTO member_windows (tenant_id, member_id, registered_time, update_time)"
+    " SELECT :t, unnest(CAST(:m AS text[])), now(), now()"
+    " ON CONFLICT (tenant_id, member_id) DO UPDATE SET registered_time = now(), update_time = now()"
+    " WHERE member_windows.registered_time IS NULL"
+)
+
+
+async def register_members(db: AsyncEngine | BookingUnitOfWork, tenant: str, *member_ids: str) -> None:
+    """Members known to booking, as the members service's MemberRegistered would project them
+    (no tier, so the policy's default booking window): booking refuses a member it does not know,
+    and these tests run it without a members service to read through to. `db` is the booking
+    database, or a unit of work of `tenant` to write in."""
+    params = {"t": tenant, "m": list(member_ids)}
+    if isinstance(db, BookingUnitOfWork):
+        await db.session.execute(_REGISTER_MEMBERS, params)
+        return
+    async with db.begin() as conn:
+        await conn.execute(_REGISTER_MEMBERS, params)
+
+
 async def create_service(stub, metadata, service_id: str, **fields) -> catalog_pb2.Service:
     reply = await stub.CreateService(
         pb.CreateServiceRequest(
@@ -245,6 +266,7 @@ async def running_booking(
             "PEONY_NATS_URL": infra.nats_url,
             "PEONY_BOOKING_GRPC_PORT": "0",
             "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
+            "PEONY_BOOKING_MEMBERS_READ_THROUGH": "off",  # no members service: seed the projection
             **(extra_env or {}),
         },
     )
@@ -277,6 +299,7 @@ def booking_process(url: str, nats_url: str, log_path: Path) -> ServiceProcess:
             "PEONY_NATS_URL": nats_url,
             "PEONY_BOOKING_GRPC_PORT": str(port),
             "PEONY_BOOKING_JOBS_INTERVAL_SECONDS": "0.2",
+            "PEONY_BOOKING_MEMBERS_READ_THROUGH": "off",
             "PEONY_LOG_LEVEL": "WARNING",
             "PEONY_MIGRATE_ON_START": "false",
             "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
@@ -399,9 +422,9 @@ class Harness:
         )
 
     async def book(self, store: str, services, start: datetime, **extra):
-        reply = await self.stub.BookAppointment(
-            self.booking(store, services, start, **extra), metadata=self.hq
-        )
+        request = self.booking(store, services, start, **extra)
+        await register_members(self.engine, self.tenant, request.member.removeprefix("members/"))
+        reply = await self.stub.BookAppointment(request, metadata=self.hq)
         return reply.appointment
 
     async def count(self, table: str) -> int:

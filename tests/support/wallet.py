@@ -4,6 +4,10 @@
 to it: tokens of each role (optionally store-scoped), the reason of a refused call, and a member
 row in the wallet's member directory. Tests keep their own tenant, so they never see each other's
 rows.
+
+The wallet refuses money movements at a store or for a member its projections (fed by members'
+events, read through to members on a miss) do not know; tests without a members service write the
+projection rows directly (`add_member`, `seed_stores`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 from peony.wallet.v1 import wallet_service_pb2_grpc as pb_grpc
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
@@ -132,3 +136,17 @@ async def sv_lot_disagreements(conn, tenant: str = "") -> int:
     (principal and bonus, plus what open holds reserve), and lots that disagree with their
     movements; 0 when the attribution is sound. All tenants when `tenant` is empty."""
     return (await conn.execute(text(_LOTS_VS_LEDGER), {"t": tenant})).scalar_one()
+
+
+# The stores the wallet tests move money at.
+TEST_STORES = ("s1", "s2", "s3", "s5", "s9", "sh", "ny", "loop", "other")
+
+
+async def seed_stores(conn: AsyncConnection, tenant: str, stores: tuple[str, ...] = TEST_STORES) -> None:
+    await conn.execute(
+        text(
+            "INSERT INTO store_directory (tenant_id, store_id, time_zone)"
+            " SELECT :t, unnest(CAST(:s AS text[])), 'Asia/Shanghai' ON CONFLICT DO NOTHING"
+        ),
+        {"t": tenant, "s": list(stores)},
+    )

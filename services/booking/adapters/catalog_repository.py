@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.db import sqlstate
 from kit.errors import AlreadyExists, FailedPrecondition
+from kit.members_client import MembersClient
+from kit.store_projection import StoreProjection
 from services.booking.adapters import tables as t
 from services.booking.adapters.catalog_tables import schedule_exceptions as sx
 from services.booking.adapters.catalog_tables import service_overrides as so
@@ -150,8 +152,10 @@ def staff_from_row(row: Row, exceptions: tuple[ScheduleException, ...] = ()) -> 
 
 
 class CatalogRepository:
-    def __init__(self, db: AsyncSession, tenant: str):
+    def __init__(self, db: AsyncSession, tenant: str, members: MembersClient | None = None):
         self.db, self.tenant = db, tenant
+        # Stores: the projection of members' stores, read through to members on a miss.
+        self.stores = StoreProjection(db, tenant, t.store_zones, members)
 
     async def _insert(self, table, what: str, **values) -> Row:
         try:
@@ -196,11 +200,8 @@ class CatalogRepository:
         )
 
     async def store_zone(self, store_id: str) -> str | None:
-        return await self.db.scalar(
-            select(t.store_zones.c.time_zone).where(
-                t.store_zones.c.tenant_id == self.tenant, t.store_zones.c.store_id == store_id
-            )
-        )
+        """The store's zone; None when neither the projection nor the members service knows it."""
+        return await self.stores.resolve(store_id)
 
     # --- services ---------------------------------------------------------------------------
     async def add_service(self, **values) -> Row:

@@ -16,6 +16,13 @@ and the tenant's tier ladder. Same rules as the wallet's member directory
 ``lock`` is the booking side: the member's row ``FOR UPDATE`` (inserted as a placeholder when the
 projection has not seen the member), so concurrent bookings of one member count their open
 appointments one after the other.
+
+``require`` answers "does this member exist" for every request that names one: a member the
+projection has not seen registered (no row, or a placeholder) is read through to the members
+service (``kit.members_client``) and the snapshot fills the row — only an absent row or a
+placeholder, stamped with the member record's own update time, so what the consumer wrote is never
+overwritten and a late registration copy cannot take a changed tier back. Unknown to members too:
+NOT_FOUND ``MEMBER_NOT_FOUND``.
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from kit.errors import InvalidArgument, NotFound
+from kit.ids import is_resource_id
+from kit.members_client import MemberFacts, MembersClient
+from kit.store_projection import StoreProjection
 from services.booking.adapters.tables import member_windows as mw
 from services.booking.adapters.tables import store_zones as sz
 from services.booking.adapters.tables import tier_ladders as tl
@@ -50,24 +61,16 @@ class MemberWindow:
 
 
 class MemberProjection:
-    def __init__(self, db: Db, tenant: str):
+    def __init__(self, db: Db, tenant: str, source: MembersClient | None = None):
         if not tenant:
             raise ValueError("a member projection needs a tenant")
-        self.db, self.tenant = db, tenant
+        self.db, self.tenant, self.source = db, tenant, source
 
     # ---------------------------------------------------------------- writes (from events)
 
     async def apply_store(self, store_id: str, time_zone: str, occurred_at: datetime) -> bool:
         """Record a store's zone; False when a later event of the store is applied already."""
-        stmt = pg_insert(sz).values(
-            tenant_id=self.tenant, store_id=store_id, time_zone=time_zone, update_time=occurred_at
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[sz.c.tenant_id, sz.c.store_id],
-            set_={"time_zone": stmt.excluded.time_zone, "update_time": stmt.excluded.update_time},
-            where=sz.c.update_time <= stmt.excluded.update_time,
-        ).returning(sz.c.store_id)
-        return (await self.db.execute(stmt)).first() is not None
+        return await StoreProjection(self.db, self.tenant, sz).apply(store_id, time_zone, occurred_at)
 
     async def apply_registered(
         self, member_id: str, tier_id: str, booking_window_days: int, registered_time: datetime
@@ -137,6 +140,28 @@ class MemberProjection:
             raise MemberNotYetRegistered(f"member {member_id} of tenant {self.tenant} is not registered yet")
         return False  # stale: a newer change of this member was applied first
 
+    async def fill(self, facts: MemberFacts) -> None:
+        """Write a read-through snapshot into an absent row or a booking's placeholder."""
+        stmt = pg_insert(mw).values(
+            tenant_id=self.tenant,
+            member_id=facts.member_id,
+            tier_id=facts.tier_id,
+            booking_window_days=facts.booking_window_days,
+            registered_time=facts.create_time,
+            update_time=facts.update_time,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[mw.c.tenant_id, mw.c.member_id],
+            set_={
+                "tier_id": stmt.excluded.tier_id,
+                "booking_window_days": stmt.excluded.booking_window_days,
+                "registered_time": stmt.excluded.registered_time,
+                "update_time": stmt.excluded.update_time,
+            },
+            where=mw.c.registered_time.is_(None),
+        )
+        await self.db.execute(stmt)
+
     async def apply_ladder(self, version: int, tiers: list[dict[str, Any]]) -> bool:
         """Store the ladder when ``version`` is newer than the stored one; True when stored."""
         stmt = pg_insert(tl).values(tenant_id=self.tenant, version=version, tiers=list(tiers))
@@ -173,6 +198,21 @@ class MemberProjection:
         if row is None:
             return MemberWindow(member_id, None, None)
         return await self._view(member_id, row.tier_id, row.booking_window_days)
+
+    async def require(self, member_id: str, field: str = "member") -> MemberWindow:
+        """The member's booking window; INVALID_ARGUMENT for a malformed id, NOT_FOUND
+        ``MEMBER_NOT_FOUND`` when neither the projection nor the members service knows the member."""
+        if not is_resource_id(member_id):
+            raise InvalidArgument([(field, "must be a resource name of the form members/{member}")])
+        registered = await self.db.scalar(
+            select(mw.c.registered_time).where(mw.c.tenant_id == self.tenant, mw.c.member_id == member_id)
+        )
+        if registered is None:
+            facts = await self.source.get_member(self.tenant, member_id) if self.source else None
+            if facts is None:
+                raise NotFound(f"members/{member_id} not found", reason="MEMBER_NOT_FOUND")
+            await self.fill(facts)
+        return await self.find(member_id)
 
     async def lock(self, member_id: str) -> MemberWindow:
         """Lock the member's row for the rest of the transaction (inserting a placeholder when the

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSTZRANGE, UUID
 
 from kit.db import kit_metadata_tables
+from kit.store_projection import store_table
 
 metadata = MetaData()
 kit_metadata_tables(metadata)
@@ -36,15 +37,8 @@ kit_metadata_tables(metadata)
 # Store -> IANA zone, projected from the members service's StoreCreated / StoreUpdated
 # (`update_time` = the event's occurred-at, so a late StoreCreated never undoes a StoreUpdated).
 # `CatalogRepository.put_store_zone` writes it directly for tools and tests.
-store_zones = Table(
-    "store_zones",
-    metadata,
-    Column("tenant_id", Text, nullable=False),
-    Column("store_id", Text, nullable=False),
-    Column("time_zone", Text, nullable=False),
-    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    PrimaryKeyConstraint("tenant_id", "store_id", name="pk_store_zones"),
-)
+# Read through to members on a miss (kit/store_projection.py).
+store_zones = store_table("store_zones", metadata)
 
 services = Table(
     "services",

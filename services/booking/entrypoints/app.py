@@ -12,6 +12,7 @@ from kit.crypto import PiiCipher
 from kit.db import session_factory
 from kit.grpc_server import GrpcServiceRunner, ServiceRegistration
 from kit.idempotency import Idempotency
+from kit.members_client import members_read_through
 from kit.messaging import ensure_stream
 from kit.service import open_backbone, page_tokens, run_service
 from kit.service_auth import ServiceCredentials
@@ -40,8 +41,14 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         ServiceCredentials.from_config(config),
         deadline_s=float(config.extra.get(WALLET_DEADLINE_VAR) or DEFAULT_DEADLINE_S),
     )
+    # Read-through on a projection miss: booking asks members as itself, like the wallet.
+    members_client = members_read_through(config, SERVICE)
     uows = UnitOfWorkFactory(
-        BookingUnitOfWork, session_factory(backbone.engine), service=SERVICE, wallet=wallet
+        BookingUnitOfWork,
+        session_factory(backbone.engine),
+        service=SERVICE,
+        wallet=wallet,
+        members_client=members_client,
     )
     servicer = BookingServicer(uows, Idempotency(cipher, metadata), page_tokens(config, SERVICE))
     jobs = BookingJobs(backbone.engine, uows, interval_s=float(config.extra.get(JOBS_INTERVAL_VAR) or 1.0))
@@ -61,7 +68,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             backbone.retention,
             jobs,
         ],
-        on_close=[backbone.close, wallet.close],
+        on_close=[backbone.close, wallet.close, *([members_client.close] if members_client else [])],
     )
 
 

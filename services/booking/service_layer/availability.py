@@ -115,7 +115,7 @@ async def query_availability(
                 metadata={"restricted_until": restricted.astimezone(UTC).isoformat()},
             )
     if member_id:
-        window = await uow.members.find(member_id)
+        window = await uow.members.require(member_id)
         days = window.booking_window_days or rules.default_booking_window_days
         until = policy.bookable_until(now, zone, days)
         slots = [s for s in slots if s.start_utc < until]

@@ -24,6 +24,7 @@ from kit.ids import new_id
 from kit.proto import ts
 from kit.uow import UnitOfWorkFactory
 from services.booking.adapters import aftercare_tables as at
+from services.booking.service_layer import catalog
 from services.booking.service_layer import policy as booking_policy
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 
@@ -154,6 +155,12 @@ async def open_complaint(
         store_id = staff_store
     if not caller.is_member_self_service:
         require_staff_for(caller, store_id)
+    # Every reference resolved before anything is written.
+    await uow.members.require(member_id, "complaint.member")
+    if staff is not None:
+        await catalog.get_staff(uow, store_id, staff.split("/")[3])
+    elif store_id is not None and appointment_id is None:
+        await catalog.require_store(uow, store_id)
     rules = await booking_policy.load_policy(uow)
     row = await uow.aftercare.add_complaint(
         complaint_id=new_id(),

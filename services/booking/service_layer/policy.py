@@ -179,6 +179,7 @@ async def member_rules(
 ) -> list[str]:
     """Applies the member rules under the member's row lock; returns the reason codes of the rules
     staff overrode (none without `staff_override`, which raises FAILED_PRECONDITION instead)."""
+    await uow.members.require(member)
     window = await uow.members.lock(member)
     broken: list[tuple[str, str, dict[str, str]]] = []
     if channel in RESTRICTED_CHANNELS:
@@ -267,8 +268,8 @@ async def _no_shows_in_window(uow: BookingUnitOfWork, member: str, now: datetime
 
 
 async def standing(uow: BookingUnitOfWork, member: str, now: datetime, policy: BookingPolicy) -> Standing:
-    """The member's standing at `now`, computed on read."""
-    window = await uow.members.find(member)
+    """The member's standing at `now`, computed on read; NOT_FOUND for a member members does not know."""
+    window = await uow.members.require(member, "name")
     row = await uow.policy.standing(member)
     days = window.booking_window_days or policy.default_booking_window_days
     zone = store_zone(await uow.policy.latest_time_zone(member) or "") or UTC
@@ -346,6 +347,7 @@ async def lift_restriction(
     """Lifts the member's restriction (audited: who, when, why; `BookingRestrictionLifted`); the
     no-shows counted before now no longer count. FAILED_PRECONDITION `NOT_RESTRICTED` when the
     member is not restricted."""
+    await uow.members.require(member, "name")
     await uow.members.lock(member)
     row = await uow.policy.standing(member)
     until = _enforced(row, now, policy)

@@ -24,9 +24,11 @@ class BookingUnitOfWork(UnitOfWork):
     members: MemberProjection
 
     def _bind(self) -> None:
-        self.catalog = CatalogRepository(self.session, self.tenant)
+        # Read-through to the members service on a projection miss (None in tests without one).
+        members_client = self.deps.get("members_client")
+        self.catalog = CatalogRepository(self.session, self.tenant, members_client)
         self.appointments = AppointmentRepository(self.session, self.tenant)
-        self.members = MemberProjection(self.session, self.tenant)
+        self.members = MemberProjection(self.session, self.tenant, members_client)
         self.holds = HoldRepository(self.session, self.tenant)
         self._undo_if_rolled_back: list[Callable[[], Awaitable[None]]] = []
         self.aftercare = AftercareRepository(self.session, self.tenant)

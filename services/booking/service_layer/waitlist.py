@@ -122,7 +122,7 @@ async def join(
     if wanted_date < today:
         raise FailedPrecondition("the date is in the past", reason="SLOT_IN_PAST")
     rules = await policy.load_policy(uow)
-    window = await uow.members.find(member)
+    window = await uow.members.require(member)
     days = window.booking_window_days or rules.default_booking_window_days
     day_start = datetime.combine(wanted_date, time(0), zone).astimezone(UTC)
     until = policy.bookable_until(now, zone, days)

@@ -337,8 +337,17 @@ class ResolvedCard:
     via_legacy_alias: bool
 
 
+_INACTIVE_CARD_REASON = {
+    card_rules.LOST: "CARD_LOST",
+    card_rules.FROZEN: "CARD_FROZEN",
+    card_rules.CLOSED: "CARD_CLOSED",
+}
+
+
 async def resolve_card_number(cards: CardRepository, number: str) -> ResolvedCard:
-    """The card a number finds today: a replaced card's number leads to its replacement."""
+    """The active card a number finds today: a replaced card's number leads to its replacement;
+    a number whose card (after that) is not active is FAILED_PRECONDITION `CARD_LOST` /
+    `CARD_FROZEN` / `CARD_CLOSED`."""
     found = await cards.resolve_number(number)
     if found is None:
         raise NotFound("no card has that number", reason="CARD_NOT_FOUND")
@@ -351,6 +360,14 @@ async def resolve_card_number(cards: CardRepository, number: str) -> ResolvedCar
         if nxt is None:
             break
         card, hops = nxt, hops + 1
+    if card.state != card_rules.ACTIVE:
+        # Only an active card identifies its member at the till (card.proto): a lost, frozen or
+        # closed card answers with its state only, never with the member it belongs to.
+        raise FailedPrecondition(
+            f"the card is {card.state}",
+            reason=_INACTIVE_CARD_REASON.get(card.state, "CARD_INACTIVE"),
+            metadata={"state": card.state},
+        )
     return ResolvedCard(card=card, via_replacement=hops > 0, via_legacy_alias=kind == "legacy")
 
 

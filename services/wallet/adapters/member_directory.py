@@ -21,6 +21,13 @@ do not rely on arrival order:
   one member this time follows commit order (up to clock skew between its replicas, which only
   matters for two changes of one member within that skew);
 - ``apply_ladder`` keeps the highest ladder ``version`` only.
+
+Read-through. A member registered a moment ago may not have reached the consumer yet; ``require``
+then asks the members service (``kit.members_client``, as the wallet itself) and, when members
+knows the member, inserts the snapshot — only while the row is absent, with ``update_time`` = the
+member record's own update time, so the consumer's rows are never overwritten, and a late
+registration copy (``update_time == registered_time`` no longer holds once the member changed) or
+an older TierChanged cannot take the tier back. Members' NOT_FOUND is ``MEMBER_NOT_FOUND``.
 """
 
 from __future__ import annotations
@@ -34,7 +41,8 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from kit.errors import NotFound
+from kit.errors import InvalidArgument, NotFound
+from kit.members_client import MemberFacts, MembersClient
 from services.wallet.adapters.tables import member_directory as md
 from services.wallet.adapters.tables import tier_ladders as tl
 
@@ -65,10 +73,10 @@ def _is_uuid(value: str) -> bool:
 
 
 class MemberDirectory:
-    def __init__(self, db: Db, tenant: str):
+    def __init__(self, db: Db, tenant: str, source: MembersClient | None = None):
         if not tenant:
             raise ValueError("a member directory needs a tenant")
-        self.db, self.tenant = db, tenant
+        self.db, self.tenant, self.source = db, tenant, source
 
     # ---------------------------------------------------------------- writes (from events)
 
@@ -143,6 +151,23 @@ class MemberDirectory:
             raise MemberNotYetRegistered(f"member {member_id} of tenant {self.tenant} is not registered yet")
         return False  # stale: a newer event for this member was applied first
 
+    async def fill(self, facts: MemberFacts) -> None:
+        """Insert a read-through snapshot of a member the consumer has not delivered yet."""
+        await self.db.execute(
+            pg_insert(md)
+            .values(
+                tenant_id=self.tenant,
+                member_id=facts.member_id,
+                home_store_id=facts.home_store_id,
+                tier_id=facts.tier_id,
+                discount_bps=facts.discount_bps,
+                points_multiplier_permille=facts.points_multiplier_permille,
+                registered_time=facts.create_time,
+                update_time=facts.update_time,
+            )
+            .on_conflict_do_nothing(index_elements=[md.c.tenant_id, md.c.member_id])
+        )
+
     async def apply_ladder(self, version: int, tiers: list[dict[str, Any]]) -> bool:
         """Store the tenant's ladder when ``version`` is newer than the stored one; True when stored."""
         stmt = pg_insert(tl).values(tenant_id=self.tenant, version=version, tiers=list(tiers))
@@ -190,9 +215,17 @@ class MemberDirectory:
             points_multiplier_permille=multiplier,
         )
 
-    async def require(self, member_id: str) -> MemberTierView:
-        """Like :meth:`find`, but an unknown member is ``NotFound`` (reason ``MEMBER_NOT_FOUND``)."""
+    async def require(self, member_id: str, field: str = "member") -> MemberTierView:
+        """Like :meth:`find`, reading through to the members service on a miss; a malformed id is
+        ``InvalidArgument``, an unknown member ``NotFound`` (reason ``MEMBER_NOT_FOUND``)."""
+        if not _is_uuid(member_id):
+            raise InvalidArgument([(field, "must be a resource name of the form members/{member}")])
         view = await self.find(member_id)
+        if view is None and self.source is not None:
+            facts = await self.source.get_member(self.tenant, member_id)
+            if facts is not None:
+                await self.fill(facts)
+                view = await self.find(member_id)
         if view is None:
             raise NotFound(f"member {member_id!r} not found", reason="MEMBER_NOT_FOUND")
         return view

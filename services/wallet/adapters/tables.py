@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from kit.db import kit_metadata_tables
+from kit.store_projection import store_table
 from services.wallet.domain.ledger import KINDS
 
 metadata = MetaData()
@@ -273,6 +274,10 @@ member_directory = Table(
     Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("tenant_id", "member_id", name="pk_member_directory"),
 )
+
+# Stores of the members service (StoreCreated / StoreUpdated; kit/store_projection.py): every
+# money movement names a store, and an unknown one is refused before anything is written.
+store_directory = store_table("store_directory", metadata)
 
 tier_ladders = Table(
     "tier_ladders",

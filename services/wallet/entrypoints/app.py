@@ -12,6 +12,7 @@ from kit.crypto import PiiCipher
 from kit.db import session_factory
 from kit.grpc_server import GrpcServiceRunner, ServiceRegistration
 from kit.idempotency import Idempotency
+from kit.members_client import members_read_through
 from kit.messaging import ensure_stream
 from kit.service import open_backbone, page_tokens, run_service
 from kit.uow import UnitOfWorkFactory
@@ -30,8 +31,14 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     backbone = await open_backbone(config, SERVICE, pool_size=20)
     cipher = PiiCipher(config.pii_master_key)  # seals idempotent responses
     pin_pepper = hashlib.sha256(b"peony-payment-pin-pepper|" + config.pii_master_key).digest()
+    # Read-through on a projection miss: the wallet asks members as itself (kit/service_auth.py).
+    members_client = members_read_through(config, SERVICE)
     uows = UnitOfWorkFactory(
-        WalletUnitOfWork, session_factory(backbone.engine), service=SERVICE, pin_pepper=pin_pepper
+        WalletUnitOfWork,
+        session_factory(backbone.engine),
+        service=SERVICE,
+        pin_pepper=pin_pepper,
+        members_client=members_client,
     )
     servicer = WalletServicer(
         uows, backbone.engine, Idempotency(cipher, metadata), page_tokens(config, SERVICE)
@@ -55,7 +62,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             WalletJobs(backbone.engine, uows),
             backbone.retention,
         ],
-        on_close=[backbone.close],
+        on_close=[backbone.close, *([members_client.close] if members_client else [])],
     )
 
 

@@ -1,4 +1,5 @@
-"""Event consumers of the wallet service: the members service's facts into the member directory.
+"""Event consumers of the wallet service: the members service's facts into the member directory
+and the store directory.
 
 Each consumer is a kit ``EventConsumer`` (durable, explicit ack, inbox dedupe in the same
 transaction as the handler's effect, backoff, dead letters); the handler here only maps the event to
@@ -19,10 +20,12 @@ from peony.members.v1 import events_pb2 as members_events
 from peony.members.v1 import tier_pb2
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from kit.ids import parse_name
+from kit.ids import is_resource_id, parse_name
 from kit.logging import get_logger
 from kit.messaging import EventConsumer, EventEnvelope, EventHandler, event_type_of, unpack
+from kit.store_projection import StoreProjection
 from services.wallet.adapters.member_directory import MemberDirectory
+from services.wallet.adapters.tables import store_directory
 
 log = get_logger("peony.wallet.consumers")
 
@@ -32,10 +35,14 @@ MEMBERS_STREAM_SERVICE = "members"
 MEMBER_REGISTERED = event_type_of(members_events.MemberRegistered)
 TIER_CHANGED = event_type_of(members_events.TierChanged)
 TIER_LADDER_UPDATED = event_type_of(members_events.TierLadderUpdated)
+STORE_CREATED = event_type_of(members_events.StoreCreated)
+STORE_UPDATED = event_type_of(members_events.StoreUpdated)
 MEMBERS_SUBJECTS = [
     "peony.members.MemberRegistered",
     "peony.members.TierChanged",
     "peony.members.TierLadderUpdated",
+    "peony.members.StoreCreated",
+    "peony.members.StoreUpdated",
 ]
 
 # TierBenefits.points_multiplier_permille: "0 is read as 1000 (no bonus)".
@@ -72,9 +79,21 @@ def _ladder_entry(tier: tier_pb2.Tier) -> dict[str, Any]:
     }
 
 
-async def _apply(directory: MemberDirectory, envelope: EventEnvelope) -> None:
+async def _apply(directory: MemberDirectory, stores: StoreProjection, envelope: EventEnvelope) -> None:
     occurred_at = envelope.occurred_at.ToDatetime(tzinfo=UTC) if envelope.HasField("occurred_at") else None
-    if envelope.event_type == MEMBER_REGISTERED:
+    if envelope.event_type in (STORE_CREATED, STORE_UPDATED):
+        kind = (
+            members_events.StoreCreated
+            if envelope.event_type == STORE_CREATED
+            else members_events.StoreUpdated
+        )
+        event = unpack(envelope, kind)
+        store_id = parse_name(event.store, "stores")
+        if not store_id or not is_resource_id(store_id):
+            raise InvalidEvent(f"{envelope.event_type} {envelope.event_id} has no valid store name")
+        if not await stores.apply(store_id, event.time_zone, occurred_at or datetime.now(UTC)):
+            log.info("wallet.store_event_stale", event_id=envelope.event_id, store_id=store_id)
+    elif envelope.event_type == MEMBER_REGISTERED:
         event = unpack(envelope, members_events.MemberRegistered)
         member_id = _member_id(envelope, event.member)
         home_store_id = parse_name(event.home_store, "stores")
@@ -116,7 +135,11 @@ def members_events_handler() -> EventHandler:
     async def handle(session: AsyncSession, envelope: EventEnvelope) -> None:
         if not envelope.tenant:
             raise InvalidEvent(f"event {envelope.event_id} has no tenant")
-        await _apply(MemberDirectory(session, envelope.tenant), envelope)
+        await _apply(
+            MemberDirectory(session, envelope.tenant),
+            StoreProjection(session, envelope.tenant, store_directory),
+            envelope,
+        )
 
     return handle
 

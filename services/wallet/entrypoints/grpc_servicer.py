@@ -215,17 +215,28 @@ class WalletServicer(
         super().__init__(uows, idempotency, page_tokens)
         self._engine = engine
 
-    async def _check_pin(self, member_id: str, pin: str, *, store_id: str | None) -> None:
+    async def _check_pin(
+        self, member_id: str, pin: str, *, store_id: str | None, store_field: str = "store"
+    ) -> None:
         """A separate, committed transaction: a wrong PIN must count even though the call fails.
 
         The caller's authorization for paying at `store_id` for this member runs first: a caller
         who may not make the payment must not be able to spend (and lock) the member's attempts.
-        `store_id` is None only where the call is not bound to a store (changing the PIN)."""
+        Then the references are resolved: a payment refused for an unknown member or store is
+        refused before any attempt is counted. `store_id` is None only where the call is not
+        bound to a store (changing the PIN)."""
         caller = current_principal()
         caller.require(auth.WALLET_WRITE)
         if store_id is not None:
             caller.require_store(f"stores/{store_id}")
         caller.require_member(f"members/{member_id}")
+
+        async def resolve(uow: WalletUnitOfWork) -> None:
+            if store_id is not None:
+                await uow.stores.require(store_id, store_field)
+            await uow.members.require(member_id)
+
+        await self._read(resolve)
         if await self._read(lambda uow: sv.pin_is_plainly_right(uow, member_id, pin)):
             return
         ok = await self._uows.run(caller.tenant, lambda uow: sv.verify_pin(uow, member_id, pin))
@@ -369,6 +380,7 @@ class WalletServicer(
         )
 
         async def effect(uow: WalletUnitOfWork) -> pb.CreateTopUpPlanResponse:
+            await uow.stores.require_all(plan.stores, "top_up_plan.stores")
             settings = await uow.settings.get()
             sv.require_currency(p.currency_code, settings.currency_code, "top_up_plan.currency_code")
             if not await uow.plans.add(plan):
@@ -467,7 +479,7 @@ class WalletServicer(
                 raise InvalidArgument([("hold.expire_time", "must be in the future")])
         if h.package or h.service or h.sessions:
             return await self._authorize_session_hold(request, member_id, store_id, ttl, expire_time)
-        await self._check_pin(member_id, request.payment_pin, store_id=store_id)
+        await self._check_pin(member_id, request.payment_pin, store_id=store_id, store_field="hold.store")
 
         async def effect(uow: WalletUnitOfWork) -> pb.AuthorizeHoldResponse:
             settings = await uow.settings.get()
@@ -742,6 +754,7 @@ class WalletServicer(
         v.raise_if_any()
 
         async def effect(uow: WalletUnitOfWork) -> pb.UpdateTopUpPlanResponse:
+            await uow.stores.require_all(values.get("stores", []), "top_up_plan.stores")
             if not await uow.plans.update(plan_id, values):
                 raise NotFound(f"topUpPlans/{plan_id} not found", reason="PLAN_NOT_FOUND")
             plan = await uow.plans.get(plan_id)

@@ -230,6 +230,7 @@ class VouchersRpc:
         before = (datetime.fromisoformat(cursor["t"]), cursor["id"]) if cursor.get("id") else None
 
         async def read(uow) -> pb.ListVouchersResponse:
+            await uow.members.require(member_id, "parent")  # an unknown member is NOT_FOUND, not []
             rows, nxt = await vs.list_vouchers(
                 uow, member_id, limit=size, before=before, states=states, cart=cart
             )

@@ -146,6 +146,7 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
         caller.require_member(f"members/{inp.member_id}")
     settings = await uow.settings.get()
     cur = settings.currency_code
+    await uow.stores.require(inp.store_id)
     view = await uow.members.require(inp.member_id) if inp.member_id else None
     r = repo(uow)
     customer_type = "member" if inp.member_id and await r.has_checkouts(inp.member_id) else "new"

@@ -68,6 +68,8 @@ async def create_rule(uow: UoW, caller: Principal, *, rule_id: str, values: dict
     if not -1_000_000 <= values["priority"] <= 1_000_000:
         v.add("commission_rule.priority", "must be within -1000000..1000000")
     v.raise_if_any()
+    if values["store_id"]:
+        await uow.stores.require(values["store_id"], "commission_rule.store")
     row = await repo(uow).add_rule(rule_id=rule_id or new_id(), active=True, **values)
     if row is None:
         raise AlreadyExists(f"commissionRules/{rule_id} already exists", reason="COMMISSION_RULE_EXISTS")

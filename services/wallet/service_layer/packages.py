@@ -187,6 +187,7 @@ async def sell(
     caller.require(auth.WALLET_WRITE)
     caller.require_store(f"stores/{store_id}")
     validate_sold_by(sold_by)
+    await uow.stores.require(store_id)
     member = await uow.members.require(member_id)
     product = await repo(uow).get_product(product_id)
     if product is None or not product.active:
@@ -476,6 +477,7 @@ async def consume(
     v.require("service", service)
     v.raise_if_any()
     caller.require_store(f"stores/{store_id}")
+    await uow.stores.require(store_id)
     pkg = await _load(uow, member_id, package_id)
     now = datetime.now(UTC)
     state = await _current_state(uow, pkg, now)
@@ -741,6 +743,7 @@ async def refund(
     if tender not in (*sv.EXTERNAL_TENDERS, STORED_VALUE):
         raise InvalidArgument([("tender", "must be cash, bank card, WeChat Pay, Alipay or stored value")])
     caller.require_store(f"stores/{store_id}")
+    await uow.stores.require(store_id)
     pkg = await _load(uow, member_id, package_id)
     state = await _current_state(uow, pkg, datetime.now(UTC))
     if state not in (dp.ACTIVE, dp.FROZEN):
@@ -833,6 +836,7 @@ async def authorize_session_hold(
         v.add("hold.expire_time", "must be within 90 days")
     v.raise_if_any()
     caller.require_store(f"stores/{store_id}")
+    await uow.stores.require(store_id, "hold.store")
     pkg = await _load(uow, member_id, package_id)  # card and items first, then the accounts
     now = datetime.now(UTC)
     dp.require_usable(await _current_state(uow, pkg, now), action="hold sessions")
@@ -891,6 +895,8 @@ async def capture_session_hold(uow: UoW, hold, *, sessions: int = 0, store_id: s
     if not 1 <= taken <= hold.sessions:
         raise InvalidArgument([("sessions", f"must be within 0..{hold.sessions} (the held sessions)")])
     store_used = store_id or hold.store_id
+    if store_id:
+        await uow.stores.require(store_id)
     pkg = await _load(uow, hold.member_id, hold.package_id)
     item = pkg.item(hold.service)
     assert item is not None and item.sessions_held >= hold.sessions, "a hold's sessions are on its item"

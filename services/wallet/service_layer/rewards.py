@@ -167,6 +167,8 @@ async def redeem_reward(
     caller.require(auth.WALLET_WRITE)
     caller.require_member(f"members/{member_id}")
     await uow.members.require(member_id)
+    if store_id:
+        await uow.stores.require(store_id)
     repo = vs.vouchers_of(uow)
     reward = await repo.get_reward(reward_id)
     if reward is None:
@@ -224,6 +226,8 @@ async def check_in(
     caller.require(auth.WALLET_WRITE)
     caller.require_member(f"members/{member_id}")
     await uow.members.require(member_id)
+    if store_id:
+        await uow.stores.require(store_id)
     settings = await uow.settings.get()
     if settings.check_in_points <= 0:
         raise FailedPrecondition("daily check-in is switched off", reason="CHECK_IN_DISABLED")

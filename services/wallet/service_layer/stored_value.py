@@ -230,6 +230,7 @@ async def top_up(
     caller.require_store(f"stores/{store_id}")
     settings = await uow.settings.get()
     require_currency(currency, settings.currency_code)
+    await uow.stores.require(store_id)
     await uow.members.require(member_id)
 
     bonus, months, release = 0, 1, "immediate"
@@ -353,6 +354,7 @@ async def refund_stored_value(
     if tender not in EXTERNAL_TENDERS:
         raise InvalidArgument([("tender", "must be cash, bank card, WeChat Pay or Alipay")])
     caller.require_store(f"stores/{store_id}")
+    await uow.stores.require(store_id)
     await uow.members.require(member_id)
     settings = await uow.settings.get()
     cur = settings.currency_code
@@ -414,6 +416,7 @@ async def authorize_hold(
     v.raise_if_any()
     caller.require_store(f"stores/{store_id}")
     caller.require_member(f"members/{member_id}")
+    await uow.stores.require(store_id, "hold.store")
     await uow.members.require(member_id)
     settings = await uow.settings.get()
     cur = settings.currency_code

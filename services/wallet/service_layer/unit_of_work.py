@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kit.store_projection import StoreProjection
 from kit.uow import UnitOfWork
 from services.wallet.adapters.ledger_repository import LedgerRepository
 from services.wallet.adapters.repository import (
@@ -13,6 +14,7 @@ from services.wallet.adapters.repository import (
     SettingsRepository,
 )
 from services.wallet.adapters.sv_lot_repository import StoredValueLotRepository
+from services.wallet.adapters.tables import store_directory
 
 
 class WalletUnitOfWork(UnitOfWork):
@@ -36,7 +38,11 @@ class WalletUnitOfWork(UnitOfWork):
         self.holds = HoldRepository(self.session, self.tenant)
         self.lots = LotRepository(self.session, self.tenant)
         self.sv_lots = StoredValueLotRepository(self.session, self.tenant)
-        self.members = MemberDirectory(self.session, self.tenant)
+        # Read-through to the members service on a projection miss (None in tests without one).
+        self.members = MemberDirectory(self.session, self.tenant, self.deps.get("members_client"))
+        self.stores = StoreProjection(
+            self.session, self.tenant, store_directory, self.deps.get("members_client")
+        )
 
     async def commit(self) -> None:
         await super().commit()

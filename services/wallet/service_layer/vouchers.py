@@ -65,6 +65,7 @@ async def create_template(
     terms.validate(v, "voucher_template")
     dv.validate_validity(v, "voucher_template", valid_days, valid_from, valid_until)
     v.raise_if_any()
+    await uow.stores.require_all(terms.stores, "voucher_template.stores")
     settings = await uow.settings.get()
     if currency and currency != settings.currency_code:
         raise InvalidArgument(

@@ -25,6 +25,7 @@ from tests.support.booking import (
     error_info,
     instant,
     local_instant,
+    register_members,
     rid,
     running_booking,
     weekly,
@@ -47,6 +48,7 @@ async def server(infra):
 async def h(server) -> Harness:
     """Stores `ny` and `sh`, a 60-minute facial (bed needed) and a 60-minute night care."""
     harness = Harness.of(server)
+    await register_members(server.engine, harness.tenant, "m1", "m9")  # the members of these tests
     await harness.store("ny", "America/New_York")
     await harness.store("sh", "Asia/Shanghai")
     await harness.service(

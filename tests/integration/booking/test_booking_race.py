@@ -22,6 +22,7 @@ from tests.support.booking import (
     local_instant,
     put_store_zone,
     reason_of,
+    register_members,
     rid,
     running_booking,
     stamp,
@@ -36,6 +37,9 @@ TZ = "Asia/Shanghai"
 ZONE = ZoneInfo(TZ)  # also the default zone of local_instant
 STAFF = f"stores/{STORE}/staff/anna"
 CLIENTS, SLOTS = 100, 20
+# Members booking knows (registered in the fixture): a fresh one for every request.
+MEMBERS = [str(uuid.uuid4()) for _ in range(2000)]
+_fresh_members = iter(MEMBERS)
 
 
 def md():
@@ -46,6 +50,7 @@ def md():
 async def booking(infra):
     async with running_booking(infra, "booking_race") as server:
         await put_store_zone(server.uows, TENANT, STORE, TZ)
+        await register_members(server.engine, TENANT, *MEMBERS)
         await create_service(
             server.stub,
             md(),
@@ -81,7 +86,7 @@ async def booking(infra):
 
 def book(start: datetime, *, services=("services/facial",), staff: str = STAFF) -> pb.BookAppointmentRequest:
     return pb.BookAppointmentRequest(
-        member=f"members/{uuid.uuid4()}",
+        member=f"members/{next(_fresh_members)}",
         store=f"stores/{STORE}",
         services=list(services),
         start_time=stamp(start),
@@ -202,7 +207,7 @@ async def test_a_pool_of_rooms_is_shared_out_under_contention_without_errors(boo
     for hour in (10, 12, 14):
         requests = [
             pb.BookAppointmentRequest(
-                member=f"members/{uuid.uuid4()}",
+                member=f"members/{next(_fresh_members)}",
                 store=f"stores/{store}",
                 services=["services/spa"],
                 start_time=stamp(local_instant(day, hour)),

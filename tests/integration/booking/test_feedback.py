@@ -27,7 +27,16 @@ from tests.integration.booking.test_service_plans import (
     seed,
     visit,
 )
-from tests.support.booking import booking_uows, md, member_md, rid, rows, running_booking, stamp
+from tests.support.booking import (
+    booking_uows,
+    md,
+    member_md,
+    register_members,
+    rid,
+    rows,
+    running_booking,
+    stamp,
+)
 
 pytestmark = pytest.mark.integration
 FEEDBACK_SUBMITTED = "peony.booking.v1.FeedbackSubmitted"
@@ -288,6 +297,7 @@ async def test_open_respond_resolve_a_complaint(server):
     stub, engine, uows, _ = server
     tenant = await tenant_with_stores(uows)
     anna, bo = str(uuid.uuid4()), str(uuid.uuid4())
+    await register_members(engine, tenant, bo)  # anna is known from her visit
     aid = (await completed(uows, tenant, anna))["appointment_id"]
 
     async def count() -> int:
@@ -323,6 +333,23 @@ async def test_open_respond_resolve_a_complaint(server):
             {"description": "x", "member": f"members/{anna}", "store": "stores/s1"},
             md(tenant, roles=("front_desk",), stores=["s2"]),
             (grpc.StatusCode.PERMISSION_DENIED, "STORE_OUT_OF_SCOPE"),
+        ),
+        # every reference is resolved (issue 9, example 3): a member, store or staff booking
+        # does not know is NOT_FOUND
+        (
+            {"description": "x", "member": f"members/{uuid.uuid4()}", "store": "stores/s1"},
+            md(tenant),
+            (grpc.StatusCode.NOT_FOUND, "MEMBER_NOT_FOUND"),
+        ),
+        (
+            {"description": "x", "member": f"members/{anna}", "store": "stores/nowhere"},
+            md(tenant),
+            (grpc.StatusCode.NOT_FOUND, "STORE_NOT_FOUND"),
+        ),
+        (
+            {"description": "x", "member": f"members/{anna}", "staff": "stores/s1/staff/ghost"},
+            md(tenant),
+            (grpc.StatusCode.NOT_FOUND, "STAFF_NOT_FOUND"),
         ),
     ):
         assert (
@@ -456,6 +483,7 @@ async def test_sla_breach_is_raised_exactly_once(server):
     stub, engine, uows, url = server
     tenant = await tenant_with_stores(uows)
     anna = str(uuid.uuid4())
+    await register_members(engine, tenant, anna)
     desk = md(tenant, roles=("front_desk",), stores=["s1"])
     quiet = await open_(stub, tenant, member_md(tenant, anna), anna, store="stores/s1")
     late = await open_(stub, tenant, member_md(tenant, anna), anna, store="stores/s1")

@@ -27,7 +27,7 @@ from kit.messaging import EventEnvelope
 from kit.messaging.envelope import unpack
 from services.booking.service_layer import appointments as appts
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
-from tests.support.booking import error_info, md, member_md, rows, running_booking, stamp
+from tests.support.booking import error_info, md, member_md, register_members, rows, running_booking, stamp
 from tests.support.booking import instant as at
 
 pytestmark = pytest.mark.integration
@@ -132,9 +132,11 @@ class Env:
         metadata=None,
         **extra,
     ) -> S.Appointment:
+        member = member or str(uuid.uuid4())
+        await register_members(self.engine, tenant, member)
         reply = await self.stub.BookAppointment(
             pb.BookAppointmentRequest(
-                member=f"members/{member or uuid.uuid4()}",
+                member=f"members/{member}",
                 store=f"stores/{store}",
                 services=list(services),
                 start_time=stamp(start),
@@ -153,11 +155,13 @@ class Env:
         """An appointment that started `minutes_ago` (booked earlier, through the service layer)."""
         start = whole_minute(datetime.now(UTC)) - timedelta(minutes=minutes_ago)
         store = store_at(start, 2)
+        member = member or str(uuid.uuid4())
+        await register_members(self.engine, tenant, member)
 
         async def go(uow: BookingUnitOfWork) -> dict:
             return await appts.book_appointment(
                 uow,
-                member=member or str(uuid.uuid4()),
+                member=member,
                 store=store,
                 service_ids=["cut"],
                 staff=None,
@@ -842,11 +846,13 @@ async def test_assignments_are_honoured_and_validated(env):
         # bob is busy with the first booking's cut
         (["services/cut"], [cut_by("stores/sh/staff/bob")], grpc.StatusCode.ABORTED, "SLOT_TAKEN"),
     ]
+    other = str(uuid.uuid4())
+    await register_members(env.engine, tenant, other)
     for services, items, code, reason in bad:
         got = await env.refused(
             env.stub.BookAppointment,
             pb.BookAppointmentRequest(
-                member=f"members/{uuid.uuid4()}",
+                member=f"members/{other}",
                 store="stores/sh",
                 services=services,
                 start_time=stamp(start),

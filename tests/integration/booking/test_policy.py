@@ -32,6 +32,7 @@ from tests.support.booking import (
     md,
     member_md,
     put_store_zone,
+    register_members,
     rid,
     running_booking,
     scalar,
@@ -64,6 +65,22 @@ def until_of(standing) -> datetime | None:
     return standing.restricted_until.ToDatetime(tzinfo=UTC) if standing.HasField("restricted_until") else None
 
 
+# The members of these tests, known to booking in every tenant (`open_tenant`).
+MEMBERS = (
+    "m1",
+    "m-blocked",
+    "m-late",
+    "m-late-counted",
+    "m-lift",
+    "m-many",
+    "m-ns",
+    "m-off",
+    "m-race",
+    "m-self",
+    "m-window",
+)
+
+
 class Env:
     def __init__(self, stub, engine, uows):
         self.stub, self.engine, self.uows = stub, engine, uows
@@ -71,6 +88,7 @@ class Env:
     async def open_tenant(self) -> str:
         tenant = f"t-{uuid.uuid4().hex[:10]}"
         await put_store_zone(self.uows, tenant, STORE, TZ)
+        await register_members(self.engine, tenant, *MEMBERS)
         await facial_and_staff(self.stub, md(tenant), STORE, online_bookable=True)
         return tenant
 
@@ -587,9 +605,16 @@ async def test_standing_is_read_by_the_member_themself_or_staff(env):
             env.stub.GetBookingStanding(pb.GetBookingStandingRequest(name=bad), metadata=md(tenant))
         )
         assert (code, fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["name"])
-    # a member the service has never seen stands clean
+    # a member nobody knows has no standing (issue 9, example 7: no invented standing) ...
+    code, reason, _, _ = await refused(
+        env.stub.GetBookingStanding(
+            pb.GetBookingStandingRequest(name="members/new/bookingStanding"), metadata=md(tenant)
+        )
+    )
+    assert (code, reason) == (grpc.StatusCode.NOT_FOUND, "MEMBER_NOT_FOUND")
+    # ... and a known member without a booking history stands clean
     fresh = await env.stub.GetBookingStanding(
-        pb.GetBookingStandingRequest(name="members/new/bookingStanding"), metadata=md(tenant)
+        pb.GetBookingStandingRequest(name="members/m1/bookingStanding"), metadata=md(tenant)
     )
     assert fresh.booking_standing.open_appointments == 0 and fresh.booking_standing.booking_window_days == 7
 
@@ -673,7 +698,7 @@ async def test_lifting_a_restriction_is_audited_and_forgets_earlier_no_shows(env
             metadata=staff,
         )
     )
-    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "NOT_RESTRICTED")
+    assert (code, reason) == (grpc.StatusCode.NOT_FOUND, "MEMBER_NOT_FOUND")
     assert (
         await env.scalar("SELECT count(*) FROM booking_restriction_lifts WHERE tenant_id = :t", t=tenant) == 1
     )

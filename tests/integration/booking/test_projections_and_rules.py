@@ -32,6 +32,7 @@ from tests.support.booking import (
     facial_and_staff,
     md,
     reason_of,
+    register_members,
     running_booking,
     stamp,
 )
@@ -99,8 +100,20 @@ class Booking:
         await facial_and_staff(self.stub, md(tenant), store, staff=staff)
 
     async def book(
-        self, tenant: str, member: str, start: datetime, *, store: str = STORE, metadata=None, **extra
+        self,
+        tenant: str,
+        member: str,
+        start: datetime,
+        *,
+        store: str = STORE,
+        metadata=None,
+        known: bool = True,
+        **extra,
     ):
+        """Books for `member`, whom booking knows (`known`: registered without a tier unless an
+        event registered them already) or not."""
+        if known:
+            await register_members(self.engine, tenant, member)
         return await self.stub.BookAppointment(
             pb.BookAppointmentRequest(
                 member=f"members/{member}",
@@ -237,12 +250,24 @@ async def test_tier_booking_window_follows_member_events(booking: Booking):
     code, reason = await booking.refused(tenant, member, local_instant(days_ahead(31), 10))
     assert reason == "BEYOND_BOOKING_WINDOW"
 
-    # A member the projection has never seen gets the policy default of 7 days.
+    # A member booking has never heard of is NOT_FOUND, and nothing is written (with a members
+    # service to read through to, booking would ask it first: tests/integration/test_read_through.py).
+    before = await booking.counts(tenant)
+    code, reason = await booking.refused(tenant, stranger, local_instant(days_ahead(7), 9), known=False)
+    assert (code, reason) == (grpc.StatusCode.NOT_FOUND, "MEMBER_NOT_FOUND")
+    assert await booking.counts(tenant) == before
+    async with booking.engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT count(*) FROM member_windows WHERE tenant_id = :t AND member_id = :m"),
+            {"t": tenant, "m": stranger},
+        )
+        assert rows.scalar_one() == 0
+    # A member known without a tier window gets the policy default of 7 days...
     await booking.book(tenant, stranger, local_instant(days_ahead(7), 9))
     assert (await booking.refused(tenant, stranger, local_instant(days_ahead(8), 10)))[1] == (
         "BEYOND_BOOKING_WINDOW"
     )
-    # ...and their placeholder row (locked by that booking) is filled in by the late registration.
+    # ...until their registration event carries the tier's window.
     await booking.deliver(registered(tenant, stranger, tier="gold", window=30))
     await booking.book(tenant, stranger, local_instant(days_ahead(12), 10))
 

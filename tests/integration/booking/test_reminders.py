@@ -23,6 +23,7 @@ from tests.support.booking import (
     booking_process,
     booking_uows,
     drained,
+    register_members,
     rows,
     times_published,
 )
@@ -53,9 +54,11 @@ async def seed(uows, stores: dict[str, str]) -> None:
 
 async def book(uows, store: str, start_utc: datetime, now: datetime | None = None) -> dict:
     async def go(uow: BookingUnitOfWork) -> dict:
+        member = str(uuid.uuid4())
+        await register_members(uow, TENANT, member)
         return await book_appointment(
             uow,
-            member=str(uuid.uuid4()),
+            member=member,
             store=store,
             service_ids=["cut"],
             staff=None,

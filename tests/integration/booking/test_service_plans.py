@@ -36,6 +36,7 @@ from tests.support.booking import (
     md,
     member_md,
     reason_of,
+    register_members,
     rid,
     rows,
     running_booking,
@@ -90,10 +91,13 @@ async def visit(
 ) -> dict:
     """Books (as of a day before the start) and, with `complete_at`, completes an appointment."""
 
+    member = member or str(uuid.uuid4())
+
     async def go(uow: BookingUnitOfWork) -> dict:
+        await register_members(uow, tenant, member)
         row = await appts.book_appointment(
             uow,
-            member=member or str(uuid.uuid4()),
+            member=member,
             store=store,
             service_ids=list(services),
             staff=None,

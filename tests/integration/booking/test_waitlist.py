@@ -21,7 +21,7 @@ from services.booking.service_layer import waitlist as wl
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 from tests.support.booking import md as tenant_md
 from tests.support.booking import member_md as tenant_member_md
-from tests.support.booking import reason_of, running_booking, scalar, stamp
+from tests.support.booking import reason_of, register_members, running_booking, scalar, stamp
 
 pytestmark = pytest.mark.integration
 TENANT = "waitlist"
@@ -49,6 +49,41 @@ def in_days(n: int) -> date:
     return datetime.now(ZONE).date() + timedelta(days=n)
 
 
+# Everyone who joins a waitlist in these tests: booking refuses a member it does not know.
+MEMBERS = (
+    *[
+        "m1",
+        "m2",
+        "m3",
+        "mv1",
+        "someone-else",
+        "busy",
+        "naughty",
+        "intruder",
+        "d1",
+        "d2",
+        "e1",
+        "e2",
+        "f1",
+        "f2",
+        "f3",
+        "l1",
+        "l2",
+        "q1",
+        "q2",
+        "q3",
+        "q4",
+        "q5",
+        "x1",
+        "x2",
+        "y1",
+        "z1",
+    ],
+    *(f"p{i}" for i in range(5)),
+    *(f"r{round_}-{i}" for round_ in range(10) for i in range(3)),
+)
+
+
 @pytest.fixture(scope="module")
 async def env(infra):
     # the tests run the job step themselves, with the clock they need
@@ -57,6 +92,7 @@ async def env(infra):
     ) as server:
 
         async def seed(uow: BookingUnitOfWork) -> None:
+            await register_members(uow, TENANT, *MEMBERS)
             for service_id, minutes in (("facial", 60), ("long", 120)):
                 await uow.catalog.add_service(
                     service_id=service_id,
@@ -97,10 +133,13 @@ async def new_store(uows, store: str, *days: date) -> dict[tuple[date, str, int]
 
 
 async def book(uows, store: str, start: datetime, staff: str = "anna", member: str | None = None) -> str:
+    member = member or str(uuid.uuid4())
+
     async def go(uow: BookingUnitOfWork) -> dict:
+        await register_members(uow, TENANT, member)
         return await appts.book_appointment(
             uow,
-            member=member or str(uuid.uuid4()),
+            member=member,
             store=store,
             service_ids=["facial"],
             staff=f"stores/{store}/staff/{staff}",

@@ -40,7 +40,8 @@ from services.booking.service_layer import holds
 from services.booking.service_layer.policy import BookingPolicy
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 from services.wallet.entrypoints.app import build as build_wallet
-from tests.support.booking import booking_uows, md, rid, running_booking, scalar, stamp
+from tests.support.booking import booking_uows, md, register_members, rid, running_booking, scalar, stamp
+from tests.support.wallet import seed_stores
 
 pytestmark = pytest.mark.integration
 STORE = "s1"
@@ -100,6 +101,7 @@ class Env:
         hours = [{"day": d, "start": "06:00", "end": "22:00"} for d in range(1, 8)]
 
         async def seed(uow: BookingUnitOfWork) -> None:
+            await register_members(uow, tenant, member)
             await uow.catalog.put_store_zone(STORE, zone_at_noon())
             await uow.catalog.add_service(
                 service_id="facial",
@@ -122,6 +124,7 @@ class Env:
                 ),
                 {"t": tenant, "m": member},
             )
+            await seed_stores(conn, tenant)
         w, admin = self.wallet, md(tenant)
         await w.TopUp(
             wpb.TopUpRequest(
@@ -244,6 +247,7 @@ async def env(infra):
                 "PEONY_NATS_URL": infra.nats_url,
                 "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
                 "PEONY_WALLET_DATABASE_URL": wallet_url,
+                "PEONY_WALLET_MEMBERS_READ_THROUGH": "off",  # no members service here
                 "PEONY_WALLET_GRPC_PORT": "0",
             },
         )

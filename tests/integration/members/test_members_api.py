@@ -407,7 +407,7 @@ async def test_list_filters_and_pages(members):
 
 
 # --- cards ------------------------------------------------------------------------------------
-async def test_card_lost_replaced_and_legacy_alias_still_find_the_member(members):
+async def test_card_lost_stops_resolving_and_replaced_or_legacy_numbers_find_the_member(members):
     store = await members.create_store()
     created = await register(members, store)
     md = members.auth()
@@ -432,6 +432,14 @@ async def test_card_lost_replaced_and_legacy_alias_still_find_the_member(members
         )
     ).card
     assert lost.state == card_pb2.CARD_STATE_LOST
+    # A lost card no longer identifies the member at the till, by its number or a legacy alias.
+    for number in (card.card_number, legacy):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await members.stub.FindMemberByCardNumber(
+                pb.FindMemberByCardNumberRequest(card_number=number), metadata=md
+            )
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert details(err.value)[0] == "CARD_LOST" and created.name not in err.value.details()
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await members.stub.FreezeCard(pb.FreezeCardRequest(name=card.name, request_id=rid()), metadata=md)
     assert (
@@ -461,6 +469,11 @@ async def test_card_lost_replaced_and_legacy_alias_still_find_the_member(members
         )
     ).card
     assert frozen.state == card_pb2.CARD_STATE_FROZEN
+    with pytest.raises(grpc.aio.AioRpcError) as err:  # the old number now leads to a frozen card
+        await members.stub.FindMemberByCardNumber(
+            pb.FindMemberByCardNumberRequest(card_number=card.card_number), metadata=md
+        )
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION and details(err.value)[0] == "CARD_FROZEN"
     cards = await members.stub.ListCards(pb.ListCardsRequest(parent=created.name), metadata=md)
     assert {c.state for c in cards.cards} == {card_pb2.CARD_STATE_REPLACED, card_pb2.CARD_STATE_FROZEN}
 

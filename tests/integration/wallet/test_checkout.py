@@ -24,6 +24,7 @@ from services.wallet.service_layer import commission as com
 from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
+from tests.support.wallet import seed_stores
 
 pytestmark = pytest.mark.integration
 TENANT = "co-chain"
@@ -68,6 +69,7 @@ async def new_member(engine, discount_bps: int = 0, multiplier: int = 1000) -> s
             ),
             {"t": TENANT, "m": member_id, "d": discount_bps, "x": multiplier},
         )
+        await seed_stores(conn, TENANT)
     return member_id
 
 
@@ -545,6 +547,7 @@ async def api(infra):
         "wallet",
         {
             "PEONY_WALLET_DATABASE_URL": url,
+            "PEONY_WALLET_MEMBERS_READ_THROUGH": "off",  # no members service here
             "PEONY_NATS_URL": infra.nats_url,
             "PEONY_WALLET_GRPC_PORT": "0",
             "PEONY_SHUTDOWN_GRACE_SECONDS": "2",

@@ -24,6 +24,7 @@ from kit.config import load_config, to_async_url
 from kit.migrations import upgrade
 from services.wallet.entrypoints import app as wallet_app
 from services.wallet.entrypoints.grpc_finance import FinanceRpc
+from tests.support.wallet import seed_stores
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +68,7 @@ async def wallet(infra):
         "wallet",
         {
             "PEONY_WALLET_DATABASE_URL": url,
+            "PEONY_WALLET_MEMBERS_READ_THROUGH": "off",  # no members service here
             "PEONY_NATS_URL": infra.nats_url,
             "PEONY_WALLET_GRPC_PORT": "0",
             "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
@@ -113,6 +115,7 @@ class Tenant:
                 ),
                 {"t": self.id, "m": member_id},
             )
+            await seed_stores(conn, self.id)
         m = f"members/{member_id}"
         if pin:
             await self.stub.SetPaymentPin(

@@ -11,8 +11,8 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
@@ -24,7 +24,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from kit.config import to_async_url
-from kit.errors import NotFound
+from kit.errors import InvalidArgument, NotFound
+from kit.members_client import MemberFacts
 from kit.messaging import EventConsumer, EventEnvelope, connect, ensure_stream, new_envelope, short_name
 from kit.migrations import upgrade
 from services.wallet.adapters.member_directory import MemberDirectory, MemberNotYetRegistered, MemberTierView
@@ -32,6 +33,7 @@ from services.wallet.entrypoints.consumers import MEMBERS_DURABLE, members_event
 
 pytestmark = pytest.mark.integration
 _S = timedelta(seconds=1)
+_MIN = timedelta(minutes=1)
 
 
 @dataclass
@@ -195,12 +197,13 @@ async def test_newer_ladder_is_authoritative_and_a_stale_one_is_ignored(wallet: 
     assert await lookup(wallet, tenant, member_id) == MemberTierView(member_id, "s1", "gold", 2000, 2000)
 
 
-async def test_unknown_member_is_not_found(wallet: Wallet):
+async def test_unknown_member_is_not_found_and_a_malformed_id_is_invalid(wallet: Wallet):
     tenant = _tenant()
-    for member_id in (str(uuid.uuid4()), "not-a-uuid"):
-        with pytest.raises(NotFound) as info:
-            await lookup(wallet, tenant, member_id)
-        assert info.value.reason == "MEMBER_NOT_FOUND"
+    with pytest.raises(NotFound) as info:
+        await lookup(wallet, tenant, str(uuid.uuid4()))
+    assert info.value.reason == "MEMBER_NOT_FOUND"
+    with pytest.raises(InvalidArgument):
+        await lookup(wallet, tenant, "not-a-uuid")
 
 
 async def test_another_tenants_member_and_ladder_are_not_visible(wallet: Wallet):
@@ -257,3 +260,42 @@ async def test_directory_writes_directly(wallet: Wallet):
         assert not await directory.apply_ladder(2, [])
         assert not await directory.apply_ladder(1, [])
         assert await directory.require(member_id) == MemberTierView(member_id, "s1", "gold", 1200, 1600)
+
+
+async def test_a_read_through_snapshot_fills_only_an_absent_row_and_older_events_do_not_regress_it(
+    wallet: Wallet,
+):
+    """Read-through (kit/members_client.py) fills the directory with what members says now; the
+    events the consumer delivers later must not take the member back, nor may a second snapshot
+    overwrite what is there."""
+    tenant, member_id = _tenant(), str(uuid.uuid4())
+    registered_at = datetime.now(UTC) - timedelta(hours=1)
+    # The member registered in `regular` and was moved to `gold` ten minutes later.
+    facts = MemberFacts(
+        member_id=member_id,
+        home_store_id="s1",
+        tier_id="gold",
+        discount_bps=1500,
+        points_multiplier_permille=1500,
+        booking_window_days=30,
+        create_time=registered_at,
+        update_time=registered_at + 10 * _MIN,
+    )
+    async with wallet.engine.begin() as conn:
+        d = MemberDirectory(conn, tenant)
+        await d.fill(facts)
+        # the registration, delivered late, does not take the member back to the entry tier...
+        assert not await d.apply_registered(member_id, "s1", "regular", 0, 1000, registered_at)
+        # ...nor does a tier change older than the snapshot
+        assert not await d.apply_tier_changed(
+            member_id, "silver", 300, 1000, changed_time=registered_at + 5 * _MIN
+        )
+        assert (await d.find(member_id)).tier_id == "gold"
+        # a second snapshot writes nothing over the row
+        await d.fill(replace(facts, tier_id="regular", discount_bps=0))
+        assert (await d.find(member_id)).discount_bps == 1500
+        # a newer tier change applies
+        assert await d.apply_tier_changed(
+            member_id, "platinum", 2000, 2000, changed_time=registered_at + 20 * _MIN
+        )
+        assert (await d.find(member_id)).tier_id == "platinum"

@@ -25,6 +25,7 @@ from services.wallet.domain.ledger import TransactionDraft
 from services.wallet.entrypoints.app import build
 from services.wallet.service_layer import packages as pk
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
+from tests.support.wallet import seed_stores
 
 pytestmark = pytest.mark.integration
 TENANT = "wallet-packages"
@@ -59,6 +60,7 @@ async def wallet(infra):
         "wallet",
         {
             "PEONY_WALLET_DATABASE_URL": url,
+            "PEONY_WALLET_MEMBERS_READ_THROUGH": "off",  # no members service here
             "PEONY_NATS_URL": infra.nats_url,
             "PEONY_WALLET_GRPC_PORT": "0",
             "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
@@ -104,6 +106,7 @@ async def member(engine) -> str:
             ),
             {"t": TENANT, "m": member_id},
         )
+        await seed_stores(conn, TENANT)
     return f"members/{member_id}"
 
 

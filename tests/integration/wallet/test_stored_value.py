@@ -20,6 +20,7 @@ from kit.uow import UnitOfWorkFactory
 from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
+from tests.support.wallet import seed_stores
 
 pytestmark = pytest.mark.integration
 TENANT = "sv-chain"
@@ -67,6 +68,7 @@ async def new_member(engine) -> str:
             ),
             {"t": TENANT, "m": member_id},
         )
+        await seed_stores(conn, TENANT)
     return member_id
 
 

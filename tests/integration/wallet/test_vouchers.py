@@ -36,6 +36,7 @@ from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import rewards as rw
 from services.wallet.service_layer import vouchers as vs
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
+from tests.support.wallet import seed_stores
 
 pytestmark = pytest.mark.integration
 TENANT = "vch-chain"
@@ -72,6 +73,7 @@ async def new_member(engine, tenant: str = TENANT) -> str:
             ),
             {"t": tenant, "m": member_id},
         )
+        await seed_stores(conn, tenant)
     return member_id
 
 
@@ -482,6 +484,7 @@ async def test_rpcs(infra):
         "wallet",
         {
             "PEONY_WALLET_DATABASE_URL": url,
+            "PEONY_WALLET_MEMBERS_READ_THROUGH": "off",  # no members service here
             "PEONY_NATS_URL": infra.nats_url,
             "PEONY_WALLET_GRPC_PORT": "0",
             "PEONY_SHUTDOWN_GRACE_SECONDS": "2",

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
-from peony.wallet.v1 import ledger_pb2, stored_value_pb2
+from peony.wallet.v1 import checkout_pb2, ledger_pb2, stored_value_pb2
 from peony.wallet.v1 import wallet_service_pb2 as pb
 from peony.wallet.v1 import wallet_service_pb2_grpc as pb_grpc
 from sqlalchemy import text
@@ -23,6 +23,7 @@ from kit.uow import UnitOfWorkFactory
 from services.wallet.entrypoints.app import build
 from services.wallet.entrypoints.jobs import WalletJobs
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
+from tests.support.wallet import seed_stores
 
 pytestmark = pytest.mark.integration
 TENANT = "wallet-api"
@@ -51,6 +52,7 @@ async def wallet(infra):
         "wallet",
         {
             "PEONY_WALLET_DATABASE_URL": url,
+            "PEONY_WALLET_MEMBERS_READ_THROUGH": "off",  # no members service here
             "PEONY_NATS_URL": infra.nats_url,
             "PEONY_WALLET_GRPC_PORT": "0",
             "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
@@ -79,6 +81,7 @@ async def member(engine, tenant: str = TENANT) -> str:
             ),
             {"t": tenant, "m": member_id},
         )
+        await seed_stores(conn, tenant)
     return f"members/{member_id}"
 
 
@@ -177,6 +180,97 @@ async def test_unknown_member_and_other_tenant(wallet):
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.GetWallet(pb.GetWalletRequest(name=f"{name}/wallet"), metadata=metadata)
         assert err.value.code() == grpc.StatusCode.NOT_FOUND and reason_of(err.value) == "MEMBER_NOT_FOUND"
+        with pytest.raises(grpc.aio.AioRpcError) as err:  # not an empty list
+            await stub.ListVouchers(pb.ListVouchersRequest(parent=name), metadata=metadata)
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND and reason_of(err.value) == "MEMBER_NOT_FOUND"
+
+
+async def test_every_store_reference_is_resolved_and_a_refusal_writes_nothing(wallet):
+    """Issue 9, example 3: money at a store that does not exist was accepted and recorded."""
+    stub, engine = wallet
+    m = await member(engine)
+    before = await postings(engine)
+    for store, code, reason in (
+        ("stores/no-such-store", grpc.StatusCode.NOT_FOUND, "STORE_NOT_FOUND"),
+        ("stores/s1' OR '1'='1", grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.TopUp(
+                pb.TopUpRequest(
+                    member=m,
+                    amount_minor=10_000,
+                    currency_code="CNY",
+                    tender=ledger_pb2.TENDER_CASH,
+                    store=store,
+                    request_id=str(uuid.uuid4()),
+                ),
+                metadata=md(),
+            )
+        assert (err.value.code(), reason_of(err.value)) == (code, reason), store
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.CreateTopUpPlan(
+                pb.CreateTopUpPlanRequest(
+                    top_up_plan=stored_value_pb2.TopUpPlan(
+                        display_name="1000 get 100",
+                        pay_minor=100_000,
+                        bonus_minor=10_000,
+                        stores=["stores/s1", store],
+                    ),
+                    request_id=str(uuid.uuid4()),
+                ),
+                metadata=md(),
+            )
+        assert (err.value.code(), reason_of(err.value)) == (code, reason), store
+    assert await postings(engine) == before
+    async with engine.connect() as conn:
+        plans = await conn.execute(
+            text("SELECT count(*) FROM top_up_plans WHERE tenant_id = :t"), {"t": TENANT}
+        )
+        keys = await conn.execute(
+            text("SELECT count(*) FROM idempotency_keys WHERE tenant_id = :t AND method = 'CreateTopUpPlan'"),
+            {"t": TENANT},
+        )
+        assert (plans.scalar_one(), keys.scalar_one()) == (0, 0)
+
+
+async def test_a_payment_at_an_unknown_store_is_refused_before_the_pin_counts(wallet):
+    stub, engine = wallet
+    m = await member(engine)
+    await stub.SetPaymentPin(
+        pb.SetPaymentPinRequest(member=m, pin="204816", request_id=str(uuid.uuid4())), metadata=md()
+    )
+    for _ in range(6):  # more wrong PINs than the lockout allows: none of them may count
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.AuthorizeHold(
+                pb.AuthorizeHoldRequest(
+                    hold=ledger_pb2.Hold(member=m, amount_minor=5_000, store="stores/no-such-store"),
+                    payment_pin="000000",
+                    request_id=str(uuid.uuid4()),
+                ),
+                metadata=md(),
+            )
+        assert (err.value.code(), reason_of(err.value)) == (grpc.StatusCode.NOT_FOUND, "STORE_NOT_FOUND")
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.Checkout(
+                pb.CheckoutRequest(
+                    member=m,
+                    store="stores/no-such-store",
+                    lines=[checkout_pb2.CheckoutLine(item="Facial", quantity=1, list_price_minor=5_000)],
+                    stored_value_minor=5_000,
+                    payment_pin="000000",
+                    request_id=str(uuid.uuid4()),
+                ),
+                metadata=md(),
+            )
+        assert (err.value.code(), reason_of(err.value)) == (grpc.StatusCode.NOT_FOUND, "STORE_NOT_FOUND")
+    async with engine.connect() as conn:
+        attempts = await conn.execute(
+            text("SELECT failed_attempts FROM payment_pins WHERE tenant_id = :t AND member_id = :m"),
+            {"t": TENANT, "m": m.removeprefix("members/")},
+        )
+        assert attempts.scalar_one() == 0
+    got = await stub.GetWallet(pb.GetWalletRequest(name=f"{m}/wallet"), metadata=md())
+    assert not got.wallet.HasField("pin_locked_until")
 
 
 async def test_hold_needs_the_pin_and_five_wrong_pins_lock_payment(wallet):

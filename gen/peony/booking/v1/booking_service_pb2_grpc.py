@@ -805,7 +805,8 @@ class BookingServiceServicer:
 
     def GetBookingStanding(self, request, context):
         """Gets where a member stands against the booking rules: booking window, no-shows,
-        restriction, open appointments. A member may read only their own.
+        restriction, open appointments. A member may read only their own. Fails with `NOT_FOUND`
+        `MEMBER_NOT_FOUND` for a member the members service does not know.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

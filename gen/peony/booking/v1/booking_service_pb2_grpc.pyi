@@ -278,7 +278,8 @@ class BookingServiceStub:
     """
     GetBookingStanding: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.GetBookingStandingRequest, _booking_service_pb2.GetBookingStandingResponse]
     """Gets where a member stands against the booking rules: booking window, no-shows,
-    restriction, open appointments. A member may read only their own.
+    restriction, open appointments. A member may read only their own. Fails with `NOT_FOUND`
+    `MEMBER_NOT_FOUND` for a member the members service does not know.
     """
     LiftBookingRestriction: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.LiftBookingRestrictionRequest, _booking_service_pb2.LiftBookingRestrictionResponse]
     """Lifts a member's no-show restriction (staff override, audited) and publishes
@@ -620,7 +621,8 @@ class BookingServiceAsyncStub(BookingServiceStub):
     """
     GetBookingStanding: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.GetBookingStandingRequest, _booking_service_pb2.GetBookingStandingResponse]  # type: ignore[assignment]
     """Gets where a member stands against the booking rules: booking window, no-shows,
-    restriction, open appointments. A member may read only their own.
+    restriction, open appointments. A member may read only their own. Fails with `NOT_FOUND`
+    `MEMBER_NOT_FOUND` for a member the members service does not know.
     """
     LiftBookingRestriction: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.LiftBookingRestrictionRequest, _booking_service_pb2.LiftBookingRestrictionResponse]  # type: ignore[assignment]
     """Lifts a member's no-show restriction (staff override, audited) and publishes
@@ -1187,7 +1189,8 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_booking_service_pb2.GetBookingStandingResponse, _abc.Awaitable[_booking_service_pb2.GetBookingStandingResponse]]:
         """Gets where a member stands against the booking rules: booking window, no-shows,
-        restriction, open appointments. A member may read only their own.
+        restriction, open appointments. A member may read only their own. Fails with `NOT_FOUND`
+        `MEMBER_NOT_FOUND` for a member the members service does not know.
         """
 
     @_abc_1.abstractmethod

@@ -254,7 +254,10 @@ class MembersServiceServicer:
     def FindMemberByCardNumber(self, request, context):
         """Finds the member holding a card number. The number may be a current card's number, the
         number of a card that was replaced (resolved to the replacing card) or a legacy number
-        attached to a card. Fails with `NOT_FOUND` when the number is unknown.
+        attached to a card. Fails with `NOT_FOUND` when the number is unknown, and with
+        `FAILED_PRECONDITION` when the card it resolves to is not active: reason `CARD_LOST`,
+        `CARD_FROZEN` or `CARD_CLOSED` (the member is not named; only an active card identifies
+        its member at the till).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

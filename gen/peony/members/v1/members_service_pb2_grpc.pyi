@@ -83,7 +83,10 @@ class MembersServiceStub:
     FindMemberByCardNumber: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.FindMemberByCardNumberRequest, _members_service_pb2.FindMemberByCardNumberResponse]
     """Finds the member holding a card number. The number may be a current card's number, the
     number of a card that was replaced (resolved to the replacing card) or a legacy number
-    attached to a card. Fails with `NOT_FOUND` when the number is unknown.
+    attached to a card. Fails with `NOT_FOUND` when the number is unknown, and with
+    `FAILED_PRECONDITION` when the card it resolves to is not active: reason `CARD_LOST`,
+    `CARD_FROZEN` or `CARD_CLOSED` (the member is not named; only an active card identifies
+    its member at the till).
     """
     IssueCard: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.IssueCardRequest, _members_service_pb2.IssueCardResponse]
     """Issues a new card to a member and publishes `CardIssued`."""
@@ -179,7 +182,10 @@ class MembersServiceAsyncStub(MembersServiceStub):
     FindMemberByCardNumber: _aio.UnaryUnaryMultiCallable[_members_service_pb2.FindMemberByCardNumberRequest, _members_service_pb2.FindMemberByCardNumberResponse]  # type: ignore[assignment]
     """Finds the member holding a card number. The number may be a current card's number, the
     number of a card that was replaced (resolved to the replacing card) or a legacy number
-    attached to a card. Fails with `NOT_FOUND` when the number is unknown.
+    attached to a card. Fails with `NOT_FOUND` when the number is unknown, and with
+    `FAILED_PRECONDITION` when the card it resolves to is not active: reason `CARD_LOST`,
+    `CARD_FROZEN` or `CARD_CLOSED` (the member is not named; only an active card identifies
+    its member at the till).
     """
     IssueCard: _aio.UnaryUnaryMultiCallable[_members_service_pb2.IssueCardRequest, _members_service_pb2.IssueCardResponse]  # type: ignore[assignment]
     """Issues a new card to a member and publishes `CardIssued`."""
@@ -332,7 +338,10 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_members_service_pb2.FindMemberByCardNumberResponse, _abc.Awaitable[_members_service_pb2.FindMemberByCardNumberResponse]]:
         """Finds the member holding a card number. The number may be a current card's number, the
         number of a card that was replaced (resolved to the replacing card) or a legacy number
-        attached to a card. Fails with `NOT_FOUND` when the number is unknown.
+        attached to a card. Fails with `NOT_FOUND` when the number is unknown, and with
+        `FAILED_PRECONDITION` when the card it resolves to is not active: reason `CARD_LOST`,
+        `CARD_FROZEN` or `CARD_CLOSED` (the member is not named; only an active card identifies
+        its member at the till).
         """
 
     @_abc_1.abstractmethod

@@ -1,0 +1,165 @@
+"""Read-through to the members service: what a projection needs of one member or store, fetched
+when the projection has not seen it yet (a consumer lags a few hundred milliseconds behind a
+just-created member or store; docs/architecture.md, "Projections and read-through").
+
+The calling service asks as itself (kit/service_auth.py, role `service`, the tenant of the request
+being served), never with its caller's token. The `service` role reads members without personal
+data: `GetMember` answers with PII masked, and only the ids, tier and times are kept here. Every
+call has a deadline; UNAVAILABLE is retried a few times (a read, so it is always safe).
+
+`NOT_FOUND` (and `INVALID_ARGUMENT`: an id members would never have issued) is `None` — the
+caller turns it into its own NOT_FOUND; anything else is :class:`MembersUnavailable`, so a
+request that needs the lookup fails with a retryable UNAVAILABLE rather than a false 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from peony.members.v1 import members_service_pb2 as mpb
+from peony.members.v1 import members_service_pb2_grpc as mpb_grpc
+
+from kit.config import ServiceConfig
+from kit.errors import DomainError
+from kit.logging import get_logger
+from kit.service_auth import ServiceCredentialError, ServiceCredentials
+from kit.telemetry import client_interceptors
+
+log = get_logger("peony.members_client")
+
+DEFAULT_DEADLINE_S = 2.0
+DEFAULT_ATTEMPTS = 3
+BACKOFF_S = 0.1
+# TierBenefits.points_multiplier_permille: "0 is read as 1000 (no bonus)".
+NO_BONUS_PERMILLE = 1000
+_ABSENT = frozenset({grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT})
+
+
+class MembersUnavailable(DomainError):
+    """The members service could not confirm a member or store the projection has not seen."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    default_reason = "MEMBERS_UNAVAILABLE"
+
+
+@dataclass(frozen=True)
+class MemberFacts:
+    member_id: str
+    home_store_id: str
+    tier_id: str
+    discount_bps: int
+    points_multiplier_permille: int
+    booking_window_days: int
+    create_time: datetime
+    # when the member record last changed: a projection row filled from this snapshot carries it
+    # as its version, so an older event delivered later does not take the row back
+    update_time: datetime
+
+
+@dataclass(frozen=True)
+class StoreFacts:
+    store_id: str
+    time_zone: str
+    update_time: datetime
+
+
+def _time(value: Timestamp) -> datetime:
+    return value.ToDatetime(tzinfo=UTC) if value.seconds or value.nanos else datetime.now(UTC)
+
+
+class MembersClient:
+    def __init__(
+        self,
+        target: str,
+        credentials: ServiceCredentials,
+        *,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        attempts: int = DEFAULT_ATTEMPTS,
+    ):
+        self.target = target
+        self._credentials = credentials
+        self._deadline_s = deadline_s
+        self._attempts = max(1, attempts)
+        self._channel = grpc.aio.insecure_channel(target, interceptors=client_interceptors(target))
+        self._stub = mpb_grpc.MembersServiceStub(self._channel)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def get_member(self, tenant: str, member_id: str) -> MemberFacts | None:
+        try:
+            uuid.UUID(member_id)
+        except ValueError:
+            return None  # members issues UUIDs only: nothing to ask
+        got = await self._call(
+            "GetMember", self._stub.GetMember, tenant, mpb.GetMemberRequest(name=f"members/{member_id}")
+        )
+        if got is None:
+            return None
+        m = got.member
+        benefits = m.tier.benefits
+        create_time = _time(m.create_time)
+        return MemberFacts(
+            member_id=member_id,
+            home_store_id=m.home_store.removeprefix("stores/"),
+            tier_id=m.tier.tier_id,
+            discount_bps=benefits.discount_bps,
+            points_multiplier_permille=benefits.points_multiplier_permille or NO_BONUS_PERMILLE,
+            booking_window_days=benefits.booking_window_days,
+            create_time=create_time,
+            update_time=max(create_time, _time(m.update_time)),
+        )
+
+    async def get_store(self, tenant: str, store_id: str) -> StoreFacts | None:
+        got = await self._call(
+            "GetStore", self._stub.GetStore, tenant, mpb.GetStoreRequest(name=f"stores/{store_id}")
+        )
+        if got is None:
+            return None
+        return StoreFacts(
+            store_id=store_id, time_zone=got.store.time_zone, update_time=_time(got.store.update_time)
+        )
+
+    async def _call(self, method: str, rpc, tenant: str, request):
+        try:
+            metadata = self._credentials.metadata(tenant)
+        except ServiceCredentialError as exc:
+            log.error("no service credential for the members service", tenant=tenant, error=str(exc))
+            raise MembersUnavailable(
+                "no credential to reach the members service", reason="NO_SERVICE_CREDENTIAL"
+            ) from exc
+        delay = BACKOFF_S
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return await rpc(request, metadata=metadata, timeout=self._deadline_s)
+            except grpc.aio.AioRpcError as exc:
+                code = exc.code()
+                if code in _ABSENT:
+                    return None
+                if code != grpc.StatusCode.UNAVAILABLE or attempt == self._attempts:
+                    log.warning("members read-through failed", method=method, code=code.name)
+                    raise MembersUnavailable(f"the members service did not answer {method}") from exc
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+
+def members_read_through(config: ServiceConfig, service: str) -> MembersClient | None:
+    """The read-through client a service's composition root wires into its projections, calling
+    ``PEONY_MEMBERS_ADDR`` as ``service`` with a deadline of ``PEONY_<SERVICE>_MEMBERS_DEADLINE_SECONDS``
+    (default 2 s). ``PEONY_<SERVICE>_MEMBERS_READ_THROUGH=off`` runs on the projection alone (a
+    miss is NOT_FOUND): only for running the service without a members service, e.g. in tests."""
+    prefix = f"PEONY_{service.upper()}_MEMBERS_"
+    if (config.extra.get(prefix + "READ_THROUGH") or "on").lower() == "off":
+        log.warning("members read-through is off: a projection miss is NOT_FOUND", service=service)
+        return None
+    return MembersClient(
+        config.service_addrs["members"],
+        ServiceCredentials.from_config(config),
+        deadline_s=float(config.extra.get(prefix + "DEADLINE_SECONDS") or DEFAULT_DEADLINE_S),
+    )
