@@ -32,3 +32,32 @@ def test_a_domain_module_does_not_import_grpc(module: str) -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT, timeout=60
     )
     assert out.stdout.strip() == "[]", f"{module} pulls in gRPC: {out.stdout.strip()}"
+
+
+def _subclasses(cls: type) -> set[type]:
+    found = set(cls.__subclasses__())
+    for sub in list(found):
+        found |= _subclasses(sub)
+    return found
+
+
+def test_every_domain_error_names_a_status_the_edge_can_map() -> None:
+    import importlib
+    import pkgutil
+
+    import grpc
+
+    import kit
+    import services
+    from kit.errors import DomainError
+
+    for package in (kit, services):
+        for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            if ".migrations" not in info.name and not info.name.endswith("__main__"):
+                importlib.import_module(info.name)
+    errors = _subclasses(DomainError) | {DomainError}
+    assert len(errors) > 10
+    for cls in errors:
+        # A plain status name (not a grpc.StatusCode) that grpc knows.
+        assert isinstance(cls.code, str), f"{cls.__module__}.{cls.__qualname__}.code = {cls.code!r}"
+        assert cls.code in grpc.StatusCode.__members__, f"{cls.__qualname__}.code = {cls.code!r}"
