@@ -84,9 +84,11 @@ async def running_wallet(infra: Infra, database: str) -> AsyncIterator[Wallet]:
 
 
 async def add_member(engine: AsyncEngine, tenant: str, home_store: str = "s1") -> str:
-    """A member the wallet knows (its directory row, as the members projection writes it)."""
+    """A member the wallet knows (its directory row, as the members projection writes it), and the
+    test stores (`TEST_STORES` and the home store) in the wallet's store projection."""
     member_id = str(uuid.uuid4())
     async with engine.begin() as conn:
+        await seed_stores(conn, tenant, (*TEST_STORES, home_store))
         await conn.execute(
             text(
                 "INSERT INTO member_directory (tenant_id, member_id, home_store_id, tier_id, discount_bps,"
@@ -139,7 +141,7 @@ async def sv_lot_disagreements(conn, tenant: str = "") -> int:
 
 
 # The stores the wallet tests move money at.
-TEST_STORES = ("s1", "s2", "s3", "s5", "s9", "sh", "ny", "loop", "other")
+TEST_STORES = ("s1", "s2", "s3", "s5", "s9", "sh", "ny", "loop", "other", "a", "b", "c")
 
 
 async def seed_stores(conn: AsyncConnection, tenant: str, stores: tuple[str, ...] = TEST_STORES) -> None:

@@ -25,6 +25,7 @@ from kit.config import load_config, to_async_url
 from kit.grpc_server import GrpcServiceRunner, ServiceRegistration
 from kit.migrations import upgrade
 from services.wallet.entrypoints.app import build
+from tests.support.wallet import add_member
 
 pytestmark = pytest.mark.integration
 TENANT = "edge-input"
@@ -72,17 +73,7 @@ async def wallet(infra):
 
 
 async def new_member(engine) -> str:
-    member_id = str(uuid.uuid4())
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO member_directory (tenant_id, member_id, home_store_id, tier_id, discount_bps,"
-                " points_multiplier_permille, registered_time)"
-                " VALUES (:t, :m, 's1', 'regular', 0, 1000, now())"
-            ),
-            {"t": TENANT, "m": member_id},
-        )
-    return f"members/{member_id}"
+    return await add_member(engine, TENANT)
 
 
 async def written(engine) -> tuple[int, int, int]:

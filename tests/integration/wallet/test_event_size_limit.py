@@ -19,6 +19,7 @@ from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
 from kit.migrations import upgrade
 from services.wallet.entrypoints.app import build
+from tests.support.wallet import seed_stores
 
 pytestmark = pytest.mark.integration
 TENANT = "wallet-limits"
@@ -87,6 +88,8 @@ async def test_a_checkout_whose_event_exceeds_the_configured_limit_is_refused_an
 ) -> None:
     # A 2 KiB event limit: 30 lines of ordinary item names make a CheckoutCompleted larger than that.
     async with wallet(infra, PEONY_MAX_EVENT_BYTES="2048") as (stub, engine):
+        async with engine.begin() as conn:
+            await seed_stores(conn, TENANT)
         done = await stub.Checkout(walk_in(["services/facial"]), metadata=MD)
         assert done.checkout.total_due_minor == 100
         before = await counts(engine)
@@ -102,6 +105,8 @@ async def test_a_checkout_whose_event_exceeds_the_configured_limit_is_refused_an
 
 async def test_the_1_mb_line_item_of_issue_9_is_refused_and_writes_nothing(infra) -> None:
     async with wallet(infra) as (stub, engine):
+        async with engine.begin() as conn:
+            await seed_stores(conn, TENANT)
         before = await counts(engine)
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.Checkout(walk_in(["x" * (1024 * 1024)]), metadata=MD)
