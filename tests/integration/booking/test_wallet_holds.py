@@ -30,7 +30,6 @@ from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
 from kit.db import session_factory
 from kit.errors import Aborted, DomainError
-from kit.migrations import upgrade
 from kit.service_auth import ServiceCredentialError, ServiceCredentials
 from kit.uow import UnitOfWorkFactory
 from services.booking.adapters.wallet_client import WalletClient
@@ -238,8 +237,7 @@ class Env:
 
 @pytest.fixture(scope="module")
 async def env(infra):
-    wallet_url = to_async_url(await infra.anew_database("holds_wallet"))
-    await upgrade("wallet", wallet_url)
+    wallet_url = to_async_url(await infra.amigrated_database("wallet", "holds_wallet"))
     wallet_runner = await build_wallet(
         load_config(
             "wallet",
