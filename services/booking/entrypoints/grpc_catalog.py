@@ -20,7 +20,7 @@ from kit import auth
 from kit.auth import current_principal
 from kit.errors import InvalidArgument, Violations
 from kit.fieldmask import checked_paths
-from kit.ids import parse_name
+from kit.ids import parse_name, parse_path
 from kit.pagination import page_size
 from kit.proto import ts
 from services.booking.adapters.catalog_repository import EXTRA_SHIFT_KIND, OVERRIDE_FIELDS, weekly_hours_of
@@ -109,10 +109,10 @@ def _require_store_staff(store_id: str) -> None:
 
 def _child_of_store(name: str, collection: str, field: str) -> tuple[str, str]:
     """`stores/{store}/{collection}/{id}` -> (store, id)."""
-    parts = name.split("/") if name else []
-    if len(parts) != 4 or parts[0] != "stores" or parts[2] != collection or not all(parts[1::2]):
+    ids = parse_path(name, f"stores/{{id}}/{collection}/{{id}}")
+    if ids is None:
         raise InvalidArgument([(field, f"must be stores/{{store}}/{collection}/{{id}}")])
-    return parts[1], parts[3]
+    return ids[0], ids[1]
 
 
 def _service_id(name: str, field: str) -> str:
@@ -573,10 +573,10 @@ class CatalogRpcs:
     async def DeleteScheduleException(
         self, request: pb.DeleteScheduleExceptionRequest, context
     ) -> pb.DeleteScheduleExceptionResponse:
-        parts = request.name.split("/") if request.name else []
-        if len(parts) != 6 or parts[0] != "stores" or parts[2] != "staff" or parts[4] != "scheduleExceptions":
+        ids = parse_path(request.name, "stores/{id}/staff/{id}/scheduleExceptions/{id}")
+        if ids is None:
             raise InvalidArgument([("name", "must be stores/{store}/staff/{staff}/scheduleExceptions/{id}")])
-        store_id, staff_id, exception_id = parts[1], parts[3], parts[5]
+        store_id, staff_id, exception_id = ids
         _require_store_admin(store_id)
 
         async def effect(uow: BookingUnitOfWork) -> pb.DeleteScheduleExceptionResponse:

@@ -17,7 +17,6 @@ rows commit together or not at all). Per event:
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +26,7 @@ from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kit.ids import parse_path
 from kit.logging import get_logger
 from kit.messaging import add_to_outbox, new_envelope
 from services.members.adapters import spend_tables as st
@@ -47,20 +47,17 @@ class InvalidWalletEvent(ValueError):
     """The event cannot be applied (malformed resource name); retried, then dead-lettered."""
 
 
-def resource_id(name: str, collection: str, field: str) -> str:
-    """``members/{id}`` -> ``id`` (the last segment of ``checkouts/{c}/refunds/{r}`` for refunds)."""
-    parts = name.split("/")
-    if len(parts) < 2 or parts[-2] != collection or not parts[-1]:
-        raise InvalidWalletEvent(f"{field} {name!r} is not a {collection}/{{id}} name")
-    return parts[-1]
+def resource_id(name: str, template: str, field: str) -> str:
+    """The last id of ``name`` read with a ``kit.ids.parse_path`` template, e.g. ``checkouts/{id}``
+    -> the checkout id, ``checkouts/{id}/refunds/{id}`` -> the refund id."""
+    ids = parse_path(name, template)
+    if not ids:
+        raise InvalidWalletEvent(f"{field} {name!r} is not a {template} name")
+    return ids[-1]
 
 
 def member_uuid(name: str) -> str:
-    member_id = resource_id(name, "members", "member")
-    try:
-        return str(uuid.UUID(member_id))
-    except ValueError:
-        raise InvalidWalletEvent(f"member {name!r} has no UUID id") from None
+    return resource_id(name, "members/{uuid}", "member")
 
 
 @dataclass(frozen=True)
@@ -276,7 +273,7 @@ async def record_checkout(
     if not member:
         return SpendOutcome(recorded=False)  # a walk-in: nobody to qualify
     member_id = member_uuid(member)
-    checkout_id = resource_id(checkout, "checkouts", "checkout")
+    checkout_id = resource_id(checkout, "checkouts/{id}", "checkout")
     book = SpendBook(session, tenant)
     locked = await book.lock_member(member_id)
     if locked is None:
@@ -292,7 +289,7 @@ async def record_checkout(
         qualifying_spend_minor=max(qualifying_spend_minor, 0),
         visit=True,
         full_refund=False,
-        store_id=resource_id(store, "stores", "store") if store else "",
+        store_id=resource_id(store, "stores/{id}", "store") if store else "",
         currency_code=currency,
         occurred_at=occurred_at,
         event_id=event_id,
@@ -324,8 +321,8 @@ async def record_refund(
     if not member:
         return SpendOutcome(recorded=False)
     member_id = member_uuid(member)
-    checkout_id = resource_id(checkout, "checkouts", "checkout")
-    refund_id = resource_id(refund, "refunds", "refund") if refund else event_id
+    checkout_id = resource_id(checkout, "checkouts/{id}", "checkout")
+    refund_id = resource_id(refund, "checkouts/{id}/refunds/{id}", "refund") if refund else event_id
     book = SpendBook(session, tenant)
     if await book.lock_member(member_id) is None:
         log.warning("members.refund_for_unknown_member", tenant=tenant, member=member, checkout=checkout)
@@ -339,7 +336,7 @@ async def record_refund(
         qualifying_spend_minor=-abs(qualifying_spend_minor),
         visit=False,
         full_refund=full,
-        store_id=resource_id(store, "stores", "store") if store else "",
+        store_id=resource_id(store, "stores/{id}", "store") if store else "",
         currency_code=currency_code,
         occurred_at=counted_at,
         event_id=event_id,
