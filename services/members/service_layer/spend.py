@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.ids import parse_path
 from kit.logging import get_logger
-from kit.messaging import add_to_outbox, new_envelope
+from kit.uow import UnitOfWork
 from services.members.adapters import spend_tables as st
 from services.members.adapters import tables as t
 from services.members.adapters.repository import SettingsRepository, TierChangeRepository
@@ -76,11 +76,15 @@ class SpendOutcome:
 
 
 class SpendBook:
-    """Spend rows and everything decided from them, for one tenant, on the consumer's session."""
+    """Spend rows and everything decided from them, for one tenant, on the consumer's session.
+
+    Events go through a unit of work joined to that session's transaction: ``commit()`` writes
+    them to the outbox, and the consumer commits them with the inbox row and the spend rows."""
 
     def __init__(self, session: AsyncSession, tenant: str):
         self.session = session
         self.tenant = tenant
+        self.uow = UnitOfWork.joined(session, service=SERVICE, tenant=tenant)
 
     # ------------------------------------------------------------------ reads / writes
     async def lock_member(self, member_id: str) -> LockedMember | None:
@@ -176,10 +180,13 @@ class SpendBook:
         )
         return (await self.session.execute(stmt)).first() is not None
 
-    async def emit(self, event: Message, member_id: str) -> None:
-        """Into the members outbox, as a member event (the members invalidator evicts its caches)."""
-        envelope = new_envelope(event, tenant=self.tenant, aggregate_type="member", aggregate_id=member_id)
-        await add_to_outbox(self.session, SERVICE, envelope)
+    def emit(self, event: Message, member_id: str) -> None:
+        """A member event (the members invalidator evicts its caches), written on ``commit()``."""
+        self.uow.emit(event, aggregate_type="member", aggregate_id=member_id)
+
+    async def commit(self) -> None:
+        """The emitted events into the outbox, in the consumer's transaction (which commits them)."""
+        await self.uow.commit()
 
     # ------------------------------------------------------------------ decisions
     async def upgrade_if_qualified(self, member: LockedMember, ladder: TierLadder) -> str | None:
@@ -197,7 +204,7 @@ class SpendBook:
             reason=UPGRADE_REASON,
             actor=SYSTEM_ACTOR,
         )
-        await self.emit(
+        self.emit(
             events_pb2.TierChanged(
                 member=member_name(member.member_id),
                 from_tier_id=member.tier_id,
@@ -237,7 +244,7 @@ class SpendBook:
             checkout_id=checkout_id,
         ):
             return False
-        await self.emit(
+        self.emit(
             events_pb2.ReferralRewardEarned(
                 referrer=member_name(member.referrer_id),
                 referee=member_name(member.member_id),
@@ -258,8 +265,7 @@ class SpendBook:
 
 # ---------------------------------------------------------------------- entry points
 async def record_checkout(
-    session: AsyncSession,
-    tenant: str,
+    book: SpendBook,
     *,
     event_id: str,
     member: str,
@@ -274,12 +280,11 @@ async def record_checkout(
         return SpendOutcome(recorded=False)  # a walk-in: nobody to qualify
     member_id = member_uuid(member)
     checkout_id = resource_id(checkout, "checkouts/{id}", "checkout")
-    book = SpendBook(session, tenant)
     locked = await book.lock_member(member_id)
     if locked is None:
-        log.warning("members.spend_for_unknown_member", tenant=tenant, member=member, checkout=checkout)
+        log.warning("members.spend_for_unknown_member", tenant=book.tenant, member=member, checkout=checkout)
         return SpendOutcome(recorded=False)
-    ladder = await SettingsRepository(session, tenant).ladder()
+    ladder = await SettingsRepository(book.session, book.tenant).ladder()
     currency = currency_code or ladder.currency_code
     recorded = await book.record(
         checkout_id=checkout_id,
@@ -300,12 +305,12 @@ async def record_checkout(
     if locked.state == "active":
         upgraded = await book.upgrade_if_qualified(locked, ladder)
     rewarded = await book.reward_referral_if_reached(locked, checkout_id, currency)
+    await book.commit()
     return SpendOutcome(recorded=True, upgraded_to=upgraded, referral_reward=rewarded)
 
 
 async def record_refund(
-    session: AsyncSession,
-    tenant: str,
+    book: SpendBook,
     *,
     event_id: str,
     member: str,
@@ -323,9 +328,8 @@ async def record_refund(
     member_id = member_uuid(member)
     checkout_id = resource_id(checkout, "checkouts/{id}", "checkout")
     refund_id = resource_id(refund, "checkouts/{id}/refunds/{id}", "refund") if refund else event_id
-    book = SpendBook(session, tenant)
     if await book.lock_member(member_id) is None:
-        log.warning("members.refund_for_unknown_member", tenant=tenant, member=member, checkout=checkout)
+        log.warning("members.refund_for_unknown_member", tenant=book.tenant, member=member, checkout=checkout)
         return SpendOutcome(recorded=False)
     counted_at = await book.checkout_time(checkout_id) or occurred_at
     recorded = await book.record(
