@@ -1,4 +1,6 @@
-"""Domain modules are plain Python: no gRPC, directly or through the kit they import."""
+"""Structure the issue-15 renovation keeps: domain modules are plain Python (no gRPC, directly or
+through the kit), every domain error names a status the edge maps, no migration copies the kit's
+tables."""
 
 from __future__ import annotations
 
@@ -61,3 +63,20 @@ def test_every_domain_error_names_a_status_the_edge_can_map() -> None:
         # A plain status name (not a grpc.StatusCode) that grpc knows.
         assert isinstance(cls.code, str), f"{cls.__module__}.{cls.__qualname__}.code = {cls.code!r}"
         assert cls.code in grpc.StatusCode.__members__, f"{cls.__qualname__}.code = {cls.code!r}"
+
+
+# notify is being rewritten in another branch of issue 15: its first migration still has the copy.
+_KIT_TABLE_COPIES_LEFT = {"services/notify/migrations/versions/0001_initial_notify_schema.py"}
+
+
+def test_no_migration_copies_the_kits_tables() -> None:
+    import re
+
+    copy = re.compile(r'create_table\(\s*"(outbox|inbox|idempotency_keys)"')
+    copies = {
+        str(p.relative_to(ROOT))
+        for p in ROOT.glob("services/*/migrations/versions/*.py")
+        if copy.search(p.read_text())
+    }
+    # They call kit.messaging.schema.create_kit_tables() instead (the same DDL).
+    assert copies == _KIT_TABLE_COPIES_LEFT
