@@ -134,6 +134,12 @@ class Principal:
     def has(self, permission: str) -> bool:
         return permission in self.permissions
 
+    def binding(self) -> str:
+        """Who is asking, as far as authorization can tell: subject, roles and store scope. A
+        replayed request_id answers only a caller with the same binding (kit.idempotency)."""
+        stores = "*" if self.stores is None else ",".join(sorted(self.stores))
+        return f"{self.subject}|{','.join(sorted(self.roles))}|{stores}"
+
     def require(self, permission: str) -> None:
         if permission not in self.permissions:
             raise PermissionDenied(

@@ -4,6 +4,12 @@ The key row and the original response are written in the same transaction as the
 crash can never leave an effect without its key (or a key without its effect). A transaction-
 scoped advisory lock on the key makes a concurrent duplicate fail fast with ABORTED instead of
 queueing behind the first; once the first commits, retries replay its response.
+
+A replay answers only the caller who made the first call (same subject, roles and store scope):
+the stored key holds the request's hash followed by the caller's, and another caller presenting
+the same request id is PERMISSION_DENIED — a replay must never hand a stored response to someone
+the handler's own authorization would have refused. Keys written before the caller's hash was kept
+(32 bytes) replay for any caller of the tenant, as they did.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from sqlalchemy import MetaData, func, insert, select
 
 from kit.crypto import PiiCipher
 from kit.db import idempotency_table
-from kit.errors import Aborted, InvalidArgument
+from kit.errors import Aborted, InvalidArgument, PermissionDenied
 from kit.ids import is_request_id
 from kit.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -31,6 +37,10 @@ def request_fingerprint(request: Message) -> bytes:
     copy.CopyFrom(request)
     copy.ClearField("request_id")  # type: ignore[arg-type]
     return hashlib.sha256(copy.SerializeToString(deterministic=True)).digest()
+
+
+def caller_fingerprint(caller: str) -> bytes:
+    return hashlib.sha256(caller.encode()).digest()
 
 
 def _lock_key(tenant: str, method: str, request_id: str) -> int:
@@ -50,6 +60,7 @@ class Idempotency:
         tenant: str,
         method: str,
         request: Message,
+        caller: str,
         response_type: type[R],
         effect: Callable[[U], Awaitable[R]],
     ) -> R:
@@ -59,6 +70,7 @@ class Idempotency:
         if not is_request_id(request_id):
             raise InvalidArgument([("request_id", "must be 1-64 characters of A-Z a-z 0-9 _ . : -")])
         fingerprint = request_fingerprint(request)
+        caller_hash = caller_fingerprint(caller)
         table = self._table
 
         async def attempt(uow: U) -> R:
@@ -81,10 +93,16 @@ class Idempotency:
                 )
             ).first()
             if row is not None:
-                if bytes(row.request_hash) != fingerprint:
+                stored = bytes(row.request_hash)
+                if stored[:32] != fingerprint:
                     raise InvalidArgument(
                         [("request_id", "was already used for a different request")],
                         reason="REQUEST_ID_REUSED",
+                    )
+                if len(stored) > 32 and stored[32:] != caller_hash:
+                    raise PermissionDenied(
+                        "this request_id belongs to a request of another caller",
+                        reason="REQUEST_ID_OF_ANOTHER_CALLER",
                     )
                 return response_type.FromString(self._cipher.open(tenant, "idempotency", row.response))
             uow.request_id = request_id
@@ -94,7 +112,7 @@ class Idempotency:
                     tenant_id=tenant,
                     method=method,
                     request_id=request_id,
-                    request_hash=fingerprint,
+                    request_hash=fingerprint + caller_hash,
                     response=self._cipher.seal(tenant, "idempotency", response.SerializeToString()),
                 )
             )

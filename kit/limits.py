@@ -234,9 +234,41 @@ _checkers: dict[str, Check | None] = {}
 _compiling: set[str] = set()
 
 
+# google.protobuf.Timestamp's documented range, 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z: a
+# value outside it cannot become a datetime (or a PostgreSQL timestamptz) and is refused here.
+_TIMESTAMP_MIN_SECONDS = -62_135_596_800
+_TIMESTAMP_MAX_SECONDS = 253_402_300_799
+_DURATION_MAX_SECONDS = 315_576_000_000  # ±10,000 years, google.protobuf.Duration's range
+
+
+def _check_timestamp(message: Message, prefix: str, report: Report) -> None:
+    seconds, nanos = message.seconds, message.nanos  # type: ignore[attr-defined]
+    if not _TIMESTAMP_MIN_SECONDS <= seconds <= _TIMESTAMP_MAX_SECONDS or not 0 <= nanos <= 999_999_999:
+        report(prefix.rstrip("."), "must be a time between 0001-01-01 and 9999-12-31 (UTC)")
+
+
+def _check_duration(message: Message, prefix: str, report: Report) -> None:
+    seconds, nanos = message.seconds, message.nanos  # type: ignore[attr-defined]
+    if (
+        abs(seconds) > _DURATION_MAX_SECONDS
+        or abs(nanos) > 999_999_999
+        or (seconds > 0 and nanos < 0)
+        or (seconds < 0 and nanos > 0)
+    ):
+        report(prefix.rstrip("."), "must be a duration within ±10,000 years")
+
+
+_WELL_KNOWN: dict[str, Check] = {
+    "google.protobuf.Timestamp": _check_timestamp,
+    "google.protobuf.Duration": _check_duration,
+}
+
+
 def _checker(descriptor: Descriptor) -> Check | None:
     """The compiled check of a message type; None when the type has nothing to bound."""
     key = descriptor.full_name
+    if key in _WELL_KNOWN:
+        return _WELL_KNOWN[key]
     if key in _compiling:
         # A recursive type: check through a late-bound reference to the finished checker.
         def late(message: Message, prefix: str, report: Report) -> None:

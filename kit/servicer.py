@@ -28,9 +28,11 @@ class ServicerKit(Generic[U]):
         self, method: str, request: Message, response_type: type[R], effect: Callable[[U], Awaitable[R]]
     ) -> R:
         """Runs `effect` once per (tenant, method, request_id); a retry replays the first response."""
+        principal = current_principal()
         return await self._idem.run(
             self._uows,
-            tenant=current_principal().tenant,
+            tenant=principal.tenant,
+            caller=principal.binding(),
             method=method,
             request=request,
             response_type=response_type,

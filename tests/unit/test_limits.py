@@ -110,3 +110,13 @@ def test_validate_raises_invalid_argument_with_a_bounded_number_of_violations():
     assert err.value.reason == "INVALID_ARGUMENT"
     assert len(err.value.violations) == limits.MAX_VIOLATIONS + 1
     limits.validate(wallet_service_pb2.CheckoutRequest(member="members/m"))  # a sane request passes
+
+
+def test_timestamps_outside_their_documented_range_are_refused() -> None:
+    request = wallet_service_pb2.ListTransactionsRequest(parent="members/x")
+    request.start_time.seconds = 1 << 62  # datetime (and PostgreSQL) cannot hold it: was INTERNAL
+    assert [f for f, _ in limits.violations(request)] == ["start_time"]
+    request.start_time.seconds, request.start_time.nanos = 0, -1
+    assert [f for f, _ in limits.violations(request)] == ["start_time"]
+    request.start_time.seconds, request.start_time.nanos = 253_402_300_799, 999_999_999
+    assert limits.violations(request) == []  # 9999-12-31T23:59:59.999999999Z is the last valid instant
