@@ -25,17 +25,11 @@ from services.wallet.domain import ledger
 from services.wallet.domain.ledger import TransactionDraft
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
-from tests.support.wallet import add_member, md, reason_of, rid, running_wallet, sv_lot_disagreements
+from tests.support.wallet import add_member, md, reason_of, rid, sv_lot_disagreements
 
 pytestmark = pytest.mark.integration
 PIN = "204816"
 A, B, C = "stores/a", "stores/b", "stores/c"
-
-
-@pytest.fixture(scope="module")
-async def wallet(infra):
-    async with running_wallet(infra, "wallet_store_attribution") as w:
-        yield w
 
 
 def stamp(value: datetime) -> Timestamp:
