@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--ttl", type=int, default=86400, help="lifetime in seconds")
 
+    from cli.notify import add_parser as add_notify_parser
+
+    add_notify_parser(sub)
     add_outbox_parser(sub, SERVICE_MODULES)
 
     demo = sub.add_parser("demo", help="load a demo chain (3 stores in two time zones, 200 members)")
@@ -134,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         return 0
+    if args.command == "notify":
+        from cli.notify import run as run_notify
+
+        return run_notify(args)
     if args.command == "outbox":
         from cli.outbox import run as run_outbox
 

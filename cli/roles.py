@@ -16,7 +16,7 @@ from kit.auth import ALL_PERMISSIONS, ROLE_PERMISSIONS, STORE_BOUND_ROLES
 ROLE_NOTES = {
     "hq_admin": "HQ administrator",
     "finance": "finance views",
-    "marketing": "segments and campaigns (read-only)",
+    "marketing": "segments and campaigns (read-only); notify's message templates",
     "store_manager": "runs their stores",
     "front_desk": "front desk (前台): registration, cards, checkout, bookings",
     "beautician": "beautician / technician: their appointments and care profiles",
@@ -24,6 +24,7 @@ ROLE_NOTES = {
     "member": "a member's own token (mini-program): their own record only",
     "service": "Peony's services calling each other",
     "notifier": "the notify service's identity: resolves members' addresses",
+    "receipt_forwarder": "the gateway's identity: forwards providers' delivery receipts to notify",
 }
 README_BEGIN, README_END = "<!-- roles:begin -->\n", "\n<!-- roles:end -->"
 

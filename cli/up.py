@@ -155,7 +155,6 @@ def _child_env(
             "PEONY_DATABASE_URL": stack.database_url,
             "PEONY_NATS_URL": stack.nats_url,
             "PEONY_PII_KEY": pii_key,
-            "PEONY_NOTIFY_SINK": str(var_dir / "notify" / "outbox.jsonl"),
             "PEONY_GATEWAY_ADDR": gateway_addr,
             "PYTHONUNBUFFERED": "1",
         }
@@ -293,7 +292,6 @@ def _banner(
         f"  {'postgres':<{width}}  {stack.database_url}{own if stack.started_postgres else ''}  [{dbs}]",
         f"  {'nats':<{width}}  {stack.nats_url}{own if stack.started_nats else ''}",
         f"  {'logs':<{width}}  {var_dir / 'log'}/",
-        f"  {'notify':<{width}}  {env['PEONY_NOTIFY_SINK']}",
         "",
         f"Development token (tenant {DEV_TENANT}, {DEV_SUBJECT}, roles {','.join(DEV_ROLES)}, valid 24 h):",
         f"  export TOKEN={token}",

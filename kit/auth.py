@@ -26,10 +26,18 @@ MEMBERS_PII_READ = "members.pii.read"
 MEMBERS_CARE_READ = "members.care.read"  # the care profile (skin type, allergies, treatments)
 MEMBERS_TIER_OVERRIDE = "members.tier.override"
 MEMBERS_CARDS_MANAGE = "members.cards.manage"
+# Unmasked addresses for sending (notify's identity only).
+MEMBERS_CONTACT_RESOLVE = "members.contact.resolve"
 STORES_READ = "stores.read"
 STORES_MANAGE = "stores.manage"
 TIERS_MANAGE = "tiers.manage"
 NOTIFY_READ = "notify.read"
+NOTIFY_ADMIN = "notify.admin"  # tenant templates, re-sending failed messages
+# Forwarding providers' delivery receipts to notify (the gateway's identity only).
+NOTIFY_RECEIPTS_RECORD = "notify.receipts.record"
+# Held only by the roles of Peony's own service identities (`notifier`, `receipt_forwarder`), never
+# by a person's role: not in ALL_PERMISSIONS, so not even hq_admin has them.
+SERVICE_ONLY_PERMISSIONS = frozenset({MEMBERS_CONTACT_RESOLVE, NOTIFY_RECEIPTS_RECORD})
 WALLET_READ = "wallet.read"
 WALLET_WRITE = "wallet.write"  # top-ups, holds, checkout: front-desk money movements
 WALLET_ADJUST = "wallet.adjust"  # staff point adjustments and reversals (audited)
@@ -51,6 +59,7 @@ ALL_PERMISSIONS = frozenset(
         STORES_MANAGE,
         TIERS_MANAGE,
         NOTIFY_READ,
+        NOTIFY_ADMIN,
         WALLET_READ,
         WALLET_WRITE,
         WALLET_ADJUST,
@@ -65,7 +74,7 @@ ALL_PERMISSIONS = frozenset(
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "hq_admin": ALL_PERMISSIONS,
     "finance": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ, WALLET_READ, WALLET_FINANCE}),
-    "marketing": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ, WALLET_READ}),
+    "marketing": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ, NOTIFY_ADMIN, WALLET_READ}),
     "store_manager": frozenset(
         {
             MEMBERS_READ,
@@ -106,6 +115,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     # booking read members and stores through on a projection miss). No personal data: no
     # service needs it, so a service reads members masked.
     "service": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ, WALLET_READ, WALLET_WRITE}),
+    # Held, beside `service`, by the notify service's identity only: it resolves members' addresses.
+    "notifier": frozenset({MEMBERS_CONTACT_RESOLVE}),
+    # Held, beside `service`, by the gateway only: it forwards providers' receipt callbacks.
+    "receipt_forwarder": frozenset({NOTIFY_RECEIPTS_RECORD}),
 }
 # Roles whose access is limited to the stores listed in the token's `stores` claim.
 STORE_BOUND_ROLES = frozenset({"store_manager", "front_desk", "beautician", "consultant"})
@@ -153,6 +166,22 @@ class Principal:
             raise PermissionDenied(
                 f"caller is not scoped to {store}", reason="STORE_OUT_OF_SCOPE", metadata={"store": store}
             )
+
+    def require_store_scope(self, store: str | None) -> None:
+        """For a request that may name a store (`stores/{id}`, or None): a caller bound to stores
+        must name one of theirs — without a store it would act for (or read) every store."""
+        if self.stores is None:
+            return
+        if not store:
+            raise PermissionDenied(
+                "a store-scoped caller must name one of its stores", reason="STORE_REQUIRED"
+            )
+        self.require_store(store)
+
+    def require_staff(self) -> None:
+        """Staff data (commission, pay): never for a member's own token."""
+        if self.is_member_self_service:
+            raise PermissionDenied("members may not read staff data", reason="STAFF_ONLY")
 
     def require_member(self, member: str) -> None:
         """A member's own token may only touch that member."""

@@ -45,21 +45,35 @@ class _FileTokens:
 
 
 class ServiceCredentials:
-    def __init__(self, service: str, *, auth: AuthConfig | None = None, token_file: str | None = None):
+    def __init__(
+        self,
+        service: str,
+        *,
+        auth: AuthConfig | None = None,
+        token_file: str | None = None,
+        extra_roles: tuple[str, ...] = (),
+    ):
         self.service = service
         self.subject = f"services/{service}"
+        self.roles = [ROLE, *extra_roles]  # e.g. notify's `notifier` (kit/auth.py)
         self._auth = auth
         self._token_file = Path(token_file) if token_file else None
         self._file: _FileTokens | None = None
         self._minted: dict[str, tuple[str, float]] = {}  # tenant -> (token, expires at)
 
     @classmethod
-    def from_config(cls, config: ServiceConfig, environ: dict[str, str] | None = None) -> ServiceCredentials:
+    def from_config(
+        cls,
+        config: ServiceConfig,
+        environ: dict[str, str] | None = None,
+        *,
+        extra_roles: tuple[str, ...] = (),
+    ) -> ServiceCredentials:
         env = os.environ if environ is None else environ
         token_file = config.extra.get(f"PEONY_{config.service.upper()}_SERVICE_TOKEN_FILE") or env.get(
             TOKEN_FILE_VAR
         )
-        return cls(config.service, auth=config.auth, token_file=token_file or None)
+        return cls(config.service, auth=config.auth, token_file=token_file or None, extra_roles=extra_roles)
 
     @property
     def configured(self) -> bool:
@@ -81,7 +95,7 @@ class ServiceCredentials:
         token = mint_dev_token(
             tenant=tenant,
             subject=self.subject,
-            roles=[ROLE],
+            roles=self.roles,
             ttl_seconds=MINTED_TTL_SECONDS,
             secret=self._auth.hs256_secret,
             issuer=self._auth.issuer,

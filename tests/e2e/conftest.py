@@ -96,7 +96,7 @@ class Stack:
     gateway: ServiceProcess
     gateway_url: str
     members_addr: str
-    sink: Path
+    providers_url: str  # the local provider servers: what notify "sent" is at /_sim/messages
     logs: Path
     otlp: OtlpReceiver
     extra: list[ServiceProcess] = field(default_factory=list)
@@ -121,7 +121,7 @@ def running_stack(infra, tmp: Path) -> Iterator[Stack]:
     otlp = OtlpReceiver()
     endpoint = otlp.start()
     members_port, notify_port, wallet_port, gateway_port = free_port(), free_port(), free_port(), free_port()
-    booking_port = free_port()
+    booking_port, providers_port, smtp_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PEONY_", "OTEL_"))}
     env.update(
         {
@@ -140,7 +140,9 @@ def running_stack(infra, tmp: Path) -> Iterator[Stack]:
             "PEONY_MEMBERS_ADDR": f"127.0.0.1:{members_port}",
             "PEONY_NOTIFY_ADDR": f"127.0.0.1:{notify_port}",
             "PEONY_GATEWAY_ADDR": f"127.0.0.1:{gateway_port}",
-            "PEONY_NOTIFY_SINK": str(tmp / "sink.jsonl"),
+            # notify's development provider configuration points at the local provider servers
+            "PEONY_DEV_PROVIDERS_URL": f"http://127.0.0.1:{providers_port}",
+            "PEONY_DEV_SMTP_PORT": str(smtp_port),
             "PEONY_SHUTDOWN_GRACE_SECONDS": "10",
             "PEONY_LOG_LEVEL": "INFO",
             "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
@@ -150,6 +152,15 @@ def running_stack(infra, tmp: Path) -> Iterator[Stack]:
     )
     logs = tmp / "logs"
     logs.mkdir()
+    # The provider servers stand outside Peony (their log is the "carrier's"): not under logs/,
+    # whose files the privacy checks read.
+    providers = ServiceProcess(
+        "dev-providers",
+        [sys.executable, "-m", "cli.main", "dev-providers", "--receipt-url", "none"],
+        env,
+        tmp / "dev-providers.log",
+        f"http:http://127.0.0.1:{providers_port}/_sim/stats",
+    )
     members = _service("members", env, logs, f"grpc:127.0.0.1:{members_port}", "serve", "members")
     notify = _service("notify", env, logs, f"grpc:127.0.0.1:{notify_port}", "serve", "notify")
     wallet = _service("wallet", env, logs, f"grpc:127.0.0.1:{wallet_port}", "serve", "wallet")
@@ -157,7 +168,7 @@ def running_stack(infra, tmp: Path) -> Iterator[Stack]:
     gateway = _service("gateway", env, logs, f"http:http://127.0.0.1:{gateway_port}/healthz", "gateway")
     started: list[ServiceProcess] = []
     try:
-        for proc in (members, notify, wallet, booking, gateway):
+        for proc in (providers, members, notify, wallet, booking, gateway):
             started.append(proc.start())
         yield Stack(
             env,
@@ -168,7 +179,7 @@ def running_stack(infra, tmp: Path) -> Iterator[Stack]:
             gateway,
             f"http://127.0.0.1:{gateway_port}",
             f"127.0.0.1:{members_port}",
-            tmp / "sink.jsonl",
+            f"http://127.0.0.1:{providers_port}",
             logs,
             otlp,
         )

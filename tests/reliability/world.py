@@ -248,7 +248,7 @@ def seed_more(platform, world: World) -> None:
     hq, m1, s1 = world.hq, f"members/{world.member}", "stores/s1"
     mutations = valid_mutations(world)
     seeds: list[tuple[str, str, Callable[[], Message]]] = [
-        ("members", "IssueCard", mutations["members.IssueCard"]),
+        ("members", "IssueCard", lambda: mpb.IssueCardRequest(parent=m1, request_id=_rid())),
         ("wallet", "TopUp", mutations["wallet.TopUp"]),
         ("wallet", "Checkout", mutations["wallet.Checkout"]),
         ("wallet", "SellPackage", mutations["wallet.SellPackage"]),
@@ -630,7 +630,11 @@ def valid_mutations(world: World) -> dict[str, Callable[[], Message]]:
             ),
             request_id=_rid(),
         ),
-        "members.IssueCard": lambda: mpb.IssueCardRequest(parent=m1, request_id=_rid()),
+        # The hold member: the first member holds the world's card already (seed_more), and a
+        # member has at most one live card.
+        "members.IssueCard": lambda: mpb.IssueCardRequest(
+            parent=f"members/{world.hold_member}", request_id=_rid()
+        ),
         "wallet.TopUp": lambda: wpb.TopUpRequest(
             member=m1,
             amount_minor=1_000,

@@ -7,6 +7,7 @@ out here, so neither the domain nor the database ever sees the other's form.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,7 @@ from kit.ids import new_id
 from services.members.adapters import tables as t
 from services.members.domain.cards import Card
 from services.members.domain.member import CareProfile, Consent, Member, MemberTier
-from services.members.domain.stores import OpeningHours, Store
+from services.members.domain.stores import DEFAULT_TIME_ZONE, OpeningHours, Store
 from services.members.domain.tiers import DEFAULT_LADDER, Tier, TierBenefits, TierLadder
 
 PHONE_INDEX = "phone"
@@ -62,6 +63,9 @@ class MemberCodec:
             "phone_bidx": self.phone_index(m.phone),
             "birthday_ct": enc("birthday", m.birthday),
             "id_number_ct": enc("id_number", m.id_number),
+            "email_ct": enc("email", m.email),
+            "wechat_openid_ct": enc("wechat_openid", m.wechat_openid),
+            "push_tokens_ct": enc("push_tokens", json.dumps(m.push_tokens)) if m.push_tokens else None,
         }
 
     def to_row(self, m: Member, wrapped_dek: bytes | None) -> dict[str, Any]:
@@ -72,7 +76,7 @@ class MemberCodec:
             "member_number": m.member_number,
             "display_name": m.display_name,
             "gender": m.gender,
-            "email": m.email,
+            "email": "",  # encrypted in email_ct
             "address": m.address,
             "photo_uri": m.photo_uri,
             "home_store_id": m.home_store_id,
@@ -88,6 +92,7 @@ class MemberCodec:
             "tier_override": tier.staff_override,
             "tier_override_reason": tier.override_reason,
             "state": m.state,
+            "locale": m.locale,
         }
         if tier.since is not None:
             row["tier_since"] = tier.since
@@ -110,7 +115,7 @@ class MemberCodec:
             phone=dec("phone", r.phone_ct),
             home_store_id=r.home_store_id,
             gender=r.gender,
-            email=r.email,
+            email=dec("email", r.email_ct) or r.email,
             address=r.address,
             birthday=dec("birthday", r.birthday_ct),
             id_number=dec("id_number", r.id_number_ct),
@@ -118,9 +123,7 @@ class MemberCodec:
             registration_channel=r.registration_channel,
             agreement_version=r.agreement_version,
             consent=Consent(
-                marketing_sms=bool(consent.get("marketing_sms")),
-                marketing_wechat=bool(consent.get("marketing_wechat")),
-                marketing_email=bool(consent.get("marketing_email")),
+                **{flag: bool(consent.get(flag)) for flag in Consent.FLAGS},
                 update_time=datetime.fromisoformat(consent["update_time"])
                 if consent.get("update_time")
                 else None,
@@ -139,16 +142,16 @@ class MemberCodec:
             state=r.state,
             create_time=r.create_time,
             update_time=r.update_time,
+            wechat_openid=dec("wechat_openid", r.wechat_openid_ct),
+            push_tokens=json.loads(dec("push_tokens", r.push_tokens_ct) or "[]"),
+            locale=r.locale,
         )
 
 
 def _consent_json(c: Consent) -> dict[str, Any]:
-    return {
-        "marketing_sms": c.marketing_sms,
-        "marketing_wechat": c.marketing_wechat,
-        "marketing_email": c.marketing_email,
-        "update_time": c.update_time.isoformat() if c.update_time else None,
-    }
+    out: dict[str, Any] = {flag: getattr(c, flag) for flag in Consent.FLAGS}
+    out["update_time"] = c.update_time.isoformat() if c.update_time else None
+    return out
 
 
 class MemberRepository:
@@ -243,6 +246,32 @@ class MemberReader:
         if row is None:
             return None
         return self.codec.from_row(row), row.ladder_version or 0
+
+    async def exists(self, member_id: str) -> bool:
+        stmt = select(t.members.c.member_id).where(
+            t.members.c.tenant_id == self.tenant, t.members.c.member_id == member_id
+        )
+        return (await self.conn.execute(stmt)).first() is not None
+
+    async def get_with_time_zone(self, member_id: str) -> tuple[Member, str] | None:
+        """The member and its home store's time zone, in one statement."""
+        stmt = (
+            select(t.members, t.stores.c.time_zone)
+            .select_from(
+                t.members.outerjoin(
+                    t.stores,
+                    and_(
+                        t.stores.c.tenant_id == t.members.c.tenant_id,
+                        t.stores.c.store_id == t.members.c.home_store_id,
+                    ),
+                )
+            )
+            .where(t.members.c.tenant_id == self.tenant, t.members.c.member_id == member_id)
+        )
+        row = (await self.conn.execute(stmt)).first()
+        if row is None:
+            return None
+        return self.codec.from_row(row), row.time_zone or DEFAULT_TIME_ZONE
 
     async def find_by_phone(self, normalised_phone: str) -> Member | None:
         stmt = select(t.members).where(

@@ -91,6 +91,10 @@ members = Table(
     Column("phone_bidx", LargeBinary, nullable=True),
     Column("birthday_ct", LargeBinary, nullable=True),
     Column("id_number_ct", LargeBinary, nullable=True),
+    Column("email_ct", LargeBinary, nullable=True),  # `email` above only holds rows written before it
+    Column("wechat_openid_ct", LargeBinary, nullable=True),
+    Column("push_tokens_ct", LargeBinary, nullable=True),  # a JSON list, encrypted as one field
+    Column("locale", Text, nullable=False, server_default="zh-CN"),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("tenant_id", "member_id", name="pk_members"),

@@ -21,10 +21,29 @@ def generate_referral_code() -> str:
 
 @dataclass
 class Consent:
+    """Marketing needs an opt-in per channel; transactional messages go out unless opted out."""
+
     marketing_sms: bool = False
     marketing_wechat: bool = False
     marketing_email: bool = False
     update_time: datetime | None = None
+    marketing_app_push: bool = False
+    transactional_sms_opt_out: bool = False
+    transactional_email_opt_out: bool = False
+    transactional_wechat_opt_out: bool = False
+    transactional_app_push_opt_out: bool = False
+
+    # The boolean flags, in the order they are stored and sent.
+    FLAGS = (
+        "marketing_sms",
+        "marketing_wechat",
+        "marketing_email",
+        "marketing_app_push",
+        "transactional_sms_opt_out",
+        "transactional_email_opt_out",
+        "transactional_wechat_opt_out",
+        "transactional_app_push_opt_out",
+    )
 
 
 @dataclass
@@ -70,6 +89,10 @@ class Member:
     state: str = "active"
     create_time: datetime | None = None
     update_time: datetime | None = None
+    # Contact data for notifications; encrypted at rest like phone (email too).
+    wechat_openid: str = ""
+    push_tokens: list[str] = field(default_factory=list)
+    locale: str = values.DEFAULT_LOCALE
 
     # Fields a caller may change with UpdateMember (AIP-134 update_mask paths).
     MUTABLE_FIELDS = (
@@ -87,7 +110,12 @@ class Member:
         "tags",
         "custom_attributes",
         "care_profile",
+        "wechat_openid",
+        "push_tokens",
+        "locale",
     )
+    # Personal data: changing it needs permission to read it (members.pii.read).
+    PII_FIELDS = ("phone", "email", "birthday", "id_number", "wechat_openid", "push_tokens")
 
 
 def validate_profile(m: Member, v: Violations, prefix: str = "member") -> None:
@@ -106,6 +134,18 @@ def validate_profile(m: Member, v: Violations, prefix: str = "member") -> None:
             m.phone = normalised
     if m.email and not values.valid_email(m.email):
         v.add(f"{prefix}.email", "is not an email address")
+    if m.wechat_openid and not values.valid_openid(m.wechat_openid):
+        v.add(f"{prefix}.wechat_openid", "must be 1-64 characters of A-Z a-z 0-9 _ -")
+    if len(m.push_tokens) > values.MAX_PUSH_TOKENS or not all(map(values.valid_push_token, m.push_tokens)):
+        v.add(
+            f"{prefix}.push_tokens",
+            f"at most {values.MAX_PUSH_TOKENS} tokens of 1-{values.MAX_PUSH_TOKEN} printable ASCII "
+            "characters",
+        )
+    if not m.locale:
+        m.locale = values.DEFAULT_LOCALE
+    elif m.locale not in values.LOCALES:
+        v.add(f"{prefix}.locale", f"must be one of {', '.join(values.LOCALES)}")
     if m.birthday and values.parse_birthday(m.birthday) is None:
         v.add(f"{prefix}.birthday", "must be a past date YYYY-MM-DD")
     if m.id_number and not values.valid_id_number(m.id_number):

@@ -6,12 +6,22 @@ import re
 from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from kit.masking import mask_email, mask_phone, mask_secret  # noqa: F401 - members' masks, shared with notify
+
 _CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _ID_NUMBER = re.compile(r"^[0-9A-Za-z-]{6,32}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _ATTR_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_PUSH_TOKEN = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces (FCM / APNs tokens)
+
+LOCALES = ("zh-CN", "en")
+DEFAULT_LOCALE = "zh-CN"
+MAX_PUSH_TOKENS = 5
+MAX_PUSH_TOKEN = 4096
+MAX_EMAIL = 254
 
 MAX_TAGS = 50
 MAX_CUSTOM_ATTRIBUTES = 50
@@ -28,14 +38,6 @@ def normalise_phone(raw: str) -> str | None:
     if _E164.match(compact):
         return compact
     return None
-
-
-def mask_phone(phone: str) -> str:
-    """+8613812345678 -> 138****5678 (the form front desks know); other numbers keep the last 4."""
-    national = phone[3:] if phone.startswith("+86") else phone
-    if len(national) >= 7:
-        return national[:3] + "****" + national[-4:]
-    return "****" + national[-2:]
 
 
 def parse_birthday(raw: str) -> date | None:
@@ -64,7 +66,15 @@ def mask_id_number(value: str) -> str:
 
 
 def valid_email(raw: str) -> bool:
-    return bool(_EMAIL.match(raw))
+    return len(raw) <= MAX_EMAIL and bool(_EMAIL.match(raw))
+
+
+def valid_openid(raw: str) -> bool:
+    return bool(_OPENID.match(raw))
+
+
+def valid_push_token(raw: str) -> bool:
+    return len(raw) <= MAX_PUSH_TOKEN and bool(_PUSH_TOKEN.match(raw))
 
 
 def valid_time_zone(name: str) -> bool:

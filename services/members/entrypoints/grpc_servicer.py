@@ -193,6 +193,10 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
             resolved_via_legacy_alias=resolved.via_legacy_alias,
         )
 
+    async def ResolveContact(self, request: pb.ResolveContactRequest, context) -> pb.ResolveContactResponse:
+        member_id = mp.require_id(request.name, "members", "name")
+        return mp.contact_to_proto(await self._queries.resolve_contact(current_principal(), member_id))
+
     # --- cards -------------------------------------------------------------------------------
     async def IssueCard(self, request: pb.IssueCardRequest, context) -> pb.IssueCardResponse:
         member_id = mp.require_id(request.parent, "members", "parent")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from peony.members.v1 import card_pb2, member_pb2, store_pb2, tier_pb2
+from peony.members.v1 import card_pb2, member_pb2, members_service_pb2, store_pb2, tier_pb2
 
 from kit.errors import InvalidArgument
 from kit.ids import parse_name, parse_path
@@ -21,6 +21,7 @@ from services.members.service_layer.handlers import (
     store_name,
     tier_message,
 )
+from services.members.service_layer.queries import Contact
 
 _CARD_STATE = {
     "active": card_pb2.CARD_STATE_ACTIVE,
@@ -105,11 +106,7 @@ def member_from_proto(p: member_pb2.Member) -> Member:
         if 0 <= p.registration_channel < len(CHANNELS)
         else "invalid",
         agreement_version=p.agreement_version,
-        consent=Consent(
-            marketing_sms=p.consent.marketing_sms,
-            marketing_wechat=p.consent.marketing_wechat,
-            marketing_email=p.consent.marketing_email,
-        ),
+        consent=Consent(**{flag: getattr(p.consent, flag) for flag in Consent.FLAGS}),
         tags=[t.strip() for t in p.tags],
         custom_attributes=dict(p.custom_attributes),
         care_profile=CareProfile(
@@ -120,6 +117,9 @@ def member_from_proto(p: member_pb2.Member) -> Member:
             massage_style=cp.massage_style,
             notes=cp.notes,
         ),
+        wechat_openid=p.wechat_openid.strip(),
+        push_tokens=[t.strip() for t in p.push_tokens],
+        locale=p.locale.strip(),
     )
 
 
@@ -127,11 +127,15 @@ def member_to_proto(
     m: Member, ladder: TierLadder, *, reveal_pii: bool, reveal_care: bool
 ) -> member_pb2.Member:
     """``reveal_care``: the care profile is left unset for callers without ``members.care.read``."""
-    phone, birthday, id_number = m.phone, m.birthday, m.id_number
+    phone, birthday, id_number, email = m.phone, m.birthday, m.id_number, m.email
+    openid, push_tokens = m.wechat_openid, m.push_tokens
     if not reveal_pii:
         phone = values.mask_phone(phone) if phone else ""
         birthday = values.mask_birthday(birthday) if birthday else ""
         id_number = values.mask_id_number(id_number) if id_number else ""
+        email = values.mask_email(email) if email else ""
+        openid = values.mask_secret(openid) if openid else ""
+        push_tokens = [values.mask_secret(t) for t in push_tokens]
     tier_msg = None
     if m.tier is not None:
         tier = ladder.get(m.tier.tier_id)
@@ -150,7 +154,7 @@ def member_to_proto(
         display_name=m.display_name,
         gender=GENDERS.index(m.gender),  # type: ignore[arg-type]
         phone=phone,
-        email=m.email,
+        email=email,
         address=m.address,
         birthday=birthday,
         id_number=id_number,
@@ -158,12 +162,7 @@ def member_to_proto(
         home_store=store_name(m.home_store_id),
         registration_channel=CHANNELS.index(m.registration_channel),  # type: ignore[arg-type]
         agreement_version=m.agreement_version,
-        consent=member_pb2.Consent(
-            marketing_sms=m.consent.marketing_sms,
-            marketing_wechat=m.consent.marketing_wechat,
-            marketing_email=m.consent.marketing_email,
-            update_time=ts(m.consent.update_time),
-        ),
+        consent=consent_to_proto(m.consent),
         tags=m.tags,
         custom_attributes=m.custom_attributes,
         care_profile=member_pb2.CareProfile(
@@ -183,6 +182,34 @@ def member_to_proto(
         state=_MEMBER_STATE.get(m.state, member_pb2.MEMBER_STATE_UNSPECIFIED),
         create_time=ts(m.create_time),
         update_time=ts(m.update_time),
+        wechat_openid=openid,
+        push_tokens=push_tokens,
+        locale=m.locale,
+    )
+
+
+def consent_to_proto(c: Consent) -> member_pb2.Consent:
+    return member_pb2.Consent(
+        **{flag: getattr(c, flag) for flag in Consent.FLAGS}, update_time=ts(c.update_time)
+    )
+
+
+def contact_to_proto(c: Contact) -> members_service_pb2.ResolveContactResponse:
+    """Unmasked: only for ResolveContact, whose callers are checked and audited."""
+    m = c.member
+    erased = m.state != "active"
+    return members_service_pb2.ResolveContactResponse(
+        member=member_name(m.member_id),
+        state=_MEMBER_STATE.get(m.state, member_pb2.MEMBER_STATE_UNSPECIFIED),
+        display_name=m.display_name,
+        phone="" if erased else m.phone,
+        email="" if erased else m.email,
+        wechat_openid="" if erased else m.wechat_openid,
+        push_tokens=[] if erased else m.push_tokens,
+        locale=m.locale or values.DEFAULT_LOCALE,
+        home_store=store_name(m.home_store_id),
+        time_zone=c.time_zone,
+        consent=consent_to_proto(m.consent),
     )
 
 

@@ -188,7 +188,7 @@ async def update_member(
     caller.require(auth.MEMBERS_WRITE)
     if not paths:
         raise InvalidArgument([("update_mask", "name at least one field to update")])
-    if any(p.split(".")[0] in ("phone", "birthday", "id_number") for p in paths):
+    if any(p.split(".")[0] in Member.PII_FIELDS for p in paths):
         caller.require(auth.MEMBERS_PII_READ)  # who cannot see personal data cannot overwrite it either
     if any(p.split(".")[0] == "care_profile" for p in paths):
         caller.require(auth.MEMBERS_CARE_READ)  # nor care data

@@ -39,6 +39,14 @@ class MemberView:
     rendered: dict[tuple[bool, bool, int], Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Contact:
+    """What notify needs to reach a member: the member (unmasked) and the home store's zone."""
+
+    member: Member
+    time_zone: str
+
+
 class MembersQueries:
     """Reads, with read-through caches of decoded members and ladders.
 
@@ -110,6 +118,18 @@ class MembersQueries:
             view = MemberView(member)
             self.members_cache.put(key, view, token)
             return view, await self._ladder(conn, caller.tenant, version)
+
+    async def resolve_contact(self, caller: Principal, member_id: str) -> Contact:
+        """Unmasked addresses for a Peony service that may send messages (notify); audited."""
+        caller.require(auth.MEMBERS_CONTACT_RESOLVE)  # only notify's identity (role notifier) has it
+        async with self._engine.connect() as conn:
+            found = await MemberReader(conn, caller.tenant, self._cipher).get_with_time_zone(member_id)
+        if found is None:
+            raise NotFound(f"{member_name(member_id)} not found", reason="MEMBER_NOT_FOUND")
+        self._audit.record(
+            tenant=caller.tenant, actor=caller.subject, member_id=member_id, rpc="ResolveContact"
+        )
+        return Contact(*found)
 
     async def find_member_by_phone(self, caller: Principal, phone: str) -> tuple[Member, TierLadder]:
         caller.require(auth.MEMBERS_READ)
@@ -194,6 +214,14 @@ class MembersQueries:
         caller.require(auth.MEMBERS_READ)
         caller.require_member(member_name(member_id))
         async with self._engine.connect() as conn:
-            return await TierChangeRepository(conn, caller.tenant).list(
+            rows = await TierChangeRepository(conn, caller.tenant).list(
                 member_id, limit=limit, after_change_id=after
             )
+            # An empty first page is where an unknown member would hide: say NOT_FOUND instead.
+            if (
+                not rows
+                and after is None
+                and not await MemberReader(conn, caller.tenant, self._cipher).exists(member_id)
+            ):
+                raise NotFound(f"{member_name(member_id)} not found", reason="MEMBER_NOT_FOUND")
+            return rows

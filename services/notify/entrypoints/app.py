@@ -1,4 +1,4 @@
-"""Composition root of the notify service: wires the sink, consumers, outbox relay and gRPC server."""
+"""Composition root of the notify service: providers, contacts, consumers, dispatcher, relay, gRPC."""
 
 from __future__ import annotations
 
@@ -6,26 +6,62 @@ from peony.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
 
 from kit.auth import TokenVerifier
 from kit.config import ServiceConfig
+from kit.crypto import PiiCipher
+from kit.db import session_factory
 from kit.grpc_server import GrpcServiceRunner, ServiceRegistration
+from kit.idempotency import Idempotency
 from kit.messaging import ensure_stream
 from kit.service import open_backbone, page_tokens, run_service
-from services.notify.entrypoints.consumers import MEMBERS_STREAM_SERVICE, members_events_consumer
+from kit.service_auth import ServiceCredentials
+from kit.uow import UnitOfWorkFactory
+from services.notify.adapters.contacts import NOTIFIER_ROLE, MembersContacts, StaffDirectory
+from services.notify.adapters.providers import ProviderRegistry, load_registry
+from services.notify.adapters.tables import metadata
+from services.notify.entrypoints.consumers import STREAMS, events_consumer
 from services.notify.entrypoints.grpc_servicer import NotifyServicer
+from services.notify.entrypoints.jobs import DispatchWorker
+from services.notify.service_layer.dispatch import Dispatcher, contact_resolver
 from services.notify.service_layer.queries import NotifyQueries
-from services.notify.settings import notify_settings, open_sink
+from services.notify.service_layer.receipts import Receipts
+from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
+from services.notify.settings import notify_settings
 
 SERVICE = "notify"
 FULL_NAME = notify_service_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name
 
 
-async def build(config: ServiceConfig) -> GrpcServiceRunner:
-    sink = open_sink(notify_settings(config))
+async def build(config: ServiceConfig, *, registry: ProviderRegistry | None = None) -> GrpcServiceRunner:
+    """``registry``: the channel providers; from ``PEONY_NOTIFY_PROVIDERS_FILE`` when not given."""
+    settings = notify_settings(config)
+    registry = registry or load_registry(config)
+    staff = StaffDirectory.from_file(settings.staff_contacts_file)
     backbone = await open_backbone(config, SERVICE)
-    servicer = NotifyServicer(NotifyQueries(backbone.engine), page_tokens(config, SERVICE))
-    # The members stream belongs to members, but creating it here (same kit settings, idempotent)
-    # lets notify start first without its consumer failing on a missing stream.
-    await ensure_stream(backbone.js, MEMBERS_STREAM_SERVICE)
-    consumer = members_events_consumer(backbone.engine, backbone.js, sink)
+    cipher = PiiCipher(config.pii_master_key)
+    # Notify resolves addresses as itself, with the role members requires for ResolveContact.
+    members = MembersContacts(
+        config.service_addrs["members"],
+        ServiceCredentials.from_config(config, extra_roles=(NOTIFIER_ROLE,)),
+        deadline_s=settings.members_deadline_s,
+    )
+    uows = UnitOfWorkFactory(NotifyUnitOfWork, session_factory(backbone.engine), service=SERVICE)
+    servicer = NotifyServicer(
+        uows,
+        Idempotency(cipher, metadata),
+        page_tokens(config, SERVICE),
+        NotifyQueries(backbone.engine),
+        Receipts(backbone.engine, registry),
+    )
+    dispatcher = Dispatcher(
+        backbone.engine,
+        registry=registry,
+        resolve=contact_resolver(members, staff),
+        cipher=cipher,
+        settings=settings,
+    )
+    # The producers' streams may not exist yet when notify starts first (same kit settings).
+    for stream in STREAMS:
+        await ensure_stream(backbone.js, stream)
+    consumers = [events_consumer(backbone.engine, backbone.js, stream) for stream in STREAMS]
     return GrpcServiceRunner(
         config=config,
         registrations=[
@@ -34,10 +70,17 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             )
         ],
         verifier=TokenVerifier(config.auth),
-        # Started in this order, stopped in reverse: the consumer finishes (commits) its in-flight
-        # events before the relay publishes the last outbox rows and stops.
-        workers=[backbone.relay, consumer, backbone.retention],
-        on_close=[backbone.close, sink.close],
+        # Started in this order, stopped in reverse: the dispatcher and consumers finish (commit)
+        # their work in flight before the relay publishes the last outbox rows and stops.
+        workers=[
+            backbone.relay,
+            *consumers,
+            DispatchWorker(
+                dispatcher, interval_s=settings.dispatch_interval_s, batch=settings.dispatch_batch
+            ),
+            backbone.retention,
+        ],
+        on_close=[backbone.close, members.close, registry.aclose],
     )
 
 

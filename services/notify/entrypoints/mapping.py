@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from peony.notify.v1 import message_pb2
 
 from kit.errors import InvalidArgument
 from kit.ids import parse_name
 from kit.proto import ts
 from services.notify.domain.message import Message
+from services.notify.domain.templates import Template
+from services.notify.domain.triggers import MARKETING
+from services.notify.service_layer.commands import parse_template_id, template_name
 from services.notify.service_layer.handlers import channel_to_proto, state_to_proto
 
 
@@ -17,6 +22,24 @@ def require_message_id(name: str, field: str = "name") -> str:
     if message_id is None:
         raise InvalidArgument([(field, "must be a resource name of the form messages/{id}")])
     return message_id
+
+
+def require_trigger(parent: str, field: str = "parent") -> str:
+    trigger = parse_name(parent, "triggers")
+    if trigger is None:
+        raise InvalidArgument([(field, "must be a resource name of the form triggers/{trigger}")])
+    return trigger
+
+
+def require_template(name: str, field: str = "name") -> tuple[str, str, str]:
+    """`triggers/{trigger}/templates/{channel}-{locale}` -> (trigger, channel or "*", locale)."""
+    parts = name.split("/")
+    if len(parts) != 4 or parts[0] != "triggers" or parts[2] != "templates" or not parts[1]:
+        raise InvalidArgument(
+            [(field, "must be a resource name of the form triggers/{trigger}/templates/{channel}-{locale}")]
+        )
+    channel, locale = parse_template_id(parts[1], parts[3], field)
+    return parts[1], channel, locale
 
 
 def message_to_proto(m: Message) -> message_pb2.Message:
@@ -33,4 +56,39 @@ def message_to_proto(m: Message) -> message_pb2.Message:
         last_error=m.last_error,
         create_time=ts(m.create_time),
         send_time=ts(m.send_time),
+        purpose=message_pb2.PURPOSE_MARKETING
+        if m.purpose == MARKETING
+        else message_pb2.PURPOSE_TRANSACTIONAL,
+        decision=m.decision,
+        due_time=ts(m.due_time) if m.state in ("queued", "deferred") else None,
+        provider=m.provider,
+        address_masked=m.address_masked,
+        deliver_time=ts(m.deliver_time),
+        billable_units=m.billable_units,
+        cost_minor=m.cost_minor,
+    )
+
+
+def template_from_proto(p: message_pb2.Template) -> Template:
+    return Template(body=p.body, subject=p.subject, template_code=p.template_code.strip())
+
+
+def template_to_proto(
+    trigger: str,
+    channel: str,
+    locale: str,
+    t: Template,
+    create_time: datetime | None,
+    update_time: datetime | None,
+    *,
+    built_in: bool = False,
+) -> message_pb2.Template:
+    return message_pb2.Template(
+        name=template_name(trigger, channel, locale),
+        body=t.body,
+        subject=t.subject,
+        template_code=t.template_code,
+        built_in=built_in,
+        create_time=ts(create_time),
+        update_time=ts(update_time),
     )

@@ -1,131 +1,98 @@
-"""Notify's handlers: each turns one fact (an event from another service) into messages.
+"""Notify's event handler: one fact from another service in, zero or more queued messages out.
 
-They run inside the event consumer's transaction (see ``unit_of_work.NotifyUnitOfWork.joining``):
-the inbox row, the message row and the outbox row (``MessageSent`` / ``MessageFailed``) commit
-together. Handlers never commit that transaction themselves.
+It runs inside the event consumer's transaction (``NotifyUnitOfWork.joining``): the inbox row
+and the message rows commit together, in one multi-row insert, with no call to anything outside
+the database — contacts, policy, rendering and the provider all happen later, in the dispatcher
+(``dispatch``), when the message is due. So consuming is cheap and never waits on a provider.
 
-Flow for one message:
-  1. build it (template, locale, channel) with its deterministic id;
-  2. insert it — ``ON CONFLICT DO NOTHING`` on (trigger event, channel, recipient): if it exists
-     already, this trigger has been handled and we stop;
-  3. deliver it through the sink (idempotent by message id, see ``adapters.sinks``);
-  4. record the outcome (SENT + send_time, or FAILED) and emit the matching event.
-
-Later triggers (balance changes, appointments, campaigns) slot in as further handlers; the
-marketing rules (consent, quiet hours, frequency and spend caps) will sit between 1 and 3 and
-leave a message QUEUED for a scheduler instead of delivering at once.
+Which events make which messages is the trigger table (``domain.triggers``); this code is the
+same for all of them.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from peony.members.v1 import events_pb2 as members_events
-from peony.notify.v1 import events_pb2, message_pb2
+from google.protobuf import descriptor_pool, message_factory
+from google.protobuf.message import DecodeError
+from google.protobuf.message import Message as ProtoMessage
+
+# The event modules of the streams notify consumes: importing them registers their types.
+from peony.booking.v1 import events_pb2 as _booking_events  # noqa: F401
+from peony.members.v1 import events_pb2 as _members_events  # noqa: F401
+from peony.notify.v1 import message_pb2
+from peony.wallet.v1 import events_pb2 as _wallet_events  # noqa: F401
 
 from kit.ids import parse_name
 from kit.logging import get_logger
 from kit.messaging import EventEnvelope
-from services.notify.adapters.sinks import Delivery, DeliveryError, DeliverySink
-from services.notify.domain.message import Message
-from services.notify.domain.templates import TemplateBook
-from services.notify.domain.welcome import welcome_message
+from services.notify.domain.context import event_context
+from services.notify.domain.message import Message, message_id_for
+from services.notify.domain.triggers import AUDIENCE_STAFF, triggers_for
 from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
 
 log = get_logger("peony.notify")
 
-DEFAULT_TEMPLATES = TemplateBook()
-
 
 class InvalidEvent(ValueError):
-    """An event that cannot produce a message, whatever we retry (dead-lettered by the consumer)."""
+    """An event that cannot be read, whatever we retry (dead-lettered by the consumer)."""
+
+
+_CHANNEL_PROTO = {
+    "sms": message_pb2.CHANNEL_SMS,
+    "email": message_pb2.CHANNEL_EMAIL,
+    "wechat": message_pb2.CHANNEL_WECHAT,
+    "app_push": message_pb2.CHANNEL_APP_PUSH,
+}
 
 
 def channel_to_proto(channel: str) -> int:
-    return message_pb2.Channel.Value(f"CHANNEL_{channel.upper()}")
+    return _CHANNEL_PROTO.get(channel, message_pb2.CHANNEL_UNSPECIFIED)
 
 
 def state_to_proto(state: str) -> int:
     return message_pb2.MessageState.Value(f"MESSAGE_STATE_{state.upper()}")
 
 
-async def handle_member_registered(
-    uow: NotifyUnitOfWork,
-    envelope: EventEnvelope,
-    event: members_events.MemberRegistered,
-    *,
-    sink: DeliverySink,
-    templates: TemplateBook = DEFAULT_TEMPLATES,
-) -> Message | None:
-    """Welcome a new member. Returns the message, or None when this registration was handled before."""
-    if parse_name(event.member, "members") is None:
-        raise InvalidEvent(f"MemberRegistered {envelope.event_id} has no valid member name")
-    message = welcome_message(
-        templates,
-        tenant=uow.tenant,
-        trigger_event_id=envelope.event_id,
-        recipient=event.member,
-        display_name=event.display_name,
-        member_number=event.member_number,
-    )
-    return await _send(uow, message, sink)
-
-
-async def _send(uow: NotifyUnitOfWork, message: Message, sink: DeliverySink) -> Message | None:
-    if not await uow.messages.add(message):
-        # At most one message per (trigger event, channel, recipient): it exists, so it was sent
-        # (or failed) by an earlier handling of this trigger. Nothing more to do.
-        log.info("notify.message_exists", message=message.name, trigger=message.trigger)
-        return None
-    now = datetime.now(UTC)
-    delivery = Delivery(
-        message=message.name,
-        tenant=uow.tenant,
-        recipient=message.recipient,
-        channel=message.channel,
-        trigger=message.trigger,
-        trigger_event_id=message.trigger_event_id,
-        body=message.body,
-        sent_at=now,
-    )
+def decode_event(event_type: str, payload: bytes) -> ProtoMessage:
     try:
-        fresh = await sink.deliver(delivery)
-    except DeliveryError as exc:
-        if not exc.permanent:
-            raise  # the consumer rolls back and retries with backoff, then dead-letters
-        message.mark_failed(str(exc))
-        await uow.messages.save_delivery(message)
-        uow.emit(
-            events_pb2.MessageFailed(
-                message=message.name,
-                recipient=message.recipient,
-                channel=channel_to_proto(message.channel),
-                trigger=message.trigger,
-                error=message.last_error,
-            ),
-            aggregate_type="message",
-            aggregate_id=message.message_id,
+        cls = message_factory.GetMessageClass(descriptor_pool.Default().FindMessageTypeByName(event_type))
+        return cls.FromString(payload)
+    except (KeyError, DecodeError) as exc:
+        raise InvalidEvent(f"cannot read a {event_type}: {exc}") from exc
+
+
+def recipient_of(audience: str, value: object) -> str | None:
+    """The recipient's resource name, when the event names a valid one."""
+    collection = "stores" if audience == AUDIENCE_STAFF else "members"
+    if isinstance(value, str) and parse_name(value, collection) is not None:
+        return value
+    return None
+
+
+async def handle_event(uow: NotifyUnitOfWork, envelope: EventEnvelope, *, now: datetime) -> int:
+    """Queues the messages the event triggers; returns how many were new."""
+    triggers = triggers_for(envelope.event_type)
+    if not triggers:
+        return 0
+    event = decode_event(envelope.event_type, envelope.payload.value)
+    fields = event_context(event)
+    rows: list[tuple[Message, str, bytes]] = []
+    for trigger in triggers:
+        if not trigger.matches(fields):
+            continue
+        recipient = recipient_of(trigger.audience, fields.get(trigger.recipient))
+        if recipient is None:
+            # e.g. a complaint without a store: there is nobody to tell. Not an error of the event.
+            log.info("notify.no_recipient", trigger=trigger.key, event_id=envelope.event_id)
+            continue
+        message = Message(
+            message_id=message_id_for(uow.tenant, envelope.event_id, trigger.key, recipient),
+            recipient=recipient,
+            trigger=trigger.key,
+            trigger_event_id=envelope.event_id,
+            purpose=trigger.purpose,
+            due_time=now,
         )
-        await uow.commit()
-        log.warning("notify.message_failed", message=message.name, channel=message.channel)
-        return message
-    if not fresh:
-        # Delivered by an earlier attempt whose transaction never committed (crash in between):
-        # the sink recognised the id and did not send it again. Record it as sent now.
-        log.info("notify.redelivery_suppressed", message=message.name)
-    message.mark_sent(now)
-    await uow.messages.save_delivery(message)
-    uow.emit(
-        events_pb2.MessageSent(
-            message=message.name,
-            recipient=message.recipient,
-            channel=channel_to_proto(message.channel),
-            trigger=message.trigger,
-            trigger_event_id=message.trigger_event_id,
-        ),
-        aggregate_type="message",
-        aggregate_id=message.message_id,
-    )
-    await uow.commit()
-    log.info("notify.message_sent", message=message.name, channel=message.channel, trigger=message.trigger)
-    return message
+        rows.append((message, envelope.event_type, envelope.payload.value))
+    return await uow.messages.add_many(rows)

@@ -9,8 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kit import auth
 from kit.auth import Principal
 from kit.errors import NotFound
-from services.notify.adapters.repository import MessageRepository
+from services.notify.adapters.repository import MessageRepository, TemplateRepository
+from services.notify.domain.default_templates import DEFAULT_TEMPLATES
 from services.notify.domain.message import Message, message_name
+from services.notify.domain.templates import Template
 
 
 class NotifyQueries:
@@ -33,9 +35,29 @@ class NotifyQueries:
         after: tuple[datetime, str] | None,
         recipient: str | None,
         trigger: str | None,
+        state: str | None = None,
     ) -> list[Message]:
         caller.require(auth.NOTIFY_READ)
         async with self._engine.connect() as conn:
             return await MessageRepository(conn, caller.tenant).list(
-                limit=limit, after=after, recipient=recipient, trigger=trigger
+                limit=limit, after=after, recipient=recipient, trigger=trigger, state=state
             )
+
+    async def templates(
+        self, caller: Principal, trigger: str
+    ) -> list[tuple[str, str, Template, datetime | None, datetime | None, bool]]:
+        """(channel, locale, template, create_time, update_time, built_in): the tenant's own first."""
+        caller.require(auth.NOTIFY_READ)
+        async with self._engine.connect() as conn:
+            stored = await TemplateRepository(conn, caller.tenant).all()
+        own = [
+            (channel, locale, tpl, created, updated, False)
+            for (trig, channel, locale), (tpl, created, updated) in sorted(stored.items())
+            if trig == trigger
+        ]
+        defaults = [
+            (channel, locale, tpl, None, None, True)
+            for (trig, channel, locale), tpl in sorted(DEFAULT_TEMPLATES.items())
+            if trig == trigger and (trig, channel, locale) not in stored
+        ]
+        return own + defaults

@@ -15,16 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.messaging import add_to_outbox, new_envelope
 from kit.uow import UnitOfWork
-from services.notify.adapters.repository import MessageRepository
+from services.notify.adapters.repository import MessageRepository, SpendRepository, TemplateRepository
 
 SERVICE = "notify"
 
 
 class NotifyUnitOfWork(UnitOfWork):
     messages: MessageRepository
+    templates: TemplateRepository
+    spend: SpendRepository
 
     def _bind(self) -> None:
         self.messages = MessageRepository(self.session, self.tenant)
+        self.templates = TemplateRepository(self.session, self.tenant)
+        self.spend = SpendRepository(self.session, self.tenant)
 
     @classmethod
     def joining(

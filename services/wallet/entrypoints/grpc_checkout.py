@@ -303,6 +303,8 @@ class CheckoutRpc:
         elif caller.is_member_self_service:
             raise InvalidArgument([("member", "is required for a member's own token")])
         store_id = store_id_of(request.store) if request.store else None
+        if store_id or not member_id:  # a member's own history may span stores; a store's may not
+            caller.require_store_scope(f"stores/{store_id}" if store_id else None)
         start = _dt(request.start_time, "start_time")
         end = _dt(request.end_time, "end_time")
         size = page_size(request.page_size)
@@ -389,6 +391,8 @@ class CheckoutRpc:
         caller = current_principal()
         caller.require(auth.WALLET_READ)
         store_id = store_id_of(request.store) if request.store else None
+        caller.require_staff()
+        caller.require_store_scope(f"stores/{store_id}" if store_id else None)
         size = page_size(request.page_size)
         binding = f"{caller.tenant}|commissionRules|{store_id}"
         after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
@@ -411,6 +415,8 @@ class CheckoutRpc:
         caller = current_principal()
         caller.require(auth.WALLET_READ)
         store_id = store_id_of(request.store) if request.store else None
+        caller.require_staff()
+        caller.require_store_scope(f"stores/{store_id}" if store_id else None)
         checkout_id = _checkout_id(request.checkout, "checkout") if request.checkout else None
         start = _dt(request.start_time, "start_time")
         end = _dt(request.end_time, "end_time")
@@ -447,6 +453,8 @@ class CheckoutRpc:
         caller = current_principal()
         caller.require(auth.WALLET_READ)
         store_id = store_id_of(request.store) if request.store else None
+        caller.require_staff()
+        caller.require_store_scope(f"stores/{store_id}" if store_id else None)
         start = _dt(request.start_time, "start_time")
         end = _dt(request.end_time, "end_time")
         if start is None or end is None:

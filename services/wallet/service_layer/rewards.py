@@ -166,6 +166,7 @@ async def redeem_reward(
 ) -> Redemption:
     caller.require(auth.WALLET_WRITE)
     caller.require_member(f"members/{member_id}")
+    caller.require_store_scope(f"stores/{store_id}" if store_id else None)
     await uow.members.require(member_id)
     if store_id:
         await uow.stores.require(store_id)
@@ -225,6 +226,7 @@ async def check_in(
 ) -> CheckInResult:
     caller.require(auth.WALLET_WRITE)
     caller.require_member(f"members/{member_id}")
+    caller.require_store_scope(f"stores/{store_id}" if store_id else None)
     await uow.members.require(member_id)
     if store_id:
         await uow.stores.require(store_id)

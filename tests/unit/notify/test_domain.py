@@ -1,205 +1,204 @@
-"""Notify's domain and delivery sinks, without I/O beyond a temporary file."""
+"""Notify's domain without I/O: message ids and lifecycle, the trigger table, templates."""
+# ruff: noqa: RUF001 - Chinese punctuation in expected message texts
 
 from __future__ import annotations
 
-import asyncio
-import io
-import json
 import uuid
 from datetime import UTC, datetime
 
 import pytest
+from google.protobuf import descriptor_pool
+from google.protobuf.timestamp_pb2 import Timestamp
+from peony.booking.v1 import events_pb2 as booking_events
+from peony.members.v1 import events_pb2 as members_events
+from peony.wallet.v1 import events_pb2 as wallet_events
 
-from kit.config import ConfigError, load_config
-from services.notify.adapters.sinks import ConsoleSink, Delivery, FileSink
-from services.notify.domain.message import (
-    CHANNEL_EMAIL,
-    CHANNEL_SMS,
-    STATE_DELIVERED,
-    STATE_FAILED,
-    STATE_SENT,
-    Message,
-    MessageStateError,
-    message_id_for,
+from services.notify.domain.context import event_context
+from services.notify.domain.default_templates import DEFAULT_TEMPLATES
+from services.notify.domain.message import Message, MessageStateError, message_id_for
+from services.notify.domain.templates import (
+    ANY_CHANNEL,
+    LOCALES,
+    Template,
+    TemplateBook,
+    normalise_locale,
+    validate,
 )
-from services.notify.domain.templates import TemplateBook, TemplateError, normalise_locale
-from services.notify.domain.welcome import WELCOME_CHANNEL, welcome_message
-from services.notify.settings import DEFAULT_SINK, notify_settings
+from services.notify.domain.triggers import BY_KEY, TRIGGERS, subjects, triggers_for
+from services.notify.service_layer import handlers  # noqa: F401 - registers the event types
 
 EVENT = str(uuid.uuid4())
 BOOK = TemplateBook()
 
 
-def test_message_id_is_a_pure_function_of_trigger_channel_recipient():
-    a = message_id_for("acme", EVENT, CHANNEL_SMS, "members/m1")
-    assert a == message_id_for("acme", EVENT.upper(), CHANNEL_SMS, "members/m1")  # same UUID, other spelling
+def _ts(dt: datetime) -> Timestamp:
+    out = Timestamp()
+    out.FromDatetime(dt)
+    return out
+
+
+def test_message_id_is_a_pure_function_of_tenant_event_trigger_recipient():
+    a = message_id_for("acme", EVENT, "welcome", "members/m1")
+    assert a == message_id_for("acme", EVENT.upper(), "welcome", "members/m1")  # same UUID, other spelling
     assert uuid.UUID(a).version == 5
     others = {
-        message_id_for("other", EVENT, CHANNEL_SMS, "members/m1"),
-        message_id_for("acme", str(uuid.uuid4()), CHANNEL_SMS, "members/m1"),
-        message_id_for("acme", EVENT, CHANNEL_EMAIL, "members/m1"),
-        message_id_for("acme", EVENT, CHANNEL_SMS, "members/m2"),
+        message_id_for("other", EVENT, "welcome", "members/m1"),
+        message_id_for("acme", str(uuid.uuid4()), "welcome", "members/m1"),
+        message_id_for("acme", EVENT, "card_lost", "members/m1"),
+        message_id_for("acme", EVENT, "welcome", "members/m2"),
     }
     assert a not in others and len(others) == 4
     with pytest.raises(ValueError):
-        message_id_for("acme", EVENT, "pigeon", "members/m1")
+        message_id_for("acme", EVENT, "Not A Key", "members/m1")
 
 
-def test_welcome_is_sms_in_chinese_by_default_and_english_on_request():
-    zh = welcome_message(
-        BOOK,
-        tenant="acme",
-        trigger_event_id=EVENT,
-        recipient="members/m1",
-        display_name="小美",
-        member_number="M1",
-    )
-    assert zh.channel == WELCOME_CHANNEL == CHANNEL_SMS
-    assert zh.locale == "zh-CN"
-    assert zh.body == "亲爱的小美，欢迎加入！您的会员号 M1。"  # noqa: RUF001
-    assert zh.message_id == message_id_for("acme", EVENT, CHANNEL_SMS, "members/m1")
-    assert zh.is_transactional
-    en = welcome_message(
-        BOOK,
-        tenant="acme",
-        trigger_event_id=EVENT,
-        recipient="members/m1",
-        display_name="",
-        member_number="M2",
-        locale="en-GB",
-    )
-    assert (en.locale, en.body) == ("en", "Welcome, member! Your member number is M2.")
-
-
-def test_locales_fall_back_to_the_default():
-    assert normalise_locale("fr-FR") == "zh-CN"
-    assert normalise_locale("EN_us") == "en"
-    assert normalise_locale("zh-Hans") == "zh-CN"
-    only_en = TemplateBook({("welcome", CHANNEL_SMS, "en"): "Hi {display_name}"})
-    assert only_en.render("welcome", CHANNEL_SMS, "en", {"display_name": "A"}).body == "Hi A"
-    with pytest.raises(TemplateError):
-        BOOK.render("welcome", CHANNEL_SMS, "en", {"display_name": "A"})  # member_number missing
-    with pytest.raises(TemplateError):
-        BOOK.render("birthday", CHANNEL_SMS, "en", {})
-
-
-def test_state_transitions():
-    m = Message.new(
-        tenant="t",
-        recipient="members/x",
-        channel="sms",
-        trigger="welcome",
-        trigger_event_id=EVENT,
-        locale="en",
-        body="b",
-    )
-    now = datetime.now(UTC)
-    m.mark_sent(now)
-    assert (m.state, m.attempts, m.send_time) == (STATE_SENT, 1, now)
+def test_message_lifecycle_refuses_impossible_transitions():
+    m = Message("id", "members/m1", "welcome", EVENT, "transactional")
+    m.mark_suppressed("suppressed: NO_CONSENT")
     with pytest.raises(MessageStateError):
-        m.mark_sent(now)
-    m.mark_delivered()
-    assert m.state == STATE_DELIVERED
-    f = Message.new(
-        tenant="t",
-        recipient="members/x",
-        channel="sms",
-        trigger="welcome",
-        trigger_event_id=EVENT,
-        locale="en",
-        body="b",
+        m.mark_sent(datetime.now(UTC), channel="sms", provider="p", provider_message_id="x")
+    m = Message("id", "members/m1", "welcome", EVENT, "transactional")
+    m.mark_failed("down")
+    with pytest.raises(MessageStateError):
+        m.mark_delivered(datetime.now(UTC))
+    m.requeue(datetime.now(UTC))
+    assert (m.state, m.attempts) == ("queued", 0)
+    m.mark_sent(datetime.now(UTC), channel="sms", provider="p", provider_message_id="x")
+    m.mark_delivered(datetime.now(UTC))
+    assert m.state == "delivered"
+
+
+# --- the trigger table ------------------------------------------------------------------------
+EXPECTED = {
+    "peony.members.v1.MemberRegistered": {"welcome"},
+    "peony.members.v1.TierChanged": {"tier_changed"},
+    "peony.members.v1.ReferralRewardEarned": {"referral_reward"},
+    "peony.members.v1.CardReportedLost": {"card_lost"},
+    "peony.wallet.v1.BalanceChanged": {"top_up_notice", "spend_notice"},
+    "peony.wallet.v1.PointsEarned": {"points_earned"},
+    "peony.wallet.v1.PointsExpiring": {"points_expiring"},
+    "peony.booking.v1.AppointmentBooked": {"appointment_booked"},
+    "peony.booking.v1.AppointmentRescheduled": {"appointment_rescheduled"},
+    "peony.booking.v1.AppointmentCancelled": {"appointment_cancelled"},
+    "peony.booking.v1.ReminderDue": {"reminder"},
+    "peony.booking.v1.FollowUpDue": {"follow_up"},
+    "peony.booking.v1.WaitlistOffered": {"waitlist_offer"},
+    "peony.booking.v1.ComplaintOpened": {"complaint_acknowledged"},
+    "peony.booking.v1.ComplaintSlaBreached": {"complaint_escalated"},
+}
+
+
+def test_every_trigger_of_the_issue_is_a_row_on_a_real_event_with_a_recipient_field():
+    assert {et: {t.key for t in triggers_for(et)} for et in EXPECTED} == EXPECTED
+    assert len(TRIGGERS) == len(BY_KEY) == sum(len(v) for v in EXPECTED.values())
+    for trigger in TRIGGERS:
+        event = descriptor_pool.Default().FindMessageTypeByName(trigger.event_type)  # exists
+        assert trigger.recipient in event.fields_by_name, trigger.key
+        for name in trigger.where:
+            assert name in event.fields_by_name, trigger.key
+    assert "peony.wallet.BalanceChanged" in subjects("wallet")
+    assert "peony.booking.ComplaintSlaBreached" in subjects("booking")
+
+
+def test_every_trigger_has_valid_default_templates_in_both_locales():
+    for trigger in TRIGGERS:
+        event = descriptor_pool.Default().FindMessageTypeByName(trigger.event_type)
+        for locale in LOCALES:
+            template = DEFAULT_TEMPLATES[(trigger.key, ANY_CHANNEL, locale)]
+            assert validate(event, template) == [], (trigger.key, locale)
+            assert template.subject, (trigger.key, locale)
+
+
+def test_balance_changed_becomes_a_top_up_or_a_spend_notice_by_its_reason():
+    top_up = event_context(wallet_events.BalanceChanged(member="members/m", reason=1, delta_minor=100))
+    spend = event_context(wallet_events.BalanceChanged(member="members/m", reason=16, delta_minor=-100))
+    hold = event_context(wallet_events.BalanceChanged(member="members/m", reason=5, delta_minor=-100))
+    notices = triggers_for("peony.wallet.v1.BalanceChanged")
+    assert [t.key for t in notices if t.matches(top_up)] == ["top_up_notice"]
+    assert [t.key for t in notices if t.matches(spend)] == ["spend_notice"]
+    assert [t.key for t in notices if t.matches(hold)] == []
+
+
+# --- templates -----------------------------------------------------------------------------------
+def _render(trigger: str, event, locale: str, tz: str = "Asia/Shanghai", name: str = "王静怡") -> str:
+    return BOOK.render(
+        trigger, "sms", locale, event=event_context(event), member={"display_name": name}, tz=tz
+    ).body
+
+
+def test_spend_notice_formats_money_in_the_members_locale():
+    event = wallet_events.BalanceChanged(
+        member="members/m",
+        reason=16,
+        delta_minor=-12800,
+        principal_minor=50000,
+        bonus_minor=1250,
+        currency_code="CNY",
     )
-    f.mark_failed("x" * 1000)
-    assert (f.state, f.attempts, len(f.last_error)) == (STATE_FAILED, 1, 500)
-    with pytest.raises(ValueError):
-        Message.new(
-            tenant="t",
-            recipient="members/x",
-            channel="sms",
-            trigger="nope",
-            trigger_event_id=EVENT,
-            locale="en",
-            body="",
-        )
-
-
-def _delivery(n: int) -> Delivery:
-    return Delivery(
-        message=f"messages/{uuid.uuid5(uuid.NAMESPACE_OID, str(n))}",
-        tenant="acme",
-        recipient=f"members/{n}",
-        channel="sms",
-        trigger="welcome",
-        trigger_event_id=EVENT,
-        body=f"hello {n} 你好",
-        sent_at=datetime.now(UTC),
+    assert (
+        _render("spend_notice", event, "zh-CN")
+        == "您的会员账户消费 ¥128.00，当前余额 ¥512.50。如有疑问请联系门店。"
+    )
+    assert _render("spend_notice", event, "en") == (
+        "You spent CN¥128.00 from your account. Balance: CN¥512.50. Questions? Contact the store."
     )
 
 
-def _lines(path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def test_reminder_times_are_in_the_store_zone_and_locale():
+    start = datetime(2026, 3, 8, 14, 30, tzinfo=UTC)  # 22:30 in Shanghai, 10:30 in New York (EDT)
+    event = booking_events.ReminderDue(
+        member="members/m",
+        services=[booking_events.AppointmentServiceSummary(display_name="面部护理")],
+        start_time=_ts(start),
+    )
+    assert "3月8日周日 22:30" in _render("reminder", event, "zh-CN")
+    assert "Sun, Mar 8 10:30" in _render("reminder", event, "en", tz="America/New_York")
+    assert "面部护理" in _render("reminder", event, "zh-CN")
 
 
-async def test_file_sink_writes_each_message_once_even_across_reopen(tmp_path):
-    path = tmp_path / "deep" / "outbox.jsonl"
-    sink = FileSink(path)
-    assert await sink.deliver(_delivery(1)) is True
-    assert await sink.deliver(_delivery(1)) is False
-    # A "restarted process": a new instance loads the ids already in the file.
-    again = FileSink(path)
-    assert await again.deliver(_delivery(1)) is False
-    assert await again.deliver(_delivery(2)) is True
-    # The first instance learns about lines other writers appended before it writes.
-    assert await sink.deliver(_delivery(2)) is False
-    lines = _lines(path)
-    assert [line["recipient"] for line in lines] == ["members/1", "members/2"]
-    assert set(lines[0]) == {
-        "message",
-        "tenant",
-        "recipient",
-        "channel",
-        "trigger",
-        "trigger_event_id",
-        "body",
-        "sent_at",
-    }
-    assert lines[0]["body"] == "hello 1 你好"
+def test_welcome_and_unknown_locales_fall_back_to_zh_cn():
+    event = members_events.MemberRegistered(
+        member="members/m", display_name="小美", member_number="M00000001"
+    )
+    assert _render("welcome", event, "fr") == "亲爱的小美，欢迎加入！您的会员号 M00000001。"
+    assert normalise_locale("en_US") == "en" and normalise_locale("zh-Hans") == "zh-CN"
 
 
-async def test_file_sink_survives_a_torn_last_line(tmp_path):
-    path = tmp_path / "outbox.jsonl"
-    sink = FileSink(path)
-    await sink.deliver(_delivery(1))
-    with path.open("ab") as fh:
-        fh.write(b'{"message":"messages/torn","ten')  # a crash mid-write
-    fresh = FileSink(path)
-    assert await fresh.deliver(_delivery(3)) is True
-    text = path.read_text(encoding="utf-8").splitlines()
-    assert len(text) == 3 and text[1].startswith('{"message":"messages/torn"')
-    assert json.loads(text[2])["recipient"] == "members/3"
-    assert await FileSink(path).deliver(_delivery(3)) is False
+def test_tenant_overrides_win_per_channel_then_any_channel():
+    book = TemplateBook(
+        {
+            ("welcome", "sms", "en"): Template("SMS hi {{ event.display_name }}"),
+            ("welcome", ANY_CHANNEL, "en"): Template("Any hi {{ event.display_name }}"),
+        }
+    )
+    event = event_context(members_events.MemberRegistered(display_name="Ann"))
+    kw = {"event": event, "member": {"display_name": "Ann"}, "tz": "UTC"}
+    assert book.render("welcome", "sms", "en", **kw).body == "SMS hi Ann"
+    assert book.render("welcome", "email", "en", **kw).body == "Any hi Ann"
+    assert book.render("welcome", "sms", "zh-CN", **kw).body.startswith("亲爱的Ann")
 
 
-async def test_file_sink_concurrent_deliveries_are_not_duplicated(tmp_path):
-    path = tmp_path / "outbox.jsonl"
-    a, b = FileSink(path), FileSink(path)
-    results = await asyncio.gather(*(s.deliver(_delivery(n)) for n in range(20) for s in (a, b)))
-    assert sum(results) == 20
-    assert sorted(line["recipient"] for line in _lines(path)) == sorted(f"members/{n}" for n in range(20))
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("{{ event.display_name ", "syntax error"),
+        ("{{ phone }}", "unknown variables ['phone']"),
+        ("{{ event.phone }}", "event.phone does not exist"),
+        ("{{ member.phone }}", "member.phone does not exist"),
+        ("{{ event.__class__.__mro__ }}", "does not exist"),
+        ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "does not render"),
+        ("{{ event.member_number|tail('x') }}", "does not render"),
+    ],
+)
+def test_bad_templates_are_refused_at_save_time_with_the_field(body: str, fragment: str):
+    event = members_events.MemberRegistered.DESCRIPTOR
+    problems = validate(event, Template(body))
+    assert problems and problems[0][0] == "template.body", problems
+    assert fragment in problems[0][1], problems
 
 
-async def test_console_sink_prints_once():
-    out = io.StringIO()
-    sink = ConsoleSink(out)
-    assert await sink.deliver(_delivery(1)) is True
-    assert await sink.deliver(_delivery(1)) is False
-    assert len(out.getvalue().splitlines()) == 1
-
-
-def test_sink_setting_defaults_and_validation(tmp_path):
-    base = {"PEONY_NOTIFY_DATABASE_URL": "postgresql://x@127.0.0.1/db"}
-    assert notify_settings(load_config("notify", base), environ={}).sink == DEFAULT_SINK
-    config = load_config("notify", {**base, "PEONY_NOTIFY_SINK": "console"})
-    assert notify_settings(config, environ={}).sink == "console"
-    with pytest.raises(ConfigError):
-        notify_settings(load_config("notify", {**base, "PEONY_NOTIFY_SINK": str(tmp_path)}), environ={})
+def test_subject_is_validated_too_and_sizes_are_bounded():
+    event = members_events.MemberRegistered.DESCRIPTOR
+    assert validate(event, Template("ok", subject="{{ nope }}"))[0][0] == "template.subject"
+    assert validate(event, Template("x" * 2001))[0] == ("template.body", "must be at most 2000 characters")
+    assert validate(event, Template(" "))[0] == ("template.body", "is required")

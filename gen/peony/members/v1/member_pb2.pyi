@@ -48,16 +48,26 @@ MEMBER_STATE_ACTIVE: MemberState
 MEMBER_STATE_ERASED: MemberState
 
 class Consent(_message.Message):
-    __slots__ = ("marketing_sms", "marketing_wechat", "marketing_email", "update_time")
+    __slots__ = ("marketing_sms", "marketing_wechat", "marketing_email", "update_time", "marketing_app_push", "transactional_sms_opt_out", "transactional_email_opt_out", "transactional_wechat_opt_out", "transactional_app_push_opt_out")
     MARKETING_SMS_FIELD_NUMBER: _ClassVar[int]
     MARKETING_WECHAT_FIELD_NUMBER: _ClassVar[int]
     MARKETING_EMAIL_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    MARKETING_APP_PUSH_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTIONAL_SMS_OPT_OUT_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTIONAL_EMAIL_OPT_OUT_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTIONAL_WECHAT_OPT_OUT_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTIONAL_APP_PUSH_OPT_OUT_FIELD_NUMBER: _ClassVar[int]
     marketing_sms: bool
     marketing_wechat: bool
     marketing_email: bool
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, marketing_sms: _Optional[bool] = ..., marketing_wechat: _Optional[bool] = ..., marketing_email: _Optional[bool] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    marketing_app_push: bool
+    transactional_sms_opt_out: bool
+    transactional_email_opt_out: bool
+    transactional_wechat_opt_out: bool
+    transactional_app_push_opt_out: bool
+    def __init__(self, marketing_sms: _Optional[bool] = ..., marketing_wechat: _Optional[bool] = ..., marketing_email: _Optional[bool] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., marketing_app_push: _Optional[bool] = ..., transactional_sms_opt_out: _Optional[bool] = ..., transactional_email_opt_out: _Optional[bool] = ..., transactional_wechat_opt_out: _Optional[bool] = ..., transactional_app_push_opt_out: _Optional[bool] = ...) -> None: ...
 
 class CareProfile(_message.Message):
     __slots__ = ("skin_type", "allergies", "past_treatments", "favourite_staff", "massage_style", "notes")
@@ -92,7 +102,7 @@ class MemberTier(_message.Message):
     def __init__(self, tier_id: _Optional[str] = ..., display_name: _Optional[str] = ..., benefits: _Optional[_Union[_tier_pb2.TierBenefits, _Mapping]] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., staff_override: _Optional[bool] = ..., override_reason: _Optional[str] = ...) -> None: ...
 
 class Member(_message.Message):
-    __slots__ = ("name", "member_number", "display_name", "gender", "phone", "email", "address", "birthday", "id_number", "photo_uri", "home_store", "registration_channel", "agreement_version", "consent", "tags", "custom_attributes", "care_profile", "referral_code", "referrer", "tier", "pii_masked", "state", "create_time", "update_time")
+    __slots__ = ("name", "member_number", "display_name", "gender", "phone", "email", "address", "birthday", "id_number", "photo_uri", "home_store", "registration_channel", "agreement_version", "consent", "tags", "custom_attributes", "care_profile", "referral_code", "referrer", "tier", "pii_masked", "state", "create_time", "update_time", "wechat_openid", "push_tokens", "locale")
     class CustomAttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +134,9 @@ class Member(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    WECHAT_OPENID_FIELD_NUMBER: _ClassVar[int]
+    PUSH_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    LOCALE_FIELD_NUMBER: _ClassVar[int]
     name: str
     member_number: str
     display_name: str
@@ -148,4 +161,7 @@ class Member(_message.Message):
     state: MemberState
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., member_number: _Optional[str] = ..., display_name: _Optional[str] = ..., gender: _Optional[_Union[Gender, str]] = ..., phone: _Optional[str] = ..., email: _Optional[str] = ..., address: _Optional[str] = ..., birthday: _Optional[str] = ..., id_number: _Optional[str] = ..., photo_uri: _Optional[str] = ..., home_store: _Optional[str] = ..., registration_channel: _Optional[_Union[RegistrationChannel, str]] = ..., agreement_version: _Optional[str] = ..., consent: _Optional[_Union[Consent, _Mapping]] = ..., tags: _Optional[_Iterable[str]] = ..., custom_attributes: _Optional[_Mapping[str, str]] = ..., care_profile: _Optional[_Union[CareProfile, _Mapping]] = ..., referral_code: _Optional[str] = ..., referrer: _Optional[str] = ..., tier: _Optional[_Union[MemberTier, _Mapping]] = ..., pii_masked: _Optional[bool] = ..., state: _Optional[_Union[MemberState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    wechat_openid: str
+    push_tokens: _containers.RepeatedScalarFieldContainer[str]
+    locale: str
+    def __init__(self, name: _Optional[str] = ..., member_number: _Optional[str] = ..., display_name: _Optional[str] = ..., gender: _Optional[_Union[Gender, str]] = ..., phone: _Optional[str] = ..., email: _Optional[str] = ..., address: _Optional[str] = ..., birthday: _Optional[str] = ..., id_number: _Optional[str] = ..., photo_uri: _Optional[str] = ..., home_store: _Optional[str] = ..., registration_channel: _Optional[_Union[RegistrationChannel, str]] = ..., agreement_version: _Optional[str] = ..., consent: _Optional[_Union[Consent, _Mapping]] = ..., tags: _Optional[_Iterable[str]] = ..., custom_attributes: _Optional[_Mapping[str, str]] = ..., care_profile: _Optional[_Union[CareProfile, _Mapping]] = ..., referral_code: _Optional[str] = ..., referrer: _Optional[str] = ..., tier: _Optional[_Union[MemberTier, _Mapping]] = ..., pii_masked: _Optional[bool] = ..., state: _Optional[_Union[MemberState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., wechat_openid: _Optional[str] = ..., push_tokens: _Optional[_Iterable[str]] = ..., locale: _Optional[str] = ...) -> None: ...

@@ -171,6 +171,38 @@ class FindMemberByCardNumberResponse(_message.Message):
     resolved_via_legacy_alias: bool
     def __init__(self, member: _Optional[_Union[_member_pb2.Member, _Mapping]] = ..., card: _Optional[_Union[_card_pb2.MemberCard, _Mapping]] = ..., resolved_via_replacement: _Optional[bool] = ..., resolved_via_legacy_alias: _Optional[bool] = ...) -> None: ...
 
+class ResolveContactRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ResolveContactResponse(_message.Message):
+    __slots__ = ("member", "state", "display_name", "phone", "email", "wechat_openid", "push_tokens", "locale", "home_store", "time_zone", "consent")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    WECHAT_OPENID_FIELD_NUMBER: _ClassVar[int]
+    PUSH_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    LOCALE_FIELD_NUMBER: _ClassVar[int]
+    HOME_STORE_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    state: _member_pb2.MemberState
+    display_name: str
+    phone: str
+    email: str
+    wechat_openid: str
+    push_tokens: _containers.RepeatedScalarFieldContainer[str]
+    locale: str
+    home_store: str
+    time_zone: str
+    consent: _member_pb2.Consent
+    def __init__(self, member: _Optional[str] = ..., state: _Optional[_Union[_member_pb2.MemberState, str]] = ..., display_name: _Optional[str] = ..., phone: _Optional[str] = ..., email: _Optional[str] = ..., wechat_openid: _Optional[str] = ..., push_tokens: _Optional[_Iterable[str]] = ..., locale: _Optional[str] = ..., home_store: _Optional[str] = ..., time_zone: _Optional[str] = ..., consent: _Optional[_Union[_member_pb2.Consent, _Mapping]] = ...) -> None: ...
+
 class IssueCardRequest(_message.Message):
     __slots__ = ("parent", "card_number", "request_id")
     PARENT_FIELD_NUMBER: _ClassVar[int]

@@ -103,6 +103,11 @@ class MembersServiceStub:
                 request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.FindMemberByCardNumberRequest.SerializeToString,
                 response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.FindMemberByCardNumberResponse.FromString,
                 _registered_method=True)
+        self.ResolveContact = channel.unary_unary(
+                '/peony.members.v1.MembersService/ResolveContact',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactResponse.FromString,
+                _registered_method=True)
         self.IssueCard = channel.unary_unary(
                 '/peony.members.v1.MembersService/IssueCard',
                 request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.IssueCardRequest.SerializeToString,
@@ -263,6 +268,17 @@ class MembersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResolveContact(self, request, context):
+        """Internal: the addresses, locale, home store (and its time zone) and consents notify needs
+        to send a member a message, unmasked. Only a Peony service identity (role `service`) that
+        also holds the `members.contact.resolve` permission (role `notifier`) may call it; anyone
+        else gets `PERMISSION_DENIED`. Every call is recorded in the PII access log. Not exposed
+        through the REST gateway.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def IssueCard(self, request, context):
         """Issues a new card to a member and publishes `CardIssued`.
         """
@@ -403,6 +419,11 @@ def add_MembersServiceServicer_to_server(servicer, server):
                     servicer.FindMemberByCardNumber,
                     request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.FindMemberByCardNumberRequest.FromString,
                     response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.FindMemberByCardNumberResponse.SerializeToString,
+            ),
+            'ResolveContact': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveContact,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactResponse.SerializeToString,
             ),
             'IssueCard': grpc.unary_unary_rpc_method_handler(
                     servicer.IssueCard,
@@ -749,6 +770,33 @@ class MembersService:
             '/peony.members.v1.MembersService/FindMemberByCardNumber',
             peony_dot_members_dot_v1_dot_members__service__pb2.FindMemberByCardNumberRequest.SerializeToString,
             peony_dot_members_dot_v1_dot_members__service__pb2.FindMemberByCardNumberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveContact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/ResolveContact',
+            peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -88,6 +88,13 @@ class MembersServiceStub:
     `CARD_FROZEN` or `CARD_CLOSED` (the member is not named; only an active card identifies
     its member at the till).
     """
+    ResolveContact: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ResolveContactRequest, _members_service_pb2.ResolveContactResponse]
+    """Internal: the addresses, locale, home store (and its time zone) and consents notify needs
+    to send a member a message, unmasked. Only a Peony service identity (role `service`) that
+    also holds the `members.contact.resolve` permission (role `notifier`) may call it; anyone
+    else gets `PERMISSION_DENIED`. Every call is recorded in the PII access log. Not exposed
+    through the REST gateway.
+    """
     IssueCard: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.IssueCardRequest, _members_service_pb2.IssueCardResponse]
     """Issues a new card to a member and publishes `CardIssued`."""
     ListCards: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ListCardsRequest, _members_service_pb2.ListCardsResponse]
@@ -186,6 +193,13 @@ class MembersServiceAsyncStub(MembersServiceStub):
     `FAILED_PRECONDITION` when the card it resolves to is not active: reason `CARD_LOST`,
     `CARD_FROZEN` or `CARD_CLOSED` (the member is not named; only an active card identifies
     its member at the till).
+    """
+    ResolveContact: _aio.UnaryUnaryMultiCallable[_members_service_pb2.ResolveContactRequest, _members_service_pb2.ResolveContactResponse]  # type: ignore[assignment]
+    """Internal: the addresses, locale, home store (and its time zone) and consents notify needs
+    to send a member a message, unmasked. Only a Peony service identity (role `service`) that
+    also holds the `members.contact.resolve` permission (role `notifier`) may call it; anyone
+    else gets `PERMISSION_DENIED`. Every call is recorded in the PII access log. Not exposed
+    through the REST gateway.
     """
     IssueCard: _aio.UnaryUnaryMultiCallable[_members_service_pb2.IssueCardRequest, _members_service_pb2.IssueCardResponse]  # type: ignore[assignment]
     """Issues a new card to a member and publishes `CardIssued`."""
@@ -342,6 +356,19 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
         `FAILED_PRECONDITION` when the card it resolves to is not active: reason `CARD_LOST`,
         `CARD_FROZEN` or `CARD_CLOSED` (the member is not named; only an active card identifies
         its member at the till).
+        """
+
+    @_abc_1.abstractmethod
+    def ResolveContact(
+        self,
+        request: _members_service_pb2.ResolveContactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.ResolveContactResponse, _abc.Awaitable[_members_service_pb2.ResolveContactResponse]]:
+        """Internal: the addresses, locale, home store (and its time zone) and consents notify needs
+        to send a member a message, unmasked. Only a Peony service identity (role `service`) that
+        also holds the `members.contact.resolve` permission (role `notifier`) may call it; anyone
+        else gets `PERMISSION_DENIED`. Every call is recorded in the PII access log. Not exposed
+        through the REST gateway.
         """
 
     @_abc_1.abstractmethod

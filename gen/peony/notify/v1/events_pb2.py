@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from peony.notify.v1 import message_pb2 as peony_dot_notify_dot_v1_dot_message__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpeony/notify/v1/events.proto\x12\x0fpeony.notify.v1\x1a\x1dpeony/notify/v1/message.proto\"\x87\x01\n\x0bMessageSent\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\x11\n\trecipient\x18\x02 \x01(\t\x12)\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x18.peony.notify.v1.Channel\x12\x0f\n\x07trigger\x18\x04 \x01(\t\x12\x18\n\x10trigger_event_id\x18\x05 \x01(\t\"~\n\rMessageFailed\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\x11\n\trecipient\x18\x02 \x01(\t\x12)\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x18.peony.notify.v1.Channel\x12\x0f\n\x07trigger\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpeony/notify/v1/events.proto\x12\x0fpeony.notify.v1\x1a\x1dpeony/notify/v1/message.proto\"\xb1\x01\n\x0bMessageSent\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\x11\n\trecipient\x18\x02 \x01(\t\x12)\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x18.peony.notify.v1.Channel\x12\x0f\n\x07trigger\x18\x04 \x01(\t\x12\x18\n\x10trigger_event_id\x18\x05 \x01(\t\x12\x10\n\x08provider\x18\x06 \x01(\t\x12\x16\n\x0e\x62illable_units\x18\x07 \x01(\x05\"\x84\x01\n\x10MessageDelivered\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\x11\n\trecipient\x18\x02 \x01(\t\x12)\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x18.peony.notify.v1.Channel\x12\x0f\n\x07trigger\x18\x04 \x01(\t\x12\x10\n\x08provider\x18\x05 \x01(\t\"]\n\x0fSpendCapReached\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\x12\x11\n\tcap_minor\x18\x02 \x01(\x03\x12\x13\n\x0bspent_minor\x18\x03 \x01(\x03\x12\x15\n\rcurrency_code\x18\x04 \x01(\t\"~\n\rMessageFailed\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\x11\n\trecipient\x18\x02 \x01(\t\x12)\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x18.peony.notify.v1.Channel\x12\x0f\n\x07trigger\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,7 +33,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'peony.notify.v1.events_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MESSAGESENT']._serialized_start=81
-  _globals['_MESSAGESENT']._serialized_end=216
-  _globals['_MESSAGEFAILED']._serialized_start=218
-  _globals['_MESSAGEFAILED']._serialized_end=344
+  _globals['_MESSAGESENT']._serialized_end=258
+  _globals['_MESSAGEDELIVERED']._serialized_start=261
+  _globals['_MESSAGEDELIVERED']._serialized_end=393
+  _globals['_SPENDCAPREACHED']._serialized_start=395
+  _globals['_SPENDCAPREACHED']._serialized_end=488
+  _globals['_MESSAGEFAILED']._serialized_start=490
+  _globals['_MESSAGEFAILED']._serialized_end=616
 # @@protoc_insertion_point(module_scope)

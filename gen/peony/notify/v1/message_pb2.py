@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from peony.options.v1 import limits_pb2 as peony_dot_options_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpeony/notify/v1/message.proto\x12\x0fpeony.notify.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x03\n\x07Message\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x34\n\trecipient\x18\x02 \x01(\tB!\xe2\x41\x01\x03\xfa\x41\x1a\n\x18members.peony.dev/Member\x12/\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x18.peony.notify.v1.ChannelB\x04\xe2\x41\x01\x03\x12\x15\n\x07trigger\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1e\n\x10trigger_event_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06locale\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x62ody\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x32\n\x05state\x18\x08 \x01(\x0e\x32\x1d.peony.notify.v1.MessageStateB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x61ttempts\x18\t \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x18\n\nlast_error\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x33\n\tsend_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:D\xea\x41\x41\n\x18notify.peony.dev/Message\x12\x12messages/{message}*\x08messages2\x07message*p\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x43HANNEL_SMS\x10\x01\x12\x11\n\rCHANNEL_EMAIL\x10\x02\x12\x12\n\x0e\x43HANNEL_WECHAT\x10\x03\x12\x14\n\x10\x43HANNEL_APP_PUSH\x10\x04*\x96\x01\n\x0cMessageState\x12\x1d\n\x19MESSAGE_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14MESSAGE_STATE_QUEUED\x10\x01\x12\x16\n\x12MESSAGE_STATE_SENT\x10\x02\x12\x1b\n\x17MESSAGE_STATE_DELIVERED\x10\x03\x12\x18\n\x14MESSAGE_STATE_FAILED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpeony/notify/v1/message.proto\x12\x0fpeony.notify.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpeony/options/v1/limits.proto\"\x83\x06\n\x07Message\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x17\n\trecipient\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12/\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x18.peony.notify.v1.ChannelB\x04\xe2\x41\x01\x03\x12\x15\n\x07trigger\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1e\n\x10trigger_event_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06locale\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x62ody\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x32\n\x05state\x18\x08 \x01(\x0e\x32\x1d.peony.notify.v1.MessageStateB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x61ttempts\x18\t \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x18\n\nlast_error\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x33\n\tsend_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12/\n\x07purpose\x18\r \x01(\x0e\x32\x18.peony.notify.v1.PurposeB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x64\x65\x63ision\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03\x12\x32\n\x08\x64ue_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x16\n\x08provider\x18\x10 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x61\x64\x64ress_masked\x18\x11 \x01(\tB\x04\xe2\x41\x01\x03\x12\x36\n\x0c\x64\x65liver_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x62illable_units\x18\x13 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x18\n\ncost_minor\x18\x14 \x01(\x03\x42\x04\xe2\x41\x01\x03:D\xea\x41\x41\n\x18notify.peony.dev/Message\x12\x12messages/{message}*\x08messages2\x07message\"\xd3\x02\n\x08Template\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x17\n\x04\x62ody\x18\x02 \x01(\tB\t\xe2\x41\x01\x02\xc8\xf3\x18\xd0\x0f\x12\x15\n\x07subject\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1f\n\rtemplate_code\x18\x04 \x01(\tB\x08\xe2\x41\x01\x01\xc8\xf3\x18@\x12\x16\n\x08\x62uilt_in\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:\\\xea\x41Y\n\x19notify.peony.dev/Template\x12\'triggers/{trigger}/templates/{template}*\ttemplates2\x08template*p\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x43HANNEL_SMS\x10\x01\x12\x11\n\rCHANNEL_EMAIL\x10\x02\x12\x12\n\x0e\x43HANNEL_WECHAT\x10\x03\x12\x14\n\x10\x43HANNEL_APP_PUSH\x10\x04*\xd0\x01\n\x0cMessageState\x12\x1d\n\x19MESSAGE_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14MESSAGE_STATE_QUEUED\x10\x01\x12\x16\n\x12MESSAGE_STATE_SENT\x10\x02\x12\x1b\n\x17MESSAGE_STATE_DELIVERED\x10\x03\x12\x18\n\x14MESSAGE_STATE_FAILED\x10\x04\x12\x1a\n\x16MESSAGE_STATE_DEFERRED\x10\x05\x12\x1c\n\x18MESSAGE_STATE_SUPPRESSED\x10\x06*T\n\x07Purpose\x12\x17\n\x13PURPOSE_UNSPECIFIED\x10\x00\x12\x19\n\x15PURPOSE_TRANSACTIONAL\x10\x01\x12\x15\n\x11PURPOSE_MARKETING\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,7 +38,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MESSAGE'].fields_by_name['name']._loaded_options = None
   _globals['_MESSAGE'].fields_by_name['name']._serialized_options = b'\342A\001\010'
   _globals['_MESSAGE'].fields_by_name['recipient']._loaded_options = None
-  _globals['_MESSAGE'].fields_by_name['recipient']._serialized_options = b'\342A\001\003\372A\032\n\030members.peony.dev/Member'
+  _globals['_MESSAGE'].fields_by_name['recipient']._serialized_options = b'\342A\001\003'
   _globals['_MESSAGE'].fields_by_name['channel']._loaded_options = None
   _globals['_MESSAGE'].fields_by_name['channel']._serialized_options = b'\342A\001\003'
   _globals['_MESSAGE'].fields_by_name['trigger']._loaded_options = None
@@ -58,12 +59,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MESSAGE'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_MESSAGE'].fields_by_name['send_time']._loaded_options = None
   _globals['_MESSAGE'].fields_by_name['send_time']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['purpose']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['purpose']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['decision']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['decision']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['due_time']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['due_time']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['provider']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['provider']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['address_masked']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['address_masked']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['deliver_time']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['deliver_time']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['billable_units']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['billable_units']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['cost_minor']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['cost_minor']._serialized_options = b'\342A\001\003'
   _globals['_MESSAGE']._loaded_options = None
   _globals['_MESSAGE']._serialized_options = b'\352AA\n\030notify.peony.dev/Message\022\022messages/{message}*\010messages2\007message'
-  _globals['_CHANNEL']._serialized_start=655
-  _globals['_CHANNEL']._serialized_end=767
-  _globals['_MESSAGESTATE']._serialized_start=770
-  _globals['_MESSAGESTATE']._serialized_end=920
-  _globals['_MESSAGE']._serialized_start=144
-  _globals['_MESSAGE']._serialized_end=653
+  _globals['_TEMPLATE'].fields_by_name['name']._loaded_options = None
+  _globals['_TEMPLATE'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_TEMPLATE'].fields_by_name['body']._loaded_options = None
+  _globals['_TEMPLATE'].fields_by_name['body']._serialized_options = b'\342A\001\002\310\363\030\320\017'
+  _globals['_TEMPLATE'].fields_by_name['subject']._loaded_options = None
+  _globals['_TEMPLATE'].fields_by_name['subject']._serialized_options = b'\342A\001\001'
+  _globals['_TEMPLATE'].fields_by_name['template_code']._loaded_options = None
+  _globals['_TEMPLATE'].fields_by_name['template_code']._serialized_options = b'\342A\001\001\310\363\030@'
+  _globals['_TEMPLATE'].fields_by_name['built_in']._loaded_options = None
+  _globals['_TEMPLATE'].fields_by_name['built_in']._serialized_options = b'\342A\001\003'
+  _globals['_TEMPLATE'].fields_by_name['create_time']._loaded_options = None
+  _globals['_TEMPLATE'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_TEMPLATE'].fields_by_name['update_time']._loaded_options = None
+  _globals['_TEMPLATE'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_TEMPLATE']._loaded_options = None
+  _globals['_TEMPLATE']._serialized_options = b'\352AY\n\031notify.peony.dev/Template\022\'triggers/{trigger}/templates/{template}*\ttemplates2\010template'
+  _globals['_CHANNEL']._serialized_start=1290
+  _globals['_CHANNEL']._serialized_end=1402
+  _globals['_MESSAGESTATE']._serialized_start=1405
+  _globals['_MESSAGESTATE']._serialized_end=1613
+  _globals['_PURPOSE']._serialized_start=1615
+  _globals['_PURPOSE']._serialized_end=1699
+  _globals['_MESSAGE']._serialized_start=175
+  _globals['_MESSAGE']._serialized_end=946
+  _globals['_TEMPLATE']._serialized_start=949
+  _globals['_TEMPLATE']._serialized_end=1288
 # @@protoc_insertion_point(module_scope)

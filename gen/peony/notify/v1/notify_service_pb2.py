@@ -25,11 +25,12 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from peony.notify.v1 import message_pb2 as peony_dot_notify_dot_v1_dot_message__pb2
 from peony.options.v1 import limits_pb2 as peony_dot_options_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$peony/notify/v1/notify_service.proto\x12\x0fpeony.notify.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1dpeony/notify/v1/message.proto\x1a\x1dpeony/options/v1/limits.proto\"D\n\x11GetMessageRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18notify.peony.dev/Message\"?\n\x12GetMessageResponse\x12)\n\x07message\x18\x01 \x01(\x0b\x32\x18.peony.notify.v1.Message\"\x9a\x01\n\x13ListMessagesRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1d\n\npage_token\x18\x02 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\x80\x08\x12\x34\n\trecipient\x18\x03 \x01(\tB!\xe2\x41\x01\x01\xfa\x41\x1a\n\x18members.peony.dev/Member\x12\x15\n\x07trigger\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"[\n\x14ListMessagesResponse\x12*\n\x08messages\x18\x01 \x03(\x0b\x32\x18.peony.notify.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xf8\x01\n\rNotifyService\x12t\n\nGetMessage\x12\".peony.notify.v1.GetMessageRequest\x1a#.peony.notify.v1.GetMessageResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=messages/*}\x12q\n\x0cListMessages\x12$.peony.notify.v1.ListMessagesRequest\x1a%.peony.notify.v1.ListMessagesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/messagesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$peony/notify/v1/notify_service.proto\x12\x0fpeony.notify.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1dpeony/notify/v1/message.proto\x1a\x1dpeony/options/v1/limits.proto\"D\n\x11GetMessageRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18notify.peony.dev/Message\"?\n\x12GetMessageResponse\x12)\n\x07message\x18\x01 \x01(\x0b\x32\x18.peony.notify.v1.Message\"\xb1\x01\n\x13ListMessagesRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1d\n\npage_token\x18\x02 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\x80\x08\x12\x17\n\trecipient\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07trigger\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x32\n\x05state\x18\x05 \x01(\x0e\x32\x1d.peony.notify.v1.MessageStateB\x04\xe2\x41\x01\x01\"[\n\x14ListMessagesResponse\x12*\n\x08messages\x18\x01 \x03(\x0b\x32\x18.peony.notify.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"`\n\x13RetryMessageRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18notify.peony.dev/Message\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"A\n\x14RetryMessageResponse\x12)\n\x07message\x18\x01 \x01(\x0b\x32\x18.peony.notify.v1.Message\"\xb3\x01\n\x15\x43reateTemplateRequest\x12\x32\n\x06parent\x18\x01 \x01(\tB\"\xe2\x41\x01\x02\xfa\x41\x1b\x12\x19notify.peony.dev/Template\x12\x19\n\x0btemplate_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x31\n\x08template\x18\x03 \x01(\x0b\x32\x19.peony.notify.v1.TemplateB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"E\n\x16\x43reateTemplateResponse\x12+\n\x08template\x18\x01 \x01(\x0b\x32\x19.peony.notify.v1.Template\"F\n\x12GetTemplateRequest\x12\x30\n\x04name\x18\x01 \x01(\tB\"\xe2\x41\x01\x02\xfa\x41\x1b\n\x19notify.peony.dev/Template\"B\n\x13GetTemplateResponse\x12+\n\x08template\x18\x01 \x01(\x0b\x32\x19.peony.notify.v1.Template\"J\n\x14ListTemplatesRequest\x12\x32\n\x06parent\x18\x01 \x01(\tB\"\xe2\x41\x01\x02\xfa\x41\x1b\x12\x19notify.peony.dev/Template\"E\n\x15ListTemplatesResponse\x12,\n\ttemplates\x18\x01 \x03(\x0b\x32\x19.peony.notify.v1.Template\"\x9b\x01\n\x15UpdateTemplateRequest\x12\x31\n\x08template\x18\x01 \x01(\x0b\x32\x19.peony.notify.v1.TemplateB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"E\n\x16UpdateTemplateResponse\x12+\n\x08template\x18\x01 \x01(\x0b\x32\x19.peony.notify.v1.Template\"c\n\x15\x44\x65leteTemplateRequest\x12\x30\n\x04name\x18\x01 \x01(\tB\"\xe2\x41\x01\x02\xfa\x41\x1b\n\x19notify.peony.dev/Template\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"\x18\n\x16\x44\x65leteTemplateResponse\"\xc5\x02\n\x15RecordReceiptsRequest\x12\x16\n\x08provider\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12O\n\x07headers\x18\x02 \x03(\x0b\x32\x33.peony.notify.v1.RecordReceiptsRequest.HeadersEntryB\t\xe2\x41\x01\x01\xc8\xf3\x18\x80@\x12\x18\n\x04\x62ody\x18\x03 \x01(\x0c\x42\n\xe2\x41\x01\x01\xc8\xf3\x18\x80\x80\x04\x12K\n\x05query\x18\x04 \x03(\x0b\x32\x31.peony.notify.v1.RecordReceiptsRequest.QueryEntryB\t\xe2\x41\x01\x01\xc8\xf3\x18\x80\x10\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a,\n\nQueryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"U\n\x16RecordReceiptsResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x05\x12\x18\n\x10\x61\x63k_content_type\x18\x02 \x01(\t\x12\x10\n\x08\x61\x63k_body\x18\x03 \x01(\x0c\x32\xbd\t\n\rNotifyService\x12t\n\nGetMessage\x12\".peony.notify.v1.GetMessageRequest\x1a#.peony.notify.v1.GetMessageResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=messages/*}\x12q\n\x0cListMessages\x12$.peony.notify.v1.ListMessagesRequest\x1a%.peony.notify.v1.ListMessagesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/messages\x12\x83\x01\n\x0cRetryMessage\x12$.peony.notify.v1.RetryMessageRequest\x1a%.peony.notify.v1.RetryMessageResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/{name=messages/*}:retry:\x01*\x12\x96\x01\n\x0e\x43reateTemplate\x12&.peony.notify.v1.CreateTemplateRequest\x1a\'.peony.notify.v1.CreateTemplateResponse\"3\x82\xd3\xe4\x93\x02-\"!/v1/{parent=triggers/*}/templates:\x08template\x12\x83\x01\n\x0bGetTemplate\x12#.peony.notify.v1.GetTemplateRequest\x1a$.peony.notify.v1.GetTemplateResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/{name=triggers/*/templates/*}\x12\x89\x01\n\rListTemplates\x12%.peony.notify.v1.ListTemplatesRequest\x1a&.peony.notify.v1.ListTemplatesResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/{parent=triggers/*}/templates\x12\x9f\x01\n\x0eUpdateTemplate\x12&.peony.notify.v1.UpdateTemplateRequest\x1a\'.peony.notify.v1.UpdateTemplateResponse\"<\x82\xd3\xe4\x93\x02\x36\x32*/v1/{template.name=triggers/*/templates/*}:\x08template\x12\x8c\x01\n\x0e\x44\x65leteTemplate\x12&.peony.notify.v1.DeleteTemplateRequest\x1a\'.peony.notify.v1.DeleteTemplateResponse\")\x82\xd3\xe4\x93\x02#*!/v1/{name=triggers/*/templates/*}\x12\x61\n\x0eRecordReceipts\x12&.peony.notify.v1.RecordReceiptsRequest\x1a\'.peony.notify.v1.RecordReceiptsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,21 +44,105 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTMESSAGESREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_LISTMESSAGESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001\310\363\030\200\010'
   _globals['_LISTMESSAGESREQUEST'].fields_by_name['recipient']._loaded_options = None
-  _globals['_LISTMESSAGESREQUEST'].fields_by_name['recipient']._serialized_options = b'\342A\001\001\372A\032\n\030members.peony.dev/Member'
+  _globals['_LISTMESSAGESREQUEST'].fields_by_name['recipient']._serialized_options = b'\342A\001\001'
   _globals['_LISTMESSAGESREQUEST'].fields_by_name['trigger']._loaded_options = None
   _globals['_LISTMESSAGESREQUEST'].fields_by_name['trigger']._serialized_options = b'\342A\001\001'
+  _globals['_LISTMESSAGESREQUEST'].fields_by_name['state']._loaded_options = None
+  _globals['_LISTMESSAGESREQUEST'].fields_by_name['state']._serialized_options = b'\342A\001\001'
+  _globals['_RETRYMESSAGEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_RETRYMESSAGEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\032\n\030notify.peony.dev/Message'
+  _globals['_RETRYMESSAGEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_RETRYMESSAGEREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\033\022\031notify.peony.dev/Template'
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['template_id']._loaded_options = None
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['template_id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['template']._loaded_options = None
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['template']._serialized_options = b'\342A\001\002'
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETTEMPLATEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETTEMPLATEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\033\n\031notify.peony.dev/Template'
+  _globals['_LISTTEMPLATESREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_LISTTEMPLATESREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\033\022\031notify.peony.dev/Template'
+  _globals['_UPDATETEMPLATEREQUEST'].fields_by_name['template']._loaded_options = None
+  _globals['_UPDATETEMPLATEREQUEST'].fields_by_name['template']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATETEMPLATEREQUEST'].fields_by_name['update_mask']._loaded_options = None
+  _globals['_UPDATETEMPLATEREQUEST'].fields_by_name['update_mask']._serialized_options = b'\342A\001\001'
+  _globals['_UPDATETEMPLATEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_UPDATETEMPLATEREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_DELETETEMPLATEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_DELETETEMPLATEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\033\n\031notify.peony.dev/Template'
+  _globals['_DELETETEMPLATEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_DELETETEMPLATEREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_RECORDRECEIPTSREQUEST_HEADERSENTRY']._loaded_options = None
+  _globals['_RECORDRECEIPTSREQUEST_HEADERSENTRY']._serialized_options = b'8\001'
+  _globals['_RECORDRECEIPTSREQUEST_QUERYENTRY']._loaded_options = None
+  _globals['_RECORDRECEIPTSREQUEST_QUERYENTRY']._serialized_options = b'8\001'
+  _globals['_RECORDRECEIPTSREQUEST'].fields_by_name['provider']._loaded_options = None
+  _globals['_RECORDRECEIPTSREQUEST'].fields_by_name['provider']._serialized_options = b'\342A\001\002'
+  _globals['_RECORDRECEIPTSREQUEST'].fields_by_name['headers']._loaded_options = None
+  _globals['_RECORDRECEIPTSREQUEST'].fields_by_name['headers']._serialized_options = b'\342A\001\001\310\363\030\200@'
+  _globals['_RECORDRECEIPTSREQUEST'].fields_by_name['body']._loaded_options = None
+  _globals['_RECORDRECEIPTSREQUEST'].fields_by_name['body']._serialized_options = b'\342A\001\001\310\363\030\200\200\004'
+  _globals['_RECORDRECEIPTSREQUEST'].fields_by_name['query']._loaded_options = None
+  _globals['_RECORDRECEIPTSREQUEST'].fields_by_name['query']._serialized_options = b'\342A\001\001\310\363\030\200\020'
   _globals['_NOTIFYSERVICE'].methods_by_name['GetMessage']._loaded_options = None
   _globals['_NOTIFYSERVICE'].methods_by_name['GetMessage']._serialized_options = b'\202\323\344\223\002\027\022\025/v1/{name=messages/*}'
   _globals['_NOTIFYSERVICE'].methods_by_name['ListMessages']._loaded_options = None
   _globals['_NOTIFYSERVICE'].methods_by_name['ListMessages']._serialized_options = b'\202\323\344\223\002\016\022\014/v1/messages'
-  _globals['_GETMESSAGEREQUEST']._serialized_start=209
-  _globals['_GETMESSAGEREQUEST']._serialized_end=277
-  _globals['_GETMESSAGERESPONSE']._serialized_start=279
-  _globals['_GETMESSAGERESPONSE']._serialized_end=342
-  _globals['_LISTMESSAGESREQUEST']._serialized_start=345
-  _globals['_LISTMESSAGESREQUEST']._serialized_end=499
-  _globals['_LISTMESSAGESRESPONSE']._serialized_start=501
-  _globals['_LISTMESSAGESRESPONSE']._serialized_end=592
-  _globals['_NOTIFYSERVICE']._serialized_start=595
-  _globals['_NOTIFYSERVICE']._serialized_end=843
+  _globals['_NOTIFYSERVICE'].methods_by_name['RetryMessage']._loaded_options = None
+  _globals['_NOTIFYSERVICE'].methods_by_name['RetryMessage']._serialized_options = b'\202\323\344\223\002 \"\033/v1/{name=messages/*}:retry:\001*'
+  _globals['_NOTIFYSERVICE'].methods_by_name['CreateTemplate']._loaded_options = None
+  _globals['_NOTIFYSERVICE'].methods_by_name['CreateTemplate']._serialized_options = b'\202\323\344\223\002-\"!/v1/{parent=triggers/*}/templates:\010template'
+  _globals['_NOTIFYSERVICE'].methods_by_name['GetTemplate']._loaded_options = None
+  _globals['_NOTIFYSERVICE'].methods_by_name['GetTemplate']._serialized_options = b'\202\323\344\223\002#\022!/v1/{name=triggers/*/templates/*}'
+  _globals['_NOTIFYSERVICE'].methods_by_name['ListTemplates']._loaded_options = None
+  _globals['_NOTIFYSERVICE'].methods_by_name['ListTemplates']._serialized_options = b'\202\323\344\223\002#\022!/v1/{parent=triggers/*}/templates'
+  _globals['_NOTIFYSERVICE'].methods_by_name['UpdateTemplate']._loaded_options = None
+  _globals['_NOTIFYSERVICE'].methods_by_name['UpdateTemplate']._serialized_options = b'\202\323\344\223\00262*/v1/{template.name=triggers/*/templates/*}:\010template'
+  _globals['_NOTIFYSERVICE'].methods_by_name['DeleteTemplate']._loaded_options = None
+  _globals['_NOTIFYSERVICE'].methods_by_name['DeleteTemplate']._serialized_options = b'\202\323\344\223\002#*!/v1/{name=triggers/*/templates/*}'
+  _globals['_GETMESSAGEREQUEST']._serialized_start=243
+  _globals['_GETMESSAGEREQUEST']._serialized_end=311
+  _globals['_GETMESSAGERESPONSE']._serialized_start=313
+  _globals['_GETMESSAGERESPONSE']._serialized_end=376
+  _globals['_LISTMESSAGESREQUEST']._serialized_start=379
+  _globals['_LISTMESSAGESREQUEST']._serialized_end=556
+  _globals['_LISTMESSAGESRESPONSE']._serialized_start=558
+  _globals['_LISTMESSAGESRESPONSE']._serialized_end=649
+  _globals['_RETRYMESSAGEREQUEST']._serialized_start=651
+  _globals['_RETRYMESSAGEREQUEST']._serialized_end=747
+  _globals['_RETRYMESSAGERESPONSE']._serialized_start=749
+  _globals['_RETRYMESSAGERESPONSE']._serialized_end=814
+  _globals['_CREATETEMPLATEREQUEST']._serialized_start=817
+  _globals['_CREATETEMPLATEREQUEST']._serialized_end=996
+  _globals['_CREATETEMPLATERESPONSE']._serialized_start=998
+  _globals['_CREATETEMPLATERESPONSE']._serialized_end=1067
+  _globals['_GETTEMPLATEREQUEST']._serialized_start=1069
+  _globals['_GETTEMPLATEREQUEST']._serialized_end=1139
+  _globals['_GETTEMPLATERESPONSE']._serialized_start=1141
+  _globals['_GETTEMPLATERESPONSE']._serialized_end=1207
+  _globals['_LISTTEMPLATESREQUEST']._serialized_start=1209
+  _globals['_LISTTEMPLATESREQUEST']._serialized_end=1283
+  _globals['_LISTTEMPLATESRESPONSE']._serialized_start=1285
+  _globals['_LISTTEMPLATESRESPONSE']._serialized_end=1354
+  _globals['_UPDATETEMPLATEREQUEST']._serialized_start=1357
+  _globals['_UPDATETEMPLATEREQUEST']._serialized_end=1512
+  _globals['_UPDATETEMPLATERESPONSE']._serialized_start=1514
+  _globals['_UPDATETEMPLATERESPONSE']._serialized_end=1583
+  _globals['_DELETETEMPLATEREQUEST']._serialized_start=1585
+  _globals['_DELETETEMPLATEREQUEST']._serialized_end=1684
+  _globals['_DELETETEMPLATERESPONSE']._serialized_start=1686
+  _globals['_DELETETEMPLATERESPONSE']._serialized_end=1710
+  _globals['_RECORDRECEIPTSREQUEST']._serialized_start=1713
+  _globals['_RECORDRECEIPTSREQUEST']._serialized_end=2038
+  _globals['_RECORDRECEIPTSREQUEST_HEADERSENTRY']._serialized_start=1946
+  _globals['_RECORDRECEIPTSREQUEST_HEADERSENTRY']._serialized_end=1992
+  _globals['_RECORDRECEIPTSREQUEST_QUERYENTRY']._serialized_start=1994
+  _globals['_RECORDRECEIPTSREQUEST_QUERYENTRY']._serialized_end=2038
+  _globals['_RECORDRECEIPTSRESPONSE']._serialized_start=2040
+  _globals['_RECORDRECEIPTSRESPONSE']._serialized_end=2125
+  _globals['_NOTIFYSERVICE']._serialized_start=2128
+  _globals['_NOTIFYSERVICE']._serialized_end=3341
 # @@protoc_insertion_point(module_scope)

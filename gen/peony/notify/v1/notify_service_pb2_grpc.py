@@ -26,9 +26,11 @@ if _version_not_supported:
 
 
 class NotifyServiceStub:
-    """Notify: the record of notifications sent to members. Messages are created by the service
-    itself from other services' events; this API only reads them. The tenant is taken from the
-    caller's token; every resource name is relative to it.
+    """Notify: the record of notifications sent to members, and the templates they are written
+    from. Messages are created by the service itself from other services' events (one trigger
+    table, see docs/architecture.md); this API reads them, re-sends failed ones and manages the
+    tenant's templates. The tenant is taken from the caller's token; every resource name is
+    relative to it. Mutations carry a `request_id` (AIP-155) like every Peony API.
 
     Field limits: every request field is bounded, and the bounds are checked before any handler
     runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
@@ -55,12 +57,49 @@ class NotifyServiceStub:
                 request_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.ListMessagesRequest.SerializeToString,
                 response_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.ListMessagesResponse.FromString,
                 _registered_method=True)
+        self.RetryMessage = channel.unary_unary(
+                '/peony.notify.v1.NotifyService/RetryMessage',
+                request_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.RetryMessageRequest.SerializeToString,
+                response_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.RetryMessageResponse.FromString,
+                _registered_method=True)
+        self.CreateTemplate = channel.unary_unary(
+                '/peony.notify.v1.NotifyService/CreateTemplate',
+                request_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.CreateTemplateRequest.SerializeToString,
+                response_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.CreateTemplateResponse.FromString,
+                _registered_method=True)
+        self.GetTemplate = channel.unary_unary(
+                '/peony.notify.v1.NotifyService/GetTemplate',
+                request_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.GetTemplateRequest.SerializeToString,
+                response_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.GetTemplateResponse.FromString,
+                _registered_method=True)
+        self.ListTemplates = channel.unary_unary(
+                '/peony.notify.v1.NotifyService/ListTemplates',
+                request_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.ListTemplatesRequest.SerializeToString,
+                response_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.ListTemplatesResponse.FromString,
+                _registered_method=True)
+        self.UpdateTemplate = channel.unary_unary(
+                '/peony.notify.v1.NotifyService/UpdateTemplate',
+                request_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.UpdateTemplateRequest.SerializeToString,
+                response_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.UpdateTemplateResponse.FromString,
+                _registered_method=True)
+        self.DeleteTemplate = channel.unary_unary(
+                '/peony.notify.v1.NotifyService/DeleteTemplate',
+                request_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.DeleteTemplateRequest.SerializeToString,
+                response_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.DeleteTemplateResponse.FromString,
+                _registered_method=True)
+        self.RecordReceipts = channel.unary_unary(
+                '/peony.notify.v1.NotifyService/RecordReceipts',
+                request_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.RecordReceiptsRequest.SerializeToString,
+                response_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.RecordReceiptsResponse.FromString,
+                _registered_method=True)
 
 
 class NotifyServiceServicer:
-    """Notify: the record of notifications sent to members. Messages are created by the service
-    itself from other services' events; this API only reads them. The tenant is taken from the
-    caller's token; every resource name is relative to it.
+    """Notify: the record of notifications sent to members, and the templates they are written
+    from. Messages are created by the service itself from other services' events (one trigger
+    table, see docs/architecture.md); this API reads them, re-sends failed ones and manages the
+    tenant's templates. The tenant is taken from the caller's token; every resource name is
+    relative to it. Mutations carry a `request_id` (AIP-155) like every Peony API.
 
     Field limits: every request field is bounded, and the bounds are checked before any handler
     runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
@@ -79,7 +118,66 @@ class NotifyServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListMessages(self, request, context):
-        """Lists messages, optionally narrowed by recipient or trigger.
+        """Lists messages, optionally narrowed by recipient, trigger or state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryMessage(self, request, context):
+        """Queues a failed message to be sent again now, with its attempts reset. Fails with
+        `FAILED_PRECONDITION` (reason `MESSAGE_NOT_FAILED`) unless the message is failed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateTemplate(self, request, context):
+        """Creates a tenant template, overriding the built-in default for its trigger, channel and
+        locale. Validated now: a syntax error, an unknown variable or event field, or a template
+        that does not render fails with `INVALID_ARGUMENT` naming the field; `ALREADY_EXISTS` when
+        the tenant has that template.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTemplate(self, request, context):
+        """Gets a template: the tenant's own, else the built-in default (`built_in = true`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTemplates(self, request, context):
+        """Lists a trigger's templates: the tenant's own and the built-in defaults.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateTemplate(self, request, context):
+        """Updates a tenant template (AIP-134), validated like `CreateTemplate`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTemplate(self, request, context):
+        """Deletes a tenant template; the built-in default applies again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordReceipts(self, request, context):
+        """Internal: one delivery-receipt callback of a provider, as the gateway received it on its
+        public route `POST /v1/notify/receipts/{provider}` (no JWT there: the provider's own
+        signature, checked here by the provider's adapter, is the authentication). Only a Peony
+        service holding `notify.receipts.record` (role `receipt_forwarder`: the gateway) may call
+        it; the receipts are matched to messages by the provider's message id, across tenants.
+        A receipt that fails verification or does not parse is `INVALID_ARGUMENT` (reason
+        `INVALID_RECEIPT`) and changes nothing; an unknown provider is `NOT_FOUND`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -98,6 +196,41 @@ def add_NotifyServiceServicer_to_server(servicer, server):
                     request_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.ListMessagesRequest.FromString,
                     response_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.ListMessagesResponse.SerializeToString,
             ),
+            'RetryMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryMessage,
+                    request_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.RetryMessageRequest.FromString,
+                    response_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.RetryMessageResponse.SerializeToString,
+            ),
+            'CreateTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTemplate,
+                    request_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.CreateTemplateRequest.FromString,
+                    response_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.CreateTemplateResponse.SerializeToString,
+            ),
+            'GetTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTemplate,
+                    request_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.GetTemplateRequest.FromString,
+                    response_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.GetTemplateResponse.SerializeToString,
+            ),
+            'ListTemplates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTemplates,
+                    request_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.ListTemplatesRequest.FromString,
+                    response_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.ListTemplatesResponse.SerializeToString,
+            ),
+            'UpdateTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateTemplate,
+                    request_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.UpdateTemplateRequest.FromString,
+                    response_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.UpdateTemplateResponse.SerializeToString,
+            ),
+            'DeleteTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTemplate,
+                    request_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.DeleteTemplateRequest.FromString,
+                    response_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.DeleteTemplateResponse.SerializeToString,
+            ),
+            'RecordReceipts': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordReceipts,
+                    request_deserializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.RecordReceiptsRequest.FromString,
+                    response_serializer=peony_dot_notify_dot_v1_dot_notify__service__pb2.RecordReceiptsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'peony.notify.v1.NotifyService', rpc_method_handlers)
@@ -107,9 +240,11 @@ def add_NotifyServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class NotifyService:
-    """Notify: the record of notifications sent to members. Messages are created by the service
-    itself from other services' events; this API only reads them. The tenant is taken from the
-    caller's token; every resource name is relative to it.
+    """Notify: the record of notifications sent to members, and the templates they are written
+    from. Messages are created by the service itself from other services' events (one trigger
+    table, see docs/architecture.md); this API reads them, re-sends failed ones and manages the
+    tenant's templates. The tenant is taken from the caller's token; every resource name is
+    relative to it. Mutations carry a `request_id` (AIP-155) like every Peony API.
 
     Field limits: every request field is bounded, and the bounds are checked before any handler
     runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
@@ -164,6 +299,195 @@ class NotifyService:
             '/peony.notify.v1.NotifyService/ListMessages',
             peony_dot_notify_dot_v1_dot_notify__service__pb2.ListMessagesRequest.SerializeToString,
             peony_dot_notify_dot_v1_dot_notify__service__pb2.ListMessagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.notify.v1.NotifyService/RetryMessage',
+            peony_dot_notify_dot_v1_dot_notify__service__pb2.RetryMessageRequest.SerializeToString,
+            peony_dot_notify_dot_v1_dot_notify__service__pb2.RetryMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.notify.v1.NotifyService/CreateTemplate',
+            peony_dot_notify_dot_v1_dot_notify__service__pb2.CreateTemplateRequest.SerializeToString,
+            peony_dot_notify_dot_v1_dot_notify__service__pb2.CreateTemplateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.notify.v1.NotifyService/GetTemplate',
+            peony_dot_notify_dot_v1_dot_notify__service__pb2.GetTemplateRequest.SerializeToString,
+            peony_dot_notify_dot_v1_dot_notify__service__pb2.GetTemplateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTemplates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.notify.v1.NotifyService/ListTemplates',
+            peony_dot_notify_dot_v1_dot_notify__service__pb2.ListTemplatesRequest.SerializeToString,
+            peony_dot_notify_dot_v1_dot_notify__service__pb2.ListTemplatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.notify.v1.NotifyService/UpdateTemplate',
+            peony_dot_notify_dot_v1_dot_notify__service__pb2.UpdateTemplateRequest.SerializeToString,
+            peony_dot_notify_dot_v1_dot_notify__service__pb2.UpdateTemplateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.notify.v1.NotifyService/DeleteTemplate',
+            peony_dot_notify_dot_v1_dot_notify__service__pb2.DeleteTemplateRequest.SerializeToString,
+            peony_dot_notify_dot_v1_dot_notify__service__pb2.DeleteTemplateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordReceipts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.notify.v1.NotifyService/RecordReceipts',
+            peony_dot_notify_dot_v1_dot_notify__service__pb2.RecordReceiptsRequest.SerializeToString,
+            peony_dot_notify_dot_v1_dot_notify__service__pb2.RecordReceiptsResponse.FromString,
             options,
             channel_credentials,
             insecure,

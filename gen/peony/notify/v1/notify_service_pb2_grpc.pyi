@@ -27,9 +27,11 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class NotifyServiceStub:
-    """Notify: the record of notifications sent to members. Messages are created by the service
-    itself from other services' events; this API only reads them. The tenant is taken from the
-    caller's token; every resource name is relative to it.
+    """Notify: the record of notifications sent to members, and the templates they are written
+    from. Messages are created by the service itself from other services' events (one trigger
+    table, see docs/architecture.md); this API reads them, re-sends failed ones and manages the
+    tenant's templates. The tenant is taken from the caller's token; every resource name is
+    relative to it. Mutations carry a `request_id` (AIP-155) like every Peony API.
 
     Field limits: every request field is bounded, and the bounds are checked before any handler
     runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
@@ -47,13 +49,42 @@ class NotifyServiceStub:
     GetMessage: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.GetMessageRequest, _notify_service_pb2.GetMessageResponse]
     """Gets a message."""
     ListMessages: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.ListMessagesRequest, _notify_service_pb2.ListMessagesResponse]
-    """Lists messages, optionally narrowed by recipient or trigger."""
+    """Lists messages, optionally narrowed by recipient, trigger or state."""
+    RetryMessage: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.RetryMessageRequest, _notify_service_pb2.RetryMessageResponse]
+    """Queues a failed message to be sent again now, with its attempts reset. Fails with
+    `FAILED_PRECONDITION` (reason `MESSAGE_NOT_FAILED`) unless the message is failed.
+    """
+    CreateTemplate: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.CreateTemplateRequest, _notify_service_pb2.CreateTemplateResponse]
+    """Creates a tenant template, overriding the built-in default for its trigger, channel and
+    locale. Validated now: a syntax error, an unknown variable or event field, or a template
+    that does not render fails with `INVALID_ARGUMENT` naming the field; `ALREADY_EXISTS` when
+    the tenant has that template.
+    """
+    GetTemplate: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.GetTemplateRequest, _notify_service_pb2.GetTemplateResponse]
+    """Gets a template: the tenant's own, else the built-in default (`built_in = true`)."""
+    ListTemplates: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.ListTemplatesRequest, _notify_service_pb2.ListTemplatesResponse]
+    """Lists a trigger's templates: the tenant's own and the built-in defaults."""
+    UpdateTemplate: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.UpdateTemplateRequest, _notify_service_pb2.UpdateTemplateResponse]
+    """Updates a tenant template (AIP-134), validated like `CreateTemplate`."""
+    DeleteTemplate: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.DeleteTemplateRequest, _notify_service_pb2.DeleteTemplateResponse]
+    """Deletes a tenant template; the built-in default applies again."""
+    RecordReceipts: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.RecordReceiptsRequest, _notify_service_pb2.RecordReceiptsResponse]
+    """Internal: one delivery-receipt callback of a provider, as the gateway received it on its
+    public route `POST /v1/notify/receipts/{provider}` (no JWT there: the provider's own
+    signature, checked here by the provider's adapter, is the authentication). Only a Peony
+    service holding `notify.receipts.record` (role `receipt_forwarder`: the gateway) may call
+    it; the receipts are matched to messages by the provider's message id, across tenants.
+    A receipt that fails verification or does not parse is `INVALID_ARGUMENT` (reason
+    `INVALID_RECEIPT`) and changes nothing; an unknown provider is `NOT_FOUND`.
+    """
 
 @_typing.type_check_only
 class NotifyServiceAsyncStub(NotifyServiceStub):
-    """Notify: the record of notifications sent to members. Messages are created by the service
-    itself from other services' events; this API only reads them. The tenant is taken from the
-    caller's token; every resource name is relative to it.
+    """Notify: the record of notifications sent to members, and the templates they are written
+    from. Messages are created by the service itself from other services' events (one trigger
+    table, see docs/architecture.md); this API reads them, re-sends failed ones and manages the
+    tenant's templates. The tenant is taken from the caller's token; every resource name is
+    relative to it. Mutations carry a `request_id` (AIP-155) like every Peony API.
 
     Field limits: every request field is bounded, and the bounds are checked before any handler
     runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
@@ -68,12 +99,41 @@ class NotifyServiceAsyncStub(NotifyServiceStub):
     GetMessage: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.GetMessageRequest, _notify_service_pb2.GetMessageResponse]  # type: ignore[assignment]
     """Gets a message."""
     ListMessages: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.ListMessagesRequest, _notify_service_pb2.ListMessagesResponse]  # type: ignore[assignment]
-    """Lists messages, optionally narrowed by recipient or trigger."""
+    """Lists messages, optionally narrowed by recipient, trigger or state."""
+    RetryMessage: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.RetryMessageRequest, _notify_service_pb2.RetryMessageResponse]  # type: ignore[assignment]
+    """Queues a failed message to be sent again now, with its attempts reset. Fails with
+    `FAILED_PRECONDITION` (reason `MESSAGE_NOT_FAILED`) unless the message is failed.
+    """
+    CreateTemplate: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.CreateTemplateRequest, _notify_service_pb2.CreateTemplateResponse]  # type: ignore[assignment]
+    """Creates a tenant template, overriding the built-in default for its trigger, channel and
+    locale. Validated now: a syntax error, an unknown variable or event field, or a template
+    that does not render fails with `INVALID_ARGUMENT` naming the field; `ALREADY_EXISTS` when
+    the tenant has that template.
+    """
+    GetTemplate: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.GetTemplateRequest, _notify_service_pb2.GetTemplateResponse]  # type: ignore[assignment]
+    """Gets a template: the tenant's own, else the built-in default (`built_in = true`)."""
+    ListTemplates: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.ListTemplatesRequest, _notify_service_pb2.ListTemplatesResponse]  # type: ignore[assignment]
+    """Lists a trigger's templates: the tenant's own and the built-in defaults."""
+    UpdateTemplate: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.UpdateTemplateRequest, _notify_service_pb2.UpdateTemplateResponse]  # type: ignore[assignment]
+    """Updates a tenant template (AIP-134), validated like `CreateTemplate`."""
+    DeleteTemplate: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.DeleteTemplateRequest, _notify_service_pb2.DeleteTemplateResponse]  # type: ignore[assignment]
+    """Deletes a tenant template; the built-in default applies again."""
+    RecordReceipts: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.RecordReceiptsRequest, _notify_service_pb2.RecordReceiptsResponse]  # type: ignore[assignment]
+    """Internal: one delivery-receipt callback of a provider, as the gateway received it on its
+    public route `POST /v1/notify/receipts/{provider}` (no JWT there: the provider's own
+    signature, checked here by the provider's adapter, is the authentication). Only a Peony
+    service holding `notify.receipts.record` (role `receipt_forwarder`: the gateway) may call
+    it; the receipts are matched to messages by the provider's message id, across tenants.
+    A receipt that fails verification or does not parse is `INVALID_ARGUMENT` (reason
+    `INVALID_RECEIPT`) and changes nothing; an unknown provider is `NOT_FOUND`.
+    """
 
 class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Notify: the record of notifications sent to members. Messages are created by the service
-    itself from other services' events; this API only reads them. The tenant is taken from the
-    caller's token; every resource name is relative to it.
+    """Notify: the record of notifications sent to members, and the templates they are written
+    from. Messages are created by the service itself from other services' events (one trigger
+    table, see docs/architecture.md); this API reads them, re-sends failed ones and manages the
+    tenant's templates. The tenant is taken from the caller's token; every resource name is
+    relative to it. Mutations carry a `request_id` (AIP-155) like every Peony API.
 
     Field limits: every request field is bounded, and the bounds are checked before any handler
     runs (see peony/options/v1/limits.proto). A field annotated with `peony.options.v1.max_length`
@@ -98,6 +158,75 @@ class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _notify_service_pb2.ListMessagesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_notify_service_pb2.ListMessagesResponse, _abc.Awaitable[_notify_service_pb2.ListMessagesResponse]]:
-        """Lists messages, optionally narrowed by recipient or trigger."""
+        """Lists messages, optionally narrowed by recipient, trigger or state."""
+
+    @_abc_1.abstractmethod
+    def RetryMessage(
+        self,
+        request: _notify_service_pb2.RetryMessageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.RetryMessageResponse, _abc.Awaitable[_notify_service_pb2.RetryMessageResponse]]:
+        """Queues a failed message to be sent again now, with its attempts reset. Fails with
+        `FAILED_PRECONDITION` (reason `MESSAGE_NOT_FAILED`) unless the message is failed.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateTemplate(
+        self,
+        request: _notify_service_pb2.CreateTemplateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.CreateTemplateResponse, _abc.Awaitable[_notify_service_pb2.CreateTemplateResponse]]:
+        """Creates a tenant template, overriding the built-in default for its trigger, channel and
+        locale. Validated now: a syntax error, an unknown variable or event field, or a template
+        that does not render fails with `INVALID_ARGUMENT` naming the field; `ALREADY_EXISTS` when
+        the tenant has that template.
+        """
+
+    @_abc_1.abstractmethod
+    def GetTemplate(
+        self,
+        request: _notify_service_pb2.GetTemplateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.GetTemplateResponse, _abc.Awaitable[_notify_service_pb2.GetTemplateResponse]]:
+        """Gets a template: the tenant's own, else the built-in default (`built_in = true`)."""
+
+    @_abc_1.abstractmethod
+    def ListTemplates(
+        self,
+        request: _notify_service_pb2.ListTemplatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.ListTemplatesResponse, _abc.Awaitable[_notify_service_pb2.ListTemplatesResponse]]:
+        """Lists a trigger's templates: the tenant's own and the built-in defaults."""
+
+    @_abc_1.abstractmethod
+    def UpdateTemplate(
+        self,
+        request: _notify_service_pb2.UpdateTemplateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.UpdateTemplateResponse, _abc.Awaitable[_notify_service_pb2.UpdateTemplateResponse]]:
+        """Updates a tenant template (AIP-134), validated like `CreateTemplate`."""
+
+    @_abc_1.abstractmethod
+    def DeleteTemplate(
+        self,
+        request: _notify_service_pb2.DeleteTemplateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.DeleteTemplateResponse, _abc.Awaitable[_notify_service_pb2.DeleteTemplateResponse]]:
+        """Deletes a tenant template; the built-in default applies again."""
+
+    @_abc_1.abstractmethod
+    def RecordReceipts(
+        self,
+        request: _notify_service_pb2.RecordReceiptsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.RecordReceiptsResponse, _abc.Awaitable[_notify_service_pb2.RecordReceiptsResponse]]:
+        """Internal: one delivery-receipt callback of a provider, as the gateway received it on its
+        public route `POST /v1/notify/receipts/{provider}` (no JWT there: the provider's own
+        signature, checked here by the provider's adapter, is the authentication). Only a Peony
+        service holding `notify.receipts.record` (role `receipt_forwarder`: the gateway) may call
+        it; the receipts are matched to messages by the provider's message id, across tenants.
+        A receipt that fails verification or does not parse is `INVALID_ARGUMENT` (reason
+        `INVALID_RECEIPT`) and changes nothing; an unknown provider is `NOT_FOUND`.
+        """
 
 def add_NotifyServiceServicer_to_server(servicer: NotifyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,434 @@
+"""The dispatcher: takes due messages off the durable send queue and sends them, under the rules.
+
+One batch is one database transaction:
+
+  1. lock up to N due pending messages (``FOR UPDATE SKIP LOCKED``: replicas share the queue, a
+     row is worked on by one of them at a time; nothing is held in memory between batches, so a
+     deferred message is just a row with a later ``due_time``);
+  2. resolve the recipients' contacts (members' ResolveContact, concurrently, memory only);
+  3. per message, in order: the policy step (``domain.policy.decide``) on the facts (consent,
+     quiet hours in the store's zone, marketing volume, the tenant's spend) — suppressed and
+     deferred messages are done here; a send on a paid channel reserves its cost with one
+     conditional upsert, and when the cap says no the policy decides again with the budget spent;
+  4. send every planned message concurrently, each through its channel's providers in order
+     (failover); the message id is the provider's idempotency key;
+  5. record every outcome (sent / retry later with backoff / failed) and its events (outbox),
+     then commit — one commit (one fsync) for the whole batch.
+
+If the process dies between a provider accepting a message and the commit, the row is still
+queued and the next batch sends it again with the same message id, which the provider drops as a
+duplicate: exactly once at the provider, none lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from html import escape
+from zoneinfo import ZoneInfo
+
+from peony.notify.v1 import events_pb2
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from kit.crypto import PiiCipher
+from kit.db import retry_transaction, session_factory
+from kit.logging import get_logger
+from kit.masking import mask_email, mask_phone, mask_secret
+from services.notify.adapters import metrics
+from services.notify.adapters.contacts import Contact, ContactsUnavailable, RecipientNotFound
+from services.notify.adapters.providers.base import (
+    OutgoingMessage,
+    Provider,
+    ProviderError,
+    ProviderRegistry,
+    SendResult,
+    sms_segments,
+)
+from services.notify.adapters.repository import (
+    lock_due,
+    lock_provider_ids,
+    save_many,
+    take_early_receipts,
+)
+from services.notify.domain.context import event_context
+from services.notify.domain.message import (
+    CHANNEL_APP_PUSH,
+    CHANNEL_EMAIL,
+    CHANNEL_SMS,
+    STATE_DEFERRED,
+    STATE_SUPPRESSED,
+    Message,
+)
+from services.notify.domain.policy import (
+    DEFER,
+    PAID_CHANNELS,
+    SUPPRESS,
+    Decision,
+    Usage,
+    decide,
+)
+from services.notify.domain.templates import Template, TemplateBook
+from services.notify.domain.triggers import AUDIENCE_STAFF, BY_KEY, REMINDER, Trigger
+from services.notify.service_layer.handlers import channel_to_proto, decode_event
+from services.notify.service_layer.receipts import apply_receipt
+from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
+from services.notify.settings import NotifySettings
+
+log = get_logger("peony.notify.dispatch")
+
+# Notify's channel names -> the providers' (services/notify/adapters/providers/base.py CHANNELS).
+PROVIDER_CHANNEL = {CHANNEL_APP_PUSH: "push"}
+
+ContactResolver = Callable[[str, Trigger, str], Awaitable[Contact]]
+
+
+def provider_channel(channel: str) -> str:
+    return PROVIDER_CHANNEL.get(channel, channel)
+
+
+def mask_address(channel: str, address: str) -> str:
+    if channel == CHANNEL_SMS:
+        return mask_phone(address)
+    if channel == CHANNEL_EMAIL:
+        return mask_email(address)
+    return mask_secret(address)
+
+
+@dataclass
+class _Item:
+    tenant: str
+    message: Message
+    event_type: str
+    payload: bytes
+    trigger: Trigger | None = None
+    contact: Contact | Exception | None = None
+    # set when the message is to be sent in this batch
+    outgoing: OutgoingMessage | None = None
+    providers: list[Provider] = field(default_factory=list)
+    reservation: tuple[date, int, int] | None = None  # (day, cost, units) reserved on the spend cap
+    result: SendResult | None = None
+    errors: list[ProviderError] = field(default_factory=list)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        registry: ProviderRegistry,
+        resolve: ContactResolver,
+        cipher: PiiCipher,
+        settings: NotifySettings,
+    ):
+        self._sessions = session_factory(engine)
+        self._registry = registry
+        self._resolve = resolve
+        self._cipher = cipher
+        self._settings = settings
+
+    # --- one batch ------------------------------------------------------------------------------
+    async def run_once(self) -> int:
+        """Works one batch; returns how many messages it took off the queue."""
+        return await retry_transaction(self._batch)
+
+    async def _batch(self) -> int:
+        now = datetime.now(UTC)
+        async with self._sessions() as session, session.begin():
+            locked = await lock_due(session, now=now, limit=self._settings.dispatch_batch)
+            if not locked:
+                return 0
+            items = [_Item(tenant, m, et, payload) for tenant, m, et, payload in locked]
+            await self._resolve_contacts(items)
+            uows: dict[str, NotifyUnitOfWork] = {}
+            books: dict[str, TemplateBook] = {}
+            planned: Counter[tuple[str, str]] = Counter()  # marketing sends planned in this batch
+            for item in items:
+                uow = uows.get(item.tenant)
+                if uow is None:
+                    uow = uows[item.tenant] = NotifyUnitOfWork.joining(session, tenant=item.tenant)
+                    books[item.tenant] = await self._book(uow)
+                await self._plan(uow, books[item.tenant], item, now, planned)
+            sending = [item for item in items if item.outgoing is not None]
+            await asyncio.gather(*(self._send(item) for item in sending))
+            taken = {
+                (i.result.provider, i.result.provider_message_id): i for i in sending if i.result is not None
+            }
+            # Receipts for these sends may already be here (a fast provider): with the same locks
+            # the receipts side takes, either it sees our sends committed or we see its receipts.
+            await lock_provider_ids(session, list(taken))
+            for item in items:
+                uow = uows[item.tenant]
+                if item.outgoing is not None:
+                    await self._record(uow, item, now)
+            for early in await take_early_receipts(session, list(taken)):
+                item = taken[(early.provider, early.provider_message_id)]
+                apply_receipt(uows[item.tenant], item.message, early.status, early.reason, early.occurred_at)
+            await save_many(session, [(item.tenant, item.message) for item in items])
+            for uow in uows.values():
+                await uow.commit()
+        return len(items)
+
+    async def _book(self, uow: NotifyUnitOfWork) -> TemplateBook:
+        stored = await uow.templates.all()
+        overrides: dict[tuple[str, str, str], Template] = {key: tpl for key, (tpl, _, _) in stored.items()}
+        return TemplateBook(overrides)
+
+    async def _resolve_contacts(self, items: list[_Item]) -> None:
+        """Each distinct recipient once, concurrently."""
+        wanted: dict[tuple[str, str], Trigger] = {}
+        for item in items:
+            item.trigger = BY_KEY.get(item.message.trigger)
+            if item.trigger is not None:
+                wanted.setdefault((item.tenant, item.message.recipient), item.trigger)
+
+        async def one(key: tuple[str, str], trigger: Trigger) -> Contact | Exception:
+            try:
+                return await self._resolve(key[0], trigger, key[1])
+            except (RecipientNotFound, ContactsUnavailable) as exc:
+                return exc
+
+        keys = list(wanted)
+        found = await asyncio.gather(*(one(k, wanted[k]) for k in keys))
+        contacts = dict(zip(keys, found, strict=True))
+        for item in items:
+            item.contact = contacts.get((item.tenant, item.message.recipient))
+
+    # --- policy and planning ----------------------------------------------------------------------
+    def _spend_day(self, now: datetime) -> date:
+        return now.astimezone(ZoneInfo(self._settings.spend_day_zone)).date()
+
+    async def _plan(
+        self,
+        uow: NotifyUnitOfWork,
+        book: TemplateBook,
+        item: _Item,
+        now: datetime,
+        planned: Counter[tuple[str, str]],
+    ) -> None:
+        m, trigger, contact = item.message, item.trigger, item.contact
+        if trigger is None:
+            self._suppress(uow, item, "UNKNOWN_TRIGGER")
+            return
+        if isinstance(contact, RecipientNotFound):
+            self._suppress(uow, item, "RECIPIENT_NOT_FOUND")
+            return
+        if isinstance(contact, ContactsUnavailable) or contact is None:
+            self._retry_or_fail(uow, item, now, "CONTACTS_UNAVAILABLE: members did not answer")
+            return
+        fields = event_context(decode_event(item.event_type, item.payload))
+        usage = Usage()
+        if trigger.is_marketing:
+            # Counted under a per-recipient lock held to commit, plus what this batch already
+            # plans: two replicas (or two rows of one batch) cannot both take the last slot.
+            await uow.messages.lock_recipient(m.recipient)
+            sent_day, sent_week = await uow.messages.marketing_sent(m.recipient, now)
+            extra = planned[(uow.tenant, m.recipient)]
+            usage = Usage(sent_day + extra, sent_week + extra)
+        cap = self._settings.spend_cap_for(uow.tenant)
+        day = self._spend_day(now)
+        exhausted = cap is not None and await uow.spend.exhausted(day, cap)
+        if exhausted:
+            assert cap is not None
+            await self._cap_reached(uow, day, cap)  # spent exactly to the cap: say so (once a day)
+        appointment_start = fields.get("start_time") if trigger.timing == REMINDER else None
+        while True:
+            decision = decide(
+                trigger,
+                contact.reach(),
+                now=now,
+                rules=self._settings.rules,
+                usage=usage,
+                spend_exhausted=exhausted,
+                appointment_start=appointment_start,
+            )
+            if decision.outcome == SUPPRESS:
+                self._suppress(uow, item, decision.reason, decision)
+                return
+            if decision.outcome == DEFER:
+                assert decision.not_before is not None
+                m.mark_deferred(decision.not_before.astimezone(UTC), decision.describe())
+                metrics.decisions.add(1, {"outcome": STATE_DEFERRED, "reason": decision.reason})
+                return
+            channel, providers = self._route(uow.tenant, decision)
+            if not providers:
+                self._suppress(uow, item, "NO_PROVIDER", decision)
+                return
+            rendered = book.render(
+                trigger.key,
+                channel,
+                contact.locale,
+                event=fields,
+                member={"display_name": contact.display_name},
+                tz=fields.get("time_zone") or contact.time_zone,
+            )
+            if channel in PAID_CHANNELS and cap is not None:
+                units = sms_segments(rendered.body)
+                cost = units * self._registry.price_per_unit_minor(providers[0].name)
+                if not await uow.spend.reserve(day, cost, units, cap):
+                    await self._cap_reached(uow, day, cap)
+                    exhausted = True
+                    continue  # the plan assumed budget that is gone: decide again
+                item.reservation = (day, cost, units)
+            break
+        address = contact.addresses[channel]
+        m.channel, m.locale, m.body = channel, rendered.locale, rendered.body
+        m.decision = (
+            decision.describe()
+            if channel == decision.channel
+            else f"send on {channel}: NO_PROVIDER_ON_{decision.channel.upper()}"
+        )
+        m.address_hash = self._address_hash(uow.tenant, channel, address)
+        m.address_masked = mask_address(channel, address)
+        if trigger.is_marketing:
+            planned[(uow.tenant, m.recipient)] += 1
+        item.providers = providers
+        item.outgoing = OutgoingMessage(
+            message_id=m.message_id,
+            tenant=uow.tenant,
+            channel=provider_channel(channel),
+            address=address,
+            locale=rendered.locale,
+            text=rendered.body,
+            subject=rendered.subject or None,
+            html=f"<p>{escape(rendered.body)}</p>" if channel == CHANNEL_EMAIL else None,
+            template_code=rendered.template_code,
+            params={"content": rendered.body},
+        )
+
+    def _route(self, tenant: str, decision: Decision) -> tuple[str, list[Provider]]:
+        """The first of the decided channel and its fallbacks that has a provider configured."""
+        for channel in (decision.channel, *decision.fallbacks):
+            providers = self._registry.for_channel(tenant, provider_channel(channel))
+            if providers:
+                return channel, providers
+        return decision.channel, []
+
+    def _address_hash(self, tenant: str, channel: str, address: str) -> str:
+        """A keyed hash (per-tenant key derived from the PII master key): equal addresses compare
+        equal, nobody without the key can test a guess."""
+        return self._cipher.blind_index(tenant, "notify-address", f"{channel}:{address}").hex()
+
+    def _suppress(
+        self, uow: NotifyUnitOfWork, item: _Item, reason: str, decision: Decision | None = None
+    ) -> None:
+        item.message.mark_suppressed((decision or Decision(SUPPRESS, reason)).describe())
+        metrics.decisions.add(1, {"outcome": STATE_SUPPRESSED, "reason": reason})
+
+    async def _cap_reached(self, uow: NotifyUnitOfWork, day: date, cap: int) -> None:
+        if await uow.spend.mark_cap_reached(day):
+            spent, _ = await uow.spend.spent(day)
+            uow.emit(
+                events_pb2.SpendCapReached(
+                    day=day.isoformat(),
+                    cap_minor=cap,
+                    spent_minor=spent,
+                    currency_code=self._settings.spend_currency,
+                ),
+                aggregate_type="spend_cap",
+                aggregate_id=f"{uow.tenant}/{day.isoformat()}",
+            )
+            metrics.spend_cap_reached.add(1, {"tenant": uow.tenant})
+            log.warning("notify.spend_cap_reached", tenant=uow.tenant, day=day.isoformat(), cap_minor=cap)
+
+    # --- sending ------------------------------------------------------------------------------
+    async def _send(self, item: _Item) -> None:
+        assert item.outgoing is not None
+        for provider in item.providers:
+            started = time.perf_counter()
+            attrs = {"channel": item.message.channel, "provider": provider.name}
+            try:
+                item.result = await asyncio.wait_for(
+                    provider.send(item.outgoing), timeout=self._settings.send_timeout_s
+                )
+            except ProviderError as exc:
+                item.errors.append(exc)
+            except Exception as exc:  # timeouts, connection errors: worth another try
+                item.errors.append(ProviderError(type(exc).__name__, retryable=True, provider=provider.name))
+            else:
+                metrics.sends.add(1, attrs)
+                metrics.send_latency.record((time.perf_counter() - started) * 1000, attrs)
+                return
+            metrics.send_failures.add(1, attrs)
+            log.warning(
+                "notify.provider_failed",
+                message=item.message.name,
+                provider=provider.name,
+                error=item.errors[-1].reason,
+                retryable=item.errors[-1].retryable,
+            )
+
+    async def _record(self, uow: NotifyUnitOfWork, item: _Item, now: datetime) -> None:
+        m = item.message
+        if item.result is not None:
+            result = item.result
+            m.mark_sent(
+                now,
+                channel=m.channel,
+                provider=result.provider,
+                provider_message_id=result.provider_message_id,
+            )
+            m.billable_units = result.billable_units
+            m.cost_minor = result.billable_units * self._registry.price_per_unit_minor(result.provider)
+            if m.cost_minor:
+                metrics.spend.add(m.cost_minor, {"tenant": uow.tenant})
+            uow.emit(
+                events_pb2.MessageSent(
+                    message=m.name,
+                    recipient=m.recipient,
+                    channel=channel_to_proto(m.channel),  # type: ignore[arg-type]
+                    trigger=m.trigger,
+                    trigger_event_id=m.trigger_event_id,
+                    provider=result.provider,
+                    billable_units=result.billable_units,
+                ),
+                aggregate_type="message",
+                aggregate_id=m.message_id,
+            )
+            return
+        if item.reservation is not None:
+            await uow.spend.release(*item.reservation)
+        retryable = any(e.retryable for e in item.errors)
+        reason = "; ".join(f"{e.provider}: {e.reason}" for e in item.errors) or "no provider answered"
+        if retryable:
+            self._retry_or_fail(uow, item, now, reason)
+        else:
+            self._fail(uow, item, reason)
+
+    def _retry_or_fail(self, uow: NotifyUnitOfWork, item: _Item, now: datetime, reason: str) -> None:
+        m = item.message
+        backoff = self._settings.retry_backoff_s
+        if m.attempts + 1 < self._settings.max_attempts:
+            m.retry_later(now + timedelta(seconds=backoff[min(m.attempts, len(backoff) - 1)]), reason)
+        else:
+            self._fail(uow, item, reason)
+
+    def _fail(self, uow: NotifyUnitOfWork, item: _Item, reason: str) -> None:
+        m = item.message
+        m.mark_failed(reason)
+        uow.emit(
+            events_pb2.MessageFailed(
+                message=m.name,
+                recipient=m.recipient,
+                channel=channel_to_proto(m.channel),  # type: ignore[arg-type]
+                trigger=m.trigger,
+                error=m.last_error,
+            ),
+            aggregate_type="message",
+            aggregate_id=m.message_id,
+        )
+        log.warning("notify.message_failed", message=m.name, trigger=m.trigger, error=m.last_error)
+
+
+def contact_resolver(members, staff) -> ContactResolver:
+    """Members for member triggers, the staff directory for staff ones."""
+
+    async def resolve(tenant: str, trigger: Trigger, recipient: str) -> Contact:
+        if trigger.audience == AUDIENCE_STAFF:
+            return staff.resolve(tenant, recipient)
+        return await members.resolve(tenant, recipient)
+
+    return resolve

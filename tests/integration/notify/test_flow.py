@@ -1,0 +1,895 @@
+"""Notify end to end on real PostgreSQL, NATS, members and the local provider servers.
+
+Upstream action -> event -> queued message -> contact from members -> policy -> rendered text ->
+provider server. Assertions are on what the provider servers received and on the message rows.
+"""
+
+# ruff: noqa: RUF001 - Chinese punctuation in expected message texts
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import grpc
+import pytest
+import pytest_asyncio
+from google.protobuf.timestamp_pb2 import Timestamp
+from peony.booking.v1 import events_pb2 as booking_events
+from peony.members.v1 import events_pb2 as members_events
+from peony.members.v1 import member_pb2
+from peony.members.v1 import members_service_pb2 as mpb
+from peony.notify.v1 import message_pb2
+from peony.notify.v1 import notify_service_pb2 as pb
+from peony.wallet.v1 import events_pb2 as wallet_events
+from peony.wallet.v1 import ledger_pb2
+from peony.wallet.v1 import wallet_service_pb2 as wpb
+from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
+from sqlalchemy import text
+
+from cli.devstack import postgres_bin_dir
+from cli.notify import retry as cli_retry
+from kit.auth import mint_dev_token
+from kit.config import load_config, to_async_url
+from kit.migrations import upgrade
+from services.notify.domain.message import message_id_for
+from services.wallet.entrypoints.app import build as build_wallet
+from tests.integration.members.test_members_api import details
+from tests.integration.notify.conftest import Stack, auth, eventually, new_phone, new_tenant, rid
+
+pytestmark = pytest.mark.integration
+
+SPEND_CAPPED = new_tenant()  # a tenant with a tiny daily SMS budget (see the notify fixture)
+FLOOD = new_tenant()
+SENT = ("sent", "delivered")  # a provider took it (the local servers post receipts at once)
+
+
+def zone_at_hour(hour: int) -> str:
+    """An IANA zone whose local hour is ``hour`` right now (Etc/GMT-N is UTC+N)."""
+    offset = (hour - datetime.now(UTC).hour) % 24
+    if offset > 14:
+        offset -= 24
+    return f"Etc/GMT{'-' if offset >= 0 else '+'}{abs(offset)}"
+
+
+DAY = zone_at_hour(12)  # a store where it is midday now: no quiet hours in the way
+NIGHT = zone_at_hour(23)  # a store where it is 23:00 now
+
+
+def _ts(dt: datetime) -> Timestamp:
+    out = Timestamp()
+    out.FromDatetime(dt)
+    return out
+
+
+STAFF_TENANT = new_tenant()  # its store has a manager's contact in the staff directory
+STAFF_EMAIL = "manager.shanghai@salon.example"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def notify(stack: Stack) -> Stack:
+    staff = stack.tmp / "staff.json"
+    staff.write_text(
+        json.dumps({STAFF_TENANT: {"stores/s-hq": {"email": STAFF_EMAIL, "time_zone": "Asia/Shanghai"}}})
+    )
+    await stack.start_notify(
+        PEONY_NOTIFY_QUIET_HOURS="21:00-09:00",
+        PEONY_NOTIFY_TENANT_SPEND_CAPS=f'{{"{SPEND_CAPPED}": 10}}',  # two SMS segments at 5 fen
+        PEONY_NOTIFY_STAFF_CONTACTS_FILE=str(staff),
+    )
+    return stack
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _no_faults(stack: Stack):
+    yield
+    await stack.clear_faults()
+
+
+async def _one_message(stack: Stack, tenant: str, trigger: str, *, states=SENT, within=30.0) -> dict:
+    async def found():
+        rows = [r for r in await stack.rows(tenant, trigger) if r["state"] in states]
+        return rows or None
+
+    rows = await eventually(found, within=within, what=f"a {trigger} message in {states}")
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+async def _at_provider(stack: Stack, message_id: str) -> dict:
+    got = await eventually(lambda: stack.sent_for({message_id}), what=f"{message_id} at a provider")
+    assert len(got) == 1, got
+    return got[0]
+
+
+# --- triggers ------------------------------------------------------------------------------------
+async def test_welcome_in_the_members_locale_by_sms_exactly_once(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    zh_phone, en_phone = new_phone(), new_phone()
+    zh = await notify.member(tenant, store, name="小美", phone=zh_phone)
+    en = await notify.member(tenant, store, name="Amy", phone=en_phone, locale="en")
+
+    for member, phone, body in (
+        (zh, zh_phone, f"亲爱的小美，欢迎加入！您的会员号 {zh.member_number}。"),
+        (en, en_phone, f"Welcome, Amy! Your member number is {en.member_number}."),
+    ):
+        rows = [r for r in await _rows_for(notify, tenant, "welcome", member.name)]
+        row = rows[0]
+        assert (row["channel"], row["body"], row["state"] in SENT) == ("sms", body, True)
+        got = await _at_provider(notify, row["message_id"])
+        assert got["provider"] == "aliyun_sms" and got["to"] == phone.removeprefix("+86")
+        assert got["template_params"] == {"content": body}
+        assert row["address_masked"] == f"{phone[3:6]}****{phone[-4:]}"
+        assert phone not in str(row)
+
+    # Read back through the API: status per member.
+    listed = await notify.notify.ListMessages(
+        pb.ListMessagesRequest(recipient=en.name), metadata=auth(tenant)
+    )
+    [message] = listed.messages
+    assert message.state in (message_pb2.MESSAGE_STATE_SENT, message_pb2.MESSAGE_STATE_DELIVERED)
+    assert message.locale == "en"
+    assert message.provider == "aliyun_sms" and message.decision == "send on sms: ALLOWED"
+
+
+async def _rows_for(stack: Stack, tenant: str, trigger: str, recipient: str) -> list[dict]:
+    async def found():
+        rows = [
+            r for r in await stack.rows(tenant, trigger) if r["recipient"] == recipient and r["state"] in SENT
+        ]
+        return rows or None
+
+    rows = await eventually(found, what=f"{trigger} for {recipient}")
+    assert len(rows) == 1, rows
+    return rows
+
+
+async def test_wallet_and_booking_events_become_one_message_each_with_the_right_text(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)  # quiet hours out of the way; times shown in the events' zone
+    member = await notify.member(tenant, store, name="王静怡")
+    start = datetime(2026, 12, 24, 6, 30, tzinfo=UTC)  # 14:30 in Shanghai
+    cases = [
+        (
+            wallet_events.BalanceChanged(
+                member=member.name, reason=1, delta_minor=50000, principal_minor=80000, currency_code="CNY"
+            ),
+            "top_up_notice",
+            "您的会员账户充值 ¥500.00 已到账，当前余额 ¥800.00。",
+        ),
+        (
+            wallet_events.BalanceChanged(
+                member=member.name,
+                reason=16,
+                delta_minor=-12800,
+                principal_minor=67200,
+                bonus_minor=0,
+                currency_code="CNY",
+            ),
+            "spend_notice",
+            "您的会员账户消费 ¥128.00，当前余额 ¥672.00。如有疑问请联系门店。",
+        ),
+        (
+            booking_events.ReminderDue(
+                member=member.name,
+                store=store,
+                services=[booking_events.AppointmentServiceSummary(display_name="深层补水护理")],
+                start_time=_ts(datetime.now(UTC) + timedelta(hours=2)),
+                time_zone="Asia/Shanghai",
+                minutes_before=120,
+            ),
+            "reminder",
+            None,  # time-dependent; checked below
+        ),
+        (
+            booking_events.AppointmentCancelled(
+                member=member.name, store=store, start_time=_ts(start), time_zone="Asia/Shanghai"
+            ),
+            "appointment_cancelled",
+            "您 12月24日周四 14:30 的预约已取消。",
+        ),
+        (
+            booking_events.WaitlistOffered(
+                member=member.name,
+                store=store,
+                start_time=_ts(start),
+                time_zone="Asia/Shanghai",
+                offer_expire_time=_ts(start - timedelta(hours=3)),
+            ),
+            "waitlist_offer",
+            "候补通知：12月24日周四 14:30 有空位，请在 12月24日周四 11:30 前确认预约，逾期将让给下一位。",
+        ),
+    ]
+    for event, _, _ in cases:
+        await notify.publish(tenant, event)
+    for _event, trigger, body in cases:
+        row = await _one_message(notify, tenant, trigger)
+        if body is not None:
+            assert row["body"] == body, trigger
+        got = await _at_provider(notify, row["message_id"])
+        assert got["template_params"] == {"content": row["body"]}
+    reminder = await _one_message(notify, tenant, "reminder")
+    assert reminder["body"].startswith("到店提醒：您预约的深层补水护理将于 ")
+    # A hold moves the balance too, but is not a spend the member is told about.
+    await notify.publish(tenant, wallet_events.BalanceChanged(member=member.name, reason=5, delta_minor=-100))
+    await notify.publish(
+        tenant, wallet_events.BalanceChanged(member=member.name, reason=16, delta_minor=-100)
+    )
+    await eventually(lambda: _count(notify, tenant, "spend_notice", 2), what="the second spend notice")
+    assert len(await notify.rows(tenant, "top_up_notice")) == 1
+
+
+async def _count(stack: Stack, tenant: str, trigger: str, n: int) -> bool:
+    return len([r for r in await stack.rows(tenant, trigger) if r["state"] in SENT]) >= n
+
+
+async def test_the_same_event_twice_is_one_message(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store)
+    event = wallet_events.PointsEarned(member=member.name, points=120, points_available=520)
+    envelope = await notify.publish(tenant, event)
+    # The same event again under another NATS message id: the stream keeps both copies.
+    await notify.js.publish(
+        "peony.wallet.PointsEarned",
+        envelope.SerializeToString(),
+        headers={"Nats-Msg-Id": f"copy-{uuid.uuid4()}"},
+    )
+    row = await _one_message(notify, tenant, "points_earned")
+    assert row["message_id"] == message_id_for(tenant, envelope.event_id, "points_earned", member.name)
+    assert row["channel"] == "sms"  # WeChat and push come first for points, but this member has neither
+    await _at_provider(notify, row["message_id"])
+
+
+# --- consent ---------------------------------------------------------------------------------------
+async def test_consent_marketing_needs_opt_in_transactional_respects_opt_out(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    no_consent = await notify.member(tenant, store, name="甲")
+    opted_in = await notify.member(tenant, store, name="乙", consent=member_pb2.Consent(marketing_sms=True))
+    openid = f"oPeony{uuid.uuid4().hex[:20]}"
+    sms_out = await notify.member(
+        tenant,
+        store,
+        name="丙",
+        openid=openid,
+        consent=member_pb2.Consent(transactional_sms_opt_out=True),
+    )
+    expire = _ts(datetime.now(UTC) + timedelta(days=7))
+    for m in (no_consent, opted_in):
+        await notify.publish(
+            tenant, wallet_events.PointsExpiring(member=m.name, points=300, expire_time=expire)
+        )
+    await notify.publish(
+        tenant,
+        wallet_events.BalanceChanged(member=sms_out.name, reason=16, delta_minor=-5000, currency_code="CNY"),
+    )
+
+    async def settled():
+        rows = await notify.rows(tenant, "points_expiring")
+        return rows if len(rows) == 2 and all(r["state"] in (*SENT, "suppressed") for r in rows) else None
+
+    rows = {r["recipient"]: r for r in await eventually(settled, what="both marketing messages decided")}
+    assert rows[no_consent.name]["state"] == "suppressed"
+    assert rows[no_consent.name]["decision"] == "suppressed: NO_CONSENT"
+    assert rows[opted_in.name]["state"] in SENT and rows[opted_in.name]["channel"] == "sms"
+
+    spend = await _one_message(notify, tenant, "spend_notice")
+    assert spend["channel"] == "wechat"  # SMS opted out: the next channel in the trigger's order
+    got = await _at_provider(notify, spend["message_id"])
+    assert got["provider"] == "wechat_oa" and openid in str(got)
+    assert openid not in str(spend)
+
+
+# --- quiet hours -----------------------------------------------------------------------------------
+async def test_quiet_hours_in_the_store_zone_defer_normal_messages_but_not_urgent_ones(notify: Stack):
+    tenant = new_tenant()
+    night_store = await notify.store(tenant, NIGHT)
+    member = await notify.member(tenant, night_store, name="夜")
+    welcome = await _one_message(notify, tenant, "welcome", states=("deferred",))
+    local_due = welcome["due_time"].astimezone(ZoneInfo(NIGHT))
+    assert (local_due.hour, local_due.minute) == (9, 0)  # the end of quiet hours, store-local
+    assert timedelta(0) < welcome["due_time"] - datetime.now(UTC) <= timedelta(hours=11)
+    assert welcome["decision"] == f"deferred until {local_due.isoformat()}: QUIET_HOURS"
+    # An urgent notice (a spend) goes out at night all the same.
+    await notify.publish(
+        tenant, wallet_events.BalanceChanged(member=member.name, reason=16, delta_minor=-100)
+    )
+    spend = await _one_message(notify, tenant, "spend_notice")
+    await _at_provider(notify, spend["message_id"])
+    assert not await notify.sent_for({welcome["message_id"]})
+
+
+# --- frequency caps --------------------------------------------------------------------------------
+async def test_marketing_frequency_cap_three_a_day(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store, consent=member_pb2.Consent(marketing_sms=True))
+    expire = _ts(datetime.now(UTC) + timedelta(days=7))
+    for i in range(5):
+        await notify.publish(
+            tenant, wallet_events.PointsExpiring(member=member.name, points=10 + i, expire_time=expire)
+        )
+
+    async def settled():
+        rows = await notify.rows(tenant, "points_expiring")
+        return rows if len(rows) == 5 and all(r["state"] in (*SENT, "suppressed") for r in rows) else None
+
+    rows = await eventually(settled, what="five marketing messages decided")
+    assert sorted(r["state"] in SENT for r in rows) == [False] * 2 + [True] * 3
+    assert {r["decision"] for r in rows if r["state"] == "suppressed"} == {"suppressed: FREQUENCY_CAP_DAY"}
+
+
+# --- spend cap -------------------------------------------------------------------------------------
+async def test_spend_cap_stops_marketing_sms_and_moves_transactional_to_free_channels(notify: Stack):
+    tenant = SPEND_CAPPED  # 10 fen a day; an SMS segment costs 5 at the local Alibaba provider
+    store = await notify.store(tenant, DAY)
+    openid = f"oCap{uuid.uuid4().hex[:20]}"
+    members = [
+        await notify.member(
+            tenant,
+            store,
+            name=f"会员{i}",
+            openid=f"{openid}{i}",
+            consent=member_pb2.Consent(marketing_sms=True),
+        )
+        for i in range(4)
+    ]
+    for m in members:  # transactional, SMS first
+        await notify.publish(tenant, wallet_events.BalanceChanged(member=m.name, reason=16, delta_minor=-100))
+    expire = _ts(datetime.now(UTC) + timedelta(days=7))
+    for m in members:  # marketing; SMS is the only channel these members opted in to
+        await notify.publish(
+            tenant, wallet_events.PointsExpiring(member=m.name, points=5, expire_time=expire)
+        )
+
+    async def settled():
+        rows = await notify.rows(tenant)
+        done = [r for r in rows if r["state"] in (*SENT, "suppressed")]
+        return rows if len(rows) == 12 and len(done) == 12 else None
+
+    rows = await eventually(settled, what="welcomes, spend notices and marketing decided")
+    sms = [r for r in rows if r["channel"] == "sms" and r["state"] in SENT]
+    assert len(sms) == 2 and sum(r["cost_minor"] for r in rows) == 10  # never past the cap
+    spend = [r for r in rows if r["trigger"] == "spend_notice"]
+    assert all(r["state"] in SENT for r in spend)
+    assert sum(r["channel"] == "wechat" for r in spend) >= 2  # transactional moved to a free channel
+    marketing = [r for r in rows if r["trigger"] == "points_expiring"]
+    assert {r["decision"] for r in marketing} == {"suppressed: SPEND_CAP"}
+    assert len(await notify.sent_for({r["message_id"] for r in sms})) == 2
+    async with notify.notify_db.connect() as conn:
+        day = (
+            await conn.execute(text("SELECT * FROM spend_daily WHERE tenant_id = :t"), {"t": tenant})
+        ).one()
+        assert day.spent_minor == 10 and day.cap_reached_at is not None
+        caps = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM outbox WHERE tenant_id = :t"
+                    " AND event_type = 'peony.notify.v1.SpendCapReached'"
+                ),
+                {"t": tenant},
+            )
+        ).scalar_one()
+    assert caps == 1
+
+
+# --- providers: failover, retries, failure, re-send -------------------------------------------------
+async def test_provider_down_fails_over_both_down_fails_then_retry_sends(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store)
+    await _one_message(notify, tenant, "welcome")
+
+    await notify.fault(provider="aliyun_sms", mode="down")
+    await notify.publish(
+        tenant, wallet_events.BalanceChanged(member=member.name, reason=16, delta_minor=-100)
+    )
+    over = await _one_message(notify, tenant, "spend_notice")
+    assert over["provider"] == "tencent_sms"
+    assert (await _at_provider(notify, over["message_id"]))["provider"] == "tencent_sms"
+
+    await notify.fault(provider="tencent_sms", mode="down")
+    await notify.publish(tenant, wallet_events.PointsEarned(member=member.name, points=1, points_available=1))
+    failed = await _one_message(notify, tenant, "points_earned", states=("failed",))
+    assert failed["attempts"] == 3  # two retries with backoff, then given up
+    assert "aliyun_sms" in failed["last_error"] and "tencent_sms" in failed["last_error"]
+    assert not await notify.sent_for({failed["message_id"]})
+
+    await notify.clear_faults()
+    name = f"messages/{failed['message_id']}"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await notify.notify.RetryMessage(
+            pb.RetryMessageRequest(name=name, request_id=rid()), metadata=auth(tenant, ["beautician"])
+        )
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    retried = await notify.notify.RetryMessage(
+        pb.RetryMessageRequest(name=name, request_id=rid()), metadata=auth(tenant)
+    )
+    assert retried.message.state == message_pb2.MESSAGE_STATE_QUEUED
+    await _one_message(notify, tenant, "points_earned")
+    await _at_provider(notify, failed["message_id"])
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await notify.notify.RetryMessage(
+            pb.RetryMessageRequest(name=name, request_id=rid()), metadata=auth(tenant)
+        )
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+# --- staff audience ----------------------------------------------------------------------------------
+async def test_complaint_sla_breach_without_a_staff_contact_is_suppressed_not_lost(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store)
+    await notify.publish(
+        tenant,
+        booking_events.ComplaintSlaBreached(complaint="complaints/c1", member=member.name, store=store),
+    )
+    row = await _one_message(notify, tenant, "complaint_escalated", states=("suppressed",))
+    assert row["recipient"] == store and row["decision"] == "suppressed: RECIPIENT_NOT_FOUND"
+
+
+async def test_complaint_sla_breach_is_escalated_to_the_store_manager_by_email(notify: Stack):
+    tenant = STAFF_TENANT
+    store = await notify.store(tenant, DAY, store_id="s-hq")
+    member = await notify.member(tenant, store)
+    opened = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    await notify.publish(
+        tenant,
+        booking_events.ComplaintSlaBreached(
+            complaint="complaints/c-42",
+            member=member.name,
+            store=store,
+            open_time=_ts(opened),
+            first_response_due_time=_ts(opened + timedelta(hours=4)),
+        ),
+    )
+    row = await _one_message(notify, tenant, "complaint_escalated")
+    assert (row["recipient"], row["channel"], row["address_masked"]) == (store, "email", "m***@salon.example")
+    assert row["body"] == (
+        "【投诉超时】complaints/c-42 于 12月7日周一 10:00 提交，"
+        "首次回复期限 12月7日周一 14:00 已过，请立即处理。"
+    )
+    mails = await eventually(lambda: _mails_to(notify, STAFF_EMAIL), what="the e-mail at the SMTP server")
+    assert len(mails) == 1 and mails[0]["subject"] == "投诉超时未回复"
+    assert mails[0]["text"].strip() == row["body"] and "<p>" in mails[0]["html"]
+    # The member hears nothing of the escalation.
+    assert [r["recipient"] for r in await notify.rows(tenant, "complaint_escalated")] == [store]
+
+
+async def _mails_to(stack: Stack, address: str) -> list[dict]:
+    return [m for m in await stack.sent("smtp") if m.get("to") == address]
+
+
+async def test_every_trigger_turns_its_event_into_exactly_one_message(notify: Stack):
+    """One event of each trigger's type, for one member: one message each, in en for an en member."""
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store, name="Amy", locale="en")
+    await _one_message(notify, tenant, "welcome")
+    soon = _ts(datetime.now(UTC) + timedelta(hours=3))
+    svc = [booking_events.AppointmentServiceSummary(display_name="Facial")]
+    events = {
+        "tier_changed": members_events.TierChanged(
+            member=member.name, from_tier_id="silver", to_tier_id="gold"
+        ),
+        "referral_reward": members_events.ReferralRewardEarned(
+            referrer=member.name,
+            referee=f"members/{uuid.uuid4()}",
+            qualifying_spend_minor=30000,
+            currency_code="CNY",
+        ),
+        "card_lost": members_events.CardReportedLost(member=member.name, card_number="C-12345678"),
+        "top_up_notice": wallet_events.BalanceChanged(member=member.name, reason=1, delta_minor=100),
+        "spend_notice": wallet_events.BalanceChanged(member=member.name, reason=3, delta_minor=-100),
+        "points_earned": wallet_events.PointsEarned(member=member.name, points=5, points_available=5),
+        "appointment_booked": booking_events.AppointmentBooked(
+            member=member.name, services=svc, start_time=soon
+        ),
+        "appointment_rescheduled": booking_events.AppointmentRescheduled(
+            member=member.name, start_time=soon, previous_start_time=soon
+        ),
+        "appointment_cancelled": booking_events.AppointmentCancelled(member=member.name, start_time=soon),
+        "reminder": booking_events.ReminderDue(member=member.name, services=svc, start_time=soon),
+        "waitlist_offer": booking_events.WaitlistOffered(
+            member=member.name, start_time=soon, offer_expire_time=soon
+        ),
+        "complaint_acknowledged": booking_events.ComplaintOpened(
+            member=member.name, first_response_due_time=soon
+        ),
+    }
+    for event in events.values():
+        await notify.publish(tenant, event)
+    for trigger in events:
+        row = await _one_message(notify, tenant, trigger)
+        assert row["locale"] == "en" and row["body"] and "{{" not in row["body"], trigger
+        await _at_provider(notify, row["message_id"])
+    # The marketing ones (points expiring, service-plan follow-ups) need consent: not this member.
+    await notify.publish(tenant, booking_events.FollowUpDue(member=member.name, due_date="2026-12-24"))
+    follow_up = await _one_message(notify, tenant, "follow_up", states=("suppressed",))
+    assert follow_up["decision"] == "suppressed: NO_CONSENT"
+
+
+# --- templates -----------------------------------------------------------------------------------------
+async def test_tenant_template_overrides_the_default_and_bad_ones_are_refused(notify: Stack):
+    tenant = new_tenant()
+    parent = "triggers/points_earned"
+
+    async def create(body: str, template_id: str = "sms-zh-CN", roles=None):
+        return await notify.notify.CreateTemplate(
+            pb.CreateTemplateRequest(
+                parent=parent,
+                template_id=template_id,
+                template=message_pb2.Template(body=body),
+                request_id=rid(),
+            ),
+            metadata=auth(tenant, roles),
+        )
+
+    for body, template_id, field in [
+        ("{{ event.points ", "sms-zh-CN", "template.body"),
+        ("{{ event.phone }}", "sms-zh-CN", "template.body"),
+        ("{{ secret }}", "sms-zh-CN", "template.body"),
+        ("ok", "pigeon-zh-CN", "template_id"),
+        ("ok", "sms-fr", "template_id"),
+    ]:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await create(body, template_id)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, body
+        assert details(err.value)[1][:1] == [field], body
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await create("ok", roles=["beautician"])
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    async with notify.notify_db.connect() as conn:
+        stored = (
+            await conn.execute(text("SELECT count(*) FROM templates WHERE tenant_id = :t"), {"t": tenant})
+        ).scalar_one()
+    assert stored == 0  # nothing refused was written
+
+    created = await create(
+        "【{{ member.display_name }}】积分+{{ event.points }}，共 {{ event.points_available }}"
+    )
+    assert created.template.name == "triggers/points_earned/templates/sms-zh-CN"
+    listed = await notify.notify.ListTemplates(pb.ListTemplatesRequest(parent=parent), metadata=auth(tenant))
+    assert [(t.name, t.built_in) for t in listed.templates][:1] == [(created.template.name, False)]
+    assert {t.name for t in listed.templates if t.built_in} == {
+        "triggers/points_earned/templates/any-en",
+        "triggers/points_earned/templates/any-zh-CN",
+    }
+
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store, name="小美")
+    await notify.publish(
+        tenant, wallet_events.PointsEarned(member=member.name, points=88, points_available=388)
+    )
+    row = await _one_message(notify, tenant, "points_earned")
+    assert row["body"] == "【小美】积分+88，共 388"
+
+
+# --- privacy -------------------------------------------------------------------------------------------
+async def test_notify_database_holds_no_address(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    phone, email, openid = (
+        new_phone(),
+        f"pii-{uuid.uuid4().hex[:8]}@example.com",
+        f"oPii{uuid.uuid4().hex[:16]}",
+    )
+    member = await notify.member(tenant, store, phone=phone, email=email, openid=openid)
+    await _one_message(notify, tenant, "welcome")
+    await notify.publish(tenant, wallet_events.PointsEarned(member=member.name, points=1, points_available=1))
+    row = await _one_message(notify, tenant, "points_earned")
+    assert row["channel"] == "wechat"
+    dump = subprocess.run(
+        [
+            str(postgres_bin_dir() / "pg_dump"),
+            notify.notify_url.replace("postgresql+asyncpg://", "postgresql://"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert row["message_id"] in dump
+    for secret in (phone, phone[3:], email, openid):
+        assert secret not in dump
+
+
+async def test_members_refuses_contact_resolution_to_anyone_but_notify(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await notify.members.ResolveContact(
+            mpb.ResolveContactRequest(name=member.name), metadata=auth(tenant, ["service"])
+        )
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+# --- delivery receipts ---------------------------------------------------------------------------------
+async def test_receipts_through_the_gateway_mark_messages_delivered_or_failed(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store)
+    # The local Alibaba server posts a signed SmsReport to the gateway right after accepting.
+    delivered = await _one_message(notify, tenant, "welcome", states=("delivered",))
+    assert delivered["deliver_time"] is not None and delivered["provider"] == "aliyun_sms"
+    await notify.fault(provider="aliyun_sms", mode="none", receipt="failed")
+    spend = wallet_events.BalanceChanged(member=member.name, reason=16, delta_minor=-100)
+    await notify.publish(tenant, spend)
+    failed = await _one_message(notify, tenant, "spend_notice", states=("failed",))
+    assert failed["last_error"] == "aliyun_sms: MK:0001"
+    async with notify.notify_db.connect() as conn:
+        events = (
+            (
+                await conn.execute(
+                    text("SELECT event_type FROM outbox WHERE tenant_id = :t ORDER BY seq"), {"t": tenant}
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert events.count("peony.notify.v1.MessageDelivered") == 1
+    assert events.count("peony.notify.v1.MessageFailed") == 1
+
+
+async def test_forged_malformed_and_unknown_receipts_are_refused_and_change_nothing(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    await notify.member(tenant, store)
+    row = await _one_message(notify, tenant, "welcome", states=("delivered",))
+    url = f"{notify.gateway_url}/v1/notify/receipts"
+    forged = (
+        f'[{{"biz_id": "{row["provider_message_id"]}", "success": false, "err_code": "X",'
+        ' "report_time": "2026-12-07 10:00:00"}]'
+    )
+    async with aiohttp.ClientSession() as s:
+        # No signature (Alibaba authenticates its pushes with the configured token).
+        unsigned = {"Content-Type": "application/json"}
+        async with s.post(f"{url}/aliyun_sms", data=forged, headers=unsigned) as r:
+            assert r.status == 400 and (await r.json())["error"]["status"] == "INVALID_ARGUMENT"
+        # The right header scheme with a wrong token.
+        bad = {"Authorization": "Basic YWxpeXVuX3Ntczpub3Bl", "Content-Type": "application/json"}
+        async with s.post(f"{url}/aliyun_sms", data=forged, headers=bad) as r:
+            assert r.status == 400
+        async with s.post(f"{url}/aliyun_sms", data=b"\xff not json", headers=bad) as r:
+            assert r.status == 400
+        async with s.post(f"{url}/carrier_pigeon", data=b"[]") as r:
+            assert r.status == 404
+    after = [r for r in await notify.rows(tenant, "welcome")]
+    assert after[0]["state"] == "delivered" and after[0]["last_error"] == ""
+    async with notify.notify_db.connect() as conn:
+        early = (await conn.execute(text("SELECT count(*) FROM early_receipts"))).scalar_one()
+    assert early == 0  # refused receipts are not even parked
+    # Only the gateway's identity may forward receipts to notify.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await notify.notify.RecordReceipts(
+            pb.RecordReceiptsRequest(provider="aliyun_sms", body=forged.encode()), metadata=auth(tenant)
+        )
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_peony_notify_retry_all_failed_requeues_dead_lettered_messages(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store)
+    await _one_message(notify, tenant, "welcome")
+    await notify.fault(provider="aliyun_sms", mode="error", code="isv.BUSINESS_LIMIT_CONTROL")
+    await notify.fault(provider="tencent_sms", mode="down")
+    for points in (1, 2):
+        await notify.publish(tenant, wallet_events.PointsEarned(member=member.name, points=points))
+
+    async def both_failed():
+        rows = await notify.rows(tenant, "points_earned")
+        return rows if len(rows) == 2 and all(r["state"] == "failed" for r in rows) else None
+
+    failed = await eventually(both_failed, what="two failed messages")
+    await notify.clear_faults()
+    token = mint_dev_token(tenant=tenant, subject="user:ops", roles=["hq_admin"])
+    done = await cli_retry(notify.notify_addr, token, [], all_failed=True, trigger="points_earned")
+    assert sorted(done) == sorted(f"messages/{r['message_id']}" for r in failed)
+    await eventually(lambda: _count(notify, tenant, "points_earned", 2), what="both re-sent")
+    assert len(await notify.sent_for({r["message_id"] for r in failed})) == 2
+
+
+async def test_rest_through_the_gateway_templates_and_message_status(notify: Stack):
+    tenant = new_tenant()
+    headers = {"Authorization": auth(tenant)[0][1]}
+    base = notify.gateway_url
+    async with aiohttp.ClientSession(headers=headers) as s:
+        url = f"{base}/v1/triggers/reminder/templates?templateId=sms-en&requestId={rid()}"
+        async with s.post(url, json={"body": "{{ event.start_time|datetime "}) as r:
+            body = await r.json()
+            assert r.status == 400, body
+            fields = [v["field"] for d in body["error"]["details"] for v in d.get("fieldViolations", [])]
+            assert fields == ["template.body"]
+        async with s.post(url, json={"body": "See you {{ event.start_time|datetime }}"}) as r:
+            assert r.status == 200, await r.text()
+            assert (await r.json())["template"]["name"] == "triggers/reminder/templates/sms-en"
+        async with s.get(f"{base}/v1/triggers/reminder/templates/sms-en") as r:
+            assert r.status == 200 and (await r.json())["template"]["body"].startswith("See you")
+        store = await notify.store(tenant, DAY)
+        member = await notify.member(tenant, store)
+        await _one_message(notify, tenant, "welcome")
+        async with s.get(f"{base}/v1/messages", params={"recipient": member.name}) as r:
+            listed = (await r.json())["messages"]
+            assert [m["trigger"] for m in listed] == ["welcome"]
+            assert listed[0]["state"] in ("MESSAGE_STATE_SENT", "MESSAGE_STATE_DELIVERED")
+        async with s.get(f"{base}/v1/messages", params={"trigger": "welcome"}) as r:
+            assert len((await r.json())["messages"]) == 1
+
+
+# --- upstream actions through the public APIs ------------------------------------------------------
+@pytest_asyncio.fixture(scope="module")
+async def wallet(stack: Stack):
+    """The wallet service in process (it learns members from members' events, as in production)."""
+    url = to_async_url(await stack.infra.anew_database("wallet"))
+    await upgrade("wallet", url)
+    runner = await build_wallet(
+        load_config(
+            "wallet",
+            {
+                "PEONY_WALLET_DATABASE_URL": url,
+                "PEONY_NATS_URL": stack.infra.nats_url,
+                "PEONY_WALLET_GRPC_PORT": "0",
+                "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
+            },
+        )
+    )
+    port = await runner.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        yield wpb_grpc.WalletServiceStub(channel)
+    finally:
+        await channel.close()
+        await runner.stop()
+
+
+async def test_top_up_through_the_wallet_api_sends_the_balance_in_the_members_locale(notify: Stack, wallet):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    zh = await notify.member(tenant, store, name="小美")
+    en = await notify.member(tenant, store, name="Amy", locale="en")
+    for member, amount in ((zh, 50_000), (en, 12_345)):
+
+        async def top_up(member=member, amount=amount):
+            try:
+                return await wallet.TopUp(
+                    wpb.TopUpRequest(
+                        member=member.name,
+                        amount_minor=amount,
+                        currency_code="CNY",
+                        tender=ledger_pb2.TENDER_WECHAT_PAY,
+                        store=store,
+                        request_id=f"topup-{member.name.split('/')[1]}",
+                    ),
+                    metadata=auth(tenant),
+                )
+            except grpc.aio.AioRpcError as err:  # the wallet has not seen the registration yet
+                if err.code() == grpc.StatusCode.NOT_FOUND:
+                    return None
+                raise
+
+        await eventually(top_up, what="the wallet accepts the top-up")
+    rows = {r["recipient"]: r for r in await _settled(notify, tenant, "top_up_notice", 2)}
+    assert rows[zh.name]["body"] == "您的会员账户充值 ¥500.00 已到账，当前余额 ¥500.00。"
+    assert rows[en.name]["body"] == "Your top-up of CN¥123.45 has arrived. Balance: CN¥123.45."
+    for row in rows.values():
+        await _at_provider(notify, row["message_id"])
+
+
+async def test_card_lost_and_tier_change_through_the_members_api(notify: Stack):
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store, name="小美")
+    card = (
+        await notify.members.IssueCard(
+            mpb.IssueCardRequest(parent=member.name, card_number="PEONY-0000-8888", request_id=rid()),
+            metadata=auth(tenant),
+        )
+    ).card
+    await notify.members.ReportCardLost(
+        mpb.ReportCardLostRequest(name=card.name, request_id=rid()), metadata=auth(tenant)
+    )
+    lost = await _one_message(notify, tenant, "card_lost")
+    assert lost["body"].startswith("【安全提醒】您尾号 8888 的会员卡已挂失")
+    assert lost["channel"] == "sms"
+    await notify.members.SetMemberTier(
+        mpb.SetMemberTierRequest(name=member.name, tier_id="gold", reason="VIP", request_id=rid()),
+        metadata=auth(tenant),
+    )
+    tier = await _one_message(notify, tenant, "tier_changed")
+    assert tier["body"].startswith("小美，您的会员等级已由 ") and tier["body"].endswith(" 变更为 gold。")
+
+
+async def _settled(stack: Stack, tenant: str, trigger: str, n: int) -> list[dict]:
+    async def found():
+        rows = [r for r in await stack.rows(tenant, trigger) if r["state"] in SENT]
+        return rows if len(rows) >= n else None
+
+    rows = await eventually(found, what=f"{n} {trigger} messages")
+    assert len(rows) == n, rows
+    return rows
+
+
+# Last in the module: it restarts notify with other settings and leaves it stopped.
+@pytest.mark.timeout(900)  # 10,000 events through a shared 2-core machine
+async def test_sms_flood_against_the_spend_cap_sends_at_most_the_budget(stack: Stack, notify: Stack):
+    """10,000 marketing SMS against a budget worth 500 segments: at most 500 go out, the rest are
+    recorded as suppressed (SPEND_CAP). Frequency caps are lifted for this run so that only the
+    spend cap stands between the flood and the bill."""
+    tenant = FLOOD
+    for runner in list(stack.runners):
+        await stack.stop_notify(runner)
+    await stack.start_notify(
+        PEONY_NOTIFY_QUIET_HOURS="off",
+        PEONY_NOTIFY_MARKETING_PER_DAY="1000",
+        PEONY_NOTIFY_MARKETING_PER_WEEK="10000",
+        PEONY_NOTIFY_TENANT_SPEND_CAPS=f'{{"{tenant}": 2500}}',  # 500 segments at 5 fen
+        PEONY_NOTIFY_DISPATCH_BATCH="200",
+    )
+    try:
+        store = await stack.store(tenant, DAY)
+        members = [
+            await stack.member(tenant, store, name=f"客{i}", consent=member_pb2.Consent(marketing_sms=True))
+            for i in range(20)
+        ]
+        expire = _ts(datetime.now(UTC) + timedelta(days=30))
+        total = 10_000
+        for i in range(total):
+            m = members[i % len(members)]
+            event = wallet_events.PointsExpiring(member=m.name, points=i + 1, expire_time=expire)
+            await stack.publish(tenant, event)
+
+        async def settled():
+            async with stack.notify_db.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        text(
+                            "SELECT state, count(*) AS n, coalesce(sum(billable_units), 0) AS units"
+                            " FROM messages WHERE tenant_id = :t AND trigger = 'points_expiring'"
+                            " GROUP BY state"
+                        ),
+                        {"t": tenant},
+                    )
+                ).all()
+            by_state = {r.state: (r.n, r.units) for r in rows}
+            pending = sum(n for s, (n, _) in by_state.items() if s in ("queued", "deferred"))
+            return by_state if sum(n for n, _ in by_state.values()) == total and not pending else None
+
+        by_state = await eventually(settled, within=600, what="the flood decided")
+        sent_units = sum(units for state, (_, units) in by_state.items() if state in SENT)
+        sent = sum(n for state, (n, _) in by_state.items() if state in SENT)
+        assert sent_units <= 500 and sent <= 500
+        assert sent >= 400  # the budget is used, not refused wholesale (welcomes took a few segments)
+        assert by_state["suppressed"][0] == total - sent
+        async with stack.notify_db.connect() as conn:
+            spent = (
+                await conn.execute(
+                    text("SELECT spent_minor FROM spend_daily WHERE tenant_id = :t"), {"t": tenant}
+                )
+            ).scalar_one()
+        assert spent <= 2500
+        flood_ids = {
+            str(r.message_id)
+            for r in (
+                await _query(
+                    stack,
+                    "SELECT message_id FROM messages WHERE tenant_id = :t AND trigger = 'points_expiring'"
+                    " AND state IN ('sent', 'delivered')",
+                    tenant,
+                )
+            )
+        }
+        assert len(await stack.sent_for(flood_ids)) == len(flood_ids)
+    finally:
+        for runner in list(stack.runners):
+            await stack.stop_notify(runner)
+
+
+async def _query(stack: Stack, sql: str, tenant: str) -> list:
+    async with stack.notify_db.connect() as conn:
+        return list((await conn.execute(text(sql), {"t": tenant})).all())
