@@ -10,11 +10,12 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install up test lint fmt gen gen-check bench clean
+.PHONY: help install up test test-unit lint fmt gen gen-check bench clean
 
 help:
 	@echo "make up         run the whole platform locally (PostgreSQL, NATS, services, gateway)"
 	@echo "make test       run the test suite (PYTEST_ARGS='-k foo' to narrow it)"
+	@echo "make test-unit  only tests/unit: pure code, no PostgreSQL / NATS (the fast tier)"
 	@echo "make lint       ruff check, ruff format --check, buf lint"
 	@echo "make fmt        ruff fix + format"
 	@echo "make gen        regenerate gen/peony from protos/ and docs/permissions.md"
@@ -35,6 +36,10 @@ up: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# Starts no servers: the tier to run after every edit.
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -433,7 +433,7 @@ async def wait_for_echo(addr: str, child: Child | None = None, limit_s: float = 
 def start_echo(children: Children, payload_bytes: int) -> tuple[Child, str]:
     """The bare echo baseline server as a child process, answering ``payload_bytes`` per call;
     returns it and its address once it answers."""
-    from kit.devstack import free_port
+    from cli.devstack import free_port
 
     port = free_port()
     echo = children.spawn(
@@ -714,7 +714,7 @@ def run_pgbench(
     """The baseline of every database-bound benchmark: ``pgbench -i -s 10`` on ``db_name`` (a
     database of the same server the service uses), then the builtin tpcb-like with ``clients``
     connections and 2 threads, ``-M prepared``, for ``duration`` seconds after ``warmup``."""
-    from kit.devstack import database_url, postgres_bin_dir
+    from cli.devstack import database_url, postgres_bin_dir
 
     exe = str(postgres_bin_dir() / "pgbench")
     url = plain_pg_url(database_url(server_url, db_name))

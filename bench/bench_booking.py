@@ -8,7 +8,7 @@ Progress goes to stderr; stdout gets exactly one JSON line with every figure (se
 
 Steps:
 1. PostgreSQL + NATS: ``PEONY_DATABASE_URL`` / ``PEONY_NATS_URL`` when set, else embedded servers
-   (``kit.devstack.DevStack``, fsync on) in a temp dir. A fresh database migrated with
+   (``cli.devstack.DevStack``, fsync on) in a temp dir. A fresh database migrated with
    ``kit.migrations.upgrade("booking", ...)``; the store's time zone (Asia/Shanghai) inserted into
    ``store_zones`` and every member the benchmark books for into ``member_windows``, as the
    members service's StoreCreated and MemberRegistered events would.
@@ -362,7 +362,7 @@ def _seed_members() -> list[str]:
 
 
 def _start_booking(children: Children, db_url: str, nats_url: str) -> tuple[Any, str]:
-    from kit.devstack import free_port
+    from cli.devstack import free_port
 
     port = free_port()
     env = child_env(
@@ -392,9 +392,9 @@ def _profile(args: argparse.Namespace, pid: int) -> tuple[int, Path, str] | None
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from cli.devstack import DevStack, database_url, drop_database, ensure_database, free_port
     from kit.auth import mint_dev_token
     from kit.config import to_async_url
-    from kit.devstack import DevStack, database_url, drop_database, ensure_database, free_port
     from kit.migrations import upgrade
 
     idle_busy = busy_cores()

@@ -7,7 +7,7 @@ Progress goes to stderr; stdout gets exactly one JSON line with every figure (se
 
 Steps:
 1. PostgreSQL + NATS: ``PEONY_DATABASE_URL`` / ``PEONY_NATS_URL`` when set, else embedded servers
-   (``kit.devstack.DevStack``, *not* fast mode: fsync on, as in production) in a temp dir. A fresh
+   (``cli.devstack.DevStack``, *not* fast mode: fsync on, as in production) in a temp dir. A fresh
    database, migrated with ``kit.migrations.upgrade("members", ...)``.
 2. The real members service as a separate process (``python -m cli.main serve members``); one store
    and ``--members`` members registered through the API; the outbox drained; the service stopped.
@@ -226,7 +226,7 @@ async def _populate(addr: str, token: str, count: int, concurrency: int = 16) ->
 def _start_members(
     children: Children, db_url: str, nats_url: str, extra_env: dict[str, str]
 ) -> tuple[Any, str]:
-    from kit.devstack import free_port
+    from cli.devstack import free_port
 
     port = free_port()
     env = child_env(
@@ -263,9 +263,9 @@ def _settle(seconds: float = 1.0) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from cli.devstack import DevStack, drop_database, ensure_database, free_port
     from kit.auth import mint_dev_token
     from kit.config import to_async_url
-    from kit.devstack import DevStack, drop_database, ensure_database, free_port
     from kit.migrations import upgrade
 
     server_env = dict(item.split("=", 1) for item in args.server_env)

@@ -208,9 +208,9 @@ async def _jetstream_baseline(nats_url: str, rate: float, count: int) -> dict[st
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from cli.devstack import DevStack, ensure_database, free_port
     from kit.auth import mint_dev_token
     from kit.config import to_async_url
-    from kit.devstack import DevStack, ensure_database, free_port
     from kit.migrations import upgrade
 
     rates = [float(r) for r in args.rates.split(",")]

@@ -8,7 +8,7 @@ Progress goes to stderr; stdout gets exactly one JSON line with every figure (se
 
 Steps:
 1. PostgreSQL + NATS: ``PEONY_DATABASE_URL`` / ``PEONY_NATS_URL`` when set, else embedded servers
-   (``kit.devstack.DevStack``, *not* fast mode: fsync on, as in production) in a temp dir. A fresh
+   (``cli.devstack.DevStack``, *not* fast mode: fsync on, as in production) in a temp dir. A fresh
    database, migrated with ``kit.migrations.upgrade("wallet", ...)``.
 2. ``--members`` members inserted straight into the wallet's ``member_directory`` projection (what
    the members service's events would have written); then the real wallet service as a separate
@@ -342,7 +342,7 @@ async def _probe_checkout(addr: str, token: str, spec: dict[str, Any], server: A
 def _start_wallet(
     children: Children, db_url: str, nats_url: str, extra_env: dict[str, str], name: str = "wallet"
 ) -> tuple[Any, str]:
-    from kit.devstack import free_port
+    from cli.devstack import free_port
 
     port = free_port()
     env = child_env(
@@ -434,9 +434,9 @@ def _budget(tps: float, pgb_cpu: dict[str, Any], echo: dict[str, Any], checkout:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import asyncpg
 
+    from cli.devstack import DevStack, database_url, drop_database, ensure_database, free_port
     from kit.auth import mint_dev_token
     from kit.config import to_async_url
-    from kit.devstack import DevStack, database_url, drop_database, ensure_database, free_port
     from kit.migrations import upgrade
 
     server_env = dict(item.split("=", 1) for item in args.server_env)

@@ -27,9 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cli.supervisor import Backoff, Child, Supervisor
-from kit.config import DEFAULT_GATEWAY_ADDR, DEFAULT_GRPC_PORTS
-from kit.devstack import (
+from cli.devstack import (
     DevStack,
     DevStackError,
     ensure_database,
@@ -37,6 +35,8 @@ from kit.devstack import (
     run_coro_sync,
     tail,
 )
+from cli.supervisor import Backoff, Child, Supervisor
+from kit.config import DEFAULT_GATEWAY_ADDR, DEFAULT_GRPC_PORTS
 
 # The services `peony up` runs by default.
 SERVICES: tuple[str, ...] = ("members", "wallet", "booking", "notify")

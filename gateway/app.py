@@ -35,20 +35,8 @@ from gateway.errors import GatewayError, error_body, rpc_error_to_http
 from gateway.routing import MethodNotAllowed, Route, Router, compile_routes
 from gateway.services import EXPOSED_SERVICES, load_services
 from gateway.transcode import build_request, render_response, response_json
-
-try:
-    from kit.logging import get_logger
-except ImportError:  # pragma: no cover - kit.logging is part of the repository
-    import structlog
-
-    def get_logger(name: str | None = None, **initial_values: Any) -> Any:
-        return structlog.get_logger(name, **initial_values)
-
-
-try:
-    from kit.telemetry import client_interceptors
-except ImportError:  # pragma: no cover - kit.telemetry is part of the repository
-    client_interceptors = None  # type: ignore[assignment]
+from kit.logging import configure_logging, get_logger
+from kit.telemetry import client_interceptors, configure_telemetry
 
 __all__ = ["Gateway", "build_app", "main", "serve"]
 
@@ -127,7 +115,7 @@ class Gateway:
     async def open(self, _app: web.Application | None = None) -> None:
         for backend in self.backends.values():
             if backend.channel is None:
-                interceptors = client_interceptors(backend.target) if client_interceptors else None
+                interceptors = client_interceptors(backend.target)
                 backend.channel = grpc.aio.insecure_channel(
                     backend.target,
                     options=_channel_options(self.config.max_message_bytes),
@@ -260,10 +248,6 @@ class Gateway:
         request_id = request.headers.get("X-Request-Id")
         if request_id is not None:
             metadata.append(("x-request-id", request_id))
-        if client_interceptors is None:  # pragma: no cover - fallback without kit.telemetry
-            carrier: dict[str, str] = {}
-            propagate.inject(carrier)
-            metadata.extend(carrier.items())
         call = self._callables[id(route)]
         try:
             reply = await call(message, timeout=timeout, metadata=tuple(metadata))
@@ -470,19 +454,8 @@ def main() -> None:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(2) from None
-    try:
-        from kit.logging import configure_logging
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        configure_logging("gateway", config.log_level, config.log_format)
-    handle = None
-    try:
-        from kit.telemetry import configure_telemetry
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        handle = configure_telemetry("gateway", config.version)
+    configure_logging("gateway", config.log_level, config.log_format)
+    handle = configure_telemetry("gateway", config.version)
     try:
         asyncio.run(serve(config))
     except KeyboardInterrupt:  # pragma: no cover - signal handlers normally catch it

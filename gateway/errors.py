@@ -32,10 +32,7 @@ __all__ = [
     "status_to_http",
 ]
 
-try:  # one domain for every Peony ErrorInfo
-    from kit.errors import ERROR_DOMAIN
-except ImportError:  # pragma: no cover - kit.errors is part of the repository
-    ERROR_DOMAIN = "peony.dev"
+from kit.errors import ERROR_DOMAIN  # one domain for every Peony ErrorInfo
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 

@@ -54,6 +54,9 @@ class ServiceConfig:
     extra: Mapping[str, str] = field(default_factory=dict)
     # PEONY_MAX_EVENT_BYTES; 0 = the messaging kit's default (NATS's 1 MiB max_payload minus headroom)
     max_event_bytes: int = 0
+    # PEONY_DB_POOL_SIZE / PEONY_DB_MAX_OVERFLOW (or PEONY_<SVC>_DB_...); 0 pool size = the service's default
+    db_pool_size: int = 0
+    db_max_overflow: int = 20
 
     @property
     def grpc_addr(self) -> str:
@@ -188,6 +191,11 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
 
     extra = {k: v for k, v in env.items() if k.startswith(f"PEONY_{svc}_")}
     max_event_bytes = get_int("PEONY_MAX_EVENT_BYTES", 0, 1024, 64 * 1024 * 1024)
+    # Connections per replica: replicas x (pool + overflow) must stay under PostgreSQL's max_connections.
+    db_pool_size = get_int(f"PEONY_{svc}_DB_POOL_SIZE", get_int("PEONY_DB_POOL_SIZE", 0, 1, 500), 1, 500)
+    db_max_overflow = get_int(
+        f"PEONY_{svc}_DB_MAX_OVERFLOW", get_int("PEONY_DB_MAX_OVERFLOW", 20, 0, 500), 0, 500
+    )
 
     if problems:
         raise ConfigError(problems)
@@ -215,4 +223,6 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
         service_addrs=addrs,
         extra=extra,
         max_event_bytes=max_event_bytes,
+        db_pool_size=db_pool_size,
+        db_max_overflow=db_max_overflow,
     )

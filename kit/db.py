@@ -1,4 +1,20 @@
-"""PostgreSQL access for every service: async engine, the kit's own tables, transaction retry."""
+"""PostgreSQL access for every service: async engine, the kit's own tables, transaction retry.
+
+Connections go back to their pool without a reset round trip where that is safe:
+
+* SQLAlchemy's pool (``create_engine``) resets a returned connection with a rollback, and its
+  asyncpg adapter sends ``ROLLBACK`` only when a transaction is still open: a connection whose
+  transaction was committed goes back with no round trip at all. That reset is kept: it is what
+  ends a transaction a caller forgot (or an exception interrupted).
+* asyncpg's own ``Pool`` (``create_pg_pool``, for hot paths that bypass the ORM) runs
+  ``Connection.reset()`` on every release by default: ``pg_advisory_unlock_all(); CLOSE ALL;
+  UNLISTEN *; RESET ALL`` -- one more round trip per request. Peony keeps no session state on
+  pooled connections: advisory locks are transaction-scoped (``pg_try_advisory_xact_lock``; the
+  migration lock is on a connection of its own), the relay LISTENs on a dedicated connection, no
+  ``WITH HOLD`` cursors, no plain ``SET`` (server settings are given at connect time, per-request
+  ones with ``SET LOCAL``). So ``create_pg_pool`` releases with only a ``ROLLBACK``, and only when
+  a transaction was left open. Code that does keep session state must not use these pools.
+"""
 
 from __future__ import annotations
 
@@ -20,16 +36,38 @@ T = TypeVar("T")
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 
+def _server_settings(service: str) -> dict[str, str]:
+    # JIT compilation only slows short OLTP queries down.
+    return {"application_name": f"peony-{service}", "jit": "off"}
+
+
 def create_engine(url: str, *, service: str, pool_size: int = 10, max_overflow: int = 20) -> AsyncEngine:
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_recycle=1800,
-        connect_args={
-            # JIT compilation only slows short OLTP queries down.
-            "server_settings": {"application_name": f"peony-{service}", "jit": "off"},
-        },
+        connect_args={"server_settings": _server_settings(service)},
+    )
+
+
+async def _rollback_if_open(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release: end a transaction left open, nothing else (see the module doc)."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
+async def create_pg_pool(url: str, *, service: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    """A plain asyncpg pool for hot paths (prepared statements, no ORM); ``url`` may be
+    SQLAlchemy's ``postgresql+asyncpg://`` form. Releasing a connection costs no round trip."""
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        max_inactive_connection_lifetime=1800,
+        reset=_rollback_if_open,
+        server_settings=_server_settings(service),
     )
 
 

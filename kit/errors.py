@@ -3,13 +3,16 @@
 Handlers raise these; the server interceptor turns them into a `google.rpc.Status` carrying an
 `ErrorInfo` (machine-readable reason) and, for bad input, a `BadRequest` with one field violation
 per problem. Anything else that escapes a handler is a bug and becomes a bare INTERNAL.
+
+Plain exceptions: this module is imported by every ``domain/`` package, which must not depend on
+gRPC. ``code`` is the canonical status *name* (``google.rpc.Code``); the edge
+(``kit.grpc_server.grpc_code``) maps it to a ``grpc.StatusCode``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
@@ -19,7 +22,7 @@ ERROR_DOMAIN = "peony.dev"
 class DomainError(Exception):
     """A refusal the caller can act on. Subclasses fix the gRPC code."""
 
-    code: grpc.StatusCode = grpc.StatusCode.FAILED_PRECONDITION
+    code: str = "FAILED_PRECONDITION"
     default_reason = "FAILED_PRECONDITION"
 
     def __init__(self, message: str, *, reason: str | None = None, metadata: Mapping[str, str] | None = None):
@@ -36,11 +39,13 @@ class DomainError(Exception):
         return [info]
 
     def to_status(self) -> status_pb2.Status:
-        return status_pb2.Status(code=self.code.value[0], message=self.message, details=self.details())
+        return status_pb2.Status(
+            code=code_pb2.Code.Value(self.code), message=self.message, details=self.details()
+        )
 
 
 class InvalidArgument(DomainError):
-    code = grpc.StatusCode.INVALID_ARGUMENT
+    code = "INVALID_ARGUMENT"
     default_reason = "INVALID_ARGUMENT"
 
     def __init__(
@@ -71,36 +76,36 @@ class InvalidArgument(DomainError):
 
 
 class NotFound(DomainError):
-    code = grpc.StatusCode.NOT_FOUND
+    code = "NOT_FOUND"
     default_reason = "NOT_FOUND"
 
 
 class AlreadyExists(DomainError):
-    code = grpc.StatusCode.ALREADY_EXISTS
+    code = "ALREADY_EXISTS"
     default_reason = "ALREADY_EXISTS"
 
 
 class FailedPrecondition(DomainError):
-    code = grpc.StatusCode.FAILED_PRECONDITION
+    code = "FAILED_PRECONDITION"
 
 
 class Aborted(DomainError):
-    code = grpc.StatusCode.ABORTED
+    code = "ABORTED"
     default_reason = "ABORTED"
 
 
 class PermissionDenied(DomainError):
-    code = grpc.StatusCode.PERMISSION_DENIED
+    code = "PERMISSION_DENIED"
     default_reason = "PERMISSION_DENIED"
 
 
 class Unauthenticated(DomainError):
-    code = grpc.StatusCode.UNAUTHENTICATED
+    code = "UNAUTHENTICATED"
     default_reason = "UNAUTHENTICATED"
 
 
 class ResourceExhausted(DomainError):
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    code = "RESOURCE_EXHAUSTED"
     default_reason = "RESOURCE_EXHAUSTED"
 
 

@@ -48,6 +48,11 @@ PUBLIC_SERVICE_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 REFLECTION_V1_SERVICE = "grpc.reflection.v1.ServerReflection"
 
 
+def grpc_code(err: DomainError) -> grpc.StatusCode:
+    """The gRPC status of a domain error (the domain names it; only the edge knows gRPC)."""
+    return grpc.StatusCode[err.code]
+
+
 class _MetadataGetter:
     """Reads W3C headers straight from gRPC invocation metadata."""
 
@@ -138,7 +143,7 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
                         limits.validate(request)
                     return await behaviour(request, context)
                 except DomainError as err:
-                    code = err.code
+                    code = grpc_code(err)
                     status = err.to_status()
                     span.set_attribute("peony.error.reason", err.reason)
                     if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):

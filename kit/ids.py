@@ -34,6 +34,10 @@ def new_id() -> str:
     return str(uuid7())
 
 
+# What is_resource_id accepts, in words: the one field-violation text for a client-chosen id.
+RESOURCE_ID_RULE = "must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit"
+
+
 def is_resource_id(value: str) -> bool:
     return bool(_RESOURCE_ID.match(value))
 

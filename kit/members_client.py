@@ -43,7 +43,7 @@ _ABSENT = frozenset({grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT
 class MembersUnavailable(DomainError):
     """The members service could not confirm a member or store the projection has not seen."""
 
-    code = grpc.StatusCode.UNAVAILABLE
+    code = "UNAVAILABLE"
     default_reason = "MEMBERS_UNAVAILABLE"
 
 

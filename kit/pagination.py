@@ -6,7 +6,9 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from kit.errors import InvalidArgument
 
@@ -20,6 +22,31 @@ def page_size(requested: int) -> int:
     return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
+R = TypeVar("R")
+
+
+class _ListRequest(Protocol):
+    page_size: int
+    page_token: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """One keyset page of a List call: ``size`` rows after ``after`` (None on the first page)."""
+
+    size: int
+    after: Any
+    _tokens: PageTokens
+    _binding: str
+
+    def next_token(self, rows: Sequence[R], key: Callable[[R], Any]) -> str:
+        """The token of the next page, continuing after ``key(last row)``; "" when this page was
+        not full (it is the last)."""
+        if len(rows) < self.size or not rows:
+            return ""
+        return self._tokens.encode({"after": key(rows[-1])}, binding=self._binding)
+
+
 class PageTokens:
     """Encodes a keyset cursor. The MAC covers the tenant and the query's other parameters, so a
     token cannot be replayed against another tenant or a different filter."""
@@ -29,6 +56,12 @@ class PageTokens:
 
     def _mac(self, body: bytes, binding: str) -> bytes:
         return hmac.new(self._secret, body + b"|" + binding.encode(), hashlib.sha256).digest()[:12]
+
+    def page(self, request: _ListRequest, *, binding: str) -> Page:
+        """The page a List request asks for (``page_size`` bounded, ``page_token`` checked against
+        ``binding`` -- refused as INVALID_ARGUMENT before anything is read)."""
+        cursor = self.decode(request.page_token, binding=binding) or {}
+        return Page(page_size(request.page_size), cursor.get("after"), self, binding)
 
     def encode(self, cursor: dict[str, Any], *, binding: str) -> str:
         body = json.dumps(cursor, separators=(",", ":"), sort_keys=True).encode()

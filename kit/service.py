@@ -45,7 +45,13 @@ class Backbone:
 
 
 async def open_backbone(config: ServiceConfig, service: str, *, pool_size: int = 10) -> Backbone:
-    engine = create_engine(config.database_url, service=service, pool_size=pool_size)
+    """``pool_size`` is the service's default; PEONY_DB_POOL_SIZE overrides it."""
+    engine = create_engine(
+        config.database_url,
+        service=service,
+        pool_size=config.db_pool_size or pool_size,
+        max_overflow=config.db_max_overflow,
+    )
     instrument_sqlalchemy(engine)
     nc, js = await connect(config.nats_url, name=f"peony-{service}")
     # No accepted request may produce an event its stream or the NATS server would refuse.

@@ -3,6 +3,10 @@
 Handlers never commit by hand. They get a unit of work, change state through its repositories,
 `emit()` integration events, and the unit of work writes those events to the outbox in the same
 transaction on commit — so an event exists exactly when its change does.
+
+An event consumer already has a transaction (its inbox row commits with the effect):
+``SomeUnitOfWork.joined(session, ...)`` gives the same repositories and ``emit()`` on it, and its
+``commit()`` only writes the emitted events to the outbox, leaving the commit to the consumer.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class UnitOfWork:
         self.service = service
         self.tenant = tenant
         self._pending: list[Emitted] = []
+        self._joined = False
         self.session: AsyncSession
         # The AIP-155 request_id of the mutation this unit of work runs (set by `Idempotency`);
         # empty for reads and the service's own jobs. Records that name their request read it.
@@ -51,10 +56,28 @@ class UnitOfWork:
         # optimistic plan may re-plan under locks instead of hoping again).
         self.attempt = 0
 
+    @classmethod
+    def joined(cls: type[U], session: AsyncSession, *, service: str, tenant: str, **deps: Any) -> U:
+        """A unit of work inside a transaction someone else began and will commit or roll back
+        (an event consumer's). ``commit()`` writes the emitted events to the outbox in that
+        transaction; no ``after_commit`` hook runs (the owner's commit is not this object's)."""
+        uow = cls(None, service=service, tenant=tenant, **deps)  # type: ignore[arg-type]
+        uow._joined = True
+        uow.session = session
+        uow._bind()
+        return uow
+
+    @property
+    def is_joined(self) -> bool:
+        """True for a unit of work made by :meth:`joined`: its ``commit()`` does not commit."""
+        return self._joined
+
     def _bind(self) -> None:
         """Create repositories on `self.session` (using `self.deps`); override in subclasses."""
 
     async def __aenter__(self: U) -> U:
+        if self._joined:
+            return self
         self.session = self._sessions()
         await self.session.begin()
         self._pending = []
@@ -62,6 +85,8 @@ class UnitOfWork:
         return self
 
     async def __aexit__(self, exc_type, exc, tb) -> None:
+        if self._joined:
+            return  # the owner of the transaction decides
         try:
             if self.session.in_transaction():
                 await self.session.rollback()
@@ -83,6 +108,8 @@ class UnitOfWork:
                 for event, aggregate_type, aggregate_id in committed
             ],
         )
+        if self._joined:
+            return
         await self.session.commit()
         if committed and self._after_commit is not None:
             # e.g. evict read caches at once, so this replica reads its own writes

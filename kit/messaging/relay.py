@@ -2,11 +2,17 @@
 
 How it stays correct with several replicas and with failures:
 
-* One transaction selects a batch with ``FOR UPDATE SKIP LOCKED``, restricted to each aggregate's
-  *head* (its oldest unpublished row). A batch therefore holds at most one row per aggregate, and
-  an aggregate's next row only becomes selectable once its head is marked published, i.e. after
-  the head's JetStream ack. Two replicas can never reorder one aggregate, and rows of different
-  aggregates in one batch can be published concurrently.
+* One transaction selects a batch with ``FOR UPDATE SKIP LOCKED`` on each aggregate's *head* (its
+  oldest row neither published nor parked). Holding the head's lock makes the relay the aggregate's
+  only publisher for the batch: another replica skips the locked head, and no later row of the
+  aggregate is a head for it while that head is unpublished. The same statement then takes (and
+  locks) the aggregate's following pending rows, up to ``batch_size`` rows in all, so a checkout's
+  four events go out in one batch, not four.
+* Rows of one aggregate are published in ``seq`` order, each after the previous one's JetStream
+  ack; the rows of different aggregates are published concurrently, one *wave* per position in the
+  chains, so a batch costs one database transaction and as many pipelined rounds of acks as its
+  longest chain. The first row of an aggregate that fails (or is rejected, or is not due yet) stops
+  that aggregate's later rows: they are not sent in this batch and stay untouched.
 * Every message carries ``Nats-Msg-Id`` = event id. A crash (or lost commit) between the ack and
   the ``published_at`` update makes the row go out again; the stream's duplicate window drops the
   copy and acks it as a duplicate, which the relay counts as success.
@@ -84,22 +90,35 @@ _REJECTING_NATS_ERRORS = (
 )
 
 # Parked rows are not heads: an aggregate's head is its oldest row neither published nor parked.
+# The heads are locked with SKIP LOCKED (another replica owns that aggregate for now); the outer
+# query adds each locked head's following pending rows (nobody else can be publishing those: their
+# head is locked and unpublished) in seq order, so the rows of one aggregate form a contiguous run.
+# ``due`` is only ever false for a follower (a head is selected only when due).
 _SELECT_BATCH = text(
     """
+    WITH heads AS (
+        SELECT o.seq, o.aggregate_id
+        FROM outbox o
+        WHERE o.published_at IS NULL
+          AND o.parked_at IS NULL
+          AND o.next_attempt_at <= now()
+          AND NOT EXISTS (
+              SELECT 1 FROM outbox p
+              WHERE p.aggregate_id = o.aggregate_id AND p.published_at IS NULL AND p.parked_at IS NULL
+                AND p.seq < o.seq
+          )
+        ORDER BY o.seq
+        LIMIT :n
+        FOR UPDATE SKIP LOCKED
+    )
     SELECT o.seq, o.event_id, o.aggregate_id, o.subject, o.event_type, o.tenant_id, o.payload, o.headers,
-           o.attempts, o.rejections
+           o.attempts, o.rejections, o.next_attempt_at <= now() AS due
     FROM outbox o
-    WHERE o.published_at IS NULL
-      AND o.parked_at IS NULL
-      AND o.next_attempt_at <= now()
-      AND NOT EXISTS (
-          SELECT 1 FROM outbox p
-          WHERE p.aggregate_id = o.aggregate_id AND p.published_at IS NULL AND p.parked_at IS NULL
-            AND p.seq < o.seq
-      )
+    JOIN heads h ON h.aggregate_id = o.aggregate_id AND o.seq >= h.seq
+    WHERE o.published_at IS NULL AND o.parked_at IS NULL
     ORDER BY o.seq
     LIMIT :n
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF o
     """
 )
 # clock_timestamp(), not now(): the batch's transaction began before the publishes (and their timeouts).
@@ -358,7 +377,7 @@ class OutboxRelay:
             rows = (await conn.execute(_SELECT_BATCH, {"n": self.batch_size})).all()
             if not rows:
                 return 0, 0
-            outcomes = await asyncio.gather(*(self._publish(row) for row in rows))
+            outcomes = await self._publish_chains(rows)
             parked = await self._record(conn, outcomes)
         for o in parked:
             # After the commit: the row really is parked.
@@ -375,6 +394,22 @@ class OutboxRelay:
                 hint=f"peony outbox show {self.service} {o.event_id}",
             )
         return sum(1 for o in outcomes if o.error is None), len(parked)
+
+    async def _publish_chains(self, rows: Sequence[Any]) -> list[_Outcome]:
+        """Publish each aggregate's run of rows in seq order, the aggregates side by side (one wave
+        per position); an aggregate stops at its first failure or at a row not due yet."""
+        chains: dict[str, list[Any]] = {}
+        for row in rows:  # in seq order
+            chains.setdefault(row.aggregate_id, []).append(row)
+        active = [due for chain in chains.values() if (due := _while_due(chain))]
+        outcomes: list[_Outcome] = []
+        wave = 0
+        while active:
+            results = await asyncio.gather(*(self._publish(chain[wave]) for chain in active))
+            outcomes += results
+            wave += 1
+            active = [c for c, o in zip(active, results, strict=True) if o.error is None and len(c) > wave]
+        return outcomes
 
     async def _record(self, conn: AsyncConnection, outcomes: Sequence[_Outcome]) -> list[_Outcome]:
         """Mark the batch's rows published, failed or rejected (committed with the batch's
@@ -514,6 +549,14 @@ class OutboxRelay:
             if ack.duplicate:
                 span.set_attribute("peony.messaging.duplicate", True)
             return outcome(None)
+
+
+def _while_due(chain: list[Any]) -> list[Any]:
+    """The chain up to (not including) its first row whose retry is not due yet."""
+    for i, row in enumerate(chain):
+        if not row.due:
+            return chain[:i]
+    return chain
 
 
 def _parse(payload: bytes) -> EventEnvelope | None:

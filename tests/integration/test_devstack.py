@@ -15,8 +15,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from cli.devstack import DevStack, drop_database, ensure_database, start_postgres
 from kit.config import to_async_url
-from kit.devstack import DevStack, drop_database, ensure_database, start_postgres
 from tests.support.stack import Infra
 
 pytestmark = pytest.mark.integration

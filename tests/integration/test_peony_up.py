@@ -22,8 +22,8 @@ import nats
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from cli.devstack import DevStack, free_port
 from cli.supervisor import Backoff, Child, RotatingLog, Supervisor
-from kit.devstack import DevStack, free_port
 from tests.support.stack import Infra
 
 pytestmark = pytest.mark.integration

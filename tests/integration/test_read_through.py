@@ -33,7 +33,6 @@ from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
 from kit.grpc_server import GrpcServiceRunner
 from kit.messaging import EventConsumer
-from kit.migrations import upgrade
 from services.booking.entrypoints.app import build as build_booking
 from services.members.entrypoints.app import build as build_members
 from services.wallet.entrypoints.app import build as build_wallet
@@ -60,8 +59,7 @@ async def _started(runner: GrpcServiceRunner, *, without_consumers: bool = False
 async def stack(infra) -> AsyncIterator[Stack]:
     urls = {}
     for service in ("members", "wallet", "booking"):
-        urls[service] = to_async_url(await infra.anew_database(f"rt_{service}"))
-        await upgrade(service, urls[service])
+        urls[service] = to_async_url(await infra.amigrated_database(service, f"rt_{service}"))
 
     def config(service: str, **extra: str):
         env = {

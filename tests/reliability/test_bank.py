@@ -33,10 +33,9 @@ from peony.wallet.v1 import wallet_service_pb2_grpc as pb_grpc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from cli.devstack import free_port
 from kit.auth import mint_dev_token
 from kit.config import to_async_url
-from kit.devstack import free_port
-from kit.migrations import upgrade
 from tests.e2e.conftest import ServiceProcess
 from tests.support.wallet import seed_stores, sv_lot_disagreements
 
@@ -267,8 +266,7 @@ async def run_client(
 
 
 async def test_bank(infra, tmp_path):
-    url = to_async_url(await infra.anew_database("bank"))
-    await upgrade("wallet", url)
+    url = to_async_url(await infra.amigrated_database("wallet", "bank"))
     engine = create_async_engine(url)
     members = []
     async with engine.begin() as conn:

@@ -19,7 +19,6 @@ from kit.auth import principal_from_claims
 from kit.config import to_async_url
 from kit.db import session_factory
 from kit.errors import FailedPrecondition
-from kit.migrations import upgrade
 from kit.uow import UnitOfWorkFactory
 from services.wallet.domain import rules
 from services.wallet.entrypoints.jobs import WalletJobs
@@ -293,8 +292,7 @@ class WalletModel(RuleBasedStateMachine):
 
 def test_wallet_agrees_with_its_model(infra):
     loop = asyncio.new_event_loop()
-    url = to_async_url(loop.run_until_complete(infra.anew_database("wallet_model")))
-    loop.run_until_complete(upgrade("wallet", url))
+    url = to_async_url(loop.run_until_complete(infra.amigrated_database("wallet", "wallet_model")))
     loop.close()
     WalletModel.url = url
     machine = WalletModel.TestCase

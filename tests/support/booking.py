@@ -33,12 +33,11 @@ from peony.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from cli.devstack import free_port
 from kit.auth import mint_dev_token
 from kit.config import ServiceConfig, load_config, to_async_url
 from kit.db import session_factory
-from kit.devstack import free_port
 from kit.grpc_server import GrpcServiceRunner
-from kit.migrations import upgrade
 from kit.uow import UnitOfWorkFactory
 from services.booking.entrypoints.app import build
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
@@ -231,8 +230,7 @@ def booking_uows(engine: AsyncEngine, **dependencies: Any) -> UnitOfWorkFactory:
 async def booking_database(infra: Infra, prefix: str) -> tuple[str, AsyncEngine, UnitOfWorkFactory]:
     """A fresh database migrated to booking's schema: (async URL, engine, units of work).
     The caller disposes of the engine."""
-    url = to_async_url(await infra.anew_database(prefix))
-    await upgrade("booking", url)
+    url = to_async_url(await infra.amigrated_database("booking", prefix))
     engine = create_async_engine(url)
     return url, engine, booking_uows(engine)
 

@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
-from kit.migrations import upgrade
 from services.wallet.entrypoints.app import build
 from tests.support.stack import Infra
 
@@ -62,8 +61,7 @@ class Wallet:
 
 @asynccontextmanager
 async def running_wallet(infra: Infra, database: str) -> AsyncIterator[Wallet]:
-    url = to_async_url(await infra.anew_database(database))
-    await upgrade("wallet", url)
+    url = to_async_url(await infra.amigrated_database("wallet", database))
     config = load_config(
         "wallet",
         {

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from kit.ids import is_uuid, parse_name, parse_path
 
 U = "0190a3f2-7c1e-7000-8000-00000000abcd"
@@ -32,3 +34,17 @@ def test_parse_path_templates():
         assert parse_path(bad, "members/{uuid}/cards/{uuid}") is None, bad
     assert parse_path("stores//staff/ann", "stores/{id}/staff/{id}") is None
     assert is_uuid(U) and not is_uuid("0190a3f27c1e70008000 00000000abcd")
+
+
+def test_a_client_chosen_id_is_refused_with_the_rule_it_broke() -> None:
+    from kit.errors import InvalidArgument
+    from kit.ids import RESOURCE_ID_RULE, is_resource_id
+    from services.booking.entrypoints.grpc_common import child_id
+
+    # The rule is what is_resource_id enforces: up to 63 characters (not 40), no leading '-'.
+    assert "63" in RESOURCE_ID_RULE
+    assert is_resource_id("a" * 63) and not is_resource_id("a" * 64) and not is_resource_id("-a")
+    assert child_id("a" * 50, "service_id") == "a" * 50
+    with pytest.raises(InvalidArgument) as refused:
+        child_id("a" * 64, "service_id")
+    assert refused.value.violations == [("service_id", RESOURCE_ID_RULE)]

@@ -31,25 +31,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kit.errors import InvalidArgument, NotFound
 from kit.ids import is_resource_id
-from kit.members_client import MemberFacts, MembersClient
+from kit.member_projection import MemberNotYetRegistered, MemberRows
+from kit.members_client import MemberFacts
 from kit.store_projection import StoreProjection
 from services.booking.adapters.tables import member_windows as mw
 from services.booking.adapters.tables import store_zones as sz
 from services.booking.adapters.tables import tier_ladders as tl
 
 __all__ = ["MemberNotYetRegistered", "MemberProjection", "MemberWindow"]
-
-Db = AsyncSession | AsyncConnection
-
-
-class MemberNotYetRegistered(RuntimeError):
-    """A member event arrived before the member's registration; retry it later (the consumer naks)."""
 
 
 @dataclass(frozen=True)
@@ -60,11 +54,9 @@ class MemberWindow:
     booking_window_days: int | None
 
 
-class MemberProjection:
-    def __init__(self, db: Db, tenant: str, source: MembersClient | None = None):
-        if not tenant:
-            raise ValueError("a member projection needs a tenant")
-        self.db, self.tenant, self.source = db, tenant, source
+class MemberProjection(MemberRows):
+    members = mw
+    ladders = tl
 
     # ---------------------------------------------------------------- writes (from events)
 
@@ -72,32 +64,18 @@ class MemberProjection:
         """Record a store's zone; False when a later event of the store is applied already."""
         return await StoreProjection(self.db, self.tenant, sz).apply(store_id, time_zone, occurred_at)
 
-    async def apply_registered(
+    async def apply_registered(  # type: ignore[override]
         self, member_id: str, tier_id: str, booking_window_days: int, registered_time: datetime
     ) -> bool:
-        """Record a registration; True when the row was written."""
-        stmt = pg_insert(mw).values(
-            tenant_id=self.tenant,
-            member_id=member_id,
-            tier_id=tier_id,
-            booking_window_days=booking_window_days,
-            registered_time=registered_time,
-            update_time=registered_time,
+        """Record a registration (filling a booking's placeholder); True when the row was written."""
+        return await super().apply_registered(
+            member_id,
+            {"tier_id": tier_id, "booking_window_days": booking_window_days},
+            registered_time,
+            refresh=["tier_id", "booking_window_days", "registered_time", "update_time"],
         )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[mw.c.tenant_id, mw.c.member_id],
-            set_={
-                "tier_id": stmt.excluded.tier_id,
-                "booking_window_days": stmt.excluded.booking_window_days,
-                "registered_time": stmt.excluded.registered_time,
-                "update_time": stmt.excluded.update_time,
-            },
-            # A booking's placeholder, or a row still holding only the registration.
-            where=or_(mw.c.registered_time.is_(None), mw.c.update_time == mw.c.registered_time),
-        ).returning(mw.c.member_id)
-        return (await self.db.execute(stmt)).first() is not None
 
-    async def apply_tier_changed(
+    async def apply_tier_changed(  # type: ignore[override]
         self,
         member_id: str,
         tier_id: str,
@@ -105,72 +83,22 @@ class MemberProjection:
         *,
         changed_time: datetime | None = None,
     ) -> bool:
-        """Move the member to ``tier_id``; False when a newer change is applied already.
-
-        Raises :class:`MemberNotYetRegistered` when the registration has not been applied yet.
-        """
-        stmt = (
-            update(mw)
-            .where(
-                mw.c.tenant_id == self.tenant,
-                mw.c.member_id == member_id,
-                mw.c.registered_time.is_not(None),
-            )
-            .values(
-                tier_id=tier_id,
-                booking_window_days=booking_window_days,
-                update_time=changed_time if changed_time is not None else func.now(),
-            )
-            .returning(mw.c.member_id)
+        """Move the member to ``tier_id``; False when a newer change is applied already. Raises
+        :class:`MemberNotYetRegistered` when the registration has not been applied yet."""
+        return await super().apply_tier_changed(
+            member_id,
+            {"tier_id": tier_id, "booking_window_days": booking_window_days},
+            changed_time=changed_time,
         )
-        if changed_time is not None:
-            stmt = stmt.where(or_(mw.c.update_time == mw.c.registered_time, mw.c.update_time <= changed_time))
-        if (await self.db.execute(stmt)).first() is not None:
-            return True
-        registered = await self.db.execute(
-            select(mw.c.member_id).where(
-                and_(
-                    mw.c.tenant_id == self.tenant,
-                    mw.c.member_id == member_id,
-                    mw.c.registered_time.is_not(None),
-                )
-            )
-        )
-        if registered.first() is None:
-            raise MemberNotYetRegistered(f"member {member_id} of tenant {self.tenant} is not registered yet")
-        return False  # stale: a newer change of this member was applied first
 
-    async def fill(self, facts: MemberFacts) -> None:
+    async def fill(self, facts: MemberFacts) -> None:  # type: ignore[override]
         """Write a read-through snapshot into an absent row or a booking's placeholder."""
-        stmt = pg_insert(mw).values(
-            tenant_id=self.tenant,
-            member_id=facts.member_id,
-            tier_id=facts.tier_id,
-            booking_window_days=facts.booking_window_days,
+        await super().fill(
+            facts.member_id,
+            {"tier_id": facts.tier_id, "booking_window_days": facts.booking_window_days},
             registered_time=facts.create_time,
             update_time=facts.update_time,
         )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[mw.c.tenant_id, mw.c.member_id],
-            set_={
-                "tier_id": stmt.excluded.tier_id,
-                "booking_window_days": stmt.excluded.booking_window_days,
-                "registered_time": stmt.excluded.registered_time,
-                "update_time": stmt.excluded.update_time,
-            },
-            where=mw.c.registered_time.is_(None),
-        )
-        await self.db.execute(stmt)
-
-    async def apply_ladder(self, version: int, tiers: list[dict[str, Any]]) -> bool:
-        """Store the ladder when ``version`` is newer than the stored one; True when stored."""
-        stmt = pg_insert(tl).values(tenant_id=self.tenant, version=version, tiers=list(tiers))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[tl.c.tenant_id],
-            set_={"version": stmt.excluded.version, "tiers": stmt.excluded.tiers, "update_time": func.now()},
-            where=tl.c.version < stmt.excluded.version,
-        ).returning(tl.c.version)
-        return (await self.db.execute(stmt)).first() is not None
 
     # ---------------------------------------------------------------- reads
 

@@ -46,7 +46,7 @@ _REFUSALS = frozenset(
 class WalletUnavailable(DomainError):
     """The wallet could not be reached (or could not answer) for a hold: UNAVAILABLE."""
 
-    code = grpc.StatusCode.UNAVAILABLE
+    code = "UNAVAILABLE"
     default_reason = "WALLET_UNAVAILABLE"
 
 

@@ -20,8 +20,7 @@ from kit import auth
 from kit.auth import current_principal
 from kit.errors import InvalidArgument, Violations
 from kit.fieldmask import checked_paths
-from kit.ids import parse_name
-from kit.pagination import page_size
+from kit.ids import parse_name, parse_path
 from kit.proto import ts
 from services.booking.adapters.catalog_repository import EXTRA_SHIFT_KIND, OVERRIDE_FIELDS, weekly_hours_of
 from services.booking.domain.availability import MAX_RANGE_DAYS, MAX_SERVICES
@@ -109,10 +108,10 @@ def _require_store_staff(store_id: str) -> None:
 
 def _child_of_store(name: str, collection: str, field: str) -> tuple[str, str]:
     """`stores/{store}/{collection}/{id}` -> (store, id)."""
-    parts = name.split("/") if name else []
-    if len(parts) != 4 or parts[0] != "stores" or parts[2] != collection or not all(parts[1::2]):
+    ids = parse_path(name, f"stores/{{id}}/{collection}/{{id}}")
+    if ids is None:
         raise InvalidArgument([(field, f"must be stores/{{store}}/{collection}/{{id}}")])
-    return parts[1], parts[3]
+    return ids[0], ids[1]
 
 
 def _service_id(name: str, field: str) -> str:
@@ -251,23 +250,18 @@ class CatalogRpcs:
 
     async def ListServices(self, request: pb.ListServicesRequest, context) -> pb.ListServicesResponse:
         caller = current_principal()
-        size = page_size(request.page_size)
-        binding = f"{caller.tenant}|services|{request.category}|{request.show_inactive}"
-        after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
+        page = self._tokens.page(
+            request, binding=f"{caller.tenant}|services|{request.category}|{request.show_inactive}"
+        )
 
         async def read(uow: BookingUnitOfWork) -> pb.ListServicesResponse:
             rows = await uow.catalog.list_services(
-                limit=size,
-                after=after,
+                limit=page.size,
+                after=page.after,
                 category=request.category or None,
                 show_inactive=request.show_inactive,
             )
-            token = ""
-            if len(rows) == size:
-                last = rows[-1]
-                token = self._tokens.encode(
-                    {"after": [last.category, last.display_order, last.service_id]}, binding=binding
-                )
+            token = page.next_token(rows, lambda r: [r.category, r.display_order, r.service_id])
             return pb.ListServicesResponse(
                 services=[service_to_proto(r) for r in rows], next_page_token=token
             )
@@ -327,17 +321,12 @@ class CatalogRpcs:
         store_id = store_id_of(request.parent, "parent")
         caller = current_principal()
         caller.require_store(f"stores/{store_id}")
-        size = page_size(request.page_size)
         binding = f"{caller.tenant}|serviceOverrides|{store_id}"
-        after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
+        page = self._tokens.page(request, binding=binding)
 
         async def read(uow: BookingUnitOfWork) -> pb.ListServiceOverridesResponse:
-            rows = await uow.catalog.list_overrides(store_id, limit=size, after=after)
-            token = (
-                self._tokens.encode({"after": rows[-1].service_id}, binding=binding)
-                if len(rows) == size
-                else ""
-            )
+            rows = await uow.catalog.list_overrides(store_id, limit=page.size, after=page.after)
+            token = page.next_token(rows, lambda r: r.service_id)
             return pb.ListServiceOverridesResponse(
                 service_overrides=[override_to_proto(r) for r in rows], next_page_token=token
             )
@@ -386,25 +375,20 @@ class CatalogRpcs:
         caller = current_principal()
         caller.require_store(f"stores/{store_id}")
         online_only = request.online_bookable_only or caller.is_member_self_service
-        size = page_size(request.page_size)
-        binding = f"{caller.tenant}|menuItems|{store_id}|{request.category}|{online_only}"
-        after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
+        page = self._tokens.page(
+            request, binding=f"{caller.tenant}|menuItems|{store_id}|{request.category}|{online_only}"
+        )
 
         async def read(uow: BookingUnitOfWork) -> pb.ListMenuItemsResponse:
             items = await catalog.menu_items(
                 uow,
                 store_id,
-                limit=size,
-                after=after,
+                limit=page.size,
+                after=page.after,
                 category=request.category or None,
                 online_only=online_only,
             )
-            token = ""
-            if len(items) == size:
-                last = items[-1][0]
-                token = self._tokens.encode(
-                    {"after": [last.category, last.display_order, last.service_id]}, binding=binding
-                )
+            token = page.next_token(items, lambda i: [i[0].category, i[0].display_order, i[0].service_id])
             return pb.ListMenuItemsResponse(
                 menu_items=[menu_item_to_proto(store_id, s, o) for s, o in items], next_page_token=token
             )
@@ -441,23 +425,19 @@ class CatalogRpcs:
         store_id = store_id_of(request.parent, "parent")
         caller = current_principal()
         caller.require_store(f"stores/{store_id}")
-        size = page_size(request.page_size)
-        binding = f"{caller.tenant}|staff|{store_id}|{request.skill}|{request.show_inactive}"
-        after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
+        page = self._tokens.page(
+            request, binding=f"{caller.tenant}|staff|{store_id}|{request.skill}|{request.show_inactive}"
+        )
 
         async def read(uow: BookingUnitOfWork) -> pb.ListStaffResponse:
             rows = await uow.catalog.list_staff(
                 store_id,
-                limit=size,
-                after=after,
+                limit=page.size,
+                after=page.after,
                 skill=request.skill or None,
                 show_inactive=request.show_inactive,
             )
-            token = (
-                self._tokens.encode({"after": rows[-1].staff_id}, binding=binding)
-                if len(rows) == size
-                else ""
-            )
+            token = page.next_token(rows, lambda r: r.staff_id)
             return pb.ListStaffResponse(staff=[staff_to_proto(r) for r in rows], next_page_token=token)
 
         return await self._read(read)
@@ -550,20 +530,16 @@ class CatalogRpcs:
         v.raise_if_any()
         if first and last and last < first:
             raise InvalidArgument([("to_date", "must not be before from_date")], reason="END_BEFORE_START")
-        size = page_size(request.page_size)
-        binding = f"{caller.tenant}|scheduleExceptions|{store_id}|{staff_id}|{first}|{last}"
-        after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
+        page = self._tokens.page(
+            request, binding=f"{caller.tenant}|scheduleExceptions|{store_id}|{staff_id}|{first}|{last}"
+        )
         who = None if staff_id == "-" else staff_id
 
         async def read(uow: BookingUnitOfWork) -> pb.ListScheduleExceptionsResponse:
             rows = await catalog.list_schedule_exceptions(
-                uow, store_id, who, from_date=first, to_date=last, limit=size, after=after
+                uow, store_id, who, from_date=first, to_date=last, limit=page.size, after=page.after
             )
-            token = ""
-            if len(rows) == size:
-                token = self._tokens.encode(
-                    {"after": [rows[-1].start_date.isoformat(), rows[-1].exception_id]}, binding=binding
-                )
+            token = page.next_token(rows, lambda r: [r.start_date.isoformat(), r.exception_id])
             return pb.ListScheduleExceptionsResponse(
                 schedule_exceptions=[schedule_exception_to_proto(r) for r in rows], next_page_token=token
             )
@@ -573,10 +549,10 @@ class CatalogRpcs:
     async def DeleteScheduleException(
         self, request: pb.DeleteScheduleExceptionRequest, context
     ) -> pb.DeleteScheduleExceptionResponse:
-        parts = request.name.split("/") if request.name else []
-        if len(parts) != 6 or parts[0] != "stores" or parts[2] != "staff" or parts[4] != "scheduleExceptions":
+        ids = parse_path(request.name, "stores/{id}/staff/{id}/scheduleExceptions/{id}")
+        if ids is None:
             raise InvalidArgument([("name", "must be stores/{store}/staff/{staff}/scheduleExceptions/{id}")])
-        store_id, staff_id, exception_id = parts[1], parts[3], parts[5]
+        store_id, staff_id, exception_id = ids
         _require_store_admin(store_id)
 
         async def effect(uow: BookingUnitOfWork) -> pb.DeleteScheduleExceptionResponse:
@@ -629,21 +605,19 @@ class CatalogRpcs:
         store_id = store_id_of(request.parent, "parent")
         caller = current_principal()
         caller.require_store(f"stores/{store_id}")
-        size = page_size(request.page_size)
-        binding = f"{caller.tenant}|rooms|{store_id}|{request.room_type}|{request.show_inactive}"
-        after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
+        page = self._tokens.page(
+            request, binding=f"{caller.tenant}|rooms|{store_id}|{request.room_type}|{request.show_inactive}"
+        )
 
         async def read(uow: BookingUnitOfWork) -> pb.ListRoomsResponse:
             rows = await uow.catalog.list_rooms(
                 store_id,
-                limit=size,
-                after=after,
+                limit=page.size,
+                after=page.after,
                 room_type=request.room_type or None,
                 show_inactive=request.show_inactive,
             )
-            token = (
-                self._tokens.encode({"after": rows[-1].room_id}, binding=binding) if len(rows) == size else ""
-            )
+            token = page.next_token(rows, lambda r: r.room_id)
             return pb.ListRoomsResponse(rooms=[room_to_proto(r) for r in rows], next_page_token=token)
 
         return await self._read(read)
@@ -705,23 +679,19 @@ class CatalogRpcs:
         store_id = store_id_of(request.parent, "parent")
         caller = current_principal()
         caller.require_store(f"stores/{store_id}")
-        size = page_size(request.page_size)
-        binding = f"{caller.tenant}|equipment|{store_id}|{request.kind}|{request.show_inactive}"
-        after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
+        page = self._tokens.page(
+            request, binding=f"{caller.tenant}|equipment|{store_id}|{request.kind}|{request.show_inactive}"
+        )
 
         async def read(uow: BookingUnitOfWork) -> pb.ListEquipmentResponse:
             rows = await uow.catalog.list_equipment(
                 store_id,
-                limit=size,
-                after=after,
+                limit=page.size,
+                after=page.after,
                 kind=request.kind or None,
                 show_inactive=request.show_inactive,
             )
-            token = (
-                self._tokens.encode({"after": rows[-1].equipment_id}, binding=binding)
-                if len(rows) == size
-                else ""
-            )
+            token = page.next_token(rows, lambda r: r.equipment_id)
             return pb.ListEquipmentResponse(
                 equipment=[equipment_to_proto(r) for r in rows], next_page_token=token
             )

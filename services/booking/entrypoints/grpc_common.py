@@ -10,7 +10,7 @@ from peony.booking.v1 import appointments_pb2, catalog_pb2, resources_pb2
 from kit import auth
 from kit.auth import current_principal
 from kit.errors import InvalidArgument, PermissionDenied
-from kit.ids import is_resource_id, new_id, parse_name
+from kit.ids import RESOURCE_ID_RULE, is_resource_id, new_id, parse_name
 from kit.proto import ts
 from services.booking.service_layer import appointments as appts
 
@@ -82,7 +82,7 @@ def child_id(value: str, field: str) -> str:
     if not value:
         return new_id()
     if not is_resource_id(value):
-        raise InvalidArgument([(field, "must match [a-z0-9-]{1,40}")])
+        raise InvalidArgument([(field, RESOURCE_ID_RULE)])
     return value
 
 

@@ -11,7 +11,7 @@ from peony.booking.v1 import booking_service_pb2 as pb
 from kit import auth
 from kit.auth import current_principal
 from kit.errors import InvalidArgument, Violations
-from kit.ids import parse_name
+from kit.ids import parse_name, parse_path
 from kit.pagination import page_size
 from kit.proto import ts
 from services.booking.entrypoints.grpc_common import member_id_of, store_id_of
@@ -154,8 +154,7 @@ class FeedbackRpcs:
         store_ids = _staff_scope(caller, request.store)
         staff = None
         if request.staff:
-            parts = request.staff.split("/")
-            if len(parts) != 4 or parts[0] != "stores" or parts[2] != "staff" or not parts[1] or not parts[3]:
+            if parse_path(request.staff, fb.STAFF_NAME) is None:
                 raise InvalidArgument([("staff", "must be stores/{store}/staff/{staff}")])
             staff = request.staff
         if not 0 <= request.max_rating <= 5:
@@ -223,10 +222,8 @@ class FeedbackRpcs:
         if c.appointment and not appointment_id:
             v.add("complaint.appointment", "must be appointments/{appointment}")
         staff = c.staff or None
-        if staff is not None:
-            parts = staff.split("/")
-            if len(parts) != 4 or parts[0] != "stores" or parts[2] != "staff" or not parts[1] or not parts[3]:
-                v.add("complaint.staff", "must be stores/{store}/staff/{staff}")
+        if staff is not None and parse_path(staff, fb.STAFF_NAME) is None:
+            v.add("complaint.staff", "must be stores/{store}/staff/{staff}")
         if c.category not in feedback_pb2.ComplaintCategory.values():
             v.add("complaint.category", "is not a complaint category")
         if c.channel not in appointments_pb2.BookingChannel.values():

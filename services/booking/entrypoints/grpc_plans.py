@@ -118,17 +118,18 @@ class ServicePlanRpcs:
             trigger = parse_name(request.trigger_service, "services")
             if not trigger:
                 raise InvalidArgument([("trigger_service", "must be services/{service}")])
-        size = page_size(request.page_size)
-        binding = f"{caller.tenant}|servicePlans|{trigger}|{request.show_inactive}"
-        after = (self._tokens.decode(request.page_token, binding=binding) or {}).get("after")
+        page = self._tokens.page(
+            request, binding=f"{caller.tenant}|servicePlans|{trigger}|{request.show_inactive}"
+        )
 
         async def read(uow: BookingUnitOfWork) -> pb.ListServicePlansResponse:
             rows = await uow.aftercare.plans(
-                limit=size, after=after, trigger_service_id=trigger, show_inactive=request.show_inactive
+                limit=page.size,
+                after=page.after,
+                trigger_service_id=trigger,
+                show_inactive=request.show_inactive,
             )
-            token = (
-                self._tokens.encode({"after": rows[-1].plan_id}, binding=binding) if len(rows) == size else ""
-            )
+            token = page.next_token(rows, lambda r: r.plan_id)
             return pb.ListServicePlansResponse(
                 service_plans=[plan_to_proto(r) for r in rows], next_page_token=token
             )

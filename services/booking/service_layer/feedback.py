@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kit import auth
 from kit.auth import Principal
 from kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from kit.ids import new_id
+from kit.ids import new_id, parse_path
 from kit.proto import ts
 from kit.uow import UnitOfWorkFactory
 from services.booking.adapters import aftercare_tables as at
@@ -29,6 +29,7 @@ from services.booking.service_layer import policy as booking_policy
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 
 COMPLETED = "completed"  # the appointment state (lifecycle)
+STAFF_NAME = "stores/{id}/staff/{id}"  # a kit.ids.parse_path template
 OPEN, IN_PROGRESS, RESOLVED = "open", "in_progress", "resolved"
 BATCH = 200
 
@@ -149,7 +150,7 @@ async def open_complaint(
             raise InvalidArgument([("complaint.store", "differs from the appointment's store")])
         store_id = appointment.store_id
     if staff is not None:
-        staff_store = staff.split("/")[1]
+        staff_store, staff_id = parse_path(staff, STAFF_NAME) or ("", "")  # checked at the edge
         if store_id is not None and staff_store != store_id:
             raise InvalidArgument([("complaint.staff", f"must be a staff member of stores/{store_id}")])
         store_id = staff_store
@@ -158,7 +159,7 @@ async def open_complaint(
     # Every reference resolved before anything is written.
     await uow.members.require(member_id, "complaint.member")
     if staff is not None:
-        await catalog.get_staff(uow, store_id, staff.split("/")[3])
+        await catalog.get_staff(uow, store_id, staff_id)
     elif store_id is not None and appointment_id is None:
         await catalog.require_store(uow, store_id)
     rules = await booking_policy.load_policy(uow)

@@ -14,7 +14,7 @@ from kit.auth import Principal, current_principal
 from kit.errors import InvalidArgument
 from kit.fieldmask import mask_paths
 from kit.idempotency import Idempotency
-from kit.ids import is_resource_id, new_id
+from kit.ids import RESOURCE_ID_RULE, is_resource_id, new_id
 from kit.pagination import PageTokens, page_size
 from kit.servicer import ServicerKit
 from kit.uow import UnitOfWorkFactory
@@ -60,7 +60,7 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
     # --- stores ------------------------------------------------------------------------------
     async def CreateStore(self, request: pb.CreateStoreRequest, context) -> pb.CreateStoreResponse:
         if request.store_id and not is_resource_id(request.store_id):
-            raise InvalidArgument([("store_id", "must match [a-z0-9][a-z0-9-]{0,62}")])
+            raise InvalidArgument([("store_id", RESOURCE_ID_RULE)])
         caller = current_principal()
 
         async def effect(uow: MembersUnitOfWork) -> pb.CreateStoreResponse:

@@ -17,7 +17,6 @@ rows commit together or not at all). Per event:
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,8 +26,9 @@ from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kit.ids import parse_path
 from kit.logging import get_logger
-from kit.messaging import add_to_outbox, new_envelope
+from kit.uow import UnitOfWork
 from services.members.adapters import spend_tables as st
 from services.members.adapters import tables as t
 from services.members.adapters.repository import SettingsRepository, TierChangeRepository
@@ -47,20 +47,17 @@ class InvalidWalletEvent(ValueError):
     """The event cannot be applied (malformed resource name); retried, then dead-lettered."""
 
 
-def resource_id(name: str, collection: str, field: str) -> str:
-    """``members/{id}`` -> ``id`` (the last segment of ``checkouts/{c}/refunds/{r}`` for refunds)."""
-    parts = name.split("/")
-    if len(parts) < 2 or parts[-2] != collection or not parts[-1]:
-        raise InvalidWalletEvent(f"{field} {name!r} is not a {collection}/{{id}} name")
-    return parts[-1]
+def resource_id(name: str, template: str, field: str) -> str:
+    """The last id of ``name`` read with a ``kit.ids.parse_path`` template, e.g. ``checkouts/{id}``
+    -> the checkout id, ``checkouts/{id}/refunds/{id}`` -> the refund id."""
+    ids = parse_path(name, template)
+    if not ids:
+        raise InvalidWalletEvent(f"{field} {name!r} is not a {template} name")
+    return ids[-1]
 
 
 def member_uuid(name: str) -> str:
-    member_id = resource_id(name, "members", "member")
-    try:
-        return str(uuid.UUID(member_id))
-    except ValueError:
-        raise InvalidWalletEvent(f"member {name!r} has no UUID id") from None
+    return resource_id(name, "members/{uuid}", "member")
 
 
 @dataclass(frozen=True)
@@ -79,11 +76,15 @@ class SpendOutcome:
 
 
 class SpendBook:
-    """Spend rows and everything decided from them, for one tenant, on the consumer's session."""
+    """Spend rows and everything decided from them, for one tenant, on the consumer's session.
+
+    Events go through a unit of work joined to that session's transaction: ``commit()`` writes
+    them to the outbox, and the consumer commits them with the inbox row and the spend rows."""
 
     def __init__(self, session: AsyncSession, tenant: str):
         self.session = session
         self.tenant = tenant
+        self.uow = UnitOfWork.joined(session, service=SERVICE, tenant=tenant)
 
     # ------------------------------------------------------------------ reads / writes
     async def lock_member(self, member_id: str) -> LockedMember | None:
@@ -179,10 +180,13 @@ class SpendBook:
         )
         return (await self.session.execute(stmt)).first() is not None
 
-    async def emit(self, event: Message, member_id: str) -> None:
-        """Into the members outbox, as a member event (the members invalidator evicts its caches)."""
-        envelope = new_envelope(event, tenant=self.tenant, aggregate_type="member", aggregate_id=member_id)
-        await add_to_outbox(self.session, SERVICE, envelope)
+    def emit(self, event: Message, member_id: str) -> None:
+        """A member event (the members invalidator evicts its caches), written on ``commit()``."""
+        self.uow.emit(event, aggregate_type="member", aggregate_id=member_id)
+
+    async def commit(self) -> None:
+        """The emitted events into the outbox, in the consumer's transaction (which commits them)."""
+        await self.uow.commit()
 
     # ------------------------------------------------------------------ decisions
     async def upgrade_if_qualified(self, member: LockedMember, ladder: TierLadder) -> str | None:
@@ -200,7 +204,7 @@ class SpendBook:
             reason=UPGRADE_REASON,
             actor=SYSTEM_ACTOR,
         )
-        await self.emit(
+        self.emit(
             events_pb2.TierChanged(
                 member=member_name(member.member_id),
                 from_tier_id=member.tier_id,
@@ -240,7 +244,7 @@ class SpendBook:
             checkout_id=checkout_id,
         ):
             return False
-        await self.emit(
+        self.emit(
             events_pb2.ReferralRewardEarned(
                 referrer=member_name(member.referrer_id),
                 referee=member_name(member.member_id),
@@ -261,8 +265,7 @@ class SpendBook:
 
 # ---------------------------------------------------------------------- entry points
 async def record_checkout(
-    session: AsyncSession,
-    tenant: str,
+    book: SpendBook,
     *,
     event_id: str,
     member: str,
@@ -276,13 +279,12 @@ async def record_checkout(
     if not member:
         return SpendOutcome(recorded=False)  # a walk-in: nobody to qualify
     member_id = member_uuid(member)
-    checkout_id = resource_id(checkout, "checkouts", "checkout")
-    book = SpendBook(session, tenant)
+    checkout_id = resource_id(checkout, "checkouts/{id}", "checkout")
     locked = await book.lock_member(member_id)
     if locked is None:
-        log.warning("members.spend_for_unknown_member", tenant=tenant, member=member, checkout=checkout)
+        log.warning("members.spend_for_unknown_member", tenant=book.tenant, member=member, checkout=checkout)
         return SpendOutcome(recorded=False)
-    ladder = await SettingsRepository(session, tenant).ladder()
+    ladder = await SettingsRepository(book.session, book.tenant).ladder()
     currency = currency_code or ladder.currency_code
     recorded = await book.record(
         checkout_id=checkout_id,
@@ -292,7 +294,7 @@ async def record_checkout(
         qualifying_spend_minor=max(qualifying_spend_minor, 0),
         visit=True,
         full_refund=False,
-        store_id=resource_id(store, "stores", "store") if store else "",
+        store_id=resource_id(store, "stores/{id}", "store") if store else "",
         currency_code=currency,
         occurred_at=occurred_at,
         event_id=event_id,
@@ -303,12 +305,12 @@ async def record_checkout(
     if locked.state == "active":
         upgraded = await book.upgrade_if_qualified(locked, ladder)
     rewarded = await book.reward_referral_if_reached(locked, checkout_id, currency)
+    await book.commit()
     return SpendOutcome(recorded=True, upgraded_to=upgraded, referral_reward=rewarded)
 
 
 async def record_refund(
-    session: AsyncSession,
-    tenant: str,
+    book: SpendBook,
     *,
     event_id: str,
     member: str,
@@ -324,11 +326,10 @@ async def record_refund(
     if not member:
         return SpendOutcome(recorded=False)
     member_id = member_uuid(member)
-    checkout_id = resource_id(checkout, "checkouts", "checkout")
-    refund_id = resource_id(refund, "refunds", "refund") if refund else event_id
-    book = SpendBook(session, tenant)
+    checkout_id = resource_id(checkout, "checkouts/{id}", "checkout")
+    refund_id = resource_id(refund, "checkouts/{id}/refunds/{id}", "refund") if refund else event_id
     if await book.lock_member(member_id) is None:
-        log.warning("members.refund_for_unknown_member", tenant=tenant, member=member, checkout=checkout)
+        log.warning("members.refund_for_unknown_member", tenant=book.tenant, member=member, checkout=checkout)
         return SpendOutcome(recorded=False)
     counted_at = await book.checkout_time(checkout_id) or occurred_at
     recorded = await book.record(
@@ -339,7 +340,7 @@ async def record_refund(
         qualifying_spend_minor=-abs(qualifying_spend_minor),
         visit=False,
         full_refund=full,
-        store_id=resource_id(store, "stores", "store") if store else "",
+        store_id=resource_id(store, "stores/{id}", "store") if store else "",
         currency_code=currency_code,
         occurred_at=counted_at,
         event_id=event_id,

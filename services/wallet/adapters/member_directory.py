@@ -37,22 +37,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import select
 
 from kit.errors import InvalidArgument, NotFound
-from kit.members_client import MemberFacts, MembersClient
+from kit.member_projection import MemberNotYetRegistered, MemberRows
+from kit.members_client import MemberFacts
 from services.wallet.adapters.tables import member_directory as md
 from services.wallet.adapters.tables import tier_ladders as tl
 
 __all__ = ["MemberDirectory", "MemberNotYetRegistered", "MemberTierView"]
-
-Db = AsyncSession | AsyncConnection
-
-
-class MemberNotYetRegistered(RuntimeError):
-    """A member event arrived before the member's registration; retry it later (the consumer naks)."""
 
 
 @dataclass(frozen=True)
@@ -72,11 +65,17 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-class MemberDirectory:
-    def __init__(self, db: Db, tenant: str, source: MembersClient | None = None):
-        if not tenant:
-            raise ValueError("a member directory needs a tenant")
-        self.db, self.tenant, self.source = db, tenant, source
+def _tier(tier_id: str, discount_bps: int, multiplier_permille: int) -> dict[str, Any]:
+    return {
+        "tier_id": tier_id,
+        "discount_bps": discount_bps,
+        "points_multiplier_permille": multiplier_permille,
+    }
+
+
+class MemberDirectory(MemberRows):
+    members = md
+    ladders = tl
 
     # ---------------------------------------------------------------- writes (from events)
 
@@ -90,29 +89,16 @@ class MemberDirectory:
         registered_time: datetime,
     ) -> bool:
         """Record a registration; True when the row was written (inserted, or its tier refreshed)."""
-        stmt = pg_insert(md).values(
-            tenant_id=self.tenant,
-            member_id=member_id,
-            home_store_id=home_store_id,
-            tier_id=tier_id,
-            discount_bps=discount_bps,
-            points_multiplier_permille=multiplier_permille,
-            registered_time=registered_time,
-            update_time=registered_time,
+        tier = {
+            "tier_id": tier_id,
+            "discount_bps": discount_bps,
+            "points_multiplier_permille": multiplier_permille,
+        }
+        return await super().apply_registered(
+            member_id, {"home_store_id": home_store_id, **tier}, registered_time, refresh=list(tier)
         )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[md.c.tenant_id, md.c.member_id],
-            set_={
-                "tier_id": stmt.excluded.tier_id,
-                "discount_bps": stmt.excluded.discount_bps,
-                "points_multiplier_permille": stmt.excluded.points_multiplier_permille,
-            },
-            # Only while the row still holds the registration: a TierChanged applied since wins.
-            where=md.c.update_time == md.c.registered_time,
-        ).returning(md.c.member_id)
-        return (await self.db.execute(stmt)).first() is not None
 
-    async def apply_tier_changed(
+    async def apply_tier_changed(  # type: ignore[override]
         self,
         member_id: str,
         tier_id: str,
@@ -121,62 +107,31 @@ class MemberDirectory:
         *,
         changed_time: datetime | None = None,
     ) -> bool:
-        """Move the member to ``tier_id``; False when a newer change is applied already.
-
-        ``changed_time`` is when the change happened (the event's occurred-at); without it the
-        change is applied unconditionally and stamped with the database's clock.
-
-        Raises :class:`MemberNotYetRegistered` when the member is not in the directory yet.
-        """
-        stmt = (
-            update(md)
-            .where(md.c.tenant_id == self.tenant, md.c.member_id == member_id)
-            .values(
-                tier_id=tier_id,
-                discount_bps=discount_bps,
-                points_multiplier_permille=multiplier_permille,
-                update_time=changed_time if changed_time is not None else func.now(),
-            )
-            .returning(md.c.member_id)
+        """Move the member to ``tier_id``; False when a newer change is applied already. Raises
+        :class:`MemberNotYetRegistered` when the member is not in the directory yet."""
+        return await super().apply_tier_changed(
+            member_id,
+            {
+                "tier_id": tier_id,
+                "discount_bps": discount_bps,
+                "points_multiplier_permille": multiplier_permille,
+            },
+            changed_time=changed_time,
         )
-        if changed_time is not None:
-            # Supersedes the registration always, an earlier tier change only.
-            stmt = stmt.where(or_(md.c.update_time == md.c.registered_time, md.c.update_time <= changed_time))
-        if (await self.db.execute(stmt)).first() is not None:
-            return True
-        exists = await self.db.execute(
-            select(md.c.member_id).where(md.c.tenant_id == self.tenant, md.c.member_id == member_id)
-        )
-        if exists.first() is None:
-            raise MemberNotYetRegistered(f"member {member_id} of tenant {self.tenant} is not registered yet")
-        return False  # stale: a newer event for this member was applied first
 
-    async def fill(self, facts: MemberFacts) -> None:
+    async def fill(self, facts: MemberFacts) -> None:  # type: ignore[override]
         """Insert a read-through snapshot of a member the consumer has not delivered yet."""
-        await self.db.execute(
-            pg_insert(md)
-            .values(
-                tenant_id=self.tenant,
-                member_id=facts.member_id,
-                home_store_id=facts.home_store_id,
-                tier_id=facts.tier_id,
-                discount_bps=facts.discount_bps,
-                points_multiplier_permille=facts.points_multiplier_permille,
-                registered_time=facts.create_time,
-                update_time=facts.update_time,
-            )
-            .on_conflict_do_nothing(index_elements=[md.c.tenant_id, md.c.member_id])
+        await super().fill(
+            facts.member_id,
+            {
+                "home_store_id": facts.home_store_id,
+                "tier_id": facts.tier_id,
+                "discount_bps": facts.discount_bps,
+                "points_multiplier_permille": facts.points_multiplier_permille,
+            },
+            registered_time=facts.create_time,
+            update_time=facts.update_time,
         )
-
-    async def apply_ladder(self, version: int, tiers: list[dict[str, Any]]) -> bool:
-        """Store the tenant's ladder when ``version`` is newer than the stored one; True when stored."""
-        stmt = pg_insert(tl).values(tenant_id=self.tenant, version=version, tiers=list(tiers))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[tl.c.tenant_id],
-            set_={"version": stmt.excluded.version, "tiers": stmt.excluded.tiers, "update_time": func.now()},
-            where=tl.c.version < stmt.excluded.version,
-        ).returning(tl.c.version)
-        return (await self.db.execute(stmt)).first() is not None
 
     # ---------------------------------------------------------------- reads
 

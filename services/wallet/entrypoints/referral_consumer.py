@@ -18,8 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kit.ids import parse_name
 from kit.logging import get_logger
-from kit.messaging import EventConsumer, EventEnvelope, EventHandler, new_envelope, unpack
-from kit.messaging.outbox import add_to_outbox
+from kit.messaging import EventConsumer, EventEnvelope, EventHandler, unpack
 from services.wallet.service_layer import rewards
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
 
@@ -33,24 +32,6 @@ REFERRAL_SUBJECT = "peony.members.ReferralRewardEarned"
 
 class InvalidReferralEvent(ValueError):
     """An event we can never apply (dead-lettered after the retries)."""
-
-
-class SessionUnitOfWork(WalletUnitOfWork):
-    """The wallet's repositories on a session someone else owns (the consumer's transaction);
-    `flush()` writes the emitted events to the outbox, the owner commits."""
-
-    def __init__(self, session: AsyncSession, tenant: str):
-        super().__init__(None, service=SERVICE, tenant=tenant)  # type: ignore[arg-type]
-        self.session = session
-        self._bind()
-
-    async def flush(self) -> None:
-        pending, self._pending = self._pending, []
-        for event, aggregate_type, aggregate_id in pending:
-            envelope = new_envelope(
-                event, tenant=self.tenant, aggregate_type=aggregate_type, aggregate_id=aggregate_id
-            )
-            await add_to_outbox(self.session, SERVICE, envelope)
 
 
 def _member_id(envelope: EventEnvelope, name: str, field: str) -> str:
@@ -72,14 +53,14 @@ def referral_handler() -> EventHandler:
         if referrer == referee:
             log.warning("wallet.self_referral_ignored", event_id=envelope.event_id, member_id=referrer)
             return
-        uow = SessionUnitOfWork(session, envelope.tenant)
+        uow = WalletUnitOfWork.joined(session, service=SERVICE, tenant=envelope.tenant)
         voucher = await rewards.grant_referral_reward(
             uow, referrer_id=referrer, referee_id=referee, event_id=envelope.event_id
         )
         if voucher is None:
             log.info("wallet.referral_already_rewarded", event_id=envelope.event_id, referee=referee)
             return
-        await uow.flush()
+        await uow.commit()  # the reward's events into the outbox; the consumer commits
 
     return handle
 

@@ -46,4 +46,5 @@ class WalletUnitOfWork(UnitOfWork):
 
     async def commit(self) -> None:
         await super().commit()
-        self.ledger.mark_committed()
+        if not self.is_joined:  # joined: the owner's transaction may still roll back
+            self.ledger.mark_committed()

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from gateway.app import build_app
 from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
-from kit.migrations import upgrade
 from services.members.entrypoints.app import build as build_members
 from tests.integration.gateway.conftest import gateway_config
 from tests.support.booking import running_booking
@@ -32,8 +31,7 @@ AUTH = {"Authorization": f"Bearer {mint_dev_token(tenant=TENANT, subject='user:t
 
 @pytest.fixture(scope="module")
 async def stack(infra):
-    url = to_async_url(await infra.anew_database("members_edge"))
-    await upgrade("members", url)
+    url = to_async_url(await infra.amigrated_database("members", "members_edge"))
     members = await build_members(
         load_config(
             "members",

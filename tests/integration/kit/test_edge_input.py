@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from kit.auth import TokenVerifier, mint_dev_token
 from kit.config import load_config, to_async_url
 from kit.grpc_server import GrpcServiceRunner, ServiceRegistration
-from kit.migrations import upgrade
 from services.wallet.entrypoints.app import build
 from tests.support.wallet import add_member
 
@@ -49,8 +48,7 @@ def details(err: grpc.aio.AioRpcError) -> tuple[str, list[tuple[str, str]]]:
 
 @pytest.fixture(scope="module")
 async def wallet(infra):
-    url = to_async_url(await infra.anew_database("wallet_edge"))
-    await upgrade("wallet", url)
+    url = to_async_url(await infra.amigrated_database("wallet", "wallet_edge"))
     config = load_config(
         "wallet",
         {

@@ -18,8 +18,8 @@ from nats.js import JetStreamContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cli.devstack import free_port, start_nats
 from kit.db import session_factory
-from kit.devstack import free_port, start_nats
 from kit.messaging import (
     EventEnvelope,
     OutboxRelay,
@@ -253,3 +253,55 @@ async def test_listen_notify_wakes_the_relay(engine: AsyncEngine, js: JetStreamC
         await relay.stop()
         assert time.monotonic() - started < 2.0
     assert (await js.stream_info(stream_name(service))).state.messages == 2
+
+
+def _values(msgs: list[Any]) -> list[tuple[str, str]]:
+    envs = [EventEnvelope.FromString(m.data) for m in msgs]
+    return [(e.aggregate_id, unpack(e, StringValue).value) for e in envs]
+
+
+async def test_one_batch_publishes_an_aggregates_run_of_rows_in_order(
+    engine: AsyncEngine, js: JetStreamContext, service: str
+) -> None:
+    await ensure_stream(js, service)
+    # A checkout writes several events of one aggregate in one transaction: one batch takes them all.
+    plan = [("a", "a0"), ("b", "b0"), ("a", "a1"), ("a", "a2"), ("b", "b1"), ("a", "a3")]
+    await write_events(engine, service, plan)
+
+    relay = OutboxRelay(engine, js, service, batch_size=100)
+    assert await relay.run_once() == 6
+    assert all(r["published_at"] is not None for r in await outbox_rows(engine))
+    values = _values(await stream_messages(js, stream_name(service)))
+    assert [v for a, v in values if a == "a"] == ["a0", "a1", "a2", "a3"]
+    assert [v for a, v in values if a == "b"] == ["b0", "b1"]
+
+    # batch_size bounds the rows, not only the aggregates; the cut keeps each run a prefix.
+    await write_events(engine, service, [("c", f"c{i}") for i in range(5)])
+    small = OutboxRelay(engine, js, service, batch_size=2)
+    assert [await small.run_once() for _ in range(4)] == [2, 2, 1, 0]
+    values = _values(await stream_messages(js, stream_name(service)))
+    assert [v for a, v in values if a == "c"] == [f"c{i}" for i in range(5)]
+
+
+async def test_a_failed_row_stops_its_aggregates_later_rows_in_the_batch(
+    engine: AsyncEngine, js: JetStreamContext, service: str
+) -> None:
+    await ensure_stream(js, service)
+    await write_events(engine, service, [("a", "a0"), ("a", "a1"), ("a", "a2"), ("b", "b0"), ("b", "b1")])
+    async with engine.begin() as conn:  # a1 is off the stream: rejected before it is sent
+        await conn.execute(
+            text(
+                "UPDATE outbox SET subject = 'peony.elsewhere.StringValue'"
+                " WHERE seq = (SELECT min(seq) + 1 FROM outbox)"
+            )
+        )
+
+    relay = OutboxRelay(engine, js, service, batch_size=100, park_after=5)
+    assert await relay.run_once() == 3  # a0, b0, b1
+    rows = await outbox_rows(engine)
+    published = [r["published_at"] is not None for r in rows]
+    assert published == [True, False, False, True, True]
+    a1, a2 = rows[1], rows[2]
+    assert (a1["rejections"], a1["attempts"]) == (1, 1) and "is not an event subject" in a1["last_error"]
+    assert (a2["rejections"], a2["attempts"], a2["last_error"]) == (0, 0, None)  # never tried
+    assert _values(await stream_messages(js, stream_name(service))) == [("a", "a0"), ("b", "b0"), ("b", "b1")]

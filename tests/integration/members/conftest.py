@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
-from kit.migrations import upgrade
 from services.members.entrypoints.app import build
 
 
@@ -54,7 +53,7 @@ class MembersUnderTest:
 
 @pytest_asyncio.fixture(scope="module")
 async def members(infra) -> AsyncIterator[MembersUnderTest]:
-    url = to_async_url(await infra.anew_database("members"))
+    url = to_async_url(await infra.amigrated_database("members"))
     config = load_config(
         "members",
         {
@@ -65,7 +64,6 @@ async def members(infra) -> AsyncIterator[MembersUnderTest]:
             "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
         },
     )
-    await upgrade("members", url)
     runner = await build(config)
     port = await runner.start()
     addr = f"127.0.0.1:{port}"

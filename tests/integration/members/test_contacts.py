@@ -13,7 +13,7 @@ from peony.members.v1 import member_pb2
 from peony.members.v1 import members_service_pb2 as pb
 from sqlalchemy import text
 
-from kit.devstack import postgres_bin_dir
+from cli.devstack import postgres_bin_dir
 from tests.integration.members.test_members_api import counts, details, new_phone, register, rid
 
 pytestmark = pytest.mark.integration

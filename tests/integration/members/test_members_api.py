@@ -16,7 +16,7 @@ from peony.members.v1 import card_pb2, member_pb2, store_pb2
 from peony.members.v1 import members_service_pb2 as pb
 from sqlalchemy import text
 
-from kit.devstack import postgres_bin_dir
+from cli.devstack import postgres_bin_dir
 
 pytestmark = pytest.mark.integration
 

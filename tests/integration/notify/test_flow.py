@@ -30,10 +30,10 @@ from peony.wallet.v1 import wallet_service_pb2 as wpb
 from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
 from sqlalchemy import text
 
+from cli.devstack import postgres_bin_dir
 from cli.notify import retry as cli_retry
 from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
-from kit.devstack import postgres_bin_dir
 from kit.migrations import upgrade
 from services.notify.domain.message import message_id_for
 from services.wallet.entrypoints.app import build as build_wallet

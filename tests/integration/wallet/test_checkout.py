@@ -705,13 +705,11 @@ async def test_checkout_refund_and_commission_over_grpc(api):
 
 
 async def test_package_sessions_and_vouchers_in_checkout_and_full_refund(wallet):
-    try:
-        from services.wallet.adapters.package_repository import PackageProduct
-        from services.wallet.domain import vouchers as dv
-        from services.wallet.domain.packages import ProductItem
-        from services.wallet.service_layer import packages, vouchers
-    except ImportError:
-        pytest.skip("the packages and vouchers areas are not built yet")
+    from services.wallet.adapters.package_repository import PackageProduct
+    from services.wallet.domain import vouchers as dv
+    from services.wallet.domain.packages import ProductItem
+    from services.wallet.service_layer import packages, vouchers
+
     engine, uows = wallet
     m = await new_member(engine, discount_bps=1000)
     product_id = f"facial10-{uuid.uuid4().hex[:8]}"

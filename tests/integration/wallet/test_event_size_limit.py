@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
-from kit.migrations import upgrade
 from services.wallet.entrypoints.app import build
 from tests.support.wallet import seed_stores
 
@@ -28,8 +27,7 @@ MD = (("authorization", f"Bearer {mint_dev_token(tenant=TENANT, subject='user:t'
 
 @contextlib.asynccontextmanager
 async def wallet(infra, **env: str) -> AsyncIterator[tuple[pb_grpc.WalletServiceStub, AsyncEngine]]:
-    url = to_async_url(await infra.anew_database("wallet_limits"))
-    await upgrade("wallet", url)
+    url = to_async_url(await infra.amigrated_database("wallet", "wallet_limits"))
     config = load_config(
         "wallet",
         {

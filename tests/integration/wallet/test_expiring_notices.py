@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from kit.config import to_async_url
 from kit.db import session_factory
-from kit.migrations import upgrade
 from kit.uow import UnitOfWorkFactory
 from services.wallet.entrypoints.jobs import BATCH, WalletJobs
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
@@ -26,8 +25,8 @@ LONG_NOTICE_TENANT = "expiring-b"  # 90 days' notice
 
 @pytest.fixture(scope="module")
 async def engine(infra):
-    url = to_async_url(await infra.anew_database("wallet_expiring"))
-    await upgrade("wallet", url)  # no server running: nothing but this test runs the jobs
+    # No server running: nothing but this test runs the jobs.
+    url = to_async_url(await infra.amigrated_database("wallet", "wallet_expiring"))
     engine = create_async_engine(url)
     try:
         yield engine

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
-from kit.migrations import upgrade
 from services.wallet.entrypoints import app as wallet_app
 from services.wallet.entrypoints.grpc_finance import FinanceRpc
 from tests.support.wallet import seed_stores
@@ -62,8 +61,7 @@ def stamp(value: datetime) -> Timestamp:
 
 @pytest.fixture(scope="module")
 async def wallet(infra):
-    url = to_async_url(await infra.anew_database("wallet_finance"))
-    await upgrade("wallet", url)
+    url = to_async_url(await infra.amigrated_database("wallet", "wallet_finance"))
     config = load_config(
         "wallet",
         {

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from kit.config import to_async_url
 from kit.db import retry_transaction
 from kit.errors import FailedPrecondition
-from kit.migrations import upgrade
 from services.wallet.adapters.ledger_repository import LedgerRepository
 from services.wallet.domain import ledger
 from services.wallet.domain.ledger import AccountKey, TransactionDraft
@@ -24,8 +23,7 @@ TENANT = "bank"
 
 @pytest.fixture
 async def wallet_db(infra):
-    url = to_async_url(await infra.anew_database("wallet_ledger"))
-    await upgrade("wallet", url)
+    url = to_async_url(await infra.amigrated_database("wallet", "wallet_ledger"))
     engine = create_async_engine(url, pool_size=20)
     yield engine
     await engine.dispose()

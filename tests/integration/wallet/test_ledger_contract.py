@@ -9,17 +9,11 @@ import pytest
 from peony.wallet.v1 import checkout_pb2, ledger_pb2, stored_value_pb2
 from peony.wallet.v1 import wallet_service_pb2 as pb
 
-from tests.support.wallet import add_member, md, rid, running_wallet
+from tests.support.wallet import add_member, md, rid
 
 pytestmark = pytest.mark.integration
 TENANT = "ledger-contract"
 PIN = "204816"
-
-
-@pytest.fixture(scope="module")
-async def wallet(infra):
-    async with running_wallet(infra, "wallet_ledger_contract") as w:
-        yield w
 
 
 def accounts(tx: ledger_pb2.LedgerTransaction) -> list[tuple[str, int, str]]:

@@ -27,7 +27,6 @@ from kit.config import to_async_url
 from kit.errors import InvalidArgument, NotFound
 from kit.members_client import MemberFacts
 from kit.messaging import EventConsumer, EventEnvelope, connect, ensure_stream, new_envelope, short_name
-from kit.migrations import upgrade
 from services.wallet.adapters.member_directory import MemberDirectory, MemberNotYetRegistered, MemberTierView
 from services.wallet.entrypoints.consumers import MEMBERS_DURABLE, members_events_consumer
 
@@ -46,8 +45,7 @@ class Wallet:
 
 @pytest_asyncio.fixture(scope="module")
 async def wallet(infra) -> AsyncIterator[Wallet]:
-    url = to_async_url(await infra.anew_database("wallet_dir"))
-    await upgrade("wallet", url)
+    url = to_async_url(await infra.amigrated_database("wallet", "wallet_dir"))
     engine = create_async_engine(url)
     nc, js = await connect(infra.nats_url, "wallet-directory-tests")
     await ensure_stream(js, "members")

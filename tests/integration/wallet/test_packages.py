@@ -19,7 +19,6 @@ from kit.auth import mint_dev_token, principal_from_claims
 from kit.config import load_config, to_async_url
 from kit.db import session_factory
 from kit.errors import FailedPrecondition
-from kit.migrations import upgrade
 from kit.uow import UnitOfWorkFactory
 from services.wallet.domain.ledger import TransactionDraft
 from services.wallet.entrypoints.app import build
@@ -53,8 +52,7 @@ def reason_of(err: grpc.aio.AioRpcError) -> str:
 
 @pytest.fixture(scope="module")
 async def wallet(infra):
-    url = to_async_url(await infra.anew_database("wallet_pkg"))
-    await upgrade("wallet", url)
+    url = to_async_url(await infra.amigrated_database("wallet", "wallet_pkg"))
     engine = create_async_engine(url)
     config = load_config(
         "wallet",

@@ -10,7 +10,7 @@ from peony.wallet.v1 import checkout_pb2, ledger_pb2, packages_pb2
 from peony.wallet.v1 import wallet_service_pb2 as pb
 from sqlalchemy import text
 
-from tests.support.wallet import add_member, count_rows, md, reason_of, rid, running_wallet
+from tests.support.wallet import add_member, count_rows, md, reason_of, rid
 
 pytestmark = pytest.mark.integration
 TENANT = "pin-authz"
@@ -27,12 +27,6 @@ TABLES = (
     "idempotency_keys",
     "outbox",
 )
-
-
-@pytest.fixture(scope="module")
-async def wallet(infra):
-    async with running_wallet(infra, "wallet_pin_authz") as w:
-        yield w
 
 
 async def pin_state(engine, member: str) -> tuple[int, object]:

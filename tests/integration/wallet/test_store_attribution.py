@@ -31,19 +31,12 @@ from tests.support.wallet import (
     md,
     reason_of,
     rid,
-    running_wallet,
     sv_lot_disagreements,
 )
 
 pytestmark = pytest.mark.integration
 PIN = "204816"
 A, B, C = "stores/a", "stores/b", "stores/c"
-
-
-@pytest.fixture(scope="module")
-async def wallet(infra):
-    async with running_wallet(infra, "wallet_store_attribution") as w:
-        yield w
 
 
 def stamp(value: datetime) -> Timestamp:

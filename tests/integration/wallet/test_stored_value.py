@@ -15,7 +15,6 @@ from kit.config import to_async_url
 from kit.crypto import PiiCipher
 from kit.db import session_factory
 from kit.errors import FailedPrecondition, InvalidArgument, NotFound
-from kit.migrations import upgrade
 from kit.uow import UnitOfWorkFactory
 from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import stored_value as sv
@@ -37,8 +36,7 @@ STAFF = principal_from_claims(
 
 @pytest.fixture(scope="module")
 async def wallet(infra):
-    url = to_async_url(await infra.anew_database("wallet_sv"))
-    await upgrade("wallet", url)
+    url = to_async_url(await infra.amigrated_database("wallet", "wallet_sv"))
     engine = create_async_engine(url, pool_size=10)
     uows = UnitOfWorkFactory(
         WalletUnitOfWork, session_factory(engine), service="wallet", cipher=PiiCipher(b"k" * 32)

@@ -24,7 +24,6 @@ from kit.config import load_config, to_async_url
 from kit.db import session_factory
 from kit.errors import FailedPrecondition, NotFound
 from kit.messaging import connect, ensure_stream, new_envelope
-from kit.migrations import upgrade
 from kit.uow import UnitOfWorkFactory
 from services.wallet.domain import vouchers as dv
 from services.wallet.entrypoints.referral_consumer import (
@@ -46,8 +45,7 @@ STAFF = principal_from_claims(
 
 
 async def migrated(infra, prefix: str) -> str:
-    url = to_async_url(await infra.anew_database(prefix))
-    await upgrade("wallet", url)
+    url = to_async_url(await infra.amigrated_database("wallet", prefix))
     engine = create_async_engine(url)
     await engine.dispose()
     return url

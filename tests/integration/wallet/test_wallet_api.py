@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
 from kit.db import session_factory
-from kit.migrations import upgrade
 from kit.uow import UnitOfWorkFactory
 from services.wallet.entrypoints.app import build
 from services.wallet.entrypoints.jobs import WalletJobs
@@ -46,8 +45,7 @@ def reason_of(err: grpc.aio.AioRpcError) -> str:
 
 @pytest.fixture(scope="module")
 async def wallet(infra):
-    url = to_async_url(await infra.anew_database("wallet_api"))
-    await upgrade("wallet", url)
+    url = to_async_url(await infra.amigrated_database("wallet", "wallet_api"))
     config = load_config(
         "wallet",
         {

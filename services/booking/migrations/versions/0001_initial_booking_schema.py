@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from kit.messaging.schema import create_kit_tables, drop_kit_tables
+
 # revision identifiers, used by Alembic.
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
@@ -83,65 +85,7 @@ def upgrade() -> None:
         sa.Column("create_time", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "store_id", "equipment_id", name="pk_equipment"),
     )
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("tenant_id", sa.Text(), nullable=False),
-        sa.Column("method", sa.Text(), nullable=False),
-        sa.Column("request_id", sa.Text(), nullable=False),
-        sa.Column("request_hash", sa.LargeBinary(), nullable=False),
-        sa.Column("response", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.PrimaryKeyConstraint("tenant_id", "method", "request_id", name="pk_idempotency_keys"),
-    )
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.Text(), nullable=False),
-        sa.Column("event_id", sa.UUID(), nullable=False),
-        sa.Column(
-            "processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox"),
-    )
-    op.create_table(
-        "outbox",
-        sa.Column("seq", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("event_id", sa.UUID(), nullable=False),
-        sa.Column("tenant_id", sa.Text(), nullable=False),
-        sa.Column("aggregate_type", sa.Text(), nullable=False),
-        sa.Column("aggregate_id", sa.Text(), nullable=False),
-        sa.Column("subject", sa.Text(), nullable=False),
-        sa.Column("event_type", sa.Text(), nullable=False),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column(
-            "headers",
-            postgresql.JSONB(astext_type=sa.Text()),
-            server_default=sa.text("'{}'::jsonb"),
-            nullable=False,
-        ),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
-        sa.Column(
-            "next_attempt_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("seq"),
-        sa.UniqueConstraint("event_id", name="uq_outbox_event_id"),
-    )
-    op.create_index(
-        "ix_outbox_unpublished_aggregate",
-        "outbox",
-        ["aggregate_id", "seq"],
-        unique=False,
-        postgresql_where=sa.text("published_at IS NULL"),
-    )
-    op.create_index(
-        "ix_outbox_unpublished_seq",
-        "outbox",
-        ["seq"],
-        unique=False,
-        postgresql_where=sa.text("published_at IS NULL"),
-    )
+    create_kit_tables()  # idempotency_keys, inbox, outbox (kit.messaging.schema)
     op.create_table(
         "rooms",
         sa.Column("tenant_id", sa.Text(), nullable=False),
@@ -220,17 +164,7 @@ def downgrade() -> None:
     op.drop_table("staff")
     op.drop_table("services")
     op.drop_table("rooms")
-    op.drop_index(
-        "ix_outbox_unpublished_seq", table_name="outbox", postgresql_where=sa.text("published_at IS NULL")
-    )
-    op.drop_index(
-        "ix_outbox_unpublished_aggregate",
-        table_name="outbox",
-        postgresql_where=sa.text("published_at IS NULL"),
-    )
-    op.drop_table("outbox")
-    op.drop_table("inbox")
-    op.drop_table("idempotency_keys")
+    drop_kit_tables()
     op.drop_table("equipment")
     op.drop_index("ix_appointments_store", table_name="appointments")
     op.drop_index("ix_appointments_member", table_name="appointments")

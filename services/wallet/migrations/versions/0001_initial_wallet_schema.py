@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from kit.messaging.schema import create_kit_tables, drop_kit_tables
+
 # revision identifiers, used by Alembic.
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
@@ -85,25 +87,7 @@ def upgrade() -> None:
         postgresql_where=sa.text("state = 'authorized'"),
     )
     op.create_index("ix_holds_member", "holds", ["tenant_id", "member_id"], unique=False)
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("tenant_id", sa.Text(), nullable=False),
-        sa.Column("method", sa.Text(), nullable=False),
-        sa.Column("request_id", sa.Text(), nullable=False),
-        sa.Column("request_hash", sa.LargeBinary(), nullable=False),
-        sa.Column("response", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.PrimaryKeyConstraint("tenant_id", "method", "request_id", name="pk_idempotency_keys"),
-    )
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.Text(), nullable=False),
-        sa.Column("event_id", sa.UUID(), nullable=False),
-        sa.Column(
-            "processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox"),
-    )
+    create_kit_tables()  # idempotency_keys, inbox, outbox (kit.messaging.schema)
     op.create_table(
         "ledger_transactions",
         sa.Column("tenant_id", sa.Text(), nullable=False),
@@ -158,46 +142,6 @@ def upgrade() -> None:
         sa.Column("registered_time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("update_time", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "member_id", name="pk_member_directory"),
-    )
-    op.create_table(
-        "outbox",
-        sa.Column("seq", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("event_id", sa.UUID(), nullable=False),
-        sa.Column("tenant_id", sa.Text(), nullable=False),
-        sa.Column("aggregate_type", sa.Text(), nullable=False),
-        sa.Column("aggregate_id", sa.Text(), nullable=False),
-        sa.Column("subject", sa.Text(), nullable=False),
-        sa.Column("event_type", sa.Text(), nullable=False),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column(
-            "headers",
-            postgresql.JSONB(astext_type=sa.Text()),
-            server_default=sa.text("'{}'::jsonb"),
-            nullable=False,
-        ),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
-        sa.Column(
-            "next_attempt_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("seq"),
-        sa.UniqueConstraint("event_id", name="uq_outbox_event_id"),
-    )
-    op.create_index(
-        "ix_outbox_unpublished_aggregate",
-        "outbox",
-        ["aggregate_id", "seq"],
-        unique=False,
-        postgresql_where=sa.text("published_at IS NULL"),
-    )
-    op.create_index(
-        "ix_outbox_unpublished_seq",
-        "outbox",
-        ["seq"],
-        unique=False,
-        postgresql_where=sa.text("published_at IS NULL"),
     )
     op.create_table(
         "payment_pins",
@@ -295,15 +239,7 @@ def downgrade() -> None:
     op.drop_index("ix_point_lots_expiry", table_name="point_lots", postgresql_where=sa.text("remaining > 0"))
     op.drop_table("point_lots")
     op.drop_table("payment_pins")
-    op.drop_index(
-        "ix_outbox_unpublished_seq", table_name="outbox", postgresql_where=sa.text("published_at IS NULL")
-    )
-    op.drop_index(
-        "ix_outbox_unpublished_aggregate",
-        table_name="outbox",
-        postgresql_where=sa.text("published_at IS NULL"),
-    )
-    op.drop_table("outbox")
+    drop_kit_tables()
     op.drop_table("member_directory")
     op.drop_index("ix_lot_movements_transaction", table_name="lot_movements")
     op.drop_table("lot_movements")
@@ -315,8 +251,6 @@ def downgrade() -> None:
     op.drop_index("ix_ledger_transactions_store", table_name="ledger_transactions")
     op.drop_index("ix_ledger_transactions_member", table_name="ledger_transactions")
     op.drop_table("ledger_transactions")
-    op.drop_table("inbox")
-    op.drop_table("idempotency_keys")
     op.drop_index("ix_holds_member", table_name="holds")
     op.drop_index("ix_holds_expiring", table_name="holds", postgresql_where=sa.text("state = 'authorized'"))
     op.drop_table("holds")

@@ -593,6 +593,28 @@ async def ensure_database(server_url: str, name: str) -> None:
         await conn.close()
 
 
+async def clone_database(server_url: str, name: str, template: str, *, attempts: int = 50) -> None:
+    """``CREATE DATABASE name TEMPLATE template``: a file-level copy, far cheaper than running a
+    service's migrations again. The template must have no sessions; one that just disconnected may
+    still be exiting, so "being accessed by other users" is retried for a few seconds."""
+    import asyncpg
+
+    _check_ident(name)
+    _check_ident(template)
+    conn = await asyncpg.connect(_plain_pg_url(server_url), timeout=10)
+    try:
+        for attempt in range(attempts):
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+                return
+            except asyncpg.exceptions.ObjectInUseError:
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+
+
 async def drop_database(server_url: str, name: str) -> None:
     """``DROP DATABASE IF EXISTS name`` disconnecting its sessions."""
     import asyncpg

@@ -1,0 +1,128 @@
+"""A service's projection of the members service's members and tier ladder: the ordering rules.
+
+The wallet (``member_directory``) and booking (``member_windows``) each keep one row per member —
+``(tenant_id, member_id, <the tier fields the service needs>, registered_time, update_time)`` —
+and one ``tier_ladders`` row per tenant, fed by members' events. A failed delivery is nak'ed and
+retried *after* later events of the same member, so the writes do not rely on arrival order:
+
+- :meth:`MemberRows.apply_registered` inserts the member; a second copy of the registration (or a
+  registration arriving after a service's own placeholder row, ``registered_time`` NULL) refreshes
+  the ``refresh`` columns only while no TierChanged has been applied (``update_time ==
+  registered_time``): a member's tier changes only after the registration, so a late copy must not
+  take it back to the entry tier;
+- :meth:`MemberRows.apply_tier_changed` needs the registration: when TierChanged overtook
+  MemberRegistered it raises :class:`MemberNotYetRegistered`, the consumer rolls back (inbox row
+  included) and naks, and the change is applied on a later delivery. A tier change always
+  supersedes the registration; among changes the later occurred-at wins;
+- :meth:`MemberRows.fill` writes a read-through snapshot (``kit.members_client``) only into an
+  absent row or a placeholder, stamped with the member record's own update time, so what the
+  consumer wrote is never overwritten;
+- :meth:`MemberRows.apply_ladder` keeps the highest ladder ``version`` only.
+
+Services subclass :class:`MemberRows` with their tables and reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import Table, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from kit.members_client import MembersClient
+
+__all__ = ["MemberNotYetRegistered", "MemberRows"]
+
+Db = AsyncSession | AsyncConnection
+
+
+class MemberNotYetRegistered(RuntimeError):
+    """A member event arrived before the member's registration; retry it later (the consumer naks)."""
+
+
+class MemberRows:
+    """The tenant-scoped writes of a member projection; ``members`` / ``ladders`` are the tables."""
+
+    members: ClassVar[Table]
+    ladders: ClassVar[Table]
+
+    def __init__(self, db: Db, tenant: str, source: MembersClient | None = None):
+        if not tenant:
+            raise ValueError("a member projection needs a tenant")
+        self.db, self.tenant, self.source = db, tenant, source
+
+    async def apply_registered(
+        self, member_id: str, values: Mapping[str, Any], registered_time: datetime, *, refresh: Sequence[str]
+    ) -> bool:
+        """Record a registration (``values``: the service's columns); True when the row was written
+        (inserted, or its ``refresh`` columns refreshed)."""
+        m = self.members.c
+        stmt = pg_insert(self.members).values(
+            tenant_id=self.tenant,
+            member_id=member_id,
+            registered_time=registered_time,
+            update_time=registered_time,
+            **values,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[m.tenant_id, m.member_id],
+            set_={column: stmt.excluded[column] for column in refresh},
+            # A placeholder, or a row still holding only the registration: a TierChanged applied since wins.
+            where=or_(m.registered_time.is_(None), m.update_time == m.registered_time),
+        ).returning(m.member_id)
+        return (await self.db.execute(stmt)).first() is not None
+
+    async def apply_tier_changed(
+        self, member_id: str, values: Mapping[str, Any], *, changed_time: datetime | None = None
+    ) -> bool:
+        """Apply a tier change (``values``: the service's tier columns); False when a newer change
+        is applied already. ``changed_time`` is the event's occurred-at; without it the change is
+        applied unconditionally and stamped with the database's clock.
+
+        Raises :class:`MemberNotYetRegistered` when the registration has not been applied yet.
+        """
+        m = self.members.c
+        registered = (m.tenant_id == self.tenant, m.member_id == member_id, m.registered_time.is_not(None))
+        stmt = (
+            update(self.members)
+            .where(*registered)
+            .values(update_time=changed_time if changed_time is not None else func.now(), **values)
+            .returning(m.member_id)
+        )
+        if changed_time is not None:
+            # Supersedes the registration always, an earlier tier change only.
+            stmt = stmt.where(or_(m.update_time == m.registered_time, m.update_time <= changed_time))
+        if (await self.db.execute(stmt)).first() is not None:
+            return True
+        if (await self.db.execute(select(m.member_id).where(*registered))).first() is None:
+            raise MemberNotYetRegistered(f"member {member_id} of tenant {self.tenant} is not registered yet")
+        return False  # stale: a newer change of this member was applied first
+
+    async def fill(
+        self, member_id: str, values: Mapping[str, Any], *, registered_time: datetime, update_time: datetime
+    ) -> None:
+        """Write a read-through snapshot into an absent row or a placeholder (never over what the
+        consumer wrote)."""
+        m = self.members.c
+        row = {"registered_time": registered_time, "update_time": update_time, **values}
+        stmt = pg_insert(self.members).values(tenant_id=self.tenant, member_id=member_id, **row)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[m.tenant_id, m.member_id],
+            set_={column: stmt.excluded[column] for column in row},
+            where=m.registered_time.is_(None),
+        )
+        await self.db.execute(stmt)
+
+    async def apply_ladder(self, version: int, tiers: list[dict[str, Any]]) -> bool:
+        """Store the tenant's ladder when ``version`` is newer than the stored one; True when stored."""
+        t = self.ladders.c
+        stmt = pg_insert(self.ladders).values(tenant_id=self.tenant, version=version, tiers=list(tiers))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.tenant_id],
+            set_={"version": stmt.excluded.version, "tiers": stmt.excluded.tiers, "update_time": func.now()},
+            where=t.version < stmt.excluded.version,
+        ).returning(t.version)
+        return (await self.db.execute(stmt)).first() is not None
