@@ -24,8 +24,8 @@ from peony.members.v1 import member_pb2
 from peony.members.v1 import members_service_pb2 as mpb
 from peony.notify.v1 import message_pb2
 from peony.notify.v1 import notify_service_pb2 as pb
+from peony.wallet.v1 import checkout_pb2, ledger_pb2
 from peony.wallet.v1 import events_pb2 as wallet_events
-from peony.wallet.v1 import ledger_pb2
 from peony.wallet.v1 import wallet_service_pb2 as wpb
 from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
 from sqlalchemy import text
@@ -813,6 +813,75 @@ async def _settled(stack: Stack, tenant: str, trigger: str, n: int) -> list[dict
     rows = await eventually(found, what=f"{n} {trigger} messages")
     assert len(rows) == n, rows
     return rows
+
+
+async def test_checkout_through_the_wallet_api_sends_spend_notice_and_points(notify: Stack, wallet):
+    """A real Checkout paid from stored value: the wallet's BalanceChanged (CHECKOUT) becomes one
+    spend notice by SMS with the remaining balance, its PointsEarned one points message; zh-CN and
+    en members each get their locale's text."""
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    zh = await notify.member(tenant, store, name="小美")
+    en = await notify.member(tenant, store, name="Amy", locale="en")
+    points: dict[str, int] = {}
+    for member in (zh, en):
+        mid = member.name.split("/")[1]
+
+        async def top_up(member=member, mid=mid):
+            try:
+                return await wallet.TopUp(
+                    wpb.TopUpRequest(
+                        member=member.name,
+                        amount_minor=50_000,
+                        currency_code="CNY",
+                        tender=ledger_pb2.TENDER_CASH,
+                        store=store,
+                        request_id=f"checkout-topup-{mid}",
+                    ),
+                    metadata=auth(tenant),
+                )
+            except grpc.aio.AioRpcError as err:  # the wallet has not seen the registration yet
+                if err.code() == grpc.StatusCode.NOT_FOUND:
+                    return None
+                raise
+
+        await eventually(top_up, what="the wallet accepts the top-up")
+        pin = wpb.SetPaymentPinRequest(member=member.name, pin="204816", request_id=rid())
+        await wallet.SetPaymentPin(pin, metadata=auth(tenant))
+        done = await wallet.Checkout(
+            wpb.CheckoutRequest(
+                member=member.name,
+                store=store,
+                lines=[
+                    checkout_pb2.CheckoutLine(
+                        item="services/facial", category="facial", quantity=1, list_price_minor=15_000
+                    )
+                ],
+                stored_value_minor=15_000,
+                payment_pin="204816",
+                request_id=rid(),
+            ),
+            metadata=auth(tenant),
+        )
+        assert done.wallet.principal_minor == 35_000
+        points[member.name] = done.wallet.points_available
+        assert points[member.name] > 0
+    spends = {r["recipient"]: r for r in await _settled(notify, tenant, "spend_notice", 2)}
+    assert spends[zh.name]["channel"] == spends[en.name]["channel"] == "sms"
+    assert spends[zh.name]["body"] == "您的会员账户消费 ¥150.00，当前余额 ¥350.00。如有疑问请联系门店。"
+    assert spends[en.name]["body"] == (
+        "You spent CN¥150.00 from your account. Balance: CN¥350.00. Questions? Contact the store."
+    )
+    earned = {r["recipient"]: r for r in await _settled(notify, tenant, "points_earned", 2)}
+    for member in (zh, en):
+        assert earned[member.name]["channel"] == "sms"  # no WeChat / push address: the next in order
+    # the whole checkout earned the points here (no earlier balance of points)
+    zp, ep = points[zh.name], points[en.name]
+    assert earned[zh.name]["body"].startswith(f"您获得 {zp} 积分，当前可用积分 {zp}")
+    assert earned[en.name]["body"].startswith(f"You earned {ep} points; {ep} available")
+    for row in (*spends.values(), *earned.values()):
+        got = await _at_provider(notify, row["message_id"])
+        assert got["provider"] == "aliyun_sms"
 
 
 # Last in the module: it restarts notify with other settings and leaves it stopped.
