@@ -17,6 +17,7 @@ import aiohttp
 import grpc
 import pytest
 import pytest_asyncio
+from google.protobuf import field_mask_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 from peony.booking.v1 import events_pb2 as booking_events
 from peony.members.v1 import events_pb2 as members_events
@@ -24,7 +25,7 @@ from peony.members.v1 import member_pb2
 from peony.members.v1 import members_service_pb2 as mpb
 from peony.notify.v1 import message_pb2
 from peony.notify.v1 import notify_service_pb2 as pb
-from peony.wallet.v1 import checkout_pb2, ledger_pb2
+from peony.wallet.v1 import checkout_pb2, ledger_pb2, points_pb2
 from peony.wallet.v1 import events_pb2 as wallet_events
 from peony.wallet.v1 import wallet_service_pb2 as wpb
 from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
@@ -815,6 +816,50 @@ async def _settled(stack: Stack, tenant: str, trigger: str, n: int) -> list[dict
     return rows
 
 
+async def _top_up_and_check_out(wallet, tenant: str, store: str, member) -> wpb.CheckoutResponse:
+    """¥500 topped up, then a ¥150 facial paid from stored value with the PIN (earning points)."""
+    mid = member.name.split("/")[1]
+
+    async def top_up():
+        try:
+            return await wallet.TopUp(
+                wpb.TopUpRequest(
+                    member=member.name,
+                    amount_minor=50_000,
+                    currency_code="CNY",
+                    tender=ledger_pb2.TENDER_CASH,
+                    store=store,
+                    request_id=f"checkout-topup-{mid}",
+                ),
+                metadata=auth(tenant),
+            )
+        except grpc.aio.AioRpcError as err:  # the wallet has not seen the registration yet
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+
+    await eventually(top_up, what="the wallet accepts the top-up")
+    pin = wpb.SetPaymentPinRequest(member=member.name, pin="204816", request_id=rid())
+    await wallet.SetPaymentPin(pin, metadata=auth(tenant))
+    done = await wallet.Checkout(
+        wpb.CheckoutRequest(
+            member=member.name,
+            store=store,
+            lines=[
+                checkout_pb2.CheckoutLine(
+                    item="services/facial", category="facial", quantity=1, list_price_minor=15_000
+                )
+            ],
+            stored_value_minor=15_000,
+            payment_pin="204816",
+            request_id=rid(),
+        ),
+        metadata=auth(tenant),
+    )
+    assert done.wallet.principal_minor == 35_000 and done.wallet.points_available > 0
+    return done
+
+
 async def test_checkout_through_the_wallet_api_sends_spend_notice_and_points(notify: Stack, wallet):
     """A real Checkout paid from stored value: the wallet's BalanceChanged (CHECKOUT) becomes one
     spend notice by SMS with the remaining balance, its PointsEarned one points message; zh-CN and
@@ -823,49 +868,10 @@ async def test_checkout_through_the_wallet_api_sends_spend_notice_and_points(not
     store = await notify.store(tenant, DAY)
     zh = await notify.member(tenant, store, name="小美")
     en = await notify.member(tenant, store, name="Amy", locale="en")
-    points: dict[str, int] = {}
-    for member in (zh, en):
-        mid = member.name.split("/")[1]
-
-        async def top_up(member=member, mid=mid):
-            try:
-                return await wallet.TopUp(
-                    wpb.TopUpRequest(
-                        member=member.name,
-                        amount_minor=50_000,
-                        currency_code="CNY",
-                        tender=ledger_pb2.TENDER_CASH,
-                        store=store,
-                        request_id=f"checkout-topup-{mid}",
-                    ),
-                    metadata=auth(tenant),
-                )
-            except grpc.aio.AioRpcError as err:  # the wallet has not seen the registration yet
-                if err.code() == grpc.StatusCode.NOT_FOUND:
-                    return None
-                raise
-
-        await eventually(top_up, what="the wallet accepts the top-up")
-        pin = wpb.SetPaymentPinRequest(member=member.name, pin="204816", request_id=rid())
-        await wallet.SetPaymentPin(pin, metadata=auth(tenant))
-        done = await wallet.Checkout(
-            wpb.CheckoutRequest(
-                member=member.name,
-                store=store,
-                lines=[
-                    checkout_pb2.CheckoutLine(
-                        item="services/facial", category="facial", quantity=1, list_price_minor=15_000
-                    )
-                ],
-                stored_value_minor=15_000,
-                payment_pin="204816",
-                request_id=rid(),
-            ),
-            metadata=auth(tenant),
-        )
-        assert done.wallet.principal_minor == 35_000
-        points[member.name] = done.wallet.points_available
-        assert points[member.name] > 0
+    points = {
+        m.name: (await _top_up_and_check_out(wallet, tenant, store, m)).wallet.points_available
+        for m in (zh, en)
+    }
     spends = {r["recipient"]: r for r in await _settled(notify, tenant, "spend_notice", 2)}
     assert spends[zh.name]["channel"] == spends[en.name]["channel"] == "sms"
     assert spends[zh.name]["body"] == "您的会员账户消费 ¥150.00，当前余额 ¥350.00。如有疑问请联系门店。"
@@ -882,6 +888,47 @@ async def test_checkout_through_the_wallet_api_sends_spend_notice_and_points(not
     for row in (*spends.values(), *earned.values()):
         got = await _at_provider(notify, row["message_id"])
         assert got["provider"] == "aliyun_sms"
+
+
+async def test_points_expiring_from_the_wallet_job_reaches_members_who_opted_in(notify: Stack, wallet):
+    """Points earned at a real checkout under a 10-day expiry policy are inside the 30-day notice:
+    the wallet's job publishes PointsExpiring, notify sends one marketing SMS (opted in) with the
+    expiry date in the store's zone, in each member's locale."""
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    await wallet.UpdatePointsPolicy(
+        wpb.UpdatePointsPolicyRequest(
+            points_policy=points_pb2.PointsPolicy(
+                name="pointsPolicy", expiry_policy=points_pb2.POINTS_EXPIRY_POLICY_DAYS, expiry_days=10
+            ),
+            update_mask=field_mask_pb2.FieldMask(paths=["expiry_policy", "expiry_days"]),
+            request_id=rid(),
+        ),
+        metadata=auth(tenant),
+    )
+    opted_in = member_pb2.Consent(marketing_sms=True)
+    zh = await notify.member(tenant, store, name="小美", consent=opted_in)
+    en = await notify.member(tenant, store, name="Amy", locale="en", consent=opted_in)
+    for member in (zh, en):
+        await _top_up_and_check_out(wallet, tenant, store, member)
+    rows = {r["recipient"]: r for r in await _settled(notify, tenant, "points_expiring", 2)}
+    for member in (zh, en):
+        lots = await wallet.ListPointLots(wpb.ListPointLotsRequest(parent=member.name), metadata=auth(tenant))
+        (lot,) = lots.point_lots
+        day = lot.expire_time.ToDatetime(tzinfo=UTC).astimezone(ZoneInfo(DAY)).date()
+        row = rows[member.name]
+        assert row["channel"] == "sms" and row["decision"].startswith("send on sms")
+        if member is zh:
+            assert (
+                row["body"]
+                == f"您有 {lot.remaining} 积分将于 {day.year}年{day.month}月{day.day}日 到期，请及时使用。"
+            )
+        else:
+            assert row["body"] == (
+                f"{lot.remaining} of your points expire on {day:%b} {day.day}, {day.year}."
+                " Use them before then."
+            )
+        await _at_provider(notify, row["message_id"])
 
 
 # Last in the module: it restarts notify with other settings and leaves it stopped.
