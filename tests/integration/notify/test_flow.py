@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 from google.protobuf import field_mask_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
+from peony.booking.v1 import booking_service_pb2 as bpb
 from peony.booking.v1 import events_pb2 as booking_events
 from peony.members.v1 import events_pb2 as members_events
 from peony.members.v1 import member_pb2
@@ -40,6 +41,7 @@ from services.notify.domain.message import message_id_for
 from services.wallet.entrypoints.app import build as build_wallet
 from tests.integration.members.test_members_api import details
 from tests.integration.notify.conftest import Stack, auth, eventually, new_phone, new_tenant, rid
+from tests.support.booking import Harness, register_members, running_booking, stamp, weekly
 
 pytestmark = pytest.mark.integration
 
@@ -929,6 +931,111 @@ async def test_points_expiring_from_the_wallet_job_reaches_members_who_opted_in(
                 " Use them before then."
             )
         await _at_provider(notify, row["message_id"])
+
+
+# --- booking through its API ---------------------------------------------------------------------
+ZH_WEEKDAYS = "一二三四五六日"
+
+
+def zh_when(at: datetime, zone: str) -> str:
+    """How the zh-CN templates show an instant in the store's zone, e.g. 12月24日周四 14:30."""
+    d = at.astimezone(ZoneInfo(zone))
+    return f"{d.month}月{d.day}日周{ZH_WEEKDAYS[d.weekday()]} {d:%H:%M}"
+
+
+def en_when(at: datetime, zone: str) -> str:
+    """How the en templates show it, e.g. Thu, Dec 24 14:30."""
+    d = at.astimezone(ZoneInfo(zone))
+    return f"{d:%a}, {d:%b} {d.day} {d:%H:%M}"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def booking(stack: Stack):
+    """The booking service in process, its jobs (reminders, follow-ups, SLAs) every 0.2 s. Its
+    member and store projections are seeded per test (no read-through in this stack)."""
+    async with running_booking(
+        stack.infra, "notify_booking", {"PEONY_BOOKING_JOBS_INTERVAL_SECONDS": "0.2"}
+    ) as server:
+        yield server
+
+
+async def _booking_tenant(notify: Stack, booking, zone: str) -> tuple[str, str, Harness]:
+    """A tenant with a store in members (for notify) and in booking (its zone), a 深层补水护理
+    service and a beautician working all day, every day."""
+    h = Harness.of(booking)
+    store = await notify.store(h.tenant, zone)
+    store_id = store.removeprefix("stores/")
+    await h.store(store_id, zone)
+    await h.service("hydra", display_name="深层补水护理", duration_minutes=60, list_price_minor=28_800)
+    await h.staff(store_id, "anna", weekly_hours=weekly("00:00", "23:59"))
+    return h.tenant, store, h
+
+
+async def _book(h: Harness, store: str, member: str, start: datetime):
+    request = h.booking(store.removeprefix("stores/"), ["services/hydra"], start)
+    request.member = member
+    return (await h.stub.BookAppointment(request, metadata=h.hq)).appointment
+
+
+async def test_booking_lifecycle_and_the_two_hour_reminder_through_the_booking_api(notify: Stack, booking):
+    """Booked, the 2 h ReminderDue (booking's scheduler fires it: the start is 2 h and a few
+    seconds away), rescheduled and cancelled, each through booking's gRPC API: one message each,
+    by the trigger's channel order, with times in the store's zone, zh-CN and en."""
+    zone = DAY
+    tenant, store, h = await _booking_tenant(notify, booking, zone)
+    zh = await notify.member(tenant, store, name="小美")
+    en = await notify.member(tenant, store, name="Amy", locale="en")
+    await register_members(booking.engine, tenant, *(m.name.split("/")[1] for m in (zh, en)))
+    starts = {}
+    appointments = {}
+    for i, member in enumerate((zh, en)):
+        # 2 h and ~15 s away, whole seconds: the 120-minute reminder is due in ~15 s, the 24 h one
+        # is already past (skipped); the two members an hour apart (one beautician)
+        start = (datetime.now(UTC) + timedelta(hours=2 + 2 * i, seconds=15)).replace(microsecond=0)
+        starts[member.name] = start
+        appointments[member.name] = await _book(h, store, member.name, start)
+
+    booked = {r["recipient"]: r for r in await _settled(notify, tenant, "appointment_booked", 2)}
+    reminders = {r["recipient"]: r for r in await _settled(notify, tenant, "reminder", 1)}
+    assert set(reminders) == {zh.name}  # the en member's 2 h reminder is 2 h away
+    z, e = starts[zh.name], starts[en.name]
+    assert booked[zh.name]["body"] == f"预约成功：深层补水护理，{zh_when(z, zone)}。期待您的光临！"
+    assert booked[en.name]["body"] == f"Booked: 深层补水护理 on {en_when(e, zone)}. See you soon!"
+    assert reminders[zh.name]["channel"] == "sms"
+    assert (
+        reminders[zh.name]["body"]
+        == f"到店提醒：您预约的深层补水护理将于 {zh_when(z, zone)} 开始，请准时到店。"
+    )
+
+    for member in (zh, en):
+        moved = starts[member.name] + timedelta(hours=5)
+        await h.stub.RescheduleAppointment(
+            bpb.RescheduleAppointmentRequest(
+                name=appointments[member.name].name,
+                start_time=stamp(moved),
+                staff_override=True,
+                override_reason="notify test",
+                request_id=rid(),
+            ),
+            metadata=h.hq,
+        )
+        await h.stub.CancelAppointment(
+            bpb.CancelAppointmentRequest(name=appointments[member.name].name, request_id=rid()), metadata=h.hq
+        )
+    moved_rows = {r["recipient"]: r for r in await _settled(notify, tenant, "appointment_rescheduled", 2)}
+    cancelled = {r["recipient"]: r for r in await _settled(notify, tenant, "appointment_cancelled", 2)}
+    z2, e2 = z + timedelta(hours=5), e + timedelta(hours=5)
+    assert moved_rows[zh.name]["body"] == f"您的预约已改至 {zh_when(z2, zone)}（原定 {zh_when(z, zone)}）。"
+    assert (
+        moved_rows[en.name]["body"]
+        == f"Your appointment moved to {en_when(e2, zone)} (was {en_when(e, zone)})."
+    )
+    assert cancelled[zh.name]["body"] == f"您 {zh_when(z2, zone)} 的预约已取消。"
+    assert cancelled[en.name]["body"] == f"Your appointment on {en_when(e2, zone)} is cancelled."
+    for row in (*booked.values(), *reminders.values(), *moved_rows.values(), *cancelled.values()):
+        await _at_provider(notify, row["message_id"])
+    # nothing more: one reminder (the other members' is hours away, the cancelled ones never fire)
+    assert len(await notify.rows(tenant, "reminder")) == 1
 
 
 # Last in the module: it restarts notify with other settings and leaves it stopped.
