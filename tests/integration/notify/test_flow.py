@@ -7,6 +7,7 @@ provider server. Assertions are on what the provider servers received and on the
 # ruff: noqa: RUF001 - Chinese punctuation in expected message texts
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import uuid
@@ -19,6 +20,7 @@ import pytest
 import pytest_asyncio
 from google.protobuf import field_mask_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
+from peony.booking.v1 import appointments_pb2, feedback_pb2
 from peony.booking.v1 import booking_service_pb2 as bpb
 from peony.booking.v1 import events_pb2 as booking_events
 from peony.members.v1 import events_pb2 as members_events
@@ -70,13 +72,20 @@ def _ts(dt: datetime) -> Timestamp:
 
 STAFF_TENANT = new_tenant()  # its store has a manager's contact in the staff directory
 STAFF_EMAIL = "manager.shanghai@salon.example"
+SLA_TENANT = new_tenant()  # booking's own ComplaintSlaBreached goes to this store's manager
+SLA_EMAIL = "manager.sla@salon.example"
 
 
 @pytest_asyncio.fixture(scope="module")
 async def notify(stack: Stack) -> Stack:
     staff = stack.tmp / "staff.json"
     staff.write_text(
-        json.dumps({STAFF_TENANT: {"stores/s-hq": {"email": STAFF_EMAIL, "time_zone": "Asia/Shanghai"}}})
+        json.dumps(
+            {
+                STAFF_TENANT: {"stores/s-hq": {"email": STAFF_EMAIL, "time_zone": "Asia/Shanghai"}},
+                SLA_TENANT: {"stores/s-sla": {"email": SLA_EMAIL, "time_zone": DAY}},
+            }
+        )
     )
     await stack.start_notify(
         PEONY_NOTIFY_QUIET_HOURS="21:00-09:00",
@@ -808,12 +817,12 @@ async def test_card_lost_and_tier_change_through_the_members_api(notify: Stack):
     assert tier["body"].startswith("小美，您的会员等级已由 ") and tier["body"].endswith(" 变更为 gold。")
 
 
-async def _settled(stack: Stack, tenant: str, trigger: str, n: int) -> list[dict]:
+async def _settled(stack: Stack, tenant: str, trigger: str, n: int, *, within: float = 30.0) -> list[dict]:
     async def found():
         rows = [r for r in await stack.rows(tenant, trigger) if r["state"] in SENT]
         return rows if len(rows) >= n else None
 
-    rows = await eventually(found, what=f"{n} {trigger} messages")
+    rows = await eventually(found, within=within, what=f"{n} {trigger} messages")
     assert len(rows) == n, rows
     return rows
 
@@ -959,11 +968,14 @@ async def booking(stack: Stack):
         yield server
 
 
-async def _booking_tenant(notify: Stack, booking, zone: str) -> tuple[str, str, Harness]:
+async def _booking_tenant(
+    notify: Stack, booking, zone: str, *, tenant: str = "", store_id: str = ""
+) -> tuple[str, str, Harness]:
     """A tenant with a store in members (for notify) and in booking (its zone), a 深层补水护理
     service and a beautician working all day, every day."""
     h = Harness.of(booking)
-    store = await notify.store(h.tenant, zone)
+    h.tenant = tenant or h.tenant
+    store = await notify.store(h.tenant, zone, store_id=store_id)
     store_id = store.removeprefix("stores/")
     await h.store(store_id, zone)
     await h.service("hydra", display_name="深层补水护理", duration_minutes=60, list_price_minor=28_800)
@@ -1036,6 +1048,130 @@ async def test_booking_lifecycle_and_the_two_hour_reminder_through_the_booking_a
         await _at_provider(notify, row["message_id"])
     # nothing more: one reminder (the other members' is hours away, the cancelled ones never fire)
     assert len(await notify.rows(tenant, "reminder")) == 1
+
+
+def _minute_after(at: datetime, margin: timedelta) -> datetime:
+    """The first whole minute at least ``margin`` after ``at``."""
+    t = at + margin
+    return t.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+async def test_follow_up_at_store_local_time_and_complaint_sla_through_booking(notify: Stack, booking):
+    """Service plan: completing a 深层补水护理 schedules a follow-up whose reminder fires at the
+    policy's store-local time (set to the next minute here): FollowUpDue reaches the opted-in
+    member then, not before. Complaints: OpenComplaint is acknowledged to the member at once and,
+    the 1-minute first-response SLA lapsing, booking's ComplaintSlaBreached is e-mailed to the
+    store's manager. Both waits overlap."""
+    zone = DAY
+    tenant, store, h = await _booking_tenant(notify, booking, zone, tenant=SLA_TENANT, store_id="s-sla")
+    store_id = store.removeprefix("stores/")
+    await h.service("essence", display_name="精华护理", duration_minutes=30, list_price_minor=9_900)
+    await h.staff(store_id, "bella", weekly_hours=weekly("00:00", "23:59"))
+    opted_in = member_pb2.Consent(marketing_sms=True)
+    zh = await notify.member(tenant, store, name="小美", consent=opted_in)
+    en = await notify.member(tenant, store, name="Amy", locale="en", consent=opted_in)
+    await register_members(booking.engine, tenant, *(m.name.split("/")[1] for m in (zh, en)))
+    remind_at = _minute_after(datetime.now(UTC), timedelta(seconds=25))
+    local_remind = remind_at.astimezone(ZoneInfo(zone))
+    await h.stub.UpdateBookingPolicy(
+        bpb.UpdateBookingPolicyRequest(
+            booking_policy=appointments_pb2.BookingPolicy(
+                name="bookingPolicy",
+                follow_up_remind_time=f"{local_remind:%H:%M}",
+                complaint_first_response_minutes=1,
+            ),
+            update_mask=field_mask_pb2.FieldMask(
+                paths=["follow_up_remind_time", "complaint_first_response_minutes"]
+            ),
+            request_id=rid(),
+        ),
+        metadata=h.hq,
+    )
+    await h.stub.CreateServicePlan(
+        bpb.CreateServicePlanRequest(
+            service_plan=appointments_pb2.ServicePlan(
+                display_name="补水 → 精华",
+                trigger_service="services/hydra",
+                follow_up_service="services/essence",
+                follow_up_after_days=7,
+                remind_days_before=7,  # the reminder falls on the completion's local date
+            ),
+            request_id=rid(),
+        ),
+        metadata=h.hq,
+    )
+    complaints = {}
+    start = datetime.now(UTC) + timedelta(seconds=3)  # completing needs the visit to have started
+    visits = {}
+    for member, staff in ((zh, "anna"), (en, "bella")):
+        request = h.booking(store_id, ["services/hydra"], start)
+        request.member = member.name
+        request.preferred_staff = f"stores/{store_id}/staff/{staff}"
+        visits[member.name] = (await h.stub.BookAppointment(request, metadata=h.hq)).appointment
+    await asyncio.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()) + 0.2)
+    for member in (zh, en):
+        appointment = visits[member.name]
+        for call, req in (
+            (h.stub.CheckInAppointment, bpb.CheckInAppointmentRequest),
+            (h.stub.CompleteAppointment, bpb.CompleteAppointmentRequest),
+        ):
+            await call(req(name=appointment.name, request_id=rid()), metadata=h.hq)
+        opened = await h.stub.OpenComplaint(
+            bpb.OpenComplaintRequest(
+                complaint=feedback_pb2.Complaint(
+                    member=member.name,
+                    store=store,
+                    category=feedback_pb2.COMPLAINT_CATEGORY_SERVICE_QUALITY,
+                    description="等了很久",
+                    channel=appointments_pb2.BOOKING_CHANNEL_STORE,
+                ),
+                request_id=rid(),
+            ),
+            metadata=h.hq,
+        )
+        complaints[member.name] = opened.complaint
+    assert datetime.now(UTC) < remind_at  # the follow-ups were scheduled before their time
+
+    acks = {r["recipient"]: r for r in await _settled(notify, tenant, "complaint_acknowledged", 2)}
+    zdue = complaints[zh.name].first_response_due_time.ToDatetime(tzinfo=UTC)
+    edue = complaints[en.name].first_response_due_time.ToDatetime(tzinfo=UTC)
+    assert acks[zh.name]["body"] == (
+        f"我们已收到您的反馈，门店将在 {zh_when(zdue, zone)} 前与您联系。感谢您的耐心。"
+    )
+    assert acks[en.name]["body"] == (
+        f"We received your feedback; the store will contact you by {en_when(edue, zone)}."
+    )
+    assert await notify.rows(tenant, "follow_up") == []  # not before its store-local time
+
+    scheduled = await h.stub.ListFollowUps(bpb.ListFollowUpsRequest(member=zh.name), metadata=h.hq)
+    assert [f.remind_time.ToDatetime(tzinfo=UTC) for f in scheduled.follow_ups] == [remind_at]
+    wait = (remind_at - datetime.now(UTC)).total_seconds() + 30
+    follow = {r["recipient"]: r for r in await _settled(notify, tenant, "follow_up", 2, within=wait)}
+    due = (local_remind + timedelta(days=7)).date()
+    assert follow[zh.name]["body"] == (
+        f"小美，根据您的护理计划，建议您于 {due.year}年{due.month}月{due.day}日 前后预约「精华护理」。"
+    )
+    assert follow[en.name]["body"] == (
+        f"Amy, your care plan suggests booking 精华护理 around {due:%b} {due.day}, {due.year}."
+    )
+    for row in follow.values():
+        assert row["create_time"] >= remind_at and row["channel"] == "sms"
+        await _at_provider(notify, row["message_id"])
+
+    escalated = {r["message_id"]: r for r in await _settled(notify, tenant, "complaint_escalated", 2)}
+    assert {r["recipient"] for r in escalated.values()} == {store}
+    assert sorted(r["body"] for r in escalated.values()) == sorted(
+        f"【投诉超时】{c.name} 于 {zh_when(c.create_time.ToDatetime(tzinfo=UTC), zone)} 提交，首次回复期限"
+        f" {zh_when(c.first_response_due_time.ToDatetime(tzinfo=UTC), zone)} 已过，请立即处理。"
+        for c in complaints.values()
+    )
+
+    async def two_mails():
+        mails = await _mails_to(notify, SLA_EMAIL)
+        return mails if len(mails) >= 2 else None
+
+    mails = await eventually(two_mails, what="both escalations at the SMTP server")
+    assert len(mails) == 2 and {m["subject"] for m in mails} == {"投诉超时未回复"}
 
 
 # Last in the module: it restarts notify with other settings and leaves it stopped.
