@@ -748,6 +748,7 @@ async def wallet(stack: Stack):
                 "PEONY_NATS_URL": stack.infra.nats_url,
                 "PEONY_WALLET_GRPC_PORT": "0",
                 "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
+                "PEONY_MEMBERS_ADDR": stack.members_addr,  # read-through on a projection miss
             },
         )
     )
@@ -827,8 +828,11 @@ async def _settled(stack: Stack, tenant: str, trigger: str, n: int, *, within: f
     return rows
 
 
-async def _top_up_and_check_out(wallet, tenant: str, store: str, member) -> wpb.CheckoutResponse:
-    """¥500 topped up, then a ¥150 facial paid from stored value with the PIN (earning points)."""
+async def _top_up_and_check_out(
+    wallet, tenant: str, store: str, member, spend: int = 15_000
+) -> wpb.CheckoutResponse:
+    """¥500 topped up, then a facial (¥150 unless ``spend``) paid from stored value with the PIN
+    (earning points)."""
     mid = member.name.split("/")[1]
 
     async def top_up():
@@ -858,16 +862,16 @@ async def _top_up_and_check_out(wallet, tenant: str, store: str, member) -> wpb.
             store=store,
             lines=[
                 checkout_pb2.CheckoutLine(
-                    item="services/facial", category="facial", quantity=1, list_price_minor=15_000
+                    item="services/facial", category="facial", quantity=1, list_price_minor=spend
                 )
             ],
-            stored_value_minor=15_000,
+            stored_value_minor=spend,
             payment_pin="204816",
             request_id=rid(),
         ),
         metadata=auth(tenant),
     )
-    assert done.wallet.principal_minor == 35_000 and done.wallet.points_available > 0
+    assert done.wallet.principal_minor == 50_000 - spend and done.wallet.points_available > 0
     return done
 
 
@@ -940,6 +944,40 @@ async def test_points_expiring_from_the_wallet_job_reaches_members_who_opted_in(
                 " Use them before then."
             )
         await _at_provider(notify, row["message_id"])
+
+
+async def test_referral_reward_reaches_the_referrer_when_the_referees_checkouts_qualify(
+    notify: Stack, wallet
+):
+    """The referee registers with the referrer's code and spends ¥500 (the default threshold) at a
+    real wallet checkout; members rewards the referral; the referrer, not the referee, gets one
+    message in their own locale."""
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    for name, locale, body in (
+        ("小美", "", "小美，您推荐的好友已完成消费 ¥500.00，推荐奖励已发放到您的账户。"),
+        ("Amy", "en", "Amy, a friend you referred spent CN¥500.00; your referral reward is in your account."),
+    ):
+        referrer = await notify.member(tenant, store, name=name, locale=locale)
+        referee = (
+            await notify.members.RegisterMember(
+                mpb.RegisterMemberRequest(
+                    member=member_pb2.Member(display_name="朋友", phone=new_phone(), home_store=store),
+                    referral_code=referrer.referral_code,
+                    request_id=rid(),
+                ),
+                metadata=auth(tenant),
+            )
+        ).member
+        assert referee.referrer == referrer.name
+        await _top_up_and_check_out(wallet, tenant, store, referee, spend=50_000)
+        rows = [
+            r for r in await _settled(notify, tenant, "referral_reward", 1) if r["recipient"] == referrer.name
+        ]
+        assert len(rows) == 1 and rows[0]["body"] == body, rows
+        await _at_provider(notify, rows[0]["message_id"])
+        tenant = new_tenant()  # the next pair in a tenant of its own, so each count is exact
+        store = await notify.store(tenant, DAY)
 
 
 # --- booking through its API ---------------------------------------------------------------------
