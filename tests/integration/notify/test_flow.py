@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 from google.protobuf import field_mask_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
-from peony.booking.v1 import appointments_pb2, feedback_pb2
+from peony.booking.v1 import appointments_pb2, feedback_pb2, waitlist_pb2
 from peony.booking.v1 import booking_service_pb2 as bpb
 from peony.booking.v1 import events_pb2 as booking_events
 from peony.members.v1 import events_pb2 as members_events
@@ -1007,17 +1007,17 @@ async def booking(stack: Stack):
 
 
 async def _booking_tenant(
-    notify: Stack, booking, zone: str, *, tenant: str = "", store_id: str = ""
+    notify: Stack, booking, zone: str, *, tenant: str = "", store_id: str = "", hours=("00:00", "23:59")
 ) -> tuple[str, str, Harness]:
     """A tenant with a store in members (for notify) and in booking (its zone), a 深层补水护理
-    service and a beautician working all day, every day."""
+    service and a beautician working ``hours`` (all day) every day."""
     h = Harness.of(booking)
     h.tenant = tenant or h.tenant
     store = await notify.store(h.tenant, zone, store_id=store_id)
     store_id = store.removeprefix("stores/")
     await h.store(store_id, zone)
     await h.service("hydra", display_name="深层补水护理", duration_minutes=60, list_price_minor=28_800)
-    await h.staff(store_id, "anna", weekly_hours=weekly("00:00", "23:59"))
+    await h.staff(store_id, "anna", weekly_hours=weekly(*hours))
     return h.tenant, store, h
 
 
@@ -1086,6 +1086,68 @@ async def test_booking_lifecycle_and_the_two_hour_reminder_through_the_booking_a
         await _at_provider(notify, row["message_id"])
     # nothing more: one reminder (the other members' is hours away, the cancelled ones never fire)
     assert len(await notify.rows(tenant, "reminder")) == 1
+
+
+async def test_waitlist_offer_through_the_booking_api_names_the_slot_and_when_it_lapses(
+    notify: Stack, booking
+):
+    """One beautician, one hour tomorrow, booked; two members join the waitlist for it. The booking
+    is cancelled: the first gets the offer (SMS, with the slot and the lapse time); she declines and
+    the second gets it, in English."""
+    zone = DAY
+    tenant, store, h = await _booking_tenant(notify, booking, zone, hours=("14:00", "15:00"))
+    holder = await notify.member(tenant, store, name="占位")
+    zh = await notify.member(tenant, store, name="小美")
+    en = await notify.member(tenant, store, name="Amy", locale="en")
+    await register_members(booking.engine, tenant, *(m.name.split("/")[1] for m in (holder, zh, en)))
+    tomorrow = datetime.now(ZoneInfo(zone)).date() + timedelta(days=1)
+    slot = datetime.combine(tomorrow, datetime.min.time().replace(hour=14), ZoneInfo(zone)).astimezone(UTC)
+    taken = await _book(h, store, holder.name, slot)
+    entries = {}
+    for member in (zh, en):
+        joined = await h.stub.JoinWaitlist(
+            bpb.JoinWaitlistRequest(
+                waitlist_entry=waitlist_pb2.WaitlistEntry(
+                    member=member.name,
+                    store=store,
+                    service="services/hydra",
+                    date=tomorrow.isoformat(),
+                    channel=appointments_pb2.BOOKING_CHANNEL_STORE,
+                ),
+                request_id=rid(),
+            ),
+            metadata=h.hq,
+        )
+        entries[member.name] = joined.waitlist_entry.name
+    await h.stub.CancelAppointment(
+        bpb.CancelAppointmentRequest(name=taken.name, request_id=rid()), metadata=h.hq
+    )
+
+    async def offer_of(member) -> waitlist_pb2.WaitlistOffer:
+        got = await h.stub.GetWaitlistEntry(
+            bpb.GetWaitlistEntryRequest(name=entries[member.name]), metadata=h.hq
+        )
+        return got.waitlist_entry.offer
+
+    (first,) = await _settled(notify, tenant, "waitlist_offer", 1)
+    offer = await offer_of(zh)
+    lapse = offer.expire_time.ToDatetime(tzinfo=UTC)
+    assert first["recipient"] == zh.name and first["channel"] == "sms"
+    assert first["body"] == (
+        f"候补通知：{zh_when(slot, zone)} 有空位，请在 {zh_when(lapse, zone)} 前确认预约，逾期将让给下一位。"
+    )
+    await h.stub.DeclineWaitlistOffer(
+        bpb.DeclineWaitlistOfferRequest(name=entries[zh.name], request_id=rid()), metadata=h.hq
+    )
+    rows = await _settled(notify, tenant, "waitlist_offer", 2)
+    (second,) = [r for r in rows if r["recipient"] == en.name]
+    lapse = (await offer_of(en)).expire_time.ToDatetime(tzinfo=UTC)
+    assert second["body"] == (
+        f"A slot opened on {en_when(slot, zone)}. Confirm before {en_when(lapse, zone)}"
+        " or it goes to the next person."
+    )
+    for row in rows:
+        await _at_provider(notify, row["message_id"])
 
 
 def _minute_after(at: datetime, margin: timedelta) -> datetime:
