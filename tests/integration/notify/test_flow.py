@@ -1027,10 +1027,10 @@ async def _book(h: Harness, store: str, member: str, start: datetime):
     return (await h.stub.BookAppointment(request, metadata=h.hq)).appointment
 
 
-async def test_booking_lifecycle_and_the_two_hour_reminder_through_the_booking_api(notify: Stack, booking):
-    """Booked, the 2 h ReminderDue (booking's scheduler fires it: the start is 2 h and a few
-    seconds away), rescheduled and cancelled, each through booking's gRPC API: one message each,
-    by the trigger's channel order, with times in the store's zone, zh-CN and en."""
+async def test_booking_lifecycle_and_both_reminders_through_the_booking_api(notify: Stack, booking):
+    """Booked, the 2 h and 24 h ReminderDue (booking's scheduler fires them: the starts are 2 h and
+    24 h and a few seconds away), rescheduled and cancelled, each through booking's gRPC API: one
+    message each, by the trigger's channel order, with times in the store's zone, zh-CN and en."""
     zone = DAY
     tenant, store, h = await _booking_tenant(notify, booking, zone)
     zh = await notify.member(tenant, store, name="小美")
@@ -1039,19 +1039,19 @@ async def test_booking_lifecycle_and_the_two_hour_reminder_through_the_booking_a
     starts = {}
     appointments = {}
     for i, member in enumerate((zh, en)):
-        # 2 h and ~15 s away, whole seconds: the 120-minute reminder is due in ~15 s, the 24 h one
-        # is already past (skipped); the two members an hour apart (one beautician)
-        start = (datetime.now(UTC) + timedelta(hours=2 + 2 * i, seconds=15)).replace(microsecond=0)
+        # zh: 2 h and ~15 s away, so the 120-minute reminder is due in ~15 s (the 24 h one is past,
+        # skipped); en: 24 h and ~15 s away, so its 24 h reminder is due then
+        start = (datetime.now(UTC) + timedelta(hours=(2, 24)[i], seconds=15)).replace(microsecond=0)
         starts[member.name] = start
         appointments[member.name] = await _book(h, store, member.name, start)
 
     booked = {r["recipient"]: r for r in await _settled(notify, tenant, "appointment_booked", 2)}
-    reminders = {r["recipient"]: r for r in await _settled(notify, tenant, "reminder", 1)}
-    assert set(reminders) == {zh.name}  # the en member's 2 h reminder is 2 h away
+    reminders = {r["recipient"]: r for r in await _settled(notify, tenant, "reminder", 2)}
     z, e = starts[zh.name], starts[en.name]
     assert booked[zh.name]["body"] == f"预约成功：深层补水护理，{zh_when(z, zone)}。期待您的光临！"
     assert booked[en.name]["body"] == f"Booked: 深层补水护理 on {en_when(e, zone)}. See you soon!"
-    assert reminders[zh.name]["channel"] == "sms"
+    assert reminders[zh.name]["channel"] == reminders[en.name]["channel"] == "sms"
+    assert reminders[en.name]["body"] == f"Reminder: your 深层补水护理 starts {en_when(e, zone)}."
     assert (
         reminders[zh.name]["body"]
         == f"到店提醒：您预约的深层补水护理将于 {zh_when(z, zone)} 开始，请准时到店。"
@@ -1084,8 +1084,8 @@ async def test_booking_lifecycle_and_the_two_hour_reminder_through_the_booking_a
     assert cancelled[en.name]["body"] == f"Your appointment on {en_when(e2, zone)} is cancelled."
     for row in (*booked.values(), *reminders.values(), *moved_rows.values(), *cancelled.values()):
         await _at_provider(notify, row["message_id"])
-    # nothing more: one reminder (the other members' is hours away, the cancelled ones never fire)
-    assert len(await notify.rows(tenant, "reminder")) == 1
+    # nothing more: the cancelled appointments' remaining reminders never fire
+    assert len(await notify.rows(tenant, "reminder")) == 2
 
 
 async def test_waitlist_offer_through_the_booking_api_names_the_slot_and_when_it_lapses(
