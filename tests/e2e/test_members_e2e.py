@@ -17,10 +17,15 @@ import uuid
 import aiohttp
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
+from peony.members.v1 import member_pb2
 from peony.members.v1 import members_service_pb2 as pb
 from peony.members.v1 import members_service_pb2_grpc as pb_grpc
+from peony.wallet.v1 import events_pb2 as wallet_events
 
 from kit.auth import mint_dev_token
+from kit.devstack import postgres_bin_dir
+from kit.messaging import connect, new_envelope
 from tests.e2e.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -248,3 +253,73 @@ async def test_sigterm_under_load_fails_no_in_flight_call(stack):
     assert set(before) == {grpc.StatusCode.OK}, sorted({c.name for c in before})
     assert set(after) <= {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE}, sorted({c.name for c in after})
     stack.members.start()  # leave the stack as we found it
+
+
+async def test_notify_keeps_no_phone_email_or_openid_in_its_database_logs_or_spans(stack):
+    """Members with a phone, an e-mail and a WeChat openid get messages on SMS, WeChat and e-mail
+    (notify resolves each address from members at send time). Afterwards none of those addresses
+    is in a pg_dump of notify's database, in any service's log, or in any exported span (attribute
+    values and event names)."""
+    md = (("authorization", f"Bearer {TOKEN}"),)
+    contacts: list[tuple[str, str, str, str]] = []  # (member, phone, e-mail, openid)
+    async with aiohttp.ClientSession() as session, grpc.aio.insecure_channel(stack.members_addr) as channel:
+        members = pb_grpc.MembersServiceStub(channel)
+        store = await create_store(session, stack, "e2e-privacy")
+        for consent in (
+            member_pb2.Consent(),  # transactional on the rich channels first: WeChat
+            member_pb2.Consent(transactional_sms_opt_out=True, transactional_wechat_opt_out=True),  # e-mail
+        ):
+            mobile, email, openid = (
+                phone(),
+                f"pii.{uuid.uuid4().hex[:10]}@mail.example",
+                f"oPII{uuid.uuid4().hex}",
+            )
+            status, body = await register(session, stack, store, mobile, str(uuid.uuid4()))
+            assert status == 200, body
+            name = body["member"]["name"]
+            patch = member_pb2.Member(name=name, email=email, wechat_openid=openid, consent=consent)
+            await members.UpdateMember(
+                pb.UpdateMemberRequest(
+                    member=patch,
+                    update_mask=field_mask_pb2.FieldMask(paths=["email", "wechat_openid", "consent"]),
+                    request_id=str(uuid.uuid4()),
+                ),
+                metadata=md,
+            )
+            contacts.append((name, mobile, email, openid))
+    nc, js = await connect(stack.env["PEONY_NATS_URL"], "e2e-privacy")
+    try:
+        for name, *_ in contacts:
+            event = wallet_events.PointsEarned(member=name, points=10, points_available=10)
+            envelope = new_envelope(event, tenant=TENANT, aggregate_type="wallet", aggregate_id=name[8:])
+            headers = {"Nats-Msg-Id": envelope.event_id}
+            await js.publish("peony.wallet.PointsEarned", envelope.SerializeToString(), headers=headers)
+    finally:
+        await nc.close()
+
+    def addressed() -> set[str]:
+        with urllib.request.urlopen(f"{stack.providers_url}/_sim/messages", timeout=5) as resp:  # noqa: S310
+            return {m.get("to", "") for m in json.loads(resp.read())["messages"]}
+
+    # the welcome by SMS, points by WeChat to the first member and by e-mail to the second
+    wanted = {contacts[0][1], contacts[0][3], contacts[1][2]}
+    assert await wait_until(lambda: wanted <= addressed(), timeout=60), wanted - addressed()
+    await asyncio.sleep(1)  # the batch span processors export every 200 ms
+
+    url = stack.env["PEONY_NOTIFY_DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
+    dump = subprocess.run(
+        [str(postgres_bin_dir() / "pg_dump"), url], capture_output=True, text=True, check=True
+    ).stdout
+    assert "CREATE TABLE public.messages" in dump  # a real dump of notify's tables
+    logs = stack.all_logs()
+    spans = [
+        (span.service_name, span.name, " ".join([*map(str, span.attributes.values()), *span.events]))
+        for span in stack.otlp.spans()
+    ]
+    assert any(service == "peony-notify" for service, _, _ in spans)
+    for _, mobile, email, openid in contacts:
+        for secret in (mobile, mobile[-8:], email, openid):
+            assert secret not in dump, secret
+            assert secret not in logs, secret
+            leaks = [(service, name) for service, name, text in spans if secret in text]
+            assert not leaks, (secret, leaks)
