@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -39,6 +40,7 @@ from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
 from kit.devstack import postgres_bin_dir
 from kit.migrations import upgrade
+from services.notify.adapters.providers.webhook import webhook_signature
 from services.notify.domain.message import message_id_for
 from services.wallet.entrypoints.app import build as build_wallet
 from tests.integration.members.test_members_api import details
@@ -682,6 +684,58 @@ async def test_forged_malformed_and_unknown_receipts_are_refused_and_change_noth
             pb.RecordReceiptsRequest(provider="aliyun_sms", body=forged.encode()), metadata=auth(tenant)
         )
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_a_signed_receipt_naming_another_routes_message_never_touches_it(notify: Stack):
+    """Receipts match messages by (provider, provider message id): a callback correctly signed by
+    one provider account (the webhook gateway another tenant may route through) naming a message
+    that went out through Alibaba — by its Alibaba id or by notify's own id — moves nothing and
+    emits nothing for that message's tenant."""
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    await notify.member(tenant, store)
+    row = await _one_message(notify, tenant, "welcome", states=("delivered",))
+    assert row["provider"] == "aliyun_sms"
+
+    async def outbox() -> list[str]:
+        async with notify.notify_db.connect() as conn:
+            result = await conn.execute(
+                text("SELECT event_type FROM outbox WHERE tenant_id = :t ORDER BY seq"), {"t": tenant}
+            )
+            return list(result.scalars())
+
+    before = await outbox()
+    secret = notify.provider_doc["providers"]["webhook_sms"]["secret"]
+    async with aiohttp.ClientSession() as s:
+        for foreign_id in (row["provider_message_id"], row["message_id"]):
+            body = json.dumps(
+                {
+                    "receipts": [
+                        {
+                            "id": foreign_id,
+                            "status": "failed",
+                            "reason": "FORGED",
+                            "occurred_at": datetime.now(UTC).isoformat(),
+                        }
+                    ]
+                }
+            ).encode()
+            stamp = str(int(time.time()))
+            headers = {
+                "X-Peony-Timestamp": stamp,
+                "X-Peony-Signature": webhook_signature(secret, stamp, body),
+                "Content-Type": "application/json",
+            }
+            url = f"{notify.gateway_url}/v1/notify/receipts/webhook_sms"
+            async with s.post(url, data=body, headers=headers) as r:
+                assert r.status == 200, await r.text()  # genuine for its provider: acknowledged
+    (after,) = [r for r in await notify.rows(tenant, "welcome")]
+    assert (after["state"], after["last_error"], after["deliver_time"]) == (
+        "delivered",
+        "",
+        row["deliver_time"],
+    )
+    assert await outbox() == before  # no MessageFailed
 
 
 async def test_peony_notify_retry_all_failed_requeues_dead_lettered_messages(notify: Stack):
