@@ -584,6 +584,80 @@ async def test_tenant_template_overrides_the_default_and_bad_ones_are_refused(no
     assert row["body"] == "【小美】积分+88，共 388"
 
 
+async def test_template_update_and_delete_refuse_bad_input_and_write_nothing(notify: Stack):
+    """Updating a tenant template with a syntax error, an unknown variable or an unknown mask path
+    is INVALID_ARGUMENT naming the field, and leaves the stored template as it was; a template of an
+    unknown trigger, one the tenant never saved and another tenant's are NOT_FOUND."""
+    tenant, other = new_tenant(), new_tenant()
+    name = "triggers/points_earned/templates/sms-zh-CN"
+    await notify.notify.CreateTemplate(
+        pb.CreateTemplateRequest(
+            parent="triggers/points_earned",
+            template_id="sms-zh-CN",
+            template=message_pb2.Template(body="积分+{{ event.points }}"),
+            request_id=rid(),
+        ),
+        metadata=auth(tenant),
+    )
+
+    async def stored() -> list[tuple]:
+        async with notify.notify_db.connect() as conn:
+            result = await conn.execute(
+                text(
+                    "SELECT trigger, channel, locale, body, update_time FROM templates WHERE tenant_id = :t"
+                ),
+                {"t": tenant},
+            )
+            return [tuple(r) for r in result]
+
+    before = await stored()
+    for template, paths, field in [
+        (message_pb2.Template(name=name, body="{{ event.points "), ["body"], "template.body"),
+        (message_pb2.Template(name=name, body="{{ event.phone }}"), ["body"], "template.body"),
+        (message_pb2.Template(name=name, body="ok"), ["body", "built_in"], "update_mask"),
+    ]:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await notify.notify.UpdateTemplate(
+                pb.UpdateTemplateRequest(
+                    template=template, update_mask=field_mask_pb2.FieldMask(paths=paths), request_id=rid()
+                ),
+                metadata=auth(tenant),
+            )
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, template
+        assert details(err.value)[1][:1] == [field], (template, details(err.value))
+    assert await stored() == before
+
+    refusals = [
+        # an unknown trigger is a malformed name; the rest are names of nothing this tenant saved
+        (
+            tenant,
+            "triggers/nope/templates/sms-zh-CN",
+            ("INVALID_ARGUMENT", ["template.name"]),
+            ("INVALID_ARGUMENT", ["name"]),
+        ),
+        (
+            tenant,
+            "triggers/points_earned/templates/email-en",
+            ("TEMPLATE_NOT_FOUND", []),
+            ("TEMPLATE_NOT_FOUND", []),
+        ),
+        (other, name, ("TEMPLATE_NOT_FOUND", []), ("TEMPLATE_NOT_FOUND", [])),
+    ]
+    for caller, target, on_update, on_delete in refusals:
+        update = pb.UpdateTemplateRequest(
+            template=message_pb2.Template(name=target, body="ok"), request_id=rid()
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await notify.notify.UpdateTemplate(update, metadata=auth(caller))
+        assert details(err.value) == on_update, (caller, target)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await notify.notify.DeleteTemplate(
+                pb.DeleteTemplateRequest(name=target, request_id=rid()), metadata=auth(caller)
+            )
+        assert details(err.value) == on_delete, (caller, target)
+    assert await stored() == before
+
+
 # --- privacy -------------------------------------------------------------------------------------------
 async def test_notify_database_holds_no_address(notify: Stack):
     tenant = new_tenant()
