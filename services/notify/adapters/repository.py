@@ -15,7 +15,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.notify.adapters import tables as t
-from services.notify.domain.message import PENDING_STATES, STATE_DELIVERED, STATE_SENT, Message
+from services.notify.domain.message import DUE_STATES, STATE_DELIVERED, STATE_SENDING, STATE_SENT, Message
 from services.notify.domain.templates import Template
 
 _m = t.messages
@@ -166,7 +166,7 @@ class MessageRepository:
             self._where(
                 _m.c.recipient == recipient,
                 _m.c.purpose == "marketing",
-                _m.c.state.in_((STATE_SENT, STATE_DELIVERED)),
+                _m.c.state.in_((STATE_SENDING, STATE_SENT, STATE_DELIVERED)),
                 _m.c.send_time > week_ago,
             )
         )
@@ -192,17 +192,37 @@ async def save_many(session: AsyncSession, rows: list[tuple[str, Message]]) -> N
 async def lock_due(
     session: AsyncSession, *, now: datetime, limit: int
 ) -> list[tuple[str, Message, str, bytes]]:
-    """Locks up to ``limit`` due pending messages of any tenant, skipping rows another dispatcher
-    holds: (tenant, message, event type, event payload), oldest due first."""
+    """Locks up to ``limit`` due messages of any tenant (pending, or claims whose lease ran out),
+    skipping rows another dispatcher holds: (tenant, message, event type, event payload), oldest
+    due first."""
     stmt = (
         select(_m)
-        .where(_m.c.state.in_(PENDING_STATES), _m.c.due_time <= now)
+        .where(_m.c.state.in_(DUE_STATES), _m.c.due_time <= now)
         .order_by(_m.c.due_time)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     rows = (await session.execute(stmt)).all()
     return [(r.tenant_id, message_from_row(r), r.event_type, r.event_payload) for r in rows]
+
+
+async def lock_claims(session: AsyncSession, claims: list[tuple[str, str, int]]) -> set[tuple[str, str]]:
+    """Locks the claimed rows (tenant, message id, attempts) and returns those still held by that
+    claim: a row whose lease ran out and that another dispatcher took over is not ours to record."""
+    if not claims:
+        return set()
+    stmt = (
+        select(_m.c.tenant_id, _m.c.message_id)
+        .where(
+            tuple_(_m.c.tenant_id, _m.c.message_id, _m.c.attempts).in_(
+                [(tenant, message_id, attempts) for tenant, message_id, attempts in claims]
+            ),
+            _m.c.state == STATE_SENDING,
+        )
+        .order_by(_m.c.tenant_id, _m.c.message_id)
+        .with_for_update()
+    )
+    return {(r.tenant_id, str(r.message_id)) for r in (await session.execute(stmt)).all()}
 
 
 async def find_by_provider_id(

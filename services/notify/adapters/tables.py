@@ -67,8 +67,8 @@ messages = Table(
     Index("ix_messages_created", "tenant_id", "create_time", "message_id"),
     Index("ix_messages_recipient", "tenant_id", "recipient", "create_time", "message_id"),
     Index("ix_messages_trigger", "tenant_id", "trigger", "create_time", "message_id"),
-    # The send queue: only pending rows are in it.
-    Index("ix_messages_due", "due_time", postgresql_where=text("state IN ('queued', 'deferred')")),
+    # The send queue: pending rows, and claims (their lease) in case a dispatcher dies holding one.
+    Index("ix_messages_due", "due_time", postgresql_where=text("state IN ('queued', 'deferred', 'sending')")),
     # Delivery receipts find their message by the provider's id.
     Index(
         "ix_messages_provider_id",

@@ -81,6 +81,9 @@ class SimState:
     nonces: set[str] = field(default_factory=set)
     seen_ids: set[tuple[str, str]] = field(default_factory=set)  # (provider, notify message id)
     duplicates: Counter[str] = field(default_factory=Counter)  # sends of a message id seen before
+    # the webhook's answers by (provider, Idempotency-Key): a repeat gets the first answer, unsent
+    idempotent: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    replays: Counter[str] = field(default_factory=Counter)
     seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
 
@@ -348,6 +351,8 @@ class DevProviders:
         self.state.receipts.clear()
         self.state.seen_ids.clear()
         self.state.duplicates.clear()
+        self.state.idempotent.clear()
+        self.state.replays.clear()
         return _json({"ok": True})
 
     async def list_receipts(self, request: web.Request) -> web.Response:
@@ -358,6 +363,7 @@ class DevProviders:
             {
                 "sends": dict(self.state.sends),
                 "duplicates": dict(self.state.duplicates),
+                "idempotent_replays": dict(self.state.replays),
                 "token_requests": dict(self.state.token_requests),
             }
         )
@@ -693,6 +699,10 @@ async def webhook_send(sim: DevProviders, name: str, request: web.Request) -> we
         return _json({"error": "invalid_request"}, 400)
     if not (to.startswith("+") and to[1:].isdigit()):
         return _json({"error": "invalid_number"}, 422)
+    key = (name, request.headers.get("Idempotency-Key", ""))
+    if key[1] and key in sim.state.idempotent:  # a repeat: the first answer, nothing sent again
+        sim.state.replays[name] += 1
+        return _json(sim.state.idempotent[key])
     provider_id = f"wh-{uuid.uuid4().hex}"
     sim.record(
         name,
@@ -717,7 +727,10 @@ async def webhook_send(sim: DevProviders, name: str, request: web.Request) -> we
             "occurred_at": _now_iso(),
         },
     )
-    return _json({"id": provider_id, "segments": _segments(text)})
+    answer = {"id": provider_id, "segments": _segments(text)}
+    if key[1]:
+        sim.state.idempotent[key] = answer
+    return _json(answer)
 
 
 # --- WeChat official account ------------------------------------------------------------------------

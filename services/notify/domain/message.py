@@ -37,8 +37,21 @@ STATE_SENT = "sent"
 STATE_DELIVERED = "delivered"
 STATE_FAILED = "failed"
 STATE_SUPPRESSED = "suppressed"
-STATES = (STATE_QUEUED, STATE_SENT, STATE_DELIVERED, STATE_FAILED, STATE_SUPPRESSED, STATE_DEFERRED)
-PENDING_STATES = (STATE_QUEUED, STATE_DEFERRED)  # picked up by the dispatcher when due
+# Claimed by a dispatcher, committed before the provider call; ``due_time`` is the claim's lease.
+# Still "queued" to the API. A row found here after its lease is in doubt: the dispatcher stopped
+# between calling the provider and recording what it answered (dispatch.py says what happens then).
+STATE_SENDING = "sending"
+STATES = (
+    STATE_QUEUED,
+    STATE_SENDING,
+    STATE_SENT,
+    STATE_DELIVERED,
+    STATE_FAILED,
+    STATE_SUPPRESSED,
+    STATE_DEFERRED,
+)
+PENDING_STATES = (STATE_QUEUED, STATE_DEFERRED)  # waiting for the policy step
+DUE_STATES = (*PENDING_STATES, STATE_SENDING)  # picked up by the dispatcher when due
 
 TRIGGER_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # the shape of any trigger key
 
@@ -102,9 +115,21 @@ class Message:
         if self.state not in states:
             raise MessageStateError(f"message {self.message_id} is {self.state}, not {'/'.join(states)}")
 
-    def mark_sent(self, at: datetime, *, channel: str, provider: str, provider_message_id: str) -> None:
+    def claim(self, at: datetime, lease_until: datetime) -> None:
+        """About to call the provider: one attempt, committed before the call."""
         self._require(*PENDING_STATES)
         self.attempts += 1
+        self.state = STATE_SENDING
+        self.send_time = at
+        self.due_time = lease_until
+
+    def resume(self) -> None:
+        """An in-doubt claim whose providers all drop a repeated message id: plan it again."""
+        self._require(STATE_SENDING)
+        self.state = STATE_QUEUED
+
+    def mark_sent(self, at: datetime, *, channel: str, provider: str, provider_message_id: str) -> None:
+        self._require(STATE_SENDING)
         self.state = STATE_SENT
         self.channel = channel
         self.send_time = at
@@ -125,17 +150,18 @@ class Message:
         self.due_time = None
 
     def retry_later(self, until: datetime, error: str) -> None:
-        """Every provider failed for now: try again at ``until``."""
-        self._require(*PENDING_STATES)
-        self.attempts += 1
+        """Every provider failed for now (or members did not answer): try again at ``until``."""
+        self._require(*PENDING_STATES, STATE_SENDING)
+        if self.state != STATE_SENDING:  # a claim counted its attempt already
+            self.attempts += 1
         self.state = STATE_QUEUED
         self.due_time = until
         self.last_error = error[:500]
 
     def mark_failed(self, error: str) -> None:
         """Given up (permanent error, or retries exhausted); ``retry`` can re-queue it."""
-        self._require(*PENDING_STATES, STATE_SENT)
-        if self.state != STATE_SENT:
+        self._require(*PENDING_STATES, STATE_SENDING, STATE_SENT)
+        if self.state in PENDING_STATES:
             self.attempts += 1
         self.state = STATE_FAILED
         self.last_error = error[:500]

@@ -1,23 +1,33 @@
 """The dispatcher: takes due messages off the durable send queue and sends them, under the rules.
 
-One batch is one database transaction:
+One batch is two database transactions around the provider calls:
 
-  1. lock up to N due pending messages (``FOR UPDATE SKIP LOCKED``: replicas share the queue, a
-     row is worked on by one of them at a time; nothing is held in memory between batches, so a
-     deferred message is just a row with a later ``due_time``);
-  2. resolve the recipients' contacts (members' ResolveContact, concurrently, memory only);
-  3. per message, in order: the policy step (``domain.policy.decide``) on the facts (consent,
-     quiet hours in the store's zone, marketing volume, the tenant's spend) — suppressed and
-     deferred messages are done here; a send on a paid channel reserves its cost with one
-     conditional upsert, and when the cap says no the policy decides again with the budget spent;
-  4. send every planned message concurrently, each through its channel's providers in order
-     (failover); the message id is the provider's idempotency key;
-  5. record every outcome (sent / retry later with backoff / failed) and its events (outbox),
-     then commit — one commit (one fsync) for the whole batch.
+  1. claim (one transaction, one commit): lock up to N due messages (``FOR UPDATE SKIP LOCKED``:
+     replicas share the queue; nothing is held in memory between batches, so a deferred message
+     is just a row with a later ``due_time``); resolve the recipients' contacts (members'
+     ResolveContact, concurrently, memory only); per message, the policy step
+     (``domain.policy.decide``) on the facts (consent, quiet hours in the store's zone, marketing
+     volume, the tenant's spend) — suppressed and deferred messages are done here; a send on a
+     paid channel reserves its cost with one conditional upsert. Every message to be sent is
+     *claimed*: state ``sending``, one attempt counted, ``due_time`` set to a lease longer than
+     every provider's timeout together. The claims are committed before any provider is called;
+  2. send every claimed message concurrently, each through its channel's providers in order
+     (failover), with notify's message id as the provider's idempotency / client id;
+  3. record (one transaction): lock the claims still ours (same attempt, still ``sending``) and
+     record each outcome (sent / retry later with backoff / failed) with its events (outbox).
 
-If the process dies between a provider accepting a message and the commit, the row is still
-queued and the next batch sends it again with the same message id, which the provider drops as a
-duplicate: exactly once at the provider, none lost.
+If the process dies between a provider accepting a message and step 3, the claim stays
+``sending`` until its lease runs out; then it is *in doubt* and the next batch reconciles it
+instead of blindly sending it again:
+
+  - when every provider of its route drops a repeated message id (``idempotent_submit``: the
+    webhook provider's ``Idempotency-Key``), it is planned and sent again with the same id —
+    exactly once at the provider, none lost;
+  - otherwise (Alibaba / Tencent SMS, SMTP, WeChat, FCM accept a repeat as a new message) it is
+    not re-sent: it fails with ``IN_DOUBT`` and an operator decides (``peony notify retry``
+    re-sends it). At most once at the provider; the residual window is the time between a
+    provider accepting and step 3's commit, and only the claims of the batch in flight when the
+    process died are in it.
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ from services.notify.adapters.providers.base import (
     sms_segments,
 )
 from services.notify.adapters.repository import (
+    lock_claims,
     lock_due,
     lock_provider_ids,
     save_many,
@@ -60,6 +71,7 @@ from services.notify.domain.message import (
     CHANNEL_EMAIL,
     CHANNEL_SMS,
     STATE_DEFERRED,
+    STATE_SENDING,
     STATE_SUPPRESSED,
     Message,
 )
@@ -133,14 +145,22 @@ class Dispatcher:
     # --- one batch ------------------------------------------------------------------------------
     async def run_once(self) -> int:
         """Works one batch; returns how many messages it took off the queue."""
-        return await retry_transaction(self._batch)
+        taken, claimed = await retry_transaction(self._claim)
+        if claimed:
+            await asyncio.gather(*(self._send(item) for item in claimed))
+            await retry_transaction(lambda: self._record_batch(claimed))
+        return taken
 
-    async def _batch(self) -> int:
+    def _lease(self, item: _Item) -> timedelta:
+        """Longer than the claim's provider calls can take (each timing out) and its record."""
+        return timedelta(seconds=self._settings.send_timeout_s * (len(item.providers) + 1) + 5)
+
+    async def _claim(self) -> tuple[int, list[_Item]]:
         now = datetime.now(UTC)
         async with self._sessions() as session, session.begin():
             locked = await lock_due(session, now=now, limit=self._settings.dispatch_batch)
             if not locked:
-                return 0
+                return 0, []
             items = [_Item(tenant, m, et, payload) for tenant, m, et, payload in locked]
             await self._resolve_contacts(items)
             uows: dict[str, NotifyUnitOfWork] = {}
@@ -151,26 +171,58 @@ class Dispatcher:
                 if uow is None:
                     uow = uows[item.tenant] = NotifyUnitOfWork.joining(session, tenant=item.tenant)
                     books[item.tenant] = await self._book(uow)
+                if item.message.state == STATE_SENDING and not self._reconcile(uow, item):
+                    continue
                 await self._plan(uow, books[item.tenant], item, now, planned)
-            sending = [item for item in items if item.outgoing is not None]
-            await asyncio.gather(*(self._send(item) for item in sending))
+                if item.outgoing is not None:
+                    item.message.claim(now, now + self._lease(item))
+            await save_many(session, [(item.tenant, item.message) for item in items])
+            for uow in uows.values():
+                await uow.commit()
+        return len(items), [item for item in items if item.outgoing is not None]
+
+    def _reconcile(self, uow: NotifyUnitOfWork, item: _Item) -> bool:
+        """An in-doubt claim (its dispatcher stopped after calling the provider, or before): True
+        to plan and send it again, when every provider it may have reached drops a repeated id."""
+        m = item.message
+        route = self._registry.for_channel(uow.tenant, provider_channel(m.channel)) if m.channel else []
+        if route and all(getattr(p, "idempotent_submit", False) for p in route):
+            m.resume()
+            log.info("notify.in_doubt_resent", message=m.name, providers=[p.name for p in route])
+            return True
+        self._fail(
+            uow,
+            item,
+            "IN_DOUBT: the dispatcher stopped between calling the provider and recording its answer;"
+            " not re-sent automatically (the provider may have it). `peony notify retry` re-sends it.",
+        )
+        return False
+
+    async def _record_batch(self, claimed: list[_Item]) -> None:
+        now = datetime.now(UTC)
+        async with self._sessions() as session, session.begin():
+            ours = await lock_claims(
+                session, [(i.tenant, i.message.message_id, i.message.attempts) for i in claimed]
+            )
+            items = [i for i in claimed if (i.tenant, i.message.message_id) in ours]
             taken = {
-                (i.result.provider, i.result.provider_message_id): i for i in sending if i.result is not None
+                (i.result.provider, i.result.provider_message_id): i for i in items if i.result is not None
             }
             # Receipts for these sends may already be here (a fast provider): with the same locks
             # the receipts side takes, either it sees our sends committed or we see its receipts.
             await lock_provider_ids(session, list(taken))
+            uows: dict[str, NotifyUnitOfWork] = {}
             for item in items:
-                uow = uows[item.tenant]
-                if item.outgoing is not None:
-                    await self._record(uow, item, now)
+                uow = uows.get(item.tenant)
+                if uow is None:
+                    uow = uows[item.tenant] = NotifyUnitOfWork.joining(session, tenant=item.tenant)
+                await self._record(uow, item, now)
             for early in await take_early_receipts(session, list(taken)):
                 item = taken[(early.provider, early.provider_message_id)]
                 apply_receipt(uows[item.tenant], item.message, early.status, early.reason, early.occurred_at)
             await save_many(session, [(item.tenant, item.message) for item in items])
             for uow in uows.values():
                 await uow.commit()
-        return len(items)
 
     async def _book(self, uow: NotifyUnitOfWork) -> TemplateBook:
         stored = await uow.templates.all()
@@ -401,8 +453,9 @@ class Dispatcher:
     def _retry_or_fail(self, uow: NotifyUnitOfWork, item: _Item, now: datetime, reason: str) -> None:
         m = item.message
         backoff = self._settings.retry_backoff_s
-        if m.attempts + 1 < self._settings.max_attempts:
-            m.retry_later(now + timedelta(seconds=backoff[min(m.attempts, len(backoff) - 1)]), reason)
+        done = m.attempts if m.state == STATE_SENDING else m.attempts + 1  # a claim counted its own
+        if done < self._settings.max_attempts:
+            m.retry_later(now + timedelta(seconds=backoff[min(done - 1, len(backoff) - 1)]), reason)
         else:
             self._fail(uow, item, reason)
 

@@ -27,7 +27,7 @@ from kit.ids import parse_name
 from kit.logging import get_logger
 from kit.messaging import EventEnvelope
 from services.notify.domain.context import event_context
-from services.notify.domain.message import Message, message_id_for
+from services.notify.domain.message import STATE_SENDING, Message, message_id_for
 from services.notify.domain.triggers import AUDIENCE_STAFF, triggers_for
 from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
 
@@ -51,6 +51,8 @@ def channel_to_proto(channel: str) -> int:
 
 
 def state_to_proto(state: str) -> int:
+    if state == STATE_SENDING:  # an internal claim: to the API the message is still queued
+        return message_pb2.MESSAGE_STATE_QUEUED
     return message_pb2.MessageState.Value(f"MESSAGE_STATE_{state.upper()}")
 
 

@@ -7,8 +7,10 @@ provider server. Assertions are on what the provider servers received and on the
 # ruff: noqa: RUF001 - Chinese punctuation in expected message texts
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,15 +19,18 @@ import aiohttp
 import grpc
 import pytest
 import pytest_asyncio
+from google.protobuf import field_mask_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
+from peony.booking.v1 import appointments_pb2, feedback_pb2, waitlist_pb2
+from peony.booking.v1 import booking_service_pb2 as bpb
 from peony.booking.v1 import events_pb2 as booking_events
 from peony.members.v1 import events_pb2 as members_events
 from peony.members.v1 import member_pb2
 from peony.members.v1 import members_service_pb2 as mpb
 from peony.notify.v1 import message_pb2
 from peony.notify.v1 import notify_service_pb2 as pb
+from peony.wallet.v1 import checkout_pb2, ledger_pb2, points_pb2
 from peony.wallet.v1 import events_pb2 as wallet_events
-from peony.wallet.v1 import ledger_pb2
 from peony.wallet.v1 import wallet_service_pb2 as wpb
 from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
 from sqlalchemy import text
@@ -35,10 +40,12 @@ from cli.notify import retry as cli_retry
 from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
 from kit.migrations import upgrade
+from services.notify.adapters.providers.webhook import webhook_signature
 from services.notify.domain.message import message_id_for
 from services.wallet.entrypoints.app import build as build_wallet
 from tests.integration.members.test_members_api import details
 from tests.integration.notify.conftest import Stack, auth, eventually, new_phone, new_tenant, rid
+from tests.support.booking import Harness, register_members, running_booking, stamp, weekly
 
 pytestmark = pytest.mark.integration
 
@@ -67,13 +74,20 @@ def _ts(dt: datetime) -> Timestamp:
 
 STAFF_TENANT = new_tenant()  # its store has a manager's contact in the staff directory
 STAFF_EMAIL = "manager.shanghai@salon.example"
+SLA_TENANT = new_tenant()  # booking's own ComplaintSlaBreached goes to this store's manager
+SLA_EMAIL = "manager.sla@salon.example"
 
 
 @pytest_asyncio.fixture(scope="module")
 async def notify(stack: Stack) -> Stack:
     staff = stack.tmp / "staff.json"
     staff.write_text(
-        json.dumps({STAFF_TENANT: {"stores/s-hq": {"email": STAFF_EMAIL, "time_zone": "Asia/Shanghai"}}})
+        json.dumps(
+            {
+                STAFF_TENANT: {"stores/s-hq": {"email": STAFF_EMAIL, "time_zone": "Asia/Shanghai"}},
+                SLA_TENANT: {"stores/s-sla": {"email": SLA_EMAIL, "time_zone": DAY}},
+            }
+        )
     )
     await stack.start_notify(
         PEONY_NOTIFY_QUIET_HOURS="21:00-09:00",
@@ -570,6 +584,80 @@ async def test_tenant_template_overrides_the_default_and_bad_ones_are_refused(no
     assert row["body"] == "【小美】积分+88，共 388"
 
 
+async def test_template_update_and_delete_refuse_bad_input_and_write_nothing(notify: Stack):
+    """Updating a tenant template with a syntax error, an unknown variable or an unknown mask path
+    is INVALID_ARGUMENT naming the field, and leaves the stored template as it was; a template of an
+    unknown trigger, one the tenant never saved and another tenant's are NOT_FOUND."""
+    tenant, other = new_tenant(), new_tenant()
+    name = "triggers/points_earned/templates/sms-zh-CN"
+    await notify.notify.CreateTemplate(
+        pb.CreateTemplateRequest(
+            parent="triggers/points_earned",
+            template_id="sms-zh-CN",
+            template=message_pb2.Template(body="积分+{{ event.points }}"),
+            request_id=rid(),
+        ),
+        metadata=auth(tenant),
+    )
+
+    async def stored() -> list[tuple]:
+        async with notify.notify_db.connect() as conn:
+            result = await conn.execute(
+                text(
+                    "SELECT trigger, channel, locale, body, update_time FROM templates WHERE tenant_id = :t"
+                ),
+                {"t": tenant},
+            )
+            return [tuple(r) for r in result]
+
+    before = await stored()
+    for template, paths, field in [
+        (message_pb2.Template(name=name, body="{{ event.points "), ["body"], "template.body"),
+        (message_pb2.Template(name=name, body="{{ event.phone }}"), ["body"], "template.body"),
+        (message_pb2.Template(name=name, body="ok"), ["body", "built_in"], "update_mask"),
+    ]:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await notify.notify.UpdateTemplate(
+                pb.UpdateTemplateRequest(
+                    template=template, update_mask=field_mask_pb2.FieldMask(paths=paths), request_id=rid()
+                ),
+                metadata=auth(tenant),
+            )
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, template
+        assert details(err.value)[1][:1] == [field], (template, details(err.value))
+    assert await stored() == before
+
+    refusals = [
+        # an unknown trigger is a malformed name; the rest are names of nothing this tenant saved
+        (
+            tenant,
+            "triggers/nope/templates/sms-zh-CN",
+            ("INVALID_ARGUMENT", ["template.name"]),
+            ("INVALID_ARGUMENT", ["name"]),
+        ),
+        (
+            tenant,
+            "triggers/points_earned/templates/email-en",
+            ("TEMPLATE_NOT_FOUND", []),
+            ("TEMPLATE_NOT_FOUND", []),
+        ),
+        (other, name, ("TEMPLATE_NOT_FOUND", []), ("TEMPLATE_NOT_FOUND", [])),
+    ]
+    for caller, target, on_update, on_delete in refusals:
+        update = pb.UpdateTemplateRequest(
+            template=message_pb2.Template(name=target, body="ok"), request_id=rid()
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await notify.notify.UpdateTemplate(update, metadata=auth(caller))
+        assert details(err.value) == on_update, (caller, target)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await notify.notify.DeleteTemplate(
+                pb.DeleteTemplateRequest(name=target, request_id=rid()), metadata=auth(caller)
+            )
+        assert details(err.value) == on_delete, (caller, target)
+    assert await stored() == before
+
+
 # --- privacy -------------------------------------------------------------------------------------------
 async def test_notify_database_holds_no_address(notify: Stack):
     tenant = new_tenant()
@@ -672,6 +760,58 @@ async def test_forged_malformed_and_unknown_receipts_are_refused_and_change_noth
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
+async def test_a_signed_receipt_naming_another_routes_message_never_touches_it(notify: Stack):
+    """Receipts match messages by (provider, provider message id): a callback correctly signed by
+    one provider account (the webhook gateway another tenant may route through) naming a message
+    that went out through Alibaba — by its Alibaba id or by notify's own id — moves nothing and
+    emits nothing for that message's tenant."""
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    await notify.member(tenant, store)
+    row = await _one_message(notify, tenant, "welcome", states=("delivered",))
+    assert row["provider"] == "aliyun_sms"
+
+    async def outbox() -> list[str]:
+        async with notify.notify_db.connect() as conn:
+            result = await conn.execute(
+                text("SELECT event_type FROM outbox WHERE tenant_id = :t ORDER BY seq"), {"t": tenant}
+            )
+            return list(result.scalars())
+
+    before = await outbox()
+    secret = notify.provider_doc["providers"]["webhook_sms"]["secret"]
+    async with aiohttp.ClientSession() as s:
+        for foreign_id in (row["provider_message_id"], row["message_id"]):
+            body = json.dumps(
+                {
+                    "receipts": [
+                        {
+                            "id": foreign_id,
+                            "status": "failed",
+                            "reason": "FORGED",
+                            "occurred_at": datetime.now(UTC).isoformat(),
+                        }
+                    ]
+                }
+            ).encode()
+            stamp = str(int(time.time()))
+            headers = {
+                "X-Peony-Timestamp": stamp,
+                "X-Peony-Signature": webhook_signature(secret, stamp, body),
+                "Content-Type": "application/json",
+            }
+            url = f"{notify.gateway_url}/v1/notify/receipts/webhook_sms"
+            async with s.post(url, data=body, headers=headers) as r:
+                assert r.status == 200, await r.text()  # genuine for its provider: acknowledged
+    (after,) = [r for r in await notify.rows(tenant, "welcome")]
+    assert (after["state"], after["last_error"], after["deliver_time"]) == (
+        "delivered",
+        "",
+        row["deliver_time"],
+    )
+    assert await outbox() == before  # no MessageFailed
+
+
 async def test_peony_notify_retry_all_failed_requeues_dead_lettered_messages(notify: Stack):
     tenant = new_tenant()
     store = await notify.store(tenant, DAY)
@@ -736,6 +876,7 @@ async def wallet(stack: Stack):
                 "PEONY_NATS_URL": stack.infra.nats_url,
                 "PEONY_WALLET_GRPC_PORT": "0",
                 "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
+                "PEONY_MEMBERS_ADDR": stack.members_addr,  # read-through on a projection miss
             },
         )
     )
@@ -805,14 +946,460 @@ async def test_card_lost_and_tier_change_through_the_members_api(notify: Stack):
     assert tier["body"].startswith("小美，您的会员等级已由 ") and tier["body"].endswith(" 变更为 gold。")
 
 
-async def _settled(stack: Stack, tenant: str, trigger: str, n: int) -> list[dict]:
+async def _settled(stack: Stack, tenant: str, trigger: str, n: int, *, within: float = 30.0) -> list[dict]:
     async def found():
         rows = [r for r in await stack.rows(tenant, trigger) if r["state"] in SENT]
         return rows if len(rows) >= n else None
 
-    rows = await eventually(found, what=f"{n} {trigger} messages")
+    rows = await eventually(found, within=within, what=f"{n} {trigger} messages")
     assert len(rows) == n, rows
     return rows
+
+
+async def _top_up_and_check_out(
+    wallet, tenant: str, store: str, member, spend: int = 15_000
+) -> wpb.CheckoutResponse:
+    """¥500 topped up, then a facial (¥150 unless ``spend``) paid from stored value with the PIN
+    (earning points)."""
+    mid = member.name.split("/")[1]
+
+    async def top_up():
+        try:
+            return await wallet.TopUp(
+                wpb.TopUpRequest(
+                    member=member.name,
+                    amount_minor=50_000,
+                    currency_code="CNY",
+                    tender=ledger_pb2.TENDER_CASH,
+                    store=store,
+                    request_id=f"checkout-topup-{mid}",
+                ),
+                metadata=auth(tenant),
+            )
+        except grpc.aio.AioRpcError as err:  # the wallet has not seen the registration yet
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+
+    await eventually(top_up, what="the wallet accepts the top-up")
+    pin = wpb.SetPaymentPinRequest(member=member.name, pin="204816", request_id=rid())
+    await wallet.SetPaymentPin(pin, metadata=auth(tenant))
+    done = await wallet.Checkout(
+        wpb.CheckoutRequest(
+            member=member.name,
+            store=store,
+            lines=[
+                checkout_pb2.CheckoutLine(
+                    item="services/facial", category="facial", quantity=1, list_price_minor=spend
+                )
+            ],
+            stored_value_minor=spend,
+            payment_pin="204816",
+            request_id=rid(),
+        ),
+        metadata=auth(tenant),
+    )
+    assert done.wallet.principal_minor == 50_000 - spend and done.wallet.points_available > 0
+    return done
+
+
+async def test_checkout_through_the_wallet_api_sends_spend_notice_and_points(notify: Stack, wallet):
+    """A real Checkout paid from stored value: the wallet's BalanceChanged (CHECKOUT) becomes one
+    spend notice by SMS with the remaining balance, its PointsEarned one points message; zh-CN and
+    en members each get their locale's text."""
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    zh = await notify.member(tenant, store, name="小美")
+    en = await notify.member(tenant, store, name="Amy", locale="en")
+    points = {
+        m.name: (await _top_up_and_check_out(wallet, tenant, store, m)).wallet.points_available
+        for m in (zh, en)
+    }
+    spends = {r["recipient"]: r for r in await _settled(notify, tenant, "spend_notice", 2)}
+    assert spends[zh.name]["channel"] == spends[en.name]["channel"] == "sms"
+    assert spends[zh.name]["body"] == "您的会员账户消费 ¥150.00，当前余额 ¥350.00。如有疑问请联系门店。"
+    assert spends[en.name]["body"] == (
+        "You spent CN¥150.00 from your account. Balance: CN¥350.00. Questions? Contact the store."
+    )
+    earned = {r["recipient"]: r for r in await _settled(notify, tenant, "points_earned", 2)}
+    for member in (zh, en):
+        assert earned[member.name]["channel"] == "sms"  # no WeChat / push address: the next in order
+    # the whole checkout earned the points here (no earlier balance of points)
+    zp, ep = points[zh.name], points[en.name]
+    assert earned[zh.name]["body"].startswith(f"您获得 {zp} 积分，当前可用积分 {zp}")
+    assert earned[en.name]["body"].startswith(f"You earned {ep} points; {ep} available")
+    for row in (*spends.values(), *earned.values()):
+        got = await _at_provider(notify, row["message_id"])
+        assert got["provider"] == "aliyun_sms"
+
+
+async def test_points_expiring_from_the_wallet_job_reaches_members_who_opted_in(notify: Stack, wallet):
+    """Points earned at a real checkout under a 10-day expiry policy are inside the 30-day notice:
+    the wallet's job publishes PointsExpiring, notify sends one marketing SMS (opted in) with the
+    expiry date in the store's zone, in each member's locale."""
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    await wallet.UpdatePointsPolicy(
+        wpb.UpdatePointsPolicyRequest(
+            points_policy=points_pb2.PointsPolicy(
+                name="pointsPolicy", expiry_policy=points_pb2.POINTS_EXPIRY_POLICY_DAYS, expiry_days=10
+            ),
+            update_mask=field_mask_pb2.FieldMask(paths=["expiry_policy", "expiry_days"]),
+            request_id=rid(),
+        ),
+        metadata=auth(tenant),
+    )
+    opted_in = member_pb2.Consent(marketing_sms=True)
+    zh = await notify.member(tenant, store, name="小美", consent=opted_in)
+    en = await notify.member(tenant, store, name="Amy", locale="en", consent=opted_in)
+    for member in (zh, en):
+        await _top_up_and_check_out(wallet, tenant, store, member)
+    rows = {r["recipient"]: r for r in await _settled(notify, tenant, "points_expiring", 2)}
+    for member in (zh, en):
+        lots = await wallet.ListPointLots(wpb.ListPointLotsRequest(parent=member.name), metadata=auth(tenant))
+        (lot,) = lots.point_lots
+        day = lot.expire_time.ToDatetime(tzinfo=UTC).astimezone(ZoneInfo(DAY)).date()
+        row = rows[member.name]
+        assert row["channel"] == "sms" and row["decision"].startswith("send on sms")
+        if member is zh:
+            assert (
+                row["body"]
+                == f"您有 {lot.remaining} 积分将于 {day.year}年{day.month}月{day.day}日 到期，请及时使用。"
+            )
+        else:
+            assert row["body"] == (
+                f"{lot.remaining} of your points expire on {day:%b} {day.day}, {day.year}."
+                " Use them before then."
+            )
+        await _at_provider(notify, row["message_id"])
+
+
+async def test_referral_reward_reaches_the_referrer_when_the_referees_checkouts_qualify(
+    notify: Stack, wallet
+):
+    """The referee registers with the referrer's code and spends ¥500 (the default threshold) at a
+    real wallet checkout; members rewards the referral; the referrer, not the referee, gets one
+    message in their own locale."""
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    for name, locale, body in (
+        ("小美", "", "小美，您推荐的好友已完成消费 ¥500.00，推荐奖励已发放到您的账户。"),
+        ("Amy", "en", "Amy, a friend you referred spent CN¥500.00; your referral reward is in your account."),
+    ):
+        referrer = await notify.member(tenant, store, name=name, locale=locale)
+        referee = (
+            await notify.members.RegisterMember(
+                mpb.RegisterMemberRequest(
+                    member=member_pb2.Member(display_name="朋友", phone=new_phone(), home_store=store),
+                    referral_code=referrer.referral_code,
+                    request_id=rid(),
+                ),
+                metadata=auth(tenant),
+            )
+        ).member
+        assert referee.referrer == referrer.name
+        await _top_up_and_check_out(wallet, tenant, store, referee, spend=50_000)
+        rows = [
+            r for r in await _settled(notify, tenant, "referral_reward", 1) if r["recipient"] == referrer.name
+        ]
+        assert len(rows) == 1 and rows[0]["body"] == body, rows
+        await _at_provider(notify, rows[0]["message_id"])
+        tenant = new_tenant()  # the next pair in a tenant of its own, so each count is exact
+        store = await notify.store(tenant, DAY)
+
+
+# --- booking through its API ---------------------------------------------------------------------
+ZH_WEEKDAYS = "一二三四五六日"
+
+
+def zh_when(at: datetime, zone: str) -> str:
+    """How the zh-CN templates show an instant in the store's zone, e.g. 12月24日周四 14:30."""
+    d = at.astimezone(ZoneInfo(zone))
+    return f"{d.month}月{d.day}日周{ZH_WEEKDAYS[d.weekday()]} {d:%H:%M}"
+
+
+def en_when(at: datetime, zone: str) -> str:
+    """How the en templates show it, e.g. Thu, Dec 24 14:30."""
+    d = at.astimezone(ZoneInfo(zone))
+    return f"{d:%a}, {d:%b} {d.day} {d:%H:%M}"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def booking(stack: Stack):
+    """The booking service in process, its jobs (reminders, follow-ups, SLAs) every 0.2 s. Its
+    member and store projections are seeded per test (no read-through in this stack)."""
+    async with running_booking(
+        stack.infra, "notify_booking", {"PEONY_BOOKING_JOBS_INTERVAL_SECONDS": "0.2"}
+    ) as server:
+        yield server
+
+
+async def _booking_tenant(
+    notify: Stack, booking, zone: str, *, tenant: str = "", store_id: str = "", hours=("00:00", "23:59")
+) -> tuple[str, str, Harness]:
+    """A tenant with a store in members (for notify) and in booking (its zone), a 深层补水护理
+    service and a beautician working ``hours`` (all day) every day."""
+    h = Harness.of(booking)
+    h.tenant = tenant or h.tenant
+    store = await notify.store(h.tenant, zone, store_id=store_id)
+    store_id = store.removeprefix("stores/")
+    await h.store(store_id, zone)
+    await h.service("hydra", display_name="深层补水护理", duration_minutes=60, list_price_minor=28_800)
+    await h.staff(store_id, "anna", weekly_hours=weekly(*hours))
+    return h.tenant, store, h
+
+
+async def _book(h: Harness, store: str, member: str, start: datetime):
+    request = h.booking(store.removeprefix("stores/"), ["services/hydra"], start)
+    request.member = member
+    return (await h.stub.BookAppointment(request, metadata=h.hq)).appointment
+
+
+async def test_booking_lifecycle_and_both_reminders_through_the_booking_api(notify: Stack, booking):
+    """Booked, the 2 h and 24 h ReminderDue (booking's scheduler fires them: the starts are 2 h and
+    24 h and a few seconds away), rescheduled and cancelled, each through booking's gRPC API: one
+    message each, by the trigger's channel order, with times in the store's zone, zh-CN and en."""
+    zone = DAY
+    tenant, store, h = await _booking_tenant(notify, booking, zone)
+    zh = await notify.member(tenant, store, name="小美")
+    en = await notify.member(tenant, store, name="Amy", locale="en")
+    await register_members(booking.engine, tenant, *(m.name.split("/")[1] for m in (zh, en)))
+    starts = {}
+    appointments = {}
+    for i, member in enumerate((zh, en)):
+        # zh: 2 h and ~15 s away, so the 120-minute reminder is due in ~15 s (the 24 h one is past,
+        # skipped); en: 24 h and ~15 s away, so its 24 h reminder is due then
+        start = (datetime.now(UTC) + timedelta(hours=(2, 24)[i], seconds=15)).replace(microsecond=0)
+        starts[member.name] = start
+        appointments[member.name] = await _book(h, store, member.name, start)
+
+    booked = {r["recipient"]: r for r in await _settled(notify, tenant, "appointment_booked", 2)}
+    reminders = {r["recipient"]: r for r in await _settled(notify, tenant, "reminder", 2)}
+    z, e = starts[zh.name], starts[en.name]
+    assert booked[zh.name]["body"] == f"预约成功：深层补水护理，{zh_when(z, zone)}。期待您的光临！"
+    assert booked[en.name]["body"] == f"Booked: 深层补水护理 on {en_when(e, zone)}. See you soon!"
+    assert reminders[zh.name]["channel"] == reminders[en.name]["channel"] == "sms"
+    assert reminders[en.name]["body"] == f"Reminder: your 深层补水护理 starts {en_when(e, zone)}."
+    assert (
+        reminders[zh.name]["body"]
+        == f"到店提醒：您预约的深层补水护理将于 {zh_when(z, zone)} 开始，请准时到店。"
+    )
+
+    for member in (zh, en):
+        moved = starts[member.name] + timedelta(hours=5)
+        await h.stub.RescheduleAppointment(
+            bpb.RescheduleAppointmentRequest(
+                name=appointments[member.name].name,
+                start_time=stamp(moved),
+                staff_override=True,
+                override_reason="notify test",
+                request_id=rid(),
+            ),
+            metadata=h.hq,
+        )
+        await h.stub.CancelAppointment(
+            bpb.CancelAppointmentRequest(name=appointments[member.name].name, request_id=rid()), metadata=h.hq
+        )
+    moved_rows = {r["recipient"]: r for r in await _settled(notify, tenant, "appointment_rescheduled", 2)}
+    cancelled = {r["recipient"]: r for r in await _settled(notify, tenant, "appointment_cancelled", 2)}
+    z2, e2 = z + timedelta(hours=5), e + timedelta(hours=5)
+    assert moved_rows[zh.name]["body"] == f"您的预约已改至 {zh_when(z2, zone)}（原定 {zh_when(z, zone)}）。"
+    assert (
+        moved_rows[en.name]["body"]
+        == f"Your appointment moved to {en_when(e2, zone)} (was {en_when(e, zone)})."
+    )
+    assert cancelled[zh.name]["body"] == f"您 {zh_when(z2, zone)} 的预约已取消。"
+    assert cancelled[en.name]["body"] == f"Your appointment on {en_when(e2, zone)} is cancelled."
+    for row in (*booked.values(), *reminders.values(), *moved_rows.values(), *cancelled.values()):
+        await _at_provider(notify, row["message_id"])
+    # nothing more: the cancelled appointments' remaining reminders never fire
+    assert len(await notify.rows(tenant, "reminder")) == 2
+
+
+async def test_waitlist_offer_through_the_booking_api_names_the_slot_and_when_it_lapses(
+    notify: Stack, booking
+):
+    """One beautician, one hour tomorrow, booked; two members join the waitlist for it. The booking
+    is cancelled: the first gets the offer (SMS, with the slot and the lapse time); she declines and
+    the second gets it, in English."""
+    zone = DAY
+    tenant, store, h = await _booking_tenant(notify, booking, zone, hours=("14:00", "15:00"))
+    holder = await notify.member(tenant, store, name="占位")
+    zh = await notify.member(tenant, store, name="小美")
+    en = await notify.member(tenant, store, name="Amy", locale="en")
+    await register_members(booking.engine, tenant, *(m.name.split("/")[1] for m in (holder, zh, en)))
+    tomorrow = datetime.now(ZoneInfo(zone)).date() + timedelta(days=1)
+    slot = datetime.combine(tomorrow, datetime.min.time().replace(hour=14), ZoneInfo(zone)).astimezone(UTC)
+    taken = await _book(h, store, holder.name, slot)
+    entries = {}
+    for member in (zh, en):
+        joined = await h.stub.JoinWaitlist(
+            bpb.JoinWaitlistRequest(
+                waitlist_entry=waitlist_pb2.WaitlistEntry(
+                    member=member.name,
+                    store=store,
+                    service="services/hydra",
+                    date=tomorrow.isoformat(),
+                    channel=appointments_pb2.BOOKING_CHANNEL_STORE,
+                ),
+                request_id=rid(),
+            ),
+            metadata=h.hq,
+        )
+        entries[member.name] = joined.waitlist_entry.name
+    await h.stub.CancelAppointment(
+        bpb.CancelAppointmentRequest(name=taken.name, request_id=rid()), metadata=h.hq
+    )
+
+    async def offer_of(member) -> waitlist_pb2.WaitlistOffer:
+        got = await h.stub.GetWaitlistEntry(
+            bpb.GetWaitlistEntryRequest(name=entries[member.name]), metadata=h.hq
+        )
+        return got.waitlist_entry.offer
+
+    (first,) = await _settled(notify, tenant, "waitlist_offer", 1)
+    offer = await offer_of(zh)
+    lapse = offer.expire_time.ToDatetime(tzinfo=UTC)
+    assert first["recipient"] == zh.name and first["channel"] == "sms"
+    assert first["body"] == (
+        f"候补通知：{zh_when(slot, zone)} 有空位，请在 {zh_when(lapse, zone)} 前确认预约，逾期将让给下一位。"
+    )
+    await h.stub.DeclineWaitlistOffer(
+        bpb.DeclineWaitlistOfferRequest(name=entries[zh.name], request_id=rid()), metadata=h.hq
+    )
+    rows = await _settled(notify, tenant, "waitlist_offer", 2)
+    (second,) = [r for r in rows if r["recipient"] == en.name]
+    lapse = (await offer_of(en)).expire_time.ToDatetime(tzinfo=UTC)
+    assert second["body"] == (
+        f"A slot opened on {en_when(slot, zone)}. Confirm before {en_when(lapse, zone)}"
+        " or it goes to the next person."
+    )
+    for row in rows:
+        await _at_provider(notify, row["message_id"])
+
+
+def _minute_after(at: datetime, margin: timedelta) -> datetime:
+    """The first whole minute at least ``margin`` after ``at``."""
+    t = at + margin
+    return t.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+async def test_follow_up_at_store_local_time_and_complaint_sla_through_booking(notify: Stack, booking):
+    """Service plan: completing a 深层补水护理 schedules a follow-up whose reminder fires at the
+    policy's store-local time (set to the next minute here): FollowUpDue reaches the opted-in
+    member then, not before. Complaints: OpenComplaint is acknowledged to the member at once and,
+    the 1-minute first-response SLA lapsing, booking's ComplaintSlaBreached is e-mailed to the
+    store's manager. Both waits overlap."""
+    zone = DAY
+    tenant, store, h = await _booking_tenant(notify, booking, zone, tenant=SLA_TENANT, store_id="s-sla")
+    store_id = store.removeprefix("stores/")
+    await h.service("essence", display_name="精华护理", duration_minutes=30, list_price_minor=9_900)
+    await h.staff(store_id, "bella", weekly_hours=weekly("00:00", "23:59"))
+    opted_in = member_pb2.Consent(marketing_sms=True)
+    zh = await notify.member(tenant, store, name="小美", consent=opted_in)
+    en = await notify.member(tenant, store, name="Amy", locale="en", consent=opted_in)
+    await register_members(booking.engine, tenant, *(m.name.split("/")[1] for m in (zh, en)))
+    remind_at = _minute_after(datetime.now(UTC), timedelta(seconds=25))
+    local_remind = remind_at.astimezone(ZoneInfo(zone))
+    await h.stub.UpdateBookingPolicy(
+        bpb.UpdateBookingPolicyRequest(
+            booking_policy=appointments_pb2.BookingPolicy(
+                name="bookingPolicy",
+                follow_up_remind_time=f"{local_remind:%H:%M}",
+                complaint_first_response_minutes=1,
+            ),
+            update_mask=field_mask_pb2.FieldMask(
+                paths=["follow_up_remind_time", "complaint_first_response_minutes"]
+            ),
+            request_id=rid(),
+        ),
+        metadata=h.hq,
+    )
+    await h.stub.CreateServicePlan(
+        bpb.CreateServicePlanRequest(
+            service_plan=appointments_pb2.ServicePlan(
+                display_name="补水 → 精华",
+                trigger_service="services/hydra",
+                follow_up_service="services/essence",
+                follow_up_after_days=7,
+                remind_days_before=7,  # the reminder falls on the completion's local date
+            ),
+            request_id=rid(),
+        ),
+        metadata=h.hq,
+    )
+    complaints = {}
+    start = datetime.now(UTC) + timedelta(seconds=3)  # completing needs the visit to have started
+    visits = {}
+    for member, staff in ((zh, "anna"), (en, "bella")):
+        request = h.booking(store_id, ["services/hydra"], start)
+        request.member = member.name
+        request.preferred_staff = f"stores/{store_id}/staff/{staff}"
+        visits[member.name] = (await h.stub.BookAppointment(request, metadata=h.hq)).appointment
+    await asyncio.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()) + 0.2)
+    for member in (zh, en):
+        appointment = visits[member.name]
+        for call, req in (
+            (h.stub.CheckInAppointment, bpb.CheckInAppointmentRequest),
+            (h.stub.CompleteAppointment, bpb.CompleteAppointmentRequest),
+        ):
+            await call(req(name=appointment.name, request_id=rid()), metadata=h.hq)
+        opened = await h.stub.OpenComplaint(
+            bpb.OpenComplaintRequest(
+                complaint=feedback_pb2.Complaint(
+                    member=member.name,
+                    store=store,
+                    category=feedback_pb2.COMPLAINT_CATEGORY_SERVICE_QUALITY,
+                    description="等了很久",
+                    channel=appointments_pb2.BOOKING_CHANNEL_STORE,
+                ),
+                request_id=rid(),
+            ),
+            metadata=h.hq,
+        )
+        complaints[member.name] = opened.complaint
+    assert datetime.now(UTC) < remind_at  # the follow-ups were scheduled before their time
+
+    acks = {r["recipient"]: r for r in await _settled(notify, tenant, "complaint_acknowledged", 2)}
+    zdue = complaints[zh.name].first_response_due_time.ToDatetime(tzinfo=UTC)
+    edue = complaints[en.name].first_response_due_time.ToDatetime(tzinfo=UTC)
+    assert acks[zh.name]["body"] == (
+        f"我们已收到您的反馈，门店将在 {zh_when(zdue, zone)} 前与您联系。感谢您的耐心。"
+    )
+    assert acks[en.name]["body"] == (
+        f"We received your feedback; the store will contact you by {en_when(edue, zone)}."
+    )
+    assert await notify.rows(tenant, "follow_up") == []  # not before its store-local time
+
+    scheduled = await h.stub.ListFollowUps(bpb.ListFollowUpsRequest(member=zh.name), metadata=h.hq)
+    assert [f.remind_time.ToDatetime(tzinfo=UTC) for f in scheduled.follow_ups] == [remind_at]
+    wait = (remind_at - datetime.now(UTC)).total_seconds() + 30
+    follow = {r["recipient"]: r for r in await _settled(notify, tenant, "follow_up", 2, within=wait)}
+    due = (local_remind + timedelta(days=7)).date()
+    assert follow[zh.name]["body"] == (
+        f"小美，根据您的护理计划，建议您于 {due.year}年{due.month}月{due.day}日 前后预约「精华护理」。"
+    )
+    assert follow[en.name]["body"] == (
+        f"Amy, your care plan suggests booking 精华护理 around {due:%b} {due.day}, {due.year}."
+    )
+    for row in follow.values():
+        assert row["create_time"] >= remind_at and row["channel"] == "sms"
+        await _at_provider(notify, row["message_id"])
+
+    escalated = {r["message_id"]: r for r in await _settled(notify, tenant, "complaint_escalated", 2)}
+    assert {r["recipient"] for r in escalated.values()} == {store}
+    assert sorted(r["body"] for r in escalated.values()) == sorted(
+        f"【投诉超时】{c.name} 于 {zh_when(c.create_time.ToDatetime(tzinfo=UTC), zone)} 提交，首次回复期限"
+        f" {zh_when(c.first_response_due_time.ToDatetime(tzinfo=UTC), zone)} 已过，请立即处理。"
+        for c in complaints.values()
+    )
+
+    async def two_mails():
+        mails = await _mails_to(notify, SLA_EMAIL)
+        return mails if len(mails) >= 2 else None
+
+    mails = await eventually(two_mails, what="both escalations at the SMTP server")
+    assert len(mails) == 2 and {m["subject"] for m in mails} == {"投诉超时未回复"}
 
 
 # Last in the module: it restarts notify with other settings and leaves it stopped.

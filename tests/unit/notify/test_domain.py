@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from google.protobuf import descriptor_pool
@@ -63,9 +63,17 @@ def test_message_lifecycle_refuses_impossible_transitions():
         m.mark_delivered(datetime.now(UTC))
     m.requeue(datetime.now(UTC))
     assert (m.state, m.attempts) == ("queued", 0)
+    with pytest.raises(MessageStateError):  # only a claimed message is sent: the claim commits first
+        m.mark_sent(datetime.now(UTC), channel="sms", provider="p", provider_message_id="x")
+    now = datetime.now(UTC)
+    m.claim(now, now + timedelta(seconds=30))
+    assert (m.state, m.attempts, m.due_time) == ("sending", 1, now + timedelta(seconds=30))
+    m.retry_later(now, "p: busy")  # the claim counted the attempt
+    assert (m.state, m.attempts) == ("queued", 1)
+    m.claim(now, now)
     m.mark_sent(datetime.now(UTC), channel="sms", provider="p", provider_message_id="x")
     m.mark_delivered(datetime.now(UTC))
-    assert m.state == "delivered"
+    assert (m.state, m.attempts) == ("delivered", 2)
 
 
 # --- the trigger table ------------------------------------------------------------------------

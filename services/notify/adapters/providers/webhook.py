@@ -45,6 +45,9 @@ def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes, *, now:
 
 class WebhookSms:
     channel = "sms"
+    # The webhook contract: the receiver drops a repeated Idempotency-Key (notify's message id), so
+    # an in-doubt send is re-sent safely (service_layer/dispatch.py).
+    idempotent_submit = True
 
     def __init__(self, name: str, *, url: str, secret: str, timeout_seconds: float = 10.0):
         self.name = name
