@@ -26,8 +26,8 @@ from peony.notify.v1 import notify_service_pb2 as npb
 from peony.notify.v1 import notify_service_pb2_grpc as npb_grpc
 from peony.wallet.v1 import events_pb2 as wallet_events
 
+from cli.devstack import postgres_bin_dir
 from kit.auth import mint_dev_token
-from kit.devstack import postgres_bin_dir
 from kit.messaging import connect, new_envelope
 from tests.e2e.conftest import ROOT
 
