@@ -57,10 +57,12 @@ class Wallet:
     stub: pb_grpc.WalletServiceStub
     engine: AsyncEngine
     url: str
+    channel: grpc.aio.Channel
 
 
 @asynccontextmanager
-async def running_wallet(infra: Infra, database: str) -> AsyncIterator[Wallet]:
+async def running_wallet(infra: Infra, database: str, **env: str) -> AsyncIterator[Wallet]:
+    """`env`: extra configuration for the server (e.g. PEONY_MAX_EVENT_BYTES)."""
     url = to_async_url(await infra.amigrated_database("wallet", database))
     config = load_config(
         "wallet",
@@ -69,14 +71,18 @@ async def running_wallet(infra: Infra, database: str) -> AsyncIterator[Wallet]:
             "PEONY_NATS_URL": infra.nats_url,
             "PEONY_WALLET_GRPC_PORT": "0",
             "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
+            **env,
         },
     )
     runner = await build(config)
     port = await runner.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    # The client may send more than the server accepts: oversized requests are refused server-side.
+    channel = grpc.aio.insecure_channel(
+        f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 4 * 1024 * 1024)]
+    )
     engine = create_async_engine(url)
     try:
-        yield Wallet(pb_grpc.WalletServiceStub(channel), engine, url)
+        yield Wallet(pb_grpc.WalletServiceStub(channel), engine, url, channel)
     finally:
         await channel.close()
         await engine.dispose()

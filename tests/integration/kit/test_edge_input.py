@@ -23,8 +23,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from kit.auth import TokenVerifier, mint_dev_token
 from kit.config import load_config, to_async_url
 from kit.grpc_server import GrpcServiceRunner, ServiceRegistration
-from services.wallet.entrypoints.app import build
-from tests.support.wallet import add_member
+from tests.support.wallet import add_member, running_wallet
 
 pytestmark = pytest.mark.integration
 TENANT = "edge-input"
@@ -48,26 +47,8 @@ def details(err: grpc.aio.AioRpcError) -> tuple[str, list[tuple[str, str]]]:
 
 @pytest.fixture(scope="module")
 async def wallet(infra):
-    url = to_async_url(await infra.amigrated_database("wallet", "wallet_edge"))
-    config = load_config(
-        "wallet",
-        {
-            "PEONY_WALLET_DATABASE_URL": url,
-            "PEONY_NATS_URL": infra.nats_url,
-            "PEONY_WALLET_GRPC_PORT": "0",
-            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
-        },
-    )
-    runner = await build(config)
-    port = await runner.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    engine = create_async_engine(url)
-    try:
-        yield channel, engine
-    finally:
-        await channel.close()
-        await engine.dispose()
-        await runner.stop()
+    async with running_wallet(infra, "wallet_edge") as w:
+        yield w.channel, w.engine
 
 
 async def new_member(engine) -> str:

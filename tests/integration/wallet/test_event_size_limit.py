@@ -8,17 +8,14 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2
 from peony.wallet.v1 import checkout_pb2, ledger_pb2
 from peony.wallet.v1 import wallet_service_pb2 as pb
 from peony.wallet.v1 import wallet_service_pb2_grpc as pb_grpc
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit.auth import mint_dev_token
-from kit.config import load_config, to_async_url
-from services.wallet.entrypoints.app import build
-from tests.support.wallet import seed_stores
+from tests.support.wallet import reason_of, running_wallet, seed_stores
 
 pytestmark = pytest.mark.integration
 TENANT = "wallet-limits"
@@ -27,38 +24,8 @@ MD = (("authorization", f"Bearer {mint_dev_token(tenant=TENANT, subject='user:t'
 
 @contextlib.asynccontextmanager
 async def wallet(infra, **env: str) -> AsyncIterator[tuple[pb_grpc.WalletServiceStub, AsyncEngine]]:
-    url = to_async_url(await infra.amigrated_database("wallet", "wallet_limits"))
-    config = load_config(
-        "wallet",
-        {
-            "PEONY_WALLET_DATABASE_URL": url,
-            "PEONY_NATS_URL": infra.nats_url,
-            "PEONY_WALLET_GRPC_PORT": "0",
-            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
-            **env,
-        },
-    )
-    runner = await build(config)
-    port = await runner.start()
-    channel = grpc.aio.insecure_channel(
-        f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 4 * 1024 * 1024)]
-    )
-    engine = create_async_engine(url)
-    try:
-        yield pb_grpc.WalletServiceStub(channel), engine
-    finally:
-        await channel.close()
-        await engine.dispose()
-        await runner.stop()
-
-
-def reason_of(err: grpc.aio.AioRpcError) -> str:
-    raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
-    for detail in status_pb2.Status.FromString(raw).details:
-        info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info):
-            return info.reason
-    return ""
+    async with running_wallet(infra, "wallet_limits", **env) as w:
+        yield w.stub, w.engine
 
 
 async def counts(engine: AsyncEngine) -> dict[str, int]:
