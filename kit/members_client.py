@@ -14,8 +14,6 @@ request that needs the lookup fails with a retryable UNAVAILABLE rather than a f
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,8 +24,9 @@ from peony.members.v1 import members_service_pb2_grpc as mpb_grpc
 
 from kit.config import ServiceConfig
 from kit.errors import DomainError
+from kit.ids import is_uuid
 from kit.logging import get_logger
-from kit.service_auth import ServiceCredentialError, ServiceCredentials
+from kit.service_auth import ServiceCredentialError, ServiceCredentials, call_with_retries
 from kit.telemetry import client_interceptors
 
 log = get_logger("peony.members_client")
@@ -92,9 +91,7 @@ class MembersClient:
         await self._channel.close()
 
     async def get_member(self, tenant: str, member_id: str) -> MemberFacts | None:
-        try:
-            uuid.UUID(member_id)
-        except ValueError:
+        if not is_uuid(member_id):
             return None  # members issues UUIDs only: nothing to ask
         got = await self._call(
             "GetMember", self._stub.GetMember, tenant, mpb.GetMemberRequest(name=f"members/{member_id}")
@@ -133,20 +130,21 @@ class MembersClient:
             raise MembersUnavailable(
                 "no credential to reach the members service", reason="NO_SERVICE_CREDENTIAL"
             ) from exc
-        delay = BACKOFF_S
-        for attempt in range(1, self._attempts + 1):
-            try:
-                return await rpc(request, metadata=metadata, timeout=self._deadline_s)
-            except grpc.aio.AioRpcError as exc:
-                code = exc.code()
-                if code in _ABSENT:
-                    return None
-                if code != grpc.StatusCode.UNAVAILABLE or attempt == self._attempts:
-                    log.warning("members read-through failed", method=method, code=code.name)
-                    raise MembersUnavailable(f"the members service did not answer {method}") from exc
-                await asyncio.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
+        try:
+            return await call_with_retries(
+                rpc,
+                request,
+                metadata=metadata,
+                deadline_s=self._deadline_s,
+                attempts=self._attempts,
+                backoff_s=BACKOFF_S,
+                retryable=lambda exc: exc.code() == grpc.StatusCode.UNAVAILABLE,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in _ABSENT:
+                return None
+            log.warning("members read-through failed", method=method, code=exc.code().name)
+            raise MembersUnavailable(f"the members service did not answer {method}") from exc
 
 
 def members_read_through(config: ServiceConfig, service: str) -> MembersClient | None:

@@ -17,12 +17,16 @@ sent.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import grpc
 import jwt
 
 from kit.auth import mint_dev_token
@@ -141,3 +145,27 @@ def _parse_tokens(text: str) -> dict[str, str]:
         raise ServiceCredentialError("the service token file does not hold a JWT") from exc
     tenant = claims.get("tenant")
     return {tenant: text} if isinstance(tenant, str) and tenant else {}
+
+
+async def call_with_retries(
+    rpc: Callable[..., Awaitable[Any]],
+    request: Any,
+    *,
+    metadata: tuple[tuple[str, str], ...],
+    deadline_s: float,
+    attempts: int,
+    backoff_s: float,
+    retryable: Callable[[grpc.aio.AioRpcError], bool],
+) -> Any:
+    """One service-to-service call, tried up to `attempts` times with doubling backoff while
+    `retryable(error)` holds; the last error is raised as it came (each client maps it)."""
+    delay = backoff_s
+    for attempt in range(1, max(1, attempts) + 1):
+        try:
+            return await rpc(request, metadata=metadata, timeout=deadline_s)
+        except grpc.aio.AioRpcError as exc:
+            if attempt >= attempts or not retryable(exc):
+                raise
+            await asyncio.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")

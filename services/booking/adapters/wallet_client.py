@@ -12,7 +12,6 @@ Errors come back as `WalletError` with the wallet's status code, reason and meta
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -23,7 +22,7 @@ from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
 
 from kit.errors import DomainError
 from kit.logging import get_logger
-from kit.service_auth import ServiceCredentialError, ServiceCredentials
+from kit.service_auth import ServiceCredentialError, ServiceCredentials, call_with_retries
 from kit.telemetry import client_interceptors
 
 log = get_logger("peony.booking.wallet_client")
@@ -126,16 +125,26 @@ class WalletClient:
         except ServiceCredentialError as exc:
             log.error("no service credential for the wallet", tenant=tenant, error=str(exc))
             raise WalletError(grpc.StatusCode.UNAUTHENTICATED, "NO_SERVICE_CREDENTIAL", str(exc)) from exc
-        delay = BACKOFF_S
-        for attempt in range(1, self._attempts + 1):
-            try:
-                return await rpc(request, metadata=metadata, timeout=self._deadline_s)
-            except grpc.aio.AioRpcError as exc:
-                error = _error_of(exc)
-                retry = error.code == grpc.StatusCode.UNAVAILABLE or error.reason == "REQUEST_IN_FLIGHT"
-                if not retry or attempt == self._attempts:
-                    raise error from exc
+        attempt = 0
+
+        def retryable(exc: grpc.aio.AioRpcError) -> bool:
+            nonlocal attempt
+            attempt += 1
+            error = _error_of(exc)
+            if error.code == grpc.StatusCode.UNAVAILABLE or error.reason == "REQUEST_IN_FLIGHT":
                 log.warning("wallet call retried", method=method, attempt=attempt, code=error.code.name)
-                await asyncio.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
+                return True
+            return False
+
+        try:
+            return await call_with_retries(
+                rpc,
+                request,
+                metadata=metadata,
+                deadline_s=self._deadline_s,
+                attempts=self._attempts,
+                backoff_s=BACKOFF_S,
+                retryable=retryable,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _error_of(exc) from exc
