@@ -65,10 +65,6 @@ def test_every_domain_error_names_a_status_the_edge_can_map() -> None:
         assert cls.code in grpc.StatusCode.__members__, f"{cls.__qualname__}.code = {cls.code!r}"
 
 
-# notify is being rewritten in another branch of issue 15: its first migration still has the copy.
-_KIT_TABLE_COPIES_LEFT = {"services/notify/migrations/versions/0001_initial_notify_schema.py"}
-
-
 def test_no_migration_copies_the_kits_tables() -> None:
     import re
 
@@ -79,4 +75,4 @@ def test_no_migration_copies_the_kits_tables() -> None:
         if copy.search(p.read_text())
     }
     # They call kit.messaging.schema.create_kit_tables() instead (the same DDL).
-    assert copies == _KIT_TABLE_COPIES_LEFT
+    assert copies == set()
