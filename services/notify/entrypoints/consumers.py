@@ -30,7 +30,7 @@ def events_handler() -> EventHandler:
     async def handle(session: AsyncSession, envelope: EventEnvelope) -> None:
         if not envelope.tenant:
             raise InvalidEvent(f"event {envelope.event_id} has no tenant")
-        uow = NotifyUnitOfWork.joining(session, tenant=envelope.tenant, service=SERVICE)
+        uow = NotifyUnitOfWork.joined(session, tenant=envelope.tenant, service=SERVICE)
         await handle_event(uow, envelope, now=datetime.now(UTC))
 
     return handle

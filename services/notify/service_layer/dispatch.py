@@ -87,7 +87,7 @@ from services.notify.domain.templates import Template, TemplateBook
 from services.notify.domain.triggers import AUDIENCE_STAFF, BY_KEY, REMINDER, Trigger
 from services.notify.service_layer.handlers import channel_to_proto, decode_event
 from services.notify.service_layer.receipts import apply_receipt
-from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
+from services.notify.service_layer.unit_of_work import SERVICE, NotifyUnitOfWork
 from services.notify.settings import NotifySettings
 
 log = get_logger("peony.notify.dispatch")
@@ -169,7 +169,9 @@ class Dispatcher:
             for item in items:
                 uow = uows.get(item.tenant)
                 if uow is None:
-                    uow = uows[item.tenant] = NotifyUnitOfWork.joining(session, tenant=item.tenant)
+                    uow = uows[item.tenant] = NotifyUnitOfWork.joined(
+                        session, service=SERVICE, tenant=item.tenant
+                    )
                     books[item.tenant] = await self._book(uow)
                 if item.message.state == STATE_SENDING and not self._reconcile(uow, item):
                     continue
@@ -215,7 +217,9 @@ class Dispatcher:
             for item in items:
                 uow = uows.get(item.tenant)
                 if uow is None:
-                    uow = uows[item.tenant] = NotifyUnitOfWork.joining(session, tenant=item.tenant)
+                    uow = uows[item.tenant] = NotifyUnitOfWork.joined(
+                        session, service=SERVICE, tenant=item.tenant
+                    )
                 await self._record(uow, item, now)
             for early in await take_early_receipts(session, list(taken)):
                 item = taken[(early.provider, early.provider_message_id)]

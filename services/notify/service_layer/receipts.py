@@ -26,7 +26,7 @@ from services.notify.adapters.providers.base import InvalidReceipt, ProviderRegi
 from services.notify.adapters.repository import find_by_provider_id, keep_early_receipt, lock_provider_ids
 from services.notify.domain.message import STATE_SENT, Message
 from services.notify.service_layer.handlers import channel_to_proto
-from services.notify.service_layer.unit_of_work import NotifyUnitOfWork
+from services.notify.service_layer.unit_of_work import SERVICE, NotifyUnitOfWork
 
 log = get_logger("peony.notify.receipts")
 
@@ -109,7 +109,9 @@ class Receipts:
                         )
                         continue
                     tenant, message = found
-                    uow = uows.setdefault(tenant, NotifyUnitOfWork.joining(session, tenant=tenant))
+                    uow = uows.setdefault(
+                        tenant, NotifyUnitOfWork.joined(session, service=SERVICE, tenant=tenant)
+                    )
                     if apply_receipt(uow, message, receipt.status, receipt.reason, receipt.occurred_at):
                         await uow.messages.save(message)
                         applied += 1
