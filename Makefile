@@ -18,7 +18,7 @@ help:
 	@echo "make test-unit  only tests/unit: pure code, no PostgreSQL / NATS (the fast tier)"
 	@echo "make lint       ruff check, ruff format --check, buf lint"
 	@echo "make fmt        ruff fix + format"
-	@echo "make gen        regenerate gen/peony from protos/ and docs/permissions.md"
+	@echo "make gen        regenerate gen/peony, docs/permissions.md and gateway/openapi.json"
 	@echo "make gen-check  fail when gen/peony is stale"
 	@echo "make bench      run bench/bench_*.py one after the other"
 	@echo "make clean      remove var/ and caches"
@@ -53,10 +53,12 @@ fmt: $(STAMP)
 gen: $(STAMP)
 	$(BIN)/python tools/genproto.py
 	$(BIN)/python tools/gen_permissions.py
+	$(BIN)/python tools/gen_openapi.py
 
 gen-check: $(STAMP)
 	$(BIN)/python tools/genproto.py --check
 	$(BIN)/python tools/gen_permissions.py --check
+	$(BIN)/python tools/gen_openapi.py --check
 
 bench: $(STAMP)
 	@set -e; found=0; for f in bench/bench_*.py; do \

@@ -286,7 +286,9 @@ def _banner(
         else:  # the dev provider servers: what notify "sent" is shown at their root page
             lines.append(f"  {c.name:<{width}}  http   http://{c.addr}/  (messages notify sent)")
     if gateway is not None:
-        lines.append(f"  {'gateway':<{width}}  http   http://{gateway.addr}")
+        lines.append(
+            f"  {'gateway':<{width}}  http   http://{gateway.addr}  (API docs: /docs, /openapi.json)"
+        )
     own = " (embedded)"
     lines += [
         f"  {'postgres':<{width}}  {stack.database_url}{own if stack.started_postgres else ''}  [{dbs}]",

@@ -30,7 +30,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from gateway import receipts
+from gateway import openapi, receipts
 from gateway.errors import GatewayError, error_body, rpc_error_to_http
 from gateway.routing import MethodNotAllowed, Route, Router, compile_routes
 from gateway.services import EXPOSED_SERVICES, load_services
@@ -382,6 +382,7 @@ def build_app(
     app[GATEWAY_KEY] = gateway
     app.router.add_get("/healthz", gateway.healthz, allow_head=False)
     app.router.add_get("/readyz", gateway.readyz, allow_head=False)
+    openapi.add_routes(app)  # /openapi.json and /docs (Swagger UI)
     if "notify" in backends:  # providers' receipt callbacks: raw, signed by the provider (receipts.py)
         app.router.add_post(receipts.PATH, receipts.receipts_handler(gateway, config))
     app.router.add_route("*", "/{tail:.*}", _handler(gateway))
