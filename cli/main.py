@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 
+from cli.dlq import add_parser as add_dlq_parser
 from cli.outbox import add_parser as add_outbox_parser
 from cli.roles import roles_help
 from kit.auth import ROLE_PERMISSIONS
@@ -29,10 +30,21 @@ def _role(value: str) -> str:
     return value
 
 
+def _version() -> str:
+    """The installed distribution's version (pyproject's `version`)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("peony")
+    except PackageNotFoundError:  # running from a checkout without `pip install -e .`
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="peony", description="Peony: membership, wallet, booking and notify for chains"
     )
+    p.add_argument("--version", action="version", version=f"peony {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="start PostgreSQL, NATS, every service and the gateway (development)")
@@ -83,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_notify_parser(sub)
     add_outbox_parser(sub, SERVICE_MODULES)
+    add_dlq_parser(sub, SERVICE_MODULES)
 
     demo = sub.add_parser("demo", help="load a demo chain (3 stores in two time zones, 200 members)")
     demo.add_argument("--tenant", default="demo")
@@ -145,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         from cli.outbox import run as run_outbox
 
         return run_outbox(args)
+    if args.command == "dlq":
+        from cli.dlq import run as run_dlq
+
+        return run_dlq(args)
     if args.command == "demo":
         from cli.demo import run_demo
 
