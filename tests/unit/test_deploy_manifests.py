@@ -286,7 +286,6 @@ def test_grpc_services_match_default_ports() -> None:
         assert service["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
         (sp,) = [p for p in service["spec"]["ports"] if p["name"] == "grpc"]
         assert sp["port"] == port and sp["targetPort"] in (port, "grpc") and sp["appProtocol"] == "grpc"
-        assert dep["spec"]["replicas"] == 2
     assert served == set(SERVICE_MODULES)  # every service `peony serve` runs is deployed
 
     (gateway,) = deployments["gateway"]["spec"]["template"]["spec"]["containers"]
@@ -317,6 +316,17 @@ def test_each_served_service_has_a_migration_job_pdb_and_the_right_hpas() -> Non
     assert set(hpas) == {"members", "wallet", "booking", "gateway"}  # request-path services scale on CPU
     for hpa in hpas.values():
         assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+    # An HPA owns its target's size: `spec.replicas` on the Deployment (or a kustomize `replicas:`
+    # entry for it) would reset the pod count on every apply.
+    deployments = _by_name("Deployment")
+    for hpa in hpas.values():
+        target = hpa["spec"]["scaleTargetRef"]["name"]
+        assert "replicas" not in deployments[target]["spec"], f"{target} is HPA-managed but sets replicas"
+    for overlay in OVERLAYS:
+        kustomization = yaml.safe_load((K8S / "overlays" / overlay / "kustomization.yaml").read_text())
+        sized = {entry["name"] for entry in kustomization.get("replicas", [])}
+        assert not sized & {h["spec"]["scaleTargetRef"]["name"] for h in hpas.values()}, overlay
+    assert deployments["notify"]["spec"]["replicas"] >= 1  # no HPA: sized explicitly
 
 
 def test_config_map_is_production_ready() -> None:
