@@ -6,17 +6,18 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PROTO_BASELINE := tools/buf-baseline.binpb
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install up test test-unit lint fmt gen gen-check bench clean
+.PHONY: help install up test test-unit lint fmt gen gen-check proto-baseline bench clean
 
 help:
 	@echo "make up         run the whole platform locally (PostgreSQL, NATS, services, gateway)"
 	@echo "make test       run the test suite (PYTEST_ARGS='-k foo' to narrow it)"
 	@echo "make test-unit  only tests/unit: pure code, no PostgreSQL / NATS (the fast tier)"
-	@echo "make lint       ruff check, ruff format --check, buf lint"
+	@echo "make lint       ruff check, ruff format --check, buf lint, buf breaking (vs tools/buf-baseline.binpb)"
 	@echo "make fmt        ruff fix + format"
 	@echo "make gen        regenerate gen/peony, docs/permissions.md and gateway/openapi.json"
 	@echo "make gen-check  fail when gen/peony is stale"
@@ -45,6 +46,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/buf lint
+	$(BIN)/buf breaking --against $(PROTO_BASELINE)
+
+# The released contract, which `buf breaking` compares protos/ against (FILE rules, buf.yaml).
+# Additions never break it; refresh it on a release, or with a deliberate, documented break.
+proto-baseline: $(STAMP)
+	$(BIN)/buf build --exclude-source-info -o $(PROTO_BASELINE)
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
