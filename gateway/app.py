@@ -31,10 +31,12 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from gateway import receipts
-from gateway.errors import GatewayError, error_body, rpc_error_to_http
+from gateway.errors import GatewayError, error_body, retry_after_seconds, rpc_error_to_http
 from gateway.routing import MethodNotAllowed, Route, Router, compile_routes
 from gateway.services import EXPOSED_SERVICES, load_services
+from gateway.settings import GatewaySettings, gateway_settings
 from gateway.transcode import build_request, render_response, response_json
+from kit.grpc_client import retry_channel_options
 from kit.logging import configure_logging, get_logger
 from kit.telemetry import client_interceptors, configure_telemetry
 
@@ -42,8 +44,6 @@ __all__ = ["Gateway", "build_app", "main", "serve"]
 
 log = get_logger("peony.gateway")
 
-DEFAULT_TIMEOUT_S = 10.0
-MAX_TIMEOUT_S = 60.0
 READY_TIMEOUT_S = 2.0
 TIMEOUT_HEADER = "X-Request-Timeout"
 JSON_TYPE = "application/json"
@@ -60,6 +60,9 @@ def _channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
         ("grpc.keepalive_timeout_ms", 20_000),
         ("grpc.keepalive_permit_without_calls", 0),
         ("grpc.http2.max_pings_without_data", 0),
+        # UNAVAILABLE only, jittered backoff, under a retry budget; never RESOURCE_EXHAUSTED (the
+        # caller gets 429 + Retry-After). Safe for mutations: see kit/grpc_client.py.
+        *retry_channel_options(),
     ]
 
 
@@ -73,17 +76,18 @@ def _traceparent(span_context: trace.SpanContext) -> str:
     return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"
 
 
-def _request_timeout(request: web.Request) -> float:
+def _request_timeout(request: web.Request, route_timeout: float) -> float:
+    """The backend call's deadline: the route class's, or the client's header if that is shorter."""
     raw = request.headers.get(TIMEOUT_HEADER)
     if raw is None:
-        return DEFAULT_TIMEOUT_S
+        return route_timeout
     try:
         value = float(raw)
     except ValueError:
         value = -1.0
     if not value > 0 or value != value or value == float("inf"):
         raise GatewayError.bad_request([(TIMEOUT_HEADER, "must be a positive number of seconds")])
-    return min(value, MAX_TIMEOUT_S)
+    return min(value, route_timeout)
 
 
 @dataclass
@@ -101,9 +105,10 @@ class Gateway:
     config: Any
     router: Router
     backends: dict[str, _Backend]
+    settings: GatewaySettings = field(default_factory=GatewaySettings)
     tracer: trace.Tracer = field(default_factory=lambda: trace.get_tracer("peony.gateway"))
     draining: bool = False
-    _callables: dict[int, Any] = field(default_factory=dict)
+    _callables: dict[int, tuple[Any, float]] = field(default_factory=dict)  # id(route) -> (stub, timeout)
     methods: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
@@ -125,11 +130,13 @@ class Gateway:
         for route in self.router.routes:
             channel = self.backends[route.backend].channel
             assert channel is not None
-            self._callables[id(route)] = channel.unary_unary(
+            stub = channel.unary_unary(
                 route.grpc_path,
                 request_serializer=route.request_class.SerializeToString,
                 response_deserializer=route.response_class.FromString,
             )
+            timeout = self.settings.timeout_for(route.http_method, route.grpc_path)
+            self._callables[id(route)] = (stub, timeout)
         log.info(
             "gateway.routes",
             routes=len(self.router.routes),
@@ -240,7 +247,8 @@ class Gateway:
     ) -> tuple[web.Response, str]:
         body = await self._read_body(request)
         message = build_request(route, path_params, request.rel_url.query.items(), body)
-        timeout = _request_timeout(request)
+        call, route_timeout = self._callables[id(route)]
+        timeout = _request_timeout(request, route_timeout)
         metadata: list[tuple[str, str]] = []
         auth = request.headers.get("Authorization")
         if auth is not None:
@@ -248,7 +256,6 @@ class Gateway:
         request_id = request.headers.get("X-Request-Id")
         if request_id is not None:
             metadata.append(("x-request-id", request_id))
-        call = self._callables[id(route)]
         try:
             reply = await call(message, timeout=timeout, metadata=tuple(metadata))
         except grpc.aio.AioRpcError as exc:
@@ -257,7 +264,9 @@ class Gateway:
                 log.warning(
                     "gateway.backend_error", backend=route.backend, rpc=route.grpc_path, code=exc.code().name
                 )
-            return _json_response(http, payload), exc.code().name
+            retry_after = retry_after_seconds(exc, self.settings.retry_after_s)
+            headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+            return _json_response(http, payload, headers), exc.code().name
         return _json_response(200, render_response(route, reply)), ""
 
     # -- probes ---------------------------------------------------------------------------------
@@ -372,7 +381,7 @@ def build_app(
         if given is None and not target:
             raise ValueError(f"no address for backend {key!r} (set PEONY_{key.upper()}_ADDR)")
         backends[key] = _Backend(key=key, target=target, channel=given)
-    gateway = Gateway(config=config, router=router, backends=backends)
+    gateway = Gateway(config=config, router=router, backends=backends, settings=gateway_settings(config))
 
     app = web.Application(
         client_max_size=config.max_message_bytes,
@@ -451,6 +460,7 @@ def main() -> None:
 
     try:
         config = load_config("gateway")
+        gateway_settings(config)  # PEONY_GATEWAY_* problems stop the process here, with the others
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(2) from None
