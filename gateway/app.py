@@ -32,10 +32,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from gateway import receipts
 from gateway.errors import GatewayError, error_body, retry_after_seconds, rpc_error_to_http
+from gateway.ratelimit import RateLimiter
 from gateway.routing import MethodNotAllowed, Route, Router, compile_routes
 from gateway.services import EXPOSED_SERVICES, load_services
 from gateway.settings import GatewaySettings, gateway_settings
 from gateway.transcode import build_request, render_response, response_json
+from kit.auth import TokenVerifier
+from kit.errors import Unauthenticated
 from kit.grpc_client import retry_channel_options
 from kit.logging import configure_logging, get_logger
 from kit.telemetry import client_interceptors, configure_telemetry
@@ -50,6 +53,11 @@ JSON_TYPE = "application/json"
 GATEWAY_KEY: web.AppKey[Gateway] = web.AppKey("peony_gateway")
 
 _HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+_RATE_LIMITED_BY = {
+    "tenant": "too many requests for this tenant",
+    "token": "too many requests with this token",
+    "anonymous": "too many requests without a valid token",
+}
 
 
 def _channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
@@ -106,6 +114,8 @@ class Gateway:
     router: Router
     backends: dict[str, _Backend]
     settings: GatewaySettings = field(default_factory=GatewaySettings)
+    limiter: RateLimiter | None = None  # None: no rate limits (build_app always sets one)
+    verifier: TokenVerifier | None = None  # only when a tenant or token limit needs the tenant
     tracer: trace.Tracer = field(default_factory=lambda: trace.get_tracer("peony.gateway"))
     draining: bool = False
     _callables: dict[int, tuple[Any, float]] = field(default_factory=dict)  # id(route) -> (stub, timeout)
@@ -242,9 +252,39 @@ class Gateway:
             raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
         return await request.read()  # aiohttp enforces client_max_size for chunked bodies
 
+    def _admit(self, request: web.Request) -> None:
+        """Rate limits (gateway/ratelimit.py), before the body is read and before any backend call.
+
+        The tenant comes from a verified token only: the services' own verifier, cached per token
+        until it expires, so after a token's first request this costs one dict lookup. A request
+        whose token does not verify is anonymous here; its backend answers 401 as before.
+        """
+        limiter = self.limiter
+        if limiter is None:
+            return
+        tenant = token = None
+        authorization = request.headers.get("Authorization")
+        if authorization and self.verifier is not None:
+            try:
+                tenant = self.verifier.verify_header(authorization).tenant
+                token = authorization
+            except Unauthenticated:
+                pass
+        refusal = limiter.admit(tenant=tenant, token=token, client=request.remote or "")
+        if refusal is not None:
+            raise GatewayError(
+                429,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"{_RATE_LIMITED_BY[refusal.limit]}, retry after {refusal.retry_after_s} s",
+                reason="RATE_LIMITED",
+                metadata={"limit": refusal.limit},
+                retry_after_s=refusal.retry_after_s,
+            )
+
     async def _proxy(
         self, request: web.Request, route: Route, path_params: dict[str, str]
     ) -> tuple[web.Response, str]:
+        self._admit(request)
         body = await self._read_body(request)
         message = build_request(route, path_params, request.rel_url.query.items(), body)
         call, route_timeout = self._callables[id(route)]
@@ -381,7 +421,12 @@ def build_app(
         if given is None and not target:
             raise ValueError(f"no address for backend {key!r} (set PEONY_{key.upper()}_ADDR)")
         backends[key] = _Backend(key=key, target=target, channel=given)
-    gateway = Gateway(config=config, router=router, backends=backends, settings=gateway_settings(config))
+    settings = gateway_settings(config)
+    limiter = RateLimiter(settings)
+    verifier = TokenVerifier(config.auth) if limiter.needs_principal else None
+    gateway = Gateway(
+        config=config, router=router, backends=backends, settings=settings, limiter=limiter, verifier=verifier
+    )
 
     app = web.Application(
         client_max_size=config.max_message_bytes,

@@ -259,6 +259,12 @@ def gateway_config(members_addr: str, notify_addr: str, **extra: str) -> Any:
             "PEONY_MAX_MESSAGE_BYTES": str(MAX_BYTES),
             "PEONY_GATEWAY_ADDR": f"127.0.0.1:{free_port()}",
             "PEONY_SHUTDOWN_GRACE_SECONDS": "5",
+            # No rate limits unless a test sets them: most tests send many requests at once
+            # (test_rate_limits.py sets the ones it checks).
+            "PEONY_GATEWAY_RATE_TENANT_RPS": "0",
+            "PEONY_GATEWAY_RATE_TOKEN_RPS": "0",
+            "PEONY_GATEWAY_RATE_ANON_IP_RPS": "0",
+            "PEONY_GATEWAY_RATE_ANON_TOTAL_RPS": "0",
             **extra,
         },
     )
