@@ -1,8 +1,11 @@
 """The REST/JSON gateway: aiohttp in front, one ``grpc.aio`` channel per backend behind.
 
-Per request: find the route (generated from ``google.api.http``), transcode path/query/body into
-the request message, call the backend with a deadline and the caller's ``authorization`` and
-``x-request-id``, and render the response (or the error) as JSON. The gateway is the root of
+Per request: find the route (generated from ``google.api.http``), apply the rate limits
+(gateway/ratelimit.py: 429 before anything reaches a backend), transcode path/query/body into the
+request message, call the backend with its route class's deadline (gateway/settings.py) and the
+caller's ``authorization`` and ``x-request-id``, and render the response (or the error) as JSON; a
+backend that sheds load or is unavailable gives 429/503 with ``Retry-After``. The backend channels
+retry ``UNAVAILABLE`` only, under a retry budget (kit/grpc_client.py). The gateway is the root of
 every trace: a SERVER span per request (continuing an incoming ``traceparent``), the backend call
 as a CLIENT span inside it (``kit.telemetry.client_interceptors``), and ``traceparent`` /
 ``x-trace-id`` response headers so a caller can find the trace.

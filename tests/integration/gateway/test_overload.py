@@ -176,3 +176,17 @@ async def test_backend_down_is_503_with_retry_after(proto, members_backend, noti
         assert resp.headers["Retry-After"] == "1"
         err = _error(await resp.json(), 503, "UNAVAILABLE")
         assert _reason(err) == "BACKEND_UNAVAILABLE"
+
+
+async def test_backend_deadline_exceeded_is_504_in_the_error_shape(proto, members_backend, notify_backend):
+    """A backend whose own deadline ran out (e.g. on its call to another service) answers
+    DEADLINE_EXCEEDED: the caller gets 504 in the gateway's JSON shape, without Retry-After."""
+    async with gateway_client(proto, members_backend, notify_backend) as client:
+        before = _fail_calls(members_backend)
+        resp = await client.post(
+            "/v1/members/m1:fail", json={"code": "DEADLINE_EXCEEDED", "message": "too slow"}
+        )
+        assert resp.status == 504
+        _error(await resp.json(), 504, "DEADLINE_EXCEEDED")
+        assert "Retry-After" not in resp.headers
+        assert _fail_calls(members_backend) == before + 1  # not retried
