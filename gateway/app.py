@@ -35,13 +35,12 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from gateway import receipts
 from gateway.errors import GatewayError, error_body, retry_after_seconds, rpc_error_to_http
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import RateLimiter, TenantOfToken
 from gateway.routing import MethodNotAllowed, Route, Router, compile_routes
 from gateway.services import EXPOSED_SERVICES, load_services
 from gateway.settings import GatewaySettings, gateway_settings
 from gateway.transcode import build_request, render_response, response_json
 from kit.auth import TokenVerifier
-from kit.errors import Unauthenticated
 from kit.grpc_client import retry_channel_options
 from kit.logging import configure_logging, get_logger
 from kit.telemetry import client_interceptors, configure_telemetry
@@ -118,7 +117,7 @@ class Gateway:
     backends: dict[str, _Backend]
     settings: GatewaySettings = field(default_factory=GatewaySettings)
     limiter: RateLimiter | None = None  # None: no rate limits (build_app always sets one)
-    verifier: TokenVerifier | None = None  # only when a tenant or token limit needs the tenant
+    tenant_of: TenantOfToken | None = None  # only when a limit needs to know who is asking
     tracer: trace.Tracer = field(default_factory=lambda: trace.get_tracer("peony.gateway"))
     draining: bool = False
     _callables: dict[int, tuple[Any, float]] = field(default_factory=dict)  # id(route) -> (stub, timeout)
@@ -265,15 +264,12 @@ class Gateway:
         limiter = self.limiter
         if limiter is None:
             return
-        tenant = token = None
+        now = time.monotonic()
+        tenant = None
         authorization = request.headers.get("Authorization")
-        if authorization and self.verifier is not None:
-            try:
-                tenant = self.verifier.verify_header(authorization).tenant
-                token = authorization
-            except Unauthenticated:
-                pass
-        refusal = limiter.admit(tenant=tenant, token=token, client=request.remote or "")
+        if authorization and self.tenant_of is not None:
+            tenant = self.tenant_of(authorization, now)
+        refusal = limiter.admit(tenant=tenant, token=authorization, client=request.remote or "", now=now)
         if refusal is not None:
             raise GatewayError(
                 429,
@@ -426,9 +422,18 @@ def build_app(
         backends[key] = _Backend(key=key, target=target, channel=given)
     settings = gateway_settings(config)
     limiter = RateLimiter(settings)
-    verifier = TokenVerifier(config.auth) if limiter.needs_principal else None
+    tenant_of = (
+        TenantOfToken(TokenVerifier(config.auth), max_keys=settings.max_keys)
+        if limiter.needs_principal
+        else None
+    )
     gateway = Gateway(
-        config=config, router=router, backends=backends, settings=settings, limiter=limiter, verifier=verifier
+        config=config,
+        router=router,
+        backends=backends,
+        settings=settings,
+        limiter=limiter,
+        tenant_of=tenant_of,
     )
 
     app = web.Application(

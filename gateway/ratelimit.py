@@ -33,8 +33,10 @@ from typing import Any
 from opentelemetry import metrics
 
 from gateway.settings import GatewaySettings, RateLimit
+from kit.auth import TokenVerifier
+from kit.errors import Unauthenticated
 
-__all__ = ["BucketTable", "RateLimiter", "Refusal"]
+__all__ = ["BucketTable", "RateLimiter", "Refusal", "TenantOfToken"]
 
 TENANT = "tenant"
 TOKEN = "token"  # noqa: S105 - the name of a limit, not a secret
@@ -77,6 +79,36 @@ class BucketTable:
         return bucket, (1.0 - bucket[0]) / self.rate
 
 
+class TenantOfToken:
+    """The tenant of a request's ``Authorization`` header if its token verifies, else None.
+
+    Verified tokens are cached by the verifier until they expire. Refused ones are remembered here
+    for ``refused_ttl_s``: a client looping with an expired or forged token would otherwise cost a
+    full verification (~150-200 µs of CPU) per request. Remembering a refusal is harmless — it
+    only makes the request anonymous for the rate limits; the backend verifies it again.
+    """
+
+    def __init__(self, verifier: TokenVerifier, *, max_keys: int, refused_ttl_s: float = 10.0):
+        self.verifier = verifier
+        self.max_keys = max_keys
+        self.refused_ttl_s = refused_ttl_s
+        self._refused: OrderedDict[str, float] = OrderedDict()  # header -> refused until (monotonic)
+
+    def __call__(self, authorization: str, now: float) -> str | None:
+        until = self._refused.get(authorization)
+        if until is not None:
+            if until > now:
+                return None
+            del self._refused[authorization]
+        try:
+            return self.verifier.verify_header(authorization).tenant
+        except Unauthenticated:
+            self._refused[authorization] = now + self.refused_ttl_s
+            if len(self._refused) > self.max_keys:
+                self._refused.popitem(last=False)
+            return None
+
+
 class RateLimiter:
     """The gateway's limits (``PEONY_GATEWAY_RATE_*``), each divided among the configured replicas.
 
@@ -112,7 +144,8 @@ class RateLimiter:
     ) -> Refusal | None:
         """Take a token from each bucket that applies, or none of them and say why not.
 
-        ``tenant``/``token`` only from a verified token (None otherwise); ``client`` is the peer IP.
+        ``tenant`` only from a verified token (None otherwise: the request is anonymous); ``token``
+        identifies that token (the ``Authorization`` header); ``client`` is the peer IP.
         """
         now = time.monotonic() if now is None else now
         if tenant is not None:

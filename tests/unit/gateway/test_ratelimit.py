@@ -3,8 +3,10 @@ from __future__ import annotations
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from gateway.ratelimit import BucketTable, RateLimiter, Refusal
+from gateway.ratelimit import BucketTable, RateLimiter, Refusal, TenantOfToken
 from gateway.settings import GatewaySettings, RateLimit
+from kit.auth import TokenVerifier, mint_dev_token
+from kit.config import load_config
 
 OFF = RateLimit(0, 1)
 
@@ -94,3 +96,34 @@ def test_refusals_are_counted_per_tenant_and_limit():
 def test_no_limits_no_verification():
     assert not _limiter().needs_principal
     assert _limiter(anon_ip_limit=RateLimit(1, 1)).needs_principal
+
+
+class CountingVerifier(TokenVerifier):
+    """The real verifier, counting the tokens it actually had to decode."""
+
+    decoded = 0
+
+    def _decode(self, token: str):
+        self.decoded += 1
+        return super()._decode(token)
+
+
+def _tenant_of() -> TenantOfToken:
+    verifier = CountingVerifier(load_config("gateway", environ={"PEONY_ENV": "test"}).auth)
+    return TenantOfToken(verifier, max_keys=2, refused_ttl_s=10.0)
+
+
+def test_tenant_only_from_a_verified_token_each_verified_once():
+    tenant_of = _tenant_of()
+    good = "Bearer " + mint_dev_token(tenant="t1", subject="u", roles=["front_desk"])
+    forged = "Bearer " + mint_dev_token(tenant="t1", subject="u", roles=["hq_admin"], secret="f" * 40)
+    assert [tenant_of(good, now=0.0) for _ in range(3)] == ["t1"] * 3
+    assert [tenant_of(forged, now=0.0) for _ in range(3)] == [None] * 3
+    assert tenant_of(forged, now=5.0) is None
+    assert tenant_of.verifier.decoded == 2  # one each: the verifier caches good, we cache refused
+    # A refusal is remembered for a while only, and only for so many tokens.
+    assert tenant_of(forged, now=10.5) is None
+    assert tenant_of.verifier.decoded == 3
+    for junk in ("Bearer a", "Bearer b", "Bearer c"):
+        tenant_of(junk, now=11.0)
+    assert len(tenant_of._refused) == 2
