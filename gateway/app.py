@@ -1,8 +1,11 @@
 """The REST/JSON gateway: aiohttp in front, one ``grpc.aio`` channel per backend behind.
 
-Per request: find the route (generated from ``google.api.http``), transcode path/query/body into
-the request message, call the backend with a deadline and the caller's ``authorization`` and
-``x-request-id``, and render the response (or the error) as JSON. The gateway is the root of
+Per request: find the route (generated from ``google.api.http``), apply the rate limits
+(gateway/ratelimit.py: 429 before anything reaches a backend), transcode path/query/body into the
+request message, call the backend with its route class's deadline (gateway/settings.py) and the
+caller's ``authorization`` and ``x-request-id``, and render the response (or the error) as JSON; a
+backend that sheds load or is unavailable gives 429/503 with ``Retry-After``. The backend channels
+retry ``UNAVAILABLE`` only, under a retry budget (kit/grpc_client.py). The gateway is the root of
 every trace: a SERVER span per request (continuing an incoming ``traceparent``), the backend call
 as a CLIENT span inside it (``kit.telemetry.client_interceptors``), and ``traceparent`` /
 ``x-trace-id`` response headers so a caller can find the trace.
@@ -31,10 +34,14 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from gateway import openapi, receipts
-from gateway.errors import GatewayError, error_body, rpc_error_to_http
+from gateway.errors import GatewayError, error_body, retry_after_seconds, rpc_error_to_http
+from gateway.ratelimit import RateLimiter, TenantOfToken
 from gateway.routing import MethodNotAllowed, Route, Router, compile_routes
 from gateway.services import EXPOSED_SERVICES, load_services
+from gateway.settings import GatewaySettings, gateway_settings
 from gateway.transcode import build_request, render_response, response_json
+from kit.auth import TokenVerifier
+from kit.grpc_client import retry_channel_options
 from kit.logging import configure_logging, get_logger
 from kit.telemetry import client_interceptors, configure_telemetry
 
@@ -42,14 +49,17 @@ __all__ = ["Gateway", "build_app", "main", "serve"]
 
 log = get_logger("peony.gateway")
 
-DEFAULT_TIMEOUT_S = 10.0
-MAX_TIMEOUT_S = 60.0
 READY_TIMEOUT_S = 2.0
 TIMEOUT_HEADER = "X-Request-Timeout"
 JSON_TYPE = "application/json"
 GATEWAY_KEY: web.AppKey[Gateway] = web.AppKey("peony_gateway")
 
 _HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+_RATE_LIMITED_BY = {
+    "tenant": "too many requests for this tenant",
+    "token": "too many requests with this token",
+    "anonymous": "too many requests without a valid token",
+}
 
 
 def _channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
@@ -60,6 +70,9 @@ def _channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
         ("grpc.keepalive_timeout_ms", 20_000),
         ("grpc.keepalive_permit_without_calls", 0),
         ("grpc.http2.max_pings_without_data", 0),
+        # UNAVAILABLE only, jittered backoff, under a retry budget; never RESOURCE_EXHAUSTED (the
+        # caller gets 429 + Retry-After). Safe for mutations: see kit/grpc_client.py.
+        *retry_channel_options(),
     ]
 
 
@@ -73,17 +86,18 @@ def _traceparent(span_context: trace.SpanContext) -> str:
     return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"
 
 
-def _request_timeout(request: web.Request) -> float:
+def _request_timeout(request: web.Request, route_timeout: float) -> float:
+    """The backend call's deadline: the route class's, or the client's header if that is shorter."""
     raw = request.headers.get(TIMEOUT_HEADER)
     if raw is None:
-        return DEFAULT_TIMEOUT_S
+        return route_timeout
     try:
         value = float(raw)
     except ValueError:
         value = -1.0
     if not value > 0 or value != value or value == float("inf"):
         raise GatewayError.bad_request([(TIMEOUT_HEADER, "must be a positive number of seconds")])
-    return min(value, MAX_TIMEOUT_S)
+    return min(value, route_timeout)
 
 
 @dataclass
@@ -101,9 +115,12 @@ class Gateway:
     config: Any
     router: Router
     backends: dict[str, _Backend]
+    settings: GatewaySettings = field(default_factory=GatewaySettings)
+    limiter: RateLimiter | None = None  # None: no rate limits (build_app always sets one)
+    tenant_of: TenantOfToken | None = None  # only when a limit needs to know who is asking
     tracer: trace.Tracer = field(default_factory=lambda: trace.get_tracer("peony.gateway"))
     draining: bool = False
-    _callables: dict[int, Any] = field(default_factory=dict)
+    _callables: dict[int, tuple[Any, float]] = field(default_factory=dict)  # id(route) -> (stub, timeout)
     methods: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
@@ -125,11 +142,13 @@ class Gateway:
         for route in self.router.routes:
             channel = self.backends[route.backend].channel
             assert channel is not None
-            self._callables[id(route)] = channel.unary_unary(
+            stub = channel.unary_unary(
                 route.grpc_path,
                 request_serializer=route.request_class.SerializeToString,
                 response_deserializer=route.response_class.FromString,
             )
+            timeout = self.settings.timeout_for(route.http_method, route.grpc_path)
+            self._callables[id(route)] = (stub, timeout)
         log.info(
             "gateway.routes",
             routes=len(self.router.routes),
@@ -235,12 +254,40 @@ class Gateway:
             raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
         return await request.read()  # aiohttp enforces client_max_size for chunked bodies
 
+    def _admit(self, request: web.Request) -> None:
+        """Rate limits (gateway/ratelimit.py), before the body is read and before any backend call.
+
+        The tenant comes from a verified token only: the services' own verifier, cached per token
+        until it expires, so after a token's first request this costs one dict lookup. A request
+        whose token does not verify is anonymous here; its backend answers 401 as before.
+        """
+        limiter = self.limiter
+        if limiter is None:
+            return
+        now = time.monotonic()
+        tenant = None
+        authorization = request.headers.get("Authorization")
+        if authorization and self.tenant_of is not None:
+            tenant = self.tenant_of(authorization, now)
+        refusal = limiter.admit(tenant=tenant, token=authorization, client=request.remote or "", now=now)
+        if refusal is not None:
+            raise GatewayError(
+                429,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"{_RATE_LIMITED_BY[refusal.limit]}, retry after {refusal.retry_after_s} s",
+                reason="RATE_LIMITED",
+                metadata={"limit": refusal.limit},
+                retry_after_s=refusal.retry_after_s,
+            )
+
     async def _proxy(
         self, request: web.Request, route: Route, path_params: dict[str, str]
     ) -> tuple[web.Response, str]:
+        self._admit(request)
         body = await self._read_body(request)
         message = build_request(route, path_params, request.rel_url.query.items(), body)
-        timeout = _request_timeout(request)
+        call, route_timeout = self._callables[id(route)]
+        timeout = _request_timeout(request, route_timeout)
         metadata: list[tuple[str, str]] = []
         auth = request.headers.get("Authorization")
         if auth is not None:
@@ -248,7 +295,6 @@ class Gateway:
         request_id = request.headers.get("X-Request-Id")
         if request_id is not None:
             metadata.append(("x-request-id", request_id))
-        call = self._callables[id(route)]
         try:
             reply = await call(message, timeout=timeout, metadata=tuple(metadata))
         except grpc.aio.AioRpcError as exc:
@@ -257,7 +303,9 @@ class Gateway:
                 log.warning(
                     "gateway.backend_error", backend=route.backend, rpc=route.grpc_path, code=exc.code().name
                 )
-            return _json_response(http, payload), exc.code().name
+            retry_after = retry_after_seconds(exc, self.settings.retry_after_s)
+            headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+            return _json_response(http, payload, headers), exc.code().name
         return _json_response(200, render_response(route, reply)), ""
 
     # -- probes ---------------------------------------------------------------------------------
@@ -372,7 +420,21 @@ def build_app(
         if given is None and not target:
             raise ValueError(f"no address for backend {key!r} (set PEONY_{key.upper()}_ADDR)")
         backends[key] = _Backend(key=key, target=target, channel=given)
-    gateway = Gateway(config=config, router=router, backends=backends)
+    settings = gateway_settings(config)
+    limiter = RateLimiter(settings)
+    tenant_of = (
+        TenantOfToken(TokenVerifier(config.auth), max_keys=settings.max_keys)
+        if limiter.needs_principal
+        else None
+    )
+    gateway = Gateway(
+        config=config,
+        router=router,
+        backends=backends,
+        settings=settings,
+        limiter=limiter,
+        tenant_of=tenant_of,
+    )
 
     app = web.Application(
         client_max_size=config.max_message_bytes,
@@ -452,6 +514,7 @@ def main() -> None:
 
     try:
         config = load_config("gateway")
+        gateway_settings(config)  # PEONY_GATEWAY_* problems stop the process here, with the others
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(2) from None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "GatewayError",
     "error_body",
     "grpc_code_to_http",
+    "retry_after_seconds",
     "rpc_error_to_http",
     "status_to_http",
 ]
@@ -151,6 +153,29 @@ def rpc_error_to_http(error: grpc.RpcError, *, backend: str) -> tuple[int, dict]
     return http, error_body(http, code, message or code.name.replace("_", " ").lower())
 
 
+# A backend that sheds load (RESOURCE_EXHAUSTED) or cannot be reached (UNAVAILABLE): the caller may
+# come back later, and HTTP says when with Retry-After (RFC 9110 §10.2.3, whole seconds).
+_RETRY_LATER = {grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE}
+_RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
+
+
+def retry_after_seconds(error: grpc.RpcError, default_s: int) -> int | None:
+    """``Retry-After`` for a failed backend call: None unless the code says "retry later"; else the
+    status's ``google.rpc.RetryInfo`` delay rounded up to whole seconds (at least 1), or ``default_s``."""
+    code = error.code() if hasattr(error, "code") else None
+    if code not in _RETRY_LATER:
+        return None
+    status = _status_from_trailers(error.trailing_metadata() if hasattr(error, "trailing_metadata") else None)
+    for detail in status.details if status is not None else ():
+        if detail.type_url != _RETRY_INFO_TYPE:
+            continue
+        info = error_details_pb2.RetryInfo()
+        if detail.Unpack(info) and info.HasField("retry_delay"):
+            delay = info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+            return max(1, math.ceil(delay))
+    return default_s
+
+
 def info_detail(reason: str, metadata: dict[str, str] | None = None) -> dict[str, Any]:
     return json_format.MessageToDict(
         _pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata or {}))
@@ -176,6 +201,7 @@ class GatewayError(Exception):
         violations: Sequence[tuple[str, str]] = (),
         metadata: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        retry_after_s: int | None = None,
     ):
         super().__init__(message)
         self.http_status = http_status
@@ -185,6 +211,10 @@ class GatewayError(Exception):
         self.violations = list(violations)
         self.metadata = dict(metadata or {})
         self.headers = dict(headers or {})
+        # "Come back in N seconds": a Retry-After header and a google.rpc.RetryInfo detail.
+        self.retry_after_s = retry_after_s
+        if retry_after_s is not None:
+            self.headers["Retry-After"] = str(retry_after_s)
 
     @classmethod
     def bad_request(
@@ -204,6 +234,10 @@ class GatewayError(Exception):
                 error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN, metadata=self.metadata)
             )
         ]
+        if self.retry_after_s is not None:
+            retry = error_details_pb2.RetryInfo()
+            retry.retry_delay.seconds = self.retry_after_s
+            details.append(_pack(retry))
         if self.violations:
             details.append(
                 _pack(

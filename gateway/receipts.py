@@ -23,7 +23,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 from peony.notify.v1 import notify_service_pb2 as npb
 
-from gateway.errors import GatewayError, rpc_error_to_http
+from gateway.errors import GatewayError, retry_after_seconds, rpc_error_to_http
 from kit.service_auth import ServiceCredentialError, ServiceCredentials
 
 PATH = "/v1/notify/receipts/{provider}"
@@ -80,7 +80,9 @@ async def _forward(gateway: Any, credentials: ServiceCredentials, request: web.R
         reply = await call(message, timeout=DEADLINE_S, metadata=metadata)
     except grpc.aio.AioRpcError as exc:
         status, payload = rpc_error_to_http(exc, backend="notify")
-        return web.json_response(payload, status=status)
+        retry_after = retry_after_seconds(exc, gateway.settings.retry_after_s)
+        headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+        return web.json_response(payload, status=status, headers=headers)
     content_type = reply.ack_content_type.split(";")[0] or "text/plain"
     return web.Response(body=reply.ack_body, content_type=content_type)
 

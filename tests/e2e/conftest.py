@@ -144,6 +144,12 @@ def running_stack(infra, tmp: Path) -> Iterator[Stack]:
             "PEONY_DEV_PROVIDERS_URL": f"http://127.0.0.1:{providers_port}",
             "PEONY_DEV_SMTP_PORT": str(smtp_port),
             "PEONY_SHUTDOWN_GRACE_SECONDS": "10",
+            # The gateway verifies tokens for its rate limits, but the tests' bursts (and the
+            # fuzz's unauthenticated cases) must reach the services: limits far above them.
+            "PEONY_GATEWAY_RATE_TENANT_RPS": "100000",
+            "PEONY_GATEWAY_RATE_TOKEN_RPS": "100000",
+            "PEONY_GATEWAY_RATE_ANON_IP_RPS": "100000",
+            "PEONY_GATEWAY_RATE_ANON_TOTAL_RPS": "100000",
             "PEONY_LOG_LEVEL": "INFO",
             "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
             "OTEL_BSP_SCHEDULE_DELAY": "200",

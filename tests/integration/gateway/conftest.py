@@ -39,6 +39,8 @@ def free_port() -> int:
 @dataclass
 class Recorder:
     calls: list[tuple[str, Any, dict[str, str]]] = field(default_factory=list)
+    # The deadline each call arrived with (seconds left when the servicer started), None for none.
+    remaining: list[float | None] = field(default_factory=list)
 
     def last(self) -> tuple[str, Any, dict[str, str]]:
         assert self.calls, "the backend was not called"
@@ -58,6 +60,7 @@ def make_members_servicer(ns: Any, rec: Recorder) -> Any:
         def _record(self, name: str, request: Any, context: grpc.aio.ServicerContext) -> None:
             metadata = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
             rec.calls.append((name, request, metadata))
+            rec.remaining.append(context.time_remaining())
 
         async def GetMember(self, request, context):
             self._record("GetMember", request, context)
@@ -140,6 +143,8 @@ def make_members_servicer(ns: Any, rec: Recorder) -> Any:
         async def Fail(self, request, context):
             self._record("Fail", request, context)
             code = grpc.StatusCode[request.code]
+            retry = error_details_pb2.RetryInfo()
+            retry.retry_delay.FromMilliseconds(request.retry_delay_ms)
             status = status_pb2.Status(
                 code=code.value[0],
                 message=request.message,
@@ -160,6 +165,8 @@ def make_members_servicer(ns: Any, rec: Recorder) -> Any:
                     ),
                 ],
             )
+            if request.retry_delay_ms > 0:
+                status.details.append(_pack(retry))
             await context.abort_with_status(rpc_status.to_status(status))
 
         async def Slow(self, request, context):
@@ -252,6 +259,12 @@ def gateway_config(members_addr: str, notify_addr: str, **extra: str) -> Any:
             "PEONY_MAX_MESSAGE_BYTES": str(MAX_BYTES),
             "PEONY_GATEWAY_ADDR": f"127.0.0.1:{free_port()}",
             "PEONY_SHUTDOWN_GRACE_SECONDS": "5",
+            # No rate limits unless a test sets them: most tests send many requests at once
+            # (test_rate_limits.py sets the ones it checks).
+            "PEONY_GATEWAY_RATE_TENANT_RPS": "0",
+            "PEONY_GATEWAY_RATE_TOKEN_RPS": "0",
+            "PEONY_GATEWAY_RATE_ANON_IP_RPS": "0",
+            "PEONY_GATEWAY_RATE_ANON_TOTAL_RPS": "0",
             **extra,
         },
     )
