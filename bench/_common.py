@@ -719,9 +719,12 @@ REFUSED = "RESOURCE_EXHAUSTED"
 
 def _has_retry_info(exc: Any) -> bool:
     """Whether a failed call's rich status (``grpc-status-details-bin``) carries a RetryInfo."""
+    from google.rpc import status_pb2
+
     for key, value in exc.trailing_metadata() or ():
-        if key == "grpc-status-details-bin" and b"google.rpc.RetryInfo" in bytes(value):
-            return True
+        if key == "grpc-status-details-bin":
+            status = status_pb2.Status.FromString(bytes(value))
+            return any(d.type_url.endswith("/google.rpc.RetryInfo") for d in status.details)
     return False
 
 
@@ -767,7 +770,10 @@ async def _open_loop_worker(args: argparse.Namespace, spec: dict[str, Any]) -> d
         in_flight: set[asyncio.Task[None]] = set()
         due, seq = start, 0
         while True:
-            due += rng.expovariate(args.rate) if args.arrivals == "poisson" else 1.0 / args.rate
+            if args.arrivals == "poisson":
+                due += rng.expovariate(args.rate)
+            else:
+                due = start + (seq + 1) / args.rate  # not accumulated: no drift
             if due >= stop:
                 break
             delay = due - time.perf_counter()
