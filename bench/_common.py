@@ -12,6 +12,10 @@ What lives here, so every benchmark measures the same way:
   channel, each issuing unary calls back to back. A workload is a ``module:function`` factory
   (see :data:`WorkloadFactory`) so later benchmarks only write the per-call code. Several load
   processes share one wall-clock measurement window;
+- **the open-loop generator**: ``python -m bench._common open-loop`` issues calls on a fixed
+  schedule (Poisson or uniform arrivals at a given rate) whatever the answers, each with a
+  deadline, and records every call (due time, how late it went out, latency, status); several
+  processes share the rate (:func:`run_open_loop`, :func:`collect_open_loop`);
 - **latency statistics** (:func:`summarize`) and CPU accounting for the window;
 - **the result**: human progress goes to stderr (:func:`log`), exactly one JSON line to stdout
   (:func:`emit_result`).
@@ -952,7 +956,7 @@ def sleep_until_wall(t: float) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# `python -m bench._common echo|load`
+# `python -m bench._common echo|load|open-loop`
 # --------------------------------------------------------------------------------------------
 
 

@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +87,9 @@ SETUP_TIMEOUT_S = 30.0
 POPULATION_TOP_UP_MINOR = 100_000_000
 POPULATION_POINTS = 1_000_000
 # Phones of the step registrations: 139 + block (2 digits) + generator (1) + sequence (5). The
-# population registered by bench_members._populate uses block 00.
-PHONE_BLOCK_PROBE = 1
-PHONE_BLOCK_FIRST_STEP = 2
+# population registered by bench_members._populate uses block 00, every probe level and step
+# its own from 01 on.
+PHONE_BLOCK_FIRST = 1
 
 # The issue's goals (issue 16).
 GOAL_GOODPUT_OF_PEAK = 0.9  # at 2x and 3x saturation
@@ -96,6 +97,10 @@ GOAL_P99_OVER_HALF_LOAD = 5.0  # accepted calls' p99 at 2x and 3x over their p99
 GOAL_REFUSED_P99_MS = 10.0
 GOAL_NOTIFY_LAG_S = 1.0  # notify's lag below this ...
 GOAL_NOTIFY_RECOVERY_S = 30.0  # ... within this long after the load stops
+# The stack counts as idle again when its services use at most this much more CPU than at rest.
+QUIET_MARGIN_CORES = 0.05
+# The saturation probe's deadline: long, so the probe measures capacity, not its own deadline.
+PROBE_DEADLINE_S = 60.0
 OVERLOAD_MULTIPLIERS = (2.0, 3.0)
 BASE_MULTIPLIER = 0.5
 
@@ -362,9 +367,14 @@ def _iso_seconds(value: Any) -> float | None:
 class Observer:
     """What is still in flight between the services (read-only: nothing here changes the stack)."""
 
-    def __init__(self, stack: Stack):
+    def __init__(self, stack: Stack, provider_seq: int = 0):
         self.stack = stack
-        self.provider_seq = 0
+        # Messages that reached the provider server after ``provider_seq`` (the step's own).
+        self.provider_seq = provider_seq
+        self.messages = 0
+        self.message_ids: set[str] = set()
+        self.duplicates = 0
+        self._services_cpu: tuple[float, float] | None = None
 
     async def __aenter__(self) -> Observer:
         import aiohttp
@@ -425,14 +435,37 @@ class Observer:
             )
         )
 
-    async def new_provider_messages(self) -> list[dict[str, Any]]:
+    async def count_provider_messages(self) -> None:
+        """Counts what reached the provider server since the last call (and duplicates: a
+        message id seen twice)."""
         async with self.http.get(
             f"{self.stack.providers_url}/_sim/messages", params={"since": str(self.provider_seq)}
         ) as r:
             messages = (await r.json())["messages"]
-        if messages:
-            self.provider_seq = max(m["seq"] for m in messages)
-        return messages
+        for m in messages:
+            self.provider_seq = max(self.provider_seq, m["seq"])
+            self.messages += 1
+            mid = m.get("message_id")
+            if mid in self.message_ids:
+                self.duplicates += 1
+            elif mid:
+                self.message_ids.add(mid)
+
+    def services_busy(self) -> bool | None:
+        """Whether the four services used clearly more CPU than when idle over the last second or
+        more (a server can still be working on calls whose callers gave up: nothing shows in the
+        outbox or the consumers until it commits). None until a second has passed."""
+        now = time.monotonic()
+        cpu = sum(process_cpu_seconds(self.stack.procs[svc].pid) or 0.0 for svc in SERVICES)
+        if self._services_cpu is None:
+            self._services_cpu = (now, cpu)
+            return None
+        then, before = self._services_cpu
+        if now - then < 1.0:
+            return None
+        self._services_cpu = (now, cpu)
+        idle = sum(self.stack.idle_cores.get(svc, 0.0) for svc in SERVICES)
+        return (cpu - before) / (now - then) > idle + QUIET_MARGIN_CORES
 
 
 async def _recover(
@@ -445,21 +478,18 @@ async def _recover(
     consumers_drained: float | None = None
     messages_done: float | None = None
     idle: float | None = None
-    at_provider = 0
-    message_ids: set[str] = set()
-    duplicates = 0
     worst_notify_lag = 0.0
+    busy: bool | None = None
+    stack_quiet_known = bool(observer.stack.idle_cores)
     last: dict[str, Any] = {}
     while True:
         now = time.time() - load_stop_wall
         consumers = await observer.consumers()
-        for m in await observer.new_provider_messages():
-            at_provider += 1
-            mid = m.get("message_id")
-            if mid in message_ids:
-                duplicates += 1
-            elif mid:
-                message_ids.add(mid)
+        await observer.count_provider_messages()
+        if not stack_quiet_known:
+            busy = False  # nothing to compare with yet (set-up, before the idle measurement)
+        elif (sample := observer.services_busy()) is not None:
+            busy = sample
         notify = {k: v for k, v in consumers.items() if k.startswith("notify-")}
         lags = [v["lag_s"] for v in notify.values()]
         notify_lag = None if any(v is None for v in lags) else max(lags, default=0.0)
@@ -477,11 +507,12 @@ async def _recover(
         elif pending:
             consumers_drained = None
         expected = expected_messages()
-        if messages_done is None and expected is not None and at_provider >= expected:
+        if messages_done is None and expected is not None and observer.messages >= expected:
             messages_done = round(max(now, 0.0), 2)
         outbox = await observer.outbox_pending()
         queue = await observer.notify_queue()
         last = {
+            "services_busy": busy,
             "consumers_pending": {k: v["pending"] for k, v in consumers.items() if v["pending"]},
             "outbox_pending": {k: v for k, v in outbox.items() if v},
             "notify_queue": queue,
@@ -492,6 +523,7 @@ async def _recover(
             and not any(outbox.values())
             and queue == 0
             and (messages_done is not None)
+            and busy is False
         ):
             idle = round(now, 2)
             break
@@ -502,10 +534,10 @@ async def _recover(
         "notify_lag_below_1s_after_s": notify_lag_below,
         "notify_lag_worst_s": round(worst_notify_lag, 2),
         "consumers_drained_after_s": consumers_drained,
-        "messages_at_provider": at_provider,
+        "messages_at_provider": observer.messages,
         "messages_expected": expected_messages(),
         "messages_delivered_after_s": messages_done,
-        "provider_duplicates": duplicates,
+        "provider_duplicates": observer.duplicates,
         "idle_after_s": idle,
         **({} if idle is not None else {"not_idle_after_limit": last}),
     }
@@ -673,22 +705,24 @@ def _step(
     outcome: dict[str, Any] = {}
 
     async def recover() -> dict[str, Any]:
-        async with Observer(stack) as observer:
-            # Provider messages of this step only: skip what arrived before it.
-            observer.provider_seq = spec["provider_seq"]
+        # Provider messages of this step only: skip what arrived before it.
+        async with Observer(stack, provider_seq=spec["provider_seq"]) as observer:
 
-            async def collect() -> None:
-                loop = asyncio.get_running_loop()
-                gen = await loop.run_in_executor(
-                    None, collect_open_loop, children, workers, args.deadline_s + 60
-                )
-                groups = _outcome_groups(gen["records"])
-                keys = [r[2] for r in gen["records"]]
+            async def judge() -> dict[str, Any]:
+                records = outcome["gen"]["records"]
+                keys = [r[2] for r in records]
                 if workload == "register":
                     written = await _registrations_written(stack, keys)
                 else:
                     written = await _checkouts_written(stack, keys)
-                outcome.update(gen=gen, correctness=_judge(groups, written))
+                return _judge(_outcome_groups(records), written)
+
+            async def collect() -> None:
+                loop = asyncio.get_running_loop()
+                outcome["gen"] = await loop.run_in_executor(
+                    None, collect_open_loop, children, workers, args.deadline_s + 60
+                )
+                outcome["correctness"] = await judge()
 
             collector = asyncio.create_task(collect())
 
@@ -700,6 +734,14 @@ def _step(
 
             rec = await _recover(observer, load_stop, expected, args.recovery_limit_s)
             await collector
+            # A server may still commit calls whose callers gave up: judge again on the idle stack
+            # (and wait for those members' welcomes too) until nothing more was committed.
+            while rec["idle_after_s"] is not None:
+                final = await judge()
+                if final == outcome["correctness"]:
+                    break
+                outcome["correctness"] = final
+                rec = await _recover(observer, load_stop, expected, args.recovery_limit_s)
             spec["provider_seq"] = observer.provider_seq
             return rec
 
@@ -766,38 +808,53 @@ def _step(
 
 
 def _saturation(
-    args: argparse.Namespace, stack: Stack, children: Children, workload: str, spec: dict[str, Any]
+    args: argparse.Namespace,
+    stack: Stack,
+    children: Children,
+    workload: str,
+    spec: dict[str, Any],
+    blocks: Iterator[int],
 ) -> dict[str, Any]:
-    """Closed loop: ``--probe-clients`` callers back to back; the goodput is the saturation point."""
+    """A closed-loop ramp: ``--probe-clients`` levels of callers back to back (each level after
+    the stack is idle again), stopped once a level's goodput falls; the highest goodput is the
+    saturation point. The probe's deadline is long: it measures capacity, not its own deadline."""
     target = stack.addrs["members" if workload == "register" else "wallet"]
-    fig = run_load(
-        children,
-        target=target,
-        workload=f"bench.bench_overload:{workload}_closed",
-        spec={**spec, "phone_block": PHONE_BLOCK_PROBE},
-        clients=args.probe_clients,
-        procs=args.procs,
-        warmup=args.warmup,
-        duration=args.probe_seconds,
-    )
-    log(
-        f"{workload} saturation probe ({args.probe_clients} closed-loop clients): {fig['rps']}/s,"
-        f" p50 {fig['p50_ms']} ms, errors {fig['errors']}"
-    )
-    return {
-        "goodput_rps": fig["rps"],
-        "clients": args.probe_clients,
-        "p50_ms": fig["p50_ms"],
-        "p99_ms": fig["p99_ms"],
-        "errors": fig["errors"],
-        **({"errors_by_code": fig["errors_by_code"]} if fig.get("errors_by_code") else {}),
-    }
+    levels = []
+    for clients in (int(c) for c in args.probe_clients.split(",")):
+        fig = run_load(
+            children,
+            target=target,
+            workload=f"bench.bench_overload:{workload}_closed",
+            spec={**spec, "phone_block": next(blocks), "deadline_s": PROBE_DEADLINE_S},
+            clients=max(clients, args.procs),
+            procs=args.procs,
+            warmup=args.warmup,
+            duration=args.probe_seconds,
+        )
+        spec["provider_seq"] = _wait_idle(stack, args.recovery_limit_s)["provider_seq"]
+        level = {
+            "clients": max(clients, args.procs),
+            "goodput_rps": fig["rps"],
+            "p50_ms": fig["p50_ms"],
+            "p99_ms": fig["p99_ms"],
+            "errors": fig["errors"],
+            **({"errors_by_code": fig["errors_by_code"]} if fig.get("errors_by_code") else {}),
+        }
+        log(f"{workload} saturation probe: {json.dumps(level)}")
+        levels.append(level)
+        if len(levels) > 1 and level["goodput_rps"] < levels[-2]["goodput_rps"]:
+            break  # past the knee
+    best = max(levels, key=lambda lv: lv["goodput_rps"])
+    return {"goodput_rps": best["goodput_rps"], "clients": best["clients"], "levels": levels}
 
 
 def _wait_idle(stack: Stack, limit_s: float) -> dict[str, Any]:
+    """Until nothing is in flight (the provider messages so far are not this wait's business)."""
+
     async def go() -> dict[str, Any]:
         async with Observer(stack) as observer:
-            await observer.new_provider_messages()
+            await observer.count_provider_messages()
+            observer.messages = 0
             rec = await _recover(observer, time.time(), lambda: 0, limit_s)
             rec["provider_seq"] = observer.provider_seq
             return rec
@@ -906,13 +963,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
 
         results: dict[str, Any] = {}
-        block = itertools.count(PHONE_BLOCK_FIRST_STEP)
+        block = itertools.count(PHONE_BLOCK_FIRST)
         for workload in workloads:
             if workload in fixed_saturation:
                 probe_fig = {"goodput_rps": fixed_saturation[workload], "given": True}
             else:
-                probe_fig = _saturation(args, stack, children, workload, spec)
-                spec["provider_seq"] = _wait_idle(stack, args.recovery_limit_s)["provider_seq"]
+                probe_fig = _saturation(args, stack, children, workload, spec, block)
             saturation = probe_fig["goodput_rps"]
             if not saturation:
                 raise RuntimeError(f"{workload}: no call succeeded in the saturation probe: {probe_fig}")
@@ -1002,7 +1058,9 @@ def _parser() -> argparse.ArgumentParser:
         "--population", type=int, default=300, help="members registered (and funded) before the steps"
     )
     p.add_argument(
-        "--probe-clients", type=int, default=32, help="closed-loop clients of the saturation probe"
+        "--probe-clients",
+        default="4,16,32",
+        help="closed-loop clients of each level of the saturation probe (a ramp, stopped when goodput falls)",
     )
     p.add_argument(
         "--probe-seconds", type=float, default=10.0, help="measured seconds of the saturation probe"
