@@ -15,8 +15,9 @@ servers notify sends to (``peony dev-providers``), so every registration's welco
    the run), a store, ``--population`` members; with the checkout workload, their wallets
    (TopUp, SetPaymentPin, GrantPoints, once wallet's projection knows them) and the checkout's
    exact total (``validate_only``).
-2. Per workload, the **saturation point**: the goodput of a closed-loop run (``--probe-clients``
-   back-to-back callers, ``bench._common.run_load``), or ``--saturation WORKLOAD=RATE``.
+2. Per workload, the **saturation point**: the highest goodput of a closed-loop ramp (each level
+   of ``--probe-clients`` callers back to back, ``bench._common.run_load``, 60 s deadline), or
+   ``--saturation WORKLOAD=RATE``.
 3. **Open-loop steps** at every ``--multipliers`` x saturation: ``--procs`` generator processes
    (``bench._common.run_open_loop``) issue calls on a Poisson schedule whatever the answers, each
    with a ``--deadline-s`` deadline; ``--warmup`` s, then ``--step-seconds`` measured. A call belongs
