@@ -911,6 +911,8 @@ def _verdict(saturation: float, measured: bool, steps: list[dict[str, Any]]) -> 
         "duplicated": duplicated,
         "refused_that_wrote": refused_wrote,
         "notify_recovery_s": worst_recovery,
+        # Above a few hundred ms the generator (or the machine under it) was part of the limit.
+        "generator_lag_p99_ms": max((s["generator_lag_ms"]["p99"] or 0.0 for s in steps), default=None),
         "checks": checks,
         "meets_target": all(checks.values()),
     }
@@ -1028,6 +1030,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "duplicated": sum(v["duplicated"] for v in verdicts.values()),
                 "refused_that_wrote": sum(v["refused_that_wrote"] for v in verdicts.values()),
                 "notify_recovery_s": {w: v["notify_recovery_s"] for w, v in verdicts.items()},
+                "generator_lag_p99_ms": {w: v["generator_lag_p99_ms"] for w, v in verdicts.items()},
                 "register_cpu_ms_stack": {
                     f"{s['multiplier']:g}x": s["cpu_ms_per_success_stack"] for s in register_steps
                 },
