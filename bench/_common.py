@@ -12,6 +12,10 @@ What lives here, so every benchmark measures the same way:
   channel, each issuing unary calls back to back. A workload is a ``module:function`` factory
   (see :data:`WorkloadFactory`) so later benchmarks only write the per-call code. Several load
   processes share one wall-clock measurement window;
+- **the open-loop generator**: ``python -m bench._common open-loop`` issues calls on a fixed
+  schedule (Poisson or uniform arrivals at a given rate) whatever the answers, each with a
+  deadline, and records every call (due time, how late it went out, latency, status); several
+  processes share the rate (:func:`run_open_loop`, :func:`collect_open_loop`);
 - **latency statistics** (:func:`summarize`) and CPU accounting for the window;
 - **the result**: human progress goes to stderr (:func:`log`), exactly one JSON line to stdout
   (:func:`emit_result`).
@@ -701,6 +705,153 @@ def run_load(
     return figures
 
 
+# --------------------------------------------------------------------------------------------
+# the open-loop load generator
+# --------------------------------------------------------------------------------------------
+
+# An open-loop workload factory: ``async def factory(channel, spec, worker_index) -> prepare`` where
+# ``prepare(seq)`` returns ``(key, send)``: the key to record for call number ``seq`` of this worker
+# (its request_id, say, so the benchmark can look its effect up afterwards) and ``send(timeout)``,
+# the coroutine function performing that ONE unary call (raising ``grpc.aio.AioRpcError`` on failure).
+OpenLoopCall = Callable[[float], Awaitable[Any]]
+OpenLoopFactory = Callable[[Any, dict[str, Any], int], Awaitable[Callable[[int], tuple[str, OpenLoopCall]]]]
+
+# How an open-loop call ended: "ok", "refused" (RESOURCE_EXHAUSTED: the server shed it) or the
+# name of any other gRPC status code (an error).
+REFUSED = "RESOURCE_EXHAUSTED"
+
+
+def _has_retry_info(exc: Any) -> bool:
+    """Whether a failed call's rich status (``grpc-status-details-bin``) carries a RetryInfo."""
+    from google.rpc import status_pb2
+
+    for key, value in exc.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            status = status_pb2.Status.FromString(bytes(value))
+            return any(d.type_url.endswith("/google.rpc.RetryInfo") for d in status.details)
+    return False
+
+
+async def _open_loop_worker(args: argparse.Namespace, spec: dict[str, Any]) -> dict[str, Any]:
+    """Issues calls at ``args.rate`` per second on a fixed schedule (Poisson or uniform
+    arrivals), whatever the answers: a slow server does not slow the offered load down (the
+    closed-loop generator above would). Every call is recorded: when it was due, how late the
+    generator sent it, how long it took, how it ended."""
+    import grpc
+
+    factory: OpenLoopFactory = resolve(args.workload)
+    offset = time.time() - time.perf_counter()  # wall clock -> perf_counter
+    start = args.start_at - offset
+    stop = start + args.warmup + args.duration
+    rng = random.Random(f"{args.seed}-{args.worker_index}")
+    records: list[list[Any]] = []  # [seq, key, due_s (from start), lag_us, latency_us, outcome, retry_info]
+
+    async with grpc.aio.insecure_channel(args.target, options=CLIENT_OPTIONS) as channel:
+        await asyncio.wait_for(channel.channel_ready(), 30)
+        prepare = await factory(channel, spec, args.worker_index)
+
+        async def one(seq: int, due: float) -> None:
+            key, send = prepare(seq)
+            sent = time.perf_counter()
+            retry_info = False
+            try:
+                await send(args.deadline)
+                outcome = "ok"
+            except grpc.aio.AioRpcError as exc:
+                outcome = exc.code().name
+                if outcome == REFUSED:
+                    retry_info = _has_retry_info(exc)
+            done = time.perf_counter()
+            lag_us, latency_us = int((sent - due) * 1e6), int((done - sent) * 1e6)
+            records.append([seq, key, round(due - start, 6), lag_us, latency_us, outcome, retry_info])
+
+        cpu_at_start = time.process_time()
+        delay = start - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            print(f"open-loop worker {args.worker_index}: started {-delay:.2f}s late", file=sys.stderr)
+        in_flight: set[asyncio.Task[None]] = set()
+        due, seq = start, 0
+        while True:
+            if args.arrivals == "poisson":
+                due += rng.expovariate(args.rate)
+            else:
+                due = start + (seq + 1) / args.rate  # not accumulated: no drift
+            if due >= stop:
+                break
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            # Behind schedule (the machine is busy): send at once, the lag is recorded per call.
+            task = asyncio.create_task(one(seq, due))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+            seq += 1
+        if in_flight:
+            await asyncio.wait(list(in_flight))
+        cpu_s = time.process_time() - cpu_at_start
+    return {"worker": args.worker_index, "records": records, "cpu_s": round(cpu_s, 3)}
+
+
+def run_open_loop(
+    children: Children,
+    *,
+    target: str,
+    workload: str,
+    spec: dict[str, Any],
+    rate: float,
+    procs: int,
+    warmup: float,
+    duration: float,
+    deadline_s: float,
+    arrivals: str = "poisson",
+    seed: str = "peony",
+    startup_allowance: float = 3.0,
+) -> tuple[float, list[tuple[Child, Path]]]:
+    """Starts ``procs`` open-loop worker processes sharing ``rate`` calls per second (each its
+    own channel and its own arrival schedule) for ``warmup + duration`` seconds, every call with
+    a ``deadline_s`` deadline. Returns the wall-clock start and the workers; collect their
+    records with :func:`collect_open_loop` once they exit (at the latest ``deadline_s`` after the
+    last call was due)."""
+    if procs < 1 or rate <= 0:
+        raise ValueError("need procs >= 1 and rate > 0")
+    tmp = Path(tempfile.mkdtemp(prefix="peony-bench-open-", dir=children.log_dir))
+    spec_file = tmp / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    start_at = time.time() + startup_allowance
+    workers: list[tuple[Child, Path]] = []
+    for i in range(procs):
+        out = tmp / f"worker-{i}.json"
+        argv = [
+            sys.executable, "-m", "bench._common", "open-loop",
+            "--target", target, "--workload", workload, "--spec-file", str(spec_file),
+            "--rate", repr(rate / procs), "--arrivals", arrivals, "--seed", seed,
+            "--deadline", repr(deadline_s), "--worker-index", str(i), "--start-at", repr(start_at),
+            "--warmup", repr(warmup), "--duration", repr(duration), "--out", str(out),
+        ]  # fmt: skip
+        workers.append((children.spawn(f"open-{workload.rsplit(':', 1)[-1]}-{i}", argv), out))
+    return start_at, workers
+
+
+def collect_open_loop(
+    children: Children, workers: list[tuple[Child, Path]], limit_s: float
+) -> dict[str, Any]:
+    """Waits for the workers of :func:`run_open_loop` and merges what they recorded:
+    ``{"records": [...], "cpu_s": total CPU seconds of the generator processes}``."""
+    records: list[list[Any]] = []
+    cpu_s = 0.0
+    for child, out in workers:
+        rc = child.process.wait(timeout=limit_s)
+        children.stop(child)
+        if rc != 0 or not out.exists():
+            raise RuntimeError(f"{child.name} failed (exit {rc}):\n{child.log_tail()}")
+        res = json.loads(out.read_text())
+        records.extend([res["worker"], *r] for r in res["records"])
+        cpu_s += res["cpu_s"]
+    return {"records": records, "cpu_s": round(cpu_s, 3)}
+
+
 def run_pgbench(
     children: Children,
     server_url: str,
@@ -805,7 +956,7 @@ def sleep_until_wall(t: float) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# `python -m bench._common echo|load`
+# `python -m bench._common echo|load|open-loop`
 # --------------------------------------------------------------------------------------------
 
 
@@ -825,13 +976,27 @@ def _main(argv: list[str] | None = None) -> int:
     ld.add_argument("--warmup", type=float, required=True)
     ld.add_argument("--duration", type=float, required=True)
     ld.add_argument("--out", required=True)
+    ol = sub.add_parser("open-loop", help="one open-loop load-generator process")
+    ol.add_argument("--target", required=True)
+    ol.add_argument("--workload", required=True, help="module:factory (see OpenLoopFactory)")
+    ol.add_argument("--spec-file")
+    ol.add_argument("--rate", type=float, required=True, help="calls per second of this process")
+    ol.add_argument("--arrivals", choices=("poisson", "uniform"), default="poisson")
+    ol.add_argument("--seed", default="peony")
+    ol.add_argument("--deadline", type=float, required=True, help="seconds, every call")
+    ol.add_argument("--worker-index", type=int, default=0)
+    ol.add_argument("--start-at", type=float, required=True, help="wall-clock start of the warm-up")
+    ol.add_argument("--warmup", type=float, required=True)
+    ol.add_argument("--duration", type=float, required=True)
+    ol.add_argument("--out", required=True)
     args = p.parse_args(argv)
     if args.command == "echo":
         asyncio.run(_echo_server(args.port, args.payload_bytes))
         return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     spec = json.loads(Path(args.spec_file).read_text()) if args.spec_file else {}
-    result = asyncio.run(_load_worker(args, spec))
+    worker = _open_loop_worker if args.command == "open-loop" else _load_worker
+    result = asyncio.run(worker(args, spec))
     tmp = Path(args.out + ".tmp")
     tmp.write_text(json.dumps(result))
     tmp.replace(args.out)

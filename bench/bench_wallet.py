@@ -232,7 +232,15 @@ async def _seed_directory(db_url: str, count: int) -> list[str]:
     return [f"members/{mid}" for mid in ids]
 
 
-async def _fund_members(addr: str, token: str, members: list[str], concurrency: int = 16) -> None:
+async def _fund_members(
+    addr: str,
+    token: str,
+    members: list[str],
+    concurrency: int = 16,
+    *,
+    top_up_minor: int = SEED_TOP_UP_MINOR,
+    points: int = SEED_POINTS,
+) -> None:
     """Through the API: one TopUp, a payment PIN and points for every member."""
     import grpc
     from peony.wallet.v1 import ledger_pb2, points_pb2
@@ -253,7 +261,7 @@ async def _fund_members(addr: str, token: str, members: list[str], concurrency: 
                     pb.TopUpRequest(
                         member=member,
                         store=STORE,
-                        amount_minor=SEED_TOP_UP_MINOR,
+                        amount_minor=top_up_minor,
                         currency_code=CURRENCY,
                         tender=ledger_pb2.TENDER_CASH,
                         request_id=str(uuid.uuid4()),
@@ -269,7 +277,7 @@ async def _fund_members(addr: str, token: str, members: list[str], concurrency: 
                 await stub.GrantPoints(
                     pb.GrantPointsRequest(
                         member=member,
-                        points=SEED_POINTS,
+                        points=points,
                         source=points_pb2.LOT_SOURCE_ACTIVITY,
                         reason="bench seed",
                         request_id=str(uuid.uuid4()),
