@@ -26,6 +26,7 @@ from kit.config import ServiceConfig
 from kit.errors import DomainError
 from kit.ids import is_uuid
 from kit.logging import get_logger
+from kit.retry import budget_for
 from kit.service_auth import ServiceCredentialError, ServiceCredentials, call_with_retries
 from kit.telemetry import client_interceptors
 
@@ -85,6 +86,7 @@ class MembersClient:
         self._deadline_s = deadline_s
         self._attempts = max(1, attempts)
         self._channel = grpc.aio.insecure_channel(target, interceptors=client_interceptors(target))
+        self._retry_budget = budget_for(target)
         self._stub = mpb_grpc.MembersServiceStub(self._channel)
 
     async def close(self) -> None:
@@ -139,6 +141,7 @@ class MembersClient:
                 attempts=self._attempts,
                 backoff_s=BACKOFF_S,
                 retryable=lambda exc: exc.code() == grpc.StatusCode.UNAVAILABLE,
+                budget=self._retry_budget,
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() in _ABSENT:

@@ -22,6 +22,7 @@ from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
 
 from kit.errors import DomainError
 from kit.logging import get_logger
+from kit.retry import budget_for
 from kit.service_auth import ServiceCredentialError, ServiceCredentials, call_with_retries
 from kit.telemetry import client_interceptors
 
@@ -100,6 +101,7 @@ class WalletClient:
         self._deadline_s = deadline_s
         self._attempts = max(1, attempts)
         self._channel = grpc.aio.insecure_channel(target, interceptors=client_interceptors(target))
+        self._retry_budget = budget_for(target)
         self._stub = wpb_grpc.WalletServiceStub(self._channel)
 
     async def close(self) -> None:
@@ -145,6 +147,7 @@ class WalletClient:
                 attempts=self._attempts,
                 backoff_s=BACKOFF_S,
                 retryable=retryable,
+                budget=self._retry_budget,
             )
         except grpc.aio.AioRpcError as exc:
             raise _error_of(exc) from exc
