@@ -5,7 +5,9 @@ just-created member or store; docs/architecture.md, "Projections and read-throug
 The calling service asks as itself (kit/service_auth.py, role `service`, the tenant of the request
 being served), never with its caller's token. The `service` role reads members without personal
 data: `GetMember` answers with PII masked, and only the ids, tier and times are kept here. Every
-call has a deadline; UNAVAILABLE is retried a few times (a read, so it is always safe).
+call has a deadline (retries included, never past the deadline of the request being served);
+UNAVAILABLE is retried a few times under the target's retry budget (a read, so it is always safe;
+`kit.service_auth.call_with_retries`).
 
 `NOT_FOUND` (and `INVALID_ARGUMENT`: an id members would never have issued) is `None` — the
 caller turns it into its own NOT_FOUND; anything else is :class:`MembersUnavailable`, so a

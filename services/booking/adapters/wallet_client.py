@@ -2,8 +2,10 @@
 
 The booking service calls the wallet as itself (kit/service_auth.py: role `service`, the
 tenant of the request or job item being served), never with its caller's token. Every call has a
-deadline; UNAVAILABLE (and the wallet's ABORTED `REQUEST_IN_FLIGHT`) is retried a few times with
-backoff, which is safe because every mutation carries an idempotency `request_id`. Each call is a
+deadline (retries included, never past the deadline of the request being served); UNAVAILABLE (and
+the wallet's ABORTED `REQUEST_IN_FLIGHT`) is retried a few times with jittered backoff under the
+wallet's retry budget (`kit.service_auth.call_with_retries`), which is safe because every mutation
+carries an idempotency `request_id`. Each call is a
 CLIENT span and carries the W3C trace context (kit.telemetry's client interceptors).
 
 Errors come back as `WalletError` with the wallet's status code, reason and metadata; a refusal
