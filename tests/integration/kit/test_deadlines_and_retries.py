@@ -7,6 +7,7 @@ out a `RetryInfo` delay before retrying a RESOURCE_EXHAUSTED — or fails fast w
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ from kit.grpc_server import GrpcServiceRunner, ServiceRegistration
 from kit.retry import RetryBudget
 from kit.service_auth import DOWNSTREAM_MARGIN_S, ServiceCredentials, call_with_retries
 from services.booking.adapters.wallet_client import WalletClient, WalletError
+from tests.support.metrics import global_metric_reader, metric_points
 
 pytestmark = pytest.mark.integration
 
@@ -270,3 +272,69 @@ async def test_a_call_that_arrives_with_less_than_the_minimum_left_does_no_work(
         assert time.monotonic() - started < 0.3
         assert "before the call started" in (err.value.details() or "")
     assert len(wallet.seen) == 1  # ...and the handler never ran
+
+
+class HeldWallet(wallet_service_pb2_grpc.WalletServiceServicer):
+    """GetHold waits until the test releases it: an RPC that stays in flight."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def GetHold(self, request, context):
+        self.entered.set()
+        await self.release.wait()
+        return wallet_service_pb2.GetHoldResponse()
+
+
+def wallet_gauge(reader, name: str) -> list:
+    return [p.value for p in metric_points(reader, name, **{"peony.service": "wallet"})]
+
+
+async def test_a_burst_past_the_bound_is_refused_by_the_kit_at_once_and_counted():
+    reader = global_metric_reader()
+    held = HeldWallet()
+    add = wallet_service_pb2_grpc.add_WalletServiceServicer_to_server
+    async with (
+        kit_server("wallet", WALLET, add, held, PEONY_MAX_INFLIGHT_RPCS="1") as port,
+        grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+    ):
+        stub = wallet_service_pb2_grpc.WalletServiceStub(channel)
+        request = wallet_service_pb2.GetHoldRequest(name="holds/x")
+        shed_before = sum(
+            p.value for p in metric_points(reader, "peony.rpc.server.shed", **{"rpc.method": "GetHold"})
+        )
+        first = asyncio.ensure_future(stub.GetHold(request, metadata=MD, timeout=30))
+        await asyncio.wait_for(held.entered.wait(), 10)
+        assert [
+            p.value
+            for p in metric_points(reader, "peony.rpc.server.in_flight", **{"peony.service": "wallet"})
+        ] == [1]
+        assert [
+            p.value
+            for p in metric_points(reader, "peony.rpc.server.max_in_flight", **{"peony.service": "wallet"})
+        ] == [1]
+
+        async def refused() -> tuple[grpc.StatusCode, float]:
+            started = time.perf_counter()
+            try:
+                await stub.GetHold(request, metadata=MD, timeout=30)
+            except grpc.aio.AioRpcError as exc:
+                return exc.code(), time.perf_counter() - started
+            return grpc.StatusCode.OK, time.perf_counter() - started
+
+        # Two hundred calls at once on one connection: every one is answered by the kit's bound
+        # (not queued by HTTP/2 stream limits or gRPC's own, not CANCELLED).
+        answers = await asyncio.gather(*(refused() for _ in range(200)))
+        assert {code for code, _ in answers} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
+        assert max(elapsed for _, elapsed in answers) < 2.0  # all of them on this loaded machine
+        shed_after = sum(
+            p.value for p in metric_points(reader, "peony.rpc.server.shed", **{"rpc.method": "GetHold"})
+        )
+        assert shed_after - shed_before == 200
+        held.release.set()
+        await first
+        assert [
+            p.value
+            for p in metric_points(reader, "peony.rpc.server.in_flight", **{"peony.service": "wallet"})
+        ] == [0]
