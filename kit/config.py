@@ -17,12 +17,13 @@ DEFAULT_GATEWAY_ADDR = "127.0.0.1:8080"
 # SQLAlchemy pool size per service when PEONY_DB_POOL_SIZE does not set one (kit.service.open_backbone).
 DEFAULT_DB_POOL_SIZES: dict[str, int] = {"members": 20, "wallet": 20, "booking": 20}
 DEFAULT_DB_POOL_SIZE = 10
-# Default admission bound (PEONY_MAX_INFLIGHT_RPCS) per database connection a replica may open. One:
-# an RPC holds a connection for most of its life (one transaction), so an RPC admitted beyond the
-# pool's size + overflow could only wait in SQLAlchemy's pool queue (pool_timeout: 30 s) -- the
-# hidden, seconds-long queue the bound exists to replace with an immediate RESOURCE_EXHAUSTED.
-# On this CPU-bound stack more concurrency does not add throughput, only latency (Little's law).
-INFLIGHT_RPCS_PER_DB_CONNECTION = 1
+# Default admission bound (PEONY_MAX_INFLIGHT_RPCS) per database connection a replica may open
+# (pool size + overflow). An RPC holds a connection for most of its life (one transaction) but
+# not all of it (token, decoding, the reply, a call to another service): two per connection keeps
+# every connection busy, while a call admitted past the pool waits for at most about one
+# transaction -- instead of the seconds SQLAlchemy's pool queue (pool_timeout: 30 s) would hold
+# it. More concurrency than that adds no throughput on a CPU-bound replica, only latency.
+INFLIGHT_RPCS_PER_DB_CONNECTION = 2
 DEV_JWT_SECRET = "peony-development-secret-do-not-use-in-production"  # noqa: S105 - dev only, refused in prod
 
 
@@ -80,7 +81,7 @@ class ServiceConfig:
     @property
     def max_inflight_rpcs(self) -> int:
         """The admission bound of the gRPC server (kit.grpc_server): concurrent RPCs beyond it
-        are refused with RESOURCE_EXHAUSTED. Static; by default one per database connection."""
+        are refused with RESOURCE_EXHAUSTED. Static; by default two per database connection."""
         if self.max_inflight_rpcs_setting:
             return self.max_inflight_rpcs_setting
         return INFLIGHT_RPCS_PER_DB_CONNECTION * (self.effective_db_pool_size + self.db_max_overflow)

@@ -50,7 +50,7 @@ PUBLIC_SERVICE_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 # (wire-identical messages), and grpcurl and newer clients ask for it first.
 REFLECTION_V1_SERVICE = "grpc.reflection.v1.ServerReflection"
 # The admission bound of an interceptor built without one (the runner passes the configured bound).
-DEFAULT_MAX_INFLIGHT_RPCS = 40
+DEFAULT_MAX_INFLIGHT_RPCS = 80
 
 
 def grpc_code(err: DomainError) -> grpc.StatusCode:
@@ -83,7 +83,7 @@ def _metadata_value(metadata: Sequence[tuple[str, Any]] | None, key: str) -> str
 
 class AdmissionControl:
     """A static bound on the RPCs one server process serves at once (``PEONY_MAX_INFLIGHT_RPCS``,
-    by default one per database connection: ``kit.config.INFLIGHT_RPCS_PER_DB_CONNECTION``).
+    by default two per database connection: ``kit.config.INFLIGHT_RPCS_PER_DB_CONNECTION``).
 
     A call beyond it is refused at once with RESOURCE_EXHAUSTED ``OVERLOADED`` and a ``RetryInfo``
     (``SHED_RETRY_DELAY_S``, jittered so refused clients do not come back together), before any

@@ -89,15 +89,12 @@ async def test_a_statement_past_the_ceiling_is_cancelled_by_postgresql(infra: In
 
 def test_admission_bound_and_statement_timeout_come_from_peony_variables() -> None:
     base = {"PEONY_DATABASE_URL": "postgresql://peony@db:5432/postgres"}
-    # Default: one in-flight RPC per connection the pool may open (size + overflow).
-    assert load_config("wallet", base).max_inflight_rpcs == 20 + 20
-    assert load_config("notify", base).max_inflight_rpcs == 10 + 20
-    assert (
-        load_config(
-            "wallet", {**base, "PEONY_DB_POOL_SIZE": "7", "PEONY_DB_MAX_OVERFLOW": "3"}
-        ).max_inflight_rpcs
-        == 10
-    )
+    # Default: two in-flight RPCs per connection the pool may open (size + overflow).
+    assert load_config("wallet", base).max_inflight_rpcs == 2 * (20 + 20)
+    assert load_config("notify", base).max_inflight_rpcs == 2 * (10 + 20)
+    assert load_config(
+        "wallet", {**base, "PEONY_DB_POOL_SIZE": "7", "PEONY_DB_MAX_OVERFLOW": "3"}
+    ).max_inflight_rpcs == 2 * (7 + 3)
     cfg = load_config(
         "wallet", {**base, "PEONY_MAX_INFLIGHT_RPCS": "5", "PEONY_WALLET_MAX_INFLIGHT_RPCS": "9"}
     )
