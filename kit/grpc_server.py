@@ -108,7 +108,7 @@ class AdmissionControl:
 SHED_RETRY_DELAY_S = (0.1, 0.5)
 
 
-def deadline_passed(time_left: float | None, started: float) -> bool:
+def _deadline_passed(time_left: float | None, started: float) -> bool:
     return time_left is not None and time.perf_counter() - started >= time_left
 
 
@@ -234,7 +234,7 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
                     # by the client, or by gRPC at the deadline
                     code = (
                         grpc.StatusCode.DEADLINE_EXCEEDED
-                        if deadline_passed(time_left, started)
+                        if _deadline_passed(time_left, started)
                         else grpc.StatusCode.CANCELLED
                     )
                     raise
