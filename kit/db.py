@@ -43,7 +43,8 @@ DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
 def _server_settings(service: str, statement_timeout_ms: int) -> dict[str, str]:
     # JIT compilation only slows short OLTP queries down.
     # statement_timeout: set once per connection, at connect, so it costs no round trip. A request's
-    # own, shorter deadline needs no `SET LOCAL` per transaction either: at the deadline the server
+    # own, shorter deadline needs no `SET LOCAL` per transaction either (one more round trip: +1 ms of
+    # CPU on a one-INSERT ORM transaction, measured; docs/architecture.md): at the deadline the server
     # interceptor cancels the handler's task (kit.grpc_server), asyncpg sends PostgreSQL a cancel
     # request for the statement in flight, and the unit of work rolls back. The ceiling catches
     # what has no deadline (consumers, jobs).
