@@ -14,6 +14,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_GRPC_PORTS: dict[str, int] = {"members": 50051, "wallet": 50052, "booking": 50053, "notify": 50054}
 DEFAULT_GATEWAY_ADDR = "127.0.0.1:8080"
+# SQLAlchemy pool size per service when PEONY_DB_POOL_SIZE does not set one (kit.service.open_backbone).
+DEFAULT_DB_POOL_SIZES: dict[str, int] = {"members": 20, "wallet": 20, "booking": 20}
+DEFAULT_DB_POOL_SIZE = 10
+# Default admission bound (PEONY_MAX_INFLIGHT_RPCS) per database connection a replica may open
+# (pool size + overflow). An RPC holds a connection for most of its life (one transaction) but
+# not all of it (token, decoding, the reply, a call to another service): two per connection keeps
+# every connection busy, while a call admitted past the pool waits for at most about one
+# transaction -- instead of the seconds SQLAlchemy's pool queue (pool_timeout: 30 s) would hold
+# it. More concurrency than that adds no throughput on a CPU-bound replica, only latency.
+INFLIGHT_RPCS_PER_DB_CONNECTION = 2
 DEV_JWT_SECRET = "peony-development-secret-do-not-use-in-production"  # noqa: S105 - dev only, refused in prod
 
 
@@ -57,6 +67,24 @@ class ServiceConfig:
     # PEONY_DB_POOL_SIZE / PEONY_DB_MAX_OVERFLOW (or PEONY_<SVC>_DB_...); 0 pool size = the service's default
     db_pool_size: int = 0
     db_max_overflow: int = 20
+    # PEONY_MAX_INFLIGHT_RPCS (or PEONY_<SVC>_...); 0 = derived from the pool (`max_inflight_rpcs`)
+    max_inflight_rpcs_setting: int = 0
+    # PEONY_MIN_DEADLINE_MS: a call arriving with less time than this left is DEADLINE_EXCEEDED unrun
+    min_deadline_ms: int = 5
+    # PEONY_DB_STATEMENT_TIMEOUT_MS: PostgreSQL's statement_timeout on every pooled connection
+    db_statement_timeout_ms: int = 30_000
+
+    @property
+    def effective_db_pool_size(self) -> int:
+        return self.db_pool_size or DEFAULT_DB_POOL_SIZES.get(self.service, DEFAULT_DB_POOL_SIZE)
+
+    @property
+    def max_inflight_rpcs(self) -> int:
+        """The admission bound of the gRPC server (kit.grpc_server): concurrent RPCs beyond it
+        are refused with RESOURCE_EXHAUSTED. Static; by default two per database connection."""
+        if self.max_inflight_rpcs_setting:
+            return self.max_inflight_rpcs_setting
+        return INFLIGHT_RPCS_PER_DB_CONNECTION * (self.effective_db_pool_size + self.db_max_overflow)
 
     @property
     def grpc_addr(self) -> str:
@@ -196,6 +224,11 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
     db_max_overflow = get_int(
         f"PEONY_{svc}_DB_MAX_OVERFLOW", get_int("PEONY_DB_MAX_OVERFLOW", 20, 0, 500), 0, 500
     )
+    max_inflight = get_int(
+        f"PEONY_{svc}_MAX_INFLIGHT_RPCS", get_int("PEONY_MAX_INFLIGHT_RPCS", 0, 1, 100_000), 1, 100_000
+    )
+    min_deadline_ms = get_int("PEONY_MIN_DEADLINE_MS", 5, 0, 60_000)
+    statement_timeout_ms = get_int("PEONY_DB_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000)
 
     if problems:
         raise ConfigError(problems)
@@ -225,4 +258,7 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
         max_event_bytes=max_event_bytes,
         db_pool_size=db_pool_size,
         db_max_overflow=db_max_overflow,
+        max_inflight_rpcs_setting=max_inflight,
+        db_statement_timeout_ms=statement_timeout_ms,
+        min_deadline_ms=min_deadline_ms,
     )

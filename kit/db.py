@@ -36,18 +36,43 @@ T = TypeVar("T")
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 
-def _server_settings(service: str) -> dict[str, str]:
+# PostgreSQL's own ceiling on any one statement of a pooled connection (PEONY_DB_STATEMENT_TIMEOUT_MS).
+DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
+
+
+def _server_settings(service: str, statement_timeout_ms: int) -> dict[str, str]:
     # JIT compilation only slows short OLTP queries down.
-    return {"application_name": f"peony-{service}", "jit": "off"}
+    # statement_timeout: set once per connection, at connect, so it costs no round trip. A request's
+    # own, shorter deadline needs no `SET LOCAL` per transaction either (one more round trip: +1 ms of
+    # CPU on a one-INSERT ORM transaction, measured; docs/architecture.md): at the deadline the server
+    # interceptor cancels the handler's task (kit.grpc_server), asyncpg sends PostgreSQL a cancel
+    # request for the statement in flight, and the unit of work rolls back. The ceiling catches
+    # what has no deadline (consumers, jobs).
+    # client_connection_check_interval (PostgreSQL 14+): a statement whose client went away without
+    # a cancel request (a connection dropped mid-query, a killed pod) stops within a second instead
+    # of waiting on its locks, or running, until it finishes; checked only while a query runs.
+    return {
+        "application_name": f"peony-{service}",
+        "jit": "off",
+        "statement_timeout": str(statement_timeout_ms),
+        "client_connection_check_interval": "1000",
+    }
 
 
-def create_engine(url: str, *, service: str, pool_size: int = 10, max_overflow: int = 20) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    service: str,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+) -> AsyncEngine:
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_recycle=1800,
-        connect_args={"server_settings": _server_settings(service)},
+        connect_args={"server_settings": _server_settings(service, statement_timeout_ms)},
     )
 
 
@@ -57,7 +82,14 @@ async def _rollback_if_open(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
-async def create_pg_pool(url: str, *, service: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def create_pg_pool(
+    url: str,
+    *,
+    service: str,
+    min_size: int = 2,
+    max_size: int = 10,
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+) -> asyncpg.Pool:
     """A plain asyncpg pool for hot paths (prepared statements, no ORM); ``url`` may be
     SQLAlchemy's ``postgresql+asyncpg://`` form. Releasing a connection costs no round trip."""
     dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
@@ -67,7 +99,7 @@ async def create_pg_pool(url: str, *, service: str, min_size: int = 2, max_size:
         max_size=max_size,
         max_inactive_connection_lifetime=1800,
         reset=_rollback_if_open,
-        server_settings=_server_settings(service),
+        server_settings=_server_settings(service, statement_timeout_ms),
     )
 
 

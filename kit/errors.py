@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 ERROR_DOMAIN = "peony.dev"
@@ -107,6 +107,26 @@ class Unauthenticated(DomainError):
 class ResourceExhausted(DomainError):
     code = "RESOURCE_EXHAUSTED"
     default_reason = "RESOURCE_EXHAUSTED"
+
+
+class Overloaded(ResourceExhausted):
+    """Refused for load, not for anything the request did: retry after `retry_delay_s` (sent as a
+    `google.rpc.RetryInfo` next to the `ErrorInfo`, which is what well-behaved clients wait for)."""
+
+    default_reason = "OVERLOADED"
+
+    def __init__(self, message: str, *, retry_delay_s: float, reason: str | None = None):
+        super().__init__(message, reason=reason)
+        self.retry_delay_s = retry_delay_s
+
+    def details(self) -> list[any_pb2.Any]:
+        details = super().details()
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(round(self.retry_delay_s * 1000))
+        packed = any_pb2.Any()
+        packed.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        details.append(packed)
+        return details
 
 
 class Violations:

@@ -2,7 +2,9 @@
 
 One interceptor does the per-call cross-cutting work in a single wrapper (each extra Python
 interceptor layer costs measurable throughput): a SERVER span continuing the caller's W3C
-trace, bearer-token authentication, decoding and bounding the request (undecodable bytes and
+trace, admission control (a bound on concurrent calls, see `AdmissionControl`) and the caller's
+deadline (`kit.deadline`; an expired call does nothing, a handler is cancelled at it), bearer-token
+authentication, decoding and bounding the request (undecodable bytes and
 fields past their limits are INVALID_ARGUMENT before any handler runs, see `kit.limits`), domain
 errors → `google.rpc.Status`, and RED metrics.
 
@@ -15,6 +17,7 @@ the grace period, then stops background workers (outbox relay, consumers) and cl
 from __future__ import annotations
 
 import asyncio
+import random
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,11 +32,11 @@ from grpc_reflection.v1alpha._async import ReflectionServicer
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from kit import limits
+from kit import deadline, limits
 from kit.auth import TokenVerifier, reset_principal, set_principal
 from kit.config import ServiceConfig
 from kit.db import is_invalid_input
-from kit.errors import INTERNAL_STATUS, DomainError, InvalidArgument, grpc_trailers
+from kit.errors import INTERNAL_STATUS, DomainError, InvalidArgument, Overloaded, grpc_trailers
 from kit.logging import get_logger
 from kit.telemetry import rpc_metrics
 
@@ -46,6 +49,8 @@ PUBLIC_SERVICE_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 # grpcio-reflection (1.85) implements only v1alpha; v1 is the same protocol under a new package
 # (wire-identical messages), and grpcurl and newer clients ask for it first.
 REFLECTION_V1_SERVICE = "grpc.reflection.v1.ServerReflection"
+# The admission bound of an interceptor built without one (the runner passes the configured bound).
+DEFAULT_MAX_INFLIGHT_RPCS = 80
 
 
 def grpc_code(err: DomainError) -> grpc.StatusCode:
@@ -76,10 +81,56 @@ def _metadata_value(metadata: Sequence[tuple[str, Any]] | None, key: str) -> str
     return None
 
 
+class AdmissionControl:
+    """A static bound on the RPCs one server process serves at once (``PEONY_MAX_INFLIGHT_RPCS``,
+    by default two per database connection: ``kit.config.INFLIGHT_RPCS_PER_DB_CONNECTION``).
+
+    A call beyond it is refused at once with RESOURCE_EXHAUSTED ``OVERLOADED`` and a ``RetryInfo``
+    (``SHED_RETRY_DELAY_S``, jittered so refused clients do not come back together), before any
+    authentication, decoding or handler work: queueing it would only make every call slower (the
+    2-core stack saturates near 70 registrations/s; past that, queued calls waited up to 30 s and
+    then were cancelled by gRPC). Static, not adaptive: the bound follows the pool, which is what
+    an admitted call waits for otherwise. A plain counter: the server's calls all run on one event
+    loop, so ``+= 1`` needs no lock, and the check costs an attribute read and a compare.
+    """
+
+    __slots__ = ("in_flight", "limit")
+
+    def __init__(self, limit: int):
+        if limit < 1:
+            raise ValueError("the admission bound must be at least 1")
+        self.limit = limit
+        self.in_flight = 0
+
+
+# RetryInfo.retry_delay of a shed call: long enough for the in-flight calls to finish a few
+# transactions, short enough that a client which waits for it sees little extra latency.
+SHED_RETRY_DELAY_S = (0.1, 0.5)
+
+
+def _deadline_passed(time_left: float | None, started: float) -> bool:
+    return time_left is not None and time.perf_counter() - started >= time_left
+
+
+def _overloaded() -> Overloaded:
+    delay = random.uniform(*SHED_RETRY_DELAY_S)  # jitter, not security
+    return Overloaded(
+        "the server is at its concurrency limit; retry after the RetryInfo delay", retry_delay_s=delay
+    )
+
+
 class KitServerInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, verifier: TokenVerifier):
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        admission: AdmissionControl | None = None,
+        *,
+        min_remaining_s: float = deadline.MIN_REMAINING_S,
+    ):
         self._verifier = verifier
+        self._min_remaining_s = min_remaining_s
         self._metrics = rpc_metrics()
+        self._admission = admission or AdmissionControl(DEFAULT_MAX_INFLIGHT_RPCS)
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(self, continuation, handler_call_details):
@@ -112,9 +163,29 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
         _, service_name, method_name = method.split("/")
         verifier = self._verifier
         metrics = self._metrics
+        admission = self._admission
+        min_remaining_s = self._min_remaining_s
 
         async def handle(raw: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
+            # Admission first, before any other work: refusing must stay cheaper than serving.
+            if admission.in_flight >= admission.limit:
+                metrics.record_shed(service_name, method_name)
+                metrics.record(service_name, method_name, "RESOURCE_EXHAUSTED", time.perf_counter() - started)
+                err = _overloaded()
+                await context.abort(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    err.message,
+                    trailing_metadata=grpc_trailers(err.to_status()),
+                )
+            # A call that cannot finish in time does nothing (time_remaining() is None: no deadline).
+            time_left = context.time_remaining()
+            if time_left is not None and time_left < min_remaining_s:
+                metrics.record(service_name, method_name, "DEADLINE_EXCEEDED", time.perf_counter() - started)
+                await context.abort(
+                    grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline expired before the call started"
+                )
+            deadline_token = deadline.set_deadline(time_left)
             metadata = context.invocation_metadata() or ()
             parent = propagate.extract(metadata, getter=_getter)
             code = grpc.StatusCode.OK
@@ -128,6 +199,7 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
                 set_status_on_exception=False,
             ) as span:
                 try:
+                    admission.in_flight += 1
                     principal = verifier.verify_header(_metadata_value(metadata, "authorization"))
                     principal_token = set_principal(principal)
                     span.set_attribute("peony.tenant", principal.tenant)
@@ -141,6 +213,12 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
                                 reason="MALFORMED_REQUEST",
                             ) from None
                         limits.validate(request)
+                    # At the deadline gRPC cancels this task (once): the CancelledError unwinds the
+                    # handler, asyncpg sends PostgreSQL a cancel request for the statement in
+                    # flight, and the unit of work rolls back, so nothing is written. No second
+                    # timer here: a second cancellation would interrupt that clean-up, and SQLAlchemy
+                    # would then drop the connection without the cancel request, leaving the
+                    # statement running on the server.
                     return await behaviour(request, context)
                 except DomainError as err:
                     code = grpc_code(err)
@@ -153,7 +231,12 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
                     code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
                     raise
                 except asyncio.CancelledError:
-                    code = grpc.StatusCode.CANCELLED
+                    # by the client, or by gRPC at the deadline
+                    code = (
+                        grpc.StatusCode.DEADLINE_EXCEEDED
+                        if _deadline_passed(time_left, started)
+                        else grpc.StatusCode.CANCELLED
+                    )
                     raise
                 except NotImplementedError:
                     # The generated base servicer's answer for an RPC the service does not offer.
@@ -181,6 +264,8 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
                             code, INTERNAL_STATUS.message, trailing_metadata=grpc_trailers(INTERNAL_STATUS)
                         )
                 finally:
+                    admission.in_flight -= 1
+                    deadline.reset(deadline_token)
                     if principal_token is not None:
                         reset_principal(principal_token)
                     span.set_attribute("rpc.grpc.status_code", code.value[0])
@@ -232,6 +317,7 @@ class GrpcServiceRunner:
     on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     server: grpc.aio.Server | None = None
+    admission: AdmissionControl | None = None
     health: health.aio.HealthServicer | None = None
     port: int = 0
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -244,7 +330,20 @@ class GrpcServiceRunner:
             ("grpc.http2.max_pings_without_data", 0),
             ("grpc.so_reuseport", 0),
         ]
-        self.server = grpc.aio.server(interceptors=[KitServerInterceptor(self.verifier)], options=opts)
+        self.admission = AdmissionControl(self.config.max_inflight_rpcs)
+        rpc_metrics().watch_admission(self.config.service, self.admission)
+        # gRPC's own bound (`maximum_concurrent_rpcs`) stays off: it would refuse first, with a bare
+        # RESOURCE_EXHAUSTED and no RetryInfo, and count health checks against it. The kit's bound
+        # refuses instead, with a status a client can act on; health and reflection are exempt.
+        self.server = grpc.aio.server(
+            interceptors=[
+                KitServerInterceptor(
+                    self.verifier, self.admission, min_remaining_s=self.config.min_deadline_ms / 1000
+                )
+            ],
+            options=opts,
+            maximum_concurrent_rpcs=None,
+        )
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names = [
@@ -265,7 +364,13 @@ class GrpcServiceRunner:
         for reg in self.registrations:
             await self.health.set(reg.full_name, health_pb2.HealthCheckResponse.SERVING)
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
-        log.info("grpc server started", address=self.config.grpc_addr, port=self.port, services=names)
+        log.info(
+            "grpc server started",
+            address=self.config.grpc_addr,
+            port=self.port,
+            services=names,
+            max_inflight_rpcs=self.admission.limit,
+        )
         return self.port
 
     async def stop(self) -> None:
@@ -290,6 +395,7 @@ class GrpcServiceRunner:
                 await close()
             except Exception:
                 log.exception("error while closing resources")
+        rpc_metrics().unwatch_admission(self.config.service, self.admission)
         log.info("grpc server stopped", drained_in_s=round(time.monotonic() - started, 3))
 
     async def run_until_signalled(self) -> None:

@@ -5,7 +5,9 @@ just-created member or store; docs/architecture.md, "Projections and read-throug
 The calling service asks as itself (kit/service_auth.py, role `service`, the tenant of the request
 being served), never with its caller's token. The `service` role reads members without personal
 data: `GetMember` answers with PII masked, and only the ids, tier and times are kept here. Every
-call has a deadline; UNAVAILABLE is retried a few times (a read, so it is always safe).
+call has a deadline (retries included, never past the deadline of the request being served);
+UNAVAILABLE is retried a few times under the target's retry budget (a read, so it is always safe;
+`kit.service_auth.call_with_retries`).
 
 `NOT_FOUND` (and `INVALID_ARGUMENT`: an id members would never have issued) is `None` — the
 caller turns it into its own NOT_FOUND; anything else is :class:`MembersUnavailable`, so a
@@ -26,6 +28,7 @@ from kit.config import ServiceConfig
 from kit.errors import DomainError
 from kit.ids import is_uuid
 from kit.logging import get_logger
+from kit.retry import budget_for
 from kit.service_auth import ServiceCredentialError, ServiceCredentials, call_with_retries
 from kit.telemetry import client_interceptors
 
@@ -85,6 +88,7 @@ class MembersClient:
         self._deadline_s = deadline_s
         self._attempts = max(1, attempts)
         self._channel = grpc.aio.insecure_channel(target, interceptors=client_interceptors(target))
+        self._retry_budget = budget_for(target)
         self._stub = mpb_grpc.MembersServiceStub(self._channel)
 
     async def close(self) -> None:
@@ -139,6 +143,7 @@ class MembersClient:
                 attempts=self._attempts,
                 backoff_s=BACKOFF_S,
                 retryable=lambda exc: exc.code() == grpc.StatusCode.UNAVAILABLE,
+                budget=self._retry_budget,
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() in _ABSENT:

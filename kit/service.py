@@ -44,13 +44,15 @@ class Backbone:
         await self.engine.dispose()
 
 
-async def open_backbone(config: ServiceConfig, service: str, *, pool_size: int = 10) -> Backbone:
-    """``pool_size`` is the service's default; PEONY_DB_POOL_SIZE overrides it."""
+async def open_backbone(config: ServiceConfig, service: str, *, pool_size: int | None = None) -> Backbone:
+    """``pool_size`` is the service's default (else ``kit.config.DEFAULT_DB_POOL_SIZES``, which the
+    admission bound is derived from: keep them equal); PEONY_DB_POOL_SIZE overrides it."""
     engine = create_engine(
         config.database_url,
         service=service,
-        pool_size=config.db_pool_size or pool_size,
+        pool_size=config.db_pool_size or pool_size or config.effective_db_pool_size,
         max_overflow=config.db_max_overflow,
+        statement_timeout_ms=config.db_statement_timeout_ms,
     )
     instrument_sqlalchemy(engine)
     nc, js = await connect(config.nats_url, name=f"peony-{service}")

@@ -29,13 +29,18 @@ from typing import Any
 import grpc
 import jwt
 
+from kit import deadline
 from kit.auth import mint_dev_token
 from kit.config import AuthConfig, ServiceConfig
+from kit.retry import RetryBudget, backoff_delay, retry_info_delay
 
 TOKEN_FILE_VAR = "PEONY_SERVICE_TOKEN_FILE"  # noqa: S105 - the name of a variable, not a secret
 ROLE = "service"
 MINTED_TTL_SECONDS = 300
 RENEW_BEFORE_SECONDS = 60
+# What a service keeps of its caller's deadline for itself when it calls another service: time to
+# map the downstream answer and reply before its own caller gives up.
+DOWNSTREAM_MARGIN_S = 0.05
 
 
 class ServiceCredentialError(Exception):
@@ -156,16 +161,58 @@ async def call_with_retries(
     attempts: int,
     backoff_s: float,
     retryable: Callable[[grpc.aio.AioRpcError], bool],
+    budget: RetryBudget,
 ) -> Any:
-    """One service-to-service call, tried up to `attempts` times with doubling backoff while
-    `retryable(error)` holds; the last error is raised as it came (each client maps it)."""
-    delay = backoff_s
+    """One service-to-service call, tried up to `attempts` times; the last error is raised as it
+    came (each client maps it).
+
+    Time: the whole call, retries included, ends at the earlier of `deadline_s` from now and the
+    deadline of the RPC being served (`kit.deadline`) less `DOWNSTREAM_MARGIN_S`, and each attempt
+    carries what is left as its gRPC deadline, so the server downstream knows it too. With no time
+    left nothing is sent: DEADLINE_EXCEEDED at once.
+
+    Retries, without amplifying an overload (`kit.retry`): only while `retryable(error)` holds,
+    after a jittered exponential backoff from `backoff_s`, and only while `budget` allows.
+    RESOURCE_EXHAUSTED is retried only when the server sent a `RetryInfo`, no sooner than its
+    delay, and only if that delay fits the deadline; without one it is raised at once.
+    """
+    end = time.monotonic() + deadline_s
+    inbound = deadline.expires_at()
+    if inbound is not None:
+        end = min(end, inbound - DOWNSTREAM_MARGIN_S)
     for attempt in range(1, max(1, attempts) + 1):
+        left = end - time.monotonic()
+        if left < deadline.MIN_REMAINING_S:
+            raise _deadline_exceeded("no time left for the call")
         try:
-            return await rpc(request, metadata=metadata, timeout=deadline_s)
+            response = await rpc(request, metadata=metadata, timeout=left)
         except grpc.aio.AioRpcError as exc:
-            if attempt >= attempts or not retryable(exc):
+            code = exc.code()
+            if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                budget.on_failure()
+                wait = retry_info_delay(exc)
+                if wait is None:  # a quota, not a load signal: retrying would not help
+                    raise
+            elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                budget.on_failure()
                 raise
-            await asyncio.sleep(delay)
-            delay *= 2
+            elif retryable(exc):
+                budget.on_failure()
+                wait = backoff_delay(attempt, backoff_s)
+            else:
+                raise
+            fits = time.monotonic() + wait + deadline.MIN_REMAINING_S < end
+            if attempt >= attempts or not fits or not budget.can_retry():
+                raise
+            await asyncio.sleep(wait)
+        else:
+            budget.on_success()
+            return response
     raise AssertionError("unreachable")
+
+
+def _deadline_exceeded(details: str) -> grpc.aio.AioRpcError:
+    """The error a call that was never sent fails with, as grpc would report an expired one."""
+    return grpc.aio.AioRpcError(
+        grpc.StatusCode.DEADLINE_EXCEEDED, grpc.aio.Metadata(), grpc.aio.Metadata(), details=details
+    )

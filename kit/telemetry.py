@@ -368,6 +368,11 @@ class RpcMetrics:
       ``rpc.grpc.status_code`` (int)
     - ``rpc.server.requests`` counter: the same plus ``status`` (the code's name, e.g. ``NOT_FOUND``)
     - ``rpc.server.active_requests`` up-down counter: ``rpc.system``, ``rpc.service``, ``rpc.method``
+    - ``peony.rpc.server.shed`` counter: calls refused by admission control (RESOURCE_EXHAUSTED
+      ``OVERLOADED``), by ``rpc.service`` and ``rpc.method``
+    - ``peony.rpc.server.in_flight`` gauge: RPCs being served now by the process, against its
+      admission bound ``peony.rpc.server.max_in_flight`` (both by ``peony.service``); read from the
+      server's counter when metrics are collected, so the hot path pays nothing for it
 
     Attribute dicts are cached per (service, method[, code]) so the hot path allocates nothing.
     """
@@ -387,6 +392,22 @@ class RpcMetrics:
         )
         self.in_flight = meter.create_up_down_counter(
             "rpc.server.active_requests", unit="{request}", description="Inbound RPCs in progress"
+        )
+        self.shed = meter.create_counter(
+            "peony.rpc.server.shed", unit="{request}", description="Inbound RPCs refused by admission control"
+        )
+        self._admission: dict[str, Any] = {}  # service -> object with `in_flight` and `limit`
+        meter.create_observable_gauge(
+            "peony.rpc.server.in_flight",
+            callbacks=[self._observe_admission("in_flight")],
+            unit="{request}",
+            description="Inbound RPCs being served now (admission control's count)",
+        )
+        meter.create_observable_gauge(
+            "peony.rpc.server.max_in_flight",
+            callbacks=[self._observe_admission("limit")],
+            unit="{request}",
+            description="Admission bound: inbound RPCs beyond it are refused with RESOURCE_EXHAUSTED",
         )
         self._done_attrs: dict[tuple[str, str, Any], tuple[dict[str, Any], dict[str, Any]]] = {}
         self._method_attrs: dict[tuple[str, str], dict[str, Any]] = {}
@@ -423,6 +444,26 @@ class RpcMetrics:
         hist, counter = self._attrs_for_result(rpc_service, rpc_method, code)
         self.duration.record(duration_s, hist)
         self.requests.add(1, counter)
+
+    def record_shed(self, rpc_service: str, rpc_method: str) -> None:
+        self.shed.add(1, self._attrs_for_method(rpc_service, rpc_method))
+
+    def watch_admission(self, service: str, admission: Any) -> None:
+        """Report ``admission.in_flight`` and ``admission.limit`` for ``service`` in the gauges."""
+        self._admission[service] = admission
+
+    def unwatch_admission(self, service: str, admission: Any) -> None:
+        if self._admission.get(service) is admission:
+            del self._admission[service]
+
+    def _observe_admission(self, attribute: str) -> Any:
+        def callback(_options: metrics.CallbackOptions) -> list[metrics.Observation]:
+            return [
+                metrics.Observation(getattr(admission, attribute), {"peony.service": service})
+                for service, admission in list(self._admission.items())
+            ]
+
+        return callback
 
     def start(self, rpc_service: str, rpc_method: str) -> None:
         self.in_flight.add(1, self._attrs_for_method(rpc_service, rpc_method))

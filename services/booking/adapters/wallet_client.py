@@ -2,8 +2,10 @@
 
 The booking service calls the wallet as itself (kit/service_auth.py: role `service`, the
 tenant of the request or job item being served), never with its caller's token. Every call has a
-deadline; UNAVAILABLE (and the wallet's ABORTED `REQUEST_IN_FLIGHT`) is retried a few times with
-backoff, which is safe because every mutation carries an idempotency `request_id`. Each call is a
+deadline (retries included, never past the deadline of the request being served); UNAVAILABLE (and
+the wallet's ABORTED `REQUEST_IN_FLIGHT`) is retried a few times with jittered backoff under the
+wallet's retry budget (`kit.service_auth.call_with_retries`), which is safe because every mutation
+carries an idempotency `request_id`. Each call is a
 CLIENT span and carries the W3C trace context (kit.telemetry's client interceptors).
 
 Errors come back as `WalletError` with the wallet's status code, reason and metadata; a refusal
@@ -22,6 +24,7 @@ from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
 
 from kit.errors import DomainError
 from kit.logging import get_logger
+from kit.retry import budget_for
 from kit.service_auth import ServiceCredentialError, ServiceCredentials, call_with_retries
 from kit.telemetry import client_interceptors
 
@@ -100,6 +103,7 @@ class WalletClient:
         self._deadline_s = deadline_s
         self._attempts = max(1, attempts)
         self._channel = grpc.aio.insecure_channel(target, interceptors=client_interceptors(target))
+        self._retry_budget = budget_for(target)
         self._stub = wpb_grpc.WalletServiceStub(self._channel)
 
     async def close(self) -> None:
@@ -145,6 +149,7 @@ class WalletClient:
                 attempts=self._attempts,
                 backoff_s=BACKOFF_S,
                 retryable=retryable,
+                budget=self._retry_budget,
             )
         except grpc.aio.AioRpcError as exc:
             raise _error_of(exc) from exc

@@ -48,7 +48,8 @@ def md():
 
 @pytest.fixture(scope="module")
 async def booking(infra):
-    async with running_booking(infra, "booking_race") as server:
+    # Every racing call must reach the database: admit them all (the default bound would shed some).
+    async with running_booking(infra, "booking_race", {"PEONY_MAX_INFLIGHT_RPCS": str(CLIENTS)}) as server:
         await put_store_zone(server.uows, TENANT, STORE, TZ)
         await register_members(server.engine, TENANT, *MEMBERS)
         await create_service(

@@ -72,3 +72,38 @@ def test_pool_sizes_come_from_peony_variables() -> None:
     assert cfg.db_pool_size == 40
     with pytest.raises(ConfigError, match="PEONY_DB_POOL_SIZE"):
         load_config("wallet", {**base, "PEONY_DB_POOL_SIZE": "0"})
+
+
+async def test_a_statement_past_the_ceiling_is_cancelled_by_postgresql(infra: Infra) -> None:
+    url = await infra.anew_database("pgpool")
+    pool = await create_pg_pool(url, service="kittest", min_size=1, max_size=1, statement_timeout_ms=200)
+    try:
+        async with pool.acquire() as conn:
+            with pytest.raises(asyncpg.exceptions.QueryCanceledError):
+                await conn.execute("SELECT pg_sleep(2)")
+            assert await conn.fetchval("SELECT 1") == 1  # the connection is fine afterwards
+            assert await conn.fetchval("SHOW client_connection_check_interval") == "1s"
+    finally:
+        await pool.close()
+
+
+def test_admission_bound_and_statement_timeout_come_from_peony_variables() -> None:
+    base = {"PEONY_DATABASE_URL": "postgresql://peony@db:5432/postgres"}
+    # Default: two in-flight RPCs per connection the pool may open (size + overflow).
+    assert load_config("wallet", base).max_inflight_rpcs == 2 * (20 + 20)
+    assert load_config("notify", base).max_inflight_rpcs == 2 * (10 + 20)
+    assert load_config(
+        "wallet", {**base, "PEONY_DB_POOL_SIZE": "7", "PEONY_DB_MAX_OVERFLOW": "3"}
+    ).max_inflight_rpcs == 2 * (7 + 3)
+    cfg = load_config(
+        "wallet", {**base, "PEONY_MAX_INFLIGHT_RPCS": "5", "PEONY_WALLET_MAX_INFLIGHT_RPCS": "9"}
+    )
+    assert cfg.max_inflight_rpcs == 9
+    assert load_config("members", {**base, "PEONY_MAX_INFLIGHT_RPCS": "5"}).max_inflight_rpcs == 5
+    assert load_config("wallet", base).db_statement_timeout_ms == 30_000
+    assert (
+        load_config("wallet", {**base, "PEONY_DB_STATEMENT_TIMEOUT_MS": "5000"}).db_statement_timeout_ms
+        == 5000
+    )
+    with pytest.raises(ConfigError, match="PEONY_MAX_INFLIGHT_RPCS"):
+        load_config("wallet", {**base, "PEONY_MAX_INFLIGHT_RPCS": "0"})
