@@ -44,6 +44,9 @@ class MemberNotYetRegistered(RuntimeError):
     """A member event arrived before the member's registration; retry it later (the consumer naks)."""
 
 
+_REGISTERED_UPSERTS: dict[tuple[Table, tuple[str, ...]], Any] = {}
+
+
 class Registration(NamedTuple):
     """One MemberRegistered, as :meth:`MemberRows.apply_registrations` takes it."""
 
@@ -64,14 +67,19 @@ class MemberRows:
         self.db, self.tenant, self.source = db, tenant, source
 
     def _registered_upsert(self, refresh: Sequence[str]) -> Any:
-        m = self.members.c
-        stmt = pg_insert(self.members)
-        return stmt.on_conflict_do_update(
-            index_elements=[m.tenant_id, m.member_id],
-            set_={column: stmt.excluded[column] for column in refresh},
-            # A placeholder, or a row still holding only the registration: a TierChanged applied since wins.
-            where=or_(m.registered_time.is_(None), m.update_time == m.registered_time),
-        )
+        key = (self.members, tuple(refresh))
+        stmt = _REGISTERED_UPSERTS.get(key)
+        if stmt is None:
+            # Built once per table: constructing the statement costs more than running it.
+            m = self.members.c
+            insert = pg_insert(self.members)
+            stmt = _REGISTERED_UPSERTS[key] = insert.on_conflict_do_update(
+                index_elements=[m.tenant_id, m.member_id],
+                set_={column: insert.excluded[column] for column in refresh},
+                # A placeholder, or a row holding only the registration: a TierChanged applied since wins.
+                where=or_(m.registered_time.is_(None), m.update_time == m.registered_time),
+            )
+        return stmt
 
     def _registered_row(self, registration: Registration) -> dict[str, Any]:
         return {

@@ -33,6 +33,9 @@ __all__ = ["StoreProjection", "store_table"]
 Db = AsyncSession | AsyncConnection
 
 
+_UPSERTS: dict[Table, Any] = {}
+
+
 def store_table(name: str, metadata: MetaData) -> Table:
     return Table(
         name,
@@ -52,13 +55,16 @@ class StoreProjection:
         self.db, self.tenant, self.table, self.source = db, tenant, table, source
 
     def _upsert(self) -> Any:
-        t = self.table
-        stmt = pg_insert(t)
-        return stmt.on_conflict_do_update(
-            index_elements=[t.c.tenant_id, t.c.store_id],
-            set_={"time_zone": stmt.excluded.time_zone, "update_time": stmt.excluded.update_time},
-            where=t.c.update_time <= stmt.excluded.update_time,
-        )
+        stmt = _UPSERTS.get(self.table)
+        if stmt is None:  # built once per table: constructing it costs more than running it
+            t = self.table
+            insert = pg_insert(t)
+            stmt = _UPSERTS[t] = insert.on_conflict_do_update(
+                index_elements=[t.c.tenant_id, t.c.store_id],
+                set_={"time_zone": insert.excluded.time_zone, "update_time": insert.excluded.update_time},
+                where=t.c.update_time <= insert.excluded.update_time,
+            )
+        return stmt
 
     async def apply(self, store_id: str, time_zone: str, update_time: datetime) -> bool:
         """Record a store; False when a later write of the store is applied already."""
