@@ -555,6 +555,7 @@ class ConsumerMetrics:
     - ``peony.consumer.events`` counter: messages answered, by ``peony.messaging.outcome``
       (processed, duplicate, retry, dead_lettered)
     - ``peony.consumer.batch_events`` histogram: events committed per transaction
+    - ``peony.consumer.dlq`` counter: messages moved to the consumer's dead-letter subject
 
     The gauges read the snapshot each consumer refreshes from JetStream (a callback cannot await).
     """
@@ -563,6 +564,9 @@ class ConsumerMetrics:
         meter = metrics.get_meter("peony.consumer", meter_provider=meter_provider)
         self.events = meter.create_counter(
             "peony.consumer.events", unit="{event}", description="Consumed messages by outcome"
+        )
+        self.dlq = meter.create_counter(
+            "peony.consumer.dlq", unit="{event}", description="Messages moved to a dead-letter subject"
         )
         self.batch_events = meter.create_histogram(
             "peony.consumer.batch_events",

@@ -590,6 +590,7 @@ class EventConsumer:
             await msg.nak(delay=self.backoff[-1])
             return
         await msg.term()
+        self._metrics.dlq.add(1, self._metric_attrs)
         self._log.error(
             "consumer.dead_lettered",
             subject=msg.subject,

@@ -359,7 +359,14 @@ async def test_a_poison_event_fails_alone_and_the_rest_of_its_batch_commits_toge
     batch = [envelope("g1", "a"), envelope("g2", "b"), envelope("poison", "p"), envelope("g3", "c")]
     for env in batch:
         await harness.publish(env)
-    consumer = harness.consumer(handler, concurrency=1, max_deliver=2, backoff=[0.2])
+    reader = InMemoryMetricReader()
+    consumer = harness.consumer(
+        handler,
+        concurrency=1,
+        max_deliver=2,
+        backoff=[0.2],
+        meter_provider=MeterProvider(metric_readers=[reader]),
+    )
     await consumer.start()
     dlq_stream = stream_name(harness.service)
 
@@ -379,6 +386,8 @@ async def test_a_poison_event_fails_alone_and_the_rest_of_its_batch_commits_toge
     [dead] = await stream_messages(harness.js, dlq_stream)
     assert EventEnvelope.FromString(dead.data) == batch[2]
     assert dead.headers["Peony-Dlq-Deliveries"] == "2"
+    mine = {"peony.service": harness.service, "peony.consumer": "worker"}
+    assert [p.value for p in metric_points(reader, "peony.consumer.dlq", **mine)] == [1]
 
 
 async def test_a_batch_handler_applies_a_run_at_once_and_a_failing_one_falls_back_per_event(
