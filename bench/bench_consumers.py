@@ -66,16 +66,19 @@ def _registration() -> Any:
     return new_envelope(event, tenant=TENANT, aggregate_type="member", aggregate_id=member_id)
 
 
+SAMPLED = {"flag": "00"}  # --sampled: "01", the request's trace is recorded (spans are built)
+
+
 async def _publish(js: Any, envelope: Any, subject: str | None = None) -> None:
     """As the members relay publishes: subject, dedupe id, event type, tenant, W3C trace context
-    (an unsampled request trace, as without an OTLP endpoint)."""
+    (an unsampled request trace, as without an OTLP endpoint, unless --sampled)."""
     from kit.messaging import HEADER_EVENT_TYPE, HEADER_MSG_ID, HEADER_TENANT, short_name
 
     headers = {
         HEADER_MSG_ID: envelope.event_id,
         HEADER_EVENT_TYPE: envelope.event_type,
         HEADER_TENANT: envelope.tenant,
-        "traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-00",
+        "traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-{SAMPLED['flag']}",
     }
     await js.publish(
         subject or f"peony.members.{short_name(envelope.event_type)}",
@@ -227,7 +230,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=0, help="consumer fetch batch (0: its default)")
     parser.add_argument("--concurrency", type=int, default=0, help="consumer concurrency (0: its default)")
     parser.add_argument("--services", nargs="+", choices=SERVICES, default=list(SERVICES))
+    parser.add_argument(
+        "--sampled", action="store_true", help="sampled traceparent: the consumer records every span"
+    )
     args = parser.parse_args()
+    if args.sampled:
+        SAMPLED["flag"] = "01"
 
     from cli.devstack import DevStack, free_port
     from kit.logging import configure_logging
