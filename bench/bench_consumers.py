@@ -217,7 +217,13 @@ async def _run(args: argparse.Namespace, stack: Any) -> dict[str, Any]:
     nc, js = await connect(stack.nats_url, "bench-consumers")
     try:
         await ensure_stream(js, "members")
-        return {service: await _run_service(args, stack, js, service) for service in args.services}
+        results = {}
+        for service in args.services:
+            # Each service's consumer starts on an empty stream (DeliverPolicy.ALL would replay
+            # the previous service's events into this one's measurements).
+            await js.purge_stream("PEONY_MEMBERS")
+            results[service] = await _run_service(args, stack, js, service)
+        return results
     finally:
         await nc.close()
 
