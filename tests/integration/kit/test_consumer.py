@@ -485,3 +485,53 @@ async def test_lag_gauge_reports_the_backlog_of_a_real_durable(harness: Harness)
     assert [p.value for p in processed] == [7]
     [batches] = metric_points(reader, "peony.consumer.batch_events", **mine)
     assert batches.sum == 7
+
+
+class _DiesBeforeAcking(EventConsumer):
+    """A consumer process killed right after its batch committed: no ack ever leaves it."""
+
+    async def _ack(self, delivery):  # type: ignore[no-untyped-def]
+        return "unanswered"
+
+
+async def test_a_batch_committed_but_never_acked_is_redelivered_and_applied_once(
+    harness: Harness, applied: AsyncEngine
+) -> None:
+    batch = [envelope(f"k{i}", f"agg-{i % 4}") for i in range(12)]
+    for env in batch:
+        await harness.publish(env)
+    options = {"durable": "killed", "ack_wait": 1.0, "concurrency": 1}
+    dying = _DiesBeforeAcking(
+        harness.engine,
+        harness.js,
+        service=harness.service,
+        stream_service=harness.producer,
+        subjects=[harness.subject],
+        handler=record_applied,
+        fetch_timeout=1.0,
+        **options,  # type: ignore[arg-type]
+    )
+    harness.consumers.append(dying)
+    await dying.start()
+
+    async def all_applied() -> bool:
+        return len(await applied_rows(harness.engine)) == len(batch)
+
+    await eventually(all_applied, what="the batch committed")
+    await dying.stop()  # "killed": every message still unacked on the server
+
+    reader = InMemoryMetricReader()
+    restarted = harness.consumer(
+        record_applied, meter_provider=MeterProvider(metric_readers=[reader]), **options
+    )
+    await restarted.start()
+    await eventually(lambda: harness.settled("killed", len(batch)), within=15, what="redelivered, acked")
+
+    # Every message came back (ack_wait) and was only acked: each effect exists once.
+    rows = await applied_rows(harness.engine)
+    assert sorted(value for _, value, _ in rows) == sorted(f"k{i}" for i in range(12))
+    mine = {"peony.service": harness.service, "peony.consumer": "killed"}
+    duplicates = metric_points(
+        reader, "peony.consumer.events", **mine, **{"peony.messaging.outcome": "duplicate"}
+    )
+    assert [p.value for p in duplicates] == [len(batch)]
