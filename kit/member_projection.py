@@ -6,7 +6,7 @@ and one ``tier_ladders`` row per tenant, fed by members' events. A failed delive
 retried *after* later events of the same member, so the writes do not rely on arrival order:
 
 - :meth:`MemberRows.apply_registered` (:meth:`MemberRows.apply_registrations` for many members
-  in one statement, the consumer's batch) inserts the member; a second copy of the registration (or a
+  in one executemany, the consumer's batch) inserts the member; a second copy of the registration (or a
   registration arriving after a service's own placeholder row, ``registered_time`` NULL) refreshes
   the ``refresh`` columns only while no TierChanged has been applied (``update_time ==
   registered_time``): a member's tier changes only after the registration, so a late copy must not
@@ -102,7 +102,8 @@ class MemberRows:
     async def apply_registrations(
         self, registrations: Sequence[Registration], *, refresh: Sequence[str]
     ) -> None:
-        """:meth:`apply_registered` for each of ``registrations`` (stream order), in one statement.
+        """:meth:`apply_registered` for each of ``registrations`` (stream order), as ONE executemany
+        of the same upsert (a constant statement, prepared once, its rows sent in one round trip).
 
         The outcome is the same as one call each, in order: a member's first registration gives the
         inserted row, a later copy in the batch only its ``refresh`` columns (the upsert cannot

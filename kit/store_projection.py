@@ -5,7 +5,7 @@ Booking (`store_zones`) and the wallet (`store_directory`) each keep one table o
 ``StoreCreated`` / ``StoreUpdated`` events and read by every request that names a store:
 
 - :meth:`StoreProjection.apply` (the event consumer; :meth:`StoreProjection.apply_many` for a
-  batch, in one statement) upserts a store; among writes of one store the later ``update_time``
+  batch, one executemany) upserts a store; among writes of one store the later ``update_time``
   (the event's occurred-at) wins, so a redelivered StoreCreated does not take back a StoreUpdated;
 - :meth:`StoreProjection.require` answers a request: a malformed id is INVALID_ARGUMENT, a store
   the projection has not seen is looked up in the members service (:mod:`kit.members_client`) and,

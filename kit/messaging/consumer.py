@@ -8,7 +8,7 @@ land in one shard, in stream order); each shard is ONE database transaction that
    (``INSERT ... SELECT unnest(ids) ON CONFLICT DO NOTHING RETURNING event_id``: the fresh ones),
 2. runs the handler for each fresh event, in stream order, on the same session — or, for a run of
    consecutive events of a type with a *batch handler* (``batch_handlers``), that handler once with
-   the whole run (a projection's one multi-row upsert),
+   the whole run (a projection's upsert of all its rows in one round trip),
 3. commits (one fsync for the shard), then acks every message of the shard.
 
 A redelivery or a second copy of an event finds its inbox row and is only acked. Serialization
@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 EventHandler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
-# Applies several events of one type at once (in stream order), e.g. as one multi-row upsert.
+# Applies several events of one type at once (in stream order), e.g. one upsert of many rows.
 BatchHandler = Callable[[AsyncSession, Sequence[EventEnvelope]], Awaitable[None]]
 
 HEADER_DLQ_REASON = "Peony-Dlq-Reason"

@@ -14,8 +14,8 @@ type and calls the entry. The subjects the consumer subscribes to come from the 
 two cannot drift; an event type the table does not know (a producer mislabelling one) is logged
 and acked, as before.
 
-An event type may also have a *batch entry*, for a write that takes many events in one statement
-(a projection's multi-row upsert)::
+An event type may also have a *batch entry*, for a write that takes many events at once
+(a projection's upsert of many rows in one round trip)::
 
     @table.on_batch(members_events.MemberRegistered)
     async def _registered_many(projection, items): ...  # items: [(envelope, event)], stream order

@@ -70,7 +70,7 @@ class MemberProjection(MemberRows):
         return await StoreProjection(self.db, self.tenant, sz).apply(store_id, time_zone, occurred_at)
 
     async def apply_stores(self, stores: Sequence[tuple[str, str, datetime]]) -> None:
-        """:meth:`apply_store` for a batch of ``(store_id, time_zone, occurred_at)``, in one statement."""
+        """:meth:`apply_store` for a batch of ``(store_id, time_zone, occurred_at)``, in one round trip."""
         await StoreProjection(self.db, self.tenant, sz).apply_many(stores)
 
     @staticmethod
@@ -92,7 +92,7 @@ class MemberProjection(MemberRows):
         )
 
     async def apply_registrations(self, registrations: Sequence[Registration]) -> None:  # type: ignore[override]
-        """:meth:`apply_registered` for a batch of registrations (stream order), in one statement."""
+        """:meth:`apply_registered` for a batch of registrations (stream order), in one round trip."""
         await super().apply_registrations(registrations, refresh=_REGISTRATION_REFRESH)
 
     async def apply_tier_changed(  # type: ignore[override]

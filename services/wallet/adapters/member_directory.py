@@ -113,7 +113,7 @@ class MemberDirectory(MemberRows):
         return await super().apply_registered(r.member_id, r.values, r.registered_time, refresh=_TIER_FIELDS)
 
     async def apply_registrations(self, registrations: Sequence[Registration]) -> None:  # type: ignore[override]
-        """:meth:`apply_registered` for a batch of registrations (stream order), in one statement."""
+        """:meth:`apply_registered` for a batch of registrations (stream order), in one round trip."""
         await super().apply_registrations(registrations, refresh=_TIER_FIELDS)
 
     async def apply_tier_changed(  # type: ignore[override]
