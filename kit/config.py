@@ -45,6 +45,32 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class ConsumerSettings:
+    """How every event consumer of the process fetches and applies (``kit.messaging.consumer``).
+
+    Defaults fit a 2-core node: a fetch of up to 128 events is applied in at most 2 transactions
+    (shards of aggregates) at once, each one commit for its whole shard.
+    """
+
+    batch: int = 128  # PEONY_CONSUMER_BATCH: messages per fetch
+    concurrency: int = 2  # PEONY_CONSUMER_CONCURRENCY: shard transactions of one fetch at once
+    # PEONY_CONSUMER_MAX_ACK_PENDING: delivered and unanswered per durable (default max(1000, 4 x batch))
+    max_ack_pending: int = 1000
+    stats_interval: float = 5.0  # PEONY_CONSUMER_STATS_INTERVAL_SECONDS: lag gauges refresh
+    lag_warn: int = 10_000  # PEONY_CONSUMER_LAG_WARN: log consumer.lagging at this backlog
+
+    def options(self) -> dict[str, int | float]:
+        """Keyword arguments for ``EventConsumer``."""
+        return {
+            "batch": self.batch,
+            "concurrency": self.concurrency,
+            "max_ack_pending": self.max_ack_pending,
+            "stats_interval": self.stats_interval,
+            "lag_warn": self.lag_warn,
+        }
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     service: str
     env: str
@@ -85,6 +111,7 @@ class ServiceConfig:
         if self.max_inflight_rpcs_setting:
             return self.max_inflight_rpcs_setting
         return INFLIGHT_RPCS_PER_DB_CONNECTION * (self.effective_db_pool_size + self.db_max_overflow)
+    consumer: ConsumerSettings = field(default_factory=ConsumerSettings)
 
     @property
     def grpc_addr(self) -> str:
@@ -230,6 +257,27 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
     min_deadline_ms = get_int("PEONY_MIN_DEADLINE_MS", 5, 0, 60_000)
     statement_timeout_ms = get_int("PEONY_DB_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000)
 
+    consumer_batch = get_int("PEONY_CONSUMER_BATCH", ConsumerSettings.batch, 1, 1024)
+    consumer = ConsumerSettings(
+        batch=consumer_batch,
+        concurrency=get_int("PEONY_CONSUMER_CONCURRENCY", ConsumerSettings.concurrency, 1, 64),
+        max_ack_pending=get_int(
+            "PEONY_CONSUMER_MAX_ACK_PENDING",
+            max(ConsumerSettings.max_ack_pending, 4 * consumer_batch),
+            1,
+            1_000_000,
+        ),
+        stats_interval=float(
+            get_int("PEONY_CONSUMER_STATS_INTERVAL_SECONDS", int(ConsumerSettings.stats_interval), 1, 3600)
+        ),
+        lag_warn=get_int("PEONY_CONSUMER_LAG_WARN", ConsumerSettings.lag_warn, 1, 100_000_000),
+    )
+    if consumer.max_ack_pending < consumer.batch:
+        problems.append(
+            f"PEONY_CONSUMER_MAX_ACK_PENDING={consumer.max_ack_pending} must be at least "
+            f"PEONY_CONSUMER_BATCH={consumer.batch}"
+        )
+
     if problems:
         raise ConfigError(problems)
     return ServiceConfig(
@@ -261,4 +309,5 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
         max_inflight_rpcs_setting=max_inflight,
         db_statement_timeout_ms=statement_timeout_ms,
         min_deadline_ms=min_deadline_ms,
+        consumer=consumer,
     )

@@ -5,7 +5,8 @@ The wallet (``member_directory``) and booking (``member_windows``) each keep one
 and one ``tier_ladders`` row per tenant, fed by members' events. A failed delivery is nak'ed and
 retried *after* later events of the same member, so the writes do not rely on arrival order:
 
-- :meth:`MemberRows.apply_registered` inserts the member; a second copy of the registration (or a
+- :meth:`MemberRows.apply_registered` (:meth:`MemberRows.apply_registrations` for many members
+  in one executemany, the consumer's batch) inserts the member; a second copy of the registration (or a
   registration arriving after a service's own placeholder row, ``registered_time`` NULL) refreshes
   the ``refresh`` columns only while no TierChanged has been applied (``update_time ==
   registered_time``): a member's tier changes only after the registration, so a late copy must not
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -34,13 +35,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kit.members_client import MembersClient
 
-__all__ = ["MemberNotYetRegistered", "MemberRows"]
+__all__ = ["MemberNotYetRegistered", "MemberRows", "Registration"]
 
 Db = AsyncSession | AsyncConnection
 
 
 class MemberNotYetRegistered(RuntimeError):
     """A member event arrived before the member's registration; retry it later (the consumer naks)."""
+
+
+_REGISTERED_UPSERTS: dict[tuple[Table, tuple[str, ...]], Any] = {}
+
+
+class Registration(NamedTuple):
+    """One MemberRegistered, as :meth:`MemberRows.apply_registrations` takes it."""
+
+    member_id: str
+    values: Mapping[str, Any]  # the service's columns
+    registered_time: datetime
 
 
 class MemberRows:
@@ -54,26 +66,59 @@ class MemberRows:
             raise ValueError("a member projection needs a tenant")
         self.db, self.tenant, self.source = db, tenant, source
 
+    def _registered_upsert(self, refresh: Sequence[str]) -> Any:
+        key = (self.members, tuple(refresh))
+        stmt = _REGISTERED_UPSERTS.get(key)
+        if stmt is None:
+            # Built once per table: constructing the statement costs more than running it.
+            m = self.members.c
+            insert = pg_insert(self.members)
+            stmt = _REGISTERED_UPSERTS[key] = insert.on_conflict_do_update(
+                index_elements=[m.tenant_id, m.member_id],
+                set_={column: insert.excluded[column] for column in refresh},
+                # A placeholder, or a row holding only the registration: a TierChanged applied since wins.
+                where=or_(m.registered_time.is_(None), m.update_time == m.registered_time),
+            )
+        return stmt
+
+    def _registered_row(self, registration: Registration) -> dict[str, Any]:
+        return {
+            "tenant_id": self.tenant,
+            "member_id": registration.member_id,
+            "registered_time": registration.registered_time,
+            "update_time": registration.registered_time,
+            **registration.values,
+        }
+
     async def apply_registered(
         self, member_id: str, values: Mapping[str, Any], registered_time: datetime, *, refresh: Sequence[str]
     ) -> bool:
         """Record a registration (``values``: the service's columns); True when the row was written
         (inserted, or its ``refresh`` columns refreshed)."""
-        m = self.members.c
-        stmt = pg_insert(self.members).values(
-            tenant_id=self.tenant,
-            member_id=member_id,
-            registered_time=registered_time,
-            update_time=registered_time,
-            **values,
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[m.tenant_id, m.member_id],
-            set_={column: stmt.excluded[column] for column in refresh},
-            # A placeholder, or a row still holding only the registration: a TierChanged applied since wins.
-            where=or_(m.registered_time.is_(None), m.update_time == m.registered_time),
-        ).returning(m.member_id)
+        row = self._registered_row(Registration(member_id, values, registered_time))
+        stmt = self._registered_upsert(refresh).values(**row).returning(self.members.c.member_id)
         return (await self.db.execute(stmt)).first() is not None
+
+    async def apply_registrations(
+        self, registrations: Sequence[Registration], *, refresh: Sequence[str]
+    ) -> None:
+        """:meth:`apply_registered` for each of ``registrations`` (stream order), as ONE executemany
+        of the same upsert (a constant statement, prepared once, its rows sent in one round trip).
+
+        The outcome is the same as one call each, in order: a member's first registration gives the
+        inserted row, a later copy in the batch only its ``refresh`` columns (the upsert cannot
+        touch one row twice, so the copies are merged here first).
+        """
+        rows: dict[str, dict[str, Any]] = {}
+        for registration in registrations:
+            row = self._registered_row(registration)
+            first = rows.get(registration.member_id)
+            if first is None:
+                rows[registration.member_id] = row
+            else:
+                first.update({column: row[column] for column in refresh})
+        if rows:
+            await self.db.execute(self._registered_upsert(refresh), list(rows.values()))
 
     async def apply_tier_changed(
         self, member_id: str, values: Mapping[str, Any], *, changed_time: datetime | None = None

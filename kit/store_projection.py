@@ -4,9 +4,9 @@ Booking (`store_zones`) and the wallet (`store_directory`) each keep one table o
 ``(tenant_id, store_id, time_zone, update_time)``, made by :func:`store_table` — fed by members'
 ``StoreCreated`` / ``StoreUpdated`` events and read by every request that names a store:
 
-- :meth:`StoreProjection.apply` (the event consumer) upserts a store; among writes of one store
-  the later ``update_time`` (the event's occurred-at) wins, so a redelivered StoreCreated does not
-  take back a StoreUpdated;
+- :meth:`StoreProjection.apply` (the event consumer; :meth:`StoreProjection.apply_many` for a
+  batch, one executemany) upserts a store; among writes of one store the later ``update_time``
+  (the event's occurred-at) wins, so a redelivered StoreCreated does not take back a StoreUpdated;
 - :meth:`StoreProjection.require` answers a request: a malformed id is INVALID_ARGUMENT, a store
   the projection has not seen is looked up in the members service (:mod:`kit.members_client`) and,
   when members knows it, inserted — only when the row is still absent, stamped with the store's
@@ -16,7 +16,9 @@ Booking (`store_zones`) and the wallet (`store_directory`) each keep one table o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, Table, Text, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -29,6 +31,9 @@ from kit.members_client import MembersClient
 __all__ = ["StoreProjection", "store_table"]
 
 Db = AsyncSession | AsyncConnection
+
+
+_UPSERTS: dict[Table, Any] = {}
 
 
 def store_table(name: str, metadata: MetaData) -> Table:
@@ -49,18 +54,40 @@ class StoreProjection:
             raise ValueError("a store projection needs a tenant")
         self.db, self.tenant, self.table, self.source = db, tenant, table, source
 
+    def _upsert(self) -> Any:
+        stmt = _UPSERTS.get(self.table)
+        if stmt is None:  # built once per table: constructing it costs more than running it
+            t = self.table
+            insert = pg_insert(t)
+            stmt = _UPSERTS[t] = insert.on_conflict_do_update(
+                index_elements=[t.c.tenant_id, t.c.store_id],
+                set_={"time_zone": insert.excluded.time_zone, "update_time": insert.excluded.update_time},
+                where=t.c.update_time <= insert.excluded.update_time,
+            )
+        return stmt
+
     async def apply(self, store_id: str, time_zone: str, update_time: datetime) -> bool:
         """Record a store; False when a later write of the store is applied already."""
-        t = self.table
-        stmt = pg_insert(t).values(
+        stmt = self._upsert().values(
             tenant_id=self.tenant, store_id=store_id, time_zone=time_zone, update_time=update_time
         )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.c.tenant_id, t.c.store_id],
-            set_={"time_zone": stmt.excluded.time_zone, "update_time": stmt.excluded.update_time},
-            where=t.c.update_time <= stmt.excluded.update_time,
-        ).returning(t.c.store_id)
-        return (await self.db.execute(stmt)).first() is not None
+        return (await self.db.execute(stmt.returning(self.table.c.store_id))).first() is not None
+
+    async def apply_many(self, stores: Sequence[tuple[str, str, datetime]]) -> None:
+        """:meth:`apply` for each ``(store_id, time_zone, update_time)`` (stream order) in one
+        statement, with the same outcome: per store the latest ``update_time`` wins, and of equal
+        ones the later in the list (the upsert cannot touch one row twice: merged here first)."""
+        latest: dict[str, tuple[str, datetime]] = {}
+        for store_id, time_zone, update_time in stores:
+            seen = latest.get(store_id)
+            if seen is None or seen[1] <= update_time:
+                latest[store_id] = (time_zone, update_time)
+        rows = [
+            {"tenant_id": self.tenant, "store_id": store_id, "time_zone": zone, "update_time": at}
+            for store_id, (zone, at) in latest.items()
+        ]
+        if rows:
+            await self.db.execute(self._upsert(), rows)
 
     async def zone(self, store_id: str) -> str | None:
         """The store's IANA zone as projected; None when the projection has not seen the store."""

@@ -574,6 +574,106 @@ def outbox_metrics(meter_provider: metrics.MeterProvider | None = None) -> Outbo
         return found
 
 
+@dataclass(frozen=True)
+class ConsumerStats:
+    """A durable JetStream consumer's backlog, from its consumer info."""
+
+    lag: int  # messages on its subjects not yet delivered (``num_pending``)
+    ack_pending: int  # delivered, not yet acked or nak'ed (``num_ack_pending``)
+    redelivered: int  # delivered more than once and not yet acked (``num_redelivered``)
+
+
+# Events committed per consumer transaction: 1 is the per-event fallback, the batch size the best case.
+CONSUMER_BATCH_BUCKETS: tuple[float, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+class ConsumerMetrics:
+    """The event consumers' metrics (attributes ``peony.service`` and ``peony.consumer``, the durable):
+
+    - ``peony.consumer.lag`` gauge: messages not yet delivered to the durable
+    - ``peony.consumer.ack_pending`` gauge: delivered and not yet answered
+    - ``peony.consumer.redelivered`` gauge: redelivered and not yet acked
+    - ``peony.consumer.events`` counter: messages answered, by ``peony.messaging.outcome``
+      (processed, duplicate, retry, dead_lettered)
+    - ``peony.consumer.batch_events`` histogram: events committed per transaction
+    - ``peony.consumer.dlq`` counter: messages moved to the consumer's dead-letter subject
+
+    The gauges read the snapshot each consumer refreshes from JetStream (a callback cannot await).
+    """
+
+    def __init__(self, meter_provider: metrics.MeterProvider | None = None) -> None:
+        meter = metrics.get_meter("peony.consumer", meter_provider=meter_provider)
+        self.events = meter.create_counter(
+            "peony.consumer.events", unit="{event}", description="Consumed messages by outcome"
+        )
+        self.dlq = meter.create_counter(
+            "peony.consumer.dlq", unit="{event}", description="Messages moved to a dead-letter subject"
+        )
+        self.batch_events = meter.create_histogram(
+            "peony.consumer.batch_events",
+            unit="{event}",
+            description="Events committed per consumer transaction",
+            explicit_bucket_boundaries_advisory=list(CONSUMER_BATCH_BUCKETS),
+        )
+        self._sources: dict[tuple[str, str], Any] = {}
+        meter.create_observable_gauge(
+            "peony.consumer.lag",
+            callbacks=[self._observe(lambda s: s.lag)],
+            unit="{message}",
+            description="Messages of the consumer's subjects not yet delivered to it",
+        )
+        meter.create_observable_gauge(
+            "peony.consumer.ack_pending",
+            callbacks=[self._observe(lambda s: s.ack_pending)],
+            unit="{message}",
+            description="Messages delivered to the consumer and not yet answered",
+        )
+        meter.create_observable_gauge(
+            "peony.consumer.redelivered",
+            callbacks=[self._observe(lambda s: s.redelivered)],
+            unit="{message}",
+            description="Messages redelivered to the consumer and not yet acked",
+        )
+
+    def watch(self, service: str, durable: str, source: Any) -> None:
+        """Report ``source()`` (a ``ConsumerStats`` or None) for the durable in the gauges."""
+        self._sources[(service, durable)] = source
+
+    def unwatch(self, service: str, durable: str, source: Any) -> None:
+        if self._sources.get((service, durable)) == source:
+            del self._sources[(service, durable)]
+
+    def _observe(self, value_of: Any) -> Any:
+        def callback(_options: metrics.CallbackOptions) -> list[metrics.Observation]:
+            out = []
+            for (service, durable), source in list(self._sources.items()):
+                stats = source()
+                if stats is not None:
+                    attrs = {"peony.service": service, "peony.consumer": durable}
+                    out.append(metrics.Observation(value_of(stats), attrs))
+            return out
+
+        return callback
+
+
+_consumer_metrics: weakref.WeakKeyDictionary[Any, ConsumerMetrics] = weakref.WeakKeyDictionary()
+_global_consumer_metrics: ConsumerMetrics | None = None
+
+
+def consumer_metrics(meter_provider: metrics.MeterProvider | None = None) -> ConsumerMetrics:
+    """The ``ConsumerMetrics`` of ``meter_provider`` (default: the global one), created once each."""
+    global _global_consumer_metrics
+    with _rpc_metrics_lock:
+        if meter_provider is None:
+            if _global_consumer_metrics is None:
+                _global_consumer_metrics = ConsumerMetrics()
+            return _global_consumer_metrics
+        found = _consumer_metrics.get(meter_provider)
+        if found is None:
+            found = _consumer_metrics[meter_provider] = ConsumerMetrics(meter_provider)
+        return found
+
+
 # --------------------------------------------------------------------------------------------
 # gRPC client interceptors
 # --------------------------------------------------------------------------------------------

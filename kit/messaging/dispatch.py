@@ -13,24 +13,37 @@ joined unit of work, ...) on the consumer's session, unpacks the event into its 
 type and calls the entry. The subjects the consumer subscribes to come from the same table, so the
 two cannot drift; an event type the table does not know (a producer mislabelling one) is logged
 and acked, as before.
+
+An event type may also have a *batch entry*, for a write that takes many events at once
+(a projection's upsert of many rows in one round trip)::
+
+    @table.on_batch(members_events.MemberRegistered)
+    async def _registered_many(projection, items): ...  # items: [(envelope, event)], stream order
+
+    EventConsumer(..., handler=table.handler(), batch_handlers=table.batch_handlers())
+
+The consumer hands it a run of consecutive events of that type (grouped here by tenant, each
+tenant's in stream order); the per-event entry stays required: it is what the consumer falls back
+to when a batch fails, to find the one event that cannot be applied.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.logging import get_logger
-from kit.messaging.consumer import EventHandler
+from kit.messaging.consumer import BatchHandler, EventHandler
 from kit.messaging.envelope import EventEnvelope, event_type_of, subject_for, unpack
 
 __all__ = ["EventTable", "InvalidEvent"]
 
 C = TypeVar("C")
 Entry = Callable[[Any, EventEnvelope, Any], Awaitable[None]]
+BatchEntry = Callable[[Any, list[tuple[EventEnvelope, Any]]], Awaitable[None]]
 
 _log = get_logger("kit.messaging.dispatch")
 
@@ -48,6 +61,7 @@ class EventTable(Generic[C]):
         self._context = context
         self._invalid = invalid
         self._entries: dict[str, tuple[type[Message], Entry]] = {}
+        self._batch_entries: dict[str, tuple[type[Message], BatchEntry]] = {}
 
     def on(self, *kinds: type[Message]) -> Callable[[Entry], Entry]:
         """Register the decorated entry for each of ``kinds`` (one entry may serve several)."""
@@ -58,6 +72,19 @@ class EventTable(Generic[C]):
                 if event_type in self._entries:
                     raise ValueError(f"{event_type} already has an entry")
                 self._entries[event_type] = (kind, entry)
+            return entry
+
+        return register
+
+    def on_batch(self, *kinds: type[Message]) -> Callable[[BatchEntry], BatchEntry]:
+        """Register the decorated batch entry for each of ``kinds`` (each needs its ``on`` entry too)."""
+
+        def register(entry: BatchEntry) -> BatchEntry:
+            for kind in kinds:
+                event_type = event_type_of(kind)
+                if event_type in self._batch_entries:
+                    raise ValueError(f"{event_type} already has a batch entry")
+                self._batch_entries[event_type] = (kind, entry)
             return entry
 
         return register
@@ -84,3 +111,25 @@ class EventTable(Generic[C]):
     def handler(self) -> EventHandler:
         """The ``EventConsumer`` handler that dispatches through this table."""
         return self.apply
+
+    def batch_handlers(self) -> dict[str, BatchHandler]:
+        """The ``EventConsumer`` batch handlers (event type -> handler of a run of its events)."""
+        missing = [t for t in self._batch_entries if t not in self._entries]
+        if missing:
+            raise ValueError(f"batch entries without a per-event entry: {missing}")
+        return {
+            event_type: self._batch_handler(kind, entry)
+            for event_type, (kind, entry) in self._batch_entries.items()
+        }
+
+    def _batch_handler(self, kind: type[Message], entry: BatchEntry) -> BatchHandler:
+        async def apply_many(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
+            by_tenant: dict[str, list[tuple[EventEnvelope, Any]]] = {}
+            for envelope in envelopes:
+                if not envelope.tenant:
+                    raise self._invalid(f"event {envelope.event_id} has no tenant")
+                by_tenant.setdefault(envelope.tenant, []).append((envelope, unpack(envelope, kind)))
+            for tenant, items in by_tenant.items():
+                await entry(self._context(session, tenant), items)
+
+        return apply_many

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from google.protobuf.wrappers_pb2 import Int64Value, StringValue
+from google.protobuf.wrappers_pb2 import BoolValue, Int64Value, StringValue
 
 from kit.messaging import new_envelope
 from kit.messaging.dispatch import EventTable, InvalidEvent
@@ -58,3 +58,38 @@ def test_the_subjects_come_from_the_table_and_an_event_type_has_one_entry() -> N
     assert table.subjects("members") == ["peony.members.StringValue", "peony.members.Int64Value"]
     with pytest.raises(ValueError, match="already has an entry"):
         table.on(StringValue)(lambda *_: None)
+
+
+async def test_a_batch_entry_gets_each_tenants_run_unpacked_in_stream_order() -> None:
+    seen: list = []
+    table = _table(seen)
+
+    @table.on_batch(StringValue)
+    async def _strings(ctx, items) -> None:
+        seen.append((ctx, [(envelope.event_id, event.value) for envelope, event in items]))
+
+    [handle_many] = table.batch_handlers().values()
+    a1, b1, a2 = (
+        new_envelope(StringValue(value=v), tenant=t, aggregate_type="x", aggregate_id=v)
+        for v, t in (("a1", "ta"), ("b1", "tb"), ("a2", "ta"))
+    )
+    await handle_many("session", [a1, b1, a2])
+    assert seen == [
+        (("ctx", "session", "ta"), [(a1.event_id, "a1"), (a2.event_id, "a2")]),
+        (("ctx", "session", "tb"), [(b1.event_id, "b1")]),
+    ]
+    assert list(table.batch_handlers()) == ["google.protobuf.StringValue"]
+    no_tenant = new_envelope(StringValue(value="x"), tenant="t", aggregate_type="x", aggregate_id="a")
+    no_tenant.tenant = ""
+    with pytest.raises(Refused):
+        await handle_many("session", [a1, no_tenant])
+
+
+def test_a_batch_entry_needs_a_per_event_entry_to_fall_back_to() -> None:
+    table = _table([])
+
+    @table.on_batch(BoolValue)
+    async def _bools(ctx, items) -> None: ...
+
+    with pytest.raises(ValueError, match="without a per-event entry"):
+        table.batch_handlers()

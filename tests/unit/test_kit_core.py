@@ -57,6 +57,39 @@ def test_config_lists_every_problem_and_refuses_dev_secrets_in_prod():
         )
 
 
+def test_consumer_settings_have_defaults_for_two_cores_and_are_checked():
+    base = {"PEONY_DATABASE_URL": "postgresql://peony@db:5432/postgres"}
+    cfg = load_config("wallet", base)
+    assert cfg.consumer.options() == {
+        "batch": 128,
+        "concurrency": 2,
+        "max_ack_pending": 1000,
+        "stats_interval": 5.0,
+        "lag_warn": 10_000,
+    }
+    cfg = load_config(
+        "wallet",
+        {**base, "PEONY_CONSUMER_BATCH": "512", "PEONY_CONSUMER_CONCURRENCY": "4"},
+    )
+    assert (cfg.consumer.batch, cfg.consumer.concurrency, cfg.consumer.max_ack_pending) == (512, 4, 2048)
+    with pytest.raises(ConfigError) as err:
+        load_config(
+            "wallet",
+            {
+                **base,
+                "PEONY_CONSUMER_BATCH": "0",
+                "PEONY_CONSUMER_CONCURRENCY": "many",
+                "PEONY_CONSUMER_STATS_INTERVAL_SECONDS": "0",
+            },
+        )
+    for needle in ("PEONY_CONSUMER_BATCH", "PEONY_CONSUMER_CONCURRENCY", "PEONY_CONSUMER_STATS_INTERVAL"):
+        assert needle in str(err.value)
+    with pytest.raises(ConfigError, match="at least PEONY_CONSUMER_BATCH"):
+        load_config(
+            "wallet", {**base, "PEONY_CONSUMER_BATCH": "256", "PEONY_CONSUMER_MAX_ACK_PENDING": "100"}
+        )
+
+
 # --- auth ------------------------------------------------------------------------------------
 def test_valid_token_yields_principal_with_role_permissions_and_store_scope():
     token = mint_dev_token(tenant="t1", subject="user:amy", roles=["front_desk"], stores=["s1"])

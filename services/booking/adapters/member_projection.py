@@ -27,6 +27,7 @@ NOT_FOUND ``MEMBER_NOT_FOUND``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,7 +37,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from kit.errors import InvalidArgument, NotFound
 from kit.ids import is_resource_id
-from kit.member_projection import MemberNotYetRegistered, MemberRows
+from kit.member_projection import MemberNotYetRegistered, MemberRows, Registration
 from kit.members_client import MemberFacts
 from kit.store_projection import StoreProjection
 from services.booking.adapters.tables import member_windows as mw
@@ -54,6 +55,10 @@ class MemberWindow:
     booking_window_days: int | None
 
 
+# What a second copy of a registration (or one filling a placeholder) refreshes.
+_REGISTRATION_REFRESH = ("tier_id", "booking_window_days", "registered_time", "update_time")
+
+
 class MemberProjection(MemberRows):
     members = mw
     ladders = tl
@@ -64,16 +69,31 @@ class MemberProjection(MemberRows):
         """Record a store's zone; False when a later event of the store is applied already."""
         return await StoreProjection(self.db, self.tenant, sz).apply(store_id, time_zone, occurred_at)
 
+    async def apply_stores(self, stores: Sequence[tuple[str, str, datetime]]) -> None:
+        """:meth:`apply_store` for a batch of ``(store_id, time_zone, occurred_at)``, in one round trip."""
+        await StoreProjection(self.db, self.tenant, sz).apply_many(stores)
+
+    @staticmethod
+    def registration(
+        member_id: str, tier_id: str, booking_window_days: int, registered_time: datetime
+    ) -> Registration:
+        """A MemberRegistered as :meth:`apply_registrations` takes it."""
+        return Registration(
+            member_id, {"tier_id": tier_id, "booking_window_days": booking_window_days}, registered_time
+        )
+
     async def apply_registered(  # type: ignore[override]
         self, member_id: str, tier_id: str, booking_window_days: int, registered_time: datetime
     ) -> bool:
         """Record a registration (filling a booking's placeholder); True when the row was written."""
+        r = self.registration(member_id, tier_id, booking_window_days, registered_time)
         return await super().apply_registered(
-            member_id,
-            {"tier_id": tier_id, "booking_window_days": booking_window_days},
-            registered_time,
-            refresh=["tier_id", "booking_window_days", "registered_time", "update_time"],
+            r.member_id, r.values, r.registered_time, refresh=_REGISTRATION_REFRESH
         )
+
+    async def apply_registrations(self, registrations: Sequence[Registration]) -> None:  # type: ignore[override]
+        """:meth:`apply_registered` for a batch of registrations (stream order), in one round trip."""
+        await super().apply_registrations(registrations, refresh=_REGISTRATION_REFRESH)
 
     async def apply_tier_changed(  # type: ignore[override]
         self,

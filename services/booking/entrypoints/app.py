@@ -64,7 +64,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         verifier=TokenVerifier(config.auth),
         workers=[
             backbone.relay,
-            members_events_consumer(backbone.engine, backbone.js),
+            members_events_consumer(backbone.engine, backbone.js, **config.consumer.options()),
             backbone.retention,
             jobs,
         ],

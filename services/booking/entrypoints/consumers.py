@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit.ids import parse_name
 from kit.logging import get_logger
+from kit.member_projection import Registration
 from kit.messaging import EventConsumer, EventEnvelope
 from kit.messaging import dispatch as kit_dispatch
 from kit.messaging.dispatch import EventTable
@@ -60,23 +61,45 @@ def _occurred_at(envelope: EventEnvelope) -> datetime:
 members_events = EventTable(MemberProjection, invalid=InvalidEvent)
 
 
-@members_events.on(members_pb.StoreCreated, members_pb.StoreUpdated)
-async def _store(projection: MemberProjection, envelope: EventEnvelope, event: Any) -> None:
+def _store_row(envelope: EventEnvelope, event: Any) -> tuple[str, str, datetime]:
     store_id = _name(envelope, event.store, "stores")
     if store_zone(event.time_zone) is None:
         raise InvalidEvent(f"{envelope.event_type} {envelope.event_id}: bad time zone {event.time_zone!r}")
-    if not await projection.apply_store(store_id, event.time_zone, _occurred_at(envelope)):
+    return store_id, event.time_zone, _occurred_at(envelope)
+
+
+@members_events.on(members_pb.StoreCreated, members_pb.StoreUpdated)
+async def _store(projection: MemberProjection, envelope: EventEnvelope, event: Any) -> None:
+    store_id, time_zone, occurred_at = _store_row(envelope, event)
+    if not await projection.apply_store(store_id, time_zone, occurred_at):
         log.info("booking.store_event_stale", event_id=envelope.event_id, store_id=store_id)
+
+
+@members_events.on_batch(members_pb.StoreCreated, members_pb.StoreUpdated)
+async def _stores(projection: MemberProjection, items: list[tuple[EventEnvelope, Any]]) -> None:
+    await projection.apply_stores([_store_row(envelope, event) for envelope, event in items])
+
+
+def _registration(envelope: EventEnvelope, event: members_pb.MemberRegistered) -> Registration:
+    return MemberProjection.registration(
+        _name(envelope, event.member, "members"),
+        event.tier_id,
+        event.tier_benefits.booking_window_days,
+        _occurred_at(envelope),
+    )
 
 
 @members_events.on(members_pb.MemberRegistered)
 async def _registered(
     projection: MemberProjection, envelope: EventEnvelope, event: members_pb.MemberRegistered
 ) -> None:
-    member_id = _name(envelope, event.member, "members")
-    await projection.apply_registered(
-        member_id, event.tier_id, event.tier_benefits.booking_window_days, _occurred_at(envelope)
-    )
+    await projection.apply_registrations([_registration(envelope, event)])
+
+
+@members_events.on_batch(members_pb.MemberRegistered)
+async def _registered_many(projection: MemberProjection, items: list[tuple[EventEnvelope, Any]]) -> None:
+    # A burst of registrations (e.g. after a pause) costs one upsert, not one per member.
+    await projection.apply_registrations([_registration(envelope, event) for envelope, event in items])
 
 
 @members_events.on(members_pb.TierChanged)
@@ -117,5 +140,6 @@ def members_events_consumer(engine: AsyncEngine, js: JetStreamContext, **options
         stream_service=MEMBERS_STREAM_SERVICE,
         subjects=MEMBERS_SUBJECTS,
         handler=members_events.handler(),
+        batch_handlers=members_events.batch_handlers(),
         **options,
     )

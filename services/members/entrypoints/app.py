@@ -46,7 +46,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     # Checkouts drive tier upgrades and referral rewards. The wallet stream is the wallet's own;
     # creating it here (idempotent, same settings) lets members start first.
     await ensure_stream(backbone.js, WALLET_STREAM_SERVICE)
-    wallet_consumer = wallet_events_consumer(backbone.engine, backbone.js)
+    wallet_consumer = wallet_events_consumer(backbone.engine, backbone.js, **config.consumer.options())
     tier_jobs = TierReevaluationWorker(backbone.engine, uows)
     return GrpcServiceRunner(
         config=config,

@@ -61,7 +61,10 @@ async def build(config: ServiceConfig, *, registry: ProviderRegistry | None = No
     # The producers' streams may not exist yet when notify starts first (same kit settings).
     for stream in STREAMS:
         await ensure_stream(backbone.js, stream)
-    consumers = [events_consumer(backbone.engine, backbone.js, stream) for stream in STREAMS]
+    consumers = [
+        events_consumer(backbone.engine, backbone.js, stream, **config.consumer.options())
+        for stream in STREAMS
+    ]
     return GrpcServiceRunner(
         config=config,
         registrations=[

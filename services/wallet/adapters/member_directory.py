@@ -33,6 +33,7 @@ an older TierChanged cannot take the tier back. Members' NOT_FOUND is ``MEMBER_N
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,7 +41,7 @@ from typing import Any
 from sqlalchemy import select
 
 from kit.errors import InvalidArgument, NotFound
-from kit.member_projection import MemberNotYetRegistered, MemberRows
+from kit.member_projection import MemberNotYetRegistered, MemberRows, Registration
 from kit.members_client import MemberFacts
 from services.wallet.adapters.tables import member_directory as md
 from services.wallet.adapters.tables import tier_ladders as tl
@@ -65,6 +66,10 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
+# What a second copy of a registration refreshes (while no TierChanged has been applied).
+_TIER_FIELDS = ("tier_id", "discount_bps", "points_multiplier_permille")
+
+
 def _tier(tier_id: str, discount_bps: int, multiplier_permille: int) -> dict[str, Any]:
     return {
         "tier_id": tier_id,
@@ -79,6 +84,19 @@ class MemberDirectory(MemberRows):
 
     # ---------------------------------------------------------------- writes (from events)
 
+    @staticmethod
+    def registration(
+        member_id: str,
+        home_store_id: str,
+        tier_id: str,
+        discount_bps: int,
+        multiplier_permille: int,
+        registered_time: datetime,
+    ) -> Registration:
+        """A MemberRegistered as :meth:`apply_registrations` takes it."""
+        tier = _tier(tier_id, discount_bps, multiplier_permille)
+        return Registration(member_id, {"home_store_id": home_store_id, **tier}, registered_time)
+
     async def apply_registered(
         self,
         member_id: str,
@@ -89,14 +107,14 @@ class MemberDirectory(MemberRows):
         registered_time: datetime,
     ) -> bool:
         """Record a registration; True when the row was written (inserted, or its tier refreshed)."""
-        tier = {
-            "tier_id": tier_id,
-            "discount_bps": discount_bps,
-            "points_multiplier_permille": multiplier_permille,
-        }
-        return await super().apply_registered(
-            member_id, {"home_store_id": home_store_id, **tier}, registered_time, refresh=list(tier)
+        r = self.registration(
+            member_id, home_store_id, tier_id, discount_bps, multiplier_permille, registered_time
         )
+        return await super().apply_registered(r.member_id, r.values, r.registered_time, refresh=_TIER_FIELDS)
+
+    async def apply_registrations(self, registrations: Sequence[Registration]) -> None:  # type: ignore[override]
+        """:meth:`apply_registered` for a batch of registrations (stream order), in one round trip."""
+        await super().apply_registrations(registrations, refresh=_TIER_FIELDS)
 
     async def apply_tier_changed(  # type: ignore[override]
         self,

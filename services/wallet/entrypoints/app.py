@@ -46,7 +46,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     # The members stream is members' own; creating it here (idempotent, same settings) lets the
     # wallet start first without its projection consumer failing on a missing stream.
     await ensure_stream(backbone.js, "members")
-    consumer = members_events_consumer(backbone.engine, backbone.js)
+    consumer = members_events_consumer(backbone.engine, backbone.js, **config.consumer.options())
     return GrpcServiceRunner(
         config=config,
         registrations=[
@@ -58,7 +58,8 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         workers=[
             backbone.relay,
             consumer,
-            referral_consumer(backbone.engine, backbone.js),  # grants ReferralRewardEarned
+            # grants ReferralRewardEarned
+            referral_consumer(backbone.engine, backbone.js, **config.consumer.options()),
             WalletJobs(backbone.engine, uows),
             backbone.retention,
         ],

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kit.ids import is_resource_id, parse_name
 from kit.logging import get_logger
+from kit.member_projection import Registration
 from kit.messaging import EventConsumer, EventEnvelope
 from kit.messaging import dispatch as kit_dispatch
 from kit.messaging.dispatch import EventTable
@@ -89,14 +90,13 @@ def _occurred_at(envelope: EventEnvelope) -> datetime | None:
 members_events = EventTable(_projections, invalid=InvalidEvent)
 
 
-@members_events.on(members_pb.MemberRegistered)
-async def _registered(p: _Projections, envelope: EventEnvelope, event: members_pb.MemberRegistered) -> None:
+def _registration(envelope: EventEnvelope, event: members_pb.MemberRegistered) -> Registration:
     member_id = _member_id(envelope, event.member)
     home_store_id = parse_name(event.home_store, "stores")
     if home_store_id is None:
         log.warning("wallet.member_without_home_store", event_id=envelope.event_id, member_id=member_id)
         home_store_id = ""
-    await p.members.apply_registered(
+    return MemberDirectory.registration(
         member_id,
         home_store_id,
         event.tier_id,
@@ -104,6 +104,17 @@ async def _registered(p: _Projections, envelope: EventEnvelope, event: members_p
         _multiplier(event.tier_benefits),
         _occurred_at(envelope) or datetime.now(UTC),
     )
+
+
+@members_events.on(members_pb.MemberRegistered)
+async def _registered(p: _Projections, envelope: EventEnvelope, event: members_pb.MemberRegistered) -> None:
+    await p.members.apply_registrations([_registration(envelope, event)])
+
+
+@members_events.on_batch(members_pb.MemberRegistered)
+async def _registered_many(p: _Projections, items: list[tuple[EventEnvelope, Any]]) -> None:
+    # A burst of registrations (e.g. after a pause) costs one upsert, not one per member.
+    await p.members.apply_registrations([_registration(envelope, event) for envelope, event in items])
 
 
 @members_events.on(members_pb.TierChanged)
@@ -128,13 +139,23 @@ async def _ladder(p: _Projections, envelope: EventEnvelope, ladder: members_pb.T
         log.info("wallet.tier_ladder_stale", event_id=envelope.event_id, version=ladder.version)
 
 
-@members_events.on(members_pb.StoreCreated, members_pb.StoreUpdated)
-async def _store(p: _Projections, envelope: EventEnvelope, event: Any) -> None:
+def _store_row(envelope: EventEnvelope, event: Any) -> tuple[str, str, datetime]:
     store_id = parse_name(event.store, "stores")
     if not store_id or not is_resource_id(store_id):
         raise InvalidEvent(f"{envelope.event_type} {envelope.event_id} has no valid store name")
-    if not await p.stores.apply(store_id, event.time_zone, _occurred_at(envelope) or datetime.now(UTC)):
+    return store_id, event.time_zone, _occurred_at(envelope) or datetime.now(UTC)
+
+
+@members_events.on(members_pb.StoreCreated, members_pb.StoreUpdated)
+async def _store(p: _Projections, envelope: EventEnvelope, event: Any) -> None:
+    store_id, time_zone, occurred_at = _store_row(envelope, event)
+    if not await p.stores.apply(store_id, time_zone, occurred_at):
         log.info("wallet.store_event_stale", event_id=envelope.event_id, store_id=store_id)
+
+
+@members_events.on_batch(members_pb.StoreCreated, members_pb.StoreUpdated)
+async def _stores(p: _Projections, items: list[tuple[EventEnvelope, Any]]) -> None:
+    await p.stores.apply_many([_store_row(envelope, event) for envelope, event in items])
 
 
 MEMBERS_SUBJECTS = members_events.subjects(MEMBERS_STREAM_SERVICE)
@@ -150,5 +171,6 @@ def members_events_consumer(engine: AsyncEngine, js: JetStreamContext, **options
         stream_service=MEMBERS_STREAM_SERVICE,
         subjects=MEMBERS_SUBJECTS,
         handler=members_events.handler(),
+        batch_handlers=members_events.batch_handlers(),
         **options,
     )

@@ -396,3 +396,54 @@ async def test_projection_writes_directly(booking: Booking):
         assert not await p.apply_ladder(2, [])
         assert not await p.apply_ladder(1, [])
         assert (await p.lock(member)).booking_window_days == 45
+
+
+async def test_projection_batches_end_as_one_upsert_each_in_stream_order(booking: Booking):
+    """The consumer's batches (one statement each) leave the rows the per-event upserts leave: a
+    booking's placeholder is filled, a member registered twice keeps the last copy; of a store's
+    events the latest occurred-at wins even when it comes first in the batch."""
+    one_by_one, batched = _tenant(), _tenant()
+    placeholder, twice = str(uuid.uuid4()), str(uuid.uuid4())
+    s = timedelta(seconds=1)
+    async with booking.engine.begin() as conn:
+        t0 = (await conn.execute(text("SELECT now()"))).scalar_one()
+        registrations = [
+            MemberProjection.registration(placeholder, "silver", 7, t0),
+            MemberProjection.registration(twice, "silver", 7, t0),
+            MemberProjection.registration(twice, "gold", 30, t0 + s),
+        ]
+        # StoreUpdated (newer) delivered before a redelivered StoreCreated (older).
+        stores = [("s1", "Asia/Tokyo", t0 + s), ("s1", "Asia/Shanghai", t0), ("s2", "Europe/Paris", t0)]
+        for tenant in (one_by_one, batched):
+            await MemberProjection(conn, tenant).lock(placeholder)
+        for r in registrations:
+            await MemberProjection(conn, one_by_one).apply_registered(
+                r.member_id, r.values["tier_id"], r.values["booking_window_days"], r.registered_time
+            )
+        for store in stores:
+            await MemberProjection(conn, one_by_one).apply_store(*store)
+        await MemberProjection(conn, batched).apply_registrations(registrations)
+        await MemberProjection(conn, batched).apply_stores(stores)
+
+        async def rows(tenant: str) -> tuple[list, list]:
+            members = await conn.execute(
+                text(
+                    "SELECT member_id, tier_id, booking_window_days, registered_time, update_time"
+                    " FROM member_windows WHERE tenant_id = :t ORDER BY member_id"
+                ),
+                {"t": tenant},
+            )
+            zones = await conn.execute(
+                text(
+                    "SELECT store_id, time_zone, update_time FROM store_zones"
+                    " WHERE tenant_id = :t ORDER BY store_id"
+                ),
+                {"t": tenant},
+            )
+            return [tuple(r) for r in members], [tuple(r) for r in zones]
+
+        expected = await rows(one_by_one)
+        assert await rows(batched) == expected
+        members, zones = expected
+        assert {m[0]: m[1:3] for m in members} == {placeholder: ("silver", 7), twice: ("gold", 30)}
+        assert zones == [("s1", "Asia/Tokyo", t0 + s), ("s2", "Europe/Paris", t0)]

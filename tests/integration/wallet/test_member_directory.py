@@ -297,3 +297,50 @@ async def test_a_read_through_snapshot_fills_only_an_absent_row_and_older_events
             member_id, "platinum", 2000, 2000, changed_time=registered_at + 20 * _MIN
         )
         assert (await d.find(member_id)).tier_id == "platinum"
+
+
+async def _directory_rows(conn, tenant: str) -> list[tuple]:
+    rows = await conn.execute(
+        text(
+            "SELECT member_id::text, home_store_id, tier_id, discount_bps, points_multiplier_permille,"
+            " registered_time, update_time FROM member_directory WHERE tenant_id = :t ORDER BY member_id"
+        ),
+        {"t": tenant},
+    )
+    return [tuple(r) for r in rows]
+
+
+async def test_a_batch_of_registrations_ends_as_one_upsert_each_in_stream_order(wallet: Wallet):
+    """The consumer's batch (``apply_registrations``, one statement) leaves exactly the rows the
+    per-event upserts leave: a member registered twice in the batch keeps the first copy's row with
+    the last copy's tier; a member whose tier changed already is not taken back."""
+    one_by_one, batched = _tenant(), _tenant()
+    twice, changed, single = (str(uuid.uuid4()) for _ in range(3))
+    async with wallet.engine.begin() as conn:
+        t0 = (await conn.execute(text("SELECT now()"))).scalar_one()
+        batch = [
+            MemberDirectory.registration(twice, "s1", "silver", 300, 1000, t0),
+            MemberDirectory.registration(changed, "s1", "regular", 0, 1000, t0),
+            MemberDirectory.registration(twice, "s2", "gold", 1000, 1500, t0 + _S),
+            MemberDirectory.registration(single, "s3", "silver", 300, 1000, t0 + 2 * _S),
+        ]
+        for tenant in (one_by_one, batched):
+            d = MemberDirectory(conn, tenant)
+            await d.apply_registered(changed, "s1", "regular", 0, 1000, t0 - _MIN)
+            await d.apply_tier_changed(changed, "gold", 1000, 1500, changed_time=t0 - _S)
+        for r in batch:
+            await MemberDirectory(conn, one_by_one).apply_registered(
+                r.member_id,
+                r.values["home_store_id"],
+                r.values["tier_id"],
+                r.values["discount_bps"],
+                r.values["points_multiplier_permille"],
+                r.registered_time,
+            )
+        await MemberDirectory(conn, batched).apply_registrations(batch)
+
+        expected = await _directory_rows(conn, one_by_one)
+        assert await _directory_rows(conn, batched) == expected
+        by_member = {row[0]: row for row in expected}
+        assert by_member[twice][1:] == ("s1", "gold", 1000, 1500, t0, t0)
+        assert by_member[changed][2] == "gold"
