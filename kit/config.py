@@ -111,6 +111,7 @@ class ServiceConfig:
         if self.max_inflight_rpcs_setting:
             return self.max_inflight_rpcs_setting
         return INFLIGHT_RPCS_PER_DB_CONNECTION * (self.effective_db_pool_size + self.db_max_overflow)
+
     consumer: ConsumerSettings = field(default_factory=ConsumerSettings)
 
     @property

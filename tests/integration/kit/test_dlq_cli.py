@@ -86,7 +86,7 @@ async def world(engine: AsyncEngine, js: JetStreamContext, service: str, infra, 
 
 async def test_list_show_replay_and_purge(world: World, capsys) -> None:
     first, second, third = [await world.publish(v) for v in ("a", "b", "c")]
-    await eventually(lambda: _at_least(world, 3), within=15, what="three events dead-lettered")
+    await eventually(lambda: _at_least(world, 3), within=60, what="three events dead-lettered")
 
     rc, out = await world.cli(capsys, "list", world.service, "--json")
     letters = json.loads(out)
@@ -104,7 +104,7 @@ async def test_list_show_replay_and_purge(world: World, capsys) -> None:
     world.broken = False
     rc, out = await world.cli(capsys, "replay", world.service, str(letters[0]["seq"]))
     assert rc == 0 and "replayed 1" in out
-    await eventually(lambda: _applied(world, ["a"]), within=15, what="replayed event applied")
+    await eventually(lambda: _applied(world, ["a"]), within=60, what="replayed event applied")
     assert await world.dead_count() == 2
     # Replaying the same seq again: nothing left to replay.
     rc, _ = await world.cli(capsys, "replay", world.service, str(letters[0]["seq"]))
@@ -115,7 +115,7 @@ async def test_list_show_replay_and_purge(world: World, capsys) -> None:
     assert (rc, json.loads(out)) == (0, {"purged": 1})
     rc, out = await world.cli(capsys, "replay", world.service, "--all", "--json")
     assert (rc, json.loads(out)) == (0, {"replayed": 1})
-    await eventually(lambda: _applied(world, ["a", "c"]), within=15, what="c applied")
+    await eventually(lambda: _applied(world, ["a", "c"]), within=60, what="c applied")
     rc, out = await world.cli(capsys, "list", world.service, "--json")
     assert (rc, json.loads(out)) == (0, [])
     assert sorted(world.applied) == ["a", "c"]  # "b" was purged, never applied
@@ -125,7 +125,7 @@ async def test_a_replay_is_applied_once_even_by_a_consumer_that_already_had_it(
     world: World, engine: AsyncEngine, capsys
 ) -> None:
     await world.publish("x")
-    await eventually(lambda: _at_least(world, 1), within=15, what="dead-lettered")
+    await eventually(lambda: _at_least(world, 1), within=60, what="dead-lettered")
     _, out = await world.cli(capsys, "list", world.service, "--json")
     (letter,) = json.loads(out)
     world.broken = False
@@ -137,7 +137,7 @@ async def test_a_replay_is_applied_once_even_by_a_consumer_that_already_had_it(
     assert found is not None
     await dlq.replay(world.js, world.service, found)
     await dlq.replay(world.js, world.service, found)
-    await eventually(lambda: _applied(world, ["x"]), within=15, what="x applied")
+    await eventually(lambda: _applied(world, ["x"]), within=60, what="x applied")
     async with engine.connect() as conn:
         query = text("SELECT count(*) FROM inbox WHERE event_id = :id")
         inbox = (await conn.execute(query, {"id": uuid.UUID(letter["event_id"])})).scalar()
