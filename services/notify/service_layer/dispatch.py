@@ -108,7 +108,9 @@ log = get_logger("peony.notify.dispatch")
 # Notify's channel names -> the providers' (services/notify/adapters/providers/base.py CHANNELS).
 PROVIDER_CHANNEL = {CHANNEL_APP_PUSH: "push"}
 
-ContactResolver = Callable[[str, Trigger, str], Awaitable[Contact]]
+# (tenant, {recipient: its trigger}) -> {recipient: Contact or RecipientNotFound}; raises
+# ContactsUnavailable when the recipients cannot be resolved now.
+ContactResolver = Callable[[str, dict[str, Trigger]], Awaitable[dict[str, Contact | RecipientNotFound]]]
 
 
 def provider_channel(channel: str) -> str:
@@ -297,24 +299,27 @@ class Dispatcher:
         return TemplateBook(overrides)
 
     async def _resolve_contacts(self, items: list[_Item]) -> None:
-        """Each distinct recipient once, concurrently."""
-        wanted: dict[tuple[str, str], Trigger] = {}
+        """Each distinct recipient once: one resolution per tenant of the batch, concurrently."""
+        wanted: dict[str, dict[str, Trigger]] = {}
         for item in items:
             item.trigger = BY_KEY.get(item.message.trigger)
             if item.trigger is not None:
-                wanted.setdefault((item.tenant, item.message.recipient), item.trigger)
+                wanted.setdefault(item.tenant, {}).setdefault(item.message.recipient, item.trigger)
 
-        async def one(key: tuple[str, str], trigger: Trigger) -> Contact | Exception:
+        async def one(tenant: str) -> dict[str, Contact | RecipientNotFound] | ContactsUnavailable:
             try:
-                return await self._resolve(key[0], trigger, key[1])
-            except (RecipientNotFound, ContactsUnavailable) as exc:
+                return await self._resolve(tenant, wanted[tenant])
+            except ContactsUnavailable as exc:
                 return exc
 
-        keys = list(wanted)
-        found = await asyncio.gather(*(one(k, wanted[k]) for k in keys))
-        contacts = dict(zip(keys, found, strict=True))
+        tenants = list(wanted)
+        found = dict(zip(tenants, await asyncio.gather(*(one(t) for t in tenants)), strict=True))
         for item in items:
-            item.contact = contacts.get((item.tenant, item.message.recipient))
+            contacts = found.get(item.tenant)
+            if isinstance(contacts, ContactsUnavailable):
+                item.contact = contacts
+            elif contacts is not None:
+                item.contact = contacts.get(item.message.recipient)
 
     # --- policy and planning ----------------------------------------------------------------------
     def _spend_day(self, now: datetime) -> date:
@@ -593,11 +598,20 @@ class Dispatcher:
 
 
 def contact_resolver(members, staff) -> ContactResolver:
-    """Members for member triggers, the staff directory for staff ones."""
+    """Members for member triggers (one ResolveContacts for all of a batch's members of a tenant),
+    the staff directory for staff ones."""
 
-    async def resolve(tenant: str, trigger: Trigger, recipient: str) -> Contact:
-        if trigger.audience == AUDIENCE_STAFF:
-            return staff.resolve(tenant, recipient)
-        return await members.resolve(tenant, recipient)
+    async def resolve(tenant: str, wanted: dict[str, Trigger]) -> dict[str, Contact | RecipientNotFound]:
+        out: dict[str, Contact | RecipientNotFound] = {}
+        for recipient, trigger in wanted.items():
+            if trigger.audience == AUDIENCE_STAFF:
+                try:
+                    out[recipient] = staff.resolve(tenant, recipient)
+                except RecipientNotFound as exc:
+                    out[recipient] = exc
+        members_wanted = [r for r in wanted if r not in out]
+        if members_wanted:
+            out.update(await members.resolve_many(tenant, members_wanted))
+        return out
 
     return resolve
