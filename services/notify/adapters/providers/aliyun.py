@@ -6,10 +6,11 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from services.notify.adapters.providers._http import HttpClient, json_body, retryable_status
 from services.notify.adapters.providers._receipts import (
@@ -46,8 +47,14 @@ RETRYABLE_CODES = frozenset(
 )
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def percent_encode(value: str) -> str:
-    """RFC 3986 encoding as Alibaba's RPC signature specifies (space → %20, ``~`` kept, ``*`` → %2A)."""
+    """RFC 3986 encoding as Alibaba's RPC signature specifies (space → %20, ``~`` kept, ``*`` → %2A).
+    Most parameters are plain ASCII words: those skip ``quote`` (a measurable share of a send)."""
+    if _UNRESERVED.fullmatch(value):
+        return value
     return quote(value, safe="-_.~")
 
 
@@ -130,7 +137,7 @@ class AliyunSms:
 
     async def _call(self, params: Mapping[str, str]) -> tuple[int, str, dict]:
         """``(HTTP status, Code, answer)`` of one signed RPC call."""
-        body = urlencode(params, quote_via=quote)
+        body = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in params.items())
         status, raw = await self._http.request(
             "POST",
             self.endpoint,
