@@ -35,6 +35,12 @@ with (no second policy decision: it may already be at the member) and is claimed
     (``peony notify retry`` re-sends it): at most once there. Only the claims of the batch in flight
     when the process died are ever in doubt.
 
+A provider call that gets no answer (a timeout, a connection lost after the request went out) is
+the same doubt without a kill: the provider may have taken the message. On a route that can be
+reconciled the message is neither failed over nor retried at once — failing over to the next
+provider is how a slow provider turns into two SMS — it stays claimed and is held in doubt for a
+backoff, then reconciled as above.
+
 The lease (``PEONY_NOTIFY_SEND_TIMEOUT_SECONDS`` times the claim's provider calls, plus a margin)
 is how long after a kill its claims wait; Tencent's query lists a message once its operator report
 is back, which the lease leaves time for.
@@ -142,7 +148,8 @@ class _Item:
     # an in-doubt claim being reconciled: when its earlier claim was made (ask providers since then)
     in_doubt_since: datetime | None = None
     found: LookupResult | None = None  # a provider had it
-    unanswered: ProviderError | None = None  # a provider could not say whether it had it
+    # a provider did not answer a send (it may have it) or could not say whether it had it
+    unanswered: ProviderError | None = None
 
 
 class Dispatcher:
@@ -481,12 +488,30 @@ class Dispatcher:
             except ProviderError as exc:
                 item.errors.append(exc)
             except Exception as exc:  # timeouts, connection errors: worth another try
-                item.errors.append(ProviderError(type(exc).__name__, retryable=True, provider=provider.name))
+                item.errors.append(
+                    ProviderError(
+                        type(exc).__name__,
+                        retryable=True,
+                        provider=provider.name,
+                        maybe_sent=isinstance(exc, TimeoutError),
+                    )
+                )
             else:
                 metrics.sends.add(1, attrs)
                 metrics.send_latency.record((time.perf_counter() - started) * 1000, attrs)
                 return
             metrics.send_failures.add(1, attrs)
+            if item.errors[-1].maybe_sent and can_reconcile(provider):
+                # No answer is not a refusal: failing over or retrying now could send it twice.
+                # It stays claimed (in doubt) and is reconciled like a claim a kill left behind.
+                item.unanswered = item.errors[-1]
+                log.warning(
+                    "notify.provider_no_answer",
+                    message=item.message.name,
+                    provider=provider.name,
+                    error=item.unanswered.reason,
+                )
+                return
             log.warning(
                 "notify.provider_failed",
                 message=item.message.name,
@@ -530,7 +555,7 @@ class Dispatcher:
         m = item.message
         if item.unanswered is not None:
             error = item.unanswered
-            reason = f"IN_DOUBT: {error.provider} could not be asked: {error.reason}"
+            reason = f"IN_DOUBT: {error.provider} did not answer ({error.reason}); asked before any re-send"
             self._hold_or_fail(uow, item, now, reason)
             return
         if item.result is not None:

@@ -151,7 +151,8 @@ async def test_a_provider_that_cannot_answer_keeps_the_claim_in_doubt_never_rese
     await dispatcher.run_once()
 
     row = await _row(stack, tenant, message_id)
-    assert row["state"] == "sending" and row["last_error"].startswith("IN_DOUBT: aliyun_sms could not"), row
+    assert row["state"] == "sending", row
+    assert row["last_error"].startswith("IN_DOUBT: aliyun_sms did not answer"), row
     assert len(await stack.sent_for({message_id})) == 1  # not sent again without an answer
 
     await _set_due(stack, message_id, 0)
@@ -173,3 +174,25 @@ async def test_tencent_in_doubt_send_is_found_by_session_context_with_its_serial
     assert sent["provider"] == "tencent_sms"
     assert row["state"] == "delivered" and row["provider"] == "tencent_sms", row
     assert row["provider_message_id"] == sent["provider_message_id"]  # the SerialNo, receipts match it
+
+
+async def test_a_send_without_an_answer_is_not_failed_over_but_looked_up_later(stack: Stack, dispatcher):
+    """A provider that takes longer than the send timeout may still accept the message: failing
+    over to Tencent or retrying would send it twice. It stays in doubt and is looked up."""
+    tenant = ALIYUN_TENANT
+    message_id, _ = await _queued_points_message(stack, tenant)
+    timeout_ms = dispatcher._settings.send_timeout_s * 1000
+    await stack.fault(provider="aliyun_sms", mode="latency", latency_ms=int(timeout_ms + 500), count=1)
+
+    await dispatcher.run_once()  # Alibaba answers too late: the dispatcher gave up waiting
+
+    row = await _row(stack, tenant, message_id)
+    assert row["state"] == "sending" and row["last_error"].startswith("IN_DOUBT: aliyun_sms did not answer")
+    at_provider = await eventually(lambda: stack.sent_for({message_id}), what="Alibaba took it late")
+    assert [m["provider"] for m in at_provider] == ["aliyun_sms"]  # not failed over to Tencent
+
+    await _set_due(stack, message_id, 0)
+    await dispatcher.run_once()
+    row = await _row(stack, tenant, message_id)
+    assert row["state"] == "delivered" and row["attempts"] == 2, row
+    assert [m["provider"] for m in await stack.sent_for({message_id})] == ["aliyun_sms"]

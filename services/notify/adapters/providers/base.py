@@ -56,11 +56,14 @@ class ProviderError(Exception):
     provider's own error code/message and never contains the address.
     """
 
-    def __init__(self, reason: str, *, retryable: bool, provider: str):
+    def __init__(self, reason: str, *, retryable: bool, provider: str, maybe_sent: bool = False):
         super().__init__(f"{provider}: {reason} ({'retryable' if retryable else 'permanent'})")
         self.reason = reason
         self.retryable = retryable
         self.provider = provider
+        # The request may have reached the provider and been accepted (a timeout, a connection
+        # lost after the request went out): the outcome is unknown, not a refusal.
+        self.maybe_sent = maybe_sent
 
 
 class InvalidReceipt(Exception):
