@@ -242,6 +242,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "PEONY_LOG_LEVEL": "WARNING",
                 "PEONY_MIGRATE_ON_START": "false",
                 "PEONY_SHUTDOWN_GRACE_SECONDS": "5",
+                "PEONY_NOTIFY_CONTACT_CACHE_SECONDS": str(args.contact_cache_seconds),
             }
         )
         env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
@@ -252,7 +253,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             env,
         )  # fmt: skip
         members = children.spawn("members", [sys.executable, "-m", "cli.main", "serve", "members"], env)
-        notify = children.spawn("notify", [sys.executable, "-m", "cli.main", "serve", "notify"], env)
+        # --profile-notify: notify under cProfile (written when it stops), to see where its CPU goes
+        profile = ["-m", "cProfile", "-o", args.profile_notify] if args.profile_notify else []
+        notify = children.spawn(
+            "notify", [sys.executable, *profile, "-m", "cli.main", "serve", "notify"], env
+        )
         asyncio.run(wait_for_health(f"127.0.0.1:{ports['members']}", members))
         asyncio.run(wait_for_health(f"127.0.0.1:{ports['notify']}", notify))
         sim_url = f"http://127.0.0.1:{ports['providers']}"
@@ -330,6 +335,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--members", type=int, default=200, help="members the events are about")
     p.add_argument("--p99-budget-ms", type=float, default=P99_BUDGET_MS)
     p.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
+    p.add_argument(
+        "--contact-cache-seconds",
+        type=float,
+        default=0.0,
+        help="notify's PEONY_NOTIFY_CONTACT_CACHE_SECONDS (0: off, the default)",
+    )
+    p.add_argument("--profile-notify", default="", help="write a cProfile of notify to this file")
     return p
 
 

@@ -13,7 +13,12 @@ PEONY_NOTIFY_RETRY_BACKOFF_SECONDS       "5,30,120,600": waits between send atte
 PEONY_NOTIFY_DISPATCH_INTERVAL_SECONDS   0.2   how often the send queue is polled when idle
 PEONY_NOTIFY_DISPATCH_BATCH              64    messages per dispatcher transaction
 PEONY_NOTIFY_SEND_TIMEOUT_SECONDS        10    one provider call
-PEONY_NOTIFY_MEMBERS_DEADLINE_SECONDS    2     one ResolveContact call
+PEONY_NOTIFY_MEMBERS_DEADLINE_SECONDS    2     one ResolveContacts call
+PEONY_NOTIFY_CONTACT_CACHE_SECONDS       0     how long a resolved contact is reused, in memory only;
+                                         a consent or address change reaches notify only after it
+                                         (members' events do not invalidate it: each replica has
+                                         its own), so it is off unless set; 0 = resolve every batch
+PEONY_NOTIFY_CONTACT_CACHE_ENTRIES       10000 contacts kept at most
 PEONY_NOTIFY_STAFF_CONTACTS_FILE         JSON of store staff contacts (see adapters.contacts)
 """
 
@@ -45,6 +50,8 @@ class NotifySettings:
     dispatch_batch: int = 64
     send_timeout_s: float = 10.0
     members_deadline_s: float = 2.0
+    contact_cache_s: float = 0.0
+    contact_cache_entries: int = 10_000
     staff_contacts_file: str = ""
 
     def spend_cap_for(self, tenant: str) -> int | None:
@@ -137,6 +144,10 @@ def notify_settings(config: ServiceConfig, environ: Mapping[str, str] | None = N
         dispatch_batch=int(number("PEONY_NOTIFY_DISPATCH_BATCH", 64, 1, 1000, integer=True)),
         send_timeout_s=number("PEONY_NOTIFY_SEND_TIMEOUT_SECONDS", 10.0, 0.1, 120),
         members_deadline_s=number("PEONY_NOTIFY_MEMBERS_DEADLINE_SECONDS", 2.0, 0.1, 60),
+        contact_cache_s=number("PEONY_NOTIFY_CONTACT_CACHE_SECONDS", 0.0, 0, 60),
+        contact_cache_entries=int(
+            number("PEONY_NOTIFY_CONTACT_CACHE_ENTRIES", 10_000, 0, 1_000_000, integer=True)
+        ),
         staff_contacts_file=staff_file,
     )
     if problems:

@@ -101,6 +101,7 @@ MATRIX: dict[str, Rule] = {
     "members.UpdateTierLadder":       R(auth.TIERS_MANAGE),
     "members.SetMemberTier":          R(auth.MEMBERS_TIER_OVERRIDE),
     "members.ResolveContact":         R(auth.MEMBERS_CONTACT_RESOLVE),
+    "members.ResolveContacts":        R(auth.MEMBERS_CONTACT_RESOLVE),
     "members.ListTierChanges":        R(auth.MEMBERS_READ, member="own"),
     # wallet: stored value
     "wallet.GetWallet":               R(auth.WALLET_READ, member="own"),

@@ -253,25 +253,37 @@ class MemberReader:
         )
         return (await self.conn.execute(stmt)).first() is not None
 
+    def _with_time_zone(self):
+        return select(t.members, t.stores.c.time_zone).select_from(
+            t.members.outerjoin(
+                t.stores,
+                and_(
+                    t.stores.c.tenant_id == t.members.c.tenant_id,
+                    t.stores.c.store_id == t.members.c.home_store_id,
+                ),
+            )
+        )
+
     async def get_with_time_zone(self, member_id: str) -> tuple[Member, str] | None:
         """The member and its home store's time zone, in one statement."""
-        stmt = (
-            select(t.members, t.stores.c.time_zone)
-            .select_from(
-                t.members.outerjoin(
-                    t.stores,
-                    and_(
-                        t.stores.c.tenant_id == t.members.c.tenant_id,
-                        t.stores.c.store_id == t.members.c.home_store_id,
-                    ),
-                )
-            )
-            .where(t.members.c.tenant_id == self.tenant, t.members.c.member_id == member_id)
+        stmt = self._with_time_zone().where(
+            t.members.c.tenant_id == self.tenant, t.members.c.member_id == member_id
         )
         row = (await self.conn.execute(stmt)).first()
         if row is None:
             return None
         return self.codec.from_row(row), row.time_zone or DEFAULT_TIME_ZONE
+
+    async def get_many_with_time_zone(self, member_ids: list[str]) -> list[tuple[Member, str]]:
+        """The members of ``member_ids`` that exist, each with its home store's time zone, in one
+        statement."""
+        if not member_ids:
+            return []
+        stmt = self._with_time_zone().where(
+            t.members.c.tenant_id == self.tenant, t.members.c.member_id.in_(member_ids)
+        )
+        rows = (await self.conn.execute(stmt)).all()
+        return [(self.codec.from_row(row), row.time_zone or DEFAULT_TIME_ZONE) for row in rows]
 
     async def find_by_phone(self, normalised_phone: str) -> Member | None:
         stmt = select(t.members).where(

@@ -197,6 +197,19 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
         member_id = mp.require_id(request.name, "members", "name")
         return mp.contact_to_proto(await self._queries.resolve_contact(current_principal(), member_id))
 
+    async def ResolveContacts(
+        self, request: pb.ResolveContactsRequest, context
+    ) -> pb.ResolveContactsResponse:
+        if not request.names:
+            raise InvalidArgument([("names", "name at least one member")])
+        member_ids = [mp.require_id(name, "members", f"names[{i}]") for i, name in enumerate(request.names)]
+        contacts = await self._queries.resolve_contacts(current_principal(), member_ids)
+        found = {c.member.member_id for c in contacts}
+        return pb.ResolveContactsResponse(
+            contacts=[mp.contact_to_proto(c) for c in contacts],
+            missing=list(dict.fromkeys(f"members/{m}" for m in member_ids if m not in found)),
+        )
+
     # --- cards -------------------------------------------------------------------------------
     async def IssueCard(self, request: pb.IssueCardRequest, context) -> pb.IssueCardResponse:
         member_id = mp.require_id(request.parent, "members", "parent")

@@ -131,6 +131,24 @@ class MembersQueries:
         )
         return Contact(*found)
 
+    async def resolve_contacts(self, caller: Principal, member_ids: list[str]) -> list[Contact]:
+        """``resolve_contact`` for many members in one statement; the ones that exist, each once,
+        in the order first asked for. Each is audited like a single resolution."""
+        caller.require(auth.MEMBERS_CONTACT_RESOLVE)
+        wanted = list(dict.fromkeys(member_ids))
+        async with self._engine.connect() as conn:
+            found = await MemberReader(conn, caller.tenant, self._cipher).get_many_with_time_zone(wanted)
+        by_id = {member.member_id: Contact(member, zone) for member, zone in found}
+        contacts = [by_id[member_id] for member_id in wanted if member_id in by_id]
+        for contact in contacts:
+            self._audit.record(
+                tenant=caller.tenant,
+                actor=caller.subject,
+                member_id=contact.member.member_id,
+                rpc="ResolveContacts",
+            )
+        return contacts
+
     async def find_member_by_phone(self, caller: Principal, phone: str) -> tuple[Member, TierLadder]:
         caller.require(auth.MEMBERS_READ)
         async with self._engine.connect() as conn:

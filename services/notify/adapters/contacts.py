@@ -1,10 +1,12 @@
-"""Where a message's recipient is reached: members' ResolveContact (members) or the staff directory
-(store staff). Addresses live in memory only, for the one send they are resolved for.
+"""Where a message's recipient is reached: members' ResolveContacts (members) or the staff directory
+(store staff). Addresses live in memory only: for the batch they are resolved for, and for a few
+seconds in :class:`MembersContacts`' cache.
 
 Notify calls members as itself with the ``notifier`` role beside ``service`` (kit/service_auth.py,
-kit/auth.py): members refuses ResolveContact to anyone else and audits every call. Every call has
-a deadline; UNAVAILABLE / DEADLINE_EXCEEDED are ``ContactsUnavailable`` (the dispatcher retries the
-message later), NOT_FOUND is ``RecipientNotFound`` (the message is suppressed).
+kit/auth.py): members refuses ResolveContacts to anyone else and audits every member it returns.
+A dispatch batch's members of one tenant are resolved in one call. Every call has a deadline;
+UNAVAILABLE / DEADLINE_EXCEEDED are ``ContactsUnavailable`` (the dispatcher retries the messages
+later), a member members does not have is ``RecipientNotFound`` (the message is suppressed).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from peony.members.v1 import member_pb2
 from peony.members.v1 import members_service_pb2 as mpb
 from peony.members.v1 import members_service_pb2_grpc as mpb_grpc
 
+from kit.cache import ReadCache
+from kit.ids import parse_name
 from kit.logging import get_logger
 from kit.service_auth import ServiceCredentialError, ServiceCredentials
 from kit.telemetry import client_interceptors
@@ -28,6 +32,7 @@ from services.notify.domain.policy import Reach
 log = get_logger("peony.notify.contacts")
 
 DEFAULT_DEADLINE_S = 2.0
+RESOLVE_BATCH = 100  # members per ResolveContacts call (its limit)
 NOTIFIER_ROLE = "notifier"
 
 _CONSENT = {
@@ -87,35 +92,81 @@ def contact_from_proto(r: mpb.ResolveContactResponse) -> Contact:
 
 
 class MembersContacts:
-    """gRPC client of members' ResolveContact."""
+    """gRPC client of members' ResolveContacts, with a short-lived in-memory cache.
+
+    The cache holds a member's contact for ``cache_ttl_s`` seconds (0 turns it off) so that a burst
+    of messages to the same members costs one resolution, bounded to ``cache_entries``. It lives in
+    this process's memory only — never written anywhere, never logged (``Contact`` does not show
+    its addresses in a repr) — and is not invalidated by members' events: a consent or address
+    change reaches notify within the TTL.
+    """
 
     def __init__(
-        self, target: str, credentials: ServiceCredentials, *, deadline_s: float = DEFAULT_DEADLINE_S
+        self,
+        target: str,
+        credentials: ServiceCredentials,
+        *,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        cache_ttl_s: float = 0.0,
+        cache_entries: int = 10_000,
     ):
         self.target = target
         self._credentials = credentials
         self._deadline_s = deadline_s
         self._channel = grpc.aio.insecure_channel(target, interceptors=client_interceptors(target))
         self._stub = mpb_grpc.MembersServiceStub(self._channel)
+        self._cache: ReadCache[tuple[str, str], Contact] | None = (
+            ReadCache(max_entries=cache_entries, ttl_s=cache_ttl_s) if cache_ttl_s > 0 else None
+        )
 
     async def close(self) -> None:
         await self._channel.close()
 
     async def resolve(self, tenant: str, member: str) -> Contact:
+        found = (await self.resolve_many(tenant, [member]))[member]
+        if isinstance(found, RecipientNotFound):
+            raise found
+        return found
+
+    async def resolve_many(self, tenant: str, members: list[str]) -> dict[str, Contact | RecipientNotFound]:
+        """The contact of each of ``members`` (``members/{id}``) of one tenant, or RecipientNotFound:
+        from the cache, the rest with one ResolveContacts per :data:`RESOLVE_BATCH`. Raises
+        ContactsUnavailable when members cannot answer now."""
+        out: dict[str, Contact | RecipientNotFound] = {}
+        wanted: list[str] = []
+        for member in dict.fromkeys(members):
+            if parse_name(member, "members", uuid=True) != member.removeprefix("members/"):
+                out[member] = RecipientNotFound(member)  # never a valid member: not worth a call
+                continue
+            cached = self._cache.get((tenant, member)) if self._cache is not None else None
+            if cached is not None:
+                out[member] = cached
+            else:
+                wanted.append(member)
+        if not wanted:
+            return out
         try:
             metadata = self._credentials.metadata(tenant)
         except ServiceCredentialError as exc:
             raise ContactsUnavailable(f"no service credential for tenant {tenant}") from exc
-        try:
-            response = await self._stub.ResolveContact(
-                mpb.ResolveContactRequest(name=member), metadata=metadata, timeout=self._deadline_s
-            )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                raise RecipientNotFound(member) from None
-            # Anything else (UNAVAILABLE, DEADLINE_EXCEEDED, a misconfigured credential) may pass.
-            raise ContactsUnavailable(f"ResolveContact {exc.code().name}") from None
-        return contact_from_proto(response)
+        for first in range(0, len(wanted), RESOLVE_BATCH):
+            names = wanted[first : first + RESOLVE_BATCH]
+            token = self._cache.token() if self._cache is not None else 0
+            try:
+                response = await self._stub.ResolveContacts(
+                    mpb.ResolveContactsRequest(names=names), metadata=metadata, timeout=self._deadline_s
+                )
+            except grpc.aio.AioRpcError as exc:
+                # UNAVAILABLE, DEADLINE_EXCEEDED, a misconfigured credential: may pass.
+                raise ContactsUnavailable(f"ResolveContacts {exc.code().name}") from None
+            for resolved in response.contacts:
+                contact = contact_from_proto(resolved)
+                out[contact.recipient] = contact
+                if self._cache is not None:
+                    self._cache.put((tenant, contact.recipient), contact, token)
+            for name in names:
+                out.setdefault(name, RecipientNotFound(name))  # listed in `missing`
+        return out
 
 
 class StaffDirectory:

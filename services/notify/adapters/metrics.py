@@ -23,3 +23,8 @@ spend = _meter.create_counter(
 spend_cap_reached = _meter.create_counter(
     "peony.notify.spend_cap_reached", unit="{event}", description="A tenant reached its daily spend cap"
 )
+in_doubt = _meter.create_counter(
+    "peony.notify.in_doubt",
+    unit="{message}",
+    description="In-doubt claims reconciled: found at the provider, or re-sent (not found)",
+)

@@ -74,6 +74,12 @@ def _values(m: Message) -> dict:
     }
 
 
+# One statement compiled once (executed with the rows as parameters, which SQLAlchemy sends as one
+# multi-row INSERT): building ``.values([...])`` per event recompiled it every time.
+# Both the primary key and uq_messages_trigger mean "this message exists already".
+_ADD_MANY = pg_insert(_m).on_conflict_do_nothing().returning(_m.c.message_id)
+
+
 class MessageRepository:
     def __init__(self, session: AsyncSession | AsyncConnection, tenant: str):
         self.session = session
@@ -88,30 +94,25 @@ class MessageRepository:
         many were new."""
         if not rows:
             return 0
-        stmt = (
-            pg_insert(_m)
-            .values(
-                [
-                    {
-                        "tenant_id": self.tenant,
-                        "message_id": m.message_id,
-                        "recipient": m.recipient,
-                        "trigger": m.trigger,
-                        "trigger_event_id": m.trigger_event_id,
-                        "purpose": m.purpose,
-                        "state": m.state,
-                        "due_time": m.due_time,
-                        "event_type": event_type,
-                        "event_payload": payload,
-                    }
-                    for m, event_type, payload in rows
-                ]
-            )
-            # Both the primary key and uq_messages_trigger mean "this message exists already".
-            .on_conflict_do_nothing()
-            .returning(_m.c.message_id)
+        result = await self.session.execute(
+            _ADD_MANY,
+            [
+                {
+                    "tenant_id": self.tenant,
+                    "message_id": m.message_id,
+                    "recipient": m.recipient,
+                    "trigger": m.trigger,
+                    "trigger_event_id": m.trigger_event_id,
+                    "purpose": m.purpose,
+                    "state": m.state,
+                    "due_time": m.due_time,
+                    "event_type": event_type,
+                    "event_payload": payload,
+                }
+                for m, event_type, payload in rows
+            ],
         )
-        return len((await self.session.execute(stmt)).all())
+        return len(result.all())
 
     async def save(self, m: Message) -> None:
         await self.session.execute(

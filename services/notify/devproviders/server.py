@@ -12,8 +12,8 @@ Operator endpoints:
 - ``GET /`` — an HTML page of what was "sent"; ``GET /_sim/messages[?provider=]`` — the same as JSON;
   ``DELETE /_sim/messages`` — forget them;
 - ``GET /_sim/receipts`` — the receipts posted back (and the callback's answer);
-- ``GET /_sim/stats`` — accepted sends, repeated sends of one notify message id, and access-token
-  requests, per provider;
+- ``GET /_sim/stats`` — accepted sends, repeated sends of one notify message id, access-token
+  requests and SMS send-record queries (``lookups``), per provider;
 - ``POST /_sim/faults`` ``{"provider", "mode": "down"|"error"|"latency", "code", "latency_ms",
   "count", "receipt": "failed"}``; ``DELETE /_sim/faults`` clears them;
 - ``POST /_sim/expire-tokens`` ``{"provider"}`` — every issued access token becomes expired.
@@ -84,6 +84,9 @@ class SimState:
     # the webhook's answers by (provider, Idempotency-Key): a repeat gets the first answer, unsent
     idempotent: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     replays: Counter[str] = field(default_factory=Counter)
+    # what each SMS provider's query API answers: (provider, number as sent) -> its records
+    sms_records: dict[tuple[str, str], deque[dict[str, Any]]] = field(default_factory=dict)
+    lookups: Counter[str] = field(default_factory=Counter)
     seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
 
@@ -168,6 +171,16 @@ class DevProviders:
                 self.state.duplicates[provider] += 1
             self.state.seen_ids.add((provider, message_id))
         return entry
+
+    def keep_sms_record(self, provider: str, number: str, record: dict[str, Any]) -> None:
+        """What the provider's query API (QuerySendDetails / PullSmsSendStatusByPhoneNumber) lists."""
+        records = self.state.sms_records.get((provider, number))
+        if records is None:
+            records = self.state.sms_records[(provider, number)] = deque(maxlen=1000)
+        records.append(record)
+
+    def sms_records(self, provider: str, number: str) -> list[dict[str, Any]]:
+        return list(self.state.sms_records.get((provider, number), ()))
 
     def take_fault(self, provider: str) -> Fault | None:
         fault = self.state.faults.get(provider)
@@ -301,7 +314,7 @@ class DevProviders:
             if kind == "aliyun_sms":
                 app.router.add_route("*", f"/{name}/", self._bind(aliyun_send, name))
             elif kind == "tencent_sms":
-                app.router.add_post(f"/{name}/", self._bind(tencent_send, name))
+                app.router.add_post(f"/{name}/", self._bind(tencent_api, name))
             elif kind == "webhook_sms":
                 app.router.add_post(f"/{name}/send", self._bind(webhook_send, name))
             elif kind == "wechat_oa":
@@ -353,6 +366,8 @@ class DevProviders:
         self.state.duplicates.clear()
         self.state.idempotent.clear()
         self.state.replays.clear()
+        self.state.sms_records.clear()
+        self.state.lookups.clear()
         return _json({"ok": True})
 
     async def list_receipts(self, request: web.Request) -> web.Response:
@@ -364,6 +379,7 @@ class DevProviders:
                 "sends": dict(self.state.sends),
                 "duplicates": dict(self.state.duplicates),
                 "idempotent_replays": dict(self.state.replays),
+                "lookups": dict(self.state.lookups),
                 "token_requests": dict(self.state.token_requests),
             }
         )
@@ -474,11 +490,13 @@ async def aliyun_send(sim: DevProviders, name: str, request: web.Request) -> web
     if nonce_key in sim.state.nonces:
         return _aliyun_error("SignatureNonceUsed", "Specified signature nonce was used already.")
     sim.state.nonces.add(nonce_key)
-    if params.get("Action") != "SendSms" or params.get("Version") != "2017-05-25":
+    if params.get("Action") not in ("SendSms", "QuerySendDetails") or params.get("Version") != "2017-05-25":
         return _aliyun_error("InvalidAction.NotFound", "Specified api is not found.", 404)
     error_code, canned = await sim.apply_fault(name)
     if canned is not None:
         return canned
+    if params["Action"] == "QuerySendDetails":
+        return aliyun_query(sim, name, params, error_code)
     phone = params.get("PhoneNumbers", "")
     template_param = params.get("TemplateParam", "{}")
     if error_code:
@@ -514,6 +532,20 @@ async def aliyun_send(sim: DevProviders, name: str, request: web.Request) -> web
         },
     )
     status = sim.receipt_status(name)
+    sim.keep_sms_record(
+        name,
+        phone,
+        {
+            "PhoneNum": phone,
+            "SendStatus": 3 if status == "delivered" else 2,
+            "ErrCode": "DELIVERED" if status == "delivered" else "MK:0001",
+            "TemplateCode": params["TemplateCode"],
+            "Content": f"【{params['SignName']}】{template_param}",
+            "SendDate": sent_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "ReceiveDate": sent_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "OutId": params.get("OutId", ""),
+        },
+    )
     sim.queue_report(
         name,
         {
@@ -529,6 +561,35 @@ async def aliyun_send(sim: DevProviders, name: str, request: web.Request) -> web
         },
     )
     return _json({"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": str(uuid.uuid4()).upper()})
+
+
+def aliyun_query(
+    sim: DevProviders, name: str, params: Mapping[str, str], error_code: str | None
+) -> web.Response:
+    """``QuerySendDetails``: one number's records of one day (``SendDate`` yyyyMMdd), paged."""
+    sim.state.lookups[name] += 1
+    if error_code:
+        return _aliyun_error(error_code, error_code, 200)
+    phone, day = params.get("PhoneNumber", ""), params.get("SendDate", "")
+    size, page = params.get("PageSize", ""), params.get("CurrentPage", "1")
+    if not phone.isdigit() or not day.isdigit() or len(day) != 8:
+        return _aliyun_error(
+            "isv.INVALID_PARAMETERS", "PhoneNumber and SendDate (yyyyMMdd) are required.", 200
+        )
+    if not size.isdigit() or not 1 <= int(size) <= 50 or not page.isdigit() or int(page) < 1:
+        return _aliyun_error("isv.INVALID_PARAMETERS", "PageSize is 1-50, CurrentPage from 1.", 200)
+    dashed = f"{day[:4]}-{day[4:6]}-{day[6:]}"
+    records = [r for r in sim.sms_records(name, phone) if r["SendDate"].startswith(dashed)]
+    first = (int(page) - 1) * int(size)
+    return _json(
+        {
+            "Code": "OK",
+            "Message": "OK",
+            "RequestId": str(uuid.uuid4()).upper(),
+            "TotalCount": len(records),
+            "SmsSendDetailDTOs": {"SmsSendDetailDTO": records[first : first + int(size)]},
+        }
+    )
 
 
 # --- Tencent Cloud SMS ------------------------------------------------------------------------------
@@ -552,9 +613,25 @@ def _tc3_parse(header_value: str) -> dict[str, str] | None:
     return parts if {"Credential", "SignedHeaders", "Signature"} <= parts.keys() else None
 
 
-async def tencent_send(sim: DevProviders, name: str, request: web.Request) -> web.Response:
-    s = sim.settings(name)
+async def tencent_api(sim: DevProviders, name: str, request: web.Request) -> web.Response:
+    """API 3.0: the TC3 signature checked for every action, then ``SendSms`` or
+    ``PullSmsSendStatusByPhoneNumber``."""
     payload = await request.read()
+    refused = _tc3_refusal(sim, name, request, payload)
+    if refused is not None:
+        return refused
+    action = request.headers.get("X-TC-Action")
+    if action not in ("SendSms", "PullSmsSendStatusByPhoneNumber") or (
+        request.headers.get("X-TC-Version") != "2021-01-11"
+    ):
+        return _tencent_error("InvalidAction", "The action or version is not valid.")
+    if action == "PullSmsSendStatusByPhoneNumber":
+        return await tencent_pull_status(sim, name, payload)
+    return await tencent_send(sim, name, request, payload)
+
+
+def _tc3_refusal(sim: DevProviders, name: str, request: web.Request, payload: bytes) -> web.Response | None:
+    s = sim.settings(name)
     auth = _tc3_parse(request.headers.get("Authorization", ""))
     if auth is None:
         return _tencent_error(
@@ -594,8 +671,35 @@ async def tencent_send(sim: DevProviders, name: str, request: web.Request) -> we
         return _tencent_error(
             "AuthFailure.SignatureFailure", "The provided credentials could not be validated."
         )
-    if request.headers.get("X-TC-Action") != "SendSms" or request.headers.get("X-TC-Version") != "2021-01-11":
-        return _tencent_error("InvalidAction", "The action or version is not valid.")
+    return None
+
+
+async def tencent_pull_status(sim: DevProviders, name: str, payload: bytes) -> web.Response:
+    """``PullSmsSendStatusByPhoneNumber``: the reported statuses of one number in [BeginTime, EndTime]."""
+    sim.state.lookups[name] += 1
+    try:
+        body = json.loads(payload)
+        begin, limit, phone = body["BeginTime"], body["Limit"], body["PhoneNumber"]
+        end = body.get("EndTime", int(time.time()))
+        assert all(isinstance(v, int) for v in (begin, limit, end)) and isinstance(phone, str)
+        assert body.get("Offset") == 0 and 1 <= limit <= 100
+    except (ValueError, KeyError, AssertionError, TypeError):
+        return _tencent_error(
+            "InvalidParameter", "BeginTime, Offset 0, Limit 1-100 and PhoneNumber are required."
+        )
+    if body.get("SmsSdkAppId") != sim.settings(name)["sms_sdk_app_id"]:
+        return _tencent_error("InvalidParameterValue.SdkAppIdNotExist", "SdkAppId not exist.")
+    error_code, canned = await sim.apply_fault(name)
+    if canned is not None:
+        return canned
+    if error_code:
+        return _tencent_error(error_code, error_code)
+    found = [r for r in sim.sms_records(name, phone) if begin <= r["UserReceiveTime"] <= end][:limit]
+    return _json({"Response": {"PullSmsSendStatusSet": found, "RequestId": str(uuid.uuid4())}})
+
+
+async def tencent_send(sim: DevProviders, name: str, request: web.Request, payload: bytes) -> web.Response:
+    s = sim.settings(name)
     try:
         body = json.loads(payload)
         phones = body["PhoneNumberSet"]
@@ -646,6 +750,20 @@ async def tencent_send(sim: DevProviders, name: str, request: web.Request) -> we
             },
         )
         delivered = sim.receipt_status(name) == "delivered"
+        sim.keep_sms_record(
+            name,
+            phone,
+            {
+                "UserReceiveTime": int(time.time()),
+                "CountryCode": "86",
+                "SubscriberNumber": phone.removeprefix("+86"),
+                "PhoneNumber": phone,
+                "SerialNo": serial,
+                "ReportStatus": "SUCCESS" if delivered else "FAIL",
+                "Description": "DELIVRD" if delivered else "UNDELIV",
+                "SessionContext": body.get("SessionContext", ""),
+            },
+        )
         sim.queue_report(
             name,
             {

@@ -123,10 +123,19 @@ class Message:
         self.send_time = at
         self.due_time = lease_until
 
-    def resume(self) -> None:
-        """An in-doubt claim whose providers all drop a repeated message id: plan it again."""
+    def reclaim(self, lease_until: datetime) -> None:
+        """An in-doubt claim taken again to be reconciled: one more attempt and a new lease.
+        ``send_time`` stays the earlier claim's: the provider is asked about sends since then."""
         self._require(STATE_SENDING)
-        self.state = STATE_QUEUED
+        self.attempts += 1
+        self.due_time = lease_until
+
+    def hold_in_doubt(self, until: datetime, error: str) -> None:
+        """Reconciliation could not tell yet (the provider or members did not answer): still in
+        doubt — never re-queued, which would send it without asking — looked at again at ``until``."""
+        self._require(STATE_SENDING)
+        self.due_time = until
+        self.last_error = error[:500]
 
     def mark_sent(self, at: datetime, *, channel: str, provider: str, provider_message_id: str) -> None:
         self._require(STATE_SENDING)

@@ -37,11 +37,13 @@ async def build(config: ServiceConfig, *, registry: ProviderRegistry | None = No
     staff = StaffDirectory.from_file(settings.staff_contacts_file)
     backbone = await open_backbone(config, SERVICE)
     cipher = PiiCipher(config.pii_master_key)
-    # Notify resolves addresses as itself, with the role members requires for ResolveContact.
+    # Notify resolves addresses as itself, with the role members requires for ResolveContacts.
     members = MembersContacts(
         config.service_addrs["members"],
         ServiceCredentials.from_config(config, extra_roles=(NOTIFIER_ROLE,)),
         deadline_s=settings.members_deadline_s,
+        cache_ttl_s=settings.contact_cache_s,
+        cache_entries=settings.contact_cache_entries,
     )
     uows = UnitOfWorkFactory(NotifyUnitOfWork, session_factory(backbone.engine), service=SERVICE)
     servicer = NotifyServicer(

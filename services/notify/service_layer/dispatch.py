@@ -18,16 +18,32 @@ One batch is two database transactions around the provider calls:
 
 If the process dies between a provider accepting a message and step 3, the claim stays
 ``sending`` until its lease runs out; then it is *in doubt* and the next batch reconciles it
-instead of blindly sending it again:
+instead of blindly sending it again. It keeps the channel, text and address hash it was claimed
+with (no second policy decision: it may already be at the member) and is claimed again:
 
-  - when every provider of its route drops a repeated message id (``idempotent_submit``: the
-    webhook provider's ``Idempotency-Key``), it is planned and sent again with the same id —
-    exactly once at the provider, none lost;
-  - otherwise (Alibaba / Tencent SMS, SMTP, WeChat, FCM accept a repeat as a new message) it is
-    not re-sent: it fails with ``IN_DOUBT`` and an operator decides (``peony notify retry``
-    re-sends it). At most once at the provider; the residual window is the time between a
-    provider accepting and step 3's commit, and only the claims of the batch in flight when the
-    process died are in it.
+  - every provider of its route that can be asked (``lookup``: Alibaba ``QuerySendDetails`` by
+    ``OutId``, Tencent ``PullSmsSendStatusByPhoneNumber`` by ``SessionContext`` — both carry
+    notify's message id) is asked first; found → recorded as sent (and delivered / failed when the
+    provider already knows), with the provider's id where its API returns one;
+  - not found anywhere → sent again with the same id; providers that drop a repeated id
+    (``idempotent_submit``: the webhook's ``Idempotency-Key``) need no question — a repeat is a
+    no-op there. Exactly once at the provider, none lost;
+  - a provider or members that cannot answer now → still in doubt, asked again after a backoff
+    (never re-queued, which would send without asking), failed ``IN_DOUBT`` when attempts run out;
+  - a route with a provider that can neither be asked nor drops a repeat (SMTP, WeChat, FCM), or a
+    recipient whose address changed since the claim → failed ``IN_DOUBT`` and an operator decides
+    (``peony notify retry`` re-sends it): at most once there. Only the claims of the batch in flight
+    when the process died are ever in doubt.
+
+A provider call that gets no answer (a timeout, a connection lost after the request went out) is
+the same doubt without a kill: the provider may have taken the message. On a route that can be
+reconciled the message is neither failed over nor retried at once — failing over to the next
+provider is how a slow provider turns into two SMS — it stays claimed and is held in doubt for a
+backoff, then reconciled as above.
+
+The lease (``PEONY_NOTIFY_SEND_TIMEOUT_SECONDS`` times the claim's provider calls, plus a margin)
+is how long after a kill its claims wait; Tencent's query lists a message once its operator report
+is back, which the lease leaves time for.
 """
 
 from __future__ import annotations
@@ -51,11 +67,14 @@ from kit.masking import mask_email, mask_phone, mask_secret
 from services.notify.adapters import metrics
 from services.notify.adapters.contacts import Contact, ContactsUnavailable, RecipientNotFound
 from services.notify.adapters.providers.base import (
+    LookupResult,
     OutgoingMessage,
     Provider,
     ProviderError,
     ProviderRegistry,
+    Reconcilable,
     SendResult,
+    can_reconcile,
     sms_segments,
 )
 from services.notify.adapters.repository import (
@@ -95,7 +114,9 @@ log = get_logger("peony.notify.dispatch")
 # Notify's channel names -> the providers' (services/notify/adapters/providers/base.py CHANNELS).
 PROVIDER_CHANNEL = {CHANNEL_APP_PUSH: "push"}
 
-ContactResolver = Callable[[str, Trigger, str], Awaitable[Contact]]
+# (tenant, {recipient: its trigger}) -> {recipient: Contact or RecipientNotFound}; raises
+# ContactsUnavailable when the recipients cannot be resolved now.
+ContactResolver = Callable[[str, dict[str, Trigger]], Awaitable[dict[str, Contact | RecipientNotFound]]]
 
 
 def provider_channel(channel: str) -> str:
@@ -124,6 +145,11 @@ class _Item:
     reservation: tuple[date, int, int] | None = None  # (day, cost, units) reserved on the spend cap
     result: SendResult | None = None
     errors: list[ProviderError] = field(default_factory=list)
+    # an in-doubt claim being reconciled: when its earlier claim was made (ask providers since then)
+    in_doubt_since: datetime | None = None
+    found: LookupResult | None = None  # a provider had it
+    # a provider did not answer a send (it may have it) or could not say whether it had it
+    unanswered: ProviderError | None = None
 
 
 class Dispatcher:
@@ -151,9 +177,10 @@ class Dispatcher:
             await retry_transaction(lambda: self._record_batch(claimed))
         return taken
 
-    def _lease(self, item: _Item) -> timedelta:
+    def _lease(self, providers: list[Provider], *, in_doubt: bool = False) -> timedelta:
         """Longer than the claim's provider calls can take (each timing out) and its record."""
-        return timedelta(seconds=self._settings.send_timeout_s * (len(item.providers) + 1) + 5)
+        calls = len(providers) + (sum(isinstance(p, Reconcilable) for p in providers) if in_doubt else 0)
+        return timedelta(seconds=self._settings.send_timeout_s * (calls + 1) + 5)
 
     async def _claim(self) -> tuple[int, list[_Item]]:
         now = datetime.now(UTC)
@@ -173,32 +200,75 @@ class Dispatcher:
                         session, service=SERVICE, tenant=item.tenant
                     )
                     books[item.tenant] = await self._book(uow)
-                if item.message.state == STATE_SENDING and not self._reconcile(uow, item):
+                if item.message.state == STATE_SENDING:
+                    self._plan_in_doubt(uow, books[item.tenant], item, now)
                     continue
                 await self._plan(uow, books[item.tenant], item, now, planned)
                 if item.outgoing is not None:
-                    item.message.claim(now, now + self._lease(item))
+                    item.message.claim(now, now + self._lease(item.providers))
             await save_many(session, [(item.tenant, item.message) for item in items])
             for uow in uows.values():
                 await uow.commit()
         return len(items), [item for item in items if item.outgoing is not None]
 
-    def _reconcile(self, uow: NotifyUnitOfWork, item: _Item) -> bool:
-        """An in-doubt claim (its dispatcher stopped after calling the provider, or before): True
-        to plan and send it again, when every provider it may have reached drops a repeated id."""
-        m = item.message
+    def _plan_in_doubt(self, uow: NotifyUnitOfWork, book: TemplateBook, item: _Item, now: datetime) -> None:
+        """An in-doubt claim (its dispatcher stopped after calling the provider, or before): claimed
+        again to be reconciled in the send step, as it was first planned — or failed IN_DOUBT."""
+        m, trigger, contact = item.message, item.trigger, item.contact
         route = self._registry.for_channel(uow.tenant, provider_channel(m.channel)) if m.channel else []
-        if route and all(getattr(p, "idempotent_submit", False) for p in route):
-            m.resume()
-            log.info("notify.in_doubt_resent", message=m.name, providers=[p.name for p in route])
-            return True
-        self._fail(
-            uow,
-            item,
-            "IN_DOUBT: the dispatcher stopped between calling the provider and recording its answer;"
-            " not re-sent automatically (the provider may have it). `peony notify retry` re-sends it.",
+        m.reclaim(now + self._lease(route, in_doubt=True))
+        if not route or not all(can_reconcile(p) for p in route):
+            self._fail(
+                uow,
+                item,
+                "IN_DOUBT: the dispatcher stopped between calling the provider and recording its answer,"
+                " and the provider can neither be asked nor drops a repeat; not re-sent automatically"
+                " (the member may have it). `peony notify retry` re-sends it.",
+            )
+            return
+        if isinstance(contact, ContactsUnavailable) or contact is None:
+            self._hold_or_fail(uow, item, now, "IN_DOUBT: members did not answer; reconciled later")
+            return
+        address = contact.addresses.get(m.channel, "") if isinstance(contact, Contact) else ""
+        same_address = bool(address) and self._address_hash(uow.tenant, m.channel, address) == m.address_hash
+        if trigger is None or not same_address:
+            self._fail(
+                uow,
+                item,
+                "IN_DOUBT: the recipient's address changed or is gone since the send was claimed, so the"
+                " provider cannot be asked about it; `peony notify retry` re-sends it.",
+            )
+            return
+        assert isinstance(contact, Contact)
+        fields = event_context(decode_event(item.event_type, item.payload))
+        rendered = book.render(
+            trigger.key,
+            m.channel,
+            m.locale or contact.locale,
+            event=fields,
+            member={"display_name": contact.display_name},
+            tz=fields.get("time_zone") or contact.time_zone,
         )
-        return False
+        cap = self._settings.spend_cap_for(uow.tenant)
+        if m.channel in PAID_CHANNELS and cap is not None:
+            # the earlier claim's reservation still stands: released if this attempt fails
+            units = sms_segments(m.body)
+            cost = units * self._registry.price_per_unit_minor(route[0].name)
+            item.reservation = (self._spend_day(m.send_time or now), cost, units)
+        item.providers = route
+        item.in_doubt_since = m.send_time or now
+        item.outgoing = self._outgoing(
+            uow.tenant, m, address, rendered.template_code, rendered.subject, m.body
+        )
+        log.info("notify.in_doubt_reconciling", message=m.name, providers=[p.name for p in route])
+
+    def _hold_or_fail(self, uow: NotifyUnitOfWork, item: _Item, now: datetime, reason: str) -> None:
+        m = item.message
+        backoff = self._settings.retry_backoff_s
+        if m.attempts < self._settings.max_attempts:
+            m.hold_in_doubt(now + timedelta(seconds=backoff[min(m.attempts - 1, len(backoff) - 1)]), reason)
+        else:
+            self._fail(uow, item, f"{reason} (attempts exhausted; `peony notify retry` re-sends it)")
 
     async def _record_batch(self, claimed: list[_Item]) -> None:
         now = datetime.now(UTC)
@@ -208,7 +278,9 @@ class Dispatcher:
             )
             items = [i for i in claimed if (i.tenant, i.message.message_id) in ours]
             taken = {
-                (i.result.provider, i.result.provider_message_id): i for i in items if i.result is not None
+                (i.result.provider, i.result.provider_message_id): i
+                for i in items
+                if i.result is not None and i.result.provider_message_id
             }
             # Receipts for these sends may already be here (a fast provider): with the same locks
             # the receipts side takes, either it sees our sends committed or we see its receipts.
@@ -234,24 +306,27 @@ class Dispatcher:
         return TemplateBook(overrides)
 
     async def _resolve_contacts(self, items: list[_Item]) -> None:
-        """Each distinct recipient once, concurrently."""
-        wanted: dict[tuple[str, str], Trigger] = {}
+        """Each distinct recipient once: one resolution per tenant of the batch, concurrently."""
+        wanted: dict[str, dict[str, Trigger]] = {}
         for item in items:
             item.trigger = BY_KEY.get(item.message.trigger)
             if item.trigger is not None:
-                wanted.setdefault((item.tenant, item.message.recipient), item.trigger)
+                wanted.setdefault(item.tenant, {}).setdefault(item.message.recipient, item.trigger)
 
-        async def one(key: tuple[str, str], trigger: Trigger) -> Contact | Exception:
+        async def one(tenant: str) -> dict[str, Contact | RecipientNotFound] | ContactsUnavailable:
             try:
-                return await self._resolve(key[0], trigger, key[1])
-            except (RecipientNotFound, ContactsUnavailable) as exc:
+                return await self._resolve(tenant, wanted[tenant])
+            except ContactsUnavailable as exc:
                 return exc
 
-        keys = list(wanted)
-        found = await asyncio.gather(*(one(k, wanted[k]) for k in keys))
-        contacts = dict(zip(keys, found, strict=True))
+        tenants = list(wanted)
+        found = dict(zip(tenants, await asyncio.gather(*(one(t) for t in tenants)), strict=True))
         for item in items:
-            item.contact = contacts.get((item.tenant, item.message.recipient))
+            contacts = found.get(item.tenant)
+            if isinstance(contacts, ContactsUnavailable):
+                item.contact = contacts
+            elif contacts is not None:
+                item.contact = contacts.get(item.message.recipient)
 
     # --- policy and planning ----------------------------------------------------------------------
     def _spend_day(self, now: datetime) -> date:
@@ -342,17 +417,25 @@ class Dispatcher:
         if trigger.is_marketing:
             planned[(uow.tenant, m.recipient)] += 1
         item.providers = providers
-        item.outgoing = OutgoingMessage(
+        item.outgoing = self._outgoing(
+            uow.tenant, m, address, rendered.template_code, rendered.subject, rendered.body
+        )
+
+    @staticmethod
+    def _outgoing(
+        tenant: str, m: Message, address: str, template_code: str | None, subject: str | None, text: str
+    ) -> OutgoingMessage:
+        return OutgoingMessage(
             message_id=m.message_id,
-            tenant=uow.tenant,
-            channel=provider_channel(channel),
+            tenant=tenant,
+            channel=provider_channel(m.channel),
             address=address,
-            locale=rendered.locale,
-            text=rendered.body,
-            subject=rendered.subject or None,
-            html=f"<p>{escape(rendered.body)}</p>" if channel == CHANNEL_EMAIL else None,
-            template_code=rendered.template_code,
-            params={"content": rendered.body},
+            locale=m.locale,
+            text=text,
+            subject=subject or None,
+            html=f"<p>{escape(text)}</p>" if m.channel == CHANNEL_EMAIL else None,
+            template_code=template_code,
+            params={"content": text},
         )
 
     def _route(self, tenant: str, decision: Decision) -> tuple[str, list[Provider]]:
@@ -393,6 +476,8 @@ class Dispatcher:
     # --- sending ------------------------------------------------------------------------------
     async def _send(self, item: _Item) -> None:
         assert item.outgoing is not None
+        if item.in_doubt_since is not None and not await self._look_up(item):
+            return
         for provider in item.providers:
             started = time.perf_counter()
             attrs = {"channel": item.message.channel, "provider": provider.name}
@@ -403,12 +488,30 @@ class Dispatcher:
             except ProviderError as exc:
                 item.errors.append(exc)
             except Exception as exc:  # timeouts, connection errors: worth another try
-                item.errors.append(ProviderError(type(exc).__name__, retryable=True, provider=provider.name))
+                item.errors.append(
+                    ProviderError(
+                        type(exc).__name__,
+                        retryable=True,
+                        provider=provider.name,
+                        maybe_sent=isinstance(exc, TimeoutError),
+                    )
+                )
             else:
                 metrics.sends.add(1, attrs)
                 metrics.send_latency.record((time.perf_counter() - started) * 1000, attrs)
                 return
             metrics.send_failures.add(1, attrs)
+            if item.errors[-1].maybe_sent and can_reconcile(provider):
+                # No answer is not a refusal: failing over or retrying now could send it twice.
+                # It stays claimed (in doubt) and is reconciled like a claim a kill left behind.
+                item.unanswered = item.errors[-1]
+                log.warning(
+                    "notify.provider_no_answer",
+                    message=item.message.name,
+                    provider=provider.name,
+                    error=item.unanswered.reason,
+                )
+                return
             log.warning(
                 "notify.provider_failed",
                 message=item.message.name,
@@ -417,8 +520,44 @@ class Dispatcher:
                 retryable=item.errors[-1].retryable,
             )
 
+    async def _look_up(self, item: _Item) -> bool:
+        """Asks the in-doubt claim's providers whether they took it; True when it is to be sent."""
+        assert item.outgoing is not None and item.in_doubt_since is not None
+        for provider in item.providers:
+            if not isinstance(provider, Reconcilable):
+                continue  # it drops a repeated id: sending again is the question
+            try:
+                found = await asyncio.wait_for(
+                    provider.lookup(item.outgoing, item.in_doubt_since), timeout=self._settings.send_timeout_s
+                )
+            except ProviderError as exc:
+                item.unanswered = exc
+            except Exception as exc:  # timeouts, connection errors
+                item.unanswered = ProviderError(type(exc).__name__, retryable=True, provider=provider.name)
+            if item.unanswered is not None:
+                log.warning(
+                    "notify.in_doubt_lookup_failed",
+                    message=item.message.name,
+                    provider=provider.name,
+                    error=item.unanswered.reason,
+                )
+                return False
+            if found is not None:
+                item.found, item.result = found, found.sent
+                metrics.in_doubt.add(1, {"provider": provider.name, "outcome": "found"})
+                log.info("notify.in_doubt_found", message=item.message.name, provider=provider.name)
+                return False
+        metrics.in_doubt.add(1, {"provider": item.providers[0].name, "outcome": "resent"})
+        log.info("notify.in_doubt_resent", message=item.message.name)
+        return True
+
     async def _record(self, uow: NotifyUnitOfWork, item: _Item, now: datetime) -> None:
         m = item.message
+        if item.unanswered is not None:
+            error = item.unanswered
+            reason = f"IN_DOUBT: {error.provider} did not answer ({error.reason}); asked before any re-send"
+            self._hold_or_fail(uow, item, now, reason)
+            return
         if item.result is not None:
             result = item.result
             m.mark_sent(
@@ -444,6 +583,9 @@ class Dispatcher:
                 aggregate_type="message",
                 aggregate_id=m.message_id,
             )
+            found = item.found
+            if found is not None and found.status is not None:  # the provider already knew its fate
+                apply_receipt(uow, m, found.status, found.reason, found.occurred_at or now)
             return
         if item.reservation is not None:
             await uow.spend.release(*item.reservation)
@@ -481,11 +623,20 @@ class Dispatcher:
 
 
 def contact_resolver(members, staff) -> ContactResolver:
-    """Members for member triggers, the staff directory for staff ones."""
+    """Members for member triggers (one ResolveContacts for all of a batch's members of a tenant),
+    the staff directory for staff ones."""
 
-    async def resolve(tenant: str, trigger: Trigger, recipient: str) -> Contact:
-        if trigger.audience == AUDIENCE_STAFF:
-            return staff.resolve(tenant, recipient)
-        return await members.resolve(tenant, recipient)
+    async def resolve(tenant: str, wanted: dict[str, Trigger]) -> dict[str, Contact | RecipientNotFound]:
+        out: dict[str, Contact | RecipientNotFound] = {}
+        for recipient, trigger in wanted.items():
+            if trigger.audience == AUDIENCE_STAFF:
+                try:
+                    out[recipient] = staff.resolve(tenant, recipient)
+                except RecipientNotFound as exc:
+                    out[recipient] = exc
+        members_wanted = [r for r in wanted if r not in out]
+        if members_wanted:
+            out.update(await members.resolve_many(tenant, members_wanted))
+        return out
 
     return resolve

@@ -200,3 +200,66 @@ async def test_resolve_contact_for_notify_only_returns_addresses_zone_and_is_aud
             pb.ResolveContactRequest(name=created.name), metadata=members.auth("other", roles=NOTIFIER)
         )
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_resolve_contacts_batch_is_one_call_same_callers_bounded_and_audited(members):
+    store = await members.create_store(tz="Europe/London")
+    first = await register(members, store, phone=new_phone())
+    await _set_contacts(members, first)
+    second = await register(members, store, phone=new_phone())
+    unknown = "members/00000000-0000-0000-0000-000000000001"
+    notifier = members.auth(roles=NOTIFIER, subject="services/notify")
+
+    got = await members.stub.ResolveContacts(
+        pb.ResolveContactsRequest(names=[second.name, unknown, first.name, second.name]), metadata=notifier
+    )
+    # each found member once, in the order first named; the unknown one listed, not an error
+    assert [c.member for c in got.contacts] == [second.name, first.name]
+    assert list(got.missing) == [unknown]
+    by_name = {c.member: c for c in got.contacts}
+    single = await members.stub.ResolveContact(pb.ResolveContactRequest(name=first.name), metadata=notifier)
+    assert by_name[first.name] == single  # the same answer as ResolveContact, unmasked
+    assert by_name[first.name].time_zone == "Europe/London" and by_name[second.name].phone == second.phone
+
+    async def audited() -> list:
+        async with members.db.connect() as conn:
+            return (
+                await conn.execute(
+                    text("SELECT member_id::text AS m FROM pii_access_log WHERE rpc = 'ResolveContacts'"),
+                )
+            ).all()
+
+    rows: list = []
+    for _ in range(50):
+        rows = await audited()
+        if len(rows) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    assert sorted(r.m for r in rows) == sorted(n.split("/")[1] for n in (first.name, second.name))
+
+    # the same callers as ResolveContact only; refused calls read nothing and leave no audit row
+    for roles in (["service"], ["hq_admin"], ["member"], ["receipt_forwarder"]):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await members.stub.ResolveContacts(
+                pb.ResolveContactsRequest(names=[first.name]),
+                metadata=members.auth(roles=roles, subject=first.name),
+            )
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED, roles
+    # another tenant's notifier: nothing of this tenant
+    other = await members.stub.ResolveContacts(
+        pb.ResolveContactsRequest(names=[first.name]), metadata=members.auth("other", roles=NOTIFIER)
+    )
+    assert list(other.contacts) == [] and list(other.missing) == [first.name]
+    await asyncio.sleep(0.7)
+    assert len(await audited()) == 2
+
+    # bounded and checked: none, more than 100, a malformed name
+    for names, field in (
+        ([], "names"),
+        ([first.name] * 101, "names"),
+        ([first.name, "members/not-a-uuid"], "names[1]"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await members.stub.ResolveContacts(pb.ResolveContactsRequest(names=names), metadata=notifier)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, names
+        assert field in details(err.value)[1], details(err.value)

@@ -32,6 +32,7 @@ from services.notify.adapters.providers import (
     ProviderRegistry,
     load_registry,
 )
+from services.notify.adapters.providers.aliyun import QUERY_PAGE_SIZE
 from services.notify.adapters.providers.config import (
     ProvidersConfig,
     ensure_dev_service_account,
@@ -241,6 +242,43 @@ async def test_aliyun_failed_report_and_forged_reports(env: Env):
             provider.parse_receipt(good, malformed)
 
 
+async def test_aliyun_lookup_finds_a_message_by_out_id_across_pages(env: Env):
+    provider = env.registry.by_name("aliyun_sms")
+    phone = f"+86139{uuid.uuid4().int % 10**8:08d}"
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    messages = [sms(address=phone) for _ in range(QUERY_PAGE_SIZE + 1)]
+    for message in messages:
+        await provider.send(message)
+    stats = await env.stats()
+
+    last = await provider.lookup(messages[-1], since)  # on the second page of that day's records
+    first = await provider.lookup(messages[0], since)
+    assert last is not None and first is not None
+    assert last.sent.provider == "aliyun_sms" and last.sent.billable_units == 1
+    assert last.status == "delivered" and last.occurred_at is not None
+    assert last.sent.provider_message_id == ""  # QuerySendDetails returns no BizId
+    assert await provider.lookup(sms(address=phone), since) is None  # never sent
+    assert (await env.stats())["lookups"]["aliyun_sms"] >= stats["lookups"].get("aliyun_sms", 0) + 3
+
+    cfg = env.client_config(aliyun_sms={"access_key_secret": "not-the-secret"})
+    registry = load_registry(cfg)
+    try:
+        with pytest.raises(ProviderError) as err:
+            await registry.by_name("aliyun_sms").lookup(messages[0], since)
+    finally:
+        await registry.aclose()
+    assert (err.value.reason, err.value.retryable) == ("SignatureDoesNotMatch", False)
+
+
+async def test_aliyun_lookup_reports_a_failed_delivery(env: Env):
+    provider = env.registry.by_name("aliyun_sms")
+    await env.fault(provider="aliyun_sms", mode="none", receipt="failed")
+    message = sms()
+    await provider.send(message)
+    found = await provider.lookup(message, datetime.now(UTC) - timedelta(minutes=1))
+    assert found is not None and (found.status, found.reason) == ("failed", "MK:0001")
+
+
 def _dev_secret() -> str:
     from services.notify.adapters.providers.config import DEV_SECRET
 
@@ -280,6 +318,26 @@ async def test_tencent_wrong_secret_and_bad_number(env: Env):
     with pytest.raises(ProviderError) as err:
         await env.registry.by_name("tencent_sms").send(sms(template_code="1"))
     assert err.value.retryable is True
+
+
+async def test_tencent_lookup_finds_the_serial_no_by_session_context(env: Env):
+    provider = env.registry.by_name("tencent_sms")
+    since = datetime.now(UTC)
+    message = sms(template_code="1234567")
+    result = await provider.send(message)
+    found = await provider.lookup(message, since)
+    assert found is not None and found.sent.provider_message_id == result.provider_message_id
+    assert found.status == "delivered"
+    assert await provider.lookup(sms(template_code="1"), since) is None
+
+    cfg = env.client_config(tencent_sms={"secret_key": "wrong"})
+    registry = load_registry(cfg)
+    try:
+        with pytest.raises(ProviderError) as err:
+            await registry.by_name("tencent_sms").lookup(message, since)
+    finally:
+        await registry.aclose()
+    assert (err.value.reason, err.value.retryable) == ("AuthFailure.SignatureFailure", False)
 
 
 # --- webhook SMS ------------------------------------------------------------------------------------

@@ -60,3 +60,13 @@ def test_webhook_signature_covers_the_timestamp():
 def test_alibaba_phone_format():
     assert aliyun_phone("+8613800138000") == "13800138000"
     assert aliyun_phone("+85291234567") == "85291234567"
+
+
+def test_alibaba_percent_encode_fast_path_encodes_exactly_as_rfc3986():
+    from urllib.parse import quote
+
+    from services.notify.adapters.providers.aliyun import percent_encode
+
+    samples = ("SendSms", "A_b.c-~9", "", "a b", "x*y", "佩妮", "2026-12-07T10:00:00Z", '{"a":"/"}', "+86")
+    for value in samples:
+        assert percent_encode(value) == quote(value, safe="-_.~"), value

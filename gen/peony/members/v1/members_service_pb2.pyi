@@ -203,6 +203,20 @@ class ResolveContactResponse(_message.Message):
     consent: _member_pb2.Consent
     def __init__(self, member: _Optional[str] = ..., state: _Optional[_Union[_member_pb2.MemberState, str]] = ..., display_name: _Optional[str] = ..., phone: _Optional[str] = ..., email: _Optional[str] = ..., wechat_openid: _Optional[str] = ..., push_tokens: _Optional[_Iterable[str]] = ..., locale: _Optional[str] = ..., home_store: _Optional[str] = ..., time_zone: _Optional[str] = ..., consent: _Optional[_Union[_member_pb2.Consent, _Mapping]] = ...) -> None: ...
 
+class ResolveContactsRequest(_message.Message):
+    __slots__ = ("names",)
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ResolveContactsResponse(_message.Message):
+    __slots__ = ("contacts", "missing")
+    CONTACTS_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    contacts: _containers.RepeatedCompositeFieldContainer[ResolveContactResponse]
+    missing: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, contacts: _Optional[_Iterable[_Union[ResolveContactResponse, _Mapping]]] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class IssueCardRequest(_message.Message):
     __slots__ = ("parent", "card_number", "request_id")
     PARENT_FIELD_NUMBER: _ClassVar[int]

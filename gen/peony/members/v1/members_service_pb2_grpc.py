@@ -108,6 +108,11 @@ class MembersServiceStub:
                 request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactRequest.SerializeToString,
                 response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactResponse.FromString,
                 _registered_method=True)
+        self.ResolveContacts = channel.unary_unary(
+                '/peony.members.v1.MembersService/ResolveContacts',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactsRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactsResponse.FromString,
+                _registered_method=True)
         self.IssueCard = channel.unary_unary(
                 '/peony.members.v1.MembersService/IssueCard',
                 request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.IssueCardRequest.SerializeToString,
@@ -279,6 +284,17 @@ class MembersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResolveContacts(self, request, context):
+        """Internal: `ResolveContact` for many members in one call and one database statement (notify
+        resolves a whole dispatch batch at once). The same callers only (`members.contact.resolve`,
+        role `notifier`; anyone else gets `PERMISSION_DENIED`); every member returned is recorded in
+        the PII access log. Members that do not exist in the tenant are listed in `missing`, not an
+        error. Not exposed through the REST gateway.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def IssueCard(self, request, context):
         """Issues a new card to a member and publishes `CardIssued`.
         """
@@ -424,6 +440,11 @@ def add_MembersServiceServicer_to_server(servicer, server):
                     servicer.ResolveContact,
                     request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactRequest.FromString,
                     response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactResponse.SerializeToString,
+            ),
+            'ResolveContacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveContacts,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactsRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactsResponse.SerializeToString,
             ),
             'IssueCard': grpc.unary_unary_rpc_method_handler(
                     servicer.IssueCard,
@@ -797,6 +818,33 @@ class MembersService:
             '/peony.members.v1.MembersService/ResolveContact',
             peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactRequest.SerializeToString,
             peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveContacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/ResolveContacts',
+            peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactsRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.ResolveContactsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -95,6 +95,13 @@ class MembersServiceStub:
     else gets `PERMISSION_DENIED`. Every call is recorded in the PII access log. Not exposed
     through the REST gateway.
     """
+    ResolveContacts: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ResolveContactsRequest, _members_service_pb2.ResolveContactsResponse]
+    """Internal: `ResolveContact` for many members in one call and one database statement (notify
+    resolves a whole dispatch batch at once). The same callers only (`members.contact.resolve`,
+    role `notifier`; anyone else gets `PERMISSION_DENIED`); every member returned is recorded in
+    the PII access log. Members that do not exist in the tenant are listed in `missing`, not an
+    error. Not exposed through the REST gateway.
+    """
     IssueCard: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.IssueCardRequest, _members_service_pb2.IssueCardResponse]
     """Issues a new card to a member and publishes `CardIssued`."""
     ListCards: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ListCardsRequest, _members_service_pb2.ListCardsResponse]
@@ -200,6 +207,13 @@ class MembersServiceAsyncStub(MembersServiceStub):
     also holds the `members.contact.resolve` permission (role `notifier`) may call it; anyone
     else gets `PERMISSION_DENIED`. Every call is recorded in the PII access log. Not exposed
     through the REST gateway.
+    """
+    ResolveContacts: _aio.UnaryUnaryMultiCallable[_members_service_pb2.ResolveContactsRequest, _members_service_pb2.ResolveContactsResponse]  # type: ignore[assignment]
+    """Internal: `ResolveContact` for many members in one call and one database statement (notify
+    resolves a whole dispatch batch at once). The same callers only (`members.contact.resolve`,
+    role `notifier`; anyone else gets `PERMISSION_DENIED`); every member returned is recorded in
+    the PII access log. Members that do not exist in the tenant are listed in `missing`, not an
+    error. Not exposed through the REST gateway.
     """
     IssueCard: _aio.UnaryUnaryMultiCallable[_members_service_pb2.IssueCardRequest, _members_service_pb2.IssueCardResponse]  # type: ignore[assignment]
     """Issues a new card to a member and publishes `CardIssued`."""
@@ -369,6 +383,19 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
         also holds the `members.contact.resolve` permission (role `notifier`) may call it; anyone
         else gets `PERMISSION_DENIED`. Every call is recorded in the PII access log. Not exposed
         through the REST gateway.
+        """
+
+    @_abc_1.abstractmethod
+    def ResolveContacts(
+        self,
+        request: _members_service_pb2.ResolveContactsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.ResolveContactsResponse, _abc.Awaitable[_members_service_pb2.ResolveContactsResponse]]:
+        """Internal: `ResolveContact` for many members in one call and one database statement (notify
+        resolves a whole dispatch batch at once). The same callers only (`members.contact.resolve`,
+        role `notifier`; anyone else gets `PERMISSION_DENIED`); every member returned is recorded in
+        the PII access log. Members that do not exist in the tenant are listed in `missing`, not an
+        error. Not exposed through the REST gateway.
         """
 
     @_abc_1.abstractmethod

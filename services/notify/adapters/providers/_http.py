@@ -37,10 +37,15 @@ class HttpClient:
             async with self._get_session().request(method, url, **kwargs) as resp:
                 return resp.status, await resp.read()
         except TimeoutError:
-            raise ProviderError("timeout", retryable=True, provider=self.provider) from None
+            raise ProviderError("timeout", retryable=True, provider=self.provider, maybe_sent=True) from None
         except aiohttp.ClientError as exc:
+            # Not connected at all: nothing was sent. Anything later (the server went away while we
+            # waited for its answer): the request may have been taken.
             raise ProviderError(
-                f"connection failed: {type(exc).__name__}", retryable=True, provider=self.provider
+                f"connection failed: {type(exc).__name__}",
+                retryable=True,
+                provider=self.provider,
+                maybe_sent=not isinstance(exc, aiohttp.ClientConnectorError),
             ) from None
 
     async def aclose(self) -> None:

@@ -56,11 +56,14 @@ class ProviderError(Exception):
     provider's own error code/message and never contains the address.
     """
 
-    def __init__(self, reason: str, *, retryable: bool, provider: str):
+    def __init__(self, reason: str, *, retryable: bool, provider: str, maybe_sent: bool = False):
         super().__init__(f"{provider}: {reason} ({'retryable' if retryable else 'permanent'})")
         self.reason = reason
         self.retryable = retryable
         self.provider = provider
+        # The request may have reached the provider and been accepted (a timeout, a connection
+        # lost after the request went out): the outcome is unknown, not a refusal.
+        self.maybe_sent = maybe_sent
 
 
 class InvalidReceipt(Exception):
@@ -98,6 +101,37 @@ class Provider(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """A provider's answer about a message it was given earlier (an in-doubt claim's reconciliation).
+
+    ``sent.provider_message_id`` is empty when the provider's query API does not return its own id
+    (Alibaba's ``QuerySendDetails``); ``status`` is "delivered" / "failed" once the provider knows,
+    None while the message is still on its way.
+    """
+
+    sent: SendResult
+    status: str | None = None
+    reason: str | None = None
+    occurred_at: datetime | None = None
+
+
+@runtime_checkable
+class Reconcilable(Protocol):
+    """A provider that can say whether it accepted a message id (Alibaba / Tencent SMS)."""
+
+    async def lookup(self, message: OutgoingMessage, sent_since: datetime) -> LookupResult | None:
+        """The provider's record of ``message.message_id`` sent to ``message.address`` at or after
+        ``sent_since``; None when it has none. Raises :class:`ProviderError` when it cannot tell."""
+        ...
+
+
+def can_reconcile(provider: Provider) -> bool:
+    """True when a repeat of an in-doubt message cannot reach the member twice through ``provider``:
+    it drops a repeated message id (``idempotent_submit``) or it can be asked (``lookup``)."""
+    return bool(getattr(provider, "idempotent_submit", False)) or isinstance(provider, Reconcilable)
 
 
 class UnknownProvider(InvalidReceipt, LookupError):

@@ -20,6 +20,7 @@ from services.notify.adapters.providers._receipts import (
 from services.notify.adapters.providers.base import (
     DeliveryReceipt,
     InvalidReceipt,
+    LookupResult,
     OutgoingMessage,
     ProviderError,
     SendResult,
@@ -35,6 +36,9 @@ RETRYABLE_PREFIXES = (
     "LimitExceeded.AppCountryOrRegionDailyLimit",
 )
 RETRYABLE_CODES = frozenset({"FailedOperation.InsufficientBalanceInSmsPackage"})
+PULL_LIMIT = 100  # PullSmsSendStatusByPhoneNumber's largest page
+PULL_DAYS = 7  # how far back it reaches
+CLOCK_SLACK_S = 60  # around the claim's time: our clock and Tencent's may differ a little
 
 
 def _hmac(key: bytes, msg: str) -> bytes:
@@ -70,6 +74,10 @@ def tc3_authorization(
     )
 
 
+def _payload(doc: dict) -> bytes:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def _retryable(code: str) -> bool:
     return code in RETRYABLE_CODES or code.startswith(RETRYABLE_PREFIXES)
 
@@ -100,27 +108,10 @@ class TencentSms:
         self._region = region
         self._http = HttpClient(name, timeout_seconds)
 
-    def request_parts(
-        self, message: OutgoingMessage, *, timestamp: int | None = None
-    ) -> tuple[dict[str, str], bytes]:
-        if not message.template_code:
-            raise ProviderError("no SMS template id for this message", retryable=False, provider=self.name)
-        payload = json.dumps(
-            {
-                "PhoneNumberSet": [message.address],
-                "SmsSdkAppId": self.sms_sdk_app_id,
-                "SignName": self.sign_name,
-                "TemplateId": message.template_code,
-                # Tencent templates take positional parameters: {1}, {2}, ... in the params' order.
-                "TemplateParamSet": [str(v) for v in message.params.values()],
-                "SessionContext": message.message_id,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
+    def _headers(self, action: str, payload: bytes, timestamp: int | None) -> dict[str, str]:
         url = urlsplit(self.endpoint)
         ts = int(time.time()) if timestamp is None else timestamp
-        headers = {
+        return {
             "Authorization": tc3_authorization(
                 secret_id=self._secret_id,
                 secret_key=self._secret_key,
@@ -131,15 +122,33 @@ class TencentSms:
             ),
             "Content-Type": CONTENT_TYPE,
             "Host": url.netloc,
-            "X-TC-Action": "SendSms",
+            "X-TC-Action": action,
             "X-TC-Timestamp": str(ts),
             "X-TC-Version": API_VERSION,
             "X-TC-Region": self._region,
         }
-        return headers, payload
 
-    async def send(self, message: OutgoingMessage) -> SendResult:
-        headers, payload = self.request_parts(message)
+    def request_parts(
+        self, message: OutgoingMessage, *, timestamp: int | None = None
+    ) -> tuple[dict[str, str], bytes]:
+        if not message.template_code:
+            raise ProviderError("no SMS template id for this message", retryable=False, provider=self.name)
+        payload = _payload(
+            {
+                "PhoneNumberSet": [message.address],
+                "SmsSdkAppId": self.sms_sdk_app_id,
+                "SignName": self.sign_name,
+                "TemplateId": message.template_code,
+                # Tencent templates take positional parameters: {1}, {2}, ... in the params' order.
+                "TemplateParamSet": [str(v) for v in message.params.values()],
+                "SessionContext": message.message_id,
+            }
+        )
+        return self._headers("SendSms", payload, timestamp), payload
+
+    async def _call(self, action: str, payload: bytes, headers: dict[str, str] | None = None) -> dict:
+        """The ``Response`` object of one API 3.0 call; its ``Error`` is raised as :class:`ProviderError`."""
+        headers = headers or self._headers(action, payload, None)
         status, raw = await self._http.request("POST", self.endpoint, data=payload, headers=headers)
         answer = json_body(self.name, status, raw)
         response = answer.get("Response") if isinstance(answer, dict) else None
@@ -153,6 +162,11 @@ class TencentSms:
         if isinstance(error, dict):
             code = str(error.get("Code", "UnknownError"))
             raise ProviderError(code, retryable=_retryable(code), provider=self.name)
+        return response
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        headers, payload = self.request_parts(message)
+        response = await self._call("SendSms", payload, headers)
         statuses = response.get("SendStatusSet")
         if not isinstance(statuses, list) or len(statuses) != 1 or not isinstance(statuses[0], dict):
             raise ProviderError("SendStatusSet malformed", retryable=True, provider=self.name)
@@ -162,6 +176,45 @@ class TencentSms:
             raise ProviderError(code or "no status code", retryable=_retryable(code), provider=self.name)
         fee = item.get("Fee")
         return SendResult(self.name, str(item["SerialNo"]), fee if isinstance(fee, int) and fee >= 0 else 1)
+
+    async def lookup(self, message: OutgoingMessage, sent_since: datetime) -> LookupResult | None:
+        """``PullSmsSendStatusByPhoneNumber`` since ``sent_since``, matched on ``SessionContext`` —
+        notify's message id, set by ``send``. The API lists only messages whose operator report has
+        come back (``Offset`` is fixed at 0, at most 100 per call), so a message accepted but not
+        yet reported reads as not found; the claim's lease (longer than a send takes) is what gives
+        the report time to arrive. Tencent keeps 7 days."""
+        begin = max(int(sent_since.timestamp()) - CLOCK_SLACK_S, int(time.time()) - PULL_DAYS * 86400)
+        response = await self._call(
+            "PullSmsSendStatusByPhoneNumber",
+            _payload(
+                {
+                    "BeginTime": begin,
+                    "Offset": 0,
+                    "Limit": PULL_LIMIT,
+                    "PhoneNumber": message.address,
+                    "SmsSdkAppId": self.sms_sdk_app_id,
+                    "EndTime": int(time.time()) + CLOCK_SLACK_S,
+                }
+            ),
+        )
+        statuses = response.get("PullSmsSendStatusSet")
+        if not isinstance(statuses, list):
+            raise ProviderError("PullSmsSendStatusSet malformed", retryable=True, provider=self.name)
+        for item in statuses:
+            if not isinstance(item, dict) or item.get("SessionContext") != message.message_id:
+                continue
+            serial = item.get("SerialNo")
+            if not isinstance(serial, str) or not serial:
+                raise ProviderError("status without a SerialNo", retryable=True, provider=self.name)
+            delivered = item.get("ReportStatus") == "SUCCESS"
+            received = item.get("UserReceiveTime")
+            return LookupResult(
+                SendResult(self.name, serial, 1),
+                "delivered" if delivered else "failed",
+                None if delivered else str(item.get("Description") or "FAIL")[:128],
+                datetime.fromtimestamp(received, UTC) if isinstance(received, int) else datetime.now(UTC),
+            )
+        return None
 
     def parse_receipt(
         self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None
