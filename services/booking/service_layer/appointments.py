@@ -24,7 +24,9 @@ reschedule — who is working then and still free), and one room per room type a
 equipment per kind serve every service that needs them.
 
 Member rules (`policy.member_rules`) run last before anything is written: they hold the member's
-row lock to the commit, so the cap on open appointments is race-free.
+row lock to the commit, so the cap on open appointments is race-free. A new booking leaves the cap
+to `apply_booking`, which takes that lock and counts under it in the same call that writes the
+booking (and, from the BookAppointment RPC, its event and idempotency record: `book_appointment`).
 """
 
 from __future__ import annotations
@@ -553,7 +555,7 @@ def booking_plan(
     writes: Mapping[str, Any] | None = None,
     config_version: int | None = None,
 ) -> str:
-    """The JSON the database function `apply_booking` (migrations 0011, 0012) applies: the
+    """The JSON the database function `apply_booking` (migrations 0011, 0013) applies: the
     appointment row (created and updated at `now`), the booked services with their resources still
     empty, the claims in the order they are taken (each filling its services' field `kind`), the
     reminders; the member's cap to check under the member's lock (`member_cap`); and for a plan
@@ -738,12 +740,12 @@ async def book_appointment(
         "may_exceed": staff_override,
     }
     try:
-        if whole:
+        if whole and respond is not None:
             # One round trip for everything: the rows, the event and the idempotency record.
             expect, chosen = expected_choice(claims)
             planned = planned_row(appointment, booked_services(r, chosen), reminders, now)
             event = (booked_event(planned, None), "appointment", appointment_id)
-            writes = writes_for_one_call(uow, [event], respond(planned))  # type: ignore[misc]
+            writes = writes_for_one_call(uow, [event], respond(planned))
             plan_json = booking_plan(
                 uow.tenant,
                 appointment,
