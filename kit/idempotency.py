@@ -10,12 +10,17 @@ the stored key holds the request's hash followed by the caller's, and another ca
 the same request id is PERMISSION_DENIED — a replay must never hand a stored response to someone
 the handler's own authorization would have refused. Keys written before the caller's hash was kept
 (32 bytes) replay for any caller of the tenant, as they did.
+
+An effect that applies its whole request in one database call may write the record itself, in
+that call: the unit of work carries the record to write (`uow.pending_response`, a
+:class:`PendingResponse`) and, once the effect took it, `run` writes nothing more.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from google.protobuf.message import Message
@@ -46,6 +51,31 @@ def caller_fingerprint(caller: str) -> bytes:
 def _lock_key(tenant: str, method: str, request_id: str) -> int:
     digest = hashlib.blake2b(f"{tenant}\x00{method}\x00{request_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+@dataclass
+class PendingResponse:
+    """The idempotency record of the mutation a unit of work runs, still to be written: the effect
+    may take it (`take`) to write it in its own one-call apply, else `Idempotency.run` writes it."""
+
+    tenant: str
+    method: str
+    request_id: str
+    request_hash: bytes
+    seal: Callable[[bytes], bytes]
+    taken: bool = False
+
+    def take(self, response: Message) -> dict:
+        """The row (column -> value, the response sealed) recording `response`; the caller writes
+        it in the same transaction as the effect."""
+        self.taken = True
+        return {
+            "tenant_id": self.tenant,
+            "method": self.method,
+            "request_id": self.request_id,
+            "request_hash": self.request_hash,
+            "response": self.seal(response.SerializeToString()),
+        }
 
 
 class Idempotency:
@@ -106,7 +136,16 @@ class Idempotency:
                     )
                 return response_type.FromString(self._cipher.open(tenant, "idempotency", row.response))
             uow.request_id = request_id
+            uow.pending_response = pending = PendingResponse(
+                tenant,
+                method,
+                request_id,
+                fingerprint + caller_hash,
+                lambda data: self._cipher.seal(tenant, "idempotency", data),
+            )
             response = await effect(uow)
+            if pending.taken:  # written by the effect's own database call
+                return response
             await session.execute(
                 insert(table).values(
                     tenant_id=tenant,

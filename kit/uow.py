@@ -52,6 +52,8 @@ class UnitOfWork:
         # The AIP-155 request_id of the mutation this unit of work runs (set by `Idempotency`);
         # empty for reads and the service's own jobs. Records that name their request read it.
         self.request_id = ""
+        # Its idempotency record, when an effect may write it itself (kit.idempotency).
+        self.pending_response: Any = None
         # 0 on the first run; n on the n-th re-run after 40001/40P01 (e.g. a plan found stale: an
         # optimistic plan may re-plan under locks instead of hoping again).
         self.attempt = 0

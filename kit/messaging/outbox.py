@@ -39,6 +39,7 @@ __all__ = [
     "max_event_bytes",
     "message_size",
     "notify_channel",
+    "outbox_rows",
     "purge_inbox",
     "purge_published",
     "set_max_event_bytes",
@@ -136,6 +137,14 @@ def _row(service: str, envelope: EventEnvelope, limit: int) -> dict:
     }
 
 
+def outbox_rows(service: str, envelopes: list[EventEnvelope], *, max_bytes: int | None = None) -> list[dict]:
+    """The outbox rows (column -> value) of ``envelopes``, for a writer that inserts them itself
+    (e.g. a database function applying a whole request in one call). Raises
+    :class:`EventTooLarge` as :func:`add_all_to_outbox` does."""
+    limit = max_event_bytes(service) if max_bytes is None else max_bytes
+    return [_row(service, e, limit) for e in envelopes]
+
+
 async def add_to_outbox(
     session: AsyncSession, service: str, envelope: EventEnvelope, *, max_bytes: int | None = None
 ) -> None:
@@ -155,8 +164,7 @@ async def add_all_to_outbox(
     if not envelopes:
         return
     channel = notify_channel(service)
-    limit = max_event_bytes(service) if max_bytes is None else max_bytes
-    rows = [_row(service, e, limit) for e in envelopes]
+    rows = outbox_rows(service, envelopes, max_bytes=max_bytes)
     await session.execute(_outbox.insert().values(rows))
     # Delivered on commit; several identical notifications in one transaction fold into one.
     await session.execute(select(func.pg_notify(channel, "")))

@@ -20,6 +20,7 @@ from services.booking.domain.schedule import Busy
 EXCLUSION_VIOLATION = "23P01"
 DEADLOCK_DETECTED = "40P01"
 SLOT_TAKEN = "PB409"  # raised by apply_booking (migration 0011)
+MEMBER_OVER_CAP = "PB429"  # raised by apply_booking (migration 0012)
 OPEN_STATES = ("booked", "checked_in")
 
 # One statement, compiled once per process: the booking's plan applied by the database function.
@@ -35,6 +36,14 @@ class SlotTaken(Exception):
     def __init__(self, resource: str):
         super().__init__(resource)
         self.resource = resource
+
+
+class MemberOverCap(Exception):
+    """The member already holds `open_now` open appointments, the most the policy allows."""
+
+    def __init__(self, open_now: int):
+        super().__init__(open_now)
+        self.open_now = open_now
 
 
 class AppointmentRepository:
@@ -115,15 +124,21 @@ class AppointmentRepository:
             raise
 
     async def apply_booking(self, plan: str) -> Row:
-        """Applies a booking plan (JSON, appointments.BookingPlan) in one round trip: the
-        appointment, its reservations (each claim's candidates in order, the exclusion constraint
-        deciding), its reminders; returns the appointment row. `SlotTaken` when a claim has no
-        free candidate (the statement failed: the transaction must roll back)."""
+        """Applies a booking plan (JSON, appointments.booking_plan) in one round trip: the member's
+        cap under the member's lock, the appointment, its reservations (each claim's candidates in
+        order, the exclusion constraint deciding), its reminders, and the outbox rows and
+        idempotency record the plan carries; returns the appointment row. `SlotTaken` when a claim
+        has no free candidate, `MemberOverCap` when the member may book no more (the statement
+        failed: the transaction must roll back); a plan found stale fails with SQLSTATE 40001,
+        which re-runs the transaction."""
         try:
             return (await self.db.execute(_APPLY_BOOKING, {"plan": plan})).one()
         except DBAPIError as exc:
-            if sqlstate(exc) == SLOT_TAKEN:
+            code = sqlstate(exc)
+            if code == SLOT_TAKEN:
                 raise SlotTaken(_hint(exc)) from None
+            if code == MEMBER_OVER_CAP:
+                raise MemberOverCap(int(_hint(exc) or 0)) from None
             raise
 
     async def release(self, appointment_id: str) -> None:

@@ -107,6 +107,22 @@ def is_offered(service: Row, override: Row | None) -> bool:
     return bool(service.active) and (override is None or override.offered is not False)
 
 
+def refuse_not_offered(
+    store_id: str, service_ids: Sequence[str], found: dict[str, ServiceRecord]
+) -> dict[str, ServiceRecord]:
+    """`found` (the store's records of `service_ids`), unless one of them is withdrawn or not
+    offered at the store: FAILED_PRECONDITION `SERVICE_NOT_OFFERED` (metadata `service`)."""
+    for sid in service_ids:
+        record = found.get(sid)
+        if record is not None and not record.offered:
+            raise FailedPrecondition(
+                f"services/{sid} is not offered at stores/{store_id}",
+                reason=SERVICE_NOT_OFFERED,
+                metadata={"service": f"services/{sid}"},
+            )
+    return found
+
+
 def service_record(r: Row, override: Row | None = None) -> ServiceRecord:
     req = effective_requirements(r, override)
     return ServiceRecord(
@@ -246,16 +262,7 @@ class CatalogRepository:
                 )
             ).all()
             return {r.service_id: service_record(r) for r in rows}
-        found = await self.services_at(store_id, service_ids)
-        for sid in service_ids:
-            record = found.get(sid)
-            if record is not None and not record.offered:
-                raise FailedPrecondition(
-                    f"services/{sid} is not offered at stores/{store_id}",
-                    reason=SERVICE_NOT_OFFERED,
-                    metadata={"service": f"services/{sid}"},
-                )
-        return found
+        return refuse_not_offered(store_id, service_ids, await self.services_at(store_id, service_ids))
 
     async def services_at(self, store_id: str, service_ids: Sequence[str]) -> dict[str, ServiceRecord]:
         """The services asked for that exist, with the store's values, offered there or not."""

@@ -127,12 +127,8 @@ class MemberProjection(MemberRows):
         return list(tiers or [])
 
     async def _view(self, member_id: str, tier_id: str | None, carried: int | None) -> MemberWindow:
-        days = carried
-        if tier_id is not None:
-            entry = next((t for t in await self._ladder() if t.get("tier_id") == tier_id), None)
-            if entry is not None and "booking_window_days" in entry:
-                days = int(entry["booking_window_days"])
-        return MemberWindow(member_id, tier_id, days or None)
+        tiers = await self._ladder() if tier_id is not None else []
+        return _window(member_id, tier_id, carried, tiers)
 
     async def find(self, member_id: str) -> MemberWindow:
         """The member's booking window (a read; a booking uses :meth:`lock`)."""
@@ -152,14 +148,21 @@ class MemberProjection(MemberRows):
         ``MEMBER_NOT_FOUND`` when neither the projection nor the members service knows the member."""
         if not is_resource_id(member_id):
             raise InvalidArgument([(field, "must be a resource name of the form members/{member}")])
-        registered = await self.db.scalar(
-            select(mw.c.registered_time).where(mw.c.tenant_id == self.tenant, mw.c.member_id == member_id)
-        )
-        if registered is None:
-            facts = await self.source.get_member(self.tenant, member_id) if self.source else None
-            if facts is None:
-                raise NotFound(f"members/{member_id} not found", reason="MEMBER_NOT_FOUND")
-            await self.fill(facts)
+        # One round trip for a registered member: the row and the tenant's ladder together.
+        ladder = select(tl.c.tiers).where(tl.c.tenant_id == self.tenant).scalar_subquery()
+        row = (
+            await self.db.execute(
+                select(
+                    mw.c.registered_time, mw.c.tier_id, mw.c.booking_window_days, ladder.label("tiers")
+                ).where(mw.c.tenant_id == self.tenant, mw.c.member_id == member_id)
+            )
+        ).first()
+        if row is not None and row.registered_time is not None:
+            return _window(member_id, row.tier_id, row.booking_window_days, list(row.tiers or []))
+        facts = await self.source.get_member(self.tenant, member_id) if self.source else None
+        if facts is None:
+            raise NotFound(f"members/{member_id} not found", reason="MEMBER_NOT_FOUND")
+        await self.fill(facts)
         return await self.find(member_id)
 
     async def lock(self, member_id: str) -> MemberWindow:
@@ -178,3 +181,16 @@ class MemberProjection(MemberRows):
             )
         ).one()
         return await self._view(member_id, row.tier_id, row.booking_window_days)
+
+
+def _window(
+    member_id: str, tier_id: str | None, carried: int | None, tiers: list[dict[str, Any]]
+) -> MemberWindow:
+    """The member's booking window: the newest ladder's for the member's tier when it lists one,
+    else the one the member's last event carried."""
+    days = carried
+    if tier_id is not None:
+        entry = next((t for t in tiers if t.get("tier_id") == tier_id), None)
+        if entry is not None and "booking_window_days" in entry:
+            days = int(entry["booking_window_days"])
+    return MemberWindow(member_id, tier_id, days or None)

@@ -217,6 +217,17 @@ tier_ladders = Table(
     PrimaryKeyConstraint("tenant_id", name="pk_tier_ladders"),
 )
 
+# A tenant's booking configuration version (migration 0012): a row trigger bumps it on every change
+# to booking_policies, services, service_overrides and store_zones; a booking planned from the
+# in-process copy (service_layer/config_cache.py) is re-planned when it moved.
+booking_config_versions = Table(
+    "booking_config_versions",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", name="booking_config_versions_pkey"),
+)
+
 # Appointment reminders (ReminderDue), kept in the database so they survive restarts: one row per
 # `BookingPolicy.reminder_minutes_before` offset, written with the booking, cancelled with the
 # appointment and fired once by `BookingJobs` (state scheduled -> fired | cancelled; `skipped` when

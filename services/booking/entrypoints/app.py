@@ -22,6 +22,7 @@ from services.booking.adapters.wallet_client import DEFAULT_DEADLINE_S, WalletCl
 from services.booking.entrypoints.consumers import members_events_consumer
 from services.booking.entrypoints.grpc_servicer import BookingServicer
 from services.booking.entrypoints.jobs import BookingJobs
+from services.booking.service_layer.config_cache import ConfigCache
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 
 SERVICE = "booking"
@@ -49,6 +50,8 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         service=SERVICE,
         wallet=wallet,
         members_client=members_client,
+        # The policy, zones and services bookings plan from, versioned (config_cache.py).
+        config_cache=ConfigCache(),
     )
     servicer = BookingServicer(uows, Idempotency(cipher, metadata), page_tokens(config, SERVICE))
     jobs = BookingJobs(backbone.engine, uows, interval_s=float(config.extra.get(JOBS_INTERVAL_VAR) or 1.0))

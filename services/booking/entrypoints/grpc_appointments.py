@@ -136,6 +136,9 @@ class AppointmentRpcs:
                     [("wallet_hold.package_session.service", "must be one of the booked `services`")]
                 )
 
+        def respond(row: dict) -> pb.BookAppointmentResponse:
+            return pb.BookAppointmentResponse(appointment=appointment_to_proto(row))
+
         async def effect(uow: BookingUnitOfWork) -> pb.BookAppointmentResponse:
             row = await appts.book_appointment(
                 uow,
@@ -152,8 +155,9 @@ class AppointmentRpcs:
                 wallet_hold=wallet_hold,
                 request_key=request.request_id,
                 booked_by=caller.subject,
+                respond=respond,
             )
-            return pb.BookAppointmentResponse(appointment=appointment_to_proto(row))
+            return respond(row)
 
         return await self._mutate("BookAppointment", request, pb.BookAppointmentResponse, effect)
 

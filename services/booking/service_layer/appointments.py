@@ -24,7 +24,9 @@ reschedule — who is working then and still free), and one room per room type a
 equipment per kind serve every service that needs them.
 
 Member rules (`policy.member_rules`) run last before anything is written: they hold the member's
-row lock to the commit, so the cap on open appointments is race-free.
+row lock to the commit, so the cap on open appointments is race-free. A new booking leaves the cap
+to `apply_booking`, which takes that lock and counts under it in the same call that writes the
+booking (and, from the BookAppointment RPC, its event and idempotency record: `book_appointment`).
 """
 
 from __future__ import annotations
@@ -38,17 +40,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from google.protobuf import json_format
+from google.protobuf.message import Message
 from peony.booking.v1 import appointments_pb2, events_pb2
 
 from kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from kit.ids import new_id
+from kit.one_call import writes_for_one_call
 from kit.proto import ts
-from services.booking.adapters.appointment_repository import SlotTaken
+from services.booking.adapters.appointment_repository import MemberOverCap, SlotTaken
 from services.booking.adapters.catalog_repository import ServiceRecord
 from services.booking.domain import appointment as model
 from services.booking.domain.availability import LOCAL_FORMAT, MAX_SERVICES, store_zone, working_spans
 from services.booking.domain.schedule import Staff
 from services.booking.service_layer import holds, plans, policy, waitlist
+from services.booking.service_layer.config_cache import ConfigCache, TenantConfig
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 
 Span = tuple[datetime, datetime]
@@ -274,20 +279,26 @@ async def prepare(
     self_service: bool,
     lead_minutes: int = 0,
     prefer: Sequence[str] = (),
+    config: TenantConfig | None = None,
 ) -> Reservation:
     """Validates a booking of `service_ids` back to back from `start_utc` at `store` and picks
     who may serve it; raises the documented errors. `self_service` (online, mini program) allows
     only online-bookable services and staff and enforces the minimum notice `lead_minutes`;
-    `prefer` orders the candidate staff (a reschedule keeps the current one)."""
+    `prefer` orders the candidate staff (a reschedule keeps the current one). The store's zone and
+    the services come from `config` when given (the in-process copy, config_cache.py)."""
     if not service_ids or len(service_ids) > MAX_SERVICES:
         raise InvalidArgument([("services", f"must list 1 .. {MAX_SERVICES} services")])
     if assignments and [a.service for a in assignments] != list(service_ids):
         raise InvalidArgument([("assignments", "must list the services in the order of `services`")])
-    tz = await uow.catalog.store_zone(store)
+    tz = await (config.store_zone(uow, store) if config else uow.catalog.store_zone(store))
     zone = store_zone(tz or "")
     if zone is None:
         raise NotFound(f"stores/{store} not found", reason="STORE_NOT_FOUND")
-    found = await uow.catalog.services(service_ids, store_id=store)
+    found = await (
+        config.services_at(uow, service_ids, store)
+        if config
+        else uow.catalog.services(service_ids, store_id=store)
+    )
     missing = [s for s in service_ids if s not in found]
     if missing:
         raise NotFound(
@@ -537,32 +548,99 @@ def booking_plan(
     services: Sequence[dict],
     claims: Sequence[Claim],
     reminders: Sequence[dict],
+    *,
+    now: datetime | None = None,
+    member_cap: Mapping[str, Any] | None = None,
+    expect: Sequence[str] | None = None,
+    writes: Mapping[str, Any] | None = None,
+    config_version: int | None = None,
 ) -> str:
-    """The JSON the database function `apply_booking` (migration 0011) applies: the appointment
-    row, the booked services with their resources still empty, the claims in the order they are
-    taken (each filling its services' field `kind`), the reminders."""
+    """The JSON the database function `apply_booking` (migrations 0011, 0013) applies: the
+    appointment row (created and updated at `now`), the booked services with their resources still
+    empty, the claims in the order they are taken (each filling its services' field `kind`), the
+    reminders; the member's cap to check under the member's lock (`member_cap`); and for a plan
+    built for one outcome, the resource each claim `expect`s and the outbox rows and idempotency
+    record (`writes`, kit.one_call) written with it, and the version of the tenant's configuration it
+    was planned from (`config_version`, config_cache.py) when not read in its transaction."""
 
     def instant(value: Any) -> Any:
         return value.isoformat() if isinstance(value, datetime) else value
 
-    return json.dumps(
-        {
-            "tenant": tenant,
-            "appointment": {k: instant(v) for k, v in appointment.items()},
-            "services": list(services),
-            "claims": [
-                {
-                    "kind": c.kind,
-                    "options": [list(o) for o in c.options],
-                    "spans": [[s.isoformat(), e.isoformat()] for s, e in c.spans],
-                    "services": list(c.services),
-                    "taken": c.taken,
-                }
-                for c in claims
-            ],
-            "reminders": [{k: instant(v) for k, v in m.items()} for m in reminders],
-        }
+    plan: dict[str, Any] = {
+        "tenant": tenant,
+        "appointment": {k: instant(v) for k, v in appointment.items()},
+        "services": list(services),
+        "claims": [
+            {
+                "kind": c.kind,
+                "options": [list(o) for o in c.options],
+                "spans": [[s.isoformat(), e.isoformat()] for s, e in c.spans],
+                "services": list(c.services),
+                "taken": c.taken,
+                **({"expect": expect[k]} if expect is not None else {}),
+            }
+            for k, c in enumerate(claims)
+        ],
+        "reminders": [{k: instant(v) for k, v in m.items()} for m in reminders],
+    }
+    if now is not None:
+        plan["now"] = now.isoformat()
+    if member_cap is not None:
+        plan["member_cap"] = {k: instant(v) for k, v in member_cap.items()}
+    if writes is not None:
+        plan.update(writes)
+    if config_version is not None:
+        plan["config_version"] = config_version
+    return json.dumps(plan)
+
+
+def expected_choice(claims: Sequence[Claim]) -> tuple[list[str], dict[int, dict[str, str]]]:
+    """The outcome a one-call plan is built for: every claim gets its first option (what the
+    database function takes when nothing collides); per claim, and per service index by kind."""
+    expect = [c.options[0][0] for c in claims]
+    chosen: dict[int, dict[str, str]] = {}
+    for c, resource in zip(claims, expect, strict=True):
+        for i in c.services:
+            chosen.setdefault(i, {})[c.kind] = resource
+    return expect, chosen
+
+
+def booked_event(
+    a: Mapping[str, Any], hold: appointments_pb2.AppointmentHold | None
+) -> events_pb2.AppointmentBooked:
+    """`AppointmentBooked` of a newly booked appointment (its row, or the row it is planned to be)."""
+    return events_pb2.AppointmentBooked(
+        appointment=f"appointments/{a['appointment_id']}",
+        member=f"members/{a['member_id']}",
+        store=f"stores/{a['store_id']}",
+        channel=a["channel"],
+        services=summaries(a["services"]),
+        start_time=ts(a["start_time"]),
+        end_time=ts(a["end_time"]),
+        local_start=a["local_start"],
+        time_zone=a["time_zone"],
+        wallet_hold=hold.hold if hold else "",
+        waitlist_entry=a.get("waitlist_entry") or "",
+        overridden_rules=list(a["overridden_rules"]),
     )
+
+
+def planned_row(
+    appointment: Mapping[str, Any], booked: list[dict], reminders: Sequence[dict], now: datetime
+) -> dict:
+    """The appointment as `apply_booking` will return it when the plan's outcome holds (with its
+    reminders, as `book_appointment` returns it)."""
+    return {
+        **appointment,
+        "state": BOOKED,
+        "services": booked,
+        "overridden_rules": list(appointment["overridden_rules"]),
+        "reschedule_count": 0,
+        "hold": None,
+        "create_time": now,
+        "update_time": now,
+        "reminders": reminder_view(reminders),
+    }
 
 
 # --- booking ---------------------------------------------------------------------------------------
@@ -584,14 +662,30 @@ async def book_appointment(
     request_key: str = "",
     booked_by: str = "",
     waitlist_entry: str | None = None,
+    respond: Callable[[dict], Message] | None = None,
 ) -> dict:
     """Books `service_ids` back to back from `start_utc` at `store`; returns the appointment row
     (as a dict, with its reminders). `member`, `store` are ids; `staff` a resource name or None
     (ignored for the services `assignments` names staff for). `staff_override` (staff only,
     checked by the caller) books past the member rules, recording which. `booked_by` defaults to
-    the member; `waitlist_entry` (`waitlistEntries/{entry}`) records the offer it came from."""
+    the member; `waitlist_entry` (`waitlistEntries/{entry}`) records the offer it came from.
+
+    With `respond` (the RPC's response of a row) and no wallet hold, the booking is written whole
+    by one database call: the plan carries the event and the response it will have when every
+    claim gets its first option and the member is within the cap, and `apply_booking` writes them
+    with the rows (and the idempotency record) or finds the plan stale, which re-runs the
+    transaction (`uow.attempt` > 0): that run applies the rows first and builds the event from
+    what the database chose, as a booking with a hold (whose response needs the wallet's answer)
+    always does."""
     now = now or datetime.now(UTC)
-    rules = await policy.load_policy(uow)
+    whole = respond is not None and wallet_hold is None and uow.attempt == 0
+    # The policy, the zone and the services from the in-process copy on the one-call path (its
+    # version re-checked by the call); from the database on a re-run, which drops the copy.
+    cache: ConfigCache | None = uow.deps.get("config_cache")
+    config = await cache.of(uow) if cache is not None and whole else None
+    if cache is not None and uow.attempt > 0:
+        cache.forget(uow.tenant)
+    rules = await (config.load_policy(uow) if config else policy.load_policy(uow))
     r = await prepare(
         uow,
         store=store,
@@ -602,10 +696,20 @@ async def book_appointment(
         now=now,
         self_service=channel in SELF_SERVICE,
         lead_minutes=rules.min_lead_minutes,
+        config=config,
     )
-    # Member rules last before writing: the member's row lock is held to the commit.
+    # Member rules last before writing; the cap is counted by the database call below, under the
+    # member's row lock, which is held to the commit.
     overridden = await policy.member_rules(
-        uow, member, start_utc, r.zone, now, rules, channel=channel, staff_override=staff_override
+        uow,
+        member,
+        start_utc,
+        r.zone,
+        now,
+        rules,
+        channel=channel,
+        staff_override=staff_override,
+        count_open=False,
     )
 
     appointment_id = new_id()
@@ -628,16 +732,46 @@ async def book_appointment(
         "booked_by": booked_by or f"members/{member}",
         "waitlist_entry": waitlist_entry,
     }
-    # One round trip: the appointment, its reservations (the exclusion constraint deciding,
-    # candidates in order), its reminders; a taken slot rolls the whole transaction back.
+    claims = claims_for(appointment_id, r)
+    member_cap = {
+        "member_id": member,
+        "max_open": rules.max_open_appointments,
+        "now": now,
+        "may_exceed": staff_override,
+    }
     try:
+        if whole and respond is not None:
+            # One round trip for everything: the rows, the event and the idempotency record.
+            expect, chosen = expected_choice(claims)
+            planned = planned_row(appointment, booked_services(r, chosen), reminders, now)
+            event = (booked_event(planned, None), "appointment", appointment_id)
+            writes = writes_for_one_call(uow, [event], respond(planned))
+            plan_json = booking_plan(
+                uow.tenant,
+                appointment,
+                booked_services(r, {}),
+                claims,
+                reminders,
+                now=now,
+                member_cap={**member_cap, "expect_over": False},
+                expect=expect,
+                writes=writes,
+                config_version=config.version if config else None,
+            )
+            await uow.appointments.apply_booking(plan_json)
+            return planned
+        # One round trip for the rows (the exclusion constraint deciding, candidates in order).
         plan_json = booking_plan(
-            uow.tenant, appointment, booked_services(r, {}), claims_for(appointment_id, r), reminders
+            uow.tenant, appointment, booked_services(r, {}), claims, reminders, now=now, member_cap=member_cap
         )
         row = await uow.appointments.apply_booking(plan_json)
     except SlotTaken as taken:
         raise slot_taken(taken.resource) from None
-    booked = row.services
+    except MemberOverCap as over:
+        message, metadata = policy.too_many_open(over.open_now, rules.max_open_appointments)
+        raise FailedPrecondition(
+            message, reason=policy.TOO_MANY_OPEN_APPOINTMENTS, metadata=metadata
+        ) from None
     # After the slot is secured, so a taken slot never reaches the wallet.
     if wallet_hold is not None:
         await holds.authorize(
@@ -651,24 +785,8 @@ async def book_appointment(
             request_key=request_key,
         )
         row = await load(uow, appointment_id)
-    hold = hold_of(row)
     uow.emit(
-        events_pb2.AppointmentBooked(
-            appointment=f"appointments/{appointment_id}",
-            member=f"members/{member}",
-            store=f"stores/{store}",
-            channel=channel,
-            services=summaries(booked),
-            start_time=ts(start_utc),
-            end_time=ts(r.end),
-            local_start=row.local_start,
-            time_zone=r.tz,
-            wallet_hold=hold.hold if hold else "",
-            waitlist_entry=waitlist_entry or "",
-            overridden_rules=overridden,
-        ),
-        aggregate_type="appointment",
-        aggregate_id=appointment_id,
+        booked_event(row._asdict(), hold_of(row)), aggregate_type="appointment", aggregate_id=appointment_id
     )
     # The reminders are the ones just planned: no read back.
     return {**row._asdict(), "reminders": reminder_view(reminders)}

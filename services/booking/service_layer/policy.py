@@ -176,11 +176,15 @@ async def member_rules(
     *,
     channel: int,
     staff_override: bool,
+    count_open: bool = True,
 ) -> list[str]:
     """Applies the member rules under the member's row lock; returns the reason codes of the rules
-    staff overrode (none without `staff_override`, which raises FAILED_PRECONDITION instead)."""
-    await uow.members.require(member)
-    window = await uow.members.lock(member)
+    staff overrode (none without `staff_override`, which raises FAILED_PRECONDITION instead).
+    Without `count_open` the cap on open appointments is left to the caller's database call
+    (`apply_booking` counts under the member's lock, taking it there): the member is only read."""
+    window = await uow.members.require(member)
+    if count_open:
+        window = await uow.members.lock(member)
     broken: list[tuple[str, str, dict[str, str]]] = []
     if channel in RESTRICTED_CHANNELS:
         until = _enforced(await uow.policy.standing(member), now, policy)
@@ -203,20 +207,22 @@ async def member_rules(
             )
         )
     max_open = policy.max_open_appointments
-    if max_open > 0:
+    if count_open and max_open > 0:
         open_now = await uow.appointments.count_open(member, now)
         if open_now >= max_open:
-            broken.append(
-                (
-                    TOO_MANY_OPEN_APPOINTMENTS,
-                    f"the member already holds {open_now} open appointments (at most {max_open})",
-                    {"open_appointments": str(open_now), "max_open_appointments": str(max_open)},
-                )
-            )
+            broken.append((TOO_MANY_OPEN_APPOINTMENTS, *too_many_open(open_now, max_open)))
     if broken and not staff_override:
         reason, message, metadata = broken[0]
         raise FailedPrecondition(message, reason=reason, metadata=metadata)
     return [reason for reason, _, _ in broken]
+
+
+def too_many_open(open_now: int, max_open: int) -> tuple[str, dict[str, str]]:
+    """The message and metadata of TOO_MANY_OPEN_APPOINTMENTS."""
+    return (
+        f"the member already holds {open_now} open appointments (at most {max_open})",
+        {"open_appointments": str(open_now), "max_open_appointments": str(max_open)},
+    )
 
 
 # ---------------------------------------------------------------- standing and the no-show policy

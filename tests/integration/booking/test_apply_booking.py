@@ -2,7 +2,9 @@
 round trip) takes, for every claim, the first free seat among its candidates in order, exactly as
 the Python model of the exclusion constraint predicts and as the savepoint-per-candidate path
 (`reserve`, used by reschedules) does; a claim with no free candidate fails the booking with its
-resource named and writes nothing."""
+resource named and writes nothing. A plan that expects an outcome (migration 0013: BookAppointment
+builds its response and event before the call) is applied only when the database decides that
+outcome, and is stale otherwise."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
+from kit.db import sqlstate
 from services.booking.adapters.appointment_repository import SlotTaken
 from services.booking.service_layer import appointments as appts
 from tests.support.booking import booking_database
@@ -87,7 +91,7 @@ def model(busy, claims):
     return chosen, None
 
 
-def plan_of(appointment_id: str, n_services: int, claims, member: str) -> str:
+def plan_of(appointment_id: str, n_services: int, claims, member: str, **extra) -> str:
     services = [
         {"service": f"svc{i}", "display_name": f"S{i}", "staff": "", "room": "", "equipment": ""}
         for i in range(n_services)
@@ -121,7 +125,7 @@ def plan_of(appointment_id: str, n_services: int, claims, member: str) -> str:
         "booked_by": f"members/{member}",
         "waitlist_entry": None,
     }
-    return appts.booking_plan(TENANT, appointment, services, claims, reminders)
+    return appts.booking_plan(TENANT, appointment, services, claims, reminders, **extra)
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +155,7 @@ async def reservations(uow, appointment_id: str):
 
 async def test_plan_and_applied_result_agree(uows) -> None:
     rng = random.Random(15)
-    outcomes = {"booked": 0, "taken": 0, "moved_on": 0}
+    outcomes = {"booked": 0, "taken": 0, "moved_on": 0, "stale": 0}
     for _ in range(EXAMPLES):
         n_services, busy, claims = random_world(rng)
         expected, failing = model(busy, claims)
@@ -210,8 +214,39 @@ async def test_plan_and_applied_result_agree(uows) -> None:
             else:
                 assert picks[claims.index(failing)] is None
 
-    # The examples exercise every branch: booked first choice, moved on, and taken.
-    assert outcomes["booked"] and outcomes["taken"] and outcomes["moved_on"], outcomes
+        # 3. A plan built for one outcome (every claim's first option, as BookAppointment builds
+        # its response and event before the call) is applied only when that is what the database
+        # decides: a claim seated elsewhere makes it stale (40001, re-planned by the caller).
+        expect, _ = appts.expected_choice(claims)
+        predicted = expected_outcome(expected, claims, expect)
+        async with uows(TENANT) as uow:
+            await seed_busy(uow, busy)
+            try:
+                await uow.appointments.apply_booking(
+                    plan_of(appointment_id, n_services, claims, member, expect=expect)
+                )
+                got = "booked"
+            except SlotTaken:
+                got = "taken"
+            except DBAPIError as exc:
+                assert sqlstate(exc) == "40001", exc
+                got = "stale"
+            assert got == predicted
+            outcomes["stale"] += got == "stale"
+
+    # The examples exercise every branch: booked first choice, moved on, stale, and taken.
+    assert outcomes["booked"] and outcomes["taken"] and outcomes["moved_on"] and outcomes["stale"], outcomes
+
+
+def expected_outcome(picks, claims, expect) -> str:
+    """What a plan expecting `expect` meets, claim by claim in order: the model's pick elsewhere
+    (stale), no pick (taken), or every pick as expected (booked)."""
+    for k in range(len(claims)):
+        if k >= len(picks):
+            return "taken"
+        if picks[k][0] != expect[k]:
+            return "stale"
+    return "booked"
 
 
 async def test_a_taken_slot_writes_nothing(uows) -> None:
