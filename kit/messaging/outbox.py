@@ -39,6 +39,7 @@ __all__ = [
     "max_event_bytes",
     "message_size",
     "notify_channel",
+    "outbox_rows",
     "purge_inbox",
     "purge_published",
     "set_max_event_bytes",
@@ -136,6 +137,16 @@ def _row(service: str, envelope: EventEnvelope, limit: int) -> dict:
     }
 
 
+def outbox_rows(service: str, envelopes: list[EventEnvelope], *, max_bytes: int | None = None) -> list[dict]:
+    """The outbox rows of ``envelopes`` (the relay's columns; ``seq`` and the times left to the
+    database), for a caller that writes them itself in the same transaction as its change — e.g.
+    one SQL function applying a whole command — and queues ``pg_notify(notify_channel(service))``.
+
+    Raises :class:`EventTooLarge` as :func:`add_all_to_outbox` does."""
+    limit = max_event_bytes(service) if max_bytes is None else max_bytes
+    return [_row(service, e, limit) for e in envelopes]
+
+
 async def add_to_outbox(
     session: AsyncSession, service: str, envelope: EventEnvelope, *, max_bytes: int | None = None
 ) -> None:
@@ -155,8 +166,7 @@ async def add_all_to_outbox(
     if not envelopes:
         return
     channel = notify_channel(service)
-    limit = max_event_bytes(service) if max_bytes is None else max_bytes
-    rows = [_row(service, e, limit) for e in envelopes]
+    rows = outbox_rows(service, envelopes, max_bytes=max_bytes)
     await session.execute(_outbox.insert().values(rows))
     # Delivered on commit; several identical notifications in one transaction fold into one.
     await session.execute(select(func.pg_notify(channel, "")))

@@ -126,6 +126,17 @@ class LedgerRepository:
     def _known(self, key: AccountKey) -> bool:
         return (self._database, self.tenant, key.account_id(self.tenant)) in _KNOWN_ACCOUNTS
 
+    def accounts_to_create(self, draft: TransactionDraft) -> list[AccountKey]:
+        """The tenant-side accounts of `draft` not known to exist (a caller posting it some other
+        way, e.g. `wallet_apply`, has them created; `mark_committed` remembers them)."""
+        new = [
+            k
+            for k in dict.fromkeys(p.account for p in draft.postings)
+            if not k.kind.guarded and not self._known(k)
+        ]
+        self._created.extend((self._database, self.tenant, k.account_id(self.tenant)) for k in new)
+        return new
+
     def mark_committed(self) -> None:
         """Called after commit: the account rows this transaction created now surely exist."""
         _KNOWN_ACCOUNTS.update(self._created)

@@ -125,11 +125,25 @@ async def snapshot(uow: UoW, member_id: str, now: datetime | None = None) -> Wal
     accts = MemberAccounts.of(member_id, settings.currency_code)
     bal = await uow.ledger.balances([accts.principal, accts.bonus, accts.held])
     lots = uow.lots.as_lots(await uow.lots.for_member(member_id))
+    pin = await uow.pins.get(member_id)
+    locked_bonus = sum(r.amount_minor for r in await uow.releases.pending_for_member(member_id))
+    return snapshot_of(member_id, settings, accts, bal, lots, pin, locked_bonus, now)
+
+
+def snapshot_of(
+    member_id: str,
+    settings,
+    accts: MemberAccounts,
+    bal: dict,
+    lots: list,
+    pin,
+    locked_bonus: int,
+    now: datetime,
+) -> WalletSnapshot:
+    """The wallet as of `now` from its parts (balances of the accounts, point lots, PIN row)."""
     horizon = now + timedelta(days=settings.expiring_notice_days)
     usable = [lot for lot in lots if rules.usable(lot, now)]
     pending = sum(lot.remaining for lot in lots if lot.pending_until is not None and lot.pending_until > now)
-    pin = await uow.pins.get(member_id)
-    locked_bonus = sum(r.amount_minor for r in await uow.releases.pending_for_member(member_id))
     return WalletSnapshot(
         member_id=member_id,
         currency=settings.currency_code,
