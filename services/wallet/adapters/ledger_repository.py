@@ -78,14 +78,21 @@ _KNOWN_ACCOUNTS: set[tuple[str, str, str]] = set()
 
 class LedgerRepository:
     def __init__(
-        self, db: AsyncSession | AsyncConnection, tenant: str, request_id: Callable[[], str] = lambda: ""
+        self,
+        db: AsyncSession | AsyncConnection | None,
+        tenant: str,
+        request_id: Callable[[], str] = lambda: "",
+        *,
+        database: str | None = None,
     ):
-        self.db = db
+        """`db` None with `database` (the engine's URL as str()): only for `accounts_to_create`
+        and `mark_committed`, when the transaction is posted some other way (`wallet_apply`)."""
+        self.db = db  # type: ignore[assignment]
         self.tenant = tenant
         self._request_id = request_id  # of the mutation posting, read at post time
         self._created: list[tuple[str, str, str]] = []
         engine = getattr(db, "bind", None) or getattr(db, "engine", None)
-        self._database = str(engine.url) if engine is not None else ""
+        self._database = database if database is not None else (str(engine.url) if engine is not None else "")
 
     async def _insert(self, keys: list[AccountKey]) -> None:
         await self.db.execute(

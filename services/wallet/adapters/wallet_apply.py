@@ -31,6 +31,9 @@ _CALL = (
 )
 
 
+_CONTEXT = "SELECT checkout_context($1, $2, $3, $4, $5, $6, $7)"
+
+
 @dataclass
 class IdempotencyKey:
     """The AIP-155 key row (kit/idempotency.py's table): written first, so a raced duplicate is
@@ -99,6 +102,7 @@ class WalletApply:
 
     def __init__(self, engine: AsyncEngine, *, service: str, max_size: int = 10):
         self._url = engine.url.render_as_string(hide_password=False)
+        self.database = str(engine.url)  # as LedgerRepository names it (password hidden)
         self._service = service
         self._max_size = max_size
         self._pool: asyncpg.Pool | None = None
@@ -117,6 +121,26 @@ class WalletApply:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
+
+    async def checkout_context(
+        self,
+        tenant: str,
+        store_id: str,
+        member_id: str | None,
+        method: str,
+        request_id: str,
+        account_ids: list[str],
+        with_store_lots: bool,
+    ) -> dict:
+        """What a checkout's plan reads, in one call (`checkout_context`, migration 0011)."""
+        pool = await self._get_pool()
+        with tracer("peony.wallet.db").start_as_current_span("checkout_context") as span:
+            span.set_attribute("db.system", "postgresql")
+            span.set_attribute("db.operation", "checkout_context")
+            doc = await pool.fetchval(
+                _CONTEXT, tenant, store_id, member_id, method, request_id, account_ids, with_store_lots
+            )
+        return json.loads(doc)
 
     async def __call__(self, plan: WalletPlan) -> Applied:
         args = _arguments(plan)

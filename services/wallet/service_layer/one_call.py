@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 from google.protobuf.message import Message
@@ -37,11 +37,13 @@ from sqlalchemy import select
 from kit.auth import Principal
 from kit.db import idempotency_table
 from kit.idempotency import Idempotency
-from kit.ids import new_id
+from kit.ids import is_resource_id, is_uuid, new_id
 from kit.messaging.envelope import new_envelope
 from kit.messaging.outbox import notify_channel, outbox_rows
 from kit.uow import Emitted, UnitOfWorkFactory
-from services.wallet.adapters.ledger_repository import PostedTransaction
+from services.wallet.adapters.ledger_repository import LedgerRepository, PostedTransaction
+from services.wallet.adapters.member_directory import MemberTierView, view_of
+from services.wallet.adapters.repository import PinRecord
 from services.wallet.adapters.tables import metadata
 from services.wallet.adapters.wallet_apply import (
     IdempotencyKey,
@@ -54,6 +56,7 @@ from services.wallet.domain import checkout as pricing
 from services.wallet.domain import rules, sv_lots
 from services.wallet.domain.ledger import AccountKey
 from services.wallet.domain.pin import hash_pin
+from services.wallet.domain.settings import WalletSettings
 from services.wallet.service_layer import checkout as co
 from services.wallet.service_layer import payment_pin, sv_attribution
 from services.wallet.service_layer import stored_value as sv
@@ -72,6 +75,11 @@ class OneCall:
     apply: WalletApply
     idempotency: Idempotency
     service: str = "wallet"
+
+    @property
+    def pin_pepper(self) -> bytes:
+        """The deployment's PIN pepper, as the units of work have it (`stored_value.pin_pepper`)."""
+        return self.uows.deps.get("pin_pepper", b"")
 
 
 class EventBuffer:
@@ -110,11 +118,11 @@ async def _recorded(uow: UoW, method: str, request_id: str) -> _Replay | None:
     return _Replay(bytes(row.request_hash), row.response) if row else None
 
 
-def _pin_is_plainly_right(uow: UoW, record, pin: str) -> bool:
+def _pin_is_plainly_right(pepper: bytes, record, pin: str) -> bool:
     """As `stored_value.pin_is_plainly_right`, on a PIN row already read."""
     if record is None or record.failed_attempts or record.locked_until is not None or not pin:
         return False
-    return hmac.compare_digest(hash_pin(pin, sv.pin_pepper(uow), record.salt)[0], record.pin_hash)
+    return hmac.compare_digest(hash_pin(pin, pepper, record.salt)[0], record.pin_hash)
 
 
 async def checkout(
@@ -136,14 +144,12 @@ async def checkout(
     member_id = inp.member_id
     needs_pin = bool(inp.stored_value and member_id)
     try:
-        read = await one.uows.run(
-            caller.tenant, lambda uow: _read_checkout(uow, inp, request_id, needs_pin, pin)
-        )
+        read = await _read_checkout(one, caller.tenant, inp, request_id, check_pin=needs_pin, pin=pin)
     except _PinNotPlain:
         assert member_id is not None
         # counted in its own committed transaction; raises when wrong
         await payment_pin.check(one.uows, caller, member_id, pin, store_id=inp.store_id)
-        read = await one.uows.run(caller.tenant, lambda uow: _read_checkout(uow, inp, request_id, False, pin))
+        read = await _read_checkout(one, caller.tenant, inp, request_id, check_pin=False, pin=pin)
     if isinstance(read, _Replay):
         return one.idempotency.replay(caller.tenant, key_hash, read.stored_hash, read.response, response_type)
     return await _plan_and_apply(one, caller, inp, request_id, key_hash, read, respond)
@@ -151,28 +157,109 @@ async def checkout(
 
 @dataclass
 class _CheckoutRead:
-    uow: UoW  # its repositories' objects stay usable (the ledger's account cache)
-    settings: Any
-    view: Any
+    settings: WalletSettings
+    view: MemberTierView | None
     customer_type: str
     rule_rows: list
     lots: list[rules.Lot]
     balances: dict[AccountKey, int]
     store_lots: list[sv_lots.StoreLot]
-    pin: Any
+    pin: PinRecord | None
     locked_bonus: int
 
 
 async def _read_checkout(
-    uow: UoW, inp: co.CheckoutInput, request_id: str, check_pin: bool, pin: str
+    one: OneCall, tenant: str, inp: co.CheckoutInput, request_id: str, *, check_pin: bool, pin: str
 ) -> _CheckoutRead | _Replay:
+    """Everything the plan needs, in one call (`checkout_context`). A store or member the
+    projections do not know (or a malformed id) is resolved by the unit-of-work read instead:
+    it reads through to the members service, or answers NOT_FOUND / INVALID_ARGUMENT."""
+    member_id = inp.member_id
+    if not is_resource_id(inp.store_id) or (member_id is not None and not is_uuid(member_id)):
+        return await one.uows.run(
+            tenant, lambda uow: _read_in_unit_of_work(uow, one, inp, request_id, check_pin, pin)
+        )
+    # the accounts' ids do not depend on the currency's settings but for the stored-value ones:
+    # ask for the default currency's and the settings' (read in the same call) if they differ
+    cur = WalletSettings().currency_code
+    accts = sv.MemberAccounts.of(member_id, cur) if member_id else None
+    ids = (
+        [k.account_id(tenant) for k in (accts.principal, accts.bonus, accts.held, accts.points)]
+        if accts
+        else []
+    )
+    ctx = await one.apply.checkout_context(
+        tenant, inp.store_id, member_id, "Checkout", request_id, ids, bool(inp.stored_value)
+    )
+    settings = WalletSettings.from_json(ctx["settings"]) if ctx["settings"] else WalletSettings()
+    if not ctx["store"] or (member_id and ctx["member"] is None) or settings.currency_code != cur:
+        return await one.uows.run(
+            tenant, lambda uow: _read_in_unit_of_work(uow, one, inp, request_id, check_pin, pin)
+        )
+    record = _pin_of(ctx["pin"])
+    if check_pin and not _pin_is_plainly_right(one.pin_pepper, record, pin):
+        raise _PinNotPlain
+    if ctx["recorded"] is not None:
+        return _Replay(
+            bytes.fromhex(ctx["recorded"]["request_hash"]), bytes.fromhex(ctx["recorded"]["response"])
+        )
+    found = {aid: int(b) for aid, b in ctx["balances"].items()}
+    return _CheckoutRead(
+        settings=settings,
+        view=view_of(**ctx["member"]) if ctx["member"] else None,
+        customer_type="member" if ctx["has_checkouts"] else "new",
+        rule_rows=[SimpleNamespace(**r) for r in ctx["rules"]],
+        lots=[
+            rules.Lot(
+                lot["lot_id"],
+                lot["remaining"],
+                _time(lot["expire_time"]),
+                _time(lot["earned_time"]),
+                _time(lot["pending_until"]),
+            )
+            for lot in ctx["lots"]
+        ],
+        balances={
+            k: found.get(k.account_id(tenant), 0)
+            for k in (accts.principal, accts.bonus, accts.held, accts.points)
+        }
+        if accts
+        else {},
+        store_lots=[
+            sv_lots.StoreLot(x["store_id"], x["principal"], x["bonus"], _time(x["opened"]))
+            for x in ctx["store_lots"]
+        ],
+        pin=record,
+        locked_bonus=int(ctx["locked_bonus"]),
+    )
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def _pin_of(row: dict | None) -> PinRecord | None:
+    if row is None:
+        return None
+    return PinRecord(
+        bytes.fromhex(row["pin_hash"]),
+        bytes.fromhex(row["salt"]),
+        row["failed_attempts"],
+        _time(row["locked_until"]),
+    )
+
+
+async def _read_in_unit_of_work(
+    uow: UoW, one: OneCall, inp: co.CheckoutInput, request_id: str, check_pin: bool, pin: str
+) -> _CheckoutRead | _Replay:
+    """The same read statement by statement, with the projections' read-through."""
     member_id = inp.member_id
     # references first, then the PIN: a payment refused for an unknown store or member counts
     # no attempt (as payment_pin.check)
     await uow.stores.require(inp.store_id)
     view = await uow.members.require(member_id) if member_id else None
     record = await uow.pins.get(member_id) if member_id else None
-    if check_pin and not _pin_is_plainly_right(uow, record, pin):
+    if check_pin and not _pin_is_plainly_right(one.pin_pepper, record, pin):
         raise _PinNotPlain
     replay = await _recorded(uow, "Checkout", request_id)
     if replay is not None:
@@ -193,7 +280,7 @@ async def _read_checkout(
             store_lots = await uow.sv_lots.of_member(member_id)
         locked_bonus = sum(row.amount_minor for row in await uow.releases.pending_for_member(member_id))
     return _CheckoutRead(
-        uow, settings, view, customer_type, await r.rules(), lots, balances, store_lots, record, locked_bonus
+        settings, view, customer_type, await r.rules(), lots, balances, store_lots, record, locked_bonus
     )
 
 
@@ -316,7 +403,7 @@ async def _plan_and_apply(
     ]
     response = respond(co.CheckoutResult(checkout_row, records, [], posted), snapshot)
 
-    ledger_repo = read.uow.ledger
+    ledger_repo = LedgerRepository(None, tenant, database=one.apply.database)
     wallet_plan = WalletPlan(
         tenant=tenant,
         idempotency=IdempotencyKey("Checkout", request_id, key_hash, one.idempotency.seal(tenant, response)),

@@ -323,6 +323,20 @@ def test_one_call_checkout_writes_what_the_statement_path_writes(loop, wallet, w
     loop.run_until_complete(go())
 
 
+class ApplyAfter:
+    """The real `wallet_apply` call, after `before()` ran (what raced the plan)."""
+
+    def __init__(self, real: WalletApply, before):
+        self._real, self._before = real, before
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    async def __call__(self, plan):
+        await self._before()
+        return await self._real(plan)
+
+
 async def _nothing_written(engine, member_id: str, request_id: str) -> None:
     async with engine.connect() as conn:
         for sql in (
@@ -354,13 +368,11 @@ def test_a_stale_plan_writes_nothing_and_is_re_planned_on_the_locked_path(loop, 
             lines=[Line("services/facial", "facial", 1, 24000)],
             stored_value=24000,
         )
-        real_apply = one.apply
 
-        async def apply_after_a_top_up(plan):
+        async def a_top_up():
             await top_up(uows, m, "s1", 60000, "")  # committed meanwhile: principal 1600.00
-            return await real_apply(plan)
 
-        raced = one_call.OneCall(uows, apply_after_a_top_up, one.idempotency)  # type: ignore[arg-type]
+        raced = one_call.OneCall(uows, ApplyAfter(one.apply, a_top_up), one.idempotency)  # type: ignore[arg-type]
         request_id = str(uuid.uuid4())
         assert await one_call_checkout(raced, bill, request_id) is None
         await _nothing_written(engine, m, request_id)
@@ -384,15 +396,13 @@ def test_a_point_lot_spent_meanwhile_makes_the_plan_stale(loop, wallet):
             points_to_redeem=500,
             tenders=[("cash", 23500)],
         )
-        real_apply = one.apply
 
-        async def apply_after_a_deduction(plan):
+        async def a_deduction():
             await uows.run(
                 TENANT, lambda uow: pts.deduct_points(uow, STAFF, member_id=m, points=100, reason="staff")
             )
-            return await real_apply(plan)
 
-        raced = one_call.OneCall(uows, apply_after_a_deduction, one.idempotency)  # type: ignore[arg-type]
+        raced = one_call.OneCall(uows, ApplyAfter(one.apply, a_deduction), one.idempotency)  # type: ignore[arg-type]
         request_id = str(uuid.uuid4())
         assert await one_call_checkout(raced, bill, request_id) is None
         await _nothing_written(engine, m, request_id)
@@ -412,14 +422,12 @@ def test_a_duplicate_that_raced_is_stale_and_then_replays(loop, wallet):
             member_id=m, store_id="s1", lines=[Line("services/facial", "facial", 1, 5000)], stored_value=5000
         )
         request_id = str(uuid.uuid4())
-        real_apply = one.apply
         first: list = []
 
-        async def apply_after_the_twin(plan):
+        async def the_twin():
             first.append(await one_call_checkout(one, bill, request_id))
-            return await real_apply(plan)
 
-        raced = one_call.OneCall(uows, apply_after_the_twin, one.idempotency)  # type: ignore[arg-type]
+        raced = one_call.OneCall(uows, ApplyAfter(one.apply, the_twin), one.idempotency)  # type: ignore[arg-type]
         assert await one_call_checkout(raced, bill, request_id) is None
         assert first[0] is not None
         replay = await one_call_checkout(one, bill, request_id)

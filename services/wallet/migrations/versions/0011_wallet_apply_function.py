@@ -25,6 +25,11 @@ service reads without locks, plans (services/wallet/service_layer/one_call.py), 
 
 Any assumption that no longer holds raises SQLSTATE 40001 ("stale plan") before anything commits:
 the caller re-plans. Tested against the Python model in tests/integration/wallet/test_wallet_apply.py.
+
+`checkout_context` is the read before a checkout's plan in one call too: one jsonb document with
+the store's and the member's projection rows, the PIN row, the recorded idempotency key, the
+settings, first-visit, the member's balances, point lots and stored-value lots, the bonus still
+locked in plans and the commission rules (bytea as hex, times as ISO 8601).
 """
 
 from collections.abc import Sequence
@@ -159,9 +164,56 @@ $$;
 """
 
 
+CHECKOUT_CONTEXT = """
+CREATE OR REPLACE FUNCTION checkout_context(
+    p_tenant text, p_store_id text, p_member_id uuid, p_method text, p_request_id text,
+    p_account_ids uuid[], p_with_store_lots boolean
+) RETURNS jsonb LANGUAGE sql STABLE AS $$
+SELECT jsonb_build_object(
+    'store', EXISTS (SELECT 1 FROM store_directory s
+                     WHERE s.tenant_id = p_tenant AND s.store_id = p_store_id),
+    'member', (SELECT jsonb_build_object(
+                   'member_id', d.member_id, 'home_store_id', d.home_store_id, 'tier_id', d.tier_id,
+                   'discount_bps', d.discount_bps,
+                   'points_multiplier_permille', d.points_multiplier_permille, 'tiers', l.tiers)
+               FROM member_directory d LEFT JOIN tier_ladders l ON l.tenant_id = d.tenant_id
+               WHERE d.tenant_id = p_tenant AND d.member_id = p_member_id),
+    'pin', (SELECT jsonb_build_object(
+                'pin_hash', encode(p.pin_hash, 'hex'), 'salt', encode(p.salt, 'hex'),
+                'failed_attempts', p.failed_attempts, 'locked_until', p.locked_until)
+            FROM payment_pins p WHERE p.tenant_id = p_tenant AND p.member_id = p_member_id),
+    'recorded', (SELECT jsonb_build_object(
+                     'request_hash', encode(k.request_hash, 'hex'), 'response', encode(k.response, 'hex'))
+                 FROM idempotency_keys k
+                 WHERE k.tenant_id = p_tenant AND k.method = p_method AND k.request_id = p_request_id),
+    'settings', (SELECT w.settings FROM wallet_settings w WHERE w.tenant_id = p_tenant),
+    'has_checkouts', EXISTS (SELECT 1 FROM checkouts c
+                             WHERE c.tenant_id = p_tenant AND c.member_id = p_member_id),
+    'balances', (SELECT coalesce(jsonb_object_agg(a.account_id, a.balance), '{}')
+                 FROM accounts a WHERE a.tenant_id = p_tenant AND a.account_id = ANY (p_account_ids)),
+    'lots', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                 'lot_id', l.lot_id, 'remaining', l.remaining, 'expire_time', l.expire_time,
+                 'earned_time', l.earned_time, 'pending_until', l.pending_until) ORDER BY l.lot_id), '[]')
+             FROM point_lots l WHERE l.tenant_id = p_tenant AND l.member_id = p_member_id),
+    'store_lots', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'store_id', s.store_id, 'principal', s.principal_minor, 'bonus', s.bonus_minor,
+                       'opened', s.create_time) ORDER BY s.store_id), '[]')
+                   FROM stored_value_lots s
+                   WHERE p_with_store_lots AND s.tenant_id = p_tenant AND s.member_id = p_member_id),
+    'locked_bonus', (SELECT coalesce(sum(b.amount_minor), 0) FROM bonus_releases b
+                     WHERE b.tenant_id = p_tenant AND b.member_id = p_member_id AND b.state = 'scheduled'),
+    'rules', (SELECT coalesce(jsonb_agg(to_jsonb(r) - 'tenant_id' ORDER BY r.create_time, r.rule_id), '[]')
+              FROM commission_rules r WHERE r.tenant_id = p_tenant)
+)
+$$;
+"""
+
+
 def upgrade() -> None:
     op.execute(WALLET_APPLY)
+    op.execute(CHECKOUT_CONTEXT)
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION checkout_context")
     op.execute("DROP FUNCTION wallet_apply")
