@@ -31,7 +31,7 @@ _CALL = (
 )
 
 
-_CONTEXT = "SELECT checkout_context($1, $2, $3, $4, $5, $6, $7)"
+_CONTEXT = "SELECT wallet_context($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 
 
 @dataclass
@@ -122,7 +122,7 @@ class WalletApply:
             pool, self._pool = self._pool, None
             await pool.close()
 
-    async def checkout_context(
+    async def context(
         self,
         tenant: str,
         store_id: str,
@@ -130,15 +130,27 @@ class WalletApply:
         method: str,
         request_id: str,
         account_ids: list[str],
+        *,
         with_store_lots: bool,
+        for_checkout: bool,
+        plan_id: str | None,
     ) -> dict:
-        """What a checkout's plan reads, in one call (`checkout_context`, migration 0011)."""
+        """What a command's plan reads, in one call (`wallet_context`, migration 0011)."""
         pool = await self._get_pool()
-        with tracer("peony.wallet.db").start_as_current_span("checkout_context") as span:
+        with tracer("peony.wallet.db").start_as_current_span("wallet_context") as span:
             span.set_attribute("db.system", "postgresql")
-            span.set_attribute("db.operation", "checkout_context")
+            span.set_attribute("db.operation", "wallet_context")
             doc = await pool.fetchval(
-                _CONTEXT, tenant, store_id, member_id, method, request_id, account_ids, with_store_lots
+                _CONTEXT,
+                tenant,
+                store_id,
+                member_id,
+                method,
+                request_id,
+                account_ids,
+                with_store_lots,
+                for_checkout,
+                plan_id,
             )
         return json.loads(doc)
 

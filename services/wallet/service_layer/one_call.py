@@ -1,12 +1,13 @@
-"""The wallet's hot paths in one write round trip: read, plan in Python, apply with `wallet_apply`.
+"""The wallet's hot paths (Checkout, TopUp) in two database calls: read, plan in Python, apply.
 
 A checkout used to run ~28 statements in two transactions through the ORM session. Here:
 
-1. **read** — one unit of work, no locks: the store and member references, the PIN row (a PIN that
-   is not plainly right goes through `payment_pin.check`, which counts the failure in its own
-   committed transaction), the idempotency key (a duplicate replays the recorded response),
-   settings, first-visit, commission rules, point lots, the member's balances and stored-value
-   lots, and what the wallet snapshot of the response needs;
+1. **read** — one call, no locks (`wallet_context`): the store and member references, the PIN row
+   (a PIN that is not plainly right goes through `payment_pin.check`, which counts the failure in
+   its own committed transaction), the idempotency key (a duplicate replays the recorded
+   response), settings, first-visit, commission rules (a top-up: its plan), point lots, the
+   member's balances and stored-value lots, and what the wallet snapshot of the response needs.
+   A store or member the projections do not know yet takes the unit-of-work read (read-through);
 2. **plan** — the same rules as the statement-by-statement path (`checkout.plan_checkout`), and
    from the plan every row, the events (outbox rows) and the response, sealed as the idempotency
    record: the plan assumes every member balance, lot and stored-value lot it read, so what the
@@ -17,7 +18,8 @@ A checkout used to run ~28 statements in two transactions through the ORM sessio
 A stale plan is not retried optimistically: the command runs once more on the
 statement-by-statement path, which re-plans under the locks (a busy member costs one re-plan,
 not many). Checkouts that use packages or vouchers and `validate_only` previews take that path
-from the start (`handles`).
+from the start (`handles`). Both calls go through the asyncpg pool of adapters/wallet_apply.py,
+each one span.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from kit.messaging.outbox import notify_channel, outbox_rows
 from kit.uow import Emitted, UnitOfWorkFactory
 from services.wallet.adapters.ledger_repository import LedgerRepository, PostedTransaction
 from services.wallet.adapters.member_directory import MemberTierView, view_of
-from services.wallet.adapters.repository import PinRecord
+from services.wallet.adapters.repository import PinRecord, TopUpPlan
 from services.wallet.adapters.tables import metadata
 from services.wallet.adapters.wallet_apply import (
     IdempotencyKey,
@@ -54,7 +56,7 @@ from services.wallet.adapters.wallet_apply import (
 )
 from services.wallet.domain import checkout as pricing
 from services.wallet.domain import rules, sv_lots
-from services.wallet.domain.ledger import AccountKey
+from services.wallet.domain.ledger import AccountKey, TransactionDraft
 from services.wallet.domain.pin import hash_pin
 from services.wallet.domain.settings import WalletSettings
 from services.wallet.service_layer import checkout as co
@@ -90,6 +92,15 @@ class EventBuffer:
 
     def emit(self, event: Message, *, aggregate_type: str, aggregate_id: str) -> None:
         self.emitted.append((event, aggregate_type, aggregate_id))
+
+    def outbox_rows(self, service: str, tenant: str) -> list[dict]:
+        return outbox_rows(
+            service,
+            [
+                new_envelope(event, tenant=tenant, aggregate_type=aggregate_type, aggregate_id=aggregate_id)
+                for event, aggregate_type, aggregate_id in self.emitted
+            ],
+        )
 
 
 class _PinNotPlain(Exception):
@@ -143,72 +154,100 @@ async def checkout(
     key_hash = one.idempotency.key_hash(request, caller.binding())
     member_id = inp.member_id
     needs_pin = bool(inp.stored_value and member_id)
+    want = _Want(
+        "Checkout",
+        inp.store_id,
+        member_id,
+        request_id,
+        check_pin=needs_pin,
+        pin=pin,
+        with_store_lots=bool(inp.stored_value),
+        for_checkout=True,
+    )
     try:
-        read = await _read_checkout(one, caller.tenant, inp, request_id, check_pin=needs_pin, pin=pin)
+        read = await _read(one, caller.tenant, want)
     except _PinNotPlain:
         assert member_id is not None
         # counted in its own committed transaction; raises when wrong
         await payment_pin.check(one.uows, caller, member_id, pin, store_id=inp.store_id)
-        read = await _read_checkout(one, caller.tenant, inp, request_id, check_pin=False, pin=pin)
+        read = await _read(one, caller.tenant, dataclasses.replace(want, check_pin=False))
     if isinstance(read, _Replay):
         return one.idempotency.replay(caller.tenant, key_hash, read.stored_hash, read.response, response_type)
     return await _plan_and_apply(one, caller, inp, request_id, key_hash, read, respond)
 
 
 @dataclass
-class _CheckoutRead:
+class _Read:
+    """What a plan needs (`wallet_context`); a checkout's first visit and commission rules and a
+    top-up's plan only for those."""
+
     settings: WalletSettings
     view: MemberTierView | None
-    customer_type: str
-    rule_rows: list
-    lots: list[rules.Lot]
-    balances: dict[AccountKey, int]
-    store_lots: list[sv_lots.StoreLot]
     pin: PinRecord | None
+    balances: dict[AccountKey, int]  # the member's principal, bonus, held and points accounts
+    lots: list[rules.Lot]
+    store_lots: list[sv_lots.StoreLot]
     locked_bonus: int
+    customer_type: str = "new"
+    rule_rows: list = dataclasses.field(default_factory=list)
+    plan: TopUpPlan | None = None
 
 
-async def _read_checkout(
-    one: OneCall, tenant: str, inp: co.CheckoutInput, request_id: str, *, check_pin: bool, pin: str
-) -> _CheckoutRead | _Replay:
-    """Everything the plan needs, in one call (`checkout_context`). A store or member the
+@dataclass
+class _Want:
+    """What one command reads."""
+
+    method: str
+    store_id: str
+    member_id: str | None
+    request_id: str
+    check_pin: bool = False
+    pin: str = ""
+    with_store_lots: bool = False
+    for_checkout: bool = False
+    plan_id: str = ""
+
+
+async def _read(one: OneCall, tenant: str, want: _Want) -> _Read | _Replay:
+    """Everything the plan needs, in one call (`wallet_context`). A store or member the
     projections do not know (or a malformed id) is resolved by the unit-of-work read instead:
-    it reads through to the members service, or answers NOT_FOUND / INVALID_ARGUMENT."""
-    member_id = inp.member_id
-    if not is_resource_id(inp.store_id) or (member_id is not None and not is_uuid(member_id)):
-        return await one.uows.run(
-            tenant, lambda uow: _read_in_unit_of_work(uow, one, inp, request_id, check_pin, pin)
-        )
-    # the accounts' ids do not depend on the currency's settings but for the stored-value ones:
-    # ask for the default currency's and the settings' (read in the same call) if they differ
+    it reads through to the members service, or answers NOT_FOUND / INVALID_ARGUMENT. The PIN is
+    checked after the references resolve (a refused payment counts no attempt)."""
+    member_id = want.member_id
+    if not is_resource_id(want.store_id) or (member_id is not None and not is_uuid(member_id)):
+        return await one.uows.run(tenant, lambda uow: _read_in_unit_of_work(uow, one, want))
+    # Account ids depend on the currency: asked for the default one; another (read in the same
+    # call) takes the unit-of-work read.
     cur = WalletSettings().currency_code
-    accts = sv.MemberAccounts.of(member_id, cur) if member_id else None
-    ids = (
-        [k.account_id(tenant) for k in (accts.principal, accts.bonus, accts.held, accts.points)]
-        if accts
-        else []
-    )
-    ctx = await one.apply.checkout_context(
-        tenant, inp.store_id, member_id, "Checkout", request_id, ids, bool(inp.stored_value)
+    keys = _member_keys(member_id, cur)
+    ctx = await one.apply.context(
+        tenant,
+        want.store_id,
+        member_id,
+        want.method,
+        want.request_id,
+        [k.account_id(tenant) for k in keys],
+        with_store_lots=want.with_store_lots,
+        for_checkout=want.for_checkout,
+        plan_id=want.plan_id or None,
     )
     settings = WalletSettings.from_json(ctx["settings"]) if ctx["settings"] else WalletSettings()
     if not ctx["store"] or (member_id and ctx["member"] is None) or settings.currency_code != cur:
-        return await one.uows.run(
-            tenant, lambda uow: _read_in_unit_of_work(uow, one, inp, request_id, check_pin, pin)
-        )
+        return await one.uows.run(tenant, lambda uow: _read_in_unit_of_work(uow, one, want))
     record = _pin_of(ctx["pin"])
-    if check_pin and not _pin_is_plainly_right(one.pin_pepper, record, pin):
+    if want.check_pin and not _pin_is_plainly_right(one.pin_pepper, record, want.pin):
         raise _PinNotPlain
     if ctx["recorded"] is not None:
         return _Replay(
             bytes.fromhex(ctx["recorded"]["request_hash"]), bytes.fromhex(ctx["recorded"]["response"])
         )
     found = {aid: int(b) for aid, b in ctx["balances"].items()}
-    return _CheckoutRead(
+    plan = ctx["plan"]
+    return _Read(
         settings=settings,
         view=view_of(**ctx["member"]) if ctx["member"] else None,
-        customer_type="member" if ctx["has_checkouts"] else "new",
-        rule_rows=[SimpleNamespace(**r) for r in ctx["rules"]],
+        pin=record,
+        balances={k: found.get(k.account_id(tenant), 0) for k in keys},
         lots=[
             rules.Lot(
                 lot["lot_id"],
@@ -219,19 +258,34 @@ async def _read_checkout(
             )
             for lot in ctx["lots"]
         ],
-        balances={
-            k: found.get(k.account_id(tenant), 0)
-            for k in (accts.principal, accts.bonus, accts.held, accts.points)
-        }
-        if accts
-        else {},
         store_lots=[
             sv_lots.StoreLot(x["store_id"], x["principal"], x["bonus"], _time(x["opened"]))
             for x in ctx["store_lots"]
         ],
-        pin=record,
         locked_bonus=int(ctx["locked_bonus"]),
+        customer_type="member" if ctx["has_checkouts"] else "new",
+        rule_rows=[SimpleNamespace(**r) for r in ctx["rules"]],
+        plan=TopUpPlan(
+            plan["plan_id"],
+            plan["display_name"],
+            plan["pay_minor"],
+            plan["bonus_minor"],
+            plan["bonus_release"],
+            plan["release_months"],
+            plan["active"],
+            list(plan["stores"]),
+            _time(plan["create_time"]),
+        )
+        if plan
+        else None,
     )
+
+
+def _member_keys(member_id: str | None, currency: str) -> list[AccountKey]:
+    if not member_id:
+        return []
+    accts = sv.MemberAccounts.of(member_id, currency)
+    return [accts.principal, accts.bonus, accts.held, accts.points]
 
 
 def _time(value: str | None) -> datetime | None:
@@ -249,39 +303,34 @@ def _pin_of(row: dict | None) -> PinRecord | None:
     )
 
 
-async def _read_in_unit_of_work(
-    uow: UoW, one: OneCall, inp: co.CheckoutInput, request_id: str, check_pin: bool, pin: str
-) -> _CheckoutRead | _Replay:
+async def _read_in_unit_of_work(uow: UoW, one: OneCall, want: _Want) -> _Read | _Replay:
     """The same read statement by statement, with the projections' read-through."""
-    member_id = inp.member_id
-    # references first, then the PIN: a payment refused for an unknown store or member counts
-    # no attempt (as payment_pin.check)
-    await uow.stores.require(inp.store_id)
+    member_id = want.member_id
+    await uow.stores.require(want.store_id)
     view = await uow.members.require(member_id) if member_id else None
     record = await uow.pins.get(member_id) if member_id else None
-    if check_pin and not _pin_is_plainly_right(one.pin_pepper, record, pin):
+    if want.check_pin and not _pin_is_plainly_right(one.pin_pepper, record, want.pin):
         raise _PinNotPlain
-    replay = await _recorded(uow, "Checkout", request_id)
+    replay = await _recorded(uow, want.method, want.request_id)
     if replay is not None:
         return replay
     settings = await uow.settings.get()
-    r = co.repo(uow)
-    balances: dict[AccountKey, int] = {}
-    lots: list[rules.Lot] = []
-    store_lots: list[sv_lots.StoreLot] = []
-    locked_bonus = 0
-    customer_type = "new"
+    read = _Read(settings, view, record, {}, [], [], 0)
     if member_id:
-        customer_type = "member" if await r.has_checkouts(member_id) else "new"
-        accts = sv.MemberAccounts.of(member_id, settings.currency_code)
-        balances = await uow.ledger.balances([accts.principal, accts.bonus, accts.held, accts.points])
-        lots = uow.lots.as_lots(await uow.lots.for_member(member_id))
-        if inp.stored_value:
-            store_lots = await uow.sv_lots.of_member(member_id)
-        locked_bonus = sum(row.amount_minor for row in await uow.releases.pending_for_member(member_id))
-    return _CheckoutRead(
-        settings, view, customer_type, await r.rules(), lots, balances, store_lots, record, locked_bonus
-    )
+        keys = _member_keys(member_id, settings.currency_code)
+        read.balances = await uow.ledger.balances(keys)
+        read.lots = uow.lots.as_lots(await uow.lots.for_member(member_id))
+        if want.with_store_lots:
+            read.store_lots = await uow.sv_lots.of_member(member_id)
+        read.locked_bonus = sum(row.amount_minor for row in await uow.releases.pending_for_member(member_id))
+    if want.for_checkout:
+        r = co.repo(uow)
+        if member_id and await r.has_checkouts(member_id):
+            read.customer_type = "member"
+        read.rule_rows = await r.rules()
+    if want.plan_id:
+        read.plan = await uow.plans.get(want.plan_id)
+    return read
 
 
 async def _plan_and_apply(
@@ -290,7 +339,7 @@ async def _plan_and_apply(
     inp: co.CheckoutInput,
     request_id: str,
     key_hash: bytes,
-    read: _CheckoutRead,
+    read: _Read,
     respond: Callable[[co.CheckoutResult, sv.WalletSnapshot | None], R],
 ) -> R | None:
     tenant = caller.tenant
@@ -318,26 +367,8 @@ async def _plan_and_apply(
         now=now,
     )
     member_id, store_id = inp.member_id, inp.store_id
-    transaction_id = new_id()
-
-    # What the database will hold afterwards: the plan assumes every balance it read.
-    after = dict(read.balances)
-    for p in draft.postings:
-        if p.account.kind.guarded:
-            after[p.account] = after.get(p.account, 0) + p.amount
-    posted = PostedTransaction(
-        transaction_id=transaction_id,
-        kind=draft.kind,
-        member_id=member_id,
-        store_id=store_id,
-        description=draft.description,
-        reverses=None,
-        create_time=now,
-        postings=list(draft.postings),
-        balances={p.account: after[p.account] for p in draft.postings if p.account.kind.guarded},
-        request_id=request_id,
-        reference=draft.reference,
-    )
+    posted, after = _posted(draft, read.balances, request_id, now)
+    transaction_id = posted.transaction_id
 
     rows: dict[str, list[dict]] = {}
     sv_changes: list[StoredValueLotChange] = []
@@ -383,13 +414,7 @@ async def _plan_and_apply(
 
     events = EventBuffer()
     co.emit_checkout(events, SimpleNamespace(**checkout_row), posted, plan.accts, lot, plan.movements)
-    rows["outbox"] = outbox_rows(
-        one.service,
-        [
-            new_envelope(event, tenant=tenant, aggregate_type=aggregate_type, aggregate_id=aggregate_id)
-            for event, aggregate_type, aggregate_id in events.emitted
-        ],
-    )
+    rows["outbox"] = events.outbox_rows(one.service, tenant)
 
     snapshot = None
     if member_id and plan.accts is not None:
@@ -403,16 +428,59 @@ async def _plan_and_apply(
     ]
     response = respond(co.CheckoutResult(checkout_row, records, [], posted), snapshot)
 
+    key = IdempotencyKey("Checkout", request_id, key_hash, one.idempotency.seal(tenant, response))
+    applied = await _apply(one, tenant, key, posted, draft, read.balances, lot_moves, sv_changes, rows)
+    return response if applied else None
+
+
+def _posted(
+    draft: TransactionDraft, balances: dict[AccountKey, int], request_id: str, now: datetime
+) -> tuple[PostedTransaction, dict[AccountKey, int]]:
+    """The transaction as it will be posted, and the member balances afterwards: the plan
+    assumes every balance it read (`wallet_apply` re-checks them), so they are known now."""
+    after = dict(balances)
+    for p in draft.postings:
+        if p.account.kind.guarded:
+            after[p.account] = after.get(p.account, 0) + p.amount
+    posted = PostedTransaction(
+        transaction_id=new_id(),
+        kind=draft.kind,
+        member_id=draft.member_id,
+        store_id=draft.store_id,
+        description=draft.description,
+        reverses=draft.reverses,
+        create_time=now,
+        postings=list(draft.postings),
+        balances={p.account: after[p.account] for p in draft.postings if p.account.kind.guarded},
+        request_id=request_id,
+        reference=draft.reference,
+    )
+    return posted, after
+
+
+async def _apply(
+    one: OneCall,
+    tenant: str,
+    key: IdempotencyKey,
+    posted: PostedTransaction,
+    draft: TransactionDraft,
+    assumed: dict[AccountKey, int],
+    lot_moves: list[tuple[str, int, int]],
+    sv_changes: list[StoredValueLotChange],
+    rows: dict[str, list[dict]],
+) -> bool:
+    """One `wallet_apply` call; False when the plan was stale (or a duplicate raced it)."""
     ledger_repo = LedgerRepository(None, tenant, database=one.apply.database)
-    wallet_plan = WalletPlan(
+    touched = {p.account for p in draft.postings if p.account.kind.guarded}
+    plan = WalletPlan(
         tenant=tenant,
-        idempotency=IdempotencyKey("Checkout", request_id, key_hash, one.idempotency.seal(tenant, response)),
+        idempotency=key,
         lot_moves=lot_moves,
         ledger=LedgerPlan(
-            transaction_id,
+            posted.transaction_id,
             draft,
-            request_id,
-            assumed={k: read.balances.get(k, 0) for k in after},
+            key.request_id,
+            assumed={k: assumed.get(k, 0) for k in touched},
             new_accounts=ledger_repo.accounts_to_create(draft),
         ),
         sv_changes=sv_changes,
@@ -420,11 +488,76 @@ async def _plan_and_apply(
         notify_channel=notify_channel(one.service),
     )
     try:
-        await one.apply(wallet_plan)
+        await one.apply(plan)
     except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError):
-        return None  # stale plan (or a raced duplicate): the locked path re-plans or replays
+        return False  # the locked path re-plans (or replays the duplicate)
     ledger_repo.mark_committed()
-    return response
+    return True
+
+
+# --- TopUp ------------------------------------------------------------------------------------
+async def top_up(
+    one: OneCall,
+    caller: Principal,
+    request: Message,
+    *,
+    member_id: str,
+    store_id: str,
+    amount: int,
+    currency: str,
+    tender: str,
+    plan_id: str,
+    response_type: type[R],
+    respond: Callable[[PostedTransaction, sv.WalletSnapshot], R],
+) -> R | None:
+    """A top-up in one read and one write call (as `stored_value.top_up` writes it); its
+    response, or the recorded one of a duplicate; None when the plan was stale."""
+    sv.authorize_top_up(caller, store_id=store_id, amount=amount, tender=tender)
+    tenant = caller.tenant
+    request_id: str = request.request_id  # type: ignore[attr-defined]
+    key_hash = one.idempotency.key_hash(request, caller.binding())
+    read = await _read(one, tenant, _Want("TopUp", store_id, member_id, request_id, plan_id=plan_id))
+    if isinstance(read, _Replay):
+        return one.idempotency.replay(tenant, key_hash, read.stored_hash, read.response, response_type)
+    sv.require_currency(currency, read.settings.currency_code)
+    planned = sv.plan_top_up(
+        read.settings,
+        read.plan,
+        member_id=member_id,
+        store_id=store_id,
+        amount=amount,
+        tender=tender,
+        plan_id=plan_id,
+    )
+    now = datetime.now(UTC)
+    posted, after = _posted(planned.draft, read.balances, request_id, now)
+    bonus_now, later = planned.bonus_parts[0], planned.bonus_parts[1:]
+    credit = sv_lots.Share(store_id, amount, bonus_now)
+    rows = {
+        "stored_value_lot_movements": [
+            {"tenant_id": tenant, **m}
+            for m in sv_attribution.movement_rows(posted, member_id, "credit", [credit], 1)
+        ],
+        "bonus_releases": [{"tenant_id": tenant, **r} for r in sv.release_rows(planned, posted)],
+    }
+    events = EventBuffer()
+    sv.emit_top_up(events, planned, posted)
+    rows["outbox"] = events.outbox_rows(one.service, tenant)
+    snapshot = sv.snapshot_of(
+        member_id,
+        read.settings,
+        planned.accts,
+        after,
+        read.lots,
+        read.pin,
+        read.locked_bonus + sum(later),
+        now,
+    )
+    response = respond(posted, snapshot)
+    key = IdempotencyKey("TopUp", request_id, key_hash, one.idempotency.seal(tenant, response))
+    changes = [StoredValueLotChange(store_id, amount, bonus_now, None)]
+    applied = await _apply(one, tenant, key, posted, planned.draft, read.balances, [], changes, rows)
+    return response if applied else None
 
 
 def _lots_after(

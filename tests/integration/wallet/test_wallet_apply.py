@@ -35,7 +35,7 @@ from kit.uow import UnitOfWorkFactory
 from services.wallet.adapters.tables import metadata
 from services.wallet.adapters.wallet_apply import WalletApply
 from services.wallet.domain.checkout import Line
-from services.wallet.entrypoints.mapping import wallet_to_proto
+from services.wallet.entrypoints.mapping import transaction_to_proto, wallet_to_proto
 from services.wallet.entrypoints.mapping_checkout import checkout_to_proto
 from services.wallet.service_layer import checkout as co
 from services.wallet.service_layer import one_call
@@ -72,7 +72,16 @@ def wallet(infra, loop):
                 text(
                     "INSERT INTO top_up_plans (tenant_id, plan_id, display_name, pay_minor, bonus_minor,"
                     " bonus_release, release_months)"
-                    " VALUES (:t, 'p1000', 'pay 1000 get 200', 100000, 20000, 'immediate', 1)"
+                    " VALUES (:t, 'p1000', 'pay 1000 get 200', 100000, 20000, 'immediate', 1),"
+                    " (:t, 'm12', 'pay 1000 get 120 over a year', 100000, 12000, 'monthly', 12)"
+                ),
+                {"t": TENANT},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO top_up_plans (tenant_id, plan_id, display_name, pay_minor, bonus_minor,"
+                    " bonus_release, release_months, stores)"
+                    " VALUES (:t, 's2only', 'at s2', 50000, 5000, 'immediate', 1, '{s2}')"
                 ),
                 {"t": TENANT},
             )
@@ -449,5 +458,156 @@ def test_wallet_apply_refuses_a_table_it_does_not_write(loop, wallet):
 
         with pytest.raises(asyncpg.InvalidParameterValueError):
             await one.apply(WalletPlan(tenant=TENANT, rows={"accounts": [{"tenant_id": TENANT}]}))
+
+    loop.run_until_complete(go())
+
+
+async def top_up_rows(engine, member_id: str) -> dict:
+    """What top-ups of `member_id` wrote, ids and times left out."""
+    q = {
+        "balances": "SELECT a.kind, a.balance FROM account_balances a WHERE a.owner = :m ORDER BY a.kind",
+        "postings": "SELECT a.kind, CASE WHEN a.owner = :m THEN 'M' ELSE a.owner END AS owner, a.unit,"
+        " p.amount, t.description, t.reference FROM postings p JOIN accounts a USING (tenant_id, account_id)"
+        " JOIN ledger_transactions t USING (tenant_id, transaction_id)"
+        " WHERE t.member_id = CAST(:m AS uuid) ORDER BY p.posting_id",
+        "store_lots": "SELECT store_id, principal_minor, bonus_minor FROM stored_value_lots"
+        " WHERE member_id = :m ORDER BY store_id",
+        "store_lot_movements": "SELECT store_id, at_store_id, kind, principal_minor, bonus_minor"
+        " FROM stored_value_lot_movements WHERE member_id = :m ORDER BY movement_id",
+        "releases": "SELECT r.store_id, r.amount_minor, r.state,"
+        " round(extract(epoch FROM r.due_time - t.create_time) / 86400) AS days_after"
+        " FROM bonus_releases r JOIN ledger_transactions t"
+        " ON t.tenant_id = r.tenant_id AND t.transaction_id = r.top_up_transaction_id"
+        " WHERE r.member_id = CAST(:m AS uuid) ORDER BY r.due_time",
+        "events": "SELECT event_type, payload FROM outbox WHERE aggregate_id = CAST(:m AS text) ORDER BY seq",
+    }
+    out = {}
+    async with engine.connect() as conn:
+        for name, sql in q.items():
+            rows = [tuple(r) for r in (await conn.execute(text(sql), {"m": member_id})).all()]
+            if name == "events":
+                rows = [(t, _event_facts(t, bytes(p), member_id)) for t, p in rows]
+            out[name] = rows
+    return out
+
+
+def respond_top_up(posted, wallet):
+    return pb.TopUpResponse(transaction=transaction_to_proto(posted, TENANT), wallet=wallet_to_proto(wallet))
+
+
+async def one_call_top_up(one, member_id, store_id, amount, plan_id, tender="cash", request_id=None):
+    return await one_call.top_up(
+        one,
+        STAFF,
+        pb.TopUpRequest(request_id=request_id or str(uuid.uuid4())),
+        member_id=member_id,
+        store_id=store_id,
+        amount=amount,
+        currency="CNY",
+        tender=tender,
+        plan_id=plan_id,
+        response_type=pb.TopUpResponse,
+        respond=respond_top_up,
+    )
+
+
+top_ups = st.lists(
+    st.tuples(
+        st.sampled_from(["s1", "s2"]),
+        st.sampled_from(
+            [("", 100000), ("", 1), ("p1000", 100000), ("m12", 100000), ("s2only", 50000), ("p1000", 5)]
+        ),
+        st.sampled_from(["cash", "alipay"]),
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.generate],
+)
+@given(calls=top_ups, grants=st.lists(st.integers(1, 5000), max_size=2))
+def test_one_call_top_up_writes_what_the_statement_path_writes(loop, wallet, calls, grants):
+    engine, uows, one = wallet
+
+    async def go():
+        a = await new_member(engine, uows, 0, 1000)
+        b = await new_member(engine, uows, 0, 1000)
+        for m in (a, b):
+            for points in grants:
+                await grant(uows, m, points)
+        for store, (plan, amount), tender in calls:
+            got_a, response = await outcome(one_call_top_up(one, a, store, amount, plan, tender))
+            got_b, _ = await outcome(
+                uows.run(
+                    TENANT,
+                    lambda uow, store=store, amount=amount, plan=plan, tender=tender: sv.top_up(
+                        uow,
+                        STAFF,
+                        member_id=b,
+                        store_id=store,
+                        amount=amount,
+                        currency="CNY",
+                        tender=tender,
+                        plan_id=plan,
+                    ),
+                )
+            )
+            assert got_a == got_b
+            if response is not None:
+                assert response.wallet == wallet_to_proto(
+                    await uows.run(TENANT, lambda uow: sv.snapshot(uow, a), read_only=True)
+                )
+                name = response.transaction.name.rsplit("/", 1)[1]
+                stored = await uows.run(TENANT, lambda uow, name=name: uow.ledger.get(name), read_only=True)
+                assert [
+                    (f"{p.account.kind.code}:{p.account.owner}", p.amount, p.account.unit)
+                    for p in stored.postings
+                ] == [(p.account, p.amount, p.unit) for p in response.transaction.postings]
+        held_a = await top_up_rows(engine, a)
+        held_b = await top_up_rows(engine, b)
+        for part in held_a:
+            assert held_a[part] == held_b[part], part
+
+    loop.run_until_complete(go())
+
+
+def test_a_stale_top_up_plan_writes_nothing(loop, wallet):
+    """A checkout spends the member's stored value between the top-up's read and its apply: the
+    apply answers "stale" and nothing of the top-up is written."""
+    engine, uows, one = wallet
+
+    async def go():
+        m = await new_member(engine, uows, 0, 1000)
+        await top_up(uows, m, "s1", 100000, "")
+
+        async def a_checkout():
+            bill = co.CheckoutInput(
+                member_id=m,
+                store_id="s1",
+                lines=[Line("services/facial", "facial", 1, 5000)],
+                stored_value=5000,
+            )
+            await uows.run(TENANT, lambda uow: co.checkout(uow, STAFF, bill))
+
+        raced = one_call.OneCall(uows, ApplyAfter(one.apply, a_checkout), one.idempotency)  # type: ignore[arg-type]
+        request_id = str(uuid.uuid4())
+        assert await one_call_top_up(raced, m, "s1", 30000, "", request_id=request_id) is None
+        async with engine.connect() as conn:
+            n = await conn.execute(
+                text("SELECT count(*) FROM ledger_transactions WHERE member_id = :m AND kind = 'top_up'"),
+                {"m": m},
+            )
+            assert n.scalar_one() == 1  # the first top-up only
+            keys = await conn.execute(
+                text("SELECT count(*) FROM idempotency_keys WHERE request_id = :r"), {"r": request_id}
+            )
+            assert keys.scalar_one() == 0
+        s = await uows.run(TENANT, lambda uow: sv.snapshot(uow, m), read_only=True)
+        assert s.principal == 100000 - 5000
 
     loop.run_until_complete(go())

@@ -26,10 +26,11 @@ service reads without locks, plans (services/wallet/service_layer/one_call.py), 
 Any assumption that no longer holds raises SQLSTATE 40001 ("stale plan") before anything commits:
 the caller re-plans. Tested against the Python model in tests/integration/wallet/test_wallet_apply.py.
 
-`checkout_context` is the read before a checkout's plan in one call too: one jsonb document with
-the store's and the member's projection rows, the PIN row, the recorded idempotency key, the
-settings, first-visit, the member's balances, point lots and stored-value lots, the bonus still
-locked in plans and the commission rules (bytea as hex, times as ISO 8601).
+`wallet_context` is the read before such a plan in one call too: one jsonb document with the
+store's and the member's projection rows, the PIN row, the recorded idempotency key, the
+settings, the member's balances, point lots and stored-value lots, the bonus still locked in
+plans, and — as asked — a checkout's first-visit flag and commission rules or a top-up's plan
+(bytea as hex, times as ISO 8601).
 """
 
 from collections.abc import Sequence
@@ -164,10 +165,10 @@ $$;
 """
 
 
-CHECKOUT_CONTEXT = """
-CREATE OR REPLACE FUNCTION checkout_context(
+WALLET_CONTEXT = """
+CREATE OR REPLACE FUNCTION wallet_context(
     p_tenant text, p_store_id text, p_member_id uuid, p_method text, p_request_id text,
-    p_account_ids uuid[], p_with_store_lots boolean
+    p_account_ids uuid[], p_with_store_lots boolean, p_for_checkout boolean, p_plan_id text
 ) RETURNS jsonb LANGUAGE sql STABLE AS $$
 SELECT jsonb_build_object(
     'store', EXISTS (SELECT 1 FROM store_directory s
@@ -187,7 +188,7 @@ SELECT jsonb_build_object(
                  FROM idempotency_keys k
                  WHERE k.tenant_id = p_tenant AND k.method = p_method AND k.request_id = p_request_id),
     'settings', (SELECT w.settings FROM wallet_settings w WHERE w.tenant_id = p_tenant),
-    'has_checkouts', EXISTS (SELECT 1 FROM checkouts c
+    'has_checkouts', p_for_checkout AND EXISTS (SELECT 1 FROM checkouts c
                              WHERE c.tenant_id = p_tenant AND c.member_id = p_member_id),
     'balances', (SELECT coalesce(jsonb_object_agg(a.account_id, a.balance), '{}')
                  FROM accounts a WHERE a.tenant_id = p_tenant AND a.account_id = ANY (p_account_ids)),
@@ -203,7 +204,9 @@ SELECT jsonb_build_object(
     'locked_bonus', (SELECT coalesce(sum(b.amount_minor), 0) FROM bonus_releases b
                      WHERE b.tenant_id = p_tenant AND b.member_id = p_member_id AND b.state = 'scheduled'),
     'rules', (SELECT coalesce(jsonb_agg(to_jsonb(r) - 'tenant_id' ORDER BY r.create_time, r.rule_id), '[]')
-              FROM commission_rules r WHERE r.tenant_id = p_tenant)
+              FROM commission_rules r WHERE p_for_checkout AND r.tenant_id = p_tenant),
+    'plan', (SELECT to_jsonb(t) - 'tenant_id' FROM top_up_plans t
+             WHERE t.tenant_id = p_tenant AND t.plan_id = p_plan_id)
 )
 $$;
 """
@@ -211,9 +214,9 @@ $$;
 
 def upgrade() -> None:
     op.execute(WALLET_APPLY)
-    op.execute(CHECKOUT_CONTEXT)
+    op.execute(WALLET_CONTEXT)
 
 
 def downgrade() -> None:
-    op.execute("DROP FUNCTION checkout_context")
+    op.execute("DROP FUNCTION wallet_context")
     op.execute("DROP FUNCTION wallet_apply")
