@@ -611,3 +611,55 @@ def test_a_stale_top_up_plan_writes_nothing(loop, wallet):
         assert s.principal == 100000 - 5000
 
     loop.run_until_complete(go())
+
+
+def test_wallet_apply_re_checks_the_point_lots_it_moves(loop, wallet):
+    """The lot re-check on its own (through the API a moved lot also moves the points balance,
+    which the ledger re-checks first): a lot whose remaining points differ from the plan's is
+    "stale" and nothing is written; the same move on the right figure is applied."""
+    engine, uows, one = wallet
+
+    async def go():
+        from services.wallet.adapters.wallet_apply import WalletPlan
+
+        m = await new_member(engine, uows, 0, 1000)
+        await grant(uows, m, 1000)
+        async with engine.connect() as conn:
+            lot_id = str(
+                (
+                    await conn.execute(text("SELECT lot_id FROM point_lots WHERE member_id = :m"), {"m": m})
+                ).scalar_one()
+            )
+
+        def plan(assumed: int) -> WalletPlan:
+            movement = {
+                "tenant_id": TENANT,
+                "transaction_id": str(uuid.uuid4()),
+                "lot_id": lot_id,
+                "delta": -100,
+            }
+            return WalletPlan(
+                tenant=TENANT, lot_moves=[(lot_id, -100, assumed)], rows={"lot_movements": [movement]}
+            )
+
+        async def state():
+            async with engine.connect() as conn:
+                remaining = (
+                    await conn.execute(
+                        text("SELECT remaining FROM point_lots WHERE lot_id = :l"), {"l": lot_id}
+                    )
+                ).scalar_one()
+                moves = (
+                    await conn.execute(
+                        text("SELECT count(*) FROM lot_movements WHERE lot_id = :l"), {"l": lot_id}
+                    )
+                ).scalar_one()
+            return remaining, moves
+
+        with pytest.raises(asyncpg.SerializationError):
+            await one.apply(plan(999))
+        assert await state() == (1000, 0)
+        await one.apply(plan(1000))
+        assert await state() == (900, 1)
+
+    loop.run_until_complete(go())
