@@ -23,11 +23,11 @@ from kit.db import create_pg_pool
 from kit.telemetry import tracer
 from services.wallet.domain.ledger import AccountKey, Normal, TransactionDraft
 
-# wallet_apply's 34 arguments, in order
+# wallet_apply's 36 arguments, in order
 _CALL = (
     "SELECT create_time, balance_ids, balances FROM wallet_apply($1, $2, $3, $4, $5, $6, $7, $8, $9,"
     " $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28,"
-    " $29, $30, $31, $32, $33, $34)"
+    " $29, $30, $31, $32, $33, $34, $35, $36)"
 )
 
 
@@ -70,6 +70,7 @@ class StoredValueLotChange:
 class WalletPlan:
     tenant: str
     idempotency: IdempotencyKey | None = None
+    pin_verified: tuple[str, bytes] | None = None  # (member, PIN hash) the PIN was verified on
     lot_moves: list[tuple[str, int, int]] = field(default_factory=list)  # (lot, delta, assumed remaining)
     ledger: LedgerPlan | None = None
     sv_changes: list[StoredValueLotChange] = field(default_factory=list)
@@ -216,6 +217,8 @@ def _arguments(plan: WalletPlan) -> list[Any]:
         idem.request_id if idem else None,
         idem.request_hash if idem else None,
         idem.response if idem else None,
+        plan.pin_verified[0] if plan.pin_verified else None,
+        plan.pin_verified[1] if plan.pin_verified else None,
         [m[0] for m in moves],
         [m[1] for m in moves],
         [m[2] for m in moves],

@@ -110,8 +110,7 @@ class CheckoutRpc:
             if response is not None:
                 return response
             # The plan was stale (or a duplicate raced it): re-planned under the locks (or
-            # replayed) statement by statement. The PIN has been checked.
-            return await self._mutate("Checkout", request, pb.CheckoutResponse, run)
+            # replayed) statement by statement, the PIN checked again (it may be what changed).
         if request.stored_value_minor > 0 and member_id:
             await self._check_pin(member_id, request.payment_pin, store_id=store_id)
         return await self._mutate("Checkout", request, pb.CheckoutResponse, run)

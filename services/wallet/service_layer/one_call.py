@@ -161,6 +161,7 @@ async def checkout(
         request_id,
         check_pin=needs_pin,
         pin=pin,
+        pay_with_pin=needs_pin,
         with_store_lots=bool(inp.stored_value),
         for_checkout=True,
     )
@@ -191,6 +192,7 @@ class _Read:
     customer_type: str = "new"
     rule_rows: list = dataclasses.field(default_factory=list)
     plan: TopUpPlan | None = None
+    pin_verified: tuple[str, bytes] | None = None  # (member, PIN hash) the PIN was verified on
 
 
 @dataclass
@@ -203,6 +205,7 @@ class _Want:
     request_id: str
     check_pin: bool = False
     pin: str = ""
+    pay_with_pin: bool = False  # the apply re-checks the PIN row (also once `check_pin` is done)
     with_store_lots: bool = False
     for_checkout: bool = False
     plan_id: str = ""
@@ -278,7 +281,16 @@ async def _read(one: OneCall, tenant: str, want: _Want) -> _Read | _Replay:
         )
         if plan
         else None,
+        pin_verified=_verified(want, record),
     )
+
+
+def _verified(want: _Want, record: PinRecord | None) -> tuple[str, bytes] | None:
+    """What the apply re-checks of the PIN: the row it was verified on (a PIN verified by the
+    counted check has no failures left on record either, and is re-read here after it)."""
+    if not want.pay_with_pin or record is None or want.member_id is None:
+        return None
+    return want.member_id, record.pin_hash
 
 
 def _member_keys(member_id: str | None, currency: str) -> list[AccountKey]:
@@ -330,6 +342,7 @@ async def _read_in_unit_of_work(uow: UoW, one: OneCall, want: _Want) -> _Read | 
         read.rule_rows = await r.rules()
     if want.plan_id:
         read.plan = await uow.plans.get(want.plan_id)
+    read.pin_verified = _verified(want, record)
     return read
 
 
@@ -429,7 +442,9 @@ async def _plan_and_apply(
     response = respond(co.CheckoutResult(checkout_row, records, [], posted), snapshot)
 
     key = IdempotencyKey("Checkout", request_id, key_hash, one.idempotency.seal(tenant, response))
-    applied = await _apply(one, tenant, key, posted, draft, read.balances, lot_moves, sv_changes, rows)
+    applied = await _apply(
+        one, tenant, key, posted, draft, read.balances, lot_moves, sv_changes, rows, read.pin_verified
+    )
     return response if applied else None
 
 
@@ -468,6 +483,7 @@ async def _apply(
     lot_moves: list[tuple[str, int, int]],
     sv_changes: list[StoredValueLotChange],
     rows: dict[str, list[dict]],
+    pin_verified: tuple[str, bytes] | None = None,
 ) -> bool:
     """One `wallet_apply` call; False when the plan was stale (or a duplicate raced it)."""
     ledger_repo = LedgerRepository(None, tenant, database=one.apply.database)
@@ -475,6 +491,7 @@ async def _apply(
     plan = WalletPlan(
         tenant=tenant,
         idempotency=key,
+        pin_verified=pin_verified,
         lot_moves=lot_moves,
         ledger=LedgerPlan(
             posted.transaction_id,

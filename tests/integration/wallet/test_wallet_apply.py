@@ -663,3 +663,35 @@ def test_wallet_apply_re_checks_the_point_lots_it_moves(loop, wallet):
         assert await state() == (900, 1)
 
     loop.run_until_complete(go())
+
+
+def test_a_pin_failure_meanwhile_makes_the_payment_stale(loop, wallet):
+    """The PIN was right when read; before the apply a wrong attempt is counted on it (someone
+    else at another desk): the apply re-checks the PIN row and answers "stale", writing nothing
+    — the locked path then checks the PIN again."""
+    engine, uows, one = wallet
+
+    async def go():
+        m = await new_member(engine, uows, 0, 1000)
+        await top_up(uows, m, "s1", 100000, "")
+        bill = co.CheckoutInput(
+            member_id=m, store_id="s1", lines=[Line("services/facial", "facial", 1, 5000)], stored_value=5000
+        )
+
+        async def a_wrong_attempt():
+            assert not await uows.run(TENANT, lambda uow: sv.verify_pin(uow, m, "000000"))
+
+        raced = one_call.OneCall(uows, ApplyAfter(one.apply, a_wrong_attempt), one.idempotency)  # type: ignore[arg-type]
+        request_id = str(uuid.uuid4())
+        assert await one_call_checkout(raced, bill, request_id) is None
+        await _nothing_written(engine, m, request_id)
+        # a tender-only checkout of the same member needs no PIN and is not held up by it
+        cash = co.CheckoutInput(
+            member_id=m,
+            store_id="s1",
+            lines=[Line("services/facial", "facial", 1, 5000)],
+            tenders=[("cash", 5000)],
+        )
+        assert await one_call_checkout(raced, cash) is not None
+
+    loop.run_until_complete(go())

@@ -11,6 +11,9 @@ service reads without locks, plans (services/wallet/service_layer/one_call.py), 
 
 1. records the idempotency key first (AIP-155): when the key exists already — a duplicate that
    raced this one — it raises 40001, so the caller re-reads and replays the recorded response;
+   then, for a payment the PIN guards, re-checks the PIN row the service verified the PIN on
+   (same hash, no failed attempt, not locked) and holds it FOR SHARE until commit, so a PIN
+   changed, failed or locked meanwhile makes the plan stale;
 2. moves point lots (domain rows, lot-id order, locked by the UPDATE), re-checking the remaining
    points the plan assumed;
 3. posts the ledger transaction with `ledger_post` (member accounts locked in id order, assumed
@@ -47,6 +50,8 @@ CREATE OR REPLACE FUNCTION wallet_apply(
     p_tenant text,
     -- the idempotency key (kit/idempotency.py's table and format); NULL method: none
     p_idem_method text, p_idem_request_id text, p_idem_hash bytea, p_idem_response bytea,
+    -- the member whose PIN the service verified, and the PIN hash it verified against; NULL: none
+    p_pin_member uuid, p_pin_hash bytea,
     -- point lots: (lot, delta, remaining the plan assumed)
     p_lot_ids uuid[], p_lot_deltas bigint[], p_lot_expected bigint[],
     -- the ledger transaction: ledger_post's arguments
@@ -80,6 +85,17 @@ BEGIN
         ON CONFLICT DO NOTHING;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'stale plan: request % was recorded meanwhile', p_idem_request_id
+                USING ERRCODE = 'serialization_failure';
+        END IF;
+    END IF;
+
+    IF p_pin_member IS NOT NULL THEN
+        PERFORM 1 FROM payment_pins p
+        WHERE p.tenant_id = p_tenant AND p.member_id = p_pin_member AND p.pin_hash = p_pin_hash
+          AND p.failed_attempts = 0 AND p.locked_until IS NULL
+        FOR SHARE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'stale plan: the payment PIN changed since it was verified'
                 USING ERRCODE = 'serialization_failure';
         END IF;
     END IF;
