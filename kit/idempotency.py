@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from google.protobuf.message import Message
 from sqlalchemy import MetaData, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.crypto import PiiCipher
 from kit.db import idempotency_table
@@ -81,6 +82,20 @@ class Idempotency:
             )
         return response_type.FromString(self._cipher.open(tenant, "idempotency", stored))
 
+    async def recorded(
+        self, session: AsyncSession, tenant: str, method: str, request_id: str
+    ) -> tuple[bytes, bytes] | None:
+        """The key row's (``request_hash``, ``response``) when the request was recorded."""
+        table = self._table
+        row = (
+            await session.execute(
+                select(table.c.request_hash, table.c.response).where(
+                    table.c.tenant_id == tenant, table.c.method == method, table.c.request_id == request_id
+                )
+            )
+        ).first()
+        return (bytes(row.request_hash), bytes(row.response)) if row is not None else None
+
     def seal(self, tenant: str, response: Message) -> bytes:
         """The ``response`` column of a key row."""
         return self._cipher.seal(tenant, "idempotency", response.SerializeToString())
@@ -110,17 +125,9 @@ class Idempotency:
                     "a request with this request_id is still being processed; retry shortly",
                     reason="REQUEST_IN_FLIGHT",
                 )
-            row = (
-                await session.execute(
-                    select(table.c.request_hash, table.c.response).where(
-                        table.c.tenant_id == tenant,
-                        table.c.method == method,
-                        table.c.request_id == request_id,
-                    )
-                )
-            ).first()
-            if row is not None:
-                return self.replay(tenant, key_hash, bytes(row.request_hash), row.response, response_type)
+            recorded = await self.recorded(session, tenant, method, request_id)
+            if recorded is not None:
+                return self.replay(tenant, key_hash, *recorded, response_type)
             uow.request_id = request_id
             response = await effect(uow)
             await session.execute(

@@ -25,7 +25,6 @@ each one span.
 from __future__ import annotations
 
 import dataclasses
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,10 +33,8 @@ from typing import TypeVar
 
 import asyncpg
 from google.protobuf.message import Message
-from sqlalchemy import select
 
 from kit.auth import Principal
-from kit.db import idempotency_table
 from kit.idempotency import Idempotency
 from kit.ids import is_resource_id, is_uuid, new_id
 from kit.messaging.envelope import new_envelope
@@ -46,7 +43,6 @@ from kit.uow import Emitted, UnitOfWorkFactory
 from services.wallet.adapters.ledger_repository import LedgerRepository, PostedTransaction
 from services.wallet.adapters.member_directory import MemberTierView, view_of
 from services.wallet.adapters.repository import PinRecord, TopUpPlan
-from services.wallet.adapters.tables import metadata
 from services.wallet.adapters.wallet_apply import (
     IdempotencyKey,
     LedgerPlan,
@@ -57,7 +53,6 @@ from services.wallet.adapters.wallet_apply import (
 from services.wallet.domain import checkout as pricing
 from services.wallet.domain import rules, sv_lots
 from services.wallet.domain.ledger import AccountKey, TransactionDraft
-from services.wallet.domain.pin import hash_pin
 from services.wallet.domain.settings import WalletSettings
 from services.wallet.service_layer import checkout as co
 from services.wallet.service_layer import payment_pin, sv_attribution
@@ -65,7 +60,6 @@ from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
 R = TypeVar("R", bound=Message)
-_keys = idempotency_table(metadata)
 
 
 @dataclass
@@ -116,24 +110,6 @@ class _Replay:
 def handles(inp: co.CheckoutInput) -> bool:
     """Whether a checkout takes the one-call path (packages and vouchers do not, yet)."""
     return not inp.validate_only and not inp.voucher_ids and not any(line.use_package for line in inp.lines)
-
-
-async def _recorded(uow: UoW, method: str, request_id: str) -> _Replay | None:
-    row = (
-        await uow.session.execute(
-            select(_keys.c.request_hash, _keys.c.response).where(
-                _keys.c.tenant_id == uow.tenant, _keys.c.method == method, _keys.c.request_id == request_id
-            )
-        )
-    ).first()
-    return _Replay(bytes(row.request_hash), row.response) if row else None
-
-
-def _pin_is_plainly_right(pepper: bytes, record, pin: str) -> bool:
-    """As `stored_value.pin_is_plainly_right`, on a PIN row already read."""
-    if record is None or record.failed_attempts or record.locked_until is not None or not pin:
-        return False
-    return hmac.compare_digest(hash_pin(pin, pepper, record.salt)[0], record.pin_hash)
 
 
 async def checkout(
@@ -238,7 +214,7 @@ async def _read(one: OneCall, tenant: str, want: _Want) -> _Read | _Replay:
     if not ctx["store"] or (member_id and ctx["member"] is None) or settings.currency_code != cur:
         return await one.uows.run(tenant, lambda uow: _read_in_unit_of_work(uow, one, want))
     record = _pin_of(ctx["pin"])
-    if want.check_pin and not _pin_is_plainly_right(one.pin_pepper, record, want.pin):
+    if want.check_pin and not sv.pin_plainly_matches(one.pin_pepper, record, want.pin):
         raise _PinNotPlain
     if ctx["recorded"] is not None:
         return _Replay(
@@ -321,11 +297,11 @@ async def _read_in_unit_of_work(uow: UoW, one: OneCall, want: _Want) -> _Read | 
     await uow.stores.require(want.store_id)
     view = await uow.members.require(member_id) if member_id else None
     record = await uow.pins.get(member_id) if member_id else None
-    if want.check_pin and not _pin_is_plainly_right(one.pin_pepper, record, want.pin):
+    if want.check_pin and not sv.pin_plainly_matches(one.pin_pepper, record, want.pin):
         raise _PinNotPlain
-    replay = await _recorded(uow, want.method, want.request_id)
-    if replay is not None:
-        return replay
+    recorded = await one.idempotency.recorded(uow.session, uow.tenant, want.method, want.request_id)
+    if recorded is not None:
+        return _Replay(*recorded)
     settings = await uow.settings.get()
     read = _Read(settings, view, record, {}, [], [], 0)
     if member_id:

@@ -203,10 +203,14 @@ async def verify_pin(uow: UoW, member_id: str, pin: str) -> bool:
 async def pin_is_plainly_right(uow: UoW, member_id: str, pin: str) -> bool:
     """The common case in one read and no write: a PIN set, not locked, no failed attempts on
     record, and this one matches. Anything else goes through the counted `verify_pin`."""
-    record = await uow.pins.get(member_id)
+    return pin_plainly_matches(pin_pepper(uow), await uow.pins.get(member_id), pin)
+
+
+def pin_plainly_matches(pepper: bytes, record, pin: str) -> bool:
+    """`pin_is_plainly_right` on a PIN row already read (None: no PIN set)."""
     if record is None or record.failed_attempts or record.locked_until is not None or not pin:
         return False
-    return hmac.compare_digest(hash_pin(pin, pin_pepper(uow), record.salt)[0], record.pin_hash)
+    return hmac.compare_digest(hash_pin(pin, pepper, record.salt)[0], record.pin_hash)
 
 
 def wrong_pin(remaining: int) -> FailedPrecondition:
