@@ -23,11 +23,11 @@ from kit.db import create_pg_pool
 from kit.telemetry import tracer
 from services.wallet.domain.ledger import AccountKey, Normal, TransactionDraft
 
-# wallet_apply's 36 arguments, in order
+# wallet_apply's 37 arguments, in order
 _CALL = (
     "SELECT create_time, balance_ids, balances FROM wallet_apply($1, $2, $3, $4, $5, $6, $7, $8, $9,"
     " $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28,"
-    " $29, $30, $31, $32, $33, $34, $35, $36)"
+    " $29, $30, $31, $32, $33, $34, $35, $36, $37)"
 )
 
 
@@ -56,6 +56,7 @@ class LedgerPlan:
     request_id: str
     assumed: dict[AccountKey, int]
     new_accounts: list[AccountKey]
+    create_time: datetime  # the time the response and events carry
 
 
 @dataclass
@@ -206,9 +207,10 @@ def _arguments(plan: WalletPlan) -> list[Any]:
             [p.account.account_id(tenant) for p in draft.postings],
             [p.amount for p in draft.postings],
             [p.account.unit for p in draft.postings],
+            led.create_time,
         ]
     else:
-        ledger_args = [None] * 8 + [[]] * 11
+        ledger_args = [None] * 8 + [[]] * 11 + [None]
     moves = sorted(plan.lot_moves)
     sv = plan.sv_changes
     return [

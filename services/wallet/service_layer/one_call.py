@@ -376,7 +376,7 @@ async def _plan_and_apply(
             for s in shares
         ]
         rows["stored_value_lot_movements"] = [
-            {"tenant_id": tenant, **m}
+            {"tenant_id": tenant, "create_time": now, **m}
             for m in sv_attribution.movement_rows(posted, member_id, "spend", shares, -1)
         ]
     remaining = {lot.lot_id: lot.remaining for lot in read.lots}
@@ -475,6 +475,7 @@ async def _apply(
             key.request_id,
             assumed={k: assumed.get(k, 0) for k in touched},
             new_accounts=ledger_repo.accounts_to_create(draft),
+            create_time=posted.create_time,
         ),
         sv_changes=sv_changes,
         rows=rows,
@@ -528,7 +529,7 @@ async def top_up(
     credit = sv_lots.Share(store_id, amount, bonus_now)
     rows = {
         "stored_value_lot_movements": [
-            {"tenant_id": tenant, **m}
+            {"tenant_id": tenant, "create_time": now, **m}
             for m in sv_attribution.movement_rows(posted, member_id, "credit", [credit], 1)
         ],
         "bonus_releases": [{"tenant_id": tenant, **r} for r in sv.release_rows(planned, posted)],

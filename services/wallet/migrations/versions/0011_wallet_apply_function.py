@@ -36,7 +36,9 @@ plans, and — as asked — a checkout's first-visit flag and commission rules o
 (bytea as hex, times as ISO 8601).
 """
 
+import importlib.util
 from collections.abc import Sequence
+from pathlib import Path
 
 from alembic import op
 
@@ -60,6 +62,8 @@ CREATE OR REPLACE FUNCTION wallet_apply(
     p_new_ids uuid[], p_new_kinds text[], p_new_owners text[], p_new_units text[],
     p_guarded_ids uuid[], p_guarded_deltas bigint[], p_guarded_signs int[], p_guarded_expected bigint[],
     p_posting_ids uuid[], p_posting_amounts bigint[], p_posting_units text[],
+    -- when it happened: the time the service planned with (its response and events carry it)
+    p_create_time timestamptz,
     -- stored-value lots of p_member_id: (store, principal delta, bonus delta, assumed principal,
     -- assumed bonus); NULL assumptions: a credit (added, the lot created when missing)
     p_sv_stores text[], p_sv_principal bigint[], p_sv_bonus bigint[],
@@ -122,7 +126,7 @@ BEGIN
             p_tenant, p_transaction_id, p_kind, p_member_id, p_store_id, p_description, p_reverses,
             p_request_id, p_reference, p_new_ids, p_new_kinds, p_new_owners, p_new_units,
             p_guarded_ids, p_guarded_deltas, p_guarded_signs, p_guarded_expected,
-            p_posting_ids, p_posting_amounts, p_posting_units);
+            p_posting_ids, p_posting_amounts, p_posting_units, p_create_time);
         IF posted.overdrawn IS NOT NULL THEN
             -- the plan was made on balances that allowed it: they moved
             RAISE EXCEPTION 'stale plan: account % would be overdrawn', posted.overdrawn
@@ -132,7 +136,7 @@ BEGIN
         balance_ids := posted.balance_ids;
         balances := posted.balances;
     ELSE
-        create_time := now();
+        create_time := coalesce(p_create_time, now());
     END IF;
 
     IF cardinality(p_sv_stores) > 0 THEN
@@ -228,7 +232,54 @@ $$;
 """
 
 
+# ledger_post's 0010 signature, replaced by one with a trailing `p_create_time` (default NULL: now())
+_LEDGER_POST_0010_ARGS = (
+    "text, uuid, text, uuid, text, text, uuid, text, text, uuid[], text[], text[], text[],"
+    " uuid[], bigint[], int[], bigint[], uuid[], bigint[], text[]"
+)
+
+
+def _ledger_post_0010() -> str:
+    spec = importlib.util.spec_from_file_location(
+        "ledger_post_0010", Path(__file__).with_name("0010_ledger_post_function.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.LEDGER_POST
+
+
+def _replace_once(text: str, old: str, new: str) -> str:
+    assert text.count(old) == 1, old
+    return text.replace(old, new)
+
+
+def ledger_post_with_create_time() -> str:
+    """0010's ledger_post taking the transaction's time: a one-call command's response and events
+    are built before the call, with the time the service planned with, and the ledger row must say
+    the same (a NULL keeps now())."""
+    sql = _ledger_post_0010()
+    sql = _replace_once(
+        sql,
+        "    p_posting_ids uuid[], p_posting_amounts bigint[], p_posting_units text[],\n",
+        "    p_posting_ids uuid[], p_posting_amounts bigint[], p_posting_units text[],\n"
+        "    p_create_time timestamptz DEFAULT NULL,\n",
+    )
+    sql = _replace_once(
+        sql,
+        "description, reverses, request_id, reference\n    ) VALUES (",
+        "description, reverses, request_id, reference,\n        create_time\n    ) VALUES (",
+    )
+    return _replace_once(
+        sql,
+        "        p_request_id, p_reference\n    )",
+        "        p_request_id, p_reference, coalesce(p_create_time, now())\n    )",
+    )
+
+
 def upgrade() -> None:
+    op.execute(f"DROP FUNCTION ledger_post({_LEDGER_POST_0010_ARGS})")
+    op.execute(ledger_post_with_create_time())
     op.execute(WALLET_APPLY)
     op.execute(WALLET_CONTEXT)
 
@@ -236,3 +287,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP FUNCTION wallet_context")
     op.execute("DROP FUNCTION wallet_apply")
+    op.execute("DROP FUNCTION ledger_post")
+    op.execute(_ledger_post_0010())
