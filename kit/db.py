@@ -141,7 +141,9 @@ def sqlstate(exc: BaseException) -> str | None:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, DBAPIError) and sqlstate(exc) in RETRYABLE_SQLSTATES
+    """A serialization failure or deadlock, through SQLAlchemy or straight from asyncpg (the hot
+    paths on ``create_pg_pool``)."""
+    return isinstance(exc, DBAPIError | asyncpg.PostgresError) and sqlstate(exc) in RETRYABLE_SQLSTATES
 
 
 async def retry_transaction(fn: Callable[[], Awaitable[T]], *, attempts: int = 6) -> T:
@@ -149,7 +151,7 @@ async def retry_transaction(fn: Callable[[], Awaitable[T]], *, attempts: int = 6
     for attempt in range(attempts):
         try:
             return await fn()
-        except DBAPIError as exc:
+        except (DBAPIError, asyncpg.PostgresError) as exc:
             if not is_retryable(exc) or attempt == attempts - 1:
                 raise
             await asyncio.sleep(min(0.5, 0.005 * 2**attempt) * (0.5 + random.random()))

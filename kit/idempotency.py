@@ -25,6 +25,7 @@ from typing import TypeVar
 
 from google.protobuf.message import Message
 from sqlalchemy import MetaData, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.crypto import PiiCipher
 from kit.db import idempotency_table
@@ -83,6 +84,52 @@ class Idempotency:
         self._cipher = cipher
         self._table = idempotency_table(metadata)
 
+    @staticmethod
+    def key_hash(request: Message, caller: str) -> bytes:
+        """What the key row stores as ``request_hash``: the request's hash, then the caller's.
+        Raises INVALID_ARGUMENT when the request has no valid request_id."""
+        request_id: str = request.request_id  # type: ignore[attr-defined]
+        if not request_id:
+            raise InvalidArgument([("request_id", "is required on every mutation (a UUID is recommended)")])
+        if not is_request_id(request_id):
+            raise InvalidArgument([("request_id", "must be 1-64 characters of A-Z a-z 0-9 _ . : -")])
+        return request_fingerprint(request) + caller_fingerprint(caller)
+
+    def replay(
+        self, tenant: str, key_hash: bytes, stored_hash: bytes, stored: bytes, response_type: type[R]
+    ) -> R:
+        """The recorded response of a request whose key exists (``stored_hash``, ``stored``: the
+        row's columns), or the error when the id was used for another request or by another caller."""
+        if stored_hash[:32] != key_hash[:32]:
+            raise InvalidArgument(
+                [("request_id", "was already used for a different request")],
+                reason="REQUEST_ID_REUSED",
+            )
+        if len(stored_hash) > 32 and stored_hash[32:] != key_hash[32:]:
+            raise PermissionDenied(
+                "this request_id belongs to a request of another caller",
+                reason="REQUEST_ID_OF_ANOTHER_CALLER",
+            )
+        return response_type.FromString(self._cipher.open(tenant, "idempotency", stored))
+
+    async def recorded(
+        self, session: AsyncSession, tenant: str, method: str, request_id: str
+    ) -> tuple[bytes, bytes] | None:
+        """The key row's (``request_hash``, ``response``) when the request was recorded."""
+        table = self._table
+        row = (
+            await session.execute(
+                select(table.c.request_hash, table.c.response).where(
+                    table.c.tenant_id == tenant, table.c.method == method, table.c.request_id == request_id
+                )
+            )
+        ).first()
+        return (bytes(row.request_hash), bytes(row.response)) if row is not None else None
+
+    def seal(self, tenant: str, response: Message) -> bytes:
+        """The ``response`` column of a key row."""
+        return self._cipher.seal(tenant, "idempotency", response.SerializeToString())
+
     async def run(
         self,
         uows: UnitOfWorkFactory[U],
@@ -95,12 +142,7 @@ class Idempotency:
         effect: Callable[[U], Awaitable[R]],
     ) -> R:
         request_id: str = request.request_id  # type: ignore[attr-defined]
-        if not request_id:
-            raise InvalidArgument([("request_id", "is required on every mutation (a UUID is recommended)")])
-        if not is_request_id(request_id):
-            raise InvalidArgument([("request_id", "must be 1-64 characters of A-Z a-z 0-9 _ . : -")])
-        fingerprint = request_fingerprint(request)
-        caller_hash = caller_fingerprint(caller)
+        key_hash = self.key_hash(request, caller)
         table = self._table
 
         async def attempt(uow: U) -> R:
@@ -113,34 +155,15 @@ class Idempotency:
                     "a request with this request_id is still being processed; retry shortly",
                     reason="REQUEST_IN_FLIGHT",
                 )
-            row = (
-                await session.execute(
-                    select(table.c.request_hash, table.c.response).where(
-                        table.c.tenant_id == tenant,
-                        table.c.method == method,
-                        table.c.request_id == request_id,
-                    )
-                )
-            ).first()
-            if row is not None:
-                stored = bytes(row.request_hash)
-                if stored[:32] != fingerprint:
-                    raise InvalidArgument(
-                        [("request_id", "was already used for a different request")],
-                        reason="REQUEST_ID_REUSED",
-                    )
-                if len(stored) > 32 and stored[32:] != caller_hash:
-                    raise PermissionDenied(
-                        "this request_id belongs to a request of another caller",
-                        reason="REQUEST_ID_OF_ANOTHER_CALLER",
-                    )
-                return response_type.FromString(self._cipher.open(tenant, "idempotency", row.response))
+            recorded = await self.recorded(session, tenant, method, request_id)
+            if recorded is not None:
+                return self.replay(tenant, key_hash, *recorded, response_type)
             uow.request_id = request_id
             uow.pending_response = pending = PendingResponse(
                 tenant,
                 method,
                 request_id,
-                fingerprint + caller_hash,
+                key_hash,
                 lambda data: self._cipher.seal(tenant, "idempotency", data),
             )
             response = await effect(uow)
@@ -151,8 +174,8 @@ class Idempotency:
                     tenant_id=tenant,
                     method=method,
                     request_id=request_id,
-                    request_hash=fingerprint + caller_hash,
-                    response=self._cipher.seal(tenant, "idempotency", response.SerializeToString()),
+                    request_hash=key_hash,
+                    response=self.seal(tenant, response),
                 )
             )
             return response

@@ -136,6 +136,11 @@ class UnitOfWorkFactory(Generic[U]):
         self._after_commit = after_commit
         self._deps = deps
 
+    @property
+    def deps(self) -> dict[str, Any]:
+        """What every unit of work it makes is given (e.g. a pepper a caller also needs)."""
+        return self._deps
+
     def __call__(self, tenant: str) -> U:
         return self._cls(
             self._sessions, service=self.service, tenant=tenant, after_commit=self._after_commit, **self._deps

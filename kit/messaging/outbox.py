@@ -138,9 +138,11 @@ def _row(service: str, envelope: EventEnvelope, limit: int) -> dict:
 
 
 def outbox_rows(service: str, envelopes: list[EventEnvelope], *, max_bytes: int | None = None) -> list[dict]:
-    """The outbox rows (column -> value) of ``envelopes``, for a writer that inserts them itself
-    (e.g. a database function applying a whole request in one call). Raises
-    :class:`EventTooLarge` as :func:`add_all_to_outbox` does."""
+    """The outbox rows of ``envelopes`` (the relay's columns; ``seq`` and the times left to the
+    database), for a caller that writes them itself in the same transaction as its change — e.g.
+    one SQL function applying a whole command — and queues ``pg_notify(notify_channel(service))``.
+
+    Raises :class:`EventTooLarge` as :func:`add_all_to_outbox` does."""
     limit = max_event_bytes(service) if max_bytes is None else max_bytes
     return [_row(service, e, limit) for e in envelopes]
 

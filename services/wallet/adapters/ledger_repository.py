@@ -78,14 +78,21 @@ _KNOWN_ACCOUNTS: set[tuple[str, str, str]] = set()
 
 class LedgerRepository:
     def __init__(
-        self, db: AsyncSession | AsyncConnection, tenant: str, request_id: Callable[[], str] = lambda: ""
+        self,
+        db: AsyncSession | AsyncConnection | None,
+        tenant: str,
+        request_id: Callable[[], str] = lambda: "",
+        *,
+        database: str | None = None,
     ):
-        self.db = db
+        """`db` None with `database` (the engine's URL as str()): only for `accounts_to_create`
+        and `mark_committed`, when the transaction is posted some other way (`wallet_apply`)."""
+        self.db = db  # type: ignore[assignment]
         self.tenant = tenant
         self._request_id = request_id  # of the mutation posting, read at post time
         self._created: list[tuple[str, str, str]] = []
         engine = getattr(db, "bind", None) or getattr(db, "engine", None)
-        self._database = str(engine.url) if engine is not None else ""
+        self._database = database if database is not None else (str(engine.url) if engine is not None else "")
 
     async def _insert(self, keys: list[AccountKey]) -> None:
         await self.db.execute(
@@ -125,6 +132,17 @@ class LedgerRepository:
 
     def _known(self, key: AccountKey) -> bool:
         return (self._database, self.tenant, key.account_id(self.tenant)) in _KNOWN_ACCOUNTS
+
+    def accounts_to_create(self, draft: TransactionDraft) -> list[AccountKey]:
+        """The tenant-side accounts of `draft` not known to exist (a caller posting it some other
+        way, e.g. `wallet_apply`, has them created; `mark_committed` remembers them)."""
+        new = [
+            k
+            for k in dict.fromkeys(p.account for p in draft.postings)
+            if not k.kind.guarded and not self._known(k)
+        ]
+        self._created.extend((self._database, self.tenant, k.account_id(self.tenant)) for k in new)
+        return new
 
     def mark_committed(self) -> None:
         """Called after commit: the account rows this transaction created now surely exist."""

@@ -46,7 +46,7 @@ from kit.members_client import MemberFacts
 from services.wallet.adapters.tables import member_directory as md
 from services.wallet.adapters.tables import tier_ladders as tl
 
-__all__ = ["MemberDirectory", "MemberNotYetRegistered", "MemberTierView"]
+__all__ = ["MemberDirectory", "MemberNotYetRegistered", "MemberTierView", "view_of"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,32 @@ class MemberTierView:
     tier_id: str
     discount_bps: int
     points_multiplier_permille: int
+
+
+def view_of(
+    *,
+    member_id: str,
+    home_store_id: str,
+    tier_id: str,
+    discount_bps: int,
+    points_multiplier_permille: int,
+    tiers: list[dict] | None,
+) -> MemberTierView:
+    """A member's projection row and the tenant's tier ladder (`tiers`) as the benefits in force."""
+    discount, multiplier = discount_bps, points_multiplier_permille
+    # The newest ladder is authoritative for its tiers' benefits; a tier it no longer lists
+    # keeps the benefits carried by the member's last event.
+    entry = next((t for t in tiers or [] if t.get("tier_id") == tier_id), None)
+    if entry is not None:
+        discount = int(entry.get("discount_bps", discount))
+        multiplier = int(entry.get("points_multiplier_permille", multiplier))
+    return MemberTierView(
+        member_id=member_id,
+        home_store_id=home_store_id,
+        tier_id=tier_id,
+        discount_bps=discount,
+        points_multiplier_permille=multiplier,
+    )
 
 
 def _is_uuid(value: str) -> bool:
@@ -173,19 +199,13 @@ class MemberDirectory(MemberRows):
         ).first()
         if row is None:
             return None
-        discount, multiplier = row.discount_bps, row.points_multiplier_permille
-        # The newest ladder is authoritative for its tiers' benefits; a tier it no longer lists
-        # keeps the benefits carried by the member's last event.
-        entry = next((t for t in row.tiers or [] if t.get("tier_id") == row.tier_id), None)
-        if entry is not None:
-            discount = int(entry.get("discount_bps", discount))
-            multiplier = int(entry.get("points_multiplier_permille", multiplier))
-        return MemberTierView(
+        return view_of(
             member_id=str(row.member_id),
             home_store_id=row.home_store_id,
             tier_id=row.tier_id,
-            discount_bps=discount,
-            points_multiplier_permille=multiplier,
+            discount_bps=row.discount_bps,
+            points_multiplier_permille=row.points_multiplier_permille,
+            tiers=row.tiers,
         )
 
     async def require(self, member_id: str, field: str = "member") -> MemberTierView:

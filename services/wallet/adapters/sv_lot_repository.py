@@ -25,15 +25,19 @@ class StoredValueLotRepository:
         self.db, self.tenant = db, tenant
 
     async def lock(self, member_id: str) -> list[StoreLot]:
+        return await self.of_member(member_id, for_update=True)
+
+    async def of_member(self, member_id: str, *, for_update: bool = False) -> list[StoreLot]:
+        """The member's lots in store order (without a lock: for a plan `wallet_apply` re-checks)."""
         c = _lots.c
-        rows = (
-            await self.db.execute(
-                select(c.store_id, c.principal_minor, c.bonus_minor, c.create_time)
-                .where(c.tenant_id == self.tenant, c.member_id == member_id)
-                .order_by(c.store_id)
-                .with_for_update()
-            )
-        ).all()
+        stmt = (
+            select(c.store_id, c.principal_minor, c.bonus_minor, c.create_time)
+            .where(c.tenant_id == self.tenant, c.member_id == member_id)
+            .order_by(c.store_id)
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        rows = (await self.db.execute(stmt)).all()
         return [StoreLot(r.store_id, r.principal_minor, r.bonus_minor, r.create_time) for r in rows]
 
     async def change(self, member_id: str, store_id: str, principal: int, bonus: int) -> None:

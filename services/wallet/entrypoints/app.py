@@ -17,6 +17,7 @@ from kit.messaging import ensure_stream
 from kit.service import open_backbone, page_tokens, run_service
 from kit.uow import UnitOfWorkFactory
 from services.wallet.adapters.tables import metadata
+from services.wallet.adapters.wallet_apply import WalletApply
 from services.wallet.entrypoints.consumers import members_events_consumer
 from services.wallet.entrypoints.grpc_servicer import WalletServicer
 from services.wallet.entrypoints.jobs import WalletJobs
@@ -40,8 +41,9 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         pin_pepper=pin_pepper,
         members_client=members_client,
     )
+    wallet_apply = WalletApply(backbone.engine, service=SERVICE)
     servicer = WalletServicer(
-        uows, backbone.engine, Idempotency(cipher, metadata), page_tokens(config, SERVICE)
+        uows, backbone.engine, Idempotency(cipher, metadata), page_tokens(config, SERVICE), wallet_apply
     )
     # The members stream is members' own; creating it here (idempotent, same settings) lets the
     # wallet start first without its projection consumer failing on a missing stream.
@@ -63,7 +65,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             WalletJobs(backbone.engine, uows),
             backbone.retention,
         ],
-        on_close=[backbone.close, *([members_client.close] if members_client else [])],
+        on_close=[wallet_apply.close, backbone.close, *([members_client.close] if members_client else [])],
     )
 
 

@@ -1,5 +1,5 @@
 """WalletService RPCs for checkout and commission: a mixin of WalletServicer (grpc_servicer.py),
-which supplies `_mutate`, `_read`, `_tokens` (kit.servicer) and `_check_pin`."""
+which supplies `_mutate`, `_read`, `_tokens` (kit.servicer), `_check_pin` and `_one_call`."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from services.wallet.entrypoints.mapping_checkout import (
 )
 from services.wallet.service_layer import checkout as co
 from services.wallet.service_layer import commission as com
+from services.wallet.service_layer import one_call
 from services.wallet.service_layer import stored_value as sv
 
 
@@ -94,6 +95,22 @@ class CheckoutRpc:
 
         if request.validate_only:
             return await self._read(run)
+        if one_call.handles(inp):
+            response = await one_call.checkout(
+                self._one_call,
+                caller,
+                inp,
+                request,
+                pin=request.payment_pin,
+                response_type=pb.CheckoutResponse,
+                respond=lambda result, wallet: pb.CheckoutResponse(
+                    checkout=checkout_to_proto(result), wallet=wallet_to_proto(wallet) if wallet else None
+                ),
+            )
+            if response is not None:
+                return response
+            # The plan was stale (or a duplicate raced it): re-planned under the locks (or
+            # replayed) statement by statement, the PIN checked again (it may be what changed).
         if request.stored_value_minor > 0 and member_id:
             await self._check_pin(member_id, request.payment_pin, store_id=store_id)
         return await self._mutate("Checkout", request, pb.CheckoutResponse, run)

@@ -15,6 +15,7 @@ from kit.idempotency import Idempotency
 from kit.pagination import PageTokens
 from kit.servicer import ServicerKit
 from kit.uow import UnitOfWorkFactory
+from services.wallet.adapters.wallet_apply import WalletApply
 from services.wallet.entrypoints.grpc_checkout import CheckoutRpc
 from services.wallet.entrypoints.grpc_finance import FinanceRpc
 from services.wallet.entrypoints.grpc_holds import HoldsRpc
@@ -23,6 +24,7 @@ from services.wallet.entrypoints.grpc_points import PointsRpc
 from services.wallet.entrypoints.grpc_vouchers import VouchersRpc
 from services.wallet.entrypoints.grpc_wallet import WalletRpc
 from services.wallet.service_layer import payment_pin
+from services.wallet.service_layer.one_call import OneCall
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
 
 
@@ -43,9 +45,12 @@ class WalletServicer(
         engine: AsyncEngine,
         idempotency: Idempotency,
         page_tokens: PageTokens,
+        wallet_apply: WalletApply,
     ):
         super().__init__(uows, idempotency, page_tokens)
         self._engine = engine
+        # the hot paths applied in one database call (service_layer/one_call.py)
+        self._one_call = OneCall(uows, wallet_apply, idempotency)
 
     async def _check_pin(
         self, member_id: str, pin: str, *, store_id: str | None, store_field: str = "store"

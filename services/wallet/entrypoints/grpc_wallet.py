@@ -1,6 +1,6 @@
 """WalletService RPCs of the wallet itself: balances and statement, settings, the payment PIN,
 top-up plans, top-up and stored-value refund. A mixin of WalletServicer (grpc_servicer.py), which
-supplies `_mutate`, `_read`, `_tokens` (kit.servicer) and `_check_pin`."""
+supplies `_mutate`, `_read`, `_tokens` (kit.servicer), `_check_pin` and `_one_call`."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from services.wallet.entrypoints.mapping import (
     transaction_to_proto,
     wallet_to_proto,
 )
-from services.wallet.service_layer import statement, wallet_settings
+from services.wallet.service_layer import one_call, statement, wallet_settings
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer import top_up_plans as plans
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
@@ -274,6 +274,24 @@ class WalletRpc:
                 wallet=wallet_to_proto(await sv.snapshot(uow, member_id)),
             )
 
+        response = await one_call.top_up(
+            self._one_call,
+            caller,
+            request,
+            member_id=member_id,
+            store_id=store_id,
+            amount=request.amount_minor,
+            currency=request.currency_code,
+            tender=tender,
+            plan_id=plan_id,
+            response_type=pb.TopUpResponse,
+            respond=lambda posted, wallet: pb.TopUpResponse(
+                transaction=transaction_to_proto(posted, caller.tenant), wallet=wallet_to_proto(wallet)
+            ),
+        )
+        if response is not None:
+            return response
+        # The plan was stale (or a duplicate raced it): re-planned under the locks (or replayed).
         return await self._mutate("TopUp", request, pb.TopUpResponse, effect)
 
     async def RefundStoredValue(self, request, context) -> pb.RefundStoredValueResponse:

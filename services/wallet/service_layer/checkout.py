@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from peony.wallet.v1 import events_pb2, ledger_pb2, points_pb2
 
@@ -40,6 +41,12 @@ from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 CHECKOUT_REFUND = "checkout_refund"  # the ledger kind of a RefundCheckout transaction
 POINTS_REDEEMED = AccountKey(ledger.POINTS_REDEEMED, "", ledger.POINTS)
 POINTS_ISSUED = AccountKey(ledger.POINTS_ISSUED, "", ledger.POINTS)
+
+
+class EventSink(Protocol):
+    """Where events go: a unit of work, or the events of a command applied in one call."""
+
+    def emit(self, event: Any, *, aggregate_type: str, aggregate_id: str) -> None: ...
 
 
 def repo(uow: UoW) -> CheckoutRepository:
@@ -138,83 +145,64 @@ def _merge_tenders(tenders: list[tuple[str, int]]) -> list[tuple[str, int]]:
     return list(merged.items())
 
 
-async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutResult:
+def authorize(caller: Principal, inp: CheckoutInput) -> None:
+    """The checks before any read or effect: permission, input, store and member scope."""
     caller.require(auth.WALLET_WRITE)
     validate_input(inp)
     caller.require_store(f"stores/{inp.store_id}")
     if inp.member_id:
         caller.require_member(f"members/{inp.member_id}")
-    settings = await uow.settings.get()
-    cur = settings.currency_code
-    await uow.stores.require(inp.store_id)
-    view = await uow.members.require(inp.member_id) if inp.member_id else None
-    r = repo(uow)
-    customer_type = "member" if inp.member_id and await r.has_checkouts(inp.member_id) else "new"
-    checkout_id = new_id()
-    member_id, store_id = inp.member_id, inp.store_id
-    draft = TransactionDraft(
+
+
+def new_draft(inp: CheckoutInput, checkout_id: str) -> TransactionDraft:
+    return TransactionDraft(
         "checkout",
-        member_id=member_id,
-        store_id=store_id,
+        member_id=inp.member_id,
+        store_id=inp.store_id,
         description=f"checkouts/{checkout_id}",
         reference=f"checkouts/{checkout_id}",
     )
 
-    # 1. package sessions
-    sessions = [0] * len(inp.lines)
-    package_values = [0] * len(inp.lines)
-    uses: list[tuple[int, Any]] = []
-    for i, line in enumerate(inp.lines):
-        if not line.use_package:
-            continue
-        consume = _hook("packages", "consume_for_checkout", "package sessions")
-        use = await consume(
-            uow,
-            draft,
-            member_id=member_id,
-            store_id=store_id,
-            service=line.item,
-            quantity=line.quantity,
-            package_id=inp.package_ids[i] if inp.package_ids else None,
-        )
-        sessions[i] = min(int(use.sessions), line.quantity)
-        package_values[i] = int(use.value_minor)
-        uses.append((i, use))
-    priced = pricing.start(inp.lines, sessions)
 
-    # 2. tier discount
-    tier_bps = view.discount_bps if view else 0
-    pricing.apply_tier_discount(priced, tier_bps)
+@dataclass
+class CheckoutPlan:
+    """What a checkout will write, planned from what was read (see `plan_checkout`)."""
 
-    # 3. vouchers
-    voucher_uses: list[Any] = []
-    if inp.voucher_ids:
-        redeem = _hook("vouchers", "redeem_for_checkout", "vouchers")
-        due = pricing.due_after_discounts(priced)
-        voucher_uses = list(
-            await redeem(
-                uow,
-                member_id=member_id,
-                voucher_ids=list(inp.voucher_ids),
-                store_id=store_id,
-                lines=[(line.item, d) for line, d in zip(inp.lines, due, strict=True)],
-                amount_due_minor=sum(due),
-                checkout_id=checkout_id,
-            )
-        )
-        pricing.apply_vouchers(
-            priced,
-            [
-                (
-                    u.line_index
-                    if getattr(u, "line_index", None) is not None and u.line_index >= 0
-                    else None,
-                    int(u.discount_minor),
-                )
-                for u in voucher_uses
-            ],
-        )
+    checkout_id: str
+    record: pricing.CheckoutRecord
+    commission: list[dict]  # one record per line that earns commission, unsaved
+    draft: TransactionDraft
+    accts: sv.MemberAccounts | None
+    principal: int  # stored value taken, by part
+    bonus: int
+    movements: list[tuple[str, int]]  # point lots taken from: (lot id, negative delta)
+    earned_lot: dict | None  # the lot of the points earned, to insert once posted
 
+
+def plan_checkout(
+    inp: CheckoutInput,
+    *,
+    checkout_id: str,
+    draft: TransactionDraft,
+    settings,
+    view,
+    customer_type: str,
+    rule_rows: list,
+    priced: pricing.Priced,
+    sessions: list[int],
+    package_values: list[int],
+    uses: list[tuple[int, Any]],
+    voucher_uses: list[Any],
+    lots: list,
+    balances: dict[AccountKey, int],
+    now: datetime,
+) -> CheckoutPlan:
+    """The checkout's rules after packages and vouchers (pure): points deduction, tenders and
+    stored value (split on `balances`), points earned, commission, the record and the ledger
+    draft. `lots`: the member's point lots when points are redeemed; `balances`: the member's
+    principal and bonus accounts when stored value pays."""
+    cur = settings.currency_code
+    member_id, store_id = inp.member_id, inp.store_id
     # 4. points deduction
     movements: list[tuple[str, int]] = []
     deduction = 0
@@ -236,8 +224,9 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
                 [("points_to_redeem", f"may take at most {cap} minor units off this bill")],
                 reason="POINTS_ABOVE_MAXIMUM",
             )
-        movements = await pts.take(
-            uow, member_id=member_id, points=inp.points_to_redeem, sink=POINTS_REDEEMED, draft=draft
+        assert member_id is not None  # validate_input refuses points for a walk-in
+        movements = pts.plan_take(
+            lots, member_id=member_id, points=inp.points_to_redeem, sink=POINTS_REDEEMED, draft=draft, now=now
         )
         deduction = value
     pricing.apply_points(priced, deduction, inp.points_to_redeem)
@@ -246,7 +235,6 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
     tenders = _merge_tenders(inp.tenders)
     principal = bonus = 0
     funding: list[tuple[str, int]] = []
-    assumed: dict[AccountKey, int] = {}  # the balances the stored-value split was planned on
     accts = sv.MemberAccounts.of(member_id, cur) if member_id else None
     if not inp.validate_only:
         paid = inp.stored_value + sum(a for _, a in tenders)
@@ -258,15 +246,7 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
             )
         if inp.stored_value:
             assert accts is not None
-            # First planned on balances read without a lock: posting re-checks them under its
-            # lock and says "stale" (40001) if they moved meanwhile. The unit of work then re-runs
-            # and re-plans under the accounts' locks, so a busy member costs one re-plan, not many.
-            if uow.attempt == 0:
-                bal = await uow.ledger.balances([accts.principal, accts.bonus])
-                assumed = dict(bal)
-            else:
-                bal = await uow.ledger.lock_balances([accts.principal, accts.bonus])
-            have_p, have_b = -bal[accts.principal], -bal[accts.bonus]
+            have_p, have_b = -balances[accts.principal], -balances[accts.bonus]
             if inp.stored_value > have_p + have_b:
                 raise FailedPrecondition(
                     "insufficient stored value",
@@ -285,7 +265,6 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
     )
     pricing.apply_points_earned(priced, earned)
 
-    rule_rows = await r.rules()
     commission_rules = [com.rule_from_row(x, n) for n, x in enumerate(rule_rows)]
     records = com.compute_records(
         commission_rules,
@@ -297,6 +276,7 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
     )
     by_line = {rec["line_index"]: rec for rec in records}
     package_of = {i: u for i, u in uses}
+    tier_bps = view.discount_bps if view else 0
 
     record = pricing.CheckoutRecord(
         checkout_id=checkout_id,
@@ -342,9 +322,11 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
         ],
         refunded_units=[0] * len(inp.lines),
     )
-    if inp.validate_only:  # a priced preview: nothing saved, no id
-        preview = dataclasses.replace(record, checkout_id="", state="").as_row()
-        return CheckoutResult({**preview, "commission_preview": records}, [], [])
+    plan = CheckoutPlan(
+        checkout_id, record, list(by_line.values()), draft, accts, principal, bonus, movements, None
+    )
+    if inp.validate_only:
+        return plan
 
     # 5. the ledger: money in, revenue out; points earned in the same transaction
     revenue = sv.store_account(ledger.REVENUE, store_id, cur)
@@ -356,21 +338,132 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
     draft.move(
         deduction, debit=sv.store_account(ledger.POINTS_DEDUCTION_EXPENSE, store_id, cur), credit=revenue
     )
-    lot = None
     if earned:
-        _, lot = await pts.grant(
-            uow,
+        assert member_id is not None  # earned only with a member's view
+        plan.earned_lot = pts.plan_grant(
+            settings,
+            draft,
             member_id=member_id,
             points=earned,
             source="purchase",
             reason=f"checkouts/{checkout_id}",
-            store_id=store_id,
-            draft=draft,
+            now=now,
         )
+    return plan
+
+
+async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutResult:
+    """A checkout statement by statement in the unit of work's transaction: the path of checkouts
+    that use packages or vouchers, of `validate_only` previews, and of a one-call checkout
+    (service_layer/one_call.py) whose plan was stale (this one re-plans under the locks)."""
+    authorize(caller, inp)
+    settings = await uow.settings.get()
+    await uow.stores.require(inp.store_id)
+    view = await uow.members.require(inp.member_id) if inp.member_id else None
+    r = repo(uow)
+    customer_type = "member" if inp.member_id and await r.has_checkouts(inp.member_id) else "new"
+    checkout_id = new_id()
+    member_id, store_id = inp.member_id, inp.store_id
+    draft = new_draft(inp, checkout_id)
+
+    # 1. package sessions
+    sessions = [0] * len(inp.lines)
+    package_values = [0] * len(inp.lines)
+    uses: list[tuple[int, Any]] = []
+    for i, line in enumerate(inp.lines):
+        if not line.use_package:
+            continue
+        consume = _hook("packages", "consume_for_checkout", "package sessions")
+        use = await consume(
+            uow,
+            draft,
+            member_id=member_id,
+            store_id=store_id,
+            service=line.item,
+            quantity=line.quantity,
+            package_id=inp.package_ids[i] if inp.package_ids else None,
+        )
+        sessions[i] = min(int(use.sessions), line.quantity)
+        package_values[i] = int(use.value_minor)
+        uses.append((i, use))
+    priced = pricing.start(inp.lines, sessions)
+
+    # 2. tier discount
+    pricing.apply_tier_discount(priced, view.discount_bps if view else 0)
+
+    # 3. vouchers
+    voucher_uses: list[Any] = []
+    if inp.voucher_ids:
+        redeem = _hook("vouchers", "redeem_for_checkout", "vouchers")
+        due = pricing.due_after_discounts(priced)
+        voucher_uses = list(
+            await redeem(
+                uow,
+                member_id=member_id,
+                voucher_ids=list(inp.voucher_ids),
+                store_id=store_id,
+                lines=[(line.item, d) for line, d in zip(inp.lines, due, strict=True)],
+                amount_due_minor=sum(due),
+                checkout_id=checkout_id,
+            )
+        )
+        pricing.apply_vouchers(
+            priced,
+            [
+                (
+                    u.line_index
+                    if getattr(u, "line_index", None) is not None and u.line_index >= 0
+                    else None,
+                    int(u.discount_minor),
+                )
+                for u in voucher_uses
+            ],
+        )
+
+    # What the plan reads: the point lots (locked: domain rows first), then the balances.
+    lots = []
+    if inp.points_to_redeem and member_id:
+        lots = uow.lots.as_lots(await uow.lots.for_member(member_id, for_update=True))
+    balances: dict[AccountKey, int] = {}
+    assumed: dict[AccountKey, int] = {}  # the balances the stored-value split was planned on
+    if inp.stored_value and member_id and not inp.validate_only:
+        accts = sv.MemberAccounts.of(member_id, settings.currency_code)
+        # First planned on balances read without a lock: posting re-checks them under its
+        # lock and says "stale" (40001) if they moved meanwhile. The unit of work then re-runs
+        # and re-plans under the accounts' locks, so a busy member costs one re-plan, not many.
+        if uow.attempt == 0:
+            balances = await uow.ledger.balances([accts.principal, accts.bonus])
+            assumed = dict(balances)
+        else:
+            balances = await uow.ledger.lock_balances([accts.principal, accts.bonus])
+    plan = plan_checkout(
+        inp,
+        checkout_id=checkout_id,
+        draft=draft,
+        settings=settings,
+        view=view,
+        customer_type=customer_type,
+        rule_rows=await r.rules(),
+        priced=priced,
+        sessions=sessions,
+        package_values=package_values,
+        uses=uses,
+        voucher_uses=voucher_uses,
+        lots=lots,
+        balances=balances,
+        now=datetime.now(UTC),
+    )
+    if inp.validate_only:  # a priced preview: nothing saved, no id
+        preview = dataclasses.replace(plan.record, checkout_id="", state="").as_row()
+        return CheckoutResult({**preview, "commission_preview": plan.commission}, [], [])
+
     posted = await uow.ledger.post(draft, assumed=assumed)
     if member_id:
-        await sv_attribution.spend(uow, posted, member_id=member_id, principal=principal, bonus=bonus)
-    await uow.lots.move(posted.transaction_id, movements)
+        await sv_attribution.spend(
+            uow, posted, member_id=member_id, principal=plan.principal, bonus=plan.bonus
+        )
+    await uow.lots.move(posted.transaction_id, plan.movements)
+    lot = plan.earned_lot
     if lot is not None:
         await pts.record_grant(uow, posted, lot)
     if uses:
@@ -380,27 +473,30 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
         )
 
     row = await r.add(
-        **{k: v for k, v in record.as_row().items() if k != "refunded_minor"},
+        **{k: v for k, v in plan.record.as_row().items() if k != "refunded_minor"},
         earned_lot_id=lot["lot_id"] if lot else None,
         transaction_id=posted.transaction_id,
     )
-    commission_rows = await r.add_records(
-        [
-            {
-                "record_id": new_id(),
-                "checkout_id": checkout_id,
-                "store_id": store_id,
-                "currency_code": cur,
-                **rec,
-            }
-            for rec in by_line.values()
-        ]
-    )
-    _emit_checkout(uow, row, posted, accts, lot, movements)
+    commission_rows = await r.add_records(commission_rows_of(plan))
+    emit_checkout(uow, row, posted, plan.accts, lot, plan.movements)
     return CheckoutResult(dict(row._mapping), commission_rows, [], posted)
 
 
-def _emit_checkout(uow: UoW, row, posted: PostedTransaction, accts, lot, movements) -> None:
+def commission_rows_of(plan: CheckoutPlan) -> list[dict]:
+    return [
+        {
+            "record_id": new_id(),
+            "checkout_id": plan.checkout_id,
+            "store_id": plan.record.store_id,
+            "currency_code": plan.record.currency_code,
+            **rec,
+        }
+        for rec in plan.commission
+    ]
+
+
+def emit_checkout(uow: EventSink, row, posted: PostedTransaction, accts, lot, movements) -> None:
+    """The checkout's events: CheckoutCompleted, PointsEarned, PointsRedeemed, BalanceChanged."""
     member = f"members/{row.member_id}" if row.member_id else ""
     name = f"checkouts/{row.checkout_id}"
     uow.emit(

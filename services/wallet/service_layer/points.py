@@ -46,17 +46,31 @@ async def grant(
     if source not in GRANT_SOURCES:
         raise InvalidArgument([("source", f"must be one of {', '.join(GRANT_SOURCES)}")])
     settings = await uow.settings.get()
-    now = datetime.now(UTC)
     draft = draft or TransactionDraft(
         "points_earn", member_id=member_id, store_id=store_id, description=reason
     )
+    return draft, plan_grant(
+        settings,
+        draft,
+        member_id=member_id,
+        points=points,
+        source=source,
+        reason=reason,
+        now=datetime.now(UTC),
+    )
+
+
+def plan_grant(
+    settings, draft: TransactionDraft, *, member_id: str, points: int, source: str, reason: str, now: datetime
+) -> dict:
+    """Adds a grant of `points` to `draft`; returns the lot to insert once posted (pure)."""
     draft.move(points, debit=_ISSUED, credit=member_points(member_id))
     pending_until = (
         now + timedelta(days=settings.pending_days)
         if settings.pending_days and source == "purchase"
         else None
     )
-    lot = {
+    return {
         "lot_id": new_id(),
         "member_id": member_id,
         "source": source,
@@ -69,7 +83,6 @@ async def grant(
         "pending_until": pending_until,
         "reason": reason,
     }
-    return draft, lot
 
 
 async def record_grant(uow: UoW, posted: PostedTransaction, lot: dict) -> None:
@@ -96,8 +109,22 @@ async def take(
     """Adds taking `points` from the member's lots (soonest-expiring first) to `draft`; returns the
     lot movements to record once posted. Locks the member's lots (domain rows before accounts)."""
     rows = await uow.lots.for_member(member_id, for_update=True)
+    return plan_take(uow.lots.as_lots(rows), member_id=member_id, points=points, sink=sink, draft=draft)
+
+
+def plan_take(
+    lots: list,
+    *,
+    member_id: str,
+    points: int,
+    sink: AccountKey,
+    draft: TransactionDraft,
+    now: datetime | None = None,
+) -> list[tuple[str, int]]:
+    """Adds taking `points` from `lots` (soonest-expiring first) to `draft`; returns the lot
+    movements (lot id, negative delta). Pure: the caller read (or locked) the lots."""
     try:
-        taken = rules.consume_lots(uow.lots.as_lots(rows), points, datetime.now(UTC))
+        taken = rules.consume_lots(lots, points, now or datetime.now(UTC))
     except ValueError:
         raise FailedPrecondition("not enough points", reason="INSUFFICIENT_POINTS") from None
     draft.move(points, debit=member_points(member_id), credit=sink)

@@ -125,11 +125,25 @@ async def snapshot(uow: UoW, member_id: str, now: datetime | None = None) -> Wal
     accts = MemberAccounts.of(member_id, settings.currency_code)
     bal = await uow.ledger.balances([accts.principal, accts.bonus, accts.held])
     lots = uow.lots.as_lots(await uow.lots.for_member(member_id))
+    pin = await uow.pins.get(member_id)
+    locked_bonus = sum(r.amount_minor for r in await uow.releases.pending_for_member(member_id))
+    return snapshot_of(member_id, settings, accts, bal, lots, pin, locked_bonus, now)
+
+
+def snapshot_of(
+    member_id: str,
+    settings,
+    accts: MemberAccounts,
+    bal: dict,
+    lots: list,
+    pin,
+    locked_bonus: int,
+    now: datetime,
+) -> WalletSnapshot:
+    """The wallet as of `now` from its parts (balances of the accounts, point lots, PIN row)."""
     horizon = now + timedelta(days=settings.expiring_notice_days)
     usable = [lot for lot in lots if rules.usable(lot, now)]
     pending = sum(lot.remaining for lot in lots if lot.pending_until is not None and lot.pending_until > now)
-    pin = await uow.pins.get(member_id)
-    locked_bonus = sum(r.amount_minor for r in await uow.releases.pending_for_member(member_id))
     return WalletSnapshot(
         member_id=member_id,
         currency=settings.currency_code,
@@ -189,10 +203,14 @@ async def verify_pin(uow: UoW, member_id: str, pin: str) -> bool:
 async def pin_is_plainly_right(uow: UoW, member_id: str, pin: str) -> bool:
     """The common case in one read and no write: a PIN set, not locked, no failed attempts on
     record, and this one matches. Anything else goes through the counted `verify_pin`."""
-    record = await uow.pins.get(member_id)
+    return pin_plainly_matches(pin_pepper(uow), await uow.pins.get(member_id), pin)
+
+
+def pin_plainly_matches(pepper: bytes, record, pin: str) -> bool:
+    """`pin_is_plainly_right` on a PIN row already read (None: no PIN set)."""
     if record is None or record.failed_attempts or record.locked_until is not None or not pin:
         return False
-    return hmac.compare_digest(hash_pin(pin, pin_pepper(uow), record.salt)[0], record.pin_hash)
+    return hmac.compare_digest(hash_pin(pin, pepper, record.salt)[0], record.pin_hash)
 
 
 def wrong_pin(remaining: int) -> FailedPrecondition:
@@ -209,17 +227,8 @@ class TopUpResult:
     bonus_scheduled: int
 
 
-async def top_up(
-    uow: UoW,
-    caller: Principal,
-    *,
-    member_id: str,
-    store_id: str,
-    amount: int,
-    currency: str,
-    tender: str,
-    plan_id: str,
-) -> TopUpResult:
+def authorize_top_up(caller: Principal, *, store_id: str, amount: int, tender: str) -> None:
+    """The checks before any read or effect: permission, input and store scope."""
     caller.require(auth.WALLET_WRITE)
     v = Violations()
     validate_money(v, "amount_minor", amount)
@@ -228,14 +237,25 @@ async def top_up(
     v.require("store", store_id)
     v.raise_if_any()
     caller.require_store(f"stores/{store_id}")
-    settings = await uow.settings.get()
-    require_currency(currency, settings.currency_code)
-    await uow.stores.require(store_id)
-    await uow.members.require(member_id)
 
+
+@dataclass
+class PlannedTopUp:
+    draft: TransactionDraft
+    accts: MemberAccounts
+    amount: int
+    bonus_parts: list[int]  # the bonus now, then each monthly instalment
+    tender: str
+    plan_id: str
+
+
+def plan_top_up(
+    settings, plan, *, member_id: str, store_id: str, amount: int, tender: str, plan_id: str
+) -> PlannedTopUp:
+    """The top-up's rules (pure): the plan's terms, the bonus instalments and the ledger draft.
+    `plan`: the top-up plan `plan_id` names (None when there is none)."""
     bonus, months, release = 0, 1, "immediate"
     if plan_id:
-        plan = await uow.plans.get(plan_id)
         if plan is None or not plan.active:
             raise NotFound(f"topUpPlans/{plan_id} not found or inactive", reason="PLAN_NOT_FOUND")
         if plan.stores and store_id not in plan.stores:
@@ -258,42 +278,79 @@ async def top_up(
     )
     draft.move(amount, debit=tender_account(store_id, tender, cur), credit=accts.principal)
     draft.move(parts[0], debit=store_account(ledger.BONUS_EXPENSE, store_id, cur), credit=accts.bonus)
-    posted = await uow.ledger.post(draft)
+    return PlannedTopUp(draft, accts, amount, parts, tender, plan_id)
+
+
+def release_rows(planned: PlannedTopUp, posted: PostedTransaction) -> list[dict]:
+    """The monthly instalments still to come, due a month apart from the top-up."""
+    return [
+        {
+            "release_id": new_id(),
+            "member_id": posted.member_id,
+            "store_id": posted.store_id,
+            "top_up_transaction_id": posted.transaction_id,
+            "due_time": rules.add_months(posted.create_time, i),
+            "amount_minor": part,
+            "state": "scheduled",
+        }
+        for i, part in enumerate(planned.bonus_parts[1:], start=1)
+        if part
+    ]
+
+
+def emit_top_up(uow, planned: PlannedTopUp, posted: PostedTransaction) -> None:
+    """TopUpCompleted and the balance-change notice (`uow`: anything with `emit`)."""
+    parts = planned.bonus_parts
+    uow.emit(
+        events_pb2.TopUpCompleted(
+            member=member_name(planned.accts.principal.owner),
+            store=f"stores/{posted.store_id}",
+            transaction=transaction_name(posted),
+            amount_minor=planned.amount,
+            bonus_released_minor=parts[0],
+            bonus_locked_minor=sum(parts[1:]),
+            plan=f"topUpPlans/{planned.plan_id}" if planned.plan_id else "",
+            tender=TENDER_ENUM[planned.tender],
+            currency_code=planned.accts.principal.unit,
+        ),
+        aggregate_type="wallet",
+        aggregate_id=planned.accts.principal.owner,
+    )
+    emit_balance_changed(uow, posted, planned.accts, ledger_pb2.TRANSACTION_KIND_TOP_UP)
+
+
+async def top_up(
+    uow: UoW,
+    caller: Principal,
+    *,
+    member_id: str,
+    store_id: str,
+    amount: int,
+    currency: str,
+    tender: str,
+    plan_id: str,
+) -> TopUpResult:
+    authorize_top_up(caller, store_id=store_id, amount=amount, tender=tender)
+    settings = await uow.settings.get()
+    require_currency(currency, settings.currency_code)
+    await uow.stores.require(store_id)
+    await uow.members.require(member_id)
+    planned = plan_top_up(
+        settings,
+        await uow.plans.get(plan_id) if plan_id else None,
+        member_id=member_id,
+        store_id=store_id,
+        amount=amount,
+        tender=tender,
+        plan_id=plan_id,
+    )
+    posted = await uow.ledger.post(planned.draft)
+    parts = planned.bonus_parts
     await sv_attribution.credit(
         uow, posted, member_id=member_id, store_id=store_id, principal=amount, bonus=parts[0]
     )
-    now = posted.create_time
-    await uow.releases.schedule(
-        [
-            {
-                "release_id": new_id(),
-                "member_id": member_id,
-                "store_id": store_id,
-                "top_up_transaction_id": posted.transaction_id,
-                "due_time": rules.add_months(now, i),
-                "amount_minor": part,
-                "state": "scheduled",
-            }
-            for i, part in enumerate(parts[1:], start=1)
-            if part
-        ]
-    )
-    uow.emit(
-        events_pb2.TopUpCompleted(
-            member=member_name(member_id),
-            store=f"stores/{store_id}",
-            transaction=transaction_name(posted),
-            amount_minor=amount,
-            bonus_released_minor=parts[0],
-            bonus_locked_minor=sum(parts[1:]),
-            plan=f"topUpPlans/{plan_id}" if plan_id else "",
-            tender=TENDER_ENUM[tender],
-            currency_code=cur,
-        ),
-        aggregate_type="wallet",
-        aggregate_id=member_id,
-    )
-    emit_balance_changed(uow, posted, accts, ledger_pb2.TRANSACTION_KIND_TOP_UP)
+    await uow.releases.schedule(release_rows(planned, posted))
+    emit_top_up(uow, planned, posted)
     return TopUpResult(posted, parts[0], sum(parts[1:]))
 
 

@@ -14,7 +14,7 @@ from services.wallet.domain.sv_lots import Share
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
 
-def _rows(
+def movement_rows(
     posted: PostedTransaction, member_id: str, kind: str, shares: list[Share], sign: int, **extra
 ) -> list:
     return [
@@ -45,7 +45,7 @@ async def credit(
     `store_id`, the store that holds the money."""
     if principal or bonus:
         await _apply(
-            uow, member_id, _rows(posted, member_id, "credit", [Share(store_id, principal, bonus)], 1)
+            uow, member_id, movement_rows(posted, member_id, "credit", [Share(store_id, principal, bonus)], 1)
         )
 
 
@@ -59,7 +59,7 @@ async def spend(uow: UoW, posted: PostedTransaction, *, member_id: str, principa
         shares = sv_lots.take(lots, principal=principal, bonus=bonus, at_store=posted.store_id or "")
     except sv_lots.LotsShort as e:  # the ledger allowed the spend, so the lots must cover it
         raise AssertionError(f"stored-value lots disagree with the ledger for {member_id}: {e}") from None
-    await _apply(uow, member_id, _rows(posted, member_id, "spend", shares, -1))
+    await _apply(uow, member_id, movement_rows(posted, member_id, "spend", shares, -1))
 
 
 async def restore(
@@ -99,7 +99,7 @@ async def restore(
     await _apply(
         uow,
         member_id,
-        _rows(posted, member_id, "restore", shares, 1, restores_transaction_id=spend_transaction_id),
+        movement_rows(posted, member_id, "restore", shares, 1, restores_transaction_id=spend_transaction_id),
     )
 
 
@@ -137,5 +137,7 @@ async def take_back_credit(
     await _apply(
         uow,
         member_id,
-        _rows(posted, member_id, "reversal", added, -1, restores_transaction_id=credit_transaction_id),
+        movement_rows(
+            posted, member_id, "reversal", added, -1, restores_transaction_id=credit_transaction_id
+        ),
     )
