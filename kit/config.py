@@ -99,6 +99,9 @@ class ServiceConfig:
     min_deadline_ms: int = 5
     # PEONY_DB_STATEMENT_TIMEOUT_MS: PostgreSQL's statement_timeout on every pooled connection
     db_statement_timeout_ms: int = 30_000
+    # PEONY_DB_HOT_POOL_SIZE (or PEONY_<SVC>_...): asyncpg connections of a hot path's own pool
+    # (wallet's one-call Checkout/TopUp), on top of the SQLAlchemy pool
+    db_hot_pool_size: int = 10
 
     @property
     def effective_db_pool_size(self) -> int:
@@ -257,6 +260,9 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
     )
     min_deadline_ms = get_int("PEONY_MIN_DEADLINE_MS", 5, 0, 60_000)
     statement_timeout_ms = get_int("PEONY_DB_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000)
+    db_hot_pool_size = get_int(
+        f"PEONY_{svc}_DB_HOT_POOL_SIZE", get_int("PEONY_DB_HOT_POOL_SIZE", 10, 1, 500), 1, 500
+    )
 
     consumer_batch = get_int("PEONY_CONSUMER_BATCH", ConsumerSettings.batch, 1, 1024)
     consumer = ConsumerSettings(
@@ -309,6 +315,7 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
         db_max_overflow=db_max_overflow,
         max_inflight_rpcs_setting=max_inflight,
         db_statement_timeout_ms=statement_timeout_ms,
+        db_hot_pool_size=db_hot_pool_size,
         min_deadline_ms=min_deadline_ms,
         consumer=consumer,
     )

@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kit.db import create_pg_pool
+from kit.db import DEFAULT_STATEMENT_TIMEOUT_MS, create_pg_pool
 from kit.telemetry import tracer
 from services.wallet.domain.ledger import AccountKey, Normal, TransactionDraft
 
@@ -102,11 +102,19 @@ def rows_json(rows: dict[str, list[dict]]) -> str:
 class WalletApply:
     """Calls `wallet_apply` on a pool of its own, opened on first use from the engine's URL."""
 
-    def __init__(self, engine: AsyncEngine, *, service: str, max_size: int = 10):
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        service: str,
+        max_size: int = 10,
+        statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+    ):
         self._url = engine.url.render_as_string(hide_password=False)
         self.database = str(engine.url)  # as LedgerRepository names it (password hidden)
         self._service = service
         self._max_size = max_size
+        self._statement_timeout_ms = statement_timeout_ms
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
 
@@ -115,7 +123,11 @@ class WalletApply:
             async with self._opening:
                 if self._pool is None:
                     self._pool = await create_pg_pool(
-                        self._url, service=self._service, min_size=1, max_size=self._max_size
+                        self._url,
+                        service=self._service,
+                        min_size=1,
+                        max_size=self._max_size,
+                        statement_timeout_ms=self._statement_timeout_ms,
                     )
         return self._pool
 

@@ -41,7 +41,12 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         pin_pepper=pin_pepper,
         members_client=members_client,
     )
-    wallet_apply = WalletApply(backbone.engine, service=SERVICE)
+    wallet_apply = WalletApply(
+        backbone.engine,
+        service=SERVICE,
+        max_size=config.db_hot_pool_size,
+        statement_timeout_ms=config.db_statement_timeout_ms,
+    )
     servicer = WalletServicer(
         uows, backbone.engine, Idempotency(cipher, metadata), page_tokens(config, SERVICE), wallet_apply
     )

@@ -107,3 +107,13 @@ def test_admission_bound_and_statement_timeout_come_from_peony_variables() -> No
     )
     with pytest.raises(ConfigError, match="PEONY_MAX_INFLIGHT_RPCS"):
         load_config("wallet", {**base, "PEONY_MAX_INFLIGHT_RPCS": "0"})
+
+
+def test_the_hot_path_pool_size_comes_from_peony_variables() -> None:
+    base = {"PEONY_DATABASE_URL": "postgresql://peony@db:5432/postgres"}
+    assert load_config("wallet", base).db_hot_pool_size == 10
+    assert load_config("wallet", {**base, "PEONY_DB_HOT_POOL_SIZE": "4"}).db_hot_pool_size == 4
+    cfg = load_config("wallet", {**base, "PEONY_DB_HOT_POOL_SIZE": "4", "PEONY_WALLET_DB_HOT_POOL_SIZE": "6"})
+    assert cfg.db_hot_pool_size == 6
+    with pytest.raises(ConfigError, match="PEONY_DB_HOT_POOL_SIZE"):
+        load_config("wallet", {**base, "PEONY_DB_HOT_POOL_SIZE": "0"})
