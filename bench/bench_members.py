@@ -205,13 +205,19 @@ async def _populate(addr: str, token: str, count: int, concurrency: int = 16) ->
 
         async def register_some() -> None:
             for i in next_index:
-                r = await stub.RegisterMember(
-                    pb.RegisterMemberRequest(
-                        member=_member(f"139{i:08d}", store, rng), request_id=str(uuid.uuid4())
-                    ),
-                    metadata=metadata,
-                    timeout=CALL_TIMEOUT_S,
+                request = pb.RegisterMemberRequest(
+                    member=_member(f"139{i:08d}", store, rng), request_id=str(uuid.uuid4())
                 )
+                for _ in range(50):  # a server shedding load (RESOURCE_EXHAUSTED): wait, same request again
+                    try:
+                        r = await stub.RegisterMember(request, metadata=metadata, timeout=CALL_TIMEOUT_S)
+                        break
+                    except grpc.aio.AioRpcError as exc:
+                        if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                            raise
+                        await asyncio.sleep(0.2)
+                else:
+                    raise RuntimeError("the members service kept refusing the population's registrations")
                 names.append(r.member.name)
                 if len(names) % 500 == 0:
                     log(f"  registered {len(names)}/{count}")

@@ -97,6 +97,8 @@ class ServiceConfig:
     max_inflight_rpcs_setting: int = 0
     # PEONY_MIN_DEADLINE_MS: a call arriving with less time than this left is DEADLINE_EXCEEDED unrun
     min_deadline_ms: int = 5
+    # PEONY_SHED_LOOP_LAG_MS: refuse new calls while the event loop runs this late (0 = off)
+    shed_loop_lag_ms: int = 0
     # PEONY_DB_STATEMENT_TIMEOUT_MS: PostgreSQL's statement_timeout on every pooled connection
     db_statement_timeout_ms: int = 30_000
     # PEONY_DB_HOT_POOL_SIZE (or PEONY_<SVC>_...): asyncpg connections of a hot path's own pool
@@ -259,6 +261,7 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
         f"PEONY_{svc}_MAX_INFLIGHT_RPCS", get_int("PEONY_MAX_INFLIGHT_RPCS", 0, 1, 100_000), 1, 100_000
     )
     min_deadline_ms = get_int("PEONY_MIN_DEADLINE_MS", 5, 0, 60_000)
+    shed_loop_lag_ms = get_int("PEONY_SHED_LOOP_LAG_MS", 0, 0, 10_000)
     statement_timeout_ms = get_int("PEONY_DB_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000)
     db_hot_pool_size = get_int(
         f"PEONY_{svc}_DB_HOT_POOL_SIZE", get_int("PEONY_DB_HOT_POOL_SIZE", 10, 1, 500), 1, 500
@@ -317,5 +320,6 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
         db_statement_timeout_ms=statement_timeout_ms,
         db_hot_pool_size=db_hot_pool_size,
         min_deadline_ms=min_deadline_ms,
+        shed_loop_lag_ms=shed_loop_lag_ms,
         consumer=consumer,
     )

@@ -94,13 +94,34 @@ class AdmissionControl:
     loop, so ``+= 1`` needs no lock, and the check costs an attribute read and a compare.
     """
 
-    __slots__ = ("in_flight", "limit")
+    __slots__ = ("in_flight", "lag_floor", "lag_limit_s", "limit", "loop_lag_s")
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, *, lag_limit_s: float = 0.0, lag_floor: int = 2):
         if limit < 1:
             raise ValueError("the admission bound must be at least 1")
         self.limit = limit
         self.in_flight = 0
+        # Optional (PEONY_SHED_LOOP_LAG_MS): past saturation calls queue *before* this bound sees
+        # them (gRPC's unrequested calls, the event loop's ready queue), so a late event loop is
+        # the signal; while it lags, only `lag_floor` calls run at once and the rest are refused.
+        self.lag_limit_s = lag_limit_s
+        self.lag_floor = lag_floor
+        self.loop_lag_s = 0.0
+
+    def full(self) -> bool:
+        if self.in_flight >= self.limit:
+            return True
+        lagging = bool(self.lag_limit_s) and self.loop_lag_s > self.lag_limit_s
+        return lagging and self.in_flight >= self.lag_floor
+
+    async def watch_loop_lag(self, interval_s: float = 0.01) -> None:
+        """Measure how late the event loop wakes a sleeper (smoothed); runs until cancelled."""
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(interval_s)
+            late = max(0.0, loop.time() - before - interval_s)
+            self.loop_lag_s = 0.5 * self.loop_lag_s + 0.5 * late
 
 
 # RetryInfo.retry_delay of a shed call: long enough for the in-flight calls to finish a few
@@ -169,7 +190,7 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
         async def handle(raw: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             # Admission first, before any other work: refusing must stay cheaper than serving.
-            if admission.in_flight >= admission.limit:
+            if admission.full():
                 metrics.record_shed(service_name, method_name)
                 metrics.record(service_name, method_name, "RESOURCE_EXHAUSTED", time.perf_counter() - started)
                 err = _overloaded()
@@ -321,6 +342,7 @@ class GrpcServiceRunner:
     health: health.aio.HealthServicer | None = None
     port: int = 0
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _lag_watch: asyncio.Task[None] | None = None
 
     async def start(self) -> int:
         opts = [
@@ -330,7 +352,11 @@ class GrpcServiceRunner:
             ("grpc.http2.max_pings_without_data", 0),
             ("grpc.so_reuseport", 0),
         ]
-        self.admission = AdmissionControl(self.config.max_inflight_rpcs)
+        self.admission = AdmissionControl(
+            self.config.max_inflight_rpcs, lag_limit_s=self.config.shed_loop_lag_ms / 1000
+        )
+        if self.admission.lag_limit_s:
+            self._lag_watch = asyncio.get_running_loop().create_task(self.admission.watch_loop_lag())
         rpc_metrics().watch_admission(self.config.service, self.admission)
         # gRPC's own bound (`maximum_concurrent_rpcs`) stays off: it would refuse first, with a bare
         # RESOURCE_EXHAUSTED and no RetryInfo, and count health checks against it. The kit's bound
@@ -375,6 +401,8 @@ class GrpcServiceRunner:
 
     async def stop(self) -> None:
         """Graceful stop: NOT_SERVING, drain in-flight calls, stop workers, close resources."""
+        if self._lag_watch is not None:
+            self._lag_watch.cancel()
         if self._stopping.is_set():
             return
         self._stopping.set()
