@@ -26,6 +26,8 @@ MEMBERS_PII_READ = "members.pii.read"
 MEMBERS_CARE_READ = "members.care.read"  # the care profile (skin type, allergies, treatments)
 MEMBERS_TIER_OVERRIDE = "members.tier.override"
 MEMBERS_CARDS_MANAGE = "members.cards.manage"
+# Erasing a member at their request (right to erasure): irreversible, so headquarters only.
+MEMBERS_ERASE = "members.erase"
 # Unmasked addresses for sending (notify's identity only).
 MEMBERS_CONTACT_RESOLVE = "members.contact.resolve"
 STORES_READ = "stores.read"
@@ -55,6 +57,7 @@ ALL_PERMISSIONS = frozenset(
         MEMBERS_CARE_READ,
         MEMBERS_TIER_OVERRIDE,
         MEMBERS_CARDS_MANAGE,
+        MEMBERS_ERASE,
         STORES_READ,
         STORES_MANAGE,
         TIERS_MANAGE,

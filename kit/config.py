@@ -148,6 +148,33 @@ def to_async_url(url: str) -> str:
     return url
 
 
+def _pii_master_key(pii_raw: str | None, prod: bool, problems: list[str]) -> bytes:
+    pii_key = b""
+    if pii_raw is None:
+        if prod:
+            problems.append("PEONY_PII_KEY (base64 of 32 random bytes) is required in production")
+        # A fixed development key keeps `peony serve` usable on its own; never used with PEONY_ENV=prod.
+        pii_key = b"peony-dev-pii-master-key-32bytes"
+    else:
+        try:
+            pii_key = base64.b64decode(pii_raw, validate=True)
+        except ValueError:
+            problems.append("PEONY_PII_KEY is not valid base64")
+        if pii_key and len(pii_key) != 32:
+            problems.append(f"PEONY_PII_KEY must decode to 32 bytes, got {len(pii_key)}")
+    return pii_key
+
+
+def pii_master_key_from_env(environ: Mapping[str, str] | None = None) -> bytes:
+    """`PEONY_PII_KEY` alone, as `load_config` reads it (data migrations that encrypt need only this)."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    key = _pii_master_key(env.get("PEONY_PII_KEY") or None, env.get("PEONY_ENV", "dev") == "prod", problems)
+    if problems:
+        raise ConfigError(problems)
+    return key
+
+
 def load_config(service: str, environ: Mapping[str, str] | None = None) -> ServiceConfig:
     env = os.environ if environ is None else environ
     problems: list[str] = []
@@ -216,20 +243,7 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
     if any(a != "HS256" for a in algorithms) and jwks is None:
         problems.append("PEONY_JWKS_URL is required for RS256/ES256 tokens")
 
-    pii_raw = get("PEONY_PII_KEY")
-    pii_key = b""
-    if pii_raw is None:
-        if prod:
-            problems.append("PEONY_PII_KEY (base64 of 32 random bytes) is required in production")
-        # A fixed development key keeps `peony serve` usable on its own; never used with PEONY_ENV=prod.
-        pii_key = b"peony-dev-pii-master-key-32bytes"
-    else:
-        try:
-            pii_key = base64.b64decode(pii_raw, validate=True)
-        except ValueError:
-            problems.append("PEONY_PII_KEY is not valid base64")
-        if pii_key and len(pii_key) != 32:
-            problems.append(f"PEONY_PII_KEY must decode to 32 bytes, got {len(pii_key)}")
+    pii_key = _pii_master_key(get("PEONY_PII_KEY"), prod, problems)
 
     log_level = (get("PEONY_LOG_LEVEL", "INFO") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):

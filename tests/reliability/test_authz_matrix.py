@@ -96,6 +96,8 @@ MATRIX: dict[str, Rule] = {
     "members.FreezeCard":             R(auth.MEMBERS_CARDS_MANAGE),
     "members.UnfreezeCard":           R(auth.MEMBERS_CARDS_MANAGE),
     "members.AddLegacyCardNumber":    R(auth.MEMBERS_CARDS_MANAGE),
+    "members.CloseCard":              R(auth.MEMBERS_CARDS_MANAGE),
+    "members.EraseMember":            R(auth.MEMBERS_ERASE),
     # members: tiers
     "members.GetTierLadder":          R(auth.MEMBERS_READ, member="any"),
     "members.UpdateTierLadder":       R(auth.TIERS_MANAGE),

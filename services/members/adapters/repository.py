@@ -12,7 +12,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +28,12 @@ from services.members.domain.stores import DEFAULT_TIME_ZONE, OpeningHours, Stor
 from services.members.domain.tiers import DEFAULT_LADDER, Tier, TierBenefits, TierLadder
 
 PHONE_INDEX = "phone"
+NAME_PREFIX_INDEX = "name_prefix"
+# ListMembers finds a name by its prefix through keyed blind indexes of the name's first prefixes
+# (the name itself is encrypted): a longer prefix is matched on its first NAME_PREFIX_INDEXED
+# characters, then checked against the decrypted names.
+NAME_PREFIX_INDEXED = 32
+ERASED = "erased"
 
 
 def _aad(tenant: str, member_id: str, field: str) -> str:
@@ -43,6 +49,12 @@ class MemberCodec:
 
     def phone_index(self, normalised_phone: str) -> bytes:
         return self.cipher.blind_index(self.tenant, PHONE_INDEX, normalised_phone)
+
+    def name_prefix_index(self, prefix: str) -> bytes:
+        return self.cipher.blind_index(self.tenant, NAME_PREFIX_INDEX, prefix)
+
+    def name_prefix_indexes(self, name: str) -> list[bytes]:
+        return [self.name_prefix_index(name[:n]) for n in range(1, min(len(name), NAME_PREFIX_INDEXED) + 1)]
 
     def encrypt(self, m: Member, wrapped_dek: bytes | None) -> dict[str, Any]:
         if wrapped_dek is None:
@@ -61,11 +73,16 @@ class MemberCodec:
             "dek_wrapped": wrapped_dek,
             "phone_ct": enc("phone", m.phone),
             "phone_bidx": self.phone_index(m.phone),
+            "display_name_ct": enc("display_name", m.display_name),
+            "name_prefix_bidx": self.name_prefix_indexes(m.display_name),
             "birthday_ct": enc("birthday", m.birthday),
             "id_number_ct": enc("id_number", m.id_number),
             "email_ct": enc("email", m.email),
             "wechat_openid_ct": enc("wechat_openid", m.wechat_openid),
             "push_tokens_ct": enc("push_tokens", json.dumps(m.push_tokens)) if m.push_tokens else None,
+            "care_profile_ct": enc("care_profile", json.dumps(asdict(m.care_profile), ensure_ascii=False))
+            if m.care_profile != CareProfile()
+            else None,
         }
 
     def to_row(self, m: Member, wrapped_dek: bytes | None) -> dict[str, Any]:
@@ -74,7 +91,7 @@ class MemberCodec:
             "tenant_id": self.tenant,
             "member_id": m.member_id,
             "member_number": m.member_number,
-            "display_name": m.display_name,
+            "display_name": "",  # encrypted in display_name_ct
             "gender": m.gender,
             "email": "",  # encrypted in email_ct
             "address": m.address,
@@ -85,7 +102,7 @@ class MemberCodec:
             "consent": _consent_json(m.consent),
             "tags": list(m.tags),
             "custom_attributes": dict(m.custom_attributes),
-            "care_profile": asdict(m.care_profile),
+            "care_profile": {},  # encrypted in care_profile_ct
             "referral_code": m.referral_code,
             "referrer_id": m.referrer_id,
             "tier_id": tier.tier_id,
@@ -111,7 +128,7 @@ class MemberCodec:
         return Member(
             member_id=r.member_id,
             member_number=r.member_number,
-            display_name=r.display_name,
+            display_name=dec("display_name", r.display_name_ct) or r.display_name,
             phone=dec("phone", r.phone_ct),
             home_store_id=r.home_store_id,
             gender=r.gender,
@@ -130,7 +147,9 @@ class MemberCodec:
             ),
             tags=list(r.tags or []),
             custom_attributes=dict(r.custom_attributes or {}),
-            care_profile=CareProfile(**(r.care_profile or {})),
+            care_profile=CareProfile(
+                **(json.loads(dec("care_profile", r.care_profile_ct) or "null") or r.care_profile or {})
+            ),
             referral_code=r.referral_code,
             referrer_id=r.referrer_id,
             tier=MemberTier(
@@ -225,6 +244,74 @@ class MemberRepository:
         if m.tier is not None:
             m.tier.since = row.tier_since
 
+    async def erase(self, member_id: str, *, actor: str, reason: str) -> tuple[datetime, list[Row]]:
+        """Erases a member (the caller holds its row lock): destroys its data key, so every field
+        encrypted under it is unreadable wherever it is stored, blanks the plaintext profile, drops
+        the phone's and the name's blind indexes (lookups stop matching), closes every card not yet
+        closed or replaced, records who erased it and why, and deletes the published outbox copies
+        of the member's events (MemberRegistered carries the name). Returns the erase time and the
+        closed cards' (card_id, card_number)."""
+        c = t.members.c
+        await self.session.execute(
+            update(t.members)
+            .where(self._where(c.member_id == member_id))
+            .values(
+                state=ERASED,
+                dek_wrapped=None,
+                phone_ct=None,
+                phone_bidx=None,
+                birthday_ct=None,
+                id_number_ct=None,
+                email_ct=None,
+                email="",
+                display_name="",
+                display_name_ct=None,
+                name_prefix_bidx=None,
+                wechat_openid_ct=None,
+                push_tokens_ct=None,
+                care_profile_ct=None,
+                address="",
+                photo_uri="",
+                gender="unspecified",
+                agreement_version="",
+                tags=[],
+                custom_attributes={},
+                care_profile={},
+                consent=_consent_json(Consent()),
+                update_time=func.now(),
+            )
+        )
+        self._wrapped_deks.pop(member_id, None)
+        erase_time = (
+            await self.session.execute(
+                insert(t.member_erasures)
+                .values(tenant_id=self.tenant, member_id=member_id, actor=actor, reason=reason)
+                .returning(t.member_erasures.c.erase_time)
+            )
+        ).scalar_one()
+        closed = (
+            await self.session.execute(
+                update(t.cards)
+                .where(
+                    t.cards.c.tenant_id == self.tenant,
+                    t.cards.c.member_id == member_id,
+                    t.cards.c.state.in_(("active", "frozen", "lost")),
+                )
+                .values(state="closed", update_time=func.now())
+                .returning(t.cards.c.card_id, t.cards.c.card_number)
+            )
+        ).all()
+        outbox = t.metadata.tables["outbox"]
+        await self.session.execute(
+            delete(outbox).where(
+                outbox.c.tenant_id == self.tenant,
+                outbox.c.aggregate_type == "member",
+                outbox.c.aggregate_id == member_id,
+                outbox.c.published_at.is_not(None),
+            )
+        )
+        return erase_time, list(closed)
+
 
 class MemberReader:
     """Read-only queries on an autocommit connection: one round trip, no BEGIN/ROLLBACK."""
@@ -304,17 +391,28 @@ class MemberReader:
     ) -> list[Member]:
         c = t.members.c
         clauses = [c.tenant_id == self.tenant]
-        if after_member_id:
-            clauses.append(c.member_id > after_member_id)
         if home_store_id:
             clauses.append(c.home_store_id == home_store_id)
         if tier_id:
             clauses.append(c.tier_id == tier_id)
         if name_prefix:
+            probe = self.codec.name_prefix_index(name_prefix[:NAME_PREFIX_INDEXED])
             escaped = name_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            clauses.append(c.display_name.like(escaped + "%", escape="\\"))
-        stmt = select(t.members).where(*clauses).order_by(c.member_id).limit(limit)
-        return [self.codec.from_row(r) for r in (await self.conn.execute(stmt)).all()]
+            # The plaintext column only matches rows written before names were encrypted.
+            clauses.append(
+                or_(c.name_prefix_bidx.contains([probe]), c.display_name.like(escaped + "%", escape="\\"))
+            )
+        found: list[Member] = []
+        while True:
+            page_clauses = [*clauses, c.member_id > after_member_id] if after_member_id else clauses
+            stmt = select(t.members).where(*page_clauses).order_by(c.member_id).limit(limit)
+            rows = (await self.conn.execute(stmt)).all()
+            members = [self.codec.from_row(r) for r in rows]
+            # Only a prefix longer than the indexed ones can match a row that is not a real match.
+            found += [m for m in members if not name_prefix or m.display_name.startswith(name_prefix)]
+            if len(found) >= limit or len(rows) < limit:
+                return found[:limit]
+            after_member_id = rows[-1].member_id
 
 
 class StoreRepository:

@@ -92,6 +92,11 @@ members = Table(
     Column("birthday_ct", LargeBinary, nullable=True),
     Column("id_number_ct", LargeBinary, nullable=True),
     Column("email_ct", LargeBinary, nullable=True),  # `email` above only holds rows written before it
+    # The name, under the member's key like the phone (`display_name` above is '' once encrypted),
+    # and keyed blind indexes of its first NAME_PREFIX_INDEXED prefixes for ListMembers' prefix search.
+    Column("display_name_ct", LargeBinary, nullable=True),
+    Column("name_prefix_bidx", ARRAY(LargeBinary), nullable=True),
+    Column("care_profile_ct", LargeBinary, nullable=True),  # JSON; `care_profile` is '{}' once encrypted
     Column("wechat_openid_ct", LargeBinary, nullable=True),
     Column("push_tokens_ct", LargeBinary, nullable=True),  # a JSON list, encrypted as one field
     Column("locale", Text, nullable=False, server_default="zh-CN"),
@@ -103,6 +108,7 @@ members = Table(
     UniqueConstraint("tenant_id", "referral_code", name="uq_members_referral_code"),
     Index("ix_members_home_store", "tenant_id", "home_store_id", "member_id"),
     Index("ix_members_tier", "tenant_id", "tier_id", "member_id"),
+    Index("ix_members_name_prefix_bidx", "name_prefix_bidx", postgresql_using="gin"),
     Index(
         "ix_members_display_name",
         "tenant_id",
@@ -162,6 +168,19 @@ tier_changes = Table(
     Column("change_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("tenant_id", "change_id", name="pk_tier_changes"),
     Index("ix_tier_changes_member", "tenant_id", "member_id", "change_id"),
+)
+
+# Erasures (right to erasure): who erased which member, when and why. The member row keeps its
+# id and number; everything personal about it is gone (see MemberRepository.erase).
+member_erasures = Table(
+    "member_erasures",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("erase_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "member_id", name="pk_member_erasures"),
 )
 
 # Every read of unmasked personal data (who, which member, through which call). Appended in

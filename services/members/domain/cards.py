@@ -81,6 +81,12 @@ class Card:
         self.replaced_by = new_card.card_id
         new_card.replaces = self.card_id
 
+    def close(self) -> None:
+        """For good: a closed card is never reopened or replaced (issue a new card instead)."""
+        if self.state not in (ACTIVE, FROZEN, LOST):
+            raise self._refuse("close")
+        self.state = CLOSED
+
     def add_legacy_number(self, number: str) -> None:
         if self.state in (REPLACED, CLOSED):
             raise self._refuse("add a legacy number to")

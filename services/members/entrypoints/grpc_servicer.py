@@ -142,6 +142,19 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
 
         return await self._mutate("UpdateMember", request, pb.UpdateMemberResponse, effect)
 
+    async def EraseMember(self, request: pb.EraseMemberRequest, context) -> pb.EraseMemberResponse:
+        member_id = mp.require_id(request.name, "members", "name")
+        caller = current_principal()
+
+        async def effect(uow: MembersUnitOfWork) -> pb.EraseMemberResponse:
+            member, erase_time = await handlers.erase_member(uow, caller, member_id, request.reason)
+            ladder = await uow.settings.ladder()
+            response = pb.EraseMemberResponse(member=_member_pb(member, ladder, caller, reveal_pii=False))
+            response.erase_time.FromDatetime(erase_time)
+            return response
+
+        return await self._mutate("EraseMember", request, pb.EraseMemberResponse, effect)
+
     async def ListMembers(self, request: pb.ListMembersRequest, context) -> pb.ListMembersResponse:
         caller = current_principal()
         home_store_id = mp.optional_store_id(request.home_store, "home_store")
@@ -263,6 +276,16 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
             return pb.FreezeCardResponse(card=mp.card_to_proto(card))
 
         return await self._mutate("FreezeCard", request, pb.FreezeCardResponse, effect)
+
+    async def CloseCard(self, request: pb.CloseCardRequest, context) -> pb.CloseCardResponse:
+        member_id, card_id = mp.card_ids(request.name)
+        caller = current_principal()
+
+        async def effect(uow: MembersUnitOfWork) -> pb.CloseCardResponse:
+            card = await handlers.close_card(uow, caller, member_id, card_id, request.reason)
+            return pb.CloseCardResponse(card=mp.card_to_proto(card))
+
+        return await self._mutate("CloseCard", request, pb.CloseCardResponse, effect)
 
     async def UnfreezeCard(self, request: pb.UnfreezeCardRequest, context) -> pb.UnfreezeCardResponse:
         member_id, card_id = mp.card_ids(request.name)

@@ -164,7 +164,6 @@ async def register_member(uow: UoW, caller: Principal, member: Member, referral_
         events_pb2.MemberRegistered(
             member=member_name(member.member_id),
             member_number=member.member_number,
-            display_name=member.display_name,
             home_store=store_name(member.home_store_id),
             registration_channel=_CHANNEL_ENUM[member.registration_channel],  # type: ignore[arg-type]
             referrer=member_name(member.referrer_id) if member.referrer_id else "",
@@ -196,6 +195,9 @@ async def update_member(
         await _require_store(uow, home_store_id or "", "member.home_store")
         caller.require_store(store_name(home_store_id or ""))
     member = await _load_member(uow, member_id)
+    if member.state == "erased":
+        # Irreversible: an erased record takes no personal data again (register anew instead).
+        raise FailedPrecondition("the member is erased", reason="MEMBER_ERASED")
     changed = apply_update(member, patch, paths, home_store_id=home_store_id)
     if "consent" in changed:
         member.consent.update_time = datetime.now(UTC)
@@ -209,6 +211,44 @@ async def update_member(
         aggregate_id=member_id,
     )
     return member
+
+
+MAX_ERASE_REASON = 500
+ERASED_BY_REQUEST = "member erased"
+
+
+async def erase_member(uow: UoW, caller: Principal, member_id: str, reason: str) -> tuple[Member, datetime]:
+    """Right to erasure: irreversible. The member's data key is destroyed and its plaintext
+    profile blanked (`MemberRepository.erase`), its cards closed, the erasure audited with the
+    caller and `reason`, and `MemberErased` tells the other services to drop their copies."""
+    caller.require(auth.MEMBERS_ERASE)
+    reason = reason.strip()
+    v = Violations()
+    v.require("reason", reason, "an erasure needs a reason (it is audited)")
+    if len(reason) > MAX_ERASE_REASON:
+        v.add("reason", f"must be at most {MAX_ERASE_REASON} characters")
+    v.raise_if_any()
+    member = await _load_member(uow, member_id)
+    if member.state == "erased":
+        raise FailedPrecondition("the member is already erased", reason="MEMBER_ALREADY_ERASED")
+    erase_time, closed_cards = await uow.members.erase(member_id, actor=caller.subject, reason=reason)
+    for card_id, card_number in closed_cards:
+        uow.emit(
+            events_pb2.CardClosed(
+                member=member_name(member_id),
+                card=card_name(member_id, card_id),
+                card_number=card_number,
+                reason=ERASED_BY_REQUEST,
+            ),
+            aggregate_type="member",
+            aggregate_id=member_id,
+        )
+    uow.emit(
+        events_pb2.MemberErased(member=member_name(member_id)),
+        aggregate_type="member",
+        aggregate_id=member_id,
+    )
+    return await _load_member(uow, member_id), erase_time
 
 
 # --- cards -----------------------------------------------------------------------------------
@@ -287,6 +327,19 @@ async def unfreeze_card(uow: UoW, caller: Principal, member_id: str, card_id: st
         )
 
     return await _transition_card(uow, caller, member_id, card_id, unfrozen)
+
+
+async def close_card(uow: UoW, caller: Principal, member_id: str, card_id: str, reason: str) -> Card:
+    def closed(card: Card) -> Message:
+        card.close()
+        return events_pb2.CardClosed(
+            member=member_name(member_id),
+            card=card_name(member_id, card_id),
+            card_number=card.card_number,
+            reason=reason,
+        )
+
+    return await _transition_card(uow, caller, member_id, card_id, closed)
 
 
 async def replace_card(

@@ -14,7 +14,7 @@ _SERVICES = "event.services|map(attribute='display_name')|join"
 
 _ZH: dict[str, Template] = {
     "welcome": Template(
-        "亲爱的{{ event.display_name or '会员' }}，欢迎加入！您的会员号 {{ event.member_number }}。",
+        "亲爱的{{ member.display_name or '会员' }}，欢迎加入！您的会员号 {{ event.member_number }}。",
         "欢迎加入",
     ),
     "tier_changed": Template(
@@ -93,7 +93,7 @@ _ZH: dict[str, Template] = {
 
 _EN: dict[str, Template] = {
     "welcome": Template(
-        "Welcome, {{ event.display_name or 'member' }}! Your member number is {{ event.member_number }}.",
+        "Welcome, {{ member.display_name or 'member' }}! Your member number is {{ event.member_number }}.",
         "Welcome",
     ),
     "tier_changed": Template(

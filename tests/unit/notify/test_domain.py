@@ -165,10 +165,9 @@ def test_reminder_times_are_in_the_store_zone_and_locale():
 
 
 def test_welcome_and_unknown_locales_fall_back_to_zh_cn():
-    event = members_events.MemberRegistered(
-        member="members/m", display_name="小美", member_number="M00000001"
-    )
-    assert _render("welcome", event, "fr") == "亲爱的小美，欢迎加入！您的会员号 M00000001。"
+    # The name comes from members at send time: the event carries no personal data.
+    event = members_events.MemberRegistered(member="members/m", member_number="M00000001")
+    assert _render("welcome", event, "fr", name="小美") == "亲爱的小美，欢迎加入！您的会员号 M00000001。"
     assert normalise_locale("en_US") == "en" and normalise_locale("zh-Hans") == "zh-CN"
 
 

@@ -155,3 +155,21 @@ class ReferralRewardEarned(_message.Message):
     qualifying_spend_minor: int
     currency_code: str
     def __init__(self, referrer: _Optional[str] = ..., referee: _Optional[str] = ..., qualifying_spend_minor: _Optional[int] = ..., currency_code: _Optional[str] = ...) -> None: ...
+
+class CardClosed(_message.Message):
+    __slots__ = ("member", "card", "card_number", "reason")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    CARD_FIELD_NUMBER: _ClassVar[int]
+    CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    card: str
+    card_number: str
+    reason: str
+    def __init__(self, member: _Optional[str] = ..., card: _Optional[str] = ..., card_number: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class MemberErased(_message.Message):
+    __slots__ = ("member",)
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    def __init__(self, member: _Optional[str] = ...) -> None: ...

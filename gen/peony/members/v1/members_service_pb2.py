@@ -26,6 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from peony.members.v1 import card_pb2 as peony_dot_members_dot_v1_dot_card__pb2
 from peony.members.v1 import member_pb2 as peony_dot_members_dot_v1_dot_member__pb2
 from peony.members.v1 import store_pb2 as peony_dot_members_dot_v1_dot_store__pb2
@@ -33,7 +34,7 @@ from peony.members.v1 import tier_pb2 as peony_dot_members_dot_v1_dot_tier__pb2
 from peony.options.v1 import limits_pb2 as peony_dot_options_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&peony/members/v1/members_service.proto\x12\x10peony.members.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1bpeony/members/v1/card.proto\x1a\x1dpeony/members/v1/member.proto\x1a\x1cpeony/members/v1/store.proto\x1a\x1bpeony/members/v1/tier.proto\x1a\x1dpeony/options/v1/limits.proto\"t\n\x12\x43reateStoreRequest\x12,\n\x05store\x18\x01 \x01(\x0b\x32\x17.peony.members.v1.StoreB\x04\xe2\x41\x01\x02\x12\x16\n\x08store_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"=\n\x13\x43reateStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.peony.members.v1.Store\"A\n\x0fGetStoreRequest\x12.\n\x04name\x18\x01 \x01(\tB \xe2\x41\x01\x02\xfa\x41\x19\n\x17members.peony.dev/Store\":\n\x10GetStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.peony.members.v1.Store\"\x93\x01\n\x12UpdateStoreRequest\x12,\n\x05store\x18\x01 \x01(\x0b\x32\x17.peony.members.v1.StoreB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"=\n\x13UpdateStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.peony.members.v1.Store\"K\n\x11ListStoresRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1d\n\npage_token\x18\x02 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\x80\x08\"V\n\x12ListStoresResponse\x12\'\n\x06stores\x18\x01 \x03(\x0b\x32\x17.peony.members.v1.Store\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"~\n\x15RegisterMemberRequest\x12.\n\x06member\x18\x01 \x01(\x0b\x32\x18.peony.members.v1.MemberB\x04\xe2\x41\x01\x02\x12\x1b\n\rreferral_code\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"B\n\x16RegisterMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.peony.members.v1.Member\"C\n\x10GetMemberRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18members.peony.dev/Member\"=\n\x11GetMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.peony.members.v1.Member\"\x96\x01\n\x13UpdateMemberRequest\x12.\n\x06member\x18\x01 \x01(\x0b\x32\x18.peony.members.v1.MemberB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"@\n\x14UpdateMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.peony.members.v1.Member\"\xbc\x01\n\x12ListMembersRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1d\n\npage_token\x18\x02 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\x80\x08\x12\x34\n\nhome_store\x18\x03 \x01(\tB \xe2\x41\x01\x01\xfa\x41\x19\n\x17members.peony.dev/Store\x12\x15\n\x07tier_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12!\n\x13\x64isplay_name_prefix\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\"Y\n\x13ListMembersResponse\x12)\n\x07members\x18\x01 \x03(\x0b\x32\x18.peony.members.v1.Member\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"/\n\x18\x46indMemberByPhoneRequest\x12\x13\n\x05phone\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"E\n\x19\x46indMemberByPhoneResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.peony.members.v1.Member\":\n\x1d\x46indMemberByCardNumberRequest\x12\x19\n\x0b\x63\x61rd_number\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\xbb\x01\n\x1e\x46indMemberByCardNumberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.peony.members.v1.Member\x12*\n\x04\x63\x61rd\x18\x02 \x01(\x0b\x32\x1c.peony.members.v1.MemberCard\x12 \n\x18resolved_via_replacement\x18\x03 \x01(\x08\x12!\n\x19resolved_via_legacy_alias\x18\x04 \x01(\x08\"H\n\x15ResolveContactRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18members.peony.dev/Member\"\xb7\x02\n\x16ResolveContactResponse\x12\x0e\n\x06member\x18\x01 \x01(\t\x12,\n\x05state\x18\x02 \x01(\x0e\x32\x1d.peony.members.v1.MemberState\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\r\n\x05phone\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\x15\n\rwechat_openid\x18\x06 \x01(\t\x12\x13\n\x0bpush_tokens\x18\x07 \x03(\t\x12\x0e\n\x06locale\x18\x08 \x01(\t\x12\x30\n\nhome_store\x18\t \x01(\tB\x1c\xfa\x41\x19\n\x17members.peony.dev/Store\x12\x11\n\ttime_zone\x18\n \x01(\t\x12*\n\x07\x63onsent\x18\x0b \x01(\x0b\x32\x19.peony.members.v1.Consent\"N\n\x16ResolveContactsRequest\x12\x34\n\x05names\x18\x01 \x03(\tB%\xe2\x41\x01\x02\xfa\x41\x1a\n\x18members.peony.dev/Member\xd0\xf3\x18\x64\"\x85\x01\n\x17ResolveContactsResponse\x12:\n\x08\x63ontacts\x18\x01 \x03(\x0b\x32(.peony.members.v1.ResolveContactResponse\x12.\n\x07missing\x18\x02 \x03(\tB\x1d\xfa\x41\x1a\n\x18members.peony.dev/Member\"~\n\x10IssueCardRequest\x12\x35\n\x06parent\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\x12\x1cmembers.peony.dev/MemberCard\x12\x19\n\x0b\x63\x61rd_number\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"?\n\x11IssueCardResponse\x12*\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.MemberCard\"\x81\x01\n\x10ListCardsRequest\x12\x35\n\x06parent\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\x12\x1cmembers.peony.dev/MemberCard\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1d\n\npage_token\x18\x03 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\x80\x08\"Y\n\x11ListCardsResponse\x12+\n\x05\x63\x61rds\x18\x01 \x03(\x0b\x32\x1c.peony.members.v1.MemberCard\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"f\n\x15ReportCardLostRequest\x12\x33\n\x04name\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cmembers.peony.dev/MemberCard\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"D\n\x16ReportCardLostResponse\x12*\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.MemberCard\"\x82\x01\n\x12ReplaceCardRequest\x12\x33\n\x04name\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cmembers.peony.dev/MemberCard\x12\x1d\n\x0fnew_card_number\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"u\n\x13ReplaceCardResponse\x12.\n\x08old_card\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.MemberCard\x12.\n\x08new_card\x18\x02 \x01(\x0b\x32\x1c.peony.members.v1.MemberCard\"}\n\x11\x46reezeCardRequest\x12\x33\n\x04name\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cmembers.peony.dev/MemberCard\x12\x19\n\x06reason\x18\x02 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\xf4\x03\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"@\n\x12\x46reezeCardResponse\x12*\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.MemberCard\"d\n\x13UnfreezeCardRequest\x12\x33\n\x04name\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cmembers.peony.dev/MemberCard\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"B\n\x14UnfreezeCardResponse\x12*\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.MemberCard\"\x88\x01\n\x1a\x41\x64\x64LegacyCardNumberRequest\x12\x33\n\x04name\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cmembers.peony.dev/MemberCard\x12\x1b\n\rlegacy_number\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"I\n\x1b\x41\x64\x64LegacyCardNumberResponse\x12*\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.MemberCard\"K\n\x14GetTierLadderRequest\x12\x33\n\x04name\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cmembers.peony.dev/TierLadder\"J\n\x15GetTierLadderResponse\x12\x31\n\x0btier_ladder\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.TierLadder\"\xa3\x01\n\x17UpdateTierLadderRequest\x12\x37\n\x0btier_ladder\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.TierLadderB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"M\n\x18UpdateTierLadderResponse\x12\x31\n\x0btier_ladder\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.TierLadder\"\x93\x01\n\x14SetMemberTierRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18members.peony.dev/Member\x12\x15\n\x07tier_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x06reason\x18\x03 \x01(\tB\t\xe2\x41\x01\x02\xc8\xf3\x18\xf4\x03\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"t\n\x15SetMemberTierResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.peony.members.v1.Member\x12\x31\n\x0btier_change\x18\x02 \x01(\x0b\x32\x1c.peony.members.v1.TierChange\"\x87\x01\n\x16ListTierChangesRequest\x12\x35\n\x06parent\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\x12\x1cmembers.peony.dev/TierChange\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1d\n\npage_token\x18\x03 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\x80\x08\"f\n\x17ListTierChangesResponse\x12\x32\n\x0ctier_changes\x18\x01 \x03(\x0b\x32\x1c.peony.members.v1.TierChange\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x91\x18\n\x0eMembersService\x12u\n\x0b\x43reateStore\x12$.peony.members.v1.CreateStoreRequest\x1a%.peony.members.v1.CreateStoreResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\n/v1/stores:\x05store\x12n\n\x08GetStore\x12!.peony.members.v1.GetStoreRequest\x1a\".peony.members.v1.GetStoreResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/{name=stores/*}\x12\x84\x01\n\x0bUpdateStore\x12$.peony.members.v1.UpdateStoreRequest\x1a%.peony.members.v1.UpdateStoreResponse\"(\x82\xd3\xe4\x93\x02\"2\x19/v1/{store.name=stores/*}:\x05store\x12k\n\nListStores\x12#.peony.members.v1.ListStoresRequest\x1a$.peony.members.v1.ListStoresResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/stores\x12{\n\x0eRegisterMember\x12\'.peony.members.v1.RegisterMemberRequest\x1a(.peony.members.v1.RegisterMemberResponse\"\x16\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/members:\x01*\x12r\n\tGetMember\x12\".peony.members.v1.GetMemberRequest\x1a#.peony.members.v1.GetMemberResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=members/*}\x12\x8a\x01\n\x0cUpdateMember\x12%.peony.members.v1.UpdateMemberRequest\x1a&.peony.members.v1.UpdateMemberResponse\"+\x82\xd3\xe4\x93\x02%2\x1b/v1/{member.name=members/*}:\x06member\x12o\n\x0bListMembers\x12$.peony.members.v1.ListMembersRequest\x1a%.peony.members.v1.ListMembersResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/members\x12\x90\x01\n\x11\x46indMemberByPhone\x12*.peony.members.v1.FindMemberByPhoneRequest\x1a+.peony.members.v1.FindMemberByPhoneResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/members:findByPhone:\x01*\x12\xa1\x01\n\x16\x46indMemberByCardNumber\x12/.peony.members.v1.FindMemberByCardNumberRequest\x1a\x30.peony.members.v1.FindMemberByCardNumberResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/members:findByCardNumber\x12\x63\n\x0eResolveContact\x12\'.peony.members.v1.ResolveContactRequest\x1a(.peony.members.v1.ResolveContactResponse\x12\x66\n\x0fResolveContacts\x12(.peony.members.v1.ResolveContactsRequest\x1a).peony.members.v1.ResolveContactsResponse\x12}\n\tIssueCard\x12\".peony.members.v1.IssueCardRequest\x1a#.peony.members.v1.IssueCardResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/{parent=members/*}/cards:\x01*\x12z\n\tListCards\x12\".peony.members.v1.ListCardsRequest\x1a#.peony.members.v1.ListCardsResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{parent=members/*}/cards\x12\x97\x01\n\x0eReportCardLost\x12\'.peony.members.v1.ReportCardLostRequest\x1a(.peony.members.v1.ReportCardLostResponse\"2\x82\xd3\xe4\x93\x02,\"\'/v1/{name=members/*/cards/*}:reportLost:\x01*\x12\x8b\x01\n\x0bReplaceCard\x12$.peony.members.v1.ReplaceCardRequest\x1a%.peony.members.v1.ReplaceCardResponse\"/\x82\xd3\xe4\x93\x02)\"$/v1/{name=members/*/cards/*}:replace:\x01*\x12\x87\x01\n\nFreezeCard\x12#.peony.members.v1.FreezeCardRequest\x1a$.peony.members.v1.FreezeCardResponse\".\x82\xd3\xe4\x93\x02(\"#/v1/{name=members/*/cards/*}:freeze:\x01*\x12\x8f\x01\n\x0cUnfreezeCard\x12%.peony.members.v1.UnfreezeCardRequest\x1a&.peony.members.v1.UnfreezeCardResponse\"0\x82\xd3\xe4\x93\x02*\"%/v1/{name=members/*/cards/*}:unfreeze:\x01*\x12\xab\x01\n\x13\x41\x64\x64LegacyCardNumber\x12,.peony.members.v1.AddLegacyCardNumberRequest\x1a-.peony.members.v1.AddLegacyCardNumberResponse\"7\x82\xd3\xe4\x93\x02\x31\",/v1/{name=members/*/cards/*}:addLegacyNumber:\x01*\x12\x7f\n\rGetTierLadder\x12&.peony.members.v1.GetTierLadderRequest\x1a\'.peony.members.v1.GetTierLadderResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=tierLadder}\x12\xa1\x01\n\x10UpdateTierLadder\x12).peony.members.v1.UpdateTierLadderRequest\x1a*.peony.members.v1.UpdateTierLadderResponse\"6\x82\xd3\xe4\x93\x02\x30\x32!/v1/{tier_ladder.name=tierLadder}:\x0btier_ladder\x12\x89\x01\n\rSetMemberTier\x12&.peony.members.v1.SetMemberTierRequest\x1a\'.peony.members.v1.SetMemberTierResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/{name=members/*}:setTier:\x01*\x12\x92\x01\n\x0fListTierChanges\x12(.peony.members.v1.ListTierChangesRequest\x1a).peony.members.v1.ListTierChangesResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=members/*}/tierChangesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&peony/members/v1/members_service.proto\x12\x10peony.members.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bpeony/members/v1/card.proto\x1a\x1dpeony/members/v1/member.proto\x1a\x1cpeony/members/v1/store.proto\x1a\x1bpeony/members/v1/tier.proto\x1a\x1dpeony/options/v1/limits.proto\"t\n\x12\x43reateStoreRequest\x12,\n\x05store\x18\x01 \x01(\x0b\x32\x17.peony.members.v1.StoreB\x04\xe2\x41\x01\x02\x12\x16\n\x08store_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"=\n\x13\x43reateStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.peony.members.v1.Store\"A\n\x0fGetStoreRequest\x12.\n\x04name\x18\x01 \x01(\tB \xe2\x41\x01\x02\xfa\x41\x19\n\x17members.peony.dev/Store\":\n\x10GetStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.peony.members.v1.Store\"\x93\x01\n\x12UpdateStoreRequest\x12,\n\x05store\x18\x01 \x01(\x0b\x32\x17.peony.members.v1.StoreB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"=\n\x13UpdateStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.peony.members.v1.Store\"K\n\x11ListStoresRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1d\n\npage_token\x18\x02 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\x80\x08\"V\n\x12ListStoresResponse\x12\'\n\x06stores\x18\x01 \x03(\x0b\x32\x17.peony.members.v1.Store\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"~\n\x15RegisterMemberRequest\x12.\n\x06member\x18\x01 \x01(\x0b\x32\x18.peony.members.v1.MemberB\x04\xe2\x41\x01\x02\x12\x1b\n\rreferral_code\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"B\n\x16RegisterMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.peony.members.v1.Member\"C\n\x10GetMemberRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18members.peony.dev/Member\"=\n\x11GetMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.peony.members.v1.Member\"\x96\x01\n\x13UpdateMemberRequest\x12.\n\x06member\x18\x01 \x01(\x0b\x32\x18.peony.members.v1.MemberB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"@\n\x14UpdateMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.peony.members.v1.Member\"\xbc\x01\n\x12ListMembersRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1d\n\npage_token\x18\x02 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\x80\x08\x12\x34\n\nhome_store\x18\x03 \x01(\tB \xe2\x41\x01\x01\xfa\x41\x19\n\x17members.peony.dev/Store\x12\x15\n\x07tier_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12!\n\x13\x64isplay_name_prefix\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\"Y\n\x13ListMembersResponse\x12)\n\x07members\x18\x01 \x03(\x0b\x32\x18.peony.members.v1.Member\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"/\n\x18\x46indMemberByPhoneRequest\x12\x13\n\x05phone\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"E\n\x19\x46indMemberByPhoneResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.peony.members.v1.Member\":\n\x1d\x46indMemberByCardNumberRequest\x12\x19\n\x0b\x63\x61rd_number\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\xbb\x01\n\x1e\x46indMemberByCardNumberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.peony.members.v1.Member\x12*\n\x04\x63\x61rd\x18\x02 \x01(\x0b\x32\x1c.peony.members.v1.MemberCard\x12 \n\x18resolved_via_replacement\x18\x03 \x01(\x08\x12!\n\x19resolved_via_legacy_alias\x18\x04 \x01(\x08\"H\n\x15ResolveContactRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18members.peony.dev/Member\"\xb7\x02\n\x16ResolveContactResponse\x12\x0e\n\x06member\x18\x01 \x01(\t\x12,\n\x05state\x18\x02 \x01(\x0e\x32\x1d.peony.members.v1.MemberState\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\r\n\x05phone\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\x15\n\rwechat_openid\x18\x06 \x01(\t\x12\x13\n\x0bpush_tokens\x18\x07 \x03(\t\x12\x0e\n\x06locale\x18\x08 \x01(\t\x12\x30\n\nhome_store\x18\t \x01(\tB\x1c\xfa\x41\x19\n\x17members.peony.dev/Store\x12\x11\n\ttime_zone\x18\n \x01(\t\x12*\n\x07\x63onsent\x18\x0b \x01(\x0b\x32\x19.peony.members.v1.Consent\"N\n\x16ResolveContactsRequest\x12\x34\n\x05names\x18\x01 \x03(\tB%\xe2\x41\x01\x02\xfa\x41\x1a\n\x18members.peony.dev/Member\xd0\xf3\x18\x64\"\x85\x01\n\x17ResolveContactsResponse\x12:\n\x08\x63ontacts\x18\x01 \x03(\x0b\x32(.peony.members.v1.ResolveContactResponse\x12.\n\x07missing\x18\x02 \x03(\tB\x1d\xfa\x41\x1a\n\x18members.peony.dev/Member\"~\n\x10IssueCardRequest\x12\x35\n\x06parent\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\x12\x1cmembers.peony.dev/MemberCard\x12\x19\n\x0b\x63\x61rd_number\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"?\n\x11IssueCardResponse\x12*\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.MemberCard\"\x81\x01\n\x10ListCardsRequest\x12\x35\n\x06parent\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\x12\x1cmembers.peony.dev/MemberCard\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1d\n\npage_token\x18\x03 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\x80\x08\"Y\n\x11ListCardsResponse\x12+\n\x05\x63\x61rds\x18\x01 \x03(\x0b\x32\x1c.peony.members.v1.MemberCard\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"f\n\x15ReportCardLostRequest\x12\x33\n\x04name\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cmembers.peony.dev/MemberCard\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"D\n\x16ReportCardLostResponse\x12*\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.MemberCard\"\x82\x01\n\x12ReplaceCardRequest\x12\x33\n\x04name\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cmembers.peony.dev/MemberCard\x12\x1d\n\x0fnew_card_number\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"u\n\x13ReplaceCardResponse\x12.\n\x08old_card\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.MemberCard\x12.\n\x08new_card\x18\x02 \x01(\x0b\x32\x1c.peony.members.v1.MemberCard\"}\n\x11\x46reezeCardRequest\x12\x33\n\x04name\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cmembers.peony.dev/MemberCard\x12\x19\n\x06reason\x18\x02 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\xf4\x03\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"@\n\x12\x46reezeCardResponse\x12*\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.MemberCard\"d\n\x13UnfreezeCardRequest\x12\x33\n\x04name\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cmembers.peony.dev/MemberCard\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"B\n\x14UnfreezeCardResponse\x12*\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.MemberCard\"\x88\x01\n\x1a\x41\x64\x64LegacyCardNumberRequest\x12\x33\n\x04name\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cmembers.peony.dev/MemberCard\x12\x1b\n\rlegacy_number\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"I\n\x1b\x41\x64\x64LegacyCardNumberResponse\x12*\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.MemberCard\"K\n\x14GetTierLadderRequest\x12\x33\n\x04name\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cmembers.peony.dev/TierLadder\"J\n\x15GetTierLadderResponse\x12\x31\n\x0btier_ladder\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.TierLadder\"\xa3\x01\n\x17UpdateTierLadderRequest\x12\x37\n\x0btier_ladder\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.TierLadderB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"M\n\x18UpdateTierLadderResponse\x12\x31\n\x0btier_ladder\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.TierLadder\"\x93\x01\n\x14SetMemberTierRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18members.peony.dev/Member\x12\x15\n\x07tier_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x06reason\x18\x03 \x01(\tB\t\xe2\x41\x01\x02\xc8\xf3\x18\xf4\x03\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"t\n\x15SetMemberTierResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.peony.members.v1.Member\x12\x31\n\x0btier_change\x18\x02 \x01(\x0b\x32\x1c.peony.members.v1.TierChange\"\x87\x01\n\x16ListTierChangesRequest\x12\x35\n\x06parent\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\x12\x1cmembers.peony.dev/TierChange\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1d\n\npage_token\x18\x03 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\x80\x08\"f\n\x17ListTierChangesResponse\x12\x32\n\x0ctier_changes\x18\x01 \x03(\x0b\x32\x1c.peony.members.v1.TierChange\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"z\n\x12\x45raseMemberRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18members.peony.dev/Member\x12\x19\n\x06reason\x18\x02 \x01(\tB\t\xe2\x41\x01\x02\xc8\xf3\x18\xf4\x03\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"o\n\x13\x45raseMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.peony.members.v1.Member\x12.\n\nerase_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"|\n\x10\x43loseCardRequest\x12\x33\n\x04name\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cmembers.peony.dev/MemberCard\x12\x19\n\x06reason\x18\x02 \x01(\tB\t\xe2\x41\x01\x01\xc8\xf3\x18\xf4\x03\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"?\n\x11\x43loseCardResponse\x12*\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x1c.peony.members.v1.MemberCard2\x9b\x1a\n\x0eMembersService\x12u\n\x0b\x43reateStore\x12$.peony.members.v1.CreateStoreRequest\x1a%.peony.members.v1.CreateStoreResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\n/v1/stores:\x05store\x12n\n\x08GetStore\x12!.peony.members.v1.GetStoreRequest\x1a\".peony.members.v1.GetStoreResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/{name=stores/*}\x12\x84\x01\n\x0bUpdateStore\x12$.peony.members.v1.UpdateStoreRequest\x1a%.peony.members.v1.UpdateStoreResponse\"(\x82\xd3\xe4\x93\x02\"2\x19/v1/{store.name=stores/*}:\x05store\x12k\n\nListStores\x12#.peony.members.v1.ListStoresRequest\x1a$.peony.members.v1.ListStoresResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/stores\x12{\n\x0eRegisterMember\x12\'.peony.members.v1.RegisterMemberRequest\x1a(.peony.members.v1.RegisterMemberResponse\"\x16\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/members:\x01*\x12r\n\tGetMember\x12\".peony.members.v1.GetMemberRequest\x1a#.peony.members.v1.GetMemberResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=members/*}\x12\x8a\x01\n\x0cUpdateMember\x12%.peony.members.v1.UpdateMemberRequest\x1a&.peony.members.v1.UpdateMemberResponse\"+\x82\xd3\xe4\x93\x02%2\x1b/v1/{member.name=members/*}:\x06member\x12\x81\x01\n\x0b\x45raseMember\x12$.peony.members.v1.EraseMemberRequest\x1a%.peony.members.v1.EraseMemberResponse\"%\x82\xd3\xe4\x93\x02\x1f\"\x1a/v1/{name=members/*}:erase:\x01*\x12o\n\x0bListMembers\x12$.peony.members.v1.ListMembersRequest\x1a%.peony.members.v1.ListMembersResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/members\x12\x90\x01\n\x11\x46indMemberByPhone\x12*.peony.members.v1.FindMemberByPhoneRequest\x1a+.peony.members.v1.FindMemberByPhoneResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/members:findByPhone:\x01*\x12\xa1\x01\n\x16\x46indMemberByCardNumber\x12/.peony.members.v1.FindMemberByCardNumberRequest\x1a\x30.peony.members.v1.FindMemberByCardNumberResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/members:findByCardNumber\x12\x63\n\x0eResolveContact\x12\'.peony.members.v1.ResolveContactRequest\x1a(.peony.members.v1.ResolveContactResponse\x12\x66\n\x0fResolveContacts\x12(.peony.members.v1.ResolveContactsRequest\x1a).peony.members.v1.ResolveContactsResponse\x12}\n\tIssueCard\x12\".peony.members.v1.IssueCardRequest\x1a#.peony.members.v1.IssueCardResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/{parent=members/*}/cards:\x01*\x12z\n\tListCards\x12\".peony.members.v1.ListCardsRequest\x1a#.peony.members.v1.ListCardsResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{parent=members/*}/cards\x12\x97\x01\n\x0eReportCardLost\x12\'.peony.members.v1.ReportCardLostRequest\x1a(.peony.members.v1.ReportCardLostResponse\"2\x82\xd3\xe4\x93\x02,\"\'/v1/{name=members/*/cards/*}:reportLost:\x01*\x12\x8b\x01\n\x0bReplaceCard\x12$.peony.members.v1.ReplaceCardRequest\x1a%.peony.members.v1.ReplaceCardResponse\"/\x82\xd3\xe4\x93\x02)\"$/v1/{name=members/*/cards/*}:replace:\x01*\x12\x87\x01\n\nFreezeCard\x12#.peony.members.v1.FreezeCardRequest\x1a$.peony.members.v1.FreezeCardResponse\".\x82\xd3\xe4\x93\x02(\"#/v1/{name=members/*/cards/*}:freeze:\x01*\x12\x8f\x01\n\x0cUnfreezeCard\x12%.peony.members.v1.UnfreezeCardRequest\x1a&.peony.members.v1.UnfreezeCardResponse\"0\x82\xd3\xe4\x93\x02*\"%/v1/{name=members/*/cards/*}:unfreeze:\x01*\x12\x83\x01\n\tCloseCard\x12\".peony.members.v1.CloseCardRequest\x1a#.peony.members.v1.CloseCardResponse\"-\x82\xd3\xe4\x93\x02\'\"\"/v1/{name=members/*/cards/*}:close:\x01*\x12\xab\x01\n\x13\x41\x64\x64LegacyCardNumber\x12,.peony.members.v1.AddLegacyCardNumberRequest\x1a-.peony.members.v1.AddLegacyCardNumberResponse\"7\x82\xd3\xe4\x93\x02\x31\",/v1/{name=members/*/cards/*}:addLegacyNumber:\x01*\x12\x7f\n\rGetTierLadder\x12&.peony.members.v1.GetTierLadderRequest\x1a\'.peony.members.v1.GetTierLadderResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=tierLadder}\x12\xa1\x01\n\x10UpdateTierLadder\x12).peony.members.v1.UpdateTierLadderRequest\x1a*.peony.members.v1.UpdateTierLadderResponse\"6\x82\xd3\xe4\x93\x02\x30\x32!/v1/{tier_ladder.name=tierLadder}:\x0btier_ladder\x12\x89\x01\n\rSetMemberTier\x12&.peony.members.v1.SetMemberTierRequest\x1a\'.peony.members.v1.SetMemberTierResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/{name=members/*}:setTier:\x01*\x12\x92\x01\n\x0fListTierChanges\x12(.peony.members.v1.ListTierChangesRequest\x1a).peony.members.v1.ListTierChangesResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=members/*}/tierChangesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -154,6 +155,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTTIERCHANGESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
   _globals['_LISTTIERCHANGESREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_LISTTIERCHANGESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001\310\363\030\200\010'
+  _globals['_ERASEMEMBERREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_ERASEMEMBERREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\032\n\030members.peony.dev/Member'
+  _globals['_ERASEMEMBERREQUEST'].fields_by_name['reason']._loaded_options = None
+  _globals['_ERASEMEMBERREQUEST'].fields_by_name['reason']._serialized_options = b'\342A\001\002\310\363\030\364\003'
+  _globals['_ERASEMEMBERREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_ERASEMEMBERREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_CLOSECARDREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_CLOSECARDREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\036\n\034members.peony.dev/MemberCard'
+  _globals['_CLOSECARDREQUEST'].fields_by_name['reason']._loaded_options = None
+  _globals['_CLOSECARDREQUEST'].fields_by_name['reason']._serialized_options = b'\342A\001\001\310\363\030\364\003'
+  _globals['_CLOSECARDREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CLOSECARDREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
   _globals['_MEMBERSSERVICE'].methods_by_name['CreateStore']._loaded_options = None
   _globals['_MEMBERSSERVICE'].methods_by_name['CreateStore']._serialized_options = b'\202\323\344\223\002\023\"\n/v1/stores:\005store'
   _globals['_MEMBERSSERVICE'].methods_by_name['GetStore']._loaded_options = None
@@ -168,6 +181,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEMBERSSERVICE'].methods_by_name['GetMember']._serialized_options = b'\202\323\344\223\002\026\022\024/v1/{name=members/*}'
   _globals['_MEMBERSSERVICE'].methods_by_name['UpdateMember']._loaded_options = None
   _globals['_MEMBERSSERVICE'].methods_by_name['UpdateMember']._serialized_options = b'\202\323\344\223\002%2\033/v1/{member.name=members/*}:\006member'
+  _globals['_MEMBERSSERVICE'].methods_by_name['EraseMember']._loaded_options = None
+  _globals['_MEMBERSSERVICE'].methods_by_name['EraseMember']._serialized_options = b'\202\323\344\223\002\037\"\032/v1/{name=members/*}:erase:\001*'
   _globals['_MEMBERSSERVICE'].methods_by_name['ListMembers']._loaded_options = None
   _globals['_MEMBERSSERVICE'].methods_by_name['ListMembers']._serialized_options = b'\202\323\344\223\002\r\022\013/v1/members'
   _globals['_MEMBERSSERVICE'].methods_by_name['FindMemberByPhone']._loaded_options = None
@@ -186,6 +201,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEMBERSSERVICE'].methods_by_name['FreezeCard']._serialized_options = b'\202\323\344\223\002(\"#/v1/{name=members/*/cards/*}:freeze:\001*'
   _globals['_MEMBERSSERVICE'].methods_by_name['UnfreezeCard']._loaded_options = None
   _globals['_MEMBERSSERVICE'].methods_by_name['UnfreezeCard']._serialized_options = b'\202\323\344\223\002*\"%/v1/{name=members/*/cards/*}:unfreeze:\001*'
+  _globals['_MEMBERSSERVICE'].methods_by_name['CloseCard']._loaded_options = None
+  _globals['_MEMBERSSERVICE'].methods_by_name['CloseCard']._serialized_options = b'\202\323\344\223\002\'\"\"/v1/{name=members/*/cards/*}:close:\001*'
   _globals['_MEMBERSSERVICE'].methods_by_name['AddLegacyCardNumber']._loaded_options = None
   _globals['_MEMBERSSERVICE'].methods_by_name['AddLegacyCardNumber']._serialized_options = b'\202\323\344\223\0021\",/v1/{name=members/*/cards/*}:addLegacyNumber:\001*'
   _globals['_MEMBERSSERVICE'].methods_by_name['GetTierLadder']._loaded_options = None
@@ -196,98 +213,106 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEMBERSSERVICE'].methods_by_name['SetMemberTier']._serialized_options = b'\202\323\344\223\002!\"\034/v1/{name=members/*}:setTier:\001*'
   _globals['_MEMBERSSERVICE'].methods_by_name['ListTierChanges']._loaded_options = None
   _globals['_MEMBERSSERVICE'].methods_by_name['ListTierChanges']._serialized_options = b'\202\323\344\223\002$\022\"/v1/{parent=members/*}/tierChanges'
-  _globals['_CREATESTOREREQUEST']._serialized_start=334
-  _globals['_CREATESTOREREQUEST']._serialized_end=450
-  _globals['_CREATESTORERESPONSE']._serialized_start=452
-  _globals['_CREATESTORERESPONSE']._serialized_end=513
-  _globals['_GETSTOREREQUEST']._serialized_start=515
-  _globals['_GETSTOREREQUEST']._serialized_end=580
-  _globals['_GETSTORERESPONSE']._serialized_start=582
-  _globals['_GETSTORERESPONSE']._serialized_end=640
-  _globals['_UPDATESTOREREQUEST']._serialized_start=643
-  _globals['_UPDATESTOREREQUEST']._serialized_end=790
-  _globals['_UPDATESTORERESPONSE']._serialized_start=792
-  _globals['_UPDATESTORERESPONSE']._serialized_end=853
-  _globals['_LISTSTORESREQUEST']._serialized_start=855
-  _globals['_LISTSTORESREQUEST']._serialized_end=930
-  _globals['_LISTSTORESRESPONSE']._serialized_start=932
-  _globals['_LISTSTORESRESPONSE']._serialized_end=1018
-  _globals['_REGISTERMEMBERREQUEST']._serialized_start=1020
-  _globals['_REGISTERMEMBERREQUEST']._serialized_end=1146
-  _globals['_REGISTERMEMBERRESPONSE']._serialized_start=1148
-  _globals['_REGISTERMEMBERRESPONSE']._serialized_end=1214
-  _globals['_GETMEMBERREQUEST']._serialized_start=1216
-  _globals['_GETMEMBERREQUEST']._serialized_end=1283
-  _globals['_GETMEMBERRESPONSE']._serialized_start=1285
-  _globals['_GETMEMBERRESPONSE']._serialized_end=1346
-  _globals['_UPDATEMEMBERREQUEST']._serialized_start=1349
-  _globals['_UPDATEMEMBERREQUEST']._serialized_end=1499
-  _globals['_UPDATEMEMBERRESPONSE']._serialized_start=1501
-  _globals['_UPDATEMEMBERRESPONSE']._serialized_end=1565
-  _globals['_LISTMEMBERSREQUEST']._serialized_start=1568
-  _globals['_LISTMEMBERSREQUEST']._serialized_end=1756
-  _globals['_LISTMEMBERSRESPONSE']._serialized_start=1758
-  _globals['_LISTMEMBERSRESPONSE']._serialized_end=1847
-  _globals['_FINDMEMBERBYPHONEREQUEST']._serialized_start=1849
-  _globals['_FINDMEMBERBYPHONEREQUEST']._serialized_end=1896
-  _globals['_FINDMEMBERBYPHONERESPONSE']._serialized_start=1898
-  _globals['_FINDMEMBERBYPHONERESPONSE']._serialized_end=1967
-  _globals['_FINDMEMBERBYCARDNUMBERREQUEST']._serialized_start=1969
-  _globals['_FINDMEMBERBYCARDNUMBERREQUEST']._serialized_end=2027
-  _globals['_FINDMEMBERBYCARDNUMBERRESPONSE']._serialized_start=2030
-  _globals['_FINDMEMBERBYCARDNUMBERRESPONSE']._serialized_end=2217
-  _globals['_RESOLVECONTACTREQUEST']._serialized_start=2219
-  _globals['_RESOLVECONTACTREQUEST']._serialized_end=2291
-  _globals['_RESOLVECONTACTRESPONSE']._serialized_start=2294
-  _globals['_RESOLVECONTACTRESPONSE']._serialized_end=2605
-  _globals['_RESOLVECONTACTSREQUEST']._serialized_start=2607
-  _globals['_RESOLVECONTACTSREQUEST']._serialized_end=2685
-  _globals['_RESOLVECONTACTSRESPONSE']._serialized_start=2688
-  _globals['_RESOLVECONTACTSRESPONSE']._serialized_end=2821
-  _globals['_ISSUECARDREQUEST']._serialized_start=2823
-  _globals['_ISSUECARDREQUEST']._serialized_end=2949
-  _globals['_ISSUECARDRESPONSE']._serialized_start=2951
-  _globals['_ISSUECARDRESPONSE']._serialized_end=3014
-  _globals['_LISTCARDSREQUEST']._serialized_start=3017
-  _globals['_LISTCARDSREQUEST']._serialized_end=3146
-  _globals['_LISTCARDSRESPONSE']._serialized_start=3148
-  _globals['_LISTCARDSRESPONSE']._serialized_end=3237
-  _globals['_REPORTCARDLOSTREQUEST']._serialized_start=3239
-  _globals['_REPORTCARDLOSTREQUEST']._serialized_end=3341
-  _globals['_REPORTCARDLOSTRESPONSE']._serialized_start=3343
-  _globals['_REPORTCARDLOSTRESPONSE']._serialized_end=3411
-  _globals['_REPLACECARDREQUEST']._serialized_start=3414
-  _globals['_REPLACECARDREQUEST']._serialized_end=3544
-  _globals['_REPLACECARDRESPONSE']._serialized_start=3546
-  _globals['_REPLACECARDRESPONSE']._serialized_end=3663
-  _globals['_FREEZECARDREQUEST']._serialized_start=3665
-  _globals['_FREEZECARDREQUEST']._serialized_end=3790
-  _globals['_FREEZECARDRESPONSE']._serialized_start=3792
-  _globals['_FREEZECARDRESPONSE']._serialized_end=3856
-  _globals['_UNFREEZECARDREQUEST']._serialized_start=3858
-  _globals['_UNFREEZECARDREQUEST']._serialized_end=3958
-  _globals['_UNFREEZECARDRESPONSE']._serialized_start=3960
-  _globals['_UNFREEZECARDRESPONSE']._serialized_end=4026
-  _globals['_ADDLEGACYCARDNUMBERREQUEST']._serialized_start=4029
-  _globals['_ADDLEGACYCARDNUMBERREQUEST']._serialized_end=4165
-  _globals['_ADDLEGACYCARDNUMBERRESPONSE']._serialized_start=4167
-  _globals['_ADDLEGACYCARDNUMBERRESPONSE']._serialized_end=4240
-  _globals['_GETTIERLADDERREQUEST']._serialized_start=4242
-  _globals['_GETTIERLADDERREQUEST']._serialized_end=4317
-  _globals['_GETTIERLADDERRESPONSE']._serialized_start=4319
-  _globals['_GETTIERLADDERRESPONSE']._serialized_end=4393
-  _globals['_UPDATETIERLADDERREQUEST']._serialized_start=4396
-  _globals['_UPDATETIERLADDERREQUEST']._serialized_end=4559
-  _globals['_UPDATETIERLADDERRESPONSE']._serialized_start=4561
-  _globals['_UPDATETIERLADDERRESPONSE']._serialized_end=4638
-  _globals['_SETMEMBERTIERREQUEST']._serialized_start=4641
-  _globals['_SETMEMBERTIERREQUEST']._serialized_end=4788
-  _globals['_SETMEMBERTIERRESPONSE']._serialized_start=4790
-  _globals['_SETMEMBERTIERRESPONSE']._serialized_end=4906
-  _globals['_LISTTIERCHANGESREQUEST']._serialized_start=4909
-  _globals['_LISTTIERCHANGESREQUEST']._serialized_end=5044
-  _globals['_LISTTIERCHANGESRESPONSE']._serialized_start=5046
-  _globals['_LISTTIERCHANGESRESPONSE']._serialized_end=5148
-  _globals['_MEMBERSSERVICE']._serialized_start=5151
-  _globals['_MEMBERSSERVICE']._serialized_end=8240
+  _globals['_CREATESTOREREQUEST']._serialized_start=367
+  _globals['_CREATESTOREREQUEST']._serialized_end=483
+  _globals['_CREATESTORERESPONSE']._serialized_start=485
+  _globals['_CREATESTORERESPONSE']._serialized_end=546
+  _globals['_GETSTOREREQUEST']._serialized_start=548
+  _globals['_GETSTOREREQUEST']._serialized_end=613
+  _globals['_GETSTORERESPONSE']._serialized_start=615
+  _globals['_GETSTORERESPONSE']._serialized_end=673
+  _globals['_UPDATESTOREREQUEST']._serialized_start=676
+  _globals['_UPDATESTOREREQUEST']._serialized_end=823
+  _globals['_UPDATESTORERESPONSE']._serialized_start=825
+  _globals['_UPDATESTORERESPONSE']._serialized_end=886
+  _globals['_LISTSTORESREQUEST']._serialized_start=888
+  _globals['_LISTSTORESREQUEST']._serialized_end=963
+  _globals['_LISTSTORESRESPONSE']._serialized_start=965
+  _globals['_LISTSTORESRESPONSE']._serialized_end=1051
+  _globals['_REGISTERMEMBERREQUEST']._serialized_start=1053
+  _globals['_REGISTERMEMBERREQUEST']._serialized_end=1179
+  _globals['_REGISTERMEMBERRESPONSE']._serialized_start=1181
+  _globals['_REGISTERMEMBERRESPONSE']._serialized_end=1247
+  _globals['_GETMEMBERREQUEST']._serialized_start=1249
+  _globals['_GETMEMBERREQUEST']._serialized_end=1316
+  _globals['_GETMEMBERRESPONSE']._serialized_start=1318
+  _globals['_GETMEMBERRESPONSE']._serialized_end=1379
+  _globals['_UPDATEMEMBERREQUEST']._serialized_start=1382
+  _globals['_UPDATEMEMBERREQUEST']._serialized_end=1532
+  _globals['_UPDATEMEMBERRESPONSE']._serialized_start=1534
+  _globals['_UPDATEMEMBERRESPONSE']._serialized_end=1598
+  _globals['_LISTMEMBERSREQUEST']._serialized_start=1601
+  _globals['_LISTMEMBERSREQUEST']._serialized_end=1789
+  _globals['_LISTMEMBERSRESPONSE']._serialized_start=1791
+  _globals['_LISTMEMBERSRESPONSE']._serialized_end=1880
+  _globals['_FINDMEMBERBYPHONEREQUEST']._serialized_start=1882
+  _globals['_FINDMEMBERBYPHONEREQUEST']._serialized_end=1929
+  _globals['_FINDMEMBERBYPHONERESPONSE']._serialized_start=1931
+  _globals['_FINDMEMBERBYPHONERESPONSE']._serialized_end=2000
+  _globals['_FINDMEMBERBYCARDNUMBERREQUEST']._serialized_start=2002
+  _globals['_FINDMEMBERBYCARDNUMBERREQUEST']._serialized_end=2060
+  _globals['_FINDMEMBERBYCARDNUMBERRESPONSE']._serialized_start=2063
+  _globals['_FINDMEMBERBYCARDNUMBERRESPONSE']._serialized_end=2250
+  _globals['_RESOLVECONTACTREQUEST']._serialized_start=2252
+  _globals['_RESOLVECONTACTREQUEST']._serialized_end=2324
+  _globals['_RESOLVECONTACTRESPONSE']._serialized_start=2327
+  _globals['_RESOLVECONTACTRESPONSE']._serialized_end=2638
+  _globals['_RESOLVECONTACTSREQUEST']._serialized_start=2640
+  _globals['_RESOLVECONTACTSREQUEST']._serialized_end=2718
+  _globals['_RESOLVECONTACTSRESPONSE']._serialized_start=2721
+  _globals['_RESOLVECONTACTSRESPONSE']._serialized_end=2854
+  _globals['_ISSUECARDREQUEST']._serialized_start=2856
+  _globals['_ISSUECARDREQUEST']._serialized_end=2982
+  _globals['_ISSUECARDRESPONSE']._serialized_start=2984
+  _globals['_ISSUECARDRESPONSE']._serialized_end=3047
+  _globals['_LISTCARDSREQUEST']._serialized_start=3050
+  _globals['_LISTCARDSREQUEST']._serialized_end=3179
+  _globals['_LISTCARDSRESPONSE']._serialized_start=3181
+  _globals['_LISTCARDSRESPONSE']._serialized_end=3270
+  _globals['_REPORTCARDLOSTREQUEST']._serialized_start=3272
+  _globals['_REPORTCARDLOSTREQUEST']._serialized_end=3374
+  _globals['_REPORTCARDLOSTRESPONSE']._serialized_start=3376
+  _globals['_REPORTCARDLOSTRESPONSE']._serialized_end=3444
+  _globals['_REPLACECARDREQUEST']._serialized_start=3447
+  _globals['_REPLACECARDREQUEST']._serialized_end=3577
+  _globals['_REPLACECARDRESPONSE']._serialized_start=3579
+  _globals['_REPLACECARDRESPONSE']._serialized_end=3696
+  _globals['_FREEZECARDREQUEST']._serialized_start=3698
+  _globals['_FREEZECARDREQUEST']._serialized_end=3823
+  _globals['_FREEZECARDRESPONSE']._serialized_start=3825
+  _globals['_FREEZECARDRESPONSE']._serialized_end=3889
+  _globals['_UNFREEZECARDREQUEST']._serialized_start=3891
+  _globals['_UNFREEZECARDREQUEST']._serialized_end=3991
+  _globals['_UNFREEZECARDRESPONSE']._serialized_start=3993
+  _globals['_UNFREEZECARDRESPONSE']._serialized_end=4059
+  _globals['_ADDLEGACYCARDNUMBERREQUEST']._serialized_start=4062
+  _globals['_ADDLEGACYCARDNUMBERREQUEST']._serialized_end=4198
+  _globals['_ADDLEGACYCARDNUMBERRESPONSE']._serialized_start=4200
+  _globals['_ADDLEGACYCARDNUMBERRESPONSE']._serialized_end=4273
+  _globals['_GETTIERLADDERREQUEST']._serialized_start=4275
+  _globals['_GETTIERLADDERREQUEST']._serialized_end=4350
+  _globals['_GETTIERLADDERRESPONSE']._serialized_start=4352
+  _globals['_GETTIERLADDERRESPONSE']._serialized_end=4426
+  _globals['_UPDATETIERLADDERREQUEST']._serialized_start=4429
+  _globals['_UPDATETIERLADDERREQUEST']._serialized_end=4592
+  _globals['_UPDATETIERLADDERRESPONSE']._serialized_start=4594
+  _globals['_UPDATETIERLADDERRESPONSE']._serialized_end=4671
+  _globals['_SETMEMBERTIERREQUEST']._serialized_start=4674
+  _globals['_SETMEMBERTIERREQUEST']._serialized_end=4821
+  _globals['_SETMEMBERTIERRESPONSE']._serialized_start=4823
+  _globals['_SETMEMBERTIERRESPONSE']._serialized_end=4939
+  _globals['_LISTTIERCHANGESREQUEST']._serialized_start=4942
+  _globals['_LISTTIERCHANGESREQUEST']._serialized_end=5077
+  _globals['_LISTTIERCHANGESRESPONSE']._serialized_start=5079
+  _globals['_LISTTIERCHANGESRESPONSE']._serialized_end=5181
+  _globals['_ERASEMEMBERREQUEST']._serialized_start=5183
+  _globals['_ERASEMEMBERREQUEST']._serialized_end=5305
+  _globals['_ERASEMEMBERRESPONSE']._serialized_start=5307
+  _globals['_ERASEMEMBERRESPONSE']._serialized_end=5418
+  _globals['_CLOSECARDREQUEST']._serialized_start=5420
+  _globals['_CLOSECARDREQUEST']._serialized_end=5544
+  _globals['_CLOSECARDRESPONSE']._serialized_start=5546
+  _globals['_CLOSECARDRESPONSE']._serialized_end=5609
+  _globals['_MEMBERSSERVICE']._serialized_start=5612
+  _globals['_MEMBERSSERVICE']._serialized_end=8967
 # @@protoc_insertion_point(module_scope)

@@ -1,7 +1,10 @@
+import datetime
+
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from peony.members.v1 import card_pb2 as _card_pb2
 from peony.members.v1 import member_pb2 as _member_pb2
 from peony.members.v1 import store_pb2 as _store_pb2
@@ -394,3 +397,37 @@ class ListTierChangesResponse(_message.Message):
     tier_changes: _containers.RepeatedCompositeFieldContainer[_tier_pb2.TierChange]
     next_page_token: str
     def __init__(self, tier_changes: _Optional[_Iterable[_Union[_tier_pb2.TierChange, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class EraseMemberRequest(_message.Message):
+    __slots__ = ("name", "reason", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    reason: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class EraseMemberResponse(_message.Message):
+    __slots__ = ("member", "erase_time")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    ERASE_TIME_FIELD_NUMBER: _ClassVar[int]
+    member: _member_pb2.Member
+    erase_time: _timestamp_pb2.Timestamp
+    def __init__(self, member: _Optional[_Union[_member_pb2.Member, _Mapping]] = ..., erase_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CloseCardRequest(_message.Message):
+    __slots__ = ("name", "reason", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    reason: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CloseCardResponse(_message.Message):
+    __slots__ = ("card",)
+    CARD_FIELD_NUMBER: _ClassVar[int]
+    card: _card_pb2.MemberCard
+    def __init__(self, card: _Optional[_Union[_card_pb2.MemberCard, _Mapping]] = ...) -> None: ...

@@ -88,6 +88,11 @@ class MembersServiceStub:
                 request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateMemberRequest.SerializeToString,
                 response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateMemberResponse.FromString,
                 _registered_method=True)
+        self.EraseMember = channel.unary_unary(
+                '/peony.members.v1.MembersService/EraseMember',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.EraseMemberRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.EraseMemberResponse.FromString,
+                _registered_method=True)
         self.ListMembers = channel.unary_unary(
                 '/peony.members.v1.MembersService/ListMembers',
                 request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListMembersRequest.SerializeToString,
@@ -142,6 +147,11 @@ class MembersServiceStub:
                 '/peony.members.v1.MembersService/UnfreezeCard',
                 request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.UnfreezeCardRequest.SerializeToString,
                 response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.UnfreezeCardResponse.FromString,
+                _registered_method=True)
+        self.CloseCard = channel.unary_unary(
+                '/peony.members.v1.MembersService/CloseCard',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.CloseCardRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.CloseCardResponse.FromString,
                 _registered_method=True)
         self.AddLegacyCardNumber = channel.unary_unary(
                 '/peony.members.v1.MembersService/AddLegacyCardNumber',
@@ -244,6 +254,21 @@ class MembersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EraseMember(self, request, context):
+        """Erases a member at their request (right to erasure, PIPL/GDPR), irreversibly: the member's
+        data key is destroyed, so every personal field stored under it (phone, ID number, birthday,
+        e-mail, name, WeChat and push addresses) is unreadable wherever its ciphertext lives; the
+        plaintext profile fields (address, photo, tags, custom attributes, care profile) are
+        cleared, the phone no longer finds the member, and every live card is closed. The member
+        keeps its id, number and tier (the ledger refers to it). Audited with the caller and
+        `reason`; publishes `MemberErased` so the other services drop their copies. Needs
+        `members.erase`. Fails with `FAILED_PRECONDITION` `MEMBER_ALREADY_ERASED` when the member was
+        erased by another request.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListMembers(self, request, context):
         """Lists members, optionally narrowed by home store, tier or display-name prefix. Personal
         data is always masked in lists (`pii_masked = true`), whatever the caller's permissions.
@@ -340,6 +365,15 @@ class MembersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CloseCard(self, request, context):
+        """Closes a card for good (active, frozen or lost) and publishes `CardClosed`: its numbers,
+        legacy aliases included, then answer lookups with `FAILED_PRECONDITION` `CARD_CLOSED`.
+        A closed card cannot be reopened or replaced.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AddLegacyCardNumber(self, request, context):
         """Attaches a card number from a previous system to a card, so that lookups by it resolve to
         the card's member. Fails with `ALREADY_EXISTS` when the number is in use in the tenant.
@@ -421,6 +455,11 @@ def add_MembersServiceServicer_to_server(servicer, server):
                     request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateMemberRequest.FromString,
                     response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateMemberResponse.SerializeToString,
             ),
+            'EraseMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseMember,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.EraseMemberRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.EraseMemberResponse.SerializeToString,
+            ),
             'ListMembers': grpc.unary_unary_rpc_method_handler(
                     servicer.ListMembers,
                     request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListMembersRequest.FromString,
@@ -475,6 +514,11 @@ def add_MembersServiceServicer_to_server(servicer, server):
                     servicer.UnfreezeCard,
                     request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.UnfreezeCardRequest.FromString,
                     response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.UnfreezeCardResponse.SerializeToString,
+            ),
+            'CloseCard': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseCard,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.CloseCardRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.CloseCardResponse.SerializeToString,
             ),
             'AddLegacyCardNumber': grpc.unary_unary_rpc_method_handler(
                     servicer.AddLegacyCardNumber,
@@ -710,6 +754,33 @@ class MembersService:
             '/peony.members.v1.MembersService/UpdateMember',
             peony_dot_members_dot_v1_dot_members__service__pb2.UpdateMemberRequest.SerializeToString,
             peony_dot_members_dot_v1_dot_members__service__pb2.UpdateMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/EraseMember',
+            peony_dot_members_dot_v1_dot_members__service__pb2.EraseMemberRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.EraseMemberResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1007,6 +1078,33 @@ class MembersService:
             '/peony.members.v1.MembersService/UnfreezeCard',
             peony_dot_members_dot_v1_dot_members__service__pb2.UnfreezeCardRequest.SerializeToString,
             peony_dot_members_dot_v1_dot_members__service__pb2.UnfreezeCardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseCard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/CloseCard',
+            peony_dot_members_dot_v1_dot_members__service__pb2.CloseCardRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.CloseCardResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -71,6 +71,17 @@ class MembersServiceStub:
     """Updates a member (AIP-134: only the fields in `update_mask`) and publishes
     `MemberUpdated`.
     """
+    EraseMember: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.EraseMemberRequest, _members_service_pb2.EraseMemberResponse]
+    """Erases a member at their request (right to erasure, PIPL/GDPR), irreversibly: the member's
+    data key is destroyed, so every personal field stored under it (phone, ID number, birthday,
+    e-mail, name, WeChat and push addresses) is unreadable wherever its ciphertext lives; the
+    plaintext profile fields (address, photo, tags, custom attributes, care profile) are
+    cleared, the phone no longer finds the member, and every live card is closed. The member
+    keeps its id, number and tier (the ledger refers to it). Audited with the caller and
+    `reason`; publishes `MemberErased` so the other services drop their copies. Needs
+    `members.erase`. Fails with `FAILED_PRECONDITION` `MEMBER_ALREADY_ERASED` when the member was
+    erased by another request.
+    """
     ListMembers: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ListMembersRequest, _members_service_pb2.ListMembersResponse]
     """Lists members, optionally narrowed by home store, tier or display-name prefix. Personal
     data is always masked in lists (`pii_masked = true`), whatever the caller's permissions.
@@ -119,6 +130,11 @@ class MembersServiceStub:
     """Freezes an active card and publishes `CardFrozen`."""
     UnfreezeCard: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.UnfreezeCardRequest, _members_service_pb2.UnfreezeCardResponse]
     """Unfreezes a frozen card and publishes `CardUnfrozen`."""
+    CloseCard: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.CloseCardRequest, _members_service_pb2.CloseCardResponse]
+    """Closes a card for good (active, frozen or lost) and publishes `CardClosed`: its numbers,
+    legacy aliases included, then answer lookups with `FAILED_PRECONDITION` `CARD_CLOSED`.
+    A closed card cannot be reopened or replaced.
+    """
     AddLegacyCardNumber: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.AddLegacyCardNumberRequest, _members_service_pb2.AddLegacyCardNumberResponse]
     """Attaches a card number from a previous system to a card, so that lookups by it resolve to
     the card's member. Fails with `ALREADY_EXISTS` when the number is in use in the tenant.
@@ -184,6 +200,17 @@ class MembersServiceAsyncStub(MembersServiceStub):
     """Updates a member (AIP-134: only the fields in `update_mask`) and publishes
     `MemberUpdated`.
     """
+    EraseMember: _aio.UnaryUnaryMultiCallable[_members_service_pb2.EraseMemberRequest, _members_service_pb2.EraseMemberResponse]  # type: ignore[assignment]
+    """Erases a member at their request (right to erasure, PIPL/GDPR), irreversibly: the member's
+    data key is destroyed, so every personal field stored under it (phone, ID number, birthday,
+    e-mail, name, WeChat and push addresses) is unreadable wherever its ciphertext lives; the
+    plaintext profile fields (address, photo, tags, custom attributes, care profile) are
+    cleared, the phone no longer finds the member, and every live card is closed. The member
+    keeps its id, number and tier (the ledger refers to it). Audited with the caller and
+    `reason`; publishes `MemberErased` so the other services drop their copies. Needs
+    `members.erase`. Fails with `FAILED_PRECONDITION` `MEMBER_ALREADY_ERASED` when the member was
+    erased by another request.
+    """
     ListMembers: _aio.UnaryUnaryMultiCallable[_members_service_pb2.ListMembersRequest, _members_service_pb2.ListMembersResponse]  # type: ignore[assignment]
     """Lists members, optionally narrowed by home store, tier or display-name prefix. Personal
     data is always masked in lists (`pii_masked = true`), whatever the caller's permissions.
@@ -232,6 +259,11 @@ class MembersServiceAsyncStub(MembersServiceStub):
     """Freezes an active card and publishes `CardFrozen`."""
     UnfreezeCard: _aio.UnaryUnaryMultiCallable[_members_service_pb2.UnfreezeCardRequest, _members_service_pb2.UnfreezeCardResponse]  # type: ignore[assignment]
     """Unfreezes a frozen card and publishes `CardUnfrozen`."""
+    CloseCard: _aio.UnaryUnaryMultiCallable[_members_service_pb2.CloseCardRequest, _members_service_pb2.CloseCardResponse]  # type: ignore[assignment]
+    """Closes a card for good (active, frozen or lost) and publishes `CardClosed`: its numbers,
+    legacy aliases included, then answer lookups with `FAILED_PRECONDITION` `CARD_CLOSED`.
+    A closed card cannot be reopened or replaced.
+    """
     AddLegacyCardNumber: _aio.UnaryUnaryMultiCallable[_members_service_pb2.AddLegacyCardNumberRequest, _members_service_pb2.AddLegacyCardNumberResponse]  # type: ignore[assignment]
     """Attaches a card number from a previous system to a card, so that lookups by it resolve to
     the card's member. Fails with `ALREADY_EXISTS` when the number is in use in the tenant.
@@ -335,6 +367,23 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_members_service_pb2.UpdateMemberResponse, _abc.Awaitable[_members_service_pb2.UpdateMemberResponse]]:
         """Updates a member (AIP-134: only the fields in `update_mask`) and publishes
         `MemberUpdated`.
+        """
+
+    @_abc_1.abstractmethod
+    def EraseMember(
+        self,
+        request: _members_service_pb2.EraseMemberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.EraseMemberResponse, _abc.Awaitable[_members_service_pb2.EraseMemberResponse]]:
+        """Erases a member at their request (right to erasure, PIPL/GDPR), irreversibly: the member's
+        data key is destroyed, so every personal field stored under it (phone, ID number, birthday,
+        e-mail, name, WeChat and push addresses) is unreadable wherever its ciphertext lives; the
+        plaintext profile fields (address, photo, tags, custom attributes, care profile) are
+        cleared, the phone no longer finds the member, and every live card is closed. The member
+        keeps its id, number and tier (the ledger refers to it). Audited with the caller and
+        `reason`; publishes `MemberErased` so the other services drop their copies. Needs
+        `members.erase`. Fails with `FAILED_PRECONDITION` `MEMBER_ALREADY_ERASED` when the member was
+        erased by another request.
         """
 
     @_abc_1.abstractmethod
@@ -450,6 +499,17 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_members_service_pb2.UnfreezeCardResponse, _abc.Awaitable[_members_service_pb2.UnfreezeCardResponse]]:
         """Unfreezes a frozen card and publishes `CardUnfrozen`."""
+
+    @_abc_1.abstractmethod
+    def CloseCard(
+        self,
+        request: _members_service_pb2.CloseCardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.CloseCardResponse, _abc.Awaitable[_members_service_pb2.CloseCardResponse]]:
+        """Closes a card for good (active, frozen or lost) and publishes `CardClosed`: its numbers,
+        legacy aliases included, then answer lookups with `FAILED_PRECONDITION` `CARD_CLOSED`.
+        A closed card cannot be reopened or replaced.
+        """
 
     @_abc_1.abstractmethod
     def AddLegacyCardNumber(
