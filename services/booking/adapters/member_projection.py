@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from kit.errors import InvalidArgument, NotFound
@@ -64,6 +64,22 @@ class MemberProjection(MemberRows):
     ladders = tl
 
     # ---------------------------------------------------------------- writes (from events)
+
+    async def erase_member(self, member_id: str) -> None:
+        """MemberErased: the booking history stays (times, services, prices, states: the member is
+        its opaque id), every free text that may describe the person goes — appointment notes and
+        staff reasons, feedback comments, complaint descriptions, replies and resolutions."""
+        params = {"tenant": self.tenant, "member": member_id}
+        for statement in (
+            "UPDATE appointments SET notes = '', cancel_reason = NULL, override_reason = NULL"
+            " WHERE tenant_id = :tenant AND member_id = :member"
+            " AND (notes <> '' OR cancel_reason IS NOT NULL OR override_reason IS NOT NULL)",
+            "UPDATE feedback SET comment = ''"
+            " WHERE tenant_id = :tenant AND member_id = :member AND comment <> ''",
+            "UPDATE complaints SET description = '', replies = '[]'::jsonb, resolution = NULL"
+            " WHERE tenant_id = :tenant AND member_id = :member",
+        ):
+            await self.db.execute(text(statement), params)
 
     async def apply_store(self, store_id: str, time_zone: str, occurred_at: datetime) -> bool:
         """Record a store's zone; False when a later event of the store is applied already."""

@@ -127,6 +127,13 @@ async def _ladder(
         log.info("booking.tier_ladder_stale", event_id=envelope.event_id, version=ladder.version)
 
 
+@members_events.on(members_pb.MemberErased)
+async def _erased(
+    projection: MemberProjection, envelope: EventEnvelope, erased: members_pb.MemberErased
+) -> None:
+    await projection.erase_member(_name(envelope, erased.member, "members"))
+
+
 MEMBERS_SUBJECTS = members_events.subjects(MEMBERS_STREAM_SERVICE)
 
 

@@ -122,6 +122,11 @@ class MembersContacts:
     async def close(self) -> None:
         await self._channel.close()
 
+    def forget(self, tenant: str, member: str) -> None:
+        """Drops a member's cached contact (an erased member's addresses must not outlive it here)."""
+        if self._cache is not None:
+            self._cache.invalidate((tenant, member))
+
     async def resolve(self, tenant: str, member: str) -> Contact:
         found = (await self.resolve_many(tenant, [member]))[member]
         if isinstance(found, RecipientNotFound):

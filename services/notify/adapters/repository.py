@@ -15,7 +15,15 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.notify.adapters import tables as t
-from services.notify.domain.message import DUE_STATES, STATE_DELIVERED, STATE_SENDING, STATE_SENT, Message
+from services.notify.domain.message import (
+    DUE_STATES,
+    PENDING_STATES,
+    STATE_DELIVERED,
+    STATE_SENDING,
+    STATE_SENT,
+    STATE_SUPPRESSED,
+    Message,
+)
 from services.notify.domain.templates import Template
 
 _m = t.messages
@@ -113,6 +121,25 @@ class MessageRepository:
             ],
         )
         return len(result.all())
+
+    async def erase_recipient(self, recipient: str) -> None:
+        """MemberErased: the member's messages stay as a count (trigger, channel, state, times,
+        cost), everything that could say who they were goes — the rendered text, the triggering
+        event's copy, the masked address and its keyed hash, provider errors. Messages still
+        waiting are suppressed: there is nobody to send them to any more."""
+        erased = {
+            "body": "",
+            "event_payload": None,
+            "address_masked": "",
+            "address_hash": "",
+            "last_error": "",
+        }
+        await self.session.execute(update(_m).where(self._where(_m.c.recipient == recipient)).values(erased))
+        await self.session.execute(
+            update(_m)
+            .where(self._where(_m.c.recipient == recipient, _m.c.state.in_(PENDING_STATES)))
+            .values(state=STATE_SUPPRESSED, decision="member_erased", due_time=None)
+        )
 
     async def save(self, m: Message) -> None:
         await self.session.execute(

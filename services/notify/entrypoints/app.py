@@ -64,7 +64,9 @@ async def build(config: ServiceConfig, *, registry: ProviderRegistry | None = No
     for stream in STREAMS:
         await ensure_stream(backbone.js, stream)
     consumers = [
-        events_consumer(backbone.engine, backbone.js, stream, **config.consumer.options())
+        events_consumer(
+            backbone.engine, backbone.js, stream, forget_contact=members.forget, **config.consumer.options()
+        )
         for stream in STREAMS
     ]
     return GrpcServiceRunner(

@@ -98,3 +98,10 @@ async def handle_event(uow: NotifyUnitOfWork, envelope: EventEnvelope, *, now: d
         )
         rows.append((message, envelope.event_type, envelope.payload.value))
     return await uow.messages.add_many(rows)
+
+
+async def erase_member(uow: NotifyUnitOfWork, member: str) -> None:
+    """MemberErased: forget what the member's messages say about them (``erase_recipient``)."""
+    if parse_name(member, "members") is None:
+        raise InvalidEvent(f"MemberErased names no member: {member!r}")
+    await uow.messages.erase_recipient(member)

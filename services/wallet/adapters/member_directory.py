@@ -38,12 +38,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from kit.errors import InvalidArgument, NotFound
 from kit.member_projection import MemberNotYetRegistered, MemberRows, Registration
 from kit.members_client import MemberFacts
 from services.wallet.adapters.tables import member_directory as md
+from services.wallet.adapters.tables import payment_pins
 from services.wallet.adapters.tables import tier_ladders as tl
 
 __all__ = ["MemberDirectory", "MemberNotYetRegistered", "MemberTierView", "view_of"]
@@ -109,6 +110,15 @@ class MemberDirectory(MemberRows):
     ladders = tl
 
     # ---------------------------------------------------------------- writes (from events)
+
+    async def erase(self, member_id: str) -> None:
+        """MemberErased: the member's payment PIN goes; the directory row (tier, home store) and
+        the ledger stay under the opaque member id, so balances and finance views do not move."""
+        await self.db.execute(
+            delete(payment_pins).where(
+                payment_pins.c.tenant_id == self.tenant, payment_pins.c.member_id == member_id
+            )
+        )
 
     @staticmethod
     def registration(

@@ -117,6 +117,13 @@ async def _registered_many(p: _Projections, items: list[tuple[EventEnvelope, Any
     await p.members.apply_registrations([_registration(envelope, event) for envelope, event in items])
 
 
+@members_events.on(members_pb.MemberErased)
+async def _erased(p: _Projections, envelope: EventEnvelope, event: members_pb.MemberErased) -> None:
+    # The ledger keeps the member's opaque id and every posting; the payment PIN (a credential of
+    # the person) goes. Nothing else the wallet keeps describes the person.
+    await p.members.erase(_member_id(envelope, event.member))
+
+
 @members_events.on(members_pb.TierChanged)
 async def _tier_changed(p: _Projections, envelope: EventEnvelope, changed: members_pb.TierChanged) -> None:
     member_id = _member_id(envelope, changed.member)
