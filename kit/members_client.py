@@ -21,11 +21,12 @@ from datetime import UTC, datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+from google.rpc import error_details_pb2, status_pb2
 from peony.members.v1 import members_service_pb2 as mpb
 from peony.members.v1 import members_service_pb2_grpc as mpb_grpc
 
 from kit.config import ServiceConfig
-from kit.errors import DomainError
+from kit.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
 from kit.ids import is_uuid
 from kit.logging import get_logger
 from kit.retry import budget_for
@@ -126,6 +127,44 @@ class MembersClient:
             store_id=store_id, time_zone=got.store.time_zone, update_time=_time(got.store.update_time)
         )
 
+    async def member_of_card(self, tenant: str, card_number: str, field: str = "card_number") -> str:
+        """The member id an active card number identifies at the till (members'
+        ``FindMemberByCardNumber``: a replaced card's number leads to its replacement, legacy
+        numbers count). A lost, frozen or closed card is ``FAILED_PRECONDITION`` with members'
+        reason (``CARD_LOST``, ``CARD_FROZEN``, ``CARD_CLOSED``); an unknown number ``NOT_FOUND``
+        ``CARD_NOT_FOUND``; members not answering ``UNAVAILABLE``."""
+        try:
+            metadata = self._credentials.metadata(tenant)
+        except ServiceCredentialError as exc:
+            raise MembersUnavailable(
+                "no credential to reach the members service", reason="NO_SERVICE_CREDENTIAL"
+            ) from exc
+        try:
+            found = await call_with_retries(
+                self._stub.FindMemberByCardNumber,
+                mpb.FindMemberByCardNumberRequest(card_number=card_number),
+                metadata=metadata,
+                deadline_s=self._deadline_s,
+                attempts=self._attempts,
+                backoff_s=BACKOFF_S,
+                retryable=lambda exc: exc.code() == grpc.StatusCode.UNAVAILABLE,
+                budget=self._retry_budget,
+            )
+        except grpc.aio.AioRpcError as exc:
+            reason = _reason_of(exc)
+            meta = {"field": field}
+            if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                raise FailedPrecondition(
+                    f"the card cannot be used: {reason}", reason=reason or "CARD_INACTIVE", metadata=meta
+                ) from None
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise NotFound("no card has that number", reason="CARD_NOT_FOUND", metadata=meta) from None
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                raise InvalidArgument([(field, "is not a card number")]) from None
+            log.warning("members card lookup failed", code=exc.code().name)
+            raise MembersUnavailable("the members service did not answer FindMemberByCardNumber") from exc
+        return found.member.name.removeprefix("members/")
+
     async def _call(self, method: str, rpc, tenant: str, request):
         try:
             metadata = self._credentials.metadata(tenant)
@@ -150,6 +189,37 @@ class MembersClient:
                 return None
             log.warning("members read-through failed", method=method, code=exc.code().name)
             raise MembersUnavailable(f"the members service did not answer {method}") from exc
+
+
+def _reason_of(err: grpc.aio.AioRpcError) -> str:
+    """The ErrorInfo reason of a failed call's rich status ('' when it has none)."""
+    raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
+    if not raw:
+        return ""
+    try:
+        info = error_details_pb2.ErrorInfo()
+        for detail in status_pb2.Status.FromString(raw).details:
+            if detail.Unpack(info):
+                return info.reason
+    except Exception:  # a malformed detail reads as no reason
+        return ""
+    return ""
+
+
+MAX_CARD_NUMBER = 32
+
+
+async def member_of_card(
+    client: MembersClient | None, tenant: str, card_number: str, field: str = "card_number"
+) -> str:
+    """:meth:`MembersClient.member_of_card`, after checking the number's shape; a service running
+    without members (read-through off) cannot resolve cards: ``UNAVAILABLE``."""
+    number = card_number.strip()
+    if not number or len(number) > MAX_CARD_NUMBER:
+        raise InvalidArgument([(field, f"must be 1-{MAX_CARD_NUMBER} characters")])
+    if client is None:
+        raise MembersUnavailable("card numbers need the members service", reason="CARD_LOOKUP_UNAVAILABLE")
+    return await client.member_of_card(tenant, number, field)
 
 
 def members_read_through(config: ServiceConfig, service: str) -> MembersClient | None:

@@ -39,5 +39,21 @@ class ServicerKit(Generic[U]):
             effect=effect,
         )
 
+    async def _recorded_response(self, method: str, request: Message, response_type: type[R]) -> R | None:
+        """The stored response when this request (same id, same caller) already ran, else None:
+        for a mutation that must check something outside its transaction first (e.g. that a card is
+        still usable), so a retry of a call that succeeded replays instead of being refused."""
+        principal = current_principal()
+        key_hash = self._idem.key_hash(request, principal.binding())
+        request_id: str = request.request_id  # type: ignore[attr-defined]
+
+        async def lookup(uow: U) -> tuple[bytes, bytes] | None:
+            return await self._idem.recorded(uow.session, principal.tenant, method, request_id)
+
+        found = await self._uows.run(principal.tenant, lookup, read_only=True)
+        if found is None:
+            return None
+        return self._idem.replay(principal.tenant, key_hash, found[0], found[1], response_type)
+
     async def _read(self, fn: Callable[[U], Awaitable[T]]) -> T:
         return await self._uows.run(current_principal().tenant, fn, read_only=True)

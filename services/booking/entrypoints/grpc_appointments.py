@@ -17,6 +17,7 @@ from kit import auth
 from kit.auth import Principal, current_principal
 from kit.errors import InvalidArgument, PermissionDenied, Violations
 from kit.ids import parse_name
+from kit.members_client import member_of_card
 from kit.pagination import page_size
 from services.booking.entrypoints.grpc_common import (
     STATE_OF,
@@ -135,6 +136,18 @@ class AppointmentRpcs:
                 raise InvalidArgument(
                     [("wallet_hold.package_session.service", "must be one of the booked `services`")]
                 )
+
+        if request.card_number:
+            # A card presented at the front desk (staff work): only an active card of the member.
+            caller.require(auth.BOOKING_STAFF)
+            replay = await self._recorded_response("BookAppointment", request, pb.BookAppointmentResponse)
+            if replay is not None:
+                return replay
+            card_member = await member_of_card(
+                self._uows.deps.get("members_client"), caller.tenant, request.card_number
+            )
+            if card_member != member_id:
+                raise InvalidArgument([("card_number", "is not a card of the member")])
 
         def respond(row: dict) -> pb.BookAppointmentResponse:
             return pb.BookAppointmentResponse(appointment=appointment_to_proto(row))

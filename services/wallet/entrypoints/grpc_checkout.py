@@ -11,6 +11,7 @@ from kit import auth
 from kit.auth import current_principal
 from kit.errors import InvalidArgument
 from kit.ids import parse_path
+from kit.members_client import member_of_card
 from kit.pagination import page_size
 from services.wallet.domain import checkout as pricing
 from services.wallet.entrypoints.mapping import member_id_of, store_id_of, tender_of, wallet_to_proto
@@ -34,6 +35,19 @@ from services.wallet.service_layer import stored_value as sv
 class CheckoutRpc:
     async def Checkout(self, request: pb.CheckoutRequest, context) -> pb.CheckoutResponse:
         member_id = member_id_of(request.member, "member") if request.member else None
+        if request.card_number:
+            # A card presented at the till: only an active card identifies its member.
+            current_principal().require(auth.WALLET_WRITE)
+            if not request.validate_only:
+                replay = await self._recorded_response("Checkout", request, pb.CheckoutResponse)
+                if replay is not None:
+                    return replay
+            card_member = await member_of_card(
+                self._uows.deps.get("members_client"), current_principal().tenant, request.card_number
+            )
+            if member_id is not None and card_member != member_id:
+                raise InvalidArgument([("card_number", "is not a card of the checkout's member")])
+            member_id = card_member
         store_id = store_id_of(request.store)
         lines, package_ids = [], []
         for i, line in enumerate(request.lines):

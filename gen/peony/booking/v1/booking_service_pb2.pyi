@@ -481,7 +481,7 @@ class QueryAvailabilityResponse(_message.Message):
     def __init__(self, slots: _Optional[_Iterable[_Union[_availability_pb2.Slot, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., time_zone: _Optional[str] = ..., bookable_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class BookAppointmentRequest(_message.Message):
-    __slots__ = ("member", "store", "services", "start_time", "assignments", "preferred_staff", "channel", "wallet_hold", "notes", "staff_override", "override_reason", "request_id")
+    __slots__ = ("member", "store", "services", "start_time", "assignments", "preferred_staff", "channel", "wallet_hold", "notes", "staff_override", "override_reason", "request_id", "card_number")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     SERVICES_FIELD_NUMBER: _ClassVar[int]
@@ -494,6 +494,7 @@ class BookAppointmentRequest(_message.Message):
     STAFF_OVERRIDE_FIELD_NUMBER: _ClassVar[int]
     OVERRIDE_REASON_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
     member: str
     store: str
     services: _containers.RepeatedScalarFieldContainer[str]
@@ -506,7 +507,8 @@ class BookAppointmentRequest(_message.Message):
     staff_override: bool
     override_reason: str
     request_id: str
-    def __init__(self, member: _Optional[str] = ..., store: _Optional[str] = ..., services: _Optional[_Iterable[str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignments: _Optional[_Iterable[_Union[_availability_pb2.SlotAssignment, _Mapping]]] = ..., preferred_staff: _Optional[str] = ..., channel: _Optional[_Union[_appointments_pb2.BookingChannel, str]] = ..., wallet_hold: _Optional[_Union[_appointments_pb2.WalletHoldSpec, _Mapping]] = ..., notes: _Optional[str] = ..., staff_override: _Optional[bool] = ..., override_reason: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    card_number: str
+    def __init__(self, member: _Optional[str] = ..., store: _Optional[str] = ..., services: _Optional[_Iterable[str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignments: _Optional[_Iterable[_Union[_availability_pb2.SlotAssignment, _Mapping]]] = ..., preferred_staff: _Optional[str] = ..., channel: _Optional[_Union[_appointments_pb2.BookingChannel, str]] = ..., wallet_hold: _Optional[_Union[_appointments_pb2.WalletHoldSpec, _Mapping]] = ..., notes: _Optional[str] = ..., staff_override: _Optional[bool] = ..., override_reason: _Optional[str] = ..., request_id: _Optional[str] = ..., card_number: _Optional[str] = ...) -> None: ...
 
 class BookAppointmentResponse(_message.Message):
     __slots__ = ("appointment",)

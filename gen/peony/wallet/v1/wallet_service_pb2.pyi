@@ -825,7 +825,7 @@ class GetHoldResponse(_message.Message):
     def __init__(self, hold: _Optional[_Union[_ledger_pb2.Hold, _Mapping]] = ...) -> None: ...
 
 class CheckoutRequest(_message.Message):
-    __slots__ = ("member", "store", "lines", "vouchers", "points_to_redeem", "stored_value_minor", "tenders", "payment_pin", "request_id", "validate_only")
+    __slots__ = ("member", "store", "lines", "vouchers", "points_to_redeem", "stored_value_minor", "tenders", "payment_pin", "request_id", "validate_only", "card_number")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
@@ -836,6 +836,7 @@ class CheckoutRequest(_message.Message):
     PAYMENT_PIN_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
     member: str
     store: str
     lines: _containers.RepeatedCompositeFieldContainer[_checkout_pb2.CheckoutLine]
@@ -846,7 +847,8 @@ class CheckoutRequest(_message.Message):
     payment_pin: str
     request_id: str
     validate_only: bool
-    def __init__(self, member: _Optional[str] = ..., store: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[_checkout_pb2.CheckoutLine, _Mapping]]] = ..., vouchers: _Optional[_Iterable[str]] = ..., points_to_redeem: _Optional[int] = ..., stored_value_minor: _Optional[int] = ..., tenders: _Optional[_Iterable[_Union[_checkout_pb2.TenderAmount, _Mapping]]] = ..., payment_pin: _Optional[str] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
+    card_number: str
+    def __init__(self, member: _Optional[str] = ..., store: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[_checkout_pb2.CheckoutLine, _Mapping]]] = ..., vouchers: _Optional[_Iterable[str]] = ..., points_to_redeem: _Optional[int] = ..., stored_value_minor: _Optional[int] = ..., tenders: _Optional[_Iterable[_Union[_checkout_pb2.TenderAmount, _Mapping]]] = ..., payment_pin: _Optional[str] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ..., card_number: _Optional[str] = ...) -> None: ...
 
 class CheckoutResponse(_message.Message):
     __slots__ = ("checkout", "wallet")
