@@ -33,7 +33,7 @@ package_products = Table(
     Column("product_id", Text, nullable=False),
     Column("display_name", Text, nullable=False),
     Column("price_minor", BigInteger, nullable=False),
-    # [{service, display_name, sessions, list_price_minor, validity_days}]
+    # [{service, display_name, sessions, list_price_minor, validity_days, validity_months}]
     Column("items", JSONB, nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),

@@ -13,6 +13,7 @@ item's sessions is its share exactly.
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,6 +29,7 @@ STATES = (ACTIVE, FROZEN, REFUNDED, EXHAUSTED)
 MAX_SESSIONS = 10_000
 MAX_VALIDITY_DAYS = 36_500
 MAX_EXTEND_DAYS = 3_650
+MAX_VALIDITY_MONTHS = 120  # a time card (月卡 1, 季卡 3, 年卡 12) of up to ten years
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class ProductItem:
     sessions: int
     list_price_minor: int
     validity_days: int = 0
+    validity_months: int = 0  # a time card: calendar months from the sale (exclusive with days)
 
     @property
     def list_value(self) -> int:
@@ -49,6 +52,7 @@ class ProductItem:
             "sessions": self.sessions,
             "list_price_minor": self.list_price_minor,
             "validity_days": self.validity_days,
+            "validity_months": self.validity_months,
         }
 
     @classmethod
@@ -59,6 +63,7 @@ class ProductItem:
             d["sessions"],
             d["list_price_minor"],
             d.get("validity_days", 0),
+            d.get("validity_months", 0),
         )
 
 
@@ -85,6 +90,10 @@ def validate_product(
             v.add(f"{f}.list_price_minor", f"must be within 0..{MAX_AMOUNT}")
         if not 0 <= item.validity_days <= MAX_VALIDITY_DAYS:
             v.add(f"{f}.validity_days", f"must be within 0..{MAX_VALIDITY_DAYS} (0 = never expires)")
+        if not 0 <= item.validity_months <= MAX_VALIDITY_MONTHS:
+            v.add(f"{f}.validity_months", f"must be within 0..{MAX_VALIDITY_MONTHS} (0 = not a time card)")
+        elif item.validity_months and item.validity_days:
+            v.add(f"{f}.validity_months", "a time card counts months; leave validity_days 0")
     if items and all(i.list_price_minor == 0 for i in items):
         v.add(
             f"{prefix}.items", "at least one item needs a list price (the price is allocated by list value)"
@@ -107,6 +116,23 @@ def allocate(total: int, weights: list[int]) -> list[int]:
     return shares
 
 
+def add_months(start: datetime, months: int) -> datetime:
+    """The same time on the same day of the month `months` later (the month's last day when it is
+    shorter: 31 January + 1 month = 28/29 February)."""
+    index = start.month - 1 + months
+    year, month = start.year + index // 12, index % 12 + 1
+    return start.replace(year=year, month=month, day=min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def item_expiry(item: ProductItem, start: datetime) -> datetime | None:
+    """When the item's sessions of a card sold at `start` expire; None when they never do."""
+    if item.validity_months:
+        return add_months(start, item.validity_months)
+    if item.validity_days:
+        return start + timedelta(days=item.validity_days)
+    return None
+
+
 @dataclass(frozen=True)
 class ItemAllocation:
     service: str
@@ -126,7 +152,7 @@ def allocate_sale(price: int, items: list[ProductItem], purchase_time: datetime)
             sessions=item.sessions,
             allocated_minor=share,
             session_value_minor=share // item.sessions,
-            expire_time=purchase_time + timedelta(days=item.validity_days) if item.validity_days else None,
+            expire_time=item_expiry(item, purchase_time),
         )
         for item, share in zip(items, shares, strict=True)
     ]

@@ -32,6 +32,7 @@ def product_to_proto(p: pk.PackageProduct, currency: str) -> packages_pb2.Packag
                 sessions=i.sessions,
                 list_price_minor=i.list_price_minor,
                 validity_days=i.validity_days,
+                validity_months=i.validity_months,
             )
             for i in p.items
         ],
@@ -77,7 +78,14 @@ def package_to_proto(pkg: pk.MemberPackage, currency: str) -> packages_pb2.Membe
 
 def items_of(items) -> list[ProductItem]:
     return [
-        ProductItem(i.service, i.display_name.strip(), i.sessions, i.list_price_minor, i.validity_days)
+        ProductItem(
+            i.service,
+            i.display_name.strip(),
+            i.sessions,
+            i.list_price_minor,
+            i.validity_days,
+            i.validity_months,
+        )
         for i in items
     ]
 

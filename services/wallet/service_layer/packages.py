@@ -275,9 +275,9 @@ async def sell(
                 a.session_value_minor,
                 a.allocated_minor,
                 # validity counts from the sale's commit-side clock
-                posted.create_time + (a.expire_time - now) if a.expire_time else None,
+                dp.item_expiry(item, posted.create_time),
             )
-            for a in allocations
+            for a, item in zip(allocations, product.items, strict=True)
         ],
     )
     await repo(uow).add_package(pkg)

@@ -26,18 +26,20 @@ PACKAGE_STATE_REFUNDED: PackageState
 PACKAGE_STATE_EXHAUSTED: PackageState
 
 class PackageItem(_message.Message):
-    __slots__ = ("service", "display_name", "sessions", "list_price_minor", "validity_days")
+    __slots__ = ("service", "display_name", "sessions", "list_price_minor", "validity_days", "validity_months")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     SESSIONS_FIELD_NUMBER: _ClassVar[int]
     LIST_PRICE_MINOR_FIELD_NUMBER: _ClassVar[int]
     VALIDITY_DAYS_FIELD_NUMBER: _ClassVar[int]
+    VALIDITY_MONTHS_FIELD_NUMBER: _ClassVar[int]
     service: str
     display_name: str
     sessions: int
     list_price_minor: int
     validity_days: int
-    def __init__(self, service: _Optional[str] = ..., display_name: _Optional[str] = ..., sessions: _Optional[int] = ..., list_price_minor: _Optional[int] = ..., validity_days: _Optional[int] = ...) -> None: ...
+    validity_months: int
+    def __init__(self, service: _Optional[str] = ..., display_name: _Optional[str] = ..., sessions: _Optional[int] = ..., list_price_minor: _Optional[int] = ..., validity_days: _Optional[int] = ..., validity_months: _Optional[int] = ...) -> None: ...
 
 class PackageProduct(_message.Message):
     __slots__ = ("name", "display_name", "price_minor", "items", "active", "currency_code", "create_time", "update_time")
