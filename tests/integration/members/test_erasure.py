@@ -13,6 +13,7 @@ from google.protobuf import field_mask_pb2
 from peony.members.v1 import card_pb2, events_pb2, member_pb2
 from peony.members.v1 import members_service_pb2 as pb
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from cli.devstack import postgres_bin_dir
 from kit.messaging import EventEnvelope
@@ -257,3 +258,64 @@ async def test_close_card_stops_its_numbers_and_is_final(members):
         EventEnvelope.FromString(p).payload.Unpack(event)
         closed_events.append(event)
     assert any(e.card == card.name and e.reason == "member left" for e in closed_events)
+
+
+async def test_migration_encrypts_names_emails_and_care_profiles_written_in_plaintext(infra):
+    """Rows written before 0007 hold the name, an e-mail (before 0006) and the care profile in
+    plaintext: upgrading encrypts them under the member's data key and blanks the plaintext."""
+    from kit.config import pii_master_key_from_env, to_async_url
+    from kit.crypto import PiiCipher
+    from kit.migrations import upgrade
+    from services.members.adapters.repository import MemberCodec
+    from services.members.domain.member import CareProfile
+
+    url = to_async_url(await infra.anew_database("members_0007"))
+    await upgrade("members", url, revision="0006_member_contacts")
+    engine = create_async_engine(url)
+    cipher = PiiCipher(pii_master_key_from_env())
+    with_key, without_key = str(uuid.uuid4()), str(uuid.uuid4())
+    dek, wrapped = cipher.new_data_key("acme")
+    phone_ct = cipher.encrypt_field(dek, "+8613600001111", f"acme/{with_key}/phone")
+    try:
+        async with engine.begin() as conn:
+            for member_id, wrapped_dek, ct, number in (
+                (with_key, wrapped, phone_ct, "M1"),
+                (without_key, None, None, "M2"),
+            ):
+                await conn.execute(
+                    text(
+                        "INSERT INTO members (tenant_id, member_id, member_number, display_name, gender,"
+                        " email, home_store_id, registration_channel, consent, care_profile, referral_code,"
+                        " tier_id, dek_wrapped, phone_ct)"
+                        " VALUES ('acme', :m, :n, :name, 'female', :email, 's1', 'store', '{}'::jsonb,"
+                        " CAST(:care AS jsonb), :n, 'regular', :dek, :ct)"
+                    ),
+                    {
+                        "m": member_id,
+                        "n": number,
+                        "name": f"Old Plain {number}",
+                        "email": f"old.{number}@example.com",
+                        "care": '{"skin_type": "dry", "allergies": ["old pollen"]}',
+                        "dek": wrapped_dek,
+                        "ct": ct,
+                    },
+                )
+        await upgrade("members", url)
+        assert "Old Plain" not in dump(url) and "old pollen" not in dump(url) and "old.M1@" not in dump(url)
+        async with engine.connect() as conn:
+            rows = {
+                str(r.member_id): r
+                for r in (
+                    await conn.execute(text("SELECT *, member_id::text AS member_id FROM members"))
+                ).all()
+            }
+        codec = MemberCodec("acme", cipher)
+        for member_id, number in ((with_key, "M1"), (without_key, "M2")):
+            m = codec.from_row(rows[member_id])
+            assert m.display_name == f"Old Plain {number}" and m.email == f"old.{number}@example.com"
+            assert m.care_profile == CareProfile(skin_type="dry", allergies=["old pollen"])
+            assert rows[member_id].display_name == "" and rows[member_id].email == ""
+            assert codec.name_prefix_index("Old P") in rows[member_id].name_prefix_bidx
+        assert codec.from_row(rows[with_key]).phone == "+8613600001111"  # the existing key was kept
+    finally:
+        await engine.dispose()
