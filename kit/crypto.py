@@ -64,6 +64,23 @@ class PiiCipher:
             self._derive(tenant, f"bidx/{purpose}"), normalised_value.encode(), hashlib.sha256
         ).digest()
 
+    def prefix_blind_index(self, tenant: str, purpose: str, prefix: str) -> bytes:
+        """A keyed index of one prefix (keyed BLAKE2b, 16 bytes: a MAC, cheap enough to index
+        every prefix of a value)."""
+        return hashlib.blake2b(
+            prefix.encode(), key=self._derive(tenant, f"pidx/{purpose}"), digest_size=16
+        ).digest()
+
+    def prefix_blind_indexes(self, tenant: str, purpose: str, value: str, max_chars: int) -> list[bytes]:
+        """``prefix_blind_index`` of each of ``value``'s first ``max_chars`` prefixes (1, 2, ...
+        characters): prefix search without storing the value."""
+        key = self._derive(tenant, f"pidx/{purpose}")
+        encoded = [ch.encode() for ch in value[:max_chars]]
+        return [
+            hashlib.blake2b(b"".join(encoded[:n]), key=key, digest_size=16).digest()
+            for n in range(1, len(encoded) + 1)
+        ]
+
     # --- opaque blobs (e.g. stored idempotent responses that may contain PII) -------------
     def seal(self, tenant: str, purpose: str, data: bytes) -> bytes:
         return self._seal(self._derive(tenant, f"seal/{purpose}"), data, tenant.encode())

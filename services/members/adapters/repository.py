@@ -32,7 +32,7 @@ NAME_PREFIX_INDEX = "name_prefix"
 # ListMembers finds a name by its prefix through keyed blind indexes of the name's first prefixes
 # (the name itself is encrypted): a longer prefix is matched on its first NAME_PREFIX_INDEXED
 # characters, then checked against the decrypted names.
-NAME_PREFIX_INDEXED = 32
+NAME_PREFIX_INDEXED = 8
 ERASED = "erased"
 
 
@@ -51,10 +51,10 @@ class MemberCodec:
         return self.cipher.blind_index(self.tenant, PHONE_INDEX, normalised_phone)
 
     def name_prefix_index(self, prefix: str) -> bytes:
-        return self.cipher.blind_index(self.tenant, NAME_PREFIX_INDEX, prefix)
+        return self.cipher.prefix_blind_index(self.tenant, NAME_PREFIX_INDEX, prefix)
 
     def name_prefix_indexes(self, name: str) -> list[bytes]:
-        return [self.name_prefix_index(name[:n]) for n in range(1, min(len(name), NAME_PREFIX_INDEXED) + 1)]
+        return self.cipher.prefix_blind_indexes(self.tenant, NAME_PREFIX_INDEX, name, NAME_PREFIX_INDEXED)
 
     def encrypt(self, m: Member, wrapped_dek: bytes | None) -> dict[str, Any]:
         if wrapped_dek is None:
@@ -80,8 +80,8 @@ class MemberCodec:
             "email_ct": enc("email", m.email),
             "wechat_openid_ct": enc("wechat_openid", m.wechat_openid),
             "push_tokens_ct": enc("push_tokens", json.dumps(m.push_tokens)) if m.push_tokens else None,
-            "care_profile_ct": enc("care_profile", json.dumps(asdict(m.care_profile), ensure_ascii=False))
-            if m.care_profile != CareProfile()
+            "care_profile_ct": enc("care_profile", _care_json(m.care_profile))
+            if m.care_profile != _NO_CARE_PROFILE
             else None,
         }
 
@@ -165,6 +165,14 @@ class MemberCodec:
             push_tokens=json.loads(dec("push_tokens", r.push_tokens_ct) or "[]"),
             locale=r.locale,
         )
+
+
+_NO_CARE_PROFILE = CareProfile()
+
+
+def _care_json(cp: CareProfile) -> str:
+    # vars() rather than dataclasses.asdict: a flat dataclass of strings and string lists
+    return json.dumps(vars(cp), ensure_ascii=False)
 
 
 def _consent_json(c: Consent) -> dict[str, Any]:

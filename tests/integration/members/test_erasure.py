@@ -319,3 +319,31 @@ async def test_migration_encrypts_names_emails_and_care_profiles_written_in_plai
         assert codec.from_row(rows[with_key]).phone == "+8613600001111"  # the existing key was kept
     finally:
         await engine.dispose()
+
+
+async def test_name_prefix_search_works_on_encrypted_names_beyond_the_indexed_prefix(members):
+    """Names are encrypted: ListMembers finds them by keyed indexes of their first characters, and
+    a longer prefix is checked against the decrypted names (pages stay full and complete)."""
+    tenant = f"names-{uuid.uuid4().hex[:6]}"
+    store = await members.create_store(tenant)
+    wanted = set()
+    for i in range(5):
+        wanted.add((await register(members, store, tenant, display_name=f"Alexandra Montgomery {i}")).name)
+        await register(members, store, tenant, display_name=f"Alexandra Morris {i}")  # same 8 characters
+    await register(members, store, tenant, display_name="alexandra montgomery")  # prefixes are exact
+    seen, token = [], ""
+    while True:
+        page = await members.stub.ListMembers(
+            pb.ListMembersRequest(page_size=2, page_token=token, display_name_prefix="Alexandra Mont"),
+            metadata=members.auth(tenant),
+        )
+        seen += [m.name for m in page.members]
+        assert all(m.display_name.startswith("Alexandra Mont") for m in page.members)
+        token = page.next_page_token
+        if not token:
+            break
+    assert sorted(seen) == sorted(wanted)
+    short = await members.stub.ListMembers(
+        pb.ListMembersRequest(page_size=50, display_name_prefix="Alexandra M"), metadata=members.auth(tenant)
+    )
+    assert len(short.members) == 10

@@ -13,8 +13,8 @@ migrate Job has ``peony-secrets``); the repository reads the plaintext columns a
 rows are readable at every point.
 
 The encryption here is a snapshot of ``MemberCodec`` (services/members/adapters/repository.py)
-as of this revision: field AAD ``{tenant}/{member_id}/{field}``, blind-index purpose ``name_prefix``,
-prefixes of 1..32 characters.
+as of this revision: field AAD ``{tenant}/{member_id}/{field}``; name prefixes of 1..8 characters
+through ``PiiCipher.prefix_blind_indexes`` (purpose ``name_prefix``).
 """
 
 import json
@@ -33,7 +33,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _BATCH = 1000
-_PREFIXES = 32
+_PREFIXES = 8
 _EMPTY_CARE_PROFILE = {
     "skin_type": "",
     "allergies": [],
@@ -97,10 +97,9 @@ def _encrypt_plaintext_names_and_emails(conn: sa.Connection) -> None:
             if r.display_name:
                 aad = f"{r.tenant_id}/{r.member_id}/display_name"
                 values["name_ct"] = cipher.encrypt_field(dek, r.display_name, aad)
-                values["prefixes"] = [
-                    cipher.blind_index(r.tenant_id, "name_prefix", r.display_name[:n])
-                    for n in range(1, min(len(r.display_name), _PREFIXES) + 1)
-                ]
+                values["prefixes"] = cipher.prefix_blind_indexes(
+                    r.tenant_id, "name_prefix", r.display_name, _PREFIXES
+                )
                 sets += ["display_name_ct = :name_ct", "name_prefix_bidx = :prefixes", "display_name = ''"]
             if r.email:
                 values["email_ct"] = cipher.encrypt_field(dek, r.email, f"{r.tenant_id}/{r.member_id}/email")
