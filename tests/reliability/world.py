@@ -545,6 +545,14 @@ def _authorize_hold(msg: wpb.AuthorizeHoldRequest, world: World) -> None:
     msg.hold.amount_minor, msg.hold.currency_code, msg.payment_pin = 100, "CNY", "000000"
 
 
+def _extend_hold(msg: wpb.ExtendHoldRequest, world: World) -> None:
+    msg.expire_time.FromDatetime(datetime.now(UTC) + timedelta(days=1))
+
+
+def _resolve_follow_up(msg: bpb.ResolveFollowUpRequest, world: World) -> None:
+    msg.outcome = appointments_pb2.FOLLOW_UP_OUTCOME_REACHED
+
+
 def _find_by_card(msg: mpb.FindMemberByCardNumberRequest, world: World) -> None:
     msg.card_number = world.card_number
 
@@ -597,6 +605,8 @@ OVERRIDES = {
     "wallet.ConsumePackageSession": _consume,
     "wallet.RefundPackage": _refund_package,
     "wallet.AuthorizeHold": _authorize_hold,
+    "wallet.ExtendHold": _extend_hold,
+    "booking.ResolveFollowUp": _resolve_follow_up,
     "booking.RespondToComplaint": _complaint_reply,
     "booking.ResolveComplaint": _complaint_reply,
     "members.FindMemberByCardNumber": _find_by_card,
