@@ -736,6 +736,17 @@ async def test_extend_hold_refuses_bad_requests_and_writes_nothing(env: Env):
     assert same.expire_time.ToDatetime(UTC) == expiry
     assert (await env.hold(tenant, name)).expire_time.ToDatetime(UTC) == expiry
     assert await hold_events(env, tenant) == 0
+    # The expiry job re-checks the expiry under the hold's lock: a hold it listed as due that was
+    # extended meanwhile is left alone.
+    from services.wallet.service_layer import scheduled
+    from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
+
+    wallet_uows = UnitOfWorkFactory(WalletUnitOfWork, session_factory(env.wallet_engine), service="wallet")
+    not_yet = expiry - timedelta(seconds=1)
+    assert not await wallet_uows.run(
+        tenant, lambda uow: scheduled.expire_hold(uow, name.split("/")[1], not_yet)
+    )
+    assert (await env.hold(tenant, name)).state == ledger_pb2.HOLD_STATE_AUTHORIZED
     # a settled hold cannot be extended
     await env.wallet.VoidHold(
         wpb.VoidHoldRequest(name=name, reason="test", request_id=rid()), metadata=md(tenant)
