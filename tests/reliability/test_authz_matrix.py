@@ -151,6 +151,7 @@ MATRIX: dict[str, Rule] = {
     "wallet.AuthorizeHold":           R(auth.WALLET_WRITE, store=True),
     "wallet.CaptureHold":             R(auth.WALLET_WRITE, store=True),
     "wallet.VoidHold":                R(auth.WALLET_WRITE),
+    "wallet.ExtendHold":              R(auth.WALLET_WRITE, store=True),
     "wallet.GetHold":                 R(auth.WALLET_READ, member="own"),
     "wallet.Checkout":                R(auth.WALLET_WRITE, store=True),
     "wallet.GetCheckout":             R(auth.WALLET_READ, member="own"),
@@ -215,6 +216,8 @@ MATRIX: dict[str, Rule] = {
     "booking.ListServicePlans":       R(ANY, member="any"),
     "booking.UpdateServicePlan":      R(auth.BOOKING_ADMIN, hq=True),
     "booking.ListFollowUps":          R(auth.BOOKING_STAFF, store=True, member="own"),
+    "booking.ListDueFollowUps":       R(auth.BOOKING_STAFF, store=True),
+    "booking.ResolveFollowUp":        R(auth.BOOKING_STAFF, store=True),
     # booking: waitlist (a member's own token always joins and lists as themself)
     "booking.JoinWaitlist":           R(auth.BOOKING_STAFF, store=True, member="any"),
     "booking.GetWaitlistEntry":       R(ANY, store=True, member="own"),

@@ -233,8 +233,33 @@ def seed_world(platform, prefix: str) -> World:
         "packageProducts": world.product,
     }
     seed_more(platform, world)
+    _seed_fired_follow_up(platform, world)
     settle(platform, world)
     return world
+
+
+def _seed_fired_follow_up(platform, world: World) -> None:
+    """A service-plan follow-up the scheduler has fired (due after a completed visit, which the
+    world cannot wait for), written directly, so ResolveFollowUp reaches its store check."""
+    plan, appointment = world.ids.get("servicePlans"), world.ids.get("appointments")
+    if not plan or not appointment:
+        world.seed_failures.append("follow-up: no service plan or appointment to hang it on")
+        return
+    follow_up = uuid.uuid4()
+    platform.dbs.scalar(
+        "booking",
+        "INSERT INTO follow_ups (tenant_id, follow_up_id, plan_id, member_id, store_id, appointment_id,"
+        " follow_up_service_id, due_date, remind_utc, time_zone, complete_time, state, resolve_time)"
+        " VALUES ($1, $2, $3, $4, 's1', $5, $6, current_date, now(), 'Asia/Shanghai', now(), 'fired', now())"
+        " RETURNING follow_up_id",
+        world.tenant,
+        follow_up,
+        plan,
+        world.member,
+        uuid.UUID(appointment),
+        world.service,
+    )
+    world.remember(f"followUps/{follow_up}")
 
 
 def _first_enum(message_cls, field_name: str) -> int:
@@ -545,6 +570,14 @@ def _authorize_hold(msg: wpb.AuthorizeHoldRequest, world: World) -> None:
     msg.hold.amount_minor, msg.hold.currency_code, msg.payment_pin = 100, "CNY", "000000"
 
 
+def _extend_hold(msg: wpb.ExtendHoldRequest, world: World) -> None:
+    msg.expire_time.FromDatetime(datetime.now(UTC) + timedelta(days=1))
+
+
+def _resolve_follow_up(msg: bpb.ResolveFollowUpRequest, world: World) -> None:
+    msg.outcome = appointments_pb2.FOLLOW_UP_OUTCOME_REACHED
+
+
 def _find_by_card(msg: mpb.FindMemberByCardNumberRequest, world: World) -> None:
     msg.card_number = world.card_number
 
@@ -597,6 +630,8 @@ OVERRIDES = {
     "wallet.ConsumePackageSession": _consume,
     "wallet.RefundPackage": _refund_package,
     "wallet.AuthorizeHold": _authorize_hold,
+    "wallet.ExtendHold": _extend_hold,
+    "booking.ResolveFollowUp": _resolve_follow_up,
     "booking.RespondToComplaint": _complaint_reply,
     "booking.ResolveComplaint": _complaint_reply,
     "members.FindMemberByCardNumber": _find_by_card,

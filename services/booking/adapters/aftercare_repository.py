@@ -4,9 +4,9 @@ Every query filters by the tenant it was built for."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
@@ -124,6 +124,48 @@ class AftercareRepository:
             .where(f.c.tenant_id == self.tenant, f.c.follow_up_id == follow_up_id)
             .values(state=state, resolve_time=now)
         )
+
+    async def follow_up(self, follow_up_id: str, *, for_update: bool = False) -> Row | None:
+        f = at.follow_ups
+        stmt = select(f).where(f.c.tenant_id == self.tenant, f.c.follow_up_id == follow_up_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.db.execute(stmt)).first()
+
+    async def record_outcome(
+        self, follow_up_id: str, *, outcome: str, now: datetime, resolved_by: str, booked_appointment_id
+    ) -> Row:
+        """fired -> resolved with the call's outcome (the caller holds the row's lock)."""
+        f = at.follow_ups
+        return (
+            await self.db.execute(
+                update(f)
+                .where(f.c.tenant_id == self.tenant, f.c.follow_up_id == follow_up_id, f.c.state == "fired")
+                .values(
+                    state="resolved",
+                    outcome=outcome,
+                    outcome_time=now,
+                    resolved_by=resolved_by,
+                    booked_appointment_id=booked_appointment_id,
+                )
+                .returning(f)
+            )
+        ).one()
+
+    async def due_follow_ups(
+        self, store_id: str, *, limit: int, after: tuple[date, datetime, str] | None
+    ) -> list[Row]:
+        """A store's fired follow-ups without an outcome, by (due date, remind time, id): the
+        work list, read along `ix_follow_ups_work_list`."""
+        f = at.follow_ups
+        stmt = select(f).where(f.c.tenant_id == self.tenant, f.c.store_id == store_id, f.c.state == "fired")
+        if after is not None:
+            keys = (f.c.due_date, f.c.remind_utc, f.c.follow_up_id)
+            stmt = stmt.where(
+                tuple_(*keys) > tuple_(*(literal(v, k.type) for v, k in zip(after, keys, strict=True)))
+            )
+        stmt = stmt.order_by(f.c.due_date, f.c.remind_utc, f.c.follow_up_id).limit(limit)
+        return list((await self.db.execute(stmt)).all())
 
     async def skip_scheduled_follow_ups(self, plan_id: str, now: datetime) -> int:
         f = at.follow_ups

@@ -65,13 +65,34 @@ follow_ups = Table(
     Column("state", Text, nullable=False, server_default="scheduled"),
     Column("resolve_time", DateTime(timezone=True), nullable=True),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # what came of the follow-up call (ResolveFollowUp): state fired -> resolved
+    Column("outcome", Text, nullable=True),  # reached | booked | declined | unreachable
+    Column("outcome_time", DateTime(timezone=True), nullable=True),
+    Column("resolved_by", Text, nullable=True),  # the staff caller's subject
+    Column("booked_appointment_id", UUID(as_uuid=False), nullable=True),
     PrimaryKeyConstraint("tenant_id", "follow_up_id", name="pk_follow_ups"),
     UniqueConstraint("tenant_id", "appointment_id", "plan_id", name="uq_follow_ups_appointment_plan"),
-    CheckConstraint("state IN ('scheduled', 'fired', 'skipped')", name="ck_follow_ups_state"),
+    CheckConstraint("state IN ('scheduled', 'fired', 'skipped', 'resolved')", name="ck_follow_ups_state"),
+    CheckConstraint(
+        "(state = 'resolved') = (outcome IS NOT NULL)"
+        " AND (outcome IS NULL OR outcome IN ('reached', 'booked', 'declined', 'unreachable'))"
+        " AND (booked_appointment_id IS NULL OR outcome = 'booked')",
+        name="ck_follow_ups_outcome",
+    ),
     Index("ix_follow_ups_member", "tenant_id", "member_id", "remind_utc"),
     Index("ix_follow_ups_plan", "tenant_id", "plan_id", "state"),
     # the job's scan of what is due
     Index("ix_follow_ups_due", "remind_utc", postgresql_where=text("state = 'scheduled'")),
+    # a store's work list of calls to make (ListDueFollowUps), in its page order
+    Index(
+        "ix_follow_ups_work_list",
+        "tenant_id",
+        "store_id",
+        "due_date",
+        "remind_utc",
+        "follow_up_id",
+        postgresql_where=text("state = 'fired'"),
+    ),
 )
 
 # A member's rating of a completed visit; the primary key makes it once per appointment.

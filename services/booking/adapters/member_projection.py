@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from kit.errors import InvalidArgument, NotFound
@@ -165,13 +165,8 @@ class MemberProjection(MemberRows):
         if not is_resource_id(member_id):
             raise InvalidArgument([(field, "must be a resource name of the form members/{member}")])
         # One round trip for a registered member: the row and the tenant's ladder together.
-        ladder = select(tl.c.tiers).where(tl.c.tenant_id == self.tenant).scalar_subquery()
         row = (
-            await self.db.execute(
-                select(
-                    mw.c.registered_time, mw.c.tier_id, mw.c.booking_window_days, ladder.label("tiers")
-                ).where(mw.c.tenant_id == self.tenant, mw.c.member_id == member_id)
-            )
+            await self.db.execute(_WINDOW_AND_LADDER, {"tenant": self.tenant, "member": member_id})
         ).first()
         if row is not None and row.registered_time is not None:
             return _window(member_id, row.tier_id, row.booking_window_days, list(row.tiers or []))
@@ -197,6 +192,15 @@ class MemberProjection(MemberRows):
             )
         ).one()
         return await self._view(member_id, row.tier_id, row.booking_window_days)
+
+
+# Every booking reads it: built once (building it per call cost more Python than running it).
+_WINDOW_AND_LADDER = select(
+    mw.c.registered_time,
+    mw.c.tier_id,
+    mw.c.booking_window_days,
+    select(tl.c.tiers).where(tl.c.tenant_id == bindparam("tenant")).scalar_subquery().label("tiers"),
+).where(mw.c.tenant_id == bindparam("tenant"), mw.c.member_id == bindparam("member"))
 
 
 def _window(

@@ -60,11 +60,12 @@ class WaitlistRepository:
             )
         ).one()
 
-    async def candidates(self, store_id: str, days: Sequence[date], staff: str, release_id: str) -> list[str]:
+    async def candidates(self, store_id: str, days: Sequence[date], staff: str, origin_id: str) -> list[str]:
         """Ids of the waiting entries of a store on `days` that may take `staff`'s freed time and
-        were never offered this release, in queue order (a plain read: the caller locks each)."""
+        were never offered time of this origin (the first release, or any unused rest of it), in
+        queue order (a plain read: the caller locks each)."""
         offered = exists().where(
-            o.c.tenant_id == e.c.tenant_id, o.c.entry_id == e.c.entry_id, o.c.release_id == release_id
+            o.c.tenant_id == e.c.tenant_id, o.c.entry_id == e.c.entry_id, o.c.origin_release_id == origin_id
         )
         rows = await self.db.execute(
             select(e.c.entry_id)

@@ -86,6 +86,9 @@ waitlist_offers = Table(
     Column("entry_id", UUID(as_uuid=False), nullable=False),
     # the freed time this offer comes from: one staff member's freed span
     Column("release_id", UUID(as_uuid=False), nullable=False),
+    # the release first freed (by a cancellation, reschedule or no-show) that this one is part of:
+    # the unused rest of an accepted offer is released again under the same origin
+    Column("origin_release_id", UUID(as_uuid=False), nullable=False),
     Column("store_id", Text, nullable=False),
     Column("freed_staff", Text, nullable=False),
     Column("freed_start", DateTime(timezone=True), nullable=False),
@@ -124,4 +127,6 @@ waitlist_offers = Table(
     ),
     # the expiry job's scan
     Index("ix_waitlist_offers_due", "expire_time", postgresql_where=text("state = 'open'")),
+    # "was this entry ever offered time of this origin?"
+    Index("ix_waitlist_offers_origin_entry", "tenant_id", "origin_release_id", "entry_id"),
 )

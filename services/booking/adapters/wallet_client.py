@@ -120,6 +120,9 @@ class WalletClient:
     async def void_hold(self, tenant: str, request: wpb.VoidHoldRequest) -> wpb.VoidHoldResponse:
         return await self._call("VoidHold", self._stub.VoidHold, tenant, request)
 
+    async def extend_hold(self, tenant: str, request: wpb.ExtendHoldRequest) -> wpb.ExtendHoldResponse:
+        return await self._call("ExtendHold", self._stub.ExtendHold, tenant, request)
+
     async def get_hold(self, tenant: str, name: str) -> wpb.GetHoldResponse:
         return await self._call("GetHold", self._stub.GetHold, tenant, wpb.GetHoldRequest(name=name))
 

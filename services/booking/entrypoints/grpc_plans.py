@@ -3,7 +3,7 @@ supplies `_mutate`, `_read` and `_tokens` (kit.servicer)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from peony.booking.v1 import appointments_pb2
 from peony.booking.v1 import booking_service_pb2 as pb
@@ -23,6 +23,7 @@ _FOLLOW_UP_STATE_BACK = {
     appointments_pb2.FOLLOW_UP_STATE_SCHEDULED: plans.SCHEDULED,
     appointments_pb2.FOLLOW_UP_STATE_FIRED: plans.FIRED,
     appointments_pb2.FOLLOW_UP_STATE_SKIPPED: plans.SKIPPED,
+    appointments_pb2.FOLLOW_UP_STATE_RESOLVED: plans.RESOLVED,
 }
 # ServicePlan field -> column
 _PLAN_COLUMNS = {
@@ -208,3 +209,74 @@ class ServicePlanRpcs:
             )
 
         return await self._read(read)
+
+    async def ListDueFollowUps(
+        self, request: pb.ListDueFollowUpsRequest, context
+    ) -> pb.ListDueFollowUpsResponse:
+        caller = current_principal()
+        caller.require_staff()
+        caller.require(auth.BOOKING_STAFF)
+        if not request.store:
+            raise InvalidArgument([("store", "is required")])
+        store_id = store_id_of(request.store)
+        caller.require_store(f"stores/{store_id}")
+        size = page_size(request.page_size)
+        binding = f"{caller.tenant}|dueFollowUps|{store_id}"
+        cursor = self._tokens.decode(request.page_token, binding=binding) or {}
+        after = None
+        if cursor.get("id"):
+            after = (date.fromisoformat(cursor["d"]), datetime.fromisoformat(cursor["t"]), cursor["id"])
+
+        async def read(uow: BookingUnitOfWork) -> pb.ListDueFollowUpsResponse:
+            rows = await uow.aftercare.due_follow_ups(store_id, limit=size, after=after)
+            token = ""
+            if len(rows) == size:
+                last = rows[-1]
+                token = self._tokens.encode(
+                    {
+                        "d": last.due_date.isoformat(),
+                        "t": last.remind_utc.isoformat(),
+                        "id": str(last.follow_up_id),
+                    },
+                    binding=binding,
+                )
+            return pb.ListDueFollowUpsResponse(
+                follow_ups=[plans.follow_up_to_proto(r) for r in rows], next_page_token=token
+            )
+
+        return await self._read(read)
+
+    async def ResolveFollowUp(
+        self, request: pb.ResolveFollowUpRequest, context
+    ) -> pb.ResolveFollowUpResponse:
+        caller = current_principal()
+        caller.require_staff()
+        caller.require(auth.BOOKING_STAFF)
+        v = Violations()
+        follow_up_id = parse_name(request.name, "followUps", uuid=True)
+        if not follow_up_id:
+            v.add("name", "must be followUps/{follow_up}")
+        outcome = plans.OUTCOME_OF.get(request.outcome)
+        if outcome is None:
+            v.add("outcome", "must be REACHED, BOOKED, DECLINED or UNREACHABLE")
+        booked = None
+        if request.booked_appointment:
+            booked = parse_name(request.booked_appointment, "appointments", uuid=True)
+            if not booked:
+                v.add("booked_appointment", "must be appointments/{appointment}")
+            elif outcome is not None and outcome != "booked":
+                v.add("booked_appointment", "only with outcome FOLLOW_UP_OUTCOME_BOOKED")
+        v.raise_if_any()
+
+        async def effect(uow: BookingUnitOfWork) -> pb.ResolveFollowUpResponse:
+            row = await plans.resolve_follow_up(
+                uow,
+                caller,
+                follow_up_id,
+                outcome=outcome,
+                booked_appointment_id=booked,
+                now=datetime.now(UTC),
+            )
+            return pb.ResolveFollowUpResponse(follow_up=plans.follow_up_to_proto(row))
+
+        return await self._mutate("ResolveFollowUp", request, pb.ResolveFollowUpResponse, effect)

@@ -16,27 +16,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from peony.booking.v1 import appointments_pb2
 from peony.booking.v1 import booking_service_pb2 as pb
 
 from kit import auth
 from kit.auth import current_principal
 from kit.errors import InvalidArgument, Violations
-from kit.proto import ts
 from services.booking.entrypoints.grpc_common import require_hq_admin
 from services.booking.service_layer import policy
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 
-POLICY_NAME = "bookingPolicy"
+POLICY_NAME = policy.POLICY_NAME
 MAX_REASON = 500
 _STANDING_SUFFIX = "/bookingStanding"
 _BOOKING_PERMISSIONS = (auth.BOOKING_STAFF, auth.BOOKING_OVERRIDE, auth.BOOKING_ADMIN)
 
 
-def policy_to_proto(p: policy.BookingPolicy, update_time: datetime | None) -> appointments_pb2.BookingPolicy:
-    values = {name: getattr(p, name) for name in policy.FIELDS}
-    values["reminder_minutes_before"] = list(p.reminder_minutes_before)
-    return appointments_pb2.BookingPolicy(name=POLICY_NAME, update_time=ts(update_time), **values)
+policy_to_proto = policy.policy_message
 
 
 # What MarkNoShow and the standing RPCs return (the conversion lives with the standing).
@@ -99,9 +94,12 @@ class PolicyRpcs:
     ) -> pb.UpdateBookingPolicyResponse:
         require_hq_admin("the booking policy")
         changes = _policy_changes(request)
+        caller = current_principal()
 
         async def effect(uow: BookingUnitOfWork) -> pb.UpdateBookingPolicyResponse:
-            updated, update_time = await policy.update_policy(uow, changes, datetime.now(UTC))
+            updated, update_time = await policy.update_policy(
+                uow, changes, datetime.now(UTC), updated_by=caller.subject
+            )
             return pb.UpdateBookingPolicyResponse(booking_policy=policy_to_proto(updated, update_time))
 
         return await self._mutate("UpdateBookingPolicy", request, pb.UpdateBookingPolicyResponse, effect)

@@ -819,8 +819,8 @@ async def reschedule_appointment(
     reservations are released and the new ones inserted in this transaction, so a refusal leaves
     it as it was. A member may do so only until the free-cancellation cut-off; staff until the
     start. Reminders are re-issued (a new generation), the freed time goes to the waitlist, and a
-    wallet hold that would expire before the new end (+ grace) is replaced (holds.on_reschedule;
-    a deposit then needs `payment_pin`)."""
+    wallet hold that would expire before the new end (+ grace) is extended in place by the wallet
+    (holds.on_reschedule: the same hold, the same value, no PIN)."""
     now = now or datetime.now(UTC)
     before = await load(uow, appointment_id, for_update=True)
     rules = await policy.load_policy(uow)

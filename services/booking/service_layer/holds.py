@@ -235,14 +235,17 @@ async def on_reschedule(
     request_key: str,
     payment_pin: str = "",
 ) -> bool:
-    """For RescheduleAppointment, in its transaction: an authorised hold whose expiry falls before
-    `new_end_utc` + `hold_grace_hours` is replaced by one for the same value (a deposit needs
-    `payment_pin`). The new hold is authorised first, so a refusal (WALLET_HOLD_REFUSED) or an
-    unreachable wallet fails the reschedule with the old hold untouched; the old one is then
-    voided by a settlement (reason "reschedule") like any other. As the old hold still reserves
-    its value until then, the replacement needs that value available a second time (a card
-    whose held sessions are its last ones cannot be moved past the old hold's expiry). Returns
-    whether the hold was replaced."""
+    """For RescheduleAppointment, in its transaction (after the new slot is reserved): an
+    authorised hold whose expiry falls before `new_end_utc` + `hold_grace_hours` moves with the
+    appointment. The wallet extends the same hold in place (`ExtendHold`, one wallet transaction
+    under the hold's row lock), so it keeps reserving the same value: the member never needs it a
+    second time (a card whose held sessions are its last ones moves as well), and no PIN is asked
+    (nothing new is reserved; `payment_pin` is ignored). A refusal (the hold was settled or has
+    expired meanwhile: `WALLET_HOLD_REFUSED`) or an unreachable wallet fails the reschedule and
+    rolls it back. The wallet's request id is derived from the appointment, the old expiry and
+    the new one, so a retried call is one extension. If the reschedule's transaction then rolls
+    back, the hold keeps its later expiry: it still belongs to the appointment and is settled
+    with it, only its automatic release would come later. Returns whether the hold was moved."""
     record = await uow.holds.hold_of(appointment_id, for_update=True)
     if not record or record.get("state") != AUTHORIZED:
         return False
@@ -250,34 +253,21 @@ async def on_reschedule(
     expires = record.get("expire_time")
     if expires and datetime.fromisoformat(expires) >= needed:
         return False
-    if record.get("amount_minor"):
-        spec = appointments_pb2.WalletHoldSpec(
-            deposit=appointments_pb2.DepositHold(
-                amount_minor=int(record["amount_minor"]), currency_code=record.get("currency_code", "")
-            ),
-            payment_pin=payment_pin,
-        )
-    else:
-        spec = appointments_pb2.WalletHoldSpec(
-            package_session=appointments_pb2.PackageSessionHold(
-                package=record["package"], service=record["service"], sessions=int(record["sessions"])
-            )
-        )
-    await authorize(
-        uow,
-        appointment_id=appointment_id,
-        member_id=member_id,
-        store_id=store_id,
-        spec=spec,
-        end_utc=new_end_utc,
-        policy=policy,
-        request_key=request_key,
+    wallet = uow.wallet
+    if wallet is None:
+        raise WalletUnavailable("the wallet is not configured for holds", metadata={"wallet_code": "NONE"})
+    name = str(record["hold"])
+    request = wpb.ExtendHoldRequest(
+        name=name,
+        request_id=f"bx:{_hash(f'{name}|{expires}|{needed.isoformat()}|{request_key}')}",
     )
-    await uow.holds.add_settlement(
-        hold_id=str(record["hold"]).rsplit("/", 1)[-1],
-        appointment_id=appointment_id,
-        action="void",
-        reason="reschedule",
+    request.expire_time.FromDatetime(needed)
+    try:
+        extended = (await wallet.extend_hold(uow.tenant, request)).hold
+    except WalletError as err:
+        raise _booking_error(err) from None
+    await uow.holds.set_hold(
+        appointment_id, {**record, "expire_time": extended.expire_time.ToDatetime(UTC).isoformat()}
     )
     return True
 

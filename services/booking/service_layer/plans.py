@@ -8,6 +8,8 @@ time computed in the store's IANA zone (so it stays 10:00 across a DST change) a
 instant (one already past when the visit is completed fires at the next tick).
 `fire_follow_ups` (a `BookingJobs` step) fires each due one exactly once as `FollowUpDue`,
 or skips it when the plan was deactivated or the member already booked the follow-up service.
+A fired follow-up is on its store's work list until staff record the outcome of the call
+(`resolve_follow_up`: fired -> resolved, once, with `FollowUpResolved`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kit.errors import AlreadyExists, NotFound
+from kit import auth
+from kit.auth import Principal
+from kit.errors import AlreadyExists, FailedPrecondition, NotFound
 from kit.ids import new_id
 from kit.proto import ts
 from kit.uow import UnitOfWorkFactory
@@ -28,14 +32,21 @@ from services.booking.domain.availability import local_to_utc, store_zone
 from services.booking.service_layer.policy import BookingPolicy
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 
-SCHEDULED, FIRED, SKIPPED = "scheduled", "fired", "skipped"
+SCHEDULED, FIRED, SKIPPED, RESOLVED = "scheduled", "fired", "skipped", "resolved"
+OUTCOMES = ("reached", "booked", "declined", "unreachable")
 DEFAULT_REMIND_TIME = time(10, 0)
 BATCH = 200
 _FOLLOW_UP_STATE = {
     SCHEDULED: appointments_pb2.FOLLOW_UP_STATE_SCHEDULED,
     FIRED: appointments_pb2.FOLLOW_UP_STATE_FIRED,
     SKIPPED: appointments_pb2.FOLLOW_UP_STATE_SKIPPED,
+    RESOLVED: appointments_pb2.FOLLOW_UP_STATE_RESOLVED,
 }
+# outcome column <-> FollowUpOutcome
+OUTCOME_VALUE = {
+    name: appointments_pb2.FollowUpOutcome.Value(f"FOLLOW_UP_OUTCOME_{name.upper()}") for name in OUTCOMES
+}
+OUTCOME_OF = {value: name for name, value in OUTCOME_VALUE.items()}
 
 
 def follow_up_to_proto(r) -> appointments_pb2.FollowUp:
@@ -52,6 +63,10 @@ def follow_up_to_proto(r) -> appointments_pb2.FollowUp:
         state=_FOLLOW_UP_STATE[r.state],
         resolve_time=ts(r.resolve_time),
         create_time=ts(r.create_time),
+        outcome=OUTCOME_VALUE.get(r.outcome or "", 0),
+        outcome_time=ts(r.outcome_time),
+        resolved_by=r.resolved_by or "",
+        booked_appointment=f"appointments/{r.booked_appointment_id}" if r.booked_appointment_id else "",
     )
 
 
@@ -216,6 +231,67 @@ async def fire_follow_up(uow: BookingUnitOfWork, follow_up_id: str, now: datetim
         aggregate_id=follow_up_id,
     )
     return True
+
+
+async def resolve_follow_up(
+    uow: BookingUnitOfWork,
+    caller: Principal,
+    follow_up_id: str,
+    *,
+    outcome: str,
+    booked_appointment_id: str | None,
+    now: datetime,
+) -> Row:
+    """Records what came of a fired follow-up's call: locks the row, checks the caller may work
+    its store (before anything is written), that it is fired and not yet resolved, and that a named
+    appointment is the member's; then fired -> resolved and `FollowUpResolved`, one transaction."""
+    row = await uow.aftercare.follow_up(follow_up_id, for_update=True)
+    if row is None:
+        raise NotFound(f"followUps/{follow_up_id} not found", reason="FOLLOW_UP_NOT_FOUND")
+    caller.require(auth.BOOKING_STAFF)
+    caller.require_store(f"stores/{row.store_id}")
+    if row.state == SCHEDULED:
+        raise FailedPrecondition(
+            "the follow-up is not due yet",
+            reason="FOLLOW_UP_NOT_DUE",
+            metadata={"remind_time": row.remind_utc.isoformat()},
+        )
+    if row.state != FIRED:
+        raise FailedPrecondition(
+            f"the follow-up is {row.state}", reason="INVALID_FOLLOW_UP_STATE", metadata={"state": row.state}
+        )
+    if booked_appointment_id is not None:
+        booked = await uow.appointments.get(booked_appointment_id)
+        if booked is None:
+            raise NotFound(f"appointments/{booked_appointment_id} not found", reason="APPOINTMENT_NOT_FOUND")
+        if booked.member_id != row.member_id:
+            raise FailedPrecondition(
+                "the appointment is another member's",
+                reason="APPOINTMENT_OF_ANOTHER_MEMBER",
+                metadata={"booked_appointment": f"appointments/{booked_appointment_id}"},
+            )
+    updated = await uow.aftercare.record_outcome(
+        follow_up_id,
+        outcome=outcome,
+        now=now,
+        resolved_by=caller.subject,
+        booked_appointment_id=booked_appointment_id,
+    )
+    uow.emit(
+        events_pb2.FollowUpResolved(
+            follow_up=f"followUps/{follow_up_id}",
+            service_plan=f"servicePlans/{updated.plan_id}",
+            member=f"members/{updated.member_id}",
+            store=f"stores/{updated.store_id}",
+            outcome=OUTCOME_VALUE[outcome],
+            booked_appointment=f"appointments/{booked_appointment_id}" if booked_appointment_id else "",
+            resolved_by=caller.subject,
+            resolve_time=ts(now),
+        ),
+        aggregate_type="follow_up",
+        aggregate_id=follow_up_id,
+    )
+    return updated
 
 
 async def fire_follow_ups(

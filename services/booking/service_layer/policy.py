@@ -134,15 +134,39 @@ async def get_policy(uow: BookingUnitOfWork) -> tuple[BookingPolicy, datetime | 
     return (DEFAULTS, None) if row is None else (_from_row(row), row.update_time)
 
 
+POLICY_NAME = "bookingPolicy"
+
+
+def policy_message(p: BookingPolicy, update_time: datetime | None) -> appointments_pb2.BookingPolicy:
+    """The policy as the API (and `BookingPolicyUpdated`) carries it."""
+    values = {name: getattr(p, name) for name in FIELDS}
+    values["reminder_minutes_before"] = list(p.reminder_minutes_before)
+    return appointments_pb2.BookingPolicy(name=POLICY_NAME, update_time=ts(update_time), **values)
+
+
 async def update_policy(
-    uow: BookingUnitOfWork, changes: dict, now: datetime
+    uow: BookingUnitOfWork, changes: dict, now: datetime, *, updated_by: str = ""
 ) -> tuple[BookingPolicy, datetime]:
     """Applies `changes` (validated by the caller with `policy_violations`) to the tenant's policy
-    under its row lock, so concurrent updates of different fields both land."""
+    under its row lock, so concurrent updates of different fields both land, and publishes
+    `BookingPolicyUpdated` with the fields whose value changed (none changed: no event)."""
     row = await uow.policy.lock_policy(_to_columns(DEFAULTS))
-    updated = BookingPolicy(**{**asdict(_from_row(row)), **changes})
+    before = _from_row(row)
+    updated = BookingPolicy(**{**asdict(before), **changes})
     saved = await uow.policy.save_policy(_to_columns(updated), now)
-    return _from_row(saved), saved.update_time
+    after = _from_row(saved)
+    changed = [name for name in FIELDS if getattr(before, name) != getattr(after, name)]
+    if changed:
+        uow.emit(
+            events_pb2.BookingPolicyUpdated(
+                booking_policy=policy_message(after, saved.update_time),
+                changed_fields=changed,
+                updated_by=updated_by,
+            ),
+            aggregate_type="booking_policy",
+            aggregate_id=POLICY_NAME,
+        )
+    return after, saved.update_time
 
 
 # ---------------------------------------------------------------- the member rules

@@ -12,7 +12,10 @@ and availability shows them busy while the offer is open (`BookingPolicy.waitlis
 never past the slot's start). `WaitlistOffered` is published in the same transaction. A member
 joining when a fitting slot is free already is offered the earliest one at once (its reserved
 block then counts as the freed span). Freed time nobody fits is not remembered: a later join
-finds it free and is offered it then.
+finds it free and is offered it then. An accepted offer's booking may use only part of the freed
+span (a 2-hour cancellation, a 1-hour service): in the accepting transaction the unused rest is
+offered again (`offer_unused_rest`), to the next fitting entry never offered time of the same
+origin (`origin_release_id`), and so on after each accept.
 
 Accepting releases the hold and books the slot through `book_appointment` in the same
 transaction: any refusal (member rules, SLOT_TAKEN, ...) rolls everything back and the entry stays
@@ -68,6 +71,12 @@ class Release:
     staff: str
     start: datetime
     end: datetime
+    # the release first freed that this one is the unused rest of; empty: this one is
+    origin_id: str = ""
+
+    @property
+    def origin(self) -> str:
+        return self.origin_id or self.release_id
 
 
 class _Taken(Exception):
@@ -226,7 +235,7 @@ async def offer_release(uow: BookingUnitOfWork, release: Release, now: datetime)
             (release.end - timedelta(microseconds=1)).astimezone(zone).date(),
         }
     )
-    ids = await uow.waitlist.candidates(release.store_id, days, release.staff, release.release_id)
+    ids = await uow.waitlist.candidates(release.store_id, days, release.staff, release.origin)
     if not ids:
         return None
     rules = await policy.load_policy(uow)
@@ -359,6 +368,7 @@ async def _make_offer(uow, entry, release: Release, offer_id: str, slot: Slot, t
         offer_id=offer_id,
         entry_id=entry.entry_id,
         release_id=release.release_id,
+        origin_release_id=release.origin,
         store_id=release.store_id,
         freed_staff=release.staff,
         freed_start=release.start,
@@ -393,7 +403,14 @@ async def _make_offer(uow, entry, release: Release, offer_id: str, slot: Slot, t
 
 
 def _release_of(offer) -> Release:
-    return Release(offer.release_id, offer.store_id, offer.freed_staff, offer.freed_start, offer.freed_end)
+    return Release(
+        offer.release_id,
+        offer.store_id,
+        offer.freed_staff,
+        offer.freed_start,
+        offer.freed_end,
+        offer.origin_release_id,
+    )
 
 
 async def _pass_on(uow: BookingUnitOfWork, offer, closed_as: str, now: datetime) -> None:
@@ -503,7 +520,28 @@ async def accept(
     row = await uow.waitlist.set_entry(
         entry.entry_id, now, state=BOOKED, appointment_id=appointment["appointment_id"]
     )
+    await offer_unused_rest(uow, offer, now)
     return row._asdict(), appointment
+
+
+async def offer_unused_rest(uow: BookingUnitOfWork, accepted, now: datetime):
+    """The part of the accepted offer's freed span that its booking did not use (the span is
+    often longer than one service) is offered again, in the accepting transaction (so durably,
+    and exactly once: only if the accept commits), to the next entry in queue order that was
+    never offered time of this origin. It is a new release of the same origin over the same span:
+    the booking's own reservations are busy now, so only the rest can be found free. Returns the
+    offer, or None when nobody fits (the time is then free for anyone, as before)."""
+    rest = Release(
+        new_id(),
+        accepted.store_id,
+        accepted.freed_staff,
+        accepted.freed_start,
+        accepted.freed_end,
+        accepted.origin_release_id,
+    )
+    if rest.end <= now:
+        return None
+    return await offer_release(uow, rest, now)
 
 
 # --- the durable job step -------------------------------------------------------------------------

@@ -248,6 +248,17 @@ class HoldRepository:
             )
         ).one()
 
+    async def extend(self, hold_id: str, expire_time: datetime) -> Row:
+        """Moves an authorised hold's expiry (the caller holds its row lock)."""
+        return (
+            await self.db.execute(
+                update(t.holds)
+                .where(t.holds.c.tenant_id == self.tenant, t.holds.c.hold_id == hold_id)
+                .values(expire_time=expire_time, update_time=func.now())
+                .returning(t.holds)
+            )
+        ).one()
+
     async def held_total(self, member_id: str) -> int:
         return (
             await self.db.execute(

@@ -97,13 +97,16 @@ class ScheduledWorkRepository:
         )
         return (await self._s.execute(stmt)).first()
 
-    async def lock_authorized_hold(self, hold_id: str) -> bool:
+    async def lock_authorized_hold(self, hold_id: str, expired_by: datetime | None = None) -> bool:
+        """Whether the hold is still authorised (and, with `expired_by`, expired by then), locked."""
         c = t.holds.c
         stmt = (
             select(c.hold_id)
             .where(c.tenant_id == self._tenant, c.hold_id == hold_id, c.state == "authorized")
             .with_for_update(skip_locked=True)
         )
+        if expired_by is not None:
+            stmt = stmt.where(c.expire_time <= expired_by)
         return (await self._s.execute(stmt)).first() is not None
 
     async def lock_unnoticed_lot(self, lot_id: str) -> Row | None:

@@ -147,6 +147,19 @@ class HoldsRpc:
 
         return await self._mutate("VoidHold", request, pb.VoidHoldResponse, effect)
 
+    async def ExtendHold(self, request: pb.ExtendHoldRequest, context) -> pb.ExtendHoldResponse:
+        hold_id = hold_id_of(request.name)
+        caller = current_principal()
+        caller.require(auth.WALLET_WRITE)
+        expire_time = request.expire_time.ToDatetime(UTC) if request.HasField("expire_time") else None
+        holds.check_extension(expire_time, datetime.now(UTC))
+
+        async def effect(uow: WalletUnitOfWork) -> pb.ExtendHoldResponse:
+            hold = await holds.extend(uow, caller, hold_id, expire_time, datetime.now(UTC))
+            return pb.ExtendHoldResponse(hold=hold_to_proto(hold, (await uow.settings.get()).currency_code))
+
+        return await self._mutate("ExtendHold", request, pb.ExtendHoldResponse, effect)
+
     async def GetHold(self, request: pb.GetHoldRequest, context) -> pb.GetHoldResponse:
         hold_id = hold_id_of(request.name)
         caller = current_principal()

@@ -55,7 +55,7 @@ class WalletJobs(PeriodicWorker):
     async def expire_holds(self, now: datetime) -> int:
         count = 0
         for tenant, hold_id in await self._due.holds(now, BATCH):
-            count += await self._uows.run(tenant, lambda uow, h=hold_id: scheduled.expire_hold(uow, h))
+            count += await self._uows.run(tenant, lambda uow, h=hold_id: scheduled.expire_hold(uow, h, now))
         return count
 
     async def expire_points(self, now: datetime) -> int:

@@ -4,11 +4,14 @@ capture against the kind of hold it captures."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from peony.wallet.v1 import events_pb2
 
 from kit import auth
 from kit.auth import Principal
-from kit.errors import InvalidArgument, NotFound
+from kit.errors import FailedPrecondition, InvalidArgument, NotFound
+from kit.proto import ts
 from services.wallet.service_layer import packages as pk
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
@@ -81,3 +84,53 @@ async def get(uow: UoW, caller: Principal, hold_id: str):
         raise NotFound(f"holds/{hold_id} not found", reason="HOLD_NOT_FOUND")
     caller.require_member(f"members/{hold.member_id}")
     return hold
+
+
+MAX_EXTEND = timedelta(minutes=pk.MAX_HOLD_TTL_MINUTES)
+
+
+def check_extension(expire_time: datetime | None, now: datetime) -> None:
+    """An `ExtendHold` expiry: given, in the future, at most 90 days ahead (as an authorisation)."""
+    if expire_time is None:
+        raise InvalidArgument([("expire_time", "is required")])
+    if expire_time <= now:
+        raise InvalidArgument([("expire_time", "must be in the future")])
+    if expire_time > now + MAX_EXTEND:
+        raise InvalidArgument([("expire_time", "must be within 90 days")])
+
+
+async def extend(uow: UoW, caller: Principal, hold_id: str, expire_time: datetime, now: datetime):
+    """Moves an authorised, unexpired hold's expiry later, in place: the hold row is locked (the
+    expiry job re-locks it with SKIP LOCKED and re-checks), so the value it reserves is never
+    released and reserved again, and no ledger posting is needed. An expiry at or before the
+    current one changes nothing (and publishes nothing)."""
+    caller.require(auth.WALLET_WRITE)
+    hold = await uow.holds.get(hold_id, for_update=True)
+    if hold is None:
+        raise NotFound(f"holds/{hold_id} not found", reason="HOLD_NOT_FOUND")
+    caller.require_store(f"stores/{hold.store_id}")
+    if hold.state != "authorized":
+        raise FailedPrecondition(
+            f"the hold is {hold.state}", reason="HOLD_NOT_AUTHORIZED", metadata={"state": hold.state}
+        )
+    if hold.expire_time <= now:
+        raise FailedPrecondition(
+            "the hold has expired",
+            reason="HOLD_EXPIRED",
+            metadata={"expire_time": hold.expire_time.isoformat()},
+        )
+    if expire_time <= hold.expire_time:
+        return hold
+    extended = await uow.holds.extend(hold_id, expire_time)
+    uow.emit(
+        events_pb2.HoldExtended(
+            hold=f"holds/{hold_id}",
+            member=f"members/{hold.member_id}",
+            reference=hold.reference,
+            previous_expire_time=ts(hold.expire_time),
+            expire_time=ts(expire_time),
+        ),
+        aggregate_type="wallet",
+        aggregate_id=str(hold.member_id),
+    )
+    return extended

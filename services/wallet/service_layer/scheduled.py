@@ -29,8 +29,10 @@ async def release_bonus(uow: UoW, release_id: str) -> bool:
     return True
 
 
-async def expire_hold(uow: UoW, hold_id: str) -> bool:
-    if not await _work(uow).lock_authorized_hold(hold_id):
+async def expire_hold(uow: UoW, hold_id: str, now: datetime | None = None) -> bool:
+    """Voids one hold past its expiry; re-locked and re-checked, expiry included (an `ExtendHold`
+    may have moved it after the job listed it)."""
+    if not await _work(uow).lock_authorized_hold(hold_id, now):
         return False
     await sv.void_hold(uow, None, hold_id, state="expired")
     return True

@@ -79,6 +79,9 @@ MEMBERS = (
         "x2",
         "y1",
         "z1",
+        "u1",
+        "u2",
+        "u3",
     ],
     *(f"p{i}" for i in range(5)),
     *(f"r{round_}-{i}" for round_ in range(10) for i in range(3)),
@@ -141,7 +144,9 @@ async def new_store(uows, store: str, *days: date) -> dict[tuple[date, str, int]
     return booked
 
 
-async def book(uows, store: str, start: datetime, staff: str = "anna", member: str | None = None) -> str:
+async def book(
+    uows, store: str, start: datetime, staff: str = "anna", member: str | None = None, service: str = "facial"
+) -> str:
     member = member or str(uuid.uuid4())
 
     async def go(uow: BookingUnitOfWork) -> dict:
@@ -150,7 +155,7 @@ async def book(uows, store: str, start: datetime, staff: str = "anna", member: s
             uow,
             member=member,
             store=store,
-            service_ids=["facial"],
+            service_ids=[service],
             staff=f"stores/{store}/staff/{staff}",
             start_utc=start,
             channel=appointments_pb2.BOOKING_CHANNEL_STORE,
@@ -730,3 +735,49 @@ async def test_waiting_entries_expire_when_their_day_ends(env):
         grpc.StatusCode.FAILED_PRECONDITION,
         "INVALID_WAITLIST_STATE",
     )
+
+
+async def test_the_time_an_accepted_offer_did_not_use_is_offered_to_the_next_entry(env):
+    stub, engine, uows = env
+    store = "s-rest"
+    day = in_days(2)
+    booked = await new_store(uows, store, day)
+    # anna's 10:00 and 11:00 become one 2-hour appointment (nobody waits yet: nothing is offered)
+    for hour in (10, 11):
+        await cancel(stub, booked[(day, "anna", hour)])
+    long_one = await book(uows, store, at(day, 10), service="long")
+    first = await join(stub, entry_of("u1", store, day, staff="anna"))
+    second = await join(stub, entry_of("u2", store, day, staff="anna"))
+    assert (await get(stub, first.name)).state == S.WAITLIST_ENTRY_STATE_WAITING
+
+    await cancel(stub, long_one)  # frees anna 10:00-12:00: one release, offered to one entry
+    got = await get(stub, first.name)
+    assert got.state == S.WAITLIST_ENTRY_STATE_OFFERED
+    assert got.offer.slot.start_time.ToDatetime(tzinfo=UTC) == at(day, 10)
+    assert (await get(stub, second.name)).state == S.WAITLIST_ENTRY_STATE_WAITING
+
+    # The accepted booking uses 10:00-11:00; in the same transaction 11:00-12:00 goes to the next.
+    res = await accept(stub, first.name)
+    assert res.appointment.start_time.ToDatetime(tzinfo=UTC) == at(day, 10)
+    nxt = await get(stub, second.name)
+    assert nxt.state == S.WAITLIST_ENTRY_STATE_OFFERED and nxt.offers_made == 1
+    assert nxt.offer.slot.start_time.ToDatetime(tzinfo=UTC) == at(day, 11)
+    (event,) = await offered_events(engine, second.name)
+    assert event.start_time.ToDatetime(tzinfo=UTC) == at(day, 11)
+    assert await active_holds(engine, second.name) == 1
+    # one origin: the first entry's offer and the rest's share it
+    origins = await scalar(
+        engine, "SELECT count(DISTINCT origin_release_id) FROM waitlist_offers WHERE store_id = :s", s=store
+    )
+    releases = await scalar(
+        engine, "SELECT count(DISTINCT release_id) FROM waitlist_offers WHERE store_id = :s", s=store
+    )
+    assert (origins, releases) == (1, 2)
+
+    # Declined, the rest is not offered again to anyone who had time of this origin (the first
+    # entry is booked, the second had it): it is simply free, and a new entry is offered it at once.
+    await decline(stub, second.name)
+    assert (await get(stub, second.name)).state == S.WAITLIST_ENTRY_STATE_WAITING
+    assert len(await offered_events(engine, second.name)) == 1
+    third = await join(stub, entry_of("u3", store, day, staff="anna"))
+    assert (await get(stub, third.name)).offer.slot.start_time.ToDatetime(tzinfo=UTC) == at(day, 11)

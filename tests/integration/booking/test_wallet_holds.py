@@ -36,7 +36,6 @@ from services.booking.adapters.wallet_client import WalletClient
 from services.booking.entrypoints.jobs import STEPS
 from services.booking.service_layer import appointments as appts
 from services.booking.service_layer import holds
-from services.booking.service_layer.policy import BookingPolicy
 from services.booking.service_layer.unit_of_work import BookingUnitOfWork
 from services.wallet.entrypoints.app import build as build_wallet
 from tests.support.booking import booking_uows, md, register_members, rid, running_booking, scalar, stamp
@@ -638,40 +637,124 @@ def test_service_credentials_mint_per_tenant_or_read_the_mounted_file(tmp_path):
     assert ZoneInfo(zone_at_noon())  # the helper's zones exist
 
 
-async def test_a_reschedule_past_the_holds_expiry_replaces_it(env: Env):
-    tenant, member, _ = await env.open_tenant()
-    a = (await env.book(tenant, member, slot(timedelta(days=1)), deposit())).appointment
-    appointment_id, old = a.name.split("/")[1], a.wallet_hold.hold
-    end = a.end_time.ToDatetime(UTC)
+async def reschedule(env: Env, tenant: str, name: str, start: datetime, **fields):
+    return (
+        await env.booking.RescheduleAppointment(
+            pb.RescheduleAppointmentRequest(name=name, start_time=stamp(start), request_id=rid(), **fields),
+            metadata=md(tenant),
+            timeout=60,
+        )
+    ).appointment
 
-    def moved(to: datetime, pin: str = PIN):
-        async def go(uow: BookingUnitOfWork) -> bool:
-            return await holds.on_reschedule(
-                uow,
-                appointment_id,
-                member_id=member,
-                store_id=STORE,
-                new_end_utc=to,
-                policy=BookingPolicy(),
-                request_key=rid(),
-                payment_pin=pin,
-            )
 
-        return go
+async def hold_events(env: Env, tenant: str) -> int:
+    return await env.count(
+        env.wallet_engine,
+        "SELECT count(*) FROM outbox WHERE tenant_id = :t AND event_type = 'peony.wallet.v1.HoldExtended'",
+        t=tenant,
+    )
 
-    assert not await env.in_uow(tenant, moved(end - timedelta(hours=1)))  # earlier: the old one lasts
-    with pytest.raises(DomainError) as err:
-        await env.in_uow(tenant, moved(end + timedelta(days=3), pin=""))
-    assert err.value.reason == "WALLET_HOLD_REFUSED"
-    assert await env.in_uow(tenant, moved(end + timedelta(days=3)))
-    now_held = (await env.appointment(tenant, a.name)).wallet_hold
-    assert now_held.state == AUTHORIZED and now_held.hold != old and now_held.amount_minor == 5_000
-    new_hold = await env.hold(tenant, now_held.hold)
-    assert new_hold.expire_time.ToDatetime(UTC) == end + timedelta(days=3, hours=48)
-    assert (await env.wallet_of(tenant, member)).held_minor == 10_000  # until the old one is voided
-    assert await env.run_settlements(tenant) == 1
-    assert (await env.hold(tenant, old)).state == ledger_pb2.HOLD_STATE_VOIDED
-    assert (await env.wallet_of(tenant, member)).held_minor == 5_000
-    assert (await env.appointment(tenant, a.name)).wallet_hold.hold == now_held.hold
-    [s] = await env.settlements(tenant)
-    assert (s.hold_id, s.action, s.reason, s.state) == (old.split("/")[1], "void", "reschedule", "done")
+
+async def test_a_reschedule_moves_the_hold_with_it_without_needing_the_value_twice(env: Env):
+    tenant, member, card = await env.open_tenant()
+    # Every session of the card, and every fen of stored value, is held: a hold that had to be
+    # authorised again before the old one is voided could not be placed.
+    s = (await env.book(tenant, member, slot(timedelta(days=1)), sessions(card, 5))).appointment
+    d = (await env.book(tenant, member, slot(timedelta(days=1, hours=2)), deposit(100_000))).appointment
+    assert (await env.card(tenant, card)).sessions_held == 5
+    assert (await env.wallet_of(tenant, member)).held_minor == 100_000
+    for a in (s, d):
+        old_expiry = (await env.hold(tenant, a.wallet_hold.hold)).expire_time.ToDatetime(UTC)
+        # earlier: the hold already lasts long enough, nothing is asked of the wallet
+        earlier = await reschedule(env, tenant, a.name, a.start_time.ToDatetime(UTC) - timedelta(hours=1))
+        assert earlier.wallet_hold == a.wallet_hold
+        assert (await env.hold(tenant, a.wallet_hold.hold)).expire_time.ToDatetime(UTC) == old_expiry
+        # four days later, past the hold's expiry: the same hold, extended in place, no PIN asked
+        moved = await reschedule(env, tenant, a.name, a.start_time.ToDatetime(UTC) + timedelta(days=4))
+        assert moved.wallet_hold.hold == a.wallet_hold.hold and moved.wallet_hold.state == AUTHORIZED
+        held = await env.hold(tenant, a.wallet_hold.hold)
+        assert held.state == ledger_pb2.HOLD_STATE_AUTHORIZED
+        assert held.expire_time.ToDatetime(UTC) == moved.end_time.ToDatetime(UTC) + timedelta(hours=48)
+        assert (await env.appointment(tenant, a.name)).wallet_hold == moved.wallet_hold
+    assert (await env.card(tenant, card)).sessions_held == 5
+    assert (await env.wallet_of(tenant, member)).held_minor == 100_000
+    assert await env.settlements(tenant) == []  # nothing was voided: nothing to settle
+    assert await hold_events(env, tenant) == 2
+
+    # A hold the wallet no longer holds (voided meanwhile) fails the reschedule; nothing moves.
+    await env.wallet.VoidHold(
+        wpb.VoidHoldRequest(name=d.wallet_hold.hold, reason="test", request_id=rid()), metadata=md(tenant)
+    )
+    before = await env.appointment(tenant, d.name)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await reschedule(env, tenant, d.name, before.start_time.ToDatetime(UTC) + timedelta(days=1))
+    assert (err.value.code(), error_info(err.value).reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "WALLET_HOLD_REFUSED",
+    )
+    assert dict(error_info(err.value).metadata)["wallet_reason"] == "HOLD_NOT_AUTHORIZED"
+    assert await env.appointment(tenant, d.name) == before
+
+
+async def test_extend_hold_refuses_bad_requests_and_writes_nothing(env: Env):
+    tenant, member, card = await env.open_tenant()
+    a = (await env.book(tenant, member, slot(timedelta(days=1)), sessions(card, 1))).appointment
+    name = a.wallet_hold.hold
+    expiry = (await env.hold(tenant, name)).expire_time.ToDatetime(UTC)
+    now = datetime.now(UTC)
+
+    def extend(hold=name, to: datetime | None = expiry + timedelta(days=1), metadata=None):
+        request = wpb.ExtendHoldRequest(name=hold, request_id=rid())
+        if to is not None:
+            request.expire_time.FromDatetime(to)
+        return env.wallet.ExtendHold(request, metadata=metadata or md(tenant))
+
+    for call, code, reason in (
+        (extend(to=None), grpc.StatusCode.INVALID_ARGUMENT, None),
+        (extend(to=now - timedelta(minutes=1)), grpc.StatusCode.INVALID_ARGUMENT, None),
+        (extend(to=now + timedelta(days=91)), grpc.StatusCode.INVALID_ARGUMENT, None),
+        (extend(hold="holds/nope"), grpc.StatusCode.INVALID_ARGUMENT, None),
+        (extend(hold=f"holds/{uuid.uuid4()}"), grpc.StatusCode.NOT_FOUND, "HOLD_NOT_FOUND"),
+        (
+            extend(metadata=md(tenant, ("member",), subject=f"members/{member}")),
+            grpc.StatusCode.PERMISSION_DENIED,
+            None,
+        ),
+        (
+            extend(metadata=md(tenant, ("front_desk",), stores=["s2"])),
+            grpc.StatusCode.PERMISSION_DENIED,
+            "STORE_OUT_OF_SCOPE",
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call
+        assert err.value.code() == code, err.value
+        if reason:
+            assert error_info(err.value).reason == reason
+    # an earlier expiry changes nothing
+    same = (await extend(to=expiry - timedelta(hours=1))).hold
+    assert same.expire_time.ToDatetime(UTC) == expiry
+    assert (await env.hold(tenant, name)).expire_time.ToDatetime(UTC) == expiry
+    assert await hold_events(env, tenant) == 0
+    # The expiry job re-checks the expiry under the hold's lock: a hold it listed as due that was
+    # extended meanwhile is left alone.
+    from services.wallet.service_layer import scheduled
+    from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
+
+    wallet_uows = UnitOfWorkFactory(WalletUnitOfWork, session_factory(env.wallet_engine), service="wallet")
+    not_yet = expiry - timedelta(seconds=1)
+    assert not await wallet_uows.run(
+        tenant, lambda uow: scheduled.expire_hold(uow, name.split("/")[1], not_yet)
+    )
+    assert (await env.hold(tenant, name)).state == ledger_pb2.HOLD_STATE_AUTHORIZED
+    # a settled hold cannot be extended
+    await env.wallet.VoidHold(
+        wpb.VoidHoldRequest(name=name, reason="test", request_id=rid()), metadata=md(tenant)
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await extend()
+    assert (err.value.code(), error_info(err.value).reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "HOLD_NOT_AUTHORIZED",
+    )
+    assert await hold_events(env, tenant) == 0

@@ -65,6 +65,15 @@ class FollowUpState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FOLLOW_UP_STATE_SCHEDULED: _ClassVar[FollowUpState]
     FOLLOW_UP_STATE_FIRED: _ClassVar[FollowUpState]
     FOLLOW_UP_STATE_SKIPPED: _ClassVar[FollowUpState]
+    FOLLOW_UP_STATE_RESOLVED: _ClassVar[FollowUpState]
+
+class FollowUpOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FOLLOW_UP_OUTCOME_UNSPECIFIED: _ClassVar[FollowUpOutcome]
+    FOLLOW_UP_OUTCOME_REACHED: _ClassVar[FollowUpOutcome]
+    FOLLOW_UP_OUTCOME_BOOKED: _ClassVar[FollowUpOutcome]
+    FOLLOW_UP_OUTCOME_DECLINED: _ClassVar[FollowUpOutcome]
+    FOLLOW_UP_OUTCOME_UNREACHABLE: _ClassVar[FollowUpOutcome]
 BOOKING_CHANNEL_UNSPECIFIED: BookingChannel
 BOOKING_CHANNEL_PHONE: BookingChannel
 BOOKING_CHANNEL_STORE: BookingChannel
@@ -97,6 +106,12 @@ FOLLOW_UP_STATE_UNSPECIFIED: FollowUpState
 FOLLOW_UP_STATE_SCHEDULED: FollowUpState
 FOLLOW_UP_STATE_FIRED: FollowUpState
 FOLLOW_UP_STATE_SKIPPED: FollowUpState
+FOLLOW_UP_STATE_RESOLVED: FollowUpState
+FOLLOW_UP_OUTCOME_UNSPECIFIED: FollowUpOutcome
+FOLLOW_UP_OUTCOME_REACHED: FollowUpOutcome
+FOLLOW_UP_OUTCOME_BOOKED: FollowUpOutcome
+FOLLOW_UP_OUTCOME_DECLINED: FollowUpOutcome
+FOLLOW_UP_OUTCOME_UNREACHABLE: FollowUpOutcome
 
 class BookedService(_message.Message):
     __slots__ = ("service", "display_name", "staff", "room", "equipment", "start_time", "end_time", "reserved_start_time", "reserved_end_time", "list_price_minor")
@@ -341,7 +356,7 @@ class ServicePlan(_message.Message):
     def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., trigger_service: _Optional[str] = ..., follow_up_service: _Optional[str] = ..., follow_up_after_days: _Optional[int] = ..., remind_days_before: _Optional[int] = ..., active: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class FollowUp(_message.Message):
-    __slots__ = ("name", "service_plan", "member", "store", "source_appointment", "follow_up_service", "due_date", "remind_time", "state", "resolve_time", "create_time")
+    __slots__ = ("name", "service_plan", "member", "store", "source_appointment", "follow_up_service", "due_date", "remind_time", "state", "resolve_time", "create_time", "outcome", "outcome_time", "resolved_by", "booked_appointment")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SERVICE_PLAN_FIELD_NUMBER: _ClassVar[int]
     MEMBER_FIELD_NUMBER: _ClassVar[int]
@@ -353,6 +368,10 @@ class FollowUp(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     RESOLVE_TIME_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_TIME_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_BY_FIELD_NUMBER: _ClassVar[int]
+    BOOKED_APPOINTMENT_FIELD_NUMBER: _ClassVar[int]
     name: str
     service_plan: str
     member: str
@@ -364,4 +383,8 @@ class FollowUp(_message.Message):
     state: FollowUpState
     resolve_time: _timestamp_pb2.Timestamp
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., service_plan: _Optional[str] = ..., member: _Optional[str] = ..., store: _Optional[str] = ..., source_appointment: _Optional[str] = ..., follow_up_service: _Optional[str] = ..., due_date: _Optional[str] = ..., remind_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[FollowUpState, str]] = ..., resolve_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    outcome: FollowUpOutcome
+    outcome_time: _timestamp_pb2.Timestamp
+    resolved_by: str
+    booked_appointment: str
+    def __init__(self, name: _Optional[str] = ..., service_plan: _Optional[str] = ..., member: _Optional[str] = ..., store: _Optional[str] = ..., source_appointment: _Optional[str] = ..., follow_up_service: _Optional[str] = ..., due_date: _Optional[str] = ..., remind_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[FollowUpState, str]] = ..., resolve_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[FollowUpOutcome, str]] = ..., outcome_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolved_by: _Optional[str] = ..., booked_appointment: _Optional[str] = ...) -> None: ...

@@ -808,6 +808,42 @@ class ListFollowUpsResponse(_message.Message):
     next_page_token: str
     def __init__(self, follow_ups: _Optional[_Iterable[_Union[_appointments_pb2.FollowUp, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class ListDueFollowUpsRequest(_message.Message):
+    __slots__ = ("store", "page_size", "page_token")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    page_size: int
+    page_token: str
+    def __init__(self, store: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListDueFollowUpsResponse(_message.Message):
+    __slots__ = ("follow_ups", "next_page_token")
+    FOLLOW_UPS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    follow_ups: _containers.RepeatedCompositeFieldContainer[_appointments_pb2.FollowUp]
+    next_page_token: str
+    def __init__(self, follow_ups: _Optional[_Iterable[_Union[_appointments_pb2.FollowUp, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ResolveFollowUpRequest(_message.Message):
+    __slots__ = ("name", "outcome", "booked_appointment", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    BOOKED_APPOINTMENT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    outcome: _appointments_pb2.FollowUpOutcome
+    booked_appointment: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., outcome: _Optional[_Union[_appointments_pb2.FollowUpOutcome, str]] = ..., booked_appointment: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ResolveFollowUpResponse(_message.Message):
+    __slots__ = ("follow_up",)
+    FOLLOW_UP_FIELD_NUMBER: _ClassVar[int]
+    follow_up: _appointments_pb2.FollowUp
+    def __init__(self, follow_up: _Optional[_Union[_appointments_pb2.FollowUp, _Mapping]] = ...) -> None: ...
+
 class JoinWaitlistRequest(_message.Message):
     __slots__ = ("waitlist_entry", "request_id")
     WAITLIST_ENTRY_FIELD_NUMBER: _ClassVar[int]

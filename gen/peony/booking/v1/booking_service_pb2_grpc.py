@@ -320,6 +320,16 @@ class BookingServiceStub:
                 request_serializer=peony_dot_booking_dot_v1_dot_booking__service__pb2.ListFollowUpsRequest.SerializeToString,
                 response_deserializer=peony_dot_booking_dot_v1_dot_booking__service__pb2.ListFollowUpsResponse.FromString,
                 _registered_method=True)
+        self.ListDueFollowUps = channel.unary_unary(
+                '/peony.booking.v1.BookingService/ListDueFollowUps',
+                request_serializer=peony_dot_booking_dot_v1_dot_booking__service__pb2.ListDueFollowUpsRequest.SerializeToString,
+                response_deserializer=peony_dot_booking_dot_v1_dot_booking__service__pb2.ListDueFollowUpsResponse.FromString,
+                _registered_method=True)
+        self.ResolveFollowUp = channel.unary_unary(
+                '/peony.booking.v1.BookingService/ResolveFollowUp',
+                request_serializer=peony_dot_booking_dot_v1_dot_booking__service__pb2.ResolveFollowUpRequest.SerializeToString,
+                response_deserializer=peony_dot_booking_dot_v1_dot_booking__service__pb2.ResolveFollowUpResponse.FromString,
+                _registered_method=True)
         self.JoinWaitlist = channel.unary_unary(
                 '/peony.booking.v1.BookingService/JoinWaitlist',
                 request_serializer=peony_dot_booking_dot_v1_dot_booking__service__pb2.JoinWaitlistRequest.SerializeToString,
@@ -727,8 +737,10 @@ class BookingServiceServicer:
         re-assigned as for a booking). Atomic: the new resources are reserved and the old ones
         released in one transaction, so a failure leaves the appointment as it was. Reminders are
         rescheduled, freed time is offered to the waitlist, `AppointmentRescheduled` is published.
-        A wallet hold whose expiry would fall before the new end + `hold_grace_hours` is replaced
-        (voided and authorised again for the same value; a deposit then needs `payment_pin`).
+        The wallet hold moves with the appointment: one whose expiry would fall before the new end +
+        `hold_grace_hours` is extended in place by the wallet (`ExtendHold`, one wallet transaction),
+        so the same hold keeps reserving the same value and the member never needs it twice (no PIN
+        either: nothing new is reserved).
 
         A member may reschedule their own appointment only until the free cancellation cut-off
         (`FAILED_PRECONDITION`, reason `CHANGE_CUTOFF_PASSED`); staff may at any time before it
@@ -797,7 +809,9 @@ class BookingServiceServicer:
 
     def UpdateBookingPolicy(self, request, context):
         """Updates the tenant's booking policy (AIP-134: only the fields in `update_mask`). Booked
-        appointments keep the reminders and cut-offs they were booked with.
+        appointments keep the reminders and cut-offs they were booked with. Publishes
+        `BookingPolicyUpdated` (the policy after the change and the fields that changed) when a
+        value changed; an update that changes nothing publishes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -856,6 +870,30 @@ class BookingServiceServicer:
     def ListFollowUps(self, request, context):
         """Lists scheduled, fired and skipped follow-ups, by `remind_time`. A member sees only their
         own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDueFollowUps(self, request, context):
+        """A store's work list of follow-up calls (回访): its `FIRED` follow-ups whose outcome staff have
+        not recorded yet, the longest due first (`due_date`, then `remind_time`). Staff with
+        `BOOKING_STAFF` for the store only; members are refused (`PERMISSION_DENIED`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveFollowUp(self, request, context):
+        """Records the outcome of a follow-up call (回访结果): `FIRED` → `RESOLVED`, with the outcome,
+        the time and the caller; publishes `FollowUpResolved`. `FOLLOW_UP_OUTCOME_BOOKED` may name
+        the appointment it led to, which must be the follow-up's member's. Staff with
+        `BOOKING_STAFF` for the follow-up's store only.
+
+        Errors: `NOT_FOUND` (`FOLLOW_UP_NOT_FOUND`, `APPOINTMENT_NOT_FOUND`); `FAILED_PRECONDITION`
+        `FOLLOW_UP_NOT_DUE` (still `SCHEDULED`), `INVALID_FOLLOW_UP_STATE` (skipped, or already
+        resolved: metadata `state`), `APPOINTMENT_OF_ANOTHER_MEMBER`; `INVALID_ARGUMENT` for a
+        missing outcome, or `booked_appointment` with another outcome.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1210,6 +1248,16 @@ def add_BookingServiceServicer_to_server(servicer, server):
                     servicer.ListFollowUps,
                     request_deserializer=peony_dot_booking_dot_v1_dot_booking__service__pb2.ListFollowUpsRequest.FromString,
                     response_serializer=peony_dot_booking_dot_v1_dot_booking__service__pb2.ListFollowUpsResponse.SerializeToString,
+            ),
+            'ListDueFollowUps': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDueFollowUps,
+                    request_deserializer=peony_dot_booking_dot_v1_dot_booking__service__pb2.ListDueFollowUpsRequest.FromString,
+                    response_serializer=peony_dot_booking_dot_v1_dot_booking__service__pb2.ListDueFollowUpsResponse.SerializeToString,
+            ),
+            'ResolveFollowUp': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveFollowUp,
+                    request_deserializer=peony_dot_booking_dot_v1_dot_booking__service__pb2.ResolveFollowUpRequest.FromString,
+                    response_serializer=peony_dot_booking_dot_v1_dot_booking__service__pb2.ResolveFollowUpResponse.SerializeToString,
             ),
             'JoinWaitlist': grpc.unary_unary_rpc_method_handler(
                     servicer.JoinWaitlist,
@@ -2536,6 +2584,60 @@ class BookingService:
             '/peony.booking.v1.BookingService/ListFollowUps',
             peony_dot_booking_dot_v1_dot_booking__service__pb2.ListFollowUpsRequest.SerializeToString,
             peony_dot_booking_dot_v1_dot_booking__service__pb2.ListFollowUpsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDueFollowUps(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.booking.v1.BookingService/ListDueFollowUps',
+            peony_dot_booking_dot_v1_dot_booking__service__pb2.ListDueFollowUpsRequest.SerializeToString,
+            peony_dot_booking_dot_v1_dot_booking__service__pb2.ListDueFollowUpsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveFollowUp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.booking.v1.BookingService/ResolveFollowUp',
+            peony_dot_booking_dot_v1_dot_booking__service__pb2.ResolveFollowUpRequest.SerializeToString,
+            peony_dot_booking_dot_v1_dot_booking__service__pb2.ResolveFollowUpResponse.FromString,
             options,
             channel_credentials,
             insecure,

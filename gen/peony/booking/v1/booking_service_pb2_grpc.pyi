@@ -228,8 +228,10 @@ class BookingServiceStub:
     re-assigned as for a booking). Atomic: the new resources are reserved and the old ones
     released in one transaction, so a failure leaves the appointment as it was. Reminders are
     rescheduled, freed time is offered to the waitlist, `AppointmentRescheduled` is published.
-    A wallet hold whose expiry would fall before the new end + `hold_grace_hours` is replaced
-    (voided and authorised again for the same value; a deposit then needs `payment_pin`).
+    The wallet hold moves with the appointment: one whose expiry would fall before the new end +
+    `hold_grace_hours` is extended in place by the wallet (`ExtendHold`, one wallet transaction),
+    so the same hold keeps reserving the same value and the member never needs it twice (no PIN
+    either: nothing new is reserved).
 
     A member may reschedule their own appointment only until the free cancellation cut-off
     (`FAILED_PRECONDITION`, reason `CHANGE_CUTOFF_PASSED`); staff may at any time before it
@@ -274,7 +276,9 @@ class BookingServiceStub:
     """
     UpdateBookingPolicy: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.UpdateBookingPolicyRequest, _booking_service_pb2.UpdateBookingPolicyResponse]
     """Updates the tenant's booking policy (AIP-134: only the fields in `update_mask`). Booked
-    appointments keep the reminders and cut-offs they were booked with.
+    appointments keep the reminders and cut-offs they were booked with. Publishes
+    `BookingPolicyUpdated` (the policy after the change and the fields that changed) when a
+    value changed; an update that changes nothing publishes nothing.
     """
     GetBookingStanding: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.GetBookingStandingRequest, _booking_service_pb2.GetBookingStandingResponse]
     """Gets where a member stands against the booking rules: booking window, no-shows,
@@ -303,6 +307,22 @@ class BookingServiceStub:
     ListFollowUps: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ListFollowUpsRequest, _booking_service_pb2.ListFollowUpsResponse]
     """Lists scheduled, fired and skipped follow-ups, by `remind_time`. A member sees only their
     own.
+    """
+    ListDueFollowUps: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ListDueFollowUpsRequest, _booking_service_pb2.ListDueFollowUpsResponse]
+    """A store's work list of follow-up calls (回访): its `FIRED` follow-ups whose outcome staff have
+    not recorded yet, the longest due first (`due_date`, then `remind_time`). Staff with
+    `BOOKING_STAFF` for the store only; members are refused (`PERMISSION_DENIED`).
+    """
+    ResolveFollowUp: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ResolveFollowUpRequest, _booking_service_pb2.ResolveFollowUpResponse]
+    """Records the outcome of a follow-up call (回访结果): `FIRED` → `RESOLVED`, with the outcome,
+    the time and the caller; publishes `FollowUpResolved`. `FOLLOW_UP_OUTCOME_BOOKED` may name
+    the appointment it led to, which must be the follow-up's member's. Staff with
+    `BOOKING_STAFF` for the follow-up's store only.
+
+    Errors: `NOT_FOUND` (`FOLLOW_UP_NOT_FOUND`, `APPOINTMENT_NOT_FOUND`); `FAILED_PRECONDITION`
+    `FOLLOW_UP_NOT_DUE` (still `SCHEDULED`), `INVALID_FOLLOW_UP_STATE` (skipped, or already
+    resolved: metadata `state`), `APPOINTMENT_OF_ANOTHER_MEMBER`; `INVALID_ARGUMENT` for a
+    missing outcome, or `booked_appointment` with another outcome.
     """
     JoinWaitlist: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.JoinWaitlistRequest, _booking_service_pb2.JoinWaitlistResponse]
     """-------------------------------------------------------------------------------------------
@@ -571,8 +591,10 @@ class BookingServiceAsyncStub(BookingServiceStub):
     re-assigned as for a booking). Atomic: the new resources are reserved and the old ones
     released in one transaction, so a failure leaves the appointment as it was. Reminders are
     rescheduled, freed time is offered to the waitlist, `AppointmentRescheduled` is published.
-    A wallet hold whose expiry would fall before the new end + `hold_grace_hours` is replaced
-    (voided and authorised again for the same value; a deposit then needs `payment_pin`).
+    The wallet hold moves with the appointment: one whose expiry would fall before the new end +
+    `hold_grace_hours` is extended in place by the wallet (`ExtendHold`, one wallet transaction),
+    so the same hold keeps reserving the same value and the member never needs it twice (no PIN
+    either: nothing new is reserved).
 
     A member may reschedule their own appointment only until the free cancellation cut-off
     (`FAILED_PRECONDITION`, reason `CHANGE_CUTOFF_PASSED`); staff may at any time before it
@@ -617,7 +639,9 @@ class BookingServiceAsyncStub(BookingServiceStub):
     """
     UpdateBookingPolicy: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.UpdateBookingPolicyRequest, _booking_service_pb2.UpdateBookingPolicyResponse]  # type: ignore[assignment]
     """Updates the tenant's booking policy (AIP-134: only the fields in `update_mask`). Booked
-    appointments keep the reminders and cut-offs they were booked with.
+    appointments keep the reminders and cut-offs they were booked with. Publishes
+    `BookingPolicyUpdated` (the policy after the change and the fields that changed) when a
+    value changed; an update that changes nothing publishes nothing.
     """
     GetBookingStanding: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.GetBookingStandingRequest, _booking_service_pb2.GetBookingStandingResponse]  # type: ignore[assignment]
     """Gets where a member stands against the booking rules: booking window, no-shows,
@@ -646,6 +670,22 @@ class BookingServiceAsyncStub(BookingServiceStub):
     ListFollowUps: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ListFollowUpsRequest, _booking_service_pb2.ListFollowUpsResponse]  # type: ignore[assignment]
     """Lists scheduled, fired and skipped follow-ups, by `remind_time`. A member sees only their
     own.
+    """
+    ListDueFollowUps: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ListDueFollowUpsRequest, _booking_service_pb2.ListDueFollowUpsResponse]  # type: ignore[assignment]
+    """A store's work list of follow-up calls (回访): its `FIRED` follow-ups whose outcome staff have
+    not recorded yet, the longest due first (`due_date`, then `remind_time`). Staff with
+    `BOOKING_STAFF` for the store only; members are refused (`PERMISSION_DENIED`).
+    """
+    ResolveFollowUp: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ResolveFollowUpRequest, _booking_service_pb2.ResolveFollowUpResponse]  # type: ignore[assignment]
+    """Records the outcome of a follow-up call (回访结果): `FIRED` → `RESOLVED`, with the outcome,
+    the time and the caller; publishes `FollowUpResolved`. `FOLLOW_UP_OUTCOME_BOOKED` may name
+    the appointment it led to, which must be the follow-up's member's. Staff with
+    `BOOKING_STAFF` for the follow-up's store only.
+
+    Errors: `NOT_FOUND` (`FOLLOW_UP_NOT_FOUND`, `APPOINTMENT_NOT_FOUND`); `FAILED_PRECONDITION`
+    `FOLLOW_UP_NOT_DUE` (still `SCHEDULED`), `INVALID_FOLLOW_UP_STATE` (skipped, or already
+    resolved: metadata `state`), `APPOINTMENT_OF_ANOTHER_MEMBER`; `INVALID_ARGUMENT` for a
+    missing outcome, or `booked_appointment` with another outcome.
     """
     JoinWaitlist: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.JoinWaitlistRequest, _booking_service_pb2.JoinWaitlistResponse]  # type: ignore[assignment]
     """-------------------------------------------------------------------------------------------
@@ -1097,8 +1137,10 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         re-assigned as for a booking). Atomic: the new resources are reserved and the old ones
         released in one transaction, so a failure leaves the appointment as it was. Reminders are
         rescheduled, freed time is offered to the waitlist, `AppointmentRescheduled` is published.
-        A wallet hold whose expiry would fall before the new end + `hold_grace_hours` is replaced
-        (voided and authorised again for the same value; a deposit then needs `payment_pin`).
+        The wallet hold moves with the appointment: one whose expiry would fall before the new end +
+        `hold_grace_hours` is extended in place by the wallet (`ExtendHold`, one wallet transaction),
+        so the same hold keeps reserving the same value and the member never needs it twice (no PIN
+        either: nothing new is reserved).
 
         A member may reschedule their own appointment only until the free cancellation cut-off
         (`FAILED_PRECONDITION`, reason `CHANGE_CUTOFF_PASSED`); staff may at any time before it
@@ -1179,7 +1221,9 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_booking_service_pb2.UpdateBookingPolicyResponse, _abc.Awaitable[_booking_service_pb2.UpdateBookingPolicyResponse]]:
         """Updates the tenant's booking policy (AIP-134: only the fields in `update_mask`). Booked
-        appointments keep the reminders and cut-offs they were booked with.
+        appointments keep the reminders and cut-offs they were booked with. Publishes
+        `BookingPolicyUpdated` (the policy after the change and the fields that changed) when a
+        value changed; an update that changes nothing publishes nothing.
         """
 
     @_abc_1.abstractmethod
@@ -1250,6 +1294,34 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_booking_service_pb2.ListFollowUpsResponse, _abc.Awaitable[_booking_service_pb2.ListFollowUpsResponse]]:
         """Lists scheduled, fired and skipped follow-ups, by `remind_time`. A member sees only their
         own.
+        """
+
+    @_abc_1.abstractmethod
+    def ListDueFollowUps(
+        self,
+        request: _booking_service_pb2.ListDueFollowUpsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.ListDueFollowUpsResponse, _abc.Awaitable[_booking_service_pb2.ListDueFollowUpsResponse]]:
+        """A store's work list of follow-up calls (回访): its `FIRED` follow-ups whose outcome staff have
+        not recorded yet, the longest due first (`due_date`, then `remind_time`). Staff with
+        `BOOKING_STAFF` for the store only; members are refused (`PERMISSION_DENIED`).
+        """
+
+    @_abc_1.abstractmethod
+    def ResolveFollowUp(
+        self,
+        request: _booking_service_pb2.ResolveFollowUpRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.ResolveFollowUpResponse, _abc.Awaitable[_booking_service_pb2.ResolveFollowUpResponse]]:
+        """Records the outcome of a follow-up call (回访结果): `FIRED` → `RESOLVED`, with the outcome,
+        the time and the caller; publishes `FollowUpResolved`. `FOLLOW_UP_OUTCOME_BOOKED` may name
+        the appointment it led to, which must be the follow-up's member's. Staff with
+        `BOOKING_STAFF` for the follow-up's store only.
+
+        Errors: `NOT_FOUND` (`FOLLOW_UP_NOT_FOUND`, `APPOINTMENT_NOT_FOUND`); `FAILED_PRECONDITION`
+        `FOLLOW_UP_NOT_DUE` (still `SCHEDULED`), `INVALID_FOLLOW_UP_STATE` (skipped, or already
+        resolved: metadata `state`), `APPOINTMENT_OF_ANOTHER_MEMBER`; `INVALID_ARGUMENT` for a
+        missing outcome, or `booked_appointment` with another outcome.
         """
 
     @_abc_1.abstractmethod

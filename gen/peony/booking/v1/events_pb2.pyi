@@ -235,6 +235,36 @@ class FollowUpDue(_message.Message):
     time_zone: str
     def __init__(self, follow_up: _Optional[str] = ..., service_plan: _Optional[str] = ..., member: _Optional[str] = ..., store: _Optional[str] = ..., source_appointment: _Optional[str] = ..., follow_up_service: _Optional[str] = ..., follow_up_service_display_name: _Optional[str] = ..., due_date: _Optional[str] = ..., time_zone: _Optional[str] = ...) -> None: ...
 
+class FollowUpResolved(_message.Message):
+    __slots__ = ("follow_up", "service_plan", "member", "store", "outcome", "booked_appointment", "resolved_by", "resolve_time")
+    FOLLOW_UP_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_PLAN_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    BOOKED_APPOINTMENT_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_BY_FIELD_NUMBER: _ClassVar[int]
+    RESOLVE_TIME_FIELD_NUMBER: _ClassVar[int]
+    follow_up: str
+    service_plan: str
+    member: str
+    store: str
+    outcome: _appointments_pb2.FollowUpOutcome
+    booked_appointment: str
+    resolved_by: str
+    resolve_time: _timestamp_pb2.Timestamp
+    def __init__(self, follow_up: _Optional[str] = ..., service_plan: _Optional[str] = ..., member: _Optional[str] = ..., store: _Optional[str] = ..., outcome: _Optional[_Union[_appointments_pb2.FollowUpOutcome, str]] = ..., booked_appointment: _Optional[str] = ..., resolved_by: _Optional[str] = ..., resolve_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class BookingPolicyUpdated(_message.Message):
+    __slots__ = ("booking_policy", "changed_fields", "updated_by")
+    BOOKING_POLICY_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
+    booking_policy: _appointments_pb2.BookingPolicy
+    changed_fields: _containers.RepeatedScalarFieldContainer[str]
+    updated_by: str
+    def __init__(self, booking_policy: _Optional[_Union[_appointments_pb2.BookingPolicy, _Mapping]] = ..., changed_fields: _Optional[_Iterable[str]] = ..., updated_by: _Optional[str] = ...) -> None: ...
+
 class WaitlistOffered(_message.Message):
     __slots__ = ("waitlist_entry", "member", "store", "service", "staff", "start_time", "end_time", "local_start", "time_zone", "offer_expire_time")
     WAITLIST_ENTRY_FIELD_NUMBER: _ClassVar[int]

@@ -295,6 +295,20 @@ class HoldCaptured(_message.Message):
     reference: str
     def __init__(self, hold: _Optional[str] = ..., member: _Optional[str] = ..., captured_minor: _Optional[int] = ..., captured_sessions: _Optional[int] = ..., transaction: _Optional[str] = ..., reference: _Optional[str] = ...) -> None: ...
 
+class HoldExtended(_message.Message):
+    __slots__ = ("hold", "member", "reference", "previous_expire_time", "expire_time")
+    HOLD_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    hold: str
+    member: str
+    reference: str
+    previous_expire_time: _timestamp_pb2.Timestamp
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, hold: _Optional[str] = ..., member: _Optional[str] = ..., reference: _Optional[str] = ..., previous_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class HoldVoided(_message.Message):
     __slots__ = ("hold", "member", "expired", "transaction", "reference")
     HOLD_FIELD_NUMBER: _ClassVar[int]

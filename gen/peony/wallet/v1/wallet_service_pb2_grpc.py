@@ -269,6 +269,11 @@ class WalletServiceStub:
                 request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.VoidHoldRequest.SerializeToString,
                 response_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.VoidHoldResponse.FromString,
                 _registered_method=True)
+        self.ExtendHold = channel.unary_unary(
+                '/peony.wallet.v1.WalletService/ExtendHold',
+                request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ExtendHoldRequest.SerializeToString,
+                response_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ExtendHoldResponse.FromString,
+                _registered_method=True)
         self.GetHold = channel.unary_unary(
                 '/peony.wallet.v1.WalletService/GetHold',
                 request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetHoldRequest.SerializeToString,
@@ -685,6 +690,20 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExtendHold(self, request, context):
+        """Extends an authorised hold to a later `expire_time`, in place: the same hold keeps reserving
+        the same value (no ledger posting, no PIN: nothing new is reserved), so an appointment moved
+        to a later slot keeps its deposit or package session without needing the value twice.
+        Publishes `HoldExtended`. An `expire_time` at or before the current one changes nothing.
+
+        Errors: `NOT_FOUND` `HOLD_NOT_FOUND`; `FAILED_PRECONDITION` `HOLD_NOT_AUTHORIZED` (metadata
+        `state`), `HOLD_EXPIRED` (its expiry has passed, even if the expiry job has not run yet);
+        `INVALID_ARGUMENT` for an `expire_time` missing, in the past or more than 90 days ahead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetHold(self, request, context):
         """Gets a hold.
         """
@@ -992,6 +1011,11 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.VoidHold,
                     request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.VoidHoldRequest.FromString,
                     response_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.VoidHoldResponse.SerializeToString,
+            ),
+            'ExtendHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExtendHold,
+                    request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ExtendHoldRequest.FromString,
+                    response_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ExtendHoldResponse.SerializeToString,
             ),
             'GetHold': grpc.unary_unary_rpc_method_handler(
                     servicer.GetHold,
@@ -2196,6 +2220,33 @@ class WalletService:
             '/peony.wallet.v1.WalletService/VoidHold',
             peony_dot_wallet_dot_v1_dot_wallet__service__pb2.VoidHoldRequest.SerializeToString,
             peony_dot_wallet_dot_v1_dot_wallet__service__pb2.VoidHoldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExtendHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.wallet.v1.WalletService/ExtendHold',
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ExtendHoldRequest.SerializeToString,
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ExtendHoldResponse.FromString,
             options,
             channel_credentials,
             insecure,

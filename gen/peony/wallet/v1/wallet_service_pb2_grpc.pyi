@@ -192,6 +192,16 @@ class WalletServiceStub:
     """Voids an authorised hold, giving the reserved value back. Publishes `HoldVoided` (and
     `BalanceChanged`).
     """
+    ExtendHold: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.ExtendHoldRequest, _wallet_service_pb2.ExtendHoldResponse]
+    """Extends an authorised hold to a later `expire_time`, in place: the same hold keeps reserving
+    the same value (no ledger posting, no PIN: nothing new is reserved), so an appointment moved
+    to a later slot keeps its deposit or package session without needing the value twice.
+    Publishes `HoldExtended`. An `expire_time` at or before the current one changes nothing.
+
+    Errors: `NOT_FOUND` `HOLD_NOT_FOUND`; `FAILED_PRECONDITION` `HOLD_NOT_AUTHORIZED` (metadata
+    `state`), `HOLD_EXPIRED` (its expiry has passed, even if the expiry job has not run yet);
+    `INVALID_ARGUMENT` for an `expire_time` missing, in the past or more than 90 days ahead.
+    """
     GetHold: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.GetHoldRequest, _wallet_service_pb2.GetHoldResponse]
     """Gets a hold."""
     Checkout: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.CheckoutRequest, _wallet_service_pb2.CheckoutResponse]
@@ -393,6 +403,16 @@ class WalletServiceAsyncStub(WalletServiceStub):
     VoidHold: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.VoidHoldRequest, _wallet_service_pb2.VoidHoldResponse]  # type: ignore[assignment]
     """Voids an authorised hold, giving the reserved value back. Publishes `HoldVoided` (and
     `BalanceChanged`).
+    """
+    ExtendHold: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.ExtendHoldRequest, _wallet_service_pb2.ExtendHoldResponse]  # type: ignore[assignment]
+    """Extends an authorised hold to a later `expire_time`, in place: the same hold keeps reserving
+    the same value (no ledger posting, no PIN: nothing new is reserved), so an appointment moved
+    to a later slot keeps its deposit or package session without needing the value twice.
+    Publishes `HoldExtended`. An `expire_time` at or before the current one changes nothing.
+
+    Errors: `NOT_FOUND` `HOLD_NOT_FOUND`; `FAILED_PRECONDITION` `HOLD_NOT_AUTHORIZED` (metadata
+    `state`), `HOLD_EXPIRED` (its expiry has passed, even if the expiry job has not run yet);
+    `INVALID_ARGUMENT` for an `expire_time` missing, in the past or more than 90 days ahead.
     """
     GetHold: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.GetHoldRequest, _wallet_service_pb2.GetHoldResponse]  # type: ignore[assignment]
     """Gets a hold."""
@@ -838,6 +858,22 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_wallet_service_pb2.VoidHoldResponse, _abc.Awaitable[_wallet_service_pb2.VoidHoldResponse]]:
         """Voids an authorised hold, giving the reserved value back. Publishes `HoldVoided` (and
         `BalanceChanged`).
+        """
+
+    @_abc_1.abstractmethod
+    def ExtendHold(
+        self,
+        request: _wallet_service_pb2.ExtendHoldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_service_pb2.ExtendHoldResponse, _abc.Awaitable[_wallet_service_pb2.ExtendHoldResponse]]:
+        """Extends an authorised hold to a later `expire_time`, in place: the same hold keeps reserving
+        the same value (no ledger posting, no PIN: nothing new is reserved), so an appointment moved
+        to a later slot keeps its deposit or package session without needing the value twice.
+        Publishes `HoldExtended`. An `expire_time` at or before the current one changes nothing.
+
+        Errors: `NOT_FOUND` `HOLD_NOT_FOUND`; `FAILED_PRECONDITION` `HOLD_NOT_AUTHORIZED` (metadata
+        `state`), `HOLD_EXPIRED` (its expiry has passed, even if the expiry job has not run yet);
+        `INVALID_ARGUMENT` for an `expire_time` missing, in the past or more than 90 days ahead.
         """
 
     @_abc_1.abstractmethod
