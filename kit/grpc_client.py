@@ -60,18 +60,21 @@ class ClientChannelSettings:
     PEONY_GRPC_CLIENT_HEALTH_CHECK     on           skip replicas whose health is NOT_SERVING
     PEONY_GRPC_KEEPALIVE_TIME_MS       20000        ping an idle or busy connection this often ...
     PEONY_GRPC_KEEPALIVE_TIMEOUT_MS    10000        ... and drop it when the ping is not answered
-    PEONY_GRPC_MAX_RECONNECT_BACKOFF_MS 5000        longest wait between attempts to reach a replica
+    PEONY_GRPC_MAX_RECONNECT_BACKOFF_MS 1000        longest wait between attempts to reach a replica
                                                     that went away (gRPC's default is 120 s: a
                                                     restarted replica would wait that long for
                                                     traffic, and a rolling restart could take
-                                                    every replica out of the rotation at once)
+                                                    every replica out of the rotation at once).
+                                                    Unlike pick_first, round_robin does not try a
+                                                    lost replica again when a call comes: only on
+                                                    this schedule (a refused connect costs little)
     """
 
     lb_policy: str = "round_robin"
     health_check: bool = True
     keepalive_time_ms: int = 20_000
     keepalive_timeout_ms: int = 10_000
-    max_reconnect_backoff_ms: int = 5_000
+    max_reconnect_backoff_ms: int = 1_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], problems: list[str]) -> ClientChannelSettings:
@@ -164,7 +167,7 @@ def client_channel_options(
         # Idle connections are pinged too: a replica that vanished is noticed before a call needs it.
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),
-        ("grpc.initial_reconnect_backoff_ms", min(1_000, settings.max_reconnect_backoff_ms)),
+        ("grpc.initial_reconnect_backoff_ms", min(100, settings.max_reconnect_backoff_ms)),
         ("grpc.max_reconnect_backoff_ms", settings.max_reconnect_backoff_ms),
     ]
     if retries is not None:

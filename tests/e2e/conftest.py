@@ -6,6 +6,7 @@ an in-test OTLP receiver so tests can follow one trace across process boundaries
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -100,6 +101,20 @@ class Stack:
     logs: Path
     otlp: OtlpReceiver
     extra: list[ServiceProcess] = field(default_factory=list)
+
+    def wait_gateway_sees(self, backend: str, timeout: float = 30.0) -> None:
+        """Until the gateway's ``/readyz`` reports ``backend`` SERVING: after a restart, what a
+        rollout waits for before it goes on (clients reconnect on their own backoff, <= 1 s)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.gateway_url}/readyz", timeout=5) as resp:  # noqa: S310 - loopback
+                    if json.loads(resp.read())["backends"].get(backend) == "SERVING":
+                        return
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"the gateway never saw {backend} SERVING again"
+            time.sleep(0.2)
 
     def all_logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.logs.glob("*.log"))

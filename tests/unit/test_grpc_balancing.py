@@ -40,7 +40,8 @@ def test_channel_options_balance_health_check_and_keep_alive() -> None:
     assert options["grpc.service_config_disable_resolution"] == 1
     assert options["grpc.keepalive_time_ms"] == 20_000
     assert options["grpc.keepalive_permit_without_calls"] == 1
-    assert options["grpc.max_reconnect_backoff_ms"] == 5_000
+    assert options["grpc.max_reconnect_backoff_ms"] == 1_000
+    assert options["grpc.initial_reconnect_backoff_ms"] == 100
 
 
 def test_the_gateways_channels_add_the_retry_policy() -> None:
