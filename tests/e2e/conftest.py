@@ -159,6 +159,9 @@ def running_stack(infra, tmp: Path) -> Iterator[Stack]:
             "PEONY_DEV_PROVIDERS_URL": f"http://127.0.0.1:{providers_port}",
             "PEONY_DEV_SMTP_PORT": str(smtp_port),
             "PEONY_SHUTDOWN_GRACE_SECONDS": "10",
+            # The default quiet hours (21:00-09:00 in the stores' Asia/Shanghai = 13:00-01:00 UTC)
+            # would defer every message the tests wait for during half of the day.
+            "PEONY_NOTIFY_QUIET_HOURS": "off",
             # The gateway verifies tokens for its rate limits, but the tests' bursts (and the
             # fuzz's unauthenticated cases) must reach the services: limits far above them.
             "PEONY_GATEWAY_RATE_TENANT_RPS": "100000",
