@@ -122,3 +122,36 @@ async def test_the_server_closes_a_connection_at_its_maximum_age() -> None:
             assert await _served_by(stub, 5) == {"aged": 5}  # and reconnects for the next call
     finally:
         await runner.stop()
+
+
+def _who(name: str) -> grpc.GenericRpcHandler:
+    async def answer(request: bytes, context) -> bytes:
+        return name.encode()
+
+    return grpc.method_handlers_generic_handler("t.Who", {"Am": grpc.unary_unary_rpc_method_handler(answer)})
+
+
+async def test_so_reuseport_would_not_spread_a_channels_calls() -> None:
+    """Why `peony up --replicas` gives each replica its own port (and clients the list) instead of
+    one port shared with SO_REUSEPORT: the kernel spreads connections, and a channel keeps one."""
+    from cli.devstack import free_port
+
+    port = free_port()
+    servers = []
+    for name in ("replica-1", "replica-2"):
+        server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
+        server.add_generic_rpc_handlers((_who(name),))
+        assert server.add_insecure_port(f"127.0.0.1:{port}") == port
+        await server.start()
+        servers.append(server)
+    try:
+        target = client_target(f"127.0.0.1:{port}")
+        options = client_channel_options()
+        async with grpc.aio.insecure_channel(target, options=options) as channel:
+            who = channel.unary_unary("/t.Who/Am")
+            one_channel = Counter([await who(b"", timeout=10) for _ in range(200)])
+        print(f"\nSO_REUSEPORT, one round_robin channel, 200 calls: {dict(one_channel)}")
+        assert len(one_channel) == 1, one_channel  # every call on the one connection's replica
+    finally:
+        for server in servers:
+            await server.stop(None)
