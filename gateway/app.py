@@ -101,7 +101,7 @@ def _request_timeout(request: web.Request, route_timeout: float) -> float:
 
 
 # The gateways of this process whose backend health the gauge reports (one in production; tests
-# build several apps). A weak set: an app that is never closed does not keep its gateway alive.
+# build several apps), by id; weak values: an app that is never closed does not keep its gateway alive.
 _WATCHED: weakref.WeakValueDictionary[int, Gateway] = weakref.WeakValueDictionary()
 _gauge_registered = False
 
