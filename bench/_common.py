@@ -530,6 +530,15 @@ async def _echo_server(port: int, payload_bytes: int) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+class CallFailed(Exception):
+    """A failed call of a workload that does not speak gRPC (e.g. an HTTP status other than 200)."""
+
+    def __init__(self, code: str, detail: str = ""):
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
 def resolve(ref: str) -> Any:
     module, _, attr = ref.partition(":")
     return getattr(importlib.import_module(module), attr)
@@ -551,9 +560,18 @@ async def _load_worker(args: argparse.Namespace, spec: dict[str, Any]) -> dict[s
     samples: list[str] = []
     codes: dict[str, int] = {}  # measured-window errors by gRPC status code
 
-    async with grpc.aio.insecure_channel(args.target, options=CLIENT_OPTIONS) as channel:
-        await asyncio.wait_for(channel.channel_ready(), 30)
+    async with contextlib.AsyncExitStack() as resources:
+        channel = None
+        # A workload over another protocol (REST through the gateway: bench_gateway) opens its own
+        # client and marks its factory ``needs_channel = False``.
+        if getattr(factory, "needs_channel", True):
+            channel = await resources.enter_async_context(
+                grpc.aio.insecure_channel(args.target, options=CLIENT_OPTIONS)
+            )
+            await asyncio.wait_for(channel.channel_ready(), 30)
         call = await factory(channel, spec, args.worker_index)
+        if hasattr(call, "aclose"):
+            resources.push_async_callback(call.aclose)
         delay = start - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -577,6 +595,11 @@ async def _load_worker(args: argparse.Namespace, spec: dict[str, Any]) -> dict[s
                     code = exc.code().name
                     if len(samples) < 5:
                         samples.append(f"{code}: {exc.details()}")
+                except CallFailed as exc:
+                    ok = False
+                    code = exc.code
+                    if len(samples) < 5:
+                        samples.append(f"{code}: {exc.detail}")
                 t1 = perf()
                 if measure_from <= t1 < measure_to:
                     if ok:

@@ -11,6 +11,7 @@ import grpc
 from peony.members.v1 import member_pb2, members_service_pb2, members_service_pb2_grpc, store_pb2
 
 from kit.auth import mint_dev_token
+from kit.grpc_client import client_target
 
 STORES = [
     ("shanghai-jingan", "Peony 静安店", "Asia/Shanghai", "上海市静安区南京西路 1 号"),
@@ -34,7 +35,7 @@ async def _load(addr: str, tenant: str, count: int) -> tuple[int, int]:
     )
     metadata = (("authorization", f"Bearer {token}"),)
     rng = random.Random(20261123)
-    async with grpc.aio.insecure_channel(addr) as channel:
+    async with grpc.aio.insecure_channel(client_target(addr)) as channel:  # any PEONY_<SVC>_ADDR form
         stub = members_service_pb2_grpc.MembersServiceStub(channel)
         for store_id, name, tz, address in STORES:
             try:

@@ -53,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--services", nargs="*", default=None, help="services to start (default: all)")
     up.add_argument("--no-gateway", action="store_true", help="do not start the REST gateway")
+    up.add_argument(
+        "--replicas",
+        type=int,
+        default=None,
+        help="processes of each service, each on its own port, balanced by the clients "
+        "(default PEONY_UP_REPLICAS or 1; at most 8)",
+    )
 
     serve = sub.add_parser("serve", help="run one service in the foreground (as a Kubernetes pod does)")
     serve.add_argument("service", choices=sorted(SERVICE_MODULES))

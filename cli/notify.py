@@ -22,6 +22,7 @@ from peony.notify.v1 import notify_service_pb2 as pb
 from peony.notify.v1 import notify_service_pb2_grpc as pb_grpc
 
 from kit.config import DEFAULT_GRPC_PORTS
+from kit.grpc_client import client_target
 
 
 def add_parser(sub) -> None:
@@ -40,7 +41,7 @@ async def retry(addr: str, token: str, names: list[str], *, all_failed: bool, tr
     """The names retried; raises grpc.aio.AioRpcError on the first refusal."""
     metadata = (("authorization", f"Bearer {token}"),)
     run = uuid.uuid4().hex[:12]
-    async with grpc.aio.insecure_channel(addr) as channel:
+    async with grpc.aio.insecure_channel(client_target(addr)) as channel:  # any PEONY_<SVC>_ADDR form
         stub = pb_grpc.NotifyServiceStub(channel)
         targets = list(names)
         if all_failed:

@@ -111,6 +111,7 @@ class Child:
     failures: int = 0  # consecutive short-lived runs: the backoff exponent
     restart_at: float | None = None  # set while waiting to restart
     last_exit_code: int | None = None
+    env: dict[str, str] = field(default_factory=dict)  # this child's variables over the shared ones
     _drain: threading.Thread | None = field(default=None, repr=False)
 
     @property
@@ -149,7 +150,7 @@ class Supervisor:
             child.log = RotatingLog(child.log_path, self.log_max_bytes, self.log_backups)
         child.process = subprocess.Popen(
             child.cmd,
-            env=self.env,
+            env={**self.env, **child.env},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

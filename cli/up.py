@@ -5,6 +5,14 @@ Starts PostgreSQL and NATS JetStream from the pip wheels (or uses ``PEONY_DATABA
 as child processes (``peony serve <svc>`` / ``peony gateway``), waits until they are healthy,
 prints where everything is and a development token, and then stays in the foreground.
 
+``--replicas N`` (or ``PEONY_UP_REPLICAS``) runs N processes of each service, ``<svc>-1`` ..
+``<svc>-N``, each on its own port (the first on the service's usual port), and gives every client
+the target ``ipv4:127.0.0.1:p1,127.0.0.1:p2,...``: the same client-side ``round_robin`` balancing
+as ``dns:///`` on a headless Service in Kubernetes (kit/grpc_client.py). Separate ports, not
+``SO_REUSEPORT`` on one: the kernel would spread *connections*, and a client keeps one connection
+per address for its whole life, so each client would stick to one replica. Each replica's
+telemetry carries ``service.instance.id=<svc>-<i>``.
+
 A child that exits is restarted with backoff and ``peony up`` says so, with its exit code (see
 ``cli/supervisor.py``); an embedded PostgreSQL or NATS that dies is restarted too. Logs go to
 ``var/log/<child>.log``, appended across restarts and runs, rotated at 10 MiB (3 old files kept).
@@ -31,6 +39,7 @@ from cli.devstack import (
     DevStack,
     DevStackError,
     ensure_database,
+    free_port,
     port_is_free,
     run_coro_sync,
     tail,
@@ -42,6 +51,8 @@ from kit.config import DEFAULT_GATEWAY_ADDR, DEFAULT_GRPC_PORTS
 SERVICES: tuple[str, ...] = ("members", "wallet", "booking", "notify")
 
 STARTUP_TIMEOUT_SECONDS = 90.0
+MAX_REPLICAS = 8
+REPLICAS_VAR = "PEONY_UP_REPLICAS"
 # A crashed child is restarted after 1, 2, 4, ... 30 s; a run of 60 s resets the backoff.
 RESTART_BACKOFF = Backoff(initial=1.0, factor=2.0, maximum=30.0, reset_after=60.0)
 # A child that crashes this many times in a row before it ever became healthy is broken: give up.
@@ -96,6 +107,7 @@ class _Child(Child):
     kind: str = "service"  # "service" | "gateway"
     addr: str = ""  # host:port
     ready: bool = False  # answered its health check since it last (re)started
+    service: str = ""  # the service a replica runs ("wallet" for wallet-2)
 
     @property
     def label(self) -> str:
@@ -143,10 +155,12 @@ def _child_env(
     var_dir: Path,
     pii_key: str,
     services: list[str],
-    ports: dict[str, int],
+    ports: dict[str, list[int]],
     gateway_addr: str,
 ) -> dict[str, str]:
-    """The user's environment (PATH, OTEL_*, PEONY_LOG_LEVEL, ...) plus what `peony up` decides."""
+    """The user's environment (PATH, OTEL_*, PEONY_LOG_LEVEL, ...) plus what `peony up` decides.
+
+    ``ports`` lists each service's replica ports; clients get a target naming all of them."""
     env = dict(os.environ)
     env.pop("PEONY_GRPC_PORT", None)  # one port for every service cannot work here
     env.update(
@@ -160,9 +174,41 @@ def _child_env(
         }
     )
     for svc in services:
-        env[f"PEONY_{svc.upper()}_GRPC_PORT"] = str(ports[svc])
-        env[f"PEONY_{svc.upper()}_ADDR"] = f"127.0.0.1:{ports[svc]}"
+        env[f"PEONY_{svc.upper()}_GRPC_PORT"] = str(ports[svc][0])
+        env[f"PEONY_{svc.upper()}_ADDR"] = service_target(ports[svc])
     return env
+
+
+def service_target(ports: list[int]) -> str:
+    """The address clients of a service get: one replica's ``host:port``, or an ``ipv4:`` list
+    of every replica (a valid gRPC target: ``round_robin`` spreads calls over all of them)."""
+    if len(ports) == 1:
+        return f"127.0.0.1:{ports[0]}"
+    return "ipv4:" + ",".join(f"127.0.0.1:{port}" for port in ports)
+
+
+def replica_env(svc: str, name: str, port: int) -> dict[str, str]:
+    """One replica's own variables: its port, and its name in every span and metric it exports."""
+    attributes = os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "").strip(",")
+    instance = f"service.instance.id={name}"
+    return {
+        f"PEONY_{svc.upper()}_GRPC_PORT": str(port),
+        "OTEL_RESOURCE_ATTRIBUTES": f"{attributes},{instance}" if attributes else instance,
+    }
+
+
+def replica_count(args: Any) -> int:
+    """``--replicas``, else ``PEONY_UP_REPLICAS``, else 1; UpError when not in 1..MAX_REPLICAS."""
+    raw: Any = getattr(args, "replicas", None)
+    if raw is None:
+        raw = os.environ.get(REPLICAS_VAR) or "1"
+    try:
+        count = int(raw)
+    except ValueError:
+        raise UpError(f"{REPLICAS_VAR}={raw!r} is not a number") from None
+    if not 1 <= count <= MAX_REPLICAS:
+        raise UpError(f"replicas must be between 1 and {MAX_REPLICAS}, got {count}")
+    return count
 
 
 def _grpc_serving(addr: str, cache: dict[str, Any]) -> bool:
@@ -277,7 +323,7 @@ def _banner(
         issuer=env.get("PEONY_JWT_ISSUER") or "peony",
         audience=env.get("PEONY_JWT_AUDIENCE") or "peony",
     )
-    dbs = ", ".join(f"peony_{c.name}" for c in services if c.kind == "service")
+    dbs = ", ".join(dict.fromkeys(f"peony_{c.service}" for c in services if c.kind == "service"))
     width = max([len(c.name) for c in services] + [8])
     lines = ["", "Peony is up (PEONY_ENV=dev). Press Ctrl-C to stop everything.", ""]
     for c in services:
@@ -340,7 +386,8 @@ def _restore_signal_handlers(previous: dict[int, Any]) -> None:
 
 def run_up(args: Any) -> int:
     """Body of ``peony up``. ``args``: ``var_dir`` (default ``var``), ``services`` (default
-    :data:`SERVICES`), ``no_gateway`` (default False). Returns the process exit code."""
+    :data:`SERVICES`), ``no_gateway`` (default False), ``replicas`` (default ``PEONY_UP_REPLICAS``
+    or 1). Returns the process exit code."""
     var_dir = Path(getattr(args, "var_dir", None) or "var").absolute()
     services = list(getattr(args, "services", None) or SERVICES)
     no_gateway = bool(getattr(args, "no_gateway", False))
@@ -348,6 +395,11 @@ def run_up(args: Any) -> int:
     unknown = [s for s in services if s not in DEFAULT_GRPC_PORTS]
     if unknown:
         _say(f"peony up: unknown service(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_GRPC_PORTS)}")
+        return 2
+    try:
+        replicas = replica_count(args)
+    except UpError as exc:
+        _say(f"peony up: {exc}")
         return 2
 
     ports = {
@@ -369,16 +421,23 @@ def run_up(args: Any) -> int:
         (var_dir / sub).mkdir(parents=True, exist_ok=True)
 
     stack = DevStack(var_dir)
-    children: list[_Child] = [
-        _Child(
-            name=svc,
-            kind="service",
-            addr=f"127.0.0.1:{ports[svc]}",
-            cmd=service_command(svc),
-            log_path=var_dir / "log" / f"{svc}.log",
-        )
-        for svc in services
-    ]
+    # Replica 1 on the service's usual port, the others on free ports.
+    replica_ports = {svc: [port] + [free_port() for _ in range(replicas - 1)] for svc, port in ports.items()}
+    children: list[_Child] = []
+    for svc in services:
+        for index, port in enumerate(replica_ports[svc], start=1):
+            name = svc if replicas == 1 else f"{svc}-{index}"
+            children.append(
+                _Child(
+                    name=name,
+                    kind="service",
+                    addr=f"127.0.0.1:{port}",
+                    cmd=service_command(svc),
+                    log_path=var_dir / "log" / f"{name}.log",
+                    env=replica_env(svc, name, port),
+                    service=svc,
+                )
+            )
     gateway: _Child | None = None
     if not no_gateway:
         gateway = _Child(
@@ -408,7 +467,7 @@ def run_up(args: Any) -> int:
         _say(f"peony up: PostgreSQL at {stack.database_url}, NATS at {stack.nats_url}")
         for svc in services:
             run_coro_sync(lambda s=svc: ensure_database(stack.database_url, f"peony_{s}"))
-        env = _child_env(stack, var_dir, _pii_key(var_dir), services, ports, gateway_addr)
+        env = _child_env(stack, var_dir, _pii_key(var_dir), services, replica_ports, gateway_addr)
 
         supervisor = Supervisor(env, backoff=RESTART_BACKOFF, say=_say)
         everything = children + ([gateway] if gateway is not None else [])

@@ -10,8 +10,10 @@ every trace: a SERVER span per request (continuing an incoming ``traceparent``),
 as a CLIENT span inside it (``kit.telemetry.client_interceptors``), and ``traceparent`` /
 ``x-trace-id`` response headers so a caller can find the trace.
 
-``/healthz`` is liveness (always 200 while the process serves); ``/readyz`` is 200 only when every
-backend answers ``grpc.health.v1.Health/Check`` with SERVING (and the gateway is not draining).
+``/healthz`` is liveness (always 200 while the process serves); ``/readyz`` is readiness: 200 while
+the gateway can serve (routes loaded, not draining), with every backend's health in its body; a
+backend that is down only fails its own routes (503 naming it). Backend channels are balanced
+over every replica (``round_robin`` over a ``dns:///`` or ``ipv4:`` target, kit/grpc_client.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import random
 import signal
 import sys
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +33,7 @@ import grpc
 from aiohttp import web
 from grpc_health.v1 import health_pb2
 from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
+from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from gateway import openapi, receipts
@@ -41,7 +44,7 @@ from gateway.services import EXPOSED_SERVICES, load_services
 from gateway.settings import GatewaySettings, gateway_settings
 from gateway.transcode import build_request, render_response, response_json
 from kit.auth import TokenVerifier
-from kit.grpc_client import retry_channel_options
+from kit.grpc_client import ClientChannelSettings, client_channel_options, client_target
 from kit.logging import configure_logging, get_logger
 from kit.telemetry import client_interceptors, configure_telemetry
 
@@ -62,18 +65,15 @@ _RATE_LIMITED_BY = {
 }
 
 
-def _channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
-    return [
-        ("grpc.max_send_message_length", max_message_bytes),
-        ("grpc.max_receive_message_length", max_message_bytes),
-        ("grpc.keepalive_time_ms", 60_000),
-        ("grpc.keepalive_timeout_ms", 20_000),
-        ("grpc.keepalive_permit_without_calls", 0),
-        ("grpc.http2.max_pings_without_data", 0),
-        # UNAVAILABLE only, jittered backoff, under a retry budget; never RESOURCE_EXHAUSTED (the
-        # caller gets 429 + Retry-After). Safe for mutations: see kit/grpc_client.py.
-        *retry_channel_options(),
-    ]
+def _channel_options(config: Any) -> list[tuple[str, Any]]:
+    # Balanced over every replica of the backend (round_robin, health-checked, keepalives), and
+    # retrying UNAVAILABLE only, jittered, under a retry budget; never RESOURCE_EXHAUSTED (the
+    # caller gets 429 + Retry-After). Safe for mutations: see kit/grpc_client.py.
+    return client_channel_options(
+        getattr(config, "grpc_channel", None) or ClientChannelSettings(),
+        retries={},
+        max_message_bytes=config.max_message_bytes,
+    )
 
 
 def _json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -100,6 +100,38 @@ def _request_timeout(request: web.Request, route_timeout: float) -> float:
     return min(value, route_timeout)
 
 
+# The gateways of this process whose backend health the gauge reports (one in production; tests
+# build several apps), by id; weak values: an app that is never closed does not keep its gateway alive.
+_WATCHED: weakref.WeakValueDictionary[int, Gateway] = weakref.WeakValueDictionary()
+_gauge_registered = False
+
+
+def _observe_backend_health(_options: Any) -> list[metrics.Observation]:
+    return [
+        metrics.Observation(1 if state == "SERVING" else 0, {"peony.backend": key})
+        for gateway in list(_WATCHED.values())
+        for key, state in gateway.backend_states.items()
+    ]
+
+
+def _watch_backend_health(gateway: Gateway) -> None:
+    """``peony.gateway.backend.serving`` {peony.backend}: 1 while the backend answers SERVING."""
+    global _gauge_registered
+    _WATCHED[id(gateway)] = gateway
+    if not _gauge_registered:
+        metrics.get_meter("peony.gateway").create_observable_gauge(
+            "peony.gateway.backend.serving",
+            callbacks=[_observe_backend_health],
+            unit="1",
+            description="1 while the backend answers grpc.health.v1 SERVING to this gateway, else 0",
+        )
+        _gauge_registered = True
+
+
+def _unwatch_backend_health(gateway: Gateway) -> None:
+    _WATCHED.pop(id(gateway), None)
+
+
 @dataclass
 class _Backend:
     key: str
@@ -120,8 +152,11 @@ class Gateway:
     tenant_of: TenantOfToken | None = None  # only when a limit needs to know who is asking
     tracer: trace.Tracer = field(default_factory=lambda: trace.get_tracer("peony.gateway"))
     draining: bool = False
+    # backend key -> last health answer ("SERVING", "NOT_SERVING", "UNAVAILABLE", ...)
+    backend_states: dict[str, str] = field(default_factory=dict)
     _callables: dict[int, tuple[Any, float]] = field(default_factory=dict)  # id(route) -> (stub, timeout)
     methods: frozenset[str] = frozenset()
+    _watcher: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
         standard = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
@@ -134,8 +169,8 @@ class Gateway:
             if backend.channel is None:
                 interceptors = client_interceptors(backend.target)
                 backend.channel = grpc.aio.insecure_channel(
-                    backend.target,
-                    options=_channel_options(self.config.max_message_bytes),
+                    client_target(backend.target),
+                    options=_channel_options(self.config),
                     interceptors=interceptors,
                 )
                 backend.owned = True
@@ -149,6 +184,10 @@ class Gateway:
             )
             timeout = self.settings.timeout_for(route.http_method, route.grpc_path)
             self._callables[id(route)] = (stub, timeout)
+        _watch_backend_health(self)
+        interval = self.settings.health_interval_s
+        if interval > 0:
+            self._watcher = asyncio.get_running_loop().create_task(self.watch_backends(interval))
         log.info(
             "gateway.routes",
             routes=len(self.router.routes),
@@ -156,6 +195,12 @@ class Gateway:
         )
 
     async def close(self, _app: web.Application | None = None) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
+        _unwatch_backend_health(self)
         self._callables.clear()
         for backend in self.backends.values():
             if backend.owned and backend.channel is not None:
@@ -340,17 +385,39 @@ class Gateway:
             otel_context.detach(token)
         return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
 
-    async def readyz(self, _request: web.Request) -> web.Response:
+    async def check_backends(self) -> dict[str, str]:
+        """Ask every backend's ``grpc.health.v1`` (through its balanced channel) and remember the
+        answers: ``/readyz``'s body and the ``peony.gateway.backend.serving`` gauge report them."""
         keys = list(self.backends)
         states = await asyncio.gather(*(self._check(self.backends[k]) for k in keys))
-        backends = dict(zip(keys, states, strict=True))
+        self.backend_states = dict(zip(keys, states, strict=True))
+        return self.backend_states
+
+    async def watch_backends(self, interval_s: float) -> None:
+        """Keep :attr:`backend_states` current for the metric between probes; runs until cancelled."""
+        while True:
+            try:
+                await self.check_backends()
+            except Exception:  # a probe must never end the watch
+                log.exception("gateway.backend_check_failed")
+            await asyncio.sleep(interval_s)
+
+    async def readyz(self, _request: web.Request) -> web.Response:
+        """Ready means "this gateway can serve": routes loaded and not draining.
+
+        A backend that is down does not make the gateway unready: its routes answer 503 naming
+        it while every other route keeps working, so taking every gateway pod out of its Service
+        (what one backend outage did before) would only turn a partial outage into a full one.
+        The body reports each backend's health (``notReady`` lists the ones not SERVING).
+        """
+        backends = await self.check_backends()
         not_ready = [k for k, s in backends.items() if s != "SERVING"]
         if self.draining:
             return _json_response(503, {"status": "draining", "backends": backends, "notReady": not_ready})
         if not self.router.routes:
             return _json_response(503, {"status": "no_routes", "backends": backends, "notReady": not_ready})
         if not_ready:
-            return _json_response(503, {"status": "unavailable", "backends": backends, "notReady": not_ready})
+            return _json_response(200, {"status": "degraded", "backends": backends, "notReady": not_ready})
         return _json_response(200, {"status": "ok", "backends": backends})
 
     # -- logging --------------------------------------------------------------------------------

@@ -8,6 +8,9 @@ PEONY_GATEWAY_LONG_TIMEOUT_SECONDS       30    the RPCs listed in PEONY_GATEWAY_
 PEONY_GATEWAY_LONG_RPCS                  "peony.wallet.v1.WalletService/GetCommissionReport":
                                          comma-separated ``package.Service/Method`` names of reports
                                          and exports that may legitimately take long
+PEONY_GATEWAY_HEALTH_INTERVAL_SECONDS    5     how often every backend's health is checked for the
+                                               ``peony.gateway.backend.serving`` gauge (0: only
+                                               when ``/readyz`` is asked)
 PEONY_GATEWAY_RETRY_AFTER_SECONDS        1     ``Retry-After`` of a 429/503 from a backend that gave
                                                no ``RetryInfo``
 
@@ -59,6 +62,7 @@ class GatewaySettings:
     long_timeout_s: float = 30.0
     long_rpcs: frozenset[str] = frozenset(DEFAULT_LONG_RPCS)
     retry_after_s: int = 1
+    health_interval_s: float = 5.0
     tenant_limit: RateLimit = RateLimit(500, 1000)
     token_limit: RateLimit = RateLimit(50, 100)
     anon_ip_limit: RateLimit = RateLimit(5, 10)
@@ -116,6 +120,7 @@ def gateway_settings(config: ServiceConfig | None) -> GatewaySettings:
         long_timeout_s=number("PEONY_GATEWAY_LONG_TIMEOUT_SECONDS", 30.0, 0.01, 3600),
         long_rpcs=long_rpcs,
         retry_after_s=int(number("PEONY_GATEWAY_RETRY_AFTER_SECONDS", 1, 1, 3600, integer=True)),
+        health_interval_s=number("PEONY_GATEWAY_HEALTH_INTERVAL_SECONDS", 5.0, 0, 3600),
         tenant_limit=limit("PEONY_GATEWAY_RATE_TENANT", RateLimit(500, 1000)),
         token_limit=limit("PEONY_GATEWAY_RATE_TOKEN", RateLimit(50, 100)),
         anon_ip_limit=limit("PEONY_GATEWAY_RATE_ANON_IP", RateLimit(5, 10)),

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
+from kit.grpc_client import ClientChannelSettings
+
 DEFAULT_GRPC_PORTS: dict[str, int] = {"members": 50051, "wallet": 50052, "booking": 50053, "notify": 50054}
 DEFAULT_GATEWAY_ADDR = "127.0.0.1:8080"
 # SQLAlchemy pool size per service when PEONY_DB_POOL_SIZE does not set one (kit.service.open_backbone).
@@ -118,6 +120,15 @@ class ServiceConfig:
         return INFLIGHT_RPCS_PER_DB_CONNECTION * (self.effective_db_pool_size + self.db_max_overflow)
 
     consumer: ConsumerSettings = field(default_factory=ConsumerSettings)
+    # PEONY_GRPC_LB_POLICY, PEONY_GRPC_KEEPALIVE_*: every client channel (kit/grpc_client.py)
+    grpc_channel: ClientChannelSettings = field(default_factory=ClientChannelSettings)
+    # PEONY_GRPC_MAX_CONNECTION_AGE_MS (+ _GRACE_MS): the server closes each connection after this
+    # age (jittered by gRPC), so clients resolve again and spread onto replicas added since.
+    grpc_max_connection_age_ms: int = 300_000
+    grpc_max_connection_age_grace_ms: int = 30_000
+    # PEONY_GRPC_MIN_PING_INTERVAL_MS: the most frequent client keepalive ping the server accepts
+    # (must stay below the clients' PEONY_GRPC_KEEPALIVE_TIME_MS, or it answers with GOAWAY)
+    grpc_min_ping_interval_ms: int = 10_000
 
     @property
     def grpc_addr(self) -> str:
@@ -302,6 +313,17 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
             f"PEONY_CONSUMER_BATCH={consumer.batch}"
         )
 
+    grpc_channel = ClientChannelSettings.from_env(env, problems)
+    max_connection_age_ms = get_int("PEONY_GRPC_MAX_CONNECTION_AGE_MS", 300_000, 1_000, 86_400_000)
+    max_connection_age_grace_ms = get_int("PEONY_GRPC_MAX_CONNECTION_AGE_GRACE_MS", 30_000, 0, 3_600_000)
+    min_ping_interval_ms = get_int("PEONY_GRPC_MIN_PING_INTERVAL_MS", 10_000, 100, 3_600_000)
+    if min_ping_interval_ms > grpc_channel.keepalive_time_ms:
+        problems.append(
+            f"PEONY_GRPC_MIN_PING_INTERVAL_MS={min_ping_interval_ms} must not exceed "
+            f"PEONY_GRPC_KEEPALIVE_TIME_MS={grpc_channel.keepalive_time_ms}: the server would refuse "
+            "the clients' keepalive pings"
+        )
+
     if problems:
         raise ConfigError(problems)
     return ServiceConfig(
@@ -336,4 +358,8 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
         min_deadline_ms=min_deadline_ms,
         shed_loop_lag_ms=shed_loop_lag_ms,
         consumer=consumer,
+        grpc_channel=grpc_channel,
+        grpc_max_connection_age_ms=max_connection_age_ms,
+        grpc_max_connection_age_grace_ms=max_connection_age_grace_ms,
+        grpc_min_ping_interval_ms=min_ping_interval_ms,
     )

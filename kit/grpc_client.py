@@ -17,14 +17,170 @@ that did reach a server answers the original response.
 remain, so a backend that is down gets at most ~(1 + ratio of successes) attempts per call, not
 ``max_attempts`` times the offered load. The backoff between attempts is randomized by gRPC itself
 (uniform in ``[0, current backoff]``), so retries of many clients do not synchronize.
+
+Load that spreads (every Peony client channel is built by :func:`client_channel_options`): an
+HTTP/2 channel to one address sticks to one server for its whole life, so a replica the
+autoscaler adds would get no traffic. Clients therefore resolve every address of the backend
+(:func:`client_target`: ``dns:///wallet:50052`` on a headless Kubernetes Service, or an
+``ipv4:`` list from ``peony up --replicas``) and spread calls over them with the ``round_robin``
+policy; client-side health checking (``grpc.health.v1.Health/Watch``) takes a replica out of the
+rotation as soon as it reports NOT_SERVING (it drains on SIGTERM), and keepalive pings find a
+replica that vanished without closing its connections. Servers close connections after
+``PEONY_GRPC_MAX_CONNECTION_AGE_MS`` (kit/grpc_server.py), and every close makes the client
+resolve again: new replicas join within that age.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["RETRYABLE_CODES", "retry_channel_options", "retry_service_config"]
+__all__ = [
+    "LB_POLICIES",
+    "RETRYABLE_CODES",
+    "ClientChannelSettings",
+    "client_channel_options",
+    "client_target",
+    "retry_channel_options",
+    "retry_service_config",
+]
+
+# `pick_first` is the opt-out: one connection per channel, as gRPC does by default.
+LB_POLICIES = ("round_robin", "pick_first")
+_SCHEMES = ("dns:", "ipv4:", "ipv6:", "unix:", "unix-abstract:", "xds:")
+
+
+@dataclass(frozen=True)
+class ClientChannelSettings:
+    """How every service-to-service channel balances and keeps its connections alive.
+
+    PEONY_GRPC_LB_POLICY               round_robin  or pick_first
+    PEONY_GRPC_CLIENT_HEALTH_CHECK     on           skip replicas whose health is NOT_SERVING
+    PEONY_GRPC_KEEPALIVE_TIME_MS       20000        ping an idle or busy connection this often ...
+    PEONY_GRPC_KEEPALIVE_TIMEOUT_MS    10000        ... and drop it when the ping is not answered
+    PEONY_GRPC_MAX_RECONNECT_BACKOFF_MS 1000        longest wait between attempts to reach a replica
+                                                    that went away (gRPC's default is 120 s: a
+                                                    restarted replica would wait that long for
+                                                    traffic, and a rolling restart could take
+                                                    every replica out of the rotation at once).
+                                                    Unlike pick_first, round_robin does not try a
+                                                    lost replica again when a call comes: only on
+                                                    this schedule (a refused connect costs little)
+    """
+
+    lb_policy: str = "round_robin"
+    health_check: bool = True
+    keepalive_time_ms: int = 20_000
+    keepalive_timeout_ms: int = 10_000
+    max_reconnect_backoff_ms: int = 1_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], problems: list[str]) -> ClientChannelSettings:
+        """Read the ``PEONY_GRPC_*`` client variables; each bad value is appended to ``problems``."""
+        default = cls()
+        policy = (env.get("PEONY_GRPC_LB_POLICY") or default.lb_policy).strip()
+        if policy not in LB_POLICIES:
+            problems.append(f"PEONY_GRPC_LB_POLICY={policy!r} must be one of {', '.join(LB_POLICIES)}")
+            policy = default.lb_policy
+        health_raw = (env.get("PEONY_GRPC_CLIENT_HEALTH_CHECK") or "on").strip().lower()
+        if health_raw not in ("on", "off", "true", "false", "1", "0"):
+            problems.append(f"PEONY_GRPC_CLIENT_HEALTH_CHECK={health_raw!r} must be on or off")
+        return cls(
+            lb_policy=policy,
+            health_check=health_raw in ("on", "true", "1"),
+            keepalive_time_ms=_int(
+                env, "PEONY_GRPC_KEEPALIVE_TIME_MS", default.keepalive_time_ms, 1_000, 3_600_000, problems
+            ),
+            keepalive_timeout_ms=_int(
+                env, "PEONY_GRPC_KEEPALIVE_TIMEOUT_MS", default.keepalive_timeout_ms, 100, 600_000, problems
+            ),
+            max_reconnect_backoff_ms=_int(
+                env,
+                "PEONY_GRPC_MAX_RECONNECT_BACKOFF_MS",
+                default.max_reconnect_backoff_ms,
+                100,
+                600_000,
+                problems,
+            ),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int, problems: list[str]) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{name}={raw!r} is not an integer")
+        return default
+    if not lo <= value <= hi:
+        problems.append(f"{name}={value} is outside {lo}..{hi}")
+        return default
+    return value
+
+
+def client_target(addr: str) -> str:
+    """The gRPC target for a ``PEONY_<SVC>_ADDR`` value, resolving to every replica.
+
+    ``host:port`` becomes ``dns:///host:port`` (all A/AAAA records: a headless Service lists
+    every ready pod); ``host1:p1,host2:p2`` (``peony up --replicas``) becomes an ``ipv4:`` list;
+    a target that already names its scheme (``dns:``, ``ipv4:``, ``unix:`` ...) is kept.
+    """
+    addr = addr.strip()
+    if addr.startswith(_SCHEMES):
+        return addr
+    if "," in addr:
+        return "ipv4:" + ",".join(part.strip() for part in addr.split(",") if part.strip())
+    return f"dns:///{addr}"
+
+
+def _service_config(settings: ClientChannelSettings, retries: dict[str, Any] | None) -> str:
+    config: dict[str, Any] = {"loadBalancingConfig": [{settings.lb_policy: {}}]}
+    if settings.health_check:
+        # gRFC A17: the channel watches each replica's health and picks only SERVING ones.
+        config["healthCheckConfig"] = {"serviceName": ""}
+    if retries is not None:
+        config.update(json.loads(retry_service_config(**retries)))
+    return json.dumps(config, separators=(",", ":"))
+
+
+def client_channel_options(
+    settings: ClientChannelSettings | None = None,
+    *,
+    retries: dict[str, Any] | None = None,
+    max_message_bytes: int | None = None,
+) -> list[tuple[str, Any]]:
+    """Channel options of a balanced service-to-service channel (see the module docstring).
+
+    ``retries``: keyword arguments of :func:`retry_service_config` to retry ``UNAVAILABLE`` in
+    the channel (the gateway); None for clients that retry by themselves under their own budget.
+    """
+    settings = settings or ClientChannelSettings()
+    options: list[tuple[str, Any]] = [
+        ("grpc.service_config", _service_config(settings, retries)),
+        ("grpc.service_config_disable_resolution", 1),  # a DNS TXT record cannot replace it
+        ("grpc.keepalive_time_ms", settings.keepalive_time_ms),
+        ("grpc.keepalive_timeout_ms", settings.keepalive_timeout_ms),
+        # Idle connections are pinged too: a replica that vanished is noticed before a call needs it.
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.initial_reconnect_backoff_ms", min(100, settings.max_reconnect_backoff_ms)),
+        ("grpc.max_reconnect_backoff_ms", settings.max_reconnect_backoff_ms),
+    ]
+    if retries is not None:
+        # Without a policy gRPC still retries transparently (a call that never reached a server,
+        # e.g. one refused by a draining replica's GOAWAY): never switched off.
+        options.append(("grpc.enable_retries", 1))
+    if max_message_bytes is not None:
+        options += [
+            ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.max_receive_message_length", max_message_bytes),
+        ]
+    return options
+
 
 RETRYABLE_CODES: tuple[str, ...] = ("UNAVAILABLE",)
 

@@ -351,6 +351,14 @@ class GrpcServiceRunner:
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.http2.max_pings_without_data", 0),
             ("grpc.so_reuseport", 0),
+            # Long-lived client channels rebalance: each connection is closed (GOAWAY, calls in
+            # flight get the grace) after this age, and the client resolves the replicas again.
+            ("grpc.max_connection_age_ms", self.config.grpc_max_connection_age_ms),
+            ("grpc.max_connection_age_grace_ms", self.config.grpc_max_connection_age_grace_ms),
+            # Accept the clients' keepalive pings (kit/grpc_client.py), also on idle connections.
+            ("grpc.http2.min_recv_ping_interval_without_data_ms", self.config.grpc_min_ping_interval_ms),
+            ("grpc.http2.min_ping_interval_without_data_ms", self.config.grpc_min_ping_interval_ms),
+            ("grpc.keepalive_permit_without_calls", 1),
         ]
         self.admission = AdmissionControl(
             self.config.max_inflight_rpcs, lag_limit_s=self.config.shed_loop_lag_ms / 1000

@@ -27,6 +27,7 @@ from peony.members.v1 import members_service_pb2_grpc as mpb_grpc
 
 from kit.config import ServiceConfig
 from kit.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
+from kit.grpc_client import ClientChannelSettings, client_channel_options, client_target
 from kit.ids import is_uuid
 from kit.logging import get_logger
 from kit.retry import budget_for
@@ -82,13 +83,19 @@ class MembersClient:
         credentials: ServiceCredentials,
         *,
         deadline_s: float = DEFAULT_DEADLINE_S,
+        channel_settings: ClientChannelSettings | None = None,
         attempts: int = DEFAULT_ATTEMPTS,
     ):
         self.target = target
         self._credentials = credentials
         self._deadline_s = deadline_s
         self._attempts = max(1, attempts)
-        self._channel = grpc.aio.insecure_channel(target, interceptors=client_interceptors(target))
+        # Balanced over every replica of the service (kit/grpc_client.py).
+        self._channel = grpc.aio.insecure_channel(
+            client_target(target),
+            options=client_channel_options(channel_settings),
+            interceptors=client_interceptors(target),
+        )
         self._retry_budget = budget_for(target)
         self._stub = mpb_grpc.MembersServiceStub(self._channel)
 
@@ -235,4 +242,5 @@ def members_read_through(config: ServiceConfig, service: str) -> MembersClient |
         config.service_addrs["members"],
         ServiceCredentials.from_config(config),
         deadline_s=float(config.extra.get(prefix + "DEADLINE_SECONDS") or DEFAULT_DEADLINE_S),
+        channel_settings=config.grpc_channel,
     )

@@ -705,6 +705,10 @@ class _ClientTracing:
         self._tracer: trace.Tracer | None = None
         self._peer: dict[str, Any] = {}
         if target:
+            # A balanced target (``dns:///svc:port``, ``ipv4:a:p,b:q``) names the first address.
+            for scheme in ("dns:///", "dns:", "ipv4:", "ipv6:"):
+                target = target.removeprefix(scheme)
+            target = target.split(",")[0]
             host, _, port = target.rpartition(":")
             if host and port.isdigit():
                 self._peer = {"server.address": host.strip("[]"), "server.port": int(port)}

@@ -6,6 +6,7 @@ an in-test OTLP receiver so tests can follow one trace across process boundaries
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -101,6 +102,20 @@ class Stack:
     otlp: OtlpReceiver
     extra: list[ServiceProcess] = field(default_factory=list)
 
+    def wait_gateway_sees(self, backend: str, timeout: float = 30.0) -> None:
+        """Until the gateway's ``/readyz`` reports ``backend`` SERVING: after a restart, what a
+        rollout waits for before it goes on (clients reconnect on their own backoff, <= 1 s)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.gateway_url}/readyz", timeout=5) as resp:  # noqa: S310 - loopback
+                    if json.loads(resp.read())["backends"].get(backend) == "SERVING":
+                        return
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"the gateway never saw {backend} SERVING again"
+            time.sleep(0.2)
+
     def all_logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.logs.glob("*.log"))
 
@@ -144,6 +159,9 @@ def running_stack(infra, tmp: Path) -> Iterator[Stack]:
             "PEONY_DEV_PROVIDERS_URL": f"http://127.0.0.1:{providers_port}",
             "PEONY_DEV_SMTP_PORT": str(smtp_port),
             "PEONY_SHUTDOWN_GRACE_SECONDS": "10",
+            # The default quiet hours (21:00-09:00 in the stores' Asia/Shanghai = 13:00-01:00 UTC)
+            # would defer every message the tests wait for during half of the day.
+            "PEONY_NOTIFY_QUIET_HOURS": "off",
             # The gateway verifies tokens for its rate limits, but the tests' bursts (and the
             # fuzz's unauthenticated cases) must reach the services: limits far above them.
             "PEONY_GATEWAY_RATE_TENANT_RPS": "100000",

@@ -282,6 +282,7 @@ async def test_sigterm_under_load_fails_no_in_flight_call(stack):
     assert set(before) == {grpc.StatusCode.OK}, sorted({c.name for c in before})
     assert set(after) <= {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE}, sorted({c.name for c in after})
     stack.members.start()  # leave the stack as we found it
+    stack.wait_gateway_sees("members")  # ... and reachable through the gateway again
 
 
 async def test_notify_keeps_no_phone_email_or_openid_in_its_database_logs_or_spans(stack):

@@ -284,6 +284,8 @@ def test_grpc_services_match_default_ports() -> None:
         assert env["PEONY_MIGRATE_ON_START"] == "false", f"{svc}: the migration Job migrates, not the pod"
         service = services[svc]
         assert service["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+        # Headless, so clients see every pod and round_robin spreads calls (kit/grpc_client.py).
+        assert service["spec"].get("clusterIP") == "None", f"{svc}: the gRPC Service must be headless"
         (sp,) = [p for p in service["spec"]["ports"] if p["name"] == "grpc"]
         assert sp["port"] == port and sp["targetPort"] in (port, "grpc") and sp["appProtocol"] == "grpc"
     assert served == set(SERVICE_MODULES)  # every service `peony serve` runs is deployed

@@ -23,6 +23,7 @@ from peony.wallet.v1 import wallet_service_pb2 as wpb
 from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
 
 from kit.errors import DomainError
+from kit.grpc_client import ClientChannelSettings, client_channel_options, client_target
 from kit.logging import get_logger
 from kit.retry import budget_for
 from kit.service_auth import ServiceCredentialError, ServiceCredentials, call_with_retries
@@ -96,13 +97,19 @@ class WalletClient:
         credentials: ServiceCredentials,
         *,
         deadline_s: float = DEFAULT_DEADLINE_S,
+        channel_settings: ClientChannelSettings | None = None,
         attempts: int = DEFAULT_ATTEMPTS,
     ):
         self.target = target
         self._credentials = credentials
         self._deadline_s = deadline_s
         self._attempts = max(1, attempts)
-        self._channel = grpc.aio.insecure_channel(target, interceptors=client_interceptors(target))
+        # Balanced over every replica of the service (kit/grpc_client.py).
+        self._channel = grpc.aio.insecure_channel(
+            client_target(target),
+            options=client_channel_options(channel_settings),
+            interceptors=client_interceptors(target),
+        )
         self._retry_budget = budget_for(target)
         self._stub = wpb_grpc.WalletServiceStub(self._channel)
 

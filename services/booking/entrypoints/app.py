@@ -41,6 +41,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         config.service_addrs["wallet"],
         ServiceCredentials.from_config(config),
         deadline_s=float(config.extra.get(WALLET_DEADLINE_VAR) or DEFAULT_DEADLINE_S),
+        channel_settings=config.grpc_channel,
     )
     # Read-through on a projection miss: booking asks members as itself, like the wallet.
     members_client = members_read_through(config, SERVICE)

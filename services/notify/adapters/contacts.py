@@ -22,6 +22,7 @@ from peony.members.v1 import members_service_pb2 as mpb
 from peony.members.v1 import members_service_pb2_grpc as mpb_grpc
 
 from kit.cache import ReadCache
+from kit.grpc_client import ClientChannelSettings, client_channel_options, client_target
 from kit.ids import parse_name
 from kit.logging import get_logger
 from kit.service_auth import ServiceCredentialError, ServiceCredentials
@@ -107,13 +108,19 @@ class MembersContacts:
         credentials: ServiceCredentials,
         *,
         deadline_s: float = DEFAULT_DEADLINE_S,
+        channel_settings: ClientChannelSettings | None = None,
         cache_ttl_s: float = 0.0,
         cache_entries: int = 10_000,
     ):
         self.target = target
         self._credentials = credentials
         self._deadline_s = deadline_s
-        self._channel = grpc.aio.insecure_channel(target, interceptors=client_interceptors(target))
+        # Balanced over every replica of the service (kit/grpc_client.py).
+        self._channel = grpc.aio.insecure_channel(
+            client_target(target),
+            options=client_channel_options(channel_settings),
+            interceptors=client_interceptors(target),
+        )
         self._stub = mpb_grpc.MembersServiceStub(self._channel)
         self._cache: ReadCache[tuple[str, str], Contact] | None = (
             ReadCache(max_entries=cache_entries, ttl_s=cache_ttl_s) if cache_ttl_s > 0 else None

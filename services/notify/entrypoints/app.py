@@ -44,6 +44,7 @@ async def build(config: ServiceConfig, *, registry: ProviderRegistry | None = No
         deadline_s=settings.members_deadline_s,
         cache_ttl_s=settings.contact_cache_s,
         cache_entries=settings.contact_cache_entries,
+        channel_settings=config.grpc_channel,
     )
     uows = UnitOfWorkFactory(NotifyUnitOfWork, session_factory(backbone.engine), service=SERVICE)
     servicer = NotifyServicer(

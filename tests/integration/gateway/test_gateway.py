@@ -412,7 +412,7 @@ async def test_healthz_and_readyz(client):
     assert await resp.json() == {"status": "ok", "backends": {"members": "SERVING", "notify": "SERVING"}}
 
 
-async def test_backend_down_503_and_not_ready(proto, members_backend):
+async def test_backend_down_503_while_the_gateway_stays_ready(proto, members_backend):
     dead = f"127.0.0.1:{free_port()}"
     config = gateway_config(members_backend.addr, dead)
     app = build_app(config, services=[(proto.members, "members"), (proto.ping, "notify")])
@@ -422,16 +422,17 @@ async def test_backend_down_503_and_not_ready(proto, members_backend):
         err = _assert_error(await resp.json(), 503, "UNAVAILABLE")
         assert dead not in await resp.text()
         assert err["details"][0]["metadata"] == {"service": "notify"}
+        # One backend down does not take the gateway out of its Service: it can still serve.
         resp = await c.get("/readyz")
-        assert resp.status == 503
+        assert resp.status == 200
         body = await resp.json()
-        assert body["notReady"] == ["notify"]
+        assert body["status"] == "degraded" and body["notReady"] == ["notify"]
         assert body["backends"]["members"] == "SERVING"
         # the healthy backend still works
         assert (await c.get("/v1/members/abc")).status == 200
 
 
-async def test_readyz_not_serving(proto, members_backend, notify_backend):
+async def test_a_not_serving_backend_fails_only_its_routes(proto, members_backend, notify_backend):
     from grpc_health.v1 import health_pb2
 
     config = gateway_config(members_backend.addr, notify_backend.addr)
@@ -440,8 +441,17 @@ async def test_readyz_not_serving(proto, members_backend, notify_backend):
         await notify_backend.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
         try:
             resp = await c.get("/readyz")
+            assert resp.status == 200
+            body = await resp.json()
+            # The channel's health checking takes a NOT_SERVING replica out of the rotation, so
+            # the probe through it finds no replica to ask: UNAVAILABLE (NOT_SERVING on a race).
+            assert body["backends"]["notify"] in ("NOT_SERVING", "UNAVAILABLE"), body
+            assert body["notReady"] == ["notify"]
+            # ... and its routes answer 503 naming it, while members' routes keep working.
+            resp = await c.get("/v1/ping/x")
             assert resp.status == 503
-            assert (await resp.json())["backends"]["notify"] == "NOT_SERVING"
+            assert (await resp.json())["error"]["details"][0]["metadata"] == {"service": "notify"}
+            assert (await c.get("/v1/members/abc")).status == 200
         finally:
             await notify_backend.health.set("", health_pb2.HealthCheckResponse.SERVING)
 
