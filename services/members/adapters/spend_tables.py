@@ -40,6 +40,9 @@ member_spend = Table(
     Column("member_id", UUID(as_uuid=False), nullable=False),
     Column("kind", Text, nullable=False),  # 'checkout' or 'refund'
     Column("qualifying_spend_minor", BigInteger, nullable=False),
+    # Points the checkout earned (negative: a refund's clawback); they qualify for tiers whose
+    # `qualifying_points` is set.
+    Column("qualifying_points", BigInteger, nullable=False, server_default="0"),
     # A checkout entry is a visit; a refund entry with full=true undoes its checkout's visit.
     Column("visit", Boolean, nullable=False),
     Column("full_refund", Boolean, nullable=False, server_default="false"),

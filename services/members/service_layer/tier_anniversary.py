@@ -25,7 +25,7 @@ from kit.uow import UnitOfWorkFactory
 from services.members.adapters.tier_reviews import DOWNGRADED, KEPT, TierReviewRepository
 from services.members.domain.tiers import DOWNGRADE_AUTOMATIC
 from services.members.service_layer.handlers import benefits_message, member_name
-from services.members.service_layer.spend import SYSTEM_ACTOR, SpendBook
+from services.members.service_layer.spend import SYSTEM_ACTOR, SpendBook, WindowTotals
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
 log = get_logger("peony.members.tier_anniversary")
@@ -60,8 +60,8 @@ async def review_batch(uow: MembersUnitOfWork, *, batch_size: int = BATCH_SIZE) 
     downgraded = 0
     for member in due:
         current = ladder.get(member.tier_id)
-        spend, visits = totals.get(member.member_id, (0, 0))
-        target = ladder.qualifying_tier(spend_minor=spend, visits=visits)
+        spend, visits, points = totals.get(member.member_id, WindowTotals())
+        target = ladder.qualifying_tier(spend_minor=spend, visits=visits, points=points)
         # A tier gone from the ladder is the re-evaluation job's (UpdateTierLadder), not ours.
         if current is None or target.rank >= current.rank:
             await reviews.record(member, outcome=KEPT, to_tier_id=member.tier_id)
@@ -98,6 +98,7 @@ async def review_batch(uow: MembersUnitOfWork, *, batch_size: int = BATCH_SIZE) 
             anniversary=member.anniversary,
             window_spend_minor=spend,
             visits=visits,
+            points=points,
         )
     return ReviewOutcome(reviewed=len(due), downgraded=downgraded)
 
