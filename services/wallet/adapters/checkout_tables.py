@@ -119,7 +119,7 @@ commission_records = Table(
     metadata,
     Column("tenant_id", Text, nullable=False),
     Column("record_id", UUID(as_uuid=False), nullable=False),
-    # A record belongs to a checkout line or to a package card sold (`SellPackage.sold_by`).
+    # A record belongs to a checkout line or to a package card sold (`SellPackage.sold_by`) ...
     Column("checkout_id", UUID(as_uuid=False), nullable=True),
     Column("package_id", UUID(as_uuid=False), nullable=True),
     Column("refund_id", UUID(as_uuid=False), nullable=True),  # set on a checkout refund's clawback
@@ -132,9 +132,18 @@ commission_records = Table(
     Column("item", Text, nullable=False),
     Column("currency_code", Text, nullable=False),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # ... or to a top-up (`TopUpRequest.sold_by`): its ledger transaction.
+    Column("transaction_id", UUID(as_uuid=False), nullable=True),
+    # What GetCommissionReport groups by besides staff, item and store.
+    Column("staff_position", Text, nullable=False, server_default=""),
+    Column("tender", Text, nullable=False, server_default=""),  # '' = several tenders
+    Column("category", Text, nullable=False, server_default=""),
     PrimaryKeyConstraint("tenant_id", "record_id", name="pk_commission_records"),
-    CheckConstraint("num_nonnulls(checkout_id, package_id) = 1", name="ck_commission_records_source"),
+    CheckConstraint(
+        "num_nonnulls(checkout_id, package_id, transaction_id) = 1", name="ck_commission_records_source"
+    ),
     Index("ix_commission_records_package", "tenant_id", "package_id"),
+    Index("ix_commission_records_transaction", "tenant_id", "transaction_id"),
     Index("ix_commission_records_time", "tenant_id", "create_time", "record_id"),
     Index("ix_commission_records_staff", "tenant_id", "staff", "create_time"),
     Index("ix_commission_records_checkout", "tenant_id", "checkout_id"),

@@ -21,6 +21,9 @@ from services.wallet.entrypoints.mapping_checkout import (
     customer_type_of,
     record_to_proto,
     refund_to_proto,
+    report_dimensions_of,
+    report_row_to_proto,
+    report_source_of,
     rule_tender_of,
     rule_to_proto,
     timestamp_of,
@@ -273,17 +276,23 @@ class CheckoutRpc:
         end = timestamp_of(request.end_time)
         if start is None or end is None:
             raise InvalidArgument([("start_time", "start_time and end_time are required")])
+        dimensions = report_dimensions_of(request.group_by)
+        source = report_source_of(request.source)
 
         async def read(uow) -> pb.GetCommissionReportResponse:
-            rows = await com.report(uow, caller, staff=request.staff, store_id=store_id, start=start, end=end)
+            rows = await com.report(
+                uow,
+                caller,
+                staff=request.staff,
+                store_id=store_id,
+                start=start,
+                end=end,
+                dimensions=dimensions,
+                source=source,
+            )
             currency = (await uow.settings.get()).currency_code
             return pb.GetCommissionReportResponse(
-                rows=[
-                    pb.CommissionReportRow(
-                        staff=r.staff, sales_minor=r.sales, commission_minor=r.commission, record_count=r.n
-                    )
-                    for r in rows
-                ],
+                rows=[report_row_to_proto(r, dimensions) for r in rows],
                 total_commission_minor=sum(r.commission for r in rows),
                 currency_code=currency,
             )

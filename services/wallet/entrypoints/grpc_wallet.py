@@ -268,6 +268,8 @@ class WalletRpc:
                 currency=request.currency_code,
                 tender=tender,
                 plan_id=plan_id,
+                sold_by=request.sold_by,
+                staff_position=request.staff_position,
             )
             return pb.TopUpResponse(
                 transaction=transaction_to_proto(result.transaction, caller.tenant),
@@ -284,6 +286,8 @@ class WalletRpc:
             currency=request.currency_code,
             tender=tender,
             plan_id=plan_id,
+            sold_by=request.sold_by,
+            staff_position=request.staff_position,
             response_type=pb.TopUpResponse,
             respond=lambda posted, wallet: pb.TopUpResponse(
                 transaction=transaction_to_proto(posted, caller.tenant), wallet=wallet_to_proto(wallet)

@@ -191,7 +191,7 @@ class UpdateTopUpPlanResponse(_message.Message):
     def __init__(self, top_up_plan: _Optional[_Union[_stored_value_pb2.TopUpPlan, _Mapping]] = ...) -> None: ...
 
 class TopUpRequest(_message.Message):
-    __slots__ = ("member", "amount_minor", "currency_code", "tender", "plan", "store", "request_id")
+    __slots__ = ("member", "amount_minor", "currency_code", "tender", "plan", "store", "request_id", "sold_by", "staff_position")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -199,6 +199,8 @@ class TopUpRequest(_message.Message):
     PLAN_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SOLD_BY_FIELD_NUMBER: _ClassVar[int]
+    STAFF_POSITION_FIELD_NUMBER: _ClassVar[int]
     member: str
     amount_minor: int
     currency_code: str
@@ -206,7 +208,9 @@ class TopUpRequest(_message.Message):
     plan: str
     store: str
     request_id: str
-    def __init__(self, member: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency_code: _Optional[str] = ..., tender: _Optional[_Union[_ledger_pb2.Tender, str]] = ..., plan: _Optional[str] = ..., store: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    sold_by: str
+    staff_position: str
+    def __init__(self, member: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency_code: _Optional[str] = ..., tender: _Optional[_Union[_ledger_pb2.Tender, str]] = ..., plan: _Optional[str] = ..., store: _Optional[str] = ..., request_id: _Optional[str] = ..., sold_by: _Optional[str] = ..., staff_position: _Optional[str] = ...) -> None: ...
 
 class TopUpResponse(_message.Message):
     __slots__ = ("transaction", "wallet")
@@ -485,7 +489,7 @@ class UpdatePackageProductResponse(_message.Message):
     def __init__(self, package_product: _Optional[_Union[_packages_pb2.PackageProduct, _Mapping]] = ...) -> None: ...
 
 class SellPackageRequest(_message.Message):
-    __slots__ = ("member", "product", "store", "tenders", "payment_pin", "sold_by", "request_id")
+    __slots__ = ("member", "product", "store", "tenders", "payment_pin", "sold_by", "request_id", "staff_position")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
@@ -493,6 +497,7 @@ class SellPackageRequest(_message.Message):
     PAYMENT_PIN_FIELD_NUMBER: _ClassVar[int]
     SOLD_BY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STAFF_POSITION_FIELD_NUMBER: _ClassVar[int]
     member: str
     product: str
     store: str
@@ -500,7 +505,8 @@ class SellPackageRequest(_message.Message):
     payment_pin: str
     sold_by: str
     request_id: str
-    def __init__(self, member: _Optional[str] = ..., product: _Optional[str] = ..., store: _Optional[str] = ..., tenders: _Optional[_Iterable[_Union[_checkout_pb2.TenderAmount, _Mapping]]] = ..., payment_pin: _Optional[str] = ..., sold_by: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    staff_position: str
+    def __init__(self, member: _Optional[str] = ..., product: _Optional[str] = ..., store: _Optional[str] = ..., tenders: _Optional[_Iterable[_Union[_checkout_pb2.TenderAmount, _Mapping]]] = ..., payment_pin: _Optional[str] = ..., sold_by: _Optional[str] = ..., request_id: _Optional[str] = ..., staff_position: _Optional[str] = ...) -> None: ...
 
 class SellPackageResponse(_message.Message):
     __slots__ = ("member_package", "transaction", "wallet")
@@ -975,28 +981,42 @@ class ListCommissionRecordsResponse(_message.Message):
     def __init__(self, commission_records: _Optional[_Iterable[_Union[_commission_pb2.CommissionRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class GetCommissionReportRequest(_message.Message):
-    __slots__ = ("staff", "store", "start_time", "end_time")
+    __slots__ = ("staff", "store", "start_time", "end_time", "group_by", "source")
     STAFF_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     staff: str
     store: str
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
-    def __init__(self, staff: _Optional[str] = ..., store: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    group_by: _containers.RepeatedScalarFieldContainer[_commission_pb2.CommissionReportDimension]
+    source: _commission_pb2.CommissionSource
+    def __init__(self, staff: _Optional[str] = ..., store: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group_by: _Optional[_Iterable[_Union[_commission_pb2.CommissionReportDimension, str]]] = ..., source: _Optional[_Union[_commission_pb2.CommissionSource, str]] = ...) -> None: ...
 
 class CommissionReportRow(_message.Message):
-    __slots__ = ("staff", "sales_minor", "commission_minor", "record_count")
+    __slots__ = ("staff", "sales_minor", "commission_minor", "record_count", "item", "store", "staff_position", "tender", "source")
     STAFF_FIELD_NUMBER: _ClassVar[int]
     SALES_MINOR_FIELD_NUMBER: _ClassVar[int]
     COMMISSION_MINOR_FIELD_NUMBER: _ClassVar[int]
     RECORD_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    STAFF_POSITION_FIELD_NUMBER: _ClassVar[int]
+    TENDER_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     staff: str
     sales_minor: int
     commission_minor: int
     record_count: int
-    def __init__(self, staff: _Optional[str] = ..., sales_minor: _Optional[int] = ..., commission_minor: _Optional[int] = ..., record_count: _Optional[int] = ...) -> None: ...
+    item: str
+    store: str
+    staff_position: str
+    tender: _ledger_pb2.Tender
+    source: _commission_pb2.CommissionSource
+    def __init__(self, staff: _Optional[str] = ..., sales_minor: _Optional[int] = ..., commission_minor: _Optional[int] = ..., record_count: _Optional[int] = ..., item: _Optional[str] = ..., store: _Optional[str] = ..., staff_position: _Optional[str] = ..., tender: _Optional[_Union[_ledger_pb2.Tender, str]] = ..., source: _Optional[_Union[_commission_pb2.CommissionSource, str]] = ...) -> None: ...
 
 class GetCommissionReportResponse(_message.Message):
     __slots__ = ("rows", "total_commission_minor", "currency_code")
