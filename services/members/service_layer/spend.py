@@ -32,14 +32,15 @@ from kit.logging import get_logger
 from kit.uow import UnitOfWork
 from services.members.adapters import spend_tables as st
 from services.members.adapters import tables as t
+from services.members.adapters.referral_repository import ReferralSettingsRepository
 from services.members.adapters.repository import SettingsRepository, TierChangeRepository
+from services.members.domain.referral import ReferralTerms
 from services.members.domain.tiers import TierLadder
 from services.members.service_layer.handlers import benefits_message, member_name
 
 SERVICE = "members"
 SYSTEM_ACTOR = "system"
 UPGRADE_REASON = "qualifying spend"
-DEFAULT_REFERRAL_THRESHOLD_MINOR = 50_000  # ¥500 (domain.md §2)
 
 log = get_logger("peony.members.spend")
 
@@ -170,12 +171,8 @@ class SpendBook:
         )
         return int(total or 0)
 
-    async def referral_threshold(self) -> int:
-        c = st.referral_settings.c
-        value = await self.session.scalar(
-            select(c.referral_threshold_minor).where(c.tenant_id == self.tenant)
-        )
-        return DEFAULT_REFERRAL_THRESHOLD_MINOR if value is None else int(value)
+    async def referral_terms(self) -> ReferralTerms:
+        return (await ReferralSettingsRepository(self.session, self.tenant).get())[0]
 
     async def has_referral_reward(self, referee_id: str) -> bool:
         r = st.referral_rewards.c
@@ -245,7 +242,8 @@ class SpendBook:
     ) -> bool:
         if not member.referrer_id or await self.has_referral_reward(member.member_id):
             return False
-        threshold = await self.referral_threshold()
+        terms = await self.referral_terms()
+        threshold = terms.threshold_minor
         total = await self.lifetime_spend(member.member_id)
         if total < threshold:
             return False
@@ -264,6 +262,12 @@ class SpendBook:
                 referee=member_name(member.member_id),
                 qualifying_spend_minor=total,
                 currency_code=currency_code,
+                # the terms as they are now: a later settings change does not alter this reward
+                terms_included=True,
+                referrer_voucher_minor=terms.referrer_voucher_minor,
+                voucher_valid_days=terms.voucher_valid_days,
+                referrer_points=terms.referrer_points,
+                referee_points=terms.referee_points,
             ),
             member.member_id,
         )
