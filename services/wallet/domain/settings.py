@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields
 
 from kit.errors import Violations
@@ -28,6 +29,8 @@ class WalletSettings:
     check_in_points: int = 5
     check_in_streak_days: int = 7
     check_in_streak_bonus: int = 20
+    # the tier benefit "free care each month": the service its sessions are of ("" = off)
+    free_care_service: str = ""
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -45,6 +48,11 @@ class WalletSettings:
             v.add(f"{prefix}.spend_order", f"must be one of {', '.join(rules.SPEND_ORDERS)}")
         if self.expiry_policy not in rules.EXPIRY_POLICIES:
             v.add(f"{prefix}.expiry_policy", "unknown policy")
+        if self.free_care_service and not (
+            len(self.free_care_service) <= 100
+            and re.fullmatch(r"services/[!-.0-~]{1,64}", self.free_care_service)
+        ):
+            v.add(f"{prefix}.free_care_service", "must be services/{service} (at most 100 characters)")
         for name, lo, hi in (
             ("pin_max_attempts", 1, 20),
             ("pin_lockout_minutes", 1, 7 * 24 * 60),

@@ -36,6 +36,7 @@ _SETTINGS_FIELDS = (
     "pin_max_attempts",
     "pin_lockout_minutes",
     "hold_default_ttl_minutes",
+    "free_care_service",
 )
 
 
