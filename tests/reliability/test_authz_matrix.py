@@ -153,6 +153,7 @@ MATRIX: dict[str, Rule] = {
     "wallet.VoidHold":                R(auth.WALLET_WRITE),
     "wallet.GetHold":                 R(auth.WALLET_READ, member="own"),
     "wallet.Checkout":                R(auth.WALLET_WRITE, store=True),
+    "wallet.ApproveCheckoutDiscount": R(auth.WALLET_ADJUST, store=True),
     "wallet.GetCheckout":             R(auth.WALLET_READ, member="own"),
     "wallet.ListCheckouts":           R(auth.WALLET_READ, store=True, member="own"),
     "wallet.RefundCheckout":          R(auth.WALLET_WRITE),

@@ -31,6 +31,8 @@ class WalletSettings:
     check_in_streak_bonus: int = 20
     # the tier benefit "free care each month": the service its sessions are of ("" = off)
     free_care_service: str = ""
+    # the highest manual discount a store manager may approve at checkout (院长审批); 0 = off
+    max_manual_discount_bps: int = 3000
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -55,6 +57,7 @@ class WalletSettings:
             v.add(f"{prefix}.free_care_service", "must be services/{service} (at most 100 characters)")
         for name, lo, hi in (
             ("pin_max_attempts", 1, 20),
+            ("max_manual_discount_bps", 0, 10_000),
             ("pin_lockout_minutes", 1, 7 * 24 * 60),
             ("hold_default_ttl_minutes", 1, 90 * 24 * 60),
             ("points_per_yuan", 0, 1000),

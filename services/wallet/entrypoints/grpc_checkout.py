@@ -15,6 +15,8 @@ from kit.pagination import page_size
 from services.wallet.domain import checkout as pricing
 from services.wallet.entrypoints.mapping import member_id_of, store_id_of, tender_of, wallet_to_proto
 from services.wallet.entrypoints.mapping_checkout import (
+    approval_id_of,
+    approval_to_proto,
     basis_of,
     checkout_id_of,
     checkout_to_proto,
@@ -30,7 +32,7 @@ from services.wallet.entrypoints.mapping_checkout import (
 )
 from services.wallet.service_layer import checkout as co
 from services.wallet.service_layer import commission as com
-from services.wallet.service_layer import one_call
+from services.wallet.service_layer import discount_approvals, one_call
 from services.wallet.service_layer import stored_value as sv
 
 
@@ -86,6 +88,9 @@ class CheckoutRpc:
             ],
             package_ids=package_ids,
             validate_only=request.validate_only,
+            discount_approval_id=approval_id_of(request.discount_approval, "discount_approval")
+            if request.discount_approval
+            else None,
         )
         caller = current_principal()
         caller.require(auth.WALLET_WRITE)
@@ -265,6 +270,27 @@ class CheckoutRpc:
             )
 
         return await self._read(read)
+
+    async def ApproveCheckoutDiscount(
+        self, request: pb.ApproveCheckoutDiscountRequest, context
+    ) -> pb.ApproveCheckoutDiscountResponse:
+        req = discount_approvals.ApprovalRequest(
+            store_id=store_id_of(request.store),
+            member_id=member_id_of(request.member, "member") if request.member else None,
+            discount_bps=request.discount_bps,
+            reason=request.reason,
+            valid_minutes=request.valid_minutes,
+        )
+        caller = current_principal()
+        discount_approvals.authorize(caller, req)  # before any read or effect
+
+        async def effect(uow) -> pb.ApproveCheckoutDiscountResponse:
+            row = await discount_approvals.approve(uow, caller, req)
+            return pb.ApproveCheckoutDiscountResponse(discount_approval=approval_to_proto(row))
+
+        return await self._mutate(
+            "ApproveCheckoutDiscount", request, pb.ApproveCheckoutDiscountResponse, effect
+        )
 
     async def GetCommissionReport(self, request, context) -> pb.GetCommissionReportResponse:
         caller = current_principal()

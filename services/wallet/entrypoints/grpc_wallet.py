@@ -37,6 +37,7 @@ _SETTINGS_FIELDS = (
     "pin_lockout_minutes",
     "hold_default_ttl_minutes",
     "free_care_service",
+    "max_manual_discount_bps",
 )
 
 

@@ -247,6 +247,7 @@ def settings_to_proto(s) -> stored_value_pb2.WalletSettings:
         pin_lockout_minutes=s.pin_lockout_minutes,
         hold_default_ttl_minutes=s.hold_default_ttl_minutes,
         free_care_service=s.free_care_service,
+        max_manual_discount_bps=s.max_manual_discount_bps,
     )
 
 

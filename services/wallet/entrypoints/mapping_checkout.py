@@ -251,6 +251,9 @@ def checkout_to_proto(result) -> checkout_pb2.Checkout:
         customer_type=enum_value(commission_pb2.CustomerType, c["customer_type"]),
         tier_id=c["tier_id"],
         tier_discount_bps=c["tier_discount_bps"],
+        discount_approval=f"discountApprovals/{c['discount_approval_id']}"
+        if c.get("discount_approval_id")
+        else "",
         refunds=[f"checkouts/{rf.checkout_id}/refunds/{rf.refund_id}" for rf in result.refunds],
         update_time=ts(c.get("update_time")),
     )
@@ -261,3 +264,25 @@ def checkout_id_of(name: str, field: str) -> str:
     if checkout_id is None:
         raise InvalidArgument([(field, "must be checkouts/{checkout}")])
     return checkout_id
+
+
+def approval_id_of(name: str, field: str) -> str:
+    """`discountApprovals/{uuid}` -> the id; anything else is INVALID_ARGUMENT naming `field`."""
+    approval_id = parse_name(name, "discountApprovals", uuid=True)
+    if approval_id is None:
+        raise InvalidArgument([(field, "must be discountApprovals/{approval}")])
+    return approval_id
+
+
+def approval_to_proto(row) -> checkout_pb2.DiscountApproval:
+    return checkout_pb2.DiscountApproval(
+        name=f"discountApprovals/{row.approval_id}",
+        store=f"stores/{row.store_id}",
+        member=f"members/{row.member_id}" if row.member_id else "",
+        discount_bps=row.discount_bps,
+        reason=row.reason,
+        approver=row.approver,
+        create_time=ts(row.create_time),
+        expire_time=ts(row.expire_time),
+        checkout=f"checkouts/{row.checkout_id}" if row.checkout_id else "",
+    )

@@ -33,9 +33,9 @@ from services.wallet.domain import checkout as pricing
 from services.wallet.domain import ledger, rules
 from services.wallet.domain.ledger import AccountKey, TransactionDraft
 from services.wallet.service_layer import commission as com
+from services.wallet.service_layer import discount_approvals, sv_attribution
 from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import stored_value as sv
-from services.wallet.service_layer import sv_attribution
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
 CHECKOUT_REFUND = "checkout_refund"  # the ledger kind of a RefundCheckout transaction
@@ -100,6 +100,7 @@ class CheckoutInput:
     tenders: list[tuple[str, int]] = field(default_factory=list)
     package_ids: list[str | None] = field(default_factory=list)  # per line
     validate_only: bool = False
+    discount_approval_id: str | None = None  # a store manager's approval (院长审批)
 
 
 @dataclass
@@ -388,8 +389,17 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
         uses.append((i, use))
     priced = pricing.start(inp.lines, sessions)
 
-    # 2. tier discount
-    pricing.apply_tier_discount(priced, view.discount_bps if view else 0)
+    # 2. tier discount — or the rate a store manager approved beyond it (locked, used up here)
+    discount_bps = view.discount_bps if view else 0
+    if inp.discount_approval_id:
+        discount_bps = await discount_approvals.use(
+            uow,
+            inp.discount_approval_id,
+            store_id=store_id,
+            member_id=member_id,
+            checkout_id=None if inp.validate_only else checkout_id,
+        )
+    pricing.apply_tier_discount(priced, discount_bps)
 
     # 3. vouchers
     voucher_uses: list[Any] = []
@@ -453,6 +463,10 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
         balances=balances,
         now=datetime.now(UTC),
     )
+    if inp.discount_approval_id:
+        plan.record = dataclasses.replace(
+            plan.record, tier_discount_bps=discount_bps, discount_approval_id=inp.discount_approval_id
+        )
     if inp.validate_only:  # a priced preview: nothing saved, no id
         preview = dataclasses.replace(plan.record, checkout_id="", state="").as_row()
         return CheckoutResult({**preview, "commission_preview": plan.commission}, [], [])

@@ -109,8 +109,14 @@ class _Replay:
 
 
 def handles(inp: co.CheckoutInput) -> bool:
-    """Whether a checkout takes the one-call path (packages and vouchers do not, yet)."""
-    return not inp.validate_only and not inp.voucher_ids and not any(line.use_package for line in inp.lines)
+    """Whether a checkout takes the one-call path (packages, vouchers and manager-approved
+    discounts do not, yet)."""
+    return (
+        not inp.validate_only
+        and not inp.voucher_ids
+        and not inp.discount_approval_id
+        and not any(line.use_package for line in inp.lines)
+    )
 
 
 async def checkout(

@@ -831,7 +831,7 @@ class GetHoldResponse(_message.Message):
     def __init__(self, hold: _Optional[_Union[_ledger_pb2.Hold, _Mapping]] = ...) -> None: ...
 
 class CheckoutRequest(_message.Message):
-    __slots__ = ("member", "store", "lines", "vouchers", "points_to_redeem", "stored_value_minor", "tenders", "payment_pin", "request_id", "validate_only")
+    __slots__ = ("member", "store", "lines", "vouchers", "points_to_redeem", "stored_value_minor", "tenders", "payment_pin", "request_id", "validate_only", "discount_approval")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
@@ -842,6 +842,7 @@ class CheckoutRequest(_message.Message):
     PAYMENT_PIN_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    DISCOUNT_APPROVAL_FIELD_NUMBER: _ClassVar[int]
     member: str
     store: str
     lines: _containers.RepeatedCompositeFieldContainer[_checkout_pb2.CheckoutLine]
@@ -852,7 +853,30 @@ class CheckoutRequest(_message.Message):
     payment_pin: str
     request_id: str
     validate_only: bool
-    def __init__(self, member: _Optional[str] = ..., store: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[_checkout_pb2.CheckoutLine, _Mapping]]] = ..., vouchers: _Optional[_Iterable[str]] = ..., points_to_redeem: _Optional[int] = ..., stored_value_minor: _Optional[int] = ..., tenders: _Optional[_Iterable[_Union[_checkout_pb2.TenderAmount, _Mapping]]] = ..., payment_pin: _Optional[str] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
+    discount_approval: str
+    def __init__(self, member: _Optional[str] = ..., store: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[_checkout_pb2.CheckoutLine, _Mapping]]] = ..., vouchers: _Optional[_Iterable[str]] = ..., points_to_redeem: _Optional[int] = ..., stored_value_minor: _Optional[int] = ..., tenders: _Optional[_Iterable[_Union[_checkout_pb2.TenderAmount, _Mapping]]] = ..., payment_pin: _Optional[str] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ..., discount_approval: _Optional[str] = ...) -> None: ...
+
+class ApproveCheckoutDiscountRequest(_message.Message):
+    __slots__ = ("store", "member", "discount_bps", "reason", "valid_minutes", "request_id")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    DISCOUNT_BPS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    VALID_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    member: str
+    discount_bps: int
+    reason: str
+    valid_minutes: int
+    request_id: str
+    def __init__(self, store: _Optional[str] = ..., member: _Optional[str] = ..., discount_bps: _Optional[int] = ..., reason: _Optional[str] = ..., valid_minutes: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ApproveCheckoutDiscountResponse(_message.Message):
+    __slots__ = ("discount_approval",)
+    DISCOUNT_APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    discount_approval: _checkout_pb2.DiscountApproval
+    def __init__(self, discount_approval: _Optional[_Union[_checkout_pb2.DiscountApproval, _Mapping]] = ...) -> None: ...
 
 class CheckoutResponse(_message.Message):
     __slots__ = ("checkout", "wallet")

@@ -279,6 +279,11 @@ class WalletServiceStub:
                 request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.CheckoutRequest.SerializeToString,
                 response_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.CheckoutResponse.FromString,
                 _registered_method=True)
+        self.ApproveCheckoutDiscount = channel.unary_unary(
+                '/peony.wallet.v1.WalletService/ApproveCheckoutDiscount',
+                request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApproveCheckoutDiscountRequest.SerializeToString,
+                response_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApproveCheckoutDiscountResponse.FromString,
+                _registered_method=True)
         self.GetCheckout = channel.unary_unary(
                 '/peony.wallet.v1.WalletService/GetCheckout',
                 request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetCheckoutRequest.SerializeToString,
@@ -707,6 +712,16 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApproveCheckoutDiscount(self, request, context):
+        """A store manager approves a manual discount beyond the tier rate for one checkout at their
+        store (院长审批; permission `wallet.adjust`, store-scoped: front desk staff cannot approve).
+        The rate must be above the member's tier rate (when a member is named) and within the
+        tenant's `WalletSettings.max_manual_discount_bps`. The approval is audited and single-use.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetCheckout(self, request, context):
         """Gets a checkout.
         """
@@ -1002,6 +1017,11 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.Checkout,
                     request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.CheckoutRequest.FromString,
                     response_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.CheckoutResponse.SerializeToString,
+            ),
+            'ApproveCheckoutDiscount': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveCheckoutDiscount,
+                    request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApproveCheckoutDiscountRequest.FromString,
+                    response_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApproveCheckoutDiscountResponse.SerializeToString,
             ),
             'GetCheckout': grpc.unary_unary_rpc_method_handler(
                     servicer.GetCheckout,
@@ -2250,6 +2270,33 @@ class WalletService:
             '/peony.wallet.v1.WalletService/Checkout',
             peony_dot_wallet_dot_v1_dot_wallet__service__pb2.CheckoutRequest.SerializeToString,
             peony_dot_wallet_dot_v1_dot_wallet__service__pb2.CheckoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveCheckoutDiscount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.wallet.v1.WalletService/ApproveCheckoutDiscount',
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApproveCheckoutDiscountRequest.SerializeToString,
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApproveCheckoutDiscountResponse.FromString,
             options,
             channel_credentials,
             insecure,

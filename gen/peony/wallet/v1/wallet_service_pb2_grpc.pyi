@@ -205,6 +205,12 @@ class WalletServiceStub:
     `VoucherRedeemed`, `PackageSessionConsumed` as they apply). With `validate_only`, prices
     the bill and writes nothing.
     """
+    ApproveCheckoutDiscount: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.ApproveCheckoutDiscountRequest, _wallet_service_pb2.ApproveCheckoutDiscountResponse]
+    """A store manager approves a manual discount beyond the tier rate for one checkout at their
+    store (院长审批; permission `wallet.adjust`, store-scoped: front desk staff cannot approve).
+    The rate must be above the member's tier rate (when a member is named) and within the
+    tenant's `WalletSettings.max_manual_discount_bps`. The approval is audited and single-use.
+    """
     GetCheckout: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.GetCheckoutRequest, _wallet_service_pb2.GetCheckoutResponse]
     """Gets a checkout."""
     ListCheckouts: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.ListCheckoutsRequest, _wallet_service_pb2.ListCheckoutsResponse]
@@ -406,6 +412,12 @@ class WalletServiceAsyncStub(WalletServiceStub):
     `CheckoutCompleted` (and `BalanceChanged`, `PointsEarned`, `PointsRedeemed`,
     `VoucherRedeemed`, `PackageSessionConsumed` as they apply). With `validate_only`, prices
     the bill and writes nothing.
+    """
+    ApproveCheckoutDiscount: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.ApproveCheckoutDiscountRequest, _wallet_service_pb2.ApproveCheckoutDiscountResponse]  # type: ignore[assignment]
+    """A store manager approves a manual discount beyond the tier rate for one checkout at their
+    store (院长审批; permission `wallet.adjust`, store-scoped: front desk staff cannot approve).
+    The rate must be above the member's tier rate (when a member is named) and within the
+    tenant's `WalletSettings.max_manual_discount_bps`. The approval is audited and single-use.
     """
     GetCheckout: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.GetCheckoutRequest, _wallet_service_pb2.GetCheckoutResponse]  # type: ignore[assignment]
     """Gets a checkout."""
@@ -863,6 +875,18 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         `CheckoutCompleted` (and `BalanceChanged`, `PointsEarned`, `PointsRedeemed`,
         `VoucherRedeemed`, `PackageSessionConsumed` as they apply). With `validate_only`, prices
         the bill and writes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def ApproveCheckoutDiscount(
+        self,
+        request: _wallet_service_pb2.ApproveCheckoutDiscountRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_service_pb2.ApproveCheckoutDiscountResponse, _abc.Awaitable[_wallet_service_pb2.ApproveCheckoutDiscountResponse]]:
+        """A store manager approves a manual discount beyond the tier rate for one checkout at their
+        store (院长审批; permission `wallet.adjust`, store-scoped: front desk staff cannot approve).
+        The rate must be above the member's tier rate (when a member is named) and within the
+        tenant's `WalletSettings.max_manual_discount_bps`. The approval is audited and single-use.
         """
 
     @_abc_1.abstractmethod
