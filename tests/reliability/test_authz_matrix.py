@@ -167,6 +167,8 @@ MATRIX: dict[str, Rule] = {
     "wallet.GetPointsLiability":      R(auth.WALLET_FINANCE),
     "wallet.GetPackageDeferredRevenue": R(auth.WALLET_FINANCE),
     "wallet.GetInterStoreClearing":   R(auth.WALLET_FINANCE),
+    "wallet.GetMembership":           R(auth.WALLET_READ, member="own"),
+    "wallet.GetMembershipRenewalRate": R(auth.WALLET_FINANCE),
     # booking: the menu
     "booking.CreateService":          R(auth.BOOKING_ADMIN, hq=True),
     "booking.GetService":             R(ANY, member="any"),

@@ -33,6 +33,10 @@ class WalletSettings:
     free_care_service: str = ""
     # the highest manual discount a store manager may approve at checkout (院长审批); 0 = off
     max_manual_discount_bps: int = 3000
+    # the paid membership (会员费): fee per period (0 = none), months per period, renewal notice
+    membership_fee_minor: int = 0
+    membership_months: int = 12
+    membership_renewal_notice_days: int = 30
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -58,6 +62,9 @@ class WalletSettings:
         for name, lo, hi in (
             ("pin_max_attempts", 1, 20),
             ("max_manual_discount_bps", 0, 10_000),
+            ("membership_fee_minor", 0, 10**10),
+            ("membership_months", 1, 120),
+            ("membership_renewal_notice_days", 0, 365),
             ("pin_lockout_minutes", 1, 7 * 24 * 60),
             ("hold_default_ttl_minutes", 1, 90 * 24 * 60),
             ("points_per_yuan", 0, 1000),

@@ -38,6 +38,9 @@ _SETTINGS_FIELDS = (
     "hold_default_ttl_minutes",
     "free_care_service",
     "max_manual_discount_bps",
+    "membership_fee_minor",
+    "membership_months",
+    "membership_renewal_notice_days",
 )
 
 

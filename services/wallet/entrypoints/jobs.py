@@ -19,7 +19,7 @@ from kit.logging import get_logger
 from kit.uow import UnitOfWorkFactory
 from kit.workers import PeriodicWorker
 from services.wallet.adapters.scheduled_work import DueWork
-from services.wallet.service_layer import benefits, scheduled
+from services.wallet.service_layer import benefits, membership, scheduled
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
 
 log = get_logger("peony.wallet.jobs")
@@ -39,6 +39,7 @@ class WalletJobs(PeriodicWorker):
     ):
         super().__init__(interval_s=interval_s)
         self._due = DueWork(engine)
+        self._engine = engine
         self._uows = uows
         # The free-care pass reads every member of the directory: not every tick.
         self._free_care_interval_s = free_care_interval_s
@@ -52,10 +53,24 @@ class WalletJobs(PeriodicWorker):
             "points_expired": await self.expire_points(now),
             "expiring_notices": await self.notify_expiring(now),
             "free_care_granted": await self.grant_free_care_when_due(now),
+            "membership_notices": await self.membership_notices(now),
         }
         if any(done.values()):
             log.info("wallet jobs", **done)
         return done
+
+    async def membership_notices(self, now: datetime) -> int:
+        """MembershipRenewalDue and MembershipExpired, once per member and period."""
+        count = 0
+        for expired in (False, True):
+            async with self._engine.connect() as conn:
+                due = await (membership.due_expiries if expired else membership.due_notices)(conn, now, BATCH)
+            for row in due:
+                count += await self._uows.run(
+                    row.tenant_id,
+                    lambda uow, m=row.member_id, e=expired: membership.notify(uow, m, now, expired=e),
+                )
+        return count
 
     async def grant_free_care_when_due(self, now: datetime) -> int:
         if time.monotonic() < self._free_care_next:

@@ -33,7 +33,7 @@ from services.wallet.domain import checkout as pricing
 from services.wallet.domain import ledger, rules
 from services.wallet.domain.ledger import AccountKey, TransactionDraft
 from services.wallet.service_layer import commission as com
-from services.wallet.service_layer import discount_approvals, sv_attribution
+from services.wallet.service_layer import discount_approvals, membership, sv_attribution
 from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
@@ -471,7 +471,15 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
         preview = dataclasses.replace(plan.record, checkout_id="", state="").as_row()
         return CheckoutResult({**preview, "commission_preview": plan.commission}, [], [])
 
+    # the paid membership a fee line buys (its row locked here, just before the ledger post)
+    extension = await membership.plan_extension(
+        uow, member_id=member_id, lines=inp.lines, settings=settings, now=datetime.now(UTC)
+    )
     posted = await uow.ledger.post(draft, assumed=assumed)
+    if extension is not None:
+        await membership.record_extension(
+            uow, extension, checkout_id=checkout_id, currency=settings.currency_code
+        )
     if member_id:
         await sv_attribution.spend(
             uow, posted, member_id=member_id, principal=plan.principal, bonus=plan.bonus

@@ -56,7 +56,7 @@ from services.wallet.domain.ledger import AccountKey, TransactionDraft
 from services.wallet.domain.settings import WalletSettings
 from services.wallet.service_layer import checkout as co
 from services.wallet.service_layer import commission as com
-from services.wallet.service_layer import payment_pin, sv_attribution
+from services.wallet.service_layer import membership, payment_pin, sv_attribution
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
@@ -109,13 +109,13 @@ class _Replay:
 
 
 def handles(inp: co.CheckoutInput) -> bool:
-    """Whether a checkout takes the one-call path (packages, vouchers and manager-approved
-    discounts do not, yet)."""
+    """Whether a checkout takes the one-call path (packages, vouchers, manager-approved
+    discounts and membership fees do not, yet)."""
     return (
         not inp.validate_only
         and not inp.voucher_ids
         and not inp.discount_approval_id
-        and not any(line.use_package for line in inp.lines)
+        and not any(line.use_package or line.item == membership.MEMBERSHIP_ITEM for line in inp.lines)
     )
 
 

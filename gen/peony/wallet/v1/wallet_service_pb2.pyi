@@ -1121,3 +1121,47 @@ class GetInterStoreClearingResponse(_message.Message):
     entries: _containers.RepeatedCompositeFieldContainer[_finance_pb2.ClearingEntry]
     currency_code: str
     def __init__(self, entries: _Optional[_Iterable[_Union[_finance_pb2.ClearingEntry, _Mapping]]] = ..., currency_code: _Optional[str] = ...) -> None: ...
+
+class Membership(_message.Message):
+    __slots__ = ("name", "paid_until", "active", "periods_paid", "renewals")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PAID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    PERIODS_PAID_FIELD_NUMBER: _ClassVar[int]
+    RENEWALS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    paid_until: _timestamp_pb2.Timestamp
+    active: bool
+    periods_paid: int
+    renewals: int
+    def __init__(self, name: _Optional[str] = ..., paid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., active: _Optional[bool] = ..., periods_paid: _Optional[int] = ..., renewals: _Optional[int] = ...) -> None: ...
+
+class GetMembershipRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetMembershipResponse(_message.Message):
+    __slots__ = ("membership",)
+    MEMBERSHIP_FIELD_NUMBER: _ClassVar[int]
+    membership: Membership
+    def __init__(self, membership: _Optional[_Union[Membership, _Mapping]] = ...) -> None: ...
+
+class GetMembershipRenewalRateRequest(_message.Message):
+    __slots__ = ("start_time", "end_time")
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetMembershipRenewalRateResponse(_message.Message):
+    __slots__ = ("due", "renewed", "renewal_rate_bps")
+    DUE_FIELD_NUMBER: _ClassVar[int]
+    RENEWED_FIELD_NUMBER: _ClassVar[int]
+    RENEWAL_RATE_BPS_FIELD_NUMBER: _ClassVar[int]
+    due: int
+    renewed: int
+    renewal_rate_bps: int
+    def __init__(self, due: _Optional[int] = ..., renewed: _Optional[int] = ..., renewal_rate_bps: _Optional[int] = ...) -> None: ...

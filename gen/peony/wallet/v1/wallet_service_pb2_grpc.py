@@ -339,6 +339,16 @@ class WalletServiceStub:
                 request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetInterStoreClearingRequest.SerializeToString,
                 response_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetInterStoreClearingResponse.FromString,
                 _registered_method=True)
+        self.GetMembership = channel.unary_unary(
+                '/peony.wallet.v1.WalletService/GetMembership',
+                request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRequest.SerializeToString,
+                response_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipResponse.FromString,
+                _registered_method=True)
+        self.GetMembershipRenewalRate = channel.unary_unary(
+                '/peony.wallet.v1.WalletService/GetMembershipRenewalRate',
+                request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRenewalRateRequest.SerializeToString,
+                response_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRenewalRateResponse.FromString,
+                _registered_method=True)
 
 
 class WalletServiceServicer:
@@ -800,6 +810,21 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMembership(self, request, context):
+        """A member's paid membership (会员费): until when it runs and how many periods were paid.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMembershipRenewalRate(self, request, context):
+        """The membership renewal rate (续费率) over a period: of the paid memberships that ended in
+        it, how many were renewed (paid again for the time after their end, whenever paid).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WalletServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1077,6 +1102,16 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.GetInterStoreClearing,
                     request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetInterStoreClearingRequest.FromString,
                     response_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetInterStoreClearingResponse.SerializeToString,
+            ),
+            'GetMembership': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMembership,
+                    request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRequest.FromString,
+                    response_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipResponse.SerializeToString,
+            ),
+            'GetMembershipRenewalRate': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMembershipRenewalRate,
+                    request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRenewalRateRequest.FromString,
+                    response_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRenewalRateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2594,6 +2629,60 @@ class WalletService:
             '/peony.wallet.v1.WalletService/GetInterStoreClearing',
             peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetInterStoreClearingRequest.SerializeToString,
             peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetInterStoreClearingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMembership(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.wallet.v1.WalletService/GetMembership',
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRequest.SerializeToString,
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMembershipRenewalRate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.wallet.v1.WalletService/GetMembershipRenewalRate',
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRenewalRateRequest.SerializeToString,
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRenewalRateResponse.FromString,
             options,
             channel_credentials,
             insecure,

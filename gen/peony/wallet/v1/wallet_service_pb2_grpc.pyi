@@ -235,6 +235,12 @@ class WalletServiceStub:
     """Package revenue not recognised yet, per store that sold it."""
     GetInterStoreClearing: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.GetInterStoreClearingRequest, _wallet_service_pb2.GetInterStoreClearingResponse]
     """Prepaid value sold at one store and consumed at another over a period (跨店结算)."""
+    GetMembership: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.GetMembershipRequest, _wallet_service_pb2.GetMembershipResponse]
+    """A member's paid membership (会员费): until when it runs and how many periods were paid."""
+    GetMembershipRenewalRate: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.GetMembershipRenewalRateRequest, _wallet_service_pb2.GetMembershipRenewalRateResponse]
+    """The membership renewal rate (续费率) over a period: of the paid memberships that ended in
+    it, how many were renewed (paid again for the time after their end, whenever paid).
+    """
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
@@ -443,6 +449,12 @@ class WalletServiceAsyncStub(WalletServiceStub):
     """Package revenue not recognised yet, per store that sold it."""
     GetInterStoreClearing: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.GetInterStoreClearingRequest, _wallet_service_pb2.GetInterStoreClearingResponse]  # type: ignore[assignment]
     """Prepaid value sold at one store and consumed at another over a period (跨店结算)."""
+    GetMembership: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.GetMembershipRequest, _wallet_service_pb2.GetMembershipResponse]  # type: ignore[assignment]
+    """A member's paid membership (会员费): until when it runs and how many periods were paid."""
+    GetMembershipRenewalRate: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.GetMembershipRenewalRateRequest, _wallet_service_pb2.GetMembershipRenewalRateResponse]  # type: ignore[assignment]
+    """The membership renewal rate (续费率) over a period: of the paid memberships that ended in
+    it, how many were renewed (paid again for the time after their end, whenever paid).
+    """
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
     """Wallet: the members' stored value, points, package cards and vouchers, checkout at the till,
@@ -978,5 +990,23 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_wallet_service_pb2.GetInterStoreClearingResponse, _abc.Awaitable[_wallet_service_pb2.GetInterStoreClearingResponse]]:
         """Prepaid value sold at one store and consumed at another over a period (跨店结算)."""
+
+    @_abc_1.abstractmethod
+    def GetMembership(
+        self,
+        request: _wallet_service_pb2.GetMembershipRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_service_pb2.GetMembershipResponse, _abc.Awaitable[_wallet_service_pb2.GetMembershipResponse]]:
+        """A member's paid membership (会员费): until when it runs and how many periods were paid."""
+
+    @_abc_1.abstractmethod
+    def GetMembershipRenewalRate(
+        self,
+        request: _wallet_service_pb2.GetMembershipRenewalRateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_service_pb2.GetMembershipRenewalRateResponse, _abc.Awaitable[_wallet_service_pb2.GetMembershipRenewalRateResponse]]:
+        """The membership renewal rate (续费率) over a period: of the paid memberships that ended in
+        it, how many were renewed (paid again for the time after their end, whenever paid).
+        """
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
