@@ -15,6 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from peony.wallet.v1 import checkout_pb2, commission_pb2, ledger_pb2, packages_pb2, stored_value_pb2
 from peony.wallet.v1 import wallet_service_pb2 as pb
 
+from kit import auth
 from tests.integration.wallet.test_package_commission import field_of
 from tests.support.wallet import add_member, count_rows, md, rid, running_wallet
 
@@ -334,3 +335,49 @@ async def test_a_bad_report_request_is_refused(wallet):
             metadata=md(tenant, ("front_desk",), stores=["stores/s1"]),
         )
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_the_locked_path_writes_the_same_record(wallet):
+    """A top-up whose one-call plan went stale is re-planned statement by statement
+    (`stored_value.top_up`, under the locks): its seller's record is the same."""
+    from kit.auth import Principal
+    from kit.db import session_factory
+    from kit.uow import UnitOfWorkFactory
+    from services.wallet.service_layer import stored_value as sv
+    from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
+
+    w = wallet
+    tenant = await new_tenant(w)
+    m = await add_member(w.engine, tenant)
+    uows = UnitOfWorkFactory(WalletUnitOfWork, session_factory(w.engine), service="wallet")
+    caller = Principal(
+        tenant=tenant,
+        subject="user:t",
+        roles=frozenset({"hq_admin"}),
+        permissions=auth.ROLE_PERMISSIONS["hq_admin"],
+        stores=None,
+        expires_at=9e18,
+    )
+    result = await uows.run(
+        tenant,
+        lambda uow: sv.top_up(
+            uow,
+            caller,
+            member_id=m.split("/")[1],
+            store_id="s1",
+            amount=20_000,
+            currency="CNY",
+            tender="cash",
+            plan_id="",
+            sold_by="staff/eve",
+            staff_position="front_desk",
+        ),
+    )
+    [rec] = await records(w, tenant, "staff/eve")
+    assert (rec.transaction, rec.rule, rec.amount_minor, rec.tender, rec.source) == (
+        f"transactions/{result.transaction.transaction_id}",
+        "commissionRules/front-desk-3",
+        600,
+        CASH,
+        C.COMMISSION_SOURCE_TOP_UP,
+    )
