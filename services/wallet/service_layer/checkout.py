@@ -785,6 +785,10 @@ async def refund(
 
     if not draft.postings:
         raise FailedPrecondition("the refunded units moved nothing to give back", reason="NOTHING_TO_REFUND")
+    # membership fee periods refunded: the paid membership is shortened by them
+    fee_units = sum(q for i, q in wanted.items() if row.lines[i]["item"] == membership.MEMBERSHIP_ITEM)
+    if fee_units and member_id:
+        await membership.shorten(uow, member_id=member_id, checkout_id=checkout_id, periods=fee_units)
     posted = await uow.ledger.post(draft)
     if member_id:
         await sv_attribution.restore(

@@ -9,6 +9,7 @@
   its end is within ``membership_renewal_notice_days``, and ``MembershipExpired`` once when it
   passes unrenewed (the row remembers the ``paid_until`` it notified for; rows are re-locked
   ``FOR UPDATE SKIP LOCKED``, so replicas notify once).
+- **Refund**: refunding fee units of a checkout takes their months off the end of the membership.
 - **Renewal rate** (finance): of the periods that ended in a window, the share followed by a
   paid period starting at or after their end.
 
@@ -128,6 +129,44 @@ async def record_extension(uow: UoW, ext: Extension, *, checkout_id: str, curren
     event.period_start.CopyFrom(ts(ext.period_start))
     event.paid_until.CopyFrom(ts(ext.paid_until))
     uow.emit(event, aggregate_type="wallet", aggregate_id=ext.member_id)
+
+
+def months_between(start: datetime, end: datetime) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+async def shorten(uow: UoW, *, member_id: str, checkout_id: str, periods: int) -> None:
+    """A refund of ``periods`` membership-fee units of a checkout takes them off the end of the
+    member's paid membership (and off the period that checkout bought); the member's row is
+    locked before the refund's ledger post, as at checkout."""
+    c, p = mt.memberships.c, mt.membership_periods.c
+    paid_until = await uow.session.scalar(
+        select(c.paid_until).where(c.tenant_id == uow.tenant, c.member_id == member_id).with_for_update()
+    )
+    bought = (
+        await uow.session.execute(
+            select(p.period_start, p.period_end, p.periods).where(
+                p.tenant_id == uow.tenant, p.checkout_id == checkout_id
+            )
+        )
+    ).first()
+    if paid_until is None or bought is None or bought.periods <= 0:
+        return
+    months = months_between(bought.period_start, bought.period_end) // bought.periods * periods
+    await uow.session.execute(
+        update(mt.membership_periods)
+        .where(p.tenant_id == uow.tenant, p.checkout_id == checkout_id)
+        .values(period_end=add_months(bought.period_end, -months), periods=bought.periods - periods)
+    )
+    await uow.session.execute(
+        update(mt.memberships)
+        .where(c.tenant_id == uow.tenant, c.member_id == member_id)
+        .values(
+            paid_until=add_months(paid_until, -months),
+            periods_paid=c.periods_paid - periods,
+            update_time=func.now(),
+        )
+    )
 
 
 async def get(uow: UoW, caller: Principal, member_id: str):

@@ -233,3 +233,22 @@ async def test_a_fee_the_tenant_does_not_charge_or_at_another_price_is_refused(w
 def test_months_are_added_on_the_calendar():
     assert add_months(datetime(2027, 1, 31, 10, tzinfo=UTC), 1) == datetime(2027, 2, 28, 10, tzinfo=UTC)
     assert add_months(datetime(2027, 11, 15, tzinfo=UTC), 14) == datetime(2029, 1, 15, tzinfo=UTC)
+
+
+async def test_refunding_fee_periods_takes_them_off_the_membership(wallet):
+    w = wallet
+    tenant = await offering(w)
+    member = await add_member(w.engine, tenant)
+    paid = await w.stub.Checkout(pay_fee(member, periods=3), metadata=md(tenant))
+    three = (await membership_of(w, tenant, member)).paid_until.ToDatetime(UTC)
+    await w.stub.RefundCheckout(
+        pb.RefundCheckoutRequest(
+            checkout=paid.checkout.name,
+            lines=[checkout_pb2.RefundLine(line_index=0, quantity=2)],
+            request_id=rid(),
+        ),
+        metadata=md(tenant),
+    )
+    got = await membership_of(w, tenant, member)
+    assert got.paid_until.ToDatetime(UTC) == add_months(three, -24)
+    assert got.periods_paid == 1
