@@ -616,8 +616,19 @@ def _template_parent(msg, world: World) -> None:
     msg.parent = "triggers/welcome"
 
 
+def _membership(msg: wpb.GetMembershipRequest, world: World) -> None:
+    msg.name = f"members/{world.member}/membership"
+
+
+def _referral_settings(msg: mpb.UpdateReferralSettingsRequest, world: World) -> None:
+    msg.referral_settings.threshold_minor = 60_000
+
+
 OVERRIDES = {
     "notify.GetTemplate": _template_name,
+    "wallet.GetMembership": _membership,
+    "wallet.GetMembershipRenewalRate": _window,
+    "members.UpdateReferralSettings": _referral_settings,
     "notify.ListTemplates": _template_parent,
     "booking.RescheduleAppointment": _reschedule,
     "members.RegisterMember": _register,

@@ -7,7 +7,8 @@ this module at its bottom so Alembic (which reads ``tables.metadata``) sees thes
   wallet-events consumer. The primary key makes a checkout (and each refund of it) count once.
 - ``referral_rewards``: one row per referee whose cumulative qualifying spend reached the tenant's
   threshold; its primary key is what makes the reward "exactly once per referee".
-- ``referral_settings``: per-tenant referral threshold; no row means the default (¥500).
+- ``referral_settings``: per-tenant referral terms (`UpdateReferralSettings`); no row means the
+  defaults (``domain/referral.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Index,
+    Integer,
     PrimaryKeyConstraint,
     Table,
     Text,
@@ -40,6 +42,9 @@ member_spend = Table(
     Column("member_id", UUID(as_uuid=False), nullable=False),
     Column("kind", Text, nullable=False),  # 'checkout' or 'refund'
     Column("qualifying_spend_minor", BigInteger, nullable=False),
+    # Points the checkout earned (negative: a refund's clawback); they qualify for tiers whose
+    # `qualifying_points` is set.
+    Column("qualifying_points", BigInteger, nullable=False, server_default="0"),
     # A checkout entry is a visit; a refund entry with full=true undoes its checkout's visit.
     Column("visit", Boolean, nullable=False),
     Column("full_refund", Boolean, nullable=False, server_default="false"),
@@ -74,4 +79,8 @@ referral_settings = Table(
     Column("tenant_id", Text, primary_key=True),
     Column("referral_threshold_minor", BigInteger, nullable=False),
     Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("referrer_voucher_minor", BigInteger, nullable=False, server_default="5000"),
+    Column("voucher_valid_days", Integer, nullable=False, server_default="90"),
+    Column("referrer_points", BigInteger, nullable=False, server_default="200"),
+    Column("referee_points", BigInteger, nullable=False, server_default="200"),
 )

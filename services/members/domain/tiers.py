@@ -93,7 +93,8 @@ class TierLadder:
                 if tier.qualifying_spend_minor < previous.qualifying_spend_minor:
                     v.add(f"{p}.qualifying_spend_minor", "must not decrease up the ladder")
             previous = tier
-        if self.tiers and (self.tiers[0].qualifying_spend_minor or self.tiers[0].qualifying_visits):
+        entry = self.tiers[0] if self.tiers else None
+        if entry and (entry.qualifying_spend_minor or entry.qualifying_visits or entry.qualifying_points):
             v.add(f"{prefix}.tiers[0]", "the entry tier qualifies at registration (all thresholds 0)")
         if not re.match(r"^[A-Z]{3}$", self.currency_code):
             v.add(f"{prefix}.currency_code", "must be an ISO 4217 code such as CNY")
@@ -128,6 +129,7 @@ def reevaluate(
     spend_minor: int,
     visits: int,
     now: datetime,
+    points: int = 0,
 ) -> TierMove | None:
     """Where a member belongs on ``ladder`` (a new ladder, or new totals), or None to stay.
 
@@ -138,7 +140,7 @@ def reevaluate(
       has been held a year (its anniversary) plus the grace period;
     - otherwise they stay.
     """
-    target = ladder.qualifying_tier(spend_minor=spend_minor, visits=visits)
+    target = ladder.qualifying_tier(spend_minor=spend_minor, visits=visits, points=points)
     current = ladder.get(tier_id)
     label = f"tier ladder v{ladder.version}"
     if current is None:

@@ -18,11 +18,13 @@ from services.members.adapters.audit import PiiAuditTrail
 from services.members.adapters.tables import metadata
 from services.members.entrypoints.consumers import WALLET_STREAM_SERVICE, wallet_events_consumer
 from services.members.entrypoints.grpc_servicer import MembersServicer
-from services.members.entrypoints.jobs import TierReevaluationWorker
+from services.members.entrypoints.jobs import TierAnniversaryWorker, TierReevaluationWorker
 from services.members.service_layer.queries import MembersQueries
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
 SERVICE = "members"
+# How often each replica looks for members due for their tier anniversary review.
+TIER_REVIEW_INTERVAL_VAR = "PEONY_MEMBERS_TIER_REVIEW_INTERVAL_SECONDS"
 FULL_NAME = members_service_pb2.DESCRIPTOR.services_by_name["MembersService"].full_name
 
 
@@ -48,6 +50,9 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     await ensure_stream(backbone.js, WALLET_STREAM_SERVICE)
     wallet_consumer = wallet_events_consumer(backbone.engine, backbone.js, **config.consumer.options())
     tier_jobs = TierReevaluationWorker(backbone.engine, uows)
+    tier_reviews = TierAnniversaryWorker(
+        backbone.engine, uows, interval_s=float(config.extra.get(TIER_REVIEW_INTERVAL_VAR) or 60.0)
+    )
     return GrpcServiceRunner(
         config=config,
         registrations=[
@@ -56,7 +61,15 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             )
         ],
         verifier=TokenVerifier(config.auth),
-        workers=[invalidator, backbone.relay, wallet_consumer, tier_jobs, audit, backbone.retention],
+        workers=[
+            invalidator,
+            backbone.relay,
+            wallet_consumer,
+            tier_jobs,
+            tier_reviews,
+            audit,
+            backbone.retention,
+        ],
         on_close=[backbone.close],
     )
 

@@ -49,6 +49,7 @@ async def _checkout_completed(
         checkout=done.checkout,
         store=done.store,
         qualifying_spend_minor=done.qualifying_spend_minor,
+        points_earned=done.points_earned,
         currency_code=done.currency_code,
         occurred_at=_occurred_at(envelope, done.create_time if done.HasField("create_time") else None),
     )
@@ -67,6 +68,7 @@ async def _checkout_refunded(
         store=refunded.store,
         qualifying_spend_minor=refunded.qualifying_spend_minor,
         full=refunded.full,
+        points_clawed_back=refunded.points_clawed_back,
         currency_code=refunded.currency_code,
         occurred_at=_occurred_at(envelope, None),
     )

@@ -12,13 +12,14 @@ from peony.members.v1 import members_service_pb2_grpc as pb_grpc
 from kit import auth
 from kit.auth import Principal, current_principal
 from kit.errors import InvalidArgument
-from kit.fieldmask import mask_paths
+from kit.fieldmask import checked_paths, mask_paths
 from kit.idempotency import Idempotency
 from kit.ids import RESOURCE_ID_RULE, is_resource_id, new_id
 from kit.pagination import PageTokens, page_size
 from kit.servicer import ServicerKit
 from kit.uow import UnitOfWorkFactory
 from services.members.domain.member import Member
+from services.members.domain.referral import MUTABLE as REFERRAL_MUTABLE
 from services.members.domain.tiers import TierLadder
 from services.members.domain.values import normalise_phone
 from services.members.entrypoints import mapping as mp
@@ -334,6 +335,37 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
             return pb.UpdateTierLadderResponse(tier_ladder=mp.ladder_to_proto(ladder, update_time))
 
         return await self._mutate("UpdateTierLadder", request, pb.UpdateTierLadderResponse, effect)
+
+    async def GetReferralSettings(
+        self, request: pb.GetReferralSettingsRequest, context
+    ) -> pb.GetReferralSettingsResponse:
+        if request.name not in ("", "referralSettings"):
+            raise InvalidArgument([("name", "must be referralSettings")])
+        terms, update_time, currency = await self._queries.get_referral_settings(current_principal())
+        return pb.GetReferralSettingsResponse(
+            referral_settings=mp.referral_settings_to_proto(terms, update_time, currency)
+        )
+
+    async def UpdateReferralSettings(
+        self, request: pb.UpdateReferralSettingsRequest, context
+    ) -> pb.UpdateReferralSettingsResponse:
+        settings = request.referral_settings
+        if settings.name not in ("", "referralSettings"):
+            raise InvalidArgument([("referral_settings.name", "must be referralSettings")])
+        paths = checked_paths(request.update_mask, settings, REFERRAL_MUTABLE)
+        patch = mp.referral_terms_from_proto(settings)
+        caller = current_principal()
+
+        async def effect(uow: MembersUnitOfWork) -> pb.UpdateReferralSettingsResponse:
+            terms, update_time = await handlers.update_referral_settings(uow, caller, patch, paths)
+            currency = (await uow.settings.ladder()).currency_code
+            return pb.UpdateReferralSettingsResponse(
+                referral_settings=mp.referral_settings_to_proto(terms, update_time, currency)
+            )
+
+        return await self._mutate(
+            "UpdateReferralSettings", request, pb.UpdateReferralSettingsResponse, effect
+        )
 
     async def SetMemberTier(self, request: pb.SetMemberTierRequest, context) -> pb.SetMemberTierResponse:
         member_id = mp.require_id(request.name, "members", "name")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from peony.members.v1 import card_pb2, member_pb2, members_service_pb2, store_pb2, tier_pb2
+from peony.members.v1 import card_pb2, member_pb2, members_service_pb2, referral_pb2, store_pb2, tier_pb2
 
 from kit.errors import InvalidArgument
 from kit.ids import parse_name, parse_path
@@ -12,6 +12,7 @@ from kit.proto import ts
 from services.members.domain import values
 from services.members.domain.cards import Card
 from services.members.domain.member import CHANNELS, GENDERS, CareProfile, Consent, Member
+from services.members.domain.referral import ReferralTerms
 from services.members.domain.stores import DEFAULT_TIME_ZONE, OpeningHours, Store
 from services.members.domain.tiers import DOWNGRADE_AUTOMATIC, DOWNGRADE_NEVER, Tier, TierBenefits, TierLadder
 from services.members.service_layer.handlers import (
@@ -280,4 +281,29 @@ def tier_change_to_proto(member_id: str, change) -> tier_pb2.TierChange:
         actor=change.actor,
         staff_override=change.staff_override,
         change_time=ts(change.change_time),
+    )
+
+
+def referral_settings_to_proto(
+    terms: ReferralTerms, update_time: datetime | None, currency_code: str
+) -> referral_pb2.ReferralSettings:
+    return referral_pb2.ReferralSettings(
+        name="referralSettings",
+        threshold_minor=terms.threshold_minor,
+        referrer_voucher_minor=terms.referrer_voucher_minor,
+        voucher_valid_days=terms.voucher_valid_days,
+        referrer_points=terms.referrer_points,
+        referee_points=terms.referee_points,
+        currency_code=currency_code,
+        update_time=ts(update_time) if update_time else None,
+    )
+
+
+def referral_terms_from_proto(p: referral_pb2.ReferralSettings) -> ReferralTerms:
+    return ReferralTerms(
+        threshold_minor=p.threshold_minor,
+        referrer_voucher_minor=p.referrer_voucher_minor,
+        voucher_valid_days=p.voucher_valid_days,
+        referrer_points=p.referrer_points,
+        referee_points=p.referee_points,
     )

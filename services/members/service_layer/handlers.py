@@ -17,6 +17,7 @@ from kit import auth
 from kit.auth import Principal
 from kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Violations
 from kit.ids import new_id
+from services.members.adapters.referral_repository import ReferralSettingsRepository
 from services.members.adapters.repository import CardRepository
 from services.members.domain import cards as card_rules
 from services.members.domain.cards import Card, generate_card_number, valid_card_number
@@ -28,6 +29,7 @@ from services.members.domain.member import (
     generate_referral_code,
     validate_profile,
 )
+from services.members.domain.referral import ReferralTerms
 from services.members.domain.stores import Store
 from services.members.domain.tiers import Tier, TierBenefits, TierLadder
 from services.members.service_layer.unit_of_work import MembersUnitOfWork as UoW
@@ -515,3 +517,16 @@ async def set_member_tier(
     return member, TierChangeRecord(
         change_id, from_tier, tier_id, reason.strip(), caller.subject, True, change_time
     )
+
+
+async def update_referral_settings(
+    uow: UoW, caller: Principal, patch: ReferralTerms, paths: list[str]
+) -> tuple[ReferralTerms, datetime]:
+    """The tenant's referral terms (permission `tiers.manage`: the loyalty programme's rules).
+    Rewards earned from now on carry the new terms in `ReferralRewardEarned`."""
+    caller.require(auth.TIERS_MANAGE)
+    repo = ReferralSettingsRepository(uow.session, uow.tenant)
+    current, _ = await repo.get(for_update=True)
+    updated = replace(current, **{p: getattr(patch, p) for p in paths})
+    updated.validate()
+    return updated, await repo.save(updated)

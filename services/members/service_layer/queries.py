@@ -16,6 +16,7 @@ from kit.errors import NotFound
 from kit.messaging.envelope import EventEnvelope
 from kit.uow import Emitted
 from services.members.adapters.audit import PiiAuditTrail
+from services.members.adapters.referral_repository import ReferralSettingsRepository
 from services.members.adapters.repository import (
     CardRepository,
     MemberReader,
@@ -25,6 +26,7 @@ from services.members.adapters.repository import (
 )
 from services.members.domain.cards import Card
 from services.members.domain.member import Member
+from services.members.domain.referral import ReferralTerms
 from services.members.domain.stores import Store
 from services.members.domain.tiers import TierLadder
 from services.members.service_layer.handlers import ResolvedCard, member_name, resolve_card_number
@@ -227,6 +229,14 @@ class MembersQueries:
         async with self._engine.connect() as conn:
             repo = SettingsRepository(conn, caller.tenant)
             return await repo.ladder(), await repo.ladder_update_time()
+
+    async def get_referral_settings(self, caller: Principal) -> tuple[ReferralTerms, Any, str]:
+        """The referral terms, when they last changed (None: the defaults) and their currency."""
+        caller.require(auth.MEMBERS_READ)
+        async with self._engine.connect() as conn:
+            terms, update_time = await ReferralSettingsRepository(conn, caller.tenant).get()
+            ladder = await SettingsRepository(conn, caller.tenant).ladder()
+            return terms, update_time, ladder.currency_code
 
     async def list_tier_changes(self, caller: Principal, member_id: str, *, limit: int, after: str | None):
         caller.require(auth.MEMBERS_READ)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from google.protobuf.message import Message
 from peony.members.v1 import events_pb2
@@ -31,14 +32,15 @@ from kit.logging import get_logger
 from kit.uow import UnitOfWork
 from services.members.adapters import spend_tables as st
 from services.members.adapters import tables as t
+from services.members.adapters.referral_repository import ReferralSettingsRepository
 from services.members.adapters.repository import SettingsRepository, TierChangeRepository
+from services.members.domain.referral import ReferralTerms
 from services.members.domain.tiers import TierLadder
 from services.members.service_layer.handlers import benefits_message, member_name
 
 SERVICE = "members"
 SYSTEM_ACTOR = "system"
 UPGRADE_REASON = "qualifying spend"
-DEFAULT_REFERRAL_THRESHOLD_MINOR = 50_000  # ¥500 (domain.md §2)
 
 log = get_logger("peony.members.spend")
 
@@ -66,6 +68,14 @@ class LockedMember:
     tier_id: str
     referrer_id: str | None
     state: str
+
+
+class WindowTotals(NamedTuple):
+    """What a member qualifies on over the ladder's rolling window."""
+
+    spend_minor: int = 0
+    visits: int = 0
+    points: int = 0  # earned at checkouts, net of refunds' clawbacks
 
 
 @dataclass(frozen=True)
@@ -118,11 +128,11 @@ class SpendBook:
             )
         )
 
-    async def window_totals(self, member_id: str, window_days: int) -> tuple[int, int]:
-        """(qualifying spend, visits) over the rolling ``window_days`` ending now."""
-        return (await self.window_totals_of([member_id], window_days)).get(member_id, (0, 0))
+    async def window_totals(self, member_id: str, window_days: int) -> WindowTotals:
+        """(qualifying spend, visits, points earned) over the rolling ``window_days`` ending now."""
+        return (await self.window_totals_of([member_id], window_days)).get(member_id, WindowTotals())
 
-    async def window_totals_of(self, member_ids: list[str], window_days: int) -> dict[str, tuple[int, int]]:
+    async def window_totals_of(self, member_ids: list[str], window_days: int) -> dict[str, WindowTotals]:
         """:meth:`window_totals` of several members in one query (members with no spend are absent)."""
         if not member_ids:
             return {}
@@ -139,6 +149,7 @@ class SpendBook:
             select(
                 s.member_id,
                 func.coalesce(func.sum(s.qualifying_spend_minor), 0).label("spend"),
+                func.coalesce(func.sum(s.qualifying_points), 0).label("points"),
                 func.count(func.distinct(case((and_(s.visit, ~fully_refunded), s.checkout_id)))).label(
                     "visits"
                 ),
@@ -146,7 +157,10 @@ class SpendBook:
             .where(s.tenant_id == self.tenant, s.member_id.in_(member_ids), s.occurred_at > since)
             .group_by(s.member_id)
         )
-        return {r.member_id: (max(int(r.spend), 0), int(r.visits)) for r in rows}
+        return {
+            r.member_id: WindowTotals(max(int(r.spend), 0), int(r.visits), max(int(r.points), 0))
+            for r in rows
+        }
 
     async def lifetime_spend(self, member_id: str) -> int:
         s = st.member_spend.c
@@ -157,12 +171,8 @@ class SpendBook:
         )
         return int(total or 0)
 
-    async def referral_threshold(self) -> int:
-        c = st.referral_settings.c
-        value = await self.session.scalar(
-            select(c.referral_threshold_minor).where(c.tenant_id == self.tenant)
-        )
-        return DEFAULT_REFERRAL_THRESHOLD_MINOR if value is None else int(value)
+    async def referral_terms(self) -> ReferralTerms:
+        return (await ReferralSettingsRepository(self.session, self.tenant).get())[0]
 
     async def has_referral_reward(self, referee_id: str) -> bool:
         r = st.referral_rewards.c
@@ -190,8 +200,8 @@ class SpendBook:
 
     # ------------------------------------------------------------------ decisions
     async def upgrade_if_qualified(self, member: LockedMember, ladder: TierLadder) -> str | None:
-        spend, visits = await self.window_totals(member.member_id, ladder.qualification_window_days)
-        target = ladder.qualifying_tier(spend_minor=spend, visits=visits)
+        spend, visits, points = await self.window_totals(member.member_id, ladder.qualification_window_days)
+        target = ladder.qualifying_tier(spend_minor=spend, visits=visits, points=points)
         current = (
             ladder.get(member.tier_id) or ladder.entry_tier
         )  # a tier gone from the ladder ranks as entry
@@ -223,6 +233,7 @@ class SpendBook:
             to_tier=target.tier_id,
             window_spend_minor=spend,
             visits=visits,
+            points=points,
         )
         return target.tier_id
 
@@ -231,7 +242,8 @@ class SpendBook:
     ) -> bool:
         if not member.referrer_id or await self.has_referral_reward(member.member_id):
             return False
-        threshold = await self.referral_threshold()
+        terms = await self.referral_terms()
+        threshold = terms.threshold_minor
         total = await self.lifetime_spend(member.member_id)
         if total < threshold:
             return False
@@ -250,6 +262,12 @@ class SpendBook:
                 referee=member_name(member.member_id),
                 qualifying_spend_minor=total,
                 currency_code=currency_code,
+                # the terms as they are now: a later settings change does not alter this reward
+                terms_included=True,
+                referrer_voucher_minor=terms.referrer_voucher_minor,
+                voucher_valid_days=terms.voucher_valid_days,
+                referrer_points=terms.referrer_points,
+                referee_points=terms.referee_points,
             ),
             member.member_id,
         )
@@ -274,8 +292,9 @@ async def record_checkout(
     qualifying_spend_minor: int,
     currency_code: str,
     occurred_at: datetime,
+    points_earned: int = 0,
 ) -> SpendOutcome:
-    """A completed checkout: +spend, one visit; then upgrade and referral checks."""
+    """A completed checkout: +spend, +points earned, one visit; then upgrade and referral checks."""
     if not member:
         return SpendOutcome(recorded=False)  # a walk-in: nobody to qualify
     member_id = member_uuid(member)
@@ -292,6 +311,7 @@ async def record_checkout(
         member_id=member_id,
         kind=st.CHECKOUT,
         qualifying_spend_minor=max(qualifying_spend_minor, 0),
+        qualifying_points=max(points_earned, 0),
         visit=True,
         full_refund=False,
         store_id=resource_id(store, "stores/{id}", "store") if store else "",
@@ -321,8 +341,10 @@ async def record_refund(
     full: bool,
     currency_code: str,
     occurred_at: datetime,
+    points_clawed_back: int = 0,
 ) -> SpendOutcome:
-    """A refund: -spend, dated at its checkout so it cancels inside the same window. No downgrade."""
+    """A refund: -spend, -points clawed back, dated at its checkout so it cancels inside the same
+    window. No downgrade."""
     if not member:
         return SpendOutcome(recorded=False)
     member_id = member_uuid(member)
@@ -338,6 +360,7 @@ async def record_refund(
         member_id=member_id,
         kind=st.REFUND,
         qualifying_spend_minor=-abs(qualifying_spend_minor),
+        qualifying_points=-abs(points_clawed_back),
         visit=False,
         full_refund=full,
         store_id=resource_id(store, "stores/{id}", "store") if store else "",

@@ -26,7 +26,7 @@ from kit.uow import UnitOfWorkFactory
 from services.members.adapters.tier_jobs import DONE, PENDING, SUPERSEDED
 from services.members.domain.tiers import reevaluate
 from services.members.service_layer.handlers import benefits_message, member_name
-from services.members.service_layer.spend import SYSTEM_ACTOR, SpendBook
+from services.members.service_layer.spend import SYSTEM_ACTOR, SpendBook, WindowTotals
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
 log = get_logger("peony.members.tier_reevaluation")
@@ -60,7 +60,7 @@ async def reevaluate_batch(
     now = datetime.now(UTC)
     changed = 0
     for m in batch:
-        spend, visits = totals.get(m.member_id, (0, 0))
+        spend, visits, points = totals.get(m.member_id, WindowTotals())
         move = reevaluate(
             ladder,
             tier_id=m.tier_id,
@@ -68,6 +68,7 @@ async def reevaluate_batch(
             tier_since=m.tier_since,
             spend_minor=spend,
             visits=visits,
+            points=points,
             now=now,
         )
         if move is None or move.to_tier.tier_id == m.tier_id:

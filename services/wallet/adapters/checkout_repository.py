@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, cast, func, insert, select, tuple_, update
+from sqlalchemy import BigInteger, case, cast, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -228,17 +228,48 @@ class CheckoutRepository:
         )
         return list((await self.db.execute(stmt.limit(limit))).all())
 
-    async def report(self, *, staff: str, store_id: str | None, start: datetime, end: datetime) -> list[Row]:
+    async def report(
+        self,
+        *,
+        staff: str,
+        store_id: str | None,
+        start: datetime,
+        end: datetime,
+        dimensions: list[str] = ["staff"],  # noqa: B006 (never mutated)
+        source: str | None = None,
+    ) -> list[Row]:
+        """Sums of the period's records grouped by ``dimensions`` (see ``report_column``),
+        ordered by them."""
         c = ct.commission_records.c
+        columns = [self.report_column(d).label(d) for d in dimensions]
+        clauses = self._record_clauses(staff, store_id, start, end, None)
+        if source is not None:
+            clauses.append(self.report_column("source") == source)
         stmt = (
             select(
-                c.staff,
+                *columns,
                 cast(func.sum(c.base_minor), BigInteger).label("sales"),
                 cast(func.sum(c.amount_minor), BigInteger).label("commission"),
                 func.count().label("n"),
             )
-            .where(*self._record_clauses(staff, store_id, start, end, None))
-            .group_by(c.staff)
-            .order_by(c.staff)
+            .where(*clauses)
+            .group_by(*columns)
+            .order_by(*columns)
         )
         return list((await self.db.execute(stmt)).all())
+
+    @staticmethod
+    def report_column(dimension: str):
+        c = ct.commission_records.c
+        if dimension == "store":
+            return c.store_id
+        if dimension == "source":
+            # what the record was earned on: exactly one of the three ids is set (a CHECK)
+            return case(
+                (c.transaction_id.is_not(None), "top_up"),
+                (c.package_id.is_not(None), "package_sale"),
+                else_="checkout",
+            )
+        return {"staff": c.staff, "item": c.item, "staff_position": c.staff_position, "tender": c.tender}[
+            dimension
+        ]

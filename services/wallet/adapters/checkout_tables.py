@@ -62,6 +62,8 @@ checkouts = Table(
     Column("transaction_id", UUID(as_uuid=False), nullable=False),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # the store manager's approval of a discount beyond the tier's, when one was used
+    Column("discount_approval_id", UUID(as_uuid=False), nullable=True),
     PrimaryKeyConstraint("tenant_id", "checkout_id", name="pk_checkouts"),
     Index("ix_checkouts_member", "tenant_id", "member_id", "create_time"),
     Index("ix_checkouts_store", "tenant_id", "store_id", "create_time"),
@@ -119,7 +121,7 @@ commission_records = Table(
     metadata,
     Column("tenant_id", Text, nullable=False),
     Column("record_id", UUID(as_uuid=False), nullable=False),
-    # A record belongs to a checkout line or to a package card sold (`SellPackage.sold_by`).
+    # A record belongs to a checkout line or to a package card sold (`SellPackage.sold_by`) ...
     Column("checkout_id", UUID(as_uuid=False), nullable=True),
     Column("package_id", UUID(as_uuid=False), nullable=True),
     Column("refund_id", UUID(as_uuid=False), nullable=True),  # set on a checkout refund's clawback
@@ -132,10 +134,41 @@ commission_records = Table(
     Column("item", Text, nullable=False),
     Column("currency_code", Text, nullable=False),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # ... or to a top-up (`TopUpRequest.sold_by`): its ledger transaction.
+    Column("transaction_id", UUID(as_uuid=False), nullable=True),
+    # What GetCommissionReport groups by besides staff, item and store.
+    Column("staff_position", Text, nullable=False, server_default=""),
+    Column("tender", Text, nullable=False, server_default=""),  # '' = several tenders
+    Column("category", Text, nullable=False, server_default=""),
     PrimaryKeyConstraint("tenant_id", "record_id", name="pk_commission_records"),
-    CheckConstraint("num_nonnulls(checkout_id, package_id) = 1", name="ck_commission_records_source"),
+    CheckConstraint(
+        "num_nonnulls(checkout_id, package_id, transaction_id) = 1", name="ck_commission_records_source"
+    ),
     Index("ix_commission_records_package", "tenant_id", "package_id"),
+    Index("ix_commission_records_transaction", "tenant_id", "transaction_id"),
     Index("ix_commission_records_time", "tenant_id", "create_time", "record_id"),
     Index("ix_commission_records_staff", "tenant_id", "staff", "create_time"),
     Index("ix_commission_records_checkout", "tenant_id", "checkout_id"),
+)
+
+
+# A store manager's approval of a manual discount beyond the tier rate (院长审批,
+# `ApproveCheckoutDiscount`): single use — the checkout that uses it locks the row and sets
+# `checkout_id` in its own transaction. Never deleted (the audit of who allowed what).
+discount_approvals = Table(
+    "discount_approvals",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("approval_id", UUID(as_uuid=False), nullable=False),
+    Column("store_id", Text, nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=True),  # None: any customer
+    Column("discount_bps", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("approver", Text, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expire_time", DateTime(timezone=True), nullable=False),
+    Column("checkout_id", UUID(as_uuid=False), nullable=True),
+    Column("use_time", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("tenant_id", "approval_id", name="pk_discount_approvals"),
+    CheckConstraint("discount_bps BETWEEN 1 AND 10000", name="ck_discount_approvals_bps"),
 )

@@ -13,9 +13,11 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Identity,
     Index,
+    Integer,
     PrimaryKeyConstraint,
     Table,
     Text,
@@ -111,4 +113,20 @@ package_consumptions = Table(
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_package_consumptions_package", "tenant_id", "package_id"),
     Index("ix_package_consumptions_stores", "tenant_id", "store_sold", "store_used", "create_time"),
+)
+
+# The tier benefit "free care each month" (每月N次免费护理): one row per member and month granted,
+# written with the package card it created; the primary key makes the grant once per member and
+# month whatever the replicas or retries (service_layer/benefits.py).
+free_care_grants = Table(
+    "free_care_grants",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("month", Date, nullable=False),  # the first day of the month, home store's calendar
+    Column("package_id", UUID(as_uuid=False), nullable=False),
+    Column("tier_id", Text, nullable=False),
+    Column("sessions", Integer, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "member_id", "month", name="pk_free_care_grants"),
 )

@@ -8,15 +8,52 @@ every row exactly once.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import DateTime, cast, func, literal, select, tuple_, update
+from sqlalchemy import DateTime, cast, func, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.wallet.adapters import tables as t
 from services.wallet.domain.settings import WalletSettings
+
+DEFAULT_ZONE = "Asia/Shanghai"  # domain.md §1: a store's default time zone
+
+
+# Members due for this month's free care (service_layer/benefits.py): the tenant has a
+# `free_care_service`, the member's tier grants sessions (the tenant's ladder projection, else the
+# default ladder), and no grant row exists for the month in their home store's calendar.
+_FREE_CARE_DUE = text(
+    """
+    SELECT d.tenant_id, d.member_id::text AS member_id, d.home_store_id, d.tier_id, n.sessions,
+           z.zone AS time_zone, z.month
+    FROM member_directory d
+    JOIN wallet_settings w ON w.tenant_id = d.tenant_id
+         AND coalesce(w.settings ->> 'free_care_service', '') <> ''
+    LEFT JOIN tier_ladders l ON l.tenant_id = d.tenant_id
+    LEFT JOIN store_directory s ON s.tenant_id = d.tenant_id AND s.store_id = d.home_store_id
+    CROSS JOIN LATERAL (
+        SELECT coalesce(s.time_zone, :default_zone) AS zone,
+               date_trunc('month', :now AT TIME ZONE coalesce(s.time_zone, :default_zone))::date AS month
+    ) z
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN l.tenant_id IS NULL
+                    THEN coalesce((CAST(:defaults AS jsonb) ->> d.tier_id)::int, 0)
+                    ELSE coalesce((SELECT (e ->> 'free_care_per_month')::int
+                                   FROM jsonb_array_elements(l.tiers) e
+                                   WHERE e ->> 'tier_id' = d.tier_id LIMIT 1), 0)
+               END AS sessions
+    ) n
+    WHERE n.sessions > 0
+      AND NOT EXISTS (SELECT 1 FROM free_care_grants g
+                      WHERE g.tenant_id = d.tenant_id AND g.member_id = d.member_id
+                        AND g.month = z.month)
+    ORDER BY d.tenant_id, d.member_id
+    LIMIT :limit
+    """
+)
 
 
 class DueWork:
@@ -26,6 +63,20 @@ class DueWork:
     async def _all(self, stmt) -> list:
         async with self._engine.connect() as conn:
             return list((await conn.execute(stmt)).all())
+
+    async def free_care(self, now: datetime, limit: int, defaults: dict[str, int]) -> list[Row]:
+        """Members due for this month's free care, across tenants (see ``_FREE_CARE_DUE``)."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                _FREE_CARE_DUE,
+                {
+                    "now": now,
+                    "limit": limit,
+                    "default_zone": DEFAULT_ZONE,
+                    "defaults": json.dumps(defaults),
+                },
+            )
+            return list(rows.all())
 
     async def bonus_releases(self, now: datetime, limit: int) -> list[tuple[str, str]]:
         """(tenant, release id) of scheduled bonus instalments due by `now`."""

@@ -361,6 +361,7 @@ class CheckoutRecord:
     voucher_uses: list[dict]  # {voucher_id, discount_minor, line_index}
     refunded_units: list[int]
     refunded_minor: int = 0
+    discount_approval_id: str | None = None  # when a store manager approved the discount
 
     def as_row(self) -> dict:
         row = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields
 
 from kit.errors import Violations
@@ -28,6 +29,14 @@ class WalletSettings:
     check_in_points: int = 5
     check_in_streak_days: int = 7
     check_in_streak_bonus: int = 20
+    # the tier benefit "free care each month": the service its sessions are of ("" = off)
+    free_care_service: str = ""
+    # the highest manual discount a store manager may approve at checkout (院长审批); 0 = off
+    max_manual_discount_bps: int = 3000
+    # the paid membership (会员费): fee per period (0 = none), months per period, renewal notice
+    membership_fee_minor: int = 0
+    membership_months: int = 12
+    membership_renewal_notice_days: int = 30
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -45,8 +54,17 @@ class WalletSettings:
             v.add(f"{prefix}.spend_order", f"must be one of {', '.join(rules.SPEND_ORDERS)}")
         if self.expiry_policy not in rules.EXPIRY_POLICIES:
             v.add(f"{prefix}.expiry_policy", "unknown policy")
+        if self.free_care_service and not (
+            len(self.free_care_service) <= 100
+            and re.fullmatch(r"services/[!-.0-~]{1,64}", self.free_care_service)
+        ):
+            v.add(f"{prefix}.free_care_service", "must be services/{service} (at most 100 characters)")
         for name, lo, hi in (
             ("pin_max_attempts", 1, 20),
+            ("max_manual_discount_bps", 0, 10_000),
+            ("membership_fee_minor", 0, 10**10),
+            ("membership_months", 1, 120),
+            ("membership_renewal_notice_days", 0, 365),
             ("pin_lockout_minutes", 1, 7 * 24 * 60),
             ("hold_default_ttl_minutes", 1, 90 * 24 * 60),
             ("points_per_yuan", 0, 1000),

@@ -25,6 +25,8 @@ from services.wallet.entrypoints.referral_consumer import referral_consumer
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
 
 SERVICE = "wallet"
+# How often each replica looks for members due for the month's free care (service_layer/benefits.py).
+FREE_CARE_INTERVAL_VAR = "PEONY_WALLET_FREE_CARE_INTERVAL_SECONDS"
 FULL_NAME = wallet_service_pb2.DESCRIPTOR.services_by_name["WalletService"].full_name
 
 
@@ -67,7 +69,11 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             consumer,
             # grants ReferralRewardEarned
             referral_consumer(backbone.engine, backbone.js, **config.consumer.options()),
-            WalletJobs(backbone.engine, uows),
+            WalletJobs(
+                backbone.engine,
+                uows,
+                free_care_interval_s=float(config.extra.get(FREE_CARE_INTERVAL_VAR) or 300.0),
+            ),
             backbone.retention,
         ],
         on_close=[wallet_apply.close, backbone.close, *([members_client.close] if members_client else [])],

@@ -16,19 +16,24 @@ from kit.pagination import page_size
 from services.wallet.domain import checkout as pricing
 from services.wallet.entrypoints.mapping import member_id_of, store_id_of, tender_of, wallet_to_proto
 from services.wallet.entrypoints.mapping_checkout import (
+    approval_id_of,
+    approval_to_proto,
     basis_of,
     checkout_id_of,
     checkout_to_proto,
     customer_type_of,
     record_to_proto,
     refund_to_proto,
+    report_dimensions_of,
+    report_row_to_proto,
+    report_source_of,
     rule_tender_of,
     rule_to_proto,
     timestamp_of,
 )
 from services.wallet.service_layer import checkout as co
 from services.wallet.service_layer import commission as com
-from services.wallet.service_layer import one_call
+from services.wallet.service_layer import discount_approvals, one_call
 from services.wallet.service_layer import stored_value as sv
 
 
@@ -97,6 +102,9 @@ class CheckoutRpc:
             ],
             package_ids=package_ids,
             validate_only=request.validate_only,
+            discount_approval_id=approval_id_of(request.discount_approval, "discount_approval")
+            if request.discount_approval
+            else None,
         )
         caller = current_principal()
         caller.require(auth.WALLET_WRITE)
@@ -277,6 +285,27 @@ class CheckoutRpc:
 
         return await self._read(read)
 
+    async def ApproveCheckoutDiscount(
+        self, request: pb.ApproveCheckoutDiscountRequest, context
+    ) -> pb.ApproveCheckoutDiscountResponse:
+        req = discount_approvals.ApprovalRequest(
+            store_id=store_id_of(request.store),
+            member_id=member_id_of(request.member, "member") if request.member else None,
+            discount_bps=request.discount_bps,
+            reason=request.reason,
+            valid_minutes=request.valid_minutes,
+        )
+        caller = current_principal()
+        discount_approvals.authorize(caller, req)  # before any read or effect
+
+        async def effect(uow) -> pb.ApproveCheckoutDiscountResponse:
+            row = await discount_approvals.approve(uow, caller, req)
+            return pb.ApproveCheckoutDiscountResponse(discount_approval=approval_to_proto(row))
+
+        return await self._mutate(
+            "ApproveCheckoutDiscount", request, pb.ApproveCheckoutDiscountResponse, effect
+        )
+
     async def GetCommissionReport(self, request, context) -> pb.GetCommissionReportResponse:
         caller = current_principal()
         caller.require(auth.WALLET_READ)
@@ -287,17 +316,23 @@ class CheckoutRpc:
         end = timestamp_of(request.end_time)
         if start is None or end is None:
             raise InvalidArgument([("start_time", "start_time and end_time are required")])
+        dimensions = report_dimensions_of(request.group_by)
+        source = report_source_of(request.source)
 
         async def read(uow) -> pb.GetCommissionReportResponse:
-            rows = await com.report(uow, caller, staff=request.staff, store_id=store_id, start=start, end=end)
+            rows = await com.report(
+                uow,
+                caller,
+                staff=request.staff,
+                store_id=store_id,
+                start=start,
+                end=end,
+                dimensions=dimensions,
+                source=source,
+            )
             currency = (await uow.settings.get()).currency_code
             return pb.GetCommissionReportResponse(
-                rows=[
-                    pb.CommissionReportRow(
-                        staff=r.staff, sales_minor=r.sales, commission_minor=r.commission, record_count=r.n
-                    )
-                    for r in rows
-                ],
+                rows=[report_row_to_proto(r, dimensions) for r in rows],
                 total_commission_minor=sum(r.commission for r in rows),
                 currency_code=currency,
             )

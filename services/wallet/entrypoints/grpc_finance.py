@@ -9,11 +9,14 @@ stored-value principal spent at another store than the one that sold it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from peony.wallet.v1 import finance_pb2
 from peony.wallet.v1 import wallet_service_pb2 as pb
 
 from kit.auth import current_principal
 from kit.errors import InvalidArgument
+from kit.ids import parse_path
 from kit.proto import ts
 from services.wallet.entrypoints.mapping import (
     store_name,
@@ -23,6 +26,7 @@ from services.wallet.entrypoints.mapping import (
     wallet_to_proto,
 )
 from services.wallet.service_layer import finance as fin
+from services.wallet.service_layer import membership
 from services.wallet.service_layer import reversals as rev
 from services.wallet.service_layer import stored_value as sv
 
@@ -106,6 +110,37 @@ class FinanceRpc:
                 for r in rows
             ],
             currency_code=currency,
+        )
+
+    # --- membership (会员费 / 续费) ---------------------------------------------------------------
+    async def GetMembership(self, request: pb.GetMembershipRequest, context) -> pb.GetMembershipResponse:
+        ids = parse_path(request.name, "members/{uuid}/membership")
+        if ids is None:
+            raise InvalidArgument([("name", "must be members/{member}/membership")])
+        member_id = ids[0]
+        caller = current_principal()
+        row = await self._read(lambda uow: membership.get(uow, caller, member_id))
+        got = pb.Membership(name=f"members/{member_id}/membership")
+        if row is not None:
+            got.paid_until.CopyFrom(ts(row.paid_until))
+            got.active = row.paid_until > datetime.now(UTC)
+            got.periods_paid = row.periods_paid
+            got.renewals = row.renewals
+        return pb.GetMembershipResponse(membership=got)
+
+    async def GetMembershipRenewalRate(
+        self, request: pb.GetMembershipRenewalRateRequest, context
+    ) -> pb.GetMembershipRenewalRateResponse:
+        caller = current_principal()
+        missing = [(f, "is required") for f in ("start_time", "end_time") if not request.HasField(f)]
+        if missing:
+            raise InvalidArgument(missing)
+        start, end = time_of(request, "start_time"), time_of(request, "end_time")
+        due, renewed = await self._read(
+            lambda uow: membership.renewal_rate(uow, caller, start=start, end=end)
+        )
+        return pb.GetMembershipRenewalRateResponse(
+            due=due, renewed=renewed, renewal_rate_bps=renewed * 10_000 // due if due else 0
         )
 
     # --- reversal -------------------------------------------------------------------------------

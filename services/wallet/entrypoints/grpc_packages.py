@@ -125,7 +125,9 @@ class PackagesRpc:
             (package_tender_of(t.tender, f"tenders[{i}].tender"), t.amount_minor)
             for i, t in enumerate(request.tenders)
         ]
-        pk.validate_sold_by(request.sold_by)  # before the PIN: a bad request counts no attempt
+        pk.validate_sold_by(
+            request.sold_by, request.staff_position
+        )  # before the PIN: a bad request counts no attempt
         caller = current_principal()
         caller.require(auth.WALLET_WRITE)
         if any(t == pk.STORED_VALUE for t, _ in tenders):
@@ -140,6 +142,7 @@ class PackagesRpc:
                 store_id=store_id,
                 tenders=tenders,
                 sold_by=request.sold_by,
+                staff_position=request.staff_position,
             )
             currency = (await uow.settings.get()).currency_code
             return pb.SellPackageResponse(

@@ -36,6 +36,11 @@ _SETTINGS_FIELDS = (
     "pin_max_attempts",
     "pin_lockout_minutes",
     "hold_default_ttl_minutes",
+    "free_care_service",
+    "max_manual_discount_bps",
+    "membership_fee_minor",
+    "membership_months",
+    "membership_renewal_notice_days",
 )
 
 
@@ -268,6 +273,8 @@ class WalletRpc:
                 currency=request.currency_code,
                 tender=tender,
                 plan_id=plan_id,
+                sold_by=request.sold_by,
+                staff_position=request.staff_position,
             )
             return pb.TopUpResponse(
                 transaction=transaction_to_proto(result.transaction, caller.tenant),
@@ -284,6 +291,8 @@ class WalletRpc:
             currency=request.currency_code,
             tender=tender,
             plan_id=plan_id,
+            sold_by=request.sold_by,
+            staff_position=request.staff_position,
             response_type=pb.TopUpResponse,
             respond=lambda posted, wallet: pb.TopUpResponse(
                 transaction=transaction_to_proto(posted, caller.tenant), wallet=wallet_to_proto(wallet)

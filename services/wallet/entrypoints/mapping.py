@@ -246,6 +246,11 @@ def settings_to_proto(s) -> stored_value_pb2.WalletSettings:
         pin_max_attempts=s.pin_max_attempts,
         pin_lockout_minutes=s.pin_lockout_minutes,
         hold_default_ttl_minutes=s.hold_default_ttl_minutes,
+        free_care_service=s.free_care_service,
+        max_manual_discount_bps=s.max_manual_discount_bps,
+        membership_fee_minor=s.membership_fee_minor,
+        membership_months=s.membership_months,
+        membership_renewal_notice_days=s.membership_renewal_notice_days,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from peony.wallet.v1 import checkout_pb2, commission_pb2, ledger_pb2
+from peony.wallet.v1 import wallet_service_pb2 as wallet_pb
 
 from kit.errors import InvalidArgument
 from kit.ids import parse_name
@@ -50,7 +51,79 @@ def record_to_proto(rec) -> commission_pb2.CommissionRecord:
         refund=f"checkouts/{rec.checkout_id}/refunds/{rec.refund_id}" if rec.refund_id else "",
         currency_code=rec.currency_code,
         package=f"members/{rec.package_member_id}/packages/{rec.package_id}" if rec.package_id else "",
+        transaction=f"transactions/{rec.transaction_id}" if getattr(rec, "transaction_id", None) else "",
+        staff_position=getattr(rec, "staff_position", ""),
+        tender=tender_enum(getattr(rec, "tender", "")),
+        category=getattr(rec, "category", ""),
+        source=record_source(rec),
     )
+
+
+def record_source(rec) -> int:
+    if getattr(rec, "transaction_id", None):
+        return commission_pb2.COMMISSION_SOURCE_TOP_UP
+    if rec.package_id:
+        return commission_pb2.COMMISSION_SOURCE_PACKAGE_SALE
+    return commission_pb2.COMMISSION_SOURCE_CHECKOUT
+
+
+# GetCommissionReport's dimensions: proto value -> the report's column.
+REPORT_DIMENSIONS = {
+    commission_pb2.COMMISSION_REPORT_DIMENSION_STAFF: "staff",
+    commission_pb2.COMMISSION_REPORT_DIMENSION_ITEM: "item",
+    commission_pb2.COMMISSION_REPORT_DIMENSION_STORE: "store",
+    commission_pb2.COMMISSION_REPORT_DIMENSION_STAFF_POSITION: "staff_position",
+    commission_pb2.COMMISSION_REPORT_DIMENSION_TENDER: "tender",
+    commission_pb2.COMMISSION_REPORT_DIMENSION_SOURCE: "source",
+}
+SOURCES = {
+    commission_pb2.COMMISSION_SOURCE_CHECKOUT: "checkout",
+    commission_pb2.COMMISSION_SOURCE_PACKAGE_SALE: "package_sale",
+    commission_pb2.COMMISSION_SOURCE_TOP_UP: "top_up",
+}
+
+
+def report_dimensions_of(values) -> list[str]:
+    """`group_by` as report columns, in order; empty: by staff."""
+    v = []
+    out: list[str] = []
+    for i, value in enumerate(values):
+        name = REPORT_DIMENSIONS.get(value)
+        if name is None:
+            v.append((f"group_by[{i}]", "must be a known dimension"))
+        elif name in out:
+            v.append((f"group_by[{i}]", "each dimension at most once"))
+        else:
+            out.append(name)
+    if v:
+        raise InvalidArgument(v)
+    return out or ["staff"]
+
+
+def report_source_of(value: int) -> str | None:
+    """`source` of a report request: None for every source."""
+    if value == 0:
+        return None
+    if value not in SOURCES:
+        raise InvalidArgument([("source", "must be a known commission source")])
+    return SOURCES[value]
+
+
+def report_row_to_proto(row, dimensions: list[str]) -> wallet_pb.CommissionReportRow:
+    out = wallet_pb.CommissionReportRow(
+        sales_minor=row.sales, commission_minor=row.commission, record_count=row.n
+    )
+    for d in dimensions:
+        value = getattr(row, d)
+        if d == "store":
+            out.store = f"stores/{value}" if value else ""
+        elif d == "tender":
+            out.tender = tender_enum(value)  # type: ignore[assignment]
+        elif d == "source":
+            out.source = {v: k for k, v in SOURCES.items()}[value]  # type: ignore[assignment]
+        else:
+            setattr(out, d, value)
+    return out
 
 
 def rule_to_proto(r) -> commission_pb2.CommissionRule:
@@ -178,6 +251,9 @@ def checkout_to_proto(result) -> checkout_pb2.Checkout:
         customer_type=enum_value(commission_pb2.CustomerType, c["customer_type"]),
         tier_id=c["tier_id"],
         tier_discount_bps=c["tier_discount_bps"],
+        discount_approval=f"discountApprovals/{c['discount_approval_id']}"
+        if c.get("discount_approval_id")
+        else "",
         refunds=[f"checkouts/{rf.checkout_id}/refunds/{rf.refund_id}" for rf in result.refunds],
         update_time=ts(c.get("update_time")),
     )
@@ -188,3 +264,25 @@ def checkout_id_of(name: str, field: str) -> str:
     if checkout_id is None:
         raise InvalidArgument([(field, "must be checkouts/{checkout}")])
     return checkout_id
+
+
+def approval_id_of(name: str, field: str) -> str:
+    """`discountApprovals/{uuid}` -> the id; anything else is INVALID_ARGUMENT naming `field`."""
+    approval_id = parse_name(name, "discountApprovals", uuid=True)
+    if approval_id is None:
+        raise InvalidArgument([(field, "must be discountApprovals/{approval}")])
+    return approval_id
+
+
+def approval_to_proto(row) -> checkout_pb2.DiscountApproval:
+    return checkout_pb2.DiscountApproval(
+        name=f"discountApprovals/{row.approval_id}",
+        store=f"stores/{row.store_id}",
+        member=f"members/{row.member_id}" if row.member_id else "",
+        discount_bps=row.discount_bps,
+        reason=row.reason,
+        approver=row.approver,
+        create_time=ts(row.create_time),
+        expire_time=ts(row.expire_time),
+        checkout=f"checkouts/{row.checkout_id}" if row.checkout_id else "",
+    )

@@ -33,9 +33,9 @@ from services.wallet.domain import checkout as pricing
 from services.wallet.domain import ledger, rules
 from services.wallet.domain.ledger import AccountKey, TransactionDraft
 from services.wallet.service_layer import commission as com
+from services.wallet.service_layer import discount_approvals, membership, sv_attribution
 from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import stored_value as sv
-from services.wallet.service_layer import sv_attribution
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
 CHECKOUT_REFUND = "checkout_refund"  # the ledger kind of a RefundCheckout transaction
@@ -100,6 +100,7 @@ class CheckoutInput:
     tenders: list[tuple[str, int]] = field(default_factory=list)
     package_ids: list[str | None] = field(default_factory=list)  # per line
     validate_only: bool = False
+    discount_approval_id: str | None = None  # a store manager's approval (院长审批)
 
 
 @dataclass
@@ -388,8 +389,17 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
         uses.append((i, use))
     priced = pricing.start(inp.lines, sessions)
 
-    # 2. tier discount
-    pricing.apply_tier_discount(priced, view.discount_bps if view else 0)
+    # 2. tier discount — or the rate a store manager approved beyond it (locked, used up here)
+    discount_bps = view.discount_bps if view else 0
+    if inp.discount_approval_id:
+        discount_bps = await discount_approvals.use(
+            uow,
+            inp.discount_approval_id,
+            store_id=store_id,
+            member_id=member_id,
+            checkout_id=None if inp.validate_only else checkout_id,
+        )
+    pricing.apply_tier_discount(priced, discount_bps)
 
     # 3. vouchers
     voucher_uses: list[Any] = []
@@ -453,11 +463,23 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
         balances=balances,
         now=datetime.now(UTC),
     )
+    if inp.discount_approval_id:
+        plan.record = dataclasses.replace(
+            plan.record, tier_discount_bps=discount_bps, discount_approval_id=inp.discount_approval_id
+        )
     if inp.validate_only:  # a priced preview: nothing saved, no id
         preview = dataclasses.replace(plan.record, checkout_id="", state="").as_row()
         return CheckoutResult({**preview, "commission_preview": plan.commission}, [], [])
 
+    # the paid membership a fee line buys (its row locked here, just before the ledger post)
+    extension = await membership.plan_extension(
+        uow, member_id=member_id, lines=inp.lines, settings=settings, now=datetime.now(UTC)
+    )
     posted = await uow.ledger.post(draft, assumed=assumed)
+    if extension is not None:
+        await membership.record_extension(
+            uow, extension, checkout_id=checkout_id, currency=settings.currency_code
+        )
     if member_id:
         await sv_attribution.spend(
             uow, posted, member_id=member_id, principal=plan.principal, bonus=plan.bonus
@@ -763,6 +785,10 @@ async def refund(
 
     if not draft.postings:
         raise FailedPrecondition("the refunded units moved nothing to give back", reason="NOTHING_TO_REFUND")
+    # membership fee periods refunded: the paid membership is shortened by them
+    fee_units = sum(q for i, q in wanted.items() if row.lines[i]["item"] == membership.MEMBERSHIP_ITEM)
+    if fee_units and member_id:
+        await membership.shorten(uow, member_id=member_id, checkout_id=checkout_id, periods=fee_units)
     posted = await uow.ledger.post(draft)
     if member_id:
         await sv_attribution.restore(

@@ -27,6 +27,21 @@ RULE_TENDERS = (
 )
 BASES = ("percent", "fixed")
 
+MAX_POSITION_LENGTH = 64
+
+
+def validate_seller(sold_by: str, staff_position: str) -> None:
+    """`sold_by` / `staff_position` of a package sale or a top-up, before any read or effect."""
+    v = Violations()
+    if sold_by and not pricing.is_staff_reference(sold_by):
+        v.add("sold_by", "must be staff/{staff} or stores/{store}/staff/{staff}")
+    if staff_position:
+        if not sold_by:
+            v.add("staff_position", "only with sold_by")
+        elif len(staff_position) > MAX_POSITION_LENGTH or not staff_position.strip():
+            v.add("staff_position", f"must be 1-{MAX_POSITION_LENGTH} characters")
+    v.raise_if_any()
+
 
 def repo(uow: UoW) -> CheckoutRepository:
     return CheckoutRepository(uow.session, uow.tenant)
@@ -117,6 +132,7 @@ def sale_record(
     tenders: list[tuple[str, int]],
     store_id: str,
     customer_type: str,
+    staff_position: str = "",
 ) -> dict | None:
     """The commission of the staff member who sold a package card, as for a checkout line: the
     rules see one unit of `packageProducts/{product}` (category `package`) at the price paid,
@@ -130,10 +146,58 @@ def sale_record(
         quantity=1,
         list_price=price,
         serving_staff=sold_by,
+        staff_position=staff_position,
     )
     return _record(
         rules, line, index=0, base=price, parts=parts, store_id=store_id, customer_type=customer_type
     )
+
+
+# A top-up sold (充值提成) is matched as one line of this category whose item is its plan
+# (`topUpPlans/{plan}`) or `storedValue` without one.
+TOP_UP_CATEGORY = "top_up"
+TOP_UP_ITEM = "storedValue"
+
+
+def top_up_record(
+    rules: list[pricing.CommissionRule],
+    *,
+    sold_by: str,
+    staff_position: str,
+    plan_id: str,
+    amount: int,
+    tender: str,
+    store_id: str,
+    customer_type: str,
+) -> dict | None:
+    """The commission of the staff member who sold a top-up: one unit of the plan (or
+    `storedValue`) at the amount paid, all of it paid with the top-up's external tender."""
+    line = pricing.Line(
+        item=f"topUpPlans/{plan_id}" if plan_id else TOP_UP_ITEM,
+        category=TOP_UP_CATEGORY,
+        quantity=1,
+        list_price=amount,
+        serving_staff=sold_by,
+        staff_position=staff_position,
+    )
+    return _record(
+        rules,
+        line,
+        index=0,
+        base=amount,
+        parts={tender: amount},
+        store_id=store_id,
+        customer_type=customer_type,
+    )
+
+
+def paid_with(rule: pricing.CommissionRule, parts: dict[str, int]) -> str:
+    """The payment type a record is reported under: the rule's tender when it names one, else the
+    one tender that funded the line; '' when several did."""
+    if rule.tender:
+        return rule.tender
+    funded = [tender for tender, amount in parts.items() if amount]
+    return funded[0] if len(funded) == 1 else ""
 
 
 def _record(
@@ -161,6 +225,9 @@ def _record(
         "base_minor": base,
         "rule_id": rule.rule_id,
         "item": line.item,
+        "staff_position": line.staff_position,
+        "tender": paid_with(rule, parts),
+        "category": line.category,
     }
 
 
@@ -186,15 +253,28 @@ def clawbacks(records, units: dict[int, tuple[int, int, int]]) -> list[dict]:
                     "base_minor": -base,
                     "rule_id": r.rule_id,
                     "item": r.item,
+                    "staff_position": r.staff_position,
+                    "tender": r.tender,
+                    "category": r.category,
                 }
             )
     return out
 
 
 async def report(
-    uow: UoW, caller: Principal, *, staff: str, store_id: str | None, start: datetime, end: datetime
+    uow: UoW,
+    caller: Principal,
+    *,
+    staff: str,
+    store_id: str | None,
+    start: datetime,
+    end: datetime,
+    dimensions: list[str] = ["staff"],  # noqa: B006 (never mutated)
+    source: str | None = None,
 ):
     caller.require(auth.WALLET_READ)
     if end <= start:
         raise InvalidArgument([("end_time", "must be after start_time")])
-    return await repo(uow).report(staff=staff, store_id=store_id, start=start, end=end)
+    return await repo(uow).report(
+        staff=staff, store_id=store_id, start=start, end=end, dimensions=dimensions, source=source
+    )

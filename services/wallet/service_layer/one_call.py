@@ -55,7 +55,8 @@ from services.wallet.domain import rules, sv_lots
 from services.wallet.domain.ledger import AccountKey, TransactionDraft
 from services.wallet.domain.settings import WalletSettings
 from services.wallet.service_layer import checkout as co
-from services.wallet.service_layer import payment_pin, sv_attribution
+from services.wallet.service_layer import commission as com
+from services.wallet.service_layer import membership, payment_pin, sv_attribution
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
@@ -108,8 +109,14 @@ class _Replay:
 
 
 def handles(inp: co.CheckoutInput) -> bool:
-    """Whether a checkout takes the one-call path (packages and vouchers do not, yet)."""
-    return not inp.validate_only and not inp.voucher_ids and not any(line.use_package for line in inp.lines)
+    """Whether a checkout takes the one-call path (packages, vouchers, manager-approved
+    discounts and membership fees do not, yet)."""
+    return (
+        not inp.validate_only
+        and not inp.voucher_ids
+        and not inp.discount_approval_id
+        and not any(line.use_package or line.item == membership.MEMBERSHIP_ITEM for line in inp.lines)
+    )
 
 
 async def checkout(
@@ -503,14 +510,25 @@ async def top_up(
     plan_id: str,
     response_type: type[R],
     respond: Callable[[PostedTransaction, sv.WalletSnapshot], R],
+    sold_by: str = "",
+    staff_position: str = "",
 ) -> R | None:
     """A top-up in one read and one write call (as `stored_value.top_up` writes it); its
-    response, or the recorded one of a duplicate; None when the plan was stale."""
-    sv.authorize_top_up(caller, store_id=store_id, amount=amount, tender=tender)
+    response, or the recorded one of a duplicate; None when the plan was stale. With a seller,
+    the same read brings the commission rules and the member's first-visit flag."""
+    sv.authorize_top_up(
+        caller,
+        store_id=store_id,
+        amount=amount,
+        tender=tender,
+        sold_by=sold_by,
+        staff_position=staff_position,
+    )
     tenant = caller.tenant
     request_id: str = request.request_id  # type: ignore[attr-defined]
     key_hash = one.idempotency.key_hash(request, caller.binding())
-    read = await _read(one, tenant, _Want("TopUp", store_id, member_id, request_id, plan_id=plan_id))
+    want = _Want("TopUp", store_id, member_id, request_id, for_checkout=bool(sold_by), plan_id=plan_id)
+    read = await _read(one, tenant, want)
     if isinstance(read, _Replay):
         return one.idempotency.replay(tenant, key_hash, read.stored_hash, read.response, response_type)
     sv.require_currency(currency, read.settings.currency_code)
@@ -534,6 +552,18 @@ async def top_up(
         ],
         "bonus_releases": [{"tenant_id": tenant, **r} for r in sv.release_rows(planned, posted)],
     }
+    if sold_by:
+        record = sv.top_up_commission(
+            [com.rule_from_row(x, n) for n, x in enumerate(read.rule_rows)],
+            planned,
+            posted,
+            sold_by=sold_by,
+            staff_position=staff_position,
+            store_id=store_id,
+            customer_type=read.customer_type,
+            currency=read.settings.currency_code,
+        )
+        rows["commission_records"] = [{"tenant_id": tenant, "create_time": now, **record}] if record else []
     events = EventBuffer()
     sv.emit_top_up(events, planned, posted)
     rows["outbox"] = events.outbox_rows(one.service, tenant)

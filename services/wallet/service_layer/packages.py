@@ -43,7 +43,6 @@ from services.wallet.adapters.package_repository import (
 )
 from services.wallet.domain import ledger, rules
 from services.wallet.domain import packages as dp
-from services.wallet.domain.checkout import is_staff_reference
 from services.wallet.domain.ledger import AccountKey, TransactionDraft
 from services.wallet.service_layer import commission as com
 from services.wallet.service_layer import points as pts
@@ -181,12 +180,13 @@ async def sell(
     store_id: str,
     tenders: list[tuple[str, int]],
     sold_by: str = "",
+    staff_position: str = "",
 ) -> SaleResult:
     """Sells a card. The PIN for a stored-value tender is checked by the caller beforehand (in its
     own transaction, so wrong attempts count)."""
     caller.require(auth.WALLET_WRITE)
     caller.require_store(f"stores/{store_id}")
-    validate_sold_by(sold_by)
+    validate_sold_by(sold_by, staff_position)
     await uow.stores.require(store_id)
     member = await uow.members.require(member_id)
     product = await repo(uow).get_product(product_id)
@@ -281,7 +281,9 @@ async def sell(
         ],
     )
     await repo(uow).add_package(pkg)
-    await _record_sale_commission(uow, pkg, sold_by=sold_by, tenders=tenders, currency=cur)
+    await _record_sale_commission(
+        uow, pkg, sold_by=sold_by, staff_position=staff_position, tenders=tenders, currency=cur
+    )
     uow.emit(
         events_pb2.PackageSold(
             member=sv.member_name(member_id),
@@ -300,13 +302,18 @@ async def sell(
     return SaleResult(pkg, posted, earned)
 
 
-def validate_sold_by(sold_by: str) -> None:
-    if sold_by and not is_staff_reference(sold_by):
-        raise InvalidArgument([("sold_by", "must be staff/{staff} or stores/{store}/staff/{staff}")])
+def validate_sold_by(sold_by: str, staff_position: str = "") -> None:
+    com.validate_seller(sold_by, staff_position)
 
 
 async def _record_sale_commission(
-    uow: UoW, pkg: MemberPackage, *, sold_by: str, tenders: list[tuple[str, int]], currency: str
+    uow: UoW,
+    pkg: MemberPackage,
+    *,
+    sold_by: str,
+    staff_position: str,
+    tenders: list[tuple[str, int]],
+    currency: str,
 ) -> None:
     """The seller's commission (`sold_by`), by the same rules as a checkout line's."""
     if not sold_by:
@@ -316,6 +323,7 @@ async def _record_sale_commission(
     record = com.sale_record(
         rules_,
         sold_by=sold_by,
+        staff_position=staff_position,
         product_id=pkg.product_id,
         price=pkg.price_minor,
         tenders=tenders,
@@ -357,6 +365,9 @@ async def _claw_back_sale_commission(uow: UoW, pkg: MemberPackage, *, refunded_m
                     "base_minor": -base,
                     "rule_id": rec.rule_id,
                     "item": rec.item,
+                    "staff_position": rec.staff_position,
+                    "tender": rec.tender,
+                    "category": rec.category,
                     "store_id": rec.store_id,
                     "currency_code": rec.currency_code,
                 }

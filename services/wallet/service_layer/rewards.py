@@ -253,40 +253,73 @@ async def check_in(
 
 
 # --- referral ---------------------------------------------------------------------------------
-async def referral_template(uow: UoW) -> Row:
-    """The tenant's referral voucher template, created (¥50 off, 90 days) when missing."""
+@dataclass(frozen=True)
+class ReferralTerms:
+    """What a referral reward grants: the tenant's terms when it was earned (members'
+    `ReferralSettings`, carried by `ReferralRewardEarned`), or these defaults (domain.md §2)."""
+
+    referrer_voucher_minor: int = REFERRAL_VOUCHER_MINOR
+    voucher_valid_days: int = REFERRAL_VOUCHER_DAYS
+    referrer_points: int = REFERRAL_POINTS
+    referee_points: int = REFERRAL_POINTS
+
+    def template_id(self) -> str:
+        """One voucher template per (amount, validity): the defaults keep the original id."""
+        if (self.referrer_voucher_minor, self.voucher_valid_days) == (
+            REFERRAL_VOUCHER_MINOR,
+            REFERRAL_VOUCHER_DAYS,
+        ):
+            return REFERRAL_TEMPLATE_ID
+        return f"{REFERRAL_TEMPLATE_ID}-{self.referrer_voucher_minor}-{self.voucher_valid_days}d"
+
+
+DEFAULT_REFERRAL_TERMS = ReferralTerms()
+
+
+async def referral_template(uow: UoW, terms: ReferralTerms = DEFAULT_REFERRAL_TERMS) -> Row:
+    """The tenant's referral voucher template for these terms, created when missing."""
     repo = vs.vouchers_of(uow)
-    template = await repo.get_template(REFERRAL_TEMPLATE_ID)
+    template_id = terms.template_id()
+    template = await repo.get_template(template_id)
     if template is None:
         currency = (await uow.settings.get()).currency_code
         await repo.add_template(
-            template_id=REFERRAL_TEMPLATE_ID,
-            display_name="¥50 referral reward",
+            template_id=template_id,
+            display_name=f"{terms.referrer_voucher_minor / 100:g} {currency} referral reward",
             kind=dv.AMOUNT_OFF,
-            amount_off_minor=REFERRAL_VOUCHER_MINOR,
-            valid_days=REFERRAL_VOUCHER_DAYS,
+            amount_off_minor=terms.referrer_voucher_minor,
+            valid_days=terms.voucher_valid_days,
             currency_code=currency,
         )
-        template = await repo.get_template(REFERRAL_TEMPLATE_ID)
+        template = await repo.get_template(template_id)
     assert template is not None
     return template
 
 
-async def grant_referral_reward(uow: UoW, *, referrer_id: str, referee_id: str, event_id: str) -> Row | None:
-    """200 points to both and the referral voucher to the referrer, once per referee; returns the
-    voucher, or None when this referee's reward was granted already."""
+async def grant_referral_reward(
+    uow: UoW,
+    *,
+    referrer_id: str,
+    referee_id: str,
+    event_id: str,
+    terms: ReferralTerms = DEFAULT_REFERRAL_TERMS,
+) -> bool:
+    """The terms' points to both and their voucher to the referrer, once per referee; False when
+    this referee's reward was granted already. A zero amount grants nothing of that kind."""
     if referrer_id == referee_id:
         raise InvalidArgument([("referee", "a member cannot refer themselves")])
     repo = vs.vouchers_of(uow)
     if not await repo.claim_referral(referee_id=referee_id, referrer_id=referrer_id, event_id=event_id):
-        return None
-    for member_id in (referrer_id, referee_id):
-        await grant_and_record(
-            uow, member_id=member_id, points=REFERRAL_POINTS, source="referral", reason="referral reward"
+        return False
+    for member_id, points in ((referrer_id, terms.referrer_points), (referee_id, terms.referee_points)):
+        if points > 0:
+            await grant_and_record(
+                uow, member_id=member_id, points=points, source="referral", reason="referral reward"
+            )
+    if terms.referrer_voucher_minor > 0:
+        template = await referral_template(uow, terms)
+        voucher = await vs.issue_from_template(
+            uow, member_id=referrer_id, template=template, reason="referral reward"
         )
-    template = await referral_template(uow)
-    voucher = await vs.issue_from_template(
-        uow, member_id=referrer_id, template=template, reason="referral reward"
-    )
-    await repo.set_referral_voucher(referee_id, voucher.voucher_id)
-    return voucher
+        await repo.set_referral_voucher(referee_id, voucher.voucher_id)
+    return True

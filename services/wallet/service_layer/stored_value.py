@@ -17,11 +17,12 @@ from kit.auth import Principal
 from kit.errors import FailedPrecondition, InvalidArgument, NotFound, Violations
 from kit.ids import new_id
 from kit.proto import ts as _ts
+from services.wallet.adapters.checkout_repository import CheckoutRepository
 from services.wallet.adapters.ledger_repository import PostedTransaction
 from services.wallet.domain import ledger, rules
 from services.wallet.domain.ledger import AccountKey, TransactionDraft
 from services.wallet.domain.pin import check_pin, hash_pin, validate_new_pin
-from services.wallet.service_layer import sv_attribution
+from services.wallet.service_layer import commission, sv_attribution
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
 EXTERNAL_TENDERS = ("cash", "bank_card", "wechat_pay", "alipay")
@@ -227,9 +228,18 @@ class TopUpResult:
     bonus_scheduled: int
 
 
-def authorize_top_up(caller: Principal, *, store_id: str, amount: int, tender: str) -> None:
+def authorize_top_up(
+    caller: Principal,
+    *,
+    store_id: str,
+    amount: int,
+    tender: str,
+    sold_by: str = "",
+    staff_position: str = "",
+) -> None:
     """The checks before any read or effect: permission, input and store scope."""
     caller.require(auth.WALLET_WRITE)
+    commission.validate_seller(sold_by, staff_position)
     v = Violations()
     validate_money(v, "amount_minor", amount)
     if tender not in EXTERNAL_TENDERS:
@@ -329,8 +339,17 @@ async def top_up(
     currency: str,
     tender: str,
     plan_id: str,
+    sold_by: str = "",
+    staff_position: str = "",
 ) -> TopUpResult:
-    authorize_top_up(caller, store_id=store_id, amount=amount, tender=tender)
+    authorize_top_up(
+        caller,
+        store_id=store_id,
+        amount=amount,
+        tender=tender,
+        sold_by=sold_by,
+        staff_position=staff_position,
+    )
     settings = await uow.settings.get()
     require_currency(currency, settings.currency_code)
     await uow.stores.require(store_id)
@@ -350,8 +369,55 @@ async def top_up(
         uow, posted, member_id=member_id, store_id=store_id, principal=amount, bonus=parts[0]
     )
     await uow.releases.schedule(release_rows(planned, posted))
+    if sold_by:
+        r = CheckoutRepository(uow.session, uow.tenant)
+        record = top_up_commission(
+            [commission.rule_from_row(x, n) for n, x in enumerate(await r.rules())],
+            planned,
+            posted,
+            sold_by=sold_by,
+            staff_position=staff_position,
+            store_id=store_id,
+            customer_type="member" if await r.has_checkouts(member_id) else "new",
+            currency=settings.currency_code,
+        )
+        await r.add_records([record] if record else [])
     emit_top_up(uow, planned, posted)
     return TopUpResult(posted, parts[0], sum(parts[1:]))
+
+
+def top_up_commission(
+    rules: list,
+    planned: PlannedTopUp,
+    posted: PostedTransaction,
+    *,
+    sold_by: str,
+    staff_position: str,
+    store_id: str,
+    customer_type: str,
+    currency: str,
+) -> dict | None:
+    """The seller's commission record of a top-up (充值提成), not yet stored; None without a
+    matching rule."""
+    record = commission.top_up_record(
+        rules,
+        sold_by=sold_by,
+        staff_position=staff_position,
+        plan_id=planned.plan_id,
+        amount=planned.amount,
+        tender=planned.tender,
+        store_id=store_id,
+        customer_type=customer_type,
+    )
+    if record is None:
+        return None
+    return {
+        **record,
+        "record_id": new_id(),
+        "transaction_id": posted.transaction_id,
+        "store_id": store_id,
+        "currency_code": currency,
+    }
 
 
 async def release_due_bonus(uow: UoW, release_row) -> PostedTransaction:

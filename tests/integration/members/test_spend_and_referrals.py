@@ -252,7 +252,7 @@ async def test_refund_reduces_qualifying_spend(members, wallet: Wallet):
     # Window totals: ¥1,500 - 600 + 1,000 + 100 - 900; the fully refunded checkout is no visit.
     async with AsyncSession(members.db) as session:
         totals = await SpendBook(session, tenant).window_totals(member.name.split("/")[1], 365)
-    assert totals == (yuan(1_100), 2)
+    assert totals == (yuan(1_100), 2, 0)
 
 
 async def test_referral_reward_is_emitted_exactly_once_when_the_referee_crosses_500(members, wallet: Wallet):

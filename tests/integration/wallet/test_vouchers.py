@@ -458,6 +458,76 @@ async def test_referral_reward_is_granted_once_per_referee(infra):
         await engine.dispose()
 
 
+async def test_the_referral_reward_grants_the_terms_its_event_carries(infra):
+    """The tenant's terms when the reward was earned (members' ReferralSettings): the voucher's
+    amount and validity, each member's points; a zero grants nothing of its kind. Terms out of
+    bounds are refused (dead-lettered), granting nothing."""
+    url = await migrated(infra, "wallet_referral_terms")
+    engine = create_async_engine(url)
+    uows = UnitOfWorkFactory(WalletUnitOfWork, session_factory(engine), service="wallet")
+    nc, js = await connect(infra.nats_url, "wallet-referral-terms-tests")
+    await ensure_stream(js, "members")
+    consumer = referral_consumer(engine, js, backoff=(0.2, 0.2), fetch_timeout=1.0)
+    await consumer.start()
+    try:
+        referrer, referee = await new_member(engine), await new_member(engine)
+        other_referrer, other_referee = await new_member(engine), await new_member(engine)
+
+        def earned(by: str, of: str, **terms):
+            event = members_events.ReferralRewardEarned(
+                referrer=f"members/{by}",
+                referee=f"members/{of}",
+                qualifying_spend_minor=100_000,
+                currency_code="CNY",
+                terms_included=True,
+                **terms,
+            )
+            return new_envelope(event, tenant=TENANT, aggregate_type="member", aggregate_id=of)
+
+        good = earned(
+            referrer, referee, referrer_voucher_minor=8_800, voucher_valid_days=30, referrer_points=500
+        )
+        bad = earned(other_referrer, other_referee, referrer_voucher_minor=-1, voucher_valid_days=30)
+        for env in (good, bad):
+            await js.publish(REFERRAL_SUBJECT, env.SerializeToString(), headers={"Nats-Msg-Id": env.event_id})
+
+        deadline = time.monotonic() + 20
+        while True:
+            async with engine.connect() as conn:
+                handled = (
+                    await conn.execute(
+                        text("SELECT count(*) FROM inbox WHERE consumer = :c AND event_id = :a"),
+                        {"c": REFERRAL_DURABLE, "a": good.event_id},
+                    )
+                ).scalar_one()
+            if handled == 1:
+                break
+            assert time.monotonic() < deadline, "referral event not handled"
+            await asyncio.sleep(0.1)
+
+        assert (await points_of(uows, referrer), await points_of(uows, referee)) == (500, 0)
+        assert await outbox_count(engine, "peony.wallet.v1.PointsEarned", referee) == 0
+        async with engine.connect() as conn:
+            vouchers = (
+                await conn.execute(
+                    text(
+                        "SELECT member_id::text AS member_id, template_id, amount_off_minor,"
+                        " (valid_until - valid_from) AS validity"
+                        " FROM vouchers WHERE tenant_id = :t AND member_id IN (:a, :b, :c, :d)"
+                    ),
+                    {"t": TENANT, "a": referrer, "b": referee, "c": other_referrer, "d": other_referee},
+                )
+            ).all()
+        assert [(v.member_id, v.template_id, v.amount_off_minor, v.validity.days) for v in vouchers] == [
+            (referrer, "referral-reward-8800-30d", 8_800, 30)
+        ]
+        assert (await points_of(uows, other_referrer), await points_of(uows, other_referee)) == (0, 0)
+    finally:
+        await consumer.stop()
+        await nc.close()
+        await engine.dispose()
+
+
 # --- over gRPC -------------------------------------------------------------------------------------
 def md(roles=("hq_admin",)):
     return (

@@ -145,16 +145,26 @@ class TierLadderUpdated(_message.Message):
     def __init__(self, tier_ladder: _Optional[str] = ..., version: _Optional[int] = ..., updated_fields: _Optional[_Iterable[str]] = ..., tiers: _Optional[_Iterable[_Union[_tier_pb2.Tier, _Mapping]]] = ...) -> None: ...
 
 class ReferralRewardEarned(_message.Message):
-    __slots__ = ("referrer", "referee", "qualifying_spend_minor", "currency_code")
+    __slots__ = ("referrer", "referee", "qualifying_spend_minor", "currency_code", "terms_included", "referrer_voucher_minor", "voucher_valid_days", "referrer_points", "referee_points")
     REFERRER_FIELD_NUMBER: _ClassVar[int]
     REFEREE_FIELD_NUMBER: _ClassVar[int]
     QUALIFYING_SPEND_MINOR_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
+    TERMS_INCLUDED_FIELD_NUMBER: _ClassVar[int]
+    REFERRER_VOUCHER_MINOR_FIELD_NUMBER: _ClassVar[int]
+    VOUCHER_VALID_DAYS_FIELD_NUMBER: _ClassVar[int]
+    REFERRER_POINTS_FIELD_NUMBER: _ClassVar[int]
+    REFEREE_POINTS_FIELD_NUMBER: _ClassVar[int]
     referrer: str
     referee: str
     qualifying_spend_minor: int
     currency_code: str
-    def __init__(self, referrer: _Optional[str] = ..., referee: _Optional[str] = ..., qualifying_spend_minor: _Optional[int] = ..., currency_code: _Optional[str] = ...) -> None: ...
+    terms_included: bool
+    referrer_voucher_minor: int
+    voucher_valid_days: int
+    referrer_points: int
+    referee_points: int
+    def __init__(self, referrer: _Optional[str] = ..., referee: _Optional[str] = ..., qualifying_spend_minor: _Optional[int] = ..., currency_code: _Optional[str] = ..., terms_included: _Optional[bool] = ..., referrer_voucher_minor: _Optional[int] = ..., voucher_valid_days: _Optional[int] = ..., referrer_points: _Optional[int] = ..., referee_points: _Optional[int] = ...) -> None: ...
 
 class CardClosed(_message.Message):
     __slots__ = ("member", "card", "card_number", "reason")

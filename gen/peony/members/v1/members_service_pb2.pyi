@@ -7,6 +7,7 @@ from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from peony.members.v1 import card_pb2 as _card_pb2
 from peony.members.v1 import member_pb2 as _member_pb2
+from peony.members.v1 import referral_pb2 as _referral_pb2
 from peony.members.v1 import store_pb2 as _store_pb2
 from peony.members.v1 import tier_pb2 as _tier_pb2
 from peony.options.v1 import limits_pb2 as _limits_pb2
@@ -343,6 +344,34 @@ class GetTierLadderResponse(_message.Message):
     TIER_LADDER_FIELD_NUMBER: _ClassVar[int]
     tier_ladder: _tier_pb2.TierLadder
     def __init__(self, tier_ladder: _Optional[_Union[_tier_pb2.TierLadder, _Mapping]] = ...) -> None: ...
+
+class GetReferralSettingsRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetReferralSettingsResponse(_message.Message):
+    __slots__ = ("referral_settings",)
+    REFERRAL_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    referral_settings: _referral_pb2.ReferralSettings
+    def __init__(self, referral_settings: _Optional[_Union[_referral_pb2.ReferralSettings, _Mapping]] = ...) -> None: ...
+
+class UpdateReferralSettingsRequest(_message.Message):
+    __slots__ = ("referral_settings", "update_mask", "request_id")
+    REFERRAL_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    referral_settings: _referral_pb2.ReferralSettings
+    update_mask: _field_mask_pb2.FieldMask
+    request_id: str
+    def __init__(self, referral_settings: _Optional[_Union[_referral_pb2.ReferralSettings, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class UpdateReferralSettingsResponse(_message.Message):
+    __slots__ = ("referral_settings",)
+    REFERRAL_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    referral_settings: _referral_pb2.ReferralSettings
+    def __init__(self, referral_settings: _Optional[_Union[_referral_pb2.ReferralSettings, _Mapping]] = ...) -> None: ...
 
 class UpdateTierLadderRequest(_message.Message):
     __slots__ = ("tier_ladder", "update_mask", "request_id")

@@ -168,6 +168,16 @@ class MembersServiceStub:
                 request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateTierLadderRequest.SerializeToString,
                 response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateTierLadderResponse.FromString,
                 _registered_method=True)
+        self.GetReferralSettings = channel.unary_unary(
+                '/peony.members.v1.MembersService/GetReferralSettings',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetReferralSettingsRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetReferralSettingsResponse.FromString,
+                _registered_method=True)
+        self.UpdateReferralSettings = channel.unary_unary(
+                '/peony.members.v1.MembersService/UpdateReferralSettings',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateReferralSettingsRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateReferralSettingsResponse.FromString,
+                _registered_method=True)
         self.SetMemberTier = channel.unary_unary(
                 '/peony.members.v1.MembersService/SetMemberTier',
                 request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.SetMemberTierRequest.SerializeToString,
@@ -402,6 +412,21 @@ class MembersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetReferralSettings(self, request, context):
+        """Returns the tenant's referral programme terms (the defaults until updated).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateReferralSettings(self, request, context):
+        """Updates the tenant's referral programme terms (permission `tiers.manage`). Rewards earned
+        after the update use the new terms; rewards already earned keep theirs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetMemberTier(self, request, context):
         """Sets a member's tier by hand (staff override), records a `TierChange` and publishes
         `TierChanged`.
@@ -534,6 +559,16 @@ def add_MembersServiceServicer_to_server(servicer, server):
                     servicer.UpdateTierLadder,
                     request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateTierLadderRequest.FromString,
                     response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateTierLadderResponse.SerializeToString,
+            ),
+            'GetReferralSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReferralSettings,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetReferralSettingsRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetReferralSettingsResponse.SerializeToString,
+            ),
+            'UpdateReferralSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateReferralSettings,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateReferralSettingsRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateReferralSettingsResponse.SerializeToString,
             ),
             'SetMemberTier': grpc.unary_unary_rpc_method_handler(
                     servicer.SetMemberTier,
@@ -1186,6 +1221,60 @@ class MembersService:
             '/peony.members.v1.MembersService/UpdateTierLadder',
             peony_dot_members_dot_v1_dot_members__service__pb2.UpdateTierLadderRequest.SerializeToString,
             peony_dot_members_dot_v1_dot_members__service__pb2.UpdateTierLadderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReferralSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/GetReferralSettings',
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetReferralSettingsRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetReferralSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateReferralSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/UpdateReferralSettings',
+            peony_dot_members_dot_v1_dot_members__service__pb2.UpdateReferralSettingsRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.UpdateReferralSettingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -150,6 +150,12 @@ class MembersServiceStub:
     their tier a year plus `downgrade_grace_days` (never a tier staff set by hand). Each move is
     a `TierChange` (actor `system`) and one `TierChanged` event.
     """
+    GetReferralSettings: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.GetReferralSettingsRequest, _members_service_pb2.GetReferralSettingsResponse]
+    """Returns the tenant's referral programme terms (the defaults until updated)."""
+    UpdateReferralSettings: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.UpdateReferralSettingsRequest, _members_service_pb2.UpdateReferralSettingsResponse]
+    """Updates the tenant's referral programme terms (permission `tiers.manage`). Rewards earned
+    after the update use the new terms; rewards already earned keep theirs.
+    """
     SetMemberTier: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.SetMemberTierRequest, _members_service_pb2.SetMemberTierResponse]
     """Sets a member's tier by hand (staff override), records a `TierChange` and publishes
     `TierChanged`.
@@ -278,6 +284,12 @@ class MembersServiceAsyncStub(MembersServiceStub):
     `DOWNGRADE_POLICY_AUTOMATIC`, members who no longer qualify move down once they have held
     their tier a year plus `downgrade_grace_days` (never a tier staff set by hand). Each move is
     a `TierChange` (actor `system`) and one `TierChanged` event.
+    """
+    GetReferralSettings: _aio.UnaryUnaryMultiCallable[_members_service_pb2.GetReferralSettingsRequest, _members_service_pb2.GetReferralSettingsResponse]  # type: ignore[assignment]
+    """Returns the tenant's referral programme terms (the defaults until updated)."""
+    UpdateReferralSettings: _aio.UnaryUnaryMultiCallable[_members_service_pb2.UpdateReferralSettingsRequest, _members_service_pb2.UpdateReferralSettingsResponse]  # type: ignore[assignment]
+    """Updates the tenant's referral programme terms (permission `tiers.manage`). Rewards earned
+    after the update use the new terms; rewards already earned keep theirs.
     """
     SetMemberTier: _aio.UnaryUnaryMultiCallable[_members_service_pb2.SetMemberTierRequest, _members_service_pb2.SetMemberTierResponse]  # type: ignore[assignment]
     """Sets a member's tier by hand (staff override), records a `TierChange` and publishes
@@ -542,6 +554,24 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
         `DOWNGRADE_POLICY_AUTOMATIC`, members who no longer qualify move down once they have held
         their tier a year plus `downgrade_grace_days` (never a tier staff set by hand). Each move is
         a `TierChange` (actor `system`) and one `TierChanged` event.
+        """
+
+    @_abc_1.abstractmethod
+    def GetReferralSettings(
+        self,
+        request: _members_service_pb2.GetReferralSettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.GetReferralSettingsResponse, _abc.Awaitable[_members_service_pb2.GetReferralSettingsResponse]]:
+        """Returns the tenant's referral programme terms (the defaults until updated)."""
+
+    @_abc_1.abstractmethod
+    def UpdateReferralSettings(
+        self,
+        request: _members_service_pb2.UpdateReferralSettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.UpdateReferralSettingsResponse, _abc.Awaitable[_members_service_pb2.UpdateReferralSettingsResponse]]:
+        """Updates the tenant's referral programme terms (permission `tiers.manage`). Rewards earned
+        after the update use the new terms; rewards already earned keep theirs.
         """
 
     @_abc_1.abstractmethod

@@ -93,7 +93,7 @@ class CheckoutLineResult(_message.Message):
     def __init__(self, line_index: _Optional[int] = ..., discount_minor: _Optional[int] = ..., net_minor: _Optional[int] = ..., package_sessions_used: _Optional[int] = ..., commission_records: _Optional[_Iterable[_Union[_commission_pb2.CommissionRecord, _Mapping]]] = ..., gross_minor: _Optional[int] = ..., tier_discount_minor: _Optional[int] = ..., voucher_discount_minor: _Optional[int] = ..., points_deduction_minor: _Optional[int] = ..., package_covered_minor: _Optional[int] = ..., package: _Optional[str] = ..., principal_funded_minor: _Optional[int] = ..., bonus_funded_minor: _Optional[int] = ..., points_earned: _Optional[int] = ..., refunded_quantity: _Optional[int] = ..., commission_base_minor: _Optional[int] = ...) -> None: ...
 
 class Checkout(_message.Message):
-    __slots__ = ("name", "member", "store", "lines", "vouchers", "points_to_redeem", "stored_value_minor", "tenders", "currency_code", "subtotal_minor", "tier_discount_minor", "voucher_discount_minor", "points_deduction_minor", "package_covered_minor", "total_due_minor", "principal_funded_minor", "bonus_funded_minor", "points_earned", "line_results", "state", "refunded_minor", "create_time", "qualifying_spend_minor", "transaction", "customer_type", "tier_id", "tier_discount_bps", "refunds", "update_time")
+    __slots__ = ("name", "member", "store", "lines", "vouchers", "points_to_redeem", "stored_value_minor", "tenders", "currency_code", "subtotal_minor", "tier_discount_minor", "voucher_discount_minor", "points_deduction_minor", "package_covered_minor", "total_due_minor", "principal_funded_minor", "bonus_funded_minor", "points_earned", "line_results", "state", "refunded_minor", "create_time", "qualifying_spend_minor", "transaction", "customer_type", "tier_id", "tier_discount_bps", "refunds", "update_time", "discount_approval")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
@@ -123,6 +123,7 @@ class Checkout(_message.Message):
     TIER_DISCOUNT_BPS_FIELD_NUMBER: _ClassVar[int]
     REFUNDS_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    DISCOUNT_APPROVAL_FIELD_NUMBER: _ClassVar[int]
     name: str
     member: str
     store: str
@@ -152,7 +153,30 @@ class Checkout(_message.Message):
     tier_discount_bps: int
     refunds: _containers.RepeatedScalarFieldContainer[str]
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., member: _Optional[str] = ..., store: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[CheckoutLine, _Mapping]]] = ..., vouchers: _Optional[_Iterable[str]] = ..., points_to_redeem: _Optional[int] = ..., stored_value_minor: _Optional[int] = ..., tenders: _Optional[_Iterable[_Union[TenderAmount, _Mapping]]] = ..., currency_code: _Optional[str] = ..., subtotal_minor: _Optional[int] = ..., tier_discount_minor: _Optional[int] = ..., voucher_discount_minor: _Optional[int] = ..., points_deduction_minor: _Optional[int] = ..., package_covered_minor: _Optional[int] = ..., total_due_minor: _Optional[int] = ..., principal_funded_minor: _Optional[int] = ..., bonus_funded_minor: _Optional[int] = ..., points_earned: _Optional[int] = ..., line_results: _Optional[_Iterable[_Union[CheckoutLineResult, _Mapping]]] = ..., state: _Optional[_Union[CheckoutState, str]] = ..., refunded_minor: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., qualifying_spend_minor: _Optional[int] = ..., transaction: _Optional[str] = ..., customer_type: _Optional[_Union[_commission_pb2.CustomerType, str]] = ..., tier_id: _Optional[str] = ..., tier_discount_bps: _Optional[int] = ..., refunds: _Optional[_Iterable[str]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    discount_approval: str
+    def __init__(self, name: _Optional[str] = ..., member: _Optional[str] = ..., store: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[CheckoutLine, _Mapping]]] = ..., vouchers: _Optional[_Iterable[str]] = ..., points_to_redeem: _Optional[int] = ..., stored_value_minor: _Optional[int] = ..., tenders: _Optional[_Iterable[_Union[TenderAmount, _Mapping]]] = ..., currency_code: _Optional[str] = ..., subtotal_minor: _Optional[int] = ..., tier_discount_minor: _Optional[int] = ..., voucher_discount_minor: _Optional[int] = ..., points_deduction_minor: _Optional[int] = ..., package_covered_minor: _Optional[int] = ..., total_due_minor: _Optional[int] = ..., principal_funded_minor: _Optional[int] = ..., bonus_funded_minor: _Optional[int] = ..., points_earned: _Optional[int] = ..., line_results: _Optional[_Iterable[_Union[CheckoutLineResult, _Mapping]]] = ..., state: _Optional[_Union[CheckoutState, str]] = ..., refunded_minor: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., qualifying_spend_minor: _Optional[int] = ..., transaction: _Optional[str] = ..., customer_type: _Optional[_Union[_commission_pb2.CustomerType, str]] = ..., tier_id: _Optional[str] = ..., tier_discount_bps: _Optional[int] = ..., refunds: _Optional[_Iterable[str]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., discount_approval: _Optional[str] = ...) -> None: ...
+
+class DiscountApproval(_message.Message):
+    __slots__ = ("name", "store", "member", "discount_bps", "reason", "approver", "create_time", "expire_time", "checkout")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    DISCOUNT_BPS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    APPROVER_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CHECKOUT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    store: str
+    member: str
+    discount_bps: int
+    reason: str
+    approver: str
+    create_time: _timestamp_pb2.Timestamp
+    expire_time: _timestamp_pb2.Timestamp
+    checkout: str
+    def __init__(self, name: _Optional[str] = ..., store: _Optional[str] = ..., member: _Optional[str] = ..., discount_bps: _Optional[int] = ..., reason: _Optional[str] = ..., approver: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checkout: _Optional[str] = ...) -> None: ...
 
 class RefundLine(_message.Message):
     __slots__ = ("line_index", "quantity")

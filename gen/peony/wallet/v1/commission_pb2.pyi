@@ -23,12 +23,40 @@ class CustomerType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CUSTOMER_TYPE_UNSPECIFIED: _ClassVar[CustomerType]
     CUSTOMER_TYPE_NEW: _ClassVar[CustomerType]
     CUSTOMER_TYPE_MEMBER: _ClassVar[CustomerType]
+
+class CommissionSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COMMISSION_SOURCE_UNSPECIFIED: _ClassVar[CommissionSource]
+    COMMISSION_SOURCE_CHECKOUT: _ClassVar[CommissionSource]
+    COMMISSION_SOURCE_PACKAGE_SALE: _ClassVar[CommissionSource]
+    COMMISSION_SOURCE_TOP_UP: _ClassVar[CommissionSource]
+
+class CommissionReportDimension(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COMMISSION_REPORT_DIMENSION_UNSPECIFIED: _ClassVar[CommissionReportDimension]
+    COMMISSION_REPORT_DIMENSION_STAFF: _ClassVar[CommissionReportDimension]
+    COMMISSION_REPORT_DIMENSION_ITEM: _ClassVar[CommissionReportDimension]
+    COMMISSION_REPORT_DIMENSION_STORE: _ClassVar[CommissionReportDimension]
+    COMMISSION_REPORT_DIMENSION_STAFF_POSITION: _ClassVar[CommissionReportDimension]
+    COMMISSION_REPORT_DIMENSION_TENDER: _ClassVar[CommissionReportDimension]
+    COMMISSION_REPORT_DIMENSION_SOURCE: _ClassVar[CommissionReportDimension]
 COMMISSION_BASIS_UNSPECIFIED: CommissionBasis
 COMMISSION_BASIS_PERCENT: CommissionBasis
 COMMISSION_BASIS_FIXED: CommissionBasis
 CUSTOMER_TYPE_UNSPECIFIED: CustomerType
 CUSTOMER_TYPE_NEW: CustomerType
 CUSTOMER_TYPE_MEMBER: CustomerType
+COMMISSION_SOURCE_UNSPECIFIED: CommissionSource
+COMMISSION_SOURCE_CHECKOUT: CommissionSource
+COMMISSION_SOURCE_PACKAGE_SALE: CommissionSource
+COMMISSION_SOURCE_TOP_UP: CommissionSource
+COMMISSION_REPORT_DIMENSION_UNSPECIFIED: CommissionReportDimension
+COMMISSION_REPORT_DIMENSION_STAFF: CommissionReportDimension
+COMMISSION_REPORT_DIMENSION_ITEM: CommissionReportDimension
+COMMISSION_REPORT_DIMENSION_STORE: CommissionReportDimension
+COMMISSION_REPORT_DIMENSION_STAFF_POSITION: CommissionReportDimension
+COMMISSION_REPORT_DIMENSION_TENDER: CommissionReportDimension
+COMMISSION_REPORT_DIMENSION_SOURCE: CommissionReportDimension
 
 class CommissionRule(_message.Message):
     __slots__ = ("name", "display_name", "item", "category", "store", "staff_position", "customer_type", "tender", "basis", "percent_bps", "fixed_minor", "priority", "active", "create_time")
@@ -63,7 +91,7 @@ class CommissionRule(_message.Message):
     def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., item: _Optional[str] = ..., category: _Optional[str] = ..., store: _Optional[str] = ..., staff_position: _Optional[str] = ..., customer_type: _Optional[_Union[CustomerType, str]] = ..., tender: _Optional[_Union[_ledger_pb2.Tender, str]] = ..., basis: _Optional[_Union[CommissionBasis, str]] = ..., percent_bps: _Optional[int] = ..., fixed_minor: _Optional[int] = ..., priority: _Optional[int] = ..., active: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CommissionRecord(_message.Message):
-    __slots__ = ("name", "checkout", "line_index", "staff", "amount_minor", "rule", "create_time", "store", "item", "base_minor", "refund", "currency_code", "package")
+    __slots__ = ("name", "checkout", "line_index", "staff", "amount_minor", "rule", "create_time", "store", "item", "base_minor", "refund", "currency_code", "package", "transaction", "staff_position", "tender", "category", "source")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CHECKOUT_FIELD_NUMBER: _ClassVar[int]
     LINE_INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -77,6 +105,11 @@ class CommissionRecord(_message.Message):
     REFUND_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
     PACKAGE_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    STAFF_POSITION_FIELD_NUMBER: _ClassVar[int]
+    TENDER_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     name: str
     checkout: str
     line_index: int
@@ -90,4 +123,9 @@ class CommissionRecord(_message.Message):
     refund: str
     currency_code: str
     package: str
-    def __init__(self, name: _Optional[str] = ..., checkout: _Optional[str] = ..., line_index: _Optional[int] = ..., staff: _Optional[str] = ..., amount_minor: _Optional[int] = ..., rule: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., store: _Optional[str] = ..., item: _Optional[str] = ..., base_minor: _Optional[int] = ..., refund: _Optional[str] = ..., currency_code: _Optional[str] = ..., package: _Optional[str] = ...) -> None: ...
+    transaction: str
+    staff_position: str
+    tender: _ledger_pb2.Tender
+    category: str
+    source: CommissionSource
+    def __init__(self, name: _Optional[str] = ..., checkout: _Optional[str] = ..., line_index: _Optional[int] = ..., staff: _Optional[str] = ..., amount_minor: _Optional[int] = ..., rule: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., store: _Optional[str] = ..., item: _Optional[str] = ..., base_minor: _Optional[int] = ..., refund: _Optional[str] = ..., currency_code: _Optional[str] = ..., package: _Optional[str] = ..., transaction: _Optional[str] = ..., staff_position: _Optional[str] = ..., tender: _Optional[_Union[_ledger_pb2.Tender, str]] = ..., category: _Optional[str] = ..., source: _Optional[_Union[CommissionSource, str]] = ...) -> None: ...

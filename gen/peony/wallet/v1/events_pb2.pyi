@@ -404,3 +404,37 @@ class TransactionReversed(_message.Message):
     member: str
     reason: str
     def __init__(self, transaction: _Optional[str] = ..., reversal: _Optional[str] = ..., kind: _Optional[_Union[_ledger_pb2.TransactionKind, str]] = ..., member: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class MembershipRenewed(_message.Message):
+    __slots__ = ("member", "checkout", "period_start", "paid_until", "renewal", "fee_minor", "currency_code")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    CHECKOUT_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    PAID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    RENEWAL_FIELD_NUMBER: _ClassVar[int]
+    FEE_MINOR_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    checkout: str
+    period_start: _timestamp_pb2.Timestamp
+    paid_until: _timestamp_pb2.Timestamp
+    renewal: bool
+    fee_minor: int
+    currency_code: str
+    def __init__(self, member: _Optional[str] = ..., checkout: _Optional[str] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., renewal: _Optional[bool] = ..., fee_minor: _Optional[int] = ..., currency_code: _Optional[str] = ...) -> None: ...
+
+class MembershipRenewalDue(_message.Message):
+    __slots__ = ("member", "paid_until")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    PAID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    paid_until: _timestamp_pb2.Timestamp
+    def __init__(self, member: _Optional[str] = ..., paid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class MembershipExpired(_message.Message):
+    __slots__ = ("member", "paid_until")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    PAID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    paid_until: _timestamp_pb2.Timestamp
+    def __init__(self, member: _Optional[str] = ..., paid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

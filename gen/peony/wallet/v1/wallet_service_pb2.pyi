@@ -191,7 +191,7 @@ class UpdateTopUpPlanResponse(_message.Message):
     def __init__(self, top_up_plan: _Optional[_Union[_stored_value_pb2.TopUpPlan, _Mapping]] = ...) -> None: ...
 
 class TopUpRequest(_message.Message):
-    __slots__ = ("member", "amount_minor", "currency_code", "tender", "plan", "store", "request_id")
+    __slots__ = ("member", "amount_minor", "currency_code", "tender", "plan", "store", "request_id", "sold_by", "staff_position")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -199,6 +199,8 @@ class TopUpRequest(_message.Message):
     PLAN_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SOLD_BY_FIELD_NUMBER: _ClassVar[int]
+    STAFF_POSITION_FIELD_NUMBER: _ClassVar[int]
     member: str
     amount_minor: int
     currency_code: str
@@ -206,7 +208,9 @@ class TopUpRequest(_message.Message):
     plan: str
     store: str
     request_id: str
-    def __init__(self, member: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency_code: _Optional[str] = ..., tender: _Optional[_Union[_ledger_pb2.Tender, str]] = ..., plan: _Optional[str] = ..., store: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    sold_by: str
+    staff_position: str
+    def __init__(self, member: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency_code: _Optional[str] = ..., tender: _Optional[_Union[_ledger_pb2.Tender, str]] = ..., plan: _Optional[str] = ..., store: _Optional[str] = ..., request_id: _Optional[str] = ..., sold_by: _Optional[str] = ..., staff_position: _Optional[str] = ...) -> None: ...
 
 class TopUpResponse(_message.Message):
     __slots__ = ("transaction", "wallet")
@@ -485,7 +489,7 @@ class UpdatePackageProductResponse(_message.Message):
     def __init__(self, package_product: _Optional[_Union[_packages_pb2.PackageProduct, _Mapping]] = ...) -> None: ...
 
 class SellPackageRequest(_message.Message):
-    __slots__ = ("member", "product", "store", "tenders", "payment_pin", "sold_by", "request_id")
+    __slots__ = ("member", "product", "store", "tenders", "payment_pin", "sold_by", "request_id", "staff_position")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
@@ -493,6 +497,7 @@ class SellPackageRequest(_message.Message):
     PAYMENT_PIN_FIELD_NUMBER: _ClassVar[int]
     SOLD_BY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STAFF_POSITION_FIELD_NUMBER: _ClassVar[int]
     member: str
     product: str
     store: str
@@ -500,7 +505,8 @@ class SellPackageRequest(_message.Message):
     payment_pin: str
     sold_by: str
     request_id: str
-    def __init__(self, member: _Optional[str] = ..., product: _Optional[str] = ..., store: _Optional[str] = ..., tenders: _Optional[_Iterable[_Union[_checkout_pb2.TenderAmount, _Mapping]]] = ..., payment_pin: _Optional[str] = ..., sold_by: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    staff_position: str
+    def __init__(self, member: _Optional[str] = ..., product: _Optional[str] = ..., store: _Optional[str] = ..., tenders: _Optional[_Iterable[_Union[_checkout_pb2.TenderAmount, _Mapping]]] = ..., payment_pin: _Optional[str] = ..., sold_by: _Optional[str] = ..., request_id: _Optional[str] = ..., staff_position: _Optional[str] = ...) -> None: ...
 
 class SellPackageResponse(_message.Message):
     __slots__ = ("member_package", "transaction", "wallet")
@@ -841,7 +847,7 @@ class GetHoldResponse(_message.Message):
     def __init__(self, hold: _Optional[_Union[_ledger_pb2.Hold, _Mapping]] = ...) -> None: ...
 
 class CheckoutRequest(_message.Message):
-    __slots__ = ("member", "store", "lines", "vouchers", "points_to_redeem", "stored_value_minor", "tenders", "payment_pin", "request_id", "validate_only", "card_number")
+    __slots__ = ("member", "store", "lines", "vouchers", "points_to_redeem", "stored_value_minor", "tenders", "payment_pin", "request_id", "validate_only", "card_number", "discount_approval")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
@@ -853,6 +859,7 @@ class CheckoutRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    DISCOUNT_APPROVAL_FIELD_NUMBER: _ClassVar[int]
     member: str
     store: str
     lines: _containers.RepeatedCompositeFieldContainer[_checkout_pb2.CheckoutLine]
@@ -864,7 +871,30 @@ class CheckoutRequest(_message.Message):
     request_id: str
     validate_only: bool
     card_number: str
-    def __init__(self, member: _Optional[str] = ..., store: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[_checkout_pb2.CheckoutLine, _Mapping]]] = ..., vouchers: _Optional[_Iterable[str]] = ..., points_to_redeem: _Optional[int] = ..., stored_value_minor: _Optional[int] = ..., tenders: _Optional[_Iterable[_Union[_checkout_pb2.TenderAmount, _Mapping]]] = ..., payment_pin: _Optional[str] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ..., card_number: _Optional[str] = ...) -> None: ...
+    discount_approval: str
+    def __init__(self, member: _Optional[str] = ..., store: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[_checkout_pb2.CheckoutLine, _Mapping]]] = ..., vouchers: _Optional[_Iterable[str]] = ..., points_to_redeem: _Optional[int] = ..., stored_value_minor: _Optional[int] = ..., tenders: _Optional[_Iterable[_Union[_checkout_pb2.TenderAmount, _Mapping]]] = ..., payment_pin: _Optional[str] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ..., card_number: _Optional[str] = ..., discount_approval: _Optional[str] = ...) -> None: ...
+
+class ApproveCheckoutDiscountRequest(_message.Message):
+    __slots__ = ("store", "member", "discount_bps", "reason", "valid_minutes", "request_id")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    DISCOUNT_BPS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    VALID_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    member: str
+    discount_bps: int
+    reason: str
+    valid_minutes: int
+    request_id: str
+    def __init__(self, store: _Optional[str] = ..., member: _Optional[str] = ..., discount_bps: _Optional[int] = ..., reason: _Optional[str] = ..., valid_minutes: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ApproveCheckoutDiscountResponse(_message.Message):
+    __slots__ = ("discount_approval",)
+    DISCOUNT_APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    discount_approval: _checkout_pb2.DiscountApproval
+    def __init__(self, discount_approval: _Optional[_Union[_checkout_pb2.DiscountApproval, _Mapping]] = ...) -> None: ...
 
 class CheckoutResponse(_message.Message):
     __slots__ = ("checkout", "wallet")
@@ -993,28 +1023,42 @@ class ListCommissionRecordsResponse(_message.Message):
     def __init__(self, commission_records: _Optional[_Iterable[_Union[_commission_pb2.CommissionRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class GetCommissionReportRequest(_message.Message):
-    __slots__ = ("staff", "store", "start_time", "end_time")
+    __slots__ = ("staff", "store", "start_time", "end_time", "group_by", "source")
     STAFF_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     staff: str
     store: str
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
-    def __init__(self, staff: _Optional[str] = ..., store: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    group_by: _containers.RepeatedScalarFieldContainer[_commission_pb2.CommissionReportDimension]
+    source: _commission_pb2.CommissionSource
+    def __init__(self, staff: _Optional[str] = ..., store: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group_by: _Optional[_Iterable[_Union[_commission_pb2.CommissionReportDimension, str]]] = ..., source: _Optional[_Union[_commission_pb2.CommissionSource, str]] = ...) -> None: ...
 
 class CommissionReportRow(_message.Message):
-    __slots__ = ("staff", "sales_minor", "commission_minor", "record_count")
+    __slots__ = ("staff", "sales_minor", "commission_minor", "record_count", "item", "store", "staff_position", "tender", "source")
     STAFF_FIELD_NUMBER: _ClassVar[int]
     SALES_MINOR_FIELD_NUMBER: _ClassVar[int]
     COMMISSION_MINOR_FIELD_NUMBER: _ClassVar[int]
     RECORD_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    STAFF_POSITION_FIELD_NUMBER: _ClassVar[int]
+    TENDER_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     staff: str
     sales_minor: int
     commission_minor: int
     record_count: int
-    def __init__(self, staff: _Optional[str] = ..., sales_minor: _Optional[int] = ..., commission_minor: _Optional[int] = ..., record_count: _Optional[int] = ...) -> None: ...
+    item: str
+    store: str
+    staff_position: str
+    tender: _ledger_pb2.Tender
+    source: _commission_pb2.CommissionSource
+    def __init__(self, staff: _Optional[str] = ..., sales_minor: _Optional[int] = ..., commission_minor: _Optional[int] = ..., record_count: _Optional[int] = ..., item: _Optional[str] = ..., store: _Optional[str] = ..., staff_position: _Optional[str] = ..., tender: _Optional[_Union[_ledger_pb2.Tender, str]] = ..., source: _Optional[_Union[_commission_pb2.CommissionSource, str]] = ...) -> None: ...
 
 class GetCommissionReportResponse(_message.Message):
     __slots__ = ("rows", "total_commission_minor", "currency_code")
@@ -1095,3 +1139,47 @@ class GetInterStoreClearingResponse(_message.Message):
     entries: _containers.RepeatedCompositeFieldContainer[_finance_pb2.ClearingEntry]
     currency_code: str
     def __init__(self, entries: _Optional[_Iterable[_Union[_finance_pb2.ClearingEntry, _Mapping]]] = ..., currency_code: _Optional[str] = ...) -> None: ...
+
+class Membership(_message.Message):
+    __slots__ = ("name", "paid_until", "active", "periods_paid", "renewals")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PAID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    PERIODS_PAID_FIELD_NUMBER: _ClassVar[int]
+    RENEWALS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    paid_until: _timestamp_pb2.Timestamp
+    active: bool
+    periods_paid: int
+    renewals: int
+    def __init__(self, name: _Optional[str] = ..., paid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., active: _Optional[bool] = ..., periods_paid: _Optional[int] = ..., renewals: _Optional[int] = ...) -> None: ...
+
+class GetMembershipRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetMembershipResponse(_message.Message):
+    __slots__ = ("membership",)
+    MEMBERSHIP_FIELD_NUMBER: _ClassVar[int]
+    membership: Membership
+    def __init__(self, membership: _Optional[_Union[Membership, _Mapping]] = ...) -> None: ...
+
+class GetMembershipRenewalRateRequest(_message.Message):
+    __slots__ = ("start_time", "end_time")
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetMembershipRenewalRateResponse(_message.Message):
+    __slots__ = ("due", "renewed", "renewal_rate_bps")
+    DUE_FIELD_NUMBER: _ClassVar[int]
+    RENEWED_FIELD_NUMBER: _ClassVar[int]
+    RENEWAL_RATE_BPS_FIELD_NUMBER: _ClassVar[int]
+    due: int
+    renewed: int
+    renewal_rate_bps: int
+    def __init__(self, due: _Optional[int] = ..., renewed: _Optional[int] = ..., renewal_rate_bps: _Optional[int] = ...) -> None: ...

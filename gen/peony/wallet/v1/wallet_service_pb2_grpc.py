@@ -284,6 +284,11 @@ class WalletServiceStub:
                 request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.CheckoutRequest.SerializeToString,
                 response_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.CheckoutResponse.FromString,
                 _registered_method=True)
+        self.ApproveCheckoutDiscount = channel.unary_unary(
+                '/peony.wallet.v1.WalletService/ApproveCheckoutDiscount',
+                request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApproveCheckoutDiscountRequest.SerializeToString,
+                response_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApproveCheckoutDiscountResponse.FromString,
+                _registered_method=True)
         self.GetCheckout = channel.unary_unary(
                 '/peony.wallet.v1.WalletService/GetCheckout',
                 request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetCheckoutRequest.SerializeToString,
@@ -338,6 +343,16 @@ class WalletServiceStub:
                 '/peony.wallet.v1.WalletService/GetInterStoreClearing',
                 request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetInterStoreClearingRequest.SerializeToString,
                 response_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetInterStoreClearingResponse.FromString,
+                _registered_method=True)
+        self.GetMembership = channel.unary_unary(
+                '/peony.wallet.v1.WalletService/GetMembership',
+                request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRequest.SerializeToString,
+                response_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipResponse.FromString,
+                _registered_method=True)
+        self.GetMembershipRenewalRate = channel.unary_unary(
+                '/peony.wallet.v1.WalletService/GetMembershipRenewalRate',
+                request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRenewalRateRequest.SerializeToString,
+                response_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRenewalRateResponse.FromString,
                 _registered_method=True)
 
 
@@ -726,6 +741,16 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApproveCheckoutDiscount(self, request, context):
+        """A store manager approves a manual discount beyond the tier rate for one checkout at their
+        store (院长审批; permission `wallet.adjust`, store-scoped: front desk staff cannot approve).
+        The rate must be above the member's tier rate (when a member is named) and within the
+        tenant's `WalletSettings.max_manual_discount_bps`. The approval is audited and single-use.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetCheckout(self, request, context):
         """Gets a checkout.
         """
@@ -799,6 +824,21 @@ class WalletServiceServicer:
 
     def GetInterStoreClearing(self, request, context):
         """Prepaid value sold at one store and consumed at another over a period (跨店结算).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMembership(self, request, context):
+        """A member's paid membership (会员费): until when it runs and how many periods were paid.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMembershipRenewalRate(self, request, context):
+        """The membership renewal rate (续费率) over a period: of the paid memberships that ended in
+        it, how many were renewed (paid again for the time after their end, whenever paid).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1027,6 +1067,11 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.CheckoutRequest.FromString,
                     response_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.CheckoutResponse.SerializeToString,
             ),
+            'ApproveCheckoutDiscount': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveCheckoutDiscount,
+                    request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApproveCheckoutDiscountRequest.FromString,
+                    response_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApproveCheckoutDiscountResponse.SerializeToString,
+            ),
             'GetCheckout': grpc.unary_unary_rpc_method_handler(
                     servicer.GetCheckout,
                     request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetCheckoutRequest.FromString,
@@ -1081,6 +1126,16 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.GetInterStoreClearing,
                     request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetInterStoreClearingRequest.FromString,
                     response_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetInterStoreClearingResponse.SerializeToString,
+            ),
+            'GetMembership': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMembership,
+                    request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRequest.FromString,
+                    response_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipResponse.SerializeToString,
+            ),
+            'GetMembershipRenewalRate': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMembershipRenewalRate,
+                    request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRenewalRateRequest.FromString,
+                    response_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRenewalRateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2312,6 +2367,33 @@ class WalletService:
             _registered_method=True)
 
     @staticmethod
+    def ApproveCheckoutDiscount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.wallet.v1.WalletService/ApproveCheckoutDiscount',
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApproveCheckoutDiscountRequest.SerializeToString,
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApproveCheckoutDiscountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def GetCheckout(request,
             target,
             options=(),
@@ -2598,6 +2680,60 @@ class WalletService:
             '/peony.wallet.v1.WalletService/GetInterStoreClearing',
             peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetInterStoreClearingRequest.SerializeToString,
             peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetInterStoreClearingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMembership(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.wallet.v1.WalletService/GetMembership',
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRequest.SerializeToString,
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMembershipRenewalRate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.wallet.v1.WalletService/GetMembershipRenewalRate',
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRenewalRateRequest.SerializeToString,
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetMembershipRenewalRateResponse.FromString,
             options,
             channel_credentials,
             insecure,

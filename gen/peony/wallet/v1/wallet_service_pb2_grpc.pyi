@@ -215,6 +215,12 @@ class WalletServiceStub:
     `VoucherRedeemed`, `PackageSessionConsumed` as they apply). With `validate_only`, prices
     the bill and writes nothing.
     """
+    ApproveCheckoutDiscount: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.ApproveCheckoutDiscountRequest, _wallet_service_pb2.ApproveCheckoutDiscountResponse]
+    """A store manager approves a manual discount beyond the tier rate for one checkout at their
+    store (院长审批; permission `wallet.adjust`, store-scoped: front desk staff cannot approve).
+    The rate must be above the member's tier rate (when a member is named) and within the
+    tenant's `WalletSettings.max_manual_discount_bps`. The approval is audited and single-use.
+    """
     GetCheckout: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.GetCheckoutRequest, _wallet_service_pb2.GetCheckoutResponse]
     """Gets a checkout."""
     ListCheckouts: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.ListCheckoutsRequest, _wallet_service_pb2.ListCheckoutsResponse]
@@ -239,6 +245,12 @@ class WalletServiceStub:
     """Package revenue not recognised yet, per store that sold it."""
     GetInterStoreClearing: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.GetInterStoreClearingRequest, _wallet_service_pb2.GetInterStoreClearingResponse]
     """Prepaid value sold at one store and consumed at another over a period (跨店结算)."""
+    GetMembership: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.GetMembershipRequest, _wallet_service_pb2.GetMembershipResponse]
+    """A member's paid membership (会员费): until when it runs and how many periods were paid."""
+    GetMembershipRenewalRate: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.GetMembershipRenewalRateRequest, _wallet_service_pb2.GetMembershipRenewalRateResponse]
+    """The membership renewal rate (续费率) over a period: of the paid memberships that ended in
+    it, how many were renewed (paid again for the time after their end, whenever paid).
+    """
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
@@ -427,6 +439,12 @@ class WalletServiceAsyncStub(WalletServiceStub):
     `VoucherRedeemed`, `PackageSessionConsumed` as they apply). With `validate_only`, prices
     the bill and writes nothing.
     """
+    ApproveCheckoutDiscount: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.ApproveCheckoutDiscountRequest, _wallet_service_pb2.ApproveCheckoutDiscountResponse]  # type: ignore[assignment]
+    """A store manager approves a manual discount beyond the tier rate for one checkout at their
+    store (院长审批; permission `wallet.adjust`, store-scoped: front desk staff cannot approve).
+    The rate must be above the member's tier rate (when a member is named) and within the
+    tenant's `WalletSettings.max_manual_discount_bps`. The approval is audited and single-use.
+    """
     GetCheckout: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.GetCheckoutRequest, _wallet_service_pb2.GetCheckoutResponse]  # type: ignore[assignment]
     """Gets a checkout."""
     ListCheckouts: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.ListCheckoutsRequest, _wallet_service_pb2.ListCheckoutsResponse]  # type: ignore[assignment]
@@ -451,6 +469,12 @@ class WalletServiceAsyncStub(WalletServiceStub):
     """Package revenue not recognised yet, per store that sold it."""
     GetInterStoreClearing: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.GetInterStoreClearingRequest, _wallet_service_pb2.GetInterStoreClearingResponse]  # type: ignore[assignment]
     """Prepaid value sold at one store and consumed at another over a period (跨店结算)."""
+    GetMembership: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.GetMembershipRequest, _wallet_service_pb2.GetMembershipResponse]  # type: ignore[assignment]
+    """A member's paid membership (会员费): until when it runs and how many periods were paid."""
+    GetMembershipRenewalRate: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.GetMembershipRenewalRateRequest, _wallet_service_pb2.GetMembershipRenewalRateResponse]  # type: ignore[assignment]
+    """The membership renewal rate (续费率) over a period: of the paid memberships that ended in
+    it, how many were renewed (paid again for the time after their end, whenever paid).
+    """
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
     """Wallet: the members' stored value, points, package cards and vouchers, checkout at the till,
@@ -902,6 +926,18 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def ApproveCheckoutDiscount(
+        self,
+        request: _wallet_service_pb2.ApproveCheckoutDiscountRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_service_pb2.ApproveCheckoutDiscountResponse, _abc.Awaitable[_wallet_service_pb2.ApproveCheckoutDiscountResponse]]:
+        """A store manager approves a manual discount beyond the tier rate for one checkout at their
+        store (院长审批; permission `wallet.adjust`, store-scoped: front desk staff cannot approve).
+        The rate must be above the member's tier rate (when a member is named) and within the
+        tenant's `WalletSettings.max_manual_discount_bps`. The approval is audited and single-use.
+        """
+
+    @_abc_1.abstractmethod
     def GetCheckout(
         self,
         request: _wallet_service_pb2.GetCheckoutRequest,
@@ -990,5 +1026,23 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_wallet_service_pb2.GetInterStoreClearingResponse, _abc.Awaitable[_wallet_service_pb2.GetInterStoreClearingResponse]]:
         """Prepaid value sold at one store and consumed at another over a period (跨店结算)."""
+
+    @_abc_1.abstractmethod
+    def GetMembership(
+        self,
+        request: _wallet_service_pb2.GetMembershipRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_service_pb2.GetMembershipResponse, _abc.Awaitable[_wallet_service_pb2.GetMembershipResponse]]:
+        """A member's paid membership (会员费): until when it runs and how many periods were paid."""
+
+    @_abc_1.abstractmethod
+    def GetMembershipRenewalRate(
+        self,
+        request: _wallet_service_pb2.GetMembershipRenewalRateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_service_pb2.GetMembershipRenewalRateResponse, _abc.Awaitable[_wallet_service_pb2.GetMembershipRenewalRateResponse]]:
+        """The membership renewal rate (续费率) over a period: of the paid memberships that ended in
+        it, how many were renewed (paid again for the time after their end, whenever paid).
+        """
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

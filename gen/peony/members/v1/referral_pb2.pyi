@@ -1,0 +1,31 @@
+import datetime
+
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import resource_pb2 as _resource_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ReferralSettings(_message.Message):
+    __slots__ = ("name", "threshold_minor", "referrer_voucher_minor", "voucher_valid_days", "referrer_points", "referee_points", "currency_code", "update_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_MINOR_FIELD_NUMBER: _ClassVar[int]
+    REFERRER_VOUCHER_MINOR_FIELD_NUMBER: _ClassVar[int]
+    VOUCHER_VALID_DAYS_FIELD_NUMBER: _ClassVar[int]
+    REFERRER_POINTS_FIELD_NUMBER: _ClassVar[int]
+    REFEREE_POINTS_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    threshold_minor: int
+    referrer_voucher_minor: int
+    voucher_valid_days: int
+    referrer_points: int
+    referee_points: int
+    currency_code: str
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., threshold_minor: _Optional[int] = ..., referrer_voucher_minor: _Optional[int] = ..., voucher_valid_days: _Optional[int] = ..., referrer_points: _Optional[int] = ..., referee_points: _Optional[int] = ..., currency_code: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
