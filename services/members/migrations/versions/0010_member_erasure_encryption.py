@@ -1,7 +1,7 @@
 """members' names and care profiles encrypted like the phone, older e-mails too; erasures audit
 
-Revision ID: 0007_member_erasure_encryption
-Revises: 0006_member_contacts
+Revision ID: 0010_member_erasure_encryption
+Revises: 0009_referral_settings_terms
 Create Date: 2026-12-07 12:45:00
 
 Adds ``display_name_ct`` (the name under the member's data key), ``name_prefix_bidx`` (keyed blind
@@ -27,8 +27,8 @@ from sqlalchemy.dialects import postgresql
 from kit.config import pii_master_key_from_env
 from kit.crypto import PiiCipher
 
-revision: str = "0007_member_erasure_encryption"
-down_revision: str | Sequence[str] | None = "0006_member_contacts"
+revision: str = "0010_member_erasure_encryption"
+down_revision: str | Sequence[str] | None = "0009_referral_settings_terms"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
