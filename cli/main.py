@@ -18,6 +18,7 @@ SERVICE_MODULES = {
     "notify": "services.notify.entrypoints.app",
     "wallet": "services.wallet.entrypoints.app",
     "booking": "services.booking.entrypoints.app",
+    "insights": "services.insights.entrypoints.app",
 }
 
 

@@ -36,10 +36,10 @@ from cli.devstack import (
     tail,
 )
 from cli.supervisor import Backoff, Child, Supervisor
-from kit.config import DEFAULT_GATEWAY_ADDR, DEFAULT_GRPC_PORTS
+from kit.config import DEFAULT_GATEWAY_ADDR, DEFAULT_GRPC_PORTS, WITHOUT_DATABASE
 
 # The services `peony up` runs by default.
-SERVICES: tuple[str, ...] = ("members", "wallet", "booking", "notify")
+SERVICES: tuple[str, ...] = ("members", "wallet", "booking", "notify", "insights")
 
 STARTUP_TIMEOUT_SECONDS = 90.0
 # A crashed child is restarted after 1, 2, 4, ... 30 s; a run of 60 s resets the backoff.
@@ -156,6 +156,7 @@ def _child_env(
             "PEONY_NATS_URL": stack.nats_url,
             "PEONY_PII_KEY": pii_key,
             "PEONY_GATEWAY_ADDR": gateway_addr,
+            "PEONY_INSIGHTS_DATA_DIR": str(var_dir / "insights" / "chdb"),
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -407,7 +408,8 @@ def run_up(args: Any) -> int:
         stack.start()
         _say(f"peony up: PostgreSQL at {stack.database_url}, NATS at {stack.nats_url}")
         for svc in services:
-            run_coro_sync(lambda s=svc: ensure_database(stack.database_url, f"peony_{s}"))
+            if svc not in WITHOUT_DATABASE:  # insights keeps its facts in chDB under var/insights
+                run_coro_sync(lambda s=svc: ensure_database(stack.database_url, f"peony_{s}"))
         env = _child_env(stack, var_dir, _pii_key(var_dir), services, ports, gateway_addr)
 
         supervisor = Supervisor(env, backoff=RESTART_BACKOFF, say=_say)

@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-DEFAULT_GRPC_PORTS: dict[str, int] = {"members": 50051, "wallet": 50052, "booking": 50053, "notify": 50054}
+DEFAULT_GRPC_PORTS: dict[str, int] = {
+    "members": 50051,
+    "wallet": 50052,
+    "booking": 50053,
+    "notify": 50054,
+    "insights": 50055,
+}
+# Processes that keep no PostgreSQL database (insights keeps its facts in ClickHouse).
+WITHOUT_DATABASE = frozenset({"gateway", "insights"})
 DEFAULT_GATEWAY_ADDR = "127.0.0.1:8080"
 # SQLAlchemy pool size per service when PEONY_DB_POOL_SIZE does not set one (kit.service.open_backbone).
 DEFAULT_DB_POOL_SIZES: dict[str, int] = {"members": 20, "wallet": 20, "booking": 20}
@@ -118,6 +126,8 @@ class ServiceConfig:
         return INFLIGHT_RPCS_PER_DB_CONNECTION * (self.effective_db_pool_size + self.db_max_overflow)
 
     consumer: ConsumerSettings = field(default_factory=ConsumerSettings)
+    # insights: a ClickHouse server (http[s]://user:password@host:8123/database); empty = chDB in-process
+    clickhouse_url: str = ""
 
     @property
     def grpc_addr(self) -> str:
@@ -182,7 +192,7 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
         base = get("PEONY_DATABASE_URL")
         if base is None:
             db_url = ""
-            if service != "gateway":
+            if service not in WITHOUT_DATABASE:
                 problems.append(
                     f"PEONY_DATABASE_URL (or PEONY_{svc}_DATABASE_URL) is required, "
                     "e.g. postgresql://peony@127.0.0.1:5432/ - `peony up` sets it for you"
@@ -322,4 +332,5 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
         min_deadline_ms=min_deadline_ms,
         shed_loop_lag_ms=shed_loop_lag_ms,
         consumer=consumer,
+        clickhouse_url=get("PEONY_CLICKHOUSE_URL", "") or "",
     )
