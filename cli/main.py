@@ -95,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     from cli.notify import add_parser as add_notify_parser
 
     add_notify_parser(sub)
+    from cli.insights import add_parser as add_insights_parser
+
+    add_insights_parser(sub)
     add_outbox_parser(sub, SERVICE_MODULES)
     add_dlq_parser(sub, SERVICE_MODULES)
 
@@ -122,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         from gateway.app import main as gateway_main
 
         return gateway_main() or 0
+    if args.command == "migrate" and args.service == "insights":  # ClickHouse DDL, not Alembic
+        from cli.insights import migrate_insights
+
+        return migrate_insights()
     if args.command == "migrate":
         from kit.service import migrate
 
@@ -151,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         return 0
+    if args.command == "insights":
+        from cli.insights import run as run_insights
+
+        return run_insights(args)
     if args.command == "notify":
         from cli.notify import run as run_notify
 

@@ -42,8 +42,6 @@ from peony.events.v1.envelope_pb2 import EventEnvelope
 from peony.members.v1 import events_pb2 as members_events
 from peony.wallet.v1 import events_pb2 as wallet_events
 
-from kit.messaging.envelope import short_name
-
 FACT_COLUMNS = (
     "tenant",
     "kind",
@@ -257,7 +255,7 @@ def facts_of(envelope: EventEnvelope, seq: int = 0) -> tuple[tuple, list[tuple]]
     occurred = ch_time(envelope.occurred_at)
     row = (
         envelope.tenant,
-        short_name(envelope.event_type),
+        envelope.event_type.rsplit(".", 1)[-1],  # the short name, e.g. CheckoutCompleted
         fact.store,
         occurred,
         envelope.event_id,

@@ -17,7 +17,7 @@ from kit.grpc_server import GrpcServiceRunner, ServiceRegistration
 from kit.messaging import connect, ensure_stream
 from kit.service import page_tokens, run_service
 from services.insights.adapters.schema import migrate
-from services.insights.adapters.warehouse import open_warehouse
+from services.insights.adapters.warehouse import Warehouse, open_warehouse
 from services.insights.entrypoints.consumers import SERVICE, STREAMS, fact_consumers
 from services.insights.entrypoints.grpc_servicer import InsightsServicer
 from services.insights.entrypoints.sink import FactSink
@@ -42,10 +42,17 @@ def insights_settings(config: ServiceConfig) -> InsightsSettings:
     )
 
 
+async def open_settings_warehouse(settings: InsightsSettings) -> Warehouse:
+    return await open_warehouse(settings.clickhouse_url, settings.data_dir, settings.database)
+
+
 async def build(config: ServiceConfig) -> GrpcServiceRunner:
     settings = insights_settings(config)
-    warehouse = await open_warehouse(settings.clickhouse_url, settings.data_dir, settings.database)
-    await migrate(warehouse)
+    warehouse = await open_settings_warehouse(settings)
+    # chDB's tables live in this process: its DDL always runs here. A server's is applied by
+    # `peony migrate insights` (the Kubernetes Job) unless PEONY_MIGRATE_ON_START says otherwise.
+    if not settings.clickhouse_url or config.migrate_on_start:
+        await migrate(warehouse)
     nc, js = await connect(config.nats_url, name=f"peony-{SERVICE}")
     await ensure_stream(js, SERVICE)  # where its consumers dead-letter
     for stream in STREAMS:  # the producers may start after insights
