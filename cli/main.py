@@ -105,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--tenant", default="demo")
     demo.add_argument("--members", type=int, default=200)
     demo.add_argument("--addr", default=f"127.0.0.1:{DEFAULT_GRPC_PORTS['members']}")
+    demo.add_argument(
+        "--history",
+        action="store_true",
+        help="instead: publish months of a chain's history as events (members, wallet, booking) "
+        "for insights; PEONY_NATS_URL, --members, --days",
+    )
+    demo.add_argument("--days", type=int, default=365, help="with --history: days of history")
     return p
 
 
