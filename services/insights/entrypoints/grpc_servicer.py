@@ -71,8 +71,14 @@ class InsightsServicer(pb_grpc.InsightsServiceServicer):
         self._tokens = page_tokens
 
     async def ListMetrics(self, request: pb.ListMetricsRequest, context) -> pb.ListMetricsResponse:
-        current_principal().require(auth.INSIGHTS_READ)
-        return pb.ListMetricsResponse(metrics=[_definition(m) for m in CATALOGUE.values()])
+        caller = current_principal()
+        caller.require(auth.INSIGHTS_READ)
+        stores = [
+            pb.StoreOption(store=store, display_name=name, time_zone=zone)
+            for store, name, zone in await self._queries.store_options(caller.tenant)
+            if caller.stores is None or store in caller.stores
+        ]
+        return pb.ListMetricsResponse(metrics=[_definition(m) for m in CATALOGUE.values()], stores=stores)
 
     async def _compute(self, request: pb.QueryMetricRequest | pb.ExportMetricRequest):
         """Authorization, validation, scope, then the metric's rows (all of them)."""

@@ -89,6 +89,16 @@ class MetricQueries:
         )
         return {store: _valid_zone(zone or DEFAULT_ZONE) for store, zone in rows}
 
+    async def store_options(self, tenant: str) -> list[tuple[str, str, str]]:
+        """(store, display name, zone) of every store of the tenant, for pickers."""
+        rows = await self._wh.query(
+            f"SELECT store, argMax(subject, (occurred_at, seq)), argMax(label, (occurred_at, seq))"
+            f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}}"
+            " AND kind IN ('StoreCreated', 'StoreUpdated') GROUP BY store ORDER BY store",
+            {"tenant": tenant},
+        )
+        return [(s, name, _valid_zone(zone or DEFAULT_ZONE)) for s, name, zone in rows]
+
     async def scope(
         self, tenant: str, stores: Sequence[str] | None, tier: str, period: Period, granularity: str
     ) -> Scope:

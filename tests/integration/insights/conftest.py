@@ -24,6 +24,7 @@ class Insights:
     stub: pb_grpc.InsightsServiceStub
     runner: object
     database: str
+    addr: str
 
 
 @asynccontextmanager
@@ -44,7 +45,7 @@ async def running_insights(infra: Infra, database: str, **env: str) -> AsyncIter
     port = await runner.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
-        yield Insights(pb_grpc.InsightsServiceStub(channel), runner, database)
+        yield Insights(pb_grpc.InsightsServiceStub(channel), runner, database, f"127.0.0.1:{port}")
     finally:
         await channel.close()
         await runner.stop()

@@ -27,7 +27,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from peony.options.v1 import limits_pb2 as peony_dot_options_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(peony/insights/v1/insights_service.proto\x12\x11peony.insights.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1dpeony/options/v1/limits.proto\"j\n\x0cMetricColumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x04type\x18\x02 \x01(\x0e\x32\x1d.peony.insights.v1.ColumnType\x12\r\n\x05title\x18\x03 \x01(\t\x12\x10\n\x08title_zh\x18\x04 \x01(\t\"\xba\x01\n\x10MetricDefinition\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x10\n\x08title_zh\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x30\n\x07\x63olumns\x18\x05 \x03(\x0b\x32\x1f.peony.insights.v1.MetricColumn\x12\x15\n\rsupports_tier\x18\x06 \x01(\x08\x12\x17\n\x0fsupports_period\x18\x07 \x01(\x08\"\x14\n\x12ListMetricsRequest\"K\n\x13ListMetricsResponse\x12\x34\n\x07metrics\x18\x01 \x03(\x0b\x32#.peony.insights.v1.MetricDefinition\"\xd1\x01\n\x12QueryMetricRequest\x12\x14\n\x06metric\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x06stores\x18\x02 \x03(\t\x12\x0c\n\x04tier\x18\x03 \x01(\t\x12\x12\n\nstart_date\x18\x04 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x05 \x01(\t\x12\x33\n\x0bgranularity\x18\x06 \x01(\x0e\x32\x1e.peony.insights.v1.Granularity\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x19\n\npage_token\x18\x08 \x01(\tB\x05\xc8\xf3\x18\x80\x08\"J\n\x0bMetricValue\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x11\n\x07integer\x18\x02 \x01(\x03H\x00\x12\x0f\n\x05ratio\x18\x03 \x01(\x01H\x00\x42\x07\n\x05value\";\n\tMetricRow\x12.\n\x06values\x18\x01 \x03(\x0b\x32\x1e.peony.insights.v1.MetricValue\"\xb3\x01\n\x13QueryMetricResponse\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x30\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x1f.peony.insights.v1.MetricColumn\x12*\n\x04rows\x18\x03 \x03(\x0b\x32\x1c.peony.insights.v1.MetricRow\x12\x17\n\x0fnext_page_token\x18\x04 \x01(\t\x12\x15\n\rcurrency_code\x18\x05 \x01(\t\"\xe5\x01\n\x13\x45xportMetricRequest\x12\x14\n\x06metric\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x06stores\x18\x02 \x03(\t\x12\x0c\n\x04tier\x18\x03 \x01(\t\x12\x12\n\nstart_date\x18\x04 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x05 \x01(\t\x12\x33\n\x0bgranularity\x18\x06 \x01(\x0e\x32\x1e.peony.insights.v1.Granularity\x12/\n\x06\x66ormat\x18\x07 \x01(\x0e\x32\x1f.peony.insights.v1.ExportFormat\x12\x0e\n\x06locale\x18\x08 \x01(\t\"O\n\x14\x45xportMetricResponse\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t*\x83\x01\n\x0bGranularity\x12\x1b\n\x17GRANULARITY_UNSPECIFIED\x10\x00\x12\x13\n\x0fGRANULARITY_DAY\x10\x01\x12\x14\n\x10GRANULARITY_WEEK\x10\x02\x12\x15\n\x11GRANULARITY_MONTH\x10\x03\x12\x15\n\x11GRANULARITY_TOTAL\x10\x04*\x84\x01\n\nColumnType\x12\x1b\n\x17\x43OLUMN_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OLUMN_TYPE_TEXT\x10\x01\x12\x15\n\x11\x43OLUMN_TYPE_COUNT\x10\x02\x12\x15\n\x11\x43OLUMN_TYPE_MONEY\x10\x03\x12\x15\n\x11\x43OLUMN_TYPE_RATIO\x10\x04*\\\n\x0c\x45xportFormat\x12\x1d\n\x19\x45XPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11\x45XPORT_FORMAT_CSV\x10\x01\x12\x16\n\x12\x45XPORT_FORMAT_XLSX\x10\x02\x32\xaf\x03\n\x0fInsightsService\x12z\n\x0bListMetrics\x12%.peony.insights.v1.ListMetricsRequest\x1a&.peony.insights.v1.ListMetricsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/insights/metrics\x12\x8c\x01\n\x0bQueryMetric\x12%.peony.insights.v1.QueryMetricRequest\x1a&.peony.insights.v1.QueryMetricResponse\".\x82\xd3\xe4\x93\x02(\"#/v1/insights/metrics/{metric}:query:\x01*\x12\x90\x01\n\x0c\x45xportMetric\x12&.peony.insights.v1.ExportMetricRequest\x1a\'.peony.insights.v1.ExportMetricResponse\"/\x82\xd3\xe4\x93\x02)\"$/v1/insights/metrics/{metric}:export:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(peony/insights/v1/insights_service.proto\x12\x11peony.insights.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1dpeony/options/v1/limits.proto\"j\n\x0cMetricColumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x04type\x18\x02 \x01(\x0e\x32\x1d.peony.insights.v1.ColumnType\x12\r\n\x05title\x18\x03 \x01(\t\x12\x10\n\x08title_zh\x18\x04 \x01(\t\"\xba\x01\n\x10MetricDefinition\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x10\n\x08title_zh\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x30\n\x07\x63olumns\x18\x05 \x03(\x0b\x32\x1f.peony.insights.v1.MetricColumn\x12\x15\n\rsupports_tier\x18\x06 \x01(\x08\x12\x17\n\x0fsupports_period\x18\x07 \x01(\x08\"\x14\n\x12ListMetricsRequest\"{\n\x13ListMetricsResponse\x12\x34\n\x07metrics\x18\x01 \x03(\x0b\x32#.peony.insights.v1.MetricDefinition\x12.\n\x06stores\x18\x02 \x03(\x0b\x32\x1e.peony.insights.v1.StoreOption\"E\n\x0bStoreOption\x12\r\n\x05store\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\"\xd1\x01\n\x12QueryMetricRequest\x12\x14\n\x06metric\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x06stores\x18\x02 \x03(\t\x12\x0c\n\x04tier\x18\x03 \x01(\t\x12\x12\n\nstart_date\x18\x04 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x05 \x01(\t\x12\x33\n\x0bgranularity\x18\x06 \x01(\x0e\x32\x1e.peony.insights.v1.Granularity\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x19\n\npage_token\x18\x08 \x01(\tB\x05\xc8\xf3\x18\x80\x08\"J\n\x0bMetricValue\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x11\n\x07integer\x18\x02 \x01(\x03H\x00\x12\x0f\n\x05ratio\x18\x03 \x01(\x01H\x00\x42\x07\n\x05value\";\n\tMetricRow\x12.\n\x06values\x18\x01 \x03(\x0b\x32\x1e.peony.insights.v1.MetricValue\"\xb3\x01\n\x13QueryMetricResponse\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x30\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x1f.peony.insights.v1.MetricColumn\x12*\n\x04rows\x18\x03 \x03(\x0b\x32\x1c.peony.insights.v1.MetricRow\x12\x17\n\x0fnext_page_token\x18\x04 \x01(\t\x12\x15\n\rcurrency_code\x18\x05 \x01(\t\"\xe5\x01\n\x13\x45xportMetricRequest\x12\x14\n\x06metric\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x06stores\x18\x02 \x03(\t\x12\x0c\n\x04tier\x18\x03 \x01(\t\x12\x12\n\nstart_date\x18\x04 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x05 \x01(\t\x12\x33\n\x0bgranularity\x18\x06 \x01(\x0e\x32\x1e.peony.insights.v1.Granularity\x12/\n\x06\x66ormat\x18\x07 \x01(\x0e\x32\x1f.peony.insights.v1.ExportFormat\x12\x0e\n\x06locale\x18\x08 \x01(\t\"O\n\x14\x45xportMetricResponse\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t*\x83\x01\n\x0bGranularity\x12\x1b\n\x17GRANULARITY_UNSPECIFIED\x10\x00\x12\x13\n\x0fGRANULARITY_DAY\x10\x01\x12\x14\n\x10GRANULARITY_WEEK\x10\x02\x12\x15\n\x11GRANULARITY_MONTH\x10\x03\x12\x15\n\x11GRANULARITY_TOTAL\x10\x04*\x84\x01\n\nColumnType\x12\x1b\n\x17\x43OLUMN_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OLUMN_TYPE_TEXT\x10\x01\x12\x15\n\x11\x43OLUMN_TYPE_COUNT\x10\x02\x12\x15\n\x11\x43OLUMN_TYPE_MONEY\x10\x03\x12\x15\n\x11\x43OLUMN_TYPE_RATIO\x10\x04*\\\n\x0c\x45xportFormat\x12\x1d\n\x19\x45XPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11\x45XPORT_FORMAT_CSV\x10\x01\x12\x16\n\x12\x45XPORT_FORMAT_XLSX\x10\x02\x32\xaf\x03\n\x0fInsightsService\x12z\n\x0bListMetrics\x12%.peony.insights.v1.ListMetricsRequest\x1a&.peony.insights.v1.ListMetricsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/insights/metrics\x12\x8c\x01\n\x0bQueryMetric\x12%.peony.insights.v1.QueryMetricRequest\x1a&.peony.insights.v1.QueryMetricResponse\".\x82\xd3\xe4\x93\x02(\"#/v1/insights/metrics/{metric}:query:\x01*\x12\x90\x01\n\x0c\x45xportMetric\x12&.peony.insights.v1.ExportMetricRequest\x1a\'.peony.insights.v1.ExportMetricResponse\"/\x82\xd3\xe4\x93\x02)\"$/v1/insights/metrics/{metric}:export:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,12 +46,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INSIGHTSSERVICE'].methods_by_name['QueryMetric']._serialized_options = b'\202\323\344\223\002(\"#/v1/insights/metrics/{metric}:query:\001*'
   _globals['_INSIGHTSSERVICE'].methods_by_name['ExportMetric']._loaded_options = None
   _globals['_INSIGHTSSERVICE'].methods_by_name['ExportMetric']._serialized_options = b'\202\323\344\223\002)\"$/v1/insights/metrics/{metric}:export:\001*'
-  _globals['_GRANULARITY']._serialized_start=1398
-  _globals['_GRANULARITY']._serialized_end=1529
-  _globals['_COLUMNTYPE']._serialized_start=1532
-  _globals['_COLUMNTYPE']._serialized_end=1664
-  _globals['_EXPORTFORMAT']._serialized_start=1666
-  _globals['_EXPORTFORMAT']._serialized_end=1758
+  _globals['_GRANULARITY']._serialized_start=1517
+  _globals['_GRANULARITY']._serialized_end=1648
+  _globals['_COLUMNTYPE']._serialized_start=1651
+  _globals['_COLUMNTYPE']._serialized_end=1783
+  _globals['_EXPORTFORMAT']._serialized_start=1785
+  _globals['_EXPORTFORMAT']._serialized_end=1877
   _globals['_METRICCOLUMN']._serialized_start=157
   _globals['_METRICCOLUMN']._serialized_end=263
   _globals['_METRICDEFINITION']._serialized_start=266
@@ -59,19 +59,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTMETRICSREQUEST']._serialized_start=454
   _globals['_LISTMETRICSREQUEST']._serialized_end=474
   _globals['_LISTMETRICSRESPONSE']._serialized_start=476
-  _globals['_LISTMETRICSRESPONSE']._serialized_end=551
-  _globals['_QUERYMETRICREQUEST']._serialized_start=554
-  _globals['_QUERYMETRICREQUEST']._serialized_end=763
-  _globals['_METRICVALUE']._serialized_start=765
-  _globals['_METRICVALUE']._serialized_end=839
-  _globals['_METRICROW']._serialized_start=841
-  _globals['_METRICROW']._serialized_end=900
-  _globals['_QUERYMETRICRESPONSE']._serialized_start=903
-  _globals['_QUERYMETRICRESPONSE']._serialized_end=1082
-  _globals['_EXPORTMETRICREQUEST']._serialized_start=1085
-  _globals['_EXPORTMETRICREQUEST']._serialized_end=1314
-  _globals['_EXPORTMETRICRESPONSE']._serialized_start=1316
-  _globals['_EXPORTMETRICRESPONSE']._serialized_end=1395
-  _globals['_INSIGHTSSERVICE']._serialized_start=1761
-  _globals['_INSIGHTSSERVICE']._serialized_end=2192
+  _globals['_LISTMETRICSRESPONSE']._serialized_end=599
+  _globals['_STOREOPTION']._serialized_start=601
+  _globals['_STOREOPTION']._serialized_end=670
+  _globals['_QUERYMETRICREQUEST']._serialized_start=673
+  _globals['_QUERYMETRICREQUEST']._serialized_end=882
+  _globals['_METRICVALUE']._serialized_start=884
+  _globals['_METRICVALUE']._serialized_end=958
+  _globals['_METRICROW']._serialized_start=960
+  _globals['_METRICROW']._serialized_end=1019
+  _globals['_QUERYMETRICRESPONSE']._serialized_start=1022
+  _globals['_QUERYMETRICRESPONSE']._serialized_end=1201
+  _globals['_EXPORTMETRICREQUEST']._serialized_start=1204
+  _globals['_EXPORTMETRICREQUEST']._serialized_end=1433
+  _globals['_EXPORTMETRICRESPONSE']._serialized_start=1435
+  _globals['_EXPORTMETRICRESPONSE']._serialized_end=1514
+  _globals['_INSIGHTSSERVICE']._serialized_start=1880
+  _globals['_INSIGHTSSERVICE']._serialized_end=2311
 # @@protoc_insertion_point(module_scope)

@@ -80,10 +80,22 @@ class ListMetricsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ListMetricsResponse(_message.Message):
-    __slots__ = ("metrics",)
+    __slots__ = ("metrics", "stores")
     METRICS_FIELD_NUMBER: _ClassVar[int]
+    STORES_FIELD_NUMBER: _ClassVar[int]
     metrics: _containers.RepeatedCompositeFieldContainer[MetricDefinition]
-    def __init__(self, metrics: _Optional[_Iterable[_Union[MetricDefinition, _Mapping]]] = ...) -> None: ...
+    stores: _containers.RepeatedCompositeFieldContainer[StoreOption]
+    def __init__(self, metrics: _Optional[_Iterable[_Union[MetricDefinition, _Mapping]]] = ..., stores: _Optional[_Iterable[_Union[StoreOption, _Mapping]]] = ...) -> None: ...
+
+class StoreOption(_message.Message):
+    __slots__ = ("store", "display_name", "time_zone")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    display_name: str
+    time_zone: str
+    def __init__(self, store: _Optional[str] = ..., display_name: _Optional[str] = ..., time_zone: _Optional[str] = ...) -> None: ...
 
 class QueryMetricRequest(_message.Message):
     __slots__ = ("metric", "stores", "tier", "start_date", "end_date", "granularity", "page_size", "page_token")

@@ -72,7 +72,7 @@ class InsightsServiceServicer:
 
     def ListMetrics(self, request, context):
         """The metric catalogue: every metric's id, title, unit, the columns of its rows and the
-        filters it honours.
+        filters it honours; and the stores the caller may pick.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -43,7 +43,7 @@ class InsightsServiceStub:
     def __new__(cls, channel: _aio.Channel) -> InsightsServiceAsyncStub: ...
     ListMetrics: _grpc.UnaryUnaryMultiCallable[_insights_service_pb2.ListMetricsRequest, _insights_service_pb2.ListMetricsResponse]
     """The metric catalogue: every metric's id, title, unit, the columns of its rows and the
-    filters it honours.
+    filters it honours; and the stores the caller may pick.
     """
     QueryMetric: _grpc.UnaryUnaryMultiCallable[_insights_service_pb2.QueryMetricRequest, _insights_service_pb2.QueryMetricResponse]
     """Computes one metric over a period, by granularity, optionally narrowed to stores and a tier.
@@ -72,7 +72,7 @@ class InsightsServiceAsyncStub(InsightsServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListMetrics: _aio.UnaryUnaryMultiCallable[_insights_service_pb2.ListMetricsRequest, _insights_service_pb2.ListMetricsResponse]  # type: ignore[assignment]
     """The metric catalogue: every metric's id, title, unit, the columns of its rows and the
-    filters it honours.
+    filters it honours; and the stores the caller may pick.
     """
     QueryMetric: _aio.UnaryUnaryMultiCallable[_insights_service_pb2.QueryMetricRequest, _insights_service_pb2.QueryMetricResponse]  # type: ignore[assignment]
     """Computes one metric over a period, by granularity, optionally narrowed to stores and a tier.
@@ -104,7 +104,7 @@ class InsightsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_insights_service_pb2.ListMetricsResponse, _abc.Awaitable[_insights_service_pb2.ListMetricsResponse]]:
         """The metric catalogue: every metric's id, title, unit, the columns of its rows and the
-        filters it honours.
+        filters it honours; and the stores the caller may pick.
         """
 
     @_abc_1.abstractmethod
