@@ -123,6 +123,32 @@ def history(
                     member,
                     t,
                 )
+                if rng.random() < 0.5:  # a package of 10 sessions, some consumed later
+                    package = f"{member}/packages/{_uid(rng)}"
+                    price = rng.choice((98_000, 168_000))
+                    yield env(
+                        "wallet",
+                        wev.PackageSold(member=member, package=package, store=store, price_minor=price),
+                        member,
+                        t,
+                    )
+                    for k in range(rng.randrange(0, 4)):
+                        used = t + timedelta(days=7 * (k + 1))
+                        if used >= end:
+                            break
+                        yield env(
+                            "wallet",
+                            wev.PackageSessionConsumed(
+                                member=member,
+                                package=package,
+                                store=store,
+                                sessions=1,
+                                sessions_remaining=9 - k,
+                                recognized_minor=price // 10,
+                            ),
+                            member,
+                            used,
+                        )
             elif kind < 0.75:
                 lines = [
                     wev.CheckoutCompletedLine(
@@ -135,6 +161,28 @@ def history(
                     for c in rng.sample(CATEGORIES, rng.randrange(1, 3))
                 ]
                 total = sum(line.net_minor for line in lines)
+                if rng.random() < 0.25:
+                    template = rng.choice(("voucherTemplates/welcome", "voucherTemplates/birthday"))
+                    voucher = f"{member}/vouchers/{_uid(rng)}"
+                    yield env(
+                        "wallet",
+                        wev.VoucherIssued(member=member, voucher=voucher, template=template),
+                        member,
+                        t - timedelta(hours=1),
+                    )
+                    if rng.random() < 0.6:
+                        yield env(
+                            "wallet",
+                            wev.VoucherRedeemed(
+                                member=member,
+                                voucher=voucher,
+                                template=template,
+                                store=store,
+                                discount_minor=2_000,
+                            ),
+                            member,
+                            t,
+                        )
                 from_balance = min(balances[member], total) if rng.random() < 0.5 else 0
                 earned = total // 100
                 checkout = f"checkouts/{_uid(rng)}"
@@ -189,17 +237,32 @@ def history(
                     )
                     referrer = ""  # once per referee
                 if rng.random() < 0.3:
+                    rating = rng.randrange(1, 6)
                     yield env(
                         "booking",
                         bev.FeedbackSubmitted(
-                            feedback=f"feedback/{_uid(rng)}",
-                            member=member,
-                            store=store,
-                            rating=rng.randrange(1, 6),
+                            feedback=f"feedback/{_uid(rng)}", member=member, store=store, rating=rating
                         ),
                         member,
                         t + timedelta(hours=2),
                     )
+                    if rating <= 2:  # a complaint, answered within minutes to a day (SLA: 4 h)
+                        complaint = f"complaints/{_uid(rng)}"
+                        opened = t + timedelta(hours=3)
+                        answered = opened + timedelta(minutes=rng.randrange(5, 24 * 60))
+                        due = opened + timedelta(hours=4)
+                        complaint_opened = bev.ComplaintOpened(
+                            complaint=complaint, member=member, store=store
+                        )
+                        complaint_opened.first_response_due_time.FromDatetime(due)
+                        yield env("booking", complaint_opened, complaint, opened)
+                        resolved = bev.ComplaintResolved(
+                            complaint=complaint, member=member, store=store, sla_breached=answered > due
+                        )
+                        resolved.open_time.FromDatetime(opened)
+                        resolved.first_response_time.FromDatetime(answered)
+                        resolved.resolve_time.FromDatetime(answered + timedelta(hours=1))
+                        yield env("booking", resolved, complaint, answered + timedelta(hours=1))
             elif kind < 0.95:
                 appointment = f"appointments/{_uid(rng)}"
                 begins = t + timedelta(days=rng.randrange(1, 10))

@@ -167,6 +167,86 @@ CATALOGUE: dict[str, Metric] = {
             ),
         ),
         Metric(
+            "revenue_by_service",
+            "Revenue by service",
+            "项目营业额",
+            "Checkout line revenue (net) and quantity by item (service or product).",
+            (
+                _c("item", TEXT, "Item", "项目"),
+                _c("revenue_minor", MONEY, "Revenue", "营业额"),
+                _c("quantity", COUNT, "Quantity", "数量"),
+            ),
+        ),
+        Metric(
+            "visits",
+            "Visit frequency and repurchase",
+            "到店频次与复购",
+            "Members with a checkout in the period, their checkouts, visits per member, and the share "
+            "who bought twice or more (repurchase rate).",
+            (
+                PERIOD,
+                _c("visiting_members", COUNT, "Visiting members", "到店会员"),
+                _c("visits", COUNT, "Visits", "到店次数"),
+                _c("visits_per_member", RATIO, "Visits per member", "人均到店"),
+                _c("repeat_members", COUNT, "Members buying twice or more", "复购会员"),
+                _c("repurchase_rate", RATIO, "Repurchase rate", "复购率"),
+            ),
+            supports_tier=True,
+        ),
+        Metric(
+            "lapsed_members",
+            "Active and lapsed members",
+            "活跃与流失会员",
+            "As of the period's last day: members whose last checkout was within 90 days (active) or "
+            "earlier (lapsed), by home store.",
+            (
+                _c("active_members", COUNT, "Active (visit within 90 days)", "活跃会员"),
+                _c("lapsed_members", COUNT, "Lapsed (90 days or more)", "流失会员"),
+            ),
+            supports_tier=True,
+        ),
+        Metric(
+            "packages",
+            "Package sales and sessions consumed",
+            "套餐销售与消耗",
+            "Packages sold and their price, sessions consumed and the deferred revenue they recognised.",
+            (
+                PERIOD,
+                _c("packages_sold", COUNT, "Packages sold", "售出套餐"),
+                _c("package_sales_minor", MONEY, "Package sales", "套餐销售额"),
+                _c("sessions_consumed", COUNT, "Sessions consumed", "消耗次数"),
+                _c("recognised_minor", MONEY, "Revenue recognised", "确认收入"),
+            ),
+        ),
+        Metric(
+            "vouchers",
+            "Vouchers by template",
+            "优惠券 (按模板)",
+            "Vouchers issued (stores: to members of those home stores) and redeemed (at those stores), "
+            "and the discount granted, by template.",
+            (
+                _c("template", TEXT, "Template", "模板"),
+                _c("issued", COUNT, "Issued", "发放"),
+                _c("redeemed", COUNT, "Redeemed", "核销"),
+                _c("discount_minor", MONEY, "Discount", "优惠金额"),
+            ),
+        ),
+        Metric(
+            "complaints",
+            "Complaint response times",
+            "投诉响应时效",
+            "Complaints by the day they were opened: opened, answered, first-response time p50 / p90 "
+            "(seconds, nearest rank) and SLA breaches.",
+            (
+                PERIOD,
+                _c("opened", COUNT, "Opened", "新增投诉"),
+                _c("answered", COUNT, "Answered", "已响应"),
+                _c("first_response_p50_s", COUNT, "First response p50 (s)", "首次响应P50(秒)"),
+                _c("first_response_p90_s", COUNT, "First response p90 (s)", "首次响应P90(秒)"),
+                _c("sla_breaches", COUNT, "SLA breaches", "超时"),
+            ),
+        ),
+        Metric(
             "tier_distribution",
             "Tier distribution",
             "会员等级分布",

@@ -8,6 +8,7 @@ in the tenant's first store's zone, else Asia/Shanghai) with one ``multiIf`` bra
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -63,6 +64,13 @@ def buckets(period: Period, granularity: str) -> list[date]:
 
 def _ratio(num: int, den: int) -> float:
     return round(num / den, 6) if den else 0.0
+
+
+def nearest_rank(sorted_values: Sequence[int], q: float) -> int:
+    """The q-quantile by the nearest-rank method (0 for no values)."""
+    if not sorted_values:
+        return 0
+    return int(sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)])
 
 
 def average_minor(total: int, count: int) -> int:
@@ -379,3 +387,105 @@ class MetricQueries:
             self._params(scope),
         )
         return [[r[0], int(r[1])] for r in rows]
+
+    async def _m_revenue_by_service(self, scope: Scope) -> list[list[Any]]:
+        return await self._lines_by(scope, "item")
+
+    async def _m_visits(self, scope: Scope) -> list[list[Any]]:
+        b = self.bucket(scope, "occurred_at")
+        found = await self._by_bucket(
+            scope,
+            "SELECT b, count(), sum(n), countIf(n >= 2) FROM ("
+            f" SELECT toString({b}) AS b, member, count() AS n FROM {self.facts} FINAL"
+            " WHERE tenant = {tenant:String} AND kind = 'CheckoutCompleted' AND member != ''"
+            f"{self.store_filter(scope)}{self.tier_filter(scope)} AND {self.in_period(scope, 'occurred_at')}"
+            " GROUP BY b, member) GROUP BY b",
+            3,
+        )
+        return [
+            [b_.isoformat(), v[0], v[1], _ratio(v[1], v[0]), v[2], _ratio(v[2], v[0])]
+            for b_, v in self._series(scope, found, 3)
+        ]
+
+    async def _m_lapsed_members(self, scope: Scope) -> list[list[Any]]:
+        day = self.local_day(scope, "occurred_at")
+        rows = await self._wh.query(
+            "SELECT countIf(last >= toDate({end:String}) - 89),"
+            " countIf(last < toDate({end:String}) - 89) FROM ("
+            f" SELECT member, max({day}) AS last FROM {self.facts} FINAL"
+            " WHERE tenant = {tenant:String} AND kind = 'CheckoutCompleted' AND member != ''"
+            f" AND {day} <= toDate({{end:String}}){self.home_store_filter(scope)}{self.tier_filter(scope)}"
+            " GROUP BY member)",
+            self._params(scope),
+        )
+        return [[int(rows[0][0]), int(rows[0][1])]]
+
+    async def _m_packages(self, scope: Scope) -> list[list[Any]]:
+        b = self.bucket(scope, "occurred_at")
+        found = await self._by_bucket(
+            scope,
+            f"SELECT toString({b}) AS b, countIf(kind = 'PackageSold'),"
+            " sumIf(amount_minor, kind = 'PackageSold'), sumIf(quantity, kind = 'PackageSessionConsumed'),"
+            " sumIf(amount_minor, kind = 'PackageSessionConsumed')"
+            f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}}"
+            " AND kind IN ('PackageSold', 'PackageSessionConsumed')"
+            f"{self.store_filter(scope)} AND {self.in_period(scope, 'occurred_at')} GROUP BY b",
+            4,
+        )
+        return [[b_.isoformat(), *v] for b_, v in self._series(scope, found, 4)]
+
+    async def _m_vouchers(self, scope: Scope) -> list[list[Any]]:
+        params = self._params(scope)
+        # Issued vouchers carry no store: they count for the member's home store.
+        issued = await self._wh.query(
+            f"SELECT label, count() FROM {self.facts} FINAL WHERE tenant = {{tenant:String}}"
+            f" AND kind = 'VoucherIssued'{self.home_store_filter(scope)}"
+            f" AND {self.in_period(scope, 'occurred_at', chr(39) * 2)} GROUP BY label",
+            params,
+        )
+        redeemed = await self._wh.query(
+            f"SELECT label, count(), sum(amount_minor) FROM {self.facts} FINAL"
+            " WHERE tenant = {tenant:String}"
+            f" AND kind = 'VoucherRedeemed'{self.store_filter(scope)}"
+            f" AND {self.in_period(scope, 'occurred_at')} GROUP BY label",
+            params,
+        )
+        out: dict[str, list[int]] = {}
+        for label, n in issued:
+            out.setdefault(label, [0, 0, 0])[0] = int(n)
+        for label, n, discount in redeemed:
+            row = out.setdefault(label, [0, 0, 0])
+            row[1], row[2] = int(n), int(discount)
+        return [[label, *v] for label, v in sorted(out.items())]
+
+    async def _m_complaints(self, scope: Scope) -> list[list[Any]]:
+        opened = await self._by_bucket(
+            scope,
+            f"SELECT toString({self.bucket(scope, 'occurred_at')}) AS b, count() FROM {self.facts} FINAL"
+            " WHERE tenant = {tenant:String} AND kind = 'ComplaintOpened'"
+            f"{self.store_filter(scope)} AND {self.in_period(scope, 'occurred_at')} GROUP BY b",
+            1,
+        )
+        # Answers by the day their complaint was opened (ref_time); response times in seconds.
+        rows = await self._wh.query(
+            f"SELECT toString({self.bucket(scope, 'ref_time')}) AS b,"
+            " arraySort(groupArray(quantity)), sum(flag)"
+            f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}} AND kind = 'ComplaintResolved'"
+            f"{self.store_filter(scope)} AND {self.in_period(scope, 'ref_time')} GROUP BY b",
+            self._params(scope),
+        )
+        answered = {date.fromisoformat(r[0]): ([int(x) for x in r[1]], int(r[2])) for r in rows}
+        out = []
+        for b_ in buckets(scope.period, scope.granularity):
+            times, breaches = answered.get(b_, ([], 0))
+            out.append(
+                [
+                    b_.isoformat(),
+                    opened.get(b_, [0])[0],
+                    len(times),
+                    nearest_rank(times, 0.5),
+                    nearest_rank(times, 0.9),
+                    breaches,
+                ]
+            )
+        return out

@@ -238,3 +238,99 @@ async def test_lines_referrals_satisfaction_and_tiers(insights, chain):
     tiers = Counter(current_tiers(events).values())
     rows = (await query(insights, tenant, "tier_distribution")).rows
     assert {values(r)[0]: values(r)[1] for r in rows} == dict(tiers) and len(tiers) == 3
+
+
+def nearest_rank(values: list[int], q: float) -> int:
+    import math
+
+    values = sorted(values)
+    return values[max(0, math.ceil(q * len(values)) - 1)] if values else 0
+
+
+async def test_services_visits_repurchase_and_lapsed(insights, chain):
+    tenant, events, _, local = chain
+    items = defaultdict(lambda: [0, 0])
+    visits = Counter()
+    last_visit: dict[str, date] = {}
+    for env, e in of(events, "CheckoutCompleted"):
+        d = local(env, e.store)
+        if in_period(d):
+            for line in e.lines:
+                items[line.item][0] += line.net_minor
+                items[line.item][1] += line.quantity
+            if e.member:
+                visits[e.member] += 1
+        if e.member and d <= date.fromisoformat(END_DATE):
+            last_visit[e.member] = max(last_visit.get(e.member, d), d)
+    rows = (await query(insights, tenant, "revenue_by_service")).rows
+    assert {values(r)[0]: values(r)[1:] for r in rows} == dict(items) and len(items) >= 5
+
+    row = values((await query(insights, tenant, "visits")).rows[0])
+    repeat = sum(1 for n in visits.values() if n >= 2)
+    assert row[1:] == [
+        len(visits),
+        sum(visits.values()),
+        round(sum(visits.values()) / len(visits), 6),
+        repeat,
+        round(repeat / len(visits), 6),
+    ]
+    assert repeat > 0
+
+    cutoff = date.fromisoformat(END_DATE).toordinal() - 89
+    active = sum(1 for d in last_visit.values() if d.toordinal() >= cutoff)
+    row = values((await query(insights, tenant, "lapsed_members")).rows[0])
+    assert row == [active, len(last_visit) - active] and active and len(last_visit) - active
+
+
+async def test_packages_and_vouchers(insights, chain):
+    tenant, events, _, local = chain
+    sold = [(e.price_minor) for env, e in of(events, "PackageSold") if in_period(local(env, e.store))]
+    used = [
+        (e.sessions, e.recognized_minor)
+        for env, e in of(events, "PackageSessionConsumed")
+        if in_period(local(env, e.store))
+    ]
+    row = values((await query(insights, tenant, "packages")).rows[0])
+    assert (
+        row[1:] == [len(sold), sum(sold), sum(s for s, _ in used), sum(r for _, r in used)] and sold and used
+    )
+
+    templates = defaultdict(lambda: [0, 0, 0])
+    for env, e in of(events, "VoucherIssued"):
+        if in_period(local(env)):
+            templates[e.template][0] += 1
+    for env, e in of(events, "VoucherRedeemed"):
+        if in_period(local(env, e.store)):
+            templates[e.template][1] += 1
+            templates[e.template][2] += e.discount_minor
+    rows = (await query(insights, tenant, "vouchers")).rows
+    assert {values(r)[0]: values(r)[1:] for r in rows} == dict(templates) and len(templates) == 2
+
+
+async def test_complaint_response_times_by_month(insights, chain):
+    tenant, events, _, local = chain
+    opened = Counter(
+        month(local(env, e.store))
+        for env, e in of(events, "ComplaintOpened")
+        if in_period(local(env, e.store))
+    )
+    answered = defaultdict(list)
+    breaches = Counter()
+    for env, e in of(events, "ComplaintResolved"):
+        d = local(env, e.store, e.open_time)
+        if in_period(d):
+            answered[month(d)].append(e.first_response_time.seconds - e.open_time.seconds)
+            breaches[month(d)] += int(e.sla_breached)
+    expected = {
+        m: [
+            opened[m],
+            len(answered[m]),
+            nearest_rank(answered[m], 0.5),
+            nearest_rank(answered[m], 0.9),
+            breaches[m],
+        ]
+        for m in set(opened) | set(answered)
+    }
+    rows = (await query(insights, tenant, "complaints", granularity=ipb.GRANULARITY_MONTH)).rows
+    got = {values(r)[0]: values(r)[1:] for r in rows if any(values(r)[1:])}
+    assert got == expected and sum(breaches.values()) > 0
