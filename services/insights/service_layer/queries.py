@@ -85,11 +85,16 @@ class MetricQueries:
         self.facts = f"{db}.facts{suffix}"
         self.lines = f"{db}.checkout_lines{suffix}"
 
+    async def _query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        # A fact's copies share its event time, hence its month partition: FINAL need not merge
+        # across partitions (much faster over years of facts, same answer).
+        return await self._wh.query(f"{sql} SETTINGS do_not_merge_across_partitions_select_final = 1", params)
+
     # ------------------------------------------------------------------ scope
 
     async def store_zones(self, tenant: str) -> dict[str, str]:
         """Every store of the tenant the events told us about, with its current zone."""
-        rows = await self._wh.query(
+        rows = await self._query(
             f"SELECT store, argMax(label, (occurred_at, seq)) FROM {self.facts} FINAL"
             " WHERE tenant = {tenant:String} AND kind IN ('StoreCreated', 'StoreUpdated')"
             " GROUP BY store ORDER BY store",
@@ -99,7 +104,7 @@ class MetricQueries:
 
     async def store_options(self, tenant: str) -> list[tuple[str, str, str]]:
         """(store, display name, zone) of every store of the tenant, for pickers."""
-        rows = await self._wh.query(
+        rows = await self._query(
             f"SELECT store, argMax(subject, (occurred_at, seq)), argMax(label, (occurred_at, seq))"
             f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}}"
             " AND kind IN ('StoreCreated', 'StoreUpdated') GROUP BY store ORDER BY store",
@@ -193,7 +198,7 @@ class MetricQueries:
         )
 
     async def _by_bucket(self, scope: Scope, sql: str, width: int) -> dict[date, list[int]]:
-        rows = await self._wh.query(sql, self._params(scope))
+        rows = await self._query(sql, self._params(scope))
         return {date.fromisoformat(r[0]): [int(v or 0) for v in r[1 : 1 + width]] for r in rows}
 
     def _series(self, scope: Scope, found: dict[date, list[int]], width: int) -> list[tuple[date, list[int]]]:
@@ -216,7 +221,7 @@ class MetricQueries:
             f" AND {self.in_period(scope, 'occurred_at')} GROUP BY b",
             1,
         )
-        before_rows = await self._wh.query(
+        before_rows = await self._query(
             f"SELECT count() FROM {self.facts} FINAL WHERE {where}"
             f" AND {self.local_day(scope, 'occurred_at')} < toDate({{start:String}})",
             self._params(scope),
@@ -286,13 +291,13 @@ class MetricQueries:
 
     async def _m_liability(self, scope: Scope) -> list[list[Any]]:
         params = self._params(scope)
-        stored = await self._wh.query(
+        stored = await self._query(
             f"SELECT sum(amount_minor) FROM {self.facts} FINAL"
             " WHERE tenant = {tenant:String} AND kind = 'BalanceChanged'",
             params,
         )
         # Each member's points balance after their latest points event (stream order).
-        points = await self._wh.query(
+        points = await self._query(
             "SELECT sum(balance) FROM (SELECT member, argMax(quantity, seq) AS balance"
             f" FROM {self.facts} FINAL"
             " WHERE tenant = {tenant:String} AND kind IN ('PointsEarned', 'PointsRedeemed', 'PointsExpired')"
@@ -318,7 +323,7 @@ class MetricQueries:
 
     async def _m_retention(self, scope: Scope) -> list[list[Any]]:
         day = self.local_day(scope, "occurred_at")
-        rows = await self._wh.query(
+        rows = await self._query(
             "WITH visits AS ("
             f" SELECT member, toStartOfMonth({day}) AS month FROM {self.facts} FINAL"
             " WHERE tenant = {tenant:String} AND kind = 'CheckoutCompleted' AND member != ''"
@@ -340,7 +345,7 @@ class MetricQueries:
         return out
 
     async def _lines_by(self, scope: Scope, column: str) -> list[list[Any]]:
-        rows = await self._wh.query(
+        rows = await self._query(
             f"SELECT {column} AS k, sum(net_minor), sum(quantity) FROM {self.lines} FINAL"
             f" WHERE tenant = {{tenant:String}}{self.store_filter(scope)}"
             f" AND {self.in_period(scope, 'occurred_at')} GROUP BY k ORDER BY sum(net_minor) DESC, k",
@@ -356,7 +361,7 @@ class MetricQueries:
 
     async def _m_tier_distribution(self, scope: Scope) -> list[list[Any]]:
         end = "toDateTime64(addDays(toDate({end:String}), 1), 3, {default_zone:String})"
-        rows = await self._wh.query(
+        rows = await self._query(
             f"SELECT t.tier AS tier, count() FROM ({self.member_tiers(end)}) AS t"
             f" WHERE t.member IN (SELECT member FROM {self.facts} FINAL WHERE tenant = {{tenant:String}}"
             f" AND kind = 'MemberRegistered' AND occurred_at < {end}{self.store_filter(scope)})"
@@ -380,7 +385,7 @@ class MetricQueries:
         return [[b_.isoformat(), *v, _ratio(v[1], v[0])] for b_, v in self._series(scope, found, 2)]
 
     async def _m_satisfaction(self, scope: Scope) -> list[list[Any]]:
-        rows = await self._wh.query(
+        rows = await self._query(
             f"SELECT toString(quantity) AS r, count() FROM {self.facts} FINAL"
             " WHERE tenant = {tenant:String} AND kind = 'FeedbackSubmitted'"
             f"{self.store_filter(scope)} AND {self.in_period(scope, 'occurred_at')} GROUP BY r ORDER BY r",
@@ -409,7 +414,7 @@ class MetricQueries:
 
     async def _m_lapsed_members(self, scope: Scope) -> list[list[Any]]:
         day = self.local_day(scope, "occurred_at")
-        rows = await self._wh.query(
+        rows = await self._query(
             "SELECT countIf(last >= toDate({end:String}) - 89),"
             " countIf(last < toDate({end:String}) - 89) FROM ("
             f" SELECT member, max({day}) AS last FROM {self.facts} FINAL"
@@ -437,13 +442,13 @@ class MetricQueries:
     async def _m_vouchers(self, scope: Scope) -> list[list[Any]]:
         params = self._params(scope)
         # Issued vouchers carry no store: they count for the member's home store.
-        issued = await self._wh.query(
+        issued = await self._query(
             f"SELECT label, count() FROM {self.facts} FINAL WHERE tenant = {{tenant:String}}"
             f" AND kind = 'VoucherIssued'{self.home_store_filter(scope)}"
             f" AND {self.in_period(scope, 'occurred_at', chr(39) * 2)} GROUP BY label",
             params,
         )
-        redeemed = await self._wh.query(
+        redeemed = await self._query(
             f"SELECT label, count(), sum(amount_minor) FROM {self.facts} FINAL"
             " WHERE tenant = {tenant:String}"
             f" AND kind = 'VoucherRedeemed'{self.store_filter(scope)}"
@@ -467,7 +472,7 @@ class MetricQueries:
             1,
         )
         # Answers by the day their complaint was opened (ref_time); response times in seconds.
-        rows = await self._wh.query(
+        rows = await self._query(
             f"SELECT toString({self.bucket(scope, 'ref_time')}) AS b,"
             " arraySort(groupArray(quantity)), sum(flag)"
             f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}} AND kind = 'ComplaintResolved'"

@@ -41,7 +41,7 @@ def start(infra: Infra, data_dir: Path, port: int, log: Path) -> subprocess.Pope
         "PEONY_INSIGHTS_DATA_DIR": str(data_dir),
         "PEONY_INSIGHTS_DATABASE": "crash",
         # small batches: the kill lands between inserts and acks of a long ingest
-        "PEONY_CONSUMER_BATCH": "50",
+        "PEONY_INSIGHTS_CONSUMER_BATCH": "50",
         "PEONY_LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen(
