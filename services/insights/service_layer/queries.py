@@ -322,19 +322,16 @@ class MetricQueries:
         return [[b_.isoformat(), *v, _ratio(v[2], v[1] + v[2])] for b_, v in self._series(scope, found, 5)]
 
     async def _m_retention(self, scope: Scope) -> list[list[Any]]:
+        # One pass: each member's set of visit months; the cohort is the first of them.
         day = self.local_day(scope, "occurred_at")
         rows = await self._query(
-            "WITH visits AS ("
-            f" SELECT member, toStartOfMonth({day}) AS month FROM {self.facts} FINAL"
-            " WHERE tenant = {tenant:String} AND kind = 'CheckoutCompleted' AND member != ''"
-            f"{self.store_filter(scope)}{self.tier_filter(scope)} GROUP BY member, month),"
-            " firsts AS (SELECT member, min(month) AS cohort FROM visits GROUP BY member)"
-            " SELECT toString(f.cohort) AS c, count(DISTINCT f.member),"
-            + ", ".join(
-                f"countDistinctIf(v.member, dateDiff('month', f.cohort, v.month) = {k})" for k in range(1, 7)
-            )
-            + " FROM firsts AS f INNER JOIN visits AS v ON v.member = f.member"
-            " WHERE f.cohort BETWEEN toStartOfMonth(toDate({start:String})) AND toDate({end:String})"
+            "SELECT toString(cohort) AS c, count(),"
+            + ", ".join(f"countIf(has(months, addMonths(cohort, {k})))" for k in range(1, 7))
+            + f" FROM (SELECT member, groupUniqArray(toStartOfMonth({day})) AS months,"
+            " arrayMin(months) AS cohort"
+            f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}} AND kind = 'CheckoutCompleted'"
+            f" AND member != ''{self.store_filter(scope)}{self.tier_filter(scope)} GROUP BY member)"
+            " WHERE cohort BETWEEN toStartOfMonth(toDate({start:String})) AND toDate({end:String})"
             " GROUP BY c ORDER BY c",
             self._params(scope),
         )
