@@ -94,6 +94,13 @@ def run(args) -> int:
         except ConfigError as exc:
             print(f"peony insights rebuild: {exc}", file=sys.stderr)
             return 2
+        except RuntimeError as exc:  # chDB refuses a data directory another process has open
+            print(
+                f"peony insights rebuild: cannot open the warehouse ({exc}). With chDB, stop the insights "
+                "service first: its data directory belongs to one process at a time.",
+                file=sys.stderr,
+            )
+            return 1
         print(f"peony insights rebuild: {events} events replayed; the rebuilt tables are live")
         return 0
     if not args.token:

@@ -278,7 +278,9 @@ def _banner(
         issuer=env.get("PEONY_JWT_ISSUER") or "peony",
         audience=env.get("PEONY_JWT_AUDIENCE") or "peony",
     )
-    dbs = ", ".join(f"peony_{c.name}" for c in services if c.kind == "service")
+    dbs = ", ".join(
+        f"peony_{c.name}" for c in services if c.kind == "service" and c.name not in WITHOUT_DATABASE
+    )
     width = max([len(c.name) for c in services] + [8])
     lines = ["", "Peony is up (PEONY_ENV=dev). Press Ctrl-C to stop everything.", ""]
     for c in services:

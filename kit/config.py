@@ -199,6 +199,8 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
                 )
         else:
             db_url = service_database_url(base, service)
+    if service in WITHOUT_DATABASE:
+        db_url = ""  # even when PEONY_DATABASE_URL is set for the others (`peony up`, a shared env)
     if db_url and not db_url.startswith("postgresql"):
         problems.append(f"database URL for {service} must be a postgresql:// URL")
 
