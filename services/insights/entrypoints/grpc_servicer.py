@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from peony.insights.v1 import insights_service_pb2 as pb
@@ -117,6 +117,7 @@ class InsightsServicer(pb_grpc.InsightsServiceServicer):
 
     async def QueryMetric(self, request: pb.QueryMetricRequest, context) -> pb.QueryMetricResponse:
         caller = current_principal()
+        caller.require(auth.INSIGHTS_READ)  # before anything about the request is looked at
         binding = "|".join(
             [
                 caller.tenant,
@@ -165,7 +166,3 @@ class InsightsServicer(pb_grpc.InsightsServiceServicer):
             raise InvalidArgument([("format", "unknown export format")])
         content = export.to_csv(metric.columns, rows, locale)
         return pb.ExportMetricResponse(content=content, content_type=export.CSV_TYPE, filename=f"{stem}.csv")
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
