@@ -37,7 +37,7 @@ from gateway import openapi, receipts
 from gateway.errors import GatewayError, error_body, retry_after_seconds, rpc_error_to_http
 from gateway.ratelimit import RateLimiter, TenantOfToken
 from gateway.routing import MethodNotAllowed, Route, Router, compile_routes
-from gateway.services import EXPOSED_SERVICES, load_services
+from gateway.services import EXPOSED_SERVICES, OPTIONAL_BACKENDS, load_services
 from gateway.settings import GatewaySettings, gateway_settings
 from gateway.transcode import build_request, render_response, response_json
 from kit.auth import TokenVerifier
@@ -344,7 +344,7 @@ class Gateway:
         keys = list(self.backends)
         states = await asyncio.gather(*(self._check(self.backends[k]) for k in keys))
         backends = dict(zip(keys, states, strict=True))
-        not_ready = [k for k, s in backends.items() if s != "SERVING"]
+        not_ready = [k for k, s in backends.items() if s != "SERVING" and k not in OPTIONAL_BACKENDS]
         if self.draining:
             return _json_response(503, {"status": "draining", "backends": backends, "notReady": not_ready})
         if not self.router.routes:

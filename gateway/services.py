@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import ServiceDescriptor
 
-__all__ = ["EXPOSED_SERVICES", "ExposedService", "ServiceNotFound", "load_services"]
+__all__ = ["EXPOSED_SERVICES", "OPTIONAL_BACKENDS", "ExposedService", "ServiceNotFound", "load_services"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,10 @@ EXPOSED_SERVICES: tuple[ExposedService, ...] = (
     ExposedService("peony.booking.v1.BookingService", "booking"),
     ExposedService("peony.insights.v1.InsightsService", "insights"),
 )
+
+# Backends the gateway stays ready without: analytics (a single chDB replica restarting for a
+# rollout must not take the whole REST API out of the load balancer). /readyz still reports them.
+OPTIONAL_BACKENDS = frozenset({"insights"})
 
 
 class ServiceNotFound(LookupError):

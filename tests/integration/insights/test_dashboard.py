@@ -128,3 +128,15 @@ async def test_the_page_and_plotly_come_from_the_gateway(seeded_gateway):
         # the REST route of the API, as the page calls it
         async with session.post(f"{base}/v1/insights/metrics/no_such:query", json={}) as resp:
             assert resp.status == 401
+
+
+async def test_the_gateway_stays_ready_while_insights_is_down():
+    from aiohttp.test_utils import TestClient, TestServer
+
+    dead = f"127.0.0.1:{free_port()}"
+    config = gateway_config("127.0.0.1:1", "127.0.0.1:1", PEONY_INSIGHTS_ADDR=dead)
+    app = build_app(config, services=[(find_service("peony.insights.v1.InsightsService"), "insights")])
+    async with TestClient(TestServer(app)) as client:
+        resp = await client.get("/readyz")
+        body = await resp.json()
+        assert resp.status == 200 and body["backends"]["insights"] != "SERVING", body
