@@ -250,8 +250,8 @@ CATALOGUE: dict[str, Metric] = {
             "tier_distribution",
             "Tier distribution",
             "会员等级分布",
-            "Members registered up to the period's end, by their tier at that time.",
-            (_c("tier", TEXT, "Tier", "等级"), _c("members", COUNT, "Members", "会员数")),
+            "Members by their tier as of each bucket's end (the whole period: as of its last day).",
+            (PERIOD, _c("tier", TEXT, "Tier", "等级"), _c("members", COUNT, "Members", "会员数")),
         ),
         Metric(
             "referrals",

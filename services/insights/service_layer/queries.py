@@ -357,15 +357,28 @@ class MetricQueries:
         return await self._lines_by(scope, "staff")
 
     async def _m_tier_distribution(self, scope: Scope) -> list[list[Any]]:
-        end = "toDateTime64(addDays(toDate({end:String}), 1), 3, {default_zone:String})"
+        # Each bucket as of its end (the next bucket's first local day, or the day after the
+        # period), in one pass: the buckets' ends are array-joined onto the tier events.
+        starts = buckets(scope.period, scope.granularity)
+        ends = [*starts[1:], scope.period.end + timedelta(days=1)]
+        as_of = {e.isoformat(): s.isoformat() for s, e in zip(starts, ends, strict=True)}
+        params = {**self._params(scope), "ends": list(as_of)}
+        home = ""
+        if scope.stores is not None:
+            home = (
+                f" AND member IN (SELECT member FROM {self.facts} FINAL WHERE tenant = {{tenant:String}}"
+                " AND kind = 'MemberRegistered' AND store IN {stores:Array(String)})"
+            )
         rows = await self._query(
-            f"SELECT t.tier AS tier, count() FROM ({self.member_tiers(end)}) AS t"
-            f" WHERE t.member IN (SELECT member FROM {self.facts} FINAL WHERE tenant = {{tenant:String}}"
-            f" AND kind = 'MemberRegistered' AND occurred_at < {end}{self.store_filter(scope)})"
-            " GROUP BY tier ORDER BY tier",
-            self._params(scope),
+            "SELECT e, tier, count() FROM ("
+            " SELECT e, member, argMax(label, (occurred_at, seq)) AS tier"
+            f" FROM {self.facts} FINAL ARRAY JOIN {{ends:Array(String)}} AS e"
+            " WHERE tenant = {tenant:String} AND kind IN ('MemberRegistered', 'TierChanged') AND label != ''"
+            f" AND occurred_at < toDateTime64(e, 3, {{default_zone:String}}){home}"
+            " GROUP BY e, member) GROUP BY e, tier ORDER BY e, tier",
+            params,
         )
-        return [[r[0], int(r[1])] for r in rows]
+        return [[as_of[r[0]], r[1], int(r[2])] for r in rows]
 
     async def _m_referrals(self, scope: Scope) -> list[list[Any]]:
         b = self.bucket(scope, "r.occurred_at", "r.store")

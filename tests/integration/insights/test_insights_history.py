@@ -237,7 +237,28 @@ async def test_lines_referrals_satisfaction_and_tiers(insights, chain):
 
     tiers = Counter(current_tiers(events).values())
     rows = (await query(insights, tenant, "tier_distribution")).rows
-    assert {values(r)[0]: values(r)[1] for r in rows} == dict(tiers) and len(tiers) == 3
+    assert {values(r)[1]: values(r)[2] for r in rows} == dict(tiers) and len(tiers) == 3
+    assert {values(r)[0] for r in rows} == {START_DATE}
+
+    # over time: each month as of its end (the day after, local midnight in the first store's zone)
+    rows = (await query(insights, tenant, "tier_distribution", granularity=ipb.GRANULARITY_MONTH)).rows
+    default = sorted({e.store: 0 for _, e in of(events, "StoreCreated")})[0]
+    zone = next(ZoneInfo(e.time_zone) for _, e in of(events, "StoreCreated") if e.store == default)
+    months = sorted({values(r)[0] for r in rows})
+    assert len(months) == 7
+    for i, start in enumerate(months):
+        end = months[i + 1] if i + 1 < len(months) else "2026-07-01"
+        cutoff = datetime.fromisoformat(end).replace(tzinfo=zone)
+        tier_then: dict[str, str] = {}
+        for env, e in events:
+            if env.occurred_at.ToDatetime(tzinfo=UTC) >= cutoff:
+                continue
+            if type(e).__name__ == "MemberRegistered":
+                tier_then[e.member] = e.tier_id
+            elif type(e).__name__ == "TierChanged":
+                tier_then[e.member] = e.to_tier_id
+        got = {values(r)[1]: values(r)[2] for r in rows if values(r)[0] == start}
+        assert got == dict(Counter(tier_then.values())), start
 
 
 def nearest_rank(values: list[int], q: float) -> int:
