@@ -3,6 +3,7 @@ in its own chDB database, beside the real services the tests seed through."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +17,9 @@ from kit.config import load_config
 from services.insights.entrypoints.app import build
 from tests.support.stack import Infra
 
-CHDB_DIR = "/tmp/peony-test-chdb"  # one chDB session per process: every test shares the path
+# One chDB session per process: every test of this process shares the path (isolated by database
+# name); another test process (another engineer's run) gets its own, chDB locks a path to one process.
+CHDB_DIR = f"/tmp/peony-test-chdb-{os.getpid()}"
 
 
 @dataclass
