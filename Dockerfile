@@ -38,7 +38,9 @@ COPY gen/ gen/
 
 # `pip wheel .` builds peony-*.whl and fetches/builds a wheel for every runtime dependency,
 # so the runtime stage installs offline (--no-index) from exactly this set. No dev extra.
-RUN pip wheel --wheel-dir /wheels .
+# The `insights` extra (chDB, clickhouse-connect, openpyxl, plotly) is part of the image: the
+# insights service and the gateway's /insights/ page need it.
+RUN pip wheel --wheel-dir /wheels '.[insights]'
 
 # ---------------------------------------------------------------------------------------------
 # runtime: the installed wheel, a non-root user, nothing else
@@ -64,7 +66,7 @@ RUN groupadd --system --gid ${APP_UID} peony \
 # Install from the builder's wheels through a bind mount, so no wheel file stays in a layer.
 # Only the `peony` wheel and its runtime dependencies, without the dev extra.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels peony \
+    pip install --no-index --find-links=/wheels 'peony[insights]' \
     && peony --help > /dev/null
 
 # Relative paths (e.g. a development sink under var/) resolve in the writable home.

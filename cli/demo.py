@@ -81,7 +81,38 @@ async def _load(addr: str, tenant: str, count: int) -> tuple[int, int]:
         return created, existing
 
 
+async def publish_history(nats_url: str, tenant: str, members: int, days: int) -> int:
+    """``peony demo --history``: cli/history.py's events, published as the relays publish them
+    (the stores and members exist only as events: for insights' dashboards, not the other
+    services' databases)."""
+    from cli.history import history
+    from kit.messaging import connect, subject_for
+    from kit.messaging.outbox import HEADER_MSG_ID
+
+    nc, js = await connect(nats_url, name="peony-demo-history")
+    count = 0
+    try:
+        for p in history(tenant, stores=5, members=members, days=days):
+            await js.publish(
+                subject_for(p.service, p.envelope.event_type),
+                p.envelope.SerializeToString(),
+                headers={HEADER_MSG_ID: p.envelope.event_id},
+                stream=f"PEONY_{p.service.upper()}",
+            )
+            count += 1
+    finally:
+        await nc.close()
+    return count
+
+
 def run_demo(args) -> int:
+    if getattr(args, "history", False):
+        import os
+
+        nats_url = os.environ.get("PEONY_NATS_URL", "nats://127.0.0.1:4222")
+        count = asyncio.run(publish_history(nats_url, args.tenant, args.members, args.days))
+        print(f"demo tenant {args.tenant!r}: {count} history events published ({args.days} days)")
+        return 0
     created, existing = asyncio.run(_load(args.addr, args.tenant, args.members))
     summary = f"{len(STORES)} stores, {created} members registered ({existing} already there)"
     print(f"demo tenant {args.tenant!r}: {summary}")

@@ -18,6 +18,7 @@ SERVICE_MODULES = {
     "notify": "services.notify.entrypoints.app",
     "wallet": "services.wallet.entrypoints.app",
     "booking": "services.booking.entrypoints.app",
+    "insights": "services.insights.entrypoints.app",
 }
 
 
@@ -101,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     from cli.notify import add_parser as add_notify_parser
 
     add_notify_parser(sub)
+    from cli.insights import add_parser as add_insights_parser
+
+    add_insights_parser(sub)
     add_outbox_parser(sub, SERVICE_MODULES)
     add_dlq_parser(sub, SERVICE_MODULES)
 
@@ -108,6 +112,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--tenant", default="demo")
     demo.add_argument("--members", type=int, default=200)
     demo.add_argument("--addr", default=f"127.0.0.1:{DEFAULT_GRPC_PORTS['members']}")
+    demo.add_argument(
+        "--history",
+        action="store_true",
+        help="instead: publish months of a chain's history as events (members, wallet, booking) "
+        "for insights; PEONY_NATS_URL, --members, --days",
+    )
+    demo.add_argument("--days", type=int, default=365, help="with --history: days of history")
     return p
 
 
@@ -128,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         from gateway.app import main as gateway_main
 
         return gateway_main() or 0
+    if args.command == "migrate" and args.service == "insights":  # ClickHouse DDL, not Alembic
+        from cli.insights import migrate_insights
+
+        return migrate_insights()
     if args.command == "migrate":
         from kit.service import migrate
 
@@ -157,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         return 0
+    if args.command == "insights":
+        from cli.insights import run as run_insights
+
+        return run_insights(args)
     if args.command == "notify":
         from cli.notify import run as run_notify
 

@@ -45,10 +45,10 @@ from cli.devstack import (
     tail,
 )
 from cli.supervisor import Backoff, Child, Supervisor
-from kit.config import DEFAULT_GATEWAY_ADDR, DEFAULT_GRPC_PORTS
+from kit.config import DEFAULT_GATEWAY_ADDR, DEFAULT_GRPC_PORTS, WITHOUT_DATABASE
 
 # The services `peony up` runs by default.
-SERVICES: tuple[str, ...] = ("members", "wallet", "booking", "notify")
+SERVICES: tuple[str, ...] = ("members", "wallet", "booking", "notify", "insights")
 
 STARTUP_TIMEOUT_SECONDS = 90.0
 MAX_REPLICAS = 8
@@ -170,6 +170,7 @@ def _child_env(
             "PEONY_NATS_URL": stack.nats_url,
             "PEONY_PII_KEY": pii_key,
             "PEONY_GATEWAY_ADDR": gateway_addr,
+            "PEONY_INSIGHTS_DATA_DIR": str(var_dir / "insights" / "chdb"),
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -323,7 +324,8 @@ def _banner(
         issuer=env.get("PEONY_JWT_ISSUER") or "peony",
         audience=env.get("PEONY_JWT_AUDIENCE") or "peony",
     )
-    dbs = ", ".join(dict.fromkeys(f"peony_{c.service}" for c in services if c.kind == "service"))
+    with_database = [c.service for c in services if c.kind == "service" and c.service not in WITHOUT_DATABASE]
+    dbs = ", ".join(dict.fromkeys(f"peony_{s}" for s in with_database))
     width = max([len(c.name) for c in services] + [8])
     lines = ["", "Peony is up (PEONY_ENV=dev). Press Ctrl-C to stop everything.", ""]
     for c in services:
@@ -466,7 +468,8 @@ def run_up(args: Any) -> int:
         stack.start()
         _say(f"peony up: PostgreSQL at {stack.database_url}, NATS at {stack.nats_url}")
         for svc in services:
-            run_coro_sync(lambda s=svc: ensure_database(stack.database_url, f"peony_{s}"))
+            if svc not in WITHOUT_DATABASE:  # insights keeps its facts in chDB under var/insights
+                run_coro_sync(lambda s=svc: ensure_database(stack.database_url, f"peony_{s}"))
         env = _child_env(stack, var_dir, _pii_key(var_dir), services, replica_ports, gateway_addr)
 
         supervisor = Supervisor(env, backoff=RESTART_BACKOFF, say=_say)

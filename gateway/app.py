@@ -512,6 +512,10 @@ def build_app(
     app.router.add_get("/healthz", gateway.healthz, allow_head=False)
     app.router.add_get("/readyz", gateway.readyz, allow_head=False)
     openapi.add_routes(app)  # /openapi.json and /docs (Swagger UI)
+    if "insights" in backends:  # the HQ dashboard page (static; its data comes from the API)
+        from gateway import insights_page
+
+        insights_page.add_routes(app)
     if "notify" in backends:  # providers' receipt callbacks: raw, signed by the provider (receipts.py)
         app.router.add_post(receipts.PATH, receipts.receipts_handler(gateway, config))
     app.router.add_route("*", "/{tail:.*}", _handler(gateway))

@@ -29,6 +29,7 @@ EXPOSED_SERVICES: tuple[ExposedService, ...] = (
     ExposedService("peony.notify.v1.NotifyService", "notify"),
     ExposedService("peony.wallet.v1.WalletService", "wallet"),
     ExposedService("peony.booking.v1.BookingService", "booking"),
+    ExposedService("peony.insights.v1.InsightsService", "insights"),
 )
 
 

@@ -5,7 +5,8 @@ Deadlines of backend calls, by route class (a client's ``X-Request-Timeout`` can
 PEONY_GATEWAY_READ_TIMEOUT_SECONDS       5     GET routes
 PEONY_GATEWAY_WRITE_TIMEOUT_SECONDS      10    every other method (mutations)
 PEONY_GATEWAY_LONG_TIMEOUT_SECONDS       30    the RPCs listed in PEONY_GATEWAY_LONG_RPCS
-PEONY_GATEWAY_LONG_RPCS                  "peony.wallet.v1.WalletService/GetCommissionReport":
+PEONY_GATEWAY_LONG_RPCS                  "peony.wallet.v1.WalletService/GetCommissionReport" and
+                                         insights' QueryMetric and ExportMetric:
                                          comma-separated ``package.Service/Method`` names of reports
                                          and exports that may legitimately take long
 PEONY_GATEWAY_HEALTH_INTERVAL_SECONDS    5     how often every backend's health is checked for the
@@ -36,7 +37,12 @@ from kit.config import ConfigError, ServiceConfig
 
 __all__ = ["GatewaySettings", "RateLimit", "gateway_settings"]
 
-DEFAULT_LONG_RPCS = ("peony.wallet.v1.WalletService/GetCommissionReport",)
+DEFAULT_LONG_RPCS = (
+    "peony.wallet.v1.WalletService/GetCommissionReport",
+    # KPIs over years of facts, and their exports
+    "peony.insights.v1.InsightsService/QueryMetric",
+    "peony.insights.v1.InsightsService/ExportMetric",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ WALLET_FINANCE = "wallet.finance"  # liability and clearing views
 BOOKING_OVERRIDE = "booking.override"  # book past a member's window, cap or restriction (recorded)
 BOOKING_STAFF = "booking.staff"  # front-desk work: check in, complete, no-show, waive, complaints
 BOOKING_ADMIN = "booking.admin"  # the service menu, resources, booking policy and service plans
+INSIGHTS_READ = "insights.read"  # the chain's KPIs (store-bound roles: their own stores only)
 
 ALL_PERMISSIONS = frozenset(
     {
@@ -71,13 +72,18 @@ ALL_PERMISSIONS = frozenset(
         BOOKING_OVERRIDE,
         BOOKING_STAFF,
         BOOKING_ADMIN,
+        INSIGHTS_READ,
     }
 )
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "hq_admin": ALL_PERMISSIONS,
-    "finance": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ, WALLET_READ, WALLET_FINANCE}),
-    "marketing": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ, NOTIFY_ADMIN, WALLET_READ}),
+    "finance": frozenset(
+        {MEMBERS_READ, STORES_READ, NOTIFY_READ, WALLET_READ, WALLET_FINANCE, INSIGHTS_READ}
+    ),
+    "marketing": frozenset(
+        {MEMBERS_READ, STORES_READ, NOTIFY_READ, NOTIFY_ADMIN, WALLET_READ, INSIGHTS_READ}
+    ),
     "store_manager": frozenset(
         {
             MEMBERS_READ,
@@ -94,6 +100,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             BOOKING_OVERRIDE,
             BOOKING_STAFF,
             BOOKING_ADMIN,
+            INSIGHTS_READ,
         }
     ),
     "front_desk": frozenset(

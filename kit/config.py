@@ -14,7 +14,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 from kit.grpc_client import ClientChannelSettings
 
-DEFAULT_GRPC_PORTS: dict[str, int] = {"members": 50051, "wallet": 50052, "booking": 50053, "notify": 50054}
+DEFAULT_GRPC_PORTS: dict[str, int] = {
+    "members": 50051,
+    "wallet": 50052,
+    "booking": 50053,
+    "notify": 50054,
+    "insights": 50055,
+}
+# Processes that keep no PostgreSQL database (insights keeps its facts in ClickHouse).
+WITHOUT_DATABASE = frozenset({"gateway", "insights"})
 DEFAULT_GATEWAY_ADDR = "127.0.0.1:8080"
 # SQLAlchemy pool size per service when PEONY_DB_POOL_SIZE does not set one (kit.service.open_backbone).
 DEFAULT_DB_POOL_SIZES: dict[str, int] = {"members": 20, "wallet": 20, "booking": 20}
@@ -129,6 +137,8 @@ class ServiceConfig:
     # PEONY_GRPC_MIN_PING_INTERVAL_MS: the most frequent client keepalive ping the server accepts
     # (must stay below the clients' PEONY_GRPC_KEEPALIVE_TIME_MS, or it answers with GOAWAY)
     grpc_min_ping_interval_ms: int = 10_000
+    # insights: a ClickHouse server (http[s]://user:password@host:8123/database); empty = chDB in-process
+    clickhouse_url: str = ""
 
     @property
     def grpc_addr(self) -> str:
@@ -220,13 +230,15 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
         base = get("PEONY_DATABASE_URL")
         if base is None:
             db_url = ""
-            if service != "gateway":
+            if service not in WITHOUT_DATABASE:
                 problems.append(
                     f"PEONY_DATABASE_URL (or PEONY_{svc}_DATABASE_URL) is required, "
                     "e.g. postgresql://peony@127.0.0.1:5432/ - `peony up` sets it for you"
                 )
         else:
             db_url = service_database_url(base, service)
+    if service in WITHOUT_DATABASE:
+        db_url = ""  # even when PEONY_DATABASE_URL is set for the others (`peony up`, a shared env)
     if db_url and not db_url.startswith("postgresql"):
         problems.append(f"database URL for {service} must be a postgresql:// URL")
 
@@ -362,4 +374,5 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
         grpc_max_connection_age_ms=max_connection_age_ms,
         grpc_max_connection_age_grace_ms=max_connection_age_grace_ms,
         grpc_min_ping_interval_ms=min_ping_interval_ms,
+        clickhouse_url=get("PEONY_CLICKHOUSE_URL", "") or "",
     )

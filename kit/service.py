@@ -93,7 +93,7 @@ def run_service(service: str, build: Builder) -> int:
     log = get_logger("peony.service")
 
     async def main() -> None:
-        if config.migrate_on_start:
+        if config.migrate_on_start and config.database_url:  # insights has no PostgreSQL
             await upgrade(service, config.database_url)
         runner = await build(config)
         # What start-up built (modules, descriptors, compiled SQL, pools) lives as long as the

@@ -63,6 +63,7 @@ __all__ = [
     "BatchHandler",
     "EventConsumer",
     "EventHandler",
+    "SinkConsumer",
     "UnparseableEvent",
 ]
 
@@ -600,3 +601,42 @@ class EventConsumer:
             deliveries=meta.num_delivered,
             reason=reason,
         )
+
+
+# Prepares one event (and its stream sequence) for a sink; raising fails that event alone.
+Prepare = Callable[[EventEnvelope, int], object]
+# Writes the prepared values of a batch at once; must itself be idempotent by event id.
+Sink = Callable[[Sequence[object]], Awaitable[None]]
+
+
+class SinkConsumer(EventConsumer):
+    """An :class:`EventConsumer` whose store is not PostgreSQL (no inbox): each shard's events are
+    prepared one by one (``prepare``; an event whose preparation raises alone is naked / dead
+    lettered as usual) and written with ONE ``sink`` call, then acked. Exactly-once is the sink's
+    duty: it must make a second write of an event id a no-op (e.g. a ClickHouse
+    ReplacingMergeTree keyed by event id and read with FINAL). Used by insights."""
+
+    def __init__(self, js: JetStreamContext, *, prepare: Prepare, sink: Sink, **kwargs) -> None:
+        async def no_handler(session: AsyncSession, envelope: EventEnvelope) -> None:
+            raise AssertionError("SinkConsumer applies through its sink")
+
+        super().__init__(None, js, handler=no_handler, **kwargs)  # type: ignore[arg-type]
+        self._prepare = prepare
+        self._sink = sink
+
+    async def _transaction(self, deliveries: Sequence[_Delivery]) -> set[_Delivery]:
+        prepared = []
+        for d in deliveries:
+            assert d.envelope is not None
+            with trace.use_span(d.span, record_exception=False, set_status_on_exception=False):
+                try:
+                    prepared.append(self._prepare(d.envelope, d.msg.metadata.sequence.stream))
+                except Exception as exc:
+                    raise _HandlerFailed(d, exc) from exc
+        with _tracer.start_as_current_span(
+            f"{self.durable} sink",
+            links=[Link(d.span.get_span_context()) for d in deliveries],
+            attributes={"messaging.batch.message_count": len(deliveries)},
+        ):
+            await self._sink(prepared)
+        return set(deliveries)

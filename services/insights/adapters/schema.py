@@ -1,0 +1,110 @@
+"""Versioned DDL of the insights tables, run by the service at start (``migrate``).
+
+Each version is a list of statements; ``schema_versions`` records the versions applied. A version
+is never edited once released: a change is a new version (ALTER TABLE ... ADD COLUMN, a new table).
+``{db}`` is the warehouse's database and ``{suffix}`` the table-set suffix: "" for the live tables,
+``_rebuild`` for the set a rebuild fills before swapping it in.
+
+Facts are ReplacingMergeTree tables whose sorting key ends in the event id: a redelivered event
+writes a row with the same key, which merges away, and every query reads ``FINAL`` so a copy not
+merged yet is never counted twice.
+"""
+
+from __future__ import annotations
+
+from services.insights.adapters.warehouse import Warehouse
+
+FACT_TABLES = ("facts", "checkout_lines")
+
+# One row per event: what every KPI counts. Columns are generic (amount, points, label...) and
+# their meaning per event kind is in services/insights/domain/facts.py.
+_FACTS = """
+CREATE TABLE IF NOT EXISTS {db}.facts{suffix} (
+    tenant LowCardinality(String),
+    kind LowCardinality(String),
+    store String,
+    occurred_at DateTime64(3, 'UTC'),
+    event_id UUID,
+    member String,
+    subject String,
+    amount_minor Int64,
+    amount2_minor Int64,
+    points Int64,
+    quantity Int64,
+    flag UInt8,
+    label String,
+    ref_time DateTime64(3, 'UTC'),
+    seq UInt64
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY (tenant, kind, store, occurred_at, event_id)
+"""
+
+# One row per checkout line (revenue by item/category/staff).
+_LINES = """
+CREATE TABLE IF NOT EXISTS {db}.checkout_lines{suffix} (
+    tenant LowCardinality(String),
+    store String,
+    occurred_at DateTime64(3, 'UTC'),
+    event_id UUID,
+    line_no UInt16,
+    checkout String,
+    member String,
+    item String,
+    category String,
+    staff String,
+    quantity Int32,
+    net_minor Int64
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY (tenant, store, occurred_at, event_id, line_no)
+"""
+
+VERSIONS: list[tuple[int, list[str]]] = [
+    (1, [_FACTS, _LINES]),
+]
+
+_VERSIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS {db}.schema_versions (version UInt32, applied_at DateTime DEFAULT now())
+ENGINE = ReplacingMergeTree ORDER BY version
+"""
+
+
+def table(db: str, name: str, suffix: str = "") -> str:
+    return f"{db}.{name}{suffix}"
+
+
+async def create_tables(warehouse: Warehouse, suffix: str = "") -> None:
+    """Every version's statements for one table set (idempotent: IF NOT EXISTS)."""
+    for _, statements in VERSIONS:
+        for statement in statements:
+            await warehouse.command(statement.format(db=warehouse.database, suffix=suffix))
+
+
+async def migrate(warehouse: Warehouse) -> int:
+    """Apply the versions not applied yet to the live tables; returns the schema version."""
+    db = warehouse.database
+    await warehouse.command(_VERSIONS_TABLE.format(db=db))
+    applied = {int(v) for (v,) in await warehouse.query(f"SELECT version FROM {db}.schema_versions FINAL")}
+    for version, statements in VERSIONS:
+        if version in applied:
+            continue
+        for statement in statements:
+            await warehouse.command(statement.format(db=db, suffix=""))
+        await warehouse.command(
+            f"INSERT INTO {db}.schema_versions (version) VALUES ({{v:UInt32}})", {"v": version}
+        )
+    return max(v for v, _ in VERSIONS)
+
+
+async def drop_tables(warehouse: Warehouse, suffix: str) -> None:
+    for name in FACT_TABLES:
+        await warehouse.command(f"DROP TABLE IF EXISTS {table(warehouse.database, name, suffix)}")
+
+
+async def swap_in(warehouse: Warehouse, suffix: str) -> None:
+    """Make the ``suffix`` table set the live one (atomic per table), then drop the old set."""
+    db = warehouse.database
+    for name in FACT_TABLES:
+        await warehouse.command(f"EXCHANGE TABLES {table(db, name)} AND {table(db, name, suffix)}")
+    await drop_tables(warehouse, suffix)

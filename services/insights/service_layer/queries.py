@@ -1,0 +1,506 @@
+"""The SQL of each metric in the catalogue, over the ``facts`` and ``checkout_lines`` tables.
+
+Every value reaches ClickHouse as a bound parameter (``{name:Type}``); only identifiers (the
+database and table names, from configuration) and fixed fragments are part of the SQL text.
+Local days: each fact's day is taken in its store's IANA zone (facts without a store, e.g. points,
+in the tenant's first store's zone, else Asia/Shanghai) with one ``multiIf`` branch per zone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from kit.errors import NotFound
+from services.insights.adapters.warehouse import Warehouse
+from services.insights.domain.catalogue import Metric, Period
+
+DEFAULT_ZONE = "Asia/Shanghai"
+
+
+def _valid_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+        return name
+    except (ZoneInfoNotFoundError, ValueError):
+        return DEFAULT_ZONE
+
+
+@dataclass
+class Scope:
+    tenant: str
+    stores: list[str] | None  # None: every store
+    tier: str
+    period: Period
+    granularity: str  # total | day | week | month
+    zones: dict[str, list[str]] = field(default_factory=dict)  # zone -> stores
+    default_zone: str = DEFAULT_ZONE
+
+
+def bucket_start(day: date, granularity: str, period: Period) -> date:
+    if granularity == "day":
+        return day
+    if granularity == "week":
+        return day - timedelta(days=day.weekday())
+    if granularity == "month":
+        return day.replace(day=1)
+    return period.start
+
+
+def buckets(period: Period, granularity: str) -> list[date]:
+    out: list[date] = []
+    day = period.start
+    while day <= period.end:
+        b = bucket_start(day, granularity, period)
+        if not out or out[-1] != b:
+            out.append(b)
+        day += timedelta(days=1)
+    return out
+
+
+def _ratio(num: int, den: int) -> float:
+    return round(num / den, 6) if den else 0.0
+
+
+def nearest_rank(sorted_values: Sequence[int], q: float) -> int:
+    """The q-quantile by the nearest-rank method (0 for no values)."""
+    if not sorted_values:
+        return 0
+    return int(sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)])
+
+
+def average_minor(total: int, count: int) -> int:
+    """Average in whole minor units, halves rounded up."""
+    return (2 * total + count) // (2 * count) if count else 0
+
+
+class MetricQueries:
+    def __init__(self, warehouse: Warehouse, suffix: str = "") -> None:
+        self._wh = warehouse
+        db = warehouse.database
+        self.facts = f"{db}.facts{suffix}"
+        self.lines = f"{db}.checkout_lines{suffix}"
+
+    async def _query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        # A fact's copies share its event time, hence its month partition: FINAL need not merge
+        # across partitions (much faster over years of facts, same answer).
+        return await self._wh.query(f"{sql} SETTINGS do_not_merge_across_partitions_select_final = 1", params)
+
+    # ------------------------------------------------------------------ scope
+
+    async def store_zones(self, tenant: str) -> dict[str, str]:
+        """Every store of the tenant the events told us about, with its current zone."""
+        rows = await self._query(
+            f"SELECT store, argMax(label, (occurred_at, seq)) FROM {self.facts} FINAL"
+            " WHERE tenant = {tenant:String} AND kind IN ('StoreCreated', 'StoreUpdated')"
+            " GROUP BY store ORDER BY store",
+            {"tenant": tenant},
+        )
+        return {store: _valid_zone(zone or DEFAULT_ZONE) for store, zone in rows}
+
+    async def store_options(self, tenant: str) -> list[tuple[str, str, str]]:
+        """(store, display name, zone) of every store of the tenant, for pickers."""
+        rows = await self._query(
+            f"SELECT store, argMax(subject, (occurred_at, seq)), argMax(label, (occurred_at, seq))"
+            f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}}"
+            " AND kind IN ('StoreCreated', 'StoreUpdated') GROUP BY store ORDER BY store",
+            {"tenant": tenant},
+        )
+        return [(s, name, _valid_zone(zone or DEFAULT_ZONE)) for s, name, zone in rows]
+
+    async def scope(
+        self, tenant: str, stores: Sequence[str] | None, tier: str, period: Period, granularity: str
+    ) -> Scope:
+        known = await self.store_zones(tenant)
+        if stores:
+            missing = [s for s in stores if s not in known]
+            if missing:
+                raise NotFound(f"store {missing[0]} not found", reason="STORE_NOT_FOUND")
+        zones: dict[str, list[str]] = {}
+        for store, zone in known.items():
+            zones.setdefault(zone, []).append(store)
+        default = next(iter(known.values()), DEFAULT_ZONE)
+        return Scope(tenant, list(stores) if stores else None, tier, period, granularity, zones, default)
+
+    # ------------------------------------------------------------------ SQL pieces
+
+    def _params(self, scope: Scope) -> dict[str, Any]:
+        p: dict[str, Any] = {
+            "tenant": scope.tenant,
+            "start": scope.period.start.isoformat(),
+            "end": scope.period.end.isoformat(),
+            # UTC bounds wide enough for any zone (the local-day filter is exact)
+            "utc_from": (scope.period.start - timedelta(days=1)).isoformat(),
+            "utc_to": (scope.period.end + timedelta(days=2)).isoformat(),
+            "stores": scope.stores or [],
+            "tier": scope.tier,
+            "default_zone": scope.default_zone,
+        }
+        for i, (zone, stores) in enumerate(sorted(scope.zones.items())):
+            p[f"zone_{i}"] = zone
+            p[f"zone_stores_{i}"] = stores
+        return p
+
+    def local_day(self, scope: Scope, time_col: str, store_col: str = "store") -> str:
+        branches = []
+        for i, _ in enumerate(sorted(scope.zones)):
+            branches.append(f"{store_col} IN {{zone_stores_{i}:Array(String)}}")
+            branches.append(f"toDate({time_col}, {{zone_{i}:String}})")
+        fallback = f"toDate({time_col}, {{default_zone:String}})"
+        return f"multiIf({', '.join([*branches, fallback])})" if branches else fallback
+
+    def in_period(self, scope: Scope, time_col: str, store_col: str = "store") -> str:
+        return (
+            f"{time_col} >= toDateTime64({{utc_from:String}}, 3, 'UTC')"
+            f" AND {time_col} < toDateTime64({{utc_to:String}}, 3, 'UTC')"
+            f" AND {self.local_day(scope, time_col, store_col)}"
+            " BETWEEN toDate({start:String}) AND toDate({end:String})"
+        )
+
+    def bucket(self, scope: Scope, time_col: str, store_col: str = "store") -> str:
+        day = self.local_day(scope, time_col, store_col)
+        return {
+            "day": day,
+            "week": f"toMonday({day})",
+            "month": f"toStartOfMonth({day})",
+        }.get(scope.granularity, "toDate({start:String})")
+
+    def store_filter(self, scope: Scope, store_col: str = "store") -> str:
+        return f" AND {store_col} IN {{stores:Array(String)}}" if scope.stores is not None else ""
+
+    def member_tiers(self, until: str = "") -> str:
+        """member -> current tier (registration tier, then each TierChanged, in stream order)."""
+        cutoff = f" AND occurred_at <= {until}" if until else ""
+        return (
+            f"SELECT member, argMax(label, (occurred_at, seq)) AS tier FROM {self.facts} FINAL"
+            " WHERE tenant = {tenant:String} AND kind IN ('MemberRegistered', 'TierChanged')"
+            f" AND label != ''{cutoff} GROUP BY member"
+        )
+
+    def tier_filter(self, scope: Scope, member_col: str = "member") -> str:
+        if not scope.tier:
+            return ""
+        return (
+            f" AND {member_col} IN (SELECT member FROM ({self.member_tiers()}) WHERE tier = {{tier:String}})"
+        )
+
+    def home_store_filter(self, scope: Scope, member_col: str = "member") -> str:
+        """For facts without a store (points): members whose home store is in the scope."""
+        if scope.stores is None:
+            return ""
+        return (
+            f" AND {member_col} IN (SELECT member FROM {self.facts} FINAL WHERE tenant = {{tenant:String}}"
+            " AND kind = 'MemberRegistered' AND store IN {stores:Array(String)})"
+        )
+
+    async def _by_bucket(self, scope: Scope, sql: str, width: int) -> dict[date, list[int]]:
+        rows = await self._query(sql, self._params(scope))
+        return {date.fromisoformat(r[0]): [int(v or 0) for v in r[1 : 1 + width]] for r in rows}
+
+    def _series(self, scope: Scope, found: dict[date, list[int]], width: int) -> list[tuple[date, list[int]]]:
+        return [(b, found.get(b, [0] * width)) for b in buckets(scope.period, scope.granularity)]
+
+    # ------------------------------------------------------------------ metrics
+
+    async def rows(self, metric: Metric, scope: Scope) -> list[list[Any]]:
+        return await getattr(self, f"_m_{metric.id}")(scope)
+
+    async def _m_new_members(self, scope: Scope) -> list[list[Any]]:
+        where = (
+            f"tenant = {{tenant:String}} AND kind = 'MemberRegistered'{self.store_filter(scope)}"
+            f"{self.tier_filter(scope)}"
+        )
+        b = self.bucket(scope, "occurred_at")
+        found = await self._by_bucket(
+            scope,
+            f"SELECT toString({b}) AS b, count() FROM {self.facts} FINAL WHERE {where}"
+            f" AND {self.in_period(scope, 'occurred_at')} GROUP BY b",
+            1,
+        )
+        before_rows = await self._query(
+            f"SELECT count() FROM {self.facts} FINAL WHERE {where}"
+            f" AND {self.local_day(scope, 'occurred_at')} < toDate({{start:String}})",
+            self._params(scope),
+        )
+        members = int(before_rows[0][0]) if before_rows else 0
+        out = []
+        for b, (new,) in self._series(scope, found, 1):
+            out.append([b.isoformat(), new, members, _ratio(new, members)])
+            members += new
+        return out
+
+    async def _m_member_revenue(self, scope: Scope) -> list[list[Any]]:
+        b = self.bucket(scope, "occurred_at")
+        tier = self.tier_filter(scope)
+        # With a tier filter, "members" are that tier's members; walk-ins stay walk-ins.
+        is_member = f"(member != ''{tier})" if tier else "member != ''"
+        found = await self._by_bucket(
+            scope,
+            f"SELECT toString({b}) AS b,"
+            f" sumIf(amount_minor, {is_member}), sumIf(amount_minor, member = ''),"
+            f" countIf({is_member}), countIf(member = '')"
+            f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}} AND kind = 'CheckoutCompleted'"
+            f"{self.store_filter(scope)} AND {self.in_period(scope, 'occurred_at')} GROUP BY b",
+            4,
+        )
+        out = []
+        for b_, (mem, non, mem_n, non_n) in self._series(scope, found, 4):
+            out.append(
+                [
+                    b_.isoformat(),
+                    mem,
+                    non,
+                    mem_n,
+                    non_n,
+                    average_minor(mem, mem_n),
+                    average_minor(non, non_n),
+                    _ratio(mem, mem + non),
+                ]
+            )
+        return out
+
+    async def _m_top_ups(self, scope: Scope) -> list[list[Any]]:
+        b = self.bucket(scope, "occurred_at")
+        found = await self._by_bucket(
+            scope,
+            f"SELECT toString({b}) AS b, count(), sum(amount_minor), sum(amount2_minor)"
+            f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}} AND kind = 'TopUpCompleted'"
+            f"{self.store_filter(scope)}{self.tier_filter(scope)}"
+            f" AND {self.in_period(scope, 'occurred_at')} GROUP BY b",
+            3,
+        )
+        return [[b_.isoformat(), *v] for b_, v in self._series(scope, found, 3)]
+
+    async def _m_points(self, scope: Scope) -> list[list[Any]]:
+        b = self.bucket(scope, "occurred_at", "''")
+        found = await self._by_bucket(
+            scope,
+            f"SELECT toString({b}) AS b, sumIf(points, kind = 'PointsEarned'),"
+            " sumIf(points, kind = 'PointsRedeemed'), sumIf(points, kind = 'PointsExpired')"
+            f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}}"
+            " AND kind IN ('PointsEarned', 'PointsRedeemed', 'PointsExpired')"
+            f"{self.home_store_filter(scope)}{self.tier_filter(scope)}"
+            f" AND {self.in_period(scope, 'occurred_at', chr(39) * 2)} GROUP BY b",
+            3,
+        )
+        return [[b_.isoformat(), *v, _ratio(v[1], v[0])] for b_, v in self._series(scope, found, 3)]
+
+    async def _m_liability(self, scope: Scope) -> list[list[Any]]:
+        params = self._params(scope)
+        stored = await self._query(
+            f"SELECT sum(amount_minor) FROM {self.facts} FINAL"
+            " WHERE tenant = {tenant:String} AND kind = 'BalanceChanged'",
+            params,
+        )
+        # Each member's points balance after their latest points event (stream order).
+        points = await self._query(
+            "SELECT sum(balance) FROM (SELECT member, argMax(quantity, seq) AS balance"
+            f" FROM {self.facts} FINAL"
+            " WHERE tenant = {tenant:String} AND kind IN ('PointsEarned', 'PointsRedeemed', 'PointsExpired')"
+            " GROUP BY member)",
+            params,
+        )
+        return [[int(stored[0][0] or 0), int(points[0][0] or 0)]]
+
+    async def _m_bookings(self, scope: Scope) -> list[list[Any]]:
+        # Outcomes by the appointment's start day (ref_time); booked by the booking's start too.
+        b = self.bucket(scope, "ref_time")
+        found = await self._by_bucket(
+            scope,
+            f"SELECT toString({b}) AS b, countIf(kind = 'AppointmentBooked'),"
+            " countIf(kind = 'AppointmentCompleted'), countIf(kind = 'AppointmentNoShow'),"
+            " countIf(kind = 'AppointmentCancelled'), countIf(kind = 'AppointmentCancelled' AND flag = 1)"
+            f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}} AND kind IN ('AppointmentBooked',"
+            " 'AppointmentCompleted', 'AppointmentNoShow', 'AppointmentCancelled')"
+            f"{self.store_filter(scope)} AND {self.in_period(scope, 'ref_time')} GROUP BY b",
+            5,
+        )
+        return [[b_.isoformat(), *v, _ratio(v[2], v[1] + v[2])] for b_, v in self._series(scope, found, 5)]
+
+    async def _m_retention(self, scope: Scope) -> list[list[Any]]:
+        # One pass: each member's set of visit months; the cohort is the first of them.
+        day = self.local_day(scope, "occurred_at")
+        rows = await self._query(
+            "SELECT toString(cohort) AS c, count(),"
+            + ", ".join(f"countIf(has(months, addMonths(cohort, {k})))" for k in range(1, 7))
+            + f" FROM (SELECT member, groupUniqArray(toStartOfMonth({day})) AS months,"
+            " arrayMin(months) AS cohort"
+            f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}} AND kind = 'CheckoutCompleted'"
+            f" AND member != ''{self.store_filter(scope)}{self.tier_filter(scope)} GROUP BY member)"
+            " WHERE cohort BETWEEN toStartOfMonth(toDate({start:String})) AND toDate({end:String})"
+            " GROUP BY c ORDER BY c",
+            self._params(scope),
+        )
+        out = []
+        for r in rows:
+            size = int(r[1])
+            out.append([r[0], size, *(_ratio(int(x), size) for x in r[2:8])])
+        return out
+
+    async def _lines_by(self, scope: Scope, column: str) -> list[list[Any]]:
+        rows = await self._query(
+            f"SELECT {column} AS k, sum(net_minor), sum(quantity) FROM {self.lines} FINAL"
+            f" WHERE tenant = {{tenant:String}}{self.store_filter(scope)}"
+            f" AND {self.in_period(scope, 'occurred_at')} GROUP BY k ORDER BY sum(net_minor) DESC, k",
+            self._params(scope),
+        )
+        return [[r[0], int(r[1]), int(r[2])] for r in rows]
+
+    async def _m_revenue_by_category(self, scope: Scope) -> list[list[Any]]:
+        return await self._lines_by(scope, "category")
+
+    async def _m_revenue_by_staff(self, scope: Scope) -> list[list[Any]]:
+        return await self._lines_by(scope, "staff")
+
+    async def _m_tier_distribution(self, scope: Scope) -> list[list[Any]]:
+        # Each bucket as of its end (the next bucket's first local day, or the day after the
+        # period), in one pass: the buckets' ends are array-joined onto the tier events.
+        starts = buckets(scope.period, scope.granularity)
+        ends = [*starts[1:], scope.period.end + timedelta(days=1)]
+        as_of = {e.isoformat(): s.isoformat() for s, e in zip(starts, ends, strict=True)}
+        params = {**self._params(scope), "ends": list(as_of)}
+        home = ""
+        if scope.stores is not None:
+            home = (
+                f" AND member IN (SELECT member FROM {self.facts} FINAL WHERE tenant = {{tenant:String}}"
+                " AND kind = 'MemberRegistered' AND store IN {stores:Array(String)})"
+            )
+        rows = await self._query(
+            "SELECT e, tier, count() FROM ("
+            " SELECT e, member, argMax(label, (occurred_at, seq)) AS tier"
+            f" FROM {self.facts} FINAL ARRAY JOIN {{ends:Array(String)}} AS e"
+            " WHERE tenant = {tenant:String} AND kind IN ('MemberRegistered', 'TierChanged') AND label != ''"
+            f" AND occurred_at < toDateTime64(e, 3, {{default_zone:String}}){home}"
+            " GROUP BY e, member) GROUP BY e, tier ORDER BY e, tier",
+            params,
+        )
+        return [[as_of[r[0]], r[1], int(r[2])] for r in rows]
+
+    async def _m_referrals(self, scope: Scope) -> list[list[Any]]:
+        b = self.bucket(scope, "r.occurred_at", "r.store")
+        in_period = self.in_period(scope, "r.occurred_at", "r.store")
+        found = await self._by_bucket(
+            scope,
+            f"SELECT toString({b}) AS b, count(), countIf(r.member IN (SELECT member FROM {self.facts} FINAL"
+            " WHERE tenant = {tenant:String} AND kind = 'ReferralRewardEarned'))"
+            f" FROM {self.facts} AS r FINAL WHERE r.tenant = {{tenant:String}}"
+            " AND r.kind = 'MemberRegistered'"
+            f" AND r.subject != ''{self.store_filter(scope, 'r.store')} AND {in_period} GROUP BY b",
+            2,
+        )
+        return [[b_.isoformat(), *v, _ratio(v[1], v[0])] for b_, v in self._series(scope, found, 2)]
+
+    async def _m_satisfaction(self, scope: Scope) -> list[list[Any]]:
+        rows = await self._query(
+            f"SELECT toString(quantity) AS r, count() FROM {self.facts} FINAL"
+            " WHERE tenant = {tenant:String} AND kind = 'FeedbackSubmitted'"
+            f"{self.store_filter(scope)} AND {self.in_period(scope, 'occurred_at')} GROUP BY r ORDER BY r",
+            self._params(scope),
+        )
+        return [[r[0], int(r[1])] for r in rows]
+
+    async def _m_revenue_by_service(self, scope: Scope) -> list[list[Any]]:
+        return await self._lines_by(scope, "item")
+
+    async def _m_visits(self, scope: Scope) -> list[list[Any]]:
+        b = self.bucket(scope, "occurred_at")
+        found = await self._by_bucket(
+            scope,
+            "SELECT b, count(), sum(n), countIf(n >= 2) FROM ("
+            f" SELECT toString({b}) AS b, member, count() AS n FROM {self.facts} FINAL"
+            " WHERE tenant = {tenant:String} AND kind = 'CheckoutCompleted' AND member != ''"
+            f"{self.store_filter(scope)}{self.tier_filter(scope)} AND {self.in_period(scope, 'occurred_at')}"
+            " GROUP BY b, member) GROUP BY b",
+            3,
+        )
+        return [
+            [b_.isoformat(), v[0], v[1], _ratio(v[1], v[0]), v[2], _ratio(v[2], v[0])]
+            for b_, v in self._series(scope, found, 3)
+        ]
+
+    async def _m_lapsed_members(self, scope: Scope) -> list[list[Any]]:
+        day = self.local_day(scope, "occurred_at")
+        rows = await self._query(
+            "SELECT countIf(last >= toDate({end:String}) - 89),"
+            " countIf(last < toDate({end:String}) - 89) FROM ("
+            f" SELECT member, max({day}) AS last FROM {self.facts} FINAL"
+            " WHERE tenant = {tenant:String} AND kind = 'CheckoutCompleted' AND member != ''"
+            f" AND {day} <= toDate({{end:String}}){self.home_store_filter(scope)}{self.tier_filter(scope)}"
+            " GROUP BY member)",
+            self._params(scope),
+        )
+        return [[int(rows[0][0]), int(rows[0][1])]]
+
+    async def _m_packages(self, scope: Scope) -> list[list[Any]]:
+        b = self.bucket(scope, "occurred_at")
+        found = await self._by_bucket(
+            scope,
+            f"SELECT toString({b}) AS b, countIf(kind = 'PackageSold'),"
+            " sumIf(amount_minor, kind = 'PackageSold'), sumIf(quantity, kind = 'PackageSessionConsumed'),"
+            " sumIf(amount_minor, kind = 'PackageSessionConsumed')"
+            f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}}"
+            " AND kind IN ('PackageSold', 'PackageSessionConsumed')"
+            f"{self.store_filter(scope)} AND {self.in_period(scope, 'occurred_at')} GROUP BY b",
+            4,
+        )
+        return [[b_.isoformat(), *v] for b_, v in self._series(scope, found, 4)]
+
+    async def _m_vouchers(self, scope: Scope) -> list[list[Any]]:
+        params = self._params(scope)
+        # Issued vouchers carry no store: they count for the member's home store.
+        issued = await self._query(
+            f"SELECT label, count() FROM {self.facts} FINAL WHERE tenant = {{tenant:String}}"
+            f" AND kind = 'VoucherIssued'{self.home_store_filter(scope)}"
+            f" AND {self.in_period(scope, 'occurred_at', chr(39) * 2)} GROUP BY label",
+            params,
+        )
+        redeemed = await self._query(
+            f"SELECT label, count(), sum(amount_minor) FROM {self.facts} FINAL"
+            " WHERE tenant = {tenant:String}"
+            f" AND kind = 'VoucherRedeemed'{self.store_filter(scope)}"
+            f" AND {self.in_period(scope, 'occurred_at')} GROUP BY label",
+            params,
+        )
+        out: dict[str, list[int]] = {}
+        for label, n in issued:
+            out.setdefault(label, [0, 0, 0])[0] = int(n)
+        for label, n, discount in redeemed:
+            row = out.setdefault(label, [0, 0, 0])
+            row[1], row[2] = int(n), int(discount)
+        return [[label, *v] for label, v in sorted(out.items())]
+
+    async def _m_complaints(self, scope: Scope) -> list[list[Any]]:
+        opened = await self._by_bucket(
+            scope,
+            f"SELECT toString({self.bucket(scope, 'occurred_at')}) AS b, count() FROM {self.facts} FINAL"
+            " WHERE tenant = {tenant:String} AND kind = 'ComplaintOpened'"
+            f"{self.store_filter(scope)} AND {self.in_period(scope, 'occurred_at')} GROUP BY b",
+            1,
+        )
+        # Answers by the day their complaint was opened (ref_time); response times in seconds.
+        rows = await self._query(
+            f"SELECT toString({self.bucket(scope, 'ref_time')}) AS b,"
+            " arraySort(groupArray(quantity)), sum(flag)"
+            f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}} AND kind = 'ComplaintResolved'"
+            f"{self.store_filter(scope)} AND {self.in_period(scope, 'ref_time')} GROUP BY b",
+            self._params(scope),
+        )
+        answered = {date.fromisoformat(r[0]): ([int(x) for x in r[1]], int(r[2])) for r in rows}
+        out = []
+        for b_ in buckets(scope.period, scope.granularity):
+            times, breaches = answered.get(b_, ([], 0))
+            out.append(
+                [
+                    b_.isoformat(),
+                    opened.get(b_, [0])[0],
+                    len(times),
+                    nearest_rank(times, 0.5),
+                    nearest_rank(times, 0.9),
+                    breaches,
+                ]
+            )
+        return out

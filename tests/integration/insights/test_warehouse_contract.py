@@ -1,0 +1,106 @@
+"""The storage adapter's contract, run against every backend: chDB in-process always, a ClickHouse
+server when PEONY_CLICKHOUSE_URL names one (skipped otherwise). Same SQL, same answers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from services.insights.adapters.schema import create_tables, migrate, swap_in
+from services.insights.adapters.warehouse import ChdbWarehouse, ServerWarehouse, Warehouse
+from services.insights.domain.facts import FACT_COLUMNS
+from tests.integration.insights.conftest import CHDB_DIR
+
+SERVER_URL = os.environ.get("PEONY_CLICKHOUSE_URL", "")
+
+
+@pytest.fixture(params=["chdb", "server"])
+async def warehouse(request) -> AsyncIterator[Warehouse]:
+    database = f"contract_{uuid.uuid4().hex[:8]}"
+    if request.param == "server":
+        if not SERVER_URL:
+            pytest.skip("PEONY_CLICKHOUSE_URL is not set: no ClickHouse server to run the contract against")
+        base = SERVER_URL.rsplit("/", 1)[0] if SERVER_URL.count("/") > 2 else SERVER_URL
+        wh: Warehouse = await ServerWarehouse(f"{base}/{database}").open()
+    else:
+        wh = await ChdbWarehouse(CHDB_DIR, database).open()
+    try:
+        yield wh
+    finally:
+        await wh.command(f"DROP DATABASE IF EXISTS {database}")
+        await wh.close()
+
+
+def fact(event_id: str, *, tenant: str = "t", member: str = "", amount: int = 0, label: str = "") -> tuple:
+    return (
+        tenant,
+        "CheckoutCompleted",
+        "stores/s1",
+        "2026-01-02 03:04:05.678",
+        event_id,
+        member,
+        "",
+        amount,
+        0,
+        0,
+        0,
+        0,
+        label,
+        "1970-01-01 00:00:00.000",
+        1,
+    )
+
+
+async def test_ddl_is_versioned_and_idempotent(warehouse):
+    assert await migrate(warehouse) == 1
+    assert await migrate(warehouse) == 1
+    rows = await warehouse.query(f"SELECT version FROM {warehouse.database}.schema_versions FINAL")
+    assert rows == [(1,)]
+
+
+async def test_inserts_and_bound_parameters_round_trip_any_text(warehouse):
+    await migrate(warehouse)
+    tricky = ["O'Brien \\ 张三", "a,b\nc", "]'; DROP TABLE x; --"]
+    ids = [str(uuid.uuid4()) for _ in tricky]
+    await warehouse.insert(
+        f"{warehouse.database}.facts",
+        FACT_COLUMNS,
+        [fact(i, label=t, amount=n) for n, (i, t) in enumerate(zip(ids, tricky, strict=True))],
+    )
+    rows = await warehouse.query(
+        f"SELECT label, amount_minor FROM {warehouse.database}.facts FINAL"
+        " WHERE tenant = {t:String} AND label IN {labels:Array(String)} ORDER BY amount_minor",
+        {"t": "t", "labels": tricky},
+    )
+    assert rows == [(t, n) for n, t in enumerate(tricky)]
+
+
+async def test_a_second_write_of_an_event_is_counted_once(warehouse):
+    await migrate(warehouse)
+    event_id = str(uuid.uuid4())
+    for _ in range(3):  # redelivered twice
+        await warehouse.insert(f"{warehouse.database}.facts", FACT_COLUMNS, [fact(event_id, amount=500)])
+    rows = await warehouse.query(
+        f"SELECT count(), sum(amount_minor) FROM {warehouse.database}.facts FINAL WHERE tenant = 't'"
+    )
+    assert [tuple(map(int, r)) for r in rows] == [(1, 500)]
+
+
+async def test_swap_makes_the_rebuilt_tables_live(warehouse):
+    await migrate(warehouse)
+    await warehouse.insert(f"{warehouse.database}.facts", FACT_COLUMNS, [fact(str(uuid.uuid4()), amount=1)])
+    await create_tables(warehouse, "_rebuild")
+    await warehouse.insert(
+        f"{warehouse.database}.facts_rebuild", FACT_COLUMNS, [fact(str(uuid.uuid4()), amount=7)]
+    )
+    await swap_in(warehouse, "_rebuild")
+    rows = await warehouse.query(f"SELECT sum(amount_minor) FROM {warehouse.database}.facts FINAL")
+    assert int(rows[0][0]) == 7
+    tables = await warehouse.query(
+        "SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name",
+        {"db": warehouse.database},
+    )
+    assert ("facts_rebuild",) not in tables
