@@ -52,6 +52,7 @@ async def ensure_stream(
     duplicate_window_s: float = DEFAULT_DUPLICATE_WINDOW_S,
     max_age_s: float = DEFAULT_MAX_AGE_S,
     max_msg_size: int | None = None,
+    replicas: int | None = None,
 ) -> None:
     """Create the service's stream, or bring the settings we own up to date. Idempotent.
 
@@ -59,8 +60,10 @@ async def ensure_stream(
     window (longer than the relay's retry horizon for a message it may already have sent), and a
     ``max_msg_size`` consistent with the outbox's event limit (the owner passes it; a new stream
     gets :func:`stream_max_msg_size`), so the stream accepts every event ``add_to_outbox``
-    accepted. Settings we do not own (replicas, placement, limits set by operators) are kept as
-    they are.
+    accepted. ``replicas`` (PEONY_NATS_STREAM_REPLICAS, the owner passes it) is the number of
+    servers holding each message: a new stream gets it, an existing one is scaled to it (JetStream
+    can change it in place). Without it a new stream has 1 and an existing one keeps its own.
+    Settings we do not own (placement, limits set by operators) are kept as they are.
     """
     name = stream_name(service)
     wanted = StreamConfig(
@@ -73,6 +76,7 @@ async def ensure_stream(
         max_age=max_age_s,
         duplicate_window=duplicate_window_s,
         max_msg_size=stream_max_msg_size() if max_msg_size is None else max_msg_size,
+        num_replicas=replicas or 1,
     )
     # Without an explicit max_msg_size (a service ensuring another service's stream exists, say)
     # an existing stream keeps its own: only the owner, which knows its event limit, changes it.
@@ -95,6 +99,7 @@ async def ensure_stream(
         or current.max_age != wanted.max_age
         or current.duplicate_window != wanted.duplicate_window
         or (own_max_msg_size and current.max_msg_size != wanted.max_msg_size)
+        or (replicas is not None and (current.num_replicas or 1) != replicas)
     )
     if current.storage != StorageType.FILE or current.retention != RetentionPolicy.LIMITS:
         # JetStream cannot change either in place.
@@ -109,5 +114,7 @@ async def ensure_stream(
     current.duplicate_window = wanted.duplicate_window
     if own_max_msg_size:
         current.max_msg_size = wanted.max_msg_size
+    if replicas is not None:
+        current.num_replicas = replicas
     await js.update_stream(current)
     _log.info("nats.stream_updated", stream=name)
