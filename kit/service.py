@@ -98,7 +98,11 @@ def run_service(service: str, build: Builder) -> int:
         print(f"peony {service}: {exc}", file=sys.stderr)
         return 2
     configure_logging(service, config.log_level, config.log_format)
-    telemetry = configure_telemetry(service, config.version)
+    try:
+        telemetry = configure_telemetry(service, config.version)
+    except ValueError as exc:  # an OTEL_* setting we cannot honour
+        print(f"peony {service}: {exc}", file=sys.stderr)
+        return 2
     log = get_logger("peony.service")
 
     async def main() -> None:

@@ -477,7 +477,7 @@ def test_grafana_dashboard() -> None:
         assert panel["targets"], panel["title"]
         exprs += [t["expr"] for t in panel["targets"]]
     joined = "\n".join(exprs)
-    assert "rpc_server_duration_seconds_bucket" in joined
+    assert "rpc_server_call_duration_seconds_bucket" in joined
     assert "histogram_quantile(0.99" in joined and "histogram_quantile(0.50" in joined
     for label in ("rpc_service", "rpc_method", "rpc_grpc_status_code", "service_name"):
         assert label in joined, label
@@ -500,7 +500,7 @@ def test_alert_rules() -> None:
     assert len(alerts) >= 4
     exprs = "\n".join(alerts.values())
     assert "rpc_grpc_status_code" in exprs
-    assert "0.5" in exprs and "rpc_server_duration_seconds_bucket" in exprs
+    assert "0.5" in exprs and "rpc_server_call_duration_seconds_bucket" in exprs
     assert re.search(r"\bup\{", exprs)
     assert "peony_consumer_dlq_total" in exprs
     assert "peony_outbox_parked_rows" in alerts["PeonyOutboxParked"]
