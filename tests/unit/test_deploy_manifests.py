@@ -374,7 +374,9 @@ def _documented_name_patterns() -> list[re.Pattern[str]]:
             continue
         first_cell = line.split("|")[1]
         for name in re.findall(r"`(PEONY_[A-Z0-9_<>]+)`", first_cell):
-            regex = re.escape(name).replace(re.escape("<SVC>"), svc)
+            regex = (
+                re.escape(name).replace(re.escape("<SVC>"), svc).replace(re.escape("<NAME>"), "[A-Z0-9_]+")
+            )
             patterns.append(re.compile(f"(?:{regex}|{re.escape(name)})"))
     assert len(patterns) > 10, "could not read the configuration table of docs/architecture.md"
     return patterns
