@@ -340,19 +340,41 @@ def configure_telemetry(service: str, version: str) -> TelemetryHandle:
         return handle
 
 
+class _OtlpLogHandler(logging.Handler):
+    """Emits each ``logging`` record to an SDK ``LoggerProvider``: the body is the formatted
+    line (``kit.logging`` sets its redacting JSON formatter), the trace context the current one.
+    Only the body and the code location are exported: structlog's records carry the unredacted
+    event dict in private attributes."""
+
+    _SEVERITY = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR", "CRITICAL": "FATAL"}
+
+    def __init__(self, logger_provider: Any) -> None:
+        super().__init__()
+        self._provider = logger_provider
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from opentelemetry._logs import LogRecord, SeverityNumber
+
+        try:
+            severity = self._SEVERITY.get(record.levelname, "INFO")
+            self._provider.get_logger(record.name).emit(
+                LogRecord(
+                    timestamp=int(record.created * 1e9),
+                    observed_timestamp=time.time_ns(),
+                    context=otel_context.get_current(),
+                    severity_text=severity,
+                    severity_number=getattr(SeverityNumber, severity),
+                    body=self.format(record),
+                    attributes={"code.function.name": record.funcName, "code.line.number": record.lineno},
+                )
+            )
+        except Exception:
+            self.handleError(record)
+
+
 def otlp_log_handler(logger_provider: Any) -> logging.Handler:
-    """A ``logging`` handler that emits each record to ``logger_provider``, its body the same
-    redacted line the stdout handler writes (``kit.logging``'s formatter is set on it)."""
-    from opentelemetry.sdk._logs import LoggingHandler
-
-    class _Handler(LoggingHandler):
-        @staticmethod
-        def _get_attributes(record: logging.LogRecord) -> Any:
-            # structlog's record carries the unredacted event dict and logger objects in private
-            # attributes: export only the body (rendered, redacted) and the code location.
-            return {"code.function.name": record.funcName, "code.line.number": record.lineno}
-
-    return _Handler(logger_provider=logger_provider)
+    """A ``logging`` handler that emits each record to ``logger_provider`` (OTLP logs)."""
+    return _OtlpLogHandler(logger_provider)
 
 
 def tracer(name: str = "peony") -> trace.Tracer:
