@@ -5,13 +5,14 @@ from __future__ import annotations
 import structlog
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import APIError, BadRequestError, NotFoundError
 
 from kit.messaging.outbox import DEFAULT_MAX_EVENT_BYTES, EVENT_HEADROOM_BYTES
 
 __all__ = [
     "DEFAULT_DUPLICATE_WINDOW_S",
     "DEFAULT_MAX_AGE_S",
+    "StreamReplicasError",
     "dlq_subject",
     "ensure_stream",
     "stream_max_msg_size",
@@ -24,6 +25,10 @@ DEFAULT_MAX_AGE_S = 30 * 86400.0
 _STREAM_NAME_IN_USE = 10058
 
 _log = structlog.get_logger("kit.messaging.streams")
+
+
+class StreamReplicasError(RuntimeError):
+    """The NATS servers cannot hold the stream with the configured number of replicas."""
 
 
 def stream_name(service: str) -> str:
@@ -86,11 +91,13 @@ async def ensure_stream(
     except NotFoundError:
         try:
             await js.add_stream(wanted)
-            _log.info("nats.stream_created", stream=name)
+            _log.info("nats.stream_created", stream=name, replicas=wanted.num_replicas)
             return
         except BadRequestError as exc:  # created concurrently by another replica
             if exc.err_code != _STREAM_NAME_IN_USE:
-                raise
+                raise _replicas_error(name, replicas, exc) from exc
+        except APIError as exc:
+            raise _replicas_error(name, replicas, exc) from exc
         info = await js.stream_info(name)
 
     current = info.config
@@ -116,5 +123,21 @@ async def ensure_stream(
         current.max_msg_size = wanted.max_msg_size
     if replicas is not None:
         current.num_replicas = replicas
-    await js.update_stream(current)
+    try:
+        await js.update_stream(current)
+    except APIError as exc:
+        raise _replicas_error(name, replicas, exc) from exc
     _log.info("nats.stream_updated", stream=name)
+
+
+def _replicas_error(name: str, replicas: int | None, exc: APIError) -> Exception:
+    """A refusal that a replica count beyond the cluster explains, with the setting named."""
+    text = str(exc).lower()
+    # 10074: replicas > 1 on a single server; 10023: insufficient resources (too few servers)
+    if replicas and replicas > 1 and (exc.err_code in (10023, 10074) or "replicas" in text):
+        return StreamReplicasError(
+            f"stream {name}: PEONY_NATS_STREAM_REPLICAS={replicas} but the NATS servers cannot place "
+            f"{replicas} replicas ({exc}); run a cluster of at least {replicas} JetStream servers "
+            "or lower the setting"
+        )
+    return exc

@@ -70,3 +70,20 @@ def test_pool_limits_and_the_connection_budget_per_replica() -> None:
     assert defaults.db_connections_per_replica == 20 + 20 + 1  # as docs/architecture.md states
     with pytest.raises(ConfigError, match="PEONY_DB_POOL_TIMEOUT_SECONDS"):
         load_config("members", {**BASE, "PEONY_DB_POOL_TIMEOUT_SECONDS": "0"})
+
+
+def test_the_relay_listens_on_the_session_url_when_one_is_given() -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from kit.messaging import OutboxRelay
+
+    engine = create_async_engine("postgresql+asyncpg://peony:pw@pooler:5432/peony_wallet")
+    direct = OutboxRelay(engine, None, "wallet")  # type: ignore[arg-type]
+    assert direct._listen_dsn() == "postgresql://peony:pw@pooler:5432/peony_wallet"
+    pooled = OutboxRelay(
+        engine,
+        None,  # type: ignore[arg-type]
+        "wallet",
+        listen_url="postgresql+asyncpg://peony:pw@primary:5432/peony_wallet",
+    )
+    assert pooled._listen_dsn() == "postgresql://peony:pw@primary:5432/peony_wallet"

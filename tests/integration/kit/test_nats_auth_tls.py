@@ -167,3 +167,21 @@ def test_bad_nats_settings_fail_at_start_with_every_problem(tmp_path: Path) -> N
     assert "PEONY_NATS_CREDS_FILE" in text and "not a readable file" in text
     assert "PEONY_NATS_TLS_CERT_FILE and PEONY_NATS_TLS_KEY_FILE go together" in text
     assert "PEONY_NATS_STREAM_REPLICAS='7'" in text
+
+
+async def test_stream_replicas_beyond_the_cluster_fail_with_the_setting_named(
+    secured_nats: dict[str, str],
+) -> None:
+    from kit.messaging.streams import StreamReplicasError
+
+    env = {k: v for k, v in secured_nats.items() if k.startswith("PEONY_")}
+    settings = load_nats_settings({**env, "PEONY_NATS_STREAM_REPLICAS": "3"})
+    nc, js = await connect(env["PEONY_NATS_URL"], "peony-test", settings=settings, max_reconnect_attempts=0)
+    try:
+        service = f"r3{os.getpid()}"
+        with pytest.raises(StreamReplicasError, match="PEONY_NATS_STREAM_REPLICAS=3"):
+            await ensure_stream(js, service, replicas=settings.stream_replicas)
+        await ensure_stream(js, service, replicas=1)  # a single server holds R1
+        assert (await js.stream_info(stream_name(service))).config.num_replicas == 1
+    finally:
+        await nc.close()
