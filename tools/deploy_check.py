@@ -153,6 +153,8 @@ def check_promql(alerts: Path = ALERTS, dashboards: Path = DASHBOARDS) -> int:
 
 def checkov(files: list[Path], baseline: Path = CHECKOV_BASELINE, *, update: bool = False) -> None:
     binary = os.environ.get("CHECKOV") or _tool("checkov")
+    if os.sep in binary:  # checkov runs in the rendered directory: a relative path must not move
+        binary = str(Path(binary).resolve())
     directory = files[0].parent
     cmd = [binary, "-d", str(directory), "--framework", "kubernetes", "--compact", "--quiet"]
     cmd += ["--skip-download", "--output", "cli"]
