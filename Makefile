@@ -37,10 +37,13 @@ install: $(STAMP)
 up: $(STAMP)
 	$(BIN)/peony up
 
+# The deploy gates' checkov test runs when make deploy-check has installed checkov (CI does first).
+test: export CHECKOV ?= $(abspath $(CHECKOV_VENV))/bin/checkov
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Starts no servers: the tier to run after every edit.
+test-unit: export CHECKOV ?= $(abspath $(CHECKOV_VENV))/bin/checkov
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit $(PYTEST_ARGS)
 
