@@ -11,13 +11,15 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install up test test-unit lint fmt gen gen-check proto-baseline bench clean
+.PHONY: help install up test test-unit lint deploy-check lock fmt gen gen-check proto-baseline bench clean
 
 help:
 	@echo "make up         run the whole platform locally (PostgreSQL, NATS, services, gateway)"
 	@echo "make test       run the test suite (PYTEST_ARGS='-k foo' to narrow it)"
 	@echo "make test-unit  only tests/unit: pure code, no PostgreSQL / NATS (the fast tier)"
 	@echo "make lint       ruff check, ruff format --check, buf lint, buf breaking (vs tools/buf-baseline.binpb)"
+	@echo "make deploy-check  render every kustomize overlay, kubernetes-validate --strict, PromQL, checkov"
+	@echo "make lock       refresh requirements.lock (hashed pins the Dockerfile installs)"
 	@echo "make fmt        ruff fix + format"
 	@echo "make gen        regenerate gen/peony, docs/permissions.md and gateway/openapi.json"
 	@echo "make gen-check  fail when gen/peony is stale"
@@ -27,7 +29,7 @@ help:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m pip install -e '.[dev,devstack]'
 	@touch $@
 
 install: $(STAMP)
@@ -35,10 +37,13 @@ install: $(STAMP)
 up: $(STAMP)
 	$(BIN)/peony up
 
+# The deploy gates' checkov test runs when make deploy-check has installed checkov (CI does first).
+test: export CHECKOV ?= $(abspath $(CHECKOV_VENV))/bin/checkov
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Starts no servers: the tier to run after every edit.
+test-unit: export CHECKOV ?= $(abspath $(CHECKOV_VENV))/bin/checkov
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit $(PYTEST_ARGS)
 
@@ -47,6 +52,24 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/buf lint
 	$(BIN)/buf breaking --against $(PROTO_BASELINE)
+
+# checkov pins packaging<24, which pytest refuses: it gets a venv of its own.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_VERSION := 3.3.30
+$(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION):
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q 'checkov==$(CHECKOV_VERSION)'
+	@touch $@
+
+deploy-check: $(STAMP) $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/python tools/deploy_check.py
+
+# requirements.lock: every runtime dependency pinned with hashes (pip-compile, PyPI); the
+# Dockerfile installs with --require-hashes from it. Refresh after changing dependencies.
+lock: $(STAMP)
+	$(BIN)/python -m pip install -q 'pip-tools>=7.4,<8'
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --extra insights \
+		--output-file requirements.lock pyproject.toml
 
 # The released contract, which `buf breaking` compares protos/ against (FILE rules, buf.yaml).
 # Additions never break it; refresh it on a release, or with a deliberate, documented break.
@@ -61,11 +84,13 @@ gen: $(STAMP)
 	$(BIN)/python tools/genproto.py
 	$(BIN)/python tools/gen_permissions.py
 	$(BIN)/python tools/gen_openapi.py
+	$(BIN)/python tools/gen_deploy.py
 
 gen-check: $(STAMP)
 	$(BIN)/python tools/genproto.py --check
 	$(BIN)/python tools/gen_permissions.py --check
 	$(BIN)/python tools/gen_openapi.py --check
+	$(BIN)/python tools/gen_deploy.py --check
 
 bench: $(STAMP)
 	@set -e; found=0; for f in bench/bench_*.py; do \

@@ -77,8 +77,17 @@ async def run_dlq(args: argparse.Namespace, environ: Mapping[str, str] | None = 
     env = os.environ if environ is None else environ
     # Only NATS is needed (not the service's database): PEONY_NATS_URL, as the services read it.
     nats_url = env.get("PEONY_NATS_URL") or DEFAULT_NATS_URL
+    from kit.config import ConfigError, load_nats_settings
+
     try:
-        nc, js = await connect(nats_url, f"peony-dlq-{args.service}", max_reconnect_attempts=0)
+        settings = load_nats_settings(env)
+    except ConfigError as exc:
+        print(f"peony dlq: {exc}", file=sys.stderr)
+        return 2
+    try:
+        nc, js = await connect(
+            nats_url, f"peony-dlq-{args.service}", settings=settings, max_reconnect_attempts=0
+        )
     except Exception as exc:
         print(f"peony dlq: cannot connect to NATS ({type(exc).__name__}: {exc})", file=sys.stderr)
         return 2

@@ -46,7 +46,7 @@ from gateway.transcode import build_request, render_response, response_json
 from kit.auth import TokenVerifier
 from kit.grpc_client import ClientChannelSettings, client_channel_options, client_target
 from kit.logging import configure_logging, get_logger
-from kit.telemetry import client_interceptors, configure_telemetry
+from kit.telemetry import client_interceptors, configure_telemetry, http_server_metrics
 
 __all__ = ["Gateway", "build_app", "main", "serve"]
 
@@ -423,6 +423,7 @@ class Gateway:
     # -- logging --------------------------------------------------------------------------------
 
     def _access_log(self, method: str, template: str, status: int, started: float, span: trace.Span) -> None:
+        http_server_metrics().record(method, template, status, time.perf_counter() - started)
         ctx = span.get_span_context()
         log.info(
             "http.access",
@@ -590,7 +591,11 @@ def main() -> None:
         print(str(exc), file=sys.stderr)
         raise SystemExit(2) from None
     configure_logging("gateway", config.log_level, config.log_format)
-    handle = configure_telemetry("gateway", config.version)
+    try:
+        handle = configure_telemetry("gateway", config.version)
+    except ValueError as exc:  # an OTEL_* setting we cannot honour
+        print(f"peony gateway: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         asyncio.run(serve(config))
     except KeyboardInterrupt:  # pragma: no cover - signal handlers normally catch it

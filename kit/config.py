@@ -55,6 +55,27 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class NatsSettings:
+    """How the process authenticates to NATS and how its streams are replicated.
+
+    Credentials are files (mounted Secrets), never values in the environment: nats-py reads a
+    ``.creds`` file (JWT + nkey seed of an operator-mode user) or an nkey seed file itself.
+    """
+
+    creds_file: str | None = None  # PEONY_NATS_CREDS_FILE: a .creds file (user JWT + nkey seed)
+    nkey_seed_file: str | None = None  # PEONY_NATS_NKEY_SEED_FILE: an nkey seed (SU...) file
+    tls_ca_file: str | None = None  # PEONY_NATS_TLS_CA_FILE: CA bundle to verify the servers
+    tls_cert_file: str | None = None  # PEONY_NATS_TLS_CERT_FILE: client certificate (mutual TLS)
+    tls_key_file: str | None = None  # PEONY_NATS_TLS_KEY_FILE: its private key
+    tls_hostname: str | None = None  # PEONY_NATS_TLS_HOSTNAME: name to verify, if not the URL's
+    stream_replicas: int = 1  # PEONY_NATS_STREAM_REPLICAS: 1 (single server) .. 5; 3 in prod
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_ca_file is not None or self.tls_cert_file is not None
+
+
+@dataclass(frozen=True)
 class ConsumerSettings:
     """How every event consumer of the process fetches and applies (``kit.messaging.consumer``).
 
@@ -139,6 +160,28 @@ class ServiceConfig:
     grpc_min_ping_interval_ms: int = 10_000
     # insights: a ClickHouse server (http[s]://user:password@host:8123/database); empty = chDB in-process
     clickhouse_url: str = ""
+    nats: NatsSettings = field(default_factory=NatsSettings)
+    # PEONY_DATABASE_SESSION_URL (or PEONY_<SVC>_...): a direct, session-mode connection for what a
+    # transaction-mode pooler breaks (the relay's LISTEN, the migration's advisory lock); "" = database_url
+    database_session_url: str = ""
+    # PEONY_DB_PGBOUNCER: the pools go through PgBouncer in transaction mode: connect with only
+    # application_name (it refuses other startup parameters; set them on the role instead)
+    db_pgbouncer: bool = False
+    # PEONY_DB_POOL_TIMEOUT_SECONDS: wait for a pooled connection at most this long, then fail
+    db_pool_timeout_s: float = 10.0
+    # PEONY_DB_POOL_RECYCLE_SECONDS: replace a pooled connection older than this
+    db_pool_recycle_s: int = 1800
+
+    @property
+    def session_database_url(self) -> str:
+        return self.database_session_url or self.database_url
+
+    @property
+    def db_connections_per_replica(self) -> int:
+        """The most PostgreSQL (or PgBouncer client) connections one replica opens: the SQLAlchemy
+        pool and its overflow, a hot-path pool (wallet), the relay's LISTEN connection."""
+        hot = self.db_hot_pool_size if self.service == "wallet" else 0
+        return self.effective_db_pool_size + self.db_max_overflow + hot + 1
 
     @property
     def grpc_addr(self) -> str:
@@ -190,10 +233,61 @@ def pii_master_key_from_env(environ: Mapping[str, str] | None = None) -> bytes:
     """`PEONY_PII_KEY` alone, as `load_config` reads it (data migrations that encrypt need only this)."""
     env = os.environ if environ is None else environ
     problems: list[str] = []
-    key = _pii_master_key(env.get("PEONY_PII_KEY") or None, env.get("PEONY_ENV", "dev") == "prod", problems)
+    raw = read_setting(env, "PEONY_PII_KEY", problems)  # or PEONY_PII_KEY_FILE, as load_config reads it
+    key = _pii_master_key(raw, env.get("PEONY_ENV", "dev") == "prod", problems)
     if problems:
         raise ConfigError(problems)
     return key
+
+
+def read_setting(env: Mapping[str, str], name: str, problems: list[str]) -> str | None:
+    """``name`` from ``env``, else the content of the file ``<name>_FILE`` names (a Secret mounted
+    as files: the value never sits in the process environment); None when neither is set."""
+    value = env.get(name)
+    if value not in (None, ""):
+        return value
+    file_name = env.get(f"{name}_FILE")
+    if not file_name or not name.startswith("PEONY_") or name.endswith("_FILE"):
+        return None
+    try:
+        with open(file_name, encoding="utf-8") as fh:
+            return fh.read().strip() or None
+    except OSError as exc:
+        problems.append(f"{name}_FILE={file_name!r} cannot be read: {exc.strerror}")
+        return None
+
+
+def load_nats_settings(environ: Mapping[str, str] | None = None) -> NatsSettings:
+    """The ``PEONY_NATS_*`` credentials, TLS and stream settings (also for `peony dlq`)."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+
+    def get_file(name: str) -> str | None:
+        path = read_setting(env, name, problems)
+        if path is not None and not os.path.isfile(path):
+            problems.append(f"{name}={path!r} is not a readable file")
+        return path
+
+    replicas_raw = read_setting(env, "PEONY_NATS_STREAM_REPLICAS", problems) or "1"
+    replicas = int(replicas_raw) if replicas_raw.isdigit() else 0
+    if not 1 <= replicas <= 5:
+        problems.append(f"PEONY_NATS_STREAM_REPLICAS={replicas_raw!r} must be 1..5 (3 in production)")
+    nats = NatsSettings(
+        creds_file=get_file("PEONY_NATS_CREDS_FILE"),
+        nkey_seed_file=get_file("PEONY_NATS_NKEY_SEED_FILE"),
+        tls_ca_file=get_file("PEONY_NATS_TLS_CA_FILE"),
+        tls_cert_file=get_file("PEONY_NATS_TLS_CERT_FILE"),
+        tls_key_file=get_file("PEONY_NATS_TLS_KEY_FILE"),
+        tls_hostname=read_setting(env, "PEONY_NATS_TLS_HOSTNAME", problems),
+        stream_replicas=max(1, min(replicas, 5)),
+    )
+    if nats.creds_file and nats.nkey_seed_file:
+        problems.append("set PEONY_NATS_CREDS_FILE or PEONY_NATS_NKEY_SEED_FILE, not both")
+    if (nats.tls_cert_file is None) != (nats.tls_key_file is None):
+        problems.append("PEONY_NATS_TLS_CERT_FILE and PEONY_NATS_TLS_KEY_FILE go together")
+    if problems:
+        raise ConfigError(problems)
+    return nats
 
 
 def load_config(service: str, environ: Mapping[str, str] | None = None) -> ServiceConfig:
@@ -201,8 +295,8 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
     problems: list[str] = []
 
     def get(name: str, default: str | None = None) -> str | None:
-        value = env.get(name)
-        return default if value in (None, "") else value
+        value = read_setting(env, name, problems)
+        return default if value is None else value
 
     def get_int(name: str, default: int, lo: int, hi: int) -> int:
         raw = get(name)
@@ -335,6 +429,24 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
             f"PEONY_GRPC_KEEPALIVE_TIME_MS={grpc_channel.keepalive_time_ms}: the server would refuse "
             "the clients' keepalive pings"
         )
+    session_url = get(f"PEONY_{svc}_DATABASE_SESSION_URL")
+    if session_url:
+        session_url = to_async_url(session_url)
+    elif base_session := get("PEONY_DATABASE_SESSION_URL"):
+        session_url = service_database_url(base_session, service)
+    if session_url and not session_url.startswith("postgresql"):
+        problems.append(f"session database URL for {service} must be a postgresql:// URL")
+
+    try:
+        nats = load_nats_settings(env)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        nats = NatsSettings()
+    pgbouncer_raw = (get("PEONY_DB_PGBOUNCER", "false") or "false").lower()
+    if pgbouncer_raw not in ("1", "true", "yes", "0", "false", "no"):
+        problems.append(f"PEONY_DB_PGBOUNCER={pgbouncer_raw!r} must be true or false")
+    pool_timeout = get_int("PEONY_DB_POOL_TIMEOUT_SECONDS", 10, 1, 300)
+    pool_recycle = get_int("PEONY_DB_POOL_RECYCLE_SECONDS", 1800, 60, 86_400)
 
     if problems:
         raise ConfigError(problems)
@@ -375,4 +487,9 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
         grpc_max_connection_age_grace_ms=max_connection_age_grace_ms,
         grpc_min_ping_interval_ms=min_ping_interval_ms,
         clickhouse_url=get("PEONY_CLICKHOUSE_URL", "") or "",
+        nats=nats,
+        database_session_url=session_url or "",
+        db_pgbouncer=pgbouncer_raw in ("1", "true", "yes"),
+        db_pool_timeout_s=float(pool_timeout),
+        db_pool_recycle_s=pool_recycle,
     )

@@ -40,7 +40,7 @@ RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
 
 
-def _server_settings(service: str, statement_timeout_ms: int) -> dict[str, str]:
+def _server_settings(service: str, statement_timeout_ms: int, *, pgbouncer: bool = False) -> dict[str, str]:
     # JIT compilation only slows short OLTP queries down.
     # statement_timeout: set once per connection, at connect, so it costs no round trip. A request's
     # own, shorter deadline needs no `SET LOCAL` per transaction either (one more round trip: +1 ms of
@@ -51,6 +51,10 @@ def _server_settings(service: str, statement_timeout_ms: int) -> dict[str, str]:
     # client_connection_check_interval (PostgreSQL 14+): a statement whose client went away without
     # a cancel request (a connection dropped mid-query, a killed pod) stops within a second instead
     # of waiting on its locks, or running, until it finishes; checked only while a query runs.
+    # PgBouncer (transaction mode) refuses startup parameters it does not track: behind it only
+    # application_name is sent, and jit / statement_timeout come from the role (ALTER ROLE ... SET).
+    if pgbouncer:
+        return {"application_name": f"peony-{service}"}
     return {
         "application_name": f"peony-{service}",
         "jit": "off",
@@ -66,13 +70,22 @@ def create_engine(
     pool_size: int = 10,
     max_overflow: int = 20,
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+    pool_timeout_s: float = 10.0,
+    pool_recycle_s: int = 1800,
+    pgbouncer: bool = False,
 ) -> AsyncEngine:
+    """The service's pool: at most ``pool_size + max_overflow`` connections; a checkout waits at
+    most ``pool_timeout_s`` (PEONY_DB_POOL_TIMEOUT_SECONDS) before failing."""
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_recycle=1800,
-        connect_args={"server_settings": _server_settings(service, statement_timeout_ms)},
+        pool_timeout=pool_timeout_s,
+        pool_recycle=pool_recycle_s,
+        pool_pre_ping=False,
+        connect_args={
+            "server_settings": _server_settings(service, statement_timeout_ms, pgbouncer=pgbouncer)
+        },
     )
 
 
@@ -89,6 +102,7 @@ async def create_pg_pool(
     min_size: int = 2,
     max_size: int = 10,
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+    pgbouncer: bool = False,
 ) -> asyncpg.Pool:
     """A plain asyncpg pool for hot paths (prepared statements, no ORM); ``url`` may be
     SQLAlchemy's ``postgresql+asyncpg://`` form. Releasing a connection costs no round trip."""
@@ -99,7 +113,7 @@ async def create_pg_pool(
         max_size=max_size,
         max_inactive_connection_lifetime=1800,
         reset=_rollback_if_open,
-        server_settings=_server_settings(service, statement_timeout_ms),
+        server_settings=_server_settings(service, statement_timeout_ms, pgbouncer=pgbouncer),
     )
 
 

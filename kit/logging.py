@@ -219,6 +219,39 @@ class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+def attach_log_handler(handler: logging.Handler) -> None:
+    """Also send every log record to ``handler`` (the OTLP log exporter's), formatted and redacted
+    exactly like the stdout line (JSON). Replaces a handler attached before."""
+    handler.setFormatter(_formatter(_state.get("format", "json")))
+    handler._peony_otlp = True  # type: ignore[attr-defined]
+    with _lock:
+        detach_log_handler()
+        logging.getLogger().addHandler(handler)
+
+
+def detach_log_handler() -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_peony_otlp", False):
+            root.removeHandler(handler)
+
+
+def _formatter(fmt: str) -> logging.Formatter:
+    renderer: Any
+    if fmt == "json":
+        renderer = structlog.processors.JSONRenderer(ensure_ascii=False, default=str)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_shared_processors(),
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _redact_processor,  # redaction is always the last step before rendering
+            renderer,
+        ],
+    )
+
+
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
     """Route structlog and the standard library's logging to stdout, one JSON object per line.
 
@@ -231,24 +264,12 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     if fmt not in ("json", "console"):
         raise ValueError(f"unknown log format {fmt!r}: expected 'json' or 'console'")
 
-    renderer: Any
-    if fmt == "json":
-        renderer = structlog.processors.JSONRenderer(ensure_ascii=False, default=str)
-    else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
-
     shared = _shared_processors()
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            _redact_processor,  # redaction is always the last step before rendering
-            renderer,
-        ],
-    )
+    formatter = _formatter(fmt)
 
     with _lock:
         _state["service"] = service
+        _state["format"] = fmt
         root = logging.getLogger()
         for handler in list(root.handlers):
             # Drop our previous handler and any logging.basicConfig() stream handler; leave

@@ -53,9 +53,12 @@ async def open_backbone(config: ServiceConfig, service: str, *, pool_size: int |
         pool_size=config.db_pool_size or pool_size or config.effective_db_pool_size,
         max_overflow=config.db_max_overflow,
         statement_timeout_ms=config.db_statement_timeout_ms,
+        pool_timeout_s=config.db_pool_timeout_s,
+        pool_recycle_s=config.db_pool_recycle_s,
+        pgbouncer=config.db_pgbouncer,
     )
     instrument_sqlalchemy(engine)
-    nc, js = await connect(config.nats_url, name=f"peony-{service}")
+    nc, js = await connect(config.nats_url, name=f"peony-{service}", settings=config.nats)
     # No accepted request may produce an event its stream or the NATS server would refuse.
     max_event = config.max_event_bytes or DEFAULT_MAX_EVENT_BYTES
     max_msg = stream_max_msg_size(max_event)
@@ -69,8 +72,14 @@ async def open_backbone(config: ServiceConfig, service: str, *, pool_size: int |
             ]
         )
     set_max_event_bytes(service, max_event)
-    await ensure_stream(js, service, max_msg_size=max_msg)
-    relay = OutboxRelay(engine, js, service, max_payload=nc.max_payload)
+    await ensure_stream(js, service, max_msg_size=max_msg, replicas=config.nats.stream_replicas)
+    relay = OutboxRelay(
+        engine,
+        js,
+        service,
+        max_payload=nc.max_payload,
+        listen_url=config.database_session_url or None,
+    )
     return Backbone(engine, nc, js, relay, RetentionWorker(engine))
 
 
@@ -89,12 +98,16 @@ def run_service(service: str, build: Builder) -> int:
         print(f"peony {service}: {exc}", file=sys.stderr)
         return 2
     configure_logging(service, config.log_level, config.log_format)
-    telemetry = configure_telemetry(service, config.version)
+    try:
+        telemetry = configure_telemetry(service, config.version)
+    except ValueError as exc:  # an OTEL_* setting we cannot honour
+        print(f"peony {service}: {exc}", file=sys.stderr)
+        return 2
     log = get_logger("peony.service")
 
     async def main() -> None:
         if config.migrate_on_start and config.database_url:  # insights has no PostgreSQL
-            await upgrade(service, config.database_url)
+            await upgrade(service, config.session_database_url)
         runner = await build(config)
         # What start-up built (modules, descriptors, compiled SQL, pools) lives as long as the
         # process: moving it out of the collector's view keeps full collections short, instead
@@ -124,5 +137,5 @@ def migrate(service: str) -> int:
         print(f"peony migrate {service}: {exc}", file=sys.stderr)
         return 2
     configure_logging(service, config.log_level, config.log_format)
-    asyncio.run(upgrade(service, config.database_url))
+    asyncio.run(upgrade(service, config.session_database_url))
     return 0

@@ -2,11 +2,17 @@
 
 Configuration is by environment, as in the OpenTelemetry demo:
 
-- ``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` /
-  ``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT``: when set, spans (``BatchSpanProcessor``) and metrics
-  (``PeriodicExportingMetricReader``) are exported over OTLP/gRPC (plaintext for ``http://``).
-  Without an endpoint an SDK ``TracerProvider`` is still installed, so trace ids exist for logs
-  and for W3C propagation, but nothing is exported.
+- ``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT``: when
+  set, spans (``BatchSpanProcessor``) and metrics (``PeriodicExportingMetricReader``) are exported
+  over OTLP (plaintext for ``http://``). Without an endpoint an SDK ``TracerProvider`` is still
+  installed, so trace ids exist for logs and for W3C propagation, but nothing is exported.
+- ``OTEL_EXPORTER_OTLP_PROTOCOL`` (or ``..._{TRACES,METRICS,LOGS}_PROTOCOL``): ``grpc`` (default)
+  or ``http/protobuf``; with HTTP the generic endpoint gets the signal's path (``/v1/traces``...),
+  a signal-specific endpoint is used as given. ``http/json`` has no Python exporter: refused.
+- ``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER``: ``otlp`` (default), ``console`` or
+  ``none`` (comma-separated for several). ``OTEL_LOGS_EXPORTER``: ``none`` by default (pods'
+  stdout JSON is what log collectors read); ``otlp`` also sends every log record, rendered and
+  redacted exactly as on stdout, to the OTLP endpoint. Unknown values are refused at start.
 - ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` override the resource defaults
   (``service.name=peony-<service>``, ``service.version``, ``service.namespace=peony``,
   ``deployment.environment`` from ``PEONY_ENV``).
@@ -20,6 +26,7 @@ The server-side interceptor lives in ``kit.grpc_server`` and uses ``rpc_metrics(
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import time
@@ -43,6 +50,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 __all__ = [
+    "HttpServerMetrics",
+    "RpcClientMetrics",
     "RpcMetrics",
     "TelemetryHandle",
     "build_telemetry",
@@ -50,8 +59,10 @@ __all__ = [
     "configure_telemetry",
     "current_traceparent",
     "extract_context",
+    "http_server_metrics",
     "inject_context",
     "instrument_sqlalchemy",
+    "rpc_client_metrics",
     "rpc_metrics",
     "tracer",
 ]
@@ -77,8 +88,10 @@ class TelemetryHandle:
     resource: Resource
     tracer_provider: TracerProvider | None
     meter_provider: MeterProvider | None
+    logger_provider: Any = None  # an SDK LoggerProvider when logs are exported (OTEL_LOGS_EXPORTER)
     exporting_traces: bool = False
     exporting_metrics: bool = False
+    exporting_logs: bool = False
     _closed: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -89,6 +102,8 @@ class TelemetryHandle:
             ok = self.tracer_provider.force_flush(millis) and ok
         if self.meter_provider is not None:
             ok = self.meter_provider.force_flush(millis) and ok
+        if self.logger_provider is not None:
+            ok = self.logger_provider.force_flush(millis) and ok
         return ok
 
     def shutdown(self, timeout_s: float = 10.0) -> None:
@@ -104,6 +119,11 @@ class TelemetryHandle:
         if self.meter_provider is not None:
             remaining = max(0.5, deadline - time.monotonic())
             self.meter_provider.shutdown(timeout_millis=remaining * 1000)
+        if self.logger_provider is not None:
+            from kit.logging import detach_log_handler
+
+            detach_log_handler()
+            self.logger_provider.shutdown()
 
 
 def _env(environ: Mapping[str, str], name: str) -> str | None:
@@ -161,18 +181,13 @@ def build_telemetry(
     env = os.environ if environ is None else environ
     resource = build_resource(service, version, env)
 
-    traces_endpoint = (
-        endpoint
-        or _env(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        or _env(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
-    )
-    metrics_endpoint = (
-        endpoint
-        or _env(env, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
-        or _env(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
-    )
+    exporters = {signal: _exporter_names(env, signal) for signal in ("traces", "metrics", "logs")}
+    traces_endpoint = _signal_endpoint(env, "traces", endpoint) if "otlp" in exporters["traces"] else None
+    metrics_endpoint = _signal_endpoint(env, "metrics", endpoint) if "otlp" in exporters["metrics"] else None
+    logs_endpoint = _signal_endpoint(env, "logs", endpoint) if "otlp" in exporters["logs"] else None
+    console_traces = "console" in exporters["traces"]
 
-    if traces_endpoint or span_processors or _env(env, "OTEL_TRACES_SAMPLER"):
+    if traces_endpoint or console_traces or span_processors or _env(env, "OTEL_TRACES_SAMPLER"):
         tracer_provider = TracerProvider(resource=resource)  # sampler from OTEL_TRACES_SAMPLER
     else:
         # Nothing here would ever read a recorded span: start no traces of our own. Spans still get
@@ -181,34 +196,113 @@ def build_telemetry(
         from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 
         tracer_provider = TracerProvider(resource=resource, sampler=ParentBased(root=ALWAYS_OFF))
-    if traces_endpoint:
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    if traces_endpoint or console_traces:
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
         # BatchSpanProcessor reads OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_MAX_QUEUE_SIZE, ...
-        tracer_provider.add_span_processor(
-            BatchSpanProcessor(OTLPSpanExporter(**_otlp_kwargs(traces_endpoint)))
-        )
+        if traces_endpoint:
+            tracer_provider.add_span_processor(
+                BatchSpanProcessor(_otlp_exporter(env, "traces", traces_endpoint))
+            )
+        if console_traces:
+            tracer_provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     for processor in span_processors:
         tracer_provider.add_span_processor(processor)
 
     readers: list[MetricReader] = list(metric_readers)
-    if metrics_endpoint:
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    if metrics_endpoint or "console" in exporters["metrics"]:
+        from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
 
         # PeriodicExportingMetricReader reads OTEL_METRIC_EXPORT_INTERVAL / _TIMEOUT.
-        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter(**_otlp_kwargs(metrics_endpoint))))
+        if metrics_endpoint:
+            readers.append(PeriodicExportingMetricReader(_otlp_exporter(env, "metrics", metrics_endpoint)))
+        if "console" in exporters["metrics"]:
+            readers.append(PeriodicExportingMetricReader(ConsoleMetricExporter()))
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+
+    logger_provider = None
+    if logs_endpoint or "console" in exporters["logs"]:
+        from opentelemetry.sdk._logs import LoggerProvider
+        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogExporter
+
+        logger_provider = LoggerProvider(resource=resource)
+        if logs_endpoint:
+            logger_provider.add_log_record_processor(
+                BatchLogRecordProcessor(_otlp_exporter(env, "logs", logs_endpoint))
+            )
+        if "console" in exporters["logs"]:
+            logger_provider.add_log_record_processor(BatchLogRecordProcessor(ConsoleLogExporter()))
 
     return TelemetryHandle(
         service=service,
         resource=resource,
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
+        logger_provider=logger_provider,
         exporting_traces=bool(traces_endpoint),
         exporting_metrics=bool(metrics_endpoint),
+        exporting_logs=bool(logs_endpoint),
     )
+
+
+_EXPORTER_CHOICES = frozenset({"otlp", "console", "none"})
+_SIGNAL_PATHS = {"traces": "v1/traces", "metrics": "v1/metrics", "logs": "v1/logs"}
+
+
+def _exporter_names(env: Mapping[str, str], signal: str) -> frozenset[str]:
+    """``OTEL_<SIGNAL>_EXPORTER`` as a set; ``otlp`` by default (``none`` for logs)."""
+    default = "none" if signal == "logs" else "otlp"
+    raw = _env(env, f"OTEL_{signal.upper()}_EXPORTER") or default
+    names = frozenset(n.strip().lower() for n in raw.split(",") if n.strip())
+    unknown = names - _EXPORTER_CHOICES
+    if unknown:
+        raise ValueError(
+            f"OTEL_{signal.upper()}_EXPORTER={raw!r}: {sorted(unknown)} not supported (otlp, console, none)"
+        )
+    return names - {"none"}
+
+
+def _signal_endpoint(env: Mapping[str, str], signal: str, override: str | None) -> str | None:
+    specific = _env(env, f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT")
+    if override or specific:
+        return override or specific
+    generic = _env(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
+    if generic and _protocol(env, signal) == "http/protobuf":
+        return generic.rstrip("/") + "/" + _SIGNAL_PATHS[signal]  # the spec's rule for the base URL
+    return generic
+
+
+def _protocol(env: Mapping[str, str], signal: str) -> str:
+    raw = _env(env, f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL") or _env(
+        env, "OTEL_EXPORTER_OTLP_PROTOCOL"
+    )
+    protocol = (raw or "grpc").lower()
+    if protocol not in ("grpc", "http/protobuf"):
+        raise ValueError(
+            f"OTLP protocol {protocol!r} for {signal} is not supported: grpc or http/protobuf "
+            "(the Python SDK has no http/json exporter)"
+        )
+    return protocol
+
+
+def _otlp_exporter(env: Mapping[str, str], signal: str, endpoint: str) -> Any:
+    """The OTLP exporter of ``signal`` for the configured protocol. Headers, timeout, compression
+    and certificates come from the ``OTEL_EXPORTER_OTLP_*`` variables the exporters read."""
+    if _protocol(env, signal) == "http/protobuf":
+        if signal == "traces":
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as Http
+        elif signal == "metrics":
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as Http
+        else:
+            from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as Http
+        return Http(endpoint=endpoint)
+    if signal == "traces":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Grpc
+    elif signal == "metrics":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as Grpc
+    else:
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as Grpc
+    return Grpc(**_otlp_kwargs(endpoint))
 
 
 _configure_lock = threading.Lock()
@@ -238,8 +332,49 @@ def configure_telemetry(service: str, version: str) -> TelemetryHandle:
         handle = build_telemetry(service, version)
         trace.set_tracer_provider(handle.tracer_provider)  # type: ignore[arg-type]
         metrics.set_meter_provider(handle.meter_provider)  # type: ignore[arg-type]
+        if handle.logger_provider is not None:
+            from kit.logging import attach_log_handler
+
+            attach_log_handler(otlp_log_handler(handle.logger_provider))
         _handle = handle
         return handle
+
+
+class _OtlpLogHandler(logging.Handler):
+    """Emits each ``logging`` record to an SDK ``LoggerProvider``: the body is the formatted
+    line (``kit.logging`` sets its redacting JSON formatter), the trace context the current one.
+    Only the body and the code location are exported: structlog's records carry the unredacted
+    event dict in private attributes."""
+
+    _SEVERITY = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR", "CRITICAL": "FATAL"}
+
+    def __init__(self, logger_provider: Any) -> None:
+        super().__init__()
+        self._provider = logger_provider
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from opentelemetry._logs import LogRecord, SeverityNumber
+
+        try:
+            severity = self._SEVERITY.get(record.levelname, "INFO")
+            self._provider.get_logger(record.name).emit(
+                LogRecord(
+                    timestamp=int(record.created * 1e9),
+                    observed_timestamp=time.time_ns(),
+                    context=otel_context.get_current(),
+                    severity_text=severity,
+                    severity_number=getattr(SeverityNumber, severity),
+                    body=self.format(record),
+                    attributes={"code.function.name": record.funcName, "code.line.number": record.lineno},
+                )
+            )
+        except Exception:
+            self.handleError(record)
+
+
+def otlp_log_handler(logger_provider: Any) -> logging.Handler:
+    """A ``logging`` handler that emits each record to ``logger_provider`` (OTLP logs)."""
+    return _OtlpLogHandler(logger_provider)
 
 
 def tracer(name: str = "peony") -> trace.Tracer:
@@ -364,7 +499,8 @@ def _status(code: str | int | grpc.StatusCode) -> grpc.StatusCode:
 class RpcMetrics:
     """gRPC server RED metrics with OpenTelemetry semantic-convention names and attributes.
 
-    - ``rpc.server.duration`` histogram (s): ``rpc.system``, ``rpc.service``, ``rpc.method``,
+    - ``rpc.server.call.duration`` histogram (s; the current semantic-convention name, formerly
+      ``rpc.server.duration``): ``rpc.system``, ``rpc.service``, ``rpc.method``,
       ``rpc.grpc.status_code`` (int)
     - ``rpc.server.requests`` counter: the same plus ``status`` (the code's name, e.g. ``NOT_FOUND``)
     - ``rpc.server.active_requests`` up-down counter: ``rpc.system``, ``rpc.service``, ``rpc.method``
@@ -382,7 +518,7 @@ class RpcMetrics:
     def __init__(self, meter_provider: metrics.MeterProvider | None = None) -> None:
         meter = metrics.get_meter("peony.rpc", meter_provider=meter_provider)
         self.duration = meter.create_histogram(
-            "rpc.server.duration",
+            "rpc.server.call.duration",
             unit="s",
             description="Duration of inbound RPCs",
             explicit_bucket_boundaries_advisory=list(RPC_DURATION_BUCKETS_S),
@@ -484,6 +620,101 @@ def rpc_metrics() -> RpcMetrics:
             if _rpc_metrics is None:
                 _rpc_metrics = RpcMetrics()
     return _rpc_metrics
+
+
+class RpcClientMetrics:
+    """Outbound gRPC calls (gateway -> services, booking -> wallet, ... -> members):
+
+    - ``rpc.client.call.duration`` histogram (s): ``rpc.system``, ``rpc.service``, ``rpc.method``,
+      ``rpc.grpc.status_code`` (int), ``server.address`` (the channel's target)
+    """
+
+    _MAX_CACHED = 4096
+
+    def __init__(self, meter_provider: metrics.MeterProvider | None = None) -> None:
+        meter = metrics.get_meter("peony.rpc.client", meter_provider=meter_provider)
+        self.duration = meter.create_histogram(
+            "rpc.client.call.duration",
+            unit="s",
+            description="Duration of outbound RPCs, as the caller saw them",
+            explicit_bucket_boundaries_advisory=list(RPC_DURATION_BUCKETS_S),
+        )
+        self._attrs: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+
+    def record(
+        self, target: str, service: str, method: str, code: grpc.StatusCode, duration_s: float
+    ) -> None:
+        key = (target, service, method, code.value[0])
+        attrs = self._attrs.get(key)
+        if attrs is None:
+            attrs = {
+                "rpc.system": "grpc",
+                "rpc.service": service,
+                "rpc.method": method,
+                "rpc.grpc.status_code": code.value[0],
+                "server.address": target,
+            }
+            if len(self._attrs) < self._MAX_CACHED:
+                self._attrs[key] = attrs
+        self.duration.record(duration_s, attrs)
+
+
+class HttpServerMetrics:
+    """The REST gateway's inbound requests, with the HTTP semantic-convention names:
+
+    - ``http.server.request.duration`` histogram (s): ``http.request.method`` (``_OTHER`` for
+      unknown methods), ``http.route`` (the route template, never the path: no ids),
+      ``http.response.status_code``, and ``error.type`` (the status) for 5xx
+    """
+
+    _MAX_CACHED = 4096
+
+    def __init__(self, meter_provider: metrics.MeterProvider | None = None) -> None:
+        meter = metrics.get_meter("peony.http.server", meter_provider=meter_provider)
+        self.duration = meter.create_histogram(
+            "http.server.request.duration",
+            unit="s",
+            description="Duration of inbound HTTP requests",
+            explicit_bucket_boundaries_advisory=list(RPC_DURATION_BUCKETS_S),
+        )
+        self._attrs: dict[tuple[str, str, int], dict[str, Any]] = {}
+
+    def record(self, method: str, route: str, status: int, duration_s: float) -> None:
+        key = (method, route, status)
+        attrs = self._attrs.get(key)
+        if attrs is None:
+            attrs = {"http.request.method": method, "http.response.status_code": status}
+            if route:
+                attrs["http.route"] = route
+            if status >= 500:
+                attrs["error.type"] = str(status)
+            if len(self._attrs) < self._MAX_CACHED:
+                self._attrs[key] = attrs
+        self.duration.record(duration_s, attrs)
+
+
+_client_metrics: RpcClientMetrics | None = None
+_http_metrics: HttpServerMetrics | None = None
+
+
+def rpc_client_metrics() -> RpcClientMetrics:
+    """The process-wide ``RpcClientMetrics`` on the global meter provider (created on first use)."""
+    global _client_metrics
+    if _client_metrics is None:
+        with _rpc_metrics_lock:
+            if _client_metrics is None:
+                _client_metrics = RpcClientMetrics()
+    return _client_metrics
+
+
+def http_server_metrics() -> HttpServerMetrics:
+    """The process-wide ``HttpServerMetrics`` on the global meter provider (created on first use)."""
+    global _http_metrics
+    if _http_metrics is None:
+        with _rpc_metrics_lock:
+            if _http_metrics is None:
+                _http_metrics = HttpServerMetrics()
+    return _http_metrics
 
 
 @dataclass(frozen=True)
@@ -700,9 +931,16 @@ def _with_trace_metadata(metadata: Any, ctx: otel_context.Context) -> grpc.aio.M
 
 
 class _ClientTracing:
-    def __init__(self, target: str | None, tracer_provider: trace.TracerProvider | None) -> None:
+    def __init__(
+        self,
+        target: str | None,
+        tracer_provider: trace.TracerProvider | None,
+        client_metrics: RpcClientMetrics | None = None,
+    ) -> None:
         self._tracer_provider = tracer_provider
         self._tracer: trace.Tracer | None = None
+        self._metrics = client_metrics
+        self._target = target or ""
         self._peer: dict[str, Any] = {}
         if target:
             # A balanced target (``dns:///svc:port``, ``ipv4:a:p,b:q``) names the first address.
@@ -715,9 +953,11 @@ class _ClientTracing:
             else:
                 self._peer = {"server.address": target}
 
-    def _start(self, client_call_details: grpc.aio.ClientCallDetails) -> tuple[trace.Span, Any]:
+    def _start(self, client_call_details: grpc.aio.ClientCallDetails) -> tuple[_ClientCall, Any]:
         if self._tracer is None:
             self._tracer = trace.get_tracer("peony.grpc.client", tracer_provider=self._tracer_provider)
+        if self._metrics is None:
+            self._metrics = rpc_client_metrics()
         name, service, method = _split_method(client_call_details.method)
         span = self._tracer.start_span(
             name,
@@ -732,22 +972,42 @@ class _ClientTracing:
             credentials=client_call_details.credentials,
             wait_for_ready=client_call_details.wait_for_ready,
         )
-        return span, details
+        call = _ClientCall(span, self._metrics, self._target, service, method, time.perf_counter())
+        return call, details
 
 
-def _finish(span: trace.Span, code: grpc.StatusCode) -> None:
+@dataclass
+class _ClientCall:
+    """One outbound RPC: its span and what its duration is recorded under."""
+
+    span: trace.Span
+    metrics: RpcClientMetrics
+    target: str
+    service: str
+    method: str
+    started: float
+
+    def record(self, code: grpc.StatusCode) -> None:
+        self.metrics.record(self.target, self.service, self.method, code, time.perf_counter() - self.started)
+
+
+def _finish(call: _ClientCall, code: grpc.StatusCode) -> None:
+    span = call.span
+    call.record(code)
     span.set_attribute("rpc.grpc.status_code", code.value[0])
     if code is not grpc.StatusCode.OK:
         span.set_status(Status(StatusCode.ERROR, code.name))
     span.end()
 
 
-def _fail(span: trace.Span, exc: BaseException) -> None:
+def _fail(call: _ClientCall, exc: BaseException) -> None:
     from kit.logging import redact  # local import: kit.logging is optional for telemetry users
 
+    span = call.span
     code = exc.code() if isinstance(exc, grpc.aio.AioRpcError) else None
     if code is None and isinstance(exc, asyncio.CancelledError):
         code = grpc.StatusCode.CANCELLED
+    call.record(code or grpc.StatusCode.UNKNOWN)
     span.set_attribute("rpc.grpc.status_code", (code or grpc.StatusCode.UNKNOWN).value[0])
     span.set_attribute("error.type", code.name if code else type(exc).__qualname__)
     span.set_status(Status(StatusCode.ERROR, redact(str(exc))[:500] if code is None else code.name))
@@ -759,14 +1019,14 @@ _background: set[asyncio.Future[None]] = set()
 
 class _UnaryUnaryClientInterceptor(_ClientTracing, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
-        span, details = self._start(client_call_details)
+        outbound, details = self._start(client_call_details)
         try:
             call = await continuation(details, request)
             code = await call.code()  # waits for the RPC to finish; the caller still gets the call
         except BaseException as exc:
-            _fail(span, exc)
+            _fail(outbound, exc)
             raise
-        _finish(span, code)
+        _finish(outbound, code)
         return call
 
 
@@ -778,11 +1038,11 @@ async def _start_streaming(
     The interceptor must return the call before it completes (the caller reads/writes the
     stream), so the span is closed from the call's done callback.
     """
-    span, details = tracing._start(client_call_details)
+    outbound, details = tracing._start(client_call_details)
     try:
         call = await continuation(details, request)
     except BaseException as exc:
-        _fail(span, exc)
+        _fail(outbound, exc)
         raise
 
     def done(finished: Any) -> None:
@@ -790,9 +1050,9 @@ async def _start_streaming(
             try:
                 code = await finished.code()  # already known: returns at once
             except BaseException as exc:  # pragma: no cover - defensive
-                _fail(span, exc)
+                _fail(outbound, exc)
                 return
-            _finish(span, code)
+            _finish(outbound, code)
 
         task = asyncio.ensure_future(close())
         _background.add(task)
@@ -822,17 +1082,22 @@ class _StreamStreamClientInterceptor(_ClientTracing, grpc.aio.StreamStreamClient
 
 
 def client_interceptors(
-    target: str | None = None, *, tracer_provider: trace.TracerProvider | None = None
+    target: str | None = None,
+    *,
+    tracer_provider: trace.TracerProvider | None = None,
+    meter_provider: metrics.MeterProvider | None = None,
 ) -> list[grpc.aio.ClientInterceptor]:
-    """grpc.aio client interceptors: a CLIENT span per RPC and W3C context in the outgoing metadata.
+    """grpc.aio client interceptors: a CLIENT span per RPC, its ``rpc.client.call.duration``, and
+    W3C context in the outgoing metadata.
 
     Use as ``grpc.aio.insecure_channel(addr, interceptors=client_interceptors(addr))``; ``target``
     only adds ``server.address``/``server.port`` to the spans. Existing metadata (e.g.
     ``authorization``) is kept; a non-OK status sets the span status to ERROR.
     """
+    client_metrics = RpcClientMetrics(meter_provider) if meter_provider is not None else None
     return [
-        _UnaryUnaryClientInterceptor(target, tracer_provider),
-        _UnaryStreamClientInterceptor(target, tracer_provider),
-        _StreamUnaryClientInterceptor(target, tracer_provider),
-        _StreamStreamClientInterceptor(target, tracer_provider),
+        _UnaryUnaryClientInterceptor(target, tracer_provider, client_metrics),
+        _UnaryStreamClientInterceptor(target, tracer_provider, client_metrics),
+        _StreamUnaryClientInterceptor(target, tracer_provider, client_metrics),
+        _StreamStreamClientInterceptor(target, tracer_provider, client_metrics),
     ]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ssl
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-__all__ = ["NATS", "JetStreamContext", "connect", "redact_url"]
+__all__ = ["NATS", "JetStreamContext", "auth_options", "connect", "redact_url"]
 
 
 def redact_url(url: str) -> str:
@@ -24,10 +26,33 @@ def redact_url(url: str) -> str:
     return ",".join(out)
 
 
+def auth_options(settings: Any | None) -> dict[str, Any]:
+    """nats-py ``connect`` keyword arguments for a ``kit.config.NatsSettings``: a ``.creds`` file
+    or an nkey seed file (nats-py reads both from the path), and TLS with a CA bundle and an
+    optional client certificate (mutual TLS)."""
+    if settings is None:
+        return {}
+    options: dict[str, Any] = {}
+    if settings.creds_file:
+        options["user_credentials"] = settings.creds_file
+    if settings.nkey_seed_file:
+        options["nkeys_seed"] = settings.nkey_seed_file
+    if settings.tls:
+        context = ssl.create_default_context(purpose=ssl.Purpose.SERVER_AUTH, cafile=settings.tls_ca_file)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if settings.tls_cert_file:
+            context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
+        options["tls"] = context
+        if settings.tls_hostname:
+            options["tls_hostname"] = settings.tls_hostname
+    return options
+
+
 async def connect(
     url: str,
     name: str,
     *,
+    settings: Any | None = None,
     connect_timeout: float = 5.0,
     reconnect_time_wait: float = 2.0,
     max_reconnect_attempts: int = -1,
@@ -41,6 +66,7 @@ async def connect(
     connection wait for the server); messages published while disconnected are buffered by the
     client, and a JetStream publish that gets no ack within ``request_timeout`` fails. A dead
     connection is noticed after ``ping_interval * max_outstanding_pings`` seconds at most.
+    ``settings`` (``kit.config.NatsSettings``) adds credentials and TLS.
     """
     log = structlog.get_logger("kit.messaging.nats").bind(nats_client=name)
     safe_url = redact_url(url)
@@ -71,6 +97,7 @@ async def connect(
         reconnected_cb=reconnected_cb,
         error_cb=error_cb,
         closed_cb=closed_cb,
+        **auth_options(settings),
     )
     log.info("nats.connected", url=safe_url)
     return nc, nc.jetstream(timeout=request_timeout)

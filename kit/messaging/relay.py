@@ -206,8 +206,11 @@ class OutboxRelay:
         max_payload: int = NATS_DEFAULT_MAX_PAYLOAD,
         stats_interval: float = 15.0,
         meter_provider: metrics.MeterProvider | None = None,
+        listen_url: str | None = None,
     ) -> None:
-        """``park_after``: rejections before a row is parked; ``rejection_backoff``: base delay of
+        """``listen_url``: a direct, session-mode connection for LISTEN (PEONY_DATABASE_SESSION_URL)
+        when the engine goes through a transaction-mode pooler; default: the engine's URL.
+        ``park_after``: rejections before a row is parked; ``rejection_backoff``: base delay of
         their retries (capped at 1 s: a rejection is not a load problem); ``max_payload``: the NATS
         server's (``nc.max_payload``); ``stats_interval``: how often the backlog gauges refresh."""
         if batch_size < 1:
@@ -234,6 +237,7 @@ class OutboxRelay:
         self._stats_at = -float("inf")
         self._next_due: float | None = None  # monotonic time the earliest failed row is due again
         self._listen = listen
+        self._listen_url = listen_url
         self._wake = asyncio.Event()
         self._listening = asyncio.Event()
         self._stopping = False
@@ -313,6 +317,8 @@ class OutboxRelay:
     # ---------------------------------------------------------------- LISTEN
 
     def _listen_dsn(self) -> str:
+        if self._listen_url:
+            return self._listen_url.replace("postgresql+asyncpg://", "postgresql://", 1)
         return self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
     def _on_notify(self, *_args: Any) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import structlog
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import APIError, BadRequestError, NotFoundError
 
 from kit.messaging.outbox import DEFAULT_MAX_EVENT_BYTES, EVENT_HEADROOM_BYTES
 
 __all__ = [
     "DEFAULT_DUPLICATE_WINDOW_S",
     "DEFAULT_MAX_AGE_S",
+    "StreamReplicasError",
     "dlq_subject",
     "ensure_stream",
     "stream_max_msg_size",
@@ -24,6 +25,10 @@ DEFAULT_MAX_AGE_S = 30 * 86400.0
 _STREAM_NAME_IN_USE = 10058
 
 _log = structlog.get_logger("kit.messaging.streams")
+
+
+class StreamReplicasError(RuntimeError):
+    """The NATS servers cannot hold the stream with the configured number of replicas."""
 
 
 def stream_name(service: str) -> str:
@@ -52,6 +57,7 @@ async def ensure_stream(
     duplicate_window_s: float = DEFAULT_DUPLICATE_WINDOW_S,
     max_age_s: float = DEFAULT_MAX_AGE_S,
     max_msg_size: int | None = None,
+    replicas: int | None = None,
 ) -> None:
     """Create the service's stream, or bring the settings we own up to date. Idempotent.
 
@@ -59,8 +65,10 @@ async def ensure_stream(
     window (longer than the relay's retry horizon for a message it may already have sent), and a
     ``max_msg_size`` consistent with the outbox's event limit (the owner passes it; a new stream
     gets :func:`stream_max_msg_size`), so the stream accepts every event ``add_to_outbox``
-    accepted. Settings we do not own (replicas, placement, limits set by operators) are kept as
-    they are.
+    accepted. ``replicas`` (PEONY_NATS_STREAM_REPLICAS, the owner passes it) is the number of
+    servers holding each message: a new stream gets it, an existing one is scaled to it (JetStream
+    can change it in place). Without it a new stream has 1 and an existing one keeps its own.
+    Settings we do not own (placement, limits set by operators) are kept as they are.
     """
     name = stream_name(service)
     wanted = StreamConfig(
@@ -73,6 +81,7 @@ async def ensure_stream(
         max_age=max_age_s,
         duplicate_window=duplicate_window_s,
         max_msg_size=stream_max_msg_size() if max_msg_size is None else max_msg_size,
+        num_replicas=replicas or 1,
     )
     # Without an explicit max_msg_size (a service ensuring another service's stream exists, say)
     # an existing stream keeps its own: only the owner, which knows its event limit, changes it.
@@ -82,11 +91,13 @@ async def ensure_stream(
     except NotFoundError:
         try:
             await js.add_stream(wanted)
-            _log.info("nats.stream_created", stream=name)
+            _log.info("nats.stream_created", stream=name, replicas=wanted.num_replicas)
             return
         except BadRequestError as exc:  # created concurrently by another replica
             if exc.err_code != _STREAM_NAME_IN_USE:
-                raise
+                raise _replicas_error(name, replicas, exc) from exc
+        except APIError as exc:
+            raise _replicas_error(name, replicas, exc) from exc
         info = await js.stream_info(name)
 
     current = info.config
@@ -95,6 +106,7 @@ async def ensure_stream(
         or current.max_age != wanted.max_age
         or current.duplicate_window != wanted.duplicate_window
         or (own_max_msg_size and current.max_msg_size != wanted.max_msg_size)
+        or (replicas is not None and (current.num_replicas or 1) != replicas)
     )
     if current.storage != StorageType.FILE or current.retention != RetentionPolicy.LIMITS:
         # JetStream cannot change either in place.
@@ -109,5 +121,23 @@ async def ensure_stream(
     current.duplicate_window = wanted.duplicate_window
     if own_max_msg_size:
         current.max_msg_size = wanted.max_msg_size
-    await js.update_stream(current)
+    if replicas is not None:
+        current.num_replicas = replicas
+    try:
+        await js.update_stream(current)
+    except APIError as exc:
+        raise _replicas_error(name, replicas, exc) from exc
     _log.info("nats.stream_updated", stream=name)
+
+
+def _replicas_error(name: str, replicas: int | None, exc: APIError) -> Exception:
+    """A refusal that a replica count beyond the cluster explains, with the setting named."""
+    text = str(exc).lower()
+    # 10074: replicas > 1 on a single server; 10023: insufficient resources (too few servers)
+    if replicas and replicas > 1 and (exc.err_code in (10023, 10074) or "replicas" in text):
+        return StreamReplicasError(
+            f"stream {name}: PEONY_NATS_STREAM_REPLICAS={replicas} but the NATS servers cannot place "
+            f"{replicas} replicas ({exc}); run a cluster of at least {replicas} JetStream servers "
+            "or lower the setting"
+        )
+    return exc

@@ -121,7 +121,17 @@ class _MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):
 
 
 class _LogsService(logs_service_pb2_grpc.LogsServiceServicer):
+    def __init__(self, receiver: OtlpReceiver) -> None:
+        self._receiver = receiver
+
     def Export(self, request: Any, context: Any) -> Any:
+        bodies = [
+            any_value(record.body)
+            for resource_logs in request.resource_logs
+            for scope_logs in resource_logs.scope_logs
+            for record in scope_logs.log_records
+        ]
+        self._receiver._add_logs(bodies)
         return logs_service_pb2.ExportLogsServiceResponse()
 
 
@@ -135,6 +145,7 @@ class OtlpReceiver:
         self._spans: list[ReceivedSpan] = []
         self._metric_requests: list[metrics_service_pb2.ExportMetricsServiceRequest] = []
         self._metric_names: set[str] = set()
+        self._log_bodies: list[Any] = []
         self._server: grpc.Server | None = None
         self.endpoint = ""
 
@@ -147,7 +158,7 @@ class OtlpReceiver:
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="otlp-receiver"))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceService(self), server)
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_MetricsService(self), server)
-        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_LogsService(), server)
+        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_LogsService(self), server)
         port = server.add_insecure_port(f"{self._host}:0")
         if not port:
             raise RuntimeError(f"OtlpReceiver could not bind {self._host}")
@@ -187,8 +198,19 @@ class OtlpReceiver:
             self._metric_names |= names
             self._changed.notify_all()
 
+    def _add_logs(self, bodies: list[Any]) -> None:
+        with self._changed:
+            self._log_bodies.extend(bodies)
+            self._changed.notify_all()
+
+    def log_bodies(self) -> list[Any]:
+        """The body of every log record received so far (a copy)."""
+        with self._lock:
+            return list(self._log_bodies)
+
     def clear(self) -> None:
         with self._lock:
+            self._log_bodies.clear()
             self._spans.clear()
             self._metric_requests.clear()
             self._metric_names.clear()

@@ -156,7 +156,7 @@ def test_configure_telemetry_in_a_fresh_process(receiver: OtlpReceiver) -> None:
     assert span.trace_id == trace_id and span.span_id == span_id
     assert span.service_name == "peony-wallet"
     assert span.resource["deployment.environment"] == "test"
-    receiver.wait_for(lambda _: "rpc.server.duration" in receiver.metric_names(), timeout=10)
+    receiver.wait_for(lambda _: "rpc.server.call.duration" in receiver.metric_names(), timeout=10)
     assert "rpc.server.requests" in receiver.metric_names()
 
 
@@ -363,7 +363,7 @@ def test_rpc_metrics_histogram_counter_and_in_flight() -> None:
     m.end(service, method)
 
     base = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method}
-    hist = {frozenset(p.attributes.items()): p for p in _points(reader, "rpc.server.duration")}
+    hist = {frozenset(p.attributes.items()): p for p in _points(reader, "rpc.server.call.duration")}
     ok = hist[frozenset({**base, "rpc.grpc.status_code": 0}.items())]
     assert ok.count == 2 and ok.sum == pytest.approx(0.024)
     assert 0.005 in ok.explicit_bounds and max(ok.explicit_bounds) <= 60  # seconds, not ms

@@ -109,7 +109,9 @@ class WalletApply:
         service: str,
         max_size: int = 10,
         statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+        pgbouncer: bool = False,
     ):
+        self._pgbouncer = pgbouncer
         self._url = engine.url.render_as_string(hide_password=False)
         self.database = str(engine.url)  # as LedgerRepository names it (password hidden)
         self._service = service
@@ -128,6 +130,7 @@ class WalletApply:
                         min_size=1,
                         max_size=self._max_size,
                         statement_timeout_ms=self._statement_timeout_ms,
+                        pgbouncer=self._pgbouncer,
                     )
         return self._pool
 

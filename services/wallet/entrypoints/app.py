@@ -48,6 +48,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         service=SERVICE,
         max_size=config.db_hot_pool_size,
         statement_timeout_ms=config.db_statement_timeout_ms,
+        pgbouncer=config.db_pgbouncer,
     )
     servicer = WalletServicer(
         uows, backbone.engine, Idempotency(cipher, metadata), page_tokens(config, SERVICE), wallet_apply
