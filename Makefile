@@ -69,6 +69,7 @@ deploy-check: $(STAMP) $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 lock: $(STAMP)
 	$(BIN)/python -m pip install -q 'pip-tools>=7.4,<8'
 	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --extra insights \
+		--no-emit-index-url --no-emit-find-links \
 		--output-file requirements.lock pyproject.toml
 
 # The released contract, which `buf breaking` compares protos/ against (FILE rules, buf.yaml).
