@@ -26,6 +26,8 @@ MEMBERS_PII_READ = "members.pii.read"
 MEMBERS_CARE_READ = "members.care.read"  # the care profile (skin type, allergies, treatments)
 MEMBERS_TIER_OVERRIDE = "members.tier.override"
 MEMBERS_CARDS_MANAGE = "members.cards.manage"
+# Saving segments and counting / listing their members (a bulk view: HQ admin and marketing).
+MEMBERS_SEGMENTS_MANAGE = "members.segments.manage"
 # Unmasked addresses for sending (notify's identity only).
 MEMBERS_CONTACT_RESOLVE = "members.contact.resolve"
 STORES_READ = "stores.read"
@@ -55,6 +57,7 @@ ALL_PERMISSIONS = frozenset(
         MEMBERS_CARE_READ,
         MEMBERS_TIER_OVERRIDE,
         MEMBERS_CARDS_MANAGE,
+        MEMBERS_SEGMENTS_MANAGE,
         STORES_READ,
         STORES_MANAGE,
         TIERS_MANAGE,
@@ -74,7 +77,9 @@ ALL_PERMISSIONS = frozenset(
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "hq_admin": ALL_PERMISSIONS,
     "finance": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ, WALLET_READ, WALLET_FINANCE}),
-    "marketing": frozenset({MEMBERS_READ, STORES_READ, NOTIFY_READ, NOTIFY_ADMIN, WALLET_READ}),
+    "marketing": frozenset(
+        {MEMBERS_READ, MEMBERS_SEGMENTS_MANAGE, STORES_READ, NOTIFY_READ, NOTIFY_ADMIN, WALLET_READ}
+    ),
     "store_manager": frozenset(
         {
             MEMBERS_READ,

@@ -28,6 +28,7 @@ from services.members.domain.stores import DEFAULT_TIME_ZONE, OpeningHours, Stor
 from services.members.domain.tiers import DEFAULT_LADDER, Tier, TierBenefits, TierLadder
 
 PHONE_INDEX = "phone"
+BIRTHDAY_MD_INDEX = "birthday_md"
 
 
 def _aad(tenant: str, member_id: str, field: str) -> str:
@@ -43,6 +44,10 @@ class MemberCodec:
 
     def phone_index(self, normalised_phone: str) -> bytes:
         return self.cipher.blind_index(self.tenant, PHONE_INDEX, normalised_phone)
+
+    def birthday_index(self, month_day: str) -> bytes:
+        """The blind index of a birthday's "MM-DD" (segments select birthdays by it)."""
+        return self.cipher.blind_index(self.tenant, BIRTHDAY_MD_INDEX, month_day)
 
     def encrypt(self, m: Member, wrapped_dek: bytes | None) -> dict[str, Any]:
         if wrapped_dek is None:
@@ -62,6 +67,7 @@ class MemberCodec:
             "phone_ct": enc("phone", m.phone),
             "phone_bidx": self.phone_index(m.phone),
             "birthday_ct": enc("birthday", m.birthday),
+            "birthday_md_bidx": self.birthday_index(m.birthday[5:10]) if m.birthday else None,
             "id_number_ct": enc("id_number", m.id_number),
             "email_ct": enc("email", m.email),
             "wechat_openid_ct": enc("wechat_openid", m.wechat_openid),

@@ -16,10 +16,15 @@ from kit.service import open_backbone, page_tokens, run_service
 from kit.uow import UnitOfWorkFactory
 from services.members.adapters.audit import PiiAuditTrail
 from services.members.adapters.tables import metadata
-from services.members.entrypoints.consumers import WALLET_STREAM_SERVICE, wallet_events_consumer
+from services.members.entrypoints.consumers import (
+    WALLET_STREAM_SERVICE,
+    engagement_facts_consumer,
+    wallet_events_consumer,
+)
 from services.members.entrypoints.grpc_servicer import MembersServicer
 from services.members.entrypoints.jobs import TierReevaluationWorker
 from services.members.service_layer.queries import MembersQueries
+from services.members.service_layer.segments import SegmentReads
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
 SERVICE = "members"
@@ -38,7 +43,13 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         after_commit=queries.invalidate_committed,  # this replica reads its own writes at once
         cipher=cipher,
     )
-    servicer = MembersServicer(uows, queries, Idempotency(cipher, metadata), page_tokens(config, SERVICE))
+    servicer = MembersServicer(
+        uows,
+        queries,
+        Idempotency(cipher, metadata),
+        page_tokens(config, SERVICE),
+        SegmentReads(backbone.engine, cipher),
+    )
     # Other replicas' writes evict this replica's read caches through our own event stream.
     invalidator = StreamInvalidator(
         backbone.js, SERVICE, on_event=queries.invalidate_from_event, on_reset=queries.reset_caches
@@ -47,6 +58,8 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     # creating it here (idempotent, same settings) lets members start first.
     await ensure_stream(backbone.js, WALLET_STREAM_SERVICE)
     wallet_consumer = wallet_events_consumer(backbone.engine, backbone.js, **config.consumer.options())
+    # Last visit and balances for segments (member_activity).
+    engagement_consumer = engagement_facts_consumer(backbone.engine, backbone.js, **config.consumer.options())
     tier_jobs = TierReevaluationWorker(backbone.engine, uows)
     return GrpcServiceRunner(
         config=config,
@@ -56,7 +69,15 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             )
         ],
         verifier=TokenVerifier(config.auth),
-        workers=[invalidator, backbone.relay, wallet_consumer, tier_jobs, audit, backbone.retention],
+        workers=[
+            invalidator,
+            backbone.relay,
+            wallet_consumer,
+            engagement_consumer,
+            tier_jobs,
+            audit,
+            backbone.retention,
+        ],
         on_close=[backbone.close],
     )
 

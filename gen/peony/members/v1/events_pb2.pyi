@@ -1,4 +1,5 @@
 from peony.members.v1 import member_pb2 as _member_pb2
+from peony.members.v1 import segment_pb2 as _segment_pb2
 from peony.members.v1 import tier_pb2 as _tier_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -155,3 +156,13 @@ class ReferralRewardEarned(_message.Message):
     qualifying_spend_minor: int
     currency_code: str
     def __init__(self, referrer: _Optional[str] = ..., referee: _Optional[str] = ..., qualifying_spend_minor: _Optional[int] = ..., currency_code: _Optional[str] = ...) -> None: ...
+
+class SegmentSaved(_message.Message):
+    __slots__ = ("segment", "display_name", "filter")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    segment: str
+    display_name: str
+    filter: _segment_pb2.SegmentFilter
+    def __init__(self, segment: _Optional[str] = ..., display_name: _Optional[str] = ..., filter: _Optional[_Union[_segment_pb2.SegmentFilter, _Mapping]] = ...) -> None: ...

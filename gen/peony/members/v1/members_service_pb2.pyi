@@ -1,9 +1,13 @@
+import datetime
+
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from peony.members.v1 import card_pb2 as _card_pb2
 from peony.members.v1 import member_pb2 as _member_pb2
+from peony.members.v1 import segment_pb2 as _segment_pb2
 from peony.members.v1 import store_pb2 as _store_pb2
 from peony.members.v1 import tier_pb2 as _tier_pb2
 from peony.options.v1 import limits_pb2 as _limits_pb2
@@ -394,3 +398,85 @@ class ListTierChangesResponse(_message.Message):
     tier_changes: _containers.RepeatedCompositeFieldContainer[_tier_pb2.TierChange]
     next_page_token: str
     def __init__(self, tier_changes: _Optional[_Iterable[_Union[_tier_pb2.TierChange, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CreateSegmentRequest(_message.Message):
+    __slots__ = ("segment", "segment_id", "request_id")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    segment: _segment_pb2.Segment
+    segment_id: str
+    request_id: str
+    def __init__(self, segment: _Optional[_Union[_segment_pb2.Segment, _Mapping]] = ..., segment_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateSegmentResponse(_message.Message):
+    __slots__ = ("segment",)
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    segment: _segment_pb2.Segment
+    def __init__(self, segment: _Optional[_Union[_segment_pb2.Segment, _Mapping]] = ...) -> None: ...
+
+class GetSegmentRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetSegmentResponse(_message.Message):
+    __slots__ = ("segment",)
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    segment: _segment_pb2.Segment
+    def __init__(self, segment: _Optional[_Union[_segment_pb2.Segment, _Mapping]] = ...) -> None: ...
+
+class ListSegmentsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListSegmentsResponse(_message.Message):
+    __slots__ = ("segments", "next_page_token")
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    segments: _containers.RepeatedCompositeFieldContainer[_segment_pb2.Segment]
+    next_page_token: str
+    def __init__(self, segments: _Optional[_Iterable[_Union[_segment_pb2.Segment, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CountSegmentRequest(_message.Message):
+    __slots__ = ("segment", "filter", "as_of_time")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_TIME_FIELD_NUMBER: _ClassVar[int]
+    segment: str
+    filter: _segment_pb2.SegmentFilter
+    as_of_time: _timestamp_pb2.Timestamp
+    def __init__(self, segment: _Optional[str] = ..., filter: _Optional[_Union[_segment_pb2.SegmentFilter, _Mapping]] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CountSegmentResponse(_message.Message):
+    __slots__ = ("member_count",)
+    MEMBER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    member_count: int
+    def __init__(self, member_count: _Optional[int] = ...) -> None: ...
+
+class ListSegmentMembersRequest(_message.Message):
+    __slots__ = ("segment", "filter", "as_of_time", "page_size", "page_token")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_TIME_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    segment: str
+    filter: _segment_pb2.SegmentFilter
+    as_of_time: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, segment: _Optional[str] = ..., filter: _Optional[_Union[_segment_pb2.SegmentFilter, _Mapping]] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListSegmentMembersResponse(_message.Message):
+    __slots__ = ("members", "next_page_token")
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    members: _containers.RepeatedCompositeFieldContainer[_member_pb2.Member]
+    next_page_token: str
+    def __init__(self, members: _Optional[_Iterable[_Union[_member_pb2.Member, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

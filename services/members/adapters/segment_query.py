@@ -1,0 +1,229 @@
+"""A validated ``SegmentFilter`` as one SQL statement over ``members`` ⟕ ``member_activity``.
+
+Every criterion is a WHERE clause the planner can serve from an index: tier, home store
+(``ix_members_tier``, ``ix_members_home_store``), birthday (an IN list of month-day blind indexes,
+``ix_members_birthday_md``), registration time (``ix_members_create_time``), tags (GIN), last visit
+and balances (``member_activity``'s indexes), spend and visits in a window (a grouped index-only
+scan of ``ix_member_spend_window``), visited stores (``ix_member_spend_store``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Integer, Text, and_, cast, func, not_, or_, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from kit.crypto import PiiCipher
+from services.members.adapters import segment_tables as sg
+from services.members.adapters import spend_tables as st
+from services.members.adapters import tables as t
+from services.members.adapters.repository import MemberCodec
+from services.members.domain.member import Member
+
+ACTIVE = "active"
+
+
+@dataclass(frozen=True)
+class Bounds:
+    low: int | None = None
+    high: int | None = None
+
+    def admits(self, value: int) -> bool:
+        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+    def clause(self, expr) -> ColumnElement[bool]:
+        parts = []
+        if self.low is not None:
+            parts.append(expr >= self.low)
+        if self.high is not None:
+            parts.append(expr <= self.high)
+        return and_(true(), *parts)
+
+
+@dataclass(frozen=True)
+class Windowed:
+    window_days: int
+    bounds: Bounds
+
+
+@dataclass
+class Criteria:
+    """A segment filter after validation: ids without collection prefixes, birthdays as the set
+    of "MM-DD" it selects, times resolved against the evaluation time."""
+
+    as_of: datetime
+    tier_ids: list[str] = field(default_factory=list)
+    home_store_ids: list[str] = field(default_factory=list)
+    visited_store_ids: list[str] = field(default_factory=list)
+    birthday_month_days: set[str] | None = None  # None: not filtered; empty set: nobody
+    registered_after: datetime | None = None
+    registered_before: datetime | None = None
+    no_visit_for_days: int = 0
+    include_never_visited: bool = False
+    visited_within_days: int = 0
+    spend: Windowed | None = None
+    visits: Windowed | None = None
+    points: Bounds | None = None
+    stored_value: Bounds | None = None
+    tags_any: list[str] = field(default_factory=list)
+    tags_all: list[str] = field(default_factory=list)
+    consent_flags: list[str] = field(default_factory=list)
+
+
+class SegmentQuery:
+    def __init__(self, conn: AsyncConnection, tenant: str, cipher: PiiCipher):
+        self.conn = conn
+        self.tenant = tenant
+        self.codec = MemberCodec(tenant, cipher)
+
+    def _window_members(self, w: Windowed, amount, as_of: datetime, *, inside: bool):
+        """Members whose windowed sum is inside (or outside) the bounds, as a subquery."""
+        s = st.member_spend.c
+        total = func.coalesce(func.sum(amount), 0)
+        having = w.bounds.clause(total) if inside else not_(w.bounds.clause(total))
+        return (
+            select(s.member_id)
+            .where(
+                s.tenant_id == self.tenant,
+                s.occurred_at > as_of - timedelta(days=w.window_days),
+                s.occurred_at <= as_of,
+            )
+            .group_by(s.member_id)
+            .having(having)
+        )
+
+    def _windowed(self, w: Windowed, amount, as_of: datetime) -> ColumnElement[bool]:
+        m = t.members.c
+        if w.bounds.admits(0):  # members with no rows in the window have a sum of 0 and match
+            return ~m.member_id.in_(self._window_members(w, amount, as_of, inside=False))
+        return m.member_id.in_(self._window_members(w, amount, as_of, inside=True))
+
+    def where(self, c: Criteria) -> list[ColumnElement[bool]]:
+        m, a, s = t.members.c, sg.member_activity.c, st.member_spend.c
+        out: list[ColumnElement[bool]] = [m.tenant_id == self.tenant, m.state == ACTIVE]
+        if c.tier_ids:
+            out.append(m.tier_id.in_(c.tier_ids))
+        if c.home_store_ids:
+            out.append(m.home_store_id.in_(c.home_store_ids))
+        if c.visited_store_ids:
+            out.append(
+                m.member_id.in_(
+                    select(s.member_id).where(
+                        s.tenant_id == self.tenant, s.store_id.in_(c.visited_store_ids), s.kind == st.CHECKOUT
+                    )
+                )
+            )
+        if c.birthday_month_days is not None:
+            out.append(
+                m.birthday_md_bidx.in_(sorted(self.codec.birthday_index(md) for md in c.birthday_month_days))
+            )
+        if c.registered_after is not None:
+            out.append(m.create_time >= c.registered_after)
+        if c.registered_before is not None:
+            out.append(m.create_time < c.registered_before)
+        if c.no_visit_for_days:
+            cutoff = c.as_of - timedelta(days=c.no_visit_for_days)
+            lapsed = a.last_visit_at < cutoff
+            if c.include_never_visited:
+                lapsed = or_(lapsed, and_(a.last_visit_at.is_(None), m.create_time < cutoff))
+            out.append(lapsed)
+        if c.visited_within_days:
+            out.append(a.last_visit_at >= c.as_of - timedelta(days=c.visited_within_days))
+            out.append(a.last_visit_at <= c.as_of)
+        if c.spend is not None:
+            out.append(self._windowed(c.spend, s.qualifying_spend_minor, c.as_of))
+        if c.visits is not None:
+            visit_delta = cast(s.visit, Integer) - cast(s.full_refund, Integer)
+            out.append(self._windowed(c.visits, visit_delta, c.as_of))
+        if c.points is not None:
+            out.append(c.points.clause(func.coalesce(a.points_available, 0)))
+        if c.stored_value is not None:
+            out.append(c.stored_value.clause(func.coalesce(a.stored_value_minor, 0)))
+        if c.tags_any:
+            out.append(m.tags.overlap(cast(c.tags_any, ARRAY(Text))))
+        if c.tags_all:
+            out.append(m.tags.contains(cast(c.tags_all, ARRAY(Text))))
+        if c.consent_flags:
+            out.append(m.consent.contains({flag: True for flag in c.consent_flags}))
+        return out
+
+    def _from(self):
+        m, a = t.members.c, sg.member_activity.c
+        return t.members.outerjoin(
+            sg.member_activity, and_(a.tenant_id == m.tenant_id, a.member_id == m.member_id)
+        )
+
+    async def count(self, c: Criteria) -> int:
+        stmt = select(func.count()).select_from(self._from()).where(*self.where(c))
+        return int(await self.conn.scalar(stmt) or 0)
+
+    async def page(self, c: Criteria, *, limit: int, after_member_id: str | None) -> list[Member]:
+        m = t.members.c
+        clauses = self.where(c)
+        if after_member_id:
+            clauses.append(m.member_id > after_member_id)
+        stmt = select(t.members).select_from(self._from()).where(*clauses).order_by(m.member_id).limit(limit)
+        return [self.codec.from_row(r) for r in (await self.conn.execute(stmt)).all()]
+
+
+@dataclass(frozen=True)
+class SavedSegment:
+    segment_id: str
+    display_name: str
+    filter: bytes  # a serialized peony.members.v1.SegmentFilter
+    create_time: datetime
+
+
+class SegmentRepository:
+    def __init__(self, db: AsyncSession | AsyncConnection, tenant: str):
+        self.db = db
+        self.tenant = tenant
+
+    async def add(self, segment_id: str, display_name: str, filter_bytes: bytes) -> SavedSegment | str:
+        """The saved segment, or the name of the unique key that refused it ("id" or "display_name")."""
+        c = sg.segments.c
+        stmt = (
+            pg_insert(sg.segments)
+            .values(
+                tenant_id=self.tenant, segment_id=segment_id, display_name=display_name, filter=filter_bytes
+            )
+            .on_conflict_do_nothing()
+            .returning(c.create_time)
+        )
+        created = (await self.db.execute(stmt)).scalar()
+        if created is None:
+            return "id" if await self.get(segment_id) is not None else "display_name"
+        return SavedSegment(segment_id, display_name, filter_bytes, created)
+
+    async def get(self, segment_id: str) -> SavedSegment | None:
+        c = sg.segments.c
+        row = (
+            await self.db.execute(
+                select(c.segment_id, c.display_name, c.filter, c.create_time).where(
+                    c.tenant_id == self.tenant, c.segment_id == segment_id
+                )
+            )
+        ).first()
+        return (
+            SavedSegment(row.segment_id, row.display_name, bytes(row.filter), row.create_time)
+            if row
+            else None
+        )
+
+    async def list(self, *, limit: int, after_segment_id: str | None) -> list[SavedSegment]:
+        c = sg.segments.c
+        clauses = [c.tenant_id == self.tenant]
+        if after_segment_id:
+            clauses.append(c.segment_id > after_segment_id)
+        rows = await self.db.execute(
+            select(c.segment_id, c.display_name, c.filter, c.create_time)
+            .where(*clauses)
+            .order_by(c.segment_id)
+            .limit(limit)
+        )
+        return [SavedSegment(r.segment_id, r.display_name, bytes(r.filter), r.create_time) for r in rows]
