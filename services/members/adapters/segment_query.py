@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, Text, and_, cast, func, not_, or_, select, true
+from sqlalchemy import Integer, Text, and_, cast, func, or_, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -81,30 +81,41 @@ class SegmentQuery:
         self.tenant = tenant
         self.codec = MemberCodec(tenant, cipher)
 
-    def _window_members(self, w: Windowed, amount, as_of: datetime, *, inside: bool):
-        """Members whose windowed sum is inside (or outside) the bounds, as a subquery."""
+    def _window_totals(self, window_days: int, as_of: datetime):
+        """Per member, qualifying spend and visits in the window ending at ``as_of`` (members with
+        no row in the window are absent: the caller outer-joins and reads them as 0). One grouped
+        index-only scan of ``ix_member_spend_window``; a left join rather than ``NOT IN``, which
+        PostgreSQL runs row by row once the set outgrows ``work_mem``."""
         s = st.member_spend.c
-        total = func.coalesce(func.sum(amount), 0)
-        having = w.bounds.clause(total) if inside else not_(w.bounds.clause(total))
         return (
-            select(s.member_id)
+            select(
+                s.member_id.label("member_id"),
+                func.coalesce(func.sum(s.qualifying_spend_minor), 0).label("spend"),
+                func.coalesce(func.sum(cast(s.visit, Integer) - cast(s.full_refund, Integer)), 0).label(
+                    "visits"
+                ),
+            )
             .where(
                 s.tenant_id == self.tenant,
-                s.occurred_at > as_of - timedelta(days=w.window_days),
+                s.occurred_at > as_of - timedelta(days=window_days),
                 s.occurred_at <= as_of,
             )
             .group_by(s.member_id)
-            .having(having)
+            .subquery(f"window_{window_days}")
         )
 
-    def _windowed(self, w: Windowed, amount, as_of: datetime) -> ColumnElement[bool]:
-        m = t.members.c
-        if w.bounds.admits(0):  # members with no rows in the window have a sum of 0 and match
-            return ~m.member_id.in_(self._window_members(w, amount, as_of, inside=False))
-        return m.member_id.in_(self._window_members(w, amount, as_of, inside=True))
-
-    def where(self, c: Criteria) -> list[ColumnElement[bool]]:
+    def plan(self, c: Criteria):
+        """(FROM clause, WHERE clauses) of the members the criteria select."""
         m, a, s = t.members.c, sg.member_activity.c, st.member_spend.c
+        source = t.members.outerjoin(
+            sg.member_activity, and_(a.tenant_id == m.tenant_id, a.member_id == m.member_id)
+        )
+        windows = {}
+        for windowed in (c.spend, c.visits):  # one grouped scan per distinct window
+            if windowed is not None and windowed.window_days not in windows:
+                totals = self._window_totals(windowed.window_days, c.as_of)
+                windows[windowed.window_days] = totals
+                source = source.outerjoin(totals, totals.c.member_id == m.member_id)
         out: list[ColumnElement[bool]] = [m.tenant_id == self.tenant, m.state == ACTIVE]
         if c.tier_ids:
             out.append(m.tier_id.in_(c.tier_ids))
@@ -135,11 +146,10 @@ class SegmentQuery:
         if c.visited_within_days:
             out.append(a.last_visit_at >= c.as_of - timedelta(days=c.visited_within_days))
             out.append(a.last_visit_at <= c.as_of)
-        if c.spend is not None:
-            out.append(self._windowed(c.spend, s.qualifying_spend_minor, c.as_of))
-        if c.visits is not None:
-            visit_delta = cast(s.visit, Integer) - cast(s.full_refund, Integer)
-            out.append(self._windowed(c.visits, visit_delta, c.as_of))
+        for windowed, column in ((c.spend, "spend"), (c.visits, "visits")):
+            if windowed is not None:
+                totals = windows[windowed.window_days]
+                out.append(windowed.bounds.clause(func.coalesce(totals.c[column], 0)))
         if c.points is not None:
             out.append(c.points.clause(func.coalesce(a.points_available, 0)))
         if c.stored_value is not None:
@@ -150,24 +160,19 @@ class SegmentQuery:
             out.append(m.tags.contains(cast(c.tags_all, ARRAY(Text))))
         if c.consent_flags:
             out.append(m.consent.contains({flag: True for flag in c.consent_flags}))
-        return out
-
-    def _from(self):
-        m, a = t.members.c, sg.member_activity.c
-        return t.members.outerjoin(
-            sg.member_activity, and_(a.tenant_id == m.tenant_id, a.member_id == m.member_id)
-        )
+        return source, out
 
     async def count(self, c: Criteria) -> int:
-        stmt = select(func.count()).select_from(self._from()).where(*self.where(c))
+        source, clauses = self.plan(c)
+        stmt = select(func.count()).select_from(source).where(*clauses)
         return int(await self.conn.scalar(stmt) or 0)
 
     async def page(self, c: Criteria, *, limit: int, after_member_id: str | None) -> list[Member]:
         m = t.members.c
-        clauses = self.where(c)
+        source, clauses = self.plan(c)
         if after_member_id:
             clauses.append(m.member_id > after_member_id)
-        stmt = select(t.members).select_from(self._from()).where(*clauses).order_by(m.member_id).limit(limit)
+        stmt = select(t.members).select_from(source).where(*clauses).order_by(m.member_id).limit(limit)
         return [self.codec.from_row(r) for r in (await self.conn.execute(stmt)).all()]
 
 
