@@ -105,8 +105,8 @@ async def _generate(db_url: str, n: int) -> None:
                 (ARRAY['regular', 'regular', 'regular', 'silver', 'silver', 'gold', 'platinum',
                        'diamond'])[1 + i % 8],
                 CASE WHEN i % 20 = 0 THEN NULL ELSE ($4::bytea[])[1 + (i * 7919) % 366] END,
-                now() - make_interval(days => (i % 1095)), now(), 'active'
-            FROM generate_series(1, $2) AS i
+                now() - make_interval(days => (i % 1095)::int), now(), 'active'
+            FROM generate_series(1, $2::bigint) AS i
             """,
             TENANT,
             n,
@@ -120,9 +120,9 @@ async def _generate(db_url: str, n: int) -> None:
             INSERT INTO member_activity (tenant_id, member_id, last_visit_at, points_available,
                 points_as_of,
                 stored_value_minor, stored_value_as_of)
-            SELECT $1, md5('m' || i)::uuid, now() - make_interval(days => (i * 31) % 365),
+            SELECT $1, md5('m' || i)::uuid, now() - make_interval(days => ((i * 31) % 365)::int),
                 (i * 37) % 5000, now(), (i * 101) % 200000, now()
-            FROM generate_series(1, $2) AS i WHERE i % 5 <> 0
+            FROM generate_series(1, $2::bigint) AS i WHERE i % 5 <> 0
             """,
             TENANT,
             n,
@@ -135,8 +135,8 @@ async def _generate(db_url: str, n: int) -> None:
             SELECT $1, 'c' || i || '-' || k, '', md5('m' || i)::uuid, 'checkout',
                 ((i * 13 + k * 7) % 2000) * 100,
                 true, 'store-' || ((i + k) % $3), 'CNY',
-                now() - make_interval(days => ((i * 31 + k * 45) % 365)), md5('e' || i || '-' || k)::uuid
-            FROM generate_series(1, $2) AS i, generate_series(0, 2) AS k WHERE i % 5 <> 0
+                now() - make_interval(days => ((i * 31 + k * 45) % 365)::int), md5('e' || i || '-' || k)::uuid
+            FROM generate_series(1, $2::bigint) AS i, generate_series(0, 2) AS k WHERE i % 5 <> 0
             """,
             TENANT,
             n,

@@ -67,3 +67,17 @@ Index(
     postgresql_include=["member_id", "qualifying_spend_minor", "visit", "full_refund"],
 )
 Index("ix_member_spend_store", member_spend.c.tenant_id, member_spend.c.store_id, member_spend.c.member_id)
+
+# One row per (programme, member, period) that has run: the primary key is what makes a
+# programme fire exactly once per member and period (birthday: the year), across replicas and
+# crashes — the row, the programme's events and nothing else commit in one transaction.
+programme_runs = Table(
+    "programme_runs",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("programme", Text, nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("period", Text, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "programme", "member_id", "period", name="pk_programme_runs"),
+)

@@ -23,6 +23,7 @@ from services.members.entrypoints.consumers import (
 )
 from services.members.entrypoints.grpc_servicer import MembersServicer
 from services.members.entrypoints.jobs import TierReevaluationWorker
+from services.members.service_layer.birthday import BirthdaySettings, BirthdayWorker
 from services.members.service_layer.queries import MembersQueries
 from services.members.service_layer.segments import SegmentReads
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
@@ -61,6 +62,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     # Last visit and balances for segments (member_activity).
     engagement_consumer = engagement_facts_consumer(backbone.engine, backbone.js, **config.consumer.options())
     tier_jobs = TierReevaluationWorker(backbone.engine, uows)
+    birthdays = BirthdayWorker(backbone.engine, uows, cipher, BirthdaySettings.from_env(config.extra))
     return GrpcServiceRunner(
         config=config,
         registrations=[
@@ -73,6 +75,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             invalidator,
             backbone.relay,
             wallet_consumer,
+            birthdays,
             engagement_consumer,
             tier_jobs,
             audit,

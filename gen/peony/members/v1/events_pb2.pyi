@@ -166,3 +166,17 @@ class SegmentSaved(_message.Message):
     display_name: str
     filter: _segment_pb2.SegmentFilter
     def __init__(self, segment: _Optional[str] = ..., display_name: _Optional[str] = ..., filter: _Optional[_Union[_segment_pb2.SegmentFilter, _Mapping]] = ...) -> None: ...
+
+class BirthdayBenefitDue(_message.Message):
+    __slots__ = ("member", "year", "tier_id", "points", "store")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    YEAR_FIELD_NUMBER: _ClassVar[int]
+    TIER_ID_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    year: int
+    tier_id: str
+    points: int
+    store: str
+    def __init__(self, member: _Optional[str] = ..., year: _Optional[int] = ..., tier_id: _Optional[str] = ..., points: _Optional[int] = ..., store: _Optional[str] = ...) -> None: ...

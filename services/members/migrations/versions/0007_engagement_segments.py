@@ -1,4 +1,4 @@
-"""engagement segments: saved segments, the member_activity projection, birthday month-day index
+"""engagement: saved segments, the member_activity projection, birthday month-day index, programme runs
 
 Revision ID: 0007_engagement_segments
 Revises: 0006_member_contacts
@@ -53,12 +53,22 @@ def upgrade() -> None:
         sa.Column("stored_value_as_of", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("tenant_id", "member_id", name="pk_member_activity"),
     )
+    op.create_table(
+        "programme_runs",
+        sa.Column("tenant_id", sa.Text(), nullable=False),
+        sa.Column("programme", sa.Text(), nullable=False),
+        sa.Column("member_id", postgresql.UUID(as_uuid=False), nullable=False),
+        sa.Column("period", sa.Text(), nullable=False),
+        sa.Column("create_time", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "programme", "member_id", "period", name="pk_programme_runs"),
+    )
     op.create_index("ix_member_activity_last_visit", "member_activity", ["tenant_id", "last_visit_at"])
     op.create_index("ix_member_activity_points", "member_activity", ["tenant_id", "points_available"])
     op.create_index("ix_member_activity_stored_value", "member_activity", ["tenant_id", "stored_value_minor"])
 
 
 def downgrade() -> None:
+    op.drop_table("programme_runs")
     op.drop_table("member_activity")
     op.drop_table("segments")
     op.drop_index("ix_member_spend_store", table_name="member_spend")
