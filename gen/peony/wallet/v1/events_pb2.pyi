@@ -390,3 +390,15 @@ class TransactionReversed(_message.Message):
     member: str
     reason: str
     def __init__(self, transaction: _Optional[str] = ..., reversal: _Optional[str] = ..., kind: _Optional[_Union[_ledger_pb2.TransactionKind, str]] = ..., member: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class BirthdayRewardGranted(_message.Message):
+    __slots__ = ("member", "year", "points", "transaction")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    YEAR_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    year: int
+    points: int
+    transaction: str
+    def __init__(self, member: _Optional[str] = ..., year: _Optional[int] = ..., points: _Optional[int] = ..., transaction: _Optional[str] = ...) -> None: ...
