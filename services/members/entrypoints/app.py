@@ -24,6 +24,7 @@ from services.members.entrypoints.consumers import (
 from services.members.entrypoints.grpc_servicer import MembersServicer
 from services.members.entrypoints.jobs import TierReevaluationWorker
 from services.members.service_layer.birthday import BirthdaySettings, BirthdayWorker
+from services.members.service_layer.lapse import LapseSettings, LapseWorker
 from services.members.service_layer.queries import MembersQueries
 from services.members.service_layer.segments import SegmentReads
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
@@ -63,6 +64,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     engagement_consumer = engagement_facts_consumer(backbone.engine, backbone.js, **config.consumer.options())
     tier_jobs = TierReevaluationWorker(backbone.engine, uows)
     birthdays = BirthdayWorker(backbone.engine, uows, cipher, BirthdaySettings.from_env(config.extra))
+    lapses = LapseWorker(backbone.engine, uows, LapseSettings.from_env(config.extra))
     return GrpcServiceRunner(
         config=config,
         registrations=[
@@ -76,6 +78,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             backbone.relay,
             wallet_consumer,
             birthdays,
+            lapses,
             engagement_consumer,
             tier_jobs,
             audit,

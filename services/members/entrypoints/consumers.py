@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kit.logging import get_logger
 from kit.messaging import EventConsumer, EventEnvelope
 from kit.messaging.dispatch import EventTable
-from services.members.service_layer import spend
+from kit.uow import UnitOfWork
+from services.members.service_layer import lapse, spend
 from services.members.service_layer.activity import MemberActivity
 from services.members.service_layer.spend import InvalidWalletEvent
 
@@ -99,7 +100,10 @@ async def _visit(
     activity: MemberActivity, envelope: EventEnvelope, done: wallet_pb.CheckoutCompleted
 ) -> None:
     at = _occurred_at(envelope, done.create_time if done.HasField("create_time") else None)
-    await activity.visited(spend.member_uuid(done.member), at)
+    member_id = spend.member_uuid(done.member)
+    previous = await activity.visited(member_id, at)
+    uow = UnitOfWork.joined(activity.session, service=SERVICE, tenant=activity.tenant)
+    await lapse.returned_from_lapse(uow, member_id, previous, at, done.checkout)
 
 
 @engagement_events.on(wallet_pb.BalanceChanged)

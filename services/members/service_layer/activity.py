@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import case, func, or_
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,14 +28,24 @@ class MemberActivity:
         self.session = session
         self.tenant = tenant
 
-    async def visited(self, member_id: str, at: datetime) -> None:
+    async def visited(self, member_id: str, at: datetime) -> datetime | None:
+        """Records a visit; returns the last visit before it (None: none), read under the row's
+        lock so two visits of one member are serialised."""
         a = sg.member_activity
+        previous = (
+            await self.session.execute(
+                select(a.c.last_visit_at)
+                .where(a.c.tenant_id == self.tenant, a.c.member_id == member_id)
+                .with_for_update()
+            )
+        ).scalar()
         stmt = pg_insert(a).values(tenant_id=self.tenant, member_id=member_id, last_visit_at=at)
         stmt = stmt.on_conflict_do_update(
             constraint="pk_member_activity",
             set_={"last_visit_at": func.greatest(a.c.last_visit_at, stmt.excluded.last_visit_at)},
         )
         await self.session.execute(stmt)
+        return previous
 
     async def _balance(
         self, member_id: str, column: str, as_of_column: str, value: int, at: datetime

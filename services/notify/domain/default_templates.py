@@ -26,6 +26,10 @@ _ZH: dict[str, Template] = {
         " {{ event.qualifying_spend_minor|money(event.currency_code) }}，推荐奖励已发放到您的账户。",
         "推荐奖励到账",
     ),
+    "lapse_reengagement": Template(
+        "{{ member.display_name }}，好久不见！您已有 {{ event.days }} 天没来店里了，我们为您准备了专属关怀，期待您的光临。",
+        "想念您",
+    ),
     "birthday_greeting": Template(
         "{{ member.display_name }}，生日快乐！{% if event.points %}{{ event.points }} 生日积分已送到您的账户，{% endif %}"
         "期待您的光临。",
@@ -110,6 +114,11 @@ _EN: dict[str, Template] = {
         "{{ member.display_name }}, a friend you referred spent"
         " {{ event.qualifying_spend_minor|money(event.currency_code) }}; your referral reward is in your account.",
         "Referral reward",
+    ),
+    "lapse_reengagement": Template(
+        "{{ member.display_name }}, we miss you! It has been {{ event.days }} days since your last visit;"
+        " we would love to see you again.",
+        "We miss you",
     ),
     "birthday_greeting": Template(
         "Happy birthday, {{ member.display_name }}!{% if event.points %} {{ event.points }} birthday points"

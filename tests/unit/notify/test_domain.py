@@ -83,6 +83,7 @@ EXPECTED = {
     "peony.members.v1.ReferralRewardEarned": {"referral_reward"},
     "peony.members.v1.CardReportedLost": {"card_lost"},
     "peony.members.v1.BirthdayBenefitDue": {"birthday_greeting"},
+    "peony.members.v1.MemberLapsed": {"lapse_reengagement"},
     "peony.wallet.v1.BalanceChanged": {"top_up_notice", "spend_notice"},
     "peony.wallet.v1.PointsEarned": {"points_earned"},
     "peony.wallet.v1.PointsExpiring": {"points_expiring"},
