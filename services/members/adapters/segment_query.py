@@ -81,7 +81,7 @@ class SegmentQuery:
         self.tenant = tenant
         self.codec = MemberCodec(tenant, cipher)
 
-    def _window_totals(self, window_days: int, as_of: datetime):
+    def _window_totals(self, window_days: int, as_of: datetime, candidates):
         """Per member, qualifying spend and visits in the window ending at ``as_of`` (members with
         no row in the window are absent: the caller outer-joins and reads them as 0). One grouped
         index-only scan of ``ix_member_spend_window``; a left join rather than ``NOT IN``, which
@@ -99,23 +99,17 @@ class SegmentQuery:
                 s.tenant_id == self.tenant,
                 s.occurred_at > as_of - timedelta(days=window_days),
                 s.occurred_at <= as_of,
+                *([s.member_id.in_(candidates)] if candidates is not None else []),
             )
             .group_by(s.member_id)
             .subquery(f"window_{window_days}")
         )
 
-    def plan(self, c: Criteria):
-        """(FROM clause, WHERE clauses) of the members the criteria select."""
-        m, a, s = t.members.c, sg.member_activity.c, st.member_spend.c
-        source = t.members.outerjoin(
-            sg.member_activity, and_(a.tenant_id == m.tenant_id, a.member_id == m.member_id)
-        )
-        windows = {}
-        for windowed in (c.spend, c.visits):  # one grouped scan per distinct window
-            if windowed is not None and windowed.window_days not in windows:
-                totals = self._window_totals(windowed.window_days, c.as_of)
-                windows[windowed.window_days] = totals
-                source = source.outerjoin(totals, totals.c.member_id == m.member_id)
+    def _member_clauses(self, c: Criteria, members) -> list[ColumnElement[bool]]:
+        """The criteria on the members table itself, over ``members`` (the table or an alias);
+        the first two (tenant, active) are always there."""
+        m = members.c
+        s = st.member_spend.alias().c  # its own alias: never correlated with a window's member_spend
         out: list[ColumnElement[bool]] = [m.tenant_id == self.tenant, m.state == ACTIVE]
         if c.tier_ids:
             out.append(m.tier_id.in_(c.tier_ids))
@@ -137,6 +131,33 @@ class SegmentQuery:
             out.append(m.create_time >= c.registered_after)
         if c.registered_before is not None:
             out.append(m.create_time < c.registered_before)
+        if c.tags_any:
+            out.append(m.tags.overlap(cast(c.tags_any, ARRAY(Text))))
+        if c.tags_all:
+            out.append(m.tags.contains(cast(c.tags_all, ARRAY(Text))))
+        if c.consent_flags:
+            out.append(m.consent.contains({flag: True for flag in c.consent_flags}))
+        return out
+
+    def plan(self, c: Criteria):
+        """(FROM clause, WHERE clauses) of the members the criteria select."""
+        m, a = t.members.c, sg.member_activity.c
+        source = t.members.outerjoin(
+            sg.member_activity, and_(a.tenant_id == m.tenant_id, a.member_id == m.member_id)
+        )
+        windows = {}
+        # The window aggregates only the members the members-table criteria leave (a semi-join
+        # the planner can drive from their indexes when they are selective, e.g. two stores).
+        candidates = None
+        if self._member_clauses(c, t.members)[2:]:
+            pool = t.members.alias("candidates")
+            candidates = select(pool.c.member_id).where(*self._member_clauses(c, pool))
+        for windowed in (c.spend, c.visits):  # one grouped scan per distinct window
+            if windowed is not None and windowed.window_days not in windows:
+                totals = self._window_totals(windowed.window_days, c.as_of, candidates)
+                windows[windowed.window_days] = totals
+                source = source.outerjoin(totals, totals.c.member_id == m.member_id)
+        out: list[ColumnElement[bool]] = self._member_clauses(c, t.members)
         if c.no_visit_for_days:
             cutoff = c.as_of - timedelta(days=c.no_visit_for_days)
             lapsed = a.last_visit_at < cutoff
@@ -154,12 +175,6 @@ class SegmentQuery:
             out.append(c.points.clause(func.coalesce(a.points_available, 0)))
         if c.stored_value is not None:
             out.append(c.stored_value.clause(func.coalesce(a.stored_value_minor, 0)))
-        if c.tags_any:
-            out.append(m.tags.overlap(cast(c.tags_any, ARRAY(Text))))
-        if c.tags_all:
-            out.append(m.tags.contains(cast(c.tags_all, ARRAY(Text))))
-        if c.consent_flags:
-            out.append(m.consent.contains({flag: True for flag in c.consent_flags}))
         return source, out
 
     async def count(self, c: Criteria) -> int:

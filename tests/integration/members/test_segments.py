@@ -217,6 +217,10 @@ async def test_each_criterion_selects_exactly_its_members(world: World):
     await selects(sg.SegmentFilter(spend=spend_30), [vip_sms])
     spend_low = sg.WindowedRange(window_days=365, range=sg.Int64Range(max=10_000))
     await selects(sg.SegmentFilter(spend=spend_low), [vip, never])  # no spend counts as 0
+    # With members-table criteria too (the window then aggregates only their candidates).
+    await selects(sg.SegmentFilter(home_stores=[shanghai], spend=spend_30), [vip_sms])
+    await selects(sg.SegmentFilter(home_stores=[other], spend=spend_low), [never])
+    await selects(sg.SegmentFilter(visited_stores=[other], spend=spend_low), [])
     await selects(
         sg.SegmentFilter(visits=sg.WindowedRange(window_days=30, range=sg.Int64Range(min=2))), [vip_sms]
     )
