@@ -349,6 +349,7 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
 
     # --- segments ----------------------------------------------------------------------------
     async def CreateSegment(self, request: pb.CreateSegmentRequest, context) -> pb.CreateSegmentResponse:
+        current_principal().require(auth.MEMBERS_SEGMENTS_MANAGE)  # before the request's shape
         if request.segment_id and not is_resource_id(request.segment_id):
             raise InvalidArgument([("segment_id", RESOURCE_ID_RULE)])
         if not request.HasField("segment"):
@@ -365,6 +366,7 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
         return await self._mutate("CreateSegment", request, pb.CreateSegmentResponse, effect)
 
     async def GetSegment(self, request: pb.GetSegmentRequest, context) -> pb.GetSegmentResponse:
+        current_principal().require(auth.MEMBERS_SEGMENTS_MANAGE)  # before the request's shape
         segment_id = mp.require_id(request.name, "segments", "name")
         return pb.GetSegmentResponse(
             segment=_segment_pb(await self._segments.get(current_principal(), segment_id))
@@ -381,6 +383,7 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
         )
 
     async def CountSegment(self, request: pb.CountSegmentRequest, context) -> pb.CountSegmentResponse:
+        current_principal().require(auth.MEMBERS_SEGMENTS_MANAGE)  # before the request's shape
         segment_id, f, as_of = _segment_source(request)
         count = await self._segments.count(current_principal(), segment_id, f, as_of)
         return pb.CountSegmentResponse(member_count=count)
@@ -388,6 +391,7 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
     async def ListSegmentMembers(
         self, request: pb.ListSegmentMembersRequest, context
     ) -> pb.ListSegmentMembersResponse:
+        current_principal().require(auth.MEMBERS_SEGMENTS_MANAGE)  # before the request's shape
         segment_id, f, as_of = _segment_source(request)
         caller = current_principal()
         # The token is bound to everything that decides the page, the evaluation time included.

@@ -367,6 +367,9 @@ async def test_bad_segments_are_refused_and_write_nothing(world: World):
         sg.Segment(display_name="x", filter=sg.SegmentFilter(home_stores=[store])), ["front_desk"]
     )
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as denied:  # refused before the request is even read
+        await world.members.stub.CountSegment(pb.CountSegmentRequest(), metadata=world.md(["front_desk"]))
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with pytest.raises(grpc.aio.AioRpcError) as both:
         await world.members.stub.CountSegment(
             pb.CountSegmentRequest(segment="segments/x", filter=sg.SegmentFilter()), metadata=world.md()
