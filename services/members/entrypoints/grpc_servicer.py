@@ -394,11 +394,16 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
         current_principal().require(auth.MEMBERS_SEGMENTS_MANAGE)  # before the request's shape
         segment_id, f, as_of = _segment_source(request)
         caller = current_principal()
-        # The token is bound to everything that decides the page, the evaluation time included.
+        # The token is bound to everything that decides the page: the segment or filter and the
+        # requested evaluation time (without one, the first page's time travels in the token).
         source = hashlib.sha256(
-            request.segment.encode() + b"|" + request.filter.SerializeToString(deterministic=True)
+            request.segment.encode()
+            + b"|"
+            + request.filter.SerializeToString(deterministic=True)
+            + b"|"
+            + request.as_of_time.SerializeToString(deterministic=True)
         ).hexdigest()
-        binding = f"{caller.tenant}|segment-members|{source}|{as_of.isoformat()}"
+        binding = f"{caller.tenant}|segment-members|{source}"
         cursor = self._tokens.decode(request.page_token, binding=binding) or {}
         if request.page_token and not request.HasField("as_of_time"):
             # Later pages keep the first page's evaluation time, so the list does not shift.

@@ -232,6 +232,22 @@ async def test_each_criterion_selects_exactly_its_members(world: World):
     later = now + timedelta(days=90)  # evaluated 90 days on, everyone has lapsed 60 days
     f = sg.SegmentFilter(no_visit_for_days=60, include_never_visited=True)
     assert await world.count(f, as_of=later) == 4
+    # Paging without an evaluation time: later pages keep the first page's.
+    assert sorted(await world.names(sg.SegmentFilter(), page_size=3)) == sorted(
+        m.name for m in (vip_sms, vip, lapsed, never)
+    )
+    # A token is refused with another filter.
+    first = await world.members.stub.ListSegmentMembers(
+        pb.ListSegmentMembersRequest(filter=sg.SegmentFilter(), page_size=1), metadata=world.md(["marketing"])
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as other:
+        await world.members.stub.ListSegmentMembers(
+            pb.ListSegmentMembersRequest(
+                filter=sg.SegmentFilter(tags_any=["vip"]), page_size=1, page_token=first.next_page_token
+            ),
+            metadata=world.md(["marketing"]),
+        )
+    assert other.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     # Paging: page size 1 walks every member once.
     assert sorted(await world.names(sg.SegmentFilter(), as_of=now, page_size=1)) == sorted(
         m.name for m in (vip_sms, vip, lapsed, never)
