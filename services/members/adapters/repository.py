@@ -45,6 +45,12 @@ class MemberCodec:
     def phone_index(self, normalised_phone: str) -> bytes:
         return self.cipher.blind_index(self.tenant, PHONE_INDEX, normalised_phone)
 
+    def birthday_index_of_row(self, member_id: str, dek_wrapped: bytes, birthday_ct: bytes) -> bytes:
+        """The month-day index of a stored (encrypted) birthday, for rows saved before it existed."""
+        dek = self.cipher.unwrap(self.tenant, dek_wrapped)
+        birthday = self.cipher.decrypt_field(dek, birthday_ct, _aad(self.tenant, member_id, "birthday"))
+        return self.birthday_index(birthday[5:10])
+
     def birthday_index(self, month_day: str) -> bytes:
         """The blind index of a birthday's "MM-DD" (segments select birthdays by it)."""
         return self.cipher.blind_index(self.tenant, BIRTHDAY_MD_INDEX, month_day)

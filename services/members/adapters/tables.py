@@ -107,6 +107,13 @@ members = Table(
     Index("ix_members_home_store", "tenant_id", "home_store_id", "member_id"),
     Index("ix_members_tier", "tenant_id", "tier_id", "member_id"),
     Index("ix_members_birthday_md", "tenant_id", "birthday_md_bidx"),
+    # Rows saved before the month-day index existed, for the birthday programme's backfill.
+    Index(
+        "ix_members_birthday_md_missing",
+        "tenant_id",
+        "member_id",
+        postgresql_where=text("birthday_ct IS NOT NULL AND birthday_md_bidx IS NULL"),
+    ),
     Index("ix_members_create_time", "tenant_id", "create_time"),
     Index("ix_members_tags", "tags", postgresql_using="gin"),
     Index(

@@ -162,6 +162,36 @@ async def _batch(uow: MembersUnitOfWork, zone: str, year: int, indexes: list[byt
     return len(inserted)
 
 
+async def backfill_birthday_indexes(engine: AsyncEngine, cipher: PiiCipher, *, limit: int = 1000) -> int:
+    """Fills ``birthday_md_bidx`` of up to ``limit`` members saved before it existed (migration
+    0007); returns how many were filled. Rows another replica is filling are skipped (SKIP LOCKED)."""
+    m = t.members.c
+    async with engine.begin() as conn:
+        rows = (
+            await conn.execute(
+                select(m.tenant_id, m.member_id, m.dek_wrapped, m.birthday_ct)
+                # an erased member's data key is gone: nothing to read (and nothing to send)
+                .where(m.birthday_ct.is_not(None), m.birthday_md_bidx.is_(None), m.dek_wrapped.is_not(None))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        filled = 0
+        for tenant, member_id, dek_wrapped, birthday_ct in rows:
+            try:
+                index = MemberCodec(tenant, cipher).birthday_index_of_row(member_id, dek_wrapped, birthday_ct)
+            except Exception:  # one unreadable row must not stop the others; it stays unindexed
+                log.exception("members.birthday_backfill_failed", tenant=tenant, member_id=member_id)
+                continue
+            await conn.execute(
+                t.members.update()
+                .where(m.tenant_id == tenant, m.member_id == member_id)
+                .values(birthday_md_bidx=index)
+            )
+            filled += 1
+    return filled
+
+
 class BirthdayWorker(PeriodicWorker):
     """Runs the birthday programme every minute on every replica (the key makes that safe)."""
 
@@ -174,4 +204,5 @@ class BirthdayWorker(PeriodicWorker):
     async def tick(self) -> int:
         from datetime import UTC
 
+        await backfill_birthday_indexes(self._engine, self._cipher)
         return await run_birthdays(self._engine, self._uows, self._cipher, datetime.now(UTC), self._settings)

@@ -23,7 +23,7 @@ from kit.crypto import PiiCipher
 from kit.db import session_factory
 from kit.messaging import EventEnvelope, unpack
 from kit.uow import UnitOfWorkFactory
-from services.members.service_layer.birthday import BirthdaySettings, run_birthdays
+from services.members.service_layer.birthday import BirthdaySettings, backfill_birthday_indexes, run_birthdays
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
 pytestmark = pytest.mark.integration
@@ -130,3 +130,21 @@ async def test_birthday_days_ahead_and_the_tier_benefit(members):
         BirthdaySettings.from_env({"PEONY_MEMBERS_BIRTHDAY_TIME": "9am"})
     with pytest.raises(ValueError):
         BirthdaySettings.from_env({"PEONY_MEMBERS_BIRTHDAY_DAYS_AHEAD": "-1"})
+
+
+async def test_members_saved_before_the_month_day_index_are_backfilled(members):
+    p = Programme(members)
+    store = await members.create_store(p.tenant)
+    old = await p.register(store, "1970-09-15")
+    member_id = old.split("/")[1]
+    async with members.db.begin() as conn:  # as migration 0007 left a row saved before it
+        await conn.execute(
+            text("UPDATE members SET birthday_md_bidx = NULL WHERE tenant_id = :t AND member_id = :m"),
+            {"t": p.tenant, "m": member_id},
+        )
+    await p.run(utc(2027, 9, 15, 1, 0))
+    assert await p.due() == []  # not found without its index
+    while await backfill_birthday_indexes(members.db, p.cipher):
+        pass
+    await p.run(utc(2027, 9, 15, 1, 0))
+    assert await p.due() == [(old, 2027, 100)]

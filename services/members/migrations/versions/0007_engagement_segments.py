@@ -4,8 +4,8 @@ Revision ID: 0007_engagement_segments
 Revises: 0006_member_contacts
 Create Date: 2026-12-07 12:50:00
 
-``birthday_md_bidx`` is filled as members are saved: rows written before this revision have none
-until their next save (the migration cannot compute it: the key is not the database's to hold).
+``birthday_md_bidx`` is filled as members are saved; rows written before this revision are filled by
+the birthday worker's backfill (the migration cannot compute it: the key is not the database's).
 """
 
 from collections.abc import Sequence
@@ -23,6 +23,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column("members", sa.Column("birthday_md_bidx", sa.LargeBinary(), nullable=True))
     op.create_index("ix_members_birthday_md", "members", ["tenant_id", "birthday_md_bidx"])
+    op.create_index(
+        "ix_members_birthday_md_missing",
+        "members",
+        ["tenant_id", "member_id"],
+        postgresql_where=sa.text("birthday_ct IS NOT NULL AND birthday_md_bidx IS NULL"),
+    )
     op.create_index("ix_members_create_time", "members", ["tenant_id", "create_time"])
     op.create_index("ix_members_tags", "members", ["tags"], postgresql_using="gin")
     op.create_index(
@@ -75,5 +81,6 @@ def downgrade() -> None:
     op.drop_index("ix_member_spend_window", table_name="member_spend")
     op.drop_index("ix_members_tags", table_name="members")
     op.drop_index("ix_members_create_time", table_name="members")
+    op.drop_index("ix_members_birthday_md_missing", table_name="members")
     op.drop_index("ix_members_birthday_md", table_name="members")
     op.drop_column("members", "birthday_md_bidx")
