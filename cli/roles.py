@@ -16,7 +16,7 @@ from kit.auth import ALL_PERMISSIONS, ROLE_PERMISSIONS, STORE_BOUND_ROLES
 ROLE_NOTES = {
     "hq_admin": "HQ administrator",
     "finance": "finance views",
-    "marketing": "segments and campaigns (read-only); notify's message templates",
+    "marketing": "segments (save, count, list members); notify's message templates",
     "store_manager": "runs their stores",
     "front_desk": "front desk (前台): registration, cards, checkout, bookings",
     "beautician": "beautician / technician: their appointments and care profiles",

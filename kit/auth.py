@@ -28,6 +28,8 @@ MEMBERS_TIER_OVERRIDE = "members.tier.override"
 MEMBERS_CARDS_MANAGE = "members.cards.manage"
 # Erasing a member at their request (right to erasure): irreversible, so headquarters only.
 MEMBERS_ERASE = "members.erase"
+# Saving segments and counting / listing their members (a bulk view: HQ admin and marketing).
+MEMBERS_SEGMENTS_MANAGE = "members.segments.manage"
 # Unmasked addresses for sending (notify's identity only).
 MEMBERS_CONTACT_RESOLVE = "members.contact.resolve"
 STORES_READ = "stores.read"
@@ -59,6 +61,7 @@ ALL_PERMISSIONS = frozenset(
         MEMBERS_TIER_OVERRIDE,
         MEMBERS_CARDS_MANAGE,
         MEMBERS_ERASE,
+        MEMBERS_SEGMENTS_MANAGE,
         STORES_READ,
         STORES_MANAGE,
         TIERS_MANAGE,
@@ -82,7 +85,15 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         {MEMBERS_READ, STORES_READ, NOTIFY_READ, WALLET_READ, WALLET_FINANCE, INSIGHTS_READ}
     ),
     "marketing": frozenset(
-        {MEMBERS_READ, STORES_READ, NOTIFY_READ, NOTIFY_ADMIN, WALLET_READ, INSIGHTS_READ}
+        {
+            MEMBERS_READ,
+            MEMBERS_SEGMENTS_MANAGE,
+            STORES_READ,
+            NOTIFY_READ,
+            NOTIFY_ADMIN,
+            WALLET_READ,
+            INSIGHTS_READ,
+        }
     ),
     "store_manager": frozenset(
         {

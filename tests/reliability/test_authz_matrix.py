@@ -107,6 +107,12 @@ MATRIX: dict[str, Rule] = {
     "members.ResolveContact":         R(auth.MEMBERS_CONTACT_RESOLVE),
     "members.ResolveContacts":        R(auth.MEMBERS_CONTACT_RESOLVE),
     "members.ListTierChanges":        R(auth.MEMBERS_READ, member="own"),
+    # members: segments
+    "members.CreateSegment":          R(auth.MEMBERS_SEGMENTS_MANAGE),
+    "members.GetSegment":             R(auth.MEMBERS_SEGMENTS_MANAGE),
+    "members.ListSegments":           R(auth.MEMBERS_SEGMENTS_MANAGE),
+    "members.CountSegment":           R(auth.MEMBERS_SEGMENTS_MANAGE),
+    "members.ListSegmentMembers":     R(auth.MEMBERS_SEGMENTS_MANAGE),
     # wallet: stored value
     "wallet.GetWallet":               R(auth.WALLET_READ, member="own"),
     "wallet.ListTransactions":        R(auth.WALLET_READ, member="own"),

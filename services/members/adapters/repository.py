@@ -34,6 +34,7 @@ NAME_PREFIX_INDEX = "name_prefix"
 # characters, then checked against the decrypted names.
 NAME_PREFIX_INDEXED = 8
 ERASED = "erased"
+BIRTHDAY_MD_INDEX = "birthday_md"
 
 
 def _aad(tenant: str, member_id: str, field: str) -> str:
@@ -56,6 +57,16 @@ class MemberCodec:
     def name_prefix_indexes(self, name: str) -> list[bytes]:
         return self.cipher.prefix_blind_indexes(self.tenant, NAME_PREFIX_INDEX, name, NAME_PREFIX_INDEXED)
 
+    def birthday_index_of_row(self, member_id: str, dek_wrapped: bytes, birthday_ct: bytes) -> bytes:
+        """The month-day index of a stored (encrypted) birthday, for rows saved before it existed."""
+        dek = self.cipher.unwrap(self.tenant, dek_wrapped)
+        birthday = self.cipher.decrypt_field(dek, birthday_ct, _aad(self.tenant, member_id, "birthday"))
+        return self.birthday_index(birthday[5:10])
+
+    def birthday_index(self, month_day: str) -> bytes:
+        """The blind index of a birthday's "MM-DD" (segments select birthdays by it)."""
+        return self.cipher.blind_index(self.tenant, BIRTHDAY_MD_INDEX, month_day)
+
     def encrypt(self, m: Member, wrapped_dek: bytes | None) -> dict[str, Any]:
         if wrapped_dek is None:
             dek, wrapped_dek = self.cipher.new_data_key(self.tenant)
@@ -76,6 +87,7 @@ class MemberCodec:
             "display_name_ct": enc("display_name", m.display_name),
             "name_prefix_bidx": self.name_prefix_indexes(m.display_name),
             "birthday_ct": enc("birthday", m.birthday),
+            "birthday_md_bidx": self.birthday_index(m.birthday[5:10]) if m.birthday else None,
             "id_number_ct": enc("id_number", m.id_number),
             "email_ct": enc("email", m.email),
             "wechat_openid_ct": enc("wechat_openid", m.wechat_openid),
@@ -269,6 +281,7 @@ class MemberRepository:
                 phone_ct=None,
                 phone_bidx=None,
                 birthday_ct=None,
+                birthday_md_bidx=None,  # segments and the birthday programme stop finding it
                 id_number_ct=None,
                 email_ct=None,
                 email="",

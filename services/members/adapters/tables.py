@@ -90,6 +90,9 @@ members = Table(
     Column("phone_ct", LargeBinary, nullable=True),
     Column("phone_bidx", LargeBinary, nullable=True),
     Column("birthday_ct", LargeBinary, nullable=True),
+    # Keyed blind index of the birthday's month-day ("MM-DD"), so segments can select birthday
+    # months and windows in SQL (an IN list of indexes) while the birthday stays encrypted.
+    Column("birthday_md_bidx", LargeBinary, nullable=True),
     Column("id_number_ct", LargeBinary, nullable=True),
     Column("email_ct", LargeBinary, nullable=True),  # `email` above only holds rows written before it
     # The name, under the member's key like the phone (`display_name` above is '' once encrypted),
@@ -109,6 +112,16 @@ members = Table(
     Index("ix_members_home_store", "tenant_id", "home_store_id", "member_id"),
     Index("ix_members_tier", "tenant_id", "tier_id", "member_id"),
     Index("ix_members_name_prefix_bidx", "name_prefix_bidx", postgresql_using="gin"),
+    Index("ix_members_birthday_md", "tenant_id", "birthday_md_bidx"),
+    # Rows saved before the month-day index existed, for the birthday programme's backfill.
+    Index(
+        "ix_members_birthday_md_missing",
+        "tenant_id",
+        "member_id",
+        postgresql_where=text("birthday_ct IS NOT NULL AND birthday_md_bidx IS NULL"),
+    ),
+    Index("ix_members_create_time", "tenant_id", "create_time"),
+    Index("ix_members_tags", "tags", postgresql_using="gin"),
     Index(
         "ix_members_display_name",
         "tenant_id",
@@ -201,4 +214,4 @@ pii_access_log = Table(
 
 # Spend and referral tables, and the tier re-evaluation jobs, live in modules of their own;
 # importing them here puts them on `metadata`.
-from services.members.adapters import spend_tables, tier_jobs, tier_reviews  # noqa: E402, F401
+from services.members.adapters import segment_tables, spend_tables, tier_jobs, tier_reviews  # noqa: E402, F401

@@ -16,10 +16,17 @@ from kit.service import open_backbone, page_tokens, run_service
 from kit.uow import UnitOfWorkFactory
 from services.members.adapters.audit import PiiAuditTrail
 from services.members.adapters.tables import metadata
-from services.members.entrypoints.consumers import WALLET_STREAM_SERVICE, wallet_events_consumer
+from services.members.entrypoints.consumers import (
+    WALLET_STREAM_SERVICE,
+    engagement_facts_consumer,
+    wallet_events_consumer,
+)
 from services.members.entrypoints.grpc_servicer import MembersServicer
 from services.members.entrypoints.jobs import TierAnniversaryWorker, TierReevaluationWorker
+from services.members.service_layer.birthday import BirthdaySettings, BirthdayWorker
+from services.members.service_layer.lapse import LapseSettings, LapseWorker
 from services.members.service_layer.queries import MembersQueries
+from services.members.service_layer.segments import SegmentReads
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
 SERVICE = "members"
@@ -40,7 +47,13 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         after_commit=queries.invalidate_committed,  # this replica reads its own writes at once
         cipher=cipher,
     )
-    servicer = MembersServicer(uows, queries, Idempotency(cipher, metadata), page_tokens(config, SERVICE))
+    servicer = MembersServicer(
+        uows,
+        queries,
+        Idempotency(cipher, metadata),
+        page_tokens(config, SERVICE),
+        SegmentReads(backbone.engine, cipher),
+    )
     # Other replicas' writes evict this replica's read caches through our own event stream.
     invalidator = StreamInvalidator(
         backbone.js, SERVICE, on_event=queries.invalidate_from_event, on_reset=queries.reset_caches
@@ -49,10 +62,14 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     # creating it here (idempotent, same settings) lets members start first.
     await ensure_stream(backbone.js, WALLET_STREAM_SERVICE)
     wallet_consumer = wallet_events_consumer(backbone.engine, backbone.js, **config.consumer.options())
+    # Last visit and balances for segments (member_activity).
+    engagement_consumer = engagement_facts_consumer(backbone.engine, backbone.js, **config.consumer.options())
     tier_jobs = TierReevaluationWorker(backbone.engine, uows)
     tier_reviews = TierAnniversaryWorker(
         backbone.engine, uows, interval_s=float(config.extra.get(TIER_REVIEW_INTERVAL_VAR) or 60.0)
     )
+    birthdays = BirthdayWorker(backbone.engine, uows, cipher, BirthdaySettings.from_env(config.extra))
+    lapses = LapseWorker(backbone.engine, uows, LapseSettings.from_env(config.extra))
     return GrpcServiceRunner(
         config=config,
         registrations=[
@@ -67,6 +84,9 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             wallet_consumer,
             tier_jobs,
             tier_reviews,
+            birthdays,
+            lapses,
+            engagement_consumer,
             audit,
             backbone.retention,
         ],

@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kit.logging import get_logger
 from kit.messaging import EventConsumer, EventEnvelope
 from kit.messaging.dispatch import EventTable
-from services.members.service_layer import spend
+from kit.uow import UnitOfWork
+from services.members.service_layer import lapse, spend
+from services.members.service_layer.activity import MemberActivity
 from services.members.service_layer.spend import InvalidWalletEvent
 
 log = get_logger("peony.members.consumers")
@@ -86,5 +88,55 @@ def wallet_events_consumer(engine: AsyncEngine, js: JetStreamContext, **options)
         stream_service=WALLET_STREAM_SERVICE,
         subjects=WALLET_SUBJECTS,
         handler=wallet_events.handler(),
+        **options,
+    )
+
+
+# --- engagement facts (segments): last visit and balances, a durable of its own ----------------
+ENGAGEMENT_DURABLE = "members-engagement-facts"
+engagement_events = EventTable(MemberActivity, invalid=InvalidWalletEvent)
+
+
+@engagement_events.on(wallet_pb.CheckoutCompleted)
+async def _visit(
+    activity: MemberActivity, envelope: EventEnvelope, done: wallet_pb.CheckoutCompleted
+) -> None:
+    at = _occurred_at(envelope, done.create_time if done.HasField("create_time") else None)
+    member_id = spend.member_uuid(done.member)
+    previous = await activity.visited(member_id, at)
+    uow = UnitOfWork.joined(activity.session, service=SERVICE, tenant=activity.tenant)
+    await lapse.returned_from_lapse(uow, member_id, previous, at, done.checkout)
+
+
+@engagement_events.on(wallet_pb.BalanceChanged)
+async def _stored_value(
+    activity: MemberActivity, envelope: EventEnvelope, changed: wallet_pb.BalanceChanged
+) -> None:
+    await activity.stored_value(
+        spend.member_uuid(changed.member),
+        changed.principal_minor + changed.bonus_minor,
+        _occurred_at(envelope, None),
+    )
+
+
+@engagement_events.on(wallet_pb.PointsEarned, wallet_pb.PointsRedeemed, wallet_pb.PointsExpired)
+async def _points(activity: MemberActivity, envelope: EventEnvelope, event) -> None:
+    await activity.points(
+        spend.member_uuid(event.member), event.points_available, _occurred_at(envelope, None)
+    )
+
+
+ENGAGEMENT_SUBJECTS = engagement_events.subjects(WALLET_STREAM_SERVICE)
+
+
+def engagement_facts_consumer(engine: AsyncEngine, js: JetStreamContext, **options) -> EventConsumer:
+    return EventConsumer(
+        engine,
+        js,
+        service=SERVICE,
+        durable=ENGAGEMENT_DURABLE,
+        stream_service=WALLET_STREAM_SERVICE,
+        subjects=ENGAGEMENT_SUBJECTS,
+        handler=engagement_events.handler(),
         **options,
     )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from google.protobuf.message import Message
-from peony.members.v1 import member_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+from peony.members.v1 import member_pb2, segment_pb2
 from peony.members.v1 import members_service_pb2 as pb
 from peony.members.v1 import members_service_pb2_grpc as pb_grpc
 
@@ -23,7 +26,7 @@ from services.members.domain.referral import MUTABLE as REFERRAL_MUTABLE
 from services.members.domain.tiers import TierLadder
 from services.members.domain.values import normalise_phone
 from services.members.entrypoints import mapping as mp
-from services.members.service_layer import handlers
+from services.members.service_layer import handlers, segments
 from services.members.service_layer.queries import MembersQueries
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
@@ -46,9 +49,11 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
         queries: MembersQueries,
         idempotency: Idempotency,
         page_tokens: PageTokens,
+        segment_reads: segments.SegmentReads,
     ):
         super().__init__(uows, idempotency, page_tokens)
         self._queries = queries
+        self._segments = segment_reads
 
     def _page(self, request, binding: str) -> tuple[int, str | None]:
         size = page_size(request.page_size)
@@ -396,3 +401,105 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
             tier_changes=[mp.tier_change_to_proto(member_id, r) for r in rows],
             next_page_token=self._next_token(rows, size, str(rows[-1].change_id) if rows else "", binding),
         )
+
+    # --- segments ----------------------------------------------------------------------------
+    async def CreateSegment(self, request: pb.CreateSegmentRequest, context) -> pb.CreateSegmentResponse:
+        current_principal().require(auth.MEMBERS_SEGMENTS_MANAGE)  # before the request's shape
+        if request.segment_id and not is_resource_id(request.segment_id):
+            raise InvalidArgument([("segment_id", RESOURCE_ID_RULE)])
+        if not request.HasField("segment"):
+            raise InvalidArgument([("segment", "is required")])
+        caller = current_principal()
+        segment_id = request.segment_id or new_id()
+
+        async def effect(uow: MembersUnitOfWork) -> pb.CreateSegmentResponse:
+            saved = await segments.create_segment(
+                uow, caller, segment_id, request.segment.display_name, request.segment.filter
+            )
+            return pb.CreateSegmentResponse(segment=_segment_pb(saved))
+
+        return await self._mutate("CreateSegment", request, pb.CreateSegmentResponse, effect)
+
+    async def GetSegment(self, request: pb.GetSegmentRequest, context) -> pb.GetSegmentResponse:
+        current_principal().require(auth.MEMBERS_SEGMENTS_MANAGE)  # before the request's shape
+        segment_id = mp.require_id(request.name, "segments", "name")
+        return pb.GetSegmentResponse(
+            segment=_segment_pb(await self._segments.get(current_principal(), segment_id))
+        )
+
+    async def ListSegments(self, request: pb.ListSegmentsRequest, context) -> pb.ListSegmentsResponse:
+        caller = current_principal()
+        binding = f"{caller.tenant}|segments"
+        size, after = self._page(request, binding)
+        saved = await self._segments.list(caller, limit=size, after=after)
+        return pb.ListSegmentsResponse(
+            segments=[_segment_pb(x) for x in saved],
+            next_page_token=self._next_token(saved, size, saved[-1].segment_id if saved else "", binding),
+        )
+
+    async def CountSegment(self, request: pb.CountSegmentRequest, context) -> pb.CountSegmentResponse:
+        current_principal().require(auth.MEMBERS_SEGMENTS_MANAGE)  # before the request's shape
+        segment_id, f, as_of = _segment_source(request)
+        count = await self._segments.count(current_principal(), segment_id, f, as_of)
+        return pb.CountSegmentResponse(member_count=count)
+
+    async def ListSegmentMembers(
+        self, request: pb.ListSegmentMembersRequest, context
+    ) -> pb.ListSegmentMembersResponse:
+        current_principal().require(auth.MEMBERS_SEGMENTS_MANAGE)  # before the request's shape
+        segment_id, f, as_of = _segment_source(request)
+        caller = current_principal()
+        # The token is bound to everything that decides the page: the segment or filter and the
+        # requested evaluation time (without one, the first page's time travels in the token).
+        source = hashlib.sha256(
+            request.segment.encode()
+            + b"|"
+            + request.filter.SerializeToString(deterministic=True)
+            + b"|"
+            + request.as_of_time.SerializeToString(deterministic=True)
+        ).hexdigest()
+        binding = f"{caller.tenant}|segment-members|{source}"
+        cursor = self._tokens.decode(request.page_token, binding=binding) or {}
+        if request.page_token and not request.HasField("as_of_time"):
+            # Later pages keep the first page's evaluation time, so the list does not shift.
+            as_of = datetime.fromisoformat(cursor.get("as_of", as_of.isoformat()))
+        size = page_size(request.page_size)
+        members = await self._segments.members(
+            caller, segment_id, f, as_of, limit=size, after=cursor.get("after")
+        )
+        ladder = await self._queries.ladder(caller)
+        token = ""
+        if len(members) == size:
+            token = self._tokens.encode(
+                {"after": members[-1].member_id, "as_of": as_of.isoformat()}, binding=binding
+            )
+        return pb.ListSegmentMembersResponse(
+            members=[_member_pb(m, ladder, caller, reveal_pii=False) for m in members],
+            next_page_token=token,
+        )
+
+
+def _segment_pb(saved) -> segment_pb2.Segment:
+    created = Timestamp()
+    created.FromDatetime(saved.create_time)
+    return segment_pb2.Segment(
+        name=segments.segment_name(saved.segment_id),
+        display_name=saved.display_name,
+        filter=segment_pb2.SegmentFilter.FromString(saved.filter),
+        create_time=created,
+    )
+
+
+def _segment_source(request) -> tuple[str | None, segment_pb2.SegmentFilter | None, datetime]:
+    """(saved segment id, ad-hoc filter, evaluation time) of a Count/ListSegmentMembers request."""
+    has_filter = request.HasField("filter")
+    if bool(request.segment) == has_filter:
+        raise InvalidArgument([("segment", "give exactly one of segment and filter")])
+    segment_id = mp.require_id(request.segment, "segments", "segment") if request.segment else None
+    as_of = datetime.now(UTC)
+    if request.HasField("as_of_time"):
+        try:
+            as_of = request.as_of_time.ToDatetime(tzinfo=UTC)
+        except (ValueError, OverflowError):
+            raise InvalidArgument([("as_of_time", "is not a valid timestamp")]) from None
+    return segment_id, (request.filter if has_filter else None), as_of

@@ -87,6 +87,11 @@ class MembersQueries:
         self.members_cache.clear()
         self.ladders.clear()
 
+    async def ladder(self, caller: Principal) -> TierLadder:
+        """The caller's tenant's ladder (cached), for rendering members' tiers."""
+        async with self._engine.connect() as conn:
+            return await self._ladder(conn, caller.tenant)
+
     async def _ladder(self, conn, tenant: str, version: int | None = None) -> TierLadder:
         cached = self.ladders.get(tenant)
         if cached is not None and (version is None or cached.version == version):

@@ -26,6 +26,15 @@ _ZH: dict[str, Template] = {
         " {{ event.qualifying_spend_minor|money(event.currency_code) }}，推荐奖励已发放到您的账户。",
         "推荐奖励到账",
     ),
+    "lapse_reengagement": Template(
+        "{{ member.display_name }}，好久不见！您已有 {{ event.days }} 天没来店里了，我们为您准备了专属关怀，期待您的光临。",
+        "想念您",
+    ),
+    "birthday_greeting": Template(
+        "{{ member.display_name }}，生日快乐！{% if event.points %}{{ event.points }} 生日积分已送到您的账户，{% endif %}"
+        "期待您的光临。",
+        "生日快乐",
+    ),
     "card_lost": Template(
         "【安全提醒】您尾号 {{ event.card_number|tail(4) }} 的会员卡已挂失，挂失期间不能使用。"
         "如非本人操作，请立即联系门店。",
@@ -105,6 +114,16 @@ _EN: dict[str, Template] = {
         "{{ member.display_name }}, a friend you referred spent"
         " {{ event.qualifying_spend_minor|money(event.currency_code) }}; your referral reward is in your account.",
         "Referral reward",
+    ),
+    "lapse_reengagement": Template(
+        "{{ member.display_name }}, we miss you! It has been {{ event.days }} days since your last visit;"
+        " we would love to see you again.",
+        "We miss you",
+    ),
+    "birthday_greeting": Template(
+        "Happy birthday, {{ member.display_name }}!{% if event.points %} {{ event.points }} birthday points"
+        " are in your account.{% endif %} We look forward to seeing you.",
+        "Happy birthday",
     ),
     "card_lost": Template(
         "Security notice: your card ending {{ event.card_number|tail(4) }} was reported lost and cannot be"

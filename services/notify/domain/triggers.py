@@ -85,6 +85,9 @@ TRIGGERS: tuple[Trigger, ...] = (
         _RICH_FIRST,
         recipient="referrer",
     ),
+    # engagement: the birthday programme's greeting (its points come from the wallet)
+    _row("birthday_greeting", "peony.members.v1.BirthdayBenefitDue", MARKETING, _RICH_FIRST),
+    _row("lapse_reengagement", "peony.members.v1.MemberLapsed", MARKETING, _RICH_FIRST),
     _row("card_lost", "peony.members.v1.CardReportedLost", TRANSACTIONAL, _SMS_FIRST, timing=URGENT),
     # wallet
     _row(

@@ -294,5 +294,6 @@ from services.wallet.adapters import (  # noqa: E402, F401
     checkout_tables,
     membership_tables,
     package_tables,
+    programme_tables,
     voucher_tables,
 )

@@ -21,6 +21,7 @@ from services.wallet.adapters.wallet_apply import WalletApply
 from services.wallet.entrypoints.consumers import members_events_consumer
 from services.wallet.entrypoints.grpc_servicer import WalletServicer
 from services.wallet.entrypoints.jobs import WalletJobs
+from services.wallet.entrypoints.programme_consumer import programme_consumer
 from services.wallet.entrypoints.referral_consumer import referral_consumer
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
 
@@ -70,6 +71,8 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             consumer,
             # grants ReferralRewardEarned
             referral_consumer(backbone.engine, backbone.js, **config.consumer.options()),
+            # grants BirthdayBenefitDue (birthday points, once per member and year)
+            programme_consumer(backbone.engine, backbone.js, **config.consumer.options()),
             WalletJobs(
                 backbone.engine,
                 uows,

@@ -82,6 +82,8 @@ EXPECTED = {
     "peony.members.v1.TierChanged": {"tier_changed"},
     "peony.members.v1.ReferralRewardEarned": {"referral_reward"},
     "peony.members.v1.CardReportedLost": {"card_lost"},
+    "peony.members.v1.BirthdayBenefitDue": {"birthday_greeting"},
+    "peony.members.v1.MemberLapsed": {"lapse_reengagement"},
     "peony.wallet.v1.BalanceChanged": {"top_up_notice", "spend_notice"},
     "peony.wallet.v1.PointsEarned": {"points_earned"},
     "peony.wallet.v1.PointsExpiring": {"points_expiring"},
@@ -209,3 +211,14 @@ def test_subject_is_validated_too_and_sizes_are_bounded():
     assert validate(event, Template("ok", subject="{{ nope }}"))[0][0] == "template.subject"
     assert validate(event, Template("x" * 2001))[0] == ("template.body", "must be at most 2000 characters")
     assert validate(event, Template(" "))[0] == ("template.body", "is required")
+
+
+def test_birthday_greeting_mentions_the_points_only_when_there_are_some():
+    with_points = _render(
+        "birthday_greeting", members_events.BirthdayBenefitDue(member="members/m", points=300), "zh-CN"
+    )
+    without = _render(
+        "birthday_greeting", members_events.BirthdayBenefitDue(member="members/m"), "en", name="Ann"
+    )
+    assert "王静怡" in with_points and "300" in with_points
+    assert without.startswith("Happy birthday, Ann!") and "points" not in without

@@ -22,43 +22,53 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from peony.members.v1 import member_pb2 as peony_dot_members_dot_v1_dot_member__pb2
+from peony.members.v1 import segment_pb2 as peony_dot_members_dot_v1_dot_segment__pb2
 from peony.members.v1 import tier_pb2 as peony_dot_members_dot_v1_dot_tier__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpeony/members/v1/events.proto\x12\x10peony.members.v1\x1a\x1dpeony/members/v1/member.proto\x1a\x1bpeony/members/v1/tier.proto\"\xae\x02\n\x10MemberRegistered\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x15\n\rmember_number\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x12\n\nhome_store\x18\x04 \x01(\t\x12\x43\n\x14registration_channel\x18\x05 \x01(\x0e\x32%.peony.members.v1.RegistrationChannel\x12\x10\n\x08referrer\x18\x06 \x01(\t\x12\x0f\n\x07tier_id\x18\x07 \x01(\t\x12*\n\x07\x63onsent\x18\x08 \x01(\x0b\x32\x19.peony.members.v1.Consent\x12\x35\n\rtier_benefits\x18\t \x01(\x0b\x32\x1e.peony.members.v1.TierBenefits\"7\n\rMemberUpdated\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x16\n\x0eupdated_fields\x18\x02 \x03(\t\"?\n\nCardIssued\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\"E\n\x10\x43\x61rdReportedLost\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\"t\n\x0c\x43\x61rdReplaced\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x10\n\x08old_card\x18\x02 \x01(\t\x12\x17\n\x0fold_card_number\x18\x03 \x01(\t\x12\x10\n\x08new_card\x18\x04 \x01(\t\x12\x17\n\x0fnew_card_number\x18\x05 \x01(\t\"O\n\nCardFrozen\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"A\n\x0c\x43\x61rdUnfrozen\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\"\xa1\x01\n\x0bTierChanged\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x14\n\x0c\x66rom_tier_id\x18\x02 \x01(\t\x12\x12\n\nto_tier_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x16\n\x0estaff_override\x18\x05 \x01(\x08\x12\x30\n\x08\x62\x65nefits\x18\x06 \x01(\x0b\x32\x1e.peony.members.v1.TierBenefits\"F\n\x0cStoreCreated\x12\r\n\x05store\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\"^\n\x0cStoreUpdated\x12\r\n\x05store\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x16\n\x0eupdated_fields\x18\x04 \x03(\t\"x\n\x11TierLadderUpdated\x12\x13\n\x0btier_ladder\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x16\n\x0eupdated_fields\x18\x03 \x03(\t\x12%\n\x05tiers\x18\x04 \x03(\x0b\x32\x16.peony.members.v1.Tier\"\xf5\x01\n\x14ReferralRewardEarned\x12\x10\n\x08referrer\x18\x01 \x01(\t\x12\x0f\n\x07referee\x18\x02 \x01(\t\x12\x1e\n\x16qualifying_spend_minor\x18\x03 \x01(\x03\x12\x15\n\rcurrency_code\x18\x04 \x01(\t\x12\x16\n\x0eterms_included\x18\x05 \x01(\x08\x12\x1e\n\x16referrer_voucher_minor\x18\x06 \x01(\x03\x12\x1a\n\x12voucher_valid_days\x18\x07 \x01(\x05\x12\x17\n\x0freferrer_points\x18\x08 \x01(\x03\x12\x16\n\x0ereferee_points\x18\t \x01(\x03\"O\n\nCardClosed\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x1e\n\x0cMemberErased\x12\x0e\n\x06member\x18\x01 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpeony/members/v1/events.proto\x12\x10peony.members.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpeony/members/v1/member.proto\x1a\x1epeony/members/v1/segment.proto\x1a\x1bpeony/members/v1/tier.proto\"\xae\x02\n\x10MemberRegistered\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x15\n\rmember_number\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x12\n\nhome_store\x18\x04 \x01(\t\x12\x43\n\x14registration_channel\x18\x05 \x01(\x0e\x32%.peony.members.v1.RegistrationChannel\x12\x10\n\x08referrer\x18\x06 \x01(\t\x12\x0f\n\x07tier_id\x18\x07 \x01(\t\x12*\n\x07\x63onsent\x18\x08 \x01(\x0b\x32\x19.peony.members.v1.Consent\x12\x35\n\rtier_benefits\x18\t \x01(\x0b\x32\x1e.peony.members.v1.TierBenefits\"7\n\rMemberUpdated\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x16\n\x0eupdated_fields\x18\x02 \x03(\t\"?\n\nCardIssued\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\"E\n\x10\x43\x61rdReportedLost\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\"t\n\x0c\x43\x61rdReplaced\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x10\n\x08old_card\x18\x02 \x01(\t\x12\x17\n\x0fold_card_number\x18\x03 \x01(\t\x12\x10\n\x08new_card\x18\x04 \x01(\t\x12\x17\n\x0fnew_card_number\x18\x05 \x01(\t\"O\n\nCardFrozen\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"A\n\x0c\x43\x61rdUnfrozen\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\"\xa1\x01\n\x0bTierChanged\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x14\n\x0c\x66rom_tier_id\x18\x02 \x01(\t\x12\x12\n\nto_tier_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x16\n\x0estaff_override\x18\x05 \x01(\x08\x12\x30\n\x08\x62\x65nefits\x18\x06 \x01(\x0b\x32\x1e.peony.members.v1.TierBenefits\"F\n\x0cStoreCreated\x12\r\n\x05store\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\"^\n\x0cStoreUpdated\x12\r\n\x05store\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x16\n\x0eupdated_fields\x18\x04 \x03(\t\"x\n\x11TierLadderUpdated\x12\x13\n\x0btier_ladder\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x16\n\x0eupdated_fields\x18\x03 \x03(\t\x12%\n\x05tiers\x18\x04 \x03(\x0b\x32\x16.peony.members.v1.Tier\"\xf5\x01\n\x14ReferralRewardEarned\x12\x10\n\x08referrer\x18\x01 \x01(\t\x12\x0f\n\x07referee\x18\x02 \x01(\t\x12\x1e\n\x16qualifying_spend_minor\x18\x03 \x01(\x03\x12\x15\n\rcurrency_code\x18\x04 \x01(\t\x12\x16\n\x0eterms_included\x18\x05 \x01(\x08\x12\x1e\n\x16referrer_voucher_minor\x18\x06 \x01(\x03\x12\x1a\n\x12voucher_valid_days\x18\x07 \x01(\x05\x12\x17\n\x0freferrer_points\x18\x08 \x01(\x03\x12\x16\n\x0ereferee_points\x18\t \x01(\x03\"O\n\nCardClosed\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x1e\n\x0cMemberErased\x12\x0e\n\x06member\x18\x01 \x01(\t\"f\n\x0cSegmentSaved\x12\x0f\n\x07segment\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12/\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x1f.peony.members.v1.SegmentFilter\"b\n\x12\x42irthdayBenefitDue\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04year\x18\x02 \x01(\x05\x12\x0f\n\x07tier_id\x18\x03 \x01(\t\x12\x0e\n\x06points\x18\x04 \x01(\x03\x12\r\n\x05store\x18\x05 \x01(\t\"p\n\x0cMemberLapsed\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x02 \x01(\x05\x12\x33\n\x0flast_visit_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05store\x18\x04 \x01(\t\"w\n\x0eMemberReturned\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x13\n\x0blapsed_days\x18\x02 \x01(\x05\x12.\n\nvisit_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63heckout\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'peony.members.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MEMBERREGISTERED']._serialized_start=112
-  _globals['_MEMBERREGISTERED']._serialized_end=414
-  _globals['_MEMBERUPDATED']._serialized_start=416
-  _globals['_MEMBERUPDATED']._serialized_end=471
-  _globals['_CARDISSUED']._serialized_start=473
-  _globals['_CARDISSUED']._serialized_end=536
-  _globals['_CARDREPORTEDLOST']._serialized_start=538
-  _globals['_CARDREPORTEDLOST']._serialized_end=607
-  _globals['_CARDREPLACED']._serialized_start=609
-  _globals['_CARDREPLACED']._serialized_end=725
-  _globals['_CARDFROZEN']._serialized_start=727
-  _globals['_CARDFROZEN']._serialized_end=806
-  _globals['_CARDUNFROZEN']._serialized_start=808
-  _globals['_CARDUNFROZEN']._serialized_end=873
-  _globals['_TIERCHANGED']._serialized_start=876
-  _globals['_TIERCHANGED']._serialized_end=1037
-  _globals['_STORECREATED']._serialized_start=1039
-  _globals['_STORECREATED']._serialized_end=1109
-  _globals['_STOREUPDATED']._serialized_start=1111
-  _globals['_STOREUPDATED']._serialized_end=1205
-  _globals['_TIERLADDERUPDATED']._serialized_start=1207
-  _globals['_TIERLADDERUPDATED']._serialized_end=1327
-  _globals['_REFERRALREWARDEARNED']._serialized_start=1330
-  _globals['_REFERRALREWARDEARNED']._serialized_end=1575
-  _globals['_CARDCLOSED']._serialized_start=1577
-  _globals['_CARDCLOSED']._serialized_end=1656
-  _globals['_MEMBERERASED']._serialized_start=1658
-  _globals['_MEMBERERASED']._serialized_end=1688
+  _globals['_MEMBERREGISTERED']._serialized_start=177
+  _globals['_MEMBERREGISTERED']._serialized_end=479
+  _globals['_MEMBERUPDATED']._serialized_start=481
+  _globals['_MEMBERUPDATED']._serialized_end=536
+  _globals['_CARDISSUED']._serialized_start=538
+  _globals['_CARDISSUED']._serialized_end=601
+  _globals['_CARDREPORTEDLOST']._serialized_start=603
+  _globals['_CARDREPORTEDLOST']._serialized_end=672
+  _globals['_CARDREPLACED']._serialized_start=674
+  _globals['_CARDREPLACED']._serialized_end=790
+  _globals['_CARDFROZEN']._serialized_start=792
+  _globals['_CARDFROZEN']._serialized_end=871
+  _globals['_CARDUNFROZEN']._serialized_start=873
+  _globals['_CARDUNFROZEN']._serialized_end=938
+  _globals['_TIERCHANGED']._serialized_start=941
+  _globals['_TIERCHANGED']._serialized_end=1102
+  _globals['_STORECREATED']._serialized_start=1104
+  _globals['_STORECREATED']._serialized_end=1174
+  _globals['_STOREUPDATED']._serialized_start=1176
+  _globals['_STOREUPDATED']._serialized_end=1270
+  _globals['_TIERLADDERUPDATED']._serialized_start=1272
+  _globals['_TIERLADDERUPDATED']._serialized_end=1392
+  _globals['_REFERRALREWARDEARNED']._serialized_start=1395
+  _globals['_REFERRALREWARDEARNED']._serialized_end=1640
+  _globals['_CARDCLOSED']._serialized_start=1642
+  _globals['_CARDCLOSED']._serialized_end=1721
+  _globals['_MEMBERERASED']._serialized_start=1723
+  _globals['_MEMBERERASED']._serialized_end=1753
+  _globals['_SEGMENTSAVED']._serialized_start=1755
+  _globals['_SEGMENTSAVED']._serialized_end=1857
+  _globals['_BIRTHDAYBENEFITDUE']._serialized_start=1859
+  _globals['_BIRTHDAYBENEFITDUE']._serialized_end=1957
+  _globals['_MEMBERLAPSED']._serialized_start=1959
+  _globals['_MEMBERLAPSED']._serialized_end=2071
+  _globals['_MEMBERRETURNED']._serialized_start=2073
+  _globals['_MEMBERRETURNED']._serialized_end=2192
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,8 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from peony.members.v1 import member_pb2 as _member_pb2
+from peony.members.v1 import segment_pb2 as _segment_pb2
 from peony.members.v1 import tier_pb2 as _tier_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -183,3 +187,51 @@ class MemberErased(_message.Message):
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     member: str
     def __init__(self, member: _Optional[str] = ...) -> None: ...
+
+class SegmentSaved(_message.Message):
+    __slots__ = ("segment", "display_name", "filter")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    segment: str
+    display_name: str
+    filter: _segment_pb2.SegmentFilter
+    def __init__(self, segment: _Optional[str] = ..., display_name: _Optional[str] = ..., filter: _Optional[_Union[_segment_pb2.SegmentFilter, _Mapping]] = ...) -> None: ...
+
+class BirthdayBenefitDue(_message.Message):
+    __slots__ = ("member", "year", "tier_id", "points", "store")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    YEAR_FIELD_NUMBER: _ClassVar[int]
+    TIER_ID_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    year: int
+    tier_id: str
+    points: int
+    store: str
+    def __init__(self, member: _Optional[str] = ..., year: _Optional[int] = ..., tier_id: _Optional[str] = ..., points: _Optional[int] = ..., store: _Optional[str] = ...) -> None: ...
+
+class MemberLapsed(_message.Message):
+    __slots__ = ("member", "days", "last_visit_time", "store")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    LAST_VISIT_TIME_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    days: int
+    last_visit_time: _timestamp_pb2.Timestamp
+    store: str
+    def __init__(self, member: _Optional[str] = ..., days: _Optional[int] = ..., last_visit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., store: _Optional[str] = ...) -> None: ...
+
+class MemberReturned(_message.Message):
+    __slots__ = ("member", "lapsed_days", "visit_time", "checkout")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    LAPSED_DAYS_FIELD_NUMBER: _ClassVar[int]
+    VISIT_TIME_FIELD_NUMBER: _ClassVar[int]
+    CHECKOUT_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    lapsed_days: int
+    visit_time: _timestamp_pb2.Timestamp
+    checkout: str
+    def __init__(self, member: _Optional[str] = ..., lapsed_days: _Optional[int] = ..., visit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checkout: _Optional[str] = ...) -> None: ...

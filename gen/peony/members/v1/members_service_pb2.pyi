@@ -8,6 +8,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from peony.members.v1 import card_pb2 as _card_pb2
 from peony.members.v1 import member_pb2 as _member_pb2
 from peony.members.v1 import referral_pb2 as _referral_pb2
+from peony.members.v1 import segment_pb2 as _segment_pb2
 from peony.members.v1 import store_pb2 as _store_pb2
 from peony.members.v1 import tier_pb2 as _tier_pb2
 from peony.options.v1 import limits_pb2 as _limits_pb2
@@ -460,3 +461,85 @@ class CloseCardResponse(_message.Message):
     CARD_FIELD_NUMBER: _ClassVar[int]
     card: _card_pb2.MemberCard
     def __init__(self, card: _Optional[_Union[_card_pb2.MemberCard, _Mapping]] = ...) -> None: ...
+
+class CreateSegmentRequest(_message.Message):
+    __slots__ = ("segment", "segment_id", "request_id")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    segment: _segment_pb2.Segment
+    segment_id: str
+    request_id: str
+    def __init__(self, segment: _Optional[_Union[_segment_pb2.Segment, _Mapping]] = ..., segment_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateSegmentResponse(_message.Message):
+    __slots__ = ("segment",)
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    segment: _segment_pb2.Segment
+    def __init__(self, segment: _Optional[_Union[_segment_pb2.Segment, _Mapping]] = ...) -> None: ...
+
+class GetSegmentRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetSegmentResponse(_message.Message):
+    __slots__ = ("segment",)
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    segment: _segment_pb2.Segment
+    def __init__(self, segment: _Optional[_Union[_segment_pb2.Segment, _Mapping]] = ...) -> None: ...
+
+class ListSegmentsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListSegmentsResponse(_message.Message):
+    __slots__ = ("segments", "next_page_token")
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    segments: _containers.RepeatedCompositeFieldContainer[_segment_pb2.Segment]
+    next_page_token: str
+    def __init__(self, segments: _Optional[_Iterable[_Union[_segment_pb2.Segment, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CountSegmentRequest(_message.Message):
+    __slots__ = ("segment", "filter", "as_of_time")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_TIME_FIELD_NUMBER: _ClassVar[int]
+    segment: str
+    filter: _segment_pb2.SegmentFilter
+    as_of_time: _timestamp_pb2.Timestamp
+    def __init__(self, segment: _Optional[str] = ..., filter: _Optional[_Union[_segment_pb2.SegmentFilter, _Mapping]] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CountSegmentResponse(_message.Message):
+    __slots__ = ("member_count",)
+    MEMBER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    member_count: int
+    def __init__(self, member_count: _Optional[int] = ...) -> None: ...
+
+class ListSegmentMembersRequest(_message.Message):
+    __slots__ = ("segment", "filter", "as_of_time", "page_size", "page_token")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_TIME_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    segment: str
+    filter: _segment_pb2.SegmentFilter
+    as_of_time: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, segment: _Optional[str] = ..., filter: _Optional[_Union[_segment_pb2.SegmentFilter, _Mapping]] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListSegmentMembersResponse(_message.Message):
+    __slots__ = ("members", "next_page_token")
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    members: _containers.RepeatedCompositeFieldContainer[_member_pb2.Member]
+    next_page_token: str
+    def __init__(self, members: _Optional[_Iterable[_Union[_member_pb2.Member, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

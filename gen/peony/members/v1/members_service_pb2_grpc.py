@@ -188,6 +188,31 @@ class MembersServiceStub:
                 request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListTierChangesRequest.SerializeToString,
                 response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListTierChangesResponse.FromString,
                 _registered_method=True)
+        self.CreateSegment = channel.unary_unary(
+                '/peony.members.v1.MembersService/CreateSegment',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.CreateSegmentRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.CreateSegmentResponse.FromString,
+                _registered_method=True)
+        self.GetSegment = channel.unary_unary(
+                '/peony.members.v1.MembersService/GetSegment',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetSegmentRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetSegmentResponse.FromString,
+                _registered_method=True)
+        self.ListSegments = channel.unary_unary(
+                '/peony.members.v1.MembersService/ListSegments',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentsRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentsResponse.FromString,
+                _registered_method=True)
+        self.CountSegment = channel.unary_unary(
+                '/peony.members.v1.MembersService/CountSegment',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.CountSegmentRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.CountSegmentResponse.FromString,
+                _registered_method=True)
+        self.ListSegmentMembers = channel.unary_unary(
+                '/peony.members.v1.MembersService/ListSegmentMembers',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentMembersRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentMembersResponse.FromString,
+                _registered_method=True)
 
 
 class MembersServiceServicer:
@@ -442,6 +467,43 @@ class MembersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSegment(self, request, context):
+        """Saves a named segment (客群). Permission `members.segments.manage` (HQ admin, marketing).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSegment(self, request, context):
+        """Gets a saved segment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSegments(self, request, context):
+        """Lists the saved segments by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CountSegment(self, request, context):
+        """Counts the active members of a saved segment or of an ad-hoc filter, evaluated now (or at
+        `as_of_time`) in the database.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSegmentMembers(self, request, context):
+        """Lists the active members of a saved segment or of an ad-hoc filter, by member id, with
+        personal data masked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MembersServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -579,6 +641,31 @@ def add_MembersServiceServicer_to_server(servicer, server):
                     servicer.ListTierChanges,
                     request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListTierChangesRequest.FromString,
                     response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListTierChangesResponse.SerializeToString,
+            ),
+            'CreateSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSegment,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.CreateSegmentRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.CreateSegmentResponse.SerializeToString,
+            ),
+            'GetSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSegment,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetSegmentRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetSegmentResponse.SerializeToString,
+            ),
+            'ListSegments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSegments,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentsRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentsResponse.SerializeToString,
+            ),
+            'CountSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountSegment,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.CountSegmentRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.CountSegmentResponse.SerializeToString,
+            ),
+            'ListSegmentMembers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSegmentMembers,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentMembersRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentMembersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1329,6 +1416,141 @@ class MembersService:
             '/peony.members.v1.MembersService/ListTierChanges',
             peony_dot_members_dot_v1_dot_members__service__pb2.ListTierChangesRequest.SerializeToString,
             peony_dot_members_dot_v1_dot_members__service__pb2.ListTierChangesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/CreateSegment',
+            peony_dot_members_dot_v1_dot_members__service__pb2.CreateSegmentRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.CreateSegmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/GetSegment',
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetSegmentRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetSegmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSegments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/ListSegments',
+            peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentsRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/CountSegment',
+            peony_dot_members_dot_v1_dot_members__service__pb2.CountSegmentRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.CountSegmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSegmentMembers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/ListSegmentMembers',
+            peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentMembersRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentMembersResponse.FromString,
             options,
             channel_credentials,
             insecure,

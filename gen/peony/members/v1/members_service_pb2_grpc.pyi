@@ -162,6 +162,20 @@ class MembersServiceStub:
     """
     ListTierChanges: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ListTierChangesRequest, _members_service_pb2.ListTierChangesResponse]
     """Lists a member's tier history."""
+    CreateSegment: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.CreateSegmentRequest, _members_service_pb2.CreateSegmentResponse]
+    """Saves a named segment (客群). Permission `members.segments.manage` (HQ admin, marketing)."""
+    GetSegment: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.GetSegmentRequest, _members_service_pb2.GetSegmentResponse]
+    """Gets a saved segment."""
+    ListSegments: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ListSegmentsRequest, _members_service_pb2.ListSegmentsResponse]
+    """Lists the saved segments by name."""
+    CountSegment: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.CountSegmentRequest, _members_service_pb2.CountSegmentResponse]
+    """Counts the active members of a saved segment or of an ad-hoc filter, evaluated now (or at
+    `as_of_time`) in the database.
+    """
+    ListSegmentMembers: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ListSegmentMembersRequest, _members_service_pb2.ListSegmentMembersResponse]
+    """Lists the active members of a saved segment or of an ad-hoc filter, by member id, with
+    personal data masked.
+    """
 
 @_typing.type_check_only
 class MembersServiceAsyncStub(MembersServiceStub):
@@ -297,6 +311,20 @@ class MembersServiceAsyncStub(MembersServiceStub):
     """
     ListTierChanges: _aio.UnaryUnaryMultiCallable[_members_service_pb2.ListTierChangesRequest, _members_service_pb2.ListTierChangesResponse]  # type: ignore[assignment]
     """Lists a member's tier history."""
+    CreateSegment: _aio.UnaryUnaryMultiCallable[_members_service_pb2.CreateSegmentRequest, _members_service_pb2.CreateSegmentResponse]  # type: ignore[assignment]
+    """Saves a named segment (客群). Permission `members.segments.manage` (HQ admin, marketing)."""
+    GetSegment: _aio.UnaryUnaryMultiCallable[_members_service_pb2.GetSegmentRequest, _members_service_pb2.GetSegmentResponse]  # type: ignore[assignment]
+    """Gets a saved segment."""
+    ListSegments: _aio.UnaryUnaryMultiCallable[_members_service_pb2.ListSegmentsRequest, _members_service_pb2.ListSegmentsResponse]  # type: ignore[assignment]
+    """Lists the saved segments by name."""
+    CountSegment: _aio.UnaryUnaryMultiCallable[_members_service_pb2.CountSegmentRequest, _members_service_pb2.CountSegmentResponse]  # type: ignore[assignment]
+    """Counts the active members of a saved segment or of an ad-hoc filter, evaluated now (or at
+    `as_of_time`) in the database.
+    """
+    ListSegmentMembers: _aio.UnaryUnaryMultiCallable[_members_service_pb2.ListSegmentMembersRequest, _members_service_pb2.ListSegmentMembersResponse]  # type: ignore[assignment]
+    """Lists the active members of a saved segment or of an ad-hoc filter, by member id, with
+    personal data masked.
+    """
 
 class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
     """Members: stores, member records, membership cards and the tier programme of one tenant
@@ -591,5 +619,49 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_members_service_pb2.ListTierChangesResponse, _abc.Awaitable[_members_service_pb2.ListTierChangesResponse]]:
         """Lists a member's tier history."""
+
+    @_abc_1.abstractmethod
+    def CreateSegment(
+        self,
+        request: _members_service_pb2.CreateSegmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.CreateSegmentResponse, _abc.Awaitable[_members_service_pb2.CreateSegmentResponse]]:
+        """Saves a named segment (客群). Permission `members.segments.manage` (HQ admin, marketing)."""
+
+    @_abc_1.abstractmethod
+    def GetSegment(
+        self,
+        request: _members_service_pb2.GetSegmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.GetSegmentResponse, _abc.Awaitable[_members_service_pb2.GetSegmentResponse]]:
+        """Gets a saved segment."""
+
+    @_abc_1.abstractmethod
+    def ListSegments(
+        self,
+        request: _members_service_pb2.ListSegmentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.ListSegmentsResponse, _abc.Awaitable[_members_service_pb2.ListSegmentsResponse]]:
+        """Lists the saved segments by name."""
+
+    @_abc_1.abstractmethod
+    def CountSegment(
+        self,
+        request: _members_service_pb2.CountSegmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.CountSegmentResponse, _abc.Awaitable[_members_service_pb2.CountSegmentResponse]]:
+        """Counts the active members of a saved segment or of an ad-hoc filter, evaluated now (or at
+        `as_of_time`) in the database.
+        """
+
+    @_abc_1.abstractmethod
+    def ListSegmentMembers(
+        self,
+        request: _members_service_pb2.ListSegmentMembersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.ListSegmentMembersResponse, _abc.Awaitable[_members_service_pb2.ListSegmentMembersResponse]]:
+        """Lists the active members of a saved segment or of an ad-hoc filter, by member id, with
+        personal data masked.
+        """
 
 def add_MembersServiceServicer_to_server(servicer: MembersServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -438,3 +438,15 @@ class MembershipExpired(_message.Message):
     member: str
     paid_until: _timestamp_pb2.Timestamp
     def __init__(self, member: _Optional[str] = ..., paid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class BirthdayRewardGranted(_message.Message):
+    __slots__ = ("member", "year", "points", "transaction")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    YEAR_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    year: int
+    points: int
+    transaction: str
+    def __init__(self, member: _Optional[str] = ..., year: _Optional[int] = ..., points: _Optional[int] = ..., transaction: _Optional[str] = ...) -> None: ...

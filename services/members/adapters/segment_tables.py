@@ -1,0 +1,83 @@
+"""Tables of segments (客群) and of the engagement facts they filter on, on the members ``metadata``.
+
+- ``segments``: saved segments; the filter is the serialized ``peony.members.v1.SegmentFilter``
+  (the typed filter is the contract, so the stored form is that message, not a string DSL).
+- ``member_activity``: one row per member with the facts other services own (last visit, points
+  and stored-value balances), a projection of the wallet's events kept by the
+  ``members-engagement-facts`` consumer. Each balance carries the time of the event that set it,
+  so a late, older event never overwrites a newer balance.
+
+Spend and visits in a window are read from ``member_spend`` (the tier feature's per-checkout
+rows), through ``ix_member_spend_window`` (an index-only scan over the window).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+
+from services.members.adapters.spend_tables import member_spend
+from services.members.adapters.tables import metadata
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("segment_id", Text, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("filter", LargeBinary, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "segment_id", name="pk_segments"),
+    UniqueConstraint("tenant_id", "display_name", name="uq_segments_display_name"),
+)
+
+member_activity = Table(
+    "member_activity",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("last_visit_at", DateTime(timezone=True), nullable=True),
+    Column("points_available", BigInteger, nullable=False, server_default=text("0")),
+    Column("points_as_of", DateTime(timezone=True), nullable=True),
+    Column("stored_value_minor", BigInteger, nullable=False, server_default=text("0")),
+    Column("stored_value_as_of", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("tenant_id", "member_id", name="pk_member_activity"),
+    Index("ix_member_activity_last_visit", "tenant_id", "last_visit_at"),
+    Index("ix_member_activity_points", "tenant_id", "points_available"),
+    Index("ix_member_activity_stored_value", "tenant_id", "stored_value_minor"),
+)
+
+# Segments' reads of the per-checkout spend rows: a window scan (index-only) and "visited store X".
+Index(
+    "ix_member_spend_window",
+    member_spend.c.tenant_id,
+    member_spend.c.occurred_at,
+    postgresql_include=["member_id", "qualifying_spend_minor", "visit", "full_refund"],
+)
+Index("ix_member_spend_store", member_spend.c.tenant_id, member_spend.c.store_id, member_spend.c.member_id)
+
+# One row per (programme, member, period) that has run: the primary key is what makes a
+# programme fire exactly once per member and period (birthday: the year), across replicas and
+# crashes — the row, the programme's events and nothing else commit in one transaction.
+programme_runs = Table(
+    "programme_runs",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("programme", Text, nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("period", Text, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "programme", "member_id", "period", name="pk_programme_runs"),
+)

@@ -1,0 +1,27 @@
+"""Engagement programme grants (生日礼包 …), on the wallet ``metadata``.
+
+``programme_grants``: one row per (programme, member, period) the wallet has rewarded, e.g.
+("birthday", member, "2027"). Its primary key makes a grant exactly once whatever the producer
+publishes twice; the row, the ledger transaction and the events commit together.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, PrimaryKeyConstraint, Table, Text, func
+from sqlalchemy.dialects.postgresql import UUID
+
+from services.wallet.adapters.tables import metadata
+
+programme_grants = Table(
+    "programme_grants",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("programme", Text, nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("period", Text, nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("transaction_id", Text, nullable=True),
+    Column("event_id", UUID(as_uuid=False), nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "programme", "member_id", "period", name="pk_programme_grants"),
+)
