@@ -182,4 +182,4 @@ pii_access_log = Table(
 
 # Spend and referral tables, and the tier re-evaluation jobs, live in modules of their own;
 # importing them here puts them on `metadata`.
-from services.members.adapters import spend_tables, tier_jobs  # noqa: E402, F401
+from services.members.adapters import import_tables, spend_tables, tier_jobs  # noqa: E402, F401

@@ -290,4 +290,9 @@ tier_ladders = Table(
 
 # Areas keep their tables in their own modules on this MetaData; importing them here makes one
 # schema (and one Alembic history) for the whole wallet database.
-from services.wallet.adapters import checkout_tables, package_tables, voucher_tables  # noqa: E402, F401
+from services.wallet.adapters import (  # noqa: E402, F401
+    checkout_tables,
+    import_tables,
+    package_tables,
+    voucher_tables,
+)
