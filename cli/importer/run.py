@@ -202,77 +202,93 @@ async def import_members(
         async with members_engine.connect() as mconn, wallet_engine.connect() as wconn:
             if args.dry_run:
                 await members.prepare_dry_run(mconn)
-            for batch in _batches(header_rows, args.batch):
-                valid: list[MemberRecord] = []
-                for number, cells in batch:
-                    tally.read += 1
-                    parsed = member_record(number, cells, mapping)
-                    if isinstance(parsed, MemberRecord):
-                        _add(tally.file_totals, parsed)
-                        errors = []
-                        if parsed.tier_id and parsed.tier_id not in tier_ids:
-                            errors.append(RowError(number, mapping.columns["tier"], "UNKNOWN_TIER"))
-                        if parsed.store_ref not in stores:
-                            errors.append(RowError(number, mapping.columns["store"], "UNKNOWN_STORE"))
-                        if not errors:
-                            valid.append(parsed)
-                            continue
-                        parsed = errors
-                    tally.rejected += 1
-                    for e in parsed:
-                        report.add(e)
-                by_row = {r.row: r for r in valid}
-                imported = [
-                    ImportedMember(
-                        row=r.row,
-                        legacy_numbers=r.legacy_numbers,
-                        display_name=r.name,
-                        phone=r.phone,
-                        birthday=r.birthday,
-                        tier_id=r.tier_id,
-                        home_store_id=stores[r.store_ref],
-                        notes=r.notes,
-                    )
-                    for r in valid
-                ]
-                for attempt in range(8):
-                    try:
-                        outcomes = await members.apply(
-                            mconn, import_id, imported, entry_tier=entry_tier, dry_run=args.dry_run
-                        )
-                        break
-                    except BatchConflict:
-                        if attempt == 7:
-                            raise
-                        await asyncio.sleep(0.05 * (attempt + 1))
-                openings = []
-                for o in outcomes:
-                    record = by_row[o.row]
-                    if o.member_id is None:
+            wallet_write: asyncio.Future | None = None
+            try:
+                for batch in _batches(header_rows, args.batch):
+                    valid: list[MemberRecord] = []
+                    for number, cells in batch:
+                        tally.read += 1
+                        parsed = member_record(number, cells, mapping)
+                        if isinstance(parsed, MemberRecord):
+                            _add(tally.file_totals, parsed)
+                            errors = []
+                            if parsed.tier_id and parsed.tier_id not in tier_ids:
+                                errors.append(RowError(number, mapping.columns["tier"], "UNKNOWN_TIER"))
+                            if parsed.store_ref not in stores:
+                                errors.append(RowError(number, mapping.columns["store"], "UNKNOWN_STORE"))
+                            if not errors:
+                                valid.append(parsed)
+                                continue
+                            parsed = errors
                         tally.rejected += 1
-                        report.add(RowError(o.row, mapping.columns.get(o.field, o.field), o.reason))
-                        continue
-                    tally.imported += 1
-                    tally.already += not o.fresh
-                    _add(tally.accepted_totals, record)
-                    openings.append(
-                        OpeningBalance(
-                            row=o.row,
-                            member_id=o.member_id,
-                            store_id=stores[record.store_ref],
-                            principal_minor=record.principal_minor,
-                            bonus_minor=record.bonus_minor,
-                            points=record.points,
-                            points_expire_time=record.points_expire_time,
-                            items=tuple(
-                                OpeningItem(p.service_id, p.display_name, p.sessions, p.expire_time)
-                                for p in record.packages
-                            ),
+                        for e in parsed:
+                            report.add(e)
+                    by_row = {r.row: r for r in valid}
+                    imported = [
+                        ImportedMember(
+                            row=r.row,
+                            legacy_numbers=r.legacy_numbers,
+                            display_name=r.name,
+                            phone=r.phone,
+                            birthday=r.birthday,
+                            tier_id=r.tier_id,
+                            home_store_id=stores[r.store_ref],
+                            notes=r.notes,
                         )
-                    )
-                if not args.dry_run:
-                    await wallet.apply(wconn, import_id, openings, currency=currency)
-                bar.update(len(batch))
+                        for r in valid
+                    ]
+                    for attempt in range(8):
+                        try:
+                            outcomes = await members.apply(
+                                mconn, import_id, imported, entry_tier=entry_tier, dry_run=args.dry_run
+                            )
+                            break
+                        except BatchConflict:
+                            if attempt == 7:
+                                raise
+                            await asyncio.sleep(0.05 * (attempt + 1))
+                    openings = []
+                    for o in outcomes:
+                        record = by_row[o.row]
+                        if o.member_id is None:
+                            tally.rejected += 1
+                            report.add(RowError(o.row, mapping.columns.get(o.field, o.field), o.reason))
+                            continue
+                        tally.imported += 1
+                        tally.already += not o.fresh
+                        _add(tally.accepted_totals, record)
+                        openings.append(
+                            OpeningBalance(
+                                row=o.row,
+                                member_id=o.member_id,
+                                store_id=stores[record.store_ref],
+                                principal_minor=record.principal_minor,
+                                bonus_minor=record.bonus_minor,
+                                points=record.points,
+                                points_expire_time=record.points_expire_time,
+                                items=tuple(
+                                    OpeningItem(p.service_id, p.display_name, p.sessions, p.expire_time)
+                                    for p in record.packages
+                                ),
+                            )
+                        )
+                    # The wallet writes this batch while members writes the next one (two databases,
+                    # two connections): each side records its rows, so a crash between them is
+                    # finished by the next run like any other.
+                    if wallet_write is not None:
+                        await wallet_write
+                        wallet_write = None
+                    if not args.dry_run:
+                        wallet_write = asyncio.ensure_future(
+                            wallet.apply(wconn, import_id, openings, currency=currency)
+                        )
+                    bar.update(len(batch))
+            except BaseException:
+                if wallet_write is not None:  # do not leave the wallet's write running unowned
+                    wallet_write.cancel()
+                raise
+            if wallet_write is not None:
+                await wallet_write
         bar.close()
         elapsed = time.monotonic() - started
         summary = {
