@@ -15,7 +15,7 @@ date_formats: ["%Y-%m-%d", "%Y/%m/%d"]
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -59,12 +59,14 @@ class Mapping:
     services: dict[str, str] = field(default_factory=dict)
     date_formats: tuple[str, ...] = DEFAULT_DATE_FORMATS
 
-    def check_header(self, header: list[str]) -> None:
-        """Every mapped column must be in the file; a required field must be mapped."""
+    def fitted(self, header: list[str]) -> Mapping:
+        """The mapping for a file with this header: a required field's column must be there; an
+        optional column the file lacks is left out (its cells read as empty)."""
         present = set(header)
-        missing = [h for h in self.columns.values() if h not in present]
+        missing = [self.columns[f] for f in REQUIRED[self.kind] if self.columns[f] not in present]
         if missing:
-            raise MappingError(f"columns named in the mapping are not in the file: {', '.join(missing)}")
+            raise MappingError(f"required columns are not in the file: {', '.join(missing)}")
+        return replace(self, columns={f: h for f, h in self.columns.items() if h in present})
 
 
 def shipped(name: str) -> Path:

@@ -106,14 +106,12 @@ def resolve_mapping(value: str | None, kind: str, header: list[str]) -> Mapping:
         path = Path(value)
         if not path.exists() and shipped(value).exists():
             path = shipped(value)
-        mapping = load_mapping(path, kind)
-        mapping.check_header(header)
-        return mapping
+        return load_mapping(path, kind).fitted(header)
     for name in SHIPPED_BY_KIND[kind]:
-        mapping = load_mapping(shipped(name), kind)
-        if all(mapping.columns[f] in header for f in ("card_number", "store_id") if f in mapping.columns):
-            mapping.check_header(header)
-            return mapping
+        try:
+            return load_mapping(shipped(name), kind).fitted(header)
+        except MappingError:
+            continue
     raise MappingError("no shipped mapping fits the file's columns; pass --mapping FILE.yaml")
 
 

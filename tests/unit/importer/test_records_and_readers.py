@@ -175,5 +175,10 @@ def test_a_mapping_is_checked_before_anything_is_read(tmp_path):
     assert "unknown keys" in str(e.value)
     assert "colour" in str(e.value)
     assert "card_number" in str(e.value)  # a required field not mapped
-    with pytest.raises(MappingError, match="not in the file"):
-        ZH.check_header(["会员卡号", "姓名"])
+    with pytest.raises(MappingError, match="not in the file: 手机, 开卡门店"):
+        ZH.fitted(["会员卡号", "姓名"])
+    # optional columns the file lacks read as empty
+    fitted = ZH.fitted(["会员卡号", "姓名", "手机", "开卡门店", "积分"])
+    assert set(fitted.columns) == {"card_number", "name", "phone", "store", "points"}
+    r = member_record(2, _row(积分="5"), fitted)
+    assert isinstance(r, MemberRecord) and (r.points, r.principal_minor) == (5, 0)
