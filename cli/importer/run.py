@@ -407,6 +407,14 @@ def run(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"peony import: no such file {path}", file=sys.stderr)
         return 2
+    from kit.ids import is_resource_id
+
+    if not is_resource_id(args.tenant):
+        print("peony import: --tenant must be a tenant id (a-z, 0-9 and '-', up to 63)", file=sys.stderr)
+        return 2
+    if args.import_id is not None and not is_resource_id(args.import_id):
+        print("peony import: --import-id must be 1-63 characters of a-z, 0-9 and '-'", file=sys.stderr)
+        return 2
     if args.batch < 1 or args.batch > 5000:
         print("peony import: --batch must be within 1..5000", file=sys.stderr)
         return 2

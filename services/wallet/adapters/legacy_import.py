@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.wallet.adapters import package_tables as pt
@@ -87,14 +88,22 @@ class OpeningBalanceImporter:
         self, conn: AsyncConnection, import_id: str, batch: list[OpeningBalance], *, currency: str
     ) -> int:
         """Applies one batch in one transaction on ``conn`` and commits; returns the rows it wrote
-        (rows an earlier run recorded are skipped)."""
-        try:
-            written = await self._apply(conn, import_id, batch, currency)
-        except BaseException:
-            await conn.rollback()
-            raise
-        await conn.commit()
-        return written
+        (rows an earlier run recorded are skipped). A second run of the same import racing this
+        one loses on the primary key of ``wallet_import_rows``: the batch is then applied again,
+        and finds those rows recorded."""
+        for attempt in range(3):
+            try:
+                written = await self._apply(conn, import_id, batch, currency)
+                await conn.commit()
+                return written
+            except IntegrityError:
+                await conn.rollback()
+                if attempt == 2:
+                    raise
+            except BaseException:
+                await conn.rollback()
+                raise
+        raise AssertionError("unreachable")
 
     async def _apply(
         self, conn: AsyncConnection, import_id: str, batch: list[OpeningBalance], currency: str

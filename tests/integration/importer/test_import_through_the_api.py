@@ -192,6 +192,7 @@ async def test_a_gb18030_csv_is_detected_and_a_rerun_changes_nothing(stack, tmp_
         ("y.csv", b"a,b\n1,2\n", ["--mapping", "generic_en"], "not in the file"),
         ("z.csv", b"a,b\n1,2\n", ["--batch", "0"], "--batch"),
         ("w.csv", "会员卡号\nV1\n".encode("gb18030"), ["--encoding", "klingon"], "unknown encoding"),
+        ("v.csv", b"a\n1\n", ["--import-id", "../../etc"], "--import-id"),
     ],
 )
 async def test_unusable_input_is_refused_whole_and_writes_nothing(
