@@ -1,7 +1,7 @@
 """The column mapping of a legacy export (a YAML file).
 
 ```yaml
-kind: members            # members | stores
+kind: members            # members | stores | vouchers
 language: zh             # zh | en: the language of the error report
 columns:                 # Peony field: the file's column header
   card_number: 会员卡号
@@ -40,8 +40,13 @@ FIELDS = {
         "notes",
     ),
     "stores": ("store_id", "name", "time_zone", "address"),
+    "vouchers": ("card_number", "code", "name", "amount", "min_spend", "valid_until"),
 }
-REQUIRED = {"members": ("card_number", "name", "phone", "store"), "stores": ("store_id", "name")}
+REQUIRED = {
+    "members": ("card_number", "name", "phone", "store"),
+    "stores": ("store_id", "name"),
+    "vouchers": ("card_number", "code", "amount"),
+}
 LANGUAGES = ("zh", "en")
 DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
 

@@ -69,6 +69,16 @@ REASONS = {
         "store id must be 1-63 lowercase letters, digits or '-'",
     ),
     "STORE_EXISTS": ("门店编号已存在且名称不同", "store id exists with another name"),
+    "INVALID_VOUCHER_CODE": (
+        "券号应为4-32位字母、数字或'-'",
+        "voucher code must be 4-32 letters, digits or '-'",
+    ),
+    "AMOUNT_REQUIRED": ("面额必须大于0", "amount must be greater than 0"),
+    "UNKNOWN_CARD": (
+        "卡号不存在（请先导入会员）",
+        "no member has this card number (import the members first)",
+    ),
+    "DUPLICATE_VOUCHER_CODE": ("券号已存在", "voucher code already exists"),
 }
 
 
@@ -112,6 +122,17 @@ class MemberRecord:
     @property
     def sessions(self) -> int:
         return sum(p.sessions for p in self.packages)
+
+
+@dataclass
+class VoucherRecord:
+    row: int
+    card_number: str
+    code: str
+    name: str
+    amount_minor: int
+    min_spend_minor: int
+    valid_until: datetime | None  # exclusive: the instant after the file's last valid day
 
 
 @dataclass
@@ -322,3 +343,29 @@ def store_record(number: int, cells: dict[str, str], mapping: Mapping) -> StoreR
     if r.errors:
         return r.errors
     return StoreRecord(number, store_id, name, time_zone, address)
+
+
+def voucher_record(number: int, cells: dict[str, str], mapping: Mapping) -> VoucherRecord | list[RowError]:
+    r = _Row(number, cells, mapping)
+    card = r.text("card_number", required=True, limit=32)
+    if card and not valid_card_number(card):
+        r.error("card_number", "INVALID_CARD_NUMBER")
+    code = r.text("code", required=True, limit=32)
+    if code and not valid_card_number(code):
+        r.error("code", "INVALID_VOUCHER_CODE")
+    name = r.text("name", limit=100)
+    amount = r.money("amount")
+    if not amount and not any(e.column == r.column("amount") for e in r.errors):
+        r.error("amount", "AMOUNT_REQUIRED")
+    min_spend = r.money("min_spend")
+    valid_until = None
+    raw = r.text("valid_until", limit=32)
+    if raw:
+        d = r.date("valid_until", raw)
+        if d is None:
+            r.error("valid_until", "INVALID_DATE")
+        else:
+            valid_until = end_of_day(d)
+    if r.errors:
+        return r.errors
+    return VoucherRecord(number, card, code, name, amount, min_spend, valid_until)

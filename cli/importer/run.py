@@ -34,11 +34,23 @@ from pathlib import Path
 
 from cli.importer import readers
 from cli.importer.mapping import FIELDS, Mapping, MappingError, load_mapping, shipped
-from cli.importer.records import MemberRecord, RowError, member_record, reason_text, store_record
+from cli.importer.records import (
+    MemberRecord,
+    RowError,
+    VoucherRecord,
+    member_record,
+    reason_text,
+    store_record,
+    voucher_record,
+)
 
 DEFAULT_BATCH = 500
 REPORT_HEADER = {"zh": ["行号", "列", "原因", "代码"], "en": ["row", "column", "reason", "code"]}
-SHIPPED_BY_KIND = {"members": ("yikayi_zh", "generic_en"), "stores": ("stores_zh", "stores_en")}
+SHIPPED_BY_KIND = {
+    "members": ("yikayi_zh", "generic_en"),
+    "stores": ("stores_zh", "stores_en"),
+    "vouchers": ("vouchers_zh", "vouchers_en"),
+}
 
 
 def add_parser(sub) -> None:
@@ -402,6 +414,91 @@ async def import_stores(
     }
 
 
+async def import_vouchers(
+    args, mapping: Mapping, header_rows, total: int, import_id: str, report: ErrorReport
+) -> dict:
+    """Legacy vouchers of imported members (named by a card number they answer to)."""
+    from kit.crypto import PiiCipher
+    from services.members.adapters.legacy_import import MemberImporter
+    from services.wallet.adapters.legacy_import import ImportedVoucher, OpeningBalanceImporter
+
+    config, members_engine, wallet_engine = await _engines()
+    members = MemberImporter(members_engine, args.tenant, PiiCipher(config.pii_master_key))
+    wallet = OpeningBalanceImporter(wallet_engine, args.tenant)
+    tally = Tally()
+    accepted = {"vouchers": 0, "amount_minor": 0}
+    bar = _progress(total, not args.no_progress)
+    started = time.monotonic()
+    try:
+        async with wallet_engine.connect() as wconn:
+            for batch in _batches(header_rows, args.batch):
+                parsed: list[VoucherRecord] = []
+                for number, cells in batch:
+                    tally.read += 1
+                    record = voucher_record(number, cells, mapping)
+                    if isinstance(record, list):
+                        tally.rejected += 1
+                        for e in record:
+                            report.add(e)
+                    else:
+                        parsed.append(record)
+                owners = await members.members_by_card([v.card_number for v in parsed])
+                known = []
+                for v in parsed:
+                    if v.card_number in owners:
+                        known.append(v)
+                    else:
+                        tally.rejected += 1
+                        report.add(RowError(v.row, mapping.columns["card_number"], "UNKNOWN_CARD"))
+                issued = await wallet.apply_vouchers(
+                    wconn,
+                    import_id,
+                    [
+                        ImportedVoucher(
+                            v.row,
+                            owners[v.card_number],
+                            v.code,
+                            v.name,
+                            v.amount_minor,
+                            v.min_spend_minor,
+                            v.valid_until,
+                        )
+                        for v in known
+                    ],
+                    dry_run=args.dry_run,
+                )
+                for v in known:
+                    if issued[v.row]:
+                        tally.imported += 1
+                        accepted["vouchers"] += 1
+                        accepted["amount_minor"] += v.amount_minor
+                    else:
+                        tally.rejected += 1
+                        report.add(RowError(v.row, mapping.columns["code"], "DUPLICATE_VOUCHER_CODE"))
+                bar.update(len(batch))
+    finally:
+        bar.close()
+        await members_engine.dispose()
+    summary = {
+        "import_id": import_id,
+        "kind": "vouchers",
+        "dry_run": args.dry_run,
+        "rows_read": tally.read,
+        "rows_imported": tally.imported,
+        "rows_already_imported": 0,
+        "rows_rejected": tally.rejected,
+        "accepted_vouchers": accepted,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    try:
+        if not args.dry_run:
+            summary["issued_vouchers"] = await wallet.voucher_totals(import_id)
+            summary["reconciled"] = summary["issued_vouchers"] == accepted
+    finally:
+        await wallet_engine.dispose()
+    return summary
+
+
 def run(args: argparse.Namespace) -> int:
     path: Path = args.file
     if not path.is_file():
@@ -428,7 +525,7 @@ def run(args: argparse.Namespace) -> int:
     import_id = args.import_id or import_id_of(path, args.tenant, args.kind)
     report_path = args.errors or path.with_name(path.name + ".errors.csv")
     report = ErrorReport(report_path, mapping)
-    run_kind = import_members if args.kind == "members" else import_stores
+    run_kind = {"members": import_members, "stores": import_stores, "vouchers": import_vouchers}[args.kind]
     try:
         summary = asyncio.run(run_kind(args, mapping, rows, total, import_id, report))
     except readers.ReadError as exc:

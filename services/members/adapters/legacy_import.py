@@ -340,3 +340,19 @@ class MemberImporter:
                 )
             ).all()
         return {outcome: n for outcome, n in rows}
+
+    async def members_by_card(self, numbers: list[str]) -> dict[str, str]:
+        """Card number (current or legacy) -> member id, for the numbers a member answers to (a
+        voucher import names its members by their legacy card numbers)."""
+        if not numbers:
+            return {}
+        n, c = t.card_numbers.c, t.cards.c
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(n.number, c.member_id)
+                    .join(t.cards, (c.tenant_id == n.tenant_id) & (c.card_id == n.card_id))
+                    .where(n.tenant_id == self.tenant, n.number.in_(numbers))
+                )
+            ).all()
+        return {r.number: r.member_id for r in rows}

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.wallet.adapters import package_tables as pt
 from services.wallet.adapters import tables as t
+from services.wallet.adapters import voucher_tables as vt
 from services.wallet.adapters.import_tables import wallet_import_rows
 from services.wallet.adapters.ledger_repository import LedgerRepository
 from services.wallet.adapters.repository import SettingsRepository
@@ -66,6 +67,17 @@ class OpeningBalance:
     @property
     def empty(self) -> bool:
         return not (self.principal_minor or self.bonus_minor or self.points or self.items)
+
+
+@dataclass(frozen=True)
+class ImportedVoucher:
+    row: int
+    member_id: str
+    code: str
+    display_name: str
+    amount_off_minor: int
+    min_spend_minor: int
+    valid_until: datetime | None
 
 
 def import_reference(import_id: str) -> str:
@@ -303,3 +315,101 @@ class OpeningBalanceImporter:
             "opening_transactions": transactions,
             "unbalanced_transactions": bad,
         }
+
+    async def apply_vouchers(
+        self, conn: AsyncConnection, import_id: str, batch: list[ImportedVoucher], *, dry_run: bool = False
+    ) -> dict[int, bool]:
+        """Issues a batch of legacy vouchers (amount off, all stores) in one transaction; answers
+        row -> True (issued now or by an earlier run) / False (its code is taken: rejected). A
+        voucher is a promise, not money on an account, so it has no ledger transaction."""
+        for attempt in range(3):
+            try:
+                result = await self._apply_vouchers(conn, import_id, batch, dry_run)
+                await (conn.rollback() if dry_run else conn.commit())
+                return result
+            except IntegrityError:  # a code taken since the check, or a concurrent run
+                await conn.rollback()
+                if attempt == 2:
+                    raise
+            except BaseException:
+                await conn.rollback()
+                raise
+        raise AssertionError("unreachable")
+
+    async def _apply_vouchers(
+        self, conn: AsyncConnection, import_id: str, batch: list[ImportedVoucher], dry_run: bool
+    ) -> dict[int, bool]:
+        r = wallet_import_rows.c
+        done = set(
+            (
+                await conn.execute(
+                    select(r.row_number).where(
+                        r.tenant_id == self.tenant,
+                        r.import_id == import_id,
+                        r.row_number.in_([v.row for v in batch]),
+                    )
+                )
+            ).scalars()
+        )
+        fresh = [v for v in batch if v.row not in done]
+        taken = set(
+            (
+                await conn.execute(
+                    select(vt.vouchers.c.code).where(
+                        vt.vouchers.c.tenant_id == self.tenant,
+                        vt.vouchers.c.code.in_([v.code for v in fresh]),
+                    )
+                )
+            ).scalars()
+        )
+        result = dict.fromkeys(done, True)
+        rows, records = [], []
+        now = datetime.now(UTC)
+        for v in fresh:
+            if v.code in taken:
+                result[v.row] = False
+                continue
+            taken.add(v.code)
+            result[v.row] = True
+            rows.append(
+                {
+                    "tenant_id": self.tenant,
+                    "voucher_id": self._id(import_id, v.row, "voucher"),
+                    "member_id": v.member_id,
+                    "template_id": "import",
+                    "code": v.code,
+                    "state": "issued",
+                    "display_name": v.display_name or "legacy voucher",
+                    "kind": "amount_off",
+                    "amount_off_minor": v.amount_off_minor,
+                    "min_spend_minor": v.min_spend_minor,
+                    "valid_from": now,
+                    "valid_until": v.valid_until,
+                    "reason": f"import {import_id}",
+                }
+            )
+            records.append(
+                {
+                    "tenant_id": self.tenant,
+                    "import_id": import_id,
+                    "row_number": v.row,
+                    "member_id": v.member_id,
+                }
+            )
+        if rows:
+            await conn.execute(insert(vt.vouchers), rows)
+            await conn.execute(insert(wallet_import_rows), records)
+        return result
+
+    async def voucher_totals(self, import_id: str) -> dict[str, int]:
+        """The vouchers an import issued: how many and Σ amount off."""
+        c = vt.vouchers.c
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(func.count(), func.coalesce(func.sum(c.amount_off_minor), 0)).where(
+                        c.tenant_id == self.tenant, c.reason == f"import {import_id}"
+                    )
+                )
+            ).one()
+        return {"vouchers": int(row[0]), "amount_minor": int(row[1])}

@@ -220,3 +220,49 @@ async def test_a_mapping_file_with_unknown_fields_is_refused(stack, tmp_path):
     rc, _, err = await _import(env, "members", str(tmp_path / "f.csv"), "--mapping", str(mapping))
     assert rc == 2
     assert "unknown keys" in err and "colour" in err and "required fields not mapped" in err
+
+
+async def test_legacy_vouchers_go_to_the_member_holding_the_card(stack, tmp_path):
+    env, members, wallet, members_url, wallet_url = stack
+    (tmp_path / "s.csv").write_text("门店编号,门店名称\nqj,青浦店\n", encoding="utf-8")
+    assert (await _import(env, "stores", str(tmp_path / "s.csv")))[0] == 0
+    (tmp_path / "m.csv").write_text(
+        "会员卡号,一卡通号,姓名,手机,开卡门店\nVC-0001,YKT-77,李娜,13900000021,青浦店\n", encoding="utf-8"
+    )
+    assert (await _import(env, "members", str(tmp_path / "m.csv")))[0] == 0
+    vouchers = tmp_path / "v.csv"
+    vouchers.write_text(
+        "会员卡号,券号,券名称,面额,最低消费,有效期至\n"
+        "YKT-77,LEG-0001,生日券,50,200,2027-12-31\n"  # found by the 一卡通号 alias
+        "VC-0001,LEG-0002,,20.5,,\n"
+        "NOPE-9999,LEG-0003,,10,,\n"  # no such card
+        "VC-0001,LEG-0001,,10,,\n"  # code already used by row 2
+        "VC-0001,LEG-0004,,0,,\n",  # no amount
+        encoding="utf-8",
+    )
+    report = tmp_path / "v.errors.csv"
+    rc, summary, err = await _import(env, "vouchers", str(vouchers), "--errors", str(report))
+    assert rc == 0, err
+    assert summary["accepted_vouchers"] == summary["issued_vouchers"] == {"vouchers": 2, "amount_minor": 7050}
+    assert summary["reconciled"] is True
+    with report.open(encoding="utf-8-sig") as f:
+        assert [(r[0], r[1], r[3]) for r in list(csv.reader(f))[1:]] == [
+            ("6", "面额", "AMOUNT_REQUIRED"),
+            ("4", "会员卡号", "UNKNOWN_CARD"),
+            ("5", "券号", "DUPLICATE_VOUCHER_CODE"),
+        ]
+    found = await members.FindMemberByCardNumber(
+        mpb.FindMemberByCardNumberRequest(card_number="VC-0001"), metadata=AUTH
+    )
+    listed = await wallet.ListVouchers(wpb.ListVouchersRequest(parent=found.member.name), metadata=AUTH)
+    assert sorted((v.code, v.amount_off_minor) for v in listed.vouchers) == [
+        ("LEG-0001", 5000),
+        ("LEG-0002", 2050),
+    ]
+    before = await _counts(members_url, wallet_url)
+    rc, again, err = await _import(env, "vouchers", str(vouchers))
+    assert rc == 0, err
+    assert again["issued_vouchers"] == {"vouchers": 2, "amount_minor": 7050}
+    assert await _counts(members_url, wallet_url) == before
+    listed = await wallet.ListVouchers(wpb.ListVouchersRequest(parent=found.member.name), metadata=AUTH)
+    assert len(listed.vouchers) == 2
