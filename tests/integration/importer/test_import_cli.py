@@ -164,6 +164,8 @@ def export(tmp_path_factory):
     return tmp, stores, members, expected
 
 
+# Five imports of 10,000 rows as subprocesses: ~3 minutes on a quiet machine, far more on a loaded one.
+@pytest.mark.timeout(2400)
 async def test_ten_thousand_members_survive_a_sigkill_and_reconcile(infra, export):
     tmp, stores_csv, members_csv, expected = export
     db = await _databases(infra, "imp")
