@@ -168,43 +168,6 @@ class LedgerRepository:
         found = {by_id[r.account_id]: r.balance for r in rows}
         return {k: found.get(k, 0) for k in keys}
 
-    def _plan(
-        self, draft: TransactionDraft, assumed: dict[AccountKey, int], transaction_id: str, request_id: str
-    ) -> tuple[dict, list[AccountKey], list[AccountKey]]:
-        """`ledger_post`'s arguments for `draft`, its member-owned accounts (id order) and the
-        accounts it must create."""
-        keys = list(dict.fromkeys(p.account for p in draft.postings))
-        deltas: dict[AccountKey, int] = {}
-        for p in draft.postings:
-            deltas[p.account] = deltas.get(p.account, 0) + p.amount
-        guarded = sorted((k for k in keys if k.kind.guarded), key=lambda k: k.account_id(self.tenant))
-        tenant_side = [k for k in keys if not k.kind.guarded]
-        # Member accounts are always ensured (the lock needs the row); tenant-side ones once.
-        new = guarded + [k for k in tenant_side if not self._known(k)]
-        params = {
-            "tenant": self.tenant,
-            "transaction_id": transaction_id,
-            "kind": draft.kind,
-            "member_id": draft.member_id,
-            "store_id": draft.store_id,
-            "description": draft.description,
-            "reverses": draft.reverses,
-            "request_id": request_id,
-            "reference": draft.reference,
-            "new_ids": [k.account_id(self.tenant) for k in new],
-            "new_kinds": [k.kind.code for k in new],
-            "new_owners": [k.owner for k in new],
-            "new_units": [k.unit for k in new],
-            "guarded_ids": [k.account_id(self.tenant) for k in guarded],
-            "guarded_deltas": [deltas[k] for k in guarded],
-            "guarded_signs": [-1 if k.kind.normal is Normal.CREDIT else 1 for k in guarded],
-            "guarded_expected": [assumed.get(k) for k in guarded],
-            "posting_ids": [p.account.account_id(self.tenant) for p in draft.postings],
-            "posting_amounts": [p.amount for p in draft.postings],
-            "posting_units": [p.account.unit for p in draft.postings],
-        }
-        return params, guarded, new
-
     async def post_credits(self, drafts: list[tuple[str, TransactionDraft]]) -> None:
         """Posts many (transaction id, draft) pairs at once, set-based (bulk import's opening
         balances: thousands of transactions a second, where ``ledger_post`` per transaction
@@ -303,10 +266,44 @@ class LedgerRepository:
         caller re-plans). Without it the caller holds those accounts' locks already, or the draft
         does not depend on their balances."""
         draft.validate()
+        assumed = assumed or {}
+        keys = list(dict.fromkeys(p.account for p in draft.postings))
+        deltas: dict[AccountKey, int] = {}
+        for p in draft.postings:
+            deltas[p.account] = deltas.get(p.account, 0) + p.amount
+        guarded = sorted((k for k in keys if k.kind.guarded), key=lambda k: k.account_id(self.tenant))
+        tenant_side = [k for k in keys if not k.kind.guarded]
+        # Member accounts are always ensured (the lock needs the row); tenant-side ones once.
+        new = guarded + [k for k in tenant_side if not self._known(k)]
         transaction_id = new_id()
         request_id = self._request_id()
-        params, guarded, new = self._plan(draft, assumed or {}, transaction_id, request_id)
-        row = (await self.db.execute(_LEDGER_POST, params)).one()
+        row = (
+            await self.db.execute(
+                _LEDGER_POST,
+                {
+                    "tenant": self.tenant,
+                    "transaction_id": transaction_id,
+                    "kind": draft.kind,
+                    "member_id": draft.member_id,
+                    "store_id": draft.store_id,
+                    "description": draft.description,
+                    "reverses": draft.reverses,
+                    "request_id": request_id,
+                    "reference": draft.reference,
+                    "new_ids": [k.account_id(self.tenant) for k in new],
+                    "new_kinds": [k.kind.code for k in new],
+                    "new_owners": [k.owner for k in new],
+                    "new_units": [k.unit for k in new],
+                    "guarded_ids": [k.account_id(self.tenant) for k in guarded],
+                    "guarded_deltas": [deltas[k] for k in guarded],
+                    "guarded_signs": [-1 if k.kind.normal is Normal.CREDIT else 1 for k in guarded],
+                    "guarded_expected": [assumed.get(k) for k in guarded],
+                    "posting_ids": [p.account.account_id(self.tenant) for p in draft.postings],
+                    "posting_amounts": [p.amount for p in draft.postings],
+                    "posting_units": [p.account.unit for p in draft.postings],
+                },
+            )
+        ).one()
         self._created.extend(
             (self._database, self.tenant, k.account_id(self.tenant)) for k in new if not k.kind.guarded
         )
