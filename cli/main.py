@@ -105,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     from cli.insights import add_parser as add_insights_parser
 
     add_insights_parser(sub)
+    from cli.importer.run import add_parser as add_import_parser
+
+    add_import_parser(sub)
     add_outbox_parser(sub, SERVICE_MODULES)
     add_dlq_parser(sub, SERVICE_MODULES)
 
@@ -188,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         from cli.dlq import run as run_dlq
 
         return run_dlq(args)
+    if args.command == "import":
+        from cli.importer.run import run as run_import
+
+        return run_import(args)
     if args.command == "demo":
         from cli.demo import run_demo
 

@@ -214,4 +214,10 @@ pii_access_log = Table(
 
 # Spend and referral tables, and the tier re-evaluation jobs, live in modules of their own;
 # importing them here puts them on `metadata`.
-from services.members.adapters import segment_tables, spend_tables, tier_jobs, tier_reviews  # noqa: E402, F401
+from services.members.adapters import (  # noqa: E402, F401
+    import_tables,
+    segment_tables,
+    spend_tables,
+    tier_jobs,
+    tier_reviews,
+)

@@ -292,6 +292,7 @@ tier_ladders = Table(
 # schema (and one Alembic history) for the whole wallet database.
 from services.wallet.adapters import (  # noqa: E402, F401
     checkout_tables,
+    import_tables,
     membership_tables,
     package_tables,
     programme_tables,

@@ -67,6 +67,9 @@ POINTS_EXPIRED = _kind("points_expired", Normal.CREDIT)
 SESSIONS_ISSUED = _kind("sessions_issued", Normal.DEBIT)
 SESSIONS_CONSUMED = _kind("sessions_consumed", Normal.CREDIT)
 SESSIONS_REFUNDED = _kind("sessions_refunded", Normal.CREDIT)
+# The other side of balances brought over from a legacy system (`peony import`): one per unit
+# (money, points, sessions), so Σ opening credits to members = - this account's balance.
+OPENING_BALANCE = _kind("opening_balance", Normal.DEBIT)
 
 KINDS: dict[str, AccountKind] = {
     k.code: k
@@ -88,6 +91,7 @@ KINDS: dict[str, AccountKind] = {
         SESSIONS_ISSUED,
         SESSIONS_CONSUMED,
         SESSIONS_REFUNDED,
+        OPENING_BALANCE,
     )
 }
 
