@@ -235,3 +235,19 @@ class MemberReturned(_message.Message):
     visit_time: _timestamp_pb2.Timestamp
     checkout: str
     def __init__(self, member: _Optional[str] = ..., lapsed_days: _Optional[int] = ..., visit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checkout: _Optional[str] = ...) -> None: ...
+
+class CampaignMessageDue(_message.Message):
+    __slots__ = ("campaign", "member", "body", "points", "campaign_name", "store")
+    CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_NAME_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    campaign: str
+    member: str
+    body: str
+    points: int
+    campaign_name: str
+    store: str
+    def __init__(self, campaign: _Optional[str] = ..., member: _Optional[str] = ..., body: _Optional[str] = ..., points: _Optional[int] = ..., campaign_name: _Optional[str] = ..., store: _Optional[str] = ...) -> None: ...

@@ -176,6 +176,20 @@ class MembersServiceStub:
     """Lists the active members of a saved segment or of an ad-hoc filter, by member id, with
     personal data masked.
     """
+    CreateCampaign: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.CreateCampaignRequest, _members_service_pb2.CreateCampaignResponse]
+    """Creates a campaign to a saved segment (dry run with `validate_only`: nothing is written, the
+    estimates are returned). Permission `members.segments.manage` (HQ admin, marketing).
+    """
+    GetCampaign: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.GetCampaignRequest, _members_service_pb2.GetCampaignResponse]
+    """Gets a campaign with its progress."""
+    ListCampaigns: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ListCampaignsRequest, _members_service_pb2.ListCampaignsResponse]
+    """Lists campaigns by id."""
+    PauseCampaign: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.PauseCampaignRequest, _members_service_pb2.PauseCampaignResponse]
+    """Pauses a scheduled or running campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PAUSABLE` otherwise."""
+    ResumeCampaign: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ResumeCampaignRequest, _members_service_pb2.ResumeCampaignResponse]
+    """Resumes a paused campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PAUSED` otherwise."""
+    CancelCampaign: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.CancelCampaignRequest, _members_service_pb2.CancelCampaignResponse]
+    """Cancels a campaign that has not completed. FAILED_PRECONDITION `CAMPAIGN_FINISHED` otherwise."""
 
 @_typing.type_check_only
 class MembersServiceAsyncStub(MembersServiceStub):
@@ -325,6 +339,20 @@ class MembersServiceAsyncStub(MembersServiceStub):
     """Lists the active members of a saved segment or of an ad-hoc filter, by member id, with
     personal data masked.
     """
+    CreateCampaign: _aio.UnaryUnaryMultiCallable[_members_service_pb2.CreateCampaignRequest, _members_service_pb2.CreateCampaignResponse]  # type: ignore[assignment]
+    """Creates a campaign to a saved segment (dry run with `validate_only`: nothing is written, the
+    estimates are returned). Permission `members.segments.manage` (HQ admin, marketing).
+    """
+    GetCampaign: _aio.UnaryUnaryMultiCallable[_members_service_pb2.GetCampaignRequest, _members_service_pb2.GetCampaignResponse]  # type: ignore[assignment]
+    """Gets a campaign with its progress."""
+    ListCampaigns: _aio.UnaryUnaryMultiCallable[_members_service_pb2.ListCampaignsRequest, _members_service_pb2.ListCampaignsResponse]  # type: ignore[assignment]
+    """Lists campaigns by id."""
+    PauseCampaign: _aio.UnaryUnaryMultiCallable[_members_service_pb2.PauseCampaignRequest, _members_service_pb2.PauseCampaignResponse]  # type: ignore[assignment]
+    """Pauses a scheduled or running campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PAUSABLE` otherwise."""
+    ResumeCampaign: _aio.UnaryUnaryMultiCallable[_members_service_pb2.ResumeCampaignRequest, _members_service_pb2.ResumeCampaignResponse]  # type: ignore[assignment]
+    """Resumes a paused campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PAUSED` otherwise."""
+    CancelCampaign: _aio.UnaryUnaryMultiCallable[_members_service_pb2.CancelCampaignRequest, _members_service_pb2.CancelCampaignResponse]  # type: ignore[assignment]
+    """Cancels a campaign that has not completed. FAILED_PRECONDITION `CAMPAIGN_FINISHED` otherwise."""
 
 class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
     """Members: stores, member records, membership cards and the tier programme of one tenant
@@ -663,5 +691,55 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
         """Lists the active members of a saved segment or of an ad-hoc filter, by member id, with
         personal data masked.
         """
+
+    @_abc_1.abstractmethod
+    def CreateCampaign(
+        self,
+        request: _members_service_pb2.CreateCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.CreateCampaignResponse, _abc.Awaitable[_members_service_pb2.CreateCampaignResponse]]:
+        """Creates a campaign to a saved segment (dry run with `validate_only`: nothing is written, the
+        estimates are returned). Permission `members.segments.manage` (HQ admin, marketing).
+        """
+
+    @_abc_1.abstractmethod
+    def GetCampaign(
+        self,
+        request: _members_service_pb2.GetCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.GetCampaignResponse, _abc.Awaitable[_members_service_pb2.GetCampaignResponse]]:
+        """Gets a campaign with its progress."""
+
+    @_abc_1.abstractmethod
+    def ListCampaigns(
+        self,
+        request: _members_service_pb2.ListCampaignsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.ListCampaignsResponse, _abc.Awaitable[_members_service_pb2.ListCampaignsResponse]]:
+        """Lists campaigns by id."""
+
+    @_abc_1.abstractmethod
+    def PauseCampaign(
+        self,
+        request: _members_service_pb2.PauseCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.PauseCampaignResponse, _abc.Awaitable[_members_service_pb2.PauseCampaignResponse]]:
+        """Pauses a scheduled or running campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PAUSABLE` otherwise."""
+
+    @_abc_1.abstractmethod
+    def ResumeCampaign(
+        self,
+        request: _members_service_pb2.ResumeCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.ResumeCampaignResponse, _abc.Awaitable[_members_service_pb2.ResumeCampaignResponse]]:
+        """Resumes a paused campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PAUSED` otherwise."""
+
+    @_abc_1.abstractmethod
+    def CancelCampaign(
+        self,
+        request: _members_service_pb2.CancelCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.CancelCampaignResponse, _abc.Awaitable[_members_service_pb2.CancelCampaignResponse]]:
+        """Cancels a campaign that has not completed. FAILED_PRECONDITION `CAMPAIGN_FINISHED` otherwise."""
 
 def add_MembersServiceServicer_to_server(servicer: MembersServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
