@@ -119,6 +119,7 @@ MATRIX: dict[str, Rule] = {
     "members.PauseCampaign":          R(auth.MEMBERS_SEGMENTS_MANAGE),
     "members.ResumeCampaign":         R(auth.MEMBERS_SEGMENTS_MANAGE),
     "members.CancelCampaign":         R(auth.MEMBERS_SEGMENTS_MANAGE),
+    "members.GetCampaignResults":     R(auth.MEMBERS_SEGMENTS_MANAGE),
     # wallet: stored value
     "wallet.GetWallet":               R(auth.WALLET_READ, member="own"),
     "wallet.ListTransactions":        R(auth.WALLET_READ, member="own"),

@@ -561,6 +561,34 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
     async def CancelCampaign(self, request: pb.CancelCampaignRequest, context) -> pb.CancelCampaignResponse:
         return await self._change_campaign("CancelCampaign", "cancel", request, pb.CancelCampaignResponse)
 
+    async def GetCampaignResults(
+        self, request: pb.GetCampaignResultsRequest, context
+    ) -> pb.GetCampaignResultsResponse:
+        caller = current_principal()
+        caller.require(auth.MEMBERS_SEGMENTS_MANAGE)
+        campaign_id = mp.require_id(request.name, "campaigns", "name")
+        window = request.window_days or campaigns.DEFAULT_ATTRIBUTION_DAYS
+        if not 1 <= window <= campaigns.MAX_ATTRIBUTION_DAYS:
+            raise InvalidArgument(
+                [("window_days", f"must be between 1 and {campaigns.MAX_ATTRIBUTION_DAYS}")]
+            )
+        results = await self._uows.run(
+            caller.tenant,
+            lambda uow: campaigns.campaign_results(uow.session, caller.tenant, campaign_id, window),
+            read_only=True,
+        )
+        return pb.GetCampaignResultsResponse(
+            results=campaign_pb2.CampaignResults(
+                campaign=campaigns.campaign_name(campaign_id),
+                window_days=results.window_days,
+                recipients_sent=results.recipients_sent,
+                rewards_granted=results.rewards_granted,
+                members_visited=results.members_visited,
+                visits=results.visits,
+                spend_minor=results.spend_minor,
+            )
+        )
+
 
 _CAMPAIGN_STATES = {
     campaigns.SCHEDULED: campaign_pb2.CAMPAIGN_STATE_SCHEDULED,

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from peony.members.v1 import events_pb2
 from peony.members.v1 import segment_pb2 as sgpb
-from sqlalchemy import func, literal, select
+from sqlalchemy import Integer, and_, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -35,6 +35,7 @@ from kit.logging import get_logger
 from kit.uow import UnitOfWorkFactory
 from kit.workers import PeriodicWorker
 from services.members.adapters import segment_tables as sg
+from services.members.adapters import spend_tables as st
 from services.members.adapters import tables as t
 from services.members.adapters.segment_query import SegmentQuery, SegmentRepository
 from services.members.service_layer.segments import (
@@ -394,3 +395,62 @@ def sms_price_from_env(env) -> int:
     if not raw.isdigit() or int(raw) > 10_000:
         raise ValueError(f"PEONY_MEMBERS_SMS_PRICE_MINOR must be 0-10000 (fen), got {raw!r}")
     return int(raw)
+
+
+# --- attribution --------------------------------------------------------------------------------
+DEFAULT_ATTRIBUTION_DAYS = 30
+MAX_ATTRIBUTION_DAYS = 365
+
+
+@dataclass(frozen=True)
+class CampaignResults:
+    window_days: int
+    recipients_sent: int
+    rewards_granted: int
+    members_visited: int
+    visits: int
+    spend_minor: int
+
+
+async def campaign_results(db, tenant: str, campaign_id: str, window_days: int) -> CampaignResults:
+    """Visits and spend of the campaign's recipients in (sent_at, sent_at + window], from
+    ``member_spend`` (the wallet's checkouts and refunds as members projects them), in one
+    statement driven by the recipients' primary key and ``ix_member_spend_member``."""
+    campaign = await get_campaign(db, tenant, campaign_id)
+    r, s = sg.campaign_recipients.c, st.member_spend.c
+    window = timedelta(days=window_days)
+    sent = (
+        select(r.member_id, r.sent_at)
+        .where(r.tenant_id == tenant, r.campaign_id == campaign_id, r.status == SENT)
+        .subquery("sent")
+    )
+    visit = cast(s.visit, Integer) - cast(s.full_refund, Integer)
+    row = (
+        await db.execute(
+            select(
+                func.count(func.distinct(sent.c.member_id)),
+                func.count(func.distinct(s.member_id)).filter(s.visit),
+                func.coalesce(func.sum(visit), 0),
+                func.coalesce(func.sum(s.qualifying_spend_minor), 0),
+            ).select_from(
+                sent.outerjoin(
+                    st.member_spend,
+                    and_(
+                        s.tenant_id == tenant,
+                        s.member_id == sent.c.member_id,
+                        s.occurred_at > sent.c.sent_at,
+                        s.occurred_at <= sent.c.sent_at + window,
+                    ),
+                )
+            )
+        )
+    ).one()
+    recipients, visited, visits, spend = (int(x or 0) for x in row)
+    return CampaignResults(
+        window_days=window_days,
+        recipients_sent=recipients,
+        rewards_granted=recipients if campaign["reward_points"] > 0 else 0,
+        members_visited=visited,
+        visits=visits,
+        spend_minor=spend,
+    )

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+import pytest_asyncio
 from google.protobuf.timestamp_pb2 import Timestamp
 from peony.members.v1 import campaign_pb2, member_pb2, segment_pb2
 from peony.members.v1 import events_pb2 as members_events
@@ -24,10 +26,11 @@ from sqlalchemy import text
 from kit.config import load_config
 from kit.crypto import PiiCipher
 from kit.db import session_factory
-from kit.messaging import EventEnvelope, unpack
+from kit.messaging import EventEnvelope, connect, ensure_stream, unpack
 from kit.uow import UnitOfWorkFactory
 from services.members.service_layer.campaigns import run_campaigns
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
+from tests.integration.members.test_segments import World
 
 pytestmark = pytest.mark.integration
 
@@ -280,3 +283,57 @@ async def test_a_cancelled_campaign_sends_no_more(members):
     assert len(await mk.sent()) == 2
     listed = await members.stub.ListCampaigns(pb.ListCampaignsRequest(), metadata=mk.md)
     assert [c.name for c in listed.campaigns] == [campaign.name]
+
+
+@pytest_asyncio.fixture(scope="module")
+async def js(members) -> AsyncIterator:
+    nc, js = await connect(members.nats_url, "members-campaign-tests")
+    await ensure_stream(js, "wallet")
+    try:
+        yield js
+    finally:
+        await nc.close()
+
+
+async def test_attribution_counts_the_recipients_checkouts_within_the_window(members, js):
+    """Expected figures are the test's own checkouts (published as the wallet would)."""
+    mk = Marketing(members)
+    world = World(members, js)
+    world.tenant = mk.tenant
+    store = await members.create_store(mk.tenant)
+    a, b, c = [await mk.register(store, consent=True) for _ in range(3)]
+    silent = await mk.register(store, consent=False)
+    segment = await mk.segment(store)
+    t0 = datetime.now(UTC) + timedelta(days=1)
+    campaign = await mk.create(segment, t0, throttle=100)
+    await mk.run(t0)  # every recipient sent at t0 (the silent one suppressed)
+
+    def member(name: str) -> member_pb2.Member:
+        return member_pb2.Member(name=name)
+
+    await world.checkout(member(a), store, 10_000, t0 + timedelta(days=2))  # counts
+    await world.checkout(member(a), store, 5_000, t0 + timedelta(days=29))  # counts
+    await world.checkout(member(b), store, 7_000, t0 + timedelta(days=31))  # after 30 days: not
+    await world.checkout(member(c), store, 3_000, t0 - timedelta(hours=1))  # before the send: not
+    await world.checkout(member(silent), store, 9_000, t0 + timedelta(days=1))  # not a recipient
+
+    async def results(window: int = 0) -> campaign_pb2.CampaignResults:
+        resp = await members.stub.GetCampaignResults(
+            pb.GetCampaignResultsRequest(name=campaign.name, window_days=window), metadata=mk.md
+        )
+        return resp.results
+
+    r = await results()
+    assert (r.window_days, r.recipients_sent, r.rewards_granted) == (30, 3, 3)
+    assert (r.members_visited, r.visits, r.spend_minor) == (1, 2, 15_000)
+    r = await results(45)
+    assert (r.members_visited, r.visits, r.spend_minor) == (2, 3, 22_000)
+    for bad in (-1, 366):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await results(bad)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await members.stub.GetCampaignResults(
+            pb.GetCampaignResultsRequest(name=campaign.name), metadata=members.auth("another-tenant")
+        )
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND

@@ -60,3 +60,21 @@ class Campaign(_message.Message):
     estimated_sms_cost_minor: int
     create_time: _timestamp_pb2.Timestamp
     def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., segment: _Optional[str] = ..., message_body: _Optional[str] = ..., reward_points: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., throttle_per_minute: _Optional[int] = ..., state: _Optional[_Union[CampaignState, str]] = ..., targeted_count: _Optional[int] = ..., sent_count: _Optional[int] = ..., suppressed_no_consent_count: _Optional[int] = ..., suppressed_inactive_count: _Optional[int] = ..., estimated_member_count: _Optional[int] = ..., estimated_sms_cost_minor: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CampaignResults(_message.Message):
+    __slots__ = ("campaign", "window_days", "recipients_sent", "rewards_granted", "members_visited", "visits", "spend_minor")
+    CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_DAYS_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENTS_SENT_FIELD_NUMBER: _ClassVar[int]
+    REWARDS_GRANTED_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_VISITED_FIELD_NUMBER: _ClassVar[int]
+    VISITS_FIELD_NUMBER: _ClassVar[int]
+    SPEND_MINOR_FIELD_NUMBER: _ClassVar[int]
+    campaign: str
+    window_days: int
+    recipients_sent: int
+    rewards_granted: int
+    members_visited: int
+    visits: int
+    spend_minor: int
+    def __init__(self, campaign: _Optional[str] = ..., window_days: _Optional[int] = ..., recipients_sent: _Optional[int] = ..., rewards_granted: _Optional[int] = ..., members_visited: _Optional[int] = ..., visits: _Optional[int] = ..., spend_minor: _Optional[int] = ...) -> None: ...

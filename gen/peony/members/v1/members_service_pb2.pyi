@@ -632,3 +632,17 @@ class CancelCampaignResponse(_message.Message):
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     campaign: _campaign_pb2.Campaign
     def __init__(self, campaign: _Optional[_Union[_campaign_pb2.Campaign, _Mapping]] = ...) -> None: ...
+
+class GetCampaignResultsRequest(_message.Message):
+    __slots__ = ("name", "window_days")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_DAYS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    window_days: int
+    def __init__(self, name: _Optional[str] = ..., window_days: _Optional[int] = ...) -> None: ...
+
+class GetCampaignResultsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _campaign_pb2.CampaignResults
+    def __init__(self, results: _Optional[_Union[_campaign_pb2.CampaignResults, _Mapping]] = ...) -> None: ...

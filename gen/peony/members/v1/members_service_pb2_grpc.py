@@ -243,6 +243,11 @@ class MembersServiceStub:
                 request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.CancelCampaignRequest.SerializeToString,
                 response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.CancelCampaignResponse.FromString,
                 _registered_method=True)
+        self.GetCampaignResults = channel.unary_unary(
+                '/peony.members.v1.MembersService/GetCampaignResults',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsResponse.FromString,
+                _registered_method=True)
 
 
 class MembersServiceServicer:
@@ -577,6 +582,14 @@ class MembersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCampaignResults(self, request, context):
+        """What a campaign brought back: visits and spend of its recipients within `window_days` of
+        their message, from the wallet's checkouts members projects (member_spend).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MembersServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -769,6 +782,11 @@ def add_MembersServiceServicer_to_server(servicer, server):
                     servicer.CancelCampaign,
                     request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.CancelCampaignRequest.FromString,
                     response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.CancelCampaignResponse.SerializeToString,
+            ),
+            'GetCampaignResults': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCampaignResults,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1816,6 +1834,33 @@ class MembersService:
             '/peony.members.v1.MembersService/CancelCampaign',
             peony_dot_members_dot_v1_dot_members__service__pb2.CancelCampaignRequest.SerializeToString,
             peony_dot_members_dot_v1_dot_members__service__pb2.CancelCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCampaignResults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/GetCampaignResults',
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -190,6 +190,10 @@ class MembersServiceStub:
     """Resumes a paused campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PAUSED` otherwise."""
     CancelCampaign: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.CancelCampaignRequest, _members_service_pb2.CancelCampaignResponse]
     """Cancels a campaign that has not completed. FAILED_PRECONDITION `CAMPAIGN_FINISHED` otherwise."""
+    GetCampaignResults: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.GetCampaignResultsRequest, _members_service_pb2.GetCampaignResultsResponse]
+    """What a campaign brought back: visits and spend of its recipients within `window_days` of
+    their message, from the wallet's checkouts members projects (member_spend).
+    """
 
 @_typing.type_check_only
 class MembersServiceAsyncStub(MembersServiceStub):
@@ -353,6 +357,10 @@ class MembersServiceAsyncStub(MembersServiceStub):
     """Resumes a paused campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PAUSED` otherwise."""
     CancelCampaign: _aio.UnaryUnaryMultiCallable[_members_service_pb2.CancelCampaignRequest, _members_service_pb2.CancelCampaignResponse]  # type: ignore[assignment]
     """Cancels a campaign that has not completed. FAILED_PRECONDITION `CAMPAIGN_FINISHED` otherwise."""
+    GetCampaignResults: _aio.UnaryUnaryMultiCallable[_members_service_pb2.GetCampaignResultsRequest, _members_service_pb2.GetCampaignResultsResponse]  # type: ignore[assignment]
+    """What a campaign brought back: visits and spend of its recipients within `window_days` of
+    their message, from the wallet's checkouts members projects (member_spend).
+    """
 
 class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
     """Members: stores, member records, membership cards and the tier programme of one tenant
@@ -741,5 +749,15 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_members_service_pb2.CancelCampaignResponse, _abc.Awaitable[_members_service_pb2.CancelCampaignResponse]]:
         """Cancels a campaign that has not completed. FAILED_PRECONDITION `CAMPAIGN_FINISHED` otherwise."""
+
+    @_abc_1.abstractmethod
+    def GetCampaignResults(
+        self,
+        request: _members_service_pb2.GetCampaignResultsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.GetCampaignResultsResponse, _abc.Awaitable[_members_service_pb2.GetCampaignResultsResponse]]:
+        """What a campaign brought back: visits and spend of its recipients within `window_days` of
+        their message, from the wallet's checkouts members projects (member_spend).
+        """
 
 def add_MembersServiceServicer_to_server(servicer: MembersServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
