@@ -24,7 +24,11 @@ from services.members.entrypoints.consumers import (
 from services.members.entrypoints.grpc_servicer import MembersServicer
 from services.members.entrypoints.jobs import TierAnniversaryWorker, TierReevaluationWorker
 from services.members.service_layer.birthday import BirthdaySettings, BirthdayWorker
-from services.members.service_layer.campaigns import CampaignWorker, sms_price_from_env
+from services.members.service_layer.campaigns import (
+    CampaignWorker,
+    sms_price_from_env,
+    throttle_window_from_env,
+)
 from services.members.service_layer.lapse import LapseSettings, LapseWorker
 from services.members.service_layer.queries import MembersQueries
 from services.members.service_layer.segments import SegmentReads
@@ -75,7 +79,11 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     birthdays = BirthdayWorker(backbone.engine, uows, cipher, BirthdaySettings.from_env(config.extra))
     lapses = LapseWorker(backbone.engine, uows, LapseSettings.from_env(config.extra))
     campaign_sender = CampaignWorker(
-        backbone.engine, uows, cipher, interval_s=float(config.extra.get(CAMPAIGN_INTERVAL_VAR) or 5.0)
+        backbone.engine,
+        uows,
+        cipher,
+        interval_s=float(config.extra.get(CAMPAIGN_INTERVAL_VAR) or 5.0),
+        send_interval=throttle_window_from_env(config.extra),
     )
     return GrpcServiceRunner(
         config=config,

@@ -232,7 +232,12 @@ async def change_state(uow: MembersUnitOfWork, caller: Principal, campaign_id: s
 
 # --- the worker ---------------------------------------------------------------------------------
 async def run_campaigns(
-    engine: AsyncEngine, uows: UnitOfWorkFactory[MembersUnitOfWork], cipher: PiiCipher, now: datetime
+    engine: AsyncEngine,
+    uows: UnitOfWorkFactory[MembersUnitOfWork],
+    cipher: PiiCipher,
+    now: datetime,
+    *,
+    send_interval: timedelta = SEND_INTERVAL,
 ) -> int:
     """Starts the due campaigns and sends one throttled batch of each running campaign whose
     minute has come; returns the recipients handled (sent or suppressed)."""
@@ -249,14 +254,18 @@ async def run_campaigns(
     handled = 0
     for tenant, campaign_id in due:
         try:
-            handled += await uows.run(tenant, lambda uow, cid=campaign_id: _step(uow, cipher, cid, now))
+            handled += await uows.run(
+                tenant, lambda uow, cid=campaign_id: _step(uow, cipher, cid, now, send_interval)
+            )
         except Exception:
             # one campaign's failure must not hold up the others; its batch is retried next tick
             log.exception("members.campaign_step_failed", tenant=tenant, campaign_id=campaign_id)
     return handled
 
 
-async def _step(uow: MembersUnitOfWork, cipher: PiiCipher, campaign_id: str, now: datetime) -> int:
+async def _step(
+    uow: MembersUnitOfWork, cipher: PiiCipher, campaign_id: str, now: datetime, send_interval: timedelta
+) -> int:
     c = sg.campaigns.c
     row = (
         await uow.session.execute(
@@ -274,7 +283,7 @@ async def _step(uow: MembersUnitOfWork, cipher: PiiCipher, campaign_id: str, now
         campaign["next_send_at"] = now
     if campaign["state"] != RUNNING or campaign["next_send_at"] > now:
         return 0
-    return await _send_batch(uow, campaign, now)
+    return await _send_batch(uow, campaign, now, send_interval)
 
 
 async def _start(uow: MembersUnitOfWork, cipher: PiiCipher, campaign: dict, now: datetime) -> None:
@@ -309,7 +318,7 @@ async def _start(uow: MembersUnitOfWork, cipher: PiiCipher, campaign: dict, now:
     log.info("members.campaign_started", tenant=tenant, campaign_id=campaign_id, targeted=targeted)
 
 
-async def _send_batch(uow: MembersUnitOfWork, campaign: dict, now: datetime) -> int:
+async def _send_batch(uow: MembersUnitOfWork, campaign: dict, now: datetime, send_interval: timedelta) -> int:
     tenant, campaign_id = uow.tenant, campaign["campaign_id"]
     r, m = sg.campaign_recipients.c, t.members.c
     batch = (
@@ -368,7 +377,7 @@ async def _send_batch(uow: MembersUnitOfWork, campaign: dict, now: datetime) -> 
             sent_count=c.sent_count + len(sent),
             suppressed_no_consent_count=c.suppressed_no_consent_count + len(suppressed[NO_CONSENT]),
             suppressed_inactive_count=c.suppressed_inactive_count + len(suppressed[INACTIVE]),
-            next_send_at=now + SEND_INTERVAL,
+            next_send_at=now + send_interval,
             state=COMPLETED if not remaining else RUNNING,
         )
     )
@@ -380,12 +389,17 @@ class CampaignWorker(PeriodicWorker):
 
     name = "campaigns"
 
-    def __init__(self, engine, uows, cipher, *, interval_s: float = 5.0):
+    def __init__(
+        self, engine, uows, cipher, *, interval_s: float = 5.0, send_interval: timedelta = SEND_INTERVAL
+    ):
         super().__init__(interval_s=interval_s)
         self._engine, self._uows, self._cipher = engine, uows, cipher
+        self._send_interval = send_interval
 
     async def tick(self) -> int:
-        return await run_campaigns(self._engine, self._uows, self._cipher, datetime.now(UTC))
+        return await run_campaigns(
+            self._engine, self._uows, self._cipher, datetime.now(UTC), send_interval=self._send_interval
+        )
 
 
 def sms_price_from_env(env) -> int:
@@ -454,3 +468,16 @@ async def campaign_results(db, tenant: str, campaign_id: str, window_days: int) 
         visits=visits,
         spend_minor=spend,
     )
+
+
+def throttle_window_from_env(env) -> timedelta:
+    """``PEONY_MEMBERS_CAMPAIGN_THROTTLE_WINDOW_SECONDS``: the throttle's unit (default 60: a
+    campaign's throttle is recipients per minute). Only tests and demos shorten it."""
+    raw = env.get("PEONY_MEMBERS_CAMPAIGN_THROTTLE_WINDOW_SECONDS", "60")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0.1 <= seconds <= 3600:
+        raise ValueError(f"PEONY_MEMBERS_CAMPAIGN_THROTTLE_WINDOW_SECONDS must be 0.1-3600, got {raw!r}")
+    return timedelta(seconds=seconds)
