@@ -315,6 +315,15 @@ async def _start(uow: MembersUnitOfWork, cipher: PiiCipher, campaign: dict, now:
         .where(c.tenant_id == tenant, c.campaign_id == campaign_id)
         .values(state=RUNNING, started_at=now, next_send_at=now, targeted_count=targeted)
     )
+    uow.emit(
+        events_pb2.CampaignStarted(
+            campaign=campaign_name(campaign_id),
+            segment=segment_name(campaign["segment_id"]),
+            targeted_count=targeted,
+        ),
+        aggregate_type="campaign",
+        aggregate_id=campaign_id,
+    )
     log.info("members.campaign_started", tenant=tenant, campaign_id=campaign_id, targeted=targeted)
 
 
@@ -370,17 +379,31 @@ async def _send_batch(uow: MembersUnitOfWork, campaign: dict, now: datetime, sen
         .where(r.tenant_id == tenant, r.campaign_id == campaign_id, r.status == PENDING)
     )
     c = sg.campaigns.c
-    await uow.session.execute(
-        sg.campaigns.update()
-        .where(c.tenant_id == tenant, c.campaign_id == campaign_id)
-        .values(
-            sent_count=c.sent_count + len(sent),
-            suppressed_no_consent_count=c.suppressed_no_consent_count + len(suppressed[NO_CONSENT]),
-            suppressed_inactive_count=c.suppressed_inactive_count + len(suppressed[INACTIVE]),
-            next_send_at=now + send_interval,
-            state=COMPLETED if not remaining else RUNNING,
+    counts = (
+        await uow.session.execute(
+            sg.campaigns.update()
+            .where(c.tenant_id == tenant, c.campaign_id == campaign_id)
+            .values(
+                sent_count=c.sent_count + len(sent),
+                suppressed_no_consent_count=c.suppressed_no_consent_count + len(suppressed[NO_CONSENT]),
+                suppressed_inactive_count=c.suppressed_inactive_count + len(suppressed[INACTIVE]),
+                next_send_at=now + send_interval,
+                state=COMPLETED if not remaining else RUNNING,
+            )
+            .returning(c.sent_count, c.suppressed_no_consent_count, c.suppressed_inactive_count)
         )
-    )
+    ).one()
+    if not remaining:
+        uow.emit(
+            events_pb2.CampaignCompleted(
+                campaign=campaign_name(campaign_id),
+                sent_count=counts.sent_count,
+                suppressed_no_consent_count=counts.suppressed_no_consent_count,
+                suppressed_inactive_count=counts.suppressed_inactive_count,
+            ),
+            aggregate_type="campaign",
+            aggregate_id=campaign_id,
+        )
     return len(batch)
 
 

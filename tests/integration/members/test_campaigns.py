@@ -256,6 +256,32 @@ async def test_a_campaign_sends_within_the_throttle_pauses_resumes_and_sends_eac
             ).all()
         )
     assert reasons == {silent[0]: "NO_CONSENT", silent[1]: "NO_CONSENT", erased: "INACTIVE"}
+    async with members.db.connect() as conn:
+        lifecycle = (
+            await conn.execute(
+                text(
+                    "SELECT event_type, payload FROM outbox"
+                    " WHERE tenant_id = :t AND aggregate_type = 'campaign' ORDER BY seq"
+                ),
+                {"t": mk.tenant},
+            )
+        ).all()
+    assert [r.event_type for r in lifecycle] == [
+        members_events.CampaignStarted.DESCRIPTOR.full_name,
+        members_events.CampaignCompleted.DESCRIPTOR.full_name,
+    ]
+    started = unpack(EventEnvelope.FromString(lifecycle[0].payload), members_events.CampaignStarted)
+    completed = unpack(EventEnvelope.FromString(lifecycle[1].payload), members_events.CampaignCompleted)
+    assert (started.segment, started.targeted_count) == (segment, 13)
+    assert (
+        completed.sent_count,
+        completed.suppressed_no_consent_count,
+        completed.suppressed_inactive_count,
+    ) == (
+        10,
+        2,
+        1,
+    )
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await members.stub.CancelCampaign(
             pb.CancelCampaignRequest(name=campaign.name, request_id=str(uuid.uuid4())), metadata=mk.md

@@ -251,3 +251,25 @@ class CampaignMessageDue(_message.Message):
     campaign_name: str
     store: str
     def __init__(self, campaign: _Optional[str] = ..., member: _Optional[str] = ..., body: _Optional[str] = ..., points: _Optional[int] = ..., campaign_name: _Optional[str] = ..., store: _Optional[str] = ...) -> None: ...
+
+class CampaignStarted(_message.Message):
+    __slots__ = ("campaign", "segment", "targeted_count")
+    CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    TARGETED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    campaign: str
+    segment: str
+    targeted_count: int
+    def __init__(self, campaign: _Optional[str] = ..., segment: _Optional[str] = ..., targeted_count: _Optional[int] = ...) -> None: ...
+
+class CampaignCompleted(_message.Message):
+    __slots__ = ("campaign", "sent_count", "suppressed_no_consent_count", "suppressed_inactive_count")
+    CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    SENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_NO_CONSENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_INACTIVE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    campaign: str
+    sent_count: int
+    suppressed_no_consent_count: int
+    suppressed_inactive_count: int
+    def __init__(self, campaign: _Optional[str] = ..., sent_count: _Optional[int] = ..., suppressed_no_consent_count: _Optional[int] = ..., suppressed_inactive_count: _Optional[int] = ...) -> None: ...
