@@ -363,3 +363,45 @@ async def test_attribution_counts_the_recipients_checkouts_within_the_window(mem
             pb.GetCampaignResultsRequest(name=campaign.name), metadata=members.auth("another-tenant")
         )
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_campaign_to_5000_members_sends_each_once_within_the_throttle(members):
+    """The acceptance's size: 5,000 members (4,900 opted in), throttle 1,000 a minute, two replicas."""
+    mk = Marketing(members)
+    store = await members.create_store(mk.tenant)
+    total, silent = 5_000, 100
+    base = 60_000_000 + (abs(hash(mk.tenant)) % 1_000) * 10_000
+
+    async def register(i: int) -> None:
+        await members.stub.RegisterMember(
+            pb.RegisterMemberRequest(
+                member=member_pb2.Member(
+                    display_name="顾客",
+                    phone=f"138{base + i:08d}",
+                    home_store=store,
+                    consent=member_pb2.Consent(marketing_sms=i >= silent),
+                ),
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=members.auth(mk.tenant),
+        )
+
+    for start in range(0, total, 50):
+        await asyncio.gather(*(register(i) for i in range(start, start + 50)))
+    segment = await mk.segment(store)
+    t0 = datetime.now(UTC) + timedelta(days=1)
+    campaign = await mk.create(segment, t0, throttle=1_000)
+    for minute in range(7):
+        now = t0 + timedelta(minutes=minute)
+        await asyncio.gather(mk.run(now), mk.run(now))
+        got = await mk.get(campaign.name)
+        handled = got.sent_count + got.suppressed_no_consent_count
+        assert handled == min(total, 1_000 * (minute + 1))  # never more than the throttle a minute
+    sent = await mk.sent(campaign.name)
+    assert got.state == campaign_pb2.CAMPAIGN_STATE_COMPLETED
+    assert (got.targeted_count, got.sent_count, got.suppressed_no_consent_count) == (
+        total,
+        total - silent,
+        silent,
+    )
+    assert len(sent) == len(set(sent)) == total - silent
