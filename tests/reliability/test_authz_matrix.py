@@ -113,6 +113,13 @@ MATRIX: dict[str, Rule] = {
     "members.ListSegments":           R(auth.MEMBERS_SEGMENTS_MANAGE),
     "members.CountSegment":           R(auth.MEMBERS_SEGMENTS_MANAGE),
     "members.ListSegmentMembers":     R(auth.MEMBERS_SEGMENTS_MANAGE),
+    "members.CreateCampaign":         R(auth.MEMBERS_SEGMENTS_MANAGE),
+    "members.GetCampaign":            R(auth.MEMBERS_SEGMENTS_MANAGE),
+    "members.ListCampaigns":          R(auth.MEMBERS_SEGMENTS_MANAGE),
+    "members.PauseCampaign":          R(auth.MEMBERS_SEGMENTS_MANAGE),
+    "members.ResumeCampaign":         R(auth.MEMBERS_SEGMENTS_MANAGE),
+    "members.CancelCampaign":         R(auth.MEMBERS_SEGMENTS_MANAGE),
+    "members.GetCampaignResults":     R(auth.MEMBERS_SEGMENTS_MANAGE),
     # wallet: stored value
     "wallet.GetWallet":               R(auth.WALLET_READ, member="own"),
     "wallet.ListTransactions":        R(auth.WALLET_READ, member="own"),

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     Index,
+    Integer,
     LargeBinary,
     PrimaryKeyConstraint,
     Table,
@@ -80,4 +82,53 @@ programme_runs = Table(
     Column("period", Text, nullable=False),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("tenant_id", "programme", "member_id", "period", name="pk_programme_runs"),
+)
+
+# Campaigns (营销活动) and their recipients. A campaign's recipients are materialised when it
+# starts (the segment evaluated once); the primary key of ``campaign_recipients`` makes every
+# member a recipient at most once, and a recipient's status changes from ``pending`` together
+# with the ``CampaignMessageDue`` it produces (one transaction): at most one message and reward.
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("campaign_id", Text, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("segment_id", Text, nullable=False),
+    Column("message_body", Text, nullable=False),
+    Column("reward_points", BigInteger, nullable=False, server_default=text("0")),
+    Column("start_time", DateTime(timezone=True), nullable=False),
+    Column("throttle_per_minute", Integer, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("next_send_at", DateTime(timezone=True), nullable=True),
+    Column("targeted_count", BigInteger, nullable=False, server_default=text("0")),
+    Column("sent_count", BigInteger, nullable=False, server_default=text("0")),
+    Column("suppressed_no_consent_count", BigInteger, nullable=False, server_default=text("0")),
+    Column("suppressed_inactive_count", BigInteger, nullable=False, server_default=text("0")),
+    Column("estimated_member_count", BigInteger, nullable=False, server_default=text("0")),
+    Column("estimated_sms_cost_minor", BigInteger, nullable=False, server_default=text("0")),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "campaign_id", name="pk_campaigns"),
+    CheckConstraint(
+        "state IN ('scheduled', 'running', 'paused', 'completed', 'cancelled')", name="ck_campaigns_state"
+    ),
+    CheckConstraint("throttle_per_minute BETWEEN 1 AND 10000", name="ck_campaigns_throttle"),
+    CheckConstraint("reward_points BETWEEN 0 AND 100000", name="ck_campaigns_reward_points"),
+    # the worker's two scans: scheduled campaigns by start time, running ones by next send
+    Index("ix_campaigns_due", "state", "start_time"),
+    Index("ix_campaigns_sending", "state", "next_send_at"),
+)
+
+campaign_recipients = Table(
+    "campaign_recipients",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("campaign_id", Text, nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("suppression_reason", Text, nullable=True),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("tenant_id", "campaign_id", "member_id", name="pk_campaign_recipients"),
+    CheckConstraint("status IN ('pending', 'sent', 'suppressed')", name="ck_campaign_recipients_status"),
 )

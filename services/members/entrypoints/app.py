@@ -24,6 +24,11 @@ from services.members.entrypoints.consumers import (
 from services.members.entrypoints.grpc_servicer import MembersServicer
 from services.members.entrypoints.jobs import TierAnniversaryWorker, TierReevaluationWorker
 from services.members.service_layer.birthday import BirthdaySettings, BirthdayWorker
+from services.members.service_layer.campaigns import (
+    CampaignWorker,
+    sms_price_from_env,
+    throttle_window_from_env,
+)
 from services.members.service_layer.lapse import LapseSettings, LapseWorker
 from services.members.service_layer.queries import MembersQueries
 from services.members.service_layer.segments import SegmentReads
@@ -32,6 +37,8 @@ from services.members.service_layer.unit_of_work import MembersUnitOfWork
 SERVICE = "members"
 # How often each replica looks for members due for their tier anniversary review.
 TIER_REVIEW_INTERVAL_VAR = "PEONY_MEMBERS_TIER_REVIEW_INTERVAL_SECONDS"
+# How often each replica looks for campaigns to start or send (the throttle is per minute).
+CAMPAIGN_INTERVAL_VAR = "PEONY_MEMBERS_CAMPAIGN_INTERVAL_SECONDS"
 FULL_NAME = members_service_pb2.DESCRIPTOR.services_by_name["MembersService"].full_name
 
 
@@ -53,6 +60,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         Idempotency(cipher, metadata),
         page_tokens(config, SERVICE),
         SegmentReads(backbone.engine, cipher),
+        sms_price_from_env(config.extra),
     )
     # Other replicas' writes evict this replica's read caches through our own event stream.
     invalidator = StreamInvalidator(
@@ -70,6 +78,13 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     )
     birthdays = BirthdayWorker(backbone.engine, uows, cipher, BirthdaySettings.from_env(config.extra))
     lapses = LapseWorker(backbone.engine, uows, LapseSettings.from_env(config.extra))
+    campaign_sender = CampaignWorker(
+        backbone.engine,
+        uows,
+        cipher,
+        interval_s=float(config.extra.get(CAMPAIGN_INTERVAL_VAR) or 5.0),
+        send_interval=throttle_window_from_env(config.extra),
+    )
     return GrpcServiceRunner(
         config=config,
         registrations=[
@@ -86,6 +101,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             tier_reviews,
             birthdays,
             lapses,
+            campaign_sender,
             engagement_consumer,
             audit,
             backbone.retention,

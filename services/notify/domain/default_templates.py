@@ -30,6 +30,8 @@ _ZH: dict[str, Template] = {
         "{{ member.display_name }}，好久不见！您已有 {{ event.days }} 天没来店里了，我们为您准备了专属关怀，期待您的光临。",
         "想念您",
     ),
+    # a campaign's own text (members checked its variables); the subject is the campaign's name
+    "campaign_message": Template("{{ event.body|render_body }}", "{{ event.campaign_name }}"),
     "birthday_greeting": Template(
         "{{ member.display_name }}，生日快乐！{% if event.points %}{{ event.points }} 生日积分已送到您的账户，{% endif %}"
         "期待您的光临。",
@@ -120,6 +122,7 @@ _EN: dict[str, Template] = {
         " we would love to see you again.",
         "We miss you",
     ),
+    "campaign_message": Template("{{ event.body|render_body }}", "{{ event.campaign_name }}"),
     "birthday_greeting": Template(
         "Happy birthday, {{ member.display_name }}!{% if event.points %} {{ event.points }} birthday points"
         " are in your account.{% endif %} We look forward to seeing you.",

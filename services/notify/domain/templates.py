@@ -145,9 +145,26 @@ def _tail(value: Any, n: int = 4) -> str:
     return str(value or "")[-int(n) :]
 
 
+@pass_context
+def _render_body(ctx: Context, source: Any) -> str:
+    """A body that is itself a template (a campaign's message, ``event.body``), rendered with the
+    same variables. The inner render sees ``event.body`` empty, so a body cannot recurse."""
+    event = dict(ctx["event"])
+    event["body"] = ""
+    return _compiled(str(source or "")).render(
+        event=event,
+        member=ctx["member"],
+        store=ctx["store"],
+        _locale=ctx.get("_locale", DEFAULT_LOCALE),
+        _tz=ctx.get("_tz"),
+    )
+
+
 def _environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
-    env.filters.update(money=_money, datetime=_datetime, date=_date, time=_time, tail=_tail)
+    env.filters.update(
+        money=_money, datetime=_datetime, date=_date, time=_time, tail=_tail, render_body=_render_body
+    )
     return env
 
 

@@ -37,6 +37,10 @@ class WalletSettings:
     membership_fee_minor: int = 0
     membership_months: int = 12
     membership_renewal_notice_days: int = 30
+    # member day (会员日): day of month (0 = none), points multiplier, tiers (empty = every tier)
+    member_day_of_month: int = 0
+    member_day_points_multiplier_permille: int = 2000
+    member_day_tier_ids: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -44,7 +48,10 @@ class WalletSettings:
     @classmethod
     def from_json(cls, data: dict) -> WalletSettings:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        if "member_day_tier_ids" in values:  # a JSON list
+            values["member_day_tier_ids"] = tuple(values["member_day_tier_ids"])
+        return cls(**values)
 
     def validate(self, prefix: str = "settings") -> None:
         v = Violations()
@@ -59,12 +66,19 @@ class WalletSettings:
             and re.fullmatch(r"services/[!-.0-~]{1,64}", self.free_care_service)
         ):
             v.add(f"{prefix}.free_care_service", "must be services/{service} (at most 100 characters)")
+        if len(self.member_day_tier_ids) > 20:
+            v.add(f"{prefix}.member_day_tier_ids", "at most 20 tiers")
+        for i, tier in enumerate(self.member_day_tier_ids):
+            if not re.fullmatch(r"[a-z0-9_-]{1,40}", tier):
+                v.add(f"{prefix}.member_day_tier_ids[{i}]", "must be a tier id of 1-40 of a-z 0-9 _ -")
         for name, lo, hi in (
             ("pin_max_attempts", 1, 20),
             ("max_manual_discount_bps", 0, 10_000),
             ("membership_fee_minor", 0, 10**10),
             ("membership_months", 1, 120),
             ("membership_renewal_notice_days", 0, 365),
+            ("member_day_of_month", 0, 31),
+            ("member_day_points_multiplier_permille", 1000, 10_000),
             ("pin_lockout_minutes", 1, 7 * 24 * 60),
             ("hold_default_ttl_minutes", 1, 90 * 24 * 60),
             ("points_per_yuan", 0, 1000),
@@ -79,3 +93,13 @@ class WalletSettings:
             if not lo <= getattr(self, name) <= hi:
                 v.add(f"{prefix}.{name}", f"must be within {lo}..{hi}")
         v.raise_if_any()
+
+
+def member_day_multiplier_permille(settings: WalletSettings, tier_id: str, local_day: int) -> int:
+    """The member day's extra points multiplier (1000 = none) for a checkout on the store-local
+    day of month ``local_day`` by a member of ``tier_id``."""
+    if not settings.member_day_of_month or local_day != settings.member_day_of_month:
+        return 1000
+    if settings.member_day_tier_ids and tier_id not in settings.member_day_tier_ids:
+        return 1000
+    return settings.member_day_points_multiplier_permille

@@ -41,6 +41,9 @@ _SETTINGS_FIELDS = (
     "membership_fee_minor",
     "membership_months",
     "membership_renewal_notice_days",
+    "member_day_of_month",
+    "member_day_points_multiplier_permille",
+    "member_day_tier_ids",
 )
 
 
@@ -135,6 +138,8 @@ class WalletRpc:
             )
         patch = request.wallet_settings
         values = {path: getattr(patch, path) for path in paths}
+        if "member_day_tier_ids" in values:
+            values["member_day_tier_ids"] = tuple(values["member_day_tier_ids"])
         if "spend_order" in values:
             values["spend_order"] = enum_name(
                 stored_value_pb2.SpendOrder, patch.spend_order, unknown="invalid"

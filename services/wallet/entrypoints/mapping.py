@@ -251,6 +251,9 @@ def settings_to_proto(s) -> stored_value_pb2.WalletSettings:
         membership_fee_minor=s.membership_fee_minor,
         membership_months=s.membership_months,
         membership_renewal_notice_days=s.membership_renewal_notice_days,
+        member_day_of_month=s.member_day_of_month,
+        member_day_points_multiplier_permille=s.member_day_points_multiplier_permille,
+        member_day_tier_ids=list(s.member_day_tier_ids),
     )
 
 

@@ -1,5 +1,6 @@
-"""Engagement programme rewards: members' ``BirthdayBenefitDue`` → the birthday points, in the
-consumer's transaction.
+"""Engagement programme rewards, in the consumer's transaction: members' ``BirthdayBenefitDue`` →
+the birthday points; ``CampaignMessageDue`` → a campaign's points (source ``activity``), once per
+(campaign, member): ``programme_grants`` row (``campaign``, member, campaign id).
 
 Exactly once per member and year: the kit inbox drops a redelivered event, and
 ``programme_grants`` (keyed by programme, member, year) drops the same fact published again. The
@@ -32,6 +33,9 @@ PROGRAMME_DURABLE = "wallet-programme-rewards"
 PROGRAMME_STREAM_SERVICE = "members"
 BIRTHDAY_SUBJECT = "peony.members.BirthdayBenefitDue"
 BIRTHDAY = "birthday"
+CAMPAIGN_SUBJECT = "peony.members.CampaignMessageDue"
+CAMPAIGN = "campaign"
+CAMPAIGN_GRANT_SOURCE = "activity"  # a marketing activity's points, like manual activity grants
 
 
 class InvalidProgrammeEvent(ValueError):
@@ -42,6 +46,9 @@ def programme_handler() -> EventHandler:
     async def handle(session: AsyncSession, envelope: EventEnvelope) -> None:
         if not envelope.tenant:
             raise InvalidProgrammeEvent(f"event {envelope.event_id} has no tenant")
+        if envelope.event_type == members_events.CampaignMessageDue.DESCRIPTOR.full_name:
+            await _grant_campaign_points(session, envelope)
+            return
         event = unpack(envelope, members_events.BirthdayBenefitDue)
         try:
             member_id = str(uuid.UUID(parse_name(event.member, "members") or ""))
@@ -94,6 +101,56 @@ def programme_handler() -> EventHandler:
     return handle
 
 
+async def _grant_campaign_points(session: AsyncSession, envelope: EventEnvelope) -> None:
+    event = unpack(envelope, members_events.CampaignMessageDue)
+    try:
+        member_id = str(uuid.UUID(parse_name(event.member, "members") or ""))
+    except ValueError:
+        raise InvalidProgrammeEvent(f"CampaignMessageDue {envelope.event_id}: bad member") from None
+    campaign_id = parse_name(event.campaign, "campaigns")
+    if not campaign_id or event.points < 0:
+        raise InvalidProgrammeEvent(f"CampaignMessageDue {envelope.event_id}: bad campaign or points")
+    if event.points == 0:
+        return
+    claimed = (
+        await session.execute(
+            pg_insert(programme_grants)
+            .values(
+                tenant_id=envelope.tenant,
+                programme=CAMPAIGN,
+                member_id=member_id,
+                period=campaign_id,
+                points=event.points,
+                event_id=envelope.event_id,
+            )
+            .on_conflict_do_nothing()
+            .returning(programme_grants.c.member_id)
+        )
+    ).first()
+    if claimed is None:
+        log.info("wallet.campaign_already_granted", event_id=envelope.event_id, member_id=member_id)
+        return
+    uow = WalletUnitOfWork.joined(session, service=SERVICE, tenant=envelope.tenant)
+    posted, _lot = await rewards.grant_and_record(
+        uow,
+        member_id=member_id,
+        points=event.points,
+        source=CAMPAIGN_GRANT_SOURCE,
+        reason=f"campaign {campaign_id}",
+    )
+    await session.execute(
+        programme_grants.update()
+        .where(
+            programme_grants.c.tenant_id == envelope.tenant,
+            programme_grants.c.programme == CAMPAIGN,
+            programme_grants.c.member_id == member_id,
+            programme_grants.c.period == campaign_id,
+        )
+        .values(transaction_id=posted.transaction_id)
+    )
+    await uow.commit()  # the grant's events into the outbox; the consumer commits
+
+
 def programme_consumer(engine: AsyncEngine, js: JetStreamContext, **options: Any) -> EventConsumer:
     """The wallet's durable consumer of the members' programme events."""
     return EventConsumer(
@@ -102,7 +159,7 @@ def programme_consumer(engine: AsyncEngine, js: JetStreamContext, **options: Any
         service=SERVICE,
         durable=PROGRAMME_DURABLE,
         stream_service=PROGRAMME_STREAM_SERVICE,
-        subjects=[BIRTHDAY_SUBJECT],
+        subjects=[BIRTHDAY_SUBJECT, CAMPAIGN_SUBJECT],
         handler=programme_handler(),
         **options,
     )

@@ -19,6 +19,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from peony.wallet.v1 import events_pb2, ledger_pb2, points_pb2
 
@@ -32,6 +33,7 @@ from services.wallet.adapters.ledger_repository import PostedTransaction
 from services.wallet.domain import checkout as pricing
 from services.wallet.domain import ledger, rules
 from services.wallet.domain.ledger import AccountKey, TransactionDraft
+from services.wallet.domain.settings import member_day_multiplier_permille
 from services.wallet.service_layer import commission as com
 from services.wallet.service_layer import discount_approvals, membership, sv_attribution
 from services.wallet.service_layer import points as pts
@@ -180,6 +182,18 @@ class CheckoutPlan:
     earned_lot: dict | None  # the lot of the points earned, to insert once posted
 
 
+DEFAULT_STORE_ZONE = "Asia/Shanghai"  # a store the projection has no zone for (never expected)
+
+
+def _points_multiplier(settings, view, store_zone: str | None, now: datetime) -> int:
+    """The tier's points multiplier, times the member day's on that store-local day (permille)."""
+    if not settings.member_day_of_month:
+        return view.points_multiplier_permille
+    local_day = now.astimezone(ZoneInfo(store_zone or DEFAULT_STORE_ZONE)).day
+    extra = member_day_multiplier_permille(settings, view.tier_id, local_day)
+    return view.points_multiplier_permille * extra // 1000
+
+
 def plan_checkout(
     inp: CheckoutInput,
     *,
@@ -197,6 +211,7 @@ def plan_checkout(
     lots: list,
     balances: dict[AccountKey, int],
     now: datetime,
+    store_zone: str | None = None,
 ) -> CheckoutPlan:
     """The checkout's rules after packages and vouchers (pure): points deduction, tenders and
     stored value (split on `balances`), points earned, commission, the record and the ledger
@@ -260,7 +275,9 @@ def plan_checkout(
 
     qualifying = rules.qualifying_spend(funding)
     earned = (
-        rules.points_for_spend(qualifying, settings.points_per_yuan, view.points_multiplier_permille)
+        rules.points_for_spend(
+            qualifying, settings.points_per_yuan, _points_multiplier(settings, view, store_zone, now)
+        )
         if view and not inp.validate_only
         else 0
     )
@@ -359,7 +376,7 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
     (service_layer/one_call.py) whose plan was stale (this one re-plans under the locks)."""
     authorize(caller, inp)
     settings = await uow.settings.get()
-    await uow.stores.require(inp.store_id)
+    store_zone = await uow.stores.require(inp.store_id)
     view = await uow.members.require(inp.member_id) if inp.member_id else None
     r = repo(uow)
     customer_type = "member" if inp.member_id and await r.has_checkouts(inp.member_id) else "new"
@@ -462,6 +479,7 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
         lots=lots,
         balances=balances,
         now=datetime.now(UTC),
+        store_zone=store_zone,
     )
     if inp.discount_approval_id:
         plan.record = dataclasses.replace(

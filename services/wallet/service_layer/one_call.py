@@ -176,6 +176,7 @@ class _Read:
     rule_rows: list = dataclasses.field(default_factory=list)
     plan: TopUpPlan | None = None
     pin_verified: tuple[str, bytes] | None = None  # (member, PIN hash) the PIN was verified on
+    store_zone: str | None = None  # the checkout store's time zone (member day)
 
 
 @dataclass
@@ -230,6 +231,7 @@ async def _read(one: OneCall, tenant: str, want: _Want) -> _Read | _Replay:
     found = {aid: int(b) for aid, b in ctx["balances"].items()}
     plan = ctx["plan"]
     return _Read(
+        store_zone=ctx.get("store_time_zone"),
         settings=settings,
         view=view_of(**ctx["member"]) if ctx["member"] else None,
         pin=record,
@@ -301,7 +303,7 @@ def _pin_of(row: dict | None) -> PinRecord | None:
 async def _read_in_unit_of_work(uow: UoW, one: OneCall, want: _Want) -> _Read | _Replay:
     """The same read statement by statement, with the projections' read-through."""
     member_id = want.member_id
-    await uow.stores.require(want.store_id)
+    store_zone = await uow.stores.require(want.store_id)
     view = await uow.members.require(member_id) if member_id else None
     record = await uow.pins.get(member_id) if member_id else None
     if want.check_pin and not sv.pin_plainly_matches(one.pin_pepper, record, want.pin):
@@ -310,7 +312,7 @@ async def _read_in_unit_of_work(uow: UoW, one: OneCall, want: _Want) -> _Read | 
     if recorded is not None:
         return _Replay(*recorded)
     settings = await uow.settings.get()
-    read = _Read(settings, view, record, {}, [], [], 0)
+    read = _Read(settings, view, record, {}, [], [], 0, store_zone=store_zone)
     if member_id:
         keys = _member_keys(member_id, settings.currency_code)
         read.balances = await uow.ledger.balances(keys)
@@ -361,6 +363,7 @@ async def _plan_and_apply(
         lots=read.lots,
         balances=read.balances,
         now=now,
+        store_zone=read.store_zone,
     )
     member_id, store_id = inp.member_id, inp.store_id
     posted, after = _posted(draft, read.balances, request_id, now)

@@ -528,6 +528,37 @@ async def test_every_trigger_turns_its_event_into_exactly_one_message(notify: St
     assert follow_up["decision"] == "suppressed: NO_CONSENT"
 
 
+async def test_a_campaign_message_is_the_campaigns_text_to_opted_in_members_only(notify: Stack):
+    """members' CampaignMessageDue → one marketing message in the campaign's own words, with the
+    member's name and points filled in; a member without consent is suppressed."""
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    opted_in = await notify.member(tenant, store, name="小林", consent=member_pb2.Consent(marketing_sms=True))
+    silent = await notify.member(tenant, store, name="小王")
+    for m in (opted_in, silent):
+        await notify.publish(
+            tenant,
+            members_events.CampaignMessageDue(
+                campaign="campaigns/spring",
+                member=m.name,
+                body="{{ member.display_name }}，春季护理季送您 {{ event.points }} 积分",
+                points=200,
+                campaign_name="春季护理",
+                store=store,
+            ),
+        )
+
+    async def settled():
+        rows = await notify.rows(tenant, "campaign_message")
+        return rows if len(rows) == 2 and all(r["state"] in (*SENT, "suppressed") for r in rows) else None
+
+    rows = {r["recipient"]: r for r in await eventually(settled, what="both campaign messages decided")}
+    assert rows[silent.name]["decision"] == "suppressed: NO_CONSENT"
+    sent = rows[opted_in.name]
+    assert sent["state"] in SENT and sent["channel"] == "sms"
+    assert sent["body"] == "小林，春季护理季送您 200 积分"
+
+
 # --- templates -----------------------------------------------------------------------------------------
 async def test_tenant_template_overrides_the_default_and_bad_ones_are_refused(notify: Stack):
     tenant = new_tenant()

@@ -84,6 +84,7 @@ EXPECTED = {
     "peony.members.v1.CardReportedLost": {"card_lost"},
     "peony.members.v1.BirthdayBenefitDue": {"birthday_greeting"},
     "peony.members.v1.MemberLapsed": {"lapse_reengagement"},
+    "peony.members.v1.CampaignMessageDue": {"campaign_message"},
     "peony.wallet.v1.BalanceChanged": {"top_up_notice", "spend_notice"},
     "peony.wallet.v1.PointsEarned": {"points_earned"},
     "peony.wallet.v1.PointsExpiring": {"points_expiring"},
@@ -222,3 +223,22 @@ def test_birthday_greeting_mentions_the_points_only_when_there_are_some():
     )
     assert "王静怡" in with_points and "300" in with_points
     assert without.startswith("Happy birthday, Ann!") and "points" not in without
+
+
+def test_a_campaign_message_renders_the_campaigns_own_text_with_the_members_name():
+    event = event_context(
+        members_events.CampaignMessageDue(
+            member="members/m", body="{{ member.display_name }}，送您 {{ event.points }} 积分", points=200
+        )
+    )
+    rendered = TemplateBook().render(
+        "campaign_message", "sms", "zh-CN", event=event, member={"display_name": "小林"}, tz="Asia/Shanghai"
+    )
+    assert rendered.body == "小林，送您 200 积分"
+    # a body naming itself renders empty instead of recursing
+    looped = event_context(
+        members_events.CampaignMessageDue(member="members/m", body="{{ event.body|render_body }}")
+    )
+    assert (
+        TemplateBook().render("campaign_message", "sms", "en", event=looped, member={}, tz="UTC").body == ""
+    )

@@ -235,3 +235,41 @@ class MemberReturned(_message.Message):
     visit_time: _timestamp_pb2.Timestamp
     checkout: str
     def __init__(self, member: _Optional[str] = ..., lapsed_days: _Optional[int] = ..., visit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checkout: _Optional[str] = ...) -> None: ...
+
+class CampaignMessageDue(_message.Message):
+    __slots__ = ("campaign", "member", "body", "points", "campaign_name", "store")
+    CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_NAME_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    campaign: str
+    member: str
+    body: str
+    points: int
+    campaign_name: str
+    store: str
+    def __init__(self, campaign: _Optional[str] = ..., member: _Optional[str] = ..., body: _Optional[str] = ..., points: _Optional[int] = ..., campaign_name: _Optional[str] = ..., store: _Optional[str] = ...) -> None: ...
+
+class CampaignStarted(_message.Message):
+    __slots__ = ("campaign", "segment", "targeted_count")
+    CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    TARGETED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    campaign: str
+    segment: str
+    targeted_count: int
+    def __init__(self, campaign: _Optional[str] = ..., segment: _Optional[str] = ..., targeted_count: _Optional[int] = ...) -> None: ...
+
+class CampaignCompleted(_message.Message):
+    __slots__ = ("campaign", "sent_count", "suppressed_no_consent_count", "suppressed_inactive_count")
+    CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    SENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_NO_CONSENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_INACTIVE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    campaign: str
+    sent_count: int
+    suppressed_no_consent_count: int
+    suppressed_inactive_count: int
+    def __init__(self, campaign: _Optional[str] = ..., sent_count: _Optional[int] = ..., suppressed_no_consent_count: _Optional[int] = ..., suppressed_inactive_count: _Optional[int] = ...) -> None: ...

@@ -213,6 +213,41 @@ class MembersServiceStub:
                 request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentMembersRequest.SerializeToString,
                 response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentMembersResponse.FromString,
                 _registered_method=True)
+        self.CreateCampaign = channel.unary_unary(
+                '/peony.members.v1.MembersService/CreateCampaign',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.CreateCampaignRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.CreateCampaignResponse.FromString,
+                _registered_method=True)
+        self.GetCampaign = channel.unary_unary(
+                '/peony.members.v1.MembersService/GetCampaign',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResponse.FromString,
+                _registered_method=True)
+        self.ListCampaigns = channel.unary_unary(
+                '/peony.members.v1.MembersService/ListCampaigns',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListCampaignsRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListCampaignsResponse.FromString,
+                _registered_method=True)
+        self.PauseCampaign = channel.unary_unary(
+                '/peony.members.v1.MembersService/PauseCampaign',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.PauseCampaignRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.PauseCampaignResponse.FromString,
+                _registered_method=True)
+        self.ResumeCampaign = channel.unary_unary(
+                '/peony.members.v1.MembersService/ResumeCampaign',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ResumeCampaignRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ResumeCampaignResponse.FromString,
+                _registered_method=True)
+        self.CancelCampaign = channel.unary_unary(
+                '/peony.members.v1.MembersService/CancelCampaign',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.CancelCampaignRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.CancelCampaignResponse.FromString,
+                _registered_method=True)
+        self.GetCampaignResults = channel.unary_unary(
+                '/peony.members.v1.MembersService/GetCampaignResults',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsResponse.FromString,
+                _registered_method=True)
 
 
 class MembersServiceServicer:
@@ -504,6 +539,57 @@ class MembersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateCampaign(self, request, context):
+        """Creates a campaign to a saved segment (dry run with `validate_only`: nothing is written, the
+        estimates are returned). Permission `members.segments.manage` (HQ admin, marketing).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCampaign(self, request, context):
+        """Gets a campaign with its progress.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCampaigns(self, request, context):
+        """Lists campaigns by id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseCampaign(self, request, context):
+        """Pauses a scheduled or running campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PAUSABLE` otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeCampaign(self, request, context):
+        """Resumes a paused campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PAUSED` otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelCampaign(self, request, context):
+        """Cancels a campaign that has not completed. FAILED_PRECONDITION `CAMPAIGN_FINISHED` otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCampaignResults(self, request, context):
+        """What a campaign brought back: visits and spend of its recipients within `window_days` of
+        their message, from the wallet's checkouts members projects (member_spend).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MembersServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -666,6 +752,41 @@ def add_MembersServiceServicer_to_server(servicer, server):
                     servicer.ListSegmentMembers,
                     request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentMembersRequest.FromString,
                     response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentMembersResponse.SerializeToString,
+            ),
+            'CreateCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCampaign,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.CreateCampaignRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.CreateCampaignResponse.SerializeToString,
+            ),
+            'GetCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCampaign,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResponse.SerializeToString,
+            ),
+            'ListCampaigns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCampaigns,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListCampaignsRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListCampaignsResponse.SerializeToString,
+            ),
+            'PauseCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseCampaign,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.PauseCampaignRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.PauseCampaignResponse.SerializeToString,
+            ),
+            'ResumeCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeCampaign,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ResumeCampaignRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ResumeCampaignResponse.SerializeToString,
+            ),
+            'CancelCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelCampaign,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.CancelCampaignRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.CancelCampaignResponse.SerializeToString,
+            ),
+            'GetCampaignResults': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCampaignResults,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1551,6 +1672,195 @@ class MembersService:
             '/peony.members.v1.MembersService/ListSegmentMembers',
             peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentMembersRequest.SerializeToString,
             peony_dot_members_dot_v1_dot_members__service__pb2.ListSegmentMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/CreateCampaign',
+            peony_dot_members_dot_v1_dot_members__service__pb2.CreateCampaignRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.CreateCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/GetCampaign',
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCampaigns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/ListCampaigns',
+            peony_dot_members_dot_v1_dot_members__service__pb2.ListCampaignsRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.ListCampaignsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/PauseCampaign',
+            peony_dot_members_dot_v1_dot_members__service__pb2.PauseCampaignRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.PauseCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/ResumeCampaign',
+            peony_dot_members_dot_v1_dot_members__service__pb2.ResumeCampaignRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.ResumeCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/CancelCampaign',
+            peony_dot_members_dot_v1_dot_members__service__pb2.CancelCampaignRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.CancelCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCampaignResults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/GetCampaignResults',
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -176,6 +176,24 @@ class MembersServiceStub:
     """Lists the active members of a saved segment or of an ad-hoc filter, by member id, with
     personal data masked.
     """
+    CreateCampaign: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.CreateCampaignRequest, _members_service_pb2.CreateCampaignResponse]
+    """Creates a campaign to a saved segment (dry run with `validate_only`: nothing is written, the
+    estimates are returned). Permission `members.segments.manage` (HQ admin, marketing).
+    """
+    GetCampaign: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.GetCampaignRequest, _members_service_pb2.GetCampaignResponse]
+    """Gets a campaign with its progress."""
+    ListCampaigns: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ListCampaignsRequest, _members_service_pb2.ListCampaignsResponse]
+    """Lists campaigns by id."""
+    PauseCampaign: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.PauseCampaignRequest, _members_service_pb2.PauseCampaignResponse]
+    """Pauses a scheduled or running campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PAUSABLE` otherwise."""
+    ResumeCampaign: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ResumeCampaignRequest, _members_service_pb2.ResumeCampaignResponse]
+    """Resumes a paused campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PAUSED` otherwise."""
+    CancelCampaign: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.CancelCampaignRequest, _members_service_pb2.CancelCampaignResponse]
+    """Cancels a campaign that has not completed. FAILED_PRECONDITION `CAMPAIGN_FINISHED` otherwise."""
+    GetCampaignResults: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.GetCampaignResultsRequest, _members_service_pb2.GetCampaignResultsResponse]
+    """What a campaign brought back: visits and spend of its recipients within `window_days` of
+    their message, from the wallet's checkouts members projects (member_spend).
+    """
 
 @_typing.type_check_only
 class MembersServiceAsyncStub(MembersServiceStub):
@@ -324,6 +342,24 @@ class MembersServiceAsyncStub(MembersServiceStub):
     ListSegmentMembers: _aio.UnaryUnaryMultiCallable[_members_service_pb2.ListSegmentMembersRequest, _members_service_pb2.ListSegmentMembersResponse]  # type: ignore[assignment]
     """Lists the active members of a saved segment or of an ad-hoc filter, by member id, with
     personal data masked.
+    """
+    CreateCampaign: _aio.UnaryUnaryMultiCallable[_members_service_pb2.CreateCampaignRequest, _members_service_pb2.CreateCampaignResponse]  # type: ignore[assignment]
+    """Creates a campaign to a saved segment (dry run with `validate_only`: nothing is written, the
+    estimates are returned). Permission `members.segments.manage` (HQ admin, marketing).
+    """
+    GetCampaign: _aio.UnaryUnaryMultiCallable[_members_service_pb2.GetCampaignRequest, _members_service_pb2.GetCampaignResponse]  # type: ignore[assignment]
+    """Gets a campaign with its progress."""
+    ListCampaigns: _aio.UnaryUnaryMultiCallable[_members_service_pb2.ListCampaignsRequest, _members_service_pb2.ListCampaignsResponse]  # type: ignore[assignment]
+    """Lists campaigns by id."""
+    PauseCampaign: _aio.UnaryUnaryMultiCallable[_members_service_pb2.PauseCampaignRequest, _members_service_pb2.PauseCampaignResponse]  # type: ignore[assignment]
+    """Pauses a scheduled or running campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PAUSABLE` otherwise."""
+    ResumeCampaign: _aio.UnaryUnaryMultiCallable[_members_service_pb2.ResumeCampaignRequest, _members_service_pb2.ResumeCampaignResponse]  # type: ignore[assignment]
+    """Resumes a paused campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PAUSED` otherwise."""
+    CancelCampaign: _aio.UnaryUnaryMultiCallable[_members_service_pb2.CancelCampaignRequest, _members_service_pb2.CancelCampaignResponse]  # type: ignore[assignment]
+    """Cancels a campaign that has not completed. FAILED_PRECONDITION `CAMPAIGN_FINISHED` otherwise."""
+    GetCampaignResults: _aio.UnaryUnaryMultiCallable[_members_service_pb2.GetCampaignResultsRequest, _members_service_pb2.GetCampaignResultsResponse]  # type: ignore[assignment]
+    """What a campaign brought back: visits and spend of its recipients within `window_days` of
+    their message, from the wallet's checkouts members projects (member_spend).
     """
 
 class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -662,6 +698,66 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_members_service_pb2.ListSegmentMembersResponse, _abc.Awaitable[_members_service_pb2.ListSegmentMembersResponse]]:
         """Lists the active members of a saved segment or of an ad-hoc filter, by member id, with
         personal data masked.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateCampaign(
+        self,
+        request: _members_service_pb2.CreateCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.CreateCampaignResponse, _abc.Awaitable[_members_service_pb2.CreateCampaignResponse]]:
+        """Creates a campaign to a saved segment (dry run with `validate_only`: nothing is written, the
+        estimates are returned). Permission `members.segments.manage` (HQ admin, marketing).
+        """
+
+    @_abc_1.abstractmethod
+    def GetCampaign(
+        self,
+        request: _members_service_pb2.GetCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.GetCampaignResponse, _abc.Awaitable[_members_service_pb2.GetCampaignResponse]]:
+        """Gets a campaign with its progress."""
+
+    @_abc_1.abstractmethod
+    def ListCampaigns(
+        self,
+        request: _members_service_pb2.ListCampaignsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.ListCampaignsResponse, _abc.Awaitable[_members_service_pb2.ListCampaignsResponse]]:
+        """Lists campaigns by id."""
+
+    @_abc_1.abstractmethod
+    def PauseCampaign(
+        self,
+        request: _members_service_pb2.PauseCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.PauseCampaignResponse, _abc.Awaitable[_members_service_pb2.PauseCampaignResponse]]:
+        """Pauses a scheduled or running campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PAUSABLE` otherwise."""
+
+    @_abc_1.abstractmethod
+    def ResumeCampaign(
+        self,
+        request: _members_service_pb2.ResumeCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.ResumeCampaignResponse, _abc.Awaitable[_members_service_pb2.ResumeCampaignResponse]]:
+        """Resumes a paused campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PAUSED` otherwise."""
+
+    @_abc_1.abstractmethod
+    def CancelCampaign(
+        self,
+        request: _members_service_pb2.CancelCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.CancelCampaignResponse, _abc.Awaitable[_members_service_pb2.CancelCampaignResponse]]:
+        """Cancels a campaign that has not completed. FAILED_PRECONDITION `CAMPAIGN_FINISHED` otherwise."""
+
+    @_abc_1.abstractmethod
+    def GetCampaignResults(
+        self,
+        request: _members_service_pb2.GetCampaignResultsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.GetCampaignResultsResponse, _abc.Awaitable[_members_service_pb2.GetCampaignResultsResponse]]:
+        """What a campaign brought back: visits and spend of its recipients within `window_days` of
+        their message, from the wallet's checkouts members projects (member_spend).
         """
 
 def add_MembersServiceServicer_to_server(servicer: MembersServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

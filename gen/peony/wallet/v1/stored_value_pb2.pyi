@@ -61,7 +61,7 @@ class Wallet(_message.Message):
     def __init__(self, name: _Optional[str] = ..., currency_code: _Optional[str] = ..., principal_minor: _Optional[int] = ..., bonus_minor: _Optional[int] = ..., held_minor: _Optional[int] = ..., locked_bonus_minor: _Optional[int] = ..., points_available: _Optional[int] = ..., points_pending: _Optional[int] = ..., points_expiring_30d: _Optional[int] = ..., pin_set: _Optional[bool] = ..., pin_locked_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class WalletSettings(_message.Message):
-    __slots__ = ("name", "spend_order", "currency_code", "pin_max_attempts", "pin_lockout_minutes", "hold_default_ttl_minutes", "update_time", "free_care_service", "max_manual_discount_bps", "membership_fee_minor", "membership_months", "membership_renewal_notice_days")
+    __slots__ = ("name", "spend_order", "currency_code", "pin_max_attempts", "pin_lockout_minutes", "hold_default_ttl_minutes", "update_time", "free_care_service", "max_manual_discount_bps", "membership_fee_minor", "membership_months", "membership_renewal_notice_days", "member_day_of_month", "member_day_points_multiplier_permille", "member_day_tier_ids")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SPEND_ORDER_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +74,9 @@ class WalletSettings(_message.Message):
     MEMBERSHIP_FEE_MINOR_FIELD_NUMBER: _ClassVar[int]
     MEMBERSHIP_MONTHS_FIELD_NUMBER: _ClassVar[int]
     MEMBERSHIP_RENEWAL_NOTICE_DAYS_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_DAY_OF_MONTH_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_DAY_POINTS_MULTIPLIER_PERMILLE_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_DAY_TIER_IDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     spend_order: SpendOrder
     currency_code: str
@@ -86,7 +89,10 @@ class WalletSettings(_message.Message):
     membership_fee_minor: int
     membership_months: int
     membership_renewal_notice_days: int
-    def __init__(self, name: _Optional[str] = ..., spend_order: _Optional[_Union[SpendOrder, str]] = ..., currency_code: _Optional[str] = ..., pin_max_attempts: _Optional[int] = ..., pin_lockout_minutes: _Optional[int] = ..., hold_default_ttl_minutes: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., free_care_service: _Optional[str] = ..., max_manual_discount_bps: _Optional[int] = ..., membership_fee_minor: _Optional[int] = ..., membership_months: _Optional[int] = ..., membership_renewal_notice_days: _Optional[int] = ...) -> None: ...
+    member_day_of_month: int
+    member_day_points_multiplier_permille: int
+    member_day_tier_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., spend_order: _Optional[_Union[SpendOrder, str]] = ..., currency_code: _Optional[str] = ..., pin_max_attempts: _Optional[int] = ..., pin_lockout_minutes: _Optional[int] = ..., hold_default_ttl_minutes: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., free_care_service: _Optional[str] = ..., max_manual_discount_bps: _Optional[int] = ..., membership_fee_minor: _Optional[int] = ..., membership_months: _Optional[int] = ..., membership_renewal_notice_days: _Optional[int] = ..., member_day_of_month: _Optional[int] = ..., member_day_points_multiplier_permille: _Optional[int] = ..., member_day_tier_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TopUpPlan(_message.Message):
     __slots__ = ("name", "display_name", "pay_minor", "bonus_minor", "bonus_release", "release_months", "active", "stores", "currency_code", "create_time", "update_time")
