@@ -1,7 +1,7 @@
 """wallet_context also returns the store's time zone (member day: the store-local day of a checkout)
 
-Revision ID: 0017_wallet_context_store_tz
-Revises: 0016_wallet_programme_grants
+Revision ID: 0018_wallet_context_store_tz
+Revises: 0017_wallet_import_openings
 Create Date: 2026-12-07 14:05:00
 
 The one-call checkout reads everything in one ``wallet_context`` call; the member day needs the
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from alembic import op
 
-revision: str = "0017_wallet_context_store_tz"
-down_revision: str | Sequence[str] | None = "0016_wallet_programme_grants"
+revision: str = "0018_wallet_context_store_tz"
+down_revision: str | Sequence[str] | None = "0017_wallet_import_openings"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

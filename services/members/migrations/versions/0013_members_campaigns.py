@@ -1,7 +1,7 @@
 """engagement: campaigns and their materialised recipients
 
-Revision ID: 0012_members_campaigns
-Revises: 0011_engagement_segments
+Revision ID: 0013_members_campaigns
+Revises: 0012_members_import_rows
 Create Date: 2026-12-07 14:00:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0012_members_campaigns"
-down_revision: str | Sequence[str] | None = "0011_engagement_segments"
+revision: str = "0013_members_campaigns"
+down_revision: str | Sequence[str] | None = "0012_members_import_rows"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
