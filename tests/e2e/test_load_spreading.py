@@ -106,7 +106,8 @@ def spread(infra, tmp_path_factory) -> Iterator[Spread]:
     otlp = OtlpReceiver()
     endpoint = otlp.start()
     gateway_port = free_port()
-    dead = {"booking": f"127.0.0.1:{free_port()}", "notify": f"127.0.0.1:{free_port()}"}
+    # Backends this stack does not run: their routes must fail alone (insights is not started either).
+    dead = {name: f"127.0.0.1:{free_port()}" for name in ("booking", "notify", "insights")}
     wallet_db = infra.new_database("spread_wallet")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PEONY_", "OTEL_"))}
     env.update(
@@ -119,6 +120,7 @@ def spread(infra, tmp_path_factory) -> Iterator[Spread]:
             "PEONY_WALLET_GRPC_PORT": str(free_port()),
             "PEONY_BOOKING_ADDR": dead["booking"],
             "PEONY_NOTIFY_ADDR": dead["notify"],
+            "PEONY_INSIGHTS_ADDR": dead["insights"],
             "PEONY_GATEWAY_ADDR": f"127.0.0.1:{gateway_port}",
             "PEONY_UP_REPLICAS": "2",
             # A replica drains for up to this long on SIGTERM (in-flight calls, then workers).
@@ -253,10 +255,10 @@ async def test_a_backend_that_is_down_fails_only_its_routes(spread: Spread) -> N
             body = await resp.json()
             assert resp.status == 200, body
         assert body["status"] == "degraded"
-        assert sorted(body["notReady"]) == ["booking", "notify"]
+        assert sorted(body["notReady"]) == ["booking", "insights", "notify"]
         assert body["backends"]["members"] == "SERVING" and body["backends"]["wallet"] == "SERVING"
 
-    # The per-backend gauge, as exported: 1 for members and wallet, 0 for booking and notify.
+    # The per-backend gauge, as exported: 1 for members and wallet, 0 for the backends not running.
     def gauge() -> dict[str, int]:
         latest: dict[str, int] = {}
         for request in spread.otlp.metric_requests():
@@ -271,9 +273,9 @@ async def test_a_backend_that_is_down_fails_only_its_routes(spread: Spread) -> N
         return latest
 
     deadline = time.monotonic() + 30
-    while len(gauge()) < 4 and time.monotonic() < deadline:
+    while len(gauge()) < 5 and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
-    assert gauge() == {"members": 1, "wallet": 1, "booking": 0, "notify": 0}
+    assert gauge() == {"members": 1, "wallet": 1, "booking": 0, "notify": 0, "insights": 0}
 
 
 @dataclass

@@ -562,16 +562,23 @@ async def test_store_validation_and_duplicates(members):
 
 async def test_events_reach_jetstream_once_with_event_id_as_msg_id(members):
     import nats
+    from nats.js.api import ConsumerConfig, DeliverPolicy
     from peony.events.v1.envelope_pb2 import EventEnvelope
     from peony.members.v1 import events_pb2
 
     store = await members.create_store("events")
-    created = await register(members, store, "events")
     nc = await nats.connect(members.nats_url)
     try:
         js = nc.jetstream()
-        sub = await js.pull_subscribe("peony.members.MemberRegistered", durable=None)
-        deadline = asyncio.get_running_loop().time() + 10
+        # Read from the stream's end as it is before this registration: the shared stream holds
+        # every other test's registrations, too many to scan from the start in time.
+        subject = "peony.members.MemberRegistered"
+        stream = await js.find_stream_name_by_subject(subject)
+        start = (await js.stream_info(stream)).state.last_seq + 1
+        created = await register(members, store, "events")
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start)
+        sub = await js.pull_subscribe(subject, durable=None, config=config)
+        deadline = asyncio.get_running_loop().time() + 30
         found = None
         while found is None and asyncio.get_running_loop().time() < deadline:
             try:
