@@ -8,7 +8,8 @@
   so a late, older event never overwrites a newer balance.
 
 Spend and visits in a window are read from ``member_spend`` (the tier feature's per-checkout
-rows), through ``ix_member_spend_window`` (an index-only scan over the window).
+rows), through ``ix_member_spend_window`` (an index-only scan over the window), declared with
+that table in spend_tables.py (importing it here made a cycle: spend_tables -> tables -> here).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import UUID
 
-from services.members.adapters.spend_tables import member_spend
 from services.members.adapters.tables import metadata
 
 segments = Table(
@@ -60,15 +60,6 @@ member_activity = Table(
     Index("ix_member_activity_points", "tenant_id", "points_available"),
     Index("ix_member_activity_stored_value", "tenant_id", "stored_value_minor"),
 )
-
-# Segments' reads of the per-checkout spend rows: a window scan (index-only) and "visited store X".
-Index(
-    "ix_member_spend_window",
-    member_spend.c.tenant_id,
-    member_spend.c.occurred_at,
-    postgresql_include=["member_id", "qualifying_spend_minor", "visit", "full_refund"],
-)
-Index("ix_member_spend_store", member_spend.c.tenant_id, member_spend.c.store_id, member_spend.c.member_id)
 
 # One row per (programme, member, period) that has run: the primary key is what makes a
 # programme fire exactly once per member and period (birthday: the year), across replicas and

@@ -84,3 +84,13 @@ referral_settings = Table(
     Column("referrer_points", BigInteger, nullable=False, server_default="200"),
     Column("referee_points", BigInteger, nullable=False, server_default="200"),
 )
+
+
+# Segments' reads of the per-checkout spend rows: a window scan (index-only) and "visited store X".
+Index(
+    "ix_member_spend_window",
+    member_spend.c.tenant_id,
+    member_spend.c.occurred_at,
+    postgresql_include=["member_id", "qualifying_spend_minor", "visit", "full_refund"],
+)
+Index("ix_member_spend_store", member_spend.c.tenant_id, member_spend.c.store_id, member_spend.c.member_id)

@@ -19,7 +19,7 @@ from tests.integration.members.test_spend_and_referrals import _register, _tenan
 
 # The wallet-events feed of test_tier_reevaluation (a module-scoped fixture), used here as is.
 from tests.integration.members.test_tier_reevaluation import feed as feed
-from tests.integration.members.test_tier_reevaluation import job_done
+from tests.integration.members.test_tier_reevaluation import job_done, members_scalar
 
 pytestmark = pytest.mark.integration
 
@@ -87,8 +87,15 @@ def refund_points(tenant: str, member, of, points: int):
 
 
 async def tier_of(members, tenant: str, member) -> str:
-    resp = await members.stub.GetMember(pb.GetMemberRequest(name=member.name), metadata=members.auth(tenant))
-    return resp.member.tier.tier_id
+    """The member's tier as stored. Not GetMember: the consumer under test runs in this process,
+    so the server's read cache learns of an upgrade only when its entry expires (a stale
+    "regular" failed this under load in the full suite)."""
+    return await members_scalar(
+        members,
+        "SELECT tier_id FROM members WHERE tenant_id = :t AND member_id = :m",
+        t=tenant,
+        m=member.name.split("/")[1],
+    )
 
 
 async def test_points_earned_upgrade_when_the_tier_counts_points(members, feed):
