@@ -84,6 +84,7 @@ class MetricQueries:
         db = warehouse.database
         self.facts = f"{db}.facts{suffix}"
         self.lines = f"{db}.checkout_lines{suffix}"
+        self.member_rollup = f"{db}.member_rollup{suffix}"
 
     async def _query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         # A fact's copies share its event time, hence its month partition: FINAL need not merge
@@ -296,11 +297,11 @@ class MetricQueries:
             " WHERE tenant = {tenant:String} AND kind = 'BalanceChanged'",
             params,
         )
-        # Each member's points balance after their latest points event (stream order).
+        # Each member's points balance after their latest points event (stream order): the max
+        # (seq, balance) of the member rollup, one row per member instead of every points fact.
         points = await self._query(
-            "SELECT sum(balance) FROM (SELECT member, argMax(quantity, seq) AS balance"
-            f" FROM {self.facts} FINAL"
-            " WHERE tenant = {tenant:String} AND kind IN ('PointsEarned', 'PointsRedeemed', 'PointsExpired')"
+            "SELECT sum(last.2) FROM (SELECT member, max(points_last) AS last"
+            f" FROM {self.member_rollup} WHERE tenant = {{tenant:String}} AND store = ''"
             " GROUP BY member)",
             params,
         )
@@ -322,15 +323,16 @@ class MetricQueries:
         return [[b_.isoformat(), *v, _ratio(v[2], v[1] + v[2])] for b_, v in self._series(scope, found, 5)]
 
     async def _m_retention(self, scope: Scope) -> list[list[Any]]:
-        # One pass: each member's set of visit months; the cohort is the first of them.
-        day = self.local_day(scope, "occurred_at")
+        # One pass over the member rollup (one row per member and store, holding the visit
+        # times): each member's set of local visit months; the cohort is the first of them.
+        months = f"arrayMap(t -> toStartOfMonth({self.local_day(scope, 't')}), visits)"
         rows = await self._query(
             "SELECT toString(cohort) AS c, count(),"
             + ", ".join(f"countIf(has(months, addMonths(cohort, {k})))" for k in range(1, 7))
-            + f" FROM (SELECT member, groupUniqArray(toStartOfMonth({day})) AS months,"
+            + f" FROM (SELECT member, groupUniqArrayArray({months}) AS months,"
             " arrayMin(months) AS cohort"
-            f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}} AND kind = 'CheckoutCompleted'"
-            f" AND member != ''{self.store_filter(scope)}{self.tier_filter(scope)} GROUP BY member)"
+            f" FROM {self.member_rollup} WHERE tenant = {{tenant:String}} AND store != ''"
+            f" AND notEmpty(visits){self.store_filter(scope)}{self.tier_filter(scope)} GROUP BY member)"
             " WHERE cohort BETWEEN toStartOfMonth(toDate({start:String})) AND toDate({end:String})"
             " GROUP BY c ORDER BY c",
             self._params(scope),
