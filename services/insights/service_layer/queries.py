@@ -324,15 +324,15 @@ class MetricQueries:
 
     async def _m_retention(self, scope: Scope) -> list[list[Any]]:
         # One pass over the member rollup (one row per member and store, holding the visit
-        # times): each member's set of local visit months; the cohort is the first of them.
-        months = f"arrayMap(t -> toStartOfMonth({self.local_day(scope, 't')}), visits)"
+        # times), its visits array-joined so the local month is a plain column expression: each
+        # member's set of local visit months; the cohort is the first of them.
         rows = await self._query(
             "SELECT toString(cohort) AS c, count(),"
             + ", ".join(f"countIf(has(months, addMonths(cohort, {k})))" for k in range(1, 7))
-            + f" FROM (SELECT member, groupUniqArrayArray({months}) AS months,"
-            " arrayMin(months) AS cohort"
-            f" FROM {self.member_rollup} WHERE tenant = {{tenant:String}} AND store != ''"
-            f" AND notEmpty(visits){self.store_filter(scope)}{self.tier_filter(scope)} GROUP BY member)"
+            + f" FROM (SELECT member, groupUniqArray(toStartOfMonth({self.local_day(scope, 'visit')}))"
+            f" AS months, arrayMin(months) AS cohort FROM {self.member_rollup} ARRAY JOIN visits AS visit"
+            f" WHERE tenant = {{tenant:String}} AND store != ''{self.store_filter(scope)}"
+            f"{self.tier_filter(scope)} GROUP BY member)"
             " WHERE cohort BETWEEN toStartOfMonth(toDate({start:String})) AND toDate({end:String})"
             " GROUP BY c ORDER BY c",
             self._params(scope),
