@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from services.insights.adapters.warehouse import Warehouse
 
-FACT_TABLES = ("facts", "checkout_lines", "member_rollup")
+FACT_TABLES = ("facts", "checkout_lines", "member_rollup", "member_months")
 
 # One row per event: what every KPI counts. Columns are generic (amount, points, label...) and
 # their meaning per event kind is in services/insights/domain/facts.py.
@@ -92,9 +92,36 @@ GROUP BY tenant, member, if(kind = 'CheckoutCompleted', store, '')
 SETTINGS do_not_merge_across_partitions_select_final = 1
 """
 
+# Per (tenant, member), all stores: the months the member visited, for retention cohorts over the
+# whole chain (one row per member instead of one per member and store). Idempotent (set unions).
+# A visit's local month equals its UTC month in every zone (offsets -12 h..+14 h) unless the visit
+# is within 14 h of a UTC month boundary: those few keep their (store, exact time) in ``edges`` and
+# get their local month at query time, so the figure stays exact in any zone.
+_MEMBER_MONTHS = """
+CREATE TABLE IF NOT EXISTS {db}.member_months{suffix} (
+    tenant LowCardinality(String),
+    member String,
+    months SimpleAggregateFunction(groupUniqArrayArray, Array(Date)),
+    edges SimpleAggregateFunction(groupUniqArrayArray, Array(Tuple(String, DateTime('UTC'))))
+) ENGINE = AggregatingMergeTree
+ORDER BY (tenant, member)
+"""
+
+_MEMBER_MONTHS_BACKFILL = """
+INSERT INTO {db}.member_months{suffix} (tenant, member, months, edges)
+SELECT tenant, member, groupUniqArrayIf(toStartOfMonth(toDate(at, 'UTC')), NOT edge),
+    groupUniqArrayIf((store, at), edge)
+FROM (SELECT tenant, member, store, toDateTime(occurred_at, 'UTC') AS at,
+        toStartOfMonth(at - INTERVAL 14 HOUR) != toStartOfMonth(at + INTERVAL 14 HOUR) AS edge
+    FROM {db}.facts{suffix} FINAL WHERE kind = 'CheckoutCompleted' AND member != ''
+    SETTINGS do_not_merge_across_partitions_select_final = 1)
+GROUP BY tenant, member
+"""
+
 VERSIONS: list[tuple[int, list[str]]] = [
     (1, [_FACTS, _LINES]),
     (2, [_MEMBER_ROLLUP, _MEMBER_ROLLUP_BACKFILL]),
+    (3, [_MEMBER_MONTHS, _MEMBER_MONTHS_BACKFILL]),
 ]
 
 _VERSIONS_TABLE = """
@@ -109,7 +136,8 @@ def table(db: str, name: str, suffix: str = "") -> str:
 
 async def backfill_rollups(warehouse: Warehouse, suffix: str = "") -> None:
     """Rollups from the facts already in the ``suffix`` table set (idempotent)."""
-    await warehouse.command(_MEMBER_ROLLUP_BACKFILL.format(db=warehouse.database, suffix=suffix))
+    for statement in (_MEMBER_ROLLUP_BACKFILL, _MEMBER_MONTHS_BACKFILL):
+        await warehouse.command(statement.format(db=warehouse.database, suffix=suffix))
 
 
 async def create_tables(warehouse: Warehouse, suffix: str = "") -> None:

@@ -85,6 +85,7 @@ class MetricQueries:
         self.facts = f"{db}.facts{suffix}"
         self.lines = f"{db}.checkout_lines{suffix}"
         self.member_rollup = f"{db}.member_rollup{suffix}"
+        self.member_months = f"{db}.member_months{suffix}"
 
     async def _query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         # A fact's copies share its event time, hence its month partition: FINAL need not merge
@@ -326,13 +327,27 @@ class MetricQueries:
         # One pass over the member rollup (one row per member and store, holding the visit
         # times), its visits array-joined so the local month is a plain column expression: each
         # member's set of local visit months; the cohort is the first of them.
+        if scope.stores is None:
+            # The whole chain: one row per member (member_months), the few visits near a UTC
+            # month boundary placed in their store's local month here.
+            edge_month = f"toStartOfMonth({self.local_day(scope, 'e.2', 'e.1')})"
+            per_member = (
+                "SELECT member, arrayDistinct(arrayConcat(groupUniqArrayArray(months),"
+                f" arrayMap(e -> {edge_month}, groupUniqArrayArray(edges)))) AS months,"
+                f" arrayMin(months) AS cohort FROM {self.member_months}"
+                f" WHERE tenant = {{tenant:String}}{self.tier_filter(scope)} GROUP BY member"
+            )
+        else:
+            per_member = (
+                f"SELECT member, groupUniqArray(toStartOfMonth({self.local_day(scope, 'visit')}))"
+                f" AS months, arrayMin(months) AS cohort FROM {self.member_rollup} ARRAY JOIN visits AS visit"
+                f" WHERE tenant = {{tenant:String}} AND store != ''{self.store_filter(scope)}"
+                f"{self.tier_filter(scope)} GROUP BY member"
+            )
         rows = await self._query(
             "SELECT toString(cohort) AS c, count(),"
             + ", ".join(f"countIf(has(months, addMonths(cohort, {k})))" for k in range(1, 7))
-            + f" FROM (SELECT member, groupUniqArray(toStartOfMonth({self.local_day(scope, 'visit')}))"
-            f" AS months, arrayMin(months) AS cohort FROM {self.member_rollup} ARRAY JOIN visits AS visit"
-            f" WHERE tenant = {{tenant:String}} AND store != ''{self.store_filter(scope)}"
-            f"{self.tier_filter(scope)} GROUP BY member)"
+            + f" FROM ({per_member})"
             " WHERE cohort BETWEEN toStartOfMonth(toDate({start:String})) AND toDate({end:String})"
             " GROUP BY c ORDER BY c",
             self._params(scope),

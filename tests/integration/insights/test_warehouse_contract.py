@@ -95,7 +95,7 @@ async def test_upgrade_to_the_member_rollup_backfills_it_from_stored_facts(wareh
     ]
     await warehouse.insert(f"{db}.facts", FACT_COLUMNS, facts)
     await warehouse.insert(f"{db}.facts", FACT_COLUMNS, facts[:1])  # a redelivered copy
-    assert await migrate(warehouse) == 2
+    assert await migrate(warehouse) == max(v for v, _ in VERSIONS)
     assert await member_rollup(warehouse) == [
         ("members/m1", "", [], [9, 12]),
         ("members/m1", "stores/s1", ["2026-01-02 03:04:05"], [0, 0]),
@@ -162,3 +162,20 @@ async def test_swap_makes_the_rebuilt_tables_live(warehouse):
         {"db": warehouse.database},
     )
     assert ("facts_rebuild",) not in tables
+
+
+async def test_member_months_keep_visits_near_a_month_boundary_exact(warehouse):
+    """A visit 20:00 UTC on 31 Jan is February in Shanghai: it stays an exact time (``edges``);
+    a mid-month visit is its month. Written three times, counted once."""
+    await migrate(warehouse)
+    sink = FactSink(warehouse)
+    late_january = list(fact(str(uuid.uuid4()), member="members/m1"))
+    late_january[FACT_COLUMNS.index("occurred_at")] = "2026-01-31 20:00:00.000"
+    batch = [(fact(str(uuid.uuid4()), member="members/m1"), []), (tuple(late_january), [])]
+    for _ in range(3):
+        await sink.write(batch)
+    rows = await warehouse.query(
+        "SELECT member, arraySort(groupUniqArrayArray(months)), groupUniqArrayArray(edges)"
+        f" FROM {warehouse.database}.member_months GROUP BY member"
+    )
+    assert rows == [("members/m1", ["2026-01-01"], [["stores/s1", "2026-01-31 20:00:00"]])]
