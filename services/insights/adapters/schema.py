@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from services.insights.adapters.warehouse import Warehouse
 
-FACT_TABLES = ("facts", "checkout_lines")
+FACT_TABLES = ("facts", "checkout_lines", "member_rollup", "member_months")
 
 # One row per event: what every KPI counts. Columns are generic (amount, points, label...) and
 # their meaning per event kind is in services/insights/domain/facts.py.
@@ -60,8 +60,68 @@ PARTITION BY toYYYYMM(occurred_at)
 ORDER BY (tenant, store, occurred_at, event_id, line_no)
 """
 
+# Per (tenant, member, store): what the member-level KPIs need, pre-aggregated at insert time so
+# retention and points liability read one row per member instead of every fact. Both columns are
+# IDEMPOTENT aggregates (a set union and a max), so a redelivered event added twice changes
+# nothing: no FINAL, no dedup needed, and the sink may write this table before the facts.
+#   visits:      the member's checkout times at the store (UTC, second precision: any zone's
+#                local day/month is exact at query time)
+#   points_last: (stream seq, points available after) of the member's latest points event; the
+#                max of the tuple is the latest (same rule as argMax(quantity, seq) over the facts)
+_MEMBER_ROLLUP = """
+CREATE TABLE IF NOT EXISTS {db}.member_rollup{suffix} (
+    tenant LowCardinality(String),
+    member String,
+    store String,
+    visits SimpleAggregateFunction(groupUniqArrayArray, Array(DateTime('UTC'))),
+    points_last SimpleAggregateFunction(max, Tuple(UInt64, Int64))
+) ENGINE = AggregatingMergeTree
+ORDER BY (tenant, member, store)
+"""
+
+# Fills the member rollup from facts already stored (schema upgrade, and the benchmark's facts
+# generated straight into the table). Idempotent aggregates: re-running it changes nothing.
+_MEMBER_ROLLUP_BACKFILL = """
+INSERT INTO {db}.member_rollup{suffix} (tenant, member, store, visits, points_last)
+SELECT tenant, member, if(kind = 'CheckoutCompleted', store, ''),
+    groupUniqArrayIf(toDateTime(occurred_at, 'UTC'), kind = 'CheckoutCompleted'),
+    max(if(kind = 'CheckoutCompleted', (toUInt64(0), toInt64(0)), (seq, quantity)))
+FROM {db}.facts{suffix} FINAL
+WHERE member != '' AND kind IN ('CheckoutCompleted', 'PointsEarned', 'PointsRedeemed', 'PointsExpired')
+GROUP BY tenant, member, if(kind = 'CheckoutCompleted', store, '')
+SETTINGS do_not_merge_across_partitions_select_final = 1
+"""
+
+# Per (tenant, member), all stores: the months the member visited, for retention cohorts over the
+# whole chain (one row per member instead of one per member and store). Idempotent (set unions).
+# A visit's local month equals its UTC month in every zone (offsets -12 h..+14 h) unless the visit
+# is within 14 h of a UTC month boundary: those few keep their (store, exact time) in ``edges`` and
+# get their local month at query time, so the figure stays exact in any zone.
+_MEMBER_MONTHS = """
+CREATE TABLE IF NOT EXISTS {db}.member_months{suffix} (
+    tenant LowCardinality(String),
+    member String,
+    months SimpleAggregateFunction(groupUniqArrayArray, Array(Date)),
+    edges SimpleAggregateFunction(groupUniqArrayArray, Array(Tuple(String, DateTime('UTC'))))
+) ENGINE = AggregatingMergeTree
+ORDER BY (tenant, member)
+"""
+
+_MEMBER_MONTHS_BACKFILL = """
+INSERT INTO {db}.member_months{suffix} (tenant, member, months, edges)
+SELECT tenant, member, groupUniqArrayIf(toStartOfMonth(toDate(at, 'UTC')), NOT edge),
+    groupUniqArrayIf((store, at), edge)
+FROM (SELECT tenant, member, store, toDateTime(occurred_at, 'UTC') AS at,
+        toStartOfMonth(at - INTERVAL 14 HOUR) != toStartOfMonth(at + INTERVAL 14 HOUR) AS edge
+    FROM {db}.facts{suffix} FINAL WHERE kind = 'CheckoutCompleted' AND member != ''
+    SETTINGS do_not_merge_across_partitions_select_final = 1)
+GROUP BY tenant, member
+"""
+
 VERSIONS: list[tuple[int, list[str]]] = [
     (1, [_FACTS, _LINES]),
+    (2, [_MEMBER_ROLLUP, _MEMBER_ROLLUP_BACKFILL]),
+    (3, [_MEMBER_MONTHS, _MEMBER_MONTHS_BACKFILL]),
 ]
 
 _VERSIONS_TABLE = """
@@ -72,6 +132,12 @@ ENGINE = ReplacingMergeTree ORDER BY version
 
 def table(db: str, name: str, suffix: str = "") -> str:
     return f"{db}.{name}{suffix}"
+
+
+async def backfill_rollups(warehouse: Warehouse, suffix: str = "") -> None:
+    """Rollups from the facts already in the ``suffix`` table set (idempotent)."""
+    for statement in (_MEMBER_ROLLUP_BACKFILL, _MEMBER_MONTHS_BACKFILL):
+        await warehouse.command(statement.format(db=warehouse.database, suffix=suffix))
 
 
 async def create_tables(warehouse: Warehouse, suffix: str = "") -> None:

@@ -84,6 +84,8 @@ class MetricQueries:
         db = warehouse.database
         self.facts = f"{db}.facts{suffix}"
         self.lines = f"{db}.checkout_lines{suffix}"
+        self.member_rollup = f"{db}.member_rollup{suffix}"
+        self.member_months = f"{db}.member_months{suffix}"
 
     async def _query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         # A fact's copies share its event time, hence its month partition: FINAL need not merge
@@ -296,11 +298,11 @@ class MetricQueries:
             " WHERE tenant = {tenant:String} AND kind = 'BalanceChanged'",
             params,
         )
-        # Each member's points balance after their latest points event (stream order).
+        # Each member's points balance after their latest points event (stream order): the max
+        # (seq, balance) of the member rollup, one row per member instead of every points fact.
         points = await self._query(
-            "SELECT sum(balance) FROM (SELECT member, argMax(quantity, seq) AS balance"
-            f" FROM {self.facts} FINAL"
-            " WHERE tenant = {tenant:String} AND kind IN ('PointsEarned', 'PointsRedeemed', 'PointsExpired')"
+            "SELECT sum(last.2) FROM (SELECT member, max(points_last) AS last"
+            f" FROM {self.member_rollup} WHERE tenant = {{tenant:String}} AND store = ''"
             " GROUP BY member)",
             params,
         )
@@ -322,15 +324,30 @@ class MetricQueries:
         return [[b_.isoformat(), *v, _ratio(v[2], v[1] + v[2])] for b_, v in self._series(scope, found, 5)]
 
     async def _m_retention(self, scope: Scope) -> list[list[Any]]:
-        # One pass: each member's set of visit months; the cohort is the first of them.
-        day = self.local_day(scope, "occurred_at")
+        # One pass over the member rollup (one row per member and store, holding the visit
+        # times), its visits array-joined so the local month is a plain column expression: each
+        # member's set of local visit months; the cohort is the first of them.
+        if scope.stores is None:
+            # The whole chain: one row per member (member_months), the few visits near a UTC
+            # month boundary placed in their store's local month here.
+            edge_month = f"toStartOfMonth({self.local_day(scope, 'e.2', 'e.1')})"
+            per_member = (
+                "SELECT member, arrayDistinct(arrayConcat(groupUniqArrayArray(months),"
+                f" arrayMap(e -> {edge_month}, groupUniqArrayArray(edges)))) AS months,"
+                f" arrayMin(months) AS cohort FROM {self.member_months}"
+                f" WHERE tenant = {{tenant:String}}{self.tier_filter(scope)} GROUP BY member"
+            )
+        else:
+            per_member = (
+                f"SELECT member, groupUniqArray(toStartOfMonth({self.local_day(scope, 'visit')}))"
+                f" AS months, arrayMin(months) AS cohort FROM {self.member_rollup} ARRAY JOIN visits AS visit"
+                f" WHERE tenant = {{tenant:String}} AND store != ''{self.store_filter(scope)}"
+                f"{self.tier_filter(scope)} GROUP BY member"
+            )
         rows = await self._query(
             "SELECT toString(cohort) AS c, count(),"
             + ", ".join(f"countIf(has(months, addMonths(cohort, {k})))" for k in range(1, 7))
-            + f" FROM (SELECT member, groupUniqArray(toStartOfMonth({day})) AS months,"
-            " arrayMin(months) AS cohort"
-            f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}} AND kind = 'CheckoutCompleted'"
-            f" AND member != ''{self.store_filter(scope)}{self.tier_filter(scope)} GROUP BY member)"
+            + f" FROM ({per_member})"
             " WHERE cohort BETWEEN toStartOfMonth(toDate({start:String})) AND toDate({end:String})"
             " GROUP BY c ORDER BY c",
             self._params(scope),

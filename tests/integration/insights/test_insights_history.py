@@ -182,11 +182,11 @@ async def test_bookings_and_no_show_rate_by_start_month(insights, chain):
         assert v[5] == (round(v[2] / (v[1] + v[2]), 6) if v[1] + v[2] else 0.0), k
 
 
-async def test_retention_cohorts(insights, chain):
-    tenant, events, _, local = chain
+def expected_retention(events, local, store: str | None = None) -> dict[str, list]:
+    """Cohort (first local visit month) -> [size, share retained 1..6 months later]."""
     visits = defaultdict(set)
     for env, e in of(events, "CheckoutCompleted"):
-        if e.member:
+        if e.member and (store is None or e.store == store):
             d = local(env, e.store)
             visits[e.member].add((d.year, d.month))
     cohorts = defaultdict(list)
@@ -202,9 +202,19 @@ async def test_retention_cohorts(insights, chain):
             target = (y + yy, mm + 1)
             shares.append(round(sum(1 for x in members if target in visits[x]) / len(members), 6))
         expected[date(y, m, 1).isoformat()] = [len(members), *shares]
+    return expected
+
+
+async def test_retention_cohorts(insights, chain):
+    tenant, events, _, local = chain
+    expected = expected_retention(events, local)
     rows = (await query(insights, tenant, "retention")).rows
     assert {values(r)[0]: values(r)[1:] for r in rows} == expected
     assert len(expected) >= 4 and any(v[3] for v in expected.values())  # some 3-month retention
+    # One store (the other path: per-store visits): its visits only, cohorts by its first visit.
+    store = next(e.store for _, e in of(events, "CheckoutCompleted") if e.member)
+    rows = (await query(insights, tenant, "retention", stores=[store])).rows
+    assert {values(r)[0]: values(r)[1:] for r in rows} == expected_retention(events, local, store)
 
 
 async def test_lines_referrals_satisfaction_and_tiers(insights, chain):

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.insights.adapters.schema import create_tables, migrate, swap_in
+from services.insights.adapters.schema import VERSIONS, create_tables, migrate, swap_in
 from services.insights.adapters.warehouse import ChdbWarehouse, ServerWarehouse, Warehouse
 from services.insights.domain.facts import FACT_COLUMNS
+from services.insights.entrypoints.sink import FactSink
 from tests.integration.insights.conftest import CHDB_DIR
 
 SERVER_URL = os.environ.get("PEONY_CLICKHOUSE_URL", "")
@@ -55,10 +56,67 @@ def fact(event_id: str, *, tenant: str = "t", member: str = "", amount: int = 0,
 
 
 async def test_ddl_is_versioned_and_idempotent(warehouse):
-    assert await migrate(warehouse) == 1
-    assert await migrate(warehouse) == 1
-    rows = await warehouse.query(f"SELECT version FROM {warehouse.database}.schema_versions FINAL")
-    assert rows == [(1,)]
+    latest = max(v for v, _ in VERSIONS)
+    assert await migrate(warehouse) == latest
+    assert await migrate(warehouse) == latest
+    rows = await warehouse.query(f"SELECT version FROM {warehouse.database}.schema_versions FINAL ORDER BY 1")
+    assert rows == [(v,) for v, _ in VERSIONS]
+
+
+def points_fact(event_id: str, seq: int, available: int, member: str = "members/m1") -> tuple:
+    row = list(fact(event_id, member=member))
+    row[FACT_COLUMNS.index("kind")] = "PointsEarned"
+    row[FACT_COLUMNS.index("store")] = ""
+    row[FACT_COLUMNS.index("quantity")] = available
+    row[FACT_COLUMNS.index("seq")] = seq
+    return tuple(row)
+
+
+async def member_rollup(warehouse: Warehouse) -> list[tuple]:
+    return await warehouse.query(
+        "SELECT member, store, arraySort(groupUniqArrayArray(visits)), max(points_last)"
+        f" FROM {warehouse.database}.member_rollup GROUP BY member, store ORDER BY member, store"
+    )
+
+
+async def test_upgrade_to_the_member_rollup_backfills_it_from_stored_facts(warehouse):
+    """Facts stored under schema version 1 appear in the rollup that version 2 adds."""
+    db = warehouse.database
+    await warehouse.command(
+        f"CREATE TABLE {db}.schema_versions (version UInt32) ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    for statement in VERSIONS[0][1]:
+        await warehouse.command(statement.format(db=db, suffix=""))
+    await warehouse.command(f"INSERT INTO {db}.schema_versions (version) VALUES (1)")
+    facts = [
+        fact(str(uuid.uuid4()), member="members/m1", amount=100),
+        points_fact(str(uuid.uuid4()), seq=7, available=30),
+        points_fact(str(uuid.uuid4()), seq=9, available=12),
+    ]
+    await warehouse.insert(f"{db}.facts", FACT_COLUMNS, facts)
+    await warehouse.insert(f"{db}.facts", FACT_COLUMNS, facts[:1])  # a redelivered copy
+    assert await migrate(warehouse) == max(v for v, _ in VERSIONS)
+    assert await member_rollup(warehouse) == [
+        ("members/m1", "", [], [9, 12]),
+        ("members/m1", "stores/s1", ["2026-01-02 03:04:05"], [0, 0]),
+    ]
+
+
+async def test_member_rollup_ignores_redelivered_events(warehouse):
+    """The sink writes the rollup before the facts; a batch written three times counts once."""
+    await migrate(warehouse)
+    sink = FactSink(warehouse)
+    batch = [
+        (fact(str(uuid.uuid4()), member="members/m1"), []),
+        (points_fact(str(uuid.uuid4()), seq=9, available=12), []),
+        (points_fact(str(uuid.uuid4()), seq=7, available=30), []),  # older: not the balance
+    ]
+    for _ in range(3):
+        await sink.write(batch)
+    assert await member_rollup(warehouse) == [
+        ("members/m1", "", [], [9, 12]),
+        ("members/m1", "stores/s1", ["2026-01-02 03:04:05"], [0, 0]),
+    ]
 
 
 async def test_inserts_and_bound_parameters_round_trip_any_text(warehouse):
@@ -104,3 +162,20 @@ async def test_swap_makes_the_rebuilt_tables_live(warehouse):
         {"db": warehouse.database},
     )
     assert ("facts_rebuild",) not in tables
+
+
+async def test_member_months_keep_visits_near_a_month_boundary_exact(warehouse):
+    """A visit 20:00 UTC on 31 Jan is February in Shanghai: it stays an exact time (``edges``);
+    a mid-month visit is its month. Written three times, counted once."""
+    await migrate(warehouse)
+    sink = FactSink(warehouse)
+    late_january = list(fact(str(uuid.uuid4()), member="members/m1"))
+    late_january[FACT_COLUMNS.index("occurred_at")] = "2026-01-31 20:00:00.000"
+    batch = [(fact(str(uuid.uuid4()), member="members/m1"), []), (tuple(late_january), [])]
+    for _ in range(3):
+        await sink.write(batch)
+    rows = await warehouse.query(
+        "SELECT member, arraySort(groupUniqArrayArray(months)), groupUniqArrayArray(edges)"
+        f" FROM {warehouse.database}.member_months GROUP BY member"
+    )
+    assert rows == [("members/m1", ["2026-01-01"], [["stores/s1", "2026-01-31 20:00:00"]])]
