@@ -27,9 +27,20 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kit.auth import mint_dev_token
+from kit.config import WITHOUT_DATABASE
 
-SERVICES = ("members", "wallet", "booking", "notify")
-"""The gRPC services, by the key their address and database use in the configuration."""
+SERVICES = ("members", "wallet", "booking", "notify", "insights")
+"""The gRPC services, by the key their address (and database) use in the configuration."""
+
+DATABASE_SERVICES = tuple(s for s in SERVICES if s not in WITHOUT_DATABASE)
+"""The services with a PostgreSQL database of their own: the ones whose writes are fingerprinted.
+
+insights is not among them: it keeps its facts in chDB, inside its own process (chDB is an
+embedded engine: its data directory is not shared with a second process), and its RPCs are
+read-only by construction: the servicer only queries the warehouse, and the facts are written
+by its event consumers alone (from the other services' streams, whose writes are fingerprinted
+there). So "a refused request writes nothing" holds for insights vacuously: `fingerprint` of it
+is empty; the fuzz and the matrix still check its statuses, health and authorization."""
 
 # --- the RPCs ------------------------------------------------------------------------------------
 
@@ -257,7 +268,11 @@ class Databases:
     def fingerprint(self, service: str, tenant: str) -> dict[str, tuple[int, int]]:
         """table -> (rows, sum of row hashes) of `tenant` in `service`'s database: exact for
         inserts and deletes, and for updates up to a hash collision. The outbox counts rows only:
-        its relay marks rows published on its own schedule."""
+        its relay marks rows published on its own schedule. Empty for a service without a
+        PostgreSQL database (insights: see DATABASE_SERVICES)."""
+        if service not in self._pools:
+            assert service in WITHOUT_DATABASE, service
+            return {}
         parts = []
         for table in self._tables[service]:
             assert re.fullmatch(r"[a-z_0-9]+", table), table

@@ -262,6 +262,10 @@ MATRIX: dict[str, Rule] = {
     "notify.UpdateTemplate":          R(auth.NOTIFY_ADMIN),
     "notify.DeleteTemplate":          R(auth.NOTIFY_ADMIN),
     "notify.RecordReceipts":          R(auth.NOTIFY_RECEIPTS_RECORD),
+    # insights (store-bound callers: their own stores; ListMetrics lists only theirs)
+    "insights.ListMetrics":           R(auth.INSIGHTS_READ),
+    "insights.QueryMetric":           R(auth.INSIGHTS_READ, store=True),
+    "insights.ExportMetric":          R(auth.INSIGHTS_READ, store=True),
 }
 # fmt: on
 
