@@ -35,7 +35,9 @@ def platform(infra, tmp_path_factory) -> Iterator[Platform]:
     with running_stack(infra, tmp_path_factory.mktemp("contract"), with_insights=True) as stack:
         env = stack.env
         channels = {s: grpc.insecure_channel(env[f"PEONY_{s.upper()}_ADDR"]) for s in SERVICES}
-        dbs = Databases({s: env[f"PEONY_{s.upper()}_DATABASE_URL"] for s in DATABASE_SERVICES})
+        dbs = Databases(
+            {s: env[f"PEONY_{s.upper()}_DATABASE_URL"] for s in DATABASE_SERVICES}, env["PEONY_NATS_URL"]
+        )
         try:
             yield Platform(stack, channels, dbs)
         finally:
