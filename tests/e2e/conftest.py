@@ -101,6 +101,8 @@ class Stack:
     logs: Path
     otlp: OtlpReceiver
     extra: list[ServiceProcess] = field(default_factory=list)
+    insights: ServiceProcess | None = None
+    """Started only when asked (`running_stack(..., with_insights=True)`): chDB is heavy."""
 
     def wait_gateway_sees(self, backend: str, timeout: float = 30.0) -> None:
         """Until the gateway's ``/readyz`` reports ``backend`` SERVING: after a restart, what a
@@ -131,12 +133,15 @@ def stack(infra, tmp_path_factory) -> Iterator[Stack]:
 
 
 @contextmanager
-def running_stack(infra, tmp: Path) -> Iterator[Stack]:
-    """Every service and the gateway as processes of their own (also used by tests/reliability)."""
+def running_stack(infra, tmp: Path, *, with_insights: bool = False) -> Iterator[Stack]:
+    """Every service and the gateway as processes of their own (also used by tests/reliability).
+    `with_insights`: insights too, on a chDB of its own under `tmp` (as `peony serve insights`
+    runs without PEONY_CLICKHOUSE_URL)."""
     otlp = OtlpReceiver()
     endpoint = otlp.start()
     members_port, notify_port, wallet_port, gateway_port = free_port(), free_port(), free_port(), free_port()
     booking_port, providers_port, smtp_port = free_port(), free_port(), free_port()
+    insights_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PEONY_", "OTEL_"))}
     env.update(
         {
@@ -155,6 +160,9 @@ def running_stack(infra, tmp: Path) -> Iterator[Stack]:
             "PEONY_MEMBERS_ADDR": f"127.0.0.1:{members_port}",
             "PEONY_NOTIFY_ADDR": f"127.0.0.1:{notify_port}",
             "PEONY_GATEWAY_ADDR": f"127.0.0.1:{gateway_port}",
+            "PEONY_INSIGHTS_GRPC_PORT": str(insights_port),
+            "PEONY_INSIGHTS_ADDR": f"127.0.0.1:{insights_port}",
+            "PEONY_INSIGHTS_DATA_DIR": str(tmp / "insights-chdb"),
             # notify's development provider configuration points at the local provider servers
             "PEONY_DEV_PROVIDERS_URL": f"http://127.0.0.1:{providers_port}",
             "PEONY_DEV_SMTP_PORT": str(smtp_port),
@@ -190,9 +198,12 @@ def running_stack(infra, tmp: Path) -> Iterator[Stack]:
     wallet = _service("wallet", env, logs, f"grpc:127.0.0.1:{wallet_port}", "serve", "wallet")
     booking = _service("booking", env, logs, f"grpc:127.0.0.1:{booking_port}", "serve", "booking")
     gateway = _service("gateway", env, logs, f"http:http://127.0.0.1:{gateway_port}/healthz", "gateway")
+    insights = None
+    if with_insights:
+        insights = _service("insights", env, logs, f"grpc:127.0.0.1:{insights_port}", "serve", "insights")
     started: list[ServiceProcess] = []
     try:
-        for proc in (providers, members, notify, wallet, booking, gateway):
+        for proc in (providers, members, notify, wallet, booking, *([insights] if insights else []), gateway):
             started.append(proc.start())
         yield Stack(
             env,
@@ -206,6 +217,7 @@ def running_stack(infra, tmp: Path) -> Iterator[Stack]:
             f"http://127.0.0.1:{providers_port}",
             logs,
             otlp,
+            insights=insights,
         )
     finally:
         for proc in reversed(started):

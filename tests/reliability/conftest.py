@@ -13,7 +13,7 @@ import grpc
 import pytest
 
 from tests.e2e.conftest import Stack, running_stack
-from tests.reliability.contract import SERVICES, TALLY, Databases
+from tests.reliability.contract import DATABASE_SERVICES, SERVICES, TALLY, Databases
 
 
 @dataclass
@@ -32,10 +32,12 @@ class Platform:
 
 @pytest.fixture(scope="package")
 def platform(infra, tmp_path_factory) -> Iterator[Platform]:
-    with running_stack(infra, tmp_path_factory.mktemp("contract")) as stack:
+    with running_stack(infra, tmp_path_factory.mktemp("contract"), with_insights=True) as stack:
         env = stack.env
         channels = {s: grpc.insecure_channel(env[f"PEONY_{s.upper()}_ADDR"]) for s in SERVICES}
-        dbs = Databases({s: env[f"PEONY_{s.upper()}_DATABASE_URL"] for s in SERVICES})
+        dbs = Databases(
+            {s: env[f"PEONY_{s.upper()}_DATABASE_URL"] for s in DATABASE_SERVICES}, env["PEONY_NATS_URL"]
+        )
         try:
             yield Platform(stack, channels, dbs)
         finally:

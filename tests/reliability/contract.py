@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 import grpc
+import nats
 from google.api import resource_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message_factory
@@ -27,9 +28,20 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kit.auth import mint_dev_token
+from kit.config import WITHOUT_DATABASE
 
-SERVICES = ("members", "wallet", "booking", "notify")
-"""The gRPC services, by the key their address and database use in the configuration."""
+SERVICES = ("members", "wallet", "booking", "notify", "insights")
+"""The gRPC services, by the key their address (and database) use in the configuration."""
+
+DATABASE_SERVICES = tuple(s for s in SERVICES if s not in WITHOUT_DATABASE)
+"""The services with a PostgreSQL database of their own: the ones whose writes are fingerprinted.
+
+insights is not among them: it keeps its facts in chDB, inside its own process (chDB is an
+embedded engine: its data directory is not shared with a second process), and its RPCs are
+read-only by construction: the servicer only queries the warehouse, and the facts are written
+by its event consumers alone (from the other services' streams, whose writes are fingerprinted
+there). So "a refused request writes nothing" holds for insights vacuously: `fingerprint` of it
+is empty; the fuzz and the matrix still check its statuses, health and authorization."""
 
 # --- the RPCs ------------------------------------------------------------------------------------
 
@@ -233,7 +245,7 @@ class Databases:
     """Sync access to the services' databases (asyncpg on a loop thread of its own, so the
     hypothesis-driven sync tests can ask between calls)."""
 
-    def __init__(self, urls: dict[str, str]):
+    def __init__(self, urls: dict[str, str], nats_url: str | None = None):
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="contract-db", daemon=True)
         self._thread.start()
@@ -243,6 +255,25 @@ class Databases:
             dsn = url.replace("postgresql+asyncpg://", "postgresql://")
             self._pools[service] = self.run(lambda d=dsn: _pool(d))
             self._tables[service] = self.run(lambda s=service: self._tenant_tables(s))
+        self._nats = self.run(lambda: nats.connect(nats_url)) if nats_url else None
+
+    def consumer_backlog(self) -> int:
+        """Messages the services' durable consumers have not yet acknowledged (not yet delivered,
+        or delivered and still being handled), over every stream. Only the durables the services
+        name (`members-...`, `insights-...`): a test's own leftover consumer is no one's backlog."""
+        if self._nats is None:
+            return 0
+
+        async def go() -> int:
+            js = self._nats.jetstream()
+            total = 0
+            for stream in await js.streams_info():
+                for consumer in await js.consumers_info(stream.config.name):
+                    if (consumer.name or "").startswith(tuple(f"{s}-" for s in SERVICES)):
+                        total += (consumer.num_pending or 0) + (consumer.num_ack_pending or 0)
+            return total
+
+        return self.run(go)
 
     def run(self, factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
         return asyncio.run_coroutine_threadsafe(factory(), self._loop).result(60)
@@ -257,7 +288,11 @@ class Databases:
     def fingerprint(self, service: str, tenant: str) -> dict[str, tuple[int, int]]:
         """table -> (rows, sum of row hashes) of `tenant` in `service`'s database: exact for
         inserts and deletes, and for updates up to a hash collision. The outbox counts rows only:
-        its relay marks rows published on its own schedule."""
+        its relay marks rows published on its own schedule. Empty for a service without a
+        PostgreSQL database (insights: see DATABASE_SERVICES)."""
+        if service not in self._pools:
+            assert service in WITHOUT_DATABASE, service
+            return {}
         parts = []
         for table in self._tables[service]:
             assert re.fullmatch(r"[a-z_0-9]+", table), table
@@ -280,6 +315,8 @@ class Databases:
         return self.run(lambda: self._pools[service].fetchval(sql, *args))
 
     def close(self) -> None:
+        if self._nats is not None:
+            self.run(self._nats.close)
         for pool in self._pools.values():
             self.run(pool.close)
         self._loop.call_soon_threadsafe(self._loop.stop)

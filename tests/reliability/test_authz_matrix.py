@@ -8,11 +8,13 @@ tenant's administrator, and no token.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
 import pytest
+from peony.insights.v1 import insights_service_pb2 as ipb
 
 from kit import auth
 from kit.auth import mint_dev_token
@@ -262,6 +264,10 @@ MATRIX: dict[str, Rule] = {
     "notify.UpdateTemplate":          R(auth.NOTIFY_ADMIN),
     "notify.DeleteTemplate":          R(auth.NOTIFY_ADMIN),
     "notify.RecordReceipts":          R(auth.NOTIFY_RECEIPTS_RECORD),
+    # insights (store-bound callers: their own stores; ListMetrics lists only theirs)
+    "insights.ListMetrics":           R(auth.INSIGHTS_READ),
+    "insights.QueryMetric":           R(auth.INSIGHTS_READ, store=True),
+    "insights.ExportMetric":          R(auth.INSIGHTS_READ, store=True),
 }
 # fmt: on
 
@@ -402,3 +408,40 @@ def test_permissions_doc_is_generated_from_this_table():
     from tools.gen_permissions import DOC, render
 
     assert DOC.read_text() == render(), "docs/permissions.md is stale: run python tools/gen_permissions.py"
+
+
+@pytest.mark.e2e
+def test_insights_store_bound_callers_read_only_their_stores(platform, world):
+    """The matrix's out-of-store column is a front desk, which holds no insights.read at all: it
+    cannot tell a store check from the permission check. Here a store manager of s2 (who holds
+    insights.read) asks about s1, and for a tenant-wide figure; and ListMetrics, which never
+    refuses, lists only the caller's stores."""
+    rpcs = {rpc.name: rpc for rpc in all_rpcs() if rpc.service == "insights"}
+    manager_of_s2 = _md(["store_manager"], stores=["stores/s2"])(world)
+    channel = platform.channels["insights"]
+
+    def listed_stores(metadata) -> set[str]:
+        outcome = call(channel, rpcs["ListMetrics"], b"", metadata)
+        assert outcome.ok, outcome
+        return {s.store for s in ipb.ListMetricsResponse.FromString(outcome.body).stores}
+
+    # The world's stores reach insights through members' events: wait until the HQ sees s1.
+    deadline = time.monotonic() + 60
+    while "stores/s1" not in listed_stores(world.hq):
+        assert time.monotonic() < deadline, "insights never learned the world's stores"
+        time.sleep(0.5)
+    assert listed_stores(manager_of_s2) <= {"stores/s2"}
+
+    for name in ("QueryMetric", "ExportMetric"):
+        rpc = rpcs[name]
+        for_s1 = rpc.request_class(metric="new_members", stores=["stores/s1"]).SerializeToString()
+        outcome = call(channel, rpc, for_s1, manager_of_s2)
+        assert outcome.code == grpc.StatusCode.PERMISSION_DENIED, f"{name} of s1 by s2's manager: {outcome}"
+        assert outcome.reason == "STORE_OUT_OF_SCOPE", outcome
+        tenant_wide = rpc.request_class(metric="liability").SerializeToString()
+        outcome = call(channel, rpc, tenant_wide, manager_of_s2)
+        assert outcome.code == grpc.StatusCode.PERMISSION_DENIED, f"{name} liability by a manager: {outcome}"
+        assert outcome.reason == "TENANT_WIDE_METRIC", outcome
+        # ... and the same requests are answered for the HQ (the refusals above are the scope's).
+        assert call(channel, rpc, for_s1, world.hq).ok
+        assert call(channel, rpc, tenant_wide, world.hq).ok
