@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from kit.grpc_client import ClientChannelSettings
+from kit.grpc_client import LB_POLICIES, ClientChannelSettings
 
 DEFAULT_GRPC_PORTS: dict[str, int] = {
     "members": 50051,
@@ -419,7 +419,27 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
             f"PEONY_CONSUMER_BATCH={consumer.batch}"
         )
 
-    grpc_channel = ClientChannelSettings.from_env(env, problems)
+    # PEONY_GRPC_*: every client channel's settings (kit/grpc_client.py documents each)
+    lb_policy = (get("PEONY_GRPC_LB_POLICY", "round_robin") or "round_robin").strip()
+    if lb_policy not in LB_POLICIES:
+        problems.append(f"PEONY_GRPC_LB_POLICY={lb_policy!r} must be one of {', '.join(LB_POLICIES)}")
+    health_raw = (get("PEONY_GRPC_CLIENT_HEALTH_CHECK", "on") or "on").strip().lower()
+    if health_raw not in ("on", "off", "true", "false", "1", "0"):
+        problems.append(f"PEONY_GRPC_CLIENT_HEALTH_CHECK={health_raw!r} must be on or off")
+    channel_defaults = ClientChannelSettings()
+    grpc_channel = ClientChannelSettings(
+        lb_policy=lb_policy,
+        health_check=health_raw in ("on", "true", "1"),
+        keepalive_time_ms=get_int(
+            "PEONY_GRPC_KEEPALIVE_TIME_MS", channel_defaults.keepalive_time_ms, 1_000, 3_600_000
+        ),
+        keepalive_timeout_ms=get_int(
+            "PEONY_GRPC_KEEPALIVE_TIMEOUT_MS", channel_defaults.keepalive_timeout_ms, 100, 600_000
+        ),
+        max_reconnect_backoff_ms=get_int(
+            "PEONY_GRPC_MAX_RECONNECT_BACKOFF_MS", channel_defaults.max_reconnect_backoff_ms, 100, 600_000
+        ),
+    )
     max_connection_age_ms = get_int("PEONY_GRPC_MAX_CONNECTION_AGE_MS", 300_000, 1_000, 86_400_000)
     max_connection_age_grace_ms = get_int("PEONY_GRPC_MAX_CONNECTION_AGE_GRACE_MS", 30_000, 0, 3_600_000)
     min_ping_interval_ms = get_int("PEONY_GRPC_MIN_PING_INTERVAL_MS", 10_000, 100, 3_600_000)

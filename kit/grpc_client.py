@@ -33,7 +33,6 @@ resolve again: new replicas join within that age.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,51 +74,6 @@ class ClientChannelSettings:
     keepalive_time_ms: int = 20_000
     keepalive_timeout_ms: int = 10_000
     max_reconnect_backoff_ms: int = 1_000
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], problems: list[str]) -> ClientChannelSettings:
-        """Read the ``PEONY_GRPC_*`` client variables; each bad value is appended to ``problems``."""
-        default = cls()
-        policy = (env.get("PEONY_GRPC_LB_POLICY") or default.lb_policy).strip()
-        if policy not in LB_POLICIES:
-            problems.append(f"PEONY_GRPC_LB_POLICY={policy!r} must be one of {', '.join(LB_POLICIES)}")
-            policy = default.lb_policy
-        health_raw = (env.get("PEONY_GRPC_CLIENT_HEALTH_CHECK") or "on").strip().lower()
-        if health_raw not in ("on", "off", "true", "false", "1", "0"):
-            problems.append(f"PEONY_GRPC_CLIENT_HEALTH_CHECK={health_raw!r} must be on or off")
-        return cls(
-            lb_policy=policy,
-            health_check=health_raw in ("on", "true", "1"),
-            keepalive_time_ms=_int(
-                env, "PEONY_GRPC_KEEPALIVE_TIME_MS", default.keepalive_time_ms, 1_000, 3_600_000, problems
-            ),
-            keepalive_timeout_ms=_int(
-                env, "PEONY_GRPC_KEEPALIVE_TIMEOUT_MS", default.keepalive_timeout_ms, 100, 600_000, problems
-            ),
-            max_reconnect_backoff_ms=_int(
-                env,
-                "PEONY_GRPC_MAX_RECONNECT_BACKOFF_MS",
-                default.max_reconnect_backoff_ms,
-                100,
-                600_000,
-                problems,
-            ),
-        )
-
-
-def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int, problems: list[str]) -> int:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        problems.append(f"{name}={raw!r} is not an integer")
-        return default
-    if not lo <= value <= hi:
-        problems.append(f"{name}={value} is outside {lo}..{hi}")
-        return default
-    return value
 
 
 def client_target(addr: str) -> str:
