@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 
 from peony.members.v1 import events_pb2
 from sqlalchemy import and_, literal, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit.crypto import PiiCipher
@@ -34,6 +33,7 @@ from kit.uow import UnitOfWorkFactory
 from kit.workers import PeriodicWorker
 from services.members.adapters import segment_tables as sg
 from services.members.adapters import tables as t
+from services.members.adapters.programme_runs import claim_programme_runs
 from services.members.adapters.repository import MemberCodec
 from services.members.domain.segments import birthday_days_in_window
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
@@ -127,18 +127,7 @@ async def _batch(uow: MembersUnitOfWork, zone: str, year: int, indexes: list[byt
         .order_by(m.member_id)
         .limit(batch)
     )
-    inserted = (
-        (
-            await uow.session.execute(
-                pg_insert(sg.programme_runs)
-                .from_select(["tenant_id", "programme", "member_id", "period"], due)
-                .on_conflict_do_nothing(constraint="pk_programme_runs")
-                .returning(sg.programme_runs.c.member_id)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    inserted = await claim_programme_runs(uow.session, due)
     if not inserted:
         return 0
     rows = await uow.session.execute(

@@ -23,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 from google.protobuf.timestamp_pb2 import Timestamp
 from peony.members.v1 import events_pb2
 from sqlalchemy import BigInteger, Text, and_, cast, extract, func, literal, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit.logging import get_logger
@@ -31,6 +30,7 @@ from kit.uow import UnitOfWork, UnitOfWorkFactory
 from kit.workers import PeriodicWorker
 from services.members.adapters import segment_tables as sg
 from services.members.adapters import tables as t
+from services.members.adapters.programme_runs import claim_programme_runs
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
 log = get_logger("peony.members.lapse")
@@ -117,18 +117,7 @@ async def _batch(uow: MembersUnitOfWork, now: datetime, days: int, upper: int | 
         .order_by(m.member_id)
         .limit(batch)
     )
-    inserted = (
-        (
-            await uow.session.execute(
-                pg_insert(sg.programme_runs)
-                .from_select(["tenant_id", "programme", "member_id", "period"], due)
-                .on_conflict_do_nothing(constraint="pk_programme_runs")
-                .returning(sg.programme_runs.c.member_id)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    inserted = await claim_programme_runs(uow.session, due)
     if not inserted:
         return 0
     rows = await uow.session.execute(
