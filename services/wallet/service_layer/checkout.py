@@ -462,7 +462,10 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
             balances = await uow.ledger.balances([accts.principal, accts.bonus])
             assumed = dict(balances)
         else:
-            balances = await uow.ledger.lock_balances([accts.principal, accts.bonus])
+            # The points account too: the posting may earn or redeem points, and locking it later
+            # (in the posting) would take it out of account-id order — two re-plans of one member
+            # then deadlock against each other.
+            balances = await uow.ledger.lock_balances([accts.principal, accts.bonus, accts.points])
     plan = plan_checkout(
         inp,
         checkout_id=checkout_id,

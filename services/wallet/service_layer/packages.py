@@ -213,7 +213,9 @@ async def sell(
     for tender, amount in tenders:
         if tender == STORED_VALUE:
             paid_with_sv = True
-            bal = await uow.ledger.lock_balances([accts.principal, accts.bonus])
+            # points too: the sale may earn them, and the posting must not lock a member account
+            # out of account-id order after these (a deadlock with a concurrent checkout)
+            bal = await uow.ledger.lock_balances([accts.principal, accts.bonus, accts.points])
             principal, bonus = -bal[accts.principal], -bal[accts.bonus]
             if amount > principal + bonus:
                 raise FailedPrecondition(
