@@ -35,7 +35,7 @@ from services.wallet.domain import ledger, rules
 from services.wallet.domain.ledger import AccountKey, TransactionDraft
 from services.wallet.domain.settings import member_day_multiplier_permille
 from services.wallet.service_layer import commission as com
-from services.wallet.service_layer import discount_approvals, membership, sv_attribution
+from services.wallet.service_layer import discount_approvals, membership, packages, sv_attribution, vouchers
 from services.wallet.service_layer import points as pts
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
@@ -55,40 +55,16 @@ def repo(uow: UoW) -> CheckoutRepository:
     return CheckoutRepository(uow.session, uow.tenant)
 
 
-def not_implemented(what: str) -> FailedPrecondition:
-    return FailedPrecondition(f"{what} are not available yet", reason="NOT_IMPLEMENTED")
+def _use_to_json(line_index: int, use: packages.PackageUse) -> dict:
+    """A package use as the checkout record keeps it (JSON), with the line it paid for."""
+    return {**dataclasses.asdict(use), "line_index": line_index}
 
 
-def _hook(module: str, name: str, what: str):
-    """A function of another wallet area, or NOT_IMPLEMENTED while that area is not built."""
-    import importlib
-
-    try:
-        fn = getattr(importlib.import_module(f"services.wallet.service_layer.{module}"), name)
-    except (ImportError, AttributeError):
-        raise not_implemented(what) from None
-    return fn
-
-
-def _use_to_json(line_index: int, use: Any) -> dict:
-    data = dataclasses.asdict(use) if dataclasses.is_dataclass(use) else {}
-    data = {k: v for k, v in data.items() if isinstance(v, str | int | bool | type(None))}
-    for attr in ("package_id", "service", "sessions", "value_minor", "store_sold"):
-        data[attr] = getattr(use, attr, data.get(attr))
-    data["line_index"] = line_index
-    return data
-
-
-def _use_from_json(data: dict, sessions: int, value: int) -> Any:
-    """A PackageUse of the packages area for `sessions` of a recorded use (for a refund)."""
-    packages = __import__("services.wallet.service_layer.packages", fromlist=["PackageUse"])
-    cls = packages.PackageUse
-    values = {k: v for k, v in data.items() if k != "line_index"}
-    values.update(sessions=sessions, value_minor=value)
-    if dataclasses.is_dataclass(cls):
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in values.items() if k in names}
-    return cls(**values)
+def _use_from_json(data: dict, sessions: int, value: int) -> packages.PackageUse:
+    """The recorded use of a line cut down to the `sessions` (worth `value`) a refund gives back."""
+    fields = {f.name for f in dataclasses.fields(packages.PackageUse)}
+    values = {k: v for k, v in data.items() if k in fields}
+    return packages.PackageUse(**{**values, "sessions": sessions, "value_minor": value})
 
 
 @dataclass
@@ -391,7 +367,7 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
     for i, line in enumerate(inp.lines):
         if not line.use_package:
             continue
-        consume = _hook("packages", "consume_for_checkout", "package sessions")
+        consume = packages.consume_for_checkout
         use = await consume(
             uow,
             draft,
@@ -421,7 +397,7 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
     # 3. vouchers
     voucher_uses: list[Any] = []
     if inp.voucher_ids:
-        redeem = _hook("vouchers", "redeem_for_checkout", "vouchers")
+        redeem = vouchers.redeem_for_checkout
         due = pricing.due_after_discounts(priced)
         voucher_uses = list(
             await redeem(
@@ -510,7 +486,7 @@ async def checkout(uow: UoW, caller: Principal, inp: CheckoutInput) -> CheckoutR
     if lot is not None:
         await pts.record_grant(uow, posted, lot)
     if uses:
-        record_uses = _hook("packages", "record_checkout_uses", "package sessions")
+        record_uses = packages.record_checkout_uses
         await record_uses(
             uow, posted.transaction_id, [u for _, u in uses], store_id, checkout=f"checkouts/{checkout_id}"
         )
@@ -773,7 +749,7 @@ async def refund(
 
     package_uses_back: list[Any] = []
     if package_restores:
-        restore = _hook("packages", "restore_for_refund", "package sessions")
+        restore = packages.restore_for_refund
         package_uses_back = [_use_from_json(u, s, val) for u, s, val in package_restores]
         # The mirror already gives the sessions back in the ledger; the packages area still
         # updates its own records (its postings go to a scratch draft).
@@ -822,12 +798,12 @@ async def refund(
         )
     await uow.lots.move(posted.transaction_id, lot_moves)
     if package_uses_back:
-        record_restores = _hook("packages", "record_refund_restores", "package sessions")
+        record_restores = packages.record_refund_restores
         await record_restores(uow, posted.transaction_id, package_uses_back, store_id=store_id)
 
     vouchers_restored: list[str] = []
     if all_done and row.voucher_uses:
-        restore_vouchers = _hook("vouchers", "restore_for_refund", "vouchers")
+        restore_vouchers = vouchers.restore_for_refund
         restored = await restore_vouchers(uow, checkout_id=checkout_id)
         vouchers_restored = [
             v if str(v).startswith("members/") else f"members/{member_id}/vouchers/{v}"
