@@ -16,7 +16,7 @@ from peony.booking.v1 import booking_service_pb2 as pb
 from kit import auth
 from kit.auth import Principal, current_principal
 from kit.errors import InvalidArgument, PermissionDenied, Violations
-from kit.ids import parse_name
+from kit.ids import parse_name, parse_path
 from kit.members_client import member_of_card
 from kit.pagination import page_size
 from services.booking.entrypoints.grpc_common import (
@@ -67,9 +67,8 @@ def assignments_of(items, store_id: str | None) -> list[appts.Assignment]:
                 if required:
                     v.add(f"{at}.{what}", "is required")
                 continue
-            parts = value.split("/")
-            ok = len(parts) == 4 and parts[0] == "stores" and parts[2] == plural and parts[1] and parts[3]
-            if not ok or (store_id is not None and parts[1] != store_id):
+            ids = parse_path(value, f"stores/{{id}}/{plural}/{{id}}")
+            if ids is None or (store_id is not None and ids[0] != store_id):
                 v.add(f"{at}.{what}", f"must be stores/{store_id or '{store}'}/{plural}/{{{what}}}")
             names[what] = value
         out.append(
@@ -201,10 +200,8 @@ class AppointmentRpcs:
         if store_id is not None and not caller.is_member_self_service:
             caller.require_store(f"stores/{store_id}")
         staff = request.staff or None
-        if staff is not None:
-            parts = staff.split("/")
-            if len(parts) != 4 or parts[0] != "stores" or parts[2] != "staff" or not (parts[1] and parts[3]):
-                raise InvalidArgument([("staff", "must be stores/{store}/staff/{staff}")])
+        if staff is not None and parse_path(staff, "stores/{id}/staff/{id}") is None:
+            raise InvalidArgument([("staff", "must be stores/{store}/staff/{staff}")])
         states = []
         for i, state in enumerate(request.states):
             if state not in STATE_OF:

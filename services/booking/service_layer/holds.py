@@ -50,7 +50,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit.errors import FailedPrecondition, Violations
-from kit.ids import new_id
+from kit.ids import new_id, parse_path
 from kit.logging import get_logger
 from kit.uow import UnitOfWorkFactory
 from services.booking.adapters.hold_tables import hold_settlements
@@ -90,10 +90,8 @@ def authorize_request_id(request_key: str) -> str:
 
 
 def _parse_package(name: str, member_id: str) -> str | None:
-    parts = name.split("/")
-    if len(parts) == 4 and parts[0] == "members" and parts[1] == member_id and parts[2] == "packages":
-        return parts[3] or None
-    return None
+    ids = parse_path(name, "members/{id}/packages/{id}")
+    return ids[1] if ids is not None and ids[0] == member_id else None
 
 
 async def authorize(

@@ -7,7 +7,7 @@ from datetime import datetime
 from peony.notify.v1 import message_pb2
 
 from kit.errors import InvalidArgument
-from kit.ids import parse_name
+from kit.ids import parse_name, parse_path
 from kit.proto import ts
 from services.notify.domain.message import Message
 from services.notify.domain.templates import Template
@@ -33,13 +33,14 @@ def require_trigger(parent: str, field: str = "parent") -> str:
 
 def require_template(name: str, field: str = "name") -> tuple[str, str, str]:
     """`triggers/{trigger}/templates/{channel}-{locale}` -> (trigger, channel or "*", locale)."""
-    parts = name.split("/")
-    if len(parts) != 4 or parts[0] != "triggers" or parts[2] != "templates" or not parts[1]:
+    ids = parse_path(name, "triggers/{id}/templates/{id}")
+    if ids is None:
         raise InvalidArgument(
             [(field, "must be a resource name of the form triggers/{trigger}/templates/{channel}-{locale}")]
         )
-    channel, locale = parse_template_id(parts[1], parts[3], field)
-    return parts[1], channel, locale
+    trigger, template_id = ids
+    channel, locale = parse_template_id(trigger, template_id, field)
+    return trigger, channel, locale
 
 
 def message_to_proto(m: Message) -> message_pb2.Message:

@@ -12,7 +12,7 @@ from peony.wallet.v1 import wallet_service_pb2 as pb
 from kit import auth
 from kit.auth import current_principal
 from kit.errors import InvalidArgument, Violations
-from kit.ids import is_resource_id, is_uuid, new_id, parse_name
+from kit.ids import is_resource_id, new_id, parse_name
 from kit.pagination import page_size
 from services.wallet.entrypoints.mapping import (
     enum_name,
@@ -22,6 +22,7 @@ from services.wallet.entrypoints.mapping import (
     store_id_of,
     stored_kinds,
     tender_of,
+    transaction_id_of,
     transaction_to_proto,
     wallet_to_proto,
 )
@@ -63,17 +64,12 @@ class WalletRpc:
         return await self._read(read)
 
     async def GetTransaction(self, request: pb.GetTransactionRequest, context) -> pb.GetTransactionResponse:
-        parts = request.name.split("/")
-        if not parts or parts[-2:-1] != ["transactions"] or not is_uuid(parts[-1]):
-            raise InvalidArgument(
-                [("name", "must be members/{member}/transactions/{id} or transactions/{id}")]
-            )
-        member_id = parts[1] if len(parts) == 4 else None
+        transaction_id, member_id = transaction_id_of(request.name)
         caller = current_principal()
         caller.require(auth.WALLET_READ)
 
         async def read(uow: WalletUnitOfWork):
-            posted = await statement.transaction(uow, caller, parts[-1], member_id, request.name)
+            posted = await statement.transaction(uow, caller, transaction_id, member_id, request.name)
             return pb.GetTransactionResponse(transaction=transaction_to_proto(posted, caller.tenant))
 
         return await self._read(read)

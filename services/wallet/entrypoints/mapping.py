@@ -9,7 +9,6 @@ mapping_vouchers.py); none of them imports an entrypoint module.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -17,7 +16,7 @@ from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from peony.wallet.v1 import ledger_pb2, points_pb2, stored_value_pb2
 
 from kit.errors import InvalidArgument
-from kit.ids import parse_name
+from kit.ids import parse_name, parse_path
 from kit.proto import ts
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.top_up_plans import TopUpPlan
@@ -109,23 +108,13 @@ def tender_of(value: int, field: str = "tender") -> str:
 
 def transaction_id_of(name: str) -> tuple[str, str | None]:
     """`members/{m}/transactions/{id}` or `transactions/{id}` → (id, member id or None)."""
-    parts = name.split("/")
-    member_id = None
-    if len(parts) == 4 and parts[0] == "members" and parts[2] == "transactions" and parts[1]:
-        member_id = parts[1]
-    elif not (len(parts) == 2 and parts[0] == "transactions"):
-        parts = []
-    try:
-        if not parts:
-            raise ValueError
-        tx = str(uuid.UUID(parts[-1]))
-        if member_id is not None:
-            member_id = str(uuid.UUID(member_id))
-    except ValueError:
-        raise InvalidArgument(
-            [("name", "must be members/{member}/transactions/{id} or transactions/{id}")]
-        ) from None
-    return tx, member_id
+    nested = parse_path(name, "members/{uuid}/transactions/{uuid}")
+    if nested is not None:
+        return nested[1], nested[0]
+    top = parse_path(name, "transactions/{uuid}")
+    if top is not None:
+        return top[0], None
+    raise InvalidArgument([("name", "must be members/{member}/transactions/{id} or transactions/{id}")])
 
 
 def time_of(request, field: str) -> datetime | None:
