@@ -16,6 +16,7 @@ from kit.service import open_backbone, page_tokens, run_service
 from kit.uow import UnitOfWorkFactory
 from services.members.adapters.audit import PiiAuditTrail
 from services.members.adapters.tables import metadata
+from services.members.adapters.wallet_client import WalletClient
 from services.members.entrypoints.consumers import (
     WALLET_STREAM_SERVICE,
     engagement_facts_consumer,
@@ -54,6 +55,8 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         after_commit=queries.invalidate_committed,  # this replica reads its own writes at once
         cipher=cipher,
     )
+    # Campaign rewards: members asks the wallet (as itself) whether a voucher template is usable.
+    wallet = WalletClient.from_config(config)
     servicer = MembersServicer(
         uows,
         queries,
@@ -61,6 +64,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         page_tokens(config, SERVICE),
         SegmentReads(backbone.engine, cipher),
         sms_price_from_env(config.extra),
+        wallet=wallet,
     )
     # Other replicas' writes evict this replica's read caches through our own event stream.
     invalidator = StreamInvalidator(
@@ -106,7 +110,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             audit,
             backbone.retention,
         ],
-        on_close=[backbone.close],
+        on_close=[backbone.close, wallet.close],
     )
 
 
