@@ -31,6 +31,7 @@ from services.members.service_layer.campaigns import (
     throttle_window_from_env,
 )
 from services.members.service_layer.lapse import LapseSettings, LapseWorker
+from services.members.service_layer.membership_anniversary import AnniversarySettings, AnniversaryWorker
 from services.members.service_layer.queries import MembersQueries
 from services.members.service_layer.segments import SegmentReads
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
@@ -82,6 +83,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     )
     birthdays = BirthdayWorker(backbone.engine, uows, cipher, BirthdaySettings.from_env(config.extra))
     lapses = LapseWorker(backbone.engine, uows, LapseSettings.from_env(config.extra))
+    anniversaries = AnniversaryWorker(backbone.engine, uows, AnniversarySettings.from_env(config.extra))
     campaign_sender = CampaignWorker(
         backbone.engine,
         uows,
@@ -105,6 +107,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             tier_reviews,
             birthdays,
             lapses,
+            anniversaries,
             campaign_sender,
             engagement_consumer,
             audit,
