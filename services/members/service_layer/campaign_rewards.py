@@ -24,7 +24,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from kit.errors import Violations
-from kit.ids import parse_name
+from kit.ids import is_resource_id, parse_name
 from services.members.adapters import campaign_reward_tables as crt
 from services.members.adapters import segment_tables as sg
 
@@ -33,7 +33,7 @@ MAX_VALID_DAYS = 3660
 DEFAULT_VALID_DAYS = 90
 MAX_TEMPLATE_NAME = 200
 MAX_SERVICE_NAME = 100
-_RESOURCE_ID = re.compile(r"[!-.0-~]{1,64}")  # printable, no '/'
+_SERVICE_ID = re.compile(r"[!-.0-~]{1,64}")  # as the wallet accepts a service id
 
 
 @dataclass(frozen=True)
@@ -56,13 +56,13 @@ def reward_draft(voucher_template: str, free_service: str, sessions: int, valid_
 
 def validate_reward(v: Violations, d: RewardDraft, template_name: str) -> None:
     if d.voucher_template_id and (
-        len(template_name) > MAX_TEMPLATE_NAME or not _RESOURCE_ID.fullmatch(d.voucher_template_id)
+        len(template_name) > MAX_TEMPLATE_NAME or not is_resource_id(d.voucher_template_id)
     ):
         v.add(
             "campaign.reward_voucher_template", "must be voucherTemplates/{template} (at most 200 characters)"
         )
     if d.free_service or d.free_sessions:
-        if len(d.free_service) > MAX_SERVICE_NAME or not _RESOURCE_ID.fullmatch(
+        if len(d.free_service) > MAX_SERVICE_NAME or not _SERVICE_ID.fullmatch(
             parse_name(d.free_service, "services") or ""
         ):
             v.add("campaign.reward_free_service", "must be services/{service} (at most 100 characters)")

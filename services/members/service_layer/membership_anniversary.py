@@ -28,6 +28,7 @@ from peony.members.v1 import events_pb2
 from sqlalchemy import and_, extract, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kit.ids import is_resource_id
 from kit.logging import get_logger
 from kit.uow import UnitOfWorkFactory
 from kit.workers import PeriodicWorker
@@ -42,7 +43,6 @@ ANNIVERSARY = "anniversary"
 BATCH = 500
 DEFAULT_POINTS = 100  # Peony's default; domain.md names the anniversary but no reward
 MAX_POINTS = 100_000
-_TEMPLATE_ID = re.compile(r"[!-.0-~]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class AnniversarySettings:
         if not raw_points.isdigit() or int(raw_points) > MAX_POINTS:
             raise ValueError(f"PEONY_MEMBERS_ANNIVERSARY_POINTS must be 0-{MAX_POINTS}, got {raw_points!r}")
         template = env.get("PEONY_MEMBERS_ANNIVERSARY_VOUCHER_TEMPLATE", "") or ""
-        if template and not _TEMPLATE_ID.fullmatch(template):
+        if template and not is_resource_id(template):
             raise ValueError(f"PEONY_MEMBERS_ANNIVERSARY_VOUCHER_TEMPLATE is not a template id: {template!r}")
         hours, minutes = raw_time.split(":")
         return cls(time(int(hours), int(minutes)), int(raw_points), template)

@@ -1,6 +1,7 @@
 """Engagement programme rewards, in the consumer's transaction: members' ``BirthdayBenefitDue`` →
 the birthday reward; ``MembershipAnniversaryDue`` → the anniversary reward (key ``anniversary``,
-member, year); ``CampaignMessageDue`` → a campaign's reward (points of source ``activity``, a
+member, year); ``MemberLapsed`` with a reward → the re-engagement voucher (key ``lapse_<days>``,
+member, episode); ``CampaignMessageDue`` → a campaign's reward (points of source ``activity``, a
 voucher, free sessions), once per (campaign, member). All three go through one grant path,
 ``service_layer.programme_rewards.grant_programme_reward`` (``programme_grants`` row first).
 
@@ -39,6 +40,8 @@ CAMPAIGN_GRANT_SOURCE = "activity"  # a marketing activity's points, like manual
 ANNIVERSARY_SUBJECT = "peony.members.MembershipAnniversaryDue"
 ANNIVERSARY = "anniversary"
 ANNIVERSARY_GRANT_SOURCE = "activity"
+LAPSE_SUBJECT = "peony.members.MemberLapsed"
+LAPSE_GRANT_SOURCE = "activity"
 
 
 class InvalidProgrammeEvent(ValueError):
@@ -53,6 +56,8 @@ def programme_handler() -> EventHandler:
             await _grant_campaign_reward(session, envelope)
         elif envelope.event_type == members_events.MembershipAnniversaryDue.DESCRIPTOR.full_name:
             await _grant_anniversary_reward(session, envelope)
+        elif envelope.event_type == members_events.MemberLapsed.DESCRIPTOR.full_name:
+            await _grant_lapse_reward(session, envelope)
         else:
             await _grant_birthday_reward(session, envelope)
 
@@ -130,6 +135,31 @@ async def _grant_anniversary_reward(session: AsyncSession, envelope: EventEnvelo
         await uow.commit()
 
 
+async def _grant_lapse_reward(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """The re-engagement voucher of a lapse message, once per (threshold, member, episode)."""
+    event = unpack(envelope, members_events.MemberLapsed)
+    if not event.HasField("reward"):
+        return  # no reward configured: a message only
+    member_id = _member_of(event, envelope)
+    if not 1 <= event.days <= 3650 or not event.episode or len(event.episode) > 32:
+        raise InvalidProgrammeEvent(f"MemberLapsed {envelope.event_id}: bad threshold or episode")
+    reward = _reward_of(event, envelope)
+    uow = WalletUnitOfWork.joined(session, service=SERVICE, tenant=envelope.tenant)
+    granted = await pr.grant_programme_reward(
+        uow,
+        programme=f"lapse_{event.days}",
+        period=event.episode,
+        member_id=member_id,
+        reward=reward,
+        event_id=envelope.event_id,
+        points_source=LAPSE_GRANT_SOURCE,
+        label=f"welcome back ({event.days} days)",
+        store_id=parse_name(event.store, "stores") or "",
+    )
+    if granted is not None:
+        await uow.commit()
+
+
 async def _grant_campaign_reward(session: AsyncSession, envelope: EventEnvelope) -> None:
     event = unpack(envelope, members_events.CampaignMessageDue)
     member_id = _member_of(event, envelope)
@@ -161,7 +191,7 @@ def programme_consumer(engine: AsyncEngine, js: JetStreamContext, **options: Any
         service=SERVICE,
         durable=PROGRAMME_DURABLE,
         stream_service=PROGRAMME_STREAM_SERVICE,
-        subjects=[BIRTHDAY_SUBJECT, CAMPAIGN_SUBJECT, ANNIVERSARY_SUBJECT],
+        subjects=[BIRTHDAY_SUBJECT, CAMPAIGN_SUBJECT, ANNIVERSARY_SUBJECT, LAPSE_SUBJECT],
         handler=programme_handler(),
         **options,
     )

@@ -171,3 +171,65 @@ async def test_voucher_and_free_session_rewards_once_and_a_deactivated_template_
         await consumer.stop()
         await nc.close()
         await engine.dispose()
+
+
+async def test_lapse_and_birthday_vouchers_once_per_episode_and_year(infra):
+    url = await migrated(infra, "wallet_reward_lapse")
+    engine = create_async_engine(url)
+    uows = UnitOfWorkFactory(WalletUnitOfWork, session_factory(engine), service="wallet")
+    nc, js = await connect(infra.nats_url, "wallet-reward-lapse-tests")
+    await ensure_stream(js, "members")
+    consumer = programme_consumer(engine, js, backoff=(0.2, 0.5), fetch_timeout=1.0)
+    await consumer.start()
+    try:
+        member = await new_member(engine)
+        comeback, gift = await template(uows), await template(uows)
+
+        def lapsed(episode: str, *, voucher: bool = True):
+            event = members_events.MemberLapsed(
+                member=f"members/{member}", days=60, store="stores/s1", episode=episode
+            )
+            if voucher:
+                event.reward.voucher_template = f"voucherTemplates/{comeback}"
+            return new_envelope(event, tenant=TENANT, aggregate_type="member", aggregate_id=member)
+
+        def birthday(year: int):
+            event = members_events.BirthdayBenefitDue(
+                member=f"members/{member}",
+                year=year,
+                tier_id="gold",
+                points=300,
+                store="stores/s1",
+                reward=members_events.ProgrammeReward(
+                    points=300, voucher_template=f"voucherTemplates/{gift}"
+                ),
+            )
+            return new_envelope(event, tenant=TENANT, aggregate_type="member", aggregate_id=member)
+
+        events = [
+            ("peony.members.MemberLapsed", lapsed("never")),
+            ("peony.members.MemberLapsed", lapsed("never")),  # the same episode again: dropped
+            ("peony.members.MemberLapsed", lapsed("1700000000000000")),  # a later episode
+            ("peony.members.MemberLapsed", lapsed("1800000000000000", voucher=False)),  # message only
+            ("peony.members.BirthdayBenefitDue", birthday(2027)),
+            ("peony.members.BirthdayBenefitDue", birthday(2027)),  # the same year: dropped
+        ]
+        for subject, env in events:
+            await js.publish(subject, env.SerializeToString(), headers={"Nats-Msg-Id": env.event_id})
+        await _wait_handled(engine, [env.event_id for _, env in events])
+
+        vouchers = await _rows(
+            engine,
+            "SELECT template_id, count(*) FROM vouchers WHERE tenant_id = :t AND member_id = :m"
+            " GROUP BY template_id ORDER BY template_id",
+            t=TENANT,
+            m=member,
+        )
+        assert sorted(vouchers) == sorted([(comeback, 2), (gift, 1)])
+        available = await uows.run(TENANT, lambda uow: rw.points_available(uow, member), read_only=True)
+        assert available == 300
+        assert await outbox_count(engine, "peony.wallet.v1.BirthdayRewardGranted", member) == 1
+    finally:
+        await consumer.stop()
+        await nc.close()
+        await engine.dispose()

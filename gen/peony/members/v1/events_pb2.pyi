@@ -215,16 +215,20 @@ class BirthdayBenefitDue(_message.Message):
     def __init__(self, member: _Optional[str] = ..., year: _Optional[int] = ..., tier_id: _Optional[str] = ..., points: _Optional[int] = ..., store: _Optional[str] = ..., reward: _Optional[_Union[ProgrammeReward, _Mapping]] = ...) -> None: ...
 
 class MemberLapsed(_message.Message):
-    __slots__ = ("member", "days", "last_visit_time", "store")
+    __slots__ = ("member", "days", "last_visit_time", "store", "reward", "episode")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     DAYS_FIELD_NUMBER: _ClassVar[int]
     LAST_VISIT_TIME_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
+    REWARD_FIELD_NUMBER: _ClassVar[int]
+    EPISODE_FIELD_NUMBER: _ClassVar[int]
     member: str
     days: int
     last_visit_time: _timestamp_pb2.Timestamp
     store: str
-    def __init__(self, member: _Optional[str] = ..., days: _Optional[int] = ..., last_visit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., store: _Optional[str] = ...) -> None: ...
+    reward: ProgrammeReward
+    episode: str
+    def __init__(self, member: _Optional[str] = ..., days: _Optional[int] = ..., last_visit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., store: _Optional[str] = ..., reward: _Optional[_Union[ProgrammeReward, _Mapping]] = ..., episode: _Optional[str] = ...) -> None: ...
 
 class MemberReturned(_message.Message):
     __slots__ = ("member", "lapsed_days", "visit_time", "checkout")
