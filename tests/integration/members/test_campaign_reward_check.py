@@ -1,19 +1,23 @@
 """CreateCampaign checks a reward voucher template with the real wallet over gRPC (members calls
 ``GetVoucherTemplate`` as itself): unknown → NOT_FOUND, deactivated → FAILED_PRECONDITION, the
 wallet unreachable → UNAVAILABLE; every refusal writes nothing. Also the wallet's
-``GetVoucherTemplate`` itself under hostile input."""
+``GetVoucherTemplate`` itself under hostile input, and the wallet's reward events projected into a
+campaign's progress (refusals) and results (redemptions within the window)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
 import pytest_asyncio
-from peony.members.v1 import campaign_pb2, segment_pb2
+from peony.members.v1 import campaign_pb2, member_pb2, segment_pb2, store_pb2
 from peony.members.v1 import members_service_pb2 as pb
 from peony.members.v1 import members_service_pb2_grpc as pb_grpc
+from peony.wallet.v1 import events_pb2 as wallet_events
 from peony.wallet.v1 import vouchers_pb2
 from peony.wallet.v1 import wallet_service_pb2 as wpb
 from sqlalchemy import text
@@ -21,7 +25,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from cli.devstack import free_port
 from kit.config import load_config, to_async_url
+from kit.crypto import PiiCipher
+from kit.db import session_factory
+from kit.messaging import connect, ensure_stream, new_envelope
+from kit.uow import UnitOfWorkFactory
 from services.members.entrypoints.app import build
+from services.members.entrypoints.consumers import ENGAGEMENT_DURABLE
+from services.members.service_layer.campaigns import run_campaigns
+from services.members.service_layer.unit_of_work import MembersUnitOfWork
 from tests.support.wallet import md, reason_of, running_wallet
 
 pytestmark = pytest.mark.integration
@@ -166,3 +177,134 @@ async def test_a_wallet_that_cannot_be_reached_is_unavailable_and_nothing_is_wri
         await channel.close()
         await engine.dispose()
         await runner.stop()
+
+
+async def test_refusals_show_in_progress_and_redemptions_in_the_windowed_results(world, infra):
+    """The wallet's events as it publishes them (ProgrammeRewardSettled, VoucherRedeemed,
+    PackageSessionConsumed) at times the test chooses; the expected figures are those events'."""
+    wallet, members, engine = world
+    tenant = f"crr-{uuid.uuid4().hex[:8]}"
+    admin = md(tenant, ("hq_admin", "marketing"))
+    await wallet.stub.CreateVoucherTemplate(
+        wpb.CreateVoucherTemplateRequest(
+            voucher_template=vouchers_pb2.VoucherTemplate(
+                display_name="¥20 off",
+                kind=vouchers_pb2.VOUCHER_KIND_AMOUNT_OFF,
+                amount_off_minor=2000,
+                valid_days=30,
+            ),
+            voucher_template_id="gift",
+            request_id=str(uuid.uuid4()),
+        ),
+        metadata=admin,
+    )
+    await members.CreateStore(
+        pb.CreateStoreRequest(
+            store_id="s1",
+            store=store_pb2.Store(display_name="S1", time_zone="Asia/Shanghai"),
+            request_id=str(uuid.uuid4()),
+        ),
+        metadata=admin,
+    )
+    names = []
+    for i in range(2):
+        resp = await members.RegisterMember(
+            pb.RegisterMemberRequest(
+                member=member_pb2.Member(
+                    display_name=f"m{i}",
+                    phone=f"1377654{i:04d}",
+                    home_store="stores/s1",
+                    consent=member_pb2.Consent(marketing_sms=True),
+                ),
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=admin,
+        )
+        names.append(resp.member.name)
+    a, b = names
+    await members.CreateSegment(
+        pb.CreateSegmentRequest(
+            segment=segment_pb2.Segment(
+                display_name="s1", filter=segment_pb2.SegmentFilter(home_stores=["stores/s1"])
+            ),
+            segment_id="crc",
+            request_id=str(uuid.uuid4()),
+        ),
+        metadata=admin,
+    )
+    t0 = datetime.now(UTC) + timedelta(days=1)
+    request = _campaign("voucherTemplates/gift")
+    request.campaign.start_time.FromDatetime(t0)
+    request.campaign.reward_free_service = "services/facial"
+    request.campaign.reward_free_sessions = 3
+    campaign = (await members.CreateCampaign(request, metadata=admin)).campaign
+    config = load_config("members", {"PEONY_MEMBERS_DATABASE_URL": "postgresql+asyncpg://x/y"})
+    cipher = PiiCipher(config.pii_master_key)
+    uows = UnitOfWorkFactory(MembersUnitOfWork, session_factory(engine), service="members", cipher=cipher)
+    await run_campaigns(engine, uows, cipher, t0)
+
+    nc, js = await connect(infra.nats_url, "members-campaign-reward-tests")
+    await ensure_stream(js, "wallet")
+    campaign_id = campaign.name.split("/")[1]
+    try:
+
+        async def publish(event, at: datetime) -> None:
+            envelope = new_envelope(
+                event, tenant=tenant, aggregate_type="wallet", aggregate_id=str(uuid.uuid4()), occurred_at=at
+            )
+            subject = "peony.wallet." + envelope.event_type.rsplit(".", 1)[-1]
+            await js.publish(
+                subject, envelope.SerializeToString(), headers={"Nats-Msg-Id": envelope.event_id}
+            )
+            for _ in range(600):
+                async with engine.connect() as conn:
+                    done = (
+                        await conn.execute(
+                            text("SELECT count(*) FROM inbox WHERE event_id = :e AND consumer = :c"),
+                            {"e": uuid.UUID(envelope.event_id), "c": ENGAGEMENT_DURABLE},
+                        )
+                    ).scalar_one()
+                if done:
+                    return
+                await asyncio.sleep(0.1)
+            raise AssertionError(f"{envelope.event_type} not handled")
+
+        def settled(member: str, **kw) -> wallet_events.ProgrammeRewardSettled:
+            return wallet_events.ProgrammeRewardSettled(
+                member=member, programme="campaign", period=campaign_id, **kw
+            )
+
+        v1, p1, p2, other = (str(uuid.uuid4()) for _ in range(4))
+        # the use may arrive before the grant's settlement: the join is at query time
+        await publish(
+            wallet_events.VoucherRedeemed(member=a, voucher=f"{a}/vouchers/{v1}"), t0 + timedelta(days=2)
+        )
+        await publish(settled(a, voucher=f"{a}/vouchers/{v1}", package=f"{a}/packages/{p1}"), t0)
+        await publish(
+            settled(b, package=f"{b}/packages/{p2}", refused_reason="VOUCHER_TEMPLATE_INACTIVE"), t0
+        )
+        await publish(
+            wallet_events.PackageSessionConsumed(member=a, package=f"{a}/packages/{p1}", sessions=2),
+            t0 + timedelta(days=3),
+        )
+        await publish(
+            wallet_events.PackageSessionConsumed(member=b, package=f"{b}/packages/{p2}", sessions=1),
+            t0 + timedelta(days=40),
+        )
+        await publish(
+            wallet_events.VoucherRedeemed(member=b, voucher=f"{b}/vouchers/{other}"), t0 + timedelta(days=1)
+        )
+
+        got = (await members.GetCampaign(pb.GetCampaignRequest(name=campaign.name), metadata=admin)).campaign
+        assert (got.sent_count, got.rewards_refused_count) == (2, 1)
+
+        async def results(window: int) -> campaign_pb2.CampaignResults:
+            req = pb.GetCampaignResultsRequest(name=campaign.name, window_days=window)
+            return (await members.GetCampaignResults(req, metadata=admin)).results
+
+        r = await results(30)
+        assert (r.vouchers_redeemed, r.free_sessions_used) == (1, 2)
+        r = await results(45)
+        assert (r.vouchers_redeemed, r.free_sessions_used) == (1, 3)
+    finally:
+        await nc.close()
