@@ -336,15 +336,30 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
             raise InvalidArgument([("tier_ladder.name", "must be tierLadder")])
         paths = mask_paths(request.update_mask, request.tier_ladder, handlers.LADDER_MUTABLE)
         caller = current_principal()
+        patch = mp.ladder_from_proto(request.tier_ladder)
+        if "tiers" in paths:
+            caller.require(auth.TIERS_MANAGE)  # before asking the wallet anything
+            await self._check_birthday_vouchers(caller.tenant, patch)
 
         async def effect(uow: MembersUnitOfWork) -> pb.UpdateTierLadderResponse:
-            ladder = await handlers.update_tier_ladder(
-                uow, caller, mp.ladder_from_proto(request.tier_ladder), paths
-            )
+            ladder = await handlers.update_tier_ladder(uow, caller, patch, paths)
             update_time = await uow.settings.ladder_update_time()
             return pb.UpdateTierLadderResponse(tier_ladder=mp.ladder_to_proto(ladder, update_time))
 
         return await self._mutate("UpdateTierLadder", request, pb.UpdateTierLadderResponse, effect)
+
+    async def _check_birthday_vouchers(self, tenant: str, ladder) -> None:
+        """Each tier's birthday voucher template must exist in the wallet and be active."""
+        for i, tier in enumerate(ladder.tiers):
+            template_id = tier.benefits.birthday_voucher_template_id
+            if not template_id:
+                continue
+            field = f"tier_ladder.tiers[{i}].benefits.birthday_voucher_template"
+            if not is_resource_id(template_id):
+                raise InvalidArgument([(field, "must be voucherTemplates/{template}")])
+            if self._wallet is None:
+                raise WalletUnavailable("birthday vouchers need the wallet service")
+            await self._wallet.require_active_voucher_template(tenant, template_id, field)
 
     async def GetReferralSettings(
         self, request: pb.GetReferralSettingsRequest, context

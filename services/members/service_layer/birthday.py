@@ -8,9 +8,11 @@ Rules (domain.md §5a):
   inserted with the ``BirthdayBenefitDue`` event in one transaction (``INSERT … ON CONFLICT DO
   NOTHING RETURNING``): replicas racing on the same member, a re-run, or a crash between batches
   can never emit a second one;
-- the benefit: points by tier (``BIRTHDAY_POINTS``) and, for the tiers configured in
-  ``PEONY_MEMBERS_BIRTHDAY_VOUCHER_TEMPLATES``, a voucher (the wallet grants both, exactly once per
-  member and year by its own key) and the greeting (notify's ``birthday_greeting``, marketing).
+- the benefit (``birthday_benefit``): the tenant's tier ladder sets each tier's birthday points and
+  voucher template (``TierBenefits.birthday_points`` / ``birthday_voucher_template``, via
+  ``UpdateTierLadder``); unset, Peony's defaults apply (points ``BIRTHDAY_POINTS``, vouchers of
+  ``PEONY_MEMBERS_BIRTHDAY_VOUCHER_TEMPLATES``). The wallet grants them exactly once per member and
+  year by its own key; notify sends the greeting (``birthday_greeting``, marketing).
 
 The programme is a function of "now" (``run_birthdays(now)``) so tests control time; the worker
 calls it with the wall clock. A member whose birthday passed while the job was not running at all
@@ -156,9 +158,9 @@ async def _batch(
             m.tenant_id == uow.tenant, m.member_id.in_(inserted)
         )
     )
+    ladder = await uow.settings.ladder()
     for member_id, tier_id, store_id in rows:
-        points = BIRTHDAY_POINTS.get(tier_id, DEFAULT_POINTS)
-        template = (vouchers or {}).get(tier_id)
+        points, template = birthday_benefit(ladder, tier_id, vouchers or {})
         uow.emit(
             events_pb2.BirthdayBenefitDue(
                 member=f"members/{member_id}",
@@ -178,6 +180,21 @@ async def _batch(
         )
     log.info("members.birthdays_due", tenant=uow.tenant, time_zone=zone, year=year, members=len(inserted))
     return len(inserted)
+
+
+def birthday_benefit(ladder, tier_id: str, deployment_vouchers: dict[str, str]) -> tuple[int, str]:
+    """(points, voucher template id or "") of a tier: the tenant's ladder (``TierBenefits``
+    ``birthday_points`` / ``birthday_voucher_template``) first, else Peony's defaults
+    (``BIRTHDAY_POINTS``, ``PEONY_MEMBERS_BIRTHDAY_VOUCHER_TEMPLATES``)."""
+    tier = ladder.get(tier_id)
+    benefits = tier.benefits if tier is not None else None
+    points = BIRTHDAY_POINTS.get(tier_id, DEFAULT_POINTS)
+    if benefits is not None and benefits.birthday_points is not None:
+        points = benefits.birthday_points
+    template = (
+        benefits.birthday_voucher_template_id if benefits is not None else ""
+    ) or deployment_vouchers.get(tier_id, "")
+    return points, template
 
 
 async def backfill_birthday_indexes(engine: AsyncEngine, cipher: PiiCipher, *, limit: int = 1000) -> int:

@@ -14,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 import pytest_asyncio
+from google.protobuf import field_mask_pb2
 from peony.members.v1 import campaign_pb2, member_pb2, segment_pb2, store_pb2
+from peony.members.v1 import events_pb2 as members_events
 from peony.members.v1 import members_service_pb2 as pb
 from peony.members.v1 import members_service_pb2_grpc as pb_grpc
 from peony.wallet.v1 import events_pb2 as wallet_events
@@ -27,10 +29,11 @@ from cli.devstack import free_port
 from kit.config import load_config, to_async_url
 from kit.crypto import PiiCipher
 from kit.db import session_factory
-from kit.messaging import connect, ensure_stream, new_envelope
+from kit.messaging import EventEnvelope, connect, ensure_stream, new_envelope, unpack
 from kit.uow import UnitOfWorkFactory
 from services.members.entrypoints.app import build
 from services.members.entrypoints.consumers import ENGAGEMENT_DURABLE
+from services.members.service_layer.birthday import run_birthdays
 from services.members.service_layer.campaigns import run_campaigns
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 from tests.support.wallet import md, reason_of, running_wallet
@@ -308,3 +311,131 @@ async def test_refusals_show_in_progress_and_redemptions_in_the_windowed_results
         assert (r.vouchers_redeemed, r.free_sessions_used) == (1, 3)
     finally:
         await nc.close()
+
+
+async def test_the_tenants_ladder_sets_the_birthday_points_and_voucher_checked_with_the_wallet(world):
+    wallet, members, engine = world
+    tenant = f"bdl-{uuid.uuid4().hex[:8]}"
+    admin = md(tenant, ("hq_admin",))
+    for template_id in ("bday-gold", "bday-old"):
+        await wallet.stub.CreateVoucherTemplate(
+            wpb.CreateVoucherTemplateRequest(
+                voucher_template=vouchers_pb2.VoucherTemplate(
+                    display_name="生日礼券",
+                    kind=vouchers_pb2.VOUCHER_KIND_AMOUNT_OFF,
+                    amount_off_minor=5000,
+                    valid_days=30,
+                ),
+                voucher_template_id=template_id,
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=admin,
+        )
+    async with wallet.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE voucher_templates SET active = false"
+                " WHERE tenant_id = :t AND template_id = 'bday-old'"
+            ),
+            {"t": tenant},
+        )
+    ladder = (await members.GetTierLadder(pb.GetTierLadderRequest(), metadata=admin)).tier_ladder
+    gold = next(i for i, t in enumerate(ladder.tiers) if t.tier_id == "gold")
+
+    async def update(points: int | None, template: str):
+        changed = type(ladder)()
+        changed.CopyFrom(ladder)
+        benefits = changed.tiers[gold].benefits
+        if points is not None:
+            benefits.birthday_points = points
+        benefits.birthday_voucher_template = template
+        return await members.UpdateTierLadder(
+            pb.UpdateTierLadderRequest(
+                tier_ladder=changed,
+                update_mask=field_mask_pb2.FieldMask(paths=["tiers"]),
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=admin,
+        )
+
+    for points, template, code in (
+        (None, "voucherTemplates/nope", grpc.StatusCode.NOT_FOUND),
+        (None, "voucherTemplates/bday-old", grpc.StatusCode.FAILED_PRECONDITION),
+        (None, "templates/bday-gold", grpc.StatusCode.INVALID_ARGUMENT),
+        (100_001, "", grpc.StatusCode.INVALID_ARGUMENT),
+        (-1, "", grpc.StatusCode.INVALID_ARGUMENT),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await update(points, template)
+        assert err.value.code() == code, (points, template)
+    unchanged = (await members.GetTierLadder(pb.GetTierLadderRequest(), metadata=admin)).tier_ladder
+    assert unchanged == ladder  # nothing written
+    with pytest.raises(grpc.aio.AioRpcError) as err:  # authorization before the wallet is asked
+        await members.UpdateTierLadder(
+            pb.UpdateTierLadderRequest(
+                tier_ladder=ladder,
+                update_mask=field_mask_pb2.FieldMask(paths=["tiers"]),
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=md(tenant, ("front_desk",)),
+        )
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+    updated = await update(555, "voucherTemplates/bday-gold")
+    got = updated.tier_ladder.tiers[gold].benefits
+    assert (got.birthday_points, got.birthday_voucher_template) == (555, "voucherTemplates/bday-gold")
+
+    await members.CreateStore(
+        pb.CreateStoreRequest(
+            store_id="s1",
+            store=store_pb2.Store(display_name="S1", time_zone="Asia/Shanghai"),
+            request_id=str(uuid.uuid4()),
+        ),
+        metadata=admin,
+    )
+    names = {}
+    for tier_id, phone in (("gold", "13900001111"), ("regular", "13900002222")):
+        member = (
+            await members.RegisterMember(
+                pb.RegisterMemberRequest(
+                    member=member_pb2.Member(
+                        display_name="寿星", phone=phone, home_store="stores/s1", birthday="1990-05-20"
+                    ),
+                    request_id=str(uuid.uuid4()),
+                ),
+                metadata=admin,
+            )
+        ).member
+        if tier_id != "regular":
+            await members.SetMemberTier(
+                pb.SetMemberTierRequest(
+                    name=member.name, tier_id=tier_id, reason="test", request_id=str(uuid.uuid4())
+                ),
+                metadata=admin,
+            )
+        names[tier_id] = member.name
+    config = load_config("members", {"PEONY_MEMBERS_DATABASE_URL": "postgresql+asyncpg://x/y"})
+    cipher = PiiCipher(config.pii_master_key)
+    uows = UnitOfWorkFactory(MembersUnitOfWork, session_factory(engine), service="members", cipher=cipher)
+    await run_birthdays(engine, uows, cipher, datetime(2027, 5, 20, 1, 0, tzinfo=UTC))
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT payload FROM outbox"
+                    " WHERE tenant_id = :t AND event_type = 'peony.members.v1.BirthdayBenefitDue'"
+                ),
+                {"t": tenant},
+            )
+        ).all()
+    due = {
+        e.member: e
+        for e in (
+            unpack(EventEnvelope.FromString(r.payload), members_events.BirthdayBenefitDue) for r in rows
+        )
+    }
+    assert (due[names["gold"]].points, due[names["gold"]].reward.voucher_template) == (
+        555,
+        "voucherTemplates/bday-gold",
+    )
+    assert due[names["regular"]].points == 100 and not due[names["regular"]].HasField("reward")
