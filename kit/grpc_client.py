@@ -42,6 +42,7 @@ __all__ = [
     "ClientChannelSettings",
     "client_channel_options",
     "client_target",
+    "error_reason",
     "retry_channel_options",
     "retry_service_config",
 ]
@@ -180,3 +181,21 @@ def retry_channel_options(**kwargs: Any) -> list[tuple[str, Any]]:
         ("grpc.service_config", retry_service_config(**kwargs)),
         ("grpc.service_config_disable_resolution", 1),
     ]
+
+
+def error_reason(err: Any) -> str:
+    """The ErrorInfo reason of a failed call's rich status (a ``grpc.aio.AioRpcError``; '' when it
+    has none): how a service tells one refusal of another's from the next."""
+    from google.rpc import error_details_pb2, status_pb2
+
+    raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
+    if not raw:
+        return ""
+    try:
+        info = error_details_pb2.ErrorInfo()
+        for detail in status_pb2.Status.FromString(raw).details:
+            if detail.Unpack(info):
+                return info.reason
+    except Exception:  # a malformed detail reads as no reason
+        return ""
+    return ""

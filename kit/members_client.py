@@ -21,13 +21,12 @@ from datetime import UTC, datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import error_details_pb2, status_pb2
 from peony.members.v1 import members_service_pb2 as mpb
 from peony.members.v1 import members_service_pb2_grpc as mpb_grpc
 
 from kit.config import ServiceConfig
 from kit.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
-from kit.grpc_client import ClientChannelSettings, client_channel_options, client_target
+from kit.grpc_client import ClientChannelSettings, client_channel_options, client_target, error_reason
 from kit.ids import is_uuid
 from kit.logging import get_logger
 from kit.retry import budget_for
@@ -158,7 +157,7 @@ class MembersClient:
                 budget=self._retry_budget,
             )
         except grpc.aio.AioRpcError as exc:
-            reason = _reason_of(exc)
+            reason = error_reason(exc)
             meta = {"field": field}
             if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
                 raise FailedPrecondition(
@@ -196,21 +195,6 @@ class MembersClient:
                 return None
             log.warning("members read-through failed", method=method, code=exc.code().name)
             raise MembersUnavailable(f"the members service did not answer {method}") from exc
-
-
-def _reason_of(err: grpc.aio.AioRpcError) -> str:
-    """The ErrorInfo reason of a failed call's rich status ('' when it has none)."""
-    raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
-    if not raw:
-        return ""
-    try:
-        info = error_details_pb2.ErrorInfo()
-        for detail in status_pb2.Status.FromString(raw).details:
-            if detail.Unpack(info):
-                return info.reason
-    except Exception:  # a malformed detail reads as no reason
-        return ""
-    return ""
 
 
 MAX_CARD_NUMBER = 32

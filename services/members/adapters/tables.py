@@ -215,6 +215,7 @@ pii_access_log = Table(
 # Spend and referral tables, and the tier re-evaluation jobs, live in modules of their own;
 # importing them here puts them on `metadata`.
 from services.members.adapters import (  # noqa: E402, F401
+    campaign_reward_tables,
     import_tables,
     segment_tables,
     spend_tables,

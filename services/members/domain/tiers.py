@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from kit.errors import Violations
+from kit.ids import is_resource_id
 
 _TIER_ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
@@ -17,6 +18,8 @@ class TierBenefits:
     points_multiplier_permille: int = 1000  # 1050 = 1.05x
     free_care_per_month: int = 0
     booking_window_days: int = 7
+    birthday_points: int | None = None  # None: Peony's default for the tier id (birthday.py)
+    birthday_voucher_template_id: str = ""  # a wallet voucher template id; "" = none
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class Tier:
     qualifying_points: int = 0
     benefits: TierBenefits = field(default_factory=TierBenefits)
 
+
+MAX_BIRTHDAY_POINTS = 100_000
 
 DOWNGRADE_NEVER = "never"
 DOWNGRADE_AUTOMATIC = "automatic"
@@ -87,6 +92,10 @@ class TierLadder:
                 v.add(f"{p}.benefits.points_multiplier_permille", "must be within 1..10000")
             if b.free_care_per_month < 0 or not 0 < b.booking_window_days <= 366:
                 v.add(f"{p}.benefits", "free care must be >= 0 and booking window within 1..366 days")
+            if b.birthday_points is not None and not 0 <= b.birthday_points <= MAX_BIRTHDAY_POINTS:
+                v.add(f"{p}.benefits.birthday_points", f"must be within 0..{MAX_BIRTHDAY_POINTS}")
+            if b.birthday_voucher_template_id and not is_resource_id(b.birthday_voucher_template_id):
+                v.add(f"{p}.benefits.birthday_voucher_template", "must be voucherTemplates/{template}")
             if previous is not None:
                 if tier.rank <= previous.rank:
                     v.add(f"{p}.rank", "ranks must increase up the ladder")

@@ -16,6 +16,7 @@ from kit.service import open_backbone, page_tokens, run_service
 from kit.uow import UnitOfWorkFactory
 from services.members.adapters.audit import PiiAuditTrail
 from services.members.adapters.tables import metadata
+from services.members.adapters.wallet_client import WalletClient
 from services.members.entrypoints.consumers import (
     WALLET_STREAM_SERVICE,
     engagement_facts_consumer,
@@ -30,6 +31,7 @@ from services.members.service_layer.campaigns import (
     throttle_window_from_env,
 )
 from services.members.service_layer.lapse import LapseSettings, LapseWorker
+from services.members.service_layer.membership_anniversary import AnniversarySettings, AnniversaryWorker
 from services.members.service_layer.queries import MembersQueries
 from services.members.service_layer.segments import SegmentReads
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
@@ -54,6 +56,8 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         after_commit=queries.invalidate_committed,  # this replica reads its own writes at once
         cipher=cipher,
     )
+    # Campaign rewards: members asks the wallet (as itself) whether a voucher template is usable.
+    wallet = WalletClient.from_config(config)
     servicer = MembersServicer(
         uows,
         queries,
@@ -61,6 +65,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         page_tokens(config, SERVICE),
         SegmentReads(backbone.engine, cipher),
         sms_price_from_env(config.extra),
+        wallet=wallet,
     )
     # Other replicas' writes evict this replica's read caches through our own event stream.
     invalidator = StreamInvalidator(
@@ -78,6 +83,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     )
     birthdays = BirthdayWorker(backbone.engine, uows, cipher, BirthdaySettings.from_env(config.extra))
     lapses = LapseWorker(backbone.engine, uows, LapseSettings.from_env(config.extra))
+    anniversaries = AnniversaryWorker(backbone.engine, uows, AnniversarySettings.from_env(config.extra))
     campaign_sender = CampaignWorker(
         backbone.engine,
         uows,
@@ -101,12 +107,13 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             tier_reviews,
             birthdays,
             lapses,
+            anniversaries,
             campaign_sender,
             engagement_consumer,
             audit,
             backbone.retention,
         ],
-        on_close=[backbone.close],
+        on_close=[backbone.close, wallet.close],
     )
 
 

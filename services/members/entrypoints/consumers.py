@@ -18,7 +18,8 @@ from kit.logging import get_logger
 from kit.messaging import EventConsumer, EventEnvelope
 from kit.messaging.dispatch import EventTable
 from kit.uow import UnitOfWork
-from services.members.service_layer import lapse, spend
+from services.members.adapters.campaign_reward_tables import PACKAGE, VOUCHER
+from services.members.service_layer import campaign_rewards, lapse, spend
 from services.members.service_layer.activity import MemberActivity
 from services.members.service_layer.spend import InvalidWalletEvent
 
@@ -123,6 +124,48 @@ async def _stored_value(
 async def _points(activity: MemberActivity, envelope: EventEnvelope, event) -> None:
     await activity.points(
         spend.member_uuid(event.member), event.points_available, _occurred_at(envelope, None)
+    )
+
+
+@engagement_events.on(wallet_pb.ProgrammeRewardSettled)
+async def _reward_settled(
+    activity: MemberActivity, envelope: EventEnvelope, settled: wallet_pb.ProgrammeRewardSettled
+) -> None:
+    member_id = spend.member_uuid(settled.member)
+    await campaign_rewards.record_settled(activity.session, activity.tenant, settled, member_id)
+
+
+@engagement_events.on(wallet_pb.VoucherRedeemed)
+async def _voucher_redeemed(
+    activity: MemberActivity, envelope: EventEnvelope, redeemed: wallet_pb.VoucherRedeemed
+) -> None:
+    await campaign_rewards.record_use(
+        activity.session,
+        activity.tenant,
+        envelope.event_id,
+        VOUCHER,
+        redeemed.voucher.rsplit("/", 1)[-1],
+        spend.member_uuid(redeemed.member),
+        1,
+        _occurred_at(envelope, None),
+    )
+
+
+@engagement_events.on(wallet_pb.PackageSessionConsumed)
+async def _sessions_used(
+    activity: MemberActivity, envelope: EventEnvelope, used: wallet_pb.PackageSessionConsumed
+) -> None:
+    if used.sessions <= 0:
+        return
+    await campaign_rewards.record_use(
+        activity.session,
+        activity.tenant,
+        envelope.event_id,
+        PACKAGE,
+        used.package.rsplit("/", 1)[-1],
+        spend.member_uuid(used.member),
+        used.sessions,
+        _occurred_at(envelope, None),
     )
 
 

@@ -21,12 +21,13 @@ from kit.ids import RESOURCE_ID_RULE, is_resource_id, new_id
 from kit.pagination import PageTokens, page_size
 from kit.servicer import ServicerKit
 from kit.uow import UnitOfWorkFactory
+from services.members.adapters.wallet_client import WalletClient, WalletUnavailable
 from services.members.domain.member import Member
 from services.members.domain.referral import MUTABLE as REFERRAL_MUTABLE
 from services.members.domain.tiers import TierLadder
 from services.members.domain.values import normalise_phone
 from services.members.entrypoints import mapping as mp
-from services.members.service_layer import campaigns, handlers, segments
+from services.members.service_layer import campaign_rewards, campaigns, handlers, segments
 from services.members.service_layer.queries import MembersQueries
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
@@ -51,11 +52,13 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
         page_tokens: PageTokens,
         segment_reads: segments.SegmentReads,
         sms_price_minor: int = campaigns.DEFAULT_SMS_PRICE_MINOR,
+        wallet: WalletClient | None = None,
     ):
         super().__init__(uows, idempotency, page_tokens)
         self._queries = queries
         self._segments = segment_reads
         self._sms_price_minor = sms_price_minor
+        self._wallet = wallet  # checks a campaign's reward voucher template
 
     def _page(self, request, binding: str) -> tuple[int, str | None]:
         size = page_size(request.page_size)
@@ -333,15 +336,30 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
             raise InvalidArgument([("tier_ladder.name", "must be tierLadder")])
         paths = mask_paths(request.update_mask, request.tier_ladder, handlers.LADDER_MUTABLE)
         caller = current_principal()
+        patch = mp.ladder_from_proto(request.tier_ladder)
+        if "tiers" in paths:
+            caller.require(auth.TIERS_MANAGE)  # before asking the wallet anything
+            await self._check_birthday_vouchers(caller.tenant, patch)
 
         async def effect(uow: MembersUnitOfWork) -> pb.UpdateTierLadderResponse:
-            ladder = await handlers.update_tier_ladder(
-                uow, caller, mp.ladder_from_proto(request.tier_ladder), paths
-            )
+            ladder = await handlers.update_tier_ladder(uow, caller, patch, paths)
             update_time = await uow.settings.ladder_update_time()
             return pb.UpdateTierLadderResponse(tier_ladder=mp.ladder_to_proto(ladder, update_time))
 
         return await self._mutate("UpdateTierLadder", request, pb.UpdateTierLadderResponse, effect)
+
+    async def _check_birthday_vouchers(self, tenant: str, ladder) -> None:
+        """Each tier's birthday voucher template must exist in the wallet and be active."""
+        for i, tier in enumerate(ladder.tiers):
+            template_id = tier.benefits.birthday_voucher_template_id
+            if not template_id:
+                continue
+            field = f"tier_ladder.tiers[{i}].benefits.birthday_voucher_template"
+            if not is_resource_id(template_id):
+                raise InvalidArgument([(field, "must be voucherTemplates/{template}")])
+            if self._wallet is None:
+                raise WalletUnavailable("birthday vouchers need the wallet service")
+            await self._wallet.require_active_voucher_template(tenant, template_id, field)
 
     async def GetReferralSettings(
         self, request: pb.GetReferralSettingsRequest, context
@@ -491,6 +509,13 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
         draft = _campaign_draft(request.campaign)
         now = datetime.now(UTC)
         campaigns.validate_draft(draft, now)
+        if draft.reward.voucher_template_id:
+            # the wallet owns templates: unknown → NOT_FOUND, deactivated → FAILED_PRECONDITION
+            if self._wallet is None:
+                raise WalletUnavailable("voucher rewards need the wallet service")
+            await self._wallet.require_active_voucher_template(
+                caller.tenant, draft.reward.voucher_template_id, "campaign.reward_voucher_template"
+            )
         # the dry run's figures, also recorded on the campaign; NOT_FOUND for an unknown segment
         estimate = await campaigns.estimate(self._segments, caller, draft, self._sms_price_minor)
         campaign_id = request.campaign_id or new_id()
@@ -506,6 +531,7 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
                 "state": campaigns.SCHEDULED,
                 "estimated_member_count": estimate.member_count,
                 "estimated_sms_cost_minor": estimate.sms_cost_minor,
+                **campaign_rewards.columns(draft.reward),
             }
             return pb.CreateCampaignResponse(campaign=_campaign_pb(preview))
 
@@ -572,11 +598,13 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
             raise InvalidArgument(
                 [("window_days", f"must be between 1 and {campaigns.MAX_ATTRIBUTION_DAYS}")]
             )
-        results = await self._uows.run(
-            caller.tenant,
-            lambda uow: campaigns.campaign_results(uow.session, caller.tenant, campaign_id, window),
-            read_only=True,
-        )
+
+        async def read(uow: MembersUnitOfWork):
+            results = await campaigns.campaign_results(uow.session, caller.tenant, campaign_id, window)
+            used = await campaign_rewards.redemptions(uow.session, caller.tenant, campaign_id, window)
+            return results, used
+
+        results, used = await self._uows.run(caller.tenant, read, read_only=True)
         return pb.GetCampaignResultsResponse(
             results=campaign_pb2.CampaignResults(
                 campaign=campaigns.campaign_name(campaign_id),
@@ -586,6 +614,8 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
                 members_visited=results.members_visited,
                 visits=results.visits,
                 spend_minor=results.spend_minor,
+                vouchers_redeemed=used.vouchers_redeemed,
+                free_sessions_used=used.free_sessions_used,
             )
         )
 
@@ -614,6 +644,13 @@ def _campaign_draft(c: campaign_pb2.Campaign) -> campaigns.CampaignDraft:
         reward_points=c.reward_points,
         start_time=start,
         throttle_per_minute=c.throttle_per_minute or campaigns.DEFAULT_THROTTLE,
+        reward=campaign_rewards.reward_draft(
+            c.reward_voucher_template,
+            c.reward_free_service,
+            c.reward_free_sessions,
+            c.reward_free_sessions_valid_days,
+        ),
+        reward_voucher_template=c.reward_voucher_template,
     )
 
 
@@ -642,7 +679,20 @@ def _campaign_pb(row: dict) -> campaign_pb2.Campaign:
         estimated_member_count=row["estimated_member_count"],
         estimated_sms_cost_minor=row["estimated_sms_cost_minor"],
         create_time=_timestamp(row.get("create_time")),
+        reward_voucher_template=(
+            f"voucherTemplates/{row['reward_voucher_template_id']}"
+            if row.get("reward_voucher_template_id")
+            else ""
+        ),
+        reward_free_service=row.get("reward_free_service") or "",
+        reward_free_sessions=row.get("reward_free_sessions") or 0,
+        reward_free_sessions_valid_days=row.get("reward_free_sessions_valid_days") or 0,
+        rewards_refused_count=row.get("rewards_refused_count") or 0,
     )
+
+
+def _template_name(template_id: str | None) -> str:
+    return f"voucherTemplates/{template_id}" if template_id else ""
 
 
 def _segment_pb(saved) -> segment_pb2.Segment:

@@ -245,6 +245,14 @@ def ladder_to_proto(ladder: TierLadder, update_time: datetime | None) -> tier_pb
     )
 
 
+def _template_id(name: str) -> str:
+    """The id of ``voucherTemplates/{id}``; a malformed name keeps a value the ladder's
+    validation refuses (never silently dropped)."""
+    if not name:
+        return ""
+    return name.removeprefix("voucherTemplates/") if name.startswith("voucherTemplates/") else "/" + name
+
+
 def ladder_from_proto(p: tier_pb2.TierLadder) -> TierLadder:
     return TierLadder(
         tiers=tuple(
@@ -260,6 +268,10 @@ def ladder_from_proto(p: tier_pb2.TierLadder) -> TierLadder:
                     points_multiplier_permille=t.benefits.points_multiplier_permille or 1000,
                     free_care_per_month=t.benefits.free_care_per_month,
                     booking_window_days=t.benefits.booking_window_days or 7,
+                    birthday_points=(
+                        t.benefits.birthday_points if t.benefits.HasField("birthday_points") else None
+                    ),
+                    birthday_voucher_template_id=_template_id(t.benefits.birthday_voucher_template),
                 ),
             )
             for t in p.tiers

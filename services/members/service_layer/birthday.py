@@ -8,8 +8,11 @@ Rules (domain.md §5a):
   inserted with the ``BirthdayBenefitDue`` event in one transaction (``INSERT … ON CONFLICT DO
   NOTHING RETURNING``): replicas racing on the same member, a re-run, or a crash between batches
   can never emit a second one;
-- the benefit: points by tier (``BIRTHDAY_POINTS``; the wallet grants them, exactly once per
-  member and year by its own key) and the greeting (notify's ``birthday_greeting``, marketing).
+- the benefit (``birthday_benefit``): the tenant's tier ladder sets each tier's birthday points and
+  voucher template (``TierBenefits.birthday_points`` / ``birthday_voucher_template``, via
+  ``UpdateTierLadder``); unset, Peony's defaults apply (points ``BIRTHDAY_POINTS``, vouchers of
+  ``PEONY_MEMBERS_BIRTHDAY_VOUCHER_TEMPLATES``). The wallet grants them exactly once per member and
+  year by its own key; notify sends the greeting (``birthday_greeting``, marketing).
 
 The programme is a function of "now" (``run_birthdays(now)``) so tests control time; the worker
 calls it with the wall clock. A member whose birthday passed while the job was not running at all
@@ -55,6 +58,9 @@ class BirthdaySettings:
 
     local_time: time = time(9, 0)
     days_ahead: int = 0
+    # ``PEONY_MEMBERS_BIRTHDAY_VOUCHER_TEMPLATES``: the tiers whose birthday benefit includes a
+    # voucher, ``tier=template`` pairs like ``gold=bday-gold,diamond=bday-diamond`` (default none)
+    voucher_templates: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_env(cls, env) -> BirthdaySettings:
@@ -64,8 +70,16 @@ class BirthdaySettings:
         raw_days = env.get("PEONY_MEMBERS_BIRTHDAY_DAYS_AHEAD", "0")
         if not raw_days.isdigit() or int(raw_days) > 30:
             raise ValueError(f"PEONY_MEMBERS_BIRTHDAY_DAYS_AHEAD must be 0-30, got {raw_days!r}")
+        raw_vouchers = env.get("PEONY_MEMBERS_BIRTHDAY_VOUCHER_TEMPLATES", "") or ""
+        pair = r"[a-z0-9_-]{1,40}=[a-z0-9][a-z0-9-]{0,62}"  # tier=template id (the kit.ids rule)
+        if raw_vouchers and not re.fullmatch(rf"{pair}(,{pair}){{0,19}}", raw_vouchers):
+            raise ValueError(
+                "PEONY_MEMBERS_BIRTHDAY_VOUCHER_TEMPLATES must be tier=template pairs like"
+                f" gold=bday-gold,diamond=bday-diamond, got {raw_vouchers!r}"
+            )
+        vouchers = tuple(tuple(p.split("=", 1)) for p in raw_vouchers.split(",")) if raw_vouchers else ()
         hours, minutes = raw_time.split(":")
-        return cls(time(int(hours), int(minutes)), int(raw_days))
+        return cls(time(int(hours), int(minutes)), int(raw_days), vouchers)  # type: ignore[arg-type]
 
 
 async def run_birthdays(
@@ -91,7 +105,9 @@ async def run_birthdays(
         while True:
             done = await uows.run(
                 tenant,
-                lambda uow, z=zone, y=birthday.year, ix=indexes: _batch(uow, z, y, ix, batch),
+                lambda uow, z=zone, y=birthday.year, ix=indexes: _batch(
+                    uow, z, y, ix, batch, dict(settings.voucher_templates)
+                ),
             )
             ran += done
             if done < batch:
@@ -99,7 +115,14 @@ async def run_birthdays(
     return ran
 
 
-async def _batch(uow: MembersUnitOfWork, zone: str, year: int, indexes: list[bytes], batch: int) -> int:
+async def _batch(
+    uow: MembersUnitOfWork,
+    zone: str,
+    year: int,
+    indexes: list[bytes],
+    batch: int,
+    vouchers: dict[str, str] | None = None,
+) -> int:
     m, s, r = t.members.c, t.stores.c, sg.programme_runs.c
     period = str(year)
     already = (
@@ -135,20 +158,43 @@ async def _batch(uow: MembersUnitOfWork, zone: str, year: int, indexes: list[byt
             m.tenant_id == uow.tenant, m.member_id.in_(inserted)
         )
     )
+    ladder = await uow.settings.ladder()
     for member_id, tier_id, store_id in rows:
+        points, template = birthday_benefit(ladder, tier_id, vouchers or {})
         uow.emit(
             events_pb2.BirthdayBenefitDue(
                 member=f"members/{member_id}",
                 year=year,
                 tier_id=tier_id,
-                points=BIRTHDAY_POINTS.get(tier_id, DEFAULT_POINTS),
+                points=points,
                 store=f"stores/{store_id}",
+                # a voucher too: the wallet grants this reward (points included) instead
+                reward=events_pb2.ProgrammeReward(
+                    points=points, voucher_template=f"voucherTemplates/{template}"
+                )
+                if template
+                else None,
             ),
             aggregate_type="member",
             aggregate_id=member_id,
         )
     log.info("members.birthdays_due", tenant=uow.tenant, time_zone=zone, year=year, members=len(inserted))
     return len(inserted)
+
+
+def birthday_benefit(ladder, tier_id: str, deployment_vouchers: dict[str, str]) -> tuple[int, str]:
+    """(points, voucher template id or "") of a tier: the tenant's ladder (``TierBenefits``
+    ``birthday_points`` / ``birthday_voucher_template``) first, else Peony's defaults
+    (``BIRTHDAY_POINTS``, ``PEONY_MEMBERS_BIRTHDAY_VOUCHER_TEMPLATES``)."""
+    tier = ladder.get(tier_id)
+    benefits = tier.benefits if tier is not None else None
+    points = BIRTHDAY_POINTS.get(tier_id, DEFAULT_POINTS)
+    if benefits is not None and benefits.birthday_points is not None:
+        points = benefits.birthday_points
+    template = (
+        benefits.birthday_voucher_template_id if benefits is not None else ""
+    ) or deployment_vouchers.get(tier_id, "")
+    return points, template
 
 
 async def backfill_birthday_indexes(engine: AsyncEngine, cipher: PiiCipher, *, limit: int = 1000) -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from peony.members.v1 import events_pb2
@@ -38,6 +38,7 @@ from services.members.adapters import segment_tables as sg
 from services.members.adapters import spend_tables as st
 from services.members.adapters import tables as t
 from services.members.adapters.segment_query import SegmentQuery, SegmentRepository
+from services.members.service_layer import campaign_rewards
 from services.members.service_layer.segments import (
     CONSENT_FLAGS,
     SegmentReads,
@@ -80,6 +81,9 @@ class CampaignDraft:
     reward_points: int
     start_time: datetime | None
     throttle_per_minute: int
+    # a voucher and/or free sessions beyond the points (campaign_rewards.py)
+    reward: campaign_rewards.RewardDraft = field(default_factory=campaign_rewards.RewardDraft)
+    reward_voucher_template: str = ""  # the name as given, for its length check
 
 
 def template_problems(body: str, path: str) -> list[tuple[str, str]]:
@@ -114,6 +118,7 @@ def validate_draft(d: CampaignDraft, now: datetime) -> None:
             v.add(path, problem)
     if not 0 <= d.reward_points <= MAX_REWARD_POINTS:
         v.add("campaign.reward_points", f"must be between 0 and {MAX_REWARD_POINTS}")
+    campaign_rewards.validate_reward(v, d.reward, d.reward_voucher_template)
     if not MIN_THROTTLE <= d.throttle_per_minute <= MAX_THROTTLE:
         v.add("campaign.throttle_per_minute", f"must be between {MIN_THROTTLE} and {MAX_THROTTLE}")
     if d.start_time is not None:
@@ -167,6 +172,7 @@ async def create_campaign(
                 state=SCHEDULED,
                 estimated_member_count=est.member_count,
                 estimated_sms_cost_minor=est.sms_cost_minor,
+                **campaign_rewards.columns(d.reward),
             )
             .on_conflict_do_nothing()
             .returning(*sg.campaigns.c)
@@ -361,6 +367,7 @@ async def _send_batch(uow: MembersUnitOfWork, campaign: dict, now: datetime, sen
                     points=campaign["reward_points"],
                     campaign_name=campaign["display_name"],
                     store=f"stores/{store_id}" if store_id else "",
+                    reward=campaign_rewards.reward_message(campaign),
                 ),
                 aggregate_type="member",
                 aggregate_id=member_id,
@@ -486,11 +493,15 @@ async def campaign_results(db, tenant: str, campaign_id: str, window_days: int) 
     return CampaignResults(
         window_days=window_days,
         recipients_sent=recipients,
-        rewards_granted=recipients if campaign["reward_points"] > 0 else 0,
+        rewards_granted=recipients if _has_reward(campaign) else 0,
         members_visited=visited,
         visits=visits,
         spend_minor=spend,
     )
+
+
+def _has_reward(campaign: dict) -> bool:
+    return campaign["reward_points"] > 0 or campaign_rewards.reward_message(campaign) is not None
 
 
 def throttle_window_from_env(env) -> timedelta:

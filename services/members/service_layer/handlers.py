@@ -38,12 +38,18 @@ _CHANNEL_ENUM = {name: i for i, name in enumerate(CHANNELS)}
 
 
 def benefits_message(b: TierBenefits) -> tier_pb2.TierBenefits:
-    return tier_pb2.TierBenefits(
+    message = tier_pb2.TierBenefits(
         discount_bps=b.discount_bps,
         points_multiplier_permille=b.points_multiplier_permille,
         free_care_per_month=b.free_care_per_month,
         booking_window_days=b.booking_window_days,
+        birthday_voucher_template=(
+            f"voucherTemplates/{b.birthday_voucher_template_id}" if b.birthday_voucher_template_id else ""
+        ),
     )
+    if b.birthday_points is not None:
+        message.birthday_points = b.birthday_points
+    return message
 
 
 def tier_message(t: Tier) -> tier_pb2.Tier:

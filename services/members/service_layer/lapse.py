@@ -25,6 +25,7 @@ from peony.members.v1 import events_pb2
 from sqlalchemy import BigInteger, Text, and_, cast, extract, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kit.ids import is_resource_id
 from kit.logging import get_logger
 from kit.uow import UnitOfWork, UnitOfWorkFactory
 from kit.workers import PeriodicWorker
@@ -52,6 +53,9 @@ def episode_key(last_visit: datetime | None) -> str:
 @dataclass(frozen=True)
 class LapseSettings:
     thresholds: tuple[int, ...] = (60, 90)
+    # ``PEONY_MEMBERS_LAPSE_VOUCHER_TEMPLATE``: a wallet voucher template id whose voucher comes
+    # with the re-engagement message (default none); granted once per threshold and episode
+    voucher_template_id: str = ""
 
     @classmethod
     def from_env(cls, env) -> LapseSettings:
@@ -62,7 +66,10 @@ class LapseSettings:
             raise ValueError(
                 f"PEONY_MEMBERS_LAPSE_DAYS must be 1-5 day counts 1-3650 like 60,90, got {raw!r}"
             )
-        return cls(tuple(sorted({int(d) for d in raw.split(",")})))
+        template = env.get("PEONY_MEMBERS_LAPSE_VOUCHER_TEMPLATE", "") or ""
+        if template and not is_resource_id(template):
+            raise ValueError(f"PEONY_MEMBERS_LAPSE_VOUCHER_TEMPLATE is not a template id: {template!r}")
+        return cls(tuple(sorted({int(d) for d in raw.split(",")})), template)
 
 
 async def run_lapses(
@@ -83,7 +90,7 @@ async def run_lapses(
             while True:
                 done = await uows.run(
                     tenant,
-                    lambda uow, d=days, u=upper: _batch(uow, now, d, u, batch),
+                    lambda uow, d=days, u=upper: _batch(uow, now, d, u, batch, settings.voucher_template_id),
                 )
                 ran += done
                 if done < batch:
@@ -91,7 +98,14 @@ async def run_lapses(
     return ran
 
 
-async def _batch(uow: MembersUnitOfWork, now: datetime, days: int, upper: int | None, batch: int) -> int:
+async def _batch(
+    uow: MembersUnitOfWork,
+    now: datetime,
+    days: int,
+    upper: int | None,
+    batch: int,
+    voucher_template_id: str = "",
+) -> int:
     m, a, r = t.members.c, sg.member_activity.c, sg.programme_runs.c
     since = func.coalesce(a.last_visit_at, m.create_time)
     key = func.coalesce(
@@ -130,7 +144,14 @@ async def _batch(uow: MembersUnitOfWork, now: datetime, days: int, upper: int | 
         .where(m.tenant_id == uow.tenant, m.member_id.in_(inserted))
     )
     for member_id, store_id, last_visit in rows:
-        event = events_pb2.MemberLapsed(member=f"members/{member_id}", days=days, store=f"stores/{store_id}")
+        event = events_pb2.MemberLapsed(
+            member=f"members/{member_id}",
+            days=days,
+            store=f"stores/{store_id}",
+            episode=episode_key(last_visit),
+        )
+        if voucher_template_id:
+            event.reward.voucher_template = f"voucherTemplates/{voucher_template_id}"
         if last_visit is not None:
             event.last_visit_time.FromDatetime(last_visit)
         uow.emit(event, aggregate_type="member", aggregate_id=member_id)

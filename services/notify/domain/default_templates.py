@@ -32,6 +32,11 @@ _ZH: dict[str, Template] = {
     ),
     # a campaign's own text (members checked its variables); the subject is the campaign's name
     "campaign_message": Template("{{ event.body|render_body }}", "{{ event.campaign_name }}"),
+    "membership_anniversary": Template(
+        "{{ member.display_name }}，感谢您 {{ event.years }} 年来的陪伴！入会周年快乐，"
+        "{% if event.reward.points %}{{ event.reward.points }} 周年积分已送到您的账户，{% endif %}期待您的光临。",
+        "入会周年快乐",
+    ),
     "birthday_greeting": Template(
         "{{ member.display_name }}，生日快乐！{% if event.points %}{{ event.points }} 生日积分已送到您的账户，{% endif %}"
         "期待您的光临。",
@@ -123,6 +128,11 @@ _EN: dict[str, Template] = {
         "We miss you",
     ),
     "campaign_message": Template("{{ event.body|render_body }}", "{{ event.campaign_name }}"),
+    "membership_anniversary": Template(
+        "{{ member.display_name }}, thank you for {{ event.years }} year(s) with us! Happy membership anniversary."
+        "{% if event.reward.points %} {{ event.reward.points }} anniversary points are in your account.{% endif %}",
+        "Happy membership anniversary",
+    ),
     "birthday_greeting": Template(
         "Happy birthday, {{ member.display_name }}!{% if event.points %} {{ event.points }} birthday points"
         " are in your account.{% endif %} We look forward to seeing you.",

@@ -88,6 +88,7 @@ TRIGGERS: tuple[Trigger, ...] = (
     # engagement: the birthday programme's greeting (its points come from the wallet)
     _row("birthday_greeting", "peony.members.v1.BirthdayBenefitDue", MARKETING, _RICH_FIRST),
     _row("lapse_reengagement", "peony.members.v1.MemberLapsed", MARKETING, _RICH_FIRST),
+    _row("membership_anniversary", "peony.members.v1.MembershipAnniversaryDue", MARKETING, _RICH_FIRST),
     # campaigns: one event per recipient, the campaign's text and reward (granted by the wallet)
     _row("campaign_message", "peony.members.v1.CampaignMessageDue", MARKETING, _RICH_FIRST),
     _row("card_lost", "peony.members.v1.CardReportedLost", TRANSACTIONAL, _SMS_FIRST, timing=URGENT),

@@ -11,7 +11,7 @@ from peony.wallet.v1 import wallet_service_pb2 as pb
 from kit import auth
 from kit.auth import current_principal
 from kit.errors import InvalidArgument
-from kit.ids import parse_name, parse_path
+from kit.ids import is_resource_id, parse_name, parse_path
 from kit.pagination import page_size
 from services.wallet.domain import vouchers as dv
 from services.wallet.entrypoints.mapping import (
@@ -89,6 +89,19 @@ class VouchersRpc:
             return pb.ListVoucherTemplatesResponse(
                 voucher_templates=[template_to_proto(r) for r in rows], next_page_token=token
             )
+
+        return await self._read(read)
+
+    async def GetVoucherTemplate(self, request, context) -> pb.GetVoucherTemplateResponse:
+        caller = current_principal()
+        caller.require(auth.WALLET_READ)
+        template_id = parse_name(request.name, "voucherTemplates")
+        if not template_id or not is_resource_id(template_id):
+            raise InvalidArgument([("name", "must be voucherTemplates/{template}")])
+
+        async def read(uow) -> pb.GetVoucherTemplateResponse:
+            row = await vs.require_template(uow, template_id)  # NOT_FOUND VOUCHER_TEMPLATE_NOT_FOUND
+            return pb.GetVoucherTemplateResponse(voucher_template=template_to_proto(row))
 
         return await self._read(read)
 

@@ -1,6 +1,9 @@
 """Engagement programme rewards, in the consumer's transaction: members' ``BirthdayBenefitDue`` →
-the birthday points; ``CampaignMessageDue`` → a campaign's points (source ``activity``), once per
-(campaign, member): ``programme_grants`` row (``campaign``, member, campaign id).
+the birthday reward; ``MembershipAnniversaryDue`` → the anniversary reward (key ``anniversary``,
+member, year); ``MemberLapsed`` with a reward → the re-engagement voucher (key ``lapse_<days>``,
+member, episode); ``CampaignMessageDue`` → a campaign's reward (points of source ``activity``, a
+voucher, free sessions), once per (campaign, member). All three go through one grant path,
+``service_layer.programme_rewards.grant_programme_reward`` (``programme_grants`` row first).
 
 Exactly once per member and year: the kit inbox drops a redelivered event, and
 ``programme_grants`` (keyed by programme, member, year) drops the same fact published again. The
@@ -16,14 +19,12 @@ from typing import Any
 from nats.js import JetStreamContext
 from peony.members.v1 import events_pb2 as members_events
 from peony.wallet.v1 import events_pb2 as wallet_events
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kit.ids import parse_name
 from kit.logging import get_logger
 from kit.messaging import EventConsumer, EventEnvelope, EventHandler, unpack
-from services.wallet.adapters.programme_tables import programme_grants
-from services.wallet.service_layer import rewards
+from services.wallet.service_layer import programme_rewards as pr
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
 
 log = get_logger("peony.wallet.programmes")
@@ -36,6 +37,11 @@ BIRTHDAY = "birthday"
 CAMPAIGN_SUBJECT = "peony.members.CampaignMessageDue"
 CAMPAIGN = "campaign"
 CAMPAIGN_GRANT_SOURCE = "activity"  # a marketing activity's points, like manual activity grants
+ANNIVERSARY_SUBJECT = "peony.members.MembershipAnniversaryDue"
+ANNIVERSARY = "anniversary"
+ANNIVERSARY_GRANT_SOURCE = "activity"
+LAPSE_SUBJECT = "peony.members.MemberLapsed"
+LAPSE_GRANT_SOURCE = "activity"
 
 
 class InvalidProgrammeEvent(ValueError):
@@ -47,108 +53,134 @@ def programme_handler() -> EventHandler:
         if not envelope.tenant:
             raise InvalidProgrammeEvent(f"event {envelope.event_id} has no tenant")
         if envelope.event_type == members_events.CampaignMessageDue.DESCRIPTOR.full_name:
-            await _grant_campaign_points(session, envelope)
-            return
-        event = unpack(envelope, members_events.BirthdayBenefitDue)
-        try:
-            member_id = str(uuid.UUID(parse_name(event.member, "members") or ""))
-        except ValueError:
-            raise InvalidProgrammeEvent(f"BirthdayBenefitDue {envelope.event_id}: bad member") from None
-        if not 1900 <= event.year <= 9999 or event.points < 0:
-            raise InvalidProgrammeEvent(f"BirthdayBenefitDue {envelope.event_id}: bad year or points")
-        claimed = (
-            await session.execute(
-                pg_insert(programme_grants)
-                .values(
-                    tenant_id=envelope.tenant,
-                    programme=BIRTHDAY,
-                    member_id=member_id,
-                    period=str(event.year),
-                    points=event.points,
-                    event_id=envelope.event_id,
-                )
-                .on_conflict_do_nothing()
-                .returning(programme_grants.c.member_id)
-            )
-        ).first()
-        if claimed is None or event.points == 0:
-            log.info("wallet.birthday_already_granted", event_id=envelope.event_id, member_id=member_id)
-            return
-        uow = WalletUnitOfWork.joined(session, service=SERVICE, tenant=envelope.tenant)
-        posted, _lot = await rewards.grant_and_record(
-            uow, member_id=member_id, points=event.points, source=BIRTHDAY, reason=f"birthday {event.year}"
-        )
-        transaction = f"members/{member_id}/transactions/{posted.transaction_id}"
-        await session.execute(
-            programme_grants.update()
-            .where(
-                programme_grants.c.tenant_id == envelope.tenant,
-                programme_grants.c.programme == BIRTHDAY,
-                programme_grants.c.member_id == member_id,
-                programme_grants.c.period == str(event.year),
-            )
-            .values(transaction_id=posted.transaction_id)
-        )
-        uow.emit(
-            wallet_events.BirthdayRewardGranted(
-                member=event.member, year=event.year, points=event.points, transaction=transaction
-            ),
-            aggregate_type="wallet",
-            aggregate_id=member_id,
-        )
-        await uow.commit()  # the grant's events into the outbox; the consumer commits
+            await _grant_campaign_reward(session, envelope)
+        elif envelope.event_type == members_events.MembershipAnniversaryDue.DESCRIPTOR.full_name:
+            await _grant_anniversary_reward(session, envelope)
+        elif envelope.event_type == members_events.MemberLapsed.DESCRIPTOR.full_name:
+            await _grant_lapse_reward(session, envelope)
+        else:
+            await _grant_birthday_reward(session, envelope)
 
     return handle
 
 
-async def _grant_campaign_points(session: AsyncSession, envelope: EventEnvelope) -> None:
-    event = unpack(envelope, members_events.CampaignMessageDue)
+def _member_of(event, envelope: EventEnvelope) -> str:
     try:
-        member_id = str(uuid.UUID(parse_name(event.member, "members") or ""))
+        return str(uuid.UUID(parse_name(event.member, "members") or ""))
     except ValueError:
-        raise InvalidProgrammeEvent(f"CampaignMessageDue {envelope.event_id}: bad member") from None
+        raise InvalidProgrammeEvent(f"{type(event).__name__} {envelope.event_id}: bad member") from None
+
+
+def _reward_of(event, envelope: EventEnvelope, legacy_points: int = 0) -> pr.Reward:
+    try:
+        return pr.Reward.of(event.reward if event.HasField("reward") else None, legacy_points)
+    except pr.InvalidReward as exc:
+        raise InvalidProgrammeEvent(f"{type(event).__name__} {envelope.event_id}: {exc}") from None
+
+
+async def _grant_birthday_reward(session: AsyncSession, envelope: EventEnvelope) -> None:
+    event = unpack(envelope, members_events.BirthdayBenefitDue)
+    member_id = _member_of(event, envelope)
+    if not 1900 <= event.year <= 9999 or event.points < 0:
+        raise InvalidProgrammeEvent(f"BirthdayBenefitDue {envelope.event_id}: bad year or points")
+    reward = _reward_of(event, envelope, event.points)
+    uow = WalletUnitOfWork.joined(session, service=SERVICE, tenant=envelope.tenant)
+    granted = await pr.grant_programme_reward(
+        uow,
+        programme=BIRTHDAY,
+        period=str(event.year),
+        member_id=member_id,
+        reward=reward,
+        event_id=envelope.event_id,
+        points_source=BIRTHDAY,
+        label=f"birthday {event.year}",
+        store_id=parse_name(event.store, "stores") or "",
+    )
+    if granted is None:
+        return
+    transaction = (
+        f"members/{member_id}/transactions/{granted.points_transaction_id}"
+        if granted.points_transaction_id
+        else ""
+    )
+    uow.emit(
+        wallet_events.BirthdayRewardGranted(
+            member=event.member, year=event.year, points=reward.points, transaction=transaction
+        ),
+        aggregate_type="wallet",
+        aggregate_id=member_id,
+    )
+    await uow.commit()  # the grant's events into the outbox; the consumer commits
+
+
+async def _grant_anniversary_reward(session: AsyncSession, envelope: EventEnvelope) -> None:
+    event = unpack(envelope, members_events.MembershipAnniversaryDue)
+    member_id = _member_of(event, envelope)
+    if not 1900 <= event.year <= 9999:
+        raise InvalidProgrammeEvent(f"MembershipAnniversaryDue {envelope.event_id}: bad year")
+    reward = _reward_of(event, envelope)
+    uow = WalletUnitOfWork.joined(session, service=SERVICE, tenant=envelope.tenant)
+    granted = await pr.grant_programme_reward(
+        uow,
+        programme=ANNIVERSARY,
+        period=str(event.year),
+        member_id=member_id,
+        reward=reward,
+        event_id=envelope.event_id,
+        points_source=ANNIVERSARY_GRANT_SOURCE,
+        label=f"membership anniversary {event.year}",
+        store_id=parse_name(event.store, "stores") or "",
+    )
+    if granted is not None:
+        await uow.commit()
+
+
+async def _grant_lapse_reward(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """The re-engagement voucher of a lapse message, once per (threshold, member, episode)."""
+    event = unpack(envelope, members_events.MemberLapsed)
+    if not event.HasField("reward"):
+        return  # no reward configured: a message only
+    member_id = _member_of(event, envelope)
+    if not 1 <= event.days <= 3650 or not event.episode or len(event.episode) > 32:
+        raise InvalidProgrammeEvent(f"MemberLapsed {envelope.event_id}: bad threshold or episode")
+    reward = _reward_of(event, envelope)
+    uow = WalletUnitOfWork.joined(session, service=SERVICE, tenant=envelope.tenant)
+    granted = await pr.grant_programme_reward(
+        uow,
+        programme=f"lapse_{event.days}",
+        period=event.episode,
+        member_id=member_id,
+        reward=reward,
+        event_id=envelope.event_id,
+        points_source=LAPSE_GRANT_SOURCE,
+        label=f"welcome back ({event.days} days)",
+        store_id=parse_name(event.store, "stores") or "",
+    )
+    if granted is not None:
+        await uow.commit()
+
+
+async def _grant_campaign_reward(session: AsyncSession, envelope: EventEnvelope) -> None:
+    event = unpack(envelope, members_events.CampaignMessageDue)
+    member_id = _member_of(event, envelope)
     campaign_id = parse_name(event.campaign, "campaigns")
     if not campaign_id or event.points < 0:
         raise InvalidProgrammeEvent(f"CampaignMessageDue {envelope.event_id}: bad campaign or points")
-    if event.points == 0:
-        return
-    claimed = (
-        await session.execute(
-            pg_insert(programme_grants)
-            .values(
-                tenant_id=envelope.tenant,
-                programme=CAMPAIGN,
-                member_id=member_id,
-                period=campaign_id,
-                points=event.points,
-                event_id=envelope.event_id,
-            )
-            .on_conflict_do_nothing()
-            .returning(programme_grants.c.member_id)
-        )
-    ).first()
-    if claimed is None:
-        log.info("wallet.campaign_already_granted", event_id=envelope.event_id, member_id=member_id)
-        return
+    reward = _reward_of(event, envelope, event.points)
     uow = WalletUnitOfWork.joined(session, service=SERVICE, tenant=envelope.tenant)
-    posted, _lot = await rewards.grant_and_record(
+    granted = await pr.grant_programme_reward(
         uow,
+        programme=CAMPAIGN,
+        period=campaign_id,
         member_id=member_id,
-        points=event.points,
-        source=CAMPAIGN_GRANT_SOURCE,
-        reason=f"campaign {campaign_id}",
+        reward=reward,
+        event_id=envelope.event_id,
+        points_source=CAMPAIGN_GRANT_SOURCE,
+        label=f"campaign {campaign_id}",
+        store_id=parse_name(event.store, "stores") or "",
     )
-    await session.execute(
-        programme_grants.update()
-        .where(
-            programme_grants.c.tenant_id == envelope.tenant,
-            programme_grants.c.programme == CAMPAIGN,
-            programme_grants.c.member_id == member_id,
-            programme_grants.c.period == campaign_id,
-        )
-        .values(transaction_id=posted.transaction_id)
-    )
-    await uow.commit()  # the grant's events into the outbox; the consumer commits
+    if granted is not None:
+        await uow.commit()  # the grant's events into the outbox; the consumer commits
 
 
 def programme_consumer(engine: AsyncEngine, js: JetStreamContext, **options: Any) -> EventConsumer:
@@ -159,7 +191,7 @@ def programme_consumer(engine: AsyncEngine, js: JetStreamContext, **options: Any
         service=SERVICE,
         durable=PROGRAMME_DURABLE,
         stream_service=PROGRAMME_STREAM_SERVICE,
-        subjects=[BIRTHDAY_SUBJECT, CAMPAIGN_SUBJECT],
+        subjects=[BIRTHDAY_SUBJECT, CAMPAIGN_SUBJECT, ANNIVERSARY_SUBJECT, LAPSE_SUBJECT],
         handler=programme_handler(),
         **options,
     )

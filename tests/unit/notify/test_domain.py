@@ -84,6 +84,7 @@ EXPECTED = {
     "peony.members.v1.CardReportedLost": {"card_lost"},
     "peony.members.v1.BirthdayBenefitDue": {"birthday_greeting"},
     "peony.members.v1.MemberLapsed": {"lapse_reengagement"},
+    "peony.members.v1.MembershipAnniversaryDue": {"membership_anniversary"},
     "peony.members.v1.CampaignMessageDue": {"campaign_message"},
     "peony.wallet.v1.BalanceChanged": {"top_up_notice", "spend_notice"},
     "peony.wallet.v1.PointsEarned": {"points_earned"},
@@ -223,6 +224,16 @@ def test_birthday_greeting_mentions_the_points_only_when_there_are_some():
     )
     assert "王静怡" in with_points and "300" in with_points
     assert without.startswith("Happy birthday, Ann!") and "points" not in without
+
+
+def test_anniversary_greeting_names_the_years_and_the_points_only_when_there_are_some():
+    due = members_events.MembershipAnniversaryDue(
+        member="members/m", year=2027, years=3, reward=members_events.ProgrammeReward(points=88)
+    )
+    zh = _render("membership_anniversary", due, "zh-CN")
+    en = _render("membership_anniversary", members_events.MembershipAnniversaryDue(years=1), "en", name="Ann")
+    assert "3 年" in zh and "88" in zh
+    assert en.startswith("Ann, thank you for 1 year(s)") and "points" not in en
 
 
 def test_a_campaign_message_renders_the_campaigns_own_text_with_the_members_name():

@@ -28,7 +28,7 @@ CAMPAIGN_STATE_COMPLETED: CampaignState
 CAMPAIGN_STATE_CANCELLED: CampaignState
 
 class Campaign(_message.Message):
-    __slots__ = ("name", "display_name", "segment", "message_body", "reward_points", "start_time", "throttle_per_minute", "state", "targeted_count", "sent_count", "suppressed_no_consent_count", "suppressed_inactive_count", "estimated_member_count", "estimated_sms_cost_minor", "create_time")
+    __slots__ = ("name", "display_name", "segment", "message_body", "reward_points", "start_time", "throttle_per_minute", "state", "targeted_count", "sent_count", "suppressed_no_consent_count", "suppressed_inactive_count", "estimated_member_count", "estimated_sms_cost_minor", "create_time", "reward_voucher_template", "reward_free_service", "reward_free_sessions", "reward_free_sessions_valid_days", "rewards_refused_count")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +44,11 @@ class Campaign(_message.Message):
     ESTIMATED_MEMBER_COUNT_FIELD_NUMBER: _ClassVar[int]
     ESTIMATED_SMS_COST_MINOR_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REWARD_VOUCHER_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    REWARD_FREE_SERVICE_FIELD_NUMBER: _ClassVar[int]
+    REWARD_FREE_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    REWARD_FREE_SESSIONS_VALID_DAYS_FIELD_NUMBER: _ClassVar[int]
+    REWARDS_REFUSED_COUNT_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     segment: str
@@ -59,10 +64,15 @@ class Campaign(_message.Message):
     estimated_member_count: int
     estimated_sms_cost_minor: int
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., segment: _Optional[str] = ..., message_body: _Optional[str] = ..., reward_points: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., throttle_per_minute: _Optional[int] = ..., state: _Optional[_Union[CampaignState, str]] = ..., targeted_count: _Optional[int] = ..., sent_count: _Optional[int] = ..., suppressed_no_consent_count: _Optional[int] = ..., suppressed_inactive_count: _Optional[int] = ..., estimated_member_count: _Optional[int] = ..., estimated_sms_cost_minor: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    reward_voucher_template: str
+    reward_free_service: str
+    reward_free_sessions: int
+    reward_free_sessions_valid_days: int
+    rewards_refused_count: int
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., segment: _Optional[str] = ..., message_body: _Optional[str] = ..., reward_points: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., throttle_per_minute: _Optional[int] = ..., state: _Optional[_Union[CampaignState, str]] = ..., targeted_count: _Optional[int] = ..., sent_count: _Optional[int] = ..., suppressed_no_consent_count: _Optional[int] = ..., suppressed_inactive_count: _Optional[int] = ..., estimated_member_count: _Optional[int] = ..., estimated_sms_cost_minor: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reward_voucher_template: _Optional[str] = ..., reward_free_service: _Optional[str] = ..., reward_free_sessions: _Optional[int] = ..., reward_free_sessions_valid_days: _Optional[int] = ..., rewards_refused_count: _Optional[int] = ...) -> None: ...
 
 class CampaignResults(_message.Message):
-    __slots__ = ("campaign", "window_days", "recipients_sent", "rewards_granted", "members_visited", "visits", "spend_minor")
+    __slots__ = ("campaign", "window_days", "recipients_sent", "rewards_granted", "members_visited", "visits", "spend_minor", "vouchers_redeemed", "free_sessions_used")
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     WINDOW_DAYS_FIELD_NUMBER: _ClassVar[int]
     RECIPIENTS_SENT_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +80,8 @@ class CampaignResults(_message.Message):
     MEMBERS_VISITED_FIELD_NUMBER: _ClassVar[int]
     VISITS_FIELD_NUMBER: _ClassVar[int]
     SPEND_MINOR_FIELD_NUMBER: _ClassVar[int]
+    VOUCHERS_REDEEMED_FIELD_NUMBER: _ClassVar[int]
+    FREE_SESSIONS_USED_FIELD_NUMBER: _ClassVar[int]
     campaign: str
     window_days: int
     recipients_sent: int
@@ -77,4 +89,6 @@ class CampaignResults(_message.Message):
     members_visited: int
     visits: int
     spend_minor: int
-    def __init__(self, campaign: _Optional[str] = ..., window_days: _Optional[int] = ..., recipients_sent: _Optional[int] = ..., rewards_granted: _Optional[int] = ..., members_visited: _Optional[int] = ..., visits: _Optional[int] = ..., spend_minor: _Optional[int] = ...) -> None: ...
+    vouchers_redeemed: int
+    free_sessions_used: int
+    def __init__(self, campaign: _Optional[str] = ..., window_days: _Optional[int] = ..., recipients_sent: _Optional[int] = ..., rewards_granted: _Optional[int] = ..., members_visited: _Optional[int] = ..., visits: _Optional[int] = ..., spend_minor: _Optional[int] = ..., vouchers_redeemed: _Optional[int] = ..., free_sessions_used: _Optional[int] = ...) -> None: ...

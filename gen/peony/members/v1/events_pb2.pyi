@@ -199,30 +199,36 @@ class SegmentSaved(_message.Message):
     def __init__(self, segment: _Optional[str] = ..., display_name: _Optional[str] = ..., filter: _Optional[_Union[_segment_pb2.SegmentFilter, _Mapping]] = ...) -> None: ...
 
 class BirthdayBenefitDue(_message.Message):
-    __slots__ = ("member", "year", "tier_id", "points", "store")
+    __slots__ = ("member", "year", "tier_id", "points", "store", "reward")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     YEAR_FIELD_NUMBER: _ClassVar[int]
     TIER_ID_FIELD_NUMBER: _ClassVar[int]
     POINTS_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
+    REWARD_FIELD_NUMBER: _ClassVar[int]
     member: str
     year: int
     tier_id: str
     points: int
     store: str
-    def __init__(self, member: _Optional[str] = ..., year: _Optional[int] = ..., tier_id: _Optional[str] = ..., points: _Optional[int] = ..., store: _Optional[str] = ...) -> None: ...
+    reward: ProgrammeReward
+    def __init__(self, member: _Optional[str] = ..., year: _Optional[int] = ..., tier_id: _Optional[str] = ..., points: _Optional[int] = ..., store: _Optional[str] = ..., reward: _Optional[_Union[ProgrammeReward, _Mapping]] = ...) -> None: ...
 
 class MemberLapsed(_message.Message):
-    __slots__ = ("member", "days", "last_visit_time", "store")
+    __slots__ = ("member", "days", "last_visit_time", "store", "reward", "episode")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     DAYS_FIELD_NUMBER: _ClassVar[int]
     LAST_VISIT_TIME_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
+    REWARD_FIELD_NUMBER: _ClassVar[int]
+    EPISODE_FIELD_NUMBER: _ClassVar[int]
     member: str
     days: int
     last_visit_time: _timestamp_pb2.Timestamp
     store: str
-    def __init__(self, member: _Optional[str] = ..., days: _Optional[int] = ..., last_visit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., store: _Optional[str] = ...) -> None: ...
+    reward: ProgrammeReward
+    episode: str
+    def __init__(self, member: _Optional[str] = ..., days: _Optional[int] = ..., last_visit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., store: _Optional[str] = ..., reward: _Optional[_Union[ProgrammeReward, _Mapping]] = ..., episode: _Optional[str] = ...) -> None: ...
 
 class MemberReturned(_message.Message):
     __slots__ = ("member", "lapsed_days", "visit_time", "checkout")
@@ -237,20 +243,50 @@ class MemberReturned(_message.Message):
     def __init__(self, member: _Optional[str] = ..., lapsed_days: _Optional[int] = ..., visit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checkout: _Optional[str] = ...) -> None: ...
 
 class CampaignMessageDue(_message.Message):
-    __slots__ = ("campaign", "member", "body", "points", "campaign_name", "store")
+    __slots__ = ("campaign", "member", "body", "points", "campaign_name", "store", "reward")
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     BODY_FIELD_NUMBER: _ClassVar[int]
     POINTS_FIELD_NUMBER: _ClassVar[int]
     CAMPAIGN_NAME_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
+    REWARD_FIELD_NUMBER: _ClassVar[int]
     campaign: str
     member: str
     body: str
     points: int
     campaign_name: str
     store: str
-    def __init__(self, campaign: _Optional[str] = ..., member: _Optional[str] = ..., body: _Optional[str] = ..., points: _Optional[int] = ..., campaign_name: _Optional[str] = ..., store: _Optional[str] = ...) -> None: ...
+    reward: ProgrammeReward
+    def __init__(self, campaign: _Optional[str] = ..., member: _Optional[str] = ..., body: _Optional[str] = ..., points: _Optional[int] = ..., campaign_name: _Optional[str] = ..., store: _Optional[str] = ..., reward: _Optional[_Union[ProgrammeReward, _Mapping]] = ...) -> None: ...
+
+class ProgrammeReward(_message.Message):
+    __slots__ = ("points", "voucher_template", "free_service", "free_sessions", "free_sessions_valid_days")
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    VOUCHER_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    FREE_SERVICE_FIELD_NUMBER: _ClassVar[int]
+    FREE_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    FREE_SESSIONS_VALID_DAYS_FIELD_NUMBER: _ClassVar[int]
+    points: int
+    voucher_template: str
+    free_service: str
+    free_sessions: int
+    free_sessions_valid_days: int
+    def __init__(self, points: _Optional[int] = ..., voucher_template: _Optional[str] = ..., free_service: _Optional[str] = ..., free_sessions: _Optional[int] = ..., free_sessions_valid_days: _Optional[int] = ...) -> None: ...
+
+class MembershipAnniversaryDue(_message.Message):
+    __slots__ = ("member", "year", "years", "store", "reward")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    YEAR_FIELD_NUMBER: _ClassVar[int]
+    YEARS_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    REWARD_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    year: int
+    years: int
+    store: str
+    reward: ProgrammeReward
+    def __init__(self, member: _Optional[str] = ..., year: _Optional[int] = ..., years: _Optional[int] = ..., store: _Optional[str] = ..., reward: _Optional[_Union[ProgrammeReward, _Mapping]] = ...) -> None: ...
 
 class CampaignStarted(_message.Message):
     __slots__ = ("campaign", "segment", "targeted_count")

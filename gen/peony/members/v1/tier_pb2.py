@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from peony.options.v1 import limits_pb2 as peony_dot_options_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bpeony/members/v1/tier.proto\x12\x10peony.members.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\x01\n\x0cTierBenefits\x12\x1a\n\x0c\x64iscount_bps\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12(\n\x1apoints_multiplier_permille\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12!\n\x13\x66ree_care_per_month\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12!\n\x13\x62ooking_window_days\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01\"\xed\x01\n\x04Tier\x12\x15\n\x07tier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04rank\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12$\n\x16qualifying_spend_minor\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x1f\n\x11qualifying_visits\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1f\n\x11qualifying_points\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x36\n\x08\x62\x65nefits\x18\x07 \x01(\x0b\x32\x1e.peony.members.v1.TierBenefitsB\x04\xe2\x41\x01\x01\"\xf9\x02\n\nTierLadder\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12+\n\x05tiers\x18\x02 \x03(\x0b\x32\x16.peony.members.v1.TierB\x04\xe2\x41\x01\x02\x12\x1b\n\rcurrency_code\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\'\n\x19qualification_window_days\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x41\n\x10\x64owngrade_policy\x18\x05 \x01(\x0e\x32!.peony.members.v1.DowngradePolicyB\x04\xe2\x41\x01\x01\x12\"\n\x14\x64owngrade_grace_days\x18\x06 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x35\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:F\xea\x41\x43\n\x1cmembers.peony.dev/TierLadder\x12\ntierLadder*\x0btierLadders2\ntierLadder\"\xbe\x02\n\nTierChange\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1a\n\x0c\x66rom_tier_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nto_tier_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06reason\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x61\x63tor\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0estaff_override\x18\x06 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63hange_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:f\xea\x41\x63\n\x1cmembers.peony.dev/TierChange\x12*members/{member}/tierChanges/{tier_change}*\x0btierChanges2\ntierChange*o\n\x0f\x44owngradePolicy\x12 \n\x1c\x44OWNGRADE_POLICY_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44OWNGRADE_POLICY_NEVER\x10\x01\x12\x1e\n\x1a\x44OWNGRADE_POLICY_AUTOMATIC\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bpeony/members/v1/tier.proto\x12\x10peony.members.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpeony/options/v1/limits.proto\"\xa5\x02\n\x0cTierBenefits\x12\x1a\n\x0c\x64iscount_bps\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12(\n\x1apoints_multiplier_permille\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12!\n\x13\x66ree_care_per_month\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12!\n\x13\x62ooking_window_days\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\"\n\x0f\x62irthday_points\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x01H\x00\x88\x01\x01\x12Q\n\x19\x62irthday_voucher_template\x18\x06 \x01(\tB.\xe2\x41\x01\x01\xfa\x41\"\n wallet.peony.dev/VoucherTemplate\xc8\xf3\x18\xc8\x01\x42\x12\n\x10_birthday_points\"\xed\x01\n\x04Tier\x12\x15\n\x07tier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04rank\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12$\n\x16qualifying_spend_minor\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x1f\n\x11qualifying_visits\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1f\n\x11qualifying_points\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x36\n\x08\x62\x65nefits\x18\x07 \x01(\x0b\x32\x1e.peony.members.v1.TierBenefitsB\x04\xe2\x41\x01\x01\"\xf9\x02\n\nTierLadder\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12+\n\x05tiers\x18\x02 \x03(\x0b\x32\x16.peony.members.v1.TierB\x04\xe2\x41\x01\x02\x12\x1b\n\rcurrency_code\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\'\n\x19qualification_window_days\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x41\n\x10\x64owngrade_policy\x18\x05 \x01(\x0e\x32!.peony.members.v1.DowngradePolicyB\x04\xe2\x41\x01\x01\x12\"\n\x14\x64owngrade_grace_days\x18\x06 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x35\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:F\xea\x41\x43\n\x1cmembers.peony.dev/TierLadder\x12\ntierLadder*\x0btierLadders2\ntierLadder\"\xbe\x02\n\nTierChange\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1a\n\x0c\x66rom_tier_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nto_tier_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06reason\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x61\x63tor\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0estaff_override\x18\x06 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63hange_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:f\xea\x41\x63\n\x1cmembers.peony.dev/TierChange\x12*members/{member}/tierChanges/{tier_change}*\x0btierChanges2\ntierChange*o\n\x0f\x44owngradePolicy\x12 \n\x1c\x44OWNGRADE_POLICY_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44OWNGRADE_POLICY_NEVER\x10\x01\x12\x1e\n\x1a\x44OWNGRADE_POLICY_AUTOMATIC\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,6 +43,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TIERBENEFITS'].fields_by_name['free_care_per_month']._serialized_options = b'\342A\001\001'
   _globals['_TIERBENEFITS'].fields_by_name['booking_window_days']._loaded_options = None
   _globals['_TIERBENEFITS'].fields_by_name['booking_window_days']._serialized_options = b'\342A\001\001'
+  _globals['_TIERBENEFITS'].fields_by_name['birthday_points']._loaded_options = None
+  _globals['_TIERBENEFITS'].fields_by_name['birthday_points']._serialized_options = b'\342A\001\001'
+  _globals['_TIERBENEFITS'].fields_by_name['birthday_voucher_template']._loaded_options = None
+  _globals['_TIERBENEFITS'].fields_by_name['birthday_voucher_template']._serialized_options = b'\342A\001\001\372A\"\n wallet.peony.dev/VoucherTemplate\310\363\030\310\001'
   _globals['_TIER'].fields_by_name['tier_id']._loaded_options = None
   _globals['_TIER'].fields_by_name['tier_id']._serialized_options = b'\342A\001\002'
   _globals['_TIER'].fields_by_name['display_name']._loaded_options = None
@@ -88,14 +93,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TIERCHANGE'].fields_by_name['change_time']._serialized_options = b'\342A\001\003'
   _globals['_TIERCHANGE']._loaded_options = None
   _globals['_TIERCHANGE']._serialized_options = b'\352Ac\n\034members.peony.dev/TierChange\022*members/{member}/tierChanges/{tier_change}*\013tierChanges2\ntierChange'
-  _globals['_DOWNGRADEPOLICY']._serialized_start=1240
-  _globals['_DOWNGRADEPOLICY']._serialized_end=1351
-  _globals['_TIERBENEFITS']._serialized_start=143
-  _globals['_TIERBENEFITS']._serialized_end=297
-  _globals['_TIER']._serialized_start=300
-  _globals['_TIER']._serialized_end=537
-  _globals['_TIERLADDER']._serialized_start=540
-  _globals['_TIERLADDER']._serialized_end=917
-  _globals['_TIERCHANGE']._serialized_start=920
-  _globals['_TIERCHANGE']._serialized_end=1238
+  _globals['_DOWNGRADEPOLICY']._serialized_start=1410
+  _globals['_DOWNGRADEPOLICY']._serialized_end=1521
+  _globals['_TIERBENEFITS']._serialized_start=174
+  _globals['_TIERBENEFITS']._serialized_end=467
+  _globals['_TIER']._serialized_start=470
+  _globals['_TIER']._serialized_end=707
+  _globals['_TIERLADDER']._serialized_start=710
+  _globals['_TIERLADDER']._serialized_end=1087
+  _globals['_TIERCHANGE']._serialized_start=1090
+  _globals['_TIERCHANGE']._serialized_end=1408
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,7 @@ import datetime
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from peony.options.v1 import limits_pb2 as _limits_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -22,16 +23,20 @@ DOWNGRADE_POLICY_NEVER: DowngradePolicy
 DOWNGRADE_POLICY_AUTOMATIC: DowngradePolicy
 
 class TierBenefits(_message.Message):
-    __slots__ = ("discount_bps", "points_multiplier_permille", "free_care_per_month", "booking_window_days")
+    __slots__ = ("discount_bps", "points_multiplier_permille", "free_care_per_month", "booking_window_days", "birthday_points", "birthday_voucher_template")
     DISCOUNT_BPS_FIELD_NUMBER: _ClassVar[int]
     POINTS_MULTIPLIER_PERMILLE_FIELD_NUMBER: _ClassVar[int]
     FREE_CARE_PER_MONTH_FIELD_NUMBER: _ClassVar[int]
     BOOKING_WINDOW_DAYS_FIELD_NUMBER: _ClassVar[int]
+    BIRTHDAY_POINTS_FIELD_NUMBER: _ClassVar[int]
+    BIRTHDAY_VOUCHER_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     discount_bps: int
     points_multiplier_permille: int
     free_care_per_month: int
     booking_window_days: int
-    def __init__(self, discount_bps: _Optional[int] = ..., points_multiplier_permille: _Optional[int] = ..., free_care_per_month: _Optional[int] = ..., booking_window_days: _Optional[int] = ...) -> None: ...
+    birthday_points: int
+    birthday_voucher_template: str
+    def __init__(self, discount_bps: _Optional[int] = ..., points_multiplier_permille: _Optional[int] = ..., free_care_per_month: _Optional[int] = ..., booking_window_days: _Optional[int] = ..., birthday_points: _Optional[int] = ..., birthday_voucher_template: _Optional[str] = ...) -> None: ...
 
 class Tier(_message.Message):
     __slots__ = ("tier_id", "display_name", "rank", "qualifying_spend_minor", "qualifying_visits", "qualifying_points", "benefits")

@@ -450,3 +450,21 @@ class BirthdayRewardGranted(_message.Message):
     points: int
     transaction: str
     def __init__(self, member: _Optional[str] = ..., year: _Optional[int] = ..., points: _Optional[int] = ..., transaction: _Optional[str] = ...) -> None: ...
+
+class ProgrammeRewardSettled(_message.Message):
+    __slots__ = ("member", "programme", "period", "voucher", "package", "points", "refused_reason")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    PROGRAMME_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    VOUCHER_FIELD_NUMBER: _ClassVar[int]
+    PACKAGE_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_REASON_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    programme: str
+    period: str
+    voucher: str
+    package: str
+    points: int
+    refused_reason: str
+    def __init__(self, member: _Optional[str] = ..., programme: _Optional[str] = ..., period: _Optional[str] = ..., voucher: _Optional[str] = ..., package: _Optional[str] = ..., points: _Optional[int] = ..., refused_reason: _Optional[str] = ...) -> None: ...

@@ -686,6 +686,18 @@ class ListVoucherTemplatesRequest(_message.Message):
     page_token: str
     def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
+class GetVoucherTemplateRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetVoucherTemplateResponse(_message.Message):
+    __slots__ = ("voucher_template",)
+    VOUCHER_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    voucher_template: _vouchers_pb2.VoucherTemplate
+    def __init__(self, voucher_template: _Optional[_Union[_vouchers_pb2.VoucherTemplate, _Mapping]] = ...) -> None: ...
+
 class ListVoucherTemplatesResponse(_message.Message):
     __slots__ = ("voucher_templates", "next_page_token")
     VOUCHER_TEMPLATES_FIELD_NUMBER: _ClassVar[int]

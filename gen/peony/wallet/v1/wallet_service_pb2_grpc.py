@@ -239,6 +239,11 @@ class WalletServiceStub:
                 request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ListVoucherTemplatesRequest.SerializeToString,
                 response_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ListVoucherTemplatesResponse.FromString,
                 _registered_method=True)
+        self.GetVoucherTemplate = channel.unary_unary(
+                '/peony.wallet.v1.WalletService/GetVoucherTemplate',
+                request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetVoucherTemplateRequest.SerializeToString,
+                response_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetVoucherTemplateResponse.FromString,
+                _registered_method=True)
         self.IssueVoucher = channel.unary_unary(
                 '/peony.wallet.v1.WalletService/IssueVoucher',
                 request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.IssueVoucherRequest.SerializeToString,
@@ -660,6 +665,13 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetVoucherTemplate(self, request, context):
+        """Gets one voucher template (e.g. members checks a campaign's reward template with it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def IssueVoucher(self, request, context):
         """Issues a voucher from a template to a member. Publishes `VoucherIssued`.
         """
@@ -1021,6 +1033,11 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.ListVoucherTemplates,
                     request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ListVoucherTemplatesRequest.FromString,
                     response_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ListVoucherTemplatesResponse.SerializeToString,
+            ),
+            'GetVoucherTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVoucherTemplate,
+                    request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetVoucherTemplateRequest.FromString,
+                    response_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetVoucherTemplateResponse.SerializeToString,
             ),
             'IssueVoucher': grpc.unary_unary_rpc_method_handler(
                     servicer.IssueVoucher,
@@ -2113,6 +2130,33 @@ class WalletService:
             '/peony.wallet.v1.WalletService/ListVoucherTemplates',
             peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ListVoucherTemplatesRequest.SerializeToString,
             peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ListVoucherTemplatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVoucherTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.wallet.v1.WalletService/GetVoucherTemplate',
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetVoucherTemplateRequest.SerializeToString,
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetVoucherTemplateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -174,6 +174,8 @@ class WalletServiceStub:
     """Creates a voucher template."""
     ListVoucherTemplates: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.ListVoucherTemplatesRequest, _wallet_service_pb2.ListVoucherTemplatesResponse]
     """Lists the tenant's voucher templates."""
+    GetVoucherTemplate: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.GetVoucherTemplateRequest, _wallet_service_pb2.GetVoucherTemplateResponse]
+    """Gets one voucher template (e.g. members checks a campaign's reward template with it)."""
     IssueVoucher: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.IssueVoucherRequest, _wallet_service_pb2.IssueVoucherResponse]
     """Issues a voucher from a template to a member. Publishes `VoucherIssued`."""
     VoidVoucher: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.VoidVoucherRequest, _wallet_service_pb2.VoidVoucherResponse]
@@ -398,6 +400,8 @@ class WalletServiceAsyncStub(WalletServiceStub):
     """Creates a voucher template."""
     ListVoucherTemplates: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.ListVoucherTemplatesRequest, _wallet_service_pb2.ListVoucherTemplatesResponse]  # type: ignore[assignment]
     """Lists the tenant's voucher templates."""
+    GetVoucherTemplate: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.GetVoucherTemplateRequest, _wallet_service_pb2.GetVoucherTemplateResponse]  # type: ignore[assignment]
+    """Gets one voucher template (e.g. members checks a campaign's reward template with it)."""
     IssueVoucher: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.IssueVoucherRequest, _wallet_service_pb2.IssueVoucherResponse]  # type: ignore[assignment]
     """Issues a voucher from a template to a member. Publishes `VoucherIssued`."""
     VoidVoucher: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.VoidVoucherRequest, _wallet_service_pb2.VoidVoucherResponse]  # type: ignore[assignment]
@@ -829,6 +833,14 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_wallet_service_pb2.ListVoucherTemplatesResponse, _abc.Awaitable[_wallet_service_pb2.ListVoucherTemplatesResponse]]:
         """Lists the tenant's voucher templates."""
+
+    @_abc_1.abstractmethod
+    def GetVoucherTemplate(
+        self,
+        request: _wallet_service_pb2.GetVoucherTemplateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_service_pb2.GetVoucherTemplateResponse, _abc.Awaitable[_wallet_service_pb2.GetVoucherTemplateResponse]]:
+        """Gets one voucher template (e.g. members checks a campaign's reward template with it)."""
 
     @_abc_1.abstractmethod
     def IssueVoucher(

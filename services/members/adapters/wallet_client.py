@@ -1,0 +1,102 @@
+"""gRPC client of the wallet service, as members uses it: checking a campaign's reward voucher
+template at creation (``GetVoucherTemplate``).
+
+Members calls the wallet as itself (kit/service_auth.py: role ``service``, the tenant of the
+request being served), with a deadline and UNAVAILABLE retried under the wallet's retry budget
+(``kit.service_auth.call_with_retries``); the channel is balanced over every wallet replica
+(kit/grpc_client.py). An unknown template is NOT_FOUND, a deactivated one FAILED_PRECONDITION;
+a wallet that cannot be reached is UNAVAILABLE ``WALLET_UNAVAILABLE`` — never a campaign created
+with a reward nobody checked.
+"""
+
+from __future__ import annotations
+
+import grpc
+from peony.wallet.v1 import wallet_service_pb2 as wpb
+from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
+
+from kit.config import ServiceConfig
+from kit.errors import DomainError, FailedPrecondition, NotFound
+from kit.grpc_client import ClientChannelSettings, client_channel_options, client_target, error_reason
+from kit.logging import get_logger
+from kit.retry import budget_for
+from kit.service_auth import ServiceCredentialError, ServiceCredentials, call_with_retries
+from kit.telemetry import client_interceptors
+
+log = get_logger("peony.members.wallet_client")
+
+DEFAULT_DEADLINE_S = 2.0
+DEFAULT_ATTEMPTS = 3
+BACKOFF_S = 0.2
+DEADLINE_VAR = "PEONY_MEMBERS_WALLET_DEADLINE_SECONDS"
+
+
+class WalletUnavailable(DomainError):
+    """The wallet could not be asked (down, no service credential): UNAVAILABLE."""
+
+    code = "UNAVAILABLE"
+    default_reason = "WALLET_UNAVAILABLE"
+
+
+class WalletClient:
+    def __init__(
+        self,
+        target: str,
+        credentials: ServiceCredentials,
+        *,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        channel_settings: ClientChannelSettings | None = None,
+    ):
+        self.target = target
+        self._credentials = credentials
+        self._deadline_s = deadline_s
+        self._channel = grpc.aio.insecure_channel(
+            client_target(target),
+            options=client_channel_options(channel_settings),
+            interceptors=client_interceptors(target),
+        )
+        self._retry_budget = budget_for(target)
+        self._stub = wpb_grpc.WalletServiceStub(self._channel)
+
+    @classmethod
+    def from_config(cls, config: ServiceConfig) -> WalletClient:
+        """``PEONY_WALLET_ADDR``, as members, deadline ``PEONY_MEMBERS_WALLET_DEADLINE_SECONDS``."""
+        return cls(
+            config.service_addrs["wallet"],
+            ServiceCredentials.from_config(config),
+            deadline_s=float(config.extra.get(DEADLINE_VAR) or DEFAULT_DEADLINE_S),
+            channel_settings=config.grpc_channel,
+        )
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def require_active_voucher_template(self, tenant: str, template_id: str, field: str) -> None:
+        """NOT_FOUND / FAILED_PRECONDITION unless ``voucherTemplates/{template_id}`` exists and
+        vouchers can still be issued from it."""
+        name = f"voucherTemplates/{template_id}"
+        try:
+            metadata = self._credentials.metadata(tenant)
+        except ServiceCredentialError as exc:
+            log.error("no service credential for the wallet", tenant=tenant, error=str(exc))
+            raise WalletUnavailable("members has no credential to ask the wallet") from exc
+        try:
+            got = await call_with_retries(
+                self._stub.GetVoucherTemplate,
+                wpb.GetVoucherTemplateRequest(name=name),
+                metadata=metadata,
+                deadline_s=self._deadline_s,
+                attempts=DEFAULT_ATTEMPTS,
+                backoff_s=BACKOFF_S,
+                retryable=lambda exc: exc.code() == grpc.StatusCode.UNAVAILABLE,
+                budget=self._retry_budget,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                raise NotFound(f"{field}: {name} not found", reason="VOUCHER_TEMPLATE_NOT_FOUND") from None
+            log.warning(
+                "wallet template check failed", code=exc.code().name, reason=error_reason(exc), tenant=tenant
+            )
+            raise WalletUnavailable(f"the wallet did not answer for {name}") from exc
+        if not got.voucher_template.active:
+            raise FailedPrecondition(f"{field}: {name} is not active", reason="VOUCHER_TEMPLATE_INACTIVE")
