@@ -49,6 +49,8 @@ CAMPAIGN_INTERVAL_VAR = "PEONY_MEMBERS_CAMPAIGN_INTERVAL_SECONDS"
 # import is held under (another replica resumes it once the lease ran out: its worker died).
 IMPORT_INTERVAL_VAR = "PEONY_MEMBERS_IMPORT_INTERVAL_SECONDS"
 IMPORT_LEASE_VAR = "PEONY_MEMBERS_IMPORT_LEASE_SECONDS"
+# Rows per batch (one members transaction, one wallet call, one progress commit).
+IMPORT_BATCH_VAR = "PEONY_MEMBERS_IMPORT_BATCH_ROWS"
 # How long an upload is kept when no import finishes with it.
 IMPORT_RETENTION_VAR = "PEONY_MEMBERS_IMPORT_UPLOAD_RETENTION_HOURS"
 FULL_NAME = members_service_pb2.DESCRIPTOR.services_by_name["MembersService"].full_name
@@ -116,6 +118,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         ),
         interval_s=float(config.extra.get(IMPORT_INTERVAL_VAR) or 1.0),
         lease_s=float(config.extra.get(IMPORT_LEASE_VAR) or 30.0),
+        batch_rows=max(1, min(1000, int(config.extra.get(IMPORT_BATCH_VAR) or 500))),
     )
     return GrpcServiceRunner(
         config=config,
