@@ -75,6 +75,9 @@ def members_process(url: str, nats_url: str, port: int, wallet_port: int, log_pa
             "PEONY_MEMBERS_IMPORT_INTERVAL_SECONDS": "0.2",
             "PEONY_MEMBERS_IMPORT_LEASE_SECONDS": "3",
             "PEONY_MEMBERS_IMPORT_BATCH_ROWS": "100",
+            # Birthday points for imported members born today would be a wallet write the CLI run
+            # (no members process) does not make: not before 23:59 store time.
+            "PEONY_MEMBERS_BIRTHDAY_TIME": "23:59",
             "PEONY_LOG_LEVEL": "WARNING",
             "PEONY_MIGRATE_ON_START": "false",
             "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
@@ -448,7 +451,7 @@ async def test_an_import_survives_a_sigkill_and_ends_where_the_cli_ends(stack, e
     members.signal(signal.SIGKILL)
     await asyncio.to_thread(members.wait, 30)
     at_kill = await db.scalar(db.members, "SELECT count(*) FROM member_import_rows")
-    assert 500 <= at_kill < N
+    assert 400 <= at_kill < N - expected.count_bad(), "killed part way"
     await asyncio.to_thread(members.start)
 
     done = await api.wait(name)
