@@ -1,7 +1,8 @@
 """WalletService's internal `ApplyImportBatch`: the members service's import worker (the
 ImportService) writes each batch's opening balances or legacy vouchers through the wallet's own
-import adapter (adapters/legacy_import.py, the one `peony import` uses), exactly once by (import
-id, row). A mixin of WalletServicer (grpc_servicer.py), which supplies `_engine`.
+import adapter (service_layer/imports.py over adapters/legacy_import.py, as `peony import`
+does), exactly once by (import id, row). A mixin of WalletServicer (grpc_servicer.py), which
+supplies `_engine`.
 
 Only the members service's identity holds `wallet.import.apply` (role `importer`, kit/auth.py).
 The members it names were just written by members' importer, which emits no `MemberRegistered`
@@ -19,12 +20,7 @@ from kit import auth
 from kit.auth import current_principal
 from kit.errors import Violations
 from kit.ids import is_resource_id, parse_name
-from services.wallet.adapters.legacy_import import (
-    ImportedVoucher,
-    OpeningBalance,
-    OpeningBalanceImporter,
-    OpeningItem,
-)
+from services.wallet.service_layer.imports import ImportedVoucher, OpeningBalance, OpeningItem, apply_batch
 
 MAX_AMOUNT = 10**12
 MAX_ROW = 100_000_000
@@ -120,24 +116,22 @@ class ImportsRpc:
             v.add("openings" if openings else "vouchers", "a row appears twice")
         v.raise_if_any()
 
-        importer = OpeningBalanceImporter(self._engine, caller.tenant)  # type: ignore[attr-defined]
-        currency = await importer.currency()
-        response = pb.ApplyImportBatchResponse()
-        async with self._engine.connect() as conn:  # type: ignore[attr-defined]
-            if openings:
-                response.openings_written = await importer.apply(
-                    conn, request.import_id, openings, currency=currency
-                )
-            if vouchers:
-                issued = await importer.apply_vouchers(
-                    conn, request.import_id, vouchers, dry_run=request.dry_run
-                )
-                response.rejected_voucher_rows.extend(sorted(row for row, ok in issued.items() if not ok))
-        if request.reconcile:
-            ledger = await importer.reconcile(request.import_id, currency)
-            for key, value in ledger.items():
+        result = await apply_batch(
+            self._engine,  # type: ignore[attr-defined]
+            caller.tenant,
+            request.import_id,
+            openings,
+            vouchers,
+            dry_run=request.dry_run,
+            reconcile=request.reconcile,
+        )
+        response = pb.ApplyImportBatchResponse(
+            openings_written=result.openings_written, rejected_voucher_rows=result.rejected_voucher_rows
+        )
+        if result.ledger is not None:
+            for key, value in result.ledger.items():
                 setattr(response, key, value)
-            issued_totals = await importer.voucher_totals(request.import_id)
-            response.vouchers_issued = issued_totals["vouchers"]
-            response.vouchers_amount_minor = issued_totals["amount_minor"]
+        if result.vouchers is not None:
+            response.vouchers_issued = result.vouchers["vouchers"]
+            response.vouchers_amount_minor = result.vouchers["amount_minor"]
         return response
