@@ -28,6 +28,7 @@ import contextlib
 import math
 import os
 import tempfile
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,6 +64,7 @@ log = get_logger("peony.members.imports")
 
 BATCH_ROWS = 500
 DEFAULT_LEASE_S = 30.0
+PURGE_EVERY_S = 60.0
 
 
 class LeaseLost(Exception):
@@ -113,26 +115,34 @@ class ImportWorker(PeriodicWorker):
         self._batch_rows = batch_rows
         self._scratch_dir = scratch_dir
         self._owner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._purged_at = -math.inf
 
     async def stop(self) -> None:
         await super().stop()
         await self._wallet.close()
 
     async def tick(self) -> int:
+        await self._purge()
         ran = 0
         while True:
             async with self._engine.begin() as conn:
                 op = await ops.claim(conn, self._owner, self._lease)
-                if op is not None:
-                    await self._purge(conn)
             if op is None:
                 return ran
             await self._run_leased(op)
             ran += 1
 
-    async def _purge(self, conn) -> None:
-        with contextlib.suppress(Exception):
-            await ops.purge_expired_uploads(conn)
+    async def _purge(self) -> None:
+        """Uploads past their retention, at most once a minute per replica."""
+        now = time.monotonic()
+        if now - self._purged_at < PURGE_EVERY_S:
+            return
+        self._purged_at = now
+        try:
+            async with self._engine.begin() as conn:
+                await ops.purge_expired_uploads(conn)
+        except Exception:
+            log.exception("purging expired import uploads failed; will retry")
 
     async def _run_leased(self, op) -> None:
         tenant, operation_id = op.tenant_id, op.operation_id
@@ -169,14 +179,17 @@ class ImportWorker(PeriodicWorker):
             if upload is None or upload.received_bytes != upload.size_bytes:
                 raise OperationFailed("UPLOAD_GONE", "the upload was deleted (retention) or is incomplete")
             scratch = await self._spool(tenant, upload)
-            import_id = op.import_id or import_id_of(scratch, tenant, op.kind)
+            # Hashing and counting read the whole file: off the event loop (members serves RPCs).
+            import_id = op.import_id or await asyncio.to_thread(import_id_of, scratch, tenant, op.kind)
             try:
                 header, rows = readers.open_rows(scratch, encoding=op.encoding or None)
                 if op.mapping_yaml:
                     mapping = parse_mapping(op.mapping_yaml, op.kind).fitted(header)
                 else:
                     mapping = resolve_mapping(op.mapping or None, op.kind, header)
-                total = op.rows_total or readers.count_rows(scratch, encoding=op.encoding or None)
+                total = op.rows_total or await asyncio.to_thread(
+                    readers.count_rows, scratch, encoding=op.encoding or None
+                )
             except readers.ReadError as exc:
                 raise OperationFailed("FILE_UNREADABLE", str(exc)) from None
             except MappingError as exc:
