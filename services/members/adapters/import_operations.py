@@ -210,6 +210,15 @@ async def renew_lease(db, tenant: str, operation_id: str, owner: str, lease: tim
     ).one_or_none()
 
 
+async def release_lease(db, tenant: str, operation_id: str, owner: str) -> None:
+    """Ends this worker's lease at once (the process is stopping): another replica resumes now."""
+    await db.execute(
+        update(import_operations)
+        .where(op.tenant_id == tenant, op.operation_id == operation_id, op.lease_owner == owner)
+        .values(lease_expire_time=func.now())
+    )
+
+
 async def save_progress(
     db, tenant: str, operation_id: str, owner: str, errors: list[tuple], **values: Any
 ) -> bool:

@@ -159,8 +159,15 @@ class ImportWorker(PeriodicWorker):
                     run.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await run
-        except BaseException:
+        except asyncio.CancelledError:
+            # The process is stopping: stop the run, and hand the operation over at once rather
+            # than when the lease runs out (what is committed is its checkpoint).
             run.cancel()
+            with contextlib.suppress(BaseException):
+                await run
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5), self._engine.begin() as conn:
+                    await ops.release_lease(conn, tenant, operation_id, self._owner)
             raise
 
     async def _finish(self, tenant: str, operation_id: str, **values) -> None:

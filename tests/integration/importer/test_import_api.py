@@ -380,6 +380,23 @@ async def test_bad_input_is_refused_and_writes_nothing(stack):
     assert op not in [o.name for o in listed.operations]
     listed = await imports.ListOperations(mpb.ListOperationsRequest(), metadata=md())
     assert op in [o.name for o in listed.operations]
+    # paged, newest first, each once
+    op2 = await api.start(imports_pb2.IMPORT_KIND_STORES, name, mapping="stores_en", dry_run=True)
+    pages, token = [], ""
+    while True:
+        page = await imports.ListOperations(
+            mpb.ListOperationsRequest(page_size=1, page_token=token), metadata=md()
+        )
+        pages += [o.name for o in page.operations]
+        token = page.next_page_token
+        if not token:
+            break
+    assert pages[:2] == [op2, op]
+    code, _, _ = await _refused(
+        imports.ListOperations(mpb.ListOperationsRequest(page_token=token or "bogus"), metadata=md(OTHER))
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    await api.wait(op2)
     done = await api.wait(op)
     assert done.metadata.state == imports_pb2.IMPORT_STATE_SUCCEEDED
     assert done.response.rows_read == done.response.rows_imported == 1
