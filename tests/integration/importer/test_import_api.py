@@ -548,3 +548,37 @@ async def test_cancel_stops_an_import_between_batches(stack, export):
     # cancelling a done operation changes nothing
     same = await api.imports.CancelOperation(mpb.CancelOperationRequest(name=name), metadata=md(tenant))
     assert same.operation.metadata.state == imports_pb2.IMPORT_STATE_CANCELLED
+
+
+async def test_a_stopping_process_hands_its_import_over_at_once(stack, export):
+    api, db, members = stack
+    _, stores_csv, members_csv, expected = export
+    tenant = "acme-term"
+    stores = await api.upload(stores_csv.read_bytes(), "stores.csv", tenant=tenant)
+    await api.wait(await api.start(imports_pb2.IMPORT_KIND_STORES, stores, tenant=tenant), tenant=tenant)
+    upload = await api.upload(members_csv.read_bytes(), "members.csv", tenant=tenant)
+    name = await api.start(imports_pb2.IMPORT_KIND_MEMBERS, upload, tenant=tenant)
+    deadline = time.monotonic() + 300
+    while (await api.get(name, tenant)).metadata.rows_read < 100:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    members.signal(signal.SIGTERM)
+    await asyncio.to_thread(members.wait, 30)
+    operation_id = name.split("/")[1]
+    released = await db.scalar(
+        db.members,
+        "SELECT lease_expire_time <= now() FROM import_operations WHERE tenant_id = :t AND operation_id = :o",
+        t=tenant,
+        o=operation_id,
+    )
+    assert released, "the lease was handed back, not left to run out"
+    await asyncio.to_thread(members.start)
+    op = await api.wait(name, tenant=tenant)
+    assert op.metadata.state == imports_pb2.IMPORT_STATE_SUCCEEDED, op.error
+    assert op.response.rows_imported == N - expected.count_bad() and op.response.reconciled
+    imported = await db.scalar(
+        db.members,
+        "SELECT count(*) FROM member_import_rows WHERE tenant_id = :t AND outcome = 'imported'",
+        t=tenant,
+    )
+    assert imported == N - expected.count_bad()
