@@ -582,3 +582,51 @@ async def test_a_stopping_process_hands_its_import_over_at_once(stack, export):
         t=tenant,
     )
     assert imported == N - expected.count_bad()
+
+
+async def test_legacy_vouchers_and_a_file_the_mapping_does_not_fit(stack):
+    api, _, _ = stack
+    tenant = "acme-vouchers"
+
+    async def run(kind, data: bytes, file_name: str, **fields) -> imports_pb2.ImportOperation:
+        upload = await api.upload(data, file_name, tenant=tenant)
+        return await api.wait(await api.start(kind, upload, tenant=tenant, **fields), tenant=tenant)
+
+    stores = await run(imports_pb2.IMPORT_KIND_STORES, "门店编号,门店名称\nqj,青浦店\n".encode(), "s.csv")
+    assert stores.response.rows_imported == 1
+    # a members import of a file without the members' columns fails, with its reason
+    wrong = await run(imports_pb2.IMPORT_KIND_MEMBERS, "门店编号,门店名称\nqj,青浦店\n".encode(), "s.csv")
+    assert wrong.metadata.state == imports_pb2.IMPORT_STATE_FAILED
+    info = error_details_pb2.ErrorInfo()
+    assert wrong.error.details[0].Unpack(info) and info.reason == "MAPPING_DOES_NOT_FIT"
+    members = "会员卡号,一卡通号,姓名,手机,开卡门店\nVC-0001,YKT-77,李娜,13900000021,青浦店\n".encode()
+    assert (await run(imports_pb2.IMPORT_KIND_MEMBERS, members, "m.csv")).response.rows_imported == 1
+    vouchers = (
+        "会员卡号,券号,券名称,面额,最低消费,有效期至\n"
+        "YKT-77,LEG-0001,生日券,50,200,2027-12-31\n"  # found by the 一卡通号 alias
+        "VC-0001,LEG-0002,,20.5,,\n"
+        "NOPE-9999,LEG-0003,,10,,\n"  # no such card
+        "VC-0001,LEG-0001,,10,,\n"  # code already used by row 2
+        "VC-0001,LEG-0004,,0,,\n"  # no amount
+    ).encode()
+    for _ in range(2):  # the same file twice: the second issues nothing new
+        op = await run(imports_pb2.IMPORT_KIND_VOUCHERS, vouchers, "v.csv")
+        assert op.metadata.state == imports_pb2.IMPORT_STATE_SUCCEEDED, op.error
+        r = op.response
+        assert (r.rows_read, r.rows_imported, r.rows_rejected) == (5, 2, 3)
+        assert (r.vouchers_issued, r.vouchers_amount_minor, r.reconciled) == (2, 7050, True)
+        got = await api.imports.GetImportErrorReport(
+            mpb.GetImportErrorReportRequest(name=op.name), metadata=md(tenant)
+        )
+        lines = list(csv.reader(io.StringIO(got.csv.decode("utf-8").lstrip("\ufeff"))))
+        assert [(x[0], x[1], x[3]) for x in lines[1:]] == [
+            ("4", "会员卡号", "UNKNOWN_CARD"),
+            ("5", "券号", "DUPLICATE_VOUCHER_CODE"),
+            ("6", "面额", "AMOUNT_REQUIRED"),
+        ]
+    member = f"members/{imported_member_id(tenant, 'VC-0001')}"
+    listed = await api.wallet.ListVouchers(wpb.ListVouchersRequest(parent=member), metadata=md(tenant))
+    assert sorted((v.code, v.amount_off_minor) for v in listed.vouchers) == [
+        ("LEG-0001", 5000),
+        ("LEG-0002", 2050),
+    ]
