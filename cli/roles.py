@@ -25,6 +25,7 @@ ROLE_NOTES = {
     "service": "Peony's services calling each other",
     "notifier": "the notify service's identity: resolves members' addresses",
     "receipt_forwarder": "the gateway's identity: forwards providers' delivery receipts to notify",
+    "importer": "the members service's identity: its import worker writes opening balances to the wallet",
 }
 README_BEGIN, README_END = "<!-- roles:begin -->\n", "\n<!-- roles:end -->"
 

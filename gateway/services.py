@@ -26,6 +26,7 @@ class ExposedService:
 
 EXPOSED_SERVICES: tuple[ExposedService, ...] = (
     ExposedService("peony.members.v1.MembersService", "members"),
+    ExposedService("peony.members.v1.ImportService", "members"),
     ExposedService("peony.notify.v1.NotifyService", "notify"),
     ExposedService("peony.wallet.v1.WalletService", "wallet"),
     ExposedService("peony.booking.v1.BookingService", "booking"),

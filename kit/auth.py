@@ -30,6 +30,8 @@ MEMBERS_CARDS_MANAGE = "members.cards.manage"
 MEMBERS_ERASE = "members.erase"
 # Saving segments and counting / listing their members (a bulk view: HQ admin and marketing).
 MEMBERS_SEGMENTS_MANAGE = "members.segments.manage"
+# Bulk import of a chain from its legacy system (ImportService): headquarters only.
+MEMBERS_IMPORT = "members.import"
 # Unmasked addresses for sending (notify's identity only).
 MEMBERS_CONTACT_RESOLVE = "members.contact.resolve"
 STORES_READ = "stores.read"
@@ -39,9 +41,11 @@ NOTIFY_READ = "notify.read"
 NOTIFY_ADMIN = "notify.admin"  # tenant templates, re-sending failed messages
 # Forwarding providers' delivery receipts to notify (the gateway's identity only).
 NOTIFY_RECEIPTS_RECORD = "notify.receipts.record"
-# Held only by the roles of Peony's own service identities (`notifier`, `receipt_forwarder`), never
-# by a person's role: not in ALL_PERMISSIONS, so not even hq_admin has them.
-SERVICE_ONLY_PERMISSIONS = frozenset({MEMBERS_CONTACT_RESOLVE, NOTIFY_RECEIPTS_RECORD})
+# Writing an import's opening balances into the wallet (members' identity only: its import worker).
+WALLET_IMPORT_APPLY = "wallet.import.apply"
+# Held only by the roles of Peony's own service identities (`notifier`, `receipt_forwarder`,
+# `importer`), never by a person's role: not in ALL_PERMISSIONS, so not even hq_admin has them.
+SERVICE_ONLY_PERMISSIONS = frozenset({MEMBERS_CONTACT_RESOLVE, NOTIFY_RECEIPTS_RECORD, WALLET_IMPORT_APPLY})
 WALLET_READ = "wallet.read"
 WALLET_WRITE = "wallet.write"  # top-ups, holds, checkout: front-desk money movements
 WALLET_ADJUST = "wallet.adjust"  # staff point adjustments and reversals (audited)
@@ -62,6 +66,7 @@ ALL_PERMISSIONS = frozenset(
         MEMBERS_CARDS_MANAGE,
         MEMBERS_ERASE,
         MEMBERS_SEGMENTS_MANAGE,
+        MEMBERS_IMPORT,
         STORES_READ,
         STORES_MANAGE,
         TIERS_MANAGE,
@@ -140,6 +145,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "notifier": frozenset({MEMBERS_CONTACT_RESOLVE}),
     # Held, beside `service`, by the gateway only: it forwards providers' receipt callbacks.
     "receipt_forwarder": frozenset({NOTIFY_RECEIPTS_RECORD}),
+    # Held, beside `service`, by the members service's identity only: its import worker writes
+    # opening balances through the wallet's ApplyImportBatch.
+    "importer": frozenset({WALLET_IMPORT_APPLY}),
 }
 # Roles whose access is limited to the stores listed in the token's `stores` claim.
 STORE_BOUND_ROLES = frozenset({"store_manager", "front_desk", "beautician", "consultant"})

@@ -80,8 +80,17 @@ def shipped(name: str) -> Path:
 
 def load_mapping(path: Path, kind: str) -> Mapping:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MappingError(f"cannot read mapping {path}: {exc}") from exc
+    return parse_mapping(text, kind, str(path))
+
+
+def parse_mapping(text: str, kind: str, path: str = "(inline)") -> Mapping:
+    """A mapping from its YAML text (a file's, or the ImportService's inline `mapping_yaml`)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         raise MappingError(f"cannot read mapping {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise MappingError(f"mapping {path} must be a YAML mapping")

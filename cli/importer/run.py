@@ -31,6 +31,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from cli.importer import readers
 from cli.importer.mapping import FIELDS, Mapping, MappingError, load_mapping, shipped
@@ -103,6 +104,92 @@ def _sums(r: MemberRecord) -> dict[str, int]:
 def _add(into: dict[str, int], r: MemberRecord) -> None:
     for k, v in _sums(r).items():
         into[k] += v
+
+
+class RowReport(Protocol):
+    def add(self, e: RowError) -> None: ...
+
+
+def check_member_rows(
+    batch: list[tuple[int, dict[str, str]]],
+    mapping: Mapping,
+    stores: dict[str, str],
+    tier_ids: set[str],
+    tally: Tally,
+    report: RowReport,
+) -> list[MemberRecord]:
+    """Parses and checks one batch of member rows (also for the ImportService's worker): the rows
+    that may be imported; the others are counted rejected and reported."""
+    valid: list[MemberRecord] = []
+    for number, cells in batch:
+        tally.read += 1
+        parsed = member_record(number, cells, mapping)
+        if isinstance(parsed, MemberRecord):
+            _add(tally.file_totals, parsed)
+            errors = []
+            if parsed.tier_id and parsed.tier_id not in tier_ids:
+                errors.append(RowError(number, mapping.columns["tier"], "UNKNOWN_TIER"))
+            if parsed.store_ref not in stores:
+                errors.append(RowError(number, mapping.columns["store"], "UNKNOWN_STORE"))
+            if not errors:
+                valid.append(parsed)
+                continue
+            parsed = errors
+        tally.rejected += 1
+        for e in parsed:
+            report.add(e)
+    return valid
+
+
+def imported_member(r: MemberRecord, stores: dict[str, str]):
+    """What members' import adapter writes for one accepted row."""
+    from services.members.adapters.legacy_import import ImportedMember
+
+    return ImportedMember(
+        row=r.row,
+        legacy_numbers=r.legacy_numbers,
+        display_name=r.name,
+        phone=r.phone,
+        birthday=r.birthday,
+        tier_id=r.tier_id,
+        home_store_id=stores[r.store_ref],
+        notes=r.notes,
+    )
+
+
+def accept_outcomes(
+    outcomes, by_row: dict[int, MemberRecord], stores, mapping: Mapping, tally: Tally, report
+):
+    """Counts members' per-row outcomes and returns the wallet's opening balances of the rows
+    members accepted (the rows it refused are reported)."""
+    from services.wallet.adapters.legacy_import import OpeningBalance, OpeningItem
+
+    openings = []
+    for o in outcomes:
+        record = by_row[o.row]
+        if o.member_id is None:
+            tally.rejected += 1
+            report.add(RowError(o.row, mapping.columns.get(o.field, o.field), o.reason))
+            continue
+        tally.imported += 1
+        tally.already += not o.fresh
+        _add(tally.accepted_totals, record)
+        openings.append(
+            OpeningBalance(
+                row=o.row,
+                member_id=o.member_id,
+                store_id=stores[record.store_ref],
+                principal_minor=record.principal_minor,
+                bonus_minor=record.bonus_minor,
+                points=record.points,
+                points_expire_time=record.points_expire_time,
+                items=tuple(
+                    OpeningItem(p.service_id, p.display_name, p.sessions, p.expire_time)
+                    for p in record.packages
+                ),
+            )
+        )
+    return openings
 
 
 def import_id_of(path: Path, tenant: str, kind: str) -> str:
@@ -196,8 +283,8 @@ async def import_members(
     args, mapping: Mapping, header_rows, total: int, import_id: str, report: ErrorReport
 ) -> dict:
     from kit.crypto import PiiCipher
-    from services.members.adapters.legacy_import import BatchConflict, ImportedMember, MemberImporter
-    from services.wallet.adapters.legacy_import import OpeningBalance, OpeningBalanceImporter, OpeningItem
+    from services.members.adapters.legacy_import import BatchConflict, MemberImporter
+    from services.wallet.adapters.legacy_import import OpeningBalanceImporter
 
     config, members_engine, wallet_engine = await _engines()
     try:
@@ -215,38 +302,9 @@ async def import_members(
             wallet_write: asyncio.Future | None = None
             try:
                 for batch in _batches(header_rows, args.batch):
-                    valid: list[MemberRecord] = []
-                    for number, cells in batch:
-                        tally.read += 1
-                        parsed = member_record(number, cells, mapping)
-                        if isinstance(parsed, MemberRecord):
-                            _add(tally.file_totals, parsed)
-                            errors = []
-                            if parsed.tier_id and parsed.tier_id not in tier_ids:
-                                errors.append(RowError(number, mapping.columns["tier"], "UNKNOWN_TIER"))
-                            if parsed.store_ref not in stores:
-                                errors.append(RowError(number, mapping.columns["store"], "UNKNOWN_STORE"))
-                            if not errors:
-                                valid.append(parsed)
-                                continue
-                            parsed = errors
-                        tally.rejected += 1
-                        for e in parsed:
-                            report.add(e)
+                    valid = check_member_rows(batch, mapping, stores, tier_ids, tally, report)
                     by_row = {r.row: r for r in valid}
-                    imported = [
-                        ImportedMember(
-                            row=r.row,
-                            legacy_numbers=r.legacy_numbers,
-                            display_name=r.name,
-                            phone=r.phone,
-                            birthday=r.birthday,
-                            tier_id=r.tier_id,
-                            home_store_id=stores[r.store_ref],
-                            notes=r.notes,
-                        )
-                        for r in valid
-                    ]
+                    imported = [imported_member(r, stores) for r in valid]
                     for attempt in range(8):
                         try:
                             outcomes = await members.apply(
@@ -257,31 +315,7 @@ async def import_members(
                             if attempt == 7:
                                 raise
                             await asyncio.sleep(0.05 * (attempt + 1))
-                    openings = []
-                    for o in outcomes:
-                        record = by_row[o.row]
-                        if o.member_id is None:
-                            tally.rejected += 1
-                            report.add(RowError(o.row, mapping.columns.get(o.field, o.field), o.reason))
-                            continue
-                        tally.imported += 1
-                        tally.already += not o.fresh
-                        _add(tally.accepted_totals, record)
-                        openings.append(
-                            OpeningBalance(
-                                row=o.row,
-                                member_id=o.member_id,
-                                store_id=stores[record.store_ref],
-                                principal_minor=record.principal_minor,
-                                bonus_minor=record.bonus_minor,
-                                points=record.points,
-                                points_expire_time=record.points_expire_time,
-                                items=tuple(
-                                    OpeningItem(p.service_id, p.display_name, p.sessions, p.expire_time)
-                                    for p in record.packages
-                                ),
-                            )
-                        )
+                    openings = accept_outcomes(outcomes, by_row, stores, mapping, tally, report)
                     # The wallet writes this batch while members writes the next one (two databases,
                     # two connections): each side records its rows, so a crash between them is
                     # finished by the next run like any other.
@@ -333,16 +367,46 @@ async def import_members(
         await wallet_engine.dispose()
 
 
+async def import_store_row(uows, caller, tenant: str, number: int, cells, mapping: Mapping, dry_run: bool):
+    """One store row (also for the ImportService's worker): True created, None already there
+    (same id and name: a re-run), or the row's errors."""
+    from kit.errors import AlreadyExists
+    from services.members.domain.stores import Store
+    from services.members.service_layer import handlers
+
+    parsed = store_record(number, cells, mapping)
+    if isinstance(parsed, list):
+        return parsed
+    store = Store(
+        store_id=parsed.store_id, display_name=parsed.name, address=parsed.address, time_zone=parsed.time_zone
+    )
+
+    async def create(uow):
+        try:
+            await handlers.create_store(uow, caller, store)
+            return True
+        except AlreadyExists:
+            existing = await uow.stores.get(store.store_id)
+            return None if existing and existing.display_name == store.display_name else False
+
+    if dry_run:
+        async with uows(tenant) as uow:
+            exists = await uow.stores.get(store.store_id)
+        created = None if exists and exists.display_name == store.display_name else (not exists)
+    else:
+        created = await uows.run(tenant, create)
+    if created is False:
+        return [RowError(number, mapping.columns["store_id"], "STORE_EXISTS")]
+    return created
+
+
 async def import_stores(
     args, mapping: Mapping, header_rows, total: int, import_id: str, report: ErrorReport
 ) -> dict:
     from kit.auth import ROLE_PERMISSIONS, Principal
     from kit.crypto import PiiCipher
     from kit.db import session_factory
-    from kit.errors import AlreadyExists
     from kit.uow import UnitOfWorkFactory
-    from services.members.domain.stores import Store
-    from services.members.service_layer import handlers
     from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
     config, members_engine, wallet_engine = await _engines()
@@ -366,34 +430,10 @@ async def import_stores(
     try:
         for number, cells in header_rows:
             tally.read += 1
-            parsed = store_record(number, cells, mapping)
+            parsed = await import_store_row(uows, caller, args.tenant, number, cells, mapping, args.dry_run)
             if not isinstance(parsed, list):
-                store = Store(
-                    store_id=parsed.store_id,
-                    display_name=parsed.name,
-                    address=parsed.address,
-                    time_zone=parsed.time_zone,
-                )
-
-                async def create(uow, store=store):
-                    try:
-                        await handlers.create_store(uow, caller, store)
-                        return True
-                    except AlreadyExists:
-                        existing = await uow.stores.get(store.store_id)
-                        return None if existing and existing.display_name == store.display_name else False
-
-                if args.dry_run:
-                    async with uows(args.tenant) as uow:
-                        exists = await uow.stores.get(store.store_id)
-                    created = None if exists and exists.display_name == store.display_name else (not exists)
-                else:
-                    created = await uows.run(args.tenant, create)
-                if created is False:
-                    parsed = [RowError(number, mapping.columns["store_id"], "STORE_EXISTS")]
-                else:
-                    tally.imported += 1
-                    tally.already += created is None
+                tally.imported += 1
+                tally.already += parsed is None
             if isinstance(parsed, list):
                 tally.rejected += 1
                 for e in parsed:

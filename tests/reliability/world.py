@@ -30,7 +30,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from peony.booking.v1 import appointments_pb2, catalog_pb2, feedback_pb2, resources_pb2, waitlist_pb2
 from peony.booking.v1 import booking_service_pb2 as bpb
-from peony.members.v1 import member_pb2, store_pb2
+from peony.members.v1 import imports_pb2, member_pb2, store_pb2
 from peony.members.v1 import members_service_pb2 as mpb
 from peony.wallet.v1 import checkout_pb2, ledger_pb2, packages_pb2, points_pb2, stored_value_pb2, vouchers_pb2
 from peony.wallet.v1 import wallet_service_pb2 as wpb
@@ -38,6 +38,7 @@ from peony.wallet.v1 import wallet_service_pb2 as wpb
 from tests.reliability.contract import DATABASE_SERVICES, Rpc, metadata_for, patterns_for
 
 PIN = "135790"
+STORES_CSV = b"Store ID,Name\ns9,Store 9\n"  # the ImportService's world upload (stores_en)
 PHONES = ("13500000001", "13500000002", "13500000003", "13500000004")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -84,7 +85,7 @@ class World:
 def _rpc(platform, service: str, method: str, request: Message, metadata) -> Message:
     """A typed call through the platform's channel (raises grpc.RpcError)."""
     module = {"members": mpb, "wallet": wpb, "booking": bpb}[service]
-    svc = next(iter(module.DESCRIPTOR.services_by_name.values()))
+    svc = next(s for s in module.DESCRIPTOR.services_by_name.values() if method in s.methods_by_name)
     response_cls = getattr(module, f"{method}Response")
     stub = platform.channels[service].unary_unary(
         f"/{svc.full_name}/{method}",
@@ -396,6 +397,34 @@ def seed_more(platform, world: World) -> None:
                 request_id=_rid(),
             ),
         ),
+        # An upload (complete) and an import operation (a dry run of one store) for the
+        # ImportService's rows.
+        (
+            "members",
+            "CreateImportUpload",
+            lambda: mpb.CreateImportUploadRequest(
+                upload=imports_pb2.ImportUpload(file_name="stores.csv", size_bytes=len(STORES_CSV)),
+                request_id=_rid(),
+            ),
+        ),
+        (
+            "members",
+            "AppendImportChunk",
+            lambda: mpb.AppendImportChunkRequest(
+                upload=world.name_for("importUploads/{upload}"), offset=0, data=STORES_CSV
+            ),
+        ),
+        (
+            "members",
+            "StartImport",
+            lambda: mpb.StartImportRequest(
+                kind=imports_pb2.IMPORT_KIND_STORES,
+                upload=world.name_for("importUploads/{upload}"),
+                mapping="stores_en",
+                dry_run=True,
+                request_id=_rid(),
+            ),
+        ),
     ]
     for service, method, build in seeds:
         try:
@@ -638,7 +667,22 @@ def _referral_settings(msg: mpb.UpdateReferralSettingsRequest, world: World) -> 
     msg.referral_settings.threshold_minor = 60_000
 
 
+def _start_import(msg: mpb.StartImportRequest, world: World) -> None:
+    msg.kind, msg.mapping, msg.dry_run = imports_pb2.IMPORT_KIND_STORES, "stores_en", True
+
+
+def _append_chunk(msg: mpb.AppendImportChunkRequest, world: World) -> None:
+    msg.offset, msg.data = 0, STORES_CSV  # the chunk the world stored: a retry, accepted unchanged
+
+
+def _apply_import_batch(msg: wpb.ApplyImportBatchRequest, world: World) -> None:
+    msg.import_id, msg.reconcile = "matrix-import", True  # a read of an import with no rows
+
+
 OVERRIDES = {
+    "members.StartImport": _start_import,
+    "members.AppendImportChunk": _append_chunk,
+    "wallet.ApplyImportBatch": _apply_import_batch,
     "insights.QueryMetric": _insights_metric,
     "insights.ExportMetric": _insights_metric,
     "notify.GetTemplate": _template_name,

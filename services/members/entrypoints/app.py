@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from peony.members.v1 import members_service_pb2, members_service_pb2_grpc
 
 from kit.auth import TokenVerifier
@@ -13,15 +15,18 @@ from kit.idempotency import Idempotency
 from kit.messaging import ensure_stream
 from kit.messaging.invalidation import StreamInvalidator
 from kit.service import open_backbone, page_tokens, run_service
+from kit.service_auth import ServiceCredentials
 from kit.uow import UnitOfWorkFactory
 from services.members.adapters.audit import PiiAuditTrail
 from services.members.adapters.tables import metadata
 from services.members.adapters.wallet_client import WalletClient
+from services.members.adapters.wallet_imports import IMPORTER_ROLE, WalletImports
 from services.members.entrypoints.consumers import (
     WALLET_STREAM_SERVICE,
     engagement_facts_consumer,
     wallet_events_consumer,
 )
+from services.members.entrypoints.grpc_imports import ImportServicer
 from services.members.entrypoints.grpc_servicer import MembersServicer
 from services.members.entrypoints.jobs import TierAnniversaryWorker, TierReevaluationWorker
 from services.members.service_layer.birthday import BirthdaySettings, BirthdayWorker
@@ -30,6 +35,7 @@ from services.members.service_layer.campaigns import (
     sms_price_from_env,
     throttle_window_from_env,
 )
+from services.members.service_layer.imports import ImportWorker
 from services.members.service_layer.lapse import LapseSettings, LapseWorker
 from services.members.service_layer.membership_anniversary import AnniversarySettings, AnniversaryWorker
 from services.members.service_layer.queries import MembersQueries
@@ -41,7 +47,16 @@ SERVICE = "members"
 TIER_REVIEW_INTERVAL_VAR = "PEONY_MEMBERS_TIER_REVIEW_INTERVAL_SECONDS"
 # How often each replica looks for campaigns to start or send (the throttle is per minute).
 CAMPAIGN_INTERVAL_VAR = "PEONY_MEMBERS_CAMPAIGN_INTERVAL_SECONDS"
+# The ImportService's worker: how often each replica looks for an import to run, and the lease an
+# import is held under (another replica resumes it once the lease ran out: its worker died).
+IMPORT_INTERVAL_VAR = "PEONY_MEMBERS_IMPORT_INTERVAL_SECONDS"
+IMPORT_LEASE_VAR = "PEONY_MEMBERS_IMPORT_LEASE_SECONDS"
+# Rows per batch (one members transaction, one wallet call, one progress commit).
+IMPORT_BATCH_VAR = "PEONY_MEMBERS_IMPORT_BATCH_ROWS"
+# How long an upload is kept when no import finishes with it.
+IMPORT_RETENTION_VAR = "PEONY_MEMBERS_IMPORT_UPLOAD_RETENTION_HOURS"
 FULL_NAME = members_service_pb2.DESCRIPTOR.services_by_name["MembersService"].full_name
+IMPORT_FULL_NAME = members_service_pb2.DESCRIPTOR.services_by_name["ImportService"].full_name
 
 
 async def build(config: ServiceConfig) -> GrpcServiceRunner:
@@ -91,12 +106,35 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         interval_s=float(config.extra.get(CAMPAIGN_INTERVAL_VAR) or 5.0),
         send_interval=throttle_window_from_env(config.extra),
     )
+    imports = ImportServicer(
+        uows,
+        Idempotency(cipher, metadata),
+        page_tokens(config, SERVICE),
+        retention=timedelta(hours=float(config.extra.get(IMPORT_RETENTION_VAR) or 72)),
+    )
+    # Members writes the wallet's opening balances through the wallet, as itself with `importer`.
+    import_worker = ImportWorker(
+        backbone.engine,
+        uows,
+        cipher,
+        WalletImports(
+            config.service_addrs["wallet"],
+            ServiceCredentials.from_config(config, extra_roles=(IMPORTER_ROLE,)),
+            channel_settings=config.grpc_channel,
+        ),
+        interval_s=float(config.extra.get(IMPORT_INTERVAL_VAR) or 1.0),
+        lease_s=float(config.extra.get(IMPORT_LEASE_VAR) or 30.0),
+        batch_rows=max(1, min(1000, int(config.extra.get(IMPORT_BATCH_VAR) or 500))),
+    )
     return GrpcServiceRunner(
         config=config,
         registrations=[
             ServiceRegistration(
                 FULL_NAME, members_service_pb2_grpc.add_MembersServiceServicer_to_server, servicer
-            )
+            ),
+            ServiceRegistration(
+                IMPORT_FULL_NAME, members_service_pb2_grpc.add_ImportServiceServicer_to_server, imports
+            ),
         ],
         verifier=TokenVerifier(config.auth),
         workers=[
@@ -110,6 +148,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             anniversaries,
             campaign_sender,
             engagement_consumer,
+            import_worker,
             audit,
             backbone.retention,
         ],

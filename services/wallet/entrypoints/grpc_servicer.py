@@ -19,6 +19,7 @@ from services.wallet.adapters.wallet_apply import WalletApply
 from services.wallet.entrypoints.grpc_checkout import CheckoutRpc
 from services.wallet.entrypoints.grpc_finance import FinanceRpc
 from services.wallet.entrypoints.grpc_holds import HoldsRpc
+from services.wallet.entrypoints.grpc_imports import ImportsRpc
 from services.wallet.entrypoints.grpc_packages import PackagesRpc
 from services.wallet.entrypoints.grpc_points import PointsRpc
 from services.wallet.entrypoints.grpc_vouchers import VouchersRpc
@@ -36,6 +37,7 @@ class WalletServicer(
     PackagesRpc,
     VouchersRpc,
     CheckoutRpc,
+    ImportsRpc,
     ServicerKit[WalletUnitOfWork],
     pb_grpc.WalletServiceServicer,
 ):

@@ -99,7 +99,7 @@ class Databases:
             "postings": (
                 self.wallet,
                 "SELECT transaction_id, account_id, amount, unit FROM postings"
-                " ORDER BY transaction_id, account_id",
+                " ORDER BY transaction_id, account_id, amount, unit",  # one account twice: a total order
             ),
             "lots": (
                 self.wallet,

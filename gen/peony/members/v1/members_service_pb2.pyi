@@ -7,6 +7,7 @@ from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from peony.members.v1 import campaign_pb2 as _campaign_pb2
 from peony.members.v1 import card_pb2 as _card_pb2
+from peony.members.v1 import imports_pb2 as _imports_pb2
 from peony.members.v1 import member_pb2 as _member_pb2
 from peony.members.v1 import referral_pb2 as _referral_pb2
 from peony.members.v1 import segment_pb2 as _segment_pb2
@@ -646,3 +647,117 @@ class GetCampaignResultsResponse(_message.Message):
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     results: _campaign_pb2.CampaignResults
     def __init__(self, results: _Optional[_Union[_campaign_pb2.CampaignResults, _Mapping]] = ...) -> None: ...
+
+class CreateImportUploadRequest(_message.Message):
+    __slots__ = ("upload", "request_id")
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    upload: _imports_pb2.ImportUpload
+    request_id: str
+    def __init__(self, upload: _Optional[_Union[_imports_pb2.ImportUpload, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateImportUploadResponse(_message.Message):
+    __slots__ = ("upload",)
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
+    upload: _imports_pb2.ImportUpload
+    def __init__(self, upload: _Optional[_Union[_imports_pb2.ImportUpload, _Mapping]] = ...) -> None: ...
+
+class AppendImportChunkRequest(_message.Message):
+    __slots__ = ("upload", "offset", "data")
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    upload: str
+    offset: int
+    data: bytes
+    def __init__(self, upload: _Optional[str] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class AppendImportChunkResponse(_message.Message):
+    __slots__ = ("upload",)
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
+    upload: _imports_pb2.ImportUpload
+    def __init__(self, upload: _Optional[_Union[_imports_pb2.ImportUpload, _Mapping]] = ...) -> None: ...
+
+class StartImportRequest(_message.Message):
+    __slots__ = ("kind", "upload", "mapping", "mapping_yaml", "dry_run", "encoding", "request_id")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    MAPPING_YAML_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    ENCODING_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    kind: _imports_pb2.ImportKind
+    upload: str
+    mapping: str
+    mapping_yaml: str
+    dry_run: bool
+    encoding: str
+    request_id: str
+    def __init__(self, kind: _Optional[_Union[_imports_pb2.ImportKind, str]] = ..., upload: _Optional[str] = ..., mapping: _Optional[str] = ..., mapping_yaml: _Optional[str] = ..., dry_run: _Optional[bool] = ..., encoding: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class StartImportResponse(_message.Message):
+    __slots__ = ("operation",)
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    operation: _imports_pb2.ImportOperation
+    def __init__(self, operation: _Optional[_Union[_imports_pb2.ImportOperation, _Mapping]] = ...) -> None: ...
+
+class GetOperationRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetOperationResponse(_message.Message):
+    __slots__ = ("operation",)
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    operation: _imports_pb2.ImportOperation
+    def __init__(self, operation: _Optional[_Union[_imports_pb2.ImportOperation, _Mapping]] = ...) -> None: ...
+
+class ListOperationsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListOperationsResponse(_message.Message):
+    __slots__ = ("operations", "next_page_token")
+    OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    operations: _containers.RepeatedCompositeFieldContainer[_imports_pb2.ImportOperation]
+    next_page_token: str
+    def __init__(self, operations: _Optional[_Iterable[_Union[_imports_pb2.ImportOperation, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CancelOperationRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class CancelOperationResponse(_message.Message):
+    __slots__ = ("operation",)
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    operation: _imports_pb2.ImportOperation
+    def __init__(self, operation: _Optional[_Union[_imports_pb2.ImportOperation, _Mapping]] = ...) -> None: ...
+
+class GetImportErrorReportRequest(_message.Message):
+    __slots__ = ("name", "page_size", "page_token")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    page_size: int
+    page_token: str
+    def __init__(self, name: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class GetImportErrorReportResponse(_message.Message):
+    __slots__ = ("csv", "lines", "next_page_token")
+    CSV_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    csv: bytes
+    lines: int
+    next_page_token: str
+    def __init__(self, csv: _Optional[bytes] = ..., lines: _Optional[int] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -1870,3 +1870,355 @@ class MembersService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class ImportServiceStub:
+    """Bulk import of a chain from its legacy system (the `peony import` command as an API): upload the
+    file in chunks, start an import, follow it as a long-running operation (AIP-151). Hosted by the
+    members process (members is the master of who); the wallet's opening balances are written by
+    the wallet, through its internal `ApplyImportBatch`. Permission `members.import` (HQ admin).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateImportUpload = channel.unary_unary(
+                '/peony.members.v1.ImportService/CreateImportUpload',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.CreateImportUploadRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.CreateImportUploadResponse.FromString,
+                _registered_method=True)
+        self.AppendImportChunk = channel.unary_unary(
+                '/peony.members.v1.ImportService/AppendImportChunk',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.AppendImportChunkRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.AppendImportChunkResponse.FromString,
+                _registered_method=True)
+        self.StartImport = channel.unary_unary(
+                '/peony.members.v1.ImportService/StartImport',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.StartImportRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.StartImportResponse.FromString,
+                _registered_method=True)
+        self.GetOperation = channel.unary_unary(
+                '/peony.members.v1.ImportService/GetOperation',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetOperationRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetOperationResponse.FromString,
+                _registered_method=True)
+        self.ListOperations = channel.unary_unary(
+                '/peony.members.v1.ImportService/ListOperations',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListOperationsRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListOperationsResponse.FromString,
+                _registered_method=True)
+        self.CancelOperation = channel.unary_unary(
+                '/peony.members.v1.ImportService/CancelOperation',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.CancelOperationRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.CancelOperationResponse.FromString,
+                _registered_method=True)
+        self.GetImportErrorReport = channel.unary_unary(
+                '/peony.members.v1.ImportService/GetImportErrorReport',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetImportErrorReportRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetImportErrorReportResponse.FromString,
+                _registered_method=True)
+
+
+class ImportServiceServicer:
+    """Bulk import of a chain from its legacy system (the `peony import` command as an API): upload the
+    file in chunks, start an import, follow it as a long-running operation (AIP-151). Hosted by the
+    members process (members is the master of who); the wallet's opening balances are written by
+    the wallet, through its internal `ApplyImportBatch`. Permission `members.import` (HQ admin).
+    """
+
+    def CreateImportUpload(self, request, context):
+        """Starts an upload: the file's name and size. Nothing is stored until chunks arrive.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppendImportChunk(self, request, context):
+        """Appends a chunk at `offset`, which must equal the bytes received so far; a chunk sent again
+        (same offset, same bytes) is accepted without change, so a retry is safe.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartImport(self, request, context):
+        """Starts an import of a complete upload; a worker of the members service runs it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOperation(self, request, context):
+        """Gets an import operation with its progress (and its reconciliation once done).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOperations(self, request, context):
+        """Lists the tenant's import operations, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelOperation(self, request, context):
+        """Asks a pending or running import to stop after its current batch (rows imported stay
+        imported, each exactly once); a done operation is returned unchanged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetImportErrorReport(self, request, context):
+        """The row error report of an import as CSV (row, column, reason, code; in the mapping's
+        language), a page of rows at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ImportServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateImportUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateImportUpload,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.CreateImportUploadRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.CreateImportUploadResponse.SerializeToString,
+            ),
+            'AppendImportChunk': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppendImportChunk,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.AppendImportChunkRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.AppendImportChunkResponse.SerializeToString,
+            ),
+            'StartImport': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartImport,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.StartImportRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.StartImportResponse.SerializeToString,
+            ),
+            'GetOperation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOperation,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetOperationRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetOperationResponse.SerializeToString,
+            ),
+            'ListOperations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOperations,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListOperationsRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListOperationsResponse.SerializeToString,
+            ),
+            'CancelOperation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelOperation,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.CancelOperationRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.CancelOperationResponse.SerializeToString,
+            ),
+            'GetImportErrorReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetImportErrorReport,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetImportErrorReportRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetImportErrorReportResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'peony.members.v1.ImportService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('peony.members.v1.ImportService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ImportService:
+    """Bulk import of a chain from its legacy system (the `peony import` command as an API): upload the
+    file in chunks, start an import, follow it as a long-running operation (AIP-151). Hosted by the
+    members process (members is the master of who); the wallet's opening balances are written by
+    the wallet, through its internal `ApplyImportBatch`. Permission `members.import` (HQ admin).
+    """
+
+    @staticmethod
+    def CreateImportUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.ImportService/CreateImportUpload',
+            peony_dot_members_dot_v1_dot_members__service__pb2.CreateImportUploadRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.CreateImportUploadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppendImportChunk(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.ImportService/AppendImportChunk',
+            peony_dot_members_dot_v1_dot_members__service__pb2.AppendImportChunkRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.AppendImportChunkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartImport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.ImportService/StartImport',
+            peony_dot_members_dot_v1_dot_members__service__pb2.StartImportRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.StartImportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOperation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.ImportService/GetOperation',
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetOperationRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetOperationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOperations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.ImportService/ListOperations',
+            peony_dot_members_dot_v1_dot_members__service__pb2.ListOperationsRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.ListOperationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelOperation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.ImportService/CancelOperation',
+            peony_dot_members_dot_v1_dot_members__service__pb2.CancelOperationRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.CancelOperationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetImportErrorReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.ImportService/GetImportErrorReport',
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetImportErrorReportRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetImportErrorReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -761,3 +761,136 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
 def add_MembersServiceServicer_to_server(servicer: MembersServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class ImportServiceStub:
+    """Bulk import of a chain from its legacy system (the `peony import` command as an API): upload the
+    file in chunks, start an import, follow it as a long-running operation (AIP-151). Hosted by the
+    members process (members is the master of who); the wallet's opening balances are written by
+    the wallet, through its internal `ApplyImportBatch`. Permission `members.import` (HQ admin).
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> ImportServiceAsyncStub: ...
+    CreateImportUpload: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.CreateImportUploadRequest, _members_service_pb2.CreateImportUploadResponse]
+    """Starts an upload: the file's name and size. Nothing is stored until chunks arrive."""
+    AppendImportChunk: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.AppendImportChunkRequest, _members_service_pb2.AppendImportChunkResponse]
+    """Appends a chunk at `offset`, which must equal the bytes received so far; a chunk sent again
+    (same offset, same bytes) is accepted without change, so a retry is safe.
+    """
+    StartImport: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.StartImportRequest, _members_service_pb2.StartImportResponse]
+    """Starts an import of a complete upload; a worker of the members service runs it."""
+    GetOperation: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.GetOperationRequest, _members_service_pb2.GetOperationResponse]
+    """Gets an import operation with its progress (and its reconciliation once done)."""
+    ListOperations: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ListOperationsRequest, _members_service_pb2.ListOperationsResponse]
+    """Lists the tenant's import operations, newest first."""
+    CancelOperation: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.CancelOperationRequest, _members_service_pb2.CancelOperationResponse]
+    """Asks a pending or running import to stop after its current batch (rows imported stay
+    imported, each exactly once); a done operation is returned unchanged.
+    """
+    GetImportErrorReport: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.GetImportErrorReportRequest, _members_service_pb2.GetImportErrorReportResponse]
+    """The row error report of an import as CSV (row, column, reason, code; in the mapping's
+    language), a page of rows at a time.
+    """
+
+@_typing.type_check_only
+class ImportServiceAsyncStub(ImportServiceStub):
+    """Bulk import of a chain from its legacy system (the `peony import` command as an API): upload the
+    file in chunks, start an import, follow it as a long-running operation (AIP-151). Hosted by the
+    members process (members is the master of who); the wallet's opening balances are written by
+    the wallet, through its internal `ApplyImportBatch`. Permission `members.import` (HQ admin).
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    CreateImportUpload: _aio.UnaryUnaryMultiCallable[_members_service_pb2.CreateImportUploadRequest, _members_service_pb2.CreateImportUploadResponse]  # type: ignore[assignment]
+    """Starts an upload: the file's name and size. Nothing is stored until chunks arrive."""
+    AppendImportChunk: _aio.UnaryUnaryMultiCallable[_members_service_pb2.AppendImportChunkRequest, _members_service_pb2.AppendImportChunkResponse]  # type: ignore[assignment]
+    """Appends a chunk at `offset`, which must equal the bytes received so far; a chunk sent again
+    (same offset, same bytes) is accepted without change, so a retry is safe.
+    """
+    StartImport: _aio.UnaryUnaryMultiCallable[_members_service_pb2.StartImportRequest, _members_service_pb2.StartImportResponse]  # type: ignore[assignment]
+    """Starts an import of a complete upload; a worker of the members service runs it."""
+    GetOperation: _aio.UnaryUnaryMultiCallable[_members_service_pb2.GetOperationRequest, _members_service_pb2.GetOperationResponse]  # type: ignore[assignment]
+    """Gets an import operation with its progress (and its reconciliation once done)."""
+    ListOperations: _aio.UnaryUnaryMultiCallable[_members_service_pb2.ListOperationsRequest, _members_service_pb2.ListOperationsResponse]  # type: ignore[assignment]
+    """Lists the tenant's import operations, newest first."""
+    CancelOperation: _aio.UnaryUnaryMultiCallable[_members_service_pb2.CancelOperationRequest, _members_service_pb2.CancelOperationResponse]  # type: ignore[assignment]
+    """Asks a pending or running import to stop after its current batch (rows imported stay
+    imported, each exactly once); a done operation is returned unchanged.
+    """
+    GetImportErrorReport: _aio.UnaryUnaryMultiCallable[_members_service_pb2.GetImportErrorReportRequest, _members_service_pb2.GetImportErrorReportResponse]  # type: ignore[assignment]
+    """The row error report of an import as CSV (row, column, reason, code; in the mapping's
+    language), a page of rows at a time.
+    """
+
+class ImportServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Bulk import of a chain from its legacy system (the `peony import` command as an API): upload the
+    file in chunks, start an import, follow it as a long-running operation (AIP-151). Hosted by the
+    members process (members is the master of who); the wallet's opening balances are written by
+    the wallet, through its internal `ApplyImportBatch`. Permission `members.import` (HQ admin).
+    """
+
+    @_abc_1.abstractmethod
+    def CreateImportUpload(
+        self,
+        request: _members_service_pb2.CreateImportUploadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.CreateImportUploadResponse, _abc.Awaitable[_members_service_pb2.CreateImportUploadResponse]]:
+        """Starts an upload: the file's name and size. Nothing is stored until chunks arrive."""
+
+    @_abc_1.abstractmethod
+    def AppendImportChunk(
+        self,
+        request: _members_service_pb2.AppendImportChunkRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.AppendImportChunkResponse, _abc.Awaitable[_members_service_pb2.AppendImportChunkResponse]]:
+        """Appends a chunk at `offset`, which must equal the bytes received so far; a chunk sent again
+        (same offset, same bytes) is accepted without change, so a retry is safe.
+        """
+
+    @_abc_1.abstractmethod
+    def StartImport(
+        self,
+        request: _members_service_pb2.StartImportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.StartImportResponse, _abc.Awaitable[_members_service_pb2.StartImportResponse]]:
+        """Starts an import of a complete upload; a worker of the members service runs it."""
+
+    @_abc_1.abstractmethod
+    def GetOperation(
+        self,
+        request: _members_service_pb2.GetOperationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.GetOperationResponse, _abc.Awaitable[_members_service_pb2.GetOperationResponse]]:
+        """Gets an import operation with its progress (and its reconciliation once done)."""
+
+    @_abc_1.abstractmethod
+    def ListOperations(
+        self,
+        request: _members_service_pb2.ListOperationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.ListOperationsResponse, _abc.Awaitable[_members_service_pb2.ListOperationsResponse]]:
+        """Lists the tenant's import operations, newest first."""
+
+    @_abc_1.abstractmethod
+    def CancelOperation(
+        self,
+        request: _members_service_pb2.CancelOperationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.CancelOperationResponse, _abc.Awaitable[_members_service_pb2.CancelOperationResponse]]:
+        """Asks a pending or running import to stop after its current batch (rows imported stay
+        imported, each exactly once); a done operation is returned unchanged.
+        """
+
+    @_abc_1.abstractmethod
+    def GetImportErrorReport(
+        self,
+        request: _members_service_pb2.GetImportErrorReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.GetImportErrorReportResponse, _abc.Awaitable[_members_service_pb2.GetImportErrorReportResponse]]:
+        """The row error report of an import as CSV (row, column, reason, code; in the mapping's
+        language), a page of rows at a time.
+        """
+
+def add_ImportServiceServicer_to_server(servicer: ImportServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1195,3 +1195,97 @@ class GetMembershipRenewalRateResponse(_message.Message):
     renewed: int
     renewal_rate_bps: int
     def __init__(self, due: _Optional[int] = ..., renewed: _Optional[int] = ..., renewal_rate_bps: _Optional[int] = ...) -> None: ...
+
+class ImportOpeningItem(_message.Message):
+    __slots__ = ("service", "display_name", "sessions", "expire_time")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    display_name: str
+    sessions: int
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, service: _Optional[str] = ..., display_name: _Optional[str] = ..., sessions: _Optional[int] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ImportOpening(_message.Message):
+    __slots__ = ("row", "member", "store", "principal_minor", "bonus_minor", "points", "points_expire_time", "items")
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_MINOR_FIELD_NUMBER: _ClassVar[int]
+    BONUS_MINOR_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    POINTS_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    row: int
+    member: str
+    store: str
+    principal_minor: int
+    bonus_minor: int
+    points: int
+    points_expire_time: _timestamp_pb2.Timestamp
+    items: _containers.RepeatedCompositeFieldContainer[ImportOpeningItem]
+    def __init__(self, row: _Optional[int] = ..., member: _Optional[str] = ..., store: _Optional[str] = ..., principal_minor: _Optional[int] = ..., bonus_minor: _Optional[int] = ..., points: _Optional[int] = ..., points_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., items: _Optional[_Iterable[_Union[ImportOpeningItem, _Mapping]]] = ...) -> None: ...
+
+class ImportVoucher(_message.Message):
+    __slots__ = ("row", "member", "code", "display_name", "amount_off_minor", "min_spend_minor", "valid_until")
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_OFF_MINOR_FIELD_NUMBER: _ClassVar[int]
+    MIN_SPEND_MINOR_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    row: int
+    member: str
+    code: str
+    display_name: str
+    amount_off_minor: int
+    min_spend_minor: int
+    valid_until: _timestamp_pb2.Timestamp
+    def __init__(self, row: _Optional[int] = ..., member: _Optional[str] = ..., code: _Optional[str] = ..., display_name: _Optional[str] = ..., amount_off_minor: _Optional[int] = ..., min_spend_minor: _Optional[int] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ApplyImportBatchRequest(_message.Message):
+    __slots__ = ("import_id", "openings", "vouchers", "dry_run", "reconcile")
+    IMPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    OPENINGS_FIELD_NUMBER: _ClassVar[int]
+    VOUCHERS_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    RECONCILE_FIELD_NUMBER: _ClassVar[int]
+    import_id: str
+    openings: _containers.RepeatedCompositeFieldContainer[ImportOpening]
+    vouchers: _containers.RepeatedCompositeFieldContainer[ImportVoucher]
+    dry_run: bool
+    reconcile: bool
+    def __init__(self, import_id: _Optional[str] = ..., openings: _Optional[_Iterable[_Union[ImportOpening, _Mapping]]] = ..., vouchers: _Optional[_Iterable[_Union[ImportVoucher, _Mapping]]] = ..., dry_run: _Optional[bool] = ..., reconcile: _Optional[bool] = ...) -> None: ...
+
+class ApplyImportBatchResponse(_message.Message):
+    __slots__ = ("openings_written", "rejected_voucher_rows", "principal_minor", "bonus_minor", "points", "sessions", "opening_money_debit", "opening_points_debit", "opening_sessions_debit", "opening_transactions", "unbalanced_transactions", "vouchers_issued", "vouchers_amount_minor")
+    OPENINGS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_VOUCHER_ROWS_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_MINOR_FIELD_NUMBER: _ClassVar[int]
+    BONUS_MINOR_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    OPENING_MONEY_DEBIT_FIELD_NUMBER: _ClassVar[int]
+    OPENING_POINTS_DEBIT_FIELD_NUMBER: _ClassVar[int]
+    OPENING_SESSIONS_DEBIT_FIELD_NUMBER: _ClassVar[int]
+    OPENING_TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    UNBALANCED_TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    VOUCHERS_ISSUED_FIELD_NUMBER: _ClassVar[int]
+    VOUCHERS_AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    openings_written: int
+    rejected_voucher_rows: _containers.RepeatedScalarFieldContainer[int]
+    principal_minor: int
+    bonus_minor: int
+    points: int
+    sessions: int
+    opening_money_debit: int
+    opening_points_debit: int
+    opening_sessions_debit: int
+    opening_transactions: int
+    unbalanced_transactions: int
+    vouchers_issued: int
+    vouchers_amount_minor: int
+    def __init__(self, openings_written: _Optional[int] = ..., rejected_voucher_rows: _Optional[_Iterable[int]] = ..., principal_minor: _Optional[int] = ..., bonus_minor: _Optional[int] = ..., points: _Optional[int] = ..., sessions: _Optional[int] = ..., opening_money_debit: _Optional[int] = ..., opening_points_debit: _Optional[int] = ..., opening_sessions_debit: _Optional[int] = ..., opening_transactions: _Optional[int] = ..., unbalanced_transactions: _Optional[int] = ..., vouchers_issued: _Optional[int] = ..., vouchers_amount_minor: _Optional[int] = ...) -> None: ...

@@ -64,6 +64,11 @@ class WalletServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.ApplyImportBatch = channel.unary_unary(
+                '/peony.wallet.v1.WalletService/ApplyImportBatch',
+                request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApplyImportBatchRequest.SerializeToString,
+                response_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApplyImportBatchResponse.FromString,
+                _registered_method=True)
         self.GetWallet = channel.unary_unary(
                 '/peony.wallet.v1.WalletService/GetWallet',
                 request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetWalletRequest.SerializeToString,
@@ -393,6 +398,17 @@ class WalletServiceServicer:
     with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
     writes nothing.
     """
+
+    def ApplyImportBatch(self, request, context):
+        """Writes one batch of an import's opening balances (or legacy vouchers) through the wallet's
+        import adapter, exactly once by (import id, row); with `reconcile`, also answers what the
+        ledger holds for the import. Internal: only the members service's identity (role
+        `importer`) may call it; anyone else gets `PERMISSION_DENIED`. Not exposed through the REST
+        gateway.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def GetWallet(self, request, context):
         """Gets a member's wallet: stored value, points and PIN state. Every member has one (all
@@ -859,6 +875,11 @@ class WalletServiceServicer:
 
 def add_WalletServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'ApplyImportBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyImportBatch,
+                    request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApplyImportBatchRequest.FromString,
+                    response_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApplyImportBatchResponse.SerializeToString,
+            ),
             'GetWallet': grpc.unary_unary_rpc_method_handler(
                     servicer.GetWallet,
                     request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetWalletRequest.FromString,
@@ -1194,6 +1215,33 @@ class WalletService:
     with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
     writes nothing.
     """
+
+    @staticmethod
+    def ApplyImportBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.wallet.v1.WalletService/ApplyImportBatch',
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApplyImportBatchRequest.SerializeToString,
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.ApplyImportBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def GetWallet(request,

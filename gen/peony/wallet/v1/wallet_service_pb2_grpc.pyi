@@ -63,6 +63,13 @@ class WalletServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> WalletServiceAsyncStub: ...
+    ApplyImportBatch: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.ApplyImportBatchRequest, _wallet_service_pb2.ApplyImportBatchResponse]
+    """Writes one batch of an import's opening balances (or legacy vouchers) through the wallet's
+    import adapter, exactly once by (import id, row); with `reconcile`, also answers what the
+    ledger holds for the import. Internal: only the members service's identity (role
+    `importer`) may call it; anyone else gets `PERMISSION_DENIED`. Not exposed through the REST
+    gateway.
+    """
     GetWallet: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.GetWalletRequest, _wallet_service_pb2.GetWalletResponse]
     """Gets a member's wallet: stored value, points and PIN state. Every member has one (all
     zero until used).
@@ -289,6 +296,13 @@ class WalletServiceAsyncStub(WalletServiceStub):
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
+    ApplyImportBatch: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.ApplyImportBatchRequest, _wallet_service_pb2.ApplyImportBatchResponse]  # type: ignore[assignment]
+    """Writes one batch of an import's opening balances (or legacy vouchers) through the wallet's
+    import adapter, exactly once by (import id, row); with `reconcile`, also answers what the
+    ledger holds for the import. Internal: only the members service's identity (role
+    `importer`) may call it; anyone else gets `PERMISSION_DENIED`. Not exposed through the REST
+    gateway.
+    """
     GetWallet: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.GetWalletRequest, _wallet_service_pb2.GetWalletResponse]  # type: ignore[assignment]
     """Gets a member's wallet: stored value, points and PIN state. Every member has one (all
     zero until used).
@@ -512,6 +526,19 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
     with INVALID_ARGUMENT (one field violation per problem, e.g. `lines[3].display_name`) and
     writes nothing.
     """
+
+    @_abc_1.abstractmethod
+    def ApplyImportBatch(
+        self,
+        request: _wallet_service_pb2.ApplyImportBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_service_pb2.ApplyImportBatchResponse, _abc.Awaitable[_wallet_service_pb2.ApplyImportBatchResponse]]:
+        """Writes one batch of an import's opening balances (or legacy vouchers) through the wallet's
+        import adapter, exactly once by (import id, row); with `reconcile`, also answers what the
+        ledger holds for the import. Internal: only the members service's identity (role
+        `importer`) may call it; anyone else gets `PERMISSION_DENIED`. Not exposed through the REST
+        gateway.
+        """
 
     @_abc_1.abstractmethod
     def GetWallet(

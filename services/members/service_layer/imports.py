@@ -1,0 +1,462 @@
+"""The ImportService's worker: runs import operations inside the members service, durably.
+
+Each replica ticks; a tick claims one operation (``FOR UPDATE SKIP LOCKED``: pending, or running
+under an expired lease — its worker was killed) and runs it under a lease it renews every third
+of its length. A worker that loses its lease stops before its next write.
+
+Running an operation is what ``peony import`` does, with the same code (cli/importer: reading,
+mapping, parsing and checking, and each service's import adapter):
+
+1. the upload is copied from PostgreSQL, chunk by chunk, to a scratch file (XLSX needs random
+   access), deleted when the run ends; memory holds one chunk and one batch;
+2. the file is read as a stream, a batch at a time; members' rows go through members' import
+   adapter on this database, the wallet's opening balances through the wallet's internal
+   ``ApplyImportBatch`` (the wallet writes its own database), both exactly once by (import id, row);
+3. each batch's progress (rows read, imported, rejected, the running sums, its error rows) is
+   committed with the batch; ``rows_read`` is the checkpoint a resumed run skips to;
+4. at the end the ledger is reconciled through the wallet, the summary stored, and the upload
+   deleted (a dry run keeps it, to be imported for real).
+
+A cancellation is honoured between batches. A dry run checks duplicates across batches in a
+temporary table of its connection, so a resumed dry run starts over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from peony.wallet.v1 import wallet_service_pb2 as wpb
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cli.importer import readers
+from cli.importer.mapping import MappingError, parse_mapping
+from cli.importer.records import RowError, voucher_record
+from cli.importer.run import (
+    _SUMS,
+    Tally,
+    _batches,
+    accept_outcomes,
+    check_member_rows,
+    import_id_of,
+    import_store_row,
+    imported_member,
+    resolve_mapping,
+)
+from kit.auth import ROLE_PERMISSIONS, Principal
+from kit.crypto import PiiCipher
+from kit.logging import get_logger
+from kit.uow import UnitOfWorkFactory
+from kit.workers import PeriodicWorker
+from services.members.adapters import import_operations as ops
+from services.members.adapters.legacy_import import BatchConflict, MemberImporter
+from services.members.adapters.wallet_imports import WalletImports
+from services.members.service_layer.unit_of_work import MembersUnitOfWork
+
+log = get_logger("peony.members.imports")
+
+BATCH_ROWS = 500
+DEFAULT_LEASE_S = 30.0
+PURGE_EVERY_S = 60.0
+
+
+class LeaseLost(Exception):
+    """Another worker took the operation over (this one was too slow to renew its lease)."""
+
+
+class Cancelled(Exception):
+    """CancelOperation was called: stop after the current batch."""
+
+
+class OperationFailed(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+class _Errors:
+    """A batch's error rows (the report interface of cli/importer), committed with its progress."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, str, str]] = []
+
+    def add(self, e: RowError) -> None:
+        self.rows.append((e.row, e.column, e.code))
+
+
+class ImportWorker(PeriodicWorker):
+    name = "import-operations"
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        uows: UnitOfWorkFactory[MembersUnitOfWork],
+        cipher: PiiCipher,
+        wallet: WalletImports,
+        *,
+        interval_s: float = 1.0,
+        lease_s: float = DEFAULT_LEASE_S,
+        batch_rows: int = BATCH_ROWS,
+        scratch_dir: str | None = None,
+    ):
+        super().__init__(interval_s=interval_s)
+        self._engine = engine
+        self._uows = uows
+        self._cipher = cipher
+        self._wallet = wallet
+        self._lease = timedelta(seconds=lease_s)
+        self._batch_rows = batch_rows
+        self._scratch_dir = scratch_dir
+        self._owner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._purged_at = -math.inf
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self._wallet.close()
+
+    async def tick(self) -> int:
+        await self._purge()
+        ran = 0
+        while True:
+            async with self._engine.begin() as conn:
+                op = await ops.claim(conn, self._owner, self._lease)
+            if op is None:
+                return ran
+            await self._run_leased(op)
+            ran += 1
+
+    async def _purge(self) -> None:
+        """Uploads past their retention, at most once a minute per replica."""
+        now = time.monotonic()
+        if now - self._purged_at < PURGE_EVERY_S:
+            return
+        self._purged_at = now
+        try:
+            async with self._engine.begin() as conn:
+                await ops.purge_expired_uploads(conn)
+        except Exception:
+            log.exception("purging expired import uploads failed; will retry")
+
+    async def _run_leased(self, op) -> None:
+        tenant, operation_id = op.tenant_id, op.operation_id
+        run = asyncio.create_task(self._run(op), name=f"import {operation_id}")
+        try:
+            while not run.done():
+                await asyncio.wait({run}, timeout=self._lease.total_seconds() / 3)
+                if run.done():
+                    break
+                async with self._engine.begin() as conn:
+                    held = await ops.renew_lease(conn, tenant, operation_id, self._owner, self._lease)
+                if held is None:
+                    log.warning("import lease lost; stopping", tenant=tenant, operation=operation_id)
+                    run.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await run
+        except asyncio.CancelledError:
+            # The process is stopping: stop the run, and hand the operation over at once rather
+            # than when the lease runs out (what is committed is its checkpoint).
+            run.cancel()
+            with contextlib.suppress(BaseException):
+                await run
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5), self._engine.begin() as conn:
+                    await ops.release_lease(conn, tenant, operation_id, self._owner)
+            raise
+
+    async def _finish(self, tenant: str, operation_id: str, **values) -> None:
+        async with self._engine.begin() as conn:
+            await ops.save_progress(conn, tenant, operation_id, self._owner, [], **values)
+
+    async def _run(self, op) -> None:
+        tenant, operation_id = op.tenant_id, op.operation_id
+        scratch: Path | None = None
+        try:
+            if op.cancel_time is not None:
+                raise Cancelled()
+            upload = None
+            async with self._engine.connect() as conn:
+                upload = await ops.get_upload(conn, tenant, op.upload_id)
+            if upload is None or upload.received_bytes != upload.size_bytes:
+                raise OperationFailed("UPLOAD_GONE", "the upload was deleted (retention) or is incomplete")
+            scratch = await self._spool(tenant, upload)
+            # Hashing and counting read the whole file: off the event loop (members serves RPCs).
+            import_id = op.import_id or await asyncio.to_thread(import_id_of, scratch, tenant, op.kind)
+            try:
+                header, rows = readers.open_rows(scratch, encoding=op.encoding or None)
+                if op.mapping_yaml:
+                    mapping = parse_mapping(op.mapping_yaml, op.kind).fitted(header)
+                else:
+                    mapping = resolve_mapping(op.mapping or None, op.kind, header)
+                total = op.rows_total or await asyncio.to_thread(
+                    readers.count_rows, scratch, encoding=op.encoding or None
+                )
+            except readers.ReadError as exc:
+                raise OperationFailed("FILE_UNREADABLE", str(exc)) from None
+            except MappingError as exc:
+                raise OperationFailed("MAPPING_DOES_NOT_FIT", str(exc)) from None
+            resume = op.rows_read if not op.dry_run else 0
+            tally = Tally(
+                read=resume,
+                imported=op.rows_imported if resume else 0,
+                already=op.rows_already if resume else 0,
+                rejected=op.rows_rejected if resume else 0,
+            )
+            if resume:
+                tally.file_totals.update(op.tally.get("file", {}))
+                tally.accepted_totals.update(op.tally.get("accepted", {}))
+            async with self._engine.begin() as conn:
+                if not resume:
+                    await ops.clear_errors(conn, tenant, operation_id)
+                await ops.save_progress(
+                    conn,
+                    tenant,
+                    operation_id,
+                    self._owner,
+                    [],
+                    import_id=import_id,
+                    rows_total=total,
+                    language=mapping.language,
+                    rows_read=tally.read,
+                    rows_imported=tally.imported,
+                    rows_already=tally.already,
+                    rows_rejected=tally.rejected,
+                )
+            try:
+                body = _skip(rows, resume)
+                run_kind = {"members": self._members, "stores": self._stores, "vouchers": self._vouchers}[
+                    op.kind
+                ]
+                summary = await run_kind(op, tenant, import_id, mapping, body, tally)
+            except readers.ReadError as exc:
+                raise OperationFailed("FILE_UNREADABLE", f"{exc} (rows before it are imported)") from None
+            summary.update(
+                import_id=import_id,
+                rows_read=tally.read,
+                rows_imported=tally.imported,
+                rows_already_imported=tally.already,
+                rows_rejected=tally.rejected,
+            )
+            reconciled = summary.get("reconciled", True)
+            await self._finish(
+                tenant,
+                operation_id,
+                state="succeeded" if reconciled else "failed",
+                summary=summary,
+                error_code="" if reconciled else "NOT_RECONCILED",
+                error_message="" if reconciled else "the ledger does not equal the accepted rows",
+                finish_time=_now(),
+            )
+            if not op.dry_run and reconciled:
+                async with self._engine.begin() as conn:
+                    await ops.delete_upload(conn, tenant, op.upload_id)
+            log.info("import finished", tenant=tenant, operation=operation_id, rows=tally.read)
+        except Cancelled:
+            await self._finish(
+                tenant,
+                operation_id,
+                state="cancelled",
+                error_code="CANCELLED",
+                error_message="cancelled",
+                finish_time=_now(),
+            )
+        except OperationFailed as exc:
+            await self._finish(
+                tenant,
+                operation_id,
+                state="failed",
+                error_code=exc.code,
+                error_message=str(exc)[:1000],
+                finish_time=_now(),
+            )
+        except LeaseLost:
+            log.warning("import lease lost", tenant=tenant, operation=operation_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A defect or an unavailable dependency past its retries: the lease runs out and a
+            # worker (this one, next tick) resumes from the last committed batch.
+            log.exception("import run failed; it will be resumed", tenant=tenant, operation=operation_id)
+        finally:
+            if scratch is not None:
+                with contextlib.suppress(OSError):
+                    scratch.unlink()
+
+    async def _spool(self, tenant: str, upload: ops.Upload) -> Path:
+        suffix = Path(upload.file_name).suffix.lower() or ".csv"
+        fd, name = tempfile.mkstemp(prefix="peony-import-", suffix=suffix, dir=self._scratch_dir)
+        path = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                async for chunk in ops.stream_chunks(self._engine, tenant, upload.upload_id):
+                    await asyncio.to_thread(f.write, chunk)
+        except BaseException:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+            raise
+        return path
+
+    async def _checkpoint(self, op, tally: Tally, errors: _Errors) -> None:
+        """Commits one batch's progress; raises Cancelled when a cancellation was requested."""
+        async with self._engine.begin() as conn:
+            saved = await ops.save_progress(
+                conn,
+                op.tenant_id,
+                op.operation_id,
+                self._owner,
+                errors.rows,
+                rows_read=tally.read,
+                rows_imported=tally.imported,
+                rows_already=tally.already,
+                rows_rejected=tally.rejected,
+                tally={"file": tally.file_totals, "accepted": tally.accepted_totals},
+            )
+            if not saved:
+                raise LeaseLost()
+            current = await ops.get_operation(conn, op.tenant_id, op.operation_id)
+        errors.rows.clear()
+        if current.cancel_time is not None:
+            raise Cancelled()
+
+    async def _members(self, op, tenant, import_id, mapping, body, tally: Tally) -> dict:
+        members = MemberImporter(self._engine, tenant, self._cipher)
+        stores = await members.stores()
+        tier_ids, entry_tier = await members.tiers()
+        errors = _Errors()
+        async with self._engine.connect() as mconn:
+            if op.dry_run:
+                await members.prepare_dry_run(mconn)
+            for batch in _batches(body, self._batch_rows):
+                valid = check_member_rows(batch, mapping, stores, tier_ids, tally, errors)
+                by_row = {r.row: r for r in valid}
+                imported = [imported_member(r, stores) for r in valid]
+                for attempt in range(8):
+                    try:
+                        outcomes = await members.apply(
+                            mconn, import_id, imported, entry_tier=entry_tier, dry_run=op.dry_run
+                        )
+                        break
+                    except BatchConflict:
+                        if attempt == 7:
+                            raise
+                        await asyncio.sleep(0.05 * (attempt + 1))
+                openings = accept_outcomes(outcomes, by_row, stores, mapping, tally, errors)
+                if openings and not op.dry_run:
+                    await self._wallet.apply(tenant, WalletImports.openings_request(import_id, openings))
+                await self._checkpoint(op, tally, errors)
+        summary = {
+            "file_totals": tally.file_totals,
+            "accepted_totals": tally.accepted_totals,
+            "reconciled": True,
+        }
+        if not op.dry_run:
+            ledger = await self._wallet.apply(
+                tenant, wpb.ApplyImportBatchRequest(import_id=import_id, reconcile=True)
+            )
+            summary["ledger_totals"] = {k: getattr(ledger, k) for k in _SUMS}
+            summary["opening_transactions"] = ledger.opening_transactions
+            summary["unbalanced_transactions"] = ledger.unbalanced_transactions
+            a = tally.accepted_totals
+            summary["reconciled"] = (
+                summary["ledger_totals"] == a
+                and ledger.unbalanced_transactions == 0
+                and ledger.opening_money_debit == a["principal_minor"] + a["bonus_minor"]
+                and ledger.opening_points_debit == a["points"]
+                and ledger.opening_sessions_debit == a["sessions"]
+            )
+        return summary
+
+    async def _stores(self, op, tenant, import_id, mapping, body, tally: Tally) -> dict:
+        caller = Principal(
+            tenant=tenant,
+            subject=f"operations/{op.operation_id}",
+            roles=frozenset({"hq_admin"}),
+            permissions=frozenset(ROLE_PERMISSIONS["hq_admin"]),
+            stores=None,
+            expires_at=math.inf,
+        )
+        errors = _Errors()
+        for batch in _batches(body, self._batch_rows):
+            for number, cells in batch:
+                tally.read += 1
+                outcome = await import_store_row(
+                    self._uows, caller, tenant, number, cells, mapping, op.dry_run
+                )
+                if isinstance(outcome, list):
+                    tally.rejected += 1
+                    for e in outcome:
+                        errors.add(e)
+                else:
+                    tally.imported += 1
+                    tally.already += outcome is None
+            await self._checkpoint(op, tally, errors)
+        return {"reconciled": True}
+
+    async def _vouchers(self, op, tenant, import_id, mapping, body, tally: Tally) -> dict:
+        members = MemberImporter(self._engine, tenant, self._cipher)
+        errors = _Errors()
+        accepted = dict(tally.accepted_totals)  # principal_minor carries Σ amount off, sessions the count
+        for batch in _batches(body, self._batch_rows):
+            parsed = []
+            for number, cells in batch:
+                tally.read += 1
+                record = voucher_record(number, cells, mapping)
+                if isinstance(record, list):
+                    tally.rejected += 1
+                    for e in record:
+                        errors.add(e)
+                else:
+                    parsed.append(record)
+            owners = await members.members_by_card([v.card_number for v in parsed])
+            known = []
+            for v in parsed:
+                if v.card_number in owners:
+                    known.append(v)
+                else:
+                    tally.rejected += 1
+                    errors.add(RowError(v.row, mapping.columns["card_number"], "UNKNOWN_CARD"))
+            rejected: set[int] = set()
+            if known:
+                vouchers = [(v, owners[v.card_number]) for v in known]
+                answer = await self._wallet.apply(
+                    tenant, WalletImports.vouchers_request(import_id, vouchers, dry_run=op.dry_run)
+                )
+                rejected = set(answer.rejected_voucher_rows)
+            for v in known:
+                if v.row in rejected:
+                    tally.rejected += 1
+                    errors.add(RowError(v.row, mapping.columns["code"], "DUPLICATE_VOUCHER_CODE"))
+                else:
+                    tally.imported += 1
+                    accepted["principal_minor"] += v.amount_minor
+                    accepted["sessions"] += 1
+            tally.accepted_totals = accepted
+            await self._checkpoint(op, tally, errors)
+        summary: dict = {"reconciled": True}
+        if not op.dry_run:
+            issued = await self._wallet.apply(
+                tenant, wpb.ApplyImportBatchRequest(import_id=import_id, reconcile=True)
+            )
+            summary["vouchers_issued"] = issued.vouchers_issued
+            summary["vouchers_amount_minor"] = issued.vouchers_amount_minor
+            summary["reconciled"] = (
+                issued.vouchers_issued == accepted["sessions"]
+                and issued.vouchers_amount_minor == accepted["principal_minor"]
+            )
+        return summary
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _skip(rows, done: int):
+    """The data rows after the first ``done`` (the checkpoint of a resumed run), still streaming."""
+    for i, item in enumerate(rows):
+        if i >= done:
+            yield item
