@@ -30,6 +30,8 @@ MEMBERS_CARDS_MANAGE = "members.cards.manage"
 MEMBERS_ERASE = "members.erase"
 # Saving segments and counting / listing their members (a bulk view: HQ admin and marketing).
 MEMBERS_SEGMENTS_MANAGE = "members.segments.manage"
+# Approving or rejecting a campaign over the tenant's cost threshold (院长/HQ 审批): HQ admin only.
+MEMBERS_CAMPAIGNS_APPROVE = "members.campaigns.approve"
 # Unmasked addresses for sending (notify's identity only).
 MEMBERS_CONTACT_RESOLVE = "members.contact.resolve"
 STORES_READ = "stores.read"
@@ -62,6 +64,7 @@ ALL_PERMISSIONS = frozenset(
         MEMBERS_CARDS_MANAGE,
         MEMBERS_ERASE,
         MEMBERS_SEGMENTS_MANAGE,
+        MEMBERS_CAMPAIGNS_APPROVE,
         STORES_READ,
         STORES_MANAGE,
         TIERS_MANAGE,

@@ -122,6 +122,11 @@ MATRIX: dict[str, Rule] = {
     "members.ResumeCampaign":         R(auth.MEMBERS_SEGMENTS_MANAGE),
     "members.CancelCampaign":         R(auth.MEMBERS_SEGMENTS_MANAGE),
     "members.GetCampaignResults":     R(auth.MEMBERS_SEGMENTS_MANAGE),
+    "members.ApproveCampaign":        R(auth.MEMBERS_CAMPAIGNS_APPROVE),
+    "members.RejectCampaign":         R(auth.MEMBERS_CAMPAIGNS_APPROVE),
+    "members.GetCampaignSettings":    R(auth.MEMBERS_SEGMENTS_MANAGE),
+    "members.UpdateCampaignSettings": R(auth.MEMBERS_CAMPAIGNS_APPROVE),
+    "members.ListLapseRisks":         R(auth.MEMBERS_READ, store=True),
     # wallet: stored value
     "wallet.GetWallet":               R(auth.WALLET_READ, member="own"),
     "wallet.ListTransactions":        R(auth.WALLET_READ, member="own"),

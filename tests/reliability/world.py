@@ -638,7 +638,13 @@ def _referral_settings(msg: mpb.UpdateReferralSettingsRequest, world: World) -> 
     msg.referral_settings.threshold_minor = 60_000
 
 
+def _campaign_settings(msg: mpb.UpdateCampaignSettingsRequest, world: World) -> None:
+    msg.campaign_settings.approval_threshold_minor = 50_000  # the default: later campaigns unaffected
+
+
 OVERRIDES = {
+    "members.UpdateCampaignSettings": _campaign_settings,
+    "members.RejectCampaign": _reason,
     "insights.QueryMetric": _insights_metric,
     "insights.ExportMetric": _insights_metric,
     "notify.GetTemplate": _template_name,

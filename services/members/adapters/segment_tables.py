@@ -100,10 +100,20 @@ campaigns = Table(
     Column("estimated_member_count", BigInteger, nullable=False, server_default=text("0")),
     Column("estimated_sms_cost_minor", BigInteger, nullable=False, server_default=text("0")),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # approval (院长/HQ 审批) and holdout: see service_layer/campaign_approval.py
+    Column("holdout_percent", Integer, nullable=False, server_default=text("0")),
+    Column("holdout_count", BigInteger, nullable=False, server_default=text("0")),
+    Column("created_by", Text, nullable=True),
+    Column("reviewed_by", Text, nullable=True),
+    Column("reviewed_at", DateTime(timezone=True), nullable=True),
+    Column("rejection_reason", Text, nullable=True),
     PrimaryKeyConstraint("tenant_id", "campaign_id", name="pk_campaigns"),
     CheckConstraint(
-        "state IN ('scheduled', 'running', 'paused', 'completed', 'cancelled')", name="ck_campaigns_state"
+        "state IN ('scheduled', 'running', 'paused', 'completed', 'cancelled',"
+        " 'pending_approval', 'rejected')",
+        name="ck_campaigns_state",
     ),
+    CheckConstraint("holdout_percent BETWEEN 0 AND 50", name="ck_campaigns_holdout_percent"),
     CheckConstraint("throttle_per_minute BETWEEN 1 AND 10000", name="ck_campaigns_throttle"),
     CheckConstraint("reward_points BETWEEN 0 AND 100000", name="ck_campaigns_reward_points"),
     # the worker's two scans: scheduled campaigns by start time, running ones by next send
@@ -121,5 +131,20 @@ campaign_recipients = Table(
     Column("suppression_reason", Text, nullable=True),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     PrimaryKeyConstraint("tenant_id", "campaign_id", "member_id", name="pk_campaign_recipients"),
-    CheckConstraint("status IN ('pending', 'sent', 'suppressed')", name="ck_campaign_recipients_status"),
+    CheckConstraint(
+        "status IN ('pending', 'sent', 'suppressed', 'holdout')", name="ck_campaign_recipients_status"
+    ),
+)
+
+# Per-tenant campaign settings; no row: the defaults (campaign_approval.DEFAULT_APPROVAL_THRESHOLD_MINOR).
+campaign_settings = Table(
+    "campaign_settings",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("approval_threshold_minor", BigInteger, nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", name="pk_campaign_settings"),
+    CheckConstraint(
+        "approval_threshold_minor BETWEEN 0 AND 100000000", name="ck_campaign_settings_threshold"
+    ),
 )

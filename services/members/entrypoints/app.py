@@ -30,6 +30,7 @@ from services.members.service_layer.campaigns import (
     throttle_window_from_env,
 )
 from services.members.service_layer.lapse import LapseSettings, LapseWorker
+from services.members.service_layer.lapse_risks import LapseRiskReads
 from services.members.service_layer.queries import MembersQueries
 from services.members.service_layer.segments import SegmentReads
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
@@ -54,6 +55,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         after_commit=queries.invalidate_committed,  # this replica reads its own writes at once
         cipher=cipher,
     )
+    lapse_settings = LapseSettings.from_env(config.extra)
     servicer = MembersServicer(
         uows,
         queries,
@@ -61,6 +63,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         page_tokens(config, SERVICE),
         SegmentReads(backbone.engine, cipher),
         sms_price_from_env(config.extra),
+        LapseRiskReads(backbone.engine, cipher, lapse_settings.thresholds[0]),
     )
     # Other replicas' writes evict this replica's read caches through our own event stream.
     invalidator = StreamInvalidator(
@@ -77,7 +80,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         backbone.engine, uows, interval_s=float(config.extra.get(TIER_REVIEW_INTERVAL_VAR) or 60.0)
     )
     birthdays = BirthdayWorker(backbone.engine, uows, cipher, BirthdaySettings.from_env(config.extra))
-    lapses = LapseWorker(backbone.engine, uows, LapseSettings.from_env(config.extra))
+    lapses = LapseWorker(backbone.engine, uows, lapse_settings)
     campaign_sender = CampaignWorker(
         backbone.engine,
         uows,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from peony.members.v1 import events_pb2
@@ -38,6 +38,7 @@ from services.members.adapters import segment_tables as sg
 from services.members.adapters import spend_tables as st
 from services.members.adapters import tables as t
 from services.members.adapters.segment_query import SegmentQuery, SegmentRepository
+from services.members.service_layer import campaign_approval as approval
 from services.members.service_layer.segments import (
     CONSENT_FLAGS,
     SegmentReads,
@@ -80,6 +81,7 @@ class CampaignDraft:
     reward_points: int
     start_time: datetime | None
     throttle_per_minute: int
+    holdout_percent: int = 0
 
 
 def template_problems(body: str, path: str) -> list[tuple[str, str]]:
@@ -114,6 +116,8 @@ def validate_draft(d: CampaignDraft, now: datetime) -> None:
             v.add(path, problem)
     if not 0 <= d.reward_points <= MAX_REWARD_POINTS:
         v.add("campaign.reward_points", f"must be between 0 and {MAX_REWARD_POINTS}")
+    if not 0 <= d.holdout_percent <= approval.MAX_HOLDOUT_PERCENT:
+        v.add("campaign.holdout_percent", f"must be between 0 and {approval.MAX_HOLDOUT_PERCENT}")
     if not MIN_THROTTLE <= d.throttle_per_minute <= MAX_THROTTLE:
         v.add("campaign.throttle_per_minute", f"must be between {MIN_THROTTLE} and {MAX_THROTTLE}")
     if d.start_time is not None:
@@ -152,6 +156,7 @@ async def create_campaign(
     # reference is checked where the row is written)
     if await SegmentRepository(uow.session, caller.tenant).get(d.segment_id) is None:
         raise NotFound(f"{segment_name(d.segment_id)} not found", reason="SEGMENT_NOT_FOUND")
+    settings = await approval.get_settings(uow.session, caller.tenant)
     row = (
         await uow.session.execute(
             pg_insert(sg.campaigns)
@@ -164,7 +169,9 @@ async def create_campaign(
                 reward_points=d.reward_points,
                 start_time=d.start_time or now,
                 throttle_per_minute=d.throttle_per_minute,
-                state=SCHEDULED,
+                state=approval.initial_state(est.sms_cost_minor, settings, SCHEDULED),
+                holdout_percent=d.holdout_percent,
+                created_by=caller.subject,
                 estimated_member_count=est.member_count,
                 estimated_sms_cost_minor=est.sms_cost_minor,
             )
@@ -201,7 +208,7 @@ async def list_campaigns(db, tenant: str, *, limit: int, after: str | None) -> l
 _TRANSITIONS = {
     "pause": ({SCHEDULED, RUNNING}, "CAMPAIGN_NOT_PAUSABLE"),
     "resume": ({PAUSED}, "CAMPAIGN_NOT_PAUSED"),
-    "cancel": ({SCHEDULED, RUNNING, PAUSED}, "CAMPAIGN_FINISHED"),
+    "cancel": ({SCHEDULED, RUNNING, PAUSED, approval.PENDING_APPROVAL}, "CAMPAIGN_FINISHED"),
 }
 
 
@@ -309,11 +316,14 @@ async def _start(uow: MembersUnitOfWork, cipher: PiiCipher, campaign: dict, now:
                 )
             ).all()
         )
+    held_out = await approval.hold_out(uow, campaign, targeted, PENDING)
     c = sg.campaigns.c
     await uow.session.execute(
         sg.campaigns.update()
         .where(c.tenant_id == tenant, c.campaign_id == campaign_id)
-        .values(state=RUNNING, started_at=now, next_send_at=now, targeted_count=targeted)
+        .values(
+            state=RUNNING, started_at=now, next_send_at=now, targeted_count=targeted, holdout_count=held_out
+        )
     )
     uow.emit(
         events_pb2.CampaignStarted(
@@ -447,6 +457,7 @@ class CampaignResults:
     members_visited: int
     visits: int
     spend_minor: int
+    holdout: approval.HoldoutResults = field(default_factory=approval.HoldoutResults)
 
 
 async def campaign_results(db, tenant: str, campaign_id: str, window_days: int) -> CampaignResults:
@@ -490,6 +501,7 @@ async def campaign_results(db, tenant: str, campaign_id: str, window_days: int) 
         members_visited=visited,
         visits=visits,
         spend_minor=spend,
+        holdout=await approval.holdout_results(db, tenant, campaign, window_days),
     )
 
 

@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from peony.options.v1 import limits_pb2 as peony_dot_options_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpeony/members/v1/campaign.proto\x12\x10peony.members.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpeony/options/v1/limits.proto\"\x9e\x05\n\x08\x43\x61mpaign\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1f\n\x0c\x64isplay_name\x18\x02 \x01(\tB\t\xe2\x41\x01\x02\xc8\xf3\x18\xc8\x01\x12\x33\n\x07segment\x18\x03 \x01(\tB\"\xe2\x41\x01\x02\xfa\x41\x1b\n\x19members.peony.dev/Segment\x12\x1f\n\x0cmessage_body\x18\x04 \x01(\tB\t\xe2\x41\x01\x02\xc8\xf3\x18\xf4\x03\x12\x1b\n\rreward_points\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x34\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12!\n\x13throttle_per_minute\x18\x07 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x34\n\x05state\x18\x08 \x01(\x0e\x32\x1f.peony.members.v1.CampaignStateB\x04\xe2\x41\x01\x03\x12\x1c\n\x0etargeted_count\x18\t \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x18\n\nsent_count\x18\n \x01(\x03\x42\x04\xe2\x41\x01\x03\x12)\n\x1bsuppressed_no_consent_count\x18\x0b \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\'\n\x19suppressed_inactive_count\x18\x0c \x01(\x03\x42\x04\xe2\x41\x01\x03\x12$\n\x16\x65stimated_member_count\x18\r \x01(\x03\x42\x04\xe2\x41\x01\x03\x12&\n\x18\x65stimated_sms_cost_minor\x18\x0e \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:J\xea\x41G\n\x1amembers.peony.dev/Campaign\x12\x14\x63\x61mpaigns/{campaign}*\tcampaigns2\x08\x63\x61mpaign\"\xa8\x01\n\x0f\x43\x61mpaignResults\x12\x10\n\x08\x63\x61mpaign\x18\x01 \x01(\t\x12\x13\n\x0bwindow_days\x18\x02 \x01(\x05\x12\x17\n\x0frecipients_sent\x18\x03 \x01(\x03\x12\x17\n\x0frewards_granted\x18\x04 \x01(\x03\x12\x17\n\x0fmembers_visited\x18\x05 \x01(\x03\x12\x0e\n\x06visits\x18\x06 \x01(\x03\x12\x13\n\x0bspend_minor\x18\x07 \x01(\x03*\xc0\x01\n\rCampaignState\x12\x1e\n\x1a\x43\x41MPAIGN_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43\x41MPAIGN_STATE_SCHEDULED\x10\x01\x12\x1a\n\x16\x43\x41MPAIGN_STATE_RUNNING\x10\x02\x12\x19\n\x15\x43\x41MPAIGN_STATE_PAUSED\x10\x03\x12\x1c\n\x18\x43\x41MPAIGN_STATE_COMPLETED\x10\x04\x12\x1c\n\x18\x43\x41MPAIGN_STATE_CANCELLED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpeony/members/v1/campaign.proto\x12\x10peony.members.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpeony/options/v1/limits.proto\"\xe0\x06\n\x08\x43\x61mpaign\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1f\n\x0c\x64isplay_name\x18\x02 \x01(\tB\t\xe2\x41\x01\x02\xc8\xf3\x18\xc8\x01\x12\x33\n\x07segment\x18\x03 \x01(\tB\"\xe2\x41\x01\x02\xfa\x41\x1b\n\x19members.peony.dev/Segment\x12\x1f\n\x0cmessage_body\x18\x04 \x01(\tB\t\xe2\x41\x01\x02\xc8\xf3\x18\xf4\x03\x12\x1b\n\rreward_points\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x34\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12!\n\x13throttle_per_minute\x18\x07 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x34\n\x05state\x18\x08 \x01(\x0e\x32\x1f.peony.members.v1.CampaignStateB\x04\xe2\x41\x01\x03\x12\x1c\n\x0etargeted_count\x18\t \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x18\n\nsent_count\x18\n \x01(\x03\x42\x04\xe2\x41\x01\x03\x12)\n\x1bsuppressed_no_consent_count\x18\x0b \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\'\n\x19suppressed_inactive_count\x18\x0c \x01(\x03\x42\x04\xe2\x41\x01\x03\x12$\n\x16\x65stimated_member_count\x18\r \x01(\x03\x42\x04\xe2\x41\x01\x03\x12&\n\x18\x65stimated_sms_cost_minor\x18\x0e \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fholdout_percent\x18\x19 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1b\n\rholdout_count\x18\x1a \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63reator\x18\x1b \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08reviewer\x18\x1c \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0breview_time\x18\x1d \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1e\n\x10rejection_reason\x18\x1e \x01(\tB\x04\xe2\x41\x01\x03:J\xea\x41G\n\x1amembers.peony.dev/Campaign\x12\x14\x63\x61mpaigns/{campaign}*\tcampaigns2\x08\x63\x61mpaign\"\xe4\x01\n\x10\x43\x61mpaignSettings\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12&\n\x18\x61pproval_threshold_minor\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x35\n\x0bupdate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:]\xea\x41Z\n\"members.peony.dev/CampaignSettings\x12\x10\x63\x61mpaignSettings*\x10\x63\x61mpaignSettings2\x10\x63\x61mpaignSettings\"\x97\x02\n\x0f\x43\x61mpaignResults\x12\x10\n\x08\x63\x61mpaign\x18\x01 \x01(\t\x12\x13\n\x0bwindow_days\x18\x02 \x01(\x05\x12\x17\n\x0frecipients_sent\x18\x03 \x01(\x03\x12\x17\n\x0frewards_granted\x18\x04 \x01(\x03\x12\x17\n\x0fmembers_visited\x18\x05 \x01(\x03\x12\x0e\n\x06visits\x18\x06 \x01(\x03\x12\x13\n\x0bspend_minor\x18\x07 \x01(\x03\x12\x17\n\x0fholdout_members\x18\r \x01(\x03\x12\x1f\n\x17holdout_members_visited\x18\x0e \x01(\x03\x12\x16\n\x0eholdout_visits\x18\x0f \x01(\x03\x12\x1b\n\x13holdout_spend_minor\x18\x10 \x01(\x03*\x82\x02\n\rCampaignState\x12\x1e\n\x1a\x43\x41MPAIGN_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43\x41MPAIGN_STATE_SCHEDULED\x10\x01\x12\x1a\n\x16\x43\x41MPAIGN_STATE_RUNNING\x10\x02\x12\x19\n\x15\x43\x41MPAIGN_STATE_PAUSED\x10\x03\x12\x1c\n\x18\x43\x41MPAIGN_STATE_COMPLETED\x10\x04\x12\x1c\n\x18\x43\x41MPAIGN_STATE_CANCELLED\x10\x05\x12#\n\x1f\x43\x41MPAIGN_STATE_PENDING_APPROVAL\x10\n\x12\x1b\n\x17\x43\x41MPAIGN_STATE_REJECTED\x10\x0b\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -65,12 +65,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CAMPAIGN'].fields_by_name['estimated_sms_cost_minor']._serialized_options = b'\342A\001\003'
   _globals['_CAMPAIGN'].fields_by_name['create_time']._loaded_options = None
   _globals['_CAMPAIGN'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['holdout_percent']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['holdout_percent']._serialized_options = b'\342A\001\001'
+  _globals['_CAMPAIGN'].fields_by_name['holdout_count']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['holdout_count']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['creator']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['creator']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['reviewer']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['reviewer']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['review_time']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['review_time']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['rejection_reason']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['rejection_reason']._serialized_options = b'\342A\001\003'
   _globals['_CAMPAIGN']._loaded_options = None
   _globals['_CAMPAIGN']._serialized_options = b'\352AG\n\032members.peony.dev/Campaign\022\024campaigns/{campaign}*\tcampaigns2\010campaign'
-  _globals['_CAMPAIGNSTATE']._serialized_start=1022
-  _globals['_CAMPAIGNSTATE']._serialized_end=1214
+  _globals['_CAMPAIGNSETTINGS'].fields_by_name['name']._loaded_options = None
+  _globals['_CAMPAIGNSETTINGS'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_CAMPAIGNSETTINGS'].fields_by_name['approval_threshold_minor']._loaded_options = None
+  _globals['_CAMPAIGNSETTINGS'].fields_by_name['approval_threshold_minor']._serialized_options = b'\342A\001\001'
+  _globals['_CAMPAIGNSETTINGS'].fields_by_name['update_time']._loaded_options = None
+  _globals['_CAMPAIGNSETTINGS'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGNSETTINGS']._loaded_options = None
+  _globals['_CAMPAIGNSETTINGS']._serialized_options = b'\352AZ\n\"members.peony.dev/CampaignSettings\022\020campaignSettings*\020campaignSettings2\020campaignSettings'
+  _globals['_CAMPAIGNSTATE']._serialized_start=1558
+  _globals['_CAMPAIGNSTATE']._serialized_end=1816
   _globals['_CAMPAIGN']._serialized_start=178
-  _globals['_CAMPAIGN']._serialized_end=848
-  _globals['_CAMPAIGNRESULTS']._serialized_start=851
-  _globals['_CAMPAIGNRESULTS']._serialized_end=1019
+  _globals['_CAMPAIGN']._serialized_end=1042
+  _globals['_CAMPAIGNSETTINGS']._serialized_start=1045
+  _globals['_CAMPAIGNSETTINGS']._serialized_end=1273
+  _globals['_CAMPAIGNRESULTS']._serialized_start=1276
+  _globals['_CAMPAIGNRESULTS']._serialized_end=1555
 # @@protoc_insertion_point(module_scope)
