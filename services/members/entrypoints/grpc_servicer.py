@@ -514,7 +514,8 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
             days = (now - risk.since).days
             out.append(
                 pb.LapseRisk(
-                    member=_member_pb(risk.member, ladder, caller, reveal_pii=False),
+                    # a working list: masked, and without the care profile
+                    member=mp.member_to_proto(risk.member, ladder, reveal_pii=False, reveal_care=False),
                     last_visit_time=_timestamp(risk.last_visit),
                     days_since_last_visit=days,
                     days_until_lapse=max(reads.lapse_days - days, 0),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select, tuple_
+from sqlalchemy import and_, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit import auth
@@ -99,7 +99,13 @@ async def list_lapse_risks(
         since <= now - timedelta(days=lapse_days - warning),
     ]
     if after is not None:
-        clauses.append(tuple_(since, m.member_id) > tuple_(*after))
+        last_since, last_member = after
+        clauses.append(
+            tuple_(since, m.member_id)
+            > tuple_(
+                literal(last_since, type_=m.create_time.type), literal(last_member, type_=m.member_id.type)
+            )
+        )
     async with engine.connect() as conn:
         if not await StoreRepository(conn, caller.tenant).exists(store_id):
             raise NotFound(f"stores/{store_id} not found", reason="STORE_NOT_FOUND")
