@@ -61,6 +61,30 @@ member_activity = Table(
     Index("ix_member_activity_stored_value", "tenant_id", "stored_value_minor"),
 )
 
+# Unused sessions per package card item (the wallet's package events, projected by the
+# engagement-facts consumer for the ``package_sessions_remaining`` segment criterion). A card is one
+# member's; each row carries the time of the event that set it, so an older event never overwrites
+# a newer count. ``ix_member_package_sessions_member`` serves the per-member sums.
+member_package_sessions = Table(
+    "member_package_sessions",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("package_id", Text, nullable=False),
+    Column("service_id", Text, nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("sessions_remaining", BigInteger, nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "package_id", "service_id", name="pk_member_package_sessions"),
+    CheckConstraint("sessions_remaining >= 0", name="ck_member_package_sessions_remaining"),
+    Index(
+        "ix_member_package_sessions_member",
+        "tenant_id",
+        "member_id",
+        "service_id",
+        postgresql_include=["sessions_remaining"],
+    ),
+)
+
 # One row per (programme, member, period) that has run: the primary key is what makes a
 # programme fire exactly once per member and period (birthday: the year), across replicas and
 # crashes — the row, the programme's events and nothing else commit in one transaction.

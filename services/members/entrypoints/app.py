@@ -17,7 +17,9 @@ from kit.uow import UnitOfWorkFactory
 from services.members.adapters.audit import PiiAuditTrail
 from services.members.adapters.tables import metadata
 from services.members.entrypoints.consumers import (
+    BOOKING_STREAM_SERVICE,
     WALLET_STREAM_SERVICE,
+    booking_visits_consumer,
     engagement_facts_consumer,
     wallet_events_consumer,
 )
@@ -75,6 +77,9 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     wallet_consumer = wallet_events_consumer(backbone.engine, backbone.js, **config.consumer.options())
     # Last visit and balances for segments (member_activity).
     engagement_consumer = engagement_facts_consumer(backbone.engine, backbone.js, **config.consumer.options())
+    # A completed appointment is a visit too (booking's stream, created here if booking is not up yet).
+    await ensure_stream(backbone.js, BOOKING_STREAM_SERVICE)
+    booking_visits = booking_visits_consumer(backbone.engine, backbone.js, **config.consumer.options())
     tier_jobs = TierReevaluationWorker(backbone.engine, uows)
     tier_reviews = TierAnniversaryWorker(
         backbone.engine, uows, interval_s=float(config.extra.get(TIER_REVIEW_INTERVAL_VAR) or 60.0)
@@ -106,6 +111,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             lapses,
             campaign_sender,
             engagement_consumer,
+            booking_visits,
             audit,
             backbone.retention,
         ],
