@@ -12,6 +12,9 @@
   one with no marketing channel consented ``NO_CONSENT``. Notify applies the rest of its
   marketing policy (channel consent, quiet hours, caps, spend cap) per message; the wallet grants
   ``reward_points`` once per (campaign, member).
+- Over the tenant's cost threshold a campaign is created ``pending_approval`` and the worker never
+  picks it until approved; ``holdout_percent`` of the recipients are held out at the start
+  (never sent). Both live in ``campaign_approval.py``.
 """
 
 from __future__ import annotations
