@@ -192,3 +192,46 @@ async def test_a_completed_appointment_is_a_visit(world: World):
     lapsed = f(no_visit_for_days=7, include_never_visited=True)
     assert neither.name not in await world.names(lapsed)
     assert neither.name in await world.names(lapsed, as_of=now + timedelta(days=8))
+
+
+async def test_a_completed_appointment_ends_a_lapse_episode(world: World):
+    """The lapse programme counts an appointment as the visit that ends the episode:
+    MemberReturned once, naming the appointment."""
+    from peony.members.v1 import events_pb2 as members_events
+
+    from kit.config import load_config
+    from kit.crypto import PiiCipher
+    from kit.db import session_factory
+    from kit.messaging import EventEnvelope, unpack
+    from kit.uow import UnitOfWorkFactory
+    from services.members.service_layer.lapse import LapseSettings, run_lapses
+    from services.members.service_layer.unit_of_work import MembersUnitOfWork
+
+    members = world.members
+    cipher = PiiCipher(
+        load_config("members", {"PEONY_MEMBERS_DATABASE_URL": members.database_url}).pii_master_key
+    )
+    uows = UnitOfWorkFactory(MembersUnitOfWork, session_factory(members.db), service="members", cipher=cipher)
+    store = await members.create_store(world.tenant)
+    member = await world.register(store)
+    t0 = datetime.now(UTC)
+    await world.checkout(member, store, 1_000, t0 - timedelta(days=61))
+    await run_lapses(members.db, uows, t0, LapseSettings.from_env({}))
+
+    async def events(kind) -> list:
+        rows = await world.sql(
+            "SELECT payload FROM outbox WHERE tenant_id = :t AND event_type = :e ORDER BY seq",
+            t=world.tenant,
+            e=kind.DESCRIPTOR.full_name,
+        )
+        return [unpack(EventEnvelope.FromString(r.payload), kind) for r in rows]
+
+    assert [e.member for e in await events(members_events.MemberLapsed)] == [member.name]
+    await publish_completed(world, member, store, t0 - timedelta(hours=1))
+    returned = await events(members_events.MemberReturned)
+    assert len(returned) == 1
+    assert (returned[0].member, returned[0].lapsed_days, returned[0].checkout) == (member.name, 60, "")
+    assert returned[0].appointment.startswith("appointments/")
+    # the checkout of the same visit ends nothing more
+    await world.checkout(member, store, 1_000, t0 - timedelta(minutes=30))
+    assert len(await events(members_events.MemberReturned)) == 1
