@@ -83,6 +83,14 @@ member_package_sessions = Table(
         "service_id",
         postgresql_include=["sessions_remaining"],
     ),
+    # one service's items only (the usual criterion): a range scan of that service, by member
+    Index(
+        "ix_member_package_sessions_service",
+        "tenant_id",
+        "service_id",
+        "member_id",
+        postgresql_include=["sessions_remaining"],
+    ),
 )
 
 # One row per (programme, member, period) that has run: the primary key is what makes a

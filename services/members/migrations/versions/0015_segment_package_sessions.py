@@ -35,8 +35,15 @@ def upgrade() -> None:
         ["tenant_id", "member_id", "service_id"],
         postgresql_include=["sessions_remaining"],
     )
+    op.create_index(
+        "ix_member_package_sessions_service",
+        "member_package_sessions",
+        ["tenant_id", "service_id", "member_id"],
+        postgresql_include=["sessions_remaining"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_member_package_sessions_service", table_name="member_package_sessions")
     op.drop_index("ix_member_package_sessions_member", table_name="member_package_sessions")
     op.drop_table("member_package_sessions")
