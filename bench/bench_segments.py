@@ -11,9 +11,10 @@ Steps:
    generate_series`` per table, not through the API): 20 home stores, the default ladder's tiers,
    tags, marketing consent, birthdays as the service's own month-day blind index (same PII key),
    registrations over three years; ``member_activity`` for 80% of them (last visit within a year,
-   points, stored value) and three checkouts each in ``member_spend`` over the last year. Then
-   ``VACUUM ANALYZE``.
-3. The real members service as a separate process; for each of three typical segments,
+   points, stored value) and three checkouts each in ``member_spend`` over the last year; a package
+   card for every third member in ``member_package_sessions`` (facial 0-10, massage on every
+   sixth). Then ``VACUUM ANALYZE``.
+3. The real members service as a separate process; for each of four typical segments,
    ``--repeats`` sequential CountSegment calls and as many first pages (50 members) of
    ListSegmentMembers, one client, through gRPC; p50/p99 per call.
 4. Baseline in the same run: ``SELECT count(*) FROM members WHERE tenant_id = …`` straight over
@@ -61,6 +62,12 @@ def _segments():
             home_stores=["stores/store-1", "stores/store-2"],
             spend=sg.WindowedRange(window_days=90, range=sg.Int64Range(min=100_000)),
             visits=sg.WindowedRange(window_days=90, range=sg.Int64Range(min=2)),
+        ),
+        # Card renewal reminder: 1 or 2 facial sessions left on their package cards.
+        "facial_sessions_1_2": sg.SegmentFilter(
+            package_sessions_remaining=sg.PackageSessionsRange(
+                service="services/facial", range=sg.Int64Range(min=1, max=2)
+            ),
         ),
     }
 
@@ -142,11 +149,26 @@ async def _generate(db_url: str, n: int) -> None:
             n,
             STORES,
         )
-        log(f"activity and spend inserted in {time.monotonic() - started:.1f}s")
+        # a package card for every third member: facial sessions 0-10, a massage item on every sixth
+        await conn.execute(
+            """
+            INSERT INTO member_package_sessions (tenant_id, package_id, service_id, member_id,
+                sessions_remaining, as_of)
+            SELECT $1, 'p' || i, s.service, md5('m' || i)::uuid,
+                CASE s.service WHEN 'facial' THEN (i * 7) % 11 ELSE (i * 3) % 6 END, now()
+            FROM generate_series(1, $2::bigint) AS i,
+                 (VALUES ('facial'), ('massage')) AS s(service)
+            WHERE i % 3 = 0 AND (s.service = 'facial' OR i % 6 = 0)
+            """,
+            TENANT,
+            n,
+        )
+        log(f"activity, spend and package sessions inserted in {time.monotonic() - started:.1f}s")
         started = time.monotonic()
         await conn.execute("VACUUM ANALYZE members")
         await conn.execute("VACUUM ANALYZE member_activity")
         await conn.execute("VACUUM ANALYZE member_spend")
+        await conn.execute("VACUUM ANALYZE member_package_sessions")
         log(f"vacuum analyze in {time.monotonic() - started:.1f}s")
     finally:
         await conn.close()

@@ -32,6 +32,8 @@ MEMBERS_ERASE = "members.erase"
 MEMBERS_SEGMENTS_MANAGE = "members.segments.manage"
 # Bulk import of a chain from its legacy system (ImportService): headquarters only.
 MEMBERS_IMPORT = "members.import"
+# Approving or rejecting a campaign over the tenant's cost threshold (院长/HQ 审批): HQ admin only.
+MEMBERS_CAMPAIGNS_APPROVE = "members.campaigns.approve"
 # Unmasked addresses for sending (notify's identity only).
 MEMBERS_CONTACT_RESOLVE = "members.contact.resolve"
 STORES_READ = "stores.read"
@@ -67,6 +69,7 @@ ALL_PERMISSIONS = frozenset(
         MEMBERS_ERASE,
         MEMBERS_SEGMENTS_MANAGE,
         MEMBERS_IMPORT,
+        MEMBERS_CAMPAIGNS_APPROVE,
         STORES_READ,
         STORES_MANAGE,
         TIERS_MANAGE,

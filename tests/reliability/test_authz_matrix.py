@@ -131,6 +131,11 @@ MATRIX: dict[str, Rule] = {
     "members.ListOperations":         R(auth.MEMBERS_IMPORT),
     "members.CancelOperation":        R(auth.MEMBERS_IMPORT),
     "members.GetImportErrorReport":   R(auth.MEMBERS_IMPORT),
+    "members.ApproveCampaign":        R(auth.MEMBERS_CAMPAIGNS_APPROVE),
+    "members.RejectCampaign":         R(auth.MEMBERS_CAMPAIGNS_APPROVE),
+    "members.GetCampaignSettings":    R(auth.MEMBERS_SEGMENTS_MANAGE),
+    "members.UpdateCampaignSettings": R(auth.MEMBERS_CAMPAIGNS_APPROVE),
+    "members.ListLapseRisks":         R(auth.MEMBERS_READ, store=True),
     # wallet: stored value
     "wallet.ApplyImportBatch":        R(auth.WALLET_IMPORT_APPLY),
     "wallet.GetWallet":               R(auth.WALLET_READ, member="own"),

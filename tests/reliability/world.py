@@ -679,10 +679,16 @@ def _apply_import_batch(msg: wpb.ApplyImportBatchRequest, world: World) -> None:
     msg.import_id, msg.reconcile = "matrix-import", True  # a read of an import with no rows
 
 
+def _campaign_settings(msg: mpb.UpdateCampaignSettingsRequest, world: World) -> None:
+    msg.campaign_settings.approval_threshold_minor = 50_000  # the default: later campaigns unaffected
+
+
 OVERRIDES = {
     "members.StartImport": _start_import,
     "members.AppendImportChunk": _append_chunk,
     "wallet.ApplyImportBatch": _apply_import_batch,
+    "members.UpdateCampaignSettings": _campaign_settings,
+    "members.RejectCampaign": _reason,
     "insights.QueryMetric": _insights_metric,
     "insights.ExportMetric": _insights_metric,
     "notify.GetTemplate": _template_name,

@@ -51,6 +51,16 @@ class Windowed:
     bounds: Bounds
 
 
+def _excludes_zero(bounds: Bounds) -> bool:
+    return bounds.low is not None and bounds.low > 0
+
+
+@dataclass(frozen=True)
+class PackageSessionsBounds:
+    service_id: str | None  # None: every service
+    bounds: Bounds
+
+
 @dataclass
 class Criteria:
     """A segment filter after validation: ids without collection prefixes, birthdays as the set
@@ -73,6 +83,7 @@ class Criteria:
     tags_any: list[str] = field(default_factory=list)
     tags_all: list[str] = field(default_factory=list)
     consent_flags: list[str] = field(default_factory=list)
+    package_sessions: PackageSessionsBounds | None = None
 
 
 class SegmentQuery:
@@ -104,6 +115,27 @@ class SegmentQuery:
             .group_by(s.member_id)
             .subquery(f"window_{window_days}")
         )
+
+    def _package_sessions(self, p: PackageSessionsBounds, candidates):
+        """Per member, unused sessions on their cards (of one service or all): one grouped
+        index-only scan of ``ix_member_package_sessions_member``; members without a card are
+        absent (the caller outer-joins and reads them as 0). When the range excludes 0 the bound
+        is applied here (HAVING), so only the matching members come out and the caller
+        inner-joins them — the members table is then probed for those, not scanned whole."""
+        s = sg.member_package_sessions.c
+        total = func.sum(s.sessions_remaining)
+        query = (
+            select(s.member_id.label("member_id"), total.label("sessions"))
+            .where(
+                s.tenant_id == self.tenant,
+                *([s.service_id == p.service_id] if p.service_id is not None else []),
+                *([s.member_id.in_(candidates)] if candidates is not None else []),
+            )
+            .group_by(s.member_id)
+        )
+        if _excludes_zero(p.bounds):
+            query = query.having(p.bounds.clause(total))
+        return query.subquery("package_sessions")
 
     def _member_clauses(self, c: Criteria, members) -> list[ColumnElement[bool]]:
         """The criteria on the members table itself, over ``members`` (the table or an alias);
@@ -158,6 +190,13 @@ class SegmentQuery:
                 windows[windowed.window_days] = totals
                 source = source.outerjoin(totals, totals.c.member_id == m.member_id)
         out: list[ColumnElement[bool]] = self._member_clauses(c, t.members)
+        if c.package_sessions is not None:
+            sessions = self._package_sessions(c.package_sessions, candidates)
+            if _excludes_zero(c.package_sessions.bounds):  # bounded in the subquery already
+                source = source.join(sessions, sessions.c.member_id == m.member_id)
+            else:  # members without a card (0) may match: keep them
+                source = source.outerjoin(sessions, sessions.c.member_id == m.member_id)
+                out.append(c.package_sessions.bounds.clause(func.coalesce(sessions.c.sessions, 0)))
         if c.no_visit_for_days:
             cutoff = c.as_of - timedelta(days=c.no_visit_for_days)
             lapsed = a.last_visit_at < cutoff

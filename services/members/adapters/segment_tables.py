@@ -61,6 +61,38 @@ member_activity = Table(
     Index("ix_member_activity_stored_value", "tenant_id", "stored_value_minor"),
 )
 
+# Unused sessions per package card item (the wallet's package events, projected by the
+# engagement-facts consumer for the ``package_sessions_remaining`` segment criterion). A card is one
+# member's; each row carries the time of the event that set it, so an older event never overwrites
+# a newer count. ``ix_member_package_sessions_member`` serves the per-member sums.
+member_package_sessions = Table(
+    "member_package_sessions",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("package_id", Text, nullable=False),
+    Column("service_id", Text, nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("sessions_remaining", BigInteger, nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "package_id", "service_id", name="pk_member_package_sessions"),
+    CheckConstraint("sessions_remaining >= 0", name="ck_member_package_sessions_remaining"),
+    Index(
+        "ix_member_package_sessions_member",
+        "tenant_id",
+        "member_id",
+        "service_id",
+        postgresql_include=["sessions_remaining"],
+    ),
+    # one service's items only (the usual criterion): a range scan of that service, by member
+    Index(
+        "ix_member_package_sessions_service",
+        "tenant_id",
+        "service_id",
+        "member_id",
+        postgresql_include=["sessions_remaining"],
+    ),
+)
+
 # One row per (programme, member, period) that has run: the primary key is what makes a
 # programme fire exactly once per member and period (birthday: the year), across replicas and
 # crashes — the row, the programme's events and nothing else commit in one transaction.
@@ -100,10 +132,20 @@ campaigns = Table(
     Column("estimated_member_count", BigInteger, nullable=False, server_default=text("0")),
     Column("estimated_sms_cost_minor", BigInteger, nullable=False, server_default=text("0")),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # approval (院长/HQ 审批) and holdout: see service_layer/campaign_approval.py
+    Column("holdout_percent", Integer, nullable=False, server_default=text("0")),
+    Column("holdout_count", BigInteger, nullable=False, server_default=text("0")),
+    Column("created_by", Text, nullable=True),
+    Column("reviewed_by", Text, nullable=True),
+    Column("reviewed_at", DateTime(timezone=True), nullable=True),
+    Column("rejection_reason", Text, nullable=True),
     PrimaryKeyConstraint("tenant_id", "campaign_id", name="pk_campaigns"),
     CheckConstraint(
-        "state IN ('scheduled', 'running', 'paused', 'completed', 'cancelled')", name="ck_campaigns_state"
+        "state IN ('scheduled', 'running', 'paused', 'completed', 'cancelled',"
+        " 'pending_approval', 'rejected')",
+        name="ck_campaigns_state",
     ),
+    CheckConstraint("holdout_percent BETWEEN 0 AND 50", name="ck_campaigns_holdout_percent"),
     CheckConstraint("throttle_per_minute BETWEEN 1 AND 10000", name="ck_campaigns_throttle"),
     CheckConstraint("reward_points BETWEEN 0 AND 100000", name="ck_campaigns_reward_points"),
     # the worker's two scans: scheduled campaigns by start time, running ones by next send
@@ -121,5 +163,20 @@ campaign_recipients = Table(
     Column("suppression_reason", Text, nullable=True),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     PrimaryKeyConstraint("tenant_id", "campaign_id", "member_id", name="pk_campaign_recipients"),
-    CheckConstraint("status IN ('pending', 'sent', 'suppressed')", name="ck_campaign_recipients_status"),
+    CheckConstraint(
+        "status IN ('pending', 'sent', 'suppressed', 'holdout')", name="ck_campaign_recipients_status"
+    ),
+)
+
+# Per-tenant campaign settings; no row: the defaults (campaign_approval.DEFAULT_APPROVAL_THRESHOLD_MINOR).
+campaign_settings = Table(
+    "campaign_settings",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("approval_threshold_minor", BigInteger, nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", name="pk_campaign_settings"),
+    CheckConstraint(
+        "approval_threshold_minor BETWEEN 0 AND 100000000", name="ck_campaign_settings_threshold"
+    ),
 )

@@ -22,7 +22,9 @@ from services.members.adapters.tables import metadata
 from services.members.adapters.wallet_client import WalletClient
 from services.members.adapters.wallet_imports import IMPORTER_ROLE, WalletImports
 from services.members.entrypoints.consumers import (
+    BOOKING_STREAM_SERVICE,
     WALLET_STREAM_SERVICE,
+    booking_visits_consumer,
     engagement_facts_consumer,
     wallet_events_consumer,
 )
@@ -37,6 +39,7 @@ from services.members.service_layer.campaigns import (
 )
 from services.members.service_layer.imports import ImportWorker
 from services.members.service_layer.lapse import LapseSettings, LapseWorker
+from services.members.service_layer.lapse_risks import LapseRiskReads
 from services.members.service_layer.membership_anniversary import AnniversarySettings, AnniversaryWorker
 from services.members.service_layer.queries import MembersQueries
 from services.members.service_layer.segments import SegmentReads
@@ -73,6 +76,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     )
     # Campaign rewards: members asks the wallet (as itself) whether a voucher template is usable.
     wallet = WalletClient.from_config(config)
+    lapse_settings = LapseSettings.from_env(config.extra)
     servicer = MembersServicer(
         uows,
         queries,
@@ -81,6 +85,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         SegmentReads(backbone.engine, cipher),
         sms_price_from_env(config.extra),
         wallet=wallet,
+        lapse_risks=LapseRiskReads(backbone.engine, cipher, lapse_settings.thresholds[0]),
     )
     # Other replicas' writes evict this replica's read caches through our own event stream.
     invalidator = StreamInvalidator(
@@ -92,13 +97,16 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     wallet_consumer = wallet_events_consumer(backbone.engine, backbone.js, **config.consumer.options())
     # Last visit and balances for segments (member_activity).
     engagement_consumer = engagement_facts_consumer(backbone.engine, backbone.js, **config.consumer.options())
+    # A completed appointment is a visit too (booking's stream, created here if booking is not up yet).
+    await ensure_stream(backbone.js, BOOKING_STREAM_SERVICE)
+    booking_visits = booking_visits_consumer(backbone.engine, backbone.js, **config.consumer.options())
     tier_jobs = TierReevaluationWorker(backbone.engine, uows)
     tier_reviews = TierAnniversaryWorker(
         backbone.engine, uows, interval_s=float(config.extra.get(TIER_REVIEW_INTERVAL_VAR) or 60.0)
     )
     birthdays = BirthdayWorker(backbone.engine, uows, cipher, BirthdaySettings.from_env(config.extra))
-    lapses = LapseWorker(backbone.engine, uows, LapseSettings.from_env(config.extra))
     anniversaries = AnniversaryWorker(backbone.engine, uows, AnniversarySettings.from_env(config.extra))
+    lapses = LapseWorker(backbone.engine, uows, lapse_settings)
     campaign_sender = CampaignWorker(
         backbone.engine,
         uows,
@@ -149,6 +157,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
             campaign_sender,
             engagement_consumer,
             import_worker,
+            booking_visits,
             audit,
             backbone.retention,
         ],

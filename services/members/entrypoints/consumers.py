@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from nats.js import JetStreamContext
+from peony.booking.v1 import events_pb2 as booking_pb
 from peony.wallet.v1 import events_pb2 as wallet_pb
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,6 +22,7 @@ from kit.uow import UnitOfWork
 from services.members.adapters.campaign_reward_tables import PACKAGE, VOUCHER
 from services.members.service_layer import campaign_rewards, lapse, spend
 from services.members.service_layer.activity import MemberActivity
+from services.members.service_layer.package_sessions import PackageSessions
 from services.members.service_layer.spend import InvalidWalletEvent
 
 log = get_logger("peony.members.consumers")
@@ -155,6 +157,8 @@ async def _voucher_redeemed(
 async def _sessions_used(
     activity: MemberActivity, envelope: EventEnvelope, used: wallet_pb.PackageSessionConsumed
 ) -> None:
+    # the card's sessions left (segments), and a campaign's free sessions used (attribution)
+    await _package_item(activity, envelope, used)
     if used.sessions <= 0:
         return
     await campaign_rewards.record_use(
@@ -166,6 +170,41 @@ async def _sessions_used(
         spend.member_uuid(used.member),
         used.sessions,
         _occurred_at(envelope, None),
+    )
+
+
+@engagement_events.on(wallet_pb.PackageSold)
+async def _package_sold(
+    activity: MemberActivity, envelope: EventEnvelope, sold: wallet_pb.PackageSold
+) -> None:
+    await PackageSessions(activity.session, activity.tenant).set_items(
+        spend.member_uuid(sold.member), sold.package, sold.items, _occurred_at(envelope, None)
+    )
+
+
+@engagement_events.on(wallet_pb.PackageSessionsRestored)
+async def _package_item(activity: MemberActivity, envelope: EventEnvelope, event) -> None:
+    await PackageSessions(activity.session, activity.tenant).set_items(
+        spend.member_uuid(event.member), event.package, [event], _occurred_at(envelope, None)
+    )
+
+
+@engagement_events.on(wallet_pb.PackageTransferred)
+async def _package_transferred(
+    activity: MemberActivity, envelope: EventEnvelope, moved: wallet_pb.PackageTransferred
+) -> None:
+    at = _occurred_at(envelope, None)
+    cards = PackageSessions(activity.session, activity.tenant)
+    await cards.empty(moved.from_package, at)
+    await cards.set_items(spend.member_uuid(moved.to_member), moved.to_package, moved.to_items, at)
+
+
+@engagement_events.on(wallet_pb.PackageRefunded)
+async def _package_refunded(
+    activity: MemberActivity, envelope: EventEnvelope, refunded: wallet_pb.PackageRefunded
+) -> None:
+    await PackageSessions(activity.session, activity.tenant).empty(
+        refunded.package, _occurred_at(envelope, None)
     )
 
 
@@ -181,5 +220,40 @@ def engagement_facts_consumer(engine: AsyncEngine, js: JetStreamContext, **optio
         stream_service=WALLET_STREAM_SERVICE,
         subjects=ENGAGEMENT_SUBJECTS,
         handler=engagement_events.handler(),
+        **options,
+    )
+
+
+# --- visits from booking: a completed appointment is a visit too (its own durable) -------------
+BOOKING_VISITS_DURABLE = "members-booking-visits"
+BOOKING_STREAM_SERVICE = "booking"
+booking_visits = EventTable(MemberActivity, invalid=InvalidWalletEvent)
+
+
+@booking_visits.on(booking_pb.AppointmentCompleted)
+async def _appointment_completed(
+    activity: MemberActivity, envelope: EventEnvelope, done: booking_pb.AppointmentCompleted
+) -> None:
+    if not done.member:
+        return  # a walk-in without a member record: nobody's visit
+    at = _occurred_at(envelope, done.complete_time if done.HasField("complete_time") else None)
+    member_id = spend.member_uuid(done.member)
+    previous = await activity.visited(member_id, at)
+    uow = UnitOfWork.joined(activity.session, service=SERVICE, tenant=activity.tenant)
+    await lapse.returned_from_lapse(uow, member_id, previous, at, "", appointment=done.appointment)
+
+
+BOOKING_VISIT_SUBJECTS = booking_visits.subjects(BOOKING_STREAM_SERVICE)
+
+
+def booking_visits_consumer(engine: AsyncEngine, js: JetStreamContext, **options) -> EventConsumer:
+    return EventConsumer(
+        engine,
+        js,
+        service=SERVICE,
+        durable=BOOKING_VISITS_DURABLE,
+        stream_service=BOOKING_STREAM_SERVICE,
+        subjects=BOOKING_VISIT_SUBJECTS,
+        handler=booking_visits.handler(),
         **options,
     )

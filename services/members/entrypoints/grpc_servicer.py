@@ -14,7 +14,7 @@ from peony.members.v1 import members_service_pb2_grpc as pb_grpc
 
 from kit import auth
 from kit.auth import Principal, current_principal
-from kit.errors import InvalidArgument
+from kit.errors import FailedPrecondition, InvalidArgument
 from kit.fieldmask import checked_paths, mask_paths
 from kit.idempotency import Idempotency
 from kit.ids import RESOURCE_ID_RULE, is_resource_id, new_id
@@ -27,7 +27,15 @@ from services.members.domain.referral import MUTABLE as REFERRAL_MUTABLE
 from services.members.domain.tiers import TierLadder
 from services.members.domain.values import normalise_phone
 from services.members.entrypoints import mapping as mp
-from services.members.service_layer import campaign_rewards, campaigns, handlers, segments
+from services.members.service_layer import (
+    campaign_approval,
+    campaign_rewards,
+    campaigns,
+    handlers,
+    lapse_risks,
+    segments,
+)
+from services.members.service_layer.lapse_risks import LapseRiskReads
 from services.members.service_layer.queries import MembersQueries
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
@@ -53,12 +61,14 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
         segment_reads: segments.SegmentReads,
         sms_price_minor: int = campaigns.DEFAULT_SMS_PRICE_MINOR,
         wallet: WalletClient | None = None,
+        lapse_risks: LapseRiskReads | None = None,
     ):
         super().__init__(uows, idempotency, page_tokens)
         self._queries = queries
         self._segments = segment_reads
         self._sms_price_minor = sms_price_minor
         self._wallet = wallet  # checks a campaign's reward voucher template
+        self._lapse_risks = lapse_risks
 
     def _page(self, request, binding: str) -> tuple[int, str | None]:
         size = page_size(request.page_size)
@@ -498,6 +508,46 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
             next_page_token=token,
         )
 
+    # --- 流失预警 -------------------------------------------------------------------------------
+    async def ListLapseRisks(self, request: pb.ListLapseRisksRequest, context) -> pb.ListLapseRisksResponse:
+        caller = current_principal()
+        caller.require(auth.MEMBERS_READ)  # before the request's shape
+        caller.require_staff()
+        store_id = mp.require_id(request.store, "stores", "store")
+        caller.require_store(request.store)
+        reads = self._lapse_risks
+        if reads is None:
+            raise FailedPrecondition("the lapse programme is not configured", reason="LAPSE_NOT_CONFIGURED")
+        warning = lapse_risks.warning_days(request.warning_days, reads.lapse_days)
+        binding = f"{caller.tenant}|lapseRisks|{store_id}|{warning}"
+        size = page_size(request.page_size)
+        cursor = self._tokens.decode(request.page_token, binding=binding) or {}
+        # later pages keep the first page's "now", so the window does not slide under the reader
+        now = datetime.fromisoformat(cursor["now"]) if "now" in cursor else datetime.now(UTC)
+        after = (datetime.fromisoformat(cursor["since"]), cursor["after"]) if "after" in cursor else None
+        risks = await reads.list(caller, store_id, warning=warning, now=now, limit=size, after=after)
+        ladder = await self._queries.ladder(caller)
+        token = ""
+        if len(risks) == size:
+            last = risks[-1]
+            token = self._tokens.encode(
+                {"after": last.member.member_id, "since": last.since.isoformat(), "now": now.isoformat()},
+                binding=binding,
+            )
+        out = []
+        for risk in risks:
+            days = (now - risk.since).days
+            out.append(
+                pb.LapseRisk(
+                    # a working list: masked, and without the care profile
+                    member=mp.member_to_proto(risk.member, ladder, reveal_pii=False, reveal_care=False),
+                    last_visit_time=_timestamp(risk.last_visit),
+                    days_since_last_visit=days,
+                    days_until_lapse=max(reads.lapse_days - days, 0),
+                )
+            )
+        return pb.ListLapseRisksResponse(lapse_risks=out, lapse_days=reads.lapse_days, next_page_token=token)
+
     # --- campaigns ---------------------------------------------------------------------------
     async def CreateCampaign(self, request: pb.CreateCampaignRequest, context) -> pb.CreateCampaignResponse:
         caller = current_principal()
@@ -520,6 +570,11 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
         estimate = await campaigns.estimate(self._segments, caller, draft, self._sms_price_minor)
         campaign_id = request.campaign_id or new_id()
         if request.validate_only:
+            settings = await self._uows.run(
+                caller.tenant,
+                lambda uow: campaign_approval.get_settings(uow.session, caller.tenant),
+                read_only=True,
+            )
             preview = {
                 "campaign_id": campaign_id,
                 "display_name": draft.display_name.strip(),
@@ -528,7 +583,11 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
                 "reward_points": draft.reward_points,
                 "start_time": draft.start_time or now,
                 "throttle_per_minute": draft.throttle_per_minute,
-                "state": campaigns.SCHEDULED,
+                "state": campaign_approval.initial_state(
+                    estimate.sms_cost_minor, settings, campaigns.SCHEDULED
+                ),
+                "holdout_percent": draft.holdout_percent,
+                "created_by": caller.subject,
                 "estimated_member_count": estimate.member_count,
                 "estimated_sms_cost_minor": estimate.sms_cost_minor,
                 **campaign_rewards.columns(draft.reward),
@@ -616,7 +675,75 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
                 spend_minor=results.spend_minor,
                 vouchers_redeemed=used.vouchers_redeemed,
                 free_sessions_used=used.free_sessions_used,
+                holdout_members=results.holdout.members,
+                holdout_members_visited=results.holdout.members_visited,
+                holdout_visits=results.holdout.visits,
+                holdout_spend_minor=results.holdout.spend_minor,
             )
+        )
+
+    async def _review_campaign(self, method: str, request, response_type, *, approve: bool, reason: str = ""):
+        caller = current_principal()
+        caller.require(auth.MEMBERS_CAMPAIGNS_APPROVE)  # before the request's shape
+        campaign_id = mp.require_id(request.name, "campaigns", "name")
+        if not approve:
+            campaign_approval.validate_rejection_reason(reason)
+
+        async def effect(uow: MembersUnitOfWork):
+            row = await campaigns.get_campaign(uow.session, caller.tenant, campaign_id, lock=True)
+            reviewed = await campaign_approval.review(
+                uow,
+                caller,
+                row,
+                approve=approve,
+                scheduled=campaigns.SCHEDULED,
+                reason=reason.strip(),
+                now=datetime.now(UTC),
+            )
+            return response_type(campaign=_campaign_pb(reviewed))
+
+        return await self._mutate(method, request, response_type, effect)
+
+    async def ApproveCampaign(
+        self, request: pb.ApproveCampaignRequest, context
+    ) -> pb.ApproveCampaignResponse:
+        return await self._review_campaign(
+            "ApproveCampaign", request, pb.ApproveCampaignResponse, approve=True
+        )
+
+    async def RejectCampaign(self, request: pb.RejectCampaignRequest, context) -> pb.RejectCampaignResponse:
+        return await self._review_campaign(
+            "RejectCampaign", request, pb.RejectCampaignResponse, approve=False, reason=request.reason
+        )
+
+    async def GetCampaignSettings(
+        self, request: pb.GetCampaignSettingsRequest, context
+    ) -> pb.GetCampaignSettingsResponse:
+        caller = current_principal()
+        caller.require(auth.MEMBERS_SEGMENTS_MANAGE)
+        _require_settings_name(request.name, "name")
+        settings = await self._uows.run(
+            caller.tenant,
+            lambda uow: campaign_approval.get_settings(uow.session, caller.tenant),
+            read_only=True,
+        )
+        return pb.GetCampaignSettingsResponse(campaign_settings=_campaign_settings_pb(settings))
+
+    async def UpdateCampaignSettings(
+        self, request: pb.UpdateCampaignSettingsRequest, context
+    ) -> pb.UpdateCampaignSettingsResponse:
+        caller = current_principal()
+        caller.require(auth.MEMBERS_CAMPAIGNS_APPROVE)
+        _require_settings_name(request.campaign_settings.name, "campaign_settings.name")
+        threshold = request.campaign_settings.approval_threshold_minor
+        campaign_approval.validate_threshold(threshold)
+
+        async def effect(uow: MembersUnitOfWork) -> pb.UpdateCampaignSettingsResponse:
+            saved = await campaign_approval.update_settings(uow, caller, threshold)
+            return pb.UpdateCampaignSettingsResponse(campaign_settings=_campaign_settings_pb(saved))
+
+        return await self._mutate(
+            "UpdateCampaignSettings", request, pb.UpdateCampaignSettingsResponse, effect
         )
 
 
@@ -626,7 +753,22 @@ _CAMPAIGN_STATES = {
     campaigns.PAUSED: campaign_pb2.CAMPAIGN_STATE_PAUSED,
     campaigns.COMPLETED: campaign_pb2.CAMPAIGN_STATE_COMPLETED,
     campaigns.CANCELLED: campaign_pb2.CAMPAIGN_STATE_CANCELLED,
+    campaign_approval.PENDING_APPROVAL: campaign_pb2.CAMPAIGN_STATE_PENDING_APPROVAL,
+    campaign_approval.REJECTED: campaign_pb2.CAMPAIGN_STATE_REJECTED,
 }
+
+
+def _require_settings_name(name: str, path: str) -> None:
+    if name != campaign_approval.SETTINGS_NAME:
+        raise InvalidArgument([(path, f"must be {campaign_approval.SETTINGS_NAME}")])
+
+
+def _campaign_settings_pb(settings: campaign_approval.CampaignSettings) -> campaign_pb2.CampaignSettings:
+    return campaign_pb2.CampaignSettings(
+        name=campaign_approval.SETTINGS_NAME,
+        approval_threshold_minor=settings.approval_threshold_minor,
+        update_time=_timestamp(settings.update_time),
+    )
 
 
 def _campaign_draft(c: campaign_pb2.Campaign) -> campaigns.CampaignDraft:
@@ -651,6 +793,7 @@ def _campaign_draft(c: campaign_pb2.Campaign) -> campaigns.CampaignDraft:
             c.reward_free_sessions_valid_days,
         ),
         reward_voucher_template=c.reward_voucher_template,
+        holdout_percent=c.holdout_percent,
     )
 
 
@@ -688,6 +831,12 @@ def _campaign_pb(row: dict) -> campaign_pb2.Campaign:
         reward_free_sessions=row.get("reward_free_sessions") or 0,
         reward_free_sessions_valid_days=row.get("reward_free_sessions_valid_days") or 0,
         rewards_refused_count=row.get("rewards_refused_count") or 0,
+        holdout_percent=row.get("holdout_percent") or 0,
+        holdout_count=row.get("holdout_count") or 0,
+        creator=row.get("created_by") or "",
+        reviewer=row.get("reviewed_by") or "",
+        review_time=_timestamp(row.get("reviewed_at")),
+        rejection_reason=row.get("rejection_reason") or "",
     )
 
 

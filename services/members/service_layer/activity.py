@@ -3,7 +3,8 @@
 Fed by the ``members-engagement-facts`` consumer (its own durable, so the tier/referral consumer's
 subjects stay as they are). Every write is one upsert that only moves forward:
 
-- last visit: the latest ``CheckoutCompleted`` time (a later refund does not un-visit);
+- last visit: the latest ``CheckoutCompleted`` time, or booking's ``AppointmentCompleted`` (the
+  ``members-booking-visits`` consumer), whichever is later (a later refund does not un-visit);
 - stored value: principal + bonus after the latest ``BalanceChanged`` (by event time);
 - points: ``points_available`` after the latest ``PointsEarned`` / ``PointsRedeemed`` /
   ``PointsExpired`` (by event time).

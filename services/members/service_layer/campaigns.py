@@ -12,6 +12,9 @@
   one with no marketing channel consented ``NO_CONSENT``. Notify applies the rest of its
   marketing policy (channel consent, quiet hours, caps, spend cap) per message; the wallet grants
   ``reward_points`` once per (campaign, member).
+- Over the tenant's cost threshold a campaign is created ``pending_approval`` and the worker never
+  picks it until approved; ``holdout_percent`` of the recipients are held out at the start
+  (never sent). Both live in ``campaign_approval.py``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from services.members.adapters import segment_tables as sg
 from services.members.adapters import spend_tables as st
 from services.members.adapters import tables as t
 from services.members.adapters.segment_query import SegmentQuery, SegmentRepository
+from services.members.service_layer import campaign_approval as approval
 from services.members.service_layer import campaign_rewards
 from services.members.service_layer.segments import (
     CONSENT_FLAGS,
@@ -84,6 +88,7 @@ class CampaignDraft:
     # a voucher and/or free sessions beyond the points (campaign_rewards.py)
     reward: campaign_rewards.RewardDraft = field(default_factory=campaign_rewards.RewardDraft)
     reward_voucher_template: str = ""  # the name as given, for its length check
+    holdout_percent: int = 0
 
 
 def template_problems(body: str, path: str) -> list[tuple[str, str]]:
@@ -119,6 +124,8 @@ def validate_draft(d: CampaignDraft, now: datetime) -> None:
     if not 0 <= d.reward_points <= MAX_REWARD_POINTS:
         v.add("campaign.reward_points", f"must be between 0 and {MAX_REWARD_POINTS}")
     campaign_rewards.validate_reward(v, d.reward, d.reward_voucher_template)
+    if not 0 <= d.holdout_percent <= approval.MAX_HOLDOUT_PERCENT:
+        v.add("campaign.holdout_percent", f"must be between 0 and {approval.MAX_HOLDOUT_PERCENT}")
     if not MIN_THROTTLE <= d.throttle_per_minute <= MAX_THROTTLE:
         v.add("campaign.throttle_per_minute", f"must be between {MIN_THROTTLE} and {MAX_THROTTLE}")
     if d.start_time is not None:
@@ -157,6 +164,7 @@ async def create_campaign(
     # reference is checked where the row is written)
     if await SegmentRepository(uow.session, caller.tenant).get(d.segment_id) is None:
         raise NotFound(f"{segment_name(d.segment_id)} not found", reason="SEGMENT_NOT_FOUND")
+    settings = await approval.get_settings(uow.session, caller.tenant)
     row = (
         await uow.session.execute(
             pg_insert(sg.campaigns)
@@ -169,7 +177,9 @@ async def create_campaign(
                 reward_points=d.reward_points,
                 start_time=d.start_time or now,
                 throttle_per_minute=d.throttle_per_minute,
-                state=SCHEDULED,
+                state=approval.initial_state(est.sms_cost_minor, settings, SCHEDULED),
+                holdout_percent=d.holdout_percent,
+                created_by=caller.subject,
                 estimated_member_count=est.member_count,
                 estimated_sms_cost_minor=est.sms_cost_minor,
                 **campaign_rewards.columns(d.reward),
@@ -207,7 +217,7 @@ async def list_campaigns(db, tenant: str, *, limit: int, after: str | None) -> l
 _TRANSITIONS = {
     "pause": ({SCHEDULED, RUNNING}, "CAMPAIGN_NOT_PAUSABLE"),
     "resume": ({PAUSED}, "CAMPAIGN_NOT_PAUSED"),
-    "cancel": ({SCHEDULED, RUNNING, PAUSED}, "CAMPAIGN_FINISHED"),
+    "cancel": ({SCHEDULED, RUNNING, PAUSED, approval.PENDING_APPROVAL}, "CAMPAIGN_FINISHED"),
 }
 
 
@@ -315,11 +325,14 @@ async def _start(uow: MembersUnitOfWork, cipher: PiiCipher, campaign: dict, now:
                 )
             ).all()
         )
+    held_out = await approval.hold_out(uow, campaign, targeted, PENDING)
     c = sg.campaigns.c
     await uow.session.execute(
         sg.campaigns.update()
         .where(c.tenant_id == tenant, c.campaign_id == campaign_id)
-        .values(state=RUNNING, started_at=now, next_send_at=now, targeted_count=targeted)
+        .values(
+            state=RUNNING, started_at=now, next_send_at=now, targeted_count=targeted, holdout_count=held_out
+        )
     )
     uow.emit(
         events_pb2.CampaignStarted(
@@ -454,6 +467,7 @@ class CampaignResults:
     members_visited: int
     visits: int
     spend_minor: int
+    holdout: approval.HoldoutResults = field(default_factory=approval.HoldoutResults)
 
 
 async def campaign_results(db, tenant: str, campaign_id: str, window_days: int) -> CampaignResults:
@@ -497,6 +511,7 @@ async def campaign_results(db, tenant: str, campaign_id: str, window_days: int) 
         members_visited=visited,
         visits=visits,
         spend_minor=spend,
+        holdout=await approval.holdout_results(db, tenant, campaign, window_days),
     )
 
 

@@ -160,7 +160,13 @@ async def _batch(
 
 
 async def returned_from_lapse(
-    uow: UnitOfWork, member_id: str, previous_visit: datetime | None, visit: datetime, checkout: str
+    uow: UnitOfWork,
+    member_id: str,
+    previous_visit: datetime | None,
+    visit: datetime,
+    checkout: str,
+    *,
+    appointment: str = "",
 ) -> bool:
     """After a visit: when the episode it ends had lapsed, ``MemberReturned`` (once: the episode
     key changes with the visit, and a redelivered visit is dropped by the consumer's inbox)."""
@@ -191,6 +197,7 @@ async def returned_from_lapse(
             lapsed_days=max(int(p.removeprefix("lapse_")) for p in lapsed),
             visit_time=stamp,
             checkout=checkout,
+            appointment=appointment,
         ),
         aggregate_type="member",
         aggregate_id=member_id,

@@ -26,6 +26,7 @@ from services.members.adapters.repository import SettingsRepository, StoreReposi
 from services.members.adapters.segment_query import (
     Bounds,
     Criteria,
+    PackageSessionsBounds,
     SavedSegment,
     SegmentQuery,
     SegmentRepository,
@@ -40,6 +41,7 @@ from services.members.domain.segments import (
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
 MAX_DAYS = 3660  # ten years: every day-count of a filter
+MAX_PACKAGE_SESSIONS = 100_000
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 SEGMENT_WORK_MEM = "64MB"  # per evaluation (one query at a time per connection)
 CONSENT_FLAGS = {
@@ -68,6 +70,22 @@ def _windowed(w: sgpb.WindowedRange, path: str, v: Violations) -> Windowed:
     if not 1 <= w.window_days <= MAX_DAYS:
         v.add(f"{path}.window_days", f"must be between 1 and {MAX_DAYS}")
     return Windowed(w.window_days, _bounds(w.range, f"{path}.range", v, require_one=True))
+
+
+def _package_sessions(p: sgpb.PackageSessionsRange, path: str, v: Violations) -> PackageSessionsBounds:
+    """Which service (none: all) and the range of unused sessions. The service is not checked
+    against a catalogue: services are booking's, and one no card holds selects nobody."""
+    service_id = None
+    if p.service:
+        service_id = parse_name(p.service, "services")
+        if service_id is None:
+            v.add(f"{path}.service", "must be a resource name of the form services/{id}")
+    bounds = _bounds(p.range, f"{path}.range", v, require_one=True)
+    for value in (bounds.low, bounds.high):
+        if value is not None and not 0 <= value <= MAX_PACKAGE_SESSIONS:
+            v.add(f"{path}.range", f"bounds must be between 0 and {MAX_PACKAGE_SESSIONS}")
+            break
+    return PackageSessionsBounds(service_id, bounds)
 
 
 def _days(value: int, path: str, v: Violations, limit: int = MAX_DAYS) -> int:
@@ -141,6 +159,10 @@ def criteria_from_filter(f: sgpb.SegmentFilter, as_of: datetime, prefix: str = "
     if f.HasField("stored_value_balance"):
         c.stored_value = _bounds(
             f.stored_value_balance, f"{prefix}.stored_value_balance", v, require_one=True
+        )
+    if f.HasField("package_sessions_remaining"):
+        c.package_sessions = _package_sessions(
+            f.package_sessions_remaining, f"{prefix}.package_sessions_remaining", v
         )
     for path, tags in (("tags_any", f.tags_any), ("tags_all", f.tags_all)):
         for i, tag in enumerate(tags):

@@ -120,6 +120,7 @@ async def grant_free_care(uow: UoW, due: DueGrant) -> bool:
             price_minor=0,
             transaction=sv.transaction_name(posted),
             currency_code=settings.currency_code,
+            items=[events_pb2.PackageItemSessions(service=service, sessions_remaining=due.sessions)],
         ),
         aggregate_type="wallet",
         aggregate_id=due.member_id,

@@ -295,6 +295,10 @@ async def sell(
             price_minor=product.price_minor,
             transaction=sv.transaction_name(posted),
             currency_code=cur,
+            items=[
+                events_pb2.PackageItemSessions(service=a.service, sessions_remaining=a.sessions)
+                for a in allocations
+            ],
         ),
         aggregate_type="wallet",
         aggregate_id=member_id,
@@ -441,6 +445,21 @@ async def _record_uses(
             await r.update_package(pkg.package_id, state=dp.EXHAUSTED)
         if sign > 0 and pkg.state == dp.EXHAUSTED and pkg.transferred_to is None:
             await r.update_package(pkg.package_id, state=dp.ACTIVE)
+        if sign > 0:
+            # what the card holds again (members projects unused sessions for segments)
+            restored = pkg.item(use.service)
+            uow.emit(
+                events_pb2.PackageSessionsRestored(
+                    member=sv.member_name(pkg.member_id),
+                    package=package_name(pkg.member_id, pkg.package_id),
+                    service=use.service,
+                    sessions=use.sessions,
+                    sessions_remaining=restored.sessions_remaining if restored else 0,
+                    transaction=f"members/{pkg.member_id}/transactions/{transaction_id}",
+                ),
+                aggregate_type="wallet",
+                aggregate_id=pkg.member_id,
+            )
         rows.append(
             {
                 "package_id": use.package_id,
@@ -726,6 +745,10 @@ async def transfer(
             to_package=package_name(to_member_id, new_package_id),
             sessions=sum(i.sessions_remaining for i in moving),
             transaction=sv.transaction_name(posted),
+            to_items=[
+                events_pb2.PackageItemSessions(service=i.service, sessions_remaining=i.sessions_remaining)
+                for i in moving
+            ],
         ),
         aggregate_type="wallet",
         aggregate_id=member_id,

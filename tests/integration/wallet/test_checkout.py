@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from peony.wallet.v1 import events_pb2 as wallet_events
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -16,6 +17,7 @@ from kit.config import to_async_url
 from kit.crypto import PiiCipher
 from kit.db import session_factory
 from kit.errors import FailedPrecondition, InvalidArgument
+from kit.messaging import EventEnvelope, unpack
 from kit.migrations import upgrade
 from kit.uow import UnitOfWorkFactory
 from services.wallet.domain.checkout import Line
@@ -797,6 +799,20 @@ async def test_package_sessions_and_vouchers_in_checkout_and_full_refund(wallet)
     )
     assert part.refund.sessions_restored == 1 and part.refund.amount_minor == 0
     assert await remaining() == (9, "redeemed")  # vouchers come back only when nothing is left
+    async with engine.connect() as conn:
+        payload = (
+            await conn.execute(
+                text("SELECT payload FROM outbox WHERE aggregate_id = :m AND event_type = :e ORDER BY seq"),
+                {"m": m, "e": wallet_events.PackageSessionsRestored.DESCRIPTOR.full_name},
+            )
+        ).scalar_one()
+    restored = unpack(EventEnvelope.FromString(payload), wallet_events.PackageSessionsRestored)
+    assert (restored.package, restored.service, restored.sessions, restored.sessions_remaining) == (
+        f"members/{m}/packages/{package_id}",
+        "services/facial",
+        1,
+        9,
+    )
     await invariants(engine)
     refund = await run(
         uows, lambda uow: co.refund(uow, STAFF, checkout_id=c["checkout_id"], lines=[], full=True, reason="")

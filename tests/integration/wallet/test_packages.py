@@ -10,6 +10,7 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 from peony.wallet.v1 import checkout_pb2, ledger_pb2, packages_pb2
+from peony.wallet.v1 import events_pb2 as wallet_events
 from peony.wallet.v1 import wallet_service_pb2 as pb
 from peony.wallet.v1 import wallet_service_pb2_grpc as pb_grpc
 from sqlalchemy import text
@@ -19,6 +20,7 @@ from kit.auth import mint_dev_token, principal_from_claims
 from kit.config import load_config, to_async_url
 from kit.db import session_factory
 from kit.errors import FailedPrecondition
+from kit.messaging import EventEnvelope, unpack
 from kit.uow import UnitOfWorkFactory
 from services.wallet.domain.ledger import TransactionDraft
 from services.wallet.entrypoints.app import build
@@ -336,6 +338,23 @@ async def test_transfer_moves_every_remaining_session_and_keeps_deferred_revenue
         "PackageSessionConsumed",
         "PackageTransferred",
     ]
+    # the items' sessions travel on the events (members projects them for segments)
+    payloads = await scalar(
+        engine,
+        "SELECT array_agg(payload ORDER BY seq) FROM outbox WHERE aggregate_id = :m",
+        m=giver.split("/")[1],
+    )
+    sold = unpack(EventEnvelope.FromString(payloads[0]), wallet_events.PackageSold)
+    moved_event = unpack(EventEnvelope.FromString(payloads[2]), wallet_events.PackageTransferred)
+    assert {(i.service, i.sessions_remaining) for i in sold.items} == {
+        ("services/facial", 10),
+        ("services/neck", 5),
+    }
+    assert moved_event.to_package == target.name
+    assert {(i.service, i.sessions_remaining) for i in moved_event.to_items} == {
+        ("services/facial", 7),
+        ("services/neck", 5),
+    }
     revenue_before = await account(engine, "revenue", "s3")
     await consume(stub, target.name, store="stores/s3", sessions=7)
     await consume(stub, target.name, "services/neck", store="stores/s3", sessions=5)

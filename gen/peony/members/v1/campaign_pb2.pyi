@@ -20,15 +20,19 @@ class CampaignState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CAMPAIGN_STATE_PAUSED: _ClassVar[CampaignState]
     CAMPAIGN_STATE_COMPLETED: _ClassVar[CampaignState]
     CAMPAIGN_STATE_CANCELLED: _ClassVar[CampaignState]
+    CAMPAIGN_STATE_PENDING_APPROVAL: _ClassVar[CampaignState]
+    CAMPAIGN_STATE_REJECTED: _ClassVar[CampaignState]
 CAMPAIGN_STATE_UNSPECIFIED: CampaignState
 CAMPAIGN_STATE_SCHEDULED: CampaignState
 CAMPAIGN_STATE_RUNNING: CampaignState
 CAMPAIGN_STATE_PAUSED: CampaignState
 CAMPAIGN_STATE_COMPLETED: CampaignState
 CAMPAIGN_STATE_CANCELLED: CampaignState
+CAMPAIGN_STATE_PENDING_APPROVAL: CampaignState
+CAMPAIGN_STATE_REJECTED: CampaignState
 
 class Campaign(_message.Message):
-    __slots__ = ("name", "display_name", "segment", "message_body", "reward_points", "start_time", "throttle_per_minute", "state", "targeted_count", "sent_count", "suppressed_no_consent_count", "suppressed_inactive_count", "estimated_member_count", "estimated_sms_cost_minor", "create_time", "reward_voucher_template", "reward_free_service", "reward_free_sessions", "reward_free_sessions_valid_days", "rewards_refused_count")
+    __slots__ = ("name", "display_name", "segment", "message_body", "reward_points", "start_time", "throttle_per_minute", "state", "targeted_count", "sent_count", "suppressed_no_consent_count", "suppressed_inactive_count", "estimated_member_count", "estimated_sms_cost_minor", "create_time", "reward_voucher_template", "reward_free_service", "reward_free_sessions", "reward_free_sessions_valid_days", "rewards_refused_count", "holdout_percent", "holdout_count", "creator", "reviewer", "review_time", "rejection_reason")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +53,12 @@ class Campaign(_message.Message):
     REWARD_FREE_SESSIONS_FIELD_NUMBER: _ClassVar[int]
     REWARD_FREE_SESSIONS_VALID_DAYS_FIELD_NUMBER: _ClassVar[int]
     REWARDS_REFUSED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CREATOR_FIELD_NUMBER: _ClassVar[int]
+    REVIEWER_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_TIME_FIELD_NUMBER: _ClassVar[int]
+    REJECTION_REASON_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     segment: str
@@ -69,10 +79,26 @@ class Campaign(_message.Message):
     reward_free_sessions: int
     reward_free_sessions_valid_days: int
     rewards_refused_count: int
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., segment: _Optional[str] = ..., message_body: _Optional[str] = ..., reward_points: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., throttle_per_minute: _Optional[int] = ..., state: _Optional[_Union[CampaignState, str]] = ..., targeted_count: _Optional[int] = ..., sent_count: _Optional[int] = ..., suppressed_no_consent_count: _Optional[int] = ..., suppressed_inactive_count: _Optional[int] = ..., estimated_member_count: _Optional[int] = ..., estimated_sms_cost_minor: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reward_voucher_template: _Optional[str] = ..., reward_free_service: _Optional[str] = ..., reward_free_sessions: _Optional[int] = ..., reward_free_sessions_valid_days: _Optional[int] = ..., rewards_refused_count: _Optional[int] = ...) -> None: ...
+    holdout_percent: int
+    holdout_count: int
+    creator: str
+    reviewer: str
+    review_time: _timestamp_pb2.Timestamp
+    rejection_reason: str
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., segment: _Optional[str] = ..., message_body: _Optional[str] = ..., reward_points: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., throttle_per_minute: _Optional[int] = ..., state: _Optional[_Union[CampaignState, str]] = ..., targeted_count: _Optional[int] = ..., sent_count: _Optional[int] = ..., suppressed_no_consent_count: _Optional[int] = ..., suppressed_inactive_count: _Optional[int] = ..., estimated_member_count: _Optional[int] = ..., estimated_sms_cost_minor: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reward_voucher_template: _Optional[str] = ..., reward_free_service: _Optional[str] = ..., reward_free_sessions: _Optional[int] = ..., reward_free_sessions_valid_days: _Optional[int] = ..., rewards_refused_count: _Optional[int] = ..., holdout_percent: _Optional[int] = ..., holdout_count: _Optional[int] = ..., creator: _Optional[str] = ..., reviewer: _Optional[str] = ..., review_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rejection_reason: _Optional[str] = ...) -> None: ...
+
+class CampaignSettings(_message.Message):
+    __slots__ = ("name", "approval_threshold_minor", "update_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_THRESHOLD_MINOR_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    approval_threshold_minor: int
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., approval_threshold_minor: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CampaignResults(_message.Message):
-    __slots__ = ("campaign", "window_days", "recipients_sent", "rewards_granted", "members_visited", "visits", "spend_minor", "vouchers_redeemed", "free_sessions_used")
+    __slots__ = ("campaign", "window_days", "recipients_sent", "rewards_granted", "members_visited", "visits", "spend_minor", "vouchers_redeemed", "free_sessions_used", "holdout_members", "holdout_members_visited", "holdout_visits", "holdout_spend_minor")
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     WINDOW_DAYS_FIELD_NUMBER: _ClassVar[int]
     RECIPIENTS_SENT_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +108,10 @@ class CampaignResults(_message.Message):
     SPEND_MINOR_FIELD_NUMBER: _ClassVar[int]
     VOUCHERS_REDEEMED_FIELD_NUMBER: _ClassVar[int]
     FREE_SESSIONS_USED_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_MEMBERS_VISITED_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_VISITS_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_SPEND_MINOR_FIELD_NUMBER: _ClassVar[int]
     campaign: str
     window_days: int
     recipients_sent: int
@@ -91,4 +121,8 @@ class CampaignResults(_message.Message):
     spend_minor: int
     vouchers_redeemed: int
     free_sessions_used: int
-    def __init__(self, campaign: _Optional[str] = ..., window_days: _Optional[int] = ..., recipients_sent: _Optional[int] = ..., rewards_granted: _Optional[int] = ..., members_visited: _Optional[int] = ..., visits: _Optional[int] = ..., spend_minor: _Optional[int] = ..., vouchers_redeemed: _Optional[int] = ..., free_sessions_used: _Optional[int] = ...) -> None: ...
+    holdout_members: int
+    holdout_members_visited: int
+    holdout_visits: int
+    holdout_spend_minor: int
+    def __init__(self, campaign: _Optional[str] = ..., window_days: _Optional[int] = ..., recipients_sent: _Optional[int] = ..., rewards_granted: _Optional[int] = ..., members_visited: _Optional[int] = ..., visits: _Optional[int] = ..., spend_minor: _Optional[int] = ..., vouchers_redeemed: _Optional[int] = ..., free_sessions_used: _Optional[int] = ..., holdout_members: _Optional[int] = ..., holdout_members_visited: _Optional[int] = ..., holdout_visits: _Optional[int] = ..., holdout_spend_minor: _Optional[int] = ...) -> None: ...

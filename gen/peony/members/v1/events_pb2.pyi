@@ -231,16 +231,18 @@ class MemberLapsed(_message.Message):
     def __init__(self, member: _Optional[str] = ..., days: _Optional[int] = ..., last_visit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., store: _Optional[str] = ..., reward: _Optional[_Union[ProgrammeReward, _Mapping]] = ..., episode: _Optional[str] = ...) -> None: ...
 
 class MemberReturned(_message.Message):
-    __slots__ = ("member", "lapsed_days", "visit_time", "checkout")
+    __slots__ = ("member", "lapsed_days", "visit_time", "checkout", "appointment")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     LAPSED_DAYS_FIELD_NUMBER: _ClassVar[int]
     VISIT_TIME_FIELD_NUMBER: _ClassVar[int]
     CHECKOUT_FIELD_NUMBER: _ClassVar[int]
+    APPOINTMENT_FIELD_NUMBER: _ClassVar[int]
     member: str
     lapsed_days: int
     visit_time: _timestamp_pb2.Timestamp
     checkout: str
-    def __init__(self, member: _Optional[str] = ..., lapsed_days: _Optional[int] = ..., visit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checkout: _Optional[str] = ...) -> None: ...
+    appointment: str
+    def __init__(self, member: _Optional[str] = ..., lapsed_days: _Optional[int] = ..., visit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checkout: _Optional[str] = ..., appointment: _Optional[str] = ...) -> None: ...
 
 class CampaignMessageDue(_message.Message):
     __slots__ = ("campaign", "member", "body", "points", "campaign_name", "store", "reward")

@@ -761,3 +761,93 @@ class GetImportErrorReportResponse(_message.Message):
     lines: int
     next_page_token: str
     def __init__(self, csv: _Optional[bytes] = ..., lines: _Optional[int] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ApproveCampaignRequest(_message.Message):
+    __slots__ = ("name", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ApproveCampaignResponse(_message.Message):
+    __slots__ = ("campaign",)
+    CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    campaign: _campaign_pb2.Campaign
+    def __init__(self, campaign: _Optional[_Union[_campaign_pb2.Campaign, _Mapping]] = ...) -> None: ...
+
+class RejectCampaignRequest(_message.Message):
+    __slots__ = ("name", "reason", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    reason: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RejectCampaignResponse(_message.Message):
+    __slots__ = ("campaign",)
+    CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    campaign: _campaign_pb2.Campaign
+    def __init__(self, campaign: _Optional[_Union[_campaign_pb2.Campaign, _Mapping]] = ...) -> None: ...
+
+class GetCampaignSettingsRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetCampaignSettingsResponse(_message.Message):
+    __slots__ = ("campaign_settings",)
+    CAMPAIGN_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    campaign_settings: _campaign_pb2.CampaignSettings
+    def __init__(self, campaign_settings: _Optional[_Union[_campaign_pb2.CampaignSettings, _Mapping]] = ...) -> None: ...
+
+class UpdateCampaignSettingsRequest(_message.Message):
+    __slots__ = ("campaign_settings", "request_id")
+    CAMPAIGN_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    campaign_settings: _campaign_pb2.CampaignSettings
+    request_id: str
+    def __init__(self, campaign_settings: _Optional[_Union[_campaign_pb2.CampaignSettings, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class UpdateCampaignSettingsResponse(_message.Message):
+    __slots__ = ("campaign_settings",)
+    CAMPAIGN_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    campaign_settings: _campaign_pb2.CampaignSettings
+    def __init__(self, campaign_settings: _Optional[_Union[_campaign_pb2.CampaignSettings, _Mapping]] = ...) -> None: ...
+
+class ListLapseRisksRequest(_message.Message):
+    __slots__ = ("store", "warning_days", "page_size", "page_token")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    WARNING_DAYS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    warning_days: int
+    page_size: int
+    page_token: str
+    def __init__(self, store: _Optional[str] = ..., warning_days: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class LapseRisk(_message.Message):
+    __slots__ = ("member", "last_visit_time", "days_since_last_visit", "days_until_lapse")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    LAST_VISIT_TIME_FIELD_NUMBER: _ClassVar[int]
+    DAYS_SINCE_LAST_VISIT_FIELD_NUMBER: _ClassVar[int]
+    DAYS_UNTIL_LAPSE_FIELD_NUMBER: _ClassVar[int]
+    member: _member_pb2.Member
+    last_visit_time: _timestamp_pb2.Timestamp
+    days_since_last_visit: int
+    days_until_lapse: int
+    def __init__(self, member: _Optional[_Union[_member_pb2.Member, _Mapping]] = ..., last_visit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., days_since_last_visit: _Optional[int] = ..., days_until_lapse: _Optional[int] = ...) -> None: ...
+
+class ListLapseRisksResponse(_message.Message):
+    __slots__ = ("lapse_risks", "lapse_days", "next_page_token")
+    LAPSE_RISKS_FIELD_NUMBER: _ClassVar[int]
+    LAPSE_DAYS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    lapse_risks: _containers.RepeatedCompositeFieldContainer[LapseRisk]
+    lapse_days: int
+    next_page_token: str
+    def __init__(self, lapse_risks: _Optional[_Iterable[_Union[LapseRisk, _Mapping]]] = ..., lapse_days: _Optional[int] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -248,6 +248,31 @@ class MembersServiceStub:
                 request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsRequest.SerializeToString,
                 response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsResponse.FromString,
                 _registered_method=True)
+        self.ApproveCampaign = channel.unary_unary(
+                '/peony.members.v1.MembersService/ApproveCampaign',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ApproveCampaignRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ApproveCampaignResponse.FromString,
+                _registered_method=True)
+        self.RejectCampaign = channel.unary_unary(
+                '/peony.members.v1.MembersService/RejectCampaign',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.RejectCampaignRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.RejectCampaignResponse.FromString,
+                _registered_method=True)
+        self.GetCampaignSettings = channel.unary_unary(
+                '/peony.members.v1.MembersService/GetCampaignSettings',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignSettingsRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignSettingsResponse.FromString,
+                _registered_method=True)
+        self.UpdateCampaignSettings = channel.unary_unary(
+                '/peony.members.v1.MembersService/UpdateCampaignSettings',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateCampaignSettingsRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateCampaignSettingsResponse.FromString,
+                _registered_method=True)
+        self.ListLapseRisks = channel.unary_unary(
+                '/peony.members.v1.MembersService/ListLapseRisks',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListLapseRisksRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListLapseRisksResponse.FromString,
+                _registered_method=True)
 
 
 class MembersServiceServicer:
@@ -590,6 +615,50 @@ class MembersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApproveCampaign(self, request, context):
+        """Approves a campaign waiting for approval (permission `members.campaigns.approve`, HQ admin;
+        never its creator: PERMISSION_DENIED `SELF_APPROVAL`); it is then scheduled. The approver and
+        time are recorded on the campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PENDING_APPROVAL` otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectCampaign(self, request, context):
+        """Rejects a campaign waiting for approval, with a reason (permission
+        `members.campaigns.approve`); it is never sent. FAILED_PRECONDITION
+        `CAMPAIGN_NOT_PENDING_APPROVAL` otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCampaignSettings(self, request, context):
+        """Returns the tenant's campaign settings (the defaults until updated). Permission
+        `members.segments.manage`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateCampaignSettings(self, request, context):
+        """Updates the tenant's campaign settings (permission `members.campaigns.approve`). Campaigns
+        created after the update use the new threshold.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLapseRisks(self, request, context):
+        """流失预警: the members of a store about to lapse — last visit (or, never having visited,
+        registration) between N − `warning_days` and N days ago, N the first lapse threshold
+        (`PEONY_MEMBERS_LAPSE_DAYS`) — longest absence first, masked. Permission `members.read`;
+        store-bound staff only for their own stores (PERMISSION_DENIED `STORE_OUT_OF_SCOPE`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MembersServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -787,6 +856,31 @@ def add_MembersServiceServicer_to_server(servicer, server):
                     servicer.GetCampaignResults,
                     request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsRequest.FromString,
                     response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsResponse.SerializeToString,
+            ),
+            'ApproveCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveCampaign,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ApproveCampaignRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ApproveCampaignResponse.SerializeToString,
+            ),
+            'RejectCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectCampaign,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.RejectCampaignRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.RejectCampaignResponse.SerializeToString,
+            ),
+            'GetCampaignSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCampaignSettings,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignSettingsRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignSettingsResponse.SerializeToString,
+            ),
+            'UpdateCampaignSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCampaignSettings,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateCampaignSettingsRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateCampaignSettingsResponse.SerializeToString,
+            ),
+            'ListLapseRisks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLapseRisks,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListLapseRisksRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.ListLapseRisksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1861,6 +1955,141 @@ class MembersService:
             '/peony.members.v1.MembersService/GetCampaignResults',
             peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsRequest.SerializeToString,
             peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignResultsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/ApproveCampaign',
+            peony_dot_members_dot_v1_dot_members__service__pb2.ApproveCampaignRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.ApproveCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/RejectCampaign',
+            peony_dot_members_dot_v1_dot_members__service__pb2.RejectCampaignRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.RejectCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCampaignSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/GetCampaignSettings',
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignSettingsRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetCampaignSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateCampaignSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/UpdateCampaignSettings',
+            peony_dot_members_dot_v1_dot_members__service__pb2.UpdateCampaignSettingsRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.UpdateCampaignSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLapseRisks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/ListLapseRisks',
+            peony_dot_members_dot_v1_dot_members__service__pb2.ListLapseRisksRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.ListLapseRisksResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -194,6 +194,30 @@ class MembersServiceStub:
     """What a campaign brought back: visits and spend of its recipients within `window_days` of
     their message, from the wallet's checkouts members projects (member_spend).
     """
+    ApproveCampaign: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ApproveCampaignRequest, _members_service_pb2.ApproveCampaignResponse]
+    """Approves a campaign waiting for approval (permission `members.campaigns.approve`, HQ admin;
+    never its creator: PERMISSION_DENIED `SELF_APPROVAL`); it is then scheduled. The approver and
+    time are recorded on the campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PENDING_APPROVAL` otherwise.
+    """
+    RejectCampaign: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.RejectCampaignRequest, _members_service_pb2.RejectCampaignResponse]
+    """Rejects a campaign waiting for approval, with a reason (permission
+    `members.campaigns.approve`); it is never sent. FAILED_PRECONDITION
+    `CAMPAIGN_NOT_PENDING_APPROVAL` otherwise.
+    """
+    GetCampaignSettings: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.GetCampaignSettingsRequest, _members_service_pb2.GetCampaignSettingsResponse]
+    """Returns the tenant's campaign settings (the defaults until updated). Permission
+    `members.segments.manage`.
+    """
+    UpdateCampaignSettings: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.UpdateCampaignSettingsRequest, _members_service_pb2.UpdateCampaignSettingsResponse]
+    """Updates the tenant's campaign settings (permission `members.campaigns.approve`). Campaigns
+    created after the update use the new threshold.
+    """
+    ListLapseRisks: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.ListLapseRisksRequest, _members_service_pb2.ListLapseRisksResponse]
+    """流失预警: the members of a store about to lapse — last visit (or, never having visited,
+    registration) between N − `warning_days` and N days ago, N the first lapse threshold
+    (`PEONY_MEMBERS_LAPSE_DAYS`) — longest absence first, masked. Permission `members.read`;
+    store-bound staff only for their own stores (PERMISSION_DENIED `STORE_OUT_OF_SCOPE`).
+    """
 
 @_typing.type_check_only
 class MembersServiceAsyncStub(MembersServiceStub):
@@ -360,6 +384,30 @@ class MembersServiceAsyncStub(MembersServiceStub):
     GetCampaignResults: _aio.UnaryUnaryMultiCallable[_members_service_pb2.GetCampaignResultsRequest, _members_service_pb2.GetCampaignResultsResponse]  # type: ignore[assignment]
     """What a campaign brought back: visits and spend of its recipients within `window_days` of
     their message, from the wallet's checkouts members projects (member_spend).
+    """
+    ApproveCampaign: _aio.UnaryUnaryMultiCallable[_members_service_pb2.ApproveCampaignRequest, _members_service_pb2.ApproveCampaignResponse]  # type: ignore[assignment]
+    """Approves a campaign waiting for approval (permission `members.campaigns.approve`, HQ admin;
+    never its creator: PERMISSION_DENIED `SELF_APPROVAL`); it is then scheduled. The approver and
+    time are recorded on the campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PENDING_APPROVAL` otherwise.
+    """
+    RejectCampaign: _aio.UnaryUnaryMultiCallable[_members_service_pb2.RejectCampaignRequest, _members_service_pb2.RejectCampaignResponse]  # type: ignore[assignment]
+    """Rejects a campaign waiting for approval, with a reason (permission
+    `members.campaigns.approve`); it is never sent. FAILED_PRECONDITION
+    `CAMPAIGN_NOT_PENDING_APPROVAL` otherwise.
+    """
+    GetCampaignSettings: _aio.UnaryUnaryMultiCallable[_members_service_pb2.GetCampaignSettingsRequest, _members_service_pb2.GetCampaignSettingsResponse]  # type: ignore[assignment]
+    """Returns the tenant's campaign settings (the defaults until updated). Permission
+    `members.segments.manage`.
+    """
+    UpdateCampaignSettings: _aio.UnaryUnaryMultiCallable[_members_service_pb2.UpdateCampaignSettingsRequest, _members_service_pb2.UpdateCampaignSettingsResponse]  # type: ignore[assignment]
+    """Updates the tenant's campaign settings (permission `members.campaigns.approve`). Campaigns
+    created after the update use the new threshold.
+    """
+    ListLapseRisks: _aio.UnaryUnaryMultiCallable[_members_service_pb2.ListLapseRisksRequest, _members_service_pb2.ListLapseRisksResponse]  # type: ignore[assignment]
+    """流失预警: the members of a store about to lapse — last visit (or, never having visited,
+    registration) between N − `warning_days` and N days ago, N the first lapse threshold
+    (`PEONY_MEMBERS_LAPSE_DAYS`) — longest absence first, masked. Permission `members.read`;
+    store-bound staff only for their own stores (PERMISSION_DENIED `STORE_OUT_OF_SCOPE`).
     """
 
 class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -758,6 +806,60 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_members_service_pb2.GetCampaignResultsResponse, _abc.Awaitable[_members_service_pb2.GetCampaignResultsResponse]]:
         """What a campaign brought back: visits and spend of its recipients within `window_days` of
         their message, from the wallet's checkouts members projects (member_spend).
+        """
+
+    @_abc_1.abstractmethod
+    def ApproveCampaign(
+        self,
+        request: _members_service_pb2.ApproveCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.ApproveCampaignResponse, _abc.Awaitable[_members_service_pb2.ApproveCampaignResponse]]:
+        """Approves a campaign waiting for approval (permission `members.campaigns.approve`, HQ admin;
+        never its creator: PERMISSION_DENIED `SELF_APPROVAL`); it is then scheduled. The approver and
+        time are recorded on the campaign. FAILED_PRECONDITION `CAMPAIGN_NOT_PENDING_APPROVAL` otherwise.
+        """
+
+    @_abc_1.abstractmethod
+    def RejectCampaign(
+        self,
+        request: _members_service_pb2.RejectCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.RejectCampaignResponse, _abc.Awaitable[_members_service_pb2.RejectCampaignResponse]]:
+        """Rejects a campaign waiting for approval, with a reason (permission
+        `members.campaigns.approve`); it is never sent. FAILED_PRECONDITION
+        `CAMPAIGN_NOT_PENDING_APPROVAL` otherwise.
+        """
+
+    @_abc_1.abstractmethod
+    def GetCampaignSettings(
+        self,
+        request: _members_service_pb2.GetCampaignSettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.GetCampaignSettingsResponse, _abc.Awaitable[_members_service_pb2.GetCampaignSettingsResponse]]:
+        """Returns the tenant's campaign settings (the defaults until updated). Permission
+        `members.segments.manage`.
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateCampaignSettings(
+        self,
+        request: _members_service_pb2.UpdateCampaignSettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.UpdateCampaignSettingsResponse, _abc.Awaitable[_members_service_pb2.UpdateCampaignSettingsResponse]]:
+        """Updates the tenant's campaign settings (permission `members.campaigns.approve`). Campaigns
+        created after the update use the new threshold.
+        """
+
+    @_abc_1.abstractmethod
+    def ListLapseRisks(
+        self,
+        request: _members_service_pb2.ListLapseRisksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.ListLapseRisksResponse, _abc.Awaitable[_members_service_pb2.ListLapseRisksResponse]]:
+        """流失预警: the members of a store about to lapse — last visit (or, never having visited,
+        registration) between N − `warning_days` and N days ago, N the first lapse threshold
+        (`PEONY_MEMBERS_LAPSE_DAYS`) — longest absence first, masked. Permission `members.read`;
+        store-bound staff only for their own stores (PERMISSION_DENIED `STORE_OUT_OF_SCOPE`).
         """
 
 def add_MembersServiceServicer_to_server(servicer: MembersServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

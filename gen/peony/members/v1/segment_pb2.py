@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from peony.options.v1 import limits_pb2 as peony_dot_options_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epeony/members/v1/segment.proto\x12\x10peony.members.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpeony/options/v1/limits.proto\"@\n\nInt64Range\x12\x10\n\x03min\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x10\n\x03max\x18\x02 \x01(\x03H\x01\x88\x01\x01\x42\x06\n\x04_minB\x06\n\x04_max\"]\n\rWindowedRange\x12\x19\n\x0bwindow_days\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x02\x12\x31\n\x05range\x18\x02 \x01(\x0b\x32\x1c.peony.members.v1.Int64RangeB\x04\xe2\x41\x01\x02\"\xb1\x05\n\rSegmentFilter\x12\x16\n\x08tier_ids\x18\x01 \x03(\tB\x04\xd0\xf3\x18\x14\x12\x13\n\x0bhome_stores\x18\x02 \x03(\t\x12\x16\n\x0evisited_stores\x18\x03 \x03(\t\x12\x1d\n\x0f\x62irthday_months\x18\x04 \x03(\x05\x42\x04\xd0\xf3\x18\x0c\x12\x1c\n\x14\x62irthday_within_days\x18\x05 \x01(\x05\x12\x34\n\x10registered_after\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11registered_before\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11no_visit_for_days\x18\x08 \x01(\x05\x12\x1b\n\x13visited_within_days\x18\t \x01(\x05\x12\x1d\n\x15include_never_visited\x18\n \x01(\x08\x12.\n\x05spend\x18\x0b \x01(\x0b\x32\x1f.peony.members.v1.WindowedRange\x12/\n\x06visits\x18\x0c \x01(\x0b\x32\x1f.peony.members.v1.WindowedRange\x12\x34\n\x0epoints_balance\x18\r \x01(\x0b\x32\x1c.peony.members.v1.Int64Range\x12:\n\x14stored_value_balance\x18\x0e \x01(\x0b\x32\x1c.peony.members.v1.Int64Range\x12\x16\n\x08tags_any\x18\x0f \x03(\tB\x04\xd0\xf3\x18\x14\x12\x16\n\x08tags_all\x18\x10 \x03(\tB\x04\xd0\xf3\x18\x14\x12\x44\n\x12\x63onsented_channels\x18\x11 \x03(\x0e\x32\".peony.members.v1.MarketingChannelB\x04\xd0\xf3\x18\x04\x12\x11\n\ttime_zone\x18\x12 \x01(\t\"\xf3\x01\n\x07Segment\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1f\n\x0c\x64isplay_name\x18\x02 \x01(\tB\t\xe2\x41\x01\x02\xc8\xf3\x18\xc8\x01\x12\x35\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x1f.peony.members.v1.SegmentFilterB\x04\xe2\x41\x01\x02\x12\x35\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:E\xea\x41\x42\n\x19members.peony.dev/Segment\x12\x12segments/{segment}*\x08segments2\x07segment*\xab\x01\n\x10MarketingChannel\x12!\n\x1dMARKETING_CHANNEL_UNSPECIFIED\x10\x00\x12\x19\n\x15MARKETING_CHANNEL_SMS\x10\x01\x12\x1c\n\x18MARKETING_CHANNEL_WECHAT\x10\x02\x12\x1b\n\x17MARKETING_CHANNEL_EMAIL\x10\x03\x12\x1e\n\x1aMARKETING_CHANNEL_APP_PUSH\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epeony/members/v1/segment.proto\x12\x10peony.members.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpeony/options/v1/limits.proto\"@\n\nInt64Range\x12\x10\n\x03min\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x10\n\x03max\x18\x02 \x01(\x03H\x01\x88\x01\x01\x42\x06\n\x04_minB\x06\n\x04_max\"]\n\rWindowedRange\x12\x19\n\x0bwindow_days\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x02\x12\x31\n\x05range\x18\x02 \x01(\x0b\x32\x1c.peony.members.v1.Int64RangeB\x04\xe2\x41\x01\x02\"\xfd\x05\n\rSegmentFilter\x12\x16\n\x08tier_ids\x18\x01 \x03(\tB\x04\xd0\xf3\x18\x14\x12\x13\n\x0bhome_stores\x18\x02 \x03(\t\x12\x16\n\x0evisited_stores\x18\x03 \x03(\t\x12\x1d\n\x0f\x62irthday_months\x18\x04 \x03(\x05\x42\x04\xd0\xf3\x18\x0c\x12\x1c\n\x14\x62irthday_within_days\x18\x05 \x01(\x05\x12\x34\n\x10registered_after\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11registered_before\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11no_visit_for_days\x18\x08 \x01(\x05\x12\x1b\n\x13visited_within_days\x18\t \x01(\x05\x12\x1d\n\x15include_never_visited\x18\n \x01(\x08\x12.\n\x05spend\x18\x0b \x01(\x0b\x32\x1f.peony.members.v1.WindowedRange\x12/\n\x06visits\x18\x0c \x01(\x0b\x32\x1f.peony.members.v1.WindowedRange\x12\x34\n\x0epoints_balance\x18\r \x01(\x0b\x32\x1c.peony.members.v1.Int64Range\x12:\n\x14stored_value_balance\x18\x0e \x01(\x0b\x32\x1c.peony.members.v1.Int64Range\x12\x16\n\x08tags_any\x18\x0f \x03(\tB\x04\xd0\xf3\x18\x14\x12\x16\n\x08tags_all\x18\x10 \x03(\tB\x04\xd0\xf3\x18\x14\x12\x44\n\x12\x63onsented_channels\x18\x11 \x03(\x0e\x32\".peony.members.v1.MarketingChannelB\x04\xd0\xf3\x18\x04\x12\x11\n\ttime_zone\x18\x12 \x01(\t\x12J\n\x1apackage_sessions_remaining\x18\x13 \x01(\x0b\x32&.peony.members.v1.PackageSessionsRange\"Z\n\x14PackageSessionsRange\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x31\n\x05range\x18\x02 \x01(\x0b\x32\x1c.peony.members.v1.Int64RangeB\x04\xe2\x41\x01\x02\"\xf3\x01\n\x07Segment\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1f\n\x0c\x64isplay_name\x18\x02 \x01(\tB\t\xe2\x41\x01\x02\xc8\xf3\x18\xc8\x01\x12\x35\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x1f.peony.members.v1.SegmentFilterB\x04\xe2\x41\x01\x02\x12\x35\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:E\xea\x41\x42\n\x19members.peony.dev/Segment\x12\x12segments/{segment}*\x08segments2\x07segment*\xab\x01\n\x10MarketingChannel\x12!\n\x1dMARKETING_CHANNEL_UNSPECIFIED\x10\x00\x12\x19\n\x15MARKETING_CHANNEL_SMS\x10\x01\x12\x1c\n\x18MARKETING_CHANNEL_WECHAT\x10\x02\x12\x1b\n\x17MARKETING_CHANNEL_EMAIL\x10\x03\x12\x1e\n\x1aMARKETING_CHANNEL_APP_PUSH\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,6 +49,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SEGMENTFILTER'].fields_by_name['tags_all']._serialized_options = b'\320\363\030\024'
   _globals['_SEGMENTFILTER'].fields_by_name['consented_channels']._loaded_options = None
   _globals['_SEGMENTFILTER'].fields_by_name['consented_channels']._serialized_options = b'\320\363\030\004'
+  _globals['_PACKAGESESSIONSRANGE'].fields_by_name['range']._loaded_options = None
+  _globals['_PACKAGESESSIONSRANGE'].fields_by_name['range']._serialized_options = b'\342A\001\002'
   _globals['_SEGMENT'].fields_by_name['name']._loaded_options = None
   _globals['_SEGMENT'].fields_by_name['name']._serialized_options = b'\342A\001\010'
   _globals['_SEGMENT'].fields_by_name['display_name']._loaded_options = None
@@ -59,14 +61,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SEGMENT'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_SEGMENT']._loaded_options = None
   _globals['_SEGMENT']._serialized_options = b'\352AB\n\031members.peony.dev/Segment\022\022segments/{segment}*\010segments2\007segment'
-  _globals['_MARKETINGCHANNEL']._serialized_start=1276
-  _globals['_MARKETINGCHANNEL']._serialized_end=1447
+  _globals['_MARKETINGCHANNEL']._serialized_start=1444
+  _globals['_MARKETINGCHANNEL']._serialized_end=1615
   _globals['_INT64RANGE']._serialized_start=176
   _globals['_INT64RANGE']._serialized_end=240
   _globals['_WINDOWEDRANGE']._serialized_start=242
   _globals['_WINDOWEDRANGE']._serialized_end=335
   _globals['_SEGMENTFILTER']._serialized_start=338
-  _globals['_SEGMENTFILTER']._serialized_end=1027
-  _globals['_SEGMENT']._serialized_start=1030
-  _globals['_SEGMENT']._serialized_end=1273
+  _globals['_SEGMENTFILTER']._serialized_end=1103
+  _globals['_PACKAGESESSIONSRANGE']._serialized_start=1105
+  _globals['_PACKAGESESSIONSRANGE']._serialized_end=1195
+  _globals['_SEGMENT']._serialized_start=1198
+  _globals['_SEGMENT']._serialized_end=1441
 # @@protoc_insertion_point(module_scope)

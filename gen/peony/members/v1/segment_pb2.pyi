@@ -43,7 +43,7 @@ class WindowedRange(_message.Message):
     def __init__(self, window_days: _Optional[int] = ..., range: _Optional[_Union[Int64Range, _Mapping]] = ...) -> None: ...
 
 class SegmentFilter(_message.Message):
-    __slots__ = ("tier_ids", "home_stores", "visited_stores", "birthday_months", "birthday_within_days", "registered_after", "registered_before", "no_visit_for_days", "visited_within_days", "include_never_visited", "spend", "visits", "points_balance", "stored_value_balance", "tags_any", "tags_all", "consented_channels", "time_zone")
+    __slots__ = ("tier_ids", "home_stores", "visited_stores", "birthday_months", "birthday_within_days", "registered_after", "registered_before", "no_visit_for_days", "visited_within_days", "include_never_visited", "spend", "visits", "points_balance", "stored_value_balance", "tags_any", "tags_all", "consented_channels", "time_zone", "package_sessions_remaining")
     TIER_IDS_FIELD_NUMBER: _ClassVar[int]
     HOME_STORES_FIELD_NUMBER: _ClassVar[int]
     VISITED_STORES_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,7 @@ class SegmentFilter(_message.Message):
     TAGS_ALL_FIELD_NUMBER: _ClassVar[int]
     CONSENTED_CHANNELS_FIELD_NUMBER: _ClassVar[int]
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    PACKAGE_SESSIONS_REMAINING_FIELD_NUMBER: _ClassVar[int]
     tier_ids: _containers.RepeatedScalarFieldContainer[str]
     home_stores: _containers.RepeatedScalarFieldContainer[str]
     visited_stores: _containers.RepeatedScalarFieldContainer[str]
@@ -80,7 +81,16 @@ class SegmentFilter(_message.Message):
     tags_all: _containers.RepeatedScalarFieldContainer[str]
     consented_channels: _containers.RepeatedScalarFieldContainer[MarketingChannel]
     time_zone: str
-    def __init__(self, tier_ids: _Optional[_Iterable[str]] = ..., home_stores: _Optional[_Iterable[str]] = ..., visited_stores: _Optional[_Iterable[str]] = ..., birthday_months: _Optional[_Iterable[int]] = ..., birthday_within_days: _Optional[int] = ..., registered_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., registered_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., no_visit_for_days: _Optional[int] = ..., visited_within_days: _Optional[int] = ..., include_never_visited: _Optional[bool] = ..., spend: _Optional[_Union[WindowedRange, _Mapping]] = ..., visits: _Optional[_Union[WindowedRange, _Mapping]] = ..., points_balance: _Optional[_Union[Int64Range, _Mapping]] = ..., stored_value_balance: _Optional[_Union[Int64Range, _Mapping]] = ..., tags_any: _Optional[_Iterable[str]] = ..., tags_all: _Optional[_Iterable[str]] = ..., consented_channels: _Optional[_Iterable[_Union[MarketingChannel, str]]] = ..., time_zone: _Optional[str] = ...) -> None: ...
+    package_sessions_remaining: PackageSessionsRange
+    def __init__(self, tier_ids: _Optional[_Iterable[str]] = ..., home_stores: _Optional[_Iterable[str]] = ..., visited_stores: _Optional[_Iterable[str]] = ..., birthday_months: _Optional[_Iterable[int]] = ..., birthday_within_days: _Optional[int] = ..., registered_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., registered_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., no_visit_for_days: _Optional[int] = ..., visited_within_days: _Optional[int] = ..., include_never_visited: _Optional[bool] = ..., spend: _Optional[_Union[WindowedRange, _Mapping]] = ..., visits: _Optional[_Union[WindowedRange, _Mapping]] = ..., points_balance: _Optional[_Union[Int64Range, _Mapping]] = ..., stored_value_balance: _Optional[_Union[Int64Range, _Mapping]] = ..., tags_any: _Optional[_Iterable[str]] = ..., tags_all: _Optional[_Iterable[str]] = ..., consented_channels: _Optional[_Iterable[_Union[MarketingChannel, str]]] = ..., time_zone: _Optional[str] = ..., package_sessions_remaining: _Optional[_Union[PackageSessionsRange, _Mapping]] = ...) -> None: ...
+
+class PackageSessionsRange(_message.Message):
+    __slots__ = ("service", "range")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    RANGE_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    range: Int64Range
+    def __init__(self, service: _Optional[str] = ..., range: _Optional[_Union[Int64Range, _Mapping]] = ...) -> None: ...
 
 class Segment(_message.Message):
     __slots__ = ("name", "display_name", "filter", "create_time")

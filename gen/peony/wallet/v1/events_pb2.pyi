@@ -150,7 +150,7 @@ class PointsExpired(_message.Message):
     def __init__(self, member: _Optional[str] = ..., points: _Optional[int] = ..., transaction: _Optional[str] = ..., point_lots: _Optional[_Iterable[str]] = ..., points_available: _Optional[int] = ...) -> None: ...
 
 class PackageSold(_message.Message):
-    __slots__ = ("member", "package", "product", "store", "price_minor", "transaction", "currency_code")
+    __slots__ = ("member", "package", "product", "store", "price_minor", "transaction", "currency_code", "items")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     PACKAGE_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
@@ -158,6 +158,7 @@ class PackageSold(_message.Message):
     PRICE_MINOR_FIELD_NUMBER: _ClassVar[int]
     TRANSACTION_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
     member: str
     package: str
     product: str
@@ -165,7 +166,16 @@ class PackageSold(_message.Message):
     price_minor: int
     transaction: str
     currency_code: str
-    def __init__(self, member: _Optional[str] = ..., package: _Optional[str] = ..., product: _Optional[str] = ..., store: _Optional[str] = ..., price_minor: _Optional[int] = ..., transaction: _Optional[str] = ..., currency_code: _Optional[str] = ...) -> None: ...
+    items: _containers.RepeatedCompositeFieldContainer[PackageItemSessions]
+    def __init__(self, member: _Optional[str] = ..., package: _Optional[str] = ..., product: _Optional[str] = ..., store: _Optional[str] = ..., price_minor: _Optional[int] = ..., transaction: _Optional[str] = ..., currency_code: _Optional[str] = ..., items: _Optional[_Iterable[_Union[PackageItemSessions, _Mapping]]] = ...) -> None: ...
+
+class PackageItemSessions(_message.Message):
+    __slots__ = ("service", "sessions_remaining")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    sessions_remaining: int
+    def __init__(self, service: _Optional[str] = ..., sessions_remaining: _Optional[int] = ...) -> None: ...
 
 class PackageSessionConsumed(_message.Message):
     __slots__ = ("member", "package", "service", "sessions", "sessions_remaining", "store", "recognized_minor", "transaction", "checkout", "currency_code")
@@ -191,21 +201,39 @@ class PackageSessionConsumed(_message.Message):
     currency_code: str
     def __init__(self, member: _Optional[str] = ..., package: _Optional[str] = ..., service: _Optional[str] = ..., sessions: _Optional[int] = ..., sessions_remaining: _Optional[int] = ..., store: _Optional[str] = ..., recognized_minor: _Optional[int] = ..., transaction: _Optional[str] = ..., checkout: _Optional[str] = ..., currency_code: _Optional[str] = ...) -> None: ...
 
+class PackageSessionsRestored(_message.Message):
+    __slots__ = ("member", "package", "service", "sessions", "sessions_remaining", "transaction")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    PACKAGE_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    package: str
+    service: str
+    sessions: int
+    sessions_remaining: int
+    transaction: str
+    def __init__(self, member: _Optional[str] = ..., package: _Optional[str] = ..., service: _Optional[str] = ..., sessions: _Optional[int] = ..., sessions_remaining: _Optional[int] = ..., transaction: _Optional[str] = ...) -> None: ...
+
 class PackageTransferred(_message.Message):
-    __slots__ = ("from_member", "from_package", "to_member", "to_package", "sessions", "transaction")
+    __slots__ = ("from_member", "from_package", "to_member", "to_package", "sessions", "transaction", "to_items")
     FROM_MEMBER_FIELD_NUMBER: _ClassVar[int]
     FROM_PACKAGE_FIELD_NUMBER: _ClassVar[int]
     TO_MEMBER_FIELD_NUMBER: _ClassVar[int]
     TO_PACKAGE_FIELD_NUMBER: _ClassVar[int]
     SESSIONS_FIELD_NUMBER: _ClassVar[int]
     TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    TO_ITEMS_FIELD_NUMBER: _ClassVar[int]
     from_member: str
     from_package: str
     to_member: str
     to_package: str
     sessions: int
     transaction: str
-    def __init__(self, from_member: _Optional[str] = ..., from_package: _Optional[str] = ..., to_member: _Optional[str] = ..., to_package: _Optional[str] = ..., sessions: _Optional[int] = ..., transaction: _Optional[str] = ...) -> None: ...
+    to_items: _containers.RepeatedCompositeFieldContainer[PackageItemSessions]
+    def __init__(self, from_member: _Optional[str] = ..., from_package: _Optional[str] = ..., to_member: _Optional[str] = ..., to_package: _Optional[str] = ..., sessions: _Optional[int] = ..., transaction: _Optional[str] = ..., to_items: _Optional[_Iterable[_Union[PackageItemSessions, _Mapping]]] = ...) -> None: ...
 
 class PackageRefunded(_message.Message):
     __slots__ = ("member", "package", "store", "sessions", "refund_minor", "tender", "transaction", "currency_code")
