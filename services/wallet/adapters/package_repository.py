@@ -42,6 +42,7 @@ class PackageItemRow:
     deferred_minor: int
     expire_time: datetime | None
     sessions_held: int = 0  # of sessions_remaining, reserved by authorised holds
+    unlimited: bool = False  # an unlimited time card's item: sessions not counted
 
     @property
     def sessions_available(self) -> int:
@@ -80,6 +81,10 @@ class MemberPackage:
     @property
     def sessions_held(self) -> int:
         return sum(i.sessions_held for i in self.items)
+
+    @property
+    def has_unlimited(self) -> bool:
+        return any(i.unlimited for i in self.items)
 
 
 def _product(r: Row) -> PackageProduct:
@@ -199,6 +204,7 @@ class PackageRepository:
                     "session_value_minor": i.session_value_minor,
                     "deferred_minor": i.deferred_minor,
                     "expire_time": i.expire_time,
+                    "unlimited": i.unlimited,
                 }
                 for i in pkg.items
             ],
@@ -228,6 +234,7 @@ class PackageRepository:
                     r.deferred_minor,
                     r.expire_time,
                     r.sessions_held,
+                    r.unlimited,
                 )
             )
         return out

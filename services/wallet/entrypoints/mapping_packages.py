@@ -33,6 +33,7 @@ def product_to_proto(p: pk.PackageProduct, currency: str) -> packages_pb2.Packag
                 list_price_minor=i.list_price_minor,
                 validity_days=i.validity_days,
                 validity_months=i.validity_months,
+                unlimited=i.unlimited,
             )
             for i in p.items
         ],
@@ -59,6 +60,7 @@ def package_to_proto(pkg: pk.MemberPackage, currency: str) -> packages_pb2.Membe
                 sessions_held=i.sessions_held,
                 expire_time=ts(i.expire_time),
                 session_value_minor=i.session_value_minor,
+                unlimited=i.unlimited,
             )
             for i in pkg.items
         ],
@@ -85,6 +87,7 @@ def items_of(items) -> list[ProductItem]:
             i.list_price_minor,
             i.validity_days,
             i.validity_months,
+            i.unlimited,
         )
         for i in items
     ]

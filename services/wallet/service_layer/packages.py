@@ -278,6 +278,7 @@ async def sell(
                 a.allocated_minor,
                 # validity counts from the sale's commit-side clock
                 dp.item_expiry(item, posted.create_time),
+                unlimited=a.unlimited,
             )
             for a, item in zip(allocations, product.items, strict=True)
         ],
@@ -385,6 +386,7 @@ class PackageUse:
     sessions: int
     value_minor: int  # revenue recognised for these sessions
     store_sold: str
+    unlimited: bool = False  # uses of an unlimited time card: not counted on the card
 
 
 def _pending(draft: TransactionDraft, key: AccountKey) -> int:
@@ -411,6 +413,8 @@ def _add_consumption(
             reason="NO_SESSIONS_LEFT",
             metadata={"service": service},
         )
+    if item.unlimited:
+        return _add_unlimited_use(draft, pkg, item, sessions, store_used, currency, now)
     key = item_account(pkg.package_id, service)
     pending = _pending(draft, key)
     remaining = item.sessions_remaining - pending
@@ -425,6 +429,56 @@ def _add_consumption(
     return PackageUse(pkg.package_id, service, sessions, value, pkg.store_sold)
 
 
+def _time_due(draft: TransactionDraft, pkg: MemberPackage, item: PackageItemRow, now: datetime) -> int:
+    """Revenue of an unlimited item due now (domain/packages.py), less what `draft` took already;
+    records the amount on the draft."""
+    key = f"{pkg.package_id}:{item.service}"
+    taken = draft.time_recognised.get(key, 0)
+    due = dp.time_recognition_due(
+        item.allocated_minor, item.deferred_minor - taken, pkg.purchase_time, item.expire_time, now
+    )
+    draft.time_recognised[key] = taken + due
+    return due
+
+
+def _add_unlimited_use(
+    draft: TransactionDraft,
+    pkg: MemberPackage,
+    item: PackageItemRow,
+    uses: int,
+    store_used: str,
+    currency: str,
+    now: datetime,
+) -> PackageUse:
+    """A use of an unlimited time card: refused after its period (PACKAGE_ITEM_EXPIRED), never for
+    a count; recognises the revenue due by time at the store used, plus the session memo."""
+    dp.require_item_usable(item.service, uses, item.expire_time, uses, now)
+    value = _time_due(draft, pkg, item, now)
+    draft.move(uses, debit=SESSIONS_ISSUED, credit=SESSIONS_CONSUMED)
+    draft.move(
+        value, debit=deferred_account(pkg.store_sold, currency), credit=revenue_account(store_used, currency)
+    )
+    return PackageUse(pkg.package_id, item.service, uses, value, pkg.store_sold, unlimited=True)
+
+
+def _catch_up_time_cards(
+    draft: TransactionDraft, pkg: MemberPackage, currency: str, now: datetime
+) -> dict[str, int]:
+    """Before a refund or transfer: recognises (at the selling store) the revenue of the card's
+    unlimited items due by time, so only the unexpired part of the period is refunded or moved.
+    Returns the amount per service."""
+    out = {}
+    for item in pkg.items:
+        if item.unlimited:
+            out[item.service] = due = _time_due(draft, pkg, item, now)
+            draft.move(
+                due,
+                debit=deferred_account(pkg.store_sold, currency),
+                credit=revenue_account(pkg.store_sold, currency),
+            )
+    return out
+
+
 async def _record_uses(
     uow: UoW, transaction_id: str, uses: list[PackageUse], store_id: str, *, sign: int, checkout: str = ""
 ) -> None:
@@ -433,11 +487,15 @@ async def _record_uses(
     cur = (await uow.settings.get()).currency_code
     rows = []
     for use in uses:
-        await r.move_item(
-            use.package_id, use.service, sessions=sign * use.sessions, value=sign * use.value_minor
-        )
+        counted = 0 if use.unlimited else use.sessions
+        await r.move_item(use.package_id, use.service, sessions=sign * counted, value=sign * use.value_minor)
         pkg = await _load(uow, None, use.package_id)
-        if sign < 0 and pkg.sessions_remaining == 0 and pkg.state in (dp.ACTIVE, dp.FROZEN):
+        if (
+            sign < 0
+            and pkg.sessions_remaining == 0
+            and not pkg.has_unlimited
+            and pkg.state in (dp.ACTIVE, dp.FROZEN)
+        ):
             await r.update_package(pkg.package_id, state=dp.EXHAUSTED)
         if sign > 0 and pkg.state == dp.EXHAUSTED and pkg.transferred_to is None:
             await r.update_package(pkg.package_id, state=dp.ACTIVE)
@@ -542,7 +600,7 @@ async def consume_for_checkout(
     candidates = []
     for pkg in cards:
         item = pkg.item(service)
-        if item is not None and item.sessions_remaining > 0:
+        if item is not None and (item.sessions_remaining > 0 or item.unlimited):
             candidates.append((item.expire_time is None, item.expire_time or now, pkg.purchase_time, pkg))
     candidates.sort(key=lambda c: c[:3])
     first_error: FailedPrecondition | None = None
@@ -589,7 +647,8 @@ async def restore_for_refund(
                 reason="PACKAGE_CLOSED",
                 metadata={"package": package_name(member_id, use.package_id)},
             )
-        draft.move(use.sessions, debit=SESSIONS_CONSUMED, credit=item_account(use.package_id, use.service))
+        gives_back_to = SESSIONS_ISSUED if use.unlimited else item_account(use.package_id, use.service)
+        draft.move(use.sessions, debit=SESSIONS_CONSUMED, credit=gives_back_to)
         draft.move(
             use.value_minor,
             debit=revenue_account(draft.store_id, cur),
@@ -666,6 +725,11 @@ async def transfer(
     dp.require_usable(await _current_state(uow, pkg, datetime.now(UTC)), action="be transferred")
     await uow.members.require(to_member_id)
     _require_no_holds(pkg)
+    if pkg.has_unlimited:
+        # its value runs with the calendar from the sale: a new card's period would restart it
+        raise FailedPrecondition(
+            "an unlimited time card is personal; refund it instead", reason="TIME_CARD_NOT_TRANSFERABLE"
+        )
     moving = [i for i in pkg.items if i.sessions_remaining > 0]
     if not moving:
         raise FailedPrecondition("the card has no sessions left", reason="NO_SESSIONS_LEFT")
@@ -768,12 +832,7 @@ async def refund(
         )
     _require_no_holds(pkg)
     sessions = pkg.sessions_remaining
-    if sessions == 0:
-        raise FailedPrecondition("the card has no unused sessions", reason="NOTHING_TO_REFUND")
     cur = (await uow.settings.get()).currency_code
-    value = pkg.deferred_minor
-    accts = sv.MemberAccounts.of(member_id, cur)
-    pay_to = accts.principal if tender == STORED_VALUE else sv.tender_account(store_id, tender, cur)
     draft = TransactionDraft(
         "package_refund",
         member_id=member_id,
@@ -781,6 +840,12 @@ async def refund(
         description=reason or f"refund of {package_name(member_id, package_id)}",
         reference=package_name(member_id, package_id),
     )
+    # an unlimited time card refunds only the part of its period still to come
+    value = pkg.deferred_minor - sum(_catch_up_time_cards(draft, pkg, cur, datetime.now(UTC)).values())
+    if sessions == 0 and value == 0:
+        raise FailedPrecondition("the card has no unused sessions", reason="NOTHING_TO_REFUND")
+    accts = sv.MemberAccounts.of(member_id, cur)
+    pay_to = accts.principal if tender == STORED_VALUE else sv.tender_account(store_id, tender, cur)
     draft.move(value, debit=deferred_account(pkg.store_sold, cur), credit=pay_to)
     for i in pkg.items:
         draft.move(i.sessions_remaining, debit=item_account(package_id, i.service), credit=SESSIONS_REFUNDED)
@@ -824,6 +889,12 @@ def held_account(package_id: str, service: str) -> AccountKey:
 MAX_HOLD_TTL_MINUTES = 90 * 24 * 60
 
 
+def _held_from(item: PackageItemRow, package_id: str) -> AccountKey:
+    """Where a hold's sessions come from and go back to: the item's account, or for an unlimited
+    time card (no counted sessions) the session memo account."""
+    return SESSIONS_ISSUED if item.unlimited else item_account(package_id, item.service)
+
+
 async def authorize_session_hold(
     uow: UoW,
     caller: Principal,
@@ -859,13 +930,14 @@ async def authorize_session_hold(
     item = pkg.item(service)
     if item is None:
         raise NotFound(f"the card has no item {service}", reason="PACKAGE_ITEM_NOT_FOUND")
-    dp.require_item_usable(service, item.sessions_available, item.expire_time, sessions, now)
+    available = sessions if item.unlimited else item.sessions_available
+    dp.require_item_usable(service, available, item.expire_time, sessions, now)
     settings = await uow.settings.get()
     hold_id = new_id()
     draft = TransactionDraft(
         "hold", member_id=member_id, store_id=store_id, description=reference, reference=f"holds/{hold_id}"
     )
-    draft.move(sessions, debit=item_account(package_id, service), credit=held_account(package_id, service))
+    draft.move(sessions, debit=_held_from(item, package_id), credit=held_account(package_id, service))
     posted = await uow.ledger.post(draft)
     await repo(uow).move_held(package_id, service, sessions)
     await repo(uow).update_package(package_id)
@@ -917,10 +989,7 @@ async def capture_session_hold(uow: UoW, hold, *, sessions: int = 0, store_id: s
     item = pkg.item(hold.service)
     assert item is not None and item.sessions_held >= hold.sessions, "a hold's sessions are on its item"
     cur = (await uow.settings.get()).currency_code
-    held, own = held_account(pkg.package_id, hold.service), item_account(pkg.package_id, hold.service)
-    value = dp.consumption_value(
-        item.sessions_remaining, item.deferred_minor, item.session_value_minor, taken
-    )
+    held, own = held_account(pkg.package_id, hold.service), _held_from(item, pkg.package_id)
     draft = TransactionDraft(
         "capture",
         member_id=hold.member_id,
@@ -928,13 +997,19 @@ async def capture_session_hold(uow: UoW, hold, *, sessions: int = 0, store_id: s
         description=hold.reference,
         reference=f"holds/{hold.hold_id}",
     )
+    if item.unlimited:
+        value = _time_due(draft, pkg, item, datetime.now(UTC))
+    else:
+        value = dp.consumption_value(
+            item.sessions_remaining, item.deferred_minor, item.session_value_minor, taken
+        )
     draft.move(taken, debit=held, credit=SESSIONS_CONSUMED)
     draft.move(value, debit=deferred_account(pkg.store_sold, cur), credit=revenue_account(store_used, cur))
     draft.move(hold.sessions - taken, debit=held, credit=own)
     posted = await uow.ledger.post(draft)
     # release the reservation before the consumption lowers sessions_remaining (CHECK held <= remaining)
     await repo(uow).move_held(pkg.package_id, hold.service, -hold.sessions)
-    use = PackageUse(pkg.package_id, hold.service, taken, value, pkg.store_sold)
+    use = PackageUse(pkg.package_id, hold.service, taken, value, pkg.store_sold, unlimited=item.unlimited)
     await _record_uses(uow, posted.transaction_id, [use], store_used, sign=-1)
     uow.emit(
         events_pb2.HoldCaptured(
@@ -961,10 +1036,12 @@ async def void_session_hold(uow: UoW, hold, *, state: str = "voided"):
         description=hold.reference,
         reference=f"holds/{hold.hold_id}",
     )
+    item = pkg.item(hold.service)
+    assert item is not None, "a hold's sessions are on its item"
     draft.move(
         hold.sessions,
         debit=held_account(pkg.package_id, hold.service),
-        credit=item_account(pkg.package_id, hold.service),
+        credit=_held_from(item, pkg.package_id),
     )
     posted = await uow.ledger.post(draft)
     await repo(uow).move_held(pkg.package_id, hold.service, -hold.sessions)

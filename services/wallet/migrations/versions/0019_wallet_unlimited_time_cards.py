@@ -1,0 +1,42 @@
+"""Unlimited time cards (月卡/季卡/年卡 with unlimited uses): member_package_items.unlimited
+
+Revision ID: 0019_wallet_unlimited_time_cards
+Revises: 0018_wallet_context_store_tz
+Create Date: 2026-12-07 15:40:00
+
+An unlimited item counts no sessions (total and remaining stay 0) but a booking may still hold
+uses of it, so the held-sessions check no longer compares with the remaining count for it.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0019_wallet_unlimited_time_cards"
+down_revision: str | Sequence[str] | None = "0018_wallet_context_store_tz"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column(
+        "member_package_items",
+        sa.Column("unlimited", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+    )
+    op.drop_constraint("ck_member_package_items_held", "member_package_items", type_="check")
+    op.create_check_constraint(
+        "ck_member_package_items_held",
+        "member_package_items",
+        "sessions_held >= 0 AND (unlimited OR sessions_held <= sessions_remaining)",
+    )
+
+
+def downgrade() -> None:
+    op.drop_constraint("ck_member_package_items_held", "member_package_items", type_="check")
+    op.create_check_constraint(
+        "ck_member_package_items_held",
+        "member_package_items",
+        "sessions_held >= 0 AND sessions_held <= sessions_remaining",
+    )
+    op.drop_column("member_package_items", "unlimited")
