@@ -43,6 +43,7 @@ class PackageItemRow:
     expire_time: datetime | None
     sessions_held: int = 0  # of sessions_remaining, reserved by authorised holds
     unlimited: bool = False  # an unlimited time card's item: sessions not counted
+    max_uses_per_day: int = 0  # its cap of uses per day in the store's zone (0 = none)
 
     @property
     def sessions_available(self) -> int:
@@ -205,6 +206,7 @@ class PackageRepository:
                     "deferred_minor": i.deferred_minor,
                     "expire_time": i.expire_time,
                     "unlimited": i.unlimited,
+                    "max_uses_per_day": i.max_uses_per_day,
                 }
                 for i in pkg.items
             ],
@@ -235,6 +237,7 @@ class PackageRepository:
                     r.expire_time,
                     r.sessions_held,
                     r.unlimited,
+                    r.max_uses_per_day,
                 )
             )
         return out
@@ -330,6 +333,22 @@ class PackageRepository:
             await self.db.execute(
                 insert(pt.package_consumptions), [{"tenant_id": self.tenant, **r} for r in rows]
             )
+
+    async def uses_since(self, package_id: str, service: str, since: datetime) -> int:
+        """Net uses of a card item recorded since `since` (restores count negative)."""
+        c = pt.package_consumptions.c
+        return int(
+            (
+                await self.db.execute(
+                    select(func.coalesce(func.sum(c.sessions), 0)).where(
+                        c.tenant_id == self.tenant,
+                        c.package_id == package_id,
+                        c.service == service,
+                        c.create_time >= since,
+                    )
+                )
+            ).scalar_one()
+        )
 
     async def consumptions_of(self, package_id: str) -> list[Row]:
         c = pt.package_consumptions.c

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kit.errors import FailedPrecondition, Violations
 from services.wallet.domain.ledger import MAX_AMOUNT
@@ -41,6 +42,7 @@ MAX_SESSIONS = 10_000
 MAX_VALIDITY_DAYS = 36_500
 MAX_EXTEND_DAYS = 3_650
 MAX_VALIDITY_MONTHS = 120  # a time card (月卡 1, 季卡 3, 年卡 12) of up to ten years
+MAX_USES_PER_DAY = 100  # an unlimited time card's optional daily cap
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class ProductItem:
     validity_days: int = 0
     validity_months: int = 0  # a time card: calendar months from the sale (exclusive with days)
     unlimited: bool = False  # a time card with unlimited uses (sessions 0, validity_months > 0)
+    max_uses_per_day: int = 0  # an unlimited card's cap per day in the store's zone; 0 = none
 
     @property
     def list_value(self) -> int:
@@ -68,6 +71,7 @@ class ProductItem:
             "validity_days": self.validity_days,
             "validity_months": self.validity_months,
             "unlimited": self.unlimited,
+            "max_uses_per_day": self.max_uses_per_day,
         }
 
     @classmethod
@@ -80,6 +84,7 @@ class ProductItem:
             d.get("validity_days", 0),
             d.get("validity_months", 0),
             d.get("unlimited", False),
+            d.get("max_uses_per_day", 0),
         )
 
 
@@ -107,6 +112,10 @@ def validate_product(
                 v.add(f"{f}.validity_months", "an unlimited time card needs its period (1..120 months)")
         elif not 1 <= item.sessions <= MAX_SESSIONS:
             v.add(f"{f}.sessions", f"must be within 1..{MAX_SESSIONS}")
+        if not 0 <= item.max_uses_per_day <= MAX_USES_PER_DAY:
+            v.add(f"{f}.max_uses_per_day", f"must be within 0..{MAX_USES_PER_DAY} (0 = no cap)")
+        elif item.max_uses_per_day and not item.unlimited:
+            v.add(f"{f}.max_uses_per_day", "caps the uses of an unlimited time card only")
         if item.list_price_minor < 0 or item.list_price_minor > MAX_AMOUNT:
             v.add(f"{f}.list_price_minor", f"must be within 0..{MAX_AMOUNT}")
         if not 0 <= item.validity_days <= MAX_VALIDITY_DAYS:
@@ -216,6 +225,25 @@ def require_usable(state: str, *, action: str = "use") -> None:
             f"the package card is {state}; it cannot {action}",
             reason="PACKAGE_NOT_ACTIVE",
             metadata={"state": state},
+        )
+
+
+def local_day_start(now: datetime, zone: str) -> datetime:
+    """Midnight of `now`'s day in the IANA `zone` (UTC when the zone is unknown), as an instant."""
+    try:
+        tz = ZoneInfo(zone) if zone else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = UTC
+    local = now.astimezone(tz)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def require_daily_uses_left(service: str, cap: int, used_today: int, uses: int) -> None:
+    if cap and used_today + uses > cap:
+        raise FailedPrecondition(
+            f"the card's uses of {service} for today are used up",
+            reason="DAILY_USES_EXHAUSTED",
+            metadata={"service": service, "max_uses_per_day": str(cap), "used_today": str(used_today)},
         )
 
 

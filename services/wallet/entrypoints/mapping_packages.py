@@ -34,6 +34,7 @@ def product_to_proto(p: pk.PackageProduct, currency: str) -> packages_pb2.Packag
                 validity_days=i.validity_days,
                 validity_months=i.validity_months,
                 unlimited=i.unlimited,
+                max_uses_per_day=i.max_uses_per_day,
             )
             for i in p.items
         ],
@@ -61,6 +62,7 @@ def package_to_proto(pkg: pk.MemberPackage, currency: str) -> packages_pb2.Membe
                 expire_time=ts(i.expire_time),
                 session_value_minor=i.session_value_minor,
                 unlimited=i.unlimited,
+                max_uses_per_day=i.max_uses_per_day,
             )
             for i in pkg.items
         ],
@@ -88,6 +90,7 @@ def items_of(items) -> list[ProductItem]:
             i.validity_days,
             i.validity_months,
             i.unlimited,
+            i.max_uses_per_day,
         )
         for i in items
     ]

@@ -279,6 +279,7 @@ async def sell(
                 # validity counts from the sale's commit-side clock
                 dp.item_expiry(item, posted.create_time),
                 unlimited=a.unlimited,
+                max_uses_per_day=item.max_uses_per_day,
             )
             for a, item in zip(allocations, product.items, strict=True)
         ],
@@ -394,7 +395,8 @@ def _pending(draft: TransactionDraft, key: AccountKey) -> int:
     return sum(p.amount for p in draft.postings if p.account == key)
 
 
-def _add_consumption(
+async def _add_consumption(
+    uow: UoW,
     draft: TransactionDraft,
     pkg: MemberPackage,
     state: str,
@@ -414,6 +416,8 @@ def _add_consumption(
             metadata={"service": service},
         )
     if item.unlimited:
+        dp.require_item_usable(service, sessions, item.expire_time, sessions, now)  # expiry first
+        await _require_daily_uses_left(uow, draft, pkg, item, sessions, store_used, now)
         return _add_unlimited_use(draft, pkg, item, sessions, store_used, currency, now)
     key = item_account(pkg.package_id, service)
     pending = _pending(draft, key)
@@ -439,6 +443,29 @@ def _time_due(draft: TransactionDraft, pkg: MemberPackage, item: PackageItemRow,
     )
     draft.time_recognised[key] = taken + due
     return due
+
+
+async def _require_daily_uses_left(
+    uow: UoW,
+    draft: TransactionDraft | None,
+    pkg: MemberPackage,
+    item: PackageItemRow,
+    uses: int,
+    store_id: str,
+    now: datetime,
+) -> None:
+    """An unlimited item with `max_uses_per_day`: its uses recorded since midnight in the zone of
+    the store using it, plus those `draft` takes already, leave room for `uses`
+    (DAILY_USES_EXHAUSTED otherwise). The card row is locked, so concurrent uses queue here."""
+    if not item.max_uses_per_day:
+        return
+    since = dp.local_day_start(now, await uow.stores.resolve(store_id) or "")
+    key = f"{pkg.package_id}:{item.service}"
+    pending = draft.time_card_uses.get(key, 0) if draft is not None else 0
+    used = await repo(uow).uses_since(pkg.package_id, item.service, since) + pending
+    dp.require_daily_uses_left(item.service, item.max_uses_per_day, used, uses)
+    if draft is not None:
+        draft.time_card_uses[key] = pending + uses
 
 
 def _add_unlimited_use(
@@ -565,7 +592,7 @@ async def consume(
         description=serving_staff or service,
         reference=package_name(member_id, package_id),
     )
-    use = _add_consumption(draft, pkg, state, service, sessions, store_id, cur, now)
+    use = await _add_consumption(uow, draft, pkg, state, service, sessions, store_id, cur, now)
     posted = await uow.ledger.post(draft)
     await _record_uses(uow, posted.transaction_id, [use], store_id, sign=-1)
     return await _load(uow, member_id, package_id), posted, use
@@ -595,7 +622,7 @@ async def consume_for_checkout(
     if package_id:
         pkg = await _load(uow, member_id, package_id)
         state = await _current_state(uow, pkg, now)
-        return _add_consumption(draft, pkg, state, service, quantity, store_id, cur, now)
+        return await _add_consumption(uow, draft, pkg, state, service, quantity, store_id, cur, now)
     cards = await repo(uow).for_member(member_id, states=[dp.ACTIVE, dp.FROZEN], for_update=True)
     candidates = []
     for pkg in cards:
@@ -607,7 +634,7 @@ async def consume_for_checkout(
     for *_, pkg in candidates:
         state = dp.effective_state(pkg.state, pkg.frozen_until, now)
         try:
-            use = _add_consumption(draft, pkg, state, service, quantity, store_id, cur, now)
+            use = await _add_consumption(uow, draft, pkg, state, service, quantity, store_id, cur, now)
         except FailedPrecondition as e:
             first_error = first_error or e
             continue
@@ -932,6 +959,8 @@ async def authorize_session_hold(
         raise NotFound(f"the card has no item {service}", reason="PACKAGE_ITEM_NOT_FOUND")
     available = sessions if item.unlimited else item.sessions_available
     dp.require_item_usable(service, available, item.expire_time, sessions, now)
+    if item.unlimited:  # checked when authorised; the capture of a hold is not refused by the cap
+        await _require_daily_uses_left(uow, None, pkg, item, sessions, store_id, now)
     settings = await uow.settings.get()
     hold_id = new_id()
     draft = TransactionDraft(

@@ -33,7 +33,7 @@ PRICE = 90_000
 FACIAL = "services/facial"
 
 
-async def product(stub, product_id: str, months: int = 1) -> packages_pb2.PackageProduct:
+async def product(stub, product_id: str, months: int = 1, per_day: int = 0) -> packages_pb2.PackageProduct:
     return (
         await stub.CreatePackageProduct(
             pb.CreatePackageProductRequest(
@@ -43,7 +43,11 @@ async def product(stub, product_id: str, months: int = 1) -> packages_pb2.Packag
                     price_minor=PRICE,
                     items=[
                         packages_pb2.PackageItem(
-                            service=FACIAL, list_price_minor=120_000, validity_months=months, unlimited=True
+                            service=FACIAL,
+                            list_price_minor=120_000,
+                            validity_months=months,
+                            unlimited=True,
+                            max_uses_per_day=per_day,
                         )
                     ],
                 ),
@@ -251,6 +255,16 @@ async def test_unlimited_terms_are_validated(wallet):  # noqa: F811
         ),
         (packages_pb2.PackageItem(service=FACIAL, list_price_minor=1, unlimited=True), "validity_months"),
         (
+            packages_pb2.PackageItem(service=FACIAL, sessions=4, list_price_minor=1, max_uses_per_day=1),
+            "max_uses_per_day",
+        ),
+        (
+            packages_pb2.PackageItem(
+                service=FACIAL, list_price_minor=1, validity_months=1, unlimited=True, max_uses_per_day=101
+            ),
+            "max_uses_per_day",
+        ),
+        (
             packages_pb2.PackageItem(service=FACIAL, list_price_minor=1, validity_days=30, unlimited=True),
             "validity_months",
         ),
@@ -268,3 +282,92 @@ async def test_unlimited_terms_are_validated(wallet):  # noqa: F811
             )
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert any(f.endswith(field) for f in bad_fields(err.value)), bad_fields(err.value)
+
+
+async def test_a_daily_cap_refuses_the_use_beyond_it_and_a_refunded_use_frees_its_place(wallet):  # noqa: F811
+    stub, engine = wallet
+    p = await product(stub, "unlimited-twice-a-day", per_day=2)
+    assert p.items[0].max_uses_per_day == 2
+    m = await member(engine)
+    sold = await sell(stub, m, "unlimited-twice-a-day")
+    assert sold.items[0].max_uses_per_day == 2
+    await consume(stub, sold.name)
+    done = await stub.Checkout(
+        pb.CheckoutRequest(
+            member=m,
+            store="stores/s2",
+            lines=[
+                checkout_pb2.CheckoutLine(
+                    item=FACIAL, quantity=1, list_price_minor=30_000, use_package=sold.name
+                )
+            ],
+            request_id=rid(),
+        ),
+        metadata=md(),
+    )
+    before = await writes(engine)
+    await refused(consume(stub, sold.name), grpc.StatusCode.FAILED_PRECONDITION, "DAILY_USES_EXHAUSTED")
+    await refused(
+        stub.Checkout(
+            pb.CheckoutRequest(
+                member=m,
+                store="stores/s2",
+                lines=[
+                    checkout_pb2.CheckoutLine(
+                        item=FACIAL, quantity=1, list_price_minor=30_000, use_package=sold.name
+                    )
+                ],
+                request_id=rid(),
+            ),
+            metadata=md(),
+        ),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "DAILY_USES_EXHAUSTED",
+    )
+    hold = pb.AuthorizeHoldRequest(
+        hold=ledger_pb2.Hold(
+            member=m, store="stores/s2", package=sold.name, service=FACIAL, sessions=1, reference="a/1"
+        ),
+        request_id=rid(),
+    )
+    await refused(
+        stub.AuthorizeHold(hold, metadata=md()), grpc.StatusCode.FAILED_PRECONDITION, "DAILY_USES_EXHAUSTED"
+    )
+    assert await writes(engine) == before
+    # the checkout refunded: its use no longer counts
+    await stub.RefundCheckout(
+        pb.RefundCheckoutRequest(checkout=done.checkout.name, full=True, reason="test", request_id=rid()),
+        metadata=md(),
+    )
+    await consume(stub, sold.name)
+    await refused(consume(stub, sold.name), grpc.StatusCode.FAILED_PRECONDITION, "DAILY_USES_EXHAUSTED")
+
+
+async def test_two_units_on_one_checkout_line_count_against_the_daily_cap(wallet):  # noqa: F811
+    stub, engine = wallet
+    await product(stub, "unlimited-once-a-day", per_day=1)
+    m = await member(engine)
+    sold = await sell(stub, m, "unlimited-once-a-day")
+    before = await writes(engine)
+    await refused(
+        stub.Checkout(
+            pb.CheckoutRequest(
+                member=m,
+                store="stores/s2",
+                lines=[
+                    checkout_pb2.CheckoutLine(
+                        item=FACIAL, quantity=1, list_price_minor=30_000, use_package=sold.name
+                    ),
+                    checkout_pb2.CheckoutLine(
+                        item=FACIAL, quantity=1, list_price_minor=30_000, use_package=sold.name
+                    ),
+                ],
+                request_id=rid(),
+            ),
+            metadata=md(),
+        ),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "DAILY_USES_EXHAUSTED",
+    )
+    assert await writes(engine) == before
+    await consume(stub, sold.name)

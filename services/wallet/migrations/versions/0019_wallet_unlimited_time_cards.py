@@ -1,4 +1,4 @@
-"""Unlimited time cards (月卡/季卡/年卡 with unlimited uses): member_package_items.unlimited
+"""Unlimited time cards (月卡/季卡/年卡 with unlimited uses): member_package_items.unlimited, max_uses_per_day
 
 Revision ID: 0019_wallet_unlimited_time_cards
 Revises: 0018_wallet_context_store_tz
@@ -24,6 +24,10 @@ def upgrade() -> None:
         "member_package_items",
         sa.Column("unlimited", sa.Boolean(), server_default=sa.text("false"), nullable=False),
     )
+    op.add_column(
+        "member_package_items",
+        sa.Column("max_uses_per_day", sa.Integer(), server_default=sa.text("0"), nullable=False),
+    )
     op.drop_constraint("ck_member_package_items_held", "member_package_items", type_="check")
     op.create_check_constraint(
         "ck_member_package_items_held",
@@ -39,4 +43,5 @@ def downgrade() -> None:
         "member_package_items",
         "sessions_held >= 0 AND sessions_held <= sessions_remaining",
     )
+    op.drop_column("member_package_items", "max_uses_per_day")
     op.drop_column("member_package_items", "unlimited")
