@@ -17,6 +17,11 @@ Ledger side (one balanced transaction per command, posted only through `LedgerRe
   money (deferred → revenue at the store used, the same value as a plain consumption) and any
   uncaptured rest back to package_item; void / expiry Dr package_item_held / Cr package_item.
   A card with held sessions cannot be refunded or transferred (HOLDS_OUTSTANDING).
+- unlimited time card (domain/packages.py): a use moves the session memo Dr sessions_issued /
+  Cr sessions_consumed (nothing on a package_item account: uses are not counted) and the revenue
+  due by time, deferred → revenue at the store used; its holds move sessions_issued → held and
+  back; a refund first recognises what is due by time (at the store sold), then pays back the
+  rest. Such a card is not transferable (TIME_CARD_NOT_TRANSFERABLE).
 
 Lock order: the card rows first (`for_update`), then the ledger's accounts.
 """
@@ -491,9 +496,9 @@ def _add_unlimited_use(
 def _catch_up_time_cards(
     draft: TransactionDraft, pkg: MemberPackage, currency: str, now: datetime
 ) -> dict[str, int]:
-    """Before a refund or transfer: recognises (at the selling store) the revenue of the card's
-    unlimited items due by time, so only the unexpired part of the period is refunded or moved.
-    Returns the amount per service."""
+    """Before a refund: recognises (at the selling store) the revenue of the card's unlimited items
+    due by time, so only the part of the period still to come is refunded. Returns the amount per
+    service."""
     out = {}
     for item in pkg.items:
         if item.unlimited:
