@@ -68,6 +68,17 @@ class TierLadder:
                 best = tier
         return best
 
+    def qualified_by(self, tier: Tier, *, spend_minor: int, visits: int = 0, points: int = 0) -> str:
+        """Which measure reaches `tier`: "spend" before "points" before "visits" ("" when none)."""
+        for measure, threshold, value in (
+            ("spend", tier.qualifying_spend_minor, spend_minor),
+            ("points", tier.qualifying_points, points),
+            ("visits", tier.qualifying_visits, visits),
+        ):
+            if threshold > 0 and value >= threshold:
+                return measure
+        return ""
+
     def validate(self, prefix: str = "tier_ladder") -> None:
         v = Violations()
         if not self.tiers:

@@ -514,6 +514,7 @@ async def set_member_tier(
             from_tier_id=from_tier,
             to_tier_id=tier_id,
             reason=reason.strip(),
+            reason_code=events_pb2.TIER_CHANGE_REASON_MANUAL,
             staff_override=True,
             benefits=benefits_message(ladder.get(tier_id).benefits),  # type: ignore[union-attr]
         ),

@@ -41,6 +41,12 @@ from services.members.service_layer.handlers import benefits_message, member_nam
 SERVICE = "members"
 SYSTEM_ACTOR = "system"
 UPGRADE_REASON = "qualifying spend"
+# TierChanged.reason_code of an upgrade, by the measure that reached the tier
+UPGRADE_REASON_CODES = {
+    "spend": events_pb2.TIER_CHANGE_REASON_UPGRADE_SPEND,
+    "points": events_pb2.TIER_CHANGE_REASON_UPGRADE_POINTS,
+    "visits": events_pb2.TIER_CHANGE_REASON_UPGRADE_VISITS,
+}
 
 log = get_logger("peony.members.spend")
 
@@ -220,6 +226,10 @@ class SpendBook:
                 from_tier_id=member.tier_id,
                 to_tier_id=target.tier_id,
                 reason=UPGRADE_REASON,
+                reason_code=UPGRADE_REASON_CODES.get(
+                    ladder.qualified_by(target, spend_minor=spend, visits=visits, points=points),
+                    events_pb2.TIER_CHANGE_REASON_UPGRADE_SPEND,
+                ),
                 staff_override=False,
                 benefits=benefits_message(target.benefits),
             ),

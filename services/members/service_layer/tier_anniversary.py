@@ -82,6 +82,7 @@ async def review_batch(uow: MembersUnitOfWork, *, batch_size: int = BATCH_SIZE) 
                 from_tier_id=member.tier_id,
                 to_tier_id=target.tier_id,
                 reason=reason,
+                reason_code=events_pb2.TIER_CHANGE_REASON_ANNIVERSARY_DOWNGRADE,
                 staff_override=False,
                 benefits=benefits_message(target.benefits),
             ),

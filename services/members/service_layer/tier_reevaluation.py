@@ -86,6 +86,7 @@ async def reevaluate_batch(
                 from_tier_id=m.tier_id,
                 to_tier_id=move.to_tier.tier_id,
                 reason=move.reason,
+                reason_code=events_pb2.TIER_CHANGE_REASON_LADDER_CHANGE,
                 staff_override=False,
                 benefits=benefits_message(move.to_tier.benefits),
             ),

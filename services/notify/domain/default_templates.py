@@ -68,6 +68,21 @@ _ZH: dict[str, Template] = {
         "您有 {{ event.points }} 积分将于 {{ event.expire_time|date }} 到期，请及时使用。",
         "积分即将到期",
     ),
+    "membership_renewed": Template(
+        "{{ member.display_name or '会员' }}，您已{% if event.renewal %}续费{% else %}开通{% endif %}付费会员"
+        "（{{ event.fee_minor|money(event.currency_code) }}），有效期至 {{ event.paid_until|date }}。",
+        "{% if event.renewal %}会员续费成功{% else %}会员开通成功{% endif %}",
+    ),
+    "membership_renewal_due": Template(
+        "{{ member.display_name or '会员' }}，您的付费会员将于 {{ event.paid_until|date }} 到期，"
+        "到店或结账时续费即可继续享受会员权益。",
+        "会员即将到期",
+    ),
+    "membership_expired": Template(
+        "{{ member.display_name or '会员' }}，您的付费会员已于 {{ event.paid_until|date }} 到期，"
+        "续费后即可恢复会员权益。",
+        "会员已到期",
+    ),
     "appointment_booked": Template(
         "预约成功：{{ " + _SERVICES + "('、') }}，{{ event.start_time|datetime }}。期待您的光临！",
         "预约成功",
@@ -163,6 +178,20 @@ _EN: dict[str, Template] = {
     "points_expiring": Template(
         "{{ event.points }} of your points expire on {{ event.expire_time|date }}. Use them before then.",
         "Points expiring",
+    ),
+    "membership_renewed": Template(
+        "Your paid membership is {% if event.renewal %}renewed{% else %}active{% endif %}"
+        " ({{ event.fee_minor|money(event.currency_code) }}) until {{ event.paid_until|date }}.",
+        "{% if event.renewal %}Membership renewed{% else %}Membership started{% endif %}",
+    ),
+    "membership_renewal_due": Template(
+        "Your paid membership ends on {{ event.paid_until|date }}. Renew at the store or at checkout"
+        " to keep its benefits.",
+        "Membership ending soon",
+    ),
+    "membership_expired": Template(
+        "Your paid membership ended on {{ event.paid_until|date }}. Renew to get its benefits back.",
+        "Membership ended",
     ),
     "appointment_booked": Template(
         "Booked: {{ " + _SERVICES + "(', ') }} on {{ event.start_time|datetime }}. See you soon!",

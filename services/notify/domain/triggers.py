@@ -111,6 +111,10 @@ TRIGGERS: tuple[Trigger, ...] = (
     ),
     _row("points_earned", "peony.wallet.v1.PointsEarned", TRANSACTIONAL, _RICH_FIRST),
     _row("points_expiring", "peony.wallet.v1.PointsExpiring", MARKETING, _RICH_FIRST),
+    # the paid membership (会员费): a receipt of the fee, the renewal notice, the lapse
+    _row("membership_renewed", "peony.wallet.v1.MembershipRenewed", TRANSACTIONAL, _RICH_FIRST),
+    _row("membership_renewal_due", "peony.wallet.v1.MembershipRenewalDue", TRANSACTIONAL, _RICH_FIRST),
+    _row("membership_expired", "peony.wallet.v1.MembershipExpired", TRANSACTIONAL, _RICH_FIRST),
     # booking
     _row("appointment_booked", "peony.booking.v1.AppointmentBooked", TRANSACTIONAL, _RICH_FIRST),
     _row("appointment_rescheduled", "peony.booking.v1.AppointmentRescheduled", TRANSACTIONAL, _RICH_FIRST),

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.wallet.adapters import checkout_tables as ct
 from services.wallet.adapters import package_tables as pt
+from services.wallet.adapters import tables as lt
 
 Db = AsyncSession | AsyncConnection
 
@@ -185,6 +186,41 @@ class CheckoutRepository:
             select(ct.commission_records)
             .where(c.tenant_id == self.tenant, c.package_id == package_id)
             .order_by(c.create_time, c.record_id)
+        )
+        return list((await self.db.execute(stmt)).all())
+
+    async def records_of_top_ups(self, transaction_ids: list[str]) -> list[Row]:
+        """The commission records (earned and clawed back) of these top-up transactions."""
+        if not transaction_ids:
+            return []
+        c = ct.commission_records.c
+        stmt = (
+            select(ct.commission_records)
+            .where(c.tenant_id == self.tenant, c.transaction_id.in_(transaction_ids))
+            .order_by(c.create_time, c.record_id)
+            .with_for_update()
+        )
+        return list((await self.db.execute(stmt)).all())
+
+    async def top_ups_newest_first(self, member_id: str, principal_account_id: str) -> list[Row]:
+        """The member's top-ups that were not reversed, newest first, each with the principal it
+        credited (`transaction_id`, `principal`)."""
+        t, p = lt.ledger_transactions.c, lt.postings.c
+        reversal = lt.ledger_transactions.alias("reversal")
+        stmt = (
+            select(t.transaction_id, (-func.sum(p.amount)).label("principal"))
+            .join(lt.postings, (p.tenant_id == t.tenant_id) & (p.transaction_id == t.transaction_id))
+            .where(
+                t.tenant_id == self.tenant,
+                t.member_id == member_id,
+                t.kind == "top_up",
+                p.account_id == principal_account_id,
+                ~select(reversal.c.transaction_id)
+                .where(reversal.c.tenant_id == t.tenant_id, reversal.c.reverses == t.transaction_id)
+                .exists(),
+            )
+            .group_by(t.transaction_id, t.create_time)
+            .order_by(t.create_time.desc(), t.transaction_id.desc())
         )
         return list((await self.db.execute(stmt)).all())
 

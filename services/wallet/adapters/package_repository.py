@@ -42,6 +42,8 @@ class PackageItemRow:
     deferred_minor: int
     expire_time: datetime | None
     sessions_held: int = 0  # of sessions_remaining, reserved by authorised holds
+    unlimited: bool = False  # an unlimited time card's item: sessions not counted
+    max_uses_per_day: int = 0  # its cap of uses per day in the store's zone (0 = none)
 
     @property
     def sessions_available(self) -> int:
@@ -80,6 +82,10 @@ class MemberPackage:
     @property
     def sessions_held(self) -> int:
         return sum(i.sessions_held for i in self.items)
+
+    @property
+    def has_unlimited(self) -> bool:
+        return any(i.unlimited for i in self.items)
 
 
 def _product(r: Row) -> PackageProduct:
@@ -199,6 +205,8 @@ class PackageRepository:
                     "session_value_minor": i.session_value_minor,
                     "deferred_minor": i.deferred_minor,
                     "expire_time": i.expire_time,
+                    "unlimited": i.unlimited,
+                    "max_uses_per_day": i.max_uses_per_day,
                 }
                 for i in pkg.items
             ],
@@ -228,6 +236,8 @@ class PackageRepository:
                     r.deferred_minor,
                     r.expire_time,
                     r.sessions_held,
+                    r.unlimited,
+                    r.max_uses_per_day,
                 )
             )
         return out
@@ -323,6 +333,22 @@ class PackageRepository:
             await self.db.execute(
                 insert(pt.package_consumptions), [{"tenant_id": self.tenant, **r} for r in rows]
             )
+
+    async def uses_since(self, package_id: str, service: str, since: datetime) -> int:
+        """Net uses of a card item recorded since `since` (restores count negative)."""
+        c = pt.package_consumptions.c
+        return int(
+            (
+                await self.db.execute(
+                    select(func.coalesce(func.sum(c.sessions), 0)).where(
+                        c.tenant_id == self.tenant,
+                        c.package_id == package_id,
+                        c.service == service,
+                        c.create_time >= since,
+                    )
+                )
+            ).scalar_one()
+        )
 
     async def consumptions_of(self, package_id: str) -> list[Row]:
         c = pt.package_consumptions.c

@@ -84,6 +84,11 @@ member_package_items = Table(
     Column("session_value_minor", BigInteger, nullable=False),  # allocated // sessions_total
     Column("deferred_minor", BigInteger, nullable=False),  # value of the remaining sessions
     Column("expire_time", DateTime(timezone=True), nullable=True),
+    # an unlimited time card's item: no sessions counted (total/remaining 0), its deferred value
+    # recognised over [purchase, expire) (domain/packages.py); holds still count sessions_held
+    Column("unlimited", Boolean, nullable=False, server_default=text("false")),
+    # its optional cap of uses per day in the store's zone (0 = none), copied from the product
+    Column("max_uses_per_day", Integer, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("tenant_id", "package_id", "service", name="pk_member_package_items"),
     CheckConstraint(
         "sessions_remaining >= 0 AND sessions_remaining <= sessions_total",
@@ -91,7 +96,8 @@ member_package_items = Table(
     ),
     CheckConstraint("deferred_minor >= 0", name="ck_member_package_items_deferred"),
     CheckConstraint(
-        "sessions_held >= 0 AND sessions_held <= sessions_remaining", name="ck_member_package_items_held"
+        "sessions_held >= 0 AND (unlimited OR sessions_held <= sessions_remaining)",
+        name="ck_member_package_items_held",
     ),
 )
 

@@ -126,6 +126,11 @@ class TransactionDraft:
     description: str = ""
     reverses: str | None = None  # transaction id this one exactly reverses
     reference: str = ""  # the resource the transaction belongs to, e.g. `checkouts/{checkout}`
+    # revenue recognised per unlimited time-card item (`{package}:{service}`) by earlier postings
+    # of this draft, so two lines using one card in a checkout do not recognise the same time twice
+    time_recognised: dict[str, int] = field(default_factory=dict, compare=False)
+    # and the uses of such items taken by earlier postings of this draft (their daily cap)
+    time_card_uses: dict[str, int] = field(default_factory=dict, compare=False)
 
     def move(self, amount: int, *, debit: AccountKey, credit: AccountKey) -> TransactionDraft:
         """Debit one account and credit another by `amount` (same unit); zero is a no-op."""

@@ -9,13 +9,25 @@ sessions recognises `base * k`, except the consumption that takes the last sessi
 recognises everything still deferred (the "last session takes the remainder"). So every
 consumption, restore, transfer and refund moves an exact integer and the sum over all of an
 item's sessions is its share exactly.
+
+Unlimited time cards (月卡/季卡/年卡 with unlimited uses: `unlimited`, `validity_months` required,
+no session count). Uses are not counted, so no use has a value of its own: the item's share is
+deferred revenue recognised straight-line over its validity period. The recognition is brought
+up to date at each use (and before a refund or transfer of the card): a use at time t recognises
+`floor(share * elapsed / period) - recognised so far` (0 when nothing more is due), at the store
+that gave the service. A refund of such a use gives back exactly what it recognised; the next use
+catches up again. What is still deferred when the card expires stays deferred like the value of
+expired counted sessions. Each use moves one session memo Dr sessions_issued / Cr
+sessions_consumed, so a use is a balanced transaction even when it recognises nothing and the
+finance views of counted sessions (`sessions_outstanding`) are unchanged.
 """
 
 from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kit.errors import FailedPrecondition, Violations
 from services.wallet.domain.ledger import MAX_AMOUNT
@@ -30,6 +42,7 @@ MAX_SESSIONS = 10_000
 MAX_VALIDITY_DAYS = 36_500
 MAX_EXTEND_DAYS = 3_650
 MAX_VALIDITY_MONTHS = 120  # a time card (月卡 1, 季卡 3, 年卡 12) of up to ten years
+MAX_USES_PER_DAY = 100  # an unlimited time card's optional daily cap
 
 
 @dataclass(frozen=True)
@@ -40,10 +53,14 @@ class ProductItem:
     list_price_minor: int
     validity_days: int = 0
     validity_months: int = 0  # a time card: calendar months from the sale (exclusive with days)
+    unlimited: bool = False  # a time card with unlimited uses (sessions 0, validity_months > 0)
+    max_uses_per_day: int = 0  # an unlimited card's cap per day in the store's zone; 0 = none
 
     @property
     def list_value(self) -> int:
-        return self.sessions * self.list_price_minor
+        """The item's weight in the price allocation: an unlimited item's list price is the price
+        of the whole period, a counted item's is per session."""
+        return self.list_price_minor if self.unlimited else self.sessions * self.list_price_minor
 
     def to_json(self) -> dict:
         return {
@@ -53,6 +70,8 @@ class ProductItem:
             "list_price_minor": self.list_price_minor,
             "validity_days": self.validity_days,
             "validity_months": self.validity_months,
+            "unlimited": self.unlimited,
+            "max_uses_per_day": self.max_uses_per_day,
         }
 
     @classmethod
@@ -64,6 +83,8 @@ class ProductItem:
             d["list_price_minor"],
             d.get("validity_days", 0),
             d.get("validity_months", 0),
+            d.get("unlimited", False),
+            d.get("max_uses_per_day", 0),
         )
 
 
@@ -84,8 +105,17 @@ def validate_product(
         elif item.service in seen:
             v.add(f"{f}.service", "each service may appear once in a product")
         seen.add(item.service)
-        if not 1 <= item.sessions <= MAX_SESSIONS:
+        if item.unlimited:
+            if item.sessions:
+                v.add(f"{f}.sessions", "an unlimited time card does not count sessions; leave it 0")
+            if not item.validity_months:
+                v.add(f"{f}.validity_months", "an unlimited time card needs its period (1..120 months)")
+        elif not 1 <= item.sessions <= MAX_SESSIONS:
             v.add(f"{f}.sessions", f"must be within 1..{MAX_SESSIONS}")
+        if not 0 <= item.max_uses_per_day <= MAX_USES_PER_DAY:
+            v.add(f"{f}.max_uses_per_day", f"must be within 0..{MAX_USES_PER_DAY} (0 = no cap)")
+        elif item.max_uses_per_day and not item.unlimited:
+            v.add(f"{f}.max_uses_per_day", "caps the uses of an unlimited time card only")
         if item.list_price_minor < 0 or item.list_price_minor > MAX_AMOUNT:
             v.add(f"{f}.list_price_minor", f"must be within 0..{MAX_AMOUNT}")
         if not 0 <= item.validity_days <= MAX_VALIDITY_DAYS:
@@ -141,6 +171,7 @@ class ItemAllocation:
     allocated_minor: int
     session_value_minor: int  # base value of one session; the last one takes the remainder
     expire_time: datetime | None
+    unlimited: bool = False
 
 
 def allocate_sale(price: int, items: list[ProductItem], purchase_time: datetime) -> list[ItemAllocation]:
@@ -151,8 +182,9 @@ def allocate_sale(price: int, items: list[ProductItem], purchase_time: datetime)
             display_name=item.display_name,
             sessions=item.sessions,
             allocated_minor=share,
-            session_value_minor=share // item.sessions,
+            session_value_minor=0 if item.unlimited else share // item.sessions,
             expire_time=item_expiry(item, purchase_time),
+            unlimited=item.unlimited,
         )
         for item, share in zip(items, shares, strict=True)
     ]
@@ -163,6 +195,19 @@ def consumption_value(remaining: int, deferred: int, session_value: int, session
     if sessions <= 0 or sessions > remaining:
         raise ValueError("consume 1..remaining sessions")
     return deferred if sessions == remaining else min(session_value * sessions, deferred)
+
+
+def time_recognition_due(
+    allocated: int, deferred: int, start: datetime, end: datetime | None, now: datetime
+) -> int:
+    """Revenue of an unlimited time-card item due now and not recognised yet: its share `allocated`
+    straight-line over [start, end), less what was recognised already (`allocated - deferred`)."""
+    if end is None or end <= start:
+        return deferred
+    elapsed = min(max(now - start, timedelta(0)), end - start)
+    micros = lambda d: d // timedelta(microseconds=1)  # noqa: E731 (exact integer arithmetic)
+    due = allocated * micros(elapsed) // micros(end - start)
+    return min(max(due - (allocated - deferred), 0), deferred)
 
 
 def effective_state(state: str, frozen_until: datetime | None, now: datetime) -> str:
@@ -180,6 +225,25 @@ def require_usable(state: str, *, action: str = "use") -> None:
             f"the package card is {state}; it cannot {action}",
             reason="PACKAGE_NOT_ACTIVE",
             metadata={"state": state},
+        )
+
+
+def local_day_start(now: datetime, zone: str) -> datetime:
+    """Midnight of `now`'s day in the IANA `zone` (UTC when the zone is unknown), as an instant."""
+    try:
+        tz = ZoneInfo(zone) if zone else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = UTC
+    local = now.astimezone(tz)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def require_daily_uses_left(service: str, cap: int, used_today: int, uses: int) -> None:
+    if cap and used_today + uses > cap:
+        raise FailedPrecondition(
+            f"the card's uses of {service} for today are used up",
+            reason="DAILY_USES_EXHAUSTED",
+            metadata={"service": service, "max_uses_per_day": str(cap), "used_today": str(used_today)},
         )
 
 

@@ -13,6 +13,7 @@ from kit import auth
 from kit.auth import current_principal
 from kit.errors import InvalidArgument, Violations
 from kit.ids import is_resource_id, new_id, parse_name
+from kit.members_client import member_of_card
 from kit.pagination import page_size
 from services.wallet.entrypoints.mapping import (
     enum_name,
@@ -30,6 +31,9 @@ from services.wallet.service_layer import one_call, statement, wallet_settings
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer import top_up_plans as plans
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
+
+# `TopUpRequest.member` when the card presented names the member (AIP-159's "-")
+CARD_HOLDER = "members/-"
 
 _SETTINGS_FIELDS = (
     "spend_order",
@@ -256,13 +260,27 @@ class WalletRpc:
         return await self._mutate("UpdateTopUpPlan", request, pb.UpdateTopUpPlanResponse, effect)
 
     async def TopUp(self, request: pb.TopUpRequest, context) -> pb.TopUpResponse:
-        member_id = member_id_of(request.member, "member")
+        by_card = bool(request.card_number) and request.member in ("", CARD_HOLDER)
+        member_id = "" if by_card else member_id_of(request.member, "member")
         store_id = store_id_of(request.store)
         tender = tender_of(request.tender)
         plan_id = parse_name(request.plan, "topUpPlans") or "" if request.plan else ""
         if request.plan and not plan_id:
             raise InvalidArgument([("plan", "must be topUpPlans/{plan}")])
         caller = current_principal()
+        if request.card_number:
+            # A card presented at the till: only an active card identifies its member; checked
+            # before anything is written, and a retry of a top-up that succeeded replays.
+            caller.require(auth.WALLET_WRITE)
+            replay = await self._recorded_response("TopUp", request, pb.TopUpResponse)
+            if replay is not None:
+                return replay
+            card_member = await member_of_card(
+                self._uows.deps.get("members_client"), caller.tenant, request.card_number
+            )
+            if member_id and card_member != member_id:
+                raise InvalidArgument([("card_number", "is not a card of the top-up's member")])
+            member_id = card_member
 
         async def effect(uow: WalletUnitOfWork) -> pb.TopUpResponse:
             result = await sv.top_up(

@@ -48,7 +48,12 @@ def record_to_proto(rec) -> commission_pb2.CommissionRecord:
         store=f"stores/{rec.store_id}",
         item=rec.item,
         base_minor=rec.base_minor,
-        refund=f"checkouts/{rec.checkout_id}/refunds/{rec.refund_id}" if rec.refund_id else "",
+        refund=f"checkouts/{rec.checkout_id}/refunds/{rec.refund_id}"
+        if rec.refund_id and rec.checkout_id
+        else "",
+        clawback_transaction=f"transactions/{rec.refund_id}"
+        if rec.refund_id and getattr(rec, "transaction_id", None)
+        else "",
         currency_code=rec.currency_code,
         package=f"members/{rec.package_member_id}/packages/{rec.package_id}" if rec.package_id else "",
         transaction=f"transactions/{rec.transaction_id}" if getattr(rec, "transaction_id", None) else "",

@@ -33,6 +33,8 @@ def product_to_proto(p: pk.PackageProduct, currency: str) -> packages_pb2.Packag
                 list_price_minor=i.list_price_minor,
                 validity_days=i.validity_days,
                 validity_months=i.validity_months,
+                unlimited=i.unlimited,
+                max_uses_per_day=i.max_uses_per_day,
             )
             for i in p.items
         ],
@@ -59,6 +61,8 @@ def package_to_proto(pkg: pk.MemberPackage, currency: str) -> packages_pb2.Membe
                 sessions_held=i.sessions_held,
                 expire_time=ts(i.expire_time),
                 session_value_minor=i.session_value_minor,
+                unlimited=i.unlimited,
+                max_uses_per_day=i.max_uses_per_day,
             )
             for i in pkg.items
         ],
@@ -85,6 +89,8 @@ def items_of(items) -> list[ProductItem]:
             i.list_price_minor,
             i.validity_days,
             i.validity_months,
+            i.unlimited,
+            i.max_uses_per_day,
         )
         for i in items
     ]

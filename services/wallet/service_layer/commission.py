@@ -1,5 +1,20 @@
 """Staff commission (员工提成): rules, per-line records written with each checkout, clawbacks
-written with each refund, and the per-staff report."""
+written with each refund, and the per-staff report.
+
+Clawbacks are negative records of the same source (checkout, package card or top-up), so the
+report's sums are the net commission:
+- a checkout refund takes back the refunded units' share (`clawbacks`, checkout.py);
+- a package card refund takes back `amount * refunded / price` of its seller's record, rounded
+  down (packages.py);
+- a top-up reversal (`ReverseTransaction`) takes back all of its record (`claw_back_top_up`);
+- a stored-value refund (`RefundStoredValue`) matches the refunded principal to the member's
+  top-ups newest first (spending is taken to use the oldest money first) and takes back, from each
+  top-up with a commission, `net * matched / principal left` rounded down — all of what is left
+  when its whole principal left is matched (`claw_back_top_ups_refunded`). "Principal left" is the
+  record's net base, which the clawbacks lower in step; a clawback never exceeds the net left.
+Each is written in the transaction of the refund or reversal it belongs to (its `refund_id`), so
+it happens exactly once with it and a replay of the request replays the stored response.
+"""
 
 from __future__ import annotations
 
@@ -278,3 +293,81 @@ async def report(
     return await repo(uow).report(
         staff=staff, store_id=store_id, start=start, end=end, dimensions=dimensions, source=source
     )
+
+
+def _negated(rec, *, amount: int, base: int, refund_id: str) -> dict:
+    return {
+        "record_id": new_id(),
+        "transaction_id": rec.transaction_id,
+        "refund_id": refund_id,
+        "line_index": rec.line_index,
+        "staff": rec.staff,
+        "amount_minor": -amount,
+        "base_minor": -base,
+        "rule_id": rec.rule_id,
+        "item": rec.item,
+        "staff_position": rec.staff_position,
+        "tender": rec.tender,
+        "category": rec.category,
+        "store_id": rec.store_id,
+        "currency_code": rec.currency_code,
+    }
+
+
+def _net_by_record(records) -> list[tuple[object, int, int]]:
+    """(original record, net amount, net base) per earned record of a source."""
+    out = []
+    for original in (r for r in records if r.refund_id is None):
+        same = [
+            r
+            for r in records
+            if r.line_index == original.line_index
+            and r.staff == original.staff
+            and r.rule_id == original.rule_id
+        ]
+        out.append((original, sum(r.amount_minor for r in same), sum(r.base_minor for r in same)))
+    return out
+
+
+async def claw_back_top_up(uow: UoW, *, top_up_id: str, reversal_id: str) -> None:
+    """A reversed top-up takes back everything its seller still has of its commission."""
+    r = repo(uow)
+    clawbacks = [
+        _negated(rec, amount=net, base=base, refund_id=reversal_id)
+        for rec, net, base in _net_by_record(await r.records_of_top_ups([top_up_id]))
+        if net or base
+    ]
+    await r.add_records(clawbacks)
+
+
+async def claw_back_top_ups_refunded(
+    uow: UoW, *, member_id: str, principal_account_id: str, refunded: int, refund_id: str
+) -> None:
+    """A stored-value refund of `refunded` principal takes back the matching commission of the
+    member's top-ups (rule in the module docstring)."""
+    if refunded <= 0:
+        return
+    r = repo(uow)
+    top_ups = await r.top_ups_newest_first(member_id, principal_account_id)
+    records = await r.records_of_top_ups([t.transaction_id for t in top_ups])
+    by_top_up: dict[str, list] = {}
+    for rec in records:
+        by_top_up.setdefault(rec.transaction_id, []).append(rec)
+    clawbacks, left = [], refunded
+    for t in top_ups:
+        if left <= 0:
+            break
+        earned = _net_by_record(by_top_up.get(t.transaction_id, []))
+        # a commissioned top-up's principal left is its record's net base; another's is its principal
+        principal_left = max((base for _, _, base in earned), default=int(t.principal))
+        matched = min(left, max(principal_left, 0))
+        left -= matched
+        for rec, net, base in earned:
+            if base <= 0 or net <= 0:
+                continue
+            whole = matched >= base
+            amount = net if whole else net * matched // base
+            taken_base = base if whole else matched
+            if amount or taken_base:
+                clawbacks.append(_negated(rec, amount=amount, base=taken_base, refund_id=refund_id))
+    await r.add_records(clawbacks)

@@ -17,6 +17,11 @@ Ledger side (one balanced transaction per command, posted only through `LedgerRe
   money (deferred → revenue at the store used, the same value as a plain consumption) and any
   uncaptured rest back to package_item; void / expiry Dr package_item_held / Cr package_item.
   A card with held sessions cannot be refunded or transferred (HOLDS_OUTSTANDING).
+- unlimited time card (domain/packages.py): a use moves the session memo Dr sessions_issued /
+  Cr sessions_consumed (nothing on a package_item account: uses are not counted) and the revenue
+  due by time, deferred → revenue at the store used; its holds move sessions_issued → held and
+  back; a refund first recognises what is due by time (at the store sold), then pays back the
+  rest. Such a card is not transferable (TIME_CARD_NOT_TRANSFERABLE).
 
 Lock order: the card rows first (`for_update`), then the ledger's accounts.
 """
@@ -278,6 +283,8 @@ async def sell(
                 a.allocated_minor,
                 # validity counts from the sale's commit-side clock
                 dp.item_expiry(item, posted.create_time),
+                unlimited=a.unlimited,
+                max_uses_per_day=item.max_uses_per_day,
             )
             for a, item in zip(allocations, product.items, strict=True)
         ],
@@ -389,6 +396,7 @@ class PackageUse:
     sessions: int
     value_minor: int  # revenue recognised for these sessions
     store_sold: str
+    unlimited: bool = False  # uses of an unlimited time card: not counted on the card
 
 
 def _pending(draft: TransactionDraft, key: AccountKey) -> int:
@@ -396,7 +404,8 @@ def _pending(draft: TransactionDraft, key: AccountKey) -> int:
     return sum(p.amount for p in draft.postings if p.account == key)
 
 
-def _add_consumption(
+async def _add_consumption(
+    uow: UoW,
     draft: TransactionDraft,
     pkg: MemberPackage,
     state: str,
@@ -415,6 +424,10 @@ def _add_consumption(
             reason="NO_SESSIONS_LEFT",
             metadata={"service": service},
         )
+    if item.unlimited:
+        dp.require_item_usable(service, sessions, item.expire_time, sessions, now)  # expiry first
+        await _require_daily_uses_left(uow, draft, pkg, item, sessions, store_used, now)
+        return _add_unlimited_use(draft, pkg, item, sessions, store_used, currency, now)
     key = item_account(pkg.package_id, service)
     pending = _pending(draft, key)
     remaining = item.sessions_remaining - pending
@@ -429,6 +442,79 @@ def _add_consumption(
     return PackageUse(pkg.package_id, service, sessions, value, pkg.store_sold)
 
 
+def _time_due(draft: TransactionDraft, pkg: MemberPackage, item: PackageItemRow, now: datetime) -> int:
+    """Revenue of an unlimited item due now (domain/packages.py), less what `draft` took already;
+    records the amount on the draft."""
+    key = f"{pkg.package_id}:{item.service}"
+    taken = draft.time_recognised.get(key, 0)
+    due = dp.time_recognition_due(
+        item.allocated_minor, item.deferred_minor - taken, pkg.purchase_time, item.expire_time, now
+    )
+    draft.time_recognised[key] = taken + due
+    return due
+
+
+async def _require_daily_uses_left(
+    uow: UoW,
+    draft: TransactionDraft | None,
+    pkg: MemberPackage,
+    item: PackageItemRow,
+    uses: int,
+    store_id: str,
+    now: datetime,
+) -> None:
+    """An unlimited item with `max_uses_per_day`: its uses recorded since midnight in the zone of
+    the store using it, plus those `draft` takes already, leave room for `uses`
+    (DAILY_USES_EXHAUSTED otherwise). The card row is locked, so concurrent uses queue here."""
+    if not item.max_uses_per_day:
+        return
+    since = dp.local_day_start(now, await uow.stores.resolve(store_id) or "")
+    key = f"{pkg.package_id}:{item.service}"
+    pending = draft.time_card_uses.get(key, 0) if draft is not None else 0
+    used = await repo(uow).uses_since(pkg.package_id, item.service, since) + pending
+    dp.require_daily_uses_left(item.service, item.max_uses_per_day, used, uses)
+    if draft is not None:
+        draft.time_card_uses[key] = pending + uses
+
+
+def _add_unlimited_use(
+    draft: TransactionDraft,
+    pkg: MemberPackage,
+    item: PackageItemRow,
+    uses: int,
+    store_used: str,
+    currency: str,
+    now: datetime,
+) -> PackageUse:
+    """A use of an unlimited time card: refused after its period (PACKAGE_ITEM_EXPIRED), never for
+    a count; recognises the revenue due by time at the store used, plus the session memo."""
+    dp.require_item_usable(item.service, uses, item.expire_time, uses, now)
+    value = _time_due(draft, pkg, item, now)
+    draft.move(uses, debit=SESSIONS_ISSUED, credit=SESSIONS_CONSUMED)
+    draft.move(
+        value, debit=deferred_account(pkg.store_sold, currency), credit=revenue_account(store_used, currency)
+    )
+    return PackageUse(pkg.package_id, item.service, uses, value, pkg.store_sold, unlimited=True)
+
+
+def _catch_up_time_cards(
+    draft: TransactionDraft, pkg: MemberPackage, currency: str, now: datetime
+) -> dict[str, int]:
+    """Before a refund: recognises (at the selling store) the revenue of the card's unlimited items
+    due by time, so only the part of the period still to come is refunded. Returns the amount per
+    service."""
+    out = {}
+    for item in pkg.items:
+        if item.unlimited:
+            out[item.service] = due = _time_due(draft, pkg, item, now)
+            draft.move(
+                due,
+                debit=deferred_account(pkg.store_sold, currency),
+                credit=revenue_account(pkg.store_sold, currency),
+            )
+    return out
+
+
 async def _record_uses(
     uow: UoW, transaction_id: str, uses: list[PackageUse], store_id: str, *, sign: int, checkout: str = ""
 ) -> None:
@@ -437,11 +523,15 @@ async def _record_uses(
     cur = (await uow.settings.get()).currency_code
     rows = []
     for use in uses:
-        await r.move_item(
-            use.package_id, use.service, sessions=sign * use.sessions, value=sign * use.value_minor
-        )
+        counted = 0 if use.unlimited else use.sessions
+        await r.move_item(use.package_id, use.service, sessions=sign * counted, value=sign * use.value_minor)
         pkg = await _load(uow, None, use.package_id)
-        if sign < 0 and pkg.sessions_remaining == 0 and pkg.state in (dp.ACTIVE, dp.FROZEN):
+        if (
+            sign < 0
+            and pkg.sessions_remaining == 0
+            and not pkg.has_unlimited
+            and pkg.state in (dp.ACTIVE, dp.FROZEN)
+        ):
             await r.update_package(pkg.package_id, state=dp.EXHAUSTED)
         if sign > 0 and pkg.state == dp.EXHAUSTED and pkg.transferred_to is None:
             await r.update_package(pkg.package_id, state=dp.ACTIVE)
@@ -526,7 +616,7 @@ async def consume(
         description=serving_staff or service,
         reference=package_name(member_id, package_id),
     )
-    use = _add_consumption(draft, pkg, state, service, sessions, store_id, cur, now)
+    use = await _add_consumption(uow, draft, pkg, state, service, sessions, store_id, cur, now)
     posted = await uow.ledger.post(draft)
     await _record_uses(uow, posted.transaction_id, [use], store_id, sign=-1)
     return await _load(uow, member_id, package_id), posted, use
@@ -556,19 +646,19 @@ async def consume_for_checkout(
     if package_id:
         pkg = await _load(uow, member_id, package_id)
         state = await _current_state(uow, pkg, now)
-        return _add_consumption(draft, pkg, state, service, quantity, store_id, cur, now)
+        return await _add_consumption(uow, draft, pkg, state, service, quantity, store_id, cur, now)
     cards = await repo(uow).for_member(member_id, states=[dp.ACTIVE, dp.FROZEN], for_update=True)
     candidates = []
     for pkg in cards:
         item = pkg.item(service)
-        if item is not None and item.sessions_remaining > 0:
+        if item is not None and (item.sessions_remaining > 0 or item.unlimited):
             candidates.append((item.expire_time is None, item.expire_time or now, pkg.purchase_time, pkg))
     candidates.sort(key=lambda c: c[:3])
     first_error: FailedPrecondition | None = None
     for *_, pkg in candidates:
         state = dp.effective_state(pkg.state, pkg.frozen_until, now)
         try:
-            use = _add_consumption(draft, pkg, state, service, quantity, store_id, cur, now)
+            use = await _add_consumption(uow, draft, pkg, state, service, quantity, store_id, cur, now)
         except FailedPrecondition as e:
             first_error = first_error or e
             continue
@@ -608,7 +698,8 @@ async def restore_for_refund(
                 reason="PACKAGE_CLOSED",
                 metadata={"package": package_name(member_id, use.package_id)},
             )
-        draft.move(use.sessions, debit=SESSIONS_CONSUMED, credit=item_account(use.package_id, use.service))
+        gives_back_to = SESSIONS_ISSUED if use.unlimited else item_account(use.package_id, use.service)
+        draft.move(use.sessions, debit=SESSIONS_CONSUMED, credit=gives_back_to)
         draft.move(
             use.value_minor,
             debit=revenue_account(draft.store_id, cur),
@@ -685,6 +776,11 @@ async def transfer(
     dp.require_usable(await _current_state(uow, pkg, datetime.now(UTC)), action="be transferred")
     await uow.members.require(to_member_id)
     _require_no_holds(pkg)
+    if pkg.has_unlimited:
+        # its value runs with the calendar from the sale: a new card's period would restart it
+        raise FailedPrecondition(
+            "an unlimited time card is personal; refund it instead", reason="TIME_CARD_NOT_TRANSFERABLE"
+        )
     moving = [i for i in pkg.items if i.sessions_remaining > 0]
     if not moving:
         raise FailedPrecondition("the card has no sessions left", reason="NO_SESSIONS_LEFT")
@@ -791,12 +887,7 @@ async def refund(
         )
     _require_no_holds(pkg)
     sessions = pkg.sessions_remaining
-    if sessions == 0:
-        raise FailedPrecondition("the card has no unused sessions", reason="NOTHING_TO_REFUND")
     cur = (await uow.settings.get()).currency_code
-    value = pkg.deferred_minor
-    accts = sv.MemberAccounts.of(member_id, cur)
-    pay_to = accts.principal if tender == STORED_VALUE else sv.tender_account(store_id, tender, cur)
     draft = TransactionDraft(
         "package_refund",
         member_id=member_id,
@@ -804,6 +895,12 @@ async def refund(
         description=reason or f"refund of {package_name(member_id, package_id)}",
         reference=package_name(member_id, package_id),
     )
+    # an unlimited time card refunds only the part of its period still to come
+    value = pkg.deferred_minor - sum(_catch_up_time_cards(draft, pkg, cur, datetime.now(UTC)).values())
+    if sessions == 0 and value == 0:
+        raise FailedPrecondition("the card has no unused sessions", reason="NOTHING_TO_REFUND")
+    accts = sv.MemberAccounts.of(member_id, cur)
+    pay_to = accts.principal if tender == STORED_VALUE else sv.tender_account(store_id, tender, cur)
     draft.move(value, debit=deferred_account(pkg.store_sold, cur), credit=pay_to)
     for i in pkg.items:
         draft.move(i.sessions_remaining, debit=item_account(package_id, i.service), credit=SESSIONS_REFUNDED)
@@ -847,6 +944,12 @@ def held_account(package_id: str, service: str) -> AccountKey:
 MAX_HOLD_TTL_MINUTES = 90 * 24 * 60
 
 
+def _held_from(item: PackageItemRow, package_id: str) -> AccountKey:
+    """Where a hold's sessions come from and go back to: the item's account, or for an unlimited
+    time card (no counted sessions) the session memo account."""
+    return SESSIONS_ISSUED if item.unlimited else item_account(package_id, item.service)
+
+
 async def authorize_session_hold(
     uow: UoW,
     caller: Principal,
@@ -882,13 +985,16 @@ async def authorize_session_hold(
     item = pkg.item(service)
     if item is None:
         raise NotFound(f"the card has no item {service}", reason="PACKAGE_ITEM_NOT_FOUND")
-    dp.require_item_usable(service, item.sessions_available, item.expire_time, sessions, now)
+    available = sessions if item.unlimited else item.sessions_available
+    dp.require_item_usable(service, available, item.expire_time, sessions, now)
+    if item.unlimited:  # checked when authorised; the capture of a hold is not refused by the cap
+        await _require_daily_uses_left(uow, None, pkg, item, sessions, store_id, now)
     settings = await uow.settings.get()
     hold_id = new_id()
     draft = TransactionDraft(
         "hold", member_id=member_id, store_id=store_id, description=reference, reference=f"holds/{hold_id}"
     )
-    draft.move(sessions, debit=item_account(package_id, service), credit=held_account(package_id, service))
+    draft.move(sessions, debit=_held_from(item, package_id), credit=held_account(package_id, service))
     posted = await uow.ledger.post(draft)
     await repo(uow).move_held(package_id, service, sessions)
     await repo(uow).update_package(package_id)
@@ -940,10 +1046,7 @@ async def capture_session_hold(uow: UoW, hold, *, sessions: int = 0, store_id: s
     item = pkg.item(hold.service)
     assert item is not None and item.sessions_held >= hold.sessions, "a hold's sessions are on its item"
     cur = (await uow.settings.get()).currency_code
-    held, own = held_account(pkg.package_id, hold.service), item_account(pkg.package_id, hold.service)
-    value = dp.consumption_value(
-        item.sessions_remaining, item.deferred_minor, item.session_value_minor, taken
-    )
+    held, own = held_account(pkg.package_id, hold.service), _held_from(item, pkg.package_id)
     draft = TransactionDraft(
         "capture",
         member_id=hold.member_id,
@@ -951,13 +1054,19 @@ async def capture_session_hold(uow: UoW, hold, *, sessions: int = 0, store_id: s
         description=hold.reference,
         reference=f"holds/{hold.hold_id}",
     )
+    if item.unlimited:
+        value = _time_due(draft, pkg, item, datetime.now(UTC))
+    else:
+        value = dp.consumption_value(
+            item.sessions_remaining, item.deferred_minor, item.session_value_minor, taken
+        )
     draft.move(taken, debit=held, credit=SESSIONS_CONSUMED)
     draft.move(value, debit=deferred_account(pkg.store_sold, cur), credit=revenue_account(store_used, cur))
     draft.move(hold.sessions - taken, debit=held, credit=own)
     posted = await uow.ledger.post(draft)
     # release the reservation before the consumption lowers sessions_remaining (CHECK held <= remaining)
     await repo(uow).move_held(pkg.package_id, hold.service, -hold.sessions)
-    use = PackageUse(pkg.package_id, hold.service, taken, value, pkg.store_sold)
+    use = PackageUse(pkg.package_id, hold.service, taken, value, pkg.store_sold, unlimited=item.unlimited)
     await _record_uses(uow, posted.transaction_id, [use], store_used, sign=-1)
     uow.emit(
         events_pb2.HoldCaptured(
@@ -984,10 +1093,12 @@ async def void_session_hold(uow: UoW, hold, *, state: str = "voided"):
         description=hold.reference,
         reference=f"holds/{hold.hold_id}",
     )
+    item = pkg.item(hold.service)
+    assert item is not None, "a hold's sessions are on its item"
     draft.move(
         hold.sessions,
         debit=held_account(pkg.package_id, hold.service),
-        credit=item_account(pkg.package_id, hold.service),
+        credit=_held_from(item, pkg.package_id),
     )
     posted = await uow.ledger.post(draft)
     await repo(uow).move_held(pkg.package_id, hold.service, -hold.sessions)

@@ -27,8 +27,8 @@ from kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.wallet.adapters import tables as t
 from services.wallet.adapters.ledger_repository import PostedTransaction
 from services.wallet.domain import ledger, rules
+from services.wallet.service_layer import commission, sv_attribution
 from services.wallet.service_layer import stored_value as sv
-from services.wallet.service_layer import sv_attribution
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 
 _REVERSIBLE_GRANT_SOURCES = ("adjustment", "referral", "activity", "birthday")
@@ -172,6 +172,10 @@ async def _reverse_top_up(uow: UoW, original: PostedTransaction, reason: str) ->
     # (INSUFFICIENT_BALANCE) when it was spent.
     reversal = await _post(uow, original, reason)
     await sv_attribution.take_back_credit(uow, reversal, original, member_id=original.member_id or "")
+    # the seller's commission on the top-up goes with it (commission.py)
+    await commission.claw_back_top_up(
+        uow, top_up_id=original.transaction_id, reversal_id=reversal.transaction_id
+    )
     cur = next(p.account.unit for p in original.postings)
     accts = sv.MemberAccounts.of(original.member_id or "", cur)
     sv.emit_balance_changed(uow, reversal, accts, ledger_pb2.TRANSACTION_KIND_REVERSAL)

@@ -498,6 +498,13 @@ async def refund_stored_value(
     # the member's stored value leaves at this store, whichever stores sold it
     await sv_attribution.spend(uow, posted, member_id=member_id, principal=principal, bonus=bonus)
     await uow.releases.mark([r.release_id for r in pending], "voided", posted.transaction_id)
+    await commission.claw_back_top_ups_refunded(
+        uow,
+        member_id=member_id,
+        principal_account_id=accts.principal.account_id(uow.tenant),
+        refunded=principal,
+        refund_id=posted.transaction_id,
+    )
     uow.emit(
         events_pb2.StoredValueRefunded(
             member=member_name(member_id),

@@ -17,6 +17,7 @@ import grpc
 import pytest
 from peony.members.v1 import members_service_pb2 as mpb
 from peony.members.v1 import members_service_pb2_grpc as mpb_grpc
+from peony.wallet.v1 import ledger_pb2, points_pb2
 from peony.wallet.v1 import wallet_service_pb2 as wpb
 from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
 from sqlalchemy import text
@@ -156,6 +157,16 @@ async def test_an_xlsx_export_in_english_lands_in_members_and_the_wallet(stack, 
         10000,
         300,
     )
+    # ... under their own kind and source, never UNSPECIFIED
+    listed = await wallet.ListTransactions(wpb.ListTransactionsRequest(parent=ann.name), metadata=AUTH)
+    assert [t.kind for t in listed.transactions] == [ledger_pb2.TRANSACTION_KIND_OPENING_BALANCE]
+    only_openings = await wallet.ListTransactions(
+        wpb.ListTransactionsRequest(parent=ann.name, kinds=[ledger_pb2.TRANSACTION_KIND_OPENING_BALANCE]),
+        metadata=AUTH,
+    )
+    assert only_openings.transactions == listed.transactions
+    lots = await wallet.ListPointLots(wpb.ListPointLotsRequest(parent=ann.name), metadata=AUTH)
+    assert [(lot.source, lot.remaining) for lot in lots.point_lots] == [(points_pb2.LOT_SOURCE_IMPORT, 300)]
 
 
 async def test_a_gb18030_csv_is_detected_and_a_rerun_changes_nothing(stack, tmp_path):

@@ -12,11 +12,12 @@ from google.protobuf import field_mask_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from peony.members.v1 import card_pb2, member_pb2, store_pb2
+from peony.members.v1 import card_pb2, events_pb2, member_pb2, store_pb2
 from peony.members.v1 import members_service_pb2 as pb
 from sqlalchemy import text
 
 from cli.devstack import postgres_bin_dir
+from kit.messaging import EventEnvelope
 
 pytestmark = pytest.mark.integration
 
@@ -513,6 +514,19 @@ async def test_staff_tier_override_is_audited_and_evented(members):
             .all()
         )
     assert types == ["peony.members.v1.MemberRegistered", "peony.members.v1.TierChanged"]
+    async with members.db.connect() as conn:
+        payload = (
+            await conn.execute(
+                text(
+                    "SELECT payload FROM outbox WHERE aggregate_id = :a"
+                    " AND event_type = 'peony.members.v1.TierChanged'"
+                ),
+                {"a": created.name.split("/")[1]},
+            )
+        ).scalar_one()
+    manual = events_pb2.TierChanged()
+    assert EventEnvelope.FromString(bytes(payload)).payload.Unpack(manual)
+    assert (manual.reason, manual.reason_code) == ("VIP transfer", events_pb2.TIER_CHANGE_REASON_MANUAL)
 
 
 async def test_update_tier_ladder(members):

@@ -190,6 +190,7 @@ async def test_spend_accumulates_and_upgrades_to_silver_once(members, wallet: Wa
         "silver",
     )
     assert changed[0].reason == "qualifying spend" and not changed[0].staff_override
+    assert changed[0].reason_code == members_events.TIER_CHANGE_REASON_UPGRADE_SPEND
     assert changed[0].benefits.discount_bps == 1000 and changed[0].benefits.booking_window_days == 14
     changes = await wallet.rows(
         "SELECT from_tier_id, to_tier_id, reason, actor, staff_override FROM tier_changes"

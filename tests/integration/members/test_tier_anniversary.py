@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import grpc
 import pytest
 import pytest_asyncio
+from peony.members.v1 import events_pb2, tier_pb2
 from peony.members.v1 import members_service_pb2 as pb
 from peony.members.v1 import members_service_pb2_grpc as pb_grpc
-from peony.members.v1 import tier_pb2
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -27,7 +27,13 @@ from services.members.entrypoints.app import build
 from services.members.entrypoints.consumers import wallet_events_consumer
 from tests.integration.members.conftest import MembersUnderTest
 from tests.integration.members.test_spend_and_referrals import Wallet, _tenant, eventually, rid
-from tests.integration.members.test_tier_reevaluation import changes, ladder, spent, update_ladder
+from tests.integration.members.test_tier_reevaluation import (
+    changes,
+    ladder,
+    reason_codes,
+    spent,
+    update_ladder,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -157,6 +163,9 @@ async def test_the_anniversary_review_downgrades_who_no_longer_qualifies_once_af
     assert await feed.tier(tenant, in_grace) == "silver"
     assert await feed.tier(tenant, staff_set) == "gold"
     assert (await changes(feed, tenant))[before:] == [(lapsed.name, "silver", "regular", reason)]
+    assert (await reason_codes(feed, tenant))[before:] == [
+        events_pb2.TIER_CHANGE_REASON_ANNIVERSARY_DOWNGRADE
+    ]
     assert (await history(members, tenant, lapsed))[-1] == ("silver", "regular", reason)
 
 

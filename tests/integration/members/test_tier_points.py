@@ -110,8 +110,12 @@ async def test_points_earned_upgrade_when_the_tier_counts_points(members, feed):
     assert await tier_of(members, tenant, member) == "regular"
     await feed.publish(checkout_with_points(tenant, member, yuan(300), 500))
     assert await tier_of(members, tenant, member) == "silver"
-    moves = [(e.from_tier_id, e.to_tier_id) for e in await feed.events(tenant, members_events.TierChanged)]
-    assert moves == [("regular", "silver")]
+    moves = [
+        (e.from_tier_id, e.to_tier_id, e.reason_code)
+        for e in await feed.events(tenant, members_events.TierChanged)
+    ]
+    # reached by points, not by spend
+    assert moves == [("regular", "silver", members_events.TIER_CHANGE_REASON_UPGRADE_POINTS)]
 
 
 async def test_clawed_back_points_do_not_count(members, feed):

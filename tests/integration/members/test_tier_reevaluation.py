@@ -125,6 +125,11 @@ async def changes(feed: Wallet, tenant: str) -> list[tuple[str, str, str, str]]:
     ]
 
 
+async def reason_codes(feed: Wallet, tenant: str) -> list[int]:
+    """`TierChanged.reason_code` of the tenant's tier changes, in order."""
+    return [e.reason_code for e in await feed.events(tenant, members_events.TierChanged)]
+
+
 @pytest_asyncio.fixture(scope="module")
 async def feed(members) -> AsyncIterator[Wallet]:
     """Wallet events in, as in test_spend_and_referrals (checkouts are what tiers qualify on)."""
@@ -171,6 +176,9 @@ async def test_lowered_threshold_upgrades_who_now_qualifies_once(members, feed: 
     after = await changes(feed, tenant)
     assert after[len(before) :] == [
         (near.name, "regular", "silver", f"tier ladder v{version}: qualifies for silver")
+    ]
+    assert (await reason_codes(feed, tenant))[len(before) :] == [
+        members_events.TIER_CHANGE_REASON_LADDER_CHANGE
     ]
     history = await feed.rows(
         "SELECT from_tier_id, to_tier_id, actor, staff_override FROM tier_changes"
@@ -241,6 +249,7 @@ async def test_raised_thresholds_downgrade_only_per_policy_anniversary_and_grace
     assert (await changes(feed, tenant))[before:] == [
         (old_silver.name, "silver", "regular", f"tier ladder v{v2}: no longer qualifies for silver")
     ]
+    assert (await reason_codes(feed, tenant))[before:] == [members_events.TIER_CHANGE_REASON_LADDER_CHANGE]
 
 
 async def test_batches_cover_every_member_and_a_rerun_changes_nothing(members, feed: Wallet, uows):

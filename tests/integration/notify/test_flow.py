@@ -237,6 +237,41 @@ async def test_wallet_and_booking_events_become_one_message_each_with_the_right_
     assert len(await notify.rows(tenant, "top_up_notice")) == 1
 
 
+async def test_membership_events_from_the_wallet_become_transactional_messages(notify: Stack):
+    """The paid membership's three wallet events (会员费): the fee's receipt, the renewal notice and
+    the lapse, one message each in the member's locale, sent without marketing consent."""
+    tenant = new_tenant()
+    store = await notify.store(tenant, DAY)
+    member = await notify.member(tenant, store, name="王静怡")
+    until = _ts(datetime(2027, 1, 31, 4, 0, tzinfo=UTC))  # noon in Shanghai
+    cases = [
+        (
+            wallet_events.MembershipRenewed(
+                member=member.name, paid_until=until, renewal=True, fee_minor=36500, currency_code="CNY"
+            ),
+            "membership_renewed",
+            ("王静怡，您已续费付费会员（¥365.00），有效期至 ", "。"),
+        ),
+        (
+            wallet_events.MembershipRenewalDue(member=member.name, paid_until=until),
+            "membership_renewal_due",
+            ("王静怡，您的付费会员将于 ", " 到期，到店或结账时续费即可继续享受会员权益。"),
+        ),
+        (
+            wallet_events.MembershipExpired(member=member.name, paid_until=until),
+            "membership_expired",
+            ("王静怡，您的付费会员已于 ", " 到期，续费后即可恢复会员权益。"),
+        ),
+    ]
+    for event, _, _ in cases:
+        await notify.publish(tenant, event)
+    for _, trigger, (head, tail) in cases:
+        row = await _one_message(notify, tenant, trigger)
+        assert row["body"].startswith(head) and row["body"].endswith(tail), row["body"]
+        assert "1月31日" in row["body"] and row["decision"] != "suppressed: NO_CONSENT", row
+        await _at_provider(notify, row["message_id"])
+
+
 async def _count(stack: Stack, tenant: str, trigger: str, n: int) -> bool:
     return len([r for r in await stack.rows(tenant, trigger) if r["state"] in SENT]) >= n
 
@@ -501,6 +536,11 @@ async def test_every_trigger_turns_its_event_into_exactly_one_message(notify: St
         "top_up_notice": wallet_events.BalanceChanged(member=member.name, reason=1, delta_minor=100),
         "spend_notice": wallet_events.BalanceChanged(member=member.name, reason=3, delta_minor=-100),
         "points_earned": wallet_events.PointsEarned(member=member.name, points=5, points_available=5),
+        "membership_renewed": wallet_events.MembershipRenewed(
+            member=member.name, paid_until=soon, renewal=True, fee_minor=36500, currency_code="CNY"
+        ),
+        "membership_renewal_due": wallet_events.MembershipRenewalDue(member=member.name, paid_until=soon),
+        "membership_expired": wallet_events.MembershipExpired(member=member.name, paid_until=soon),
         "appointment_booked": booking_events.AppointmentBooked(
             member=member.name, services=svc, start_time=soon
         ),

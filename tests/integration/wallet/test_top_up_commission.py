@@ -381,3 +381,78 @@ async def test_the_locked_path_writes_the_same_record(wallet):
         CASH,
         C.COMMISSION_SOURCE_TOP_UP,
     )
+
+
+async def net_of(w, tenant: str, staff: str) -> tuple[int, int]:
+    """(commission, sales) of `staff` in the report: the net of records and clawbacks."""
+    rows = [r for r in (await report(w, tenant)).rows if r.staff == staff]
+    return (rows[0].commission_minor, rows[0].sales_minor) if rows else (0, 0)
+
+
+async def test_a_reversed_top_up_claws_back_all_of_its_commission_once(wallet):
+    w = wallet
+    tenant = await new_tenant(w)
+    m = await add_member(w.engine, tenant)
+    done = await w.stub.TopUp(top_up(m, 100_000, sold_by="staff/ann"), metadata=md(tenant))
+    assert await net_of(w, tenant, "staff/ann") == (2_000, 100_000)
+    request = pb.ReverseTransactionRequest(
+        name=done.transaction.name, reason="wrong member", request_id=rid()
+    )
+    reversed_ = await w.stub.ReverseTransaction(request, metadata=md(tenant))
+    assert await w.stub.ReverseTransaction(request, metadata=md(tenant)) == reversed_  # a retry replays
+    earned, clawback = await records(w, tenant, "staff/ann")
+    assert (clawback.amount_minor, clawback.base_minor) == (-2_000, -100_000)
+    assert clawback.transaction == earned.transaction  # the same source: the top-up
+    assert clawback.clawback_transaction == f"transactions/{reversed_.reversal.name.rsplit('/', 1)[1]}"
+    assert clawback.refund == ""
+    assert await net_of(w, tenant, "staff/ann") == (0, 0)
+    # a second reversal is refused and claws back nothing more
+    before = await count_rows(w.engine, tenant, ("commission_records",))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await w.stub.ReverseTransaction(
+            pb.ReverseTransactionRequest(name=done.transaction.name, reason="again", request_id=rid()),
+            metadata=md(tenant),
+        )
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert await count_rows(w.engine, tenant, ("commission_records",)) == before
+
+
+async def test_a_stored_value_refund_claws_back_the_refunded_share_newest_top_up_first(wallet):
+    w = wallet
+    tenant = await new_tenant(w)
+    m = await add_member(w.engine, tenant)
+    pin = "204816"
+    await w.stub.SetPaymentPin(
+        pb.SetPaymentPinRequest(member=m, pin=pin, request_id=rid()), metadata=md(tenant)
+    )
+    await w.stub.TopUp(top_up(m, 100_000, sold_by="staff/ann"), metadata=md(tenant))  # 2 %: 2,000
+    await w.stub.TopUp(top_up(m, 50_000, tender=WECHAT, sold_by="staff/bo"), metadata=md(tenant))  # 500
+    await w.stub.TopUp(top_up(m, 7_000), metadata=md(tenant))  # no seller
+    # ¥100 of it spent: the refund pays back 147,000 of the 157,000 principal
+    await w.stub.SellPackage(
+        pb.SellPackageRequest(
+            member=m,
+            product="packageProducts/facial-5",
+            store="stores/s1",
+            tenders=[checkout_pb2.TenderAmount(tender=SV, amount_minor=PACKAGE_PRICE)],
+            payment_pin=pin,
+            request_id=rid(),
+        ),
+        metadata=md(tenant),
+    )
+    request = pb.RefundStoredValueRequest(member=m, store="stores/s1", tender=CASH, request_id=rid())
+    refunded = await w.stub.RefundStoredValue(request, metadata=md(tenant))
+    assert await w.stub.RefundStoredValue(request, metadata=md(tenant)) == refunded  # a retry replays
+    # newest first: the 7,000 without a seller, all of bo's 50,000, then 90,000 of ann's 100,000
+    assert await net_of(w, tenant, "staff/bo") == (0, 0)
+    assert await net_of(w, tenant, "staff/ann") == (2_000 - 2_000 * 90_000 // 100_000, 10_000)
+    _, clawback = await records(w, tenant, "staff/ann")
+    assert clawback.clawback_transaction == f"transactions/{refunded.transaction.name.rsplit('/', 1)[1]}"
+    # ann's remaining 10,000 of principal were spent: a new top-up and its refund leave her net alone
+    await w.stub.TopUp(top_up(m, 20_000, sold_by="staff/cy"), metadata=md(tenant))  # 400
+    await w.stub.RefundStoredValue(
+        pb.RefundStoredValueRequest(member=m, store="stores/s1", tender=CASH, request_id=rid()),
+        metadata=md(tenant),
+    )
+    assert await net_of(w, tenant, "staff/cy") == (0, 0)
+    assert await net_of(w, tenant, "staff/ann") == (200, 10_000)

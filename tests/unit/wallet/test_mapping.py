@@ -15,6 +15,7 @@ from peony.wallet.v1 import (
 )
 
 from kit.errors import InvalidArgument
+from services.wallet.adapters import legacy_import
 from services.wallet.domain import packages as dp
 from services.wallet.domain import rules
 from services.wallet.domain import vouchers as dv
@@ -29,7 +30,7 @@ DOMAIN_VALUES = [
     (stored_value_pb2.SpendOrder, rules.SPEND_ORDERS),
     (stored_value_pb2.BonusRelease, ("immediate", "monthly")),
     (points_pb2.PointsExpiryPolicy, rules.EXPIRY_POLICIES),
-    (points_pb2.LotSource, pts.GRANT_SOURCES),
+    (points_pb2.LotSource, (*pts.GRANT_SOURCES, legacy_import.IMPORT_SOURCE)),  # import: `peony import` only
     (ledger_pb2.HoldState, ("authorized", "captured", "voided", "expired")),
     (ledger_pb2.Tender, (*sv.EXTERNAL_TENDERS, "stored_value", "points", "package", "voucher")),
     (packages_pb2.PackageState, (dp.ACTIVE, dp.FROZEN, dp.REFUNDED, dp.EXHAUSTED)),

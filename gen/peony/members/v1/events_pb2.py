@@ -28,13 +28,15 @@ from peony.members.v1 import segment_pb2 as peony_dot_members_dot_v1_dot_segment
 from peony.members.v1 import tier_pb2 as peony_dot_members_dot_v1_dot_tier__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpeony/members/v1/events.proto\x12\x10peony.members.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpeony/members/v1/member.proto\x1a\x1epeony/members/v1/segment.proto\x1a\x1bpeony/members/v1/tier.proto\"\xae\x02\n\x10MemberRegistered\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x15\n\rmember_number\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x12\n\nhome_store\x18\x04 \x01(\t\x12\x43\n\x14registration_channel\x18\x05 \x01(\x0e\x32%.peony.members.v1.RegistrationChannel\x12\x10\n\x08referrer\x18\x06 \x01(\t\x12\x0f\n\x07tier_id\x18\x07 \x01(\t\x12*\n\x07\x63onsent\x18\x08 \x01(\x0b\x32\x19.peony.members.v1.Consent\x12\x35\n\rtier_benefits\x18\t \x01(\x0b\x32\x1e.peony.members.v1.TierBenefits\"7\n\rMemberUpdated\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x16\n\x0eupdated_fields\x18\x02 \x03(\t\"?\n\nCardIssued\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\"E\n\x10\x43\x61rdReportedLost\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\"t\n\x0c\x43\x61rdReplaced\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x10\n\x08old_card\x18\x02 \x01(\t\x12\x17\n\x0fold_card_number\x18\x03 \x01(\t\x12\x10\n\x08new_card\x18\x04 \x01(\t\x12\x17\n\x0fnew_card_number\x18\x05 \x01(\t\"O\n\nCardFrozen\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"A\n\x0c\x43\x61rdUnfrozen\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\"\xa1\x01\n\x0bTierChanged\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x14\n\x0c\x66rom_tier_id\x18\x02 \x01(\t\x12\x12\n\nto_tier_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x16\n\x0estaff_override\x18\x05 \x01(\x08\x12\x30\n\x08\x62\x65nefits\x18\x06 \x01(\x0b\x32\x1e.peony.members.v1.TierBenefits\"F\n\x0cStoreCreated\x12\r\n\x05store\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\"^\n\x0cStoreUpdated\x12\r\n\x05store\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x16\n\x0eupdated_fields\x18\x04 \x03(\t\"x\n\x11TierLadderUpdated\x12\x13\n\x0btier_ladder\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x16\n\x0eupdated_fields\x18\x03 \x03(\t\x12%\n\x05tiers\x18\x04 \x03(\x0b\x32\x16.peony.members.v1.Tier\"\xf5\x01\n\x14ReferralRewardEarned\x12\x10\n\x08referrer\x18\x01 \x01(\t\x12\x0f\n\x07referee\x18\x02 \x01(\t\x12\x1e\n\x16qualifying_spend_minor\x18\x03 \x01(\x03\x12\x15\n\rcurrency_code\x18\x04 \x01(\t\x12\x16\n\x0eterms_included\x18\x05 \x01(\x08\x12\x1e\n\x16referrer_voucher_minor\x18\x06 \x01(\x03\x12\x1a\n\x12voucher_valid_days\x18\x07 \x01(\x05\x12\x17\n\x0freferrer_points\x18\x08 \x01(\x03\x12\x16\n\x0ereferee_points\x18\t \x01(\x03\"O\n\nCardClosed\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x1e\n\x0cMemberErased\x12\x0e\n\x06member\x18\x01 \x01(\t\"f\n\x0cSegmentSaved\x12\x0f\n\x07segment\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12/\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x1f.peony.members.v1.SegmentFilter\"\x95\x01\n\x12\x42irthdayBenefitDue\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04year\x18\x02 \x01(\x05\x12\x0f\n\x07tier_id\x18\x03 \x01(\t\x12\x0e\n\x06points\x18\x04 \x01(\x03\x12\r\n\x05store\x18\x05 \x01(\t\x12\x31\n\x06reward\x18\x06 \x01(\x0b\x32!.peony.members.v1.ProgrammeReward\"\xb4\x01\n\x0cMemberLapsed\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x02 \x01(\x05\x12\x33\n\x0flast_visit_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05store\x18\x04 \x01(\t\x12\x31\n\x06reward\x18\x05 \x01(\x0b\x32!.peony.members.v1.ProgrammeReward\x12\x0f\n\x07\x65pisode\x18\x06 \x01(\t\"\x8c\x01\n\x0eMemberReturned\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x13\n\x0blapsed_days\x18\x02 \x01(\x05\x12.\n\nvisit_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63heckout\x18\x04 \x01(\t\x12\x13\n\x0b\x61ppointment\x18\x05 \x01(\t\"\xad\x01\n\x12\x43\x61mpaignMessageDue\x12\x10\n\x08\x63\x61mpaign\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\t\x12\x0e\n\x06points\x18\x04 \x01(\x03\x12\x15\n\rcampaign_name\x18\x05 \x01(\t\x12\r\n\x05store\x18\x06 \x01(\t\x12\x31\n\x06reward\x18\x07 \x01(\x0b\x32!.peony.members.v1.ProgrammeReward\"\x8a\x01\n\x0fProgrammeReward\x12\x0e\n\x06points\x18\x01 \x01(\x03\x12\x18\n\x10voucher_template\x18\x02 \x01(\t\x12\x14\n\x0c\x66ree_service\x18\x03 \x01(\t\x12\x15\n\rfree_sessions\x18\x04 \x01(\x05\x12 \n\x18\x66ree_sessions_valid_days\x18\x05 \x01(\x05\"\x89\x01\n\x18MembershipAnniversaryDue\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04year\x18\x02 \x01(\x05\x12\r\n\x05years\x18\x03 \x01(\x05\x12\r\n\x05store\x18\x04 \x01(\t\x12\x31\n\x06reward\x18\x05 \x01(\x0b\x32!.peony.members.v1.ProgrammeReward\"L\n\x0f\x43\x61mpaignStarted\x12\x10\n\x08\x63\x61mpaign\x18\x01 \x01(\t\x12\x0f\n\x07segment\x18\x02 \x01(\t\x12\x16\n\x0etargeted_count\x18\x03 \x01(\x03\"\x81\x01\n\x11\x43\x61mpaignCompleted\x12\x10\n\x08\x63\x61mpaign\x18\x01 \x01(\t\x12\x12\n\nsent_count\x18\x02 \x01(\x03\x12#\n\x1bsuppressed_no_consent_count\x18\x03 \x01(\x03\x12!\n\x19suppressed_inactive_count\x18\x04 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpeony/members/v1/events.proto\x12\x10peony.members.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpeony/members/v1/member.proto\x1a\x1epeony/members/v1/segment.proto\x1a\x1bpeony/members/v1/tier.proto\"\xae\x02\n\x10MemberRegistered\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x15\n\rmember_number\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x12\n\nhome_store\x18\x04 \x01(\t\x12\x43\n\x14registration_channel\x18\x05 \x01(\x0e\x32%.peony.members.v1.RegistrationChannel\x12\x10\n\x08referrer\x18\x06 \x01(\t\x12\x0f\n\x07tier_id\x18\x07 \x01(\t\x12*\n\x07\x63onsent\x18\x08 \x01(\x0b\x32\x19.peony.members.v1.Consent\x12\x35\n\rtier_benefits\x18\t \x01(\x0b\x32\x1e.peony.members.v1.TierBenefits\"7\n\rMemberUpdated\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x16\n\x0eupdated_fields\x18\x02 \x03(\t\"?\n\nCardIssued\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\"E\n\x10\x43\x61rdReportedLost\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\"t\n\x0c\x43\x61rdReplaced\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x10\n\x08old_card\x18\x02 \x01(\t\x12\x17\n\x0fold_card_number\x18\x03 \x01(\t\x12\x10\n\x08new_card\x18\x04 \x01(\t\x12\x17\n\x0fnew_card_number\x18\x05 \x01(\t\"O\n\nCardFrozen\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"A\n\x0c\x43\x61rdUnfrozen\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\"\xda\x01\n\x0bTierChanged\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x14\n\x0c\x66rom_tier_id\x18\x02 \x01(\t\x12\x12\n\nto_tier_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x16\n\x0estaff_override\x18\x05 \x01(\x08\x12\x30\n\x08\x62\x65nefits\x18\x06 \x01(\x0b\x32\x1e.peony.members.v1.TierBenefits\x12\x37\n\x0breason_code\x18\x07 \x01(\x0e\x32\".peony.members.v1.TierChangeReason\"F\n\x0cStoreCreated\x12\r\n\x05store\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\"^\n\x0cStoreUpdated\x12\r\n\x05store\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x16\n\x0eupdated_fields\x18\x04 \x03(\t\"x\n\x11TierLadderUpdated\x12\x13\n\x0btier_ladder\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x16\n\x0eupdated_fields\x18\x03 \x03(\t\x12%\n\x05tiers\x18\x04 \x03(\x0b\x32\x16.peony.members.v1.Tier\"\xf5\x01\n\x14ReferralRewardEarned\x12\x10\n\x08referrer\x18\x01 \x01(\t\x12\x0f\n\x07referee\x18\x02 \x01(\t\x12\x1e\n\x16qualifying_spend_minor\x18\x03 \x01(\x03\x12\x15\n\rcurrency_code\x18\x04 \x01(\t\x12\x16\n\x0eterms_included\x18\x05 \x01(\x08\x12\x1e\n\x16referrer_voucher_minor\x18\x06 \x01(\x03\x12\x1a\n\x12voucher_valid_days\x18\x07 \x01(\x05\x12\x17\n\x0freferrer_points\x18\x08 \x01(\x03\x12\x16\n\x0ereferee_points\x18\t \x01(\x03\"O\n\nCardClosed\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x1e\n\x0cMemberErased\x12\x0e\n\x06member\x18\x01 \x01(\t\"f\n\x0cSegmentSaved\x12\x0f\n\x07segment\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12/\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x1f.peony.members.v1.SegmentFilter\"\x95\x01\n\x12\x42irthdayBenefitDue\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04year\x18\x02 \x01(\x05\x12\x0f\n\x07tier_id\x18\x03 \x01(\t\x12\x0e\n\x06points\x18\x04 \x01(\x03\x12\r\n\x05store\x18\x05 \x01(\t\x12\x31\n\x06reward\x18\x06 \x01(\x0b\x32!.peony.members.v1.ProgrammeReward\"\xb4\x01\n\x0cMemberLapsed\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x02 \x01(\x05\x12\x33\n\x0flast_visit_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05store\x18\x04 \x01(\t\x12\x31\n\x06reward\x18\x05 \x01(\x0b\x32!.peony.members.v1.ProgrammeReward\x12\x0f\n\x07\x65pisode\x18\x06 \x01(\t\"\x8c\x01\n\x0eMemberReturned\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x13\n\x0blapsed_days\x18\x02 \x01(\x05\x12.\n\nvisit_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63heckout\x18\x04 \x01(\t\x12\x13\n\x0b\x61ppointment\x18\x05 \x01(\t\"\xad\x01\n\x12\x43\x61mpaignMessageDue\x12\x10\n\x08\x63\x61mpaign\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\t\x12\x0e\n\x06points\x18\x04 \x01(\x03\x12\x15\n\rcampaign_name\x18\x05 \x01(\t\x12\r\n\x05store\x18\x06 \x01(\t\x12\x31\n\x06reward\x18\x07 \x01(\x0b\x32!.peony.members.v1.ProgrammeReward\"\x8a\x01\n\x0fProgrammeReward\x12\x0e\n\x06points\x18\x01 \x01(\x03\x12\x18\n\x10voucher_template\x18\x02 \x01(\t\x12\x14\n\x0c\x66ree_service\x18\x03 \x01(\t\x12\x15\n\rfree_sessions\x18\x04 \x01(\x05\x12 \n\x18\x66ree_sessions_valid_days\x18\x05 \x01(\x05\"\x89\x01\n\x18MembershipAnniversaryDue\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x0c\n\x04year\x18\x02 \x01(\x05\x12\r\n\x05years\x18\x03 \x01(\x05\x12\r\n\x05store\x18\x04 \x01(\t\x12\x31\n\x06reward\x18\x05 \x01(\x0b\x32!.peony.members.v1.ProgrammeReward\"L\n\x0f\x43\x61mpaignStarted\x12\x10\n\x08\x63\x61mpaign\x18\x01 \x01(\t\x12\x0f\n\x07segment\x18\x02 \x01(\t\x12\x16\n\x0etargeted_count\x18\x03 \x01(\x03\"\x81\x01\n\x11\x43\x61mpaignCompleted\x12\x10\n\x08\x63\x61mpaign\x18\x01 \x01(\t\x12\x12\n\nsent_count\x18\x02 \x01(\x03\x12#\n\x1bsuppressed_no_consent_count\x18\x03 \x01(\x03\x12!\n\x19suppressed_inactive_count\x18\x04 \x01(\x03*\x9d\x02\n\x10TierChangeReason\x12\"\n\x1eTIER_CHANGE_REASON_UNSPECIFIED\x10\x00\x12$\n TIER_CHANGE_REASON_UPGRADE_SPEND\x10\x01\x12%\n!TIER_CHANGE_REASON_UPGRADE_POINTS\x10\x02\x12%\n!TIER_CHANGE_REASON_UPGRADE_VISITS\x10\x03\x12,\n(TIER_CHANGE_REASON_ANNIVERSARY_DOWNGRADE\x10\x04\x12$\n TIER_CHANGE_REASON_LADDER_CHANGE\x10\x05\x12\x1d\n\x19TIER_CHANGE_REASON_MANUAL\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'peony.members.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_TIERCHANGEREASON']._serialized_start=3062
+  _globals['_TIERCHANGEREASON']._serialized_end=3347
   _globals['_MEMBERREGISTERED']._serialized_start=177
   _globals['_MEMBERREGISTERED']._serialized_end=479
   _globals['_MEMBERUPDATED']._serialized_start=481
@@ -50,35 +52,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CARDUNFROZEN']._serialized_start=873
   _globals['_CARDUNFROZEN']._serialized_end=938
   _globals['_TIERCHANGED']._serialized_start=941
-  _globals['_TIERCHANGED']._serialized_end=1102
-  _globals['_STORECREATED']._serialized_start=1104
-  _globals['_STORECREATED']._serialized_end=1174
-  _globals['_STOREUPDATED']._serialized_start=1176
-  _globals['_STOREUPDATED']._serialized_end=1270
-  _globals['_TIERLADDERUPDATED']._serialized_start=1272
-  _globals['_TIERLADDERUPDATED']._serialized_end=1392
-  _globals['_REFERRALREWARDEARNED']._serialized_start=1395
-  _globals['_REFERRALREWARDEARNED']._serialized_end=1640
-  _globals['_CARDCLOSED']._serialized_start=1642
-  _globals['_CARDCLOSED']._serialized_end=1721
-  _globals['_MEMBERERASED']._serialized_start=1723
-  _globals['_MEMBERERASED']._serialized_end=1753
-  _globals['_SEGMENTSAVED']._serialized_start=1755
-  _globals['_SEGMENTSAVED']._serialized_end=1857
-  _globals['_BIRTHDAYBENEFITDUE']._serialized_start=1860
-  _globals['_BIRTHDAYBENEFITDUE']._serialized_end=2009
-  _globals['_MEMBERLAPSED']._serialized_start=2012
-  _globals['_MEMBERLAPSED']._serialized_end=2192
-  _globals['_MEMBERRETURNED']._serialized_start=2195
-  _globals['_MEMBERRETURNED']._serialized_end=2335
-  _globals['_CAMPAIGNMESSAGEDUE']._serialized_start=2338
-  _globals['_CAMPAIGNMESSAGEDUE']._serialized_end=2511
-  _globals['_PROGRAMMEREWARD']._serialized_start=2514
-  _globals['_PROGRAMMEREWARD']._serialized_end=2652
-  _globals['_MEMBERSHIPANNIVERSARYDUE']._serialized_start=2655
-  _globals['_MEMBERSHIPANNIVERSARYDUE']._serialized_end=2792
-  _globals['_CAMPAIGNSTARTED']._serialized_start=2794
-  _globals['_CAMPAIGNSTARTED']._serialized_end=2870
-  _globals['_CAMPAIGNCOMPLETED']._serialized_start=2873
-  _globals['_CAMPAIGNCOMPLETED']._serialized_end=3002
+  _globals['_TIERCHANGED']._serialized_end=1159
+  _globals['_STORECREATED']._serialized_start=1161
+  _globals['_STORECREATED']._serialized_end=1231
+  _globals['_STOREUPDATED']._serialized_start=1233
+  _globals['_STOREUPDATED']._serialized_end=1327
+  _globals['_TIERLADDERUPDATED']._serialized_start=1329
+  _globals['_TIERLADDERUPDATED']._serialized_end=1449
+  _globals['_REFERRALREWARDEARNED']._serialized_start=1452
+  _globals['_REFERRALREWARDEARNED']._serialized_end=1697
+  _globals['_CARDCLOSED']._serialized_start=1699
+  _globals['_CARDCLOSED']._serialized_end=1778
+  _globals['_MEMBERERASED']._serialized_start=1780
+  _globals['_MEMBERERASED']._serialized_end=1810
+  _globals['_SEGMENTSAVED']._serialized_start=1812
+  _globals['_SEGMENTSAVED']._serialized_end=1914
+  _globals['_BIRTHDAYBENEFITDUE']._serialized_start=1917
+  _globals['_BIRTHDAYBENEFITDUE']._serialized_end=2066
+  _globals['_MEMBERLAPSED']._serialized_start=2069
+  _globals['_MEMBERLAPSED']._serialized_end=2249
+  _globals['_MEMBERRETURNED']._serialized_start=2252
+  _globals['_MEMBERRETURNED']._serialized_end=2392
+  _globals['_CAMPAIGNMESSAGEDUE']._serialized_start=2395
+  _globals['_CAMPAIGNMESSAGEDUE']._serialized_end=2568
+  _globals['_PROGRAMMEREWARD']._serialized_start=2571
+  _globals['_PROGRAMMEREWARD']._serialized_end=2709
+  _globals['_MEMBERSHIPANNIVERSARYDUE']._serialized_start=2712
+  _globals['_MEMBERSHIPANNIVERSARYDUE']._serialized_end=2849
+  _globals['_CAMPAIGNSTARTED']._serialized_start=2851
+  _globals['_CAMPAIGNSTARTED']._serialized_end=2927
+  _globals['_CAMPAIGNCOMPLETED']._serialized_start=2930
+  _globals['_CAMPAIGNCOMPLETED']._serialized_end=3059
 # @@protoc_insertion_point(module_scope)

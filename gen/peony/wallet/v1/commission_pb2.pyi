@@ -91,7 +91,7 @@ class CommissionRule(_message.Message):
     def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., item: _Optional[str] = ..., category: _Optional[str] = ..., store: _Optional[str] = ..., staff_position: _Optional[str] = ..., customer_type: _Optional[_Union[CustomerType, str]] = ..., tender: _Optional[_Union[_ledger_pb2.Tender, str]] = ..., basis: _Optional[_Union[CommissionBasis, str]] = ..., percent_bps: _Optional[int] = ..., fixed_minor: _Optional[int] = ..., priority: _Optional[int] = ..., active: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CommissionRecord(_message.Message):
-    __slots__ = ("name", "checkout", "line_index", "staff", "amount_minor", "rule", "create_time", "store", "item", "base_minor", "refund", "currency_code", "package", "transaction", "staff_position", "tender", "category", "source")
+    __slots__ = ("name", "checkout", "line_index", "staff", "amount_minor", "rule", "create_time", "store", "item", "base_minor", "refund", "currency_code", "package", "transaction", "staff_position", "tender", "category", "source", "clawback_transaction")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CHECKOUT_FIELD_NUMBER: _ClassVar[int]
     LINE_INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +110,7 @@ class CommissionRecord(_message.Message):
     TENDER_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    CLAWBACK_TRANSACTION_FIELD_NUMBER: _ClassVar[int]
     name: str
     checkout: str
     line_index: int
@@ -128,4 +129,5 @@ class CommissionRecord(_message.Message):
     tender: _ledger_pb2.Tender
     category: str
     source: CommissionSource
-    def __init__(self, name: _Optional[str] = ..., checkout: _Optional[str] = ..., line_index: _Optional[int] = ..., staff: _Optional[str] = ..., amount_minor: _Optional[int] = ..., rule: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., store: _Optional[str] = ..., item: _Optional[str] = ..., base_minor: _Optional[int] = ..., refund: _Optional[str] = ..., currency_code: _Optional[str] = ..., package: _Optional[str] = ..., transaction: _Optional[str] = ..., staff_position: _Optional[str] = ..., tender: _Optional[_Union[_ledger_pb2.Tender, str]] = ..., category: _Optional[str] = ..., source: _Optional[_Union[CommissionSource, str]] = ...) -> None: ...
+    clawback_transaction: str
+    def __init__(self, name: _Optional[str] = ..., checkout: _Optional[str] = ..., line_index: _Optional[int] = ..., staff: _Optional[str] = ..., amount_minor: _Optional[int] = ..., rule: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., store: _Optional[str] = ..., item: _Optional[str] = ..., base_minor: _Optional[int] = ..., refund: _Optional[str] = ..., currency_code: _Optional[str] = ..., package: _Optional[str] = ..., transaction: _Optional[str] = ..., staff_position: _Optional[str] = ..., tender: _Optional[_Union[_ledger_pb2.Tender, str]] = ..., category: _Optional[str] = ..., source: _Optional[_Union[CommissionSource, str]] = ..., clawback_transaction: _Optional[str] = ...) -> None: ...

@@ -26,20 +26,24 @@ PACKAGE_STATE_REFUNDED: PackageState
 PACKAGE_STATE_EXHAUSTED: PackageState
 
 class PackageItem(_message.Message):
-    __slots__ = ("service", "display_name", "sessions", "list_price_minor", "validity_days", "validity_months")
+    __slots__ = ("service", "display_name", "sessions", "list_price_minor", "validity_days", "validity_months", "unlimited", "max_uses_per_day")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     SESSIONS_FIELD_NUMBER: _ClassVar[int]
     LIST_PRICE_MINOR_FIELD_NUMBER: _ClassVar[int]
     VALIDITY_DAYS_FIELD_NUMBER: _ClassVar[int]
     VALIDITY_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    UNLIMITED_FIELD_NUMBER: _ClassVar[int]
+    MAX_USES_PER_DAY_FIELD_NUMBER: _ClassVar[int]
     service: str
     display_name: str
     sessions: int
     list_price_minor: int
     validity_days: int
     validity_months: int
-    def __init__(self, service: _Optional[str] = ..., display_name: _Optional[str] = ..., sessions: _Optional[int] = ..., list_price_minor: _Optional[int] = ..., validity_days: _Optional[int] = ..., validity_months: _Optional[int] = ...) -> None: ...
+    unlimited: bool
+    max_uses_per_day: int
+    def __init__(self, service: _Optional[str] = ..., display_name: _Optional[str] = ..., sessions: _Optional[int] = ..., list_price_minor: _Optional[int] = ..., validity_days: _Optional[int] = ..., validity_months: _Optional[int] = ..., unlimited: _Optional[bool] = ..., max_uses_per_day: _Optional[int] = ...) -> None: ...
 
 class PackageProduct(_message.Message):
     __slots__ = ("name", "display_name", "price_minor", "items", "active", "currency_code", "create_time", "update_time")
@@ -62,7 +66,7 @@ class PackageProduct(_message.Message):
     def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., price_minor: _Optional[int] = ..., items: _Optional[_Iterable[_Union[PackageItem, _Mapping]]] = ..., active: _Optional[bool] = ..., currency_code: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PackageItemBalance(_message.Message):
-    __slots__ = ("service", "display_name", "sessions_total", "sessions_remaining", "sessions_held", "expire_time", "session_value_minor")
+    __slots__ = ("service", "display_name", "sessions_total", "sessions_remaining", "sessions_held", "expire_time", "session_value_minor", "unlimited", "max_uses_per_day")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     SESSIONS_TOTAL_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +74,8 @@ class PackageItemBalance(_message.Message):
     SESSIONS_HELD_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     SESSION_VALUE_MINOR_FIELD_NUMBER: _ClassVar[int]
+    UNLIMITED_FIELD_NUMBER: _ClassVar[int]
+    MAX_USES_PER_DAY_FIELD_NUMBER: _ClassVar[int]
     service: str
     display_name: str
     sessions_total: int
@@ -77,7 +83,9 @@ class PackageItemBalance(_message.Message):
     sessions_held: int
     expire_time: _timestamp_pb2.Timestamp
     session_value_minor: int
-    def __init__(self, service: _Optional[str] = ..., display_name: _Optional[str] = ..., sessions_total: _Optional[int] = ..., sessions_remaining: _Optional[int] = ..., sessions_held: _Optional[int] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., session_value_minor: _Optional[int] = ...) -> None: ...
+    unlimited: bool
+    max_uses_per_day: int
+    def __init__(self, service: _Optional[str] = ..., display_name: _Optional[str] = ..., sessions_total: _Optional[int] = ..., sessions_remaining: _Optional[int] = ..., sessions_held: _Optional[int] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., session_value_minor: _Optional[int] = ..., unlimited: _Optional[bool] = ..., max_uses_per_day: _Optional[int] = ...) -> None: ...
 
 class MemberPackage(_message.Message):
     __slots__ = ("name", "product", "display_name", "state", "items", "price_minor", "currency_code", "store_sold", "purchase_time", "frozen_until", "deferred_minor", "transferred_from", "sale_transaction", "update_time")

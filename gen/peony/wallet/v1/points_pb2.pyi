@@ -29,6 +29,7 @@ class LotSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LOT_SOURCE_BIRTHDAY: _ClassVar[LotSource]
     LOT_SOURCE_ADJUSTMENT: _ClassVar[LotSource]
     LOT_SOURCE_REFUND_RESTORE: _ClassVar[LotSource]
+    LOT_SOURCE_IMPORT: _ClassVar[LotSource]
 
 class RewardKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -49,6 +50,7 @@ LOT_SOURCE_CHECK_IN: LotSource
 LOT_SOURCE_BIRTHDAY: LotSource
 LOT_SOURCE_ADJUSTMENT: LotSource
 LOT_SOURCE_REFUND_RESTORE: LotSource
+LOT_SOURCE_IMPORT: LotSource
 REWARD_KIND_UNSPECIFIED: RewardKind
 REWARD_KIND_PRODUCT: RewardKind
 REWARD_KIND_SERVICE: RewardKind

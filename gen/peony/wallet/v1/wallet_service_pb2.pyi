@@ -191,7 +191,7 @@ class UpdateTopUpPlanResponse(_message.Message):
     def __init__(self, top_up_plan: _Optional[_Union[_stored_value_pb2.TopUpPlan, _Mapping]] = ...) -> None: ...
 
 class TopUpRequest(_message.Message):
-    __slots__ = ("member", "amount_minor", "currency_code", "tender", "plan", "store", "request_id", "sold_by", "staff_position")
+    __slots__ = ("member", "amount_minor", "currency_code", "tender", "plan", "store", "request_id", "sold_by", "staff_position", "card_number")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -201,6 +201,7 @@ class TopUpRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SOLD_BY_FIELD_NUMBER: _ClassVar[int]
     STAFF_POSITION_FIELD_NUMBER: _ClassVar[int]
+    CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
     member: str
     amount_minor: int
     currency_code: str
@@ -210,7 +211,8 @@ class TopUpRequest(_message.Message):
     request_id: str
     sold_by: str
     staff_position: str
-    def __init__(self, member: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency_code: _Optional[str] = ..., tender: _Optional[_Union[_ledger_pb2.Tender, str]] = ..., plan: _Optional[str] = ..., store: _Optional[str] = ..., request_id: _Optional[str] = ..., sold_by: _Optional[str] = ..., staff_position: _Optional[str] = ...) -> None: ...
+    card_number: str
+    def __init__(self, member: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency_code: _Optional[str] = ..., tender: _Optional[_Union[_ledger_pb2.Tender, str]] = ..., plan: _Optional[str] = ..., store: _Optional[str] = ..., request_id: _Optional[str] = ..., sold_by: _Optional[str] = ..., staff_position: _Optional[str] = ..., card_number: _Optional[str] = ...) -> None: ...
 
 class TopUpResponse(_message.Message):
     __slots__ = ("transaction", "wallet")
