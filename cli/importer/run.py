@@ -454,6 +454,32 @@ async def import_stores(
     }
 
 
+async def known_voucher_rows(
+    batch, mapping: Mapping, members, tally: Tally, report
+) -> tuple[list[VoucherRecord], dict[str, str]]:
+    """A batch's voucher rows whose card number names an imported member, and those members' ids
+    by card number; a bad row or an unknown card is counted rejected and goes to `report`."""
+    parsed: list[VoucherRecord] = []
+    for number, cells in batch:
+        tally.read += 1
+        record = voucher_record(number, cells, mapping)
+        if isinstance(record, list):
+            tally.rejected += 1
+            for e in record:
+                report.add(e)
+        else:
+            parsed.append(record)
+    owners = await members.members_by_card([v.card_number for v in parsed])
+    known = []
+    for v in parsed:
+        if v.card_number in owners:
+            known.append(v)
+        else:
+            tally.rejected += 1
+            report.add(RowError(v.row, mapping.columns["card_number"], "UNKNOWN_CARD"))
+    return known, owners
+
+
 async def import_vouchers(
     args, mapping: Mapping, header_rows, total: int, import_id: str, report: ErrorReport
 ) -> dict:
@@ -472,24 +498,7 @@ async def import_vouchers(
     try:
         async with wallet_engine.connect() as wconn:
             for batch in _batches(header_rows, args.batch):
-                parsed: list[VoucherRecord] = []
-                for number, cells in batch:
-                    tally.read += 1
-                    record = voucher_record(number, cells, mapping)
-                    if isinstance(record, list):
-                        tally.rejected += 1
-                        for e in record:
-                            report.add(e)
-                    else:
-                        parsed.append(record)
-                owners = await members.members_by_card([v.card_number for v in parsed])
-                known = []
-                for v in parsed:
-                    if v.card_number in owners:
-                        known.append(v)
-                    else:
-                        tally.rejected += 1
-                        report.add(RowError(v.row, mapping.columns["card_number"], "UNKNOWN_CARD"))
+                known, owners = await known_voucher_rows(batch, mapping, members, tally, report)
                 issued = await wallet.apply_vouchers(
                     wconn,
                     import_id,

@@ -27,16 +27,15 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from peony.members.v1 import events_pb2
-from sqlalchemy import and_, literal, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit.crypto import PiiCipher
 from kit.logging import get_logger
 from kit.uow import UnitOfWorkFactory
 from kit.workers import PeriodicWorker
-from services.members.adapters import segment_tables as sg
 from services.members.adapters import tables as t
-from services.members.adapters.programme_runs import claim_programme_runs
+from services.members.adapters.programme_runs import claim_programme_runs, due_in_zone
 from services.members.adapters.repository import MemberCodec
 from services.members.domain.segments import birthday_days_in_window
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
@@ -123,33 +122,8 @@ async def _batch(
     batch: int,
     vouchers: dict[str, str] | None = None,
 ) -> int:
-    m, s, r = t.members.c, t.stores.c, sg.programme_runs.c
-    period = str(year)
-    already = (
-        select(r.member_id)
-        .where(
-            r.tenant_id == m.tenant_id,
-            r.programme == BIRTHDAY,
-            r.member_id == m.member_id,
-            r.period == period,
-        )
-        .exists()
-    )
-    due = (
-        select(m.tenant_id, literal(BIRTHDAY), m.member_id, literal(period))
-        .select_from(
-            t.members.join(t.stores, and_(s.tenant_id == m.tenant_id, s.store_id == m.home_store_id))
-        )
-        .where(
-            m.tenant_id == uow.tenant,
-            s.time_zone == zone,
-            m.state == "active",
-            m.birthday_md_bidx.in_(indexes),
-            ~already,
-        )
-        .order_by(m.member_id)
-        .limit(batch)
-    )
+    m = t.members.c
+    due = due_in_zone(uow.tenant, zone, BIRTHDAY, str(year), m.birthday_md_bidx.in_(indexes), batch)
     inserted = await claim_programme_runs(uow.session, due)
     if not inserted:
         return 0

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cli.importer import readers
 from cli.importer.mapping import MappingError, parse_mapping
-from cli.importer.records import RowError, voucher_record
+from cli.importer.records import RowError
 from cli.importer.run import (
     _SUMS,
     Tally,
@@ -48,6 +48,7 @@ from cli.importer.run import (
     import_id_of,
     import_store_row,
     imported_member,
+    known_voucher_rows,
     resolve_mapping,
 )
 from kit.auth import ROLE_PERMISSIONS, Principal
@@ -402,24 +403,7 @@ class ImportWorker(PeriodicWorker):
         errors = _Errors()
         accepted = dict(tally.accepted_totals)  # principal_minor carries Σ amount off, sessions the count
         for batch in _batches(body, self._batch_rows):
-            parsed = []
-            for number, cells in batch:
-                tally.read += 1
-                record = voucher_record(number, cells, mapping)
-                if isinstance(record, list):
-                    tally.rejected += 1
-                    for e in record:
-                        errors.add(e)
-                else:
-                    parsed.append(record)
-            owners = await members.members_by_card([v.card_number for v in parsed])
-            known = []
-            for v in parsed:
-                if v.card_number in owners:
-                    known.append(v)
-                else:
-                    tally.rejected += 1
-                    errors.add(RowError(v.row, mapping.columns["card_number"], "UNKNOWN_CARD"))
+            known, owners = await known_voucher_rows(batch, mapping, members, tally, errors)
             rejected: set[int] = set()
             if known:
                 vouchers = [(v, owners[v.card_number]) for v in known]

@@ -25,16 +25,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from peony.members.v1 import events_pb2
-from sqlalchemy import and_, extract, func, literal, or_, select
+from sqlalchemy import and_, extract, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit.ids import is_resource_id
 from kit.logging import get_logger
 from kit.uow import UnitOfWorkFactory
 from kit.workers import PeriodicWorker
-from services.members.adapters import segment_tables as sg
 from services.members.adapters import tables as t
-from services.members.adapters.programme_runs import claim_programme_runs
+from services.members.adapters.programme_runs import claim_programme_runs, due_in_zone
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
 log = get_logger("peony.members.anniversary")
@@ -151,33 +150,9 @@ async def _batch(
     settings: AnniversarySettings,
     batch: int,
 ) -> int:
-    m, s, r = t.members.c, t.stores.c, sg.programme_runs.c
-    period = str(year)
-    already = (
-        select(r.member_id)
-        .where(
-            r.tenant_id == m.tenant_id,
-            r.programme == ANNIVERSARY,
-            r.member_id == m.member_id,
-            r.period == period,
-        )
-        .exists()
-    )
-    due = (
-        select(m.tenant_id, literal(ANNIVERSARY), m.member_id, literal(period))
-        .select_from(
-            t.members.join(t.stores, and_(s.tenant_id == m.tenant_id, s.store_id == m.home_store_id))
-        )
-        .where(
-            m.tenant_id == uow.tenant,
-            s.time_zone == zone,
-            m.state == "active",
-            or_(*[and_(m.create_time >= start, m.create_time < end) for start, end in ranges]),
-            ~already,
-        )
-        .order_by(m.member_id)
-        .limit(batch)
-    )
+    m = t.members.c
+    registered = or_(*[and_(m.create_time >= start, m.create_time < end) for start, end in ranges])
+    due = due_in_zone(uow.tenant, zone, ANNIVERSARY, str(year), registered, batch)
     inserted = await claim_programme_runs(uow.session, due)
     if not inserted:
         return 0

@@ -295,11 +295,12 @@ async def report(
     )
 
 
-def _negated(rec, *, amount: int, base: int, refund_id: str) -> dict:
+def clawback_record(rec, *, amount: int, base: int, **source: str | None) -> dict:
+    """The record taking back ``amount`` (on ``base``) of the earned record ``rec``; ``source``
+    names what it comes from (a checkout's transaction and refund, a package, …)."""
     return {
         "record_id": new_id(),
-        "transaction_id": rec.transaction_id,
-        "refund_id": refund_id,
+        **source,
         "line_index": rec.line_index,
         "staff": rec.staff,
         "amount_minor": -amount,
@@ -333,7 +334,7 @@ async def claw_back_top_up(uow: UoW, *, top_up_id: str, reversal_id: str) -> Non
     """A reversed top-up takes back everything its seller still has of its commission."""
     r = repo(uow)
     clawbacks = [
-        _negated(rec, amount=net, base=base, refund_id=reversal_id)
+        clawback_record(rec, amount=net, base=base, transaction_id=rec.transaction_id, refund_id=reversal_id)
         for rec, net, base in _net_by_record(await r.records_of_top_ups([top_up_id]))
         if net or base
     ]
@@ -369,5 +370,13 @@ async def claw_back_top_ups_refunded(
             amount = net if whole else net * matched // base
             taken_base = base if whole else matched
             if amount or taken_base:
-                clawbacks.append(_negated(rec, amount=amount, base=taken_base, refund_id=refund_id))
+                clawbacks.append(
+                    clawback_record(
+                        rec,
+                        amount=amount,
+                        base=taken_base,
+                        transaction_id=rec.transaction_id,
+                        refund_id=refund_id,
+                    )
+                )
     await r.add_records(clawbacks)

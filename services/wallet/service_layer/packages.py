@@ -368,23 +368,7 @@ async def _claw_back_sale_commission(uow: UoW, pkg: MemberPackage, *, refunded_m
         amount = rec.amount_minor * refunded_minor // pkg.price_minor
         base = rec.base_minor * refunded_minor // pkg.price_minor
         if amount or base:
-            clawbacks.append(
-                {
-                    "record_id": new_id(),
-                    "package_id": pkg.package_id,
-                    "line_index": rec.line_index,
-                    "staff": rec.staff,
-                    "amount_minor": -amount,
-                    "base_minor": -base,
-                    "rule_id": rec.rule_id,
-                    "item": rec.item,
-                    "staff_position": rec.staff_position,
-                    "tender": rec.tender,
-                    "category": rec.category,
-                    "store_id": rec.store_id,
-                    "currency_code": rec.currency_code,
-                }
-            )
+            clawbacks.append(com.clawback_record(rec, amount=amount, base=base, package_id=pkg.package_id))
     await r.add_records(clawbacks)
 
 

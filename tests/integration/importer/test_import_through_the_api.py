@@ -13,18 +13,15 @@ import sys
 import uuid
 from pathlib import Path
 
-import grpc
 import pytest
 from peony.members.v1 import members_service_pb2 as mpb
-from peony.members.v1 import members_service_pb2_grpc as mpb_grpc
 from peony.wallet.v1 import ledger_pb2, points_pb2
 from peony.wallet.v1 import wallet_service_pb2 as wpb
-from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from kit.auth import mint_dev_token
-from kit.config import load_config, to_async_url
+from tests.support.services import members_and_wallet
 
 pytestmark = pytest.mark.integration
 
@@ -35,50 +32,15 @@ AUTH = (("authorization", f"Bearer {mint_dev_token(tenant=TENANT, subject='user:
 
 @pytest.fixture(scope="module")
 async def stack(infra):
-    from services.members.entrypoints.app import build as build_members
-    from services.wallet.entrypoints.app import build as build_wallet
-
-    members_url = to_async_url(await infra.amigrated_database("members", "impapi_members"))
-    wallet_url = to_async_url(await infra.amigrated_database("wallet", "impapi_wallet"))
-    members = await build_members(
-        load_config(
-            "members",
-            {
-                "PEONY_MEMBERS_DATABASE_URL": members_url,
-                "PEONY_NATS_URL": infra.nats_url,
-                "PEONY_MEMBERS_GRPC_PORT": "0",
-            },
+    async with members_and_wallet(infra, "impapi") as s:
+        env = dict(os.environ)
+        env.update(
+            PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "gen"), env.get("PYTHONPATH", "")]),
+            PEONY_MEMBERS_DATABASE_URL=s.members_url,
+            PEONY_WALLET_DATABASE_URL=s.wallet_url,
+            PEONY_LOG_LEVEL="WARNING",
         )
-    )
-    members_port = await members.start()
-    wallet = await build_wallet(
-        load_config(
-            "wallet",
-            {
-                "PEONY_WALLET_DATABASE_URL": wallet_url,
-                "PEONY_NATS_URL": infra.nats_url,
-                "PEONY_WALLET_GRPC_PORT": "0",
-                "PEONY_MEMBERS_ADDR": f"127.0.0.1:{members_port}",
-            },
-        )
-    )
-    wallet_port = await wallet.start()
-    mch = grpc.aio.insecure_channel(f"127.0.0.1:{members_port}")
-    wch = grpc.aio.insecure_channel(f"127.0.0.1:{wallet_port}")
-    env = dict(os.environ)
-    env.update(
-        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "gen"), env.get("PYTHONPATH", "")]),
-        PEONY_MEMBERS_DATABASE_URL=members_url,
-        PEONY_WALLET_DATABASE_URL=wallet_url,
-        PEONY_LOG_LEVEL="WARNING",
-    )
-    try:
-        yield env, mpb_grpc.MembersServiceStub(mch), wpb_grpc.WalletServiceStub(wch), members_url, wallet_url
-    finally:
-        await mch.close()
-        await wch.close()
-        await wallet.stop()
-        await members.stop()
+        yield env, s.members, s.wallet, s.members_url, s.wallet_url
 
 
 async def _import(env, *args: str) -> tuple[int, dict | None, str]:

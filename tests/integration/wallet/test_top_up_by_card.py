@@ -13,15 +13,13 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 from peony.members.v1 import member_pb2, store_pb2
 from peony.members.v1 import members_service_pb2 as mpb
-from peony.members.v1 import members_service_pb2_grpc as mpb_grpc
 from peony.wallet.v1 import ledger_pb2
 from peony.wallet.v1 import wallet_service_pb2 as wpb
-from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from kit.auth import mint_dev_token
-from kit.config import load_config, to_async_url
+from tests.support.services import members_and_wallet
 
 pytestmark = pytest.mark.integration
 
@@ -35,45 +33,12 @@ def rid() -> str:
 
 @pytest.fixture(scope="module")
 async def stack(infra):
-    from services.members.entrypoints.app import build as build_members
-    from services.wallet.entrypoints.app import build as build_wallet
-
-    members_url = to_async_url(await infra.amigrated_database("members", "till_members"))
-    wallet_url = to_async_url(await infra.amigrated_database("wallet", "till_wallet"))
-    members = await build_members(
-        load_config(
-            "members",
-            {
-                "PEONY_MEMBERS_DATABASE_URL": members_url,
-                "PEONY_NATS_URL": infra.nats_url,
-                "PEONY_MEMBERS_GRPC_PORT": "0",
-            },
-        )
-    )
-    members_port = await members.start()
-    wallet = await build_wallet(
-        load_config(
-            "wallet",
-            {
-                "PEONY_WALLET_DATABASE_URL": wallet_url,
-                "PEONY_NATS_URL": infra.nats_url,
-                "PEONY_WALLET_GRPC_PORT": "0",
-                "PEONY_MEMBERS_ADDR": f"127.0.0.1:{members_port}",
-            },
-        )
-    )
-    wallet_port = await wallet.start()
-    mch = grpc.aio.insecure_channel(f"127.0.0.1:{members_port}")
-    wch = grpc.aio.insecure_channel(f"127.0.0.1:{wallet_port}")
-    engine = create_async_engine(wallet_url)
-    try:
-        yield mpb_grpc.MembersServiceStub(mch), wpb_grpc.WalletServiceStub(wch), engine
-    finally:
-        await engine.dispose()
-        await mch.close()
-        await wch.close()
-        await wallet.stop()
-        await members.stop()
+    async with members_and_wallet(infra, "till") as s:
+        engine = create_async_engine(s.wallet_url)
+        try:
+            yield s.members, s.wallet, engine
+        finally:
+            await engine.dispose()
 
 
 async def member_with_card(members, number: str) -> tuple[str, mpb.IssueCardResponse, str]:

@@ -1,0 +1,64 @@
+"""The members and wallet services in-process for integration tests that need both (a card or an
+import resolved by members and acted on by the wallet): each on a fresh, migrated database, the
+wallet reading members through `PEONY_MEMBERS_ADDR`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import grpc
+from peony.members.v1 import members_service_pb2_grpc as mpb_grpc
+from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
+
+from kit.config import load_config, to_async_url
+
+
+@dataclass
+class MembersAndWallet:
+    members: mpb_grpc.MembersServiceStub
+    wallet: wpb_grpc.WalletServiceStub
+    members_url: str  # the databases, as SQLAlchemy async URLs
+    wallet_url: str
+
+
+@asynccontextmanager
+async def members_and_wallet(infra, prefix: str) -> AsyncIterator[MembersAndWallet]:
+    """Both services on databases `{prefix}_members` and `{prefix}_wallet`, stopped on exit."""
+    from services.members.entrypoints.app import build as build_members
+    from services.wallet.entrypoints.app import build as build_wallet
+
+    members_url = to_async_url(await infra.amigrated_database("members", f"{prefix}_members"))
+    wallet_url = to_async_url(await infra.amigrated_database("wallet", f"{prefix}_wallet"))
+    common = {"PEONY_NATS_URL": infra.nats_url}
+    members = await build_members(
+        load_config(
+            "members",
+            {**common, "PEONY_MEMBERS_DATABASE_URL": members_url, "PEONY_MEMBERS_GRPC_PORT": "0"},
+        )
+    )
+    members_port = await members.start()
+    wallet = await build_wallet(
+        load_config(
+            "wallet",
+            {
+                **common,
+                "PEONY_WALLET_DATABASE_URL": wallet_url,
+                "PEONY_WALLET_GRPC_PORT": "0",
+                "PEONY_MEMBERS_ADDR": f"127.0.0.1:{members_port}",
+            },
+        )
+    )
+    wallet_port = await wallet.start()
+    mch = grpc.aio.insecure_channel(f"127.0.0.1:{members_port}")
+    wch = grpc.aio.insecure_channel(f"127.0.0.1:{wallet_port}")
+    try:
+        yield MembersAndWallet(
+            mpb_grpc.MembersServiceStub(mch), wpb_grpc.WalletServiceStub(wch), members_url, wallet_url
+        )
+    finally:
+        await mch.close()
+        await wch.close()
+        await wallet.stop()
+        await members.stop()
