@@ -78,23 +78,36 @@ def _reward_of(event, envelope: EventEnvelope, legacy_points: int = 0) -> pr.Rew
         raise InvalidProgrammeEvent(f"{type(event).__name__} {envelope.event_id}: {exc}") from None
 
 
+async def _grant(session: AsyncSession, envelope: EventEnvelope, event, member_id: str, **grant):
+    """Grants a programme's reward in the consumer's transaction; the grant's events go to the
+    outbox (the consumer commits). None when this (programme, member, period) was granted before."""
+    uow = WalletUnitOfWork.joined(session, service=SERVICE, tenant=envelope.tenant)
+    granted = await pr.grant_programme_reward(
+        uow,
+        member_id=member_id,
+        event_id=envelope.event_id,
+        store_id=parse_name(event.store, "stores") or "",
+        **grant,
+    )
+    return uow, granted
+
+
 async def _grant_birthday_reward(session: AsyncSession, envelope: EventEnvelope) -> None:
     event = unpack(envelope, members_events.BirthdayBenefitDue)
     member_id = _member_of(event, envelope)
     if not 1900 <= event.year <= 9999 or event.points < 0:
         raise InvalidProgrammeEvent(f"BirthdayBenefitDue {envelope.event_id}: bad year or points")
     reward = _reward_of(event, envelope, event.points)
-    uow = WalletUnitOfWork.joined(session, service=SERVICE, tenant=envelope.tenant)
-    granted = await pr.grant_programme_reward(
-        uow,
+    uow, granted = await _grant(
+        session,
+        envelope,
+        event,
+        member_id,
         programme=BIRTHDAY,
         period=str(event.year),
-        member_id=member_id,
         reward=reward,
-        event_id=envelope.event_id,
         points_source=BIRTHDAY,
         label=f"birthday {event.year}",
-        store_id=parse_name(event.store, "stores") or "",
     )
     if granted is None:
         return
@@ -119,17 +132,16 @@ async def _grant_anniversary_reward(session: AsyncSession, envelope: EventEnvelo
     if not 1900 <= event.year <= 9999:
         raise InvalidProgrammeEvent(f"MembershipAnniversaryDue {envelope.event_id}: bad year")
     reward = _reward_of(event, envelope)
-    uow = WalletUnitOfWork.joined(session, service=SERVICE, tenant=envelope.tenant)
-    granted = await pr.grant_programme_reward(
-        uow,
+    uow, granted = await _grant(
+        session,
+        envelope,
+        event,
+        member_id,
         programme=ANNIVERSARY,
         period=str(event.year),
-        member_id=member_id,
         reward=reward,
-        event_id=envelope.event_id,
         points_source=ANNIVERSARY_GRANT_SOURCE,
         label=f"membership anniversary {event.year}",
-        store_id=parse_name(event.store, "stores") or "",
     )
     if granted is not None:
         await uow.commit()
@@ -144,17 +156,16 @@ async def _grant_lapse_reward(session: AsyncSession, envelope: EventEnvelope) ->
     if not 1 <= event.days <= 3650 or not event.episode or len(event.episode) > 32:
         raise InvalidProgrammeEvent(f"MemberLapsed {envelope.event_id}: bad threshold or episode")
     reward = _reward_of(event, envelope)
-    uow = WalletUnitOfWork.joined(session, service=SERVICE, tenant=envelope.tenant)
-    granted = await pr.grant_programme_reward(
-        uow,
+    uow, granted = await _grant(
+        session,
+        envelope,
+        event,
+        member_id,
         programme=f"lapse_{event.days}",
         period=event.episode,
-        member_id=member_id,
         reward=reward,
-        event_id=envelope.event_id,
         points_source=LAPSE_GRANT_SOURCE,
         label=f"welcome back ({event.days} days)",
-        store_id=parse_name(event.store, "stores") or "",
     )
     if granted is not None:
         await uow.commit()
@@ -167,17 +178,16 @@ async def _grant_campaign_reward(session: AsyncSession, envelope: EventEnvelope)
     if not campaign_id or event.points < 0:
         raise InvalidProgrammeEvent(f"CampaignMessageDue {envelope.event_id}: bad campaign or points")
     reward = _reward_of(event, envelope, event.points)
-    uow = WalletUnitOfWork.joined(session, service=SERVICE, tenant=envelope.tenant)
-    granted = await pr.grant_programme_reward(
-        uow,
+    uow, granted = await _grant(
+        session,
+        envelope,
+        event,
+        member_id,
         programme=CAMPAIGN,
         period=campaign_id,
-        member_id=member_id,
         reward=reward,
-        event_id=envelope.event_id,
         points_source=CAMPAIGN_GRANT_SOURCE,
         label=f"campaign {campaign_id}",
-        store_id=parse_name(event.store, "stores") or "",
     )
     if granted is not None:
         await uow.commit()  # the grant's events into the outbox; the consumer commits
