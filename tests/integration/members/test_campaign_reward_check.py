@@ -287,11 +287,15 @@ async def test_refusals_show_in_progress_and_redemptions_in_the_windowed_results
             settled(b, package=f"{b}/packages/{p2}", refused_reason="VOUCHER_TEMPLATE_INACTIVE"), t0
         )
         await publish(
-            wallet_events.PackageSessionConsumed(member=a, package=f"{a}/packages/{p1}", sessions=2),
+            wallet_events.PackageSessionConsumed(
+                member=a, package=f"{a}/packages/{p1}", service="services/facial", sessions=2
+            ),
             t0 + timedelta(days=3),
         )
         await publish(
-            wallet_events.PackageSessionConsumed(member=b, package=f"{b}/packages/{p2}", sessions=1),
+            wallet_events.PackageSessionConsumed(
+                member=b, package=f"{b}/packages/{p2}", service="services/facial", sessions=1
+            ),
             t0 + timedelta(days=40),
         )
         await publish(
