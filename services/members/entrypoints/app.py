@@ -15,12 +15,10 @@ from kit.idempotency import Idempotency
 from kit.messaging import ensure_stream
 from kit.messaging.invalidation import StreamInvalidator
 from kit.service import open_backbone, page_tokens, run_service
-from kit.service_auth import ServiceCredentials
 from kit.uow import UnitOfWorkFactory
 from services.members.adapters.audit import PiiAuditTrail
 from services.members.adapters.tables import metadata
 from services.members.adapters.wallet_client import WalletClient
-from services.members.adapters.wallet_imports import IMPORTER_ROLE, WalletImports
 from services.members.entrypoints.consumers import (
     BOOKING_STREAM_SERVICE,
     WALLET_STREAM_SERVICE,
@@ -125,11 +123,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         backbone.engine,
         uows,
         cipher,
-        WalletImports(
-            config.service_addrs["wallet"],
-            ServiceCredentials.from_config(config, extra_roles=(IMPORTER_ROLE,)),
-            channel_settings=config.grpc_channel,
-        ),
+        wallet,
         interval_s=float(config.extra.get(IMPORT_INTERVAL_VAR) or 1.0),
         lease_s=float(config.extra.get(IMPORT_LEASE_VAR) or 30.0),
         batch_rows=max(1, min(1000, int(config.extra.get(IMPORT_BATCH_VAR) or 500))),

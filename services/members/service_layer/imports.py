@@ -58,7 +58,7 @@ from kit.uow import UnitOfWorkFactory
 from kit.workers import PeriodicWorker
 from services.members.adapters import import_operations as ops
 from services.members.adapters.legacy_import import BatchConflict, MemberImporter
-from services.members.adapters.wallet_imports import WalletImports
+from services.members.adapters.wallet_client import WalletClient
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
 log = get_logger("peony.members.imports")
@@ -100,7 +100,7 @@ class ImportWorker(PeriodicWorker):
         engine: AsyncEngine,
         uows: UnitOfWorkFactory[MembersUnitOfWork],
         cipher: PiiCipher,
-        wallet: WalletImports,
+        wallet: WalletClient,
         *,
         interval_s: float = 1.0,
         lease_s: float = DEFAULT_LEASE_S,
@@ -348,7 +348,8 @@ class ImportWorker(PeriodicWorker):
                         await asyncio.sleep(0.05 * (attempt + 1))
                 openings = accept_outcomes(outcomes, by_row, stores, mapping, tally, errors)
                 if openings and not op.dry_run:
-                    await self._wallet.apply(tenant, WalletImports.openings_request(import_id, openings))
+                    request = WalletClient.openings_request(import_id, openings)
+                    await self._wallet.apply_import_batch(tenant, request)
                 await self._checkpoint(op, tally, errors)
         summary = {
             "file_totals": tally.file_totals,
@@ -356,7 +357,7 @@ class ImportWorker(PeriodicWorker):
             "reconciled": True,
         }
         if not op.dry_run:
-            ledger = await self._wallet.apply(
+            ledger = await self._wallet.apply_import_batch(
                 tenant, wpb.ApplyImportBatchRequest(import_id=import_id, reconcile=True)
             )
             summary["ledger_totals"] = {k: getattr(ledger, k) for k in _SUMS}
@@ -407,8 +408,8 @@ class ImportWorker(PeriodicWorker):
             rejected: set[int] = set()
             if known:
                 vouchers = [(v, owners[v.card_number]) for v in known]
-                answer = await self._wallet.apply(
-                    tenant, WalletImports.vouchers_request(import_id, vouchers, dry_run=op.dry_run)
+                answer = await self._wallet.apply_import_batch(
+                    tenant, WalletClient.vouchers_request(import_id, vouchers, dry_run=op.dry_run)
                 )
                 rejected = set(answer.rejected_voucher_rows)
             for v in known:
@@ -423,7 +424,7 @@ class ImportWorker(PeriodicWorker):
             await self._checkpoint(op, tally, errors)
         summary: dict = {"reconciled": True}
         if not op.dry_run:
-            issued = await self._wallet.apply(
+            issued = await self._wallet.apply_import_batch(
                 tenant, wpb.ApplyImportBatchRequest(import_id=import_id, reconcile=True)
             )
             summary["vouchers_issued"] = issued.vouchers_issued
