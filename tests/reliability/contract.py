@@ -261,17 +261,23 @@ class Databases:
         """Messages the services' durable consumers have not yet acknowledged (not yet delivered,
         or delivered and still being handled), over every stream. Only the durables the services
         name (`members-...`, `insights-...`): a test's own leftover consumer is no one's backlog."""
-        if self._nats is None:
-            return 0
+        return sum(self.consumer_backlogs().values())
 
-        async def go() -> int:
+    def consumer_backlogs(self) -> dict[str, int]:
+        """`stream/durable` -> its backlog, for the durables that have one."""
+        if self._nats is None:
+            return {}
+
+        async def go() -> dict[str, int]:
             js = self._nats.jetstream()
-            total = 0
+            found: dict[str, int] = {}
             for stream in await js.streams_info():
                 for consumer in await js.consumers_info(stream.config.name):
                     if (consumer.name or "").startswith(tuple(f"{s}-" for s in SERVICES)):
-                        total += (consumer.num_pending or 0) + (consumer.num_ack_pending or 0)
-            return total
+                        backlog = (consumer.num_pending or 0) + (consumer.num_ack_pending or 0)
+                        if backlog:
+                            found[f"{stream.config.name}/{consumer.name}"] = backlog
+            return found
 
         return self.run(go)
 

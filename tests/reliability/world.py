@@ -17,6 +17,7 @@ import itertools
 import re
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -469,7 +470,16 @@ def settle(platform, world: World, quiet: float = 0.6, timeout: float = 60.0) ->
             # would write after this returns; wait for the services' consumers to drain too.
             # Not forever: a backlog that is not the tenant's (a poison message in a backoff)
             # must not fail the caller, whose own rows have been quiet all along.
-            if platform.dbs.consumer_backlog() == 0 or time.monotonic() > backlog_deadline:
+            if platform.dbs.consumer_backlog() == 0:
+                return
+            if time.monotonic() > backlog_deadline:
+                # Each such wait costs the caller timeout/2: name the consumers so the cause (a
+                # message in nak backoff, a leftover durable) can be found from the CI log.
+                warnings.warn(
+                    f"settle: consumers still behind after {timeout / 2:.0f}s: "
+                    f"{platform.dbs.consumer_backlogs()}",
+                    stacklevel=2,
+                )
                 return
             continue
         last = now
