@@ -243,7 +243,8 @@ async def test_membership_events_from_the_wallet_become_transactional_messages(n
     tenant = new_tenant()
     store = await notify.store(tenant, DAY)
     member = await notify.member(tenant, store, name="王静怡")
-    until = _ts(datetime(2027, 1, 31, 4, 0, tzinfo=UTC))  # noon in Shanghai
+    # noon of 31 January in the store's zone (messages render dates in the store's zone)
+    until = _ts(datetime(2027, 1, 31, 12, 0, tzinfo=ZoneInfo(DAY)))
     cases = [
         (
             wallet_events.MembershipRenewed(
