@@ -177,6 +177,7 @@ MATRIX: dict[str, Rule] = {
     "wallet.CreateVoucherTemplate":   R(auth.WALLET_ADMIN),
     "wallet.ListVoucherTemplates":    R(auth.WALLET_READ, member="any"),
     "wallet.GetVoucherTemplate":      R(auth.WALLET_READ, member="any"),
+    "wallet.DeactivateVoucherTemplate": R(auth.WALLET_ADMIN),
     "wallet.IssueVoucher":            R(auth.WALLET_WRITE),
     "wallet.VoidVoucher":             R(auth.WALLET_WRITE),
     "wallet.ListVouchers":            R(auth.WALLET_READ, member="own"),

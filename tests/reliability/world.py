@@ -42,6 +42,7 @@ PIN = "135790"
 STORES_CSV = b"Store ID,Name\ns9,Store 9\n"  # the ImportService's world upload (stores_en)
 PHONES = ("13500000001", "13500000002", "13500000003", "13500000004")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+RETIRING_TEMPLATE = "retiring"  # the world's template that DeactivateVoucherTemplate may retire
 
 
 @dataclass
@@ -351,6 +352,21 @@ def seed_more(platform, world: World) -> None:
                     valid_days=30,
                     currency_code="CNY",
                 ),
+                request_id=_rid(),
+            ),
+        ),
+        (  # a second template, for DeactivateVoucherTemplate (the first stays issuable)
+            "wallet",
+            "CreateVoucherTemplate",
+            lambda: wpb.CreateVoucherTemplateRequest(
+                voucher_template=vouchers_pb2.VoucherTemplate(
+                    display_name="5 off",
+                    kind=_first_enum(vouchers_pb2.VoucherTemplate, "kind"),
+                    amount_off_minor=500,
+                    valid_days=30,
+                    currency_code="CNY",
+                ),
+                voucher_template_id=RETIRING_TEMPLATE,
                 request_id=_rid(),
             ),
         ),
@@ -689,11 +705,16 @@ def _apply_import_batch(msg: wpb.ApplyImportBatchRequest, world: World) -> None:
     msg.import_id, msg.reconcile = "matrix-import", True  # a read of an import with no rows
 
 
+def _retiring_template(msg: wpb.DeactivateVoucherTemplateRequest, world: World) -> None:
+    msg.name = f"voucherTemplates/{RETIRING_TEMPLATE}"  # never the world's issuable template
+
+
 def _campaign_settings(msg: mpb.UpdateCampaignSettingsRequest, world: World) -> None:
     msg.campaign_settings.approval_threshold_minor = 50_000  # the default: later campaigns unaffected
 
 
 OVERRIDES = {
+    "wallet.DeactivateVoucherTemplate": _retiring_template,
     "members.StartImport": _start_import,
     "members.AppendImportChunk": _append_chunk,
     "wallet.ApplyImportBatch": _apply_import_batch,

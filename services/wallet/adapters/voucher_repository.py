@@ -70,11 +70,24 @@ class VoucherRepository:
             )
         ).first()
 
-    async def get_template(self, template_id: str) -> Row | None:
+    async def get_template(self, template_id: str, *, for_issue: bool = False) -> Row | None:
+        """``for_issue``: FOR SHARE, so a concurrent deactivation waits for this issue to commit
+        and an issue after it sees ``active`` false (the database orders the two)."""
+        c = vt.voucher_templates.c
+        stmt = select(vt.voucher_templates).where(c.tenant_id == self.tenant, c.template_id == template_id)
+        if for_issue:
+            stmt = stmt.with_for_update(read=True)
+        return (await self.db.execute(stmt)).first()
+
+    async def deactivate_template(self, template_id: str) -> Row | None:
+        """Sets ``active`` false (a row lock: issues in flight finish first); None when unknown."""
         c = vt.voucher_templates.c
         return (
             await self.db.execute(
-                select(vt.voucher_templates).where(c.tenant_id == self.tenant, c.template_id == template_id)
+                vt.voucher_templates.update()
+                .where(c.tenant_id == self.tenant, c.template_id == template_id)
+                .values(active=False)
+                .returning(vt.voucher_templates)
             )
         ).first()
 

@@ -105,6 +105,20 @@ class VouchersRpc:
 
         return await self._read(read)
 
+    async def DeactivateVoucherTemplate(self, request, context) -> pb.DeactivateVoucherTemplateResponse:
+        caller = current_principal()
+        template_id = parse_name(request.name, "voucherTemplates")
+        if not template_id or not is_resource_id(template_id):
+            raise InvalidArgument([("name", "must be voucherTemplates/{template}")])
+
+        async def effect(uow) -> pb.DeactivateVoucherTemplateResponse:
+            row = await vs.deactivate_template(uow, caller, template_id)
+            return pb.DeactivateVoucherTemplateResponse(voucher_template=template_to_proto(row))
+
+        return await self._mutate(
+            "DeactivateVoucherTemplate", request, pb.DeactivateVoucherTemplateResponse, effect
+        )
+
     # --- vouchers -----------------------------------------------------------------------------
     async def IssueVoucher(self, request, context) -> pb.IssueVoucherResponse:
         member_id = member_id_of(request.member, "member")

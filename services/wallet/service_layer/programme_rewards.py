@@ -193,7 +193,7 @@ async def _issue_voucher(
     uow: UoW, member_id: str, template_id: str, label: str
 ) -> tuple[str | None, str | None]:
     """The voucher's id, or the reason it is refused (checked before anything is written)."""
-    template = await vs.vouchers_of(uow).get_template(template_id)
+    template = await vs.vouchers_of(uow).get_template(template_id, for_issue=True)
     if template is None:
         return None, "VOUCHER_TEMPLATE_NOT_FOUND"
     if not template.active:

@@ -194,7 +194,9 @@ async def redeem_reward(
     await uow.lots.move(posted.transaction_id, movements)
     voucher = None
     if reward.kind == dv.VOUCHER:
-        template = await vs.require_template(uow, reward.item.removeprefix("voucherTemplates/"))
+        template = await vs.require_template(
+            uow, reward.item.removeprefix("voucherTemplates/"), for_issue=True
+        )
         voucher = await vs.issue_from_template(
             uow, member_id=member_id, template=template, reason=f"reward {reward.reward_id}"
         )

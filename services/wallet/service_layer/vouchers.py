@@ -25,6 +25,7 @@ from services.wallet.service_layer.unit_of_work import WalletUnitOfWork as UoW
 __all__ = [
     "VoucherUse",
     "create_template",
+    "deactivate_template",
     "issue_from_template",
     "issue_voucher",
     "list_vouchers",
@@ -87,6 +88,17 @@ async def create_template(
     return row
 
 
+async def deactivate_template(uow: UoW, caller: Principal, template_id: str) -> Row:
+    """No voucher is issued from the template any more (issue, programme and campaign grants are
+    refused with VOUCHER_TEMPLATE_INACTIVE); vouchers already issued keep their copied terms and
+    stay redeemable until they expire. Deactivating an inactive template is a no-op."""
+    caller.require(auth.WALLET_ADMIN)  # as creating one
+    row = await vouchers_of(uow).deactivate_template(template_id)
+    if row is None:
+        raise NotFound(f"voucherTemplates/{template_id} not found", reason="VOUCHER_TEMPLATE_NOT_FOUND")
+    return row
+
+
 # --- issue / void -----------------------------------------------------------------------------
 async def issue_from_template(uow: UoW, *, member_id: str, template: Row, reason: str) -> Row:
     """Issue one voucher from `template` (no permission check: callers have done theirs) and emit
@@ -134,8 +146,8 @@ async def issue_from_template(uow: UoW, *, member_id: str, template: Row, reason
     return row
 
 
-async def require_template(uow: UoW, template_id: str) -> Row:
-    template = await vouchers_of(uow).get_template(template_id)
+async def require_template(uow: UoW, template_id: str, *, for_issue: bool = False) -> Row:
+    template = await vouchers_of(uow).get_template(template_id, for_issue=for_issue)
     if template is None:
         raise NotFound(f"voucherTemplates/{template_id} not found", reason="VOUCHER_TEMPLATE_NOT_FOUND")
     return template
@@ -144,7 +156,7 @@ async def require_template(uow: UoW, template_id: str) -> Row:
 async def issue_voucher(uow: UoW, caller: Principal, *, member_id: str, template_id: str, reason: str) -> Row:
     caller.require(auth.WALLET_WRITE)
     await uow.members.require(member_id)
-    template = await require_template(uow, template_id)
+    template = await require_template(uow, template_id, for_issue=True)
     return await issue_from_template(uow, member_id=member_id, template=template, reason=reason.strip())
 
 

@@ -111,13 +111,10 @@ async def test_the_reward_template_is_checked_with_the_wallet_and_a_refusal_writ
             ),
             metadata=admin,
         )
-    async with wallet.engine.begin() as conn:  # the wallet has no deactivation RPC yet
-        await conn.execute(
-            text(
-                "UPDATE voucher_templates SET active = false WHERE tenant_id = :t AND template_id = 'retired'"
-            ),
-            {"t": TENANT},
-        )
+    await wallet.stub.DeactivateVoucherTemplate(
+        wpb.DeactivateVoucherTemplateRequest(name="voucherTemplates/retired", request_id=str(uuid.uuid4())),
+        metadata=admin,
+    )
 
     for template, code, reason in (
         ("voucherTemplates/nope", grpc.StatusCode.NOT_FOUND, "VOUCHER_TEMPLATE_NOT_FOUND"),
@@ -335,14 +332,10 @@ async def test_the_tenants_ladder_sets_the_birthday_points_and_voucher_checked_w
             ),
             metadata=admin,
         )
-    async with wallet.engine.begin() as conn:
-        await conn.execute(
-            text(
-                "UPDATE voucher_templates SET active = false"
-                " WHERE tenant_id = :t AND template_id = 'bday-old'"
-            ),
-            {"t": tenant},
-        )
+    await wallet.stub.DeactivateVoucherTemplate(
+        wpb.DeactivateVoucherTemplateRequest(name="voucherTemplates/bday-old", request_id=str(uuid.uuid4())),
+        metadata=admin,
+    )
     ladder = (await members.GetTierLadder(pb.GetTierLadderRequest(), metadata=admin)).tier_ladder
     gold = next(i for i, t in enumerate(ladder.tiers) if t.tier_id == "gold")
 

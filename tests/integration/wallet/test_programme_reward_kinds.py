@@ -25,8 +25,9 @@ from services.wallet.entrypoints.programme_consumer import (
     programme_consumer,
 )
 from services.wallet.service_layer import rewards as rw
+from services.wallet.service_layer import vouchers as vs
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
-from tests.integration.wallet.test_vouchers import TENANT, migrated, new_member, outbox_count, template
+from tests.integration.wallet.test_vouchers import STAFF, TENANT, migrated, new_member, outbox_count, template
 
 pytestmark = pytest.mark.integration
 
@@ -124,11 +125,8 @@ async def test_voucher_and_free_session_rewards_once_and_a_deactivated_template_
         assert await outbox_count(engine, "peony.wallet.v1.ProgrammeRewardSettled", member) == 1
 
         # the template is deactivated after the campaign started: refused, recorded, not retried
-        async with engine.begin() as conn:
-            await conn.execute(
-                text("UPDATE voucher_templates SET active = false WHERE tenant_id = :t AND template_id = :x"),
-                {"t": TENANT, "x": doomed},
-            )
+        # (DeactivateVoucherTemplate's service function; the RPC is tested in test_vouchers.py)
+        await uows.run(TENANT, lambda uow: vs.deactivate_template(uow, STAFF, doomed))
         late = due("summer", other, voucher=doomed, sessions=1)
         await js.publish(CAMPAIGN_SUBJECT, late.SerializeToString(), headers={"Nats-Msg-Id": late.event_id})
         await _wait_handled(engine, [late.event_id])

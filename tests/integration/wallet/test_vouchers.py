@@ -658,3 +658,149 @@ async def test_rpcs(infra):
         await channel.close()
         await engine.dispose()
         await runner.stop()
+
+
+async def test_deactivate_voucher_template(infra):
+    """DeactivateVoucherTemplate: idempotent, permission-gated like creating a template; after
+    it no voucher is issued (directly or as a catalog reward) and nothing is written, while the
+    vouchers already issued stay redeemable. Hostile names get INVALID_ARGUMENT / NOT_FOUND."""
+    from services.wallet.entrypoints.app import build
+
+    url = await migrated(infra, "wallet_vch_deact")
+    config = load_config(
+        "wallet",
+        {
+            "PEONY_WALLET_DATABASE_URL": url,
+            "PEONY_WALLET_MEMBERS_READ_THROUGH": "off",
+            "PEONY_NATS_URL": infra.nats_url,
+            "PEONY_WALLET_GRPC_PORT": "0",
+            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
+        },
+    )
+    runner = await build(config)
+    port = await runner.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    engine = create_async_engine(url)
+    uows = UnitOfWorkFactory(WalletUnitOfWork, session_factory(engine), service="wallet")
+    stub = pb_grpc.WalletServiceStub(channel)
+    rid = lambda: str(uuid.uuid4())  # noqa: E731
+
+    async def vouchers_of(member: str) -> int:
+        async with engine.connect() as conn:
+            return await conn.scalar(
+                text("SELECT count(*) FROM vouchers WHERE tenant_id = :t AND member_id = :m"),
+                {"t": TENANT, "m": member},
+            )
+
+    try:
+        member = await new_member(engine)
+        m = f"members/{member}"
+        await stub.CreateVoucherTemplate(
+            pb.CreateVoucherTemplateRequest(
+                voucher_template=vouchers_pb2.VoucherTemplate(
+                    display_name="¥30 off",
+                    kind=vouchers_pb2.VOUCHER_KIND_AMOUNT_OFF,
+                    amount_off_minor=3000,
+                    valid_days=30,
+                ),
+                voucher_template_id="thirty-off",
+                request_id=rid(),
+            ),
+            metadata=md(),
+        )
+        name = "voucherTemplates/thirty-off"
+        held = await stub.IssueVoucher(
+            pb.IssueVoucherRequest(member=m, template=name, reason="before", request_id=rid()), metadata=md()
+        )
+        await stub.GrantPoints(
+            pb.GrantPointsRequest(
+                member=m, points=500, source=points_pb2.LOT_SOURCE_ACTIVITY, reason="x", request_id=rid()
+            ),
+            metadata=md(),
+        )
+        reward = await stub.CreateReward(
+            pb.CreateRewardRequest(
+                reward=points_pb2.Reward(
+                    display_name="thirty",
+                    points_cost=100,
+                    stock=10,
+                    kind=points_pb2.REWARD_KIND_VOUCHER,
+                    item=name,
+                ),
+                reward_id="thirty-for-100",
+                request_id=rid(),
+            ),
+            metadata=md(),
+        )
+
+        # hostile input and callers: refused, the template stays active
+        for bad, code in (
+            ("", grpc.StatusCode.INVALID_ARGUMENT),
+            ("voucherTemplates/UPPER", grpc.StatusCode.INVALID_ARGUMENT),
+            ("voucherTemplates/a/b", grpc.StatusCode.INVALID_ARGUMENT),
+            ("voucherTemplates/" + "x" * 300, grpc.StatusCode.INVALID_ARGUMENT),
+            ("members/thirty-off", grpc.StatusCode.INVALID_ARGUMENT),
+            ("voucherTemplates/nope", grpc.StatusCode.NOT_FOUND),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as e:
+                await stub.DeactivateVoucherTemplate(
+                    pb.DeactivateVoucherTemplateRequest(name=bad, request_id=rid()), metadata=md()
+                )
+            assert e.value.code() == code, bad
+        with pytest.raises(grpc.aio.AioRpcError) as e:
+            await stub.DeactivateVoucherTemplate(
+                pb.DeactivateVoucherTemplateRequest(name=name), metadata=md()
+            )
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # no request_id
+        for roles in (("front_desk",), ("store_manager",), ("marketing",)):
+            with pytest.raises(grpc.aio.AioRpcError) as e:
+                await stub.DeactivateVoucherTemplate(
+                    pb.DeactivateVoucherTemplateRequest(name=name, request_id=rid()), metadata=md(roles)
+                )
+            assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED, roles
+        got = await stub.GetVoucherTemplate(pb.GetVoucherTemplateRequest(name=name), metadata=md())
+        assert got.voucher_template.active
+
+        request = pb.DeactivateVoucherTemplateRequest(name=name, request_id=rid())
+        done = await stub.DeactivateVoucherTemplate(request, metadata=md())
+        assert done.voucher_template.name == name and not done.voucher_template.active
+        assert await stub.DeactivateVoucherTemplate(request, metadata=md()) == done  # replayed
+        again = await stub.DeactivateVoucherTemplate(
+            pb.DeactivateVoucherTemplateRequest(name=name, request_id=rid()), metadata=md()
+        )
+        assert not again.voucher_template.active  # deactivating an inactive template: a no-op
+        got = await stub.GetVoucherTemplate(pb.GetVoucherTemplateRequest(name=name), metadata=md())
+        assert not got.voucher_template.active
+
+        # no new voucher from it: neither issued nor redeemed from the catalog; nothing written
+        before = await vouchers_of(member)
+        with pytest.raises(grpc.aio.AioRpcError) as e:
+            await stub.IssueVoucher(
+                pb.IssueVoucherRequest(member=m, template=name, reason="after", request_id=rid()),
+                metadata=md(),
+            )
+        assert (e.value.code(), reason_of(e.value)) == (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "VOUCHER_TEMPLATE_INACTIVE",
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as e:
+            await stub.RedeemReward(
+                pb.RedeemRewardRequest(member=m, reward=reward.reward.name, request_id=rid()), metadata=md()
+            )
+        assert (e.value.code(), reason_of(e.value)) == (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "VOUCHER_TEMPLATE_INACTIVE",
+        )
+        assert await vouchers_of(member) == before
+        wallet = await stub.GetWallet(pb.GetWalletRequest(name=f"{m}/wallet"), metadata=md())
+        assert wallet.wallet.points_available == 500  # the refused reward took no points
+
+        # the voucher issued before stays redeemable
+        voucher_id = held.voucher.name.rsplit("/", 1)[-1]
+        uses = await redeem(uows, member, [voucher_id])
+        assert [u.voucher_id for u in uses] == [voucher_id]
+        assert (await voucher_state(engine, voucher_id))[0] == dv.REDEEMED
+    finally:
+        await channel.close()
+        await engine.dispose()
+        await runner.stop()

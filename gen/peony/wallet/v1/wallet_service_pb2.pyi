@@ -700,6 +700,20 @@ class GetVoucherTemplateResponse(_message.Message):
     voucher_template: _vouchers_pb2.VoucherTemplate
     def __init__(self, voucher_template: _Optional[_Union[_vouchers_pb2.VoucherTemplate, _Mapping]] = ...) -> None: ...
 
+class DeactivateVoucherTemplateRequest(_message.Message):
+    __slots__ = ("name", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class DeactivateVoucherTemplateResponse(_message.Message):
+    __slots__ = ("voucher_template",)
+    VOUCHER_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    voucher_template: _vouchers_pb2.VoucherTemplate
+    def __init__(self, voucher_template: _Optional[_Union[_vouchers_pb2.VoucherTemplate, _Mapping]] = ...) -> None: ...
+
 class ListVoucherTemplatesResponse(_message.Message):
     __slots__ = ("voucher_templates", "next_page_token")
     VOUCHER_TEMPLATES_FIELD_NUMBER: _ClassVar[int]

@@ -249,6 +249,11 @@ class WalletServiceStub:
                 request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetVoucherTemplateRequest.SerializeToString,
                 response_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetVoucherTemplateResponse.FromString,
                 _registered_method=True)
+        self.DeactivateVoucherTemplate = channel.unary_unary(
+                '/peony.wallet.v1.WalletService/DeactivateVoucherTemplate',
+                request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.DeactivateVoucherTemplateRequest.SerializeToString,
+                response_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.DeactivateVoucherTemplateResponse.FromString,
+                _registered_method=True)
         self.IssueVoucher = channel.unary_unary(
                 '/peony.wallet.v1.WalletService/IssueVoucher',
                 request_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.IssueVoucherRequest.SerializeToString,
@@ -688,6 +693,17 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeactivateVoucherTemplate(self, request, context):
+        """Deactivates a voucher template (permission `wallet.admin`, like creating one): no voucher
+        can be issued or granted from it any more (FAILED_PRECONDITION `VOUCHER_TEMPLATE_INACTIVE`),
+        and programmes or campaigns naming it as their reward are refused the same way. Vouchers
+        already issued from it keep their own copied terms and stay redeemable until they expire.
+        Deactivating an inactive template changes nothing. There is no reactivation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def IssueVoucher(self, request, context):
         """Issues a voucher from a template to a member. Publishes `VoucherIssued`.
         """
@@ -1059,6 +1075,11 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.GetVoucherTemplate,
                     request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetVoucherTemplateRequest.FromString,
                     response_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetVoucherTemplateResponse.SerializeToString,
+            ),
+            'DeactivateVoucherTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeactivateVoucherTemplate,
+                    request_deserializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.DeactivateVoucherTemplateRequest.FromString,
+                    response_serializer=peony_dot_wallet_dot_v1_dot_wallet__service__pb2.DeactivateVoucherTemplateResponse.SerializeToString,
             ),
             'IssueVoucher': grpc.unary_unary_rpc_method_handler(
                     servicer.IssueVoucher,
@@ -2205,6 +2226,33 @@ class WalletService:
             '/peony.wallet.v1.WalletService/GetVoucherTemplate',
             peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetVoucherTemplateRequest.SerializeToString,
             peony_dot_wallet_dot_v1_dot_wallet__service__pb2.GetVoucherTemplateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeactivateVoucherTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.wallet.v1.WalletService/DeactivateVoucherTemplate',
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.DeactivateVoucherTemplateRequest.SerializeToString,
+            peony_dot_wallet_dot_v1_dot_wallet__service__pb2.DeactivateVoucherTemplateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -183,6 +183,13 @@ class WalletServiceStub:
     """Lists the tenant's voucher templates."""
     GetVoucherTemplate: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.GetVoucherTemplateRequest, _wallet_service_pb2.GetVoucherTemplateResponse]
     """Gets one voucher template (e.g. members checks a campaign's reward template with it)."""
+    DeactivateVoucherTemplate: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.DeactivateVoucherTemplateRequest, _wallet_service_pb2.DeactivateVoucherTemplateResponse]
+    """Deactivates a voucher template (permission `wallet.admin`, like creating one): no voucher
+    can be issued or granted from it any more (FAILED_PRECONDITION `VOUCHER_TEMPLATE_INACTIVE`),
+    and programmes or campaigns naming it as their reward are refused the same way. Vouchers
+    already issued from it keep their own copied terms and stay redeemable until they expire.
+    Deactivating an inactive template changes nothing. There is no reactivation.
+    """
     IssueVoucher: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.IssueVoucherRequest, _wallet_service_pb2.IssueVoucherResponse]
     """Issues a voucher from a template to a member. Publishes `VoucherIssued`."""
     VoidVoucher: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.VoidVoucherRequest, _wallet_service_pb2.VoidVoucherResponse]
@@ -416,6 +423,13 @@ class WalletServiceAsyncStub(WalletServiceStub):
     """Lists the tenant's voucher templates."""
     GetVoucherTemplate: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.GetVoucherTemplateRequest, _wallet_service_pb2.GetVoucherTemplateResponse]  # type: ignore[assignment]
     """Gets one voucher template (e.g. members checks a campaign's reward template with it)."""
+    DeactivateVoucherTemplate: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.DeactivateVoucherTemplateRequest, _wallet_service_pb2.DeactivateVoucherTemplateResponse]  # type: ignore[assignment]
+    """Deactivates a voucher template (permission `wallet.admin`, like creating one): no voucher
+    can be issued or granted from it any more (FAILED_PRECONDITION `VOUCHER_TEMPLATE_INACTIVE`),
+    and programmes or campaigns naming it as their reward are refused the same way. Vouchers
+    already issued from it keep their own copied terms and stay redeemable until they expire.
+    Deactivating an inactive template changes nothing. There is no reactivation.
+    """
     IssueVoucher: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.IssueVoucherRequest, _wallet_service_pb2.IssueVoucherResponse]  # type: ignore[assignment]
     """Issues a voucher from a template to a member. Publishes `VoucherIssued`."""
     VoidVoucher: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.VoidVoucherRequest, _wallet_service_pb2.VoidVoucherResponse]  # type: ignore[assignment]
@@ -868,6 +882,19 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_wallet_service_pb2.GetVoucherTemplateResponse, _abc.Awaitable[_wallet_service_pb2.GetVoucherTemplateResponse]]:
         """Gets one voucher template (e.g. members checks a campaign's reward template with it)."""
+
+    @_abc_1.abstractmethod
+    def DeactivateVoucherTemplate(
+        self,
+        request: _wallet_service_pb2.DeactivateVoucherTemplateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_service_pb2.DeactivateVoucherTemplateResponse, _abc.Awaitable[_wallet_service_pb2.DeactivateVoucherTemplateResponse]]:
+        """Deactivates a voucher template (permission `wallet.admin`, like creating one): no voucher
+        can be issued or granted from it any more (FAILED_PRECONDITION `VOUCHER_TEMPLATE_INACTIVE`),
+        and programmes or campaigns naming it as their reward are refused the same way. Vouchers
+        already issued from it keep their own copied terms and stay redeemable until they expire.
+        Deactivating an inactive template changes nothing. There is no reactivation.
+        """
 
     @_abc_1.abstractmethod
     def IssueVoucher(
