@@ -107,6 +107,8 @@ MATRIX: dict[str, Rule] = {
     "members.SetMemberTier":          R(auth.MEMBERS_TIER_OVERRIDE),
     "members.GetReferralSettings":    R(auth.MEMBERS_READ, member="any"),
     "members.UpdateReferralSettings": R(auth.TIERS_MANAGE),
+    "members.GetProgrammeSettings":   R(auth.MEMBERS_READ, member="any"),
+    "members.UpdateProgrammeSettings": R(auth.TIERS_MANAGE),
     "members.ResolveContact":         R(auth.MEMBERS_CONTACT_RESOLVE),
     "members.ResolveContacts":        R(auth.MEMBERS_CONTACT_RESOLVE),
     "members.ListTierChanges":        R(auth.MEMBERS_READ, member="own"),

@@ -709,6 +709,10 @@ def _retiring_template(msg: wpb.DeactivateVoucherTemplateRequest, world: World) 
     msg.name = f"voucherTemplates/{RETIRING_TEMPLATE}"  # never the world's issuable template
 
 
+def _programme_settings(msg: mpb.UpdateProgrammeSettingsRequest, world: World) -> None:
+    msg.programme_settings.anniversary_points = 100  # the default: the world's jobs unaffected
+
+
 def _campaign_settings(msg: mpb.UpdateCampaignSettingsRequest, world: World) -> None:
     msg.campaign_settings.approval_threshold_minor = 50_000  # the default: later campaigns unaffected
 
@@ -726,6 +730,7 @@ OVERRIDES = {
     "wallet.GetMembership": _membership,
     "wallet.GetMembershipRenewalRate": _window,
     "members.UpdateReferralSettings": _referral_settings,
+    "members.UpdateProgrammeSettings": _programme_settings,
     "notify.ListTemplates": _template_parent,
     "booking.RescheduleAppointment": _reschedule,
     "members.RegisterMember": _register,

@@ -180,3 +180,17 @@ campaign_settings = Table(
         "approval_threshold_minor BETWEEN 0 AND 100000000", name="ck_campaign_settings_threshold"
     ),
 )
+
+# The tenant's programme rewards (``UpdateProgrammeSettings``): the membership anniversary's
+# points and voucher, the lapse message's voucher. No row: the deployment's environment defaults.
+programme_settings = Table(
+    "programme_settings",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("anniversary_points", BigInteger, nullable=False),
+    Column("anniversary_voucher_template_id", Text, nullable=False, server_default=""),
+    Column("lapse_voucher_template_id", Text, nullable=False, server_default=""),
+    Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", name="pk_programme_settings"),
+    CheckConstraint("anniversary_points BETWEEN 0 AND 100000", name="ck_programme_settings_points"),
+)

@@ -29,6 +29,7 @@ from services.members.entrypoints.consumers import (
 from services.members.entrypoints.grpc_imports import ImportServicer
 from services.members.entrypoints.grpc_servicer import MembersServicer
 from services.members.entrypoints.jobs import TierAnniversaryWorker, TierReevaluationWorker
+from services.members.service_layer import programme_settings
 from services.members.service_layer.birthday import BirthdaySettings, BirthdayWorker
 from services.members.service_layer.campaigns import (
     CampaignWorker,
@@ -75,6 +76,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     # Campaign rewards: members asks the wallet (as itself) whether a voucher template is usable.
     wallet = WalletClient.from_config(config)
     lapse_settings = LapseSettings.from_env(config.extra)
+    anniversary_settings = AnniversarySettings.from_env(config.extra)
     servicer = MembersServicer(
         uows,
         queries,
@@ -84,6 +86,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         sms_price_from_env(config.extra),
         wallet=wallet,
         lapse_risks=LapseRiskReads(backbone.engine, cipher, lapse_settings.thresholds[0]),
+        programme_defaults=programme_settings.defaults_from(anniversary_settings, lapse_settings),
     )
     # Other replicas' writes evict this replica's read caches through our own event stream.
     invalidator = StreamInvalidator(
@@ -103,7 +106,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         backbone.engine, uows, interval_s=float(config.extra.get(TIER_REVIEW_INTERVAL_VAR) or 60.0)
     )
     birthdays = BirthdayWorker(backbone.engine, uows, cipher, BirthdaySettings.from_env(config.extra))
-    anniversaries = AnniversaryWorker(backbone.engine, uows, AnniversarySettings.from_env(config.extra))
+    anniversaries = AnniversaryWorker(backbone.engine, uows, anniversary_settings)
     lapses = LapseWorker(backbone.engine, uows, lapse_settings)
     campaign_sender = CampaignWorker(
         backbone.engine,

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
-from peony.members.v1 import campaign_pb2, member_pb2, segment_pb2
+from peony.members.v1 import campaign_pb2, member_pb2, referral_pb2, segment_pb2
 from peony.members.v1 import members_service_pb2 as pb
 from peony.members.v1 import members_service_pb2_grpc as pb_grpc
 
@@ -17,7 +17,7 @@ from kit.auth import Principal, current_principal
 from kit.errors import FailedPrecondition, InvalidArgument
 from kit.fieldmask import checked_paths, mask_paths
 from kit.idempotency import Idempotency
-from kit.ids import RESOURCE_ID_RULE, is_resource_id, new_id
+from kit.ids import RESOURCE_ID_RULE, is_resource_id, new_id, parse_name
 from kit.pagination import PageTokens, page_size
 from kit.servicer import ServicerKit
 from kit.uow import UnitOfWorkFactory
@@ -33,6 +33,7 @@ from services.members.service_layer import (
     campaigns,
     handlers,
     lapse_risks,
+    programme_settings,
     segments,
 )
 from services.members.service_layer.lapse_risks import LapseRiskReads
@@ -62,8 +63,10 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
         sms_price_minor: int = campaigns.DEFAULT_SMS_PRICE_MINOR,
         wallet: WalletClient | None = None,
         lapse_risks: LapseRiskReads | None = None,
+        programme_defaults: programme_settings.ProgrammeRewards = programme_settings.ProgrammeRewards(),
     ):
         super().__init__(uows, idempotency, page_tokens)
+        self._programme_defaults = programme_defaults  # the environment's, for tenants without a row
         self._queries = queries
         self._segments = segment_reads
         self._sms_price_minor = sms_price_minor
@@ -400,6 +403,58 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
 
         return await self._mutate(
             "UpdateReferralSettings", request, pb.UpdateReferralSettingsResponse, effect
+        )
+
+    async def GetProgrammeSettings(
+        self, request: pb.GetProgrammeSettingsRequest, context
+    ) -> pb.GetProgrammeSettingsResponse:
+        caller = current_principal()
+        caller.require(auth.MEMBERS_READ)
+        if request.name != programme_settings.SETTINGS_NAME:
+            raise InvalidArgument([("name", f"must be {programme_settings.SETTINGS_NAME}")])
+        rewards = await self._uows.run(
+            caller.tenant,
+            lambda uow: programme_settings.tenant_rewards(
+                uow.session, caller.tenant, self._programme_defaults
+            ),
+            read_only=True,
+        )
+        return pb.GetProgrammeSettingsResponse(programme_settings=_programme_settings_pb(rewards))
+
+    async def UpdateProgrammeSettings(
+        self, request: pb.UpdateProgrammeSettingsRequest, context
+    ) -> pb.UpdateProgrammeSettingsResponse:
+        settings = request.programme_settings
+        if settings.name not in ("", programme_settings.SETTINGS_NAME):
+            raise InvalidArgument(
+                [("programme_settings.name", f"must be {programme_settings.SETTINGS_NAME}")]
+            )
+        paths = checked_paths(request.update_mask, settings, programme_settings.MUTABLE)
+        caller = current_principal()
+        caller.require(auth.TIERS_MANAGE)  # before asking the wallet anything
+        patch = programme_settings.ProgrammeRewards(
+            anniversary_points=settings.anniversary_points,
+            anniversary_voucher_template=_template_id(settings.anniversary_voucher_template),
+            lapse_voucher_template=_template_id(settings.lapse_voucher_template),
+        )
+        patch.validate()  # the fields named are checked again against the stored row in effect
+        for field in programme_settings.TEMPLATE_FIELDS:
+            template_id = getattr(patch, field)
+            if field in paths and template_id:
+                if self._wallet is None:
+                    raise WalletUnavailable("programme vouchers need the wallet service")
+                await self._wallet.require_active_voucher_template(
+                    caller.tenant, template_id, f"programme_settings.{field}"
+                )
+
+        async def effect(uow: MembersUnitOfWork) -> pb.UpdateProgrammeSettingsResponse:
+            saved = await programme_settings.update_rewards(
+                uow, caller, patch, paths, self._programme_defaults
+            )
+            return pb.UpdateProgrammeSettingsResponse(programme_settings=_programme_settings_pb(saved))
+
+        return await self._mutate(
+            "UpdateProgrammeSettings", request, pb.UpdateProgrammeSettingsResponse, effect
         )
 
     async def SetMemberTier(self, request: pb.SetMemberTierRequest, context) -> pb.SetMemberTierResponse:
@@ -761,6 +816,28 @@ _CAMPAIGN_STATES = {
 def _require_settings_name(name: str, path: str) -> None:
     if name != campaign_approval.SETTINGS_NAME:
         raise InvalidArgument([(path, f"must be {campaign_approval.SETTINGS_NAME}")])
+
+
+def _template_id(name: str) -> str:
+    """``voucherTemplates/{id}`` → id; "" stays ""; anything else → a value validate() refuses."""
+    if not name:
+        return ""
+    if len(name) > programme_settings.MAX_TEMPLATE_NAME:
+        return "\x00"
+    return parse_name(name, "voucherTemplates") or "\x00"
+
+
+def _programme_settings_pb(rewards: programme_settings.ProgrammeRewards) -> referral_pb2.ProgrammeSettings:
+    def template(template_id: str) -> str:
+        return f"voucherTemplates/{template_id}" if template_id else ""
+
+    return referral_pb2.ProgrammeSettings(
+        name=programme_settings.SETTINGS_NAME,
+        anniversary_points=rewards.anniversary_points,
+        anniversary_voucher_template=template(rewards.anniversary_voucher_template),
+        lapse_voucher_template=template(rewards.lapse_voucher_template),
+        update_time=_timestamp(rewards.update_time),
+    )
 
 
 def _campaign_settings_pb(settings: campaign_approval.CampaignSettings) -> campaign_pb2.CampaignSettings:

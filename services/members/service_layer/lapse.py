@@ -32,6 +32,7 @@ from kit.workers import PeriodicWorker
 from services.members.adapters import segment_tables as sg
 from services.members.adapters import tables as t
 from services.members.adapters.programme_runs import claim_programme_runs
+from services.members.service_layer.programme_settings import ProgrammeRewards, tenant_rewards
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
 log = get_logger("peony.members.lapse")
@@ -54,7 +55,8 @@ def episode_key(last_visit: datetime | None) -> str:
 class LapseSettings:
     thresholds: tuple[int, ...] = (60, 90)
     # ``PEONY_MEMBERS_LAPSE_VOUCHER_TEMPLATE``: a wallet voucher template id whose voucher comes
-    # with the re-engagement message (default none); granted once per threshold and episode
+    # with the re-engagement message (default none); granted once per threshold and episode.
+    # A tenant's ``ProgrammeSettings.lapse_voucher_template`` replaces it for that tenant.
     voucher_template_id: str = ""
 
     @classmethod
@@ -143,6 +145,12 @@ async def _batch(
         )
         .where(m.tenant_id == uow.tenant, m.member_id.in_(inserted))
     )
+    # the tenant's voucher (UpdateProgrammeSettings), or the deployment's without a row
+    voucher_template_id = (
+        await tenant_rewards(
+            uow.session, uow.tenant, ProgrammeRewards(lapse_voucher_template=voucher_template_id)
+        )
+    ).lapse_voucher_template
     for member_id, store_id, last_visit in rows:
         event = events_pb2.MemberLapsed(
             member=f"members/{member_id}",

@@ -9,7 +9,8 @@ Rules:
   claimed with the ``MembershipAnniversaryDue`` event in one transaction
   (``claim_programme_runs``, as the birthday does), across replicas, re-runs and SIGKILL;
 - notify sends the ``membership_anniversary`` greeting (marketing), the wallet grants the
-  configured reward once per member and year (its ``programme_grants`` key).
+  reward once per member and year (its ``programme_grants`` key): the tenant's
+  ``ProgrammeSettings`` (``UpdateProgrammeSettings``), else the environment defaults below.
 
 The registrations of one calendar day are found with ``ix_members_create_time`` as one UTC
 range per past year (that day's local midnight to the next), so the job never scans a tenant.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -34,6 +35,7 @@ from kit.uow import UnitOfWorkFactory
 from kit.workers import PeriodicWorker
 from services.members.adapters import tables as t
 from services.members.adapters.programme_runs import claim_programme_runs, due_in_zone
+from services.members.service_layer.programme_settings import ProgrammeRewards, tenant_rewards
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
 log = get_logger("peony.members.anniversary")
@@ -156,6 +158,17 @@ async def _batch(
     inserted = await claim_programme_runs(uow.session, due)
     if not inserted:
         return 0
+    # the tenant's reward (UpdateProgrammeSettings), or the deployment's without a row
+    rewards = await tenant_rewards(
+        uow.session,
+        uow.tenant,
+        ProgrammeRewards(
+            anniversary_points=settings.points, anniversary_voucher_template=settings.voucher_template_id
+        ),
+    )
+    reward = replace(
+        settings, points=rewards.anniversary_points, voucher_template_id=rewards.anniversary_voucher_template
+    ).reward()
     local_year = extract("year", func.timezone(zone, m.create_time))
     rows = await uow.session.execute(
         select(m.member_id, m.home_store_id, local_year).where(
@@ -169,7 +182,7 @@ async def _batch(
                 year=year,
                 years=year - int(registered_year),
                 store=f"stores/{store_id}",
-                reward=settings.reward(),
+                reward=reward,
             ),
             aggregate_type="member",
             aggregate_id=member_id,

@@ -15,7 +15,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from google.protobuf import field_mask_pb2
-from peony.members.v1 import campaign_pb2, member_pb2, segment_pb2, store_pb2
+from peony.members.v1 import campaign_pb2, member_pb2, referral_pb2, segment_pb2, store_pb2
 from peony.members.v1 import events_pb2 as members_events
 from peony.members.v1 import members_service_pb2 as pb
 from peony.members.v1 import members_service_pb2_grpc as pb_grpc
@@ -436,3 +436,220 @@ async def test_the_tenants_ladder_sets_the_birthday_points_and_voucher_checked_w
         "voucherTemplates/bday-gold",
     )
     assert due[names["regular"]].points == 100 and not due[names["regular"]].HasField("reward")
+
+
+async def test_programme_settings_per_tenant_drive_the_anniversary_and_lapse_rewards(world):
+    """UpdateProgrammeSettings: bounded, permission-gated, its voucher templates checked with the
+    wallet (a refusal writes nothing), idempotent; the anniversary and lapse jobs then grant the
+    tenant's rewards, while a tenant without settings keeps the deployment's defaults."""
+    from services.members.service_layer.lapse import LapseSettings, run_lapses
+    from services.members.service_layer.membership_anniversary import AnniversarySettings, run_anniversaries
+
+    wallet, members, engine = world
+    tenant, plain = f"prg-{uuid.uuid4().hex[:8]}", f"prd-{uuid.uuid4().hex[:8]}"
+    admin = md(tenant, ("hq_admin",))
+    for template_id in ("anniv", "comeback", "gone"):
+        await wallet.stub.CreateVoucherTemplate(
+            wpb.CreateVoucherTemplateRequest(
+                voucher_template=vouchers_pb2.VoucherTemplate(
+                    display_name="¥30 off",
+                    kind=vouchers_pb2.VOUCHER_KIND_AMOUNT_OFF,
+                    amount_off_minor=3000,
+                    valid_days=30,
+                ),
+                voucher_template_id=template_id,
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=admin,
+        )
+    await wallet.stub.DeactivateVoucherTemplate(
+        wpb.DeactivateVoucherTemplateRequest(name="voucherTemplates/gone", request_id=str(uuid.uuid4())),
+        metadata=admin,
+    )
+
+    async def settings_rows() -> int:
+        async with engine.connect() as conn:
+            return await conn.scalar(
+                text("SELECT count(*) FROM programme_settings WHERE tenant_id = :t"), {"t": tenant}
+            )
+
+    defaults = (
+        await members.GetProgrammeSettings(
+            pb.GetProgrammeSettingsRequest(name="programmeSettings"), metadata=admin
+        )
+    ).programme_settings
+    assert (
+        defaults.anniversary_points,
+        defaults.anniversary_voucher_template,
+        defaults.lapse_voucher_template,
+    ) == (
+        100,
+        "",
+        "",
+    )
+    assert not defaults.HasField("update_time")
+
+    def update(paths, **fields) -> pb.UpdateProgrammeSettingsRequest:
+        return pb.UpdateProgrammeSettingsRequest(
+            programme_settings=referral_pb2.ProgrammeSettings(name="programmeSettings", **fields),
+            update_mask=field_mask_pb2.FieldMask(paths=paths),
+            request_id=str(uuid.uuid4()),
+        )
+
+    refusals = [
+        (update(["anniversary_points"], anniversary_points=-1), grpc.StatusCode.INVALID_ARGUMENT, ""),
+        (update(["anniversary_points"], anniversary_points=100_001), grpc.StatusCode.INVALID_ARGUMENT, ""),
+        (update(["display_name"]), grpc.StatusCode.INVALID_ARGUMENT, ""),
+        (update([]), grpc.StatusCode.INVALID_ARGUMENT, ""),
+        (
+            update(["lapse_voucher_template"], lapse_voucher_template="voucherTemplates/UPPER"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "",
+        ),
+        (
+            update(["lapse_voucher_template"], lapse_voucher_template="voucherTemplates/a/b"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "",
+        ),
+        (
+            update(["lapse_voucher_template"], lapse_voucher_template="anniv"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "",
+        ),
+        (
+            update(["lapse_voucher_template"], lapse_voucher_template="voucherTemplates/" + "x" * 300),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "",
+        ),
+        (
+            update(["anniversary_voucher_template"], anniversary_voucher_template="voucherTemplates/nope"),
+            grpc.StatusCode.NOT_FOUND,
+            "VOUCHER_TEMPLATE_NOT_FOUND",
+        ),
+        (
+            update(["anniversary_voucher_template"], anniversary_voucher_template="voucherTemplates/gone"),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "VOUCHER_TEMPLATE_INACTIVE",
+        ),
+    ]
+    bad_name = update(["anniversary_points"], anniversary_points=5)
+    bad_name.programme_settings.name = "referralSettings"
+    refusals.append((bad_name, grpc.StatusCode.INVALID_ARGUMENT, ""))
+    for request, code, reason in refusals:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await members.UpdateProgrammeSettings(request, metadata=admin)
+        assert err.value.code() == code, request
+        if reason:
+            assert reason_of(err.value) == reason
+    for roles in (("marketing",), ("store_manager",), ("front_desk",)):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await members.UpdateProgrammeSettings(
+                update(["anniversary_points"], anniversary_points=5),
+                metadata=md(tenant, roles, stores=["s1"]),
+            )
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED, roles
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await members.GetProgrammeSettings(
+            pb.GetProgrammeSettingsRequest(name="campaignSettings"), metadata=admin
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert await settings_rows() == 0  # every refusal wrote nothing
+
+    request = update(
+        ["anniversary_points", "anniversary_voucher_template"],
+        anniversary_points=0,
+        anniversary_voucher_template="voucherTemplates/anniv",
+    )
+    saved = (await members.UpdateProgrammeSettings(request, metadata=admin)).programme_settings
+    assert (saved.anniversary_points, saved.anniversary_voucher_template, saved.lapse_voucher_template) == (
+        0,
+        "voucherTemplates/anniv",
+        "",
+    )
+    assert saved.HasField("update_time")
+    replayed = (await members.UpdateProgrammeSettings(request, metadata=admin)).programme_settings
+    assert replayed == saved
+    # an empty mask updates the fields that are set; the others keep their values
+    empty_mask = pb.UpdateProgrammeSettingsRequest(
+        programme_settings=referral_pb2.ProgrammeSettings(lapse_voucher_template="voucherTemplates/comeback"),
+        request_id=str(uuid.uuid4()),
+    )
+    saved = (await members.UpdateProgrammeSettings(empty_mask, metadata=admin)).programme_settings
+    assert (saved.anniversary_points, saved.anniversary_voucher_template, saved.lapse_voucher_template) == (
+        0,
+        "voucherTemplates/anniv",
+        "voucherTemplates/comeback",
+    )
+    got = await members.GetProgrammeSettings(
+        pb.GetProgrammeSettingsRequest(name="programmeSettings"), metadata=admin
+    )
+    assert got.programme_settings == saved
+    assert await settings_rows() == 1
+
+    # one member registered two years ago in each tenant; the jobs run with the deployment's
+    # defaults (100 points, no vouchers): the tenant with settings gets its own rewards
+    member_of = {}
+    for t in (tenant, plain):
+        await members.CreateStore(
+            pb.CreateStoreRequest(
+                store_id="s1",
+                store=store_pb2.Store(display_name="S1", time_zone="Asia/Shanghai"),
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=md(t),
+        )
+        resp = await members.RegisterMember(
+            pb.RegisterMemberRequest(
+                member=member_pb2.Member(
+                    display_name="老会员", phone=f"1390{uuid.uuid4().int % 10**7:07d}", home_store="stores/s1"
+                ),
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=md(t),
+        )
+        member_of[t] = resp.member.name
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE members SET create_time = :at WHERE tenant_id = :t AND member_id = :m"),
+                {"at": datetime(2025, 6, 10, 2, 0, tzinfo=UTC), "t": t, "m": resp.member.name.split("/")[1]},
+            )
+    config = load_config("members", {"PEONY_MEMBERS_DATABASE_URL": "postgresql+asyncpg://unused/x"})
+    uows = UnitOfWorkFactory(
+        MembersUnitOfWork, session_factory(engine), service="members", cipher=PiiCipher(config.pii_master_key)
+    )
+    now = datetime(2027, 6, 10, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai on the anniversary
+    await run_anniversaries(engine, uows, now, AnniversarySettings())
+    await run_lapses(engine, uows, now, LapseSettings())
+
+    async def events(t: str, kind):
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text("SELECT payload FROM outbox WHERE tenant_id = :t AND event_type = :e ORDER BY seq"),
+                    {"t": t, "e": kind.DESCRIPTOR.full_name},
+                )
+            ).all()
+        return [unpack(EventEnvelope.FromString(r.payload), kind) for r in rows]
+
+    rewards = {
+        t: [
+            (e.member, e.reward.points, e.reward.voucher_template)
+            for e in await events(t, members_events.MembershipAnniversaryDue)
+        ]
+        for t in (tenant, plain)
+    }
+    assert rewards == {
+        tenant: [(member_of[tenant], 0, "voucherTemplates/anniv")],
+        plain: [(member_of[plain], 100, "")],
+    }
+    lapsed = {
+        t: [
+            (e.member, e.days, e.reward.voucher_template)
+            for e in await events(t, members_events.MemberLapsed)
+        ]
+        for t in (tenant, plain)
+    }
+    assert lapsed == {
+        tenant: [(member_of[tenant], 90, "voucherTemplates/comeback")],
+        plain: [(member_of[plain], 90, "")],
+    }

@@ -376,6 +376,34 @@ class UpdateReferralSettingsResponse(_message.Message):
     referral_settings: _referral_pb2.ReferralSettings
     def __init__(self, referral_settings: _Optional[_Union[_referral_pb2.ReferralSettings, _Mapping]] = ...) -> None: ...
 
+class GetProgrammeSettingsRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetProgrammeSettingsResponse(_message.Message):
+    __slots__ = ("programme_settings",)
+    PROGRAMME_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    programme_settings: _referral_pb2.ProgrammeSettings
+    def __init__(self, programme_settings: _Optional[_Union[_referral_pb2.ProgrammeSettings, _Mapping]] = ...) -> None: ...
+
+class UpdateProgrammeSettingsRequest(_message.Message):
+    __slots__ = ("programme_settings", "update_mask", "request_id")
+    PROGRAMME_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    programme_settings: _referral_pb2.ProgrammeSettings
+    update_mask: _field_mask_pb2.FieldMask
+    request_id: str
+    def __init__(self, programme_settings: _Optional[_Union[_referral_pb2.ProgrammeSettings, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class UpdateProgrammeSettingsResponse(_message.Message):
+    __slots__ = ("programme_settings",)
+    PROGRAMME_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    programme_settings: _referral_pb2.ProgrammeSettings
+    def __init__(self, programme_settings: _Optional[_Union[_referral_pb2.ProgrammeSettings, _Mapping]] = ...) -> None: ...
+
 class UpdateTierLadderRequest(_message.Message):
     __slots__ = ("tier_ladder", "update_mask", "request_id")
     TIER_LADDER_FIELD_NUMBER: _ClassVar[int]

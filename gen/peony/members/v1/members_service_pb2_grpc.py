@@ -178,6 +178,16 @@ class MembersServiceStub:
                 request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateReferralSettingsRequest.SerializeToString,
                 response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateReferralSettingsResponse.FromString,
                 _registered_method=True)
+        self.GetProgrammeSettings = channel.unary_unary(
+                '/peony.members.v1.MembersService/GetProgrammeSettings',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetProgrammeSettingsRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetProgrammeSettingsResponse.FromString,
+                _registered_method=True)
+        self.UpdateProgrammeSettings = channel.unary_unary(
+                '/peony.members.v1.MembersService/UpdateProgrammeSettings',
+                request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateProgrammeSettingsRequest.SerializeToString,
+                response_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateProgrammeSettingsResponse.FromString,
+                _registered_method=True)
         self.SetMemberTier = channel.unary_unary(
                 '/peony.members.v1.MembersService/SetMemberTier',
                 request_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.SetMemberTierRequest.SerializeToString,
@@ -512,6 +522,22 @@ class MembersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetProgrammeSettings(self, request, context):
+        """Returns the tenant's programme rewards (anniversary points / voucher, lapse voucher).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateProgrammeSettings(self, request, context):
+        """Updates the tenant's programme rewards (permission `tiers.manage`). A voucher template is
+        checked with the wallet first: unknown → NOT_FOUND `VOUCHER_TEMPLATE_NOT_FOUND`, deactivated
+        → FAILED_PRECONDITION `VOUCHER_TEMPLATE_INACTIVE`; a refusal writes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetMemberTier(self, request, context):
         """Sets a member's tier by hand (staff override), records a `TierChange` and publishes
         `TierChanged`.
@@ -786,6 +812,16 @@ def add_MembersServiceServicer_to_server(servicer, server):
                     servicer.UpdateReferralSettings,
                     request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateReferralSettingsRequest.FromString,
                     response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateReferralSettingsResponse.SerializeToString,
+            ),
+            'GetProgrammeSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProgrammeSettings,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetProgrammeSettingsRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.GetProgrammeSettingsResponse.SerializeToString,
+            ),
+            'UpdateProgrammeSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateProgrammeSettings,
+                    request_deserializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateProgrammeSettingsRequest.FromString,
+                    response_serializer=peony_dot_members_dot_v1_dot_members__service__pb2.UpdateProgrammeSettingsResponse.SerializeToString,
             ),
             'SetMemberTier': grpc.unary_unary_rpc_method_handler(
                     servicer.SetMemberTier,
@@ -1577,6 +1613,60 @@ class MembersService:
             '/peony.members.v1.MembersService/UpdateReferralSettings',
             peony_dot_members_dot_v1_dot_members__service__pb2.UpdateReferralSettingsRequest.SerializeToString,
             peony_dot_members_dot_v1_dot_members__service__pb2.UpdateReferralSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProgrammeSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/GetProgrammeSettings',
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetProgrammeSettingsRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.GetProgrammeSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateProgrammeSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/peony.members.v1.MembersService/UpdateProgrammeSettings',
+            peony_dot_members_dot_v1_dot_members__service__pb2.UpdateProgrammeSettingsRequest.SerializeToString,
+            peony_dot_members_dot_v1_dot_members__service__pb2.UpdateProgrammeSettingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -156,6 +156,13 @@ class MembersServiceStub:
     """Updates the tenant's referral programme terms (permission `tiers.manage`). Rewards earned
     after the update use the new terms; rewards already earned keep theirs.
     """
+    GetProgrammeSettings: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.GetProgrammeSettingsRequest, _members_service_pb2.GetProgrammeSettingsResponse]
+    """Returns the tenant's programme rewards (anniversary points / voucher, lapse voucher)."""
+    UpdateProgrammeSettings: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.UpdateProgrammeSettingsRequest, _members_service_pb2.UpdateProgrammeSettingsResponse]
+    """Updates the tenant's programme rewards (permission `tiers.manage`). A voucher template is
+    checked with the wallet first: unknown → NOT_FOUND `VOUCHER_TEMPLATE_NOT_FOUND`, deactivated
+    → FAILED_PRECONDITION `VOUCHER_TEMPLATE_INACTIVE`; a refusal writes nothing.
+    """
     SetMemberTier: _grpc.UnaryUnaryMultiCallable[_members_service_pb2.SetMemberTierRequest, _members_service_pb2.SetMemberTierResponse]
     """Sets a member's tier by hand (staff override), records a `TierChange` and publishes
     `TierChanged`.
@@ -346,6 +353,13 @@ class MembersServiceAsyncStub(MembersServiceStub):
     UpdateReferralSettings: _aio.UnaryUnaryMultiCallable[_members_service_pb2.UpdateReferralSettingsRequest, _members_service_pb2.UpdateReferralSettingsResponse]  # type: ignore[assignment]
     """Updates the tenant's referral programme terms (permission `tiers.manage`). Rewards earned
     after the update use the new terms; rewards already earned keep theirs.
+    """
+    GetProgrammeSettings: _aio.UnaryUnaryMultiCallable[_members_service_pb2.GetProgrammeSettingsRequest, _members_service_pb2.GetProgrammeSettingsResponse]  # type: ignore[assignment]
+    """Returns the tenant's programme rewards (anniversary points / voucher, lapse voucher)."""
+    UpdateProgrammeSettings: _aio.UnaryUnaryMultiCallable[_members_service_pb2.UpdateProgrammeSettingsRequest, _members_service_pb2.UpdateProgrammeSettingsResponse]  # type: ignore[assignment]
+    """Updates the tenant's programme rewards (permission `tiers.manage`). A voucher template is
+    checked with the wallet first: unknown → NOT_FOUND `VOUCHER_TEMPLATE_NOT_FOUND`, deactivated
+    → FAILED_PRECONDITION `VOUCHER_TEMPLATE_INACTIVE`; a refusal writes nothing.
     """
     SetMemberTier: _aio.UnaryUnaryMultiCallable[_members_service_pb2.SetMemberTierRequest, _members_service_pb2.SetMemberTierResponse]  # type: ignore[assignment]
     """Sets a member's tier by hand (staff override), records a `TierChange` and publishes
@@ -684,6 +698,25 @@ class MembersServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_members_service_pb2.UpdateReferralSettingsResponse, _abc.Awaitable[_members_service_pb2.UpdateReferralSettingsResponse]]:
         """Updates the tenant's referral programme terms (permission `tiers.manage`). Rewards earned
         after the update use the new terms; rewards already earned keep theirs.
+        """
+
+    @_abc_1.abstractmethod
+    def GetProgrammeSettings(
+        self,
+        request: _members_service_pb2.GetProgrammeSettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.GetProgrammeSettingsResponse, _abc.Awaitable[_members_service_pb2.GetProgrammeSettingsResponse]]:
+        """Returns the tenant's programme rewards (anniversary points / voucher, lapse voucher)."""
+
+    @_abc_1.abstractmethod
+    def UpdateProgrammeSettings(
+        self,
+        request: _members_service_pb2.UpdateProgrammeSettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_members_service_pb2.UpdateProgrammeSettingsResponse, _abc.Awaitable[_members_service_pb2.UpdateProgrammeSettingsResponse]]:
+        """Updates the tenant's programme rewards (permission `tiers.manage`). A voucher template is
+        checked with the wallet first: unknown → NOT_FOUND `VOUCHER_TEMPLATE_NOT_FOUND`, deactivated
+        → FAILED_PRECONDITION `VOUCHER_TEMPLATE_INACTIVE`; a refusal writes nothing.
         """
 
     @_abc_1.abstractmethod

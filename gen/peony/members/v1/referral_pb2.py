@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from peony.options.v1 import limits_pb2 as peony_dot_options_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpeony/members/v1/referral.proto\x12\x10peony.members.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x02\n\x10ReferralSettings\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1d\n\x0fthreshold_minor\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12$\n\x16referrer_voucher_minor\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12 \n\x12voucher_valid_days\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1d\n\x0freferrer_points\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x1c\n\x0ereferee_points\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x1b\n\rcurrency_code\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:]\xea\x41Z\n\"members.peony.dev/ReferralSettings\x12\x10referralSettings*\x10referralSettings2\x10referralSettingsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpeony/members/v1/referral.proto\x12\x10peony.members.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpeony/options/v1/limits.proto\"\xfd\x02\n\x10ReferralSettings\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1d\n\x0fthreshold_minor\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12$\n\x16referrer_voucher_minor\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12 \n\x12voucher_valid_days\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1d\n\x0freferrer_points\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x1c\n\x0ereferee_points\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x1b\n\rcurrency_code\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:]\xea\x41Z\n\"members.peony.dev/ReferralSettings\x12\x10referralSettings*\x10referralSettings2\x10referralSettings\"\x89\x03\n\x11ProgrammeSettings\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12 \n\x12\x61nniversary_points\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12T\n\x1c\x61nniversary_voucher_template\x18\x03 \x01(\tB.\xe2\x41\x01\x01\xfa\x41\"\n wallet.peony.dev/VoucherTemplate\xc8\xf3\x18\xc8\x01\x12N\n\x16lapse_voucher_template\x18\x04 \x01(\tB.\xe2\x41\x01\x01\xfa\x41\"\n wallet.peony.dev/VoucherTemplate\xc8\xf3\x18\xc8\x01\x12\x35\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:a\xea\x41^\n#members.peony.dev/ProgrammeSettings\x12\x11programmeSettings*\x11programmeSettings2\x11programmeSettingsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,6 +53,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REFERRALSETTINGS'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
   _globals['_REFERRALSETTINGS']._loaded_options = None
   _globals['_REFERRALSETTINGS']._serialized_options = b'\352AZ\n\"members.peony.dev/ReferralSettings\022\020referralSettings*\020referralSettings2\020referralSettings'
-  _globals['_REFERRALSETTINGS']._serialized_start=147
-  _globals['_REFERRALSETTINGS']._serialized_end=528
+  _globals['_PROGRAMMESETTINGS'].fields_by_name['name']._loaded_options = None
+  _globals['_PROGRAMMESETTINGS'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_PROGRAMMESETTINGS'].fields_by_name['anniversary_points']._loaded_options = None
+  _globals['_PROGRAMMESETTINGS'].fields_by_name['anniversary_points']._serialized_options = b'\342A\001\001'
+  _globals['_PROGRAMMESETTINGS'].fields_by_name['anniversary_voucher_template']._loaded_options = None
+  _globals['_PROGRAMMESETTINGS'].fields_by_name['anniversary_voucher_template']._serialized_options = b'\342A\001\001\372A\"\n wallet.peony.dev/VoucherTemplate\310\363\030\310\001'
+  _globals['_PROGRAMMESETTINGS'].fields_by_name['lapse_voucher_template']._loaded_options = None
+  _globals['_PROGRAMMESETTINGS'].fields_by_name['lapse_voucher_template']._serialized_options = b'\342A\001\001\372A\"\n wallet.peony.dev/VoucherTemplate\310\363\030\310\001'
+  _globals['_PROGRAMMESETTINGS'].fields_by_name['update_time']._loaded_options = None
+  _globals['_PROGRAMMESETTINGS'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_PROGRAMMESETTINGS']._loaded_options = None
+  _globals['_PROGRAMMESETTINGS']._serialized_options = b'\352A^\n#members.peony.dev/ProgrammeSettings\022\021programmeSettings*\021programmeSettings2\021programmeSettings'
+  _globals['_REFERRALSETTINGS']._serialized_start=178
+  _globals['_REFERRALSETTINGS']._serialized_end=559
+  _globals['_PROGRAMMESETTINGS']._serialized_start=562
+  _globals['_PROGRAMMESETTINGS']._serialized_end=955
 # @@protoc_insertion_point(module_scope)
