@@ -47,6 +47,10 @@ from services.members.service_layer.unit_of_work import MembersUnitOfWork
 SERVICE = "members"
 # How often each replica looks for members due for their tier anniversary review.
 TIER_REVIEW_INTERVAL_VAR = "PEONY_MEMBERS_TIER_REVIEW_INTERVAL_SECONDS"
+# The anniversary programme's tick on each replica and its members per transaction (small batches
+# let the SIGKILL test land its kill mid-run).
+ANNIVERSARY_INTERVAL_VAR = "PEONY_MEMBERS_ANNIVERSARY_INTERVAL_SECONDS"
+ANNIVERSARY_BATCH_VAR = "PEONY_MEMBERS_ANNIVERSARY_BATCH_SIZE"
 # How often each replica looks for campaigns to start or send (the throttle is per minute).
 CAMPAIGN_INTERVAL_VAR = "PEONY_MEMBERS_CAMPAIGN_INTERVAL_SECONDS"
 # The ImportService's worker: how often each replica looks for an import to run, and the lease an
@@ -59,6 +63,14 @@ IMPORT_BATCH_VAR = "PEONY_MEMBERS_IMPORT_BATCH_ROWS"
 IMPORT_RETENTION_VAR = "PEONY_MEMBERS_IMPORT_UPLOAD_RETENTION_HOURS"
 FULL_NAME = members_service_pb2.DESCRIPTOR.services_by_name["MembersService"].full_name
 IMPORT_FULL_NAME = members_service_pb2.DESCRIPTOR.services_by_name["ImportService"].full_name
+
+
+def _bounded_int(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValueError(f"{name} must be an integer {low}-{high}, got {raw!r}")
+    return int(raw)
 
 
 async def build(config: ServiceConfig) -> GrpcServiceRunner:
@@ -106,7 +118,13 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         backbone.engine, uows, interval_s=float(config.extra.get(TIER_REVIEW_INTERVAL_VAR) or 60.0)
     )
     birthdays = BirthdayWorker(backbone.engine, uows, cipher, BirthdaySettings.from_env(config.extra))
-    anniversaries = AnniversaryWorker(backbone.engine, uows, anniversary_settings)
+    anniversaries = AnniversaryWorker(
+        backbone.engine,
+        uows,
+        anniversary_settings,
+        interval_s=float(config.extra.get(ANNIVERSARY_INTERVAL_VAR) or 60.0),
+        batch=_bounded_int(config.extra.get(ANNIVERSARY_BATCH_VAR), ANNIVERSARY_BATCH_VAR, 500, 1, 5000),
+    )
     lapses = LapseWorker(backbone.engine, uows, lapse_settings)
     campaign_sender = CampaignWorker(
         backbone.engine,

@@ -196,9 +196,13 @@ class AnniversaryWorker(PeriodicWorker):
 
     name = "anniversary-programme"
 
-    def __init__(self, engine, uows, settings: AnniversarySettings, *, interval_s: float = 60.0):
+    def __init__(
+        self, engine, uows, settings: AnniversarySettings, *, interval_s: float = 60.0, batch: int = BATCH
+    ):
         super().__init__(interval_s=interval_s)
-        self._engine, self._uows, self._settings = engine, uows, settings
+        self._engine, self._uows, self._settings, self._batch = engine, uows, settings, batch
 
     async def tick(self) -> int:
-        return await run_anniversaries(self._engine, self._uows, datetime.now(UTC), self._settings)
+        return await run_anniversaries(
+            self._engine, self._uows, datetime.now(UTC), self._settings, batch=self._batch
+        )
