@@ -63,8 +63,11 @@ campaign_reward_uses = Table(
     Column("kind", Text, nullable=False),  # voucher | package
     Column("reward_id", Text, nullable=False),
     Column("member_id", UUID(as_uuid=False), nullable=False),
-    Column("sessions", BigInteger, nullable=False),  # 1 for a voucher
+    Column("sessions", BigInteger, nullable=False),  # 1 for a voucher, negative for a restore
     Column("occurred_at", DateTime(timezone=True), nullable=False),
+    # the checkout that used it (a refund's restore finds the use it undoes by it); NULL before
+    # 0019_campaign_reward_restores. A restore is a row with negative ``sessions``.
+    Column("checkout", Text, nullable=True),
     PrimaryKeyConstraint("tenant_id", "event_id", name="pk_campaign_reward_uses"),
     CheckConstraint("kind IN ('voucher', 'package')", name="ck_campaign_reward_uses_kind"),
     Index("ix_campaign_reward_uses_reward", "tenant_id", "kind", "reward_id"),

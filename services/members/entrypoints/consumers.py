@@ -150,6 +150,25 @@ async def _voucher_redeemed(
         spend.member_uuid(redeemed.member),
         1,
         _occurred_at(envelope, None),
+        checkout=redeemed.checkout,
+    )
+
+
+@engagement_events.on(wallet_pb.VoucherRestored)
+async def _voucher_restored(
+    activity: MemberActivity, envelope: EventEnvelope, restored: wallet_pb.VoucherRestored
+) -> None:
+    # the checkout that redeemed it was refunded: its redemption no longer counts
+    await campaign_rewards.record_restore(
+        activity.session,
+        activity.tenant,
+        envelope.event_id,
+        VOUCHER,
+        restored.voucher.rsplit("/", 1)[-1],
+        spend.member_uuid(restored.member),
+        1,
+        _occurred_at(envelope, None),
+        checkout=restored.checkout,
     )
 
 
@@ -170,6 +189,7 @@ async def _sessions_used(
         spend.member_uuid(used.member),
         used.sessions,
         _occurred_at(envelope, None),
+        checkout=used.checkout,
     )
 
 
@@ -182,10 +202,30 @@ async def _package_sold(
     )
 
 
-@engagement_events.on(wallet_pb.PackageSessionsRestored)
 async def _package_item(activity: MemberActivity, envelope: EventEnvelope, event) -> None:
     await PackageSessions(activity.session, activity.tenant).set_items(
         spend.member_uuid(event.member), event.package, [event], _occurred_at(envelope, None)
+    )
+
+
+@engagement_events.on(wallet_pb.PackageSessionsRestored)
+async def _sessions_restored(
+    activity: MemberActivity, envelope: EventEnvelope, restored: wallet_pb.PackageSessionsRestored
+) -> None:
+    # the card's sessions left, and the refunded checkout's free sessions no longer count as used
+    await _package_item(activity, envelope, restored)
+    if restored.sessions <= 0:
+        return
+    await campaign_rewards.record_restore(
+        activity.session,
+        activity.tenant,
+        envelope.event_id,
+        PACKAGE,
+        restored.package.rsplit("/", 1)[-1],
+        spend.member_uuid(restored.member),
+        restored.sessions,
+        _occurred_at(envelope, None),
+        checkout=restored.checkout,
     )
 
 

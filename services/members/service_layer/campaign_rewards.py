@@ -11,6 +11,9 @@ and what became of it (refusals, redemptions).
   (``rewards_refused_count``: the template was deactivated after creation; final).
 - Attribution: ``VoucherRedeemed`` and ``PackageSessionConsumed`` land in ``campaign_reward_uses``;
   the results count the uses of this campaign's vouchers and cards within each recipient's window.
+  A refund that gives them back (``VoucherRestored``, ``PackageSessionsRestored`` naming the
+  checkout) lands there as a negative use dated like the use it undoes: the count goes back down,
+  once per restoring event.
 """
 
 from __future__ import annotations
@@ -136,6 +139,8 @@ async def record_use(
     member_id: str,
     sessions: int,
     at: datetime,
+    *,
+    checkout: str = "",
 ) -> None:
     """A voucher redeemed or sessions of a card used (any voucher or card: joined with the
     campaign's at query time). The event id keys it: a redelivery counts once."""
@@ -149,8 +154,48 @@ async def record_use(
             member_id=member_id,
             sessions=sessions,
             occurred_at=at,
+            checkout=checkout or None,
         )
         .on_conflict_do_nothing()
+    )
+
+
+async def record_restore(
+    session,
+    tenant: str,
+    event_id: str,
+    kind: str,
+    reward_id: str,
+    member_id: str,
+    sessions: int,
+    at: datetime,
+    *,
+    checkout: str = "",
+) -> None:
+    """A refund gave back a voucher or sessions a checkout had used: a use of ``-sessions``, keyed
+    by the restoring event's id (a redelivery un-counts once). It is dated like the use it undoes
+    (the same voucher or card and checkout), so it cancels that use in whichever attribution
+    window the use fell; with no such use known (events from before the checkout was recorded)
+    it is dated at the restore."""
+    u = crt.campaign_reward_uses.c
+    undone = (
+        await session.scalar(
+            select(u.occurred_at)
+            .where(
+                u.tenant_id == tenant,
+                u.kind == kind,
+                u.reward_id == reward_id,
+                u.sessions > 0,
+                u.checkout == checkout,
+            )
+            .order_by(u.occurred_at.desc())
+            .limit(1)
+        )
+        if checkout
+        else None
+    )
+    await record_use(
+        session, tenant, event_id, kind, reward_id, member_id, -sessions, undone or at, checkout=checkout
     )
 
 

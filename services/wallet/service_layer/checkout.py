@@ -799,12 +799,18 @@ async def refund(
     await uow.lots.move(posted.transaction_id, lot_moves)
     if package_uses_back:
         record_restores = packages.record_refund_restores
-        await record_restores(uow, posted.transaction_id, package_uses_back, store_id=store_id)
+        await record_restores(
+            uow,
+            posted.transaction_id,
+            package_uses_back,
+            store_id=store_id,
+            checkout=f"checkouts/{checkout_id}",
+        )
 
     vouchers_restored: list[str] = []
     if all_done and row.voucher_uses:
         restore_vouchers = vouchers.restore_for_refund
-        restored = await restore_vouchers(uow, checkout_id=checkout_id)
+        restored = await restore_vouchers(uow, checkout_id=checkout_id, refund_id=refund_id)
         vouchers_restored = [
             v if str(v).startswith("members/") else f"members/{member_id}/vouchers/{v}"
             for v in restored or []

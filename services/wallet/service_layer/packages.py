@@ -530,6 +530,7 @@ async def _record_uses(
                     sessions=use.sessions,
                     sessions_remaining=restored.sessions_remaining if restored else 0,
                     transaction=f"members/{pkg.member_id}/transactions/{transaction_id}",
+                    checkout=checkout,
                 ),
                 aggregate_type="wallet",
                 aggregate_id=pkg.member_id,
@@ -692,13 +693,18 @@ async def restore_for_refund(
 
 
 async def record_refund_restores(
-    uow: UoW, transaction_id: str, uses: list[PackageUse], *, store_id: str | None = None
+    uow: UoW,
+    transaction_id: str,
+    uses: list[PackageUse],
+    *,
+    store_id: str | None = None,
+    checkout: str = "",
 ) -> None:
     """After the refund transaction is posted: gives the sessions and their deferred value back to
-    the cards and writes negative consumption rows."""
+    the cards and writes negative consumption rows (`PackageSessionsRestored` names `checkout`)."""
     if store_id is None:
         store_id = (await uow.ledger.get(transaction_id)).store_id or ""
-    await _record_uses(uow, transaction_id, uses, store_id, sign=+1)
+    await _record_uses(uow, transaction_id, uses, store_id, sign=+1, checkout=checkout)
 
 
 # --- freeze / extend --------------------------------------------------------------------------

@@ -265,9 +265,10 @@ async def redeem_for_checkout(
     return uses
 
 
-async def restore_for_refund(uow: UoW, *, checkout_id: str) -> list[str]:
+async def restore_for_refund(uow: UoW, *, checkout_id: str, refund_id: str = "") -> list[str]:
     """A full refund of `checkout_id`: its vouchers become issued again when still valid (the
-    others expired); returns the ids of the vouchers given back."""
+    others expired); returns the ids of the vouchers given back. Each one given back emits
+    `VoucherRestored` (attribution un-counts the redemption)."""
     repo = vouchers_of(uow)
     now = datetime.now(UTC)
     restored = []
@@ -277,6 +278,17 @@ async def restore_for_refund(uow: UoW, *, checkout_id: str) -> list[str]:
         if row.valid_until is None or row.valid_until > now:
             await repo.set_state(row.voucher_id, dv.ISSUED, checkout_id=None)
             restored.append(row.voucher_id)
+            uow.emit(
+                events_pb2.VoucherRestored(
+                    member=f"members/{row.member_id}",
+                    voucher=voucher_name(row),
+                    template=f"voucherTemplates/{row.template_id}",
+                    checkout=f"checkouts/{checkout_id}",
+                    refund=f"checkouts/{checkout_id}/refunds/{refund_id}" if refund_id else "",
+                ),
+                aggregate_type="wallet",
+                aggregate_id=str(row.member_id),
+            )
         else:
             await repo.set_state(row.voucher_id, dv.EXPIRED, checkout_id=checkout_id)
     return restored

@@ -248,14 +248,17 @@ async def test_refusals_show_in_progress_and_redemptions_in_the_windowed_results
     campaign_id = campaign.name.split("/")[1]
     try:
 
-        async def publish(event, at: datetime) -> None:
+        async def publish(event, at: datetime, *, times: int = 1) -> None:
+            """``times`` > 1: the same envelope (event id) delivered again, as after a relay crash
+            (another Nats-Msg-Id, so JetStream's de-duplication does not hide it)."""
             envelope = new_envelope(
                 event, tenant=tenant, aggregate_type="wallet", aggregate_id=str(uuid.uuid4()), occurred_at=at
             )
             subject = "peony.wallet." + envelope.event_type.rsplit(".", 1)[-1]
-            await js.publish(
-                subject, envelope.SerializeToString(), headers={"Nats-Msg-Id": envelope.event_id}
-            )
+            for i in range(times):
+                await js.publish(
+                    subject, envelope.SerializeToString(), headers={"Nats-Msg-Id": f"{envelope.event_id}-{i}"}
+                )
             for _ in range(600):
                 async with engine.connect() as conn:
                     done = (
@@ -277,7 +280,8 @@ async def test_refusals_show_in_progress_and_redemptions_in_the_windowed_results
         v1, p1, p2, other = (str(uuid.uuid4()) for _ in range(4))
         # the use may arrive before the grant's settlement: the join is at query time
         await publish(
-            wallet_events.VoucherRedeemed(member=a, voucher=f"{a}/vouchers/{v1}"), t0 + timedelta(days=2)
+            wallet_events.VoucherRedeemed(member=a, voucher=f"{a}/vouchers/{v1}", checkout="checkouts/c1"),
+            t0 + timedelta(days=2),
         )
         await publish(settled(a, voucher=f"{a}/vouchers/{v1}", package=f"{a}/packages/{p1}"), t0)
         await publish(
@@ -285,7 +289,11 @@ async def test_refusals_show_in_progress_and_redemptions_in_the_windowed_results
         )
         await publish(
             wallet_events.PackageSessionConsumed(
-                member=a, package=f"{a}/packages/{p1}", service="services/facial", sessions=2
+                member=a,
+                package=f"{a}/packages/{p1}",
+                service="services/facial",
+                sessions=2,
+                checkout="checkouts/c2",
             ),
             t0 + timedelta(days=3),
         )
@@ -310,6 +318,52 @@ async def test_refusals_show_in_progress_and_redemptions_in_the_windowed_results
         assert (r.vouchers_redeemed, r.free_sessions_used) == (1, 2)
         r = await results(45)
         assert (r.vouchers_redeemed, r.free_sessions_used) == (1, 3)
+
+        # Refunds, 50 days in (after both windows): checkout c1 gives a's voucher back, c2 one of
+        # its two sessions; each event delivered twice. The counts go back down exactly once, in
+        # the windows the uses fell in (a restore is dated like the use it undoes).
+        await publish(
+            wallet_events.VoucherRestored(
+                member=a,
+                voucher=f"{a}/vouchers/{v1}",
+                checkout="checkouts/c1",
+                refund="checkouts/c1/refunds/r1",
+            ),
+            t0 + timedelta(days=50),
+            times=2,
+        )
+        await publish(
+            wallet_events.PackageSessionsRestored(
+                member=a,
+                package=f"{a}/packages/{p1}",
+                service="services/facial",
+                sessions=1,
+                sessions_remaining=2,
+                checkout="checkouts/c2",
+            ),
+            t0 + timedelta(days=50),
+            times=2,
+        )
+        for _ in range(600):  # the second deliveries handled (dropped) too, before counting
+            info = await js.consumer_info("PEONY_WALLET", ENGAGEMENT_DURABLE)
+            if info.num_pending == 0 and info.num_ack_pending == 0:
+                break
+            await asyncio.sleep(0.1)
+        r = await results(30)
+        assert (r.vouchers_redeemed, r.free_sessions_used) == (0, 1)
+        r = await results(45)
+        assert (r.vouchers_redeemed, r.free_sessions_used) == (0, 2)
+        async with engine.connect() as conn:
+            restores = (
+                await conn.execute(
+                    text(
+                        "SELECT kind, sessions FROM campaign_reward_uses"
+                        " WHERE tenant_id = :t AND sessions < 0"
+                    ),
+                    {"t": tenant},
+                )
+            ).all()
+        assert sorted(restores) == [("package", -1), ("voucher", -1)]  # once each despite redelivery
     finally:
         await nc.close()
 

@@ -202,20 +202,22 @@ class PackageSessionConsumed(_message.Message):
     def __init__(self, member: _Optional[str] = ..., package: _Optional[str] = ..., service: _Optional[str] = ..., sessions: _Optional[int] = ..., sessions_remaining: _Optional[int] = ..., store: _Optional[str] = ..., recognized_minor: _Optional[int] = ..., transaction: _Optional[str] = ..., checkout: _Optional[str] = ..., currency_code: _Optional[str] = ...) -> None: ...
 
 class PackageSessionsRestored(_message.Message):
-    __slots__ = ("member", "package", "service", "sessions", "sessions_remaining", "transaction")
+    __slots__ = ("member", "package", "service", "sessions", "sessions_remaining", "transaction", "checkout")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     PACKAGE_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     SESSIONS_FIELD_NUMBER: _ClassVar[int]
     SESSIONS_REMAINING_FIELD_NUMBER: _ClassVar[int]
     TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    CHECKOUT_FIELD_NUMBER: _ClassVar[int]
     member: str
     package: str
     service: str
     sessions: int
     sessions_remaining: int
     transaction: str
-    def __init__(self, member: _Optional[str] = ..., package: _Optional[str] = ..., service: _Optional[str] = ..., sessions: _Optional[int] = ..., sessions_remaining: _Optional[int] = ..., transaction: _Optional[str] = ...) -> None: ...
+    checkout: str
+    def __init__(self, member: _Optional[str] = ..., package: _Optional[str] = ..., service: _Optional[str] = ..., sessions: _Optional[int] = ..., sessions_remaining: _Optional[int] = ..., transaction: _Optional[str] = ..., checkout: _Optional[str] = ...) -> None: ...
 
 class PackageTransferred(_message.Message):
     __slots__ = ("from_member", "from_package", "to_member", "to_package", "sessions", "transaction", "to_items")
@@ -286,6 +288,20 @@ class VoucherRedeemed(_message.Message):
     store: str
     currency_code: str
     def __init__(self, member: _Optional[str] = ..., voucher: _Optional[str] = ..., template: _Optional[str] = ..., checkout: _Optional[str] = ..., discount_minor: _Optional[int] = ..., store: _Optional[str] = ..., currency_code: _Optional[str] = ...) -> None: ...
+
+class VoucherRestored(_message.Message):
+    __slots__ = ("member", "voucher", "template", "checkout", "refund")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    VOUCHER_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    CHECKOUT_FIELD_NUMBER: _ClassVar[int]
+    REFUND_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    voucher: str
+    template: str
+    checkout: str
+    refund: str
+    def __init__(self, member: _Optional[str] = ..., voucher: _Optional[str] = ..., template: _Optional[str] = ..., checkout: _Optional[str] = ..., refund: _Optional[str] = ...) -> None: ...
 
 class HoldAuthorized(_message.Message):
     __slots__ = ("hold", "member", "amount_minor", "package", "service", "sessions", "reference", "expire_time")
