@@ -813,6 +813,7 @@ async def test_package_sessions_and_vouchers_in_checkout_and_full_refund(wallet)
         1,
         9,
     )
+    assert restored.checkout == f"checkouts/{c['checkout_id']}"  # attribution finds the use it undoes
     await invariants(engine)
     refund = await run(
         uows, lambda uow: co.refund(uow, STAFF, checkout_id=c["checkout_id"], lines=[], full=True, reason="")
@@ -820,6 +821,28 @@ async def test_package_sessions_and_vouchers_in_checkout_and_full_refund(wallet)
     assert refund.refund.sessions_restored == 1 and refund.refund.amount_minor == 13000
     assert list(refund.refund.vouchers_restored) == [f"members/{m}/vouchers/{voucher.voucher_id}"]
     assert await remaining() == (10, "issued")
+    async with engine.connect() as conn:
+        payloads = (
+            (
+                await conn.execute(
+                    text(
+                        "SELECT payload FROM outbox WHERE aggregate_id = :m AND event_type = :e ORDER BY seq"
+                    ),
+                    {"m": m, "e": wallet_events.VoucherRestored.DESCRIPTOR.full_name},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    given_back = [unpack(EventEnvelope.FromString(p), wallet_events.VoucherRestored) for p in payloads]
+    assert [(v.voucher, v.template, v.checkout) for v in given_back] == [
+        (
+            f"members/{m}/vouchers/{voucher.voucher_id}",
+            f"voucherTemplates/{template_id}",
+            f"checkouts/{c['checkout_id']}",
+        )
+    ]
+    assert given_back[0].refund.startswith(f"checkouts/{c['checkout_id']}/refunds/")
     await invariants(engine)
 
 
