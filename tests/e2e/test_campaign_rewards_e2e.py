@@ -2,7 +2,8 @@
 of a wallet template and free sessions. Members checks the template with the wallet at creation
 (unknown → 404, bad shapes → 400, nothing written); once sent, the wallet grants each recipient one
 voucher and one free-session card; the test's own checkout with the voucher and its own use of a
-session come back in GetCampaignResults as a voucher redeemed and a session used."""
+session come back in GetCampaignResults as a voucher redeemed and a session used; refunding the
+checkout gives the voucher back and un-counts its redemption."""
 
 from __future__ import annotations
 
@@ -177,6 +178,7 @@ async def test_a_campaign_voucher_and_free_sessions_are_granted_once_and_their_u
             bill(False, [{"tender": "TENDER_WECHAT_PAY", "amountMinor": due}]),
         )
         assert status == 200, body
+        checkout = body["checkout"]["name"]
         package = granted[1][1][0]["name"]
         status, body = await call(
             s,
@@ -201,3 +203,26 @@ async def test_a_campaign_voucher_and_free_sessions_are_granted_once_and_their_u
         assert int(results["recipientsSent"]) == 2 and int(results["rewardsGranted"]) == 2
         status, body = await call(s, "GET", f"{gw}/v1/campaigns/crw")
         assert status == 200 and int(body["campaign"].get("rewardsRefusedCount", 0)) == 0
+
+        # a's checkout refunded in full: the voucher is given back (VoucherRestored) and its
+        # redemption no longer counts; the free session used outside a checkout still does
+        status, body = await call(
+            s,
+            "POST",
+            f"{gw}/v1/{checkout}:refund",
+            {"full": True, "reason": "changed her mind", "requestId": str(uuid.uuid4())},
+        )
+        assert status == 200, body
+        assert body["refund"]["vouchersRestored"] == [voucher]
+
+        async def uncounted():
+            status, body = await call(s, "GET", f"{gw}/v1/campaigns/crw:results")
+            r = body.get("results", {})
+            ok = (
+                status == 200
+                and int(r.get("vouchersRedeemed", 0)) == 0
+                and int(r.get("freeSessionsUsed", 0)) == 1
+            )
+            return r if ok else None
+
+        assert await eventually(uncounted), "the refund never un-counted the voucher's redemption"
