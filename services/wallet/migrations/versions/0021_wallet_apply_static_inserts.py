@@ -6,7 +6,7 @@ Create Date: 2026-12-07 19:00:00
 
 0011's `wallet_apply` inserted the plan's rows (`p_rows`, {table: [row, ...]}) with one
 `EXECUTE format('INSERT INTO %I (%s) ...')` per table, the column list taken from the first row's
-keys. Dynamic SQL is parsed and planned on every call (≈ 310 µs per insert against ≈ 200–250 µs
+keys. Dynamic SQL is parsed and planned on every call (≈ 310 µs per insert against ≈ 200-250 µs
 for the same insert written statically, measured on the bench machine), and a key that only a
 later row carried was dropped without a word.
 
