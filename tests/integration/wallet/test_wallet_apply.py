@@ -505,7 +505,10 @@ def test_wallet_apply_refuses_a_row_with_a_column_it_does_not_write(loop, wallet
             stored_value=24000,
         )
         request_id = str(uuid.uuid4())
-        with pytest.raises(asyncpg.InvalidParameterValueError, match=column):
+        with pytest.raises(
+            asyncpg.InvalidParameterValueError,
+            match=f"{table} row carries a column it does not write: {column}$",
+        ):
             await one_call_checkout(tampered, bill, request_id)
         await _nothing_written(engine, m, request_id)
 

@@ -153,21 +153,22 @@ def _sql_array(names) -> str:
 
 def _column_check() -> str:
     """One query over every row of every table: the first row carrying a key its table does not
-    have here (`row - allowed keys` is then not empty)."""
+    have here (`row - allowed keys` is then not empty), named with those keys."""
     cases = "\n".join(
         f"               WHEN '{table}' THEN {_sql_array(columns)}"
         for table, columns in WRITABLE_COLUMNS.items()
     )
     return f"""
-    SELECT t.key, r.value INTO bad_table, bad_row
-    FROM jsonb_each(p_rows) AS t, jsonb_array_elements(t.value) AS r
-    WHERE r.value - CASE t.key
+    SELECT t.key, x.extra INTO bad_table, unknown_keys
+    FROM jsonb_each(p_rows) AS t, jsonb_array_elements(t.value) AS r,
+         LATERAL (SELECT r.value - CASE t.key
 {cases}
-           END <> '{{}}'::jsonb
+           END AS extra) AS x
+    WHERE x.extra <> '{{}}'::jsonb
     LIMIT 1;
     IF bad_table IS NOT NULL THEN
         RAISE EXCEPTION 'wallet_apply: a % row carries a column it does not write: %', bad_table,
-            (SELECT string_agg(k, ', ') FROM jsonb_object_keys(bad_row) AS k)
+            (SELECT string_agg(k, ', ') FROM jsonb_object_keys(unknown_keys) AS k)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 """
@@ -267,7 +268,7 @@ def wallet_apply_static() -> str:
     assert sql.count(_BODY_START) == 1
     sql = sql.replace(_BODY_START, _BODY_START + checks)
     sql = _replace_once(sql, _LOT_UPDATE_0011, _LOT_UPDATE)
-    return sql.replace(_DECLARED_0011, "    bad_table text;\n    bad_row jsonb;\n")
+    return sql.replace(_DECLARED_0011, "    bad_table text;\n    unknown_keys jsonb;\n")
 
 
 def upgrade() -> None:
