@@ -462,6 +462,94 @@ def test_wallet_apply_refuses_a_table_it_does_not_write(loop, wallet):
     loop.run_until_complete(go())
 
 
+class ApplyTampered:
+    """The real `wallet_apply` call on a plan whose rows `tamper()` changed first."""
+
+    def __init__(self, real: WalletApply, tamper):
+        self._real, self._tamper = real, tamper
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    async def __call__(self, plan):
+        self._tamper(plan.rows)
+        return await self._real(plan)
+
+
+@pytest.mark.parametrize(
+    ("table", "index", "column"),
+    [
+        ("outbox", 1, "published_at"),  # a later row only: 0011 took the columns from the first row
+        ("checkouts", 0, "surprise"),
+        ("commission_records", 0, "movement_id"),
+    ],
+)
+def test_wallet_apply_refuses_a_row_with_a_column_it_does_not_write(loop, wallet, table, index, column):
+    """The static inserts write a fixed list of columns per table: a row carrying any other key
+    is refused (22023) before anything is written — never dropped without a word."""
+    engine, uows, one = wallet
+
+    async def go():
+        m = await new_member(engine, uows, 0, 1000)
+        await top_up(uows, m, "s1", 100000, "p1000")
+
+        def tamper(rows):
+            assert len(rows[table]) > index, rows.keys()
+            rows[table][index][column] = "2026-01-01T00:00:00+00:00"
+
+        tampered = one_call.OneCall(uows, ApplyTampered(one.apply, tamper), one.idempotency)  # type: ignore[arg-type]
+        bill = co.CheckoutInput(
+            member_id=m,
+            store_id="s1",
+            lines=[Line("services/facial", "facial", 1, 24000, serving_staff="s-ann")],
+            stored_value=24000,
+        )
+        request_id = str(uuid.uuid4())
+        with pytest.raises(
+            asyncpg.InvalidParameterValueError,
+            match=f"{table} row carries a column it does not write: {column}$",
+        ):
+            await one_call_checkout(tampered, bill, request_id)
+        await _nothing_written(engine, m, request_id)
+
+    loop.run_until_complete(go())
+
+
+def test_wallet_apply_gives_a_left_out_column_its_default(loop, wallet):
+    """A row that leaves out a column with a default gets the table's default, as before."""
+    engine, _, one = wallet
+
+    async def go():
+        from services.wallet.adapters.wallet_apply import WalletPlan
+
+        event_id = str(uuid.uuid4())
+        row = {
+            "event_id": event_id,
+            "tenant_id": TENANT,
+            "aggregate_type": "member",
+            "aggregate_id": "m-default",
+            "subject": "peony.wallet.test",
+            "event_type": "peony.test.Nothing",
+            "payload": b"",
+        }
+        await one.apply(WalletPlan(tenant=TENANT, rows={"outbox": [row]}))
+        async with engine.begin() as conn:
+            got = (
+                await conn.execute(
+                    text(
+                        "SELECT headers, published_at IS NULL, attempts, seq > 0 FROM outbox"
+                        " WHERE event_id = :e"
+                    ),
+                    {"e": event_id},
+                )
+            ).one()
+            # not a real event: out of the relay's way
+            await conn.execute(text("DELETE FROM outbox WHERE event_id = :e"), {"e": event_id})
+        assert tuple(got) == ({}, True, 0, True)
+
+    loop.run_until_complete(go())
+
+
 async def top_up_rows(engine, member_id: str) -> dict:
     """What top-ups of `member_id` wrote, ids and times left out."""
     q = {
