@@ -301,7 +301,7 @@ async def test_segments_on_the_member_row_select_what_the_join_selected(world: W
         cond = "BETWEEN :low AND :high" if high else ">= :low"
         cases.append(
             (
-                sg.SegmentFilter(points=bounds),
+                sg.SegmentFilter(points_balance=bounds),
                 f"coalesce(a.points_available, 0) {cond}",
                 {"low": low, "high": high},
             )
@@ -309,7 +309,7 @@ async def test_segments_on_the_member_row_select_what_the_join_selected(world: W
     for low, high in ((0, 20_000), (10_000, 40_000)):
         cases.append(
             (
-                sg.SegmentFilter(stored_value=sg.Int64Range(min=low, max=high)),
+                sg.SegmentFilter(stored_value_balance=sg.Int64Range(min=low, max=high)),
                 "coalesce(a.stored_value_minor, 0) BETWEEN :low AND :high",
                 {"low": low, "high": high},
             )
@@ -332,7 +332,7 @@ async def test_segments_on_the_member_row_select_what_the_join_selected(world: W
             sg.SegmentFilter(
                 no_visit_for_days=60,
                 include_never_visited=True,
-                points=sg.Int64Range(min=100),
+                points_balance=sg.Int64Range(min=100),
                 package_sessions_remaining=sg.PackageSessionsRange(range=sg.Int64Range(min=1)),
             ),
             "(a.last_visit_at < :cutoff OR (a.last_visit_at IS NULL AND m.create_time < :cutoff))"
