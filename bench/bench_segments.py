@@ -103,7 +103,8 @@ async def _generate(db_url: str, n: int) -> None:
                 home_store_id,
                 registration_channel, consent, tags, referral_code, tier_id, birthday_md_bidx,
                 create_time, update_time, state,
-                last_visit_at, points_available, stored_value_minor, package_sessions_remaining)
+                last_visit_at, points_available, stored_value_minor, package_sessions_remaining,
+                last_checkout_at)
             SELECT $1, md5('m' || i)::uuid, 'M' || lpad(i::text, 9, '0'), 'member ' || i,
                 'female',
                 'store-' || (i % $3), 'store',
@@ -122,7 +123,10 @@ async def _generate(db_url: str, n: int) -> None:
                 CASE WHEN i % 5 <> 0 THEN (i * 37) % 5000 ELSE 0 END,
                 CASE WHEN i % 5 <> 0 THEN (i * 101) % 200000 ELSE 0 END,
                 CASE WHEN i % 3 = 0 THEN (i * 7) % 11 + CASE WHEN i % 6 = 0 THEN (i * 3) % 6 ELSE 0 END
-                     ELSE 0 END
+                     ELSE 0 END,
+                -- the latest of the member's three checkouts in member_spend below
+                CASE WHEN i % 5 <> 0 THEN $5::timestamptz - make_interval(days => least(
+                    (i * 31) % 365, (i * 31 + 45) % 365, (i * 31 + 90) % 365)::int) END
             FROM generate_series(1, $2::bigint) AS i
             """,
             TENANT,
@@ -154,12 +158,14 @@ async def _generate(db_url: str, n: int) -> None:
             SELECT $1, 'c' || i || '-' || k, '', md5('m' || i)::uuid, 'checkout',
                 ((i * 13 + k * 7) % 2000) * 100,
                 true, 'store-' || ((i + k) % $3), 'CNY',
-                now() - make_interval(days => ((i * 31 + k * 45) % 365)::int), md5('e' || i || '-' || k)::uuid
+                $4::timestamptz - make_interval(days => ((i * 31 + k * 45) % 365)::int),
+                md5('e' || i || '-' || k)::uuid
             FROM generate_series(1, $2::bigint) AS i, generate_series(0, 2) AS k WHERE i % 5 <> 0
             """,
             TENANT,
             n,
             STORES,
+            now,
         )
         # a package card for every third member: facial sessions 0-10, a massage item on every sixth
         await conn.execute(

@@ -162,6 +162,12 @@ class SegmentQuery:
             out.append(m.tags.contains(cast(c.tags_all, ARRAY(Text))))
         if c.consent_flags:
             out.append(m.consent.contains({flag: True for flag in c.consent_flags}))
+        # Spend or visits above 0 in a window need a checkout in it: members whose latest checkout
+        # is older are out before any window row is read (exact: the spend consumer keeps
+        # last_checkout_at with the rows; refunds are dated at their checkout).
+        for windowed in (c.spend, c.visits):
+            if windowed is not None and _excludes_zero(windowed.bounds):
+                out.append(m.last_checkout_at > c.as_of - timedelta(days=windowed.window_days))
         return out
 
     def plan(self, c: Criteria):

@@ -112,11 +112,21 @@ members = Table(
     Column("points_available", BigInteger, nullable=False, server_default=text("0")),
     Column("stored_value_minor", BigInteger, nullable=False, server_default=text("0")),
     Column("package_sessions_remaining", BigInteger, nullable=False, server_default=text("0")),
+    # The latest checkout in ``member_spend`` (set by the spend consumer with the row, under the
+    # member's lock): nobody without a checkout in a window has spend or visits in it.
+    Column("last_checkout_at", DateTime(timezone=True), nullable=True),
     PrimaryKeyConstraint("tenant_id", "member_id", name="pk_members"),
     UniqueConstraint("tenant_id", "phone_bidx", name="uq_members_phone"),
     UniqueConstraint("tenant_id", "member_number", name="uq_members_number"),
     UniqueConstraint("tenant_id", "referral_code", name="uq_members_referral_code"),
-    Index("ix_members_home_store", "tenant_id", "home_store_id", "member_id"),
+    # INCLUDE: a segment's home-store candidates (active, with a checkout in the window) index-only
+    Index(
+        "ix_members_home_store",
+        "tenant_id",
+        "home_store_id",
+        "member_id",
+        postgresql_include=["state", "last_checkout_at"],
+    ),
     Index("ix_members_tier", "tenant_id", "tier_id", "member_id"),
     Index("ix_members_name_prefix_bidx", "name_prefix_bidx", postgresql_using="gin"),
     Index("ix_members_birthday_md", "tenant_id", "birthday_md_bidx"),

@@ -3,7 +3,8 @@
 Last visit, points and stored-value balances are copied from ``member_activity`` onto ``members``
 (and kept there by the engagement consumers), unused package sessions are totalled per member
 (``members.package_sessions_remaining``) and per member and service (``member_service_sessions``),
-so those segment criteria are single-table predicates with matching indexes. Existing rows are
+and the latest checkout (``members.last_checkout_at``, the spend-window pre-filter) is kept, so
+those segment criteria are single-table predicates with matching indexes. Existing rows are
 backfilled from ``member_activity`` and ``member_package_sessions``.
 
 Revision ID: 0018_segment_facts_on_members
@@ -29,6 +30,7 @@ def upgrade() -> None:
         op.add_column(
             "members", sa.Column(column, sa.BigInteger(), nullable=False, server_default=sa.text("0"))
         )
+    op.add_column("members", sa.Column("last_checkout_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "member_service_sessions",
         sa.Column("tenant_id", sa.Text(), nullable=False),
@@ -46,6 +48,14 @@ def upgrade() -> None:
             stored_value_minor = a.stored_value_minor
         FROM member_activity a
         WHERE a.tenant_id = m.tenant_id AND a.member_id = m.member_id
+        """
+    )
+    op.execute(
+        """
+        UPDATE members m SET last_checkout_at = s.latest
+        FROM (SELECT tenant_id, member_id, max(occurred_at) AS latest FROM member_spend
+              WHERE kind = 'checkout' GROUP BY tenant_id, member_id) s
+        WHERE s.tenant_id = m.tenant_id AND s.member_id = m.member_id
         """
     )
     op.execute(
@@ -68,6 +78,13 @@ def upgrade() -> None:
         "member_service_sessions",
         ["tenant_id", "service_id", "sessions_remaining", "member_id"],
     )
+    op.drop_index("ix_members_home_store", table_name="members")
+    op.create_index(
+        "ix_members_home_store",
+        "members",
+        ["tenant_id", "home_store_id", "member_id"],
+        postgresql_include=["state", "last_checkout_at"],
+    )
     op.create_index(
         "ix_members_segment_last_visit",
         "members",
@@ -83,9 +100,17 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_members_home_store", table_name="members")
+    op.create_index("ix_members_home_store", "members", ["tenant_id", "home_store_id", "member_id"])
     op.drop_index("ix_members_package_sessions", table_name="members")
     op.drop_index("ix_members_segment_last_visit", table_name="members")
     op.drop_index("ix_member_service_sessions_range", table_name="member_service_sessions")
     op.drop_table("member_service_sessions")
-    for column in ("package_sessions_remaining", "stored_value_minor", "points_available", "last_visit_at"):
+    for column in (
+        "last_checkout_at",
+        "package_sessions_remaining",
+        "stored_value_minor",
+        "points_available",
+        "last_visit_at",
+    ):
         op.drop_column("members", column)
