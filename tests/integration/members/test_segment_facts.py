@@ -20,7 +20,7 @@ from peony.members.v1 import segment_pb2 as sg
 from peony.wallet.v1 import events_pb2 as wallet_events
 
 from kit.messaging import connect, ensure_stream, new_envelope
-from services.members.entrypoints.consumers import ENGAGEMENT_DURABLE
+from services.members.entrypoints.consumers import ENGAGEMENT_DURABLE, WALLET_DURABLE
 from tests.integration.members.test_segment_packages_visits import card, items
 from tests.integration.members.test_segments import World, ts
 from tests.integration.members.test_spend_and_referrals import eventually
@@ -47,8 +47,10 @@ def member_id(name: str) -> str:
     return name.rsplit("/", 1)[-1]
 
 
-async def publish_all(world: World, envelopes, *, msg_suffix: str = "") -> None:
-    """Publishes every envelope, then waits until the engagement consumer has handled each."""
+async def publish_all(
+    world: World, envelopes, *, msg_suffix: str = "", consumer: str = ENGAGEMENT_DURABLE
+) -> None:
+    """Publishes every envelope, then waits until ``consumer`` has handled each."""
     for envelope in envelopes:
         subject = "peony.wallet." + envelope.event_type.rsplit(".", 1)[-1]
         await world.js.publish(
@@ -60,7 +62,7 @@ async def publish_all(world: World, envelopes, *, msg_suffix: str = "") -> None:
         rows = await world.sql(
             "SELECT count(DISTINCT event_id) FROM inbox WHERE event_id = ANY(:e) AND consumer = :c",
             e=ids,
-            c=ENGAGEMENT_DURABLE,
+            c=consumer,
         )
         return rows[0][0] == len(set(ids))
 
@@ -208,6 +210,10 @@ async def test_member_row_facts_follow_the_events_once(world: World):
 REFERENCE = """
 SELECT m.member_id::text AS member_id
 FROM members m LEFT JOIN member_activity a USING (tenant_id, member_id)
+LEFT JOIN (SELECT member_id, sum(qualifying_spend_minor) AS spend,
+                  sum(visit::int - full_refund::int) AS visits
+           FROM member_spend WHERE tenant_id = :t AND occurred_at > :window_start
+             AND occurred_at <= :as_of GROUP BY member_id) w USING (member_id)
 LEFT JOIN (SELECT member_id, sum(sessions_remaining) AS total,
                   sum(sessions_remaining) FILTER (WHERE service_id = 'facial') AS facial
            FROM member_package_sessions WHERE tenant_id = :t GROUP BY member_id) p USING (member_id)
@@ -221,24 +227,42 @@ async def test_segments_on_the_member_row_select_what_the_join_selected(world: W
     population = [await world.register(store) for _ in range(18)]
     now = datetime.now(UTC).replace(microsecond=0)
     as_of = now + timedelta(days=100)  # registrations are then 100 days old: never-visited can lapse
-    envelopes = []
+    envelopes, refunds = [], []
     for m in population:
-        for _ in range(rng.choice([0, 0, 1, 2, 3])):
+        for _ in range(rng.choice([0, 0, 1, 2, 3, 4])):
             at = now - timedelta(days=rng.randrange(0, 200), hours=rng.randrange(24))
+            spend = rng.randrange(0, 100_000)
+            checkout = f"checkouts/{uuid.uuid4()}"
             envelopes.append(
                 envelope(
                     world,
                     wallet_events.CheckoutCompleted(
-                        checkout=f"checkouts/{uuid.uuid4()}",
+                        checkout=checkout,
                         member=m.name,
                         store=store,
-                        total_minor=100,
-                        qualifying_spend_minor=100,
+                        total_minor=spend,
+                        qualifying_spend_minor=spend,
                         currency_code="CNY",
                         create_time=ts(at),
                     ),
                 )
             )
+            if rng.random() < 0.25:  # refunded, in full or in part (counted at the checkout's time)
+                full = rng.random() < 0.5
+                refunds.append(
+                    envelope(
+                        world,
+                        wallet_events.CheckoutRefunded(
+                            checkout=checkout,
+                            refund=f"{checkout}/refunds/{uuid.uuid4().hex[:8]}",
+                            member=m.name,
+                            store=store,
+                            qualifying_spend_minor=spend if full else spend // 2,
+                            full=full,
+                            currency_code="CNY",
+                        ),
+                    )
+                )
         if rng.random() < 0.7:
             envelopes.append(
                 envelope(
@@ -271,6 +295,9 @@ async def test_segments_on_the_member_row_select_what_the_join_selected(world: W
                 )
             )
     await publish_all(world, envelopes)
+    checkouts = [e for e in envelopes if e.event_type.endswith("CheckoutCompleted")]
+    await publish_all(world, checkouts, consumer=WALLET_DURABLE)  # the spend rows
+    await publish_all(world, refunds, consumer=WALLET_DURABLE)  # after their checkouts
 
     cases: list[tuple[sg.SegmentFilter, str, dict]] = []
     for days in (30, 60, 90, 150):
@@ -340,8 +367,33 @@ async def test_segments_on_the_member_row_select_what_the_join_selected(world: W
             {"cutoff": as_of - timedelta(days=60)},
         )
     )
+    for days, low_spend, low_visits in ((150, 50_000, 1), (200, 1, 2), (300, 0, 0), (130, 20_000, 0)):
+        window = {"window_start": as_of - timedelta(days=days)}
+        spend = sg.WindowedRange(window_days=days, range=sg.Int64Range(min=low_spend))
+        visits = sg.WindowedRange(window_days=days, range=sg.Int64Range(min=low_visits))
+        cases.append(
+            (sg.SegmentFilter(spend=spend), "coalesce(w.spend, 0) >= :low", {"low": low_spend, **window})
+        )
+        cases.append(
+            (sg.SegmentFilter(visits=visits), "coalesce(w.visits, 0) >= :low", {"low": low_visits, **window})
+        )
+        cases.append(
+            (
+                sg.SegmentFilter(home_stores=[store], spend=spend, visits=visits),
+                "coalesce(w.spend, 0) >= :low AND coalesce(w.visits, 0) >= :visits",
+                {"low": low_spend, "visits": low_visits, **window},
+            )
+        )
+    cases.append(  # an upper bound only: members without spend (0) are in
+        (
+            sg.SegmentFilter(spend=sg.WindowedRange(window_days=150, range=sg.Int64Range(max=60_000))),
+            "coalesce(w.spend, 0) <= :high",
+            {"high": 60_000, "window_start": as_of - timedelta(days=150)},
+        )
+    )
     nonempty = 0
     for f, criterion, params in cases:
+        params = {"window_start": as_of - timedelta(days=90), **params, "as_of": as_of}
         rows = await world.sql(REFERENCE.format(criterion=criterion), t=world.tenant, **params)
         expected = sorted(f"members/{r.member_id}" for r in rows)
         nonempty += bool(expected) and len(expected) < len(population)
