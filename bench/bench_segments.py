@@ -13,7 +13,9 @@ Steps:
    registrations over three years; ``member_activity`` for 80% of them (last visit within a year,
    points, stored value) and three checkouts each in ``member_spend`` over the last year; a package
    card for every third member in ``member_package_sessions`` (facial 0-10, massage on every
-   sixth). Then ``VACUUM ANALYZE``.
+   sixth), its per-(member, service) totals in ``member_service_sessions``; the members row's copies
+   of those facts (``last_visit_at``, balances, ``package_sessions_remaining``, ``last_checkout_at``
+   = the latest of its checkouts) as the consumers keep them. Then ``VACUUM ANALYZE``.
 3. The real members service as a separate process; for each of four typical segments,
    ``--repeats`` sequential CountSegment calls and as many first pages (50 members) of
    ListSegmentMembers, one client, through gRPC; p50/p99 per call.
