@@ -147,6 +147,9 @@ members = Table(
         "last_visit_at",
         postgresql_include=["create_time", "state"],
     ),
+    # the active members of a tenant, index-only: what a segment joins a fact table's matches with
+    # (e.g. one service's package sessions) without visiting the wide members heap
+    Index("ix_members_active", "tenant_id", "member_id", postgresql_where=text("state = 'active'")),
     # the all-services package criterion (cards are held by a minority: a short range scan)
     Index(
         "ix_members_package_sessions",

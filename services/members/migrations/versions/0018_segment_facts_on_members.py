@@ -92,6 +92,12 @@ def upgrade() -> None:
         postgresql_include=["create_time", "state"],
     )
     op.create_index(
+        "ix_members_active",
+        "members",
+        ["tenant_id", "member_id"],
+        postgresql_where=sa.text("state = 'active'"),
+    )
+    op.create_index(
         "ix_members_package_sessions",
         "members",
         ["tenant_id", "package_sessions_remaining"],
@@ -103,6 +109,7 @@ def downgrade() -> None:
     op.drop_index("ix_members_home_store", table_name="members")
     op.create_index("ix_members_home_store", "members", ["tenant_id", "home_store_id", "member_id"])
     op.drop_index("ix_members_package_sessions", table_name="members")
+    op.drop_index("ix_members_active", table_name="members")
     op.drop_index("ix_members_segment_last_visit", table_name="members")
     op.drop_index("ix_member_service_sessions_range", table_name="member_service_sessions")
     op.drop_table("member_service_sessions")
