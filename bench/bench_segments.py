@@ -13,7 +13,9 @@ Steps:
    registrations over three years; ``member_activity`` for 80% of them (last visit within a year,
    points, stored value) and three checkouts each in ``member_spend`` over the last year; a package
    card for every third member in ``member_package_sessions`` (facial 0-10, massage on every
-   sixth). Then ``VACUUM ANALYZE``.
+   sixth), its per-(member, service) totals in ``member_service_sessions``; the members row's copies
+   of those facts (``last_visit_at``, balances, ``package_sessions_remaining``, ``last_checkout_at``
+   = the latest of its checkouts) as the consumers keep them. Then ``VACUUM ANALYZE``.
 3. The real members service as a separate process; for each of four typical segments,
    ``--repeats`` sequential CountSegment calls and as many first pages (50 members) of
    ListSegmentMembers, one client, through gRPC; p50/p99 per call.
@@ -30,6 +32,7 @@ import shutil
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,12 +98,15 @@ async def _generate(db_url: str, n: int) -> None:
                 f"store-{i}",
             )
         started = time.monotonic()
+        now = datetime.now(UTC)  # one "now" for the members row and member_activity: equal copies
         await conn.execute(
             """
             INSERT INTO members (tenant_id, member_id, member_number, display_name, gender,
                 home_store_id,
                 registration_channel, consent, tags, referral_code, tier_id, birthday_md_bidx,
-                create_time, update_time, state)
+                create_time, update_time, state,
+                last_visit_at, points_available, stored_value_minor, package_sessions_remaining,
+                last_checkout_at)
             SELECT $1, md5('m' || i)::uuid, 'M' || lpad(i::text, 9, '0'), 'member ' || i,
                 'female',
                 'store-' || (i % $3), 'store',
@@ -112,13 +118,24 @@ async def _generate(db_url: str, n: int) -> None:
                 (ARRAY['regular', 'regular', 'regular', 'silver', 'silver', 'gold', 'platinum',
                        'diamond'])[1 + i % 8],
                 CASE WHEN i % 20 = 0 THEN NULL ELSE ($4::bytea[])[1 + (i * 7919) % 366] END,
-                now() - make_interval(days => (i % 1095)::int), now(), 'active'
+                now() - make_interval(days => (i % 1095)::int), now(), 'active',
+                -- the segment facts as the engagement consumers copy them onto the row: the same
+                -- values as member_activity and member_package_sessions below
+                CASE WHEN i % 5 <> 0 THEN $5::timestamptz - make_interval(days => ((i * 31) % 365)::int) END,
+                CASE WHEN i % 5 <> 0 THEN (i * 37) % 5000 ELSE 0 END,
+                CASE WHEN i % 5 <> 0 THEN (i * 101) % 200000 ELSE 0 END,
+                CASE WHEN i % 3 = 0 THEN (i * 7) % 11 + CASE WHEN i % 6 = 0 THEN (i * 3) % 6 ELSE 0 END
+                     ELSE 0 END,
+                -- the latest of the member's three checkouts in member_spend below
+                CASE WHEN i % 5 <> 0 THEN $5::timestamptz - make_interval(days => least(
+                    (i * 31) % 365, (i * 31 + 45) % 365, (i * 31 + 90) % 365)::int) END
             FROM generate_series(1, $2::bigint) AS i
             """,
             TENANT,
             n,
             STORES,
             indexes,
+            now,
         )
         log(f"{n} members inserted in {time.monotonic() - started:.1f}s")
         started = time.monotonic()
@@ -127,12 +144,13 @@ async def _generate(db_url: str, n: int) -> None:
             INSERT INTO member_activity (tenant_id, member_id, last_visit_at, points_available,
                 points_as_of,
                 stored_value_minor, stored_value_as_of)
-            SELECT $1, md5('m' || i)::uuid, now() - make_interval(days => ((i * 31) % 365)::int),
-                (i * 37) % 5000, now(), (i * 101) % 200000, now()
+            SELECT $1, md5('m' || i)::uuid, $3::timestamptz - make_interval(days => ((i * 31) % 365)::int),
+                (i * 37) % 5000, $3, (i * 101) % 200000, $3
             FROM generate_series(1, $2::bigint) AS i WHERE i % 5 <> 0
             """,
             TENANT,
             n,
+            now,
         )
         await conn.execute(
             """
@@ -142,12 +160,14 @@ async def _generate(db_url: str, n: int) -> None:
             SELECT $1, 'c' || i || '-' || k, '', md5('m' || i)::uuid, 'checkout',
                 ((i * 13 + k * 7) % 2000) * 100,
                 true, 'store-' || ((i + k) % $3), 'CNY',
-                now() - make_interval(days => ((i * 31 + k * 45) % 365)::int), md5('e' || i || '-' || k)::uuid
+                $4::timestamptz - make_interval(days => ((i * 31 + k * 45) % 365)::int),
+                md5('e' || i || '-' || k)::uuid
             FROM generate_series(1, $2::bigint) AS i, generate_series(0, 2) AS k WHERE i % 5 <> 0
             """,
             TENANT,
             n,
             STORES,
+            now,
         )
         # a package card for every third member: facial sessions 0-10, a massage item on every sixth
         await conn.execute(
@@ -163,12 +183,22 @@ async def _generate(db_url: str, n: int) -> None:
             TENANT,
             n,
         )
+        # the per-(member, service) totals the consumer recomputes from the card rows
+        await conn.execute(
+            """
+            INSERT INTO member_service_sessions (tenant_id, member_id, service_id, sessions_remaining)
+            SELECT tenant_id, member_id, service_id, sum(sessions_remaining)
+            FROM member_package_sessions WHERE tenant_id = $1 GROUP BY tenant_id, member_id, service_id
+            """,
+            TENANT,
+        )
         log(f"activity, spend and package sessions inserted in {time.monotonic() - started:.1f}s")
         started = time.monotonic()
         await conn.execute("VACUUM ANALYZE members")
         await conn.execute("VACUUM ANALYZE member_activity")
         await conn.execute("VACUUM ANALYZE member_spend")
         await conn.execute("VACUUM ANALYZE member_package_sessions")
+        await conn.execute("VACUUM ANALYZE member_service_sessions")
         log(f"vacuum analyze in {time.monotonic() - started:.1f}s")
     finally:
         await conn.close()

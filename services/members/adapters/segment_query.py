@@ -1,10 +1,13 @@
-"""A validated ``SegmentFilter`` as one SQL statement over ``members`` ⟕ ``member_activity``.
+"""A validated ``SegmentFilter`` as one SQL statement over ``members``.
 
 Every criterion is a WHERE clause the planner can serve from an index: tier, home store
 (``ix_members_tier``, ``ix_members_home_store``), birthday (an IN list of month-day blind indexes,
 ``ix_members_birthday_md``), registration time (``ix_members_create_time``), tags (GIN), last visit
-and balances (``member_activity``'s indexes), spend and visits in a window (a grouped index-only
-scan of ``ix_member_spend_window``), visited stores (``ix_member_spend_store``).
+(``ix_members_segment_last_visit``, with the tier) and balances — columns of the member's row kept
+by the engagement consumers (service_layer/activity.py), so no join —, unused package sessions
+(``members.package_sessions_remaining``, or one service's ``member_service_sessions``), spend and
+visits in a window (a grouped index-only scan of ``ix_member_spend_window``), visited stores
+(``ix_member_spend_store``).
 """
 
 from __future__ import annotations
@@ -116,26 +119,16 @@ class SegmentQuery:
             .subquery(f"window_{window_days}")
         )
 
-    def _package_sessions(self, p: PackageSessionsBounds, candidates):
-        """Per member, unused sessions on their cards (of one service or all): one grouped
-        index-only scan of ``ix_member_package_sessions_member``; members without a card are
-        absent (the caller outer-joins and reads them as 0). When the range excludes 0 the bound
-        is applied here (HAVING), so only the matching members come out and the caller
-        inner-joins them — the members table is then probed for those, not scanned whole."""
-        s = sg.member_package_sessions.c
-        total = func.sum(s.sessions_remaining)
-        query = (
-            select(s.member_id.label("member_id"), total.label("sessions"))
-            .where(
-                s.tenant_id == self.tenant,
-                *([s.service_id == p.service_id] if p.service_id is not None else []),
-                *([s.member_id.in_(candidates)] if candidates is not None else []),
-            )
-            .group_by(s.member_id)
+    def _service_sessions(self, p: PackageSessionsBounds):
+        """One service's unused sessions per member (``member_service_sessions``, one row per
+        member and service, kept by the consumer): members without a card of it are absent."""
+        s = sg.member_service_sessions.c
+        query = select(s.member_id.label("member_id"), s.sessions_remaining.label("sessions")).where(
+            s.tenant_id == self.tenant, s.service_id == p.service_id
         )
-        if _excludes_zero(p.bounds):
-            query = query.having(p.bounds.clause(total))
-        return query.subquery("package_sessions")
+        if _excludes_zero(p.bounds):  # only the matches: a range scan of ix_member_service_sessions_range
+            query = query.where(p.bounds.clause(s.sessions_remaining))
+        return query.subquery("service_sessions")
 
     def _member_clauses(self, c: Criteria, members) -> list[ColumnElement[bool]]:
         """The criteria on the members table itself, over ``members`` (the table or an alias);
@@ -169,14 +162,18 @@ class SegmentQuery:
             out.append(m.tags.contains(cast(c.tags_all, ARRAY(Text))))
         if c.consent_flags:
             out.append(m.consent.contains({flag: True for flag in c.consent_flags}))
+        # Spend or visits above 0 in a window need a checkout in it: members whose latest checkout
+        # is older are out before any window row is read (exact: the spend consumer keeps
+        # last_checkout_at with the rows; refunds are dated at their checkout).
+        for windowed in (c.spend, c.visits):
+            if windowed is not None and _excludes_zero(windowed.bounds):
+                out.append(m.last_checkout_at > c.as_of - timedelta(days=windowed.window_days))
         return out
 
     def plan(self, c: Criteria):
         """(FROM clause, WHERE clauses) of the members the criteria select."""
-        m, a = t.members.c, sg.member_activity.c
-        source = t.members.outerjoin(
-            sg.member_activity, and_(a.tenant_id == m.tenant_id, a.member_id == m.member_id)
-        )
+        m = t.members.c
+        source = t.members
         windows = {}
         # The window aggregates only the members the members-table criteria leave (a semi-join
         # the planner can drive from their indexes when they are selective, e.g. two stores).
@@ -191,29 +188,33 @@ class SegmentQuery:
                 source = source.outerjoin(totals, totals.c.member_id == m.member_id)
         out: list[ColumnElement[bool]] = self._member_clauses(c, t.members)
         if c.package_sessions is not None:
-            sessions = self._package_sessions(c.package_sessions, candidates)
-            if _excludes_zero(c.package_sessions.bounds):  # bounded in the subquery already
-                source = source.join(sessions, sessions.c.member_id == m.member_id)
-            else:  # members without a card (0) may match: keep them
-                source = source.outerjoin(sessions, sessions.c.member_id == m.member_id)
-                out.append(c.package_sessions.bounds.clause(func.coalesce(sessions.c.sessions, 0)))
+            p = c.package_sessions
+            if p.service_id is None:  # every service: the total on the member's row
+                out.append(p.bounds.clause(m.package_sessions_remaining))
+            else:
+                sessions = self._service_sessions(p)
+                if _excludes_zero(p.bounds):  # bounded in the subquery already
+                    source = source.join(sessions, sessions.c.member_id == m.member_id)
+                else:  # members without a card of it (0) may match: keep them
+                    source = source.outerjoin(sessions, sessions.c.member_id == m.member_id)
+                    out.append(p.bounds.clause(func.coalesce(sessions.c.sessions, 0)))
         if c.no_visit_for_days:
             cutoff = c.as_of - timedelta(days=c.no_visit_for_days)
-            lapsed = a.last_visit_at < cutoff
+            lapsed = m.last_visit_at < cutoff
             if c.include_never_visited:
-                lapsed = or_(lapsed, and_(a.last_visit_at.is_(None), m.create_time < cutoff))
+                lapsed = or_(lapsed, and_(m.last_visit_at.is_(None), m.create_time < cutoff))
             out.append(lapsed)
         if c.visited_within_days:
-            out.append(a.last_visit_at >= c.as_of - timedelta(days=c.visited_within_days))
-            out.append(a.last_visit_at <= c.as_of)
+            out.append(m.last_visit_at >= c.as_of - timedelta(days=c.visited_within_days))
+            out.append(m.last_visit_at <= c.as_of)
         for windowed, column in ((c.spend, "spend"), (c.visits, "visits")):
             if windowed is not None:
                 totals = windows[windowed.window_days]
                 out.append(windowed.bounds.clause(func.coalesce(totals.c[column], 0)))
         if c.points is not None:
-            out.append(c.points.clause(func.coalesce(a.points_available, 0)))
+            out.append(c.points.clause(m.points_available))
         if c.stored_value is not None:
-            out.append(c.stored_value.clause(func.coalesce(a.stored_value_minor, 0)))
+            out.append(c.stored_value.clause(m.stored_value_minor))
         return source, out
 
     async def count(self, c: Criteria) -> int:

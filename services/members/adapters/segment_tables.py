@@ -93,6 +93,22 @@ member_package_sessions = Table(
     ),
 )
 
+# Unused sessions per (member, service) over all the member's cards: the sum of the rows above,
+# recomputed by the consumer in the same transaction whenever one of them changes, so the
+# one-service criterion is a range scan of ``ix_member_service_sessions_range`` (no aggregation).
+# The all-services total is ``members.package_sessions_remaining``.
+member_service_sessions = Table(
+    "member_service_sessions",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("member_id", UUID(as_uuid=False), nullable=False),
+    Column("service_id", Text, nullable=False),
+    Column("sessions_remaining", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "member_id", "service_id", name="pk_member_service_sessions"),
+    CheckConstraint("sessions_remaining >= 0", name="ck_member_service_sessions_remaining"),
+    Index("ix_member_service_sessions_range", "tenant_id", "service_id", "sessions_remaining", "member_id"),
+)
+
 # One row per (programme, member, period) that has run: the primary key is what makes a
 # programme fire exactly once per member and period (birthday: the year), across replicas and
 # crashes — the row, the programme's events and nothing else commit in one transaction.

@@ -105,11 +105,28 @@ members = Table(
     Column("locale", Text, nullable=False, server_default="zh-CN"),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Segment facts other services own, copied from ``member_activity`` / the package-session
+    # totals by the engagement consumers in the same transaction (service_layer/activity.py,
+    # package_sessions.py), so lapse / balance / package criteria are predicates on this row alone.
+    Column("last_visit_at", DateTime(timezone=True), nullable=True),
+    Column("points_available", BigInteger, nullable=False, server_default=text("0")),
+    Column("stored_value_minor", BigInteger, nullable=False, server_default=text("0")),
+    Column("package_sessions_remaining", BigInteger, nullable=False, server_default=text("0")),
+    # The latest checkout in ``member_spend`` (set by the spend consumer with the row, under the
+    # member's lock): nobody without a checkout in a window has spend or visits in it.
+    Column("last_checkout_at", DateTime(timezone=True), nullable=True),
     PrimaryKeyConstraint("tenant_id", "member_id", name="pk_members"),
     UniqueConstraint("tenant_id", "phone_bidx", name="uq_members_phone"),
     UniqueConstraint("tenant_id", "member_number", name="uq_members_number"),
     UniqueConstraint("tenant_id", "referral_code", name="uq_members_referral_code"),
-    Index("ix_members_home_store", "tenant_id", "home_store_id", "member_id"),
+    # INCLUDE: a segment's home-store candidates (active, with a checkout in the window) index-only
+    Index(
+        "ix_members_home_store",
+        "tenant_id",
+        "home_store_id",
+        "member_id",
+        postgresql_include=["state", "last_checkout_at"],
+    ),
     Index("ix_members_tier", "tenant_id", "tier_id", "member_id"),
     Index("ix_members_name_prefix_bidx", "name_prefix_bidx", postgresql_using="gin"),
     Index("ix_members_birthday_md", "tenant_id", "birthday_md_bidx"),
@@ -121,6 +138,25 @@ members = Table(
         postgresql_where=text("birthday_ct IS NOT NULL AND birthday_md_bidx IS NULL"),
     ),
     Index("ix_members_create_time", "tenant_id", "create_time"),
+    # lapse criteria (tier and last visit), index-only: never-visited members need create_time,
+    # and every segment filters on state
+    Index(
+        "ix_members_segment_last_visit",
+        "tenant_id",
+        "tier_id",
+        "last_visit_at",
+        postgresql_include=["create_time", "state"],
+    ),
+    # the active members of a tenant, index-only: what a segment joins a fact table's matches with
+    # (e.g. one service's package sessions) without visiting the wide members heap
+    Index("ix_members_active", "tenant_id", "member_id", postgresql_where=text("state = 'active'")),
+    # the all-services package criterion (cards are held by a minority: a short range scan)
+    Index(
+        "ix_members_package_sessions",
+        "tenant_id",
+        "package_sessions_remaining",
+        postgresql_where=text("package_sessions_remaining > 0"),
+    ),
     Index("ix_members_tags", "tags", postgresql_using="gin"),
     Index(
         "ix_members_display_name",

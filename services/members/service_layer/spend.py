@@ -126,6 +126,15 @@ class SpendBook:
         )
         return (await self.session.execute(stmt)).first() is not None
 
+    async def checked_out(self, member_id: str, at: datetime) -> None:
+        """``members.last_checkout_at`` moves forward to ``at`` (segments' window pre-filter)."""
+        m = t.members.c
+        await self.session.execute(
+            t.members.update()
+            .where(m.tenant_id == self.tenant, m.member_id == member_id)
+            .values(last_checkout_at=func.greatest(m.last_checkout_at, at))
+        )
+
     async def checkout_time(self, checkout_id: str) -> datetime | None:
         s = st.member_spend.c
         return await self.session.scalar(
@@ -331,6 +340,7 @@ async def record_checkout(
     )
     if not recorded:
         return SpendOutcome(recorded=False)  # the same checkout under another event id
+    await book.checked_out(member_id, occurred_at)
     upgraded = None
     if locked.state == "active":
         upgraded = await book.upgrade_if_qualified(locked, ladder)
