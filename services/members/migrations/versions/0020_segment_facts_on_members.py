@@ -7,8 +7,8 @@ and the latest checkout (``members.last_checkout_at``, the spend-window pre-filt
 those segment criteria are single-table predicates with matching indexes. Existing rows are
 backfilled from ``member_activity`` and ``member_package_sessions``.
 
-Revision ID: 0018_segment_facts_on_members
-Revises: 0017_segment_package_sessions
+Revision ID: 0020_segment_facts_on_members
+Revises: 0019_campaign_reward_restores
 Create Date: 2026-12-07 18:50:00
 """
 
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0018_segment_facts_on_members"
-down_revision: str | Sequence[str] | None = "0017_segment_package_sessions"
+revision: str = "0020_segment_facts_on_members"
+down_revision: str | Sequence[str] | None = "0019_campaign_reward_restores"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
