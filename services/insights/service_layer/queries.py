@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kit.errors import NotFound
 from services.insights.adapters.warehouse import Warehouse
 from services.insights.domain.catalogue import Metric, Period
+from services.insights.domain.utilisation import Schedules, staff_minutes, staffed_minutes
 
 DEFAULT_ZONE = "Asia/Shanghai"
 
@@ -521,3 +522,91 @@ class MetricQueries:
                 ]
             )
         return out
+
+    # ------------------------------------------------------------------ utilisation
+
+    def _bucket_ranges(self, scope: Scope) -> list[tuple[date, date, date]]:
+        """(bucket key, first day, last day) of each bucket, clipped to the period."""
+        starts = buckets(scope.period, scope.granularity)
+        out = []
+        for i, b in enumerate(starts):
+            first = max(b, scope.period.start)
+            last = starts[i + 1] - timedelta(days=1) if i + 1 < len(starts) else scope.period.end
+            out.append((b, first, min(last, scope.period.end)))
+        return out
+
+    async def _schedules(self, scope: Scope) -> Schedules:
+        """Every schedule fact of the stores in scope, replayed in stream order."""
+        zone_of = {s: z for z, stores in scope.zones.items() for s in stores}
+        rows = await self._query(
+            "SELECT kind, store, subject, flag, quantity, label, toUnixTimestamp64Milli(occurred_at)"
+            f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}}"
+            " AND kind IN ('StaffScheduleChanged', 'ScheduleExceptionChanged', 'RoomChanged')"
+            f"{self.store_filter(scope)} ORDER BY occurred_at, seq",
+            self._params(scope),
+        )
+        schedules = Schedules()
+        for kind, store, subject, flag, quantity, label, at_ms in rows:
+            zone = ZoneInfo(zone_of.get(store, scope.default_zone))
+            day = datetime.fromtimestamp(int(at_ms) / 1000, UTC).astimezone(zone).date()
+            schedules.apply(kind, store, subject, int(flag), int(quantity), label, day)
+        return schedules
+
+    async def _booked_minutes(self, scope: Scope) -> dict[tuple[date, str, str, str], int]:
+        """(bucket, store, resource, kind) -> minutes of the services of appointments not
+        cancelled, as their latest booking or reschedule placed them, by the service's local start day."""
+        line_start = "fromUnixTimestamp64Milli(line.3, 'UTC')"
+        appointment_kinds = "('AppointmentBooked', 'AppointmentRescheduled')"
+        rows = await self._query(
+            f"SELECT toString({self.bucket(scope, line_start)}) AS b, store, line.1 AS resource,"
+            " line.2 AS resource_kind, sum(line.4)"
+            " FROM (SELECT store, subject, argMax(label, (occurred_at, seq)) AS lines"
+            f" FROM {self.facts} FINAL WHERE tenant = {{tenant:String}} AND kind IN {appointment_kinds}"
+            f"{self.store_filter(scope)}"
+            f" AND subject IN (SELECT subject FROM {self.facts} FINAL WHERE tenant = {{tenant:String}}"
+            f" AND kind IN {appointment_kinds}{self.store_filter(scope)}"
+            " AND ref_time >= toDateTime64({utc_from:String}, 3, 'UTC') - INTERVAL 1 DAY"
+            " AND ref_time < toDateTime64({utc_to:String}, 3, 'UTC') + INTERVAL 1 DAY)"
+            f" AND subject NOT IN (SELECT subject FROM {self.facts} FINAL WHERE tenant = {{tenant:String}}"
+            f" AND kind = 'AppointmentCancelled'{self.store_filter(scope)})"
+            " GROUP BY store, subject)"
+            " ARRAY JOIN JSONExtract(lines, 'Array(Tuple(String, String, Int64, Int64))') AS line"
+            f" WHERE {self.in_period(scope, line_start)} GROUP BY b, store, resource, resource_kind",
+            self._params(scope),
+        )
+        return {(date.fromisoformat(b), store, r, k): int(m) for b, store, r, k, m in rows}
+
+    async def _utilisation(self, scope: Scope) -> list[tuple[date, str, str, str, int, int]]:
+        """(bucket, store, resource, kind, booked, available) of every resource with either."""
+        booked = await self._booked_minutes(scope)
+        schedules = await self._schedules(scope)
+        staff_by_store: dict[str, list] = {}
+        for s in schedules.staff.values():
+            staff_by_store.setdefault(s.store, []).append(s)
+        out: dict[tuple[date, str, str, str], list[int]] = {
+            key: [minutes, 0] for key, minutes in booked.items()
+        }
+        for b, first, last in self._bucket_ranges(scope):
+            for s in schedules.staff.values():
+                out.setdefault((b, s.store, s.name, "staff"), [0, 0])[1] = staff_minutes(s, first, last)
+            for r in schedules.rooms.values():
+                available = staffed_minutes(staff_by_store.get(r.store, []), r, first, last)
+                out.setdefault((b, r.store, r.name, "room"), [0, 0])[1] = available
+        return sorted((*key, booked_, available) for key, (booked_, available) in out.items())
+
+    async def _m_utilisation(self, scope: Scope) -> list[list[Any]]:
+        per_store: dict[tuple[date, str, str], list[int]] = {}
+        for b, store, _, kind, booked, available in await self._utilisation(scope):
+            row = per_store.setdefault((b, store, kind), [0, 0])
+            row[0] += booked
+            row[1] += available
+        return [
+            [b.isoformat(), store, kind, booked, available, _ratio(booked, available)]
+            for (b, store, kind), (booked, available) in sorted(per_store.items())
+        ]
+
+    async def _m_resource_utilisation(self, scope: Scope) -> list[list[Any]]:
+        return [
+            [b.isoformat(), store, resource, kind, booked, available, _ratio(booked, available)]
+            for b, store, resource, kind, booked, available in await self._utilisation(scope)
+        ]
