@@ -60,6 +60,15 @@ def total(intervals: Iterable[Interval]) -> int:
     return sum(hi - lo for lo, hi in intervals)
 
 
+def mask(intervals: Iterable[Interval]) -> int:
+    """Intervals of a day as a 1440-bit set of minutes: union is |, removal & ~, length bit_count()."""
+    out = 0
+    for lo, hi in intervals:
+        if lo < hi:
+            out |= (1 << hi) - (1 << lo)
+    return out
+
+
 def weekly_of(label_part: Sequence[Sequence]) -> dict[int, list[Interval]]:
     """[[day_of_week, "HH:MM", "HH:MM"], ...] -> weekday -> merged intervals."""
     days: dict[int, list[Interval]] = {}
@@ -79,6 +88,13 @@ class StaffVersion:
         if not self.active:
             return []
         return subtract(self.hours.get(weekday, []), self.breaks.get(weekday, []))
+
+    def weekday_mask(self, weekday: int) -> int:
+        masks = self.__dict__.get("_masks")
+        if masks is None:  # computed once per version: the hot path of every query
+            masks = tuple(mask(self.weekday(w)) for w in range(8))
+            object.__setattr__(self, "_masks", masks)
+        return masks[weekday]
 
 
 @dataclass(frozen=True)
@@ -104,14 +120,28 @@ class Staff:
             found = v
         return found
 
-    def exception_days(self) -> set[date]:
+    def exception_days(self, first: date = date.min, last: date = date.max) -> set[date]:
+        """The days with an exception, within [first, last]."""
         days: set[date] = set()
         for e in self.exceptions.values():
-            d = e.first
-            while d <= e.last:
+            d = max(e.first, first)
+            while d <= min(e.last, last):
                 days.add(d)
                 d += timedelta(days=1)
         return days
+
+    def working_mask(self, day: date, version: StaffVersion | None) -> int:
+        """As `working`, as a set of minutes (see `mask`)."""
+        if version is None or not version.active:
+            return 0
+        extra = off = 0
+        for e in self.exceptions.values():
+            if e.first <= day <= e.last:
+                if e.kind == EXTRA_SHIFT:
+                    extra |= mask([e.interval])
+                else:
+                    off |= mask([e.interval])
+        return (version.weekday_mask(day.isoweekday()) | extra) & ~off
 
     def working(self, day: date, version: StaffVersion | None) -> list[Interval]:
         """The staff member's working time on `day` under `version`, exceptions applied."""
@@ -188,82 +218,99 @@ def weekday_counts(first: date, last: date) -> dict[int, int]:
     return counts
 
 
-def _stretches(first: date, last: date, breaks: Iterable[date]) -> list[tuple[date, date]]:
-    """[first, last] cut before each of `breaks` that falls inside it."""
-    cuts = sorted({b for b in breaks if first < b <= last})
-    out, start = [], first
-    for b in cuts:
-        out.append((start, b - timedelta(days=1)))
-        start = b
-    out.append((start, last))
+@dataclass(frozen=True)
+class Availability:
+    """Available minutes per local day in closed form: a weekly pattern per stretch of days over
+    which no version changes, plus the exact difference on the few days with an exception."""
+
+    segments: tuple[tuple[date, date | None, tuple[int, ...]], ...]  # (first, last or open, by weekday)
+    corrections: dict[date, int]
+
+    def minutes(self, first: date, last: date) -> int:
+        out = 0
+        for s_first, s_last, pattern in self.segments:
+            a, b = max(first, s_first), min(last, s_last or last)
+            if a <= b:
+                out += sum(n * pattern[w - 1] for w, n in weekday_counts(a, b).items() if n)
+        return out + sum(delta for day, delta in self.corrections.items() if first <= day <= last)
+
+    def pattern_on(self, day: date) -> tuple[int, ...] | None:
+        for s_first, s_last, pattern in self.segments:
+            if s_first <= day and (s_last is None or day <= s_last):
+                return pattern
+        return None
+
+
+def _or(masks: Iterable[int]) -> int:
+    out = 0
+    for m in masks:
+        out |= m
     return out
 
 
-def _sum(
-    first: date,
-    last: date,
-    breaks: Iterable[date],
-    exception_days: set[date],
-    per_weekday,  # (stretch start) -> weekday -> minutes, for days without exceptions
-    per_day,  # day -> minutes, exact
-) -> int:
-    minutes = 0
-    for s_first, s_last in _stretches(first, last, breaks):
-        pattern = per_weekday(s_first)
-        minutes += sum(n * pattern(w) for w, n in weekday_counts(s_first, s_last).items() if n)
-        for day in exception_days:
-            if s_first <= day <= s_last:
-                minutes += per_day(day) - pattern(day.isoweekday())
-    return minutes
+def _segments(starts: Iterable[date]) -> list[tuple[date, date | None]]:
+    ordered = sorted(set(starts))
+    return [
+        (d, ordered[i + 1] - timedelta(days=1) if i + 1 < len(ordered) else None)
+        for i, d in enumerate(ordered)
+    ]
+
+
+def staff_availability(staff: Staff, first_day: date = date.min, last_day: date = date.max) -> Availability:
+    """Exact over [first_day, last_day] (the exception days outside it are not corrected)."""
+    segments = []
+    for first, last in _segments(v.effective for v in staff.versions):
+        version = staff.version_on(first)
+        pattern = tuple(version.weekday_mask(w).bit_count() if version else 0 for w in range(1, 8))
+        segments.append((first, last, pattern))
+    out = Availability(tuple(segments), {})
+    for day in staff.exception_days(first_day, last_day):
+        base = out.pattern_on(day)
+        exact = staff.working_mask(day, staff.version_on(day)).bit_count()
+        delta = exact - (base[day.isoweekday() - 1] if base else 0)
+        if delta:
+            out.corrections[day] = delta
+    return out
+
+
+def staffed_availability(
+    staff: Sequence[Staff], first_day: date = date.min, last_day: date = date.max
+) -> Availability:
+    """A store's staffed time: the union of its staff members' working time, per local day (exact
+    over [first_day, last_day])."""
+    segments = []
+    for first, last in _segments(v.effective for s in staff for v in s.versions):
+        versions = [v for v in (s.version_on(first) for s in staff) if v is not None]
+        pattern = tuple(_or(v.weekday_mask(w) for v in versions).bit_count() for w in range(1, 8))
+        segments.append((first, last, pattern))
+    out = Availability(tuple(segments), {})
+    days: set[date] = set()
+    for s in staff:
+        days |= s.exception_days(first_day, last_day)
+    for day in days:
+        base = out.pattern_on(day)
+        exact = _or(s.working_mask(day, s.version_on(day)) for s in staff).bit_count()
+        delta = exact - (base[day.isoweekday() - 1] if base else 0)
+        if delta:
+            out.corrections[day] = delta
+    return out
+
+
+def room_minutes(room: Room, staffed: Availability, first: date, last: date) -> int:
+    """A room's available minutes: its capacity x the store's staffed time, stretch by stretch."""
+    out = 0
+    for s_first, s_last in _segments(v[0] for v in room.versions):
+        a, b = max(first, s_first), min(last, s_last or last)
+        if a <= b:
+            out += room.capacity_on(s_first) * staffed.minutes(a, b)
+    return out
 
 
 def staff_minutes(staff: Staff, first: date, last: date) -> int:
     """Available minutes of a staff member over the local days [first, last]."""
-    exception_days = staff.exception_days()
-
-    def per_weekday(day: date):
-        version = staff.version_on(day)
-        cache: dict[int, int] = {}
-
-        def pattern(w: int) -> int:
-            if w not in cache:
-                cache[w] = total(version.weekday(w)) if version is not None else 0
-            return cache[w]
-
-        return pattern
-
-    return _sum(
-        first,
-        last,
-        [v.effective for v in staff.versions],
-        exception_days,
-        per_weekday,
-        lambda d: total(staff.working(d, staff.version_on(d))),
-    )
+    return staff_availability(staff).minutes(first, last)
 
 
 def staffed_minutes(staff: Sequence[Staff], room: Room, first: date, last: date) -> int:
-    """A room's available minutes: its capacity x the union of the store's staff working time."""
-    exception_days: set[date] = set()
-    for s in staff:
-        exception_days |= s.exception_days()
-    breaks = [v.effective for s in staff for v in s.versions] + [v[0] for v in room.versions]
-
-    def per_weekday(day: date):
-        versions = [(s, s.version_on(day)) for s in staff]
-        capacity = room.capacity_on(day)
-        cache: dict[int, int] = {}
-
-        def pattern(w: int) -> int:
-            if w not in cache:
-                merged = union(i for _, v in versions if v is not None for i in v.weekday(w))
-                cache[w] = capacity * total(merged)
-            return cache[w]
-
-        return pattern
-
-    def per_day(day: date) -> int:
-        merged = union(i for s in staff for i in s.working(day, s.version_on(day)))
-        return room.capacity_on(day) * total(merged)
-
-    return _sum(first, last, breaks, exception_days, per_weekday, per_day)
+    """A room's available minutes over [first, last] (capacity x the store's staffed time)."""
+    return room_minutes(room, staffed_availability(staff), first, last)

@@ -18,7 +18,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from kit.errors import NotFound
 from services.insights.adapters.warehouse import Warehouse
 from services.insights.domain.catalogue import Metric, Period
-from services.insights.domain.utilisation import Schedules, staff_minutes, staffed_minutes
+from services.insights.domain.utilisation import (
+    Availability,
+    Schedules,
+    room_minutes,
+    staff_availability,
+    staffed_availability,
+)
 
 DEFAULT_ZONE = "Asia/Shanghai"
 
@@ -586,11 +592,16 @@ class MetricQueries:
         out: dict[tuple[date, str, str, str], list[int]] = {
             key: [minutes, 0] for key, minutes in booked.items()
         }
+        # Each resource's closed form once, then every bucket is arithmetic on it.
+        window = (scope.period.start, scope.period.end)
+        staff = [(s, staff_availability(s, *window)) for s in schedules.staff.values()]
+        staffed = {store: staffed_availability(members, *window) for store, members in staff_by_store.items()}
+        empty = Availability((), {})
         for b, first, last in self._bucket_ranges(scope):
-            for s in schedules.staff.values():
-                out.setdefault((b, s.store, s.name, "staff"), [0, 0])[1] = staff_minutes(s, first, last)
+            for s, availability in staff:
+                out.setdefault((b, s.store, s.name, "staff"), [0, 0])[1] = availability.minutes(first, last)
             for r in schedules.rooms.values():
-                available = staffed_minutes(staff_by_store.get(r.store, []), r, first, last)
+                available = room_minutes(r, staffed.get(r.store, empty), first, last)
                 out.setdefault((b, r.store, r.name, "room"), [0, 0])[1] = available
         return sorted((*key, booked_, available) for key, (booked_, available) in out.items())
 
