@@ -216,7 +216,7 @@ DASHBOARD = (
     ("bookings", "GRANULARITY_MONTH"),
     ("points", "GRANULARITY_MONTH"),
     ("retention", "GRANULARITY_MONTH"),
-    ("utilisation", "GRANULARITY_MONTH"),
+    ("utilisation", "GRANULARITY_TOTAL"),
     ("resource_utilisation", "GRANULARITY_TOTAL"),
 )
 

@@ -23,6 +23,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 
 Interval = tuple[int, int]  # [start, end) minutes of a local day
 DAY = 24 * 60
@@ -209,6 +210,7 @@ class Schedules:
             room.versions.sort(key=lambda v: v[0])
 
 
+@lru_cache(maxsize=4096)
 def weekday_counts(first: date, last: date) -> dict[int, int]:
     """How many of each ISO weekday lie in [first, last]."""
     n = (last - first).days + 1
