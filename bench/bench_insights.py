@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import shutil
 import sys
 import tempfile
@@ -47,6 +49,15 @@ from bench._common import (
 
 TENANT = "bench"
 DATABASE = "peony_insights"
+STAFF_PER_STORE = 8
+ROOMS_PER_STORE = 3
+WEEK_PATTERN = json.dumps(
+    {"h": [[d, "09:00", "18:00"] for d in range(1, 7)], "b": [[d, "12:00", "13:00"] for d in range(1, 7)]},
+    separators=(",", ":"),
+)
+PART_TIME_PATTERN = json.dumps(
+    {"h": [[d, "13:00", "19:00"] for d in range(1, 6)], "b": []}, separators=(",", ":")
+)
 
 
 def _rss_kib(pid: int) -> dict[str, int]:
@@ -74,6 +85,9 @@ async def generate(path: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     def h(expr: str, salt: int) -> str:
         return f"cityHash64({expr}, {salt})"
+
+    def store_of(expr: str, salt: int) -> str:
+        return f"concat('stores/b', toString({h(expr, salt)} % {stores}))"
 
     def when(expr: str, salt: int) -> str:
         return f"{t0} + toIntervalSecond({h(expr, salt)} % {days * 86400})"
@@ -124,10 +138,45 @@ async def generate(path: Path, args: argparse.Namespace) -> dict[str, Any]:
         f" concat('stores/b', toString({h('number', 41)} % {stores})), {when('number', 42)},"
         " generateUUIDv4(),"
         f" concat('members/m', toString({h('number', 43)} % {members})),"
-        f" concat('appointments/a', toString(number)), 0, 0, 0, 60, 0, '', {when('number', 42)}, number"
+        f" concat('appointments/a', toString(number)), 0, 0, 0, 60, 0,"
+        # the booking's staff member and room with the customer's time (utilisation)
+        f" if(kind = 'AppointmentBooked', concat('[[\"', {store_of('number', 41)}, '/staff/',"
+        f' toString({h("number", 45)} % {STAFF_PER_STORE}), \'","staff",\', toString(toUnixTimestamp64Milli('
+        f"{when('number', 42)})), ',60],[\"', {store_of('number', 41)}, '/rooms/r',"
+        f' toString({h("number", 45)} % {ROOMS_PER_STORE}), \'","room",\', toString(toUnixTimestamp64Milli('
+        f"{when('number', 42)})), ',60]]'), ''), {when('number', 42)}, number"
         f" FROM numbers({max(1, checkouts // 2)})"
         f" ARRAY JOIN ['AppointmentBooked', if({h('number', 44)} % 10 = 0, 'AppointmentNoShow',"
         " 'AppointmentCompleted')] AS kind",
+        # booking's schedule events: every staff member's weekly pattern (Mon-Sat 09-18, lunch
+        # break) a day before the history, a change of hours for one in four halfway, 4 exceptions
+        # each over the years, and the rooms (capacity 1..3)
+        "staff": f"INSERT INTO {db}.facts ({cols}) SELECT '{TENANT}', 'StaffScheduleChanged',"
+        f" concat('stores/b', toString(intDiv(number, {STAFF_PER_STORE}))), {t0} - toIntervalDay(1),"
+        f" generateUUIDv4(), '', concat('stores/b', toString(intDiv(number, {STAFF_PER_STORE})), '/staff/',"
+        f" toString(number % {STAFF_PER_STORE})), 0, 0, 0, 0, 1, '{WEEK_PATTERN}', toDateTime64(0, 3, 'UTC'),"
+        f" number FROM numbers({stores * STAFF_PER_STORE})",
+        "staff_changes": f"INSERT INTO {db}.facts ({cols}) SELECT '{TENANT}', 'StaffScheduleChanged',"
+        f" concat('stores/b', toString(intDiv(number, {STAFF_PER_STORE}))),"
+        f" {t0} + toIntervalDay({days // 2}), generateUUIDv4(), '',"
+        f" concat('stores/b', toString(intDiv(number, {STAFF_PER_STORE})), '/staff/',"
+        f" toString(number % {STAFF_PER_STORE})), 0, 0, 0, 0, 1, '{PART_TIME_PATTERN}',"
+        f" toDateTime64(0, 3, 'UTC'), number FROM numbers({stores * STAFF_PER_STORE}) WHERE number % 4 = 0",
+        "exceptions": f"INSERT INTO {db}.facts ({cols}) SELECT '{TENANT}', 'ScheduleExceptionChanged',"
+        f" concat('stores/b', toString(intDiv(s, {STAFF_PER_STORE}))), {t0}, generateUUIDv4(), '',"
+        f" concat('stores/b', toString(intDiv(s, {STAFF_PER_STORE})), '/staff/',"
+        f" toString(s % {STAFF_PER_STORE})),"
+        ' 0, 0, 0, 0, 0, concat(\'{"id":"x\', toString(number), \'","k":"\','
+        " ['leave', 'extra_shift', 'sick_leave', 'training'][number % 4 + 1], '\",\"d\":[\"', toString(d),"
+        ' \'","\', toString(d + number % 3), \'"],"t":\', [\'[]\', \'["19:00","21:00"]\','
+        " '[\"14:00\",\"16:30\"]', '[]'][number % 4 + 1], '}'), toDateTime64(0, 3, 'UTC'), number"
+        f" FROM (SELECT number, intDiv(number, 4) AS s, toDate({when('number', 51)}) AS d"
+        f" FROM numbers({stores * STAFF_PER_STORE * 4}))",
+        "rooms": f"INSERT INTO {db}.facts ({cols}) SELECT '{TENANT}', 'RoomChanged',"
+        f" concat('stores/b', toString(intDiv(number, {ROOMS_PER_STORE}))), {t0} - toIntervalDay(1),"
+        f" generateUUIDv4(), '', concat('stores/b', toString(intDiv(number, {ROOMS_PER_STORE})), '/rooms/r',"
+        f" toString(number % {ROOMS_PER_STORE})), 0, 0, 0, number % {ROOMS_PER_STORE} + 1, 1, 'bed',"
+        f" toDateTime64(0, 3, 'UTC'), number FROM numbers({stores * ROOMS_PER_STORE})",
     }
     timings = {}
     for name, sql in statements.items():
@@ -167,10 +216,15 @@ DASHBOARD = (
     ("bookings", "GRANULARITY_MONTH"),
     ("points", "GRANULARITY_MONTH"),
     ("retention", "GRANULARITY_MONTH"),
+    ("utilisation", "GRANULARITY_TOTAL"),
+    ("resource_utilisation", "GRANULARITY_TOTAL"),
 )
 
 
-async def dashboard_queries(addr: str, reps: int) -> dict[str, Any]:
+async def dashboard_queries(addr: str, reps: int, clients: int = 1) -> dict[str, Any]:
+    """The dashboard's calls through gRPC: ``clients`` concurrent clients (each its own channel),
+    each running ``reps`` rounds of every call (client i starts at the i-th call, so the clients
+    ask different things at once); one warm-up round first, not counted."""
     import datetime as dt
 
     import grpc
@@ -185,28 +239,44 @@ async def dashboard_queries(addr: str, reps: int) -> dict[str, Any]:
     start = (today.replace(day=1) - dt.timedelta(days=335)).replace(day=1)
     latencies: dict[str, list[float]] = {f"{m}/{g.split('_')[1].lower()}": [] for m, g in DASHBOARD}
     errors = 0
-    async with grpc.aio.insecure_channel(addr) as channel:
+
+    async def call(stub, metric: str, granularity: str, counted: bool) -> None:
+        nonlocal errors
+        request = pb.QueryMetricRequest(
+            metric=metric,
+            granularity=pb.Granularity.Value(granularity),
+            start_date=start.isoformat(),
+            end_date=today.isoformat(),
+            page_size=500,
+        )
+        started = time.perf_counter()
+        try:
+            await stub.QueryMetric(request, metadata=metadata, timeout=300)
+        except grpc.aio.AioRpcError as exc:
+            errors += 1
+            log(f"{metric}: {exc.code().name} {exc.details()}")
+            return
+        if counted:
+            latencies[f"{metric}/{granularity.split('_')[1].lower()}"].append(
+                (time.perf_counter() - started) * 1000
+            )
+
+    async def client(i: int) -> None:
+        async with grpc.aio.insecure_channel(addr) as channel:
+            stub = pb_grpc.InsightsServiceStub(channel)
+            calls = DASHBOARD[i % len(DASHBOARD) :] + DASHBOARD[: i % len(DASHBOARD)]
+            for _ in range(reps):
+                for metric, granularity in calls:
+                    await call(stub, metric, granularity, True)
+
+    async with grpc.aio.insecure_channel(addr) as channel:  # warm-up: caches, first-query costs
         stub = pb_grpc.InsightsServiceStub(channel)
-        for rep in range(reps + 1):  # the first round warms caches and is not counted
-            for metric, granularity in DASHBOARD:
-                request = pb.QueryMetricRequest(
-                    metric=metric,
-                    granularity=pb.Granularity.Value(granularity),
-                    start_date=start.isoformat(),
-                    end_date=today.isoformat(),
-                    page_size=500,
-                )
-                started = time.perf_counter()
-                try:
-                    await stub.QueryMetric(request, metadata=metadata, timeout=120)
-                except grpc.aio.AioRpcError as exc:
-                    errors += 1
-                    log(f"{metric}: {exc.code().name} {exc.details()}")
-                    continue
-                if rep:
-                    latencies[f"{metric}/{granularity.split('_')[1].lower()}"].append(
-                        (time.perf_counter() - started) * 1000
-                    )
+        for metric, granularity in DASHBOARD:
+            await call(stub, metric, granularity, False)
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    elapsed = time.perf_counter() - started
     out = {}
     for key, values in latencies.items():
         values.sort()
@@ -215,7 +285,14 @@ async def dashboard_queries(addr: str, reps: int) -> dict[str, Any]:
                 "p50_ms": round(percentile(values, 50), 1),
                 "p99_ms": round(percentile(values, 99), 1),
             }
-    return {"queries": out, "errors": errors}
+    calls = sum(len(v) for v in latencies.values())
+    return {
+        "clients": clients,
+        "queries": out,
+        "errors": errors,
+        "calls_per_s": round(calls / elapsed, 2),
+        "load_average_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+    }
 
 
 async def ingest(nats_url: str, pid: int, events: int) -> dict[str, Any]:
@@ -298,11 +375,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         asyncio.run(wait_for_health(f"127.0.0.1:{port}", service))
         log("service up; dashboard queries")
         queries = asyncio.run(dashboard_queries(f"127.0.0.1:{port}", args.reps))
+        concurrent = None
+        if args.clients > 1:
+            log(f"dashboard queries, {args.clients} concurrent clients")
+            concurrent = asyncio.run(dashboard_queries(f"127.0.0.1:{port}", args.reps, args.clients))
         rss_after_queries = _rss_kib(service.pid)
         log(f"ingesting {args.events} events")
         ingested = asyncio.run(ingest(stack.nats_url, service.pid, args.events))
         rss_after_ingest = _rss_kib(service.pid)
         worst = max((q["p99_ms"] for q in queries["queries"].values()), default=0.0)
+        worst_concurrent = max(
+            (q["p99_ms"] for q in (concurrent or {}).get("queries", {}).values()), default=0.0
+        )
         return {
             "benchmark": "insights",
             "machine": machine_info(),
@@ -314,12 +398,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             },
             "generation": gen,
             "dashboard": queries["queries"],
+            "dashboard_load_average_1m": queries["load_average_1m"],
+            "dashboard_concurrent": concurrent,
             "dashboard_worst_p99_ms": worst,
             "dashboard_goal_met": worst <= 1000,
+            "dashboard_concurrent_worst_p99_ms": worst_concurrent,
             "ingest": ingested,
             "rss_after_queries": rss_after_queries,
             "rss_after_ingest": rss_after_ingest,
-            "errors_total": queries["errors"],
+            "errors_total": queries["errors"] + (concurrent["errors"] if concurrent else 0),
         }
     finally:
         children.stop_all()
@@ -337,6 +424,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lines", type=int, default=600_000, help="checkout lines; issue scale: 30000000")
     p.add_argument("--years", type=float, default=3.0)
     p.add_argument("--reps", type=int, default=10, help="measured rounds of the dashboard's queries")
+    p.add_argument(
+        "--clients",
+        type=int,
+        default=4,
+        help="concurrent gRPC clients of the second dashboard pass, each --reps rounds (1: none)",
+    )
     p.add_argument("--events", type=int, default=20_000, help="events published for the ingest figure")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (chDB data, logs)")
     return p

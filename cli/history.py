@@ -3,8 +3,10 @@
 ``history(...)`` yields ``EventEnvelope``s exactly as the members, wallet and booking relays would
 have published them: stores, registrations (some referred), tier changes, top-ups, checkouts
 (members and walk-ins, lines by category and staff), points earned / redeemed / expired,
-appointments booked and their outcome (completed, no-show, late cancel), feedback and referral
-rewards. Deterministic for a seed. Used by ``peony demo --history`` (publishes them to JetStream),
+staff schedules (weekly hours with breaks, a change of hours halfway, leave, extra shifts, one
+exception deleted again) and rooms, appointments booked (each service with its staff member and
+room), some rescheduled, and their outcome (completed, no-show, late cancel), feedback and
+referral rewards. Deterministic for a seed. Used by ``peony demo --history`` (publishes them to JetStream),
 by the insights tests (their expectations are computed from the same envelopes) and by
 bench/bench_insights.py.
 """
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from peony.booking.v1 import events_pb2 as bev
+from peony.booking.v1 import resources_pb2 as brs
 from peony.events.v1.envelope_pb2 import EventEnvelope
 from peony.members.v1 import events_pb2 as mev
 from peony.wallet.v1 import events_pb2 as wev
@@ -27,6 +30,8 @@ from kit.messaging.envelope import new_envelope
 ZONES = ("Asia/Shanghai", "Asia/Shanghai", "Asia/Urumqi", "Europe/Berlin")
 CATEGORIES = ("facial", "massage", "nails", "hair", "spa")
 TIERS = ("regular", "silver", "gold")
+STAFF_PER_STORE = 6
+ROOMS_PER_STORE = 2  # room r0 holds 1 appointment at a time, r1 holds 2
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ def history(
     end = end or datetime.now(UTC).replace(microsecond=0)
     start = end - timedelta(days=days)
 
-    def env(service: str, event, aggregate: str, when: datetime) -> Published:
+    def env_from(source: random.Random, service: str, event, aggregate: str, when: datetime) -> Published:
         return Published(
             service,
             new_envelope(
@@ -61,9 +66,14 @@ def history(
                 aggregate_type=service,
                 aggregate_id=aggregate,
                 occurred_at=when,
-                event_id=_uid(rng),
+                event_id=_uid(source),
             ),
         )
+
+    def env(service: str, event, aggregate: str, when: datetime) -> Published:
+        return env_from(rng, service, event, aggregate, when)
+
+    reschedules = random.Random(seed * 7919 + 2)
 
     store_names = [f"stores/h{i}" for i in range(stores)]
     for i, store in enumerate(store_names):
@@ -73,6 +83,9 @@ def history(
             store,
             start - timedelta(days=1),
         )
+    # Schedules: their own random stream (and event ids), so adding them left the rest of the
+    # history as it was for a seed.
+    yield from _schedules(tenant, store_names, start, days, random.Random(seed * 7919 + 1))
     member_names: list[str] = []
     balances: dict[str, int] = {}
     points: dict[str, int] = {}
@@ -266,8 +279,11 @@ def history(
             elif kind < 0.95:
                 appointment = f"appointments/{_uid(rng)}"
                 begins = t + timedelta(days=rng.randrange(1, 10))
+                staff_no = rng.randrange(STAFF_PER_STORE)
                 service = bev.AppointmentServiceSummary(
-                    service="services/facial", staff=f"staff/{rng.randrange(6)}"
+                    service="services/facial",
+                    staff=f"{store}/staff/{staff_no}",
+                    room=f"{store}/rooms/r{staff_no % ROOMS_PER_STORE}",
                 )
                 service.start_time.FromDatetime(begins)
                 service.end_time.FromDatetime(begins + timedelta(minutes=60))
@@ -276,6 +292,18 @@ def history(
                 )
                 booked.start_time.FromDatetime(begins)
                 yield env("booking", booked, appointment, t)
+                if reschedules.random() < 0.1:  # a day later, same staff member and room
+                    moved_at = t + (begins - t) / 2
+                    begins += timedelta(days=1)
+                    service.start_time.FromDatetime(begins)
+                    service.end_time.FromDatetime(begins + timedelta(minutes=60))
+                    moved = bev.AppointmentRescheduled(
+                        appointment=appointment, member=member, store=store, services=[service]
+                    )
+                    moved.previous_start_time.CopyFrom(booked.start_time)
+                    moved.start_time.FromDatetime(begins)
+                    moved.end_time.FromDatetime(begins + timedelta(minutes=60))
+                    yield env_from(reschedules, "booking", moved, appointment, moved_at)
                 outcome = rng.random()
                 if begins >= end:
                     continue
@@ -310,3 +338,92 @@ def history(
             store,
             t,
         )
+
+
+def _weekly(days, start: str, end: str) -> list[brs.WeeklyInterval]:
+    return [brs.WeeklyInterval(day_of_week=d, start_time=start, end_time=end) for d in days]
+
+
+def _schedules(
+    tenant: str, store_names: list[str], start: datetime, days: int, rng: random.Random
+) -> Iterator[Published]:
+    """Staff schedules and rooms of every store, as booking publishes them."""
+
+    def env(event, aggregate: str, when: datetime) -> Published:
+        return Published(
+            "booking",
+            new_envelope(
+                event,
+                tenant=tenant,
+                aggregate_type="booking",
+                aggregate_id=aggregate,
+                occurred_at=when,
+                event_id=_uid(rng),
+            ),
+        )
+
+    created = start - timedelta(days=1)
+    for i, store in enumerate(store_names):
+        zone = ZONES[i % len(ZONES)]
+        for r in range(ROOMS_PER_STORE):
+            room = f"{store}/rooms/r{r}"
+            yield env(
+                bev.RoomChanged(room=room, store=store, room_type="bed", capacity=r + 1, active=True),
+                room,
+                created,
+            )
+        for k in range(STAFF_PER_STORE):
+            staff = f"{store}/staff/{k}"
+            first_day = 1 + k % 2  # Mon-Sat or Tue-Sun
+            hours = _weekly(range(first_day, first_day + 6), f"{9 + k % 3:02d}:00", "18:00")
+            breaks = _weekly(range(first_day, first_day + 6), "12:00", "13:00")
+            yield env(
+                bev.StaffScheduleChanged(
+                    staff=staff, store=store, time_zone=zone, active=True, weekly_hours=hours, breaks=breaks
+                ),
+                staff,
+                created,
+            )
+            if k == 0:  # halfway through, staff 0 goes part-time (afternoons, no break)
+                yield env(
+                    bev.StaffScheduleChanged(
+                        staff=staff,
+                        store=store,
+                        time_zone=zone,
+                        active=True,
+                        weekly_hours=_weekly(range(1, 6), "13:00", "19:00"),
+                    ),
+                    staff,
+                    start + timedelta(days=days // 2, hours=rng.randrange(24)),
+                )
+            if k == STAFF_PER_STORE - 1:  # the last one leaves the store two weeks before the end
+                yield env(
+                    bev.StaffScheduleChanged(staff=staff, store=store, time_zone=zone, active=False),
+                    staff,
+                    start + timedelta(days=days - 14),
+                )
+            for n in range(4):
+                day = (start + timedelta(days=rng.randrange(days))).date()
+                kind, times = [
+                    ("leave", ("", "")),
+                    ("sick_leave", ("14:00", "16:30")),
+                    ("extra_shift", ("19:00", "21:00")),
+                    ("training", ("", "")),
+                ][n]
+                exception = f"{staff}/scheduleExceptions/x{n}"
+                event = bev.ScheduleExceptionChanged(
+                    schedule_exception=exception,
+                    staff=staff,
+                    store=store,
+                    kind=kind,
+                    start_date=day.isoformat(),
+                    end_date=(day + timedelta(days=n % 2 * 2)).isoformat(),
+                    start_time=times[0],
+                    end_time=times[1],
+                    time_zone=zone,
+                )
+                recorded = datetime.combine(day, datetime.min.time(), UTC) - timedelta(days=3)
+                yield env(event, staff, recorded)
+                if n == 3:  # the training is called off again
+                    event.removed = True
+                    yield env(event, staff, recorded + timedelta(days=1))

@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from peony.booking.v1 import events_pb2, resources_pb2
 from sqlalchemy.engine import Row
 
 from kit.errors import FailedPrecondition, NotFound
@@ -47,6 +48,65 @@ def override_name(store_id: str, service_id: str) -> str:
 
 def exception_name(store_id: str, staff_id: str, exception_id: str) -> str:
     return f"{staff_name(store_id, staff_id)}/scheduleExceptions/{exception_id}"
+
+
+# --- events: what a consumer needs to know each resource's working time --------------------------
+
+
+def _weekly(intervals: Iterable[dict]) -> list[resources_pb2.WeeklyInterval]:
+    return [
+        resources_pb2.WeeklyInterval(day_of_week=int(i["day"]), start_time=i["start"], end_time=i["end"])
+        for i in sorted(intervals, key=lambda i: (int(i["day"]), i["start"]))
+    ]
+
+
+def _emit_staff_schedule(uow: BookingUnitOfWork, row: Row, zone_name: str) -> None:
+    """`StaffScheduleChanged` with the staff member's whole weekly pattern after the change."""
+    uow.emit(
+        events_pb2.StaffScheduleChanged(
+            staff=staff_name(row.store_id, row.staff_id),
+            store=f"stores/{row.store_id}",
+            time_zone=zone_name,
+            active=row.active,
+            weekly_hours=_weekly(row.weekly_hours),
+            breaks=_weekly(row.breaks),
+        ),
+        aggregate_type="staff",
+        aggregate_id=staff_name(row.store_id, row.staff_id),
+    )
+
+
+def _emit_exception(uow: BookingUnitOfWork, row: Row, zone_name: str, *, removed: bool) -> None:
+    uow.emit(
+        events_pb2.ScheduleExceptionChanged(
+            schedule_exception=exception_name(row.store_id, row.staff_id, row.exception_id),
+            staff=staff_name(row.store_id, row.staff_id),
+            store=f"stores/{row.store_id}",
+            kind=row.kind,
+            start_date=row.start_date.isoformat(),
+            end_date=row.end_date.isoformat(),
+            start_time=row.start_time or "",
+            end_time=row.end_time or "",
+            removed=removed,
+            time_zone=zone_name,
+        ),
+        aggregate_type="staff",
+        aggregate_id=staff_name(row.store_id, row.staff_id),
+    )
+
+
+def _emit_room(uow: BookingUnitOfWork, row: Row) -> None:
+    uow.emit(
+        events_pb2.RoomChanged(
+            room=room_name(row.store_id, row.room_id),
+            store=f"stores/{row.store_id}",
+            room_type=row.room_type,
+            capacity=row.capacity,
+            active=row.active,
+        ),
+        aggregate_type="room",
+        aggregate_id=room_name(row.store_id, row.room_id),
+    )
 
 
 # --- conflicts with booked appointments ----------------------------------------------------------
@@ -258,7 +318,9 @@ async def menu_items(
 
 async def create_staff(uow: BookingUnitOfWork, store_id: str, staff_id: str, values: dict[str, Any]) -> Row:
     await require_store(uow, store_id)
-    return await uow.catalog.add_staff(store_id=store_id, staff_id=staff_id, **values)
+    row = await uow.catalog.add_staff(store_id=store_id, staff_id=staff_id, **values)
+    _emit_staff_schedule(uow, row, await uow.catalog.store_zone(store_id) or "")
+    return row
 
 
 async def update_staff(
@@ -271,6 +333,8 @@ async def update_staff(
         raise NotFound(f"{staff_name(store_id, staff_id)} not found", reason="STAFF_NOT_FOUND")
     conflicts = await uncovered_appointments(uow, row, zone, datetime.now(UTC), changes)
     updated = await uow.catalog.update_staff(store_id, staff_id, changes)
+    if {"weekly_hours", "breaks", "active"} & changes.keys():
+        _emit_staff_schedule(uow, updated, zone.key)
     return updated, appointment_names(conflicts)
 
 
@@ -315,6 +379,7 @@ async def create_schedule_exception(
     if conflicts and not allow_conflicts:
         raise _conflict(conflicts, "booked appointments overlap the absence")
     created = await uow.catalog.add_exception(exception_id=new_id(), reason=reason, actor=actor, **values)
+    _emit_exception(uow, created, zone.key, removed=False)
     return created, appointment_names(conflicts)
 
 
@@ -357,6 +422,7 @@ async def delete_schedule_exception(
         if conflicts and not allow_conflicts:
             raise _conflict(conflicts, "booked appointments depend on the extra shift")
     await uow.catalog.delete_exception(exception_id)
+    _emit_exception(uow, found, zone.key, removed=True)
     return appointment_names(conflicts)
 
 
@@ -367,9 +433,11 @@ async def create_room(
     uow: BookingUnitOfWork, store_id: str, room_id: str, *, display_name: str, room_type: str, capacity: int
 ) -> Row:
     await require_store(uow, store_id)
-    return await uow.catalog.add_room(
+    row = await uow.catalog.add_room(
         store_id=store_id, room_id=room_id, display_name=display_name, room_type=room_type, capacity=capacity
     )
+    _emit_room(uow, row)
+    return row
 
 
 async def update_room(uow: BookingUnitOfWork, store_id: str, room_id: str, changes: dict[str, Any]) -> Row:
@@ -388,7 +456,10 @@ async def update_room(uow: BookingUnitOfWork, store_id: str, room_id: str, chang
             raise _conflict(
                 [t.appointment_id for t in taken], "appointments already use the room beyond that capacity"
             )
-    return await uow.catalog.update_room(store_id, room_id, changes)
+    updated = await uow.catalog.update_room(store_id, room_id, changes)
+    if {"capacity", "active", "room_type"} & changes.keys():
+        _emit_room(uow, updated)
+    return updated
 
 
 # --- equipment -----------------------------------------------------------------------------------

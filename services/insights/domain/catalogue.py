@@ -132,6 +132,38 @@ CATALOGUE: dict[str, Metric] = {
             ),
         ),
         Metric(
+            "utilisation",
+            "Staff and room utilisation",
+            "员工与房间利用率",
+            "Per store and resource kind: minutes booked (appointments not cancelled: booked, "
+            "checked in, completed and no-shows all held the time) / minutes available from "
+            "booking's schedules (staff: weekly hours - breaks + extra shifts - time off; rooms: "
+            "capacity x the store's staffed time), by each service's local start day.",
+            (
+                PERIOD,
+                _c("store", TEXT, "Store", "门店"),
+                _c("resource_kind", TEXT, "Resource kind", "资源类型"),
+                _c("booked_minutes", COUNT, "Booked minutes", "已约分钟"),
+                _c("available_minutes", COUNT, "Available minutes", "可约分钟"),
+                _c("utilisation", RATIO, "Utilisation", "利用率"),
+            ),
+        ),
+        Metric(
+            "resource_utilisation",
+            "Utilisation by staff member and room",
+            "员工/房间利用率明细",
+            "As utilisation, per staff member and room.",
+            (
+                PERIOD,
+                _c("store", TEXT, "Store", "门店"),
+                _c("resource", TEXT, "Staff member or room", "员工/房间"),
+                _c("resource_kind", TEXT, "Resource kind", "资源类型"),
+                _c("booked_minutes", COUNT, "Booked minutes", "已约分钟"),
+                _c("available_minutes", COUNT, "Available minutes", "可约分钟"),
+                _c("utilisation", RATIO, "Utilisation", "利用率"),
+            ),
+        ),
+        Metric(
             "retention",
             "Retention cohorts",
             "会员留存 (按首次消费月)",

@@ -21,17 +21,26 @@ quantity, flag, label, ref_time.
 | PackageSold | store | member | package | price | | | | | | |
 | PackageSessionConsumed | store | member | package | recognised | | | sessions | | | |
 | VoucherIssued/Redeemed | store | member | voucher | discount | | | | | template | |
-| AppointmentBooked | store | member | appointment | | | | booked minutes | | | start |
+| AppointmentBooked/Rescheduled | store | member | appointment | | | | minutes | | lines (1) | start |
 | AppointmentCancelled | store | member | appointment | | | | | late cancel | | start |
 | AppointmentNoShow/CheckedIn/Completed | store | member | appointment | | | | | | | start |
 | FeedbackSubmitted | store | member | feedback | | | | rating | | | |
 | ComplaintOpened | store | member | complaint | | | | | | | first-response due |
 | ComplaintResolved | store | member | complaint | | | | response seconds | SLA breached | | open time |
+| StaffScheduleChanged | store | | staff | | | | | active | weekly pattern (2) | |
+| ScheduleExceptionChanged | store | | staff | | | | | removed | the exception (3) | |
+| RoomChanged | store | | room | | | | capacity | active | room type | |
 | anything else | `store` field if any | `member` field if any | | | | | | | | |
+
+(1) JSON ``[[resource, "staff"|"room", start epoch ms, minutes], ...]``: each service's staff member
+and room with the customer's time (utilisation's booked minutes).
+(2) JSON ``{"h": [[weekday, "HH:MM", "HH:MM"], ...], "b": [...breaks]}``.
+(3) JSON ``{"id": name, "k": kind, "d": [first, last date], "t": [start, end] or []}``.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -109,6 +118,24 @@ def _minutes(services) -> int:
     return total
 
 
+def _resource_lines(services) -> str:
+    """Each service's staff member and room with the customer's time, for utilisation."""
+    lines = []
+    for s in services:
+        if not (s.start_time.seconds and s.end_time.seconds):
+            continue
+        start_ms = s.start_time.seconds * 1000 + s.start_time.nanos // 1_000_000
+        minutes = (s.end_time.seconds - s.start_time.seconds) // 60
+        for resource, kind in ((s.staff, "staff"), (s.room, "room")):
+            if resource:
+                lines.append([resource, kind, start_ms, minutes])
+    return json.dumps(lines, separators=(",", ":")) if lines else ""
+
+
+def _weekly(intervals) -> list[list]:
+    return [[i.day_of_week, i.start_time, i.end_time] for i in intervals]
+
+
 _M, _W, _B = members_events, wallet_events, booking_events
 # The payload classes the KPIs read, by full event type.
 PAYLOADS: dict[str, type[Message]] = {
@@ -131,6 +158,7 @@ PAYLOADS: dict[str, type[Message]] = {
         _W.VoucherIssued,
         _W.VoucherRedeemed,
         _B.AppointmentBooked,
+        _B.AppointmentRescheduled,
         _B.AppointmentCancelled,
         _B.AppointmentNoShow,
         _B.AppointmentCheckedIn,
@@ -138,6 +166,9 @@ PAYLOADS: dict[str, type[Message]] = {
         _B.FeedbackSubmitted,
         _B.ComplaintOpened,
         _B.ComplaintResolved,
+        _B.StaffScheduleChanged,
+        _B.ScheduleExceptionChanged,
+        _B.RoomChanged,
     )
 }
 
@@ -198,14 +229,38 @@ def _fact(p: Message) -> Fact:
         return Fact(
             store=p.store, member=p.member, subject=p.voucher, amount_minor=p.discount_minor, label=p.template
         )
-    if isinstance(p, _B.AppointmentBooked):
+    if isinstance(p, _B.AppointmentBooked | _B.AppointmentRescheduled):
         return Fact(
             store=p.store,
             member=p.member,
             subject=p.appointment,
             quantity=_minutes(p.services),
+            label=_resource_lines(p.services),
             ref_time=ch_time(p.start_time),
         )
+    if isinstance(p, _B.StaffScheduleChanged):
+        pattern = {"h": _weekly(p.weekly_hours), "b": _weekly(p.breaks)}
+        return Fact(
+            store=p.store,
+            subject=p.staff,
+            flag=int(p.active),
+            label=json.dumps(pattern, separators=(",", ":")),
+        )
+    if isinstance(p, _B.ScheduleExceptionChanged):
+        exception = {
+            "id": p.schedule_exception,
+            "k": p.kind,
+            "d": [p.start_date, p.end_date],
+            "t": [p.start_time, p.end_time] if p.start_time and p.end_time else [],
+        }
+        return Fact(
+            store=p.store,
+            subject=p.staff,
+            flag=int(p.removed),
+            label=json.dumps(exception, separators=(",", ":")),
+        )
+    if isinstance(p, _B.RoomChanged):
+        return Fact(store=p.store, subject=p.room, quantity=p.capacity, flag=int(p.active), label=p.room_type)
     if isinstance(p, _B.AppointmentCancelled):
         return Fact(
             store=p.store,

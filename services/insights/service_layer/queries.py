@@ -11,13 +11,20 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kit.errors import NotFound
 from services.insights.adapters.warehouse import Warehouse
 from services.insights.domain.catalogue import Metric, Period
+from services.insights.domain.utilisation import (
+    Availability,
+    Schedules,
+    room_minutes,
+    staff_availability,
+    staffed_availability,
+)
 
 DEFAULT_ZONE = "Asia/Shanghai"
 
@@ -86,6 +93,9 @@ class MetricQueries:
         self.lines = f"{db}.checkout_lines{suffix}"
         self.member_rollup = f"{db}.member_rollup{suffix}"
         self.member_months = f"{db}.member_months{suffix}"
+        # Available minutes of staff and rooms by query, while the tenant's schedule facts stay
+        # the same (schedules change rarely; replaying years of them per call is the slow part).
+        self._available_cache: dict[tuple, tuple[dict, dict]] = {}
 
     async def _query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         # A fact's copies share its event time, hence its month partition: FINAL need not merge
@@ -521,3 +531,133 @@ class MetricQueries:
                 ]
             )
         return out
+
+    # ------------------------------------------------------------------ utilisation
+
+    def _bucket_ranges(self, scope: Scope) -> list[tuple[date, date, date]]:
+        """(bucket key, first day, last day) of each bucket, clipped to the period."""
+        starts = buckets(scope.period, scope.granularity)
+        out = []
+        for i, b in enumerate(starts):
+            first = max(b, scope.period.start)
+            last = starts[i + 1] - timedelta(days=1) if i + 1 < len(starts) else scope.period.end
+            out.append((b, first, min(last, scope.period.end)))
+        return out
+
+    async def _schedules(self, scope: Scope) -> Schedules:
+        """Every schedule fact of the stores in scope, replayed in stream order. No FINAL: each
+        fact is idempotent (a redelivered copy, next to the original in that order, changes nothing)."""
+        zone_of = {s: z for z, stores in scope.zones.items() for s in stores}
+        rows = await self._query(
+            "SELECT kind, store, subject, flag, quantity, label, toUnixTimestamp64Milli(occurred_at)"
+            f" FROM {self.facts} WHERE tenant = {{tenant:String}}"
+            " AND kind IN ('StaffScheduleChanged', 'ScheduleExceptionChanged', 'RoomChanged')"
+            f"{self.store_filter(scope)} ORDER BY occurred_at, seq",
+            self._params(scope),
+        )
+        schedules = Schedules()
+        for kind, store, subject, flag, quantity, label, at_ms in rows:
+            zone = ZoneInfo(zone_of.get(store, scope.default_zone))
+            day = datetime.fromtimestamp(int(at_ms) / 1000, UTC).astimezone(zone).date()
+            schedules.apply(kind, store, subject, int(flag), int(quantity), label, day)
+        return schedules
+
+    async def _booked_minutes(self, scope: Scope) -> dict[tuple[date, str, str, str], int]:
+        """(bucket, store, resource, kind) -> minutes of the services of appointments not
+        cancelled, as their latest booking or reschedule placed them, by the service's local start day.
+        No FINAL: a redelivered copy changes neither set membership nor the latest version's lines."""
+        line_start = "fromUnixTimestamp64Milli(line.3, 'UTC')"
+        appointment_kinds = "('AppointmentBooked', 'AppointmentRescheduled')"
+        rows = await self._query(
+            f"SELECT toString({self.bucket(scope, line_start)}) AS b, store, line.1 AS resource,"
+            " line.2 AS resource_kind, sum(line.4)"
+            " FROM (SELECT store, subject, argMax(label, (occurred_at, seq)) AS lines"
+            f" FROM {self.facts} WHERE tenant = {{tenant:String}} AND kind IN {appointment_kinds}"
+            f"{self.store_filter(scope)}"
+            f" AND subject IN (SELECT subject FROM {self.facts} WHERE tenant = {{tenant:String}}"
+            f" AND kind IN {appointment_kinds}{self.store_filter(scope)}"
+            " AND ref_time >= toDateTime64({utc_from:String}, 3, 'UTC') - INTERVAL 1 DAY"
+            " AND ref_time < toDateTime64({utc_to:String}, 3, 'UTC') + INTERVAL 1 DAY)"
+            f" AND subject NOT IN (SELECT subject FROM {self.facts} WHERE tenant = {{tenant:String}}"
+            f" AND kind = 'AppointmentCancelled'{self.store_filter(scope)})"
+            " GROUP BY store, subject)"
+            " ARRAY JOIN JSONExtract(lines, 'Array(Tuple(String, String, Int64, Int64))') AS line"
+            f" WHERE {self.in_period(scope, line_start)} GROUP BY b, store, resource, resource_kind",
+            self._params(scope),
+        )
+        return {(date.fromisoformat(b), store, r, k): int(m) for b, store, r, k, m in rows}
+
+    async def _utilisation(self, scope: Scope) -> list[tuple[date, str, str, str, int, int]]:
+        """(bucket, store, resource, kind, booked, available) of every resource with either."""
+        booked = await self._booked_minutes(scope)
+        available, _ = await self._available_minutes(scope)
+        out: dict[tuple[date, str, str, str], list[int]] = {key: [m, 0] for key, m in booked.items()}
+        for key, minutes in available.items():
+            out.setdefault(key, [0, 0])[1] = minutes
+        return sorted((*key, booked_, available_) for key, (booked_, available_) in out.items())
+
+    async def _available_minutes(
+        self, scope: Scope
+    ) -> tuple[dict[tuple[date, str, str, str], int], dict[tuple[date, str, str], int]]:
+        """(bucket, store, resource, kind) -> available minutes, and their sums by (bucket, store,
+        kind); cached until a schedule fact of the tenant arrives (their count and latest
+        sequence are the cache key's version)."""
+        version = await self._query(
+            f"SELECT count(), max(seq), max(occurred_at) FROM {self.facts} WHERE tenant = {{tenant:String}}"
+            " AND kind IN ('StaffScheduleChanged', 'ScheduleExceptionChanged', 'RoomChanged')",
+            self._params(scope),
+        )
+        key = (
+            scope.tenant,
+            tuple(scope.stores) if scope.stores is not None else None,
+            scope.period,
+            scope.granularity,
+            tuple(sorted((z, tuple(s)) for z, s in scope.zones.items())),
+            scope.default_zone,
+            tuple(version[0]) if version else (),
+        )
+        found = self._available_cache.get(key)
+        if found is not None:
+            return found
+        schedules = await self._schedules(scope)
+        staff_by_store: dict[str, list] = {}
+        for s in schedules.staff.values():
+            staff_by_store.setdefault(s.store, []).append(s)
+        # Each resource's closed form once, then every bucket is arithmetic on it.
+        window = (scope.period.start, scope.period.end)
+        staff = [(s, staff_availability(s, *window)) for s in schedules.staff.values()]
+        staffed = {store: staffed_availability(members, *window) for store, members in staff_by_store.items()}
+        empty = Availability((), {})
+        available: dict[tuple[date, str, str, str], int] = {}
+        for b, first, last in self._bucket_ranges(scope):
+            for s, availability in staff:
+                available[(b, s.store, s.name, "staff")] = availability.minutes(first, last)
+            for r in schedules.rooms.values():
+                available[(b, r.store, r.name, "room")] = room_minutes(
+                    r, staffed.get(r.store, empty), first, last
+                )
+        by_store: dict[tuple[date, str, str], int] = {}
+        for (b, store, _, kind), minutes in available.items():
+            by_store[(b, store, kind)] = by_store.get((b, store, kind), 0) + minutes
+        if len(self._available_cache) >= 32:  # a handful of dashboards' worth
+            self._available_cache.pop(next(iter(self._available_cache)))
+        self._available_cache[key] = (available, by_store)
+        return available, by_store
+
+    async def _m_utilisation(self, scope: Scope) -> list[list[Any]]:
+        per_store: dict[tuple[date, str, str], list[int]] = {}
+        for (b, store, _, kind), minutes in (await self._booked_minutes(scope)).items():
+            per_store.setdefault((b, store, kind), [0, 0])[0] += minutes
+        _, available = await self._available_minutes(scope)
+        for key, minutes in available.items():
+            per_store.setdefault(key, [0, 0])[1] = minutes
+        return [
+            [b.isoformat(), store, kind, booked, available_, _ratio(booked, available_)]
+            for (b, store, kind), (booked, available_) in sorted(per_store.items())
+        ]
+
+    async def _m_resource_utilisation(self, scope: Scope) -> list[list[Any]]:
+        return [
+            [b.isoformat(), store, resource, kind, booked, available, _ratio(booked, available)]
+            for b, store, resource, kind, booked, available in await self._utilisation(scope)
+        ]

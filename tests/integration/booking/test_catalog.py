@@ -930,3 +930,117 @@ async def test_schedule_changes_are_idempotent_and_wait_for_bookings_in_flight(h
         await uow.commit()
     await asyncio.wait_for(change, 10)
     assert await h.count("schedule_exceptions") == 2
+
+
+async def test_schedule_and_room_changes_publish_events_through_the_outbox(h):
+    """What insights' utilisation needs (StaffScheduleChanged, ScheduleExceptionChanged,
+    RoomChanged) goes out with the change, once per change; refused changes publish nothing."""
+    from peony.booking.v1 import events_pb2
+    from peony.events.v1.envelope_pb2 import EventEnvelope
+    from sqlalchemy import text
+
+    async def published() -> list:
+        async with h.engine.connect() as conn:
+            found = await conn.execute(
+                text("SELECT payload FROM outbox WHERE tenant_id = :t ORDER BY seq"), {"t": h.tenant}
+            )
+            out = []
+            for (payload,) in found:
+                envelope = EventEnvelope.FromString(payload)
+                name = envelope.event_type.rsplit(".", 1)[-1]
+                if name in ("StaffScheduleChanged", "ScheduleExceptionChanged", "RoomChanged"):
+                    event = getattr(events_pb2, name)()
+                    envelope.payload.Unpack(event)
+                    out.append(event)
+            return out
+
+    await h.staff("s1", "dora", breaks=weekly("12:00", "13:00"))
+    first = (await published())[-1]
+    assert first == events_pb2.StaffScheduleChanged(
+        staff="stores/s1/staff/dora",
+        store="stores/s1",
+        time_zone="Asia/Shanghai",
+        active=True,
+        weekly_hours=weekly("09:00", "18:00"),
+        breaks=weekly("12:00", "13:00"),
+    )
+    request = pb.UpdateStaffRequest(
+        staff=resources_pb2.Staff(name="stores/s1/staff/dora", weekly_hours=weekly("13:00", "20:00")),
+        update_mask=field_mask_pb2.FieldMask(paths=["weekly_hours"]),
+        request_id=rid(),
+    )
+    await h.stub.UpdateStaff(request, metadata=h.hq)
+    await h.stub.UpdateStaff(request, metadata=h.hq)  # a replay: no second event
+    await h.stub.UpdateStaff(
+        pb.UpdateStaffRequest(
+            staff=resources_pb2.Staff(name="stores/s1/staff/dora", level=4),
+            update_mask=field_mask_pb2.FieldMask(paths=["level"]),
+            request_id=rid(),
+        ),
+        metadata=h.hq,
+    )  # not about working time: no event
+    await refused(
+        h.stub.UpdateStaff(
+            pb.UpdateStaffRequest(
+                staff=resources_pb2.Staff(name="stores/s1/staff/dora", weekly_hours=weekly("20:00", "13:00")),
+                update_mask=field_mask_pb2.FieldMask(paths=["weekly_hours"]),
+                request_id=rid(),
+            ),
+            metadata=h.hq,
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    events = await published()
+    assert len(events) == 2 and list(events[1].weekly_hours) == list(weekly("13:00", "20:00"))
+
+    day = days_ahead(20)
+    created = await h.stub.CreateScheduleException(
+        pb.CreateScheduleExceptionRequest(
+            parent="stores/s1/staff/dora",
+            schedule_exception=exception(SICK, day, day + timedelta(days=1), ("14:00", "16:00")),
+            request_id=rid(),
+        ),
+        metadata=h.hq,
+    )
+    name = created.schedule_exception.name
+    await h.stub.DeleteScheduleException(
+        pb.DeleteScheduleExceptionRequest(name=name, request_id=rid()), metadata=h.hq
+    )
+    added, removed = (await published())[2:]
+    expected = events_pb2.ScheduleExceptionChanged(
+        schedule_exception=name,
+        staff="stores/s1/staff/dora",
+        store="stores/s1",
+        kind="sick_leave",
+        start_date=day.isoformat(),
+        end_date=(day + timedelta(days=1)).isoformat(),
+        start_time="14:00",
+        end_time="16:00",
+        time_zone="Asia/Shanghai",
+    )
+    assert added == expected
+    expected.removed = True
+    assert removed == expected
+
+    await h.stub.CreateRoom(
+        pb.CreateRoomRequest(
+            parent="stores/s1",
+            room=resources_pb2.Room(display_name="Quiet", room_type="bed", capacity=2),
+            room_id="quiet",
+            request_id=rid(),
+        ),
+        metadata=h.hq,
+    )
+    await h.stub.UpdateRoom(
+        pb.UpdateRoomRequest(
+            room=resources_pb2.Room(name="stores/s1/rooms/quiet", active=False),
+            update_mask=field_mask_pb2.FieldMask(paths=["active"]),
+            request_id=rid(),
+        ),
+        metadata=h.hq,
+    )
+    rooms = (await published())[4:]
+    assert [(r.room, r.capacity, r.active) for r in rooms] == [
+        ("stores/s1/rooms/quiet", 2, True),
+        ("stores/s1/rooms/quiet", 2, False),
+    ]

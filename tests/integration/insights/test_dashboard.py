@@ -100,7 +100,9 @@ async def test_dashboard_renders_the_seeded_kpis_without_errors(seeded_gateway, 
     assert not re.findall(r'data-errors="\d+"', dom), log[-3000:]
     assert "Uncaught" not in log, log[-3000:]
     # headline KPIs with values, five charts drawn by plotly (SVG), the heat-map among them
-    assert len(re.findall(r'class="kpi" data-kpi="', dom)) == 11
+    assert len(re.findall(r'class="kpi" data-kpi="', dom)) == 13
+    staff_card = re.search(r'data-kpi="staff_utilisation">.*?class="value">([^<]*)<', dom)
+    assert staff_card and staff_card.group(1).endswith("%") and staff_card.group(1) != "0.0%", dom[-3000:]
     assert dom.count('class="main-svg"') >= 5
     assert "heatmaplayer" in dom or "hm" in dom
     title = "会员留存" if lang == "zh-CN" else "Retention by first-visit month"

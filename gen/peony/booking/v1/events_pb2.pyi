@@ -3,6 +3,7 @@ import datetime
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from peony.booking.v1 import appointments_pb2 as _appointments_pb2
 from peony.booking.v1 import feedback_pb2 as _feedback_pb2
+from peony.booking.v1 import resources_pb2 as _resources_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -360,3 +361,57 @@ class ComplaintResolved(_message.Message):
     resolve_time: _timestamp_pb2.Timestamp
     sla_breached: bool
     def __init__(self, complaint: _Optional[str] = ..., member: _Optional[str] = ..., store: _Optional[str] = ..., open_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolve_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sla_breached: _Optional[bool] = ...) -> None: ...
+
+class StaffScheduleChanged(_message.Message):
+    __slots__ = ("staff", "store", "time_zone", "active", "weekly_hours", "breaks")
+    STAFF_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    WEEKLY_HOURS_FIELD_NUMBER: _ClassVar[int]
+    BREAKS_FIELD_NUMBER: _ClassVar[int]
+    staff: str
+    store: str
+    time_zone: str
+    active: bool
+    weekly_hours: _containers.RepeatedCompositeFieldContainer[_resources_pb2.WeeklyInterval]
+    breaks: _containers.RepeatedCompositeFieldContainer[_resources_pb2.WeeklyInterval]
+    def __init__(self, staff: _Optional[str] = ..., store: _Optional[str] = ..., time_zone: _Optional[str] = ..., active: _Optional[bool] = ..., weekly_hours: _Optional[_Iterable[_Union[_resources_pb2.WeeklyInterval, _Mapping]]] = ..., breaks: _Optional[_Iterable[_Union[_resources_pb2.WeeklyInterval, _Mapping]]] = ...) -> None: ...
+
+class ScheduleExceptionChanged(_message.Message):
+    __slots__ = ("schedule_exception", "staff", "store", "kind", "start_date", "end_date", "start_time", "end_time", "removed", "time_zone")
+    SCHEDULE_EXCEPTION_FIELD_NUMBER: _ClassVar[int]
+    STAFF_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    START_DATE_FIELD_NUMBER: _ClassVar[int]
+    END_DATE_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    schedule_exception: str
+    staff: str
+    store: str
+    kind: str
+    start_date: str
+    end_date: str
+    start_time: str
+    end_time: str
+    removed: bool
+    time_zone: str
+    def __init__(self, schedule_exception: _Optional[str] = ..., staff: _Optional[str] = ..., store: _Optional[str] = ..., kind: _Optional[str] = ..., start_date: _Optional[str] = ..., end_date: _Optional[str] = ..., start_time: _Optional[str] = ..., end_time: _Optional[str] = ..., removed: _Optional[bool] = ..., time_zone: _Optional[str] = ...) -> None: ...
+
+class RoomChanged(_message.Message):
+    __slots__ = ("room", "store", "room_type", "capacity", "active")
+    ROOM_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    ROOM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    room: str
+    store: str
+    room_type: str
+    capacity: int
+    active: bool
+    def __init__(self, room: _Optional[str] = ..., store: _Optional[str] = ..., room_type: _Optional[str] = ..., capacity: _Optional[int] = ..., active: _Optional[bool] = ...) -> None: ...
