@@ -116,7 +116,12 @@ def operation_pb(row) -> imports_pb2.ImportOperation:
         return out
     info = AnyPb()
     info.Pack(error_details_pb2.ErrorInfo(reason=row.error_code or "FAILED", domain="members.peony.dev"))
-    code = code_pb2.CANCELLED if row.state == "cancelled" else code_pb2.FAILED_PRECONDITION
+    if row.state == "cancelled":
+        code = code_pb2.CANCELLED
+    elif row.error_code == "ATTEMPTS_EXHAUSTED":
+        code = code_pb2.UNAVAILABLE  # a dependency kept failing: the same import may be started again
+    else:
+        code = code_pb2.FAILED_PRECONDITION
     out.error.CopyFrom(status_pb2.Status(code=code, message=row.error_message, details=[info]))
     return out
 
