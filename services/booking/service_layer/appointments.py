@@ -780,6 +780,7 @@ async def book_appointment(
             member_id=member,
             store_id=store,
             spec=wallet_hold,
+            start_utc=start_utc,
             end_utc=r.end,
             policy=rules,
             request_key=request_key,

@@ -7,10 +7,11 @@ never with the caller's token.
 
 Authorising (`authorize`) is synchronous, inside the booking transaction: a booking either has
 its hold or does not exist. The wallet hold gets `reference` = `appointments/{id}` and
-`expire_time` = the appointment's end + `BookingPolicy.hold_grace_hours`. Its wallet request id
-is derived from the booking's `request_key` plus a fresh id per attempt (`bh:<hash of the
-key>:<uuid>`, 56 characters, within the wallet's 64): the wallet client's own retries of the call
-(UNAVAILABLE) reuse it, so they are one hold; a booking transaction that is re-run (a
+`expire_time` = the appointment's end + `BookingPolicy.hold_grace_hours` (and a session hold
+`use_time` = the appointment's start: the day an unlimited card's daily cap counts it on).
+Its wallet request id is derived from the booking's `request_key` plus a fresh id per attempt
+(`bh:<hash of the key>:<uuid>`, 56 characters, within the wallet's 64): the wallet client's own
+retries of the call (UNAVAILABLE) reuse it, so they are one hold; a booking transaction that is re-run (a
 serialization failure) or retried by the client after a rollback authorises a new hold, never
 replaying the answer for a hold that was voided or that belongs to a rolled-back appointment (its
 `reference` differs anyway, which the wallet's idempotency check would refuse). A
@@ -101,6 +102,7 @@ async def authorize(
     member_id: str,
     store_id: str,
     spec: appointments_pb2.WalletHoldSpec | None,
+    start_utc: datetime,
     end_utc: datetime,
     policy: BookingPolicy,
     request_key: str,
@@ -129,6 +131,8 @@ async def authorize(
         if p.sessions < 0:
             v.add("wallet_hold.package_session.sessions", "must not be negative")
         hold.package, hold.service, hold.sessions = p.package, p.service, p.sessions or 1
+        # the day of the treatment: a time card's daily cap counts this pending hold on that day
+        hold.use_time.FromDatetime(start_utc)
     else:
         v.add("wallet_hold", "name a deposit or a package_session")
     v.raise_if_any()

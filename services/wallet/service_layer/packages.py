@@ -445,17 +445,19 @@ async def _require_daily_uses_left(
     item: PackageItemRow,
     uses: int,
     store_id: str,
-    now: datetime,
+    on: datetime,
 ) -> None:
-    """An unlimited item with `max_uses_per_day`: its uses recorded since midnight in the zone of
-    the store using it, plus those `draft` takes already, leave room for `uses`
-    (DAILY_USES_EXHAUSTED otherwise). The card row is locked, so concurrent uses queue here."""
+    """An unlimited item with `max_uses_per_day`: on the day of `on` in the zone of the store using
+    it, its uses recorded that day, its open holds to be used that day (a booking's pending hold
+    counts as much as a use) and those `draft` takes already leave room for `uses`
+    (DAILY_USES_EXHAUSTED otherwise). The caller holds the card's row lock, so concurrent uses and
+    holds of the card queue here and each sees the others' rows (never check-then-insert)."""
     if not item.max_uses_per_day:
         return
-    since = dp.local_day_start(now, await uow.stores.resolve(store_id) or "")
+    start, end = dp.local_day_bounds(on, await uow.stores.resolve(store_id) or "")
     key = f"{pkg.package_id}:{item.service}"
     pending = draft.time_card_uses.get(key, 0) if draft is not None else 0
-    used = await repo(uow).uses_since(pkg.package_id, item.service, since) + pending
+    used = await repo(uow).uses_on(pkg.package_id, item.service, start, end) + pending
     dp.require_daily_uses_left(item.service, item.max_uses_per_day, used, uses)
     if draft is not None:
         draft.time_card_uses[key] = pending + uses
@@ -946,6 +948,7 @@ async def authorize_session_hold(
     reference: str,
     ttl_minutes: int,
     expire_time: datetime | None = None,
+    use_time: datetime | None = None,
 ):
     """Reserves `sessions` of a card item (e.g. a booked treatment's): they stay the member's and
     on the card, but no consumption, transfer or refund can take them until the hold is captured,
@@ -972,7 +975,7 @@ async def authorize_session_hold(
     available = sessions if item.unlimited else item.sessions_available
     dp.require_item_usable(service, available, item.expire_time, sessions, now)
     if item.unlimited:  # checked when authorised; the capture of a hold is not refused by the cap
-        await _require_daily_uses_left(uow, None, pkg, item, sessions, store_id, now)
+        await _require_daily_uses_left(uow, None, pkg, item, sessions, store_id, use_time or now)
     settings = await uow.settings.get()
     hold_id = new_id()
     draft = TransactionDraft(
@@ -994,6 +997,7 @@ async def authorize_session_hold(
         sessions=sessions,
         state="authorized",
         reference=reference,
+        use_time=use_time,
         expire_time=expire_time
         or posted.create_time + timedelta(minutes=ttl_minutes or settings.hold_default_ttl_minutes),
         authorize_transaction_id=posted.transaction_id,
