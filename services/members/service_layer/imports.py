@@ -4,8 +4,8 @@ Each replica ticks; a tick claims one operation (``FOR UPDATE SKIP LOCKED``: pen
 under an expired lease — its worker was killed) and runs it under a lease it renews every third
 of its length. A worker that loses its lease stops before its next write.
 
-Running an operation is what ``peony import`` does, with the same code (cli/importer: reading,
-mapping, parsing and checking, and each service's import adapter):
+Running an operation is what ``peony import`` does, with the same code (adapters/legacy_files:
+reading, mapping, parsing; service_layer/legacy_rows: checking; each service's import adapter):
 
 1. the upload is copied from PostgreSQL, chunk by chunk, to a scratch file (XLSX needs random
    access), deleted when the run ends; memory holds one chunk and one batch;
@@ -44,21 +44,6 @@ from peony.wallet.v1 import wallet_service_pb2 as wpb
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cli.importer import readers
-from cli.importer.mapping import MappingError, parse_mapping
-from cli.importer.records import RowError
-from cli.importer.run import (
-    _SUMS,
-    Tally,
-    _batches,
-    accept_outcomes,
-    check_member_rows,
-    import_id_of,
-    import_store_row,
-    imported_member,
-    known_voucher_rows,
-    resolve_mapping,
-)
 from kit.auth import ROLE_PERMISSIONS, Principal
 from kit.crypto import PiiCipher
 from kit.grpc_client import error_reason
@@ -66,8 +51,23 @@ from kit.logging import get_logger
 from kit.uow import UnitOfWorkFactory
 from kit.workers import PeriodicWorker
 from services.members.adapters import import_operations as ops
+from services.members.adapters.legacy_files import readers
+from services.members.adapters.legacy_files.mapping import MappingError, parse_mapping
+from services.members.adapters.legacy_files.records import RowError
 from services.members.adapters.legacy_import import BatchConflict, MemberImporter
 from services.members.adapters.wallet_client import IMPORT_RETRYABLE, WalletClient
+from services.members.service_layer.legacy_rows import (
+    SUMS,
+    Tally,
+    accept_outcomes,
+    batches,
+    check_member_rows,
+    import_id_of,
+    import_store_row,
+    imported_member,
+    known_voucher_rows,
+    resolve_mapping,
+)
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
 log = get_logger("peony.members.imports")
@@ -128,7 +128,7 @@ def retry_backoff(base_s: float, attempts: int) -> timedelta:
 
 
 class _Errors:
-    """A batch's error rows (the report interface of cli/importer), committed with its progress."""
+    """A batch's error rows (legacy_rows.RowReport), committed with its progress."""
 
     def __init__(self) -> None:
         self.rows: list[tuple[int, str, str]] = []
@@ -435,7 +435,7 @@ class ImportWorker(PeriodicWorker):
         async with self._engine.connect() as mconn:
             if op.dry_run:
                 await members.prepare_dry_run(mconn)
-            for batch in _batches(body, self._batch_rows):
+            for batch in batches(body, self._batch_rows):
                 valid = check_member_rows(batch, mapping, stores, tier_ids, tally, errors)
                 by_row = {r.row: r for r in valid}
                 imported = [imported_member(r, stores) for r in valid]
@@ -463,7 +463,7 @@ class ImportWorker(PeriodicWorker):
             ledger = await self._wallet.apply_import_batch(
                 tenant, wpb.ApplyImportBatchRequest(import_id=import_id, reconcile=True)
             )
-            summary["ledger_totals"] = {k: getattr(ledger, k) for k in _SUMS}
+            summary["ledger_totals"] = {k: getattr(ledger, k) for k in SUMS}
             summary["opening_transactions"] = ledger.opening_transactions
             summary["unbalanced_transactions"] = ledger.unbalanced_transactions
             a = tally.accepted_totals
@@ -486,7 +486,7 @@ class ImportWorker(PeriodicWorker):
             expires_at=math.inf,
         )
         errors = _Errors()
-        for batch in _batches(body, self._batch_rows):
+        for batch in batches(body, self._batch_rows):
             for number, cells in batch:
                 tally.read += 1
                 outcome = await import_store_row(
@@ -506,7 +506,7 @@ class ImportWorker(PeriodicWorker):
         members = MemberImporter(self._engine, tenant, self._cipher)
         errors = _Errors()
         accepted = dict(tally.accepted_totals)  # principal_minor carries Σ amount off, sessions the count
-        for batch in _batches(body, self._batch_rows):
+        for batch in batches(body, self._batch_rows):
             known, owners = await known_voucher_rows(batch, mapping, members, tally, errors)
             rejected: set[int] = set()
             if known:
