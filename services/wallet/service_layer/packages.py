@@ -1103,3 +1103,72 @@ async def void_session_hold(uow: UoW, hold, *, state: str = "voided"):
         aggregate_id=hold.member_id,
     )
     return await uow.holds.settle(hold.hold_id, state, posted.transaction_id), posted
+
+
+# --- expiry ------------------------------------------------------------------------------------
+SESSIONS_EXPIRED = AccountKey(ledger.SESSIONS_EXPIRED, "", ledger.SESSIONS)
+
+
+async def expire_package_items(uow: UoW, package_id: str, now: datetime) -> bool:
+    """The expiry job's step for one card: every item past its `expire_time` with value left has
+    its deferred revenue left recognised as revenue of the selling store (breakage: nobody was
+    served for it) and its unused counted sessions taken off the card (to `sessions_expired`), in
+    ONE balanced `package_expire` transaction, with `PackageExpired`. Under the card's row lock and
+    re-checked there, so replicas running the job at once act once; an item leaves the job's
+    selection when it has nothing left (idempotent). Skipped while the card is frozen (a freeze
+    may extend the items) or while an item has sessions held (a hold may still be captured after
+    the item's expiry; the job returns to it when the hold is settled or expires)."""
+    pkg = await repo(uow).get_package(package_id, for_update=True)
+    if pkg is None:
+        return False
+    state = await _current_state(uow, pkg, now)
+    if state not in (dp.ACTIVE, dp.EXHAUSTED):
+        return False
+    due = [
+        i
+        for i in pkg.items
+        if i.expire_time is not None
+        and i.expire_time <= now
+        and i.sessions_held == 0
+        and (i.deferred_minor > 0 or (not i.unlimited and i.sessions_remaining > 0))
+    ]
+    if not due:
+        return False
+    cur = (await uow.settings.get()).currency_code
+    draft = TransactionDraft(
+        "package_expire",
+        member_id=pkg.member_id,
+        store_id=pkg.store_sold,
+        description="package items expired",
+        reference=package_name(pkg.member_id, package_id),
+    )
+    sessions = recognised = 0
+    for i in due:
+        unused = 0 if i.unlimited else i.sessions_remaining
+        draft.move(unused, debit=item_account(package_id, i.service), credit=SESSIONS_EXPIRED)
+        draft.move(
+            i.deferred_minor,
+            debit=deferred_account(pkg.store_sold, cur),
+            credit=revenue_account(pkg.store_sold, cur),
+        )
+        sessions += unused
+        recognised += i.deferred_minor
+    posted = await uow.ledger.post(draft)
+    for i in due:
+        await repo(uow).update_item(package_id, i.service, deferred_minor=0, sessions_remaining=0)
+    await repo(uow).update_package(package_id)
+    uow.emit(
+        events_pb2.PackageExpired(
+            member=sv.member_name(pkg.member_id),
+            package=package_name(pkg.member_id, package_id),
+            items=[events_pb2.PackageItemSessions(service=i.service, sessions_remaining=0) for i in due],
+            sessions=sessions,
+            recognized_minor=recognised,
+            store=f"stores/{pkg.store_sold}",
+            transaction=sv.transaction_name(posted),
+            currency_code=cur,
+        ),
+        aggregate_type="wallet",
+        aggregate_id=pkg.member_id,
+    )
+    return True

@@ -24,6 +24,7 @@ from tests.integration.wallet.test_packages import (
     member,
     refused,
     rid,
+    settle_expiries,
     wallet,  # noqa: F401 - the module's fixture
     writes,
 )
@@ -131,6 +132,7 @@ async def test_a_use_after_the_period_is_refused_and_writes_nothing(wallet):  # 
     await consume(stub, sold.name)
     now = datetime.now(UTC)
     await set_period(engine, sold.name, now - timedelta(days=31), now - timedelta(seconds=1))
+    await settle_expiries(engine)  # the expiry job recognises the card's rest now, not mid-check
     before = await writes(engine)
     await refused(consume(stub, sold.name), grpc.StatusCode.FAILED_PRECONDITION, "PACKAGE_ITEM_EXPIRED")
     hold = pb.AuthorizeHoldRequest(

@@ -45,6 +45,7 @@ class TransactionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRANSACTION_KIND_CHECKOUT: _ClassVar[TransactionKind]
     TRANSACTION_KIND_REVERSAL: _ClassVar[TransactionKind]
     TRANSACTION_KIND_OPENING_BALANCE: _ClassVar[TransactionKind]
+    TRANSACTION_KIND_PACKAGE_EXPIRE: _ClassVar[TransactionKind]
 
 class HoldState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -81,6 +82,7 @@ TRANSACTION_KIND_PACKAGE_REFUND: TransactionKind
 TRANSACTION_KIND_CHECKOUT: TransactionKind
 TRANSACTION_KIND_REVERSAL: TransactionKind
 TRANSACTION_KIND_OPENING_BALANCE: TransactionKind
+TRANSACTION_KIND_PACKAGE_EXPIRE: TransactionKind
 HOLD_STATE_UNSPECIFIED: HoldState
 HOLD_STATE_AUTHORIZED: HoldState
 HOLD_STATE_CAPTURED: HoldState
