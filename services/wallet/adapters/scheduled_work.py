@@ -108,7 +108,8 @@ class DueWork:
                 i.expire_time <= now,
                 (i.deferred_minor > 0) | ((i.sessions_remaining > 0) & ~i.unlimited),
                 i.sessions_held == 0,
-                p.state.in_(("active", "exhausted", "frozen")),
+                # a frozen card waits (a freeze may extend it) until its freeze has run out
+                p.state.in_(("active", "exhausted")) | ((p.state == "frozen") & (p.frozen_until <= now)),
             )
             .group_by(i.tenant_id, i.package_id)
             .limit(limit)

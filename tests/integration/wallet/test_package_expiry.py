@@ -174,3 +174,17 @@ async def test_held_sessions_wait_for_their_hold(wallet):  # noqa: F811
     sessions = [p for p in tx.postings if p.unit == "SESSION"]
     assert sorted(abs(p.amount) for p in sessions) == [4, 4]
     await assert_ledger_invariants(engine)
+
+
+async def test_a_frozen_card_waits_until_it_is_unfrozen(wallet):  # noqa: F811
+    stub, engine = wallet
+    m = await member(engine)
+    sold = (await sell(stub, m)).member_package
+    await stub.FreezePackage(pb.FreezePackageRequest(package=sold.name, request_id=rid()), metadata=md())
+    await expire_item(engine, sold.name, FACIAL, datetime.now(UTC) - timedelta(minutes=1))
+    await jobs(engine).expire_packages(datetime.now(UTC))
+    assert await expiries(stub, m) == []  # a freeze may still extend the card
+    await stub.UnfreezePackage(pb.UnfreezePackageRequest(package=sold.name, request_id=rid()), metadata=md())
+    [tx] = await wait_for_expiry(stub, engine, m)
+    assert sorted(abs(p.amount) for p in tx.postings if p.unit == "SESSION") == [10, 10]
+    await assert_ledger_invariants(engine)
