@@ -29,6 +29,7 @@ from tests.integration.wallet.test_packages import (
     rid,
     scalar,
     sell,
+    settle_expiries,
     wallet,  # noqa: F401 - the module's fixture
 )
 from tests.integration.wallet.test_unlimited_time_cards import card, product, set_period
@@ -61,6 +62,13 @@ async def expiries(stub, member_name: str) -> list[ledger_pb2.LedgerTransaction]
     return list(listed.transactions)
 
 
+async def s1_deferred(stub) -> tuple[int, int]:
+    """(deferred revenue, sessions outstanding) of store s1 in the finance view."""
+    got = await stub.GetPackageDeferredRevenue(pb.GetPackageDeferredRevenueRequest(), metadata=md())
+    row = next((r for r in got.rows if r.store == "stores/s1"), None)
+    return (row.deferred_minor, row.sessions_outstanding) if row else (0, 0)
+
+
 async def wait_for_expiry(stub, engine, member_name: str, timeout: float = 60.0) -> list:
     deadline = time.monotonic() + timeout
     while True:
@@ -91,6 +99,8 @@ async def test_an_expired_counted_item_recognises_its_deferred_value_and_takes_i
         s=FACIAL,
     )
     assert deferred_s1 >= facial_deferred > 0
+    await settle_expiries(engine)  # every other card already due (other tests') recognised first
+    finance_before = await s1_deferred(stub)
     await expire_item(engine, sold.name, FACIAL, datetime.now(UTC) - timedelta(minutes=1))
 
     [tx] = await wait_for_expiry(stub, engine, m)
@@ -114,6 +124,9 @@ async def test_an_expired_counted_item_recognises_its_deferred_value_and_takes_i
         neck.expire_time,
     )
     assert after.deferred_minor == before.deferred_minor - deferred_s1
+    # the finance view: the selling store defers exactly that much less, and 9 sessions fewer
+    deferred_now, sessions_now = await s1_deferred(stub)
+    assert (deferred_now, sessions_now) == (finance_before[0] - deferred_s1, finance_before[1] - 9)
     # exactly once: the job again (and the service's own job) recognises nothing more
     assert await jobs(engine).expire_packages(datetime.now(UTC)) == 0
     await asyncio.sleep(1)
