@@ -41,7 +41,7 @@ from pathlib import Path
 
 import grpc
 from peony.wallet.v1 import wallet_service_pb2 as wpb
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit.auth import ROLE_PERMISSIONS, Principal
@@ -117,7 +117,7 @@ def classify_failure(exc: BaseException) -> tuple[str, str, bool]:
         if code in IMPORT_RETRYABLE:
             return "WALLET_UNAVAILABLE", f"the wallet could not be reached: {detail}", False
         return "WALLET_FAILED", f"the wallet failed a batch: {detail}", False
-    if isinstance(exc, DBAPIError | OSError | TimeoutError):
+    if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError):
         return "DATABASE_UNAVAILABLE", f"the members database failed: {type(exc).__name__}", False
     return "INTERNAL_ERROR", f"the import worker failed: {type(exc).__name__}", False
 
