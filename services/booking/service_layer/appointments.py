@@ -869,6 +869,7 @@ async def reschedule_appointment(
         member_id=before.member_id,
         store_id=before.store_id,
         new_end_utc=r.end,
+        new_start_utc=start_utc,
         policy=rules,
         request_key=request_key,
         payment_pin=payment_pin,

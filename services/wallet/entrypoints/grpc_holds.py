@@ -168,9 +168,16 @@ class HoldsRpc:
         caller.require(auth.WALLET_WRITE)
         expire_time = request.expire_time.ToDatetime(UTC) if request.HasField("expire_time") else None
         holds.check_extension(expire_time, datetime.now(UTC))
+        use_time = request.use_time.ToDatetime(UTC) if request.HasField("use_time") else None
+        if use_time is not None:
+            now = datetime.now(UTC)
+            if not now - timedelta(days=1) <= use_time <= now + timedelta(days=MAX_USE_AHEAD_DAYS):
+                raise InvalidArgument(
+                    [("use_time", f"must be within a day ago .. {MAX_USE_AHEAD_DAYS} days ahead")]
+                )
 
         async def effect(uow: WalletUnitOfWork) -> pb.ExtendHoldResponse:
-            hold = await holds.extend(uow, caller, hold_id, expire_time, datetime.now(UTC))
+            hold = await holds.extend(uow, caller, hold_id, expire_time, datetime.now(UTC), use_time=use_time)
             return pb.ExtendHoldResponse(hold=hold_to_proto(hold, (await uow.settings.get()).currency_code))
 
         return await self._mutate("ExtendHold", request, pb.ExtendHoldResponse, effect)

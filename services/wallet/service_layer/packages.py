@@ -463,6 +463,23 @@ async def _require_daily_uses_left(
         draft.time_card_uses[key] = pending + uses
 
 
+async def move_hold_use_time(uow: UoW, hold, use_time: datetime):
+    """Moves an authorised session hold (its row locked by the caller) to another day of use: the
+    card is locked next, and an unlimited item's daily cap is checked on the new day as if the
+    hold were authorised there (it is not counted on its old day any more, nor twice on the new
+    one). Returns the updated hold row."""
+    pkg = await _load(uow, hold.member_id, hold.package_id)
+    item = pkg.item(hold.service)
+    if item is not None and item.unlimited and item.max_uses_per_day:
+        start, end = dp.local_day_bounds(use_time, await uow.stores.resolve(hold.store_id) or "")
+        used = await repo(uow).uses_on(pkg.package_id, item.service, start, end)
+        current = hold.use_time or hold.create_time
+        if start <= current < end:
+            used -= hold.sessions  # already counted on this day: itself
+        dp.require_daily_uses_left(item.service, item.max_uses_per_day, used, hold.sessions)
+    return await uow.holds.set_use_time(hold.hold_id, use_time)
+
+
 def _add_unlimited_use(
     draft: TransactionDraft,
     pkg: MemberPackage,

@@ -470,3 +470,46 @@ async def test_a_hold_use_time_is_bounded(wallet):  # noqa: F811
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "hold.use_time" in bad_fields(err.value)
     assert await writes(engine) == before
+
+
+async def test_a_rescheduled_hold_moves_its_day_of_use_under_the_cap(wallet):  # noqa: F811
+    """ExtendHold with `use_time` (booking's reschedule): the hold counts on its new day, checked
+    there against the cap without counting itself twice; a day already full refuses the move."""
+    stub, engine = wallet
+    product_id = f"unlimited-move-{uuid.uuid4().hex[:8]}"
+    await product(stub, product_id, per_day=1)
+    m = await member(engine)
+    sold = await sell(stub, m, product_id)
+    day1 = datetime.now(UTC) + timedelta(days=1)
+    day2 = day1 + timedelta(days=1)
+
+    async def hold_on(use_time: datetime) -> ledger_pb2.Hold:
+        hold = ledger_pb2.Hold(
+            member=m, store="stores/s2", package=sold.name, service=FACIAL, sessions=1, reference="r/1"
+        )
+        hold.use_time.FromDatetime(use_time)
+        hold.expire_time.FromDatetime(use_time + timedelta(days=3))
+        return (
+            await stub.AuthorizeHold(pb.AuthorizeHoldRequest(hold=hold, request_id=rid()), metadata=md())
+        ).hold
+
+    def move(hold: ledger_pb2.Hold, use_time: datetime) -> pb.ExtendHoldRequest:
+        request = pb.ExtendHoldRequest(name=hold.name, request_id=rid())
+        request.expire_time.CopyFrom(hold.expire_time)
+        request.use_time.FromDatetime(use_time)
+        return request
+
+    first, second = await hold_on(day1), await hold_on(day2)
+    before = await writes(engine)
+    await refused(
+        stub.ExtendHold(move(second, day1 + timedelta(hours=1)), metadata=md()),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "DAILY_USES_EXHAUSTED",
+    )
+    assert await writes(engine) == before
+    # the same day for the hold itself: it is not counted twice
+    moved = (await stub.ExtendHold(move(first, day1 + timedelta(hours=2)), metadata=md())).hold
+    assert moved.use_time.ToDatetime(UTC) == day1 + timedelta(hours=2)
+    # the first moves on to day 3: day 1 is free for the second
+    await stub.ExtendHold(move(first, day1 + timedelta(days=2)), metadata=md())
+    assert (await stub.ExtendHold(move(second, day1), metadata=md())).hold.use_time.ToDatetime(UTC) == day1
