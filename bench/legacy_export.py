@@ -1,4 +1,5 @@
-"""A generated legacy member-card export (the columns of `cli/importer/mappings/yikayi_zh.yaml`),
+"""A generated legacy member-card export (the columns of
+`services/members/adapters/legacy_files/mappings/yikayi_zh.yaml`),
 for the import tests and `bench/bench_import.py`: written as a stream (constant memory whatever
 the size), deterministic for a seed, with known bad rows and the totals the import must reconcile
 to.

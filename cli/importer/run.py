@@ -5,11 +5,12 @@
                  [--dry-run] [--encoding gb18030] [--errors errors.csv] [--batch 500] [--import-id ID]
 
 One pass reads the file, a batch of rows at a time (memory stays flat whatever the file's size):
-each row is parsed and validated (`records.py`); members' import adapter writes the batch's
-members, cards and legacy card numbers in one transaction on the members database; then the
-wallet's adapter writes the accepted rows' opening balances in one transaction on the wallet
-database. Both record every row under (import id, row), so running the command again — after a
-crash, a SIGKILL, or just twice — finishes the job with every row applied exactly once. The
+each row is parsed and validated (services/members/adapters/legacy_files; the batch logic the
+ImportService's worker shares is services/members/service_layer/legacy_rows.py); members' import
+adapter writes the batch's members, cards and legacy card numbers in one transaction on the members
+database; then the wallet's adapter writes the accepted rows' opening balances in one transaction on
+the wallet database. Both record every row under (import id, row), so running the command again —
+after a crash, a SIGKILL, or just twice — finishes the job with every row applied exactly once. The
 import id is a hash of (tenant, kind, file bytes) unless given.
 
 At the end the summary reconciles: rows read / imported / rejected, and Σ principal, bonus, points
@@ -24,34 +25,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import hashlib
 import json
 import math
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
-from cli.importer import readers
-from cli.importer.mapping import FIELDS, Mapping, MappingError, load_mapping, shipped
-from cli.importer.records import (
-    MemberRecord,
-    RowError,
-    VoucherRecord,
-    member_record,
-    reason_text,
-    store_record,
-    voucher_record,
+from services.members.adapters.legacy_files import readers
+from services.members.adapters.legacy_files.mapping import FIELDS, Mapping, MappingError
+from services.members.adapters.legacy_files.records import RowError, reason_text
+from services.members.service_layer.legacy_rows import (
+    REPORT_HEADER,
+    SHIPPED_BY_KIND,
+    SUMS,
+    Tally,
+    accept_outcomes,
+    batches,
+    check_member_rows,
+    import_id_of,
+    import_store_row,
+    imported_member,
+    known_voucher_rows,
+    resolve_mapping,
 )
 
 DEFAULT_BATCH = 500
-REPORT_HEADER = {"zh": ["行号", "列", "原因", "代码"], "en": ["row", "column", "reason", "code"]}
-SHIPPED_BY_KIND = {
-    "members": ("yikayi_zh", "generic_en"),
-    "stores": ("stores_zh", "stores_en"),
-    "vouchers": ("vouchers_zh", "vouchers_en"),
-}
 
 
 def add_parser(sub) -> None:
@@ -77,141 +75,6 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--import-id", help="default: a hash of tenant, kind and the file's bytes")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-@dataclass
-class Tally:
-    read: int = 0
-    imported: int = 0  # accepted: written by this run or an earlier run of the same import
-    already: int = 0  # of those, recorded by an earlier run
-    rejected: int = 0
-    file_totals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_SUMS, 0))
-    accepted_totals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_SUMS, 0))
-
-
-_SUMS = ("principal_minor", "bonus_minor", "points", "sessions")
-
-
-def _sums(r: MemberRecord) -> dict[str, int]:
-    return {
-        "principal_minor": r.principal_minor,
-        "bonus_minor": r.bonus_minor,
-        "points": r.points,
-        "sessions": r.sessions,
-    }
-
-
-def _add(into: dict[str, int], r: MemberRecord) -> None:
-    for k, v in _sums(r).items():
-        into[k] += v
-
-
-class RowReport(Protocol):
-    def add(self, e: RowError) -> None: ...
-
-
-def check_member_rows(
-    batch: list[tuple[int, dict[str, str]]],
-    mapping: Mapping,
-    stores: dict[str, str],
-    tier_ids: set[str],
-    tally: Tally,
-    report: RowReport,
-) -> list[MemberRecord]:
-    """Parses and checks one batch of member rows (also for the ImportService's worker): the rows
-    that may be imported; the others are counted rejected and reported."""
-    valid: list[MemberRecord] = []
-    for number, cells in batch:
-        tally.read += 1
-        parsed = member_record(number, cells, mapping)
-        if isinstance(parsed, MemberRecord):
-            _add(tally.file_totals, parsed)
-            errors = []
-            if parsed.tier_id and parsed.tier_id not in tier_ids:
-                errors.append(RowError(number, mapping.columns["tier"], "UNKNOWN_TIER"))
-            if parsed.store_ref not in stores:
-                errors.append(RowError(number, mapping.columns["store"], "UNKNOWN_STORE"))
-            if not errors:
-                valid.append(parsed)
-                continue
-            parsed = errors
-        tally.rejected += 1
-        for e in parsed:
-            report.add(e)
-    return valid
-
-
-def imported_member(r: MemberRecord, stores: dict[str, str]):
-    """What members' import adapter writes for one accepted row."""
-    from services.members.adapters.legacy_import import ImportedMember
-
-    return ImportedMember(
-        row=r.row,
-        legacy_numbers=r.legacy_numbers,
-        display_name=r.name,
-        phone=r.phone,
-        birthday=r.birthday,
-        tier_id=r.tier_id,
-        home_store_id=stores[r.store_ref],
-        notes=r.notes,
-    )
-
-
-def accept_outcomes(
-    outcomes, by_row: dict[int, MemberRecord], stores, mapping: Mapping, tally: Tally, report
-):
-    """Counts members' per-row outcomes and returns the wallet's opening balances of the rows
-    members accepted (the rows it refused are reported)."""
-    from services.wallet.adapters.legacy_import import OpeningBalance, OpeningItem
-
-    openings = []
-    for o in outcomes:
-        record = by_row[o.row]
-        if o.member_id is None:
-            tally.rejected += 1
-            report.add(RowError(o.row, mapping.columns.get(o.field, o.field), o.reason))
-            continue
-        tally.imported += 1
-        tally.already += not o.fresh
-        _add(tally.accepted_totals, record)
-        openings.append(
-            OpeningBalance(
-                row=o.row,
-                member_id=o.member_id,
-                store_id=stores[record.store_ref],
-                principal_minor=record.principal_minor,
-                bonus_minor=record.bonus_minor,
-                points=record.points,
-                points_expire_time=record.points_expire_time,
-                items=tuple(
-                    OpeningItem(p.service_id, p.display_name, p.sessions, p.expire_time)
-                    for p in record.packages
-                ),
-            )
-        )
-    return openings
-
-
-def import_id_of(path: Path, tenant: str, kind: str) -> str:
-    h = hashlib.sha256(f"{tenant}\0{kind}\0".encode())
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return f"{kind}-{h.hexdigest()[:24]}"
-
-
-def resolve_mapping(value: str | None, kind: str, header: list[str]) -> Mapping:
-    if value:
-        path = Path(value)
-        if not path.exists() and shipped(value).exists():
-            path = shipped(value)
-        return load_mapping(path, kind).fitted(header)
-    for name in SHIPPED_BY_KIND[kind]:
-        try:
-            return load_mapping(shipped(name), kind).fitted(header)
-        except MappingError:
-            continue
-    raise MappingError("no shipped mapping fits the file's columns; pass --mapping FILE.yaml")
 
 
 class ErrorReport:
@@ -244,17 +107,6 @@ def _progress(total: int, enabled: bool):
         smoothing=0.1,
         mininterval=0.5,
     )
-
-
-def _batches(rows, size: int):
-    batch = []
-    for item in rows:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 async def _engines():
@@ -301,7 +153,7 @@ async def import_members(
                 await members.prepare_dry_run(mconn)
             wallet_write: asyncio.Future | None = None
             try:
-                for batch in _batches(header_rows, args.batch):
+                for batch in batches(header_rows, args.batch):
                     valid = check_member_rows(batch, mapping, stores, tier_ids, tally, report)
                     by_row = {r.row: r for r in valid}
                     imported = [imported_member(r, stores) for r in valid]
@@ -350,7 +202,7 @@ async def import_members(
         }
         if not args.dry_run:
             ledger = await wallet.reconcile(import_id, currency)
-            summary["ledger_totals"] = {k: ledger[k] for k in _SUMS}
+            summary["ledger_totals"] = {k: ledger[k] for k in SUMS}
             summary["opening_transactions"] = ledger["opening_transactions"]
             summary["unbalanced_transactions"] = ledger["unbalanced_transactions"]
             summary["reconciled"] = (
@@ -365,39 +217,6 @@ async def import_members(
     finally:
         await members_engine.dispose()
         await wallet_engine.dispose()
-
-
-async def import_store_row(uows, caller, tenant: str, number: int, cells, mapping: Mapping, dry_run: bool):
-    """One store row (also for the ImportService's worker): True created, None already there
-    (same id and name: a re-run), or the row's errors."""
-    from kit.errors import AlreadyExists
-    from services.members.domain.stores import Store
-    from services.members.service_layer import handlers
-
-    parsed = store_record(number, cells, mapping)
-    if isinstance(parsed, list):
-        return parsed
-    store = Store(
-        store_id=parsed.store_id, display_name=parsed.name, address=parsed.address, time_zone=parsed.time_zone
-    )
-
-    async def create(uow):
-        try:
-            await handlers.create_store(uow, caller, store)
-            return True
-        except AlreadyExists:
-            existing = await uow.stores.get(store.store_id)
-            return None if existing and existing.display_name == store.display_name else False
-
-    if dry_run:
-        async with uows(tenant) as uow:
-            exists = await uow.stores.get(store.store_id)
-        created = None if exists and exists.display_name == store.display_name else (not exists)
-    else:
-        created = await uows.run(tenant, create)
-    if created is False:
-        return [RowError(number, mapping.columns["store_id"], "STORE_EXISTS")]
-    return created
 
 
 async def import_stores(
@@ -454,32 +273,6 @@ async def import_stores(
     }
 
 
-async def known_voucher_rows(
-    batch, mapping: Mapping, members, tally: Tally, report
-) -> tuple[list[VoucherRecord], dict[str, str]]:
-    """A batch's voucher rows whose card number names an imported member, and those members' ids
-    by card number; a bad row or an unknown card is counted rejected and goes to `report`."""
-    parsed: list[VoucherRecord] = []
-    for number, cells in batch:
-        tally.read += 1
-        record = voucher_record(number, cells, mapping)
-        if isinstance(record, list):
-            tally.rejected += 1
-            for e in record:
-                report.add(e)
-        else:
-            parsed.append(record)
-    owners = await members.members_by_card([v.card_number for v in parsed])
-    known = []
-    for v in parsed:
-        if v.card_number in owners:
-            known.append(v)
-        else:
-            tally.rejected += 1
-            report.add(RowError(v.row, mapping.columns["card_number"], "UNKNOWN_CARD"))
-    return known, owners
-
-
 async def import_vouchers(
     args, mapping: Mapping, header_rows, total: int, import_id: str, report: ErrorReport
 ) -> dict:
@@ -497,7 +290,7 @@ async def import_vouchers(
     started = time.monotonic()
     try:
         async with wallet_engine.connect() as wconn:
-            for batch in _batches(header_rows, args.batch):
+            for batch in batches(header_rows, args.batch):
                 known, owners = await known_voucher_rows(batch, mapping, members, tally, report)
                 issued = await wallet.apply_vouchers(
                     wconn,

@@ -7,10 +7,11 @@ never with the caller's token.
 
 Authorising (`authorize`) is synchronous, inside the booking transaction: a booking either has
 its hold or does not exist. The wallet hold gets `reference` = `appointments/{id}` and
-`expire_time` = the appointment's end + `BookingPolicy.hold_grace_hours`. Its wallet request id
-is derived from the booking's `request_key` plus a fresh id per attempt (`bh:<hash of the
-key>:<uuid>`, 56 characters, within the wallet's 64): the wallet client's own retries of the call
-(UNAVAILABLE) reuse it, so they are one hold; a booking transaction that is re-run (a
+`expire_time` = the appointment's end + `BookingPolicy.hold_grace_hours` (and a session hold
+`use_time` = the appointment's start: the day an unlimited card's daily cap counts it on).
+Its wallet request id is derived from the booking's `request_key` plus a fresh id per attempt
+(`bh:<hash of the key>:<uuid>`, 56 characters, within the wallet's 64): the wallet client's own
+retries of the call (UNAVAILABLE) reuse it, so they are one hold; a booking transaction that is re-run (a
 serialization failure) or retried by the client after a rollback authorises a new hold, never
 replaying the answer for a hold that was voided or that belongs to a rolled-back appointment (its
 `reference` differs anyway, which the wallet's idempotency check would refuse). A
@@ -101,6 +102,7 @@ async def authorize(
     member_id: str,
     store_id: str,
     spec: appointments_pb2.WalletHoldSpec | None,
+    start_utc: datetime,
     end_utc: datetime,
     policy: BookingPolicy,
     request_key: str,
@@ -129,6 +131,8 @@ async def authorize(
         if p.sessions < 0:
             v.add("wallet_hold.package_session.sessions", "must not be negative")
         hold.package, hold.service, hold.sessions = p.package, p.service, p.sessions or 1
+        # the day of the treatment: a time card's daily cap counts this pending hold on that day
+        hold.use_time.FromDatetime(start_utc)
     else:
         v.add("wallet_hold", "name a deposit or a package_session")
     v.raise_if_any()
@@ -232,6 +236,7 @@ async def on_reschedule(
     policy: BookingPolicy,
     request_key: str,
     payment_pin: str = "",
+    new_start_utc: datetime | None = None,
 ) -> bool:
     """For RescheduleAppointment, in its transaction (after the new slot is reserved): an
     authorised hold whose expiry falls before `new_end_utc` + `hold_grace_hours` moves with the
@@ -243,23 +248,32 @@ async def on_reschedule(
     rolls it back. The wallet's request id is derived from the appointment, the old expiry and
     the new one, so a retried call is one extension. If the reschedule's transaction then rolls
     back, the hold keeps its later expiry: it still belongs to the appointment and is settled
-    with it, only its automatic release would come later. Returns whether the hold was moved."""
+    with it, only its automatic release would come later. A package-session hold also moves its
+    day of use (`use_time` = the new start: an unlimited card's daily cap counts it on the new day
+    and checks it there — `DAILY_USES_EXHAUSTED` refuses the reschedule), even when its expiry
+    need not move. Returns whether the hold was moved."""
     record = await uow.holds.hold_of(appointment_id, for_update=True)
     if not record or record.get("state") != AUTHORIZED:
         return False
     needed = new_end_utc + timedelta(hours=policy.hold_grace_hours)
     expires = record.get("expire_time")
+    moves_day = bool(record.get("package")) and new_start_utc is not None
     if expires and datetime.fromisoformat(expires) >= needed:
-        return False
+        if not moves_day:
+            return False
+        needed = datetime.fromisoformat(expires)  # the expiry stays; only the day of use moves
     wallet = uow.wallet
     if wallet is None:
         raise WalletUnavailable("the wallet is not configured for holds", metadata={"wallet_code": "NONE"})
     name = str(record["hold"])
+    day = f"|{new_start_utc.isoformat()}" if moves_day and new_start_utc is not None else ""
     request = wpb.ExtendHoldRequest(
         name=name,
-        request_id=f"bx:{_hash(f'{name}|{expires}|{needed.isoformat()}|{request_key}')}",
+        request_id=f"bx:{_hash(f'{name}|{expires}|{needed.isoformat()}|{request_key}{day}')}",
     )
     request.expire_time.FromDatetime(needed)
+    if moves_day and new_start_utc is not None:
+        request.use_time.FromDatetime(new_start_utc)
     try:
         extended = (await wallet.extend_hold(uow.tenant, request)).hold
     except WalletError as err:

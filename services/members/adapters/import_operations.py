@@ -184,6 +184,7 @@ async def claim(db, owner: str, lease: timedelta) -> Any | None:
             )
             .values(
                 state="running",
+                attempts=op.attempts + 1,
                 lease_owner=owner,
                 lease_expire_time=func.now() + lease,
                 update_time=func.now(),
@@ -216,6 +217,29 @@ async def release_lease(db, tenant: str, operation_id: str, owner: str) -> None:
         update(import_operations)
         .where(op.tenant_id == tenant, op.operation_id == operation_id, op.lease_owner == owner)
         .values(lease_expire_time=func.now())
+    )
+
+
+async def retry_later(
+    db, tenant: str, operation_id: str, owner: str, delay: timedelta, error_code: str, error_message: str
+) -> None:
+    """A failed attempt that will be retried: the lease is handed back so that it runs out after
+    ``delay`` (the backoff; any replica claims it then), and the last error is kept for the record."""
+    await db.execute(
+        update(import_operations)
+        .where(
+            op.tenant_id == tenant,
+            op.operation_id == operation_id,
+            op.lease_owner == owner,
+            op.finish_time.is_(None),
+        )
+        .values(
+            lease_owner="",
+            lease_expire_time=func.now() + delay,
+            error_code=error_code,
+            error_message=error_message,
+            update_time=func.now(),
+        )
     )
 
 

@@ -104,6 +104,8 @@ import_operations = Table(
     Column("summary", JSONB, nullable=True),
     Column("error_code", Text, nullable=False, server_default=""),
     Column("error_message", Text, nullable=False, server_default=""),
+    # Attempts (claims) since the last committed batch: bounded by the worker's max attempts.
+    Column("attempts", Integer, nullable=False, server_default="0"),
     Column("lease_owner", Text, nullable=False, server_default=""),
     Column("lease_expire_time", DateTime(timezone=True), nullable=True),
     Column("cancel_time", DateTime(timezone=True), nullable=True),

@@ -11,8 +11,10 @@ after a crash produces the same rows. A card number another member already answe
 another member has, or an unknown store or tier rejects the row (the database's unique keys decide
 races with live traffic: a batch that loses one is re-planned).
 
-Imported members emit no ``MemberRegistered``: they are not new customers (no welcome message), and
-the wallet's and booking's projections fill themselves by read-through on first use.
+A member whose row names a tier gets a tier history entry (reason code IMPORT, actor the import).
+Imported members emit no ``TierChanged`` and no ``MemberRegistered``: they are not new customers
+(no welcome message), and the wallet's and booking's projections fill themselves by read-through
+on first use.
 """
 
 from __future__ import annotations
@@ -22,17 +24,20 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from peony.members.v1 import tier_pb2
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kit.crypto import PiiCipher
+from kit.ids import new_id
 from services.members.adapters import tables as t
 from services.members.adapters.import_tables import IMPORTED, REJECTED, member_import_rows
-from services.members.adapters.repository import MemberCodec, SettingsRepository
+from services.members.adapters.repository import MemberCodec, SettingsRepository, reason_code_name
 from services.members.domain.cards import ACTIVE, luhn_digit
 from services.members.domain.member import CareProfile, Consent, Member, MemberTier, generate_referral_code
 
+IMPORT_TIER_REASON = "tier carried over from the previous system (import)"
 _MEMBER_NS = uuid.UUID("0b6f7c52-9a51-4c43-8d0b-7a3e1f2c5d90")
 
 
@@ -217,7 +222,7 @@ class MemberImporter:
             return [done.get(m.row) or outcomes[m.row] for m in batch]
 
         if accepted:
-            await self._insert(conn, accepted, ids, cards, entry_tier)
+            await self._insert(conn, import_id, accepted, ids, cards, entry_tier)
         await conn.execute(
             insert(member_import_rows),
             [
@@ -277,7 +282,9 @@ class MemberImporter:
             b"i" + ids[m.row].encode(),
         ]
 
-    async def _insert(self, conn: AsyncConnection, accepted, ids, cards, entry_tier: str) -> None:
+    async def _insert(
+        self, conn: AsyncConnection, import_id: str, accepted, ids, cards, entry_tier: str
+    ) -> None:
         numbers = (
             (
                 await conn.execute(
@@ -290,7 +297,7 @@ class MemberImporter:
             .all()
         )
         now = datetime.now(UTC)
-        member_rows, card_rows, number_rows = [], [], []
+        member_rows, card_rows, number_rows, tier_rows = [], [], [], []
         for m, n in zip(accepted, numbers, strict=True):
             member_id = ids[m.row]
             member = Member(
@@ -324,9 +331,26 @@ class MemberImporter:
                 {"tenant_id": self.tenant, "number": legacy, "card_id": card_id, "kind": "legacy"}
                 for legacy in m.legacy_numbers
             )
+            if m.tier_id:  # the tier the member had in the old system: its history says where from
+                tier_rows.append(
+                    {
+                        "tenant_id": self.tenant,
+                        "change_id": new_id(),
+                        "member_id": member_id,
+                        "from_tier_id": "",
+                        "to_tier_id": m.tier_id,
+                        "reason": IMPORT_TIER_REASON,
+                        "reason_code": reason_code_name(tier_pb2.TIER_CHANGE_REASON_IMPORT),
+                        "actor": f"imports/{import_id}",
+                        "staff_override": False,
+                        "change_time": now,
+                    }
+                )
         await conn.execute(insert(t.members), member_rows)
         await conn.execute(insert(t.cards), card_rows)
         await conn.execute(insert(t.card_numbers), number_rows)
+        if tier_rows:
+            await conn.execute(insert(t.tier_changes), tier_rows)
 
     async def counts(self, import_id: str) -> dict[str, int]:
         """Rows recorded for an import, by outcome."""

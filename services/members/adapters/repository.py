@@ -12,6 +12,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from peony.members.v1 import tier_pb2
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
@@ -682,6 +683,19 @@ class CardRepository:
         return (row.card_id, row.kind) if row else None
 
 
+def reason_code_name(code: int) -> str:
+    """How a ``TierChangeReason`` is stored: its name without the prefix (``UPGRADE_SPEND``)."""
+    return tier_pb2.TierChangeReason.Name(code).removeprefix(TIER_REASON_PREFIX)
+
+
+def reason_code_value(name: str) -> int:
+    """The stored name back to the enum ('' — a change recorded before codes were — is UNSPECIFIED)."""
+    return tier_pb2.TierChangeReason.Value(TIER_REASON_PREFIX + (name or "UNSPECIFIED"))
+
+
+TIER_REASON_PREFIX = "TIER_CHANGE_REASON_"
+
+
 class TierChangeRepository:
     def __init__(self, db: AsyncSession | AsyncConnection, tenant: str):
         self.db = db
@@ -697,6 +711,7 @@ class TierChangeRepository:
         reason: str,
         actor: str,
         staff_override: bool,
+        reason_code: int,
     ) -> datetime:
         stmt = (
             insert(t.tier_changes)
@@ -707,6 +722,7 @@ class TierChangeRepository:
                 from_tier_id=from_tier_id,
                 to_tier_id=to_tier_id,
                 reason=reason,
+                reason_code=reason_code_name(reason_code),
                 actor=actor,
                 staff_override=staff_override,
             )
@@ -715,7 +731,7 @@ class TierChangeRepository:
         return (await self.db.execute(stmt)).scalar_one()
 
     async def move_member(
-        self, *, member_id: str, from_tier_id: str, to_tier_id: str, reason: str, actor: str
+        self, *, member_id: str, from_tier_id: str, to_tier_id: str, reason: str, reason_code: int, actor: str
     ) -> datetime:
         """An earned (not staff-set) tier change: the history row and the member's new tier.
         The caller holds the member's row lock and writes the ``TierChanged`` event."""
@@ -725,6 +741,7 @@ class TierChangeRepository:
             from_tier_id=from_tier_id,
             to_tier_id=to_tier_id,
             reason=reason,
+            reason_code=reason_code,
             actor=actor,
             staff_override=False,
         )

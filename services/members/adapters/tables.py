@@ -212,6 +212,8 @@ tier_changes = Table(
     Column("from_tier_id", Text, nullable=False),
     Column("to_tier_id", Text, nullable=False),
     Column("reason", Text, nullable=False),
+    # TierChangeReason without its prefix (UPGRADE_SPEND, MANUAL, IMPORT ...); '' before 0018.
+    Column("reason_code", Text, nullable=False, server_default=""),
     Column("actor", Text, nullable=False),
     Column("staff_override", Boolean, nullable=False),
     Column("change_time", DateTime(timezone=True), nullable=False, server_default=func.now()),

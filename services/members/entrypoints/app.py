@@ -59,6 +59,9 @@ IMPORT_INTERVAL_VAR = "PEONY_MEMBERS_IMPORT_INTERVAL_SECONDS"
 IMPORT_LEASE_VAR = "PEONY_MEMBERS_IMPORT_LEASE_SECONDS"
 # Rows per batch (one members transaction, one wallet call, one progress commit).
 IMPORT_BATCH_VAR = "PEONY_MEMBERS_IMPORT_BATCH_ROWS"
+# Attempts in a row without a committed batch before an import fails, and the first backoff.
+IMPORT_MAX_ATTEMPTS_VAR = "PEONY_MEMBERS_IMPORT_MAX_ATTEMPTS"
+IMPORT_RETRY_BACKOFF_VAR = "PEONY_MEMBERS_IMPORT_RETRY_BACKOFF_SECONDS"
 # How long an upload is kept when no import finishes with it.
 IMPORT_RETENTION_VAR = "PEONY_MEMBERS_IMPORT_UPLOAD_RETENTION_HOURS"
 FULL_NAME = members_service_pb2.DESCRIPTOR.services_by_name["MembersService"].full_name
@@ -148,6 +151,8 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         interval_s=float(config.extra.get(IMPORT_INTERVAL_VAR) or 1.0),
         lease_s=float(config.extra.get(IMPORT_LEASE_VAR) or 30.0),
         batch_rows=max(1, min(1000, int(config.extra.get(IMPORT_BATCH_VAR) or 500))),
+        max_attempts=max(1, min(100, int(config.extra.get(IMPORT_MAX_ATTEMPTS_VAR) or 5))),
+        retry_backoff_s=float(config.extra.get(IMPORT_RETRY_BACKOFF_VAR) or 10.0),
     )
     return GrpcServiceRunner(
         config=config,

@@ -248,6 +248,16 @@ async def _package_refunded(
     )
 
 
+@engagement_events.on(wallet_pb.PackageExpired)
+async def _package_expired(
+    activity: MemberActivity, envelope: EventEnvelope, expired: wallet_pb.PackageExpired
+) -> None:
+    """The expiry job took the expired items' unused sessions off the card: they are 0."""
+    await PackageSessions(activity.session, activity.tenant).set_items(
+        spend.member_uuid(expired.member), expired.package, expired.items, _occurred_at(envelope, None)
+    )
+
+
 ENGAGEMENT_SUBJECTS = engagement_events.subjects(WALLET_STREAM_SERVICE)
 
 

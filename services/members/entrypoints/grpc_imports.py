@@ -17,9 +17,6 @@ from peony.members.v1 import imports_pb2
 from peony.members.v1 import members_service_pb2 as pb
 from peony.members.v1 import members_service_pb2_grpc as pb_grpc
 
-from cli.importer.mapping import MappingError, parse_mapping
-from cli.importer.records import reason_text
-from cli.importer.run import REPORT_HEADER, SHIPPED_BY_KIND
 from kit import auth
 from kit.auth import current_principal
 from kit.errors import FailedPrecondition, InvalidArgument, NotFound, Violations
@@ -29,6 +26,9 @@ from kit.pagination import PageTokens, page_size
 from kit.servicer import ServicerKit
 from kit.uow import UnitOfWorkFactory
 from services.members.adapters import import_operations as ops
+from services.members.adapters.legacy_files.mapping import MappingError, parse_mapping
+from services.members.adapters.legacy_files.records import reason_text
+from services.members.service_layer.legacy_rows import REPORT_HEADER, SHIPPED_BY_KIND
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
 MAX_CHUNK_BYTES = 2 * 1024 * 1024
@@ -116,7 +116,12 @@ def operation_pb(row) -> imports_pb2.ImportOperation:
         return out
     info = AnyPb()
     info.Pack(error_details_pb2.ErrorInfo(reason=row.error_code or "FAILED", domain="members.peony.dev"))
-    code = code_pb2.CANCELLED if row.state == "cancelled" else code_pb2.FAILED_PRECONDITION
+    if row.state == "cancelled":
+        code = code_pb2.CANCELLED
+    elif row.error_code == "ATTEMPTS_EXHAUSTED":
+        code = code_pb2.UNAVAILABLE  # a dependency kept failing: the same import may be started again
+    else:
+        code = code_pb2.FAILED_PRECONDITION
     out.error.CopyFrom(status_pb2.Status(code=code, message=row.error_message, details=[info]))
     return out
 

@@ -9,6 +9,7 @@ from peony.members.v1 import card_pb2, member_pb2, members_service_pb2, referral
 from kit.errors import InvalidArgument
 from kit.ids import parse_name, parse_path
 from kit.proto import ts
+from services.members.adapters.repository import reason_code_value
 from services.members.domain import values
 from services.members.domain.cards import Card
 from services.members.domain.member import CHANNELS, GENDERS, CareProfile, Consent, Member
@@ -293,6 +294,9 @@ def tier_change_to_proto(member_id: str, change) -> tier_pb2.TierChange:
         actor=change.actor,
         staff_override=change.staff_override,
         change_time=ts(change.change_time),
+        reason_code=change.reason_code
+        if isinstance(change.reason_code, int)
+        else reason_code_value(change.reason_code),
     )
 
 

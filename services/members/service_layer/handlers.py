@@ -442,6 +442,7 @@ class TierChangeRecord:
     actor: str
     staff_override: bool
     change_time: datetime
+    reason_code: int  # tier_pb2.TierChangeReason
 
 
 LADDER_MUTABLE = (
@@ -505,6 +506,7 @@ async def set_member_tier(
         reason=reason.strip(),
         actor=caller.subject,
         staff_override=True,
+        reason_code=tier_pb2.TIER_CHANGE_REASON_MANUAL,
     )
     member.tier.since = change_time
     await uow.members.save(member)
@@ -514,7 +516,7 @@ async def set_member_tier(
             from_tier_id=from_tier,
             to_tier_id=tier_id,
             reason=reason.strip(),
-            reason_code=events_pb2.TIER_CHANGE_REASON_MANUAL,
+            reason_code=tier_pb2.TIER_CHANGE_REASON_MANUAL,
             staff_override=True,
             benefits=benefits_message(ladder.get(tier_id).benefits),  # type: ignore[union-attr]
         ),
@@ -522,7 +524,14 @@ async def set_member_tier(
         aggregate_id=member_id,
     )
     return member, TierChangeRecord(
-        change_id, from_tier, tier_id, reason.strip(), caller.subject, True, change_time
+        change_id,
+        from_tier,
+        tier_id,
+        reason.strip(),
+        caller.subject,
+        True,
+        change_time,
+        tier_pb2.TIER_CHANGE_REASON_MANUAL,
     )
 
 

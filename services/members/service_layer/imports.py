@@ -4,8 +4,8 @@ Each replica ticks; a tick claims one operation (``FOR UPDATE SKIP LOCKED``: pen
 under an expired lease — its worker was killed) and runs it under a lease it renews every third
 of its length. A worker that loses its lease stops before its next write.
 
-Running an operation is what ``peony import`` does, with the same code (cli/importer: reading,
-mapping, parsing and checking, and each service's import adapter):
+Running an operation is what ``peony import`` does, with the same code (adapters/legacy_files:
+reading, mapping, parsing; service_layer/legacy_rows: checking; each service's import adapter):
 
 1. the upload is copied from PostgreSQL, chunk by chunk, to a scratch file (XLSX needs random
    access), deleted when the run ends; memory holds one chunk and one batch;
@@ -19,6 +19,12 @@ mapping, parsing and checking, and each service's import adapter):
 
 A cancellation is honoured between batches. A dry run checks duplicates across batches in a
 temporary table of its connection, so a resumed dry run starts over.
+
+Failures: a permanent one (the file unreadable, the mapping not fitting it, the wallet refusing a
+batch) ends the operation at once. A transient one (the wallet or the database unavailable, a
+defect) is retried from the checkpoint after a backoff (``retry_backoff_s``, doubling, at most
+``MAX_BACKOFF_S``); after ``max_attempts`` claims without a committed batch — failed attempts or
+workers killed mid-run — the operation ends ``ATTEMPTS_EXHAUSTED`` with the last error's reason.
 """
 
 from __future__ import annotations
@@ -33,17 +39,28 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import grpc
 from peony.wallet.v1 import wallet_service_pb2 as wpb
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cli.importer import readers
-from cli.importer.mapping import MappingError, parse_mapping
-from cli.importer.records import RowError
-from cli.importer.run import (
-    _SUMS,
+from kit.auth import ROLE_PERMISSIONS, Principal
+from kit.crypto import PiiCipher
+from kit.grpc_client import error_reason
+from kit.logging import get_logger
+from kit.uow import UnitOfWorkFactory
+from kit.workers import PeriodicWorker
+from services.members.adapters import import_operations as ops
+from services.members.adapters.legacy_files import readers
+from services.members.adapters.legacy_files.mapping import MappingError, parse_mapping
+from services.members.adapters.legacy_files.records import RowError
+from services.members.adapters.legacy_import import BatchConflict, MemberImporter
+from services.members.adapters.wallet_client import IMPORT_RETRYABLE, WalletClient
+from services.members.service_layer.legacy_rows import (
+    SUMS,
     Tally,
-    _batches,
     accept_outcomes,
+    batches,
     check_member_rows,
     import_id_of,
     import_store_row,
@@ -51,14 +68,6 @@ from cli.importer.run import (
     known_voucher_rows,
     resolve_mapping,
 )
-from kit.auth import ROLE_PERMISSIONS, Principal
-from kit.crypto import PiiCipher
-from kit.logging import get_logger
-from kit.uow import UnitOfWorkFactory
-from kit.workers import PeriodicWorker
-from services.members.adapters import import_operations as ops
-from services.members.adapters.legacy_import import BatchConflict, MemberImporter
-from services.members.adapters.wallet_client import WalletClient
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
 
 log = get_logger("peony.members.imports")
@@ -66,6 +75,20 @@ log = get_logger("peony.members.imports")
 BATCH_ROWS = 500
 DEFAULT_LEASE_S = 30.0
 PURGE_EVERY_S = 60.0
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_RETRY_BACKOFF_S = 10.0
+MAX_BACKOFF_S = 600.0
+# A wallet answer that another attempt would not change (its refusal of the batch as sent).
+_WALLET_PERMANENT = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.UNAUTHENTICATED,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.OUT_OF_RANGE,
+    grpc.StatusCode.ALREADY_EXISTS,
+    grpc.StatusCode.UNIMPLEMENTED,
+}
 
 
 class LeaseLost(Exception):
@@ -82,8 +105,30 @@ class OperationFailed(Exception):
         self.code = code
 
 
+def classify_failure(exc: BaseException) -> tuple[str, str, bool]:
+    """(reason code, message, permanent) of an attempt's failure. The message names the kind of
+    failure only — never an exception's text, which may quote a row (personal data)."""
+    if isinstance(exc, grpc.aio.AioRpcError):
+        code = exc.code()
+        reason = error_reason(exc)
+        detail = f"{code.name}{' ' + reason if reason else ''}"
+        if code in _WALLET_PERMANENT:
+            return "WALLET_REFUSED", f"the wallet refused a batch: {detail}", True
+        if code in IMPORT_RETRYABLE:
+            return "WALLET_UNAVAILABLE", f"the wallet could not be reached: {detail}", False
+        return "WALLET_FAILED", f"the wallet failed a batch: {detail}", False
+    if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError):
+        return "DATABASE_UNAVAILABLE", f"the members database failed: {type(exc).__name__}", False
+    return "INTERNAL_ERROR", f"the import worker failed: {type(exc).__name__}", False
+
+
+def retry_backoff(base_s: float, attempts: int) -> timedelta:
+    """The wait before attempt ``attempts + 1``: base, doubling, capped."""
+    return timedelta(seconds=min(MAX_BACKOFF_S, base_s * 2 ** max(0, attempts - 1)))
+
+
 class _Errors:
-    """A batch's error rows (the report interface of cli/importer), committed with its progress."""
+    """A batch's error rows (legacy_rows.RowReport), committed with its progress."""
 
     def __init__(self) -> None:
         self.rows: list[tuple[int, str, str]] = []
@@ -106,6 +151,8 @@ class ImportWorker(PeriodicWorker):
         lease_s: float = DEFAULT_LEASE_S,
         batch_rows: int = BATCH_ROWS,
         scratch_dir: str | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        retry_backoff_s: float = DEFAULT_RETRY_BACKOFF_S,
     ):
         super().__init__(interval_s=interval_s)
         self._engine = engine
@@ -115,6 +162,8 @@ class ImportWorker(PeriodicWorker):
         self._lease = timedelta(seconds=lease_s)
         self._batch_rows = batch_rows
         self._scratch_dir = scratch_dir
+        self._max_attempts = max(1, max_attempts)
+        self._retry_backoff_s = max(0.0, retry_backoff_s)
         self._owner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._purged_at = -math.inf
 
@@ -181,6 +230,14 @@ class ImportWorker(PeriodicWorker):
         try:
             if op.cancel_time is not None:
                 raise Cancelled()
+            if op.attempts > self._max_attempts:
+                # The previous attempts died with their worker (killed, out of memory) or their
+                # failure could not be recorded: this claim is one too many.
+                raise OperationFailed(
+                    "ATTEMPTS_EXHAUSTED",
+                    f"stopped after {self._max_attempts} attempts without progress; "
+                    f"last error: {op.error_code or 'WORKER_LOST'}",
+                )
             upload = None
             async with self._engine.connect() as conn:
                 upload = await ops.get_upload(conn, tenant, op.upload_id)
@@ -280,14 +337,59 @@ class ImportWorker(PeriodicWorker):
             log.warning("import lease lost", tenant=tenant, operation=operation_id)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            # A defect or an unavailable dependency past its retries: the lease runs out and a
-            # worker (this one, next tick) resumes from the last committed batch.
-            log.exception("import run failed; it will be resumed", tenant=tenant, operation=operation_id)
+        except Exception as exc:
+            await self._failed_attempt(tenant, operation_id, exc)
         finally:
             if scratch is not None:
                 with contextlib.suppress(OSError):
                     scratch.unlink()
+
+    async def _failed_attempt(self, tenant: str, operation_id: str, exc: Exception) -> None:
+        """A permanent failure ends the operation; a transient one is retried from the checkpoint
+        after a backoff, until ``max_attempts`` attempts in a row made no progress."""
+        reason, message, permanent = classify_failure(exc)
+        log.warning(
+            "import attempt failed",
+            tenant=tenant,
+            operation=operation_id,
+            reason=reason,
+            error=type(exc).__name__,
+            permanent=permanent,
+        )
+        try:
+            async with self._engine.connect() as conn:
+                current = await ops.get_operation(conn, tenant, operation_id)
+            attempts = current.attempts if current is not None else self._max_attempts
+            if permanent:
+                await self._finish(
+                    tenant, operation_id, state="failed", error_code=reason, error_message=message,
+                    finish_time=_now(),
+                )  # fmt: skip
+            elif attempts >= self._max_attempts:
+                await self._finish(
+                    tenant,
+                    operation_id,
+                    state="failed",
+                    error_code="ATTEMPTS_EXHAUSTED",
+                    error_message=f"stopped after {attempts} attempts without progress; last error: "
+                    f"{reason}: {message}"[:1000],
+                    finish_time=_now(),
+                )
+            else:
+                async with self._engine.begin() as conn:
+                    await ops.retry_later(
+                        conn,
+                        tenant,
+                        operation_id,
+                        self._owner,
+                        retry_backoff(self._retry_backoff_s, attempts),
+                        reason,
+                        message,
+                    )
+        except Exception:
+            # Not even the failure could be recorded: the lease runs out, a worker claims the
+            # operation again, and the claim counts as an attempt.
+            log.exception("recording a failed import attempt failed", tenant=tenant, operation=operation_id)
 
     async def _spool(self, tenant: str, upload: ops.Upload) -> Path:
         suffix = Path(upload.file_name).suffix.lower() or ".csv"
@@ -316,6 +418,7 @@ class ImportWorker(PeriodicWorker):
                 rows_already=tally.already,
                 rows_rejected=tally.rejected,
                 tally={"file": tally.file_totals, "accepted": tally.accepted_totals},
+                attempts=1,  # a committed batch is progress: the count of failures in a row restarts
             )
             if not saved:
                 raise LeaseLost()
@@ -332,7 +435,7 @@ class ImportWorker(PeriodicWorker):
         async with self._engine.connect() as mconn:
             if op.dry_run:
                 await members.prepare_dry_run(mconn)
-            for batch in _batches(body, self._batch_rows):
+            for batch in batches(body, self._batch_rows):
                 valid = check_member_rows(batch, mapping, stores, tier_ids, tally, errors)
                 by_row = {r.row: r for r in valid}
                 imported = [imported_member(r, stores) for r in valid]
@@ -360,7 +463,7 @@ class ImportWorker(PeriodicWorker):
             ledger = await self._wallet.apply_import_batch(
                 tenant, wpb.ApplyImportBatchRequest(import_id=import_id, reconcile=True)
             )
-            summary["ledger_totals"] = {k: getattr(ledger, k) for k in _SUMS}
+            summary["ledger_totals"] = {k: getattr(ledger, k) for k in SUMS}
             summary["opening_transactions"] = ledger.opening_transactions
             summary["unbalanced_transactions"] = ledger.unbalanced_transactions
             a = tally.accepted_totals
@@ -383,7 +486,7 @@ class ImportWorker(PeriodicWorker):
             expires_at=math.inf,
         )
         errors = _Errors()
-        for batch in _batches(body, self._batch_rows):
+        for batch in batches(body, self._batch_rows):
             for number, cells in batch:
                 tally.read += 1
                 outcome = await import_store_row(
@@ -403,7 +506,7 @@ class ImportWorker(PeriodicWorker):
         members = MemberImporter(self._engine, tenant, self._cipher)
         errors = _Errors()
         accepted = dict(tally.accepted_totals)  # principal_minor carries Σ amount off, sessions the count
-        for batch in _batches(body, self._batch_rows):
+        for batch in batches(body, self._batch_rows):
             known, owners = await known_voucher_rows(batch, mapping, members, tally, errors)
             rejected: set[int] = set()
             if known:

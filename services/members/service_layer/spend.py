@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from google.protobuf.message import Message
-from peony.members.v1 import events_pb2
+from peony.members.v1 import events_pb2, tier_pb2
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,9 +43,9 @@ SYSTEM_ACTOR = "system"
 UPGRADE_REASON = "qualifying spend"
 # TierChanged.reason_code of an upgrade, by the measure that reached the tier
 UPGRADE_REASON_CODES = {
-    "spend": events_pb2.TIER_CHANGE_REASON_UPGRADE_SPEND,
-    "points": events_pb2.TIER_CHANGE_REASON_UPGRADE_POINTS,
-    "visits": events_pb2.TIER_CHANGE_REASON_UPGRADE_VISITS,
+    "spend": tier_pb2.TIER_CHANGE_REASON_UPGRADE_SPEND,
+    "points": tier_pb2.TIER_CHANGE_REASON_UPGRADE_POINTS,
+    "visits": tier_pb2.TIER_CHANGE_REASON_UPGRADE_VISITS,
 }
 
 log = get_logger("peony.members.spend")
@@ -222,11 +222,16 @@ class SpendBook:
         )  # a tier gone from the ladder ranks as entry
         if target.rank <= current.rank:
             return None
+        reason_code = UPGRADE_REASON_CODES.get(
+            ladder.qualified_by(target, spend_minor=spend, visits=visits, points=points),
+            tier_pb2.TIER_CHANGE_REASON_UPGRADE_SPEND,
+        )
         await TierChangeRepository(self.session, self.tenant).move_member(
             member_id=member.member_id,
             from_tier_id=member.tier_id,
             to_tier_id=target.tier_id,
             reason=UPGRADE_REASON,
+            reason_code=reason_code,
             actor=SYSTEM_ACTOR,
         )
         self.emit(
@@ -235,10 +240,7 @@ class SpendBook:
                 from_tier_id=member.tier_id,
                 to_tier_id=target.tier_id,
                 reason=UPGRADE_REASON,
-                reason_code=UPGRADE_REASON_CODES.get(
-                    ladder.qualified_by(target, spend_minor=spend, visits=visits, points=points),
-                    events_pb2.TIER_CHANGE_REASON_UPGRADE_SPEND,
-                ),
+                reason_code=reason_code,
                 staff_override=False,
                 benefits=benefits_message(target.benefits),
             ),

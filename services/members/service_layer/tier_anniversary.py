@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from peony.members.v1 import events_pb2
+from peony.members.v1 import events_pb2, tier_pb2
 
 from kit.logging import get_logger
 from kit.uow import UnitOfWorkFactory
@@ -74,6 +74,7 @@ async def review_batch(uow: MembersUnitOfWork, *, batch_size: int = BATCH_SIZE) 
             from_tier_id=member.tier_id,
             to_tier_id=target.tier_id,
             reason=reason,
+            reason_code=tier_pb2.TIER_CHANGE_REASON_ANNIVERSARY_DOWNGRADE,
             actor=SYSTEM_ACTOR,
         )
         uow.emit(
@@ -82,7 +83,7 @@ async def review_batch(uow: MembersUnitOfWork, *, batch_size: int = BATCH_SIZE) 
                 from_tier_id=member.tier_id,
                 to_tier_id=target.tier_id,
                 reason=reason,
-                reason_code=events_pb2.TIER_CHANGE_REASON_ANNIVERSARY_DOWNGRADE,
+                reason_code=tier_pb2.TIER_CHANGE_REASON_ANNIVERSARY_DOWNGRADE,
                 staff_override=False,
                 benefits=benefits_message(target.benefits),
             ),

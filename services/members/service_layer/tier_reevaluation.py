@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from peony.members.v1 import events_pb2
+from peony.members.v1 import events_pb2, tier_pb2
 
 from kit.logging import get_logger
 from kit.uow import UnitOfWorkFactory
@@ -78,6 +78,7 @@ async def reevaluate_batch(
             from_tier_id=m.tier_id,
             to_tier_id=move.to_tier.tier_id,
             reason=move.reason,
+            reason_code=tier_pb2.TIER_CHANGE_REASON_LADDER_CHANGE,
             actor=SYSTEM_ACTOR,
         )
         uow.emit(
@@ -86,7 +87,7 @@ async def reevaluate_batch(
                 from_tier_id=m.tier_id,
                 to_tier_id=move.to_tier.tier_id,
                 reason=move.reason,
-                reason_code=events_pb2.TIER_CHANGE_REASON_LADDER_CHANGE,
+                reason_code=tier_pb2.TIER_CHANGE_REASON_LADDER_CHANGE,
                 staff_override=False,
                 benefits=benefits_message(move.to_tier.benefits),
             ),

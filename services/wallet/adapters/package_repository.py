@@ -15,6 +15,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.wallet.adapters import package_tables as pt
+from services.wallet.adapters import tables as t
 from services.wallet.domain.packages import ProductItem
 
 Db = AsyncSession | AsyncConnection
@@ -334,21 +335,35 @@ class PackageRepository:
                 insert(pt.package_consumptions), [{"tenant_id": self.tenant, **r} for r in rows]
             )
 
-    async def uses_since(self, package_id: str, service: str, since: datetime) -> int:
-        """Net uses of a card item recorded since `since` (restores count negative)."""
-        c = pt.package_consumptions.c
-        return int(
-            (
-                await self.db.execute(
-                    select(func.coalesce(func.sum(c.sessions), 0)).where(
-                        c.tenant_id == self.tenant,
-                        c.package_id == package_id,
-                        c.service == service,
-                        c.create_time >= since,
-                    )
-                )
-            ).scalar_one()
+    async def uses_on(self, package_id: str, service: str, start: datetime, end: datetime) -> int:
+        """A card item's uses in [start, end): the net uses recorded then (restores count negative)
+        plus the sessions of its open (authorised, not yet captured) holds to be used then."""
+        c, h = pt.package_consumptions.c, t.holds.c
+        used = (
+            select(func.coalesce(func.sum(c.sessions), 0))
+            .where(
+                c.tenant_id == self.tenant,
+                c.package_id == package_id,
+                c.service == service,
+                c.create_time >= start,
+                c.create_time < end,
+            )
+            .scalar_subquery()
         )
+        use_time = func.coalesce(h.use_time, h.create_time)
+        held = (
+            select(func.coalesce(func.sum(h.sessions), 0))
+            .where(
+                h.tenant_id == self.tenant,
+                h.package_id == package_id,
+                h.service == service,
+                h.state == "authorized",
+                use_time >= start,
+                use_time < end,
+            )
+            .scalar_subquery()
+        )
+        return int((await self.db.execute(select(used + held))).scalar_one())
 
     async def consumptions_of(self, package_id: str) -> list[Row]:
         c = pt.package_consumptions.c

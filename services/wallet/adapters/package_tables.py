@@ -99,6 +99,12 @@ member_package_items = Table(
         "sessions_held >= 0 AND (unlimited OR sessions_held <= sessions_remaining)",
         name="ck_member_package_items_held",
     ),
+    # the package expiry job's: items with value left, by expiry
+    Index(
+        "ix_member_package_items_expiring",
+        "expire_time",
+        postgresql_where=text("deferred_minor > 0 OR (sessions_remaining > 0 AND NOT unlimited)"),
+    ),
 )
 
 # One row per consumption (and a negative one per restore by a checkout refund): finance clears

@@ -259,6 +259,17 @@ class HoldRepository:
             )
         ).one()
 
+    async def set_use_time(self, hold_id: str, use_time: datetime) -> Row:
+        """Moves a session hold's day of use (the caller holds its row lock)."""
+        return (
+            await self.db.execute(
+                update(t.holds)
+                .where(t.holds.c.tenant_id == self.tenant, t.holds.c.hold_id == hold_id)
+                .values(use_time=use_time, update_time=func.now())
+                .returning(t.holds)
+            )
+        ).one()
+
     async def held_total(self, member_id: str) -> int:
         return (
             await self.db.execute(

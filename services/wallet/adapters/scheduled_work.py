@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from services.wallet.adapters import package_tables as pt
 from services.wallet.adapters import tables as t
 from services.wallet.domain.settings import WalletSettings
 
@@ -90,6 +91,28 @@ class DueWork:
         c = t.holds.c
         return await self._all(
             select(c.tenant_id, c.hold_id).where(c.state == "authorized", c.expire_time <= now).limit(limit)
+        )
+
+    async def expired_package_cards(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(tenant, package id) of cards with an item past its expiry that still has deferred
+        revenue or unused counted sessions and no sessions held (the partial index
+        ix_member_package_items_expiring finds them)."""
+        i, p = pt.member_package_items.c, pt.member_packages.c
+        return await self._all(
+            select(i.tenant_id, i.package_id)
+            .join(
+                pt.member_packages,
+                (p.tenant_id == i.tenant_id) & (p.package_id == i.package_id),
+            )
+            .where(
+                i.expire_time <= now,
+                (i.deferred_minor > 0) | ((i.sessions_remaining > 0) & ~i.unlimited),
+                i.sessions_held == 0,
+                # a frozen card waits (a freeze may extend it) until its freeze has run out
+                p.state.in_(("active", "exhausted")) | ((p.state == "frozen") & (p.frozen_until <= now)),
+            )
+            .group_by(i.tenant_id, i.package_id)
+            .limit(limit)
         )
 
     async def members_with_expired_points(self, now: datetime, limit: int) -> list[tuple[str, str]]:

@@ -168,6 +168,8 @@ holds = Table(
     Column("state", Text, nullable=False),  # authorized | captured | voided | expired
     Column("reference", Text, nullable=False, server_default=""),
     Column("expire_time", DateTime(timezone=True), nullable=False),
+    # a session hold: when its sessions are to be used (NULL: its create_time); the daily cap's day
+    Column("use_time", DateTime(timezone=True), nullable=True),
     Column("authorize_transaction_id", UUID(as_uuid=False), nullable=False),
     Column("settle_transaction_id", UUID(as_uuid=False), nullable=True),
     Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -183,6 +185,13 @@ holds = Table(
     CheckConstraint("captured_sessions >= 0 AND captured_sessions <= sessions", name="ck_holds_captured"),
     Index("ix_holds_expiring", "expire_time", postgresql_where=text("state = 'authorized'")),
     Index("ix_holds_member", "tenant_id", "member_id"),
+    Index(
+        "ix_holds_open_sessions",
+        "tenant_id",
+        "package_id",
+        "service",
+        postgresql_where=text("state = 'authorized' AND package_id IS NOT NULL"),
+    ),
 )
 
 point_lots = Table(

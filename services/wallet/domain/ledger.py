@@ -67,6 +67,7 @@ POINTS_EXPIRED = _kind("points_expired", Normal.CREDIT)
 SESSIONS_ISSUED = _kind("sessions_issued", Normal.DEBIT)
 SESSIONS_CONSUMED = _kind("sessions_consumed", Normal.CREDIT)
 SESSIONS_REFUNDED = _kind("sessions_refunded", Normal.CREDIT)
+SESSIONS_EXPIRED = _kind("sessions_expired", Normal.CREDIT)  # unused, past their item's expiry
 # The other side of balances brought over from a legacy system (`peony import`): one per unit
 # (money, points, sessions), so Σ opening credits to members = - this account's balance.
 OPENING_BALANCE = _kind("opening_balance", Normal.DEBIT)
@@ -91,6 +92,7 @@ KINDS: dict[str, AccountKind] = {
         SESSIONS_ISSUED,
         SESSIONS_CONSUMED,
         SESSIONS_REFUNDED,
+        SESSIONS_EXPIRED,
         OPENING_BALANCE,
     )
 }

@@ -238,6 +238,14 @@ def local_day_start(now: datetime, zone: str) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def local_day_bounds(at: datetime, zone: str) -> tuple[datetime, datetime]:
+    """The local day of `at` in the IANA `zone` as [midnight, next midnight) instants (a DST day
+    is 23 or 25 hours long)."""
+    start = local_day_start(at, zone)
+    next_day = (start.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=start.tzinfo)
+    return start, next_day
+
+
 def require_daily_uses_left(service: str, cap: int, used_today: int, uses: int) -> None:
     if cap and used_today + uses > cap:
         raise FailedPrecondition(

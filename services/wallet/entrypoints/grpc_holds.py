@@ -4,7 +4,7 @@ mixin of WalletServicer (grpc_servicer.py), which supplies `_mutate`, `_read` (k
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from peony.wallet.v1 import wallet_service_pb2 as pb
 
@@ -24,6 +24,8 @@ from services.wallet.service_layer import holds
 from services.wallet.service_layer import stored_value as sv
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
 
+MAX_USE_AHEAD_DAYS = 90  # a hold lives at most 90 days
+
 
 class HoldsRpc:
     async def AuthorizeHold(self, request: pb.AuthorizeHoldRequest, context) -> pb.AuthorizeHoldResponse:
@@ -38,8 +40,13 @@ class HoldsRpc:
             ttl = max(1, int((expire_time - datetime.now(UTC)).total_seconds() // 60))
             if expire_time <= datetime.now(UTC):
                 raise InvalidArgument([("hold.expire_time", "must be in the future")])
+        use_time = h.use_time.ToDatetime(UTC) if h.HasField("use_time") else None
         if holds.reserves_sessions(package=h.package, service=h.service, sessions=h.sessions):
-            return await self._authorize_session_hold(request, member_id, store_id, ttl, expire_time)
+            return await self._authorize_session_hold(
+                request, member_id, store_id, ttl, expire_time, use_time
+            )
+        if use_time is not None:
+            raise InvalidArgument([("hold.use_time", "only for a hold of package sessions")])
         await self._check_pin(member_id, request.payment_pin, store_id=store_id, store_field="hold.store")
 
         async def effect(uow: WalletUnitOfWork) -> pb.AuthorizeHoldResponse:
@@ -68,10 +75,17 @@ class HoldsRpc:
         store_id: str,
         ttl: int,
         expire_time: datetime | None,
+        use_time: datetime | None,
     ) -> pb.AuthorizeHoldResponse:
         """Package sessions: no PIN (the card, not stored value, pays), never with an amount."""
         h = request.hold
         v = Violations()
+        if use_time is not None:
+            now = datetime.now(UTC)
+            if not now - timedelta(days=1) <= use_time <= now + timedelta(days=MAX_USE_AHEAD_DAYS):
+                v.add("hold.use_time", f"must be within a day ago .. {MAX_USE_AHEAD_DAYS} days ahead")
+            elif expire_time is not None and use_time > expire_time:
+                v.add("hold.use_time", "must not be after hold.expire_time")
         ids = parse_path(h.package, "members/{uuid}/packages/{uuid}")
         package_id = ids[1] if ids else ""
         if ids is None:
@@ -99,6 +113,7 @@ class HoldsRpc:
                 reference=h.reference,
                 ttl_minutes=ttl,
                 expire_time=expire_time,
+                use_time=use_time,
             )
             return pb.AuthorizeHoldResponse(
                 hold=hold_to_proto(hold, currency),
@@ -153,9 +168,16 @@ class HoldsRpc:
         caller.require(auth.WALLET_WRITE)
         expire_time = request.expire_time.ToDatetime(UTC) if request.HasField("expire_time") else None
         holds.check_extension(expire_time, datetime.now(UTC))
+        use_time = request.use_time.ToDatetime(UTC) if request.HasField("use_time") else None
+        if use_time is not None:
+            now = datetime.now(UTC)
+            if not now - timedelta(days=1) <= use_time <= now + timedelta(days=MAX_USE_AHEAD_DAYS):
+                raise InvalidArgument(
+                    [("use_time", f"must be within a day ago .. {MAX_USE_AHEAD_DAYS} days ahead")]
+                )
 
         async def effect(uow: WalletUnitOfWork) -> pb.ExtendHoldResponse:
-            hold = await holds.extend(uow, caller, hold_id, expire_time, datetime.now(UTC))
+            hold = await holds.extend(uow, caller, hold_id, expire_time, datetime.now(UTC), use_time=use_time)
             return pb.ExtendHoldResponse(hold=hold_to_proto(hold, (await uow.settings.get()).currency_code))
 
         return await self._mutate("ExtendHold", request, pb.ExtendHoldResponse, effect)

@@ -1,5 +1,6 @@
 """The wallet's scheduled work, kept in the database (no in-memory timers): monthly bonus
-instalments, hold expiry, points expiry, the "points expiring soon" notice and the monthly
+instalments, hold expiry, points expiry, package expiry (deferred revenue left on expired card
+items recognised, unused sessions taken off), the "points expiring soon" notice and the monthly
 free-care tier benefit.
 
 This worker finds due rows (adapters/scheduled_work.py) and hands each to the service layer
@@ -19,7 +20,7 @@ from kit.logging import get_logger
 from kit.uow import UnitOfWorkFactory
 from kit.workers import PeriodicWorker
 from services.wallet.adapters.scheduled_work import DueWork
-from services.wallet.service_layer import benefits, membership, scheduled
+from services.wallet.service_layer import benefits, membership, packages, scheduled
 from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
 
 log = get_logger("peony.wallet.jobs")
@@ -51,6 +52,7 @@ class WalletJobs(PeriodicWorker):
             "bonus_released": await self.release_bonuses(now),
             "holds_expired": await self.expire_holds(now),
             "points_expired": await self.expire_points(now),
+            "packages_expired": await self.expire_packages(now),
             "expiring_notices": await self.notify_expiring(now),
             "free_care_granted": await self.grant_free_care_when_due(now),
             "membership_notices": await self.membership_notices(now),
@@ -111,6 +113,16 @@ class WalletJobs(PeriodicWorker):
         for tenant, member_id in await self._due.members_with_expired_points(now, BATCH):
             count += await self._uows.run(
                 tenant, lambda uow, m=member_id: scheduled.expire_points(uow, m, now)
+            )
+        return count
+
+    async def expire_packages(self, now: datetime) -> int:
+        """Deferred revenue and unused sessions of expired package items, one card per transaction
+        (packages.expire_package_items re-checks under the card's lock: exactly once)."""
+        count = 0
+        for tenant, package_id in await self._due.expired_package_cards(now, BATCH):
+            count += await self._uows.run(
+                tenant, lambda uow, p=package_id: packages.expire_package_items(uow, p, now)
             )
         return count
 

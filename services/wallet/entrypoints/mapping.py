@@ -195,6 +195,7 @@ def hold_to_proto(h, currency: str) -> ledger_pb2.Hold:
         else "",
         create_time=ts(h.create_time),
         update_time=ts(h.update_time),
+        use_time=ts(h.use_time or h.create_time) if h.package_id else None,
     )
 
 

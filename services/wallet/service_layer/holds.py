@@ -99,7 +99,15 @@ def check_extension(expire_time: datetime | None, now: datetime) -> None:
         raise InvalidArgument([("expire_time", "must be within 90 days")])
 
 
-async def extend(uow: UoW, caller: Principal, hold_id: str, expire_time: datetime, now: datetime):
+async def extend(
+    uow: UoW,
+    caller: Principal,
+    hold_id: str,
+    expire_time: datetime,
+    now: datetime,
+    *,
+    use_time: datetime | None = None,
+):
     """Moves an authorised, unexpired hold's expiry later, in place: the hold row is locked (the
     expiry job re-locks it with SKIP LOCKED and re-checks), so the value it reserves is never
     released and reserved again, and no ledger posting is needed. An expiry at or before the
@@ -119,6 +127,13 @@ async def extend(uow: UoW, caller: Principal, hold_id: str, expire_time: datetim
             reason="HOLD_EXPIRED",
             metadata={"expire_time": hold.expire_time.isoformat()},
         )
+    if use_time is not None:
+        if hold.package_id is None:
+            raise InvalidArgument([("use_time", "only for a hold of package sessions")])
+        if use_time > max(expire_time, hold.expire_time):
+            raise InvalidArgument([("use_time", "must not be after the hold's expiry")])
+        # the hold row first, then its card: the order a capture takes them in
+        hold = await pk.move_hold_use_time(uow, hold, use_time)
     if expire_time <= hold.expire_time:
         return hold
     extended = await uow.holds.extend(hold_id, expire_time)

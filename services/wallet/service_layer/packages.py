@@ -445,20 +445,39 @@ async def _require_daily_uses_left(
     item: PackageItemRow,
     uses: int,
     store_id: str,
-    now: datetime,
+    on: datetime,
 ) -> None:
-    """An unlimited item with `max_uses_per_day`: its uses recorded since midnight in the zone of
-    the store using it, plus those `draft` takes already, leave room for `uses`
-    (DAILY_USES_EXHAUSTED otherwise). The card row is locked, so concurrent uses queue here."""
+    """An unlimited item with `max_uses_per_day`: on the day of `on` in the zone of the store using
+    it, its uses recorded that day, its open holds to be used that day (a booking's pending hold
+    counts as much as a use) and those `draft` takes already leave room for `uses`
+    (DAILY_USES_EXHAUSTED otherwise). The caller holds the card's row lock, so concurrent uses and
+    holds of the card queue here and each sees the others' rows (never check-then-insert)."""
     if not item.max_uses_per_day:
         return
-    since = dp.local_day_start(now, await uow.stores.resolve(store_id) or "")
+    start, end = dp.local_day_bounds(on, await uow.stores.resolve(store_id) or "")
     key = f"{pkg.package_id}:{item.service}"
     pending = draft.time_card_uses.get(key, 0) if draft is not None else 0
-    used = await repo(uow).uses_since(pkg.package_id, item.service, since) + pending
+    used = await repo(uow).uses_on(pkg.package_id, item.service, start, end) + pending
     dp.require_daily_uses_left(item.service, item.max_uses_per_day, used, uses)
     if draft is not None:
         draft.time_card_uses[key] = pending + uses
+
+
+async def move_hold_use_time(uow: UoW, hold, use_time: datetime):
+    """Moves an authorised session hold (its row locked by the caller) to another day of use: the
+    card is locked next, and an unlimited item's daily cap is checked on the new day as if the
+    hold were authorised there (it is not counted on its old day any more, nor twice on the new
+    one). Returns the updated hold row."""
+    pkg = await _load(uow, hold.member_id, hold.package_id)
+    item = pkg.item(hold.service)
+    if item is not None and item.unlimited and item.max_uses_per_day:
+        start, end = dp.local_day_bounds(use_time, await uow.stores.resolve(hold.store_id) or "")
+        used = await repo(uow).uses_on(pkg.package_id, item.service, start, end)
+        current = hold.use_time or hold.create_time
+        if start <= current < end:
+            used -= hold.sessions  # already counted on this day: itself
+        dp.require_daily_uses_left(item.service, item.max_uses_per_day, used, hold.sessions)
+    return await uow.holds.set_use_time(hold.hold_id, use_time)
 
 
 def _add_unlimited_use(
@@ -952,6 +971,7 @@ async def authorize_session_hold(
     reference: str,
     ttl_minutes: int,
     expire_time: datetime | None = None,
+    use_time: datetime | None = None,
 ):
     """Reserves `sessions` of a card item (e.g. a booked treatment's): they stay the member's and
     on the card, but no consumption, transfer or refund can take them until the hold is captured,
@@ -978,7 +998,7 @@ async def authorize_session_hold(
     available = sessions if item.unlimited else item.sessions_available
     dp.require_item_usable(service, available, item.expire_time, sessions, now)
     if item.unlimited:  # checked when authorised; the capture of a hold is not refused by the cap
-        await _require_daily_uses_left(uow, None, pkg, item, sessions, store_id, now)
+        await _require_daily_uses_left(uow, None, pkg, item, sessions, store_id, use_time or now)
     settings = await uow.settings.get()
     hold_id = new_id()
     draft = TransactionDraft(
@@ -1000,6 +1020,7 @@ async def authorize_session_hold(
         sessions=sessions,
         state="authorized",
         reference=reference,
+        use_time=use_time,
         expire_time=expire_time
         or posted.create_time + timedelta(minutes=ttl_minutes or settings.hold_default_ttl_minutes),
         authorize_transaction_id=posted.transaction_id,
@@ -1105,3 +1126,72 @@ async def void_session_hold(uow: UoW, hold, *, state: str = "voided"):
         aggregate_id=hold.member_id,
     )
     return await uow.holds.settle(hold.hold_id, state, posted.transaction_id), posted
+
+
+# --- expiry ------------------------------------------------------------------------------------
+SESSIONS_EXPIRED = AccountKey(ledger.SESSIONS_EXPIRED, "", ledger.SESSIONS)
+
+
+async def expire_package_items(uow: UoW, package_id: str, now: datetime) -> bool:
+    """The expiry job's step for one card: every item past its `expire_time` with value left has
+    its deferred revenue left recognised as revenue of the selling store (breakage: nobody was
+    served for it) and its unused counted sessions taken off the card (to `sessions_expired`), in
+    ONE balanced `package_expire` transaction, with `PackageExpired`. Under the card's row lock and
+    re-checked there, so replicas running the job at once act once; an item leaves the job's
+    selection when it has nothing left (idempotent). Skipped while the card is frozen (a freeze
+    may extend the items) or while an item has sessions held (a hold may still be captured after
+    the item's expiry; the job returns to it when the hold is settled or expires)."""
+    pkg = await repo(uow).get_package(package_id, for_update=True)
+    if pkg is None:
+        return False
+    state = await _current_state(uow, pkg, now)
+    if state not in (dp.ACTIVE, dp.EXHAUSTED):
+        return False
+    due = [
+        i
+        for i in pkg.items
+        if i.expire_time is not None
+        and i.expire_time <= now
+        and i.sessions_held == 0
+        and (i.deferred_minor > 0 or (not i.unlimited and i.sessions_remaining > 0))
+    ]
+    if not due:
+        return False
+    cur = (await uow.settings.get()).currency_code
+    draft = TransactionDraft(
+        "package_expire",
+        member_id=pkg.member_id,
+        store_id=pkg.store_sold,
+        description="package items expired",
+        reference=package_name(pkg.member_id, package_id),
+    )
+    sessions = recognised = 0
+    for i in due:
+        unused = 0 if i.unlimited else i.sessions_remaining
+        draft.move(unused, debit=item_account(package_id, i.service), credit=SESSIONS_EXPIRED)
+        draft.move(
+            i.deferred_minor,
+            debit=deferred_account(pkg.store_sold, cur),
+            credit=revenue_account(pkg.store_sold, cur),
+        )
+        sessions += unused
+        recognised += i.deferred_minor
+    posted = await uow.ledger.post(draft)
+    for i in due:
+        await repo(uow).update_item(package_id, i.service, deferred_minor=0, sessions_remaining=0)
+    await repo(uow).update_package(package_id)
+    uow.emit(
+        events_pb2.PackageExpired(
+            member=sv.member_name(pkg.member_id),
+            package=package_name(pkg.member_id, package_id),
+            items=[events_pb2.PackageItemSessions(service=i.service, sessions_remaining=0) for i in due],
+            sessions=sessions,
+            recognized_minor=recognised,
+            store=f"stores/{pkg.store_sold}",
+            transaction=sv.transaction_name(posted),
+            currency_code=cur,
+        ),
+        aggregate_type="wallet",
+        aggregate_id=pkg.member_id,
+    )
+    return True

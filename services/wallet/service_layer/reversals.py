@@ -47,6 +47,7 @@ _USE_INSTEAD = {
     "package_consume": "use RefundCheckout, or correct the card with the package RPCs",
     "package_transfer": "transfer the card back with TransferPackage",
     "package_refund": "sell the package again with SellPackage",
+    "package_expire": "extend or sell the package again; expired value is recognised for good",
     "reversal": "a reversal cannot itself be reversed",
 }
 _ALLOWED_POINTS_ACCOUNTS = {ledger.MEMBER_POINTS.code, ledger.POINTS_ISSUED.code, ledger.POINTS_REDEEMED.code}

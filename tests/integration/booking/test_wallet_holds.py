@@ -663,18 +663,26 @@ async def test_a_reschedule_moves_the_hold_with_it_without_needing_the_value_twi
     d = (await env.book(tenant, member, slot(timedelta(days=1, hours=2)), deposit(100_000))).appointment
     assert (await env.card(tenant, card)).sessions_held == 5
     assert (await env.wallet_of(tenant, member)).held_minor == 100_000
+    # the booking tells the wallet the day the sessions are for: the appointment's start
+    assert (await env.hold(tenant, s.wallet_hold.hold)).use_time == s.start_time
     for a in (s, d):
         old_expiry = (await env.hold(tenant, a.wallet_hold.hold)).expire_time.ToDatetime(UTC)
-        # earlier: the hold already lasts long enough, nothing is asked of the wallet
+        # earlier: the hold already lasts long enough, its expiry stays (a session hold's day of
+        # use still moves with the appointment: a time card's daily cap counts it on that day)
         earlier = await reschedule(env, tenant, a.name, a.start_time.ToDatetime(UTC) - timedelta(hours=1))
         assert earlier.wallet_hold == a.wallet_hold
-        assert (await env.hold(tenant, a.wallet_hold.hold)).expire_time.ToDatetime(UTC) == old_expiry
+        kept = await env.hold(tenant, a.wallet_hold.hold)
+        assert kept.expire_time.ToDatetime(UTC) == old_expiry
+        if a is s:
+            assert kept.use_time == earlier.start_time
         # four days later, past the hold's expiry: the same hold, extended in place, no PIN asked
         moved = await reschedule(env, tenant, a.name, a.start_time.ToDatetime(UTC) + timedelta(days=4))
         assert moved.wallet_hold.hold == a.wallet_hold.hold and moved.wallet_hold.state == AUTHORIZED
         held = await env.hold(tenant, a.wallet_hold.hold)
         assert held.state == ledger_pb2.HOLD_STATE_AUTHORIZED
         assert held.expire_time.ToDatetime(UTC) == moved.end_time.ToDatetime(UTC) + timedelta(hours=48)
+        if a is s:
+            assert held.use_time == moved.start_time
         assert (await env.appointment(tenant, a.name)).wallet_hold == moved.wallet_hold
     assert (await env.card(tenant, card)).sessions_held == 5
     assert (await env.wallet_of(tenant, member)).held_minor == 100_000

@@ -30,11 +30,11 @@ from peony.wallet.v1 import wallet_service_pb2 as wpb
 from peony.wallet.v1 import wallet_service_pb2_grpc as wpb_grpc
 
 from bench.legacy_export import STORES, write_members, write_stores
-from cli.importer.mapping import load_mapping, shipped
-from cli.importer.readers import read_csv
-from cli.importer.records import MemberRecord, member_record
 from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
+from services.members.adapters.legacy_files.mapping import load_mapping, shipped
+from services.members.adapters.legacy_files.readers import read_csv
+from services.members.adapters.legacy_files.records import MemberRecord, member_record
 from services.members.adapters.legacy_import import imported_member_id
 from tests.e2e.conftest import ServiceProcess
 from tests.integration.importer.test_import_cli import Databases, _run

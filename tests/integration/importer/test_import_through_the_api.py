@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from peony.members.v1 import members_service_pb2 as mpb
+from peony.members.v1 import tier_pb2
 from peony.wallet.v1 import ledger_pb2, points_pb2
 from peony.wallet.v1 import wallet_service_pb2 as wpb
 from sqlalchemy import text
@@ -112,6 +113,20 @@ async def test_an_xlsx_export_in_english_lands_in_members_and_the_wallet(stack, 
     ann = found.member
     assert (ann.display_name, ann.phone, ann.birthday) == ("Ann Lee", "+8613800000001", "1990-05-17")
     assert ann.tier.tier_id == "gold"
+    # the tier carried over from the old system is in the member's tier history, coded IMPORT;
+    # Bo (no tier in the file: the entry tier) has no history entry
+    history = await members.ListTierChanges(mpb.ListTierChangesRequest(parent=ann.name), metadata=AUTH)
+    assert [(c.from_tier_id, c.to_tier_id, c.reason_code) for c in history.tier_changes] == [
+        ("", "gold", tier_pb2.TIER_CHANGE_REASON_IMPORT)
+    ]
+    assert history.tier_changes[0].actor.startswith("imports/")
+    bo = await members.FindMemberByCardNumber(
+        mpb.FindMemberByCardNumberRequest(card_number="EN-0002"), metadata=AUTH
+    )
+    bo_history = await members.ListTierChanges(
+        mpb.ListTierChangesRequest(parent=bo.member.name), metadata=AUTH
+    )
+    assert list(bo_history.tier_changes) == []
     # The wallet knows the member only through members (read-through), and holds the opening balances.
     got = await wallet.GetWallet(wpb.GetWalletRequest(name=f"{ann.name}/wallet"), metadata=AUTH)
     assert (got.wallet.principal_minor, got.wallet.bonus_minor, got.wallet.points_available) == (

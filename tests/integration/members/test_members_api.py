@@ -12,7 +12,7 @@ from google.protobuf import field_mask_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from peony.members.v1 import card_pb2, events_pb2, member_pb2, store_pb2
+from peony.members.v1 import card_pb2, events_pb2, member_pb2, store_pb2, tier_pb2
 from peony.members.v1 import members_service_pb2 as pb
 from sqlalchemy import text
 
@@ -502,6 +502,7 @@ async def test_staff_tier_override_is_audited_and_evented(members):
     assert (resp.tier_change.from_tier_id, resp.tier_change.actor) == ("regular", "user:manager")
     changes = await members.stub.ListTierChanges(pb.ListTierChangesRequest(parent=created.name), metadata=md)
     assert [c.to_tier_id for c in changes.tier_changes] == ["gold"]
+    assert [c.reason_code for c in changes.tier_changes] == [tier_pb2.TIER_CHANGE_REASON_MANUAL]
     async with members.db.connect() as conn:
         types = (
             (
@@ -526,7 +527,7 @@ async def test_staff_tier_override_is_audited_and_evented(members):
         ).scalar_one()
     manual = events_pb2.TierChanged()
     assert EventEnvelope.FromString(bytes(payload)).payload.Unpack(manual)
-    assert (manual.reason, manual.reason_code) == ("VIP transfer", events_pb2.TIER_CHANGE_REASON_MANUAL)
+    assert (manual.reason, manual.reason_code) == ("VIP transfer", tier_pb2.TIER_CHANGE_REASON_MANUAL)
 
 
 async def test_update_tier_ladder(members):

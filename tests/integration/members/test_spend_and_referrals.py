@@ -18,7 +18,7 @@ import pytest_asyncio
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from peony.members.v1 import events_pb2 as members_events
-from peony.members.v1 import member_pb2
+from peony.members.v1 import member_pb2, tier_pb2
 from peony.members.v1 import members_service_pb2 as pb
 from peony.wallet.v1 import events_pb2 as wallet_events
 from sqlalchemy import text
@@ -190,7 +190,11 @@ async def test_spend_accumulates_and_upgrades_to_silver_once(members, wallet: Wa
         "silver",
     )
     assert changed[0].reason == "qualifying spend" and not changed[0].staff_override
-    assert changed[0].reason_code == members_events.TIER_CHANGE_REASON_UPGRADE_SPEND
+    assert changed[0].reason_code == tier_pb2.TIER_CHANGE_REASON_UPGRADE_SPEND
+    listed = await members.stub.ListTierChanges(
+        pb.ListTierChangesRequest(parent=member.name), metadata=members.auth(tenant)
+    )
+    assert [c.reason_code for c in listed.tier_changes] == [tier_pb2.TIER_CHANGE_REASON_UPGRADE_SPEND]
     assert changed[0].benefits.discount_bps == 1000 and changed[0].benefits.booking_window_days == 14
     changes = await wallet.rows(
         "SELECT from_tier_id, to_tier_id, reason, actor, staff_override FROM tier_changes"

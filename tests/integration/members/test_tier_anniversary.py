@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import grpc
 import pytest
 import pytest_asyncio
-from peony.members.v1 import events_pb2, tier_pb2
 from peony.members.v1 import members_service_pb2 as pb
 from peony.members.v1 import members_service_pb2_grpc as pb_grpc
+from peony.members.v1 import tier_pb2
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -30,6 +30,7 @@ from tests.integration.members.test_spend_and_referrals import Wallet, _tenant, 
 from tests.integration.members.test_tier_reevaluation import (
     changes,
     ladder,
+    listed_reason_codes,
     reason_codes,
     spent,
     update_ladder,
@@ -163,10 +164,11 @@ async def test_the_anniversary_review_downgrades_who_no_longer_qualifies_once_af
     assert await feed.tier(tenant, in_grace) == "silver"
     assert await feed.tier(tenant, staff_set) == "gold"
     assert (await changes(feed, tenant))[before:] == [(lapsed.name, "silver", "regular", reason)]
-    assert (await reason_codes(feed, tenant))[before:] == [
-        events_pb2.TIER_CHANGE_REASON_ANNIVERSARY_DOWNGRADE
-    ]
+    assert (await reason_codes(feed, tenant))[before:] == [tier_pb2.TIER_CHANGE_REASON_ANNIVERSARY_DOWNGRADE]
     assert (await history(members, tenant, lapsed))[-1] == ("silver", "regular", reason)
+    assert (await listed_reason_codes(members, tenant, lapsed))[-1] == (
+        tier_pb2.TIER_CHANGE_REASON_ANNIVERSARY_DOWNGRADE
+    )
 
 
 async def test_under_the_never_policy_nobody_is_reviewed(members, feed: Wallet):

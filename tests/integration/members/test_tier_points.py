@@ -115,7 +115,11 @@ async def test_points_earned_upgrade_when_the_tier_counts_points(members, feed):
         for e in await feed.events(tenant, members_events.TierChanged)
     ]
     # reached by points, not by spend
-    assert moves == [("regular", "silver", members_events.TIER_CHANGE_REASON_UPGRADE_POINTS)]
+    assert moves == [("regular", "silver", tier_pb2.TIER_CHANGE_REASON_UPGRADE_POINTS)]
+    listed = await members.stub.ListTierChanges(
+        pb.ListTierChangesRequest(parent=member.name), metadata=members.auth(tenant)
+    )
+    assert [c.reason_code for c in listed.tier_changes] == [tier_pb2.TIER_CHANGE_REASON_UPGRADE_POINTS]
 
 
 async def test_clawed_back_points_do_not_count(members, feed):

@@ -125,6 +125,14 @@ async def changes(feed: Wallet, tenant: str) -> list[tuple[str, str, str, str]]:
     ]
 
 
+async def listed_reason_codes(members, tenant: str, member) -> list[int]:
+    """The reason codes of a member's tier history, as ListTierChanges shows them."""
+    resp = await members.stub.ListTierChanges(
+        pb.ListTierChangesRequest(parent=member.name), metadata=members.auth(tenant)
+    )
+    return [c.reason_code for c in resp.tier_changes]
+
+
 async def reason_codes(feed: Wallet, tenant: str) -> list[int]:
     """`TierChanged.reason_code` of the tenant's tier changes, in order."""
     return [e.reason_code for e in await feed.events(tenant, members_events.TierChanged)]
@@ -177,9 +185,7 @@ async def test_lowered_threshold_upgrades_who_now_qualifies_once(members, feed: 
     assert after[len(before) :] == [
         (near.name, "regular", "silver", f"tier ladder v{version}: qualifies for silver")
     ]
-    assert (await reason_codes(feed, tenant))[len(before) :] == [
-        members_events.TIER_CHANGE_REASON_LADDER_CHANGE
-    ]
+    assert (await reason_codes(feed, tenant))[len(before) :] == [tier_pb2.TIER_CHANGE_REASON_LADDER_CHANGE]
     history = await feed.rows(
         "SELECT from_tier_id, to_tier_id, actor, staff_override FROM tier_changes"
         " WHERE tenant_id = :t AND member_id = :m",
@@ -187,6 +193,7 @@ async def test_lowered_threshold_upgrades_who_now_qualifies_once(members, feed: 
         m=near.name.split("/")[1],
     )
     assert [tuple(r) for r in history] == [("regular", "silver", "system", False)]
+    assert await listed_reason_codes(members, tenant, near) == [tier_pb2.TIER_CHANGE_REASON_LADDER_CHANGE]
 
     async def reads_silver() -> bool:
         got = await members.stub.GetMember(pb.GetMemberRequest(name=near.name), metadata=members.auth(tenant))
@@ -249,7 +256,7 @@ async def test_raised_thresholds_downgrade_only_per_policy_anniversary_and_grace
     assert (await changes(feed, tenant))[before:] == [
         (old_silver.name, "silver", "regular", f"tier ladder v{v2}: no longer qualifies for silver")
     ]
-    assert (await reason_codes(feed, tenant))[before:] == [members_events.TIER_CHANGE_REASON_LADDER_CHANGE]
+    assert (await reason_codes(feed, tenant))[before:] == [tier_pb2.TIER_CHANGE_REASON_LADDER_CHANGE]
 
 
 async def test_batches_cover_every_member_and_a_rerun_changes_nothing(members, feed: Wallet, uows):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import UTC, datetime
 
 import grpc
 import pytest
@@ -133,6 +134,18 @@ async def account(engine, kind: str, owner: str) -> int:
         k=kind,
         o=owner,
     )
+
+
+async def settle_expiries(engine) -> int:
+    """Runs the package expiry job now: a test that expires a card and then checks that a refused
+    request writes nothing must not see the service's own job recognise the card meanwhile."""
+    from kit.db import session_factory
+    from kit.uow import UnitOfWorkFactory
+    from services.wallet.entrypoints.jobs import WalletJobs
+    from services.wallet.service_layer.unit_of_work import WalletUnitOfWork
+
+    uows = UnitOfWorkFactory(WalletUnitOfWork, session_factory(engine), service="wallet")
+    return await WalletJobs(engine, uows).expire_packages(datetime.now(UTC))
 
 
 async def assert_ledger_invariants(engine) -> None:

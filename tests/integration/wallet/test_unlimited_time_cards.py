@@ -6,6 +6,7 @@ period."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -23,6 +24,7 @@ from tests.integration.wallet.test_packages import (
     member,
     refused,
     rid,
+    settle_expiries,
     wallet,  # noqa: F401 - the module's fixture
     writes,
 )
@@ -130,6 +132,7 @@ async def test_a_use_after_the_period_is_refused_and_writes_nothing(wallet):  # 
     await consume(stub, sold.name)
     now = datetime.now(UTC)
     await set_period(engine, sold.name, now - timedelta(days=31), now - timedelta(seconds=1))
+    await settle_expiries(engine)  # the expiry job recognises the card's rest now, not mid-check
     before = await writes(engine)
     await refused(consume(stub, sold.name), grpc.StatusCode.FAILED_PRECONDITION, "PACKAGE_ITEM_EXPIRED")
     hold = pb.AuthorizeHoldRequest(
@@ -345,9 +348,10 @@ async def test_a_daily_cap_refuses_the_use_beyond_it_and_a_refunded_use_frees_it
 
 async def test_two_units_on_one_checkout_line_count_against_the_daily_cap(wallet):  # noqa: F811
     stub, engine = wallet
-    await product(stub, "unlimited-once-a-day", per_day=1)
+    product_id = f"unlimited-once-{uuid.uuid4().hex[:8]}"
+    await product(stub, product_id, per_day=1)
     m = await member(engine)
-    sold = await sell(stub, m, "unlimited-once-a-day")
+    sold = await sell(stub, m, product_id)
     before = await writes(engine)
     await refused(
         stub.Checkout(
@@ -371,3 +375,141 @@ async def test_two_units_on_one_checkout_line_count_against_the_daily_cap(wallet
     )
     assert await writes(engine) == before
     await consume(stub, sold.name)
+
+
+async def test_the_daily_cap_counts_pending_holds_on_their_day_of_use(wallet):  # noqa: F811
+    """Two bookings for the same day cannot together exceed `max_uses_per_day`: an open session
+    hold counts on its `use_time`'s day (booking sets the appointment's start) with the uses
+    recorded that day; a hold for another day does not take today's place."""
+    stub, engine = wallet
+    product_id = f"unlimited-once-{uuid.uuid4().hex[:8]}"
+    await product(stub, product_id, per_day=1)
+    m = await member(engine)
+    sold = await sell(stub, m, product_id)
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+
+    def hold_request(use_time: datetime | None = None, **fields) -> pb.AuthorizeHoldRequest:
+        hold = ledger_pb2.Hold(
+            member=m,
+            store="stores/s2",
+            package=sold.name,
+            service=FACIAL,
+            sessions=1,
+            reference="b/1",
+            **fields,
+        )
+        if use_time is not None:
+            hold.use_time.FromDatetime(use_time)
+        return pb.AuthorizeHoldRequest(hold=hold, request_id=rid())
+
+    first = (await stub.AuthorizeHold(hold_request(tomorrow), metadata=md())).hold
+    assert first.use_time.ToDatetime(UTC) == tomorrow
+    before = await writes(engine)
+    # a second booking on the same day: the pending hold already takes the day's one use
+    await refused(
+        stub.AuthorizeHold(hold_request(tomorrow + timedelta(minutes=1)), metadata=md()),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "DAILY_USES_EXHAUSTED",
+    )
+    assert await writes(engine) == before
+    # today is another day: a use now is allowed, and then today's hold is not
+    await consume(stub, sold.name)
+    await refused(
+        stub.AuthorizeHold(hold_request(), metadata=md()),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "DAILY_USES_EXHAUSTED",
+    )
+    # the first booking cancelled (hold voided): its day is free again
+    await stub.VoidHold(pb.VoidHoldRequest(name=first.name, request_id=rid()), metadata=md())
+    second = (await stub.AuthorizeHold(hold_request(tomorrow + timedelta(minutes=1)), metadata=md())).hold
+    assert second.state == ledger_pb2.HOLD_STATE_AUTHORIZED
+
+    # a hold pending today blocks a use at the till today
+    other = await sell(stub, await member(engine), product_id)
+    today = pb.AuthorizeHoldRequest(
+        hold=ledger_pb2.Hold(
+            member=other.name.split("/packages/")[0],
+            store="stores/s2",
+            package=other.name,
+            service=FACIAL,
+            sessions=1,
+            reference="b/2",
+        ),
+        request_id=rid(),
+    )
+    await stub.AuthorizeHold(today, metadata=md())
+    await refused(consume(stub, other.name), grpc.StatusCode.FAILED_PRECONDITION, "DAILY_USES_EXHAUSTED")
+    await assert_ledger_invariants(engine)
+
+
+async def test_a_hold_use_time_is_bounded(wallet):  # noqa: F811
+    stub, engine = wallet
+    product_id = f"unlimited-use-time-{uuid.uuid4().hex[:8]}"
+    await product(stub, product_id, per_day=1)
+    m = await member(engine)
+    sold = await sell(stub, m, product_id)
+    now = datetime.now(UTC)
+    before = await writes(engine)
+    cases = [
+        (dict(package=sold.name, service=FACIAL, sessions=1), now + timedelta(days=200), None),
+        (dict(package=sold.name, service=FACIAL, sessions=1), now - timedelta(days=3), None),
+        (
+            dict(package=sold.name, service=FACIAL, sessions=1),
+            now + timedelta(days=2),
+            now + timedelta(days=1),
+        ),
+        (dict(amount_minor=100), now + timedelta(days=1), None),  # a stored-value hold has no day of use
+    ]
+    for fields, use_time, expire_time in cases:
+        hold = ledger_pb2.Hold(member=m, store="stores/s2", reference="c/1", **fields)
+        hold.use_time.FromDatetime(use_time)
+        if expire_time is not None:
+            hold.expire_time.FromDatetime(expire_time)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.AuthorizeHold(pb.AuthorizeHoldRequest(hold=hold, request_id=rid()), metadata=md())
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "hold.use_time" in bad_fields(err.value)
+    assert await writes(engine) == before
+
+
+async def test_a_rescheduled_hold_moves_its_day_of_use_under_the_cap(wallet):  # noqa: F811
+    """ExtendHold with `use_time` (booking's reschedule): the hold counts on its new day, checked
+    there against the cap without counting itself twice; a day already full refuses the move."""
+    stub, engine = wallet
+    product_id = f"unlimited-move-{uuid.uuid4().hex[:8]}"
+    await product(stub, product_id, per_day=1)
+    m = await member(engine)
+    sold = await sell(stub, m, product_id)
+    day1 = datetime.now(UTC) + timedelta(days=1)
+    day2 = day1 + timedelta(days=1)
+
+    async def hold_on(use_time: datetime) -> ledger_pb2.Hold:
+        hold = ledger_pb2.Hold(
+            member=m, store="stores/s2", package=sold.name, service=FACIAL, sessions=1, reference="r/1"
+        )
+        hold.use_time.FromDatetime(use_time)
+        hold.expire_time.FromDatetime(use_time + timedelta(days=3))
+        return (
+            await stub.AuthorizeHold(pb.AuthorizeHoldRequest(hold=hold, request_id=rid()), metadata=md())
+        ).hold
+
+    def move(hold: ledger_pb2.Hold, use_time: datetime) -> pb.ExtendHoldRequest:
+        request = pb.ExtendHoldRequest(name=hold.name, request_id=rid())
+        request.expire_time.CopyFrom(hold.expire_time)
+        request.use_time.FromDatetime(use_time)
+        return request
+
+    first, second = await hold_on(day1), await hold_on(day2)
+    before = await writes(engine)
+    await refused(
+        stub.ExtendHold(move(second, day1 + timedelta(hours=1)), metadata=md()),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "DAILY_USES_EXHAUSTED",
+    )
+    assert await writes(engine) == before
+    # the same day for the hold itself: it is not counted twice
+    moved = (await stub.ExtendHold(move(first, day1 + timedelta(hours=2)), metadata=md())).hold
+    assert moved.use_time.ToDatetime(UTC) == day1 + timedelta(hours=2)
+    # the first moves on to day 3: day 1 is free for the second
+    await stub.ExtendHold(move(first, day1 + timedelta(days=2)), metadata=md())
+    assert (await stub.ExtendHold(move(second, day1), metadata=md())).hold.use_time.ToDatetime(UTC) == day1

@@ -9,9 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from cli.importer import readers
-from cli.importer.mapping import MappingError, load_mapping, shipped
-from cli.importer.records import MemberRecord, member_record, reason_text, store_record
+from services.members.adapters.legacy_files import readers
+from services.members.adapters.legacy_files.mapping import MappingError, load_mapping, shipped
+from services.members.adapters.legacy_files.records import (
+    MemberRecord,
+    member_record,
+    reason_text,
+    store_record,
+)
 
 ZH = load_mapping(shipped("yikayi_zh"), "members")
 EN = load_mapping(shipped("generic_en"), "members")

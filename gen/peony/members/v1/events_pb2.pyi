@@ -5,30 +5,12 @@ from peony.members.v1 import member_pb2 as _member_pb2
 from peony.members.v1 import segment_pb2 as _segment_pb2
 from peony.members.v1 import tier_pb2 as _tier_pb2
 from google.protobuf.internal import containers as _containers
-from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
-
-class TierChangeReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-    __slots__ = ()
-    TIER_CHANGE_REASON_UNSPECIFIED: _ClassVar[TierChangeReason]
-    TIER_CHANGE_REASON_UPGRADE_SPEND: _ClassVar[TierChangeReason]
-    TIER_CHANGE_REASON_UPGRADE_POINTS: _ClassVar[TierChangeReason]
-    TIER_CHANGE_REASON_UPGRADE_VISITS: _ClassVar[TierChangeReason]
-    TIER_CHANGE_REASON_ANNIVERSARY_DOWNGRADE: _ClassVar[TierChangeReason]
-    TIER_CHANGE_REASON_LADDER_CHANGE: _ClassVar[TierChangeReason]
-    TIER_CHANGE_REASON_MANUAL: _ClassVar[TierChangeReason]
-TIER_CHANGE_REASON_UNSPECIFIED: TierChangeReason
-TIER_CHANGE_REASON_UPGRADE_SPEND: TierChangeReason
-TIER_CHANGE_REASON_UPGRADE_POINTS: TierChangeReason
-TIER_CHANGE_REASON_UPGRADE_VISITS: TierChangeReason
-TIER_CHANGE_REASON_ANNIVERSARY_DOWNGRADE: TierChangeReason
-TIER_CHANGE_REASON_LADDER_CHANGE: TierChangeReason
-TIER_CHANGE_REASON_MANUAL: TierChangeReason
 
 class MemberRegistered(_message.Message):
     __slots__ = ("member", "member_number", "display_name", "home_store", "registration_channel", "referrer", "tier_id", "consent", "tier_benefits")
@@ -131,8 +113,8 @@ class TierChanged(_message.Message):
     reason: str
     staff_override: bool
     benefits: _tier_pb2.TierBenefits
-    reason_code: TierChangeReason
-    def __init__(self, member: _Optional[str] = ..., from_tier_id: _Optional[str] = ..., to_tier_id: _Optional[str] = ..., reason: _Optional[str] = ..., staff_override: _Optional[bool] = ..., benefits: _Optional[_Union[_tier_pb2.TierBenefits, _Mapping]] = ..., reason_code: _Optional[_Union[TierChangeReason, str]] = ...) -> None: ...
+    reason_code: _tier_pb2.TierChangeReason
+    def __init__(self, member: _Optional[str] = ..., from_tier_id: _Optional[str] = ..., to_tier_id: _Optional[str] = ..., reason: _Optional[str] = ..., staff_override: _Optional[bool] = ..., benefits: _Optional[_Union[_tier_pb2.TierBenefits, _Mapping]] = ..., reason_code: _Optional[_Union[_tier_pb2.TierChangeReason, str]] = ...) -> None: ...
 
 class StoreCreated(_message.Message):
     __slots__ = ("store", "display_name", "time_zone")

@@ -18,9 +18,28 @@ class DowngradePolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DOWNGRADE_POLICY_UNSPECIFIED: _ClassVar[DowngradePolicy]
     DOWNGRADE_POLICY_NEVER: _ClassVar[DowngradePolicy]
     DOWNGRADE_POLICY_AUTOMATIC: _ClassVar[DowngradePolicy]
+
+class TierChangeReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TIER_CHANGE_REASON_UNSPECIFIED: _ClassVar[TierChangeReason]
+    TIER_CHANGE_REASON_UPGRADE_SPEND: _ClassVar[TierChangeReason]
+    TIER_CHANGE_REASON_UPGRADE_POINTS: _ClassVar[TierChangeReason]
+    TIER_CHANGE_REASON_UPGRADE_VISITS: _ClassVar[TierChangeReason]
+    TIER_CHANGE_REASON_ANNIVERSARY_DOWNGRADE: _ClassVar[TierChangeReason]
+    TIER_CHANGE_REASON_LADDER_CHANGE: _ClassVar[TierChangeReason]
+    TIER_CHANGE_REASON_MANUAL: _ClassVar[TierChangeReason]
+    TIER_CHANGE_REASON_IMPORT: _ClassVar[TierChangeReason]
 DOWNGRADE_POLICY_UNSPECIFIED: DowngradePolicy
 DOWNGRADE_POLICY_NEVER: DowngradePolicy
 DOWNGRADE_POLICY_AUTOMATIC: DowngradePolicy
+TIER_CHANGE_REASON_UNSPECIFIED: TierChangeReason
+TIER_CHANGE_REASON_UPGRADE_SPEND: TierChangeReason
+TIER_CHANGE_REASON_UPGRADE_POINTS: TierChangeReason
+TIER_CHANGE_REASON_UPGRADE_VISITS: TierChangeReason
+TIER_CHANGE_REASON_ANNIVERSARY_DOWNGRADE: TierChangeReason
+TIER_CHANGE_REASON_LADDER_CHANGE: TierChangeReason
+TIER_CHANGE_REASON_MANUAL: TierChangeReason
+TIER_CHANGE_REASON_IMPORT: TierChangeReason
 
 class TierBenefits(_message.Message):
     __slots__ = ("discount_bps", "points_multiplier_permille", "free_care_per_month", "booking_window_days", "birthday_points", "birthday_voucher_template")
@@ -75,7 +94,7 @@ class TierLadder(_message.Message):
     def __init__(self, name: _Optional[str] = ..., tiers: _Optional[_Iterable[_Union[Tier, _Mapping]]] = ..., currency_code: _Optional[str] = ..., qualification_window_days: _Optional[int] = ..., downgrade_policy: _Optional[_Union[DowngradePolicy, str]] = ..., downgrade_grace_days: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class TierChange(_message.Message):
-    __slots__ = ("name", "from_tier_id", "to_tier_id", "reason", "actor", "staff_override", "change_time")
+    __slots__ = ("name", "from_tier_id", "to_tier_id", "reason", "actor", "staff_override", "change_time", "reason_code")
     NAME_FIELD_NUMBER: _ClassVar[int]
     FROM_TIER_ID_FIELD_NUMBER: _ClassVar[int]
     TO_TIER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +102,7 @@ class TierChange(_message.Message):
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     STAFF_OVERRIDE_FIELD_NUMBER: _ClassVar[int]
     CHANGE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
     name: str
     from_tier_id: str
     to_tier_id: str
@@ -90,4 +110,5 @@ class TierChange(_message.Message):
     actor: str
     staff_override: bool
     change_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., from_tier_id: _Optional[str] = ..., to_tier_id: _Optional[str] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., staff_override: _Optional[bool] = ..., change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    reason_code: TierChangeReason
+    def __init__(self, name: _Optional[str] = ..., from_tier_id: _Optional[str] = ..., to_tier_id: _Optional[str] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., staff_override: _Optional[bool] = ..., change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason_code: _Optional[_Union[TierChangeReason, str]] = ...) -> None: ...

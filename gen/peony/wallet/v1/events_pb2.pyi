@@ -257,6 +257,26 @@ class PackageRefunded(_message.Message):
     currency_code: str
     def __init__(self, member: _Optional[str] = ..., package: _Optional[str] = ..., store: _Optional[str] = ..., sessions: _Optional[int] = ..., refund_minor: _Optional[int] = ..., tender: _Optional[_Union[_ledger_pb2.Tender, str]] = ..., transaction: _Optional[str] = ..., currency_code: _Optional[str] = ...) -> None: ...
 
+class PackageExpired(_message.Message):
+    __slots__ = ("member", "package", "items", "sessions", "recognized_minor", "store", "transaction", "currency_code")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    PACKAGE_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    RECOGNIZED_MINOR_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    package: str
+    items: _containers.RepeatedCompositeFieldContainer[PackageItemSessions]
+    sessions: int
+    recognized_minor: int
+    store: str
+    transaction: str
+    currency_code: str
+    def __init__(self, member: _Optional[str] = ..., package: _Optional[str] = ..., items: _Optional[_Iterable[_Union[PackageItemSessions, _Mapping]]] = ..., sessions: _Optional[int] = ..., recognized_minor: _Optional[int] = ..., store: _Optional[str] = ..., transaction: _Optional[str] = ..., currency_code: _Optional[str] = ...) -> None: ...
+
 class VoucherIssued(_message.Message):
     __slots__ = ("member", "voucher", "template", "valid_until", "reason")
     MEMBER_FIELD_NUMBER: _ClassVar[int]

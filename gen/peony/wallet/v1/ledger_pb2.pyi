@@ -45,6 +45,7 @@ class TransactionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRANSACTION_KIND_CHECKOUT: _ClassVar[TransactionKind]
     TRANSACTION_KIND_REVERSAL: _ClassVar[TransactionKind]
     TRANSACTION_KIND_OPENING_BALANCE: _ClassVar[TransactionKind]
+    TRANSACTION_KIND_PACKAGE_EXPIRE: _ClassVar[TransactionKind]
 
 class HoldState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -81,6 +82,7 @@ TRANSACTION_KIND_PACKAGE_REFUND: TransactionKind
 TRANSACTION_KIND_CHECKOUT: TransactionKind
 TRANSACTION_KIND_REVERSAL: TransactionKind
 TRANSACTION_KIND_OPENING_BALANCE: TransactionKind
+TRANSACTION_KIND_PACKAGE_EXPIRE: TransactionKind
 HOLD_STATE_UNSPECIFIED: HoldState
 HOLD_STATE_AUTHORIZED: HoldState
 HOLD_STATE_CAPTURED: HoldState
@@ -124,7 +126,7 @@ class LedgerTransaction(_message.Message):
     def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[TransactionKind, str]] = ..., postings: _Optional[_Iterable[_Union[Posting, _Mapping]]] = ..., member: _Optional[str] = ..., store: _Optional[str] = ..., reverses: _Optional[str] = ..., reversed_by: _Optional[str] = ..., request_id: _Optional[str] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reference: _Optional[str] = ...) -> None: ...
 
 class Hold(_message.Message):
-    __slots__ = ("name", "member", "amount_minor", "currency_code", "package", "service", "sessions", "state", "expire_time", "reference", "store", "principal_minor", "bonus_minor", "captured_minor", "captured_sessions", "authorize_transaction", "captured_transaction", "void_transaction", "create_time", "update_time")
+    __slots__ = ("name", "member", "amount_minor", "currency_code", "package", "service", "sessions", "state", "expire_time", "reference", "store", "principal_minor", "bonus_minor", "captured_minor", "captured_sessions", "authorize_transaction", "captured_transaction", "void_transaction", "create_time", "update_time", "use_time")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
@@ -145,6 +147,7 @@ class Hold(_message.Message):
     VOID_TRANSACTION_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    USE_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
     member: str
     amount_minor: int
@@ -165,4 +168,5 @@ class Hold(_message.Message):
     void_transaction: str
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., member: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency_code: _Optional[str] = ..., package: _Optional[str] = ..., service: _Optional[str] = ..., sessions: _Optional[int] = ..., state: _Optional[_Union[HoldState, str]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reference: _Optional[str] = ..., store: _Optional[str] = ..., principal_minor: _Optional[int] = ..., bonus_minor: _Optional[int] = ..., captured_minor: _Optional[int] = ..., captured_sessions: _Optional[int] = ..., authorize_transaction: _Optional[str] = ..., captured_transaction: _Optional[str] = ..., void_transaction: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    use_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., member: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency_code: _Optional[str] = ..., package: _Optional[str] = ..., service: _Optional[str] = ..., sessions: _Optional[int] = ..., state: _Optional[_Union[HoldState, str]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reference: _Optional[str] = ..., store: _Optional[str] = ..., principal_minor: _Optional[int] = ..., bonus_minor: _Optional[int] = ..., captured_minor: _Optional[int] = ..., captured_sessions: _Optional[int] = ..., authorize_transaction: _Optional[str] = ..., captured_transaction: _Optional[str] = ..., void_transaction: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., use_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

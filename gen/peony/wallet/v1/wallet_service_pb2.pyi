@@ -847,14 +847,16 @@ class VoidHoldResponse(_message.Message):
     def __init__(self, hold: _Optional[_Union[_ledger_pb2.Hold, _Mapping]] = ..., wallet: _Optional[_Union[_stored_value_pb2.Wallet, _Mapping]] = ...) -> None: ...
 
 class ExtendHoldRequest(_message.Message):
-    __slots__ = ("name", "expire_time", "request_id")
+    __slots__ = ("name", "expire_time", "request_id", "use_time")
     NAME_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    USE_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
     expire_time: _timestamp_pb2.Timestamp
     request_id: str
-    def __init__(self, name: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    use_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., use_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ExtendHoldResponse(_message.Message):
     __slots__ = ("hold",)

@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from cli.importer.mapping import Mapping
 from kit.ids import is_resource_id
+from services.members.adapters.legacy_files.mapping import Mapping
 from services.members.domain import values
 from services.members.domain.cards import valid_card_number
 from services.wallet.domain.ledger import MAX_AMOUNT
