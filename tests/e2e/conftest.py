@@ -25,6 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from cli.devstack import free_port
 from kit.config import to_async_url
 from tests.support.otlp_receiver import OtlpReceiver
+from tests.support.stack import private_nats
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -136,7 +137,15 @@ def stack(infra, tmp_path_factory) -> Iterator[Stack]:
 def running_stack(infra, tmp: Path, *, with_insights: bool = False) -> Iterator[Stack]:
     """Every service and the gateway as processes of their own (also used by tests/reliability).
     `with_insights`: insights too, on a chDB of its own under `tmp` (as `peony serve insights`
-    runs without PEONY_CLICKHOUSE_URL)."""
+    runs without PEONY_CLICKHOUSE_URL).
+
+    NATS is a server of the stack's own (`private_nats`): the session's one carries what earlier
+    tests left unacknowledged, which the stack's durables would inherit."""
+    with private_nats(tmp / "nats") as nats_url:
+        yield from _running_stack(infra, tmp, nats_url, with_insights=with_insights)
+
+
+def _running_stack(infra, tmp: Path, nats_url: str, *, with_insights: bool) -> Iterator[Stack]:
     otlp = OtlpReceiver()
     endpoint = otlp.start()
     members_port, notify_port, wallet_port, gateway_port = free_port(), free_port(), free_port(), free_port()
@@ -154,7 +163,7 @@ def running_stack(infra, tmp: Path, *, with_insights: bool = False) -> Iterator[
             "PEONY_BOOKING_DATABASE_URL": to_async_url(infra.new_database("e2e_booking")),
             "PEONY_BOOKING_GRPC_PORT": str(booking_port),
             "PEONY_BOOKING_ADDR": f"127.0.0.1:{booking_port}",
-            "PEONY_NATS_URL": infra.nats_url,
+            "PEONY_NATS_URL": nats_url,
             "PEONY_MEMBERS_GRPC_PORT": str(members_port),
             "PEONY_NOTIFY_GRPC_PORT": str(notify_port),
             "PEONY_MEMBERS_ADDR": f"127.0.0.1:{members_port}",
