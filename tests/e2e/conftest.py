@@ -155,12 +155,12 @@ def _running_stack(infra, tmp: Path, nats_url: str, *, with_insights: bool) -> I
     env.update(
         {
             "PEONY_ENV": "test",
-            "PEONY_MEMBERS_DATABASE_URL": to_async_url(infra.new_database("e2e_members")),
-            "PEONY_NOTIFY_DATABASE_URL": to_async_url(infra.new_database("e2e_notify")),
-            "PEONY_WALLET_DATABASE_URL": to_async_url(infra.new_database("e2e_wallet")),
+            "PEONY_MEMBERS_DATABASE_URL": to_async_url(infra.migrated_database("members", "e2e_members")),
+            "PEONY_NOTIFY_DATABASE_URL": to_async_url(infra.migrated_database("notify", "e2e_notify")),
+            "PEONY_WALLET_DATABASE_URL": to_async_url(infra.migrated_database("wallet", "e2e_wallet")),
             "PEONY_WALLET_GRPC_PORT": str(wallet_port),
             "PEONY_WALLET_ADDR": f"127.0.0.1:{wallet_port}",
-            "PEONY_BOOKING_DATABASE_URL": to_async_url(infra.new_database("e2e_booking")),
+            "PEONY_BOOKING_DATABASE_URL": to_async_url(infra.migrated_database("booking", "e2e_booking")),
             "PEONY_BOOKING_GRPC_PORT": str(booking_port),
             "PEONY_BOOKING_ADDR": f"127.0.0.1:{booking_port}",
             "PEONY_NATS_URL": nats_url,

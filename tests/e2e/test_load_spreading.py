@@ -116,12 +116,12 @@ def spread(infra, spread_nats, tmp_path_factory) -> Iterator[Spread]:
     gateway_port = free_port()
     # Backends this stack does not run: their routes must fail alone (insights is not started either).
     dead = {name: f"127.0.0.1:{free_port()}" for name in ("booking", "notify", "insights")}
-    wallet_db = infra.new_database("spread_wallet")
+    wallet_db = infra.migrated_database("wallet", "spread_wallet")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PEONY_", "OTEL_"))}
     env.update(
         {
             "PEONY_DATABASE_URL": infra.server_url,
-            "PEONY_MEMBERS_DATABASE_URL": infra.new_database("spread_members"),
+            "PEONY_MEMBERS_DATABASE_URL": infra.migrated_database("members", "spread_members"),
             "PEONY_WALLET_DATABASE_URL": wallet_db,
             "PEONY_NATS_URL": spread_nats,
             "PEONY_MEMBERS_GRPC_PORT": str(free_port()),
