@@ -40,10 +40,19 @@ class ServiceProcess:
     proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60.0) -> ServiceProcess:
+        return self.launch().wait_healthy(timeout)
+
+    def launch(self) -> ServiceProcess:
+        """Start the process without waiting: a stack launches all of its processes, then waits
+        for each (their start-up, mostly imports, overlaps instead of adding up)."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             self.command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
+        return self
+
+    def wait_healthy(self, timeout: float = 60.0) -> ServiceProcess:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -78,6 +87,11 @@ class ServiceProcess:
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
+        self.wait_stopped()
+
+    def wait_stopped(self) -> None:
+        """After SIGTERM: wait for the graceful exit, SIGKILL after 20 s."""
+        if self.proc is not None and self.proc.poll() is None:
             try:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
@@ -213,7 +227,9 @@ def _running_stack(infra, tmp: Path, nats_url: str, *, with_insights: bool) -> I
     started: list[ServiceProcess] = []
     try:
         for proc in (providers, members, notify, wallet, booking, *([insights] if insights else []), gateway):
-            started.append(proc.start())
+            started.append(proc.launch())
+        for proc in started:
+            proc.wait_healthy(timeout=120)  # all of them start at once on a loaded 2-core machine
         yield Stack(
             env,
             members,
@@ -229,6 +245,10 @@ def _running_stack(infra, tmp: Path, nats_url: str, *, with_insights: bool) -> I
             insights=insights,
         )
     finally:
+        # SIGTERM to every process first, then wait: their graceful shutdowns overlap.
         for proc in reversed(started):
-            proc.stop()
+            if proc.proc is not None and proc.proc.poll() is None:
+                proc.signal(signal.SIGTERM)
+        for proc in reversed(started):
+            proc.wait_stopped()
         otlp.stop()
