@@ -455,12 +455,16 @@ class PostgresProcess:
     def is_running(self) -> bool:
         return self.process.poll() is None
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Fast shutdown (SIGINT: abort sessions, checkpoint, exit), then SIGKILL after ``timeout``."""
+    def stop(self, timeout: float = 30.0, *, discard: bool = False) -> None:
+        """Fast shutdown (SIGINT: abort sessions, checkpoint, exit), then SIGKILL after ``timeout``.
+
+        ``discard=True``: the data directory is deleted next, so nothing need reach it: immediate
+        shutdown (SIGQUIT), without the final checkpoint of up to ``shared_buffers`` of pages."""
         if self._stopped:
             return
         self._stopped = True
-        _terminate(self.process, signal.SIGINT, timeout, f"postgres {self.data_dir}")
+        sig = signal.SIGQUIT if discard else signal.SIGINT
+        _terminate(self.process, sig, timeout, f"postgres {self.data_dir}")
         if self.process.returncode not in (0, None):
             # Killed: leave nothing that would stop the next start.
             with contextlib.suppress(OSError):
@@ -803,8 +807,9 @@ class DevStack:
             raise
         return self
 
-    def stop(self) -> None:
-        """Stop what we started, NATS first, then PostgreSQL. Idempotent."""
+    def stop(self, *, discard: bool = False) -> None:
+        """Stop what we started, NATS first, then PostgreSQL. Idempotent. ``discard=True`` when
+        the data is deleted next (a test session's): PostgreSQL skips its shutdown checkpoint."""
         nats, self.nats = self.nats, None
         pg, self.postgres = self.postgres, None
         try:
@@ -812,7 +817,7 @@ class DevStack:
                 nats.stop()
         finally:
             if pg is not None:
-                pg.stop()
+                pg.stop(discard=discard)
         self._started = False
 
     def revive(self) -> list[str]:

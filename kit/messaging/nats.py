@@ -66,6 +66,9 @@ async def connect(
     connection wait for the server); messages published while disconnected are buffered by the
     client, and a JetStream publish that gets no ack within ``request_timeout`` fails. A dead
     connection is noticed after ``ping_interval * max_outstanding_pings`` seconds at most.
+    ``max_reconnect_attempts=0`` means no second attempt at all: a refused first connection
+    (bad credentials, untrusted certificate, no server) raises at once. nats-py itself reads 0 as
+    "no limit" and would retry a refusing server every ``reconnect_time_wait`` forever.
     ``settings`` (``kit.config.NatsSettings``) adds credentials and TLS.
     """
     log = structlog.get_logger("kit.messaging.nats").bind(nats_client=name)
@@ -87,7 +90,7 @@ async def connect(
     await nc.connect(
         servers=[u.strip() for u in url.split(",") if u.strip()],
         name=name,
-        allow_reconnect=True,
+        allow_reconnect=max_reconnect_attempts != 0,
         max_reconnect_attempts=max_reconnect_attempts,
         reconnect_time_wait=reconnect_time_wait,  # type: ignore[arg-type]
         connect_timeout=connect_timeout,  # type: ignore[arg-type]

@@ -25,6 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from cli.devstack import free_port
 from kit.config import to_async_url
 from tests.support.otlp_receiver import OtlpReceiver
+from tests.support.stack import private_nats
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,10 +40,18 @@ class ServiceProcess:
     proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60.0) -> ServiceProcess:
+        return self.launch().wait_healthy(timeout)
+
+    def launch(self) -> ServiceProcess:
+        """Start the process without waiting for it to be healthy (`wait_healthy`)."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             self.command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
+        return self
+
+    def wait_healthy(self, timeout: float = 60.0) -> ServiceProcess:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -77,6 +86,11 @@ class ServiceProcess:
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
+        self.wait_stopped()
+
+    def wait_stopped(self) -> None:
+        """After SIGTERM: wait for the graceful exit, SIGKILL after 20 s."""
+        if self.proc is not None and self.proc.poll() is None:
             try:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
@@ -136,7 +150,15 @@ def stack(infra, tmp_path_factory) -> Iterator[Stack]:
 def running_stack(infra, tmp: Path, *, with_insights: bool = False) -> Iterator[Stack]:
     """Every service and the gateway as processes of their own (also used by tests/reliability).
     `with_insights`: insights too, on a chDB of its own under `tmp` (as `peony serve insights`
-    runs without PEONY_CLICKHOUSE_URL)."""
+    runs without PEONY_CLICKHOUSE_URL).
+
+    NATS is a server of the stack's own (`private_nats`): the session's one carries what earlier
+    tests left unacknowledged, which the stack's durables would inherit."""
+    with private_nats(tmp / "nats") as nats_url:
+        yield from _running_stack(infra, tmp, nats_url, with_insights=with_insights)
+
+
+def _running_stack(infra, tmp: Path, nats_url: str, *, with_insights: bool) -> Iterator[Stack]:
     otlp = OtlpReceiver()
     endpoint = otlp.start()
     members_port, notify_port, wallet_port, gateway_port = free_port(), free_port(), free_port(), free_port()
@@ -146,15 +168,15 @@ def running_stack(infra, tmp: Path, *, with_insights: bool = False) -> Iterator[
     env.update(
         {
             "PEONY_ENV": "test",
-            "PEONY_MEMBERS_DATABASE_URL": to_async_url(infra.new_database("e2e_members")),
-            "PEONY_NOTIFY_DATABASE_URL": to_async_url(infra.new_database("e2e_notify")),
-            "PEONY_WALLET_DATABASE_URL": to_async_url(infra.new_database("e2e_wallet")),
+            "PEONY_MEMBERS_DATABASE_URL": to_async_url(infra.migrated_database("members", "e2e_members")),
+            "PEONY_NOTIFY_DATABASE_URL": to_async_url(infra.migrated_database("notify", "e2e_notify")),
+            "PEONY_WALLET_DATABASE_URL": to_async_url(infra.migrated_database("wallet", "e2e_wallet")),
             "PEONY_WALLET_GRPC_PORT": str(wallet_port),
             "PEONY_WALLET_ADDR": f"127.0.0.1:{wallet_port}",
-            "PEONY_BOOKING_DATABASE_URL": to_async_url(infra.new_database("e2e_booking")),
+            "PEONY_BOOKING_DATABASE_URL": to_async_url(infra.migrated_database("booking", "e2e_booking")),
             "PEONY_BOOKING_GRPC_PORT": str(booking_port),
             "PEONY_BOOKING_ADDR": f"127.0.0.1:{booking_port}",
-            "PEONY_NATS_URL": infra.nats_url,
+            "PEONY_NATS_URL": nats_url,
             "PEONY_MEMBERS_GRPC_PORT": str(members_port),
             "PEONY_NOTIFY_GRPC_PORT": str(notify_port),
             "PEONY_MEMBERS_ADDR": f"127.0.0.1:{members_port}",
@@ -204,6 +226,10 @@ def running_stack(infra, tmp: Path, *, with_insights: bool = False) -> Iterator[
     started: list[ServiceProcess] = []
     try:
         for proc in (providers, members, notify, wallet, booking, *([insights] if insights else []), gateway):
+            # One after the other, each healthy before the next: a client (the gateway's, booking's
+            # to the wallet) that dials a backend not yet listening goes into gRPC's reconnect
+            # backoff and fails calls for seconds after (launched all at once, the gateway
+            # answered 503 for booking in test_erasure_e2e; and it saved nothing on 2 cores).
             started.append(proc.start())
         yield Stack(
             env,
@@ -220,6 +246,10 @@ def running_stack(infra, tmp: Path, *, with_insights: bool = False) -> Iterator[
             insights=insights,
         )
     finally:
+        # SIGTERM to every process first, then wait: their graceful shutdowns overlap.
         for proc in reversed(started):
-            proc.stop()
+            if proc.proc is not None and proc.proc.poll() is None:
+                proc.signal(signal.SIGTERM)
+        for proc in reversed(started):
+            proc.wait_stopped()
         otlp.stop()

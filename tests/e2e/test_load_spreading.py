@@ -32,6 +32,7 @@ import pytest
 from cli.devstack import free_port
 from kit.auth import mint_dev_token
 from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan
+from tests.support.stack import private_nats
 
 pytestmark = pytest.mark.e2e
 
@@ -101,21 +102,28 @@ class Spread:
 
 
 @pytest.fixture(scope="module")
-def spread(infra, tmp_path_factory) -> Iterator[Spread]:
+def spread_nats(tmp_path_factory) -> Iterator[str]:
+    """A NATS of the stack's own: the session's carries what earlier tests left unacknowledged."""
+    with private_nats(tmp_path_factory.mktemp("spread_nats")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def spread(infra, spread_nats, tmp_path_factory) -> Iterator[Spread]:
     tmp = tmp_path_factory.mktemp("spread")
     otlp = OtlpReceiver()
     endpoint = otlp.start()
     gateway_port = free_port()
     # Backends this stack does not run: their routes must fail alone (insights is not started either).
     dead = {name: f"127.0.0.1:{free_port()}" for name in ("booking", "notify", "insights")}
-    wallet_db = infra.new_database("spread_wallet")
+    wallet_db = infra.migrated_database("wallet", "spread_wallet")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PEONY_", "OTEL_"))}
     env.update(
         {
             "PEONY_DATABASE_URL": infra.server_url,
-            "PEONY_MEMBERS_DATABASE_URL": infra.new_database("spread_members"),
+            "PEONY_MEMBERS_DATABASE_URL": infra.migrated_database("members", "spread_members"),
             "PEONY_WALLET_DATABASE_URL": wallet_db,
-            "PEONY_NATS_URL": infra.nats_url,
+            "PEONY_NATS_URL": spread_nats,
             "PEONY_MEMBERS_GRPC_PORT": str(free_port()),
             "PEONY_WALLET_GRPC_PORT": str(free_port()),
             "PEONY_BOOKING_ADDR": dead["booking"],

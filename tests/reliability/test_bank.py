@@ -22,6 +22,7 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -37,6 +38,7 @@ from cli.devstack import free_port
 from kit.auth import mint_dev_token
 from kit.config import to_async_url
 from tests.e2e.conftest import ServiceProcess
+from tests.support.stack import private_nats
 from tests.support.wallet import seed_stores, sv_lot_disagreements
 
 pytestmark = pytest.mark.integration
@@ -265,7 +267,15 @@ async def run_client(
         await client.channel.close()
 
 
-async def test_bank(infra, tmp_path):
+@pytest.fixture
+def bank_nats(tmp_path) -> Iterator[str]:
+    """The wallet's stream on a server of its own: the check at the end reads the whole stream,
+    not the thousands of wallet events the session's earlier tests published."""
+    with private_nats(tmp_path / "nats") as url:
+        yield url
+
+
+async def test_bank(infra, tmp_path, bank_nats):
     url = to_async_url(await infra.amigrated_database("wallet", "bank"))
     engine = create_async_engine(url)
     members = []
@@ -297,7 +307,7 @@ async def test_bank(infra, tmp_path):
             "PEONY_ENV": "test",
             "PEONY_WALLET_DATABASE_URL": url,
             "PEONY_WALLET_MEMBERS_READ_THROUGH": "off",  # no members service here
-            "PEONY_NATS_URL": infra.nats_url,
+            "PEONY_NATS_URL": bank_nats,
             "PEONY_WALLET_GRPC_PORT": str(port),
             "PEONY_LOG_LEVEL": "WARNING",
             "PEONY_MIGRATE_ON_START": "false",
@@ -446,7 +456,7 @@ async def test_bank(infra, tmp_path):
     await engine.dispose()
 
     # Every outbox event is in the wallet stream exactly once.
-    nc = await nats.connect(infra.nats_url)
+    nc = await nats.connect(bank_nats)
     try:
         js = nc.jetstream()
         sub = await js.pull_subscribe("peony.wallet.>", durable=None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from cli.devstack import (
     ensure_database,
     free_port,
     run_coro_sync,
+    start_nats,
 )
 from kit.config import to_async_url
 from kit.migrations import upgrade
@@ -111,5 +113,39 @@ def start_infra() -> Iterator[Infra]:
             if external_db:
                 infra.drop_created_databases()
     finally:
-        stack.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        # The data is deleted next: PostgreSQL need not checkpoint on its way out, and the
+        # deletion (a full run leaves GBs in hundreds of thousands of files) goes on in a
+        # detached `rm` instead of holding the last test's teardown for seconds.
+        stack.stop(discard=True)
+        _remove_in_background(base)
+
+
+def _remove_in_background(path: Path) -> None:
+    try:
+        subprocess.Popen(
+            ["rm", "-rf", "--", str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def private_nats(store_dir: Path) -> Iterator[str]:
+    """A JetStream server of its own (a fresh store in ``store_dir``) for a stack of service
+    processes; yields its ``nats://`` URL.
+
+    The session's NATS (``infra.nats_url``) keeps every stream the earlier tests wrote to, with
+    messages their short-lived consumers never acknowledged. Service processes name their durables
+    per service (``wallet-referral-rewards`` ...), so a stack on that server inherits those
+    messages, fails on them (their tenants are unknown to its fresh databases) and backs off until
+    they are dead-lettered: ``settle()`` then waited out its backlog deadline (30 s a call).
+    """
+    nats = start_nats(store_dir)
+    try:
+        yield nats.url
+    finally:
+        nats.stop()

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
+from kit.grpc_server import GrpcServiceRunner
 from services.wallet.entrypoints.app import build
 from tests.support.stack import Infra
 
@@ -52,12 +54,22 @@ def reason_of(err: grpc.aio.AioRpcError) -> str:
     return ""
 
 
+_W = TypeVar("_W")
+
+
 @dataclass
 class Wallet:
     stub: pb_grpc.WalletServiceStub
     engine: AsyncEngine
     url: str
     channel: grpc.aio.Channel
+    runner: GrpcServiceRunner | None = None
+
+    def worker(self, kind: type[_W]) -> _W:
+        """The server's background worker of `kind` (e.g. `WalletJobs`), so a test can run a pass
+        itself instead of sleeping until the periodic one comes round."""
+        assert self.runner is not None
+        return next(w for w in self.runner.workers if isinstance(w, kind))
 
 
 @asynccontextmanager
@@ -82,7 +94,7 @@ async def running_wallet(infra: Infra, database: str, **env: str) -> AsyncIterat
     )
     engine = create_async_engine(url)
     try:
-        yield Wallet(pb_grpc.WalletServiceStub(channel), engine, url, channel)
+        yield Wallet(pb_grpc.WalletServiceStub(channel), engine, url, channel, runner)
     finally:
         await channel.close()
         await engine.dispose()

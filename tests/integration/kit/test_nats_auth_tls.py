@@ -140,6 +140,8 @@ async def _refused(url: str, settings: object) -> BaseException:
             connect(url, "peony-test", settings=settings, max_reconnect_attempts=0, connect_timeout=3), 15
         )
         await nc.close()
+    # A refusal, not the 15 s guard: a client retrying a refusing server would also "raise".
+    assert not isinstance(caught.value, (asyncio.TimeoutError, TimeoutError)), caught.value
     return caught.value
 
 

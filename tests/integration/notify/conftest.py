@@ -41,7 +41,6 @@ from kit.auth import mint_dev_token
 from kit.config import ServiceConfig, load_config, to_async_url
 from kit.grpc_server import GrpcServiceRunner
 from kit.messaging import EventEnvelope, connect, ensure_stream, new_envelope
-from kit.migrations import upgrade
 from services.members.entrypoints.app import build as build_members
 from services.notify.adapters.providers import load_registry
 from services.notify.adapters.providers.config import dev_document, ensure_dev_service_account, parse_config
@@ -241,8 +240,7 @@ async def stack(infra, tmp_path_factory) -> AsyncIterator[Stack]:
     tmp = tmp_path_factory.mktemp("notify")
     closers: list[Callable[[], Awaitable[None]]] = []
     # members
-    members_url = to_async_url(await infra.anew_database("members"))
-    await upgrade("members", members_url)
+    members_url = to_async_url(await infra.amigrated_database("members"))
     members_runner = await build_members(
         load_config(
             "members",
@@ -288,8 +286,7 @@ async def stack(infra, tmp_path_factory) -> AsyncIterator[Stack]:
     await sim.start("127.0.0.1", http_port, smtp_port)
     closers.append(sim.stop)
     # notify
-    notify_url = to_async_url(await infra.anew_database("notify"))
-    await upgrade("notify", notify_url)
+    notify_url = to_async_url(await infra.amigrated_database("notify"))
     env = {
         "PEONY_NOTIFY_DATABASE_URL": notify_url,
         "PEONY_NATS_URL": infra.nats_url,

@@ -39,7 +39,6 @@ from cli.devstack import postgres_bin_dir
 from cli.notify import retry as cli_retry
 from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
-from kit.migrations import upgrade
 from services.notify.adapters.providers.webhook import webhook_signature
 from services.notify.domain.message import message_id_for
 from services.wallet.entrypoints.app import build as build_wallet
@@ -938,8 +937,7 @@ async def test_rest_through_the_gateway_templates_and_message_status(notify: Sta
 @pytest_asyncio.fixture(scope="module")
 async def wallet(stack: Stack):
     """The wallet service in process (it learns members from members' events, as in production)."""
-    url = to_async_url(await stack.infra.anew_database("wallet"))
-    await upgrade("wallet", url)
+    url = to_async_url(await stack.infra.amigrated_database("wallet"))
     runner = await build_wallet(
         load_config(
             "wallet",

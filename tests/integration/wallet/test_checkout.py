@@ -18,7 +18,6 @@ from kit.crypto import PiiCipher
 from kit.db import session_factory
 from kit.errors import FailedPrecondition, InvalidArgument
 from kit.messaging import EventEnvelope, unpack
-from kit.migrations import upgrade
 from kit.uow import UnitOfWorkFactory
 from services.wallet.domain.checkout import Line
 from services.wallet.service_layer import checkout as co
@@ -37,8 +36,7 @@ STAFF = principal_from_claims(
 
 @pytest.fixture(scope="module")
 async def wallet(infra):
-    url = to_async_url(await infra.anew_database("wallet_co"))
-    await upgrade("wallet", url)
+    url = to_async_url(await infra.amigrated_database("wallet", "wallet_co"))
     engine = create_async_engine(url, pool_size=20)
     async with engine.begin() as conn:
         await conn.execute(
@@ -542,8 +540,7 @@ async def api(infra):
     from kit.config import load_config
     from services.wallet.entrypoints.app import build
 
-    url = to_async_url(await infra.anew_database("wallet_co_api"))
-    await upgrade("wallet", url)
+    url = to_async_url(await infra.amigrated_database("wallet", "wallet_co_api"))
     engine = create_async_engine(url)
     config = load_config(
         "wallet",

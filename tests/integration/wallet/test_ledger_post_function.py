@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from kit.config import to_async_url
 from kit.db import sqlstate
 from kit.errors import FailedPrecondition
-from kit.migrations import upgrade
 from services.wallet.adapters.ledger_repository import LedgerRepository
 from services.wallet.domain import ledger
 from services.wallet.domain.ledger import AccountKey, TransactionDraft
@@ -59,8 +58,7 @@ def loop():
 
 @pytest.fixture(scope="module")
 def sessions(infra, loop):
-    url = to_async_url(loop.run_until_complete(infra.anew_database("wallet_ledger_post")))
-    loop.run_until_complete(upgrade("wallet", url))
+    url = to_async_url(loop.run_until_complete(infra.amigrated_database("wallet", "wallet_ledger_post")))
     engine = create_async_engine(url, pool_size=2)
     yield async_sessionmaker(engine, expire_on_commit=False)
     loop.run_until_complete(engine.dispose())

@@ -30,7 +30,6 @@ from kit.db import session_factory
 from kit.errors import FailedPrecondition, InvalidArgument
 from kit.idempotency import Idempotency
 from kit.messaging.envelope import EventEnvelope
-from kit.migrations import upgrade
 from kit.uow import UnitOfWorkFactory
 from services.wallet.adapters.tables import metadata
 from services.wallet.adapters.wallet_apply import WalletApply
@@ -63,8 +62,7 @@ def loop():
 @pytest.fixture(scope="module")
 def wallet(infra, loop):
     async def open_():
-        url = to_async_url(await infra.anew_database("wallet_apply"))
-        await upgrade("wallet", url)
+        url = to_async_url(await infra.amigrated_database("wallet", "wallet_apply"))
         engine = create_async_engine(url, pool_size=10)
         async with engine.begin() as conn:
             await seed_stores(conn, TENANT)
