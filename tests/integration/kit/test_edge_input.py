@@ -56,9 +56,16 @@ async def new_member(engine) -> str:
 
 
 async def written(engine) -> tuple[int, int, int]:
+    """The tenant's rows: the wallet's consumers may write other tenants' while a test runs
+    (events other test modules left on the session's NATS)."""
     async with engine.connect() as conn:
         counts = [
-            (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()  # noqa: S608
+            (
+                await conn.execute(
+                    text(f"SELECT count(*) FROM {table} WHERE tenant_id = :t"),  # noqa: S608
+                    {"t": TENANT},
+                )
+            ).scalar_one()
             for table in ("checkouts", "outbox", "idempotency_keys")
         ]
     return counts[0], counts[1], counts[2]

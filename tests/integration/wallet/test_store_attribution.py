@@ -284,17 +284,20 @@ async def test_the_migration_attributes_existing_stored_value_to_the_stores_that
         await uow.ledger.post(draft("top_up", "b").move(5_000, debit=cash["b"], credit=accts.principal))
         await uow.ledger.post(draft("checkout", "b").move(12_000, debit=accts.principal, credit=revenue))
         held = await uow.ledger.post(draft("hold", "c").move(1_000, debit=accts.principal, credit=accts.held))
-        await uow.holds.add(
-            hold_id=str(uuid.uuid4()),
-            member_id=member_id,
-            store_id="c",
-            amount_minor=1_000,
-            principal_minor=1_000,
-            bonus_minor=0,
-            state="authorized",
-            reference="",
-            expire_time=datetime.now(UTC) + timedelta(days=1),
-            authorize_transaction_id=held.transaction_id,
+        # written in 0007's columns: today's repository names columns added after it
+        await uow.session.execute(
+            text(
+                "INSERT INTO holds (tenant_id, hold_id, member_id, store_id, amount_minor, principal_minor,"
+                " bonus_minor, state, reference, expire_time, authorize_transaction_id)"
+                " VALUES (:t, :h, :m, 'c', 1000, 1000, 0, 'authorized', '', :exp, :tx)"
+            ),
+            {
+                "t": uow.tenant,
+                "h": str(uuid.uuid4()),
+                "m": member_id,
+                "exp": datetime.now(UTC) + timedelta(days=1),
+                "tx": held.transaction_id,
+            },
         )
 
     try:
