@@ -29,7 +29,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from services.members.adapters.tables import metadata
 
@@ -206,6 +206,7 @@ programme_settings = Table(
     Column("anniversary_points", BigInteger, nullable=False),
     Column("anniversary_voucher_template_id", Text, nullable=False, server_default=""),
     Column("lapse_voucher_template_id", Text, nullable=False, server_default=""),
+    Column("lapse_days", ARRAY(Integer), nullable=True),  # NULL: the deployment's thresholds
     Column("update_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("tenant_id", name="pk_programme_settings"),
     CheckConstraint("anniversary_points BETWEEN 0 AND 100000", name="ck_programme_settings_points"),

@@ -92,6 +92,7 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
     wallet = WalletClient.from_config(config)
     lapse_settings = LapseSettings.from_env(config.extra)
     anniversary_settings = AnniversarySettings.from_env(config.extra)
+    programme_defaults = programme_settings.defaults_from(anniversary_settings, lapse_settings)
     servicer = MembersServicer(
         uows,
         queries,
@@ -100,8 +101,8 @@ async def build(config: ServiceConfig) -> GrpcServiceRunner:
         SegmentReads(backbone.engine, cipher),
         sms_price_from_env(config.extra),
         wallet=wallet,
-        lapse_risks=LapseRiskReads(backbone.engine, cipher, lapse_settings.thresholds[0]),
-        programme_defaults=programme_settings.defaults_from(anniversary_settings, lapse_settings),
+        lapse_risks=LapseRiskReads(backbone.engine, cipher, programme_defaults),
+        programme_defaults=programme_defaults,
     )
     # Other replicas' writes evict this replica's read caches through our own event stream.
     invalidator = StreamInvalidator(

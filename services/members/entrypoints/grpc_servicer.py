@@ -436,6 +436,10 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
             anniversary_points=settings.anniversary_points,
             anniversary_voucher_template=_template_id(settings.anniversary_voucher_template),
             lapse_voucher_template=_template_id(settings.lapse_voucher_template),
+            # only a field the mask names is checked here: unset, the default (any valid tuple)
+            lapse_days=tuple(settings.lapse_days)
+            if "lapse_days" in paths
+            else programme_settings.ProgrammeRewards().lapse_days,
         )
         patch.validate()  # the fields named are checked again against the stored row in effect
         for field in programme_settings.TEMPLATE_FIELDS:
@@ -573,14 +577,17 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
         reads = self._lapse_risks
         if reads is None:
             raise FailedPrecondition("the lapse programme is not configured", reason="LAPSE_NOT_CONFIGURED")
-        warning = lapse_risks.warning_days(request.warning_days, reads.lapse_days)
-        binding = f"{caller.tenant}|lapseRisks|{store_id}|{warning}"
+        lapse_days = await reads.lapse_days(caller.tenant)
+        warning = lapse_risks.warning_days(request.warning_days, lapse_days)
+        binding = f"{caller.tenant}|lapseRisks|{store_id}|{lapse_days}|{warning}"
         size = page_size(request.page_size)
         cursor = self._tokens.decode(request.page_token, binding=binding) or {}
         # later pages keep the first page's "now", so the window does not slide under the reader
         now = datetime.fromisoformat(cursor["now"]) if "now" in cursor else datetime.now(UTC)
         after = (datetime.fromisoformat(cursor["since"]), cursor["after"]) if "after" in cursor else None
-        risks = await reads.list(caller, store_id, warning=warning, now=now, limit=size, after=after)
+        risks = await reads.list(
+            caller, store_id, lapse_days=lapse_days, warning=warning, now=now, limit=size, after=after
+        )
         ladder = await self._queries.ladder(caller)
         token = ""
         if len(risks) == size:
@@ -598,10 +605,10 @@ class MembersServicer(ServicerKit[MembersUnitOfWork], pb_grpc.MembersServiceServ
                     member=mp.member_to_proto(risk.member, ladder, reveal_pii=False, reveal_care=False),
                     last_visit_time=_timestamp(risk.last_visit),
                     days_since_last_visit=days,
-                    days_until_lapse=max(reads.lapse_days - days, 0),
+                    days_until_lapse=max(lapse_days - days, 0),
                 )
             )
-        return pb.ListLapseRisksResponse(lapse_risks=out, lapse_days=reads.lapse_days, next_page_token=token)
+        return pb.ListLapseRisksResponse(lapse_risks=out, lapse_days=lapse_days, next_page_token=token)
 
     # --- campaigns ---------------------------------------------------------------------------
     async def CreateCampaign(self, request: pb.CreateCampaignRequest, context) -> pb.CreateCampaignResponse:
@@ -836,6 +843,7 @@ def _programme_settings_pb(rewards: programme_settings.ProgrammeRewards) -> refe
         anniversary_points=rewards.anniversary_points,
         anniversary_voucher_template=template(rewards.anniversary_voucher_template),
         lapse_voucher_template=template(rewards.lapse_voucher_template),
+        lapse_days=rewards.lapse_days,
         update_time=_timestamp(rewards.update_time),
     )
 

@@ -1,6 +1,8 @@
 """The lapse programme (流失预警 / 回访): members with no visit for N days, once per episode.
 
-- Thresholds per deployment: ``PEONY_MEMBERS_LAPSE_DAYS`` (default "60,90").
+- Thresholds per tenant (``ProgrammeSettings.lapse_days``); a tenant without settings gets the
+  deployment's ``PEONY_MEMBERS_LAPSE_DAYS`` (default "60,90"). A tenant that changes them keeps
+  the runs already made: a new threshold fires for members past it in their current episode.
 - An episode is the time since the member's last visit (``member_activity.last_visit_at``, from
   the wallet's checkouts) or, for a member who never visited, since registration. Its key is that
   instant in epoch microseconds ("never" for no visit) and a ``programme_runs`` row
@@ -85,8 +87,13 @@ async def run_lapses(
     async with engine.connect() as conn:
         tenants = (await conn.execute(select(t.stores.c.tenant_id).distinct())).scalars().all()
     ran = 0
-    thresholds = settings.thresholds
+    defaults = ProgrammeRewards(
+        lapse_voucher_template=settings.voucher_template_id, lapse_days=settings.thresholds
+    )
     for tenant in tenants:
+        # the tenant's thresholds (UpdateProgrammeSettings), or the deployment's without a row
+        async with engine.connect() as conn:
+            thresholds = (await tenant_rewards(conn, tenant, defaults)).lapse_days
         for i, days in enumerate(thresholds):
             upper = thresholds[i + 1] if i + 1 < len(thresholds) else None
             while True:

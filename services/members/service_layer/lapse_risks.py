@@ -2,7 +2,8 @@
 
 A member is "about to lapse" when their last visit (``member_activity.last_visit_at``; never
 visited: their registration) lies between N - k and N days before now — N the first lapse
-threshold (``PEONY_MEMBERS_LAPSE_DAYS``), k the warning window (default 14). Members whose home
+threshold (the tenant's ``ProgrammeSettings.lapse_days``, by default ``PEONY_MEMBERS_LAPSE_DAYS``), k the
+warning window (default 14). Members whose home
 store is the store, active only; longest absence first, keyset-paged on (since, member id), served
 by ``ix_members_home_store`` and the primary key of ``member_activity``.
 """
@@ -23,6 +24,7 @@ from services.members.adapters import segment_tables as sg
 from services.members.adapters import tables as t
 from services.members.adapters.repository import MemberCodec, StoreRepository
 from services.members.domain.member import Member
+from services.members.service_layer.programme_settings import ProgrammeRewards, tenant_rewards
 
 DEFAULT_WARNING_DAYS = 14
 
@@ -44,18 +46,24 @@ def warning_days(requested: int, lapse_days: int) -> int:
 
 
 class LapseRiskReads:
-    """The list's reads, on autocommit connections; ``lapse_days`` is the first lapse threshold."""
+    """The list's reads, on autocommit connections; the threshold is the tenant's first lapse
+    threshold (``ProgrammeSettings.lapse_days``, or ``defaults``' without settings)."""
 
-    def __init__(self, engine: AsyncEngine, cipher: PiiCipher, lapse_days: int):
+    def __init__(self, engine: AsyncEngine, cipher: PiiCipher, defaults: ProgrammeRewards):
         self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.cipher = cipher
-        self.lapse_days = lapse_days
+        self.defaults = defaults
+
+    async def lapse_days(self, tenant: str) -> int:
+        async with self.engine.connect() as conn:
+            return (await tenant_rewards(conn, tenant, self.defaults)).lapse_days[0]
 
     async def list(
         self,
         caller: Principal,
         store_id: str,
         *,
+        lapse_days: int,
         warning: int,
         now: datetime,
         limit: int,
@@ -66,7 +74,7 @@ class LapseRiskReads:
             self.cipher,
             caller,
             store_id,
-            lapse_days=self.lapse_days,
+            lapse_days=lapse_days,
             warning=warning,
             now=now,
             limit=limit,

@@ -541,6 +541,7 @@ async def test_programme_settings_per_tenant_drive_the_anniversary_and_lapse_rew
         "",
         "",
     )
+    assert list(defaults.lapse_days) == [60, 90]
     assert not defaults.HasField("update_time")
 
     def update(paths, **fields) -> pb.UpdateProgrammeSettingsRequest:
@@ -586,6 +587,8 @@ async def test_programme_settings_per_tenant_drive_the_anniversary_and_lapse_rew
             "VOUCHER_TEMPLATE_INACTIVE",
         ),
     ]
+    for days in ([], [0], [3651], [30, 30], [1, 2, 3, 4, 5, 6], [-5]):
+        refusals.append((update(["lapse_days"], lapse_days=days), grpc.StatusCode.INVALID_ARGUMENT, ""))
     bad_name = update(["anniversary_points"], anniversary_points=5)
     bad_name.programme_settings.name = "referralSettings"
     refusals.append((bad_name, grpc.StatusCode.INVALID_ARGUMENT, ""))
@@ -638,6 +641,13 @@ async def test_programme_settings_per_tenant_drive_the_anniversary_and_lapse_rew
         pb.GetProgrammeSettingsRequest(name="programmeSettings"), metadata=admin
     )
     assert got.programme_settings == saved
+    assert list(saved.lapse_days) == [60, 90]  # the first update copied the deployment's thresholds
+    # the tenant's own lapse thresholds, kept ascending
+    saved = (
+        await members.UpdateProgrammeSettings(update(["lapse_days"], lapse_days=[800, 30]), metadata=admin)
+    ).programme_settings
+    assert list(saved.lapse_days) == [30, 800]
+    assert saved.lapse_voucher_template == "voucherTemplates/comeback"
     assert await settings_rows() == 1
 
     # one member registered two years ago in each tenant; the jobs run with the deployment's
@@ -703,7 +713,12 @@ async def test_programme_settings_per_tenant_drive_the_anniversary_and_lapse_rew
         ]
         for t in (tenant, plain)
     }
+    # two years without a visit: past the tenant's 30 (not its 800), past the deployment's 90
     assert lapsed == {
-        tenant: [(member_of[tenant], 90, "voucherTemplates/comeback")],
+        tenant: [(member_of[tenant], 30, "voucherTemplates/comeback")],
         plain: [(member_of[plain], 90, "")],
     }
+    # the 流失预警 list warns against each tenant's first threshold
+    for t, first in ((tenant, 30), (plain, 60)):
+        risks = await members.ListLapseRisks(pb.ListLapseRisksRequest(store="stores/s1"), metadata=md(t))
+        assert risks.lapse_days == first

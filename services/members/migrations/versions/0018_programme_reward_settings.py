@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0018_programme_reward_settings"
 down_revision: str | Sequence[str] | None = "0017_segment_package_sessions"
@@ -27,6 +28,8 @@ def upgrade() -> None:
         sa.Column("anniversary_points", sa.BigInteger(), nullable=False),
         sa.Column("anniversary_voucher_template_id", sa.Text(), nullable=False, server_default=""),
         sa.Column("lapse_voucher_template_id", sa.Text(), nullable=False, server_default=""),
+        # NULL: the deployment's thresholds (PEONY_MEMBERS_LAPSE_DAYS)
+        sa.Column("lapse_days", postgresql.ARRAY(sa.Integer()), nullable=True),
         sa.Column("update_time", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.PrimaryKeyConstraint("tenant_id", name="pk_programme_settings"),
         sa.CheckConstraint("anniversary_points BETWEEN 0 AND 100000", name="ck_programme_settings_points"),
