@@ -1,12 +1,16 @@
 """The members and wallet services in-process for integration tests that need both (a card or an
 import resolved by members and acted on by the wallet): each on a fresh, migrated database, the
-wallet reading members through `PEONY_MEMBERS_ADDR`."""
+wallet reading members through `PEONY_MEMBERS_ADDR`; and members as a process of its own, for the
+tests that SIGKILL it."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from peony.members.v1 import members_service_pb2_grpc as mpb_grpc
@@ -62,3 +66,29 @@ async def members_and_wallet(infra, prefix: str) -> AsyncIterator[MembersAndWall
         await wch.close()
         await wallet.stop()
         await members.stop()
+
+
+def members_process(url: str, nats_url: str, port: int, log_path: Path, **settings: str):
+    """`peony serve members` as a child process (a `ServiceProcess`: start, kill, restart) on
+    database `url`, with extra environment `settings` (e.g. a job's interval)."""
+    from tests.e2e.conftest import ServiceProcess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PEONY_", "OTEL_"))}
+    env.update(
+        {
+            "PEONY_ENV": "test",
+            "PEONY_MEMBERS_DATABASE_URL": url,
+            "PEONY_NATS_URL": nats_url,
+            "PEONY_MEMBERS_GRPC_PORT": str(port),
+            "PEONY_LOG_LEVEL": "WARNING",
+            "PEONY_MIGRATE_ON_START": "false",
+            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
+            **settings,
+        }
+    )
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from services.members.entrypoints.app import main; sys.exit(main())",
+    ]
+    return ServiceProcess("members", command, env, log_path, f"grpc:127.0.0.1:{port}")

@@ -13,7 +13,11 @@ import grpc
 import pytest
 from peony.insights.v1 import insights_service_pb2_grpc as pb_grpc
 
+from cli.history import history
 from kit.config import load_config
+from kit.messaging import connect, subject_for
+from kit.messaging.outbox import HEADER_MSG_ID
+from services.insights.domain.facts import PAYLOADS
 from services.insights.entrypoints.app import build
 from tests.support.stack import Infra
 
@@ -58,3 +62,26 @@ async def running_insights(infra: Infra, database: str, **env: str) -> AsyncIter
 async def insights(infra: Infra) -> AsyncIterator[Insights]:
     async with running_insights(infra, f"insights_{uuid.uuid4().hex[:8]}") as value:
         yield value
+
+
+async def publish_history(infra: Infra, client_name: str, tenant: str, **history_args) -> list[tuple]:
+    """A seeded history (`cli.history`) published on the services' own streams, as the services
+    would; returns its (envelope, payload) pairs for the test's own expectations."""
+    published = list(history(tenant, **history_args))
+    nc, js = await connect(infra.nats_url, name=client_name)
+    try:
+        for p in published:
+            await js.publish(
+                subject_for(p.service, p.envelope.event_type),
+                p.envelope.SerializeToString(),
+                headers={HEADER_MSG_ID: p.envelope.event_id},
+                stream=f"PEONY_{p.service.upper()}",
+            )
+    finally:
+        await nc.close()
+    events = []
+    for p in published:
+        payload = PAYLOADS[p.envelope.event_type]()
+        p.envelope.payload.Unpack(payload)
+        events.append((p.envelope, payload))
+    return events

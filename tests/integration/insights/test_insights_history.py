@@ -14,10 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from peony.insights.v1 import insights_service_pb2 as ipb
 
-from cli.history import history
-from kit.messaging import connect, subject_for
-from kit.messaging.outbox import HEADER_MSG_ID
-from services.insights.domain.facts import PAYLOADS
+from tests.integration.insights.conftest import publish_history
 from tests.support.wallet import md
 
 pytestmark = pytest.mark.integration
@@ -33,23 +30,9 @@ def month(d: date) -> str:
 @pytest.fixture(scope="module")
 async def chain(infra, insights):
     tenant = f"h-{uuid.uuid4().hex[:8]}"
-    published = list(history(tenant, stores=3, members=80, days=200, end=END, seed=11))
-    nc, js = await connect(infra.nats_url, name="insights-history-test")
-    try:
-        for p in published:
-            await js.publish(
-                subject_for(p.service, p.envelope.event_type),
-                p.envelope.SerializeToString(),
-                headers={HEADER_MSG_ID: p.envelope.event_id},
-                stream=f"PEONY_{p.service.upper()}",
-            )
-    finally:
-        await nc.close()
-    events = []
-    for p in published:
-        payload = PAYLOADS[p.envelope.event_type]()
-        p.envelope.payload.Unpack(payload)
-        events.append((p.envelope, payload))
+    events = await publish_history(
+        infra, "insights-history-test", tenant, stores=3, members=80, days=200, end=END, seed=11
+    )
     zones = {e.store: ZoneInfo(e.time_zone) for _, e in events if type(e).__name__ == "StoreCreated"}
     default = zones[min(zones)]
 

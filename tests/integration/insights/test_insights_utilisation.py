@@ -17,10 +17,8 @@ import grpc
 import pytest
 from peony.insights.v1 import insights_service_pb2 as ipb
 
-from cli.history import history
-from kit.messaging import connect, subject_for
-from kit.messaging.outbox import HEADER_MSG_ID
-from services.insights.domain.facts import PAYLOADS
+from kit.messaging import connect
+from tests.integration.insights.conftest import publish_history
 from tests.support.wallet import md
 
 pytestmark = pytest.mark.integration
@@ -52,23 +50,9 @@ def span(start: str, end: str) -> set[int]:
 @pytest.fixture(scope="module")
 async def chain(infra, insights):
     tenant = f"u-{uuid.uuid4().hex[:8]}"
-    published = list(history(tenant, stores=3, members=70, days=160, end=END, seed=23))
-    nc, js = await connect(infra.nats_url, name="insights-utilisation-test")
-    try:
-        for p in published:
-            await js.publish(
-                subject_for(p.service, p.envelope.event_type),
-                p.envelope.SerializeToString(),
-                headers={HEADER_MSG_ID: p.envelope.event_id},
-                stream=f"PEONY_{p.service.upper()}",
-            )
-    finally:
-        await nc.close()
-    events = []
-    for p in published:
-        payload = PAYLOADS[p.envelope.event_type]()
-        p.envelope.payload.Unpack(payload)
-        events.append((p.envelope, payload))
+    events = await publish_history(
+        infra, "insights-utilisation-test", tenant, stores=3, members=70, days=160, end=END, seed=23
+    )
     zones = {e.store: ZoneInfo(e.time_zone) for _, e in events if type(e).__name__ == "StoreCreated"}
     expected = expectation(events, zones)
     # Wait until every resource's booked minutes are in (the booking stream is consumed last).

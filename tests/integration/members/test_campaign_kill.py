@@ -10,12 +10,9 @@ mid-send whatever the machine's speed (checked: some sent, some still pending).
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import grpc
 import pytest
@@ -28,7 +25,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from cli.devstack import free_port
 from kit.auth import mint_dev_token
 from kit.config import to_async_url
-from tests.e2e.conftest import ServiceProcess
+from tests.support.services import members_process
 
 pytestmark = pytest.mark.integration
 
@@ -41,39 +38,18 @@ def md(roles=("hq_admin",)):
     return (("authorization", f"Bearer {token}"),)
 
 
-def members_process(url: str, nats_url: str, port: int, log_path: Path) -> ServiceProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PEONY_", "OTEL_"))}
-    env.update(
-        {
-            "PEONY_ENV": "test",
-            "PEONY_MEMBERS_DATABASE_URL": url,
-            "PEONY_NATS_URL": nats_url,
-            "PEONY_MEMBERS_GRPC_PORT": str(port),
-            "PEONY_MEMBERS_CAMPAIGN_INTERVAL_SECONDS": "0.1",
-            "PEONY_MEMBERS_CAMPAIGN_THROTTLE_WINDOW_SECONDS": "0.5",
-            "PEONY_LOG_LEVEL": "WARNING",
-            "PEONY_MIGRATE_ON_START": "false",
-            "PEONY_SHUTDOWN_GRACE_SECONDS": "2",
-        }
-    )
-    return ServiceProcess(
-        "members",
-        [
-            sys.executable,
-            "-c",
-            "import sys; from services.members.entrypoints.app import main; sys.exit(main())",
-        ],
-        env,
-        log_path,
-        f"grpc:127.0.0.1:{port}",
-    )
-
-
 async def test_sigkill_mid_send_sends_every_recipient_once(infra, tmp_path):
     url = to_async_url(await infra.amigrated_database("members", "members_campaign_kill"))
     engine = create_async_engine(url)
     port = free_port()
-    members = members_process(url, infra.nats_url, port, tmp_path / "members.log")
+    members = members_process(
+        url,
+        infra.nats_url,
+        port,
+        tmp_path / "members.log",
+        PEONY_MEMBERS_CAMPAIGN_INTERVAL_SECONDS="0.1",
+        PEONY_MEMBERS_CAMPAIGN_THROTTLE_WINDOW_SECONDS="0.5",
+    )
     await asyncio.to_thread(members.start)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     stub = pb_grpc.MembersServiceStub(channel)
