@@ -566,18 +566,20 @@ class MetricQueries:
     async def _booked_minutes(self, scope: Scope) -> dict[tuple[date, str, str, str], int]:
         """(bucket, store, resource, kind) -> minutes of the services of appointments not
         cancelled, as their latest booking or reschedule placed them, by the service's local start day.
-        Reads the appointments rollup: one row per appointment once merged (max() folds the parts
-        not merged yet, and a redelivered copy), only those whose latest start is near the period."""
+        Reads the appointments rollup (one row per appointment) instead of every version in the
+        facts: an argMax over all appointments' history took 0.5-8 s at 1/10 scale."""
         line_start = "fromUnixTimestamp64Milli(line.3, 'UTC')"
         rows = await self._query(
             f"SELECT toString({self.bucket(scope, line_start)}) AS b, store, line.1 AS resource,"
             " line.2 AS resource_kind, sum(line.4)"
-            " FROM (SELECT store, max(latest) AS version"
-            f" FROM {self.appointments} WHERE tenant = {{tenant:String}}{self.store_filter(scope)}"
-            " GROUP BY store, appointment HAVING max(cancelled) = 0"
-            # a service starts within a day of its appointment: the latest start +-1 day bounds it
-            " AND tupleElement(version, 3) >= toDateTime64({utc_from:String}, 3, 'UTC') - INTERVAL 1 DAY"
-            " AND tupleElement(version, 3) < toDateTime64({utc_to:String}, 3, 'UTC') + INTERVAL 1 DAY)"
+            # FINAL folds each appointment's rows (parts not merged yet, redelivered copies) into
+            # one before the WHERE (not moved to PREWHERE under FINAL), so the filter sees the
+            # latest version and the cancelled flag of the appointment as a whole.
+            f" FROM (SELECT store, latest AS version FROM {self.appointments} FINAL"
+            f" WHERE tenant = {{tenant:String}}{self.store_filter(scope)} AND cancelled = 0"
+            # a service starts within a day of its appointment: a start +-1 day of the period bounds it
+            " AND tupleElement(latest, 3) >= toDateTime64({utc_from:String}, 3, 'UTC') - INTERVAL 1 DAY"
+            " AND tupleElement(latest, 3) < toDateTime64({utc_to:String}, 3, 'UTC') + INTERVAL 1 DAY)"
             " ARRAY JOIN JSONExtract(tupleElement(version, 4),"
             " 'Array(Tuple(String, String, Int64, Int64))') AS line"
             f" WHERE {self.in_period(scope, line_start)} GROUP BY b, store, resource, resource_kind",
