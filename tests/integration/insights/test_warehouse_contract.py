@@ -249,11 +249,23 @@ async def test_appointments_rollup_keeps_the_latest_version_whatever_the_order_a
     """Written by the sink out of order, each batch three times: one row per appointment, its
     latest version by (occurred_at, seq), cancelled once any cancellation arrived."""
     await migrate(warehouse)
+    db = warehouse.database
+    await warehouse.command(f"SYSTEM STOP MERGES {db}.appointments")  # every write stays a part
     sink = FactSink(warehouse)
     for _ in range(3):
         for event in reversed(APPOINTMENT_EVENTS):
             await sink.write([(event, [])])
     assert await appointments(warehouse) == EXPECTED_APPOINTMENTS
+    # utilisation's filters run after FINAL folded the parts: on the appointment as a whole
+    # (a1's older versions start on the 9th and the 11th, its latest on the 10th; a2 is cancelled)
+    kept = await warehouse.query(
+        f"SELECT appointment FROM {db}.appointments FINAL WHERE cancelled = 0"
+        " AND tupleElement(latest, 3) >= toDateTime64('2026-01-10 00:00:00', 3, 'UTC')"
+        " AND tupleElement(latest, 3) < toDateTime64('2026-01-11 00:00:00', 3, 'UTC')"
+    )
+    assert kept == [("a1",)]
+    unfolded = await warehouse.query(f"SELECT count() FROM {db}.appointments WHERE cancelled = 0")
+    assert unfolded[0][0] > 1
 
 
 async def test_upgrade_to_the_appointments_rollup_backfills_it_from_stored_facts(warehouse):
