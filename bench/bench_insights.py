@@ -192,6 +192,7 @@ async def generate(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     await backfill_rollups(wh)
     await wh.command(f"OPTIMIZE TABLE {db}.member_rollup FINAL")
+    await wh.command(f"OPTIMIZE TABLE {db}.appointments FINAL")
     timings["rollups"] = round(time.perf_counter() - started, 1)
     counts = {
         "facts": int((await wh.query(f"SELECT count() FROM {db}.facts"))[0][0]),

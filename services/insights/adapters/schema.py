@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from services.insights.adapters.warehouse import Warehouse
 
-FACT_TABLES = ("facts", "checkout_lines", "member_rollup", "member_months")
+FACT_TABLES = ("facts", "checkout_lines", "member_rollup", "member_months", "appointments")
 
 # One row per event: what every KPI counts. Columns are generic (amount, points, label...) and
 # their meaning per event kind is in services/insights/domain/facts.py.
@@ -118,10 +118,42 @@ FROM (SELECT tenant, member, store, toDateTime(occurred_at, 'UTC') AS at,
 GROUP BY tenant, member
 """
 
+# Per (tenant, store, appointment): its latest booking/reschedule and whether it was ever
+# cancelled, for utilisation's booked minutes (one row per appointment once merged, instead of an
+# argMax over every version of every appointment in the facts). Both columns are IDEMPOTENT
+# aggregates (max), so a redelivered event changes nothing and no FINAL is needed:
+#   latest:    max of (occurred_at, stream seq, start, resource lines) over the appointment's
+#              AppointmentBooked/Rescheduled: the latest version (same order as
+#              argMax(label, (occurred_at, seq)) over the facts); a cancellation adds the minimum
+#   cancelled: 1 once an AppointmentCancelled arrived
+_APPOINTMENTS = """
+CREATE TABLE IF NOT EXISTS {db}.appointments{suffix} (
+    tenant LowCardinality(String),
+    store String,
+    appointment String,
+    latest SimpleAggregateFunction(max, Tuple(DateTime64(3, 'UTC'), UInt64, DateTime64(3, 'UTC'), String)),
+    cancelled SimpleAggregateFunction(max, UInt8)
+) ENGINE = AggregatingMergeTree
+ORDER BY (tenant, store, appointment)
+"""
+
+_APPOINTMENTS_BACKFILL = """
+INSERT INTO {db}.appointments{suffix} (tenant, store, appointment, latest, cancelled)
+SELECT tenant, store, subject,
+    max(if(kind = 'AppointmentCancelled',
+        (toDateTime64(0, 3, 'UTC'), toUInt64(0), toDateTime64(0, 3, 'UTC'), ''),
+        (occurred_at, seq, ref_time, label))),
+    max(toUInt8(kind = 'AppointmentCancelled'))
+FROM {db}.facts{suffix}
+WHERE kind IN ('AppointmentBooked', 'AppointmentRescheduled', 'AppointmentCancelled')
+GROUP BY tenant, store, subject
+"""
+
 VERSIONS: list[tuple[int, list[str]]] = [
     (1, [_FACTS, _LINES]),
     (2, [_MEMBER_ROLLUP, _MEMBER_ROLLUP_BACKFILL]),
     (3, [_MEMBER_MONTHS, _MEMBER_MONTHS_BACKFILL]),
+    (4, [_APPOINTMENTS, _APPOINTMENTS_BACKFILL]),
 ]
 
 _VERSIONS_TABLE = """
@@ -136,7 +168,7 @@ def table(db: str, name: str, suffix: str = "") -> str:
 
 async def backfill_rollups(warehouse: Warehouse, suffix: str = "") -> None:
     """Rollups from the facts already in the ``suffix`` table set (idempotent)."""
-    for statement in (_MEMBER_ROLLUP_BACKFILL, _MEMBER_MONTHS_BACKFILL):
+    for statement in (_MEMBER_ROLLUP_BACKFILL, _MEMBER_MONTHS_BACKFILL, _APPOINTMENTS_BACKFILL):
         await warehouse.command(statement.format(db=warehouse.database, suffix=suffix))
 
 

@@ -9,12 +9,27 @@ from kit.messaging.envelope import EventEnvelope
 from services.insights.adapters.warehouse import Warehouse
 from services.insights.domain.facts import FACT_COLUMNS, LINE_COLUMNS, facts_of
 
-_KIND, _TENANT, _STORE, _AT, _MEMBER, _QUANTITY, _SEQ = (
-    FACT_COLUMNS.index(c) for c in ("kind", "tenant", "store", "occurred_at", "member", "quantity", "seq")
+_KIND, _TENANT, _STORE, _AT, _MEMBER, _SUBJECT, _QUANTITY, _LABEL, _REF_TIME, _SEQ = (
+    FACT_COLUMNS.index(c)
+    for c in (
+        "kind",
+        "tenant",
+        "store",
+        "occurred_at",
+        "member",
+        "subject",
+        "quantity",
+        "label",
+        "ref_time",
+        "seq",
+    )
 )
 _POINTS_KINDS = frozenset({"PointsEarned", "PointsRedeemed", "PointsExpired"})
 MEMBER_ROLLUP_COLUMNS = ("tenant", "member", "store", "visits", "points_last")
 MEMBER_MONTHS_COLUMNS = ("tenant", "member", "months", "edges")
+APPOINTMENTS_COLUMNS = ("tenant", "store", "appointment", "latest", "cancelled")
+_APPOINTMENT_VERSIONS = frozenset({"AppointmentBooked", "AppointmentRescheduled"})
+_NO_VERSION = ("1970-01-01 00:00:00.000", 0, "1970-01-01 00:00:00.000", "")  # below every real one
 _EDGE = timedelta(hours=14)  # the widest zone offset: nearer a UTC month boundary, the local month may differ
 
 
@@ -47,6 +62,18 @@ def member_months_rows(facts: Sequence[tuple]) -> list[tuple]:
     return rows
 
 
+def appointment_rows(facts: Sequence[tuple]) -> list[tuple]:
+    """The appointments table's rows for a batch of fact rows (see schema._APPOINTMENTS)."""
+    rows = []
+    for f in facts:
+        if f[_KIND] in _APPOINTMENT_VERSIONS:
+            latest = (f[_AT], f[_SEQ], f[_REF_TIME], f[_LABEL])
+            rows.append((f[_TENANT], f[_STORE], f[_SUBJECT], latest, 0))
+        elif f[_KIND] == "AppointmentCancelled":
+            rows.append((f[_TENANT], f[_STORE], f[_SUBJECT], _NO_VERSION, 1))
+    return rows
+
+
 class FactSink:
     def __init__(self, warehouse: Warehouse, suffix: str = "") -> None:
         self._wh = warehouse
@@ -54,6 +81,7 @@ class FactSink:
         self.lines = f"{warehouse.database}.checkout_lines{suffix}"
         self.member_rollup = f"{warehouse.database}.member_rollup{suffix}"
         self.member_months = f"{warehouse.database}.member_months{suffix}"
+        self.appointments = f"{warehouse.database}.appointments{suffix}"
 
     @staticmethod
     def prepare(envelope: EventEnvelope, seq: int) -> tuple[tuple, list[tuple]]:
@@ -66,8 +94,9 @@ class FactSink:
             lines.extend(row_lines)
         # Lines and rollups first: a crash between the inserts leaves no fact without its lines or
         # rollup, and the redelivery writes all again (facts and lines: same keys, merged away and
-        # read FINAL; the member rollup's aggregates are idempotent: a set union and a max).
+        # read FINAL; the rollups' aggregates are idempotent: set unions and maxima).
         await self._wh.insert(self.lines, LINE_COLUMNS, lines)
         await self._wh.insert(self.member_rollup, MEMBER_ROLLUP_COLUMNS, member_rollup_rows(facts))
         await self._wh.insert(self.member_months, MEMBER_MONTHS_COLUMNS, member_months_rows(facts))
+        await self._wh.insert(self.appointments, APPOINTMENTS_COLUMNS, appointment_rows(facts))
         await self._wh.insert(self.facts, FACT_COLUMNS, facts)

@@ -93,6 +93,7 @@ class MetricQueries:
         self.lines = f"{db}.checkout_lines{suffix}"
         self.member_rollup = f"{db}.member_rollup{suffix}"
         self.member_months = f"{db}.member_months{suffix}"
+        self.appointments = f"{db}.appointments{suffix}"
         # Available minutes of staff and rooms by query, while the tenant's schedule facts stay
         # the same (schedules change rarely; replaying years of them per call is the slow part).
         self._available_cache: dict[tuple, tuple[dict, dict]] = {}
@@ -565,23 +566,22 @@ class MetricQueries:
     async def _booked_minutes(self, scope: Scope) -> dict[tuple[date, str, str, str], int]:
         """(bucket, store, resource, kind) -> minutes of the services of appointments not
         cancelled, as their latest booking or reschedule placed them, by the service's local start day.
-        No FINAL: a redelivered copy changes neither set membership nor the latest version's lines."""
+        Reads the appointments rollup (one row per appointment) instead of every version in the
+        facts: an argMax over all appointments' history took 0.5-8 s at 1/10 scale."""
         line_start = "fromUnixTimestamp64Milli(line.3, 'UTC')"
-        appointment_kinds = "('AppointmentBooked', 'AppointmentRescheduled')"
         rows = await self._query(
             f"SELECT toString({self.bucket(scope, line_start)}) AS b, store, line.1 AS resource,"
             " line.2 AS resource_kind, sum(line.4)"
-            " FROM (SELECT store, subject, argMax(label, (occurred_at, seq)) AS lines"
-            f" FROM {self.facts} WHERE tenant = {{tenant:String}} AND kind IN {appointment_kinds}"
-            f"{self.store_filter(scope)}"
-            f" AND subject IN (SELECT subject FROM {self.facts} WHERE tenant = {{tenant:String}}"
-            f" AND kind IN {appointment_kinds}{self.store_filter(scope)}"
-            " AND ref_time >= toDateTime64({utc_from:String}, 3, 'UTC') - INTERVAL 1 DAY"
-            " AND ref_time < toDateTime64({utc_to:String}, 3, 'UTC') + INTERVAL 1 DAY)"
-            f" AND subject NOT IN (SELECT subject FROM {self.facts} WHERE tenant = {{tenant:String}}"
-            f" AND kind = 'AppointmentCancelled'{self.store_filter(scope)})"
-            " GROUP BY store, subject)"
-            " ARRAY JOIN JSONExtract(lines, 'Array(Tuple(String, String, Int64, Int64))') AS line"
+            # FINAL folds each appointment's rows (parts not merged yet, redelivered copies) into
+            # one before the WHERE (not moved to PREWHERE under FINAL), so the filter sees the
+            # latest version and the cancelled flag of the appointment as a whole.
+            f" FROM (SELECT store, latest AS version FROM {self.appointments} FINAL"
+            f" WHERE tenant = {{tenant:String}}{self.store_filter(scope)} AND cancelled = 0"
+            # a service starts within a day of its appointment: a start +-1 day of the period bounds it
+            " AND tupleElement(latest, 3) >= toDateTime64({utc_from:String}, 3, 'UTC') - INTERVAL 1 DAY"
+            " AND tupleElement(latest, 3) < toDateTime64({utc_to:String}, 3, 'UTC') + INTERVAL 1 DAY)"
+            " ARRAY JOIN JSONExtract(tupleElement(version, 4),"
+            " 'Array(Tuple(String, String, Int64, Int64))') AS line"
             f" WHERE {self.in_period(scope, line_start)} GROUP BY b, store, resource, resource_kind",
             self._params(scope),
         )

@@ -179,3 +179,106 @@ async def test_member_months_keep_visits_near_a_month_boundary_exact(warehouse):
         f" FROM {warehouse.database}.member_months GROUP BY member"
     )
     assert rows == [("members/m1", ["2026-01-01"], [["stores/s1", "2026-01-31 20:00:00"]])]
+
+
+def appointment_fact(kind: str, appointment: str, *, at: str, seq: int, start: str, lines: str = "") -> tuple:
+    row = list(fact(str(uuid.uuid4())))
+    row[FACT_COLUMNS.index("kind")] = kind
+    row[FACT_COLUMNS.index("subject")] = appointment
+    row[FACT_COLUMNS.index("occurred_at")] = at
+    row[FACT_COLUMNS.index("seq")] = seq
+    row[FACT_COLUMNS.index("ref_time")] = start
+    row[FACT_COLUMNS.index("label")] = lines
+    return tuple(row)
+
+
+APPOINTMENT_EVENTS = [
+    appointment_fact(
+        "AppointmentBooked",
+        "a1",
+        at="2026-01-02 03:04:05.000",
+        seq=1,
+        start="2026-01-09 02:00:00.000",
+        lines='[["staff/x","staff",1767924000000,60]]',
+    ),
+    # the same millisecond: the stream sequence decides which version is the latest
+    appointment_fact(
+        "AppointmentRescheduled",
+        "a1",
+        at="2026-01-03 00:00:00.000",
+        seq=5,
+        start="2026-01-10 02:00:00.000",
+        lines='[["staff/y","staff",1768010400000,45]]',
+    ),
+    appointment_fact(
+        "AppointmentRescheduled",
+        "a1",
+        at="2026-01-03 00:00:00.000",
+        seq=4,
+        start="2026-01-11 02:00:00.000",
+        lines='[["staff/z","staff",1768096800000,30]]',
+    ),
+    appointment_fact(
+        "AppointmentBooked",
+        "a2",
+        at="2026-01-02 04:00:00.000",
+        seq=2,
+        start="2026-01-09 04:00:00.000",
+        lines='[["room/r","room",1767931200000,90]]',
+    ),
+    appointment_fact(
+        "AppointmentCancelled", "a2", at="2026-01-04 00:00:00.000", seq=6, start="2026-01-09 04:00:00.000"
+    ),
+]
+
+
+async def appointments(warehouse: Warehouse) -> list[tuple]:
+    return await warehouse.query(
+        "SELECT appointment, tupleElement(latest, 3), tupleElement(latest, 4), cancelled"
+        f" FROM {warehouse.database}.appointments FINAL ORDER BY appointment"
+    )
+
+
+EXPECTED_APPOINTMENTS = [
+    ("a1", "2026-01-10 02:00:00.000", '[["staff/y","staff",1768010400000,45]]', 0),
+    ("a2", "2026-01-09 04:00:00.000", '[["room/r","room",1767931200000,90]]', 1),
+]
+
+
+async def test_appointments_rollup_keeps_the_latest_version_whatever_the_order_and_copies(warehouse):
+    """Written by the sink out of order, each batch three times: one row per appointment, its
+    latest version by (occurred_at, seq), cancelled once any cancellation arrived."""
+    await migrate(warehouse)
+    db = warehouse.database
+    await warehouse.command(f"SYSTEM STOP MERGES {db}.appointments")  # every write stays a part
+    sink = FactSink(warehouse)
+    for _ in range(3):
+        for event in reversed(APPOINTMENT_EVENTS):
+            await sink.write([(event, [])])
+    assert await appointments(warehouse) == EXPECTED_APPOINTMENTS
+    # utilisation's filters run after FINAL folded the parts: on the appointment as a whole
+    # (a1's older versions start on the 9th and the 11th, its latest on the 10th; a2 is cancelled)
+    kept = await warehouse.query(
+        f"SELECT appointment FROM {db}.appointments FINAL WHERE cancelled = 0"
+        " AND tupleElement(latest, 3) >= toDateTime64('2026-01-10 00:00:00', 3, 'UTC')"
+        " AND tupleElement(latest, 3) < toDateTime64('2026-01-11 00:00:00', 3, 'UTC')"
+    )
+    assert kept == [("a1",)]
+    unfolded = await warehouse.query(f"SELECT count() FROM {db}.appointments WHERE cancelled = 0")
+    assert unfolded[0][0] > 1
+
+
+async def test_upgrade_to_the_appointments_rollup_backfills_it_from_stored_facts(warehouse):
+    """Facts stored before schema version 4 (a redelivered copy among them) appear in its rollup."""
+    db = warehouse.database
+    await warehouse.command(
+        f"CREATE TABLE {db}.schema_versions (version UInt32) ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    for version, statements in VERSIONS[:3]:
+        for statement in statements:
+            await warehouse.command(statement.format(db=db, suffix=""))
+        await warehouse.command(f"INSERT INTO {db}.schema_versions (version) VALUES ({version})")
+    await warehouse.insert(f"{db}.facts", FACT_COLUMNS, APPOINTMENT_EVENTS)
+    await warehouse.insert(f"{db}.facts", FACT_COLUMNS, APPOINTMENT_EVENTS[1:2])
+    assert await migrate(warehouse) == max(v for v, _ in VERSIONS)
+    assert await appointments(warehouse) == EXPECTED_APPOINTMENTS
