@@ -220,9 +220,15 @@ class ImportWorker(PeriodicWorker):
                     await ops.release_lease(conn, tenant, operation_id, self._owner)
             raise
 
-    async def _finish(self, tenant: str, operation_id: str, **values) -> None:
+    async def _finish(
+        self, tenant: str, operation_id: str, *, delete_upload: str | None = None, **values
+    ) -> None:
+        """Records the end; with ``delete_upload`` the upload goes in the same transaction, so no
+        reader sees the operation done while its upload still exists."""
         async with self._engine.begin() as conn:
             await ops.save_progress(conn, tenant, operation_id, self._owner, [], **values)
+            if delete_upload is not None:
+                await ops.delete_upload(conn, tenant, delete_upload)
 
     async def _run(self, op) -> None:
         tenant, operation_id = op.tenant_id, op.operation_id
@@ -310,10 +316,8 @@ class ImportWorker(PeriodicWorker):
                 error_code="" if reconciled else "NOT_RECONCILED",
                 error_message="" if reconciled else "the ledger does not equal the accepted rows",
                 finish_time=_now(),
+                delete_upload=op.upload_id if not op.dry_run and reconciled else None,
             )
-            if not op.dry_run and reconciled:
-                async with self._engine.begin() as conn:
-                    await ops.delete_upload(conn, tenant, op.upload_id)
             log.info("import finished", tenant=tenant, operation=operation_id, rows=tally.read)
         except Cancelled:
             await self._finish(
