@@ -36,19 +36,20 @@ from services.members.entrypoints.consumers import ENGAGEMENT_DURABLE
 from services.members.service_layer.birthday import run_birthdays
 from services.members.service_layer.campaigns import run_campaigns
 from services.members.service_layer.unit_of_work import MembersUnitOfWork
+from tests.support.stack import private_nats
 from tests.support.wallet import md, reason_of, running_wallet
 
 pytestmark = pytest.mark.integration
 TENANT = f"crc-{uuid.uuid4().hex[:8]}"
 
 
-async def _members(infra, wallet_addr: str):
+async def _members(infra, wallet_addr: str, nats_url: str):
     url = to_async_url(await infra.amigrated_database("members", "members_crc"))
     config = load_config(
         "members",
         {
             "PEONY_MEMBERS_DATABASE_URL": url,
-            "PEONY_NATS_URL": infra.nats_url,
+            "PEONY_NATS_URL": nats_url,
             "PEONY_MEMBERS_GRPC_PORT": "0",
             "PEONY_WALLET_ADDR": wallet_addr,
             "PEONY_MEMBERS_WALLET_DEADLINE_SECONDS": "2",
@@ -61,16 +62,22 @@ async def _members(infra, wallet_addr: str):
 
 
 @pytest_asyncio.fixture(scope="module")
-async def world(infra) -> AsyncIterator:
+async def world(infra, tmp_path_factory) -> AsyncIterator:
+    """NATS of its own: on the session's server the members' engagement durable would start with
+    every wallet event the earlier tests published (``private_nats``), and the test that waits for
+    it to drain would wait that backlog out."""
     wallet_port = free_port()
-    async with running_wallet(infra, "wallet_crc", PEONY_WALLET_GRPC_PORT=str(wallet_port)) as wallet:
-        runner, channel, engine = await _members(infra, f"127.0.0.1:{wallet_port}")
-        try:
-            yield wallet, pb_grpc.MembersServiceStub(channel), engine
-        finally:
-            await channel.close()
-            await engine.dispose()
-            await runner.stop()
+    with private_nats(tmp_path_factory.mktemp("crc_nats")) as nats_url:
+        async with running_wallet(
+            infra, "wallet_crc", PEONY_WALLET_GRPC_PORT=str(wallet_port), PEONY_NATS_URL=nats_url
+        ) as wallet:
+            runner, channel, engine = await _members(infra, f"127.0.0.1:{wallet_port}", nats_url)
+            try:
+                yield wallet, pb_grpc.MembersServiceStub(channel), engine, nats_url
+            finally:
+                await channel.close()
+                await engine.dispose()
+                await runner.stop()
 
 
 def _campaign(template: str) -> pb.CreateCampaignRequest:
@@ -87,7 +94,7 @@ def _campaign(template: str) -> pb.CreateCampaignRequest:
 
 
 async def test_the_reward_template_is_checked_with_the_wallet_and_a_refusal_writes_nothing(world):
-    wallet, members, engine = world
+    wallet, members, engine, _nats_url = world
     admin = md(TENANT, ("hq_admin", "marketing"))
     await members.CreateSegment(
         pb.CreateSegmentRequest(
@@ -156,7 +163,8 @@ async def test_the_reward_template_is_checked_with_the_wallet_and_a_refusal_writ
 
 
 async def test_a_wallet_that_cannot_be_reached_is_unavailable_and_nothing_is_written(infra):
-    runner, channel, engine = await _members(infra, f"127.0.0.1:{free_port()}")  # nobody listens
+    nobody_listens = f"127.0.0.1:{free_port()}"
+    runner, channel, engine = await _members(infra, nobody_listens, infra.nats_url)
     try:
         members = pb_grpc.MembersServiceStub(channel)
         admin = md(TENANT, ("marketing",))
@@ -179,10 +187,10 @@ async def test_a_wallet_that_cannot_be_reached_is_unavailable_and_nothing_is_wri
         await runner.stop()
 
 
-async def test_refusals_show_in_progress_and_redemptions_in_the_windowed_results(world, infra):
+async def test_refusals_show_in_progress_and_redemptions_in_the_windowed_results(world):
     """The wallet's events as it publishes them (ProgrammeRewardSettled, VoucherRedeemed,
     PackageSessionConsumed) at times the test chooses; the expected figures are those events'."""
-    wallet, members, engine = world
+    wallet, members, engine, nats_url = world
     tenant = f"crr-{uuid.uuid4().hex[:8]}"
     admin = md(tenant, ("hq_admin", "marketing"))
     await wallet.stub.CreateVoucherTemplate(
@@ -243,7 +251,7 @@ async def test_refusals_show_in_progress_and_redemptions_in_the_windowed_results
     uows = UnitOfWorkFactory(MembersUnitOfWork, session_factory(engine), service="members", cipher=cipher)
     await run_campaigns(engine, uows, cipher, t0)
 
-    nc, js = await connect(infra.nats_url, "members-campaign-reward-tests")
+    nc, js = await connect(nats_url, "members-campaign-reward-tests")
     await ensure_stream(js, "wallet")
     campaign_id = campaign.name.split("/")[1]
     try:
@@ -369,7 +377,7 @@ async def test_refusals_show_in_progress_and_redemptions_in_the_windowed_results
 
 
 async def test_the_tenants_ladder_sets_the_birthday_points_and_voucher_checked_with_the_wallet(world):
-    wallet, members, engine = world
+    wallet, members, engine, _nats_url = world
     tenant = f"bdl-{uuid.uuid4().hex[:8]}"
     admin = md(tenant, ("hq_admin",))
     for template_id in ("bday-gold", "bday-old"):
@@ -499,7 +507,7 @@ async def test_programme_settings_per_tenant_drive_the_anniversary_and_lapse_rew
     from services.members.service_layer.lapse import LapseSettings, run_lapses
     from services.members.service_layer.membership_anniversary import AnniversarySettings, run_anniversaries
 
-    wallet, members, engine = world
+    wallet, members, engine, _nats_url = world
     tenant, plain = f"prg-{uuid.uuid4().hex[:8]}", f"prd-{uuid.uuid4().hex[:8]}"
     admin = md(tenant, ("hq_admin",))
     for template_id in ("anniv", "comeback", "gone"):
