@@ -45,7 +45,10 @@ IMPORT_RETRYABLE = {
     grpc.StatusCode.ABORTED,
     grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
-IMPORT_ATTEMPTS = 8
+# Tries per batch call. Only the ImportService's worker calls ApplyImportBatch, and it retries the
+# whole run from its checkpoint with its own doubling backoff (PEONY_MEMBERS_IMPORT_MAX_ATTEMPTS):
+# a long in-call retry loop on top of that multiplied the calls to a wallet that is down (8 x 5).
+IMPORT_ATTEMPTS = 3
 
 
 def _ts(value) -> Timestamp | None:
