@@ -217,7 +217,13 @@ def effective_state(state: str, frozen_until: datetime | None, now: datetime) ->
     return state
 
 
-def require_usable(state: str, *, action: str = "use") -> None:
+def require_usable(
+    state: str, *, action: str = "use", item: tuple[str, datetime | None, datetime] | None = None
+) -> None:
+    """`item` = (service, its expire_time, now) when one item is asked for: a card the expiry job
+    left EXHAUSTED is refused for that item's expiry (PACKAGE_ITEM_EXPIRED), what staff can act on."""
+    if state == EXHAUSTED and item is not None and item[1] is not None and item[1] <= item[2]:
+        require_item_usable(item[0], 0, item[1], 0, item[2])
     if state == FROZEN:
         raise FailedPrecondition("the package card is frozen", reason="PACKAGE_FROZEN")
     if state != ACTIVE:

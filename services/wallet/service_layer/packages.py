@@ -400,8 +400,8 @@ async def _add_consumption(
     now: datetime,
 ) -> PackageUse:
     """Checks the card can give `sessions` of `service` now and adds the postings to `draft`."""
-    dp.require_usable(state)
     item = pkg.item(service)
+    dp.require_usable(state, item=(service, item.expire_time, now) if item else None)
     if item is None:
         raise FailedPrecondition(
             f"the card has no sessions for {service}",
@@ -991,8 +991,9 @@ async def authorize_session_hold(
     await uow.stores.require(store_id, "hold.store")
     pkg = await _load(uow, member_id, package_id)  # card and items first, then the accounts
     now = datetime.now(UTC)
-    dp.require_usable(await _current_state(uow, pkg, now), action="hold sessions")
     item = pkg.item(service)
+    state = await _current_state(uow, pkg, now)
+    dp.require_usable(state, action="hold sessions", item=(service, item.expire_time, now) if item else None)
     if item is None:
         raise NotFound(f"the card has no item {service}", reason="PACKAGE_ITEM_NOT_FOUND")
     available = sessions if item.unlimited else item.sessions_available
@@ -1138,7 +1139,8 @@ async def expire_package_items(uow: UoW, package_id: str, now: datetime) -> bool
     served for it) and its unused counted sessions taken off the card (to `sessions_expired`), in
     ONE balanced `package_expire` transaction, with `PackageExpired`. Under the card's row lock and
     re-checked there, so replicas running the job at once act once; an item leaves the job's
-    selection when it has nothing left (idempotent). Skipped while the card is frozen (a freeze
+    selection when it has nothing left (idempotent); the card becomes EXHAUSTED when no item has
+    anything left to use. Skipped while the card is frozen (a freeze
     may extend the items) or while an item has sessions held (a hold may still be captured after
     the item's expiry; the job returns to it when the hold is settled or expires)."""
     pkg = await repo(uow).get_package(package_id, for_update=True)
@@ -1179,7 +1181,19 @@ async def expire_package_items(uow: UoW, package_id: str, now: datetime) -> bool
     posted = await uow.ledger.post(draft)
     for i in due:
         await repo(uow).update_item(package_id, i.service, deferred_minor=0, sessions_remaining=0)
-    await repo(uow).update_package(package_id)
+    spent = {i.service for i in due}
+    usable = [
+        i
+        for i in pkg.items
+        if i.service not in spent
+        and (
+            i.sessions_held > 0  # a hold may still be captured
+            or (i.unlimited and (i.expire_time is None or i.expire_time > now))
+            or (not i.unlimited and i.sessions_remaining > 0)
+        )
+    ]
+    # Nothing left to use on the card: it is spent like a card whose sessions were all consumed.
+    await repo(uow).update_package(package_id, **({} if usable else {"state": dp.EXHAUSTED}))
     uow.emit(
         events_pb2.PackageExpired(
             member=sv.member_name(pkg.member_id),

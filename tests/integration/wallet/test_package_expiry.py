@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
-from peony.wallet.v1 import ledger_pb2
+from peony.wallet.v1 import ledger_pb2, packages_pb2
 from peony.wallet.v1 import wallet_service_pb2 as pb
 from sqlalchemy import text
 
@@ -124,6 +124,7 @@ async def test_an_expired_counted_item_recognises_its_deferred_value_and_takes_i
         neck.expire_time,
     )
     assert after.deferred_minor == before.deferred_minor - deferred_s1
+    assert after.state == packages_pb2.PACKAGE_STATE_ACTIVE  # the neck sessions are still usable
     # the finance view: the selling store defers exactly that much less, and 9 sessions fewer
     deferred_now, sessions_now = await s1_deferred(stub)
     assert (deferred_now, sessions_now) == (finance_before[0] - deferred_s1, finance_before[1] - 9)
@@ -159,7 +160,9 @@ async def test_an_unlimited_time_card_past_its_period_recognises_the_rest(wallet
     money = [p for p in tx.postings if p.unit != "SESSION"]
     assert sorted(abs(p.amount) for p in money) == [deferred, deferred]
     assert not [p for p in tx.postings if p.unit == "SESSION"]  # an unlimited item counts no sessions
-    assert (await card(stub, sold.name)).deferred_minor == 0
+    after = await card(stub, sold.name)
+    assert after.deferred_minor == 0
+    assert after.state == packages_pb2.PACKAGE_STATE_EXHAUSTED  # nothing on it can be used any more
     await assert_ledger_invariants(engine)
 
 
