@@ -324,6 +324,12 @@ def build_request(
 
     for b in route.variables:
         value = path_params[b.variable.dotted]
+        leaf = b.fields[-1]
+        if leaf.type == _FD.TYPE_STRING and not leaf.is_repeated and value.isascii():
+            # Plain ASCII text into a string field: setting it is all json_format would do
+            # (its checks are for other types and unpaired surrogates), at a fraction of the cost.
+            setattr(_descend(request, b.fields[:-1]), leaf.name, value)
+            continue
         try:
             _assign(_descend(request, b.fields[:-1]), b.fields[-1], [value], b.variable.dotted)
         except GatewayError as exc:
