@@ -91,10 +91,6 @@ def _json_response(status: int, payload: Any, headers: Mapping[str, str] | None 
     )
 
 
-def _traceparent(span_context: trace.SpanContext) -> str:
-    return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"
-
-
 def _request_timeout(request: web.Request, route_timeout: float) -> float:
     """The backend call's deadline: the route class's, or the client's header if that is shorter."""
     raw = request.headers.get(TIMEOUT_HEADER)
@@ -282,21 +278,25 @@ class Gateway:
                 span.record_exception(exc)
                 response = _json_response(500, error_body(500, grpc.StatusCode.INTERNAL, "internal error"))
             status = response.status
-            if template:
-                span.set_attribute("http.route", template)
-                span.set_attribute("url.path", template)  # the template: no ids/PII, low cardinality
-            span.set_attribute("http.response.status_code", status)
-            if status >= 500:
-                span.set_status(Status(StatusCode.ERROR, error_type or str(status)))
-                span.set_attribute("error.type", error_type or str(status))
+            if span.is_recording():  # an unsampled span would drop these anyway
+                if template:
+                    span.set_attribute("http.route", template)
+                    span.set_attribute("url.path", template)  # the template: no ids/PII, low cardinality
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR, error_type or str(status)))
+                    span.set_attribute("error.type", error_type or str(status))
             ctx = span.get_span_context()
+            trace_id = None
             if ctx.is_valid:
-                response.headers["traceparent"] = _traceparent(ctx)
-                response.headers["X-Trace-Id"] = f"{ctx.trace_id:032x}"
+                trace_id = f"{ctx.trace_id:032x}"
+                headers = response.headers
+                headers["traceparent"] = f"00-{trace_id}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+                headers["X-Trace-Id"] = trace_id
             request_id = request.headers.get("X-Request-Id")
             if request_id:
                 response.headers["X-Request-Id"] = request_id
-            self._access_log(known_method, template, status, started, span)
+            self._access_log(known_method, template, status, started, span, trace_id)
         finally:
             otel_context.detach(token)
             span.end()
@@ -347,7 +347,9 @@ class Gateway:
         authorization = request.headers.get("Authorization")
         if authorization and self.tenant_of is not None:
             tenant = self.tenant_of(authorization, now)
-        refusal = limiter.admit(tenant=tenant, token=authorization, client=request.remote or "", now=now)
+        # The peer address only matters to anonymous requests (looking it up has a cost).
+        client = (request.remote or "") if tenant is None else ""
+        refusal = limiter.admit(tenant=tenant, token=authorization, client=client, now=now)
         if refusal is not None:
             raise GatewayError(
                 429,
@@ -470,16 +472,27 @@ class Gateway:
 
     # -- logging --------------------------------------------------------------------------------
 
-    def _access_log(self, method: str, template: str, status: int, started: float, span: trace.Span) -> None:
-        http_server_metrics().record(method, template, status, time.perf_counter() - started)
-        ctx = span.get_span_context()
+    def _access_log(
+        self,
+        method: str,
+        template: str,
+        status: int,
+        started: float,
+        span: trace.Span,
+        trace_id: str | None = None,
+    ) -> None:
+        elapsed = time.perf_counter() - started
+        http_server_metrics().record(method, template, status, elapsed)
+        if trace_id is None:
+            ctx = span.get_span_context()
+            trace_id = f"{ctx.trace_id:032x}" if ctx.is_valid else None
         access_log.info(
             "http.access",
             method=method,
             route=template or "(unmatched)",
             status=status,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            trace_id=f"{ctx.trace_id:032x}" if ctx.is_valid else None,
+            duration_ms=round(elapsed * 1000, 2),
+            trace_id=trace_id,
         )
 
 
