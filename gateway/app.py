@@ -377,11 +377,11 @@ class Gateway:
             metadata.append(("x-request-id", request_id))
         try:
             if outbound is None:  # a caller's channel: its interceptors trace the call
-                reply = await stub(message, timeout=timeout, metadata=metadata)
+                reply = await stub(message, timeout=timeout, metadata=tuple(metadata))
             else:
                 traced, metadata = outbound.start(grpc_path, metadata)
                 try:
-                    reply = await stub(message, timeout=timeout, metadata=metadata)
+                    reply = await stub(message, timeout=timeout, metadata=tuple(metadata))
                 except BaseException as exc:
                     outbound.failed(traced, exc)
                     raise

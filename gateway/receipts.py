@@ -79,7 +79,8 @@ async def _forward(gateway: Any, credentials: ServiceCredentials, request: web.R
     outbound = backend.outbound  # the gateway's own channel has no interceptors (app.py)
     traced = None
     if outbound is not None:
-        traced, metadata = outbound.start(_METHOD, list(metadata))
+        traced, extended = outbound.start(_METHOD, list(metadata))
+        metadata = tuple(extended)
     try:
         try:
             reply = await call(message, timeout=DEADLINE_S, metadata=metadata)
