@@ -51,3 +51,23 @@ def test_grpc_aio_round_trip_on_the_loop(loop_name: str) -> None:
     module, reply = run(main(), loop_name)
     assert reply == b"7cba"
     assert module.startswith("uvloop" if loop_name == "uvloop" else "asyncio")
+
+
+def test_gateway_refuses_an_unknown_loop_at_start() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PEONY_EVENT_LOOP": "trio", "PYTHONPATH": f"{root}{os.pathsep}{root / 'gen'}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "gateway"],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "PEONY_EVENT_LOOP" in done.stderr
