@@ -44,17 +44,24 @@ from gateway.services import EXPOSED_SERVICES, load_services
 from gateway.settings import GatewaySettings, gateway_settings
 from gateway.transcode import build_request, render_response, response_json
 from kit.auth import TokenVerifier
+from kit.eventloop import event_loop_name
+from kit.eventloop import run as run_event_loop
 from kit.grpc_client import ClientChannelSettings, client_channel_options, client_target
-from kit.logging import configure_logging, get_logger
-from kit.telemetry import client_interceptors, configure_telemetry, http_server_metrics
+from kit.logging import configure_logging, get_logger, hot_logger
+from kit.telemetry import OutboundCalls, configure_telemetry, http_server_metrics
 
 __all__ = ["Gateway", "build_app", "main", "serve"]
 
 log = get_logger("peony.gateway")
+access_log = hot_logger("peony.gateway")  # the one line per request: the cheap path (kit/logging.py)
 
 READY_TIMEOUT_S = 2.0
 TIMEOUT_HEADER = "X-Request-Timeout"
 JSON_TYPE = "application/json"
+# What aiohttp writes for content_type=JSON_TYPE, charset="utf-8"; set as a header it skips the
+# per-response parsing of those two arguments.
+_JSON_CONTENT_TYPE = {"Content-Type": "application/json; charset=utf-8"}
+_NO_PARENT = otel_context.Context()  # a request without trace headers starts a new trace
 GATEWAY_KEY: web.AppKey[Gateway] = web.AppKey("peony_gateway")
 
 _HEALTH_CHECK = "/grpc.health.v1.Health/Check"
@@ -78,12 +85,10 @@ def _channel_options(config: Any) -> list[tuple[str, Any]]:
 
 def _json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> web.Response:
     return web.Response(
-        status=status, body=response_json(payload), content_type=JSON_TYPE, charset="utf-8", headers=headers
+        status=status,
+        body=response_json(payload),
+        headers=_JSON_CONTENT_TYPE if headers is None else {**_JSON_CONTENT_TYPE, **headers},
     )
-
-
-def _traceparent(span_context: trace.SpanContext) -> str:
-    return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"
 
 
 def _request_timeout(request: web.Request, route_timeout: float) -> float:
@@ -138,6 +143,9 @@ class _Backend:
     target: str
     channel: grpc.aio.Channel | None = None
     owned: bool = False
+    # Client spans and metrics of calls on an owned channel (it has no interceptors: see
+    # kit.telemetry.OutboundCalls); None on a caller's channel, whose interceptors are its own.
+    outbound: OutboundCalls | None = None
 
 
 @dataclass
@@ -154,9 +162,13 @@ class Gateway:
     draining: bool = False
     # backend key -> last health answer ("SERVING", "NOT_SERVING", "UNAVAILABLE", ...)
     backend_states: dict[str, str] = field(default_factory=dict)
-    _callables: dict[int, tuple[Any, float]] = field(default_factory=dict)  # id(route) -> (stub, timeout)
+    # id(route) -> (stub, timeout, grpc path, the backend's OutboundCalls or None)
+    _callables: dict[int, tuple[Any, float, str, OutboundCalls | None]] = field(default_factory=dict)
     methods: frozenset[str] = frozenset()
     _watcher: asyncio.Task[None] | None = None
+    # The propagator's header names (traceparent, tracestate, baggage), per propagator object.
+    _textmap: Any = None
+    _trace_headers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         standard = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
@@ -167,23 +179,23 @@ class Gateway:
     async def open(self, _app: web.Application | None = None) -> None:
         for backend in self.backends.values():
             if backend.channel is None:
-                interceptors = client_interceptors(backend.target)
+                # No interceptors: each call is traced by ``backend.outbound`` (cheaper per call).
                 backend.channel = grpc.aio.insecure_channel(
-                    client_target(backend.target),
-                    options=_channel_options(self.config),
-                    interceptors=interceptors,
+                    client_target(backend.target), options=_channel_options(self.config)
                 )
+                backend.outbound = OutboundCalls(backend.target)
                 backend.owned = True
         for route in self.router.routes:
-            channel = self.backends[route.backend].channel
-            assert channel is not None
-            stub = channel.unary_unary(
-                route.grpc_path,
+            backend = self.backends[route.backend]
+            assert backend.channel is not None
+            grpc_path = route.grpc_path
+            stub = backend.channel.unary_unary(
+                grpc_path,
                 request_serializer=route.request_class.SerializeToString,
                 response_deserializer=route.response_class.FromString,
             )
-            timeout = self.settings.timeout_for(route.http_method, route.grpc_path)
-            self._callables[id(route)] = (stub, timeout)
+            timeout = self.settings.timeout_for(route.http_method, grpc_path)
+            self._callables[id(route)] = (stub, timeout, grpc_path, backend.outbound)
         _watch_backend_health(self)
         interval = self.settings.health_interval_s
         if interval > 0:
@@ -206,6 +218,7 @@ class Gateway:
             if backend.owned and backend.channel is not None:
                 await backend.channel.close(grace=1.0)
                 backend.channel = None
+                backend.outbound = None
                 backend.owned = False
 
     # -- the proxy handler ----------------------------------------------------------------------
@@ -217,12 +230,14 @@ class Gateway:
         known_method = method if method in self.methods else "_OTHER"
         template = ""
         error_type = ""
-        with self.tracer.start_as_current_span(
+        span = self.tracer.start_span(
             known_method,
-            context=propagate.extract(request.headers),
+            context=self._parent_context(request.headers),
             kind=SpanKind.SERVER,
             attributes={"http.request.method": known_method},
-        ) as span:
+        )
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
             try:
                 try:
                     found = self.router.match(method, request.rel_url.raw_path)
@@ -263,22 +278,40 @@ class Gateway:
                 span.record_exception(exc)
                 response = _json_response(500, error_body(500, grpc.StatusCode.INTERNAL, "internal error"))
             status = response.status
-            if template:
-                span.set_attribute("http.route", template)
-                span.set_attribute("url.path", template)  # the template: no ids/PII, low cardinality
-            span.set_attribute("http.response.status_code", status)
-            if status >= 500:
-                span.set_status(Status(StatusCode.ERROR, error_type or str(status)))
-                span.set_attribute("error.type", error_type or str(status))
+            if span.is_recording():  # an unsampled span would drop these anyway
+                if template:
+                    span.set_attribute("http.route", template)
+                    span.set_attribute("url.path", template)  # the template: no ids/PII, low cardinality
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR, error_type or str(status)))
+                    span.set_attribute("error.type", error_type or str(status))
             ctx = span.get_span_context()
+            trace_id = None
             if ctx.is_valid:
-                response.headers["traceparent"] = _traceparent(ctx)
-                response.headers["X-Trace-Id"] = f"{ctx.trace_id:032x}"
+                trace_id = f"{ctx.trace_id:032x}"
+                headers = response.headers
+                headers["traceparent"] = f"00-{trace_id}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+                headers["X-Trace-Id"] = trace_id
             request_id = request.headers.get("X-Request-Id")
             if request_id:
                 response.headers["X-Request-Id"] = request_id
-            self._access_log(known_method, template, status, started, span)
+            self._access_log(known_method, template, status, started, span, trace_id)
+        finally:
+            otel_context.detach(token)
+            span.end()
         return response
+
+    def _parent_context(self, headers: Mapping[str, str]) -> otel_context.Context:
+        """The caller's trace context, extracted only when it sent a header the propagator reads
+        (without one, extraction would yield an empty context anyway, at some cost per request)."""
+        textmap = propagate.get_global_textmap()
+        if textmap is not self._textmap:
+            self._textmap, self._trace_headers = textmap, tuple(textmap.fields)
+        for name in self._trace_headers:
+            if name in headers:
+                return propagate.extract(headers)
+        return _NO_PARENT
 
     def _too_large(self) -> web.Response:
         limit = self.config.max_message_bytes
@@ -314,7 +347,9 @@ class Gateway:
         authorization = request.headers.get("Authorization")
         if authorization and self.tenant_of is not None:
             tenant = self.tenant_of(authorization, now)
-        refusal = limiter.admit(tenant=tenant, token=authorization, client=request.remote or "", now=now)
+        # The peer address only matters to anonymous requests (looking it up has a cost).
+        client = (request.remote or "") if tenant is None else ""
+        refusal = limiter.admit(tenant=tenant, token=authorization, client=client, now=now)
         if refusal is not None:
             raise GatewayError(
                 429,
@@ -331,7 +366,7 @@ class Gateway:
         self._admit(request)
         body = await self._read_body(request)
         message = build_request(route, path_params, request.rel_url.query.items(), body)
-        call, route_timeout = self._callables[id(route)]
+        stub, route_timeout, grpc_path, outbound = self._callables[id(route)]
         timeout = _request_timeout(request, route_timeout)
         metadata: list[tuple[str, str]] = []
         auth = request.headers.get("Authorization")
@@ -341,7 +376,16 @@ class Gateway:
         if request_id is not None:
             metadata.append(("x-request-id", request_id))
         try:
-            reply = await call(message, timeout=timeout, metadata=tuple(metadata))
+            if outbound is None:  # a caller's channel: its interceptors trace the call
+                reply = await stub(message, timeout=timeout, metadata=tuple(metadata))
+            else:
+                traced, metadata = outbound.start(grpc_path, metadata)
+                try:
+                    reply = await stub(message, timeout=timeout, metadata=tuple(metadata))
+                except BaseException as exc:
+                    outbound.failed(traced, exc)
+                    raise
+                outbound.succeeded(traced)
         except grpc.aio.AioRpcError as exc:
             http, payload = rpc_error_to_http(exc, backend=route.backend)
             if http >= 500:
@@ -377,8 +421,14 @@ class Gateway:
             )
         )
         token = otel_context.attach(trace.set_span_in_context(unsampled))
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)  # the channel has no interceptor to do it
         try:
-            reply = await check(health_pb2.HealthCheckRequest(service=""), timeout=READY_TIMEOUT_S)
+            reply = await check(
+                health_pb2.HealthCheckRequest(service=""),
+                timeout=READY_TIMEOUT_S,
+                metadata=tuple(carrier.items()),
+            )
         except grpc.aio.AioRpcError as exc:
             return exc.code().name
         finally:
@@ -422,16 +472,27 @@ class Gateway:
 
     # -- logging --------------------------------------------------------------------------------
 
-    def _access_log(self, method: str, template: str, status: int, started: float, span: trace.Span) -> None:
-        http_server_metrics().record(method, template, status, time.perf_counter() - started)
-        ctx = span.get_span_context()
-        log.info(
+    def _access_log(
+        self,
+        method: str,
+        template: str,
+        status: int,
+        started: float,
+        span: trace.Span,
+        trace_id: str | None = None,
+    ) -> None:
+        elapsed = time.perf_counter() - started
+        http_server_metrics().record(method, template, status, elapsed)
+        if trace_id is None:
+            ctx = span.get_span_context()
+            trace_id = f"{ctx.trace_id:032x}" if ctx.is_valid else None
+        access_log.info(
             "http.access",
             method=method,
             route=template or "(unmatched)",
             status=status,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            trace_id=f"{ctx.trace_id:032x}" if ctx.is_valid else None,
+            duration_ms=round(elapsed * 1000, 2),
+            trace_id=trace_id,
         )
 
 
@@ -567,7 +628,7 @@ async def serve(
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, stop.set)
                 installed.append(sig)
-        log.info("gateway.started", addr=f"{host}:{port}")
+        log.info("gateway.started", addr=f"{host}:{port}", event_loop=type(loop).__module__.split(".")[0])
         if started is not None:
             started.set()
         await stop.wait()
@@ -590,6 +651,11 @@ def main() -> None:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(2) from None
+    try:
+        loop_name = event_loop_name()
+    except ValueError as exc:
+        print(f"peony gateway: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     configure_logging("gateway", config.log_level, config.log_format)
     try:
         handle = configure_telemetry("gateway", config.version)
@@ -597,7 +663,7 @@ def main() -> None:
         print(f"peony gateway: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
-        asyncio.run(serve(config))
+        run_event_loop(serve(config), loop_name)
     except KeyboardInterrupt:  # pragma: no cover - signal handlers normally catch it
         pass
     finally:

@@ -76,8 +76,20 @@ async def _forward(gateway: Any, credentials: ServiceCredentials, request: web.R
         body=body,
         query=dict(request.query),
     )
+    outbound = backend.outbound  # the gateway's own channel has no interceptors (app.py)
+    traced = None
+    if outbound is not None:
+        traced, extended = outbound.start(_METHOD, list(metadata))
+        metadata = tuple(extended)
     try:
-        reply = await call(message, timeout=DEADLINE_S, metadata=metadata)
+        try:
+            reply = await call(message, timeout=DEADLINE_S, metadata=metadata)
+        except BaseException as exc:
+            if traced is not None:
+                outbound.failed(traced, exc)  # type: ignore[union-attr]
+            raise
+        if traced is not None:
+            outbound.succeeded(traced)  # type: ignore[union-attr]
     except grpc.aio.AioRpcError as exc:
         status, payload = rpc_error_to_http(exc, backend="notify")
         retry_after = retry_after_seconds(exc, gateway.settings.retry_after_s)

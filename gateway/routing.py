@@ -366,7 +366,9 @@ def compile_routes(services: Iterable[tuple[_descriptor.ServiceDescriptor, str]]
 
 
 def _decode(value: str, multi_segment: bool) -> str:
-    if not multi_segment or "%" not in value:
+    if "%" not in value:
+        return value  # nothing encoded (the common case): what unquote would return
+    if not multi_segment:
         return unquote(value, errors="strict")
     # Multi-segment variables keep an encoded '/' encoded (reserved expansion).
     return "%2F".join(unquote(part, errors="strict") for part in re.split("%2[Ff]", value))
@@ -375,7 +377,7 @@ def _decode(value: str, multi_segment: bool) -> str:
 class _Group:
     """Routes that share a bucket (first literal segment) and a custom verb (or none)."""
 
-    __slots__ = ("by_method", "routes")
+    __slots__ = ("by_method", "captures", "routes")
 
     def __init__(self, routes: list[Route]):
         self.routes = sorted(routes, key=lambda r: r.template.specificity())
@@ -383,6 +385,15 @@ class _Group:
         for r in self.routes:
             methods.setdefault(r.http_method, []).append(r)
         self.by_method = {m: _combine(rs) for m, rs in methods.items()}
+        # Per method, per alternative: (dotted field path, regex group, multi-segment) of each
+        # variable, computed once rather than per request.
+        self.captures = {
+            m: [
+                tuple((b.variable.dotted, f"r{i}{b.group}", b.variable.multi_segment) for b in r.variables)
+                for i, r in enumerate(rs)
+            ]
+            for m, (_, rs) in self.by_method.items()
+        }
 
     def match(self, method: str, path: str) -> RouteMatch | None:
         entry = self.by_method.get(method)
@@ -395,8 +406,8 @@ class _Group:
         index = int(m.lastgroup[2:])  # type: ignore[index]
         route = routes[index]
         params = {
-            b.variable.dotted: _decode(m.group(f"r{index}{b.group}"), b.variable.multi_segment)
-            for b in route.variables
+            dotted: _decode(m.group(group), multi_segment)
+            for dotted, group, multi_segment in self.captures[method][index]
         }
         return RouteMatch(route, params)
 

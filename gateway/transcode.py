@@ -29,6 +29,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from gateway.errors import GatewayError
+from gateway.render import message_to_dict
 from gateway.routing import Route
 
 __all__ = ["build_request", "field_mask_paths", "render_response", "response_json"]
@@ -324,6 +325,12 @@ def build_request(
 
     for b in route.variables:
         value = path_params[b.variable.dotted]
+        leaf = b.fields[-1]
+        if leaf.type == _FD.TYPE_STRING and not leaf.is_repeated and value.isascii():
+            # Plain ASCII text into a string field: setting it is all json_format would do
+            # (its checks are for other types and unpaired surrogates), at a fraction of the cost.
+            setattr(_descend(request, b.fields[:-1]), leaf.name, value)
+            continue
         try:
             _assign(_descend(request, b.fields[:-1]), b.fields[-1], [value], b.variable.dotted)
         except GatewayError as exc:
@@ -335,7 +342,7 @@ def build_request(
 
 def render_response(route: Route, message: Message) -> Any:
     """The JSON value (dict, or anything for ``response_body``) for a backend response."""
-    data = json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
+    data = message_to_dict(message)  # = MessageToDict(..., always_print_fields_with_no_presence=True)
     if route.response_body:
         field = route.method.output_type.fields_by_name[route.response_body]
         return data.get(field.json_name)

@@ -15,6 +15,7 @@ messages before they leave the process.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 import sys
@@ -29,7 +30,16 @@ from uuid import UUID
 import structlog
 from opentelemetry import trace
 
-__all__ = ["REDACTED", "configure_logging", "get_logger", "is_sensitive_key", "redact", "scrub_text"]
+__all__ = [
+    "REDACTED",
+    "HotLogger",
+    "configure_logging",
+    "get_logger",
+    "hot_logger",
+    "is_sensitive_key",
+    "redact",
+    "scrub_text",
+]
 
 REDACTED = "[REDACTED]"
 
@@ -279,6 +289,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
         handler = _StdoutHandler()
         handler.setFormatter(formatter)
         root.addHandler(handler)
+        _state["handler"] = handler
         root.setLevel(numeric_level)
         for name in NOISY_LOGGERS:
             logging.getLogger(name).setLevel(max(logging.WARNING, numeric_level))
@@ -302,3 +313,83 @@ def get_logger(name: str | None = None, **initial_values: Any) -> Any:
     if name is None:
         return structlog.stdlib.get_logger(**initial_values)
     return structlog.stdlib.get_logger(name, **initial_values)
+
+
+# --------------------------------------------------------------------------------------------
+# A logger for one line per request
+# --------------------------------------------------------------------------------------------
+
+_STAMP = structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp")
+
+
+class HotLogger:
+    """``info(event, **fields)`` for a line written once per request (the gateway's access line).
+
+    It writes the very line :func:`get_logger`'s ``info`` writes — same keys in the same order,
+    contextvars, timestamp, level, service, logger, trace/span ids, the same redaction — but,
+    while the only handler is configure_logging's stdout JSON handler, without the per-call work
+    of the generic path (structlog's processor chain, a ``LogRecord`` with caller lookup, the
+    formatter's copy of it): profiled at ~0.1 ms of CPU per request on the gateway before. Any
+    other set-up (an OTLP log handler, the console format, a test's capture handler, filters)
+    takes the generic path, so every handler still sees every line.
+    """
+
+    __slots__ = ("_generic", "_name", "_std")
+
+    def __init__(self, name: str):
+        self._name = name
+        self._std = logging.getLogger(name)
+        self._generic = get_logger(name)
+
+    def info(self, event: str, **fields: Any) -> None:
+        std = self._std
+        if not std.isEnabledFor(logging.INFO):
+            return
+        handler = self._sole_stdout_handler()
+        if handler is None:
+            self._generic.info(event, **fields)
+            return
+        event_dict = fields
+        event_dict["event"] = event
+        structlog.contextvars.merge_contextvars(None, "info", event_dict)
+        _STAMP(None, "info", event_dict)
+        event_dict["level"] = "info"
+        event_dict.setdefault("service", _state["service"])
+        event_dict["logger"] = self._name
+        _add_trace_context(None, "info", event_dict)
+        line = _render_json(_redact_processor(None, "info", event_dict))
+        stream = sys.stdout
+        with handler.lock:  # type: ignore[union-attr]  # as StreamHandler.emit + flush do
+            stream.write(line + "\n")
+            stream.flush()
+
+    def _sole_stdout_handler(self) -> logging.Handler | None:
+        handler = _state.get("handler")
+        if handler is None or _state.get("format") != "json":
+            return None
+        root = logging.getLogger()
+        handlers = root.handlers
+        if (
+            len(handlers) != 1
+            or handlers[0] is not handler
+            or root.filters
+            or handler.filters
+            or handler.level > logging.INFO
+        ):
+            return None
+        logger: logging.Logger | None = self._std
+        while logger is not None and logger is not root:  # nothing between us and the root handler
+            if logger.handlers or logger.filters or not logger.propagate:
+                return None
+            logger = logger.parent
+        return handler
+
+
+def _render_json(event_dict: dict[str, Any]) -> str:
+    # What _formatter()'s JSONRenderer(ensure_ascii=False, default=str) produces.
+    return json.dumps(event_dict, ensure_ascii=False, default=str)
+
+
+def hot_logger(name: str) -> HotLogger:
+    """A :class:`HotLogger` for ``name`` (create it once, at import, and keep it)."""
+    return HotLogger(name)

@@ -386,6 +386,7 @@ async def test_access_log_has_no_query_body_or_auth(client, monkeypatch):
         warning = exception = info
 
     monkeypatch.setattr(gateway_app, "log", Capture())
+    monkeypatch.setattr(gateway_app, "access_log", Capture())  # the access line's logger
     await client.get(
         "/v1/members", params={"filter.city": "SecretTown"}, headers={"Authorization": "Bearer sekrit"}
     )
