@@ -9,7 +9,20 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, bindparam, delete, func, select, text, tuple_, update
+from sqlalchemy import (
+    DateTime,
+    LargeBinary,
+    Text,
+    and_,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -82,10 +95,58 @@ def _values(m: Message) -> dict:
     }
 
 
-# One statement compiled once (executed with the rows as parameters, which SQLAlchemy sends as one
-# multi-row INSERT): building ``.values([...])`` per event recompiled it every time.
-# Both the primary key and uq_messages_trigger mean "this message exists already".
-_ADD_MANY = pg_insert(_m).on_conflict_do_nothing().returning(_m.c.message_id)
+# New queued messages, any number of them, in ONE statement whose SQL text never changes (each
+# column an array parameter, ``unnest`` makes the rows): prepared once per connection, and a batch
+# of events costs one round trip. (An executemany with RETURNING is rewritten per batch size: a
+# new SQL text, compiled and prepared again, for every distinct number of rows.) Both the primary
+# key and uq_messages_trigger mean "this message exists already".
+_QUEUE_COLUMNS = (
+    ("tenant_id", Text),
+    ("message_id", UUID(as_uuid=False)),
+    ("recipient", Text),
+    ("trigger", Text),
+    ("trigger_event_id", UUID(as_uuid=False)),
+    ("purpose", Text),
+    ("state", Text),
+    ("due_time", DateTime(timezone=True)),
+    ("event_type", Text),
+    ("event_payload", LargeBinary),
+)
+_QUEUE_ROWS = func.unnest(*(bindparam(name, type_=ARRAY(type_)) for name, type_ in _QUEUE_COLUMNS))
+_ADD_MANY = (
+    pg_insert(_m)
+    .from_select(
+        [name for name, _ in _QUEUE_COLUMNS],
+        select(_QUEUE_ROWS.table_valued(*(name for name, _ in _QUEUE_COLUMNS)).render_derived("queued")),
+    )
+    .on_conflict_do_nothing()
+    .returning(_m.c.message_id)
+)
+
+
+async def add_messages(session: AsyncSession, rows: list[tuple[str, Message, str, bytes]]) -> int:
+    """Inserts new queued messages (tenant, message, event type, event payload) of any tenants in
+    one statement; rows whose (trigger event, trigger, recipient) exists already are skipped.
+    Returns how many were new."""
+    if not rows:
+        return 0
+    columns: dict[str, list] = {name: [] for name, _ in _QUEUE_COLUMNS}
+    for tenant, m, event_type, payload in rows:
+        for name, value in (
+            ("tenant_id", tenant),
+            ("message_id", m.message_id),
+            ("recipient", m.recipient),
+            ("trigger", m.trigger),
+            ("trigger_event_id", m.trigger_event_id),
+            ("purpose", m.purpose),
+            ("state", m.state),
+            ("due_time", m.due_time),
+            ("event_type", event_type),
+            ("event_payload", payload),
+        ):
+            columns[name].append(value)
+    result = await session.execute(_ADD_MANY, columns)
+    return len(result.all())
 
 
 class MessageRepository:
@@ -97,30 +158,9 @@ class MessageRepository:
         return and_(_m.c.tenant_id == self.tenant, *clauses)
 
     async def add_many(self, rows: list[tuple[Message, str, bytes]]) -> int:
-        """Inserts new queued messages (message, event type, event payload) in one statement;
-        rows whose (trigger event, trigger, recipient) exists already are skipped. Returns how
-        many were new."""
-        if not rows:
-            return 0
-        result = await self.session.execute(
-            _ADD_MANY,
-            [
-                {
-                    "tenant_id": self.tenant,
-                    "message_id": m.message_id,
-                    "recipient": m.recipient,
-                    "trigger": m.trigger,
-                    "trigger_event_id": m.trigger_event_id,
-                    "purpose": m.purpose,
-                    "state": m.state,
-                    "due_time": m.due_time,
-                    "event_type": event_type,
-                    "event_payload": payload,
-                }
-                for m, event_type, payload in rows
-            ],
-        )
-        return len(result.all())
+        """Inserts new queued messages (message, event type, event payload) of this tenant in one
+        statement (``add_messages``); returns how many were new."""
+        return await add_messages(self.session, [(self.tenant, m, et, payload) for m, et, payload in rows])
 
     async def erase_recipient(self, recipient: str) -> None:
         """MemberErased: the member's messages stay as a count (trigger, channel, state, times,

@@ -17,31 +17,59 @@ from google.protobuf.timestamp_pb2 import Timestamp
 _TIMESTAMP = Timestamp.DESCRIPTOR.full_name
 
 
-def _value(fd: FieldDescriptor, value: Any) -> Any:
-    if fd.type == FieldDescriptor.TYPE_MESSAGE:
-        if fd.message_type.full_name == _TIMESTAMP:
-            if not value.seconds and not value.nanos:
-                return None
-            return datetime.fromtimestamp(value.seconds + value.nanos / 1e9, UTC)
+_SCALAR, _ENUM, _TIME, _NESTED, _MAP = range(5)
+
+
+def _plan(descriptor: Descriptor) -> tuple[tuple[str, bool, int, dict[int, str] | None], ...]:
+    """How to read each field of a message type — (name, repeated, kind, enum names) — worked out
+    once per type (descriptor options and enum tables are slow to ask for every event)."""
+    plan = _PLANS.get(descriptor)
+    if plan is not None:
+        return plan
+    fields = []
+    for fd in descriptor.fields:
+        is_map = fd.type == FieldDescriptor.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry
+        names = None
+        if is_map:
+            kind = _MAP
+        elif fd.type == FieldDescriptor.TYPE_MESSAGE:
+            kind = _TIME if fd.message_type.full_name == _TIMESTAMP else _NESTED
+        elif fd.type == FieldDescriptor.TYPE_ENUM:
+            kind, names = _ENUM, {v.number: v.name for v in fd.enum_type.values}
+        else:
+            kind = _SCALAR
+        fields.append((fd.name, fd.is_repeated and not is_map, kind, names))
+    plan = _PLANS[descriptor] = tuple(fields)
+    return plan
+
+
+_PLANS: dict[Descriptor, tuple[tuple[str, bool, int, dict[int, str] | None], ...]] = {}
+
+
+def _value(kind: int, names: dict[int, str] | None, value: Any) -> Any:
+    if kind == _SCALAR:
+        return value
+    if kind == _TIME:
+        if not value.seconds and not value.nanos:
+            return None
+        return datetime.fromtimestamp(value.seconds + value.nanos / 1e9, UTC)
+    if kind == _NESTED:
         return event_context(value)
-    if fd.type == FieldDescriptor.TYPE_ENUM:
-        enum_value = fd.enum_type.values_by_number.get(value)
-        return enum_value.name if enum_value is not None else str(value)
-    return value
+    assert names is not None
+    name = names.get(value)
+    return name if name is not None else str(value)
 
 
 def event_context(message: Message) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for fd in message.DESCRIPTOR.fields:
-        raw = getattr(message, fd.name)
-        if fd.is_repeated and not (
-            fd.type == FieldDescriptor.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry
-        ):
-            out[fd.name] = [_value(fd, v) for v in raw]
-        elif fd.type == FieldDescriptor.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry:
-            out[fd.name] = dict(raw)
+    for name, repeated, kind, names in _plan(message.DESCRIPTOR):
+        raw = getattr(message, name)
+        if kind == _MAP:
+            out[name] = dict(raw)
+        elif repeated:
+            out[name] = [_value(kind, names, v) for v in raw]
         else:
-            out[fd.name] = _value(fd, raw)
+            out[name] = _value(kind, names, raw)
     return out
 
 

@@ -137,8 +137,14 @@ TRIGGERS: tuple[Trigger, ...] = (
 BY_KEY: Mapping[str, Trigger] = MappingProxyType({t.key: t for t in TRIGGERS})
 
 
+_BY_EVENT_TYPE: dict[str, list[Trigger]] = {}
+for _trigger in TRIGGERS:
+    _BY_EVENT_TYPE.setdefault(_trigger.event_type, []).append(_trigger)
+
+
 def triggers_for(event_type: str) -> list[Trigger]:
-    return [t for t in TRIGGERS if t.event_type == event_type]
+    """The trigger table's rows for ``event_type``, in table order (a dict lookup per event)."""
+    return list(_BY_EVENT_TYPE.get(event_type, ()))
 
 
 def event_types(stream: str) -> list[str]:

@@ -3,12 +3,13 @@
 One kit ``EventConsumer`` per producing service (durable, explicit ack, inbox dedupe in the same
 transaction as the handler's effect, backoff, dead letters), subscribed to exactly the event
 types some trigger uses (``domain.triggers``). The handler is the same for every event: queue
-the trigger table's messages (``service_layer.handlers.handle_event``).
+the trigger table's messages (``service_layer.handlers.handle_event``); a run of trigger events
+in one fetched batch is queued with one insert (``handle_events``, a kit batch handler).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from nats.js import JetStreamContext
@@ -16,8 +17,15 @@ from peony.members.v1 import events_pb2 as members_events
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kit.messaging import EventConsumer, EventEnvelope, EventHandler
-from services.notify.domain.triggers import subjects
-from services.notify.service_layer.handlers import InvalidEvent, decode_event, erase_member, handle_event
+from kit.messaging.consumer import BatchHandler
+from services.notify.domain.triggers import TRIGGERS, subjects
+from services.notify.service_layer.handlers import (
+    InvalidEvent,
+    decode_event,
+    erase_member,
+    handle_event,
+    handle_events,
+)
 from services.notify.service_layer.unit_of_work import SERVICE, NotifyUnitOfWork
 
 STREAMS = ("members", "wallet", "booking")
@@ -61,6 +69,15 @@ def events_handler(forget_contact: Callable[[str, str], None] | None = None) -> 
     return handle
 
 
+async def _handle_many(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
+    await handle_events(session, envelopes, now=datetime.now(UTC))
+
+
+def batch_handlers() -> dict[str, BatchHandler]:
+    """Every trigger event type: a run of them in one fetched batch is queued with one insert."""
+    return {trigger.event_type: _handle_many for trigger in TRIGGERS}
+
+
 def events_consumer(
     engine: AsyncEngine,
     js: JetStreamContext,
@@ -77,5 +94,6 @@ def events_consumer(
         stream_service=stream,
         subjects=stream_subjects(stream),
         handler=events_handler(forget_contact),
+        batch_handlers=batch_handlers(),
         **options,
     )

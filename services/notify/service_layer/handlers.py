@@ -1,7 +1,8 @@
 """Notify's event handler: one fact from another service in, zero or more queued messages out.
 
-It runs inside the event consumer's transaction (``NotifyUnitOfWork.joining``): the inbox row
-and the message rows commit together, in one multi-row insert, with no call to anything outside
+It runs inside the event consumer's transaction (``NotifyUnitOfWork.joined``): the inbox rows
+and the message rows commit together — a fetched run of trigger events in ONE insert
+(``handle_events``, the consumer's batch handler) — with no call to anything outside
 the database — contacts, policy, rendering and the provider all happen later, in the dispatcher
 (``dispatch``), when the message is due. So consuming is cheap and never waits on a provider.
 
@@ -11,6 +12,7 @@ same for all of them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from google.protobuf import descriptor_pool, message_factory
@@ -22,10 +24,12 @@ from peony.booking.v1 import events_pb2 as _booking_events  # noqa: F401
 from peony.members.v1 import events_pb2 as _members_events  # noqa: F401
 from peony.notify.v1 import message_pb2
 from peony.wallet.v1 import events_pb2 as _wallet_events  # noqa: F401
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.ids import parse_name
 from kit.logging import get_logger
 from kit.messaging import EventEnvelope
+from services.notify.adapters.repository import add_messages
 from services.notify.domain.context import event_context
 from services.notify.domain.message import STATE_SENDING, Message, message_id_for
 from services.notify.domain.triggers import AUDIENCE_STAFF, triggers_for
@@ -72,11 +76,12 @@ def recipient_of(audience: str, value: object) -> str | None:
     return None
 
 
-async def handle_event(uow: NotifyUnitOfWork, envelope: EventEnvelope, *, now: datetime) -> int:
-    """Queues the messages the event triggers; returns how many were new."""
+def messages_for(tenant: str, envelope: EventEnvelope, *, now: datetime) -> list[tuple[Message, str, bytes]]:
+    """The queued messages (message, event type, event payload) the trigger table makes of one
+    event; pure (no database), so a batch of events can be inserted at once."""
     triggers = triggers_for(envelope.event_type)
     if not triggers:
-        return 0
+        return []
     event = decode_event(envelope.event_type, envelope.payload.value)
     fields = event_context(event)
     rows: list[tuple[Message, str, bytes]] = []
@@ -89,7 +94,7 @@ async def handle_event(uow: NotifyUnitOfWork, envelope: EventEnvelope, *, now: d
             log.info("notify.no_recipient", trigger=trigger.key, event_id=envelope.event_id)
             continue
         message = Message(
-            message_id=message_id_for(uow.tenant, envelope.event_id, trigger.key, recipient),
+            message_id=message_id_for(tenant, envelope.event_id, trigger.key, recipient),
             recipient=recipient,
             trigger=trigger.key,
             trigger_event_id=envelope.event_id,
@@ -97,7 +102,24 @@ async def handle_event(uow: NotifyUnitOfWork, envelope: EventEnvelope, *, now: d
             due_time=now,
         )
         rows.append((message, envelope.event_type, envelope.payload.value))
-    return await uow.messages.add_many(rows)
+    return rows
+
+
+async def handle_event(uow: NotifyUnitOfWork, envelope: EventEnvelope, *, now: datetime) -> int:
+    """Queues the messages the event triggers; returns how many were new."""
+    return await uow.messages.add_many(messages_for(uow.tenant, envelope, now=now))
+
+
+async def handle_events(session: AsyncSession, envelopes: Sequence[EventEnvelope], *, now: datetime) -> int:
+    """``handle_event`` for a run of events (any tenants) in the consumer's transaction: every
+    message of the run in ONE insert. An unreadable event raises ``InvalidEvent``: the consumer
+    then applies the run's events one by one, so only that one is retried / dead-lettered."""
+    rows: list[tuple[str, Message, str, bytes]] = []
+    for envelope in envelopes:
+        if not envelope.tenant:
+            raise InvalidEvent(f"event {envelope.event_id} has no tenant")
+        rows += [(envelope.tenant, *row) for row in messages_for(envelope.tenant, envelope, now=now)]
+    return await add_messages(session, rows)
 
 
 async def erase_member(uow: NotifyUnitOfWork, member: str) -> None:

@@ -39,6 +39,7 @@ from cli.devstack import postgres_bin_dir
 from cli.notify import retry as cli_retry
 from kit.auth import mint_dev_token
 from kit.config import load_config, to_async_url
+from kit.messaging import new_envelope
 from services.notify.adapters.providers.webhook import webhook_signature
 from services.notify.domain.message import message_id_for
 from services.wallet.entrypoints.app import build as build_wallet
@@ -292,6 +293,82 @@ async def test_the_same_event_twice_is_one_message(notify: Stack):
     assert row["message_id"] == message_id_for(tenant, envelope.event_id, "points_earned", member.name)
     assert row["channel"] == "sms"  # WeChat and push come first for points, but this member has neither
     await _at_provider(notify, row["message_id"])
+
+
+async def test_a_burst_of_events_of_two_tenants_with_bad_ones_among_them_queues_each_good_one_once(
+    notify: Stack,
+):
+    """The consumer queues a fetched run of trigger events with one insert (handle_events): every
+    good event of the burst is still exactly one message for its own tenant, a copy is still a
+    duplicate, and an unreadable event or one without a tenant is isolated (dead-lettered) without
+    holding the others back."""
+    tenants = [new_tenant(), new_tenant()]
+    members = {}
+    for tenant in tenants:
+        store = await notify.store(tenant, DAY)
+        members[tenant] = [await notify.member(tenant, store) for _ in range(3)]
+    good = []
+    bad_subject = "peony.wallet.PointsEarned"
+    no_tenant = new_envelope(
+        wallet_events.PointsEarned(member=members[tenants[0]][0].name, points=1, points_available=1),
+        tenant=tenants[0],
+        aggregate_type="wallet",
+        aggregate_id=str(uuid.uuid4()),
+    )
+    no_tenant.tenant = ""  # what no producer of ours writes (new_envelope refuses it)
+    unreadable = new_envelope(
+        wallet_events.PointsEarned(member=members[tenants[0]][0].name, points=1, points_available=1),
+        tenant=tenants[0],
+        aggregate_type="wallet",
+        aggregate_id=str(uuid.uuid4()),
+    )
+    unreadable.payload.value = b"\xff\xff not a PointsEarned"
+    publishes = []
+    for i in range(12):
+        tenant = tenants[i % 2]
+        member = members[tenant][i % 3]
+        event = wallet_events.PointsEarned(member=member.name, points=10 + i, points_available=500 + i)
+        envelope = new_envelope(event, tenant=tenant, aggregate_type="wallet", aggregate_id=str(uuid.uuid4()))
+        good.append((tenant, envelope, member.name))
+        publishes.append((envelope, envelope.event_id))
+        if i == 3:
+            publishes.append((no_tenant, no_tenant.event_id))
+        if i == 6:
+            publishes.append((unreadable, unreadable.event_id))
+        if i == 8:  # a copy of an earlier event under another NATS id: the stream keeps both
+            publishes.append((good[2][1], f"copy-{uuid.uuid4()}"))
+    await asyncio.gather(
+        *(
+            notify.js.publish(bad_subject, envelope.SerializeToString(), headers={"Nats-Msg-Id": msg_id})
+            for envelope, msg_id in publishes
+        )
+    )
+    expected = {
+        message_id_for(tenant, envelope.event_id, "points_earned", member): tenant
+        for tenant, envelope, member in good
+    }
+    await eventually(
+        lambda: notify.sent_for(set(expected)),
+        within=60,
+        what="every good event's message at the provider",
+    )
+
+    async def all_sent():
+        return len(await notify.sent_for(set(expected))) >= len(expected)
+
+    await eventually(all_sent, within=60, what="all 12 messages at the provider")
+    await asyncio.sleep(1)  # a duplicate would come right behind
+    at_provider = await notify.sent_for(set(expected))
+    assert sorted(m["message_id"] for m in at_provider) == sorted(expected)
+    for tenant in tenants:
+        rows = await notify.rows(tenant, "points_earned")
+        assert sorted(r["message_id"] for r in rows) == sorted(m for m, t in expected.items() if t == tenant)
+    async with notify.notify_db.connect() as conn:  # of any tenant, even the empty one
+        bad_rows = await conn.scalar(
+            text("SELECT count(*) FROM messages WHERE trigger_event_id = ANY(CAST(:ids AS uuid[]))"),
+            {"ids": [unreadable.event_id, no_tenant.event_id]},
+        )
+    assert bad_rows == 0
 
 
 # --- consent ---------------------------------------------------------------------------------------
