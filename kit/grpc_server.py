@@ -2,7 +2,8 @@
 
 One interceptor does the per-call cross-cutting work in a single wrapper (each extra Python
 interceptor layer costs measurable throughput): a SERVER span continuing the caller's W3C
-trace, admission control (a bound on concurrent calls, see `AdmissionControl`) and the caller's
+trace, admission control (shedding calls that queued too long before their handler, and a bound on
+concurrent calls: see `AdmissionControl`) and the caller's
 deadline (`kit.deadline`; an expired call does nothing, a handler is cancelled at it), bearer-token
 authentication, decoding and bounding the request (undecodable bytes and
 fields past their limits are INVALID_ARGUMENT before any handler runs, see `kit.limits`), domain
