@@ -9,6 +9,12 @@ import time
 import pytest
 
 from kit import deadline
+from kit.config import (
+    DEFAULT_SHED_QUEUE_INTERVAL_MS,
+    DEFAULT_SHED_QUEUE_TARGET_MS,
+    ConfigError,
+    load_config,
+)
 from kit.grpc_server import AdmissionControl
 
 
@@ -107,3 +113,25 @@ def test_the_wait_is_the_callers_timeout_less_what_is_left() -> None:
         (str(deadline.MAX_BUDGET_MS + 1), 4.0),
     ):
         assert deadline.waited(header, left) is None, header
+
+
+def test_queueing_time_shedding_is_on_by_default_and_configurable() -> None:
+    base = {"PEONY_WALLET_DATABASE_URL": "postgresql://peony@localhost/wallet"}
+    defaults = load_config("wallet", base)
+    assert (defaults.shed_queue_target_ms, defaults.shed_queue_interval_ms) == (
+        DEFAULT_SHED_QUEUE_TARGET_MS,
+        DEFAULT_SHED_QUEUE_INTERVAL_MS,
+    )
+    assert defaults.shed_queue_target_ms > 0
+    tuned = load_config(
+        "wallet", {**base, "PEONY_SHED_QUEUE_TARGET_MS": "0", "PEONY_SHED_QUEUE_INTERVAL_MS": "250"}
+    )
+    assert (tuned.shed_queue_target_ms, tuned.shed_queue_interval_ms) == (0, 250)
+    for name, value in (
+        ("PEONY_SHED_QUEUE_TARGET_MS", "-1"),
+        ("PEONY_SHED_QUEUE_TARGET_MS", "10001"),
+        ("PEONY_SHED_QUEUE_INTERVAL_MS", "0"),
+        ("PEONY_SHED_QUEUE_INTERVAL_MS", "soon"),
+    ):
+        with pytest.raises(ConfigError, match=name):
+            load_config("wallet", {**base, name: value})
