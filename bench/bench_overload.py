@@ -120,6 +120,14 @@ def step_phone(block: int, worker_index: int, seq: int) -> str:
     return f"139{block:02d}{worker_index}{seq:05d}"
 
 
+def _with_budget(metadata: Any, timeout: float) -> tuple[Any, ...]:
+    """The call's metadata with its timeout (``kit.deadline.BUDGET_HEADER``), as a kit client sends
+    it: the server learns how long the call queued before its handler (queueing-time shedding)."""
+    from kit.deadline import budget_metadata
+
+    return (*metadata, budget_metadata(timeout))
+
+
 async def register_open(channel: Any, spec: dict[str, Any], worker_index: int):
     """RegisterMember with a full profile (bench_members' shape), a new phone and request_id per
     call; the recorded key is the phone."""
@@ -137,7 +145,9 @@ async def register_open(channel: Any, spec: dict[str, Any], worker_index: int):
         request = pb.RegisterMemberRequest(
             member=_member(phone, spec["store"], rng), request_id=str(uuid.uuid4())
         ).SerializeToString()
-        return phone, lambda timeout: method(request, metadata=metadata, timeout=timeout)
+        return phone, lambda timeout: method(
+            request, metadata=_with_budget(metadata, timeout), timeout=timeout
+        )
 
     return prepare
 
@@ -155,7 +165,9 @@ async def checkout_open(channel: Any, spec: dict[str, Any], worker_index: int):
     def prepare(seq: int):
         request = _checkout_request(spec, choice(spec["members"]))
         payload = request.SerializeToString()
-        return request.request_id, lambda timeout: method(payload, metadata=metadata, timeout=timeout)
+        return request.request_id, lambda timeout: method(
+            payload, metadata=_with_budget(metadata, timeout), timeout=timeout
+        )
 
     return prepare
 

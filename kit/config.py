@@ -34,6 +34,11 @@ DEFAULT_DB_POOL_SIZE = 10
 # transaction -- instead of the seconds SQLAlchemy's pool queue (pool_timeout: 30 s) would hold
 # it. More concurrency than that adds no throughput on a CPU-bound replica, only latency.
 INFLIGHT_RPCS_PER_DB_CONNECTION = 2
+# Queueing-time shedding (PEONY_SHED_QUEUE_TARGET_MS, kit.grpc_server.AdmissionControl): a queue
+# "stands" when even the shortest wait before a handler over an interval exceeded the target; while
+# it does, calls that waited over twice the target are refused. Chosen with bench/bench_overload.py.
+DEFAULT_SHED_QUEUE_TARGET_MS = 20
+DEFAULT_SHED_QUEUE_INTERVAL_MS = 100
 DEV_JWT_SECRET = "peony-development-secret-do-not-use-in-production"  # noqa: S105 - dev only, refused in prod
 
 
@@ -130,6 +135,10 @@ class ServiceConfig:
     min_deadline_ms: int = 5
     # PEONY_SHED_LOOP_LAG_MS: refuse new calls while the event loop runs this late (0 = off)
     shed_loop_lag_ms: int = 0
+    # PEONY_SHED_QUEUE_TARGET_MS / _INTERVAL_MS: CoDel on the time a call queued before its handler
+    # (kit.grpc_server.AdmissionControl; 0 = off)
+    shed_queue_target_ms: int = DEFAULT_SHED_QUEUE_TARGET_MS
+    shed_queue_interval_ms: int = DEFAULT_SHED_QUEUE_INTERVAL_MS
     # PEONY_DB_STATEMENT_TIMEOUT_MS: PostgreSQL's statement_timeout on every pooled connection
     db_statement_timeout_ms: int = 30_000
     # PEONY_DB_HOT_POOL_SIZE (or PEONY_<SVC>_...): asyncpg connections of a hot path's own pool
@@ -393,6 +402,10 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
     )
     min_deadline_ms = get_int("PEONY_MIN_DEADLINE_MS", 5, 0, 60_000)
     shed_loop_lag_ms = get_int("PEONY_SHED_LOOP_LAG_MS", 0, 0, 10_000)
+    shed_queue_target_ms = get_int("PEONY_SHED_QUEUE_TARGET_MS", DEFAULT_SHED_QUEUE_TARGET_MS, 0, 10_000)
+    shed_queue_interval_ms = get_int(
+        "PEONY_SHED_QUEUE_INTERVAL_MS", DEFAULT_SHED_QUEUE_INTERVAL_MS, 10, 60_000
+    )
     statement_timeout_ms = get_int("PEONY_DB_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000)
     db_hot_pool_size = get_int(
         f"PEONY_{svc}_DB_HOT_POOL_SIZE", get_int("PEONY_DB_HOT_POOL_SIZE", 10, 1, 500), 1, 500
@@ -501,6 +514,8 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
         db_hot_pool_size=db_hot_pool_size,
         min_deadline_ms=min_deadline_ms,
         shed_loop_lag_ms=shed_loop_lag_ms,
+        shed_queue_target_ms=shed_queue_target_ms,
+        shed_queue_interval_ms=shed_queue_interval_ms,
         consumer=consumer,
         grpc_channel=grpc_channel,
         grpc_max_connection_age_ms=max_connection_age_ms,

@@ -2,7 +2,8 @@
 
 One interceptor does the per-call cross-cutting work in a single wrapper (each extra Python
 interceptor layer costs measurable throughput): a SERVER span continuing the caller's W3C
-trace, admission control (a bound on concurrent calls, see `AdmissionControl`) and the caller's
+trace, admission control (shedding calls that queued too long before their handler, and a bound on
+concurrent calls: see `AdmissionControl`) and the caller's
 deadline (`kit.deadline`; an expired call does nothing, a handler is cancelled at it), bearer-token
 authentication, decoding and bounding the request (undecodable bytes and
 fields past their limits are INVALID_ARGUMENT before any handler runs, see `kit.limits`), domain
@@ -82,31 +83,86 @@ def _metadata_value(metadata: Sequence[tuple[str, Any]] | None, key: str) -> str
 
 
 class AdmissionControl:
-    """A static bound on the RPCs one server process serves at once (``PEONY_MAX_INFLIGHT_RPCS``,
-    by default two per database connection: ``kit.config.INFLIGHT_RPCS_PER_DB_CONNECTION``).
+    """Decides, before any other work, whether a server process takes a call. Two signals:
 
-    A call beyond it is refused at once with RESOURCE_EXHAUSTED ``OVERLOADED`` and a ``RetryInfo``
-    (``SHED_RETRY_DELAY_S``, jittered so refused clients do not come back together), before any
-    authentication, decoding or handler work: queueing it would only make every call slower (the
-    2-core stack saturates near 70 registrations/s; past that, queued calls waited up to 30 s and
-    then were cancelled by gRPC). Static, not adaptive: the bound follows the pool, which is what
-    an admitted call waits for otherwise. A plain counter: the server's calls all run on one event
-    loop, so ``+= 1`` needs no lock, and the check costs an attribute read and a compare.
+    1. **The time the call queued before its handler** (CoDel, ``PEONY_SHED_QUEUE_TARGET_MS``): past
+       saturation calls do not wait in front of this check but *behind* it -- grpc.aio takes one
+       call from gRPC core per event-loop iteration, so while the handlers keep the loop busy,
+       calls pile up unrequested in core (C, before any Python code) and reach the interceptor
+       seconds later with their deadline spent, while the in-flight count stays at a handful
+       (measured: 6-9 in flight, waits growing to 5 s; bench/README.md, bench_overload). The
+       caller's timeout (``kit.deadline.BUDGET_HEADER``) minus ``time_remaining()`` is how long a
+       call waited. As in CoDel / folly's ``Codel`` ("Fail at Scale"): when the *shortest* wait of
+       the last interval (``PEONY_SHED_QUEUE_INTERVAL_MS``) exceeded the target, a queue is standing
+       (a burst drains within an interval, a standing queue does not), and while it stands every
+       call that waited over twice the target is refused at once -- cheaply, so the loop gets back
+       to taking calls and the queue drains; the calls that did not wait long are served. A call
+       without the header is not judged by this signal.
+    2. **A static bound on the calls served at once** (``PEONY_MAX_INFLIGHT_RPCS``, by default two
+       per database connection: ``kit.config.INFLIGHT_RPCS_PER_DB_CONNECTION``): the pool is what
+       an admitted call waits for otherwise.
+
+    A refused call gets RESOURCE_EXHAUSTED ``OVERLOADED`` and a ``RetryInfo`` (``SHED_RETRY_DELAY_S``,
+    jittered so refused clients do not come back together), before authentication, decoding or any
+    handler work: refusing must stay cheaper than serving. Plain attributes: the server's calls all
+    run on one event loop, so ``+= 1`` needs no lock, and a check is a few compares.
     """
 
-    __slots__ = ("in_flight", "lag_floor", "lag_limit_s", "limit", "loop_lag_s")
+    __slots__ = (
+        "_interval_ends",
+        "_min_wait_s",
+        "in_flight",
+        "lag_floor",
+        "lag_limit_s",
+        "limit",
+        "loop_lag_s",
+        "queue_interval_s",
+        "queue_standing",
+        "queue_target_s",
+    )
 
-    def __init__(self, limit: int, *, lag_limit_s: float = 0.0, lag_floor: int = 2):
+    def __init__(
+        self,
+        limit: int,
+        *,
+        queue_target_s: float = 0.0,
+        queue_interval_s: float = 0.1,
+        lag_limit_s: float = 0.0,
+        lag_floor: int = 2,
+    ):
         if limit < 1:
             raise ValueError("the admission bound must be at least 1")
+        if queue_target_s < 0 or queue_interval_s <= 0:
+            raise ValueError("the queueing target must be >= 0 and the interval > 0")
         self.limit = limit
         self.in_flight = 0
-        # Optional (PEONY_SHED_LOOP_LAG_MS): past saturation calls queue *before* this bound sees
-        # them (gRPC's unrequested calls, the event loop's ready queue), so a late event loop is
-        # the signal; while it lags, only `lag_floor` calls run at once and the rest are refused.
+        self.queue_target_s = queue_target_s  # 0 = off
+        self.queue_interval_s = queue_interval_s
+        self.queue_standing = False
+        self._interval_ends = 0.0
+        self._min_wait_s = 0.0
+        # Optional (PEONY_SHED_LOOP_LAG_MS, off by default): while the event loop runs this late,
+        # only `lag_floor` calls run at once and the rest are refused. Measured weaker than the
+        # queueing time (it refused members' internal callers, not the calls that had queued).
         self.lag_limit_s = lag_limit_s
         self.lag_floor = lag_floor
         self.loop_lag_s = 0.0
+
+    def queued_too_long(self, waited_s: float | None, now: float) -> bool:
+        """Whether a call that waited ``waited_s`` before its handler (``None``: unknown) is refused
+        because a queue is standing. ``now`` is ``time.monotonic()``."""
+        if waited_s is None or not self.queue_target_s:
+            return False
+        if now >= self._interval_ends:
+            # An interval ended: a queue stood through it if even its shortest wait was too long.
+            # The first call of the next interval is never refused (it starts the new minimum).
+            self.queue_standing = self._min_wait_s > self.queue_target_s
+            self._interval_ends = now + self.queue_interval_s
+            self._min_wait_s = waited_s
+            return False
+        if waited_s < self._min_wait_s:
+            self._min_wait_s = waited_s
+        return self.queue_standing and waited_s > 2 * self.queue_target_s
 
     def full(self) -> bool:
         if self.in_flight >= self.limit:
@@ -135,9 +191,7 @@ def _deadline_passed(time_left: float | None, started: float) -> bool:
 
 def _overloaded() -> Overloaded:
     delay = random.uniform(*SHED_RETRY_DELAY_S)  # jitter, not security
-    return Overloaded(
-        "the server is at its concurrency limit; retry after the RetryInfo delay", retry_delay_s=delay
-    )
+    return Overloaded("the server is overloaded; retry after the RetryInfo delay", retry_delay_s=delay)
 
 
 class KitServerInterceptor(grpc.aio.ServerInterceptor):
@@ -189,8 +243,11 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
 
         async def handle(raw: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
+            time_left = context.time_remaining()  # None: the caller set no deadline
+            metadata = context.invocation_metadata() or ()
             # Admission first, before any other work: refusing must stay cheaper than serving.
-            if admission.full():
+            waited_s = deadline.waited(_metadata_value(metadata, deadline.BUDGET_HEADER), time_left)
+            if admission.queued_too_long(waited_s, time.monotonic()) or admission.full():
                 metrics.record_shed(service_name, method_name)
                 metrics.record(service_name, method_name, "RESOURCE_EXHAUSTED", time.perf_counter() - started)
                 err = _overloaded()
@@ -199,15 +256,13 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
                     err.message,
                     trailing_metadata=grpc_trailers(err.to_status()),
                 )
-            # A call that cannot finish in time does nothing (time_remaining() is None: no deadline).
-            time_left = context.time_remaining()
+            # A call that cannot finish in time does nothing.
             if time_left is not None and time_left < min_remaining_s:
                 metrics.record(service_name, method_name, "DEADLINE_EXCEEDED", time.perf_counter() - started)
                 await context.abort(
                     grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline expired before the call started"
                 )
             deadline_token = deadline.set_deadline(time_left)
-            metadata = context.invocation_metadata() or ()
             parent = propagate.extract(metadata, getter=_getter)
             code = grpc.StatusCode.OK
             principal_token = None
@@ -361,7 +416,10 @@ class GrpcServiceRunner:
             ("grpc.keepalive_permit_without_calls", 1),
         ]
         self.admission = AdmissionControl(
-            self.config.max_inflight_rpcs, lag_limit_s=self.config.shed_loop_lag_ms / 1000
+            self.config.max_inflight_rpcs,
+            queue_target_s=self.config.shed_queue_target_ms / 1000,
+            queue_interval_s=self.config.shed_queue_interval_ms / 1000,
+            lag_limit_s=self.config.shed_loop_lag_ms / 1000,
         )
         if self.admission.lag_limit_s:
             self._lag_watch = asyncio.get_running_loop().create_task(self.admission.watch_loop_lag())
