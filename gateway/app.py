@@ -44,6 +44,7 @@ from gateway.services import EXPOSED_SERVICES, load_services
 from gateway.settings import GatewaySettings, gateway_settings
 from gateway.transcode import build_request, render_response, response_json
 from kit.auth import TokenVerifier
+from kit.deadline import budget_metadata
 from kit.eventloop import event_loop_name
 from kit.eventloop import run as run_event_loop
 from kit.grpc_client import ClientChannelSettings, client_channel_options, client_target
@@ -368,7 +369,8 @@ class Gateway:
         message = build_request(route, path_params, request.rel_url.query.items(), body)
         stub, route_timeout, grpc_path, outbound = self._callables[id(route)]
         timeout = _request_timeout(request, route_timeout)
-        metadata: list[tuple[str, str]] = []
+        # the budget lets the backend shed a call that queued too long (kit.grpc_server)
+        metadata: list[tuple[str, str]] = [budget_metadata(timeout)]
         auth = request.headers.get("Authorization")
         if auth is not None:
             metadata.append(("authorization", auth))

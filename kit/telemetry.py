@@ -49,6 +49,8 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from kit.deadline import budget_metadata
+
 __all__ = [
     "HttpServerMetrics",
     "OutboundCalls",
@@ -919,9 +921,16 @@ def _split_method(method: str | bytes) -> tuple[str, str, str]:
     return full, service, name
 
 
-def _with_trace_metadata(metadata: Any, ctx: otel_context.Context) -> grpc.aio.Metadata:
+def _with_trace_metadata(
+    metadata: Any, ctx: otel_context.Context, timeout: float | None = None
+) -> grpc.aio.Metadata:
+    """The call's metadata with the trace context and, for a call with a timeout, the caller's
+    budget (``kit.deadline.BUDGET_HEADER``: the server sheds calls that queued too long)."""
     carrier: dict[str, str] = {}
     propagate.inject(carrier, context=ctx)
+    if timeout is not None:
+        key, value = budget_metadata(timeout)
+        carrier[key] = value
     out = grpc.aio.Metadata()
     for key, value in metadata or ():
         if key.lower() not in carrier:
@@ -973,7 +982,7 @@ class _ClientTracing:
         details = grpc.aio.ClientCallDetails(
             method=client_call_details.method,
             timeout=client_call_details.timeout,
-            metadata=_with_trace_metadata(client_call_details.metadata, ctx),
+            metadata=_with_trace_metadata(client_call_details.metadata, ctx, client_call_details.timeout),
             credentials=client_call_details.credentials,
             wait_for_ready=client_call_details.wait_for_ready,
         )

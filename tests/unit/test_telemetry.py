@@ -265,6 +265,22 @@ async def test_client_interceptor_injects_traceparent_and_keeps_metadata(echo_se
     )
 
 
+async def test_client_interceptor_sends_the_callers_budget_with_a_timeout(
+    echo_server, memory_tracing
+) -> None:
+    """The server sheds a call that queued too long from this header (kit.grpc_server)."""
+    addr, seen = echo_server
+    provider, _ = memory_tracing
+    async with grpc.aio.insecure_channel(
+        addr, interceptors=client_interceptors(addr, tracer_provider=provider)
+    ) as channel:
+        await channel.unary_unary(ECHO)(b"a", timeout=2.5)
+        await channel.unary_unary(ECHO)(b"b")
+    with_timeout, without = seen
+    assert with_timeout["peony-timeout-ms"] == "2500"
+    assert "peony-timeout-ms" not in without
+
+
 async def test_client_interceptor_without_parent_starts_a_trace(echo_server, memory_tracing) -> None:
     addr, seen = echo_server
     provider, exporter = memory_tracing

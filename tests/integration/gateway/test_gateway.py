@@ -63,6 +63,7 @@ async def test_get_forwards_metadata_and_continues_trace(client, members_backend
     assert metadata["authorization"] == "Bearer token-123"
     assert metadata["x-request-id"] == "req-42"
     assert "cookie" not in metadata
+    assert 0 < int(metadata["peony-timeout-ms"]) <= 60_000  # the call's budget, for load shedding
     forwarded = metadata["traceparent"].split("-")
     assert forwarded[1] == TRACE_ID
     assert forwarded[2] != PARENT_SPAN  # the gateway's client span is the backend's parent
