@@ -109,6 +109,7 @@ class AdmissionControl:
     """
 
     __slots__ = (
+        "_calls",
         "_interval_ends",
         "_min_wait_s",
         "in_flight",
@@ -141,6 +142,7 @@ class AdmissionControl:
         self.queue_standing = False
         self._interval_ends = 0.0
         self._min_wait_s = 0.0
+        self._calls = 0
         # Optional (PEONY_SHED_LOOP_LAG_MS, off by default): while the event loop runs this late,
         # only `lag_floor` calls run at once and the rest are refused. Measured weaker than the
         # queueing time (it refused members' internal callers, not the calls that had queued).
@@ -154,12 +156,20 @@ class AdmissionControl:
         if waited_s is None or not self.queue_target_s:
             return False
         if now >= self._interval_ends:
-            # An interval ended: a queue stood through it if even its shortest wait was too long.
+            # An interval ended: a queue stood through it if even its shortest wait was too long,
+            # over enough calls to be a queue (a lone call delayed by a busy loop is not one), and
+            # the interval is the one just before (after an idle gap nothing is queued).
             # The first call of the next interval is never refused (it starts the new minimum).
-            self.queue_standing = self._min_wait_s > self.queue_target_s
+            self.queue_standing = (
+                self._min_wait_s > self.queue_target_s
+                and self._calls >= QUEUE_MIN_CALLS
+                and now < self._interval_ends + self.queue_interval_s
+            )
             self._interval_ends = now + self.queue_interval_s
             self._min_wait_s = waited_s
+            self._calls = 1
             return False
+        self._calls += 1
         if waited_s < self._min_wait_s:
             self._min_wait_s = waited_s
         return self.queue_standing and waited_s > 2 * self.queue_target_s
@@ -179,6 +189,10 @@ class AdmissionControl:
             late = max(0.0, loop.time() - before - interval_s)
             self.loop_lag_s = 0.5 * self.loop_lag_s + 0.5 * late
 
+
+# Calls an interval must see before its waits can declare a standing queue: sparse calls delayed by
+# a busy machine (GC, a CPU-starved test run) are not a queue, and must not be shed.
+QUEUE_MIN_CALLS = 4
 
 # RetryInfo.retry_delay of a shed call: long enough for the in-flight calls to finish a few
 # transactions, short enough that a client which waits for it sees little extra latency.

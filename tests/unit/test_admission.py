@@ -15,7 +15,7 @@ from kit.config import (
     ConfigError,
     load_config,
 )
-from kit.grpc_server import AdmissionControl
+from kit.grpc_server import QUEUE_MIN_CALLS, AdmissionControl
 
 
 def test_the_static_bound_refuses_at_the_limit() -> None:
@@ -73,8 +73,8 @@ def test_a_burst_that_drains_within_an_interval_is_not_shed() -> None:
 def test_a_standing_queue_sheds_the_calls_that_waited_over_twice_the_target() -> None:
     admission = AdmissionControl(80, queue_target_s=TARGET_S, queue_interval_s=INTERVAL_S)
     now = 1000.0
-    admission.queued_too_long(0.3, now)  # an interval in which every call waited
-    admission.queued_too_long(0.25, now + 0.05)
+    for i in range(QUEUE_MIN_CALLS):  # an interval in which every call waited
+        admission.queued_too_long(0.3 - 0.01 * i, now + 0.01 * i)
     # The next interval's first call is served (it starts the new minimum); a queue now stands.
     assert not admission.queued_too_long(0.3, now + INTERVAL_S + 0.001)
     assert admission.queue_standing
@@ -87,6 +87,24 @@ def test_a_standing_queue_sheds_the_calls_that_waited_over_twice_the_target() ->
     admission.queued_too_long(0.3, now + 2 * INTERVAL_S + 0.01)
     assert not admission.queue_standing
     assert not admission.queued_too_long(0.3, now + 2 * INTERVAL_S + 0.02)
+
+
+def test_sparse_slow_calls_and_an_idle_gap_are_not_a_standing_queue() -> None:
+    """A busy machine delays a lone call now and then: that is not a queue to shed."""
+    admission = AdmissionControl(80, queue_target_s=TARGET_S, queue_interval_s=INTERVAL_S)
+    now = 1000.0
+    for i in range(QUEUE_MIN_CALLS - 1):  # too few calls, however long they waited
+        admission.queued_too_long(0.3, now + 0.01 * i)
+    admission.queued_too_long(0.3, now + INTERVAL_S + 0.001)
+    assert not admission.queue_standing
+    assert not admission.queued_too_long(0.3, now + INTERVAL_S + 0.002)
+    # enough calls that all waited, but the next call comes after an idle gap: nothing queued
+    later = now + 10.0
+    for i in range(QUEUE_MIN_CALLS):
+        admission.queued_too_long(0.3, later + 0.01 * i)
+    admission.queued_too_long(0.3, later + 3 * INTERVAL_S)
+    assert not admission.queue_standing
+    assert not admission.queued_too_long(0.3, later + 3 * INTERVAL_S + 0.001)
 
 
 def test_queueing_time_shedding_is_off_with_a_zero_target() -> None:

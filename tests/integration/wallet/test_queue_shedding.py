@@ -21,6 +21,7 @@ from peony.wallet.v1 import ledger_pb2
 from peony.wallet.v1 import wallet_service_pb2 as pb
 
 from kit.deadline import BUDGET_HEADER, budget_metadata
+from kit.grpc_server import QUEUE_MIN_CALLS
 from tests.support.stack import Infra
 from tests.support.wallet import add_member, count_rows, md, reason_of, rid, running_wallet
 
@@ -71,9 +72,11 @@ async def test_while_a_queue_stands_a_call_that_queued_too_long_is_refused_and_w
 
         # One interval in which every call waited 300 ms: a standing queue (not a burst). They are
         # served: CoDel judges an interval only once it is over.
-        await call(waited(0.3))
-        await call(waited(0.3))
-        await asyncio.sleep(INTERVAL_MS / 1000 + 0.2)
+        started = asyncio.get_running_loop().time()
+        for _ in range(QUEUE_MIN_CALLS):  # enough calls to be a queue, not a lone slow call
+            await call(waited(0.3))
+        # into the next interval (not past it: after an idle interval nothing is queued)
+        await asyncio.sleep(max(0.0, started + INTERVAL_MS / 1000 + 0.2 - asyncio.get_running_loop().time()))
         # The next interval's first call is served (it starts the interval's minimum)...
         await call(waited(0.3))
         before = await count_rows(w.engine, TENANT, WRITTEN)
@@ -104,8 +107,9 @@ async def test_calls_that_queued_are_served_when_queueing_time_shedding_is_off(i
     env = {**SHED_ENV, "PEONY_SHED_QUEUE_TARGET_MS": "0"}
     async with running_wallet(infra, "wallet_queue_shedding_off", **env) as w:
         member = await add_member(w.engine, TENANT)
-        for _ in range(2):
+        started = asyncio.get_running_loop().time()
+        for _ in range(QUEUE_MIN_CALLS):
             await w.stub.TopUp(top_up(member, rid()), metadata=(*md(TENANT), waited(0.3)), timeout=TIMEOUT_S)
-        await asyncio.sleep(INTERVAL_MS / 1000 + 0.2)
+        await asyncio.sleep(max(0.0, started + INTERVAL_MS / 1000 + 0.2 - asyncio.get_running_loop().time()))
         for _ in range(3):
             await w.stub.TopUp(top_up(member, rid()), metadata=(*md(TENANT), waited(0.3)), timeout=TIMEOUT_S)
