@@ -591,7 +591,11 @@ def _lots_after(
     lots: list[rules.Lot], movements: list[tuple[str, int]], earned: dict | None
 ) -> list[rules.Lot]:
     delta = dict(movements)
-    out = [dataclasses.replace(lot, remaining=lot.remaining + delta.get(lot.lot_id, 0)) for lot in lots]
+    # only the lots the plan moved are copied; the others are the read's own (nothing else holds them)
+    out = [
+        dataclasses.replace(lot, remaining=lot.remaining + delta[lot.lot_id]) if lot.lot_id in delta else lot
+        for lot in lots
+    ]
     if earned is not None:
         out.append(
             rules.Lot(
