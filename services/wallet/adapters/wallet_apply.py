@@ -32,6 +32,10 @@ _CALL = (
 
 _CONTEXT = "SELECT wallet_context($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 
+# One tracer for the two calls' spans: `tracer()` per call built a proxy tracer (and, once the
+# SDK provider is set, a new SDK tracer) on every checkout; a proxy made once resolves once.
+_DB_TRACER = tracer("peony.wallet.db")
+
 
 @dataclass
 class IdempotencyKey:
@@ -152,7 +156,7 @@ class WalletApply:
     ) -> dict:
         """What a command's plan reads, in one call (`wallet_context`, migration 0011)."""
         pool = await self._get_pool()
-        with tracer("peony.wallet.db").start_as_current_span("wallet_context") as span:
+        with _DB_TRACER.start_as_current_span("wallet_context") as span:
             span.set_attribute("db.system", "postgresql")
             span.set_attribute("db.operation", "wallet_context")
             doc = await pool.fetchval(
@@ -172,7 +176,7 @@ class WalletApply:
     async def __call__(self, plan: WalletPlan) -> Applied:
         args = _arguments(plan)
         pool = await self._get_pool()
-        with tracer("peony.wallet.db").start_as_current_span("wallet_apply") as span:
+        with _DB_TRACER.start_as_current_span("wallet_apply") as span:
             span.set_attribute("db.system", "postgresql")
             span.set_attribute("db.operation", "wallet_apply")
             row = await pool.fetchrow(_CALL, *args)
