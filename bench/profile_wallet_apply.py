@@ -27,10 +27,12 @@ import os
 import statistics
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cli.devstack import database_url, ensure_database
 from kit.config import to_async_url
@@ -73,8 +75,11 @@ def backend_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run(server_url: str, args) -> dict:
-    name = f"profile_wallet_apply_{uuid.uuid4().hex[:8]}"
+async def seed(server_url: str, members: int, *, pool_size: int = 1) -> Seeded:
+    """A fresh migrated database with bench_wallet's bill: stores, a top-up plan, a facial with a
+    10 % commission rule, `members` members with a PIN, three top-ups and points; ANALYZEd. The
+    one-call paths run on a pool of `pool_size` connections (1: one backend, the one measured)."""
+    name = f"profile_wallet_{uuid.uuid4().hex[:8]}"
     await ensure_database(server_url, name)
     url = to_async_url(database_url(server_url, name))
     await upgrade("wallet", url)
@@ -98,15 +103,15 @@ async def run(server_url: str, args) -> dict:
             {"t": tenant},
         )
     uows = UnitOfWorkFactory(WalletUnitOfWork, session_factory(engine), service="wallet")
-    applier = WalletApply(engine, service="wallet", max_size=1)  # one backend: the one measured
+    applier = WalletApply(engine, service="wallet", max_size=pool_size)
     one = one_call.OneCall(uows, applier, Idempotency(helpers.CIPHER, metadata))
-    members = []
-    for _ in range(args.members):
+    ids = []
+    for _ in range(members):
         m = await helpers.new_member(engine, uows, 500, 1000)
         for _ in range(3):
             await helpers.top_up(uows, m, "s1", 1_000_000, "")
         await helpers.grant(uows, m, 100_000)
-        members.append(m)
+        ids.append(m)
     async with engine.connect() as conn:  # statistics as a database in service has them
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.exec_driver_sql("ANALYZE")
@@ -117,7 +122,7 @@ async def run(server_url: str, args) -> dict:
             uow,
             helpers.STAFF,
             co.CheckoutInput(
-                member_id=members[0], store_id="s1", lines=lines, points_to_redeem=100, validate_only=True
+                member_id=ids[0], store_id="s1", lines=lines, points_to_redeem=100, validate_only=True
             ),
         ),
     )
@@ -125,7 +130,7 @@ async def run(server_url: str, args) -> dict:
 
     async def checkout(i: int) -> None:
         bill = co.CheckoutInput(
-            member_id=members[i % len(members)],
+            member_id=ids[i % len(ids)],
             store_id="s1",
             lines=lines,
             points_to_redeem=100,
@@ -134,10 +139,26 @@ async def run(server_url: str, args) -> dict:
         assert await helpers.one_call_checkout(one, bill) is not None
 
     async def top_up(i: int) -> None:
-        assert (
-            await helpers.one_call_top_up(one, members[i % len(members)], "s1", 100_000, "p1000") is not None
-        )
+        assert await helpers.one_call_top_up(one, ids[i % len(ids)], "s1", 100_000, "p1000") is not None
 
+    return Seeded(engine, applier, checkout, top_up)
+
+
+@dataclass
+class Seeded:
+    engine: AsyncEngine
+    applier: WalletApply
+    checkout: Callable[[int], Awaitable[None]]  # the i-th one-call checkout (members in turn)
+    top_up: Callable[[int], Awaitable[None]]
+
+    async def close(self) -> None:
+        await self.applier.close()
+        await self.engine.dispose()
+
+
+async def run(server_url: str, args) -> dict:
+    seeded = await seed(server_url, args.members)
+    engine, applier, checkout, top_up = seeded.engine, seeded.applier, seeded.checkout, seeded.top_up
     pool = await applier._get_pool()
     variants = definitions()
     results: dict[str, list[float]] = {}
@@ -160,8 +181,7 @@ async def run(server_url: str, args) -> dict:
                 print(
                     f"{variant:>13} {what:>8}: {ms:.3f} ms backend CPU per call", file=sys.stderr, flush=True
                 )
-    await applier.close()
-    await engine.dispose()
+    await seeded.close()
     return {
         "calls_per_measurement": args.calls,
         "rounds": args.rounds,

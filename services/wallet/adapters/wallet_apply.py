@@ -10,13 +10,12 @@ SQLSTATE 40001 when something moved (``asyncpg.SerializationError``: re-plan).
 from __future__ import annotations
 
 import asyncio
-import json
-import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit.db import DEFAULT_STATEMENT_TIMEOUT_MS, create_pg_pool
@@ -32,6 +31,10 @@ _CALL = (
 
 
 _CONTEXT = "SELECT wallet_context($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+
+# One tracer for the two calls' spans: `tracer()` per call built a proxy tracer (and, once the
+# SDK provider is set, a new SDK tracer) on every checkout; a proxy made once resolves once.
+_DB_TRACER = tracer("peony.wallet.db")
 
 
 @dataclass
@@ -86,17 +89,16 @@ class Applied:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
+    # orjson writes str, int, None, lists, dicts, datetimes / dates (ISO 8601) and UUIDs itself
     if isinstance(value, bytes | bytearray | memoryview):
         return "\\x" + bytes(value).hex()  # bytea's input form
-    if isinstance(value, uuid.UUID):
-        return str(value)
     raise TypeError(f"{type(value).__name__} cannot go into a wallet_apply row")
 
 
 def rows_json(rows: dict[str, list[dict]]) -> str:
-    return json.dumps(rows, default=_json_default, separators=(",", ":"))
+    """The rows as wallet_apply's jsonb argument. orjson, not the json module: ~15x less CPU for a
+    checkout's ~8 KB of rows (bench/README.md); the same JSON values."""
+    return orjson.dumps(rows, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class WalletApply:
@@ -154,7 +156,7 @@ class WalletApply:
     ) -> dict:
         """What a command's plan reads, in one call (`wallet_context`, migration 0011)."""
         pool = await self._get_pool()
-        with tracer("peony.wallet.db").start_as_current_span("wallet_context") as span:
+        with _DB_TRACER.start_as_current_span("wallet_context") as span:
             span.set_attribute("db.system", "postgresql")
             span.set_attribute("db.operation", "wallet_context")
             doc = await pool.fetchval(
@@ -169,12 +171,12 @@ class WalletApply:
                 for_checkout,
                 plan_id,
             )
-        return json.loads(doc)
+        return orjson.loads(doc)
 
     async def __call__(self, plan: WalletPlan) -> Applied:
         args = _arguments(plan)
         pool = await self._get_pool()
-        with tracer("peony.wallet.db").start_as_current_span("wallet_apply") as span:
+        with _DB_TRACER.start_as_current_span("wallet_apply") as span:
             span.set_attribute("db.system", "postgresql")
             span.set_attribute("db.operation", "wallet_apply")
             row = await pool.fetchrow(_CALL, *args)

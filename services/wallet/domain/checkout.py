@@ -11,7 +11,7 @@ partial refunds, returns exactly what was taken.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 from kit.errors import Violations
 from services.wallet.domain.ledger import MAX_AMOUNT
@@ -328,6 +328,10 @@ class LineResult:
         )
 
 
+_LINE_FIELDS = tuple(f.name for f in fields(Line))
+_RESULT_FIELDS = tuple(f.name for f in fields(LineResult))
+
+
 @dataclass
 class CheckoutRecord:
     """The checkout as planned: one `checkouts` row (the transaction and the earned lot are added
@@ -365,8 +369,13 @@ class CheckoutRecord:
 
     def as_row(self) -> dict:
         row = {f.name: getattr(self, f.name) for f in fields(self)}
-        row["lines"] = [asdict(line) for line in self.lines]
-        row["line_results"] = [asdict(r) for r in self.line_results]
+        # `asdict` without its recursive deep copy: a line's fields are plain values and a
+        # result's only container is its `funding` dict (copied), so the rows come out the same.
+        row["lines"] = [{name: getattr(line, name) for name in _LINE_FIELDS} for line in self.lines]
+        row["line_results"] = [
+            {**{name: getattr(r, name) for name in _RESULT_FIELDS}, "funding": dict(r.funding)}
+            for r in self.line_results
+        ]
         row["tenders"] = [list(t) for t in self.tenders]
         row["redeemed_lots"] = [list(t) for t in self.redeemed_lots]
         return row

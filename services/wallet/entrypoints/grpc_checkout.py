@@ -118,20 +118,22 @@ class CheckoutRpc:
         if request.validate_only:
             return await self._read(run)
         if one_call.handles(inp):
-            response = await one_call.checkout(
-                self._one_call,
-                caller,
-                inp,
-                request,
-                pin=request.payment_pin,
-                response_type=pb.CheckoutResponse,
-                respond=lambda result, wallet: pb.CheckoutResponse(
-                    checkout=checkout_to_proto(result), wallet=wallet_to_proto(wallet) if wallet else None
-                ),
+            response = await one_call.planned_twice(
+                lambda: one_call.checkout(
+                    self._one_call,
+                    caller,
+                    inp,
+                    request,
+                    pin=request.payment_pin,
+                    response_type=pb.CheckoutResponse,
+                    respond=lambda result, wallet: pb.CheckoutResponse(
+                        checkout=checkout_to_proto(result), wallet=wallet_to_proto(wallet) if wallet else None
+                    ),
+                )
             )
             if response is not None:
                 return response
-            # The plan was stale (or a duplicate raced it): re-planned under the locks (or
+            # Both plans were stale (or a duplicate raced it): re-planned under the locks (or
             # replayed) statement by statement, the PIN checked again (it may be what changed).
         if request.stored_value_minor > 0 and member_id:
             await self._check_pin(member_id, request.payment_pin, store_id=store_id)

@@ -300,26 +300,28 @@ class WalletRpc:
                 wallet=wallet_to_proto(await sv.snapshot(uow, member_id)),
             )
 
-        response = await one_call.top_up(
-            self._one_call,
-            caller,
-            request,
-            member_id=member_id,
-            store_id=store_id,
-            amount=request.amount_minor,
-            currency=request.currency_code,
-            tender=tender,
-            plan_id=plan_id,
-            sold_by=request.sold_by,
-            staff_position=request.staff_position,
-            response_type=pb.TopUpResponse,
-            respond=lambda posted, wallet: pb.TopUpResponse(
-                transaction=transaction_to_proto(posted, caller.tenant), wallet=wallet_to_proto(wallet)
-            ),
+        response = await one_call.planned_twice(
+            lambda: one_call.top_up(
+                self._one_call,
+                caller,
+                request,
+                member_id=member_id,
+                store_id=store_id,
+                amount=request.amount_minor,
+                currency=request.currency_code,
+                tender=tender,
+                plan_id=plan_id,
+                sold_by=request.sold_by,
+                staff_position=request.staff_position,
+                response_type=pb.TopUpResponse,
+                respond=lambda posted, wallet: pb.TopUpResponse(
+                    transaction=transaction_to_proto(posted, caller.tenant), wallet=wallet_to_proto(wallet)
+                ),
+            )
         )
         if response is not None:
             return response
-        # The plan was stale (or a duplicate raced it): re-planned under the locks (or replayed).
+        # Both plans were stale (or a duplicate raced it): re-planned under the locks (or replayed).
         return await self._mutate("TopUp", request, pb.TopUpResponse, effect)
 
     async def RefundStoredValue(self, request, context) -> pb.RefundStoredValueResponse:

@@ -11,6 +11,7 @@ what the database holds afterwards. A plan whose assumptions moved must write no
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 
@@ -386,6 +387,55 @@ def test_a_stale_plan_writes_nothing_and_is_re_planned_on_the_locked_path(loop, 
         result = await uows.run(TENANT, lambda uow: co.checkout(uow, STAFF, bill))
         # proportional on 1600 : 200, not on the stale 1000 : 200
         assert (result.record["principal_funded_minor"], result.record["bonus_funded_minor"]) == (21333, 2667)
+
+    loop.run_until_complete(go())
+
+
+def test_a_stale_plan_is_planned_once_more_on_the_one_call_path(loop, wallet):
+    """What the RPCs do (`planned_twice`): a top-up committed between the first plan's read and its
+    apply makes it stale; the second plan reads the new balances and writes the checkout once."""
+    engine, uows, one = wallet
+
+    async def go():
+        m = await new_member(engine, uows, 0, 1000)
+        await top_up(uows, m, "s1", 100000, "p1000")  # principal 1000.00, bonus 200.00
+        bill = co.CheckoutInput(
+            member_id=m,
+            store_id="s1",
+            lines=[Line("services/facial", "facial", 1, 24000)],
+            stored_value=24000,
+        )
+        raced = []
+
+        async def a_top_up_the_first_time():
+            if not raced:
+                raced.append(True)
+                await top_up(uows, m, "s1", 60000, "")  # committed meanwhile: principal 1600.00
+
+        once = one_call.OneCall(uows, ApplyAfter(one.apply, a_top_up_the_first_time), one.idempotency)  # type: ignore[arg-type]
+        request_id = str(uuid.uuid4())
+        response = await one_call.planned_twice(lambda: one_call_checkout(once, bill, request_id))
+        assert response is not None and raced == [True]
+        # proportional on 1600 : 200, not on the stale 1000 : 200
+        assert (response.checkout.principal_funded_minor, response.checkout.bonus_funded_minor) == (
+            21333,
+            2667,
+        )
+        async with engine.connect() as conn:
+            written = await conn.execute(
+                text("SELECT count(*) FROM checkouts WHERE member_id = :m"), {"m": m}
+            )
+            assert written.scalar_one() == 1
+        # a plan stale every time: None after two, nothing written (the RPC then takes the locked path)
+        busy = await new_member(engine, uows, 0, 1000)
+        await top_up(uows, busy, "s1", 100000, "p1000")
+        bill = dataclasses.replace(bill, member_id=busy)
+        always = one_call.OneCall(
+            uows, ApplyAfter(one.apply, lambda: top_up(uows, busy, "s1", 100, "")), one.idempotency
+        )  # type: ignore[arg-type]
+        request_id = str(uuid.uuid4())
+        assert await one_call.planned_twice(lambda: one_call_checkout(always, bill, request_id)) is None
+        await _nothing_written(engine, busy, request_id)
 
     loop.run_until_complete(go())
 

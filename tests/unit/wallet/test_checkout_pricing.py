@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -210,3 +211,7 @@ def test_the_checkout_record_is_one_checkouts_row_in_plain_json():
     assert row["line_results"][0]["funding"] == {"principal": 50000, "bonus": 10000}
     assert row["line_results"][0]["commission_base"] == 60000
     assert row["tenders"] == [["cash", 0]] and row["redeemed_lots"] == [["lot", 100]]
+    # as `dataclasses.asdict` gives them (as_row copies without its recursion), sharing no container
+    assert row["lines"] == [dataclasses.asdict(line) for line in record.lines]
+    assert row["line_results"] == [dataclasses.asdict(r) for r in record.line_results]
+    assert row["line_results"][0]["funding"] is not record.line_results[0].funding

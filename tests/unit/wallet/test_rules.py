@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -89,6 +90,21 @@ def test_transactions_must_balance_per_unit_and_stay_within_limits():
     with pytest.raises(InvalidArgument):
         TransactionDraft("empty").validate()
     assert a.account_id("t1") == AccountKey(ledger.TENDER, "s1", "CNY").account_id("t1") != a.account_id("t2")
+
+
+@given(
+    tenant=st.text(max_size=40),
+    kind=st.sampled_from(sorted(ledger.KINDS)),
+    owner=st.one_of(st.just(""), st.uuids().map(str), st.text(max_size=40)),
+    unit=st.sampled_from(["CNY", "PTS", "SESSION", "USD"]),
+)
+def test_account_ids_are_the_uuid5_of_the_key(tenant, kind, owner, unit):
+    # every account row in every database was keyed this way: the fast path must never drift
+    key = AccountKey(ledger.KINDS[kind], owner, unit)
+    expected = str(uuid.uuid5(ledger._ACCOUNT_NS, f"{tenant}|{kind}|{owner}|{unit}"))
+    assert key.account_id(tenant) == expected
+    assert key.account_id(tenant) == expected  # and again, from the cache
+    assert hash(key) == hash(AccountKey(ledger.KINDS[kind], owner, unit))
 
 
 def test_member_accounts_cannot_be_overdrawn_but_tenant_accounts_can_go_either_way():
