@@ -353,7 +353,20 @@ async def test_jobs_release_each_instalment_exactly_once_with_two_runners(wallet
     runners = [WalletJobs(engine, uows), WalletJobs(engine, uows)]
     now = datetime.now(UTC)
     released = await asyncio.gather(*(r.release_bonuses(now) for r in runners))
-    assert sum(released) == 11
+    # The service's own job (WalletJobs in the wallet under test) may take some of them first:
+    # what matters is that every instalment is released exactly once, whoever released it.
+    assert sum(released) <= 11
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT r.state, count(DISTINCT r.transaction_id), count(*)"
+                    " FROM bonus_releases r WHERE r.member_id = :m AND r.amount_minor > 0 GROUP BY r.state"
+                ),
+                {"m": m.split("/")[1]},
+            )
+        ).all()
+    assert rows == [("released", 11, 11)]  # one ledger transaction each, none left scheduled
     got = (await stub.GetWallet(pb.GetWalletRequest(name=f"{m}/wallet"), metadata=md())).wallet
     assert (got.bonus_minor, got.locked_bonus_minor) == (12_000, 0)
 
