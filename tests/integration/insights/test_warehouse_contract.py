@@ -12,7 +12,7 @@ import pytest
 from services.insights.adapters.schema import VERSIONS, create_tables, migrate, swap_in
 from services.insights.adapters.warehouse import ChdbWarehouse, ServerWarehouse, Warehouse
 from services.insights.domain.facts import FACT_COLUMNS
-from services.insights.entrypoints.sink import FactSink
+from services.insights.entrypoints.sink import APPOINTMENT_MONTHS_COLUMNS, FactSink, appointment_month_rows
 from tests.integration.insights.conftest import CHDB_DIR
 
 SERVER_URL = os.environ.get("PEONY_CLICKHOUSE_URL", "")
@@ -282,3 +282,114 @@ async def test_upgrade_to_the_appointments_rollup_backfills_it_from_stored_facts
     await warehouse.insert(f"{db}.facts", FACT_COLUMNS, APPOINTMENT_EVENTS[1:2])
     assert await migrate(warehouse) == max(v for v, _ in VERSIONS)
     assert await appointments(warehouse) == EXPECTED_APPOINTMENTS
+
+
+# An appointment moved across UTC months and back, and one moved then cancelled (stream order).
+MONTH_MOVES = [
+    appointment_fact(
+        "AppointmentBooked",
+        "a3",
+        at="2026-01-05 00:00:00.000",
+        seq=10,
+        start="2026-01-30 09:00:00.000",
+        lines='[["staff/x","staff",1769763600000,60],["room/r","room",1769763600000,60]]',
+    ),
+    appointment_fact(
+        "AppointmentRescheduled",
+        "a3",
+        at="2026-01-06 00:00:00.000",
+        seq=11,
+        start="2026-02-02 09:00:00.000",
+        lines='[["staff/x","staff",1770022800000,60]]',
+    ),
+    appointment_fact(
+        "AppointmentBooked",
+        "a4",
+        at="2026-01-06 00:00:00.000",
+        seq=12,
+        start="2026-02-10 09:00:00.000",
+        lines='[["staff/y","staff",1770714000000,30]]',
+    ),
+    appointment_fact(
+        "AppointmentRescheduled",
+        "a3",
+        at="2026-01-07 00:00:00.000",
+        seq=13,
+        start="2026-01-31 09:00:00.000",
+        lines='[["staff/z","staff",1769850000000,45]]',
+    ),
+    appointment_fact(
+        "AppointmentRescheduled",
+        "a4",
+        at="2026-01-08 00:00:00.000",
+        seq=14,
+        start="2026-03-03 09:00:00.000",
+        lines='[["staff/y","staff",1772528400000,30]]',
+    ),
+    appointment_fact(
+        "AppointmentCancelled", "a4", at="2026-01-09 00:00:00.000", seq=15, start="2026-03-03 09:00:00.000"
+    ),
+]
+# Only a3's latest version, in its month; a4 (cancelled) nowhere; every month it left retracted.
+EXPECTED_LIVE_MONTHS = [("2026-01-01", "a3", [["staff/z", "staff", 1769850000000, 45]])]
+
+
+async def live_months(warehouse: Warehouse) -> list[tuple]:
+    return await warehouse.query(
+        "SELECT toString(month), appointment, tupleElement(state, 5)"
+        f" FROM {warehouse.database}.appointment_months FINAL WHERE tupleElement(state, 3) = 1"
+        " ORDER BY month, appointment"
+    )
+
+
+async def test_appointment_months_follow_reschedules_across_months_and_cancellations(warehouse):
+    """Each event its own batch, every batch delivered twice, then all of them redelivered (stale
+    versions after newer ones): one live row, in the month of the latest version."""
+    await migrate(warehouse)
+    db = warehouse.database
+    await warehouse.command(f"SYSTEM STOP MERGES {db}.appointment_months")  # every write stays a part
+    sink = FactSink(warehouse)
+    for event in MONTH_MOVES:
+        await sink.write([(event, [])])
+        await sink.write([(event, [])])
+    assert await live_months(warehouse) == EXPECTED_LIVE_MONTHS
+    for event in MONTH_MOVES:
+        await sink.write([(event, [])])
+    await sink.write([(event, []) for event in reversed(MONTH_MOVES)])
+    assert await live_months(warehouse) == EXPECTED_LIVE_MONTHS
+    unfolded = await warehouse.query(
+        f"SELECT count() FROM {db}.appointment_months WHERE tupleElement(state, 3) = 1"
+    )
+    assert unfolded[0][0] > 1  # the older live rows are still there, retracted by newer ones
+
+
+async def test_appointment_months_in_one_batch_and_after_a_crash_between_inserts(warehouse):
+    """All events in one batch give the same rows; so does a batch whose appointment_months rows
+    were written before a crash (the appointments rollup not yet), then redelivered whole."""
+    await migrate(warehouse)
+    sink = FactSink(warehouse)
+    first, rest = MONTH_MOVES[:2], MONTH_MOVES[2:]
+    await sink.write([(event, []) for event in first])
+    # the crash: rest's appointment_months rows only, computed from the state the sink reads
+    state = await sink._appointment_states(rest)
+    await warehouse.insert(
+        sink.appointment_months, APPOINTMENT_MONTHS_COLUMNS, appointment_month_rows(rest, state)
+    )
+    await sink.write([(event, []) for event in rest])  # the redelivery
+    assert await live_months(warehouse) == EXPECTED_LIVE_MONTHS
+
+
+async def test_upgrade_to_appointment_months_backfills_it_from_the_appointments_rollup(warehouse):
+    """Appointments stored before schema version 5 appear in their latest version's month."""
+    db = warehouse.database
+    await warehouse.command(
+        f"CREATE TABLE {db}.schema_versions (version UInt32) ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    for version, statements in VERSIONS[:4]:
+        for statement in statements:
+            await warehouse.command(statement.format(db=db, suffix=""))
+        await warehouse.command(f"INSERT INTO {db}.schema_versions (version) VALUES ({version})")
+    await warehouse.insert(f"{db}.facts", FACT_COLUMNS, MONTH_MOVES)
+    await warehouse.command(VERSIONS[3][1][1].format(db=db, suffix=""))  # v4's backfill of the rollup
+    assert await migrate(warehouse) == max(v for v, _ in VERSIONS)
+    assert await live_months(warehouse) == EXPECTED_LIVE_MONTHS
