@@ -193,6 +193,7 @@ async def generate(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     await backfill_rollups(wh)
     await wh.command(f"OPTIMIZE TABLE {db}.member_rollup FINAL")
     await wh.command(f"OPTIMIZE TABLE {db}.appointments FINAL")
+    await wh.command(f"OPTIMIZE TABLE {db}.appointment_months FINAL")
     timings["rollups"] = round(time.perf_counter() - started, 1)
     counts = {
         "facts": int((await wh.query(f"SELECT count() FROM {db}.facts"))[0][0]),

@@ -21,6 +21,7 @@ FACT_TABLES = (
     "member_months",
     "appointments",
     "appointment_months",
+    "member_points",
 )
 
 # One row per event: what every KPI counts. Columns are generic (amount, points, label...) and
@@ -195,12 +196,31 @@ FROM {db}.appointments{suffix} FINAL
 WHERE cancelled = 0 AND tupleElement(latest, 1) > toDateTime64(0, 3, 'UTC')
 """
 
+# Per (tenant, member): the latest points balance, as member_rollup's store = '' rows hold it, in a
+# table of its own so points liability reads one row per member (~1 M at the issue's scale)
+# instead of scanning member_rollup's ~16 M (member, store) rows for them. Idempotent max.
+_MEMBER_POINTS = """
+CREATE TABLE IF NOT EXISTS {db}.member_points{suffix} (
+    tenant LowCardinality(String),
+    member String,
+    points_last SimpleAggregateFunction(max, Tuple(UInt64, Int64))
+) ENGINE = AggregatingMergeTree
+ORDER BY (tenant, member)
+"""
+
+_MEMBER_POINTS_BACKFILL = """
+INSERT INTO {db}.member_points{suffix} (tenant, member, points_last)
+SELECT tenant, member, max(points_last) FROM {db}.member_rollup{suffix}
+WHERE store = '' GROUP BY tenant, member
+"""
+
 VERSIONS: list[tuple[int, list[str]]] = [
     (1, [_FACTS, _LINES]),
     (2, [_MEMBER_ROLLUP, _MEMBER_ROLLUP_BACKFILL]),
     (3, [_MEMBER_MONTHS, _MEMBER_MONTHS_BACKFILL]),
     (4, [_APPOINTMENTS, _APPOINTMENTS_BACKFILL]),
     (5, [_APPOINTMENT_MONTHS, _APPOINTMENT_MONTHS_BACKFILL]),
+    (6, [_MEMBER_POINTS, _MEMBER_POINTS_BACKFILL]),
 ]
 
 _VERSIONS_TABLE = """
@@ -220,6 +240,7 @@ async def backfill_rollups(warehouse: Warehouse, suffix: str = "") -> None:
         _MEMBER_MONTHS_BACKFILL,
         _APPOINTMENTS_BACKFILL,
         _APPOINTMENT_MONTHS_BACKFILL,  # after the appointments rollup: it reads it
+        _MEMBER_POINTS_BACKFILL,  # after the member rollup: it reads it
     ):
         await warehouse.command(statement.format(db=warehouse.database, suffix=suffix))
 

@@ -29,6 +29,7 @@ _KIND, _TENANT, _STORE, _AT, _MEMBER, _SUBJECT, _QUANTITY, _LABEL, _REF_TIME, _S
 _POINTS_KINDS = frozenset({"PointsEarned", "PointsRedeemed", "PointsExpired"})
 MEMBER_ROLLUP_COLUMNS = ("tenant", "member", "store", "visits", "points_last")
 MEMBER_MONTHS_COLUMNS = ("tenant", "member", "months", "edges")
+MEMBER_POINTS_COLUMNS = ("tenant", "member", "points_last")
 APPOINTMENTS_COLUMNS = ("tenant", "store", "appointment", "latest", "cancelled")
 _APPOINTMENT_VERSIONS = frozenset({"AppointmentBooked", "AppointmentRescheduled"})
 _EPOCH = "1970-01-01 00:00:00.000"
@@ -50,6 +51,15 @@ def member_rollup_rows(facts: Sequence[tuple]) -> list[tuple]:
         elif f[_KIND] in _POINTS_KINDS:
             rows.append((f[_TENANT], f[_MEMBER], "", [], (f[_SEQ], f[_QUANTITY])))
     return rows
+
+
+def member_points_rows(facts: Sequence[tuple]) -> list[tuple]:
+    """The member points' rows for a batch of fact rows (see schema._MEMBER_POINTS)."""
+    return [
+        (f[_TENANT], f[_MEMBER], (f[_SEQ], f[_QUANTITY]))
+        for f in facts
+        if f[_MEMBER] and f[_KIND] in _POINTS_KINDS
+    ]
 
 
 def member_months_rows(facts: Sequence[tuple]) -> list[tuple]:
@@ -139,6 +149,7 @@ class FactSink:
         self.lines = f"{warehouse.database}.checkout_lines{suffix}"
         self.member_rollup = f"{warehouse.database}.member_rollup{suffix}"
         self.member_months = f"{warehouse.database}.member_months{suffix}"
+        self.member_points = f"{warehouse.database}.member_points{suffix}"
         self.appointments = f"{warehouse.database}.appointments{suffix}"
         self.appointment_months = f"{warehouse.database}.appointment_months{suffix}"
 
@@ -157,6 +168,7 @@ class FactSink:
         await self._wh.insert(self.lines, LINE_COLUMNS, lines)
         await self._wh.insert(self.member_rollup, MEMBER_ROLLUP_COLUMNS, member_rollup_rows(facts))
         await self._wh.insert(self.member_months, MEMBER_MONTHS_COLUMNS, member_months_rows(facts))
+        await self._wh.insert(self.member_points, MEMBER_POINTS_COLUMNS, member_points_rows(facts))
         # appointment_months before the appointments rollup it reads its state from: a crash
         # between the two leaves the rollup as it was, so the redelivery writes the same rows.
         current = await self._appointment_states(facts)

@@ -93,6 +93,7 @@ class MetricQueries:
         self.lines = f"{db}.checkout_lines{suffix}"
         self.member_rollup = f"{db}.member_rollup{suffix}"
         self.member_months = f"{db}.member_months{suffix}"
+        self.member_points = f"{db}.member_points{suffix}"
         self.appointments = f"{db}.appointments{suffix}"
         self.appointment_months = f"{db}.appointment_months{suffix}"
         # Available minutes of staff and rooms by query, while the tenant's schedule facts stay
@@ -311,11 +312,10 @@ class MetricQueries:
             params,
         )
         # Each member's points balance after their latest points event (stream order): the max
-        # (seq, balance) of the member rollup, one row per member instead of every points fact.
+        # (seq, balance) of member_points, one row per member instead of every points fact.
         points = await self._query(
             "SELECT sum(last.2) FROM (SELECT member, max(points_last) AS last"
-            f" FROM {self.member_rollup} WHERE tenant = {{tenant:String}} AND store = ''"
-            " GROUP BY member)",
+            f" FROM {self.member_points} WHERE tenant = {{tenant:String}} GROUP BY member)",
             params,
         )
         return [[int(stored[0][0] or 0), int(points[0][0] or 0)]]

@@ -393,3 +393,45 @@ async def test_upgrade_to_appointment_months_backfills_it_from_the_appointments_
     await warehouse.command(VERSIONS[3][1][1].format(db=db, suffix=""))  # v4's backfill of the rollup
     assert await migrate(warehouse) == max(v for v, _ in VERSIONS)
     assert await live_months(warehouse) == EXPECTED_LIVE_MONTHS
+
+
+async def member_points(warehouse: Warehouse) -> list[tuple]:
+    return await warehouse.query(
+        f"SELECT member, max(points_last) FROM {warehouse.database}.member_points"
+        " GROUP BY member ORDER BY member"
+    )
+
+
+async def test_member_points_keep_the_latest_balance_whatever_the_order_and_copies(warehouse):
+    """Points liability's table: the balance after each member's latest points event, a batch
+    written three times and an older event after a newer one changing nothing."""
+    await migrate(warehouse)
+    sink = FactSink(warehouse)
+    batch = [
+        (points_fact(str(uuid.uuid4()), seq=9, available=12), []),
+        (points_fact(str(uuid.uuid4()), seq=7, available=30), []),  # older: not the balance
+        (points_fact(str(uuid.uuid4()), seq=3, available=5, member="members/m2"), []),
+    ]
+    for _ in range(3):
+        await sink.write(batch)
+    assert await member_points(warehouse) == [("members/m1", [9, 12]), ("members/m2", [3, 5])]
+
+
+async def test_upgrade_to_member_points_backfills_it_from_the_member_rollup(warehouse):
+    """Balances stored before schema version 6 (in member_rollup) appear in member_points."""
+    db = warehouse.database
+    await warehouse.command(
+        f"CREATE TABLE {db}.schema_versions (version UInt32) ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    for version, statements in VERSIONS[:5]:
+        for statement in statements:
+            await warehouse.command(statement.format(db=db, suffix=""))
+        await warehouse.command(f"INSERT INTO {db}.schema_versions (version) VALUES ({version})")
+    facts = [
+        points_fact(str(uuid.uuid4()), seq=7, available=30),
+        points_fact(str(uuid.uuid4()), seq=9, available=12),
+    ]
+    await warehouse.insert(f"{db}.facts", FACT_COLUMNS, facts)
+    await warehouse.command(VERSIONS[1][1][1].format(db=db, suffix=""))  # v2's backfill of member_rollup
+    assert await migrate(warehouse) == max(v for v, _ in VERSIONS)
+    assert await member_points(warehouse) == [("members/m1", [9, 12])]
