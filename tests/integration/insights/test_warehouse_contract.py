@@ -6,13 +6,16 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 
 import pytest
 
 from services.insights.adapters.schema import VERSIONS, create_tables, migrate, swap_in
 from services.insights.adapters.warehouse import ChdbWarehouse, ServerWarehouse, Warehouse
+from services.insights.domain.catalogue import Period
 from services.insights.domain.facts import FACT_COLUMNS
 from services.insights.entrypoints.sink import APPOINTMENT_MONTHS_COLUMNS, FactSink, appointment_month_rows
+from services.insights.service_layer.queries import MetricQueries, Scope
 from tests.integration.insights.conftest import CHDB_DIR
 
 SERVER_URL = os.environ.get("PEONY_CLICKHOUSE_URL", "")
@@ -435,3 +438,25 @@ async def test_upgrade_to_member_points_backfills_it_from_the_member_rollup(ware
     await warehouse.command(VERSIONS[1][1][1].format(db=db, suffix=""))  # v2's backfill of member_rollup
     assert await migrate(warehouse) == max(v for v, _ in VERSIONS)
     assert await member_points(warehouse) == [("members/m1", [9, 12])]
+
+
+async def test_booked_minutes_cached_per_month_follow_every_later_write(warehouse):
+    """Utilisation's booked minutes are cached per month while the month's partition is unchanged:
+    a reschedule written after a cached answer moves the minutes at once, and a rebuild's swapped
+    tables (another table, its own parts) are never answered from the old cache."""
+    await migrate(warehouse)
+    sink = FactSink(warehouse)
+    metric_queries = MetricQueries(warehouse)
+    scope = Scope("t", None, "", Period(date(2026, 1, 1), date(2026, 3, 31)), "month", {}, "UTC")
+    await sink.write([(event, []) for event in MONTH_MOVES[:2]])  # a3 booked on Jan 30, moved to Feb 2
+    moved = {(date(2026, 2, 1), "stores/s1", "staff/x", "staff"): 60}
+    assert await metric_queries._booked_minutes(scope) == moved
+    assert await metric_queries._booked_minutes(scope) == moved  # from the cache
+    await sink.write([(MONTH_MOVES[3], [])])  # a3 moved back to Jan 31
+    back = {(date(2026, 1, 1), "stores/s1", "staff/z", "staff"): 45}
+    assert await metric_queries._booked_minutes(scope) == back
+    # a rebuild: a fresh table set filled with the first two events only, swapped in
+    await create_tables(warehouse, "_rebuild")
+    await FactSink(warehouse, "_rebuild").write([(event, []) for event in MONTH_MOVES[:2]])
+    await swap_in(warehouse, "_rebuild")
+    assert await metric_queries._booked_minutes(scope) == moved
