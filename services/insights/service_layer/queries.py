@@ -350,11 +350,13 @@ class MetricQueries:
             # The whole chain: one row per member (member_months), the few visits near a UTC
             # month boundary placed in their store's local month here.
             edge_month = f"toStartOfMonth({self.local_day(scope, 'e.2', 'e.1')})"
+            # FINAL folds a member's rows (set unions) in key order: ~5x faster than a GROUP BY
+            # member hashing 1 M members at the scale (bench/README.md), same answer.
             per_member = (
-                "SELECT member, arrayDistinct(arrayConcat(groupUniqArrayArray(months),"
-                f" arrayMap(e -> {edge_month}, groupUniqArrayArray(edges)))) AS months,"
-                f" arrayMin(months) AS cohort FROM {self.member_months}"
-                f" WHERE tenant = {{tenant:String}}{self.tier_filter(scope)} GROUP BY member"
+                "SELECT member, arrayDistinct(arrayConcat(mm.months,"
+                f" arrayMap(e -> {edge_month}, mm.edges))) AS months,"
+                f" arrayMin(months) AS cohort FROM {self.member_months} AS mm FINAL"
+                f" WHERE tenant = {{tenant:String}}{self.tier_filter(scope)}"
             )
         else:
             per_member = (
