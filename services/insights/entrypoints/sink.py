@@ -181,26 +181,31 @@ class FactSink:
     async def _appointment_states(self, facts: Sequence[tuple]) -> dict[AppointmentKey, AppointmentState]:
         """The appointments rollup's state of the batch's appointments (one point lookup per
         tenant: the rollup is ordered by tenant, store, appointment)."""
-        wanted: dict[str, tuple[set[str], set[str]]] = {}
+        wanted: dict[str, set[tuple[str, str]]] = {}
         for f in facts:
             if f[_KIND] in _APPOINTMENT_VERSIONS or f[_KIND] == "AppointmentCancelled":
-                stores, appointments = wanted.setdefault(f[_TENANT], (set(), set()))
-                stores.add(f[_STORE])
-                appointments.add(f[_SUBJECT])
+                wanted.setdefault(f[_TENANT], set()).add((f[_STORE], f[_SUBJECT]))
         current: dict[AppointmentKey, AppointmentState] = {}
-        # the table name is configuration; every value is a bound parameter
+        # the table name is configuration; every value is a bound parameter. Only the version's
+        # (time, seq, start) subcolumns are read, not its resource lines.
         lookup = (
-            "SELECT store, appointment, tupleElement(max(latest), 1), tupleElement(max(latest), 2),"  # noqa: S608
-            f" tupleElement(max(latest), 3), max(cancelled) FROM {self.appointments}"
-            " WHERE tenant = {tenant:String} AND store IN {stores:Array(String)}"
-            " AND appointment IN {appointments:Array(String)} GROUP BY store, appointment"
+            "SELECT store, appointment, max((latest.1, latest.2, latest.3)), max(cancelled)"  # noqa: S608
+            f" FROM {self.appointments} WHERE tenant = {{tenant:String}}"
+            " AND store IN {stores:Array(String)} AND appointment IN {appointments:Array(String)}"
+            " GROUP BY store, appointment"
         )
-        for tenant, (stores, appointments) in wanted.items():
+        for tenant, pairs in wanted.items():
             rows = await self._wh.query(
                 lookup,
-                {"tenant": tenant, "stores": sorted(stores), "appointments": sorted(appointments)},
+                {
+                    "tenant": tenant,
+                    "stores": sorted({store for store, _ in pairs}),
+                    "appointments": sorted({appointment for _, appointment in pairs}),
+                },
             )
-            for store, appointment, at, seq, start, cancelled in rows:
+            for store, appointment, (at, seq, start), cancelled in rows:
+                if (store, appointment) not in pairs:
+                    continue
                 version = None if at == _EPOCH and int(seq) == 0 else (at, int(seq))
                 current[(tenant, store, appointment)] = AppointmentState(version, start, bool(int(cancelled)))
         return current
