@@ -193,6 +193,7 @@ async def generate(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     await backfill_rollups(wh)
     await wh.command(f"OPTIMIZE TABLE {db}.member_rollup FINAL")
     await wh.command(f"OPTIMIZE TABLE {db}.appointments FINAL")
+    await wh.command(f"OPTIMIZE TABLE {db}.appointment_months FINAL")
     timings["rollups"] = round(time.perf_counter() - started, 1)
     counts = {
         "facts": int((await wh.query(f"SELECT count() FROM {db}.facts"))[0][0]),
@@ -356,16 +357,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     stack = DevStack(tmp / "stack", fast=True, pg_port=free_port(), nats_port=free_port())
     try:
         stack.start()
-        log(
-            f"generating {args.members} members, {args.lines} lines, {args.stores} stores, {args.years} years"
-        )
-        gen = asyncio.run(generate(tmp / "chdb", args))
+        if args.reuse:
+            # a dataset a --keep run left: generating the full scale takes ~10 min and 4.8 GB
+            data = Path(args.reuse)
+            gen: dict[str, Any] = {"reused": str(data)}
+            log(f"reusing {data}")
+        else:
+            data = tmp / "chdb"
+            log(
+                f"generating {args.members} members, {args.lines} lines, {args.stores} stores,"
+                f" {args.years} years"
+            )
+            gen = asyncio.run(generate(data, args))
         port = free_port()
         env = child_env(
             {
                 "PEONY_NATS_URL": stack.nats_url,
                 "PEONY_INSIGHTS_GRPC_PORT": str(port),
-                "PEONY_INSIGHTS_DATA_DIR": str(tmp / "chdb"),
+                "PEONY_INSIGHTS_DATA_DIR": str(data),
                 "PEONY_INSIGHTS_DATABASE": DATABASE,
                 "PEONY_LOG_LEVEL": "WARNING",
                 "PEONY_SHUTDOWN_GRACE_SECONDS": "5",
@@ -433,6 +442,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--events", type=int, default=20_000, help="events published for the ingest figure")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (chDB data, logs)")
+    p.add_argument(
+        "--reuse",
+        default="",
+        help="serve the chDB dir a --keep run left (<kept dir>/chdb) instead of generating; the scale"
+        " flags must match it (they only label the JSON); the service migrates it to its schema",
+    )
     return p
 
 

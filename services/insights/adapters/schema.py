@@ -14,7 +14,15 @@ from __future__ import annotations
 
 from services.insights.adapters.warehouse import Warehouse
 
-FACT_TABLES = ("facts", "checkout_lines", "member_rollup", "member_months", "appointments")
+FACT_TABLES = (
+    "facts",
+    "checkout_lines",
+    "member_rollup",
+    "member_months",
+    "appointments",
+    "appointment_months",
+    "member_points",
+)
 
 # One row per event: what every KPI counts. Columns are generic (amount, points, label...) and
 # their meaning per event kind is in services/insights/domain/facts.py.
@@ -149,11 +157,70 @@ WHERE kind IN ('AppointmentBooked', 'AppointmentRescheduled', 'AppointmentCancel
 GROUP BY tenant, store, subject
 """
 
+# Per (tenant, UTC start month, store, appointment): utilisation's booked minutes read only the
+# period's months (partition and primary-key pruning) and typed resource lines (no JSON at query
+# time), instead of every appointment of the tenant. An appointment's row sits in the month its
+# latest version starts in; the sink keeps that true across reschedules and cancellations with
+# RETRACTIONS: when a version moves the appointment out of a month (or a cancellation ends it),
+# the sink writes a row with live = 0 in the month it left, carrying the newer version, so the
+# max over the month's rows is the retraction. The sink learns the month an appointment is in
+# from the appointments rollup above (read before the batch is written; the rollup is written
+# after this table, so a redelivered batch sees the same state or its own version and writes the
+# same rows again). ``state`` is an idempotent max, compared as a tuple:
+#   (version time, stream seq, live, start, lines)
+#   version = the booking/reschedule's (occurred_at, seq); a cancellation's retraction carries
+#             2299-12-31 (above every version: a cancelled appointment stays cancelled)
+#   live    = 1: the appointment's latest version starts this month; 0: retracted
+#   lines   = [(resource, kind, start ms UTC, minutes)] (facts.py: the JSON label, typed)
+_APPOINTMENT_MONTHS = """
+CREATE TABLE IF NOT EXISTS {db}.appointment_months{suffix} (
+    tenant LowCardinality(String),
+    month Date,
+    store String,
+    appointment String,
+    state SimpleAggregateFunction(max, Tuple(DateTime64(3, 'UTC'), UInt64, UInt8, DateTime64(3, 'UTC'),
+        Array(Tuple(String, String, Int64, Int64))))
+) ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(month)
+ORDER BY (tenant, month, store, appointment)
+"""
+
+# From the appointments rollup (schema upgrade, the benchmark's generated facts, a rebuild's
+# fresh tables): each appointment not cancelled, live in its latest version's start month.
+_APPOINTMENT_MONTHS_BACKFILL = """
+INSERT INTO {db}.appointment_months{suffix} (tenant, month, store, appointment, state)
+SELECT tenant, toStartOfMonth(toDate(tupleElement(latest, 3), 'UTC')), store, appointment,
+    (tupleElement(latest, 1), tupleElement(latest, 2), toUInt8(1), tupleElement(latest, 3),
+     JSONExtract(tupleElement(latest, 4), 'Array(Tuple(String, String, Int64, Int64))'))
+FROM {db}.appointments{suffix} FINAL
+WHERE cancelled = 0 AND tupleElement(latest, 1) > toDateTime64(0, 3, 'UTC')
+"""
+
+# Per (tenant, member): the latest points balance, as member_rollup's store = '' rows hold it, in a
+# table of its own so points liability reads one row per member (~1 M at the issue's scale)
+# instead of scanning member_rollup's ~16 M (member, store) rows for them. Idempotent max.
+_MEMBER_POINTS = """
+CREATE TABLE IF NOT EXISTS {db}.member_points{suffix} (
+    tenant LowCardinality(String),
+    member String,
+    points_last SimpleAggregateFunction(max, Tuple(UInt64, Int64))
+) ENGINE = AggregatingMergeTree
+ORDER BY (tenant, member)
+"""
+
+_MEMBER_POINTS_BACKFILL = """
+INSERT INTO {db}.member_points{suffix} (tenant, member, points_last)
+SELECT tenant, member, max(points_last) FROM {db}.member_rollup{suffix}
+WHERE store = '' GROUP BY tenant, member
+"""
+
 VERSIONS: list[tuple[int, list[str]]] = [
     (1, [_FACTS, _LINES]),
     (2, [_MEMBER_ROLLUP, _MEMBER_ROLLUP_BACKFILL]),
     (3, [_MEMBER_MONTHS, _MEMBER_MONTHS_BACKFILL]),
     (4, [_APPOINTMENTS, _APPOINTMENTS_BACKFILL]),
+    (5, [_APPOINTMENT_MONTHS, _APPOINTMENT_MONTHS_BACKFILL]),
+    (6, [_MEMBER_POINTS, _MEMBER_POINTS_BACKFILL]),
 ]
 
 _VERSIONS_TABLE = """
@@ -168,7 +235,13 @@ def table(db: str, name: str, suffix: str = "") -> str:
 
 async def backfill_rollups(warehouse: Warehouse, suffix: str = "") -> None:
     """Rollups from the facts already in the ``suffix`` table set (idempotent)."""
-    for statement in (_MEMBER_ROLLUP_BACKFILL, _MEMBER_MONTHS_BACKFILL, _APPOINTMENTS_BACKFILL):
+    for statement in (
+        _MEMBER_ROLLUP_BACKFILL,
+        _MEMBER_MONTHS_BACKFILL,
+        _APPOINTMENTS_BACKFILL,
+        _APPOINTMENT_MONTHS_BACKFILL,  # after the appointments rollup: it reads it
+        _MEMBER_POINTS_BACKFILL,  # after the member rollup: it reads it
+    ):
         await warehouse.command(statement.format(db=warehouse.database, suffix=suffix))
 
 

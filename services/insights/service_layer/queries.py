@@ -27,6 +27,10 @@ from services.insights.domain.utilisation import (
 )
 
 DEFAULT_ZONE = "Asia/Shanghai"
+# Booked minutes cached per (query, month): at most this many months' shares, each of at most this
+# many (bucket, resource) rows (~100 bytes each: a dashboard's 12 months x 5,500 resources ~7 MB).
+_BOOKED_CACHE_ENTRIES = 256
+_BOOKED_CACHE_MONTH_ROWS = 20_000
 
 
 def _valid_zone(name: str) -> str:
@@ -93,10 +97,15 @@ class MetricQueries:
         self.lines = f"{db}.checkout_lines{suffix}"
         self.member_rollup = f"{db}.member_rollup{suffix}"
         self.member_months = f"{db}.member_months{suffix}"
+        self.member_points = f"{db}.member_points{suffix}"
         self.appointments = f"{db}.appointments{suffix}"
+        self.appointment_months = f"{db}.appointment_months{suffix}"
         # Available minutes of staff and rooms by query, while the tenant's schedule facts stay
         # the same (schedules change rarely; replaying years of them per call is the slow part).
         self._available_cache: dict[tuple, tuple[dict, dict]] = {}
+        # Booked minutes by (query, UTC month): a month's figure stays valid while nothing is
+        # inserted into its appointment_months partition (see _month_versions).
+        self._booked_cache: dict[tuple, dict[tuple[date, str, str, str], int]] = {}
 
     async def _query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         # A fact's copies share its event time, hence its month partition: FINAL need not merge
@@ -310,11 +319,10 @@ class MetricQueries:
             params,
         )
         # Each member's points balance after their latest points event (stream order): the max
-        # (seq, balance) of the member rollup, one row per member instead of every points fact.
+        # (seq, balance) of member_points, one row per member instead of every points fact.
         points = await self._query(
             "SELECT sum(last.2) FROM (SELECT member, max(points_last) AS last"
-            f" FROM {self.member_rollup} WHERE tenant = {{tenant:String}} AND store = ''"
-            " GROUP BY member)",
+            f" FROM {self.member_points} WHERE tenant = {{tenant:String}} GROUP BY member)",
             params,
         )
         return [[int(stored[0][0] or 0), int(points[0][0] or 0)]]
@@ -342,11 +350,13 @@ class MetricQueries:
             # The whole chain: one row per member (member_months), the few visits near a UTC
             # month boundary placed in their store's local month here.
             edge_month = f"toStartOfMonth({self.local_day(scope, 'e.2', 'e.1')})"
+            # FINAL folds a member's rows (set unions) in key order: ~5x faster than a GROUP BY
+            # member hashing 1 M members at the issue's scale (bench/README.md), same answer.
             per_member = (
-                "SELECT member, arrayDistinct(arrayConcat(groupUniqArrayArray(months),"
-                f" arrayMap(e -> {edge_month}, groupUniqArrayArray(edges)))) AS months,"
-                f" arrayMin(months) AS cohort FROM {self.member_months}"
-                f" WHERE tenant = {{tenant:String}}{self.tier_filter(scope)} GROUP BY member"
+                "SELECT member, arrayDistinct(arrayConcat(mm.months,"
+                f" arrayMap(e -> {edge_month}, mm.edges))) AS months,"
+                f" arrayMin(months) AS cohort FROM {self.member_months} AS mm FINAL"
+                f" WHERE tenant = {{tenant:String}}{self.tier_filter(scope)}"
             )
         else:
             per_member = (
@@ -563,29 +573,93 @@ class MetricQueries:
             schedules.apply(kind, store, subject, int(flag), int(quantity), label, day)
         return schedules
 
+    def _booked_months(self, scope: Scope) -> list[date]:
+        """The UTC months of appointment_months that can hold a service in the period: an
+        appointment's start lies within a day of its services', the period's UTC bounds within a
+        day of its local days."""
+        first = (scope.period.start - timedelta(days=2)).replace(day=1)
+        last = scope.period.end + timedelta(days=3)
+        months = [first]
+        while (months[-1].year, months[-1].month) < (last.year, last.month):
+            months.append((months[-1] + timedelta(days=32)).replace(day=1))
+        return months
+
+    async def _month_versions(self) -> dict[str, tuple[str, int]]:
+        """Per partition (YYYYMM) of appointment_months: (table uuid, highest block number of its
+        active parts). Every insert into a partition makes a part with a higher block number; a
+        merge keeps the highest, and a rebuild's swap brings another table (uuid). So a month whose
+        version is unchanged holds the same rows as when its figure was cached."""
+        database, name = self.appointment_months.split(".", 1)
+        rows = await self._wh.query(
+            "SELECT partition, toString(max(max_block_number)),"
+            " toString((SELECT any(uuid) FROM system.tables"
+            " WHERE database = {db:String} AND name = {t:String}))"
+            " FROM system.parts WHERE database = {db:String} AND table = {t:String} AND active"
+            " GROUP BY partition",
+            {"db": database, "t": name},
+        )
+        return {partition: (uuid, int(block)) for partition, block, uuid in rows}
+
     async def _booked_minutes(self, scope: Scope) -> dict[tuple[date, str, str, str], int]:
         """(bucket, store, resource, kind) -> minutes of the services of appointments not
         cancelled, as their latest booking or reschedule placed them, by the service's local start day.
-        Reads the appointments rollup (one row per appointment) instead of every version in the
-        facts: an argMax over all appointments' history took 0.5-8 s at 1/10 scale."""
+        Reads appointment_months: only the period's UTC months (partition pruning), each
+        appointment's typed lines in the month its latest version starts in (the sink retracts it
+        from a month it left and on cancellation). Each month's share is cached while its
+        partition is unchanged (_month_versions), so a call recomputes only the months written to
+        since (under live ingest, the current one)."""
+        versions = await self._month_versions()  # before the rows: a later insert only misses the cache
+        query_key = (
+            scope.tenant,
+            tuple(scope.stores) if scope.stores is not None else None,
+            scope.period,
+            scope.granularity,
+            tuple(sorted((z, tuple(s)) for z, s in scope.zones.items())),
+            scope.default_zone,
+        )
+        out: dict[tuple[date, str, str, str], int] = {}
+        missing: dict[date, tuple] = {}
+        for month in self._booked_months(scope):
+            key = (*query_key, month, versions.get(f"{month.year}{month.month:02d}"))
+            cached = self._booked_cache.get(key)
+            if cached is None:
+                missing[month] = key
+                continue
+            for k, minutes in cached.items():
+                out[k] = out.get(k, 0) + minutes
+        if not missing:
+            return out
         line_start = "fromUnixTimestamp64Milli(line.3, 'UTC')"
         rows = await self._query(
-            f"SELECT toString({self.bucket(scope, line_start)}) AS b, store, line.1 AS resource,"
-            " line.2 AS resource_kind, sum(line.4)"
-            # FINAL folds each appointment's rows (parts not merged yet, redelivered copies) into
-            # one before the WHERE (not moved to PREWHERE under FINAL), so the filter sees the
-            # latest version and the cancelled flag of the appointment as a whole.
-            f" FROM (SELECT store, latest AS version FROM {self.appointments} FINAL"
-            f" WHERE tenant = {{tenant:String}}{self.store_filter(scope)} AND cancelled = 0"
+            f"SELECT toString(month) AS m, toString({self.bucket(scope, line_start)}) AS b, store,"
+            " line.1 AS resource, line.2 AS resource_kind, sum(line.4)"
+            # FINAL folds each (month, appointment)'s rows (parts not merged yet, redelivered
+            # copies, retractions) into one before the WHERE (not moved to PREWHERE under FINAL),
+            # so `live` is that of the appointment's latest row in the month.
+            " FROM (SELECT month, store, tupleElement(state, 5) AS lines"
+            f" FROM {self.appointment_months} FINAL"
+            f" WHERE tenant = {{tenant:String}}{self.store_filter(scope)}"
+            " AND month IN {months:Array(Date)} AND tupleElement(state, 3) = 1"
             # a service starts within a day of its appointment: a start +-1 day of the period bounds it
-            " AND tupleElement(latest, 3) >= toDateTime64({utc_from:String}, 3, 'UTC') - INTERVAL 1 DAY"
-            " AND tupleElement(latest, 3) < toDateTime64({utc_to:String}, 3, 'UTC') + INTERVAL 1 DAY)"
-            " ARRAY JOIN JSONExtract(tupleElement(version, 4),"
-            " 'Array(Tuple(String, String, Int64, Int64))') AS line"
-            f" WHERE {self.in_period(scope, line_start)} GROUP BY b, store, resource, resource_kind",
-            self._params(scope),
+            " AND tupleElement(state, 4) >= toDateTime64({utc_from:String}, 3, 'UTC') - INTERVAL 1 DAY"
+            " AND tupleElement(state, 4) < toDateTime64({utc_to:String}, 3, 'UTC') + INTERVAL 1 DAY)"
+            " ARRAY JOIN lines AS line"
+            f" WHERE {self.in_period(scope, line_start)} GROUP BY m, b, store, resource, resource_kind",
+            {**self._params(scope), "months": [m.isoformat() for m in missing]},
         )
-        return {(date.fromisoformat(b), store, r, k): int(m) for b, store, r, k, m in rows}
+        found: dict[date, dict[tuple[date, str, str, str], int]] = {m: {} for m in missing}
+        for m, b, store, r, k, minutes in rows:
+            found[date.fromisoformat(m)][(date.fromisoformat(b), store, r, k)] = int(minutes)
+        for month, shares in found.items():
+            for k, minutes in shares.items():
+                out[k] = out.get(k, 0) + minutes
+            if (
+                len(shares) <= _BOOKED_CACHE_MONTH_ROWS
+            ):  # a month by day over thousands of resources is not kept
+                if len(self._booked_cache) >= _BOOKED_CACHE_ENTRIES:
+                    self._booked_cache.pop(next(iter(self._booked_cache)))
+                self._booked_cache[missing[month]] = shares
+        return out
 
     async def _utilisation(self, scope: Scope) -> list[tuple[date, str, str, str, int, int]]:
         """(bucket, store, resource, kind, booked, available) of every resource with either."""

@@ -6,13 +6,16 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 
 import pytest
 
 from services.insights.adapters.schema import VERSIONS, create_tables, migrate, swap_in
 from services.insights.adapters.warehouse import ChdbWarehouse, ServerWarehouse, Warehouse
+from services.insights.domain.catalogue import Period
 from services.insights.domain.facts import FACT_COLUMNS
-from services.insights.entrypoints.sink import FactSink
+from services.insights.entrypoints.sink import APPOINTMENT_MONTHS_COLUMNS, FactSink, appointment_month_rows
+from services.insights.service_layer.queries import MetricQueries, Scope
 from tests.integration.insights.conftest import CHDB_DIR
 
 SERVER_URL = os.environ.get("PEONY_CLICKHOUSE_URL", "")
@@ -282,3 +285,178 @@ async def test_upgrade_to_the_appointments_rollup_backfills_it_from_stored_facts
     await warehouse.insert(f"{db}.facts", FACT_COLUMNS, APPOINTMENT_EVENTS[1:2])
     assert await migrate(warehouse) == max(v for v, _ in VERSIONS)
     assert await appointments(warehouse) == EXPECTED_APPOINTMENTS
+
+
+# An appointment moved across UTC months and back, and one moved then cancelled (stream order).
+MONTH_MOVES = [
+    appointment_fact(
+        "AppointmentBooked",
+        "a3",
+        at="2026-01-05 00:00:00.000",
+        seq=10,
+        start="2026-01-30 09:00:00.000",
+        lines='[["staff/x","staff",1769763600000,60],["room/r","room",1769763600000,60]]',
+    ),
+    appointment_fact(
+        "AppointmentRescheduled",
+        "a3",
+        at="2026-01-06 00:00:00.000",
+        seq=11,
+        start="2026-02-02 09:00:00.000",
+        lines='[["staff/x","staff",1770022800000,60]]',
+    ),
+    appointment_fact(
+        "AppointmentBooked",
+        "a4",
+        at="2026-01-06 00:00:00.000",
+        seq=12,
+        start="2026-02-10 09:00:00.000",
+        lines='[["staff/y","staff",1770714000000,30]]',
+    ),
+    appointment_fact(
+        "AppointmentRescheduled",
+        "a3",
+        at="2026-01-07 00:00:00.000",
+        seq=13,
+        start="2026-01-31 09:00:00.000",
+        lines='[["staff/z","staff",1769850000000,45]]',
+    ),
+    appointment_fact(
+        "AppointmentRescheduled",
+        "a4",
+        at="2026-01-08 00:00:00.000",
+        seq=14,
+        start="2026-03-03 09:00:00.000",
+        lines='[["staff/y","staff",1772528400000,30]]',
+    ),
+    appointment_fact(
+        "AppointmentCancelled", "a4", at="2026-01-09 00:00:00.000", seq=15, start="2026-03-03 09:00:00.000"
+    ),
+]
+# Only a3's latest version, in its month; a4 (cancelled) nowhere; every month it left retracted.
+EXPECTED_LIVE_MONTHS = [("2026-01-01", "a3", [["staff/z", "staff", 1769850000000, 45]])]
+
+
+async def live_months(warehouse: Warehouse) -> list[tuple]:
+    return await warehouse.query(
+        "SELECT toString(month), appointment, tupleElement(state, 5)"
+        f" FROM {warehouse.database}.appointment_months FINAL WHERE tupleElement(state, 3) = 1"
+        " ORDER BY month, appointment"
+    )
+
+
+async def test_appointment_months_follow_reschedules_across_months_and_cancellations(warehouse):
+    """Each event its own batch, every batch delivered twice, then all of them redelivered (stale
+    versions after newer ones): one live row, in the month of the latest version."""
+    await migrate(warehouse)
+    db = warehouse.database
+    await warehouse.command(f"SYSTEM STOP MERGES {db}.appointment_months")  # every write stays a part
+    sink = FactSink(warehouse)
+    for event in MONTH_MOVES:
+        await sink.write([(event, [])])
+        await sink.write([(event, [])])
+    assert await live_months(warehouse) == EXPECTED_LIVE_MONTHS
+    for event in MONTH_MOVES:
+        await sink.write([(event, [])])
+    await sink.write([(event, []) for event in reversed(MONTH_MOVES)])
+    assert await live_months(warehouse) == EXPECTED_LIVE_MONTHS
+    unfolded = await warehouse.query(
+        f"SELECT count() FROM {db}.appointment_months WHERE tupleElement(state, 3) = 1"
+    )
+    assert unfolded[0][0] > 1  # the older live rows are still there, retracted by newer ones
+
+
+async def test_appointment_months_in_one_batch_and_after_a_crash_between_inserts(warehouse):
+    """All events in one batch give the same rows; so does a batch whose appointment_months rows
+    were written before a crash (the appointments rollup not yet), then redelivered whole."""
+    await migrate(warehouse)
+    sink = FactSink(warehouse)
+    first, rest = MONTH_MOVES[:2], MONTH_MOVES[2:]
+    await sink.write([(event, []) for event in first])
+    # the crash: rest's appointment_months rows only, computed from the state the sink reads
+    state = await sink._appointment_states(rest)
+    await warehouse.insert(
+        sink.appointment_months, APPOINTMENT_MONTHS_COLUMNS, appointment_month_rows(rest, state)
+    )
+    await sink.write([(event, []) for event in rest])  # the redelivery
+    assert await live_months(warehouse) == EXPECTED_LIVE_MONTHS
+
+
+async def test_upgrade_to_appointment_months_backfills_it_from_the_appointments_rollup(warehouse):
+    """Appointments stored before schema version 5 appear in their latest version's month."""
+    db = warehouse.database
+    await warehouse.command(
+        f"CREATE TABLE {db}.schema_versions (version UInt32) ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    for version, statements in VERSIONS[:4]:
+        for statement in statements:
+            await warehouse.command(statement.format(db=db, suffix=""))
+        await warehouse.command(f"INSERT INTO {db}.schema_versions (version) VALUES ({version})")
+    await warehouse.insert(f"{db}.facts", FACT_COLUMNS, MONTH_MOVES)
+    await warehouse.command(VERSIONS[3][1][1].format(db=db, suffix=""))  # v4's backfill of the rollup
+    assert await migrate(warehouse) == max(v for v, _ in VERSIONS)
+    assert await live_months(warehouse) == EXPECTED_LIVE_MONTHS
+
+
+async def member_points(warehouse: Warehouse) -> list[tuple]:
+    return await warehouse.query(
+        f"SELECT member, max(points_last) FROM {warehouse.database}.member_points"
+        " GROUP BY member ORDER BY member"
+    )
+
+
+async def test_member_points_keep_the_latest_balance_whatever_the_order_and_copies(warehouse):
+    """Points liability's table: the balance after each member's latest points event, a batch
+    written three times and an older event after a newer one changing nothing."""
+    await migrate(warehouse)
+    sink = FactSink(warehouse)
+    batch = [
+        (points_fact(str(uuid.uuid4()), seq=9, available=12), []),
+        (points_fact(str(uuid.uuid4()), seq=7, available=30), []),  # older: not the balance
+        (points_fact(str(uuid.uuid4()), seq=3, available=5, member="members/m2"), []),
+    ]
+    for _ in range(3):
+        await sink.write(batch)
+    assert await member_points(warehouse) == [("members/m1", [9, 12]), ("members/m2", [3, 5])]
+
+
+async def test_upgrade_to_member_points_backfills_it_from_the_member_rollup(warehouse):
+    """Balances stored before schema version 6 (in member_rollup) appear in member_points."""
+    db = warehouse.database
+    await warehouse.command(
+        f"CREATE TABLE {db}.schema_versions (version UInt32) ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    for version, statements in VERSIONS[:5]:
+        for statement in statements:
+            await warehouse.command(statement.format(db=db, suffix=""))
+        await warehouse.command(f"INSERT INTO {db}.schema_versions (version) VALUES ({version})")
+    facts = [
+        points_fact(str(uuid.uuid4()), seq=7, available=30),
+        points_fact(str(uuid.uuid4()), seq=9, available=12),
+    ]
+    await warehouse.insert(f"{db}.facts", FACT_COLUMNS, facts)
+    await warehouse.command(VERSIONS[1][1][1].format(db=db, suffix=""))  # v2's backfill of member_rollup
+    assert await migrate(warehouse) == max(v for v, _ in VERSIONS)
+    assert await member_points(warehouse) == [("members/m1", [9, 12])]
+
+
+async def test_booked_minutes_cached_per_month_follow_every_later_write(warehouse):
+    """Utilisation's booked minutes are cached per month while the month's partition is unchanged:
+    a reschedule written after a cached answer moves the minutes at once, and a rebuild's swapped
+    tables (another table, its own parts) are never answered from the old cache."""
+    await migrate(warehouse)
+    sink = FactSink(warehouse)
+    metric_queries = MetricQueries(warehouse)
+    scope = Scope("t", None, "", Period(date(2026, 1, 1), date(2026, 3, 31)), "month", {}, "UTC")
+    await sink.write([(event, []) for event in MONTH_MOVES[:2]])  # a3 booked on Jan 30, moved to Feb 2
+    moved = {(date(2026, 2, 1), "stores/s1", "staff/x", "staff"): 60}
+    assert await metric_queries._booked_minutes(scope) == moved
+    assert await metric_queries._booked_minutes(scope) == moved  # from the cache
+    await sink.write([(MONTH_MOVES[3], [])])  # a3 moved back to Jan 31
+    back = {(date(2026, 1, 1), "stores/s1", "staff/z", "staff"): 45}
+    assert await metric_queries._booked_minutes(scope) == back
+    # a rebuild: a fresh table set filled with the first two events only, swapped in
+    await create_tables(warehouse, "_rebuild")
+    await FactSink(warehouse, "_rebuild").write([(event, []) for event in MONTH_MOVES[:2]])
+    await swap_in(warehouse, "_rebuild")
+    assert await metric_queries._booked_minutes(scope) == moved
