@@ -36,8 +36,10 @@ DEFAULT_DB_POOL_SIZE = 10
 INFLIGHT_RPCS_PER_DB_CONNECTION = 2
 # Queueing-time shedding (PEONY_SHED_QUEUE_TARGET_MS, kit.grpc_server.AdmissionControl): a queue
 # "stands" when even the shortest wait before a handler over an interval exceeded the target; while
-# it does, calls that waited over twice the target are refused. Chosen with bench/bench_overload.py.
-DEFAULT_SHED_QUEUE_TARGET_MS = 20
+# it does, calls that waited over twice the target are refused. Off by default (0): at 20 ms it
+# refused legitimate bursts on a CPU-starved 2-core CI machine (a 1,000-registration e2e burst got
+# 429s); bench/bench_overload.py measures it with PEONY_SHED_QUEUE_TARGET_MS=20.
+DEFAULT_SHED_QUEUE_TARGET_MS = 0
 DEFAULT_SHED_QUEUE_INTERVAL_MS = 100
 DEV_JWT_SECRET = "peony-development-secret-do-not-use-in-production"  # noqa: S105 - dev only, refused in prod
 
