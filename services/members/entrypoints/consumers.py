@@ -9,6 +9,7 @@ spend rows, a tier change and the outbox rows commit together.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from nats.js import JetStreamContext
 from peony.booking.v1 import events_pb2 as booking_pb
@@ -126,6 +127,28 @@ async def _stored_value(
 async def _points(activity: MemberActivity, envelope: EventEnvelope, event) -> None:
     await activity.points(
         spend.member_uuid(event.member), event.points_available, _occurred_at(envelope, None)
+    )
+
+
+# The high-volume facts: a run of consecutive events of one type is applied set-based (each
+# member's newest value, two statements per run) with the per-event entries' result.
+@engagement_events.on_batch(wallet_pb.BalanceChanged)
+async def _stored_values(activity: MemberActivity, items: list[tuple[EventEnvelope, Any]]) -> None:
+    await activity.stored_values(
+        (
+            spend.member_uuid(changed.member),
+            changed.principal_minor + changed.bonus_minor,
+            _occurred_at(envelope, None),
+        )
+        for envelope, changed in items
+    )
+
+
+@engagement_events.on_batch(wallet_pb.PointsEarned, wallet_pb.PointsRedeemed, wallet_pb.PointsExpired)
+async def _points_many(activity: MemberActivity, items: list[tuple[EventEnvelope, Any]]) -> None:
+    await activity.points_many(
+        (spend.member_uuid(event.member), event.points_available, _occurred_at(envelope, None))
+        for envelope, event in items
     )
 
 
@@ -270,6 +293,7 @@ def engagement_facts_consumer(engine: AsyncEngine, js: JetStreamContext, **optio
         stream_service=WALLET_STREAM_SERVICE,
         subjects=ENGAGEMENT_SUBJECTS,
         handler=engagement_events.handler(),
+        batch_handlers=engagement_events.batch_handlers(),
         **options,
     )
 
