@@ -112,6 +112,22 @@ async def _visit(
     await lapse.returned_from_lapse(uow, member_id, previous, at, done.checkout)
 
 
+@engagement_events.on_batch(wallet_pb.CheckoutCompleted)
+async def _visits(activity: MemberActivity, items: list[tuple[EventEnvelope, Any]]) -> None:
+    # the visits set-based; then, per visit in stream order, the lapse programme's MemberReturned
+    visits = [
+        (
+            spend.member_uuid(done.member),
+            _occurred_at(envelope, done.create_time if done.HasField("create_time") else None),
+        )
+        for envelope, done in items
+    ]
+    previous = await activity.visited_many(visits)
+    for (member_id, at), before, (_, done) in zip(visits, previous, items, strict=True):
+        uow = UnitOfWork.joined(activity.session, service=SERVICE, tenant=activity.tenant)
+        await lapse.returned_from_lapse(uow, member_id, before, at, done.checkout)
+
+
 @engagement_events.on(wallet_pb.BalanceChanged)
 async def _stored_value(
     activity: MemberActivity, envelope: EventEnvelope, changed: wallet_pb.BalanceChanged

@@ -22,13 +22,15 @@ result as one event at a time in stream order: the run is collapsed to each memb
 (by event time; of equal times the later in the stream, as the per-event ``<=`` lets it win), the
 members' rows are locked in member-id order, then ONE statement upserts every member's
 ``member_activity`` row (in member-id order, only moving forward) and copies the kept values onto
-the ``members`` rows. Two round trips per run instead of three per event.
+the ``members`` rows. Two round trips per run instead of three per event. A run of visits also
+reads the kept last visits under their row locks (each visit's previous one, for the lapse
+programme, is the running latest of the run).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import TextClause, case, func, or_, select, text
@@ -70,6 +72,28 @@ def _balance_upsert(column: str, as_of_column: str) -> TextClause:
         """  # noqa: S608 - the column names are this module's constants, never input
     )
 
+
+# A run's visits: each member's kept last visit under its member_activity lock (member-id order),
+# then the latest visits upserted (only ever later) and copied onto the members rows.
+_LOCK_LAST_VISITS = text(
+    "SELECT member_id, last_visit_at FROM member_activity WHERE tenant_id = :tenant"
+    " AND member_id = ANY(CAST(:member_ids AS uuid[])) ORDER BY member_id FOR UPDATE"
+)
+_UPSERT_LAST_VISITS = text(
+    """
+    WITH kept AS (
+        INSERT INTO member_activity AS a (tenant_id, member_id, last_visit_at)
+        SELECT :tenant, i.member_id, i.at
+          FROM unnest(CAST(:member_ids AS uuid[]), CAST(:times AS timestamptz[])) AS i(member_id, at)
+         ORDER BY i.member_id
+        ON CONFLICT ON CONSTRAINT pk_member_activity DO UPDATE
+           SET last_visit_at = greatest(a.last_visit_at, excluded.last_visit_at)
+        RETURNING a.member_id, a.last_visit_at
+    )
+    UPDATE members AS m SET last_visit_at = kept.last_visit_at FROM kept
+     WHERE m.tenant_id = :tenant AND m.member_id = kept.member_id
+    """
+)
 
 _UPSERT_STORED_VALUES = _balance_upsert("stored_value_minor", "stored_value_as_of")
 _UPSERT_POINTS = _balance_upsert("points_available", "points_as_of")
@@ -177,3 +201,25 @@ class MemberActivity:
     async def points_many(self, facts: Iterable[BalanceFact]) -> None:
         """:meth:`points` for a run of events (stream order), set-based."""
         await self._balances(_UPSERT_POINTS, facts)
+
+    async def visited_many(self, visits: Sequence[tuple[str, datetime]]) -> list[datetime | None]:
+        """:meth:`visited` for a run of visits (member id, time; stream order), set-based; returns
+        for each visit the last visit before it, as the per-event path would have read it."""
+        if not visits:
+            return []
+        normalised = [(str(uuid.UUID(member_id)), at) for member_id, at in visits]
+        member_ids = sorted({member_id for member_id, _ in normalised})
+        params = {"tenant": self.tenant, "member_ids": member_ids}
+        await self.session.execute(_LOCK_MEMBERS, params)
+        kept: dict[str, datetime | None] = {
+            str(member_id): at for member_id, at in await self.session.execute(_LOCK_LAST_VISITS, params)
+        }
+        previous: list[datetime | None] = []
+        for member_id, at in normalised:  # the running greatest, event by event
+            last = kept.get(member_id)
+            previous.append(last)
+            kept[member_id] = at if last is None or at > last else last
+        await self.session.execute(
+            _UPSERT_LAST_VISITS, {**params, "times": [kept[member_id] for member_id in member_ids]}
+        )
+        return previous

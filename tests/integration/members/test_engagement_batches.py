@@ -1,7 +1,8 @@
-"""The engagement-facts consumer's batch path (a run of ``BalanceChanged`` / ``Points*`` events
-applied set-based) keeps exactly the projection the per-event path keeps: each member's value of
-the newest event by event time (of equal times the later in the stream), older and repeated events
-changing nothing, copied onto the member's row.
+"""The engagement-facts consumer's batch path (a run of ``BalanceChanged`` / ``Points*`` /
+``CheckoutCompleted`` events applied set-based) keeps exactly the projection the per-event path
+keeps: each member's value of the newest event by event time (of equal times the later in the
+stream), the latest visit, older and repeated events changing nothing, copied onto the member's
+row; and a visit that ends a lapsed episode is one ``MemberReturned``, as one by one.
 
 Real members service, PostgreSQL and NATS JetStream. The first test drives both paths' handlers on
 the database with the same random runs (duplicates, ties, out-of-order times, several members and
@@ -18,13 +19,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
+from peony.members.v1 import events_pb2 as members_events
 from peony.wallet.v1 import events_pb2 as wallet_events
+from sqlalchemy import text
 
 from kit.db import session_factory
-from kit.messaging import connect, ensure_stream, new_envelope
+from kit.messaging import EventEnvelope, connect, ensure_stream, event_type_of, new_envelope, unpack
 from services.members.entrypoints.consumers import ENGAGEMENT_DURABLE, engagement_events
+from services.members.service_layer.lapse import episode_key
 from tests.integration.members.test_segment_facts import publish_all
-from tests.integration.members.test_segments import World
+from tests.integration.members.test_segments import World, ts
 from tests.integration.members.test_spend_and_referrals import eventually
 
 pytestmark = pytest.mark.integration
@@ -41,6 +45,20 @@ async def js(members) -> AsyncIterator:
         yield js
     finally:
         await nc.close()
+
+
+def engagement_event(kind: str, member: str, value: int, at: datetime):
+    if kind == "visit":
+        return wallet_events.CheckoutCompleted(
+            checkout=f"checkouts/{uuid.UUID(int=value)}",
+            member=member,
+            store="stores/s1",
+            total_minor=100,
+            qualifying_spend_minor=100,
+            currency_code="CNY",
+            create_time=ts(at),
+        )
+    return balance_event(kind, member, value)
 
 
 def balance_event(kind: str, member: str, value: int):
@@ -62,7 +80,7 @@ def random_run(rng: random.Random, slots: int, length: int) -> list[tuple[int, s
     some events repeated verbatim, runs of one type long enough to batch."""
     run: list[tuple[int, str, int, int]] = []
     while len(run) < length:
-        kind = rng.choice(["stored_value", "stored_value", "earned", "redeemed", "expired"])
+        kind = rng.choice(["stored_value", "stored_value", "visit", "visit", "earned", "redeemed", "expired"])
         for _ in range(rng.randint(1, 8)):
             fact = (rng.randrange(slots), kind, rng.randint(0, 10**9), rng.randint(0, 6))
             run.append(fact)
@@ -77,18 +95,55 @@ async def projection(world: World, tenants: list[str], slots: list[list[str]]) -
     for tenant, ids in zip(tenants, slots, strict=True):
         for member_id in ids:
             activity = await world.sql(
-                "SELECT points_available, points_as_of, stored_value_minor, stored_value_as_of"
+                "SELECT points_available, points_as_of, stored_value_minor, stored_value_as_of, last_visit_at"
                 " FROM member_activity WHERE tenant_id = :t AND member_id = :m",
                 t=tenant,
                 m=uuid.UUID(member_id),
             )
             row = await world.sql(
-                "SELECT points_available, stored_value_minor FROM members"
+                "SELECT points_available, stored_value_minor, last_visit_at FROM members"
                 " WHERE tenant_id = :t AND member_id = :m",
                 t=tenant,
                 m=uuid.UUID(member_id),
             )
             out.append((tuple(activity[0]) if activity else None, tuple(row[0]) if row else None))
+    return out
+
+
+async def lapsed_episodes(world: World, tenant: str, ids: list[str]) -> None:
+    """Every member of ``tenant`` lapsed in its current episode (slot 0 also before any visit), so
+    the next later visit of each is a ``MemberReturned``."""
+    for slot, member_id in enumerate(ids):
+        kept = await world.sql(
+            "SELECT last_visit_at FROM member_activity WHERE tenant_id = :t AND member_id = :m",
+            t=tenant,
+            m=uuid.UUID(member_id),
+        )
+        last = kept[0][0] if kept else None
+        if last is None and slot != 0:
+            continue
+        async with world.members.db.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO programme_runs (tenant_id, programme, member_id, period)"
+                    " VALUES (:t, 'lapse_60', :m, :p) ON CONFLICT DO NOTHING"
+                ),
+                {"t": tenant, "m": uuid.UUID(member_id), "p": episode_key(last)},
+            )
+
+
+async def returns(world: World, tenant: str, ids: list[str]) -> list[tuple]:
+    """The tenant's MemberReturned events in outbox order, members as their slots."""
+    rows = await world.sql(
+        "SELECT payload FROM outbox WHERE tenant_id = :t AND event_type = :e ORDER BY seq",
+        t=tenant,
+        e=event_type_of(members_events.MemberReturned),
+    )
+    out = []
+    for (payload,) in rows:
+        event = unpack(EventEnvelope.FromString(payload), members_events.MemberReturned)
+        slot = ids.index(event.member.rsplit("/", 1)[-1])
+        out.append((slot, event.lapsed_days, event.visit_time.ToDatetime(), event.checkout))
     return out
 
 
@@ -110,7 +165,10 @@ async def test_batch_path_keeps_what_the_per_event_path_keeps_for_random_runs(me
     many = engagement_events.batch_handlers()
     rng = random.Random(20261207)
 
+    returned = 0
     for _ in range(6):  # rounds on top of what the earlier rounds kept: older events change nothing
+        for tenant in per_event_tenants + batch_tenants:
+            await lapsed_episodes(world, tenant, slots[tenant])
         # (tenant index, member slot, kind, value, minutes after BASE)
         facts = [
             (rng.randrange(2), *fact) for fact in random_run(rng, MEMBERS_PER_TENANT + 1, rng.randint(5, 60))
@@ -119,7 +177,9 @@ async def test_batch_path_keeps_what_the_per_event_path_keeps_for_random_runs(me
         def envelopes(tenants: list[str], facts=facts):
             return [
                 new_envelope(
-                    balance_event(kind, f"members/{slots[tenants[t]][slot]}", value),
+                    engagement_event(
+                        kind, f"members/{slots[tenants[t]][slot]}", value, BASE + timedelta(minutes=minutes)
+                    ),
                     tenant=tenants[t],
                     aggregate_type="wallet",
                     aggregate_id=slots[tenants[t]][slot],
@@ -145,6 +205,11 @@ async def test_batch_path_keeps_what_the_per_event_path_keeps_for_random_runs(me
         per_event = await projection(world, per_event_tenants, [slots[t] for t in per_event_tenants])
         batch = await projection(world, batch_tenants, [slots[t] for t in batch_tenants])
         assert batch == per_event
+        for one_by_one, batched_tenant in zip(per_event_tenants, batch_tenants, strict=True):
+            expected = await returns(world, one_by_one, slots[one_by_one])
+            assert await returns(world, batched_tenant, slots[batched_tenant]) == expected
+            returned += len(expected)
+    assert returned, "no visit ended a lapse: the lapse half tests nothing"
     assert any(kept[0] is not None for kept in per_event), "the runs kept nothing: the test tests nothing"
 
 
