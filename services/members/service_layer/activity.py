@@ -17,14 +17,15 @@ Each resulting value is also copied onto the member's row (``members.last_visit_
 are predicates on ``members`` alone. Lock order, always: the ``members`` row first (``FOR NO KEY
 UPDATE``, the lock an UPDATE takes), then ``member_activity``.
 
-A run of balance events (the consumer's batch handlers) is applied set-based, with the same
-result as one event at a time in stream order: the run is collapsed to each member's newest event
-(by event time; of equal times the later in the stream, as the per-event ``<=`` lets it win), the
-members' rows are locked in member-id order, then ONE statement upserts every member's
-``member_activity`` row (in member-id order, only moving forward) and copies the kept values onto
-the ``members`` rows. Two round trips per run instead of three per event. A run of visits also
-reads the kept last visits under their row locks (each visit's previous one, for the lapse
-programme, is the running latest of the run).
+Writes are set-based, a single event being a run of one (the consumer's batch handlers hand over
+runs of consecutive events of one type), with the result of one event at a time in stream order:
+a run of balances is collapsed to each member's newest event (by event time; of equal times the
+later in the stream, as the upsert's ``<=`` lets a later equal one win), the members' rows are
+locked in member-id order, then ONE statement upserts every member's ``member_activity`` row (in
+member-id order, only moving forward) and copies the kept values onto the ``members`` rows: two
+round trips per run, statements built once. A run of visits also reads the kept last visits under
+their row locks first: each visit's previous visit (for the lapse programme) is the running latest
+of the run.
 """
 
 from __future__ import annotations
@@ -33,17 +34,15 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import TextClause, case, func, or_, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import TextClause, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.members.adapters import segment_tables as sg
 from services.members.adapters import tables as t
 
 # A balance event of one member, as the batch path takes it: (member id, value, event time).
 BalanceFact = tuple[str, int, datetime]
 
-# The members' row locks of a run, in member-id order (the lock order of the per-event path).
+# The members' row locks of a run, in member-id order (a fixed order: no deadlock between runs).
 _LOCK_MEMBERS = text(
     "SELECT member_id FROM members WHERE tenant_id = :tenant"
     " AND member_id = ANY(CAST(:member_ids AS uuid[])) ORDER BY member_id FOR NO KEY UPDATE"
@@ -101,7 +100,7 @@ _UPSERT_POINTS = _balance_upsert("points_available", "points_as_of")
 
 def newest_per_member(facts: Iterable[BalanceFact]) -> list[BalanceFact]:
     """Each member's newest fact of a run given in stream order (of equal times the later one,
-    like the per-event path's ``<=``), sorted by member id (the lock order). Ids are normalised
+    as the upsert's ``<=`` would keep it), sorted by member id (the lock order). Ids are normalised
     (``str(UUID)``): two spellings of one member are one row, ordered as PostgreSQL orders uuids."""
     newest: dict[str, BalanceFact] = {}
     for member_id, value, at in facts:
@@ -126,57 +125,16 @@ class MemberActivity:
             .with_for_update(key_share=True)
         )
 
-    async def _copy_to_member(self, member_id: str, **values) -> None:
-        m = t.members.c
-        await self.session.execute(
-            t.members.update().where(m.tenant_id == self.tenant, m.member_id == member_id).values(**values)
-        )
-
     async def visited(self, member_id: str, at: datetime) -> datetime | None:
         """Records a visit; returns the last visit before it (None: none), read under the row's
         lock so two visits of one member are serialised."""
-        a = sg.member_activity
-        await self.lock_member(member_id)
-        previous = (
-            await self.session.execute(
-                select(a.c.last_visit_at)
-                .where(a.c.tenant_id == self.tenant, a.c.member_id == member_id)
-                .with_for_update()
-            )
-        ).scalar()
-        stmt = pg_insert(a).values(tenant_id=self.tenant, member_id=member_id, last_visit_at=at)
-        stmt = stmt.on_conflict_do_update(
-            constraint="pk_member_activity",
-            set_={"last_visit_at": func.greatest(a.c.last_visit_at, stmt.excluded.last_visit_at)},
-        ).returning(a.c.last_visit_at)
-        latest = (await self.session.execute(stmt)).scalar_one()
-        await self._copy_to_member(member_id, last_visit_at=latest)
-        return previous
-
-    async def _balance(
-        self, member_id: str, column: str, as_of_column: str, value: int, at: datetime
-    ) -> None:
-        a = sg.member_activity
-        await self.lock_member(member_id)
-        stmt = pg_insert(a).values(
-            {"tenant_id": self.tenant, "member_id": member_id, column: value, as_of_column: at}
-        )
-        newer = or_(a.c[as_of_column].is_(None), a.c[as_of_column] <= stmt.excluded[as_of_column])
-        stmt = stmt.on_conflict_do_update(
-            constraint="pk_member_activity",
-            set_={
-                column: case((newer, stmt.excluded[column]), else_=a.c[column]),
-                as_of_column: case((newer, stmt.excluded[as_of_column]), else_=a.c[as_of_column]),
-            },
-        ).returning(a.c[column])
-        latest = (await self.session.execute(stmt)).scalar_one()
-        await self._copy_to_member(member_id, **{column: latest})
+        return (await self.visited_many([(member_id, at)]))[0]
 
     async def stored_value(self, member_id: str, minor: int, at: datetime) -> None:
-        await self._balance(member_id, "stored_value_minor", "stored_value_as_of", minor, at)
+        await self.stored_values([(member_id, minor, at)])
 
     async def points(self, member_id: str, points: int, at: datetime) -> None:
-        await self._balance(member_id, "points_available", "points_as_of", points, at)
+        await self.points_many([(member_id, points, at)])
 
     async def _balances(self, upsert: TextClause, facts: Iterable[BalanceFact]) -> None:
         newest = newest_per_member(facts)
@@ -204,7 +162,7 @@ class MemberActivity:
 
     async def visited_many(self, visits: Sequence[tuple[str, datetime]]) -> list[datetime | None]:
         """:meth:`visited` for a run of visits (member id, time; stream order), set-based; returns
-        for each visit the last visit before it, as the per-event path would have read it."""
+        for each visit the last visit before it, as one visit at a time would have read it."""
         if not visits:
             return []
         normalised = [(str(uuid.UUID(member_id)), at) for member_id, at in visits]
