@@ -9,6 +9,7 @@ spend rows, a tier change and the outbox rows commit together.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from nats.js import JetStreamContext
 from peony.booking.v1 import events_pb2 as booking_pb
@@ -111,6 +112,22 @@ async def _visit(
     await lapse.returned_from_lapse(uow, member_id, previous, at, done.checkout)
 
 
+@engagement_events.on_batch(wallet_pb.CheckoutCompleted)
+async def _visits(activity: MemberActivity, items: list[tuple[EventEnvelope, Any]]) -> None:
+    # the visits set-based; then, per visit in stream order, the lapse programme's MemberReturned
+    visits = [
+        (
+            spend.member_uuid(done.member),
+            _occurred_at(envelope, done.create_time if done.HasField("create_time") else None),
+        )
+        for envelope, done in items
+    ]
+    previous = await activity.visited_many(visits)
+    for (member_id, at), before, (_, done) in zip(visits, previous, items, strict=True):
+        uow = UnitOfWork.joined(activity.session, service=SERVICE, tenant=activity.tenant)
+        await lapse.returned_from_lapse(uow, member_id, before, at, done.checkout)
+
+
 @engagement_events.on(wallet_pb.BalanceChanged)
 async def _stored_value(
     activity: MemberActivity, envelope: EventEnvelope, changed: wallet_pb.BalanceChanged
@@ -126,6 +143,28 @@ async def _stored_value(
 async def _points(activity: MemberActivity, envelope: EventEnvelope, event) -> None:
     await activity.points(
         spend.member_uuid(event.member), event.points_available, _occurred_at(envelope, None)
+    )
+
+
+# The high-volume facts: a run of consecutive events of one type is applied set-based (each
+# member's newest value, two statements per run) with the per-event entries' result.
+@engagement_events.on_batch(wallet_pb.BalanceChanged)
+async def _stored_values(activity: MemberActivity, items: list[tuple[EventEnvelope, Any]]) -> None:
+    await activity.stored_values(
+        (
+            spend.member_uuid(changed.member),
+            changed.principal_minor + changed.bonus_minor,
+            _occurred_at(envelope, None),
+        )
+        for envelope, changed in items
+    )
+
+
+@engagement_events.on_batch(wallet_pb.PointsEarned, wallet_pb.PointsRedeemed, wallet_pb.PointsExpired)
+async def _points_many(activity: MemberActivity, items: list[tuple[EventEnvelope, Any]]) -> None:
+    await activity.points_many(
+        (spend.member_uuid(event.member), event.points_available, _occurred_at(envelope, None))
+        for envelope, event in items
     )
 
 
@@ -270,6 +309,7 @@ def engagement_facts_consumer(engine: AsyncEngine, js: JetStreamContext, **optio
         stream_service=WALLET_STREAM_SERVICE,
         subjects=ENGAGEMENT_SUBJECTS,
         handler=engagement_events.handler(),
+        batch_handlers=engagement_events.batch_handlers(),
         **options,
     )
 
