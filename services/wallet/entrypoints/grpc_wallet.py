@@ -282,19 +282,20 @@ class WalletRpc:
                 raise InvalidArgument([("card_number", "is not a card of the top-up's member")])
             member_id = card_member
 
+        # the top-up as both paths take it (one call, or statement by statement under the locks)
+        top_up = dict(
+            member_id=member_id,
+            store_id=store_id,
+            amount=request.amount_minor,
+            currency=request.currency_code,
+            tender=tender,
+            plan_id=plan_id,
+            sold_by=request.sold_by,
+            staff_position=request.staff_position,
+        )
+
         async def effect(uow: WalletUnitOfWork) -> pb.TopUpResponse:
-            result = await sv.top_up(
-                uow,
-                caller,
-                member_id=member_id,
-                store_id=store_id,
-                amount=request.amount_minor,
-                currency=request.currency_code,
-                tender=tender,
-                plan_id=plan_id,
-                sold_by=request.sold_by,
-                staff_position=request.staff_position,
-            )
+            result = await sv.top_up(uow, caller, **top_up)
             return pb.TopUpResponse(
                 transaction=transaction_to_proto(result.transaction, caller.tenant),
                 wallet=wallet_to_proto(await sv.snapshot(uow, member_id)),
@@ -305,14 +306,7 @@ class WalletRpc:
                 self._one_call,
                 caller,
                 request,
-                member_id=member_id,
-                store_id=store_id,
-                amount=request.amount_minor,
-                currency=request.currency_code,
-                tender=tender,
-                plan_id=plan_id,
-                sold_by=request.sold_by,
-                staff_position=request.staff_position,
+                **top_up,
                 response_type=pb.TopUpResponse,
                 respond=lambda posted, wallet: pb.TopUpResponse(
                     transaction=transaction_to_proto(posted, caller.tenant), wallet=wallet_to_proto(wallet)
