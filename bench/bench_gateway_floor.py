@@ -26,6 +26,12 @@ front in its own process at ``--clients`` clients and at 1 client; the front's C
 - ``floor_grpc_aiohttp_parser``: ``floor_grpc`` with aiohttp's parser (optional front).
 - ``floor_grpc_bare_channel``: ``floor_grpc`` on a channel with grpc's defaults (no options: no
   round_robin, retry policy or keepalives): what kit/grpc_client.py's options cost (optional front).
+- ``floor_gateway_core``: the production gateway's own per-request code (``Gateway.handle``:
+  server span, rate limits, routing, transcoding, the traced backend call, rendering, access-log
+  line, HTTP metrics), logging and OpenTelemetry configured as ``peony gateway`` does (production
+  defaults), on the lean protocol instead of aiohttp's server: what a gateway with a lean HTTP
+  front for the JSON API would cost (a prototype: the request handed to ``handle`` is a minimal
+  stand-in for aiohttp's, and only what ``GET /v1/members/{id}`` needs of it).
 - ``gateway``: the production gateway (``peony gateway``, production defaults as in bench_gateway:
   access log at INFO, OpenTelemetry SDK on with its default sampler and no exporter endpoint,
   rate limits on far above the load, auth checked by the backend).
@@ -85,6 +91,7 @@ FLOOR_FRONTS = {
     "floor_grpc": ("grpc", "httptools"),
     "floor_grpc_aiohttp_parser": ("grpc", "aiohttp"),
     "floor_grpc_bare_channel": ("grpc_bare", "httptools"),
+    "floor_gateway_core": ("gateway_core", "httptools"),
 }
 GATEWAY_FRONTS = {
     "gateway": {},
@@ -126,6 +133,10 @@ class _Backend:
     async def open(self) -> None:
         if self.mode == "fixed":
             return
+        if self.mode == "gateway_core":
+            self.core = _GatewayCore()
+            await self.core.gateway.open()
+            return
         import grpc
         from peony.members.v1 import members_service_pb2 as pb
 
@@ -146,7 +157,7 @@ class _Backend:
 
     def answer_at_once(self, path: bytes, keep_alive: bool) -> bytes | None:
         """The response when no backend call is needed (probe, unknown path, fixed mode), else None."""
-        if path == b"/healthz":
+        if path in (b"/healthz", b"/readyz"):
             return _http_response(200, b'{"status":"ok"}', keep_alive)
         if not path.startswith(MEMBERS_PREFIX) or len(path) == len(MEMBERS_PREFIX):
             return _http_response(404, b'{"error":"no route"}', keep_alive)
@@ -166,6 +177,52 @@ class _Backend:
         return _http_response(200, response_json(message_to_dict(reply)), keep_alive)
 
 
+class _StandInRequest:
+    """What ``Gateway.handle`` reads of an aiohttp request, for a GET without a body (prototype)."""
+
+    __slots__ = ("headers", "method", "rel_url", "remote")
+    body_exists = False
+    content_length = None
+
+    def __init__(self, method: str, url: bytes, headers: Any):
+        from yarl import URL
+
+        self.method = method
+        self.rel_url = URL(url.decode("latin-1"), encoded=True)
+        self.headers = headers
+        self.remote = "127.0.0.1"
+
+    async def read(self) -> bytes:
+        return b""
+
+
+class _GatewayCore:
+    """The production ``Gateway`` (gateway/app.py), opened without aiohttp's server around it."""
+
+    def __init__(self) -> None:
+        from gateway.app import GATEWAY_KEY, build_app
+        from kit.config import load_config
+        from kit.logging import configure_logging
+        from kit.telemetry import configure_telemetry
+
+        config = load_config("gateway")
+        configure_logging("gateway", config.log_level, config.log_format)
+        self.telemetry = configure_telemetry("gateway", config.version)
+        self.gateway = build_app(config)[GATEWAY_KEY]
+
+    async def respond(self, method: bytes, url: bytes, headers: Any, keep_alive: bool) -> bytes:
+        response = await self.gateway.handle(_StandInRequest(method.decode("ascii"), url, headers))
+        body = response.body or b""
+        head = [b"HTTP/1.1 %d %s\r\n" % (response.status, response.reason.encode("latin-1"))]
+        head += [
+            f"{k}: {v}\r\n".encode("latin-1") for k, v in response.headers.items() if k != "Content-Length"
+        ]
+        head.append(b"Content-Length: %d\r\n" % len(body))
+        if not keep_alive:
+            head.append(b"Connection: close\r\n")
+        return b"".join(head) + b"\r\n" + body
+
+
 class _FloorProtocol:
     """One HTTP/1.1 connection; requests answered in order (no pipelining needed by the load)."""
 
@@ -174,6 +231,8 @@ class _FloorProtocol:
         self.transport: Any = None
         self.url = b""
         self.authorization: bytes | None = None
+        self.keep_headers = backend.mode == "gateway_core"  # handle() reads them all
+        self.headers: Any = None
         self.busy: asyncio.Task[None] | None = None
         if parser == "httptools":
             import httptools
@@ -214,11 +273,17 @@ class _FloorProtocol:
     def on_message_begin(self) -> None:
         self.url = b""
         self.authorization = None
+        if self.keep_headers:
+            from multidict import CIMultiDict
+
+            self.headers = CIMultiDict()
 
     def on_url(self, url: bytes) -> None:
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.headers is not None:
+            self.headers.add(name.decode("latin-1"), value.decode("latin-1"))
         if len(name) == 13 and name.lower() == b"authorization":
             self.authorization = value
 
@@ -243,10 +308,15 @@ class _FloorProtocol:
         if response is not None:
             self._write(response, keep_alive)
             return
-        self.busy = asyncio.get_running_loop().create_task(self._answer(path, authorization, keep_alive))
+        if self.keep_headers:
+            method = self.parser.get_method()
+            coroutine = self.backend.core.respond(method, url, self.headers, keep_alive)
+        else:
+            coroutine = self.backend.call(path, authorization, keep_alive)
+        self.busy = asyncio.get_running_loop().create_task(self._answer(coroutine, keep_alive))
 
-    async def _answer(self, path: bytes, authorization: bytes | None, keep_alive: bool) -> None:
-        response = await self.backend.call(path, authorization, keep_alive)
+    async def _answer(self, coroutine: Any, keep_alive: bool) -> None:
+        response = await coroutine
         self.busy = None
         self._write(response, keep_alive)
 
@@ -293,16 +363,19 @@ def _wait_http(url: str, child: Any, what: str) -> None:
         time.sleep(0.2)
 
 
-def _start_floor(children: Children, name: str, body_file: Path, members_target: str) -> tuple[Any, str]:
-    from cli.devstack import free_port
-
+def _floor_argv(name: str, port: int, body_file: Path, members_target: str) -> list[str]:
     mode, parser = FLOOR_FRONTS[name]
-    port = free_port()
-    argv = [
+    return [
         sys.executable, "-m", "bench.bench_gateway_floor", "serve", "--port", str(port), "--mode", mode,
         "--parser", parser, "--body-file", str(body_file), "--members-target", members_target,
     ]  # fmt: skip
-    child = children.spawn(name, argv, child_env())
+
+
+def _start_floor(children: Children, name: str, body_file: Path, members_target: str) -> tuple[Any, str]:
+    from cli.devstack import free_port
+
+    port = free_port()
+    child = children.spawn(name, _floor_argv(name, port, body_file, members_target), child_env())
     url = f"http://127.0.0.1:{port}"
     _wait_http(f"{url}/healthz", child, name)
     log(f"{name} up at {url} (pid {child.pid})")
@@ -322,6 +395,69 @@ async def _rendered_member(addr: str, token: str, name: str) -> bytes:
     return response_json(message_to_dict(reply))
 
 
+def thread_cpu_ticks(pid: int) -> dict[str, tuple[int, int]]:
+    """(user, system) clock ticks per thread name of a process, from /proc/<pid>/task/*/stat;
+    the thread whose id is the pid (the event loop's) is called ``main``."""
+    ticks: dict[str, tuple[int, int]] = {}
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:  # the thread ended meanwhile
+                continue
+            name = "main" if task.name == str(pid) else stat[stat.index("(") + 1 : stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2 :].split()
+            user, system = ticks.get(name, (0, 0))
+            ticks[name] = (user + int(fields[11]), system + int(fields[12]))
+    return ticks
+
+
+def split_by_thread(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], ms_per_request: float | None
+) -> dict[str, Any]:
+    """The front's CPU per request split by thread name and into user/kernel time, by the shares of
+    the ticks each used between the two snapshots (taken around the whole load run, warm-up included)."""
+    used = {
+        name: (user - before.get(name, (0, 0))[0], system - before.get(name, (0, 0))[1])
+        for name, (user, system) in after.items()
+    }
+    total = sum(u + k for u, k in used.values())
+    if not total or ms_per_request is None:
+        return {}
+    return {
+        "threads_ms": {
+            name: round(ms_per_request * (u + k) / total, 3)
+            for name, (u, k) in sorted(used.items(), key=lambda item: -sum(item[1]))
+            if u + k
+        },
+        "kernel_ms": round(ms_per_request * sum(k for _, k in used.values()) / total, 3),
+    }
+
+
+def top_frames(collapsed: Path, limit: int = 15) -> dict[str, Any]:
+    """Shares of py-spy's samples (``-f raw``: ``frame;frame;... count`` lines) by frame: ``self``
+    where the frame was the innermost one, ``inclusive`` where it was anywhere on the stack."""
+    own: dict[str, int] = {}
+    anywhere: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        total += count
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+        for frame in set(frames[1:]):  # the first frame is the process/thread
+            anywhere[frame] = anywhere.get(frame, 0) + count
+
+    def shares(counts: dict[str, int]) -> list[tuple[str, float]]:
+        ranked = sorted(counts.items(), key=lambda item: -item[1])[:limit]
+        return [(frame, round(n / total, 3)) for frame, n in ranked]
+
+    return {"samples": total, "self": shares(own), "inclusive": shares(anywhere)} if total else {"samples": 0}
+
+
 def _measure(
     children: Children, args: argparse.Namespace, spec: dict[str, Any], front: Any, label: str
 ) -> dict[str, Any]:
@@ -329,12 +465,21 @@ def _measure(
     for clients, procs in ((args.clients, args.procs), (1, 1)):
         time.sleep(1.0)
         log(f"[{label}] {clients} client(s): {args.warmup:g}s warm-up + {args.duration:g}s")
+        profile = None
+        if args.profile and clients == args.clients:
+            profile = (front.pid, Path(args.profile) / f"{label.replace(' ', '_')}.txt", "raw")
+        threads_before = thread_cpu_ticks(front.pid)
         fig = run_load(
             children, target=spec["gateway_url"], workload="bench.bench_gateway:rest_get_workload",
             spec=spec, clients=clients, procs=procs, warmup=args.warmup, duration=args.duration,
-            watch_pids={"front": front.pid},
+            watch_pids={"front": front.pid}, profile=profile,
         )  # fmt: skip
+        if profile is not None and profile[1].exists():
+            figures["profile"] = {"file": str(profile[1]), **top_frames(profile[1])}
         fig["cpu_ms_per_call"] = cpu_ms_per_call(fig["cpu"], fig["rps"])
+        fig["front_split"] = split_by_thread(
+            threads_before, thread_cpu_ticks(front.pid), fig["cpu_ms_per_call"].get("front")
+        )
         show_figures(f"{label} {clients}", fig)
         figures[f"clients_{clients}"] = fig
     figures["front_cpu_ms_per_request"] = figures[f"clients_{args.clients}"]["cpu_ms_per_call"].get("front")
@@ -343,7 +488,7 @@ def _measure(
     log(
         f"[{label}] front CPU {figures['front_cpu_ms_per_request']} ms/request at {args.clients} clients, "
         f"{figures['front_cpu_ms_per_request_1_client']} ms at 1 client "
-        f"(load average {figures['load_average']})"
+        f"(load average {figures['load_average']}); split {figures[f'clients_{args.clients}']['front_split']}"
     )
     return figures
 
@@ -385,6 +530,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             issuer=os.environ.get("PEONY_JWT_ISSUER", "peony"),
             audience=os.environ.get("PEONY_JWT_AUDIENCE", "peony"),
         )
+        if args.profile:
+            Path(args.profile).mkdir(parents=True, exist_ok=True)
         members, port = _start_members(children, "members-1", db_url, stack.nats_url)
         names, _store, _response_bytes = asyncio.run(_populate(f"127.0.0.1:{port}", token, args.members))
         body = asyncio.run(_rendered_member(f"127.0.0.1:{port}", token, names[0]))
@@ -396,7 +543,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         windows: list[dict[str, Any]] = []
         for round_number in range(1, args.rounds + 1):
             for name in args.fronts:
-                if name in FLOOR_FRONTS:
+                if name == "floor_gateway_core":  # the gateway's own environment (production defaults)
+
+                    def command(port: int, name: str = name) -> list[str]:
+                        return _floor_argv(name, port, body_file, members_target)
+
+                    front, url = _start_gateway(children, members_target, gateway_env, command, name)
+                elif name in FLOOR_FRONTS:
                     front, url = _start_floor(children, name, body_file, members_target)
                 else:
                     front, url = _start_gateway(
@@ -479,7 +632,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
     s = sub.add_parser("serve", help="run one floor server (started by the benchmark)")
     s.add_argument("--port", type=int, required=True)
-    s.add_argument("--mode", choices=("fixed", "grpc", "grpc_bare"), required=True)
+    s.add_argument("--mode", choices=("fixed", "grpc", "grpc_bare", "gateway_core"), required=True)
     s.add_argument("--parser", choices=("httptools", "aiohttp"), default="httptools")
     s.add_argument("--body-file", required=True, help="the fixed JSON body (mode fixed)")
     s.add_argument("--members-target", default="", help="members address (mode grpc)")
@@ -502,6 +655,12 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="extra environment for the gateway fronts (what-if runs; repeatable)",
+    )
+    p.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="sample each front with py-spy (raw collapsed stacks into DIR) during its many-client "
+        "window; the JSON gets its top frames (the profiler costs CPU: do not quote those figures)",
     )
     p.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     return p
