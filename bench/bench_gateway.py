@@ -36,6 +36,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +140,14 @@ def _members_target(ports: list[int]) -> str:
     return service_target(ports)
 
 
-def _start_gateway(children: Children, members_target: str, extra_env: dict[str, str]) -> tuple[Any, str]:
+def _start_gateway(
+    children: Children,
+    members_target: str,
+    extra_env: dict[str, str],
+    command: Callable[[int], list[str]] | None = None,
+    name: str = "gateway",
+) -> tuple[Any, str]:
+    """``peony gateway`` (or ``command(port)``, given the same environment) in front of members."""
     from cli.devstack import free_port
 
     port = free_port()
@@ -160,7 +168,8 @@ def _start_gateway(children: Children, members_target: str, extra_env: dict[str,
     )
     env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
     env.update(extra_env)
-    child = children.spawn("gateway", [sys.executable, "-m", "cli.main", "gateway"], env)
+    argv = command(port) if command is not None else [sys.executable, "-m", "cli.main", "gateway"]
+    child = children.spawn(name, argv, env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -170,10 +179,10 @@ def _start_gateway(children: Children, members_target: str, extra_env: dict[str,
                     break
         except (urllib.error.URLError, OSError):
             pass
-        if not child.alive or time.monotonic() > deadline:
+        if not child.alive() or time.monotonic() > deadline:
             raise RuntimeError(f"the gateway did not become ready:\n{child.log_tail()}")
         time.sleep(0.2)
-    log(f"gateway up at {url} (pid {child.pid}) -> members {members_target}")
+    log(f"{name} up at {url} (pid {child.pid}) -> members {members_target}")
     return child, url
 
 

@@ -9,9 +9,10 @@ converted), so a render is ``ListFields()`` plus one call per set field.
 
 The output is the same dict, key order included, so ``json.dumps`` of it gives the same bytes
 (tests/unit/gateway/test_render.py compares both on random messages of every response type the
-gateway serves). Anything this module does not specialise goes to json_format's own printer:
-well-known types (Timestamp, Duration, FieldMask, Struct, Value, Any, wrappers ...), float and
-double values, enum values that json_format must judge, and messages with extensions. Any
+gateway serves). Timestamp, Duration and FieldMask fields call the message's own
+``ToJsonString()``, as json_format's printer does. Anything else this module does not specialise
+goes to json_format's own printer: the other well-known types (Struct, Value, Any, wrappers ...),
+float and double values, enum values that json_format must judge, and messages with extensions. Any
 error while rendering falls back to ``MessageToDict`` itself, which then raises its own error.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from operator import methodcaller
 from typing import Any
 
 from google.protobuf import descriptor as _descriptor
@@ -36,6 +38,14 @@ _INT32 = frozenset({_FD.CPPTYPE_INT32, _FD.CPPTYPE_UINT32})
 _PRINTER = json_format._Printer(always_print_fields_with_no_presence=True)
 
 Converter = Callable[[Any], Any]
+
+# The well-known types json_format prints with the message's own ``ToJsonString()``
+# (``_Printer._GenericMessageToJsonObject``): called directly, without the printer's dispatch on
+# the type's name (most replies carry several timestamps).
+_JSON_STRING_TYPES = frozenset(
+    {"google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask"}
+)
+_to_json_string = methodcaller("ToJsonString")
 
 
 def _identity(value: Any) -> Any:
@@ -65,6 +75,8 @@ def _converter(field: _descriptor.FieldDescriptor) -> Converter:
     cpp = field.cpp_type
     if cpp == _FD.CPPTYPE_MESSAGE:
         sub = field.message_type
+        if sub.full_name in _JSON_STRING_TYPES:
+            return _to_json_string
         if _is_wrapper_or_wkt(sub):
             return _PRINTER._MessageToJsonObject
         return lambda value: _plan(sub).render(value)

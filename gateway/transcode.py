@@ -349,5 +349,10 @@ def render_response(route: Route, message: Message) -> Any:
     return data
 
 
+# ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` builds this encoder on every
+# call (its arguments are not the defaults); built once, it gives the same text.
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def response_json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _encode_json(value).encode("utf-8")
