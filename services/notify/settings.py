@@ -12,6 +12,9 @@ PEONY_NOTIFY_RETRY_BACKOFF_SECONDS       "5,30,120,600": waits between send atte
                                          attempt than waits, then the message fails
 PEONY_NOTIFY_DISPATCH_INTERVAL_SECONDS   0.2   how often the send queue is polled when idle
 PEONY_NOTIFY_DISPATCH_BATCH              64    messages per dispatcher transaction
+PEONY_NOTIFY_DISPATCH_LOOPS              2     dispatch loops per process: while one batch waits
+                                         on its commits and the providers, another claims the
+                                         next (SKIP LOCKED claims, as between replicas)
 PEONY_NOTIFY_SEND_TIMEOUT_SECONDS        10    one provider call
 PEONY_NOTIFY_MEMBERS_DEADLINE_SECONDS    2     one ResolveContacts call
 PEONY_NOTIFY_CONTACT_CACHE_SECONDS       0     how long a resolved contact is reused, in memory only;
@@ -48,6 +51,7 @@ class NotifySettings:
     retry_backoff_s: tuple[float, ...] = (5, 30, 120, 600)
     dispatch_interval_s: float = 0.05
     dispatch_batch: int = 64
+    dispatch_loops: int = 2
     send_timeout_s: float = 10.0
     members_deadline_s: float = 2.0
     contact_cache_s: float = 0.0
@@ -142,6 +146,7 @@ def notify_settings(config: ServiceConfig, environ: Mapping[str, str] | None = N
         retry_backoff_s=backoff,
         dispatch_interval_s=number("PEONY_NOTIFY_DISPATCH_INTERVAL_SECONDS", 0.05, 0.01, 60),
         dispatch_batch=int(number("PEONY_NOTIFY_DISPATCH_BATCH", 64, 1, 1000, integer=True)),
+        dispatch_loops=int(number("PEONY_NOTIFY_DISPATCH_LOOPS", 2, 1, 16, integer=True)),
         send_timeout_s=number("PEONY_NOTIFY_SEND_TIMEOUT_SECONDS", 10.0, 0.1, 120),
         members_deadline_s=number("PEONY_NOTIFY_MEMBERS_DEADLINE_SECONDS", 2.0, 0.1, 60),
         contact_cache_s=number("PEONY_NOTIFY_CONTACT_CACHE_SECONDS", 0.0, 0, 60),

@@ -83,8 +83,13 @@ async def build(config: ServiceConfig, *, registry: ProviderRegistry | None = No
         workers=[
             backbone.relay,
             *consumers,
-            DispatchWorker(
-                dispatcher, interval_s=settings.dispatch_interval_s, batch=settings.dispatch_batch
+            # Several loops over one queue: batches overlap (one claims while another waits on
+            # the providers and its commits); claims are SKIP LOCKED rows, as between replicas.
+            *(
+                DispatchWorker(
+                    dispatcher, interval_s=settings.dispatch_interval_s, batch=settings.dispatch_batch
+                )
+                for _ in range(settings.dispatch_loops)
             ),
             backbone.retention,
         ],
