@@ -145,8 +145,16 @@ async def add_messages(session: AsyncSession, rows: list[tuple[str, Message, str
             ("event_payload", payload),
         ):
             columns[name].append(value)
-    result = await session.execute(_ADD_MANY, columns)
-    return len(result.all())
+    added = len((await session.execute(_ADD_MANY, columns)).all())
+    if added:
+        # Delivered on commit: the dispatchers listening (entrypoints.jobs.DispatchWake) claim the
+        # new messages now instead of at their next poll.
+        await session.execute(_WAKE_DISPATCHERS)
+    return added
+
+
+DISPATCH_CHANNEL = "peony_notify_dispatch"
+_WAKE_DISPATCHERS = text(f"SELECT pg_notify('{DISPATCH_CHANNEL}', '')")
 
 
 class MessageRepository:
