@@ -49,14 +49,18 @@ is back, which the lease leaves time for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from html import escape
 from zoneinfo import ZoneInfo
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from peony.notify.v1 import events_pb2
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -110,6 +114,20 @@ from services.notify.service_layer.unit_of_work import SERVICE, NotifyUnitOfWork
 from services.notify.settings import NotifySettings
 
 log = get_logger("peony.notify.dispatch")
+_tracer = trace.get_tracer("peony.notify.dispatch")
+
+
+@contextlib.contextmanager
+def _no_statement_spans() -> Iterator[None]:
+    """SQLAlchemy's instrumentation skips statements run in this context (the suppression key
+    only its instrumentation and OpenTelemetry's own instrumentors read; kit's gRPC client spans
+    are not affected)."""
+    token = otel_context.attach(otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
 
 # Notify's channel names -> the providers' (services/notify/adapters/providers/base.py CHANNELS).
 PROVIDER_CHANNEL = {CHANNEL_APP_PUSH: "push"}
@@ -170,12 +188,21 @@ class Dispatcher:
 
     # --- one batch ------------------------------------------------------------------------------
     async def run_once(self) -> int:
-        """Works one batch; returns how many messages it took off the queue."""
-        taken, claimed = await retry_transaction(self._claim)
-        if claimed:
-            await asyncio.gather(*(self._send(item) for item in claimed))
-            await retry_transaction(lambda: self._record_batch(claimed))
-        return taken
+        """Works one batch; returns how many messages it took off the queue.
+
+        One span for the batch instead of one per SQL statement (a batch runs ~10 statements; their
+        spans were a measurable share of notify's CPU per message): the statement spans are
+        suppressed, the contacts call and the provider calls stay children of the batch's span."""
+        with _tracer.start_as_current_span("notify.dispatch_batch") as span:
+            with _no_statement_spans():
+                taken, claimed = await retry_transaction(self._claim)
+            span.set_attribute("peony.notify.taken", taken)
+            span.set_attribute("peony.notify.claimed", len(claimed))
+            if claimed:
+                await asyncio.gather(*(self._send(item) for item in claimed))
+                with _no_statement_spans():
+                    await retry_transaction(lambda: self._record_batch(claimed))
+            return taken
 
     def _lease(self, providers: list[Provider], *, in_doubt: bool = False) -> timedelta:
         """Longer than the claim's provider calls can take (each timing out) and its record."""
