@@ -486,6 +486,23 @@ class SpendRepository:
 _e = t.early_receipts
 
 
+async def lock_recipients(session: AsyncSession, recipients: list[tuple[str, str]]) -> None:
+    """``MessageRepository.lock_recipient`` for many (tenant, recipient) in one statement, in a
+    fixed order (sorted keys): a dispatch batch takes all its marketing recipients' locks before
+    counting any of them, so two batches in flight (loops or replicas) never wait on each other
+    in a cycle."""
+    if not recipients:
+        return
+    keys = sorted({f"notify|{tenant}|{recipient}" for tenant, recipient in recipients})
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
+            " FROM (SELECT unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS ordered"
+        ),
+        {"keys": keys},
+    )
+
+
 async def lock_provider_ids(session: AsyncSession, keys: list[tuple[str, str]]) -> None:
     """Transaction-scoped advisory locks on (provider, provider message id), in a fixed order, in
     one statement: taken by the dispatcher before it records sends and by receipts before they

@@ -85,6 +85,7 @@ from services.notify.adapters.repository import (
     lock_claims,
     lock_due,
     lock_provider_ids,
+    lock_recipients,
     save_many,
     take_early_receipts,
 )
@@ -217,6 +218,17 @@ class Dispatcher:
                 return 0, []
             items = [_Item(tenant, m, et, payload) for tenant, m, et, payload in locked]
             await self._resolve_contacts(items)
+            # The frequency caps' per-recipient locks, all at once in a fixed order (held to commit).
+            await lock_recipients(
+                session,
+                [
+                    (item.tenant, item.message.recipient)
+                    for item in items
+                    if item.trigger is not None
+                    and item.trigger.is_marketing
+                    and item.message.state != STATE_SENDING
+                ],
+            )
             uows: dict[str, NotifyUnitOfWork] = {}
             books: dict[str, TemplateBook] = {}
             planned: Counter[tuple[str, str]] = Counter()  # marketing sends planned in this batch
@@ -380,9 +392,9 @@ class Dispatcher:
         fields = event_context(decode_event(item.event_type, item.payload))
         usage = Usage()
         if trigger.is_marketing:
-            # Counted under a per-recipient lock held to commit, plus what this batch already
-            # plans: two replicas (or two rows of one batch) cannot both take the last slot.
-            await uow.messages.lock_recipient(m.recipient)
+            # Counted under the per-recipient lock _claim took (held to commit), plus what this
+            # batch already plans: two replicas (or two rows of one batch) cannot both take the
+            # last slot.
             sent_day, sent_week = await uow.messages.marketing_sent(m.recipient, now)
             extra = planned[(uow.tenant, m.recipient)]
             usage = Usage(sent_day + extra, sent_week + extra)
