@@ -232,6 +232,8 @@ class Dispatcher:
             uows: dict[str, NotifyUnitOfWork] = {}
             books: dict[str, TemplateBook] = {}
             planned: Counter[tuple[str, str]] = Counter()  # marketing sends planned in this batch
+            # (tenant, day) whose cap this batch has marked reached already: once is enough
+            capped: set[tuple[str, date]] = set()
             for item in items:
                 uow = uows.get(item.tenant)
                 if uow is None:
@@ -242,7 +244,7 @@ class Dispatcher:
                 if item.message.state == STATE_SENDING:
                     self._plan_in_doubt(uow, books[item.tenant], item, now)
                     continue
-                await self._plan(uow, books[item.tenant], item, now, planned)
+                await self._plan(uow, books[item.tenant], item, now, planned, capped)
                 if item.outgoing is not None:
                     item.message.claim(now, now + self._lease(item.providers))
             await save_many(session, [(item.tenant, item.message) for item in items])
@@ -378,6 +380,7 @@ class Dispatcher:
         item: _Item,
         now: datetime,
         planned: Counter[tuple[str, str]],
+        capped: set[tuple[str, date]],
     ) -> None:
         m, trigger, contact = item.message, item.trigger, item.contact
         if trigger is None:
@@ -403,7 +406,7 @@ class Dispatcher:
         exhausted = cap is not None and await uow.spend.exhausted(day, cap)
         if exhausted:
             assert cap is not None
-            await self._cap_reached(uow, day, cap)  # spent exactly to the cap: say so (once a day)
+            await self._cap_reached(uow, day, cap, capped)  # spent exactly to the cap: say so (once a day)
         appointment_start = fields.get("start_time") if trigger.timing == REMINDER else None
         while True:
             decision = decide(
@@ -439,7 +442,7 @@ class Dispatcher:
                 units = sms_segments(rendered.body)
                 cost = units * self._registry.price_per_unit_minor(providers[0].name)
                 if not await uow.spend.reserve(day, cost, units, cap):
-                    await self._cap_reached(uow, day, cap)
+                    await self._cap_reached(uow, day, cap, capped)
                     exhausted = True
                     continue  # the plan assumed budget that is gone: decide again
                 item.reservation = (day, cost, units)
@@ -496,7 +499,15 @@ class Dispatcher:
         item.message.mark_suppressed((decision or Decision(SUPPRESS, reason)).describe())
         metrics.decisions.add(1, {"outcome": STATE_SUPPRESSED, "reason": reason})
 
-    async def _cap_reached(self, uow: NotifyUnitOfWork, day: date, cap: int) -> None:
+    async def _cap_reached(
+        self, uow: NotifyUnitOfWork, day: date, cap: int, capped: set[tuple[str, date]]
+    ) -> None:
+        """Marks the day's cap reached and emits SpendCapReached, the first time of the day. A
+        batch asks the database once per (tenant, day): in an SMS flood every later message of
+        the batch hits the cap too, and its two statements each were a round trip per message."""
+        if (uow.tenant, day) in capped:
+            return
+        capped.add((uow.tenant, day))
         if await uow.spend.mark_cap_reached(day):
             spent, _ = await uow.spend.spent(day)
             uow.emit(
