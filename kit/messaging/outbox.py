@@ -14,17 +14,17 @@ publish at the head of its aggregate.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 
-from sqlalchemy import MetaData, func, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kit.errors import InvalidArgument
 from kit.messaging.envelope import EventEnvelope, subject_for
-from kit.messaging.tables import outbox_table
 
 __all__ = [
     "DEFAULT_MAX_EVENT_BYTES",
@@ -61,9 +61,6 @@ DEFAULT_MAX_EVENT_BYTES = NATS_DEFAULT_MAX_PAYLOAD - EVENT_HEADROOM_BYTES
 _max_event_bytes: dict[str, int] = {}
 
 _SERVICE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-
-# A private MetaData: the statement only needs the table's name and columns.
-_outbox = outbox_table(MetaData())
 
 
 def _check_service(service: str) -> str:
@@ -165,11 +162,50 @@ async def add_all_to_outbox(
     """
     if not envelopes:
         return
-    channel = notify_channel(service)
     rows = outbox_rows(service, envelopes, max_bytes=max_bytes)
-    await session.execute(_outbox.insert().values(rows))
-    # Delivered on commit; several identical notifications in one transaction fold into one.
-    await session.execute(select(func.pg_notify(channel, "")))
+    await session.execute(
+        _ADD_AND_NOTIFY,
+        {
+            **{column: [row[column] for row in rows] for column in _ARRAY_COLUMNS},
+            "headers": [json.dumps(row["headers"]) for row in rows],
+            "channel": notify_channel(service),
+        },
+    )
+
+
+# Any number of outbox rows and the relay's wake-up in ONE statement whose SQL text never changes
+# (each column an array, ``unnest … WITH ORDINALITY`` makes the rows in the list's order, so
+# ``seq`` follows it): prepared once per connection. A multi-row ``INSERT … VALUES`` is a new SQL
+# text — compiled by SQLAlchemy and prepared by PostgreSQL again — for every distinct number of
+# events, which a batch writer (notify's dispatcher: one event per message) pays on most batches.
+# The NOTIFY is delivered on commit; several identical ones in a transaction fold into one.
+_ARRAY_COLUMNS = (
+    "event_id",
+    "tenant_id",
+    "aggregate_type",
+    "aggregate_id",
+    "subject",
+    "event_type",
+    "payload",
+)
+_ADD_AND_NOTIFY = text(
+    """
+    WITH added AS (
+        INSERT INTO outbox (event_id, tenant_id, aggregate_type, aggregate_id, subject, event_type,
+                            payload, headers)
+        SELECT r.event_id, r.tenant_id, r.aggregate_type, r.aggregate_id, r.subject, r.event_type,
+               r.payload, CAST(r.headers AS jsonb)
+        FROM unnest(CAST(:event_id AS uuid[]), CAST(:tenant_id AS text[]), CAST(:aggregate_type AS text[]),
+                    CAST(:aggregate_id AS text[]), CAST(:subject AS text[]), CAST(:event_type AS text[]),
+                    CAST(:payload AS bytea[]), CAST(:headers AS text[]))
+             WITH ORDINALITY AS r(event_id, tenant_id, aggregate_type, aggregate_id, subject, event_type,
+                                  payload, headers, position)
+        ORDER BY r.position
+        RETURNING seq
+    )
+    SELECT pg_notify(:channel, '')
+    """
+)
 
 
 async def purge_published(engine: AsyncEngine, *, older_than: timedelta, limit: int = 10_000) -> int:

@@ -145,8 +145,16 @@ async def add_messages(session: AsyncSession, rows: list[tuple[str, Message, str
             ("event_payload", payload),
         ):
             columns[name].append(value)
-    result = await session.execute(_ADD_MANY, columns)
-    return len(result.all())
+    added = len((await session.execute(_ADD_MANY, columns)).all())
+    if added:
+        # Delivered on commit: the dispatchers listening (entrypoints.jobs.DispatchWake) claim the
+        # new messages now instead of at their next poll.
+        await session.execute(_WAKE_DISPATCHERS)
+    return added
+
+
+DISPATCH_CHANNEL = "peony_notify_dispatch"
+_WAKE_DISPATCHERS = text(f"SELECT pg_notify('{DISPATCH_CHANNEL}', '')")
 
 
 class MessageRepository:
@@ -274,23 +282,38 @@ async def lock_due(
     return [(r.tenant_id, message_from_row(r), r.event_type, r.event_payload) for r in rows]
 
 
+# The claimed rows still held by their claim, locked in a fixed order: one SQL text for any
+# number of claims (arrays, not an expanding IN, which renders — and prepares — a new statement
+# for every batch size).
+_LOCK_CLAIMS = text(
+    """
+    SELECT m.tenant_id, m.message_id
+    FROM messages m
+    JOIN unnest(CAST(:tenants AS text[]), CAST(:messages AS uuid[]), CAST(:attempts AS integer[]))
+         AS c(tenant_id, message_id, attempts)
+      ON m.tenant_id = c.tenant_id AND m.message_id = c.message_id AND m.attempts = c.attempts
+    WHERE m.state = :sending
+    ORDER BY m.tenant_id, m.message_id
+    FOR UPDATE OF m
+    """
+)
+
+
 async def lock_claims(session: AsyncSession, claims: list[tuple[str, str, int]]) -> set[tuple[str, str]]:
     """Locks the claimed rows (tenant, message id, attempts) and returns those still held by that
     claim: a row whose lease ran out and that another dispatcher took over is not ours to record."""
     if not claims:
         return set()
-    stmt = (
-        select(_m.c.tenant_id, _m.c.message_id)
-        .where(
-            tuple_(_m.c.tenant_id, _m.c.message_id, _m.c.attempts).in_(
-                [(tenant, message_id, attempts) for tenant, message_id, attempts in claims]
-            ),
-            _m.c.state == STATE_SENDING,
-        )
-        .order_by(_m.c.tenant_id, _m.c.message_id)
-        .with_for_update()
+    rows = await session.execute(
+        _LOCK_CLAIMS,
+        {
+            "tenants": [tenant for tenant, _, _ in claims],
+            "messages": [message_id for _, message_id, _ in claims],
+            "attempts": [attempts for _, _, attempts in claims],
+            "sending": STATE_SENDING,
+        },
     )
-    return {(r.tenant_id, str(r.message_id)) for r in (await session.execute(stmt)).all()}
+    return {(r.tenant_id, str(r.message_id)) for r in rows.all()}
 
 
 async def find_by_provider_id(
@@ -463,6 +486,23 @@ class SpendRepository:
 _e = t.early_receipts
 
 
+async def lock_recipients(session: AsyncSession, recipients: list[tuple[str, str]]) -> None:
+    """``MessageRepository.lock_recipient`` for many (tenant, recipient) in one statement, in a
+    fixed order (sorted keys): a dispatch batch takes all its marketing recipients' locks before
+    counting any of them, so two batches in flight (loops or replicas) never wait on each other
+    in a cycle."""
+    if not recipients:
+        return
+    keys = sorted({f"notify|{tenant}|{recipient}" for tenant, recipient in recipients})
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
+            " FROM (SELECT unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS ordered"
+        ),
+        {"keys": keys},
+    )
+
+
 async def lock_provider_ids(session: AsyncSession, keys: list[tuple[str, str]]) -> None:
     """Transaction-scoped advisory locks on (provider, provider message id), in a fixed order, in
     one statement: taken by the dispatcher before it records sends and by receipts before they
@@ -491,12 +531,23 @@ async def keep_early_receipt(
     )
 
 
+_TAKE_EARLY_RECEIPTS = text(
+    """
+    DELETE FROM early_receipts e
+    USING unnest(CAST(:providers AS text[]), CAST(:ids AS text[])) AS k(provider, provider_message_id)
+    WHERE e.provider = k.provider AND e.provider_message_id = k.provider_message_id
+    RETURNING e.provider, e.provider_message_id, e.status, e.reason, e.occurred_at
+    """
+)
+
+
 async def take_early_receipts(session: AsyncSession, keys: list[tuple[str, str]]) -> list[Row]:
+    """Removes and returns the receipts that arrived before their sends were recorded (one SQL
+    text for any number of keys, as ``lock_claims``)."""
     if not keys:
         return []
-    stmt = (
-        delete(_e)
-        .where(tuple_(_e.c.provider, _e.c.provider_message_id).in_(keys))
-        .returning(_e.c.provider, _e.c.provider_message_id, _e.c.status, _e.c.reason, _e.c.occurred_at)
+    result = await session.execute(
+        _TAKE_EARLY_RECEIPTS,
+        {"providers": [provider for provider, _ in keys], "ids": [pmid for _, pmid in keys]},
     )
-    return list((await session.execute(stmt)).all())
+    return list(result.all())

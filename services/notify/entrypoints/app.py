@@ -19,7 +19,7 @@ from services.notify.adapters.providers import ProviderRegistry, load_registry
 from services.notify.adapters.tables import metadata
 from services.notify.entrypoints.consumers import STREAMS, events_consumer
 from services.notify.entrypoints.grpc_servicer import NotifyServicer
-from services.notify.entrypoints.jobs import DispatchWorker
+from services.notify.entrypoints.jobs import DispatchWake, DispatchWorker
 from services.notify.service_layer.dispatch import Dispatcher, contact_resolver
 from services.notify.service_layer.queries import NotifyQueries
 from services.notify.service_layer.receipts import Receipts
@@ -70,6 +70,11 @@ async def build(config: ServiceConfig, *, registry: ProviderRegistry | None = No
         )
         for stream in STREAMS
     ]
+    # The consumer's commits of new messages wake the dispatch loops (LISTEN on a direct,
+    # session-mode connection, as the outbox relay's); without it they only poll.
+    wake = None
+    if settings.dispatch_wake:
+        wake = DispatchWake(config.session_database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
     return GrpcServiceRunner(
         config=config,
         registrations=[
@@ -83,9 +88,18 @@ async def build(config: ServiceConfig, *, registry: ProviderRegistry | None = No
         workers=[
             backbone.relay,
             *consumers,
-            DispatchWorker(
-                dispatcher, interval_s=settings.dispatch_interval_s, batch=settings.dispatch_batch
+            # Several loops over one queue: batches overlap (one claims while another waits on
+            # the providers and its commits); claims are SKIP LOCKED rows, as between replicas.
+            *(
+                DispatchWorker(
+                    dispatcher,
+                    interval_s=settings.dispatch_interval_s,
+                    batch=settings.dispatch_batch,
+                    wake=wake,
+                )
+                for _ in range(settings.dispatch_loops)
             ),
+            *([wake] if wake is not None else []),
             backbone.retention,
         ],
         on_close=[backbone.close, members.close, registry.aclose],

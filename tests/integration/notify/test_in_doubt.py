@@ -58,8 +58,11 @@ async def dispatcher(stack: Stack) -> AsyncIterator[Dispatcher]:
 
 async def _queued_points_message(stack: Stack, tenant: str) -> tuple[str, str]:
     """(message id, phone) of a points_earned message notify queued and nobody dispatched: notify
-    runs with its dispatcher idle (its first tick is at start, the next a minute later)."""
-    runner = await stack.start_notify(PEONY_NOTIFY_DISPATCH_INTERVAL_SECONDS="60")
+    runs with its dispatcher idle (its first tick is at start, the next a minute later; no wake-up
+    on new messages)."""
+    runner = await stack.start_notify(
+        PEONY_NOTIFY_DISPATCH_INTERVAL_SECONDS="60", PEONY_NOTIFY_DISPATCH_WAKE="off"
+    )
     try:
         store = await stack.store(tenant)
         phone = new_phone()

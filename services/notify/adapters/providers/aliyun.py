@@ -58,9 +58,18 @@ def percent_encode(value: str) -> str:
     return quote(value, safe="-_.~")
 
 
-def rpc_signature(method: str, params: Mapping[str, str], access_key_secret: str) -> str:
-    """Alibaba Cloud RPC signature (SignatureVersion 1.0, HMAC-SHA1) over the sorted parameters."""
-    canonical = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params.items()))
+def encoded_pairs(params: Mapping[str, str]) -> list[str]:
+    """``key=value`` of every parameter, percent-encoded, sorted: the signature's canonical string
+    and the form body are both made of these (encoded once per call, not twice)."""
+    return [f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params.items())]
+
+
+def rpc_signature(
+    method: str, params: Mapping[str, str], access_key_secret: str, *, pairs: list[str] | None = None
+) -> str:
+    """Alibaba Cloud RPC signature (SignatureVersion 1.0, HMAC-SHA1) over the sorted parameters
+    (``pairs``: their ``encoded_pairs`` when the caller has them already)."""
+    canonical = "&".join(pairs if pairs is not None else encoded_pairs(params))
     # ``canonical`` holds only unreserved characters, %XX escapes, "=" and "&": encoding it again
     # is exactly these three replacements (``quote`` would walk it byte by byte).
     encoded = canonical.replace("%", "%25").replace("=", "%3D").replace("&", "%26")
@@ -109,6 +118,12 @@ class AliyunSms:
 
     def _signed(self, action_params: Mapping[str, str], now: datetime | None) -> dict[str, str]:
         """The RPC common parameters around one action's, signed (``POST``, form-encoded)."""
+        return self._signed_form(action_params, now)[0]
+
+    def _signed_form(
+        self, action_params: Mapping[str, str], now: datetime | None
+    ) -> tuple[dict[str, str], str]:
+        """``_signed``'s parameters and their form body, each value encoded once."""
         params = {
             "AccessKeyId": self._key_id,
             "Format": "JSON",
@@ -120,13 +135,17 @@ class AliyunSms:
             "Version": API_VERSION,
             **action_params,
         }
-        params["Signature"] = rpc_signature("POST", params, self._secret)
-        return params
+        pairs = encoded_pairs(params)
+        params["Signature"] = rpc_signature("POST", params, self._secret, pairs=pairs)
+        return params, "&".join([*pairs, f"Signature={percent_encode(params['Signature'])}"])
 
     def signed_params(self, message: OutgoingMessage, *, now: datetime | None = None) -> dict[str, str]:
+        return self._send_form(message, now)[0]
+
+    def _send_form(self, message: OutgoingMessage, now: datetime | None = None) -> tuple[dict[str, str], str]:
         if not message.template_code:
             raise ProviderError("no SMS template code for this message", retryable=False, provider=self.name)
-        return self._signed(
+        return self._signed_form(
             {
                 "Action": "SendSms",
                 "OutId": message.message_id,
@@ -138,9 +157,10 @@ class AliyunSms:
             now,
         )
 
-    async def _call(self, params: Mapping[str, str]) -> tuple[int, str, dict]:
-        """``(HTTP status, Code, answer)`` of one signed RPC call."""
-        body = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in params.items())
+    async def _call(self, params: Mapping[str, str], body: str | None = None) -> tuple[int, str, dict]:
+        """``(HTTP status, Code, answer)`` of one signed RPC call (``body``: its form, when made)."""
+        if body is None:
+            body = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in params.items())
         status, raw = await self._http.request(
             "POST",
             self.endpoint,
@@ -157,7 +177,7 @@ class AliyunSms:
         return ProviderError(code or f"HTTP {status}", retryable=retryable, provider=self.name)
 
     async def send(self, message: OutgoingMessage) -> SendResult:
-        status, code, answer = await self._call(self.signed_params(message))
+        status, code, answer = await self._call(*self._send_form(message))
         if status == 200 and code == "OK" and answer.get("BizId"):
             return SendResult(self.name, str(answer["BizId"]), self._units(message))
         raise self._error(status, code)
