@@ -18,12 +18,13 @@ sends exactly what a Peony client sends: a bearer token (an HS256 ``service`` to
   exporter, so nothing leaves the process: ``OTEL_TRACES_SAMPLER=always_on``,
   ``OTEL_TRACES_EXPORTER=none``, ``OTEL_METRICS_EXPORTER=none``), as ``peony serve`` sets it up.
 
-The servers take turns (bare, kit, bare, kit, ... ``--rounds`` times), each under the same
-closed-loop load (``bench._common.run_load``: ``--procs`` processes sharing ``--clients``
-coroutines). Per window: calls/s, p50/p99, and the server process's CPU from /proc, as
-**CPU ms per call** (the robust figure on a shared machine). The JSON line has every window and
-the medians: ``kit_over_bare_cpu_ms`` (what the kit adds per call) and ``throughput_ratio``
-(kit calls/s over bare calls/s).
+The servers take turns (bare, kit, bare, kit, ... ``--rounds`` times; with ``--base-tree DIR``
+also a kit server importing ``kit`` from DIR, e.g. ``git archive <rev> | tar -x -C DIR``, in
+each round), each under the same closed-loop load (``bench._common.run_load``: ``--procs``
+processes sharing ``--clients`` coroutines). Per window: calls/s, p50/p99, and the server
+process's CPU from /proc, as **CPU ms per call** (the robust figure on a shared machine). The
+JSON line has every window and the medians: ``kit_over_bare_cpu_ms`` (what the kit adds per
+call) and ``throughput_ratio`` (kit calls/s over bare calls/s).
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ SERVICE = "peony.bench.v1.Echo"
 METHOD = f"/{SERVICE}/Echo"
 TIMEOUT_S = 5.0
 WORKLOAD = "bench.bench_server_overhead:echo_workload"
+# The kit server's process imports `kit` from this tree when set (`--base-tree`).
+BASE_TREE_VAR = "PEONY_BENCH_KIT_TREE"
 # The kit server's telemetry and logging: production's defaults, spans sampled, nothing exported.
 KIT_ENV = {
     "PEONY_LOG_LEVEL": "INFO",
@@ -116,6 +119,10 @@ async def _serve_bare(port: int) -> None:
 
 def _serve_kit(port: int) -> None:
     import gc
+
+    base_tree = os.environ.get(BASE_TREE_VAR)
+    if base_tree:  # serve with another tree's kit (a frozen copy of the base revision)
+        sys.path[:0] = [base_tree, os.path.join(base_tree, "gen")]
 
     from kit.auth import TokenVerifier
     from kit.config import load_config
@@ -192,12 +199,15 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     from kit.config import DEV_JWT_SECRET
 
     token = mint_dev_token(tenant="bench", subject="svc:bench", roles=["service"], secret=DEV_JWT_SECRET)
-    windows: dict[str, list[dict[str, Any]]] = {"bare": [], "kit": []}
+    modes = ("bare", "kit_base", "kit") if args.base_tree else ("bare", "kit")
+    windows: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
     with Children() as children:
         for rnd in range(args.rounds):
-            for mode in ("bare", "kit"):
+            for mode in modes:
                 port = free_port()
-                env = child_env(KIT_ENV if mode == "kit" else None)
+                env = child_env(None if mode == "bare" else KIT_ENV)
+                if mode == "kit_base":
+                    env[BASE_TREE_VAR] = str(Path(args.base_tree).resolve())
                 server = children.spawn(
                     f"{mode}-{rnd}",
                     [
@@ -206,7 +216,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
                         "bench.bench_server_overhead",
                         "serve",
                         "--mode",
-                        mode,
+                        "bare" if mode == "bare" else "kit",
                         "--port",
                         str(port),
                     ],
@@ -242,6 +252,16 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
 
     bare_cpu, kit_cpu = median("bare", "server"), median("kit", "server")
     bare_rps, kit_rps = median("bare", "rps"), median("kit", "rps")
+    base: dict[str, Any] = {}
+    if args.base_tree:
+        base_cpu, base_rps = median("kit_base", "server"), median("kit_base", "rps")
+        base = {
+            "base_tree": args.base_tree,
+            "kit_base_server_cpu_ms_per_call": base_cpu,
+            "kit_base_over_bare_cpu_ms": round(base_cpu - bare_cpu, 4),
+            "kit_base_rps": base_rps,
+            "throughput_ratio_base": round(base_rps / bare_rps, 3) if bare_rps else None,
+        }
     return {
         "benchmark": "server_overhead",
         "rpc": METHOD,
@@ -256,6 +276,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         "bare_rps": bare_rps,
         "kit_rps": kit_rps,
         "throughput_ratio": round(kit_rps / bare_rps, 3) if bare_rps else None,
+        **base,
         "bare_p50_ms": median("bare", "p50_ms"),
         "kit_p50_ms": median("kit", "p50_ms"),
         "windows": {
@@ -280,6 +301,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="bare/kit window pairs, interleaved")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--procs", type=int, default=2)
+    parser.add_argument(
+        "--base-tree", help="also serve with this tree's kit (e.g. a `git archive` of the base), interleaved"
+    )
     parser.add_argument("--py-spy", help="directory: profile the kit server's windows (not quotable)")
     args = parser.parse_args()
     if args.command == "serve":
