@@ -322,7 +322,6 @@ class KitCalls:
             try:
                 principal = verifier.verify_header(None if authorization is None else _text(authorization))
                 principal_token = set_principal(principal)
-                span.set_attribute("peony.tenant", principal.tenant)
                 request = raw
                 if deserialize is not None:  # a handler without one takes the raw bytes
                     try:
@@ -381,9 +380,13 @@ class KitCalls:
             finally:
                 admission.in_flight -= 1
                 deadline.reset(deadline_token)
-                if principal_token is not None:
+                if principal_token is None:
+                    span.set_attribute("rpc.grpc.status_code", code.value[0])
+                else:
                     reset_principal(principal_token)
-                span.set_attribute("rpc.grpc.status_code", code.value[0])
+                    span.set_attributes(
+                        {"peony.tenant": principal.tenant, "rpc.grpc.status_code": code.value[0]}
+                    )
                 span.end()
                 detach(context_token)
                 metrics.record(service_name, method_name, code, perf_counter() - started)
