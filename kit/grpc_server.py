@@ -1,7 +1,8 @@
 """The gRPC server every Peony service runs on.
 
-One interceptor does the per-call cross-cutting work in a single wrapper (each extra Python
-interceptor layer costs measurable throughput): a SERVER span continuing the caller's W3C
+One wrapper per unary method does the per-call cross-cutting work (`KitCalls`; the runner wraps
+each servicer's handlers once when it registers them, so no grpc.aio interceptor runs per call --
+an interceptor layer costs measurable throughput): a SERVER span continuing the caller's W3C
 trace, admission control (shedding calls that queued too long before their handler, and a bound on
 concurrent calls: see `AdmissionControl`) and the caller's
 deadline (`kit.deadline`; an expired call does nothing, a handler is cancelled at it), bearer-token
@@ -51,7 +52,7 @@ PUBLIC_SERVICE_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 # grpcio-reflection (1.85) implements only v1alpha; v1 is the same protocol under a new package
 # (wire-identical messages), and grpcurl and newer clients ask for it first.
 REFLECTION_V1_SERVICE = "grpc.reflection.v1.ServerReflection"
-# The admission bound of an interceptor built without one (the runner passes the configured bound).
+# The admission bound of a `KitCalls` built without one (the runner passes the configured bound).
 DEFAULT_MAX_INFLIGHT_RPCS = 80
 
 
