@@ -280,14 +280,17 @@ class KitCalls:
             started = perf_counter()
             time_left = context.time_remaining()  # None: the caller set no deadline
             metadata = context.invocation_metadata() or ()
-            # One pass over the metadata for everything the kit reads from it.
+            # One pass over the metadata for everything the kit reads from it (a repeated key:
+            # its first value counts).
             authorization = budget = None
             traced = False
             for key, value in metadata:
                 if key == "authorization":
-                    authorization = value
+                    if authorization is None:
+                        authorization = value
                 elif key == budget_header:
-                    budget = value
+                    if budget is None:
+                        budget = value
                 elif key in _TRACE_HEADERS:
                     traced = True
             # Admission first, before any other work: refusing must stay cheaper than serving.
