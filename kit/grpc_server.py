@@ -1,7 +1,8 @@
 """The gRPC server every Peony service runs on.
 
-One interceptor does the per-call cross-cutting work in a single wrapper (each extra Python
-interceptor layer costs measurable throughput): a SERVER span continuing the caller's W3C
+One wrapper per unary method does the per-call cross-cutting work (`KitCalls`; the runner wraps
+each servicer's handlers once when it registers them, so no grpc.aio interceptor runs per call --
+an interceptor layer costs measurable throughput): a SERVER span continuing the caller's W3C
 trace, admission control (shedding calls that queued too long before their handler, and a bound on
 concurrent calls: see `AdmissionControl`) and the caller's
 deadline (`kit.deadline`; an expired call does nothing, a handler is cancelled at it), bearer-token
@@ -30,6 +31,7 @@ from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 from grpc_reflection.v1alpha._async import ReflectionServicer
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -50,7 +52,7 @@ PUBLIC_SERVICE_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 # grpcio-reflection (1.85) implements only v1alpha; v1 is the same protocol under a new package
 # (wire-identical messages), and grpcurl and newer clients ask for it first.
 REFLECTION_V1_SERVICE = "grpc.reflection.v1.ServerReflection"
-# The admission bound of an interceptor built without one (the runner passes the configured bound).
+# The admission bound of a `KitCalls` built without one (the runner passes the configured bound).
 DEFAULT_MAX_INFLIGHT_RPCS = 80
 
 
@@ -73,13 +75,6 @@ class _MetadataGetter:
 
 
 _getter = _MetadataGetter()
-
-
-def _metadata_value(metadata: Sequence[tuple[str, Any]] | None, key: str) -> str | None:
-    for k, v in metadata or ():
-        if k == key:
-            return v if isinstance(v, str) else v.decode()
-    return None
 
 
 class AdmissionControl:
@@ -203,12 +198,37 @@ def _deadline_passed(time_left: float | None, started: float) -> bool:
     return time_left is not None and time.perf_counter() - started >= time_left
 
 
+_OK = grpc.StatusCode.OK
+_RESOURCE_EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
+_DEADLINE_EXCEEDED = grpc.StatusCode.DEADLINE_EXCEEDED
+# The metadata keys W3C propagation reads (kit.telemetry installs tracecontext + baggage).
+_TRACE_HEADERS = frozenset({"traceparent", "tracestate", "baggage"})
+# What extracting from a call without those headers gives: a root context.
+_NO_PARENT = otel_context.Context()
+
+
+def _text(value: str | bytes) -> str:
+    return value if isinstance(value, str) else value.decode()
+
+
 def _overloaded() -> Overloaded:
     delay = random.uniform(*SHED_RETRY_DELAY_S)  # jitter, not security
     return Overloaded("the server is overloaded; retry after the RetryInfo delay", retry_delay_s=delay)
 
 
-class KitServerInterceptor(grpc.aio.ServerInterceptor):
+class KitCalls:
+    """The per-call work of every Peony RPC, bound once per method.
+
+    `wrap(method, handler)` returns the handler that does, around the servicer's behaviour:
+    admission control, the deadline, the SERVER span, authentication, decoding and bounding the
+    request, error mapping and RED metrics. Everything that depends only on the method (its
+    service and method names, the span's name and attributes, the decode-error message) is
+    resolved here, at registration, not per call. `GrpcServiceRunner` wraps each servicer's
+    handlers when it registers them, so grpc.aio runs no interceptor chain per call (an
+    interceptor costs an extra coroutine and a handler lookup on every call);
+    `KitServerInterceptor` offers the same wrapping as an interceptor.
+    """
+
     def __init__(
         self,
         verifier: TokenVerifier,
@@ -216,11 +236,181 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
         *,
         min_remaining_s: float = deadline.MIN_REMAINING_S,
     ):
-        self._verifier = verifier
-        self._min_remaining_s = min_remaining_s
-        self._metrics = rpc_metrics()
-        self._admission = admission or AdmissionControl(DEFAULT_MAX_INFLIGHT_RPCS)
-        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+        self.verifier = verifier
+        self.min_remaining_s = min_remaining_s
+        self.metrics = rpc_metrics()
+        self.admission = admission or AdmissionControl(DEFAULT_MAX_INFLIGHT_RPCS)
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler | None) -> grpc.RpcMethodHandler | None:
+        """The kit's handler for `method` (infrastructure services and streaming RPCs, which
+        Peony's APIs do not use yet, pass through unwrapped)."""
+        if handler is None or handler.unary_unary is None or method.startswith(PUBLIC_SERVICE_PREFIXES):
+            return handler
+        # The wrapper receives the raw bytes and decodes them itself: a DecodeError raised by
+        # grpc's own deserializer would reach the caller as UNKNOWN with the exception's class.
+        return grpc.unary_unary_rpc_method_handler(
+            self._handle(method, handler.unary_unary, handler.request_deserializer),
+            request_deserializer=None,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _handle(
+        self,
+        method: str,
+        behaviour: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]],
+        deserialize: Callable[[bytes], Any] | None,
+    ):
+        _, service_name, method_name = method.split("/")
+        verifier = self.verifier
+        metrics = self.metrics
+        admission = self.admission
+        min_remaining_s = self.min_remaining_s
+        span_name = method[1:]
+        span_attributes = {"rpc.system": "grpc", "rpc.service": service_name, "rpc.method": method_name}
+        malformed_message = f"the request is not a valid {method_name} request message"
+        not_implemented_message = f"{method_name} is not implemented"
+        budget_header = deadline.BUDGET_HEADER
+        perf_counter = time.perf_counter
+        start_span = _tracer.start_span
+        server_kind = SpanKind.SERVER
+        attach, detach = otel_context.attach, otel_context.detach
+        set_span_in_context = trace.set_span_in_context
+
+        async def handle(raw: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = perf_counter()
+            time_left = context.time_remaining()  # None: the caller set no deadline
+            metadata = context.invocation_metadata() or ()
+            # One pass over the metadata for everything the kit reads from it (a repeated key:
+            # its first value counts).
+            authorization = budget = None
+            traced = False
+            for key, value in metadata:
+                if key == "authorization":
+                    if authorization is None:
+                        authorization = value
+                elif key == budget_header:
+                    if budget is None:
+                        budget = value
+                elif key in _TRACE_HEADERS:
+                    traced = True
+            # Admission first, before any other work: refusing must stay cheaper than serving.
+            waited_s = None if budget is None else deadline.waited(_text(budget), time_left)
+            if (
+                waited_s is not None and admission.queued_too_long(waited_s, time.monotonic())
+            ) or admission.full():
+                metrics.record_shed(service_name, method_name)
+                metrics.record(service_name, method_name, _RESOURCE_EXHAUSTED, perf_counter() - started)
+                err = _overloaded()
+                await context.abort(
+                    _RESOURCE_EXHAUSTED, err.message, trailing_metadata=grpc_trailers(err.to_status())
+                )
+            # A call that cannot finish in time does nothing.
+            if time_left is not None and time_left < min_remaining_s:
+                metrics.record(service_name, method_name, _DEADLINE_EXCEEDED, perf_counter() - started)
+                await context.abort(_DEADLINE_EXCEEDED, "the deadline expired before the call started")
+            deadline_token = deadline.set_deadline(time_left)
+            # Without W3C headers the span starts a new trace (what extracting nothing gives).
+            parent = propagate.extract(metadata, getter=_getter) if traced else _NO_PARENT
+            span = start_span(
+                span_name,
+                context=parent,
+                kind=server_kind,
+                attributes=span_attributes,
+                record_exception=False,
+                set_status_on_exception=False,
+            )
+            context_token = attach(set_span_in_context(span, parent))
+            code = _OK
+            principal_token = None
+            admission.in_flight += 1
+            try:
+                principal = verifier.verify_header(None if authorization is None else _text(authorization))
+                principal_token = set_principal(principal)
+                request = raw
+                if deserialize is not None:  # a handler without one takes the raw bytes
+                    try:
+                        request = deserialize(raw)
+                    except DecodeError:
+                        raise InvalidArgument(message=malformed_message, reason="MALFORMED_REQUEST") from None
+                    limits.validate(request)
+                # At the deadline gRPC cancels this task (once): the CancelledError unwinds the
+                # handler, asyncpg sends PostgreSQL a cancel request for the statement in
+                # flight, and the unit of work rolls back, so nothing is written. No second
+                # timer here: a second cancellation would interrupt that clean-up, and SQLAlchemy
+                # would then drop the connection without the cancel request, leaving the
+                # statement running on the server.
+                return await behaviour(request, context)
+            except DomainError as err:
+                code = grpc_code(err)
+                status = err.to_status()
+                span.set_attribute("peony.error.reason", err.reason)
+                if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
+                    span.set_status(Status(StatusCode.ERROR))
+                await context.abort(code, err.message, trailing_metadata=grpc_trailers(status))
+            except grpc.aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+                raise
+            except asyncio.CancelledError:
+                # by the client, or by gRPC at the deadline
+                code = (
+                    grpc.StatusCode.DEADLINE_EXCEEDED
+                    if _deadline_passed(time_left, started)
+                    else grpc.StatusCode.CANCELLED
+                )
+                raise
+            except NotImplementedError:
+                # The generated base servicer's answer for an RPC the service does not offer.
+                code = grpc.StatusCode.UNIMPLEMENTED
+                await context.abort(code, not_implemented_message)
+            except Exception as exc:
+                if is_invalid_input(exc):
+                    # A safety net: input is validated before the database, but a value that
+                    # PostgreSQL (or asyncpg, encoding a parameter) still refuses as data is the
+                    # caller's mistake, not a bug. Logged without the value (it may be PII).
+                    code = grpc.StatusCode.INVALID_ARGUMENT
+                    log.warning("database refused a value as invalid input", rpc_method=method)
+                    err = InvalidArgument(
+                        message="a value in the request is not valid", reason="INVALID_VALUE"
+                    )
+                    span.set_attribute("peony.error.reason", err.reason)
+                    await context.abort(code, err.message, trailing_metadata=grpc_trailers(err.to_status()))
+                else:
+                    code = grpc.StatusCode.INTERNAL
+                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                    log.exception("unhandled error in handler", rpc_method=method)
+                    await context.abort(
+                        code, INTERNAL_STATUS.message, trailing_metadata=grpc_trailers(INTERNAL_STATUS)
+                    )
+            finally:
+                admission.in_flight -= 1
+                deadline.reset(deadline_token)
+                if principal_token is None:
+                    span.set_attribute("rpc.grpc.status_code", code.value[0])
+                else:
+                    reset_principal(principal_token)
+                    span.set_attributes(
+                        {"peony.tenant": principal.tenant, "rpc.grpc.status_code": code.value[0]}
+                    )
+                span.end()
+                detach(context_token)
+                metrics.record(service_name, method_name, code, perf_counter() - started)
+
+        return handle
+
+
+class KitServerInterceptor(grpc.aio.ServerInterceptor):
+    """`KitCalls` as a grpc.aio interceptor, for a server whose handlers the kit did not register
+    (the runner wraps its servicers' handlers directly: no interceptor runs per call)."""
+
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        admission: AdmissionControl | None = None,
+        *,
+        min_remaining_s: float = deadline.MIN_REMAINING_S,
+    ):
+        self._calls = KitCalls(verifier, admission, min_remaining_s=min_remaining_s)
+        self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
 
     async def intercept_service(self, continuation, handler_call_details):
         method: str = handler_call_details.method
@@ -229,139 +419,51 @@ class KitServerInterceptor(grpc.aio.ServerInterceptor):
         cached = self._wrapped.get(method)
         if cached is not None:
             return cached
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            # Streaming RPCs are not used by Peony's APIs yet; pass them through unwrapped.
-            return handler
-        # The wrapper receives the raw bytes and decodes them itself: a DecodeError raised by
-        # grpc's own deserializer would reach the caller as UNKNOWN with the exception's class.
-        wrapped = grpc.unary_unary_rpc_method_handler(
-            self._wrap(method, handler.unary_unary, handler.request_deserializer),
-            request_deserializer=None,
-            response_serializer=handler.response_serializer,
-        )
-        self._wrapped[method] = wrapped
+        wrapped = self._calls.wrap(method, await continuation(handler_call_details))
+        if wrapped is not None:
+            self._wrapped[method] = wrapped
         return wrapped
 
-    def _wrap(
-        self,
-        method: str,
-        behaviour: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]],
-        deserialize: Callable[[bytes], Any] | None,
-    ):
-        _, service_name, method_name = method.split("/")
-        verifier = self._verifier
-        metrics = self._metrics
-        admission = self._admission
-        min_remaining_s = self._min_remaining_s
 
-        async def handle(raw: Any, context: grpc.aio.ServicerContext) -> Any:
-            started = time.perf_counter()
-            time_left = context.time_remaining()  # None: the caller set no deadline
-            metadata = context.invocation_metadata() or ()
-            # Admission first, before any other work: refusing must stay cheaper than serving.
-            waited_s = deadline.waited(_metadata_value(metadata, deadline.BUDGET_HEADER), time_left)
-            if admission.queued_too_long(waited_s, time.monotonic()) or admission.full():
-                metrics.record_shed(service_name, method_name)
-                metrics.record(service_name, method_name, "RESOURCE_EXHAUSTED", time.perf_counter() - started)
-                err = _overloaded()
-                await context.abort(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    err.message,
-                    trailing_metadata=grpc_trailers(err.to_status()),
-                )
-            # A call that cannot finish in time does nothing.
-            if time_left is not None and time_left < min_remaining_s:
-                metrics.record(service_name, method_name, "DEADLINE_EXCEEDED", time.perf_counter() - started)
-                await context.abort(
-                    grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline expired before the call started"
-                )
-            deadline_token = deadline.set_deadline(time_left)
-            parent = propagate.extract(metadata, getter=_getter)
-            code = grpc.StatusCode.OK
-            principal_token = None
-            with _tracer.start_as_current_span(
-                method[1:],
-                context=parent,
-                kind=SpanKind.SERVER,
-                attributes={"rpc.system": "grpc", "rpc.service": service_name, "rpc.method": method_name},
-                record_exception=False,
-                set_status_on_exception=False,
-            ) as span:
-                try:
-                    admission.in_flight += 1
-                    principal = verifier.verify_header(_metadata_value(metadata, "authorization"))
-                    principal_token = set_principal(principal)
-                    span.set_attribute("peony.tenant", principal.tenant)
-                    request = raw
-                    if deserialize is not None:  # a handler without one takes the raw bytes
-                        try:
-                            request = deserialize(raw)
-                        except DecodeError:
-                            raise InvalidArgument(
-                                message=f"the request is not a valid {method_name} request message",
-                                reason="MALFORMED_REQUEST",
-                            ) from None
-                        limits.validate(request)
-                    # At the deadline gRPC cancels this task (once): the CancelledError unwinds the
-                    # handler, asyncpg sends PostgreSQL a cancel request for the statement in
-                    # flight, and the unit of work rolls back, so nothing is written. No second
-                    # timer here: a second cancellation would interrupt that clean-up, and SQLAlchemy
-                    # would then drop the connection without the cancel request, leaving the
-                    # statement running on the server.
-                    return await behaviour(request, context)
-                except DomainError as err:
-                    code = grpc_code(err)
-                    status = err.to_status()
-                    span.set_attribute("peony.error.reason", err.reason)
-                    if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
-                        span.set_status(Status(StatusCode.ERROR))
-                    await context.abort(code, err.message, trailing_metadata=grpc_trailers(status))
-                except grpc.aio.AbortError:
-                    code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
-                    raise
-                except asyncio.CancelledError:
-                    # by the client, or by gRPC at the deadline
-                    code = (
-                        grpc.StatusCode.DEADLINE_EXCEEDED
-                        if _deadline_passed(time_left, started)
-                        else grpc.StatusCode.CANCELLED
-                    )
-                    raise
-                except NotImplementedError:
-                    # The generated base servicer's answer for an RPC the service does not offer.
-                    code = grpc.StatusCode.UNIMPLEMENTED
-                    await context.abort(code, f"{method_name} is not implemented")
-                except Exception as exc:
-                    if is_invalid_input(exc):
-                        # A safety net: input is validated before the database, but a value that
-                        # PostgreSQL (or asyncpg, encoding a parameter) still refuses as data is the
-                        # caller's mistake, not a bug. Logged without the value (it may be PII).
-                        code = grpc.StatusCode.INVALID_ARGUMENT
-                        log.warning("database refused a value as invalid input", rpc_method=method)
-                        err = InvalidArgument(
-                            message="a value in the request is not valid", reason="INVALID_VALUE"
-                        )
-                        span.set_attribute("peony.error.reason", err.reason)
-                        await context.abort(
-                            code, err.message, trailing_metadata=grpc_trailers(err.to_status())
-                        )
-                    else:
-                        code = grpc.StatusCode.INTERNAL
-                        span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-                        log.exception("unhandled error in handler", rpc_method=method)
-                        await context.abort(
-                            code, INTERNAL_STATUS.message, trailing_metadata=grpc_trailers(INTERNAL_STATUS)
-                        )
-                finally:
-                    admission.in_flight -= 1
-                    deadline.reset(deadline_token)
-                    if principal_token is not None:
-                        reset_principal(principal_token)
-                    span.set_attribute("rpc.grpc.status_code", code.value[0])
-                    metrics.record(service_name, method_name, code.name, time.perf_counter() - started)
+class _WrappedGenericHandler(grpc.GenericRpcHandler):
+    """A servicer's generic handler whose unary handlers go through `KitCalls` (wrapped once per
+    method, on first use)."""
 
-        return handle
+    def __init__(self, inner: grpc.GenericRpcHandler, calls: KitCalls):
+        self._inner = inner
+        self._calls = calls
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+
+    def service(self, handler_call_details):
+        method = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is None:
+            wrapped = self._calls.wrap(method, self._inner.service(handler_call_details))
+            # Only known methods are cached: unknown names from a client cannot grow the dict.
+            if wrapped is not None:
+                self._wrapped[method] = wrapped
+        return wrapped
+
+
+class _KitRegistrar:
+    """What a generated `add_XServicer_to_server` is given instead of the server: it registers the
+    servicer's handlers on the server wrapped by `KitCalls`."""
+
+    def __init__(self, server: grpc.aio.Server, calls: KitCalls):
+        self._server = server
+        self._calls = calls
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
+        self._server.add_generic_rpc_handlers(tuple(_WrappedGenericHandler(h, self._calls) for h in handlers))
+
+    def add_registered_method_handlers(
+        self, service_name: str, method_handlers: dict[str, grpc.RpcMethodHandler]
+    ) -> None:
+        wrap = self._calls.wrap
+        self._server.add_registered_method_handlers(
+            service_name,
+            {name: wrap(f"/{service_name}/{name}", h) for name, h in method_handlers.items()},
+        )
 
 
 def _add_reflection(names: list[str], server: grpc.aio.Server) -> None:
@@ -441,15 +543,8 @@ class GrpcServiceRunner:
         # gRPC's own bound (`maximum_concurrent_rpcs`) stays off: it would refuse first, with a bare
         # RESOURCE_EXHAUSTED and no RetryInfo, and count health checks against it. The kit's bound
         # refuses instead, with a status a client can act on; health and reflection are exempt.
-        self.server = grpc.aio.server(
-            interceptors=[
-                KitServerInterceptor(
-                    self.verifier, self.admission, min_remaining_s=self.config.min_deadline_ms / 1000
-                )
-            ],
-            options=opts,
-            maximum_concurrent_rpcs=None,
-        )
+        self.server = grpc.aio.server(options=opts, maximum_concurrent_rpcs=None)
+        calls = KitCalls(self.verifier, self.admission, min_remaining_s=self.config.min_deadline_ms / 1000)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names = [
@@ -457,8 +552,9 @@ class GrpcServiceRunner:
             REFLECTION_V1_SERVICE,
             reflection.SERVICE_NAME,
         ]
+        registrar = _KitRegistrar(self.server, calls)
         for reg in self.registrations:
-            reg.add_to_server(reg.servicer, self.server)
+            reg.add_to_server(reg.servicer, registrar)
             names.append(reg.full_name)
         _add_reflection(names, self.server)
         self.port = self.server.add_insecure_port(self.config.grpc_addr)
