@@ -9,7 +9,10 @@ its target is refusing most calls can refuse most of them itself, at once and fo
 Each process keeps, per target, over a sliding window (``PEONY_CLIENT_THROTTLE_WINDOW_S``, in
 ``WINDOW_BUCKETS`` buckets):
 
-- ``requests``: calls the application asked for, *including* the ones refused here;
+- ``requests``: calls the application asked for, *including* the ones refused here, each counted
+  once its outcome is known (a call in flight is neither an accept nor a refusal yet: counted at
+  send time, a burst of slow calls to a healthy target would read as refusals -- the benchmark saw
+  exactly that with 5 s calls to a fresh client);
 - ``accepts``: calls the target answered with anything but an overload refusal
   (:func:`is_overload_refusal`: ``RESOURCE_EXHAUSTED`` or ``UNAVAILABLE`` carrying a
   ``google.rpc.RetryInfo``, which is how kit/grpc_server.py sheds a call);
@@ -220,20 +223,23 @@ class AdaptiveThrottle:
         return max(0.0, (self.requests - self.k * self.accepts) / (self.requests + REQUESTS_PADDING))
 
     def admit(self) -> bool:
-        """Count a request and say whether to send it (False: refuse it locally)."""
+        """Whether to send a call (False: refuse it locally, and count that request now). A call
+        sent is counted by :meth:`record` once its outcome is known."""
         p = self.refusal_probability()
-        i = self._current % WINDOW_BUCKETS
-        self._requests[i] += 1
-        self.requests += 1
         if p > 0.0 and self._random() < p:  # load shedding, not security
+            self._requests[self._current % WINDOW_BUCKETS] += 1
+            self.requests += 1
             self.refused_locally += 1
             return False
         return True
 
     def record(self, accepted: bool) -> None:
-        """The outcome of a call :meth:`admit` let through."""
+        """The outcome of a call :meth:`admit` let through: one request, and an accept unless the
+        target refused it for load. Every sent call must be recorded exactly once."""
+        i = self._roll()
+        self._requests[i] += 1
+        self.requests += 1
         if accepted:
-            i = self._roll()
             self._accepts[i] += 1
             self.accepts += 1
 

@@ -46,9 +46,12 @@ class Backend:
 
     mode: str = "ok"  # ok | overloaded | quota | every_third_overloaded
     calls: int = 0
+    delay_s: float = 0.0  # a slow but healthy target
 
     async def call(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         self.calls += 1
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         shed = self.mode == "overloaded" or (self.mode == "every_third_overloaded" and self.calls % 3 == 0)
         if shed:  # what kit/grpc_server.py sends when it sheds a call
             err = Overloaded("the server is overloaded; retry after the RetryInfo delay", retry_delay_s=0.2)
@@ -135,6 +138,15 @@ async def test_a_healthy_target_and_one_refusing_a_third_of_calls_are_never_thro
             assert kit_throttle.throttle_for(target).refused_locally == 0, mode
 
 
+async def test_a_burst_of_slow_calls_to_a_healthy_target_is_not_throttled():
+    backend = Backend(mode="ok", delay_s=1.0)
+    async with kit_client(backend, ThrottleSettings(k=2.0, window_s=600)) as (target, rpc):
+        answers = await asyncio.gather(*(outcome(rpc) for _ in range(100)))
+        assert {code for code, _ in answers} == {grpc.StatusCode.OK}
+        assert backend.calls == 100
+        assert kit_throttle.throttle_for(target).refused_locally == 0
+
+
 async def test_calls_go_through_again_once_the_target_accepts_them():
     backend = Backend(mode="overloaded")
     async with kit_client(backend, ThrottleSettings(k=2.0, window_s=2.0)) as (target, rpc):
@@ -168,7 +180,7 @@ async def test_the_retry_loop_neither_retries_a_local_refusal_nor_spends_its_bud
         throttle = kit_throttle.throttle_for(target)
         # The target refused the last 40 calls (as it would have); this test's dice always refuse.
         for _ in range(40):
-            throttle.admit()
+            throttle.record(False)
         throttle._random = lambda: 0.0
         assert throttle.refusal_probability() > 0.5
         budget = RetryBudget()
