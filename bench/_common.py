@@ -767,16 +767,32 @@ async def _open_loop_worker(args: argparse.Namespace, spec: dict[str, Any]) -> d
     start = args.start_at - offset
     stop = start + args.warmup + args.duration
     rng = random.Random(f"{args.seed}-{args.worker_index}")
-    records: list[list[Any]] = []  # [seq, key, due_s (from start), lag_us, latency_us, outcome, retry_info]
+    # [seq, key, due_s (from start), lag_us, latency_us, outcome, retry_info, refused_by_the_client]
+    records: list[list[Any]] = []
+    if getattr(args, "client_stack", "raw") == "kit":
+        # As every Peony caller builds its channel: balanced, health-checked, traced, and throttled
+        # on the client side (kit/throttle.py: PEONY_CLIENT_THROTTLE* from the environment).
+        from kit.grpc_client import client_channel_options, client_target
+        from kit.telemetry import client_interceptors
+        from kit.throttle import ThrottledLocally
 
-    async with grpc.aio.insecure_channel(args.target, options=CLIENT_OPTIONS) as channel:
+        channel_cm = grpc.aio.insecure_channel(
+            client_target(args.target),
+            options=client_channel_options(),
+            interceptors=client_interceptors(args.target),
+        )
+    else:
+        ThrottledLocally = ()  # nothing is refused locally on a raw channel
+        channel_cm = grpc.aio.insecure_channel(args.target, options=CLIENT_OPTIONS)
+
+    async with channel_cm as channel:
         await asyncio.wait_for(channel.channel_ready(), 30)
         prepare = await factory(channel, spec, args.worker_index)
 
         async def one(seq: int, due: float) -> None:
             key, send = prepare(seq)
             sent = time.perf_counter()
-            retry_info = False
+            retry_info = local = False
             try:
                 await send(args.deadline)
                 outcome = "ok"
@@ -784,9 +800,10 @@ async def _open_loop_worker(args: argparse.Namespace, spec: dict[str, Any]) -> d
                 outcome = exc.code().name
                 if outcome == REFUSED:
                     retry_info = _has_retry_info(exc)
+                    local = isinstance(exc, ThrottledLocally)
             done = time.perf_counter()
             lag_us, latency_us = int((sent - due) * 1e6), int((done - sent) * 1e6)
-            records.append([seq, key, round(due - start, 6), lag_us, latency_us, outcome, retry_info])
+            records.append([seq, key, round(due - start, 6), lag_us, latency_us, outcome, retry_info, local])
 
         cpu_at_start = time.process_time()
         delay = start - time.perf_counter()
@@ -831,6 +848,7 @@ def run_open_loop(
     arrivals: str = "poisson",
     seed: str = "peony",
     startup_allowance: float = 3.0,
+    client_stack: str = "raw",
 ) -> tuple[float, list[tuple[Child, Path]]]:
     """Starts ``procs`` open-loop worker processes sharing ``rate`` calls per second (each its
     own channel and its own arrival schedule) for ``warmup + duration`` seconds, every call with
@@ -852,6 +870,7 @@ def run_open_loop(
             "--rate", repr(rate / procs), "--arrivals", arrivals, "--seed", seed,
             "--deadline", repr(deadline_s), "--worker-index", str(i), "--start-at", repr(start_at),
             "--warmup", repr(warmup), "--duration", repr(duration), "--out", str(out),
+            "--client-stack", client_stack,
         ]  # fmt: skip
         workers.append((children.spawn(f"open-{workload.rsplit(':', 1)[-1]}-{i}", argv), out))
     return start_at, workers
@@ -1012,6 +1031,12 @@ def _main(argv: list[str] | None = None) -> int:
     ol.add_argument("--warmup", type=float, required=True)
     ol.add_argument("--duration", type=float, required=True)
     ol.add_argument("--out", required=True)
+    ol.add_argument(
+        "--client-stack",
+        choices=("raw", "kit"),
+        default="raw",
+        help="raw: a bare grpc.aio channel; kit: the kit's client stack (client-side throttling included)",
+    )
     args = p.parse_args(argv)
     if args.command == "echo":
         asyncio.run(_echo_server(args.port, args.payload_bytes))

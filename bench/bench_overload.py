@@ -706,6 +706,7 @@ def _step(
         duration=args.step_seconds,
         deadline_s=args.deadline_s,
         seed=f"{workload}-{multiplier}",
+        client_stack="raw" if args.raw_client else "kit",
     )
     window_from, load_stop = start_at + args.warmup, start_at + args.warmup + args.step_seconds
     outcome: dict[str, Any] = {}
@@ -769,6 +770,9 @@ def _step(
     in_window = [r for r in records if args.warmup <= r[3] < args.warmup + args.step_seconds]
     ok = [r[5] for r in in_window if r[6] == "ok"]
     refused = [r[5] for r in in_window if r[6] == REFUSED]
+    # Refused by the generator's own client stack (kit/throttle.py: never sent) or by the server.
+    refused_at_client = [r[5] for r in in_window if r[6] == REFUSED and len(r) > 8 and r[8]]
+    refused_at_server = [r[5] for r in in_window if r[6] == REFUSED and not (len(r) > 8 and r[8])]
     errors: dict[str, int] = {}
     for r in in_window:
         if r[6] not in ("ok", REFUSED):
@@ -799,6 +803,14 @@ def _step(
             **{k: v for k, v in _latency(refused).items() if k in ("p50_ms", "p99_ms", "max_ms")},
             "with_retry_info": sum(1 for r in in_window if r[6] == REFUSED and r[7]),
         },
+        "refused_at_client": {
+            "count": len(refused_at_client),
+            **{k: v for k, v in _latency(refused_at_client).items() if k in ("p50_ms", "p99_ms", "max_ms")},
+        },
+        "refused_at_server": {
+            "count": len(refused_at_server),
+            **{k: v for k, v in _latency(refused_at_server).items() if k in ("p50_ms", "p99_ms", "max_ms")},
+        },
         "errors_by_code": dict(sorted(errors.items())),
         "accepted_latency": _latency(ok),
         "generator_lag_ms": {
@@ -821,7 +833,9 @@ def _step(
     log(
         f"{workload} x{multiplier:g} ({rate:.1f}/s offered): goodput {step['goodput_rps']}/s,"
         f" refused {len(refused)}"
-        f" (p99 {step['refused']['p99_ms']} ms), errors {errors}, accepted p50/p99"
+        f" (p99 {step['refused']['p99_ms']} ms; at the client {len(refused_at_client)},"
+        f" p99 {step['refused_at_client']['p99_ms']} ms; at the server {len(refused_at_server)},"
+        f" p99 {step['refused_at_server']['p99_ms']} ms), errors {errors}, accepted p50/p99"
         f" {step['accepted_latency']['p50_ms']}/{step['accepted_latency']['p99_ms']} ms, generator lag p99"
         f" {step['generator_lag_ms']['p99']} ms, stack CPU {step['cpu_ms_per_success_stack']} ms/success,"
         f" notify lag <1s after {recovery['notify_lag_below_1s_after_s']} s,"
@@ -1030,6 +1044,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "pg_fsync": pg["fsync"] == "on",
             "pg_synchronous_commit": pg["synchronous_commit"],
             "server_env": server_env,
+            # The generators' channel: the kit's client stack (with its throttle settings) or raw.
+            "client": "raw"
+            if args.raw_client
+            else {
+                "stack": "kit",
+                **{k: v for k, v in os.environ.items() if k.startswith("PEONY_CLIENT_THROTTLE")},
+            },
             "setup": setup,
             **results,
             "ledger": ledger,
@@ -1086,6 +1107,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--deadline-s", type=float, default=5.0, help="client deadline of every call")
     p.add_argument("--procs", type=int, default=2, help="load-generator processes (at least 2)")
+    p.add_argument(
+        "--raw-client",
+        action="store_true",
+        help="generators call on a bare grpc.aio channel (the old behaviour) instead of the kit's client"
+        " stack (balanced, traced, client-side throttling: PEONY_CLIENT_THROTTLE* from the environment)",
+    )
     p.add_argument(
         "--population", type=int, default=300, help="members registered (and funded) before the steps"
     )

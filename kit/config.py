@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from kit.grpc_client import LB_POLICIES, ClientChannelSettings
+from kit.throttle import load_throttle_settings
 
 DEFAULT_GRPC_PORTS: dict[str, int] = {
     "members": 50051,
@@ -482,6 +483,10 @@ def load_config(service: str, environ: Mapping[str, str] | None = None) -> Servi
         problems.append(f"PEONY_DB_PGBOUNCER={pgbouncer_raw!r} must be true or false")
     pool_timeout = get_int("PEONY_DB_POOL_TIMEOUT_SECONDS", 10, 1, 300)
     pool_recycle = get_int("PEONY_DB_POOL_RECYCLE_SECONDS", 1800, 60, 86_400)
+    try:  # client-side adaptive throttling (kit/throttle.py): read on first use, checked here
+        load_throttle_settings(env)
+    except ValueError as exc:
+        problems.extend(str(exc).split("; "))
 
     if problems:
         raise ConfigError(problems)

@@ -10,6 +10,11 @@ of attempts — the retry storm that turns a slow service into a dead one.
 
 Budgets are process-wide per target (``budget_for(target)``), like gRPC's per-channel throttle:
 every client of the same service in a process spends from the same bucket.
+
+The budget and client-side throttling (kit/throttle.py) each count once: the throttle counts every
+attempt as it goes on the wire (in the channel's interceptor), the budget only the failures the
+target answered. A call the throttle refused locally (``kit.throttle.ThrottledLocally``) is not a
+failure of the target: it spends no token and is not retried (kit.service_auth.call_with_retries).
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from kit import deadline
 from kit.auth import mint_dev_token
 from kit.config import AuthConfig, ServiceConfig
 from kit.retry import RetryBudget, backoff_delay, retry_info_delay
+from kit.throttle import ThrottledLocally
 
 TOKEN_FILE_VAR = "PEONY_SERVICE_TOKEN_FILE"  # noqa: S105 - the name of a variable, not a secret
 ROLE = "service"
@@ -173,6 +174,8 @@ async def call_with_retries(
 
     Retries, without amplifying an overload (`kit.retry`): only while `retryable(error)` holds,
     after a jittered exponential backoff from `backoff_s`, and only while `budget` allows.
+    A call refused by the client's own adaptive throttle (`kit.throttle.ThrottledLocally`) is
+    raised at once: never retried, no budget token spent (the throttle counted that attempt).
     RESOURCE_EXHAUSTED is retried only when the server sent a `RetryInfo`, no sooner than its
     delay, and only if that delay fits the deadline; without one it is raised at once.
     """
@@ -188,6 +191,11 @@ async def call_with_retries(
             response = await rpc(request, metadata=metadata, timeout=left)
         except grpc.aio.AioRpcError as exc:
             code = exc.code()
+            if isinstance(exc, ThrottledLocally):
+                # Refused by this process's own throttle (kit/throttle.py), which counted the
+                # attempt: the target failed nothing (no budget token), and trying again at once
+                # would only slip past the throttle.
+                raise
             if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
                 budget.on_failure()
                 wait = retry_info_delay(exc)

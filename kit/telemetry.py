@@ -50,6 +50,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from kit.deadline import budget_metadata
+from kit.throttle import ThrottlingInterceptor, is_overload_refusal, throttle_for
 
 __all__ = [
     "HttpServerMetrics",
@@ -1040,6 +1041,7 @@ class OutboundCalls(_ClientTracing):
         client_metrics = RpcClientMetrics(meter_provider) if meter_provider is not None else None
         super().__init__(target, tracer_provider, client_metrics)
         self._names: dict[str, tuple[str, str, str]] = {}
+        self._throttle = throttle_for(target)  # kit/throttle.py: None when it is off
 
     def start(
         self, grpc_path: str, metadata: list[tuple[str, str]]
@@ -1051,6 +1053,11 @@ class OutboundCalls(_ClientTracing):
             if len(self._names) < 4096:  # method paths come from code, but stay bounded anyway
                 self._names[grpc_path] = names
         call, ctx = self._begin(*names)
+        throttle = self._throttle
+        if throttle is not None and not throttle.admit():  # refused before it leaves the process
+            refusal = throttle.refuse(grpc_path)
+            _fail(call, refusal)
+            raise refusal
         carrier: dict[str, str] = {}
         propagate.inject(carrier, context=ctx)
         if carrier:
@@ -1059,12 +1066,17 @@ class OutboundCalls(_ClientTracing):
             metadata.extend(carrier.items())
         return call, metadata
 
-    @staticmethod
-    def succeeded(call: _ClientCall) -> None:
+    def succeeded(self, call: _ClientCall) -> None:
+        if self._throttle is not None:
+            self._throttle.record(True)
         _finish(call, grpc.StatusCode.OK)
 
-    @staticmethod
-    def failed(call: _ClientCall, exc: BaseException) -> None:
+    def failed(self, call: _ClientCall, exc: BaseException) -> None:
+        if self._throttle is not None:
+            overload = isinstance(exc, grpc.aio.AioRpcError) and is_overload_refusal(
+                exc.code(), exc.trailing_metadata()
+            )
+            self._throttle.record(not overload)
         _fail(call, exc)
 
 
@@ -1187,9 +1199,13 @@ def client_interceptors(
     ``authorization``) is kept; a non-OK status sets the span status to ERROR.
     """
     client_metrics = RpcClientMetrics(meter_provider) if meter_provider is not None else None
-    return [
+    interceptors: list[grpc.aio.ClientInterceptor] = [
         _UnaryUnaryClientInterceptor(target, tracer_provider, client_metrics),
         _UnaryStreamClientInterceptor(target, tracer_provider, client_metrics),
         _StreamUnaryClientInterceptor(target, tracer_provider, client_metrics),
         _StreamStreamClientInterceptor(target, tracer_provider, client_metrics),
     ]
+    throttle = throttle_for(target)  # kit/throttle.py: last, so the span sees a local refusal
+    if throttle is not None:
+        interceptors.append(ThrottlingInterceptor(throttle))
+    return interceptors
