@@ -78,10 +78,11 @@ async def _forward(gateway: Any, credentials: ServiceCredentials, request: web.R
     )
     outbound = backend.outbound  # the gateway's own channel has no interceptors (app.py)
     traced = None
-    if outbound is not None:
-        traced, extended = outbound.start(_METHOD, list(metadata))
-        metadata = tuple(extended)
     try:
+        if outbound is not None:
+            # Inside the try: the client-side throttle refuses here, as a server would (429).
+            traced, extended = outbound.start(_METHOD, list(metadata))
+            metadata = tuple(extended)
         try:
             reply = await call(message, timeout=DEADLINE_S, metadata=metadata)
         except BaseException as exc:
