@@ -10,7 +10,7 @@ PROTO_BASELINE := tools/buf-baseline.binpb
 PYTEST_ARGS ?=
 # make test TEST_WORKERS=2: test files spread over N pytest-xdist processes (--dist loadfile: a
 # file's module fixtures stay in one process), each with its own embedded PostgreSQL and NATS.
-# Off by default until full runs prove it green and faster on the CI machine (README, Development).
+# Off by default: a first full run with it was not green (bench/README.md, "Test suite wall time").
 TEST_WORKERS ?=
 XDIST_ARGS := $(if $(TEST_WORKERS),-n $(TEST_WORKERS) --dist loadfile)
 
