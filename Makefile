@@ -8,6 +8,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROTO_BASELINE := tools/buf-baseline.binpb
 PYTEST_ARGS ?=
+# make test TEST_WORKERS=2: test files spread over N pytest-xdist processes (--dist loadfile: a
+# file's module fixtures stay in one process), each with its own embedded PostgreSQL and NATS.
+# Off by default: a first full run with it was not green (bench/README.md, "Test suite wall time").
+TEST_WORKERS ?=
+XDIST_ARGS := $(if $(TEST_WORKERS),-n $(TEST_WORKERS) --dist loadfile)
 
 .DEFAULT_GOAL := help
 
@@ -15,7 +20,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make up         run the whole platform locally (PostgreSQL, NATS, services, gateway)"
-	@echo "make test       run the test suite (PYTEST_ARGS='-k foo' to narrow it)"
+	@echo "make test       run the test suite (PYTEST_ARGS='-k foo' to narrow it; TEST_WORKERS=2 in 2 processes)"
 	@echo "make test-unit  only tests/unit: pure code, no PostgreSQL / NATS (the fast tier)"
 	@echo "make lint       ruff check, ruff format --check, buf lint, buf breaking (vs tools/buf-baseline.binpb)"
 	@echo "make deploy-check  render every kustomize overlay, kubernetes-validate --strict, PromQL, checkov"
@@ -41,7 +46,7 @@ up: $(STAMP)
 # The deploy gates' checkov test runs when make deploy-check has installed checkov (CI does first).
 test: export CHECKOV ?= $(abspath $(CHECKOV_VENV))/bin/checkov
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=25 $(XDIST_ARGS) $(PYTEST_ARGS)
 
 # Starts no servers: the tier to run after every edit.
 test-unit: export CHECKOV ?= $(abspath $(CHECKOV_VENV))/bin/checkov
