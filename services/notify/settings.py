@@ -10,13 +10,15 @@ PEONY_NOTIFY_SPEND_CURRENCY              CNY
 PEONY_NOTIFY_SPEND_DAY_ZONE              Asia/Shanghai (where the spend day starts)
 PEONY_NOTIFY_RETRY_BACKOFF_SECONDS       "5,30,120,600": waits between send attempts; one more
                                          attempt than waits, then the message fails
-PEONY_NOTIFY_DISPATCH_INTERVAL_SECONDS   0.5   how often the send queue is polled when idle (messages
-                                         queued for now wake the dispatcher at once, see below;
-                                         the poll finds deferred and retried ones as they fall due)
-PEONY_NOTIFY_DISPATCH_WAKE               on    the consumer's commit of new messages wakes the
-                                         dispatchers (NOTIFY peony_notify_dispatch); off: poll only
+PEONY_NOTIFY_DISPATCH_INTERVAL_SECONDS   0.05  how often the send queue is polled when idle (it also
+                                         finds deferred and retried messages as they fall due)
+PEONY_NOTIFY_DISPATCH_WAKE               off   on: the consumer's commit of new messages wakes the
+                                         dispatchers (NOTIFY peony_notify_dispatch), for a notify-
+                                         heavy deployment with a longer poll. Off by default: under
+                                         a registration overload the wake-ups' one-message batches
+                                         doubled notify's CPU per registration (bench/README.md)
 PEONY_NOTIFY_DISPATCH_BATCH              64    messages per dispatcher transaction
-PEONY_NOTIFY_DISPATCH_LOOPS              2     dispatch loops per process: while one batch waits
+PEONY_NOTIFY_DISPATCH_LOOPS              1     dispatch loops per process: while one batch waits
                                          on its commits and the providers, another claims the
                                          next (SKIP LOCKED claims, as between replicas)
 PEONY_NOTIFY_SEND_TIMEOUT_SECONDS        10    one provider call
@@ -109,7 +111,7 @@ def notify_settings(config: ServiceConfig, environ: Mapping[str, str] | None = N
         marketing_per_day=int(number("PEONY_NOTIFY_MARKETING_PER_DAY", 3, 0, 1000, integer=True)),
         marketing_per_week=int(number("PEONY_NOTIFY_MARKETING_PER_WEEK", 10, 0, 10000, integer=True)),
     )
-    raw_wake = (get("PEONY_NOTIFY_DISPATCH_WAKE") or "on").lower()
+    raw_wake = (get("PEONY_NOTIFY_DISPATCH_WAKE") or "off").lower()
     if raw_wake not in ("on", "off", "true", "false", "1", "0"):
         problems.append(f"PEONY_NOTIFY_DISPATCH_WAKE={raw_wake!r} must be on or off")
     wake = raw_wake in ("on", "true", "1")
@@ -153,10 +155,10 @@ def notify_settings(config: ServiceConfig, environ: Mapping[str, str] | None = N
         spend_currency=get("PEONY_NOTIFY_SPEND_CURRENCY") or "CNY",
         spend_day_zone=zone,
         retry_backoff_s=backoff,
-        dispatch_interval_s=number("PEONY_NOTIFY_DISPATCH_INTERVAL_SECONDS", 0.5, 0.01, 60),
+        dispatch_interval_s=number("PEONY_NOTIFY_DISPATCH_INTERVAL_SECONDS", 0.05, 0.01, 60),
         dispatch_wake=wake,
         dispatch_batch=int(number("PEONY_NOTIFY_DISPATCH_BATCH", 64, 1, 1000, integer=True)),
-        dispatch_loops=int(number("PEONY_NOTIFY_DISPATCH_LOOPS", 2, 1, 16, integer=True)),
+        dispatch_loops=int(number("PEONY_NOTIFY_DISPATCH_LOOPS", 1, 1, 16, integer=True)),
         send_timeout_s=number("PEONY_NOTIFY_SEND_TIMEOUT_SECONDS", 10.0, 0.1, 120),
         members_deadline_s=number("PEONY_NOTIFY_MEMBERS_DEADLINE_SECONDS", 2.0, 0.1, 60),
         contact_cache_s=number("PEONY_NOTIFY_CONTACT_CACHE_SECONDS", 0.0, 0, 60),

@@ -13,7 +13,9 @@ TENANT = new_tenant()
 
 
 async def test_a_new_message_wakes_the_dispatch_loops_instead_of_waiting_for_the_poll(stack: Stack):
-    runner = await stack.start_notify(PEONY_NOTIFY_DISPATCH_INTERVAL_SECONDS="60")
+    runner = await stack.start_notify(
+        PEONY_NOTIFY_DISPATCH_INTERVAL_SECONDS="60", PEONY_NOTIFY_DISPATCH_WAKE="on"
+    )
     try:
         store = await stack.store(TENANT)
         phone = new_phone()

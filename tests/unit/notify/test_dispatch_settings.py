@@ -13,16 +13,16 @@ def _settings(**env: str):
     return notify_settings(config, environ=env)
 
 
-def test_defaults_two_woken_loops_and_a_half_second_poll():
+def test_defaults_one_polling_loop_every_50_ms():
     settings = _settings()
-    assert settings.dispatch_loops == 2
-    assert settings.dispatch_wake is True
-    assert settings.dispatch_interval_s == 0.5
-
-
-def test_wake_can_be_turned_off_and_loops_set():
-    settings = _settings(PEONY_NOTIFY_DISPATCH_WAKE="off", PEONY_NOTIFY_DISPATCH_LOOPS="3")
+    assert settings.dispatch_loops == 1
     assert settings.dispatch_wake is False
+    assert settings.dispatch_interval_s == 0.05
+
+
+def test_wake_can_be_turned_on_and_loops_set():
+    settings = _settings(PEONY_NOTIFY_DISPATCH_WAKE="on", PEONY_NOTIFY_DISPATCH_LOOPS="3")
+    assert settings.dispatch_wake is True
     assert settings.dispatch_loops == 3
 
 
