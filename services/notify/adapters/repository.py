@@ -491,32 +491,27 @@ async def lock_recipients(session: AsyncSession, recipients: list[tuple[str, str
     fixed order (sorted keys): a dispatch batch takes all its marketing recipients' locks before
     counting any of them, so two batches in flight (loops or replicas) never wait on each other
     in a cycle."""
-    if not recipients:
-        return
-    keys = sorted({f"notify|{tenant}|{recipient}" for tenant, recipient in recipients})
-    await session.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
-            " FROM (SELECT unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS ordered"
-        ),
-        {"keys": keys},
-    )
+    await _advisory_xact_locks(session, {f"notify|{tenant}|{recipient}" for tenant, recipient in recipients})
 
 
 async def lock_provider_ids(session: AsyncSession, keys: list[tuple[str, str]]) -> None:
     """Transaction-scoped advisory locks on (provider, provider message id), in a fixed order, in
     one statement: taken by the dispatcher before it records sends and by receipts before they
     look for them."""
-    if not keys:
-        return
-    names = sorted({f"receipt|{provider}|{pmid}" for provider, pmid in keys})
-    await session.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
-            " FROM (SELECT unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS ordered"
-        ),
-        {"keys": names},
-    )
+    await _advisory_xact_locks(session, {f"receipt|{provider}|{pmid}" for provider, pmid in keys})
+
+
+_ADVISORY_XACT_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
+    " FROM (SELECT unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS ordered"
+)
+
+
+async def _advisory_xact_locks(session: AsyncSession, names: set[str]) -> None:
+    """Transaction-scoped advisory locks on ``names`` in one statement, taken in sorted order so
+    two transactions locking overlapping sets never wait on each other in a cycle."""
+    if names:
+        await session.execute(_ADVISORY_XACT_LOCKS, {"keys": sorted(names)})
 
 
 async def keep_early_receipt(
